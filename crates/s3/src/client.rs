@@ -1,0 +1,951 @@
+//! The [`ObjectClient`] trait (the seam the engine is generic over) and [`S3Client`], its
+//! implementation over reqwest: HTTP/1.1 only, rustls with ring, one connection pool, connect
+//! and idle-read timeouts, proxies from the environment except for loopback endpoints.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, Method, StatusCode};
+use tracing::debug;
+
+use crate::config::ClientConfig;
+use crate::error::{ClientErrorKind, Result, S3Error, ServiceError};
+use crate::ops::*;
+use crate::options::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use crate::signing::{self, EMPTY_SHA256, SignableRequest, SigningParams, UNSIGNED_PAYLOAD};
+use crate::xml;
+
+/// The S3 operations ferry needs, one method each. The engine is generic over this trait, so
+/// it runs against [`S3Client`], a mock, or a failure-injecting wrapper.
+pub trait ObjectClient: Send + Sync + 'static {
+    /// CreateMultipartUpload.
+    fn create_multipart_upload(
+        &self,
+        req: &CreateMultipartUploadRequest,
+    ) -> impl Future<Output = Result<CreateMultipartUploadOutput>> + Send;
+    /// UploadPart. Takes the request by value: its body is consumed.
+    fn upload_part(
+        &self,
+        req: UploadPartRequest,
+    ) -> impl Future<Output = Result<UploadPartOutput>> + Send;
+    /// CompleteMultipartUpload. A 200 whose body is `<Error>` is an error.
+    fn complete_multipart_upload(
+        &self,
+        req: &CompleteMultipartUploadRequest,
+    ) -> impl Future<Output = Result<CompleteMultipartUploadOutput>> + Send;
+    /// AbortMultipartUpload.
+    fn abort_multipart_upload(
+        &self,
+        req: &AbortMultipartUploadRequest,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// ListParts, one page.
+    fn list_parts(
+        &self,
+        req: &ListPartsRequest,
+    ) -> impl Future<Output = Result<ListPartsOutput>> + Send;
+    /// ListMultipartUploads, one page.
+    fn list_multipart_uploads(
+        &self,
+        req: &ListMultipartUploadsRequest,
+    ) -> impl Future<Output = Result<ListMultipartUploadsOutput>> + Send;
+    /// PutObject. Takes the request by value: its body is consumed.
+    fn put_object(
+        &self,
+        req: PutObjectRequest,
+    ) -> impl Future<Output = Result<PutObjectOutput>> + Send;
+    /// GetObject: the headers now, the body as a stream.
+    fn get_object(
+        &self,
+        req: &GetObjectRequest,
+    ) -> impl Future<Output = Result<GetObjectOutput>> + Send;
+    /// HeadObject.
+    fn head_object(&self, req: &GetObjectRequest)
+    -> impl Future<Output = Result<ObjectMeta>> + Send;
+    /// CreateBucket.
+    fn create_bucket(&self, req: &CreateBucketRequest) -> impl Future<Output = Result<()>> + Send;
+    /// DeleteObject.
+    fn delete_object(&self, req: &DeleteObjectRequest) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// Every part of an upload, following `NextPartNumberMarker` page by page.
+pub async fn list_all_parts<C: ObjectClient>(
+    client: &C,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Result<Vec<PartInfo>> {
+    let mut parts = Vec::new();
+    let mut marker: Option<u32> = None;
+    loop {
+        let page = client
+            .list_parts(&ListPartsRequest {
+                bucket: bucket.into(),
+                key: key.into(),
+                upload_id: upload_id.into(),
+                part_number_marker: marker,
+                max_parts: None,
+            })
+            .await?;
+        parts.extend(page.parts);
+        match page.next_part_number_marker {
+            Some(next) if marker.is_none_or(|m| next > m) => marker = Some(next),
+            Some(next) => {
+                return Err(S3Error::client(
+                    "ListParts",
+                    ClientErrorKind::InvalidResponse,
+                    format!("the server's next part marker {next} does not advance; stopping"),
+                ));
+            }
+            None => return Ok(parts),
+        }
+    }
+}
+
+/// Every in-progress upload in a bucket (under a prefix), following the key and upload-id
+/// markers page by page.
+pub async fn list_all_uploads<C: ObjectClient>(
+    client: &C,
+    bucket: &str,
+    prefix: Option<&str>,
+) -> Result<Vec<UploadInfo>> {
+    let mut uploads = Vec::new();
+    let mut next: Option<(String, String)> = None;
+    loop {
+        let page = client
+            .list_multipart_uploads(&ListMultipartUploadsRequest {
+                bucket: bucket.into(),
+                prefix: prefix.map(str::to_string),
+                key_marker: next.as_ref().map(|n| n.0.clone()),
+                upload_id_marker: next.as_ref().map(|n| n.1.clone()),
+                max_uploads: None,
+            })
+            .await?;
+        uploads.extend(page.uploads);
+        match page.next {
+            Some(n) if next.as_ref() != Some(&n) => next = Some(n),
+            Some(_) => {
+                return Err(S3Error::client(
+                    "ListMultipartUploads",
+                    ClientErrorKind::InvalidResponse,
+                    "the server's next markers do not advance; stopping",
+                ));
+            }
+            None => return Ok(uploads),
+        }
+    }
+}
+
+/// The S3 client over HTTP. Cheap to clone: clones share the connection pool.
+#[derive(Clone, Debug)]
+pub struct S3Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    http: reqwest::Client,
+    config: ClientConfig,
+}
+
+/// One request before signing.
+struct Prepared<'a> {
+    operation: &'static str,
+    method: Method,
+    bucket: Option<&'a str>,
+    key: Option<&'a str>,
+    query: Vec<(String, String)>,
+    headers: Vec<(String, String)>,
+    body: Body,
+}
+
+impl<'a> Prepared<'a> {
+    fn new(operation: &'static str, method: Method, bucket: &'a str, key: Option<&'a str>) -> Self {
+        Self {
+            operation,
+            method,
+            bucket: Some(bucket),
+            key,
+            query: Vec::new(),
+            headers: Vec::new(),
+            body: Body::Bytes(Bytes::new()),
+        }
+    }
+
+    fn query(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.query.push((k.to_string(), v.into()));
+        self
+    }
+
+    fn header(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.headers.push((k.to_string(), v.into()));
+        self
+    }
+
+    fn header_opt(self, k: &str, v: Option<impl Into<String>>) -> Self {
+        match v {
+            Some(v) => self.header(k, v),
+            None => self,
+        }
+    }
+
+    fn checksum(self, c: Option<&ChecksumValue>) -> Self {
+        match c {
+            Some(c) => self.header(c.algorithm.header(), c.value.clone()),
+            None => self,
+        }
+    }
+}
+
+/// The user agent ferry sends.
+const USER_AGENT: &str = concat!("ferry/", env!("CARGO_PKG_VERSION"));
+
+/// The most of an error body that is read (S3 error documents are small).
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+impl S3Client {
+    /// Builds a client. Fails only if the TLS set-up does (an unreadable CA bundle).
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let tls = tls_config(&config)?;
+        let mut builder = reqwest::Client::builder()
+            .http1_only()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .pool_max_idle_per_host(config.pool_size)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none());
+        if config.endpoint.is_loopback() {
+            // Proxies from HTTP_PROXY and friends are for the outside world, never loopback.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| {
+            S3Error::client("client", ClientErrorKind::InvalidRequest, e.to_string()).with_source(e)
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner { http, config }),
+        })
+    }
+
+    /// The settings this client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    async fn send(&self, p: Prepared<'_>) -> Result<reqwest::Response> {
+        let cfg = &self.inner.config;
+        let op = p.operation;
+        let target = cfg
+            .endpoint
+            .target(cfg.addressing_style, p.bucket, p.key, &p.query)
+            .map_err(|e| rename(S3Error::from(e), op))?;
+        let creds = cfg
+            .credentials
+            .credentials()
+            .await
+            .map_err(|e| rename(S3Error::from(e), op))?;
+        let payload_hash = match &p.body {
+            Body::Bytes(b) if b.is_empty() => EMPTY_SHA256.to_string(),
+            Body::Bytes(b) => signing::sha256_hex(b),
+            Body::Stream { .. } => UNSIGNED_PAYLOAD.to_string(),
+        };
+        let mut headers = p.headers;
+        headers.push(("host".into(), target.host_header.clone()));
+        headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
+        let signable = SignableRequest {
+            method: p.method.as_str(),
+            path: &target.path,
+            query: &p.query,
+            headers: &headers,
+            payload_hash: &payload_hash,
+        };
+        let params = SigningParams {
+            access_key_id: &creds.access_key_id,
+            secret_access_key: creds.secret_access_key.expose(),
+            session_token: creds.session_token.as_ref().map(|t| t.expose()),
+            region: &cfg.region,
+            service: "s3",
+            time: time::OffsetDateTime::now_utc(),
+            normalize_path: false,
+        };
+        let sig = signing::sign_headers(&signable, &params);
+
+        let mut map = HeaderMap::with_capacity(headers.len() + 4);
+        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+            insert(&mut map, k, v, op)?;
+        }
+        for (k, v) in &sig.headers {
+            insert(&mut map, k, v, op)?;
+        }
+        insert(&mut map, "user-agent", USER_AGENT, op)?;
+        let length = p.body.len();
+        insert(&mut map, "content-length", &length.to_string(), op)?;
+        let body = match p.body {
+            Body::Bytes(b) => reqwest::Body::from(b),
+            Body::Stream { stream, .. } => reqwest::Body::wrap_stream(stream),
+        };
+        debug!(operation = op, method = %p.method, url = %target.url, "sending");
+        let resp = self
+            .inner
+            .http
+            .request(p.method, target.url)
+            .headers(map)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport_error(op, e, false))?;
+        let status = resp.status();
+        debug!(operation = op, status = status.as_u16(), "answered");
+        if status.is_success() {
+            return Ok(resp);
+        }
+        Err(service_error(op, resp).await)
+    }
+
+    /// Reads a whole (small) response body.
+    async fn body(op: &'static str, resp: reqwest::Response) -> Result<Bytes> {
+        resp.bytes().await.map_err(|e| transport_error(op, e, true))
+    }
+}
+
+fn rename(e: S3Error, op: &'static str) -> S3Error {
+    match e {
+        S3Error::Client(mut c) => {
+            c.operation = op;
+            S3Error::Client(c)
+        }
+        other => other,
+    }
+}
+
+fn insert(map: &mut HeaderMap, k: &str, v: &str, op: &'static str) -> Result<()> {
+    let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+        S3Error::client(op, ClientErrorKind::InvalidRequest, format!("bad header name {k:?}"))
+    })?;
+    let value = http::HeaderValue::from_str(v).map_err(|_| {
+        S3Error::client(
+            op,
+            ClientErrorKind::InvalidRequest,
+            format!("the value of header {k} cannot be sent (control or non-ASCII characters)"),
+        )
+    })?;
+    map.append(name, value);
+    Ok(())
+}
+
+/// Maps a reqwest failure to a client error kind. `reading_body`: the failure happened while
+/// reading the response body (so it was cut short).
+fn transport_error(op: &'static str, e: reqwest::Error, reading_body: bool) -> S3Error {
+    let tls = {
+        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        let mut found = None;
+        while let Some(s) = src {
+            if let Some(r) = s.downcast_ref::<rustls::Error>() {
+                found = Some(r.to_string());
+                break;
+            }
+            src = s.source();
+        }
+        found
+    };
+    let chain = error_chain(&e);
+    let (kind, message) = if let Some(t) = tls {
+        (ClientErrorKind::Tls, format!("TLS handshake failed: {t}"))
+    } else if e.is_timeout() {
+        (ClientErrorKind::Timeout, format!("timed out: {chain}"))
+    } else if e.is_connect() {
+        (ClientErrorKind::Connect, format!("cannot connect: {chain}"))
+    } else if reading_body || e.is_body() || e.is_decode() {
+        (
+            ClientErrorKind::BodyCutShort,
+            format!("the response body was cut short: {chain}"),
+        )
+    } else {
+        (ClientErrorKind::Network, format!("connection failed: {chain}"))
+    };
+    S3Error::client(op, kind, message).with_source(e)
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+fn header(h: &HeaderMap, name: &str) -> Option<String> {
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    if let Some(ms) = header(h, "x-amz-retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
+        return Some(Duration::from_millis(ms));
+    }
+    header(h, "retry-after")
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+fn status_code_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        301 => "PermanentRedirect",
+        304 => "NotModified",
+        400 => "BadRequest",
+        403 => "Forbidden",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        409 => "Conflict",
+        412 => "PreconditionFailed",
+        416 => "InvalidRange",
+        429 => "TooManyRequests",
+        500 => "InternalError",
+        501 => "NotImplemented",
+        502 => "BadGateway",
+        503 => "ServiceUnavailable",
+        504 => "GatewayTimeout",
+        _ => "UnknownError",
+    }
+}
+
+async fn service_error(op: &'static str, resp: reqwest::Response) -> S3Error {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let parsed = (xml::root_element(&body).as_deref() == Some("Error"))
+        .then(|| xml::parse::<xml::ErrorXml>(&body).ok())
+        .flatten();
+    let (code, message, body_request_id) = match parsed {
+        Some(e) if !e.code.is_empty() => (e.code, e.message, e.request_id),
+        _ => {
+            let shown: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            (
+                status_code_name(status).to_string(),
+                shown.trim().to_string(),
+                None,
+            )
+        }
+    };
+    S3Error::Service(Box::new(ServiceError {
+        operation: op,
+        status: status.as_u16(),
+        code,
+        message,
+        request_id: header(&headers, "x-amz-request-id").or(body_request_id),
+        retry_after: retry_after(&headers),
+    }))
+}
+
+/// A 200 answer's body that may be an `<Error>` (Complete, and later the copy operations).
+fn error_in_body(op: &'static str, body: &[u8], headers: &HeaderMap) -> Option<S3Error> {
+    if xml::root_element(body).as_deref() != Some("Error") {
+        return None;
+    }
+    let e = xml::parse::<xml::ErrorXml>(body).ok()?;
+    Some(S3Error::Service(Box::new(ServiceError {
+        operation: op,
+        status: 200,
+        code: e.code,
+        message: e.message,
+        request_id: header(headers, "x-amz-request-id").or(e.request_id),
+        retry_after: retry_after(headers),
+    })))
+}
+
+fn invalid(op: &'static str, msg: impl Into<String>) -> S3Error {
+    S3Error::client(op, ClientErrorKind::InvalidResponse, msg)
+}
+
+fn checksum_from_headers(h: &HeaderMap) -> ObjectChecksum {
+    let value = ChecksumAlgorithm::ALL.into_iter().find_map(|a| {
+        header(h, a.header()).map(|value| ChecksumValue {
+            algorithm: a,
+            value,
+        })
+    });
+    let checksum_type = header(h, "x-amz-checksum-type").and_then(|t| t.parse().ok());
+    ObjectChecksum {
+        value,
+        checksum_type,
+    }
+}
+
+fn parse_content_range(v: &str) -> Option<ContentRange> {
+    let rest = v.trim().strip_prefix("bytes ")?;
+    let (range, total) = rest.split_once('/')?;
+    let (first, last) = range.split_once('-')?;
+    Some(ContentRange {
+        range: ByteRange {
+            first: first.trim().parse().ok()?,
+            last: last.trim().parse().ok()?,
+        },
+        total: total.trim().parse().ok()?,
+    })
+}
+
+fn object_meta(op: &'static str, h: &HeaderMap) -> Result<ObjectMeta> {
+    let content_length = header(h, "content-length")
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| invalid(op, "the answer has no Content-Length"))?;
+    let metadata = h
+        .iter()
+        .filter_map(|(k, v)| {
+            let name = k.as_str().strip_prefix("x-amz-meta-")?;
+            Some((name.to_string(), v.to_str().ok()?.to_string()))
+        })
+        .collect();
+    Ok(ObjectMeta {
+        content_length,
+        etag: header(h, "etag").unwrap_or_default(),
+        last_modified: header(h, "last-modified"),
+        version_id: header(h, "x-amz-version-id"),
+        content_type: header(h, "content-type"),
+        content_encoding: header(h, "content-encoding"),
+        content_disposition: header(h, "content-disposition"),
+        content_language: header(h, "content-language"),
+        cache_control: header(h, "cache-control"),
+        expires: header(h, "expires"),
+        metadata,
+        storage_class: header(h, "x-amz-storage-class"),
+        server_side_encryption: header(h, "x-amz-server-side-encryption"),
+        parts_count: header(h, "x-amz-mp-parts-count").and_then(|v| v.parse().ok()),
+        tag_count: header(h, "x-amz-tagging-count").and_then(|v| v.parse().ok()),
+        content_range: header(h, "content-range").and_then(|v| parse_content_range(&v)),
+        checksum: checksum_from_headers(h),
+    })
+}
+
+/// The response body as a stream that fails when it is cut short or runs long: hyper reports
+/// most early ends itself; this also catches a clean close before `Content-Length`.
+fn checked_body(resp: reqwest::Response, expected: u64) -> ByteStream {
+    const OP: &str = "GetObject";
+    let state = (Box::pin(resp.bytes_stream()), 0u64, false);
+    Box::pin(futures_util::stream::unfold(
+        state,
+        move |(mut inner, mut seen, done)| async move {
+            if done {
+                return None;
+            }
+            match inner.next().await {
+                Some(Ok(chunk)) => {
+                    seen += chunk.len() as u64;
+                    if seen > expected {
+                        let e = invalid(
+                            OP,
+                            format!("the body is longer than its Content-Length {expected}"),
+                        );
+                        return Some((Err(e), (inner, seen, true)));
+                    }
+                    Some((Ok(chunk), (inner, seen, false)))
+                }
+                Some(Err(e)) => Some((Err(transport_error(OP, e, true)), (inner, seen, true))),
+                None if seen < expected => {
+                    let e = S3Error::client(
+                        OP,
+                        ClientErrorKind::BodyCutShort,
+                        format!("the body ended after {seen} of {expected} bytes"),
+                    );
+                    Some((Err(e), (inner, seen, true)))
+                }
+                None => None,
+            }
+        },
+    ))
+}
+
+fn get_request<'a>(op: &'static str, method: Method, req: &'a GetObjectRequest) -> Prepared<'a> {
+    let mut p = Prepared::new(op, method, &req.bucket, Some(&req.key));
+    if let Some(n) = req.part_number {
+        p = p.query("partNumber", n.to_string());
+    }
+    if let Some(v) = &req.version_id {
+        p = p.query("versionId", v.clone());
+    }
+    if let Some(r) = req.range {
+        p = p.header("range", format!("bytes={}-{}", r.first, r.last));
+    }
+    p = p.header_opt("if-match", req.if_match.clone());
+    if req.checksum_mode {
+        p = p.header("x-amz-checksum-mode", "ENABLED");
+    }
+    p
+}
+
+fn lenient_bool(v: &Option<String>) -> bool {
+    v.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+impl ObjectClient for S3Client {
+    async fn create_multipart_upload(
+        &self,
+        req: &CreateMultipartUploadRequest,
+    ) -> Result<CreateMultipartUploadOutput> {
+        const OP: &str = "CreateMultipartUpload";
+        req.options.validate().map_err(|e| {
+            S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string())
+        })?;
+        let mut p = Prepared::new(OP, Method::POST, &req.bucket, Some(&req.key)).query("uploads", "");
+        req.options.push_headers(&mut p.headers);
+        if let Some(a) = req.options.checksum_algorithm {
+            p = p.header("x-amz-checksum-algorithm", a.as_str());
+        }
+        if let Some(t) = req.options.checksum_type {
+            p = p.header("x-amz-checksum-type", t.as_str());
+        }
+        let resp = self.send(p).await?;
+        let body = Self::body(OP, resp).await?;
+        let r: xml::InitiateMultipartUploadResult =
+            xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        if r.upload_id.is_empty() {
+            return Err(invalid(OP, "the answer has an empty UploadId"));
+        }
+        Ok(CreateMultipartUploadOutput {
+            upload_id: r.upload_id,
+        })
+    }
+
+    async fn upload_part(&self, req: UploadPartRequest) -> Result<UploadPartOutput> {
+        const OP: &str = "UploadPart";
+        if !(1..=10_000).contains(&req.part_number) {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                format!("part number {} is outside 1 to 10,000", req.part_number),
+            ));
+        }
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .query("partNumber", req.part_number.to_string())
+            .query("uploadId", req.upload_id.clone())
+            .header_opt("content-md5", req.content_md5.clone())
+            .checksum(req.checksum.as_ref());
+        p.body = req.body;
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        let etag = header(&h, "etag").ok_or_else(|| invalid(OP, "the answer has no ETag"))?;
+        Ok(UploadPartOutput {
+            etag,
+            checksum: checksum_from_headers(&h).value,
+        })
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: &CompleteMultipartUploadRequest,
+    ) -> Result<CompleteMultipartUploadOutput> {
+        const OP: &str = "CompleteMultipartUpload";
+        let mut parts = req.parts.clone();
+        parts.sort_by_key(|p| p.part_number);
+        let doc = xml::CompleteMultipartUploadXml {
+            xmlns: xml::S3_XMLNS,
+            parts: parts
+                .into_iter()
+                .map(|p| xml::CompletedPartXml {
+                    part_number: p.part_number,
+                    etag: p.etag,
+                    checksums: xml::XmlChecksums::from_value(p.checksum.as_ref()),
+                })
+                .collect(),
+        };
+        let mut p = Prepared::new(OP, Method::POST, &req.bucket, Some(&req.key))
+            .query("uploadId", req.upload_id.clone())
+            .header("content-type", "application/xml")
+            .checksum(req.checksum.as_ref())
+            .header_opt("x-amz-checksum-type", req.checksum_type.map(|t| t.as_str()))
+            .header_opt("x-amz-mp-object-size", req.object_size.map(|s| s.to_string()));
+        if req.if_none_match {
+            p = p.header("if-none-match", "*");
+        }
+        p.body = Body::Bytes(Bytes::from(xml::to_xml(&doc)));
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        let body = Self::body(OP, resp).await?;
+        if let Some(e) = error_in_body(OP, &body, &h) {
+            return Err(e);
+        }
+        let r: xml::CompleteMultipartUploadResult =
+            xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let etag = r
+            .etag
+            .clone()
+            .filter(|e| !e.is_empty())
+            .or_else(|| header(&h, "etag"))
+            .ok_or_else(|| invalid(OP, "the answer has no ETag"))?;
+        let from_headers = checksum_from_headers(&h);
+        Ok(CompleteMultipartUploadOutput {
+            etag,
+            version_id: header(&h, "x-amz-version-id"),
+            checksum: r.checksums().first().or(from_headers.value),
+            checksum_type: r
+                .checksum_type
+                .as_deref()
+                .and_then(|t| t.parse::<ChecksumType>().ok())
+                .or(from_headers.checksum_type),
+            location: r.location,
+        })
+    }
+
+    async fn abort_multipart_upload(&self, req: &AbortMultipartUploadRequest) -> Result<()> {
+        const OP: &str = "AbortMultipartUpload";
+        let p = Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key))
+            .query("uploadId", req.upload_id.clone());
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn list_parts(&self, req: &ListPartsRequest) -> Result<ListPartsOutput> {
+        const OP: &str = "ListParts";
+        let mut p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
+            .query("uploadId", req.upload_id.clone());
+        if let Some(m) = req.part_number_marker {
+            p = p.query("part-number-marker", m.to_string());
+        }
+        if let Some(m) = req.max_parts {
+            p = p.query("max-parts", m.to_string());
+        }
+        let resp = self.send(p).await?;
+        let body = Self::body(OP, resp).await?;
+        let r: xml::ListPartsResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let mut parts = Vec::with_capacity(r.parts.len());
+        for x in &r.parts {
+            let part_number = x
+                .part_number
+                .trim()
+                .parse()
+                .map_err(|_| invalid(OP, format!("bad PartNumber {:?}", x.part_number)))?;
+            parts.push(PartInfo {
+                part_number,
+                etag: x.etag.clone().unwrap_or_default(),
+                size: x
+                    .size
+                    .as_deref()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0),
+                last_modified: x.last_modified.clone(),
+                checksum: x.checksums().first(),
+            });
+        }
+        let next = if lenient_bool(&r.is_truncated) {
+            let m = r
+                .next_part_number_marker
+                .as_deref()
+                .and_then(|m| m.trim().parse().ok())
+                .or_else(|| parts.iter().map(|p| p.part_number).max())
+                .ok_or_else(|| invalid(OP, "truncated listing without a next marker"))?;
+            Some(m)
+        } else {
+            None
+        };
+        Ok(ListPartsOutput {
+            parts,
+            next_part_number_marker: next,
+            checksum_algorithm: r.checksum_algorithm,
+            checksum_type: r.checksum_type,
+        })
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: &ListMultipartUploadsRequest,
+    ) -> Result<ListMultipartUploadsOutput> {
+        const OP: &str = "ListMultipartUploads";
+        let mut p = Prepared::new(OP, Method::GET, &req.bucket, None)
+            .query("uploads", "")
+            .query("encoding-type", "url");
+        if let Some(v) = &req.prefix {
+            p = p.query("prefix", v.clone());
+        }
+        if let Some(v) = &req.key_marker {
+            p = p.query("key-marker", v.clone());
+        }
+        if let Some(v) = &req.upload_id_marker {
+            p = p.query("upload-id-marker", v.clone());
+        }
+        if let Some(v) = req.max_uploads {
+            p = p.query("max-uploads", v.to_string());
+        }
+        let resp = self.send(p).await?;
+        let body = Self::body(OP, resp).await?;
+        let r: xml::ListMultipartUploadsResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        // Keys may hold characters XML 1.0 cannot carry; ask for URL-encoding, decode if given.
+        let url_encoded = r.encoding_type.as_deref() == Some("url");
+        let decode = |s: &str| -> String {
+            if url_encoded {
+                percent_encoding::percent_decode_str(&s.replace('+', " "))
+                    .decode_utf8_lossy()
+                    .into_owned()
+            } else {
+                s.to_string()
+            }
+        };
+        let uploads = r
+            .uploads
+            .iter()
+            .map(|u| UploadInfo {
+                key: decode(&u.key),
+                upload_id: u.upload_id.clone(),
+                initiated: u.initiated.clone(),
+                storage_class: u.storage_class.clone(),
+            })
+            .collect::<Vec<_>>();
+        let next = if lenient_bool(&r.is_truncated) {
+            let key = r
+                .next_key_marker
+                .as_deref()
+                .map(decode)
+                .filter(|k| !k.is_empty())
+                .or_else(|| uploads.last().map(|u| u.key.clone()))
+                .ok_or_else(|| invalid(OP, "truncated listing without a next key marker"))?;
+            let id = r
+                .next_upload_id_marker
+                .clone()
+                .or_else(|| uploads.last().map(|u| u.upload_id.clone()))
+                .unwrap_or_default();
+            Some((key, id))
+        } else {
+            None
+        };
+        Ok(ListMultipartUploadsOutput { uploads, next })
+    }
+
+    async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
+        const OP: &str = "PutObject";
+        req.options.validate().map_err(|e| {
+            S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string())
+        })?;
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .header_opt("content-md5", req.content_md5.clone())
+            .checksum(req.checksum.as_ref());
+        if let Some(c) = &req.checksum {
+            p = p.header("x-amz-sdk-checksum-algorithm", c.algorithm.as_str());
+        }
+        if req.if_none_match {
+            p = p.header("if-none-match", "*");
+        }
+        req.options.push_headers(&mut p.headers);
+        p.body = req.body;
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        Ok(PutObjectOutput {
+            etag: header(&h, "etag").ok_or_else(|| invalid(OP, "the answer has no ETag"))?,
+            version_id: header(&h, "x-amz-version-id"),
+            checksum: checksum_from_headers(&h).value,
+        })
+    }
+
+    async fn get_object(&self, req: &GetObjectRequest) -> Result<GetObjectOutput> {
+        const OP: &str = "GetObject";
+        let resp = self.send(get_request(OP, Method::GET, req)).await?;
+        let meta = object_meta(OP, resp.headers())?;
+        let body = checked_body(resp, meta.content_length);
+        Ok(GetObjectOutput { meta, body })
+    }
+
+    async fn head_object(&self, req: &GetObjectRequest) -> Result<ObjectMeta> {
+        const OP: &str = "HeadObject";
+        let resp = self.send(get_request(OP, Method::HEAD, req)).await?;
+        object_meta(OP, resp.headers())
+    }
+
+    async fn create_bucket(&self, req: &CreateBucketRequest) -> Result<()> {
+        const OP: &str = "CreateBucket";
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, None);
+        let region = &self.inner.config.region;
+        if region != "us-east-1" {
+            let doc = xml::CreateBucketConfiguration {
+                xmlns: xml::S3_XMLNS,
+                location_constraint: region.clone(),
+            };
+            p.body = Body::Bytes(Bytes::from(xml::to_xml(&doc)));
+        }
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn delete_object(&self, req: &DeleteObjectRequest) -> Result<()> {
+        const OP: &str = "DeleteObject";
+        let mut p = Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key));
+        if let Some(v) = &req.version_id {
+            p = p.query("versionId", v.clone());
+        }
+        self.send(p).await?;
+        Ok(())
+    }
+}
+
+/// Builds the rustls configuration: ring as the crypto provider (no C toolchain needed), the
+/// system's roots plus any extra CA bundle, HTTP/1.1 only in ALPN.
+fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig> {
+    let tls_err = |m: String| S3Error::client("client", ClientErrorKind::Tls, m);
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A broken system certificate is skipped, as browsers do.
+        let _ = roots.add(cert);
+    }
+    if let Some(pem) = &config.ca_bundle_pem {
+        let mut added = 0;
+        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
+            let cert: rustls::pki_types::CertificateDer<'static> =
+                cert.map_err(|e| tls_err(format!("cannot read the CA bundle: {e}")))?;
+            roots
+                .add(cert)
+                .map_err(|e| tls_err(format!("cannot use a CA bundle certificate: {e}")))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(tls_err("the CA bundle holds no PEM certificate".into()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_parses() {
+        assert_eq!(
+            parse_content_range("bytes 0-9/100"),
+            Some(ContentRange {
+                range: ByteRange { first: 0, last: 9 },
+                total: 100
+            })
+        );
+        assert_eq!(parse_content_range("bytes */100"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn retry_after_headers() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert("x-amz-retry-after", "1500".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(1500)));
+    }
+}

@@ -1,0 +1,272 @@
+//! Client settings, and how they are resolved from explicit values, the environment and the
+//! shared profile files, in the order the AWS CLI uses.
+//!
+//! Owns: region, endpoint URL, addressing style, credentials chain, timeouts, pool size.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::credentials::{ChainProvider, Credentials, SharedCredentialProvider, StaticProvider};
+use crate::endpoint::{AddressError, AddressingStyle, Endpoint};
+use crate::profile::{Env, ProfileSet};
+
+/// The region used when none is configured anywhere (what S3-compatible servers expect).
+pub const DEFAULT_REGION: &str = "us-east-1";
+
+/// Settings of an S3 client. Build with [`ClientConfig::resolve`] or field by field.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Where requests go.
+    pub endpoint: Endpoint,
+    /// Signing region.
+    pub region: String,
+    /// Path-style or virtual-hosted. By default, [`AddressingStyle::Auto`].
+    pub addressing_style: AddressingStyle,
+    /// Where credentials come from.
+    pub credentials: SharedCredentialProvider,
+    /// Time to establish a connection. By default, 10 s.
+    pub connect_timeout: Duration,
+    /// Longest silence while reading a response. By default, 60 s.
+    pub read_timeout: Duration,
+    /// Idle connections kept per host; size it to the transfer concurrency. By default, 16.
+    pub pool_size: usize,
+    /// Extra root certificates (PEM) to trust, besides the system's.
+    pub ca_bundle_pem: Option<Vec<u8>>,
+}
+
+/// What the caller (e.g. the command line) says explicitly; `None` means "look it up".
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    /// `--profile`.
+    pub profile: Option<String>,
+    /// `--region`.
+    pub region: Option<String>,
+    /// `--endpoint-url`.
+    pub endpoint_url: Option<String>,
+    /// `--addressing-style`.
+    pub addressing_style: Option<AddressingStyle>,
+    /// Fixed credentials, instead of the chain.
+    pub credentials: Option<Credentials>,
+}
+
+/// Why a configuration could not be resolved.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ConfigError {
+    /// The shared files could not be read or parsed.
+    #[error("AWS config files: {0}")]
+    Files(String),
+    /// An explicit `--profile` that no file defines.
+    #[error("profile {profile:?} is not defined in {files}")]
+    NoSuchProfile {
+        /// The profile name.
+        profile: String,
+        /// The files that were read.
+        files: String,
+    },
+    /// The endpoint or addressing style is unusable.
+    #[error(transparent)]
+    Address(#[from] AddressError),
+    /// A setting has an unusable value.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl ClientConfig {
+    /// Resolves settings: explicit values first, then the environment (`AWS_REGION`,
+    /// `AWS_DEFAULT_REGION`, `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL`, `AWS_PROFILE`), then the
+    /// profile in the shared files (`region`, `endpoint_url`, `s3.endpoint_url`,
+    /// `s3.addressing_style`, or a `[services]` section), then defaults.
+    /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` ignores configured endpoints, as the AWS CLI.
+    pub fn resolve(env: &Env, overrides: Overrides) -> Result<Self, ConfigError> {
+        let files = ProfileSet::load(env).map_err(ConfigError::Files)?;
+        let profile = overrides
+            .profile
+            .clone()
+            .or_else(|| env.var("AWS_PROFILE"))
+            .unwrap_or_else(|| "default".into());
+        if overrides.profile.is_some() && !files.has_profile(&profile) {
+            let (c, k) = ProfileSet::paths(env);
+            let show = |p: Option<std::path::PathBuf>| {
+                p.map(|p| p.display().to_string()).unwrap_or_default()
+            };
+            return Err(ConfigError::NoSuchProfile {
+                profile,
+                files: format!("{} or {}", show(c), show(k)),
+            });
+        }
+        let region = overrides
+            .region
+            .clone()
+            .or_else(|| env.var("AWS_REGION"))
+            .or_else(|| env.var("AWS_DEFAULT_REGION"))
+            .or_else(|| files.get(&profile, "region"))
+            .unwrap_or_else(|| DEFAULT_REGION.into());
+        if region.is_empty()
+            || !region
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ConfigError::Invalid(format!(
+                "invalid region {region:?}: expected e.g. us-east-1"
+            )));
+        }
+        let ignore_configured = env
+            .var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
+            .is_some_and(|v| v.eq_ignore_ascii_case("true"));
+        let configured = if ignore_configured {
+            None
+        } else {
+            env.var("AWS_ENDPOINT_URL_S3")
+                .or_else(|| env.var("AWS_ENDPOINT_URL"))
+                .or_else(|| files.get_s3(&profile, "endpoint_url"))
+                .or_else(|| files.get(&profile, "endpoint_url"))
+        };
+        let endpoint = match overrides.endpoint_url.clone().or(configured) {
+            Some(url) => Endpoint::custom(&url)?,
+            None => Endpoint::aws(&region),
+        };
+        let addressing_style = match overrides.addressing_style {
+            Some(s) => s,
+            None => match files.get_s3(&profile, "addressing_style") {
+                Some(s) => s.parse().map_err(ConfigError::Invalid)?,
+                None => AddressingStyle::Auto,
+            },
+        };
+        let credentials: SharedCredentialProvider = match overrides.credentials {
+            Some(c) => Arc::new(StaticProvider::new(c)),
+            None => Arc::new(ChainProvider::new(
+                env.clone(),
+                overrides.profile.as_deref(),
+            )),
+        };
+        let ca_bundle_pem = None;
+        Ok(Self {
+            endpoint,
+            region,
+            addressing_style,
+            credentials,
+            connect_timeout: Duration::from_secs(10),
+            read_timeout: Duration::from_secs(60),
+            pool_size: 16,
+            ca_bundle_pem,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env_with_files(vars: &[(&str, &str)], config: &str) -> (Env, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let cfg = dir.path().join("config");
+        std::fs::write(&cfg, config).unwrap();
+        let mut map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        map.insert("AWS_CONFIG_FILE".into(), cfg.display().to_string());
+        map.insert(
+            "AWS_SHARED_CREDENTIALS_FILE".into(),
+            dir.path().join("credentials").display().to_string(),
+        );
+        (Env::from_map(map), dir)
+    }
+
+    const CONFIG: &str = "[default]\nregion = eu-central-1\n\n[profile minio]\nregion = us-west-1\nendpoint_url = http://127.0.0.1:9000\ns3 =\n  addressing_style = virtual\n";
+
+    #[test]
+    fn region_precedence() {
+        let (env, _d) = env_with_files(&[], CONFIG);
+        let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
+        assert_eq!(c.region, "eu-central-1");
+        assert_eq!(c.endpoint.url(), "https://s3.eu-central-1.amazonaws.com");
+
+        let (env, _d) = env_with_files(&[("AWS_DEFAULT_REGION", "ap-south-1")], CONFIG);
+        assert_eq!(
+            ClientConfig::resolve(&env, Overrides::default()).unwrap().region,
+            "ap-south-1"
+        );
+        let (env, _d) = env_with_files(
+            &[("AWS_DEFAULT_REGION", "ap-south-1"), ("AWS_REGION", "sa-east-1")],
+            CONFIG,
+        );
+        assert_eq!(
+            ClientConfig::resolve(&env, Overrides::default()).unwrap().region,
+            "sa-east-1"
+        );
+        let o = Overrides {
+            region: Some("us-east-2".into()),
+            ..Default::default()
+        };
+        assert_eq!(ClientConfig::resolve(&env, o).unwrap().region, "us-east-2");
+        let (env, _d) = env_with_files(&[], "");
+        assert_eq!(
+            ClientConfig::resolve(&env, Overrides::default()).unwrap().region,
+            DEFAULT_REGION
+        );
+    }
+
+    #[test]
+    fn endpoint_precedence() {
+        let (env, _d) = env_with_files(&[("AWS_PROFILE", "minio")], CONFIG);
+        let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
+        assert_eq!(c.endpoint.url(), "http://127.0.0.1:9000");
+        assert_eq!(c.region, "us-west-1");
+        assert_eq!(c.addressing_style, AddressingStyle::Virtual);
+
+        let (env, _d) = env_with_files(
+            &[
+                ("AWS_PROFILE", "minio"),
+                ("AWS_ENDPOINT_URL", "http://127.0.0.2:1"),
+            ],
+            CONFIG,
+        );
+        let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
+        assert_eq!(c.endpoint.url(), "http://127.0.0.2:1");
+        let (env, _d) = env_with_files(
+            &[
+                ("AWS_ENDPOINT_URL", "http://127.0.0.2:1"),
+                ("AWS_ENDPOINT_URL_S3", "http://127.0.0.3:2"),
+            ],
+            CONFIG,
+        );
+        let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
+        assert_eq!(c.endpoint.url(), "http://127.0.0.3:2");
+        let o = Overrides {
+            endpoint_url: Some("http://localhost:7".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            ClientConfig::resolve(&env, o).unwrap().endpoint.url(),
+            "http://localhost:7"
+        );
+        let (env, _d) = env_with_files(
+            &[
+                ("AWS_ENDPOINT_URL_S3", "http://127.0.0.3:2"),
+                ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "true"),
+            ],
+            CONFIG,
+        );
+        let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
+        assert!(c.endpoint.url().starts_with("https://s3."));
+    }
+
+    #[test]
+    fn bad_settings_are_named() {
+        let (env, _d) = env_with_files(&[], CONFIG);
+        let o = Overrides {
+            profile: Some("nope".into()),
+            ..Default::default()
+        };
+        let e = ClientConfig::resolve(&env, o).unwrap_err().to_string();
+        assert!(e.contains("\"nope\""), "{e}");
+        let o = Overrides {
+            endpoint_url: Some("localhost:9000".into()),
+            ..Default::default()
+        };
+        let e = ClientConfig::resolve(&env, o).unwrap_err().to_string();
+        assert!(e.contains("invalid endpoint URL"), "{e}");
+    }
+}

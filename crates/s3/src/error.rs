@@ -1,0 +1,315 @@
+//! Errors of S3 requests: what the service said ([`ServiceError`]) kept apart from what went
+//! wrong in the client ([`ClientError`]), and the retry classification the engine relies on.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::credentials::CredentialsError;
+use crate::endpoint::AddressError;
+
+/// The result of an S3 operation.
+pub type Result<T, E = S3Error> = std::result::Result<T, E>;
+
+/// An error answered by the service: an HTTP error status, or a 200 whose body is `<Error>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceError {
+    /// The operation, e.g. `UploadPart`.
+    pub operation: &'static str,
+    /// HTTP status (200 for an error in the body of a 200 answer).
+    pub status: u16,
+    /// S3 error code, e.g. `NoSuchBucket`; derived from the status when the body had none
+    /// (HEAD answers carry no body).
+    pub code: String,
+    /// The service's message.
+    pub message: String,
+    /// `x-amz-request-id`, or `RequestId` from the body.
+    pub request_id: Option<String>,
+    /// `Retry-After` or `x-amz-retry-after`, when the service asked for a pause.
+    pub retry_after: Option<Duration>,
+}
+
+impl ServiceError {
+    fn hint(&self) -> Option<&'static str> {
+        Some(match self.code.as_str() {
+            "SignatureDoesNotMatch" => {
+                "check the secret access key that goes with this access key id"
+            }
+            "InvalidAccessKeyId" => "check the access key id, and that the endpoint is right",
+            "AccessDenied" => "check the credentials and their permissions on this bucket",
+            "NoSuchBucket" => "check the bucket name, or create the bucket first",
+            "NoSuchUpload" => "the multipart upload was completed or aborted",
+            "RequestTimeTooSkewed" => "the local clock is off; fix it and try again",
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} failed: {} (HTTP {})",
+            self.operation, self.code, self.status
+        )?;
+        if !self.message.is_empty() {
+            write!(f, ": {}", self.message)?;
+        }
+        if let Some(hint) = self.hint() {
+            write!(f, "; {hint}")?;
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " [request id {id}]")?;
+        }
+        Ok(())
+    }
+}
+
+/// What kind of client-side failure happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ClientErrorKind {
+    /// No connection could be made (refused, DNS, unreachable).
+    Connect,
+    /// The connection broke while a request or response was in flight (reset, closed).
+    Network,
+    /// A connect or read timeout.
+    Timeout,
+    /// The response body ended before its `Content-Length`.
+    BodyCutShort,
+    /// The TLS handshake failed (untrusted certificate and the like): not retryable.
+    Tls,
+    /// The response could not be understood (bad XML, missing header).
+    InvalidResponse,
+    /// The request was refused before sending (bad bucket, key, option).
+    InvalidRequest,
+    /// Credentials could not be had.
+    Credentials,
+}
+
+/// An error in the client, not said by the service.
+#[derive(Debug)]
+pub struct ClientError {
+    /// The operation.
+    pub operation: &'static str,
+    /// What kind of failure.
+    pub kind: ClientErrorKind,
+    /// What happened, in words.
+    pub message: String,
+    /// The underlying error, if any.
+    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failed: {}", self.operation, self.message)
+    }
+}
+
+/// An S3 request error.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum S3Error {
+    /// The service answered with an error.
+    #[error("{0}")]
+    Service(Box<ServiceError>),
+    /// The client failed before, while or after talking to the service.
+    #[error("{0}")]
+    Client(Box<ClientError>),
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_deref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// S3 codes that mean "try again".
+const RETRYABLE_CODES: &[&str] = &[
+    "SlowDown",
+    "RequestTimeout",
+    "InternalError",
+    "ServiceUnavailable",
+    "Throttling",
+    "ThrottlingException",
+    "RequestThrottled",
+    "TooManyRequestsException",
+];
+
+/// HTTP statuses that mean "try again" (AWS SDK standard retry mode). Not 501.
+const RETRYABLE_STATUS: &[u16] = &[408, 429, 500, 502, 503, 504];
+
+impl S3Error {
+    /// A client error of the given kind.
+    pub fn client(
+        operation: &'static str,
+        kind: ClientErrorKind,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Client(Box::new(ClientError {
+            operation,
+            kind,
+            message: message.into(),
+            source: None,
+        }))
+    }
+
+    /// Adds the underlying cause to a client error.
+    pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        if let Self::Client(c) = &mut self {
+            c.source = Some(Box::new(source));
+        }
+        self
+    }
+
+    /// The service error, if the service answered.
+    pub fn service(&self) -> Option<&ServiceError> {
+        match self {
+            Self::Service(s) => Some(s),
+            Self::Client(_) => None,
+        }
+    }
+
+    /// The client error kind, if the client failed.
+    pub fn client_kind(&self) -> Option<ClientErrorKind> {
+        match self {
+            Self::Client(c) => Some(c.kind),
+            Self::Service(_) => None,
+        }
+    }
+
+    /// The S3 error code, if the service answered.
+    pub fn code(&self) -> Option<&str> {
+        self.service().map(|s| s.code.as_str())
+    }
+
+    /// Whether sending the same request again may succeed: 500, 502, 503, 504, 429, 408,
+    /// `SlowDown`, `RequestTimeout`, `InternalError`; a connection reset or refused, a timeout,
+    /// a body cut short. Never 501 or another 4xx. `ExpiredToken` is not retryable as such:
+    /// see [`is_expired_credentials`](Self::is_expired_credentials).
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Service(s) => {
+                s.status != 501
+                    && (RETRYABLE_STATUS.contains(&s.status)
+                        || RETRYABLE_CODES.contains(&s.code.as_str()))
+            }
+            Self::Client(c) => matches!(
+                c.kind,
+                ClientErrorKind::Connect
+                    | ClientErrorKind::Network
+                    | ClientErrorKind::Timeout
+                    | ClientErrorKind::BodyCutShort
+            ),
+        }
+    }
+
+    /// Whether the service asked to slow down (throttling), so concurrency should drop.
+    pub fn is_throttling(&self) -> bool {
+        self.service().is_some_and(|s| {
+            s.status == 429
+                || matches!(
+                    s.code.as_str(),
+                    "SlowDown"
+                        | "Throttling"
+                        | "ThrottlingException"
+                        | "RequestThrottled"
+                        | "TooManyRequestsException"
+                )
+        })
+    }
+
+    /// Whether the credentials expired: refresh them, then retry.
+    pub fn is_expired_credentials(&self) -> bool {
+        self.code()
+            .is_some_and(|c| matches!(c, "ExpiredToken" | "TokenRefreshRequired"))
+    }
+
+    /// How long the service asked to wait, if it did.
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.service().and_then(|s| s.retry_after)
+    }
+}
+
+impl From<AddressError> for S3Error {
+    fn from(e: AddressError) -> Self {
+        S3Error::client("request", ClientErrorKind::InvalidRequest, e.to_string()).with_source(e)
+    }
+}
+
+impl From<CredentialsError> for S3Error {
+    fn from(e: CredentialsError) -> Self {
+        S3Error::client("request", ClientErrorKind::Credentials, e.to_string()).with_source(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn svc(status: u16, code: &str) -> S3Error {
+        S3Error::Service(Box::new(ServiceError {
+            operation: "UploadPart",
+            status,
+            code: code.into(),
+            message: "m".into(),
+            request_id: Some("RID".into()),
+            retry_after: None,
+        }))
+    }
+
+    #[test]
+    fn retry_classification() {
+        for (status, code) in [
+            (500, "InternalError"),
+            (502, "BadGateway"),
+            (503, "SlowDown"),
+            (504, "GatewayTimeout"),
+            (429, "TooManyRequests"),
+            (408, "RequestTimeout"),
+            (400, "RequestTimeout"),
+            (200, "InternalError"),
+        ] {
+            assert!(svc(status, code).is_retryable(), "{status} {code}");
+        }
+        for (status, code) in [
+            (501, "NotImplemented"),
+            (403, "AccessDenied"),
+            (404, "NoSuchBucket"),
+            (400, "InvalidArgument"),
+            (400, "EntityTooSmall"),
+            (400, "InvalidPart"),
+            (400, "ExpiredToken"),
+        ] {
+            assert!(!svc(status, code).is_retryable(), "{status} {code}");
+        }
+        assert!(svc(400, "ExpiredToken").is_expired_credentials());
+        assert!(svc(503, "SlowDown").is_throttling());
+        assert!(!svc(500, "InternalError").is_throttling());
+        for kind in [
+            ClientErrorKind::Connect,
+            ClientErrorKind::Network,
+            ClientErrorKind::Timeout,
+            ClientErrorKind::BodyCutShort,
+        ] {
+            assert!(S3Error::client("GetObject", kind, "x").is_retryable());
+        }
+        for kind in [
+            ClientErrorKind::Tls,
+            ClientErrorKind::InvalidResponse,
+            ClientErrorKind::InvalidRequest,
+            ClientErrorKind::Credentials,
+        ] {
+            assert!(!S3Error::client("GetObject", kind, "x").is_retryable());
+        }
+    }
+
+    #[test]
+    fn messages_name_operation_code_and_request_id() {
+        let e = svc(403, "SignatureDoesNotMatch").to_string();
+        assert!(e.starts_with("UploadPart failed: SignatureDoesNotMatch (HTTP 403): m"), "{e}");
+        assert!(e.contains("secret access key"), "{e}");
+        assert!(e.contains("[request id RID]"), "{e}");
+    }
+}

@@ -1,0 +1,36 @@
+//! ferry-s3: the S3 protocol for ferry, and nothing else. SigV4 signing, credentials, endpoints
+//! and addressing, one typed request and response per operation, XML bodies, errors with a
+//! retry classification, and the [`ObjectClient`] trait the transfer engine is generic over,
+//! with its HTTP implementation [`S3Client`].
+//!
+//! It knows nothing of part scheduling, retries or journals: those belong to ferry-engine.
+#![deny(missing_docs)]
+
+mod client;
+mod config;
+mod credentials;
+mod endpoint;
+mod error;
+mod ops;
+mod options;
+mod profile;
+pub mod signing;
+mod xml;
+
+pub use client::{ObjectClient, S3Client, list_all_parts, list_all_uploads};
+pub use config::{ClientConfig, ConfigError, DEFAULT_REGION, Overrides};
+pub use credentials::{
+    ChainProvider, CredentialProvider, Credentials, CredentialsError, CredentialsFuture,
+    EnvProvider, ProfileProvider, Secret, SharedCredentialProvider, StaticProvider,
+};
+pub use endpoint::{
+    AddressError, AddressingStyle, Endpoint, Target, is_dns_compatible, validate_bucket,
+    validate_key,
+};
+pub use error::{ClientError, ClientErrorKind, Result, S3Error, ServiceError};
+pub use ops::*;
+pub use options::{
+    ChecksumAlgorithm, ChecksumType, ChecksumValue, ObjectOptions, OptionsError,
+    ServerSideEncryption,
+};
+pub use profile::{Env, ProfileSet};

@@ -1,0 +1,299 @@
+//! Request and response bodies of the S3 XML protocol, with quick-xml + serde.
+//!
+//! Numbers and booleans that some S3-compatible servers send as empty elements are read as
+//! text and parsed leniently by the operations that use them.
+
+use quick_xml::events::Event;
+use serde::{Deserialize, Serialize};
+
+use crate::options::{ChecksumAlgorithm, ChecksumValue};
+
+pub(crate) const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
+
+/// The five checksum elements S3 puts beside parts and objects.
+#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+pub(crate) struct XmlChecksums {
+    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none", default)]
+    pub(crate) crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none", default)]
+    pub(crate) crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none", default)]
+    pub(crate) crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none", default)]
+    pub(crate) sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none", default)]
+    pub(crate) sha256: Option<String>,
+}
+
+impl XmlChecksums {
+    pub(crate) fn first(&self) -> Option<ChecksumValue> {
+        [
+            (ChecksumAlgorithm::Crc32, &self.crc32),
+            (ChecksumAlgorithm::Crc32c, &self.crc32c),
+            (ChecksumAlgorithm::Crc64Nvme, &self.crc64nvme),
+            (ChecksumAlgorithm::Sha1, &self.sha1),
+            (ChecksumAlgorithm::Sha256, &self.sha256),
+        ]
+        .into_iter()
+        .find_map(|(algorithm, v)| {
+            v.as_ref()
+                .filter(|v| !v.is_empty())
+                .map(|v| ChecksumValue {
+                    algorithm,
+                    value: v.clone(),
+                })
+        })
+    }
+
+    pub(crate) fn from_value(v: Option<&ChecksumValue>) -> Self {
+        let mut x = Self::default();
+        if let Some(v) = v {
+            let slot = match v.algorithm {
+                ChecksumAlgorithm::Crc32 => &mut x.crc32,
+                ChecksumAlgorithm::Crc32c => &mut x.crc32c,
+                ChecksumAlgorithm::Crc64Nvme => &mut x.crc64nvme,
+                ChecksumAlgorithm::Sha1 => &mut x.sha1,
+                ChecksumAlgorithm::Sha256 => &mut x.sha256,
+            };
+            *slot = Some(v.value.clone());
+        }
+        x
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ErrorXml {
+    #[serde(rename = "Code", default)]
+    pub(crate) code: String,
+    #[serde(rename = "Message", default)]
+    pub(crate) message: String,
+    #[serde(rename = "RequestId", default)]
+    pub(crate) request_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct InitiateMultipartUploadResult {
+    #[serde(rename = "UploadId")]
+    pub(crate) upload_id: String,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename = "CompleteMultipartUpload")]
+pub(crate) struct CompleteMultipartUploadXml {
+    #[serde(rename = "@xmlns")]
+    pub(crate) xmlns: &'static str,
+    #[serde(rename = "Part")]
+    pub(crate) parts: Vec<CompletedPartXml>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct CompletedPartXml {
+    #[serde(rename = "PartNumber")]
+    pub(crate) part_number: u32,
+    #[serde(rename = "ETag")]
+    pub(crate) etag: String,
+    #[serde(flatten)]
+    pub(crate) checksums: XmlChecksums,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CompleteMultipartUploadResult {
+    #[serde(rename = "Location", default)]
+    pub(crate) location: Option<String>,
+    #[serde(rename = "ETag", default)]
+    pub(crate) etag: Option<String>,
+    #[serde(rename = "ChecksumCRC32", default)]
+    pub(crate) crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", default)]
+    pub(crate) crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", default)]
+    pub(crate) crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", default)]
+    pub(crate) sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", default)]
+    pub(crate) sha256: Option<String>,
+    #[serde(rename = "ChecksumType", default)]
+    pub(crate) checksum_type: Option<String>,
+}
+
+impl CompleteMultipartUploadResult {
+    pub(crate) fn checksums(&self) -> XmlChecksums {
+        XmlChecksums {
+            crc32: self.crc32.clone(),
+            crc32c: self.crc32c.clone(),
+            crc64nvme: self.crc64nvme.clone(),
+            sha1: self.sha1.clone(),
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListPartsResult {
+    #[serde(rename = "IsTruncated", default)]
+    pub(crate) is_truncated: Option<String>,
+    #[serde(rename = "NextPartNumberMarker", default)]
+    pub(crate) next_part_number_marker: Option<String>,
+    #[serde(rename = "ChecksumAlgorithm", default)]
+    pub(crate) checksum_algorithm: Option<String>,
+    #[serde(rename = "ChecksumType", default)]
+    pub(crate) checksum_type: Option<String>,
+    #[serde(rename = "Part", default)]
+    pub(crate) parts: Vec<PartXml>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct PartXml {
+    #[serde(rename = "PartNumber")]
+    pub(crate) part_number: String,
+    #[serde(rename = "ETag", default)]
+    pub(crate) etag: Option<String>,
+    #[serde(rename = "Size", default)]
+    pub(crate) size: Option<String>,
+    #[serde(rename = "LastModified", default)]
+    pub(crate) last_modified: Option<String>,
+    #[serde(rename = "ChecksumCRC32", default)]
+    pub(crate) crc32: Option<String>,
+    #[serde(rename = "ChecksumCRC32C", default)]
+    pub(crate) crc32c: Option<String>,
+    #[serde(rename = "ChecksumCRC64NVME", default)]
+    pub(crate) crc64nvme: Option<String>,
+    #[serde(rename = "ChecksumSHA1", default)]
+    pub(crate) sha1: Option<String>,
+    #[serde(rename = "ChecksumSHA256", default)]
+    pub(crate) sha256: Option<String>,
+}
+
+impl PartXml {
+    pub(crate) fn checksums(&self) -> XmlChecksums {
+        XmlChecksums {
+            crc32: self.crc32.clone(),
+            crc32c: self.crc32c.clone(),
+            crc64nvme: self.crc64nvme.clone(),
+            sha1: self.sha1.clone(),
+            sha256: self.sha256.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListMultipartUploadsResult {
+    #[serde(rename = "IsTruncated", default)]
+    pub(crate) is_truncated: Option<String>,
+    #[serde(rename = "NextKeyMarker", default)]
+    pub(crate) next_key_marker: Option<String>,
+    #[serde(rename = "NextUploadIdMarker", default)]
+    pub(crate) next_upload_id_marker: Option<String>,
+    #[serde(rename = "EncodingType", default)]
+    pub(crate) encoding_type: Option<String>,
+    #[serde(rename = "Upload", default)]
+    pub(crate) uploads: Vec<UploadXml>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct UploadXml {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "UploadId")]
+    pub(crate) upload_id: String,
+    #[serde(rename = "Initiated", default)]
+    pub(crate) initiated: Option<String>,
+    #[serde(rename = "StorageClass", default)]
+    pub(crate) storage_class: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename = "CreateBucketConfiguration")]
+pub(crate) struct CreateBucketConfiguration {
+    #[serde(rename = "@xmlns")]
+    pub(crate) xmlns: &'static str,
+    #[serde(rename = "LocationConstraint")]
+    pub(crate) location_constraint: String,
+}
+
+/// The name of the document's root element, skipping the declaration and whitespace (S3
+/// streams whitespace before a late `<Error>` in a 200 answer).
+pub(crate) fn root_element(body: &[u8]) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_reader(body);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) => {
+                return Some(String::from_utf8_lossy(e.local_name().as_ref()).into_owned());
+            }
+            Ok(Event::Eof) | Err(_) => return None,
+            Ok(_) => buf.clear(),
+        }
+    }
+}
+
+/// Parses a document into `T`, naming what was expected when it fails.
+pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+    let text = std::str::from_utf8(body).map_err(|e| format!("response is not UTF-8: {e}"))?;
+    quick_xml::de::from_str(text).map_err(|e| {
+        let shown: String = text.chars().take(200).collect();
+        format!("cannot parse the XML response ({e}): {shown:?}")
+    })
+}
+
+/// Serializes a request body with its XML declaration.
+pub(crate) fn to_xml<T: Serialize>(value: &T) -> String {
+    let body = quick_xml::se::to_string(value).expect("request bodies always serialize");
+    format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn late_error_in_a_200_body_is_found() {
+        let body = b"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n   \n  <Error><Code>InternalError</Code><Message>We encountered an internal error.</Message><RequestId>R1</RequestId></Error>";
+        assert_eq!(root_element(body).as_deref(), Some("Error"));
+        let e: ErrorXml = parse(body).unwrap();
+        assert_eq!(e.code, "InternalError");
+        assert_eq!(e.request_id.as_deref(), Some("R1"));
+        let ok = b"<CompleteMultipartUploadResult xmlns=\"x\"><ETag>\"e-2\"</ETag></CompleteMultipartUploadResult>";
+        assert_eq!(
+            root_element(ok).as_deref(),
+            Some("CompleteMultipartUploadResult")
+        );
+        assert_eq!(root_element(b"not xml"), None);
+    }
+
+    #[test]
+    fn complete_body_lists_parts_with_checksums() {
+        let x = CompleteMultipartUploadXml {
+            xmlns: S3_XMLNS,
+            parts: vec![
+                CompletedPartXml {
+                    part_number: 1,
+                    etag: "\"a\"".into(),
+                    checksums: XmlChecksums::from_value(Some(&ChecksumValue {
+                        algorithm: ChecksumAlgorithm::Crc32,
+                        value: "AAAAAA==".into(),
+                    })),
+                },
+                CompletedPartXml {
+                    part_number: 2,
+                    etag: "\"b\"".into(),
+                    checksums: XmlChecksums::default(),
+                },
+            ],
+        };
+        let s = to_xml(&x);
+        assert!(s.contains("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part><Part><PartNumber>2</PartNumber><ETag>\"b\"</ETag></Part></CompleteMultipartUpload>"), "{s}");
+    }
+
+    #[test]
+    fn list_parts_parses_empty_markers() {
+        let body = br#"<ListPartsResult><Bucket>b</Bucket><IsTruncated>false</IsTruncated><NextPartNumberMarker></NextPartNumberMarker>
+            <Part><PartNumber>1</PartNumber><ETag>"x"</ETag><Size>5242880</Size><LastModified>2026-01-01T00:00:00.000Z</LastModified></Part>
+            <Part><PartNumber>2</PartNumber><ETag>"y"</ETag><Size>1</Size><ChecksumCRC32C>abc=</ChecksumCRC32C></Part></ListPartsResult>"#;
+        let r: ListPartsResult = parse(body).unwrap();
+        assert_eq!(r.parts.len(), 2);
+        assert_eq!(r.parts[1].checksums().first().unwrap().algorithm, ChecksumAlgorithm::Crc32c);
+        assert_eq!(r.next_part_number_marker.as_deref(), Some(""));
+        assert!(parse::<ListPartsResult>(b"<ListPartsResult><Part>").is_err());
+    }
+}

@@ -1,0 +1,386 @@
+//! ferry-testkit: real local S3 servers for ferry's tests, and the helpers that check objects
+//! independently of ferry.
+//!
+//! SeaweedFS (`weed mini`, installed by `scripts/testbed-setup` into the project's cache) runs
+//! once per test run: the test command starts it and shares it through `FERRY_TEST_SEAWEEDFS`;
+//! a test binary run without that variable starts its own on free loopback ports. Either way the
+//! server dies with whoever started it, and a server that cannot start fails the run loudly.
+
+use std::io::Write as _;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+/// Access key of the SeaweedFS test identity.
+pub const ACCESS_KEY: &str = "testkey";
+/// Secret key of the SeaweedFS test identity.
+pub const SECRET_KEY: &str = "testsecret";
+/// Region the tests sign for.
+pub const REGION: &str = "us-east-1";
+
+/// The variable through which the test command shares its SeaweedFS endpoint.
+pub const SEAWEEDFS_ENV: &str = "FERRY_TEST_SEAWEEDFS";
+
+/// A running S3-compatible server on loopback.
+#[derive(Debug, Clone)]
+pub struct TestServer {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Access key.
+    pub access_key: String,
+    /// Secret key.
+    pub secret_key: String,
+    /// Region.
+    pub region: String,
+}
+
+impl TestServer {
+    /// Environment variables that point an AWS tool (ferry, the aws cli, boto3) at this server,
+    /// with no profile files from the machine.
+    pub fn env(&self) -> Vec<(String, String)> {
+        vec![
+            ("AWS_ACCESS_KEY_ID".into(), self.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY".into(), self.secret_key.clone()),
+            ("AWS_DEFAULT_REGION".into(), self.region.clone()),
+            ("AWS_REGION".into(), self.region.clone()),
+            ("AWS_ENDPOINT_URL".into(), self.endpoint.clone()),
+            ("AWS_CONFIG_FILE".into(), "/dev/null".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "/dev/null".into()),
+        ]
+    }
+}
+
+/// The shared SeaweedFS of this test run, started on first use if the test command did not.
+/// Panics with a clear message if it cannot start: a missing server is a failure, not a skip.
+pub fn seaweedfs() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        if let Ok(endpoint) = std::env::var(SEAWEEDFS_ENV) {
+            return TestServer {
+                endpoint,
+                access_key: ACCESS_KEY.into(),
+                secret_key: SECRET_KEY.into(),
+                region: REGION.into(),
+            };
+        }
+        let weed = Seaweed::start().unwrap_or_else(|e| {
+            panic!("cannot start SeaweedFS for the tests: {e:#}\n(run ./scripts/test, which installs it)")
+        });
+        let server = weed.server.clone();
+        // Kept for the life of the process: when it exits, the pipe closes and the watcher
+        // stops the server.
+        static KEEP: Mutex<Vec<Seaweed>> = Mutex::new(Vec::new());
+        KEEP.lock().unwrap().push(weed);
+        server
+    })
+}
+
+/// A SeaweedFS process under a watcher that stops it when [`Seaweed`] is dropped or this
+/// process dies (the watcher waits for its stdin to close, then kills the server and deletes
+/// its data).
+#[derive(Debug)]
+pub struct Seaweed {
+    /// How to reach it.
+    pub server: TestServer,
+    watcher: Child,
+    pipe: Option<ChildStdin>,
+    log: PathBuf,
+}
+
+impl Seaweed {
+    /// Installs (if needed) and starts SeaweedFS on free loopback ports, and waits until it
+    /// answers S3 requests.
+    pub fn start() -> Result<Self> {
+        let weed = weed_binary()?;
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-seaweedfs-")
+            .tempdir()
+            .context("creating the server's data folder")?
+            .keep();
+        let config = dir.join("s3.json");
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"identities":[{{"name":"tester","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{SECRET_KEY}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+            ),
+        )?;
+        let ports = free_ports(5)?;
+        let [master, volume, filer, s3, admin] = [ports[0], ports[1], ports[2], ports[3], ports[4]];
+        let log = dir.join("weed.log");
+        let args = vec![
+            "mini".to_string(),
+            format!("-dir={}", dir.join("data").display()),
+            "-ip=127.0.0.1".into(),
+            "-ip.bind=127.0.0.1".into(),
+            format!("-master.port={master}"),
+            format!("-master.port.grpc={}", master + 10000),
+            format!("-volume.port={volume}"),
+            format!("-volume.port.grpc={}", volume + 10000),
+            format!("-filer.port={filer}"),
+            format!("-filer.port.grpc={}", filer + 10000),
+            format!("-s3.port={s3}"),
+            format!("-s3.port.grpc={}", s3 + 10000),
+            format!("-admin.port={admin}"),
+            format!("-admin.port.grpc={}", admin + 10000),
+            "-webdav=false".into(),
+            "-admin.ui=false".into(),
+            "-s3.port.iceberg=0".into(),
+            "-s3.port.lance=0".into(),
+            format!("-s3.config={}", config.display()),
+        ];
+        let mut watcher = spawn_watched(&weed, &args, &dir, &log)?;
+        let pipe = watcher.stdin.take();
+        let mut me = Self {
+            server: TestServer {
+                endpoint: format!("http://127.0.0.1:{s3}"),
+                access_key: ACCESS_KEY.into(),
+                secret_key: SECRET_KEY.into(),
+                region: REGION.into(),
+            },
+            watcher,
+            pipe,
+            log,
+        };
+        me.wait_ready(Duration::from_secs(60))?;
+        Ok(me)
+    }
+
+    /// The server's log file.
+    pub fn log(&self) -> &Path {
+        &self.log
+    }
+
+    fn wait_ready(&mut self, limit: Duration) -> Result<()> {
+        let start = Instant::now();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        let client = s3_client(&self.server)?;
+        let mut last = String::new();
+        while start.elapsed() < limit {
+            if let Some(status) = self.watcher.try_wait()? {
+                bail!(
+                    "SeaweedFS exited ({status}) before it was ready; its log:\n{}",
+                    tail(&self.log)
+                );
+            }
+            // Ready means a real S3 request round-trips (the S3 port opens before the filer
+            // behind it is up).
+            let probe = ferry_s3::CreateBucketRequest {
+                bucket: "ferry-ready-probe".into(),
+            };
+            match rt.block_on(ferry_s3::ObjectClient::create_bucket(&client, &probe)) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.code() == Some("BucketAlreadyExists") => return Ok(()),
+                Err(e) if e.code() == Some("BucketAlreadyOwnedByYou") => return Ok(()),
+                Err(e) => last = e.to_string(),
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        bail!(
+            "SeaweedFS did not answer S3 requests within {limit:?} (last error: {last}); its log:\n{}",
+            tail(&self.log)
+        )
+    }
+
+    /// Stops the server and waits for it to be gone.
+    pub fn stop(mut self) {
+        self.stop_inner();
+    }
+
+    fn stop_inner(&mut self) {
+        if let Some(mut pipe) = self.pipe.take() {
+            let _ = pipe.flush();
+            drop(pipe);
+            let _ = self.watcher.wait();
+        }
+    }
+}
+
+impl Drop for Seaweed {
+    fn drop(&mut self) {
+        self.stop_inner();
+    }
+}
+
+/// Runs `program args` under `sh`, which kills it (SIGINT, then SIGKILL) and removes `dir` once
+/// its stdin reaches end of file, that is, once the process holding the other end is gone.
+fn spawn_watched(program: &Path, args: &[String], dir: &Path, log: &Path) -> Result<Child> {
+    const WATCHER: &str = r#"
+prog="$1"; dir="$2"; log="$3"; shift 3
+"$prog" "$@" </dev/null >"$log" 2>&1 &
+pid=$!
+cat >/dev/null
+kill -INT "$pid" 2>/dev/null
+i=0
+while kill -0 "$pid" 2>/dev/null && [ $i -lt 20 ]; do sleep 0.1; i=$((i+1)); done
+kill -KILL "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+rm -rf "$dir"
+"#;
+    Command::new("sh")
+        .arg("-c")
+        .arg(WATCHER)
+        .arg("ferry-watch")
+        .arg(program)
+        .arg(dir)
+        .arg(log)
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .context("starting the server watcher (sh)")
+}
+
+fn tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// The project's root folder (where `scripts/` is).
+pub fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("crates/testkit is two levels below the root")
+        .to_path_buf()
+}
+
+/// The venv's `bin` folder with `weed`, `python` (boto3) and `aws`, installing it if needed.
+pub fn tools_bin() -> Result<PathBuf> {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    if let Some(b) = BIN.get() {
+        return Ok(b.clone());
+    }
+    let script = project_root().join("scripts/testbed-setup");
+    let out = Command::new("bash")
+        .arg(&script)
+        .stderr(Stdio::inherit())
+        .output()
+        .with_context(|| format!("running {}", script.display()))?;
+    if !out.status.success() {
+        bail!("{} failed ({})", script.display(), out.status);
+    }
+    let bin = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+    Ok(BIN.get_or_init(|| bin).clone())
+}
+
+fn weed_binary() -> Result<PathBuf> {
+    if let Ok(w) = std::env::var("FERRY_WEED") {
+        return Ok(PathBuf::from(w));
+    }
+    let weed = tools_bin()?.join("weed");
+    if !weed.exists() {
+        bail!("{} is missing after set-up", weed.display());
+    }
+    Ok(weed)
+}
+
+/// Picks `n` distinct free loopback ports in 20000..45000 whose port + 10000 (SeaweedFS's gRPC
+/// convention) is free too.
+fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let mut held = Vec::new();
+    let mut ports = Vec::new();
+    let seed = std::process::id() as u64
+        ^ std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_nanos() as u64;
+    let mut x = seed | 1;
+    for _ in 0..10_000 {
+        if ports.len() == n {
+            break;
+        }
+        // xorshift: good enough to spread port choices between concurrent runs.
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let port = 20000 + (x % 25000) as u16;
+        if ports.contains(&port) || ports.contains(&(port + 10000)) {
+            continue;
+        }
+        let (Ok(a), Ok(b)) = (
+            TcpListener::bind(("127.0.0.1", port)),
+            TcpListener::bind(("127.0.0.1", port + 10000)),
+        ) else {
+            continue;
+        };
+        held.push(a);
+        held.push(b);
+        ports.push(port);
+    }
+    if ports.len() < n {
+        bail!("could not find {n} free loopback ports");
+    }
+    Ok(ports)
+}
+
+/// A ferry-s3 client for a test server (path-style, its credentials, no profile files).
+pub fn s3_client(server: &TestServer) -> Result<ferry_s3::S3Client> {
+    let env = ferry_s3::Env::from_map(Default::default());
+    let config = ferry_s3::ClientConfig::resolve(
+        &env,
+        ferry_s3::Overrides {
+            region: Some(server.region.clone()),
+            endpoint_url: Some(server.endpoint.clone()),
+            credentials: Some(ferry_s3::Credentials::new(
+                server.access_key.clone(),
+                server.secret_key.clone(),
+                None,
+            )),
+            ..Default::default()
+        },
+    )?;
+    Ok(ferry_s3::S3Client::new(config)?)
+}
+
+/// A bucket name unique to this test and run: `prefix-<pid>-<counter>-<nanos>`.
+pub fn unique_bucket(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{prefix}-{}-{}-{nanos}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    )
+    .to_ascii_lowercase()
+}
+
+/// Runs a Python snippet with boto3 (from the project's venv) against `server`, the
+/// independent client that checks what ferry did. `args` reach the script as `sys.argv[1:]`;
+/// it prints JSON on stdout, which is returned parsed.
+pub fn boto3(server: &TestServer, script: &str, args: &[&str]) -> Result<serde_json::Value> {
+    let python = tools_bin()?.join("python");
+    let prelude = format!(
+        "import boto3, botocore, json, sys\n\
+         from botocore.config import Config\n\
+         s3 = boto3.client('s3', endpoint_url={:?}, aws_access_key_id={:?}, aws_secret_access_key={:?}, region_name={:?}, config=Config(s3={{'addressing_style': 'path'}}, retries={{'max_attempts': 1}}))\n",
+        server.endpoint, server.access_key, server.secret_key, server.region
+    );
+    let out = Command::new(python)
+        .arg("-c")
+        .arg(format!("{prelude}{script}"))
+        .args(args)
+        .env("AWS_CONFIG_FILE", "/dev/null")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
+        .output()
+        .context("running python with boto3")?;
+    if !out.status.success() {
+        bail!(
+            "boto3 script failed ({}): {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let text = String::from_utf8(out.stdout)?;
+    serde_json::from_str(text.trim()).with_context(|| format!("boto3 printed non-JSON: {text}"))
+}
