@@ -62,8 +62,10 @@ pub trait ObjectClient: Send + Sync + 'static {
         req: &GetObjectRequest,
     ) -> impl Future<Output = Result<GetObjectOutput>> + Send;
     /// HeadObject.
-    fn head_object(&self, req: &GetObjectRequest)
-    -> impl Future<Output = Result<ObjectMeta>> + Send;
+    fn head_object(
+        &self,
+        req: &GetObjectRequest,
+    ) -> impl Future<Output = Result<ObjectMeta>> + Send;
     /// CreateBucket.
     fn create_bucket(&self, req: &CreateBucketRequest) -> impl Future<Output = Result<()>> + Send;
     /// DeleteObject.
@@ -104,37 +106,45 @@ pub async fn list_all_parts<C: ObjectClient>(
     }
 }
 
-/// Every in-progress upload in a bucket (under a prefix), following the key and upload-id
-/// markers page by page.
+/// Every in-progress upload in a bucket (under a prefix), page by page. Sends back exactly
+/// the markers the server gave: S3 gives both `NextKeyMarker` and `NextUploadIdMarker`;
+/// SeaweedFS orders uploads by id and gives only `NextUploadIdMarker`, and inventing a key
+/// marker for it would skip uploads. An upload listed twice is kept once.
 pub async fn list_all_uploads<C: ObjectClient>(
     client: &C,
     bucket: &str,
     prefix: Option<&str>,
 ) -> Result<Vec<UploadInfo>> {
-    let mut uploads = Vec::new();
-    let mut next: Option<(String, String)> = None;
+    let mut uploads: Vec<UploadInfo> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut markers: (Option<String>, Option<String>) = (None, None);
     loop {
         let page = client
             .list_multipart_uploads(&ListMultipartUploadsRequest {
                 bucket: bucket.into(),
                 prefix: prefix.map(str::to_string),
-                key_marker: next.as_ref().map(|n| n.0.clone()),
-                upload_id_marker: next.as_ref().map(|n| n.1.clone()),
+                key_marker: markers.0.clone(),
+                upload_id_marker: markers.1.clone(),
                 max_uploads: None,
             })
             .await?;
-        uploads.extend(page.uploads);
-        match page.next {
-            Some(n) if next.as_ref() != Some(&n) => next = Some(n),
-            Some(_) => {
-                return Err(S3Error::client(
-                    "ListMultipartUploads",
-                    ClientErrorKind::InvalidResponse,
-                    "the server's next markers do not advance; stopping",
-                ));
+        for u in page.uploads {
+            if seen.insert((u.key.clone(), u.upload_id.clone())) {
+                uploads.push(u);
             }
-            None => return Ok(uploads),
         }
+        if !page.is_truncated {
+            return Ok(uploads);
+        }
+        let next = (page.next_key_marker, page.next_upload_id_marker);
+        if next == markers {
+            return Err(S3Error::client(
+                "ListMultipartUploads",
+                ClientErrorKind::InvalidResponse,
+                "the server's next markers do not advance; stopping",
+            ));
+        }
+        markers = next;
     }
 }
 
@@ -323,7 +333,11 @@ fn rename(e: S3Error, op: &'static str) -> S3Error {
 
 fn insert(map: &mut HeaderMap, k: &str, v: &str, op: &'static str) -> Result<()> {
     let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
-        S3Error::client(op, ClientErrorKind::InvalidRequest, format!("bad header name {k:?}"))
+        S3Error::client(
+            op,
+            ClientErrorKind::InvalidRequest,
+            format!("bad header name {k:?}"),
+        )
     })?;
     let value = http::HeaderValue::from_str(v).map_err(|_| {
         S3Error::client(
@@ -364,7 +378,10 @@ fn transport_error(op: &'static str, e: reqwest::Error, reading_body: bool) -> S
             format!("the response body was cut short: {chain}"),
         )
     } else {
-        (ClientErrorKind::Network, format!("connection failed: {chain}"))
+        (
+            ClientErrorKind::Network,
+            format!("connection failed: {chain}"),
+        )
     };
     S3Error::client(op, kind, message).with_source(e)
 }
@@ -589,7 +606,8 @@ fn get_request<'a>(op: &'static str, method: Method, req: &'a GetObjectRequest) 
 }
 
 fn lenient_bool(v: &Option<String>) -> bool {
-    v.as_deref().is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    v.as_deref()
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
 }
 
 impl ObjectClient for S3Client {
@@ -598,10 +616,11 @@ impl ObjectClient for S3Client {
         req: &CreateMultipartUploadRequest,
     ) -> Result<CreateMultipartUploadOutput> {
         const OP: &str = "CreateMultipartUpload";
-        req.options.validate().map_err(|e| {
-            S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string())
-        })?;
-        let mut p = Prepared::new(OP, Method::POST, &req.bucket, Some(&req.key)).query("uploads", "");
+        req.options
+            .validate()
+            .map_err(|e| S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string()))?;
+        let mut p =
+            Prepared::new(OP, Method::POST, &req.bucket, Some(&req.key)).query("uploads", "");
         req.options.push_headers(&mut p.headers);
         if let Some(a) = req.options.checksum_algorithm {
             p = p.header("x-amz-checksum-algorithm", a.as_str());
@@ -668,7 +687,10 @@ impl ObjectClient for S3Client {
             .header("content-type", "application/xml")
             .checksum(req.checksum.as_ref())
             .header_opt("x-amz-checksum-type", req.checksum_type.map(|t| t.as_str()))
-            .header_opt("x-amz-mp-object-size", req.object_size.map(|s| s.to_string()));
+            .header_opt(
+                "x-amz-mp-object-size",
+                req.object_size.map(|s| s.to_string()),
+            );
         if req.if_none_match {
             p = p.header("if-none-match", "*");
         }
@@ -804,31 +826,26 @@ impl ObjectClient for S3Client {
                 storage_class: u.storage_class.clone(),
             })
             .collect::<Vec<_>>();
-        let next = if lenient_bool(&r.is_truncated) {
-            let key = r
-                .next_key_marker
-                .as_deref()
-                .map(decode)
-                .filter(|k| !k.is_empty())
-                .or_else(|| uploads.last().map(|u| u.key.clone()))
-                .ok_or_else(|| invalid(OP, "truncated listing without a next key marker"))?;
-            let id = r
-                .next_upload_id_marker
-                .clone()
-                .or_else(|| uploads.last().map(|u| u.upload_id.clone()))
-                .unwrap_or_default();
-            Some((key, id))
-        } else {
-            None
-        };
-        Ok(ListMultipartUploadsOutput { uploads, next })
+        let is_truncated = lenient_bool(&r.is_truncated);
+        let nonempty = |v: Option<String>| v.filter(|v| !v.is_empty());
+        let next_key_marker = nonempty(r.next_key_marker.as_deref().map(decode));
+        let next_upload_id_marker = nonempty(r.next_upload_id_marker);
+        if is_truncated && next_key_marker.is_none() && next_upload_id_marker.is_none() {
+            return Err(invalid(OP, "truncated listing without next markers"));
+        }
+        Ok(ListMultipartUploadsOutput {
+            uploads,
+            is_truncated,
+            next_key_marker,
+            next_upload_id_marker,
+        })
     }
 
     async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
         const OP: &str = "PutObject";
-        req.options.validate().map_err(|e| {
-            S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string())
-        })?;
+        req.options
+            .validate()
+            .map_err(|e| S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string()))?;
         let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
             .header_opt("content-md5", req.content_md5.clone())
             .checksum(req.checksum.as_ref());

@@ -185,15 +185,22 @@ mod tests {
 
         let (env, _d) = env_with_files(&[("AWS_DEFAULT_REGION", "ap-south-1")], CONFIG);
         assert_eq!(
-            ClientConfig::resolve(&env, Overrides::default()).unwrap().region,
+            ClientConfig::resolve(&env, Overrides::default())
+                .unwrap()
+                .region,
             "ap-south-1"
         );
         let (env, _d) = env_with_files(
-            &[("AWS_DEFAULT_REGION", "ap-south-1"), ("AWS_REGION", "sa-east-1")],
+            &[
+                ("AWS_DEFAULT_REGION", "ap-south-1"),
+                ("AWS_REGION", "sa-east-1"),
+            ],
             CONFIG,
         );
         assert_eq!(
-            ClientConfig::resolve(&env, Overrides::default()).unwrap().region,
+            ClientConfig::resolve(&env, Overrides::default())
+                .unwrap()
+                .region,
             "sa-east-1"
         );
         let o = Overrides {
@@ -203,7 +210,9 @@ mod tests {
         assert_eq!(ClientConfig::resolve(&env, o).unwrap().region, "us-east-2");
         let (env, _d) = env_with_files(&[], "");
         assert_eq!(
-            ClientConfig::resolve(&env, Overrides::default()).unwrap().region,
+            ClientConfig::resolve(&env, Overrides::default())
+                .unwrap()
+                .region,
             DEFAULT_REGION
         );
     }

@@ -360,10 +360,7 @@ mod tests {
         let err = block(ChainProvider::new(e, None).credentials()).unwrap_err();
         let msg = err.to_string();
         assert!(msg.contains("AWS_ACCESS_KEY_ID"), "{msg}");
-        assert!(
-            msg.contains("/nonexistent-home/.aws/credentials"),
-            "{msg}"
-        );
+        assert!(msg.contains("/nonexistent-home/.aws/credentials"), "{msg}");
         assert!(msg.contains("profile default"), "{msg}");
     }
 

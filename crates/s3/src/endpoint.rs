@@ -322,7 +322,12 @@ mod tests {
     fn aws_endpoints_are_virtual_hosted_when_safe() {
         let e = Endpoint::aws("eu-west-1");
         let t = e
-            .target(AddressingStyle::Auto, Some("my-bucket"), Some("a/b.txt"), &[])
+            .target(
+                AddressingStyle::Auto,
+                Some("my-bucket"),
+                Some("a/b.txt"),
+                &[],
+            )
             .unwrap();
         assert_eq!(
             t.url.as_str(),
@@ -334,13 +339,19 @@ mod tests {
         let t = e
             .target(AddressingStyle::Auto, Some("my.bucket"), Some("k"), &[])
             .unwrap();
-        assert_eq!(t.url.as_str(), "https://s3.eu-west-1.amazonaws.com/my.bucket/k");
+        assert_eq!(
+            t.url.as_str(),
+            "https://s3.eu-west-1.amazonaws.com/my.bucket/k"
+        );
         // Not DNS-safe: path-style.
         let t = e
             .target(AddressingStyle::Auto, Some("My_Bucket"), Some("k"), &[])
             .unwrap();
         assert_eq!(t.path, "/My_Bucket/k");
-        assert_eq!(Endpoint::aws("cn-north-1").url(), "https://s3.cn-north-1.amazonaws.com.cn");
+        assert_eq!(
+            Endpoint::aws("cn-north-1").url(),
+            "https://s3.cn-north-1.amazonaws.com.cn"
+        );
     }
 
     #[test]
@@ -372,7 +383,12 @@ mod tests {
         assert_eq!(t.path, format!("/bkt/{key}"));
         // Empty segments and dots inside names are kept as they are.
         let t = local()
-            .target(AddressingStyle::Auto, Some("bkt"), Some("a//b/.c/..d/.../"), &[])
+            .target(
+                AddressingStyle::Auto,
+                Some("bkt"),
+                Some("a//b/.c/..d/.../"),
+                &[],
+            )
             .unwrap();
         assert_eq!(t.url.path(), "/bkt/a//b/.c/..d/.../");
     }
@@ -400,7 +416,13 @@ mod tests {
         assert!(validate_bucket("good-bucket.1").is_ok());
         assert!(validate_key("").is_err());
         assert!(validate_key(&"k".repeat(1025)).is_err());
-        for bad in ["ftp://x", "127.0.0.1:9000", "http://", "http://h/?a=b", "http://u:p@h"] {
+        for bad in [
+            "ftp://x",
+            "127.0.0.1:9000",
+            "http://",
+            "http://h/?a=b",
+            "http://u:p@h",
+        ] {
             assert!(Endpoint::custom(bad).is_err(), "{bad}");
         }
         let e = Endpoint::custom("https://s3.example.com/base/").unwrap();

@@ -308,7 +308,10 @@ mod tests {
     #[test]
     fn messages_name_operation_code_and_request_id() {
         let e = svc(403, "SignatureDoesNotMatch").to_string();
-        assert!(e.starts_with("UploadPart failed: SignatureDoesNotMatch (HTTP 403): m"), "{e}");
+        assert!(
+            e.starts_with("UploadPart failed: SignatureDoesNotMatch (HTTP 403): m"),
+            "{e}"
+        );
         assert!(e.contains("secret access key"), "{e}");
         assert!(e.contains("[request id RID]"), "{e}");
     }

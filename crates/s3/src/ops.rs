@@ -285,8 +285,12 @@ pub struct UploadInfo {
 pub struct ListMultipartUploadsOutput {
     /// The uploads on this page.
     pub uploads: Vec<UploadInfo>,
-    /// Markers for the next page, when the listing is truncated.
-    pub next: Option<(String, String)>,
+    /// Whether more pages follow.
+    pub is_truncated: bool,
+    /// `NextKeyMarker`, as the server gave it.
+    pub next_key_marker: Option<String>,
+    /// `NextUploadIdMarker`, as the server gave it.
+    pub next_upload_id_marker: Option<String>,
 }
 
 /// Stores an object in one request.

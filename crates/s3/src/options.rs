@@ -79,7 +79,9 @@ impl FromStr for ChecksumAlgorithm {
             .into_iter()
             .find(|a| a.as_str().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                format!("unknown checksum algorithm {s:?}: use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256")
+                format!(
+                    "unknown checksum algorithm {s:?}: use CRC32, CRC32C, CRC64NVME, SHA1 or SHA256"
+                )
             })
     }
 }
@@ -176,9 +178,7 @@ pub struct OptionsError(pub String);
 
 fn header_safe(name: &str, v: &str) -> Result<(), OptionsError> {
     if v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
-        return Err(OptionsError(format!(
-            "{name} contains a control character"
-        )));
+        return Err(OptionsError(format!("{name} contains a control character")));
     }
     Ok(())
 }
@@ -230,12 +230,12 @@ impl ObjectOptions {
                 self.tagging.len()
             )));
         }
-        if let (Some(a), Some(t)) = (self.checksum_algorithm, self.checksum_type) {
-            if !a.allows(t) {
-                return Err(OptionsError(format!(
-                    "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
-                )));
-            }
+        if let (Some(a), Some(t)) = (self.checksum_algorithm, self.checksum_type)
+            && !a.allows(t)
+        {
+            return Err(OptionsError(format!(
+                "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
+            )));
         }
         if self.checksum_type.is_some() && self.checksum_algorithm.is_none() {
             return Err(OptionsError(

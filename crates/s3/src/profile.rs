@@ -178,9 +178,8 @@ impl ProfileSet {
                 return Ok(ProfileFile::default());
             };
             match std::fs::read_to_string(&p) {
-                Ok(text) => {
-                    ProfileFile::parse(&text, is_config).map_err(|e| format!("{}: {e}", p.display()))
-                }
+                Ok(text) => ProfileFile::parse(&text, is_config)
+                    .map_err(|e| format!("{}: {e}", p.display())),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ProfileFile::default()),
                 Err(e) => Err(format!("cannot read {}: {e}", p.display())),
             }
@@ -269,12 +268,21 @@ aws_session_token = DEVTOKEN
     fn config_and_credentials_sections() {
         let p = ProfileSet::from_text(CREDENTIALS, CONFIG).unwrap();
         assert_eq!(p.get("default", "region").as_deref(), Some("eu-west-1"));
-        assert_eq!(p.get("default", "aws_access_key_id").as_deref(), Some("DEFAULTAK"));
-        assert_eq!(p.get_s3("default", "addressing_style").as_deref(), Some("path"));
+        assert_eq!(
+            p.get("default", "aws_access_key_id").as_deref(),
+            Some("DEFAULTAK")
+        );
+        assert_eq!(
+            p.get_s3("default", "addressing_style").as_deref(),
+            Some("path")
+        );
         assert_eq!(p.get("dev", "region").as_deref(), Some("us-west-2"));
         // The credentials file wins over the config file.
         assert_eq!(p.get("dev", "aws_access_key_id").as_deref(), Some("DEVAK"));
-        assert_eq!(p.get("dev", "aws_session_token").as_deref(), Some("DEVTOKEN"));
+        assert_eq!(
+            p.get("dev", "aws_session_token").as_deref(),
+            Some("DEVTOKEN")
+        );
         assert_eq!(
             p.get_s3("dev", "endpoint_url").as_deref(),
             Some("http://127.0.0.1:9000")

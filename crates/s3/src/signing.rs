@@ -463,7 +463,10 @@ mod tests {
             payload_hash: &payload_hash,
         };
         let sig = sign_headers(&req, &s3_params());
-        assert!(sig.canonical_request.starts_with("PUT\n/test%24file.text\n\n"));
+        assert!(
+            sig.canonical_request
+                .starts_with("PUT\n/test%24file.text\n\n")
+        );
         assert_eq!(
             sig.signature,
             "98ad721746da40c64f1a55b78f14c238d841ea1380cd77a1b5971af0ece108bd"

@@ -13,15 +13,35 @@ pub(crate) const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 /// The five checksum elements S3 puts beside parts and objects.
 #[derive(Debug, Default, Deserialize, Serialize, Clone)]
 pub(crate) struct XmlChecksums {
-    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "ChecksumCRC32",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub(crate) crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "ChecksumCRC32C",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub(crate) crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "ChecksumCRC64NVME",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub(crate) crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "ChecksumSHA1",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub(crate) sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none", default)]
+    #[serde(
+        rename = "ChecksumSHA256",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
     pub(crate) sha256: Option<String>,
 }
 
@@ -36,12 +56,10 @@ impl XmlChecksums {
         ]
         .into_iter()
         .find_map(|(algorithm, v)| {
-            v.as_ref()
-                .filter(|v| !v.is_empty())
-                .map(|v| ChecksumValue {
-                    algorithm,
-                    value: v.clone(),
-                })
+            v.as_ref().filter(|v| !v.is_empty()).map(|v| ChecksumValue {
+                algorithm,
+                value: v.clone(),
+            })
         })
     }
 
@@ -292,7 +310,10 @@ mod tests {
             <Part><PartNumber>2</PartNumber><ETag>"y"</ETag><Size>1</Size><ChecksumCRC32C>abc=</ChecksumCRC32C></Part></ListPartsResult>"#;
         let r: ListPartsResult = parse(body).unwrap();
         assert_eq!(r.parts.len(), 2);
-        assert_eq!(r.parts[1].checksums().first().unwrap().algorithm, ChecksumAlgorithm::Crc32c);
+        assert_eq!(
+            r.parts[1].checksums().first().unwrap().algorithm,
+            ChecksumAlgorithm::Crc32c
+        );
         assert_eq!(r.next_part_number_marker.as_deref(), Some(""));
         assert!(parse::<ListPartsResult>(b"<ListPartsResult><Part>").is_err());
     }

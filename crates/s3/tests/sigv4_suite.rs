@@ -48,7 +48,7 @@ fn decode(s: &str) -> String {
 
 fn parse_request(text: &str) -> Parsed {
     let (head, body) = match text.find("\n\n") {
-        Some(i) => (&text[..i], text[i + 2..].as_bytes().to_vec()),
+        Some(i) => (&text[..i], text.as_bytes()[i + 2..].to_vec()),
         None => (text.trim_end_matches('\n'), Vec::new()),
     };
     let mut lines = head.lines();

@@ -1,0 +1,292 @@
+//! The commands: user input checked and turned into requests in one place, then run.
+//!
+//! `cp` here is the foundation's single-request copy (PutObject of a streamed file up to 5 GiB,
+//! GetObject into a verified temporary file renamed into place); the upload and download
+//! engines replace both directions with parallel, resumable transfers.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use futures_util::StreamExt;
+use tokio::io::AsyncWriteExt;
+
+use ferry_s3::{
+    AddressingStyle, Body, ClientConfig, CreateBucketRequest, Env, GetObjectRequest, ObjectClient,
+    ObjectOptions, Overrides, PutObjectRequest, S3Client,
+};
+
+use crate::args::{Cli, Cmd, CpArgs, Global};
+use crate::exit::{CliError, bad_input};
+
+/// Largest single PutObject. Source: Amazon S3 API reference, PutObject ("up to 5 GB").
+const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+
+pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
+    match cli.command {
+        Cmd::Cp(args) => cp(&cli.global, args).await,
+        Cmd::Mb { bucket } => mb(&cli.global, &bucket).await,
+    }
+}
+
+/// An `s3://bucket/key` location.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct S3Url {
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+}
+
+/// Parses `s3://bucket/key` (key may be empty: `s3://bucket` or `s3://bucket/`).
+pub(crate) fn parse_s3_url(s: &str) -> Result<S3Url, CliError> {
+    let rest = s.strip_prefix("s3://").ok_or_else(|| {
+        bad_input(format!(
+            "{s:?} is not an S3 location: expected s3://bucket/key"
+        ))
+    })?;
+    let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err(bad_input(format!(
+            "{s:?} has no bucket: expected s3://bucket/key"
+        )));
+    }
+    ferry_s3::validate_bucket(bucket).map_err(bad_input)?;
+    Ok(S3Url {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+    })
+}
+
+async fn client(global: &Global) -> Result<S3Client, CliError> {
+    let addressing_style = global
+        .addressing_style
+        .as_deref()
+        .map(str::parse::<AddressingStyle>)
+        .transpose()
+        .map_err(bad_input)?;
+    let config = ClientConfig::resolve(
+        &Env::process(),
+        Overrides {
+            profile: global.profile.clone(),
+            region: global.region.clone(),
+            endpoint_url: global.endpoint_url.clone(),
+            addressing_style,
+            credentials: None,
+        },
+    )
+    .map_err(bad_input)?;
+    // Find credentials now, so that a missing key is bad input, not a failed transfer.
+    config.credentials.credentials().await.map_err(bad_input)?;
+    S3Client::new(config).map_err(CliError::from)
+}
+
+async fn mb(global: &Global, bucket: &str) -> Result<(), CliError> {
+    let url = parse_s3_url(bucket)?;
+    if !url.key.is_empty() {
+        return Err(bad_input(format!(
+            "{bucket:?} names a key; mb takes s3://bucket"
+        )));
+    }
+    let client = client(global).await?;
+    client
+        .create_bucket(&CreateBucketRequest {
+            bucket: url.bucket.clone(),
+        })
+        .await?;
+    println!("make_bucket: s3://{}", url.bucket);
+    Ok(())
+}
+
+async fn cp(global: &Global, args: CpArgs) -> Result<(), CliError> {
+    match (CpArgs::local(&args.src), CpArgs::local(&args.dst)) {
+        (Some(src), None) if args.dst != "-" => upload(global, &args, &src).await,
+        (None, _) if args.src.starts_with("s3://") && !args.dst.starts_with("s3://") => {
+            download(global, &args).await
+        }
+        (None, None) if args.src.starts_with("s3://") => Err(bad_input(
+            "copies between S3 locations are not supported yet; copy through a local file",
+        )),
+        _ if args.src == "-" => Err(bad_input(
+            "reading from stdin is not supported yet; give a file",
+        )),
+        _ => Err(bad_input(format!(
+            "cannot copy {:?} to {:?}: one side must be s3://bucket/key and the other a local path",
+            args.src, args.dst
+        ))),
+    }
+}
+
+async fn upload(global: &Global, args: &CpArgs, src: &Path) -> Result<(), CliError> {
+    let mut dst = parse_s3_url(&args.dst)?;
+    if dst.key.is_empty() || dst.key.ends_with('/') {
+        let name = src
+            .file_name()
+            .ok_or_else(|| bad_input(format!("{} has no file name", src.display())))?;
+        dst.key.push_str(&name.to_string_lossy());
+    }
+    ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
+    let meta = std::fs::metadata(src)
+        .map_err(|e| bad_input(format!("cannot read source {}: {e}", src.display())))?;
+    if meta.is_dir() {
+        return Err(bad_input(format!(
+            "source {} is a folder; give a file",
+            src.display()
+        )));
+    }
+    let size = meta.len();
+    if size > MAX_PUT_SIZE {
+        return Err(bad_input(format!(
+            "{} is {size} bytes; a single upload takes at most 5 GiB and multipart upload is not in this version",
+            src.display()
+        )));
+    }
+    let file = tokio::fs::File::open(src)
+        .await
+        .map_err(|e| bad_input(format!("cannot open source {}: {e}", src.display())))?;
+    let options = ObjectOptions {
+        content_type: args.content_type.clone(),
+        ..Default::default()
+    };
+    options.validate().map_err(bad_input)?;
+    let client = client(global).await?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
+    let out = client
+        .put_object(PutObjectRequest {
+            bucket: dst.bucket.clone(),
+            key: dst.key.clone(),
+            body: Body::Stream {
+                length: size,
+                stream: Box::pin(stream),
+            },
+            options,
+            content_md5: None,
+            checksum: None,
+            if_none_match: args.no_clobber,
+        })
+        .await?;
+    println!(
+        "upload: {} to s3://{}/{} ({size} bytes, ETag {})",
+        src.display(),
+        dst.bucket,
+        dst.key,
+        out.etag
+    );
+    Ok(())
+}
+
+async fn download(global: &Global, args: &CpArgs) -> Result<(), CliError> {
+    let src = parse_s3_url(&args.src)?;
+    ferry_s3::validate_key(&src.key).map_err(bad_input)?;
+    let target = if args.dst == "-" {
+        None
+    } else {
+        let mut p = PathBuf::from(&args.dst);
+        if p.is_dir() || args.dst.ends_with('/') {
+            let name = src.key.rsplit('/').next().unwrap_or(&src.key);
+            p.push(name);
+        }
+        if args.no_clobber && p.exists() {
+            return Err(bad_input(format!(
+                "{} exists and --no-clobber was given",
+                p.display()
+            )));
+        }
+        Some(p)
+    };
+    let client = client(global).await?;
+    let obj = client
+        .get_object(&GetObjectRequest {
+            bucket: src.bucket.clone(),
+            key: src.key.clone(),
+            ..Default::default()
+        })
+        .await?;
+    let expected = obj.meta.content_length;
+    let mut body = obj.body;
+    let Some(target) = target else {
+        let mut out = tokio::io::stdout();
+        while let Some(chunk) = body.next().await {
+            out.write_all(&chunk?)
+                .await
+                .context("writing to stdout")
+                .map_err(CliError::Failed)?;
+        }
+        out.flush()
+            .await
+            .context("writing to stdout")
+            .map_err(CliError::Failed)?;
+        return Ok(());
+    };
+    let partial = partial_path(&target);
+    let result = async {
+        let mut file = open_private(&partial).await?;
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk?;
+            written += chunk.len() as u64;
+            file.write_all(&chunk)
+                .await
+                .with_context(|| format!("writing {}", partial.display()))?;
+        }
+        if written != expected {
+            anyhow::bail!("received {written} bytes of {expected}");
+        }
+        file.sync_all()
+            .await
+            .with_context(|| format!("syncing {}", partial.display()))?;
+        tokio::fs::rename(&partial, &target)
+            .await
+            .with_context(|| format!("renaming {} into place", partial.display()))?;
+        Ok(written)
+    }
+    .await;
+    match result {
+        Ok(n) => {
+            println!(
+                "download: s3://{}/{} to {} ({n} bytes)",
+                src.bucket,
+                src.key,
+                target.display()
+            );
+            Ok(())
+        }
+        Err(e) => {
+            let _ = tokio::fs::remove_file(&partial).await;
+            Err(CliError::Failed(e))
+        }
+    }
+}
+
+/// `LOCAL.ferry-partial`, beside the destination so the final rename stays on one filesystem.
+fn partial_path(target: &Path) -> PathBuf {
+    let mut name = target.as_os_str().to_owned();
+    name.push(".ferry-partial");
+    PathBuf::from(name)
+}
+
+/// Creates (or truncates) a file readable by its owner only.
+async fn open_private(path: &Path) -> anyhow::Result<tokio::fs::File> {
+    let mut opts = tokio::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true).mode(0o600);
+    opts.open(path)
+        .await
+        .with_context(|| format!("creating {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s3_urls() {
+        assert_eq!(
+            parse_s3_url("s3://bkt/a/b c").unwrap(),
+            S3Url {
+                bucket: "bkt".into(),
+                key: "a/b c".into()
+            }
+        );
+        assert_eq!(parse_s3_url("s3://bkt").unwrap().key, "");
+        for bad in ["bkt/key", "s3:/bkt/k", "s3:///k", "s3://a/k", "s3://b!d/k"] {
+            assert!(parse_s3_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,164 @@
+//! The `ferry` binary against SeaweedFS: a file up and back, checked by boto3; bad input exits
+//! 2 with a message that names the problem.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use crate::{boto3_object, data, seaweed_bucket, sha256_hex};
+
+fn ferry(server: &ferry_testkit::TestServer, home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(server.env())
+        .output()
+        .expect("running ferry")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn cp_file_up_and_down() {
+    let (server, _client, bucket) = seaweed_bucket("cli-cp");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("source.bin");
+    let body = data(3 * 1024 * 1024 + 17, 11);
+    std::fs::write(&src, &body).unwrap();
+    let dst = format!("s3://{bucket}/folder/source copy.bin");
+
+    let o = ferry(server, dir.path(), &["cp", src.to_str().unwrap(), &dst]);
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = boto3_object(server, &bucket, "folder/source copy.bin");
+    assert_eq!(seen["sha256"], sha256_hex(&body));
+    assert_eq!(seen["size"], body.len());
+
+    let back = dir.path().join("back.bin");
+    let o = ferry(server, dir.path(), &["cp", &dst, back.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read(&back).unwrap(), body);
+    assert!(!dir.path().join("back.bin.ferry-partial").exists());
+
+    let o = ferry(server, dir.path(), &["cp", &dst, "-"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(sha256_hex(&o.stdout), sha256_hex(&body));
+
+    // --no-clobber keeps an existing local file as it is.
+    std::fs::write(&back, b"keep me").unwrap();
+    let o = ferry(
+        server,
+        dir.path(),
+        &["cp", "--no-clobber", &dst, back.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(std::fs::read(&back).unwrap(), b"keep me");
+}
+
+#[test]
+fn failed_download_leaves_no_file() {
+    let (server, _client, bucket) = seaweed_bucket("cli-missing");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.bin");
+    let o = ferry(
+        server,
+        dir.path(),
+        &[
+            "cp",
+            &format!("s3://{bucket}/no-such-key"),
+            out.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("GetObject failed"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists());
+    assert!(!dir.path().join("out.bin.ferry-partial").exists());
+}
+
+#[test]
+fn bad_input_exits_2_naming_the_problem() {
+    let (server, _client, bucket) = seaweed_bucket("cli-bad");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, b"hello").unwrap();
+    let f = file.to_str().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let dst = format!("s3://{bucket}/k");
+    let missing = dir.path().join("missing");
+    let dotdot = format!("s3://{bucket}/a/../k");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["cp", missing.to_str().unwrap(), &dst],
+            "cannot read source",
+        ),
+        (vec!["cp", d, &dst], "is a folder"),
+        (vec!["cp", f, "bucket/key"], "one side must be s3://"),
+        (vec!["cp", f, "s3://x/k"], "invalid bucket name"),
+        (vec!["cp", f, "s3:///k"], "has no bucket"),
+        (vec!["cp", f, &dotdot], "'..'"),
+        (
+            vec!["--endpoint-url", "localhost:9000", "cp", f, &dst],
+            "invalid endpoint URL",
+        ),
+        (
+            vec!["--addressing-style", "sideways", "cp", f, &dst],
+            "addressing style",
+        ),
+    ];
+    for (args, needle) in cases {
+        let o = ferry(server, dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in {err}"
+        );
+    }
+    // No credentials anywhere: exit 2, saying where ferry looked.
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["cp", f, &dst])
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("AWS_ENDPOINT_URL", &server.endpoint)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("no credentials found"), "{err}");
+    assert!(err.contains(".aws/credentials"), "{err}");
+    // Nothing was created by any of these.
+    let listed = ferry_testkit::boto3(
+        server,
+        "r = s3.list_objects_v2(Bucket=sys.argv[1])\nprint(json.dumps(r.get('KeyCount', 0)))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(listed, 0);
+}
+
+#[test]
+fn mb_makes_a_bucket() {
+    let server = ferry_testkit::seaweedfs();
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = ferry_testkit::unique_bucket("cli-mb");
+    let o = ferry(server, dir.path(), &["mb", &format!("s3://{bucket}")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let v = ferry_testkit::boto3(
+        server,
+        "s3.head_bucket(Bucket=sys.argv[1])\nprint('true')",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(v, true);
+}
