@@ -162,3 +162,66 @@ fn mb_makes_a_bucket() {
     .unwrap();
     assert_eq!(v, true);
 }
+
+#[test]
+fn proxies_are_used_for_remote_endpoints_never_for_loopback() {
+    let (server, _client, bucket) = seaweed_bucket("cli-proxy");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.txt");
+    std::fs::write(&file, b"through no proxy").unwrap();
+
+    // A proxy that records the request line it gets and answers 404.
+    let proxy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let seen = std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Write};
+        let (mut s, _) = proxy.accept().unwrap();
+        let mut line = String::new();
+        BufReader::new(s.try_clone().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let _ = s
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+        line
+    });
+
+    // Loopback endpoint with HTTP_PROXY set: the proxy is bypassed and the upload works.
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "cp",
+            file.to_str().unwrap(),
+            &format!("s3://{bucket}/f.txt"),
+        ])
+        .env_clear()
+        .env("HOME", dir.path())
+        .envs(server.env())
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(boto3_object(server, &bucket, "f.txt")["size"], 16);
+
+    // A remote endpoint goes through the proxy (no DNS lookup of the name by ferry).
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "--endpoint-url",
+            "http://s3.ferry-test.invalid",
+            "cp",
+            "s3://bkt/k",
+            "-",
+        ])
+        .env_clear()
+        .env("HOME", dir.path())
+        .env("AWS_ACCESS_KEY_ID", "k")
+        .env("AWS_SECRET_ACCESS_KEY", "s")
+        .env("HTTP_PROXY", &proxy_url)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let line = seen.join().unwrap();
+    assert!(
+        line.starts_with("GET http://s3.ferry-test.invalid/bkt/k HTTP/1.1"),
+        "{line:?}"
+    );
+}

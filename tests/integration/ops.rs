@@ -424,6 +424,15 @@ fn multipart_upload_composite_crc32_round_trip() {
             p1.len() as u64,
             "{p:?}"
         );
+        let first = client
+            .get_object(&GetObjectRequest {
+                part_number: Some(1),
+                ..get(&bucket, key)
+            })
+            .await
+            .unwrap();
+        assert_eq!(first.meta.parts_count, Some(2));
+        assert_eq!(read_all(first).await, p1);
     });
     let seen = boto3_object(server, &bucket, key);
     assert_eq!(seen["sha256"], crate::sha256_hex(&body));

@@ -240,11 +240,14 @@ impl CredentialProvider for ProfileProvider {
 }
 
 /// Tries providers in order; the first that has credentials wins. An unusable source (a
-/// half-set environment) is an error, not a reason to silently use the next one.
-#[derive(Debug, Clone)]
+/// half-set environment) is an error, not a reason to silently use the next one. What it finds
+/// is cached (no file is read per request) until [`invalidate`](CredentialProvider::invalidate)
+/// or the credentials' expiry.
+#[derive(Debug)]
 pub struct ChainProvider {
     env: Option<EnvProvider>,
     profile: ProfileProvider,
+    cached: std::sync::Mutex<Option<Credentials>>,
 }
 
 impl ChainProvider {
@@ -260,28 +263,50 @@ impl ChainProvider {
         Self {
             env: (!explicit).then(|| EnvProvider::new(env.clone())),
             profile: ProfileProvider::new(env, name),
+            cached: std::sync::Mutex::new(None),
         }
+    }
+
+    fn load(&self) -> Result<Credentials, CredentialsError> {
+        let mut looked = Vec::new();
+        if let Some(env) = &self.env {
+            if let Some(c) = env.load()? {
+                return Ok(c);
+            }
+            looked.push("environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)".to_string());
+        }
+        if let Some(c) = self.profile.load()? {
+            return Ok(c);
+        }
+        looked.push(self.profile.describe());
+        Err(CredentialsError::NotFound {
+            looked: looked.join("; "),
+        })
     }
 }
 
 impl CredentialProvider for ChainProvider {
     fn credentials(&self) -> CredentialsFuture<'_> {
         Box::pin(async move {
-            let mut looked = Vec::new();
-            if let Some(env) = &self.env {
-                if let Some(c) = env.load()? {
-                    return Ok(c);
+            let mut cached = self.cached.lock().expect("credentials cache lock");
+            if let Some(c) = cached.as_ref() {
+                // Temporary credentials are refreshed a minute before they expire.
+                let fresh = c.expires_at.is_none_or(|t| {
+                    t.duration_since(SystemTime::now())
+                        .is_ok_and(|left| left.as_secs() > 60)
+                });
+                if fresh {
+                    return Ok(c.clone());
                 }
-                looked.push("environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)".to_string());
             }
-            if let Some(c) = self.profile.load()? {
-                return Ok(c);
-            }
-            looked.push(self.profile.describe());
-            Err(CredentialsError::NotFound {
-                looked: looked.join("; "),
-            })
+            let c = self.load()?;
+            *cached = Some(c.clone());
+            Ok(c)
         })
+    }
+
+    fn invalidate(&self) {
+        *self.cached.lock().expect("credentials cache lock") = None;
     }
 }
 
@@ -326,7 +351,8 @@ mod tests {
 
     #[test]
     fn environment_wins_over_profiles() {
-        let dir = tempfile_dir();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         std::fs::write(
             dir.join("credentials"),
             "[default]\naws_access_key_id = FILEAK\naws_secret_access_key = FILESK\n",
@@ -348,6 +374,28 @@ mod tests {
     }
 
     #[test]
+    fn chain_caches_until_invalidated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("credentials");
+        std::fs::write(
+            &path,
+            "[default]\naws_access_key_id = ONE\naws_secret_access_key = S\n",
+        )
+        .unwrap();
+        let e = env(&[("AWS_SHARED_CREDENTIALS_FILE", path.to_str().unwrap())]);
+        let chain = ChainProvider::new(e, None);
+        assert_eq!(block(chain.credentials()).unwrap().access_key_id, "ONE");
+        std::fs::write(
+            &path,
+            "[default]\naws_access_key_id = TWO\naws_secret_access_key = S\n",
+        )
+        .unwrap();
+        assert_eq!(block(chain.credentials()).unwrap().access_key_id, "ONE");
+        chain.invalidate();
+        assert_eq!(block(chain.credentials()).unwrap().access_key_id, "TWO");
+    }
+
+    #[test]
     fn half_set_environment_is_an_error() {
         let e = env(&[("AWS_ACCESS_KEY_ID", "ENVAK"), ("HOME", "/nonexistent")]);
         let err = block(ChainProvider::new(e, None).credentials()).unwrap_err();
@@ -362,18 +410,5 @@ mod tests {
         assert!(msg.contains("AWS_ACCESS_KEY_ID"), "{msg}");
         assert!(msg.contains("/nonexistent-home/.aws/credentials"), "{msg}");
         assert!(msg.contains("profile default"), "{msg}");
-    }
-
-    fn tempfile_dir() -> std::path::PathBuf {
-        let dir = std::env::temp_dir().join(format!(
-            "ferry-cred-test-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_nanos()
-        ));
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
     }
 }
