@@ -126,6 +126,8 @@ impl Seaweed {
             format!("-s3.port.grpc={}", s3 + 10000),
             format!("-admin.port={admin}"),
             format!("-admin.port.grpc={}", admin + 10000),
+            // Tests talk to 127.0.0.1 only: no anonymous statistics to the internet.
+            "-master.telemetry=false".into(),
             "-webdav=false".into(),
             "-admin.ui=false".into(),
             "-s3.port.iceberg=0".into(),
