@@ -34,6 +34,14 @@ pub(crate) struct Global {
     /// Bucket addressing: auto, path or virtual.
     #[arg(long, global = true, value_name = "STYLE")]
     pub(crate) addressing_style: Option<String>,
+    /// Trust only the CA certificates in this PEM file (else AWS_CA_BUNDLE, the profile's
+    /// ca_bundle, or the system's).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub(crate) ca_bundle: Option<PathBuf>,
+    /// Do not verify TLS certificates. Unsafe: anyone on the network path can read and alter
+    /// the transfer. For test servers with throwaway certificates only.
+    #[arg(long, global = true)]
+    pub(crate) no_verify_ssl: bool,
     /// More log output on stderr (-v: info, -vv: debug). Secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,
@@ -44,6 +52,9 @@ pub(crate) enum Cmd {
     /// Copy a file to S3 (FILE s3://bucket/key) or an object to a file or stdout
     /// (s3://bucket/key FILE|-).
     Cp(CpArgs),
+    /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
+    /// expires.
+    Presign(PresignArgs),
     /// Make a bucket.
     Mb {
         /// s3://bucket
@@ -69,4 +80,16 @@ impl CpArgs {
     pub(crate) fn local(s: &str) -> Option<PathBuf> {
         (!s.starts_with("s3://") && s != "-").then(|| PathBuf::from(s))
     }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PresignArgs {
+    /// s3://bucket/key
+    pub(crate) target: String,
+    /// Seconds the URL stays valid (1 to 604800).
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS")]
+    pub(crate) expires_in: u64,
+    /// The method the URL allows: GET or PUT.
+    #[arg(long, default_value = "GET")]
+    pub(crate) method: String,
 }

@@ -15,7 +15,7 @@ use ferry_s3::{
     ObjectOptions, Overrides, PutObjectRequest, S3Client,
 };
 
-use crate::args::{Cli, Cmd, CpArgs, Global};
+use crate::args::{Cli, Cmd, CpArgs, Global, PresignArgs};
 use crate::exit::{CliError, bad_input};
 
 /// Largest single PutObject. Source: Amazon S3 API reference, PutObject ("up to 5 GB").
@@ -25,6 +25,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Cmd::Cp(args) => cp(&cli.global, args).await,
         Cmd::Mb { bucket } => mb(&cli.global, &bucket).await,
+        Cmd::Presign(args) => presign(&cli.global, args).await,
     }
 }
 
@@ -70,9 +71,17 @@ async fn client(global: &Global) -> Result<S3Client, CliError> {
             endpoint_url: global.endpoint_url.clone(),
             addressing_style,
             credentials: None,
+            ca_bundle: global.ca_bundle.clone(),
+            no_verify_tls: global.no_verify_ssl,
         },
     )
     .map_err(bad_input)?;
+    if global.no_verify_ssl {
+        eprintln!(
+            "ferry: WARNING: --no-verify-ssl: TLS certificates are NOT verified; anyone on the \
+             network path can read and alter this transfer"
+        );
+    }
     // Find credentials now, so that a missing key is bad input, not a failed transfer.
     config.credentials.credentials().await.map_err(bad_input)?;
     S3Client::new(config).map_err(CliError::from)
@@ -92,6 +101,27 @@ async fn mb(global: &Global, bucket: &str) -> Result<(), CliError> {
         })
         .await?;
     println!("make_bucket: s3://{}", url.bucket);
+    Ok(())
+}
+
+async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
+    let url = parse_s3_url(&args.target)?;
+    ferry_s3::validate_key(&url.key).map_err(bad_input)?;
+    let method = match args.method.to_ascii_uppercase().as_str() {
+        "GET" => http::Method::GET,
+        "PUT" => http::Method::PUT,
+        other => return Err(bad_input(format!("--method {other:?}: use GET or PUT"))),
+    };
+    let client = client(global).await?;
+    let signed = client
+        .presign(
+            method,
+            &url.bucket,
+            &url.key,
+            std::time::Duration::from_secs(args.expires_in),
+        )
+        .await?;
+    println!("{signed}");
     Ok(())
 }
 

@@ -118,7 +118,7 @@ fn put_get_head_delete_round_trip_with_options() {
             .delete_object(&DeleteObjectRequest {
                 bucket: bucket.clone(),
                 key: "dir/obj.bin".into(),
-                version_id: None,
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -314,6 +314,23 @@ fn create(bucket: &str, key: &str, options: ObjectOptions) -> CreateMultipartUpl
     }
 }
 
+fn parts_of(bucket: &str, key: &str, id: &str) -> ListPartsRequest {
+    ListPartsRequest {
+        bucket: bucket.into(),
+        key: key.into(),
+        upload_id: id.into(),
+        ..Default::default()
+    }
+}
+
+fn uploads_under(bucket: &str, prefix: &str) -> ListMultipartUploadsRequest {
+    ListMultipartUploadsRequest {
+        bucket: bucket.into(),
+        prefix: Some(prefix.into()),
+        ..Default::default()
+    }
+}
+
 fn part(bucket: &str, key: &str, id: &str, n: u32, body: &[u8]) -> UploadPartRequest {
     UploadPartRequest {
         bucket: bucket.into(),
@@ -321,8 +338,7 @@ fn part(bucket: &str, key: &str, id: &str, n: u32, body: &[u8]) -> UploadPartReq
         upload_id: id.into(),
         part_number: n,
         body: Bytes::copy_from_slice(body).into(),
-        content_md5: None,
-        checksum: None,
+        ..Default::default()
     }
 }
 
@@ -363,7 +379,9 @@ fn multipart_upload_composite_crc32_round_trip() {
                 checksum: Some(sum),
             });
         }
-        let listed = list_all_parts(&client, &bucket, key, &id).await.unwrap();
+        let listed = list_all_parts(&client, &parts_of(&bucket, key, &id))
+            .await
+            .unwrap();
         let mut summary: Vec<(u32, u64)> = listed.iter().map(|p| (p.part_number, p.size)).collect();
         summary.sort();
         assert_eq!(summary, vec![(1, p1.len() as u64), (2, p2.len() as u64)]);
@@ -374,7 +392,7 @@ fn multipart_upload_composite_crc32_round_trip() {
                 .unwrap();
             assert_eq!(l.etag, p.etag);
         }
-        let uploads = list_all_uploads(&client, &bucket, Some("big/"))
+        let uploads = list_all_uploads(&client, &uploads_under(&bucket, "big/"))
             .await
             .unwrap();
         assert!(
@@ -488,7 +506,7 @@ fn multipart_full_object_crc64nvme_is_checked_on_complete() {
                 }),
                 checksum_type: Some(ChecksumType::FullObject),
                 object_size: Some(body.len() as u64),
-                if_none_match: false,
+                ..Default::default()
             };
             let result = client.complete_multipart_upload(&complete).await;
             if attempt == 0 {
@@ -499,6 +517,7 @@ fn multipart_full_object_crc64nvme_is_checked_on_complete() {
                         bucket: bucket.clone(),
                         key: key.clone(),
                         upload_id: id,
+                        ..Default::default()
                     })
                     .await
                     .unwrap();
@@ -543,6 +562,7 @@ fn abort_removes_the_upload() {
                 bucket: bucket.clone(),
                 key: "a".into(),
                 upload_id: id.clone(),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -592,7 +612,9 @@ fn list_parts_and_uploads_paginate() {
             .unwrap();
         assert_eq!(page.parts.len(), 400);
         assert_eq!(page.next_part_number_marker, Some(400));
-        let all = list_all_parts(&client, &bucket, "many", &id).await.unwrap();
+        let all = list_all_parts(&client, &parts_of(&bucket, "many", &id))
+            .await
+            .unwrap();
         let mut numbers: Vec<u32> = all.iter().map(|p| p.part_number).collect();
         numbers.sort();
         numbers.dedup();
@@ -633,7 +655,7 @@ fn list_parts_and_uploads_paginate() {
         assert_eq!(seen, ids);
         assert!(pages >= 2);
         assert_eq!(
-            list_all_uploads(&client, &bucket, Some("u/"))
+            list_all_uploads(&client, &uploads_under(&bucket, "u/"))
                 .await
                 .unwrap()
                 .len(),

@@ -14,7 +14,9 @@ use tracing::debug;
 use crate::config::ClientConfig;
 use crate::error::{ClientErrorKind, Result, S3Error, ServiceError};
 use crate::ops::*;
-use crate::options::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use crate::options::{
+    CANNED_ACLS, ChecksumAlgorithm, ChecksumType, ChecksumValue, Grantee, RequestOptions,
+};
 use crate::signing::{self, EMPTY_SHA256, SignableRequest, SigningParams, UNSIGNED_PAYLOAD};
 use crate::xml;
 
@@ -70,25 +72,53 @@ pub trait ObjectClient: Send + Sync + 'static {
     fn create_bucket(&self, req: &CreateBucketRequest) -> impl Future<Output = Result<()>> + Send;
     /// DeleteObject.
     fn delete_object(&self, req: &DeleteObjectRequest) -> impl Future<Output = Result<()>> + Send;
+    /// UploadPartCopy. A 200 whose body is `<Error>` is an error.
+    fn upload_part_copy(
+        &self,
+        req: &UploadPartCopyRequest,
+    ) -> impl Future<Output = Result<UploadPartCopyOutput>> + Send;
+    /// CopyObject. A 200 whose body is `<Error>` is an error.
+    fn copy_object(
+        &self,
+        req: &CopyObjectRequest,
+    ) -> impl Future<Output = Result<CopyObjectOutput>> + Send;
+    /// GetObjectAttributes, with one page of parts.
+    fn get_object_attributes(
+        &self,
+        req: &GetObjectAttributesRequest,
+    ) -> impl Future<Output = Result<GetObjectAttributesOutput>> + Send;
+    /// PutObjectAcl.
+    fn put_object_acl(&self, req: &PutObjectAclRequest) -> impl Future<Output = Result<()>> + Send;
+    /// GetObjectAcl.
+    fn get_object_acl(
+        &self,
+        req: &GetObjectAclRequest,
+    ) -> impl Future<Output = Result<AccessControlPolicy>> + Send;
+    /// PutObjectTagging (replaces all tags).
+    fn put_object_tagging(
+        &self,
+        req: &PutObjectTaggingRequest,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// GetObjectTagging.
+    fn get_object_tagging(
+        &self,
+        req: &GetObjectTaggingRequest,
+    ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
 }
 
-/// Every part of an upload, following `NextPartNumberMarker` page by page.
+/// Every part of an upload, following `NextPartNumberMarker` page by page from `req`'s
+/// marker.
 pub async fn list_all_parts<C: ObjectClient>(
     client: &C,
-    bucket: &str,
-    key: &str,
-    upload_id: &str,
+    req: &ListPartsRequest,
 ) -> Result<Vec<PartInfo>> {
     let mut parts = Vec::new();
-    let mut marker: Option<u32> = None;
+    let mut marker: Option<u32> = req.part_number_marker;
     loop {
         let page = client
             .list_parts(&ListPartsRequest {
-                bucket: bucket.into(),
-                key: key.into(),
-                upload_id: upload_id.into(),
                 part_number_marker: marker,
-                max_parts: None,
+                ..req.clone()
             })
             .await?;
         parts.extend(page.parts);
@@ -112,20 +142,17 @@ pub async fn list_all_parts<C: ObjectClient>(
 /// marker for it would skip uploads. An upload listed twice is kept once.
 pub async fn list_all_uploads<C: ObjectClient>(
     client: &C,
-    bucket: &str,
-    prefix: Option<&str>,
+    req: &ListMultipartUploadsRequest,
 ) -> Result<Vec<UploadInfo>> {
     let mut uploads: Vec<UploadInfo> = Vec::new();
     let mut seen = std::collections::HashSet::new();
-    let mut markers: (Option<String>, Option<String>) = (None, None);
+    let mut markers = (req.key_marker.clone(), req.upload_id_marker.clone());
     loop {
         let page = client
             .list_multipart_uploads(&ListMultipartUploadsRequest {
-                bucket: bucket.into(),
-                prefix: prefix.map(str::to_string),
                 key_marker: markers.0.clone(),
                 upload_id_marker: markers.1.clone(),
-                max_uploads: None,
+                ..req.clone()
             })
             .await?;
         for u in page.uploads {
@@ -199,6 +226,68 @@ impl<'a> Prepared<'a> {
             Some(v) => self.header(k, v),
             None => self,
         }
+    }
+
+    /// SSE-C, expected owner and requester-pays headers (requests that touch object data).
+    fn request(mut self, r: &RequestOptions) -> Self {
+        r.push_headers(&mut self.headers);
+        self
+    }
+
+    /// Expected owner and requester-pays headers (requests that do not touch object data).
+    fn owner(mut self, r: &RequestOptions) -> Self {
+        r.push_owner_headers(&mut self.headers);
+        self
+    }
+
+    /// `x-amz-copy-source` and the conditions and SSE-C key of the source.
+    fn copy_source(
+        mut self,
+        source: &CopySource,
+        conditions: &CopyConditions,
+        key: Option<&crate::options::SseCustomerKey>,
+    ) -> Self {
+        let mut v = format!(
+            "/{}/{}",
+            source.bucket,
+            crate::signing::uri_encode_path(&source.key)
+        );
+        if let Some(id) = &source.version_id {
+            v.push_str("?versionId=");
+            v.push_str(&crate::signing::uri_encode(id));
+        }
+        self = self
+            .header("x-amz-copy-source", v)
+            .header_opt("x-amz-copy-source-if-match", conditions.if_match.clone())
+            .header_opt(
+                "x-amz-copy-source-if-none-match",
+                conditions.if_none_match.clone(),
+            )
+            .header_opt(
+                "x-amz-copy-source-if-modified-since",
+                conditions.if_modified_since.clone(),
+            )
+            .header_opt(
+                "x-amz-copy-source-if-unmodified-since",
+                conditions.if_unmodified_since.clone(),
+            );
+        if let Some(k) = key {
+            self.headers.extend(k.headers(true));
+        }
+        self
+    }
+
+    /// An XML body with its Content-MD5 (S3 requires one on ACL and tagging bodies).
+    fn xml_body(mut self, xml: String) -> Self {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        let md5 =
+            base64::engine::general_purpose::STANDARD.encode(md5::Md5::digest(xml.as_bytes()));
+        self = self
+            .header("content-type", "application/xml")
+            .header("content-md5", md5);
+        self.body = Body::Bytes(Bytes::from(xml));
+        self
     }
 
     fn checksum(self, c: Option<&ChecksumValue>) -> Self {
@@ -602,7 +691,12 @@ fn get_request<'a>(op: &'static str, method: Method, req: &'a GetObjectRequest) 
     if req.checksum_mode {
         p = p.header("x-amz-checksum-mode", "ENABLED");
     }
-    p
+    p.request(&req.request)
+}
+
+/// A number from an element that may be missing, empty or padded.
+fn num<T: std::str::FromStr>(v: &Option<String>) -> Option<T> {
+    v.as_deref().and_then(|v| v.trim().parse().ok())
 }
 
 fn lenient_bool(v: &Option<String>) -> bool {
@@ -653,7 +747,8 @@ impl ObjectClient for S3Client {
             .query("partNumber", req.part_number.to_string())
             .query("uploadId", req.upload_id.clone())
             .header_opt("content-md5", req.content_md5.clone())
-            .checksum(req.checksum.as_ref());
+            .checksum(req.checksum.as_ref())
+            .request(&req.request);
         p.body = req.body;
         let resp = self.send(p).await?;
         let h = resp.headers().clone();
@@ -726,7 +821,8 @@ impl ObjectClient for S3Client {
     async fn abort_multipart_upload(&self, req: &AbortMultipartUploadRequest) -> Result<()> {
         const OP: &str = "AbortMultipartUpload";
         let p = Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key))
-            .query("uploadId", req.upload_id.clone());
+            .query("uploadId", req.upload_id.clone())
+            .owner(&req.request);
         self.send(p).await?;
         Ok(())
     }
@@ -734,7 +830,8 @@ impl ObjectClient for S3Client {
     async fn list_parts(&self, req: &ListPartsRequest) -> Result<ListPartsOutput> {
         const OP: &str = "ListParts";
         let mut p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
-            .query("uploadId", req.upload_id.clone());
+            .query("uploadId", req.upload_id.clone())
+            .request(&req.request);
         if let Some(m) = req.part_number_marker {
             p = p.query("part-number-marker", m.to_string());
         }
@@ -789,7 +886,8 @@ impl ObjectClient for S3Client {
         const OP: &str = "ListMultipartUploads";
         let mut p = Prepared::new(OP, Method::GET, &req.bucket, None)
             .query("uploads", "")
-            .query("encoding-type", "url");
+            .query("encoding-type", "url")
+            .owner(&req.request);
         if let Some(v) = &req.prefix {
             p = p.query("prefix", v.clone());
         }
@@ -897,47 +995,505 @@ impl ObjectClient for S3Client {
 
     async fn delete_object(&self, req: &DeleteObjectRequest) -> Result<()> {
         const OP: &str = "DeleteObject";
-        let mut p = Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key));
+        let mut p =
+            Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key)).owner(&req.request);
         if let Some(v) = &req.version_id {
             p = p.query("versionId", v.clone());
         }
         self.send(p).await?;
         Ok(())
     }
+
+    async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
+        const OP: &str = "UploadPartCopy";
+        if !(1..=10_000).contains(&req.part_number) {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                format!("part number {} is outside 1 to 10,000", req.part_number),
+            ));
+        }
+        check_source(OP, &req.source)?;
+        let p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .query("partNumber", req.part_number.to_string())
+            .query("uploadId", req.upload_id.clone())
+            .copy_source(
+                &req.source,
+                &req.conditions,
+                req.source_sse_customer_key.as_ref(),
+            )
+            .header_opt(
+                "x-amz-copy-source-range",
+                req.source_range
+                    .map(|r| format!("bytes={}-{}", r.first, r.last)),
+            )
+            .request(&req.request);
+        let r = self.copy_result(OP, p).await?.0;
+        Ok(UploadPartCopyOutput {
+            etag: r
+                .etag
+                .clone()
+                .filter(|e| !e.is_empty())
+                .ok_or_else(|| invalid(OP, "the answer has no ETag"))?,
+            checksum: r.checksums().first(),
+        })
+    }
+
+    async fn copy_object(&self, req: &CopyObjectRequest) -> Result<CopyObjectOutput> {
+        const OP: &str = "CopyObject";
+        check_source(OP, &req.source)?;
+        req.options
+            .validate()
+            .map_err(|e| S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string()))?;
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .copy_source(
+                &req.source,
+                &req.conditions,
+                req.source_sse_customer_key.as_ref(),
+            )
+            .header_opt(
+                "x-amz-metadata-directive",
+                req.metadata_directive.map(|d| d.as_str()),
+            )
+            .header_opt(
+                "x-amz-tagging-directive",
+                req.tagging_directive.map(|d| d.as_str()),
+            );
+        req.options.push_headers(&mut p.headers);
+        if let Some(a) = req.options.checksum_algorithm {
+            p = p.header("x-amz-checksum-algorithm", a.as_str());
+        }
+        let (r, h) = self.copy_result(OP, p).await?;
+        Ok(CopyObjectOutput {
+            etag: r
+                .etag
+                .clone()
+                .filter(|e| !e.is_empty())
+                .ok_or_else(|| invalid(OP, "the answer has no ETag"))?,
+            version_id: header(&h, "x-amz-version-id"),
+            checksum: r.checksums().first(),
+        })
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: &GetObjectAttributesRequest,
+    ) -> Result<GetObjectAttributesOutput> {
+        const OP: &str = "GetObjectAttributes";
+        let a = req.attributes;
+        let names: Vec<&str> = [
+            (a.etag, "ETag"),
+            (a.checksum, "Checksum"),
+            (a.object_parts, "ObjectParts"),
+            (a.storage_class, "StorageClass"),
+            (a.object_size, "ObjectSize"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if names.is_empty() {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                "ask for at least one attribute",
+            ));
+        }
+        let mut p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
+            .query("attributes", "")
+            .header("x-amz-object-attributes", names.join(","))
+            .header_opt("x-amz-max-parts", req.max_parts.map(|m| m.to_string()))
+            .header_opt(
+                "x-amz-part-number-marker",
+                req.part_number_marker.map(|m| m.to_string()),
+            )
+            .request(&req.request);
+        if let Some(v) = &req.version_id {
+            p = p.query("versionId", v.clone());
+        }
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        let body = Self::body(OP, resp).await?;
+        let r: xml::GetObjectAttributesResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let object_parts = match &r.object_parts {
+            Some(op) => {
+                let mut parts = Vec::with_capacity(op.parts.len());
+                for x in &op.parts {
+                    parts.push(PartInfo {
+                        part_number: x.part_number.trim().parse().map_err(|_| {
+                            invalid(OP, format!("bad PartNumber {:?}", x.part_number))
+                        })?,
+                        etag: x.etag.clone().unwrap_or_default(),
+                        size: num(&x.size).unwrap_or(0),
+                        last_modified: None,
+                        checksum: x.checksums().first(),
+                    });
+                }
+                let next = if lenient_bool(&op.is_truncated) {
+                    Some(
+                        num(&op.next_part_number_marker)
+                            .or_else(|| parts.iter().map(|p| p.part_number).max())
+                            .ok_or_else(|| invalid(OP, "truncated parts without a marker"))?,
+                    )
+                } else {
+                    None
+                };
+                Some(ObjectParts {
+                    total_parts_count: num(&op.total_parts_count),
+                    parts,
+                    next_part_number_marker: next,
+                })
+            }
+            None => None,
+        };
+        let checksum = r
+            .checksum
+            .as_ref()
+            .map(|c| ObjectChecksum {
+                value: c.checksums().first(),
+                checksum_type: c
+                    .checksum_type
+                    .as_deref()
+                    .and_then(|t| t.parse::<ChecksumType>().ok()),
+            })
+            .unwrap_or_default();
+        Ok(GetObjectAttributesOutput {
+            etag: r.etag.clone(),
+            checksum,
+            object_parts,
+            storage_class: r.storage_class.clone(),
+            object_size: num(&r.object_size),
+            version_id: header(&h, "x-amz-version-id"),
+        })
+    }
+
+    async fn put_object_acl(&self, req: &PutObjectAclRequest) -> Result<()> {
+        const OP: &str = "PutObjectAcl";
+        let bad = |m: String| S3Error::client(OP, ClientErrorKind::InvalidRequest, m);
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .query("acl", "")
+            .owner(&req.request);
+        if let Some(v) = &req.version_id {
+            p = p.query("versionId", v.clone());
+        }
+        match &req.acl {
+            AclSpec::Canned(acl) => {
+                if !CANNED_ACLS.contains(&acl.as_str()) {
+                    return Err(bad(format!(
+                        "unknown canned ACL {acl:?}: use one of {}",
+                        CANNED_ACLS.join(", ")
+                    )));
+                }
+                p = p.header("x-amz-acl", acl.clone());
+            }
+            AclSpec::Grants(g) => {
+                if g.is_empty() {
+                    return Err(bad("no grants given".into()));
+                }
+                g.push_headers(&mut p.headers);
+            }
+            AclSpec::Policy(policy) => {
+                p = p.xml_body(xml::to_xml(&acl_to_xml(policy)));
+            }
+        }
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn get_object_acl(&self, req: &GetObjectAclRequest) -> Result<AccessControlPolicy> {
+        const OP: &str = "GetObjectAcl";
+        let mut p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
+            .query("acl", "")
+            .owner(&req.request);
+        if let Some(v) = &req.version_id {
+            p = p.query("versionId", v.clone());
+        }
+        let resp = self.send(p).await?;
+        let body = Self::body(OP, resp).await?;
+        let x: xml::AccessControlPolicyXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let mut grants = Vec::with_capacity(x.list.grants.len());
+        for g in x.list.grants {
+            let grantee = match (g.grantee.id, g.grantee.uri, g.grantee.email) {
+                (Some(id), _, _) => Grantee::Id(id),
+                (None, Some(uri), _) => Grantee::Uri(uri),
+                (None, None, Some(e)) => Grantee::Email(e),
+                _ => return Err(invalid(OP, "a grant without a grantee")),
+            };
+            let permission = Permission::parse(&g.permission)
+                .ok_or_else(|| invalid(OP, format!("unknown permission {:?}", g.permission)))?;
+            grants.push(Grant {
+                grantee,
+                permission,
+            });
+        }
+        Ok(AccessControlPolicy {
+            owner_id: x.owner.id,
+            owner_display_name: x.owner.display_name,
+            grants,
+        })
+    }
+
+    async fn put_object_tagging(&self, req: &PutObjectTaggingRequest) -> Result<()> {
+        const OP: &str = "PutObjectTagging";
+        let doc = xml::TaggingXml {
+            xmlns: xml::S3_XMLNS,
+            tag_set: xml::TagSetXml {
+                tags: req
+                    .tags
+                    .iter()
+                    .map(|(k, v)| xml::TagXml {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+            },
+        };
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .query("tagging", "")
+            .owner(&req.request)
+            .xml_body(xml::to_xml(&doc));
+        if let Some(v) = &req.version_id {
+            p = p.query("versionId", v.clone());
+        }
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: &GetObjectTaggingRequest,
+    ) -> Result<Vec<(String, String)>> {
+        const OP: &str = "GetObjectTagging";
+        let mut p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
+            .query("tagging", "")
+            .owner(&req.request);
+        if let Some(v) = &req.version_id {
+            p = p.query("versionId", v.clone());
+        }
+        let resp = self.send(p).await?;
+        let body = Self::body(OP, resp).await?;
+        let x: xml::TaggingXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        Ok(x.tag_set
+            .tags
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect())
+    }
+}
+
+fn check_source(op: &'static str, source: &CopySource) -> Result<()> {
+    crate::endpoint::validate_bucket(&source.bucket)
+        .map_err(|e| S3Error::client(op, ClientErrorKind::InvalidRequest, e.to_string()))?;
+    if source.key.is_empty() {
+        return Err(S3Error::client(
+            op,
+            ClientErrorKind::InvalidRequest,
+            "the copy source has an empty key",
+        ));
+    }
+    Ok(())
+}
+
+fn acl_to_xml(policy: &AccessControlPolicy) -> xml::AccessControlPolicyXml {
+    xml::AccessControlPolicyXml {
+        xmlns: xml::S3_XMLNS,
+        owner: xml::OwnerXml {
+            id: policy.owner_id.clone(),
+            display_name: policy.owner_display_name.clone(),
+        },
+        list: xml::AclListXml {
+            grants: policy
+                .grants
+                .iter()
+                .map(|g| {
+                    let mut grantee = xml::GranteeXml {
+                        xmlns_xsi: xml::XSI_NS,
+                        ..Default::default()
+                    };
+                    match &g.grantee {
+                        Grantee::Id(v) => {
+                            grantee.xsi_type = "CanonicalUser".into();
+                            grantee.id = Some(v.clone());
+                        }
+                        Grantee::Uri(v) => {
+                            grantee.xsi_type = "Group".into();
+                            grantee.uri = Some(v.clone());
+                        }
+                        Grantee::Email(v) => {
+                            grantee.xsi_type = "AmazonCustomerByEmail".into();
+                            grantee.email = Some(v.clone());
+                        }
+                    }
+                    xml::GrantXml {
+                        grantee,
+                        permission: g.permission.as_str().into(),
+                    }
+                })
+                .collect(),
+        },
+    }
+}
+
+impl S3Client {
+    /// Sends a copy request and reads its result, which may be an error inside a 200.
+    async fn copy_result(
+        &self,
+        op: &'static str,
+        p: Prepared<'_>,
+    ) -> Result<(xml::CopyResult, HeaderMap)> {
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        let body = Self::body(op, resp).await?;
+        if let Some(e) = error_in_body(op, &body, &h) {
+            return Err(e);
+        }
+        let r: xml::CopyResult = xml::parse(&body).map_err(|e| invalid(op, e))?;
+        Ok((r, h))
+    }
+
+    /// A presigned URL for `method` (GET or PUT) on an object, valid for `expires_in` (1 s to
+    /// 7 days, S3's limits). Anyone holding the URL can use it until then.
+    pub async fn presign(
+        &self,
+        method: Method,
+        bucket: &str,
+        key: &str,
+        expires_in: Duration,
+    ) -> Result<url::Url> {
+        const OP: &str = "presign";
+        let secs = expires_in.as_secs();
+        // Source: Amazon S3 API reference, "Authenticating Requests: Using Query Parameters".
+        if !(1..=604_800).contains(&secs) {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                format!("a presigned URL lasts 1 to 604800 seconds (7 days), not {secs}"),
+            ));
+        }
+        let cfg = &self.inner.config;
+        let target = cfg
+            .endpoint
+            .target(cfg.addressing_style, Some(bucket), Some(key), &[])
+            .map_err(|e| rename(S3Error::from(e), OP))?;
+        let creds = cfg
+            .credentials
+            .credentials()
+            .await
+            .map_err(|e| rename(S3Error::from(e), OP))?;
+        let headers = vec![("host".to_string(), target.host_header.clone())];
+        let signable = SignableRequest {
+            method: method.as_str(),
+            path: &target.path,
+            query: &[],
+            headers: &headers,
+            payload_hash: UNSIGNED_PAYLOAD,
+        };
+        let params = SigningParams {
+            access_key_id: &creds.access_key_id,
+            secret_access_key: creds.secret_access_key.expose(),
+            session_token: creds.session_token.as_ref().map(|t| t.expose()),
+            region: &cfg.region,
+            service: "s3",
+            time: time::OffsetDateTime::now_utc(),
+            normalize_path: false,
+        };
+        let sig = signing::sign_query(&signable, &params, secs);
+        let signed = cfg
+            .endpoint
+            .target(cfg.addressing_style, Some(bucket), Some(key), &sig.params)
+            .map_err(|e| rename(S3Error::from(e), OP))?;
+        Ok(signed.url)
+    }
 }
 
 /// Builds the rustls configuration: ring as the crypto provider (no C toolchain needed), the
-/// system's roots plus any extra CA bundle, HTTP/1.1 only in ALPN.
+/// system's roots or the configured CA bundle instead, HTTP/1.1 only in ALPN; or, with
+/// verification off, a verifier that accepts any certificate (signatures still checked).
 fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig> {
     let tls_err = |m: String| S3Error::client("client", ClientErrorKind::Tls, m);
-    let mut roots = rustls::RootCertStore::empty();
-    let native = rustls_native_certs::load_native_certs();
-    for cert in native.certs {
-        // A broken system certificate is skipped, as browsers do.
-        let _ = roots.add(cert);
-    }
-    if let Some(pem) = &config.ca_bundle_pem {
-        let mut added = 0;
-        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
-            let cert: rustls::pki_types::CertificateDer<'static> =
-                cert.map_err(|e| tls_err(format!("cannot read the CA bundle: {e}")))?;
-            roots
-                .add(cert)
-                .map_err(|e| tls_err(format!("cannot use a CA bundle certificate: {e}")))?;
-            added += 1;
-        }
-        if added == 0 {
-            return Err(tls_err("the CA bundle holds no PEM certificate".into()));
-        }
-    }
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
-        .map_err(|e| tls_err(e.to_string()))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
+        .map_err(|e| tls_err(e.to_string()))?;
+    let mut tls = if config.verify_tls {
+        let mut roots = rustls::RootCertStore::empty();
+        match &config.ca_bundle_pem {
+            Some(pem) => {
+                for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
+                    let cert: rustls::pki_types::CertificateDer<'static> =
+                        cert.map_err(|e| tls_err(format!("cannot read the CA bundle: {e}")))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| tls_err(format!("cannot use a CA bundle certificate: {e}")))?;
+                }
+                if roots.is_empty() {
+                    return Err(tls_err("the CA bundle holds no PEM certificate".into()));
+                }
+            }
+            None => {
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    // A broken system certificate is skipped, as browsers do.
+                    let _ = roots.add(cert);
+                }
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
+    };
     tls.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(tls)
+}
+
+/// `--no-verify-ssl`: accepts any certificate, still checking the handshake signatures.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
 }
 
 #[cfg(test)]

@@ -30,8 +30,12 @@ pub struct ClientConfig {
     pub read_timeout: Duration,
     /// Idle connections kept per host; size it to the transfer concurrency. By default, 16.
     pub pool_size: usize,
-    /// Extra root certificates (PEM) to trust, besides the system's.
+    /// Root certificates (PEM) to trust instead of the system's, as the AWS CLI's
+    /// `--ca-bundle` does.
     pub ca_bundle_pem: Option<Vec<u8>>,
+    /// Verify TLS certificates. By default, `true`; `false` only for tests against servers
+    /// with throwaway certificates: anyone on the path can then read and alter the transfer.
+    pub verify_tls: bool,
 }
 
 /// What the caller (e.g. the command line) says explicitly; `None` means "look it up".
@@ -47,6 +51,10 @@ pub struct Overrides {
     pub addressing_style: Option<AddressingStyle>,
     /// Fixed credentials, instead of the chain.
     pub credentials: Option<Credentials>,
+    /// `--ca-bundle` (else `AWS_CA_BUNDLE`, else the profile's `ca_bundle`).
+    pub ca_bundle: Option<std::path::PathBuf>,
+    /// `--no-verify-ssl`.
+    pub no_verify_tls: bool,
 }
 
 /// Why a configuration could not be resolved.
@@ -139,7 +147,17 @@ impl ClientConfig {
                 overrides.profile.as_deref(),
             )),
         };
-        let ca_bundle_pem = None;
+        let ca_bundle = overrides
+            .ca_bundle
+            .clone()
+            .or_else(|| env.var("AWS_CA_BUNDLE").map(Into::into))
+            .or_else(|| files.get(&profile, "ca_bundle").map(Into::into));
+        let ca_bundle_pem = match ca_bundle {
+            Some(path) => Some(std::fs::read(&path).map_err(|e| {
+                ConfigError::Invalid(format!("cannot read CA bundle {}: {e}", path.display()))
+            })?),
+            None => None,
+        };
         Ok(Self {
             endpoint,
             region,
@@ -149,6 +167,7 @@ impl ClientConfig {
             read_timeout: Duration::from_secs(60),
             pool_size: 16,
             ca_bundle_pem,
+            verify_tls: !overrides.no_verify_tls,
         })
     }
 }
@@ -277,5 +296,13 @@ mod tests {
         };
         let e = ClientConfig::resolve(&env, o).unwrap_err().to_string();
         assert!(e.contains("invalid endpoint URL"), "{e}");
+        let (env, _d) = env_with_files(&[("AWS_CA_BUNDLE", "/nonexistent/ca.pem")], CONFIG);
+        let e = ClientConfig::resolve(&env, Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("cannot read CA bundle /nonexistent/ca.pem"),
+            "{e}"
+        );
     }
 }

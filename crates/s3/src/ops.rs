@@ -11,7 +11,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use crate::error::S3Error;
-use crate::options::{ChecksumType, ChecksumValue, ObjectOptions};
+use crate::options::{ChecksumType, ChecksumValue, ObjectOptions, RequestOptions, SseCustomerKey};
 
 /// A stream of body bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, S3Error>> + Send>>;
@@ -54,6 +54,12 @@ impl fmt::Debug for Body {
             Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
             Body::Stream { length, .. } => write!(f, "Body::Stream({length} bytes)"),
         }
+    }
+}
+
+impl Default for Body {
+    fn default() -> Self {
+        Body::Bytes(Bytes::new())
     }
 }
 
@@ -124,7 +130,7 @@ pub struct CreateMultipartUploadOutput {
 }
 
 /// Sends one part.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct UploadPartRequest {
     /// Bucket.
     pub bucket: String,
@@ -140,6 +146,8 @@ pub struct UploadPartRequest {
     pub content_md5: Option<String>,
     /// The part's additional checksum.
     pub checksum: Option<ChecksumValue>,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
 }
 
 /// A stored part.
@@ -181,6 +189,8 @@ pub struct CompleteMultipartUploadRequest {
     pub object_size: Option<u64>,
     /// `If-None-Match: *`: refuse to replace an existing object.
     pub if_none_match: bool,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
 }
 
 /// The finished object.
@@ -207,6 +217,8 @@ pub struct AbortMultipartUploadRequest {
     pub key: String,
     /// The upload.
     pub upload_id: String,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
 }
 
 /// Lists one page of an upload's parts.
@@ -222,6 +234,8 @@ pub struct ListPartsRequest {
     pub part_number_marker: Option<u32>,
     /// Page size (S3 caps it at 1,000).
     pub max_parts: Option<u32>,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
 }
 
 /// A part the server holds.
@@ -265,6 +279,8 @@ pub struct ListMultipartUploadsRequest {
     pub upload_id_marker: Option<String>,
     /// Page size (S3 caps it at 1,000).
     pub max_uploads: Option<u32>,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
 }
 
 /// An in-progress upload.
@@ -294,7 +310,7 @@ pub struct ListMultipartUploadsOutput {
 }
 
 /// Stores an object in one request.
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub struct PutObjectRequest {
     /// Bucket.
     pub bucket: String,
@@ -340,6 +356,8 @@ pub struct GetObjectRequest {
     pub version_id: Option<String>,
     /// `x-amz-checksum-mode: ENABLED`: return the stored checksum.
     pub checksum_mode: bool,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
 }
 
 /// Checksums the server reported for an object or part.
@@ -422,4 +440,317 @@ pub struct DeleteObjectRequest {
     pub key: String,
     /// A specific version.
     pub version_id: Option<String>,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// The object a copy reads from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopySource {
+    /// Source bucket.
+    pub bucket: String,
+    /// Source key.
+    pub key: String,
+    /// A specific version of the source.
+    pub version_id: Option<String>,
+}
+
+/// Conditions on a copy's source (`x-amz-copy-source-if-*`): the copy fails with 412 when one
+/// does not hold, which pins a multipart copy to one version of its source.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CopyConditions {
+    /// Copy only if the source's ETag is this.
+    pub if_match: Option<String>,
+    /// Copy only if the source's ETag is not this.
+    pub if_none_match: Option<String>,
+    /// Copy only if the source changed since this HTTP date.
+    pub if_modified_since: Option<String>,
+    /// Copy only if the source did not change since this HTTP date.
+    pub if_unmodified_since: Option<String>,
+}
+
+/// Copies a byte range of an existing object into a part.
+#[derive(Debug, Clone, Default)]
+pub struct UploadPartCopyRequest {
+    /// Destination bucket.
+    pub bucket: String,
+    /// Destination key.
+    pub key: String,
+    /// The destination upload.
+    pub upload_id: String,
+    /// 1 to 10,000.
+    pub part_number: u32,
+    /// What to copy from.
+    pub source: CopySource,
+    /// The source bytes (`x-amz-copy-source-range`); the whole source when absent.
+    pub source_range: Option<ByteRange>,
+    /// Conditions on the source.
+    pub conditions: CopyConditions,
+    /// The source's SSE-C key.
+    pub source_sse_customer_key: Option<SseCustomerKey>,
+    /// The destination's SSE-C key, expected owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// A copied part.
+#[derive(Debug, Clone)]
+pub struct UploadPartCopyOutput {
+    /// The part's ETag, for Complete.
+    pub etag: String,
+    /// The part's checksum, when the upload has an algorithm.
+    pub checksum: Option<ChecksumValue>,
+}
+
+/// Whether a copy keeps the source's metadata or tags, or replaces them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Directive {
+    /// Keep the source's.
+    #[default]
+    Copy,
+    /// Use the ones in the request.
+    Replace,
+}
+
+impl Directive {
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Directive::Copy => "COPY",
+            Directive::Replace => "REPLACE",
+        }
+    }
+}
+
+/// Copies an object (up to 5 GiB) in one request, on the server.
+#[derive(Debug, Clone, Default)]
+pub struct CopyObjectRequest {
+    /// Destination bucket.
+    pub bucket: String,
+    /// Destination key.
+    pub key: String,
+    /// What to copy from.
+    pub source: CopySource,
+    /// Conditions on the source.
+    pub conditions: CopyConditions,
+    /// `x-amz-metadata-directive`; with `Replace`, content headers and metadata come from
+    /// `options`.
+    pub metadata_directive: Option<Directive>,
+    /// `x-amz-tagging-directive`; with `Replace`, tags come from `options`.
+    pub tagging_directive: Option<Directive>,
+    /// The new object's options (storage class, ACL, SSE, and with `Replace` its metadata).
+    pub options: ObjectOptions,
+    /// The source's SSE-C key.
+    pub source_sse_customer_key: Option<SseCustomerKey>,
+}
+
+/// The copy.
+#[derive(Debug, Clone)]
+pub struct CopyObjectOutput {
+    /// The new object's ETag.
+    pub etag: String,
+    /// Its version id.
+    pub version_id: Option<String>,
+    /// Its checksum, if reported.
+    pub checksum: Option<ChecksumValue>,
+}
+
+/// Which attributes GetObjectAttributes returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectAttributes {
+    /// `ETag`.
+    pub etag: bool,
+    /// `Checksum`.
+    pub checksum: bool,
+    /// `ObjectParts`.
+    pub object_parts: bool,
+    /// `StorageClass`.
+    pub storage_class: bool,
+    /// `ObjectSize`.
+    pub object_size: bool,
+}
+
+impl Default for ObjectAttributes {
+    /// All of them.
+    fn default() -> Self {
+        Self {
+            etag: true,
+            checksum: true,
+            object_parts: true,
+            storage_class: true,
+            object_size: true,
+        }
+    }
+}
+
+/// Reads an object's attributes, with one page of its parts.
+#[derive(Debug, Clone, Default)]
+pub struct GetObjectAttributesRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version.
+    pub version_id: Option<String>,
+    /// What to return.
+    pub attributes: ObjectAttributes,
+    /// Parts per page (`x-amz-max-parts`).
+    pub max_parts: Option<u32>,
+    /// Start after this part (`x-amz-part-number-marker`).
+    pub part_number_marker: Option<u32>,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// One page of an object's parts, as GetObjectAttributes lists them (only for objects with
+/// an additional checksum).
+#[derive(Debug, Clone, Default)]
+pub struct ObjectParts {
+    /// How many parts the object has.
+    pub total_parts_count: Option<u32>,
+    /// The parts on this page: number, size and checksum (no ETag).
+    pub parts: Vec<PartInfo>,
+    /// The marker for the next page, when truncated.
+    pub next_part_number_marker: Option<u32>,
+}
+
+/// An object's attributes.
+#[derive(Debug, Clone, Default)]
+pub struct GetObjectAttributesOutput {
+    /// ETag (S3 gives it without quotes here).
+    pub etag: Option<String>,
+    /// The object's checksum and its type.
+    pub checksum: ObjectChecksum,
+    /// Parts, for a multipart object with an additional checksum.
+    pub object_parts: Option<ObjectParts>,
+    /// Storage class.
+    pub storage_class: Option<String>,
+    /// Size in bytes.
+    pub object_size: Option<u64>,
+    /// Version id.
+    pub version_id: Option<String>,
+}
+
+/// A grant's permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// `FULL_CONTROL`.
+    FullControl,
+    /// `WRITE`.
+    Write,
+    /// `WRITE_ACP`.
+    WriteAcp,
+    /// `READ`.
+    Read,
+    /// `READ_ACP`.
+    ReadAcp,
+}
+
+impl Permission {
+    /// The name S3 uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::FullControl => "FULL_CONTROL",
+            Permission::Write => "WRITE",
+            Permission::WriteAcp => "WRITE_ACP",
+            Permission::Read => "READ",
+            Permission::ReadAcp => "READ_ACP",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "FULL_CONTROL" => Permission::FullControl,
+            "WRITE" => Permission::Write,
+            "WRITE_ACP" => Permission::WriteAcp,
+            "READ" => Permission::Read,
+            "READ_ACP" => Permission::ReadAcp,
+            _ => return None,
+        })
+    }
+}
+
+/// One grant of an access control list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Who.
+    pub grantee: crate::options::Grantee,
+    /// What.
+    pub permission: Permission,
+}
+
+/// An object's access control policy: its owner and grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessControlPolicy {
+    /// The owner's canonical id.
+    pub owner_id: String,
+    /// The owner's display name, if any.
+    pub owner_display_name: Option<String>,
+    /// The grants.
+    pub grants: Vec<Grant>,
+}
+
+/// How PutObjectAcl sets the ACL: exactly one of the three S3 allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclSpec {
+    /// A canned ACL (`x-amz-acl`).
+    Canned(String),
+    /// Grant headers.
+    Grants(crate::options::Grants),
+    /// An `AccessControlPolicy` XML body.
+    Policy(AccessControlPolicy),
+}
+
+/// Sets an object's ACL.
+#[derive(Debug, Clone)]
+pub struct PutObjectAclRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version.
+    pub version_id: Option<String>,
+    /// The new ACL.
+    pub acl: AclSpec,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// Reads an object's ACL.
+#[derive(Debug, Clone, Default)]
+pub struct GetObjectAclRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version.
+    pub version_id: Option<String>,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// Replaces an object's tags.
+#[derive(Debug, Clone, Default)]
+pub struct PutObjectTaggingRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version.
+    pub version_id: Option<String>,
+    /// The tags (at most 10).
+    pub tags: Vec<(String, String)>,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// Reads an object's tags.
+#[derive(Debug, Clone, Default)]
+pub struct GetObjectTaggingRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version.
+    pub version_id: Option<String>,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
 }

@@ -134,11 +134,249 @@ pub struct ChecksumValue {
     pub value: String,
 }
 
-/// Server-side encryption (SSE-S3 here; SSE-KMS and SSE-C arrive with the protocol issue).
+/// Server-side encryption with keys S3 manages (SSE-C, with the caller's key, is
+/// [`SseCustomerKey`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ServerSideEncryption {
     /// SSE-S3 (`AES256`).
     S3,
+    /// SSE-KMS (`aws:kms`).
+    Kms {
+        /// KMS key id or ARN; the account's default key when absent.
+        key_id: Option<String>,
+        /// Encryption context as JSON (sent base64-encoded).
+        context: Option<String>,
+        /// Use an S3 Bucket Key.
+        bucket_key: Option<bool>,
+    },
+}
+
+/// A customer-provided encryption key (SSE-C): 32 bytes, AES256. The key is never shown by
+/// `Debug`, never logged and never stored; only its MD5 may be kept (to check that a resumed
+/// transfer uses the same key).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SseCustomerKey {
+    key_b64: String,
+    key_md5_b64: String,
+}
+
+impl SseCustomerKey {
+    /// A key from its 32 raw bytes.
+    pub fn new(key: &[u8]) -> Result<Self, OptionsError> {
+        use base64::Engine as _;
+        use md5::Digest as _;
+        if key.len() != 32 {
+            return Err(OptionsError(format!(
+                "an SSE-C key is 32 bytes (AES-256); this one is {} bytes",
+                key.len()
+            )));
+        }
+        let b64 = base64::engine::general_purpose::STANDARD;
+        Ok(Self {
+            key_b64: b64.encode(key),
+            key_md5_b64: b64.encode(md5::Md5::digest(key)),
+        })
+    }
+
+    /// A key from its base64 form (as `--sse-c-key` and the AWS CLI take it).
+    pub fn from_base64(text: &str) -> Result<Self, OptionsError> {
+        use base64::Engine as _;
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|_| OptionsError("the SSE-C key is not valid base64".into()))?;
+        Self::new(&raw)
+    }
+
+    /// Base64 MD5 of the key: safe to store and show.
+    pub fn key_md5(&self) -> &str {
+        &self.key_md5_b64
+    }
+
+    /// The three headers, for the object itself or (`copy_source`) for a copy's source.
+    pub(crate) fn headers(&self, copy_source: bool) -> [(String, String); 3] {
+        let p = if copy_source {
+            "x-amz-copy-source-server-side-encryption-customer"
+        } else {
+            "x-amz-server-side-encryption-customer"
+        };
+        [
+            (format!("{p}-algorithm"), "AES256".into()),
+            (format!("{p}-key"), self.key_b64.clone()),
+            (format!("{p}-key-MD5"), self.key_md5_b64.clone()),
+        ]
+    }
+}
+
+impl fmt::Debug for SseCustomerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SseCustomerKey")
+            .field("key", &"** redacted **")
+            .field("key_md5", &self.key_md5_b64)
+            .finish()
+    }
+}
+
+/// Canned ACLs S3 knows. Source: Amazon S3 User Guide, "Canned ACL".
+pub const CANNED_ACLS: &[&str] = &[
+    "private",
+    "public-read",
+    "public-read-write",
+    "aws-exec-read",
+    "authenticated-read",
+    "bucket-owner-read",
+    "bucket-owner-full-control",
+    "log-delivery-write",
+];
+
+/// Who a grant is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Grantee {
+    /// A canonical user id (`id=`).
+    Id(String),
+    /// A predefined group URI (`uri=`), e.g. `http://acs.amazonaws.com/groups/global/AllUsers`.
+    Uri(String),
+    /// An email address (`emailAddress=`; a few regions only).
+    Email(String),
+}
+
+impl Grantee {
+    fn header_form(&self) -> String {
+        match self {
+            Grantee::Id(v) => format!("id=\"{v}\""),
+            Grantee::Uri(v) => format!("uri=\"{v}\""),
+            Grantee::Email(v) => format!("emailAddress=\"{v}\""),
+        }
+    }
+}
+
+impl FromStr for Grantee {
+    type Err = OptionsError;
+    /// Parses `id=…`, `uri=…` or `emailAddress=…` (quotes optional).
+    fn from_str(s: &str) -> Result<Self, OptionsError> {
+        let (kind, value) = s.trim().split_once('=').ok_or_else(|| {
+            OptionsError(format!(
+                "grantee {s:?} must be id=ID, uri=URI or emailAddress=ADDRESS"
+            ))
+        })?;
+        let value = value.trim().trim_matches('"').to_string();
+        if value.is_empty() || value.contains('"') {
+            return Err(OptionsError(format!(
+                "grantee {s:?} has an empty or quoted value"
+            )));
+        }
+        match kind.trim() {
+            "id" => Ok(Grantee::Id(value)),
+            "uri" => Ok(Grantee::Uri(value)),
+            "emailAddress" => Ok(Grantee::Email(value)),
+            other => Err(OptionsError(format!(
+                "grantee type {other:?} is not id, uri or emailAddress"
+            ))),
+        }
+    }
+}
+
+/// Explicit grants, one list per permission header.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Grants {
+    /// `x-amz-grant-read`.
+    pub read: Vec<Grantee>,
+    /// `x-amz-grant-read-acp`.
+    pub read_acp: Vec<Grantee>,
+    /// `x-amz-grant-write-acp`.
+    pub write_acp: Vec<Grantee>,
+    /// `x-amz-grant-full-control`.
+    pub full_control: Vec<Grantee>,
+}
+
+impl Grants {
+    /// Whether no grant is given.
+    pub fn is_empty(&self) -> bool {
+        self.read.is_empty()
+            && self.read_acp.is_empty()
+            && self.write_acp.is_empty()
+            && self.full_control.is_empty()
+    }
+
+    pub(crate) fn push_headers(&self, headers: &mut Vec<(String, String)>) {
+        for (name, list) in [
+            ("x-amz-grant-read", &self.read),
+            ("x-amz-grant-read-acp", &self.read_acp),
+            ("x-amz-grant-write-acp", &self.write_acp),
+            ("x-amz-grant-full-control", &self.full_control),
+        ] {
+            if !list.is_empty() {
+                let v = list
+                    .iter()
+                    .map(Grantee::header_form)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                headers.push((name.into(), v));
+            }
+        }
+    }
+}
+
+/// Object lock retention mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectLockMode {
+    /// Users with special permission may shorten or lift it.
+    Governance,
+    /// Nobody may, until it expires.
+    Compliance,
+}
+
+impl ObjectLockMode {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Governance => "GOVERNANCE",
+            Self::Compliance => "COMPLIANCE",
+        }
+    }
+}
+
+impl FromStr for ObjectLockMode {
+    type Err = OptionsError;
+    fn from_str(s: &str) -> Result<Self, OptionsError> {
+        match s.to_ascii_uppercase().as_str() {
+            "GOVERNANCE" => Ok(Self::Governance),
+            "COMPLIANCE" => Ok(Self::Compliance),
+            _ => Err(OptionsError(format!(
+                "object lock mode {s:?} is not GOVERNANCE or COMPLIANCE"
+            ))),
+        }
+    }
+}
+
+/// Headers every request about one object may need, whatever the operation: the SSE-C key,
+/// the expected bucket owner, and requester-pays consent.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestOptions {
+    /// SSE-C key of the object (sent on every request that reads or writes its data).
+    pub sse_customer_key: Option<SseCustomerKey>,
+    /// `x-amz-expected-bucket-owner`: fail unless this account owns the bucket.
+    pub expected_bucket_owner: Option<String>,
+    /// `x-amz-request-payer: requester`.
+    pub request_payer: bool,
+}
+
+impl RequestOptions {
+    /// Headers except SSE-C, for requests that do not touch object data.
+    pub(crate) fn push_owner_headers(&self, headers: &mut Vec<(String, String)>) {
+        if let Some(o) = &self.expected_bucket_owner {
+            headers.push(("x-amz-expected-bucket-owner".into(), o.clone()));
+        }
+        if self.request_payer {
+            headers.push(("x-amz-request-payer".into(), "requester".into()));
+        }
+    }
+
+    /// All headers.
+    pub(crate) fn push_headers(&self, headers: &mut Vec<(String, String)>) {
+        self.push_owner_headers(headers);
+        if let Some(k) = &self.sse_customer_key {
+            headers.extend(k.headers(false));
+        }
+    }
 }
 
 /// Options stored with a new object.
@@ -162,8 +400,21 @@ pub struct ObjectOptions {
     pub storage_class: Option<String>,
     /// Tags, sent URL-encoded in `x-amz-tagging`.
     pub tagging: Vec<(String, String)>,
-    /// Server-side encryption.
+    /// Server-side encryption with S3-managed keys (SSE-S3, SSE-KMS).
     pub sse: Option<ServerSideEncryption>,
+    /// A canned ACL (`x-amz-acl`); never together with [`grants`](Self::grants).
+    pub acl: Option<String>,
+    /// Explicit grants; never together with a canned ACL.
+    pub grants: Grants,
+    /// Object lock mode; needs [`object_lock_retain_until`](Self::object_lock_retain_until).
+    pub object_lock_mode: Option<ObjectLockMode>,
+    /// Object lock retention date, RFC 3339 (e.g. `2030-01-01T00:00:00Z`).
+    pub object_lock_retain_until: Option<String>,
+    /// Object lock legal hold.
+    pub object_lock_legal_hold: Option<bool>,
+    /// SSE-C key, expected bucket owner, requester pays: what every request of the transfer
+    /// carries.
+    pub request: RequestOptions,
     /// The additional checksum algorithm of a multipart upload (`x-amz-checksum-algorithm` on
     /// CreateMultipartUpload).
     pub checksum_algorithm: Option<ChecksumAlgorithm>,
@@ -237,6 +488,49 @@ impl ObjectOptions {
                 "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
             )));
         }
+        if let Some(acl) = &self.acl {
+            if !self.grants.is_empty() {
+                return Err(OptionsError(format!(
+                    "a canned ACL ({acl}) and explicit grants cannot be combined; give one or the other"
+                )));
+            }
+            if !CANNED_ACLS.contains(&acl.as_str()) {
+                return Err(OptionsError(format!(
+                    "unknown canned ACL {acl:?}: use one of {}",
+                    CANNED_ACLS.join(", ")
+                )));
+            }
+        }
+        if self.request.sse_customer_key.is_some() && self.sse.is_some() {
+            return Err(OptionsError(
+                "SSE-C cannot be combined with SSE-S3 or SSE-KMS; choose one".into(),
+            ));
+        }
+        if let Some(ServerSideEncryption::Kms {
+            context: Some(c), ..
+        }) = &self.sse
+            && serde_json::from_str::<serde_json::Value>(c).map_or(true, |v| !v.is_object())
+        {
+            return Err(OptionsError(
+                "the SSE-KMS encryption context must be a JSON object".into(),
+            ));
+        }
+        match (&self.object_lock_mode, &self.object_lock_retain_until) {
+            (Some(_), None) | (None, Some(_)) => {
+                return Err(OptionsError(
+                    "object lock needs both a mode and a retain-until date".into(),
+                ));
+            }
+            (Some(_), Some(date)) => {
+                time::OffsetDateTime::parse(date, &time::format_description::well_known::Rfc3339)
+                    .map_err(|_| {
+                    OptionsError(format!(
+                        "retain-until date {date:?} is not RFC 3339 (e.g. 2030-01-01T00:00:00Z)"
+                    ))
+                })?;
+            }
+            (None, None) => {}
+        }
         if self.checksum_type.is_some() && self.checksum_algorithm.is_none() {
             return Err(OptionsError(
                 "a checksum type needs a checksum algorithm".into(),
@@ -277,9 +571,55 @@ impl ObjectOptions {
                 .join("&");
             headers.push(("x-amz-tagging".into(), encoded));
         }
-        if let Some(ServerSideEncryption::S3) = self.sse {
-            headers.push(("x-amz-server-side-encryption".into(), "AES256".into()));
+        match &self.sse {
+            Some(ServerSideEncryption::S3) => {
+                headers.push(("x-amz-server-side-encryption".into(), "AES256".into()));
+            }
+            Some(ServerSideEncryption::Kms {
+                key_id,
+                context,
+                bucket_key,
+            }) => {
+                use base64::Engine as _;
+                headers.push(("x-amz-server-side-encryption".into(), "aws:kms".into()));
+                if let Some(k) = key_id {
+                    headers.push((
+                        "x-amz-server-side-encryption-aws-kms-key-id".into(),
+                        k.clone(),
+                    ));
+                }
+                if let Some(c) = context {
+                    headers.push((
+                        "x-amz-server-side-encryption-context".into(),
+                        base64::engine::general_purpose::STANDARD.encode(c),
+                    ));
+                }
+                if let Some(b) = bucket_key {
+                    headers.push((
+                        "x-amz-server-side-encryption-bucket-key-enabled".into(),
+                        b.to_string(),
+                    ));
+                }
+            }
+            None => {}
         }
+        if let Some(acl) = &self.acl {
+            headers.push(("x-amz-acl".into(), acl.clone()));
+        }
+        self.grants.push_headers(headers);
+        if let Some(m) = self.object_lock_mode {
+            headers.push(("x-amz-object-lock-mode".into(), m.as_str().into()));
+        }
+        if let Some(d) = &self.object_lock_retain_until {
+            headers.push(("x-amz-object-lock-retain-until-date".into(), d.clone()));
+        }
+        if let Some(h) = self.object_lock_legal_hold {
+            headers.push((
+                "x-amz-object-lock-legal-hold".into(),
+                if h { "ON" } else { "OFF" }.into(),
+            ));
+        }
+        self.request.push_headers(headers);
     }
 }
 
@@ -310,6 +650,104 @@ mod tests {
         assert_eq!("crc64nvme".parse::<ChecksumAlgorithm>(), Ok(Crc64Nvme));
         assert!("md4".parse::<ChecksumAlgorithm>().is_err());
         assert_eq!("full_object".parse::<ChecksumType>(), Ok(FullObject));
+    }
+
+    #[test]
+    fn acl_grants_sse_and_lock_checks() {
+        let mixed = ObjectOptions {
+            acl: Some("private".into()),
+            grants: Grants {
+                read: vec!["id=abc".parse().unwrap()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(
+            mixed
+                .validate()
+                .unwrap_err()
+                .0
+                .contains("cannot be combined")
+        );
+        let grants = ObjectOptions {
+            grants: Grants {
+                read: vec![
+                    "id=abc".parse().unwrap(),
+                    "uri=http://acs.amazonaws.com/groups/global/AllUsers"
+                        .parse()
+                        .unwrap(),
+                ],
+                full_control: vec!["emailAddress=\"a@example.com\"".parse().unwrap()],
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        grants.validate().unwrap();
+        let mut h = Vec::new();
+        grants.push_headers(&mut h);
+        assert!(h.contains(&(
+            "x-amz-grant-read".into(),
+            "id=\"abc\", uri=\"http://acs.amazonaws.com/groups/global/AllUsers\"".into()
+        )));
+        assert!(h.contains(&(
+            "x-amz-grant-full-control".into(),
+            "emailAddress=\"a@example.com\"".into()
+        )));
+        assert!("owner=x".parse::<Grantee>().is_err());
+        assert!(
+            ObjectOptions {
+                acl: Some("world-writable".into()),
+                ..Default::default()
+            }
+            .validate()
+            .is_err()
+        );
+        let lock = ObjectOptions {
+            object_lock_mode: Some(ObjectLockMode::Governance),
+            ..Default::default()
+        };
+        assert!(lock.validate().is_err());
+        let kms = ObjectOptions {
+            sse: Some(ServerSideEncryption::Kms {
+                key_id: Some("k1".into()),
+                context: Some("{\"a\":\"b\"}".into()),
+                bucket_key: Some(true),
+            }),
+            ..Default::default()
+        };
+        kms.validate().unwrap();
+        let mut h = Vec::new();
+        kms.push_headers(&mut h);
+        assert!(h.contains(&("x-amz-server-side-encryption".into(), "aws:kms".into())));
+        assert!(h.contains(&(
+            "x-amz-server-side-encryption-context".into(),
+            "eyJhIjoiYiJ9".into()
+        )));
+    }
+
+    #[test]
+    fn sse_c_key_is_checked_and_never_shown() {
+        assert!(SseCustomerKey::new(&[7u8; 31]).is_err());
+        assert!(SseCustomerKey::from_base64("not base64!").is_err());
+        let key = SseCustomerKey::new(&[7u8; 32]).unwrap();
+        let shown = format!("{key:?}");
+        assert!(!shown.contains(&key.key_b64), "{shown}");
+        assert!(shown.contains(key.key_md5()));
+        let h = key.headers(true);
+        assert_eq!(
+            h[0].0,
+            "x-amz-copy-source-server-side-encryption-customer-algorithm"
+        );
+        assert_eq!(h[2].1, key.key_md5());
+        let with_sse = ObjectOptions {
+            sse: Some(ServerSideEncryption::S3),
+            request: RequestOptions {
+                sse_customer_key: Some(key),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(with_sse.validate().is_err());
     }
 
     #[test]

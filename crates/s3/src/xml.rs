@@ -11,7 +11,7 @@ use crate::options::{ChecksumAlgorithm, ChecksumValue};
 pub(crate) const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 
 /// The five checksum elements S3 puts beside parts and objects.
-#[derive(Debug, Default, Deserialize, Serialize, Clone)]
+#[derive(Debug, Default, Serialize, Clone)]
 pub(crate) struct XmlChecksums {
     #[serde(
         rename = "ChecksumCRC32",
@@ -79,6 +79,40 @@ impl XmlChecksums {
     }
 }
 
+/// Defines a response struct with the five checksum elements after its own fields, and a
+/// `checksums()` accessor: the same five appear in many S3 answers.
+macro_rules! with_checksums {
+    ($(#[$meta:meta])* struct $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Deserialize)]
+        pub(crate) struct $name {
+            $($(#[$fmeta])* pub(crate) $field: $ty,)*
+            #[serde(rename = "ChecksumCRC32", default)]
+            pub(crate) crc32: Option<String>,
+            #[serde(rename = "ChecksumCRC32C", default)]
+            pub(crate) crc32c: Option<String>,
+            #[serde(rename = "ChecksumCRC64NVME", default)]
+            pub(crate) crc64nvme: Option<String>,
+            #[serde(rename = "ChecksumSHA1", default)]
+            pub(crate) sha1: Option<String>,
+            #[serde(rename = "ChecksumSHA256", default)]
+            pub(crate) sha256: Option<String>,
+        }
+
+        impl $name {
+            pub(crate) fn checksums(&self) -> XmlChecksums {
+                XmlChecksums {
+                    crc32: self.crc32.clone(),
+                    crc32c: self.crc32c.clone(),
+                    crc64nvme: self.crc64nvme.clone(),
+                    sha1: self.sha1.clone(),
+                    sha256: self.sha256.clone(),
+                }
+            }
+        }
+    };
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct ErrorXml {
     #[serde(rename = "Code", default)]
@@ -114,35 +148,14 @@ pub(crate) struct CompletedPartXml {
     pub(crate) checksums: XmlChecksums,
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct CompleteMultipartUploadResult {
-    #[serde(rename = "Location", default)]
-    pub(crate) location: Option<String>,
-    #[serde(rename = "ETag", default)]
-    pub(crate) etag: Option<String>,
-    #[serde(rename = "ChecksumCRC32", default)]
-    pub(crate) crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", default)]
-    pub(crate) crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", default)]
-    pub(crate) crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", default)]
-    pub(crate) sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", default)]
-    pub(crate) sha256: Option<String>,
-    #[serde(rename = "ChecksumType", default)]
-    pub(crate) checksum_type: Option<String>,
-}
-
-impl CompleteMultipartUploadResult {
-    pub(crate) fn checksums(&self) -> XmlChecksums {
-        XmlChecksums {
-            crc32: self.crc32.clone(),
-            crc32c: self.crc32c.clone(),
-            crc64nvme: self.crc64nvme.clone(),
-            sha1: self.sha1.clone(),
-            sha256: self.sha256.clone(),
-        }
+with_checksums! {
+    struct CompleteMultipartUploadResult {
+        #[serde(rename = "Location", default)]
+        location: Option<String>,
+        #[serde(rename = "ETag", default)]
+        etag: Option<String>,
+        #[serde(rename = "ChecksumType", default)]
+        checksum_type: Option<String>,
     }
 }
 
@@ -160,38 +173,140 @@ pub(crate) struct ListPartsResult {
     pub(crate) parts: Vec<PartXml>,
 }
 
-#[derive(Debug, Deserialize)]
-pub(crate) struct PartXml {
-    #[serde(rename = "PartNumber")]
-    pub(crate) part_number: String,
-    #[serde(rename = "ETag", default)]
-    pub(crate) etag: Option<String>,
-    #[serde(rename = "Size", default)]
-    pub(crate) size: Option<String>,
-    #[serde(rename = "LastModified", default)]
-    pub(crate) last_modified: Option<String>,
-    #[serde(rename = "ChecksumCRC32", default)]
-    pub(crate) crc32: Option<String>,
-    #[serde(rename = "ChecksumCRC32C", default)]
-    pub(crate) crc32c: Option<String>,
-    #[serde(rename = "ChecksumCRC64NVME", default)]
-    pub(crate) crc64nvme: Option<String>,
-    #[serde(rename = "ChecksumSHA1", default)]
-    pub(crate) sha1: Option<String>,
-    #[serde(rename = "ChecksumSHA256", default)]
-    pub(crate) sha256: Option<String>,
+with_checksums! {
+    struct PartXml {
+        #[serde(rename = "PartNumber")]
+        part_number: String,
+        #[serde(rename = "ETag", default)]
+        etag: Option<String>,
+        #[serde(rename = "Size", default)]
+        size: Option<String>,
+        #[serde(rename = "LastModified", default)]
+        last_modified: Option<String>,
+    }
 }
 
-impl PartXml {
-    pub(crate) fn checksums(&self) -> XmlChecksums {
-        XmlChecksums {
-            crc32: self.crc32.clone(),
-            crc32c: self.crc32c.clone(),
-            crc64nvme: self.crc64nvme.clone(),
-            sha1: self.sha1.clone(),
-            sha256: self.sha256.clone(),
-        }
+with_checksums! {
+    /// CopyObjectResult and CopyPartResult have the same shape.
+    struct CopyResult {
+        #[serde(rename = "ETag", default)]
+        etag: Option<String>,
+        #[serde(rename = "LastModified", default)]
+        last_modified: Option<String>,
     }
+}
+
+with_checksums! {
+    struct AttributesChecksum {
+        #[serde(rename = "ChecksumType", default)]
+        checksum_type: Option<String>,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct AttributesParts {
+    #[serde(rename = "TotalPartsCount", default)]
+    pub(crate) total_parts_count: Option<String>,
+    #[serde(rename = "NextPartNumberMarker", default)]
+    pub(crate) next_part_number_marker: Option<String>,
+    #[serde(rename = "IsTruncated", default)]
+    pub(crate) is_truncated: Option<String>,
+    #[serde(rename = "Part", default)]
+    pub(crate) parts: Vec<PartXml>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct GetObjectAttributesResult {
+    #[serde(rename = "ETag", default)]
+    pub(crate) etag: Option<String>,
+    #[serde(rename = "Checksum", default)]
+    pub(crate) checksum: Option<AttributesChecksum>,
+    #[serde(rename = "ObjectParts", default)]
+    pub(crate) object_parts: Option<AttributesParts>,
+    #[serde(rename = "StorageClass", default)]
+    pub(crate) storage_class: Option<String>,
+    #[serde(rename = "ObjectSize", default)]
+    pub(crate) object_size: Option<String>,
+}
+
+pub(crate) const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(crate) struct OwnerXml {
+    #[serde(rename = "ID", default)]
+    pub(crate) id: String,
+    #[serde(
+        rename = "DisplayName",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) display_name: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(crate) struct GranteeXml {
+    #[serde(rename = "@xmlns:xsi", default, skip_deserializing)]
+    pub(crate) xmlns_xsi: &'static str,
+    #[serde(rename = "@xsi:type", alias = "@type", default)]
+    pub(crate) xsi_type: String,
+    #[serde(rename = "ID", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) id: Option<String>,
+    #[serde(rename = "URI", default, skip_serializing_if = "Option::is_none")]
+    pub(crate) uri: Option<String>,
+    #[serde(
+        rename = "EmailAddress",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub(crate) email: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(crate) struct GrantXml {
+    #[serde(rename = "Grantee")]
+    pub(crate) grantee: GranteeXml,
+    #[serde(rename = "Permission")]
+    pub(crate) permission: String,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(crate) struct AclListXml {
+    #[serde(rename = "Grant", default)]
+    pub(crate) grants: Vec<GrantXml>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename = "AccessControlPolicy")]
+pub(crate) struct AccessControlPolicyXml {
+    #[serde(rename = "@xmlns", default, skip_deserializing)]
+    pub(crate) xmlns: &'static str,
+    #[serde(rename = "Owner", default)]
+    pub(crate) owner: OwnerXml,
+    #[serde(rename = "AccessControlList", default)]
+    pub(crate) list: AclListXml,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(crate) struct TagXml {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "Value", default)]
+    pub(crate) value: String,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub(crate) struct TagSetXml {
+    #[serde(rename = "Tag", default)]
+    pub(crate) tags: Vec<TagXml>,
+}
+
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename = "Tagging")]
+pub(crate) struct TaggingXml {
+    #[serde(rename = "@xmlns", default, skip_deserializing)]
+    pub(crate) xmlns: &'static str,
+    #[serde(rename = "TagSet", default)]
+    pub(crate) tag_set: TagSetXml,
 }
 
 #[derive(Debug, Deserialize)]
@@ -301,6 +416,45 @@ mod tests {
         };
         let s = to_xml(&x);
         assert!(s.contains("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part><Part><PartNumber>2</PartNumber><ETag>\"b\"</ETag></Part></CompleteMultipartUpload>"), "{s}");
+    }
+
+    #[test]
+    fn acl_policy_round_trips() {
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<AccessControlPolicy xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>owner1</ID><DisplayName>me</DisplayName></Owner><AccessControlList>
+<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>owner1</ID></Grantee><Permission>FULL_CONTROL</Permission></Grant>
+<Grant><Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="Group"><URI>http://acs.amazonaws.com/groups/global/AllUsers</URI></Grantee><Permission>READ</Permission></Grant>
+</AccessControlList></AccessControlPolicy>"#;
+        let p: AccessControlPolicyXml = parse(body).unwrap();
+        assert_eq!(p.owner.id, "owner1");
+        assert_eq!(p.list.grants.len(), 2);
+        assert_eq!(p.list.grants[1].grantee.xsi_type, "Group");
+        assert_eq!(
+            p.list.grants[1].grantee.uri.as_deref(),
+            Some("http://acs.amazonaws.com/groups/global/AllUsers")
+        );
+        let out = AccessControlPolicyXml {
+            xmlns: S3_XMLNS,
+            owner: OwnerXml {
+                id: "o".into(),
+                display_name: None,
+            },
+            list: AclListXml {
+                grants: vec![GrantXml {
+                    grantee: GranteeXml {
+                        xmlns_xsi: XSI_NS,
+                        xsi_type: "CanonicalUser".into(),
+                        id: Some("o".into()),
+                        ..Default::default()
+                    },
+                    permission: "READ".into(),
+                }],
+            },
+        };
+        let text = to_xml(&out);
+        assert!(text.contains(r#"<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>o</ID></Grantee><Permission>READ</Permission>"#), "{text}");
+        let back: AccessControlPolicyXml = parse(text.as_bytes()).unwrap();
+        assert_eq!(back.list.grants[0].grantee.id.as_deref(), Some("o"));
     }
 
     #[test]
