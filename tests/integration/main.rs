@@ -4,6 +4,7 @@
 
 mod cli;
 mod ops;
+mod protocol;
 
 use std::sync::OnceLock;
 

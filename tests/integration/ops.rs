@@ -718,54 +718,14 @@ fn closed_port_is_a_retryable_connect_error() {
     assert!(e.to_string().contains("cannot connect"), "{e}");
 }
 
-/// A one-shot HTTP server on loopback that answers every request with `response` (a
-/// hand-made reply to a client-side parsing test, not evidence that transfers work).
-fn canned_server(response: &'static str) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        use std::io::{Read, Write};
-        for stream in listener.incoming().take(4) {
-            let Ok(mut s) = stream else { break };
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut got = Vec::new();
-            // Read the head and the (small) body, then answer.
-            s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
-                .unwrap();
-            while let Ok(n) = s.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                got.extend_from_slice(&buf[..n]);
-                if got.windows(4).any(|w| w == b"\r\n\r\n")
-                    && String::from_utf8_lossy(&got).contains("</CompleteMultipartUpload>")
-                {
-                    break;
-                }
-            }
-            let _ = s.write_all(response.as_bytes());
-        }
-    });
-    format!("http://{addr}")
-}
-
 #[test]
 fn a_200_answer_with_an_error_body_is_an_error() {
     const BODY: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n\n   <Error><Code>InternalError</Code><Message>We encountered an internal error. Please try again.</Message><RequestId>RQ1</RequestId></Error>";
-    let response: &'static str = Box::leak(
-        format!(
-            "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
-            BODY.len()
-        )
-        .into_boxed_str(),
-    );
-    let server = ferry_testkit::TestServer {
-        endpoint: canned_server(response),
-        access_key: "k".into(),
-        secret_key: "s".into(),
-        region: "us-east-1".into(),
-    };
-    let client = ferry_testkit::s3_client(&server).unwrap();
+    let canned = ferry_testkit::RecordingServer::start(format!(
+        "HTTP/1.1 200 OK\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{BODY}",
+        BODY.len()
+    ));
+    let client = ferry_testkit::s3_client(&canned.server()).unwrap();
     let e = rt()
         .block_on(
             client.complete_multipart_upload(&CompleteMultipartUploadRequest {

@@ -442,21 +442,15 @@ fn insert(map: &mut HeaderMap, k: &str, v: &str, op: &'static str) -> Result<()>
 /// Maps a reqwest failure to a client error kind. `reading_body`: the failure happened while
 /// reading the response body (so it was cut short).
 fn transport_error(op: &'static str, e: reqwest::Error, reading_body: bool) -> S3Error {
-    let tls = {
-        let mut src: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-        let mut found = None;
-        while let Some(s) = src {
-            if let Some(r) = s.downcast_ref::<rustls::Error>() {
-                found = Some(r.to_string());
-                break;
-            }
-            src = s.source();
-        }
-        found
-    };
+    let tls = find_rustls_error(&e).map(|r| r.to_string());
     let chain = error_chain(&e);
     let (kind, message) = if let Some(t) = tls {
-        (ClientErrorKind::Tls, format!("TLS handshake failed: {t}"))
+        (
+            ClientErrorKind::Tls,
+            format!(
+                "TLS handshake failed: {t} (to trust a private CA, give --ca-bundle FILE or set AWS_CA_BUNDLE)"
+            ),
+        )
     } else if e.is_timeout() {
         (ClientErrorKind::Timeout, format!("timed out: {chain}"))
     } else if e.is_connect() {
@@ -473,6 +467,24 @@ fn transport_error(op: &'static str, e: reqwest::Error, reading_body: bool) -> S
         )
     };
     S3Error::client(op, kind, message).with_source(e)
+}
+
+/// The TLS error somewhere in a chain. `io::Error` hides what it wraps from `source()`, and
+/// the TLS stack nests them, so look inside each one.
+fn find_rustls_error<'a>(e: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    if let Some(r) = e.downcast_ref::<rustls::Error>() {
+        return Some(r);
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        let inner: &(dyn std::error::Error + 'static) = inner;
+        if let Some(r) = find_rustls_error(inner) {
+            return Some(r);
+        }
+    }
+    e.source().and_then(find_rustls_error)
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -631,6 +643,13 @@ fn object_meta(op: &'static str, h: &HeaderMap) -> Result<ObjectMeta> {
         metadata,
         storage_class: header(h, "x-amz-storage-class"),
         server_side_encryption: header(h, "x-amz-server-side-encryption"),
+        sse_kms_key_id: header(h, "x-amz-server-side-encryption-aws-kms-key-id"),
+        sse_bucket_key_enabled: header(h, "x-amz-server-side-encryption-bucket-key-enabled")
+            .map(|v| v.eq_ignore_ascii_case("true")),
+        sse_customer_key_md5: header(h, "x-amz-server-side-encryption-customer-key-md5"),
+        object_lock_mode: header(h, "x-amz-object-lock-mode"),
+        object_lock_retain_until: header(h, "x-amz-object-lock-retain-until-date"),
+        object_lock_legal_hold: header(h, "x-amz-object-lock-legal-hold"),
         parts_count: header(h, "x-amz-mp-parts-count").and_then(|v| v.parse().ok()),
         tag_count: header(h, "x-amz-tagging-count").and_then(|v| v.parse().ok()),
         content_range: header(h, "content-range").and_then(|v| parse_content_range(&v)),

@@ -30,7 +30,7 @@ pub use endpoint::{
 pub use error::{ClientError, ClientErrorKind, Result, S3Error, ServiceError};
 pub use ops::*;
 pub use options::{
-    ChecksumAlgorithm, ChecksumType, ChecksumValue, ObjectOptions, OptionsError,
-    ServerSideEncryption,
+    CANNED_ACLS, ChecksumAlgorithm, ChecksumType, ChecksumValue, Grantee, Grants, ObjectLockMode,
+    ObjectOptions, OptionsError, RequestOptions, ServerSideEncryption, SseCustomerKey,
 };
 pub use profile::{Env, ProfileSet};

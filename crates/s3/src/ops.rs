@@ -396,8 +396,20 @@ pub struct ObjectMeta {
     pub metadata: BTreeMap<String, String>,
     /// Storage class (absent means STANDARD).
     pub storage_class: Option<String>,
-    /// `x-amz-server-side-encryption`.
+    /// `x-amz-server-side-encryption` (`AES256`, `aws:kms`).
     pub server_side_encryption: Option<String>,
+    /// `x-amz-server-side-encryption-aws-kms-key-id`.
+    pub sse_kms_key_id: Option<String>,
+    /// `x-amz-server-side-encryption-bucket-key-enabled`.
+    pub sse_bucket_key_enabled: Option<bool>,
+    /// `x-amz-server-side-encryption-customer-key-MD5`: the object is SSE-C, with this key.
+    pub sse_customer_key_md5: Option<String>,
+    /// `x-amz-object-lock-mode`.
+    pub object_lock_mode: Option<String>,
+    /// `x-amz-object-lock-retain-until-date`.
+    pub object_lock_retain_until: Option<String>,
+    /// `x-amz-object-lock-legal-hold` (`ON` or `OFF`).
+    pub object_lock_legal_hold: Option<String>,
     /// `x-amz-mp-parts-count`: parts of a multipart object (on a `partNumber` request).
     pub parts_count: Option<u32>,
     /// `x-amz-tagging-count`.

@@ -191,8 +191,6 @@ with_checksums! {
     struct CopyResult {
         #[serde(rename = "ETag", default)]
         etag: Option<String>,
-        #[serde(rename = "LastModified", default)]
-        last_modified: Option<String>,
     }
 }
 
@@ -205,7 +203,8 @@ with_checksums! {
 
 #[derive(Debug, Default, Deserialize)]
 pub(crate) struct AttributesParts {
-    #[serde(rename = "TotalPartsCount", default)]
+    /// `TotalPartsCount` in the API, `PartsCount` on the wire.
+    #[serde(rename = "PartsCount", alias = "TotalPartsCount", default)]
     pub(crate) total_parts_count: Option<String>,
     #[serde(rename = "NextPartNumberMarker", default)]
     pub(crate) next_part_number_marker: Option<String>,
@@ -416,6 +415,37 @@ mod tests {
         };
         let s = to_xml(&x);
         assert!(s.contains("<CompleteMultipartUpload xmlns=\"http://s3.amazonaws.com/doc/2006-03-01/\"><Part><PartNumber>1</PartNumber><ETag>\"a\"</ETag><ChecksumCRC32>AAAAAA==</ChecksumCRC32></Part><Part><PartNumber>2</PartNumber><ETag>\"b\"</ETag></Part></CompleteMultipartUpload>"), "{s}");
+    }
+
+    #[test]
+    fn object_attributes_with_part_checksums() {
+        // The shape of AWS's documented GetObjectAttributes answer.
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<GetObjectAttributesOutput><ETag>abc-2</ETag><Checksum><ChecksumCRC32C>wQ==-2</ChecksumCRC32C><ChecksumType>COMPOSITE</ChecksumType></Checksum>
+<ObjectParts><TotalPartsCount>2</TotalPartsCount><PartNumberMarker>0</PartNumberMarker><NextPartNumberMarker>1</NextPartNumberMarker><MaxParts>1</MaxParts><IsTruncated>true</IsTruncated>
+<Part><PartNumber>1</PartNumber><Size>5242880</Size><ChecksumCRC32C>AAAAAQ==</ChecksumCRC32C></Part></ObjectParts>
+<StorageClass>STANDARD</StorageClass><ObjectSize>6000000</ObjectSize></GetObjectAttributesOutput>"#;
+        let r: GetObjectAttributesResult = parse(body).unwrap();
+        let parts = r.object_parts.unwrap();
+        assert_eq!(parts.total_parts_count.as_deref(), Some("2"));
+        assert_eq!(
+            parts.parts[0].checksums().first(),
+            Some(ChecksumValue {
+                algorithm: ChecksumAlgorithm::Crc32c,
+                value: "AAAAAQ==".into()
+            })
+        );
+        assert_eq!(
+            r.checksum.unwrap().checksum_type.as_deref(),
+            Some("COMPOSITE")
+        );
+        // SeaweedFS writes PartsCount.
+        let r: GetObjectAttributesResult =
+            parse(b"<R><ObjectParts><PartsCount>3</PartsCount></ObjectParts></R>").unwrap();
+        assert_eq!(
+            r.object_parts.unwrap().total_parts_count.as_deref(),
+            Some("3")
+        );
     }
 
     #[test]

@@ -89,12 +89,19 @@ pub struct Seaweed {
     watcher: Child,
     pipe: Option<ChildStdin>,
     log: PathBuf,
+    https_endpoint: Option<String>,
 }
 
 impl Seaweed {
     /// Installs (if needed) and starts SeaweedFS on free loopback ports, and waits until it
     /// answers S3 requests.
     pub fn start() -> Result<Self> {
+        Self::start_with(None)
+    }
+
+    /// Like [`start`](Self::start), also serving HTTPS with the given PEM certificate and key;
+    /// the HTTPS endpoint (`https://localhost:PORT`) is [`Seaweed::https_endpoint`].
+    pub fn start_with(tls: Option<(&str, &str)>) -> Result<Self> {
         let weed = weed_binary()?;
         let dir = tempfile::Builder::new()
             .prefix("ferry-seaweedfs-")
@@ -108,10 +115,11 @@ impl Seaweed {
                 r#"{{"identities":[{{"name":"tester","credentials":[{{"accessKey":"{ACCESS_KEY}","secretKey":"{SECRET_KEY}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
             ),
         )?;
-        let ports = free_ports(5)?;
-        let [master, volume, filer, s3, admin] = [ports[0], ports[1], ports[2], ports[3], ports[4]];
+        let ports = free_ports(6)?;
+        let [master, volume, filer, s3, admin, https] =
+            [ports[0], ports[1], ports[2], ports[3], ports[4], ports[5]];
         let log = dir.join("weed.log");
-        let args = vec![
+        let mut args = vec![
             "mini".to_string(),
             format!("-dir={}", dir.join("data").display()),
             "-ip=127.0.0.1".into(),
@@ -134,6 +142,16 @@ impl Seaweed {
             "-s3.port.lance=0".into(),
             format!("-s3.config={}", config.display()),
         ];
+        let mut https_endpoint = None;
+        if let Some((cert, key)) = tls {
+            let (cert_path, key_path) = (dir.join("cert.pem"), dir.join("key.pem"));
+            std::fs::write(&cert_path, cert)?;
+            std::fs::write(&key_path, key)?;
+            args.push(format!("-s3.port.https={https}"));
+            args.push(format!("-s3.cert.file={}", cert_path.display()));
+            args.push(format!("-s3.key.file={}", key_path.display()));
+            https_endpoint = Some(format!("https://localhost:{https}"));
+        }
         let mut watcher = spawn_watched(&weed, &args, &dir, &log)?;
         let pipe = watcher.stdin.take();
         let mut me = Self {
@@ -146,9 +164,27 @@ impl Seaweed {
             watcher,
             pipe,
             log,
+            https_endpoint,
         };
         me.wait_ready(Duration::from_secs(60))?;
+        if tls.is_some() {
+            let start = Instant::now();
+            while std::net::TcpStream::connect(("127.0.0.1", https)).is_err() {
+                if start.elapsed() > Duration::from_secs(30) {
+                    bail!(
+                        "SeaweedFS's HTTPS port did not open; its log:\n{}",
+                        tail(&me.log)
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
         Ok(me)
+    }
+
+    /// The HTTPS endpoint, when started with a certificate.
+    pub fn https_endpoint(&self) -> Option<&str> {
+        self.https_endpoint.as_deref()
     }
 
     /// The server's log file.
@@ -385,4 +421,241 @@ pub fn boto3(server: &TestServer, script: &str, args: &[&str]) -> Result<serde_j
     }
     let text = String::from_utf8(out.stdout)?;
     serde_json::from_str(text.trim()).with_context(|| format!("boto3 printed non-JSON: {text}"))
+}
+
+/// s3s-fs (the `s3s` crate's file-system S3 server) running in this process on a free loopback
+/// port, with its own root folder: the one local server that checks `x-amz-content-sha256`
+/// (it answers a mismatch with 500). Stopped when dropped.
+pub struct S3sFs {
+    /// How to reach it.
+    pub server: TestServer,
+    /// Its storage folder.
+    pub root: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for S3sFs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3sFs")
+            .field("server", &self.server)
+            .finish()
+    }
+}
+
+impl S3sFs {
+    /// Starts a server with the test identity.
+    pub fn start() -> Result<Self> {
+        let root = tempfile::Builder::new().prefix("ferry-s3s-fs-").tempdir()?;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let service = {
+            let mut b = s3s::service::S3ServiceBuilder::new(fs);
+            b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+            b.build()
+        };
+        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("s3s-fs".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("s3s-fs runtime");
+                rt.block_on(async move {
+                    let listener =
+                        tokio::net::TcpListener::from_std(listener).expect("s3s-fs listener");
+                    let http = hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    );
+                    loop {
+                        tokio::select! {
+                            accepted = listener.accept() => {
+                                let Ok((socket, _)) = accepted else { continue };
+                                let conn = http
+                                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
+                                    .into_owned();
+                                tokio::spawn(async move {
+                                    let _ = conn.await;
+                                });
+                            }
+                            _ = &mut stopped => break,
+                        }
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_secs(2));
+            })?;
+        Ok(Self {
+            server: TestServer {
+                endpoint: format!("http://{addr}"),
+                access_key: ACCESS_KEY.into(),
+                secret_key: SECRET_KEY.into(),
+                region: REGION.into(),
+            },
+            root,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for S3sFs {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The shared moto server of this process (started on first use, stopped when the process
+/// ends): for what no other local server checks (ACL grants read back, SSE-KMS and object
+/// lock headers stored). Never evidence of integrity: it accepts wrong checksums.
+pub fn moto() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        start_moto().unwrap_or_else(|e| panic!("cannot start moto for the tests: {e:#}"))
+    })
+}
+
+fn start_moto() -> Result<TestServer> {
+    let program = tools_bin()?.join("moto_server");
+    let dir = tempfile::Builder::new()
+        .prefix("ferry-moto-")
+        .tempdir()?
+        .keep();
+    let port = free_ports(1)?[0];
+    let log = dir.join("moto.log");
+    let args = vec![
+        "-H".to_string(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+    ];
+    let mut watcher = spawn_watched(&program, &args, &dir, &log)?;
+    let pipe = watcher.stdin.take();
+    let server = TestServer {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        access_key: ACCESS_KEY.into(),
+        secret_key: SECRET_KEY.into(),
+        region: REGION.into(),
+    };
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Some(status) = watcher.try_wait()? {
+            bail!("moto exited ({status}); its log:\n{}", tail(&log));
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            static KEEP: Mutex<Vec<(Child, Option<ChildStdin>)>> = Mutex::new(Vec::new());
+            KEEP.lock().unwrap().push((watcher, pipe));
+            return Ok(server);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("moto did not listen within 60 s; its log:\n{}", tail(&log))
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, as PEM (certificate, key).
+pub fn self_signed_cert() -> Result<(String, String)> {
+    let c = rcgen::generate_simple_self_signed(vec!["localhost".into(), "127.0.0.1".into()])?;
+    Ok((c.cert.pem(), c.signing_key.serialize_pem()))
+}
+
+/// A loopback HTTP server that answers every request with one canned response and records
+/// each request's head (request line and headers). For client-side tests of request shape and
+/// reply parsing, never as evidence that a transfer works. Stops when dropped.
+pub struct RecordingServer {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    heads: std::sync::Arc<Mutex<Vec<String>>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RecordingServer {
+    /// Starts serving `response` (a whole HTTP/1.1 response, headers and body).
+    pub fn start(response: String) -> Self {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let heads = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (h, st) = (heads.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !st.load(Ordering::Relaxed) {
+                let Ok((mut s, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(10));
+                    continue;
+                };
+                let _ = s.set_nonblocking(false);
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut got = Vec::new();
+                let mut buf = [0u8; 16 * 1024];
+                let head_end = loop {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break None,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                    if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break Some(i + 4);
+                    }
+                };
+                let Some(head_end) = head_end else { continue };
+                let head = String::from_utf8_lossy(&got[..head_end]).to_string();
+                let length: usize = head
+                    .lines()
+                    .find_map(|l| {
+                        let (k, v) = l.split_once(':')?;
+                        k.eq_ignore_ascii_case("content-length")
+                            .then(|| v.trim().parse().ok())?
+                    })
+                    .unwrap_or(0);
+                while got.len() < head_end + length {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                h.lock().unwrap().push(head);
+                let _ = s.write_all(response.as_bytes());
+            }
+        });
+        Self {
+            endpoint,
+            heads,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The request heads received so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.heads.lock().unwrap().clone()
+    }
+
+    /// A test server description pointing at it (any credentials).
+    pub fn server(&self) -> TestServer {
+        TestServer {
+            endpoint: self.endpoint.clone(),
+            access_key: "recording".into(),
+            secret_key: "recording-secret".into(),
+            region: REGION.into(),
+        }
+    }
+}
+
+impl Drop for RecordingServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
