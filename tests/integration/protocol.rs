@@ -74,6 +74,62 @@ async fn create(client: &S3Client, bucket: &str, key: &str, options: ObjectOptio
         .upload_id
 }
 
+/// A checksum of `b` with `algorithm`, as S3 writes it.
+fn checksum_of(algorithm: ChecksumAlgorithm, b: &[u8]) -> ChecksumValue {
+    use sha2::Digest as _;
+    let raw: Vec<u8> = match algorithm {
+        ChecksumAlgorithm::Crc32 => (crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, b)
+            as u32)
+            .to_be_bytes()
+            .to_vec(),
+        ChecksumAlgorithm::Crc32c => (crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32Iscsi, b)
+            as u32)
+            .to_be_bytes()
+            .to_vec(),
+        ChecksumAlgorithm::Crc64Nvme => crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b)
+            .to_be_bytes()
+            .to_vec(),
+        ChecksumAlgorithm::Sha1 => sha1::Sha1::digest(b).to_vec(),
+        ChecksumAlgorithm::Sha256 => sha2::Sha256::digest(b).to_vec(),
+    };
+    ChecksumValue {
+        algorithm,
+        value: B64.encode(raw),
+    }
+}
+
+#[test]
+fn every_checksum_algorithm_is_checked_by_seaweedfs() {
+    let (_s, client, bucket) = seaweed_bucket("proto-sums");
+    let body = data(70_000, 30);
+    rt().block_on(async {
+        for algorithm in ChecksumAlgorithm::ALL {
+            let key = format!("sum-{algorithm}");
+            // A wrong value is refused ...
+            let mut req = put(&bucket, &key, body.clone());
+            req.checksum = Some(checksum_of(algorithm, b"something else"));
+            let e = client.put_object(req).await.unwrap_err();
+            assert_eq!(e.service().map(|s| s.status), Some(400), "{algorithm}: {e}");
+            // ... the right one stored and given back.
+            let mut req = put(&bucket, &key, body.clone());
+            req.checksum = Some(checksum_of(algorithm, &body));
+            client.put_object(req).await.unwrap();
+            let head = client
+                .head_object(&GetObjectRequest {
+                    checksum_mode: true,
+                    ..get(&bucket, &key)
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                head.checksum.value,
+                Some(checksum_of(algorithm, &body)),
+                "{algorithm}"
+            );
+        }
+    });
+}
+
 #[test]
 fn upload_part_copy_pinned_to_its_source() {
     let (server, client, bucket) = seaweed_bucket("proto-upc");
@@ -560,7 +616,23 @@ fn upload_part_copy_sends_both_sse_c_keys_and_reads_errors_in_200s() {
         }))
         .unwrap_err();
     assert_eq!(e.code(), Some("SlowDown"), "{e}");
+    let _ = rt().block_on(client.head_object(&GetObjectRequest {
+        request: RequestOptions {
+            expected_bucket_owner: Some("111122223333".into()),
+            request_payer: true,
+            sse_customer_key: Some(src_key.clone()),
+        },
+        ..get("bkt", "k")
+    }));
     let heads = canned.requests();
+    let last = heads[2].to_ascii_lowercase();
+    for needle in [
+        "x-amz-expected-bucket-owner: 111122223333\r\n",
+        "x-amz-request-payer: requester\r\n",
+        "x-amz-server-side-encryption-customer-algorithm: aes256\r\n",
+    ] {
+        assert!(last.contains(needle), "{needle} missing in {last}");
+    }
     let head = heads[0].to_ascii_lowercase();
     assert!(
         head.starts_with("put /dst-bucket/dst/key?partnumber=3&uploadid=up "),
@@ -922,6 +994,48 @@ fn moto_stores_grants_kms_and_object_lock() {
                     && g.permission == Permission::Read),
             "{acl:?}"
         );
+
+        // SSE-S3.
+        let mut req = put(&bucket, "sse-s3", b"x".to_vec());
+        req.options.sse = Some(ServerSideEncryption::S3);
+        client.put_object(req).await.unwrap();
+        let head = client.head_object(&get(&bucket, "sse-s3")).await.unwrap();
+        assert_eq!(head.server_side_encryption.as_deref(), Some("AES256"));
+        // Grant headers on PutObjectAcl.
+        client
+            .put_object_acl(&PutObjectAclRequest {
+                bucket: bucket.clone(),
+                key: "sse-s3".into(),
+                version_id: None,
+                acl: AclSpec::Grants(Grants {
+                    read_acp: vec![Grantee::Id("reader-id".into())],
+                    write_acp: vec![Grantee::Id("writer-id".into())],
+                    ..Default::default()
+                }),
+                request: RequestOptions::default(),
+            })
+            .await
+            .unwrap();
+        let acl = client
+            .get_object_acl(&GetObjectAclRequest {
+                bucket: bucket.clone(),
+                key: "sse-s3".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        for (id, permission) in [
+            ("reader-id", Permission::ReadAcp),
+            ("writer-id", Permission::WriteAcp),
+        ] {
+            assert!(
+                acl.grants.contains(&Grant {
+                    grantee: Grantee::Id(id.into()),
+                    permission
+                }),
+                "{acl:?}"
+            );
+        }
 
         // SSE-KMS and object lock, on PutObject and on CreateMultipartUpload.
         let options = ObjectOptions {
