@@ -2,8 +2,41 @@
 //! [`ferry_s3::ObjectClient`]; owns part planning, scheduling, retries, checksums, journals and
 //! resume. It prints nothing: progress reaches callers as events.
 //!
-//! The foundation issue starts it with the S3 part-size limits the planner will build on.
+//! ```no_run
+//! # async fn example(client: ferry_s3::S3Client) -> Result<(), ferry_engine::Error> {
+//! use std::sync::Arc;
+//! use ferry_engine::{Source, UploadConfig, Uploader};
+//! let uploader = Uploader::new(Arc::new(client), UploadConfig::default());
+//! let handle = uploader.upload(Source::File("big.iso".into()), "bucket", "big.iso", Default::default());
+//! let outcome = handle.wait().await?;
+//! println!("{} bytes, ETag {}", outcome.size, outcome.etag);
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
+
+mod checksum;
+mod error;
+mod plan;
+mod progress;
+mod retry;
+mod schedule;
+mod source;
+mod upload;
+
+pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
+pub use error::{Error, ErrorKind};
+pub use plan::{
+    DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, Plan, PlanConfig, PlanError,
+    STREAM_DOUBLING_PARTS, STREAM_FIRST_PART, check_part_size, plan, smallest_part_size,
+    stream_capacity, stream_part_size,
+};
+pub use progress::{Event, Progress, Snapshot, UploadOutcome, Verification};
+pub use retry::{
+    Jitter, QUOTA_TOKENS, RETRY_COST, RandomJitter, RetryPolicy, RetryQuota, THROTTLE_COST,
+};
+pub use schedule::Aimd;
+pub use source::CHUNK_SIZE;
+pub use upload::{Source, UploadConfig, UploadHandle, Uploader};
 
 /// S3's limits on multipart uploads. Source: Amazon S3 User Guide, "Amazon S3 multipart upload
 /// limits". Applies to: every multipart upload and copy.

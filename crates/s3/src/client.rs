@@ -104,6 +104,9 @@ pub trait ObjectClient: Send + Sync + 'static {
         &self,
         req: &GetObjectTaggingRequest,
     ) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
+    /// Forget cached credentials, so the next request fetches fresh ones (after
+    /// `ExpiredToken`). By default, does nothing.
+    fn refresh_credentials(&self) {}
 }
 
 /// Every part of an upload, following `NextPartNumberMarker` page by page from `req`'s
@@ -350,8 +353,24 @@ impl S3Client {
             Body::Bytes(b) if b.is_empty() => EMPTY_SHA256.to_string(),
             Body::Bytes(b) => signing::sha256_hex(b),
             Body::Stream { .. } => UNSIGNED_PAYLOAD.to_string(),
+            Body::AwsChunked { .. } => signing::STREAMING_UNSIGNED_PAYLOAD_TRAILER.to_string(),
         };
         let mut headers = p.headers;
+        if let Body::AwsChunked {
+            decoded_length,
+            trailer,
+            ..
+        } = &p.body
+        {
+            headers.push(("content-encoding".into(), "aws-chunked".into()));
+            headers.push((
+                "x-amz-decoded-content-length".into(),
+                decoded_length.to_string(),
+            ));
+            if let Some(a) = trailer {
+                headers.push(("x-amz-trailer".into(), a.header().into()));
+            }
+        }
         headers.push(("host".into(), target.host_header.clone()));
         headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
         let signable = SignableRequest {
@@ -380,11 +399,16 @@ impl S3Client {
             insert(&mut map, k, v, op)?;
         }
         insert(&mut map, "user-agent", USER_AGENT, op)?;
-        let length = p.body.len();
+        let length = match &p.body {
+            Body::AwsChunked { encoded_length, .. } => *encoded_length,
+            other => other.len(),
+        };
         insert(&mut map, "content-length", &length.to_string(), op)?;
         let body = match p.body {
             Body::Bytes(b) => reqwest::Body::from(b),
-            Body::Stream { stream, .. } => reqwest::Body::wrap_stream(stream),
+            Body::Stream { stream, .. } | Body::AwsChunked { stream, .. } => {
+                reqwest::Body::wrap_stream(stream)
+            }
         };
         debug!(operation = op, method = %p.method, url = %target.url, "sending");
         let resp = self
@@ -724,6 +748,10 @@ fn lenient_bool(v: &Option<String>) -> bool {
 }
 
 impl ObjectClient for S3Client {
+    fn refresh_credentials(&self) {
+        self.inner.config.credentials.invalidate();
+    }
+
     async fn create_multipart_upload(
         &self,
         req: &CreateMultipartUploadRequest,

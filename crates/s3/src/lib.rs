@@ -6,6 +6,7 @@
 //! It knows nothing of part scheduling, retries or journals: those belong to ferry-engine.
 #![deny(missing_docs)]
 
+pub mod chunked;
 mod client;
 mod config;
 mod credentials;

@@ -31,6 +31,18 @@ pub enum Body {
         /// The bytes.
         stream: BodyStream,
     },
+    /// An `aws-chunked` stream with an optional checksum trailer, already framed (see
+    /// [`crate::chunked`]); sent as `STREAMING-UNSIGNED-PAYLOAD-TRAILER`.
+    AwsChunked {
+        /// Bytes of data it carries.
+        decoded_length: u64,
+        /// Bytes on the wire ([`crate::chunked::encoded_length`]).
+        encoded_length: u64,
+        /// The checksum algorithm of the trailer.
+        trailer: Option<crate::options::ChecksumAlgorithm>,
+        /// The framed bytes.
+        stream: BodyStream,
+    },
 }
 
 impl Body {
@@ -39,6 +51,7 @@ impl Body {
         match self {
             Body::Bytes(b) => b.len() as u64,
             Body::Stream { length, .. } => *length,
+            Body::AwsChunked { decoded_length, .. } => *decoded_length,
         }
     }
 
@@ -53,6 +66,9 @@ impl fmt::Debug for Body {
         match self {
             Body::Bytes(b) => write!(f, "Body::Bytes({} bytes)", b.len()),
             Body::Stream { length, .. } => write!(f, "Body::Stream({length} bytes)"),
+            Body::AwsChunked { decoded_length, .. } => {
+                write!(f, "Body::AwsChunked({decoded_length} bytes)")
+            }
         }
     }
 }

@@ -1,0 +1,238 @@
+//! Checksums: per-part CRC32, CRC32C, CRC64NVME, SHA1, SHA256 and MD5 (Content-MD5), and the
+//! object-level values S3 checks: COMPOSITE (a checksum of the part checksums, `-N`) and
+//! FULL_OBJECT (the CRC of the whole stream, combined from the part CRCs: no second pass).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use crc_fast::CrcAlgorithm as Crc;
+use ferry_s3::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
+use md5::Digest as _;
+
+/// What an upload checksums with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChecksumMode {
+    /// An additional checksum algorithm with its type: sent per part in a trailer, and for
+    /// the whole object on Complete.
+    Additional(ChecksumAlgorithm, ChecksumType),
+    /// `Content-MD5` on each part only, for servers that reject additional checksums.
+    ContentMd5,
+    /// No checksum beyond TCP's and TLS's.
+    None,
+}
+
+impl Default for ChecksumMode {
+    /// CRC64NVME, FULL_OBJECT: S3's own default, and the cheapest to compute.
+    fn default() -> Self {
+        ChecksumMode::Additional(ChecksumAlgorithm::Crc64Nvme, ChecksumType::FullObject)
+    }
+}
+
+fn crc_of(a: ChecksumAlgorithm) -> Option<Crc> {
+    match a {
+        ChecksumAlgorithm::Crc32 => Some(Crc::Crc32IsoHdlc),
+        ChecksumAlgorithm::Crc32c => Some(Crc::Crc32Iscsi),
+        ChecksumAlgorithm::Crc64Nvme => Some(Crc::Crc64Nvme),
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
+    }
+}
+
+/// A running checksum of one algorithm (or MD5).
+#[derive(Clone)]
+pub enum Hasher {
+    /// One of the CRCs.
+    Crc(ChecksumAlgorithm, crc_fast::Digest),
+    /// SHA-1.
+    Sha1(sha1::Sha1),
+    /// SHA-256.
+    Sha256(sha2::Sha256),
+    /// MD5, for Content-MD5.
+    Md5(md5::Md5),
+}
+
+impl std::fmt::Debug for Hasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Hasher::Crc(..) => "Hasher::Crc",
+            Hasher::Sha1(_) => "Hasher::Sha1",
+            Hasher::Sha256(_) => "Hasher::Sha256",
+            Hasher::Md5(_) => "Hasher::Md5",
+        })
+    }
+}
+
+/// A finished part checksum: the raw digest (for composite and combined values) and the
+/// number of bytes it covers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    /// Raw digest bytes, big-endian for CRCs (as S3 encodes them).
+    pub raw: Vec<u8>,
+    /// Bytes hashed.
+    pub len: u64,
+}
+
+impl Digest {
+    /// Base64, as in `x-amz-checksum-*` and `Content-MD5`.
+    pub fn base64(&self) -> String {
+        B64.encode(&self.raw)
+    }
+}
+
+impl Hasher {
+    /// A hasher for an additional checksum algorithm.
+    pub fn new(a: ChecksumAlgorithm) -> Self {
+        match crc_of(a) {
+            Some(c) => Hasher::Crc(a, crc_fast::Digest::new(c)),
+            None if a == ChecksumAlgorithm::Sha1 => Hasher::Sha1(sha1::Sha1::new()),
+            None => Hasher::Sha256(sha2::Sha256::new()),
+        }
+    }
+
+    /// A hasher for Content-MD5.
+    pub fn md5() -> Self {
+        Hasher::Md5(md5::Md5::new())
+    }
+
+    /// Adds bytes.
+    pub fn update(&mut self, data: &[u8]) {
+        match self {
+            Hasher::Crc(_, d) => d.update(data),
+            Hasher::Sha1(h) => h.update(data),
+            Hasher::Sha256(h) => h.update(data),
+            Hasher::Md5(h) => h.update(data),
+        }
+    }
+
+    /// The digest, and `len` bytes it covered (the caller counts).
+    pub fn finish(self, len: u64) -> Digest {
+        let raw = match self {
+            Hasher::Crc(a, d) => crc_bytes(a, d.finalize()),
+            Hasher::Sha1(h) => h.finalize().to_vec(),
+            Hasher::Sha256(h) => h.finalize().to_vec(),
+            Hasher::Md5(h) => h.finalize().to_vec(),
+        };
+        Digest { raw, len }
+    }
+}
+
+fn crc_bytes(a: ChecksumAlgorithm, v: u64) -> Vec<u8> {
+    if a == ChecksumAlgorithm::Crc64Nvme {
+        v.to_be_bytes().to_vec()
+    } else {
+        (v as u32).to_be_bytes().to_vec()
+    }
+}
+
+fn crc_value(raw: &[u8]) -> u64 {
+    raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
+}
+
+/// The CRC of the concatenation of parts, from the parts' CRCs and lengths (no second pass).
+/// `None` for SHA algorithms, which cannot be combined.
+pub fn combine(a: ChecksumAlgorithm, parts: &[Digest]) -> Option<Digest> {
+    let crc = crc_of(a)?;
+    let mut iter = parts.iter();
+    let Some(first) = iter.next() else {
+        return Some(Hasher::new(a).finish(0));
+    };
+    let mut value = crc_value(&first.raw);
+    let mut len = first.len;
+    for p in iter {
+        value = crc_fast::checksum_combine(crc, value, crc_value(&p.raw), p.len);
+        len += p.len;
+    }
+    Some(Digest {
+        raw: crc_bytes(a, value),
+        len,
+    })
+}
+
+/// The object checksum S3 computes for a multipart upload, as it writes it: FULL_OBJECT is the
+/// combined CRC; COMPOSITE is the checksum of the concatenated raw part checksums, `-N`.
+pub fn object_checksum(
+    a: ChecksumAlgorithm,
+    t: ChecksumType,
+    parts: &[Digest],
+) -> Option<ChecksumValue> {
+    let value = match t {
+        ChecksumType::FullObject => combine(a, parts)?.base64(),
+        ChecksumType::Composite => {
+            let mut h = Hasher::new(a);
+            for p in parts {
+                h.update(&p.raw);
+            }
+            format!("{}-{}", h.finish(0).base64(), parts.len())
+        }
+    };
+    Some(ChecksumValue {
+        algorithm: a,
+        value,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn digest(a: ChecksumAlgorithm, data: &[u8]) -> Digest {
+        let mut h = Hasher::new(a);
+        h.update(data);
+        h.finish(data.len() as u64)
+    }
+
+    #[test]
+    fn known_values() {
+        // "123456789" check values of each CRC.
+        let check = |a, hex: &str| assert_eq!(hex::encode(digest(a, b"123456789").raw), hex);
+        check(ChecksumAlgorithm::Crc32, "cbf43926");
+        check(ChecksumAlgorithm::Crc32c, "e3069283");
+        check(ChecksumAlgorithm::Crc64Nvme, "ae8b14860a799888");
+        assert_eq!(
+            digest(ChecksumAlgorithm::Sha256, b"").base64(),
+            "47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="
+        );
+    }
+
+    #[test]
+    fn composite_of_parts() {
+        let a = digest(ChecksumAlgorithm::Sha256, b"part one");
+        let b = digest(ChecksumAlgorithm::Sha256, b"part two");
+        let mut cat = a.raw.clone();
+        cat.extend_from_slice(&b.raw);
+        let expected = format!("{}-2", digest(ChecksumAlgorithm::Sha256, &cat).base64());
+        assert_eq!(
+            object_checksum(
+                ChecksumAlgorithm::Sha256,
+                ChecksumType::Composite,
+                &[a.clone(), b]
+            )
+            .unwrap()
+            .value,
+            expected
+        );
+        assert_eq!(
+            object_checksum(ChecksumAlgorithm::Sha256, ChecksumType::FullObject, &[a]),
+            None
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn combined_crc_equals_one_pass_on_random_splits(
+            data in proptest::collection::vec(any::<u8>(), 0..20_000),
+            cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..8),
+        ) {
+            let mut points: Vec<usize> = cuts.iter().map(|i| i.index(data.len() + 1)).collect();
+            points.push(0);
+            points.push(data.len());
+            points.sort();
+            for a in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
+                let parts: Vec<Digest> = points
+                    .windows(2)
+                    .map(|w| digest(a, &data[w[0]..w[1]]))
+                    .collect();
+                prop_assert_eq!(combine(a, &parts).unwrap(), digest(a, &data));
+            }
+        }
+    }
+}

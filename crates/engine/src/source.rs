@@ -1,0 +1,242 @@
+//! Where an upload's bytes come from, and how a part becomes a request body.
+//!
+//! A file part is read in chunks with positional reads on a blocking thread, checksummed on
+//! the way and framed as `aws-chunked` with the checksum in a trailer: memory per part in
+//! flight is a few chunks, and a retry simply reads the part again. A stream (stdin) cannot be
+//! read twice, so each part is kept until acknowledged: in memory within the budget, else in
+//! an unlinked 0600 temporary file.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::{Bytes, BytesMut};
+use ferry_s3::{Body, ChecksumAlgorithm, ChecksumValue, chunked};
+use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::checksum::{ChecksumMode, Digest, Hasher};
+use crate::progress::Progress;
+
+/// Bytes read and sent per chunk of a part: 1 MiB.
+pub const CHUNK_SIZE: usize = 1024 * 1024;
+
+/// A part's bytes, re-readable for a retry.
+#[derive(Debug, Clone)]
+pub(crate) enum PartData {
+    /// A region of a file (the source, or a spill file).
+    File {
+        file: Arc<File>,
+        offset: u64,
+        len: u64,
+    },
+    /// Bytes in memory.
+    Memory(Bytes),
+}
+
+impl PartData {
+    pub(crate) fn len(&self) -> u64 {
+        match self {
+            PartData::File { len, .. } => *len,
+            PartData::Memory(b) => b.len() as u64,
+        }
+    }
+
+    /// Chunk `i` of the data (a copy for files, a slice for memory).
+    fn chunk(&self, offset: u64, n: usize) -> std::io::Result<Bytes> {
+        match self {
+            PartData::File {
+                file,
+                offset: base,
+                ..
+            } => {
+                let mut buf = BytesMut::zeroed(n);
+                file.read_exact_at(&mut buf, base + offset)?;
+                Ok(buf.freeze())
+            }
+            PartData::Memory(b) => Ok(b.slice(offset as usize..offset as usize + n)),
+        }
+    }
+}
+
+/// The checksums of a part, known once its body has been read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct PartDigests {
+    /// The additional checksum, if any.
+    pub(crate) additional: Option<Digest>,
+}
+
+/// A body for one attempt at a part, and where its checksum will arrive.
+pub(crate) struct PartBody {
+    pub(crate) body: Body,
+    pub(crate) digests: oneshot::Receiver<std::io::Result<PartDigests>>,
+    /// Bytes of this attempt counted in the progress so far (taken back if it fails).
+    pub(crate) counted: Arc<AtomicU64>,
+    /// Content-MD5, for that mode (computed before sending).
+    pub(crate) content_md5: Option<String>,
+}
+
+/// Builds the body of one attempt at a part. Reading and checksumming run on a blocking
+/// thread, so checksums use the other core while the network task sends.
+pub(crate) async fn part_body(
+    data: PartData,
+    mode: ChecksumMode,
+    progress: Arc<Progress>,
+) -> std::io::Result<PartBody> {
+    let len = data.len();
+    let counted = Arc::new(AtomicU64::new(0));
+    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(6);
+    let (dtx, drx) = oneshot::channel();
+    let (trailer, content_md5) = match mode {
+        ChecksumMode::Additional(a, _) => (Some(a), None),
+        ChecksumMode::ContentMd5 => {
+            let d = data.clone();
+            let md5 = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
+                let mut h = Hasher::md5();
+                let mut off = 0;
+                while off < d.len() {
+                    let n = (d.len() - off).min(CHUNK_SIZE as u64) as usize;
+                    h.update(&d.chunk(off, n)?);
+                    off += n as u64;
+                }
+                Ok(h.finish(d.len()).base64())
+            })
+            .await
+            .map_err(std::io::Error::other)??;
+            (None, Some(md5))
+        }
+        ChecksumMode::None => (None, None),
+    };
+    let framed = trailer.is_some();
+    let count = counted.clone();
+    tokio::task::spawn_blocking(move || {
+        let result = read_part(&data, trailer, framed, &tx, &progress, &count);
+        let _ = dtx.send(result);
+    });
+    let stream: ferry_s3::BodyStream = Box::pin(ReceiverStream(rx));
+    let body = if framed {
+        Body::AwsChunked {
+            decoded_length: len,
+            encoded_length: chunked::encoded_length(len, CHUNK_SIZE as u64, trailer),
+            trailer,
+            stream,
+        }
+    } else {
+        Body::Stream {
+            length: len,
+            stream,
+        }
+    };
+    Ok(PartBody {
+        body,
+        digests: drx,
+        counted,
+        content_md5,
+    })
+}
+
+/// Reads `data` chunk by chunk into `tx`, framed or plain, hashing on the way.
+fn read_part(
+    data: &PartData,
+    trailer: Option<ChecksumAlgorithm>,
+    framed: bool,
+    tx: &mpsc::Sender<std::io::Result<Bytes>>,
+    progress: &Progress,
+    counted: &AtomicU64,
+) -> std::io::Result<PartDigests> {
+    let len = data.len();
+    let mut hasher = trailer.map(Hasher::new);
+    let mut offset = 0u64;
+    // A closed channel means the request ended (failed or cancelled): stop reading.
+    let send = |b: Bytes| tx.blocking_send(Ok(b)).is_ok();
+    while offset < len {
+        let n = (len - offset).min(CHUNK_SIZE as u64) as usize;
+        let chunk = match data.chunk(offset, n) {
+            Ok(c) => c,
+            Err(e) => {
+                let copy = std::io::Error::new(e.kind(), e.to_string());
+                let _ = tx.blocking_send(Err(copy));
+                return Err(e);
+            }
+        };
+        if let Some(h) = hasher.as_mut() {
+            h.update(&chunk);
+        }
+        let ok = if framed {
+            send(chunked::chunk_header(n)) && send(chunk) && send(chunked::CHUNK_END)
+        } else {
+            send(chunk)
+        };
+        if !ok {
+            return Err(std::io::Error::other("the request ended before its body"));
+        }
+        progress.add_bytes(n as u64);
+        counted.fetch_add(n as u64, Ordering::Relaxed);
+        offset += n as u64;
+    }
+    let additional = hasher.map(|h| h.finish(len));
+    if framed {
+        let value = additional.as_ref().zip(trailer).map(|(d, a)| ChecksumValue {
+            algorithm: a,
+            value: d.base64(),
+        });
+        send(chunked::final_chunk(value.as_ref()));
+    }
+    Ok(PartDigests { additional })
+}
+
+/// A stream over an mpsc receiver.
+struct ReceiverStream(mpsc::Receiver<std::io::Result<Bytes>>);
+
+impl futures_util::Stream for ReceiverStream {
+    type Item = std::io::Result<Bytes>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// Reads up to `len` bytes of a stream into a part: in memory when `in_memory`, else into an
+/// unlinked temporary file (0600). Fewer bytes than `len` means the stream ended.
+pub(crate) async fn read_stream_part<R: AsyncRead + Unpin>(
+    reader: &mut R,
+    len: u64,
+    in_memory: bool,
+) -> std::io::Result<PartData> {
+    if in_memory {
+        let mut buf = BytesMut::with_capacity(len as usize);
+        while (buf.len() as u64) < len {
+            let want = (len - buf.len() as u64).min(CHUNK_SIZE as u64) as usize;
+            let before = buf.len();
+            buf.resize(before + want, 0);
+            let n = reader.read(&mut buf[before..]).await?;
+            buf.truncate(before + n);
+            if n == 0 {
+                break;
+            }
+        }
+        return Ok(PartData::Memory(buf.freeze()));
+    }
+    // tempfile() is created 0600 and unlinked at once: nothing is left behind, whatever
+    // happens to the process.
+    let file = tempfile::tempfile()?;
+    let mut written = 0u64;
+    let mut buf = vec![0u8; CHUNK_SIZE];
+    while written < len {
+        let want = (len - written).min(CHUNK_SIZE as u64) as usize;
+        let n = reader.read(&mut buf[..want]).await?;
+        if n == 0 {
+            break;
+        }
+        file.write_all_at(&buf[..n], written)?;
+        written += n as u64;
+    }
+    Ok(PartData::File {
+        file: Arc::new(file),
+        offset: 0,
+        len: written,
+    })
+}

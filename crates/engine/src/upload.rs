@@ -1,0 +1,1021 @@
+//! Uploads: plan, create, run the parts through a bounded pool with retries, complete with the
+//! whole object's checksum and size, check the result with HeadObject, or abort.
+//!
+//! Dropping an [`UploadHandle`] does not stop the upload; [`UploadHandle::cancel`] does, and
+//! then the multipart upload is aborted (the resume work makes "keep" possible).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use ferry_s3::{
+    AbortMultipartUploadRequest, ChecksumType, ChecksumValue,
+    CompleteMultipartUploadRequest, CompletedPart, CreateMultipartUploadRequest, GetObjectRequest,
+    ObjectClient, ObjectOptions, PutObjectRequest, S3Error, UploadPartRequest,
+};
+use tokio::io::AsyncRead;
+use tokio::sync::broadcast;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::checksum::{ChecksumMode, Digest, object_checksum};
+use crate::error::{Error, ErrorKind};
+use crate::plan::{Plan, PlanConfig, STREAM_FIRST_PART, plan, stream_part_size};
+use crate::progress::{Event, Progress, UploadOutcome, Verification};
+use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
+use crate::schedule::Aimd;
+use crate::source::{CHUNK_SIZE, PartData, part_body, read_stream_part};
+
+const MIB: u64 = 1024 * 1024;
+
+/// Settings of an upload. Build with `Default` and set what differs.
+#[derive(Debug, Clone)]
+pub struct UploadConfig {
+    /// Part planning: part size, single-request threshold, object size limit.
+    pub plan: PlanConfig,
+    /// Most parts in flight. By default, 8.
+    pub concurrency: u32,
+    /// The memory budget for part buffers, in bytes; caps concurrency x buffers. By default,
+    /// 256 MiB.
+    pub memory_limit: u64,
+    /// Checksums. By default, CRC64NVME, FULL_OBJECT.
+    pub checksum: ChecksumMode,
+    /// Retries.
+    pub retry: RetryPolicy,
+    /// Refuse to replace an existing object (`If-None-Match: *`).
+    pub no_clobber: bool,
+    /// A stream's exact size, if known (`--expected-size`): uniform parts.
+    pub expected_size: Option<u64>,
+}
+
+impl Default for UploadConfig {
+    fn default() -> Self {
+        Self {
+            plan: PlanConfig::default(),
+            concurrency: 8,
+            memory_limit: 256 * MIB,
+            checksum: ChecksumMode::default(),
+            retry: RetryPolicy::default(),
+            no_clobber: false,
+            expected_size: None,
+        }
+    }
+}
+
+/// Where an upload's bytes come from.
+pub enum Source {
+    /// A local file, read with positional reads (never whole in memory).
+    File(PathBuf),
+    /// A stream of unknown length (stdin, a pipe, any `AsyncRead`): parts are kept until
+    /// acknowledged, so a stream upload cannot be resumed.
+    Stream(Box<dyn AsyncRead + Send + Unpin>),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "Source::File({})", p.display()),
+            Source::Stream(_) => f.write_str("Source::Stream"),
+        }
+    }
+}
+
+/// Uploads through one client. Its retry quota is shared by every upload it runs.
+#[derive(Debug)]
+pub struct Uploader<C> {
+    client: Arc<C>,
+    config: UploadConfig,
+    quota: Arc<RetryQuota>,
+    jitter: Arc<dyn Jitter>,
+}
+
+impl<C> Clone for Uploader<C> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            config: self.config.clone(),
+            quota: self.quota.clone(),
+            jitter: self.jitter.clone(),
+        }
+    }
+}
+
+/// A running upload: wait for it, watch it, or cancel it.
+pub struct UploadHandle {
+    task: tokio::task::JoinHandle<Result<UploadOutcome, Error>>,
+    events: broadcast::Sender<Event>,
+    first: Mutex<Option<broadcast::Receiver<Event>>>,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+}
+
+impl UploadHandle {
+    /// Events from the start of the upload (the first call), or from now (later calls).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.first
+            .lock()
+            .expect("events lock")
+            .take()
+            .unwrap_or_else(|| self.events.subscribe())
+    }
+
+    /// Counters to poll.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
+    }
+
+    /// Stops the upload: no new parts start, parts in flight are dropped, the multipart upload
+    /// is aborted; [`wait`](Self::wait) then returns an error of kind `Cancelled`.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// Waits for the end.
+    pub async fn wait(self) -> Result<UploadOutcome, Error> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(Error::new(
+                ErrorKind::Local,
+                format!("the upload task failed: {e}"),
+            )),
+        }
+    }
+}
+
+/// Everything one upload needs, shared by its tasks.
+struct Job<C> {
+    client: Arc<C>,
+    config: UploadConfig,
+    quota: Arc<RetryQuota>,
+    jitter: Arc<dyn Jitter>,
+    bucket: String,
+    key: String,
+    options: ObjectOptions,
+    events: broadcast::Sender<Event>,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+    aimd: Aimd,
+}
+
+impl<C: ObjectClient> Uploader<C> {
+    /// An uploader with its own retry quota.
+    pub fn new(client: Arc<C>, config: UploadConfig) -> Self {
+        Self {
+            client,
+            config,
+            quota: Arc::new(RetryQuota::default()),
+            jitter: Arc::new(RandomJitter),
+        }
+    }
+
+    /// Uses `jitter` for backoff (tests make it deterministic).
+    pub fn with_jitter(mut self, jitter: Arc<dyn Jitter>) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The retry quota this uploader's transfers share.
+    pub fn quota(&self) -> Arc<RetryQuota> {
+        self.quota.clone()
+    }
+
+    /// Checks settings and options before anything is sent.
+    pub fn check(&self, options: &ObjectOptions) -> Result<(), Error> {
+        options
+            .validate()
+            .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+        if let ChecksumMode::Additional(a, t) = self.config.checksum
+            && !a.allows(t)
+        {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
+                ),
+            ));
+        }
+        if self.config.concurrency == 0 {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "concurrency must be at least 1",
+            ));
+        }
+        if self.config.memory_limit < 8 * MIB {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                "the memory limit must be at least 8 MiB",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts uploading `source` to `bucket`/`key`. Must be called within a tokio runtime.
+    pub fn upload(
+        &self,
+        source: Source,
+        bucket: impl Into<String>,
+        key: impl Into<String>,
+        options: ObjectOptions,
+    ) -> UploadHandle {
+        let (events, first) = broadcast::channel(4096);
+        let progress = Arc::new(Progress::default());
+        let cancel = CancellationToken::new();
+        let job = Arc::new(Job {
+            client: self.client.clone(),
+            config: self.config.clone(),
+            quota: self.quota.clone(),
+            jitter: self.jitter.clone(),
+            bucket: bucket.into(),
+            key: key.into(),
+            options,
+            events: events.clone(),
+            progress: progress.clone(),
+            cancel: cancel.clone(),
+            aimd: Aimd::new(self.config.concurrency),
+        });
+        let check = self.check(&job.options);
+        let task = tokio::spawn(async move {
+            check?;
+            let result = run(job.clone(), source).await;
+            match &result {
+                Ok(o) => job.emit(Event::Finished(o.clone())),
+                Err(e) => job.emit(Event::Failed {
+                    error: e.to_string(),
+                }),
+            }
+            result
+        });
+        UploadHandle {
+            task,
+            events,
+            first: Mutex::new(Some(first)),
+            progress,
+            cancel,
+        }
+    }
+}
+
+impl<C: ObjectClient> Job<C> {
+    fn emit(&self, e: Event) {
+        let _ = self.events.send(e);
+    }
+
+    fn mode(&self) -> ChecksumMode {
+        self.config.checksum
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the policy or quota says stop.
+    async fn retrying<T, F, Fut>(&self, part: Option<u32>, mut attempt: F) -> Result<T, S3Error>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<T, S3Error>>,
+    {
+        let start = Instant::now();
+        let mut taken = 0u32;
+        let mut n = 1u32;
+        loop {
+            let result = tokio::select! {
+                r = attempt(n) => r,
+                () = self.cancel.cancelled() => {
+                    return Err(S3Error::client(
+                        "upload",
+                        ferry_s3::ClientErrorKind::InvalidRequest,
+                        "cancelled",
+                    ));
+                }
+            };
+            let err = match result {
+                Ok(v) => {
+                    self.quota.release(taken);
+                    return Ok(v);
+                }
+                Err(e) => e,
+            };
+            if err.is_throttling() {
+                let limit = self.aimd.on_throttle();
+                self.emit(Event::Concurrency { limit });
+            }
+            let expired = err.is_expired_credentials();
+            if expired {
+                self.client.refresh_credentials();
+            }
+            let policy = &self.config.retry;
+            if !(err.is_retryable() || expired)
+                || n >= policy.max_attempts
+                || start.elapsed() >= policy.max_total
+            {
+                return Err(err);
+            }
+            let Some(cost) = self.quota.acquire(&err) else {
+                warn!("retry quota exhausted; not retrying: {err}");
+                return Err(err);
+            };
+            taken += cost;
+            let delay = if expired {
+                Duration::ZERO
+            } else {
+                policy.delay(&err, n, self.jitter.as_ref())
+            };
+            let delay = delay.min(policy.max_total.saturating_sub(start.elapsed()));
+            self.progress.retried();
+            self.emit(Event::Retry {
+                part,
+                attempt: n,
+                delay,
+                reason: err.to_string(),
+            });
+            debug!(?part, attempt = n, ?delay, "retrying: {err}");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.cancel.cancelled() => {}
+            }
+            n += 1;
+        }
+    }
+
+    /// Uploads one part, retrying under the same part number, reading its data again for
+    /// each attempt.
+    async fn upload_part(
+        self: Arc<Self>,
+        upload_id: Arc<str>,
+        number: u32,
+        data: PartData,
+    ) -> Result<(CompletedPart, Option<Digest>), Error> {
+        let size = data.len();
+        self.progress.part_started();
+        self.emit(Event::PartStarted { part: number, size });
+        let digests: Arc<Mutex<Option<Digest>>> = Arc::default();
+        let result = self
+            .retrying(Some(number), |_| {
+                let (job, data, upload_id, digests) =
+                    (self.clone(), data.clone(), upload_id.clone(), digests.clone());
+                async move {
+                    let body = part_body(data, job.mode(), job.progress.clone())
+                        .await
+                        .map_err(local_io)?;
+                    let counted = body.counted.clone();
+                    let req = UploadPartRequest {
+                        bucket: job.bucket.clone(),
+                        key: job.key.clone(),
+                        upload_id: upload_id.to_string(),
+                        part_number: number,
+                        body: body.body,
+                        content_md5: body.content_md5,
+                        checksum: None,
+                        request: job.options.request.clone(),
+                    };
+                    let out = job.client.upload_part(req).await;
+                    let read = body.digests.await;
+                    match (out, read) {
+                        (Ok(out), Ok(Ok(d))) => {
+                            *digests.lock().expect("digest lock") = d.additional;
+                            Ok(out.etag)
+                        }
+                        (Ok(_), _) => {
+                            job.progress
+                                .sub_bytes(counted.load(std::sync::atomic::Ordering::Relaxed));
+                            Err(local_io(std::io::Error::other(
+                                "the part's checksum was not computed",
+                            )))
+                        }
+                        (Err(e), _) => {
+                            job.progress
+                                .sub_bytes(counted.load(std::sync::atomic::Ordering::Relaxed));
+                            Err(e)
+                        }
+                    }
+                }
+            })
+            .await;
+        self.progress.part_ended(result.is_ok());
+        let etag = result.map_err(|e| self.part_error(number, e))?;
+        self.aimd.on_success();
+        self.emit(Event::PartFinished {
+            part: number,
+            size,
+            etag: etag.clone(),
+        });
+        let digest = digests.lock().expect("digest lock").take();
+        let checksum = match (self.mode(), &digest) {
+            (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
+                algorithm: a,
+                value: d.base64(),
+            }),
+            _ => None,
+        };
+        Ok((
+            CompletedPart {
+                part_number: number,
+                etag,
+                checksum,
+            },
+            digest,
+        ))
+    }
+
+    fn part_error(&self, number: u32, e: S3Error) -> Error {
+        if self.cancel.is_cancelled() {
+            return Error::new(ErrorKind::Cancelled, "the upload was cancelled");
+        }
+        if e.client_kind() == Some(ferry_s3::ClientErrorKind::InvalidRequest)
+            && e.to_string().contains("cannot read source")
+        {
+            return Error::new(ErrorKind::Local, e.to_string()).with_source(e);
+        }
+        Error::from_s3(
+            format!("part {number} of s3://{}/{}", self.bucket, self.key),
+            e,
+        )
+    }
+
+    async fn abort(&self, upload_id: &str) {
+        let req = AbortMultipartUploadRequest {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            upload_id: upload_id.to_string(),
+            request: self.options.request.clone(),
+        };
+        // Not cancellable: an abort must get through even after Ctrl-C.
+        for attempt in 1..=3u32 {
+            match self.client.abort_multipart_upload(&req).await {
+                Ok(()) => return,
+                Err(e) if e.code() == Some("NoSuchUpload") => return,
+                Err(e) => {
+                    warn!("aborting upload {upload_id} (attempt {attempt}): {e}");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+                }
+            }
+        }
+    }
+}
+
+fn local_io(e: std::io::Error) -> S3Error {
+    S3Error::client(
+        "UploadPart",
+        ferry_s3::ClientErrorKind::InvalidRequest,
+        format!("cannot read source: {e}"),
+    )
+}
+
+async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<UploadOutcome, Error> {
+    match source {
+        Source::File(path) => {
+            let file = std::fs::File::open(&path).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("cannot open source {}: {e}", path.display()),
+                )
+            })?;
+            let meta = file.metadata().map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("cannot read source {}: {e}", path.display()),
+                )
+            })?;
+            if meta.is_dir() {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("source {} is a folder; give a file", path.display()),
+                ));
+            }
+            let size = meta.len();
+            let plan = plan(size, &job.config.plan)
+                .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+            let file = Arc::new(file);
+            let part = move |offset: u64, len: u64| PartData::File {
+                file: file.clone(),
+                offset,
+                len,
+            };
+            run_known(job, plan, part).await
+        }
+        Source::Stream(reader) => match job.config.expected_size {
+            Some(size) => {
+                let plan = plan(size, &job.config.plan)
+                    .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+                run_stream(job, reader, Some(plan)).await
+            }
+            None => run_stream(job, reader, None).await,
+        },
+    }
+}
+
+/// A file (or any source of known size whose parts can be read again).
+async fn run_known<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    plan: Plan,
+    part: impl Fn(u64, u64) -> PartData,
+) -> Result<UploadOutcome, Error> {
+    match plan {
+        Plan::Single { size } => {
+            job.emit(Event::Planned {
+                size: Some(size),
+                part_size: size,
+                parts: Some(1),
+                multipart: false,
+            });
+            job.progress.set_total(size, 1);
+            put_single(&job, part(0, size)).await
+        }
+        Plan::Multipart {
+            size,
+            part_size,
+            parts,
+        } => {
+            job.emit(Event::Planned {
+                size: Some(size),
+                part_size,
+                parts: Some(parts),
+                multipart: true,
+            });
+            job.progress.set_total(size, parts);
+            let upload_id = create(&job).await?;
+            let next = (1..=parts).map(move |n| {
+                let (offset, len) = plan.part_range(n);
+                Ok((n, part(offset, len)))
+            });
+            let result = run_parts(&job, &upload_id, file_concurrency(&job), next).await;
+            finish(&job, upload_id, result, size).await
+        }
+    }
+}
+
+/// Parts in flight for a file: each holds a few chunks, so the budget rarely binds.
+fn file_concurrency<C>(job: &Job<C>) -> u32 {
+    let per_part = 6 * CHUNK_SIZE as u64;
+    let by_memory = (job.config.memory_limit / per_part).max(1) as u32;
+    job.config.concurrency.min(by_memory)
+}
+
+async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
+    let mut options = job.options.clone();
+    if let ChecksumMode::Additional(a, t) = job.mode() {
+        options.checksum_algorithm = Some(a);
+        options.checksum_type = Some(t);
+    }
+    let req = CreateMultipartUploadRequest {
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+        options,
+    };
+    // CreateMultipartUpload is not idempotent: a retry after a lost reply leaves an upload
+    // no one knows; the resume work records an intent first. Until then, retry only what
+    // surely did not reach the server.
+    let out = job
+        .retrying(None, |_| {
+            let (job, req) = (job.clone(), req.clone());
+            async move {
+                match job.client.create_multipart_upload(&req).await {
+                    Err(e)
+                        if e.is_retryable()
+                            && e.client_kind() != Some(ferry_s3::ClientErrorKind::Connect)
+                            && e.service().is_none() =>
+                    {
+                        // The request may have arrived: do not send it twice.
+                        Err(S3Error::client(
+                            "CreateMultipartUpload",
+                            ferry_s3::ClientErrorKind::InvalidResponse,
+                            format!("{e} (not retried: the server may have created the upload)"),
+                        ))
+                    }
+                    other => other,
+                }
+            }
+        })
+        .await
+        .map_err(|e| {
+            if job.cancel.is_cancelled() {
+                Error::new(ErrorKind::Cancelled, "the upload was cancelled")
+            } else {
+                Error::from_s3(format!("creating s3://{}/{}", job.bucket, job.key), e)
+            }
+        })?;
+    job.emit(Event::UploadCreated {
+        upload_id: out.upload_id.clone(),
+    });
+    Ok(Arc::from(out.upload_id))
+}
+
+type PartResult = Result<(CompletedPart, Option<Digest>), Error>;
+
+/// Runs parts through the pool: at most `limit` (and what the AIMD limit allows) in flight.
+/// `next` yields parts in order; the first failure stops new parts and is returned.
+async fn run_parts<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    upload_id: &Arc<str>,
+    limit: u32,
+    next: impl Iterator<Item = Result<(u32, PartData), Error>>,
+) -> Result<Vec<(CompletedPart, Option<Digest>)>, Error> {
+    job.aimd.set_max(limit);
+    let mut set: JoinSet<PartResult> = JoinSet::new();
+    let mut done = Vec::new();
+    let mut failure: Option<Error> = None;
+    let mut next = next.peekable();
+    loop {
+        while failure.is_none()
+            && !job.cancel.is_cancelled()
+            && (set.len() as u32) < job.aimd.limit()
+            && let Some(item) = next.next()
+        {
+            match item {
+                Ok((n, data)) => {
+                    set.spawn(job.clone().upload_part(upload_id.clone(), n, data));
+                }
+                Err(e) => failure = Some(e),
+            }
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok(Ok(part)) => done.push(part),
+            Ok(Err(e)) => {
+                if failure.is_none() {
+                    failure = Some(e);
+                    // Stop the others: one part failed for good.
+                    set.abort_all();
+                }
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                failure.get_or_insert(Error::new(
+                    ErrorKind::Local,
+                    format!("a part task failed: {e}"),
+                ));
+            }
+        }
+    }
+    if job.cancel.is_cancelled() {
+        return Err(Error::new(ErrorKind::Cancelled, "the upload was cancelled"));
+    }
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(done),
+    }
+}
+
+/// A stream: parts read one after another, each kept until acknowledged.
+async fn run_stream<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    mut reader: Box<dyn AsyncRead + Send + Unpin>,
+    known: Option<Plan>,
+) -> Result<UploadOutcome, Error> {
+    // An explicit part size is kept for every part (uniform parts, as some stores need);
+    // otherwise parts grow as the stream goes, so no stream meets a low ceiling.
+    let explicit = job.config.plan.part_size;
+    let part_size_of = move |n: u32| match (known, explicit) {
+        (Some(Plan::Multipart { part_size, .. }), _) => part_size,
+        (_, Some(ps)) => ps,
+        _ => stream_part_size(STREAM_FIRST_PART, n),
+    };
+    let threshold = job.config.plan.multipart_threshold.max(1);
+    let budget = job.config.memory_limit;
+    // Read up to the threshold first: a stream that ends below it is one PutObject.
+    let PartData::Memory(mut pending) = read(threshold, true, &mut reader).await? else {
+        unreachable!("read into memory")
+    };
+    if (pending.len() as u64) < threshold {
+        let size = pending.len() as u64;
+        if let Some(p) = known
+            && p.size() != size
+        {
+            return Err(Error::new(
+                ErrorKind::Local,
+                format!("the stream had {size} bytes, not the {} given with --expected-size", p.size()),
+            ));
+        }
+        job.emit(Event::Planned {
+            size: Some(size),
+            part_size: size,
+            parts: Some(1),
+            multipart: false,
+        });
+        job.progress.set_total(size, 1);
+        return put_single(&job, PartData::Memory(pending)).await;
+    }
+    let (total, parts) = match known {
+        Some(Plan::Multipart { size, parts, .. }) => (Some(size), Some(parts)),
+        _ => (None, None),
+    };
+    job.emit(Event::Planned {
+        size: total,
+        part_size: part_size_of(1),
+        parts,
+        multipart: true,
+    });
+    job.progress.set_total(total.unwrap_or(0), parts.unwrap_or(0));
+    let upload_id = create(&job).await?;
+
+    // Parts in flight each hold their whole part until acknowledged: the budget caps how
+    // many are in memory; beyond it they are spilled to temporary files.
+    let limit = job.config.concurrency;
+    let mut set: JoinSet<PartResult> = JoinSet::new();
+    let mut done = Vec::new();
+    let mut failure = None;
+    let mut n = 1u32;
+    let mut sent = 0u64;
+    let mut ended = false;
+    let mut in_memory: u64 = 0;
+    let mut memory_of: std::collections::HashMap<u32, u64> = Default::default();
+    loop {
+        while failure.is_none()
+            && !ended
+            && !job.cancel.is_cancelled()
+            && (set.len() as u32) < job.aimd.limit().min(limit)
+        {
+            if n > crate::limits::MAX_PARTS {
+                failure = Some(Error::new(
+                    ErrorKind::Local,
+                    "the stream needs more than 10,000 parts",
+                ));
+                break;
+            }
+            let want = part_size_of(n);
+            let data = if pending.len() as u64 >= want {
+                PartData::Memory(pending.split_to(want as usize))
+            } else if !pending.is_empty() {
+                let PartData::Memory(tail) =
+                    read(want - pending.len() as u64, true, &mut reader).await?
+                else {
+                    unreachable!("read into memory")
+                };
+                let mut all = bytes::BytesMut::with_capacity(pending.len() + tail.len());
+                all.extend_from_slice(&pending);
+                all.extend_from_slice(&tail);
+                pending = bytes::Bytes::new();
+                PartData::Memory(all.freeze())
+            } else {
+                let fits = in_memory + want <= budget;
+                read(want, fits, &mut reader).await?
+            };
+            let len = data.len();
+            if len == 0 {
+                ended = true;
+                break;
+            }
+            if len < want {
+                ended = true;
+            }
+            if matches!(data, PartData::Memory(_)) {
+                in_memory += len;
+                memory_of.insert(n, len);
+            }
+            sent += len;
+            set.spawn(job.clone().upload_part(upload_id.clone(), n, data));
+            n += 1;
+        }
+        let Some(joined) = set.join_next().await else {
+            break;
+        };
+        match joined {
+            Ok(Ok(part)) => {
+                in_memory -= memory_of.remove(&part.0.part_number).unwrap_or(0);
+                done.push(part);
+            }
+            Ok(Err(e)) => {
+                if failure.is_none() {
+                    failure = Some(e);
+                    set.abort_all();
+                }
+            }
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => {
+                failure.get_or_insert(Error::new(ErrorKind::Local, format!("a part task failed: {e}")));
+            }
+        }
+    }
+    let result = if job.cancel.is_cancelled() {
+        Err(Error::new(ErrorKind::Cancelled, "the upload was cancelled"))
+    } else if let Some(e) = failure {
+        Err(e)
+    } else if let Some(t) = total
+        && t != sent
+    {
+        Err(Error::new(
+            ErrorKind::Local,
+            format!("the stream had {sent} bytes, not the {t} given with --expected-size"),
+        ))
+    } else {
+        Ok(done)
+    };
+    finish(&job, upload_id, result, sent).await
+}
+
+async fn read(
+    len: u64,
+    in_memory: bool,
+    reader: &mut Box<dyn AsyncRead + Send + Unpin>,
+) -> Result<PartData, Error> {
+    read_stream_part(reader, len, in_memory)
+        .await
+        .map_err(|e| Error::new(ErrorKind::Local, format!("reading the stream: {e}")))
+}
+
+/// Completes (or aborts) a multipart upload and checks the result.
+async fn finish<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    upload_id: Arc<str>,
+    parts: Result<Vec<(CompletedPart, Option<Digest>)>, Error>,
+    size: u64,
+) -> Result<UploadOutcome, Error> {
+    let mut parts = match parts {
+        Ok(p) => p,
+        Err(e) => {
+            job.abort(&upload_id).await;
+            return Err(e);
+        }
+    };
+    parts.sort_by_key(|p| p.0.part_number);
+    let count = parts.len() as u32;
+    let (expected, checksum_type) = match job.mode() {
+        ChecksumMode::Additional(a, t) => {
+            let digests: Vec<Digest> = parts.iter().filter_map(|p| p.1.clone()).collect();
+            (object_checksum(a, t, &digests), Some(t))
+        }
+        _ => (None, None),
+    };
+    let req = CompleteMultipartUploadRequest {
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+        upload_id: upload_id.to_string(),
+        parts: parts.into_iter().map(|p| p.0).collect(),
+        // A full-object value is checked by the server before it replaces anything; a
+        // composite one is checked with HeadObject after.
+        checksum: expected
+            .clone()
+            .filter(|_| checksum_type == Some(ChecksumType::FullObject)),
+        checksum_type: checksum_type.filter(|t| *t == ChecksumType::FullObject),
+        object_size: Some(size),
+        if_none_match: job.config.no_clobber,
+        request: job.options.request.clone(),
+    };
+    let completed = job
+        .retrying(None, |attempt| {
+            let (job, req) = (job.clone(), req.clone());
+            async move {
+                match job.client.complete_multipart_upload(&req).await {
+                    // A retried Complete whose first try succeeded finds no upload.
+                    Err(e) if attempt > 1 && e.code() == Some("NoSuchUpload") => Ok(None),
+                    other => other.map(Some),
+                }
+            }
+        })
+        .await;
+    let completed = match completed {
+        Ok(c) => c,
+        Err(e) => {
+            if !(job.cancel.is_cancelled() && e.is_retryable()) {
+                job.abort(&upload_id).await;
+            }
+            return Err(if job.cancel.is_cancelled() {
+                Error::new(ErrorKind::Cancelled, "the upload was cancelled")
+            } else {
+                Error::from_s3(
+                    format!("completing s3://{}/{}", job.bucket, job.key),
+                    e,
+                )
+            });
+        }
+    };
+    let (etag, version_id) = match completed {
+        Some(c) => (c.etag, c.version_id),
+        None => (String::new(), None),
+    };
+    verify(job, size, expected, checksum_type, count, etag, version_id).await
+}
+
+/// One PutObject, with the checksum in a trailer.
+async fn put_single<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    data: PartData,
+) -> Result<UploadOutcome, Error> {
+    let size = data.len();
+    let digest: Arc<Mutex<Option<Digest>>> = Arc::default();
+    job.progress.part_started();
+    let out = job
+        .retrying(Some(1), |_| {
+            let (job, data, digest) = (job.clone(), data.clone(), digest.clone());
+            async move {
+                let body = part_body(data, job.mode(), job.progress.clone())
+                    .await
+                    .map_err(local_io)?;
+                let counted = body.counted.clone();
+                let req = PutObjectRequest {
+                    bucket: job.bucket.clone(),
+                    key: job.key.clone(),
+                    body: body.body,
+                    options: job.options.clone(),
+                    content_md5: body.content_md5,
+                    checksum: None,
+                    if_none_match: job.config.no_clobber,
+                };
+                let out = job.client.put_object(req).await;
+                let read = body.digests.await;
+                match (out, read) {
+                    (Ok(out), Ok(Ok(d))) => {
+                        *digest.lock().expect("digest lock") = d.additional;
+                        Ok(out)
+                    }
+                    (Ok(_), _) => Err(local_io(std::io::Error::other(
+                        "the object's checksum was not computed",
+                    ))),
+                    (Err(e), _) => {
+                        job.progress
+                            .sub_bytes(counted.load(std::sync::atomic::Ordering::Relaxed));
+                        Err(e)
+                    }
+                }
+            }
+        })
+        .await;
+    job.progress.part_ended(out.is_ok());
+    let out = out.map_err(|e| {
+        if job.cancel.is_cancelled() {
+            Error::new(ErrorKind::Cancelled, "the upload was cancelled")
+        } else {
+            Error::from_s3(format!("uploading s3://{}/{}", job.bucket, job.key), e)
+        }
+    })?;
+    let expected = match (job.mode(), digest.lock().expect("digest lock").take()) {
+        (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
+            algorithm: a,
+            value: d.base64(),
+        }),
+        _ => None,
+    };
+    verify(job, size, expected, None, 1, out.etag, out.version_id).await
+}
+
+/// HeadObject after the upload: the size must match, and the checksum the server keeps must
+/// be the one computed here.
+async fn verify<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    size: u64,
+    expected: Option<ChecksumValue>,
+    checksum_type: Option<ChecksumType>,
+    parts: u32,
+    etag: String,
+    version_id: Option<String>,
+) -> Result<UploadOutcome, Error> {
+    let req = GetObjectRequest {
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+        version_id: version_id.clone(),
+        checksum_mode: expected.is_some(),
+        request: job.options.request.clone(),
+        ..Default::default()
+    };
+    let head = job
+        .retrying(None, |_| {
+            let (job, req) = (job.clone(), req.clone());
+            async move { job.client.head_object(&req).await }
+        })
+        .await
+        .map_err(|e| {
+            Error::from_s3(
+                format!("checking s3://{}/{} after upload", job.bucket, job.key),
+                e,
+            )
+        })?;
+    let wrong = |what: String| {
+        Error::new(
+            ErrorKind::Verification,
+            format!(
+                "s3://{}/{} does not match what was sent: {what}",
+                job.bucket, job.key
+            ),
+        )
+    };
+    if head.content_length != size {
+        return Err(wrong(format!(
+            "the server has {} bytes, {size} were sent",
+            head.content_length
+        )));
+    }
+    let verification = match (&expected, &head.checksum.value) {
+        (Some(mine), Some(theirs)) if theirs.algorithm == mine.algorithm => {
+            if theirs.value != mine.value {
+                return Err(wrong(format!(
+                    "its {} is {}, ferry computed {}",
+                    mine.algorithm, theirs.value, mine.value
+                )));
+            }
+            Verification::Checksum(mine.clone())
+        }
+        (Some(_), _) => Verification::PartsAndSize,
+        (None, _) if job.mode() == ChecksumMode::ContentMd5 => Verification::PartsAndSize,
+        (None, _) => Verification::SizeOnly,
+    };
+    Ok(UploadOutcome {
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+        size,
+        etag: if etag.is_empty() { head.etag } else { etag },
+        version_id: version_id.or(head.version_id),
+        checksum: expected,
+        checksum_type,
+        parts,
+        verification,
+    })
+}
