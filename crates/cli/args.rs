@@ -64,22 +64,90 @@ pub(crate) enum Cmd {
 
 #[derive(Debug, Args)]
 pub(crate) struct CpArgs {
-    /// Source: a local file, or s3://bucket/key.
+    /// Source: a local file, - for stdin, or s3://bucket/key.
     pub(crate) src: String,
     /// Destination: s3://bucket/key, or a local file, or - for stdout.
     pub(crate) dst: String,
-    /// Content-Type of the new object.
-    #[arg(long)]
-    pub(crate) content_type: Option<String>,
+    /// Part size, e.g. 64MiB (5MiB to 5GiB; never changed: too small for the file is an
+    /// error naming the smallest that works). By default, 16MiB, raised to fit 10,000 parts.
+    #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
+    pub(crate) part_size: Option<String>,
+    /// Parts in flight. By default, 8.
+    #[arg(long, value_name = "N", help_heading = "Transfer")]
+    pub(crate) concurrency: Option<u32>,
+    /// Memory for part buffers, e.g. 128MiB. By default, 256MiB.
+    #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
+    pub(crate) memory_limit: Option<String>,
+    /// Checksum algorithm: crc64nvme (default), crc32, crc32c, sha1, sha256; md5 for
+    /// Content-MD5 only; none for no checksum.
+    #[arg(long, value_name = "ALG", help_heading = "Transfer")]
+    pub(crate) checksum: Option<String>,
+    /// Checksum type: full-object (default for CRCs) or composite (SHA1 and SHA256 only).
+    #[arg(long, value_name = "TYPE", help_heading = "Transfer")]
+    pub(crate) checksum_type: Option<String>,
+    /// The exact size of a stream from stdin: uniform parts (some stores need them).
+    #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
+    pub(crate) expected_size: Option<String>,
     /// Refuse to replace an existing destination.
-    #[arg(long)]
+    #[arg(long, help_heading = "Transfer")]
     pub(crate) no_clobber: bool,
-}
-
-impl CpArgs {
-    pub(crate) fn local(s: &str) -> Option<PathBuf> {
-        (!s.starts_with("s3://") && s != "-").then(|| PathBuf::from(s))
-    }
+    /// Content-Type. By default, guessed from the file name.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) content_type: Option<String>,
+    /// Cache-Control.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) cache_control: Option<String>,
+    /// Content-Disposition.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) content_disposition: Option<String>,
+    /// Content-Encoding.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) content_encoding: Option<String>,
+    /// Content-Language.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) content_language: Option<String>,
+    /// User metadata, KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Object")]
+    pub(crate) metadata: Vec<String>,
+    /// Storage class, e.g. STANDARD_IA.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) storage_class: Option<String>,
+    /// Tags, as k1=v1&k2=v2.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) tagging: Option<String>,
+    /// Canned ACL, e.g. private or bucket-owner-full-control (not with --grant-*).
+    #[arg(long, help_heading = "Object")]
+    pub(crate) acl: Option<String>,
+    /// Grant READ: id=ID, uri=URI or emailAddress=ADDR, comma-separated.
+    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
+    pub(crate) grant_read: Option<String>,
+    /// Grant READ_ACP.
+    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
+    pub(crate) grant_read_acp: Option<String>,
+    /// Grant WRITE_ACP.
+    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
+    pub(crate) grant_write_acp: Option<String>,
+    /// Grant FULL_CONTROL.
+    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
+    pub(crate) grant_full_control: Option<String>,
+    /// Server-side encryption: AES256 or aws:kms.
+    #[arg(long, value_name = "ALG", help_heading = "Encryption")]
+    pub(crate) sse: Option<String>,
+    /// KMS key for --sse aws:kms.
+    #[arg(long, value_name = "KEY", help_heading = "Encryption")]
+    pub(crate) sse_kms_key_id: Option<String>,
+    /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.
+    #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
+    pub(crate) sse_c_key: Option<String>,
+    /// One JSON event per line on stdout (stderr when data goes to stdout).
+    #[arg(long, help_heading = "Output")]
+    pub(crate) json: bool,
+    /// No progress display.
+    #[arg(long, help_heading = "Output")]
+    pub(crate) no_progress: bool,
+    /// Print nothing but errors.
+    #[arg(short, long, help_heading = "Output")]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Args)]

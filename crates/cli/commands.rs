@@ -1,8 +1,7 @@
 //! The commands: user input checked and turned into requests in one place, then run.
 //!
-//! `cp` here is the foundation's single-request copy (PutObject of a streamed file up to 5 GiB,
-//! GetObject into a verified temporary file renamed into place); the upload and download
-//! engines replace both directions with parallel, resumable transfers.
+//! Uploads run on the engine (see `upload`); downloads here are still one GetObject into a
+//! temporary file renamed into place, until the download engine replaces them.
 
 use std::path::{Path, PathBuf};
 
@@ -11,15 +10,12 @@ use futures_util::StreamExt;
 use tokio::io::AsyncWriteExt;
 
 use ferry_s3::{
-    AddressingStyle, Body, ClientConfig, CreateBucketRequest, Env, GetObjectRequest, ObjectClient,
-    ObjectOptions, Overrides, PutObjectRequest, S3Client,
+    AddressingStyle, ClientConfig, CreateBucketRequest, Env, GetObjectRequest, ObjectClient,
+    Overrides, S3Client,
 };
 
 use crate::args::{Cli, Cmd, CpArgs, Global, PresignArgs};
 use crate::exit::{CliError, bad_input};
-
-/// Largest single PutObject. Source: Amazon S3 API reference, PutObject ("up to 5 GB").
-const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
 
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
@@ -56,7 +52,7 @@ pub(crate) fn parse_s3_url(s: &str) -> Result<S3Url, CliError> {
     })
 }
 
-async fn client(global: &Global) -> Result<S3Client, CliError> {
+pub(crate) async fn client(global: &Global) -> Result<S3Client, CliError> {
     let addressing_style = global
         .addressing_style
         .as_deref()
@@ -126,80 +122,18 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
 }
 
 async fn cp(global: &Global, args: CpArgs) -> Result<(), CliError> {
-    match (CpArgs::local(&args.src), CpArgs::local(&args.dst)) {
-        (Some(src), None) if args.dst != "-" => upload(global, &args, &src).await,
-        (None, _) if args.src.starts_with("s3://") && !args.dst.starts_with("s3://") => {
-            download(global, &args).await
-        }
-        (None, None) if args.src.starts_with("s3://") => Err(bad_input(
+    let s3 = |s: &str| s.starts_with("s3://");
+    match (s3(&args.src), s3(&args.dst)) {
+        (false, true) => crate::upload::upload(global, &args).await,
+        (true, false) => download(global, &args).await,
+        (true, true) => Err(bad_input(
             "copies between S3 locations are not supported yet; copy through a local file",
         )),
-        _ if args.src == "-" => Err(bad_input(
-            "reading from stdin is not supported yet; give a file",
-        )),
-        _ => Err(bad_input(format!(
+        (false, false) => Err(bad_input(format!(
             "cannot copy {:?} to {:?}: one side must be s3://bucket/key and the other a local path",
             args.src, args.dst
         ))),
     }
-}
-
-async fn upload(global: &Global, args: &CpArgs, src: &Path) -> Result<(), CliError> {
-    let mut dst = parse_s3_url(&args.dst)?;
-    if dst.key.is_empty() || dst.key.ends_with('/') {
-        let name = src
-            .file_name()
-            .ok_or_else(|| bad_input(format!("{} has no file name", src.display())))?;
-        dst.key.push_str(&name.to_string_lossy());
-    }
-    ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
-    let meta = std::fs::metadata(src)
-        .map_err(|e| bad_input(format!("cannot read source {}: {e}", src.display())))?;
-    if meta.is_dir() {
-        return Err(bad_input(format!(
-            "source {} is a folder; give a file",
-            src.display()
-        )));
-    }
-    let size = meta.len();
-    if size > MAX_PUT_SIZE {
-        return Err(bad_input(format!(
-            "{} is {size} bytes; a single upload takes at most 5 GiB and multipart upload is not in this version",
-            src.display()
-        )));
-    }
-    let file = tokio::fs::File::open(src)
-        .await
-        .map_err(|e| bad_input(format!("cannot open source {}: {e}", src.display())))?;
-    let options = ObjectOptions {
-        content_type: args.content_type.clone(),
-        ..Default::default()
-    };
-    options.validate().map_err(bad_input)?;
-    let client = client(global).await?;
-    let stream = tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024);
-    let out = client
-        .put_object(PutObjectRequest {
-            bucket: dst.bucket.clone(),
-            key: dst.key.clone(),
-            body: Body::Stream {
-                length: size,
-                stream: Box::pin(stream),
-            },
-            options,
-            content_md5: None,
-            checksum: None,
-            if_none_match: args.no_clobber,
-        })
-        .await?;
-    println!(
-        "upload: {} to s3://{}/{} ({size} bytes, ETag {})",
-        src.display(),
-        dst.bucket,
-        dst.key,
-        out.etag
-    );
-    Ok(())
 }
 
 async fn download(global: &Global, args: &CpArgs) -> Result<(), CliError> {

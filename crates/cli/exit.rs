@@ -6,6 +6,8 @@ use std::process::ExitCode;
 pub(crate) const FAILED: u8 = 1;
 /// Bad input: nothing was created.
 pub(crate) const BAD_INPUT: u8 = 2;
+/// Interrupted by Ctrl-C or SIGTERM.
+pub(crate) const INTERRUPTED: u8 = 130;
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
@@ -14,6 +16,8 @@ pub(crate) enum CliError {
     BadInput(anyhow::Error),
     /// The work failed (exit 1).
     Failed(anyhow::Error),
+    /// Interrupted (exit 130).
+    Interrupted(anyhow::Error),
 }
 
 impl CliError {
@@ -21,6 +25,7 @@ impl CliError {
         let (code, e) = match self {
             CliError::BadInput(e) => (BAD_INPUT, e),
             CliError::Failed(e) => (FAILED, e),
+            CliError::Interrupted(e) => (INTERRUPTED, e),
         };
         eprintln!("ferry: error: {e:#}");
         ExitCode::from(code)

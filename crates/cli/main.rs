@@ -4,6 +4,8 @@
 mod args;
 mod commands;
 mod exit;
+mod output;
+mod upload;
 
 use std::process::ExitCode;
 

@@ -117,7 +117,10 @@ pub enum PlanError {
 /// The smallest part size in whole MiB (and at least 5 MiB) that fits `size` in 10,000 parts.
 pub fn smallest_part_size(size: u64) -> u64 {
     let need = size.div_ceil(MAX_PARTS as u64);
-    need.div_ceil(MIB).max(1).saturating_mul(MIB).max(MIN_PART_SIZE)
+    need.div_ceil(MIB)
+        .max(1)
+        .saturating_mul(MIB)
+        .max(MIN_PART_SIZE)
 }
 
 /// Checks a part size the user gave against S3's limits.
@@ -282,11 +285,13 @@ mod tests {
     fn check(size: u64, cfg: &PlanConfig) {
         match plan(size, cfg) {
             Ok(Plan::Single { size: s }) => assert_eq!(s, size),
-            Ok(p @ Plan::Multipart {
-                size: s,
-                part_size,
-                parts,
-            }) => {
+            Ok(
+                p @ Plan::Multipart {
+                    size: s,
+                    part_size,
+                    parts,
+                },
+            ) => {
                 assert_eq!(s, size);
                 assert!(parts >= 1 && parts <= MAX_PARTS);
                 assert!((MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size));

@@ -47,9 +47,7 @@ impl PartData {
     fn chunk(&self, offset: u64, n: usize) -> std::io::Result<Bytes> {
         match self {
             PartData::File {
-                file,
-                offset: base,
-                ..
+                file, offset: base, ..
             } => {
                 let mut buf = BytesMut::zeroed(n);
                 file.read_exact_at(&mut buf, base + offset)?;
@@ -177,10 +175,13 @@ fn read_part(
     }
     let additional = hasher.map(|h| h.finish(len));
     if framed {
-        let value = additional.as_ref().zip(trailer).map(|(d, a)| ChecksumValue {
-            algorithm: a,
-            value: d.base64(),
-        });
+        let value = additional
+            .as_ref()
+            .zip(trailer)
+            .map(|(d, a)| ChecksumValue {
+                algorithm: a,
+                value: d.base64(),
+            });
         send(chunked::final_chunk(value.as_ref()));
     }
     Ok(PartDigests { additional })

@@ -9,9 +9,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_s3::{
-    AbortMultipartUploadRequest, ChecksumType, ChecksumValue,
-    CompleteMultipartUploadRequest, CompletedPart, CreateMultipartUploadRequest, GetObjectRequest,
-    ObjectClient, ObjectOptions, PutObjectRequest, S3Error, UploadPartRequest,
+    AbortMultipartUploadRequest, ChecksumType, ChecksumValue, CompleteMultipartUploadRequest,
+    CompletedPart, CreateMultipartUploadRequest, GetObjectRequest, ObjectClient, ObjectOptions,
+    PutObjectRequest, S3Error, UploadPartRequest,
 };
 use tokio::io::AsyncRead;
 use tokio::sync::broadcast;
@@ -131,6 +131,11 @@ impl UploadHandle {
         self.cancel.cancel();
     }
 
+    /// A handle that cancels this upload, usable while [`wait`](Self::wait) runs.
+    pub fn canceller(&self) -> Canceller {
+        Canceller(self.cancel.clone())
+    }
+
     /// Waits for the end.
     pub async fn wait(self) -> Result<UploadOutcome, Error> {
         match self.task.await {
@@ -140,6 +145,17 @@ impl UploadHandle {
                 format!("the upload task failed: {e}"),
             )),
         }
+    }
+}
+
+/// Cancels an upload (see [`UploadHandle::cancel`]).
+#[derive(Debug, Clone)]
+pub struct Canceller(CancellationToken);
+
+impl Canceller {
+    /// Cancels the upload.
+    pub fn cancel(&self) {
+        self.0.cancel();
     }
 }
 
@@ -348,8 +364,12 @@ impl<C: ObjectClient> Job<C> {
         let digests: Arc<Mutex<Option<Digest>>> = Arc::default();
         let result = self
             .retrying(Some(number), |_| {
-                let (job, data, upload_id, digests) =
-                    (self.clone(), data.clone(), upload_id.clone(), digests.clone());
+                let (job, data, upload_id, digests) = (
+                    self.clone(),
+                    data.clone(),
+                    upload_id.clone(),
+                    digests.clone(),
+                );
                 async move {
                     let body = part_body(data, job.mode(), job.progress.clone())
                         .await
@@ -682,7 +702,10 @@ async fn run_stream<C: ObjectClient>(
         {
             return Err(Error::new(
                 ErrorKind::Local,
-                format!("the stream had {size} bytes, not the {} given with --expected-size", p.size()),
+                format!(
+                    "the stream had {size} bytes, not the {} given with --expected-size",
+                    p.size()
+                ),
             ));
         }
         job.emit(Event::Planned {
@@ -704,7 +727,8 @@ async fn run_stream<C: ObjectClient>(
         parts,
         multipart: true,
     });
-    job.progress.set_total(total.unwrap_or(0), parts.unwrap_or(0));
+    job.progress
+        .set_total(total.unwrap_or(0), parts.unwrap_or(0));
     let upload_id = create(&job).await?;
 
     // Parts in flight each hold their whole part until acknowledged: the budget caps how
@@ -781,7 +805,10 @@ async fn run_stream<C: ObjectClient>(
             }
             Err(e) if e.is_cancelled() => {}
             Err(e) => {
-                failure.get_or_insert(Error::new(ErrorKind::Local, format!("a part task failed: {e}")));
+                failure.get_or_insert(Error::new(
+                    ErrorKind::Local,
+                    format!("a part task failed: {e}"),
+                ));
             }
         }
     }
@@ -871,10 +898,7 @@ async fn finish<C: ObjectClient>(
             return Err(if job.cancel.is_cancelled() {
                 Error::new(ErrorKind::Cancelled, "the upload was cancelled")
             } else {
-                Error::from_s3(
-                    format!("completing s3://{}/{}", job.bucket, job.key),
-                    e,
-                )
+                Error::from_s3(format!("completing s3://{}/{}", job.bucket, job.key), e)
             });
         }
     };

@@ -56,11 +56,7 @@ pub const CHUNK_END: Bytes = Bytes::from_static(b"\r\n");
 /// The last chunk and the trailer.
 pub fn final_chunk(trailer: Option<&ChecksumValue>) -> Bytes {
     match trailer {
-        Some(c) => Bytes::from(format!(
-            "0\r\n{}:{}\r\n\r\n",
-            c.algorithm.header(),
-            c.value
-        )),
+        Some(c) => Bytes::from(format!("0\r\n{}:{}\r\n\r\n", c.algorithm.header(), c.value)),
         None => Bytes::from_static(b"0\r\n\r\n"),
     }
 }
@@ -71,8 +67,19 @@ mod tests {
 
     #[test]
     fn encoded_length_matches_the_bytes() {
-        for (decoded, chunk) in [(0u64, 64u64), (1, 64), (64, 64), (65, 64), (1000, 7), (300, 256)] {
-            for trailer in [None, Some(ChecksumAlgorithm::Crc64Nvme), Some(ChecksumAlgorithm::Sha256)] {
+        for (decoded, chunk) in [
+            (0u64, 64u64),
+            (1, 64),
+            (64, 64),
+            (65, 64),
+            (1000, 7),
+            (300, 256),
+        ] {
+            for trailer in [
+                None,
+                Some(ChecksumAlgorithm::Crc64Nvme),
+                Some(ChecksumAlgorithm::Sha256),
+            ] {
                 let mut out = Vec::new();
                 let mut left = decoded;
                 while left > 0 {

@@ -1,0 +1,400 @@
+//! `ferry cp FILE|- s3://bucket/key`: every check on the user's upload flags in one place,
+//! turning them into an engine request; then the run, with progress and Ctrl-C.
+
+use std::io::IsTerminal as _;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_engine::{
+    ChecksumMode, ErrorKind, Event, PlanConfig, Source, UploadConfig, UploadOutcome, Uploader,
+    Verification,
+};
+use ferry_s3::{
+    ChecksumAlgorithm, ChecksumType, Grantee, Grants, ObjectOptions, RequestOptions,
+    ServerSideEncryption, SseCustomerKey,
+};
+
+use crate::args::{CpArgs, Global};
+use crate::commands::{S3Url, client, parse_s3_url};
+use crate::exit::{CliError, bad_input};
+use crate::output::{Output, json_line};
+
+/// Parses a size: a number of bytes with an optional binary suffix (K, KiB, KB, M, MiB, MB,
+/// G, GiB, GB, T, TiB, TB: all powers of 1024, as the AWS CLI reads them).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("{s:?} is not a size (e.g. 64MiB, 1GiB, 5242880)")),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 64MiB, 1GiB, 5242880)"))?;
+    if !(value >= 0.0) {
+        return Err(format!("{s:?} is not a size"));
+    }
+    Ok((value * mult as f64).round() as u64)
+}
+
+fn grantees(list: &Option<String>) -> Result<Vec<Grantee>, CliError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .filter(|g| !g.trim().is_empty())
+        .map(|g| g.parse::<Grantee>().map_err(bad_input))
+        .collect()
+}
+
+fn sse_c_key(v: &str) -> Result<SseCustomerKey, CliError> {
+    match v.strip_prefix('@') {
+        Some(path) => {
+            let raw = std::fs::read(path)
+                .map_err(|e| bad_input(format!("cannot read the SSE-C key file {path}: {e}")))?;
+            SseCustomerKey::new(&raw).map_err(bad_input)
+        }
+        None => SseCustomerKey::from_base64(v).map_err(bad_input),
+    }
+}
+
+fn checksum_mode(args: &CpArgs) -> Result<ChecksumMode, CliError> {
+    let alg = args.checksum.as_deref().map(str::to_ascii_lowercase);
+    let ty = args
+        .checksum_type
+        .as_deref()
+        .map(|t| t.parse::<ChecksumType>().map_err(bad_input))
+        .transpose()?;
+    match alg.as_deref() {
+        Some("none") | Some("md5") if ty.is_some() => Err(bad_input(
+            "--checksum-type needs an additional checksum algorithm, not none or md5",
+        )),
+        Some("none") => Ok(ChecksumMode::None),
+        Some("md5") => Ok(ChecksumMode::ContentMd5),
+        other => {
+            let a = match other {
+                Some(a) => a
+                    .parse::<ChecksumAlgorithm>()
+                    .map_err(|e| bad_input(format!("{e}; or md5 (Content-MD5 only) or none")))?,
+                None => ChecksumAlgorithm::Crc64Nvme,
+            };
+            let t = ty.unwrap_or(if a.allows(ChecksumType::FullObject) {
+                ChecksumType::FullObject
+            } else {
+                ChecksumType::Composite
+            });
+            if !a.allows(t) {
+                return Err(bad_input(format!(
+                    "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
+                )));
+            }
+            Ok(ChecksumMode::Additional(a, t))
+        }
+    }
+}
+
+/// The object options the flags ask for.
+pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<ObjectOptions, CliError> {
+    let mut metadata = std::collections::BTreeMap::new();
+    for kv in &args.metadata {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| bad_input(format!("--metadata {kv:?}: expected KEY=VALUE")))?;
+        metadata.insert(k.trim().to_ascii_lowercase(), v.to_string());
+    }
+    let tagging = match &args.tagging {
+        Some(t) => t
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let sse = match args.sse.as_deref() {
+        None if args.sse_kms_key_id.is_some() => {
+            return Err(bad_input("--sse-kms-key-id needs --sse aws:kms"));
+        }
+        None => None,
+        Some("AES256") => Some(ServerSideEncryption::S3),
+        Some("aws:kms") => Some(ServerSideEncryption::Kms {
+            key_id: args.sse_kms_key_id.clone(),
+            context: None,
+            bucket_key: None,
+        }),
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--sse {other:?}: use AES256 or aws:kms (and --sse-c-key for SSE-C)"
+            )));
+        }
+    };
+    let content_type = args
+        .content_type
+        .clone()
+        .or_else(|| src.and_then(|p| mime_guess::from_path(p).first_raw().map(str::to_string)));
+    let options = ObjectOptions {
+        content_type,
+        content_encoding: args.content_encoding.clone(),
+        content_disposition: args.content_disposition.clone(),
+        content_language: args.content_language.clone(),
+        cache_control: args.cache_control.clone(),
+        metadata,
+        storage_class: args.storage_class.clone(),
+        tagging,
+        sse,
+        acl: args.acl.clone(),
+        grants: Grants {
+            read: grantees(&args.grant_read)?,
+            read_acp: grantees(&args.grant_read_acp)?,
+            write_acp: grantees(&args.grant_write_acp)?,
+            full_control: grantees(&args.grant_full_control)?,
+        },
+        request: RequestOptions {
+            sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    options.validate().map_err(bad_input)?;
+    Ok(options)
+}
+
+/// The engine settings the flags ask for.
+pub(crate) fn upload_config(args: &CpArgs) -> Result<UploadConfig, CliError> {
+    let size = |flag: &str, v: &Option<String>| {
+        v.as_deref()
+            .map(|s| parse_size(s).map_err(|e| bad_input(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let part_size = size("--part-size", &args.part_size)?;
+    if let Some(ps) = part_size {
+        ferry_engine::check_part_size(ps).map_err(bad_input)?;
+    }
+    let mut config = UploadConfig {
+        plan: PlanConfig {
+            part_size,
+            ..Default::default()
+        },
+        checksum: checksum_mode(args)?,
+        no_clobber: args.no_clobber,
+        expected_size: size("--expected-size", &args.expected_size)?,
+        ..Default::default()
+    };
+    if let Some(c) = args.concurrency {
+        if c == 0 || c > 1024 {
+            return Err(bad_input("--concurrency: give 1 to 1024"));
+        }
+        config.concurrency = c;
+    }
+    if let Some(m) = size("--memory-limit", &args.memory_limit)? {
+        if m < 8 << 20 {
+            return Err(bad_input("--memory-limit: give at least 8MiB"));
+        }
+        config.memory_limit = m;
+    }
+    Ok(config)
+}
+
+/// Runs `ferry cp FILE|- s3://…`.
+pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliError> {
+    let from_stdin = args.src == "-";
+    let src_path = (!from_stdin).then(|| Path::new(&args.src).to_path_buf());
+    let mut dst = parse_s3_url(&args.dst)?;
+    if dst.key.is_empty() || dst.key.ends_with('/') {
+        let Some(name) = src_path.as_ref().and_then(|p| p.file_name()) else {
+            return Err(bad_input(
+                "give the destination key (s3://bucket/key) when reading from stdin",
+            ));
+        };
+        dst.key.push_str(&name.to_string_lossy());
+    }
+    ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
+    if let Some(p) = &src_path {
+        let meta = std::fs::metadata(p)
+            .map_err(|e| bad_input(format!("cannot read source {}: {e}", p.display())))?;
+        if meta.is_dir() {
+            return Err(bad_input(format!(
+                "source {} is a folder; give a file",
+                p.display()
+            )));
+        }
+        std::fs::File::open(p)
+            .map_err(|e| bad_input(format!("cannot read source {}: {e}", p.display())))?;
+        if args.expected_size.is_some() {
+            return Err(bad_input("--expected-size is for streams from stdin"));
+        }
+        ferry_engine::plan(meta.len(), &upload_config(args)?.plan)
+            .map_err(|e| bad_input(format!("{}: {e}", p.display())))?;
+    }
+    let options = object_options(args, src_path.as_deref())?;
+    let config = upload_config(args)?;
+    let client = client(global).await?;
+    let uploader = Uploader::new(Arc::new(client), config);
+    uploader.check(&options).map_err(bad_input)?;
+    let source = match &src_path {
+        Some(p) => Source::File(p.clone()),
+        None => Source::Stream(Box::new(tokio::io::stdin())),
+    };
+    let output = Output::new(args.json, args.quiet, args.no_progress, false);
+    let handle = uploader.upload(source, dst.bucket.clone(), dst.key.clone(), options);
+    let display = output.watch(handle.subscribe(), handle.progress());
+    let canceller = handle.canceller();
+    let wait = handle.wait();
+    tokio::pin!(wait);
+    let mut interrupted = false;
+    let result = tokio::select! {
+        r = &mut wait => r,
+        _ = interrupt() => {
+            interrupted = true;
+            canceller.cancel();
+            wait.await
+        }
+    };
+    display.stop().await;
+    match result {
+        Ok(outcome) => {
+            report(&output, args, &dst, &outcome);
+            Ok(())
+        }
+        Err(e) if e.kind() == ErrorKind::Cancelled || interrupted => Err(CliError::Interrupted(
+            anyhow::anyhow!("interrupted; the multipart upload was aborted"),
+        )),
+        Err(e) if e.kind() == ErrorKind::InvalidInput => Err(CliError::BadInput(e.into())),
+        Err(e) => Err(CliError::Failed(e.into())),
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn interrupt() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
+}
+
+fn report(output: &Output, args: &CpArgs, dst: &S3Url, o: &UploadOutcome) {
+    if output.json || output.quiet {
+        return;
+    }
+    let check = match &o.verification {
+        Verification::Checksum(c) => format!(
+            "{} {} verified: {}",
+            c.algorithm,
+            o.checksum_type.map(|t| t.as_str()).unwrap_or(""),
+            c.value
+        )
+        .replace("  ", " "),
+        Verification::PartsAndSize => "parts checked on arrival, size verified".into(),
+        Verification::SizeOnly => "size verified, no checksum".into(),
+    };
+    println!(
+        "upload: {} to s3://{}/{} ({} bytes, {} part{}, {check})",
+        args.src,
+        dst.bucket,
+        dst.key,
+        o.size,
+        o.parts,
+        if o.parts == 1 { "" } else { "s" }
+    );
+}
+
+/// The JSON form of an upload event (schema version 1).
+pub(crate) fn event_json(e: &Event) -> serde_json::Value {
+    use serde_json::json;
+    match e {
+        Event::Planned {
+            size,
+            part_size,
+            parts,
+            multipart,
+        } => json_line(
+            "planned",
+            json!({"size": size, "part_size": part_size, "parts": parts, "multipart": multipart}),
+        ),
+        Event::UploadCreated { upload_id } => {
+            json_line("upload_created", json!({"upload_id": upload_id}))
+        }
+        Event::PartStarted { part, size } => {
+            json_line("part_started", json!({"part": part, "size": size}))
+        }
+        Event::PartFinished { part, size, etag } => json_line(
+            "part_finished",
+            json!({"part": part, "size": size, "etag": etag}),
+        ),
+        Event::Retry {
+            part,
+            attempt,
+            delay,
+            reason,
+        } => json_line(
+            "retry",
+            json!({"part": part, "attempt": attempt, "delay_ms": delay.as_millis() as u64, "reason": reason}),
+        ),
+        Event::Concurrency { limit } => json_line("concurrency", json!({"limit": limit})),
+        Event::Finished(o) => json_line(
+            "finished",
+            json!({
+                "bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
+                "version_id": o.version_id, "parts": o.parts,
+                "checksum": o.checksum.as_ref().map(|c| c.value.clone()),
+                "checksum_algorithm": o.checksum.as_ref().map(|c| c.algorithm.as_str()),
+                "checksum_type": o.checksum_type.map(|t| t.as_str()),
+                "verified": match &o.verification {
+                    Verification::Checksum(_) => "checksum",
+                    Verification::PartsAndSize => "parts_and_size",
+                    Verification::SizeOnly => "size",
+                },
+            }),
+        ),
+        Event::Failed { error } => json_line("failed", json!({"error": error})),
+        _ => json_line("unknown", json!({})),
+    }
+}
+
+/// Whether stderr is a terminal (for the progress bar).
+pub(crate) fn stderr_is_terminal() -> bool {
+    std::io::stderr().is_terminal()
+}
+
+/// How often a non-terminal progress line is printed.
+pub(crate) const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
+/// Seconds since `start`, for rates.
+pub(crate) fn secs(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64().max(1e-3)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("5242880"), Ok(5242880));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64MB"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("8k"), Ok(8192));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+    }
+}
