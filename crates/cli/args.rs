@@ -51,7 +51,7 @@ pub(crate) struct Global {
 pub(crate) enum Cmd {
     /// Copy a file to S3 (FILE s3://bucket/key) or an object to a file or stdout
     /// (s3://bucket/key FILE|-).
-    Cp(CpArgs),
+    Cp(Box<CpArgs>),
     /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
     /// expires.
     Presign(PresignArgs),

@@ -19,7 +19,7 @@ use crate::exit::{CliError, bad_input};
 
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Cmd::Cp(args) => cp(&cli.global, args).await,
+        Cmd::Cp(args) => cp(&cli.global, *args).await,
         Cmd::Mb { bucket } => mb(&cli.global, &bucket).await,
         Cmd::Presign(args) => presign(&cli.global, args).await,
     }

@@ -39,7 +39,7 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let value: f64 = num
         .parse()
         .map_err(|_| format!("{s:?} is not a size (e.g. 64MiB, 1GiB, 5242880)"))?;
-    if !(value >= 0.0) {
+    if value.is_nan() || value < 0.0 {
         return Err(format!("{s:?} is not a size"));
     }
     Ok((value * mult as f64).round() as u64)

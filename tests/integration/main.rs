@@ -5,6 +5,7 @@
 mod cli;
 mod ops;
 mod protocol;
+mod upload;
 
 use std::sync::OnceLock;
 

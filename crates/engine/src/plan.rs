@@ -293,7 +293,7 @@ mod tests {
                 },
             ) => {
                 assert_eq!(s, size);
-                assert!(parts >= 1 && parts <= MAX_PARTS);
+                assert!((1..=MAX_PARTS).contains(&parts));
                 assert!((MIN_PART_SIZE..=MAX_PART_SIZE).contains(&part_size));
                 let mut total = 0;
                 for n in 1..=parts {

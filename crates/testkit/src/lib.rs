@@ -13,6 +13,10 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+mod failing;
+
+pub use failing::{FailingClient, Fault, access_denied, internal_error, reset, slow_down};
+
 use anyhow::{Context, Result, bail};
 
 /// Access key of the SeaweedFS test identity.

@@ -1,0 +1,198 @@
+//! A failure-injecting [`ObjectClient`]: wraps a real client and fails chosen requests before
+//! they are sent, so tests can prove the engine's retries against a real server.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use ferry_s3::*;
+
+/// Which requests fail, and how.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// The operation, e.g. `UploadPart`.
+    pub operation: &'static str,
+    /// For UploadPart: only this part number.
+    pub part: Option<u32>,
+    /// How many times to fail before letting requests through.
+    pub times: u32,
+    /// The error to return.
+    pub error: fn() -> S3Error,
+}
+
+/// A 500 InternalError.
+pub fn internal_error() -> S3Error {
+    service(500, "InternalError")
+}
+
+/// A 503 SlowDown.
+pub fn slow_down() -> S3Error {
+    service(503, "SlowDown")
+}
+
+/// A connection reset.
+pub fn reset() -> S3Error {
+    S3Error::client(
+        "injected",
+        ClientErrorKind::Network,
+        "connection reset (injected)",
+    )
+}
+
+/// A 403 AccessDenied (permanent).
+pub fn access_denied() -> S3Error {
+    service(403, "AccessDenied")
+}
+
+fn service(status: u16, code: &str) -> S3Error {
+    S3Error::Service(Box::new(ServiceError {
+        operation: "injected",
+        status,
+        code: code.into(),
+        message: "injected by the test".into(),
+        request_id: None,
+        retry_after: None,
+    }))
+}
+
+/// Wraps `C`, failing requests that match a [`Fault`] and counting every call.
+#[derive(Debug)]
+pub struct FailingClient<C> {
+    inner: C,
+    faults: Mutex<Vec<Fault>>,
+    /// UploadPart calls per part number (index = part number).
+    pub part_calls: Mutex<Vec<u32>>,
+    /// Calls of each kind that were failed on purpose.
+    pub injected: AtomicU32,
+    /// Aborts seen.
+    pub aborts: AtomicU32,
+}
+
+impl<C> FailingClient<C> {
+    /// Wraps `inner` with `faults`.
+    pub fn new(inner: C, faults: Vec<Fault>) -> Self {
+        Self {
+            inner,
+            faults: Mutex::new(faults),
+            part_calls: Mutex::new(vec![0; 10_001]),
+            injected: AtomicU32::new(0),
+            aborts: AtomicU32::new(0),
+        }
+    }
+
+    fn take(&self, op: &str, part: Option<u32>) -> Option<S3Error> {
+        let mut faults = self.faults.lock().unwrap();
+        let f = faults
+            .iter_mut()
+            .find(|f| f.operation == op && f.times > 0 && (f.part.is_none() || f.part == part))?;
+        f.times -= 1;
+        self.injected.fetch_add(1, Ordering::Relaxed);
+        Some((f.error)())
+    }
+}
+
+impl<C: ObjectClient> ObjectClient for FailingClient<C> {
+    async fn create_multipart_upload(
+        &self,
+        req: &CreateMultipartUploadRequest,
+    ) -> Result<CreateMultipartUploadOutput> {
+        if let Some(e) = self.take("CreateMultipartUpload", None) {
+            return Err(e);
+        }
+        self.inner.create_multipart_upload(req).await
+    }
+
+    async fn upload_part(&self, req: UploadPartRequest) -> Result<UploadPartOutput> {
+        self.part_calls.lock().unwrap()[req.part_number as usize] += 1;
+        if let Some(e) = self.take("UploadPart", Some(req.part_number)) {
+            return Err(e);
+        }
+        self.inner.upload_part(req).await
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: &CompleteMultipartUploadRequest,
+    ) -> Result<CompleteMultipartUploadOutput> {
+        if let Some(e) = self.take("CompleteMultipartUpload", None) {
+            return Err(e);
+        }
+        self.inner.complete_multipart_upload(req).await
+    }
+
+    async fn abort_multipart_upload(&self, req: &AbortMultipartUploadRequest) -> Result<()> {
+        self.aborts.fetch_add(1, Ordering::Relaxed);
+        self.inner.abort_multipart_upload(req).await
+    }
+
+    async fn list_parts(&self, req: &ListPartsRequest) -> Result<ListPartsOutput> {
+        self.inner.list_parts(req).await
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: &ListMultipartUploadsRequest,
+    ) -> Result<ListMultipartUploadsOutput> {
+        self.inner.list_multipart_uploads(req).await
+    }
+
+    async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
+        if let Some(e) = self.take("PutObject", None) {
+            return Err(e);
+        }
+        self.inner.put_object(req).await
+    }
+
+    async fn get_object(&self, req: &GetObjectRequest) -> Result<GetObjectOutput> {
+        self.inner.get_object(req).await
+    }
+
+    async fn head_object(&self, req: &GetObjectRequest) -> Result<ObjectMeta> {
+        self.inner.head_object(req).await
+    }
+
+    async fn create_bucket(&self, req: &CreateBucketRequest) -> Result<()> {
+        self.inner.create_bucket(req).await
+    }
+
+    async fn delete_object(&self, req: &DeleteObjectRequest) -> Result<()> {
+        self.inner.delete_object(req).await
+    }
+
+    async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
+        self.inner.upload_part_copy(req).await
+    }
+
+    async fn copy_object(&self, req: &CopyObjectRequest) -> Result<CopyObjectOutput> {
+        self.inner.copy_object(req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: &GetObjectAttributesRequest,
+    ) -> Result<GetObjectAttributesOutput> {
+        self.inner.get_object_attributes(req).await
+    }
+
+    async fn put_object_acl(&self, req: &PutObjectAclRequest) -> Result<()> {
+        self.inner.put_object_acl(req).await
+    }
+
+    async fn get_object_acl(&self, req: &GetObjectAclRequest) -> Result<AccessControlPolicy> {
+        self.inner.get_object_acl(req).await
+    }
+
+    async fn put_object_tagging(&self, req: &PutObjectTaggingRequest) -> Result<()> {
+        self.inner.put_object_tagging(req).await
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: &GetObjectTaggingRequest,
+    ) -> Result<Vec<(String, String)>> {
+        self.inner.get_object_tagging(req).await
+    }
+
+    fn refresh_credentials(&self) {
+        self.inner.refresh_credentials();
+    }
+}

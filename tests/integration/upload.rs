@@ -1,0 +1,565 @@
+//! Uploads through the engine and the `ferry` binary on SeaweedFS, read back with boto3: the
+//! sizes around every boundary, streams, every checksum algorithm and type, retries through a
+//! failure-injecting client, SSE-C, options, and the bad input that must exit 2.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::sync::Arc;
+
+use ferry_engine::{
+    ChecksumMode, ErrorKind, Event, PlanConfig, Source, UploadConfig, Uploader, Verification,
+};
+use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectOptions};
+use ferry_testkit::{FailingClient, Fault, TestServer};
+
+use crate::{boto3_uploads, data, rt, seaweed_bucket, sha256_hex};
+
+const MIB: usize = 1024 * 1024;
+
+/// boto3's view: size, sha256, and the checksum it reads with ChecksumMode.
+fn boto3_checked(server: &TestServer, bucket: &str, key: &str) -> serde_json::Value {
+    ferry_testkit::boto3(
+        server,
+        r#"
+import hashlib
+b, k = sys.argv[1], sys.argv[2]
+data = s3.get_object(Bucket=b, Key=k)['Body'].read()
+h = s3.head_object(Bucket=b, Key=k, ChecksumMode='ENABLED')
+sums = {a: h.get('Checksum' + a) for a in ['CRC32', 'CRC32C', 'CRC64NVME', 'SHA1', 'SHA256'] if h.get('Checksum' + a)}
+print(json.dumps({'size': len(data), 'sha256': hashlib.sha256(data).hexdigest(), 'checksums': sums,
+                  'type': h.get('ChecksumType'), 'content_type': h.get('ContentType'),
+                  'metadata': h.get('Metadata', {}), 'cache_control': h.get('CacheControl')}))
+"#,
+        &[bucket, key],
+    )
+    .unwrap()
+}
+
+fn ferry(server: &TestServer, home: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .envs(server.env())
+        .output()
+        .expect("running ferry")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+fn sizes_around_every_boundary_upload_identical() {
+    let (server, _client, bucket) = seaweed_bucket("up-sizes");
+    let dir = tempfile::tempdir().unwrap();
+    let threshold = ferry_engine::DEFAULT_MULTIPART_THRESHOLD as usize;
+    let sizes = [
+        0,
+        1,
+        5 * MIB - 1,
+        5 * MIB,
+        5 * MIB + 1,
+        threshold - 1,
+        threshold,
+        threshold + 1,
+        40 * MIB + 3,
+    ];
+    for (i, size) in sizes.iter().enumerate() {
+        let body = data(*size, 100 + i as u64);
+        let path = dir.path().join(format!("f{i}.bin"));
+        std::fs::write(&path, &body).unwrap();
+        let key = format!("sizes/{size}.bin");
+        let o = ferry(
+            server,
+            dir.path(),
+            &[
+                "cp",
+                path.to_str().unwrap(),
+                &format!("s3://{bucket}/{key}"),
+                "--part-size",
+                "5MiB",
+            ],
+        );
+        assert!(o.status.success(), "{size}: {}", text(&o));
+        let seen = boto3_checked(server, &bucket, &key);
+        assert_eq!(seen["size"], *size, "{size}");
+        assert_eq!(seen["sha256"], sha256_hex(&body), "{size}");
+        // The server's CRC64NVME equals the one computed here, in one pass.
+        let local = base64_crc64(&body);
+        assert_eq!(seen["checksums"]["CRC64NVME"], local, "{size}: {seen}");
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains(&format!("verified: {local}")), "{out}");
+    }
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+fn base64_crc64(b: &[u8]) -> String {
+    use base64::Engine as _;
+    let v = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b);
+    base64::engine::general_purpose::STANDARD.encode(v.to_be_bytes())
+}
+
+#[test]
+fn a_256_mib_file_uploads_identical() {
+    let (server, _client, bucket) = seaweed_bucket("up-256");
+    let dir = tempfile::tempdir().unwrap();
+    let body = data(256 * MIB, 7);
+    let path = dir.path().join("big.bin");
+    std::fs::write(&path, &body).unwrap();
+    let o = ferry(
+        server,
+        dir.path(),
+        &[
+            "cp",
+            path.to_str().unwrap(),
+            &format!("s3://{bucket}/big.bin"),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = boto3_checked(server, &bucket, "big.bin");
+    assert_eq!(seen["sha256"], sha256_hex(&body));
+    assert_eq!(seen["checksums"]["CRC64NVME"], base64_crc64(&body));
+    assert_eq!(seen["type"], "FULL_OBJECT");
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn a_stream_of_unknown_length_uploads_identical() {
+    let (server, _client, bucket) = seaweed_bucket("up-stream");
+    let dir = tempfile::tempdir().unwrap();
+    let body = data(100 * MIB + 12345, 8);
+    for (key, extra) in [
+        ("plain", vec![]),
+        ("sized", vec!["--expected-size", "104869945"]),
+    ] {
+        let mut args = vec![
+            "cp".to_string(),
+            "-".into(),
+            format!("s3://{bucket}/{key}"),
+            "--memory-limit".into(),
+            "32MiB".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(&args)
+            .env_clear()
+            .env("HOME", dir.path())
+            .envs(server.env())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let feed = body.clone();
+        let writer = std::thread::spawn(move || {
+            for chunk in feed.chunks(65536) {
+                stdin.write_all(chunk).unwrap();
+            }
+        });
+        let o = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(o.status.success(), "{key}: {}", text(&o));
+        let seen = boto3_checked(server, &bucket, key);
+        assert_eq!(seen["sha256"], sha256_hex(&body), "{key}");
+        assert_eq!(seen["checksums"]["CRC64NVME"], base64_crc64(&body), "{key}");
+    }
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn every_algorithm_and_type_seaweedfs_accepts() {
+    let (server, client, bucket) = seaweed_bucket("up-algs");
+    let body = data(11 * MIB + 77, 9);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    std::fs::write(&path, &body).unwrap();
+    let client = Arc::new(client);
+    let cases = [
+        (ChecksumAlgorithm::Crc32, ChecksumType::FullObject),
+        (ChecksumAlgorithm::Crc32, ChecksumType::Composite),
+        (ChecksumAlgorithm::Crc32c, ChecksumType::FullObject),
+        (ChecksumAlgorithm::Crc32c, ChecksumType::Composite),
+        (ChecksumAlgorithm::Crc64Nvme, ChecksumType::FullObject),
+        (ChecksumAlgorithm::Sha1, ChecksumType::Composite),
+        (ChecksumAlgorithm::Sha256, ChecksumType::Composite),
+    ];
+    for (a, t) in cases {
+        let config = UploadConfig {
+            plan: PlanConfig {
+                part_size: Some(5 * MIB as u64),
+                ..Default::default()
+            },
+            checksum: ChecksumMode::Additional(a, t),
+            ..Default::default()
+        };
+        let key = format!("{a}-{t}");
+        let outcome = rt()
+            .block_on(async {
+                Uploader::new(client.clone(), config)
+                    .upload(
+                        Source::File(path.clone()),
+                        &bucket,
+                        &key,
+                        ObjectOptions::default(),
+                    )
+                    .wait()
+                    .await
+            })
+            .unwrap_or_else(|e| panic!("{a} {t}: {e}"));
+        assert_eq!(outcome.parts, 3);
+        assert!(
+            matches!(outcome.verification, Verification::Checksum(_)),
+            "{a} {t}: {:?}",
+            outcome.verification
+        );
+        let seen = boto3_checked(server, &bucket, &key);
+        assert_eq!(seen["sha256"], sha256_hex(&body), "{a} {t}");
+        assert_eq!(
+            seen["checksums"][a.as_str()],
+            outcome.checksum.unwrap().value,
+            "{a} {t}"
+        );
+        assert_eq!(seen["type"], t.as_str(), "{a} {t}");
+    }
+    // Content-MD5 only, and none.
+    for mode in [ChecksumMode::ContentMd5, ChecksumMode::None] {
+        let config = UploadConfig {
+            checksum: mode,
+            ..Default::default()
+        };
+        let outcome = rt()
+            .block_on(async {
+                Uploader::new(client.clone(), config)
+                    .upload(
+                        Source::File(path.clone()),
+                        &bucket,
+                        "plain",
+                        ObjectOptions::default(),
+                    )
+                    .wait()
+                    .await
+            })
+            .unwrap();
+        assert_eq!(outcome.checksum, None);
+        assert_eq!(
+            boto3_checked(server, &bucket, "plain")["sha256"],
+            sha256_hex(&body)
+        );
+    }
+}
+
+#[test]
+fn retries_keep_the_part_number_and_finish_identical() {
+    let (server, client, bucket) = seaweed_bucket("up-retry");
+    let body = data(23 * MIB, 10);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    std::fs::write(&path, &body).unwrap();
+    let failing = Arc::new(FailingClient::new(
+        client,
+        vec![
+            Fault {
+                operation: "UploadPart",
+                part: Some(2),
+                times: 2,
+                error: ferry_testkit::internal_error,
+            },
+            Fault {
+                operation: "UploadPart",
+                part: Some(4),
+                times: 1,
+                error: ferry_testkit::reset,
+            },
+            Fault {
+                operation: "UploadPart",
+                part: Some(3),
+                times: 1,
+                error: ferry_testkit::slow_down,
+            },
+            Fault {
+                operation: "CompleteMultipartUpload",
+                part: None,
+                times: 1,
+                error: ferry_testkit::internal_error,
+            },
+        ],
+    ));
+    let config = UploadConfig {
+        plan: PlanConfig {
+            part_size: Some(5 * MIB as u64),
+            ..Default::default()
+        },
+        retry: ferry_engine::RetryPolicy {
+            throttle_base: std::time::Duration::from_millis(50),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let uploader = Uploader::new(failing.clone(), config);
+    let quota = uploader.quota();
+    let (outcome, events) = rt().block_on(async {
+        let handle = uploader.upload(
+            Source::File(path.clone()),
+            &bucket,
+            "k",
+            ObjectOptions::default(),
+        );
+        let mut rx = handle.subscribe();
+        let outcome = handle.wait().await.unwrap();
+        let mut events = Vec::new();
+        while let Ok(e) = rx.try_recv() {
+            events.push(e);
+        }
+        (outcome, events)
+    });
+    assert_eq!(outcome.parts, 5);
+    let calls = failing.part_calls.lock().unwrap().clone();
+    assert_eq!(&calls[1..=5], &[1, 3, 2, 2, 1], "attempts per part number");
+    let retries: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Retry { part, .. } => Some(*part),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(retries.len(), 5, "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, Event::Concurrency { limit } if *limit < 8)),
+        "SlowDown lowers concurrency"
+    );
+    assert_eq!(
+        quota.available(),
+        ferry_engine::QUOTA_TOKENS,
+        "successes refill the quota"
+    );
+    assert_eq!(
+        boto3_checked(server, &bucket, "k")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn a_permanent_error_aborts_the_upload() {
+    let (server, client, bucket) = seaweed_bucket("up-abort");
+    let body = data(12 * MIB, 11);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    std::fs::write(&path, &body).unwrap();
+    let failing = Arc::new(FailingClient::new(
+        client,
+        vec![Fault {
+            operation: "UploadPart",
+            part: Some(2),
+            times: 1,
+            error: ferry_testkit::access_denied,
+        }],
+    ));
+    let config = UploadConfig {
+        plan: PlanConfig {
+            part_size: Some(5 * MIB as u64),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let err = rt()
+        .block_on(async {
+            Uploader::new(failing.clone(), config)
+                .upload(Source::File(path), &bucket, "k", ObjectOptions::default())
+                .wait()
+                .await
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Service);
+    assert!(err.to_string().contains("part 2"), "{err}");
+    assert_eq!(
+        failing.part_calls.lock().unwrap()[2],
+        1,
+        "AccessDenied is not retried"
+    );
+    assert!(failing.aborts.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    assert!(
+        boto3_uploads(server, &bucket).is_empty(),
+        "no upload left behind"
+    );
+}
+
+#[test]
+fn sse_c_and_options_reach_the_object() {
+    let (server, _client, bucket) = seaweed_bucket("up-opts");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.json");
+    let body = data(18 * MIB, 12);
+    std::fs::write(&path, &body).unwrap();
+    let key_file = dir.path().join("key.bin");
+    std::fs::write(&key_file, [9u8; 32]).unwrap();
+    let o = ferry(
+        server,
+        dir.path(),
+        &[
+            "cp",
+            path.to_str().unwrap(),
+            &format!("s3://{bucket}/secret.json"),
+            "--sse-c-key",
+            &format!("@{}", key_file.display()),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = ferry_testkit::boto3(
+        server,
+        r#"
+import hashlib
+b, k = sys.argv[1], sys.argv[2]
+key = bytes([9]) * 32
+try:
+    s3.get_object(Bucket=b, Key=k)
+    print(json.dumps('readable without the key'))
+except botocore.exceptions.ClientError:
+    data = s3.get_object(Bucket=b, Key=k, SSECustomerAlgorithm='AES256', SSECustomerKey=key)['Body'].read()
+    print(json.dumps(hashlib.sha256(data).hexdigest()))
+"#,
+        &[&bucket, "secret.json"],
+    )
+    .unwrap();
+    assert_eq!(seen, sha256_hex(&body));
+
+    let o = ferry(
+        server,
+        dir.path(),
+        &[
+            "cp",
+            path.to_str().unwrap(),
+            &format!("s3://{bucket}/dir/"),
+            "--metadata",
+            "owner=ferry",
+            "--metadata",
+            "Stage=test",
+            "--cache-control",
+            "max-age=300",
+            "--tagging",
+            "project=ferry&team=storage",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let last = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains("\"finished\""))
+        .last()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .expect("a finished event");
+    assert_eq!(last["v"], 1);
+    assert_eq!(last["key"], "dir/report.json");
+    assert_eq!(last["verified"], "checksum");
+    let seen = boto3_checked(server, &bucket, "dir/report.json");
+    assert_eq!(seen["content_type"], "application/json");
+    assert_eq!(seen["metadata"]["owner"], "ferry");
+    assert_eq!(seen["metadata"]["stage"], "test");
+    assert_eq!(seen["cache_control"], "max-age=300");
+    let tags = ferry_testkit::boto3(
+        server,
+        "r = s3.get_object_tagging(Bucket=sys.argv[1], Key=sys.argv[2])\nprint(json.dumps(sorted([t['Key'], t['Value']] for t in r['TagSet'])))",
+        &[&bucket, "dir/report.json"],
+    )
+    .unwrap();
+    assert_eq!(
+        tags,
+        serde_json::json!([["project", "ferry"], ["team", "storage"]])
+    );
+}
+
+#[test]
+fn bad_upload_input_exits_2_and_creates_nothing() {
+    let (server, _client, bucket) = seaweed_bucket("up-bad");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.bin");
+    std::fs::write(&file, b"small").unwrap();
+    let f = file.to_str().unwrap();
+    // A sparse 60 GiB file: 5 MiB parts would need 12,288.
+    let sparse = dir.path().join("sparse.bin");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(60 << 30)
+        .unwrap();
+    let dst = format!("s3://{bucket}/k");
+    let bucket_only = format!("s3://{bucket}/");
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["cp", f, &dst, "--acl", "private", "--grant-read", "id=abc"],
+            "cannot be combined",
+        ),
+        (
+            vec!["cp", f, &dst, "--part-size", "4MiB"],
+            "outside S3's limits",
+        ),
+        (
+            vec!["cp", f, &dst, "--part-size", "6GiB"],
+            "outside S3's limits",
+        ),
+        (
+            vec!["cp", sparse.to_str().unwrap(), &dst, "--part-size", "5MiB"],
+            "the smallest part size that works is 7340032 bytes (7 MiB)",
+        ),
+        (vec!["cp", f, &dst, "--sse-c-key", "c2hvcnQ="], "32 bytes"),
+        (
+            vec![
+                "cp",
+                f,
+                &dst,
+                "--checksum",
+                "crc64nvme",
+                "--checksum-type",
+                "composite",
+            ],
+            "cannot be used with type COMPOSITE",
+        ),
+        (
+            vec![
+                "cp",
+                f,
+                &dst,
+                "--checksum",
+                "sha256",
+                "--checksum-type",
+                "full-object",
+            ],
+            "cannot be used with type FULL_OBJECT",
+        ),
+        (
+            vec!["cp", f, &dst, "--checksum", "md4"],
+            "unknown checksum algorithm",
+        ),
+        (
+            vec!["cp", f, &dst, "--memory-limit", "1MiB"],
+            "--memory-limit",
+        ),
+        (vec!["cp", "-", &bucket_only], "give the destination key"),
+    ];
+    for (args, needle) in cases {
+        let o = ferry(server, dir.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected {needle:?} in {err}"
+        );
+    }
+    let listed = ferry_testkit::boto3(
+        server,
+        "r = s3.list_objects_v2(Bucket=sys.argv[1])\nprint(json.dumps(r.get('KeyCount', 0)))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(listed, 0);
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
