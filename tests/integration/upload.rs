@@ -454,8 +454,7 @@ except botocore.exceptions.ClientError:
     assert!(o.status.success(), "{}", text(&o));
     let last = String::from_utf8_lossy(&o.stdout)
         .lines()
-        .filter(|l| l.contains("\"finished\""))
-        .last()
+        .rfind(|l| l.contains("\"finished\""))
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
         .expect("a finished event");
     assert_eq!(last["v"], 1);
