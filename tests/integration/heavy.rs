@@ -1,0 +1,126 @@
+//! The heavy tier (`scripts/test --heavy`): 1 GiB and 4 GiB uploads, and peak memory with
+//! 1 GiB parts under a 64 MiB budget. Ignored by the default tier.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::{boto3_uploads, seaweed_bucket};
+
+const GIB: u64 = 1 << 30;
+
+/// A file of `size` random bytes (from /dev/urandom), and its sha256.
+fn random_file(path: &Path, size: u64) -> String {
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c {size} /dev/urandom > '{}'",
+            path.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    sha256_file(path)
+}
+
+fn sha256_file(path: &Path) -> String {
+    let out = Command::new("sha256sum").arg(path).output().unwrap();
+    String::from_utf8(out.stdout).unwrap()[..64].to_string()
+}
+
+/// boto3 streams the object and hashes it (no whole object in memory).
+fn boto3_sha256(server: &ferry_testkit::TestServer, bucket: &str, key: &str) -> String {
+    let v = ferry_testkit::boto3(
+        server,
+        r#"
+import hashlib
+h = hashlib.sha256()
+for chunk in s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].iter_chunks(1 << 20):
+    h.update(chunk)
+print(json.dumps(h.hexdigest()))
+"#,
+        &[bucket, key],
+    )
+    .unwrap();
+    v.as_str().unwrap().to_string()
+}
+
+/// Runs ferry under GNU time; returns (success, peak RSS in KiB, stderr).
+fn ferry_timed(
+    server: &ferry_testkit::TestServer,
+    home: &Path,
+    args: &[&str],
+) -> (bool, u64, String) {
+    let out = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .envs(server.env())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let rss = err
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    (out.status.success(), rss, err)
+}
+
+#[test]
+#[ignore = "heavy tier: scripts/test --heavy"]
+fn heavy_1_and_4_gib_uploads_are_identical() {
+    let (server, _client, bucket) = seaweed_bucket("heavy-up");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, size) in [("1g.bin", GIB), ("4g.bin", 4 * GIB)] {
+        let path = dir.path().join(name);
+        let local = random_file(&path, size);
+        let (ok, rss, err) = ferry_timed(
+            server,
+            dir.path(),
+            &[
+                "cp",
+                path.to_str().unwrap(),
+                &format!("s3://{bucket}/{name}"),
+            ],
+        );
+        assert!(ok, "{name}: {err}");
+        eprintln!("{name}: peak RSS {} MiB", rss / 1024);
+        assert_eq!(boto3_sha256(server, &bucket, name), local, "{name}");
+        std::fs::remove_file(&path).unwrap();
+    }
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+#[ignore = "heavy tier: scripts/test --heavy"]
+fn heavy_memory_stays_bounded_with_1_gib_parts() {
+    let (server, _client, bucket) = seaweed_bucket("heavy-rss");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("2g.bin");
+    let local = random_file(&path, 2 * GIB);
+    let (ok, rss, err) = ferry_timed(
+        server,
+        dir.path(),
+        &[
+            "cp",
+            path.to_str().unwrap(),
+            &format!("s3://{bucket}/2g.bin"),
+            "--part-size",
+            "1GiB",
+            "--memory-limit",
+            "64MiB",
+        ],
+    );
+    assert!(ok, "{err}");
+    eprintln!(
+        "2 GiB in 1 GiB parts, 64 MiB budget: peak RSS {} MiB",
+        rss / 1024
+    );
+    assert!(rss < 96 * 1024, "peak RSS {} KiB is over 96 MiB", rss);
+    assert_eq!(boto3_sha256(server, &bucket, "2g.bin"), local);
+}
