@@ -10,7 +10,7 @@ use std::sync::Arc;
 use ferry_engine::{
     ChecksumMode, ErrorKind, Event, PlanConfig, Source, UploadConfig, Uploader, Verification,
 };
-use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectOptions};
+use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectClient, ObjectOptions};
 use ferry_testkit::{FailingClient, Fault, TestServer};
 
 use crate::{boto3_uploads, data, rt, seaweed_bucket, sha256_hex};
@@ -561,4 +561,59 @@ fn bad_upload_input_exits_2_and_creates_nothing() {
     .unwrap();
     assert_eq!(listed, 0);
     assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn the_null_sink_checks_checksums_and_serves_what_it_was_sent() {
+    let sink = ferry_testkit::NullSinkServer::start().unwrap();
+    let client = Arc::new(ferry_testkit::s3_client(&sink.server).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    let body = data(21 * MIB + 5, 13);
+    std::fs::write(&path, &body).unwrap();
+    rt().block_on(async {
+        // A wrong checksum is refused, as a real server does.
+        let e = client
+            .put_object(ferry_s3::PutObjectRequest {
+                bucket: "sink".into(),
+                key: "bad".into(),
+                body: body[..1000].to_vec().into(),
+                checksum: Some(ferry_s3::ChecksumValue {
+                    algorithm: ChecksumAlgorithm::Crc32,
+                    value: "AAAAAA==".into(),
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap_err();
+        assert_eq!(e.code(), Some("BadDigest"), "{e}");
+        for (a, t) in [
+            (ChecksumAlgorithm::Crc64Nvme, ChecksumType::FullObject),
+            (ChecksumAlgorithm::Sha256, ChecksumType::Composite),
+        ] {
+            let config = UploadConfig {
+                plan: PlanConfig {
+                    part_size: Some(5 * MIB as u64),
+                    ..Default::default()
+                },
+                checksum: ChecksumMode::Additional(a, t),
+                ..Default::default()
+            };
+            let outcome = Uploader::new(client.clone(), config)
+                .upload(
+                    Source::File(path.clone()),
+                    "sink",
+                    "k",
+                    ObjectOptions::default(),
+                )
+                .wait()
+                .await
+                .unwrap();
+            assert!(
+                matches!(outcome.verification, Verification::Checksum(_)),
+                "{a}: {outcome:?}"
+            );
+            assert_eq!(outcome.size, body.len() as u64);
+        }
+    });
 }

@@ -14,6 +14,7 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 mod failing;
+pub mod null_sink;
 
 pub use failing::{FailingClient, Fault, access_denied, internal_error, reset, slow_down};
 
@@ -451,58 +452,103 @@ impl S3sFs {
     /// Starts a server with the test identity.
     pub fn start() -> Result<Self> {
         let root = tempfile::Builder::new().prefix("ferry-s3s-fs-").tempdir()?;
-        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-        listener.set_nonblocking(true)?;
-        let addr = listener.local_addr()?;
         let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let service = {
-            let mut b = s3s::service::S3ServiceBuilder::new(fs);
-            b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
-            b.build()
-        };
-        let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("s3s-fs".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("s3s-fs runtime");
-                rt.block_on(async move {
-                    let listener =
-                        tokio::net::TcpListener::from_std(listener).expect("s3s-fs listener");
-                    let http = hyper_util::server::conn::auto::Builder::new(
-                        hyper_util::rt::TokioExecutor::new(),
-                    );
-                    loop {
-                        tokio::select! {
-                            accepted = listener.accept() => {
-                                let Ok((socket, _)) = accepted else { continue };
-                                let conn = http
-                                    .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
-                                    .into_owned();
-                                tokio::spawn(async move {
-                                    let _ = conn.await;
-                                });
-                            }
-                            _ = &mut stopped => break,
-                        }
-                    }
-                });
-                rt.shutdown_timeout(Duration::from_secs(2));
-            })?;
+        let (server, stop, thread) = serve_in_process(fs)?;
         Ok(Self {
-            server: TestServer {
-                endpoint: format!("http://{addr}"),
-                access_key: ACCESS_KEY.into(),
-                secret_key: SECRET_KEY.into(),
-                region: REGION.into(),
-            },
+            server,
             root,
             stop: Some(stop),
             thread: Some(thread),
         })
+    }
+}
+
+type Served = (
+    TestServer,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<()>,
+);
+
+/// Serves an `s3s` implementation on a free loopback port, on its own thread and runtime,
+/// with the test identity; stops when the sender fires.
+fn serve_in_process(s3: impl s3s::S3) -> Result<Served> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let service = {
+        let mut b = s3s::service::S3ServiceBuilder::new(s3);
+        b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        b.build()
+    };
+    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::Builder::new()
+        .name("s3s-server".into())
+        .spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let http = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                );
+                loop {
+                    tokio::select! {
+                        accepted = listener.accept() => {
+                            let Ok((socket, _)) = accepted else { continue };
+                            let _ = socket.set_nodelay(true);
+                            let conn = http
+                                .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
+                                .into_owned();
+                            tokio::spawn(async move {
+                                let _ = conn.await;
+                            });
+                        }
+                        _ = &mut stopped => break,
+                    }
+                }
+            });
+            rt.shutdown_timeout(Duration::from_secs(2));
+        })?;
+    let server = TestServer {
+        endpoint: format!("http://{addr}"),
+        access_key: ACCESS_KEY.into(),
+        secret_key: SECRET_KEY.into(),
+        region: REGION.into(),
+    };
+    Ok((server, stop, thread))
+}
+
+/// The null sink ([`null_sink`]) served in this process. Stopped when dropped.
+pub struct NullSinkServer {
+    /// How to reach it.
+    pub server: TestServer,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl NullSinkServer {
+    /// Starts a null sink with the test identity.
+    pub fn start() -> Result<Self> {
+        let (server, stop, thread) = serve_in_process(null_sink::NullSink::default())?;
+        Ok(Self {
+            server,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for NullSinkServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }
 

@@ -1,6 +1,8 @@
-//! `ferry-testbed -- COMMAND [ARGS…]`: starts one SeaweedFS on free loopback ports, runs the
-//! command with `FERRY_TEST_SEAWEEDFS` (and AWS variables for other tools) pointing at it, then
-//! stops the server and exits with the command's status. The test and demo scripts use it.
+//! `ferry-testbed [--null-sink] -- COMMAND [ARGS…]`: starts one SeaweedFS on free loopback
+//! ports (or, with `--null-sink`, the in-process null sink), runs the command with
+//! `FERRY_TEST_SEAWEEDFS` (or `FERRY_TEST_NULL_SINK`) and AWS variables for other tools pointing
+//! at it, then stops the server and exits with the command's status. The test, demo and
+//! benchmark scripts use it.
 
 use std::process::{Command, ExitCode};
 
@@ -10,10 +12,34 @@ fn main() -> ExitCode {
         Some(i) => args[i + 1..].iter().collect(),
         None => args.iter().collect(),
     };
+    let null_sink = args.first().is_some_and(|a| a == "--null-sink");
     let Some((program, rest)) = cmd.split_first() else {
-        eprintln!("usage: ferry-testbed -- COMMAND [ARGS...]");
+        eprintln!("usage: ferry-testbed [--null-sink] -- COMMAND [ARGS...]");
         return ExitCode::from(2);
     };
+    if null_sink {
+        let sink = match ferry_testkit::NullSinkServer::start() {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("ferry-testbed: cannot start the null sink: {e:#}");
+                return ExitCode::from(1);
+            }
+        };
+        eprintln!("ferry-testbed: null sink ready at {}", sink.server.endpoint);
+        let status = Command::new(program)
+            .args(rest)
+            .env("FERRY_TEST_NULL_SINK", &sink.server.endpoint)
+            .envs(sink.server.env())
+            .status();
+        drop(sink);
+        return match status {
+            Ok(s) => ExitCode::from(s.code().map_or(1, |c| c as u8)),
+            Err(e) => {
+                eprintln!("ferry-testbed: cannot run {program}: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let weed = match ferry_testkit::Seaweed::start() {
         Ok(w) => w,
         Err(e) => {
