@@ -219,6 +219,7 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
         dst.key.push_str(&name.to_string_lossy());
     }
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
+    let config = upload_config(args)?;
     if let Some(p) = &src_path {
         let meta = std::fs::metadata(p)
             .map_err(|e| bad_input(format!("cannot read source {}: {e}", p.display())))?;

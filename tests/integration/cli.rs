@@ -1,30 +1,9 @@
 //! The `ferry` binary against SeaweedFS: a file up and back, checked by boto3; bad input exits
 //! 2 with a message that names the problem.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-use crate::{boto3_object, data, seaweed_bucket, sha256_hex};
-
-fn ferry(server: &ferry_testkit::TestServer, home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(args)
-        .env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(server.env())
-        .output()
-        .expect("running ferry")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
+use crate::{boto3_object, data, ferry, seaweed_bucket, sha256_hex, text};
 
 #[test]
 fn cp_file_up_and_down() {

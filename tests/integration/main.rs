@@ -10,7 +10,16 @@ mod upload;
 
 use std::sync::OnceLock;
 
-use ferry_s3::{CreateBucketRequest, ObjectClient, S3Client};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use base64::Engine as _;
+use futures_util::StreamExt as _;
+
+use ferry_s3::{
+    CreateBucketRequest, GetObjectOutput, GetObjectRequest, ObjectClient, PutObjectRequest,
+    S3Client,
+};
 use ferry_testkit::TestServer;
 
 /// A runtime shared by the tests of this binary.
@@ -91,4 +100,67 @@ print(json.dumps([u['UploadId'] for u in r.get('Uploads', [])]))
     )
     .unwrap();
     serde_json::from_value(v).unwrap()
+}
+
+/// Reads a GetObject body whole.
+pub(crate) async fn read_all(out: GetObjectOutput) -> Vec<u8> {
+    let mut body = out.body;
+    let mut v = Vec::new();
+    while let Some(c) = body.next().await {
+        v.extend_from_slice(&c.unwrap());
+    }
+    v
+}
+
+/// A PutObject of `body` with no options.
+pub(crate) fn put(bucket: &str, key: &str, body: Vec<u8>) -> PutObjectRequest {
+    PutObjectRequest {
+        bucket: bucket.into(),
+        key: key.into(),
+        body: body.into(),
+        ..Default::default()
+    }
+}
+
+/// A plain GetObject (or HeadObject) request.
+pub(crate) fn get(bucket: &str, key: &str) -> GetObjectRequest {
+    GetObjectRequest {
+        bucket: bucket.into(),
+        key: key.into(),
+        ..Default::default()
+    }
+}
+
+/// Base64 CRC32 of `b`, computed independently of ferry's engine.
+pub(crate) fn crc32_b64(b: &[u8]) -> String {
+    let v = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, b) as u32;
+    base64::engine::general_purpose::STANDARD.encode(v.to_be_bytes())
+}
+
+/// Runs the `ferry` binary against `server` with a clean environment and `home` as HOME.
+pub(crate) fn ferry(server: &TestServer, home: &Path, args: &[&str]) -> Output {
+    ferry_command(server.env(), home)
+        .args(args)
+        .output()
+        .expect("running ferry")
+}
+
+/// The `ferry` binary with only `vars`, HOME and PATH in its environment.
+pub(crate) fn ferry_command(vars: Vec<(String, String)>, home: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.env_clear()
+        .env("HOME", home)
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(vars);
+    c
+}
+
+/// A process's outcome, for assertion messages.
+pub(crate) fn text(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }

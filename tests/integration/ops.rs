@@ -9,43 +9,9 @@ use futures_util::StreamExt;
 
 use ferry_s3::*;
 
-use crate::{boto3_object, boto3_uploads, data, rt, seaweed_bucket};
+use crate::{boto3_object, boto3_uploads, crc32_b64, data, get, put, read_all, rt, seaweed_bucket};
 
 const MIB: usize = 1024 * 1024;
-
-async fn read_all(out: GetObjectOutput) -> Vec<u8> {
-    let mut body = out.body;
-    let mut v = Vec::new();
-    while let Some(c) = body.next().await {
-        v.extend_from_slice(&c.unwrap());
-    }
-    v
-}
-
-fn put(bucket: &str, key: &str, body: Vec<u8>) -> PutObjectRequest {
-    PutObjectRequest {
-        bucket: bucket.into(),
-        key: key.into(),
-        body: body.into(),
-        options: ObjectOptions::default(),
-        content_md5: None,
-        checksum: None,
-        if_none_match: false,
-    }
-}
-
-fn get(bucket: &str, key: &str) -> GetObjectRequest {
-    GetObjectRequest {
-        bucket: bucket.into(),
-        key: key.into(),
-        ..Default::default()
-    }
-}
-
-fn crc32_b64(b: &[u8]) -> String {
-    let v = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, b) as u32;
-    B64.encode(v.to_be_bytes())
-}
 
 fn crc64nvme_b64(b: &[u8]) -> String {
     let v = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, b);

@@ -7,45 +7,16 @@ use std::process::Command;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;
-use futures_util::StreamExt;
 
 use ferry_s3::*;
 use ferry_testkit::TestServer;
 
-use crate::{boto3_object, data, rt, seaweed_bucket, sha256_hex};
+use crate::{
+    boto3_object, crc32_b64, data, ferry_command, get, put, read_all, rt, seaweed_bucket,
+    sha256_hex,
+};
 
 const MIB: usize = 1024 * 1024;
-
-async fn read_all(out: GetObjectOutput) -> Vec<u8> {
-    let mut body = out.body;
-    let mut v = Vec::new();
-    while let Some(c) = body.next().await {
-        v.extend_from_slice(&c.unwrap());
-    }
-    v
-}
-
-fn put(bucket: &str, key: &str, body: Vec<u8>) -> PutObjectRequest {
-    PutObjectRequest {
-        bucket: bucket.into(),
-        key: key.into(),
-        body: body.into(),
-        ..Default::default()
-    }
-}
-
-fn get(bucket: &str, key: &str) -> GetObjectRequest {
-    GetObjectRequest {
-        bucket: bucket.into(),
-        key: key.into(),
-        ..Default::default()
-    }
-}
-
-fn crc32_b64(b: &[u8]) -> String {
-    let v = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc32IsoHdlc, b) as u32;
-    B64.encode(v.to_be_bytes())
-}
 
 fn crc32(b: &[u8]) -> ChecksumValue {
     ChecksumValue {
@@ -1113,15 +1084,6 @@ fn moto_stores_grants_kms_and_object_lock() {
     });
 }
 
-fn ferry_env(server_env: Vec<(String, String)>, home: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.env_clear()
-        .env("HOME", home)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(server_env);
-    c
-}
-
 #[test]
 fn tls_trust_comes_from_the_ca_bundle() {
     let (cert, key) = ferry_testkit::self_signed_cert().unwrap();
@@ -1137,7 +1099,7 @@ fn tls_trust_comes_from_the_ca_bundle() {
     env.retain(|(k, _)| k != "AWS_ENDPOINT_URL");
     env.push(("AWS_ENDPOINT_URL".into(), https.clone()));
     let run = |extra: &[&str], vars: &[(&str, &str)]| {
-        let mut c = ferry_env(env.clone(), dir.path());
+        let mut c = ferry_command(env.clone(), dir.path());
         c.args(extra).envs(vars.iter().copied());
         c.output().unwrap()
     };
@@ -1206,7 +1168,7 @@ fn presigned_urls_work_with_curl_and_expire() {
     rt().block_on(client.put_object(put(&bucket, "dir/shared file.bin", body.clone())))
         .unwrap();
     let presign = |args: &[&str]| {
-        let o = ferry_env(server.env(), dir.path())
+        let o = ferry_command(server.env(), dir.path())
             .arg("presign")
             .args(args)
             .output()
@@ -1249,7 +1211,7 @@ fn presigned_urls_work_with_curl_and_expire() {
     assert_eq!(code, "403");
 
     // Out-of-range expiry is bad input.
-    let o = ferry_env(server.env(), dir.path())
+    let o = ferry_command(server.env(), dir.path())
         .args(["presign", &target, "--expires-in", "604801"])
         .output()
         .unwrap();

@@ -3,8 +3,7 @@
 //! failure-injecting client, SSE-C, options, and the bad input that must exit 2.
 
 use std::io::Write as _;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use ferry_engine::{
@@ -13,7 +12,7 @@ use ferry_engine::{
 use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectClient, ObjectOptions};
 use ferry_testkit::{FailingClient, Fault, TestServer};
 
-use crate::{boto3_uploads, data, rt, seaweed_bucket, sha256_hex};
+use crate::{boto3_uploads, data, ferry, rt, seaweed_bucket, sha256_hex, text};
 
 const MIB: usize = 1024 * 1024;
 
@@ -34,25 +33,6 @@ print(json.dumps({'size': len(data), 'sha256': hashlib.sha256(data).hexdigest(),
         &[bucket, key],
     )
     .unwrap()
-}
-
-fn ferry(server: &TestServer, home: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(args)
-        .env_clear()
-        .env("HOME", home)
-        .envs(server.env())
-        .output()
-        .expect("running ferry")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "status {:?}\nstdout: {}\nstderr: {}",
-        o.status.code(),
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 #[test]

@@ -361,69 +361,36 @@ impl<C: ObjectClient> Job<C> {
         let size = data.len();
         self.progress.part_started();
         self.emit(Event::PartStarted { part: number, size });
-        let digests: Arc<Mutex<Option<Digest>>> = Arc::default();
         let result = self
             .retrying(Some(number), |_| {
-                let (job, data, upload_id, digests) = (
-                    self.clone(),
-                    data.clone(),
-                    upload_id.clone(),
-                    digests.clone(),
-                );
+                let (job, data, upload_id) = (self.clone(), data.clone(), upload_id.clone());
                 async move {
-                    let body = part_body(data, job.mode(), job.progress.clone())
-                        .await
-                        .map_err(local_io)?;
-                    let counted = body.counted.clone();
-                    let req = UploadPartRequest {
-                        bucket: job.bucket.clone(),
-                        key: job.key.clone(),
-                        upload_id: upload_id.to_string(),
-                        part_number: number,
-                        body: body.body,
-                        content_md5: body.content_md5,
-                        checksum: None,
-                        request: job.options.request.clone(),
-                    };
-                    let out = job.client.upload_part(req).await;
-                    let read = body.digests.await;
-                    match (out, read) {
-                        (Ok(out), Ok(Ok(d))) => {
-                            *digests.lock().expect("digest lock") = d.additional;
-                            Ok(out.etag)
-                        }
-                        (Ok(_), _) => {
-                            job.progress
-                                .sub_bytes(counted.load(std::sync::atomic::Ordering::Relaxed));
-                            Err(local_io(std::io::Error::other(
-                                "the part's checksum was not computed",
-                            )))
-                        }
-                        (Err(e), _) => {
-                            job.progress
-                                .sub_bytes(counted.load(std::sync::atomic::Ordering::Relaxed));
-                            Err(e)
-                        }
-                    }
+                    job.send_data(data, |body, content_md5| {
+                        let req = UploadPartRequest {
+                            bucket: job.bucket.clone(),
+                            key: job.key.clone(),
+                            upload_id: upload_id.to_string(),
+                            part_number: number,
+                            body,
+                            content_md5,
+                            checksum: None,
+                            request: job.options.request.clone(),
+                        };
+                        async { job.client.upload_part(req).await.map(|out| out.etag) }
+                    })
+                    .await
                 }
             })
             .await;
         self.progress.part_ended(result.is_ok());
-        let etag = result.map_err(|e| self.part_error(number, e))?;
+        let (etag, digest) = result.map_err(|e| self.part_error(number, e))?;
         self.aimd.on_success();
         self.emit(Event::PartFinished {
             part: number,
             size,
             etag: etag.clone(),
         });
-        let digest = digests.lock().expect("digest lock").take();
-        let checksum = match (self.mode(), &digest) {
-            (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
-                algorithm: a,
-                value: d.base64(),
-            }),
-            _ => None,
-        };
+        let checksum = checksum_value(self.mode(), digest.as_ref());
         Ok((
             CompletedPart {
                 part_number: number,
@@ -432,6 +399,35 @@ impl<C: ObjectClient> Job<C> {
             },
             digest,
         ))
+    }
+
+    /// One attempt at sending `data`: streams it as a body through `send` and returns the
+    /// answer with the data's digest. A failed attempt takes its bytes back out of the
+    /// progress, so a retry does not count them twice.
+    async fn send_data<T, F, Fut>(
+        &self,
+        data: PartData,
+        send: F,
+    ) -> Result<(T, Option<Digest>), S3Error>
+    where
+        F: FnOnce(ferry_s3::Body, Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, S3Error>>,
+    {
+        let body = part_body(data, self.mode(), self.progress.clone())
+            .await
+            .map_err(local_io)?;
+        let counted = body.counted.clone();
+        let out = send(body.body, body.content_md5).await;
+        let result = match (out, body.digests.await) {
+            (Ok(out), Ok(Ok(d))) => return Ok((out, d.additional)),
+            (Ok(_), _) => Err(local_io(std::io::Error::other(
+                "the data's checksum was not computed",
+            ))),
+            (Err(e), _) => Err(e),
+        };
+        self.progress
+            .sub_bytes(counted.load(std::sync::atomic::Ordering::Relaxed));
+        result
     }
 
     fn part_error(&self, number: u32, e: S3Error) -> Error {
@@ -467,6 +463,17 @@ impl<C: ObjectClient> Job<C> {
                 }
             }
         }
+    }
+}
+
+/// The additional checksum of some data, as S3 writes it.
+fn checksum_value(mode: ChecksumMode, digest: Option<&Digest>) -> Option<ChecksumValue> {
+    match (mode, digest) {
+        (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
+            algorithm: a,
+            value: d.base64(),
+        }),
+        _ => None,
     }
 }
 
@@ -915,59 +922,36 @@ async fn put_single<C: ObjectClient>(
     data: PartData,
 ) -> Result<UploadOutcome, Error> {
     let size = data.len();
-    let digest: Arc<Mutex<Option<Digest>>> = Arc::default();
     job.progress.part_started();
     let out = job
         .retrying(Some(1), |_| {
-            let (job, data, digest) = (job.clone(), data.clone(), digest.clone());
+            let (job, data) = (job.clone(), data.clone());
             async move {
-                let body = part_body(data, job.mode(), job.progress.clone())
-                    .await
-                    .map_err(local_io)?;
-                let counted = body.counted.clone();
-                let req = PutObjectRequest {
-                    bucket: job.bucket.clone(),
-                    key: job.key.clone(),
-                    body: body.body,
-                    options: job.options.clone(),
-                    content_md5: body.content_md5,
-                    checksum: None,
-                    if_none_match: job.config.no_clobber,
-                };
-                let out = job.client.put_object(req).await;
-                let read = body.digests.await;
-                match (out, read) {
-                    (Ok(out), Ok(Ok(d))) => {
-                        *digest.lock().expect("digest lock") = d.additional;
-                        Ok(out)
-                    }
-                    (Ok(_), _) => Err(local_io(std::io::Error::other(
-                        "the object's checksum was not computed",
-                    ))),
-                    (Err(e), _) => {
-                        job.progress
-                            .sub_bytes(counted.load(std::sync::atomic::Ordering::Relaxed));
-                        Err(e)
-                    }
-                }
+                job.send_data(data, |body, content_md5| {
+                    let req = PutObjectRequest {
+                        bucket: job.bucket.clone(),
+                        key: job.key.clone(),
+                        body,
+                        options: job.options.clone(),
+                        content_md5,
+                        checksum: None,
+                        if_none_match: job.config.no_clobber,
+                    };
+                    job.client.put_object(req)
+                })
+                .await
             }
         })
         .await;
     job.progress.part_ended(out.is_ok());
-    let out = out.map_err(|e| {
+    let (out, digest) = out.map_err(|e| {
         if job.cancel.is_cancelled() {
             Error::new(ErrorKind::Cancelled, "the upload was cancelled")
         } else {
             Error::from_s3(format!("uploading s3://{}/{}", job.bucket, job.key), e)
         }
     })?;
-    let expected = match (job.mode(), digest.lock().expect("digest lock").take()) {
-        (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
-            algorithm: a,
-            value: d.base64(),
-        }),
-        _ => None,
-    };
+    let expected = checksum_value(job.mode(), digest.as_ref());
     verify(job, size, expected, None, 1, out.etag, out.version_id).await
 }
 
