@@ -234,11 +234,10 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
         if args.expected_size.is_some() {
             return Err(bad_input("--expected-size is for streams from stdin"));
         }
-        ferry_engine::plan(meta.len(), &upload_config(args)?.plan)
+        ferry_engine::plan(meta.len(), &config.plan)
             .map_err(|e| bad_input(format!("{}: {e}", p.display())))?;
     }
     let options = object_options(args, src_path.as_deref())?;
-    let config = upload_config(args)?;
     let client = client(global).await?;
     let uploader = Uploader::new(Arc::new(client), config);
     uploader.check(&options).map_err(bad_input)?;
