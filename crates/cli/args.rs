@@ -91,6 +91,10 @@ pub(crate) struct CpArgs {
     /// Refuse to replace an existing destination.
     #[arg(long, help_heading = "Transfer")]
     pub(crate) no_clobber: bool,
+    /// Sign every chunk of the body with SigV4 instead of sending it unsigned with a checksum
+    /// trailer (costs a SHA-256 of all the data).
+    #[arg(long, help_heading = "Transfer")]
+    pub(crate) sign_payload: bool,
     /// Content-Type. By default, guessed from the file name.
     #[arg(long, help_heading = "Object")]
     pub(crate) content_type: Option<String>,

@@ -187,6 +187,7 @@ pub(crate) fn upload_config(args: &CpArgs) -> Result<UploadConfig, CliError> {
         },
         checksum: checksum_mode(args)?,
         no_clobber: args.no_clobber,
+        sign_payload: args.sign_payload,
         expected_size: size("--expected-size", &args.expected_size)?,
         ..Default::default()
     };

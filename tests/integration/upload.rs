@@ -236,6 +236,68 @@ fn every_algorithm_and_type_seaweedfs_accepts() {
     }
 }
 
+/// `--sign-payload`: every chunk and the trailer signed. SeaweedFS checks chunk signatures,
+/// s3s-fs checks them too.
+#[test]
+fn signed_payloads_are_accepted_by_servers_that_check_them() {
+    let (server, client, bucket) = seaweed_bucket("up-signed");
+    let fs = ferry_testkit::S3sFs::start().unwrap();
+    let fs_client = ferry_testkit::s3_client(&fs.server).unwrap();
+    let body = data(12 * MIB + 999, 14);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f.bin");
+    std::fs::write(&path, &body).unwrap();
+    rt().block_on(fs_client.create_bucket(&ferry_s3::CreateBucketRequest {
+        bucket: "signed".into(),
+    }))
+    .unwrap();
+    let clients = [
+        (Arc::new(client), bucket.as_str()),
+        (Arc::new(fs_client), "signed"),
+    ];
+    for (client, bucket) in clients {
+        for (mode, part_size) in [
+            (ChecksumMode::default(), 5 * MIB as u64),
+            (ChecksumMode::None, 5 * MIB as u64),
+            (ChecksumMode::default(), 64 * MIB as u64),
+        ] {
+            let config = UploadConfig {
+                plan: PlanConfig {
+                    part_size: Some(part_size),
+                    ..Default::default()
+                },
+                checksum: mode,
+                sign_payload: true,
+                ..Default::default()
+            };
+            let key = format!("k-{part_size}-{}", mode == ChecksumMode::None);
+            let outcome = rt()
+                .block_on(async {
+                    Uploader::new(client.clone(), config)
+                        .upload(
+                            Source::File(path.clone()),
+                            bucket,
+                            &key,
+                            ObjectOptions::default(),
+                        )
+                        .wait()
+                        .await
+                })
+                .unwrap_or_else(|e| panic!("{bucket} {mode:?} {part_size}: {e}"));
+            assert_eq!(outcome.size, body.len() as u64);
+            let got = rt().block_on(async {
+                let out = client.get_object(&crate::get(bucket, &key)).await.unwrap();
+                crate::read_all(out).await
+            });
+            assert_eq!(sha256_hex(&got), sha256_hex(&body), "{bucket} {key}");
+        }
+    }
+    assert_eq!(
+        boto3_checked(server, &bucket, "k-5242880-false")["sha256"],
+        sha256_hex(&body)
+    );
+}
+
 #[test]
 fn retries_keep_the_part_number_and_finish_identical() {
     let (server, client, bucket) = seaweed_bucket("up-retry");

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::{Bytes, BytesMut};
-use ferry_s3::{Body, ChecksumAlgorithm, ChecksumValue, chunked};
+use ferry_s3::chunked::ChunkItem;
+use ferry_s3::{Body, ChecksumAlgorithm, ChecksumValue};
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
 
@@ -76,15 +77,17 @@ pub(crate) struct PartBody {
 }
 
 /// Builds the body of one attempt at a part. Reading and checksumming run on a blocking
-/// thread, so checksums use the other core while the network task sends.
+/// thread, so checksums use the other core while the network task sends. With `signed`, the
+/// client signs each chunk (`--sign-payload`).
 pub(crate) async fn part_body(
     data: PartData,
     mode: ChecksumMode,
+    signed: bool,
     progress: Arc<Progress>,
 ) -> std::io::Result<PartBody> {
     let len = data.len();
     let counted = Arc::new(AtomicU64::new(0));
-    let (tx, rx) = mpsc::channel::<std::io::Result<Bytes>>(6);
+    let (tx, rx) = mpsc::channel::<std::io::Result<ChunkItem>>(2);
     let (dtx, drx) = oneshot::channel();
     let (trailer, content_md5) = match mode {
         ChecksumMode::Additional(a, _) => (Some(a), None),
@@ -106,24 +109,32 @@ pub(crate) async fn part_body(
         }
         ChecksumMode::None => (None, None),
     };
-    let framed = trailer.is_some();
     let count = counted.clone();
     tokio::task::spawn_blocking(move || {
-        let result = read_part(&data, trailer, framed, &tx, &progress, &count);
+        let result = read_part(&data, trailer, &tx, &progress, &count);
         let _ = dtx.send(result);
     });
-    let stream: ferry_s3::BodyStream = Box::pin(ReceiverStream(rx));
-    let body = if framed {
+    let items = ReceiverStream(rx);
+    let body = if trailer.is_some() || signed {
         Body::AwsChunked {
             decoded_length: len,
-            encoded_length: chunked::encoded_length(len, CHUNK_SIZE as u64, trailer),
+            chunk_size: CHUNK_SIZE as u64,
             trailer,
-            stream,
+            signed,
+            stream: Box::pin(items),
         }
     } else {
+        // No trailer and no signatures: the plain bytes.
+        let bytes = futures_util::StreamExt::filter_map(items, |item| async move {
+            match item {
+                Ok(ChunkItem::Data(b)) => Some(Ok(b)),
+                Ok(ChunkItem::Trailer(_)) => None,
+                Err(e) => Some(Err(e)),
+            }
+        });
         Body::Stream {
             length: len,
-            stream,
+            stream: Box::pin(bytes),
         }
     };
     Ok(PartBody {
@@ -134,12 +145,11 @@ pub(crate) async fn part_body(
     })
 }
 
-/// Reads `data` chunk by chunk into `tx`, framed or plain, hashing on the way.
+/// Reads `data` chunk by chunk into `tx`, hashing on the way, then sends the trailer.
 fn read_part(
     data: &PartData,
     trailer: Option<ChecksumAlgorithm>,
-    framed: bool,
-    tx: &mpsc::Sender<std::io::Result<Bytes>>,
+    tx: &mpsc::Sender<std::io::Result<ChunkItem>>,
     progress: &Progress,
     counted: &AtomicU64,
 ) -> std::io::Result<PartDigests> {
@@ -147,7 +157,7 @@ fn read_part(
     let mut hasher = trailer.map(Hasher::new);
     let mut offset = 0u64;
     // A closed channel means the request ended (failed or cancelled): stop reading.
-    let send = |b: Bytes| tx.blocking_send(Ok(b)).is_ok();
+    let send = |item: ChunkItem| tx.blocking_send(Ok(item)).is_ok();
     while offset < len {
         let n = (len - offset).min(CHUNK_SIZE as u64) as usize;
         let chunk = match data.chunk(offset, n) {
@@ -161,12 +171,7 @@ fn read_part(
         if let Some(h) = hasher.as_mut() {
             h.update(&chunk);
         }
-        let ok = if framed {
-            send(chunked::chunk_header(n)) && send(chunk) && send(chunked::CHUNK_END)
-        } else {
-            send(chunk)
-        };
-        if !ok {
+        if !send(ChunkItem::Data(chunk)) {
             return Err(std::io::Error::other("the request ended before its body"));
         }
         progress.add_bytes(n as u64);
@@ -174,24 +179,20 @@ fn read_part(
         offset += n as u64;
     }
     let additional = hasher.map(|h| h.finish(len));
-    if framed {
-        let value = additional
-            .as_ref()
-            .zip(trailer)
-            .map(|(d, a)| ChecksumValue {
-                algorithm: a,
-                value: d.base64(),
-            });
-        send(chunked::final_chunk(value.as_ref()));
+    if let Some((d, a)) = additional.as_ref().zip(trailer) {
+        send(ChunkItem::Trailer(ChecksumValue {
+            algorithm: a,
+            value: d.base64(),
+        }));
     }
     Ok(PartDigests { additional })
 }
 
 /// A stream over an mpsc receiver.
-struct ReceiverStream(mpsc::Receiver<std::io::Result<Bytes>>);
+struct ReceiverStream(mpsc::Receiver<std::io::Result<ChunkItem>>);
 
 impl futures_util::Stream for ReceiverStream {
-    type Item = std::io::Result<Bytes>;
+    type Item = std::io::Result<ChunkItem>;
     fn poll_next(
         mut self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,

@@ -47,6 +47,10 @@ pub struct UploadConfig {
     pub no_clobber: bool,
     /// A stream's exact size, if known (`--expected-size`): uniform parts.
     pub expected_size: Option<u64>,
+    /// Sign every chunk of every body (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`) instead
+    /// of sending it unsigned with a checksum trailer. Costs a SHA-256 of all the data. By
+    /// default, `false`.
+    pub sign_payload: bool,
 }
 
 impl Default for UploadConfig {
@@ -59,6 +63,7 @@ impl Default for UploadConfig {
             retry: RetryPolicy::default(),
             no_clobber: false,
             expected_size: None,
+            sign_payload: false,
         }
     }
 }
@@ -413,9 +418,14 @@ impl<C: ObjectClient> Job<C> {
         F: FnOnce(ferry_s3::Body, Option<String>) -> Fut,
         Fut: std::future::Future<Output = Result<T, S3Error>>,
     {
-        let body = part_body(data, self.mode(), self.progress.clone())
-            .await
-            .map_err(local_io)?;
+        let body = part_body(
+            data,
+            self.mode(),
+            self.config.sign_payload,
+            self.progress.clone(),
+        )
+        .await
+        .map_err(local_io)?;
         let counted = body.counted.clone();
         let out = send(body.body, body.content_md5).await;
         let result = match (out, body.digests.await) {

@@ -353,7 +353,26 @@ impl S3Client {
             Body::Bytes(b) if b.is_empty() => EMPTY_SHA256.to_string(),
             Body::Bytes(b) => signing::sha256_hex(b),
             Body::Stream { .. } => UNSIGNED_PAYLOAD.to_string(),
-            Body::AwsChunked { .. } => signing::STREAMING_UNSIGNED_PAYLOAD_TRAILER.to_string(),
+            Body::AwsChunked {
+                signed: false,
+                trailer: Some(_),
+                ..
+            } => signing::STREAMING_UNSIGNED_PAYLOAD_TRAILER.to_string(),
+            Body::AwsChunked {
+                signed: false,
+                trailer: None,
+                ..
+            } => {
+                return Err(S3Error::client(
+                    op,
+                    ClientErrorKind::InvalidRequest,
+                    "an unsigned aws-chunked body needs a checksum trailer",
+                ));
+            }
+            Body::AwsChunked {
+                trailer: Some(_), ..
+            } => signing::STREAMING_SIGNED_PAYLOAD_TRAILER.to_string(),
+            Body::AwsChunked { .. } => signing::STREAMING_SIGNED_PAYLOAD.to_string(),
         };
         let mut headers = p.headers;
         if let Body::AwsChunked {
@@ -399,17 +418,24 @@ impl S3Client {
             insert(&mut map, k, v, op)?;
         }
         insert(&mut map, "user-agent", USER_AGENT, op)?;
-        let length = match &p.body {
-            Body::AwsChunked { encoded_length, .. } => *encoded_length,
-            other => other.len(),
-        };
-        insert(&mut map, "content-length", &length.to_string(), op)?;
-        let body = match p.body {
-            Body::Bytes(b) => reqwest::Body::from(b),
-            Body::Stream { stream, .. } | Body::AwsChunked { stream, .. } => {
-                reqwest::Body::wrap_stream(stream)
+        let (length, body) = match p.body {
+            Body::Bytes(b) => (b.len() as u64, reqwest::Body::from(b)),
+            Body::Stream { length, stream } => (length, reqwest::Body::wrap_stream(stream)),
+            Body::AwsChunked {
+                decoded_length,
+                chunk_size,
+                trailer,
+                signed,
+                stream,
+            } => {
+                let signer = signed.then(|| signing::ChunkSigner::new(&params, &sig.signature));
+                (
+                    crate::chunked::encoded_length(decoded_length, chunk_size, trailer, signed),
+                    reqwest::Body::wrap_stream(crate::chunked::frame(stream, trailer, signer)),
+                )
             }
         };
+        insert(&mut map, "content-length", &length.to_string(), op)?;
         debug!(operation = op, method = %p.method, url = %target.url, "sending");
         let resp = self
             .inner

@@ -31,17 +31,21 @@ pub enum Body {
         /// The bytes.
         stream: BodyStream,
     },
-    /// An `aws-chunked` stream with an optional checksum trailer, already framed (see
-    /// [`crate::chunked`]); sent as `STREAMING-UNSIGNED-PAYLOAD-TRAILER`.
+    /// An `aws-chunked` body (see [`crate::chunked`]): data chunks of `chunk_size` (the last
+    /// shorter), then the trailer's checksum if one is declared. The client frames it, and with
+    /// `signed` signs each chunk and the trailer; otherwise it is sent as
+    /// `STREAMING-UNSIGNED-PAYLOAD-TRAILER` (which needs a trailer).
     AwsChunked {
         /// Bytes of data it carries.
         decoded_length: u64,
-        /// Bytes on the wire ([`crate::chunked::encoded_length`]).
-        encoded_length: u64,
+        /// Size of every chunk but the last.
+        chunk_size: u64,
         /// The checksum algorithm of the trailer.
         trailer: Option<crate::options::ChecksumAlgorithm>,
-        /// The framed bytes.
-        stream: BodyStream,
+        /// Sign each chunk (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]`).
+        signed: bool,
+        /// The chunks.
+        stream: crate::chunked::ChunkStream,
     },
 }
 

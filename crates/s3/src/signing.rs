@@ -14,6 +14,10 @@ use time::OffsetDateTime;
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 /// The payload hash of an aws-chunked body with a checksum trailer and no chunk signatures.
 pub const STREAMING_UNSIGNED_PAYLOAD_TRAILER: &str = "STREAMING-UNSIGNED-PAYLOAD-TRAILER";
+/// The payload hash of an aws-chunked body whose chunks are signed.
+pub const STREAMING_SIGNED_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+/// The payload hash of an aws-chunked body whose chunks and checksum trailer are signed.
+pub const STREAMING_SIGNED_PAYLOAD_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
 /// Hex SHA-256 of the empty string: the payload hash of a request without a body.
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
@@ -305,6 +309,57 @@ fn signature(params: &SigningParams<'_>, string_to_sign: &str) -> String {
     hex::encode(hmac(&signing_key(params), string_to_sign.as_bytes()))
 }
 
+/// Signs the chunks of a `STREAMING-AWS4-HMAC-SHA256-PAYLOAD[-TRAILER]` body: each chunk's
+/// signature chains from the previous one, starting at the request's own signature (the seed).
+pub struct ChunkSigner {
+    key: [u8; 32],
+    date: String,
+    scope: String,
+    previous: String,
+}
+
+impl std::fmt::Debug for ChunkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChunkSigner")
+            .field("scope", &self.scope)
+            .field("previous", &self.previous)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChunkSigner {
+    /// A signer continuing from the request signed with `params`, whose signature is `seed`.
+    pub fn new(params: &SigningParams<'_>, seed: &str) -> Self {
+        Self {
+            key: signing_key(params),
+            date: amz_date(params.time),
+            scope: scope(params),
+            previous: seed.to_string(),
+        }
+    }
+
+    fn sign(&mut self, kind: &str, hashed: &str, data_hash: &str) -> String {
+        let sts = format!(
+            "AWS4-HMAC-SHA256-{kind}\n{}\n{}\n{}\n{hashed}{data_hash}",
+            self.date, self.scope, self.previous
+        );
+        self.previous = hex::encode(hmac(&self.key, sts.as_bytes()));
+        self.previous.clone()
+    }
+
+    /// The signature of the next chunk (an empty one ends the data).
+    pub fn sign_chunk(&mut self, data: &[u8]) -> String {
+        let hash = sha256_hex(data);
+        self.sign("PAYLOAD", &format!("{EMPTY_SHA256}\n"), &hash)
+    }
+
+    /// The signature of the trailer, given its lines each ending in `\n`.
+    pub fn sign_trailer(&mut self, trailer: &str) -> String {
+        let hash = sha256_hex(trailer.as_bytes());
+        self.sign("TRAILER", "", &hash)
+    }
+}
+
 /// The canonical URI: optionally normalized, then encoded once per segment.
 pub fn canonical_uri(path: &str, normalize: bool) -> String {
     let path = if path.is_empty() { "/" } else { path };
@@ -521,6 +576,28 @@ mod tests {
             "aeeed9bbccd4d02ee5c0109b86d86835f995330da4c265957d157751f604d404"
         );
         assert_eq!(sig.params.last().unwrap().0, "X-Amz-Signature");
+    }
+
+    /// AWS's documented example "Transferring Payload in Multiple Chunks": 66,560 bytes of
+    /// 'a' in a 64 KiB chunk, a 1 KiB chunk and the empty one.
+    #[test]
+    fn s3_example_chunk_signatures() {
+        let mut signer = ChunkSigner::new(
+            &s3_params(),
+            "4f232c4386841ef735655705268965c44a0e4690baa4adea153f7db9fa80a0a9",
+        );
+        assert_eq!(
+            signer.sign_chunk(&[b'a'; 65536]),
+            "ad80c730a21e5b8d04586a2213dd63b9a0e99e0e2307b0ade35a65485a288648"
+        );
+        assert_eq!(
+            signer.sign_chunk(&[b'a'; 1024]),
+            "0055627c9e194cb4542bae2aa5492e3c1575bbb81b612b7d234b86a503ef5497"
+        );
+        assert_eq!(
+            signer.sign_chunk(b""),
+            "b6c6ea8a5354eaf15b3cb7646744f4275b71ea724fed81ceb9323e279d449df9"
+        );
     }
 
     #[test]
