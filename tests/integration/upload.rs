@@ -327,6 +327,12 @@ fn retries_keep_the_part_number_and_finish_identical() {
                 error: ferry_testkit::slow_down,
             },
             Fault {
+                operation: "UploadPart",
+                part: Some(5),
+                times: 1,
+                error: ferry_testkit::expired_token,
+            },
+            Fault {
                 operation: "CompleteMultipartUpload",
                 part: None,
                 times: 1,
@@ -364,7 +370,12 @@ fn retries_keep_the_part_number_and_finish_identical() {
     });
     assert_eq!(outcome.parts, 5);
     let calls = failing.part_calls.lock().unwrap().clone();
-    assert_eq!(&calls[1..=5], &[1, 3, 2, 2, 1], "attempts per part number");
+    assert_eq!(&calls[1..=5], &[1, 3, 2, 2, 2], "attempts per part number");
+    assert_eq!(
+        failing.refreshes.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "ExpiredToken refreshes credentials before its retry"
+    );
     let retries: Vec<_> = events
         .iter()
         .filter_map(|e| match e {
@@ -372,7 +383,7 @@ fn retries_keep_the_part_number_and_finish_identical() {
             _ => None,
         })
         .collect();
-    assert_eq!(retries.len(), 5, "{events:?}");
+    assert_eq!(retries.len(), 6, "{events:?}");
     assert!(
         events
             .iter()

@@ -38,6 +38,11 @@ pub fn reset() -> S3Error {
     )
 }
 
+/// A 400 ExpiredToken: refresh credentials, then retry.
+pub fn expired_token() -> S3Error {
+    service(400, "ExpiredToken")
+}
+
 /// A 403 AccessDenied (permanent).
 pub fn access_denied() -> S3Error {
     service(403, "AccessDenied")
@@ -65,6 +70,8 @@ pub struct FailingClient<C> {
     pub injected: AtomicU32,
     /// Aborts seen.
     pub aborts: AtomicU32,
+    /// Credential refreshes asked for.
+    pub refreshes: AtomicU32,
 }
 
 impl<C> FailingClient<C> {
@@ -76,6 +83,7 @@ impl<C> FailingClient<C> {
             part_calls: Mutex::new(vec![0; 10_001]),
             injected: AtomicU32::new(0),
             aborts: AtomicU32::new(0),
+            refreshes: AtomicU32::new(0),
         }
     }
 
@@ -193,6 +201,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     fn refresh_credentials(&self) {
+        self.refreshes.fetch_add(1, Ordering::Relaxed);
         self.inner.refresh_credentials();
     }
 }

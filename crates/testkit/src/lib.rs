@@ -16,7 +16,9 @@ use std::time::{Duration, Instant};
 mod failing;
 pub mod null_sink;
 
-pub use failing::{FailingClient, Fault, access_denied, internal_error, reset, slow_down};
+pub use failing::{
+    FailingClient, Fault, access_denied, expired_token, internal_error, reset, slow_down,
+};
 
 use anyhow::{Context, Result, bail};
 
