@@ -16,6 +16,7 @@
 
 mod checksum;
 mod error;
+mod journal;
 mod plan;
 mod progress;
 mod retry;
@@ -25,6 +26,10 @@ mod upload;
 
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
 pub use error::{Error, ErrorKind};
+pub use journal::{
+    Destination, FileJournalStore, JOURNAL_VERSION, Journal, JournalError, JournalHandle,
+    JournalStore, PartRecord, SourceIdentity, UploadRecord,
+};
 pub use plan::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, Plan, PlanConfig, PlanError,
     STREAM_DOUBLING_PARTS, STREAM_FIRST_PART, check_part_size, plan, smallest_part_size,
