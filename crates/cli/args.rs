@@ -20,7 +20,7 @@ pub(crate) struct Cli {
 }
 
 /// Flags every command takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct Global {
     /// S3 endpoint URL (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile, or AWS by region).
     #[arg(long, global = true, value_name = "URL")]
@@ -55,6 +55,15 @@ pub(crate) enum Cmd {
     /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
     /// expires.
     Presign(PresignArgs),
+    /// Resume an interrupted upload by its journal id (`ferry uploads ls` shows them);
+    /// without an id, the only one there is.
+    Resume {
+        /// The journal id (up-…).
+        id: Option<String>,
+        /// Where upload journals live.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
     /// Make a bucket.
     Mb {
         /// s3://bucket
@@ -91,6 +100,18 @@ pub(crate) struct CpArgs {
     /// Refuse to replace an existing destination.
     #[arg(long, help_heading = "Transfer")]
     pub(crate) no_clobber: bool,
+    /// Where upload journals live (else FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
+    /// ~/.local/state/ferry).
+    #[arg(long, value_name = "DIR", help_heading = "Resume")]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// Abort the interrupted upload of this file to this key, if any, and start fresh.
+    #[arg(long, help_heading = "Resume")]
+    pub(crate) restart: bool,
+    /// What to do with a failed multipart upload: keep (resume later) or abort. By default,
+    /// keep it when it can resume (interrupted, or a transient fault outlasted the retries)
+    /// and abort it on a permanent error.
+    #[arg(long, value_name = "keep|abort", help_heading = "Resume")]
+    pub(crate) on_failure: Option<String>,
     /// Sign every chunk of the body with SigV4 instead of sending it unsigned with a checksum
     /// trailer (costs a SHA-256 of all the data).
     #[arg(long, help_heading = "Transfer")]
@@ -164,4 +185,23 @@ pub(crate) struct PresignArgs {
     /// The method the URL allows: GET or PUT.
     #[arg(long, default_value = "GET")]
     pub(crate) method: String,
+}
+
+impl CpArgs {
+    /// The arguments of `ferry cp SRC DST --state-dir DIR`, every other flag at its default:
+    /// what `ferry resume` runs (the journal holds the rest).
+    pub(crate) fn for_resume(src: String, dst: String, state_dir: PathBuf) -> Self {
+        let cli = <Cli as clap::Parser>::parse_from([
+            "ferry".into(),
+            "cp".into(),
+            src,
+            dst,
+            "--state-dir".into(),
+            state_dir.display().to_string(),
+        ]);
+        match cli.command {
+            Cmd::Cp(args) => *args,
+            _ => unreachable!("parsed a cp command"),
+        }
+    }
 }

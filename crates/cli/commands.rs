@@ -22,6 +22,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Cp(args) => cp(&cli.global, *args).await,
         Cmd::Mb { bucket } => mb(&cli.global, &bucket).await,
         Cmd::Presign(args) => presign(&cli.global, args).await,
+        Cmd::Resume { id, state_dir } => resume(&cli.global, id, state_dir).await,
     }
 }
 
@@ -119,6 +120,54 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
         .await?;
     println!("{signed}");
     Ok(())
+}
+
+/// `ferry resume [ID]`: the journal names the file, the destination and the endpoint; the
+/// rest (credentials, region) comes from the usual places.
+async fn resume(
+    global: &Global,
+    id: Option<String>,
+    state_dir: Option<std::path::PathBuf>,
+) -> Result<(), CliError> {
+    use ferry_engine::JournalStore as _;
+    let dir = state_dir
+        .or_else(ferry_engine::FileJournalStore::default_dir)
+        .ok_or_else(|| bad_input("no folder for upload journals: set HOME or give --state-dir"))?;
+    let store = ferry_engine::FileJournalStore::new(&dir);
+    let ids = store.list().map_err(bad_input)?;
+    let id = match id {
+        Some(id) => id,
+        None if ids.len() == 1 => ids[0].clone(),
+        None if ids.is_empty() => {
+            return Err(bad_input(format!(
+                "no interrupted upload in {}",
+                dir.display()
+            )));
+        }
+        None => {
+            return Err(bad_input(format!(
+                "{} interrupted uploads in {}: name one ({})",
+                ids.len(),
+                dir.display(),
+                ids.join(", ")
+            )));
+        }
+    };
+    let journal = store
+        .peek(&id)
+        .map_err(bad_input)?
+        .ok_or_else(|| bad_input(format!("no journal {id} in {}", dir.display())))?;
+    let mut global = global.clone();
+    global.endpoint_url = Some(journal.destination.endpoint.clone());
+    let args = CpArgs::for_resume(
+        journal.source.path.display().to_string(),
+        format!(
+            "s3://{}/{}",
+            journal.destination.bucket, journal.destination.key
+        ),
+        dir,
+    );
+    crate::upload::upload(&global, &args).await
 }
 
 async fn cp(global: &Global, args: CpArgs) -> Result<(), CliError> {

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_engine::{
-    ChecksumMode, ErrorKind, Event, PlanConfig, Source, UploadConfig, UploadOutcome, Uploader,
-    Verification,
+    ChecksumMode, ErrorKind, Event, FailurePolicy, FileJournalStore, PlanConfig, ResumeConfig,
+    Source, UploadConfig, UploadOutcome, Uploader, Verification,
 };
 use ferry_s3::{
     ChecksumAlgorithm, ChecksumType, Grantee, Grants, ObjectOptions, RequestOptions,
@@ -197,6 +197,16 @@ pub(crate) fn upload_config(args: &CpArgs) -> Result<UploadConfig, CliError> {
         }
         config.concurrency = c;
     }
+    config.on_failure = match args.on_failure.as_deref() {
+        None => FailurePolicy::Auto,
+        Some("keep") => FailurePolicy::Keep,
+        Some("abort") => FailurePolicy::Abort,
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--on-failure {other:?}: use keep or abort"
+            )));
+        }
+    };
     if let Some(m) = size("--memory-limit", &args.memory_limit)? {
         if m < 8 << 20 {
             return Err(bad_input("--memory-limit: give at least 8MiB"));
@@ -240,6 +250,23 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
     }
     let options = object_options(args, src_path.as_deref())?;
     let client = client(global).await?;
+    let mut config = config;
+    if src_path.is_some() {
+        let dir = args
+            .state_dir
+            .clone()
+            .or_else(FileJournalStore::default_dir)
+            .ok_or_else(|| {
+                bad_input("no folder for upload journals: set HOME or give --state-dir")
+            })?;
+        config.resume = Some(ResumeConfig {
+            store: Arc::new(FileJournalStore::new(dir)),
+            endpoint: client.config().endpoint.url(),
+            restart: args.restart,
+        });
+    } else if args.restart {
+        return Err(bad_input("--restart is for files: a stream cannot resume"));
+    }
     let uploader = Uploader::new(Arc::new(client), config);
     uploader.check(&options).map_err(bad_input)?;
     let source = match &src_path {
@@ -267,11 +294,77 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
             report(&output, args, &dst, &outcome);
             Ok(())
         }
-        Err(e) if e.kind() == ErrorKind::Cancelled || interrupted => Err(CliError::Interrupted(
-            anyhow::anyhow!("interrupted; the multipart upload was aborted"),
-        )),
-        Err(e) if e.kind() == ErrorKind::InvalidInput => Err(CliError::BadInput(e.into())),
-        Err(e) => Err(CliError::Failed(e.into())),
+        Err(e) => {
+            let kept = e.resume_id().map(|id| {
+                format!(
+                    "the upload is kept (journal {id}); to resume it, run:\n  {}\nor: ferry resume {id}",
+                    resume_command()
+                )
+            });
+            let message = |what: String| match &kept {
+                Some(k) => anyhow::anyhow!("{what}\n{k}"),
+                None => anyhow::anyhow!("{what}"),
+            };
+            if e.kind() == ErrorKind::Cancelled || interrupted {
+                let what = if kept.is_some() {
+                    "interrupted".to_string()
+                } else {
+                    "interrupted; the multipart upload was aborted (a stream cannot resume)".into()
+                };
+                Err(CliError::Interrupted(message(what)))
+            } else if e.kind() == ErrorKind::InvalidInput {
+                Err(CliError::BadInput(message(e.to_string())))
+            } else {
+                Err(CliError::Failed(message(e.to_string())))
+            }
+        }
+    }
+}
+
+/// This very command, to run again: an SSE-C key given inline shows as `@FILE` (never its
+/// value), and `--restart` is dropped.
+fn resume_command() -> String {
+    let mut out = Vec::new();
+    let mut args = std::env::args();
+    let program = args.next().unwrap_or_else(|| "ferry".into());
+    out.push(shell_quote(&program));
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            hide_next = false;
+            out.push(if a.starts_with('@') {
+                shell_quote(&a)
+            } else {
+                "@FILE".into()
+            });
+            continue;
+        }
+        if a == "--restart" {
+            continue;
+        }
+        if a == "--sse-c-key" {
+            hide_next = true;
+        } else if let Some(v) = a.strip_prefix("--sse-c-key=") {
+            out.push(if v.starts_with('@') {
+                shell_quote(&a)
+            } else {
+                "--sse-c-key=@FILE".into()
+            });
+            continue;
+        }
+        out.push(shell_quote(&a));
+    }
+    out.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
     }
 }
 
@@ -350,6 +443,14 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             json!({"part": part, "attempt": attempt, "delay_ms": delay.as_millis() as u64, "reason": reason}),
         ),
         Event::Concurrency { limit } => json_line("concurrency", json!({"limit": limit})),
+        Event::Resumed {
+            upload_id,
+            parts_done,
+            parts_to_send,
+        } => json_line(
+            "resumed",
+            json!({"upload_id": upload_id, "parts_done": parts_done, "parts_to_send": parts_to_send}),
+        ),
         Event::Finished(o) => json_line(
             "finished",
             json!({

@@ -25,6 +25,7 @@ pub struct Error {
     kind: ErrorKind,
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    resume: Option<String>,
 }
 
 impl Error {
@@ -34,7 +35,19 @@ impl Error {
             kind,
             message: message.into(),
             source: None,
+            resume: None,
         }
+    }
+
+    /// The upload was kept for resume under this journal id.
+    pub fn kept_for_resume(mut self, journal_id: impl Into<String>) -> Self {
+        self.resume = Some(journal_id.into());
+        self
+    }
+
+    /// The journal id to resume from, when the upload was kept.
+    pub fn resume_id(&self) -> Option<&str> {
+        self.resume.as_deref()
     }
 
     /// With the underlying cause.

@@ -118,9 +118,11 @@ pub struct PartRecord {
     pub size: u64,
     /// ETag, quotes included.
     pub etag: String,
-    /// Base64 raw digest of the part (the additional checksum, else MD5 with `md5`, else
-    /// CRC64NVME computed locally for the re-check on resume).
-    pub checksum: String,
+    /// Base64 CRC64NVME of the part as it was read: re-computed from the file on resume, so
+    /// a file rewritten with the same size and times is caught.
+    pub crc64nvme: String,
+    /// Base64 of the part's additional checksum, for Complete (none with `md5` or `none`).
+    pub checksum: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -592,7 +594,8 @@ mod tests {
             part: n,
             size: 5 << 20,
             etag: format!("\"etag{n}\""),
-            checksum: "AAAAAAAAAAA=".into(),
+            crc64nvme: "AAAAAAAAAAA=".into(),
+            checksum: Some("AAAAAAAAAAA=".into()),
         }
     }
 

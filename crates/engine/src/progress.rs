@@ -127,6 +127,15 @@ pub enum Event {
         /// Whether it is a multipart upload.
         multipart: bool,
     },
+    /// A journaled upload resumes.
+    Resumed {
+        /// The upload id.
+        upload_id: String,
+        /// Parts already on the server and intact in the file.
+        parts_done: u32,
+        /// Parts to send.
+        parts_to_send: u32,
+    },
     /// CreateMultipartUpload answered.
     UploadCreated {
         /// The upload id.

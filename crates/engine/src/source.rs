@@ -60,10 +60,25 @@ impl PartData {
 }
 
 /// The checksums of a part, known once its body has been read.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct PartDigests {
     /// The additional checksum, if any.
     pub(crate) additional: Option<Digest>,
+    /// CRC64NVME of the part, whatever the upload's checksum: what the journal keeps to
+    /// re-check the local file on resume.
+    pub(crate) recheck: Digest,
+}
+
+/// The re-check digest of some data (CRC64NVME), read again from its source.
+pub(crate) fn recheck_digest(data: &PartData) -> std::io::Result<Digest> {
+    let mut h = Hasher::new(ChecksumAlgorithm::Crc64Nvme);
+    let mut off = 0;
+    while off < data.len() {
+        let n = (data.len() - off).min(CHUNK_SIZE as u64) as usize;
+        h.update(&data.chunk(off, n)?);
+        off += n as u64;
+    }
+    Ok(h.finish(data.len()))
 }
 
 /// A body for one attempt at a part, and where its checksum will arrive.
@@ -155,6 +170,8 @@ fn read_part(
 ) -> std::io::Result<PartDigests> {
     let len = data.len();
     let mut hasher = trailer.map(Hasher::new);
+    let mut recheck = (trailer != Some(ChecksumAlgorithm::Crc64Nvme))
+        .then(|| Hasher::new(ChecksumAlgorithm::Crc64Nvme));
     let mut offset = 0u64;
     // A closed channel means the request ended (failed or cancelled): stop reading.
     let send = |item: ChunkItem| tx.blocking_send(Ok(item)).is_ok();
@@ -171,6 +188,9 @@ fn read_part(
         if let Some(h) = hasher.as_mut() {
             h.update(&chunk);
         }
+        if let Some(h) = recheck.as_mut() {
+            h.update(&chunk);
+        }
         if !send(ChunkItem::Data(chunk)) {
             return Err(std::io::Error::other("the request ended before its body"));
         }
@@ -185,7 +205,16 @@ fn read_part(
             value: d.base64(),
         }));
     }
-    Ok(PartDigests { additional })
+    let recheck = match recheck {
+        Some(h) => h.finish(len),
+        None => additional
+            .clone()
+            .expect("CRC64NVME is the additional checksum"),
+    };
+    Ok(PartDigests {
+        additional,
+        recheck,
+    })
 }
 
 /// A stream over an mpsc receiver.

@@ -21,11 +21,17 @@ use tracing::{debug, warn};
 
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::error::{Error, ErrorKind};
+use crate::journal::{
+    Destination, Journal, JournalError, JournalHandle, JournalStore, PartRecord, SourceIdentity,
+    UploadRecord,
+};
 use crate::plan::{Plan, PlanConfig, STREAM_FIRST_PART, plan, stream_part_size};
 use crate::progress::{Event, Progress, UploadOutcome, Verification};
 use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
 use crate::schedule::Aimd;
-use crate::source::{CHUNK_SIZE, PartData, part_body, read_stream_part};
+use crate::source::{
+    CHUNK_SIZE, PartData, PartDigests, part_body, read_stream_part, recheck_digest,
+};
 
 const MIB: u64 = 1024 * 1024;
 
@@ -51,6 +57,35 @@ pub struct UploadConfig {
     /// of sending it unsigned with a checksum trailer. Costs a SHA-256 of all the data. By
     /// default, `false`.
     pub sign_payload: bool,
+    /// Journal file uploads so they can resume. By default, none (no resume).
+    pub resume: Option<ResumeConfig>,
+    /// What to do with a multipart upload that failed. By default, [`FailurePolicy::Auto`].
+    pub on_failure: FailurePolicy,
+}
+
+/// Where journals live, and how to treat an existing one.
+#[derive(Debug, Clone)]
+pub struct ResumeConfig {
+    /// The journal store.
+    pub store: Arc<dyn JournalStore>,
+    /// The endpoint, as part of the destination's identity.
+    pub endpoint: String,
+    /// Abort the upload an existing journal describes and start fresh.
+    pub restart: bool,
+}
+
+/// What happens to a multipart upload that failed or was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Keep it (with its journal) when it can resume: interrupted, or retries ran out on a
+    /// transient fault. Abort it on a permanent error (AccessDenied, NoSuchBucket, …), and
+    /// always for streams, which cannot be read again.
+    #[default]
+    Auto,
+    /// Keep it whenever it is journaled.
+    Keep,
+    /// Always abort it.
+    Abort,
 }
 
 impl Default for UploadConfig {
@@ -64,6 +99,8 @@ impl Default for UploadConfig {
             no_clobber: false,
             expected_size: None,
             sign_payload: false,
+            resume: None,
+            on_failure: FailurePolicy::Auto,
         }
     }
 }
@@ -177,6 +214,8 @@ struct Job<C> {
     progress: Arc<Progress>,
     cancel: CancellationToken,
     aimd: Aimd,
+    /// The journal of this upload, when it is journaled.
+    journal: Mutex<Option<Box<dyn JournalHandle>>>,
 }
 
 impl<C: ObjectClient> Uploader<C> {
@@ -254,6 +293,7 @@ impl<C: ObjectClient> Uploader<C> {
             progress: progress.clone(),
             cancel: cancel.clone(),
             aimd: Aimd::new(self.config.concurrency),
+            journal: Mutex::new(None),
         });
         let check = self.check(&job.options);
         let task = tokio::spawn(async move {
@@ -278,6 +318,24 @@ impl<C: ObjectClient> Uploader<C> {
 }
 
 impl<C: ObjectClient> Job<C> {
+    /// The same job with other settings (a resume takes the journal's), keeping its journal.
+    fn with_config(&self, config: UploadConfig) -> Self {
+        Self {
+            client: self.client.clone(),
+            config,
+            quota: self.quota.clone(),
+            jitter: self.jitter.clone(),
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            options: self.options.clone(),
+            events: self.events.clone(),
+            progress: self.progress.clone(),
+            cancel: self.cancel.clone(),
+            aimd: Aimd::new(self.config.concurrency),
+            journal: Mutex::new(self.journal.lock().expect("journal lock").take()),
+        }
+    }
+
     fn emit(&self, e: Event) {
         let _ = self.events.send(e);
     }
@@ -362,7 +420,7 @@ impl<C: ObjectClient> Job<C> {
         upload_id: Arc<str>,
         number: u32,
         data: PartData,
-    ) -> Result<(CompletedPart, Option<Digest>), Error> {
+    ) -> Result<Done, Error> {
         let size = data.len();
         self.progress.part_started();
         self.emit(Event::PartStarted { part: number, size });
@@ -387,23 +445,88 @@ impl<C: ObjectClient> Job<C> {
                 }
             })
             .await;
-        self.progress.part_ended(result.is_ok());
-        let (etag, digest) = result.map_err(|e| self.part_error(number, e))?;
+        let (etag, digests) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                self.progress.part_ended(false);
+                return Err(self.part_error(number, e));
+            }
+        };
+        let checksum = checksum_value(self.mode(), digests.additional.as_ref());
+        // Durable before the part counts as done.
+        self.record(&PartRecord {
+            part: number,
+            size,
+            etag: etag.clone(),
+            crc64nvme: digests.recheck.base64(),
+            checksum: checksum.as_ref().map(|c| c.value.clone()),
+        })
+        .inspect_err(|_| self.progress.part_ended(false))?;
+        self.progress.part_ended(true);
         self.aimd.on_success();
         self.emit(Event::PartFinished {
             part: number,
             size,
             etag: etag.clone(),
         });
-        let checksum = checksum_value(self.mode(), digest.as_ref());
-        Ok((
-            CompletedPart {
+        Ok(Done {
+            part: CompletedPart {
                 part_number: number,
                 etag,
                 checksum,
             },
-            digest,
-        ))
+            digest: digests.additional,
+        })
+    }
+
+    /// Appends a part to the journal, if there is one.
+    fn record(&self, part: &PartRecord) -> Result<(), Error> {
+        let mut guard = self.journal.lock().expect("journal lock");
+        match guard.as_mut() {
+            Some(j) => j.write_part(part).map_err(journal_error),
+            None => Ok(()),
+        }
+    }
+
+    /// The journal's id, if the upload is journaled.
+    fn journal_id(&self) -> Option<String> {
+        self.journal
+            .lock()
+            .expect("journal lock")
+            .as_ref()
+            .map(|j| j.id().to_string())
+    }
+
+    /// Deletes the journal: the upload finished or was aborted.
+    fn forget(&self) {
+        if let Some(j) = self.journal.lock().expect("journal lock").take()
+            && let Err(e) = j.remove()
+        {
+            warn!("removing the journal: {e}");
+        }
+    }
+
+    /// After a failure: keep the upload for resume (returning the error marked so), or abort
+    /// it and forget its journal.
+    async fn give_up(&self, upload_id: &str, err: Error) -> Error {
+        let journaled = self.journal_id();
+        let transient = err.kind() == ErrorKind::Cancelled
+            || err.s3().is_some_and(|e| e.is_retryable())
+            || err.kind() == ErrorKind::Local;
+        let keep = journaled.is_some()
+            && match self.config.on_failure {
+                FailurePolicy::Keep => true,
+                FailurePolicy::Abort => false,
+                FailurePolicy::Auto => transient,
+            };
+        match journaled {
+            Some(id) if keep => err.kept_for_resume(id),
+            _ => {
+                self.abort(upload_id).await;
+                self.forget();
+                err
+            }
+        }
     }
 
     /// One attempt at sending `data`: streams it as a body through `send` and returns the
@@ -413,7 +536,7 @@ impl<C: ObjectClient> Job<C> {
         &self,
         data: PartData,
         send: F,
-    ) -> Result<(T, Option<Digest>), S3Error>
+    ) -> Result<(T, PartDigests), S3Error>
     where
         F: FnOnce(ferry_s3::Body, Option<String>) -> Fut,
         Fut: std::future::Future<Output = Result<T, S3Error>>,
@@ -429,7 +552,7 @@ impl<C: ObjectClient> Job<C> {
         let counted = body.counted.clone();
         let out = send(body.body, body.content_md5).await;
         let result = match (out, body.digests.await) {
-            (Ok(out), Ok(Ok(d))) => return Ok((out, d.additional)),
+            (Ok(out), Ok(Ok(d))) => return Ok((out, d)),
             (Ok(_), _) => Err(local_io(std::io::Error::other(
                 "the data's checksum was not computed",
             ))),
@@ -517,15 +640,15 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
                 ));
             }
             let size = meta.len();
-            let plan = plan(size, &job.config.plan)
-                .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
             let file = Arc::new(file);
-            let part = move |offset: u64, len: u64| PartData::File {
-                file: file.clone(),
-                offset,
-                len,
-            };
-            run_known(job, plan, part).await
+            match job.config.resume.clone() {
+                Some(resume) => run_journaled(job, &path, file, size, &resume).await,
+                None => {
+                    let plan = plan(size, &job.config.plan)
+                        .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+                    run_known(job, plan, file_parts(file), None).await
+                }
+            }
         }
         Source::Stream(reader) => match job.config.expected_size {
             Some(size) => {
@@ -538,11 +661,28 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
     }
 }
 
-/// A file (or any source of known size whose parts can be read again).
+/// Parts of a file, by offset and length.
+fn file_parts(file: Arc<std::fs::File>) -> impl Fn(u64, u64) -> PartData {
+    move |offset, len| PartData::File {
+        file: file.clone(),
+        offset,
+        len,
+    }
+}
+
+/// A journal about to record a new upload.
+struct NewJournal {
+    handle: Box<dyn JournalHandle>,
+    destination: Destination,
+    source: SourceIdentity,
+}
+
+/// A file (or any source of known size whose parts can be read again), optionally journaled.
 async fn run_known<C: ObjectClient>(
     job: Arc<Job<C>>,
     plan: Plan,
     part: impl Fn(u64, u64) -> PartData,
+    journal: Option<NewJournal>,
 ) -> Result<UploadOutcome, Error> {
     match plan {
         Plan::Single { size } => {
@@ -553,6 +693,10 @@ async fn run_known<C: ObjectClient>(
                 multipart: false,
             });
             job.progress.set_total(size, 1);
+            if let Some(j) = journal {
+                // One request needs no journal.
+                let _ = j.handle.remove();
+            }
             put_single(&job, part(0, size)).await
         }
         Plan::Multipart {
@@ -567,13 +711,414 @@ async fn run_known<C: ObjectClient>(
                 multipart: true,
             });
             job.progress.set_total(size, parts);
-            let upload_id = create(&job).await?;
+            let upload_id = match journal {
+                Some(j) => create_journaled(&job, j, part_size, parts).await?,
+                None => create(&job).await?,
+            };
             let next = (1..=parts).map(move |n| {
                 let (offset, len) = plan.part_range(n);
                 Ok((n, part(offset, len)))
             });
             let result = run_parts(&job, &upload_id, file_concurrency(&job), next).await;
             finish(&job, upload_id, result, size).await
+        }
+    }
+}
+
+fn journal_error(e: JournalError) -> Error {
+    let kind = match e {
+        JournalError::Locked { .. } | JournalError::Damaged { .. } => ErrorKind::InvalidInput,
+        JournalError::Io { .. } => ErrorKind::Local,
+    };
+    Error::new(kind, e.to_string()).with_source(e)
+}
+
+/// How a checksum mode is written in a journal.
+fn mode_record(mode: ChecksumMode) -> (String, Option<String>) {
+    match mode {
+        ChecksumMode::Additional(a, t) => (a.as_str().to_string(), Some(t.as_str().to_string())),
+        ChecksumMode::ContentMd5 => ("md5".into(), None),
+        ChecksumMode::None => ("none".into(), None),
+    }
+}
+
+fn mode_from_record(u: &UploadRecord) -> Result<ChecksumMode, Error> {
+    let bad = || {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("the journal names an unknown checksum {:?}", u.checksum),
+        )
+    };
+    Ok(match u.checksum.as_str() {
+        "md5" => ChecksumMode::ContentMd5,
+        "none" => ChecksumMode::None,
+        a => ChecksumMode::Additional(
+            a.parse().map_err(|_| bad())?,
+            u.checksum_type
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .ok_or_else(bad)?,
+        ),
+    })
+}
+
+/// Writes the intent, creates the upload, records it: so no upload exists that no journal
+/// knows of, even if the process dies between the two.
+async fn create_journaled<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    mut journal: NewJournal,
+    part_size: u64,
+    parts: u32,
+) -> Result<Arc<str>, Error> {
+    journal
+        .handle
+        .write_intent(&journal.destination, &journal.source)
+        .map_err(journal_error)?;
+    *job.journal.lock().expect("journal lock") = Some(journal.handle);
+    let upload_id = match create(job).await {
+        Ok(id) => id,
+        Err(e) => {
+            // The server said no: nothing was created. Any other failure may have created
+            // an upload: the intent stays, and the next run cleans it up.
+            if e.s3().is_some_and(|s| s.service().is_some()) {
+                job.forget();
+            }
+            return Err(e);
+        }
+    };
+    let (checksum, checksum_type) = mode_record(job.mode());
+    let record = UploadRecord {
+        upload_id: upload_id.to_string(),
+        part_size,
+        parts,
+        checksum,
+        checksum_type,
+        sse_c_key_md5: job
+            .options
+            .request
+            .sse_customer_key
+            .as_ref()
+            .map(|k| k.key_md5().to_string()),
+    };
+    let written = job
+        .journal
+        .lock()
+        .expect("journal lock")
+        .as_mut()
+        .map(|j| j.write_upload(&record));
+    if let Some(Err(e)) = written {
+        job.abort(&upload_id).await;
+        job.forget();
+        return Err(journal_error(e));
+    }
+    Ok(upload_id)
+}
+
+/// A file upload with a journal: resumes what a journal of the same source and destination
+/// recorded, or starts one.
+async fn run_journaled<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    path: &std::path::Path,
+    file: Arc<std::fs::File>,
+    size: u64,
+    resume: &ResumeConfig,
+) -> Result<UploadOutcome, Error> {
+    let source = SourceIdentity::of(path).map_err(|e| {
+        Error::new(
+            ErrorKind::InvalidInput,
+            format!("cannot read source {}: {e}", path.display()),
+        )
+    })?;
+    let destination = Destination {
+        endpoint: resume.endpoint.clone(),
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+    };
+    let id = resume.store.id_for(&destination, &source.path);
+    let mut handle = resume.store.open(&id).map_err(journal_error)?;
+    match handle.replay().map_err(journal_error)? {
+        Some(old) if old.upload.is_some() && !resume.restart => {
+            *job.journal.lock().expect("journal lock") = Some(handle);
+            return resume_upload(job, old, source, file).await;
+        }
+        Some(old) => {
+            match &old.upload {
+                // --restart: the old upload goes.
+                Some(u) => job.abort(&u.upload_id).await,
+                // Only an intent: Create may have run; abort what it may have left.
+                None => abort_orphans(&job, old.started).await?,
+            }
+        }
+        None => {}
+    }
+    let plan = plan(size, &job.config.plan)
+        .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
+    let journal = NewJournal {
+        handle,
+        destination,
+        source,
+    };
+    run_known(job, plan, file_parts(file), Some(journal)).await
+}
+
+/// Aborts uploads of this key that started after `since` (seconds since the epoch, less a
+/// margin for clock skew) and that no journal knows: left by a Create whose reply was lost.
+async fn abort_orphans<C: ObjectClient>(job: &Arc<Job<C>>, since: u64) -> Result<(), Error> {
+    let uploads = ferry_s3::list_all_uploads(
+        job.client.as_ref(),
+        &ferry_s3::ListMultipartUploadsRequest {
+            bucket: job.bucket.clone(),
+            prefix: Some(job.key.clone()),
+            request: job.options.request.clone(),
+            ..Default::default()
+        },
+    )
+    .await
+    .map_err(|e| Error::from_s3("listing uploads left by an interrupted start", e))?;
+    let margin = 300;
+    for u in uploads.iter().filter(|u| u.key == job.key) {
+        let started = u
+            .initiated
+            .as_deref()
+            .and_then(|t| {
+                time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+            })
+            .map(|t| t.unix_timestamp());
+        if started.is_some_and(|t| t + margin >= since as i64) {
+            debug!(upload_id = %u.upload_id, "aborting an upload left by an interrupted start");
+            job.abort(&u.upload_id).await;
+        }
+    }
+    Ok(())
+}
+
+/// Resumes the upload a journal describes: re-checks the parts it lists against the file,
+/// reconciles them with ListParts, sends what is missing or wrong, completes.
+async fn resume_upload<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    old: Journal,
+    source: SourceIdentity,
+    file: Arc<std::fs::File>,
+) -> Result<UploadOutcome, Error> {
+    let u = old.upload.clone().expect("a journal with an upload");
+    let refuse = |what: String| {
+        // Refused before anything changed: the journal and the upload stay as they are.
+        Error::new(ErrorKind::InvalidInput, what).kept_for_resume(old.id.clone())
+    };
+    if let Some(diff) = old.source.difference(&source) {
+        return Err(refuse(format!(
+            "{} changed since its upload began ({diff} differ); run again with --restart to abort the old upload and start fresh",
+            source.path.display()
+        )));
+    }
+    let key_md5 = job
+        .options
+        .request
+        .sse_customer_key
+        .as_ref()
+        .map(|k| k.key_md5().to_string());
+    if key_md5 != u.sse_c_key_md5 {
+        return Err(refuse(match u.sse_c_key_md5 {
+            Some(_) if key_md5.is_some() => {
+                "the SSE-C key is not the one the upload began with; give that key, or --restart"
+                    .into()
+            }
+            Some(_) => "the upload began with an SSE-C key: give it again with --sse-c-key".into(),
+            None => "the upload began without an SSE-C key: drop --sse-c-key, or --restart".into(),
+        }));
+    }
+    if let Some(ps) = job.config.plan.part_size
+        && ps != u.part_size
+    {
+        return Err(refuse(format!(
+            "the upload began with part size {} bytes, not {ps}; drop --part-size, or --restart",
+            u.part_size
+        )));
+    }
+    // The journal's settings finish the upload, whatever this run asked for.
+    let mut config = job.config.clone();
+    config.checksum = mode_from_record(&u)?;
+    let job = Arc::new(job.with_config(config));
+    let size = source.size;
+    let plan = Plan::Multipart {
+        size,
+        part_size: u.part_size,
+        parts: u.parts,
+    };
+    if plan.part_range(u.parts).0 >= size || u.parts as u64 * u.part_size < size {
+        return Err(refuse("the journal's plan does not fit the file".into()));
+    }
+    let upload_id: Arc<str> = Arc::from(u.upload_id.as_str());
+    job.emit(Event::Planned {
+        size: Some(size),
+        part_size: u.part_size,
+        parts: Some(u.parts),
+        multipart: true,
+    });
+    job.progress.set_total(size, u.parts);
+
+    // 1. The parts the journal lists, re-read and re-checksummed locally (the last record of
+    //    a part number wins).
+    let mut recorded: std::collections::BTreeMap<u32, PartRecord> = Default::default();
+    for p in old.parts {
+        recorded.insert(p.part, p);
+    }
+    let parts_of = file_parts(file.clone());
+    let mut intact = Vec::new();
+    for (n, rec) in &recorded {
+        let (offset, len) = plan.part_range(*n);
+        let data = parts_of(offset, len);
+        let digest = tokio::task::spawn_blocking(move || recheck_digest(&data))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Local, e.to_string()))?
+            .map_err(|e| Error::new(ErrorKind::Local, format!("re-reading the source: {e}")))?;
+        if rec.size == len && digest.base64() == rec.crc64nvme {
+            intact.push(rec.clone());
+        } else {
+            warn!(
+                part = n,
+                "part {n} of the file changed since it was sent; sending it again"
+            );
+        }
+    }
+    // 2. What the server holds (a part number may be listed twice: any copy with the
+    //    journal's ETag will do).
+    let listed = ferry_s3::list_all_parts(
+        job.client.as_ref(),
+        &ferry_s3::ListPartsRequest {
+            bucket: job.bucket.clone(),
+            key: job.key.clone(),
+            upload_id: upload_id.to_string(),
+            request: job.options.request.clone(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let listed = match listed {
+        Ok(l) => l,
+        Err(e) if e.code() == Some("NoSuchUpload") => {
+            return finished_elsewhere(&job, &upload_id, &recorded, size).await;
+        }
+        Err(e) => {
+            let err = Error::from_s3("listing the parts of the upload to resume", e);
+            return Err(job.give_up(&upload_id, err).await);
+        }
+    };
+    let mut done = Vec::new();
+    for rec in intact {
+        if listed
+            .iter()
+            .any(|l| l.part_number == rec.part && l.etag == rec.etag)
+        {
+            done.push(done_from_record(job.mode(), &rec)?);
+        }
+    }
+    let have: std::collections::HashSet<u32> = done.iter().map(|d| d.part.part_number).collect();
+    job.emit(Event::Resumed {
+        upload_id: upload_id.to_string(),
+        parts_done: have.len() as u32,
+        parts_to_send: u.parts - have.len() as u32,
+    });
+    for d in &done {
+        job.progress
+            .add_bytes(plan.part_range(d.part.part_number).1);
+        job.progress.part_started();
+        job.progress.part_ended(true);
+    }
+    // 3. The rest.
+    let todo: Vec<u32> = (1..=u.parts).filter(|n| !have.contains(n)).collect();
+    let next = todo.into_iter().map(move |n| {
+        let (offset, len) = plan.part_range(n);
+        Ok((n, parts_of(offset, len)))
+    });
+    let sent = run_parts(&job, &upload_id, file_concurrency(&job), next).await;
+    let all = sent.map(|mut s| {
+        s.extend(done);
+        s
+    });
+    finish(&job, upload_id, all, size).await
+}
+
+/// A part recorded in the journal, as Complete needs it.
+fn done_from_record(mode: ChecksumMode, rec: &PartRecord) -> Result<Done, Error> {
+    use base64::Engine as _;
+    let (checksum, digest) = match (mode, &rec.checksum) {
+        (ChecksumMode::Additional(a, _), Some(v)) => {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .map_err(|_| {
+                    Error::new(ErrorKind::InvalidInput, "a journal checksum is not base64")
+                })?;
+            (
+                Some(ChecksumValue {
+                    algorithm: a,
+                    value: v.clone(),
+                }),
+                Some(Digest { raw, len: rec.size }),
+            )
+        }
+        _ => (None, None),
+    };
+    Ok(Done {
+        part: CompletedPart {
+            part_number: rec.part,
+            etag: rec.etag.clone(),
+            checksum,
+        },
+        digest,
+    })
+}
+
+/// The upload is gone: maybe a Complete whose reply was lost finished it. If the object
+/// matches the journal (size, and checksum when all parts are recorded), that is success.
+async fn finished_elsewhere<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    upload_id: &str,
+    recorded: &std::collections::BTreeMap<u32, PartRecord>,
+    size: u64,
+) -> Result<UploadOutcome, Error> {
+    let parts: Vec<Done> = recorded
+        .values()
+        .map(|r| done_from_record(job.mode(), r))
+        .collect::<Result<_, _>>()?;
+    let (expected, checksum_type) = match job.mode() {
+        ChecksumMode::Additional(a, t) => {
+            let digests: Vec<Digest> = parts.iter().filter_map(|p| p.digest.clone()).collect();
+            let covered: u64 = digests.iter().map(|d| d.len).sum();
+            (
+                (covered == size)
+                    .then(|| object_checksum(a, t, &digests))
+                    .flatten(),
+                Some(t),
+            )
+        }
+        _ => (None, None),
+    };
+    match verify(
+        job,
+        size,
+        expected.clone(),
+        checksum_type,
+        parts.len() as u32,
+        String::new(),
+        None,
+    )
+    .await
+    {
+        Ok(outcome) if expected.is_some() => {
+            job.forget();
+            Ok(outcome)
+        }
+        _ => {
+            let _ = upload_id;
+            Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "the multipart upload {upload_id} no longer exists and s3://{}/{} is not the finished file; run again with --restart to start fresh",
+                    job.bucket, job.key
+                ),
+            )
+            .kept_for_resume(job.journal_id().unwrap_or_default()))
         }
     }
 }
@@ -634,7 +1179,14 @@ async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
     Ok(Arc::from(out.upload_id))
 }
 
-type PartResult = Result<(CompletedPart, Option<Digest>), Error>;
+/// A part the server holds: what Complete needs, and its digest for the object's checksum.
+#[derive(Debug, Clone)]
+struct Done {
+    part: CompletedPart,
+    digest: Option<Digest>,
+}
+
+type PartResult = Result<Done, Error>;
 
 /// Runs parts through the pool: at most `limit` (and what the AIMD limit allows) in flight.
 /// `next` yields parts in order; the first failure stops new parts and is returned.
@@ -643,7 +1195,7 @@ async fn run_parts<C: ObjectClient>(
     upload_id: &Arc<str>,
     limit: u32,
     next: impl Iterator<Item = Result<(u32, PartData), Error>>,
-) -> Result<Vec<(CompletedPart, Option<Digest>)>, Error> {
+) -> Result<Vec<Done>, Error> {
     job.aimd.set_max(limit);
     let mut set: JoinSet<PartResult> = JoinSet::new();
     let mut done = Vec::new();
@@ -811,7 +1363,7 @@ async fn run_stream<C: ObjectClient>(
         };
         match joined {
             Ok(Ok(part)) => {
-                in_memory -= memory_of.remove(&part.0.part_number).unwrap_or(0);
+                in_memory -= memory_of.remove(&part.part.part_number).unwrap_or(0);
                 done.push(part);
             }
             Ok(Err(e)) => {
@@ -860,21 +1412,18 @@ async fn read(
 async fn finish<C: ObjectClient>(
     job: &Arc<Job<C>>,
     upload_id: Arc<str>,
-    parts: Result<Vec<(CompletedPart, Option<Digest>)>, Error>,
+    parts: Result<Vec<Done>, Error>,
     size: u64,
 ) -> Result<UploadOutcome, Error> {
     let mut parts = match parts {
         Ok(p) => p,
-        Err(e) => {
-            job.abort(&upload_id).await;
-            return Err(e);
-        }
+        Err(e) => return Err(job.give_up(&upload_id, e).await),
     };
-    parts.sort_by_key(|p| p.0.part_number);
+    parts.sort_by_key(|p| p.part.part_number);
     let count = parts.len() as u32;
     let (expected, checksum_type) = match job.mode() {
         ChecksumMode::Additional(a, t) => {
-            let digests: Vec<Digest> = parts.iter().filter_map(|p| p.1.clone()).collect();
+            let digests: Vec<Digest> = parts.iter().filter_map(|p| p.digest.clone()).collect();
             (object_checksum(a, t, &digests), Some(t))
         }
         _ => (None, None),
@@ -883,7 +1432,7 @@ async fn finish<C: ObjectClient>(
         bucket: job.bucket.clone(),
         key: job.key.clone(),
         upload_id: upload_id.to_string(),
-        parts: parts.into_iter().map(|p| p.0).collect(),
+        parts: parts.into_iter().map(|p| p.part).collect(),
         // A full-object value is checked by the server before it replaces anything; a
         // composite one is checked with HeadObject after.
         checksum: expected
@@ -961,7 +1510,7 @@ async fn put_single<C: ObjectClient>(
             Error::from_s3(format!("uploading s3://{}/{}", job.bucket, job.key), e)
         }
     })?;
-    let expected = checksum_value(job.mode(), digest.as_ref());
+    let expected = checksum_value(job.mode(), digest.additional.as_ref());
     verify(job, size, expected, None, 1, out.etag, out.version_id).await
 }
 
