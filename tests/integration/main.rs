@@ -6,6 +6,7 @@ mod cli;
 mod heavy;
 mod ops;
 mod protocol;
+mod resume;
 mod upload;
 
 use std::sync::OnceLock;

@@ -1458,16 +1458,16 @@ async fn finish<C: ObjectClient>(
     let completed = match completed {
         Ok(c) => c,
         Err(e) => {
-            if !(job.cancel.is_cancelled() && e.is_retryable()) {
-                job.abort(&upload_id).await;
-            }
-            return Err(if job.cancel.is_cancelled() {
+            let err = if job.cancel.is_cancelled() {
                 Error::new(ErrorKind::Cancelled, "the upload was cancelled")
             } else {
                 Error::from_s3(format!("completing s3://{}/{}", job.bucket, job.key), e)
-            });
+            };
+            return Err(job.give_up(&upload_id, err).await);
         }
     };
+    // The object exists now: the journal has done its work.
+    job.forget();
     let (etag, version_id) = match completed {
         Some(c) => (c.etag, c.version_id),
         None => (String::new(), None),

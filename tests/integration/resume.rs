@@ -1,0 +1,281 @@
+//! Resume: an upload interrupted with Ctrl-C resumes with the same command (or `ferry resume`),
+//! sending only what is missing; a changed source is refused; a same-size rewrite is caught by
+//! the re-checksum; a torn journal resumes; a second ferry on the same file and key is refused.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use crate::{boto3_object, boto3_uploads, data, ferry, seaweed_bucket, sha256_hex, text};
+use ferry_testkit::TestServer;
+
+const MIB: usize = 1024 * 1024;
+
+/// Starts `ferry cp FILE DST --json` with small parts and one at a time, so it can be stopped
+/// part-way.
+fn start_upload(server: &TestServer, home: &Path, file: &Path, dst: &str, extra: &[&str]) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "cp",
+            file.to_str().unwrap(),
+            dst,
+            "--json",
+            "--part-size",
+            "5MiB",
+        ])
+        .args(["--concurrency", "1"])
+        .args(extra)
+        .env_clear()
+        .env("HOME", home)
+        .envs(server.env())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits for `n` finished parts, then sends SIGINT; returns the exit code and stderr.
+fn interrupt_after(mut child: Child, n: usize) -> (Option<i32>, String) {
+    let stdout = child.stdout.take().unwrap();
+    let mut finished = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.unwrap();
+        if line.contains("\"part_finished\"") {
+            finished += 1;
+            if finished == n {
+                let _ = Command::new("kill")
+                    .args(["-INT", &child.id().to_string()])
+                    .status();
+                break;
+            }
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+fn journals(home: &Path) -> Vec<PathBuf> {
+    let dir = home.join(".local/state/ferry");
+    match std::fs::read_dir(dir) {
+        Ok(d) => d.map(|e| e.unwrap().path()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+fn json_events(stdout: &[u8], event: &str) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == event)
+        .collect()
+}
+
+/// Runs the resume command ferry printed (the same command, in a clean environment).
+fn printed_command(stderr: &str) -> Vec<String> {
+    let line = stderr
+        .lines()
+        .skip_while(|l| !l.contains("to resume it, run:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no resume command in: {stderr}"));
+    // The arguments of our tests need no quoting.
+    line.split_whitespace()
+        .skip(1)
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
+    let (server, _client, bucket) = seaweed_bucket("resume-ctrlc");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("big.bin");
+    let body = data(60 * MIB + 11, 40);
+    std::fs::write(&file, &body).unwrap();
+    let dst = format!("s3://{bucket}/big.bin");
+    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 3);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(
+        boto3_uploads(server, &bucket).len(),
+        1,
+        "the upload is kept"
+    );
+    assert_eq!(journals(home.path()).len(), 1, "and its journal");
+    let args = printed_command(&stderr);
+    assert!(args.contains(&dst), "{args:?}");
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(&args)
+        .env_clear()
+        .env("HOME", home.path())
+        .envs(server.env())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let resumed = json_events(&o.stdout, "resumed");
+    assert_eq!(resumed.len(), 1, "{}", text(&o));
+    let done = resumed[0]["parts_done"].as_u64().unwrap();
+    assert!(done >= 3, "{resumed:?}");
+    let sent = json_events(&o.stdout, "part_finished").len() as u64;
+    assert_eq!(done + sent, 13, "only the missing parts are sent");
+    assert_eq!(
+        boto3_object(server, &bucket, "big.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(journals(home.path()).is_empty(), "the journal is gone");
+}
+
+#[test]
+fn a_changed_source_is_refused_until_restart() {
+    let (server, _client, bucket) = seaweed_bucket("resume-changed");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    std::fs::write(&file, data(40 * MIB, 41)).unwrap();
+    let dst = format!("s3://{bucket}/f.bin");
+    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    let new_body = data(40 * MIB + 1, 42);
+    std::fs::write(&file, &new_body).unwrap();
+    let f = file.to_str().unwrap();
+    let o = ferry(server, home.path(), &["cp", f, &dst, "--part-size", "5MiB"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("changed since its upload began") && err.contains("--restart"),
+        "{err}"
+    );
+    assert_eq!(
+        boto3_uploads(server, &bucket).len(),
+        1,
+        "nothing was aborted"
+    );
+    let o = ferry(server, home.path(), &["cp", f, &dst, "--restart"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_object(server, &bucket, "f.bin")["sha256"],
+        sha256_hex(&new_body)
+    );
+    assert!(
+        boto3_uploads(server, &bucket).is_empty(),
+        "the old upload was aborted"
+    );
+    assert!(journals(home.path()).is_empty());
+}
+
+/// A file rewritten in place with the same size, on a filesystem whose times do not show it
+/// (simulated by writing the new times into the journal): the re-checksum catches the part.
+#[test]
+fn a_same_size_rewrite_is_caught_by_the_re_checksum() {
+    let (server, _client, bucket) = seaweed_bucket("resume-rewrite");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let mut body = data(30 * MIB, 43);
+    std::fs::write(&file, &body).unwrap();
+    let dst = format!("s3://{bucket}/f.bin");
+    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    // Part 1 changes, the size does not.
+    body[100] ^= 0xff;
+    std::fs::write(&file, &body).unwrap();
+    let journal = journals(home.path()).pop().unwrap();
+    let identity = ferry_engine::SourceIdentity::of(&file).unwrap();
+    let text_now = std::fs::read_to_string(&journal).unwrap();
+    let mut lines: Vec<serde_json::Value> = text_now
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    lines[0]["source"] = serde_json::to_value(&identity).unwrap();
+    let patched: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    std::fs::write(&journal, patched).unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", file.to_str().unwrap(), &dst, "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let sent: Vec<u64> = json_events(&o.stdout, "part_finished")
+        .iter()
+        .map(|e| e["part"].as_u64().unwrap())
+        .collect();
+    assert!(sent.contains(&1), "part 1 was sent again: {sent:?}");
+    assert_eq!(
+        boto3_object(server, &bucket, "f.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn a_torn_journal_resumes_with_ferry_resume() {
+    let (server, _client, bucket) = seaweed_bucket("resume-torn");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(30 * MIB + 5, 44);
+    std::fs::write(&file, &body).unwrap();
+    let dst = format!("s3://{bucket}/f.bin");
+    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    // A crash in the middle of appending a line.
+    let journal = journals(home.path()).pop().unwrap();
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&journal)
+        .unwrap();
+    std::io::Write::write_all(&mut f, br#"{"type":"part","v":1,"part":9,"si"#).unwrap();
+    drop(f);
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["resume"])
+        .env_clear()
+        .env("HOME", home.path())
+        .envs(
+            server
+                .env()
+                .into_iter()
+                .filter(|(k, _)| k != "AWS_ENDPOINT_URL"),
+        )
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_object(server, &bucket, "f.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(journals(home.path()).is_empty());
+}
+
+#[test]
+fn a_second_ferry_on_the_same_file_and_key_is_refused() {
+    let (server, _client, bucket) = seaweed_bucket("resume-twice");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(50 * MIB, 45);
+    std::fs::write(&file, &body).unwrap();
+    let dst = format!("s3://{bucket}/f.bin");
+    let mut first = start_upload(server, home.path(), &file, &dst, &[]);
+    // Wait until the first has created its upload (and so holds the journal).
+    let stdout = first.stdout.take().unwrap();
+    let mut lines = BufReader::new(stdout).lines();
+    for line in lines.by_ref() {
+        if line.unwrap().contains("\"upload_created\"") {
+            break;
+        }
+    }
+    let o = ferry(server, home.path(), &["cp", file.to_str().unwrap(), &dst]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("another ferry process"),
+        "{}",
+        text(&o)
+    );
+    for _ in lines {}
+    let out = first.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        boto3_object(server, &bucket, "f.bin")["sha256"],
+        sha256_hex(&body)
+    );
+}
