@@ -64,6 +64,9 @@ pub(crate) enum Cmd {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
     },
+    /// Multipart uploads in progress on the server.
+    #[command(subcommand)]
+    Uploads(UploadsCmd),
     /// Make a bucket.
     Mb {
         /// s3://bucket
@@ -204,4 +207,41 @@ impl CpArgs {
             _ => unreachable!("parsed a cp command"),
         }
     }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UploadsCmd {
+    /// List uploads in progress under s3://bucket[/prefix], marking those a local journal can
+    /// resume.
+    Ls {
+        /// s3://bucket[/prefix]
+        target: String,
+        /// One JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Where upload journals live.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
+    /// Abort uploads (and remove their journals): one by id, or all under a prefix, or those
+    /// older than an age.
+    Abort {
+        /// s3://bucket/key, or s3://bucket[/prefix] with --all or --older-than.
+        target: String,
+        /// The upload to abort.
+        #[arg(long, value_name = "ID")]
+        upload_id: Option<String>,
+        /// Only uploads started longer ago than this (e.g. 7d, 12h).
+        #[arg(long, value_name = "AGE")]
+        older_than: Option<String>,
+        /// Every upload under the prefix.
+        #[arg(long)]
+        all: bool,
+        /// Say what would be aborted, abort nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where upload journals live.
+        #[arg(long, value_name = "DIR")]
+        state_dir: Option<PathBuf>,
+    },
 }

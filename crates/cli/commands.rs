@@ -23,6 +23,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Mb { bucket } => mb(&cli.global, &bucket).await,
         Cmd::Presign(args) => presign(&cli.global, args).await,
         Cmd::Resume { id, state_dir } => resume(&cli.global, id, state_dir).await,
+        Cmd::Uploads(cmd) => crate::uploads::run(&cli.global, cmd).await,
     }
 }
 

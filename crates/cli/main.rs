@@ -6,6 +6,7 @@ mod commands;
 mod exit;
 mod output;
 mod upload;
+mod uploads;
 
 use std::process::ExitCode;
 

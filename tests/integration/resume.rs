@@ -279,3 +279,85 @@ fn a_second_ferry_on_the_same_file_and_key_is_refused() {
         sha256_hex(&body)
     );
 }
+
+#[test]
+fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
+    let (server, _client, bucket) = seaweed_bucket("resume-uploads");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    std::fs::write(&file, data(30 * MIB, 46)).unwrap();
+    let dst = format!("s3://{bucket}/dir/f.bin");
+    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    // One more upload nobody journals.
+    let stray = ferry_testkit::boto3(
+        server,
+        "print(json.dumps(s3.create_multipart_upload(Bucket=sys.argv[1], Key='dir/stray')['UploadId']))",
+        &[&bucket],
+    )
+    .unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &["uploads", "ls", &format!("s3://{bucket}/dir/"), "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let listed = json_events(&o.stdout, "upload");
+    assert_eq!(listed.len(), 2, "{}", text(&o));
+    let ours = listed.iter().find(|u| u["key"] == "dir/f.bin").unwrap();
+    assert!(
+        ours["journal"].as_str().unwrap().starts_with("up-"),
+        "{ours}"
+    );
+    assert!(ours["parts"].as_u64().unwrap() >= 2, "{ours}");
+    let theirs = listed.iter().find(|u| u["key"] == "dir/stray").unwrap();
+    assert!(theirs["journal"].is_null());
+    let id = ours["upload_id"].as_str().unwrap().to_string();
+
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "uploads",
+            "abort",
+            &format!("s3://{bucket}/dir/"),
+            "--older-than",
+            "7d",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_uploads(server, &bucket).len(),
+        2,
+        "nothing is a week old"
+    );
+    let o = ferry(
+        server,
+        home.path(),
+        &["uploads", "abort", &dst, "--upload-id", &id, "--dry-run"],
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("would abort"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(boto3_uploads(server, &bucket).len(), 2);
+    let o = ferry(
+        server,
+        home.path(),
+        &["uploads", "abort", &dst, "--upload-id", &id],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_uploads(server, &bucket),
+        vec![stray.as_str().unwrap().to_string()]
+    );
+    assert!(journals(home.path()).is_empty(), "its journal went with it");
+    let o = ferry(
+        server,
+        home.path(),
+        &["uploads", "abort", &format!("s3://{bucket}"), "--all"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
