@@ -4,6 +4,7 @@
 
 mod cli;
 mod heavy;
+mod killpoints;
 mod ops;
 mod protocol;
 mod resume;

@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 mod failing;
 pub mod null_sink;
+mod proxy;
+
+pub use proxy::{Action, HoldProxy, Rule};
 
 pub use failing::{
     FailingClient, Fault, access_denied, expired_token, internal_error, reset, slow_down,

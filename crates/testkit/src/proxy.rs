@@ -1,0 +1,305 @@
+//! A hold-and-drop HTTP proxy for deterministic tests: between ferry and a server, it can hold
+//! a request that matches a rule (so a test kills ferry at an exact point), forward a request
+//! and drop its response, and it counts the request-body bytes it forwarded.
+//!
+//! Once a rule has fired, every later request is held too: the client is frozen at that point
+//! until the test kills it, so kill points are exact whatever the client's retries would do.
+//!
+//! One request per connection (`Connection: close` both ways), HTTP/1.1 with `Content-Length`
+//! bodies: what ferry sends. Not a general proxy; not evidence that a transfer works.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What to do with a matching request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Do not forward it; keep the connection open until the proxy stops.
+    Hold,
+    /// Forward it, then close the client's connection without the response.
+    DropResponse,
+}
+
+/// A rule: the `nth` request (1-based) whose method is `method` and whose target contains
+/// every one of `query` gets `action`.
+#[derive(Debug, Clone)]
+pub struct Rule {
+    /// HTTP method.
+    pub method: &'static str,
+    /// Substrings the request target must contain (e.g. `uploads`, `partNumber=3`).
+    pub query: Vec<&'static str>,
+    /// Which matching request (1 = the first).
+    pub nth: u32,
+    /// What to do.
+    pub action: Action,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    rules: Vec<(Rule, u32)>,
+    log: Vec<String>,
+}
+
+/// The proxy. Stops when dropped.
+#[derive(Debug)]
+pub struct HoldProxy {
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    state: Arc<Mutex<State>>,
+    forwarded: Arc<AtomicU64>,
+    triggered: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HoldProxy {
+    /// Starts a proxy to `upstream` (`http://host:port`) with `rules`.
+    pub fn start(upstream: &str, rules: Vec<Rule>) -> std::io::Result<Self> {
+        let upstream = upstream.trim_start_matches("http://").to_string();
+        let listener = TcpListener::bind("127.0.0.1:0")?;
+        listener.set_nonblocking(true)?;
+        let endpoint = format!("http://{}", listener.local_addr()?);
+        let state = Arc::new(Mutex::new(State {
+            rules: rules.into_iter().map(|r| (r, 0)).collect(),
+            log: Vec::new(),
+        }));
+        let forwarded = Arc::new(AtomicU64::new(0));
+        let triggered = Arc::new(AtomicBool::new(false));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (st, fw, tr, sp) = (
+            state.clone(),
+            forwarded.clone(),
+            triggered.clone(),
+            stop.clone(),
+        );
+        let thread = std::thread::spawn(move || {
+            let mut workers = Vec::new();
+            while !sp.load(Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((client, _)) => {
+                        let (st, fw, tr, sp, up) = (
+                            st.clone(),
+                            fw.clone(),
+                            tr.clone(),
+                            sp.clone(),
+                            upstream.clone(),
+                        );
+                        workers.push(std::thread::spawn(move || {
+                            let _ = serve(client, &up, &st, &fw, &tr, &sp);
+                        }));
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+            for w in workers {
+                let _ = w.join();
+            }
+        });
+        Ok(Self {
+            endpoint,
+            state,
+            forwarded,
+            triggered,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Starts over with new rules: counters, log and the frozen state are cleared (requests
+    /// held so far stay held: their client is gone).
+    pub fn reset(&self, rules: Vec<Rule>) {
+        let mut st = self.state.lock().unwrap();
+        st.rules = rules.into_iter().map(|r| (r, 0)).collect();
+        st.log.clear();
+        self.forwarded.store(0, Ordering::Relaxed);
+        self.triggered.store(false, Ordering::Relaxed);
+    }
+
+    /// Request-body bytes forwarded so far.
+    pub fn forwarded_bytes(&self) -> u64 {
+        self.forwarded.load(Ordering::Relaxed)
+    }
+
+    /// Whether a rule has fired (a request is held, or a response was dropped).
+    pub fn triggered(&self) -> bool {
+        self.triggered.load(Ordering::Relaxed)
+    }
+
+    /// Waits until a rule fires, up to `limit`.
+    pub fn wait_triggered(&self, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if self.triggered() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    /// What the proxy did, one line per request.
+    pub fn log(&self) -> Vec<String> {
+        self.state.lock().unwrap().log.clone()
+    }
+
+    /// A test server description pointing at the proxy (same credentials as `upstream`).
+    pub fn server(&self, upstream: &crate::TestServer) -> crate::TestServer {
+        crate::TestServer {
+            endpoint: self.endpoint.clone(),
+            ..upstream.clone()
+        }
+    }
+}
+
+impl Drop for HoldProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// Reads a request or response head (up to the blank line) and then its body.
+fn read_message(
+    s: &mut TcpStream,
+    stop: &AtomicBool,
+) -> std::io::Result<Option<(String, Vec<u8>)>> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match s.read(&mut chunk) {
+            Ok(0) => return Ok(None),
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    let mut body = buf[head_end..].to_vec();
+    while body.len() < length {
+        match s.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => body.extend_from_slice(&chunk[..n]),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::WouldBlock
+                    || e.kind() == std::io::ErrorKind::TimedOut =>
+            {
+                if stop.load(Ordering::Relaxed) {
+                    return Ok(None);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Some((head, body)))
+}
+
+/// The head with `Connection: close` instead of any connection header.
+fn closing(head: &str) -> String {
+    let mut out = String::new();
+    for line in head.split("\r\n").filter(|l| !l.is_empty()) {
+        if line
+            .split_once(':')
+            .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("connection"))
+        {
+            continue;
+        }
+        out.push_str(line);
+        out.push_str("\r\n");
+    }
+    out.push_str("Connection: close\r\n\r\n");
+    out
+}
+
+fn serve(
+    mut client: TcpStream,
+    upstream: &str,
+    state: &Mutex<State>,
+    forwarded: &AtomicU64,
+    triggered: &AtomicBool,
+    stop: &AtomicBool,
+) -> std::io::Result<()> {
+    client.set_nonblocking(false)?;
+    client.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let Some((head, body)) = read_message(&mut client, stop)? else {
+        return Ok(());
+    };
+    let request_line = head.lines().next().unwrap_or_default().to_string();
+    let mut parts = request_line.split_whitespace();
+    let method = parts.next().unwrap_or_default().to_string();
+    let target = parts.next().unwrap_or_default().to_string();
+    let action = {
+        let mut st = state.lock().unwrap();
+        let mut action = triggered.load(Ordering::Relaxed).then_some(Action::Hold);
+        for (rule, seen) in st.rules.iter_mut() {
+            if rule.method == method && rule.query.iter().all(|q| target.contains(q)) {
+                *seen += 1;
+                if *seen == rule.nth {
+                    action = Some(rule.action);
+                }
+            }
+        }
+        st.log.push(format!(
+            "{method} {target} {}",
+            match action {
+                Some(Action::Hold) => "held",
+                Some(Action::DropResponse) => "forwarded, response dropped",
+                None => "forwarded",
+            }
+        ));
+        action
+    };
+    if action == Some(Action::Hold) {
+        triggered.store(true, Ordering::Relaxed);
+        // Keep the connection open, the request unanswered, until the test ends.
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return Ok(());
+    }
+    let mut up = TcpStream::connect(upstream)?;
+    up.write_all(closing(&head).as_bytes())?;
+    up.write_all(&body)?;
+    forwarded.fetch_add(body.len() as u64, Ordering::Relaxed);
+    let mut response = Vec::new();
+    up.read_to_end(&mut response)?;
+    if action == Some(Action::DropResponse) {
+        triggered.store(true, Ordering::Relaxed);
+        // Hold the connection without answering, as a reply lost in the network.
+        while !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        return Ok(());
+    }
+    let head_end = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |i| i + 4);
+    let head = String::from_utf8_lossy(&response[..head_end]).to_string();
+    client.write_all(closing(&head).as_bytes())?;
+    client.write_all(&response[head_end..])?;
+    Ok(())
+}
