@@ -361,3 +361,133 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(boto3_uploads(server, &bucket).is_empty());
 }
+
+fn journaled(
+    store_dir: &Path,
+    endpoint: &str,
+    on_failure: ferry_engine::FailurePolicy,
+) -> ferry_engine::UploadConfig {
+    ferry_engine::UploadConfig {
+        plan: ferry_engine::PlanConfig {
+            part_size: Some(5 * MIB as u64),
+            ..Default::default()
+        },
+        concurrency: 2,
+        retry: ferry_engine::RetryPolicy {
+            max_attempts: 3,
+            base: std::time::Duration::from_millis(1),
+            ..Default::default()
+        },
+        resume: Some(ferry_engine::ResumeConfig {
+            store: std::sync::Arc::new(ferry_engine::FileJournalStore::new(store_dir)),
+            endpoint: endpoint.to_string(),
+            restart: false,
+        }),
+        on_failure,
+        ..Default::default()
+    }
+}
+
+/// The one failure rule, through the library: a transient fault that outlasts the retries
+/// keeps the upload and its journal (and `Uploader::resume` finishes it); a permanent error
+/// aborts both; `--on-failure` overrides.
+#[test]
+fn the_failure_rule_keeps_what_can_resume_and_aborts_the_rest() {
+    use ferry_engine::{ErrorKind, FailurePolicy, Source, Uploader};
+    use ferry_testkit::{FailingClient, Fault};
+    use std::sync::Arc;
+    let (server, client, bucket) = seaweed_bucket("resume-policy");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(20 * MIB, 47);
+    std::fs::write(&file, &body).unwrap();
+    let state = home.path().join("state");
+    let fault = |error: fn() -> ferry_s3::S3Error, times| Fault {
+        operation: "UploadPart",
+        part: Some(3),
+        times,
+        error,
+    };
+    let rt = crate::rt();
+    let run = |faults: Vec<Fault>, policy, key: &str| {
+        let failing = Arc::new(FailingClient::new(client.clone(), faults));
+        let up = Uploader::new(failing, journaled(&state, &server.endpoint, policy));
+        rt.block_on(async {
+            up.upload(Source::File(file.clone()), &bucket, key, Default::default())
+                .wait()
+                .await
+        })
+    };
+    let journals =
+        || ferry_engine::JournalStore::list(&ferry_engine::FileJournalStore::new(&state)).unwrap();
+
+    // Transient, retries exhausted: kept.
+    let err = run(
+        vec![fault(ferry_testkit::internal_error, 100)],
+        FailurePolicy::Auto,
+        "a",
+    )
+    .unwrap_err();
+    let id = err.resume_id().expect("kept for resume").to_string();
+    assert_eq!(boto3_uploads(server, &bucket).len(), 1);
+    assert_eq!(journals(), vec![id.clone()]);
+    // ... and the library resumes it by journal id.
+    let up = Uploader::new(
+        Arc::new(client.clone()),
+        journaled(&state, &server.endpoint, FailurePolicy::Auto),
+    );
+    let outcome = rt
+        .block_on(async { up.resume(&id, Default::default()).unwrap().wait().await })
+        .unwrap();
+    assert_eq!(outcome.key, "a");
+    assert_eq!(
+        boto3_object(server, &bucket, "a")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(journals().is_empty());
+
+    // Permanent: aborted, journal removed.
+    let err = run(
+        vec![fault(ferry_testkit::access_denied, 1)],
+        FailurePolicy::Auto,
+        "b",
+    )
+    .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Service);
+    assert!(err.resume_id().is_none());
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(journals().is_empty());
+
+    // Overrides: keep a permanent failure, abort a transient one.
+    let err = run(
+        vec![fault(ferry_testkit::access_denied, 1)],
+        FailurePolicy::Keep,
+        "c",
+    )
+    .unwrap_err();
+    assert!(err.resume_id().is_some());
+    assert_eq!(boto3_uploads(server, &bucket).len(), 1);
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "uploads",
+            "abort",
+            &format!("s3://{bucket}"),
+            "--all",
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(journals().is_empty(), "uploads abort removed its journal");
+    let err = run(
+        vec![fault(ferry_testkit::internal_error, 100)],
+        FailurePolicy::Abort,
+        "d",
+    )
+    .unwrap_err();
+    assert!(err.resume_id().is_none());
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(journals().is_empty());
+}

@@ -270,6 +270,48 @@ impl<C: ObjectClient> Uploader<C> {
         Ok(())
     }
 
+    /// Resumes the upload a journal describes (the journal names the file and the
+    /// destination; `request` gives the SSE-C key again, if the upload has one). Needs
+    /// [`UploadConfig::resume`]. Must be called within a tokio runtime.
+    pub fn resume(
+        &self,
+        journal_id: &str,
+        request: ferry_s3::RequestOptions,
+    ) -> Result<UploadHandle, Error> {
+        let resume = self.config.resume.as_ref().ok_or_else(|| {
+            Error::new(
+                ErrorKind::InvalidInput,
+                "resuming needs a journal store (UploadConfig::resume)",
+            )
+        })?;
+        let journal = resume
+            .store
+            .peek(journal_id)
+            .map_err(journal_error)?
+            .ok_or_else(|| {
+                Error::new(ErrorKind::InvalidInput, format!("no journal {journal_id}"))
+            })?;
+        if journal.destination.endpoint != resume.endpoint {
+            return Err(Error::new(
+                ErrorKind::InvalidInput,
+                format!(
+                    "journal {journal_id} is for {}, not {}",
+                    journal.destination.endpoint, resume.endpoint
+                ),
+            ));
+        }
+        let options = ObjectOptions {
+            request,
+            ..Default::default()
+        };
+        Ok(self.upload(
+            Source::File(journal.source.path),
+            journal.destination.bucket,
+            journal.destination.key,
+            options,
+        ))
+    }
+
     /// Starts uploading `source` to `bucket`/`key`. Must be called within a tokio runtime.
     pub fn upload(
         &self,
