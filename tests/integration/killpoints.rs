@@ -11,25 +11,48 @@ use crate::{boto3_object, boto3_uploads, data, seaweed_bucket, sha256_hex, text}
 
 const MIB: u64 = 1024 * 1024;
 const PART: u64 = 5 * MIB;
-const PARTS: u64 = 6;
+/// 65 MiB: the default tier resumes files of 64 MiB and more.
+const PARTS: u64 = 13;
+
+/// An upload of `parts` parts of `part` bytes, one at a time.
+struct Setup {
+    part: u64,
+    parts: u64,
+}
+
+const SMALL: Setup = Setup {
+    part: PART,
+    parts: PARTS,
+};
 
 fn kill_at(name: &str, rule: Rule, resent_parts: u64) {
+    kill_at_with(&SMALL, name, rule, resent_parts);
+}
+
+fn kill_at_with(setup: &Setup, name: &str, rule: Rule, resent_parts: u64) {
     let (server, _client, bucket) = seaweed_bucket(&format!("kill-{name}"));
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("f.bin");
-    let body = data((PARTS * PART) as usize, 50);
+    let body = data((setup.parts * setup.part) as usize, 50);
     std::fs::write(&file, &body).unwrap();
     let dst = format!("s3://{bucket}/f.bin");
+    let part_size = setup.part.to_string();
     let run = |endpoint: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        c.args(["cp", file.to_str().unwrap(), &dst, "--part-size", "5MiB"])
-            .args(["--concurrency", "1", "--no-progress"])
-            .env_clear()
-            .env("HOME", home.path())
-            .envs(server.env())
-            .env("AWS_ENDPOINT_URL", endpoint)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+        c.args([
+            "cp",
+            file.to_str().unwrap(),
+            &dst,
+            "--part-size",
+            &part_size,
+        ])
+        .args(["--concurrency", "1", "--no-progress"])
+        .env_clear()
+        .env("HOME", home.path())
+        .envs(server.env())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
         c
     };
 
@@ -52,7 +75,7 @@ fn kill_at(name: &str, rule: Rule, resent_parts: u64) {
     // Each part carries its framing and trailer (a few hundred bytes); Complete a small XML.
     let slack = 64 * 1024;
     assert!(
-        sent >= resent_parts * PART && sent <= resent_parts * PART + slack,
+        sent >= resent_parts * setup.part && sent <= resent_parts * setup.part + slack,
         "{name}: {sent} bytes sent again, expected {resent_parts} parts: {:?}",
         counter.log()
     );
@@ -109,7 +132,7 @@ fn kill_after_the_first_part() {
 
 #[test]
 fn kill_mid_upload() {
-    kill_at("mid", rule("PUT", "partNumber=4", Action::Hold), PARTS - 3);
+    kill_at("mid", rule("PUT", "partNumber=7", Action::Hold), PARTS - 6);
 }
 
 #[test]
@@ -137,4 +160,106 @@ fn kill_during_complete_after_the_server_finished() {
         rule("POST", "uploadId=", Action::DropResponse),
         0,
     );
+}
+
+/// The heavy tier: the kill points again on 1 GiB (64 parts of 16 MiB).
+#[test]
+#[ignore = "heavy tier: scripts/test --heavy"]
+fn heavy_kill_points_on_1_gib() {
+    let big = Setup {
+        part: 16 * MIB,
+        parts: 64,
+    };
+    let cases = [
+        ("h-create-held", rule("POST", "uploads", Action::Hold), 64),
+        (
+            "h-create-lost",
+            rule("POST", "uploads", Action::DropResponse),
+            64,
+        ),
+        (
+            "h-after-first",
+            rule("PUT", "partNumber=2", Action::Hold),
+            63,
+        ),
+        ("h-mid", rule("PUT", "partNumber=32", Action::Hold), 33),
+        (
+            "h-part-lost",
+            rule("PUT", "partNumber=58", Action::DropResponse),
+            7,
+        ),
+        (
+            "h-complete-held",
+            rule("POST", "uploadId=", Action::Hold),
+            0,
+        ),
+        (
+            "h-complete-lost",
+            rule("POST", "uploadId=", Action::DropResponse),
+            0,
+        ),
+    ];
+    for (name, rule, resent) in cases {
+        kill_at_with(&big, name, rule, resent);
+    }
+}
+
+/// The heavy tier: what resuming a 1 GiB upload killed at about 90% costs, against a fresh
+/// upload, at the default concurrency. Prints the figures.
+#[test]
+#[ignore = "heavy tier: scripts/test --heavy"]
+fn heavy_resume_at_90_percent_costs_a_tenth() {
+    let (server, _client, bucket) = seaweed_bucket("kill-cost");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(1024 * MIB as usize, 51);
+    std::fs::write(&file, &body).unwrap();
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    let run = |key: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.args([
+            "cp",
+            file.to_str().unwrap(),
+            &format!("s3://{bucket}/{key}"),
+        ])
+        .args(["--part-size", "16MiB", "--no-progress"])
+        .env_clear()
+        .env("HOME", home.path())
+        .envs(server.env())
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+        c
+    };
+    let start = std::time::Instant::now();
+    let o = run("fresh").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let fresh = start.elapsed();
+    let fresh_bytes = proxy.forwarded_bytes();
+
+    proxy.reset(vec![rule("PUT", "partNumber=58", Action::Hold)]);
+    let mut child = run("resumed").spawn().unwrap();
+    assert!(proxy.wait_triggered(Duration::from_secs(120)));
+    child.kill().unwrap();
+    let _ = child.wait_with_output();
+    proxy.reset(vec![]);
+    let start = std::time::Instant::now();
+    let o = run("resumed").output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let resumed = start.elapsed();
+    let resumed_bytes = proxy.forwarded_bytes();
+    eprintln!(
+        "1 GiB, killed at part 58 of 64: fresh upload {:.2} s ({} MiB sent); resume {:.2} s ({} MiB sent again)",
+        fresh.as_secs_f64(),
+        fresh_bytes / MIB,
+        resumed.as_secs_f64(),
+        resumed_bytes / MIB
+    );
+    // At most the parts not yet acknowledged: 58..64, and the ones in flight before 58.
+    assert!(resumed_bytes <= 16 * 16 * MIB, "{resumed_bytes}");
+    assert_eq!(
+        boto3_object(server, &bucket, "resumed")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
 }

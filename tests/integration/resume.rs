@@ -92,7 +92,7 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
     let (server, _client, bucket) = seaweed_bucket("resume-ctrlc");
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("big.bin");
-    let body = data(60 * MIB + 11, 40);
+    let body = data(64 * MIB + 11, 40);
     std::fs::write(&file, &body).unwrap();
     let dst = format!("s3://{bucket}/big.bin");
     let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 3);
@@ -120,6 +120,7 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
     assert!(done >= 3, "{resumed:?}");
     let sent = json_events(&o.stdout, "part_finished").len() as u64;
     assert_eq!(done + sent, 13, "only the missing parts are sent");
+    assert!(!stderr.contains("c2VjcmV0"), "no secret in the output");
     assert_eq!(
         boto3_object(server, &bucket, "big.bin")["sha256"],
         sha256_hex(&body)
@@ -490,4 +491,51 @@ fn the_failure_rule_keeps_what_can_resume_and_aborts_the_rest() {
     assert!(err.resume_id().is_none());
     assert!(boto3_uploads(server, &bucket).is_empty());
     assert!(journals().is_empty());
+}
+
+#[test]
+fn the_printed_command_never_shows_an_sse_c_key() {
+    use base64::Engine as _;
+    let (server, _client, bucket) = seaweed_bucket("resume-ssec");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(64 * MIB, 48);
+    std::fs::write(&file, &body).unwrap();
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    let dst = format!("s3://{bucket}/f.bin");
+    let child = start_upload(server, home.path(), &file, &dst, &["--sse-c-key", &key]);
+    let (code, stderr) = interrupt_after(child, 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(!stderr.contains(&key), "the key was printed: {stderr}");
+    for journal in journals(home.path()) {
+        let text = std::fs::read_to_string(&journal).unwrap();
+        assert!(!text.contains(&key), "the key is in the journal");
+        assert!(text.contains("sse_c_key_md5"), "{text}");
+    }
+    let mut args = printed_command(&stderr);
+    let at = args
+        .iter()
+        .position(|a| a == "@FILE")
+        .expect("the key shows as @FILE");
+    // The user puts the key in a file and runs the command.
+    let key_file = home.path().join("key.bin");
+    std::fs::write(&key_file, [7u8; 32]).unwrap();
+    args[at] = format!("@{}", key_file.display());
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(&args)
+        .env_clear()
+        .env("HOME", home.path())
+        .envs(server.env())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(json_events(&o.stdout, "resumed").len(), 1);
+    assert!(journals(home.path()).is_empty(), "the journal is gone");
+    let seen = ferry_testkit::boto3(
+        server,
+        "import hashlib\nd = s3.get_object(Bucket=sys.argv[1], Key='f.bin', SSECustomerAlgorithm='AES256', SSECustomerKey=bytes([7]) * 32)['Body'].read()\nprint(json.dumps(hashlib.sha256(d).hexdigest()))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(seen, sha256_hex(&body));
 }
