@@ -1230,6 +1230,33 @@ struct Done {
 
 type PartResult = Result<Done, Error>;
 
+/// Takes one finished part task: its part, or nothing when it failed (the first failure is
+/// kept and stops the other parts: one part failed for good).
+fn settle(
+    joined: Result<PartResult, tokio::task::JoinError>,
+    set: &mut JoinSet<PartResult>,
+    failure: &mut Option<Error>,
+) -> Option<Done> {
+    match joined {
+        Ok(Ok(part)) => Some(part),
+        Ok(Err(e)) => {
+            if failure.is_none() {
+                *failure = Some(e);
+                set.abort_all();
+            }
+            None
+        }
+        Err(e) if e.is_cancelled() => None,
+        Err(e) => {
+            failure.get_or_insert(Error::new(
+                ErrorKind::Local,
+                format!("a part task failed: {e}"),
+            ));
+            None
+        }
+    }
+}
+
 /// Runs parts through the pool: at most `limit` (and what the AIMD limit allows) in flight.
 /// `next` yields parts in order; the first failure stops new parts and is returned.
 async fn run_parts<C: ObjectClient>(
@@ -1259,22 +1286,8 @@ async fn run_parts<C: ObjectClient>(
         let Some(joined) = set.join_next().await else {
             break;
         };
-        match joined {
-            Ok(Ok(part)) => done.push(part),
-            Ok(Err(e)) => {
-                if failure.is_none() {
-                    failure = Some(e);
-                    // Stop the others: one part failed for good.
-                    set.abort_all();
-                }
-            }
-            Err(e) if e.is_cancelled() => {}
-            Err(e) => {
-                failure.get_or_insert(Error::new(
-                    ErrorKind::Local,
-                    format!("a part task failed: {e}"),
-                ));
-            }
+        if let Some(part) = settle(joined, &mut set, &mut failure) {
+            done.push(part);
         }
     }
     if job.cancel.is_cancelled() {
@@ -1403,24 +1416,9 @@ async fn run_stream<C: ObjectClient>(
         let Some(joined) = set.join_next().await else {
             break;
         };
-        match joined {
-            Ok(Ok(part)) => {
-                in_memory -= memory_of.remove(&part.part.part_number).unwrap_or(0);
-                done.push(part);
-            }
-            Ok(Err(e)) => {
-                if failure.is_none() {
-                    failure = Some(e);
-                    set.abort_all();
-                }
-            }
-            Err(e) if e.is_cancelled() => {}
-            Err(e) => {
-                failure.get_or_insert(Error::new(
-                    ErrorKind::Local,
-                    format!("a part task failed: {e}"),
-                ));
-            }
+        if let Some(part) = settle(joined, &mut set, &mut failure) {
+            in_memory -= memory_of.remove(&part.part.part_number).unwrap_or(0);
+            done.push(part);
         }
     }
     let result = if job.cancel.is_cancelled() {
