@@ -1,8 +1,9 @@
-//! Uploads: plan, create, run the parts through a bounded pool with retries, complete with the
-//! whole object's checksum and size, check the result with HeadObject, or abort.
+//! Uploads: plan, create (journaled for files), run the parts through a bounded pool with
+//! retries, complete with the whole object's checksum and size, check the result with
+//! HeadObject; or, on failure, keep the upload for resume or abort it (see [`FailurePolicy`]).
 //!
-//! Dropping an [`UploadHandle`] does not stop the upload; [`UploadHandle::cancel`] does, and
-//! then the multipart upload is aborted (the resume work makes "keep" possible).
+//! Dropping an [`UploadHandle`] does not stop the upload; [`UploadHandle::cancel`] does: a
+//! journaled file upload is then kept for resume, anything else aborted.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -167,8 +168,9 @@ impl UploadHandle {
         self.progress.clone()
     }
 
-    /// Stops the upload: no new parts start, parts in flight are dropped, the multipart upload
-    /// is aborted; [`wait`](Self::wait) then returns an error of kind `Cancelled`.
+    /// Stops the upload: no new parts start, parts in flight are dropped; a journaled upload is
+    /// kept for resume, anything else aborted. [`wait`](Self::wait) then returns an error of
+    /// kind `Cancelled` (with [`Error::resume_id`] when kept).
     pub fn cancel(&self) {
         self.cancel.cancel();
     }
@@ -1152,7 +1154,6 @@ async fn finished_elsewhere<C: ObjectClient>(
             Ok(outcome)
         }
         _ => {
-            let _ = upload_id;
             Err(Error::new(
                 ErrorKind::InvalidInput,
                 format!(
