@@ -308,8 +308,10 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
             if e.kind() == ErrorKind::Cancelled || interrupted {
                 let what = if kept.is_some() {
                     "interrupted".to_string()
+                } else if from_stdin {
+                    "interrupted; the upload was aborted (a stream cannot resume)".into()
                 } else {
-                    "interrupted; the multipart upload was aborted (a stream cannot resume)".into()
+                    "interrupted; nothing was left on the server".into()
                 };
                 Err(CliError::Interrupted(message(what)))
             } else if e.kind() == ErrorKind::InvalidInput {
