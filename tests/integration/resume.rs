@@ -256,29 +256,46 @@ fn a_second_ferry_on_the_same_file_and_key_is_refused() {
     let body = data(50 * MIB, 45);
     std::fs::write(&file, &body).unwrap();
     let dst = format!("s3://{bucket}/f.bin");
-    let mut first = start_upload(server, home.path(), &file, &dst, &[]);
-    // Wait until the first has created its upload (and so holds the journal).
-    let stdout = first.stdout.take().unwrap();
-    let mut lines = BufReader::new(stdout).lines();
-    for line in lines.by_ref() {
-        if line.unwrap().contains("\"upload_created\"") {
-            break;
-        }
-    }
-    let o = ferry(server, home.path(), &["cp", file.to_str().unwrap(), &dst]);
+    // The first ferry is frozen at its second part (so it surely still holds the journal).
+    let proxy = ferry_testkit::HoldProxy::start(
+        &server.endpoint,
+        vec![ferry_testkit::Rule {
+            method: "PUT",
+            query: vec!["partNumber=2"],
+            nth: 1,
+            action: ferry_testkit::Action::Hold,
+        }],
+    )
+    .unwrap();
+    let through_proxy = proxy.server(server);
+    let mut first = start_upload(&through_proxy, home.path(), &file, &dst, &[]);
+    assert!(proxy.wait_triggered(std::time::Duration::from_secs(60)));
+    let o = ferry(
+        &through_proxy,
+        home.path(),
+        &["cp", file.to_str().unwrap(), &dst],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(
         String::from_utf8_lossy(&o.stderr).contains("another ferry process"),
         "{}",
         text(&o)
     );
-    for _ in lines {}
-    let out = first.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", text(&out));
+    first.kill().unwrap();
+    let _ = first.wait();
+    // Once the first is gone, the same command resumes.
+    proxy.reset(vec![]);
+    let o = ferry(
+        &through_proxy,
+        home.path(),
+        &["cp", file.to_str().unwrap(), &dst],
+    );
+    assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
         boto3_object(server, &bucket, "f.bin")["sha256"],
         sha256_hex(&body)
     );
+    assert!(boto3_uploads(server, &bucket).is_empty());
 }
 
 #[test]
