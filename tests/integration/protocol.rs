@@ -540,6 +540,28 @@ fn sse_c_on_every_request_that_needs_it() {
     });
 }
 
+/// Sets an object's ACL, then reads it back.
+async fn set_acl(client: &S3Client, bucket: &str, key: &str, acl: AclSpec) -> AccessControlPolicy {
+    client
+        .put_object_acl(&PutObjectAclRequest {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: None,
+            acl,
+            request: RequestOptions::default(),
+        })
+        .await
+        .unwrap();
+    client
+        .get_object_acl(&GetObjectAclRequest {
+            bucket: bucket.into(),
+            key: key.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+}
+
 /// SeaweedFS answers UploadPartCopy with source SSE-C headers 501, moto and s3s-fs ignore
 /// SSE-C: so the request's shape is checked on the wire here, and a 200 whose body is an
 /// `<Error>` is an error for the copy operations too.
@@ -684,24 +706,7 @@ fn acl_mix_is_refused_before_sending_and_canned_acl_is_set() {
             .put_object(put(&bucket, "acl", b"x".to_vec()))
             .await
             .unwrap();
-        client
-            .put_object_acl(&PutObjectAclRequest {
-                bucket: bucket.clone(),
-                key: "acl".into(),
-                version_id: None,
-                acl: AclSpec::Canned("private".into()),
-                request: RequestOptions::default(),
-            })
-            .await
-            .unwrap();
-        let acl = client
-            .get_object_acl(&GetObjectAclRequest {
-                bucket: bucket.clone(),
-                key: "acl".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let acl = set_acl(&client, &bucket, "acl", AclSpec::Canned("private".into())).await;
         // SeaweedFS reflects the owner only.
         assert!(!acl.owner_id.is_empty(), "{acl:?}");
     });
@@ -940,24 +945,13 @@ fn moto_stores_grants_kms_and_object_lock() {
         // (moto accepts an AccessControlPolicy body but keeps the old grants, for boto3 too;
         // the body's shape is checked in ferry-s3's XML tests.)
         // Grant headers and a canned ACL on PutObjectAcl.
-        client
-            .put_object_acl(&PutObjectAclRequest {
-                bucket: bucket.clone(),
-                key: "granted".into(),
-                version_id: None,
-                acl: AclSpec::Canned("public-read".into()),
-                request: RequestOptions::default(),
-            })
-            .await
-            .unwrap();
-        let acl = client
-            .get_object_acl(&GetObjectAclRequest {
-                bucket: bucket.clone(),
-                key: "granted".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let acl = set_acl(
+            &client,
+            &bucket,
+            "granted",
+            AclSpec::Canned("public-read".into()),
+        )
+        .await;
         assert!(
             acl.grants
                 .iter()
@@ -973,28 +967,17 @@ fn moto_stores_grants_kms_and_object_lock() {
         let head = client.head_object(&get(&bucket, "sse-s3")).await.unwrap();
         assert_eq!(head.server_side_encryption.as_deref(), Some("AES256"));
         // Grant headers on PutObjectAcl.
-        client
-            .put_object_acl(&PutObjectAclRequest {
-                bucket: bucket.clone(),
-                key: "sse-s3".into(),
-                version_id: None,
-                acl: AclSpec::Grants(Grants {
-                    read_acp: vec![Grantee::Id("reader-id".into())],
-                    write_acp: vec![Grantee::Id("writer-id".into())],
-                    ..Default::default()
-                }),
-                request: RequestOptions::default(),
-            })
-            .await
-            .unwrap();
-        let acl = client
-            .get_object_acl(&GetObjectAclRequest {
-                bucket: bucket.clone(),
-                key: "sse-s3".into(),
+        let acl = set_acl(
+            &client,
+            &bucket,
+            "sse-s3",
+            AclSpec::Grants(Grants {
+                read_acp: vec![Grantee::Id("reader-id".into())],
+                write_acp: vec![Grantee::Id("writer-id".into())],
                 ..Default::default()
-            })
-            .await
-            .unwrap();
+            }),
+        )
+        .await;
         for (id, permission) in [
             ("reader-id", Permission::ReadAcp),
             ("writer-id", Permission::WriteAcp),

@@ -106,11 +106,8 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
     assert_eq!(journals(home.path()).len(), 1, "and its journal");
     let args = printed_command(&stderr);
     assert!(args.contains(&dst), "{args:?}");
-    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let o = crate::ferry_command(server.env(), home.path())
         .args(&args)
-        .env_clear()
-        .env("HOME", home.path())
-        .envs(server.env())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
@@ -538,11 +535,8 @@ fn the_printed_command_never_shows_an_sse_c_key() {
     let key_file = home.path().join("key.bin");
     std::fs::write(&key_file, [7u8; 32]).unwrap();
     args[at] = format!("@{}", key_file.display());
-    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let o = crate::ferry_command(server.env(), home.path())
         .args(&args)
-        .env_clear()
-        .env("HOME", home.path())
-        .envs(server.env())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
