@@ -209,14 +209,7 @@ fn copy_object_directives_and_tags() {
             kept.metadata.get("origin").map(String::as_str),
             Some("source")
         );
-        let tags = client
-            .get_object_tagging(&GetObjectTaggingRequest {
-                bucket: bucket.clone(),
-                key: "kept".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let tags = tags_of(&client, &bucket, "kept").await;
         assert_eq!(tags, vec![("stage".to_string(), "raw".to_string())]);
         // REPLACE takes the request's.
         client
@@ -236,14 +229,7 @@ fn copy_object_directives_and_tags() {
             })
             .await
             .unwrap();
-        let tags = client
-            .get_object_tagging(&GetObjectTaggingRequest {
-                bucket: bucket.clone(),
-                key: "replaced".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let tags = tags_of(&client, &bucket, "replaced").await;
         assert_eq!(tags, vec![("stage".to_string(), "copied".to_string())]);
         // PutObjectTagging replaces the set.
         client
@@ -255,14 +241,7 @@ fn copy_object_directives_and_tags() {
             })
             .await
             .unwrap();
-        let mut tags = client
-            .get_object_tagging(&GetObjectTaggingRequest {
-                bucket: bucket.clone(),
-                key: "replaced".into(),
-                ..Default::default()
-            })
-            .await
-            .unwrap();
+        let mut tags = tags_of(&client, &bucket, "replaced").await;
         tags.sort();
         assert_eq!(
             tags,
@@ -538,6 +517,18 @@ fn sse_c_on_every_request_that_needs_it() {
             .unwrap();
         assert_eq!(read_all(got).await, body);
     });
+}
+
+/// An object's tags.
+async fn tags_of(client: &S3Client, bucket: &str, key: &str) -> Vec<(String, String)> {
+    client
+        .get_object_tagging(&GetObjectTaggingRequest {
+            bucket: bucket.into(),
+            key: key.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
 }
 
 /// Sets an object's ACL, then reads it back.

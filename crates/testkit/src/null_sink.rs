@@ -189,6 +189,18 @@ fn combine(alg: &str, parts: &[&Part]) -> Option<Vec<u8>> {
     })
 }
 
+/// Puts a checksum into an output that has the five `checksum_*` fields.
+macro_rules! set_checksum {
+    ($out:expr, $alg:expr, $value:expr) => {{
+        let c = with_checksum($alg, $value);
+        $out.checksum_crc32 = c.checksum_crc32;
+        $out.checksum_crc32c = c.checksum_crc32c;
+        $out.checksum_crc64nvme = c.checksum_crc64nvme;
+        $out.checksum_sha1 = c.checksum_sha1;
+        $out.checksum_sha256 = c.checksum_sha256;
+    }};
+}
+
 fn with_checksum(alg: &str, value: String) -> Checksum {
     let mut c = Checksum::default();
     match alg {
@@ -266,12 +278,7 @@ impl S3 for NullSink {
             ..Default::default()
         };
         if let (Some(a), Some(c)) = (alg.as_deref(), computed) {
-            let sum = with_checksum(a, c);
-            out.checksum_crc32 = sum.checksum_crc32;
-            out.checksum_crc32c = sum.checksum_crc32c;
-            out.checksum_crc64nvme = sum.checksum_crc64nvme;
-            out.checksum_sha1 = sum.checksum_sha1;
-            out.checksum_sha256 = sum.checksum_sha256;
+            set_checksum!(out, a, c);
         }
         Ok(S3Response::new(out))
     }
@@ -401,12 +408,7 @@ impl S3 for NullSink {
             ..Default::default()
         };
         if let Some((alg, value)) = o.checksum {
-            let c = with_checksum(&alg, value);
-            out.checksum_crc32 = c.checksum_crc32;
-            out.checksum_crc32c = c.checksum_crc32c;
-            out.checksum_crc64nvme = c.checksum_crc64nvme;
-            out.checksum_sha1 = c.checksum_sha1;
-            out.checksum_sha256 = c.checksum_sha256;
+            set_checksum!(out, &alg, value);
         }
         Ok(S3Response::new(out))
     }
