@@ -82,6 +82,7 @@ pub(crate) struct CpArgs {
     pub(crate) dst: String,
     /// Part size, e.g. 64MiB (5MiB to 5GiB; never changed: too small for the file is an
     /// error naming the smallest that works). By default, 16MiB, raised to fit 10,000 parts.
+    /// For a download, the size of each ranged GET (64KiB or more; default 16MiB).
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) part_size: Option<String>,
     /// Parts in flight. By default, 8.
@@ -103,11 +104,20 @@ pub(crate) struct CpArgs {
     /// Refuse to replace an existing destination.
     #[arg(long, help_heading = "Transfer")]
     pub(crate) no_clobber: bool,
+    /// Download: how to check the bytes. auto (the best the object offers: its checksum, else
+    /// its MD5 ETag, else the size), require (fail when the object offers no check), none
+    /// (size only).
+    #[arg(long, value_name = "auto|require|none", help_heading = "Transfer")]
+    pub(crate) verify: Option<String>,
+    /// Download this version of the object.
+    #[arg(long, value_name = "ID", help_heading = "Object")]
+    pub(crate) version_id: Option<String>,
     /// Where upload journals live (else FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
     /// ~/.local/state/ferry).
     #[arg(long, value_name = "DIR", help_heading = "Resume")]
     pub(crate) state_dir: Option<PathBuf>,
-    /// Abort the interrupted upload of this file to this key, if any, and start fresh.
+    /// Abort the interrupted upload of this file to this key, if any, and start fresh (for a
+    /// download: ignore the partial file).
     #[arg(long, help_heading = "Resume")]
     pub(crate) restart: bool,
     /// What to do with a failed multipart upload: keep (resume later) or abort. By default,

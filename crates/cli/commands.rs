@@ -1,16 +1,10 @@
 //! The commands: user input checked and turned into requests in one place, then run.
-//!
-//! Uploads run on the engine (see `upload`); downloads here are still one GetObject into a
-//! temporary file renamed into place, until the download engine replaces them.
+//! Uploads and downloads have modules of their own (`upload`, `download`).
 
-use std::path::{Path, PathBuf};
-
-use anyhow::Context as _;
-use futures_util::StreamExt;
-use tokio::io::AsyncWriteExt;
+use std::path::PathBuf;
 
 use ferry_s3::{
-    AddressingStyle, ClientConfig, CreateBucketRequest, Env, GetObjectRequest, ObjectClient,
+    AddressingStyle, ClientConfig, CreateBucketRequest, Env, ObjectClient,
     Overrides, S3Client,
 };
 
@@ -175,7 +169,7 @@ async fn cp(global: &Global, args: CpArgs) -> Result<(), CliError> {
     let s3 = |s: &str| s.starts_with("s3://");
     match (s3(&args.src), s3(&args.dst)) {
         (false, true) => crate::upload::upload(global, &args).await,
-        (true, false) => download(global, &args).await,
+        (true, false) => crate::download::download(global, &args).await,
         (true, true) => Err(bad_input(
             "copies between S3 locations are not supported yet; copy through a local file",
         )),
@@ -184,105 +178,6 @@ async fn cp(global: &Global, args: CpArgs) -> Result<(), CliError> {
             args.src, args.dst
         ))),
     }
-}
-
-async fn download(global: &Global, args: &CpArgs) -> Result<(), CliError> {
-    let src = parse_s3_url(&args.src)?;
-    ferry_s3::validate_key(&src.key).map_err(bad_input)?;
-    let target = if args.dst == "-" {
-        None
-    } else {
-        let mut p = PathBuf::from(&args.dst);
-        if p.is_dir() || args.dst.ends_with('/') {
-            let name = src.key.rsplit('/').next().unwrap_or(&src.key);
-            p.push(name);
-        }
-        if args.no_clobber && p.exists() {
-            return Err(bad_input(format!(
-                "{} exists and --no-clobber was given",
-                p.display()
-            )));
-        }
-        Some(p)
-    };
-    let client = client(global).await?;
-    let obj = client
-        .get_object(&GetObjectRequest {
-            bucket: src.bucket.clone(),
-            key: src.key.clone(),
-            ..Default::default()
-        })
-        .await?;
-    let expected = obj.meta.content_length;
-    let mut body = obj.body;
-    let Some(target) = target else {
-        let mut out = tokio::io::stdout();
-        while let Some(chunk) = body.next().await {
-            out.write_all(&chunk?)
-                .await
-                .context("writing to stdout")
-                .map_err(CliError::Failed)?;
-        }
-        out.flush()
-            .await
-            .context("writing to stdout")
-            .map_err(CliError::Failed)?;
-        return Ok(());
-    };
-    let partial = partial_path(&target);
-    let result = async {
-        let mut file = open_private(&partial).await?;
-        let mut written = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            written += chunk.len() as u64;
-            file.write_all(&chunk)
-                .await
-                .with_context(|| format!("writing {}", partial.display()))?;
-        }
-        if written != expected {
-            anyhow::bail!("received {written} bytes of {expected}");
-        }
-        file.sync_all()
-            .await
-            .with_context(|| format!("syncing {}", partial.display()))?;
-        tokio::fs::rename(&partial, &target)
-            .await
-            .with_context(|| format!("renaming {} into place", partial.display()))?;
-        Ok(written)
-    }
-    .await;
-    match result {
-        Ok(n) => {
-            println!(
-                "download: s3://{}/{} to {} ({n} bytes)",
-                src.bucket,
-                src.key,
-                target.display()
-            );
-            Ok(())
-        }
-        Err(e) => {
-            let _ = tokio::fs::remove_file(&partial).await;
-            Err(CliError::Failed(e))
-        }
-    }
-}
-
-/// `LOCAL.ferry-partial`, beside the destination so the final rename stays on one filesystem.
-fn partial_path(target: &Path) -> PathBuf {
-    let mut name = target.as_os_str().to_owned();
-    name.push(".ferry-partial");
-    PathBuf::from(name)
-}
-
-/// Creates (or truncates) a file readable by its owner only.
-async fn open_private(path: &Path) -> anyhow::Result<tokio::fs::File> {
-    let mut opts = tokio::fs::OpenOptions::new();
-    opts.write(true).create(true).truncate(true).mode(0o600);
-    opts.open(path)
-        .await
-        .with_context(|| format!("creating {}", path.display()))
 }
 
 #[cfg(test)]

@@ -55,7 +55,7 @@ fn grantees(list: &Option<String>) -> Result<Vec<Grantee>, CliError> {
         .collect()
 }
 
-fn sse_c_key(v: &str) -> Result<SseCustomerKey, CliError> {
+pub(crate) fn sse_c_key(v: &str) -> Result<SseCustomerKey, CliError> {
     match v.strip_prefix('@') {
         Some(path) => {
             let raw = std::fs::read(path)
@@ -230,6 +230,11 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
         dst.key.push_str(&name.to_string_lossy());
     }
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
+    if args.verify.is_some() || args.version_id.is_some() {
+        return Err(bad_input(
+            "--verify and --version-id are for downloads; an upload is always checked",
+        ));
+    }
     let config = upload_config(args)?;
     if let Some(p) = &src_path {
         let meta = std::fs::metadata(p)
@@ -371,7 +376,7 @@ fn shell_quote(s: &str) -> String {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn interrupt() {
+pub(crate) async fn interrupt() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {
@@ -469,6 +474,45 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             }),
         ),
         Event::Failed { error } => json_line("failed", json!({"error": error})),
+        Event::DownloadPlanned {
+            size,
+            ranges,
+            range_size,
+            check,
+        } => json_line(
+            "download_planned",
+            json!({"size": size, "ranges": ranges, "range_size": range_size, "check": check}),
+        ),
+        Event::DownloadResumed {
+            ranges_done,
+            ranges_to_fetch,
+            bytes_done,
+        } => json_line(
+            "download_resumed",
+            json!({"ranges_done": ranges_done, "ranges_to_fetch": ranges_to_fetch, "bytes_done": bytes_done}),
+        ),
+        Event::Restarted { reason } => json_line("restarted", json!({"reason": reason})),
+        Event::RangeStarted { range, first, len } => json_line(
+            "range_started",
+            json!({"range": range, "first": first, "len": len}),
+        ),
+        Event::RangeFinished { range, first, len } => json_line(
+            "range_finished",
+            json!({"range": range, "first": first, "len": len}),
+        ),
+        Event::Refetched { range, first, len } => json_line(
+            "refetched",
+            json!({"range": range, "first": first, "len": len}),
+        ),
+        Event::Downloaded(o) => json_line(
+            "downloaded",
+            json!({
+                "bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
+                "version_id": o.version_id, "path": o.path, "ranges": o.ranges,
+                "fetched": o.fetched, "reused": o.reused, "refetched": o.refetched,
+                "check": o.check.kind(), "checked": o.check.to_string(),
+            }),
+        ),
         _ => json_line("unknown", json!({})),
     }
 }

@@ -16,6 +16,8 @@ pub enum ErrorKind {
     Verification,
     /// The caller cancelled.
     Cancelled,
+    /// The object changed during the transfer (its ETag no longer matches).
+    Changed,
 }
 
 /// An engine error: a kind, a message that names the object or part and what to do, and the

@@ -15,8 +15,11 @@
 #![deny(missing_docs)]
 
 mod checksum;
+mod download;
 mod error;
+mod handle;
 mod journal;
+mod partial;
 mod plan;
 mod progress;
 mod retry;
@@ -25,11 +28,17 @@ mod source;
 mod upload;
 
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
+pub use download::{
+    Check, DownloadConfig, DownloadHandle, DownloadOutcome, DownloadRequest, Downloader, Target,
+    VerifyMode,
+};
 pub use error::{Error, ErrorKind};
+pub use handle::{Canceller, Handle};
 pub use journal::{
     Destination, FileJournalStore, JOURNAL_VERSION, Journal, JournalError, JournalHandle,
     JournalStore, PartRecord, SourceIdentity, UploadRecord,
 };
+pub use partial::partial_path;
 pub use plan::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, Plan, PlanConfig, PlanError,
     STREAM_DOUBLING_PARTS, STREAM_FIRST_PART, check_part_size, plan, smallest_part_size,
@@ -42,7 +51,7 @@ pub use retry::{
 pub use schedule::Aimd;
 pub use source::CHUNK_SIZE;
 pub use upload::{
-    Canceller, FailurePolicy, ResumeConfig, Source, UploadConfig, UploadHandle, Uploader,
+    FailurePolicy, ResumeConfig, Source, UploadConfig, UploadHandle, Uploader,
 };
 
 /// S3's limits on multipart uploads. Source: Amazon S3 User Guide, "Amazon S3 multipart upload

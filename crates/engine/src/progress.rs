@@ -112,7 +112,7 @@ pub struct UploadOutcome {
     pub verification: Verification,
 }
 
-/// A discrete event of an upload.
+/// A discrete event of a transfer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Event {
@@ -175,6 +175,61 @@ pub enum Event {
     },
     /// The upload finished.
     Finished(UploadOutcome),
+    /// A download's plan: the object's size, its ranges, and the check it will end with.
+    DownloadPlanned {
+        /// Object size.
+        size: u64,
+        /// Ranges.
+        ranges: u32,
+        /// Bytes per range (the last, and those ending a part, may be shorter).
+        range_size: u64,
+        /// The check, e.g. `full-object CRC64NVME …`.
+        check: String,
+    },
+    /// A download continues from its partial file.
+    DownloadResumed {
+        /// Ranges on disk that checked out.
+        ranges_done: u32,
+        /// Ranges to fetch.
+        ranges_to_fetch: u32,
+        /// Bytes kept.
+        bytes_done: u64,
+    },
+    /// A partial download could not be continued (the object changed): it starts over.
+    Restarted {
+        /// Why.
+        reason: String,
+    },
+    /// A range's GET started (or restarted after a retry). Ranges count from 0.
+    RangeStarted {
+        /// Range index.
+        range: u32,
+        /// First byte.
+        first: u64,
+        /// Bytes.
+        len: u64,
+    },
+    /// A range is written.
+    RangeFinished {
+        /// Range index.
+        range: u32,
+        /// First byte.
+        first: u64,
+        /// Bytes.
+        len: u64,
+    },
+    /// After a failed check, a range came back different when fetched again: it replaced the
+    /// first copy.
+    Refetched {
+        /// Range index.
+        range: u32,
+        /// First byte.
+        first: u64,
+        /// Bytes.
+        len: u64,
+    },
+    /// The download finished, verified.
+    Downloaded(crate::download::DownloadOutcome),
     /// The upload failed.
     Failed {
         /// What went wrong.

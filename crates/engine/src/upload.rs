@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_s3::{
     AbortMultipartUploadRequest, ChecksumType, ChecksumValue, CompleteMultipartUploadRequest,
@@ -28,7 +28,8 @@ use crate::journal::{
 };
 use crate::plan::{Plan, PlanConfig, STREAM_FIRST_PART, plan, stream_part_size};
 use crate::progress::{Event, Progress, UploadOutcome, Verification};
-use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
+use crate::handle::{EVENT_CAPACITY, Handle};
+use crate::retry::{Attempts, Jitter, RandomJitter, RetryPolicy, RetryQuota};
 use crate::schedule::Aimd;
 use crate::source::{
     CHUNK_SIZE, PartData, PartDigests, part_body, read_stream_part, recheck_digest,
@@ -124,6 +125,9 @@ impl std::fmt::Debug for Source {
     }
 }
 
+/// A running upload (see [`Handle`]). Dropping it does not stop the upload.
+pub type UploadHandle = Handle<UploadOutcome>;
+
 /// Uploads through one client. Its retry quota is shared by every upload it runs.
 #[derive(Debug)]
 pub struct Uploader<C> {
@@ -141,65 +145,6 @@ impl<C> Clone for Uploader<C> {
             quota: self.quota.clone(),
             jitter: self.jitter.clone(),
         }
-    }
-}
-
-/// A running upload: wait for it, watch it, or cancel it.
-pub struct UploadHandle {
-    task: tokio::task::JoinHandle<Result<UploadOutcome, Error>>,
-    events: broadcast::Sender<Event>,
-    first: Mutex<Option<broadcast::Receiver<Event>>>,
-    progress: Arc<Progress>,
-    cancel: CancellationToken,
-}
-
-impl UploadHandle {
-    /// Events from the start of the upload (the first call), or from now (later calls).
-    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.first
-            .lock()
-            .expect("events lock")
-            .take()
-            .unwrap_or_else(|| self.events.subscribe())
-    }
-
-    /// Counters to poll.
-    pub fn progress(&self) -> Arc<Progress> {
-        self.progress.clone()
-    }
-
-    /// Stops the upload: no new parts start, parts in flight are dropped; a journaled upload is
-    /// kept for resume, anything else aborted. [`wait`](Self::wait) then returns an error of
-    /// kind `Cancelled` (with [`Error::resume_id`] when kept).
-    pub fn cancel(&self) {
-        self.cancel.cancel();
-    }
-
-    /// A handle that cancels this upload, usable while [`wait`](Self::wait) runs.
-    pub fn canceller(&self) -> Canceller {
-        Canceller(self.cancel.clone())
-    }
-
-    /// Waits for the end.
-    pub async fn wait(self) -> Result<UploadOutcome, Error> {
-        match self.task.await {
-            Ok(r) => r,
-            Err(e) => Err(Error::new(
-                ErrorKind::Local,
-                format!("the upload task failed: {e}"),
-            )),
-        }
-    }
-}
-
-/// Cancels an upload (see [`UploadHandle::cancel`]).
-#[derive(Debug, Clone)]
-pub struct Canceller(CancellationToken);
-
-impl Canceller {
-    /// Cancels the upload.
-    pub fn cancel(&self) {
-        self.0.cancel();
     }
 }
 
@@ -322,7 +267,7 @@ impl<C: ObjectClient> Uploader<C> {
         key: impl Into<String>,
         options: ObjectOptions,
     ) -> UploadHandle {
-        let (events, first) = broadcast::channel(4096);
+        let (events, first) = broadcast::channel(EVENT_CAPACITY);
         let progress = Arc::new(Progress::default());
         let cancel = CancellationToken::new();
         let job = Arc::new(Job {
@@ -351,13 +296,7 @@ impl<C: ObjectClient> Uploader<C> {
             }
             result
         });
-        UploadHandle {
-            task,
-            events,
-            first: Mutex::new(Some(first)),
-            progress,
-            cancel,
-        }
+        Handle::new(task, events, first, progress, cancel)
     }
 }
 
@@ -389,72 +328,24 @@ impl<C: ObjectClient> Job<C> {
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the policy or quota says stop.
-    async fn retrying<T, F, Fut>(&self, part: Option<u32>, mut attempt: F) -> Result<T, S3Error>
+    async fn retrying<T, F, Fut>(&self, part: Option<u32>, attempt: F) -> Result<T, S3Error>
     where
         F: FnMut(u32) -> Fut,
         Fut: std::future::Future<Output = Result<T, S3Error>>,
     {
-        let start = Instant::now();
-        let mut taken = 0u32;
-        let mut n = 1u32;
-        loop {
-            let result = tokio::select! {
-                r = attempt(n) => r,
-                () = self.cancel.cancelled() => {
-                    return Err(S3Error::client(
-                        "upload",
-                        ferry_s3::ClientErrorKind::InvalidRequest,
-                        "cancelled",
-                    ));
-                }
-            };
-            let err = match result {
-                Ok(v) => {
-                    self.quota.release(taken);
-                    return Ok(v);
-                }
-                Err(e) => e,
-            };
-            if err.is_throttling() {
-                let limit = self.aimd.on_throttle();
-                self.emit(Event::Concurrency { limit });
-            }
-            let expired = err.is_expired_credentials();
-            if expired {
-                self.client.refresh_credentials();
-            }
-            let policy = &self.config.retry;
-            if !(err.is_retryable() || expired)
-                || n >= policy.max_attempts
-                || start.elapsed() >= policy.max_total
-            {
-                return Err(err);
-            }
-            let Some(cost) = self.quota.acquire(&err) else {
-                warn!("retry quota exhausted; not retrying: {err}");
-                return Err(err);
-            };
-            taken += cost;
-            let delay = if expired {
-                Duration::ZERO
-            } else {
-                policy.delay(&err, n, self.jitter.as_ref())
-            };
-            let delay = delay.min(policy.max_total.saturating_sub(start.elapsed()));
-            self.progress.retried();
-            self.emit(Event::Retry {
-                part,
-                attempt: n,
-                delay,
-                reason: err.to_string(),
-            });
-            debug!(?part, attempt = n, ?delay, "retrying: {err}");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = self.cancel.cancelled() => {}
-            }
-            n += 1;
-        }
+        let client = self.client.clone();
+        let refresh = move || client.refresh_credentials();
+        let ctx = Attempts {
+            policy: &self.config.retry,
+            quota: &self.quota,
+            jitter: self.jitter.as_ref(),
+            aimd: &self.aimd,
+            cancel: &self.cancel,
+            progress: &self.progress,
+            events: &self.events,
+            refresh: &refresh,
+        };
+        ctx.run(part, attempt).await
     }
 
     /// Uploads one part, retrying under the same part number, reading its data again for

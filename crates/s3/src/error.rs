@@ -76,6 +76,9 @@ pub enum ClientErrorKind {
     Timeout,
     /// The response body ended before its `Content-Length`.
     BodyCutShort,
+    /// The bytes received do not match the checksum they should have (damaged in flight):
+    /// retryable.
+    Corrupt,
     /// The TLS handshake failed (untrusted certificate and the like): not retryable.
     Tls,
     /// The response could not be understood (bad XML, missing header).
@@ -201,6 +204,7 @@ impl S3Error {
                     | ClientErrorKind::Network
                     | ClientErrorKind::Timeout
                     | ClientErrorKind::BodyCutShort
+                    | ClientErrorKind::Corrupt
             ),
         }
     }

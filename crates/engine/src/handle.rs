@@ -1,0 +1,94 @@
+//! A running transfer's handle: wait for its outcome, watch its events and counters, or
+//! cancel it. Uploads and downloads share it.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::error::{Error, ErrorKind};
+use crate::progress::{Event, Progress};
+
+/// Events a transfer buffers for a slow watcher before the oldest are dropped.
+pub(crate) const EVENT_CAPACITY: usize = 4096;
+
+/// A running transfer: wait for it, watch it, or cancel it. `T` is its outcome.
+pub struct Handle<T> {
+    task: tokio::task::JoinHandle<Result<T, Error>>,
+    events: broadcast::Sender<Event>,
+    first: Mutex<Option<broadcast::Receiver<Event>>>,
+    progress: Arc<Progress>,
+    cancel: CancellationToken,
+}
+
+impl<T> std::fmt::Debug for Handle<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Handle").finish_non_exhaustive()
+    }
+}
+
+impl<T> Handle<T> {
+    pub(crate) fn new(
+        task: tokio::task::JoinHandle<Result<T, Error>>,
+        events: broadcast::Sender<Event>,
+        first: broadcast::Receiver<Event>,
+        progress: Arc<Progress>,
+        cancel: CancellationToken,
+    ) -> Self {
+        Self {
+            task,
+            events,
+            first: Mutex::new(Some(first)),
+            progress,
+            cancel,
+        }
+    }
+
+    /// Events from the start of the transfer (the first call), or from now (later calls).
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.first
+            .lock()
+            .expect("events lock")
+            .take()
+            .unwrap_or_else(|| self.events.subscribe())
+    }
+
+    /// Counters to poll.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.progress.clone()
+    }
+
+    /// Stops the transfer: nothing new starts, requests in flight are dropped. A journaled
+    /// transfer is kept for resume (a multipart upload, a partial download file), anything else
+    /// undone. [`wait`](Self::wait) then returns an error of kind `Cancelled`.
+    pub fn cancel(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A handle that cancels this transfer, usable while [`wait`](Self::wait) runs.
+    pub fn canceller(&self) -> Canceller {
+        Canceller(self.cancel.clone())
+    }
+
+    /// Waits for the end.
+    pub async fn wait(self) -> Result<T, Error> {
+        match self.task.await {
+            Ok(r) => r,
+            Err(e) => Err(Error::new(
+                ErrorKind::Local,
+                format!("the transfer task failed: {e}"),
+            )),
+        }
+    }
+}
+
+/// Cancels a transfer (see [`Handle::cancel`]).
+#[derive(Debug, Clone)]
+pub struct Canceller(CancellationToken);
+
+impl Canceller {
+    /// Cancels the transfer.
+    pub fn cancel(&self) {
+        self.0.cancel();
+    }
+}

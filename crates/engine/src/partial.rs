@@ -1,0 +1,364 @@
+//! A download in progress on disk: `LOCAL.ferry-partial` (0600, preallocated, written at
+//! offsets) and its journal `LOCAL.ferry-partial.journal` (0600, locked while a ferry uses it):
+//! a header naming the object and the plan, then one JSON line per range written.
+//!
+//! The journal is a cache, not a promise: lines are not fsynced, and a resume re-reads every
+//! range it names and keeps only those whose CRC64NVME still matches, so a crash or reboot
+//! that lost data or lines costs a refetch, never a wrong file. A damaged journal means
+//! starting over.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead as _, BufReader};
+use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, ErrorKind};
+
+/// The schema version of download journals.
+pub(crate) const PARTIAL_VERSION: u32 = 1;
+
+/// The first line: what is being downloaded, and how it is cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct Header {
+    pub(crate) v: u32,
+    pub(crate) endpoint: String,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) version_id: Option<String>,
+    pub(crate) etag: String,
+    pub(crate) size: u64,
+    /// The check the download ends with (names the algorithm and the expected value).
+    pub(crate) check: String,
+    /// The ranges, as `[first, len]`.
+    pub(crate) ranges: Vec<[u64; 2]>,
+}
+
+/// A range on disk: its CRC64NVME (to re-check on resume) and its digest in the check's
+/// algorithm, when the check combines per-range digests.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct RangeLine {
+    pub(crate) i: u32,
+    pub(crate) crc64: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) digest: Option<String>,
+}
+
+/// What an earlier run left: its header and the ranges it recorded.
+pub(crate) type Previous = (Header, Vec<RangeLine>);
+
+/// The partial file and its locked journal.
+#[derive(Debug)]
+pub(crate) struct Partial {
+    pub(crate) path: PathBuf,
+    journal_path: PathBuf,
+    journal: File,
+    file: Option<Arc<File>>,
+}
+
+/// `LOCAL.ferry-partial`.
+pub fn partial_path(target: &Path) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(".ferry-partial");
+    target.with_file_name(name)
+}
+
+fn journal_path(target: &Path) -> PathBuf {
+    let mut name = target.file_name().unwrap_or_default().to_os_string();
+    name.push(".ferry-partial.journal");
+    target.with_file_name(name)
+}
+
+fn local(what: String, e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Local, format!("{what}: {e}")).with_source(e)
+}
+
+impl Partial {
+    /// Opens (creating) and locks the journal of a download to `target`, and reads what an
+    /// earlier run left: its header and ranges, if the journal is whole.
+    pub(crate) fn open(target: &Path) -> Result<(Self, Option<Previous>), Error> {
+        let journal_path = journal_path(target);
+        let journal = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&journal_path)
+            .map_err(|e| local(format!("cannot create {}", journal_path.display()), e))?;
+        match journal.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "another ferry is downloading to {} (its journal {} is locked)",
+                        target.display(),
+                        journal_path.display()
+                    ),
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(local(format!("cannot lock {}", journal_path.display()), e));
+            }
+        }
+        let previous = read_journal(&journal);
+        Ok((
+            Self {
+                path: partial_path(target),
+                journal_path,
+                journal,
+                file: None,
+            },
+            previous,
+        ))
+    }
+
+    /// Opens the partial file an earlier run wrote, to re-check and continue it.
+    pub(crate) fn reopen(&mut self, size: u64) -> Result<Arc<File>, Error> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.path)
+            .map_err(|e| local(format!("cannot open {}", self.path.display()), e))?;
+        let len = file
+            .metadata()
+            .map_err(|e| local(format!("cannot read {}", self.path.display()), e))?
+            .len();
+        if len != size {
+            return Err(Error::new(
+                ErrorKind::Local,
+                format!("{} has {len} bytes, not {size}", self.path.display()),
+            ));
+        }
+        let file = Arc::new(file);
+        self.file = Some(file.clone());
+        Ok(file)
+    }
+
+    /// Starts afresh: an empty journal with `header`, and a partial file of `header.size`
+    /// bytes, its space reserved so a full disk fails now rather than halfway.
+    pub(crate) fn start(&mut self, header: &Header) -> Result<Arc<File>, Error> {
+        let _ = std::fs::remove_file(&self.path);
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&self.path)
+            .map_err(|e| local(format!("cannot create {}", self.path.display()), e))?;
+        if header.size > 0 {
+            match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, header.size)
+            {
+                Ok(()) => {}
+                Err(e) if e == rustix::io::Errno::NOSPC => {
+                    let _ = std::fs::remove_file(&self.path);
+                    return Err(Error::new(
+                        ErrorKind::Local,
+                        format!(
+                            "not enough disk space for {} ({} bytes): free some space and run again",
+                            self.path.display(),
+                            header.size
+                        ),
+                    ));
+                }
+                // Filesystems without fallocate: a sparse file does.
+                Err(_) => file
+                    .set_len(header.size)
+                    .map_err(|e| local(format!("cannot size {}", self.path.display()), e))?,
+            }
+        }
+        self.journal
+            .set_len(0)
+            .map_err(|e| local(format!("cannot reset {}", self.journal_path.display()), e))?;
+        self.append(&serde_json::to_string(header).expect("header serializes"))?;
+        let file = Arc::new(file);
+        self.file = Some(file.clone());
+        Ok(file)
+    }
+
+    fn append(&mut self, line: &str) -> Result<(), Error> {
+        let mut text = line.to_string();
+        text.push('\n');
+        let end = self
+            .journal
+            .metadata()
+            .map_err(|e| local(format!("cannot read {}", self.journal_path.display()), e))?
+            .len();
+        self.journal
+            .write_all_at(text.as_bytes(), end)
+            .map_err(|e| local(format!("cannot write {}", self.journal_path.display()), e))
+    }
+
+    /// Records a range as written.
+    pub(crate) fn record(&mut self, line: &RangeLine) -> Result<(), Error> {
+        self.append(&serde_json::to_string(line).expect("range line serializes"))
+    }
+
+    /// Makes the verified file `target`: flushed to disk, given ordinary permissions (those
+    /// of the file it replaces, else 0644), renamed into place atomically (refusing to replace
+    /// an existing file with `no_clobber`); then the journal goes.
+    pub(crate) fn finish(self, target: &Path, no_clobber: bool) -> Result<(), Error> {
+        let file = self.file.as_ref().expect("the partial file is open");
+        file.sync_all()
+            .map_err(|e| local(format!("cannot flush {}", self.path.display()), e))?;
+        let mode = std::fs::metadata(target)
+            .map(|m| m.permissions().mode() & 0o7777)
+            .unwrap_or(0o644);
+        file.set_permissions(std::fs::Permissions::from_mode(mode))
+            .map_err(|e| local(format!("cannot set the mode of {}", self.path.display()), e))?;
+        if no_clobber {
+            use rustix::fs::{CWD, RenameFlags, renameat_with};
+            match renameat_with(CWD, &self.path, CWD, target, RenameFlags::NOREPLACE) {
+                Ok(()) => {}
+                Err(e) if e == rustix::io::Errno::EXIST => {
+                    return Err(Error::new(
+                        ErrorKind::InvalidInput,
+                        format!(
+                            "{} appeared while downloading and --no-clobber was given; the download is in {}",
+                            target.display(),
+                            self.path.display()
+                        ),
+                    ));
+                }
+                Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+                    if target.exists() {
+                        return Err(Error::new(
+                            ErrorKind::InvalidInput,
+                            format!("{} exists and --no-clobber was given", target.display()),
+                        ));
+                    }
+                    std::fs::rename(&self.path, target).map_err(|e| {
+                        local(format!("cannot rename into {}", target.display()), e)
+                    })?;
+                }
+                Err(e) => {
+                    return Err(local(
+                        format!("cannot rename into {}", target.display()),
+                        e.into(),
+                    ));
+                }
+            }
+        } else {
+            std::fs::rename(&self.path, target)
+                .map_err(|e| local(format!("cannot rename into {}", target.display()), e))?;
+        }
+        if let Some(dir) = target.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            if let Ok(d) = File::open(dir) {
+                let _ = d.sync_all();
+            }
+        }
+        let _ = std::fs::remove_file(&self.journal_path);
+        Ok(())
+    }
+
+    /// Removes the partial file and the journal: what they hold is of no use.
+    pub(crate) fn discard(self) {
+        let _ = std::fs::remove_file(&self.path);
+        let _ = std::fs::remove_file(&self.journal_path);
+    }
+}
+
+/// The header and ranges of a whole journal; `None` if empty, damaged or of another version.
+fn read_journal(file: &File) -> Option<Previous> {
+    let mut lines = BufReader::new(file).lines();
+    let header: Header = serde_json::from_str(&lines.next()?.ok()?).ok()?;
+    if header.v != PARTIAL_VERSION {
+        return None;
+    }
+    let mut ranges = Vec::new();
+    for line in lines {
+        // A torn last line (a crash mid-append) ends the list.
+        match line.ok().and_then(|l| serde_json::from_str::<RangeLine>(&l).ok()) {
+            Some(r) if (r.i as usize) < header.ranges.len() => ranges.push(r),
+            _ => break,
+        }
+    }
+    Some((header, ranges))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write as _;
+    use std::os::unix::fs::MetadataExt as _;
+
+    fn header(size: u64) -> Header {
+        Header {
+            v: PARTIAL_VERSION,
+            endpoint: "http://127.0.0.1:1".into(),
+            bucket: "b".into(),
+            key: "k".into(),
+            version_id: None,
+            etag: "\"e\"".into(),
+            size,
+            check: "crc64nvme full-object x".into(),
+            ranges: vec![[0, 5], [5, 5]],
+        }
+    }
+
+    #[test]
+    fn files_are_private_locked_and_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        let (mut p, prev) = Partial::open(&target).unwrap();
+        assert!(prev.is_none());
+        let file = p.start(&header(10)).unwrap();
+        assert_eq!(file.metadata().unwrap().len(), 10);
+        assert_eq!(file.metadata().unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(journal_path(&target)).unwrap().mode() & 0o777,
+            0o600
+        );
+        let line = RangeLine {
+            i: 1,
+            crc64: "AAAAAAAAAAA=".into(),
+            digest: None,
+        };
+        p.record(&line).unwrap();
+        // A second ferry on the same target is refused while the first holds the lock.
+        let again = Partial::open(&target).unwrap_err();
+        assert!(again.to_string().contains("another ferry"), "{again}");
+        drop(p);
+        // A torn last line is ignored.
+        let mut j = OpenOptions::new()
+            .append(true)
+            .open(journal_path(&target))
+            .unwrap();
+        j.write_all(b"{\"i\":0,\"cr").unwrap();
+        let (p, prev) = Partial::open(&target).unwrap();
+        let (h, ranges) = prev.unwrap();
+        assert_eq!(h, header(10));
+        assert_eq!(ranges, vec![line]);
+        p.discard();
+        assert!(!partial_path(&target).exists());
+        assert!(!journal_path(&target).exists());
+    }
+
+    #[test]
+    fn finish_renames_and_no_clobber_refuses() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out.bin");
+        std::fs::write(&target, b"old").unwrap();
+        let (mut p, _) = Partial::open(&target).unwrap();
+        let file = p.start(&header(3)).unwrap();
+        file.write_all_at(b"new", 0).unwrap();
+        let err = p.finish(&target, true).unwrap_err();
+        assert!(err.to_string().contains("--no-clobber"), "{err}");
+        assert_eq!(std::fs::read(&target).unwrap(), b"old");
+        let (mut p, _) = Partial::open(&target).unwrap();
+        let file = p.start(&header(3)).unwrap();
+        file.write_all_at(b"new", 0).unwrap();
+        p.finish(&target, false).unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"new");
+        assert!(!journal_path(&target).exists());
+        assert!(!partial_path(&target).exists());
+    }
+}
