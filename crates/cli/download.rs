@@ -41,7 +41,10 @@ fn upload_only_flags(args: &CpArgs) -> Vec<&'static str> {
         ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
         ("--state-dir", args.state_dir.is_some()),
     ];
-    set.into_iter().filter(|(_, on)| *on).map(|(f, _)| f).collect()
+    set.into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| f)
+        .collect()
 }
 
 /// The engine settings the flags ask for.
@@ -127,7 +130,10 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
             }
             if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    bad_input(format!("cannot create the folder {}: {e}", parent.display()))
+                    bad_input(format!(
+                        "cannot create the folder {}: {e}",
+                        parent.display()
+                    ))
                 })?;
             }
             Ok(p)

@@ -57,12 +57,13 @@ fn failed_download_leaves_no_file() {
     );
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("GetObject failed"),
+        String::from_utf8_lossy(&o.stderr).contains("no-such-key does not exist"),
         "{}",
         text(&o)
     );
     assert!(!out.exists());
     assert!(!dir.path().join("out.bin.ferry-partial").exists());
+    assert!(!dir.path().join("out.bin.ferry-partial.journal").exists());
 }
 
 #[test]

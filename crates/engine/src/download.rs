@@ -561,7 +561,8 @@ impl<C: ObjectClient> Job<C> {
                         "asked for bytes {first}-{last}, got {}",
                         match other {
                             Some(cr) => format!("bytes {}-{}", cr.range.first, cr.range.last),
-                            None => format!("{} bytes without a Content-Range", out.meta.content_length),
+                            None =>
+                                format!("{} bytes without a Content-Range", out.meta.content_length),
                         }
                     ),
                 ));
@@ -873,7 +874,11 @@ fn hex_lower(b: &[u8]) -> String {
 
 /// The value from the ranges' CRCs (checks that combine), or `None` if it needs a pass in
 /// order.
-fn combined_value(object: &Object, ranges: &[[u64; 2]], digests: &[Option<RangeDigests>]) -> Option<String> {
+fn combined_value(
+    object: &Object,
+    ranges: &[[u64; 2]],
+    digests: &[Option<RangeDigests>],
+) -> Option<String> {
     let alg = object.check.range_algorithm()?;
     let ds: Option<Vec<Digest>> = digests
         .iter()
@@ -889,8 +894,7 @@ fn combined_value(object: &Object, ranges: &[[u64; 2]], digests: &[Option<RangeD
             for (d, p) in ds.into_iter().zip(owner) {
                 per_part.get_mut(p)?.push(d);
             }
-            let parts: Option<Vec<Digest>> =
-                per_part.iter().map(|p| combine(alg, p)).collect();
+            let parts: Option<Vec<Digest>> = per_part.iter().map(|p| combine(alg, p)).collect();
             value_from_parts(&object.check, &parts?)
         }
         _ => None,
@@ -1056,7 +1060,12 @@ impl Follower {
         self.task
             .await
             .map_err(|e| Error::new(ErrorKind::Local, format!("the check task failed: {e}")))?
-            .map_err(|e| Error::new(ErrorKind::Local, format!("reading the partial file back: {e}")))
+            .map_err(|e| {
+                Error::new(
+                    ErrorKind::Local,
+                    format!("reading the partial file back: {e}"),
+                )
+            })
     }
 }
 
@@ -1101,7 +1110,14 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, target: Target) -> Result<Downlo
     }
 }
 
-fn outcome<C>(job: &Job<C>, object: &Object, path: Option<PathBuf>, ranges: usize, reused: u64, refetched: u32) -> DownloadOutcome {
+fn outcome<C>(
+    job: &Job<C>,
+    object: &Object,
+    path: Option<PathBuf>,
+    ranges: usize,
+    reused: u64,
+    refetched: u32,
+) -> DownloadOutcome {
     DownloadOutcome {
         bucket: job.req.bucket.clone(),
         key: job.req.key.clone(),
@@ -1205,7 +1221,9 @@ async fn to_file<C: ObjectClient>(
             }
         }
     }
-    let todo: Vec<usize> = (0..ranges.len()).filter(|i| digests[*i].is_none()).collect();
+    let todo: Vec<usize> = (0..ranges.len())
+        .filter(|i| digests[*i].is_none())
+        .collect();
     let mut sink = FileSink {
         partial: &mut partial,
         digests: &mut digests,
@@ -1218,7 +1236,16 @@ async fn to_file<C: ObjectClient>(
                 Some(f) => f.finish().await?,
                 None => None,
             };
-            verify_file(&job, &object, &ranges, &file, &mut partial, &mut digests, ordered).await
+            verify_file(
+                &job,
+                &object,
+                &ranges,
+                &file,
+                &mut partial,
+                &mut digests,
+                ordered,
+            )
+            .await
         }
         Err(e) => {
             if let Some(f) = follower {
@@ -1230,7 +1257,14 @@ async fn to_file<C: ObjectClient>(
     match result {
         Ok((check, refetched)) => {
             partial.finish(path, job.config.no_clobber)?;
-            let mut o = outcome(&job, &object, Some(path.to_path_buf()), ranges.len(), reused, refetched);
+            let mut o = outcome(
+                &job,
+                &object,
+                Some(path.to_path_buf()),
+                ranges.len(),
+                reused,
+                refetched,
+            );
             o.check = check;
             Ok(o)
         }
@@ -1321,7 +1355,12 @@ async fn resume_from(
             .collect()
     })
     .await
-    .map_err(|e| Error::new(ErrorKind::Local, format!("re-checking the partial file: {e}")))?;
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Local,
+            format!("re-checking the partial file: {e}"),
+        )
+    })?;
     let mut bytes = 0;
     let mut bad = 0;
     for (i, d) in checked {
@@ -1334,7 +1373,9 @@ async fn resume_from(
         }
     }
     if bad > 0 {
-        warn!("{bad} range(s) of the partial file no longer match their journal; fetching them again");
+        warn!(
+            "{bad} range(s) of the partial file no longer match their journal; fetching them again"
+        );
     }
     info!("resuming: {bytes} bytes on disk kept");
     Ok((file, bytes))
@@ -1350,10 +1391,8 @@ struct FileSink<'a> {
 /// What receives finished ranges.
 trait Sink {
     /// A range finished.
-    fn accept(
-        &mut self,
-        f: Fetched,
-    ) -> impl std::future::Future<Output = Result<(), Error>> + Send;
+    fn accept(&mut self, f: Fetched)
+    -> impl std::future::Future<Output = Result<(), Error>> + Send;
     /// Ranges that may start: none beyond `written + window` for an ordered writer.
     fn window_end(&self) -> usize {
         usize::MAX
@@ -1401,7 +1440,10 @@ async fn run_ranges<C: ObjectClient>(
             && next.peek().is_some_and(|&i| i < sink.window_end())
         {
             let i = next.next().expect("peeked");
-            set.spawn(job.clone().fetch(i, ranges[i], object.clone(), file.clone()));
+            set.spawn(
+                job.clone()
+                    .fetch(i, ranges[i], object.clone(), file.clone()),
+            );
         }
         let Some(joined) = set.join_next().await else {
             break;
@@ -1483,7 +1525,8 @@ async fn verify_file<C: ObjectClient>(
     );
     // Fetch every range again, in order; stop as soon as the object checks out.
     let mut refetched = 0u32;
-    let combinable = object.check.range_algorithm().is_some() && object.parts.is_some() == object.check.parts().is_some();
+    let combinable = object.check.range_algorithm().is_some()
+        && object.parts.is_some() == object.check.parts().is_some();
     let mut sink = Refetch {
         object: &object,
         ranges,
@@ -1537,7 +1580,12 @@ async fn readback(
     })
     .await
     .map_err(|e| Error::new(ErrorKind::Local, format!("the check task failed: {e}")))?
-    .map_err(|e| Error::new(ErrorKind::Local, format!("reading the partial file back: {e}")))
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Local,
+            format!("reading the partial file back: {e}"),
+        )
+    })
 }
 
 /// Ranges fetched again after a failed check.
@@ -1652,7 +1700,15 @@ async fn to_writer<C: ObjectClient>(
         ordered: needs_pass(&object).then(|| Ordered::new(&object.check, object.parts.as_deref())),
         digests: &mut digests,
     };
-    run_ranges(&job, &object, &ranges, (0..ranges.len()).collect(), None, &mut sink).await?;
+    run_ranges(
+        &job,
+        &object,
+        &ranges,
+        (0..ranges.len()).collect(),
+        None,
+        &mut sink,
+    )
+    .await?;
     let ordered = sink.ordered.take().and_then(Ordered::finish);
     writer
         .flush()
@@ -1712,7 +1768,10 @@ mod tests {
             choose_check(&meta("abbdd0bd34d6426dfe45f4a7d5f8d935"), VerifyMode::Auto).kind(),
             "md5-etag"
         );
-        assert_eq!(choose_check(&meta("weird"), VerifyMode::Auto).kind(), "size");
+        assert_eq!(
+            choose_check(&meta("weird"), VerifyMode::Auto).kind(),
+            "size"
+        );
         let mut c = meta("abbdd0bd34d6426dfe45f4a7d5f8d935");
         c.sse_customer_key_md5 = Some("k".into());
         assert_eq!(choose_check(&c, VerifyMode::Auto).kind(), "size");
@@ -1769,8 +1828,8 @@ mod tests {
             h.update(&data[a..b]);
             parts_d.push(h.finish((b - a) as u64));
         }
-        let value = object_checksum(ChecksumAlgorithm::Crc32, ChecksumType::Composite, &parts_d)
-            .unwrap();
+        let value =
+            object_checksum(ChecksumAlgorithm::Crc32, ChecksumType::Composite, &parts_d).unwrap();
         let check = Check::Composite(value.clone());
         let mut o = Ordered::new(&check, Some(&parts));
         o.update(&data);

@@ -50,9 +50,7 @@ pub use retry::{
 };
 pub use schedule::Aimd;
 pub use source::CHUNK_SIZE;
-pub use upload::{
-    FailurePolicy, ResumeConfig, Source, UploadConfig, UploadHandle, Uploader,
-};
+pub use upload::{FailurePolicy, ResumeConfig, Source, UploadConfig, UploadHandle, Uploader};
 
 /// S3's limits on multipart uploads. Source: Amazon S3 User Guide, "Amazon S3 multipart upload
 /// limits". Applies to: every multipart upload and copy.

@@ -276,7 +276,10 @@ fn read_journal(file: &File) -> Option<Previous> {
     let mut ranges = Vec::new();
     for line in lines {
         // A torn last line (a crash mid-append) ends the list.
-        match line.ok().and_then(|l| serde_json::from_str::<RangeLine>(&l).ok()) {
+        match line
+            .ok()
+            .and_then(|l| serde_json::from_str::<RangeLine>(&l).ok())
+        {
             Some(r) if (r.i as usize) < header.ranges.len() => ranges.push(r),
             _ => break,
         }

@@ -156,7 +156,11 @@ pub(crate) struct Attempts<'a> {
 impl Attempts<'_> {
     /// Runs `attempt` until it succeeds, fails for good, or the policy or quota says stop.
     /// `part` names the part or range in events.
-    pub(crate) async fn run<T, F, Fut>(&self, part: Option<u32>, mut attempt: F) -> Result<T, S3Error>
+    pub(crate) async fn run<T, F, Fut>(
+        &self,
+        part: Option<u32>,
+        mut attempt: F,
+    ) -> Result<T, S3Error>
     where
         F: FnMut(u32) -> Fut,
         Fut: std::future::Future<Output = Result<T, S3Error>>,

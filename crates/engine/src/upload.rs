@@ -22,13 +22,13 @@ use tracing::{debug, warn};
 
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::error::{Error, ErrorKind};
+use crate::handle::{EVENT_CAPACITY, Handle};
 use crate::journal::{
     Destination, Journal, JournalError, JournalHandle, JournalStore, PartRecord, SourceIdentity,
     UploadRecord,
 };
 use crate::plan::{Plan, PlanConfig, STREAM_FIRST_PART, plan, stream_part_size};
 use crate::progress::{Event, Progress, UploadOutcome, Verification};
-use crate::handle::{EVENT_CAPACITY, Handle};
 use crate::retry::{Attempts, Jitter, RandomJitter, RetryPolicy, RetryQuota};
 use crate::schedule::Aimd;
 use crate::source::{

@@ -5,6 +5,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 
 use ferry_s3::*;
+use futures_util::StreamExt as _;
 
 /// Which requests fail, and how.
 #[derive(Debug, Clone)]
@@ -60,7 +61,6 @@ fn service(status: u16, code: &str) -> S3Error {
 }
 
 /// Wraps `C`, failing requests that match a [`Fault`] and counting every call.
-#[derive(Debug)]
 pub struct FailingClient<C> {
     inner: C,
     faults: Mutex<Vec<Fault>>,
@@ -72,6 +72,23 @@ pub struct FailingClient<C> {
     pub aborts: AtomicU32,
     /// Credential refreshes asked for.
     pub refreshes: AtomicU32,
+    /// GetObject calls so far.
+    pub gets: AtomicU32,
+    /// GetObject calls (1-based) whose body gets one byte flipped in flight.
+    flips: Mutex<Vec<u32>>,
+    /// Hooks run before a GetObject call (1-based), e.g. to replace the object.
+    before_get: Mutex<Vec<(u32, GetHook)>>,
+}
+
+/// A hook run before a chosen GetObject call.
+pub type GetHook = Box<dyn FnOnce() + Send>;
+
+impl<C: std::fmt::Debug> std::fmt::Debug for FailingClient<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FailingClient")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<C> FailingClient<C> {
@@ -84,7 +101,21 @@ impl<C> FailingClient<C> {
             injected: AtomicU32::new(0),
             aborts: AtomicU32::new(0),
             refreshes: AtomicU32::new(0),
+            gets: AtomicU32::new(0),
+            flips: Mutex::new(Vec::new()),
+            before_get: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Flips one byte in the middle of the body of GetObject call `n` (1-based), as damage
+    /// in flight that TCP's checksum missed.
+    pub fn flip_byte_of_get(&self, n: u32) {
+        self.flips.lock().unwrap().push(n);
+    }
+
+    /// Runs `hook` just before GetObject call `n` (1-based) is sent.
+    pub fn before_get(&self, n: u32, hook: GetHook) {
+        self.before_get.lock().unwrap().push((n, hook));
     }
 
     fn take(&self, op: &str, part: Option<u32>) -> Option<S3Error> {
@@ -151,7 +182,40 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn get_object(&self, req: &GetObjectRequest) -> Result<GetObjectOutput> {
-        self.inner.get_object(req).await
+        let n = self.gets.fetch_add(1, Ordering::Relaxed) + 1;
+        let hook = {
+            let mut hooks = self.before_get.lock().unwrap();
+            hooks
+                .iter()
+                .position(|(k, _)| *k == n)
+                .map(|i| hooks.remove(i).1)
+        };
+        if let Some(h) = hook {
+            h();
+        }
+        if let Some(e) = self.take("GetObject", None) {
+            return Err(e);
+        }
+        let mut out = self.inner.get_object(req).await?;
+        if self.flips.lock().unwrap().contains(&n) {
+            self.injected.fetch_add(1, Ordering::Relaxed);
+            let at = out.meta.content_length / 2;
+            let mut seen = 0u64;
+            out.body = Box::pin(out.body.map(move |chunk| {
+                chunk.map(|c| {
+                    let start = seen;
+                    seen += c.len() as u64;
+                    if (start..seen).contains(&at) {
+                        let mut v = c.to_vec();
+                        v[(at - start) as usize] ^= 0x01;
+                        bytes::Bytes::from(v)
+                    } else {
+                        c
+                    }
+                })
+            }));
+        }
+        Ok(out)
     }
 
     async fn head_object(&self, req: &GetObjectRequest) -> Result<ObjectMeta> {

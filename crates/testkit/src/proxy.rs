@@ -50,6 +50,7 @@ pub struct HoldProxy {
     pub endpoint: String,
     state: Arc<Mutex<State>>,
     forwarded: Arc<AtomicU64>,
+    returned: Arc<AtomicU64>,
     triggered: Arc<AtomicBool>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -67,11 +68,13 @@ impl HoldProxy {
             log: Vec::new(),
         }));
         let forwarded = Arc::new(AtomicU64::new(0));
+        let returned = Arc::new(AtomicU64::new(0));
         let triggered = Arc::new(AtomicBool::new(false));
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, fw, tr, sp) = (
+        let (st, fw, rt, tr, sp) = (
             state.clone(),
             forwarded.clone(),
+            returned.clone(),
             triggered.clone(),
             stop.clone(),
         );
@@ -80,15 +83,15 @@ impl HoldProxy {
             while !sp.load(Ordering::Relaxed) {
                 match listener.accept() {
                     Ok((client, _)) => {
-                        let (st, fw, tr, sp, up) = (
-                            st.clone(),
-                            fw.clone(),
-                            tr.clone(),
-                            sp.clone(),
-                            upstream.clone(),
-                        );
+                        let counters = Counters {
+                            forwarded: fw.clone(),
+                            returned: rt.clone(),
+                            triggered: tr.clone(),
+                            stop: sp.clone(),
+                        };
+                        let (st, up) = (st.clone(), upstream.clone());
                         workers.push(std::thread::spawn(move || {
-                            let _ = serve(client, &up, &st, &fw, &tr, &sp);
+                            let _ = serve(client, &up, &st, &counters);
                         }));
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
@@ -102,6 +105,7 @@ impl HoldProxy {
             endpoint,
             state,
             forwarded,
+            returned,
             triggered,
             stop,
             thread: Some(thread),
@@ -115,7 +119,13 @@ impl HoldProxy {
         st.rules = rules.into_iter().map(|r| (r, 0)).collect();
         st.log.clear();
         self.forwarded.store(0, Ordering::Relaxed);
+        self.returned.store(0, Ordering::Relaxed);
         self.triggered.store(false, Ordering::Relaxed);
+    }
+
+    /// Response-body bytes returned to the client so far (what a download fetched).
+    pub fn returned_bytes(&self) -> u64 {
+        self.returned.load(Ordering::Relaxed)
     }
 
     /// Request-body bytes forwarded so far.
@@ -234,14 +244,22 @@ fn closing(head: &str) -> String {
     out
 }
 
+/// What a connection's thread reports into.
+struct Counters {
+    forwarded: Arc<AtomicU64>,
+    returned: Arc<AtomicU64>,
+    triggered: Arc<AtomicBool>,
+    stop: Arc<AtomicBool>,
+}
+
 fn serve(
     mut client: TcpStream,
     upstream: &str,
     state: &Mutex<State>,
-    forwarded: &AtomicU64,
-    triggered: &AtomicBool,
-    stop: &AtomicBool,
+    counters: &Counters,
 ) -> std::io::Result<()> {
+    let (forwarded, triggered, stop) =
+        (&*counters.forwarded, &*counters.triggered, &*counters.stop);
     client.set_nonblocking(false)?;
     client.set_read_timeout(Some(Duration::from_millis(100)))?;
     let Some((head, body)) = read_message(&mut client, stop)? else {
@@ -301,5 +319,8 @@ fn serve(
     let head = String::from_utf8_lossy(&response[..head_end]).to_string();
     client.write_all(closing(&head).as_bytes())?;
     client.write_all(&response[head_end..])?;
+    counters
+        .returned
+        .fetch_add((response.len() - head_end) as u64, Ordering::Relaxed);
     Ok(())
 }

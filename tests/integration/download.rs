@@ -1,0 +1,531 @@
+//! Downloads on SeaweedFS: objects written by the aws cli (composite CRC32), s5cmd (MD5 only)
+//! and ferry (full-object CRC64NVME) come back identical, each naming its check, to a file and
+//! to stdout; a byte flipped in flight is caught and fetched again; an object replaced
+//! mid-download is a clear error; SIGKILL at exact points resumes fetching only what was not
+//! on disk; an object overwritten between kill and resume is detected; SSE-C, versions,
+//! `--verify require` and `--no-clobber`.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_engine::{
+    Check, DownloadConfig, DownloadRequest, Downloader, ErrorKind, Event, Target, partial_path,
+};
+use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
+
+use crate::{data, ferry, rt, seaweed_bucket, sha256_hex, text};
+
+const MIB: usize = 1024 * 1024;
+
+/// Runs a tool from the test venv (aws, s5cmd) against `server`.
+fn tool(server: &TestServer, program: &str, args: &[&str]) {
+    let bin = ferry_testkit::tools_bin().unwrap().join(program);
+    let o = Command::new(&bin)
+        .args(["--endpoint-url", &server.endpoint])
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(server.env())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{program} {args:?}: {}", text(&o));
+}
+
+fn stdout(o: &std::process::Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn objects_from_three_tools_download_identical_each_naming_its_check() {
+    let (server, _client, bucket) = seaweed_bucket("dl-tools");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    // 30 MiB and a bit: the aws cli writes 8 MiB parts, s5cmd -p 5 5 MiB parts.
+    let body = data(30 * MIB + 1234, 61);
+    std::fs::write(&src, &body).unwrap();
+    let src_s = src.to_str().unwrap();
+    let url = |k: &str| format!("s3://{bucket}/{k}");
+    tool(server, "aws", &["s3", "cp", src_s, &url("awscli")]);
+    tool(
+        server,
+        "s5cmd",
+        &["cp", "-p", "5", src_s, &url("s5cmd-multipart")],
+    );
+    tool(server, "s5cmd", &["cp", src_s, &url("s5cmd-single")]);
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", src_s, &url("ferry"), "--no-progress"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for (key, check) in [
+        ("awscli", "verified: composite CRC32"),
+        ("s5cmd-multipart", "verified: multipart ETag"),
+        ("s5cmd-single", "verified: MD5 ETag"),
+        ("ferry", "verified: full-object CRC64NVME"),
+    ] {
+        // 3 MiB ranges: parts are cut into several ranges, and their checks combined.
+        let out = home.path().join(format!("{key}.out"));
+        let o = ferry(
+            server,
+            home.path(),
+            &[
+                "cp",
+                &url(key),
+                out.to_str().unwrap(),
+                "--part-size",
+                "3MiB",
+            ],
+        );
+        assert!(o.status.success(), "{key}: {}", text(&o));
+        assert!(stdout(&o).contains(check), "{key}: {}", text(&o));
+        assert!(std::fs::read(&out).unwrap() == body, "{key}: bytes differ");
+        assert!(!partial_path(&out).exists(), "{key}: partial file left");
+        // The same to stdout, still parallel, in order.
+        let o = ferry(
+            server,
+            home.path(),
+            &["cp", &url(key), "-", "--part-size", "3MiB", "--json"],
+        );
+        assert!(o.status.success(), "{key} to stdout: {}", text(&o));
+        assert_eq!(sha256_hex(&o.stdout), sha256_hex(&body), "{key} to stdout");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.lines().any(|l| l.contains("\"event\":\"downloaded\"")),
+            "{key}: JSON events go to stderr: {err}"
+        );
+    }
+}
+
+/// A Downloader over a failure-injecting client on SeaweedFS.
+fn failing_downloader(
+    server: &TestServer,
+    config: DownloadConfig,
+) -> (
+    Arc<FailingClient<ferry_s3::S3Client>>,
+    Downloader<FailingClient<ferry_s3::S3Client>>,
+) {
+    let client = Arc::new(FailingClient::new(
+        ferry_testkit::s3_client(server).unwrap(),
+        vec![],
+    ));
+    let d = Downloader::new(client.clone(), config);
+    (client, d)
+}
+
+fn request(bucket: &str, key: &str) -> DownloadRequest {
+    DownloadRequest {
+        bucket: bucket.into(),
+        key: key.into(),
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_byte_flipped_in_flight_is_caught_and_fetched_again() {
+    let (server, _client, bucket) = seaweed_bucket("dl-flip");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    let body = data(20 * MIB + 77, 62);
+    std::fs::write(&src, &body).unwrap();
+    // One object with a full-object CRC64NVME (ranges combine), one with only a multipart
+    // ETag (the check reads the file back in order).
+    for (key, extra) in [("crc", None), ("etag", Some("none"))] {
+        let mut args = vec![
+            "cp".to_string(),
+            src.to_str().unwrap().into(),
+            format!("s3://{bucket}/{key}"),
+            "--part-size".into(),
+            "5MiB".into(),
+        ];
+        if let Some(c) = extra {
+            args.extend(["--checksum".into(), c.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = ferry(server, home.path(), &args);
+        assert!(o.status.success(), "{}", text(&o));
+
+        let config = DownloadConfig {
+            range_size: 4 * MIB as u64,
+            concurrency: 2,
+            ..Default::default()
+        };
+        let (client, downloader) = failing_downloader(server, config);
+        client.flip_byte_of_get(3);
+        let out = home.path().join(format!("{key}.out"));
+        let outcome = rt().block_on(async {
+            let h = downloader.download(request(&bucket, key), Target::File(out.clone()));
+            let mut events = h.subscribe();
+            let o = h.wait().await.unwrap();
+            let mut refetched = Vec::new();
+            while let Ok(e) = events.try_recv() {
+                if let Event::Refetched { range, .. } = e {
+                    refetched.push(range);
+                }
+            }
+            (o, refetched)
+        });
+        let (o, refetched) = outcome;
+        assert_eq!(
+            client.injected.load(std::sync::atomic::Ordering::Relaxed),
+            1
+        );
+        assert_eq!(
+            refetched.len(),
+            1,
+            "{key}: exactly the damaged range replaced"
+        );
+        assert!(o.refetched >= 1, "{key}: {o:?}");
+        match (key, &o.check) {
+            ("crc", Check::FullObject(_)) | ("etag", Check::MultipartEtag(_)) => {}
+            other => panic!("unexpected check {other:?}"),
+        }
+        assert!(std::fs::read(&out).unwrap() == body, "{key}: bytes differ");
+    }
+}
+
+#[test]
+fn an_object_replaced_mid_download_is_a_clear_error_and_nothing_is_written() {
+    let (server, _client, bucket) = seaweed_bucket("dl-replaced");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    std::fs::write(&src, data(12 * MIB, 63)).unwrap();
+    let dst = format!("s3://{bucket}/obj");
+    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &dst]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = home.path().join("obj.out");
+    std::fs::write(&out, b"the user's old file").unwrap();
+
+    let config = DownloadConfig {
+        range_size: 4 * MIB as u64,
+        concurrency: 1,
+        ..Default::default()
+    };
+    let (client, downloader) = failing_downloader(server, config);
+    // Before the second range, another writer replaces the object.
+    let replacement = home.path().join("new.bin");
+    std::fs::write(&replacement, data(12 * MIB, 64)).unwrap();
+    let (srv, home_path, dst2, rep) = (
+        server.clone(),
+        home.path().to_path_buf(),
+        dst.clone(),
+        replacement.clone(),
+    );
+    client.before_get(
+        2,
+        Box::new(move || {
+            let o = ferry(&srv, &home_path, &["cp", rep.to_str().unwrap(), &dst2]);
+            assert!(o.status.success(), "{}", text(&o));
+        }),
+    );
+    let err = rt()
+        .block_on(async {
+            downloader
+                .download(request(&bucket, "obj"), Target::File(out.clone()))
+                .wait()
+                .await
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Changed, "{err}");
+    assert!(
+        err.to_string().contains("changed during the download"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read(&out).unwrap(), b"the user's old file");
+    assert!(!partial_path(&out).exists(), "no partial file is kept");
+}
+
+/// Runs `ferry cp s3://… FILE` one range at a time through `endpoint`.
+fn download_command(
+    server: &TestServer,
+    home: &Path,
+    endpoint: &str,
+    src: &str,
+    out: &Path,
+) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args(["cp", src, out.to_str().unwrap()])
+        .args(["--part-size", "4MiB", "--concurrency", "1", "--no-progress"])
+        .env_clear()
+        .env("HOME", home)
+        .envs(server.env())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+/// Holds GET number `nth` (1-based; one range at a time), SIGKILLs ferry there, runs the same
+/// command again: identical, nothing left beside the file, and exactly the ranges from the
+/// held one on fetched again.
+fn kill_download_at(nth: u32) {
+    let (server, _client, bucket) = seaweed_bucket(&format!("dl-kill{nth}"));
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    // 6 ranges of 4 MiB and one of 1 MiB.
+    let body = data(25 * MIB, 65);
+    std::fs::write(&src, &body).unwrap();
+    let url = format!("s3://{bucket}/obj");
+    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = home.path().join("obj.out");
+
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![Rule {
+            method: "GET",
+            query: vec![],
+            nth,
+            action: Action::Hold,
+        }],
+    )
+    .unwrap();
+    let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
+        .spawn()
+        .unwrap();
+    assert!(
+        proxy.wait_triggered(Duration::from_secs(60)),
+        "GET {nth} never came: {:?}",
+        proxy.log()
+    );
+    child.kill().unwrap();
+    let _ = child.wait_with_output();
+    assert!(!out.exists(), "nothing at the destination until verified");
+    assert!(partial_path(&out).exists(), "the partial file is kept");
+
+    proxy.reset(vec![]);
+    let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(&out).unwrap() == body, "bytes differ");
+    let on_disk = (nth as usize - 1) * 4 * MIB;
+    assert_eq!(
+        proxy.returned_bytes() as usize,
+        body.len() - on_disk,
+        "only the ranges not on disk are fetched again: {:?}",
+        proxy.log()
+    );
+    if nth > 1 {
+        assert!(
+            stdout(&o).contains(&format!("resumed with {on_disk} bytes on disk")),
+            "{}",
+            text(&o)
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("ferry-partial"))
+        .collect();
+    assert!(left.is_empty(), "left beside the file: {left:?}");
+}
+
+#[test]
+fn kill_during_the_first_range_then_resume() {
+    kill_download_at(1);
+}
+
+#[test]
+fn kill_mid_download_then_resume() {
+    kill_download_at(4);
+}
+
+#[test]
+fn kill_during_the_last_range_then_resume() {
+    kill_download_at(7);
+}
+
+#[test]
+fn an_object_overwritten_between_kill_and_resume_is_detected() {
+    let (server, _client, bucket) = seaweed_bucket("dl-overwritten");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    std::fs::write(&src, data(20 * MIB, 66)).unwrap();
+    let url = format!("s3://{bucket}/obj");
+    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = home.path().join("obj.out");
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![Rule {
+            method: "GET",
+            query: vec![],
+            nth: 3,
+            action: Action::Hold,
+        }],
+    )
+    .unwrap();
+    let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
+        .spawn()
+        .unwrap();
+    assert!(proxy.wait_triggered(Duration::from_secs(60)));
+    child.kill().unwrap();
+    let _ = child.wait_with_output();
+    // Same size, other bytes.
+    let new = data(20 * MIB, 67);
+    std::fs::write(&src, &new).unwrap();
+    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    proxy.reset(vec![]);
+    let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("changed since the partial download"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        std::fs::read(&out).unwrap() == new,
+        "the new version, whole"
+    );
+}
+
+#[test]
+fn sse_c_versions_verify_and_no_clobber() {
+    let (server, client, bucket) = seaweed_bucket("dl-options");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    let body = data(9 * MIB, 68);
+    std::fs::write(&src, &body).unwrap();
+    let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
+    let url = format!("s3://{bucket}/secret");
+    // No additional checksum: an SSE-C object's ETag is not an MD5, so nothing can check it.
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            src.to_str().unwrap(),
+            &url,
+            "--sse-c-key",
+            &key,
+            "--checksum",
+            "none",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = home.path().join("secret.out");
+    let out_s = out.to_str().unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            &url,
+            out_s,
+            "--sse-c-key",
+            &key,
+            "--verify",
+            "require",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("cannot be verified"),
+        "{}",
+        text(&o)
+    );
+    assert!(!out.exists() && !partial_path(&out).exists());
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            &url,
+            out_s,
+            "--sse-c-key",
+            &key,
+            "--part-size",
+            "2MiB",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("size verified only: an SSE-C object"),
+        "{}",
+        text(&o)
+    );
+    assert!(std::fs::read(&out).unwrap() == body);
+    assert!(!stdout(&o).contains(&key) && !String::from_utf8_lossy(&o.stderr).contains(&key));
+    // Without the key: the server refuses, and the file already there is untouched.
+    let o = ferry(server, home.path(), &["cp", &url, out_s]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(std::fs::read(&out).unwrap() == body);
+    // --no-clobber refuses to replace it.
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &url, out_s, "--sse-c-key", &key, "--no-clobber"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--no-clobber"),
+        "{}",
+        text(&o)
+    );
+    // A missing object is a clear error.
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &format!("s3://{bucket}/nope"), out_s],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("does not exist"),
+        "{}",
+        text(&o)
+    );
+    // Upload-only flags are refused.
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &url, out_s, "--acl", "private"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // Versions: the old one by id.
+    let vbucket = format!("{bucket}-v");
+    ferry_testkit::boto3(
+        server,
+        "s3.create_bucket(Bucket=sys.argv[1]); s3.put_bucket_versioning(Bucket=sys.argv[1], VersioningConfiguration={'Status': 'Enabled'}); print('null')",
+        &[&vbucket],
+    )
+    .unwrap();
+    let _ = client;
+    let v1 = ferry_testkit::boto3(
+        server,
+        "print(json.dumps(s3.put_object(Bucket=sys.argv[1], Key='k', Body=b'version one')['VersionId']))",
+        &[&vbucket],
+    )
+    .unwrap();
+    ferry_testkit::boto3(
+        server,
+        "s3.put_object(Bucket=sys.argv[1], Key='k', Body=b'version two'); print('null')",
+        &[&vbucket],
+    )
+    .unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            &format!("s3://{vbucket}/k"),
+            "-",
+            "--version-id",
+            v1.as_str().unwrap(),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(o.stdout, b"version one");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &format!("s3://{vbucket}/k"), "-"],
+    );
+    assert_eq!(o.stdout, b"version two", "{}", text(&o));
+}
