@@ -529,3 +529,90 @@ fn sse_c_versions_verify_and_no_clobber() {
     );
     assert_eq!(o.stdout, b"version two", "{}", text(&o));
 }
+
+/// A multipart object with no additional checksum, its parts written by boto3 with the sizes
+/// given (in MiB), checksums off.
+fn boto3_multipart(
+    server: &TestServer,
+    bucket: &str,
+    key: &str,
+    sizes: &[usize],
+    seed: u64,
+) -> Vec<u8> {
+    let body = data(sizes.iter().sum::<usize>() * MIB, seed);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("body");
+    std::fs::write(&path, &body).unwrap();
+    let sizes: Vec<String> = sizes.iter().map(|s| (s * MIB).to_string()).collect();
+    ferry_testkit::boto3(
+        server,
+        r#"
+c = boto3.client('s3', endpoint_url=s3.meta.endpoint_url, aws_access_key_id=s3._request_signer._credentials.access_key,
+    aws_secret_access_key=s3._request_signer._credentials.secret_key, region_name=s3.meta.region_name,
+    config=Config(s3={'addressing_style': 'path'}, request_checksum_calculation='when_required'))
+b, k, path = sys.argv[1], sys.argv[2], sys.argv[3]
+data = open(path, 'rb').read()
+u = c.create_multipart_upload(Bucket=b, Key=k)['UploadId']
+parts, off = [], 0
+for i, n in enumerate(int(x) for x in sys.argv[4:]):
+    r = c.upload_part(Bucket=b, Key=k, UploadId=u, PartNumber=i + 1, Body=data[off:off + n])
+    parts.append({'PartNumber': i + 1, 'ETag': r['ETag']})
+    off += n
+c.complete_multipart_upload(Bucket=b, Key=k, UploadId=u, MultipartUpload={'Parts': parts})
+print(json.dumps(c.head_object(Bucket=b, Key=k)['ETag']))
+"#,
+        &[&[bucket, key, path.to_str().unwrap()][..], &sizes.iter().map(String::as_str).collect::<Vec<_>>()].concat(),
+    )
+    .unwrap();
+    body
+}
+
+#[test]
+fn part_boundaries_without_a_part_list_are_inferred_then_listed_one_by_one() {
+    let (server, _client, bucket) = seaweed_bucket("dl-layout");
+    let home = tempfile::tempdir().unwrap();
+    // Uniform parts (as every common tool writes them), and parts whose first and last fit
+    // the uniform guess while the middle ones do not.
+    for (key, sizes, heads) in [
+        ("uniform", &[5, 5, 5, 2][..], 3),
+        ("uneven", &[6, 7, 5, 2][..], 7),
+    ] {
+        let body = boto3_multipart(server, &bucket, key, sizes, 69);
+        let (client, downloader) = failing_downloader(
+            server,
+            DownloadConfig {
+                range_size: 3 * MIB as u64,
+                ..Default::default()
+            },
+        );
+        // As on AWS for an object without an additional checksum: no part list.
+        client.add_fault(ferry_testkit::Fault {
+            operation: "GetObjectAttributes",
+            part: None,
+            times: 1,
+            error: ferry_testkit::access_denied,
+        });
+        let out = home.path().join(key);
+        let o = rt()
+            .block_on(async {
+                downloader
+                    .download(request(&bucket, key), Target::File(out.clone()))
+                    .wait()
+                    .await
+            })
+            .unwrap();
+        assert!(
+            matches!(o.check, Check::MultipartEtag(_)),
+            "{key}: {:?}",
+            o.check
+        );
+        assert_eq!(o.refetched, 0, "{key}: the bytes were right all along");
+        assert!(std::fs::read(&out).unwrap() == body, "{key}: bytes differ");
+        // HEAD, part 1, part N; and for uneven parts each part once more.
+        assert_eq!(
+            client.heads.load(std::sync::atomic::Ordering::Relaxed),
+            heads,
+            "{key}"
+        );
+    }
+}

@@ -124,3 +124,80 @@ fn heavy_memory_stays_bounded_with_1_gib_parts() {
     assert!(rss < 96 * 1024, "peak RSS {} KiB is over 96 MiB", rss);
     assert_eq!(boto3_sha256(server, &bucket, "2g.bin"), local);
 }
+
+/// Runs ferry under GNU time with stdout piped to sha256sum; returns (success, peak RSS in
+/// KiB of ferry, sha256 of what it wrote, stderr).
+fn ferry_to_stdout_timed(
+    server: &ferry_testkit::TestServer,
+    home: &Path,
+    args: &[&str],
+) -> (bool, u64, String, String) {
+    let mut child = Command::new("/usr/bin/time")
+        .arg("-v")
+        .arg(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .envs(server.env())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sum = Command::new("sha256sum")
+        .stdin(child.stdout.take().unwrap())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let hash = sum.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let rss = err
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(u64::MAX);
+    let hash = String::from_utf8_lossy(&hash.stdout)[..64].to_string();
+    (out.status.success(), rss, hash, err)
+}
+
+#[test]
+#[ignore = "heavy tier: scripts/test --heavy"]
+fn heavy_1_and_4_gib_downloads_are_identical_in_bounded_memory() {
+    let (server, _client, bucket) = seaweed_bucket("heavy-down");
+    let dir = tempfile::tempdir().unwrap();
+    for (name, size) in [("1g.bin", GIB), ("4g.bin", 4 * GIB)] {
+        let path = dir.path().join(name);
+        let local = random_file(&path, size);
+        let url = format!("s3://{bucket}/{name}");
+        let (ok, _, err) = ferry_timed(server, dir.path(), &["cp", path.to_str().unwrap(), &url]);
+        assert!(ok, "{name} upload: {err}");
+        std::fs::remove_file(&path).unwrap();
+        // To a file, at the default budget of 256 MiB.
+        let out = dir.path().join(format!("{name}.out"));
+        let (ok, rss, err) = ferry_timed(server, dir.path(), &["cp", &url, out.to_str().unwrap()]);
+        assert!(ok, "{name} download: {err}");
+        eprintln!("{name} to a file: peak RSS {} MiB", rss / 1024);
+        assert!(rss < (256 + 32) * 1024, "{name}: peak RSS {rss} KiB");
+        assert_eq!(sha256_file(&out), local, "{name}");
+        std::fs::remove_file(&out).unwrap();
+        // To stdout, through the reordering window, under a 64 MiB budget.
+        let (ok, rss, hash, err) = ferry_to_stdout_timed(
+            server,
+            dir.path(),
+            &["cp", &url, "-", "--memory-limit", "64MiB"],
+        );
+        assert!(ok, "{name} to stdout: {err}");
+        eprintln!(
+            "{name} to stdout, 64 MiB budget: peak RSS {} MiB",
+            rss / 1024
+        );
+        assert!(
+            rss < (64 + 32) * 1024,
+            "{name} to stdout: peak RSS {rss} KiB"
+        );
+        assert_eq!(hash, local, "{name} to stdout");
+    }
+}

@@ -595,13 +595,22 @@ impl<C: ObjectClient> Job<C> {
                         format!("more than the {len} bytes asked for"),
                     ));
                 }
-                buf.extend_from_slice(&chunk);
-                if buf.len() >= WRITE_CHUNK {
-                    let s = match pending.take() {
-                        Some(p) => joined(p, local).await?,
-                        None => state.take().expect("state"),
-                    };
-                    pending = Some(write_chunk(s, buf.split().freeze()));
+                // Whole buffers of WRITE_CHUNK, each its own allocation: what a writer target
+                // holds is then exactly the range, never a grown buffer's slack.
+                let mut rest = &chunk[..];
+                while !rest.is_empty() {
+                    let n = rest.len().min(WRITE_CHUNK - buf.len());
+                    buf.extend_from_slice(&rest[..n]);
+                    rest = &rest[n..];
+                    if buf.len() == WRITE_CHUNK {
+                        let s = match pending.take() {
+                            Some(p) => joined(p, local).await?,
+                            None => state.take().expect("state"),
+                        };
+                        let full =
+                            std::mem::replace(&mut buf, BytesMut::with_capacity(WRITE_CHUNK));
+                        pending = Some(write_chunk(s, full.freeze()));
+                    }
                 }
             }
             if received != len {
@@ -1168,28 +1177,40 @@ async fn to_file<C: ObjectClient>(
     };
     let mut digests: Vec<Option<RangeDigests>> = vec![None; header.ranges.len()];
     let mut reused = 0u64;
-    let (file, ranges) = match previous.filter(|_| job.config.resume && !job.config.restart) {
-        Some((old, lines)) if same_download(&old, &header) => {
-            let alg = object.check.range_algorithm();
-            match resume_from(&mut partial, &old, lines, alg, &mut digests).await {
-                Ok((file, bytes)) => {
-                    reused = bytes;
-                    (file, old.ranges)
+    let opened = async {
+        Ok(
+            match previous.filter(|_| job.config.resume && !job.config.restart) {
+                Some((old, lines)) if same_download(&old, &header) => {
+                    let alg = object.check.range_algorithm();
+                    match resume_from(&mut partial, &old, lines, alg, &mut digests).await {
+                        Ok((file, bytes)) => {
+                            reused = bytes;
+                            (file, old.ranges)
+                        }
+                        Err(e) => {
+                            warn!("the partial download cannot be continued ({e}); starting over");
+                            digests = vec![None; header.ranges.len()];
+                            (partial.start(&header)?, header.ranges.clone())
+                        }
+                    }
                 }
-                Err(e) => {
-                    warn!("the partial download cannot be continued ({e}); starting over");
-                    digests = vec![None; header.ranges.len()];
+                Some((old, _)) => {
+                    let reason = restart_reason(&old, &header);
+                    warn!("{reason}");
+                    job.emit(Event::Restarted { reason });
                     (partial.start(&header)?, header.ranges.clone())
                 }
-            }
+                None => (partial.start(&header)?, header.ranges.clone()),
+            },
+        )
+    }
+    .await;
+    let (file, ranges) = match opened {
+        Ok(v) => v,
+        Err(e) => {
+            partial.discard();
+            return Err(e);
         }
-        Some((old, _)) => {
-            let reason = restart_reason(&old, &header);
-            warn!("{reason}");
-            job.emit(Event::Restarted { reason });
-            (partial.start(&header)?, header.ranges.clone())
-        }
-        None => (partial.start(&header)?, header.ranges.clone()),
     };
     let ranges = Arc::new(ranges);
     job.emit(Event::DownloadPlanned {

@@ -74,6 +74,8 @@ pub struct FailingClient<C> {
     pub refreshes: AtomicU32,
     /// GetObject calls so far.
     pub gets: AtomicU32,
+    /// HeadObject calls so far.
+    pub heads: AtomicU32,
     /// GetObject calls (1-based) whose body gets one byte flipped in flight.
     flips: Mutex<Vec<u32>>,
     /// Hooks run before a GetObject call (1-based), e.g. to replace the object.
@@ -102,9 +104,15 @@ impl<C> FailingClient<C> {
             aborts: AtomicU32::new(0),
             refreshes: AtomicU32::new(0),
             gets: AtomicU32::new(0),
+            heads: AtomicU32::new(0),
             flips: Mutex::new(Vec::new()),
             before_get: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Adds a fault.
+    pub fn add_fault(&self, fault: Fault) {
+        self.faults.lock().unwrap().push(fault);
     }
 
     /// Flips one byte in the middle of the body of GetObject call `n` (1-based), as damage
@@ -219,6 +227,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn head_object(&self, req: &GetObjectRequest) -> Result<ObjectMeta> {
+        self.heads.fetch_add(1, Ordering::Relaxed);
         self.inner.head_object(req).await
     }
 
@@ -242,6 +251,9 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         &self,
         req: &GetObjectAttributesRequest,
     ) -> Result<GetObjectAttributesOutput> {
+        if let Some(e) = self.take("GetObjectAttributes", None) {
+            return Err(e);
+        }
         self.inner.get_object_attributes(req).await
     }
 

@@ -3,11 +3,17 @@
 //! `FERRY_TEST_SEAWEEDFS` (or `FERRY_TEST_NULL_SINK`) and AWS variables for other tools pointing
 //! at it, then stops the server and exits with the command's status. The test, demo and
 //! benchmark scripts use it.
+//!
+//! `ferry-testbed --write-pattern FILE SIZE` writes the bytes the null sink serves for any
+//! object of SIZE bytes: uploaded to the sink, such a file downloads back checking out.
 
 use std::process::{Command, ExitCode};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().is_some_and(|a| a == "--write-pattern") {
+        return write_pattern(&args[1..]);
+    }
     let cmd: Vec<&String> = match args.iter().position(|a| a == "--") {
         Some(i) => args[i + 1..].iter().collect(),
         None => args.iter().collect(),
@@ -63,6 +69,35 @@ fn main() -> ExitCode {
         Ok(s) => ExitCode::from(s.code().map_or(1, |c| c as u8)),
         Err(e) => {
             eprintln!("ferry-testbed: cannot run {program}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn write_pattern(args: &[String]) -> ExitCode {
+    let (Some(path), Some(size)) = (
+        args.first(),
+        args.get(1).and_then(|s| s.parse::<u64>().ok()),
+    ) else {
+        eprintln!("usage: ferry-testbed --write-pattern FILE SIZE");
+        return ExitCode::from(2);
+    };
+    let write = || -> std::io::Result<()> {
+        use std::io::Write as _;
+        let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+        let step = 1 << 20;
+        let mut at = 0;
+        while at < size {
+            let end = (at + step).min(size);
+            f.write_all(&ferry_testkit::null_sink::null_sink_bytes(at, end))?;
+            at = end;
+        }
+        f.flush()
+    };
+    match write() {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("ferry-testbed: cannot write {path}: {e}");
             ExitCode::from(1)
         }
     }
