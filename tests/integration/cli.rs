@@ -201,7 +201,7 @@ fn proxies_are_used_for_remote_endpoints_never_for_loopback() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let line = seen.join().unwrap();
     assert!(
-        line.starts_with("GET http://s3.ferry-test.invalid/bkt/k HTTP/1.1"),
+        line.starts_with("HEAD http://s3.ferry-test.invalid/bkt/k HTTP/1.1"),
         "{line:?}"
     );
 }

@@ -245,9 +245,22 @@ fn download_command(
     src: &str,
     out: &Path,
 ) -> Command {
+    parallel_download_command(server, home, endpoint, src, out, 1)
+}
+
+/// The same with `concurrency` ranges at a time.
+fn parallel_download_command(
+    server: &TestServer,
+    home: &Path,
+    endpoint: &str,
+    src: &str,
+    out: &Path,
+    concurrency: u32,
+) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
     c.args(["cp", src, out.to_str().unwrap()])
-        .args(["--part-size", "4MiB", "--concurrency", "1", "--no-progress"])
+        .args(["--part-size", "4MiB", "--no-progress"])
+        .args(["--concurrency", &concurrency.to_string()])
         .env_clear()
         .env("HOME", home)
         .envs(server.env())
@@ -615,4 +628,64 @@ fn part_boundaries_without_a_part_list_are_inferred_then_listed_one_by_one() {
             "{key}"
         );
     }
+}
+
+#[test]
+fn kill_with_ranges_in_flight_fetches_again_only_what_the_journal_lacks() {
+    let (server, _client, bucket) = seaweed_bucket("dl-kill-par");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    let body = data(40 * MIB + 5, 70);
+    std::fs::write(&src, &body).unwrap();
+    let url = format!("s3://{bucket}/obj");
+    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = home.path().join("obj.out");
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![Rule {
+            method: "GET",
+            query: vec![],
+            nth: 6,
+            action: Action::Hold,
+        }],
+    )
+    .unwrap();
+    let run =
+        |endpoint: &str| parallel_download_command(server, home.path(), endpoint, &url, &out, 4);
+    let mut child = run(&proxy.endpoint).spawn().unwrap();
+    assert!(proxy.wait_triggered(Duration::from_secs(60)));
+    // Let the ranges already forwarded land, then kill.
+    std::thread::sleep(Duration::from_millis(500));
+    child.kill().unwrap();
+    let _ = child.wait_with_output();
+    let journal =
+        std::fs::read_to_string(home.path().join("obj.out.ferry-partial.journal")).unwrap();
+    let header: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
+    let recorded: std::collections::BTreeSet<u64> = journal
+        .lines()
+        .skip(1)
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["i"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    let on_disk: u64 = recorded
+        .iter()
+        .map(|&i| header["ranges"][i as usize][1].as_u64().unwrap())
+        .sum();
+    assert!(
+        !recorded.is_empty(),
+        "some ranges were written before the kill"
+    );
+    proxy.reset(vec![]);
+    let o = run(&proxy.endpoint).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(&out).unwrap() == body, "bytes differ");
+    assert_eq!(
+        proxy.returned_bytes(),
+        body.len() as u64 - on_disk,
+        "exactly the ranges the journal lacked are fetched again"
+    );
 }

@@ -1710,8 +1710,11 @@ async fn to_writer<C: ObjectClient>(
         check: object.check.to_string(),
     });
     job.progress.set_total(object.size, ranges.len() as u32);
-    // Whole ranges wait in memory for their turn: the window keeps them within the budget.
-    let window = ((job.config.memory_limit / range_size.max(1)) as usize).max(1);
+    // Whole ranges wait in memory for their turn: the window keeps them within the budget,
+    // one range's worth left for the connections' and the writer's own buffers.
+    let window = ((job.config.memory_limit / range_size.max(1)) as usize)
+        .saturating_sub(1)
+        .max(1);
     let mut digests: Vec<Option<RangeDigests>> = vec![None; ranges.len()];
     let mut sink = WriterSink {
         writer: writer.as_mut(),
