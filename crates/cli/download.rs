@@ -14,7 +14,7 @@ use crate::args::{CpArgs, Global};
 use crate::commands::{client, parse_s3_url};
 use crate::exit::{CliError, bad_input};
 use crate::output::Output;
-use crate::upload::{interrupt, parse_size, sse_c_key};
+use crate::upload::{parse_size, sse_c_key};
 
 /// Flags that shape the object an upload writes: meaningless for a download.
 fn upload_only_flags(args: &CpArgs) -> Vec<&'static str> {
@@ -161,20 +161,7 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
     };
     let output = Output::new(args.json, args.quiet, args.no_progress, to_stdout);
     let handle = downloader.download(request, target);
-    let display = output.watch(handle.subscribe(), handle.progress());
-    let canceller = handle.canceller();
-    let wait = handle.wait();
-    tokio::pin!(wait);
-    let mut interrupted = false;
-    let result = tokio::select! {
-        r = &mut wait => r,
-        _ = interrupt() => {
-            interrupted = true;
-            canceller.cancel();
-            wait.await
-        }
-    };
-    display.stop().await;
+    let (result, interrupted) = output.run(handle).await;
     match result {
         Ok(o) => {
             report(&output, &args.src, &o);

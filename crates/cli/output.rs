@@ -156,6 +156,31 @@ impl Output {
     }
 }
 
+impl Output {
+    /// Runs a transfer to its end while showing it; Ctrl-C or SIGTERM cancels it. Returns its
+    /// result and whether it was interrupted.
+    pub(crate) async fn run<T>(
+        self,
+        handle: ferry_engine::Handle<T>,
+    ) -> (Result<T, ferry_engine::Error>, bool) {
+        let display = self.watch(handle.subscribe(), handle.progress());
+        let canceller = handle.canceller();
+        let wait = handle.wait();
+        tokio::pin!(wait);
+        let mut interrupted = false;
+        let result = tokio::select! {
+            r = &mut wait => r,
+            _ = interrupt() => {
+                interrupted = true;
+                canceller.cancel();
+                wait.await
+            }
+        };
+        display.stop().await;
+        (result, interrupted)
+    }
+}
+
 impl Display {
     /// Ends the display after printing what is pending.
     pub(crate) async fn stop(mut self) {
@@ -163,5 +188,21 @@ impl Display {
             let _ = s.send(());
         }
         let _ = (&mut self.task).await;
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn interrupt() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
     }
 }

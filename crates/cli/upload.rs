@@ -280,20 +280,7 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
     };
     let output = Output::new(args.json, args.quiet, args.no_progress, false);
     let handle = uploader.upload(source, dst.bucket.clone(), dst.key.clone(), options);
-    let display = output.watch(handle.subscribe(), handle.progress());
-    let canceller = handle.canceller();
-    let wait = handle.wait();
-    tokio::pin!(wait);
-    let mut interrupted = false;
-    let result = tokio::select! {
-        r = &mut wait => r,
-        _ = interrupt() => {
-            interrupted = true;
-            canceller.cancel();
-            wait.await
-        }
-    };
-    display.stop().await;
+    let (result, interrupted) = output.run(handle).await;
     match result {
         Ok(outcome) => {
             report(&output, args, &dst, &outcome);
@@ -372,22 +359,6 @@ fn shell_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
-
-/// Ctrl-C or SIGTERM.
-pub(crate) async fn interrupt() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
     }
 }
 

@@ -270,21 +270,21 @@ fn parallel_download_command(
     c
 }
 
-/// Holds GET number `nth` (1-based; one range at a time), SIGKILLs ferry there, runs the same
-/// command again: identical, nothing left beside the file, and exactly the ranges from the
-/// held one on fetched again.
-fn kill_download_at(nth: u32) {
-    let (server, _client, bucket) = seaweed_bucket(&format!("dl-kill{nth}"));
-    let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src.bin");
-    // 6 ranges of 4 MiB and one of 1 MiB.
-    let body = data(25 * MIB, 65);
-    std::fs::write(&src, &body).unwrap();
+/// Uploads `body` as `obj` with ferry (a full-object CRC64NVME) and starts a proxy to the
+/// server that holds GET number `nth` (1-based) and everything after it. Returns the object's
+/// URL, the file to download it to, and the proxy.
+fn object_and_proxy(
+    server: &TestServer,
+    bucket: &str,
+    home: &Path,
+    body: &[u8],
+    nth: u32,
+) -> (String, std::path::PathBuf, HoldProxy) {
+    let src = home.join("src.bin");
+    std::fs::write(&src, body).unwrap();
     let url = format!("s3://{bucket}/obj");
-    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+    let o = ferry(server, home, &["cp", src.to_str().unwrap(), &url]);
     assert!(o.status.success(), "{}", text(&o));
-    let out = home.path().join("obj.out");
-
     let proxy = HoldProxy::start(
         &server.endpoint,
         vec![Rule {
@@ -295,6 +295,18 @@ fn kill_download_at(nth: u32) {
         }],
     )
     .unwrap();
+    (url, home.join("obj.out"), proxy)
+}
+
+/// Holds GET number `nth` (1-based; one range at a time), SIGKILLs ferry there, runs the same
+/// command again: identical, nothing left beside the file, and exactly the ranges from the
+/// held one on fetched again.
+fn kill_download_at(nth: u32) {
+    let (server, _client, bucket) = seaweed_bucket(&format!("dl-kill{nth}"));
+    let home = tempfile::tempdir().unwrap();
+    // 6 ranges of 4 MiB and one of 1 MiB.
+    let body = data(25 * MIB, 65);
+    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &body, nth);
     let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
         .spawn()
         .unwrap();
@@ -356,21 +368,7 @@ fn an_object_overwritten_between_kill_and_resume_is_detected() {
     let (server, _client, bucket) = seaweed_bucket("dl-overwritten");
     let home = tempfile::tempdir().unwrap();
     let src = home.path().join("src.bin");
-    std::fs::write(&src, data(20 * MIB, 66)).unwrap();
-    let url = format!("s3://{bucket}/obj");
-    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
-    assert!(o.status.success(), "{}", text(&o));
-    let out = home.path().join("obj.out");
-    let proxy = HoldProxy::start(
-        &server.endpoint,
-        vec![Rule {
-            method: "GET",
-            query: vec![],
-            nth: 3,
-            action: Action::Hold,
-        }],
-    )
-    .unwrap();
+    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &data(20 * MIB, 66), 3);
     let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
         .spawn()
         .unwrap();
@@ -634,23 +632,8 @@ fn part_boundaries_without_a_part_list_are_inferred_then_listed_one_by_one() {
 fn kill_with_ranges_in_flight_fetches_again_only_what_the_journal_lacks() {
     let (server, _client, bucket) = seaweed_bucket("dl-kill-par");
     let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src.bin");
     let body = data(40 * MIB + 5, 70);
-    std::fs::write(&src, &body).unwrap();
-    let url = format!("s3://{bucket}/obj");
-    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
-    assert!(o.status.success(), "{}", text(&o));
-    let out = home.path().join("obj.out");
-    let proxy = HoldProxy::start(
-        &server.endpoint,
-        vec![Rule {
-            method: "GET",
-            query: vec![],
-            nth: 6,
-            action: Action::Hold,
-        }],
-    )
-    .unwrap();
+    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &body, 6);
     let run =
         |endpoint: &str| parallel_download_command(server, home.path(), endpoint, &url, &out, 4);
     let mut child = run(&proxy.endpoint).spawn().unwrap();
@@ -688,4 +671,37 @@ fn kill_with_ranges_in_flight_fetches_again_only_what_the_journal_lacks() {
         body.len() as u64 - on_disk,
         "exactly the ranges the journal lacked are fetched again"
     );
+}
+
+#[test]
+fn ctrl_c_keeps_the_partial_file_and_the_same_command_resumes() {
+    let (server, _client, bucket) = seaweed_bucket("dl-ctrl-c");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(24 * MIB, 71);
+    // No rule fires: the proxy only counts.
+    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &body, u32::MAX);
+    let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out);
+    let mut child = child.arg("--json").spawn().unwrap();
+    let events = child.stdout.take().unwrap();
+    for line in std::io::BufRead::lines(std::io::BufReader::new(events)) {
+        if line.unwrap().contains("\"range_finished\"") {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+            break;
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the partial download is kept"), "{err}");
+    assert!(partial_path(&out).exists() && !out.exists());
+    proxy.reset(vec![]);
+    let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).contains("resumed with"), "{}", text(&o));
+    assert!(proxy.returned_bytes() < body.len() as u64);
+    assert!(std::fs::read(&out).unwrap() == body);
 }

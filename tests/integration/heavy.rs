@@ -44,6 +44,18 @@ print(json.dumps(h.hexdigest()))
     v.as_str().unwrap().to_string()
 }
 
+/// The peak RSS in KiB that GNU `time -v` reported.
+fn peak_rss(time_output: &str) -> u64 {
+    time_output
+        .lines()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(u64::MAX)
+}
+
 /// Runs ferry under GNU time; returns (success, peak RSS in KiB, stderr).
 fn ferry_timed(
     server: &ferry_testkit::TestServer,
@@ -60,14 +72,7 @@ fn ferry_timed(
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    let rss = err
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(u64::MAX);
+    let rss = peak_rss(&err);
     (out.status.success(), rss, err)
 }
 
@@ -151,14 +156,7 @@ fn ferry_to_stdout_timed(
     let out = child.wait_with_output().unwrap();
     let hash = sum.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr).to_string();
-    let rss = err
-        .lines()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("Maximum resident set size (kbytes): ")
-        })
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap_or(u64::MAX);
+    let rss = peak_rss(&err);
     let hash = String::from_utf8_lossy(&hash.stdout)[..64].to_string();
     (out.status.success(), rss, hash, err)
 }

@@ -398,6 +398,17 @@ impl<C: ObjectClient> Job<C> {
         let _ = self.events.send(e);
     }
 
+    /// Announces the plan.
+    fn planned(&self, object: &Object, ranges: usize, range_size: u64) {
+        self.emit(Event::DownloadPlanned {
+            size: object.size,
+            ranges: ranges as u32,
+            range_size,
+            check: object.check.to_string(),
+        });
+        self.progress.set_total(object.size, ranges as u32);
+    }
+
     fn name(&self) -> String {
         format!("s3://{}/{}", self.req.bucket, self.req.key)
     }
@@ -1213,13 +1224,7 @@ async fn to_file<C: ObjectClient>(
         }
     };
     let ranges = Arc::new(ranges);
-    job.emit(Event::DownloadPlanned {
-        size: object.size,
-        ranges: ranges.len() as u32,
-        range_size,
-        check: object.check.to_string(),
-    });
-    job.progress.set_total(object.size, ranges.len() as u32);
+    job.planned(&object, ranges.len(), range_size);
     job.progress.add_bytes(reused);
     if reused > 0 {
         job.emit(Event::DownloadResumed {
@@ -1703,13 +1708,7 @@ async fn to_writer<C: ObjectClient>(
     mut writer: Box<dyn AsyncWrite + Send + Unpin>,
 ) -> Result<DownloadOutcome, Error> {
     let ranges = Arc::new(ranges);
-    job.emit(Event::DownloadPlanned {
-        size: object.size,
-        ranges: ranges.len() as u32,
-        range_size,
-        check: object.check.to_string(),
-    });
-    job.progress.set_total(object.size, ranges.len() as u32);
+    job.planned(&object, ranges.len(), range_size);
     // Whole ranges wait in memory for their turn: the window keeps them within the budget,
     // one range's worth left for the connections' and the writer's own buffers.
     let window = ((job.config.memory_limit / range_size.max(1)) as usize)
