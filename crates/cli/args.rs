@@ -109,9 +109,27 @@ pub(crate) struct CpArgs {
     /// (size only).
     #[arg(long, value_name = "auto|require|none", help_heading = "Transfer")]
     pub(crate) verify: Option<String>,
-    /// Download this version of the object.
+    /// Download (or copy) this version of the source object.
     #[arg(long, value_name = "ID", help_heading = "Object")]
     pub(crate) version_id: Option<String>,
+    /// Copy: COPY (default) keeps the source's content headers, metadata and tags; REPLACE
+    /// takes them from --content-type, --metadata, --tagging and the like.
+    #[arg(long, value_name = "COPY|REPLACE", help_heading = "Copy")]
+    pub(crate) metadata_directive: Option<String>,
+    /// Copy from another server: its endpoint URL. The bytes then pass through ferry (ranged
+    /// GETs into upload parts, in bounded memory, checked on both sides).
+    #[arg(long, value_name = "URL", help_heading = "Copy")]
+    pub(crate) source_endpoint_url: Option<String>,
+    /// Copy with other credentials for the source: their profile (the bytes then pass
+    /// through ferry).
+    #[arg(long, value_name = "PROFILE", help_heading = "Copy")]
+    pub(crate) source_profile: Option<String>,
+    /// The source's region, when it differs.
+    #[arg(long, value_name = "REGION", help_heading = "Copy")]
+    pub(crate) source_region: Option<String>,
+    /// The source's SSE-C key: 32 bytes in base64, or @FILE. Never logged.
+    #[arg(long, value_name = "KEY|@FILE", help_heading = "Copy")]
+    pub(crate) source_sse_c_key: Option<String>,
     /// Where upload journals live (else FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
     /// ~/.local/state/ferry).
     #[arg(long, value_name = "DIR", help_heading = "Resume")]

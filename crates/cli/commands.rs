@@ -167,9 +167,7 @@ async fn cp(global: &Global, args: CpArgs) -> Result<(), CliError> {
     match (s3(&args.src), s3(&args.dst)) {
         (false, true) => crate::upload::upload(global, &args).await,
         (true, false) => crate::download::download(global, &args).await,
-        (true, true) => Err(bad_input(
-            "copies between S3 locations are not supported yet; copy through a local file",
-        )),
+        (true, true) => crate::copy::copy(global, &args).await,
         (false, false) => Err(bad_input(format!(
             "cannot copy {:?} to {:?}: one side must be s3://bucket/key and the other a local path",
             args.src, args.dst

@@ -107,6 +107,7 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
         )));
     }
     ferry_s3::validate_key(&src.key).map_err(bad_input)?;
+    crate::upload::copy_only(args)?;
     let mut config = download_config(args)?;
     let to_stdout = args.dst == "-";
     let path = (!to_stdout)

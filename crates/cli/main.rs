@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod copy;
 mod download;
 mod exit;
 mod output;

@@ -101,6 +101,30 @@ fn checksum_mode(args: &CpArgs) -> Result<ChecksumMode, CliError> {
     }
 }
 
+/// Refuses the flags that only a copy between S3 locations takes.
+pub(crate) fn copy_only(args: &CpArgs) -> Result<(), CliError> {
+    let set: Vec<&str> = [
+        ("--metadata-directive", args.metadata_directive.is_some()),
+        ("--source-endpoint-url", args.source_endpoint_url.is_some()),
+        ("--source-profile", args.source_profile.is_some()),
+        ("--source-region", args.source_region.is_some()),
+        ("--source-sse-c-key", args.source_sse_c_key.is_some()),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(f, _)| f)
+    .collect();
+    if set.is_empty() {
+        Ok(())
+    } else {
+        Err(bad_input(format!(
+            "{} {} for copies between S3 locations",
+            set.join(", "),
+            if set.len() == 1 { "is" } else { "are" }
+        )))
+    }
+}
+
 /// The object options the flags ask for.
 pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<ObjectOptions, CliError> {
     let mut metadata = std::collections::BTreeMap::new();
@@ -235,6 +259,7 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
             "--verify and --version-id are for downloads; an upload is always checked",
         ));
     }
+    copy_only(args)?;
     let config = upload_config(args)?;
     if let Some(p) = &src_path {
         let meta = std::fs::metadata(p)
@@ -281,15 +306,50 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
     let output = Output::new(args.json, args.quiet, args.no_progress, false);
     let handle = uploader.upload(source, dst.bucket.clone(), dst.key.clone(), options);
     let (result, interrupted) = output.run(handle).await;
+    let what = if from_stdin {
+        Transfer::Stream
+    } else {
+        Transfer::File
+    };
+    settle(&output, what, &args.src, &dst, result, interrupted)
+}
+
+/// What kind of transfer into S3 ended, for its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transfer {
+    /// A file upload (resumable).
+    File,
+    /// A stream upload (never resumable).
+    Stream,
+    /// A server-side copy (resumable).
+    Copy,
+    /// A copy streamed between two servers (never resumable).
+    StreamedCopy,
+}
+
+/// Reports a finished upload or copy, or turns its error into the exit code and message
+/// (with the command that resumes it, when it was kept).
+pub(crate) fn settle(
+    output: &Output,
+    what: Transfer,
+    src: &str,
+    dst: &S3Url,
+    result: Result<UploadOutcome, ferry_engine::Error>,
+    interrupted: bool,
+) -> Result<(), CliError> {
+    let noun = match what {
+        Transfer::File | Transfer::Stream => "upload",
+        Transfer::Copy | Transfer::StreamedCopy => "copy",
+    };
     match result {
         Ok(outcome) => {
-            report(&output, args, &dst, &outcome);
+            report(output, noun, src, dst, &outcome);
             Ok(())
         }
         Err(e) => {
             let kept = e.resume_id().map(|id| {
                 format!(
-                    "the upload is kept (journal {id}); to resume it, run:\n  {}\nor: ferry resume {id}",
+                    "the {noun} is kept (journal {id}); to resume it, run:\n  {}\nor: ferry resume {id}",
                     resume_command()
                 )
             });
@@ -300,8 +360,8 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
             if e.kind() == ErrorKind::Cancelled || interrupted {
                 let what = if kept.is_some() {
                     "interrupted".to_string()
-                } else if from_stdin {
-                    "interrupted; the upload was aborted (a stream cannot resume)".into()
+                } else if matches!(what, Transfer::Stream | Transfer::StreamedCopy) {
+                    format!("interrupted; the {noun} was aborted (a stream cannot resume)")
                 } else {
                     "interrupted; nothing was left on the server".into()
                 };
@@ -314,6 +374,9 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
         }
     }
 }
+
+/// Flags whose value is a secret, never printed.
+const SECRET_FLAGS: [&str; 2] = ["--sse-c-key", "--source-sse-c-key"];
 
 /// This very command, to run again: an SSE-C key given inline shows as `@FILE` (never its
 /// value), and `--restart` is dropped.
@@ -336,13 +399,15 @@ fn resume_command() -> String {
         if a == "--restart" {
             continue;
         }
-        if a == "--sse-c-key" {
+        if SECRET_FLAGS.contains(&a.as_str()) {
             hide_next = true;
-        } else if let Some(v) = a.strip_prefix("--sse-c-key=") {
+        } else if let Some((flag, v)) = a.split_once('=')
+            && SECRET_FLAGS.contains(&flag)
+        {
             out.push(if v.starts_with('@') {
                 shell_quote(&a)
             } else {
-                "--sse-c-key=@FILE".into()
+                format!("{flag}=@FILE")
             });
             continue;
         }
@@ -362,7 +427,7 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn report(output: &Output, args: &CpArgs, dst: &S3Url, o: &UploadOutcome) {
+fn report(output: &Output, noun: &str, src: &str, dst: &S3Url, o: &UploadOutcome) {
     if output.json || output.quiet {
         return;
     }
@@ -378,8 +443,7 @@ fn report(output: &Output, args: &CpArgs, dst: &S3Url, o: &UploadOutcome) {
         Verification::SizeOnly => "size verified, no checksum".into(),
     };
     println!(
-        "upload: {} to s3://{}/{} ({} bytes, {} part{}, {check})",
-        args.src,
+        "{noun}: {src} to s3://{}/{} ({} bytes, {} part{}, {check})",
         dst.bucket,
         dst.key,
         o.size,

@@ -41,6 +41,9 @@ pub struct SourceIdentity {
     pub inode: u64,
     /// Device number.
     pub device: u64,
+    /// For an S3 object a copy reads (`path` is then its `s3://` URL): its ETag.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 impl SourceIdentity {
@@ -56,6 +59,7 @@ impl SourceIdentity {
             ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
             inode: m.ino(),
             device: m.dev(),
+            etag: None,
         })
     }
 
@@ -76,6 +80,9 @@ impl SourceIdentity {
         }
         if self.inode != other.inode || self.device != other.device {
             d.push("inode");
+        }
+        if self.etag != other.etag {
+            d.push("ETag");
         }
         (!d.is_empty()).then(|| d.join(", "))
     }

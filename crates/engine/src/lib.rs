@@ -15,11 +15,13 @@
 #![deny(missing_docs)]
 
 mod checksum;
+mod copy;
 mod download;
 mod error;
 mod handle;
 mod journal;
 mod partial;
+mod pipe;
 mod plan;
 mod progress;
 mod retry;
@@ -28,6 +30,7 @@ mod source;
 mod upload;
 
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
+pub use copy::{ObjectSource, copy_metadata};
 pub use download::{
     Check, DownloadConfig, DownloadHandle, DownloadOutcome, DownloadRequest, Downloader, Target,
     VerifyMode,
@@ -39,6 +42,7 @@ pub use journal::{
     JournalStore, PartRecord, SourceIdentity, UploadRecord,
 };
 pub use partial::partial_path;
+pub use pipe::{PipeEnd, PipeReader, PipeWriter, pipe};
 pub use plan::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, Plan, PlanConfig, PlanError,
     STREAM_DOUBLING_PARTS, STREAM_FIRST_PART, check_part_size, plan, smallest_part_size,

@@ -34,6 +34,8 @@ pub(crate) enum PartData {
     },
     /// Bytes in memory.
     Memory(Bytes),
+    /// A range of the source object of a server-side copy: no bytes pass through ferry.
+    Copy { offset: u64, len: u64 },
 }
 
 impl PartData {
@@ -41,6 +43,7 @@ impl PartData {
         match self {
             PartData::File { len, .. } => *len,
             PartData::Memory(b) => b.len() as u64,
+            PartData::Copy { len, .. } => *len,
         }
     }
 
@@ -55,6 +58,9 @@ impl PartData {
                 Ok(buf.freeze())
             }
             PartData::Memory(b) => Ok(b.slice(offset as usize..offset as usize + n)),
+            PartData::Copy { .. } => Err(std::io::Error::other(
+                "a server-side copy has no local bytes",
+            )),
         }
     }
 }

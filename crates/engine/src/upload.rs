@@ -21,6 +21,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
+use crate::copy::{CopyState, ObjectSource};
 use crate::error::{Error, ErrorKind};
 use crate::handle::{EVENT_CAPACITY, Handle};
 use crate::journal::{
@@ -114,6 +115,9 @@ pub enum Source {
     /// A stream of unknown length (stdin, a pipe, any `AsyncRead`): parts are kept until
     /// acknowledged, so a stream upload cannot be resumed.
     Stream(Box<dyn AsyncRead + Send + Unpin>),
+    /// An object on the same server: copied there (CopyObject, or UploadPartCopy in parallel
+    /// parts), no bytes through ferry. Journaled and resumable as a file is.
+    Object(ObjectSource),
 }
 
 impl std::fmt::Debug for Source {
@@ -121,6 +125,7 @@ impl std::fmt::Debug for Source {
         match self {
             Source::File(p) => write!(f, "Source::File({})", p.display()),
             Source::Stream(_) => f.write_str("Source::Stream"),
+            Source::Object(o) => write!(f, "Source::Object(s3://{}/{})", o.bucket, o.key),
         }
     }
 }
@@ -149,20 +154,22 @@ impl<C> Clone for Uploader<C> {
 }
 
 /// Everything one upload needs, shared by its tasks.
-struct Job<C> {
-    client: Arc<C>,
-    config: UploadConfig,
+pub(crate) struct Job<C> {
+    pub(crate) client: Arc<C>,
+    pub(crate) config: UploadConfig,
     quota: Arc<RetryQuota>,
     jitter: Arc<dyn Jitter>,
-    bucket: String,
-    key: String,
-    options: ObjectOptions,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) options: ObjectOptions,
     events: broadcast::Sender<Event>,
-    progress: Arc<Progress>,
-    cancel: CancellationToken,
+    pub(crate) progress: Arc<Progress>,
+    pub(crate) cancel: CancellationToken,
     aimd: Aimd,
     /// The journal of this upload, when it is journaled.
     journal: Mutex<Option<Box<dyn JournalHandle>>>,
+    /// What a server-side copy copies from, once its source was read.
+    pub(crate) copy: Option<Arc<CopyState>>,
 }
 
 impl<C: ObjectClient> Uploader<C> {
@@ -283,6 +290,7 @@ impl<C: ObjectClient> Uploader<C> {
             cancel: cancel.clone(),
             aimd: Aimd::new(self.config.concurrency),
             journal: Mutex::new(None),
+            copy: None,
         });
         let check = self.check(&job.options);
         let task = tokio::spawn(async move {
@@ -301,6 +309,20 @@ impl<C: ObjectClient> Uploader<C> {
 }
 
 impl<C: ObjectClient> Job<C> {
+    /// The same job copying from `copy`, with the destination options it implies.
+    pub(crate) fn with_copy(
+        &self,
+        config: UploadConfig,
+        options: ObjectOptions,
+        copy: CopyState,
+    ) -> Self {
+        Self {
+            options,
+            copy: Some(Arc::new(copy)),
+            ..self.with_config(config)
+        }
+    }
+
     /// The same job with other settings (a resume takes the journal's), keeping its journal.
     fn with_config(&self, config: UploadConfig) -> Self {
         Self {
@@ -316,10 +338,11 @@ impl<C: ObjectClient> Job<C> {
             cancel: self.cancel.clone(),
             aimd: Aimd::new(self.config.concurrency),
             journal: Mutex::new(self.journal.lock().expect("journal lock").take()),
+            copy: self.copy.clone(),
         }
     }
 
-    fn emit(&self, e: Event) {
+    pub(crate) fn emit(&self, e: Event) {
         let _ = self.events.send(e);
     }
 
@@ -328,7 +351,11 @@ impl<C: ObjectClient> Job<C> {
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the policy or quota says stop.
-    async fn retrying<T, F, Fut>(&self, part: Option<u32>, attempt: F) -> Result<T, S3Error>
+    pub(crate) async fn retrying<T, F, Fut>(
+        &self,
+        part: Option<u32>,
+        attempt: F,
+    ) -> Result<T, S3Error>
     where
         F: FnMut(u32) -> Fut,
         Fut: std::future::Future<Output = Result<T, S3Error>>,
@@ -356,6 +383,9 @@ impl<C: ObjectClient> Job<C> {
         number: u32,
         data: PartData,
     ) -> Result<Done, Error> {
+        if let PartData::Copy { offset, len } = data {
+            return self.copy_part(upload_id, number, offset, len).await;
+        }
         let size = data.len();
         self.progress.part_started();
         self.emit(Event::PartStarted { part: number, size });
@@ -415,7 +445,7 @@ impl<C: ObjectClient> Job<C> {
     }
 
     /// Appends a part to the journal, if there is one.
-    fn record(&self, part: &PartRecord) -> Result<(), Error> {
+    pub(crate) fn record(&self, part: &PartRecord) -> Result<(), Error> {
         let mut guard = self.journal.lock().expect("journal lock");
         match guard.as_mut() {
             Some(j) => j.write_part(part).map_err(journal_error),
@@ -498,7 +528,7 @@ impl<C: ObjectClient> Job<C> {
         result
     }
 
-    fn part_error(&self, number: u32, e: S3Error) -> Error {
+    pub(crate) fn part_error(&self, number: u32, e: S3Error) -> Error {
         if self.cancel.is_cancelled() {
             return Error::new(ErrorKind::Cancelled, "the upload was cancelled");
         }
@@ -577,7 +607,21 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
             let size = meta.len();
             let file = Arc::new(file);
             match job.config.resume.clone() {
-                Some(resume) => run_journaled(job, &path, file, size, &resume).await,
+                Some(resume) => {
+                    let source = SourceIdentity::of(&path).map_err(|e| {
+                        Error::new(
+                            ErrorKind::InvalidInput,
+                            format!("cannot read source {}: {e}", path.display()),
+                        )
+                    })?;
+                    if source.size != size {
+                        return Err(Error::new(
+                            ErrorKind::Local,
+                            format!("{} changed while opening it", path.display()),
+                        ));
+                    }
+                    run_journaled(job, source, file_parts(file), &resume).await
+                }
                 None => {
                     let plan = plan(size, &job.config.plan)
                         .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
@@ -585,6 +629,7 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
                 }
             }
         }
+        Source::Object(from) => crate::copy::run_copy(job, from).await,
         Source::Stream(reader) => match job.config.expected_size {
             Some(size) => {
                 let plan = plan(size, &job.config.plan)
@@ -596,27 +641,30 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
     }
 }
 
+/// Where the parts of a known-size source come from, by offset and length.
+pub(crate) type PartsOf = Arc<dyn Fn(u64, u64) -> PartData + Send + Sync>;
+
 /// Parts of a file, by offset and length.
-fn file_parts(file: Arc<std::fs::File>) -> impl Fn(u64, u64) -> PartData {
-    move |offset, len| PartData::File {
+fn file_parts(file: Arc<std::fs::File>) -> PartsOf {
+    Arc::new(move |offset, len| PartData::File {
         file: file.clone(),
         offset,
         len,
-    }
+    })
 }
 
 /// A journal about to record a new upload.
-struct NewJournal {
+pub(crate) struct NewJournal {
     handle: Box<dyn JournalHandle>,
     destination: Destination,
     source: SourceIdentity,
 }
 
 /// A file (or any source of known size whose parts can be read again), optionally journaled.
-async fn run_known<C: ObjectClient>(
+pub(crate) async fn run_known<C: ObjectClient>(
     job: Arc<Job<C>>,
     plan: Plan,
-    part: impl Fn(u64, u64) -> PartData,
+    part: PartsOf,
     journal: Option<NewJournal>,
 ) -> Result<UploadOutcome, Error> {
     match plan {
@@ -749,21 +797,15 @@ async fn create_journaled<C: ObjectClient>(
     Ok(upload_id)
 }
 
-/// A file upload with a journal: resumes what a journal of the same source and destination
-/// recorded, or starts one.
-async fn run_journaled<C: ObjectClient>(
+/// A file upload (or a copy) with a journal: resumes what a journal of the same source and
+/// destination recorded, or starts one.
+pub(crate) async fn run_journaled<C: ObjectClient>(
     job: Arc<Job<C>>,
-    path: &std::path::Path,
-    file: Arc<std::fs::File>,
-    size: u64,
+    source: SourceIdentity,
+    parts_of: PartsOf,
     resume: &ResumeConfig,
 ) -> Result<UploadOutcome, Error> {
-    let source = SourceIdentity::of(path).map_err(|e| {
-        Error::new(
-            ErrorKind::InvalidInput,
-            format!("cannot read source {}: {e}", path.display()),
-        )
-    })?;
+    let size = source.size;
     let destination = Destination {
         endpoint: resume.endpoint.clone(),
         bucket: job.bucket.clone(),
@@ -774,7 +816,7 @@ async fn run_journaled<C: ObjectClient>(
     match handle.replay().map_err(journal_error)? {
         Some(old) if old.upload.is_some() && !resume.restart => {
             *job.journal.lock().expect("journal lock") = Some(handle);
-            return resume_upload(job, old, source, file).await;
+            return resume_upload(job, old, source, parts_of).await;
         }
         Some(old) => {
             match &old.upload {
@@ -793,7 +835,7 @@ async fn run_journaled<C: ObjectClient>(
         destination,
         source,
     };
-    run_known(job, plan, file_parts(file), Some(journal)).await
+    run_known(job, plan, parts_of, Some(journal)).await
 }
 
 /// Aborts uploads of this key that started after `since` (seconds since the epoch, less a
@@ -833,7 +875,7 @@ async fn resume_upload<C: ObjectClient>(
     job: Arc<Job<C>>,
     old: Journal,
     source: SourceIdentity,
-    file: Arc<std::fs::File>,
+    parts_of: PartsOf,
 ) -> Result<UploadOutcome, Error> {
     let u = old.upload.clone().expect("a journal with an upload");
     let refuse = |what: String| {
@@ -898,11 +940,17 @@ async fn resume_upload<C: ObjectClient>(
     for p in old.parts {
         recorded.insert(p.part, p);
     }
-    let parts_of = file_parts(file.clone());
     let mut intact = Vec::new();
     for (n, rec) in &recorded {
         let (offset, len) = plan.part_range(*n);
         let data = parts_of(offset, len);
+        if let PartData::Copy { .. } = data {
+            // A copied part has no local bytes: the source's ETag (in its identity) vouches.
+            if rec.size == len {
+                intact.push(rec.clone());
+            }
+            continue;
+        }
         let digest = tokio::task::spawn_blocking(move || recheck_digest(&data))
             .await
             .map_err(|e| Error::new(ErrorKind::Local, e.to_string()))?
@@ -1057,8 +1105,12 @@ async fn finished_elsewhere<C: ObjectClient>(
     }
 }
 
-/// Parts in flight for a file: each holds a few chunks, so the budget rarely binds.
+/// Parts in flight for a file: each holds a few chunks, so the budget rarely binds (a copy
+/// holds nothing).
 fn file_concurrency<C>(job: &Job<C>) -> u32 {
+    if job.copy.is_some() {
+        return job.config.concurrency;
+    }
     let per_part = 6 * CHUNK_SIZE as u64;
     let by_memory = (job.config.memory_limit / per_part).max(1) as u32;
     job.config.concurrency.min(by_memory)
@@ -1115,9 +1167,9 @@ async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
 
 /// A part the server holds: what Complete needs, and its digest for the object's checksum.
 #[derive(Debug, Clone)]
-struct Done {
-    part: CompletedPart,
-    digest: Option<Digest>,
+pub(crate) struct Done {
+    pub(crate) part: CompletedPart,
+    pub(crate) digest: Option<Digest>,
 }
 
 type PartResult = Result<Done, Error>;
@@ -1356,7 +1408,12 @@ async fn finish<C: ObjectClient>(
     let (expected, checksum_type) = match job.mode() {
         ChecksumMode::Additional(a, t) => {
             let digests: Vec<Digest> = parts.iter().filter_map(|p| p.digest.clone()).collect();
-            (object_checksum(a, t, &digests), Some(t))
+            // A copy on a server that reports no part checksums: nothing to combine.
+            let whole = digests.len() == parts.len();
+            (
+                whole.then(|| object_checksum(a, t, &digests)).flatten(),
+                Some(t),
+            )
         }
         _ => (None, None),
     };
@@ -1412,6 +1469,9 @@ async fn put_single<C: ObjectClient>(
     job: &Arc<Job<C>>,
     data: PartData,
 ) -> Result<UploadOutcome, Error> {
+    if let PartData::Copy { len, .. } = data {
+        return crate::copy::copy_single(job, len).await;
+    }
     let size = data.len();
     job.progress.part_started();
     let out = job
@@ -1448,7 +1508,7 @@ async fn put_single<C: ObjectClient>(
 
 /// HeadObject after the upload: the size must match, and the checksum the server keeps must
 /// be the one computed here.
-async fn verify<C: ObjectClient>(
+pub(crate) async fn verify<C: ObjectClient>(
     job: &Arc<Job<C>>,
     size: u64,
     expected: Option<ChecksumValue>,
