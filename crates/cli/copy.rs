@@ -192,7 +192,7 @@ async fn streamed_copy(args: &CpArgs, c: StreamedCopy) -> Result<(), CliError> {
     let mut options = c.options;
     if c.directive == Directive::Copy {
         copy_metadata(&head, &mut options);
-        options.tagging = c
+        options.tagging = match c
             .source_client
             .get_object_tagging(&GetObjectTaggingRequest {
                 bucket: c.src.bucket.clone(),
@@ -200,7 +200,13 @@ async fn streamed_copy(args: &CpArgs, c: StreamedCopy) -> Result<(), CliError> {
                 version_id: args.version_id.clone(),
                 request: request.clone(),
             })
-            .await?;
+            .await
+        {
+            Ok(t) => t,
+            // A server without tagging has no tags to carry.
+            Err(e) if e.service().is_some_and(|s| s.status == 501) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        };
     }
     // Half the budget each side.
     let budget = c.config.memory_limit;

@@ -199,3 +199,57 @@ fn heavy_1_and_4_gib_downloads_are_identical_in_bounded_memory() {
         assert_eq!(hash, local, "{name} to stdout");
     }
 }
+
+#[test]
+#[ignore = "heavy tier: scripts/test --heavy"]
+fn heavy_a_copy_above_5_gib_is_planned_and_run() {
+    let (server, _client, bucket) = seaweed_bucket("heavy-copy");
+    let dir = tempfile::tempdir().unwrap();
+    // 5 GiB and 1 MiB: more than one CopyObject may copy. Sparse but for a random head and tail.
+    let size = 5 * GIB + (1 << 20);
+    let path = dir.path().join("big.bin");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "head -c 1048576 /dev/urandom > '{p}' && truncate -s {t} '{p}' && head -c 1048576 /dev/urandom >> '{p}'",
+            p = path.display(),
+            t = size - (1 << 20)
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let local = sha256_file(&path);
+    let src = format!("s3://{bucket}/big.bin");
+    let (ok, _, err) = ferry_timed(server, dir.path(), &["cp", path.to_str().unwrap(), &src]);
+    assert!(ok, "upload: {err}");
+    std::fs::remove_file(&path).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["cp", &src, &format!("s3://{bucket}/copy.bin"), "--json"])
+        .env_clear()
+        .env("HOME", dir.path())
+        .envs(server.env())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let events = String::from_utf8_lossy(&out.stdout);
+    let planned: serde_json::Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["event"] == "planned")
+        .expect("a planned event");
+    assert_eq!(planned["multipart"], true, "{planned}");
+    assert_eq!(planned["parts"], size.div_ceil(16 << 20), "{planned}");
+    let finished: serde_json::Value = events
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .find(|v: &serde_json::Value| v["event"] == "finished")
+        .expect("a finished event");
+    assert_eq!(finished["size"], size);
+    assert_eq!(finished["verified"], "checksum", "{finished}");
+    assert_eq!(boto3_sha256(server, &bucket, "copy.bin"), local);
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}

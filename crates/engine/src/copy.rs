@@ -14,6 +14,8 @@ use ferry_s3::{
     ObjectOptions, S3Error, SseCustomerKey, UploadPartCopyRequest,
 };
 
+use tracing::warn;
+
 use crate::checksum::{ChecksumMode, Digest};
 use crate::error::{Error, ErrorKind};
 use crate::journal::{PartRecord, SourceIdentity};
@@ -180,12 +182,24 @@ async fn source_tags<C: ObjectClient>(
         version_id: head.version_id.clone(),
         request: head.request.clone(),
     };
-    job.retrying(None, |_| {
-        let (job, req) = (job.clone(), req.clone());
-        async move { job.client.get_object_tagging(&req).await }
-    })
-    .await
-    .map_err(|e| Error::from_s3(format!("reading the tags of {}", state.url()), e))
+    let tags = job
+        .retrying(None, |_| {
+            let (job, req) = (job.clone(), req.clone());
+            async move { job.client.get_object_tagging(&req).await }
+        })
+        .await;
+    match tags {
+        Ok(t) => Ok(t),
+        // A server without tagging has no tags to carry.
+        Err(e) if e.service().is_some_and(|s| s.status == 501) => {
+            warn!("{} keeps no tags: {e}", state.url());
+            Ok(Vec::new())
+        }
+        Err(e) => Err(Error::from_s3(
+            format!("reading the tags of {}", state.url()),
+            e,
+        )),
+    }
 }
 
 /// The object's checksum, if it is a full-object one (comparable whatever the part layout).

@@ -924,30 +924,36 @@ fn combined_value(
 /// Learns the part sizes of a multipart object of `n` parts: listed by GetObjectAttributes
 /// when the server does; else inferred from part 1 and part `n` (uniform parts, as every
 /// common tool writes them; `guessed`, so a failed check lists them one by one before
-/// blaming the bytes).
+/// blaming the bytes). `None` when the server does not serve parts by number.
 async fn part_sizes<C: ObjectClient>(
     job: &Job<C>,
     size: u64,
     n: u32,
-) -> Result<(Vec<u64>, bool), Error> {
+) -> Result<Option<(Vec<u64>, bool)>, Error> {
     if let Some(listed) = listed_parts(job, size, n).await {
-        return Ok((listed, false));
+        return Ok(Some((listed, false)));
+    }
+    if n == 1 {
+        return Ok(Some((vec![size], false)));
     }
     let first = job.head(Some(1)).await?;
-    let p = first.content_length;
-    if n == 1 {
-        return Ok((vec![size], false));
+    // A server that ignores partNumber answers with the whole object.
+    if first.parts_count != Some(n) || first.content_length >= size {
+        info!("the server does not serve parts by number: no part boundaries");
+        return Ok(None);
     }
+    let p = first.content_length;
     if p > 0 && p * (n as u64 - 1) < size && size <= p * n as u64 {
         let last = size - p * (n as u64 - 1);
         let tail = job.head(Some(n)).await?;
         if tail.content_length == last {
             let mut v = vec![p; n as usize - 1];
             v.push(last);
-            return Ok((v, true));
+            return Ok(Some((v, true)));
         }
     }
-    Ok((head_each_part(job, n).await?, false))
+    let each = head_each_part(job, n).await?;
+    Ok((each.iter().sum::<u64>() == size).then_some((each, false)))
 }
 
 /// Part sizes from GetObjectAttributes, if the server lists them all.
@@ -1105,11 +1111,30 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, target: Target) -> Result<Downlo
     }
     let size = meta.content_length;
     let (parts, guessed) = match check.parts() {
-        Some(n) if size > 0 => {
-            let (p, g) = part_sizes(&job, size, n).await?;
-            (Some(p), g)
-        }
+        Some(n) if size > 0 => match part_sizes(&job, size, n).await? {
+            Some((p, g)) => (Some(p), g),
+            None => (None, false),
+        },
         _ => (None, false),
+    };
+    let check = match (&check, &parts) {
+        (Check::Composite(_) | Check::MultipartEtag(_), None) if size > 0 => {
+            let why = format!(
+                "its {} needs the part boundaries, which the server does not give",
+                check.kind()
+            );
+            if job.config.verify == VerifyMode::Require {
+                return Err(Error::new(
+                    ErrorKind::Verification,
+                    format!(
+                        "{} cannot be verified ({why}); nothing was downloaded",
+                        job.name()
+                    ),
+                ));
+            }
+            Check::SizeOnly(why)
+        }
+        _ => check,
     };
     let object = Arc::new(Object {
         size,

@@ -991,7 +991,7 @@ async fn resume_upload<C: ObjectClient>(
     for rec in intact {
         if listed
             .iter()
-            .any(|l| l.part_number == rec.part && l.etag == rec.etag)
+            .any(|l| l.part_number == rec.part && same_etag(&l.etag, &rec.etag))
         {
             done.push(done_from_record(job.mode(), &rec)?);
         }
@@ -1020,6 +1020,11 @@ async fn resume_upload<C: ObjectClient>(
         s
     });
     finish(&job, upload_id, all, size).await
+}
+
+/// Whether two ETags are the same (servers differ on quoting them).
+fn same_etag(a: &str, b: &str) -> bool {
+    a.trim_matches('"') == b.trim_matches('"')
 }
 
 /// A part recorded in the journal, as Complete needs it.

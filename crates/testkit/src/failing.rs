@@ -78,11 +78,13 @@ pub struct FailingClient<C> {
     pub heads: AtomicU32,
     /// GetObject calls (1-based) whose body gets one byte flipped in flight.
     flips: Mutex<Vec<u32>>,
-    /// Hooks run before a GetObject call (1-based), e.g. to replace the object.
-    before_get: Mutex<Vec<(u32, GetHook)>>,
+    /// Hooks run before call n (1-based) of an operation, e.g. to replace the object.
+    hooks: Mutex<Vec<(&'static str, u32, GetHook)>>,
+    /// Calls so far, per operation that has hooks.
+    calls: Mutex<std::collections::HashMap<&'static str, u32>>,
 }
 
-/// A hook run before a chosen GetObject call.
+/// A hook run before a chosen call.
 pub type GetHook = Box<dyn FnOnce() + Send>;
 
 impl<C: std::fmt::Debug> std::fmt::Debug for FailingClient<C> {
@@ -106,7 +108,8 @@ impl<C> FailingClient<C> {
             gets: AtomicU32::new(0),
             heads: AtomicU32::new(0),
             flips: Mutex::new(Vec::new()),
-            before_get: Mutex::new(Vec::new()),
+            hooks: Mutex::new(Vec::new()),
+            calls: Mutex::new(Default::default()),
         }
     }
 
@@ -123,7 +126,33 @@ impl<C> FailingClient<C> {
 
     /// Runs `hook` just before GetObject call `n` (1-based) is sent.
     pub fn before_get(&self, n: u32, hook: GetHook) {
-        self.before_get.lock().unwrap().push((n, hook));
+        self.before("GetObject", n, hook);
+    }
+
+    /// Runs `hook` just before call `n` (1-based) of `operation` (`GetObject`,
+    /// `UploadPartCopy`) is sent.
+    pub fn before(&self, operation: &'static str, n: u32, hook: GetHook) {
+        self.hooks.lock().unwrap().push((operation, n, hook));
+    }
+
+    /// Counts a call of `operation` and runs the hook set for it, if any.
+    fn hook(&self, operation: &'static str) {
+        let n = {
+            let mut calls = self.calls.lock().unwrap();
+            let c = calls.entry(operation).or_insert(0);
+            *c += 1;
+            *c
+        };
+        let hook = {
+            let mut hooks = self.hooks.lock().unwrap();
+            hooks
+                .iter()
+                .position(|(op, k, _)| *op == operation && *k == n)
+                .map(|i| hooks.remove(i).2)
+        };
+        if let Some(h) = hook {
+            h();
+        }
     }
 
     fn take(&self, op: &str, part: Option<u32>) -> Option<S3Error> {
@@ -191,16 +220,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
 
     async fn get_object(&self, req: &GetObjectRequest) -> Result<GetObjectOutput> {
         let n = self.gets.fetch_add(1, Ordering::Relaxed) + 1;
-        let hook = {
-            let mut hooks = self.before_get.lock().unwrap();
-            hooks
-                .iter()
-                .position(|(k, _)| *k == n)
-                .map(|i| hooks.remove(i).1)
-        };
-        if let Some(h) = hook {
-            h();
-        }
+        self.hook("GetObject");
         if let Some(e) = self.take("GetObject", None) {
             return Err(e);
         }
@@ -240,6 +260,10 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
+        self.hook("UploadPartCopy");
+        if let Some(e) = self.take("UploadPartCopy", Some(req.part_number)) {
+            return Err(e);
+        }
         self.inner.upload_part_copy(req).await
     }
 

@@ -1,0 +1,397 @@
+//! S3-to-S3 copies: on SeaweedFS, server-side (UploadPartCopy in 5 MiB parts, CopyObject for a
+//! small object), identical when read back by boto3 with the source's content type, metadata
+//! and tags (or the replaced ones); killed at exact points and resumed; a source changed
+//! mid-copy detected; and between two servers (SeaweedFS and s3s-fs), streamed through ferry.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferry_engine::{ErrorKind, ObjectSource, Source, UploadConfig, Uploader};
+use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
+
+use crate::{boto3_object, boto3_uploads, data, ferry, rt, seaweed_bucket, sha256_hex, text};
+
+const MIB: usize = 1024 * 1024;
+
+/// Tags as boto3 reads them, sorted.
+fn boto3_tags(server: &TestServer, bucket: &str, key: &str) -> Vec<(String, String)> {
+    let v = ferry_testkit::boto3(
+        server,
+        r#"
+t = s3.get_object_tagging(Bucket=sys.argv[1], Key=sys.argv[2])['TagSet']
+print(json.dumps(sorted([[x['Key'], x['Value']] for x in t])))
+"#,
+        &[bucket, key],
+    )
+    .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Uploads `body` to `url` with ferry, with a content type, metadata and tags.
+fn upload_with_metadata(server: &TestServer, home: &std::path::Path, url: &str, body: &[u8]) {
+    let src = home.join("src.bin");
+    std::fs::write(&src, body).unwrap();
+    let o = ferry(
+        server,
+        home,
+        &[
+            "cp",
+            src.to_str().unwrap(),
+            url,
+            "--content-type",
+            "application/x-ferry-test",
+            "--metadata",
+            "origin=test",
+            "--tagging",
+            "team=a&tier=gold",
+            "--no-progress",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+#[test]
+fn a_200_mib_copy_in_5_mib_parts_is_identical_with_metadata_and_tags() {
+    let (server, _client, bucket) = seaweed_bucket("copy-big");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(200 * MIB + 3, 80);
+    let src = format!("s3://{bucket}/src");
+    upload_with_metadata(server, home.path(), &src, &body);
+    let dst = format!("s3://{bucket}/copies/");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &src, &dst, "--part-size", "5MiB", "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let finished = out
+        .lines()
+        .find(|l| l.contains("\"event\":\"finished\""))
+        .unwrap_or_else(|| panic!("no finished event: {out}"));
+    let finished: serde_json::Value = serde_json::from_str(finished).unwrap();
+    assert_eq!(finished["parts"], 41, "{finished}");
+    assert_eq!(finished["verified"], "checksum", "{finished}");
+    // No byte went through ferry: its upload parts are all UploadPartCopy.
+    let parts_sent = out
+        .lines()
+        .filter(|l| l.contains("\"event\":\"part_finished\""))
+        .count();
+    assert_eq!(parts_sent, 41);
+    let got = boto3_object(server, &bucket, "copies/src");
+    assert_eq!(got["sha256"], sha256_hex(&body));
+    assert_eq!(got["content_type"], "application/x-ferry-test");
+    assert_eq!(got["metadata"]["origin"], "test");
+    assert_eq!(
+        boto3_tags(server, &bucket, "copies/src"),
+        tags(&[("team", "a"), ("tier", "gold")])
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn a_small_copy_is_one_copy_object_and_replace_takes_the_new_metadata() {
+    let (server, _client, bucket) = seaweed_bucket("copy-small");
+    let home = tempfile::tempdir().unwrap();
+    // 12 MiB: under the 16 MiB threshold (one CopyObject), over a 5 MiB part size.
+    let body = data(12 * MIB, 81);
+    let src = format!("s3://{bucket}/src");
+    upload_with_metadata(server, home.path(), &src, &body);
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &src, &format!("s3://{bucket}/same")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("1 part"),
+        "{}",
+        text(&o)
+    );
+    let got = boto3_object(server, &bucket, "same");
+    assert_eq!(got["sha256"], sha256_hex(&body));
+    assert_eq!(got["metadata"]["origin"], "test");
+    assert_eq!(
+        boto3_tags(server, &bucket, "same"),
+        tags(&[("team", "a"), ("tier", "gold")])
+    );
+    // REPLACE, both as CopyObject and as a multipart copy.
+    for (key, extra) in [("small-replaced", None), ("multi-replaced", Some("5MiB"))] {
+        let mut args = vec![
+            "cp".to_string(),
+            src.clone(),
+            format!("s3://{bucket}/{key}"),
+            "--metadata-directive".into(),
+            "REPLACE".into(),
+            "--metadata".into(),
+            "origin=replaced".into(),
+            "--tagging".into(),
+            "new=1".into(),
+            "--content-type".into(),
+            "text/plain".into(),
+        ];
+        if let Some(ps) = extra {
+            args.extend(["--part-size".into(), ps.into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let o = ferry(server, home.path(), &args);
+        assert!(o.status.success(), "{key}: {}", text(&o));
+        let got = boto3_object(server, &bucket, key);
+        assert_eq!(got["sha256"], sha256_hex(&body), "{key}");
+        assert_eq!(got["metadata"]["origin"], "replaced", "{key}");
+        assert_eq!(got["content_type"], "text/plain", "{key}");
+        assert_eq!(
+            boto3_tags(server, &bucket, key),
+            tags(&[("new", "1")]),
+            "{key}"
+        );
+    }
+    // Metadata flags without REPLACE are refused, nothing created.
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            &src,
+            &format!("s3://{bucket}/refused"),
+            "--metadata",
+            "a=b",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--metadata-directive REPLACE"));
+    // A missing source is a clear error.
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            &format!("s3://{bucket}/nope"),
+            &format!("s3://{bucket}/x"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("does not exist"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_source_changed_mid_copy_is_detected_and_nothing_is_left() {
+    let (server, _client, bucket) = seaweed_bucket("copy-changed");
+    let home = tempfile::tempdir().unwrap();
+    let src_url = format!("s3://{bucket}/src");
+    upload_with_metadata(server, home.path(), &src_url, &data(30 * MIB, 82));
+    let client = Arc::new(FailingClient::new(
+        ferry_testkit::s3_client(server).unwrap(),
+        vec![],
+    ));
+    // Before the third part, another writer replaces the source.
+    let (srv, home_path, url) = (server.clone(), home.path().to_path_buf(), src_url.clone());
+    client.before(
+        "UploadPartCopy",
+        3,
+        Box::new(move || {
+            let f = home_path.join("new.bin");
+            std::fs::write(&f, data(30 * MIB, 83)).unwrap();
+            let o = ferry(&srv, &home_path, &["cp", f.to_str().unwrap(), &url]);
+            assert!(o.status.success(), "{}", text(&o));
+        }),
+    );
+    let uploader = Uploader::new(
+        client.clone(),
+        UploadConfig {
+            concurrency: 1,
+            plan: ferry_engine::PlanConfig {
+                part_size: Some(5 * MIB as u64),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    let err = rt()
+        .block_on(async {
+            uploader
+                .upload(
+                    Source::Object(ObjectSource {
+                        bucket: bucket.clone(),
+                        key: "src".into(),
+                        ..Default::default()
+                    }),
+                    bucket.clone(),
+                    "dst",
+                    Default::default(),
+                )
+                .wait()
+                .await
+        })
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Changed, "{err}");
+    assert!(err.to_string().contains("changed during the copy"), "{err}");
+    assert!(
+        boto3_uploads(server, &bucket).is_empty(),
+        "the copy was aborted"
+    );
+    let exists = ferry_testkit::boto3(
+        server,
+        r#"
+try:
+    s3.head_object(Bucket=sys.argv[1], Key='dst'); print('true')
+except botocore.exceptions.ClientError:
+    print('false')
+"#,
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(exists, false);
+}
+
+/// A copy of 13 parts of 5 MiB, one at a time, killed where `rule` fires, then run again:
+/// identical, no upload left, no journal left, and exactly `recopied` parts copied again.
+fn kill_copy_at(name: &str, rule: Rule, recopied: usize) {
+    let (server, _client, bucket) = seaweed_bucket(&format!("copy-kill-{name}"));
+    let home = tempfile::tempdir().unwrap();
+    let body = data(13 * 5 * MIB, 84);
+    let src = format!("s3://{bucket}/src");
+    upload_with_metadata(server, home.path(), &src, &body);
+    let proxy = HoldProxy::start(&server.endpoint, vec![rule]).unwrap();
+    let run = || {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.args(["cp", &src, &format!("s3://{bucket}/dst")])
+            .args(["--part-size", "5MiB", "--concurrency", "1", "--no-progress"])
+            .env_clear()
+            .env("HOME", home.path())
+            .envs(server.env())
+            .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    let mut child = run().spawn().unwrap();
+    assert!(
+        proxy.wait_triggered(Duration::from_secs(60)),
+        "{name}: never reached: {:?}",
+        proxy.log()
+    );
+    child.kill().unwrap();
+    let _ = child.wait_with_output();
+    proxy.reset(vec![]);
+    let o = run().output().unwrap();
+    assert!(o.status.success(), "{name}: {}", text(&o));
+    let copied = proxy
+        .log()
+        .iter()
+        .filter(|l| l.starts_with("PUT ") && l.contains("partNumber="))
+        .count();
+    assert_eq!(copied, recopied, "{name}: {:?}", proxy.log());
+    let got = boto3_object(server, &bucket, "dst");
+    assert_eq!(got["sha256"], sha256_hex(&body), "{name}");
+    assert_eq!(got["metadata"]["origin"], "test", "{name}");
+    assert!(
+        boto3_uploads(server, &bucket).is_empty(),
+        "{name}: upload left"
+    );
+    let journals = home.path().join(".local/state/ferry");
+    assert_eq!(
+        std::fs::read_dir(&journals).map(|d| d.count()).unwrap_or(0),
+        0,
+        "{name}: journal left"
+    );
+}
+
+fn rule(method: &'static str, query: Vec<&'static str>, action: Action) -> Rule {
+    Rule {
+        method,
+        query,
+        nth: 1,
+        action,
+    }
+}
+
+#[test]
+fn copy_killed_during_create_resumes() {
+    kill_copy_at(
+        "create",
+        rule("POST", vec!["uploads"], Action::DropResponse),
+        13,
+    );
+}
+
+#[test]
+fn copy_killed_mid_copy_resumes() {
+    kill_copy_at("mid", rule("PUT", vec!["partNumber=6"], Action::Hold), 8);
+}
+
+#[test]
+fn copy_killed_with_a_part_reply_lost_resumes() {
+    kill_copy_at(
+        "lost",
+        rule("PUT", vec!["partNumber=4"], Action::DropResponse),
+        // The server holds part 4, but no journal line says so: it is copied again.
+        10,
+    );
+}
+
+#[test]
+fn copy_killed_during_complete_resumes() {
+    kill_copy_at("complete", rule("POST", vec!["uploadId="], Action::Hold), 0);
+}
+
+#[test]
+fn a_copy_between_two_servers_is_streamed_and_identical() {
+    let (server, _client, bucket) = seaweed_bucket("copy-cross");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(37 * MIB + 11, 85);
+    let src = format!("s3://{bucket}/src");
+    upload_with_metadata(server, home.path(), &src, &body);
+    let fs = ferry_testkit::S3sFs::start().unwrap();
+    std::fs::create_dir(fs.root.path().join("dest")).unwrap();
+    // The destination is s3s-fs (the environment's settings); the source SeaweedFS, with
+    // credentials from a profile of its own.
+    let creds = home.path().join("credentials");
+    std::fs::write(
+        &creds,
+        format!(
+            "[seaweed]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            server.access_key, server.secret_key
+        ),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["cp", &src, "s3://dest/copied.bin"])
+        .args(["--source-endpoint-url", &server.endpoint])
+        .args(["--source-profile", "seaweed", "--part-size", "8MiB"])
+        .args(["--memory-limit", "32MiB", "--no-progress"])
+        .env_clear()
+        .env("HOME", home.path())
+        .envs(fs.server.env())
+        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = std::fs::read(fs.root.path().join("dest/copied.bin")).unwrap();
+    assert!(stored == body, "the bytes on s3s-fs differ");
+    // And back to SeaweedFS from s3s-fs, read back by boto3.
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["cp", "s3://dest/copied.bin", &format!("s3://{bucket}/back")])
+        .args(["--source-endpoint-url", &fs.server.endpoint])
+        .args(["--no-progress"])
+        .env_clear()
+        .env("HOME", home.path())
+        .envs(server.env())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let got = boto3_object(server, &bucket, "back");
+    assert_eq!(got["sha256"], sha256_hex(&body));
+}
