@@ -208,7 +208,8 @@ async fn streamed_copy(args: &CpArgs, c: StreamedCopy) -> Result<(), CliError> {
             Err(e) => return Err(e.into()),
         };
     }
-    // Half the budget each side.
+    // The budget: half for the upload's parts, a quarter for the download's reordering
+    // window, the rest for the pipe and the buffers being filled.
     let budget = c.config.memory_limit;
     let mut config = c.config;
     config.memory_limit = (budget / 2).max(8 << 20);
@@ -217,7 +218,7 @@ async fn streamed_copy(args: &CpArgs, c: StreamedCopy) -> Result<(), CliError> {
         Arc::new(c.source_client),
         DownloadConfig {
             concurrency: config.concurrency,
-            memory_limit: (budget / 2).max(8 << 20),
+            memory_limit: (budget / 4).max(8 << 20),
             range_size: config.plan.part_size.unwrap_or(16 << 20).min(64 << 20),
             resume: false,
             ..Default::default()
@@ -226,7 +227,7 @@ async fn streamed_copy(args: &CpArgs, c: StreamedCopy) -> Result<(), CliError> {
     downloader.check().map_err(bad_input)?;
     let uploader = Uploader::new(Arc::new(c.client), config);
     uploader.check(&options).map_err(bad_input)?;
-    let (writer, reader, end) = pipe(16);
+    let (writer, reader, end) = pipe(8);
     let download = downloader.download(
         DownloadRequest {
             bucket: c.src.bucket.clone(),

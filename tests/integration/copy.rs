@@ -154,6 +154,18 @@ fn a_small_copy_is_one_copy_object_and_replace_takes_the_new_metadata() {
             "{key}"
         );
     }
+    // --no-clobber refuses to replace the copy made above.
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &src, &format!("s3://{bucket}/same"), "--no-clobber"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--no-clobber"),
+        "{}",
+        text(&o)
+    );
     // Metadata flags without REPLACE are refused, nothing created.
     let o = ferry(
         server,

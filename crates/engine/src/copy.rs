@@ -330,6 +330,34 @@ pub(crate) async fn copy_single<C: ObjectClient>(
     size: u64,
 ) -> Result<UploadOutcome, Error> {
     let state = job.copy_state();
+    if job.config.no_clobber {
+        // CopyObject takes no If-None-Match: look first (a multipart copy's Complete does
+        // send it, and is exact).
+        let head = GetObjectRequest {
+            bucket: job.bucket.clone(),
+            key: job.key.clone(),
+            request: job.options.request.clone(),
+            ..Default::default()
+        };
+        match job.client.head_object(&head).await {
+            Ok(_) => {
+                return Err(Error::new(
+                    ErrorKind::InvalidInput,
+                    format!(
+                        "s3://{}/{} exists and --no-clobber was given",
+                        job.bucket, job.key
+                    ),
+                ));
+            }
+            Err(e) if e.service().is_some_and(|s| s.status == 404) => {}
+            Err(e) => {
+                return Err(Error::from_s3(
+                    format!("checking s3://{}/{}", job.bucket, job.key),
+                    e,
+                ));
+            }
+        }
+    }
     let replace = state.directive == Directive::Replace;
     let req = CopyObjectRequest {
         bucket: job.bucket.clone(),
