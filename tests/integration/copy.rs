@@ -407,3 +407,70 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     let got = boto3_object(server, &bucket, "back");
     assert_eq!(got["sha256"], sha256_hex(&body));
 }
+
+#[test]
+fn sse_c_source_and_destination_keys_are_each_their_own() {
+    let (server, _client, bucket) = seaweed_bucket("copy-sse-c");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(3 * MIB, 86);
+    let file = home.path().join("src.bin");
+    std::fs::write(&file, &body).unwrap();
+    let b64 = |k: [u8; 32]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, k);
+    let (source_key, dest_key) = (b64([1u8; 32]), b64([2u8; 32]));
+    let src = format!("s3://{bucket}/secret");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            file.to_str().unwrap(),
+            &src,
+            "--sse-c-key",
+            &source_key,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // Without the source's key the server refuses; with both, the copy is under the new key.
+    let dst = format!("s3://{bucket}/secret-copy");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &src, &dst, "--sse-c-key", &dest_key],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            &src,
+            &dst,
+            "--source-sse-c-key",
+            &source_key,
+            "--sse-c-key",
+            &dest_key,
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        !all.contains(&source_key) && !all.contains(&dest_key),
+        "a key was printed"
+    );
+    let got = ferry_testkit::boto3(
+        server,
+        r#"
+import base64, hashlib
+k = base64.b64decode(sys.argv[3])
+o = s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2], SSECustomerAlgorithm='AES256', SSECustomerKey=k)
+print(json.dumps(hashlib.sha256(o['Body'].read()).hexdigest()))
+"#,
+        &[&bucket, "secret-copy", &dest_key],
+    )
+    .unwrap();
+    assert_eq!(got, sha256_hex(&body));
+}

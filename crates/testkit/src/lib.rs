@@ -146,6 +146,11 @@ impl Seaweed {
             format!("-admin.port.grpc={}", admin + 10000),
             // Tests talk to 127.0.0.1 only: no anonymous statistics to the internet.
             "-master.telemetry=false".into(),
+            // Every bucket grows its own volumes (7 at a time, 128 MiB each); left to itself
+            // the volume count is capped by free disk / 128 MiB, which a test run with a few
+            // dozen buckets and some GiB exhausts ("no free volumes left": HTTP 500). The
+            // count is only a cap: volumes take the disk space of what they hold.
+            "-volume.max=10000".into(),
             "-webdav=false".into(),
             "-admin.ui=false".into(),
             "-s3.port.iceberg=0".into(),
