@@ -99,6 +99,31 @@ fn objects_from_three_tools_download_identical_each_naming_its_check() {
     }
 }
 
+#[test]
+fn empty_and_one_byte_objects_download_checked() {
+    let (server, _client, bucket) = seaweed_bucket("dl-tiny");
+    let home = tempfile::tempdir().unwrap();
+    for (name, body) in [("empty", Vec::new()), ("one", vec![7u8])] {
+        let src = home.path().join(name);
+        std::fs::write(&src, &body).unwrap();
+        let url = format!("s3://{bucket}/{name}");
+        let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+        assert!(o.status.success(), "{}", text(&o));
+        let out = home.path().join(format!("{name}.out"));
+        let o = ferry(server, home.path(), &["cp", &url, out.to_str().unwrap()]);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert!(
+            stdout(&o).contains("verified: full-object CRC64NVME"),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(std::fs::read(&out).unwrap(), body, "{name}");
+        let o = ferry(server, home.path(), &["cp", &url, "-"]);
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert_eq!(o.stdout, body, "{name} to stdout");
+    }
+}
+
 /// A Downloader over a failure-injecting client on SeaweedFS.
 fn failing_downloader(
     server: &TestServer,

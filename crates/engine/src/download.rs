@@ -1118,11 +1118,15 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, target: Target) -> Result<Downlo
         _ => (None, false),
     };
     let check = match (&check, &parts) {
-        (Check::Composite(_) | Check::MultipartEtag(_), None) if size > 0 => {
-            let why = format!(
-                "its {} needs the part boundaries, which the server does not give",
-                check.kind()
-            );
+        (Check::Composite(_) | Check::MultipartEtag(_), None) => {
+            let why = if size == 0 {
+                "an empty object of empty parts".to_string()
+            } else {
+                format!(
+                    "its {} needs the part boundaries, which the server does not give",
+                    check.kind()
+                )
+            };
             if job.config.verify == VerifyMode::Require {
                 return Err(Error::new(
                     ErrorKind::Verification,
