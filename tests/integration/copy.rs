@@ -474,3 +474,63 @@ print(json.dumps(hashlib.sha256(o['Body'].read()).hexdigest()))
     .unwrap();
     assert_eq!(got, sha256_hex(&body));
 }
+
+/// moto keeps what SeaweedFS ignores: storage class, canned ACL, SSE-S3 on the copy.
+#[test]
+fn destination_options_apply_to_copies_on_moto() {
+    let server = ferry_testkit::moto();
+    let bucket = ferry_testkit::unique_bucket("moto-copy");
+    let home = tempfile::tempdir().unwrap();
+    ferry_testkit::boto3(
+        server,
+        "s3.create_bucket(Bucket=sys.argv[1])\nprint('{}')",
+        &[&bucket],
+    )
+    .unwrap();
+    let body = data(12 * MIB, 87);
+    let src = format!("s3://{bucket}/src");
+    upload_with_metadata(server, home.path(), &src, &body);
+    // One CopyObject (12 MiB is under the threshold) and one multipart copy (5 MiB parts).
+    for (key, part_size) in [("one", None), ("parts", Some("5MiB"))] {
+        let dst = format!("s3://{bucket}/{key}");
+        let mut args = vec![
+            "cp",
+            &src,
+            &dst,
+            "--storage-class",
+            "STANDARD_IA",
+            "--acl",
+            "public-read",
+            "--sse",
+            "AES256",
+        ];
+        if let Some(ps) = part_size {
+            args.extend(["--part-size", ps]);
+        }
+        let o = ferry(server, home.path(), &args);
+        assert!(o.status.success(), "{key}: {}", text(&o));
+        let got = ferry_testkit::boto3(
+            server,
+            r#"
+import hashlib
+b, k = sys.argv[1], sys.argv[2]
+h = s3.head_object(Bucket=b, Key=k)
+acl = s3.get_object_acl(Bucket=b, Key=k)
+print(json.dumps({
+    'sha256': hashlib.sha256(s3.get_object(Bucket=b, Key=k)['Body'].read()).hexdigest(),
+    'storage_class': h.get('StorageClass'),
+    'sse': h.get('ServerSideEncryption'),
+    'metadata': h.get('Metadata', {}),
+    'public_read': any(g['Grantee'].get('URI', '').endswith('/AllUsers') and g['Permission'] == 'READ' for g in acl['Grants']),
+}))
+"#,
+            &[&bucket, key],
+        )
+        .unwrap();
+        assert_eq!(got["sha256"], sha256_hex(&body), "{key}");
+        assert_eq!(got["storage_class"], "STANDARD_IA", "{key}: {got}");
+        assert_eq!(got["sse"], "AES256", "{key}: {got}");
+        assert_eq!(got["public_read"], true, "{key}: {got}");
+        assert_eq!(got["metadata"]["origin"], "test", "{key}: {got}");
+    }
+}

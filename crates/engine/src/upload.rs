@@ -1525,7 +1525,9 @@ pub(crate) async fn verify<C: ObjectClient>(
     let req = GetObjectRequest {
         bucket: job.bucket.clone(),
         key: job.key.clone(),
-        version_id: version_id.clone(),
+        // "null" is the version of an object written while versioning was off or suspended;
+        // moto refuses it as a versionId (S3 takes it): the latest is that object anyway.
+        version_id: version_id.clone().filter(|v| v != "null"),
         checksum_mode: expected.is_some(),
         request: job.options.request.clone(),
         ..Default::default()
