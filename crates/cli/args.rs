@@ -42,6 +42,13 @@ pub(crate) struct Global {
     /// the transfer. For test servers with throwaway certificates only.
     #[arg(long, global = true)]
     pub(crate) no_verify_ssl: bool,
+    /// Seconds to wait for a connection (default 10).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub(crate) connect_timeout: Option<f64>,
+    /// Seconds a request may wait for the next bytes of an answer before it is retried
+    /// (default 60).
+    #[arg(long, global = true, value_name = "SECONDS")]
+    pub(crate) read_timeout: Option<f64>,
     /// More log output on stderr (-v: info, -vv: debug). Secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,

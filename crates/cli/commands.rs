@@ -52,7 +52,7 @@ pub(crate) async fn client(global: &Global) -> Result<S3Client, CliError> {
         .map(str::parse::<AddressingStyle>)
         .transpose()
         .map_err(bad_input)?;
-    let config = ClientConfig::resolve(
+    let mut config = ClientConfig::resolve(
         &Env::process(),
         Overrides {
             profile: global.profile.clone(),
@@ -65,6 +65,25 @@ pub(crate) async fn client(global: &Global) -> Result<S3Client, CliError> {
         },
     )
     .map_err(bad_input)?;
+    for (flag, value, field) in [
+        (
+            "--connect-timeout",
+            global.connect_timeout,
+            &mut config.connect_timeout,
+        ),
+        (
+            "--read-timeout",
+            global.read_timeout,
+            &mut config.read_timeout,
+        ),
+    ] {
+        if let Some(v) = value {
+            if !(v > 0.0 && v <= 3600.0) {
+                return Err(bad_input(format!("{flag}: give 0.001 to 3600 seconds")));
+            }
+            *field = std::time::Duration::from_secs_f64(v);
+        }
+    }
     if global.no_verify_ssl {
         eprintln!(
             "ferry: WARNING: --no-verify-ssl: TLS certificates are NOT verified; anyone on the \

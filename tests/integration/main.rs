@@ -5,6 +5,7 @@
 mod cli;
 mod copy;
 mod download;
+mod faults;
 mod heavy;
 mod killpoints;
 mod ops;

@@ -824,8 +824,7 @@ impl ObjectClient for S3Client {
             .request(&req.request);
         p.body = req.body;
         let resp = self.send(p).await?;
-        let h = resp.headers().clone();
-        let etag = header(&h, "etag").ok_or_else(|| invalid(OP, "the answer has no ETag"))?;
+        let (h, etag) = self.etag_of(OP, resp).await?;
         Ok(UploadPartOutput {
             etag,
             checksum: checksum_from_headers(&h).value,
@@ -1029,9 +1028,9 @@ impl ObjectClient for S3Client {
         req.options.push_headers(&mut p.headers);
         p.body = req.body;
         let resp = self.send(p).await?;
-        let h = resp.headers().clone();
+        let (h, etag) = self.etag_of(OP, resp).await?;
         Ok(PutObjectOutput {
-            etag: header(&h, "etag").ok_or_else(|| invalid(OP, "the answer has no ETag"))?,
+            etag,
             version_id: header(&h, "x-amz-version-id"),
             checksum: checksum_from_headers(&h).value,
         })
@@ -1407,6 +1406,25 @@ fn acl_to_xml(policy: &AccessControlPolicy) -> xml::AccessControlPolicyXml {
 }
 
 impl S3Client {
+    /// The headers and ETag of a write's answer. An answer without an ETag may be an
+    /// `<Error>` inside a 200 (S3 documents it for Complete and copies; a proxy or a server in
+    /// trouble can send it anywhere): that error, retryable or not as its code says.
+    async fn etag_of(
+        &self,
+        op: &'static str,
+        resp: reqwest::Response,
+    ) -> Result<(HeaderMap, String)> {
+        let h = resp.headers().clone();
+        if let Some(etag) = header(&h, "etag") {
+            return Ok((h, etag));
+        }
+        let body = Self::body(op, resp).await?;
+        if let Some(e) = error_in_body(op, &body, &h) {
+            return Err(e);
+        }
+        Err(invalid(op, "the answer has no ETag"))
+    }
+
     /// Sends a copy request and reads its result, which may be an error inside a 200.
     async fn copy_result(
         &self,

@@ -1,9 +1,15 @@
-//! A hold-and-drop HTTP proxy for deterministic tests: between ferry and a server, it can hold
-//! a request that matches a rule (so a test kills ferry at an exact point), forward a request
-//! and drop its response, and it counts the request-body bytes it forwarded.
+//! A fault proxy for deterministic tests: between ferry and a server, a rule matching the nth
+//! request of a method and query can hold it (so a test kills ferry at an exact point),
+//! forward it and drop its response, or inject a fault: reset the connection after N
+//! request-body bytes, stall, answer an S3 error without forwarding (500 InternalError, 503
+//! SlowDown with or without Retry-After, 400 RequestTimeout, 400 ExpiredToken, or a 200 whose
+//! body is an `<Error>`), cut a response body short, or flip one of its bytes. It counts the
+//! request-body bytes it forwarded and the response-body bytes it returned, and logs what it
+//! did.
 //!
-//! Once a rule has fired, every later request is held too: the client is frozen at that point
-//! until the test kills it, so kill points are exact whatever the client's retries would do.
+//! Once a Hold or DropResponse rule has fired, every later request is held too: the client is
+//! frozen at that point until the test kills it, so kill points are exact whatever the
+//! client's retries would do. Fault rules fire once each and let everything else through.
 //!
 //! One request per connection (`Connection: close` both ways), HTTP/1.1 with `Content-Length`
 //! bodies: what ferry sends. Not a general proxy; not evidence that a transfer works.
@@ -21,6 +27,19 @@ pub enum Action {
     Hold,
     /// Forward it, then close the client's connection without the response.
     DropResponse,
+    /// Read the head and this many body bytes, then reset the connection (nothing forwarded).
+    ResetAfter(u64),
+    /// Wait this long, then forward it.
+    Stall(Duration),
+    /// Answer this S3 error without forwarding: status, code, and `Retry-After` seconds.
+    Respond(u16, &'static str, Option<u32>),
+    /// Forward it, then return the head and only this many bytes of the body, and close.
+    CutResponse(u64),
+    /// Forward it, then return the response with one byte of the body flipped.
+    FlipResponseByte,
+    /// Forward it, then close the connection without the response (and without freezing the
+    /// client: its retry goes through).
+    LoseResponse,
 }
 
 /// A rule: the `nth` request (1-based) whose method is `method` and whose target contains
@@ -173,11 +192,8 @@ impl Drop for HoldProxy {
     }
 }
 
-/// Reads a request or response head (up to the blank line) and then its body.
-fn read_message(
-    s: &mut TcpStream,
-    stop: &AtomicBool,
-) -> std::io::Result<Option<(String, Vec<u8>)>> {
+/// The head, and whatever body bytes came with it.
+fn read_head(s: &mut TcpStream, stop: &AtomicBool) -> std::io::Result<Option<(String, Vec<u8>)>> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
     let head_end = loop {
@@ -199,32 +215,43 @@ fn read_message(
         }
     };
     let head = String::from_utf8_lossy(&buf[..head_end]).to_string();
-    let length: usize = head
-        .lines()
+    Ok(Some((head, buf[head_end..].to_vec())))
+}
+
+fn content_length(head: &str) -> usize {
+    head.lines()
         .find_map(|l| {
             let (k, v) = l.split_once(':')?;
             k.trim()
                 .eq_ignore_ascii_case("content-length")
                 .then(|| v.trim().parse().ok())?
         })
-        .unwrap_or(0);
-    let mut body = buf[head_end..].to_vec();
-    while body.len() < length {
-        match s.read(&mut chunk) {
-            Ok(0) => break,
-            Ok(n) => body.extend_from_slice(&chunk[..n]),
-            Err(e)
-                if e.kind() == std::io::ErrorKind::WouldBlock
-                    || e.kind() == std::io::ErrorKind::TimedOut =>
-            {
-                if stop.load(Ordering::Relaxed) {
-                    return Ok(None);
-                }
-            }
-            Err(e) => return Err(e),
-        }
+        .unwrap_or(0)
+}
+
+/// An S3 error answer.
+fn error_response(status: u16, code: &str, retry_after: Option<u32>) -> Vec<u8> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>{code}</Code><Message>injected by the fault proxy</Message><RequestId>fault-proxy</RequestId></Error>"
+    );
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Error",
+    };
+    let mut head = format!(
+        "HTTP/1.1 {status} {reason}\r\nContent-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    if let Some(s) = retry_after {
+        head.push_str(&format!("Retry-After: {s}\r\n"));
     }
-    Ok(Some((head, body)))
+    head.push_str("\r\n");
+    let mut out = head.into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
 }
 
 /// The head with `Connection: close` instead of any connection header.
@@ -262,7 +289,7 @@ fn serve(
         (&*counters.forwarded, &*counters.triggered, &*counters.stop);
     client.set_nonblocking(false)?;
     client.set_read_timeout(Some(Duration::from_millis(100)))?;
-    let Some((head, body)) = read_message(&mut client, stop)? else {
+    let Some((head, first)) = read_head(&mut client, stop)? else {
         return Ok(());
     };
     let request_line = head.lines().next().unwrap_or_default().to_string();
@@ -283,13 +310,76 @@ fn serve(
         st.log.push(format!(
             "{method} {target} {}",
             match action {
-                Some(Action::Hold) => "held",
-                Some(Action::DropResponse) => "forwarded, response dropped",
-                None => "forwarded",
+                Some(Action::Hold) => "held".to_string(),
+                Some(Action::DropResponse) => "forwarded, response dropped".into(),
+                Some(Action::ResetAfter(n)) => format!("reset after {n} body bytes"),
+                Some(Action::Stall(d)) => format!("stalled {} ms, forwarded", d.as_millis()),
+                Some(Action::Respond(status, code, ra)) => format!(
+                    "answered {status} {code}{}",
+                    ra.map(|s| format!(" Retry-After {s}")).unwrap_or_default()
+                ),
+                Some(Action::CutResponse(n)) =>
+                    format!("forwarded, response cut after {n} body bytes"),
+                Some(Action::FlipResponseByte) => "forwarded, a response byte flipped".into(),
+                Some(Action::LoseResponse) => "forwarded, response lost".into(),
+                None => "forwarded".into(),
             }
         ));
         action
     };
+    if let Some(Action::ResetAfter(n)) = action {
+        // Take n body bytes, then close with the rest unread: the kernel resets the
+        // connection.
+        let length = content_length(&head) as u64;
+        let mut got = first.len() as u64;
+        let mut chunk = [0u8; 64 * 1024];
+        while got < n.min(length) {
+            let room = ((n.min(length) - got) as usize).min(chunk.len());
+            match client.read(&mut chunk[..room]) {
+                Ok(0) => break,
+                Ok(k) => got += k as u64,
+                Err(_) => break,
+            }
+        }
+        return Ok(());
+    }
+    let Some((head, body)) = ({
+        let length = content_length(&head);
+        let mut body = first;
+        let mut ok = true;
+        let mut chunk = [0u8; 64 * 1024];
+        while ok && body.len() < length {
+            match client.read(&mut chunk) {
+                Ok(0) => ok = false,
+                Ok(n) => body.extend_from_slice(&chunk[..n]),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut =>
+                {
+                    if stop.load(Ordering::Relaxed) {
+                        ok = false;
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        ok.then_some((head, body))
+    }) else {
+        return Ok(());
+    };
+    match action {
+        Some(Action::Respond(status, code, ra)) => {
+            client.write_all(&error_response(status, code, ra))?;
+            return Ok(());
+        }
+        Some(Action::Stall(d)) => {
+            let until = std::time::Instant::now() + d;
+            while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        _ => {}
+    }
     if action == Some(Action::Hold) {
         triggered.store(true, Ordering::Relaxed);
         // Keep the connection open, the request unanswered, until the test ends.
@@ -312,15 +402,27 @@ fn serve(
         }
         return Ok(());
     }
+    if action == Some(Action::LoseResponse) {
+        return Ok(());
+    }
     let head_end = response
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
         .map_or(response.len(), |i| i + 4);
     let head = String::from_utf8_lossy(&response[..head_end]).to_string();
+    let mut body = response[head_end..].to_vec();
+    match action {
+        Some(Action::CutResponse(n)) => body.truncate(n as usize),
+        Some(Action::FlipResponseByte) if !body.is_empty() => {
+            let i = body.len() / 2;
+            body[i] ^= 0x01;
+        }
+        _ => {}
+    }
     client.write_all(closing(&head).as_bytes())?;
-    client.write_all(&response[head_end..])?;
+    client.write_all(&body)?;
     counters
         .returned
-        .fetch_add((response.len() - head_end) as u64, Ordering::Relaxed);
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
     Ok(())
 }

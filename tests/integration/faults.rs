@@ -1,0 +1,292 @@
+//! Fault classes through the fault proxy, between the real `ferry` binary and SeaweedFS: each
+//! fault fires once, the transfer retries and finishes, and the test checks what a user would:
+//! the object (or file) identical, read back independently; the request retried under the
+//! same part number and within the attempt bound (from the proxy's log); no multipart upload
+//! left.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
+
+use crate::{boto3_object, boto3_uploads, data, ferry, seaweed_bucket, sha256_hex, text};
+
+const MIB: usize = 1024 * 1024;
+
+/// Runs ferry through `proxy` with a 2 s read timeout (so a stall costs seconds, not a
+/// minute) and `--json` events.
+fn through(
+    server: &TestServer,
+    proxy: &HoldProxy,
+    home: &Path,
+    args: &[&str],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["--read-timeout", "2"])
+        .args(args)
+        .args(["--json"])
+        .env_clear()
+        .env("HOME", home)
+        .envs(server.env())
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap()
+}
+
+fn once(method: &'static str, query: &'static str, nth: u32, action: Action) -> Rule {
+    Rule {
+        method,
+        query: if query.is_empty() {
+            vec![]
+        } else {
+            vec![query]
+        },
+        nth,
+        action,
+    }
+}
+
+/// Log lines of requests matching `method` and `query`.
+fn requests(proxy: &HoldProxy, method: &str, query: &str) -> Vec<String> {
+    proxy
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with(&format!("{method} ")) && l.contains(query))
+        .collect()
+}
+
+/// The fault classes of a request carrying a body (UploadPart, UploadPartCopy) or not.
+fn request_faults() -> Vec<(&'static str, Action)> {
+    vec![
+        (
+            "500 InternalError",
+            Action::Respond(500, "InternalError", None),
+        ),
+        ("503 SlowDown", Action::Respond(503, "SlowDown", None)),
+        (
+            "503 SlowDown with Retry-After",
+            Action::Respond(503, "SlowDown", Some(1)),
+        ),
+        (
+            "400 RequestTimeout",
+            Action::Respond(400, "RequestTimeout", None),
+        ),
+        (
+            "400 ExpiredToken",
+            Action::Respond(400, "ExpiredToken", None),
+        ),
+        (
+            "200 with an Error body",
+            Action::Respond(200, "InternalError", None),
+        ),
+        (
+            "stall past the read timeout",
+            Action::Stall(Duration::from_secs(4)),
+        ),
+        ("response lost", Action::LoseResponse),
+    ]
+}
+
+#[test]
+fn uploads_survive_every_fault_class() {
+    let (server, _client, bucket) = seaweed_bucket("fault-up");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(4 * 5 * MIB + 99, 90);
+    std::fs::write(&file, &body).unwrap();
+    let mut faults = request_faults();
+    faults.push((
+        "reset after 1 MiB of the body",
+        Action::ResetAfter(MIB as u64),
+    ));
+    for (name, action) in faults {
+        let key = format!("up-{}", name.replace(' ', "-"));
+        let proxy = HoldProxy::start(
+            &server.endpoint,
+            vec![once("PUT", "partNumber=2", 1, action)],
+        )
+        .unwrap();
+        let start = Instant::now();
+        let o = through(
+            server,
+            &proxy,
+            home.path(),
+            &[
+                "cp",
+                file.to_str().unwrap(),
+                &format!("s3://{bucket}/{key}"),
+                "--part-size",
+                "5MiB",
+                "--concurrency",
+                "2",
+            ],
+        );
+        let took = start.elapsed();
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let tries = requests(&proxy, "PUT", "partNumber=2&");
+        assert_eq!(tries.len(), 2, "{name}: part 2 sent twice: {tries:?}");
+        assert_eq!(
+            boto3_object(server, &bucket, &key)["sha256"],
+            sha256_hex(&body),
+            "{name}"
+        );
+        let events = String::from_utf8_lossy(&o.stdout);
+        assert!(
+            events.contains("\"event\":\"retry\""),
+            "{name}: no retry event"
+        );
+        if name.starts_with("503") {
+            assert!(
+                events.contains("\"event\":\"concurrency\""),
+                "{name}: concurrency did not drop"
+            );
+        }
+        eprintln!(
+            "upload, {name}: {} attempts of part 2, {:.2} s",
+            tries.len(),
+            took.as_secs_f64()
+        );
+    }
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn complete_survives_an_error_body_and_a_lost_reply() {
+    let (server, _client, bucket) = seaweed_bucket("fault-complete");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(11 * MIB, 91);
+    std::fs::write(&file, &body).unwrap();
+    for (name, action) in [
+        (
+            "200 with an Error body",
+            Action::Respond(200, "InternalError", None),
+        ),
+        (
+            "reply lost after the server completed",
+            Action::LoseResponse,
+        ),
+    ] {
+        let key = format!("c-{}", name.replace(' ', "-"));
+        let proxy =
+            HoldProxy::start(&server.endpoint, vec![once("POST", "uploadId=", 1, action)]).unwrap();
+        let o = through(
+            server,
+            &proxy,
+            home.path(),
+            &[
+                "cp",
+                file.to_str().unwrap(),
+                &format!("s3://{bucket}/{key}"),
+                "--part-size",
+                "5MiB",
+            ],
+        );
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert_eq!(
+            requests(&proxy, "POST", "uploadId=").len(),
+            2,
+            "{name}: {:?}",
+            proxy.log()
+        );
+        assert_eq!(
+            boto3_object(server, &bucket, &key)["sha256"],
+            sha256_hex(&body),
+            "{name}"
+        );
+    }
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn downloads_survive_every_fault_class() {
+    let (server, _client, bucket) = seaweed_bucket("fault-down");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(3 * 4 * MIB + 5, 92);
+    std::fs::write(&file, &body).unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", file.to_str().unwrap(), &format!("s3://{bucket}/obj")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut faults = request_faults();
+    faults.retain(|(n, _)| !n.starts_with("200"));
+    faults.push(("body cut short", Action::CutResponse(1000)));
+    faults.push(("a byte flipped", Action::FlipResponseByte));
+    for (name, action) in faults {
+        // The second ranged GET (HeadObject is a HEAD).
+        let proxy = HoldProxy::start(&server.endpoint, vec![once("GET", "", 2, action)]).unwrap();
+        let out = home.path().join(format!("out-{}", name.replace(' ', "-")));
+        let o = through(
+            server,
+            &proxy,
+            home.path(),
+            &[
+                "cp",
+                &format!("s3://{bucket}/obj"),
+                out.to_str().unwrap(),
+                "--part-size",
+                "4MiB",
+                "--concurrency",
+                "1",
+            ],
+        );
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert!(std::fs::read(&out).unwrap() == body, "{name}: bytes differ");
+        let gets = requests(&proxy, "GET", "");
+        // Four ranges, one fetched again; a flipped byte is found by the object's check and
+        // the ranges fetched again until it checks out.
+        if name == "a byte flipped" {
+            assert!(
+                String::from_utf8_lossy(&o.stdout).contains("\"event\":\"refetched\""),
+                "{name}"
+            );
+        } else {
+            assert_eq!(gets.len(), 5, "{name}: {gets:?}");
+        }
+    }
+}
+
+#[test]
+fn copies_survive_every_fault_class() {
+    let (server, _client, bucket) = seaweed_bucket("fault-copy");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(3 * 5 * MIB + 1, 93);
+    std::fs::write(&file, &body).unwrap();
+    let src = format!("s3://{bucket}/src");
+    let o = ferry(server, home.path(), &["cp", file.to_str().unwrap(), &src]);
+    assert!(o.status.success(), "{}", text(&o));
+    for (name, action) in request_faults() {
+        let key = format!("copy-{}", name.replace(' ', "-"));
+        let proxy = HoldProxy::start(
+            &server.endpoint,
+            vec![once("PUT", "partNumber=2", 1, action)],
+        )
+        .unwrap();
+        let o = through(
+            server,
+            &proxy,
+            home.path(),
+            &[
+                "cp",
+                &src,
+                &format!("s3://{bucket}/{key}"),
+                "--part-size",
+                "5MiB",
+            ],
+        );
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let tries = requests(&proxy, "PUT", "partNumber=2&");
+        assert_eq!(tries.len(), 2, "{name}: {tries:?}");
+        assert_eq!(
+            boto3_object(server, &bucket, &key)["sha256"],
+            sha256_hex(&body),
+            "{name}"
+        );
+    }
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
