@@ -10,7 +10,9 @@ use std::time::Duration;
 use ferry_engine::{ErrorKind, ObjectSource, Source, UploadConfig, Uploader};
 use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
 
-use crate::{boto3_object, boto3_uploads, data, ferry, rt, seaweed_bucket, sha256_hex, text};
+use crate::{
+    boto3_object, boto3_uploads, data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, text,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -160,12 +162,7 @@ fn a_small_copy_is_one_copy_object_and_replace_takes_the_new_metadata() {
         home.path(),
         &["cp", &src, &format!("s3://{bucket}/same"), "--no-clobber"],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("--no-clobber"),
-        "{}",
-        text(&o)
-    );
+    expect_exit(&o, 2, "--no-clobber");
     // Metadata flags without REPLACE are refused, nothing created.
     let o = ferry(
         server,
@@ -190,12 +187,7 @@ fn a_small_copy_is_one_copy_object_and_replace_takes_the_new_metadata() {
             &format!("s3://{bucket}/x"),
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("does not exist"),
-        "{}",
-        text(&o)
-    );
+    expect_exit(&o, 1, "does not exist");
 }
 
 #[test]

@@ -15,7 +15,7 @@ use ferry_engine::{
 };
 use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
 
-use crate::{data, ferry, rt, seaweed_bucket, sha256_hex, text};
+use crate::{data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, text};
 
 const MIB: usize = 1024 * 1024;
 
@@ -460,12 +460,7 @@ fn sse_c_versions_verify_and_no_clobber() {
             "require",
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("cannot be verified"),
-        "{}",
-        text(&o)
-    );
+    expect_exit(&o, 1, "cannot be verified");
     assert!(!out.exists() && !partial_path(&out).exists());
     let o = ferry(
         server,
@@ -498,24 +493,14 @@ fn sse_c_versions_verify_and_no_clobber() {
         home.path(),
         &["cp", &url, out_s, "--sse-c-key", &key, "--no-clobber"],
     );
-    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("--no-clobber"),
-        "{}",
-        text(&o)
-    );
+    expect_exit(&o, 2, "--no-clobber");
     // A missing object is a clear error.
     let o = ferry(
         server,
         home.path(),
         &["cp", &format!("s3://{bucket}/nope"), out_s],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("does not exist"),
-        "{}",
-        text(&o)
-    );
+    expect_exit(&o, 1, "does not exist");
     // Upload-only flags are refused.
     let o = ferry(
         server,

@@ -160,6 +160,16 @@ pub(crate) fn ferry_command(vars: Vec<(String, String)>, home: &Path) -> Command
     c
 }
 
+/// Asserts that a run of ferry exited with `code` and said `needle` on stderr.
+pub(crate) fn expect_exit(o: &Output, code: i32, needle: &str) {
+    assert_eq!(o.status.code(), Some(code), "{}", text(o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(needle),
+        "expected {needle:?}: {}",
+        text(o)
+    );
+}
+
 /// A process's outcome, for assertion messages.
 pub(crate) fn text(o: &Output) -> String {
     format!(

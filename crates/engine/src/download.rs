@@ -1012,33 +1012,36 @@ async fn head_each_part<C: ObjectClient>(job: &Job<C>, n: u32) -> Result<Vec<u64
     Ok(sizes.into_iter().map(|(_, s)| s).collect())
 }
 
-/// Reads ranges of `file` in order and feeds them to a check.
-fn read_ordered(file: &File, ranges: &[[u64; 2]], ordered: &mut Ordered) -> std::io::Result<()> {
-    let mut buf = vec![0u8; WRITE_CHUNK];
-    for &[first, len] in ranges {
-        let mut done = 0;
-        while done < len {
-            let n = (len - done).min(buf.len() as u64) as usize;
-            file.read_exact_at(&mut buf[..n], first + done)?;
-            ordered.update(&buf[..n]);
-            done += n as u64;
-        }
-    }
-    Ok(())
-}
-
-/// CRC64NVME of a range of `file`.
-fn crc64_of(file: &File, [first, len]: [u64; 2]) -> std::io::Result<Digest> {
-    let mut h = Hasher::new(ChecksumAlgorithm::Crc64Nvme);
+/// Reads a range of `file` in chunks, passing each to `f`.
+fn read_range(
+    file: &File,
+    [first, len]: [u64; 2],
+    mut f: impl FnMut(&[u8]),
+) -> std::io::Result<()> {
     let mut buf = vec![0u8; WRITE_CHUNK];
     let mut done = 0;
     while done < len {
         let n = (len - done).min(buf.len() as u64) as usize;
         file.read_exact_at(&mut buf[..n], first + done)?;
-        h.update(&buf[..n]);
+        f(&buf[..n]);
         done += n as u64;
     }
-    Ok(h.finish(len))
+    Ok(())
+}
+
+/// Reads ranges of `file` in order and feeds them to a check.
+fn read_ordered(file: &File, ranges: &[[u64; 2]], ordered: &mut Ordered) -> std::io::Result<()> {
+    for &r in ranges {
+        read_range(file, r, |b| ordered.update(b))?;
+    }
+    Ok(())
+}
+
+/// CRC64NVME of a range of `file`.
+fn crc64_of(file: &File, range: [u64; 2]) -> std::io::Result<Digest> {
+    let mut h = Hasher::new(ChecksumAlgorithm::Crc64Nvme);
+    read_range(file, range, |b| h.update(b))?;
+    Ok(h.finish(range[1]))
 }
 
 /// Follows a file download: as ranges complete, reads the ones now in order back and feeds
