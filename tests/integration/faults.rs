@@ -295,3 +295,110 @@ fn copies_survive_every_fault_class() {
     }
     assert!(boto3_uploads(server, &bucket).is_empty());
 }
+
+/// Runs ferry against `endpoint` with a 1 s read timeout; returns its output and run time.
+fn against(endpoint: &str, home: &Path, args: &[&str]) -> (std::process::Output, Duration) {
+    let start = Instant::now();
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["--endpoint-url", endpoint, "--read-timeout", "1"])
+        .args(args)
+        .env_clear()
+        .env("HOME", home)
+        .env("AWS_ACCESS_KEY_ID", "testkey")
+        .env("AWS_SECRET_ACCESS_KEY", "testsecret")
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    (o, start.elapsed())
+}
+
+/// A server that answers garbage: a clear error naming the operation, exit 1, no panic, and
+/// an end within the retry bounds.
+#[test]
+fn a_server_answering_garbage_is_a_clear_error_not_a_panic_or_a_hang() {
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    std::fs::write(&file, data(12 * MIB, 94)).unwrap();
+    let f = file.to_str().unwrap();
+    let out = home.path().join("out.bin");
+    let o_s = out.to_str().unwrap();
+    let response = |status: &str, headers: &str, body: &str| {
+        format!(
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n{headers}\r\n{body}",
+            body.len()
+        )
+    };
+    let cases: Vec<(&str, String, Vec<&str>, &str)> = vec![
+        (
+            "not XML",
+            response("200 OK", "", "this is not XML at all"),
+            vec!["cp", f, "s3://bkt/k", "--part-size", "5MiB"],
+            "CreateMultipartUpload",
+        ),
+        (
+            "truncated XML",
+            response(
+                "200 OK",
+                "Content-Type: application/xml\r\n",
+                "<?xml version=\"1.0\"?><InitiateMultipartUploadResult><Bucket>bkt</Buck",
+            ),
+            vec!["cp", f, "s3://bkt/k", "--part-size", "5MiB"],
+            "CreateMultipartUpload",
+        ),
+        (
+            "an unexpected status",
+            response("418 I'm a teapot", "", ""),
+            vec!["cp", "s3://bkt/k", o_s],
+            "418",
+        ),
+        (
+            "a body shorter than its length",
+            // Every answer says 1,000 bytes and sends 10: HEAD is fine, each GET is cut.
+            "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\nETag: \"e\"\r\nConnection: close\r\n\r\n0123456789"
+                .to_string(),
+            vec!["cp", "s3://bkt/k", o_s],
+            "cut short",
+        ),
+    ];
+    for (name, canned, args, needle) in cases {
+        let server = ferry_testkit::RecordingServer::start(canned);
+        let (o, took) = against(&server.endpoint, home.path(), &args);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{name}: {}", text(&o));
+        assert!(err.contains(needle), "{name}: expected {needle:?}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+        assert!(took < Duration::from_secs(60), "{name}: took {took:?}");
+        assert!(!out.exists(), "{name}: a file was written");
+        eprintln!("garbage, {name}: exit 1 after {:.2} s", took.as_secs_f64());
+    }
+    // A server that accepts and never answers: read timeouts, bounded retries, exit 1.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", silent.local_addr().unwrap());
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = done.clone();
+    let holder = std::thread::spawn(move || {
+        let mut held = Vec::new();
+        silent.set_nonblocking(true).unwrap();
+        let until = Instant::now() + Duration::from_secs(90);
+        while Instant::now() < until && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            match silent.accept() {
+                Ok((s, _)) => held.push(s),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+            if held.len() > 50 {
+                break;
+            }
+        }
+    });
+    let (o, took) = against(&endpoint, home.path(), &["cp", "s3://bkt/k", o_s]);
+    assert_eq!(o.status.code(), Some(1), "silent: {}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("HeadObject"), "silent: {err}");
+    assert!(took < Duration::from_secs(60), "silent: took {took:?}");
+    eprintln!(
+        "garbage, a server that never answers: exit 1 after {:.2} s",
+        took.as_secs_f64()
+    );
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    holder.join().unwrap();
+}
