@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ferry_engine::{
     DownloadConfig, DownloadRequest, Downloader, FileJournalStore, ObjectSource, ResumeConfig,
-    Source, Target, UploadConfig, Uploader, copy_metadata, pipe,
+    Source, Target, UploadConfig, Uploader, copy_metadata, object_tags, pipe,
 };
 use ferry_s3::{
     Directive, GetObjectRequest, GetObjectTaggingRequest, ObjectClient, ObjectOptions,
@@ -192,21 +192,16 @@ async fn streamed_copy(args: &CpArgs, c: StreamedCopy) -> Result<(), CliError> {
     let mut options = c.options;
     if c.directive == Directive::Copy {
         copy_metadata(&head, &mut options);
-        options.tagging = match c
-            .source_client
-            .get_object_tagging(&GetObjectTaggingRequest {
+        options.tagging = object_tags(
+            &c.source_client,
+            &GetObjectTaggingRequest {
                 bucket: c.src.bucket.clone(),
                 key: c.src.key.clone(),
                 version_id: args.version_id.clone(),
                 request: request.clone(),
-            })
-            .await
-        {
-            Ok(t) => t,
-            // A server without tagging has no tags to carry.
-            Err(e) if e.service().is_some_and(|s| s.status == 501) => Vec::new(),
-            Err(e) => return Err(e.into()),
-        };
+            },
+        )
+        .await?;
     }
     // The budget: half for the upload's parts, a quarter for the download's reordering
     // window, the rest for the pipe and the buffers being filled.

@@ -19,7 +19,7 @@ use tracing::warn;
 use crate::checksum::{ChecksumMode, Digest};
 use crate::error::{Error, ErrorKind};
 use crate::journal::{PartRecord, SourceIdentity};
-use crate::plan::plan;
+use crate::plan::{Plan, plan};
 use crate::progress::{Event, UploadOutcome, Verification};
 use crate::source::PartData;
 use crate::upload::{Done, Job, PartsOf, run_journaled, run_known, verify};
@@ -130,18 +130,17 @@ pub(crate) async fn run_copy<C: ObjectClient>(
         directive: from.metadata_directive,
         checksum: full_object_checksum(&meta).cloned(),
     };
+    let mut config = job.config.clone();
+    // CopyObject copies at most 5 GiB.
+    config.plan.multipart_threshold = config.plan.multipart_threshold.min(COPY_OBJECT_MAX + 1);
+    let plan =
+        plan(size, &config.plan).map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
     let mut options = job.options.clone();
-    let multipart = size > COPY_OBJECT_MAX
-        || plan(size, &job.config.plan)
-            .is_ok_and(|p| !matches!(p, crate::plan::Plan::Single { .. }));
-    if from.metadata_directive == Directive::Copy && multipart {
+    if from.metadata_directive == Directive::Copy && !matches!(plan, Plan::Single { .. }) {
         // A multipart copy is a new object: carry the source's headers, metadata and tags.
         copy_metadata(&meta, &mut options);
         options.tagging = source_tags(&job, &state, &head).await?;
     }
-    let mut config = job.config.clone();
-    // CopyObject copies at most 5 GiB.
-    config.plan.multipart_threshold = config.plan.multipart_threshold.min(COPY_OBJECT_MAX + 1);
     let job = Arc::new(job.with_copy(config, options, state));
     let parts_of: PartsOf = Arc::new(|offset, len| PartData::Copy { offset, len });
     let outcome = match job.config.resume.clone() {
@@ -149,11 +148,7 @@ pub(crate) async fn run_copy<C: ObjectClient>(
             let identity = SourceIdentity::object(&url, size, &meta.etag);
             run_journaled(job.clone(), identity, parts_of, &resume).await?
         }
-        None => {
-            let plan = plan(size, &job.config.plan)
-                .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-            run_known(job.clone(), plan, parts_of, None).await?
-        }
+        None => run_known(job.clone(), plan, parts_of, None).await?,
     };
     same_as_source(&meta, outcome)
 }
@@ -170,7 +165,24 @@ pub fn copy_metadata(meta: &ObjectMeta, options: &mut ObjectOptions) {
     options.metadata = meta.metadata.clone();
 }
 
-/// The source's tags (none when the server keeps no tags for it).
+/// An object's tags; none from a server that keeps no tags (it answers 501).
+pub async fn object_tags<C: ObjectClient>(
+    client: &C,
+    req: &GetObjectTaggingRequest,
+) -> Result<Vec<(String, String)>, S3Error> {
+    match client.get_object_tagging(req).await {
+        Err(e) if e.service().is_some_and(|s| s.status == 501) => {
+            warn!(
+                "s3://{}/{}: the server keeps no tags: {e}",
+                req.bucket, req.key
+            );
+            Ok(Vec::new())
+        }
+        other => other,
+    }
+}
+
+/// The source's tags, with retries.
 async fn source_tags<C: ObjectClient>(
     job: &Arc<Job<C>>,
     state: &CopyState,
@@ -182,24 +194,12 @@ async fn source_tags<C: ObjectClient>(
         version_id: head.version_id.clone(),
         request: head.request.clone(),
     };
-    let tags = job
-        .retrying(None, |_| {
-            let (job, req) = (job.clone(), req.clone());
-            async move { job.client.get_object_tagging(&req).await }
-        })
-        .await;
-    match tags {
-        Ok(t) => Ok(t),
-        // A server without tagging has no tags to carry.
-        Err(e) if e.service().is_some_and(|s| s.status == 501) => {
-            warn!("{} keeps no tags: {e}", state.url());
-            Ok(Vec::new())
-        }
-        Err(e) => Err(Error::from_s3(
-            format!("reading the tags of {}", state.url()),
-            e,
-        )),
-    }
+    job.retrying(None, |_| {
+        let (job, req) = (job.clone(), req.clone());
+        async move { object_tags(job.client.as_ref(), &req).await }
+    })
+    .await
+    .map_err(|e| Error::from_s3(format!("reading the tags of {}", state.url()), e))
 }
 
 /// The object's checksum, if it is a full-object one (comparable whatever the part layout).
@@ -211,23 +211,21 @@ fn full_object_checksum(meta: &ObjectMeta) -> Option<&ChecksumValue> {
 
 /// A copy whose source has a full-object checksum is checked against it: the server computed
 /// the copy's from the bytes it copied.
-fn same_as_source(meta: &ObjectMeta, mut outcome: UploadOutcome) -> Result<UploadOutcome, Error> {
+fn same_as_source(meta: &ObjectMeta, outcome: UploadOutcome) -> Result<UploadOutcome, Error> {
     let Some(source) = full_object_checksum(meta) else {
         return Ok(outcome);
     };
     if let Verification::Checksum(mine) = &outcome.verification
         && mine.algorithm == source.algorithm
+        && mine.value != source.value
     {
-        if mine.value != source.value {
-            return Err(Error::new(
-                ErrorKind::Verification,
-                format!(
-                    "the copy s3://{}/{} has {} {}, its source {}",
-                    outcome.bucket, outcome.key, mine.algorithm, mine.value, source.value
-                ),
-            ));
-        }
-        outcome.verification = Verification::Checksum(mine.clone());
+        return Err(Error::new(
+            ErrorKind::Verification,
+            format!(
+                "the copy s3://{}/{} has {} {}, its source {}",
+                outcome.bucket, outcome.key, mine.algorithm, mine.value, source.value
+            ),
+        ));
     }
     Ok(outcome)
 }

@@ -635,8 +635,10 @@ impl<C: ObjectClient> Job<C> {
                 Some(p) => joined(p, local).await?,
                 None => state.take().expect("state"),
             };
-            let s = joined(write_chunk(s, buf.split().freeze()), local).await?;
-            Ok(s)
+            if buf.is_empty() {
+                return Ok(s);
+            }
+            joined(write_chunk(s, buf.split().freeze()), local).await
         }
         .await;
         self.fetched

@@ -30,7 +30,7 @@ mod source;
 mod upload;
 
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
-pub use copy::{ObjectSource, copy_metadata};
+pub use copy::{ObjectSource, copy_metadata, object_tags};
 pub use download::{
     Check, DownloadConfig, DownloadHandle, DownloadOutcome, DownloadRequest, Downloader, Target,
     VerifyMode,

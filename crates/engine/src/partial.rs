@@ -8,8 +8,8 @@
 //! starting over.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead as _, BufReader};
-use std::os::unix::fs::{FileExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -82,9 +82,8 @@ impl Partial {
         let journal_path = journal_path(target);
         let journal = OpenOptions::new()
             .read(true)
-            .write(true)
+            .append(true)
             .create(true)
-            .truncate(false)
             .mode(0o600)
             .open(&journal_path)
             .map_err(|e| local(format!("cannot create {}", journal_path.display()), e))?;
@@ -182,13 +181,9 @@ impl Partial {
     fn append(&mut self, line: &str) -> Result<(), Error> {
         let mut text = line.to_string();
         text.push('\n');
-        let end = self
-            .journal
-            .metadata()
-            .map_err(|e| local(format!("cannot read {}", self.journal_path.display()), e))?
-            .len();
+        // One write of a whole line, appended (O_APPEND).
         self.journal
-            .write_all_at(text.as_bytes(), end)
+            .write_all(text.as_bytes())
             .map_err(|e| local(format!("cannot write {}", self.journal_path.display()), e))
     }
 
@@ -290,8 +285,7 @@ fn read_journal(file: &File) -> Option<Previous> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::io::Write as _;
-    use std::os::unix::fs::MetadataExt as _;
+    use std::os::unix::fs::{FileExt as _, MetadataExt as _};
 
     fn header(size: u64) -> Header {
         Header {

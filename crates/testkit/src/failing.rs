@@ -72,20 +72,18 @@ pub struct FailingClient<C> {
     pub aborts: AtomicU32,
     /// Credential refreshes asked for.
     pub refreshes: AtomicU32,
-    /// GetObject calls so far.
-    pub gets: AtomicU32,
     /// HeadObject calls so far.
     pub heads: AtomicU32,
     /// GetObject calls (1-based) whose body gets one byte flipped in flight.
     flips: Mutex<Vec<u32>>,
     /// Hooks run before call n (1-based) of an operation, e.g. to replace the object.
-    hooks: Mutex<Vec<(&'static str, u32, GetHook)>>,
-    /// Calls so far, per operation that has hooks.
+    hooks: Mutex<Vec<(&'static str, u32, CallHook)>>,
+    /// Calls so far, per hooked operation (GetObject, UploadPartCopy).
     calls: Mutex<std::collections::HashMap<&'static str, u32>>,
 }
 
 /// A hook run before a chosen call.
-pub type GetHook = Box<dyn FnOnce() + Send>;
+pub type CallHook = Box<dyn FnOnce() + Send>;
 
 impl<C: std::fmt::Debug> std::fmt::Debug for FailingClient<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -105,7 +103,6 @@ impl<C> FailingClient<C> {
             injected: AtomicU32::new(0),
             aborts: AtomicU32::new(0),
             refreshes: AtomicU32::new(0),
-            gets: AtomicU32::new(0),
             heads: AtomicU32::new(0),
             flips: Mutex::new(Vec::new()),
             hooks: Mutex::new(Vec::new()),
@@ -125,18 +122,19 @@ impl<C> FailingClient<C> {
     }
 
     /// Runs `hook` just before GetObject call `n` (1-based) is sent.
-    pub fn before_get(&self, n: u32, hook: GetHook) {
+    pub fn before_get(&self, n: u32, hook: CallHook) {
         self.before("GetObject", n, hook);
     }
 
     /// Runs `hook` just before call `n` (1-based) of `operation` (`GetObject`,
     /// `UploadPartCopy`) is sent.
-    pub fn before(&self, operation: &'static str, n: u32, hook: GetHook) {
+    pub fn before(&self, operation: &'static str, n: u32, hook: CallHook) {
         self.hooks.lock().unwrap().push((operation, n, hook));
     }
 
-    /// Counts a call of `operation` and runs the hook set for it, if any.
-    fn hook(&self, operation: &'static str) {
+    /// Counts a call of `operation`, runs the hook set for it, if any, and returns its number
+    /// (1-based).
+    fn hook(&self, operation: &'static str) -> u32 {
         let n = {
             let mut calls = self.calls.lock().unwrap();
             let c = calls.entry(operation).or_insert(0);
@@ -153,6 +151,7 @@ impl<C> FailingClient<C> {
         if let Some(h) = hook {
             h();
         }
+        n
     }
 
     fn take(&self, op: &str, part: Option<u32>) -> Option<S3Error> {
@@ -219,8 +218,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn get_object(&self, req: &GetObjectRequest) -> Result<GetObjectOutput> {
-        let n = self.gets.fetch_add(1, Ordering::Relaxed) + 1;
-        self.hook("GetObject");
+        let n = self.hook("GetObject");
         if let Some(e) = self.take("GetObject", None) {
             return Err(e);
         }
@@ -260,7 +258,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
-        self.hook("UploadPartCopy");
+        let _ = self.hook("UploadPartCopy");
         if let Some(e) = self.take("UploadPartCopy", Some(req.part_number)) {
             return Err(e);
         }

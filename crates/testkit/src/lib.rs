@@ -20,7 +20,7 @@ mod proxy;
 pub use proxy::{Action, HoldProxy, Rule};
 
 pub use failing::{
-    FailingClient, Fault, GetHook, access_denied, expired_token, internal_error, reset, slow_down,
+    CallHook, FailingClient, Fault, access_denied, expired_token, internal_error, reset, slow_down,
 };
 
 use anyhow::{Context, Result, bail};
