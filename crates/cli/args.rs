@@ -46,7 +46,8 @@ pub(crate) struct Global {
     #[arg(long, global = true, value_name = "SECONDS")]
     pub(crate) connect_timeout: Option<f64>,
     /// Seconds a request may wait for the next bytes of an answer before it is retried
-    /// (default 60).
+    /// (default 60); a response body must also bring at least 1 KiB in each such window, so a
+    /// server trickling bytes cannot hold a transfer.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub(crate) read_timeout: Option<f64>,
     /// More log output on stderr (-v: info, -vv: debug). Secrets are never logged.

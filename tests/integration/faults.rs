@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
 
-use crate::{boto3_object, boto3_uploads, data, ferry, seaweed_bucket, sha256_hex, text};
+use crate::{
+    boto3_object, boto3_uploads, data, expect_exit, ferry, seaweed_bucket, sha256_hex, text,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -371,6 +373,22 @@ fn a_server_answering_garbage_is_a_clear_error_not_a_panic_or_a_hang() {
         assert!(!out.exists(), "{name}: a file was written");
         eprintln!("garbage, {name}: exit 1 after {:.2} s", took.as_secs_f64());
     }
+    // A slow-loris body: a byte every 100 ms is never a second of silence, so the read timeout
+    // alone would wait for ever; the least pace (1 KiB per read-timeout window) cuts it.
+    let body = "x".repeat(4000);
+    let server = ferry_testkit::RecordingServer::start_trickling(
+        response("200 OK", "ETag: \"e\"\r\n", &body),
+        Duration::from_millis(100),
+    );
+    let (o, took) = against(&server.endpoint, home.path(), &["cp", "s3://bkt/k", o_s]);
+    expect_exit(&o, 1, "slower than 1024 bytes");
+    assert!(took < Duration::from_secs(60), "slow loris: took {took:?}");
+    assert!(!out.exists(), "slow loris: a file was written");
+    eprintln!(
+        "garbage, a slow-loris body: exit 1 after {:.2} s",
+        took.as_secs_f64()
+    );
+    drop(server);
     // A server that accepts and never answers: read timeouts, bounded retries, exit 1.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let endpoint = format!("http://{}", silent.local_addr().unwrap());

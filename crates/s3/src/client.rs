@@ -454,9 +454,73 @@ impl S3Client {
         Err(service_error(op, resp).await)
     }
 
-    /// Reads a whole (small) response body.
-    async fn body(op: &'static str, resp: reqwest::Response) -> Result<Bytes> {
-        resp.bytes().await.map_err(|e| transport_error(op, e, true))
+    /// Reads a whole (small) response body, at the least pace [`Pace`] allows, except for
+    /// the answers S3 keeps alive with whitespace while it works (Complete and the copies):
+    /// those only have the read timeout.
+    async fn body(&self, op: &'static str, resp: reqwest::Response) -> Result<Bytes> {
+        const KEPT_ALIVE: [&str; 3] = ["CompleteMultipartUpload", "CopyObject", "UploadPartCopy"];
+        if KEPT_ALIVE.contains(&op) {
+            return resp.bytes().await.map_err(|e| transport_error(op, e, true));
+        }
+        let mut pace = Pace::new(self.inner.config.read_timeout);
+        let mut stream = resp.bytes_stream();
+        let mut body = Vec::new();
+        while let Some(chunk) = pace.next(op, &mut stream).await? {
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Bytes::from(body))
+    }
+}
+
+/// The least pace of a response body: at least [`Pace::LEAST`] bytes (or the rest of the body)
+/// in every read-timeout window. The read timeout alone bounds silence; a server trickling a
+/// byte a second (a slow-loris body) would hold a request forever. What curl's
+/// `--speed-limit` does, tied to the read timeout: 1 KiB per 60 s by default.
+struct Pace {
+    window: Duration,
+    mark: tokio::time::Instant,
+    since_mark: u64,
+}
+
+impl Pace {
+    /// Bytes that must arrive in each window.
+    const LEAST: u64 = 1024;
+
+    fn new(window: Duration) -> Self {
+        Self {
+            window,
+            mark: tokio::time::Instant::now(),
+            since_mark: 0,
+        }
+    }
+
+    /// The next chunk of `stream`, or a timeout if the window ends before [`Pace::LEAST`]
+    /// more bytes have come.
+    async fn next<S>(&mut self, op: &'static str, stream: &mut S) -> Result<Option<Bytes>>
+    where
+        S: futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+    {
+        match tokio::time::timeout_at(self.mark + self.window, stream.next()).await {
+            Err(_) => Err(S3Error::client(
+                op,
+                ClientErrorKind::Timeout,
+                format!(
+                    "timed out: the response body came slower than {} bytes in {:?}",
+                    Self::LEAST,
+                    self.window
+                ),
+            )),
+            Ok(Some(Ok(chunk))) => {
+                self.since_mark += chunk.len() as u64;
+                if self.since_mark >= Self::LEAST {
+                    self.mark = tokio::time::Instant::now();
+                    self.since_mark = 0;
+                }
+                Ok(Some(chunk))
+            }
+            Ok(Some(Err(e))) => Err(transport_error(op, e, true)),
+            Ok(None) => Ok(None),
+        }
     }
 }
 
@@ -709,37 +773,42 @@ fn object_meta(op: &'static str, h: &HeaderMap) -> Result<ObjectMeta> {
 
 /// The response body as a stream that fails when it is cut short or runs long: hyper reports
 /// most early ends itself; this also catches a clean close before `Content-Length`.
-fn checked_body(resp: reqwest::Response, expected: u64) -> ByteStream {
+fn checked_body(resp: reqwest::Response, expected: u64, window: Duration) -> ByteStream {
     const OP: &str = "GetObject";
-    let state = (Box::pin(resp.bytes_stream()), 0u64, false);
+    let state = (
+        Box::pin(resp.bytes_stream()),
+        Pace::new(window),
+        0u64,
+        false,
+    );
     Box::pin(futures_util::stream::unfold(
         state,
-        move |(mut inner, mut seen, done)| async move {
+        move |(mut inner, mut pace, mut seen, done)| async move {
             if done {
                 return None;
             }
-            match inner.next().await {
-                Some(Ok(chunk)) => {
+            match pace.next(OP, &mut inner).await {
+                Ok(Some(chunk)) => {
                     seen += chunk.len() as u64;
                     if seen > expected {
                         let e = invalid(
                             OP,
                             format!("the body is longer than its Content-Length {expected}"),
                         );
-                        return Some((Err(e), (inner, seen, true)));
+                        return Some((Err(e), (inner, pace, seen, true)));
                     }
-                    Some((Ok(chunk), (inner, seen, false)))
+                    Some((Ok(chunk), (inner, pace, seen, false)))
                 }
-                Some(Err(e)) => Some((Err(transport_error(OP, e, true)), (inner, seen, true))),
-                None if seen < expected => {
+                Err(e) => Some((Err(e), (inner, pace, seen, true))),
+                Ok(None) if seen < expected => {
                     let e = S3Error::client(
                         OP,
                         ClientErrorKind::BodyCutShort,
                         format!("the body ended after {seen} of {expected} bytes"),
                     );
-                    Some((Err(e), (inner, seen, true)))
+                    Some((Err(e), (inner, pace, seen, true)))
                 }
-                None => None,
+                Ok(None) => None,
             }
         },
     ))
@@ -796,7 +865,7 @@ impl ObjectClient for S3Client {
             p = p.header("x-amz-checksum-type", t.as_str());
         }
         let resp = self.send(p).await?;
-        let body = Self::body(OP, resp).await?;
+        let body = self.body(OP, resp).await?;
         let r: xml::InitiateMultipartUploadResult =
             xml::parse(&body).map_err(|e| invalid(OP, e))?;
         if r.upload_id.is_empty() {
@@ -864,7 +933,7 @@ impl ObjectClient for S3Client {
         p.body = Body::Bytes(Bytes::from(xml::to_xml(&doc)));
         let resp = self.send(p).await?;
         let h = resp.headers().clone();
-        let body = Self::body(OP, resp).await?;
+        let body = self.body(OP, resp).await?;
         if let Some(e) = error_in_body(OP, &body, &h) {
             return Err(e);
         }
@@ -911,7 +980,7 @@ impl ObjectClient for S3Client {
             p = p.query("max-parts", m.to_string());
         }
         let resp = self.send(p).await?;
-        let body = Self::body(OP, resp).await?;
+        let body = self.body(OP, resp).await?;
         let r: xml::ListPartsResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
         let mut parts = Vec::with_capacity(r.parts.len());
         for x in &r.parts {
@@ -973,7 +1042,7 @@ impl ObjectClient for S3Client {
             p = p.query("max-uploads", v.to_string());
         }
         let resp = self.send(p).await?;
-        let body = Self::body(OP, resp).await?;
+        let body = self.body(OP, resp).await?;
         let r: xml::ListMultipartUploadsResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
         // Keys may hold characters XML 1.0 cannot carry; ask for URL-encoding, decode if given.
         let url_encoded = r.encoding_type.as_deref() == Some("url");
@@ -1040,7 +1109,7 @@ impl ObjectClient for S3Client {
         const OP: &str = "GetObject";
         let resp = self.send(get_request(OP, Method::GET, req)).await?;
         let meta = object_meta(OP, resp.headers())?;
-        let body = checked_body(resp, meta.content_length);
+        let body = checked_body(resp, meta.content_length, self.inner.config.read_timeout);
         Ok(GetObjectOutput { meta, body })
     }
 
@@ -1184,7 +1253,7 @@ impl ObjectClient for S3Client {
         }
         let resp = self.send(p).await?;
         let h = resp.headers().clone();
-        let body = Self::body(OP, resp).await?;
+        let body = self.body(OP, resp).await?;
         let r: xml::GetObjectAttributesResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
         let object_parts = match &r.object_parts {
             Some(op) => {
@@ -1280,7 +1349,7 @@ impl ObjectClient for S3Client {
             p = p.query("versionId", v.clone());
         }
         let resp = self.send(p).await?;
-        let body = Self::body(OP, resp).await?;
+        let body = self.body(OP, resp).await?;
         let x: xml::AccessControlPolicyXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
         let mut grants = Vec::with_capacity(x.list.grants.len());
         for g in x.list.grants {
@@ -1342,7 +1411,7 @@ impl ObjectClient for S3Client {
             p = p.query("versionId", v.clone());
         }
         let resp = self.send(p).await?;
-        let body = Self::body(OP, resp).await?;
+        let body = self.body(OP, resp).await?;
         let x: xml::TaggingXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
         Ok(x.tag_set
             .tags
@@ -1418,7 +1487,7 @@ impl S3Client {
         if let Some(etag) = header(&h, "etag") {
             return Ok((h, etag));
         }
-        let body = Self::body(op, resp).await?;
+        let body = self.body(op, resp).await?;
         if let Some(e) = error_in_body(op, &body, &h) {
             return Err(e);
         }
@@ -1433,7 +1502,7 @@ impl S3Client {
     ) -> Result<(xml::CopyResult, HeaderMap)> {
         let resp = self.send(p).await?;
         let h = resp.headers().clone();
-        let body = Self::body(op, resp).await?;
+        let body = self.body(op, resp).await?;
         if let Some(e) = error_in_body(op, &body, &h) {
             return Err(e);
         }

@@ -640,7 +640,16 @@ pub struct RecordingServer {
 impl RecordingServer {
     /// Starts serving `response` (a whole HTTP/1.1 response, headers and body).
     pub fn start(response: String) -> Self {
-        use std::io::{Read, Write};
+        Self::serve(response, None)
+    }
+
+    /// Like [`RecordingServer::start`], but the body of each answer to a GET is sent one byte
+    /// every `pause` (a slow-loris server: never silent long enough for a read timeout).
+    pub fn start_trickling(response: String, pause: Duration) -> Self {
+        Self::serve(response, Some(pause))
+    }
+
+    fn serve(response: String, trickle: Option<Duration>) -> Self {
         use std::sync::atomic::Ordering;
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         listener.set_nonblocking(true).expect("nonblocking");
@@ -648,43 +657,21 @@ impl RecordingServer {
         let heads = std::sync::Arc::new(Mutex::new(Vec::new()));
         let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (h, st) = (heads.clone(), stop.clone());
+        let response = std::sync::Arc::new(response);
         let thread = std::thread::spawn(move || {
+            let mut workers = Vec::new();
             while !st.load(Ordering::Relaxed) {
-                let Ok((mut s, _)) = listener.accept() else {
+                let Ok((s, _)) = listener.accept() else {
                     std::thread::sleep(Duration::from_millis(10));
                     continue;
                 };
-                let _ = s.set_nonblocking(false);
-                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
-                let mut got = Vec::new();
-                let mut buf = [0u8; 16 * 1024];
-                let head_end = loop {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break None,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                    if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-                        break Some(i + 4);
-                    }
-                };
-                let Some(head_end) = head_end else { continue };
-                let head = String::from_utf8_lossy(&got[..head_end]).to_string();
-                let length: usize = head
-                    .lines()
-                    .find_map(|l| {
-                        let (k, v) = l.split_once(':')?;
-                        k.eq_ignore_ascii_case("content-length")
-                            .then(|| v.trim().parse().ok())?
-                    })
-                    .unwrap_or(0);
-                while got.len() < head_end + length {
-                    match s.read(&mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => got.extend_from_slice(&buf[..n]),
-                    }
-                }
-                h.lock().unwrap().push(head);
-                let _ = s.write_all(response.as_bytes());
+                let (h, st, response) = (h.clone(), st.clone(), response.clone());
+                workers.push(std::thread::spawn(move || {
+                    answer(s, &h, &response, trickle, &st);
+                }));
+            }
+            for w in workers {
+                let _ = w.join();
             }
         });
         Self {
@@ -707,6 +694,67 @@ impl RecordingServer {
             access_key: "recording".into(),
             secret_key: "recording-secret".into(),
             region: REGION.into(),
+        }
+    }
+}
+
+/// Reads one request from `s`, records its head, and answers `response` (a GET's body a byte
+/// at a time with `trickle`).
+fn answer(
+    mut s: std::net::TcpStream,
+    heads: &Mutex<Vec<String>>,
+    response: &str,
+    trickle: Option<Duration>,
+    stop: &std::sync::atomic::AtomicBool,
+) {
+    use std::io::{Read, Write};
+    let _ = s.set_nonblocking(false);
+    let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16 * 1024];
+    let head_end = loop {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break None,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break Some(i + 4);
+        }
+    };
+    let Some(head_end) = head_end else { return };
+    let head = String::from_utf8_lossy(&got[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while got.len() < head_end + length {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let get = head.starts_with("GET ");
+    heads.lock().unwrap().push(head);
+    match trickle {
+        Some(pause) if get => {
+            let split = response.find("\r\n\r\n").map_or(0, |i| i + 4);
+            let (top, body) = response.as_bytes().split_at(split);
+            if s.write_all(top).is_err() {
+                return;
+            }
+            for b in body {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) || s.write_all(&[*b]).is_err() {
+                    return;
+                }
+                std::thread::sleep(pause);
+            }
+        }
+        _ => {
+            let _ = s.write_all(response.as_bytes());
         }
     }
 }
