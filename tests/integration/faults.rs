@@ -16,24 +16,35 @@ use crate::{
 
 const MIB: usize = 1024 * 1024;
 
+/// Peak RSS allowed to a faulted transfer here (parts of 5 MiB, a few in flight): retries
+/// must not pile up buffers.
+const RSS_BOUND_KIB: u64 = 96 * 1024;
+
 /// Runs ferry through `proxy` with a 2 s read timeout (so a stall costs seconds, not a
-/// minute) and `--json` events.
+/// minute) and `--json` events; checks that its peak memory stayed under [`RSS_BOUND_KIB`].
 fn through(
     server: &TestServer,
     proxy: &HoldProxy,
     home: &Path,
     args: &[&str],
 ) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_ferry"))
-        .args(["--read-timeout", "2"])
-        .args(args)
-        .args(["--json"])
-        .env_clear()
-        .env("HOME", home)
-        .envs(server.env())
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .output()
-        .unwrap()
+    let (o, peak) = ferry_testkit::output_with_peak_rss(
+        Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(["--read-timeout", "2"])
+            .args(args)
+            .args(["--json"])
+            .env_clear()
+            .env("HOME", home)
+            .envs(server.env())
+            .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+            .stdin(std::process::Stdio::null()),
+    )
+    .unwrap();
+    assert!(
+        peak < RSS_BOUND_KIB,
+        "peak RSS {peak} KiB over {RSS_BOUND_KIB} KiB: {args:?}"
+    );
+    o
 }
 
 fn once(method: &'static str, query: &'static str, nth: u32, action: Action) -> Rule {
@@ -216,6 +227,146 @@ fn complete_survives_an_error_body_and_a_lost_reply() {
         );
     }
     assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+/// CreateMultipartUpload is not idempotent: when its reply is lost the retry makes a second
+/// upload, and the first, which no one knows, is found and aborted.
+#[test]
+fn a_lost_create_reply_is_retried_and_the_orphan_aborted() {
+    let (server, _client, bucket) = seaweed_bucket("fault-create");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(21 * MIB, 95);
+    std::fs::write(&file, &body).unwrap();
+    let f = file.to_str().unwrap();
+    for (name, src, action) in [
+        ("file, reply lost", f, Action::LoseResponse),
+        (
+            "file, reply later than the read timeout",
+            f,
+            Action::DelayResponse(Duration::from_secs(3)),
+        ),
+        ("stream, reply lost", "-", Action::LoseResponse),
+    ] {
+        let key = format!("k-{}", name.replace([' ', ','], "-"));
+        let proxy =
+            HoldProxy::start(&server.endpoint, vec![once("POST", "uploads", 1, action)]).unwrap();
+        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.args([
+            "--read-timeout",
+            "2",
+            "cp",
+            src,
+            &format!("s3://{bucket}/{key}"),
+        ])
+        .args(["--part-size", "5MiB", "--json"])
+        .env_clear()
+        .env("HOME", home.path())
+        .envs(server.env())
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .stdin(std::fs::File::open(&file).unwrap());
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        assert_eq!(requests(&proxy, "POST", "?uploads").len(), 2, "{name}");
+        assert_eq!(
+            requests(&proxy, "DELETE", "uploadId=").len(),
+            1,
+            "{name}: the orphan aborted: {:?}",
+            proxy.log()
+        );
+        assert_eq!(
+            boto3_object(server, &bucket, &key)["sha256"],
+            sha256_hex(&body),
+            "{name}"
+        );
+        assert!(boto3_uploads(server, &bucket).is_empty(), "{name}");
+    }
+}
+
+/// The concurrency limits a run's `--json` events reported, in order.
+fn concurrency_events(o: &std::process::Output) -> Vec<u64> {
+    String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|v| v["event"] == "concurrency")
+        .filter_map(|v| v["limit"].as_u64())
+        .collect()
+}
+
+/// A burst of SlowDown: concurrency halves with each, then climbs back to the maximum as
+/// requests succeed, for uploads and for downloads.
+#[test]
+fn a_slowdown_burst_lowers_concurrency_and_it_climbs_back() {
+    let (server, _client, bucket) = seaweed_bucket("fault-burst");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(16 * 5 * MIB, 96);
+    std::fs::write(&file, &body).unwrap();
+    let slow = Action::Respond(503, "SlowDown", None);
+    let burst = |method: &'static str, query: &'static str| {
+        (2..=4)
+            .map(|n| once(method, query, n, slow))
+            .collect::<Vec<_>>()
+    };
+    let proxy = HoldProxy::start(&server.endpoint, burst("PUT", "partNumber=")).unwrap();
+    let url = format!("s3://{bucket}/burst");
+    let o = through(
+        server,
+        &proxy,
+        home.path(),
+        &[
+            "cp",
+            file.to_str().unwrap(),
+            &url,
+            "--part-size",
+            "5MiB",
+            "--concurrency",
+            "4",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let up = concurrency_events(&o);
+    assert_eq!(
+        boto3_object(server, &bucket, "burst")["sha256"],
+        sha256_hex(&body)
+    );
+    let proxy = HoldProxy::start(&server.endpoint, burst("GET", "")).unwrap();
+    let out = home.path().join("out.bin");
+    let o = through(
+        server,
+        &proxy,
+        home.path(),
+        &[
+            "cp",
+            &url,
+            out.to_str().unwrap(),
+            "--part-size",
+            "5MiB",
+            "--concurrency",
+            "4",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(&out).unwrap() == body);
+    let down = concurrency_events(&o);
+    for (what, limits) in [("upload", up), ("download", down)] {
+        eprintln!("{what}: concurrency {limits:?}");
+        let low = limits.iter().rposition(|&l| l == 1);
+        assert!(
+            low.is_some(),
+            "{what}: three SlowDowns bring it to 1: {limits:?}"
+        );
+        assert_eq!(
+            limits.last(),
+            Some(&4),
+            "{what}: back to 4 by the end: {limits:?}"
+        );
+        let climb = &limits[low.unwrap()..];
+        assert!(
+            climb.windows(2).all(|w| w[1] == w[0] + 1),
+            "{what}: up one at a time: {limits:?}"
+        );
+    }
 }
 
 #[test]

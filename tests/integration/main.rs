@@ -2,6 +2,7 @@
 //! ripgrep does, to keep link time down). The SeaweedFS comes from the test command
 //! (`FERRY_TEST_SEAWEEDFS`) or is started by the first test that needs it.
 
+mod bad_input;
 mod cli;
 mod copy;
 mod download;
@@ -11,6 +12,7 @@ mod killpoints;
 mod ops;
 mod protocol;
 mod resume;
+mod soak;
 mod upload;
 
 use std::sync::OnceLock;

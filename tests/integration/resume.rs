@@ -13,7 +13,13 @@ const MIB: usize = 1024 * 1024;
 
 /// Starts `ferry cp FILE DST --json` with small parts and one at a time, so it can be stopped
 /// part-way.
-fn start_upload(server: &TestServer, home: &Path, file: &Path, dst: &str, extra: &[&str]) -> Child {
+pub(crate) fn start_upload(
+    server: &TestServer,
+    home: &Path,
+    file: &Path,
+    dst: &str,
+    extra: &[&str],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args([
             "cp",
@@ -35,7 +41,7 @@ fn start_upload(server: &TestServer, home: &Path, file: &Path, dst: &str, extra:
 }
 
 /// Waits for `n` finished parts, then sends SIGINT; returns the exit code and stderr.
-fn interrupt_after(mut child: Child, n: usize) -> (Option<i32>, String) {
+pub(crate) fn interrupt_after(mut child: Child, n: usize) -> (Option<i32>, String) {
     let stdout = child.stdout.take().unwrap();
     let mut finished = 0;
     for line in BufReader::new(stdout).lines() {

@@ -533,7 +533,9 @@ impl<C: ObjectClient> Job<C> {
                 ));
             }
         };
-        self.aimd.on_success();
+        if let Some(limit) = self.aimd.on_success() {
+            self.emit(Event::Concurrency { limit });
+        }
         self.emit(Event::RangeFinished {
             range: i as u32,
             first,

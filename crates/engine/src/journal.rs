@@ -418,10 +418,7 @@ impl JournalHandle for FileJournal {
             path: self.path.clone(),
             source: e,
         })?;
-        let started = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let started = unix_now();
         self.append(&Line::Intent {
             v: JOURNAL_VERSION,
             destination: destination.clone(),
@@ -564,6 +561,14 @@ fn line_kind(l: &Line) -> &'static str {
         Line::Upload { .. } => "upload",
         Line::Part { .. } => "part",
     }
+}
+
+/// Seconds since the epoch, by this machine's clock.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -105,7 +105,9 @@ pub enum PlanError {
         smallest: u64,
     },
     /// The object is over the maximum object size.
-    #[error("{size} bytes is over the largest object allowed ({max} bytes)")]
+    #[error(
+        "{size} bytes is over the largest object allowed ({max} bytes); the store cannot hold it as one object: split it"
+    )]
     ObjectTooLarge {
         /// The object's size.
         size: u64,

@@ -46,11 +46,12 @@ impl Aimd {
         s.limit as u32
     }
 
-    /// A part succeeded: grow by 1/limit. Returns the new limit.
-    pub fn on_success(&self) -> u32 {
+    /// A part succeeded: grow by 1/limit. Returns the new limit when it rose by a whole part.
+    pub fn on_success(&self) -> Option<u32> {
         let mut s = self.state.lock().expect("aimd lock");
+        let before = s.limit as u32;
         s.limit = (s.limit + 1.0 / s.limit).min(s.max as f64);
-        s.limit as u32
+        (s.limit as u32 > before).then_some(s.limit as u32)
     }
 }
 
@@ -69,8 +70,8 @@ mod tests {
             a.on_success();
         }
         assert_eq!(a.limit(), 4);
-        a.on_success();
-        assert_eq!(a.limit(), 5);
+        assert_eq!(a.on_success(), Some(5));
+        assert_eq!(a.on_success(), None);
         for _ in 0..1000 {
             a.on_success();
         }

@@ -170,6 +170,9 @@ pub(crate) struct Job<C> {
     journal: Mutex<Option<Box<dyn JournalHandle>>>,
     /// What a server-side copy copies from, once its source was read.
     pub(crate) copy: Option<Arc<CopyState>>,
+    /// When a CreateMultipartUpload whose reply never came was sent (seconds since the
+    /// epoch): an upload may exist that no one knows, even one the server makes late.
+    orphans_since: Mutex<Option<u64>>,
 }
 
 impl<C: ObjectClient> Uploader<C> {
@@ -291,6 +294,7 @@ impl<C: ObjectClient> Uploader<C> {
             aimd: Aimd::new(self.config.concurrency),
             journal: Mutex::new(None),
             copy: None,
+            orphans_since: Mutex::new(None),
         });
         let check = self.check(&job.options);
         let task = tokio::spawn(async move {
@@ -339,6 +343,7 @@ impl<C: ObjectClient> Job<C> {
             aimd: Aimd::new(self.config.concurrency),
             journal: Mutex::new(self.journal.lock().expect("journal lock").take()),
             copy: self.copy.clone(),
+            orphans_since: Mutex::new(*self.orphans_since.lock().expect("orphans lock")),
         }
     }
 
@@ -428,7 +433,9 @@ impl<C: ObjectClient> Job<C> {
         })
         .inspect_err(|_| self.progress.part_ended(false))?;
         self.progress.part_ended(true);
-        self.aimd.on_success();
+        if let Some(limit) = self.aimd.on_success() {
+            self.emit(Event::Concurrency { limit });
+        }
         self.emit(Event::PartFinished {
             part: number,
             size,
@@ -473,7 +480,19 @@ impl<C: ObjectClient> Job<C> {
 
     /// After a failure: keep the upload for resume (returning the error marked so), or abort
     /// it and forget its journal.
-    async fn give_up(&self, upload_id: &str, err: Error) -> Error {
+    /// Aborts, once more, uploads a lost Create reply may have left (a server can make one
+    /// after the retry's sweep): at the end of the upload, whatever the end.
+    async fn sweep_orphans(self: &Arc<Self>, keep: &str) {
+        let since = *self.orphans_since.lock().expect("orphans lock");
+        if let Some(since) = since
+            && let Err(e) = abort_orphans(self, since, Some(keep)).await
+        {
+            warn!("could not look for uploads left by a lost CreateMultipartUpload reply: {e}");
+        }
+    }
+
+    async fn give_up(self: &Arc<Self>, upload_id: &str, err: Error) -> Error {
+        self.sweep_orphans(upload_id).await;
         let journaled = self.journal_id();
         let transient = err.kind() == ErrorKind::Cancelled
             || err.s3().is_some_and(|e| e.is_retryable())
@@ -823,7 +842,7 @@ pub(crate) async fn run_journaled<C: ObjectClient>(
                 // --restart: the old upload goes.
                 Some(u) => job.abort(&u.upload_id).await,
                 // Only an intent: Create may have run; abort what it may have left.
-                None => abort_orphans(&job, old.started).await?,
+                None => abort_orphans(&job, old.started, None).await?,
             }
         }
         None => {}
@@ -839,8 +858,12 @@ pub(crate) async fn run_journaled<C: ObjectClient>(
 }
 
 /// Aborts uploads of this key that started after `since` (seconds since the epoch, less a
-/// margin for clock skew) and that no journal knows: left by a Create whose reply was lost.
-async fn abort_orphans<C: ObjectClient>(job: &Arc<Job<C>>, since: u64) -> Result<(), Error> {
+/// margin for clock skew), but `keep`: left by a Create whose reply was lost.
+async fn abort_orphans<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    since: u64,
+    keep: Option<&str>,
+) -> Result<(), Error> {
     let uploads = ferry_s3::list_all_uploads(
         job.client.as_ref(),
         &ferry_s3::ListMultipartUploadsRequest {
@@ -853,7 +876,10 @@ async fn abort_orphans<C: ObjectClient>(job: &Arc<Job<C>>, since: u64) -> Result
     .await
     .map_err(|e| Error::from_s3("listing uploads left by an interrupted start", e))?;
     let margin = 300;
-    for u in uploads.iter().filter(|u| u.key == job.key) {
+    for u in uploads
+        .iter()
+        .filter(|u| u.key == job.key && Some(u.upload_id.as_str()) != keep)
+    {
         let started = u
             .initiated
             .as_deref()
@@ -1132,38 +1158,47 @@ async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
         key: job.key.clone(),
         options,
     };
-    // CreateMultipartUpload is not idempotent: a retry after a lost reply leaves an upload
-    // no one knows; the resume work records an intent first. Until then, retry only what
-    // surely did not reach the server.
+    // CreateMultipartUpload is not idempotent: a retry after a lost reply can leave an upload
+    // no one knows. Such a retry is made all the same (the transfer goes on), and once an
+    // upload is had, the uploads of this key begun since are listed and the others aborted:
+    // the rule a resume applies to a journal's intent.
+    let since = crate::journal::unix_now();
+    let maybe_left = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let out = job
         .retrying(None, |_| {
-            let (job, req) = (job.clone(), req.clone());
+            let (job, req, maybe_left) = (job.clone(), req.clone(), maybe_left.clone());
             async move {
-                match job.client.create_multipart_upload(&req).await {
-                    Err(e)
-                        if e.is_retryable()
-                            && e.client_kind() != Some(ferry_s3::ClientErrorKind::Connect)
-                            && e.service().is_none() =>
-                    {
-                        // The request may have arrived: do not send it twice.
-                        Err(S3Error::client(
-                            "CreateMultipartUpload",
-                            ferry_s3::ClientErrorKind::InvalidResponse,
-                            format!("{e} (not retried: the server may have created the upload)"),
-                        ))
-                    }
-                    other => other,
+                let out = job.client.create_multipart_upload(&req).await;
+                if let Err(e) = &out
+                    && e.client_kind()
+                        .is_some_and(|k| k != ferry_s3::ClientErrorKind::Connect)
+                {
+                    maybe_left.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
+                out
             }
         })
-        .await
-        .map_err(|e| {
-            if job.cancel.is_cancelled() {
+        .await;
+    let maybe_left = maybe_left.load(std::sync::atomic::Ordering::Relaxed);
+    let out = match out {
+        Ok(out) => out,
+        Err(e) => {
+            // Without a journal's intent to clean up after, try now (the server may be gone).
+            let journaled = job.journal.lock().expect("journal lock").is_some();
+            if maybe_left && !journaled {
+                let _ = abort_orphans(job, since, None).await;
+            }
+            return Err(if job.cancel.is_cancelled() {
                 Error::new(ErrorKind::Cancelled, "the upload was cancelled")
             } else {
                 Error::from_s3(format!("creating s3://{}/{}", job.bucket, job.key), e)
-            }
-        })?;
+            });
+        }
+    };
+    if maybe_left {
+        *job.orphans_since.lock().expect("orphans lock") = Some(since);
+        abort_orphans(job, since, Some(&out.upload_id)).await?;
+    }
     job.emit(Event::UploadCreated {
         upload_id: out.upload_id.clone(),
     });
@@ -1462,6 +1497,7 @@ async fn finish<C: ObjectClient>(
     };
     // The object exists now: the journal has done its work.
     job.forget();
+    job.sweep_orphans(&upload_id).await;
     let (etag, version_id) = match completed {
         Some(c) => (c.etag, c.version_id),
         None => (String::new(), None),

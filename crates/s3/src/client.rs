@@ -1109,6 +1109,21 @@ impl ObjectClient for S3Client {
         const OP: &str = "GetObject";
         let resp = self.send(get_request(OP, Method::GET, req)).await?;
         let meta = object_meta(OP, resp.headers())?;
+        if req.range.is_some()
+            && meta.content_range.is_none()
+            && meta.content_length <= MAX_ERROR_BODY as u64
+        {
+            // A range answered 200 without a Content-Range and a small body: a server (or
+            // something on the way) in trouble can put an `<Error>` there; it is that error,
+            // retryable as its code says. Any other body is returned as it came.
+            let h = resp.headers().clone();
+            let body = self.body(OP, resp).await?;
+            if let Some(e) = error_in_body(OP, &body, &h) {
+                return Err(e);
+            }
+            let body: ByteStream = Box::pin(futures_util::stream::iter([Ok(body)]));
+            return Ok(GetObjectOutput { meta, body });
+        }
         let body = checked_body(resp, meta.content_length, self.inner.config.read_timeout);
         Ok(GetObjectOutput { meta, body })
     }

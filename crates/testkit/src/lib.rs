@@ -17,7 +17,7 @@ mod failing;
 pub mod null_sink;
 mod proxy;
 
-pub use proxy::{Action, HoldProxy, Rule};
+pub use proxy::{Action, Chaos, HoldProxy, Rule};
 
 pub use failing::{
     CallHook, FailingClient, Fault, access_denied, expired_token, internal_error, reset, slow_down,
@@ -766,4 +766,46 @@ impl Drop for RecordingServer {
             let _ = t.join();
         }
     }
+}
+
+/// Runs `cmd` to its end, as [`Command::output`] does, and samples its peak resident memory
+/// (`VmHWM` in `/proc/PID/status`) every 10 ms: returns the output and that peak in KiB (the
+/// last 10 ms before exit can be missed).
+pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process::Output, u64)> {
+    use std::io::Read;
+    let mut child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            let _ = r.read_to_end(&mut v);
+            v
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    let status_path = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    let status = loop {
+        if let Ok(s) = std::fs::read_to_string(&status_path)
+            && let Some(kib) = s
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let output = std::process::Output {
+        status,
+        stdout: out.join().unwrap_or_default(),
+        stderr: err.join().unwrap_or_default(),
+    };
+    Ok((output, peak))
 }

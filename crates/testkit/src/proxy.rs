@@ -31,6 +31,8 @@ pub enum Action {
     ResetAfter(u64),
     /// Wait this long, then forward it.
     Stall(Duration),
+    /// Forward it, then wait this long before returning the response.
+    DelayResponse(Duration),
     /// Answer this S3 error without forwarding: status, code, and `Retry-After` seconds.
     Respond(u16, &'static str, Option<u32>),
     /// Forward it, then return the head and only this many bytes of the body, and close.
@@ -56,10 +58,81 @@ pub struct Rule {
     pub action: Action,
 }
 
+/// Faults at random: each request that no rule matched gets one of `actions` with
+/// probability `percent` in 100, decided by a hash of the seed, the request (method and target,
+/// upload ids left out) and how many times that request was seen, so a rerun with the same
+/// seed faults the same requests whatever order they come in. Actions that do not fit a
+/// request are skipped: body faults (cut, flipped) only on ranged GETs, a reset only on a
+/// request with a longer body, to a HEAD only 5xx answers (S3 sends no error code there);
+/// Hold and DropResponse never (they freeze the client).
+#[derive(Debug, Clone)]
+pub struct Chaos {
+    /// The seed.
+    pub seed: u64,
+    /// Chance of a fault, in percent.
+    pub percent: u32,
+    /// The faults to choose from.
+    pub actions: Vec<Action>,
+}
+
 #[derive(Debug, Default)]
 struct State {
     rules: Vec<(Rule, u32)>,
+    chaos: Option<Chaos>,
+    /// How many times each request (upload ids left out) was seen.
+    seen: std::collections::HashMap<String, u64>,
+    /// Hashes of the bodies sent for each (upload id, part number).
+    parts: std::collections::HashMap<(String, String), std::collections::HashSet<u64>>,
     log: Vec<String>,
+}
+
+impl State {
+    /// The chaos action for this request, if any.
+    fn chaos(&mut self, method: &str, target: &str, head: &str) -> Option<Action> {
+        let key = format!("{method} {}", without_upload_id(target));
+        let n = self.seen.entry(key.clone()).or_insert(0);
+        *n += 1;
+        let chaos = self.chaos.as_ref()?;
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&(chaos.seed, &key, *n), &mut h);
+        let roll = std::hash::Hasher::finish(&h);
+        if (roll % 10_000) >= u64::from(chaos.percent) * 100 || chaos.actions.is_empty() {
+            return None;
+        }
+        let action = chaos.actions[((roll / 10_000) % chaos.actions.len() as u64) as usize];
+        let ranged_get = method == "GET"
+            && head
+                .lines()
+                .any(|l| l.to_ascii_lowercase().starts_with("range:"));
+        let fits = match action {
+            Action::Hold | Action::DropResponse => false,
+            Action::CutResponse(_) | Action::FlipResponseByte => ranged_get,
+            Action::ResetAfter(n) => content_length(head) as u64 > n,
+            // An answer to a HEAD has no body, so no error code: only a status S3 would send.
+            Action::Respond(status, _, _) if method == "HEAD" => status >= 500,
+            _ => true,
+        };
+        fits.then_some(action)
+    }
+}
+
+/// The target with the value of `uploadId` left out (it differs from run to run).
+fn without_upload_id(target: &str) -> String {
+    match target.find("uploadId=") {
+        Some(i) => {
+            let rest = &target[i + "uploadId=".len()..];
+            let end = rest.find('&').unwrap_or(rest.len());
+            format!("{}uploadId={}", &target[..i], &rest[end..])
+        }
+        None => target.to_string(),
+    }
+}
+
+/// The value of query parameter `name` in `target`.
+fn query_value<'t>(target: &'t str, name: &str) -> Option<&'t str> {
+    let q = target.split_once('?')?.1;
+    q.split('&')
+        .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
 }
 
 /// The proxy. Stops when dropped.
@@ -84,7 +157,7 @@ impl HoldProxy {
         let endpoint = format!("http://{}", listener.local_addr()?);
         let state = Arc::new(Mutex::new(State {
             rules: rules.into_iter().map(|r| (r, 0)).collect(),
-            log: Vec::new(),
+            ..State::default()
         }));
         let forwarded = Arc::new(AtomicU64::new(0));
         let returned = Arc::new(AtomicU64::new(0));
@@ -131,12 +204,42 @@ impl HoldProxy {
         })
     }
 
+    /// Turns on faults at random (see [`Chaos`]), or off with `None`.
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        self.state.lock().unwrap().chaos = chaos;
+    }
+
+    /// Parts sent more than once with different bodies: `uploadId partNumber` of each (none
+    /// when every retry resent the same bytes).
+    pub fn parts_resent_differently(&self) -> Vec<String> {
+        let st = self.state.lock().unwrap();
+        let mut out: Vec<String> = st
+            .parts
+            .iter()
+            .filter(|(_, bodies)| bodies.len() > 1)
+            .map(|((u, n), _)| format!("{u} {n}"))
+            .collect();
+        out.sort();
+        out
+    }
+
+    /// How many requests got a fault (held, dropped, reset, stalled, answered, cut, flipped,
+    /// lost) so far.
+    pub fn faults(&self) -> usize {
+        self.log()
+            .iter()
+            .filter(|l| !l.ends_with(" forwarded"))
+            .count()
+    }
+
     /// Starts over with new rules: counters, log and the frozen state are cleared (requests
     /// held so far stay held: their client is gone).
     pub fn reset(&self, rules: Vec<Rule>) {
         let mut st = self.state.lock().unwrap();
         st.rules = rules.into_iter().map(|r| (r, 0)).collect();
         st.log.clear();
+        st.seen.clear();
+        st.parts.clear();
         self.forwarded.store(0, Ordering::Relaxed);
         self.returned.store(0, Ordering::Relaxed);
         self.triggered.store(false, Ordering::Relaxed);
@@ -169,7 +272,8 @@ impl HoldProxy {
         false
     }
 
-    /// What the proxy did, one line per request.
+    /// What the proxy did, one line per request: method, target (with `#bytes=A-B` when a range
+    /// was asked for), and the action.
     pub fn log(&self) -> Vec<String> {
         self.state.lock().unwrap().log.clone()
     }
@@ -296,6 +400,14 @@ fn serve(
     let mut parts = request_line.split_whitespace();
     let method = parts.next().unwrap_or_default().to_string();
     let target = parts.next().unwrap_or_default().to_string();
+    // What the log and the chaos see: the target, and the byte range asked for, if any.
+    let request = match head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case("range").then(|| v.trim())
+    }) {
+        Some(range) => format!("{target}#{range}"),
+        None => target.clone(),
+    };
     let action = {
         let mut st = state.lock().unwrap();
         let mut action = triggered.load(Ordering::Relaxed).then_some(Action::Hold);
@@ -307,13 +419,17 @@ fn serve(
                 }
             }
         }
+        let chaos = st.chaos(&method, &request, &head);
+        action = action.or(chaos);
         st.log.push(format!(
-            "{method} {target} {}",
+            "{method} {request} {}",
             match action {
                 Some(Action::Hold) => "held".to_string(),
                 Some(Action::DropResponse) => "forwarded, response dropped".into(),
                 Some(Action::ResetAfter(n)) => format!("reset after {n} body bytes"),
                 Some(Action::Stall(d)) => format!("stalled {} ms, forwarded", d.as_millis()),
+                Some(Action::DelayResponse(d)) =>
+                    format!("forwarded, response delayed {} ms", d.as_millis()),
                 Some(Action::Respond(status, code, ra)) => format!(
                     "answered {status} {code}{}",
                     ra.map(|s| format!(" Retry-After {s}")).unwrap_or_default()
@@ -388,6 +504,22 @@ fn serve(
         }
         return Ok(());
     }
+    if method == "PUT"
+        && let (Some(upload), Some(part)) = (
+            query_value(&target, "uploadId"),
+            query_value(&target, "partNumber"),
+        )
+    {
+        let mut h = std::hash::DefaultHasher::new();
+        std::hash::Hash::hash(&body, &mut h);
+        state
+            .lock()
+            .unwrap()
+            .parts
+            .entry((upload.to_string(), part.to_string()))
+            .or_default()
+            .insert(std::hash::Hasher::finish(&h));
+    }
     let mut up = TcpStream::connect(upstream)?;
     up.write_all(closing(&head).as_bytes())?;
     up.write_all(&body)?;
@@ -404,6 +536,12 @@ fn serve(
     }
     if action == Some(Action::LoseResponse) {
         return Ok(());
+    }
+    if let Some(Action::DelayResponse(d)) = action {
+        let until = std::time::Instant::now() + d;
+        while std::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
     let head_end = response
         .windows(4)

@@ -1,0 +1,243 @@
+//! Bad input, one table through the CLI: every case exits 2 with a message naming the problem
+//! (and what to do), and nothing is created on the server; the uploads two interrupted runs
+//! left for resume stay as they were.
+
+use std::os::unix::fs::PermissionsExt as _;
+use std::process::Command;
+
+use crate::resume::{interrupt_after, start_upload};
+use crate::{boto3_uploads, data, seaweed_bucket, text};
+
+const MIB: usize = 1024 * 1024;
+
+#[test]
+fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
+    use base64::Engine as _;
+    let (server, _client, bucket) = seaweed_bucket("bad-input");
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path();
+    let file = dir.join("f.bin");
+    std::fs::write(&file, b"small").unwrap();
+    let f = file.to_str().unwrap();
+    let d = dir.to_str().unwrap();
+    let dst = format!("s3://{bucket}/k");
+    let bucket_only = format!("s3://{bucket}/");
+    let dotdot = format!("s3://{bucket}/a/../k");
+    let dot = format!("s3://{bucket}/a/./k");
+    let missing = dir.join("missing");
+    // A sparse 60 GiB file: 5 MiB parts would need 12,288.
+    let sparse = dir.join("sparse.bin");
+    std::fs::File::create(&sparse)
+        .unwrap()
+        .set_len(60 << 30)
+        .unwrap();
+    // Two uploads interrupted part-way (Ctrl-C), journaled for resume: one whose file then
+    // changes, one begun with an SSE-C key.
+    let changed = dir.join("changed.bin");
+    std::fs::write(&changed, data(30 * MIB, 61)).unwrap();
+    let changed_dst = format!("s3://{bucket}/changed");
+    let (code, err) = interrupt_after(start_upload(server, dir, &changed, &changed_dst, &[]), 2);
+    assert_eq!(code, Some(130), "{err}");
+    std::fs::write(&changed, data(30 * MIB + 1, 62)).unwrap();
+    let sealed = dir.join("sealed.bin");
+    std::fs::write(&sealed, data(30 * MIB, 63)).unwrap();
+    let sealed_dst = format!("s3://{bucket}/sealed");
+    let b64 = |b: u8| base64::engine::general_purpose::STANDARD.encode([b; 32]);
+    let (key_a, key_b) = (b64(1), b64(2));
+    let child = start_upload(server, dir, &sealed, &sealed_dst, &["--sse-c-key", &key_a]);
+    let (code, err) = interrupt_after(child, 2);
+    assert_eq!(code, Some(130), "{err}");
+    let uploads_before = {
+        let mut u = boto3_uploads(server, &bucket);
+        u.sort();
+        u
+    };
+    assert_eq!(uploads_before.len(), 2);
+
+    let cases: Vec<(&str, Vec<&str>, &str)> = vec![
+        (
+            "mixed ACL and grants",
+            vec!["cp", f, &dst, "--acl", "private", "--grant-read", "id=abc"],
+            "cannot be combined",
+        ),
+        (
+            "part size under 5 MiB",
+            vec!["cp", f, &dst, "--part-size", "4MiB"],
+            "outside S3's limits",
+        ),
+        (
+            "part size over 5 GiB",
+            vec!["cp", f, &dst, "--part-size", "6GiB"],
+            "outside S3's limits",
+        ),
+        (
+            "too many parts",
+            vec!["cp", sparse.to_str().unwrap(), &dst, "--part-size", "5MiB"],
+            "the smallest part size that works is 7340032 bytes (7 MiB)",
+        ),
+        (
+            "object too large",
+            vec!["cp", "-", &dst, "--expected-size", "49TiB"],
+            "over the largest object allowed (53687091200000 bytes)",
+        ),
+        (
+            "source missing",
+            vec!["cp", missing.to_str().unwrap(), &dst],
+            "cannot read source",
+        ),
+        ("source a directory", vec!["cp", d, &dst], "is a folder"),
+        (
+            "source changed since the journal",
+            vec![
+                "cp",
+                changed.to_str().unwrap(),
+                &changed_dst,
+                "--part-size",
+                "5MiB",
+            ],
+            "changed since its upload began",
+        ),
+        (
+            "destination malformed",
+            vec!["cp", f, "bucket/key"],
+            "one side must be s3://",
+        ),
+        (
+            "destination without a bucket",
+            vec!["cp", f, "s3:///k"],
+            "has no bucket",
+        ),
+        (
+            "destination without a key, from a stream",
+            vec!["cp", "-", &bucket_only],
+            "give the destination key",
+        ),
+        (
+            "invalid bucket name",
+            vec!["cp", f, "s3://x/k"],
+            "invalid bucket name",
+        ),
+        (
+            "SSE-C key of the wrong length",
+            vec!["cp", f, &dst, "--sse-c-key", "c2hvcnQ="],
+            "32 bytes",
+        ),
+        (
+            "SSE-C key other than the upload's",
+            vec![
+                "cp",
+                sealed.to_str().unwrap(),
+                &sealed_dst,
+                "--sse-c-key",
+                &key_b,
+            ],
+            "not the one the upload began with",
+        ),
+        (
+            "malformed endpoint",
+            vec!["--endpoint-url", "localhost:9000", "cp", f, &dst],
+            "invalid endpoint URL",
+        ),
+        (
+            "unknown checksum algorithm",
+            vec!["cp", f, &dst, "--checksum", "md4"],
+            "unknown checksum algorithm",
+        ),
+        (
+            "CRC64NVME as COMPOSITE",
+            vec![
+                "cp",
+                f,
+                &dst,
+                "--checksum",
+                "crc64nvme",
+                "--checksum-type",
+                "composite",
+            ],
+            "cannot be used with type COMPOSITE",
+        ),
+        (
+            "SHA256 as FULL_OBJECT",
+            vec![
+                "cp",
+                f,
+                &dst,
+                "--checksum",
+                "sha256",
+                "--checksum-type",
+                "full-object",
+            ],
+            "cannot be used with type FULL_OBJECT",
+        ),
+        ("a key with '..'", vec!["cp", f, &dotdot], "'..'"),
+        ("a key with '.'", vec!["cp", f, &dot], "'.'"),
+        (
+            "memory limit under a part",
+            vec!["cp", f, &dst, "--memory-limit", "1MiB"],
+            "--memory-limit",
+        ),
+        (
+            "unknown addressing style",
+            vec!["--addressing-style", "sideways", "cp", f, &dst],
+            "addressing style",
+        ),
+    ];
+    for (name, args, needle) in cases {
+        let mut c = crate::ferry_command(server.env(), dir);
+        c.args(&args).stdin(std::fs::File::open(&file).unwrap());
+        let o = c.output().unwrap();
+        check(name, &o, needle);
+    }
+
+    // No credentials anywhere: exit 2, saying where ferry looked.
+    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .args(["cp", f, &dst])
+        .env_clear()
+        .env("HOME", dir)
+        .env("AWS_ENDPOINT_URL", &server.endpoint)
+        .output()
+        .unwrap();
+    check("no credentials", &o, "no credentials found");
+    assert!(String::from_utf8_lossy(&o.stderr).contains(".aws/credentials"));
+
+    // An unreadable source: mode 000, read by a user who is not its owner (as root, ferry
+    // runs as nobody; root reads anything).
+    let locked = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(locked.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let unreadable = locked.path().join("locked.bin");
+    std::fs::write(&unreadable, b"secret").unwrap();
+    std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let mut c = crate::ferry_command(server.env(), locked.path());
+    c.args(["cp", unreadable.to_str().unwrap(), &dst]);
+    let uid = Command::new("id").arg("-u").output().unwrap().stdout;
+    if String::from_utf8_lossy(&uid).trim() == "0" {
+        use std::os::unix::process::CommandExt as _;
+        c.uid(65534).gid(65534);
+    }
+    check(
+        "source unreadable",
+        &c.output().unwrap(),
+        "Permission denied",
+    );
+
+    // Nothing was created, and the two interrupted uploads are as they were.
+    let listed = ferry_testkit::boto3(
+        server,
+        "r = s3.list_objects_v2(Bucket=sys.argv[1])\nprint(json.dumps(r.get('KeyCount', 0)))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(listed, 0, "objects were created");
+    let mut uploads_after = boto3_uploads(server, &bucket);
+    uploads_after.sort();
+    assert_eq!(uploads_after, uploads_before, "uploads changed");
+}
+
+/// Exit 2, the needle on stderr, no panic.
+fn check(name: &str, o: &std::process::Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(2), "{name}: {}", text(o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains(needle), "{name}: expected {needle:?}: {err}");
+    assert!(!err.contains("panicked"), "{name}: {err}");
+    eprintln!("{name}: {}", err.trim());
+}
