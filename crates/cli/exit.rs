@@ -58,8 +58,10 @@ pub(crate) fn init_tracing(verbose: u8) {
             "ferry={level},ferry_s3={level},ferry_engine={level}"
         ))
     });
+    // Colours only on a terminal: a log file or a pipe gets plain text.
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }

@@ -12,6 +12,7 @@ mod killpoints;
 mod ops;
 mod protocol;
 mod resume;
+mod secrets;
 mod soak;
 mod upload;
 

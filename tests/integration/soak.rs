@@ -256,5 +256,5 @@ fn a_short_soak_of_random_transfers_through_random_faults() {
 #[test]
 #[ignore = "heavy tier: scripts/test --heavy"]
 fn heavy_a_long_soak_of_random_transfers_through_random_faults() {
-    soak("soak-heavy", 60, 200 * MIB, 3, 7);
+    soak("soak-heavy", 100, 200 * MIB, 4, 7);
 }

@@ -257,9 +257,7 @@ pub(crate) async fn read_stream_part<R: AsyncRead + Unpin>(
         }
         return Ok(PartData::Memory(buf.freeze()));
     }
-    // tempfile() is created 0600 and unlinked at once: nothing is left behind, whatever
-    // happens to the process.
-    let file = tempfile::tempfile()?;
+    let file = spill_file()?;
     let mut written = 0u64;
     let mut buf = vec![0u8; CHUNK_SIZE];
     while written < len {
@@ -276,4 +274,27 @@ pub(crate) async fn read_stream_part<R: AsyncRead + Unpin>(
         offset: 0,
         len: written,
     })
+}
+
+/// A temporary file for a spilled part: without a name (nothing is left behind, whatever
+/// happens to the process) and 0600 (`tempfile::tempfile` leaves O_TMPFILE files at 0666 less
+/// the umask, readable by everyone through `/proc` while the process runs).
+fn spill_file() -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let dir = std::env::temp_dir();
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+    match rustix::fs::open(&dir, flags, Mode::RUSR | Mode::WUSR) {
+        Ok(fd) => Ok(std::fs::File::from(fd)),
+        // A filesystem without O_TMPFILE: a named 0600 file, unlinked at once.
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt as _;
+            let named = tempfile::Builder::new()
+                .prefix(".ferry-spill")
+                .permissions(std::fs::Permissions::from_mode(0o600))
+                .tempfile_in(&dir)?;
+            let (file, path) = named.into_parts();
+            drop(path);
+            Ok(file)
+        }
+    }
 }
