@@ -55,10 +55,11 @@ pub struct DownloadConfig {
     pub concurrency: u32,
     /// The memory budget for range buffers, in bytes. A file download holds about 2 MiB per
     /// range in flight; a download to a writer holds whole ranges until their turn. By
-    /// default, 256 MiB.
+    /// default, 32 MiB (a file download needs no more; a download to a writer then stays
+    /// under 64 MiB of resident memory).
     pub memory_limit: u64,
     /// Bytes per ranged GET. By default, 16 MiB (grown to keep an object under 10,000
-    /// ranges).
+    /// ranges). For a writer, cut to fit two ranges per connection in the budget.
     pub range_size: u64,
     /// Retries.
     pub retry: RetryPolicy,
@@ -81,7 +82,7 @@ impl Default for DownloadConfig {
     fn default() -> Self {
         Self {
             concurrency: 8,
-            memory_limit: 256 * MIB,
+            memory_limit: 32 * MIB,
             range_size: 16 * MIB,
             retry: RetryPolicy::default(),
             verify: VerifyMode::Auto,
@@ -678,6 +679,15 @@ struct WriteState {
     kept: Vec<Bytes>,
 }
 
+/// The lock that writes to `file` take in turn. Buffered writes to one file are serialised by
+/// the kernel anyway (ext4 takes the inode's lock for each), and threads waiting there spin:
+/// with eight ranges writing at once, profiles showed a fifth of the CPU in `rwsem_spin_on_owner`.
+/// Waiting here sleeps instead. Striped by the file's address: other files rarely share one.
+fn write_lock(file: &Arc<File>) -> &'static std::sync::Mutex<()> {
+    static STRIPES: [std::sync::Mutex<()>; 16] = [const { std::sync::Mutex::new(()) }; 16];
+    &STRIPES[(Arc::as_ptr(file) as usize >> 6) % STRIPES.len()]
+}
+
 /// Hashes `data` and writes it at its offset, on a blocking thread.
 fn write_chunk(
     mut s: WriteState,
@@ -689,7 +699,10 @@ fn write_chunk(
             d.update(&data);
         }
         match &s.file {
-            Some(f) => f.write_all_at(&data, s.offset)?,
+            Some(f) => {
+                let _one_at_a_time = write_lock(f).lock().unwrap_or_else(|e| e.into_inner());
+                f.write_all_at(&data, s.offset)?;
+            }
             None => s.kept.push(data.clone()),
         }
         s.offset += data.len() as u64;
@@ -1155,10 +1168,14 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, target: Target) -> Result<Downlo
         parts,
         guessed,
     });
-    let range_size = job
-        .config
-        .range_size
-        .max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
+    let mut range_size = job.config.range_size;
+    if matches!(target, Target::Writer(_)) {
+        // Whole ranges wait in memory for their turn: two per connection fit the budget.
+        let fits =
+            (job.config.memory_limit / (2 * u64::from(job.config.concurrency.max(1)))) / MIB * MIB;
+        range_size = range_size.min(fits.max(MIB));
+    }
+    let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
     let ranges = plan_ranges(size, range_size, object.parts.as_deref());
     match target {
         Target::File(path) => to_file(job, object, ranges, range_size, &path).await,
