@@ -403,6 +403,8 @@ impl S3 for NullSink {
             .ok_or_else(|| s3_error!(NoSuchKey))?;
         let mut out = HeadObjectOutput {
             content_length: Some(o.size as i64),
+            // Tools such as the aws cli need it (to set the file's mtime).
+            last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
             e_tag: Some(ETag::Strong(o.etag.trim_matches('"').to_string())),
             checksum_type: o.checksum_type.map(ChecksumType::from),
             ..Default::default()
@@ -445,6 +447,7 @@ impl S3 for NullSink {
         });
         let out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(stream)),
+            last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
             content_length: Some((end - start) as i64),
             content_range: req
                 .input

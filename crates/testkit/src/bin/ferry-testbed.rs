@@ -6,6 +6,9 @@
 //!
 //! `ferry-testbed --write-pattern FILE SIZE` writes the bytes the null sink serves for any
 //! object of SIZE bytes: uploaded to the sink, such a file downloads back checking out.
+//!
+//! `ferry-testbed --loopback-floor SIZE` sends SIZE bytes over one loopback TCP connection in
+//! 1 MiB writes and prints the rate: the floor every benchmark figure is read against.
 
 use std::process::{Command, ExitCode};
 
@@ -13,6 +16,9 @@ fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.first().is_some_and(|a| a == "--write-pattern") {
         return write_pattern(&args[1..]);
+    }
+    if args.first().is_some_and(|a| a == "--loopback-floor") {
+        return loopback_floor(&args[1..]);
     }
     let cmd: Vec<&String> = match args.iter().position(|a| a == "--") {
         Some(i) => args[i + 1..].iter().collect(),
@@ -98,6 +104,53 @@ fn write_pattern(args: &[String]) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("ferry-testbed: cannot write {path}: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn loopback_floor(args: &[String]) -> ExitCode {
+    use std::io::{Read as _, Write as _};
+    let Some(size) = args.first().and_then(|s| s.parse::<u64>().ok()) else {
+        eprintln!("usage: ferry-testbed --loopback-floor SIZE");
+        return ExitCode::from(2);
+    };
+    let run = || -> std::io::Result<f64> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
+        let addr = listener.local_addr()?;
+        let reader = std::thread::spawn(move || -> std::io::Result<u64> {
+            let (mut s, _) = listener.accept()?;
+            let mut buf = vec![0u8; 1 << 20];
+            let mut got = 0u64;
+            loop {
+                match s.read(&mut buf)? {
+                    0 => return Ok(got),
+                    n => got += n as u64,
+                }
+            }
+        });
+        let start = std::time::Instant::now();
+        let mut s = std::net::TcpStream::connect(addr)?;
+        let buf = vec![0x5au8; 1 << 20];
+        let mut sent = 0u64;
+        while sent < size {
+            let n = (size - sent).min(buf.len() as u64) as usize;
+            s.write_all(&buf[..n])?;
+            sent += n as u64;
+        }
+        drop(s);
+        let got = reader.join().expect("reader thread")?;
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!(got, size);
+        Ok(size as f64 / (1 << 20) as f64 / secs)
+    };
+    match run() {
+        Ok(rate) => {
+            println!("{rate:.0} MiB/s");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("ferry-testbed: loopback floor failed: {e}");
             ExitCode::from(1)
         }
     }

