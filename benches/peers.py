@@ -111,6 +111,18 @@ def timed(cmd, env, cwd):
     return float(wall), float(user) + float(sys_), int(rss)
 
 
+def settle():
+    """Writes back dirty pages and, where allowed (root), drops the page cache: otherwise the
+    kernel time a run pays for reclaiming what earlier runs left swings from 0.6 to 5 s per GiB,
+    whichever tool happens to run then."""
+    subprocess.run(["sync"])
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+    except OSError:
+        pass
+
+
 def make_file(path, size, pattern_tool=None):
     if pattern_tool:
         subprocess.run([pattern_tool, "--write-pattern", path, str(size)], check=True)
@@ -176,7 +188,7 @@ def run(args):
                     os.makedirs(out)
                 local = src if direction == "up" else out
                 cmd = commands(tool, direction, endpoint, local, bucket, key, work)
-                subprocess.run(["sync"])
+                settle()
                 wall, cpu, rss = timed(cmd, env_for(tool, endpoint), work)
                 if not measured:
                     continue

@@ -39,11 +39,12 @@ for server in null-sink seaweedfs; do
     --work "$work" --results "$results"
 done
 versions="ferry $(git rev-parse --short HEAD), s5cmd $("$S5CMD" version | head -1), $("$RCLONE" version | head -1), $("$AWS" --version 2>&1 | cut -d' ' -f1), awscrt $("$PYTHON" -c 'import awscrt; print(awscrt.__version__)'), SeaweedFS $("$tests_bin/weed" version 2>/dev/null | grep -o '[0-9]\+\.[0-9]\+' | head -1)"
+if [ -w /proc/sys/vm/drop_caches ]; then caches="page cache dropped before each run"; else caches="page cache not dropped (not root): kernel time is noisier"; fi
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(uname -sr)"
 "$PYTHON" - "$out/meta-$mode.json" <<PY
 import json, sys
 json.dump({"date": "$(date -u +%Y-%m-%d)", "machine": "$machine", "mode": "$mode",
            "command": "benches/peers.sh${1:+ $1}", "versions": "$versions",
-           "floor": "raw loopback TCP, one connection: $floor"}, open(sys.argv[1], "w"))
+           "floor": "raw loopback TCP, one connection: $floor; $caches"}, open(sys.argv[1], "w"))
 PY
 "$PYTHON" benches/peers.py report --results "$results" --meta "$out/meta-$mode.json" --out "$out" --name "peers-$mode"

@@ -52,17 +52,33 @@ impl PartData {
         match self {
             PartData::File {
                 file, offset: base, ..
-            } => {
-                let mut buf = BytesMut::zeroed(n);
-                file.read_exact_at(&mut buf, base + offset)?;
-                Ok(buf.freeze())
-            }
+            } => Ok(Bytes::from(read_at(file, base + offset, n)?)),
             PartData::Memory(b) => Ok(b.slice(offset as usize..offset as usize + n)),
             PartData::Copy { .. } => Err(std::io::Error::other(
                 "a server-side copy has no local bytes",
             )),
         }
     }
+}
+
+/// Reads exactly `n` bytes at `offset` into a new buffer without zero-filling it first
+/// (`pread` into the vector's spare capacity; zeroing 1 MiB per chunk was a tenth of an
+/// upload's CPU).
+fn read_at(file: &std::fs::File, offset: u64, n: usize) -> std::io::Result<Vec<u8>> {
+    let mut buf: Vec<u8> = Vec::with_capacity(n);
+    while buf.len() < n {
+        let at = offset + buf.len() as u64;
+        let read = rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at)?;
+        if read == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!("the file ended {} bytes into a {n}-byte read", buf.len()),
+            ));
+        }
+    }
+    // The spare capacity can exceed `n`: bytes past it belong to the next chunk.
+    buf.truncate(n);
+    Ok(buf)
 }
 
 /// The checksums of a part, known once its body has been read.
