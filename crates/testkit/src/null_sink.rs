@@ -141,6 +141,7 @@ impl NullSink {
         headers: &http::HeaderMap,
         trailers: Option<s3s::TrailingHeaders>,
         alg: Option<&str>,
+        mut md5: Option<&mut md5::Md5>,
     ) -> S3Result<(u64, Option<String>)> {
         let mut hasher = hasher_for(alg);
         let mut size = 0u64;
@@ -149,6 +150,9 @@ impl NullSink {
                 let chunk = chunk.map_err(|e| s3_error!(IncompleteBody, "{e}"))?;
                 size += chunk.len() as u64;
                 hasher.update(&chunk);
+                if let Some(m) = md5.as_deref_mut() {
+                    md5::Digest::update(m, &chunk);
+                }
             }
         }
         self.received.fetch_add(size, Ordering::Relaxed);
@@ -260,6 +264,7 @@ impl S3 for NullSink {
                 &req.headers,
                 req.trailing_headers,
                 alg.as_deref(),
+                None,
             )
             .await?;
         let raw = computed
@@ -366,15 +371,19 @@ impl S3 for NullSink {
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
         let alg = declared(&req.headers);
+        // As S3: a single PUT's ETag is the body's MD5 (tools such as rclone compare it with
+        // the file's).
+        let mut md5 = <md5::Md5 as md5::Digest>::new();
         let (size, computed) = self
             .consume(
                 req.input.body,
                 &req.headers,
                 req.trailing_headers,
                 alg.as_deref(),
+                Some(&mut md5),
             )
             .await?;
-        let etag = self.etag();
+        let etag = format!("\"{}\"", hex::encode(md5::Digest::finalize(md5)));
         self.objects.lock().unwrap().insert(
             (req.input.bucket, req.input.key),
             Object {
@@ -386,6 +395,72 @@ impl S3 for NullSink {
         );
         Ok(S3Response::new(PutObjectOutput {
             e_tag: Some(ETag::Strong(etag.trim_matches('"').to_string())),
+            ..Default::default()
+        }))
+    }
+
+    async fn list_objects_v2(
+        &self,
+        req: S3Request<ListObjectsV2Input>,
+    ) -> S3Result<S3Response<ListObjectsV2Output>> {
+        let input = req.input;
+        let prefix = input.prefix.clone().unwrap_or_default();
+        let after = input
+            .continuation_token
+            .clone()
+            .or(input.start_after.clone())
+            .unwrap_or_default();
+        let max = input.max_keys.unwrap_or(1000).clamp(1, 1000) as usize;
+        let objects = self.objects.lock().unwrap();
+        let mut keys: Vec<(&String, &Object)> = objects
+            .iter()
+            .filter(|((b, k), _)| *b == input.bucket && k.starts_with(&prefix) && *k > after)
+            .map(|((_, k), o)| (k, o))
+            .collect();
+        keys.sort_by(|a, b| a.0.cmp(b.0));
+        let mut contents = Vec::new();
+        let mut prefixes: Vec<String> = Vec::new();
+        let mut last = None;
+        for (k, o) in keys.iter().copied() {
+            if contents.len() + prefixes.len() == max {
+                break;
+            }
+            last = Some(k.clone());
+            if let Some(d) = input.delimiter.as_deref()
+                && let Some(i) = k[prefix.len()..].find(d)
+            {
+                let p = k[..prefix.len() + i + d.len()].to_string();
+                if prefixes.last() != Some(&p) {
+                    prefixes.push(p);
+                }
+                continue;
+            }
+            contents.push(s3s::dto::Object {
+                key: Some(k.clone()),
+                size: Some(o.size as i64),
+                e_tag: Some(ETag::Strong(o.etag.trim_matches('"').to_string())),
+                last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
+                ..Default::default()
+            });
+        }
+        let truncated = last
+            .as_ref()
+            .is_some_and(|l| keys.last().is_some_and(|(k, _)| *k != l));
+        Ok(S3Response::new(ListObjectsV2Output {
+            name: Some(input.bucket),
+            prefix: input.prefix,
+            key_count: Some((contents.len() + prefixes.len()) as i32),
+            max_keys: Some(max as i32),
+            is_truncated: Some(truncated),
+            next_continuation_token: if truncated { last } else { None },
+            continuation_token: input.continuation_token,
+            contents: Some(contents),
+            common_prefixes: Some(
+                prefixes
+                    .into_iter()
+                    .map(|p| CommonPrefix { prefix: Some(p) })
+                    .collect(),
+            ),
             ..Default::default()
         }))
     }
