@@ -1307,6 +1307,8 @@ async fn to_file<C: ObjectClient>(
         partial: &mut partial,
         digests: &mut digests,
         follower: follower.as_ref(),
+        file: &file,
+        ranges: &ranges,
     };
     let result = run_ranges(&job, &object, &ranges, todo, Some(file.clone()), &mut sink).await;
     let result = match result {
@@ -1465,6 +1467,9 @@ struct FileSink<'a> {
     partial: &'a mut Partial,
     digests: &'a mut Vec<Option<RangeDigests>>,
     follower: Option<&'a Follower>,
+    /// The partial file and the ranges' bounds, to start each range's writeback.
+    file: &'a File,
+    ranges: &'a [[u64; 2]],
 }
 
 /// What receives finished ranges.
@@ -1488,6 +1493,18 @@ impl Sink for FileSink<'_> {
         self.digests[f.i] = Some(f.digests);
         if let Some(fl) = self.follower {
             fl.done(f.i);
+        } else {
+            // Start writing the range to disk now, in the background, so the fsync before the
+            // rename finds little left: a 1 GiB download spent 0.4 s in that fsync. (Advice
+            // DontNeed starts writeback of dirty pages and drops them once clean; with a
+            // follower the pages are kept, since it reads the range back.)
+            let [first, len] = self.ranges[f.i];
+            let _ = rustix::fs::fadvise(
+                self.file,
+                first,
+                std::num::NonZeroU64::new(len),
+                rustix::fs::Advice::DontNeed,
+            );
         }
         Ok(())
     }
