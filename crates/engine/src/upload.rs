@@ -478,8 +478,6 @@ impl<C: ObjectClient> Job<C> {
         }
     }
 
-    /// After a failure: keep the upload for resume (returning the error marked so), or abort
-    /// it and forget its journal.
     /// Aborts, once more, uploads a lost Create reply may have left (a server can make one
     /// after the retry's sweep): at the end of the upload, whatever the end.
     async fn sweep_orphans(self: &Arc<Self>, keep: &str) {
@@ -491,6 +489,8 @@ impl<C: ObjectClient> Job<C> {
         }
     }
 
+    /// After a failure: keep the upload for resume (returning the error marked so), or abort
+    /// it and forget its journal.
     async fn give_up(self: &Arc<Self>, upload_id: &str, err: Error) -> Error {
         self.sweep_orphans(upload_id).await;
         let journaled = self.journal_id();
@@ -1169,9 +1169,15 @@ async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
             let (job, req, maybe_left) = (job.clone(), req.clone(), maybe_left.clone());
             async move {
                 let out = job.client.create_multipart_upload(&req).await;
+                // Sent, with no answer read: the server may have made an upload.
                 if let Err(e) = &out
-                    && e.client_kind()
-                        .is_some_and(|k| k != ferry_s3::ClientErrorKind::Connect)
+                    && e.client_kind().is_some_and(|k| {
+                        use ferry_s3::ClientErrorKind as K;
+                        matches!(
+                            k,
+                            K::Network | K::Timeout | K::BodyCutShort | K::InvalidResponse
+                        )
+                    })
                 {
                     maybe_left.store(true, std::sync::atomic::Ordering::Relaxed);
                 }
