@@ -457,18 +457,30 @@ impl S3Client {
     /// Reads a whole (small) response body, at the least pace [`Pace`] allows, except for
     /// the answers S3 keeps alive with whitespace while it works (Complete and the copies):
     /// those only have the read timeout.
+    ///
+    /// A body that is an `<Error>` document is that error, whatever the status said: no S3
+    /// answer has that root on success, and S3 (or something on the way) sends one in a 200
+    /// when it fails late.
     async fn body(&self, op: &'static str, resp: reqwest::Response) -> Result<Bytes> {
         const KEPT_ALIVE: [&str; 3] = ["CompleteMultipartUpload", "CopyObject", "UploadPartCopy"];
-        if KEPT_ALIVE.contains(&op) {
-            return resp.bytes().await.map_err(|e| transport_error(op, e, true));
+        let headers = resp.headers().clone();
+        let body = if KEPT_ALIVE.contains(&op) {
+            resp.bytes()
+                .await
+                .map_err(|e| transport_error(op, e, true))?
+        } else {
+            let mut pace = Pace::new(self.inner.config.read_timeout);
+            let mut stream = resp.bytes_stream();
+            let mut body = Vec::new();
+            while let Some(chunk) = pace.next(op, &mut stream).await? {
+                body.extend_from_slice(&chunk);
+            }
+            Bytes::from(body)
+        };
+        match error_in_body(op, &body, &headers) {
+            Some(e) => Err(e),
+            None => Ok(body),
         }
-        let mut pace = Pace::new(self.inner.config.read_timeout);
-        let mut stream = resp.bytes_stream();
-        let mut body = Vec::new();
-        while let Some(chunk) = pace.next(op, &mut stream).await? {
-            body.extend_from_slice(&chunk);
-        }
-        Ok(Bytes::from(body))
     }
 }
 

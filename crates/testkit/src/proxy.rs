@@ -60,7 +60,7 @@ pub struct Rule {
 
 /// Faults at random: each request that no rule matched gets one of `actions` with
 /// probability `percent` in 100, decided by a hash of the seed, the request (method and target,
-/// upload ids left out) and how many times that request was seen, so a rerun with the same
+/// bucket and upload ids left out) and how many times that request was seen, so a rerun with the same
 /// seed faults the same requests whatever order they come in. Actions that do not fit a
 /// request are skipped: body faults (cut, flipped) only on ranged GETs, a reset only on a
 /// request with a longer body, to a HEAD only 5xx answers (S3 sends no error code there);
@@ -89,7 +89,13 @@ struct State {
 impl State {
     /// The chaos action for this request, if any.
     fn chaos(&mut self, method: &str, target: &str, head: &str) -> Option<Action> {
-        let key = format!("{method} {}", without_upload_id(target));
+        // Upload ids and the bucket (tests make a new one each run) left out, so a seed
+        // replays the same faults run after run.
+        let no_bucket = target
+            .trim_start_matches('/')
+            .split_once('/')
+            .map_or("", |(_, rest)| rest);
+        let key = format!("{method} /{}", without_upload_id(no_bucket));
         let n = self.seen.entry(key.clone()).or_insert(0);
         *n += 1;
         let chaos = self.chaos.as_ref()?;
