@@ -28,6 +28,17 @@ fn through(
     home: &Path,
     args: &[&str],
 ) -> std::process::Output {
+    through_with_stdin(server, proxy, home, args, std::process::Stdio::null())
+}
+
+/// [`through`], with `stdin` for a source of `-`.
+fn through_with_stdin(
+    server: &TestServer,
+    proxy: &HoldProxy,
+    home: &Path,
+    args: &[&str],
+    stdin: std::process::Stdio,
+) -> std::process::Output {
     let (o, peak) = ferry_testkit::output_with_peak_rss(
         Command::new(env!("CARGO_BIN_EXE_ferry"))
             .args(["--read-timeout", "2"])
@@ -37,7 +48,7 @@ fn through(
             .env("HOME", home)
             .envs(server.env())
             .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-            .stdin(std::process::Stdio::null()),
+            .stdin(stdin),
     )
     .unwrap();
     assert!(
@@ -256,21 +267,14 @@ fn a_lost_create_reply_is_retried_and_the_orphan_aborted() {
         let key = format!("k-{}", name.replace([' ', ','], "-"));
         let proxy =
             HoldProxy::start(&server.endpoint, vec![once("POST", "uploads", 1, action)]).unwrap();
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-        c.args([
-            "--read-timeout",
-            "2",
-            "cp",
-            src,
-            &format!("s3://{bucket}/{key}"),
-        ])
-        .args(["--part-size", "5MiB", "--json"])
-        .env_clear()
-        .env("HOME", home.path())
-        .envs(server.env())
-        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
-        .stdin(std::fs::File::open(&file).unwrap());
-        let o = c.output().unwrap();
+        let dst = format!("s3://{bucket}/{key}");
+        let o = through_with_stdin(
+            server,
+            &proxy,
+            home.path(),
+            &["cp", src, &dst, "--part-size", "5MiB"],
+            std::fs::File::open(&file).unwrap().into(),
+        );
         assert!(o.status.success(), "{name}: {}", text(&o));
         assert_eq!(requests(&proxy, "POST", "?uploads").len(), 2, "{name}");
         assert_eq!(

@@ -96,7 +96,7 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
         let url = format!("s3://{bucket}/{key}");
         let common = ["--part-size", &part_size, "--concurrency", &concurrency];
         let took = Instant::now();
-        let (o, peak, size) = match kind {
+        let (peak, size) = match kind {
             Kind::Upload | Kind::Stream => {
                 let body = data(size as usize, seed ^ u64::from(round));
                 let file = home.path().join(&key);
@@ -125,7 +125,7 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
                 let got = boto3_object(server, &bucket, &key);
                 assert_eq!(got["sha256"], sha256_hex(&body), "{what}: object differs");
                 objects.push((key.clone(), sha256_hex(&body), body));
-                (o, peak, size)
+                (peak, size)
             }
             Kind::Download => {
                 let (src, sum, body) = &objects[rng.below(objects.len() as u64) as usize];
@@ -155,7 +155,7 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
                 );
                 assert_eq!(got.len(), body.len(), "{what}");
                 std::fs::remove_file(&out).unwrap();
-                (o, peak, got.len() as u64)
+                (peak, got.len() as u64)
             }
             Kind::Copy => {
                 let (src, sum, body) = objects[rng.below(objects.len() as u64) as usize].clone();
@@ -173,7 +173,7 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
                 assert_eq!(got["sha256"], sum, "{what}: copy differs");
                 let size = body.len() as u64;
                 objects.push((key.clone(), sum, body));
-                (o, peak, size)
+                (peak, size)
             }
         };
         let injected = proxy.faults();
@@ -189,7 +189,6 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
         );
         // Parts of 5-8 MiB, up to 4 at once, and the checksum pipeline: well under 128 MiB.
         assert!(peak < 128 * 1024, "{what}: peak RSS {peak} KiB");
-        let _ = o;
         eprintln!(
             "{what}, {size} bytes, parts {part_size} x{concurrency}: {injected} faults, {:.2} s, peak RSS {} MiB",
             took.elapsed().as_secs_f64(),

@@ -945,10 +945,8 @@ impl ObjectClient for S3Client {
         p.body = Body::Bytes(Bytes::from(xml::to_xml(&doc)));
         let resp = self.send(p).await?;
         let h = resp.headers().clone();
+        // `body` turns an `<Error>` inside the 200 into that error.
         let body = self.body(OP, resp).await?;
-        if let Some(e) = error_in_body(OP, &body, &h) {
-            return Err(e);
-        }
         let r: xml::CompleteMultipartUploadResult =
             xml::parse(&body).map_err(|e| invalid(OP, e))?;
         let etag = r
@@ -1127,12 +1125,9 @@ impl ObjectClient for S3Client {
         {
             // A range answered 200 without a Content-Range and a small body: a server (or
             // something on the way) in trouble can put an `<Error>` there; it is that error,
-            // retryable as its code says. Any other body is returned as it came.
-            let h = resp.headers().clone();
+            // retryable as its code says (`body` returns it). Any other body is returned as it
+            // came.
             let body = self.body(OP, resp).await?;
-            if let Some(e) = error_in_body(OP, &body, &h) {
-                return Err(e);
-            }
             let body: ByteStream = Box::pin(futures_util::stream::iter([Ok(body)]));
             return Ok(GetObjectOutput { meta, body });
         }
@@ -1514,10 +1509,8 @@ impl S3Client {
         if let Some(etag) = header(&h, "etag") {
             return Ok((h, etag));
         }
-        let body = self.body(op, resp).await?;
-        if let Some(e) = error_in_body(op, &body, &h) {
-            return Err(e);
-        }
+        // `body` returns the error an `<Error>` body holds.
+        self.body(op, resp).await?;
         Err(invalid(op, "the answer has no ETag"))
     }
 
@@ -1530,9 +1523,6 @@ impl S3Client {
         let resp = self.send(p).await?;
         let h = resp.headers().clone();
         let body = self.body(op, resp).await?;
-        if let Some(e) = error_in_body(op, &body, &h) {
-            return Err(e);
-        }
         let r: xml::CopyResult = xml::parse(&body).map_err(|e| invalid(op, e))?;
         Ok((r, h))
     }
