@@ -246,7 +246,8 @@ fn complete_survives_an_error_body_and_a_lost_reply() {
 }
 
 /// CreateMultipartUpload is not idempotent: when its reply is lost the retry makes a second
-/// upload, and the first, which no one knows, is found and aborted.
+/// upload, and the first, which no one knows, is found and aborted, even when the server makes
+/// it late.
 #[test]
 fn a_lost_create_reply_is_retried_and_the_orphan_aborted() {
     let (server, _client, bucket) = seaweed_bucket("fault-create");
@@ -263,6 +264,13 @@ fn a_lost_create_reply_is_retried_and_the_orphan_aborted() {
             Action::DelayResponse(Duration::from_secs(3)),
         ),
         ("stream, reply lost", "-", Action::LoseResponse),
+        // Found by the soak: the request itself reaches the server after the retry's sweep,
+        // after the upload's own parts and Complete: the last sweep waits for it.
+        (
+            "file, request later than the read timeout",
+            f,
+            Action::Stall(Duration::from_secs(3)),
+        ),
     ] {
         let key = format!("k-{}", name.replace([' ', ','], "-"));
         let proxy =
@@ -432,6 +440,77 @@ fn downloads_survive_every_fault_class() {
             gets.len(),
             start.elapsed().as_secs_f64()
         );
+    }
+}
+
+/// A second fault while ranges are fetched again after a failed check (found by the soak):
+/// a byte flipped in range 2 on its first fetch and in range 3 on its second. The ranges that
+/// came back different are fetched again until the object checks out; a range that comes
+/// back damaged the same way every time is the object's own bytes, a clear error.
+#[test]
+fn a_fault_during_the_refetch_is_fetched_again_and_a_bad_object_is_an_error() {
+    let (server, _client, bucket) = seaweed_bucket("fault-refetch");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(4 * 4 * MIB - 3, 93);
+    std::fs::write(&file, &body).unwrap();
+    // A full-object CRC64NVME (range CRCs combine) and a multipart ETag (read back in order).
+    for (key, checksum) in [("crc", "crc64nvme"), ("etag", "none")] {
+        let o = ferry(
+            server,
+            home.path(),
+            &[
+                "cp",
+                file.to_str().unwrap(),
+                &format!("s3://{bucket}/{key}"),
+                "--checksum",
+                checksum,
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        // Downloads with a byte flipped in the GETs numbered `flips`.
+        let get = |flips: [u32; 2], out: &Path| {
+            let rules = flips
+                .map(|n| once("GET", "", n, Action::FlipResponseByte))
+                .to_vec();
+            let proxy = HoldProxy::start(&server.endpoint, rules).unwrap();
+            let o = through(
+                server,
+                &proxy,
+                home.path(),
+                &[
+                    "cp",
+                    &format!("s3://{bucket}/{key}"),
+                    out.to_str().unwrap(),
+                    "--part-size",
+                    "4MiB",
+                    "--concurrency",
+                    "1",
+                ],
+            );
+            (o, requests(&proxy, "GET", ""))
+        };
+        // One range at a time: GETs 1-4 are the first pass, 5-8 every range again.
+        let out = home.path().join(format!("{key}.out"));
+        let (o, gets) = get([2, 7], &out);
+        assert!(o.status.success(), "{key}: {}", text(&o));
+        assert!(std::fs::read(&out).unwrap() == body, "{key}: bytes differ");
+        // Ranges 2 and 3 came back different, so both are fetched a third time.
+        assert_eq!(gets.len(), 10, "{key}: {gets:?}");
+        let refetched = String::from_utf8_lossy(&o.stdout)
+            .matches("\"event\":\"refetched\"")
+            .count();
+        assert_eq!(
+            refetched, 3,
+            "{key}: range 2 once, range 3 twice (damaged, then right)"
+        );
+
+        // Range 2 damaged alike on both fetches: to ferry that is the object's own bytes.
+        let out = home.path().join(format!("{key}.bad"));
+        let (o, gets) = get([2, 6], &out);
+        expect_exit(&o, 1, "each came back the same");
+        assert!(!out.exists(), "{key}: nothing written");
+        assert_eq!(gets.len(), 8, "{key}: {gets:?}");
     }
 }
 

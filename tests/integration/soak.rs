@@ -189,13 +189,18 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
         );
         // Parts of 5-8 MiB, up to 4 at once, and the checksum pipeline: well under 128 MiB.
         assert!(peak < 128 * 1024, "{what}: peak RSS {peak} KiB");
+        let left = boto3_uploads(server, &bucket);
+        assert!(
+            left.is_empty(),
+            "{what}: uploads left {left:?}\n{:#?}",
+            proxy.log()
+        );
         eprintln!(
             "{what}, {size} bytes, parts {part_size} x{concurrency}: {injected} faults, {:.2} s, peak RSS {} MiB",
             took.elapsed().as_secs_f64(),
             peak / 1024
         );
     }
-    assert!(boto3_uploads(server, &bucket).is_empty(), "uploads left");
     let journals = home.path().join(".local/state/ferry");
     let left: Vec<_> = std::fs::read_dir(&journals)
         .map(|d| d.filter_map(Result::ok).map(|e| e.path()).collect())
@@ -236,8 +241,8 @@ fn run(
     ferry_testkit::output_with_peak_rss(&mut c).unwrap()
 }
 
-/// No request was made more often than the retry bound allows (ranged GETs may be made once
-/// more, by the pass that fetches ranges again after a failed check).
+/// No request was made more often than the retry bound allows (a ranged GET may be made again
+/// by each of the four passes that fetch ranges again after a failed check).
 fn check_attempts(proxy: &HoldProxy, what: &str) {
     let mut counts = std::collections::HashMap::<String, usize>::new();
     for line in proxy.log() {
@@ -250,7 +255,7 @@ fn check_attempts(proxy: &HoldProxy, what: &str) {
     }
     for (request, n) in counts {
         let bound = if request.starts_with("GET ") {
-            2 * MAX_ATTEMPTS
+            (1 + 4) * MAX_ATTEMPTS
         } else {
             MAX_ATTEMPTS
         };
@@ -259,7 +264,6 @@ fn check_attempts(proxy: &HoldProxy, what: &str) {
 }
 
 #[test]
-#[ignore = "finds an open download bug (issue 8): two flipped ranges of one object do not check out after every range is fetched again; replay with scripts/test --heavy -- soak::a_short"]
 fn a_short_soak_of_random_transfers_through_random_faults() {
     soak("soak", 24, 40 * MIB, 8, 20261121);
 }

@@ -1619,49 +1619,57 @@ async fn verify_file<C: ObjectClient>(
         job.name(),
         object.check.kind()
     );
-    // Fetch every range again, in order; stop as soon as the object checks out.
-    let mut refetched = 0u32;
+    // Fetch every range again. A range that comes back different was damaged at least once
+    // (the first time, or this time: a fault can strike the second fetch too), so the
+    // ranges that ever varied are fetched again, pass after pass, until the object checks
+    // out; ranges that came back the same every time are taken as right.
     let combinable = object.check.range_algorithm().is_some()
         && object.parts.is_some() == object.check.parts().is_some();
     let mut sink = Refetch {
-        object: &object,
+        job,
         ranges,
         partial,
         digests,
-        expected: &expected,
-        combinable,
-        refetched: &mut refetched,
-        ok: false,
-        job,
+        refetched: 0,
+        varied: vec![false; ranges.len()],
+        pass: 1,
     };
-    let todo: Vec<usize> = (0..ranges.len()).collect();
-    let r = run_ranges(job, &object, ranges, todo, Some(file.clone()), &mut sink).await;
-    let ok = sink.ok;
-    match r {
-        Ok(()) => {}
-        Err(_) if ok => {}
-        Err(e) => return Err(e),
+    let mut todo: Vec<usize> = (0..ranges.len()).collect();
+    let mut value = None;
+    while !todo.is_empty() && sink.pass <= REFETCH_PASSES {
+        run_ranges(job, &object, ranges, todo, Some(file.clone()), &mut sink).await?;
+        value = if combinable {
+            combined_value(&object, ranges, sink.digests)
+        } else {
+            readback(&object, ranges, file).await?
+        };
+        if value.as_deref() == Some(expected.as_str()) {
+            return Ok((object.check.clone(), sink.refetched));
+        }
+        todo = (0..ranges.len()).filter(|&i| sink.varied[i]).collect();
+        sink.pass += 1;
     }
-    if ok {
-        return Ok((object.check.clone(), refetched));
-    }
-    let value = match combined_value(&object, ranges, digests) {
-        Some(v) => Some(v),
-        None => readback(&object, ranges, file).await?,
+    let why = if sink.varied.contains(&true) {
+        format!("even after fetching the ranges that came back different {REFETCH_PASSES} times")
+    } else {
+        "even after fetching every range again (each came back the same: the object's bytes \
+         do not match its checksum)"
+            .to_string()
     };
-    if value.as_deref() == Some(expected.as_str()) {
-        return Ok((object.check.clone(), refetched));
-    }
     Err(Error::new(
         ErrorKind::Verification,
         format!(
-            "{}: the downloaded bytes do not match the object's {} (expected {expected}, got {}), even after fetching every range again; the file was not written",
+            "{}: the downloaded bytes do not match the object's {} (expected {expected}, got {}), {why}; the file was not written",
             job.name(),
             object.check,
             value.unwrap_or_default()
         ),
     ))
 }
+
+/// Passes of fetching ranges again after a failed check: the first fetches every range, the
+/// later ones the ranges that came back different.
+const REFETCH_PASSES: u32 = 4;
 
 /// Computes the check over the whole partial file, in order.
 async fn readback(
@@ -1687,20 +1695,20 @@ async fn readback(
 /// Ranges fetched again after a failed check.
 struct Refetch<'a, C> {
     job: &'a Arc<Job<C>>,
-    object: &'a Object,
     ranges: &'a [[u64; 2]],
     partial: &'a mut Partial,
     digests: &'a mut Vec<Option<RangeDigests>>,
-    expected: &'a str,
-    combinable: bool,
-    refetched: &'a mut u32,
-    /// The object checks out: stop.
-    ok: bool,
+    /// Ranges fetched again, over all passes.
+    refetched: u32,
+    /// Per range: it came back different at least once.
+    varied: Vec<bool>,
+    /// Which pass this is (1: every range).
+    pass: u32,
 }
 
 impl<C: ObjectClient> Sink for Refetch<'_, C> {
     async fn accept(&mut self, f: Fetched) -> Result<(), Error> {
-        *self.refetched += 1;
+        self.refetched += 1;
         let changed = self.digests[f.i]
             .as_ref()
             .is_none_or(|d| d.crc64 != f.digests.crc64);
@@ -1712,11 +1720,13 @@ impl<C: ObjectClient> Sink for Refetch<'_, C> {
         if changed {
             let r = self.ranges[f.i];
             warn!(
-                "range {} (bytes {}-{}) came back different the second time",
+                "range {} (bytes {}-{}) came back different (fetched again, pass {})",
                 f.i + 1,
                 r[0],
-                r[0] + r[1] - 1
+                r[0] + r[1] - 1,
+                self.pass
             );
+            self.varied[f.i] = true;
             self.job.emit(Event::Refetched {
                 range: f.i as u32,
                 first: r[0],
@@ -1724,13 +1734,9 @@ impl<C: ObjectClient> Sink for Refetch<'_, C> {
             });
         }
         self.digests[f.i] = Some(f.digests);
-        // Every range is fetched again to the end: stopping early would abort ranges whose
+        // The check waits for the end of the pass: stopping early would abort ranges whose
         // bytes are already being written (a blocking write cannot be called back), and a
         // damaged answer among them would land in the file after its check.
-        if changed && self.combinable {
-            self.ok = combined_value(self.object, self.ranges, self.digests).as_deref()
-                == Some(self.expected);
-        }
         Ok(())
     }
 }

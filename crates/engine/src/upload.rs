@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ferry_s3::{
     AbortMultipartUploadRequest, ChecksumType, ChecksumValue, CompleteMultipartUploadRequest,
@@ -18,7 +18,7 @@ use tokio::io::AsyncRead;
 use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
+use tracing::{debug, info, warn};
 
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::copy::{CopyState, ObjectSource};
@@ -170,9 +170,20 @@ pub(crate) struct Job<C> {
     journal: Mutex<Option<Box<dyn JournalHandle>>>,
     /// What a server-side copy copies from, once its source was read.
     pub(crate) copy: Option<Arc<CopyState>>,
-    /// When a CreateMultipartUpload whose reply never came was sent (seconds since the
-    /// epoch): an upload may exist that no one knows, even one the server makes late.
-    orphans_since: Mutex<Option<u64>>,
+    /// Set when a CreateMultipartUpload's reply never came: an upload may exist that no one
+    /// knows, even one the server makes late.
+    orphans: Mutex<Option<Orphans>>,
+}
+
+/// Where to look for uploads a lost CreateMultipartUpload reply may have left, and when.
+#[derive(Debug, Clone, Copy)]
+struct Orphans {
+    /// When the first Create was sent (seconds since the epoch).
+    since: u64,
+    /// The last sweep waits until then: a request that went unanswered for a while may reach
+    /// the server as long again after it was given up (a stalled network path delivers it
+    /// late), and the upload it makes must be seen by the sweep.
+    not_before: Instant,
 }
 
 impl<C: ObjectClient> Uploader<C> {
@@ -294,7 +305,7 @@ impl<C: ObjectClient> Uploader<C> {
             aimd: Aimd::new(self.config.concurrency),
             journal: Mutex::new(None),
             copy: None,
-            orphans_since: Mutex::new(None),
+            orphans: Mutex::new(None),
         });
         let check = self.check(&job.options);
         let task = tokio::spawn(async move {
@@ -343,7 +354,7 @@ impl<C: ObjectClient> Job<C> {
             aimd: Aimd::new(self.config.concurrency),
             journal: Mutex::new(self.journal.lock().expect("journal lock").take()),
             copy: self.copy.clone(),
-            orphans_since: Mutex::new(*self.orphans_since.lock().expect("orphans lock")),
+            orphans: Mutex::new(*self.orphans.lock().expect("orphans lock")),
         }
     }
 
@@ -479,12 +490,25 @@ impl<C: ObjectClient> Job<C> {
     }
 
     /// Aborts, once more, uploads a lost Create reply may have left (a server can make one
-    /// after the retry's sweep): at the end of the upload, whatever the end.
+    /// after the retry's sweep): at the end of the upload, whatever the end, no sooner than
+    /// [`Orphans::not_before`] (unless cancelled).
     async fn sweep_orphans(self: &Arc<Self>, keep: &str) {
-        let since = *self.orphans_since.lock().expect("orphans lock");
-        if let Some(since) = since
-            && let Err(e) = abort_orphans(self, since, Some(keep)).await
-        {
+        let orphans = *self.orphans.lock().expect("orphans lock");
+        let Some(orphans) = orphans else {
+            return;
+        };
+        let wait = orphans.not_before.saturating_duration_since(Instant::now());
+        if !wait.is_zero() {
+            info!(
+                "waiting {:.1} s for a CreateMultipartUpload that may still reach the server, to abort the upload it would make",
+                wait.as_secs_f64()
+            );
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = self.cancel.cancelled() => {}
+            }
+        }
+        if let Err(e) = abort_orphans(self, orphans.since, Some(keep)).await {
             warn!("could not look for uploads left by a lost CreateMultipartUpload reply: {e}");
         }
     }
@@ -1163,11 +1187,13 @@ async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
     // upload is had, the uploads of this key begun since are listed and the others aborted:
     // the rule a resume applies to a journal's intent.
     let since = crate::journal::unix_now();
-    let maybe_left = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // The latest `not_before` of the attempts whose answer was lost.
+    let maybe_left: Arc<Mutex<Option<Instant>>> = Arc::new(Mutex::new(None));
     let out = job
         .retrying(None, |_| {
             let (job, req, maybe_left) = (job.clone(), req.clone(), maybe_left.clone());
             async move {
+                let sent = Instant::now();
                 let out = job.client.create_multipart_upload(&req).await;
                 // Sent, with no answer read: the server may have made an upload.
                 if let Err(e) = &out
@@ -1179,19 +1205,22 @@ async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
                         )
                     })
                 {
-                    maybe_left.store(true, std::sync::atomic::Ordering::Relaxed);
+                    let now = Instant::now();
+                    let not_before = now + (now - sent);
+                    let mut m = maybe_left.lock().expect("create lock");
+                    *m = Some(m.map_or(not_before, |t| t.max(not_before)));
                 }
                 out
             }
         })
         .await;
-    let maybe_left = maybe_left.load(std::sync::atomic::Ordering::Relaxed);
+    let maybe_left = *maybe_left.lock().expect("create lock");
     let out = match out {
         Ok(out) => out,
         Err(e) => {
             // Without a journal's intent to clean up after, try now (the server may be gone).
             let journaled = job.journal.lock().expect("journal lock").is_some();
-            if maybe_left && !journaled {
+            if maybe_left.is_some() && !journaled {
                 let _ = abort_orphans(job, since, None).await;
             }
             return Err(if job.cancel.is_cancelled() {
@@ -1201,8 +1230,8 @@ async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
             });
         }
     };
-    if maybe_left {
-        *job.orphans_since.lock().expect("orphans lock") = Some(since);
+    if let Some(not_before) = maybe_left {
+        *job.orphans.lock().expect("orphans lock") = Some(Orphans { since, not_before });
         abort_orphans(job, since, Some(&out.upload_id)).await?;
     }
     job.emit(Event::UploadCreated {
