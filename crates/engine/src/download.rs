@@ -594,7 +594,8 @@ impl<C: ObjectClient> Job<C> {
             kept: Vec::new(),
         });
         let mut pending: Option<tokio::task::JoinHandle<std::io::Result<WriteState>>> = None;
-        let mut buf = BytesMut::with_capacity(WRITE_CHUNK);
+        let to_file = state.as_ref().is_some_and(|s| s.file.is_some());
+        let mut batch = Batch::default();
         let mut received = 0u64;
         let mut body = out.body;
         let result = async {
@@ -609,21 +610,15 @@ impl<C: ObjectClient> Job<C> {
                         format!("more than the {len} bytes asked for"),
                     ));
                 }
-                // Whole buffers of WRITE_CHUNK, each its own allocation: what a writer target
-                // holds is then exactly the range, never a grown buffer's slack.
-                let mut rest = &chunk[..];
+                let mut rest = chunk;
                 while !rest.is_empty() {
-                    let n = rest.len().min(WRITE_CHUNK - buf.len());
-                    buf.extend_from_slice(&rest[..n]);
-                    rest = &rest[n..];
-                    if buf.len() == WRITE_CHUNK {
+                    rest = batch.take(rest, to_file);
+                    if batch.is_full() {
                         let s = match pending.take() {
                             Some(p) => joined(p, local).await?,
                             None => state.take().expect("state"),
                         };
-                        let full =
-                            std::mem::replace(&mut buf, BytesMut::with_capacity(WRITE_CHUNK));
-                        pending = Some(write_chunk(s, full.freeze()));
+                        pending = Some(write_chunk(s, std::mem::take(&mut batch).parts()));
                     }
                 }
             }
@@ -638,10 +633,10 @@ impl<C: ObjectClient> Job<C> {
                 Some(p) => joined(p, local).await?,
                 None => state.take().expect("state"),
             };
-            if buf.is_empty() {
+            if batch.len == 0 {
                 return Ok(s);
             }
-            joined(write_chunk(s, buf.split().freeze()), local).await
+            joined(write_chunk(s, batch.parts()), local).await
         }
         .await;
         self.fetched
@@ -688,26 +683,91 @@ fn write_lock(file: &Arc<File>) -> &'static std::sync::Mutex<()> {
     &STRIPES[(Arc::as_ptr(file) as usize >> 6) % STRIPES.len()]
 }
 
+/// Received bytes gathered for one write. To a file, the network's own chunks (no copy; one
+/// `pwritev`); for a writer, whole buffers of [`WRITE_CHUNK`], each its own allocation, so
+/// what a writer target holds is exactly the range, never the slack of a network buffer.
+#[derive(Default)]
+struct Batch {
+    chunks: Vec<Bytes>,
+    copy: BytesMut,
+    len: usize,
+}
+
+impl Batch {
+    /// Most chunks one write takes (`IOV_MAX` is 1024).
+    const MAX_CHUNKS: usize = 256;
+
+    /// Takes what fits of `chunk`; returns the rest.
+    fn take(&mut self, mut chunk: Bytes, keep_chunks: bool) -> Bytes {
+        let n = chunk.len().min(WRITE_CHUNK - self.len);
+        let rest = chunk.split_off(n);
+        self.len += n;
+        if keep_chunks {
+            self.chunks.push(chunk);
+        } else {
+            if self.copy.capacity() == 0 {
+                self.copy = BytesMut::with_capacity(WRITE_CHUNK);
+            }
+            self.copy.extend_from_slice(&chunk);
+        }
+        rest
+    }
+
+    fn is_full(&self) -> bool {
+        self.len == WRITE_CHUNK || self.chunks.len() == Self::MAX_CHUNKS
+    }
+
+    fn parts(mut self) -> Vec<Bytes> {
+        if !self.copy.is_empty() {
+            self.chunks.push(self.copy.freeze());
+        }
+        self.chunks
+    }
+}
+
 /// Hashes `data` and writes it at its offset, on a blocking thread.
 fn write_chunk(
     mut s: WriteState,
-    data: Bytes,
+    data: Vec<Bytes>,
 ) -> tokio::task::JoinHandle<std::io::Result<WriteState>> {
     tokio::task::spawn_blocking(move || {
-        s.crc64.update(&data);
-        if let Some(d) = &mut s.digest {
-            d.update(&data);
+        for d in &data {
+            s.crc64.update(d);
+            if let Some(h) = &mut s.digest {
+                h.update(d);
+            }
         }
+        let len: usize = data.iter().map(Bytes::len).sum();
         match &s.file {
             Some(f) => {
                 let _one_at_a_time = write_lock(f).lock().unwrap_or_else(|e| e.into_inner());
-                f.write_all_at(&data, s.offset)?;
+                write_all_vectored_at(f, &data, s.offset)?;
             }
-            None => s.kept.push(data.clone()),
+            None => s.kept.extend(data),
         }
-        s.offset += data.len() as u64;
+        s.offset += len as u64;
         Ok(s)
     })
+}
+
+/// Writes every byte of `data` at `offset`, in as few `pwritev` calls as the kernel allows.
+fn write_all_vectored_at(file: &File, data: &[Bytes], mut offset: u64) -> std::io::Result<()> {
+    let mut bufs: Vec<std::io::IoSlice<'_>> =
+        data.iter().map(|b| std::io::IoSlice::new(b)).collect();
+    let mut slices = &mut bufs[..];
+    std::io::IoSlice::advance_slices(&mut slices, 0);
+    while !slices.is_empty() {
+        match rustix::io::pwritev(file, slices, offset) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => {
+                offset += n as u64;
+                std::io::IoSlice::advance_slices(&mut slices, n);
+            }
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 async fn joined(
