@@ -26,6 +26,8 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 TOOLS = ["ferry", "s5cmd", "rclone", "aws cli", "crt"]
+# ferry's own variants: no ratio against ferry in the table.
+FERRIES = ["ferry", "ferry (base)", "ferry (no checks)"]
 
 
 def env_for(tool, endpoint):
@@ -67,6 +69,11 @@ def commands(tool, direction, endpoint, local, bucket, key, work):
             return ["sh", "-c", cmd]
         src, dst = (local, url) if direction == "up" else (url, local)
         return [t["FERRY"], "cp", src, dst, "--quiet"]
+    if tool == "ferry (base)":
+        # The same commands with another build of ferry (FERRY_BASE): a tuning step measured
+        # against what it changes, in one run.
+        cmd = commands("ferry", direction, endpoint, local, bucket, key, work)
+        return [c.replace(t["FERRY"], t["FERRY_BASE"]) for c in cmd]
     if tool == "ferry (no checks)":
         src, dst = (local, url) if direction == "up" else (url, local)
         extra = ["--checksum", "none"] if direction == "up" else ["--verify", "none"]
@@ -166,6 +173,8 @@ def run(args):
     tools = list(TOOLS)
     if args.server == "null-sink":
         tools.insert(1, "ferry (no checks)")
+    if os.environ.get("FERRY_BASE"):
+        tools.insert(1, "ferry (base)")
     if os.environ.get("FERRY_BENCH_TOOLS"):
         # e.g. FERRY_BENCH_TOOLS="ferry,s5cmd": only these.
         tools = [t for t in tools if t in os.environ["FERRY_BENCH_TOOLS"].split(",")]
@@ -248,7 +257,7 @@ def report(args):
             rss = max(r["rss_kib"] for r in rs) / 1024
             stats[tool] = (mibs, cpu, rss, len(rs))
         f = stats.get("ferry")
-        for tool in [t for t in ["ferry", "ferry (no checks)"] + TOOLS[1:] if t in stats]:
+        for tool in [t for t in FERRIES + TOOLS[1:] if t in stats]:
             mibs, cpu, rss, n = stats[tool]
             ratio = cpu_ratio = ""
             if f and tool not in ("ferry", "ferry (no checks)"):
@@ -269,10 +278,10 @@ def report(args):
         return
     n = len(chart)
     fig, axes = plt.subplots(2, n, figsize=(3.2 * n, 7), squeeze=False)
-    colours = {"ferry": "#d62728", "ferry (no checks)": "#ff9896", "s5cmd": "#1f77b4", "rclone": "#2ca02c",
+    colours = {"ferry": "#d62728", "ferry (no checks)": "#ff9896", "ferry (base)": "#7f7f7f", "s5cmd": "#1f77b4", "rclone": "#2ca02c",
                "aws cli": "#9467bd", "crt": "#8c564b"}
     for i, ((server, workload, direction), stats) in enumerate(chart):
-        tools = [t for t in ["ferry", "ferry (no checks)"] + TOOLS[1:] if t in stats]
+        tools = [t for t in FERRIES + TOOLS[1:] if t in stats]
         for row, (idx, label) in enumerate([(0, "MiB/s (higher is better)"), (1, "CPU-s per GiB (lower is better)")]):
             ax = axes[row][i]
             ax.bar(range(len(tools)), [stats[t][idx] for t in tools], color=[colours[t] for t in tools])

@@ -10,7 +10,9 @@
 #                               three rounds
 # To finish a run that stopped: FERRY_BENCH_APPEND=1 keeps the runs already recorded,
 # FERRY_BENCH_SERVERS="seaweedfs" and FERRY_BENCH_WORKLOADS="100 x 8 MiB" pick what to run
-# (FERRY_BENCH_TOOLS="ferry,s5cmd" the tools).
+# (FERRY_BENCH_TOOLS="ferry,s5cmd" the tools). FERRY_BASE=/path/to/an/older/ferry adds that build
+# as "ferry (base)", to measure a tuning step in the same run; FERRY_BENCH_OUT=dir writes the
+# report there instead of docs/bench.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=quick
@@ -23,7 +25,7 @@ target=${CARGO_TARGET_DIR:-target}
 case $target in /*) ;; *) target=$PWD/$target ;; esac
 work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
-out=docs/bench
+out=${FERRY_BENCH_OUT:-docs/bench}
 mkdir -p "$out"
 results=$out/runs-$mode.jsonl
 [ -n "${FERRY_BENCH_APPEND:-}" ] || : > "$results"
