@@ -1591,7 +1591,14 @@ fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig> {
     let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .map_err(|e| tls_err(e.to_string()))?;
-    let mut tls = if config.verify_tls {
+    let mut tls = if config.endpoint.scheme() == "http" {
+        // No request of this client is ever https (the endpoint's scheme is kept for every
+        // address, redirects are not followed): loading and parsing the system's roots or a
+        // CA bundle (AWS_CA_BUNDLE) would only cost each process its start-up time.
+        builder
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+    } else if config.verify_tls {
         let mut roots = rustls::RootCertStore::empty();
         match &config.ca_bundle_pem {
             Some(pem) => {
