@@ -755,7 +755,6 @@ fn write_all_vectored_at(file: &File, data: &[Bytes], mut offset: u64) -> std::i
     let mut bufs: Vec<std::io::IoSlice<'_>> =
         data.iter().map(|b| std::io::IoSlice::new(b)).collect();
     let mut slices = &mut bufs[..];
-    std::io::IoSlice::advance_slices(&mut slices, 0);
     while !slices.is_empty() {
         match rustix::io::pwritev(file, slices, offset) {
             Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
@@ -1710,7 +1709,9 @@ async fn verify_file<C: ObjectClient>(
         sink.pass += 1;
     }
     let why = if sink.varied.contains(&true) {
-        format!("even after fetching the ranges that came back different {REFETCH_PASSES} times")
+        format!(
+            "even after {REFETCH_PASSES} passes fetching again the ranges that came back different"
+        )
     } else {
         "even after fetching every range again (each came back the same: the object's bytes \
          do not match its checksum)"
