@@ -26,7 +26,7 @@ MIB = 1 << 20
 GIB = 1 << 30
 
 TOOLS = ["ferry", "s5cmd", "rclone", "aws cli", "crt"]
-# ferry's own variants: no ratio against ferry in the table.
+# ferry and its variants, listed first in the table and the chart.
 FERRIES = ["ferry", "ferry (base)", "ferry (no checks)"]
 
 
