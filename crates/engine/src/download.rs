@@ -594,8 +594,7 @@ impl<C: ObjectClient> Job<C> {
             kept: Vec::new(),
         });
         let mut pending: Option<tokio::task::JoinHandle<std::io::Result<WriteState>>> = None;
-        let to_file = state.as_ref().is_some_and(|s| s.file.is_some());
-        let mut batch = Batch::default();
+        let mut batch = Batch::new(state.as_ref().is_some_and(|s| s.file.is_some()));
         let mut received = 0u64;
         let mut body = out.body;
         let result = async {
@@ -612,13 +611,13 @@ impl<C: ObjectClient> Job<C> {
                 }
                 let mut rest = chunk;
                 while !rest.is_empty() {
-                    rest = batch.take(rest, to_file);
+                    rest = batch.take(rest);
                     if batch.is_full() {
                         let s = match pending.take() {
                             Some(p) => joined(p, local).await?,
                             None => state.take().expect("state"),
                         };
-                        pending = Some(write_chunk(s, std::mem::take(&mut batch).parts()));
+                        pending = Some(write_chunk(s, batch.parts()));
                     }
                 }
             }
@@ -633,7 +632,7 @@ impl<C: ObjectClient> Job<C> {
                 Some(p) => joined(p, local).await?,
                 None => state.take().expect("state"),
             };
-            if batch.len == 0 {
+            if batch.is_empty() {
                 return Ok(s);
             }
             joined(write_chunk(s, batch.parts()), local).await
@@ -686,8 +685,9 @@ fn write_lock(file: &Arc<File>) -> &'static std::sync::Mutex<()> {
 /// Received bytes gathered for one write. To a file, the network's own chunks (no copy; one
 /// `pwritev`); for a writer, whole buffers of [`WRITE_CHUNK`], each its own allocation, so
 /// what a writer target holds is exactly the range, never the slack of a network buffer.
-#[derive(Default)]
 struct Batch {
+    /// Keep the network's chunks (a file) rather than copy them (a writer).
+    zero_copy: bool,
     chunks: Vec<Bytes>,
     copy: BytesMut,
     len: usize,
@@ -697,12 +697,21 @@ impl Batch {
     /// Most chunks one write takes (`IOV_MAX` is 1024).
     const MAX_CHUNKS: usize = 256;
 
+    fn new(zero_copy: bool) -> Self {
+        Batch {
+            zero_copy,
+            chunks: Vec::new(),
+            copy: BytesMut::new(),
+            len: 0,
+        }
+    }
+
     /// Takes what fits of `chunk`; returns the rest.
-    fn take(&mut self, mut chunk: Bytes, keep_chunks: bool) -> Bytes {
+    fn take(&mut self, mut chunk: Bytes) -> Bytes {
         let n = chunk.len().min(WRITE_CHUNK - self.len);
         let rest = chunk.split_off(n);
         self.len += n;
-        if keep_chunks {
+        if self.zero_copy {
             self.chunks.push(chunk);
         } else {
             if self.copy.capacity() == 0 {
@@ -717,11 +726,18 @@ impl Batch {
         self.len == WRITE_CHUNK || self.chunks.len() == Self::MAX_CHUNKS
     }
 
-    fn parts(mut self) -> Vec<Bytes> {
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The gathered bytes, leaving the batch empty.
+    fn parts(&mut self) -> Vec<Bytes> {
+        self.len = 0;
         if !self.copy.is_empty() {
-            self.chunks.push(self.copy.freeze());
+            // The whole buffer goes: the next chunk starts a new allocation.
+            self.chunks.push(std::mem::take(&mut self.copy).freeze());
         }
-        self.chunks
+        std::mem::take(&mut self.chunks)
     }
 }
 
