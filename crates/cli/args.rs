@@ -117,6 +117,12 @@ pub(crate) struct CpArgs {
     /// (size only).
     #[arg(long, value_name = "auto|require|none", help_heading = "Transfer")]
     pub(crate) verify: Option<String>,
+    /// Download: when to write the file with O_DIRECT (on ext4, XFS, btrfs and F2FS) rather
+    /// than through the page cache. auto (default): when the object is bigger than the
+    /// kernel's background writeback threshold, past which cached writes slow down; always;
+    /// never.
+    #[arg(long, value_name = "auto|always|never", help_heading = "Transfer")]
+    pub(crate) direct_io: Option<String>,
     /// Download (or copy) this version of the source object.
     #[arg(long, value_name = "ID", help_heading = "Object")]
     pub(crate) version_id: Option<String>,

@@ -78,9 +78,9 @@ pub(crate) async fn copy(global: &Global, args: &CpArgs) -> Result<(), CliError>
             flags.join(", ")
         )));
     }
-    if args.verify.is_some() || args.expected_size.is_some() {
+    if args.verify.is_some() || args.expected_size.is_some() || args.direct_io.is_some() {
         return Err(bad_input(
-            "--verify and --expected-size are not for copies: a copy is always checked",
+            "--verify, --expected-size and --direct-io are not for copies: a copy is always checked and writes no file",
         ));
     }
     let mut config = upload_config(args)?;

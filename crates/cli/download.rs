@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ferry_engine::{
-    Check, DownloadConfig, DownloadOutcome, DownloadRequest, Downloader, ErrorKind, Target,
-    VerifyMode,
+    Check, DirectIo, DownloadConfig, DownloadOutcome, DownloadRequest, Downloader, ErrorKind,
+    Target, VerifyMode,
 };
 use ferry_s3::RequestOptions;
 
@@ -94,6 +94,16 @@ fn download_config(args: &CpArgs) -> Result<DownloadConfig, CliError> {
             )));
         }
     };
+    config.direct_io = match args.direct_io.as_deref() {
+        None | Some("auto") => DirectIo::Auto,
+        Some("always") => DirectIo::Always,
+        Some("never") => DirectIo::Never,
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--direct-io {other:?}: use auto, always or never"
+            )));
+        }
+    };
     Ok(config)
 }
 
@@ -142,6 +152,11 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
         .transpose()?;
     if to_stdout && args.restart {
         return Err(bad_input("--restart is for files: stdout cannot resume"));
+    }
+    if to_stdout && args.direct_io.is_some() {
+        return Err(bad_input(
+            "--direct-io is for files: stdout is written as a stream",
+        ));
     }
     let request = DownloadRequest {
         bucket: src.bucket.clone(),

@@ -254,9 +254,9 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
         dst.key.push_str(&name.to_string_lossy());
     }
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
-    if args.verify.is_some() || args.version_id.is_some() {
+    if args.verify.is_some() || args.version_id.is_some() || args.direct_io.is_some() {
         return Err(bad_input(
-            "--verify and --version-id are for downloads; an upload is always checked",
+            "--verify, --version-id and --direct-io are for downloads; an upload is always checked",
         ));
     }
     copy_only(args)?;

@@ -181,6 +181,21 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             vec!["--addressing-style", "sideways", "cp", f, &dst],
             "addressing style",
         ),
+        (
+            "an unknown --direct-io",
+            vec!["cp", &dst, f, "--direct-io", "sometimes"],
+            "--direct-io \"sometimes\": use auto, always or never",
+        ),
+        (
+            "--direct-io for an upload",
+            vec!["cp", f, &dst, "--direct-io", "always"],
+            "--direct-io are for downloads",
+        ),
+        (
+            "--direct-io to stdout",
+            vec!["cp", &dst, "-", "--direct-io", "always"],
+            "--direct-io is for files",
+        ),
     ];
     for (name, args, needle) in cases {
         let mut c = crate::ferry_command(server.env(), dir);

@@ -77,6 +77,10 @@ fn objects_from_three_tools_download_identical_each_naming_its_check() {
                 out.to_str().unwrap(),
                 "--part-size",
                 "3MiB",
+                // Written with O_DIRECT (where the check reads the file back, through the
+                // page cache), the last partial block through the page cache.
+                "--direct-io",
+                "always",
             ],
         );
         assert!(o.status.success(), "{key}: {}", text(&o));
@@ -262,7 +266,8 @@ fn an_object_replaced_mid_download_is_a_clear_error_and_nothing_is_written() {
     assert!(!partial_path(&out).exists(), "no partial file is kept");
 }
 
-/// Runs `ferry cp s3://… FILE` one range at a time through `endpoint`.
+/// Runs `ferry cp s3://… FILE` one range at a time through `endpoint`, written with O_DIRECT
+/// (resume then reads back what went straight to the disk).
 fn download_command(
     server: &TestServer,
     home: &Path,
@@ -270,7 +275,9 @@ fn download_command(
     src: &str,
     out: &Path,
 ) -> Command {
-    parallel_download_command(server, home, endpoint, src, out, 1)
+    let mut c = parallel_download_command(server, home, endpoint, src, out, 1);
+    c.args(["--direct-io", "always"]);
+    c
 }
 
 /// The same with `concurrency` ranges at a time.

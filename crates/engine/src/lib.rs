@@ -20,6 +20,7 @@ mod download;
 mod error;
 mod handle;
 mod journal;
+mod output;
 mod partial;
 mod pipe;
 mod plan;
@@ -41,6 +42,7 @@ pub use journal::{
     Destination, FileJournalStore, JOURNAL_VERSION, Journal, JournalError, JournalHandle,
     JournalStore, PartRecord, SourceIdentity, UploadRecord,
 };
+pub use output::DirectIo;
 pub use partial::partial_path;
 pub use pipe::{PipeEnd, PipeReader, PipeWriter, pipe};
 pub use plan::{
