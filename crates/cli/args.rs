@@ -117,10 +117,10 @@ pub(crate) struct CpArgs {
     /// (size only).
     #[arg(long, value_name = "auto|require|none", help_heading = "Transfer")]
     pub(crate) verify: Option<String>,
-    /// Download: when to write the file with O_DIRECT (on ext4, XFS, btrfs and F2FS) rather
-    /// than through the page cache. auto (default): when the object is bigger than the
-    /// kernel's background writeback threshold, past which cached writes slow down; always;
-    /// never.
+    /// When to read (upload) or write (download) the file with O_DIRECT, on ext4, XFS, btrfs
+    /// and F2FS, rather than through the page cache. auto (default): when it is bigger than
+    /// the kernel's background writeback threshold, past which the page cache slows a
+    /// transfer down; always; never.
     #[arg(long, value_name = "auto|always|never", help_heading = "Transfer")]
     pub(crate) direct_io: Option<String>,
     /// Download (or copy) this version of the source object.

@@ -94,7 +94,13 @@ fn download_config(args: &CpArgs) -> Result<DownloadConfig, CliError> {
             )));
         }
     };
-    config.direct_io = match args.direct_io.as_deref() {
+    config.direct_io = direct_io(args)?;
+    Ok(config)
+}
+
+/// `--direct-io`, for uploads and downloads.
+pub(crate) fn direct_io(args: &CpArgs) -> Result<DirectIo, CliError> {
+    Ok(match args.direct_io.as_deref() {
         None | Some("auto") => DirectIo::Auto,
         Some("always") => DirectIo::Always,
         Some("never") => DirectIo::Never,
@@ -103,8 +109,7 @@ fn download_config(args: &CpArgs) -> Result<DownloadConfig, CliError> {
                 "--direct-io {other:?}: use auto, always or never"
             )));
         }
-    };
-    Ok(config)
+    })
 }
 
 /// Runs `ferry cp s3://… FILE|-`.

@@ -213,6 +213,7 @@ pub(crate) fn upload_config(args: &CpArgs) -> Result<UploadConfig, CliError> {
         no_clobber: args.no_clobber,
         sign_payload: args.sign_payload,
         expected_size: size("--expected-size", &args.expected_size)?,
+        direct_io: crate::download::direct_io(args)?,
         ..Default::default()
     };
     if let Some(c) = args.concurrency {
@@ -254,9 +255,9 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
         dst.key.push_str(&name.to_string_lossy());
     }
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
-    if args.verify.is_some() || args.version_id.is_some() || args.direct_io.is_some() {
+    if args.verify.is_some() || args.version_id.is_some() {
         return Err(bad_input(
-            "--verify, --version-id and --direct-io are for downloads; an upload is always checked",
+            "--verify and --version-id are for downloads; an upload is always checked",
         ));
     }
     copy_only(args)?;
@@ -296,6 +297,10 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
         });
     } else if args.restart {
         return Err(bad_input("--restart is for files: a stream cannot resume"));
+    } else if args.direct_io.is_some() {
+        return Err(bad_input(
+            "--direct-io is for files: a stream is read as it comes",
+        ));
     }
     let uploader = Uploader::new(Arc::new(client), config);
     uploader.check(&options).map_err(bad_input)?;

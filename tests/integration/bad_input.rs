@@ -187,9 +187,9 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             "--direct-io \"sometimes\": use auto, always or never",
         ),
         (
-            "--direct-io for an upload",
-            vec!["cp", f, &dst, "--direct-io", "always"],
-            "--direct-io are for downloads",
+            "--direct-io for a stream",
+            vec!["cp", "-", &dst, "--direct-io", "always"],
+            "--direct-io is for files",
         ),
         (
             "--direct-io to stdout",

@@ -101,7 +101,10 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
     let body = data(64 * MIB + 11, 40);
     std::fs::write(&file, &body).unwrap();
     let dst = format!("s3://{bucket}/big.bin");
-    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 3);
+    // Read with O_DIRECT, the resume too (it re-reads the finished parts to check them).
+    let direct = ["--direct-io", "always"];
+    let (code, stderr) =
+        interrupt_after(start_upload(server, home.path(), &file, &dst, &direct), 3);
     assert_eq!(code, Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
     assert_eq!(
@@ -112,6 +115,7 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
     assert_eq!(journals(home.path()).len(), 1, "and its journal");
     let args = printed_command(&stderr);
     assert!(args.contains(&dst), "{args:?}");
+    assert!(args.windows(2).any(|w| w == direct), "{args:?}");
     let o = crate::ferry_command(server.env(), home.path())
         .args(&args)
         .output()

@@ -35,9 +35,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use crate::checksum::{Digest, Hasher, combine, object_checksum};
+use crate::direct::{ALIGN, Aligned, DirectIo, Out};
 use crate::error::{Error, ErrorKind};
 use crate::handle::{EVENT_CAPACITY, Handle};
-use crate::output::{ALIGN, Aligned, DirectIo, Out};
 use crate::partial::{Header, PARTIAL_VERSION, Partial, RangeLine};
 use crate::progress::{Event, Progress};
 use crate::retry::{Attempts, Jitter, RandomJitter, RetryPolicy, RetryQuota};
@@ -55,9 +55,9 @@ pub struct DownloadConfig {
     /// Most ranges in flight. By default, 8.
     pub concurrency: u32,
     /// The memory budget for range buffers, in bytes. A file download holds about 2 MiB per
-    /// range in flight; a download to a writer holds whole ranges until their turn. By
-    /// default, 32 MiB (a file download needs no more; a download to a writer then stays
-    /// under 64 MiB of resident memory).
+    /// range in flight (3 MiB written direct); a download to a writer holds whole ranges
+    /// until their turn. By default, 32 MiB (a file download needs no more; a download to a
+    /// writer then stays under 64 MiB of resident memory).
     pub memory_limit: u64,
     /// Bytes per ranged GET. By default, 16 MiB (grown to keep an object under 10,000
     /// ranges). For a writer, cut to fit two ranges per connection in the budget.
@@ -1278,9 +1278,11 @@ fn outcome<C>(
     }
 }
 
-/// Ranges in flight for a file: each holds two write chunks at most.
-fn file_concurrency<C>(job: &Job<C>) -> u32 {
-    let per_range = 2 * WRITE_CHUNK as u64 + 64 * 1024;
+/// Ranges in flight for a file: each holds two write chunks at most, three written direct.
+fn file_concurrency<C>(job: &Job<C>, out: &Out) -> u32 {
+    // Written direct, a range also holds the aligned buffer its writes go through.
+    let chunks = if out.is_direct() { 3 } else { 2 };
+    let per_range = chunks * WRITE_CHUNK as u64 + 64 * 1024;
     job.config
         .concurrency
         .min((job.config.memory_limit / per_range).max(1) as u32)
@@ -1603,8 +1605,8 @@ async fn run_ranges<C: ObjectClient>(
     out: Option<Out>,
     sink: &mut impl Sink,
 ) -> Result<(), Error> {
-    let limit = if out.is_some() {
-        file_concurrency(job)
+    let limit = if let Some(out) = &out {
+        file_concurrency(job, out)
     } else {
         job.config.concurrency
     };

@@ -16,11 +16,11 @@
 
 mod checksum;
 mod copy;
+mod direct;
 mod download;
 mod error;
 mod handle;
 mod journal;
-mod output;
 mod partial;
 mod pipe;
 mod plan;
@@ -32,6 +32,7 @@ mod upload;
 
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
 pub use copy::{ObjectSource, copy_metadata, object_tags};
+pub use direct::DirectIo;
 pub use download::{
     Check, DownloadConfig, DownloadHandle, DownloadOutcome, DownloadRequest, Downloader, Target,
     VerifyMode,
@@ -42,7 +43,6 @@ pub use journal::{
     Destination, FileJournalStore, JOURNAL_VERSION, Journal, JournalError, JournalHandle,
     JournalStore, PartRecord, SourceIdentity, UploadRecord,
 };
-pub use output::DirectIo;
 pub use partial::partial_path;
 pub use pipe::{PipeEnd, PipeReader, PipeWriter, pipe};
 pub use plan::{

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::checksum::{ChecksumMode, Digest, Hasher};
+use crate::direct::DirectSource;
 use crate::progress::Progress;
 
 /// Bytes read and sent per chunk of a part: 1 MiB.
@@ -29,6 +30,8 @@ pub(crate) enum PartData {
     /// A region of a file (the source, or a spill file).
     File {
         file: Arc<File>,
+        /// The same file for direct reads, when it is read direct.
+        direct: Option<Arc<DirectSource>>,
         offset: u64,
         len: u64,
     },
@@ -51,8 +54,16 @@ impl PartData {
     fn chunk(&self, offset: u64, n: usize) -> std::io::Result<Bytes> {
         match self {
             PartData::File {
-                file, offset: base, ..
-            } => Ok(Bytes::from(read_at(file, base + offset, n)?)),
+                file,
+                direct,
+                offset: base,
+                ..
+            } => {
+                if let Some(read) = direct.as_ref().and_then(|d| d.read_at(base + offset, n)) {
+                    return read;
+                }
+                Ok(Bytes::from(read_at(file, base + offset, n)?))
+            }
             PartData::Memory(b) => Ok(b.slice(offset as usize..offset as usize + n)),
             PartData::Copy { .. } => Err(std::io::Error::other(
                 "a server-side copy has no local bytes",
@@ -287,6 +298,7 @@ pub(crate) async fn read_stream_part<R: AsyncRead + Unpin>(
     }
     Ok(PartData::File {
         file: Arc::new(file),
+        direct: None,
         offset: 0,
         len: written,
     })

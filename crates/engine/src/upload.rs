@@ -22,6 +22,7 @@ use tracing::{debug, info, warn};
 
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::copy::{CopyState, ObjectSource};
+use crate::direct::{DirectIo, DirectSource};
 use crate::error::{Error, ErrorKind};
 use crate::handle::{EVENT_CAPACITY, Handle};
 use crate::journal::{
@@ -64,6 +65,9 @@ pub struct UploadConfig {
     pub resume: Option<ResumeConfig>,
     /// What to do with a multipart upload that failed. By default, [`FailurePolicy::Auto`].
     pub on_failure: FailurePolicy,
+    /// When a source file is read with `O_DIRECT` rather than through the page cache. By
+    /// default, when it is too big for the page cache to hold comfortably.
+    pub direct_io: DirectIo,
 }
 
 /// Where journals live, and how to treat an existing one.
@@ -104,6 +108,7 @@ impl Default for UploadConfig {
             sign_payload: false,
             resume: None,
             on_failure: FailurePolicy::Auto,
+            direct_io: DirectIo::Auto,
         }
     }
 }
@@ -648,6 +653,8 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
                 ));
             }
             let size = meta.len();
+            let direct = DirectSource::open(&path, &file, size, job.config.direct_io, CHUNK_SIZE)
+                .map(Arc::new);
             let file = Arc::new(file);
             match job.config.resume.clone() {
                 Some(resume) => {
@@ -663,12 +670,12 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
                             format!("{} changed while opening it", path.display()),
                         ));
                     }
-                    run_journaled(job, source, file_parts(file), &resume).await
+                    run_journaled(job, source, file_parts(file, direct), &resume).await
                 }
                 None => {
                     let plan = plan(size, &job.config.plan)
                         .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-                    run_known(job, plan, file_parts(file), None).await
+                    run_known(job, plan, file_parts(file, direct), None).await
                 }
             }
         }
@@ -688,9 +695,10 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
 pub(crate) type PartsOf = Arc<dyn Fn(u64, u64) -> PartData + Send + Sync>;
 
 /// Parts of a file, by offset and length.
-fn file_parts(file: Arc<std::fs::File>) -> PartsOf {
+fn file_parts(file: Arc<std::fs::File>, direct: Option<Arc<DirectSource>>) -> PartsOf {
     Arc::new(move |offset, len| PartData::File {
         file: file.clone(),
+        direct: direct.clone(),
         offset,
         len,
     })
