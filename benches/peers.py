@@ -59,16 +59,8 @@ def commands(tool, direction, endpoint, local, bucket, key, work):
     many = os.path.isdir(local) or key.endswith("/")
     t = os.environ
     if tool == "ferry":
-        if many:
-            # ferry has no recursive mode: one process per object, 8 at a time.
-            names = sorted(os.listdir(t["MANY_SRC"]))
-            if direction == "up":
-                cmd = f'printf "%s\\n" {" ".join(names)} | xargs -P 8 -I{{}} "$FERRY" cp "{local}/{{}}" "{url}{{}}" --quiet'
-            else:
-                cmd = f'printf "%s\\n" {" ".join(names)} | xargs -P 8 -I{{}} "$FERRY" cp "{url}{{}}" "{local}/{{}}" --quiet'
-            return ["sh", "-c", cmd]
         src, dst = (local, url) if direction == "up" else (url, local)
-        return [t["FERRY"], "cp", src, dst, "--quiet"]
+        return [t["FERRY"], "cp", src, dst, "--quiet"] + (["--recursive"] if many else [])
     if tool == "ferry (base)":
         # The same commands with another build of ferry (FERRY_BASE): a tuning step measured
         # against what it changes, in one run.
@@ -191,7 +183,6 @@ def run(args):
             os.makedirs(src)
             for i in range(count):
                 make_file(os.path.join(src, f"o{i:03}"), size, pattern)
-        os.environ["MANY_SRC"] = src
         total = size * count
         # Checks off is a floor for one big object; many objects have no such variant.
         tools_here = [t for t in tools if count == 1 or t != "ferry (no checks)"]

@@ -88,6 +88,11 @@ pub(crate) struct CpArgs {
     pub(crate) src: String,
     /// Destination: s3://bucket/key, or a local file, or - for stdout.
     pub(crate) dst: String,
+    /// Copy a whole folder to a prefix (every file under it, the key being the prefix and the
+    /// file's path below the folder) or a whole prefix to a folder (every object under it).
+    /// Objects run side by side within --concurrency requests in flight.
+    #[arg(short, long, help_heading = "Transfer")]
+    pub(crate) recursive: bool,
     /// Part size, e.g. 64MiB (5MiB to 5GiB; never changed: too small for the file is an
     /// error naming the smallest that works). By default, 16MiB, raised to fit 10,000 parts.
     /// For a download, the size of each ranged GET (64KiB or more; default 16MiB).

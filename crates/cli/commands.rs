@@ -184,6 +184,12 @@ async fn resume(
 async fn cp(global: &Global, args: CpArgs) -> Result<(), CliError> {
     let s3 = |s: &str| s.starts_with("s3://");
     match (s3(&args.src), s3(&args.dst)) {
+        (false, true) if args.recursive => crate::tree::upload(global, &args).await,
+        (true, false) if args.recursive => crate::tree::download(global, &args).await,
+        (true, true) if args.recursive => Err(bad_input(
+            "--recursive is for a folder and a prefix; copies between S3 locations take one \
+             object",
+        )),
         (false, true) => crate::upload::upload(global, &args).await,
         (true, false) => crate::download::download(global, &args).await,
         (true, true) => crate::copy::copy(global, &args).await,

@@ -16,47 +16,39 @@ use crate::exit::{CliError, bad_input};
 use crate::output::Output;
 use crate::upload::{parse_size, sse_c_key};
 
-/// Flags that shape the object an upload writes: meaningless for a download.
-fn upload_only_flags(args: &CpArgs) -> Vec<&'static str> {
-    let set = [
-        ("--checksum", args.checksum.is_some()),
-        ("--checksum-type", args.checksum_type.is_some()),
-        ("--expected-size", args.expected_size.is_some()),
-        ("--sign-payload", args.sign_payload),
-        ("--on-failure", args.on_failure.is_some()),
-        ("--content-type", args.content_type.is_some()),
-        ("--cache-control", args.cache_control.is_some()),
-        ("--content-disposition", args.content_disposition.is_some()),
-        ("--content-encoding", args.content_encoding.is_some()),
-        ("--content-language", args.content_language.is_some()),
-        ("--metadata", !args.metadata.is_empty()),
-        ("--storage-class", args.storage_class.is_some()),
-        ("--tagging", args.tagging.is_some()),
-        ("--acl", args.acl.is_some()),
-        ("--grant-read", args.grant_read.is_some()),
-        ("--grant-read-acp", args.grant_read_acp.is_some()),
-        ("--grant-write-acp", args.grant_write_acp.is_some()),
-        ("--grant-full-control", args.grant_full_control.is_some()),
-        ("--sse", args.sse.is_some()),
-        ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
-        ("--state-dir", args.state_dir.is_some()),
-    ];
-    set.into_iter()
-        .filter(|(_, on)| *on)
-        .map(|(f, _)| f)
-        .collect()
+/// Refuses the flags that shape the object an upload writes: meaningless for a download.
+fn upload_only(args: &CpArgs) -> Result<(), CliError> {
+    crate::upload::refuse_flags(
+        &[
+            ("--checksum", args.checksum.is_some()),
+            ("--checksum-type", args.checksum_type.is_some()),
+            ("--expected-size", args.expected_size.is_some()),
+            ("--sign-payload", args.sign_payload),
+            ("--on-failure", args.on_failure.is_some()),
+            ("--content-type", args.content_type.is_some()),
+            ("--cache-control", args.cache_control.is_some()),
+            ("--content-disposition", args.content_disposition.is_some()),
+            ("--content-encoding", args.content_encoding.is_some()),
+            ("--content-language", args.content_language.is_some()),
+            ("--metadata", !args.metadata.is_empty()),
+            ("--storage-class", args.storage_class.is_some()),
+            ("--tagging", args.tagging.is_some()),
+            ("--acl", args.acl.is_some()),
+            ("--grant-read", args.grant_read.is_some()),
+            ("--grant-read-acp", args.grant_read_acp.is_some()),
+            ("--grant-write-acp", args.grant_write_acp.is_some()),
+            ("--grant-full-control", args.grant_full_control.is_some()),
+            ("--sse", args.sse.is_some()),
+            ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
+            ("--state-dir", args.state_dir.is_some()),
+        ],
+        "for uploads; a download keeps the object as it is",
+    )
 }
 
 /// The engine settings the flags ask for.
-fn download_config(args: &CpArgs) -> Result<DownloadConfig, CliError> {
-    let flags = upload_only_flags(args);
-    if !flags.is_empty() {
-        return Err(bad_input(format!(
-            "{} {} for uploads; a download keeps the object as it is",
-            flags.join(", "),
-            if flags.len() == 1 { "is" } else { "are" }
-        )));
-    }
+pub(crate) fn download_config(args: &CpArgs) -> Result<DownloadConfig, CliError> {
+    upload_only(args)?;
     let mut config = DownloadConfig {
         no_clobber: args.no_clobber,
         restart: args.restart,
@@ -117,7 +109,7 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
     let src = parse_s3_url(&args.src)?;
     if src.key.is_empty() || src.key.ends_with('/') {
         return Err(bad_input(format!(
-            "{} names no object: give s3://bucket/key",
+            "{} names no object: give s3://bucket/key, or --recursive for every object under it",
             args.src
         )));
     }
@@ -209,7 +201,7 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
     }
 }
 
-fn report(output: &Output, src: &str, o: &DownloadOutcome) {
+pub(crate) fn report(output: &Output, src: &str, o: &DownloadOutcome) {
     if output.json || output.quiet {
         return;
     }

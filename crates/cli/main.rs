@@ -7,6 +7,7 @@ mod copy;
 mod download;
 mod exit;
 mod output;
+mod tree;
 mod upload;
 mod uploads;
 

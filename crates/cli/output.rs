@@ -25,6 +25,20 @@ pub(crate) fn json_line(event: &str, fields: serde_json::Value) -> serde_json::V
     serde_json::Value::Object(obj)
 }
 
+/// A progress bar of `total` bytes on stderr, ticking on its own.
+pub(crate) fn bar(total: u64) -> ProgressBar {
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+        )
+        .expect("valid template")
+        .progress_chars("=> "),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    bar
+}
+
 /// The output choices of one command.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Output {
@@ -51,7 +65,8 @@ impl Output {
         }
     }
 
-    fn emit_json(&self, v: &serde_json::Value) {
+    /// Writes one JSON event line.
+    pub(crate) fn emit_json(&self, v: &serde_json::Value) {
         let line = format!("{v}\n");
         if self.data_on_stdout {
             let _ = std::io::stderr().write_all(line.as_bytes());
@@ -60,6 +75,11 @@ impl Output {
             let _ = out.write_all(line.as_bytes());
             let _ = out.flush();
         }
+    }
+
+    /// Whether progress may be shown (not turned off by --no-progress).
+    pub(crate) fn shows_progress(&self) -> bool {
+        !self.no_progress
     }
 
     /// Starts showing `events` and `progress`.
@@ -72,18 +92,7 @@ impl Output {
         let task = tokio::spawn(async move {
             let start = Instant::now();
             let bar = (!self.json && !self.quiet && !self.no_progress && stderr_is_terminal())
-                .then(|| {
-                    let bar = ProgressBar::new(0);
-                    bar.set_style(
-                        ProgressStyle::with_template(
-                            "{bar:30.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
-                        )
-                        .expect("valid template")
-                        .progress_chars("=> "),
-                    );
-                    bar.enable_steady_tick(Duration::from_millis(200));
-                    bar
-                });
+                .then(|| bar(0));
             let plain = !self.json && !self.quiet && !self.no_progress && bar.is_none();
             let every = if self.json {
                 Duration::from_secs(1)
@@ -192,7 +201,7 @@ impl Display {
 }
 
 /// Ctrl-C or SIGTERM.
-async fn interrupt() {
+pub(crate) async fn interrupt() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

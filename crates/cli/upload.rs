@@ -11,7 +11,7 @@ use ferry_engine::{
     Source, UploadConfig, UploadOutcome, Uploader, Verification,
 };
 use ferry_s3::{
-    ChecksumAlgorithm, ChecksumType, Grantee, Grants, ObjectOptions, RequestOptions,
+    ChecksumAlgorithm, ChecksumType, Grantee, Grants, ObjectOptions, RequestOptions, S3Client,
     ServerSideEncryption, SseCustomerKey,
 };
 
@@ -103,22 +103,30 @@ fn checksum_mode(args: &CpArgs) -> Result<ChecksumMode, CliError> {
 
 /// Refuses the flags that only a copy between S3 locations takes.
 pub(crate) fn copy_only(args: &CpArgs) -> Result<(), CliError> {
-    let set: Vec<&str> = [
-        ("--metadata-directive", args.metadata_directive.is_some()),
-        ("--source-endpoint-url", args.source_endpoint_url.is_some()),
-        ("--source-profile", args.source_profile.is_some()),
-        ("--source-region", args.source_region.is_some()),
-        ("--source-sse-c-key", args.source_sse_c_key.is_some()),
-    ]
-    .into_iter()
-    .filter(|(_, on)| *on)
-    .map(|(f, _)| f)
-    .collect();
+    refuse_flags(
+        &[
+            ("--metadata-directive", args.metadata_directive.is_some()),
+            ("--source-endpoint-url", args.source_endpoint_url.is_some()),
+            ("--source-profile", args.source_profile.is_some()),
+            ("--source-region", args.source_region.is_some()),
+            ("--source-sse-c-key", args.source_sse_c_key.is_some()),
+        ],
+        "for copies between S3 locations",
+    )
+}
+
+/// Bad input naming every flag of `flags` that was given: "--a, --b are `why`".
+pub(crate) fn refuse_flags(flags: &[(&str, bool)], why: &str) -> Result<(), CliError> {
+    let set: Vec<&str> = flags
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| *f)
+        .collect();
     if set.is_empty() {
         Ok(())
     } else {
         Err(bad_input(format!(
-            "{} {} for copies between S3 locations",
+            "{} {} {why}",
             set.join(", "),
             if set.len() == 1 { "is" } else { "are" }
         )))
@@ -267,7 +275,7 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
             .map_err(|e| bad_input(format!("cannot read source {}: {e}", p.display())))?;
         if meta.is_dir() {
             return Err(bad_input(format!(
-                "source {} is a folder; give a file",
+                "source {} is a folder; give a file, or --recursive for every file under it",
                 p.display()
             )));
         }
@@ -283,18 +291,7 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
     let client = client(global).await?;
     let mut config = config;
     if src_path.is_some() {
-        let dir = args
-            .state_dir
-            .clone()
-            .or_else(FileJournalStore::default_dir)
-            .ok_or_else(|| {
-                bad_input("no folder for upload journals: set HOME or give --state-dir")
-            })?;
-        config.resume = Some(ResumeConfig {
-            store: Arc::new(FileJournalStore::new(dir)),
-            endpoint: client.config().endpoint.url(),
-            restart: args.restart,
-        });
+        config.resume = Some(resume_config(args, &client)?);
     } else if args.restart {
         return Err(bad_input("--restart is for files: a stream cannot resume"));
     } else if args.direct_io.is_some() {
@@ -317,6 +314,20 @@ pub(crate) async fn upload(global: &Global, args: &CpArgs) -> Result<(), CliErro
         Transfer::File
     };
     settle(&output, what, &args.src, &dst, result, interrupted)
+}
+
+/// Where file uploads keep their journals, so an interrupted one resumes.
+pub(crate) fn resume_config(args: &CpArgs, client: &S3Client) -> Result<ResumeConfig, CliError> {
+    let dir = args
+        .state_dir
+        .clone()
+        .or_else(FileJournalStore::default_dir)
+        .ok_or_else(|| bad_input("no folder for upload journals: set HOME or give --state-dir"))?;
+    Ok(ResumeConfig {
+        store: Arc::new(FileJournalStore::new(dir)),
+        endpoint: client.config().endpoint.url(),
+        restart: args.restart,
+    })
 }
 
 /// What kind of transfer into S3 ended, for its messages.
@@ -432,7 +443,7 @@ fn shell_quote(s: &str) -> String {
     }
 }
 
-fn report(output: &Output, noun: &str, src: &str, dst: &S3Url, o: &UploadOutcome) {
+pub(crate) fn report(output: &Output, noun: &str, src: &str, dst: &S3Url, o: &UploadOutcome) {
     if output.json || output.quiet {
         return;
     }

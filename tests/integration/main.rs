@@ -14,6 +14,7 @@ mod protocol;
 mod resume;
 mod secrets;
 mod soak;
+mod tree;
 mod upload;
 
 use std::sync::OnceLock;

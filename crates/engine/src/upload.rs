@@ -208,6 +208,12 @@ impl<C: ObjectClient> Uploader<C> {
         self
     }
 
+    /// Shares `quota` with other uploaders and downloaders of the same client.
+    pub fn with_quota(mut self, quota: Arc<RetryQuota>) -> Self {
+        self.quota = quota;
+        self
+    }
+
     /// The retry quota this uploader's transfers share.
     pub fn quota(&self) -> Arc<RetryQuota> {
         self.quota.clone()

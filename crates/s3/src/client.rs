@@ -53,6 +53,11 @@ pub trait ObjectClient: Send + Sync + 'static {
         &self,
         req: &ListMultipartUploadsRequest,
     ) -> impl Future<Output = Result<ListMultipartUploadsOutput>> + Send;
+    /// ListObjectsV2, one page.
+    fn list_objects(
+        &self,
+        req: &ListObjectsRequest,
+    ) -> impl Future<Output = Result<ListObjectsOutput>> + Send;
     /// PutObject. Takes the request by value: its body is consumed.
     fn put_object(
         &self,
@@ -135,6 +140,35 @@ pub async fn list_all_parts<C: ObjectClient>(
                 ));
             }
             None => return Ok(parts),
+        }
+    }
+}
+
+/// Every object under a prefix, page by page, following `NextContinuationToken`.
+pub async fn list_all_objects<C: ObjectClient>(
+    client: &C,
+    req: &ListObjectsRequest,
+) -> Result<Vec<ObjectInfo>> {
+    let mut objects = Vec::new();
+    let mut token = req.continuation_token.clone();
+    loop {
+        let page = client
+            .list_objects(&ListObjectsRequest {
+                continuation_token: token.clone(),
+                ..req.clone()
+            })
+            .await?;
+        objects.extend(page.objects);
+        match page.next_continuation_token {
+            Some(next) if token.as_ref() != Some(&next) => token = Some(next),
+            Some(_) => {
+                return Err(S3Error::client(
+                    "ListObjectsV2",
+                    ClientErrorKind::InvalidResponse,
+                    "the server's continuation token does not advance; stopping",
+                ));
+            }
+            None => return Ok(objects),
         }
     }
 }
@@ -849,6 +883,13 @@ fn num<T: std::str::FromStr>(v: &Option<String>) -> Option<T> {
     v.as_deref().and_then(|v| v.trim().parse().ok())
 }
 
+/// A key from a listing sent with `encoding-type=url` (form encoding: `+` is a space).
+fn url_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(&s.replace('+', " "))
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
 fn lenient_bool(v: &Option<String>) -> bool {
     v.as_deref()
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
@@ -1058,9 +1099,7 @@ impl ObjectClient for S3Client {
         let url_encoded = r.encoding_type.as_deref() == Some("url");
         let decode = |s: &str| -> String {
             if url_encoded {
-                percent_encoding::percent_decode_str(&s.replace('+', " "))
-                    .decode_utf8_lossy()
-                    .into_owned()
+                url_decode(s)
             } else {
                 s.to_string()
             }
@@ -1087,6 +1126,58 @@ impl ObjectClient for S3Client {
             is_truncated,
             next_key_marker,
             next_upload_id_marker,
+        })
+    }
+
+    async fn list_objects(&self, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
+        const OP: &str = "ListObjectsV2";
+        let mut p = Prepared::new(OP, Method::GET, &req.bucket, None)
+            .query("list-type", "2")
+            .query("encoding-type", "url")
+            .owner(&req.request);
+        if let Some(v) = &req.prefix {
+            p = p.query("prefix", v.clone());
+        }
+        if let Some(v) = &req.continuation_token {
+            p = p.query("continuation-token", v.clone());
+        }
+        if let Some(v) = req.max_keys {
+            p = p.query("max-keys", v.to_string());
+        }
+        let resp = self.send(p).await?;
+        let body = self.body(OP, resp).await?;
+        let r: xml::ListBucketResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        // Keys may hold characters XML 1.0 cannot carry; ask for URL-encoding, decode if given.
+        let url_encoded = r.encoding_type.as_deref() == Some("url");
+        let mut objects = Vec::with_capacity(r.contents.len());
+        for c in r.contents {
+            let key = if url_encoded {
+                url_decode(&c.key)
+            } else {
+                c.key
+            };
+            let size = match c.size.as_deref().map(str::trim) {
+                None | Some("") => 0,
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| invalid(OP, format!("object {key:?} has size {v:?}")))?,
+            };
+            objects.push(ObjectInfo {
+                key,
+                size,
+                etag: c.etag,
+                last_modified: c.last_modified,
+            });
+        }
+        let next = r.next_continuation_token.filter(|t| !t.is_empty());
+        let next_continuation_token = if lenient_bool(&r.is_truncated) {
+            Some(next.ok_or_else(|| invalid(OP, "truncated listing without a continuation token"))?)
+        } else {
+            None
+        };
+        Ok(ListObjectsOutput {
+            objects,
+            next_continuation_token,
         })
     }
 

@@ -18,7 +18,7 @@ mod profile;
 pub mod signing;
 mod xml;
 
-pub use client::{ObjectClient, S3Client, list_all_parts, list_all_uploads};
+pub use client::{ObjectClient, S3Client, list_all_objects, list_all_parts, list_all_uploads};
 pub use config::{ClientConfig, ConfigError, DEFAULT_REGION, Overrides};
 pub use credentials::{
     ChainProvider, CredentialProvider, Credentials, CredentialsError, CredentialsFuture,

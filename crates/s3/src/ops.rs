@@ -329,6 +329,43 @@ pub struct ListMultipartUploadsOutput {
     pub next_upload_id_marker: Option<String>,
 }
 
+/// Lists one page of the objects under a prefix (ListObjectsV2, no delimiter: the whole tree).
+#[derive(Debug, Clone, Default)]
+pub struct ListObjectsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Only keys starting with this.
+    pub prefix: Option<String>,
+    /// The `NextContinuationToken` of the page before.
+    pub continuation_token: Option<String>,
+    /// Page size (S3 caps it at 1,000).
+    pub max_keys: Option<u32>,
+    /// SSE-C key, expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// An object in a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    /// Key.
+    pub key: String,
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, quotes and all, as the server wrote it.
+    pub etag: Option<String>,
+    /// Last modified (RFC 3339, as the server wrote it).
+    pub last_modified: Option<String>,
+}
+
+/// One page of objects.
+#[derive(Debug, Clone)]
+pub struct ListObjectsOutput {
+    /// The objects on this page, in key order.
+    pub objects: Vec<ObjectInfo>,
+    /// The token for the next page, when the listing is truncated.
+    pub next_continuation_token: Option<String>,
+}
+
 /// Stores an object in one request.
 #[derive(Debug, Default)]
 pub struct PutObjectRequest {

@@ -334,6 +334,30 @@ pub(crate) struct UploadXml {
     pub(crate) storage_class: Option<String>,
 }
 
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListBucketResult {
+    #[serde(rename = "IsTruncated", default)]
+    pub(crate) is_truncated: Option<String>,
+    #[serde(rename = "NextContinuationToken", default)]
+    pub(crate) next_continuation_token: Option<String>,
+    #[serde(rename = "EncodingType", default)]
+    pub(crate) encoding_type: Option<String>,
+    #[serde(rename = "Contents", default)]
+    pub(crate) contents: Vec<ContentsXml>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct ContentsXml {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "Size", default)]
+    pub(crate) size: Option<String>,
+    #[serde(rename = "ETag", default)]
+    pub(crate) etag: Option<String>,
+    #[serde(rename = "LastModified", default)]
+    pub(crate) last_modified: Option<String>,
+}
+
 #[derive(Debug, Serialize)]
 #[serde(rename = "CreateBucketConfiguration")]
 pub(crate) struct CreateBucketConfiguration {
@@ -485,6 +509,25 @@ mod tests {
         assert!(text.contains(r#"<Grantee xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="CanonicalUser"><ID>o</ID></Grantee><Permission>READ</Permission>"#), "{text}");
         let back: AccessControlPolicyXml = parse(text.as_bytes()).unwrap();
         assert_eq!(back.list.grants[0].grantee.id.as_deref(), Some("o"));
+    }
+
+    #[test]
+    fn list_objects_parses_pages_and_url_encoding() {
+        let body = br#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p%2F</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>
+            <Contents><Key>p%2Fa+b</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>&quot;x&quot;</ETag><Size>5</Size><StorageClass>STANDARD</StorageClass></Contents>
+            <Contents><Key>p%2Fc</Key><Size>0</Size></Contents>
+            <NextContinuationToken>t1</NextContinuationToken></ListBucketResult>"#;
+        let r: ListBucketResult = parse(body).unwrap();
+        assert_eq!(r.contents.len(), 2);
+        assert_eq!(r.contents[0].key, "p%2Fa+b");
+        assert_eq!(r.contents[0].etag.as_deref(), Some("\"x\""));
+        assert_eq!(r.contents[1].size.as_deref(), Some("0"));
+        assert_eq!(r.next_continuation_token.as_deref(), Some("t1"));
+        assert_eq!(r.encoding_type.as_deref(), Some("url"));
+        let empty: ListBucketResult =
+            parse(b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>")
+                .unwrap();
+        assert!(empty.contents.is_empty());
     }
 
     #[test]

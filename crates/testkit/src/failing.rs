@@ -210,6 +210,13 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         self.inner.list_multipart_uploads(req).await
     }
 
+    async fn list_objects(&self, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
+        if let Some(e) = self.take("ListObjectsV2", None) {
+            return Err(e);
+        }
+        self.inner.list_objects(req).await
+    }
+
     async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
         if let Some(e) = self.take("PutObject", None) {
             return Err(e);

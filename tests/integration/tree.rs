@@ -1,0 +1,391 @@
+//! `ferry cp --recursive`: a folder up to a prefix and back, checked by boto3 object by
+//! object; listings that take several pages; keys that cannot be files refused before
+//! anything is written; one object failing while the others land; Ctrl-C in the middle of a
+//! tree, and the same command finishing it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use ferry_s3::{ListObjectsRequest, ObjectClient as _, list_all_objects};
+use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
+
+use crate::{boto3_uploads, data, expect_exit, ferry, put, rt, seaweed_bucket, sha256_hex, text};
+
+const MIB: usize = 1024 * 1024;
+
+/// Every object under `prefix`, as boto3 reads it: key to sha256 of its bytes.
+fn boto3_tree(server: &TestServer, bucket: &str, prefix: &str) -> BTreeMap<String, String> {
+    let v = ferry_testkit::boto3(
+        server,
+        r#"
+import hashlib
+b, p = sys.argv[1], sys.argv[2]
+out = {}
+for page in s3.get_paginator('list_objects_v2').paginate(Bucket=b, Prefix=p):
+    for o in page.get('Contents', []):
+        data = s3.get_object(Bucket=b, Key=o['Key'])['Body'].read()
+        out[o['Key']] = hashlib.sha256(data).hexdigest()
+print(json.dumps(out))
+"#,
+        &[bucket, prefix],
+    )
+    .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Every file under `root`: its path below `root` (with `/`) to the sha256 of its bytes.
+fn local_tree(root: &Path) -> BTreeMap<String, String> {
+    fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else {
+                let rel = p.strip_prefix(root).unwrap().to_str().unwrap().to_string();
+                out.insert(rel, sha256_hex(&std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}
+
+/// Writes `files` (path below `root`, size) with distinct contents.
+fn make_tree(root: &Path, files: &[(&str, usize)]) {
+    for (i, (rel, size)) in files.iter().enumerate() {
+        let p = root.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data(*size, 900 + i as u64)).unwrap();
+    }
+}
+
+#[test]
+fn a_folder_goes_up_and_comes_back_identical_object_by_object() {
+    let (server, client, bucket) = seaweed_bucket("tree");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let mut files = vec![
+        ("empty", 0),
+        ("one", 1),
+        ("a/five", 5 * MIB),
+        ("a/five-and-one", 5 * MIB + 1),
+        // Multipart at 5 MiB parts: takes several of the request slots.
+        ("a/b/c/seventeen", 17 * MIB + 3),
+        ("names/with space + plus %25 é.txt", 1000),
+    ];
+    let small: Vec<String> = (0..30).map(|i| format!("many/{i:02}")).collect();
+    files.extend(small.iter().map(|n| (n.as_str(), 4096 + 7)));
+    make_tree(&src, &files);
+    // A link to a file is followed: its bytes go up under the link's name.
+    std::os::unix::fs::symlink(src.join("one"), src.join("link-to-one")).unwrap();
+    let mut want = local_tree(&src);
+    want.insert("link-to-one".into(), want["one"].clone());
+
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            src.to_str().unwrap(),
+            &format!("s3://{bucket}/pre"),
+            "--part-size",
+            "5MiB",
+            "--concurrency",
+            "4",
+            "--no-progress",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.matches("upload: ").count(), want.len() + 1, "{out}");
+    assert!(
+        out.contains(&format!("upload: {} objects", want.len())),
+        "{out}"
+    );
+    let up: BTreeMap<String, String> = want
+        .iter()
+        .map(|(k, v)| (format!("pre/{k}"), v.clone()))
+        .collect();
+    assert_eq!(boto3_tree(server, &bucket, "pre/"), up);
+    assert!(boto3_uploads(server, &bucket).is_empty());
+
+    // Objects another tool wrote come down too; a folder marker is no file.
+    rt().block_on(async {
+        client
+            .put_object(put(&bucket, "pre/other/x.bin", data(3 * MIB, 5)))
+            .await
+            .unwrap();
+        client
+            .put_object(put(&bucket, "pre/marker/", Vec::new()))
+            .await
+            .unwrap();
+        // Beside the prefix, not under it: left alone.
+        client
+            .put_object(put(&bucket, "prefix-sibling", vec![1]))
+            .await
+            .unwrap();
+    });
+    want.insert("other/x.bin".into(), sha256_hex(&data(3 * MIB, 5)));
+    let back = home.path().join("back");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "--recursive",
+            &format!("s3://{bucket}/pre/"),
+            back.to_str().unwrap(),
+            "--part-size",
+            "4MiB",
+            "--json",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(local_tree(&back), want);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let summary = lines.last().unwrap();
+    assert_eq!(summary["event"], "summary", "{lines:?}");
+    assert_eq!(summary["done"], want.len());
+    assert_eq!(summary["failed"], 0);
+    assert_eq!(
+        lines.iter().filter(|l| l["event"] == "object").count(),
+        want.len()
+    );
+    // Nothing but the files: no partial files or journals left beside them.
+    assert_eq!(
+        local_tree(&back)
+            .keys()
+            .filter(|k| k.contains(".ferry"))
+            .count(),
+        0
+    );
+}
+
+#[test]
+fn listings_follow_continuation_tokens_page_by_page() {
+    let (_server, client, bucket) = seaweed_bucket("tree-pages");
+    let keys: Vec<String> = (0..7).map(|i| format!("p/k{i}")).collect();
+    rt().block_on(async {
+        for k in &keys {
+            client
+                .put_object(put(&bucket, k, vec![7; 3]))
+                .await
+                .unwrap();
+        }
+        client.put_object(put(&bucket, "q", vec![1])).await.unwrap();
+        let listed = list_all_objects(
+            &client,
+            &ListObjectsRequest {
+                bucket: bucket.clone(),
+                prefix: Some("p/".into()),
+                max_keys: Some(2),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+        let got: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
+        assert_eq!(got, keys.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(listed.iter().all(|o| o.size == 3 && o.etag.is_some()));
+    });
+}
+
+#[test]
+fn keys_that_cannot_be_files_are_refused_before_anything_is_written() {
+    // moto keeps keys exactly as given, `..` segments included (SeaweedFS, a file system,
+    // cannot hold them).
+    let server = ferry_testkit::moto();
+    let client = ferry_testkit::s3_client(server).unwrap();
+    let bucket = ferry_testkit::unique_bucket("tree-evil");
+    let home = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        client
+            .create_bucket(&ferry_s3::CreateBucketRequest {
+                bucket: bucket.clone(),
+            })
+            .await
+            .unwrap();
+        client
+            .put_object(put(&bucket, "p/ok", vec![1]))
+            .await
+            .unwrap();
+    });
+    // ferry's own client refuses to send such a key; boto3 sends it as it is.
+    let listed = ferry_testkit::boto3(
+        server,
+        "s3.put_object(Bucket=sys.argv[1], Key='p/../../escape', Body=b'x')\n\
+         print(json.dumps([o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1])['Contents']]))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert!(
+        listed.to_string().contains("p/../../escape"),
+        "moto kept the key: {listed}"
+    );
+    let back = home.path().join("back");
+    let src = format!("s3://{bucket}/p");
+    let download = || {
+        ferry(
+            server,
+            home.path(),
+            &["cp", "-r", &src, back.to_str().unwrap()],
+        )
+    };
+    let o = download();
+    expect_exit(&o, 2, "cannot be a file name");
+    assert!(!back.exists(), "nothing written");
+    assert!(!home.path().join("escape").exists());
+
+    // A key that is also another key's folder.
+    ferry_testkit::boto3(
+        server,
+        "s3.delete_object(Bucket=sys.argv[1], Key='p/../../escape')\nprint('{}')",
+        &[&bucket],
+    )
+    .unwrap();
+    rt().block_on(async {
+        client
+            .put_object(put(&bucket, "p/a", vec![3]))
+            .await
+            .unwrap();
+        client
+            .put_object(put(&bucket, "p/a/b", vec![4]))
+            .await
+            .unwrap();
+    });
+    let o = download();
+    expect_exit(&o, 2, "would be a file and a folder");
+    assert!(!back.exists(), "nothing written");
+}
+
+#[test]
+fn one_object_failing_leaves_the_others_landed_and_exits_1() {
+    let (server, _client, bucket) = seaweed_bucket("tree-fail");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    make_tree(
+        &src,
+        &[("a.bin", 1000), ("blocked/x.bin", 2000), ("c.bin", 3000)],
+    );
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            src.to_str().unwrap(),
+            &format!("s3://{bucket}/t/"),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // Where the folder `blocked` must go, a file stands.
+    let back = home.path().join("back");
+    std::fs::create_dir_all(&back).unwrap();
+    std::fs::write(back.join("blocked"), b"mine").unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            &format!("s3://{bucket}/t/"),
+            back.to_str().unwrap(),
+        ],
+    );
+    expect_exit(&o, 1, "1 object failed");
+    expect_exit(&o, 1, &format!("s3://{bucket}/t/blocked/x.bin"));
+    expect_exit(&o, 1, "2 of 3 objects done");
+    assert_eq!(std::fs::read(back.join("blocked")).unwrap(), b"mine");
+    assert_eq!(std::fs::read(back.join("a.bin")).unwrap(), data(1000, 900));
+    assert_eq!(std::fs::read(back.join("c.bin")).unwrap(), data(3000, 902));
+}
+
+fn tree_upload(server: &TestServer, home: &Path, endpoint: &str, src: &Path, dst: &str) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args(["cp", "-r", src.to_str().unwrap(), dst])
+        .args(["--part-size", "5MiB", "--concurrency", "2", "--no-progress"])
+        .env_clear()
+        .env("HOME", home)
+        .envs(server.env())
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    c
+}
+
+#[test]
+fn ctrl_c_in_a_tree_keeps_the_upload_in_flight_and_the_same_command_finishes() {
+    let (server, _client, bucket) = seaweed_bucket("tree-ctrl-c");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    // Three parts each; with two slots, one file at a time.
+    make_tree(
+        &src,
+        &[
+            ("1.bin", 12 * MIB),
+            ("2.bin", 12 * MIB),
+            ("3.bin", 12 * MIB),
+        ],
+    );
+    let want = local_tree(&src);
+    // The fourth part sent is in the second file: held there.
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![Rule {
+            method: "PUT",
+            query: vec!["partNumber="],
+            nth: 4,
+            action: Action::Hold,
+        }],
+    )
+    .unwrap();
+    let dst = format!("s3://{bucket}/t");
+    let child = tree_upload(server, home.path(), &proxy.endpoint, &src, &dst)
+        .spawn()
+        .unwrap();
+    assert!(
+        proxy.wait_triggered(Duration::from_secs(60)),
+        "part 4 never came: {:?}",
+        proxy.log()
+    );
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    expect_exit(&o, 130, "1 kept: run the same command again");
+    let there = boto3_tree(server, &bucket, "t/");
+    assert_eq!(
+        there.keys().collect::<Vec<_>>(),
+        ["t/1.bin"],
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        boto3_uploads(server, &bucket).len(),
+        1,
+        "the second is kept"
+    );
+
+    proxy.reset(vec![]);
+    let o = tree_upload(server, home.path(), &proxy.endpoint, &src, &dst)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let up: BTreeMap<String, String> = want
+        .iter()
+        .map(|(k, v)| (format!("t/{k}"), v.clone()))
+        .collect();
+    assert_eq!(boto3_tree(server, &bucket, "t/"), up);
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    let journals: Vec<PathBuf> = std::fs::read_dir(home.path().join(".local/state/ferry"))
+        .map(|d| d.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default();
+    assert!(journals.is_empty(), "journals left: {journals:?}");
+}
