@@ -13,7 +13,7 @@ use ferry_engine::{
     Canceller, DownloadRequest, Downloader, ErrorKind, Handle, Progress, RetryPolicy, RetryQuota,
     Source, Target, Uploader,
 };
-use ferry_s3::{ListObjectsRequest, ObjectInfo, RequestOptions, S3Client, list_all_objects};
+use ferry_s3::{ListObjectsRequest, ObjectClient as _, ObjectInfo, RequestOptions, S3Client};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -323,21 +323,38 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
     tally.settle(output, "download")
 }
 
-/// Every object under `prefix`, transient errors retried as the engine retries a request.
+/// Every object under `prefix`, page by page; a page that meets a transient error is asked
+/// for again as the engine retries a request (the pages before it are kept).
 async fn list(client: &S3Client, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, CliError> {
     let policy = RetryPolicy::default();
-    let req = ListObjectsRequest {
+    let mut req = ListObjectsRequest {
         bucket: bucket.to_string(),
         prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
         ..Default::default()
     };
+    let mut objects = Vec::new();
     let mut attempt = 1;
     loop {
-        match list_all_objects(client, &req).await {
-            Ok(objects) => return Ok(objects),
+        match client.list_objects(&req).await {
+            Ok(page) => {
+                objects.extend(page.objects);
+                attempt = 1;
+                match page.next_continuation_token {
+                    Some(next) if req.continuation_token.as_ref() != Some(&next) => {
+                        req.continuation_token = Some(next);
+                    }
+                    Some(_) => {
+                        return Err(CliError::Failed(anyhow::anyhow!(
+                            "listing s3://{bucket}/{prefix}: the server's continuation token \
+                             does not advance; stopping"
+                        )));
+                    }
+                    None => return Ok(objects),
+                }
+            }
             Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
                 if e.is_expired_credentials() {
-                    ferry_s3::ObjectClient::refresh_credentials(client);
+                    client.refresh_credentials();
                 }
                 tokio::time::sleep(policy.delay(&e, attempt, &ferry_engine::RandomJitter)).await;
                 attempt += 1;

@@ -389,3 +389,47 @@ fn ctrl_c_in_a_tree_keeps_the_upload_in_flight_and_the_same_command_finishes() {
         .unwrap_or_default();
     assert!(journals.is_empty(), "journals left: {journals:?}");
 }
+
+#[test]
+fn a_listing_that_meets_a_server_error_is_asked_for_again() {
+    let (server, client, bucket) = seaweed_bucket("tree-list-retry");
+    let home = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        for k in ["p/a", "p/b/c"] {
+            client
+                .put_object(put(&bucket, k, data(100, 3)))
+                .await
+                .unwrap();
+        }
+    });
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![Rule {
+            method: "GET",
+            query: vec!["list-type=2"],
+            nth: 1,
+            action: Action::Respond(503, "SlowDown", None),
+        }],
+    )
+    .unwrap();
+    let back = home.path().join("back");
+    let o = crate::ferry_command(server.env(), home.path())
+        .args([
+            "cp",
+            "-r",
+            &format!("s3://{bucket}/p"),
+            back.to_str().unwrap(),
+        ])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let listings = proxy
+        .log()
+        .iter()
+        .filter(|l| l.contains("list-type=2"))
+        .count();
+    assert_eq!(listings, 2, "{:?}", proxy.log());
+    assert_eq!(std::fs::read(back.join("a")).unwrap(), data(100, 3));
+    assert_eq!(std::fs::read(back.join("b/c")).unwrap(), data(100, 3));
+}
