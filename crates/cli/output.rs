@@ -77,9 +77,9 @@ impl Output {
         }
     }
 
-    /// Whether progress may be shown (not turned off by --no-progress).
-    pub(crate) fn shows_progress(&self) -> bool {
-        !self.no_progress
+    /// Whether progress shows as a bar: on a terminal, unless JSON, --quiet or --no-progress.
+    pub(crate) fn wants_bar(&self) -> bool {
+        !self.json && !self.quiet && !self.no_progress && stderr_is_terminal()
     }
 
     /// Starts showing `events` and `progress`.
@@ -91,8 +91,7 @@ impl Output {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let start = Instant::now();
-            let bar = (!self.json && !self.quiet && !self.no_progress && stderr_is_terminal())
-                .then(|| bar(0));
+            let bar = self.wants_bar().then(|| bar(0));
             let plain = !self.json && !self.quiet && !self.no_progress && bar.is_none();
             let every = if self.json {
                 Duration::from_secs(1)

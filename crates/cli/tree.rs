@@ -13,7 +13,7 @@ use ferry_engine::{
     Canceller, DownloadRequest, Downloader, ErrorKind, Handle, Progress, RetryPolicy, RetryQuota,
     Source, Target, Uploader,
 };
-use ferry_s3::{ListObjectsRequest, ObjectClient as _, ObjectInfo, RequestOptions, S3Client};
+use ferry_s3::{ListObjectsRequest, ObjectInfo, RequestOptions, S3Client, list_all_objects};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
@@ -21,7 +21,7 @@ use crate::args::{CpArgs, Global};
 use crate::commands::{S3Url, client, parse_s3_url};
 use crate::exit::{CliError, bad_input};
 use crate::output::{Output, json_line};
-use crate::upload::{secs, sse_c_key, stderr_is_terminal};
+use crate::upload::{secs, sse_c_key};
 
 /// One object of a tree copy: its file, its key, its size.
 #[derive(Debug, Clone)]
@@ -323,55 +323,30 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
     tally.settle(output, "download")
 }
 
-/// Every object under `prefix`, page by page; a page that meets a transient error is asked
-/// for again as the engine retries a request (the pages before it are kept).
+/// Every object under `prefix`; a page that meets a transient error is asked for again as the
+/// engine retries a request.
 async fn list(client: &S3Client, bucket: &str, prefix: &str) -> Result<Vec<ObjectInfo>, CliError> {
     let policy = RetryPolicy::default();
-    let mut req = ListObjectsRequest {
+    let req = ListObjectsRequest {
         bucket: bucket.to_string(),
         prefix: (!prefix.is_empty()).then(|| prefix.to_string()),
         ..Default::default()
     };
-    let mut objects = Vec::new();
-    let mut attempt = 1;
-    loop {
-        match client.list_objects(&req).await {
-            Ok(page) => {
-                objects.extend(page.objects);
-                attempt = 1;
-                match page.next_continuation_token {
-                    Some(next) if req.continuation_token.as_ref() != Some(&next) => {
-                        req.continuation_token = Some(next);
-                    }
-                    Some(_) => {
-                        return Err(CliError::Failed(anyhow::anyhow!(
-                            "listing s3://{bucket}/{prefix}: the server's continuation token \
-                             does not advance; stopping"
-                        )));
-                    }
-                    None => return Ok(objects),
-                }
-            }
-            Err(e) if e.is_retryable() && attempt < policy.max_attempts => {
-                if e.is_expired_credentials() {
-                    client.refresh_credentials();
-                }
-                tokio::time::sleep(policy.delay(&e, attempt, &ferry_engine::RandomJitter)).await;
-                attempt += 1;
-            }
-            Err(e) => {
-                let what = anyhow::anyhow!("listing s3://{bucket}/{prefix}: {e}");
-                return Err(match CliError::from(e) {
-                    CliError::BadInput(_) => CliError::BadInput(what),
-                    _ => CliError::Failed(what),
-                });
-            }
+    let retry = |e: &ferry_s3::S3Error, n: u32| {
+        (e.is_retryable() && n < policy.max_attempts)
+            .then(|| policy.delay(e, n, &ferry_engine::RandomJitter))
+    };
+    list_all_objects(client, &req, retry).await.map_err(|e| {
+        let what = anyhow::anyhow!("listing s3://{bucket}/{prefix}: {e}");
+        match CliError::from(e) {
+            CliError::BadInput(_) => CliError::BadInput(what),
+            _ => CliError::Failed(what),
         }
-    }
+    })
 }
 
 /// How the objects of a tree copy ended.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 struct Tally {
     total: usize,
     done: usize,
@@ -380,12 +355,12 @@ struct Tally {
     /// Objects kept to resume: journaled uploads, partial downloads.
     kept: usize,
     interrupted: bool,
-    started: Option<Instant>,
+    started: Instant,
 }
 
 impl Tally {
     fn settle(self, output: Output, verb: &str) -> Result<(), CliError> {
-        let elapsed = self.started.map_or(0.0, secs);
+        let elapsed = secs(self.started);
         if output.json {
             output.emit_json(&json_line(
                 "summary",
@@ -476,12 +451,15 @@ where
     let total_bytes: u64 = items.iter().map(|i| i.size).sum();
     let mut tally = Tally {
         total: items.len(),
-        started: Some(Instant::now()),
-        ..Default::default()
+        done: 0,
+        bytes: 0,
+        failed: Vec::new(),
+        kept: 0,
+        interrupted: false,
+        started: Instant::now(),
     };
     let board = Arc::new(Board::default());
-    let bar = (!output.json && !output.quiet && output.shows_progress() && stderr_is_terminal())
-        .then(|| crate::output::bar(total_bytes));
+    let bar = output.wants_bar().then(|| crate::output::bar(total_bytes));
     let ticker = bar.clone().map(|bar| {
         let board = board.clone();
         let count = items.len();

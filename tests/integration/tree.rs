@@ -169,8 +169,8 @@ fn a_folder_goes_up_and_comes_back_identical_object_by_object() {
 }
 
 #[test]
-fn listings_follow_continuation_tokens_page_by_page() {
-    let (_server, client, bucket) = seaweed_bucket("tree-pages");
+fn listings_follow_continuation_tokens_and_retry_only_the_page_that_failed() {
+    let (server, client, bucket) = seaweed_bucket("tree-pages");
     let keys: Vec<String> = (0..7).map(|i| format!("p/k{i}")).collect();
     rt().block_on(async {
         for k in &keys {
@@ -180,21 +180,45 @@ fn listings_follow_continuation_tokens_page_by_page() {
                 .unwrap();
         }
         client.put_object(put(&bucket, "q", vec![1])).await.unwrap();
-        let listed = list_all_objects(
-            &client,
+    });
+    // Four pages of two; the second page's first request answers 500.
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![Rule {
+            method: "GET",
+            query: vec!["list-type=2"],
+            nth: 2,
+            action: Action::Respond(500, "InternalError", None),
+        }],
+    )
+    .unwrap();
+    let through = ferry_testkit::s3_client(&proxy.server(server)).unwrap();
+    let mut retries = Vec::new();
+    let listed = rt()
+        .block_on(list_all_objects(
+            &through,
             &ListObjectsRequest {
                 bucket: bucket.clone(),
                 prefix: Some("p/".into()),
                 max_keys: Some(2),
                 ..Default::default()
             },
-        )
-        .await
+            |e, n| {
+                retries.push((e.code().map(str::to_string), n));
+                (n < 3).then_some(Duration::from_millis(10))
+            },
+        ))
         .unwrap();
-        let got: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
-        assert_eq!(got, keys.iter().map(String::as_str).collect::<Vec<_>>());
-        assert!(listed.iter().all(|o| o.size == 3 && o.etag.is_some()));
-    });
+    let got: Vec<&str> = listed.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(got, keys.iter().map(String::as_str).collect::<Vec<_>>());
+    assert!(listed.iter().all(|o| o.size == 3 && o.etag.is_some()));
+    assert_eq!(retries, [(Some("InternalError".to_string()), 1)]);
+    let requests = proxy
+        .log()
+        .iter()
+        .filter(|l| l.contains("list-type=2"))
+        .count();
+    assert_eq!(requests, 5, "four pages and one retry: {:?}", proxy.log());
 }
 
 #[test]
@@ -308,12 +332,9 @@ fn one_object_failing_leaves_the_others_landed_and_exits_1() {
 }
 
 fn tree_upload(server: &TestServer, home: &Path, endpoint: &str, src: &Path, dst: &str) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let mut c = crate::ferry_command(server.env(), home);
     c.args(["cp", "-r", src.to_str().unwrap(), dst])
         .args(["--part-size", "5MiB", "--concurrency", "2", "--no-progress"])
-        .env_clear()
-        .env("HOME", home)
-        .envs(server.env())
         .env("AWS_ENDPOINT_URL", endpoint)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());

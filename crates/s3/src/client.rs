@@ -144,23 +144,39 @@ pub async fn list_all_parts<C: ObjectClient>(
     }
 }
 
-/// Every object under a prefix, page by page, following `NextContinuationToken`.
+/// Every object under a prefix, page by page, following `NextContinuationToken`. A page that
+/// fails is asked for again on its own (the pages before it kept) for as long as `retry`,
+/// given the error and the retry's number (1-based), returns how long to wait first; expired
+/// credentials are refreshed before such a retry.
 pub async fn list_all_objects<C: ObjectClient>(
     client: &C,
     req: &ListObjectsRequest,
+    mut retry: impl FnMut(&S3Error, u32) -> Option<Duration>,
 ) -> Result<Vec<ObjectInfo>> {
     let mut objects = Vec::new();
-    let mut token = req.continuation_token.clone();
+    let mut req = req.clone();
+    let mut retries = 0;
     loop {
-        let page = client
-            .list_objects(&ListObjectsRequest {
-                continuation_token: token.clone(),
-                ..req.clone()
-            })
-            .await?;
+        let page = match client.list_objects(&req).await {
+            Ok(page) => page,
+            Err(e) => {
+                retries += 1;
+                let Some(wait) = retry(&e, retries) else {
+                    return Err(e);
+                };
+                if e.is_expired_credentials() {
+                    client.refresh_credentials();
+                }
+                tokio::time::sleep(wait).await;
+                continue;
+            }
+        };
+        retries = 0;
         objects.extend(page.objects);
         match page.next_continuation_token {
-            Some(next) if token.as_ref() != Some(&next) => token = Some(next),
+            Some(next) if req.continuation_token.as_ref() != Some(&next) => {
+                req.continuation_token = Some(next);
+            }
             Some(_) => {
                 return Err(S3Error::client(
                     "ListObjectsV2",
