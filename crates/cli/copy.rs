@@ -229,6 +229,7 @@ async fn streamed_copy(args: &CpArgs, c: StreamedCopy) -> Result<(), CliError> {
             key: c.src.key.clone(),
             version_id: args.version_id.clone(),
             request,
+            listed: None,
         },
         Target::Writer(Box::new(writer)),
     );

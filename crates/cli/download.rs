@@ -163,6 +163,7 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
             sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
             ..Default::default()
         },
+        listed: None,
     };
     let client = client(global).await?;
     config.endpoint = client.config().endpoint.url();

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use ferry_engine::{
-    Canceller, DownloadRequest, Downloader, ErrorKind, Handle, Progress, RetryPolicy, RetryQuota,
-    Source, Target, Uploader,
+    Canceller, DownloadRequest, Downloader, ErrorKind, Handle, Listed, Progress, RetryPolicy,
+    RetryQuota, Source, Target, Uploader,
 };
 use ferry_s3::{ListObjectsRequest, ObjectInfo, RequestOptions, S3Client, list_all_objects};
 use tokio::sync::Semaphore;
@@ -23,12 +23,13 @@ use crate::exit::{CliError, bad_input};
 use crate::output::{Output, json_line};
 use crate::upload::{secs, sse_c_key};
 
-/// One object of a tree copy: its file, its key, its size.
+/// One object of a tree copy: its file, its key, its size, and its ETag when listed.
 #[derive(Debug, Clone)]
 struct Item {
     path: PathBuf,
     key: String,
     size: u64,
+    etag: Option<String>,
 }
 
 /// `prefix` as a folder: empty (the whole bucket) or ending in `/`.
@@ -116,6 +117,7 @@ fn walk(root: &Path, prefix: &str) -> Result<Vec<Item>, CliError> {
             path: entry.path().to_path_buf(),
             key,
             size: meta.len(),
+            etag: None,
         });
     }
     Ok(items)
@@ -248,6 +250,7 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
                     path,
                     key: o.key,
                     size: o.size,
+                    etag: o.etag,
                 });
             }
             None if o.size > 0 => eprintln!(
@@ -311,6 +314,11 @@ pub(crate) async fn download(global: &Global, args: &CpArgs) -> Result<(), CliEr
                 sse_customer_key: sse_c.clone(),
                 ..Default::default()
             },
+            // The listing's size and ETag let a small object come down in one GET.
+            listed: item.etag.clone().map(|etag| Listed {
+                size: item.size,
+                etag,
+            }),
         };
         Ok(downloader.download(request, Target::File(item.path.clone())))
     };

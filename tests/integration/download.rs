@@ -3,7 +3,8 @@
 //! to stdout; a byte flipped in flight is caught and fetched again; an object replaced
 //! mid-download is a clear error; SIGKILL at exact points resumes fetching only what was not
 //! on disk; an object overwritten between kill and resume is detected; SSE-C, versions,
-//! `--verify require` and `--no-clobber`.
+//! `--verify require` and `--no-clobber`; an object a listing shows fits one range comes
+//! down in one GET, without HeadObject.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -300,6 +301,85 @@ fn parallel_download_command(
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     c
+}
+
+#[test]
+fn a_listed_object_that_fits_one_range_comes_down_in_one_get() {
+    let (server, client, bucket) = seaweed_bucket("dl-listed");
+    let home = tempfile::tempdir().unwrap();
+    let url = format!("s3://{bucket}/obj");
+    // Two versions by ferry (each with a full-object CRC64NVME, which SeaweedFS also returns
+    // with a whole-object GET); the listing of the first goes stale.
+    let mut etags = Vec::new();
+    let (old, new) = (data(3 * MIB, 68), data(3 * MIB + 5, 69));
+    for body in [&old, &new] {
+        let src = home.path().join("src.bin");
+        std::fs::write(&src, body).unwrap();
+        let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+        assert!(o.status.success(), "{}", text(&o));
+        let meta = rt()
+            .block_on(ferry_s3::ObjectClient::head_object(
+                &client,
+                &crate::get(&bucket, "obj"),
+            ))
+            .unwrap();
+        etags.push(meta.etag);
+    }
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    let through = Arc::new(ferry_testkit::s3_client(&proxy.server(server)).unwrap());
+    let listed = |size: usize, etag: &str| ferry_engine::Listed {
+        size: size as u64,
+        etag: etag.to_string(),
+    };
+    for (case, listing, requests) in [
+        // One GET brings the ETag, the checksum and the bytes.
+        ("as listed", listed(new.len(), &etags[1]), vec!["GET"]),
+        // Replaced since the listing: the pinned GET is refused (412), and the download
+        // goes on as without a listing, for the object as it is now.
+        (
+            "stale",
+            listed(old.len(), &etags[0]),
+            vec!["GET", "HEAD", "GET"],
+        ),
+        // Of several parts, or bigger than a range: HeadObject first, as without a listing.
+        (
+            "two parts",
+            listed(new.len(), "\"0f1e-2\""),
+            vec!["HEAD", "GET"],
+        ),
+        (
+            "bigger than a range",
+            listed(40 * MIB, &etags[1]),
+            vec!["HEAD", "GET"],
+        ),
+    ] {
+        proxy.reset(vec![]);
+        let out = home.path().join(format!("{case}.out"));
+        let downloader = Downloader::new(through.clone(), DownloadConfig::default());
+        let request = DownloadRequest {
+            listed: Some(listing),
+            ..request(&bucket, "obj")
+        };
+        let outcome = rt()
+            .block_on(async {
+                let target = Target::File(out.clone());
+                downloader.download(request, target).wait().await
+            })
+            .unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert!(std::fs::read(&out).unwrap() == new, "{case}: bytes differ");
+        assert!(
+            matches!(&outcome.check, Check::FullObject(v) if v.algorithm == ferry_s3::ChecksumAlgorithm::Crc64Nvme),
+            "{case}: {}",
+            outcome.check
+        );
+        assert_eq!(outcome.etag, etags[1], "{case}");
+        let methods: Vec<String> = proxy
+            .log()
+            .iter()
+            .map(|l| l.split(' ').next().unwrap().to_string())
+            .collect();
+        assert_eq!(methods, requests, "{case}: {:?}", proxy.log());
+    }
 }
 
 /// Uploads `body` as `obj` with ferry (a full-object CRC64NVME) and starts a proxy to the

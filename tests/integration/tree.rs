@@ -131,8 +131,9 @@ fn a_folder_goes_up_and_comes_back_identical_object_by_object() {
     });
     want.insert("other/x.bin".into(), sha256_hex(&data(3 * MIB, 5)));
     let back = home.path().join("back");
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
     let o = ferry(
-        server,
+        &proxy.server(server),
         home.path(),
         &[
             "cp",
@@ -146,6 +147,21 @@ fn a_folder_goes_up_and_comes_back_identical_object_by_object() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(local_tree(&back), want);
+    // An object the listing shows fits one range (4 MiB) comes down in one GET, which brings
+    // its checksum; only the three bigger ones (two of them multipart) need a HeadObject.
+    let log = proxy.log();
+    let heads: Vec<&String> = log.iter().filter(|l| l.starts_with("HEAD ")).collect();
+    assert_eq!(heads.len(), 3, "{heads:?}");
+    for big in ["a/five ", "a/five-and-one ", "a/b/c/seventeen "] {
+        assert!(heads.iter().any(|l| l.contains(big)), "{big}: {heads:?}");
+    }
+    for small in ["many/07 ", "other/x.bin ", "one "] {
+        let gets = log
+            .iter()
+            .filter(|l| l.starts_with("GET ") && l.contains(&format!("/pre/{small}")))
+            .count();
+        assert_eq!(gets, 1, "{small}: {log:?}");
+    }
     let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())

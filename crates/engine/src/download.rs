@@ -24,8 +24,8 @@ use base64::engine::general_purpose::STANDARD as B64;
 use bytes::{Bytes, BytesMut};
 use ferry_s3::{
     ByteRange, ChecksumAlgorithm, ChecksumType, ChecksumValue, ClientErrorKind,
-    GetObjectAttributesRequest, GetObjectRequest, ObjectAttributes, ObjectClient, ObjectMeta,
-    RequestOptions, S3Error,
+    GetObjectAttributesRequest, GetObjectOutput, GetObjectRequest, ObjectAttributes, ObjectClient,
+    ObjectMeta, RequestOptions, S3Error,
 };
 use futures_util::StreamExt as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
@@ -122,6 +122,20 @@ pub struct DownloadRequest {
     pub version_id: Option<String>,
     /// SSE-C key, expected bucket owner, requester pays: sent with every request.
     pub request: RequestOptions,
+    /// What a listing said of the object. When it fits in one range and has at most one
+    /// part, the download skips HeadObject: one GET of the whole object, pinned to this ETag,
+    /// brings its size, ETag and checksum with its bytes (a HeadObject follows only if the
+    /// object has changed since).
+    pub listed: Option<Listed>,
+}
+
+/// An object as a listing (ListObjectsV2) described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, quotes included.
+    pub etag: String,
 }
 
 /// Where a download's bytes go.
@@ -338,6 +352,7 @@ impl<C: ObjectClient> Downloader<C> {
             cancel: cancel.clone(),
             aimd: Aimd::new(self.config.concurrency),
             fetched: Default::default(),
+            opened: Default::default(),
         });
         let check = self.check();
         let task = tokio::spawn(async move {
@@ -368,6 +383,8 @@ struct Job<C> {
     aimd: Aimd,
     /// Bytes received over the network.
     fetched: std::sync::atomic::AtomicU64,
+    /// A whole-object GET already answered (in place of HeadObject), for the first range.
+    opened: Mutex<Option<GetObjectOutput>>,
 }
 
 /// The object as HeadObject described it, and the plan.
@@ -498,6 +515,50 @@ impl<C: ObjectClient> Job<C> {
         .map_err(|e| self.s3_error("reading", e, None))
     }
 
+    /// Starts one GET of the whole object, pinned to the listed ETag, asking for its
+    /// checksum: the object's description (a whole-object GET carries the checksum, as
+    /// HeadObject does) and its bytes in one request. `None` when the object is no longer the
+    /// one listed.
+    async fn get_whole(&self, listed: &Listed) -> Result<Option<GetObjectOutput>, Error> {
+        let req = GetObjectRequest {
+            checksum_mode: true,
+            if_match: Some(listed.etag.clone()),
+            ..self.get()
+        };
+        let got = self
+            .retrying(None, |_| {
+                let req = req.clone();
+                async move { self.client.get_object(&req).await }
+            })
+            .await;
+        match got {
+            Ok(out)
+                if out.meta.content_range.is_none() && out.meta.content_length == listed.size =>
+            {
+                Ok(Some(out))
+            }
+            Ok(out) => {
+                info!(
+                    "{} answered a whole-object GET with {} bytes{}, not the {} listed",
+                    self.name(),
+                    out.meta.content_length,
+                    if out.meta.content_range.is_some() {
+                        " of a range"
+                    } else {
+                        ""
+                    },
+                    listed.size
+                );
+                Ok(None)
+            }
+            Err(e) if e.service().is_some_and(|s| s.status == 412) => {
+                info!("{} changed since it was listed", self.name());
+                Ok(None)
+            }
+            Err(e) => Err(self.s3_error("reading", e, None)),
+        }
+    }
+
     /// Fetches range `i` (`first`, `len`), writing it into `file` at its offset or keeping
     /// it in memory, with its digests. Retries under the same range; a retry starts over.
     async fn fetch(
@@ -566,8 +627,14 @@ impl<C: ObjectClient> Job<C> {
             if_match: Some(object.etag.to_string()),
             ..self.get()
         };
-        let out = self.client.get_object(&req).await?;
         let whole = first == 0 && len == object.size;
+        let opened = whole
+            .then(|| self.opened.lock().expect("opened lock").take())
+            .flatten();
+        let out = match opened {
+            Some(out) => out,
+            None => self.client.get_object(&req).await?,
+        };
         match out.meta.content_range {
             Some(cr) if cr.range.first == first && cr.range.last == last => {}
             // A server may answer a range that is the whole object with the whole object.
@@ -1019,11 +1086,11 @@ async fn part_sizes<C: ObjectClient>(
     size: u64,
     n: u32,
 ) -> Result<Option<(Vec<u64>, bool)>, Error> {
-    if let Some(listed) = listed_parts(job, size, n).await {
-        return Ok(Some((listed, false)));
-    }
     if n == 1 {
         return Ok(Some((vec![size], false)));
+    }
+    if let Some(listed) = listed_parts(job, size, n).await {
+        return Ok(Some((listed, false)));
     }
     let first = job.head(Some(1)).await?;
     // A server that ignores partNumber answers with the whole object.
@@ -1188,7 +1255,25 @@ impl Follower {
 }
 
 async fn run<C: ObjectClient>(job: Arc<Job<C>>, target: Target) -> Result<DownloadOutcome, Error> {
-    let meta = job.head(None).await?;
+    let mut range_size = job.config.range_size;
+    if matches!(target, Target::Writer(_)) {
+        // Whole ranges wait in memory for their turn: two per connection fit the budget.
+        let fits =
+            (job.config.memory_limit / (2 * u64::from(job.config.concurrency.max(1)))) / MIB * MIB;
+        range_size = range_size.min(fits.max(MIB));
+    }
+    let whole = match job.req.listed.as_ref() {
+        Some(l) if one_range(l, range_size) => job.get_whole(l).await?,
+        _ => None,
+    };
+    let meta = match whole {
+        Some(out) => {
+            let meta = out.meta.clone();
+            *job.opened.lock().expect("opened lock") = Some(out);
+            meta
+        }
+        None => job.head(None).await?,
+    };
     let check = choose_check(&meta, job.config.verify);
     if job.config.verify == VerifyMode::Require
         && let Check::SizeOnly(why) = &check
@@ -1240,19 +1325,18 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, target: Target) -> Result<Downlo
         parts,
         guessed,
     });
-    let mut range_size = job.config.range_size;
-    if matches!(target, Target::Writer(_)) {
-        // Whole ranges wait in memory for their turn: two per connection fit the budget.
-        let fits =
-            (job.config.memory_limit / (2 * u64::from(job.config.concurrency.max(1)))) / MIB * MIB;
-        range_size = range_size.min(fits.max(MIB));
-    }
     let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
     let ranges = plan_ranges(size, range_size, object.parts.as_deref());
     match target {
         Target::File(path) => to_file(job, object, ranges, range_size, &path).await,
         Target::Writer(w) => to_writer(job, object, ranges, range_size, w).await,
     }
+}
+
+/// Whether a listed object is fetched in one range of `range_size`, whatever its check: no
+/// bigger than a range, and of one part at most (the ETag of an object of N parts ends `-N`).
+fn one_range(listed: &Listed, range_size: u64) -> bool {
+    listed.size <= range_size && parts_suffix(listed.etag.trim_matches('"')).is_none_or(|n| n <= 1)
 }
 
 fn outcome<C>(

@@ -34,8 +34,8 @@ pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
 pub use copy::{ObjectSource, copy_metadata, object_tags};
 pub use direct::DirectIo;
 pub use download::{
-    Check, DownloadConfig, DownloadHandle, DownloadOutcome, DownloadRequest, Downloader, Target,
-    VerifyMode,
+    Check, DownloadConfig, DownloadHandle, DownloadOutcome, DownloadRequest, Downloader, Listed,
+    Target, VerifyMode,
 };
 pub use error::{Error, ErrorKind};
 pub use handle::{Canceller, Handle};

@@ -501,6 +501,12 @@ impl S3 for NullSink {
             .get(&(req.input.bucket.clone(), req.input.key.clone()))
             .cloned()
             .ok_or_else(|| s3_error!(NoSuchKey))?;
+        // As S3: `If-Match` with another ETag is 412.
+        if let Some(m) = req.input.if_match.as_ref().and_then(|c| c.as_etag())
+            && m.value() != o.etag.trim_matches('"')
+        {
+            return Err(s3_error!(PreconditionFailed));
+        }
         let range = match req.input.range {
             Some(r) => r.check(o.size).map_err(|_| s3_error!(InvalidRange))?,
             None => 0..o.size,
@@ -520,7 +526,7 @@ impl S3 for NullSink {
                 Some((Ok::<_, std::io::Error>(chunk), pos + n))
             }
         });
-        let out = GetObjectOutput {
+        let mut out = GetObjectOutput {
             body: Some(StreamingBlob::wrap(stream)),
             last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
             content_length: Some((end - start) as i64),
@@ -531,6 +537,15 @@ impl S3 for NullSink {
             e_tag: Some(ETag::Strong(o.etag.trim_matches('"').to_string())),
             ..Default::default()
         };
+        // As S3: the object's checksum comes with a whole-object GET that asks for it, never
+        // with a range.
+        if req.input.range.is_none()
+            && req.input.checksum_mode.is_some()
+            && let Some((alg, value)) = o.checksum
+        {
+            set_checksum!(out, &alg, value);
+            out.checksum_type = o.checksum_type.map(ChecksumType::from);
+        }
         Ok(S3Response::new(out))
     }
 }
