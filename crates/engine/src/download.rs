@@ -1,5 +1,7 @@
-//! Downloads: HeadObject, a plan of ranges (never crossing a part boundary when the check
-//! needs the parts), parallel ranged GETs pinned to the object's ETag with `If-Match`, written
+//! Downloads: HeadObject (or, for an object a listing shows fits one range, one whole-object
+//! GET that describes it and brings its bytes), a plan of ranges (never crossing a part
+//! boundary when the check needs the parts), parallel ranged GETs pinned to the object's ETag
+//! with `If-Match`, written
 //! at their offsets into `LOCAL.ferry-partial` (or in order to a writer, through a bounded
 //! reordering window), verified end to end with what the object offers, then renamed over
 //! LOCAL. A file download is journaled beside its partial file and resumes from what is on
@@ -1506,7 +1508,14 @@ async fn to_file<C: ObjectClient>(
     };
     match result {
         Ok((check, refetched)) => {
-            partial.finish(path, job.config.no_clobber)?;
+            // The fsyncs and the rename block: off the async workers, which other downloads
+            // (a tree's) share.
+            let (target, no_clobber) = (path.to_path_buf(), job.config.no_clobber);
+            tokio::task::spawn_blocking(move || partial.finish(&target, no_clobber))
+                .await
+                .map_err(|e| {
+                    Error::new(ErrorKind::Local, format!("the rename task failed: {e}"))
+                })??;
             let mut o = outcome(
                 &job,
                 &object,
@@ -1667,13 +1676,17 @@ impl Sink for FileSink<'_> {
             // rename finds little left: a 1 GiB download spent 0.4 s in that fsync. (Advice
             // DontNeed starts writeback of dirty pages and drops them once clean; with a
             // follower the pages are kept, since it reads the range back.)
+            // Starting writeback can block on the disk's queue: off the async workers.
             let [first, len] = self.ranges[f.i];
-            let _ = rustix::fs::fadvise(
-                &*self.out.file,
-                first,
-                std::num::NonZeroU64::new(len),
-                rustix::fs::Advice::DontNeed,
-            );
+            let file = self.out.file.clone();
+            tokio::task::spawn_blocking(move || {
+                let _ = rustix::fs::fadvise(
+                    &*file,
+                    first,
+                    std::num::NonZeroU64::new(len),
+                    rustix::fs::Advice::DontNeed,
+                );
+            });
         }
         Ok(())
     }
