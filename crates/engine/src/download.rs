@@ -1,11 +1,10 @@
 //! Downloads: HeadObject (or, for an object a listing shows fits one range, one whole-object
 //! GET that describes it and brings its bytes), a plan of ranges (never crossing a part
 //! boundary when the check needs the parts), parallel ranged GETs pinned to the object's ETag
-//! with `If-Match`, written
-//! at their offsets into `LOCAL.ferry-partial` (or in order to a writer, through a bounded
-//! reordering window), verified end to end with what the object offers, then renamed over
-//! LOCAL. A file download is journaled beside its partial file and resumes from what is on
-//! disk.
+//! with `If-Match`, written at their offsets into `LOCAL.ferry-partial` (or in order to a
+//! writer, through a bounded reordering window), verified end to end with what the object
+//! offers, then renamed over LOCAL. A file download is journaled beside its partial file and
+//! resumes from what is on disk.
 //!
 //! Checks, best first: a FULL_OBJECT CRC (combined from the ranges' CRCs, no second pass); a
 //! COMPOSITE checksum (per-part checksums, then the checksum of those); a single-request
