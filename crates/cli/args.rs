@@ -79,6 +79,9 @@ pub(crate) enum Cmd {
     Mb {
         /// s3://bucket
         bucket: String,
+        /// Print nothing on success.
+        #[arg(short, long)]
+        quiet: bool,
     },
 }
 
@@ -101,7 +104,8 @@ pub(crate) struct CpArgs {
     /// Parts in flight. By default, 8.
     #[arg(long, value_name = "N", help_heading = "Transfer")]
     pub(crate) concurrency: Option<u32>,
-    /// Memory for part buffers, e.g. 128MiB. By default, 256MiB.
+    /// Memory for part buffers, e.g. 128MiB. By default, 256MiB for an upload, 32MiB for a
+    /// download.
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) memory_limit: Option<String>,
     /// Checksum algorithm: crc64nvme (default), crc32, crc32c, sha1, sha256; md5 for

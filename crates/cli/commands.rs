@@ -11,7 +11,7 @@ use crate::exit::{CliError, bad_input};
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Cmd::Cp(args) => cp(&cli.global, *args).await,
-        Cmd::Mb { bucket } => mb(&cli.global, &bucket).await,
+        Cmd::Mb { bucket, quiet } => mb(&cli.global, &bucket, quiet).await,
         Cmd::Presign(args) => presign(&cli.global, args).await,
         Cmd::Resume { id, state_dir } => resume(&cli.global, id, state_dir).await,
         Cmd::Uploads(cmd) => crate::uploads::run(&cli.global, cmd).await,
@@ -95,7 +95,7 @@ pub(crate) async fn client(global: &Global) -> Result<S3Client, CliError> {
     S3Client::new(config).map_err(CliError::from)
 }
 
-async fn mb(global: &Global, bucket: &str) -> Result<(), CliError> {
+async fn mb(global: &Global, bucket: &str, quiet: bool) -> Result<(), CliError> {
     let url = parse_s3_url(bucket)?;
     if !url.key.is_empty() {
         return Err(bad_input(format!(
@@ -108,7 +108,9 @@ async fn mb(global: &Global, bucket: &str) -> Result<(), CliError> {
             bucket: url.bucket.clone(),
         })
         .await?;
-    println!("make_bucket: s3://{}", url.bucket);
+    if !quiet {
+        println!("make_bucket: s3://{}", url.bucket);
+    }
     Ok(())
 }
 

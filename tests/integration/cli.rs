@@ -73,13 +73,24 @@ fn mb_makes_a_bucket() {
     let bucket = ferry_testkit::unique_bucket("cli-mb");
     let o = ferry(server, dir.path(), &["mb", &format!("s3://{bucket}")]);
     assert!(o.status.success(), "{}", text(&o));
-    let v = ferry_testkit::boto3(
-        server,
-        "s3.head_bucket(Bucket=sys.argv[1])\nprint('true')",
-        &[&bucket],
-    )
-    .unwrap();
-    assert_eq!(v, true);
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        format!("make_bucket: s3://{bucket}\n")
+    );
+    // -q, as cp takes it: nothing on success.
+    let quiet = format!("{bucket}-q");
+    let o = ferry(server, dir.path(), &["mb", "-q", &format!("s3://{quiet}")]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.stdout.is_empty(), "{}", text(&o));
+    for b in [&bucket, &quiet] {
+        let v = ferry_testkit::boto3(
+            server,
+            "s3.head_bucket(Bucket=sys.argv[1])\nprint('true')",
+            &[b],
+        )
+        .unwrap();
+        assert_eq!(v, true, "{b}");
+    }
 }
 
 #[test]
