@@ -156,6 +156,26 @@ fn a_small_copy_is_one_copy_object_and_replace_takes_the_new_metadata() {
             "{key}"
         );
     }
+    // A multipart copy carries the source's headers over itself. SeaweedFS hands back the
+    // `aws-chunked` of the source's upload as its Content-Encoding; that describes the upload,
+    // not the object, and the copy must not declare it.
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            &src,
+            &format!("s3://{bucket}/multi-copied"),
+            "--part-size",
+            "5MiB",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let got = boto3_object(server, &bucket, "multi-copied");
+    assert_eq!(got["sha256"], sha256_hex(&body));
+    assert_eq!(got["content_type"], "application/x-ferry-test");
+    assert_eq!(got["metadata"]["origin"], "test");
+    assert_eq!(got["content_encoding"], serde_json::Value::Null, "{got}");
     // --no-clobber refuses to replace the copy made above.
     let o = ferry(
         server,

@@ -88,6 +88,7 @@ print(json.dumps({
     'size': len(data),
     'sha256': hashlib.sha256(data).hexdigest(),
     'content_type': h.get('ContentType'),
+    'content_encoding': h.get('ContentEncoding'),
     'metadata': h.get('Metadata', {}),
     'etag': h.get('ETag'),
 }))

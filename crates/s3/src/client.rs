@@ -682,6 +682,21 @@ fn header(h: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// The object's `Content-Encoding`, without `aws-chunked`: that token says how an upload's
+/// body was framed, not what the object is. S3 never stores it, but some servers (SeaweedFS
+/// 4.48; Ceph RGW before its fix) hand it back, and a copy must not carry it on.
+fn object_encoding(h: &HeaderMap) -> Option<String> {
+    let kept: Vec<&str> = h
+        .get_all("content-encoding")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && !t.eq_ignore_ascii_case("aws-chunked"))
+        .collect();
+    (!kept.is_empty()).then(|| kept.join(","))
+}
+
 fn retry_after(h: &HeaderMap) -> Option<Duration> {
     if let Some(ms) = header(h, "x-amz-retry-after").and_then(|v| v.trim().parse::<u64>().ok()) {
         return Some(Duration::from_millis(ms));
@@ -811,7 +826,7 @@ fn object_meta(op: &'static str, h: &HeaderMap) -> Result<ObjectMeta> {
         last_modified: header(h, "last-modified"),
         version_id: header(h, "x-amz-version-id"),
         content_type: header(h, "content-type"),
-        content_encoding: header(h, "content-encoding"),
+        content_encoding: object_encoding(h),
         content_disposition: header(h, "content-disposition"),
         content_language: header(h, "content-language"),
         cache_control: header(h, "cache-control"),
@@ -1802,6 +1817,23 @@ mod tests {
         );
         assert_eq!(parse_content_range("bytes */100"), None);
         assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn aws_chunked_is_no_object_encoding() {
+        let enc = |values: &[&str]| {
+            let mut h = HeaderMap::new();
+            for v in values {
+                h.append("content-encoding", v.parse().unwrap());
+            }
+            object_encoding(&h)
+        };
+        assert_eq!(enc(&[]), None);
+        assert_eq!(enc(&["aws-chunked"]), None);
+        assert_eq!(enc(&["gzip"]).as_deref(), Some("gzip"));
+        assert_eq!(enc(&["aws-chunked,gzip"]).as_deref(), Some("gzip"));
+        assert_eq!(enc(&["gzip", "AWS-Chunked"]).as_deref(), Some("gzip"));
+        assert_eq!(enc(&["gzip, br"]).as_deref(), Some("gzip,br"));
     }
 
     #[test]
