@@ -439,7 +439,7 @@ pub struct ObjectMeta {
     pub version_id: Option<String>,
     /// `Content-Type`.
     pub content_type: Option<String>,
-    /// `Content-Encoding`.
+    /// `Content-Encoding`, without `aws-chunked` (which describes an upload, not the object).
     pub content_encoding: Option<String>,
     /// `Content-Disposition`.
     pub content_disposition: Option<String>,
