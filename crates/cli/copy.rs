@@ -21,19 +21,11 @@ use crate::upload::{Transfer, object_options, settle, sse_c_key, upload_config};
 
 /// Flags that set what the new object carries, which a COPY directive takes from the source.
 fn metadata_flags(args: &CpArgs) -> Vec<&'static str> {
-    [
-        ("--content-type", args.content_type.is_some()),
-        ("--cache-control", args.cache_control.is_some()),
-        ("--content-disposition", args.content_disposition.is_some()),
-        ("--content-encoding", args.content_encoding.is_some()),
-        ("--content-language", args.content_language.is_some()),
-        ("--metadata", !args.metadata.is_empty()),
-        ("--tagging", args.tagging.is_some()),
-    ]
-    .into_iter()
-    .filter(|(_, on)| *on)
-    .map(|(f, _)| f)
-    .collect()
+    crate::upload::object_content_flags(args)
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| f)
+        .collect()
 }
 
 /// Runs `ferry cp s3://… s3://…`.

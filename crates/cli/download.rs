@@ -18,32 +18,26 @@ use crate::upload::{parse_size, sse_c_key};
 
 /// Refuses the flags that shape the object an upload writes: meaningless for a download.
 fn upload_only(args: &CpArgs) -> Result<(), CliError> {
-    crate::upload::refuse_flags(
-        &[
-            ("--checksum", args.checksum.is_some()),
-            ("--checksum-type", args.checksum_type.is_some()),
-            ("--expected-size", args.expected_size.is_some()),
-            ("--sign-payload", args.sign_payload),
-            ("--on-failure", args.on_failure.is_some()),
-            ("--content-type", args.content_type.is_some()),
-            ("--cache-control", args.cache_control.is_some()),
-            ("--content-disposition", args.content_disposition.is_some()),
-            ("--content-encoding", args.content_encoding.is_some()),
-            ("--content-language", args.content_language.is_some()),
-            ("--metadata", !args.metadata.is_empty()),
-            ("--storage-class", args.storage_class.is_some()),
-            ("--tagging", args.tagging.is_some()),
-            ("--acl", args.acl.is_some()),
-            ("--grant-read", args.grant_read.is_some()),
-            ("--grant-read-acp", args.grant_read_acp.is_some()),
-            ("--grant-write-acp", args.grant_write_acp.is_some()),
-            ("--grant-full-control", args.grant_full_control.is_some()),
-            ("--sse", args.sse.is_some()),
-            ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
-            ("--state-dir", args.state_dir.is_some()),
-        ],
-        "for uploads; a download keeps the object as it is",
-    )
+    let mut flags = vec![
+        ("--checksum", args.checksum.is_some()),
+        ("--checksum-type", args.checksum_type.is_some()),
+        ("--expected-size", args.expected_size.is_some()),
+        ("--sign-payload", args.sign_payload),
+        ("--on-failure", args.on_failure.is_some()),
+    ];
+    flags.extend(crate::upload::object_content_flags(args));
+    flags.extend([
+        ("--storage-class", args.storage_class.is_some()),
+        ("--acl", args.acl.is_some()),
+        ("--grant-read", args.grant_read.is_some()),
+        ("--grant-read-acp", args.grant_read_acp.is_some()),
+        ("--grant-write-acp", args.grant_write_acp.is_some()),
+        ("--grant-full-control", args.grant_full_control.is_some()),
+        ("--sse", args.sse.is_some()),
+        ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
+        ("--state-dir", args.state_dir.is_some()),
+    ]);
+    crate::upload::refuse_flags(&flags, "for uploads; a download keeps the object as it is")
 }
 
 /// The engine settings the flags ask for.

@@ -101,6 +101,20 @@ fn checksum_mode(args: &CpArgs) -> Result<ChecksumMode, CliError> {
     }
 }
 
+/// The flags that set what a new object carries (its content headers, metadata and tags),
+/// each with whether it was given.
+pub(crate) fn object_content_flags(args: &CpArgs) -> [(&'static str, bool); 7] {
+    [
+        ("--content-type", args.content_type.is_some()),
+        ("--cache-control", args.cache_control.is_some()),
+        ("--content-disposition", args.content_disposition.is_some()),
+        ("--content-encoding", args.content_encoding.is_some()),
+        ("--content-language", args.content_language.is_some()),
+        ("--metadata", !args.metadata.is_empty()),
+        ("--tagging", args.tagging.is_some()),
+    ]
+}
+
 /// Refuses the flags that only a copy between S3 locations takes.
 pub(crate) fn copy_only(args: &CpArgs) -> Result<(), CliError> {
     refuse_flags(
