@@ -274,7 +274,7 @@ impl<C: ObjectClient> Job<C> {
             Err(e) => {
                 self.progress.part_ended(false);
                 if self.cancel.is_cancelled() {
-                    return Err(self.part_error(number, e));
+                    return Err(self.part_error(Some(number), e));
                 }
                 return Err(copy_error(
                     state,

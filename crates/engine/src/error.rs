@@ -18,6 +18,10 @@ pub enum ErrorKind {
     Cancelled,
     /// The object changed during the transfer (its ETag no longer matches).
     Changed,
+    /// The local source file changed while it was read (its size, times or inode): nothing
+    /// was completed, the upload was aborted. Retry once the file is stable, or upload a
+    /// copy or snapshot of it.
+    SourceChanged,
 }
 
 /// An engine error: a kind, a message that names the object or part and what to do, and the

@@ -86,6 +86,44 @@ impl SourceIdentity {
         }
         (!d.is_empty()).then(|| d.join(", "))
     }
+
+    /// How the file changed from `self` to `now`, for a person: `size 10 -> 12 bytes,
+    /// modified at 2026-12-02T03:50:01.123456789Z`, or `None` when nothing did.
+    pub fn change(&self, now: &SourceIdentity) -> Option<String> {
+        self.difference(now)?;
+        let mut d = Vec::new();
+        if self.inode != now.inode || self.device != now.device || self.path != now.path {
+            d.push("replaced by another file".to_string());
+        }
+        if self.size != now.size {
+            d.push(format!("size {} -> {} bytes", self.size, now.size));
+        }
+        if self.mtime_ns != now.mtime_ns {
+            d.push(format!("modified at {}", timestamp(now.mtime_ns)));
+        } else if self.ctime_ns != now.ctime_ns {
+            // Written with its modification time put back, or its mode or owner changed.
+            d.push(format!("status changed at {}", timestamp(now.ctime_ns)));
+        }
+        if self.etag != now.etag {
+            d.push(format!(
+                "ETag {} -> {}",
+                self.etag.as_deref().unwrap_or("none"),
+                now.etag.as_deref().unwrap_or("none")
+            ));
+        }
+        Some(d.join(", "))
+    }
+}
+
+/// Nanoseconds since the epoch as an RFC 3339 time (UTC).
+fn timestamp(ns: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{ns} ns after the epoch"))
 }
 
 /// Where an upload goes.
@@ -582,6 +620,44 @@ mod tests {
             bucket: "b".into(),
             key: "k".into(),
         }
+    }
+
+    #[test]
+    fn a_change_is_described_for_a_person() {
+        let was = SourceIdentity {
+            path: "/data/f".into(),
+            size: 10,
+            mtime_ns: 1_764_646_201_123_456_789,
+            ctime_ns: 1_764_646_201_123_456_789,
+            inode: 7,
+            device: 1,
+            etag: None,
+        };
+        assert_eq!(was.change(&was.clone()), None);
+        let grown = SourceIdentity {
+            size: 12,
+            mtime_ns: was.mtime_ns + 1_000_000_000,
+            ctime_ns: was.ctime_ns + 1_000_000_000,
+            ..was.clone()
+        };
+        assert_eq!(
+            was.change(&grown).unwrap(),
+            "size 10 -> 12 bytes, modified at 2025-12-02T03:30:02.123456789Z"
+        );
+        // Written with its modification time put back: the change time still moves.
+        let touched = SourceIdentity {
+            ctime_ns: was.ctime_ns + 5,
+            ..was.clone()
+        };
+        assert_eq!(
+            was.change(&touched).unwrap(),
+            "status changed at 2025-12-02T03:30:01.123456794Z"
+        );
+        let replaced = SourceIdentity {
+            inode: 8,
+            ..was.clone()
+        };
+        assert_eq!(was.change(&replaced).unwrap(), "replaced by another file");
     }
 
     fn source(dir: &Path) -> SourceIdentity {

@@ -114,10 +114,26 @@ pub(crate) fn recheck_digest(data: &PartData) -> std::io::Result<Digest> {
     Ok(h.finish(data.len()))
 }
 
+/// Why the bytes of one attempt at a part could not all be read.
+#[derive(Debug)]
+pub(crate) enum ReadFailure {
+    /// The source could not be read, or its guard found it changed: the fault is local, and
+    /// sending the same bytes again cannot help.
+    Local(std::io::Error),
+    /// The request ended before its body was read whole (the network failed, or it was
+    /// cancelled): the request's own error says why.
+    Ended,
+}
+
+/// A check made after the last bytes of a body are read and before they are sent: if it
+/// fails, the body ends in an error instead, so the server never receives the request whole
+/// (a file that changed while it was read is never stored by a single request).
+pub(crate) type Guard = Arc<dyn Fn() -> std::io::Result<()> + Send + Sync>;
+
 /// A body for one attempt at a part, and where its checksum will arrive.
 pub(crate) struct PartBody {
     pub(crate) body: Body,
-    pub(crate) digests: oneshot::Receiver<std::io::Result<PartDigests>>,
+    pub(crate) digests: oneshot::Receiver<Result<PartDigests, ReadFailure>>,
     /// Bytes of this attempt counted in the progress so far (taken back if it fails).
     pub(crate) counted: Arc<AtomicU64>,
     /// Content-MD5, for that mode (computed before sending).
@@ -126,12 +142,13 @@ pub(crate) struct PartBody {
 
 /// Builds the body of one attempt at a part. Reading and checksumming run on a blocking
 /// thread, so checksums use the other core while the network task sends. With `signed`, the
-/// client signs each chunk (`--sign-payload`).
+/// client signs each chunk (`--sign-payload`). A `guard` is asked before the last bytes go.
 pub(crate) async fn part_body(
     data: PartData,
     mode: ChecksumMode,
     signed: bool,
     progress: Arc<Progress>,
+    guard: Option<Guard>,
 ) -> std::io::Result<PartBody> {
     let len = data.len();
     let counted = Arc::new(AtomicU64::new(0));
@@ -159,7 +176,7 @@ pub(crate) async fn part_body(
     };
     let count = counted.clone();
     tokio::task::spawn_blocking(move || {
-        let result = read_part(&data, trailer, &tx, &progress, &count);
+        let result = read_part(&data, trailer, guard.as_deref(), &tx, &progress, &count);
         let _ = dtx.send(result);
     });
     let items = ReceiverStream(rx);
@@ -193,14 +210,16 @@ pub(crate) async fn part_body(
     })
 }
 
-/// Reads `data` chunk by chunk into `tx`, hashing on the way, then sends the trailer.
+/// Reads `data` chunk by chunk into `tx`, hashing on the way, then sends the trailer. The
+/// `guard`, if any, is asked once everything is read, before the last chunk goes.
 fn read_part(
     data: &PartData,
     trailer: Option<ChecksumAlgorithm>,
+    guard: Option<&(dyn Fn() -> std::io::Result<()> + Send + Sync)>,
     tx: &mpsc::Sender<std::io::Result<ChunkItem>>,
     progress: &Progress,
     counted: &AtomicU64,
-) -> std::io::Result<PartDigests> {
+) -> Result<PartDigests, ReadFailure> {
     let len = data.len();
     let mut hasher = trailer.map(Hasher::new);
     let mut recheck = (trailer != Some(ChecksumAlgorithm::Crc64Nvme))
@@ -208,24 +227,29 @@ fn read_part(
     let mut offset = 0u64;
     // A closed channel means the request ended (failed or cancelled): stop reading.
     let send = |item: ChunkItem| tx.blocking_send(Ok(item)).is_ok();
+    // A local failure ends the body in an error (the request fails) and is reported as such.
+    let fail = |e: std::io::Error| {
+        let _ = tx.blocking_send(Err(std::io::Error::new(e.kind(), e.to_string())));
+        ReadFailure::Local(e)
+    };
+    let check = || guard.map_or(Ok(()), |g| g());
+    if len == 0 {
+        check().map_err(fail)?;
+    }
     while offset < len {
         let n = (len - offset).min(CHUNK_SIZE as u64) as usize;
-        let chunk = match data.chunk(offset, n) {
-            Ok(c) => c,
-            Err(e) => {
-                let copy = std::io::Error::new(e.kind(), e.to_string());
-                let _ = tx.blocking_send(Err(copy));
-                return Err(e);
-            }
-        };
+        let chunk = data.chunk(offset, n).map_err(fail)?;
         if let Some(h) = hasher.as_mut() {
             h.update(&chunk);
         }
         if let Some(h) = recheck.as_mut() {
             h.update(&chunk);
         }
+        if offset + n as u64 == len {
+            check().map_err(fail)?;
+        }
         if !send(ChunkItem::Data(chunk)) {
-            return Err(std::io::Error::other("the request ended before its body"));
+            return Err(ReadFailure::Ended);
         }
         progress.add_bytes(n as u64);
         counted.fetch_add(n as u64, Ordering::Relaxed);

@@ -34,7 +34,8 @@ use crate::progress::{Event, Progress, UploadOutcome, Verification};
 use crate::retry::{Attempts, Jitter, RandomJitter, RetryPolicy, RetryQuota};
 use crate::schedule::Aimd;
 use crate::source::{
-    CHUNK_SIZE, PartData, PartDigests, part_body, read_stream_part, recheck_digest,
+    CHUNK_SIZE, Guard, PartData, PartDigests, ReadFailure, part_body, read_stream_part,
+    recheck_digest,
 };
 
 const MIB: u64 = 1024 * 1024;
@@ -89,7 +90,8 @@ pub enum FailurePolicy {
     /// always for streams, which cannot be read again.
     #[default]
     Auto,
-    /// Keep it whenever it is journaled.
+    /// Keep it whenever it is journaled, except when its source file changed during the
+    /// upload: those parts mix two versions of the file, so it is always aborted.
     Keep,
     /// Always abort it.
     Abort,
@@ -178,6 +180,9 @@ pub(crate) struct Job<C> {
     /// Set when a CreateMultipartUpload's reply never came: an upload may exist that no one
     /// knows, even one the server makes late.
     orphans: Mutex<Option<Orphans>>,
+    /// A file source as the caller named it, and its identity before its first byte was
+    /// read: compared again before the object is completed (see [`Job::source_changed`]).
+    watched: std::sync::OnceLock<(PathBuf, SourceIdentity)>,
 }
 
 /// Where to look for uploads a lost CreateMultipartUpload reply may have left, and when.
@@ -317,6 +322,7 @@ impl<C: ObjectClient> Uploader<C> {
             journal: Mutex::new(None),
             copy: None,
             orphans: Mutex::new(None),
+            watched: Default::default(),
         });
         let check = self.check(&job.options);
         let task = tokio::spawn(async move {
@@ -366,7 +372,41 @@ impl<C: ObjectClient> Job<C> {
             journal: Mutex::new(self.journal.lock().expect("journal lock").take()),
             copy: self.copy.clone(),
             orphans: Mutex::new(*self.orphans.lock().expect("orphans lock")),
+            watched: self.watched.clone(),
         }
+    }
+
+    /// The error to report when the file source changed since it was first looked at (its
+    /// size, times or inode differ, or it is gone), or `None` while it is as it was. A stat,
+    /// no request.
+    pub(crate) fn source_changed(&self) -> Option<Error> {
+        let (path, was) = self.watched.get()?;
+        let change = match SourceIdentity::of(path) {
+            Ok(now) => was.change(&now)?,
+            Err(e) => format!("it can no longer be read: {e}"),
+        };
+        Some(Error::new(
+            ErrorKind::SourceChanged,
+            format!(
+                "{} changed while it was being uploaded ({change}), so s3://{}/{} was not \
+                 written: the object would have mixed old and new bytes. Copy or snapshot the \
+                 file first, then upload the copy",
+                path.display(),
+                self.bucket,
+                self.key
+            ),
+        ))
+    }
+
+    /// A check for the body of a single-request upload: the source is as it was when the
+    /// upload began (see [`Guard`]).
+    fn guard(self: &Arc<Self>) -> Option<Guard> {
+        self.watched.get()?;
+        let job = self.clone();
+        Some(Arc::new(move || match job.source_changed() {
+            Some(e) => Err(std::io::Error::other(e.to_string())),
+            None => Ok(()),
+        }))
     }
 
     pub(crate) fn emit(&self, e: Event) {
@@ -420,7 +460,7 @@ impl<C: ObjectClient> Job<C> {
             .retrying(Some(number), |_| {
                 let (job, data, upload_id) = (self.clone(), data.clone(), upload_id.clone());
                 async move {
-                    job.send_data(data, |body, content_md5| {
+                    job.send_data(data, None, |body, content_md5| {
                         let req = UploadPartRequest {
                             bucket: job.bucket.clone(),
                             key: job.key.clone(),
@@ -441,7 +481,7 @@ impl<C: ObjectClient> Job<C> {
             Ok(r) => r,
             Err(e) => {
                 self.progress.part_ended(false);
-                return Err(self.part_error(number, e));
+                return Err(self.part_error(Some(number), e));
             }
         };
         let checksum = checksum_value(self.mode(), digests.additional.as_ref());
@@ -532,7 +572,10 @@ impl<C: ObjectClient> Job<C> {
         let transient = err.kind() == ErrorKind::Cancelled
             || err.s3().is_some_and(|e| e.is_retryable())
             || err.kind() == ErrorKind::Local;
+        // A source that changed cannot resume: the parts sent mix old and new bytes, and
+        // the journal no longer matches the file.
         let keep = journaled.is_some()
+            && err.kind() != ErrorKind::SourceChanged
             && match self.config.on_failure {
                 FailurePolicy::Keep => true,
                 FailurePolicy::Abort => false,
@@ -554,6 +597,7 @@ impl<C: ObjectClient> Job<C> {
     async fn send_data<T, F, Fut>(
         &self,
         data: PartData,
+        guard: Option<Guard>,
         send: F,
     ) -> Result<(T, PartDigests), S3Error>
     where
@@ -565,6 +609,7 @@ impl<C: ObjectClient> Job<C> {
             self.mode(),
             self.config.sign_payload,
             self.progress.clone(),
+            guard,
         )
         .await
         .map_err(local_io)?;
@@ -572,6 +617,9 @@ impl<C: ObjectClient> Job<C> {
         let out = send(body.body, body.content_md5).await;
         let result = match (out, body.digests.await) {
             (Ok(out), Ok(Ok(d))) => return Ok((out, d)),
+            // Reading failed here: that, not what the request made of its broken body, is
+            // the error (and no retry sends the same unreadable bytes).
+            (_, Ok(Err(ReadFailure::Local(e)))) => Err(local_io(e)),
             (Ok(_), _) => Err(local_io(std::io::Error::other(
                 "the data's checksum was not computed",
             ))),
@@ -582,19 +630,25 @@ impl<C: ObjectClient> Job<C> {
         result
     }
 
-    pub(crate) fn part_error(&self, number: u32, e: S3Error) -> Error {
+    /// The error of a part (`Some(number)`) or of a single-request upload (`None`).
+    pub(crate) fn part_error(&self, number: Option<u32>, e: S3Error) -> Error {
         if self.cancel.is_cancelled() {
             return Error::new(ErrorKind::Cancelled, "the upload was cancelled");
         }
         if e.client_kind() == Some(ferry_s3::ClientErrorKind::InvalidRequest)
             && e.to_string().contains("cannot read source")
         {
+            // A read that failed because the file changed (shrank, vanished) says so.
+            if let Some(changed) = self.source_changed() {
+                return changed;
+            }
             return Error::new(ErrorKind::Local, e.to_string()).with_source(e);
         }
-        Error::from_s3(
-            format!("part {number} of s3://{}/{}", self.bucket, self.key),
-            e,
-        )
+        let what = match number {
+            Some(n) => format!("part {n} of"),
+            None => "uploading".into(),
+        };
+        Error::from_s3(format!("{what} s3://{}/{}", self.bucket, self.key), e)
     }
 
     async fn abort(&self, upload_id: &str) {
@@ -659,25 +713,32 @@ async fn run<C: ObjectClient>(job: Arc<Job<C>>, source: Source) -> Result<Upload
                 ));
             }
             let size = meta.len();
+            // The identity every later look is compared with: taken before the first byte
+            // is read, and of the very file opened.
+            let source = SourceIdentity::of(&path).map_err(|e| {
+                Error::new(
+                    ErrorKind::InvalidInput,
+                    format!("cannot read source {}: {e}", path.display()),
+                )
+            })?;
+            {
+                use std::os::unix::fs::MetadataExt as _;
+                if (source.inode, source.device, source.size) != (meta.ino(), meta.dev(), size) {
+                    return Err(Error::new(
+                        ErrorKind::SourceChanged,
+                        format!(
+                            "{} changed while it was being opened; try again once it is stable",
+                            path.display()
+                        ),
+                    ));
+                }
+            }
+            let _ = job.watched.set((path.clone(), source.clone()));
             let direct = DirectSource::open(&path, &file, size, job.config.direct_io, CHUNK_SIZE)
                 .map(Arc::new);
             let file = Arc::new(file);
             match job.config.resume.clone() {
-                Some(resume) => {
-                    let source = SourceIdentity::of(&path).map_err(|e| {
-                        Error::new(
-                            ErrorKind::InvalidInput,
-                            format!("cannot read source {}: {e}", path.display()),
-                        )
-                    })?;
-                    if source.size != size {
-                        return Err(Error::new(
-                            ErrorKind::Local,
-                            format!("{} changed while opening it", path.display()),
-                        ));
-                    }
-                    run_journaled(job, source, file_parts(file, direct), &resume).await
-                }
+                Some(resume) => run_journaled(job, source, file_parts(file, direct), &resume).await,
                 None => {
                     let plan = plan(size, &job.config.plan)
                         .map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
@@ -1492,6 +1553,11 @@ async fn finish<C: ObjectClient>(
         Ok(p) => p,
         Err(e) => return Err(job.give_up(&upload_id, e).await),
     };
+    // Every part is read and stored: the file must still be the one the first part was read
+    // from, or the object would mix two versions of it.
+    if let Some(changed) = job.source_changed() {
+        return Err(job.give_up(&upload_id, changed).await);
+    }
     parts.sort_by_key(|p| p.part.part_number);
     let count = parts.len() as u32;
     let (expected, checksum_type) = match job.mode() {
@@ -1567,8 +1633,9 @@ async fn put_single<C: ObjectClient>(
     let out = job
         .retrying(Some(1), |_| {
             let (job, data) = (job.clone(), data.clone());
+            let guard = job.guard();
             async move {
-                job.send_data(data, |body, content_md5| {
+                job.send_data(data, guard, |body, content_md5| {
                     let req = PutObjectRequest {
                         bucket: job.bucket.clone(),
                         key: job.key.clone(),
@@ -1585,13 +1652,7 @@ async fn put_single<C: ObjectClient>(
         })
         .await;
     job.progress.part_ended(out.is_ok());
-    let (out, digest) = out.map_err(|e| {
-        if job.cancel.is_cancelled() {
-            Error::new(ErrorKind::Cancelled, "the upload was cancelled")
-        } else {
-            Error::from_s3(format!("uploading s3://{}/{}", job.bucket, job.key), e)
-        }
-    })?;
+    let (out, digest) = out.map_err(|e| job.part_error(None, e))?;
     let expected = checksum_value(job.mode(), digest.additional.as_ref());
     verify(job, size, expected, None, 1, out.etag, out.version_id).await
 }

@@ -127,7 +127,7 @@ impl<C> FailingClient<C> {
     }
 
     /// Runs `hook` just before call `n` (1-based) of `operation` (`GetObject`,
-    /// `UploadPartCopy`) is sent.
+    /// `UploadPartCopy`, `UploadPart`) is sent.
     pub fn before(&self, operation: &'static str, n: u32, hook: CallHook) {
         self.hooks.lock().unwrap().push((operation, n, hook));
     }
@@ -178,6 +178,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
 
     async fn upload_part(&self, req: UploadPartRequest) -> Result<UploadPartOutput> {
         self.part_calls.lock().unwrap()[req.part_number as usize] += 1;
+        let _ = self.hook("UploadPart");
         if let Some(e) = self.take("UploadPart", Some(req.part_number)) {
             return Err(e);
         }

@@ -31,6 +31,13 @@ pub enum Action {
     ResetAfter(u64),
     /// Wait this long, then forward it.
     Stall(Duration),
+    /// Read it whole, then wait until the test opens the gate ([`HoldProxy::open_gate`]), then
+    /// forward it: the test acts at an exact point (after the client sent the request, before
+    /// the server saw it) and lets the client go on.
+    Gate,
+    /// Read only its head, then wait at the gate as [`Action::Gate`] does; the body is read
+    /// after: the client is stopped partway through sending it.
+    GateHead,
     /// Forward it, then wait this long before returning the response.
     DelayResponse(Duration),
     /// Answer this S3 error without forwarding: status, code, and `Retry-After` seconds.
@@ -64,7 +71,7 @@ pub struct Rule {
 /// seed faults the same requests whatever order they come in. Actions that do not fit a
 /// request are skipped: body faults (cut, flipped) only on ranged GETs, a reset only on a
 /// request with a longer body, to a HEAD only 5xx answers (S3 sends no error code there);
-/// Hold and DropResponse never (they freeze the client).
+/// Hold, DropResponse and the gates never (they freeze the client).
 #[derive(Debug, Clone)]
 pub struct Chaos {
     /// The seed.
@@ -111,7 +118,7 @@ impl State {
                 .lines()
                 .any(|l| l.to_ascii_lowercase().starts_with("range:"));
         let fits = match action {
-            Action::Hold | Action::DropResponse => false,
+            Action::Hold | Action::DropResponse | Action::Gate | Action::GateHead => false,
             Action::CutResponse(_) | Action::FlipResponseByte => ranged_get,
             Action::ResetAfter(n) => content_length(head) as u64 > n,
             // An answer to a HEAD has no body, so no error code: only a status S3 would send.
@@ -150,8 +157,18 @@ pub struct HoldProxy {
     forwarded: Arc<AtomicU64>,
     returned: Arc<AtomicU64>,
     triggered: Arc<AtomicBool>,
+    gate: Arc<GateState>,
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+/// Where a [`Action::Gate`] stands.
+#[derive(Debug, Default)]
+struct GateState {
+    /// A request waits at the gate.
+    reached: AtomicBool,
+    /// The test let it through.
+    open: AtomicBool,
 }
 
 impl HoldProxy {
@@ -168,12 +185,14 @@ impl HoldProxy {
         let forwarded = Arc::new(AtomicU64::new(0));
         let returned = Arc::new(AtomicU64::new(0));
         let triggered = Arc::new(AtomicBool::new(false));
+        let gate = Arc::new(GateState::default());
         let stop = Arc::new(AtomicBool::new(false));
-        let (st, fw, rt, tr, sp) = (
+        let (st, fw, rt, tr, gt, sp) = (
             state.clone(),
             forwarded.clone(),
             returned.clone(),
             triggered.clone(),
+            gate.clone(),
             stop.clone(),
         );
         let thread = std::thread::spawn(move || {
@@ -185,6 +204,7 @@ impl HoldProxy {
                             forwarded: fw.clone(),
                             returned: rt.clone(),
                             triggered: tr.clone(),
+                            gate: gt.clone(),
                             stop: sp.clone(),
                         };
                         let (st, up) = (st.clone(), upstream.clone());
@@ -205,9 +225,27 @@ impl HoldProxy {
             forwarded,
             returned,
             triggered,
+            gate,
             stop,
             thread: Some(thread),
         })
+    }
+
+    /// Waits until a request reaches a [`Action::Gate`], up to `limit`.
+    pub fn wait_gated(&self, limit: Duration) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if self.gate.reached.load(Ordering::Relaxed) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    /// Lets the request waiting at the gate (and any later one) through.
+    pub fn open_gate(&self) {
+        self.gate.open.store(true, Ordering::Relaxed);
     }
 
     /// Turns on faults at random (see [`Chaos`]), or off with `None`.
@@ -381,11 +419,20 @@ fn closing(head: &str) -> String {
     out
 }
 
+/// Says a request reached the gate, and waits until the test opens it (or the proxy stops).
+fn wait_at_gate(gate: &GateState, stop: &AtomicBool) {
+    gate.reached.store(true, Ordering::Relaxed);
+    while !gate.open.load(Ordering::Relaxed) && !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
 /// What a connection's thread reports into.
 struct Counters {
     forwarded: Arc<AtomicU64>,
     returned: Arc<AtomicU64>,
     triggered: Arc<AtomicBool>,
+    gate: Arc<GateState>,
     stop: Arc<AtomicBool>,
 }
 
@@ -434,6 +481,8 @@ fn serve(
                 Some(Action::DropResponse) => "forwarded, response dropped".into(),
                 Some(Action::ResetAfter(n)) => format!("reset after {n} body bytes"),
                 Some(Action::Stall(d)) => format!("stalled {} ms, forwarded", d.as_millis()),
+                Some(Action::Gate) => "held at the gate, forwarded".into(),
+                Some(Action::GateHead) => "held at the gate before its body, forwarded".into(),
                 Some(Action::DelayResponse(d)) =>
                     format!("forwarded, response delayed {} ms", d.as_millis()),
                 Some(Action::Respond(status, code, ra)) => format!(
@@ -449,6 +498,9 @@ fn serve(
         ));
         action
     };
+    if action == Some(Action::GateHead) {
+        wait_at_gate(&counters.gate, stop);
+    }
     if let Some(Action::ResetAfter(n)) = action {
         // Take n body bytes, then close with the rest unread: the kernel resets the
         // connection.
@@ -500,6 +552,7 @@ fn serve(
                 std::thread::sleep(Duration::from_millis(20));
             }
         }
+        Some(Action::Gate) => wait_at_gate(&counters.gate, stop),
         _ => {}
     }
     if action == Some(Action::Hold) {
