@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use ferry_engine::{DownloadConfig, DownloadRequest, Downloader, Event, Target};
+use ferry_engine::{Download, Event, Manager, ManagerConfig, Target};
 use ferry_s3::{ClientConfig, Env, Overrides, S3Client};
 
 #[tokio::main]
@@ -23,21 +23,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|d| d.split_once('/'))
         .ok_or("the source is s3://bucket/key")?;
     let config = ClientConfig::resolve(&Env::process(), Overrides::default())?;
-    let endpoint = config.endpoint.url();
     let client = Arc::new(S3Client::new(config)?);
-    let downloader = Downloader::new(
-        client,
-        DownloadConfig {
-            endpoint,
-            ..Default::default()
-        },
-    );
-    let request = DownloadRequest {
-        bucket: bucket.into(),
-        key: key.into(),
-        ..Default::default()
-    };
-    let handle = downloader.download(request, Target::File(file.into()));
+    let manager = Manager::new(client, ManagerConfig::default())?;
+    let handle = manager.download(Download::new(bucket, key, Target::File(file.into())));
     let mut events = handle.subscribe();
     let printer = tokio::spawn(async move {
         while let Ok(e) = events.recv().await {

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use ferry_engine::{
-    Event, FileJournalStore, PlanConfig, ResumeConfig, Source, UploadConfig, Uploader,
+    Event, FileJournalStore, Manager, ManagerConfig, PlanConfig, Source, Upload, UploadSettings,
 };
 use ferry_s3::{ClientConfig, Env, Overrides, S3Client};
 
@@ -23,26 +23,28 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .and_then(|d| d.split_once('/'))
         .ok_or("the destination is s3://bucket/key")?;
     let config = ClientConfig::resolve(&Env::process(), Overrides::default())?;
-    let endpoint = config.endpoint.url();
     let client = Arc::new(S3Client::new(config)?);
     let state = tempfile::tempdir()?;
-    let settings = UploadConfig {
+    let manager = Manager::new(
+        client,
+        ManagerConfig {
+            max_requests: 1,
+            parts_per_object: 1,
+            journal: Some(Arc::new(FileJournalStore::new(state.path()))),
+            ..Default::default()
+        },
+    )?;
+    let settings = UploadSettings {
         plan: PlanConfig {
             part_size: Some(5 << 20),
             ..Default::default()
         },
-        concurrency: 1,
-        resume: Some(ResumeConfig {
-            store: Arc::new(FileJournalStore::new(state.path())),
-            endpoint,
-            restart: false,
-        }),
         ..Default::default()
     };
-    let uploader = Uploader::new(client, settings);
 
     // Start, and cancel after three parts: the upload and its journal are kept.
-    let handle = uploader.upload(Source::File(file.into()), bucket, key, Default::default());
+    let upload = Upload::new(Source::File(file.into()), bucket, key).settings(settings);
+    let handle = manager.upload(upload);
     let mut events = handle.subscribe();
     let canceller = handle.canceller();
     tokio::spawn(async move {
@@ -66,7 +68,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("kept as journal {id}: {err}");
 
     // Resume: the journal names the file and the destination.
-    let handle = uploader.resume(&id, Default::default())?;
+    let handle = manager.resume(&id, Default::default())?;
     let mut events = handle.subscribe();
     tokio::spawn(async move {
         while let Ok(e) = events.recv().await {

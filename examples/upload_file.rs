@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use ferry_engine::{Event, Source, UploadConfig, Uploader};
-use ferry_s3::{ClientConfig, Env, ObjectOptions, Overrides, S3Client};
+use ferry_engine::{Event, Manager, ManagerConfig, Source, Upload};
+use ferry_s3::{ClientConfig, Env, Overrides, S3Client};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,13 +23,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("the destination is s3://bucket/key")?;
     let config = ClientConfig::resolve(&Env::process(), Overrides::default())?;
     let client = Arc::new(S3Client::new(config)?);
-    let uploader = Uploader::new(client, UploadConfig::default());
-    let handle = uploader.upload(
-        Source::File(file.into()),
-        bucket,
-        key,
-        ObjectOptions::default(),
-    );
+    let manager = Manager::new(client, ManagerConfig::default())?;
+    let handle = manager.upload(Upload::new(Source::File(file.into()), bucket, key));
     let mut events = handle.subscribe();
     let printer = tokio::spawn(async move {
         while let Ok(e) = events.recv().await {

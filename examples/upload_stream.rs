@@ -7,8 +7,8 @@
 
 use std::sync::Arc;
 
-use ferry_engine::{Source, UploadConfig, Uploader};
-use ferry_s3::{ClientConfig, Env, ObjectOptions, Overrides, S3Client};
+use ferry_engine::{Manager, ManagerConfig, Source, Upload};
+use ferry_s3::{ClientConfig, Env, Overrides, S3Client};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,19 +21,18 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("the destination is s3://bucket/key")?;
     let config = ClientConfig::resolve(&Env::process(), Overrides::default())?;
     let client = Arc::new(S3Client::new(config)?);
-    let uploader = Uploader::new(
+    let manager = Manager::new(
         client,
-        UploadConfig {
+        ManagerConfig {
             memory_limit: 64 << 20,
             ..Default::default()
         },
-    );
-    let handle = uploader.upload(
-        Source::Stream(Box::new(tokio::io::stdin())),
-        bucket,
-        key,
-        ObjectOptions::default(),
-    );
+    )?;
+    let stdin = Source::Reader {
+        reader: Box::new(tokio::io::stdin()),
+        size: None,
+    };
+    let handle = manager.upload(Upload::new(stdin, bucket, key));
     let progress = handle.progress();
     let ticker = tokio::spawn(async move {
         loop {

@@ -1,4 +1,5 @@
-//! Raw command-line flags, as clap parses them. Checks on their values happen in `commands`.
+//! Raw command-line flags, as clap parses them. Every check on their values, and their turning
+//! into one engine request, happens in `request`.
 
 use std::path::PathBuf;
 
@@ -63,15 +64,9 @@ pub(crate) enum Cmd {
     /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
     /// expires.
     Presign(PresignArgs),
-    /// Resume an interrupted upload by its journal id (`ferry uploads ls` shows them);
-    /// without an id, the only one there is.
-    Resume {
-        /// The journal id (up-…).
-        id: Option<String>,
-        /// Where upload journals live.
-        #[arg(long, value_name = "DIR")]
-        state_dir: Option<PathBuf>,
-    },
+    /// Resume an interrupted upload or copy by its journal id (`ferry uploads ls` shows
+    /// them); without an id, the only one there is.
+    Resume(ResumeArgs),
     /// Multipart uploads in progress on the server.
     #[command(subcommand)]
     Uploads(UploadsCmd),
@@ -101,13 +96,17 @@ pub(crate) struct CpArgs {
     /// For a download, the size of each ranged GET (64KiB or more; default 16MiB).
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) part_size: Option<String>,
-    /// Parts in flight. By default, 8.
+    /// Requests in flight, all objects together, and parts of one object in flight. By
+    /// default, 64 requests, 8 parts of one object.
     #[arg(long, value_name = "N", help_heading = "Transfer")]
     pub(crate) concurrency: Option<u32>,
-    /// Memory for part buffers, e.g. 128MiB. By default, 256MiB for an upload, 32MiB for a
-    /// download.
+    /// Memory for part and range buffers, all objects together, e.g. 128MiB. By default,
+    /// 256MiB for a stream from stdin, 32MiB otherwise.
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) memory_limit: Option<String>,
+    /// Bytes per second, uploads and downloads together, e.g. 50MiB (a size per second).
+    #[arg(long, value_name = "RATE", help_heading = "Transfer")]
+    pub(crate) bwlimit: Option<String>,
     /// Checksum algorithm: crc64nvme (default), crc32, crc32c, sha1, sha256; md5 for
     /// Content-MD5 only; none for no checksum.
     #[arg(long, value_name = "ALG", help_heading = "Transfer")]
@@ -241,23 +240,31 @@ pub(crate) struct PresignArgs {
     pub(crate) method: String,
 }
 
-impl CpArgs {
-    /// The arguments of `ferry cp SRC DST --state-dir DIR`, every other flag at its default:
-    /// what `ferry resume` runs (the journal holds the rest).
-    pub(crate) fn for_resume(src: String, dst: String, state_dir: PathBuf) -> Self {
-        let cli = <Cli as clap::Parser>::parse_from([
-            "ferry".into(),
-            "cp".into(),
-            src,
-            dst,
-            "--state-dir".into(),
-            state_dir.display().to_string(),
-        ]);
-        match cli.command {
-            Cmd::Cp(args) => *args,
-            _ => unreachable!("parsed a cp command"),
-        }
-    }
+#[derive(Debug, Args)]
+pub(crate) struct ResumeArgs {
+    /// The journal id (up-…).
+    pub(crate) id: Option<String>,
+    /// Where upload journals live.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// The SSE-C key the upload began with: 32 bytes in base64, or @FILE. Never logged.
+    #[arg(long, value_name = "KEY|@FILE")]
+    pub(crate) sse_c_key: Option<String>,
+    /// A copy's source SSE-C key. Never logged.
+    #[arg(long, value_name = "KEY|@FILE")]
+    pub(crate) source_sse_c_key: Option<String>,
+    /// Bytes per second, e.g. 50MiB.
+    #[arg(long, value_name = "RATE")]
+    pub(crate) bwlimit: Option<String>,
+    /// One JSON event per line on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// No progress display.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -1,6 +1,9 @@
-//! Exit codes scripts rely on, the error type that carries them, and log set-up.
+//! Exit codes scripts rely on, the error type that carries them, the mapping of the engine's
+//! error kinds to them (with the flags that help, which only the CLI knows), and log set-up.
 
 use std::process::ExitCode;
+
+use ferry_engine::{ErrorKind, Mismatch};
 
 /// The transfer failed.
 pub(crate) const FAILED: u8 = 1;
@@ -44,6 +47,53 @@ impl From<ferry_s3::S3Error> for CliError {
             | Some(ferry_s3::ClientErrorKind::Credentials) => CliError::BadInput(e.into()),
             _ => CliError::Failed(e.into()),
         }
+    }
+}
+
+/// What the flags can do about a refused resume.
+fn mismatch_hint(m: &Mismatch) -> &'static str {
+    match m {
+        Mismatch::Source(_) => "run again with --restart to abort the old upload and start fresh",
+        Mismatch::PartSize { .. } => "drop --part-size, or --restart",
+        Mismatch::SseCustomerKey {
+            began: true,
+            given: true,
+        } => "give that key with --sse-c-key, or --restart",
+        Mismatch::SseCustomerKey { began: true, .. } => "give it again with --sse-c-key",
+        Mismatch::SseCustomerKey { .. } => "drop --sse-c-key, or --restart",
+        Mismatch::UploadGone => "run again with --restart to start fresh",
+        _ => "run again with --restart to start fresh",
+    }
+}
+
+/// An engine error as the CLI reports it: its exit code, its message with the flags that
+/// help, and `kept` (how to resume, when the transfer was kept) on a line of its own.
+pub(crate) fn engine_error(
+    e: &ferry_engine::Error,
+    interrupted: bool,
+    kept: Option<String>,
+) -> CliError {
+    let mut what = e.to_string();
+    match e.kind() {
+        ErrorKind::ResumeMismatch => {
+            if let Some(m) = e.resume_mismatch() {
+                what = format!("{what}; {}", mismatch_hint(m));
+            }
+        }
+        ErrorKind::Exists => what = format!("{what} (--no-clobber was given)"),
+        _ => {}
+    }
+    let message = match kept {
+        Some(k) => anyhow::anyhow!("{what}\n{k}"),
+        None => anyhow::anyhow!("{what}"),
+    };
+    match e.kind() {
+        _ if interrupted => CliError::Interrupted(message),
+        ErrorKind::Cancelled => CliError::Interrupted(message),
+        ErrorKind::InvalidInput | ErrorKind::ResumeMismatch | ErrorKind::Exists => {
+            CliError::BadInput(message)
+        }
+        _ => CliError::Failed(message),
     }
 }
 

@@ -1,14 +1,16 @@
 //! The `ferry` command line: parses arguments, runs the command, maps the outcome to an exit
-//! code. Everything else lives in the modules below and in the libraries.
+//! code. Raw flags (`args`) become one checked request (`request`, `options`), which the
+//! engine runs (`run`); `output` and `report` show it; everything else lives in the libraries.
 
 mod args;
+mod client;
 mod commands;
-mod copy;
-mod download;
 mod exit;
+mod options;
 mod output;
-mod tree;
-mod upload;
+mod report;
+mod request;
+mod run;
 mod uploads;
 
 use std::process::ExitCode;

@@ -1,32 +1,27 @@
 //! What the user sees while a transfer runs: an indicatif bar on a terminal, a plain line every
-//! few seconds otherwise, or one versioned JSON event per line with `--json`.
+//! few seconds otherwise, or one versioned JSON event per line with `--json`; for a tree, a
+//! line per object as it ends. Ctrl-C or SIGTERM cancels the transfer.
 
-use std::io::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_engine::{Event, Progress};
+use ferry_engine::{Event, Handle, Progress, TreeOutcome};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::upload::{PLAIN_PROGRESS_EVERY, event_json, secs, stderr_is_terminal};
+use crate::report::{downloaded, event_json, json_line, uploaded};
 
-/// The JSON schema version of `--json` events.
-pub(crate) const JSON_VERSION: u32 = 1;
+/// How often a non-terminal progress line is printed.
+const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
-/// A JSON event line: `{"v":1,"event":NAME,…fields}`.
-pub(crate) fn json_line(event: &str, fields: serde_json::Value) -> serde_json::Value {
-    let mut obj = serde_json::Map::new();
-    obj.insert("v".into(), JSON_VERSION.into());
-    obj.insert("event".into(), event.into());
-    if let serde_json::Value::Object(f) = fields {
-        obj.extend(f);
-    }
-    serde_json::Value::Object(obj)
+/// Seconds since `start`, for rates.
+pub(crate) fn secs(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64().max(1e-3)
 }
 
 /// A progress bar of `total` bytes on stderr, ticking on its own.
-pub(crate) fn bar(total: u64) -> ProgressBar {
+fn bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     bar.set_style(
         ProgressStyle::with_template(
@@ -45,14 +40,17 @@ pub(crate) struct Output {
     pub(crate) json: bool,
     pub(crate) quiet: bool,
     no_progress: bool,
-    /// Data goes to stdout (a download to `-`): JSON goes to stderr.
+    /// Data goes to stdout (a download to `-`): JSON and reports go to stderr.
     data_on_stdout: bool,
 }
 
-/// A running display; [`Display::stop`] ends it.
-pub(crate) struct Display {
-    stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<()>,
+/// What a display shows the events of.
+#[derive(Debug, Clone)]
+enum Shown {
+    /// One transfer: its events as JSON; its parts on the bar.
+    One,
+    /// A tree in `bucket`: a line per object (or its JSON); objects on the bar.
+    Tree { bucket: String },
 }
 
 impl Output {
@@ -77,14 +75,60 @@ impl Output {
         }
     }
 
+    /// Prints a report line (not with `--json` or `--quiet`): on stdout, or stderr when the
+    /// data goes to stdout.
+    pub(crate) fn say(&self, line: &str) {
+        if self.json || self.quiet {
+            return;
+        }
+        if self.data_on_stdout {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    }
+
     /// Whether progress shows as a bar: on a terminal, unless JSON, --quiet or --no-progress.
-    pub(crate) fn wants_bar(&self) -> bool {
-        !self.json && !self.quiet && !self.no_progress && stderr_is_terminal()
+    fn wants_bar(&self) -> bool {
+        !self.json && !self.quiet && !self.no_progress && std::io::stderr().is_terminal()
+    }
+
+    /// Shows one event of a tree in `bucket`: a line per object that ended.
+    fn object(&self, bucket: &str, e: &Event, bar: Option<&ProgressBar>) {
+        let line = match e {
+            Event::ObjectUploaded { path, outcome } => {
+                let src = path
+                    .as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                uploaded("upload", &src, outcome)
+            }
+            Event::ObjectDownloaded(o) => downloaded(o),
+            Event::ObjectFailed {
+                path, key, error, ..
+            } => {
+                let line = format!(
+                    "ferry: failed: s3://{bucket}/{key} ({}): {error}",
+                    path.display()
+                );
+                match bar {
+                    Some(bar) => bar.suspend(|| eprintln!("{line}")),
+                    None => eprintln!("{line}"),
+                }
+                return;
+            }
+            _ => return,
+        };
+        match bar {
+            Some(bar) => bar.suspend(|| self.say(&line)),
+            None => self.say(&line),
+        }
     }
 
     /// Starts showing `events` and `progress`.
-    pub(crate) fn watch(
+    fn watch(
         self,
+        shown: Shown,
         mut events: broadcast::Receiver<Event>,
         progress: Arc<Progress>,
     ) -> Display {
@@ -103,41 +147,58 @@ impl Output {
             let mut tick = tokio::time::interval(every);
             tick.tick().await;
             let mut open = true;
+            let mut lost = 0u64;
+            let show = |e: &Event| match &shown {
+                Shown::Tree { .. } if self.json => {
+                    if matches!(
+                        e,
+                        Event::ObjectUploaded { .. }
+                            | Event::ObjectDownloaded(_)
+                            | Event::ObjectFailed { .. }
+                    ) {
+                        self.emit_json(&event_json(e));
+                    }
+                }
+                Shown::Tree { bucket } => self.object(bucket, e, bar.as_ref()),
+                Shown::One if self.json => self.emit_json(&event_json(e)),
+                Shown::One => {}
+            };
             loop {
                 tokio::select! {
                     e = events.recv(), if open => match e {
-                        Ok(e) => {
-                            if self.json {
-                                self.emit_json(&event_json(&e));
-                            }
-                        }
-                        Err(broadcast::error::RecvError::Lagged(_)) => {}
+                        Ok(e) => show(&e),
+                        Err(broadcast::error::RecvError::Lagged(n)) => lost += n,
                         Err(broadcast::error::RecvError::Closed) => open = false,
                     },
                     _ = tick.tick() => {
                         let s = progress.snapshot();
+                        let counted = match &shown {
+                            Shown::One => format!(
+                                "parts {}/{}",
+                                s.parts_done,
+                                if s.parts_total == 0 { "?".to_string() } else { s.parts_total.to_string() },
+                            ),
+                            Shown::Tree { .. } => format!("objects {}/{}", s.objects_done, s.objects),
+                        };
                         if let Some(bar) = &bar {
                             bar.set_length(s.total.max(s.bytes));
                             bar.set_position(s.bytes);
                             bar.set_message(format!(
-                                "parts {}/{}{}",
-                                s.parts_done,
-                                if s.parts_total == 0 { "?".to_string() } else { s.parts_total.to_string() },
+                                "{counted}{}",
                                 if s.retries > 0 { format!(" retries {}", s.retries) } else { String::new() }
                             ));
                         } else if self.json {
                             self.emit_json(&json_line("progress", serde_json::json!({
                                 "bytes": s.bytes, "total": s.total, "parts_done": s.parts_done,
                                 "parts_total": s.parts_total, "retries": s.retries,
+                                "objects": s.objects, "objects_done": s.objects_done,
                             })));
                         } else if plain {
                             eprintln!(
-                                "ferry: {} of {} bytes, {:.1} MiB/s, parts {}/{}, retries {}",
+                                "ferry: {} of {} bytes, {:.1} MiB/s, {counted}, retries {}",
                                 s.bytes,
                                 s.total,
                                 s.bytes as f64 / (1u64 << 20) as f64 / secs(start),
-                                s.parts_done,
-                                s.parts_total,
                                 s.retries
                             );
                         }
@@ -145,11 +206,12 @@ impl Output {
                     _ = &mut stopped => break,
                 }
             }
-            // Drain what is left, so the last events are printed.
+            // Drain what is left, so the last events are shown.
             while let Ok(e) = events.try_recv() {
-                if self.json {
-                    self.emit_json(&event_json(&e));
-                }
+                show(&e);
+            }
+            if lost > 0 && (self.json || matches!(shown, Shown::Tree { .. })) {
+                eprintln!("ferry: {lost} events were not shown (the display fell behind)");
             }
             if let Some(bar) = bar {
                 let s = progress.snapshot();
@@ -162,16 +224,31 @@ impl Output {
             task,
         }
     }
-}
 
-impl Output {
     /// Runs a transfer to its end while showing it; Ctrl-C or SIGTERM cancels it. Returns its
     /// result and whether it was interrupted.
-    pub(crate) async fn run<T>(
+    pub(crate) async fn run<T>(self, handle: Handle<T>) -> (Result<T, ferry_engine::Error>, bool) {
+        self.follow(Shown::One, handle).await
+    }
+
+    /// Runs a tree transfer in `bucket` to its end, a line per object as it ends.
+    pub(crate) async fn run_tree(
         self,
-        handle: ferry_engine::Handle<T>,
+        bucket: &str,
+        handle: Handle<TreeOutcome>,
+    ) -> (Result<TreeOutcome, ferry_engine::Error>, bool) {
+        let shown = Shown::Tree {
+            bucket: bucket.to_string(),
+        };
+        self.follow(shown, handle).await
+    }
+
+    async fn follow<T>(
+        self,
+        shown: Shown,
+        handle: Handle<T>,
     ) -> (Result<T, ferry_engine::Error>, bool) {
-        let display = self.watch(handle.subscribe(), handle.progress());
+        let display = self.watch(shown, handle.subscribe(), handle.progress());
         let canceller = handle.canceller();
         let wait = handle.wait();
         tokio::pin!(wait);
@@ -189,9 +266,15 @@ impl Output {
     }
 }
 
+/// A running display; [`Display::stop`] ends it.
+struct Display {
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
 impl Display {
     /// Ends the display after printing what is pending.
-    pub(crate) async fn stop(mut self) {
+    async fn stop(mut self) {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
@@ -200,7 +283,7 @@ impl Display {
 }
 
 /// Ctrl-C or SIGTERM.
-pub(crate) async fn interrupt() {
+async fn interrupt() {
     let term = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
             Ok(mut s) => {

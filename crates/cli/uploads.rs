@@ -11,9 +11,9 @@ use ferry_s3::{
 };
 
 use crate::args::{Global, UploadsCmd};
-use crate::commands::{client, parse_s3_url};
+use crate::client::{client, parse_s3_url};
 use crate::exit::{CliError, bad_input};
-use crate::output::json_line;
+use crate::report::json_line;
 
 /// Parses `7d`, `12h`, `30m`, `45s`.
 pub(crate) fn parse_age(s: &str) -> Result<u64, String> {

@@ -407,7 +407,7 @@ fn an_unchanged_file_sends_no_extra_request() {
 fn the_library_reports_a_changed_source_as_its_own_kind() {
     use std::sync::Arc;
 
-    use ferry_engine::{ErrorKind, PlanConfig, Source, UploadConfig, Uploader};
+    use ferry_engine::{ErrorKind, PlanConfig, Source, Upload, UploadSettings};
     use ferry_testkit::FailingClient;
 
     let (server, client, bucket) = seaweed_bucket("chg-lib");
@@ -418,26 +418,26 @@ fn the_library_reports_a_changed_source_as_its_own_kind() {
     // Between parts: just before the third and last UploadPart is sent.
     let grows = file.clone();
     failing.before("UploadPart", 3, Box::new(move || append(&grows, 10)));
-    let config = UploadConfig {
+    let settings = UploadSettings {
         plan: PlanConfig {
             part_size: Some(5 * MIB as u64),
             ..Default::default()
         },
-        concurrency: 1,
         ..Default::default()
     };
-    let uploader = Uploader::new(failing, config);
+    let manager = ferry_engine::Manager::new(
+        failing,
+        ferry_engine::ManagerConfig {
+            max_requests: 1,
+            parts_per_object: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let err = crate::rt()
         .block_on(async {
-            uploader
-                .upload(
-                    Source::File(file.clone()),
-                    &bucket,
-                    "lib.bin",
-                    Default::default(),
-                )
-                .wait()
-                .await
+            let upload = Upload::new(Source::File(file.clone()), &bucket, "lib.bin");
+            manager.upload(upload.settings(settings)).wait().await
         })
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::SourceChanged, "{err}");

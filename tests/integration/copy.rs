@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_engine::{ErrorKind, ObjectSource, Source, UploadConfig, Uploader};
+use ferry_engine::{Copy, ErrorKind, Manager, ManagerConfig, ObjectSource};
 use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
 
 use crate::{
@@ -232,33 +232,19 @@ fn a_source_changed_mid_copy_is_detected_and_nothing_is_left() {
             assert!(o.status.success(), "{}", text(&o));
         }),
     );
-    let uploader = Uploader::new(
+    let manager = Manager::new(
         client.clone(),
-        UploadConfig {
-            concurrency: 1,
-            plan: ferry_engine::PlanConfig {
-                part_size: Some(5 * MIB as u64),
-                ..Default::default()
-            },
+        ManagerConfig {
+            max_requests: 1,
+            parts_per_object: 1,
             ..Default::default()
         },
-    );
+    )
+    .unwrap();
+    let mut copy = Copy::new(ObjectSource::new(&bucket, "src"), &bucket, "dst");
+    copy.settings.plan.part_size = Some(5 * MIB as u64);
     let err = rt()
-        .block_on(async {
-            uploader
-                .upload(
-                    Source::Object(ObjectSource {
-                        bucket: bucket.clone(),
-                        key: "src".into(),
-                        ..Default::default()
-                    }),
-                    bucket.clone(),
-                    "dst",
-                    Default::default(),
-                )
-                .wait()
-                .await
-        })
+        .block_on(async { manager.copy(copy).wait().await })
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Changed, "{err}");
     assert!(err.to_string().contains("changed during the copy"), "{err}");

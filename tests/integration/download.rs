@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_engine::{
-    Check, DownloadConfig, DownloadRequest, Downloader, ErrorKind, Event, Target, partial_path,
+    Check, Download, DownloadOutcome, DownloadSettings, ErrorKind, Event, Handle, Manager,
+    ManagerConfig, Target, partial_path,
 };
 use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
 
@@ -129,10 +130,40 @@ fn empty_and_one_byte_objects_download_checked() {
     }
 }
 
-/// A Downloader over a failure-injecting client on SeaweedFS.
+/// Downloads through a manager of `client`, `parts` ranges of an object at a time (8 with
+/// `None`), each with `settings`.
+struct Downloader<C> {
+    manager: Manager<C>,
+    settings: DownloadSettings,
+}
+
+impl<C: ferry_s3::ObjectClient> Downloader<C> {
+    fn new(client: Arc<C>, parts: Option<u32>, settings: DownloadSettings) -> Self {
+        let mut config = ManagerConfig::default();
+        if let Some(p) = parts {
+            (config.max_requests, config.parts_per_object) = (p, p);
+        }
+        Self {
+            manager: Manager::new(client, config).unwrap(),
+            settings,
+        }
+    }
+
+    /// Starts downloading `request` (bucket, key, listing) to `target`.
+    fn download(&self, request: Download, target: Target) -> Handle<DownloadOutcome> {
+        self.manager.download(Download {
+            target,
+            settings: self.settings.clone(),
+            ..request
+        })
+    }
+}
+
+/// A downloader over a failure-injecting client on SeaweedFS.
 fn failing_downloader(
     server: &TestServer,
-    config: DownloadConfig,
+    parts: Option<u32>,
+    settings: DownloadSettings,
 ) -> (
     Arc<FailingClient<ferry_s3::S3Client>>,
     Downloader<FailingClient<ferry_s3::S3Client>>,
@@ -141,16 +172,13 @@ fn failing_downloader(
         ferry_testkit::s3_client(server).unwrap(),
         vec![],
     ));
-    let d = Downloader::new(client.clone(), config);
+    let d = Downloader::new(client.clone(), parts, settings);
     (client, d)
 }
 
-fn request(bucket: &str, key: &str) -> DownloadRequest {
-    DownloadRequest {
-        bucket: bucket.into(),
-        key: key.into(),
-        ..Default::default()
-    }
+/// The object `bucket`/`key` (its target set by [`Downloader::download`]).
+fn request(bucket: &str, key: &str) -> Download {
+    Download::new(bucket, key, Target::Memory)
 }
 
 #[test]
@@ -177,12 +205,11 @@ fn a_byte_flipped_in_flight_is_caught_and_fetched_again() {
         let o = ferry(server, home.path(), &args);
         assert!(o.status.success(), "{}", text(&o));
 
-        let config = DownloadConfig {
+        let settings = DownloadSettings {
             range_size: 4 * MIB as u64,
-            concurrency: 2,
             ..Default::default()
         };
-        let (client, downloader) = failing_downloader(server, config);
+        let (client, downloader) = failing_downloader(server, Some(2), settings);
         client.flip_byte_of_get(3);
         let out = home.path().join(format!("{key}.out"));
         let outcome = rt().block_on(async {
@@ -228,12 +255,11 @@ fn an_object_replaced_mid_download_is_a_clear_error_and_nothing_is_written() {
     let out = home.path().join("obj.out");
     std::fs::write(&out, b"the user's old file").unwrap();
 
-    let config = DownloadConfig {
+    let settings = DownloadSettings {
         range_size: 4 * MIB as u64,
-        concurrency: 1,
         ..Default::default()
     };
-    let (client, downloader) = failing_downloader(server, config);
+    let (client, downloader) = failing_downloader(server, Some(1), settings);
     // Before the second range, another writer replaces the object.
     let replacement = home.path().join("new.bin");
     std::fs::write(&replacement, data(12 * MIB, 64)).unwrap();
@@ -355,8 +381,8 @@ fn a_listed_object_that_fits_one_range_comes_down_in_one_get() {
     ] {
         proxy.reset(vec![]);
         let out = home.path().join(format!("{case}.out"));
-        let downloader = Downloader::new(through.clone(), DownloadConfig::default());
-        let request = DownloadRequest {
+        let downloader = Downloader::new(through.clone(), None, DownloadSettings::default());
+        let request = Download {
             listed: Some(listing),
             ..request(&bucket, "obj")
         };
@@ -688,7 +714,8 @@ fn part_boundaries_without_a_part_list_are_inferred_then_listed_one_by_one() {
         let body = boto3_multipart(server, &bucket, key, sizes, 69);
         let (client, downloader) = failing_downloader(
             server,
-            DownloadConfig {
+            None,
+            DownloadSettings {
                 range_size: 3 * MIB as u64,
                 ..Default::default()
             },

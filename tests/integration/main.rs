@@ -185,3 +185,10 @@ pub(crate) fn text(o: &Output) -> String {
         String::from_utf8_lossy(&o.stderr)
     )
 }
+
+/// A manager of `client` with the default budgets, as a library user makes one.
+pub(crate) fn manager<C: ferry_s3::ObjectClient>(
+    client: std::sync::Arc<C>,
+) -> ferry_engine::Manager<C> {
+    ferry_engine::Manager::new(client, ferry_engine::ManagerConfig::default()).unwrap()
+}

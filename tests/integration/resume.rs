@@ -387,38 +387,48 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
     assert!(boto3_uploads(server, &bucket).is_empty());
 }
 
-fn journaled(
+/// A manager of `client` that journals in `store_dir`, two parts at a time, retrying fast.
+fn journaled<C: ferry_s3::ObjectClient>(
+    client: std::sync::Arc<C>,
     store_dir: &Path,
-    endpoint: &str,
-    on_failure: ferry_engine::FailurePolicy,
-) -> ferry_engine::UploadConfig {
-    ferry_engine::UploadConfig {
+) -> ferry_engine::Manager<C> {
+    ferry_engine::Manager::new(
+        client,
+        ferry_engine::ManagerConfig {
+            max_requests: 2,
+            parts_per_object: 2,
+            retry: ferry_engine::RetryPolicy {
+                max_attempts: 3,
+                base: std::time::Duration::from_millis(1),
+                ..Default::default()
+            },
+            journal: Some(std::sync::Arc::new(ferry_engine::FileJournalStore::new(
+                store_dir,
+            ))),
+            ..Default::default()
+        },
+    )
+    .unwrap()
+}
+
+/// Parts of 5 MiB, and what to do with a failed upload.
+fn settings(on_failure: ferry_engine::FailurePolicy) -> ferry_engine::UploadSettings {
+    ferry_engine::UploadSettings {
         plan: ferry_engine::PlanConfig {
             part_size: Some(5 * MIB as u64),
             ..Default::default()
         },
-        concurrency: 2,
-        retry: ferry_engine::RetryPolicy {
-            max_attempts: 3,
-            base: std::time::Duration::from_millis(1),
-            ..Default::default()
-        },
-        resume: Some(ferry_engine::ResumeConfig {
-            store: std::sync::Arc::new(ferry_engine::FileJournalStore::new(store_dir)),
-            endpoint: endpoint.to_string(),
-            restart: false,
-        }),
         on_failure,
         ..Default::default()
     }
 }
 
 /// The one failure rule, through the library: a transient fault that outlasts the retries
-/// keeps the upload and its journal (and `Uploader::resume` finishes it); a permanent error
+/// keeps the upload and its journal (and `Manager::resume` finishes it); a permanent error
 /// aborts both; `--on-failure` overrides.
 #[test]
 fn the_failure_rule_keeps_what_can_resume_and_aborts_the_rest() {
-    use ferry_engine::{ErrorKind, FailurePolicy, Source, Uploader};
+    use ferry_engine::{ErrorKind, FailurePolicy, Source, Upload};
     use ferry_testkit::{FailingClient, Fault};
     use std::sync::Arc;
     let (server, client, bucket) = seaweed_bucket("resume-policy");
@@ -436,12 +446,10 @@ fn the_failure_rule_keeps_what_can_resume_and_aborts_the_rest() {
     let rt = crate::rt();
     let run = |faults: Vec<Fault>, policy, key: &str| {
         let failing = Arc::new(FailingClient::new(client.clone(), faults));
-        let up = Uploader::new(failing, journaled(&state, &server.endpoint, policy));
-        rt.block_on(async {
-            up.upload(Source::File(file.clone()), &bucket, key, Default::default())
-                .wait()
-                .await
-        })
+        let up = journaled(failing, &state);
+        let upload =
+            Upload::new(Source::File(file.clone()), &bucket, key).settings(settings(policy));
+        rt.block_on(async { up.upload(upload).wait().await })
     };
     let journals =
         || ferry_engine::JournalStore::list(&ferry_engine::FileJournalStore::new(&state)).unwrap();
@@ -457,10 +465,7 @@ fn the_failure_rule_keeps_what_can_resume_and_aborts_the_rest() {
     assert_eq!(boto3_uploads(server, &bucket).len(), 1);
     assert_eq!(journals(), vec![id.clone()]);
     // ... and the library resumes it by journal id.
-    let up = Uploader::new(
-        Arc::new(client.clone()),
-        journaled(&state, &server.endpoint, FailurePolicy::Auto),
-    );
+    let up = journaled(Arc::new(client.clone()), &state);
     let outcome = rt
         .block_on(async { up.resume(&id, Default::default()).unwrap().wait().await })
         .unwrap();

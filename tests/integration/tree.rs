@@ -237,8 +237,11 @@ fn listings_follow_continuation_tokens_and_retry_only_the_page_that_failed() {
     assert_eq!(requests, 5, "four pages and one retry: {:?}", proxy.log());
 }
 
+/// A tree is listed as it is transferred, so a key that cannot be a file is found only when
+/// its turn comes: it fails alone (exit 1, named), nothing is written outside the folder,
+/// and the others land.
 #[test]
-fn keys_that_cannot_be_files_are_refused_before_anything_is_written() {
+fn keys_that_cannot_be_files_fail_alone_and_nothing_escapes_the_folder() {
     // moto keeps keys exactly as given, `..` segments included (SeaweedFS, a file system,
     // cannot hold them).
     let server = ferry_testkit::moto();
@@ -279,11 +282,13 @@ fn keys_that_cannot_be_files_are_refused_before_anything_is_written() {
         )
     };
     let o = download();
-    expect_exit(&o, 2, "cannot be a file name");
-    assert!(!back.exists(), "nothing written");
-    assert!(!home.path().join("escape").exists());
+    expect_exit(&o, 1, "cannot be a file name");
+    expect_exit(&o, 1, "1 of 2 objects done");
+    assert_eq!(std::fs::read(back.join("ok")).unwrap(), vec![1]);
+    assert!(!home.path().join("escape").exists(), "nothing escaped");
+    assert!(!back.join("escape").exists());
 
-    // A key that is also another key's folder.
+    // A key that is also another key's folder: the first listed is written, the second fails.
     ferry_testkit::boto3(
         server,
         "s3.delete_object(Bucket=sys.argv[1], Key='p/../../escape')\nprint('{}')",
@@ -300,9 +305,41 @@ fn keys_that_cannot_be_files_are_refused_before_anything_is_written() {
             .await
             .unwrap();
     });
+    std::fs::remove_dir_all(&back).unwrap();
     let o = download();
-    expect_exit(&o, 2, "would be a file and a folder");
-    assert!(!back.exists(), "nothing written");
+    expect_exit(&o, 1, "would be a file and a folder");
+    expect_exit(&o, 1, &format!("s3://{bucket}/p/a/b"));
+    assert_eq!(std::fs::read(back.join("a")).unwrap(), vec![3]);
+    assert_eq!(std::fs::read(back.join("ok")).unwrap(), vec![1]);
+}
+
+/// A file whose name cannot be a key (not UTF-8) fails alone; the others go up.
+#[test]
+fn a_file_name_that_cannot_be_a_key_fails_alone() {
+    let (server, _client, bucket) = seaweed_bucket("tree-latin1");
+    let home = tempfile::tempdir().unwrap();
+    let latin1 = home.path().join("latin1");
+    std::fs::create_dir_all(&latin1).unwrap();
+    std::fs::write(latin1.join("a-good-one"), b"x").unwrap();
+    std::fs::write(
+        latin1.join(<std::ffi::OsStr as std::os::unix::ffi::OsStrExt>::from_bytes(b"caf\xe9")),
+        b"y",
+    )
+    .unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            latin1.to_str().unwrap(),
+            &format!("s3://{bucket}/k"),
+        ],
+    );
+    expect_exit(&o, 1, "the name is not UTF-8");
+    expect_exit(&o, 1, "1 of 2 objects done");
+    let there = boto3_tree(server, &bucket, "k/");
+    assert_eq!(there.keys().collect::<Vec<_>>(), ["k/a-good-one"]);
 }
 
 #[test]

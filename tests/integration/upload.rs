@@ -7,9 +7,9 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 
 use ferry_engine::{
-    ChecksumMode, ErrorKind, Event, PlanConfig, Source, UploadConfig, Uploader, Verification,
+    ChecksumMode, ErrorKind, Event, PlanConfig, Source, Upload, UploadSettings, Verification,
 };
-use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectClient, ObjectOptions};
+use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectClient};
 use ferry_testkit::{FailingClient, Fault, TestServer};
 
 use crate::{boto3_uploads, data, ferry, rt, seaweed_bucket, sha256_hex, text};
@@ -176,7 +176,7 @@ fn every_algorithm_and_type_seaweedfs_accepts() {
         (ChecksumAlgorithm::Sha256, ChecksumType::Composite),
     ];
     for (a, t) in cases {
-        let config = UploadConfig {
+        let config = UploadSettings {
             plan: PlanConfig {
                 part_size: Some(5 * MIB as u64),
                 ..Default::default()
@@ -187,13 +187,8 @@ fn every_algorithm_and_type_seaweedfs_accepts() {
         let key = format!("{a}-{t}");
         let outcome = rt()
             .block_on(async {
-                Uploader::new(client.clone(), config)
-                    .upload(
-                        Source::File(path.clone()),
-                        &bucket,
-                        &key,
-                        ObjectOptions::default(),
-                    )
+                crate::manager(client.clone())
+                    .upload(Upload::new(Source::File(path.clone()), &bucket, &key).settings(config))
                     .wait()
                     .await
             })
@@ -215,18 +210,15 @@ fn every_algorithm_and_type_seaweedfs_accepts() {
     }
     // Content-MD5 only, and none.
     for mode in [ChecksumMode::ContentMd5, ChecksumMode::None] {
-        let config = UploadConfig {
+        let config = UploadSettings {
             checksum: mode,
             ..Default::default()
         };
         let outcome = rt()
             .block_on(async {
-                Uploader::new(client.clone(), config)
+                crate::manager(client.clone())
                     .upload(
-                        Source::File(path.clone()),
-                        &bucket,
-                        "plain",
-                        ObjectOptions::default(),
+                        Upload::new(Source::File(path.clone()), &bucket, "plain").settings(config),
                     )
                     .wait()
                     .await
@@ -265,7 +257,7 @@ fn signed_payloads_are_accepted_by_servers_that_check_them() {
             (ChecksumMode::None, 5 * MIB as u64),
             (ChecksumMode::default(), 64 * MIB as u64),
         ] {
-            let config = UploadConfig {
+            let config = UploadSettings {
                 plan: PlanConfig {
                     part_size: Some(part_size),
                     ..Default::default()
@@ -277,12 +269,9 @@ fn signed_payloads_are_accepted_by_servers_that_check_them() {
             let key = format!("k-{part_size}-{}", mode == ChecksumMode::None);
             let outcome = rt()
                 .block_on(async {
-                    Uploader::new(client.clone(), config)
+                    crate::manager(client.clone())
                         .upload(
-                            Source::File(path.clone()),
-                            bucket,
-                            &key,
-                            ObjectOptions::default(),
+                            Upload::new(Source::File(path.clone()), bucket, &key).settings(config),
                         )
                         .wait()
                         .await
@@ -344,26 +333,28 @@ fn retries_keep_the_part_number_and_finish_identical() {
             },
         ],
     ));
-    let config = UploadConfig {
+    let settings = UploadSettings {
         plan: PlanConfig {
             part_size: Some(5 * MIB as u64),
             ..Default::default()
         },
-        retry: ferry_engine::RetryPolicy {
-            throttle_base: std::time::Duration::from_millis(50),
-            ..Default::default()
-        },
         ..Default::default()
     };
-    let uploader = Uploader::new(failing.clone(), config);
-    let quota = uploader.quota();
+    let manager = ferry_engine::Manager::new(
+        failing.clone(),
+        ferry_engine::ManagerConfig {
+            retry: ferry_engine::RetryPolicy {
+                throttle_base: std::time::Duration::from_millis(50),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let quota = manager.quota();
     let (outcome, events) = rt().block_on(async {
-        let handle = uploader.upload(
-            Source::File(path.clone()),
-            &bucket,
-            "k",
-            ObjectOptions::default(),
-        );
+        let handle = manager
+            .upload(Upload::new(Source::File(path.clone()), &bucket, "k").settings(settings));
         let mut rx = handle.subscribe();
         let outcome = handle.wait().await.unwrap();
         let mut events = Vec::new();
@@ -391,8 +382,8 @@ fn retries_keep_the_part_number_and_finish_identical() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::Concurrency { limit } if *limit < 8)),
-        "SlowDown lowers concurrency"
+            .any(|e| matches!(e, Event::Concurrency { limit } if *limit < 64)),
+        "SlowDown lowers the requests in flight"
     );
     assert_eq!(
         quota.available(),
@@ -422,7 +413,7 @@ fn a_permanent_error_aborts_the_upload() {
             error: ferry_testkit::access_denied,
         }],
     ));
-    let config = UploadConfig {
+    let config = UploadSettings {
         plan: PlanConfig {
             part_size: Some(5 * MIB as u64),
             ..Default::default()
@@ -431,8 +422,8 @@ fn a_permanent_error_aborts_the_upload() {
     };
     let err = rt()
         .block_on(async {
-            Uploader::new(failing.clone(), config)
-                .upload(Source::File(path), &bucket, "k", ObjectOptions::default())
+            crate::manager(failing.clone())
+                .upload(Upload::new(Source::File(path), &bucket, "k").settings(config))
                 .wait()
                 .await
         })
@@ -562,7 +553,7 @@ fn the_null_sink_checks_checksums_and_serves_what_it_was_sent() {
             (ChecksumAlgorithm::Crc64Nvme, ChecksumType::FullObject),
             (ChecksumAlgorithm::Sha256, ChecksumType::Composite),
         ] {
-            let config = UploadConfig {
+            let config = UploadSettings {
                 plan: PlanConfig {
                     part_size: Some(5 * MIB as u64),
                     ..Default::default()
@@ -570,13 +561,8 @@ fn the_null_sink_checks_checksums_and_serves_what_it_was_sent() {
                 checksum: ChecksumMode::Additional(a, t),
                 ..Default::default()
             };
-            let outcome = Uploader::new(client.clone(), config)
-                .upload(
-                    Source::File(path.clone()),
-                    "sink",
-                    "k",
-                    ObjectOptions::default(),
-                )
+            let outcome = crate::manager(client.clone())
+                .upload(Upload::new(Source::File(path.clone()), "sink", "k").settings(config))
                 .wait()
                 .await
                 .unwrap();

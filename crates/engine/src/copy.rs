@@ -1,8 +1,11 @@
-//! Server-side copies (`Source::Object`): the upload engine with UploadPartCopy for parts
-//! (CopyObject for an object under the multipart threshold), every request pinned to the
-//! source's ETag with `x-amz-copy-source-if-match`. A multipart copy makes a new object, so the
-//! source's content headers, metadata and tags are read and carried over unless the caller
-//! replaces them. Journaled and resumed as file uploads are; the source's ETag is its identity.
+//! Server-side copies of one object to another key on the same server: no byte passes
+//! through ferry. CopyObject for an object under the multipart threshold (at most 5 GiB),
+//! else a multipart upload whose parts are UploadPartCopy ranges of the source (a
+//! [`PartSource`] beside files and streams). Every request is pinned to the source's ETag
+//! with `x-amz-copy-source-if-match`. A multipart copy makes a new object, so the source's
+//! content headers, metadata and tags are read and carried over unless the caller replaces
+//! them. Journaled and resumed as file uploads are; the source's URL, size, ETag and version
+//! are its identity.
 
 use std::sync::Arc;
 
@@ -13,21 +16,52 @@ use ferry_s3::{
     CopySource, Directive, GetObjectRequest, GetObjectTaggingRequest, ObjectClient, ObjectMeta,
     ObjectOptions, S3Error, SseCustomerKey, UploadPartCopyRequest,
 };
-
+use futures_util::future::BoxFuture;
 use tracing::warn;
 
 use crate::checksum::{ChecksumMode, Digest};
-use crate::error::{Error, ErrorKind};
+use crate::context::Context;
+use crate::error::{Error, ErrorKind, Failure};
 use crate::journal::{PartRecord, SourceIdentity};
+use crate::multipart::{Done, Job, PartSource, Start, start_or_resume};
+use crate::outcome::{UploadOutcome, Verification};
 use crate::plan::{Plan, plan};
-use crate::progress::{Event, UploadOutcome, Verification};
-use crate::source::PartData;
-use crate::upload::{Done, Job, PartsOf, run_journaled, run_known, verify};
+use crate::progress::Event;
+use crate::upload::UploadSettings;
 
 /// The largest object CopyObject copies in one request.
 const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
 
-/// The object a copy reads (on the server it is copied to).
+/// A copy of an object to `bucket`/`key` on the same server.
+#[derive(Debug, Clone)]
+pub struct Copy {
+    /// What to copy.
+    pub from: ObjectSource,
+    /// Destination bucket.
+    pub bucket: String,
+    /// Destination key.
+    pub key: String,
+    /// What the new object carries: its storage class, ACL, encryption always; its content
+    /// headers, metadata and tags only with [`Directive::Replace`] (else the source's).
+    pub options: ObjectOptions,
+    /// How to copy (part size, checksum, no-clobber, restart, …).
+    pub settings: UploadSettings,
+}
+
+impl Copy {
+    /// A copy of `from` to `bucket`/`key`, with default options and settings.
+    pub fn new(from: ObjectSource, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            from,
+            bucket: bucket.into(),
+            key: key.into(),
+            options: ObjectOptions::default(),
+            settings: UploadSettings::default(),
+        }
+    }
+}
+
+/// The object a copy reads.
 #[derive(Debug, Clone, Default)]
 pub struct ObjectSource {
     /// Bucket.
@@ -36,16 +70,71 @@ pub struct ObjectSource {
     pub key: String,
     /// A specific version.
     pub version_id: Option<String>,
-    /// The source's SSE-C key (the destination's goes in the upload's options).
+    /// The source's SSE-C key (the destination's goes in the copy's options).
     pub sse_customer_key: Option<SseCustomerKey>,
     /// `Copy` (default): the new object takes the source's content headers, metadata and
-    /// tags; `Replace`: it takes those of the upload's options.
+    /// tags; `Replace`: it takes those of the copy's options.
     pub metadata_directive: Directive,
+}
+
+impl ObjectSource {
+    /// The object `bucket`/`key`.
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            ..Default::default()
+        }
+    }
+
+    fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// HeadObject of the source, with its checksum, retried.
+    pub(crate) async fn head<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        request: &ferry_s3::RequestOptions,
+    ) -> Result<(GetObjectRequest, ObjectMeta), Error> {
+        let head = GetObjectRequest {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            version_id: self.version_id.clone(),
+            checksum_mode: true,
+            request: ferry_s3::RequestOptions {
+                sse_customer_key: self.sse_customer_key.clone(),
+                ..request.clone()
+            },
+            ..Default::default()
+        };
+        let url = self.url();
+        let meta = ctx
+            .retrying(None, |_| {
+                let head = head.clone();
+                async move { ctx.client().head_object(&head).await.map_err(Failure::S3) }
+            })
+            .await
+            .map_err(|f| match f {
+                Failure::S3(e)
+                    if e.service().is_some_and(|s| s.status == 404)
+                        && e.code() != Some("NoSuchBucket") =>
+                {
+                    Error::new(
+                        ErrorKind::Service,
+                        format!("the source {url} does not exist: {e}"),
+                    )
+                    .with_source(e)
+                }
+                f => f.into_error(format!("reading the source {url}"), "copy"),
+            })?;
+        Ok((head, meta))
+    }
 }
 
 /// A copy's source, as read when the copy began.
 #[derive(Debug)]
-pub(crate) struct CopyState {
+struct CopyState {
     source: CopySource,
     key: Option<SseCustomerKey>,
     /// The ETag every request is pinned to.
@@ -66,60 +155,40 @@ impl CopyState {
     fn url(&self) -> String {
         format!("s3://{}/{}", self.source.bucket, self.source.key)
     }
-}
 
-/// The error for a failed copy request: a 412 means the source changed.
-fn copy_error(state: &CopyState, context: String, e: S3Error) -> Error {
-    if e.service().is_some_and(|s| s.status == 412) {
-        return Error::new(
-            ErrorKind::Changed,
-            format!(
-                "{} changed during the copy (it is no longer ETag {}); run again to copy the new version",
-                state.url(),
-                state.etag
-            ),
-        )
-        .with_source(e);
+    /// The error for a failed copy request: a 412 means the source changed.
+    fn error<C: ObjectClient>(&self, job: &Job<C>, context: String, f: Failure) -> Error {
+        match f {
+            Failure::S3(e) if e.service().is_some_and(|s| s.status == 412) => Error::new(
+                ErrorKind::Changed,
+                format!(
+                    "{} changed during the copy (it is no longer ETag {}); run again to copy the new version",
+                    self.url(),
+                    self.etag
+                ),
+            )
+            .with_source(e),
+            f => job.failed(context, f),
+        }
     }
-    Error::from_s3(context, e)
 }
 
-/// Copies `from` to the job's destination.
-pub(crate) async fn run_copy<C: ObjectClient>(
-    job: Arc<Job<C>>,
-    from: ObjectSource,
+/// Copies `copy` in `ctx`.
+pub(crate) async fn run<C: ObjectClient>(
+    ctx: Context<C>,
+    copy: Copy,
 ) -> Result<UploadOutcome, Error> {
-    let url = format!("s3://{}/{}", from.bucket, from.key);
-    let head = GetObjectRequest {
-        bucket: from.bucket.clone(),
-        key: from.key.clone(),
-        version_id: from.version_id.clone(),
-        checksum_mode: true,
-        request: ferry_s3::RequestOptions {
-            sse_customer_key: from.sse_customer_key.clone(),
-            ..job.options.request.clone()
-        },
-        ..Default::default()
-    };
-    let meta = job
-        .retrying(None, |_| {
-            let (job, head) = (job.clone(), head.clone());
-            async move { job.client.head_object(&head).await }
-        })
-        .await
-        .map_err(|e| {
-            if e.service().is_some_and(|s| s.status == 404) && e.code() != Some("NoSuchBucket") {
-                Error::new(
-                    ErrorKind::Service,
-                    format!("the source {url} does not exist: {e}"),
-                )
-                .with_source(e)
-            } else {
-                Error::from_s3(format!("reading the source {url}"), e)
-            }
-        })?;
+    crate::upload::check(&copy.settings, &copy.options)?;
+    let Copy {
+        from,
+        bucket,
+        key,
+        options,
+        mut settings,
+    } = copy;
+    let (head, meta) = from.head(&ctx, &options.request).await?;
     let size = meta.content_length;
-    let state = CopyState {
+    let state = Arc::new(CopyState {
         source: CopySource {
             bucket: from.bucket.clone(),
             key: from.key.clone(),
@@ -129,26 +198,43 @@ pub(crate) async fn run_copy<C: ObjectClient>(
         etag: meta.etag.clone(),
         directive: from.metadata_directive,
         checksum: full_object_checksum(&meta).cloned(),
-    };
-    let mut config = job.config.clone();
+    });
     // CopyObject copies at most 5 GiB.
-    config.plan.multipart_threshold = config.plan.multipart_threshold.min(COPY_OBJECT_MAX + 1);
-    let plan =
-        plan(size, &config.plan).map_err(|e| Error::new(ErrorKind::InvalidInput, e.to_string()))?;
-    let mut options = job.options.clone();
-    if from.metadata_directive == Directive::Copy && !matches!(plan, Plan::Single { .. }) {
+    settings.plan.multipart_threshold = settings.plan.multipart_threshold.min(COPY_OBJECT_MAX + 1);
+    let plan = plan(size, &settings.plan).map_err(|e| Error::invalid(e.to_string()))?;
+    let mut options = options;
+    let multipart = !matches!(plan, Plan::Single { .. });
+    if from.metadata_directive == Directive::Copy && multipart {
         // A multipart copy is a new object: carry the source's headers, metadata and tags.
         copy_metadata(&meta, &mut options);
-        options.tagging = source_tags(&job, &state, &head).await?;
+        options.tagging = tags_of(&ctx, &head)
+            .await
+            .map_err(|f| f.into_error(format!("reading the tags of {}", from.url()), "copy"))?;
     }
-    let job = Arc::new(job.with_copy(config, options, state));
-    let parts_of: PartsOf = Arc::new(|offset, len| PartData::Copy { offset, len });
-    let outcome = match job.config.resume.clone() {
-        Some(resume) => {
-            let identity = SourceIdentity::object(&url, size, &meta.etag);
-            run_journaled(job.clone(), identity, parts_of, &resume).await?
+    let job = Arc::new(Job::new(ctx, bucket, key, options, settings, "copy"));
+    let parts: Arc<dyn PartSource<C>> = Arc::new(CopyParts(state.clone()));
+    let journal = if job.ctx.shared.journal.is_some() && multipart {
+        let identity =
+            SourceIdentity::object(&from.url(), size, &meta.etag, from.version_id.as_deref());
+        match start_or_resume(&job, identity, &parts).await? {
+            Start::Resumed(outcome) => return same_as_source(&meta, outcome),
+            Start::Fresh(journal) => Some(journal),
         }
-        None => run_known(job.clone(), plan, parts_of, None).await?,
+    } else {
+        None
+    };
+    let outcome = match plan {
+        Plan::Single { size } => {
+            job.emit(Event::Planned {
+                size: Some(size),
+                part_size: size,
+                parts: Some(1),
+                multipart: false,
+            });
+            job.ctx.progress.set_total(size, 1);
+            copy_single(&job, &state, size).await?
+        }
+        Plan::Multipart { .. } => crate::multipart::run(job, plan, parts, journal).await?,
     };
     same_as_source(&meta, outcome)
 }
@@ -182,24 +268,22 @@ pub async fn object_tags<C: ObjectClient>(
     }
 }
 
-/// The source's tags, with retries.
-async fn source_tags<C: ObjectClient>(
-    job: &Arc<Job<C>>,
-    state: &CopyState,
+/// An object's tags, with retries, in `ctx`.
+pub(crate) async fn tags_of<C: ObjectClient>(
+    ctx: &Context<C>,
     head: &GetObjectRequest,
-) -> Result<Vec<(String, String)>, Error> {
+) -> Result<Vec<(String, String)>, Failure> {
     let req = GetObjectTaggingRequest {
         bucket: head.bucket.clone(),
         key: head.key.clone(),
         version_id: head.version_id.clone(),
         request: head.request.clone(),
     };
-    job.retrying(None, |_| {
-        let (job, req) = (job.clone(), req.clone());
-        async move { object_tags(job.client.as_ref(), &req).await }
+    ctx.retrying(None, |_| {
+        let req = req.clone();
+        async move { object_tags(ctx.client(), &req).await.map_err(Failure::S3) }
     })
     .await
-    .map_err(|e| Error::from_s3(format!("reading the tags of {}", state.url()), e))
 }
 
 /// The object's checksum, if it is a full-object one (comparable whatever the part layout).
@@ -230,105 +314,134 @@ fn same_as_source(meta: &ObjectMeta, outcome: UploadOutcome) -> Result<UploadOut
     Ok(outcome)
 }
 
-impl<C: ObjectClient> Job<C> {
-    fn copy_state(&self) -> &CopyState {
-        self.copy.as_deref().expect("a copy job")
+/// The source object as a source of parts: each part an UploadPartCopy of its range.
+struct CopyParts(Arc<CopyState>);
+
+impl<C: ObjectClient> PartSource<C> for CopyParts {
+    fn memory(&self, _len: u64) -> u64 {
+        // No bytes pass through ferry.
+        0
     }
 
-    /// Copies one part with UploadPartCopy, retrying under the same part number.
-    pub(crate) async fn copy_part(
-        self: Arc<Self>,
-        upload_id: Arc<str>,
+    fn send(
+        &self,
+        job: &Arc<Job<C>>,
+        upload_id: &Arc<str>,
         number: u32,
         offset: u64,
         len: u64,
-    ) -> Result<Done, Error> {
-        let state = self.copy_state();
-        self.progress.part_started();
-        self.emit(Event::PartStarted {
-            part: number,
-            size: len,
-        });
-        let req = UploadPartCopyRequest {
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            upload_id: upload_id.to_string(),
-            part_number: number,
-            source: state.source.clone(),
-            source_range: (len > 0).then(|| ByteRange {
-                first: offset,
-                last: offset + len - 1,
-            }),
-            conditions: state.conditions(),
-            source_sse_customer_key: state.key.clone(),
-            request: self.options.request.clone(),
-        };
-        let result = self
-            .retrying(Some(number), |_| {
-                let (job, req) = (self.clone(), req.clone());
-                async move { job.client.upload_part_copy(&req).await }
-            })
-            .await;
-        let out = match result {
-            Ok(o) => o,
-            Err(e) => {
-                self.progress.part_ended(false);
-                if self.cancel.is_cancelled() {
-                    return Err(self.part_error(Some(number), e));
-                }
-                return Err(copy_error(
-                    state,
-                    format!(
-                        "copying part {number} of {} to s3://{}/{}",
-                        state.url(),
-                        self.bucket,
-                        self.key
-                    ),
-                    e,
-                ));
-            }
-        };
-        let checksum = match (self.config.checksum, out.checksum) {
-            (ChecksumMode::Additional(a, _), Some(c)) if c.algorithm == a => Some(c),
-            _ => None,
-        };
-        let digest = checksum
-            .as_ref()
-            .and_then(|c| B64.decode(&c.value).ok())
-            .map(|raw| Digest { raw, len });
-        self.record(&PartRecord {
-            part: number,
-            size: len,
-            etag: out.etag.clone(),
-            crc64nvme: String::new(),
-            checksum: checksum.as_ref().map(|c| c.value.clone()),
-        })
-        .inspect_err(|_| self.progress.part_ended(false))?;
-        self.progress.add_bytes(len);
-        self.progress.part_ended(true);
-        self.emit(Event::PartFinished {
-            part: number,
-            size: len,
-            etag: out.etag.clone(),
-        });
-        Ok(Done {
-            part: CompletedPart {
-                part_number: number,
-                etag: out.etag,
-                checksum,
-            },
-            digest,
-        })
+    ) -> BoxFuture<'static, Result<Done, Error>> {
+        Box::pin(copy_part(
+            job.clone(),
+            self.0.clone(),
+            upload_id.clone(),
+            number,
+            offset,
+            len,
+        ))
+    }
+
+    fn intact(
+        &self,
+        record: &PartRecord,
+        _offset: u64,
+        len: u64,
+    ) -> BoxFuture<'static, Result<bool, Error>> {
+        // A copied part has no local bytes: the source's ETag (in its identity) vouches.
+        let same = record.size == len;
+        Box::pin(async move { Ok(same) })
     }
 }
 
+/// Copies one part with UploadPartCopy, retrying under the same part number.
+async fn copy_part<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    state: Arc<CopyState>,
+    upload_id: Arc<str>,
+    number: u32,
+    offset: u64,
+    len: u64,
+) -> Result<Done, Error> {
+    let progress = &job.ctx.progress;
+    progress.part_started();
+    job.emit(Event::PartStarted {
+        part: number,
+        size: len,
+    });
+    let req = UploadPartCopyRequest {
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+        upload_id: upload_id.to_string(),
+        part_number: number,
+        source: state.source.clone(),
+        source_range: (len > 0).then(|| ByteRange {
+            first: offset,
+            last: offset + len - 1,
+        }),
+        conditions: state.conditions(),
+        source_sse_customer_key: state.key.clone(),
+        request: job.options.request.clone(),
+    };
+    let result = job
+        .ctx
+        .retrying(Some(number), |_| {
+            let (job, req) = (job.clone(), req.clone());
+            async move {
+                job.client()
+                    .upload_part_copy(&req)
+                    .await
+                    .map_err(Failure::S3)
+            }
+        })
+        .await;
+    let out = match result {
+        Ok(o) => o,
+        Err(f) => {
+            progress.part_ended(false);
+            let context = format!("copying part {number} of {} to {}", state.url(), job.url());
+            return Err(state.error(&job, context, f));
+        }
+    };
+    let checksum = match (job.mode(), out.checksum) {
+        (ChecksumMode::Additional(a, _), Some(c)) if c.algorithm == a => Some(c),
+        _ => None,
+    };
+    let digest = checksum
+        .as_ref()
+        .and_then(|c| B64.decode(&c.value).ok())
+        .map(|raw| Digest { raw, len });
+    job.record(&PartRecord {
+        part: number,
+        size: len,
+        etag: out.etag.clone(),
+        crc64nvme: String::new(),
+        checksum: checksum.as_ref().map(|c| c.value.clone()),
+    })
+    .inspect_err(|_| progress.part_ended(false))?;
+    progress.add_bytes(len);
+    progress.part_ended(true);
+    job.emit(Event::PartFinished {
+        part: number,
+        size: len,
+        etag: out.etag.clone(),
+    });
+    Ok(Done {
+        part: CompletedPart {
+            part_number: number,
+            etag: out.etag,
+            checksum,
+        },
+        digest,
+    })
+}
+
 /// CopyObject: an object under the multipart threshold, in one request.
-pub(crate) async fn copy_single<C: ObjectClient>(
+async fn copy_single<C: ObjectClient>(
     job: &Arc<Job<C>>,
+    state: &CopyState,
     size: u64,
 ) -> Result<UploadOutcome, Error> {
-    let state = job.copy_state();
-    if job.config.no_clobber {
+    if job.settings.no_clobber {
         // CopyObject takes no If-None-Match: look first (a multipart copy's Complete does
         // send it, and is exact).
         let head = GetObjectRequest {
@@ -337,23 +450,25 @@ pub(crate) async fn copy_single<C: ObjectClient>(
             request: job.options.request.clone(),
             ..Default::default()
         };
-        match job.client.head_object(&head).await {
-            Ok(_) => {
-                return Err(Error::new(
-                    ErrorKind::InvalidInput,
-                    format!(
-                        "s3://{}/{} exists and --no-clobber was given",
-                        job.bucket, job.key
-                    ),
-                ));
-            }
-            Err(e) if e.service().is_some_and(|s| s.status == 404) => {}
-            Err(e) => {
-                return Err(Error::from_s3(
-                    format!("checking s3://{}/{}", job.bucket, job.key),
-                    e,
-                ));
-            }
+        let found = job
+            .ctx
+            .retrying(None, |_| {
+                let (job, head) = (job.clone(), head.clone());
+                async move {
+                    match job.client().head_object(&head).await {
+                        Ok(_) => Ok(true),
+                        Err(e) if e.service().is_some_and(|s| s.status == 404) => Ok(false),
+                        Err(e) => Err(Failure::S3(e)),
+                    }
+                }
+            })
+            .await
+            .map_err(|f| job.failed(format!("checking {}", job.url()), f))?;
+        if found {
+            return Err(Error::new(
+                ErrorKind::Exists,
+                format!("{} exists and replacing it was not allowed", job.url()),
+            ));
         }
     }
     let replace = state.directive == Directive::Replace;
@@ -371,27 +486,22 @@ pub(crate) async fn copy_single<C: ObjectClient>(
         options: job.options.clone(),
         source_sse_customer_key: state.key.clone(),
     };
-    job.progress.part_started();
+    let progress = &job.ctx.progress;
+    progress.part_started();
     let out = job
+        .ctx
         .retrying(Some(1), |_| {
             let (job, req) = (job.clone(), req.clone());
-            async move { job.client.copy_object(&req).await }
+            async move { job.client().copy_object(&req).await.map_err(Failure::S3) }
         })
         .await;
-    job.progress.part_ended(out.is_ok());
-    let out = out.map_err(|e| {
-        if job.cancel.is_cancelled() {
-            Error::new(ErrorKind::Cancelled, "the copy was cancelled")
-        } else {
-            copy_error(
-                state,
-                format!("copying {} to s3://{}/{}", state.url(), job.bucket, job.key),
-                e,
-            )
-        }
+    progress.part_ended(out.is_ok());
+    let out = out.map_err(|f| {
+        let context = format!("copying {} to {}", state.url(), job.url());
+        state.error(job, context, f)
     })?;
-    job.progress.add_bytes(size);
-    verify(
+    progress.add_bytes(size);
+    crate::verify::verify(
         job,
         size,
         state.checksum.clone(),
@@ -401,19 +511,4 @@ pub(crate) async fn copy_single<C: ObjectClient>(
         out.version_id,
     )
     .await
-}
-
-impl SourceIdentity {
-    /// The identity of an S3 object a copy reads: its URL, size and ETag.
-    pub fn object(url: &str, size: u64, etag: &str) -> Self {
-        Self {
-            path: url.into(),
-            size,
-            mtime_ns: 0,
-            ctime_ns: 0,
-            inode: 0,
-            device: 0,
-            etag: Some(etag.to_string()),
-        }
-    }
 }

@@ -1,4 +1,9 @@
-//! The engine's one error type, with a kind callers match on (the CLI maps it to exit codes).
+//! The engine's one error type, with a kind callers match on (the CLI maps it to exit codes
+//! and flag hints), and the typed failure of one attempt at a request that the retry loop
+//! carries: what the service or the client said, a local I/O error, or a cancel.
+//!
+//! The engine names no command-line flag: where a caller can act, the error says so in terms
+//! of the library ([`Mismatch`] names the setting that differs), and the CLI adds its flags.
 
 use std::fmt;
 
@@ -8,11 +13,12 @@ use std::fmt;
 pub enum ErrorKind {
     /// Bad input, found before anything was created (exit 2 in the CLI).
     InvalidInput,
-    /// The local source or destination failed (read error, file changed).
+    /// The local source or destination failed (a read or write error, a full disk).
     Local,
     /// The service refused (AccessDenied, NoSuchBucket, …), or retries ran out.
     Service,
-    /// The object the server holds does not match what was sent.
+    /// The object the server holds does not match what was sent, or the bytes received do
+    /// not match the object's checksum.
     Verification,
     /// The caller cancelled.
     Cancelled,
@@ -22,6 +28,38 @@ pub enum ErrorKind {
     /// was completed, the upload was aborted. Retry once the file is stable, or upload a
     /// copy or snapshot of it.
     SourceChanged,
+    /// An interrupted transfer cannot be resumed as asked: [`Error::resume_mismatch`] says which
+    /// setting differs. Nothing was changed; starting over (restart) is the way out.
+    ResumeMismatch,
+    /// The destination exists and replacing it was not allowed (no-clobber).
+    Exists,
+}
+
+/// What differs between an interrupted transfer and the request to resume it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// The source (file or object) changed since the transfer began: these fields differ.
+    Source(String),
+    /// The part size.
+    PartSize {
+        /// The interrupted upload's.
+        began: u64,
+        /// The one asked for now.
+        asked: u64,
+    },
+    /// The SSE-C key: the upload began with one (`began`) and another or none is given
+    /// now, or the other way round.
+    SseCustomerKey {
+        /// Whether the upload began with a key.
+        began: bool,
+        /// Whether one is given now.
+        given: bool,
+    },
+    /// The multipart upload no longer exists and the object is not the finished one.
+    UploadGone,
+    /// The journal's plan does not fit the source.
+    Plan,
 }
 
 /// An engine error: a kind, a message that names the object or part and what to do, and the
@@ -32,6 +70,7 @@ pub struct Error {
     message: String,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
     resume: Option<String>,
+    mismatch: Option<Mismatch>,
 }
 
 impl Error {
@@ -42,18 +81,33 @@ impl Error {
             message: message.into(),
             source: None,
             resume: None,
+            mismatch: None,
         }
     }
 
-    /// The upload was kept for resume under this journal id.
-    pub fn kept_for_resume(mut self, journal_id: impl Into<String>) -> Self {
-        self.resume = Some(journal_id.into());
+    /// A refused resume: `what` differs.
+    pub(crate) fn mismatch(what: Mismatch, message: impl Into<String>) -> Self {
+        Self {
+            mismatch: Some(what),
+            ..Self::new(ErrorKind::ResumeMismatch, message)
+        }
+    }
+
+    /// The transfer was kept for resume: a journal id (an upload or copy), or the partial
+    /// file (a download).
+    pub fn kept_for_resume(mut self, id: impl Into<String>) -> Self {
+        self.resume = Some(id.into());
         self
     }
 
-    /// The journal id to resume from, when the upload was kept.
+    /// The journal id (or partial file) to resume from, when the transfer was kept.
     pub fn resume_id(&self) -> Option<&str> {
         self.resume.as_deref()
+    }
+
+    /// What differs, for [`ErrorKind::ResumeMismatch`].
+    pub fn resume_mismatch(&self) -> Option<&Mismatch> {
+        self.mismatch.as_ref()
     }
 
     /// With the underlying cause.
@@ -72,6 +126,13 @@ impl Error {
         self.source.as_ref()?.downcast_ref()
     }
 
+    /// Whether running again may succeed as it is: interrupted, a transient fault that
+    /// outlasted the retries, or a local failure (what a kept transfer needs to resume).
+    pub fn is_transient(&self) -> bool {
+        matches!(self.kind, ErrorKind::Cancelled | ErrorKind::Local)
+            || self.s3().is_some_and(ferry_s3::S3Error::is_retryable)
+    }
+
     pub(crate) fn from_s3(context: impl fmt::Display, e: ferry_s3::S3Error) -> Self {
         let kind = match e.client_kind() {
             Some(ferry_s3::ClientErrorKind::InvalidRequest)
@@ -79,6 +140,19 @@ impl Error {
             _ => ErrorKind::Service,
         };
         Self::new(kind, format!("{context}: {e}")).with_source(e)
+    }
+
+    /// A local I/O error while `what`.
+    pub(crate) fn local(what: impl fmt::Display, e: std::io::Error) -> Self {
+        Self::new(ErrorKind::Local, format!("{what}: {e}")).with_source(e)
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidInput, message)
+    }
+
+    pub(crate) fn cancelled(what: &str) -> Self {
+        Self::new(ErrorKind::Cancelled, format!("the {what} was cancelled"))
     }
 }
 
@@ -93,5 +167,62 @@ impl std::error::Error for Error {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// How one attempt at a request failed, as the retry loop sees it: only an S3 error that
+/// says so is retried.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// What the service answered, or what failed in the client (ferry-s3 classifies which
+    /// are worth retrying).
+    S3(ferry_s3::S3Error),
+    /// A local read or write failed, or the source changed under the read: sending the
+    /// request again cannot help.
+    Local(std::io::Error),
+    /// The transfer was cancelled.
+    Cancelled,
+}
+
+impl From<ferry_s3::S3Error> for Failure {
+    fn from(e: ferry_s3::S3Error) -> Self {
+        Failure::S3(e)
+    }
+}
+
+impl Failure {
+    /// The engine error, with `context` (what was being done, on which object) for an S3
+    /// error and `what` naming the transfer for a cancel.
+    pub(crate) fn into_error(self, context: impl fmt::Display, what: &str) -> Error {
+        match self {
+            Failure::S3(e) => Error::from_s3(context, e),
+            Failure::Local(e) => Error::local(context, e),
+            Failure::Cancelled => Error::cancelled(what),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_say_what_can_run_again() {
+        assert!(Error::cancelled("upload").is_transient());
+        let reset =
+            ferry_s3::S3Error::client("UploadPart", ferry_s3::ClientErrorKind::Network, "reset");
+        assert!(
+            Failure::S3(reset)
+                .into_error("part 1", "upload")
+                .is_transient()
+        );
+        let bad = Error::mismatch(Mismatch::Plan, "no");
+        assert_eq!(bad.kind(), ErrorKind::ResumeMismatch);
+        assert_eq!(bad.resume_mismatch(), Some(&Mismatch::Plan));
+        assert!(!bad.is_transient());
+        let io = Failure::Local(std::io::Error::other("disk on fire"));
+        let e = io.into_error("writing f", "download");
+        assert_eq!(e.kind(), ErrorKind::Local);
+        assert_eq!(e.to_string(), "writing f: disk on fire");
     }
 }

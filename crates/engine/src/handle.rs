@@ -1,5 +1,5 @@
 //! A running transfer's handle: wait for its outcome, watch its events and counters, or
-//! cancel it. Uploads and downloads share it.
+//! cancel it. Every kind of transfer (upload, download, copy, tree) returns one.
 
 use std::sync::{Arc, Mutex};
 
@@ -9,10 +9,12 @@ use tokio_util::sync::CancellationToken;
 use crate::error::{Error, ErrorKind};
 use crate::progress::{Event, Progress};
 
-/// Events a transfer buffers for a slow watcher before the oldest are dropped.
-pub(crate) const EVENT_CAPACITY: usize = 4096;
+/// Events a transfer buffers for a slow watcher before the oldest are dropped (the watcher
+/// then sees `Lagged`).
+pub(crate) const EVENT_CAPACITY: usize = 1024;
 
-/// A running transfer: wait for it, watch it, or cancel it. `T` is its outcome.
+/// A running transfer: wait for it, watch it, or cancel it. `T` is its outcome. Dropping it
+/// does not stop the transfer; [`cancel`](Self::cancel) does.
 pub struct Handle<T> {
     task: tokio::task::JoinHandle<Result<T, Error>>,
     events: broadcast::Sender<Event>,
@@ -27,14 +29,34 @@ impl<T> std::fmt::Debug for Handle<T> {
     }
 }
 
-impl<T> Handle<T> {
-    pub(crate) fn new(
-        task: tokio::task::JoinHandle<Result<T, Error>>,
+impl<T: Send + 'static> Handle<T> {
+    /// Spawns `run` with the events, counters and cancel token it reports to and obeys; its
+    /// end is also an event (`Failed`, or what `done` makes of the outcome).
+    pub(crate) fn spawn<F>(
         events: broadcast::Sender<Event>,
         first: broadcast::Receiver<Event>,
         progress: Arc<Progress>,
         cancel: CancellationToken,
-    ) -> Self {
+        run: F,
+        done: fn(&T) -> Option<Event>,
+    ) -> Self
+    where
+        F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let tx = events.clone();
+        let task = tokio::spawn(async move {
+            let result = run.await;
+            let end = match &result {
+                Ok(o) => done(o),
+                Err(e) => Some(Event::Failed {
+                    error: e.to_string(),
+                }),
+            };
+            if let Some(e) = end {
+                let _ = tx.send(e);
+            }
+            result
+        });
         Self {
             task,
             events,
@@ -43,7 +65,9 @@ impl<T> Handle<T> {
             cancel,
         }
     }
+}
 
+impl<T> Handle<T> {
     /// Events from the start of the transfer (the first call), or from now (later calls).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.first
@@ -59,8 +83,9 @@ impl<T> Handle<T> {
     }
 
     /// Stops the transfer: nothing new starts, requests in flight are dropped. A journaled
-    /// transfer is kept for resume (a multipart upload, a partial download file), anything else
-    /// undone. [`wait`](Self::wait) then returns an error of kind `Cancelled`.
+    /// transfer is kept for resume (a multipart upload or copy, a partial download file),
+    /// anything else undone. [`wait`](Self::wait) then returns an error of kind `Cancelled`
+    /// (a tree returns its outcome, marked interrupted).
     pub fn cancel(&self) {
         self.cancel.cancel();
     }

@@ -1,62 +1,78 @@
 //! ferry-engine: the transfer engine that backup tools embed. Generic over
-//! [`ferry_s3::ObjectClient`]; owns part planning, scheduling, retries, checksums, journals and
-//! resume. It prints nothing: progress reaches callers as events.
+//! [`ferry_s3::ObjectClient`]; owns part planning, scheduling, budgets, retries, checksums,
+//! journals and resume. It prints nothing: progress reaches callers as events and counters.
+//!
+//! One [`Manager`] per process owns the client and the budgets every transfer shares
+//! (requests in flight, bytes in memory, bytes per second). Every transfer is submitted to it
+//! and returns a [`Handle`] to wait on, watch, or cancel:
 //!
 //! ```no_run
 //! # async fn example(client: ferry_s3::S3Client) -> Result<(), ferry_engine::Error> {
 //! use std::sync::Arc;
-//! use ferry_engine::{Source, UploadConfig, Uploader};
-//! let uploader = Uploader::new(Arc::new(client), UploadConfig::default());
-//! let handle = uploader.upload(Source::File("big.iso".into()), "bucket", "big.iso", Default::default());
+//! use ferry_engine::{Manager, ManagerConfig, Source, Upload};
+//! let manager = Manager::new(Arc::new(client), ManagerConfig::default())?;
+//! let handle = manager.upload(Upload::new(Source::File("big.iso".into()), "bucket", "big.iso"));
 //! let outcome = handle.wait().await?;
 //! println!("{} bytes, ETag {}", outcome.size, outcome.etag);
 //! # Ok(()) }
 //! ```
+//!
+//! The core every transfer shares: `context` (the shared client, policy and budgets, and the
+//! one retry loop), `budget` (memory, requests, bandwidth as owned permits), `schedule` (the
+//! one worker pool). Its clients: `upload` (files, ranges, streams, bytes), `copy` (on the
+//! server) and `crosscopy` (between servers), both writing through `multipart`; `download`
+//! (to a file, a writer, memory); `tree` (folders and prefixes).
 #![deny(missing_docs)]
 
+mod budget;
 mod checksum;
+mod context;
 mod copy;
+mod crosscopy;
 mod direct;
 mod download;
 mod error;
 mod handle;
 mod journal;
-mod partial;
+mod manager;
+mod multipart;
+mod outcome;
 mod pipe;
 mod plan;
 mod progress;
 mod retry;
 mod schedule;
-mod source;
+mod tree;
 mod upload;
+mod verify;
 
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
-pub use copy::{ObjectSource, copy_metadata, object_tags};
+pub use copy::{Copy, ObjectSource, copy_metadata, object_tags};
 pub use direct::DirectIo;
-pub use download::{
-    Check, DownloadConfig, DownloadHandle, DownloadOutcome, DownloadRequest, Downloader, Listed,
-    Target, VerifyMode,
-};
-pub use error::{Error, ErrorKind};
+pub use download::{Download, DownloadSettings, Listed, Target, VerifyMode, partial_path};
+pub use error::{Error, ErrorKind, Mismatch};
 pub use handle::{Canceller, Handle};
 pub use journal::{
     Destination, FileJournalStore, JOURNAL_VERSION, Journal, JournalError, JournalHandle,
-    JournalStore, PartRecord, SourceIdentity, UploadRecord,
+    JournalStore, PartRecord, SourceIdentity, SourceKind, UploadRecord,
 };
-pub use partial::partial_path;
+pub use manager::{Manager, ManagerConfig, ResumeKeys};
+pub use outcome::{
+    Check, DownloadOutcome, ObjectFailure, TreeOutcome, UploadOutcome, Verification,
+};
 pub use pipe::{PipeEnd, PipeReader, PipeWriter, pipe};
 pub use plan::{
     DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE, Plan, PlanConfig, PlanError,
     STREAM_DOUBLING_PARTS, STREAM_FIRST_PART, check_part_size, plan, smallest_part_size,
     stream_capacity, stream_part_size,
 };
-pub use progress::{Event, Progress, Snapshot, UploadOutcome, Verification};
+pub use progress::{Event, Progress, Snapshot};
 pub use retry::{
     Jitter, QUOTA_TOKENS, RETRY_COST, RandomJitter, RetryPolicy, RetryQuota, THROTTLE_COST,
 };
-pub use schedule::Aimd;
-pub use source::CHUNK_SIZE;
-pub use upload::{FailurePolicy, ResumeConfig, Source, UploadConfig, UploadHandle, Uploader};
+pub use tree::keys::as_folder;
+pub use tree::{TreeDownload, TreeUpload};
+pub use upload::{CHUNK_SIZE, FailurePolicy, Source, Upload, UploadSettings};
 
 /// S3's limits on multipart uploads. Source: Amazon S3 User Guide, "Amazon S3 multipart upload
 /// limits". Applies to: every multipart upload and copy.

@@ -1,10 +1,14 @@
 //! Progress: counters a UI can poll at any rate, and a stream of discrete events (plan, parts,
-//! retries, the end) that a CLI turns into bars or JSON lines and a backup tool into its own UI.
+//! retries, objects, the end) that a CLI turns into bars or JSON lines and a backup tool into
+//! its own UI. A transfer's counters also count into its parent's (a tree's, the manager's),
+//! so one snapshot covers everything in flight.
 
+use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
-use ferry_s3::{ChecksumType, ChecksumValue};
+use crate::outcome::{DownloadOutcome, UploadOutcome};
 
 /// Counters, updated as the transfer runs.
 #[derive(Debug, Default)]
@@ -15,6 +19,10 @@ pub struct Progress {
     parts_total: AtomicU32,
     retries: AtomicU32,
     in_flight: AtomicU32,
+    objects: AtomicU64,
+    objects_done: AtomicU64,
+    /// Counts into this one too.
+    parent: Option<Arc<Progress>>,
 }
 
 /// A copy of the counters at one moment.
@@ -32,9 +40,21 @@ pub struct Snapshot {
     pub retries: u32,
     /// Parts in flight.
     pub in_flight: u32,
+    /// Objects started (a tree's, or every transfer of a manager).
+    pub objects: u64,
+    /// Objects finished, well or not.
+    pub objects_done: u64,
 }
 
 impl Progress {
+    /// Counters that also count into `parent`.
+    pub(crate) fn child_of(parent: &Arc<Progress>) -> Self {
+        Self {
+            parent: Some(parent.clone()),
+            ..Self::default()
+        }
+    }
+
     /// The counters now.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot {
@@ -44,24 +64,50 @@ impl Progress {
             parts_total: self.parts_total.load(Ordering::Relaxed),
             retries: self.retries.load(Ordering::Relaxed),
             in_flight: self.in_flight.load(Ordering::Relaxed),
+            objects: self.objects.load(Ordering::Relaxed),
+            objects_done: self.objects_done.load(Ordering::Relaxed),
         }
     }
 
+    /// Sets the size and part count (counted into the parent as the difference).
     pub(crate) fn set_total(&self, total: u64, parts: u32) {
-        self.total.store(total, Ordering::Relaxed);
-        self.parts_total.store(parts, Ordering::Relaxed);
+        let before = self.total.swap(total, Ordering::Relaxed);
+        let parts_before = self.parts_total.swap(parts, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.add_total(
+                total as i64 - before as i64,
+                parts as i64 - parts_before as i64,
+            );
+        }
+    }
+
+    fn add_total(&self, bytes: i64, parts: i64) {
+        add_signed(&self.total, bytes);
+        add_signed32(&self.parts_total, parts);
+        if let Some(p) = &self.parent {
+            p.add_total(bytes, parts);
+        }
     }
 
     pub(crate) fn add_bytes(&self, n: u64) {
         self.bytes.fetch_add(n, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.add_bytes(n);
+        }
     }
 
     pub(crate) fn sub_bytes(&self, n: u64) {
         self.bytes.fetch_sub(n, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.sub_bytes(n);
+        }
     }
 
     pub(crate) fn part_started(&self) {
         self.in_flight.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.part_started();
+        }
     }
 
     pub(crate) fn part_ended(&self, ok: bool) {
@@ -69,47 +115,49 @@ impl Progress {
         if ok {
             self.parts_done.fetch_add(1, Ordering::Relaxed);
         }
+        if let Some(p) = &self.parent {
+            p.part_ended(ok);
+        }
     }
 
     pub(crate) fn retried(&self) {
         self.retries.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.retried();
+        }
+    }
+
+    /// An object (a transfer) started.
+    pub(crate) fn object_started(&self) {
+        self.objects.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.object_started();
+        }
+    }
+
+    /// An object ended, well or not.
+    pub(crate) fn object_ended(&self) {
+        self.objects_done.fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = &self.parent {
+            p.object_ended();
+        }
     }
 }
 
-/// How the finished object was checked.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verification {
-    /// The server computed the object's checksum on Complete (or PutObject) and HeadObject
-    /// gave back the value ferry computed locally, and the size.
-    Checksum(ChecksumValue),
-    /// The server keeps no checksum ferry could compare: the size matched, and each part was
-    /// checked by the server on arrival (trailer checksum or Content-MD5).
-    PartsAndSize,
-    /// Only the size matched (`--checksum none`).
-    SizeOnly,
+fn add_signed(a: &AtomicU64, d: i64) {
+    if d >= 0 {
+        a.fetch_add(d as u64, Ordering::Relaxed);
+    } else {
+        a.fetch_sub(d.unsigned_abs(), Ordering::Relaxed);
+    }
 }
 
-/// What a finished upload produced.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UploadOutcome {
-    /// Bucket.
-    pub bucket: String,
-    /// Key.
-    pub key: String,
-    /// The object's size.
-    pub size: u64,
-    /// Its ETag.
-    pub etag: String,
-    /// Its version id, in a versioned bucket.
-    pub version_id: Option<String>,
-    /// Its checksum as ferry computed it (and the server confirmed, see `verification`).
-    pub checksum: Option<ChecksumValue>,
-    /// The checksum's type (absent for a single PutObject).
-    pub checksum_type: Option<ChecksumType>,
-    /// Parts sent (1 for a single PutObject).
-    pub parts: u32,
-    /// How the object was checked.
-    pub verification: Verification,
+fn add_signed32(a: &AtomicU32, d: i64) {
+    if d >= 0 {
+        a.fetch_add(d as u32, Ordering::Relaxed);
+    } else {
+        a.fetch_sub(d.unsigned_abs() as u32, Ordering::Relaxed);
+    }
 }
 
 /// A discrete event of a transfer.
@@ -229,10 +277,32 @@ pub enum Event {
         len: u64,
     },
     /// The download finished, verified.
-    Downloaded(crate::download::DownloadOutcome),
-    /// The upload failed.
+    Downloaded(DownloadOutcome),
+    /// The transfer failed.
     Failed {
         /// What went wrong.
         error: String,
+    },
+    /// An object of a tree was uploaded (or copied).
+    ObjectUploaded {
+        /// The local file (none for a copy).
+        path: Option<PathBuf>,
+        /// The outcome.
+        outcome: UploadOutcome,
+    },
+    /// An object of a tree was downloaded.
+    ObjectDownloaded(DownloadOutcome),
+    /// An object of a tree failed; the others go on.
+    ObjectFailed {
+        /// The local file.
+        path: PathBuf,
+        /// The key.
+        key: String,
+        /// Its size, as walked or listed.
+        size: u64,
+        /// What went wrong.
+        error: String,
+        /// Whether it was kept to resume (a journaled upload, a partial download).
+        kept: bool,
     },
 }

@@ -1,18 +1,13 @@
 //! Retry policy: which failures to retry (ferry-s3's classification), how long to wait
 //! (exponential backoff with full jitter from an injectable random source, `Retry-After`
 //! honoured up to a cap), when to stop (attempts, total time), and the retry quota a client
-//! shares between all its transfers so a sick server does not get a retry storm.
+//! shares between all its transfers so a sick server does not get a retry storm. The loop
+//! that applies them is [`Context::retrying`](crate::context::Context::retrying).
 
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferry_s3::S3Error;
-use tokio::sync::broadcast;
-use tokio_util::sync::CancellationToken;
-use tracing::{debug, warn};
-
-use crate::progress::{Event, Progress};
-use crate::schedule::Aimd;
 
 /// When and how long to retry. Values follow the AWS SDKs' standard mode (2026).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,96 +131,6 @@ impl RetryQuota {
     /// Tokens left.
     pub fn available(&self) -> u32 {
         *self.tokens.lock().expect("quota lock")
-    }
-}
-
-/// One request's retry loop, with everything it consults: the policy, the shared quota, the
-/// AIMD limit it lowers on throttling, the cancellation it obeys, and where it reports.
-pub(crate) struct Attempts<'a> {
-    pub(crate) policy: &'a RetryPolicy,
-    pub(crate) quota: &'a RetryQuota,
-    pub(crate) jitter: &'a dyn Jitter,
-    pub(crate) aimd: &'a Aimd,
-    pub(crate) cancel: &'a CancellationToken,
-    pub(crate) progress: &'a Progress,
-    pub(crate) events: &'a broadcast::Sender<Event>,
-    /// Refreshes the client's credentials (after ExpiredToken).
-    pub(crate) refresh: &'a (dyn Fn() + Send + Sync),
-}
-
-impl Attempts<'_> {
-    /// Runs `attempt` until it succeeds, fails for good, or the policy or quota says stop.
-    /// `part` names the part or range in events.
-    pub(crate) async fn run<T, F, Fut>(
-        &self,
-        part: Option<u32>,
-        mut attempt: F,
-    ) -> Result<T, S3Error>
-    where
-        F: FnMut(u32) -> Fut,
-        Fut: std::future::Future<Output = Result<T, S3Error>>,
-    {
-        let start = Instant::now();
-        let mut taken = 0u32;
-        let mut n = 1u32;
-        loop {
-            let result = tokio::select! {
-                r = attempt(n) => r,
-                () = self.cancel.cancelled() => {
-                    return Err(S3Error::client(
-                        "transfer",
-                        ferry_s3::ClientErrorKind::InvalidRequest,
-                        "cancelled",
-                    ));
-                }
-            };
-            let err = match result {
-                Ok(v) => {
-                    self.quota.release(taken);
-                    return Ok(v);
-                }
-                Err(e) => e,
-            };
-            if err.is_throttling() {
-                let limit = self.aimd.on_throttle();
-                let _ = self.events.send(Event::Concurrency { limit });
-            }
-            let expired = err.is_expired_credentials();
-            if expired {
-                (self.refresh)();
-            }
-            let policy = self.policy;
-            if !(err.is_retryable() || expired)
-                || n >= policy.max_attempts
-                || start.elapsed() >= policy.max_total
-            {
-                return Err(err);
-            }
-            let Some(cost) = self.quota.acquire(&err) else {
-                warn!("retry quota exhausted; not retrying: {err}");
-                return Err(err);
-            };
-            taken += cost;
-            let delay = if expired {
-                Duration::ZERO
-            } else {
-                policy.delay(&err, n, self.jitter)
-            };
-            let delay = delay.min(policy.max_total.saturating_sub(start.elapsed()));
-            self.progress.retried();
-            let _ = self.events.send(Event::Retry {
-                part,
-                attempt: n,
-                delay,
-                reason: err.to_string(),
-            });
-            debug!(?part, attempt = n, ?delay, "retrying: {err}");
-            tokio::select! {
-                () = tokio::time::sleep(delay) => {}
-                () = self.cancel.cancelled() => {}
-            }
-            n += 1;
-        }
     }
 }
 

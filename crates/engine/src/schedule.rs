@@ -1,86 +1,267 @@
-//! Concurrency control: the number of parts allowed in flight, lowered when the server says
-//! SlowDown and raised again slowly (additive increase, multiplicative decrease).
+//! The one worker pool for part, range and object work: tasks in one `JoinSet`, at most a
+//! width of them in flight, each started only once the memory it will hold is granted (an
+//! owned permit it carries), results handed to a [`Sink`] as they finish, the first failure
+//! stopping new work, and a cancel token obeyed throughout. Uploads (file, stream, copy),
+//! downloads (to a file, a writer, memory) and trees all run their work through it.
+//!
+//! Requests in flight are bounded one level down: every request takes a slot of the
+//! manager's request budget (see [`Context::retrying`](crate::context::Context::retrying)).
 
-use std::sync::Mutex;
+use tokio::task::{JoinError, JoinSet};
+use tokio_util::sync::CancellationToken;
 
-/// An AIMD limit between 1 and a maximum: halved on throttling, grown by one part per
-/// "limit" successes (about one step per round of parts).
-#[derive(Debug)]
-pub struct Aimd {
-    state: Mutex<State>,
+use crate::budget::{Memory, MemoryPermit};
+use crate::error::{Error, ErrorKind};
+
+/// Where finished tasks go: a download's file or writer, an upload's parts, a tree's tally.
+pub(crate) trait Sink<T> {
+    /// A task finished with `item`; an error stops the run.
+    fn accept(&mut self, item: T) -> impl std::future::Future<Output = Result<(), Error>> + Send;
 }
 
-#[derive(Debug)]
-struct State {
-    limit: f64,
-    max: u32,
+/// Collects the items in a vector.
+impl<T: Send> Sink<T> for Vec<T> {
+    async fn accept(&mut self, item: T) -> Result<(), Error> {
+        self.push(item);
+        Ok(())
+    }
 }
 
-impl Aimd {
-    /// Starts at `max`.
-    pub fn new(max: u32) -> Self {
+/// Tasks in flight (see the module's doc).
+pub(crate) struct Pool<T> {
+    set: JoinSet<Result<T, Error>>,
+    width: u32,
+    memory: Memory,
+    cancel: CancellationToken,
+    failure: Option<Error>,
+    /// What runs, for the cancel error: `upload`, `download`, …
+    what: &'static str,
+}
+
+/// What a wait for room ended with.
+enum Woke<T> {
+    Room(MemoryPermit),
+    Joined(Result<Result<T, Error>, JoinError>),
+    Cancelled,
+}
+
+impl<T: Send + 'static> Pool<T> {
+    /// At most `width` tasks in flight, their memory from `memory`, stopped by `cancel`.
+    pub(crate) fn new(
+        width: u32,
+        memory: &Memory,
+        cancel: &CancellationToken,
+        what: &'static str,
+    ) -> Self {
         Self {
-            state: Mutex::new(State {
-                limit: max.max(1) as f64,
-                max: max.max(1),
-            }),
+            set: JoinSet::new(),
+            width: width.max(1),
+            memory: memory.clone(),
+            cancel: cancel.clone(),
+            failure: None,
+            what,
         }
     }
 
-    /// Changes the maximum (and clamps the limit to it).
-    pub fn set_max(&self, max: u32) {
-        let mut s = self.state.lock().expect("aimd lock");
-        s.max = max.max(1);
-        s.limit = s.limit.min(s.max as f64);
+    /// Whether no task is in flight.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.set.is_empty()
     }
 
-    /// Parts allowed in flight now.
-    pub fn limit(&self) -> u32 {
-        self.state.lock().expect("aimd lock").limit as u32
+    fn stopped(&self) -> bool {
+        self.failure.is_some() || self.cancel.is_cancelled()
     }
 
-    /// The server throttled: halve. Returns the new limit.
-    pub fn on_throttle(&self) -> u32 {
-        let mut s = self.state.lock().expect("aimd lock");
-        s.limit = (s.limit / 2.0).max(1.0);
-        s.limit as u32
+    /// Waits until one more task may start: fewer than the width in flight, and `memory`
+    /// bytes granted (the permit returned, for the task to hold). Finished tasks go to `sink`
+    /// meanwhile. `None` once the run must stop: a task or the sink failed, or it was
+    /// cancelled.
+    pub(crate) async fn room(
+        &mut self,
+        memory: u64,
+        sink: &mut impl Sink<T>,
+    ) -> Option<MemoryPermit> {
+        loop {
+            if self.stopped() {
+                return None;
+            }
+            let woke = if (self.set.len() as u32) < self.width {
+                let busy = !self.set.is_empty();
+                tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => Woke::Cancelled,
+                    Some(j) = self.set.join_next(), if busy => Woke::Joined(j),
+                    p = self.memory.take(memory) => Woke::Room(p),
+                }
+            } else {
+                tokio::select! {
+                    biased;
+                    () = self.cancel.cancelled() => Woke::Cancelled,
+                    Some(j) = self.set.join_next() => Woke::Joined(j),
+                }
+            };
+            match woke {
+                Woke::Room(p) => return Some(p),
+                Woke::Joined(j) => self.settle(j, sink).await,
+                Woke::Cancelled => return None,
+            }
+        }
     }
 
-    /// A part succeeded: grow by 1/limit. Returns the new limit when it rose by a whole part.
-    pub fn on_success(&self) -> Option<u32> {
-        let mut s = self.state.lock().expect("aimd lock");
-        let before = s.limit as u32;
-        s.limit = (s.limit + 1.0 / s.limit).min(s.max as f64);
-        (s.limit as u32 > before).then_some(s.limit as u32)
+    /// Starts a task (after [`room`](Self::room) granted it).
+    pub(crate) fn spawn(
+        &mut self,
+        task: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    ) {
+        self.set.spawn(task);
+    }
+
+    /// Stops the run with `e` (a failure found outside the tasks): no new task starts.
+    pub(crate) fn fail(&mut self, e: Error) {
+        if self.failure.is_none() {
+            self.failure = Some(e);
+            self.set.abort_all();
+        }
+    }
+
+    /// Waits for one task to finish and takes it to `sink`; `false` when none is in flight.
+    pub(crate) async fn settle_one(&mut self, sink: &mut impl Sink<T>) -> bool {
+        match self.set.join_next().await {
+            Some(j) => {
+                self.settle(j, sink).await;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Waits for every task in flight; the first failure, or the cancel, is the result.
+    pub(crate) async fn finish(mut self, sink: &mut impl Sink<T>) -> Result<(), Error> {
+        while let Some(j) = self.set.join_next().await {
+            self.settle(j, sink).await;
+        }
+        if self.cancel.is_cancelled() {
+            return Err(Error::cancelled(self.what));
+        }
+        match self.failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    async fn settle(
+        &mut self,
+        joined: Result<Result<T, Error>, JoinError>,
+        sink: &mut impl Sink<T>,
+    ) {
+        match joined {
+            Ok(Ok(item)) => {
+                if self.failure.is_none()
+                    && let Err(e) = sink.accept(item).await
+                {
+                    self.fail(e);
+                }
+            }
+            Ok(Err(e)) => self.fail(e),
+            Err(e) if e.is_cancelled() => {}
+            Err(e) => self.fail(Error::new(
+                ErrorKind::Local,
+                format!("a {} task failed: {e}", self.what),
+            )),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::time::Duration;
+
     use super::*;
 
-    #[test]
-    fn halves_on_throttle_and_recovers_slowly() {
-        let a = Aimd::new(16);
-        assert_eq!(a.limit(), 16);
-        assert_eq!(a.on_throttle(), 8);
-        assert_eq!(a.on_throttle(), 4);
-        // About one step up per round of `limit` successes.
-        for _ in 0..4 {
-            a.on_success();
+    /// Runs `n` tasks that each hold `memory` bytes for a moment, and returns the most that
+    /// ran at once.
+    async fn most_at_once(n: u32, width: u32, budget: u64, memory: u64) -> u32 {
+        let mem = Memory::new(budget);
+        let cancel = CancellationToken::new();
+        let mut pool: Pool<u32> = Pool::new(width, &mem, &cancel, "test");
+        let now = Arc::new(AtomicU32::new(0));
+        let most = Arc::new(AtomicU32::new(0));
+        let mut done = Vec::new();
+        for i in 0..n {
+            let permit = pool.room(memory, &mut done).await.expect("room");
+            let (now, most) = (now.clone(), most.clone());
+            pool.spawn(async move {
+                let _held = permit;
+                let k = now.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(k, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                now.fetch_sub(1, Ordering::SeqCst);
+                Ok(i)
+            });
         }
-        assert_eq!(a.limit(), 4);
-        assert_eq!(a.on_success(), Some(5));
-        assert_eq!(a.on_success(), None);
-        for _ in 0..1000 {
-            a.on_success();
+        pool.finish(&mut done).await.unwrap();
+        done.sort();
+        assert_eq!(
+            done,
+            (0..n).collect::<Vec<_>>(),
+            "every task's result, once"
+        );
+        most.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn width_and_memory_both_bound_what_runs_at_once() {
+        // The width binds.
+        assert_eq!(most_at_once(20, 3, 64 << 20, 1 << 20).await, 3);
+        // The memory binds: 4 MiB of budget, 1 MiB each.
+        assert_eq!(most_at_once(20, 16, 4 << 20, 1 << 20).await, 4);
+    }
+
+    #[tokio::test]
+    async fn the_first_failure_stops_new_work_and_is_the_result() {
+        let mem = Memory::new(8 << 20);
+        let cancel = CancellationToken::new();
+        let mut pool: Pool<u32> = Pool::new(2, &mem, &cancel, "test");
+        let mut done = Vec::new();
+        let mut started = 0;
+        for i in 0..10u32 {
+            let Some(permit) = pool.room(0, &mut done).await else {
+                break;
+            };
+            started += 1;
+            pool.spawn(async move {
+                let _held = permit;
+                if i == 1 {
+                    return Err(Error::new(ErrorKind::Service, "part 2 failed"));
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                Ok(i)
+            });
         }
-        assert_eq!(a.limit(), 16);
-        for _ in 0..10 {
-            a.on_throttle();
-        }
-        assert_eq!(a.limit(), 1);
-        a.set_max(3);
-        assert!(a.limit() <= 3);
+        let err = pool.finish(&mut done).await.unwrap_err();
+        assert_eq!(err.to_string(), "part 2 failed");
+        assert!(started < 10, "no new work after the failure ({started})");
+        assert_eq!(mem.free(), 8 << 20, "every permit given back");
+    }
+
+    #[tokio::test]
+    async fn a_cancel_stops_the_run() {
+        let mem = Memory::new(8 << 20);
+        let cancel = CancellationToken::new();
+        let mut pool: Pool<()> = Pool::new(4, &mem, &cancel, "upload");
+        let mut done = Vec::new();
+        let token = cancel.clone();
+        let permit = pool.room(0, &mut done).await.unwrap();
+        pool.spawn(async move {
+            let _held = permit;
+            token.cancelled().await;
+            Err(Error::cancelled("upload"))
+        });
+        cancel.cancel();
+        assert!(pool.room(0, &mut done).await.is_none());
+        let err = pool.finish(&mut done).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cancelled);
     }
 }

@@ -112,6 +112,12 @@ pub trait ObjectClient: Send + Sync + 'static {
     /// Forget cached credentials, so the next request fetches fresh ones (after
     /// `ExpiredToken`). By default, does nothing.
     fn refresh_credentials(&self) {}
+
+    /// The server this client talks to, as journals record it (so an interrupted transfer is
+    /// only ever resumed against the same server). By default, empty.
+    fn endpoint(&self) -> String {
+        String::new()
+    }
 }
 
 /// Every part of an upload, following `NextPartNumberMarker` page by page from `req`'s
@@ -927,6 +933,10 @@ fn lenient_bool(v: &Option<String>) -> bool {
 }
 
 impl ObjectClient for S3Client {
+    fn endpoint(&self) -> String {
+        self.config().endpoint.url()
+    }
+
     fn refresh_credentials(&self) {
         self.inner.config.credentials.invalidate();
     }

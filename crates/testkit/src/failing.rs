@@ -310,4 +310,8 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         self.refreshes.fetch_add(1, Ordering::Relaxed);
         self.inner.refresh_credentials();
     }
+
+    fn endpoint(&self) -> String {
+        self.inner.endpoint()
+    }
 }

@@ -210,9 +210,9 @@ impl Partial {
                 Ok(()) => {}
                 Err(e) if e == rustix::io::Errno::EXIST => {
                     return Err(Error::new(
-                        ErrorKind::InvalidInput,
+                        ErrorKind::Exists,
                         format!(
-                            "{} appeared while downloading and --no-clobber was given; the download is in {}",
+                            "{} appeared while downloading and replacing it was not allowed; the download is in {}",
                             target.display(),
                             self.path.display()
                         ),
@@ -221,8 +221,11 @@ impl Partial {
                 Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
                     if target.exists() {
                         return Err(Error::new(
-                            ErrorKind::InvalidInput,
-                            format!("{} exists and --no-clobber was given", target.display()),
+                            ErrorKind::Exists,
+                            format!(
+                                "{} exists and replacing it was not allowed",
+                                target.display()
+                            ),
                         ));
                     }
                     std::fs::rename(&self.path, target).map_err(|e| {
@@ -348,7 +351,7 @@ mod tests {
         let file = p.start(&header(3)).unwrap();
         file.write_all_at(b"new", 0).unwrap();
         let err = p.finish(&target, true).unwrap_err();
-        assert!(err.to_string().contains("--no-clobber"), "{err}");
+        assert_eq!(err.kind(), ErrorKind::Exists, "{err}");
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
         let (mut p, _) = Partial::open(&target).unwrap();
         let file = p.start(&header(3)).unwrap();

@@ -1,28 +1,30 @@
-//! Where an upload's bytes come from, and how a part becomes a request body.
+//! How a part's bytes become a request body.
 //!
 //! A file part is read in chunks with positional reads on a blocking thread, checksummed on
 //! the way and framed as `aws-chunked` with the checksum in a trailer: memory per part in
-//! flight is a few chunks, and a retry simply reads the part again. A stream (stdin) cannot be
-//! read twice, so each part is kept until acknowledged: in memory within the budget, else in
-//! an unlinked 0600 temporary file.
+//! flight is a few chunks, and a retry simply reads the part again. Bytes in memory (a stream's
+//! part, a caller's buffer) are sliced the same way. A bandwidth limit paces the chunks.
 
 use std::fs::File;
-use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use ferry_s3::chunked::ChunkItem;
 use ferry_s3::{Body, ChecksumAlgorithm, ChecksumValue};
-use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::budget::Bandwidth;
 use crate::checksum::{ChecksumMode, Digest, Hasher};
 use crate::direct::DirectSource;
 use crate::progress::Progress;
 
 /// Bytes read and sent per chunk of a part: 1 MiB.
 pub const CHUNK_SIZE: usize = 1024 * 1024;
+
+/// Chunks of one part in memory at once while it is sent: the one being read, two waiting in
+/// the channel, one in the connection's write.
+pub(crate) const CHUNKS_IN_FLIGHT: u64 = 4;
 
 /// A part's bytes, re-readable for a retry.
 #[derive(Debug, Clone)]
@@ -37,8 +39,6 @@ pub(crate) enum PartData {
     },
     /// Bytes in memory.
     Memory(Bytes),
-    /// A range of the source object of a server-side copy: no bytes pass through ferry.
-    Copy { offset: u64, len: u64 },
 }
 
 impl PartData {
@@ -46,11 +46,10 @@ impl PartData {
         match self {
             PartData::File { len, .. } => *len,
             PartData::Memory(b) => b.len() as u64,
-            PartData::Copy { len, .. } => *len,
         }
     }
 
-    /// Chunk `i` of the data (a copy for files, a slice for memory).
+    /// Bytes `offset..offset + n` of the data (read for files, a slice for memory).
     fn chunk(&self, offset: u64, n: usize) -> std::io::Result<Bytes> {
         match self {
             PartData::File {
@@ -65,9 +64,6 @@ impl PartData {
                 Ok(Bytes::from(read_at(file, base + offset, n)?))
             }
             PartData::Memory(b) => Ok(b.slice(offset as usize..offset as usize + n)),
-            PartData::Copy { .. } => Err(std::io::Error::other(
-                "a server-side copy has no local bytes",
-            )),
         }
     }
 }
@@ -104,7 +100,11 @@ pub(crate) struct PartDigests {
 
 /// The re-check digest of some data (CRC64NVME), read again from its source.
 pub(crate) fn recheck_digest(data: &PartData) -> std::io::Result<Digest> {
-    let mut h = Hasher::new(ChecksumAlgorithm::Crc64Nvme);
+    digest_of(data, Hasher::new(ChecksumAlgorithm::Crc64Nvme))
+}
+
+/// The digest of some data with `h`, read again from its source.
+fn digest_of(data: &PartData, mut h: Hasher) -> std::io::Result<Digest> {
     let mut off = 0;
     while off < data.len() {
         let n = (data.len() - off).min(CHUNK_SIZE as u64) as usize;
@@ -140,16 +140,28 @@ pub(crate) struct PartBody {
     pub(crate) content_md5: Option<String>,
 }
 
+/// How to make a body.
+#[derive(Clone)]
+pub(crate) struct BodyOptions {
+    /// The checksum sent with it.
+    pub(crate) mode: ChecksumMode,
+    /// Sign each chunk with SigV4 (else unsigned, with the checksum in a trailer).
+    pub(crate) signed: bool,
+    /// Asked before the last bytes go.
+    pub(crate) guard: Option<Guard>,
+    /// Paces the chunks.
+    pub(crate) bandwidth: Option<Arc<Bandwidth>>,
+}
+
 /// Builds the body of one attempt at a part. Reading and checksumming run on a blocking
-/// thread, so checksums use the other core while the network task sends. With `signed`, the
-/// client signs each chunk (`--sign-payload`). A `guard` is asked before the last bytes go.
+/// thread, so checksums use the other core while the network task sends.
 pub(crate) async fn part_body(
     data: PartData,
-    mode: ChecksumMode,
-    signed: bool,
+    how: &BodyOptions,
     progress: Arc<Progress>,
-    guard: Option<Guard>,
 ) -> std::io::Result<PartBody> {
+    let (mode, signed) = (how.mode, how.signed);
+    let (guard, bandwidth) = (how.guard.clone(), how.bandwidth.clone());
     let len = data.len();
     let counted = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel::<std::io::Result<ChunkItem>>(2);
@@ -158,15 +170,8 @@ pub(crate) async fn part_body(
         ChecksumMode::Additional(a, _) => (Some(a), None),
         ChecksumMode::ContentMd5 => {
             let d = data.clone();
-            let md5 = tokio::task::spawn_blocking(move || -> std::io::Result<String> {
-                let mut h = Hasher::md5();
-                let mut off = 0;
-                while off < d.len() {
-                    let n = (d.len() - off).min(CHUNK_SIZE as u64) as usize;
-                    h.update(&d.chunk(off, n)?);
-                    off += n as u64;
-                }
-                Ok(h.finish(d.len()).base64())
+            let md5 = tokio::task::spawn_blocking(move || {
+                digest_of(&d, Hasher::md5()).map(|m| m.base64())
             })
             .await
             .map_err(std::io::Error::other)??;
@@ -176,7 +181,15 @@ pub(crate) async fn part_body(
     };
     let count = counted.clone();
     tokio::task::spawn_blocking(move || {
-        let result = read_part(&data, trailer, guard.as_deref(), &tx, &progress, &count);
+        let result = read_part(
+            &data,
+            trailer,
+            guard.as_deref(),
+            bandwidth.as_deref(),
+            &tx,
+            &progress,
+            &count,
+        );
         let _ = dtx.send(result);
     });
     let items = ReceiverStream(rx);
@@ -211,11 +224,13 @@ pub(crate) async fn part_body(
 }
 
 /// Reads `data` chunk by chunk into `tx`, hashing on the way, then sends the trailer. The
-/// `guard`, if any, is asked once everything is read, before the last chunk goes.
+/// `guard`, if any, is asked once everything is read, before the last chunk goes; the
+/// `bandwidth`, if any, paces the chunks.
 fn read_part(
     data: &PartData,
     trailer: Option<ChecksumAlgorithm>,
     guard: Option<&(dyn Fn() -> std::io::Result<()> + Send + Sync)>,
+    bandwidth: Option<&Bandwidth>,
     tx: &mpsc::Sender<std::io::Result<ChunkItem>>,
     progress: &Progress,
     counted: &AtomicU64,
@@ -247,6 +262,10 @@ fn read_part(
         }
         if offset + n as u64 == len {
             check().map_err(fail)?;
+        }
+        if let Some(bw) = bandwidth {
+            // A blocking thread: the wait holds back this part's body, nothing else.
+            std::thread::sleep(bw.reserve(n as u64));
         }
         if !send(ChunkItem::Data(chunk)) {
             return Err(ReadFailure::Ended);
@@ -284,69 +303,5 @@ impl futures_util::Stream for ReceiverStream {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
         self.0.poll_recv(cx)
-    }
-}
-
-/// Reads up to `len` bytes of a stream into a part: in memory when `in_memory`, else into an
-/// unlinked temporary file (0600). Fewer bytes than `len` means the stream ended.
-pub(crate) async fn read_stream_part<R: AsyncRead + Unpin>(
-    reader: &mut R,
-    len: u64,
-    in_memory: bool,
-) -> std::io::Result<PartData> {
-    if in_memory {
-        let mut buf = BytesMut::with_capacity(len as usize);
-        while (buf.len() as u64) < len {
-            let want = (len - buf.len() as u64).min(CHUNK_SIZE as u64) as usize;
-            let before = buf.len();
-            buf.resize(before + want, 0);
-            let n = reader.read(&mut buf[before..]).await?;
-            buf.truncate(before + n);
-            if n == 0 {
-                break;
-            }
-        }
-        return Ok(PartData::Memory(buf.freeze()));
-    }
-    let file = spill_file()?;
-    let mut written = 0u64;
-    let mut buf = vec![0u8; CHUNK_SIZE];
-    while written < len {
-        let want = (len - written).min(CHUNK_SIZE as u64) as usize;
-        let n = reader.read(&mut buf[..want]).await?;
-        if n == 0 {
-            break;
-        }
-        file.write_all_at(&buf[..n], written)?;
-        written += n as u64;
-    }
-    Ok(PartData::File {
-        file: Arc::new(file),
-        direct: None,
-        offset: 0,
-        len: written,
-    })
-}
-
-/// A temporary file for a spilled part: without a name (nothing is left behind, whatever
-/// happens to the process) and 0600 (`tempfile::tempfile` leaves O_TMPFILE files at 0666 less
-/// the umask, readable by everyone through `/proc` while the process runs).
-fn spill_file() -> std::io::Result<std::fs::File> {
-    use rustix::fs::{Mode, OFlags};
-    let dir = std::env::temp_dir();
-    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-    match rustix::fs::open(&dir, flags, Mode::RUSR | Mode::WUSR) {
-        Ok(fd) => Ok(std::fs::File::from(fd)),
-        // A filesystem without O_TMPFILE: a named 0600 file, unlinked at once.
-        Err(_) => {
-            use std::os::unix::fs::PermissionsExt as _;
-            let named = tempfile::Builder::new()
-                .prefix(".ferry-spill")
-                .permissions(std::fs::Permissions::from_mode(0o600))
-                .tempfile_in(&dir)?;
-            let (file, path) = named.into_parts();
-            drop(path);
-            Ok(file)
-        }
     }
 }

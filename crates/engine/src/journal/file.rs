@@ -1,279 +1,16 @@
-//! The upload journal: the durable record that lets an interrupted upload resume where it
-//! stopped, even after `kill -9` or a reboot.
-//!
-//! One journal per (destination, source file), in a state folder, 0600, held with an exclusive
-//! lock while a ferry process drives it. It is a file of JSON lines, each appended and synced
-//! before it counts:
-//!
-//! 1. `intent`: written before CreateMultipartUpload (which is not idempotent), so an upload
-//!    created by a request whose reply was lost can still be found and aborted;
-//! 2. `upload`: the upload id, the plan, the checksum settings, the SSE-C key's MD5 (never the
-//!    key);
-//! 3. one `part` line per part the server acknowledged.
-//!
-//! A torn last line (a crash mid-append) is ignored on replay; any other damage is an error,
-//! never a silent restart. Embedders can keep journals elsewhere through [`JournalStore`].
+//! [`FileJournalStore`]: journals as files of JSON lines in a state folder, each line appended
+//! and synced before it counts. A torn last line (a crash mid-append) is ignored on replay and
+//! cut; any other damage is an error, never a silent restart.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use serde::{Deserialize, Serialize};
-
-/// The schema version written in every journal line.
-pub const JOURNAL_VERSION: u32 = 1;
-
-/// What identifies a source file: if any of this changed, the journal's parts may not be the
-/// file's bytes any more.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SourceIdentity {
-    /// Canonical path.
-    pub path: PathBuf,
-    /// Size in bytes.
-    pub size: u64,
-    /// Modification time, nanoseconds since the epoch.
-    pub mtime_ns: i64,
-    /// Status change time, nanoseconds since the epoch.
-    pub ctime_ns: i64,
-    /// Inode number.
-    pub inode: u64,
-    /// Device number.
-    pub device: u64,
-    /// For an S3 object a copy reads (`path` is then its `s3://` URL): its ETag.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
-}
-
-impl SourceIdentity {
-    /// The identity of a file now.
-    pub fn of(path: &Path) -> std::io::Result<Self> {
-        let canonical = std::fs::canonicalize(path)?;
-        let m = std::fs::metadata(&canonical)?;
-        Ok(Self {
-            path: canonical,
-            size: m.len(),
-            // i64 nanoseconds reach the year 2262.
-            mtime_ns: m.mtime() * 1_000_000_000 + m.mtime_nsec(),
-            ctime_ns: m.ctime() * 1_000_000_000 + m.ctime_nsec(),
-            inode: m.ino(),
-            device: m.dev(),
-            etag: None,
-        })
-    }
-
-    /// What differs from `other`, in words, or `None`.
-    pub fn difference(&self, other: &SourceIdentity) -> Option<String> {
-        let mut d = Vec::new();
-        if self.path != other.path {
-            d.push("path");
-        }
-        if self.size != other.size {
-            d.push("size");
-        }
-        if self.mtime_ns != other.mtime_ns {
-            d.push("modification time");
-        }
-        if self.ctime_ns != other.ctime_ns {
-            d.push("change time");
-        }
-        if self.inode != other.inode || self.device != other.device {
-            d.push("inode");
-        }
-        if self.etag != other.etag {
-            d.push("ETag");
-        }
-        (!d.is_empty()).then(|| d.join(", "))
-    }
-
-    /// How the file changed from `self` to `now`, for a person: `size 10 -> 12 bytes,
-    /// modified at 2026-12-02T03:50:01.123456789Z`, or `None` when nothing did.
-    pub fn change(&self, now: &SourceIdentity) -> Option<String> {
-        self.difference(now)?;
-        let mut d = Vec::new();
-        if self.inode != now.inode || self.device != now.device || self.path != now.path {
-            d.push("replaced by another file".to_string());
-        }
-        if self.size != now.size {
-            d.push(format!("size {} -> {} bytes", self.size, now.size));
-        }
-        if self.mtime_ns != now.mtime_ns {
-            d.push(format!("modified at {}", timestamp(now.mtime_ns)));
-        } else if self.ctime_ns != now.ctime_ns {
-            // Written with its modification time put back, or its mode or owner changed.
-            d.push(format!("status changed at {}", timestamp(now.ctime_ns)));
-        }
-        if self.etag != now.etag {
-            d.push(format!(
-                "ETag {} -> {}",
-                self.etag.as_deref().unwrap_or("none"),
-                now.etag.as_deref().unwrap_or("none")
-            ));
-        }
-        Some(d.join(", "))
-    }
-}
-
-/// Nanoseconds since the epoch as an RFC 3339 time (UTC).
-fn timestamp(ns: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| format!("{ns} ns after the epoch"))
-}
-
-/// Where an upload goes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Destination {
-    /// The endpoint URL.
-    pub endpoint: String,
-    /// Bucket.
-    pub bucket: String,
-    /// Key.
-    pub key: String,
-}
-
-/// The upload's settings, as needed to finish it (never a secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct UploadRecord {
-    /// The upload id.
-    pub upload_id: String,
-    /// Part size.
-    pub part_size: u64,
-    /// Number of parts.
-    pub parts: u32,
-    /// The additional checksum algorithm (`CRC64NVME`, …), `md5` or `none`.
-    pub checksum: String,
-    /// Its type, for additional checksums.
-    pub checksum_type: Option<String>,
-    /// Base64 MD5 of the SSE-C key, to check a resume uses the same key.
-    pub sse_c_key_md5: Option<String>,
-}
-
-/// A part the server acknowledged.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartRecord {
-    /// Part number.
-    pub part: u32,
-    /// Size.
-    pub size: u64,
-    /// ETag, quotes included.
-    pub etag: String,
-    /// Base64 CRC64NVME of the part as it was read: re-computed from the file on resume, so
-    /// a file rewritten with the same size and times is caught.
-    pub crc64nvme: String,
-    /// Base64 of the part's additional checksum, for Complete (none with `md5` or `none`).
-    pub checksum: Option<String>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-enum Line {
-    Intent {
-        v: u32,
-        destination: Destination,
-        source: SourceIdentity,
-        /// Seconds since the epoch when the intent was written.
-        started: u64,
-    },
-    Upload {
-        v: u32,
-        #[serde(flatten)]
-        upload: UploadRecord,
-    },
-    Part {
-        v: u32,
-        #[serde(flatten)]
-        part: PartRecord,
-    },
-}
-
-/// A journal, as replayed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Journal {
-    /// Its id (the file name without extension).
-    pub id: String,
-    /// Where the upload goes.
-    pub destination: Destination,
-    /// The source, as it was when the upload began.
-    pub source: SourceIdentity,
-    /// When the intent was written (seconds since the epoch).
-    pub started: u64,
-    /// The upload, once created.
-    pub upload: Option<UploadRecord>,
-    /// Parts acknowledged, in the order recorded (a part number may repeat: the last wins).
-    pub parts: Vec<PartRecord>,
-    /// Whether a torn last line was ignored.
-    pub torn_tail: bool,
-}
-
-/// Why a journal cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum JournalError {
-    /// Another process holds it.
-    #[error(
-        "another ferry process is driving this upload (journal {id} is locked); wait for it, or stop it first"
-    )]
-    Locked {
-        /// The journal id.
-        id: String,
-    },
-    /// The journal is damaged beyond a torn last line.
-    #[error("journal {path} is damaged at line {line}: {reason}; nothing was resumed")]
-    Damaged {
-        /// Its file.
-        path: PathBuf,
-        /// The line (1-based).
-        line: usize,
-        /// What is wrong.
-        reason: String,
-    },
-    /// An I/O error.
-    #[error("journal {path}: {source}")]
-    Io {
-        /// The file or folder.
-        path: PathBuf,
-        /// The error.
-        source: std::io::Error,
-    },
-}
-
-/// A place to keep journals: the file store by default; embedders can keep them in their
-/// own database.
-pub trait JournalStore: Send + Sync + std::fmt::Debug {
-    /// The id of the journal for this destination and source file.
-    fn id_for(&self, destination: &Destination, source: &Path) -> String;
-    /// Opens (or creates, empty) the journal `id` and locks it for this process.
-    fn open(&self, id: &str) -> Result<Box<dyn JournalHandle>, JournalError>;
-    /// Every journal id in the store.
-    fn list(&self) -> Result<Vec<String>, JournalError>;
-    /// Reads a journal without locking it (for listings).
-    fn peek(&self, id: &str) -> Result<Option<Journal>, JournalError>;
-}
-
-/// A locked journal: replay it, append to it, remove it. The lock is released when dropped.
-pub trait JournalHandle: Send + std::fmt::Debug {
-    /// Its id.
-    fn id(&self) -> &str;
-    /// The records so far, or `None` for a new, empty journal.
-    fn replay(&mut self) -> Result<Option<Journal>, JournalError>;
-    /// Starts anew with an intent (durable when this returns).
-    fn write_intent(
-        &mut self,
-        destination: &Destination,
-        source: &SourceIdentity,
-    ) -> Result<u64, JournalError>;
-    /// Records the created upload (durable when this returns).
-    fn write_upload(&mut self, upload: &UploadRecord) -> Result<(), JournalError>;
-    /// Records an acknowledged part (durable when this returns).
-    fn write_part(&mut self, part: &PartRecord) -> Result<(), JournalError>;
-    /// Deletes the journal (the upload finished or was aborted).
-    fn remove(self: Box<Self>) -> Result<(), JournalError>;
-}
+use super::{
+    Destination, JOURNAL_VERSION, Journal, JournalError, JournalHandle, JournalStore, Line,
+    PartRecord, SourceIdentity, UploadRecord, unix_now,
+};
 
 /// Journals as files in a folder: `$FERRY_STATE_DIR`, else `$XDG_STATE_HOME/ferry`, else
 /// `~/.local/state/ferry`.
@@ -601,14 +338,6 @@ fn line_kind(l: &Line) -> &'static str {
     }
 }
 
-/// Seconds since the epoch, by this machine's clock.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -620,44 +349,6 @@ mod tests {
             bucket: "b".into(),
             key: "k".into(),
         }
-    }
-
-    #[test]
-    fn a_change_is_described_for_a_person() {
-        let was = SourceIdentity {
-            path: "/data/f".into(),
-            size: 10,
-            mtime_ns: 1_764_646_201_123_456_789,
-            ctime_ns: 1_764_646_201_123_456_789,
-            inode: 7,
-            device: 1,
-            etag: None,
-        };
-        assert_eq!(was.change(&was.clone()), None);
-        let grown = SourceIdentity {
-            size: 12,
-            mtime_ns: was.mtime_ns + 1_000_000_000,
-            ctime_ns: was.ctime_ns + 1_000_000_000,
-            ..was.clone()
-        };
-        assert_eq!(
-            was.change(&grown).unwrap(),
-            "size 10 -> 12 bytes, modified at 2025-12-02T03:30:02.123456789Z"
-        );
-        // Written with its modification time put back: the change time still moves.
-        let touched = SourceIdentity {
-            ctime_ns: was.ctime_ns + 5,
-            ..was.clone()
-        };
-        assert_eq!(
-            was.change(&touched).unwrap(),
-            "status changed at 2025-12-02T03:30:01.123456794Z"
-        );
-        let replaced = SourceIdentity {
-            inode: 8,
-            ..was.clone()
-        };
-        assert_eq!(was.change(&replaced).unwrap(), "replaced by another file");
     }
 
     fn source(dir: &Path) -> SourceIdentity {
@@ -781,16 +472,5 @@ mod tests {
         .unwrap();
         let err = store.open(&id).unwrap().replay().unwrap_err();
         assert!(err.to_string().contains("out of order"), "{err}");
-    }
-
-    #[test]
-    fn identity_changes_are_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let a = source(dir.path());
-        let mut b = a.clone();
-        assert_eq!(a.difference(&b), None);
-        b.size += 1;
-        b.mtime_ns += 1;
-        assert_eq!(a.difference(&b).as_deref(), Some("size, modification time"));
     }
 }

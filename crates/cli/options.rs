@@ -1,0 +1,371 @@
+//! Flag values checked and turned into the engine's settings: sizes and rates, checksums,
+//! what a new object carries, how to upload or download, and the budgets. Every message
+//! names the flag at fault.
+
+use std::path::Path;
+
+use ferry_engine::{
+    ChecksumMode, DirectIo, DownloadSettings, FailurePolicy, ManagerConfig, PlanConfig,
+    UploadSettings, VerifyMode,
+};
+use ferry_s3::{
+    ChecksumAlgorithm, ChecksumType, Grantee, Grants, ObjectOptions, RequestOptions,
+    ServerSideEncryption, SseCustomerKey,
+};
+
+use crate::args::CpArgs;
+use crate::exit::{CliError, bad_input};
+
+/// Parses a size: a number of bytes with an optional binary suffix (K, KiB, KB, M, MiB, MB,
+/// G, GiB, GB, T, TiB, TB: all powers of 1024, as the AWS CLI reads them).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(format!("{s:?} is not a size (e.g. 64MiB, 1GiB, 5242880)")),
+    };
+    let value: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (e.g. 64MiB, 1GiB, 5242880)"))?;
+    if value.is_nan() || value < 0.0 {
+        return Err(format!("{s:?} is not a size"));
+    }
+    Ok((value * mult as f64).round() as u64)
+}
+
+fn grantees(list: &Option<String>) -> Result<Vec<Grantee>, CliError> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    list.split(',')
+        .filter(|g| !g.trim().is_empty())
+        .map(|g| g.parse::<Grantee>().map_err(bad_input))
+        .collect()
+}
+
+pub(crate) fn sse_c_key(v: &str) -> Result<SseCustomerKey, CliError> {
+    match v.strip_prefix('@') {
+        Some(path) => {
+            let raw = std::fs::read(path)
+                .map_err(|e| bad_input(format!("cannot read the SSE-C key file {path}: {e}")))?;
+            SseCustomerKey::new(&raw).map_err(bad_input)
+        }
+        None => SseCustomerKey::from_base64(v).map_err(bad_input),
+    }
+}
+
+fn checksum_mode(args: &CpArgs) -> Result<ChecksumMode, CliError> {
+    let alg = args.checksum.as_deref().map(str::to_ascii_lowercase);
+    let ty = args
+        .checksum_type
+        .as_deref()
+        .map(|t| t.parse::<ChecksumType>().map_err(bad_input))
+        .transpose()?;
+    match alg.as_deref() {
+        Some("none") | Some("md5") if ty.is_some() => Err(bad_input(
+            "--checksum-type needs an additional checksum algorithm, not none or md5",
+        )),
+        Some("none") => Ok(ChecksumMode::None),
+        Some("md5") => Ok(ChecksumMode::ContentMd5),
+        other => {
+            let a = match other {
+                Some(a) => a
+                    .parse::<ChecksumAlgorithm>()
+                    .map_err(|e| bad_input(format!("{e}; or md5 (Content-MD5 only) or none")))?,
+                None => ChecksumAlgorithm::Crc64Nvme,
+            };
+            let t = ty.unwrap_or(if a.allows(ChecksumType::FullObject) {
+                ChecksumType::FullObject
+            } else {
+                ChecksumType::Composite
+            });
+            if !a.allows(t) {
+                return Err(bad_input(format!(
+                    "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
+                )));
+            }
+            Ok(ChecksumMode::Additional(a, t))
+        }
+    }
+}
+
+/// The flags that set what a new object carries (its content headers, metadata and tags),
+/// each with whether it was given.
+pub(crate) fn object_content_flags(args: &CpArgs) -> [(&'static str, bool); 7] {
+    [
+        ("--content-type", args.content_type.is_some()),
+        ("--cache-control", args.cache_control.is_some()),
+        ("--content-disposition", args.content_disposition.is_some()),
+        ("--content-encoding", args.content_encoding.is_some()),
+        ("--content-language", args.content_language.is_some()),
+        ("--metadata", !args.metadata.is_empty()),
+        ("--tagging", args.tagging.is_some()),
+    ]
+}
+
+/// Refuses the flags that only a copy between S3 locations takes.
+pub(crate) fn copy_only(args: &CpArgs) -> Result<(), CliError> {
+    refuse_flags(
+        &[
+            ("--metadata-directive", args.metadata_directive.is_some()),
+            ("--source-endpoint-url", args.source_endpoint_url.is_some()),
+            ("--source-profile", args.source_profile.is_some()),
+            ("--source-region", args.source_region.is_some()),
+            ("--source-sse-c-key", args.source_sse_c_key.is_some()),
+        ],
+        "for copies between S3 locations",
+    )
+}
+
+/// Bad input naming every flag of `flags` that was given: "--a, --b are `why`".
+pub(crate) fn refuse_flags(flags: &[(&str, bool)], why: &str) -> Result<(), CliError> {
+    let set: Vec<&str> = flags
+        .iter()
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| *f)
+        .collect();
+    if set.is_empty() {
+        Ok(())
+    } else {
+        Err(bad_input(format!(
+            "{} {} {why}",
+            set.join(", "),
+            if set.len() == 1 { "is" } else { "are" }
+        )))
+    }
+}
+
+/// The object options the flags ask for.
+pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<ObjectOptions, CliError> {
+    let mut metadata = std::collections::BTreeMap::new();
+    for kv in &args.metadata {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| bad_input(format!("--metadata {kv:?}: expected KEY=VALUE")))?;
+        metadata.insert(k.trim().to_ascii_lowercase(), v.to_string());
+    }
+    let tagging = match &args.tagging {
+        Some(t) => t
+            .split('&')
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                let (k, v) = p.split_once('=').unwrap_or((p, ""));
+                (k.to_string(), v.to_string())
+            })
+            .collect(),
+        None => Vec::new(),
+    };
+    let sse = match args.sse.as_deref() {
+        None if args.sse_kms_key_id.is_some() => {
+            return Err(bad_input("--sse-kms-key-id needs --sse aws:kms"));
+        }
+        None => None,
+        Some("AES256") => Some(ServerSideEncryption::S3),
+        Some("aws:kms") => Some(ServerSideEncryption::Kms {
+            key_id: args.sse_kms_key_id.clone(),
+            context: None,
+            bucket_key: None,
+        }),
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--sse {other:?}: use AES256 or aws:kms (and --sse-c-key for SSE-C)"
+            )));
+        }
+    };
+    let content_type = args
+        .content_type
+        .clone()
+        .or_else(|| src.and_then(|p| mime_guess::from_path(p).first_raw().map(str::to_string)));
+    let options = ObjectOptions {
+        content_type,
+        content_encoding: args.content_encoding.clone(),
+        content_disposition: args.content_disposition.clone(),
+        content_language: args.content_language.clone(),
+        cache_control: args.cache_control.clone(),
+        metadata,
+        storage_class: args.storage_class.clone(),
+        tagging,
+        sse,
+        acl: args.acl.clone(),
+        grants: Grants {
+            read: grantees(&args.grant_read)?,
+            read_acp: grantees(&args.grant_read_acp)?,
+            write_acp: grantees(&args.grant_write_acp)?,
+            full_control: grantees(&args.grant_full_control)?,
+        },
+        request: RequestOptions {
+            sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    options.validate().map_err(bad_input)?;
+    Ok(options)
+}
+
+/// How to upload, as the flags ask.
+pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError> {
+    let part_size = size_flag("--part-size", &args.part_size)?;
+    if let Some(ps) = part_size {
+        ferry_engine::check_part_size(ps).map_err(bad_input)?;
+    }
+    let on_failure = match args.on_failure.as_deref() {
+        None => FailurePolicy::Auto,
+        Some("keep") => FailurePolicy::Keep,
+        Some("abort") => FailurePolicy::Abort,
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--on-failure {other:?}: use keep or abort"
+            )));
+        }
+    };
+    Ok(UploadSettings {
+        plan: PlanConfig {
+            part_size,
+            ..Default::default()
+        },
+        checksum: checksum_mode(args)?,
+        no_clobber: args.no_clobber,
+        sign_payload: args.sign_payload,
+        on_failure,
+        direct_io: direct_io(args)?,
+        restart: args.restart,
+    })
+}
+
+/// A size flag's value, if given.
+pub(crate) fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<u64>, CliError> {
+    v.as_deref()
+        .map(|s| parse_size(s).map_err(|e| bad_input(format!("{flag}: {e}"))))
+        .transpose()
+}
+
+/// The budgets the flags ask for: `--concurrency` (requests in flight, and parts of one
+/// object), `--memory-limit` (`memory` by default), `--bwlimit`.
+pub(crate) fn manager_config(
+    concurrency: Option<u32>,
+    memory_limit: &Option<String>,
+    bwlimit: &Option<String>,
+    memory: u64,
+) -> Result<ManagerConfig, CliError> {
+    let mut config = ManagerConfig {
+        memory_limit: memory,
+        ..Default::default()
+    };
+    if let Some(c) = concurrency {
+        if c == 0 || c > 1024 {
+            return Err(bad_input("--concurrency: give 1 to 1024"));
+        }
+        config.max_requests = c;
+        config.parts_per_object = c;
+    }
+    if let Some(m) = size_flag("--memory-limit", memory_limit)? {
+        if m < 8 << 20 {
+            return Err(bad_input("--memory-limit: give at least 8MiB"));
+        }
+        config.memory_limit = m;
+    }
+    if let Some(rate) = bwlimit {
+        let per_second = rate.trim().strip_suffix("/s").unwrap_or(rate.trim());
+        let b = parse_size(per_second).map_err(|e| bad_input(format!("--bwlimit: {e}")))?;
+        if b < 1024 {
+            return Err(bad_input("--bwlimit: give at least 1KiB (per second)"));
+        }
+        config.bandwidth = Some(b);
+    }
+    Ok(config)
+}
+
+/// Refuses the flags that shape the object an upload writes: meaningless for a download.
+pub(crate) fn upload_only(args: &CpArgs) -> Result<(), CliError> {
+    let mut flags = vec![
+        ("--checksum", args.checksum.is_some()),
+        ("--checksum-type", args.checksum_type.is_some()),
+        ("--expected-size", args.expected_size.is_some()),
+        ("--sign-payload", args.sign_payload),
+        ("--on-failure", args.on_failure.is_some()),
+    ];
+    flags.extend(object_content_flags(args));
+    flags.extend([
+        ("--storage-class", args.storage_class.is_some()),
+        ("--acl", args.acl.is_some()),
+        ("--grant-read", args.grant_read.is_some()),
+        ("--grant-read-acp", args.grant_read_acp.is_some()),
+        ("--grant-write-acp", args.grant_write_acp.is_some()),
+        ("--grant-full-control", args.grant_full_control.is_some()),
+        ("--sse", args.sse.is_some()),
+        ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
+        ("--state-dir", args.state_dir.is_some()),
+    ]);
+    refuse_flags(&flags, "for uploads; a download keeps the object as it is")
+}
+
+/// How to download, as the flags ask.
+pub(crate) fn download_settings(args: &CpArgs) -> Result<DownloadSettings, CliError> {
+    upload_only(args)?;
+    let mut config = DownloadSettings {
+        no_clobber: args.no_clobber,
+        restart: args.restart,
+        ..Default::default()
+    };
+    if let Some(ps) = &args.part_size {
+        let v = parse_size(ps).map_err(|e| bad_input(format!("--part-size: {e}")))?;
+        if !(64 << 10..=5 << 30).contains(&v) {
+            return Err(bad_input(
+                "--part-size: a download's ranges must be 64KiB to 5GiB",
+            ));
+        }
+        config.range_size = v;
+    }
+    config.verify = match args.verify.as_deref() {
+        None | Some("auto") => VerifyMode::Auto,
+        Some("require") => VerifyMode::Require,
+        Some("none") => VerifyMode::Off,
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--verify {other:?}: use auto, require or none"
+            )));
+        }
+    };
+    config.direct_io = direct_io(args)?;
+    Ok(config)
+}
+
+/// `--direct-io`, for uploads and downloads.
+pub(crate) fn direct_io(args: &CpArgs) -> Result<DirectIo, CliError> {
+    Ok(match args.direct_io.as_deref() {
+        None | Some("auto") => DirectIo::Auto,
+        Some("always") => DirectIo::Always,
+        Some("never") => DirectIo::Never,
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--direct-io {other:?}: use auto, always or never"
+            )));
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("5242880"), Ok(5242880));
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64MB"), Ok(64 << 20));
+        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
+        assert_eq!(parse_size("8k"), Ok(8192));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("5 parsecs").is_err());
+    }
+}

@@ -1,0 +1,192 @@
+//! What ferry prints of a transfer: the line for a finished upload, copy or download, and the
+//! versioned JSON form of every event (`--json`).
+
+use ferry_engine::{Check, DownloadOutcome, Event, UploadOutcome, Verification};
+
+/// The JSON schema version of `--json` events.
+pub(crate) const JSON_VERSION: u32 = 1;
+
+/// A JSON event line: `{"v":1,"event":NAME,…fields}`.
+pub(crate) fn json_line(event: &str, fields: serde_json::Value) -> serde_json::Value {
+    let mut obj = serde_json::Map::new();
+    obj.insert("v".into(), JSON_VERSION.into());
+    obj.insert("event".into(), event.into());
+    if let serde_json::Value::Object(f) = fields {
+        obj.extend(f);
+    }
+    serde_json::Value::Object(obj)
+}
+
+/// The line that reports a finished upload or copy (`noun`) of `src`.
+pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
+    let check = match &o.verification {
+        Verification::Checksum(c) => format!(
+            "{} {} verified: {}",
+            c.algorithm,
+            o.checksum_type.map(|t| t.as_str()).unwrap_or(""),
+            c.value
+        )
+        .replace("  ", " "),
+        Verification::PartsAndSize => "parts checked on arrival, size verified".into(),
+        Verification::SizeOnly => "size verified, no checksum".into(),
+    };
+    format!(
+        "{noun}: {src} to s3://{}/{} ({} bytes, {} part{}, {check})",
+        o.bucket,
+        o.key,
+        o.size,
+        o.parts,
+        if o.parts == 1 { "" } else { "s" }
+    )
+}
+
+/// The line that reports a finished download.
+pub(crate) fn downloaded(o: &DownloadOutcome) -> String {
+    let check = match &o.check {
+        Check::SizeOnly(why) => format!("size verified only: {why}"),
+        other => format!("verified: {other}"),
+    };
+    let mut extra = String::new();
+    if o.reused > 0 {
+        extra.push_str(&format!(", resumed with {} bytes on disk", o.reused));
+    }
+    if o.refetched > 0 {
+        extra.push_str(&format!(", {} range(s) fetched again", o.refetched));
+    }
+    let to = o
+        .path
+        .as_ref()
+        .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
+    format!(
+        "download: s3://{}/{} to {to} ({} bytes, {} range{}{extra}, {check})",
+        o.bucket,
+        o.key,
+        o.size,
+        o.ranges,
+        if o.ranges == 1 { "" } else { "s" }
+    )
+}
+
+/// The JSON form of an event (schema version 1).
+pub(crate) fn event_json(e: &Event) -> serde_json::Value {
+    use serde_json::json;
+    match e {
+        Event::Planned {
+            size,
+            part_size,
+            parts,
+            multipart,
+        } => json_line(
+            "planned",
+            json!({"size": size, "part_size": part_size, "parts": parts, "multipart": multipart}),
+        ),
+        Event::UploadCreated { upload_id } => {
+            json_line("upload_created", json!({"upload_id": upload_id}))
+        }
+        Event::PartStarted { part, size } => {
+            json_line("part_started", json!({"part": part, "size": size}))
+        }
+        Event::PartFinished { part, size, etag } => json_line(
+            "part_finished",
+            json!({"part": part, "size": size, "etag": etag}),
+        ),
+        Event::Retry {
+            part,
+            attempt,
+            delay,
+            reason,
+        } => json_line(
+            "retry",
+            json!({"part": part, "attempt": attempt, "delay_ms": delay.as_millis() as u64, "reason": reason}),
+        ),
+        Event::Concurrency { limit } => json_line("concurrency", json!({"limit": limit})),
+        Event::Resumed {
+            upload_id,
+            parts_done,
+            parts_to_send,
+        } => json_line(
+            "resumed",
+            json!({"upload_id": upload_id, "parts_done": parts_done, "parts_to_send": parts_to_send}),
+        ),
+        Event::Finished(o) => json_line(
+            "finished",
+            json!({
+                "bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
+                "version_id": o.version_id, "parts": o.parts,
+                "checksum": o.checksum.as_ref().map(|c| c.value.clone()),
+                "checksum_algorithm": o.checksum.as_ref().map(|c| c.algorithm.as_str()),
+                "checksum_type": o.checksum_type.map(|t| t.as_str()),
+                "verified": match &o.verification {
+                    Verification::Checksum(_) => "checksum",
+                    Verification::PartsAndSize => "parts_and_size",
+                    Verification::SizeOnly => "size",
+                },
+            }),
+        ),
+        Event::Failed { error } => json_line("failed", json!({"error": error})),
+        Event::DownloadPlanned {
+            size,
+            ranges,
+            range_size,
+            check,
+        } => json_line(
+            "download_planned",
+            json!({"size": size, "ranges": ranges, "range_size": range_size, "check": check}),
+        ),
+        Event::DownloadResumed {
+            ranges_done,
+            ranges_to_fetch,
+            bytes_done,
+        } => json_line(
+            "download_resumed",
+            json!({"ranges_done": ranges_done, "ranges_to_fetch": ranges_to_fetch, "bytes_done": bytes_done}),
+        ),
+        Event::Restarted { reason } => json_line("restarted", json!({"reason": reason})),
+        Event::RangeStarted { range, first, len } => json_line(
+            "range_started",
+            json!({"range": range, "first": first, "len": len}),
+        ),
+        Event::RangeFinished { range, first, len } => json_line(
+            "range_finished",
+            json!({"range": range, "first": first, "len": len}),
+        ),
+        Event::Refetched { range, first, len } => json_line(
+            "refetched",
+            json!({"range": range, "first": first, "len": len}),
+        ),
+        Event::Downloaded(o) => json_line(
+            "downloaded",
+            json!({
+                "bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
+                "version_id": o.version_id, "path": o.path, "ranges": o.ranges,
+                "fetched": o.fetched, "reused": o.reused, "refetched": o.refetched,
+                "check": o.check.kind(), "checked": o.check.to_string(),
+            }),
+        ),
+        Event::ObjectUploaded { path, outcome } => json_line(
+            "object",
+            json!({
+                "file": path, "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
+                "size": outcome.size, "ok": true,
+            }),
+        ),
+        Event::ObjectDownloaded(o) => json_line(
+            "object",
+            json!({
+                "file": o.path, "object": format!("s3://{}/{}", o.bucket, o.key),
+                "size": o.size, "ok": true,
+            }),
+        ),
+        Event::ObjectFailed {
+            path,
+            key,
+            size,
+            error,
+            kept,
+        } => json_line(
+            "object",
+            json!({"file": path, "key": key, "size": size, "ok": false, "error": error, "kept": kept}),
+        ),
+        _ => json_line("unknown", json!({})),
+    }
+}

@@ -1,0 +1,417 @@
+//! `ferry cp`'s raw flags turned into one validated request (as ripgrep goes from low-level to
+//! high-level arguments): which kind of transfer, the engine request for it, the budgets and
+//! the output. Every check on user input happens here, before a client exists; what is wrong
+//! is exit 2 with the flag named.
+
+use std::path::{Path, PathBuf};
+
+use ferry_engine::{
+    Copy, Download, ManagerConfig, ObjectSource, Source, Target, TreeDownload, TreeUpload, Upload,
+};
+use ferry_s3::{Directive, RequestOptions};
+
+use crate::args::{CpArgs, Global};
+use crate::client::parse_s3_url;
+use crate::exit::{CliError, bad_input};
+use crate::options::{
+    copy_only, download_settings, manager_config, object_content_flags, object_options,
+    refuse_flags, size_flag, sse_c_key, upload_settings,
+};
+use crate::output::Output;
+
+const MIB: u64 = 1024 * 1024;
+/// A stream's default memory budget: its parts are kept until acknowledged.
+const STREAM_MEMORY: u64 = 256 * MIB;
+/// Everything else's: file parts and ranges hold a few MiB each.
+const FILE_MEMORY: u64 = 32 * MIB;
+
+/// A `cp`, checked: what to run, its budgets, how to show it.
+pub(crate) struct Cp {
+    pub(crate) work: Work,
+    pub(crate) manager: ManagerConfig,
+    /// Where journals go (uploads and copies that can resume).
+    pub(crate) state_dir: Option<PathBuf>,
+    pub(crate) output: Output,
+}
+
+/// The kinds of `cp`.
+pub(crate) enum Work {
+    /// A file or stdin to an object.
+    Upload {
+        upload: Upload,
+        /// As the user named it.
+        src: String,
+    },
+    /// An object to a file or stdout.
+    Download(Download),
+    /// An object to another key, on the server.
+    Copy { copy: Copy, src: String },
+    /// An object to another server, through ferry: `source` reaches the source.
+    CrossCopy {
+        copy: Copy,
+        source: Box<Global>,
+        src: String,
+    },
+    /// A folder to a prefix.
+    UploadTree(TreeUpload),
+    /// A prefix to a folder.
+    DownloadTree(TreeDownload),
+}
+
+impl Work {
+    /// Whether it writes journals.
+    pub(crate) fn journaled(&self) -> bool {
+        matches!(
+            self,
+            Work::Upload { .. } | Work::Copy { .. } | Work::UploadTree(_)
+        )
+    }
+}
+
+/// Checks `cp SRC DST` and its flags.
+pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
+    let s3 = |s: &str| s.starts_with("s3://");
+    let stdin = args.src == "-";
+    let to_stdout = args.dst == "-";
+    let work = match (s3(&args.src), s3(&args.dst)) {
+        (false, true) if args.recursive => upload_tree(args)?,
+        (true, false) if args.recursive => download_tree(args)?,
+        (true, true) if args.recursive => {
+            return Err(bad_input(
+                "--recursive is for a folder and a prefix; copies between S3 locations take \
+                 one object",
+            ));
+        }
+        (false, true) => upload(args)?,
+        (true, false) => download(args)?,
+        (true, true) => copy(global, args)?,
+        (false, false) => {
+            return Err(bad_input(format!(
+                "cannot copy {:?} to {:?}: one side must be s3://bucket/key and the other a local path",
+                args.src, args.dst
+            )));
+        }
+    };
+    let memory = if stdin { STREAM_MEMORY } else { FILE_MEMORY };
+    let manager = manager_config(args.concurrency, &args.memory_limit, &args.bwlimit, memory)?;
+    Ok(Cp {
+        work,
+        manager,
+        state_dir: args.state_dir.clone(),
+        output: Output::new(args.json, args.quiet, args.no_progress, to_stdout),
+    })
+}
+
+/// Refuses the flags one object takes that a tree cannot honour.
+fn single_only(args: &CpArgs) -> Result<(), CliError> {
+    refuse_flags(
+        &[
+            ("--expected-size", args.expected_size.is_some()),
+            ("--version-id", args.version_id.is_some()),
+        ],
+        "for one object, not with --recursive",
+    )
+}
+
+/// `ferry cp FILE|- s3://bucket/key`.
+fn upload(args: &CpArgs) -> Result<Work, CliError> {
+    let from_stdin = args.src == "-";
+    let src_path = (!from_stdin).then(|| Path::new(&args.src).to_path_buf());
+    let mut dst = parse_s3_url(&args.dst)?;
+    if dst.key.is_empty() || dst.key.ends_with('/') {
+        let Some(name) = src_path.as_ref().and_then(|p| p.file_name()) else {
+            return Err(bad_input(
+                "give the destination key (s3://bucket/key) when reading from stdin",
+            ));
+        };
+        dst.key.push_str(&name.to_string_lossy());
+    }
+    ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
+    if args.verify.is_some() || args.version_id.is_some() {
+        return Err(bad_input(
+            "--verify and --version-id are for downloads; an upload is always checked",
+        ));
+    }
+    copy_only(args)?;
+    let settings = upload_settings(args)?;
+    let expected_size = size_flag("--expected-size", &args.expected_size)?;
+    let source = match &src_path {
+        Some(p) => {
+            let meta = std::fs::metadata(p)
+                .map_err(|e| bad_input(format!("cannot read source {}: {e}", p.display())))?;
+            if meta.is_dir() {
+                return Err(bad_input(format!(
+                    "source {} is a folder; give a file, or --recursive for every file under it",
+                    p.display()
+                )));
+            }
+            std::fs::File::open(p)
+                .map_err(|e| bad_input(format!("cannot read source {}: {e}", p.display())))?;
+            if expected_size.is_some() {
+                return Err(bad_input("--expected-size is for streams from stdin"));
+            }
+            ferry_engine::plan(meta.len(), &settings.plan)
+                .map_err(|e| bad_input(format!("{}: {e}", p.display())))?;
+            Source::File(p.clone())
+        }
+        None => {
+            if args.restart {
+                return Err(bad_input("--restart is for files: a stream cannot resume"));
+            }
+            if args.direct_io.is_some() {
+                return Err(bad_input(
+                    "--direct-io is for files: a stream is read as it comes",
+                ));
+            }
+            if let Some(size) = expected_size {
+                ferry_engine::plan(size, &settings.plan)
+                    .map_err(|e| bad_input(format!("--expected-size: {e}")))?;
+            }
+            Source::Reader {
+                reader: Box::new(tokio::io::stdin()),
+                size: expected_size,
+            }
+        }
+    };
+    let options = object_options(args, src_path.as_deref())?;
+    let upload = Upload {
+        source,
+        bucket: dst.bucket.clone(),
+        key: dst.key.clone(),
+        options,
+        settings,
+    };
+    Ok(Work::Upload {
+        upload,
+        src: args.src.clone(),
+    })
+}
+
+/// `ferry cp s3://bucket/key FILE|-`.
+fn download(args: &CpArgs) -> Result<Work, CliError> {
+    let src = parse_s3_url(&args.src)?;
+    if src.key.is_empty() || src.key.ends_with('/') {
+        return Err(bad_input(format!(
+            "{} names no object: give s3://bucket/key, or --recursive for every object under it",
+            args.src
+        )));
+    }
+    ferry_s3::validate_key(&src.key).map_err(bad_input)?;
+    copy_only(args)?;
+    let settings = download_settings(args)?;
+    let to_stdout = args.dst == "-";
+    let target = if to_stdout {
+        if args.restart {
+            return Err(bad_input("--restart is for files: stdout cannot resume"));
+        }
+        if args.direct_io.is_some() {
+            return Err(bad_input(
+                "--direct-io is for files: stdout is written as a stream",
+            ));
+        }
+        Target::Writer(Box::new(tokio::io::stdout()))
+    } else {
+        let mut p = PathBuf::from(&args.dst);
+        if p.is_dir() || args.dst.ends_with('/') {
+            let name = src.key.rsplit('/').next().unwrap_or(&src.key);
+            p.push(name);
+        }
+        if p.is_dir() {
+            return Err(bad_input(format!(
+                "{} is a folder; give a file name",
+                p.display()
+            )));
+        }
+        if args.no_clobber && p.exists() {
+            return Err(bad_input(format!(
+                "{} exists and --no-clobber was given",
+                p.display()
+            )));
+        }
+        if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                bad_input(format!(
+                    "cannot create the folder {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+        Target::File(p)
+    };
+    let download = Download {
+        bucket: src.bucket,
+        key: src.key,
+        version_id: args.version_id.clone(),
+        request: RequestOptions {
+            sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
+            ..Default::default()
+        },
+        listed: None,
+        target,
+        settings,
+    };
+    Ok(Work::Download(download))
+}
+
+/// `ferry cp s3://a/key s3://b/key2`.
+fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
+    let src = parse_s3_url(&args.src)?;
+    let mut dst = parse_s3_url(&args.dst)?;
+    if src.key.is_empty() || src.key.ends_with('/') {
+        return Err(bad_input(format!(
+            "{} names no object: give s3://bucket/key",
+            args.src
+        )));
+    }
+    if dst.key.is_empty() || dst.key.ends_with('/') {
+        dst.key
+            .push_str(src.key.rsplit('/').next().unwrap_or(&src.key));
+    }
+    ferry_s3::validate_key(&src.key).map_err(bad_input)?;
+    ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
+    if (&src.bucket, &src.key) == (&dst.bucket, &dst.key) && args.metadata_directive.is_none() {
+        return Err(bad_input(
+            "the source and the destination are the same object; give --metadata-directive REPLACE to rewrite its metadata",
+        ));
+    }
+    let directive = match args
+        .metadata_directive
+        .as_deref()
+        .map(str::to_ascii_uppercase)
+    {
+        None => Directive::Copy,
+        Some(d) if d == "COPY" => Directive::Copy,
+        Some(d) if d == "REPLACE" => Directive::Replace,
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--metadata-directive {other:?}: use COPY or REPLACE"
+            )));
+        }
+    };
+    let flags: Vec<&str> = object_content_flags(args)
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .map(|(f, _)| f)
+        .collect();
+    if directive == Directive::Copy && !flags.is_empty() {
+        return Err(bad_input(format!(
+            "{} would replace what the copy takes from its source: add --metadata-directive REPLACE",
+            flags.join(", ")
+        )));
+    }
+    if args.verify.is_some() || args.expected_size.is_some() || args.direct_io.is_some() {
+        return Err(bad_input(
+            "--verify, --expected-size and --direct-io are not for copies: a copy is always checked and writes no file",
+        ));
+    }
+    let copy = Copy {
+        from: ObjectSource {
+            bucket: src.bucket,
+            key: src.key,
+            version_id: args.version_id.clone(),
+            sse_customer_key: args
+                .source_sse_c_key
+                .as_deref()
+                .map(sse_c_key)
+                .transpose()?,
+            metadata_directive: directive,
+        },
+        bucket: dst.bucket.clone(),
+        key: dst.key.clone(),
+        options: object_options(args, None)?,
+        settings: upload_settings(args)?,
+    };
+    let streamed = args.source_endpoint_url.is_some()
+        || args.source_profile.is_some()
+        || args.source_region.is_some();
+    if !streamed {
+        return Ok(Work::Copy {
+            copy,
+            src: args.src.clone(),
+        });
+    }
+    if args.restart {
+        return Err(bad_input(
+            "--restart is for copies on one server: a copy between servers cannot resume",
+        ));
+    }
+    let mut source = global.clone();
+    if let Some(e) = &args.source_endpoint_url {
+        source.endpoint_url = Some(e.clone());
+    }
+    if let Some(p) = &args.source_profile {
+        source.profile = Some(p.clone());
+    }
+    if let Some(r) = &args.source_region {
+        source.region = Some(r.clone());
+    }
+    Ok(Work::CrossCopy {
+        copy,
+        source: Box::new(source),
+        src: args.src.clone(),
+    })
+}
+
+/// `ferry cp -r FOLDER s3://bucket/prefix`.
+fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
+    if args.src == "-" {
+        return Err(bad_input(
+            "--recursive copies a folder; a stream from stdin is one object",
+        ));
+    }
+    single_only(args)?;
+    if args.verify.is_some() {
+        return Err(bad_input(
+            "--verify is for downloads; an upload is always checked",
+        ));
+    }
+    copy_only(args)?;
+    let root = PathBuf::from(&args.src);
+    let meta = std::fs::metadata(&root)
+        .map_err(|e| bad_input(format!("cannot read source {}: {e}", root.display())))?;
+    if !meta.is_dir() {
+        return Err(bad_input(format!(
+            "source {} is not a folder; without --recursive, give it as is",
+            root.display()
+        )));
+    }
+    let dst = parse_s3_url(&args.dst)?;
+    Ok(Work::UploadTree(TreeUpload {
+        root,
+        bucket: dst.bucket,
+        prefix: dst.key,
+        options: object_options(args, None)?,
+        guess_content_type: args.content_type.is_none(),
+        settings: upload_settings(args)?,
+    }))
+}
+
+/// `ferry cp -r s3://bucket/prefix FOLDER`.
+fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
+    if args.dst == "-" {
+        return Err(bad_input(
+            "--recursive writes a folder; stdout takes one object",
+        ));
+    }
+    single_only(args)?;
+    copy_only(args)?;
+    let src = parse_s3_url(&args.src)?;
+    let settings = download_settings(args)?;
+    let root = PathBuf::from(&args.dst);
+    if root.exists() && !root.is_dir() {
+        return Err(bad_input(format!(
+            "{} is a file; --recursive needs a folder to write into",
+            root.display()
+        )));
+    }
+    Ok(Work::DownloadTree(TreeDownload {
+        bucket: src.bucket,
+        prefix: src.key,
+        root,
+        request: RequestOptions {
+            sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
+            ..Default::default()
+        },
+        settings,
+    }))
+}

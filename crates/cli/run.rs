@@ -1,0 +1,356 @@
+//! Running a checked request through the engine: the client and the manager with its
+//! budgets, the transfer shown while it runs, and its end turned into the report or the exit
+//! code (with how to resume what was kept).
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use ferry_engine::{
+    FileJournalStore, Manager, ManagerConfig, ResumeKeys, TreeOutcome, UploadOutcome,
+};
+use ferry_s3::S3Client;
+
+use crate::args::{Global, ResumeArgs};
+use crate::client::client;
+use crate::exit::{CliError, bad_input, engine_error};
+use crate::options::{manager_config, sse_c_key};
+use crate::output::{Output, secs};
+use crate::report::{downloaded, json_line, uploaded};
+use crate::request::{Cp, Work};
+
+/// The folder journals live in: `dir`, else `$FERRY_STATE_DIR`, `$XDG_STATE_HOME/ferry` or
+/// `~/.local/state/ferry`.
+pub(crate) fn state_dir(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    dir.or_else(FileJournalStore::default_dir)
+        .ok_or_else(|| bad_input("no folder for journals: set HOME or give --state-dir"))
+}
+
+/// A manager through `client` with `config`, journaling in `journal` when given.
+fn manager(
+    client: S3Client,
+    mut config: ManagerConfig,
+    journal: Option<PathBuf>,
+) -> Result<Manager<S3Client>, CliError> {
+    config.journal = journal.map(|d| Arc::new(FileJournalStore::new(d)) as _);
+    Manager::new(Arc::new(client), config).map_err(bad_input)
+}
+
+/// Runs a checked `cp`.
+pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
+    let Cp {
+        work,
+        manager: config,
+        state_dir: dir,
+        output,
+    } = cp;
+    let journal = if work.journaled() {
+        Some(state_dir(dir)?)
+    } else {
+        None
+    };
+    let client = client(global).await?;
+    let manager = manager(client, config, journal)?;
+    match work {
+        Work::Upload { upload, src } => {
+            let stream = matches!(upload.source, ferry_engine::Source::Reader { .. });
+            let (result, interrupted) = output.run(manager.upload(upload)).await;
+            let noun = Noun::Upload { stream };
+            settle(output, noun, &src, result, interrupted)
+        }
+        Work::Copy { copy, src } => {
+            let (result, interrupted) = output.run(manager.copy(copy)).await;
+            settle(
+                output,
+                Noun::Copy { streamed: false },
+                &src,
+                result,
+                interrupted,
+            )
+        }
+        Work::CrossCopy { copy, source, src } => {
+            let source = manager.sibling(Arc::new(client_for(&source).await?));
+            let (result, interrupted) = output.run(manager.copy_from(&source, copy)).await;
+            settle(
+                output,
+                Noun::Copy { streamed: true },
+                &src,
+                result,
+                interrupted,
+            )
+        }
+        Work::Download(download) => {
+            let (result, interrupted) = output.run(manager.download(download)).await;
+            match result {
+                Ok(o) => {
+                    output.say(&downloaded(&o));
+                    Ok(())
+                }
+                Err(e) => {
+                    let kept = e.resume_id().map(|partial| {
+                        format!(
+                            "the partial download is kept in {partial}; run the same command again to resume it"
+                        )
+                    });
+                    Err(engine_error(&e, interrupted, kept))
+                }
+            }
+        }
+        Work::UploadTree(tree) => {
+            let (root, bucket) = (tree.root.clone(), tree.bucket.clone());
+            let started = Instant::now();
+            let (result, interrupted) = output.run_tree(&bucket, manager.upload_tree(tree)).await;
+            match result {
+                Ok(o) if o.objects == 0 && !o.interrupted => {
+                    output.say(&format!(
+                        "upload: {} holds no files; nothing to do",
+                        root.display()
+                    ));
+                    Ok(())
+                }
+                Ok(o) => tally(output, "upload", &bucket, &o, started),
+                Err(e) => Err(engine_error(&e, interrupted, None)),
+            }
+        }
+        Work::DownloadTree(tree) => {
+            let bucket = tree.bucket.clone();
+            let started = Instant::now();
+            let (result, interrupted) = output.run_tree(&bucket, manager.download_tree(tree)).await;
+            match result {
+                Ok(o) => tally(output, "download", &bucket, &o, started),
+                Err(e) => Err(engine_error(&e, interrupted, None)),
+            }
+        }
+    }
+}
+
+/// The client of a copy's source.
+async fn client_for(source: &Global) -> Result<S3Client, CliError> {
+    client(source).await
+}
+
+/// `ferry resume [ID]`: the journal names the source, the destination and the endpoint; the
+/// rest (credentials, region) comes from the usual places.
+pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliError> {
+    use ferry_engine::JournalStore as _;
+    let dir = state_dir(args.state_dir.clone())?;
+    let store = FileJournalStore::new(&dir);
+    let ids = store.list().map_err(bad_input)?;
+    let id = match args.id.clone() {
+        Some(id) => id,
+        None if ids.len() == 1 => ids[0].clone(),
+        None if ids.is_empty() => {
+            return Err(bad_input(format!(
+                "no interrupted upload in {}",
+                dir.display()
+            )));
+        }
+        None => {
+            return Err(bad_input(format!(
+                "{} interrupted uploads in {}: name one ({})",
+                ids.len(),
+                dir.display(),
+                ids.join(", ")
+            )));
+        }
+    };
+    let journal = store
+        .peek(&id)
+        .map_err(bad_input)?
+        .ok_or_else(|| bad_input(format!("no journal {id} in {}", dir.display())))?;
+    let keys = ResumeKeys {
+        sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
+        source_sse_customer_key: args
+            .source_sse_c_key
+            .as_deref()
+            .map(sse_c_key)
+            .transpose()?,
+    };
+    let config = manager_config(None, &None, &args.bwlimit, 32 << 20)?;
+    let mut global = global.clone();
+    global.endpoint_url = Some(journal.destination.endpoint.clone());
+    let manager = manager(client(&global).await?, config, Some(dir))?;
+    let output = Output::new(args.json, args.quiet, args.no_progress, false);
+    let handle = manager.resume(&id, keys).map_err(bad_input)?;
+    let (noun, src) = match journal.source.kind {
+        ferry_engine::SourceKind::File => (
+            Noun::Upload { stream: false },
+            journal.source.path.display().to_string(),
+        ),
+        ferry_engine::SourceKind::Object => (
+            Noun::Copy { streamed: false },
+            journal.source.path.display().to_string(),
+        ),
+    };
+    let (result, interrupted) = output.run(handle).await;
+    settle(output, noun, &src, result, interrupted)
+}
+
+/// What kind of transfer into S3 ended, for its messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Noun {
+    /// An upload of a file (resumable) or a stream (never).
+    Upload { stream: bool },
+    /// A copy on the server (resumable) or between servers (never).
+    Copy { streamed: bool },
+}
+
+/// Reports a finished upload or copy, or turns its error into the exit code and message
+/// (with the command that resumes it, when it was kept).
+fn settle(
+    output: Output,
+    noun: Noun,
+    src: &str,
+    result: Result<UploadOutcome, ferry_engine::Error>,
+    interrupted: bool,
+) -> Result<(), CliError> {
+    let (word, stream) = match noun {
+        Noun::Upload { stream } => ("upload", stream),
+        Noun::Copy { streamed } => ("copy", streamed),
+    };
+    let e = match result {
+        Ok(outcome) => {
+            output.say(&uploaded(word, src, &outcome));
+            return Ok(());
+        }
+        Err(e) => e,
+    };
+    let kept = e.resume_id().map(|id| {
+        format!(
+            "the {word} is kept (journal {id}); to resume it, run:\n  {}\nor: ferry resume {id}",
+            resume_command()
+        )
+    });
+    if interrupted || e.kind() == ferry_engine::ErrorKind::Cancelled {
+        let why = if kept.is_some() {
+            "interrupted".to_string()
+        } else if stream {
+            format!("interrupted; the {word} was aborted (a stream cannot resume)")
+        } else {
+            "interrupted; nothing was left on the server".into()
+        };
+        let message = match kept {
+            Some(k) => anyhow::anyhow!("{why}\n{k}"),
+            None => anyhow::anyhow!("{why}"),
+        };
+        return Err(CliError::Interrupted(message));
+    }
+    Err(engine_error(&e, false, kept))
+}
+
+/// Prints a tree's summary and turns its failures into the exit code.
+fn tally(
+    output: Output,
+    verb: &str,
+    bucket: &str,
+    o: &TreeOutcome,
+    started: Instant,
+) -> Result<(), CliError> {
+    let elapsed = secs(started);
+    if output.json {
+        output.emit_json(&json_line(
+            "summary",
+            serde_json::json!({
+                "objects": o.objects, "done": o.done, "failed": o.failed.len(),
+                "kept": o.kept, "bytes": o.bytes, "seconds": elapsed,
+                "interrupted": o.interrupted,
+            }),
+        ));
+    } else if o.is_complete() {
+        output.say(&format!(
+            "{verb}: {} object{}, {} bytes in {elapsed:.1} s ({:.1} MiB/s)",
+            o.done,
+            if o.done == 1 { "" } else { "s" },
+            o.bytes,
+            o.bytes as f64 / f64::from(1u32 << 20) / elapsed.max(1e-3),
+        ));
+    }
+    let resume = if o.kept > 0 {
+        format!(
+            "; {} kept: run the same command again to resume them (finished objects are \
+             copied again)",
+            o.kept
+        )
+    } else {
+        String::new()
+    };
+    let summary = format!("{} of {} objects done{resume}", o.done, o.objects);
+    if o.interrupted {
+        Err(CliError::Interrupted(anyhow::anyhow!(
+            "interrupted; {summary}"
+        )))
+    } else if !o.failed.is_empty() {
+        let lines: Vec<String> = o
+            .failed
+            .iter()
+            .map(|f| {
+                format!(
+                    "s3://{bucket}/{} ({}): {}",
+                    f.key,
+                    f.path.display(),
+                    f.error
+                )
+            })
+            .collect();
+        Err(CliError::Failed(anyhow::anyhow!(
+            "{} object{} failed:\n  {}\n{summary}",
+            o.failed.len(),
+            if o.failed.len() == 1 { "" } else { "s" },
+            lines.join("\n  ")
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+/// Flags whose value is a secret, never printed.
+const SECRET_FLAGS: [&str; 2] = ["--sse-c-key", "--source-sse-c-key"];
+
+/// This very command, to run again: an SSE-C key given inline shows as `@FILE` (never its
+/// value), and `--restart` is dropped.
+fn resume_command() -> String {
+    let mut out = Vec::new();
+    let mut args = std::env::args();
+    let program = args.next().unwrap_or_else(|| "ferry".into());
+    out.push(shell_quote(&program));
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            hide_next = false;
+            out.push(if a.starts_with('@') {
+                shell_quote(&a)
+            } else {
+                "@FILE".into()
+            });
+            continue;
+        }
+        if a == "--restart" {
+            continue;
+        }
+        if SECRET_FLAGS.contains(&a.as_str()) {
+            hide_next = true;
+        } else if let Some((flag, v)) = a.split_once('=')
+            && SECRET_FLAGS.contains(&flag)
+        {
+            out.push(if v.starts_with('@') {
+                shell_quote(&a)
+            } else {
+                format!("{flag}=@FILE")
+            });
+            continue;
+        }
+        out.push(shell_quote(&a));
+    }
+    out.join(" ")
+}
+
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_./:=@%+,".contains(&b))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}

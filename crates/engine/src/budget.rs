@@ -1,0 +1,273 @@
+//! The budgets every transfer of a manager shares, each handed out as owned permits that a
+//! task holds while it runs and gives back when it ends (dropped):
+//!
+//! - [`Memory`]: bytes of part and range buffers. A part takes what it will hold before it
+//!   starts; a range waiting for its turn keeps its permit until it is written.
+//! - [`Requests`]: requests in flight, lowered when the server throttles and raised again
+//!   slowly (AIMD), so a sick server sees fewer requests from every transfer at once.
+//! - [`Bandwidth`]: bytes per second, both directions together, shared out in the order bytes
+//!   ask to pass (fair between transfers).
+//!
+//! To stay free of deadlock, a task takes memory before a request slot, never the other way.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
+
+/// Bytes in memory, counted in KiB (so a budget may pass 4 GiB).
+#[derive(Debug, Clone)]
+pub(crate) struct Memory {
+    semaphore: Arc<Semaphore>,
+    total_kib: u32,
+}
+
+/// Memory held until dropped.
+#[derive(Debug)]
+pub(crate) struct MemoryPermit(#[allow(dead_code)] Option<OwnedSemaphorePermit>);
+
+impl MemoryPermit {
+    /// A permit for nothing (a part that holds no buffers).
+    pub(crate) fn none() -> Self {
+        Self(None)
+    }
+}
+
+impl Memory {
+    /// A budget of `bytes` (at least 1 MiB).
+    pub(crate) fn new(bytes: u64) -> Self {
+        let total_kib = (bytes / 1024).clamp(1024, u64::from(u32::MAX)) as u32;
+        Self {
+            semaphore: Arc::new(Semaphore::new(total_kib as usize)),
+            total_kib,
+        }
+    }
+
+    /// The budget, in bytes.
+    pub(crate) fn total(&self) -> u64 {
+        u64::from(self.total_kib) * 1024
+    }
+
+    fn kib(&self, bytes: u64) -> u32 {
+        // More than the whole budget waits for the whole budget.
+        bytes.div_ceil(1024).min(u64::from(self.total_kib)) as u32
+    }
+
+    /// Waits until `bytes` are free, and holds them.
+    pub(crate) async fn take(&self, bytes: u64) -> MemoryPermit {
+        if bytes == 0 {
+            return MemoryPermit::none();
+        }
+        let permit = self
+            .semaphore
+            .clone()
+            .acquire_many_owned(self.kib(bytes))
+            .await
+            .expect("the memory budget is never closed");
+        MemoryPermit(Some(permit))
+    }
+
+    /// Holds `bytes` if they are free now.
+    pub(crate) fn try_take(&self, bytes: u64) -> Option<MemoryPermit> {
+        if bytes == 0 {
+            return Some(MemoryPermit::none());
+        }
+        self.semaphore
+            .clone()
+            .try_acquire_many_owned(self.kib(bytes))
+            .ok()
+            .map(|p| MemoryPermit(Some(p)))
+    }
+
+    /// Bytes free now.
+    #[cfg(test)]
+    pub(crate) fn free(&self) -> u64 {
+        self.semaphore.available_permits() as u64 * 1024
+    }
+}
+
+/// Requests in flight: at most a limit that halves when the server throttles and grows back
+/// by one request per `limit` successes (additive increase, multiplicative decrease).
+#[derive(Debug)]
+pub(crate) struct Requests {
+    state: Mutex<RequestState>,
+    freed: Notify,
+}
+
+#[derive(Debug)]
+struct RequestState {
+    in_flight: u32,
+    limit: f64,
+    max: u32,
+}
+
+/// A request slot, given back when dropped.
+#[derive(Debug)]
+pub(crate) struct RequestPermit(Arc<Requests>);
+
+impl Drop for RequestPermit {
+    fn drop(&mut self) {
+        self.0.state.lock().expect("requests lock").in_flight -= 1;
+        self.0.freed.notify_one();
+    }
+}
+
+impl Requests {
+    /// At most `max` requests in flight.
+    pub(crate) fn new(max: u32) -> Arc<Self> {
+        let max = max.max(1);
+        Arc::new(Self {
+            state: Mutex::new(RequestState {
+                in_flight: 0,
+                limit: f64::from(max),
+                max,
+            }),
+            freed: Notify::new(),
+        })
+    }
+
+    /// Waits for a slot.
+    pub(crate) async fn acquire(self: &Arc<Self>) -> RequestPermit {
+        loop {
+            let freed = self.freed.notified();
+            tokio::pin!(freed);
+            freed.as_mut().enable();
+            {
+                let mut s = self.state.lock().expect("requests lock");
+                if f64::from(s.in_flight) < s.limit.floor() {
+                    s.in_flight += 1;
+                    return RequestPermit(self.clone());
+                }
+            }
+            freed.await;
+        }
+    }
+
+    /// Requests allowed in flight now.
+    pub(crate) fn limit(&self) -> u32 {
+        self.state.lock().expect("requests lock").limit as u32
+    }
+
+    /// The server throttled: halve. Returns the new limit.
+    pub(crate) fn on_throttle(&self) -> u32 {
+        let mut s = self.state.lock().expect("requests lock");
+        s.limit = (s.limit / 2.0).max(1.0);
+        s.limit as u32
+    }
+
+    /// A request succeeded: grow by 1/limit. Returns the new limit when it rose by a whole
+    /// request.
+    pub(crate) fn on_success(&self) -> Option<u32> {
+        let risen = {
+            let mut s = self.state.lock().expect("requests lock");
+            let before = s.limit as u32;
+            s.limit = (s.limit + 1.0 / s.limit).min(f64::from(s.max));
+            (s.limit as u32 > before).then_some(s.limit as u32)
+        };
+        if risen.is_some() {
+            self.freed.notify_one();
+        }
+        risen
+    }
+}
+
+/// Bytes per second, shared: each caller reserves its bytes on one clock and waits until they
+/// may pass, so the rate holds over any stretch longer than the allowance, whoever sends.
+#[derive(Debug)]
+pub(crate) struct Bandwidth {
+    bytes_per_second: f64,
+    /// When the bytes reserved so far will have passed at the rate.
+    clock: Mutex<Option<Instant>>,
+}
+
+/// How far ahead of the rate's clock bytes may go: one chunk's worth of slack, so a transfer
+/// is not paced in steps smaller than its chunks.
+const ALLOWANCE: Duration = Duration::from_millis(50);
+
+impl Bandwidth {
+    /// A limit of `bytes_per_second` (at least 1 KiB/s).
+    pub(crate) fn new(bytes_per_second: u64) -> Self {
+        Self {
+            bytes_per_second: bytes_per_second.max(1024) as f64,
+            clock: Mutex::new(None),
+        }
+    }
+
+    /// Reserves `n` bytes: how long to wait before they go.
+    pub(crate) fn reserve(&self, n: u64) -> Duration {
+        let now = Instant::now();
+        let mut clock = self.clock.lock().expect("bandwidth lock");
+        let start = clock.map_or(now, |c| c.max(now));
+        let end = start + Duration::from_secs_f64(n as f64 / self.bytes_per_second);
+        *clock = Some(end);
+        end.saturating_duration_since(now + ALLOWANCE)
+    }
+
+    /// Waits until `n` more bytes may pass.
+    pub(crate) async fn take(&self, n: u64) {
+        let wait = self.reserve(n);
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn memory_is_held_until_dropped_and_capped_at_the_budget() {
+        let m = Memory::new(4 << 20);
+        assert_eq!(m.total(), 4 << 20);
+        let a = m.take(3 << 20).await;
+        assert!(m.try_take(2 << 20).is_none());
+        let b = m.try_take(1 << 20).expect("1 MiB is free");
+        assert_eq!(m.free(), 0);
+        drop(a);
+        assert_eq!(m.free(), 3 << 20);
+        // More than the whole budget waits for the whole budget, not forever.
+        drop(b);
+        let all = m.take(10 << 20).await;
+        assert_eq!(m.free(), 0);
+        drop(all);
+        assert!(m.try_take(0).is_some());
+    }
+
+    #[tokio::test]
+    async fn requests_wait_for_a_slot_and_follow_aimd() {
+        let r = Requests::new(2);
+        let a = r.acquire().await;
+        let _b = r.acquire().await;
+        let waiter = {
+            let r = r.clone();
+            tokio::spawn(async move { r.acquire().await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "a third request waits");
+        drop(a);
+        let _c = tokio::time::timeout(Duration::from_secs(5), waiter)
+            .await
+            .expect("a freed slot wakes the waiter")
+            .unwrap();
+        // Throttled: one at a time, until successes raise it again.
+        assert_eq!(r.on_throttle(), 1);
+        assert_eq!(r.on_throttle(), 1);
+        assert_eq!(r.on_success(), Some(2));
+        assert_eq!(r.on_success(), None);
+        assert_eq!(r.limit(), 2);
+    }
+
+    #[test]
+    fn bandwidth_spreads_bytes_over_time() {
+        let bw = Bandwidth::new(1 << 20);
+        // The first 50 ms of bytes pass at once; the rest wait their turn.
+        assert_eq!(bw.reserve(50 << 10), Duration::ZERO);
+        let wait = bw.reserve(1 << 20);
+        let want = Duration::from_secs_f64((50.0 + 1024.0) / 1024.0) - ALLOWANCE;
+        assert!(
+            wait.abs_diff(want) < Duration::from_millis(20),
+            "{wait:?} vs {want:?}"
+        );
+    }
+}

@@ -1,0 +1,163 @@
+//! What every transfer works with: the [`Shared`] part a manager builds once (the client, the
+//! retry policy and quota, the budgets, the journal store, the counters of everything in
+//! flight), and each transfer's own [`Context`] around it (its events, its counters, its
+//! cancel token). The one retry loop lives here: every request of every transfer goes
+//! through [`Context::retrying`], which also takes the request slot it runs in.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_s3::ObjectClient;
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+use crate::budget::{Bandwidth, Memory, Requests};
+use crate::error::Failure;
+use crate::journal::JournalStore;
+use crate::progress::{Event, Progress};
+use crate::retry::{Jitter, RetryPolicy, RetryQuota};
+
+/// What every transfer of one manager shares.
+pub(crate) struct Shared<C> {
+    pub(crate) client: Arc<C>,
+    /// The server's identity in journals (its endpoint URL).
+    pub(crate) endpoint: String,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) quota: Arc<RetryQuota>,
+    pub(crate) jitter: Arc<dyn Jitter>,
+    pub(crate) requests: Arc<Requests>,
+    pub(crate) memory: Memory,
+    pub(crate) bandwidth: Option<Arc<Bandwidth>>,
+    /// Parts (or ranges) of one object in flight at most.
+    pub(crate) parts_per_object: u32,
+    /// Where uploads and copies keep their journals; none: they are not journaled.
+    pub(crate) journal: Option<Arc<dyn JournalStore>>,
+    /// Counters of everything in flight.
+    pub(crate) progress: Arc<Progress>,
+}
+
+/// One transfer's view: the shared part, its events (none for an object of a tree, which the
+/// tree reports), its counters (counting into its parent's) and its cancel token.
+pub(crate) struct Context<C> {
+    pub(crate) shared: Arc<Shared<C>>,
+    pub(crate) events: Option<broadcast::Sender<Event>>,
+    pub(crate) progress: Arc<Progress>,
+    pub(crate) cancel: CancellationToken,
+}
+
+impl<C> Clone for Context<C> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            events: self.events.clone(),
+            progress: self.progress.clone(),
+            cancel: self.cancel.clone(),
+        }
+    }
+}
+
+impl<C: ObjectClient> Context<C> {
+    pub(crate) fn client(&self) -> &C {
+        &self.shared.client
+    }
+
+    pub(crate) fn emit(&self, e: Event) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(e);
+        }
+    }
+
+    /// A context for one object of a tree (or the download side of a copy): its own counters,
+    /// counting into this one's, a cancel token that this one's cancels, no events of its own.
+    pub(crate) fn child(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            events: None,
+            progress: Arc::new(Progress::child_of(&self.progress)),
+            cancel: self.cancel.child_token(),
+        }
+    }
+
+    /// The bandwidth limit, if any.
+    pub(crate) fn bandwidth(&self) -> Option<&Arc<Bandwidth>> {
+        self.shared.bandwidth.as_ref()
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the policy, the quota or a cancel
+    /// says stop. Each attempt runs in a request slot; only an S3 error that is retryable (or
+    /// an expired token, after refreshing the credentials) is tried again. `part` names the
+    /// part or range in events.
+    pub(crate) async fn retrying<T, F, Fut>(
+        &self,
+        part: Option<u32>,
+        mut attempt: F,
+    ) -> Result<T, Failure>
+    where
+        F: FnMut(u32) -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        let policy = &self.shared.retry;
+        let start = Instant::now();
+        let mut taken = 0u32;
+        let mut n = 1u32;
+        loop {
+            let result = tokio::select! {
+                r = async {
+                    let _slot = self.shared.requests.acquire().await;
+                    attempt(n).await
+                } => r,
+                () = self.cancel.cancelled() => return Err(Failure::Cancelled),
+            };
+            let err = match result {
+                Ok(v) => {
+                    self.shared.quota.release(taken);
+                    if let Some(limit) = self.shared.requests.on_success() {
+                        self.emit(Event::Concurrency { limit });
+                    }
+                    return Ok(v);
+                }
+                Err(Failure::S3(e)) => e,
+                Err(other) => return Err(other),
+            };
+            if err.is_throttling() {
+                let limit = self.shared.requests.on_throttle();
+                self.emit(Event::Concurrency { limit });
+            }
+            let expired = err.is_expired_credentials();
+            if expired {
+                self.shared.client.refresh_credentials();
+            }
+            if !(err.is_retryable() || expired)
+                || n >= policy.max_attempts
+                || start.elapsed() >= policy.max_total
+            {
+                return Err(Failure::S3(err));
+            }
+            let Some(cost) = self.shared.quota.acquire(&err) else {
+                warn!("retry quota exhausted; not retrying: {err}");
+                return Err(Failure::S3(err));
+            };
+            taken += cost;
+            let delay = if expired {
+                Duration::ZERO
+            } else {
+                policy.delay(&err, n, self.shared.jitter.as_ref())
+            };
+            let delay = delay.min(policy.max_total.saturating_sub(start.elapsed()));
+            self.progress.retried();
+            self.emit(Event::Retry {
+                part,
+                attempt: n,
+                delay,
+                reason: err.to_string(),
+            });
+            debug!(?part, attempt = n, ?delay, "retrying: {err}");
+            tokio::select! {
+                () = tokio::time::sleep(delay) => {}
+                () = self.cancel.cancelled() => return Err(Failure::Cancelled),
+            }
+            n += 1;
+        }
+    }
+}

@@ -1,0 +1,458 @@
+//! Downloads: HeadObject (or, for an object a listing shows fits one range, one whole-object
+//! GET that describes it and brings its bytes), a plan of ranges (never crossing a part
+//! boundary when the check needs the parts), parallel ranged GETs pinned to the object's ETag
+//! with `If-Match`, then the target: written at offsets into `LOCAL.ferry-partial` and renamed
+//! over LOCAL once verified (`to_file`, journaled beside the partial file, resumed from what is
+//! on disk), or written in order to a writer or into memory through a window bounded by the
+//! memory budget (`to_writer`).
+//!
+//! The rest by concern: `check` (which check, and computing it), `layout` (part boundaries and
+//! ranges), `fetch` (one range), `partial` (the partial file and its journal).
+
+mod check;
+mod fetch;
+mod file_check;
+mod layout;
+mod partial;
+mod to_file;
+mod to_writer;
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex};
+
+use ferry_s3::{GetObjectOutput, GetObjectRequest, ObjectClient, ObjectMeta, RequestOptions};
+use tokio::io::AsyncWrite;
+use tracing::info;
+
+use crate::context::Context;
+use crate::direct::DirectIo;
+use crate::error::{Error, ErrorKind, Failure};
+use crate::outcome::{Check, DownloadOutcome};
+use crate::progress::Event;
+
+pub use check::VerifyMode;
+pub use partial::partial_path;
+
+const MIB: u64 = 1024 * 1024;
+/// Ranges a plan aims to stay under (the range size grows for huge objects).
+const MAX_RANGES: u64 = 10_000;
+
+/// A download: which object, where to, how.
+#[derive(Debug)]
+pub struct Download {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version (sent with every request).
+    pub version_id: Option<String>,
+    /// SSE-C key, expected bucket owner, requester pays: sent with every request.
+    pub request: RequestOptions,
+    /// What a listing said of the object. When it fits in one range and has at most one
+    /// part, the download skips HeadObject: one GET of the whole object, pinned to this ETag,
+    /// brings its size, ETag and checksum with its bytes (a HeadObject follows only if the
+    /// object has changed since).
+    pub listed: Option<Listed>,
+    /// Where the bytes go.
+    pub target: Target,
+    /// How to download.
+    pub settings: DownloadSettings,
+}
+
+impl Download {
+    /// A download of `bucket`/`key` to `target`, with default settings.
+    pub fn new(bucket: impl Into<String>, key: impl Into<String>, target: Target) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: None,
+            request: RequestOptions::default(),
+            listed: None,
+            target,
+            settings: DownloadSettings::default(),
+        }
+    }
+
+    /// With these settings.
+    pub fn settings(mut self, settings: DownloadSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+/// How to download. Build with `Default` and set what differs.
+#[derive(Debug, Clone)]
+pub struct DownloadSettings {
+    /// Bytes per ranged GET. By default, 16 MiB (grown to keep an object under 10,000
+    /// ranges). For a writer, cut to fit two ranges per connection in the memory budget.
+    pub range_size: u64,
+    /// How to check the result. By default, [`VerifyMode::Auto`].
+    pub verify: VerifyMode,
+    /// Refuse to replace an existing file. By default, `false`.
+    pub no_clobber: bool,
+    /// Journal a file download beside the partial file so a killed one resumes, and keep the
+    /// partial file when a download is interrupted or a transient fault outlasts the retries.
+    /// By default, `true`.
+    pub resume: bool,
+    /// Ignore a partial file an earlier run left, and start over. By default, `false`.
+    pub restart: bool,
+    /// When a file download is written with `O_DIRECT` rather than through the page cache.
+    /// By default, when it is too big for the page cache to absorb.
+    pub direct_io: DirectIo,
+}
+
+impl Default for DownloadSettings {
+    fn default() -> Self {
+        Self {
+            range_size: 16 * MIB,
+            verify: VerifyMode::Auto,
+            no_clobber: false,
+            resume: true,
+            restart: false,
+            direct_io: DirectIo::Auto,
+        }
+    }
+}
+
+/// An object as a listing (ListObjectsV2) described it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    /// Size in bytes.
+    pub size: u64,
+    /// ETag, quotes included.
+    pub etag: String,
+}
+
+/// Where a download's bytes go.
+pub enum Target {
+    /// A file: written at offsets into `FILE.ferry-partial`, renamed over FILE once verified.
+    File(PathBuf),
+    /// A writer (stdout, a pipe): bytes in order, through a reordering window bounded by the
+    /// memory budget. Cannot resume.
+    Writer(Box<dyn AsyncWrite + Send + Unpin>),
+    /// Memory: the object's bytes come back in the outcome (`data`). For small objects.
+    Memory,
+}
+
+impl std::fmt::Debug for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::File(p) => write!(f, "Target::File({})", p.display()),
+            Target::Writer(_) => f.write_str("Target::Writer"),
+            Target::Memory => f.write_str("Target::Memory"),
+        }
+    }
+}
+
+/// Checks the settings before anything is sent.
+pub(crate) fn check(settings: &DownloadSettings) -> Result<(), Error> {
+    if settings.range_size < 64 * 1024 {
+        return Err(Error::invalid("the range size must be at least 64 KiB"));
+    }
+    Ok(())
+}
+
+/// One download's state, shared by its range tasks.
+pub(crate) struct Job<C> {
+    ctx: Context<C>,
+    /// The object (the download's target taken out).
+    object: ObjectRef,
+    settings: DownloadSettings,
+    /// Bytes received over the network.
+    fetched: AtomicU64,
+    /// A whole-object GET already answered (in place of HeadObject), for the first range.
+    opened: Mutex<Option<GetObjectOutput>>,
+}
+
+/// Which object, as every request names it.
+struct ObjectRef {
+    bucket: String,
+    key: String,
+    version_id: Option<String>,
+    request: RequestOptions,
+    listed: Option<Listed>,
+}
+
+/// The object as HeadObject described it, and the plan.
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    size: u64,
+    etag: Arc<str>,
+    version_id: Option<String>,
+    check: Check,
+    /// Part sizes, when the check needs them.
+    parts: Option<Vec<u64>>,
+    /// Whether `parts` was inferred (uniform parts) rather than listed.
+    guessed: bool,
+}
+
+impl<C: ObjectClient> Job<C> {
+    /// Announces the plan.
+    fn planned(&self, object: &Object, ranges: usize, range_size: u64) {
+        self.ctx.emit(Event::DownloadPlanned {
+            size: object.size,
+            ranges: ranges as u32,
+            range_size,
+            check: object.check.to_string(),
+        });
+        self.ctx.progress.set_total(object.size, ranges as u32);
+    }
+
+    fn name(&self) -> String {
+        format!("s3://{}/{}", self.object.bucket, self.object.key)
+    }
+
+    /// A failed request as an engine error; a 412 on a request pinned to `etag` means the
+    /// object changed.
+    fn failed(&self, what: &str, f: Failure, etag: Option<&str>) -> Error {
+        if self.ctx.cancel.is_cancelled() {
+            return Error::cancelled("download");
+        }
+        let Failure::S3(e) = f else {
+            return f.into_error(format!("{what} {}", self.name()), "download");
+        };
+        let status = e.service().map(|s| s.status);
+        match (status, etag) {
+            (Some(412), Some(etag)) => Error::new(
+                ErrorKind::Changed,
+                format!(
+                    "{} changed during the download (it is no longer ETag {etag}); run again to download the new version",
+                    self.name()
+                ),
+            )
+            .with_source(e),
+            (Some(404), _) if e.code() != Some("NoSuchBucket") => Error::new(
+                ErrorKind::Service,
+                format!(
+                    "{} does not exist{}: {e}",
+                    self.name(),
+                    match &self.object.version_id {
+                        Some(v) => format!(" in version {v}"),
+                        None => String::new(),
+                    }
+                ),
+            )
+            .with_source(e),
+            _ => Error::from_s3(format!("{what} {}", self.name()), e),
+        }
+    }
+
+    fn get(&self) -> GetObjectRequest {
+        GetObjectRequest {
+            bucket: self.object.bucket.clone(),
+            key: self.object.key.clone(),
+            version_id: self.object.version_id.clone(),
+            request: self.object.request.clone(),
+            ..Default::default()
+        }
+    }
+
+    async fn head(&self, part_number: Option<u32>) -> Result<ObjectMeta, Error> {
+        let req = GetObjectRequest {
+            part_number,
+            checksum_mode: part_number.is_none(),
+            ..self.get()
+        };
+        self.ctx
+            .retrying(None, |_| {
+                let req = req.clone();
+                async move {
+                    self.ctx
+                        .client()
+                        .head_object(&req)
+                        .await
+                        .map_err(Failure::S3)
+                }
+            })
+            .await
+            .map_err(|f| self.failed("reading", f, None))
+    }
+
+    /// Starts one GET of the whole object, pinned to the listed ETag, asking for its
+    /// checksum: the object's description (a whole-object GET carries the checksum, as
+    /// HeadObject does) and its bytes in one request. `None` when the object is no longer the
+    /// one listed.
+    async fn get_whole(&self, listed: &Listed) -> Result<Option<GetObjectOutput>, Error> {
+        let req = GetObjectRequest {
+            checksum_mode: true,
+            if_match: Some(listed.etag.clone()),
+            ..self.get()
+        };
+        let got = self
+            .ctx
+            .retrying(None, |_| {
+                let req = req.clone();
+                async move {
+                    match self.ctx.client().get_object(&req).await {
+                        Err(e) if e.service().is_some_and(|s| s.status == 412) => Ok(None),
+                        other => other.map(Some).map_err(Failure::S3),
+                    }
+                }
+            })
+            .await;
+        match got {
+            Ok(Some(out))
+                if out.meta.content_range.is_none() && out.meta.content_length == listed.size =>
+            {
+                Ok(Some(out))
+            }
+            Ok(Some(out)) => {
+                info!(
+                    "{} answered a whole-object GET with {} bytes{}, not the {} listed",
+                    self.name(),
+                    out.meta.content_length,
+                    if out.meta.content_range.is_some() {
+                        " of a range"
+                    } else {
+                        ""
+                    },
+                    listed.size
+                );
+                Ok(None)
+            }
+            Ok(None) => {
+                info!("{} changed since it was listed", self.name());
+                Ok(None)
+            }
+            Err(f) => Err(self.failed("reading", f, None)),
+        }
+    }
+
+    fn outcome(
+        &self,
+        object: &Object,
+        path: Option<PathBuf>,
+        ranges: usize,
+        reused: u64,
+        refetched: u32,
+    ) -> DownloadOutcome {
+        DownloadOutcome {
+            bucket: self.object.bucket.clone(),
+            key: self.object.key.clone(),
+            path,
+            data: None,
+            size: object.size,
+            etag: object.etag.to_string(),
+            version_id: object.version_id.clone(),
+            ranges: ranges as u32,
+            fetched: self.fetched.load(std::sync::atomic::Ordering::Relaxed),
+            reused,
+            refetched,
+            check: object.check.clone(),
+        }
+    }
+}
+
+/// Runs a download in `ctx`.
+pub(crate) async fn run<C: ObjectClient>(
+    ctx: Context<C>,
+    download: Download,
+) -> Result<DownloadOutcome, Error> {
+    check(&download.settings)?;
+    let Download {
+        bucket,
+        key,
+        version_id,
+        request,
+        listed,
+        target,
+        settings,
+    } = download;
+    let shared = ctx.shared.clone();
+    let job = Arc::new(Job {
+        ctx,
+        object: ObjectRef {
+            bucket,
+            key,
+            version_id,
+            request,
+            listed,
+        },
+        settings,
+        fetched: AtomicU64::new(0),
+        opened: Mutex::new(None),
+    });
+    let mut range_size = job.settings.range_size;
+    if !matches!(target, Target::File(_)) {
+        // Whole ranges wait in memory for their turn: two per connection fit the budget.
+        let fits =
+            (shared.memory.total() / (2 * u64::from(shared.parts_per_object.max(1)))) / MIB * MIB;
+        range_size = range_size.min(fits.max(MIB));
+    }
+    let whole = match job.object.listed.as_ref() {
+        Some(l) if layout::one_range(l, range_size) => job.get_whole(l).await?,
+        _ => None,
+    };
+    let meta = match whole {
+        Some(out) => {
+            let meta = out.meta.clone();
+            *job.opened.lock().expect("opened lock") = Some(out);
+            meta
+        }
+        None => job.head(None).await?,
+    };
+    let verify = job.settings.verify;
+    let unverifiable = |why: &str| {
+        Error::new(
+            ErrorKind::Verification,
+            format!(
+                "{} cannot be verified ({why}); nothing was downloaded (a size check alone can be accepted)",
+                job.name()
+            ),
+        )
+    };
+    let chosen = check::choose_check(&meta, verify);
+    if verify == VerifyMode::Require
+        && let Check::SizeOnly(why) = &chosen
+    {
+        return Err(unverifiable(why));
+    }
+    let size = meta.content_length;
+    let (parts, guessed) = match chosen.parts() {
+        Some(n) if size > 0 => match layout::part_sizes(&job, size, n).await? {
+            Some((p, g)) => (Some(p), g),
+            None => (None, false),
+        },
+        _ => (None, false),
+    };
+    let chosen = match (&chosen, &parts) {
+        (Check::Composite(_) | Check::MultipartEtag(_), None) => {
+            let why = if size == 0 {
+                "an empty object of empty parts".to_string()
+            } else {
+                format!(
+                    "its {} needs the part boundaries, which the server does not give",
+                    chosen.kind()
+                )
+            };
+            if verify == VerifyMode::Require {
+                return Err(unverifiable(&why));
+            }
+            Check::SizeOnly(why)
+        }
+        _ => chosen,
+    };
+    let object = Arc::new(Object {
+        size,
+        etag: Arc::from(meta.etag.as_str()),
+        version_id: meta.version_id.clone(),
+        check: chosen,
+        parts,
+        guessed,
+    });
+    let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
+    let ranges = layout::plan_ranges(size, range_size, object.parts.as_deref());
+    match target {
+        Target::File(path) => to_file::to_file(job, object, ranges, range_size, &path).await,
+        Target::Writer(mut w) => {
+            to_writer::to_writer(job, object, ranges, range_size, &mut *w).await
+        }
+        Target::Memory => {
+            let mut buf: Vec<u8> = Vec::with_capacity(size as usize);
+            let mut o = to_writer::to_writer(job, object, ranges, range_size, &mut buf).await?;
+            o.data = Some(buf.into());
+            Ok(o)
+        }
+    }
+}

@@ -1,0 +1,329 @@
+//! The manager: one per process (or per client a process uses). It owns the client, the retry
+//! quota and the three budgets every transfer shares (requests in flight, bytes in memory,
+//! bytes per second), and the counters of everything in flight. Every transfer is submitted
+//! to it and returns a [`Handle`].
+
+use std::sync::Arc;
+
+use ferry_s3::{ObjectClient, SseCustomerKey};
+use tokio::sync::broadcast;
+use tokio_util::sync::CancellationToken;
+
+use crate::budget::{Bandwidth, Memory, Requests};
+use crate::context::{Context, Shared};
+use crate::copy::{Copy, ObjectSource};
+use crate::download::Download;
+use crate::error::Error;
+use crate::handle::{EVENT_CAPACITY, Handle};
+use crate::journal::{JournalStore, SourceKind};
+use crate::multipart::journal_error;
+use crate::outcome::{DownloadOutcome, TreeOutcome, UploadOutcome};
+use crate::progress::{Event, Progress};
+use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
+use crate::tree::{TreeDownload, TreeUpload};
+use crate::upload::{Source, Upload, UploadSettings};
+
+const MIB: u64 = 1024 * 1024;
+
+/// The budgets and settings a manager's transfers share. Build with `Default` and set what
+/// differs.
+#[derive(Debug, Clone)]
+pub struct ManagerConfig {
+    /// Requests in flight, every transfer together (each part, range, listing page and the
+    /// requests around them takes one while it runs). Small objects go this many at a time;
+    /// it is lowered while the server throttles. By default, 64.
+    pub max_requests: u32,
+    /// Parts (or ranges) of one object in flight at most. By default, 8.
+    pub parts_per_object: u32,
+    /// Memory for part and range buffers, every transfer together: a part or range takes
+    /// what it holds before it starts. By default, 64 MiB.
+    pub memory_limit: u64,
+    /// Bytes per second, uploads and downloads together, shared fairly. By default, none.
+    pub bandwidth: Option<u64>,
+    /// Retries of every request.
+    pub retry: RetryPolicy,
+    /// Where uploads and copies keep their journals, so an interrupted one resumes. By
+    /// default, none: nothing is journaled.
+    pub journal: Option<Arc<dyn JournalStore>>,
+    /// The randomness of retry backoff (tests make it deterministic). By default, random.
+    pub jitter: Arc<dyn Jitter>,
+}
+
+impl Default for ManagerConfig {
+    fn default() -> Self {
+        Self {
+            max_requests: 64,
+            parts_per_object: 8,
+            memory_limit: 64 * MIB,
+            bandwidth: None,
+            retry: RetryPolicy::default(),
+            journal: None,
+            jitter: Arc::new(RandomJitter),
+        }
+    }
+}
+
+impl ManagerConfig {
+    /// Checks the settings.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.max_requests == 0 || self.parts_per_object == 0 {
+            return Err(Error::invalid(
+                "requests in flight and parts per object must be at least 1",
+            ));
+        }
+        if self.memory_limit < 8 * MIB {
+            return Err(Error::invalid("the memory limit must be at least 8 MiB"));
+        }
+        if self.bandwidth.is_some_and(|b| b < 1024) {
+            return Err(Error::invalid(
+                "the bandwidth limit must be at least 1 KiB per second",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What an interrupted upload or copy needs again to resume: its secrets, which no journal
+/// holds.
+#[derive(Debug, Clone, Default)]
+pub struct ResumeKeys {
+    /// The destination's SSE-C key, if the upload began with one.
+    pub sse_customer_key: Option<SseCustomerKey>,
+    /// A copy's source SSE-C key, if the source has one.
+    pub source_sse_customer_key: Option<SseCustomerKey>,
+}
+
+/// Runs transfers through one client under shared budgets (see the module's doc). Cheap to
+/// clone; clones share everything.
+pub struct Manager<C> {
+    shared: Arc<Shared<C>>,
+    cancel: CancellationToken,
+}
+
+impl<C> Clone for Manager<C> {
+    fn clone(&self) -> Self {
+        Self {
+            shared: self.shared.clone(),
+            cancel: self.cancel.clone(),
+        }
+    }
+}
+
+impl<C> std::fmt::Debug for Manager<C> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Manager")
+            .field("endpoint", &self.shared.endpoint)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<C: ObjectClient> Manager<C> {
+    /// A manager of transfers through `client`.
+    pub fn new(client: Arc<C>, config: ManagerConfig) -> Result<Self, Error> {
+        config.check()?;
+        let endpoint = client.endpoint();
+        Ok(Self {
+            shared: Arc::new(Shared {
+                client,
+                endpoint,
+                retry: config.retry,
+                quota: Arc::new(RetryQuota::default()),
+                jitter: config.jitter,
+                requests: Requests::new(config.max_requests),
+                memory: Memory::new(config.memory_limit),
+                bandwidth: config.bandwidth.map(|b| Arc::new(Bandwidth::new(b))),
+                parts_per_object: config.parts_per_object,
+                journal: config.journal,
+                progress: Arc::new(Progress::default()),
+            }),
+            cancel: CancellationToken::new(),
+        })
+    }
+
+    /// A manager of transfers through another client (another server, other credentials)
+    /// that shares this one's budgets, counters and cancel; its retry quota is its own, as
+    /// the client is.
+    pub fn sibling<D: ObjectClient>(&self, client: Arc<D>) -> Manager<D> {
+        let s = &self.shared;
+        Manager {
+            shared: Arc::new(Shared {
+                endpoint: client.endpoint(),
+                client,
+                retry: s.retry,
+                quota: Arc::new(RetryQuota::default()),
+                jitter: s.jitter.clone(),
+                requests: s.requests.clone(),
+                memory: s.memory.clone(),
+                bandwidth: s.bandwidth.clone(),
+                parts_per_object: s.parts_per_object,
+                journal: s.journal.clone(),
+                progress: s.progress.clone(),
+            }),
+            cancel: self.cancel.clone(),
+        }
+    }
+
+    /// The client.
+    pub fn client(&self) -> &Arc<C> {
+        &self.shared.client
+    }
+
+    /// The retry quota this manager's transfers share.
+    pub fn quota(&self) -> Arc<RetryQuota> {
+        self.shared.quota.clone()
+    }
+
+    /// Counters of every transfer in flight and done, together.
+    pub fn progress(&self) -> Arc<Progress> {
+        self.shared.progress.clone()
+    }
+
+    /// Cancels every transfer of this manager (and its siblings).
+    pub fn cancel_all(&self) {
+        self.cancel.cancel();
+    }
+
+    /// A new transfer's context, and the first receiver of its events.
+    fn context(&self) -> (Context<C>, broadcast::Receiver<Event>) {
+        let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
+        let ctx = Context {
+            shared: self.shared.clone(),
+            events: Some(tx),
+            progress: Arc::new(Progress::child_of(&self.shared.progress)),
+            cancel: self.cancel.child_token(),
+        };
+        (ctx, rx)
+    }
+
+    fn spawn<T, F>(
+        &self,
+        run: impl FnOnce(Context<C>) -> F,
+        done: fn(&T) -> Option<Event>,
+    ) -> Handle<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        let (ctx, first) = self.context();
+        let events = ctx.events.clone().expect("a transfer's own events");
+        let (progress, cancel) = (ctx.progress.clone(), ctx.cancel.clone());
+        Handle::spawn(events, first, progress, cancel, run(ctx), done)
+    }
+
+    /// Starts an upload. Must be called within a tokio runtime.
+    pub fn upload(&self, upload: Upload) -> Handle<UploadOutcome> {
+        self.spawn(|ctx| crate::upload::run(ctx, upload), finished)
+    }
+
+    /// Starts a download. Must be called within a tokio runtime.
+    pub fn download(&self, download: Download) -> Handle<DownloadOutcome> {
+        self.spawn(
+            |ctx| crate::download::run(ctx, download),
+            |o| Some(Event::Downloaded(o.clone())),
+        )
+    }
+
+    /// Starts a copy on the server (no bytes through ferry). Must be called within a tokio
+    /// runtime.
+    pub fn copy(&self, copy: Copy) -> Handle<UploadOutcome> {
+        self.spawn(|ctx| crate::copy::run(ctx, copy), finished)
+    }
+
+    /// Starts a copy from an object that `source` reads (another server, other credentials)
+    /// to this manager's server, through ferry: the source is downloaded in ranges into the
+    /// parts of an upload, in bounded memory. It cannot resume. Must be called within a tokio
+    /// runtime.
+    pub fn copy_from<D: ObjectClient>(
+        &self,
+        source: &Manager<D>,
+        copy: Copy,
+    ) -> Handle<UploadOutcome> {
+        let source = source.shared.clone();
+        self.spawn(
+            move |ctx| {
+                let read = Context {
+                    shared: source,
+                    events: None,
+                    progress: Arc::new(Progress::default()),
+                    cancel: ctx.cancel.child_token(),
+                };
+                crate::crosscopy::run(ctx, read, copy)
+            },
+            finished,
+        )
+    }
+
+    /// Starts uploading a folder. Must be called within a tokio runtime.
+    pub fn upload_tree(&self, tree: TreeUpload) -> Handle<TreeOutcome> {
+        self.spawn(|ctx| crate::tree::upload(ctx, tree), |_| None)
+    }
+
+    /// Starts downloading a prefix. Must be called within a tokio runtime.
+    pub fn download_tree(&self, tree: TreeDownload) -> Handle<TreeOutcome> {
+        self.spawn(|ctx| crate::tree::download(ctx, tree), |_| None)
+    }
+
+    /// Resumes the upload or copy a journal describes: the journal names the source (a file,
+    /// or an object on this server) and the destination; `keys` gives the secrets again.
+    /// Needs [`ManagerConfig::journal`]. Must be called within a tokio runtime.
+    pub fn resume(
+        &self,
+        journal_id: &str,
+        keys: ResumeKeys,
+    ) -> Result<Handle<UploadOutcome>, Error> {
+        let store = self.shared.journal.as_ref().ok_or_else(|| {
+            Error::invalid("resuming needs a journal store (ManagerConfig::journal)")
+        })?;
+        let journal = store
+            .peek(journal_id)
+            .map_err(journal_error)?
+            .ok_or_else(|| Error::invalid(format!("no journal {journal_id}")))?;
+        if journal.destination.endpoint != self.shared.endpoint {
+            return Err(Error::invalid(format!(
+                "journal {journal_id} is for {}, not {}",
+                journal.destination.endpoint, self.shared.endpoint
+            )));
+        }
+        let (bucket, key) = (journal.destination.bucket, journal.destination.key);
+        let mut options = ferry_s3::ObjectOptions::default();
+        options.request.sse_customer_key = keys.sse_customer_key;
+        let settings = UploadSettings::default();
+        Ok(match journal.source.kind {
+            SourceKind::File => self.upload(Upload {
+                source: Source::File(journal.source.path),
+                bucket,
+                key,
+                options,
+                settings,
+            }),
+            SourceKind::Object => {
+                let url = journal.source.path.to_string_lossy().to_string();
+                let (from_bucket, from_key) = url
+                    .strip_prefix("s3://")
+                    .and_then(|r| r.split_once('/'))
+                    .ok_or_else(|| {
+                        Error::invalid(format!(
+                            "journal {journal_id} names a source {url} that is not s3://bucket/key"
+                        ))
+                    })?;
+                self.copy(Copy {
+                    from: ObjectSource {
+                        bucket: from_bucket.into(),
+                        key: from_key.into(),
+                        version_id: journal.source.version_id,
+                        sse_customer_key: keys.source_sse_customer_key,
+                        metadata_directive: Default::default(),
+                    },
+                    bucket,
+                    key,
+                    options,
+                    settings,
+                })
+            }
+        })
+    }
+}
+
+fn finished(o: &UploadOutcome) -> Option<Event> {
+    Some(Event::Finished(o.clone()))
+}

@@ -1,0 +1,315 @@
+//! Resuming a journaled upload or copy: the journal of the same source and destination is
+//! found, its parts are checked against the source (re-read and re-checksummed for a file; a
+//! copy's source is pinned by its ETag) and against what the server lists (ListParts), and
+//! only what is missing or wrong is sent again. A journal that cannot be followed (the source
+//! changed, another part size or SSE-C key) refuses the resume with a [`Mismatch`] and leaves
+//! everything as it was; restarting aborts the old upload first.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use base64::Engine as _;
+use ferry_s3::{ChecksumValue, CompletedPart, ListPartsRequest, ObjectClient};
+use tracing::warn;
+
+use super::create::{abort_orphans, mode_from_record};
+use super::{Done, Job, NewJournal, PartSource, finish, journal_error, run_parts};
+use crate::checksum::{ChecksumMode, Digest, object_checksum};
+use crate::error::{Error, Failure, Mismatch};
+use crate::journal::{Destination, Journal, PartRecord, SourceIdentity};
+use crate::outcome::UploadOutcome;
+use crate::plan::Plan;
+use crate::progress::Event;
+
+/// What a journaled upload starts with.
+pub(crate) enum Start {
+    /// A journal of the same source and destination was followed to the end.
+    Resumed(UploadOutcome),
+    /// Nothing to resume: a fresh upload, to be journaled here.
+    Fresh(NewJournal),
+}
+
+/// Opens the journal of this source and destination: resumes the upload it describes (unless
+/// the settings say restart, which aborts it), or returns it empty for a fresh upload.
+pub(crate) async fn start_or_resume<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    source: SourceIdentity,
+    parts: &Arc<dyn PartSource<C>>,
+) -> Result<Start, Error> {
+    let store = job
+        .ctx
+        .shared
+        .journal
+        .clone()
+        .expect("a journaled upload has a store");
+    let destination = Destination {
+        endpoint: job.ctx.shared.endpoint.clone(),
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+    };
+    let id = store.id_for(&destination, &source.path);
+    let mut handle = store.open(&id).map_err(journal_error)?;
+    match handle.replay().map_err(journal_error)? {
+        Some(old) if old.upload.is_some() && !job.settings.restart => {
+            job.set_journal(handle);
+            return resume(job.clone(), old, source, parts)
+                .await
+                .map(Start::Resumed);
+        }
+        Some(old) => match &old.upload {
+            // Restarting: the old upload goes.
+            Some(u) => job.abort(&u.upload_id).await,
+            // Only an intent: Create may have run; abort what it may have left.
+            None => abort_orphans(job, old.started, None).await?,
+        },
+        None => {}
+    }
+    Ok(Start::Fresh(NewJournal {
+        handle,
+        destination,
+        source,
+    }))
+}
+
+/// Resumes the upload a journal describes: re-checks the parts it lists against the source,
+/// reconciles them with ListParts, sends what is missing or wrong, completes.
+async fn resume<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    old: Journal,
+    source: SourceIdentity,
+    parts: &Arc<dyn PartSource<C>>,
+) -> Result<UploadOutcome, Error> {
+    let u = old.upload.clone().expect("a journal with an upload");
+    // Refused before anything changed: the journal and the upload stay as they are.
+    let refuse = |what: Mismatch, message: String| {
+        Error::mismatch(what, message).kept_for_resume(old.id.clone())
+    };
+    if let Some(diff) = old.source.difference(&source) {
+        return Err(refuse(
+            Mismatch::Source(diff.clone()),
+            format!(
+                "{} changed since its {} began ({diff} differ)",
+                source.path.display(),
+                job.noun
+            ),
+        ));
+    }
+    let key_md5 = job
+        .options
+        .request
+        .sse_customer_key
+        .as_ref()
+        .map(|k| k.key_md5().to_string());
+    if key_md5 != u.sse_c_key_md5 {
+        let what = Mismatch::SseCustomerKey {
+            began: u.sse_c_key_md5.is_some(),
+            given: key_md5.is_some(),
+        };
+        let message = match u.sse_c_key_md5 {
+            Some(_) if key_md5.is_some() => "the SSE-C key is not the one the upload began with",
+            Some(_) => "the upload began with an SSE-C key: give it again",
+            None => "the upload began without an SSE-C key, and one was given",
+        };
+        return Err(refuse(what, message.into()));
+    }
+    if let Some(ps) = job.settings.plan.part_size
+        && ps != u.part_size
+    {
+        return Err(refuse(
+            Mismatch::PartSize {
+                began: u.part_size,
+                asked: ps,
+            },
+            format!(
+                "the upload began with part size {} bytes, not {ps}",
+                u.part_size
+            ),
+        ));
+    }
+    // The journal's settings finish the upload, whatever this run asked for.
+    let mut settings = job.settings.clone();
+    settings.checksum = mode_from_record(&u)?;
+    let job = Arc::new(job.with_settings(settings));
+    let size = source.size;
+    let plan = Plan::Multipart {
+        size,
+        part_size: u.part_size,
+        parts: u.parts,
+    };
+    if plan.part_range(u.parts).0 >= size || u.parts as u64 * u.part_size < size {
+        return Err(refuse(
+            Mismatch::Plan,
+            "the journal's plan does not fit the source".into(),
+        ));
+    }
+    let upload_id: Arc<str> = Arc::from(u.upload_id.as_str());
+    job.emit(Event::Planned {
+        size: Some(size),
+        part_size: u.part_size,
+        parts: Some(u.parts),
+        multipart: true,
+    });
+    job.ctx.progress.set_total(size, u.parts);
+
+    // 1. The parts the journal lists, checked against the source (the last record of a part
+    //    number wins).
+    let mut recorded: BTreeMap<u32, PartRecord> = BTreeMap::new();
+    for p in old.parts {
+        recorded.insert(p.part, p);
+    }
+    let mut intact = Vec::new();
+    for (n, rec) in &recorded {
+        let (offset, len) = plan.part_range(*n);
+        if parts.intact(rec, offset, len).await? {
+            intact.push(rec.clone());
+        } else {
+            warn!(
+                part = n,
+                "part {n} of the source changed since it was sent; sending it again"
+            );
+        }
+    }
+    // 2. What the server holds (a part number may be listed twice: any copy with the
+    //    journal's ETag will do).
+    let req = ListPartsRequest {
+        bucket: job.bucket.clone(),
+        key: job.key.clone(),
+        upload_id: upload_id.to_string(),
+        request: job.options.request.clone(),
+        ..Default::default()
+    };
+    let listed = job
+        .ctx
+        .retrying(None, |_| {
+            let (job, req) = (job.clone(), req.clone());
+            async move {
+                match ferry_s3::list_all_parts(job.client(), &req).await {
+                    Err(e) if e.code() == Some("NoSuchUpload") => Ok(None),
+                    other => other.map(Some).map_err(Failure::S3),
+                }
+            }
+        })
+        .await;
+    let listed = match listed {
+        Ok(Some(l)) => l,
+        Ok(None) => return finished_elsewhere(&job, &upload_id, &recorded, size).await,
+        Err(f) => {
+            let err = job.failed("listing the parts of the upload to resume", f);
+            return Err(job.give_up(&upload_id, err).await);
+        }
+    };
+    let mut done = Vec::new();
+    for rec in intact {
+        if listed
+            .iter()
+            .any(|l| l.part_number == rec.part && same_etag(&l.etag, &rec.etag))
+        {
+            done.push(done_from_record(job.mode(), &rec)?);
+        }
+    }
+    let have: HashSet<u32> = done.iter().map(|d| d.part.part_number).collect();
+    job.emit(Event::Resumed {
+        upload_id: upload_id.to_string(),
+        parts_done: have.len() as u32,
+        parts_to_send: u.parts - have.len() as u32,
+    });
+    for d in &done {
+        job.ctx
+            .progress
+            .add_bytes(plan.part_range(d.part.part_number).1);
+        job.ctx.progress.part_started();
+        job.ctx.progress.part_ended(true);
+    }
+    // 3. The rest.
+    let todo = (1..=u.parts).filter(|n| !have.contains(n));
+    let sent = run_parts(&job, &upload_id, parts, plan, todo).await;
+    let all = sent.map(|mut s| {
+        s.extend(done);
+        s
+    });
+    finish(&job, upload_id, all, size).await
+}
+
+/// Whether two ETags are the same (servers differ on quoting them).
+fn same_etag(a: &str, b: &str) -> bool {
+    a.trim_matches('"') == b.trim_matches('"')
+}
+
+/// A part recorded in the journal, as Complete needs it.
+fn done_from_record(mode: ChecksumMode, rec: &PartRecord) -> Result<Done, Error> {
+    let (checksum, digest) = match (mode, &rec.checksum) {
+        (ChecksumMode::Additional(a, _), Some(v)) => {
+            let raw = base64::engine::general_purpose::STANDARD
+                .decode(v)
+                .map_err(|_| Error::invalid("a journal checksum is not base64"))?;
+            (
+                Some(ChecksumValue {
+                    algorithm: a,
+                    value: v.clone(),
+                }),
+                Some(Digest { raw, len: rec.size }),
+            )
+        }
+        _ => (None, None),
+    };
+    Ok(Done {
+        part: CompletedPart {
+            part_number: rec.part,
+            etag: rec.etag.clone(),
+            checksum,
+        },
+        digest,
+    })
+}
+
+/// The upload is gone: maybe a Complete whose reply was lost finished it. If the object
+/// matches the journal (size, and checksum when all parts are recorded), that is success.
+async fn finished_elsewhere<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    upload_id: &str,
+    recorded: &BTreeMap<u32, PartRecord>,
+    size: u64,
+) -> Result<UploadOutcome, Error> {
+    let parts: Vec<Done> = recorded
+        .values()
+        .map(|r| done_from_record(job.mode(), r))
+        .collect::<Result<_, _>>()?;
+    let (expected, checksum_type) = match job.mode() {
+        ChecksumMode::Additional(a, t) => {
+            let digests: Vec<Digest> = parts.iter().filter_map(|p| p.digest.clone()).collect();
+            let covered: u64 = digests.iter().map(|d| d.len).sum();
+            (
+                (covered == size)
+                    .then(|| object_checksum(a, t, &digests))
+                    .flatten(),
+                Some(t),
+            )
+        }
+        _ => (None, None),
+    };
+    let checked = crate::verify::verify(
+        job,
+        size,
+        expected.clone(),
+        checksum_type,
+        parts.len() as u32,
+        String::new(),
+        None,
+    )
+    .await;
+    match checked {
+        Ok(outcome) if expected.is_some() => {
+            job.forget();
+            Ok(outcome)
+        }
+        _ => Err(Error::mismatch(
+            Mismatch::UploadGone,
+            format!(
+                "the multipart upload {upload_id} no longer exists and {} is not the finished {}",
+                job.url(),
+                job.noun
+            ),
+        )
+        .kept_for_resume(job.journal_id().unwrap_or_default())),
+    }
+}

@@ -1,0 +1,154 @@
+//! What finished transfers produced: plain data that events carry and handles return.
+
+use std::path::PathBuf;
+
+use ferry_s3::{ChecksumType, ChecksumValue};
+
+use crate::error::Error;
+
+/// How a finished upload or copy was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// The server computed the object's checksum on Complete (or PutObject) and HeadObject
+    /// gave back the value ferry computed locally, and the size.
+    Checksum(ChecksumValue),
+    /// The server keeps no checksum ferry could compare: the size matched, and each part was
+    /// checked by the server on arrival (trailer checksum or Content-MD5).
+    PartsAndSize,
+    /// Only the size matched (no checksum was asked for).
+    SizeOnly,
+}
+
+/// What a finished upload (or copy) produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadOutcome {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// The object's size.
+    pub size: u64,
+    /// Its ETag.
+    pub etag: String,
+    /// Its version id, in a versioned bucket.
+    pub version_id: Option<String>,
+    /// Its checksum as ferry computed it (and the server confirmed, see `verification`).
+    pub checksum: Option<ChecksumValue>,
+    /// The checksum's type (absent for a single PutObject).
+    pub checksum_type: Option<ChecksumType>,
+    /// Parts sent (1 for a single PutObject).
+    pub parts: u32,
+    /// How the object was checked.
+    pub verification: Verification,
+}
+
+/// How a download was checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Check {
+    /// The object's FULL_OBJECT checksum, combined from the ranges' CRCs.
+    FullObject(ChecksumValue),
+    /// The object's COMPOSITE checksum: the checksum of its parts' checksums (`-N`).
+    Composite(ChecksumValue),
+    /// A single-request object's checksum (SHA1, SHA256), over all the bytes in order.
+    WholeObject(ChecksumValue),
+    /// The multipart ETag: the MD5 of the parts' MD5s, `-N`.
+    MultipartEtag(String),
+    /// The ETag as the object's MD5.
+    Md5Etag(String),
+    /// Only the size: why no more.
+    SizeOnly(String),
+}
+
+impl std::fmt::Display for Check {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Check::FullObject(v) => write!(f, "full-object {} {}", v.algorithm, v.value),
+            Check::Composite(v) => write!(f, "composite {} {}", v.algorithm, v.value),
+            Check::WholeObject(v) => write!(f, "{} {}", v.algorithm, v.value),
+            Check::MultipartEtag(e) => write!(f, "multipart ETag {e}"),
+            Check::Md5Etag(e) => write!(f, "MD5 ETag {e}"),
+            Check::SizeOnly(why) => write!(f, "size only ({why})"),
+        }
+    }
+}
+
+impl Check {
+    /// A short name: `full-object`, `composite`, `whole-object`, `multipart-etag`,
+    /// `md5-etag` or `size`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Check::FullObject(_) => "full-object",
+            Check::Composite(_) => "composite",
+            Check::WholeObject(_) => "whole-object",
+            Check::MultipartEtag(_) => "multipart-etag",
+            Check::Md5Etag(_) => "md5-etag",
+            Check::SizeOnly(_) => "size",
+        }
+    }
+}
+
+/// What a finished download produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DownloadOutcome {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// The file written, or `None` for a writer or memory.
+    pub path: Option<PathBuf>,
+    /// The object's bytes, for a download into memory.
+    pub data: Option<bytes::Bytes>,
+    /// The object's size.
+    pub size: u64,
+    /// Its ETag.
+    pub etag: String,
+    /// Its version id, if the server gave one.
+    pub version_id: Option<String>,
+    /// Ranges in the plan.
+    pub ranges: u32,
+    /// Bytes fetched over the network (refetches included).
+    pub fetched: u64,
+    /// Bytes reused from an earlier, interrupted run.
+    pub reused: u64,
+    /// Ranges fetched again because the object did not check out.
+    pub refetched: u32,
+    /// How the bytes were checked.
+    pub check: Check,
+}
+
+/// One object of a tree transfer that did not finish.
+#[derive(Debug)]
+pub struct ObjectFailure {
+    /// The local file.
+    pub path: PathBuf,
+    /// The key.
+    pub key: String,
+    /// Why.
+    pub error: Error,
+}
+
+/// How a tree transfer (a folder to a prefix, or back) ended. Objects that failed do not stop
+/// the others; they are listed here.
+#[derive(Debug, Default)]
+pub struct TreeOutcome {
+    /// Objects found (files walked, or objects listed) and started.
+    pub objects: u64,
+    /// Objects transferred and checked.
+    pub done: u64,
+    /// Their bytes.
+    pub bytes: u64,
+    /// Objects that failed (cancelled ones are not listed: see `interrupted`).
+    pub failed: Vec<ObjectFailure>,
+    /// Objects kept to resume: journaled uploads, partial downloads.
+    pub kept: u64,
+    /// The run was cancelled before every object ended.
+    pub interrupted: bool,
+}
+
+impl TreeOutcome {
+    /// Every object was transferred.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty() && !self.interrupted
+    }
+}

@@ -1,0 +1,345 @@
+//! Trees: a folder to a prefix (every file under it) and a prefix to a folder (every object
+//! under it), as one transfer of many objects. The walk or the listing streams in (`walk`),
+//! objects start as it goes, as many at once as the manager's request budget has room for,
+//! each an upload or download like any other (checksummed, verified, journaled or kept as a
+//! partial file), their parts sharing the one memory budget. One object failing does not stop
+//! the others: each is reported as it ends, and the outcome lists what failed.
+
+pub(crate) mod keys;
+mod walk;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferry_s3::{ListObjectsRequest, ObjectClient, ObjectOptions, RequestOptions};
+use tokio::sync::{Semaphore, mpsc};
+
+use crate::context::Context;
+use crate::download::{Download, DownloadSettings, Listed, Target};
+use crate::error::{Error, ErrorKind};
+use crate::outcome::{DownloadOutcome, ObjectFailure, TreeOutcome, UploadOutcome};
+use crate::progress::Event;
+use crate::schedule::{Pool, Sink};
+use crate::upload::{Source, Upload, UploadSettings};
+
+/// Items a walk or a listing reads ahead of the transfers.
+const READ_AHEAD: usize = 1000;
+
+/// A folder to a prefix: every regular file under `root` (links followed) to `prefix` and
+/// its path below `root`.
+#[derive(Debug, Clone)]
+pub struct TreeUpload {
+    /// The folder.
+    pub root: PathBuf,
+    /// Bucket.
+    pub bucket: String,
+    /// The prefix (a `/` is added when it has none).
+    pub prefix: String,
+    /// What each object carries.
+    pub options: ObjectOptions,
+    /// Guess each object's content type from its file name when `options` gives none. By
+    /// default, `true`.
+    pub guess_content_type: bool,
+    /// How each object is uploaded.
+    pub settings: UploadSettings,
+}
+
+impl TreeUpload {
+    /// Every file under `root` to `bucket`/`prefix`, with default options and settings.
+    pub fn new(root: impl Into<PathBuf>, bucket: impl Into<String>, prefix: &str) -> Self {
+        Self {
+            root: root.into(),
+            bucket: bucket.into(),
+            prefix: prefix.to_string(),
+            options: ObjectOptions::default(),
+            guess_content_type: true,
+            settings: UploadSettings::default(),
+        }
+    }
+}
+
+/// A prefix to a folder: every object under `prefix` to `root` and its key below the prefix
+/// (folder markers, keys ending in `/`, skipped).
+#[derive(Debug, Clone)]
+pub struct TreeDownload {
+    /// Bucket.
+    pub bucket: String,
+    /// The prefix (a `/` is added when it has none; empty: the whole bucket).
+    pub prefix: String,
+    /// The folder (created as needed).
+    pub root: PathBuf,
+    /// SSE-C key, expected bucket owner, requester pays: sent with every request.
+    pub request: RequestOptions,
+    /// How each object is downloaded.
+    pub settings: DownloadSettings,
+}
+
+impl TreeDownload {
+    /// Every object under `bucket`/`prefix` into `root`, with default settings.
+    pub fn new(bucket: impl Into<String>, prefix: &str, root: impl Into<PathBuf>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            prefix: prefix.to_string(),
+            root: root.into(),
+            request: RequestOptions::default(),
+            settings: DownloadSettings::default(),
+        }
+    }
+}
+
+/// One object of a tree: its file, its key, its size, and its ETag when listed.
+#[derive(Debug, Clone)]
+pub(crate) struct Item {
+    pub(crate) path: PathBuf,
+    pub(crate) key: String,
+    pub(crate) size: u64,
+    pub(crate) etag: Option<String>,
+}
+
+/// What the walk or the listing found next.
+pub(crate) enum Found {
+    /// An object to transfer.
+    Item(Item),
+    /// An entry that cannot be transferred (an unreadable folder, a name that cannot be a
+    /// key, a key that cannot be a file): it fails, the others go on.
+    Bad(ObjectFailure),
+    /// The walk or listing itself failed: nothing more is started.
+    Fatal(Error),
+}
+
+/// Uploads a folder in `ctx`.
+pub(crate) async fn upload<C: ObjectClient>(
+    ctx: Context<C>,
+    tree: TreeUpload,
+) -> Result<TreeOutcome, Error> {
+    crate::upload::check(&tree.settings, &tree.options)?;
+    let prefix = keys::as_folder(&tree.prefix);
+    let walk = walk::Walk::new(&tree.root, &prefix)?;
+    let found = walk::walk_into(walk, READ_AHEAD);
+    let plan = tree.settings.plan;
+    let weight = move |item: &Item| match crate::plan::plan(item.size, &plan) {
+        Ok(crate::plan::Plan::Multipart { parts, .. }) => parts,
+        _ => 1,
+    };
+    let start = move |ctx: Context<C>, item: Item| {
+        let mut options = tree.options.clone();
+        if tree.guess_content_type && options.content_type.is_none() {
+            options.content_type = mime_guess::from_path(&item.path)
+                .first_raw()
+                .map(str::to_string);
+        }
+        let upload = Upload {
+            source: Source::File(item.path),
+            bucket: tree.bucket.clone(),
+            key: item.key,
+            options,
+            settings: tree.settings.clone(),
+        };
+        crate::upload::run(ctx, upload)
+    };
+    run(ctx, found, weight, start).await
+}
+
+/// Downloads a prefix in `ctx`.
+pub(crate) async fn download<C: ObjectClient>(
+    ctx: Context<C>,
+    tree: TreeDownload,
+) -> Result<TreeOutcome, Error> {
+    crate::download::check(&tree.settings)?;
+    if tree.root.exists() && !tree.root.is_dir() {
+        return Err(Error::invalid(format!(
+            "{} is a file; a tree is written into a folder",
+            tree.root.display()
+        )));
+    }
+    let prefix = keys::as_folder(&tree.prefix);
+    let req = ListObjectsRequest {
+        bucket: tree.bucket.clone(),
+        prefix: (!prefix.is_empty()).then_some(prefix),
+        ..Default::default()
+    };
+    let found = walk::list(&ctx, req, tree.root.clone(), READ_AHEAD);
+    let range = tree.settings.range_size.max(1);
+    let weight = move |item: &Item| item.size.div_ceil(range).min(u64::from(u32::MAX)) as u32;
+    let start = move |ctx: Context<C>, item: Item| {
+        let download = Download {
+            bucket: tree.bucket.clone(),
+            key: item.key,
+            version_id: None,
+            request: tree.request.clone(),
+            // The listing's size and ETag let a small object come down in one GET.
+            listed: item.etag.map(|etag| Listed {
+                size: item.size,
+                etag,
+            }),
+            target: Target::File(item.path.clone()),
+            settings: tree.settings.clone(),
+        };
+        async move {
+            if let Some(parent) = item.path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| {
+                    Error::local(format!("cannot create the folder {}", parent.display()), e)
+                })?;
+            }
+            crate::download::run(ctx, download).await
+        }
+    };
+    run(ctx, found, weight, start).await
+}
+
+/// How one object's end is reported.
+pub(crate) trait Ended: Send + 'static {
+    /// The event for a finished object.
+    fn event(&self, item: &Item) -> Event;
+}
+
+impl Ended for UploadOutcome {
+    fn event(&self, item: &Item) -> Event {
+        Event::ObjectUploaded {
+            path: Some(item.path.clone()),
+            outcome: self.clone(),
+        }
+    }
+}
+
+impl Ended for DownloadOutcome {
+    fn event(&self, _item: &Item) -> Event {
+        Event::ObjectDownloaded(self.clone())
+    }
+}
+
+/// Counts objects as they end, and reports each.
+struct Tally<'a, C> {
+    ctx: &'a Context<C>,
+    outcome: TreeOutcome,
+}
+
+impl<C: ObjectClient> Tally<'_, C> {
+    fn failed(&mut self, f: ObjectFailure, size: u64) {
+        let kept = f.error.resume_id().is_some();
+        if kept {
+            self.outcome.kept += 1;
+        }
+        if f.error.kind() == ErrorKind::Cancelled {
+            return;
+        }
+        self.ctx.emit(Event::ObjectFailed {
+            path: f.path.clone(),
+            key: f.key.clone(),
+            size,
+            error: f.error.to_string(),
+            kept,
+        });
+        self.outcome.failed.push(f);
+    }
+}
+
+impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> {
+    async fn accept(&mut self, (item, result): (Item, Result<T, Error>)) -> Result<(), Error> {
+        self.ctx.progress.object_ended();
+        match result {
+            Ok(o) => {
+                self.outcome.done += 1;
+                self.outcome.bytes += item.size;
+                self.ctx.emit(o.event(&item));
+            }
+            Err(error) => {
+                let size = item.size;
+                self.failed(
+                    ObjectFailure {
+                        path: item.path,
+                        key: item.key,
+                        error,
+                    },
+                    size,
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs every object `found` yields through `start`, side by side within the request budget:
+/// each object takes as many of its slots as it has parts or ranges (`weight`), a whole
+/// object's width at most, so small objects go many at a time and a big one gets its full
+/// width (and an interrupted run leaves few objects half done). Reports each as it ends. A
+/// cancel stops new objects and cancels those running (the outcome is then marked
+/// interrupted); a failed walk or listing stops new objects and is the error once those
+/// running have ended.
+async fn run<C, T, W, F, Fut>(
+    ctx: Context<C>,
+    mut found: mpsc::Receiver<Found>,
+    weight: W,
+    start: F,
+) -> Result<TreeOutcome, Error>
+where
+    C: ObjectClient,
+    T: Ended,
+    W: Fn(&Item) -> u32,
+    F: Fn(Context<C>, Item) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+{
+    let shared = ctx.shared.clone();
+    let width = shared.requests.limit().max(1);
+    let slots = Arc::new(Semaphore::new(width as usize));
+    let mut pool: Pool<(Item, Result<T, Error>)> =
+        Pool::new(width, &shared.memory, &ctx.cancel, "transfer");
+    let mut tally = Tally {
+        ctx: &ctx,
+        outcome: TreeOutcome::default(),
+    };
+    let mut fatal = None;
+    while pool.room(0, &mut tally).await.is_some() {
+        let item = tokio::select! {
+            f = found.recv() => f,
+            () = ctx.cancel.cancelled() => None,
+        };
+        match item {
+            None => break,
+            Some(Found::Fatal(e)) => {
+                fatal = Some(e);
+                break;
+            }
+            Some(Found::Bad(f)) => {
+                tally.outcome.objects += 1;
+                tally.failed(f, 0);
+            }
+            Some(Found::Item(item)) => {
+                let want = weight(&item).clamp(1, shared.parts_per_object.min(width));
+                let held = loop {
+                    let busy = !pool.is_empty();
+                    tokio::select! {
+                        biased;
+                        () = ctx.cancel.cancelled() => break None,
+                        p = slots.clone().acquire_many_owned(want) => {
+                            break Some(p.expect("the slots are never closed"));
+                        }
+                        _ = pool.settle_one(&mut tally), if busy => {}
+                    }
+                };
+                let Some(held) = held else {
+                    break;
+                };
+                tally.outcome.objects += 1;
+                ctx.progress.object_started();
+                let child = ctx.child();
+                let run = start(child, item.clone());
+                pool.spawn(async move {
+                    let result = run.await;
+                    drop(held);
+                    Ok((item, result))
+                });
+            }
+        }
+    }
+    let ended = pool.finish(&mut tally).await;
+    let mut outcome = tally.outcome;
+    if ctx.cancel.is_cancelled() {
+        outcome.interrupted = true;
+        return Ok(outcome);
+    }
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    ended.map(|()| outcome)
+}

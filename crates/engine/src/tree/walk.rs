@@ -1,0 +1,271 @@
+//! The two sides of a tree, each read as a stream in the same order, the byte order of keys
+//! (what ListObjectsV2 returns): a folder walked one folder at a time ([`Walk`]), and a prefix
+//! listed one page at a time ([`list`]). Neither holds more than one folder's entries or one
+//! page of keys, whatever the count of files or objects.
+
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStrExt as _;
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+
+use ferry_s3::{ListObjectsRequest, ObjectClient};
+use tokio::sync::mpsc;
+use tracing::warn;
+
+use super::keys::{Folders, key_for, path_for};
+use super::{Found, Item};
+use crate::context::Context;
+use crate::error::{Error, Failure};
+use crate::outcome::ObjectFailure;
+
+/// Every regular file under a folder (symbolic links followed), in the byte order of their
+/// keys. A folder's entries are read and sorted when the walk enters it, a folder sorting as
+/// its name and `/` (so `a-b` comes before `a/x`, as the keys do).
+pub(crate) struct Walk {
+    root: PathBuf,
+    prefix: String,
+    /// The folders being walked, innermost last: each the entries left, in reverse order.
+    stack: Vec<Folder>,
+}
+
+struct Folder {
+    /// Its path below the root.
+    rel: PathBuf,
+    /// Its device and inode (a link back to it is a loop).
+    id: (u64, u64),
+    left: Vec<Entry>,
+}
+
+struct Entry {
+    name: OsString,
+    /// The name as its keys begin: a folder's with `/` after it.
+    order: Vec<u8>,
+    meta: std::fs::Metadata,
+}
+
+impl Walk {
+    /// A walk of `root`, whose files become keys below `prefix` (empty or ending in `/`).
+    pub(crate) fn new(root: &Path, prefix: &str) -> Result<Self, Error> {
+        let meta = std::fs::metadata(root)
+            .map_err(|e| Error::invalid(format!("cannot read source {}: {e}", root.display())))?;
+        if !meta.is_dir() {
+            return Err(Error::invalid(format!(
+                "source {} is not a folder",
+                root.display()
+            )));
+        }
+        let mut walk = Self {
+            root: root.to_path_buf(),
+            prefix: prefix.to_string(),
+            stack: Vec::new(),
+        };
+        let left = walk
+            .read(Path::new(""))
+            .map_err(|e| Error::invalid(format!("cannot read {}: {e}", root.display())))?;
+        walk.stack.push(Folder {
+            rel: PathBuf::new(),
+            id: (meta.dev(), meta.ino()),
+            left,
+        });
+        Ok(walk)
+    }
+
+    /// The entries of the folder at `rel`, sorted, last first.
+    fn read(&self, rel: &Path) -> std::io::Result<Vec<Entry>> {
+        let dir = self.root.join(rel);
+        let mut entries = Vec::new();
+        for e in std::fs::read_dir(&dir)? {
+            let e = e?;
+            let name = e.file_name();
+            // Links followed: what they point at.
+            let meta = match std::fs::metadata(e.path()) {
+                Ok(m) => m,
+                Err(err) => {
+                    warn!("skipping {}: {err}", e.path().display());
+                    continue;
+                }
+            };
+            let mut order = name.as_bytes().to_vec();
+            if meta.is_dir() {
+                order.push(b'/');
+            }
+            entries.push(Entry { name, order, meta });
+        }
+        entries.sort_by(|a, b| b.order.cmp(&a.order));
+        Ok(entries)
+    }
+}
+
+impl Iterator for Walk {
+    type Item = Found;
+
+    fn next(&mut self) -> Option<Found> {
+        loop {
+            let folder = self.stack.last_mut()?;
+            let Some(entry) = folder.left.pop() else {
+                self.stack.pop();
+                continue;
+            };
+            let rel = folder.rel.join(&entry.name);
+            let path = self.root.join(&rel);
+            if entry.meta.is_dir() {
+                let id = (entry.meta.dev(), entry.meta.ino());
+                if self.stack.iter().any(|f| f.id == id) {
+                    warn!(
+                        "skipping {}: a link back to a folder above it",
+                        path.display()
+                    );
+                    continue;
+                }
+                match self.read(&rel) {
+                    Ok(left) => self.stack.push(Folder { rel, id, left }),
+                    Err(e) => {
+                        return Some(Found::Bad(ObjectFailure {
+                            key: String::new(),
+                            error: Error::local(format!("cannot read {}", path.display()), e),
+                            path,
+                        }));
+                    }
+                }
+                continue;
+            }
+            if !entry.meta.is_file() {
+                warn!("skipping {}: not a regular file", path.display());
+                continue;
+            }
+            let key = key_for(&self.prefix, &rel).and_then(|k| {
+                ferry_s3::validate_key(&k)
+                    .map(|()| k)
+                    .map_err(|e| e.to_string())
+            });
+            return Some(match key {
+                Ok(key) => Found::Item(Item {
+                    path,
+                    key,
+                    size: entry.meta.len(),
+                    etag: None,
+                }),
+                Err(why) => Found::Bad(ObjectFailure {
+                    key: String::new(),
+                    error: Error::invalid(why),
+                    path,
+                }),
+            });
+        }
+    }
+}
+
+/// Walks `root` on a blocking thread into a channel of `capacity` items.
+pub(crate) fn walk_into(walk: Walk, capacity: usize) -> mpsc::Receiver<Found> {
+    let (tx, rx) = mpsc::channel(capacity);
+    tokio::task::spawn_blocking(move || {
+        for found in walk {
+            if tx.blocking_send(found).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each
+/// object with the file it goes to below `root`. A page that meets a transient error is asked
+/// for again; one that fails for good ends the channel with [`Found::Fatal`]. An empty
+/// listing is [`Found::Fatal`] too: nothing to download is a mistake in the prefix.
+pub(crate) fn list<C: ObjectClient>(
+    ctx: &Context<C>,
+    req: ListObjectsRequest,
+    root: PathBuf,
+    capacity: usize,
+) -> mpsc::Receiver<Found> {
+    let (tx, rx) = mpsc::channel(capacity);
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let prefix = req.prefix.clone().unwrap_or_default();
+        let mut req = req;
+        let mut folders = Folders::default();
+        let mut any = false;
+        loop {
+            let page = ctx
+                .retrying(None, |_| {
+                    let req = req.clone();
+                    let ctx = &ctx;
+                    async move { ctx.client().list_objects(&req).await.map_err(Failure::S3) }
+                })
+                .await;
+            let page = match page {
+                Ok(p) => p,
+                Err(f) => {
+                    let e =
+                        f.into_error(format!("listing s3://{}/{prefix}", req.bucket), "download");
+                    let _ = tx.send(Found::Fatal(e)).await;
+                    return;
+                }
+            };
+            for o in page.objects {
+                let found = match path_for(&root, &prefix, &o.key) {
+                    Ok(Some(path)) => match folders.check(&o.key) {
+                        None => Found::Item(Item {
+                            path,
+                            key: o.key,
+                            size: o.size,
+                            etag: o.etag,
+                        }),
+                        Some(parent) => Found::Bad(ObjectFailure {
+                            error: Error::invalid(format!(
+                                "s3://{b}/{parent} and s3://{b}/{} cannot both be written: {parent:?} would be a file and a folder; copy one of them alone",
+                                o.key,
+                                b = req.bucket
+                            )),
+                            key: o.key,
+                            path,
+                        }),
+                    },
+                    Ok(None) => {
+                        if o.size > 0 {
+                            warn!(
+                                "skipping s3://{}/{}: a key ending in / cannot be a file",
+                                req.bucket, o.key
+                            );
+                        }
+                        continue;
+                    }
+                    Err(why) => Found::Bad(ObjectFailure {
+                        path: root.clone(),
+                        key: o.key,
+                        error: Error::invalid(why),
+                    }),
+                };
+                any = true;
+                if tx.send(found).await.is_err() {
+                    return;
+                }
+            }
+            match page.next_continuation_token {
+                Some(next) if req.continuation_token.as_ref() != Some(&next) => {
+                    req.continuation_token = Some(next);
+                }
+                Some(_) => {
+                    let e = Error::new(
+                        crate::error::ErrorKind::Service,
+                        format!(
+                            "listing s3://{}/{prefix}: the server's continuation token does not advance; stopping",
+                            req.bucket
+                        ),
+                    );
+                    let _ = tx.send(Found::Fatal(e)).await;
+                    return;
+                }
+                None => break,
+            }
+        }
+        if !any {
+            let e = Error::invalid(format!(
+                "no objects under s3://{}/{prefix}; check the bucket and prefix",
+                req.bucket
+            ));
+            let _ = tx.send(Found::Fatal(e)).await;
+        }
+    });
+    rx
+}

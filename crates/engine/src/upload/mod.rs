@@ -1,0 +1,358 @@
+//! Uploads: a file (or a range of one), bytes in memory, or a stream, to one object. A source
+//! of known size is planned (one PutObject below the threshold, else a multipart upload); a
+//! file's upload is journaled when the manager keeps journals and resumes from one; a file is
+//! checked not to have changed before its object is completed.
+//!
+//! The bytes: `body` (a part as a request body), `send` (UploadPart, PutObject), `stream`
+//! (a source read once, in order).
+
+mod body;
+mod send;
+mod stream;
+
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferry_s3::{ObjectClient, ObjectOptions};
+use futures_util::future::BoxFuture;
+use tokio::io::AsyncRead;
+
+use crate::checksum::ChecksumMode;
+use crate::context::Context;
+use crate::direct::{DirectIo, DirectSource};
+use crate::error::{Error, ErrorKind};
+use crate::journal::{PartRecord, SourceIdentity};
+use crate::multipart::{Done, Job, NewJournal, PartSource, Start, start_or_resume};
+use crate::outcome::UploadOutcome;
+use crate::plan::{Plan, PlanConfig, plan};
+use crate::progress::Event;
+
+pub use body::CHUNK_SIZE;
+
+/// An upload: what, where, what the new object carries, and how.
+#[derive(Debug)]
+pub struct Upload {
+    /// Where the bytes come from.
+    pub source: Source,
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// What the new object carries (content headers, metadata, tags, ACL, encryption, …).
+    pub options: ObjectOptions,
+    /// How to upload.
+    pub settings: UploadSettings,
+}
+
+impl Upload {
+    /// An upload of `source` to `bucket`/`key`, with default options and settings.
+    pub fn new(source: Source, bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            source,
+            bucket: bucket.into(),
+            key: key.into(),
+            options: ObjectOptions::default(),
+            settings: UploadSettings::default(),
+        }
+    }
+
+    /// With these object options.
+    pub fn options(mut self, options: ObjectOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// With these settings.
+    pub fn settings(mut self, settings: UploadSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+/// Where an upload's bytes come from.
+pub enum Source {
+    /// A local file, read with positional reads (never whole in memory); journaled and
+    /// resumable when the manager keeps journals.
+    File(PathBuf),
+    /// `len` bytes of a local file from `offset`, as one object (journaled as a file is).
+    FileRange {
+        /// The file.
+        path: PathBuf,
+        /// First byte.
+        offset: u64,
+        /// Bytes.
+        len: u64,
+    },
+    /// A stream, read once (stdin, a pipe, a download): each part is kept until acknowledged,
+    /// so it cannot resume. With `size`, its parts are uniform and its size is checked.
+    Reader {
+        /// The stream.
+        reader: Box<dyn AsyncRead + Send + Unpin>,
+        /// Its exact size, if known.
+        size: Option<u64>,
+    },
+    /// Bytes in memory: below the multipart threshold, one PutObject.
+    Bytes(Bytes),
+}
+
+impl std::fmt::Debug for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::File(p) => write!(f, "Source::File({})", p.display()),
+            Source::FileRange { path, offset, len } => {
+                write!(f, "Source::FileRange({}, {offset}+{len})", path.display())
+            }
+            Source::Reader { size, .. } => write!(f, "Source::Reader(size {size:?})"),
+            Source::Bytes(b) => write!(f, "Source::Bytes({} bytes)", b.len()),
+        }
+    }
+}
+
+/// How to upload. Build with `Default` and set what differs.
+#[derive(Debug, Clone, Default)]
+pub struct UploadSettings {
+    /// Part planning: part size, single-request threshold, object size limit.
+    pub plan: PlanConfig,
+    /// Checksums. By default, CRC64NVME, FULL_OBJECT.
+    pub checksum: ChecksumMode,
+    /// Refuse to replace an existing object (`If-None-Match: *`). By default, `false`.
+    pub no_clobber: bool,
+    /// Sign every chunk of every body (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`) instead
+    /// of sending it unsigned with a checksum trailer. Costs a SHA-256 of all the data. By
+    /// default, `false`.
+    pub sign_payload: bool,
+    /// What to do with a multipart upload that failed. By default, [`FailurePolicy::Auto`].
+    pub on_failure: FailurePolicy,
+    /// When a source file is read with `O_DIRECT` rather than through the page cache. By
+    /// default, when it is too big for the page cache to hold comfortably.
+    pub direct_io: DirectIo,
+    /// Abort the interrupted upload of the same source and destination that a journal
+    /// describes, and start fresh. By default, `false`: resume it.
+    pub restart: bool,
+}
+
+/// What happens to a multipart upload that failed or was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Keep it (with its journal) when it can resume: interrupted, or retries ran out on a
+    /// transient fault. Abort it on a permanent error (AccessDenied, NoSuchBucket, …), and
+    /// always for streams, which cannot be read again.
+    #[default]
+    Auto,
+    /// Keep it whenever it is journaled, except when its source file changed during the
+    /// upload: those parts mix two versions of the file, so it is always aborted.
+    Keep,
+    /// Always abort it.
+    Abort,
+}
+
+/// Checks what can be checked before anything is sent.
+pub(crate) fn check(settings: &UploadSettings, options: &ObjectOptions) -> Result<(), Error> {
+    options
+        .validate()
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    if let ChecksumMode::Additional(a, t) = settings.checksum
+        && !a.allows(t)
+    {
+        return Err(Error::invalid(format!(
+            "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
+        )));
+    }
+    if let Some(ps) = settings.plan.part_size {
+        crate::plan::check_part_size(ps).map_err(|e| Error::invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Runs an upload in `ctx`.
+pub(crate) async fn run<C: ObjectClient>(
+    ctx: Context<C>,
+    upload: Upload,
+) -> Result<UploadOutcome, Error> {
+    check(&upload.settings, &upload.options)?;
+    let Upload {
+        source,
+        bucket,
+        key,
+        options,
+        settings,
+    } = upload;
+    let job = Arc::new(Job::new(ctx, bucket, key, options, settings, "upload"));
+    match source {
+        Source::File(path) => run_file(job, path, None).await,
+        Source::FileRange { path, offset, len } => run_file(job, path, Some((offset, len))).await,
+        Source::Reader { reader, size } => stream::run_stream(job, reader, size).await,
+        Source::Bytes(bytes) => {
+            let size = bytes.len() as u64;
+            let parts = Arc::new(LocalParts::Memory(bytes));
+            run_planned(job, size, parts, None).await
+        }
+    }
+}
+
+/// A file, or `range` of it.
+async fn run_file<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    path: PathBuf,
+    range: Option<(u64, u64)>,
+) -> Result<UploadOutcome, Error> {
+    let cannot = |what: &str, e: std::io::Error| {
+        Error::invalid(format!("cannot {what} source {}: {e}", path.display()))
+    };
+    let file = File::open(&path).map_err(|e| cannot("open", e))?;
+    let meta = file.metadata().map_err(|e| cannot("read", e))?;
+    if meta.is_dir() {
+        return Err(Error::invalid(format!(
+            "source {} is a folder; give a file",
+            path.display()
+        )));
+    }
+    // The identity every later look is compared with: taken before the first byte is read,
+    // and of the very file opened.
+    let mut identity = SourceIdentity::of(&path).map_err(|e| cannot("read", e))?;
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        if (identity.inode, identity.device, identity.size) != (meta.ino(), meta.dev(), meta.len())
+        {
+            return Err(Error::new(
+                ErrorKind::SourceChanged,
+                format!(
+                    "{} changed while it was being opened; try again once it is stable",
+                    path.display()
+                ),
+            ));
+        }
+    }
+    let (base, size) = match range {
+        Some((offset, len)) => {
+            if offset.checked_add(len).is_none_or(|end| end > meta.len()) {
+                return Err(Error::invalid(format!(
+                    "bytes {offset}..{} are not all in {} ({} bytes)",
+                    offset.saturating_add(len),
+                    path.display(),
+                    meta.len()
+                )));
+            }
+            identity = identity.with_range(offset, len);
+            (offset, len)
+        }
+        None => (0, meta.len()),
+    };
+    let _ = job.watched.set((path.clone(), identity.clone()));
+    let direct = DirectSource::open(&path, &file, size, job.settings.direct_io, CHUNK_SIZE);
+    let parts = Arc::new(LocalParts::File {
+        file: Arc::new(file),
+        direct: direct.map(Arc::new),
+        base,
+    });
+    if job.ctx.shared.journal.is_none() {
+        return run_planned(job, size, parts, None).await;
+    }
+    let source: Arc<dyn PartSource<C>> = parts.clone();
+    match start_or_resume(&job, identity, &source).await? {
+        Start::Resumed(outcome) => Ok(outcome),
+        Start::Fresh(journal) => run_planned(job, size, parts, Some(journal)).await,
+    }
+}
+
+/// Plans `size` bytes of `parts`: one PutObject below the threshold (a journal is not needed
+/// then, and removed), else a multipart upload.
+async fn run_planned<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    size: u64,
+    parts: Arc<LocalParts>,
+    journal: Option<NewJournal>,
+) -> Result<UploadOutcome, Error> {
+    let plan = plan(size, &job.settings.plan).map_err(|e| Error::invalid(e.to_string()))?;
+    match plan {
+        Plan::Single { size } => {
+            job.emit(Event::Planned {
+                size: Some(size),
+                part_size: size,
+                parts: Some(1),
+                multipart: false,
+            });
+            job.ctx.progress.set_total(size, 1);
+            if let Some(j) = journal {
+                let _ = j.handle.remove();
+            }
+            send::put_single(&job, parts.data(0, size)).await
+        }
+        Plan::Multipart { .. } => crate::multipart::run(job, plan, parts, journal).await,
+    }
+}
+
+/// Local bytes as a source of parts: a file (from `base`), or a buffer.
+enum LocalParts {
+    File {
+        file: Arc<File>,
+        /// The same file for direct reads, when it is read direct.
+        direct: Option<Arc<DirectSource>>,
+        /// Where the uploaded bytes start in the file.
+        base: u64,
+    },
+    Memory(Bytes),
+}
+
+impl LocalParts {
+    /// Bytes `offset..offset + len` of the source.
+    fn data(&self, offset: u64, len: u64) -> body::PartData {
+        match self {
+            LocalParts::File { file, direct, base } => body::PartData::File {
+                file: file.clone(),
+                direct: direct.clone(),
+                offset: base + offset,
+                len,
+            },
+            LocalParts::Memory(b) => {
+                body::PartData::Memory(b.slice(offset as usize..(offset + len) as usize))
+            }
+        }
+    }
+}
+
+impl<C: ObjectClient> PartSource<C> for LocalParts {
+    fn memory(&self, len: u64) -> u64 {
+        match self {
+            // A few chunks of it at a time.
+            LocalParts::File { .. } => len.min(CHUNK_SIZE as u64) * body::CHUNKS_IN_FLIGHT,
+            // Already in memory.
+            LocalParts::Memory(_) => 0,
+        }
+    }
+
+    fn send(
+        &self,
+        job: &Arc<Job<C>>,
+        upload_id: &Arc<str>,
+        number: u32,
+        offset: u64,
+        len: u64,
+    ) -> BoxFuture<'static, Result<Done, Error>> {
+        Box::pin(send::send_part(
+            job.clone(),
+            upload_id.clone(),
+            number,
+            self.data(offset, len),
+        ))
+    }
+
+    fn intact(
+        &self,
+        record: &PartRecord,
+        offset: u64,
+        len: u64,
+    ) -> BoxFuture<'static, Result<bool, Error>> {
+        let data = self.data(offset, len);
+        let (size, crc) = (record.size, record.crc64nvme.clone());
+        Box::pin(async move {
+            let digest = tokio::task::spawn_blocking(move || body::recheck_digest(&data))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Local, e.to_string()))?
+                .map_err(|e| Error::local("re-reading the source", e))?;
+            Ok(size == len && digest.base64() == crc)
+        })
+    }
+}

@@ -1,0 +1,193 @@
+//! Sending bytes: one part with UploadPart (retried under the same part number, recorded in
+//! the journal before it counts), or a whole small object with one PutObject.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use ferry_s3::{CompletedPart, ObjectClient, PutObjectRequest, UploadPartRequest};
+
+use super::body::{BodyOptions, Guard, PartData, PartDigests, ReadFailure, part_body};
+use crate::error::{Error, Failure};
+use crate::journal::PartRecord;
+use crate::multipart::{Done, Job, checksum_value};
+use crate::outcome::UploadOutcome;
+use crate::progress::Event;
+
+impl<C: ObjectClient> Job<C> {
+    /// How this job's bodies are made; `guard` checks the source before the last bytes.
+    fn body_options(&self, guard: Option<Guard>) -> BodyOptions {
+        BodyOptions {
+            mode: self.mode(),
+            signed: self.settings.sign_payload,
+            guard,
+            bandwidth: self.ctx.bandwidth().cloned(),
+        }
+    }
+
+    /// One attempt at sending `data`: streams it as a body through `send` and returns the
+    /// answer with the data's digests. A failed attempt takes its bytes back out of the
+    /// progress, so a retry does not count them twice.
+    async fn send_data<T, F, Fut>(
+        &self,
+        data: PartData,
+        guard: Option<Guard>,
+        send: F,
+    ) -> Result<(T, PartDigests), Failure>
+    where
+        F: FnOnce(ferry_s3::Body, Option<String>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ferry_s3::S3Error>>,
+    {
+        let progress = self.ctx.progress.clone();
+        let body = part_body(data, &self.body_options(guard), progress)
+            .await
+            .map_err(Failure::Local)?;
+        let counted = body.counted.clone();
+        let out = send(body.body, body.content_md5).await;
+        let result = match (out, body.digests.await) {
+            (Ok(out), Ok(Ok(d))) => return Ok((out, d)),
+            // Reading failed here: that, not what the request made of its broken body, is
+            // the error (and no retry sends the same unreadable bytes).
+            (_, Ok(Err(ReadFailure::Local(e)))) => Err(Failure::Local(e)),
+            (Ok(_), _) => Err(Failure::Local(std::io::Error::other(
+                "the data's checksum was not computed",
+            ))),
+            (Err(e), _) => Err(Failure::S3(e)),
+        };
+        self.ctx.progress.sub_bytes(counted.load(Ordering::Relaxed));
+        result
+    }
+
+    /// The error of a part (`Some(number)`) or of a single-request upload (`None`): a read
+    /// that failed because the file changed (shrank, vanished) says so.
+    fn send_error(&self, number: Option<u32>, f: Failure) -> Error {
+        if matches!(f, Failure::Local(_))
+            && let Some(changed) = self.source_changed()
+        {
+            return changed;
+        }
+        let what = match (number, &f) {
+            (Some(n), Failure::Local(_)) => format!("reading part {n} for {}", self.url()),
+            (None, Failure::Local(_)) => format!("reading the source of {}", self.url()),
+            (Some(n), _) => format!("part {n} of {}", self.url()),
+            (None, _) => format!("uploading {}", self.url()),
+        };
+        self.failed(what, f)
+    }
+}
+
+/// Uploads one part, retrying under the same part number, reading its data again for each
+/// attempt; records it in the journal before it counts.
+pub(crate) async fn send_part<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    upload_id: Arc<str>,
+    number: u32,
+    data: PartData,
+) -> Result<Done, Error> {
+    let size = data.len();
+    let progress = &job.ctx.progress;
+    progress.part_started();
+    job.emit(Event::PartStarted { part: number, size });
+    let result = job
+        .ctx
+        .retrying(Some(number), |_| {
+            let (job, data, upload_id) = (job.clone(), data.clone(), upload_id.clone());
+            async move {
+                job.send_data(data, None, |body, content_md5| {
+                    let req = UploadPartRequest {
+                        bucket: job.bucket.clone(),
+                        key: job.key.clone(),
+                        upload_id: upload_id.to_string(),
+                        part_number: number,
+                        body,
+                        content_md5,
+                        checksum: None,
+                        request: job.options.request.clone(),
+                    };
+                    async { job.client().upload_part(req).await.map(|out| out.etag) }
+                })
+                .await
+            }
+        })
+        .await;
+    let (etag, digests) = match result {
+        Ok(r) => r,
+        Err(f) => {
+            progress.part_ended(false);
+            return Err(job.send_error(Some(number), f));
+        }
+    };
+    let checksum = checksum_value(job.mode(), digests.additional.as_ref());
+    // Durable before the part counts as done.
+    job.record(&PartRecord {
+        part: number,
+        size,
+        etag: etag.clone(),
+        crc64nvme: digests.recheck.base64(),
+        checksum: checksum.as_ref().map(|c| c.value.clone()),
+    })
+    .inspect_err(|_| progress.part_ended(false))?;
+    progress.part_ended(true);
+    job.emit(Event::PartFinished {
+        part: number,
+        size,
+        etag: etag.clone(),
+    });
+    Ok(Done {
+        part: CompletedPart {
+            part_number: number,
+            etag,
+            checksum,
+        },
+        digest: digests.additional,
+    })
+}
+
+/// One PutObject, with the checksum in a trailer; a file source is checked, after its last
+/// byte is read and before that byte is sent, to be the file it was (see [`Guard`]).
+pub(crate) async fn put_single<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    data: PartData,
+) -> Result<UploadOutcome, Error> {
+    let size = data.len();
+    let progress = &job.ctx.progress;
+    progress.part_started();
+    let out = job
+        .ctx
+        .retrying(Some(1), |_| {
+            let (job, data) = (job.clone(), data.clone());
+            let guard = job.guard();
+            async move {
+                job.send_data(data, guard, |body, content_md5| {
+                    let req = PutObjectRequest {
+                        bucket: job.bucket.clone(),
+                        key: job.key.clone(),
+                        body,
+                        options: job.options.clone(),
+                        content_md5,
+                        checksum: None,
+                        if_none_match: job.settings.no_clobber,
+                    };
+                    job.client().put_object(req)
+                })
+                .await
+            }
+        })
+        .await;
+    progress.part_ended(out.is_ok());
+    let (out, digest) = out.map_err(|f| job.send_error(None, f))?;
+    let expected = checksum_value(job.mode(), digest.additional.as_ref());
+    crate::verify::verify(job, size, expected, None, 1, out.etag, out.version_id).await
+}
+
+impl<C: ObjectClient> Job<C> {
+    /// A check for the body of a single-request upload: the source is as it was when the
+    /// upload began.
+    fn guard(self: &Arc<Self>) -> Option<Guard> {
+        self.watched.get()?;
+        let job = self.clone();
+        Some(Arc::new(move || match job.source_changed() {
+            Some(e) => Err(std::io::Error::other(e.to_string())),
+            None => Ok(()),
+        }))
+    }
+}

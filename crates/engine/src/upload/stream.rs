@@ -1,0 +1,217 @@
+//! A stream of known or unknown length (stdin, a pipe, any `AsyncRead`): read once, in order,
+//! so each part is kept until the server acknowledges it, in memory while the memory budget
+//! grants it, else in an unlinked 0600 temporary file. A stream that ends below the multipart
+//! threshold is one PutObject. Without a known size the parts grow as the stream goes, so no
+//! stream meets a low ceiling; a stream cannot resume, so a failure aborts it.
+
+use std::os::unix::fs::FileExt as _;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use ferry_s3::ObjectClient;
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+use super::body::{CHUNK_SIZE, PartData};
+use super::send::{put_single, send_part};
+use crate::error::Error;
+use crate::multipart::{Job, create, finish};
+use crate::outcome::UploadOutcome;
+use crate::plan::{Plan, STREAM_FIRST_PART, plan, stream_part_size};
+use crate::progress::Event;
+use crate::schedule::Pool;
+
+/// A boxed stream.
+pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
+
+/// Uploads a stream of `size` bytes (or of unknown length).
+pub(crate) async fn run_stream<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    mut reader: Reader,
+    size: Option<u64>,
+) -> Result<UploadOutcome, Error> {
+    let known = size
+        .map(|s| plan(s, &job.settings.plan))
+        .transpose()
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    // An explicit part size is kept for every part (uniform parts, as some stores need);
+    // otherwise parts grow as the stream goes.
+    let explicit = job.settings.plan.part_size;
+    let part_size_of = move |n: u32| match (known, explicit) {
+        (Some(Plan::Multipart { part_size, .. }), _) => part_size,
+        (_, Some(ps)) => ps,
+        _ => stream_part_size(STREAM_FIRST_PART, n),
+    };
+    let threshold = job.settings.plan.multipart_threshold.max(1);
+    let memory = job.ctx.shared.memory.clone();
+    let wrong_size = |had: u64, said: u64| {
+        Error::new(
+            crate::error::ErrorKind::Local,
+            format!("the stream had {had} bytes, not the {said} it was said to have"),
+        )
+    };
+    // Read up to the threshold first: a stream that ends below it is one PutObject. Its
+    // memory is held until the end.
+    let _first = memory.take(threshold).await;
+    let mut pending = read_memory(&mut reader, threshold).await?;
+    if (pending.len() as u64) < threshold {
+        let size = pending.len() as u64;
+        if let Some(p) = known
+            && p.size() != size
+        {
+            return Err(wrong_size(size, p.size()));
+        }
+        job.emit(Event::Planned {
+            size: Some(size),
+            part_size: size,
+            parts: Some(1),
+            multipart: false,
+        });
+        job.ctx.progress.set_total(size, 1);
+        return put_single(&job, PartData::Memory(pending)).await;
+    }
+    let (total, parts) = match known {
+        Some(Plan::Multipart { size, parts, .. }) => (Some(size), Some(parts)),
+        _ => (None, None),
+    };
+    job.emit(Event::Planned {
+        size: total,
+        part_size: part_size_of(1),
+        parts,
+        multipart: true,
+    });
+    job.ctx
+        .progress
+        .set_total(total.unwrap_or(0), parts.unwrap_or(0));
+    let upload_id = create(&job).await?;
+
+    let mut pool = Pool::new(
+        job.ctx.shared.parts_per_object,
+        &memory,
+        &job.ctx.cancel,
+        job.noun,
+    );
+    let mut done = Vec::new();
+    let mut n = 1u32;
+    let mut sent = 0u64;
+    loop {
+        if n > crate::limits::MAX_PARTS {
+            pool.fail(Error::new(
+                crate::error::ErrorKind::Local,
+                "the stream needs more than 10,000 parts",
+            ));
+            break;
+        }
+        if pool.room(0, &mut done).await.is_none() {
+            break;
+        }
+        let want = part_size_of(n);
+        // A part in memory while the budget grants it, else spilled to a temporary file.
+        let (data, held) = if pending.len() as u64 >= want {
+            (PartData::Memory(pending.split_to(want as usize)), None)
+        } else {
+            let held = memory.try_take(want);
+            let read = if !pending.is_empty() {
+                let tail = read_memory(&mut reader, want - pending.len() as u64).await?;
+                let mut all = BytesMut::with_capacity(pending.len() + tail.len());
+                all.extend_from_slice(&pending);
+                all.extend_from_slice(&tail);
+                pending = Bytes::new();
+                Ok(PartData::Memory(all.freeze()))
+            } else if held.is_some() {
+                read_memory(&mut reader, want).await.map(PartData::Memory)
+            } else {
+                read_spilled(&mut reader, want).await
+            };
+            (read?, held)
+        };
+        let len = data.len();
+        if len == 0 {
+            break;
+        }
+        sent += len;
+        let send = send_part(job.clone(), upload_id.clone(), n, data);
+        pool.spawn(async move {
+            let _held = held;
+            send.await
+        });
+        n += 1;
+        if len < want {
+            break;
+        }
+    }
+    let result = match pool.finish(&mut done).await {
+        Ok(()) => match total {
+            Some(t) if t != sent => Err(wrong_size(sent, t)),
+            _ => Ok(done),
+        },
+        Err(e) => Err(e),
+    };
+    finish(&job, upload_id, result, sent).await
+}
+
+fn read_error(e: std::io::Error) -> Error {
+    Error::local("reading the stream", e)
+}
+
+/// Reads up to `len` bytes of the stream into memory; fewer means it ended.
+async fn read_memory(reader: &mut Reader, len: u64) -> Result<Bytes, Error> {
+    let mut buf = BytesMut::with_capacity(len as usize);
+    while (buf.len() as u64) < len {
+        let want = (len - buf.len() as u64).min(CHUNK_SIZE as u64) as usize;
+        let before = buf.len();
+        buf.resize(before + want, 0);
+        let n = reader.read(&mut buf[before..]).await.map_err(read_error)?;
+        buf.truncate(before + n);
+        if n == 0 {
+            break;
+        }
+    }
+    Ok(buf.freeze())
+}
+
+/// Reads up to `len` bytes of the stream into an unlinked temporary file (0600); fewer means
+/// it ended.
+async fn read_spilled(reader: &mut Reader, len: u64) -> Result<PartData, Error> {
+    let file = spill_file().map_err(|e| Error::local("making a temporary file", e))?;
+    let mut written = 0u64;
+    let mut buf = vec![0u8; CHUNK_SIZE];
+    while written < len {
+        let want = (len - written).min(CHUNK_SIZE as u64) as usize;
+        let n = reader.read(&mut buf[..want]).await.map_err(read_error)?;
+        if n == 0 {
+            break;
+        }
+        file.write_all_at(&buf[..n], written)
+            .map_err(|e| Error::local("writing a temporary file", e))?;
+        written += n as u64;
+    }
+    Ok(PartData::File {
+        file: Arc::new(file),
+        direct: None,
+        offset: 0,
+        len: written,
+    })
+}
+
+/// A temporary file for a spilled part: without a name (nothing is left behind, whatever
+/// happens to the process) and 0600 (`tempfile::tempfile` leaves O_TMPFILE files at 0666 less
+/// the umask, readable by everyone through `/proc` while the process runs).
+fn spill_file() -> std::io::Result<std::fs::File> {
+    use rustix::fs::{Mode, OFlags};
+    let dir = std::env::temp_dir();
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+    match rustix::fs::open(&dir, flags, Mode::RUSR | Mode::WUSR) {
+        Ok(fd) => Ok(std::fs::File::from(fd)),
+        // A filesystem without O_TMPFILE: a named 0600 file, unlinked at once.
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt as _;
+            let named = tempfile::Builder::new()
+                .prefix(".ferry-spill")
+                .permissions(std::fs::Permissions::from_mode(0o600))
+                .tempfile_in(&dir)?;
+            let (file, path) = named.into_parts();
+            drop(path);
+            Ok(file)
+        }
+    }
+}
