@@ -22,12 +22,12 @@ use tracing::warn;
 use crate::checksum::{ChecksumMode, Digest};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind, Failure};
+use crate::job::{Job, UploadSettings};
 use crate::journal::{PartRecord, SourceIdentity};
-use crate::multipart::{Done, Job, PartSource, Start, start_or_resume};
+use crate::multipart::{Done, PartSource, Start, start_or_resume};
 use crate::outcome::{UploadOutcome, Verification};
 use crate::plan::{Plan, plan};
 use crate::progress::Event;
-use crate::upload::UploadSettings;
 
 /// The largest object CopyObject copies in one request.
 const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
@@ -178,7 +178,7 @@ pub(crate) async fn run<C: ObjectClient>(
     ctx: Context<C>,
     copy: Copy,
 ) -> Result<UploadOutcome, Error> {
-    crate::upload::check(&copy.settings, &copy.options)?;
+    crate::job::check(&copy.settings, &copy.options)?;
     let Copy {
         from,
         bucket,

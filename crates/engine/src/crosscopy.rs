@@ -20,7 +20,7 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     source: Context<D>,
     copy: Copy,
 ) -> Result<UploadOutcome, Error> {
-    crate::upload::check(&copy.settings, &copy.options)?;
+    crate::job::check(&copy.settings, &copy.options)?;
     let Copy {
         from,
         bucket,

@@ -33,6 +33,7 @@ mod direct;
 mod download;
 mod error;
 mod handle;
+mod job;
 mod journal;
 mod manager;
 mod multipart;
@@ -52,6 +53,7 @@ pub use direct::DirectIo;
 pub use download::{Download, DownloadSettings, Listed, Target, VerifyMode, partial_path};
 pub use error::{Error, ErrorKind, Mismatch};
 pub use handle::{Canceller, Handle};
+pub use job::{FailurePolicy, UploadSettings};
 pub use journal::{
     Destination, FileJournalStore, JOURNAL_VERSION, Journal, JournalError, JournalHandle,
     JournalStore, PartRecord, SourceIdentity, SourceKind, UploadRecord,
@@ -72,7 +74,7 @@ pub use retry::{
 };
 pub use tree::keys::as_folder;
 pub use tree::{TreeDownload, TreeUpload};
-pub use upload::{CHUNK_SIZE, FailurePolicy, Source, Upload, UploadSettings};
+pub use upload::{CHUNK_SIZE, Source, Upload};
 
 /// S3's limits on multipart uploads. Source: Amazon S3 User Guide, "Amazon S3 multipart upload
 /// limits". Applies to: every multipart upload and copy.

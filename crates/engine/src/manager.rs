@@ -15,13 +15,13 @@ use crate::copy::{Copy, ObjectSource};
 use crate::download::Download;
 use crate::error::Error;
 use crate::handle::{EVENT_CAPACITY, Handle};
+use crate::job::{UploadSettings, journal_error};
 use crate::journal::{JournalStore, SourceKind};
-use crate::multipart::journal_error;
 use crate::outcome::{DownloadOutcome, TreeOutcome, UploadOutcome};
 use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
 use crate::tree::{TreeDownload, TreeUpload};
-use crate::upload::{Source, Upload, UploadSettings};
+use crate::upload::{Source, Upload};
 
 const MIB: u64 = 1024 * 1024;
 

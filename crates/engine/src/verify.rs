@@ -8,7 +8,7 @@ use ferry_s3::{ChecksumType, ChecksumValue, GetObjectRequest, ObjectClient};
 
 use crate::checksum::ChecksumMode;
 use crate::error::{Error, ErrorKind, Failure};
-use crate::multipart::Job;
+use crate::job::Job;
 use crate::outcome::{UploadOutcome, Verification};
 
 /// HeadObject after the upload: the size must match, and the checksum the server keeps must

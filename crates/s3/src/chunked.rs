@@ -32,6 +32,9 @@ pub enum ChunkItem {
 /// A stream of chunk items.
 pub type ChunkStream = Pin<Box<dyn Stream<Item = std::io::Result<ChunkItem>> + Send>>;
 
+/// The framed bytes of a body (what a request sends).
+pub type FramedStream = Pin<Box<dyn Stream<Item = std::io::Result<Bytes>> + Send>>;
+
 /// `;chunk-signature=` and 64 hex digits.
 const SIGNATURE_LEN: u64 = 17 + 64;
 
@@ -82,7 +85,7 @@ pub fn frame(
     items: ChunkStream,
     trailer: Option<ChecksumAlgorithm>,
     signer: Option<ChunkSigner>,
-) -> crate::ops::BodyStream {
+) -> FramedStream {
     struct State {
         items: ChunkStream,
         signer: Option<ChunkSigner>,

@@ -6,7 +6,7 @@ use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectMeta};
 
 use super::Object;
 use super::fetch::RangeDigests;
-use super::layout::part_of_ranges;
+use super::layout::{part_of_ranges, parts_suffix};
 use crate::checksum::{Digest, Hasher, combine, object_checksum};
 use crate::outcome::Check;
 
@@ -55,10 +55,6 @@ pub(super) fn is_crc(a: ChecksumAlgorithm) -> bool {
         a,
         ChecksumAlgorithm::Crc32 | ChecksumAlgorithm::Crc32c | ChecksumAlgorithm::Crc64Nvme
     )
-}
-
-pub(crate) fn parts_suffix(v: &str) -> Option<u32> {
-    v.rsplit_once('-')?.1.parse().ok()
 }
 
 /// What a finished download produced.

@@ -18,6 +18,7 @@ use crate::checksum::{Digest, Hasher};
 use crate::direct::{ALIGN, Aligned, Out};
 use crate::error::{Error, Failure};
 use crate::progress::Event;
+use crate::schedule::{Pool, Sink};
 
 /// Bytes a range gathers before writing them; a range holds at most two of these.
 pub(super) const WRITE_CHUNK: usize = 1 << 20;
@@ -343,4 +344,41 @@ async fn joined(
     p.await
         .unwrap_or_else(|e| Err(std::io::Error::other(format!("the write task failed: {e}"))))
         .map_err(Failure::Local)
+}
+
+/// Memory a range holds while it is fetched to a file: two write chunks at most, three when
+/// it is written direct (the aligned buffer its writes go through).
+fn range_memory(out: &Out) -> u64 {
+    let chunks = if out.is_direct() { 3 } else { 2 };
+    chunks * WRITE_CHUNK as u64 + 64 * 1024
+}
+
+/// Fetches ranges `todo` into the file through the pool; the first failure stops new ranges
+/// and is returned.
+pub(super) async fn fetch_all<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    object: &Arc<Object>,
+    ranges: &Arc<Vec<[u64; 2]>>,
+    todo: Vec<usize>,
+    out: &Out,
+    sink: &mut impl Sink<Fetched>,
+) -> Result<(), Error> {
+    let shared = &job.ctx.shared;
+    let mut pool = Pool::new(
+        shared.parts_per_object,
+        &shared.memory,
+        &job.ctx.cancel,
+        "download",
+    );
+    let per_range = range_memory(out);
+    for i in todo {
+        let Some(memory) = pool.room(per_range, sink).await else {
+            break;
+        };
+        pool.spawn(
+            job.clone()
+                .fetch(i, ranges[i], object.clone(), Some(out.clone()), memory),
+        );
+    }
+    pool.finish(sink).await
 }

@@ -13,10 +13,9 @@ use tokio::sync::mpsc;
 use tracing::{info, warn};
 
 use super::check::{Ordered, combined_value};
-use super::fetch::{Fetched, RangeDigests, WRITE_CHUNK};
+use super::fetch::{Fetched, RangeDigests, WRITE_CHUNK, fetch_all};
 use super::layout::head_each_part;
 use super::partial::{Partial, RangeLine};
-use super::to_file::fetch_all;
 use super::{Job, Object};
 use crate::checksum::{Digest, Hasher};
 use crate::direct::Out;

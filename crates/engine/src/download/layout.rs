@@ -5,7 +5,6 @@ use ferry_s3::{GetObjectAttributesRequest, ObjectAttributes, ObjectClient};
 use futures_util::StreamExt as _;
 use tracing::info;
 
-use super::check::parts_suffix;
 use super::{Job, Listed};
 use crate::error::{Error, Failure};
 
@@ -25,6 +24,11 @@ pub(super) fn plan_ranges(size: u64, range_size: u64, parts: Option<&[u64]>) -> 
         offset += p;
     }
     out
+}
+
+/// The part count an ETag or composite checksum ends with (`…-N`).
+pub(crate) fn parts_suffix(v: &str) -> Option<u32> {
+    v.rsplit_once('-')?.1.parse().ok()
 }
 
 /// The part index of each range, from the part sizes.

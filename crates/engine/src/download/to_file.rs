@@ -14,7 +14,7 @@ use ferry_s3::{ChecksumAlgorithm, ObjectClient};
 use tracing::{info, warn};
 
 use super::check::{Ordered, needs_pass};
-use super::fetch::{Fetched, RangeDigests, WRITE_CHUNK};
+use super::fetch::{Fetched, RangeDigests, fetch_all};
 use super::file_check::{self, Follower, crc64_of};
 use super::partial::{Header, PARTIAL_VERSION, Partial, RangeLine};
 use super::{Job, Object};
@@ -23,7 +23,7 @@ use crate::direct::{DirectIo, Out};
 use crate::error::{Error, ErrorKind};
 use crate::outcome::DownloadOutcome;
 use crate::progress::Event;
-use crate::schedule::{Pool, Sink};
+use crate::schedule::Sink;
 
 pub(super) async fn to_file<C: ObjectClient>(
     job: Arc<Job<C>>,
@@ -322,41 +322,4 @@ impl Sink<Fetched> for FileSink<'_> {
         }
         Ok(())
     }
-}
-
-/// Memory a range holds while it is fetched to a file: two write chunks at most, three when
-/// it is written direct (the aligned buffer its writes go through).
-fn range_memory(out: &Out) -> u64 {
-    let chunks = if out.is_direct() { 3 } else { 2 };
-    chunks * WRITE_CHUNK as u64 + 64 * 1024
-}
-
-/// Fetches ranges `todo` into the file through the pool; the first failure stops new ranges
-/// and is returned.
-pub(super) async fn fetch_all<C: ObjectClient>(
-    job: &Arc<Job<C>>,
-    object: &Arc<Object>,
-    ranges: &Arc<Vec<[u64; 2]>>,
-    todo: Vec<usize>,
-    out: &Out,
-    sink: &mut impl Sink<Fetched>,
-) -> Result<(), Error> {
-    let shared = &job.ctx.shared;
-    let mut pool = Pool::new(
-        shared.parts_per_object,
-        &shared.memory,
-        &job.ctx.cancel,
-        "download",
-    );
-    let per_range = range_memory(out);
-    for i in todo {
-        let Some(memory) = pool.room(per_range, sink).await else {
-            break;
-        };
-        pool.spawn(
-            job.clone()
-                .fetch(i, ranges[i], object.clone(), Some(out.clone()), memory),
-        );
-    }
-    pool.finish(sink).await
 }

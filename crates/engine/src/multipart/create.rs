@@ -14,22 +14,11 @@ use std::time::Instant;
 use ferry_s3::{CreateMultipartUploadRequest, ListMultipartUploadsRequest, ObjectClient};
 use tracing::{debug, info, warn};
 
-use super::{Job, journal_error};
 use crate::checksum::ChecksumMode;
 use crate::error::{Error, Failure};
+use crate::job::{Job, Orphans, journal_error};
 use crate::journal::{Destination, JournalHandle, SourceIdentity, UploadRecord};
 use crate::progress::Event;
-
-/// Where to look for uploads a lost CreateMultipartUpload reply may have left, and when.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Orphans {
-    /// When the first Create was sent (seconds since the epoch).
-    since: u64,
-    /// The last sweep waits until then: a request that went unanswered for a while may reach
-    /// the server as long again after it was given up (a stalled network path delivers it
-    /// late), and the upload it makes must be seen by the sweep.
-    not_before: Instant,
-}
 
 /// A journal about to record a new upload.
 pub(crate) struct NewJournal {

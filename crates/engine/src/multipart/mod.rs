@@ -1,9 +1,8 @@
-//! Multipart uploads, whatever feeds them: a [`Job`] (one object being written: where, what it
-//! carries, its journal), the [`PartSource`] each kind of source implements (a file, bytes in
-//! memory, an object copied on the server; a stream feeds the same parts in order), parts run
-//! through the shared pool, and the end: CompleteMultipartUpload with the whole object's
-//! checksum and size, or, after a failure, keeping the upload for resume or aborting it (see
-//! [`FailurePolicy`]).
+//! Multipart uploads, whatever feeds them: the [`PartSource`] each kind of source implements
+//! (a file, bytes in memory, an object copied on the server; a stream feeds the same parts in
+//! order), parts run through the shared pool, and the end: CompleteMultipartUpload with the
+//! whole object's checksum and size, or, after a failure, keeping the upload for resume or
+//! aborting it (see [`FailurePolicy`](crate::job::FailurePolicy)).
 //!
 //! Creating an upload (and cleaning up after a lost Create reply) is `create`; resuming one a
 //! journal describes is `resume`.
@@ -11,171 +10,24 @@
 mod create;
 mod resume;
 
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::sync::Arc;
 
-use ferry_s3::{
-    AbortMultipartUploadRequest, ChecksumType, ChecksumValue, CompleteMultipartUploadRequest,
-    CompletedPart, ObjectClient, ObjectOptions,
-};
+use ferry_s3::{ChecksumType, CompleteMultipartUploadRequest, CompletedPart, ObjectClient};
 use futures_util::future::BoxFuture;
-use tracing::warn;
 
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
-use crate::context::Context;
 use crate::error::{Error, ErrorKind, Failure};
-use crate::journal::{JournalError, JournalHandle, PartRecord, SourceIdentity};
+use crate::job::{FailurePolicy, Job};
+use crate::journal::PartRecord;
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;
 use crate::progress::Event;
 use crate::schedule::Pool;
-use crate::upload::{FailurePolicy, UploadSettings};
 
 pub(crate) use create::{NewJournal, create, create_journaled};
 pub(crate) use resume::{Start, start_or_resume};
 
-/// One object being written to S3 (an upload or a copy): its destination, what it carries,
-/// its settings, its journal. Its requests go through its context.
-pub(crate) struct Job<C> {
-    pub(crate) ctx: Context<C>,
-    pub(crate) bucket: String,
-    pub(crate) key: String,
-    pub(crate) options: ObjectOptions,
-    pub(crate) settings: UploadSettings,
-    /// `upload` or `copy`, for messages.
-    pub(crate) noun: &'static str,
-    /// The journal of this upload, when it is journaled.
-    journal: Mutex<Option<Box<dyn JournalHandle>>>,
-    /// Set when a CreateMultipartUpload's reply never came (see `create`).
-    orphans: Mutex<Option<create::Orphans>>,
-    /// A file source as the caller named it, and its identity before its first byte was
-    /// read: compared again before the object is completed (see [`Job::source_changed`]).
-    pub(crate) watched: OnceLock<(PathBuf, SourceIdentity)>,
-}
-
 impl<C: ObjectClient> Job<C> {
-    pub(crate) fn new(
-        ctx: Context<C>,
-        bucket: String,
-        key: String,
-        options: ObjectOptions,
-        settings: UploadSettings,
-        noun: &'static str,
-    ) -> Self {
-        Self {
-            ctx,
-            bucket,
-            key,
-            options,
-            settings,
-            noun,
-            journal: Mutex::new(None),
-            orphans: Mutex::new(None),
-            watched: OnceLock::new(),
-        }
-    }
-
-    /// The same job with other settings (a resume takes the journal's), keeping its journal.
-    pub(crate) fn with_settings(&self, settings: UploadSettings) -> Self {
-        Self {
-            ctx: self.ctx.clone(),
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            options: self.options.clone(),
-            settings,
-            noun: self.noun,
-            journal: Mutex::new(self.journal.lock().expect("journal lock").take()),
-            orphans: Mutex::new(*self.orphans.lock().expect("orphans lock")),
-            watched: self.watched.clone(),
-        }
-    }
-
-    pub(crate) fn client(&self) -> &C {
-        self.ctx.client()
-    }
-
-    pub(crate) fn emit(&self, e: Event) {
-        self.ctx.emit(e);
-    }
-
-    pub(crate) fn mode(&self) -> ChecksumMode {
-        self.settings.checksum
-    }
-
-    /// `s3://bucket/key`.
-    pub(crate) fn url(&self) -> String {
-        format!("s3://{}/{}", self.bucket, self.key)
-    }
-
-    /// A failed request as an engine error: `context` says what was being done.
-    pub(crate) fn failed(&self, context: impl std::fmt::Display, f: Failure) -> Error {
-        if self.ctx.cancel.is_cancelled() {
-            return Error::cancelled(self.noun);
-        }
-        f.into_error(context, self.noun)
-    }
-
-    /// The error to report when the file source changed since it was first looked at (its
-    /// size, times or inode differ, or it is gone), or `None` while it is as it was. A stat,
-    /// no request.
-    pub(crate) fn source_changed(&self) -> Option<Error> {
-        let (path, was) = self.watched.get()?;
-        let now = SourceIdentity::of(path).map(|now| match was.range {
-            Some([offset, len]) => now.with_range(offset, len),
-            None => now,
-        });
-        let change = match now {
-            Ok(now) => was.change(&now)?,
-            Err(e) => format!("it can no longer be read: {e}"),
-        };
-        Some(Error::new(
-            ErrorKind::SourceChanged,
-            format!(
-                "{} changed while it was being uploaded ({change}), so {} was not written: \
-                 the object would have mixed old and new bytes. Copy or snapshot the file \
-                 first, then upload the copy",
-                path.display(),
-                self.url()
-            ),
-        ))
-    }
-
-    /// Appends a part to the journal, if there is one (durable when this returns).
-    pub(crate) fn record(&self, part: &PartRecord) -> Result<(), Error> {
-        let mut guard = self.journal.lock().expect("journal lock");
-        match guard.as_mut() {
-            Some(j) => j.write_part(part).map_err(journal_error),
-            None => Ok(()),
-        }
-    }
-
-    /// The journal's id, if the upload is journaled.
-    pub(crate) fn journal_id(&self) -> Option<String> {
-        self.journal
-            .lock()
-            .expect("journal lock")
-            .as_ref()
-            .map(|j| j.id().to_string())
-    }
-
-    /// Deletes the journal: the upload finished or was aborted.
-    pub(crate) fn forget(&self) {
-        if let Some(j) = self.journal.lock().expect("journal lock").take()
-            && let Err(e) = j.remove()
-        {
-            warn!("removing the journal: {e}");
-        }
-    }
-
-    fn set_journal(&self, handle: Box<dyn JournalHandle>) {
-        *self.journal.lock().expect("journal lock") = Some(handle);
-    }
-
-    fn is_journaled(&self) -> bool {
-        self.journal.lock().expect("journal lock").is_some()
-    }
-
     /// After a failure: keep the upload for resume (returning the error marked so), or abort
     /// it and forget its journal.
     pub(crate) async fn give_up(self: &Arc<Self>, upload_id: &str, err: Error) -> Error {
@@ -196,30 +48,6 @@ impl<C: ObjectClient> Job<C> {
                 self.abort(upload_id).await;
                 self.forget();
                 err
-            }
-        }
-    }
-
-    /// Aborts a multipart upload. Not cancellable: an abort must get through even after a
-    /// cancel.
-    pub(crate) async fn abort(&self, upload_id: &str) {
-        let req = AbortMultipartUploadRequest {
-            bucket: self.bucket.clone(),
-            key: self.key.clone(),
-            upload_id: upload_id.to_string(),
-            request: self.options.request.clone(),
-        };
-        for attempt in 1..=3u32 {
-            let slot = self.ctx.shared.requests.acquire().await;
-            let r = self.client().abort_multipart_upload(&req).await;
-            drop(slot);
-            match r {
-                Ok(()) => return,
-                Err(e) if e.code() == Some("NoSuchUpload") => return,
-                Err(e) => {
-                    warn!("aborting upload {upload_id} (attempt {attempt}): {e}");
-                    tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
-                }
             }
         }
     }
@@ -394,24 +222,4 @@ pub(crate) async fn run<C: ObjectClient>(
     };
     let result = run_parts(&job, &upload_id, &source, plan, 1..=parts).await;
     finish(&job, upload_id, result, size).await
-}
-
-/// The additional checksum of some data, as S3 writes it.
-pub(crate) fn checksum_value(mode: ChecksumMode, digest: Option<&Digest>) -> Option<ChecksumValue> {
-    match (mode, digest) {
-        (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
-            algorithm: a,
-            value: d.base64(),
-        }),
-        _ => None,
-    }
-}
-
-/// A journal's error as an engine error.
-pub(crate) fn journal_error(e: JournalError) -> Error {
-    let kind = match e {
-        JournalError::Locked { .. } | JournalError::Damaged { .. } => ErrorKind::InvalidInput,
-        JournalError::Io { .. } => ErrorKind::Local,
-    };
-    Error::new(kind, e.to_string()).with_source(e)
 }

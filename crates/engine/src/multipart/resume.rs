@@ -13,9 +13,10 @@ use ferry_s3::{ChecksumValue, CompletedPart, ListPartsRequest, ObjectClient};
 use tracing::warn;
 
 use super::create::{abort_orphans, mode_from_record};
-use super::{Done, Job, NewJournal, PartSource, finish, journal_error, run_parts};
+use super::{Done, NewJournal, PartSource, finish, run_parts};
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::error::{Error, Failure, Mismatch};
+use crate::job::{Job, journal_error};
 use crate::journal::{Destination, Journal, PartRecord, SourceIdentity};
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;

@@ -17,10 +17,11 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::context::Context;
 use crate::download::{Download, DownloadSettings, Listed, Target};
 use crate::error::{Error, ErrorKind};
+use crate::job::UploadSettings;
 use crate::outcome::{DownloadOutcome, ObjectFailure, TreeOutcome, UploadOutcome};
 use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
-use crate::upload::{Source, Upload, UploadSettings};
+use crate::upload::{Source, Upload};
 
 /// Items a walk or a listing reads ahead of the transfers.
 const READ_AHEAD: usize = 1000;
@@ -112,7 +113,7 @@ pub(crate) async fn upload<C: ObjectClient>(
     ctx: Context<C>,
     tree: TreeUpload,
 ) -> Result<TreeOutcome, Error> {
-    crate::upload::check(&tree.settings, &tree.options)?;
+    crate::job::check(&tree.settings, &tree.options)?;
     let prefix = keys::as_folder(&tree.prefix);
     let walk = walk::Walk::new(&tree.root, &prefix)?;
     let found = walk::walk_into(walk, READ_AHEAD);

@@ -19,14 +19,14 @@ use ferry_s3::{ObjectClient, ObjectOptions};
 use futures_util::future::BoxFuture;
 use tokio::io::AsyncRead;
 
-use crate::checksum::ChecksumMode;
 use crate::context::Context;
-use crate::direct::{DirectIo, DirectSource};
+use crate::direct::DirectSource;
 use crate::error::{Error, ErrorKind};
+use crate::job::{Job, UploadSettings};
 use crate::journal::{PartRecord, SourceIdentity};
-use crate::multipart::{Done, Job, NewJournal, PartSource, Start, start_or_resume};
+use crate::multipart::{Done, NewJournal, PartSource, Start, start_or_resume};
 use crate::outcome::UploadOutcome;
-use crate::plan::{Plan, PlanConfig, plan};
+use crate::plan::{Plan, plan};
 use crate::progress::Event;
 
 pub use body::CHUNK_SIZE;
@@ -110,68 +110,12 @@ impl std::fmt::Debug for Source {
     }
 }
 
-/// How to upload. Build with `Default` and set what differs.
-#[derive(Debug, Clone, Default)]
-pub struct UploadSettings {
-    /// Part planning: part size, single-request threshold, object size limit.
-    pub plan: PlanConfig,
-    /// Checksums. By default, CRC64NVME, FULL_OBJECT.
-    pub checksum: ChecksumMode,
-    /// Refuse to replace an existing object (`If-None-Match: *`). By default, `false`.
-    pub no_clobber: bool,
-    /// Sign every chunk of every body (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`) instead
-    /// of sending it unsigned with a checksum trailer. Costs a SHA-256 of all the data. By
-    /// default, `false`.
-    pub sign_payload: bool,
-    /// What to do with a multipart upload that failed. By default, [`FailurePolicy::Auto`].
-    pub on_failure: FailurePolicy,
-    /// When a source file is read with `O_DIRECT` rather than through the page cache. By
-    /// default, when it is too big for the page cache to hold comfortably.
-    pub direct_io: DirectIo,
-    /// Abort the interrupted upload of the same source and destination that a journal
-    /// describes, and start fresh. By default, `false`: resume it.
-    pub restart: bool,
-}
-
-/// What happens to a multipart upload that failed or was interrupted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum FailurePolicy {
-    /// Keep it (with its journal) when it can resume: interrupted, or retries ran out on a
-    /// transient fault. Abort it on a permanent error (AccessDenied, NoSuchBucket, …), and
-    /// always for streams, which cannot be read again.
-    #[default]
-    Auto,
-    /// Keep it whenever it is journaled, except when its source file changed during the
-    /// upload: those parts mix two versions of the file, so it is always aborted.
-    Keep,
-    /// Always abort it.
-    Abort,
-}
-
-/// Checks what can be checked before anything is sent.
-pub(crate) fn check(settings: &UploadSettings, options: &ObjectOptions) -> Result<(), Error> {
-    options
-        .validate()
-        .map_err(|e| Error::invalid(e.to_string()))?;
-    if let ChecksumMode::Additional(a, t) = settings.checksum
-        && !a.allows(t)
-    {
-        return Err(Error::invalid(format!(
-            "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
-        )));
-    }
-    if let Some(ps) = settings.plan.part_size {
-        crate::plan::check_part_size(ps).map_err(|e| Error::invalid(e.to_string()))?;
-    }
-    Ok(())
-}
-
 /// Runs an upload in `ctx`.
 pub(crate) async fn run<C: ObjectClient>(
     ctx: Context<C>,
     upload: Upload,
 ) -> Result<UploadOutcome, Error> {
-    check(&upload.settings, &upload.options)?;
+    crate::job::check(&upload.settings, &upload.options)?;
     let Upload {
         source,
         bucket,

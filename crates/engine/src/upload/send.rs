@@ -8,8 +8,9 @@ use ferry_s3::{CompletedPart, ObjectClient, PutObjectRequest, UploadPartRequest}
 
 use super::body::{BodyOptions, Guard, PartData, PartDigests, ReadFailure, part_body};
 use crate::error::{Error, Failure};
+use crate::job::{Job, checksum_value};
 use crate::journal::PartRecord;
-use crate::multipart::{Done, Job, checksum_value};
+use crate::multipart::Done;
 use crate::outcome::UploadOutcome;
 use crate::progress::Event;
 

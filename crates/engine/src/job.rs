@@ -1,0 +1,271 @@
+//! One object being written to S3, whatever writes it (an upload, a copy, a stream): the
+//! [`Job`] with its destination, what the object carries, the settings, its journal, and the
+//! file it reads when it reads one; and the settings themselves ([`UploadSettings`]).
+
+use std::path::PathBuf;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use ferry_s3::{AbortMultipartUploadRequest, ChecksumValue, ObjectClient, ObjectOptions};
+use tracing::warn;
+
+use crate::checksum::{ChecksumMode, Digest};
+use crate::context::Context;
+use crate::direct::DirectIo;
+use crate::error::{Error, ErrorKind, Failure};
+use crate::journal::{JournalError, JournalHandle, PartRecord, SourceIdentity};
+use crate::plan::PlanConfig;
+use crate::progress::Event;
+
+/// How to upload. Build with `Default` and set what differs.
+#[derive(Debug, Clone, Default)]
+pub struct UploadSettings {
+    /// Part planning: part size, single-request threshold, object size limit.
+    pub plan: PlanConfig,
+    /// Checksums. By default, CRC64NVME, FULL_OBJECT.
+    pub checksum: ChecksumMode,
+    /// Refuse to replace an existing object (`If-None-Match: *`). By default, `false`.
+    pub no_clobber: bool,
+    /// Sign every chunk of every body (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`) instead
+    /// of sending it unsigned with a checksum trailer. Costs a SHA-256 of all the data. By
+    /// default, `false`.
+    pub sign_payload: bool,
+    /// What to do with a multipart upload that failed. By default, [`FailurePolicy::Auto`].
+    pub on_failure: FailurePolicy,
+    /// When a source file is read with `O_DIRECT` rather than through the page cache. By
+    /// default, when it is too big for the page cache to hold comfortably.
+    pub direct_io: DirectIo,
+    /// Abort the interrupted upload of the same source and destination that a journal
+    /// describes, and start fresh. By default, `false`: resume it.
+    pub restart: bool,
+}
+
+/// What happens to a multipart upload that failed or was interrupted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FailurePolicy {
+    /// Keep it (with its journal) when it can resume: interrupted, or retries ran out on a
+    /// transient fault. Abort it on a permanent error (AccessDenied, NoSuchBucket, …), and
+    /// always for streams, which cannot be read again.
+    #[default]
+    Auto,
+    /// Keep it whenever it is journaled, except when its source file changed during the
+    /// upload: those parts mix two versions of the file, so it is always aborted.
+    Keep,
+    /// Always abort it.
+    Abort,
+}
+
+/// Checks what can be checked before anything is sent.
+pub(crate) fn check(settings: &UploadSettings, options: &ObjectOptions) -> Result<(), Error> {
+    options
+        .validate()
+        .map_err(|e| Error::invalid(e.to_string()))?;
+    if let ChecksumMode::Additional(a, t) = settings.checksum
+        && !a.allows(t)
+    {
+        return Err(Error::invalid(format!(
+            "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
+        )));
+    }
+    if let Some(ps) = settings.plan.part_size {
+        crate::plan::check_part_size(ps).map_err(|e| Error::invalid(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// One object being written to S3 (an upload or a copy): its destination, what it carries,
+/// its settings, its journal. Its requests go through its context.
+pub(crate) struct Job<C> {
+    pub(crate) ctx: Context<C>,
+    pub(crate) bucket: String,
+    pub(crate) key: String,
+    pub(crate) options: ObjectOptions,
+    pub(crate) settings: UploadSettings,
+    /// `upload` or `copy`, for messages.
+    pub(crate) noun: &'static str,
+    /// The journal of this upload, when it is journaled.
+    pub(crate) journal: Mutex<Option<Box<dyn JournalHandle>>>,
+    /// Set when a CreateMultipartUpload's reply never came (see `multipart`).
+    pub(crate) orphans: Mutex<Option<Orphans>>,
+    /// A file source as the caller named it, and its identity before its first byte was
+    /// read: compared again before the object is completed (see [`Job::source_changed`]).
+    pub(crate) watched: OnceLock<(PathBuf, SourceIdentity)>,
+}
+
+impl<C: ObjectClient> Job<C> {
+    pub(crate) fn new(
+        ctx: Context<C>,
+        bucket: String,
+        key: String,
+        options: ObjectOptions,
+        settings: UploadSettings,
+        noun: &'static str,
+    ) -> Self {
+        Self {
+            ctx,
+            bucket,
+            key,
+            options,
+            settings,
+            noun,
+            journal: Mutex::new(None),
+            orphans: Mutex::new(None),
+            watched: OnceLock::new(),
+        }
+    }
+
+    /// The same job with other settings (a resume takes the journal's), keeping its journal.
+    pub(crate) fn with_settings(&self, settings: UploadSettings) -> Self {
+        Self {
+            ctx: self.ctx.clone(),
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            options: self.options.clone(),
+            settings,
+            noun: self.noun,
+            journal: Mutex::new(self.journal.lock().expect("journal lock").take()),
+            orphans: Mutex::new(*self.orphans.lock().expect("orphans lock")),
+            watched: self.watched.clone(),
+        }
+    }
+
+    pub(crate) fn client(&self) -> &C {
+        self.ctx.client()
+    }
+
+    pub(crate) fn emit(&self, e: Event) {
+        self.ctx.emit(e);
+    }
+
+    pub(crate) fn mode(&self) -> ChecksumMode {
+        self.settings.checksum
+    }
+
+    /// `s3://bucket/key`.
+    pub(crate) fn url(&self) -> String {
+        format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// A failed request as an engine error: `context` says what was being done.
+    pub(crate) fn failed(&self, context: impl std::fmt::Display, f: Failure) -> Error {
+        if self.ctx.cancel.is_cancelled() {
+            return Error::cancelled(self.noun);
+        }
+        f.into_error(context, self.noun)
+    }
+
+    /// The error to report when the file source changed since it was first looked at (its
+    /// size, times or inode differ, or it is gone), or `None` while it is as it was. A stat,
+    /// no request.
+    pub(crate) fn source_changed(&self) -> Option<Error> {
+        let (path, was) = self.watched.get()?;
+        let now = SourceIdentity::of(path).map(|now| match was.range {
+            Some([offset, len]) => now.with_range(offset, len),
+            None => now,
+        });
+        let change = match now {
+            Ok(now) => was.change(&now)?,
+            Err(e) => format!("it can no longer be read: {e}"),
+        };
+        Some(Error::new(
+            ErrorKind::SourceChanged,
+            format!(
+                "{} changed while it was being uploaded ({change}), so {} was not written: \
+                 the object would have mixed old and new bytes. Copy or snapshot the file \
+                 first, then upload the copy",
+                path.display(),
+                self.url()
+            ),
+        ))
+    }
+
+    /// Appends a part to the journal, if there is one (durable when this returns).
+    pub(crate) fn record(&self, part: &PartRecord) -> Result<(), Error> {
+        let mut guard = self.journal.lock().expect("journal lock");
+        match guard.as_mut() {
+            Some(j) => j.write_part(part).map_err(journal_error),
+            None => Ok(()),
+        }
+    }
+
+    /// The journal's id, if the upload is journaled.
+    pub(crate) fn journal_id(&self) -> Option<String> {
+        self.journal
+            .lock()
+            .expect("journal lock")
+            .as_ref()
+            .map(|j| j.id().to_string())
+    }
+
+    /// Deletes the journal: the upload finished or was aborted.
+    pub(crate) fn forget(&self) {
+        if let Some(j) = self.journal.lock().expect("journal lock").take()
+            && let Err(e) = j.remove()
+        {
+            warn!("removing the journal: {e}");
+        }
+    }
+
+    pub(crate) fn set_journal(&self, handle: Box<dyn JournalHandle>) {
+        *self.journal.lock().expect("journal lock") = Some(handle);
+    }
+
+    pub(crate) fn is_journaled(&self) -> bool {
+        self.journal.lock().expect("journal lock").is_some()
+    }
+
+    /// Aborts a multipart upload. Not cancellable: an abort must get through even after a
+    /// cancel.
+    pub(crate) async fn abort(&self, upload_id: &str) {
+        let req = AbortMultipartUploadRequest {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            upload_id: upload_id.to_string(),
+            request: self.options.request.clone(),
+        };
+        for attempt in 1..=3u32 {
+            let slot = self.ctx.shared.requests.acquire().await;
+            let r = self.client().abort_multipart_upload(&req).await;
+            drop(slot);
+            match r {
+                Ok(()) => return,
+                Err(e) if e.code() == Some("NoSuchUpload") => return,
+                Err(e) => {
+                    warn!("aborting upload {upload_id} (attempt {attempt}): {e}");
+                    tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Where to look for uploads a lost CreateMultipartUpload reply may have left, and when.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Orphans {
+    /// When the first Create was sent (seconds since the epoch).
+    pub(crate) since: u64,
+    /// The last sweep waits until then: a request that went unanswered for a while may reach
+    /// the server as long again after it was given up (a stalled network path delivers it
+    /// late), and the upload it makes must be seen by the sweep.
+    pub(crate) not_before: Instant,
+}
+
+/// The additional checksum of some data, as S3 writes it.
+pub(crate) fn checksum_value(mode: ChecksumMode, digest: Option<&Digest>) -> Option<ChecksumValue> {
+    match (mode, digest) {
+        (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
+            algorithm: a,
+            value: d.base64(),
+        }),
+        _ => None,
+    }
+}
+
+/// A journal's error as an engine error.
+pub(crate) fn journal_error(e: JournalError) -> Error {
+    let kind = match e {
+        JournalError::Locked { .. } | JournalError::Damaged { .. } => ErrorKind::InvalidInput,
+        JournalError::Io { .. } => ErrorKind::Local,
+    };
+    Error::new(kind, e.to_string()).with_source(e)
+}
