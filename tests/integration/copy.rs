@@ -266,9 +266,20 @@ except botocore.exceptions.ClientError:
     assert_eq!(exists, false);
 }
 
+/// How a killed copy is run again: the same command, or `ferry resume ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    Same,
+    Resume,
+}
+
 /// A copy of 13 parts of 5 MiB, one at a time, killed where `rule` fires, then run again:
 /// identical, no upload left, no journal left, and exactly `recopied` parts copied again.
 fn kill_copy_at(name: &str, rule: Rule, recopied: usize) {
+    kill_copy_then(name, rule, recopied, Again::Same);
+}
+
+fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
     let (server, _client, bucket) = seaweed_bucket(&format!("copy-kill-{name}"));
     let home = tempfile::tempdir().unwrap();
     let body = data(13 * 5 * MIB, 84);
@@ -296,7 +307,28 @@ fn kill_copy_at(name: &str, rule: Rule, recopied: usize) {
     child.kill().unwrap();
     let _ = child.wait_with_output();
     proxy.reset(vec![]);
-    let o = run().output().unwrap();
+    let journals = home.path().join(".local/state/ferry");
+    let o = match again {
+        Again::Same => run().output().unwrap(),
+        Again::Resume => {
+            let ids: Vec<String> = std::fs::read_dir(&journals)
+                .unwrap()
+                .map(|e| {
+                    let name = e.unwrap().file_name().to_string_lossy().to_string();
+                    name.trim_end_matches(".journal").to_string()
+                })
+                .collect();
+            assert_eq!(ids.len(), 1, "{name}: {ids:?}");
+            // The journal names the endpoint (the proxy's), the source and the destination.
+            Command::new(env!("CARGO_BIN_EXE_ferry"))
+                .args(["resume", &ids[0], "--no-progress"])
+                .env_clear()
+                .env("HOME", home.path())
+                .envs(server.env())
+                .output()
+                .unwrap()
+        }
+    };
     assert!(o.status.success(), "{name}: {}", text(&o));
     let copied = proxy
         .log()
@@ -311,7 +343,6 @@ fn kill_copy_at(name: &str, rule: Rule, recopied: usize) {
         boto3_uploads(server, &bucket).is_empty(),
         "{name}: upload left"
     );
-    let journals = home.path().join(".local/state/ferry");
     assert_eq!(
         std::fs::read_dir(&journals).map(|d| d.count()).unwrap_or(0),
         0,
@@ -340,6 +371,18 @@ fn copy_killed_during_create_resumes() {
 #[test]
 fn copy_killed_mid_copy_resumes() {
     kill_copy_at("mid", rule("PUT", vec!["partNumber=6"], Action::Hold), 8);
+}
+
+/// `ferry resume ID` takes a copy's journal to the copy it describes (it once ran it as an
+/// upload of a local file named like the source, and failed).
+#[test]
+fn copy_killed_mid_copy_resumes_with_ferry_resume() {
+    kill_copy_then(
+        "resume-id",
+        rule("PUT", vec!["partNumber=6"], Action::Hold),
+        8,
+        Again::Resume,
+    );
 }
 
 #[test]

@@ -5,6 +5,8 @@
 //! once per test run: the test command starts it and shares it through `FERRY_TEST_SEAWEEDFS`;
 //! a test binary run without that variable starts its own on free loopback ports. Either way the
 //! server dies with whoever started it, and a server that cannot start fails the run loudly.
+//! Beside them, [`MemoryClient`] is an in-memory S3 for fast unit tests of the engine's
+//! decisions, and [`FailingClient`] wraps any client with injected faults.
 
 use std::io::Write as _;
 use std::net::TcpListener;
@@ -14,8 +16,11 @@ use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 mod failing;
+mod memory;
 pub mod null_sink;
 mod proxy;
+
+pub use memory::MemoryClient;
 
 pub use proxy::{Action, Chaos, HoldProxy, Rule};
 

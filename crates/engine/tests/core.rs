@@ -1,0 +1,298 @@
+//! The transfer core's decisions, against the in-memory S3 (fast, no server): what the budgets
+//! let run at once, what a resume sends again, what a throttled server makes the manager do,
+//! how a bandwidth limit paces. The real-server tests are the evidence that transfers work;
+//! these pin down the scheduling.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ferry_engine::{
+    Copy, Download, Event, FileJournalStore, Manager, ManagerConfig, ObjectSource, PlanConfig,
+    Source, Target, TreeUpload, Upload, UploadSettings,
+};
+use ferry_testkit::{FailingClient, Fault, MemoryClient};
+
+const MIB: usize = 1024 * 1024;
+
+fn data(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed) ^ (i >> 9) as u8)
+        .collect()
+}
+
+fn parts_of_5mib() -> UploadSettings {
+    UploadSettings {
+        plan: PlanConfig {
+            part_size: Some(5 * MIB as u64),
+            ..Default::default()
+        },
+        ..Default::default()
+    }
+}
+
+fn memory_s3(delay_ms: u64) -> MemoryClient {
+    let s3 = MemoryClient::new(Duration::from_millis(delay_ms));
+    s3.bucket("b");
+    s3
+}
+
+fn manager<C: ferry_s3::ObjectClient>(client: Arc<C>, config: ManagerConfig) -> Manager<C> {
+    Manager::new(client, config).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_in_flight_never_pass_the_budget() {
+    let s3 = memory_s3(20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    let body = data(40 * MIB, 1);
+    std::fs::write(&path, &body).unwrap();
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            max_requests: 3,
+            ..Default::default()
+        },
+    );
+    let upload = Upload::new(Source::File(path), "b", "k").settings(parts_of_5mib());
+    let o = m.upload(upload).wait().await.unwrap();
+    assert_eq!(o.parts, 8);
+    assert_eq!(s3.object("b", "k").unwrap(), body);
+    assert_eq!(s3.most_in_flight(), 3, "the budget, and all of it");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_small_memory_budget_bounds_the_parts_in_flight() {
+    let s3 = memory_s3(20);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, data(40 * MIB, 2)).unwrap();
+    // A file part holds four 1 MiB chunks: 8 MiB of budget, two parts at a time.
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            max_requests: 16,
+            parts_per_object: 16,
+            memory_limit: 8 * MIB as u64,
+            ..Default::default()
+        },
+    );
+    let upload = Upload::new(Source::File(path), "b", "k").settings(parts_of_5mib());
+    m.upload(upload).wait().await.unwrap();
+    assert_eq!(s3.most_in_flight(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_objects_of_a_tree_run_many_at_a_time() {
+    let s3 = memory_s3(20);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        let sub = dir.path().join(format!("d{}", i % 4));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("f{i}")), data(1024, i as u8)).unwrap();
+    }
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            max_requests: 16,
+            ..Default::default()
+        },
+    );
+    let o = m
+        .upload_tree(TreeUpload::new(dir.path(), "b", "t"))
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!((o.objects, o.done), (40, 40), "{:?}", o.failed);
+    assert_eq!(s3.object("b", "t/d3/f7").unwrap(), data(1024, 7));
+    // Each object is one request at a time (its PutObject, then its check): objects side by
+    // side fill the whole budget, twice the width of one object's parts.
+    assert_eq!(s3.most_in_flight(), 16);
+    let p = m.progress().snapshot();
+    assert_eq!((p.objects, p.objects_done), (40, 40));
+    assert_eq!(
+        p.bytes,
+        40 * 1024,
+        "the manager counts every object's bytes"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_sends_only_what_the_server_lacks() {
+    let s3 = memory_s3(0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    let body = data(30 * MIB, 3);
+    std::fs::write(&path, &body).unwrap();
+    // Part 4 fails for good (retries run out on a transient fault): the upload is kept.
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault {
+            operation: "UploadPart",
+            part: Some(4),
+            times: 100,
+            error: ferry_testkit::internal_error,
+        }],
+    ));
+    let config = || ManagerConfig {
+        max_requests: 1,
+        parts_per_object: 1,
+        journal: Some(Arc::new(FileJournalStore::new(dir.path().join("state")))),
+        retry: ferry_engine::RetryPolicy {
+            max_attempts: 2,
+            base: Duration::from_millis(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let upload = || Upload::new(Source::File(path.clone()), "b", "k").settings(parts_of_5mib());
+    let err = manager(failing, config())
+        .upload(upload())
+        .wait()
+        .await
+        .unwrap_err();
+    let id = err.resume_id().expect("kept").to_string();
+    assert_eq!(s3.uploads(), 1);
+    assert_eq!(
+        s3.calls("UploadPart"),
+        3,
+        "parts 1-3 stored (part 4's attempts failed before the server)"
+    );
+    // The server lost part 2 meanwhile: the resume sends it, and parts 4 to 6.
+    s3.lose_part(2);
+    let m = manager(Arc::new(s3.clone()), config());
+    let o = m
+        .resume(&id, Default::default())
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(o.parts, 6);
+    assert_eq!(s3.calls("UploadPart"), 3 + 4, "parts 2, 4, 5 and 6");
+    assert_eq!(s3.calls("ListParts"), 1);
+    assert_eq!(s3.object("b", "k").unwrap(), body);
+    assert_eq!(s3.uploads(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_kept_copy_resumes_as_a_copy() {
+    let s3 = memory_s3(0);
+    s3.insert("b", "src", data(22 * MIB, 4));
+    let dir = tempfile::tempdir().unwrap();
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault {
+            operation: "UploadPartCopy",
+            part: Some(3),
+            times: 100,
+            error: ferry_testkit::internal_error,
+        }],
+    ));
+    let config = || ManagerConfig {
+        max_requests: 1,
+        parts_per_object: 1,
+        journal: Some(Arc::new(FileJournalStore::new(dir.path()))),
+        retry: ferry_engine::RetryPolicy {
+            max_attempts: 1,
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut copy = Copy::new(ObjectSource::new("b", "src"), "b", "dst");
+    copy.settings = parts_of_5mib();
+    let err = manager(failing, config())
+        .copy(copy)
+        .wait()
+        .await
+        .unwrap_err();
+    let id = err.resume_id().expect("kept").to_string();
+    assert_eq!(s3.calls("UploadPartCopy"), 2, "parts 1 and 2 copied");
+    let m = manager(Arc::new(s3.clone()), config());
+    m.resume(&id, Default::default())
+        .unwrap()
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(s3.calls("UploadPartCopy"), 2 + 3, "parts 3 to 5");
+    assert_eq!(s3.calls("UploadPart"), 0, "nothing read as a file");
+    assert_eq!(s3.object("b", "dst"), s3.object("b", "src"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_down_halves_the_requests_in_flight() {
+    let s3 = memory_s3(5);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    std::fs::write(&path, data(40 * MIB, 5)).unwrap();
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault {
+            operation: "UploadPart",
+            part: Some(2),
+            times: 2,
+            error: ferry_testkit::slow_down,
+        }],
+    ));
+    let m = manager(
+        failing,
+        ManagerConfig {
+            max_requests: 8,
+            retry: ferry_engine::RetryPolicy {
+                throttle_base: Duration::from_millis(1),
+                ..Default::default()
+            },
+            ..Default::default()
+        },
+    );
+    let handle = m.upload(Upload::new(Source::File(path), "b", "k").settings(parts_of_5mib()));
+    let mut events = handle.subscribe();
+    handle.wait().await.unwrap();
+    let mut limits = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let Event::Concurrency { limit } = e {
+            limits.push(limit);
+        }
+    }
+    // Halved on each SlowDown (successes in between may raise it a little).
+    assert_eq!(limits[0], 4, "{limits:?}");
+    let mut before = 8;
+    let mut halvings = 0;
+    for &l in &limits {
+        if l < before {
+            assert_eq!(l, before / 2, "{limits:?}");
+            halvings += 1;
+        }
+        before = l;
+    }
+    assert_eq!(halvings, 2, "{limits:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bandwidth_limit_paces_uploads_and_downloads_together() {
+    let s3 = memory_s3(0);
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            bandwidth: Some(4 * MIB as u64),
+            ..Default::default()
+        },
+    );
+    let body = bytes::Bytes::from(data(2 * MIB, 6));
+    let start = Instant::now();
+    // 2 MiB up and the same 2 MiB down at once: 4 MiB at 4 MiB/s.
+    m.upload(Upload::new(Source::Bytes(body.clone()), "b", "first"))
+        .wait()
+        .await
+        .unwrap();
+    let up = m.upload(Upload::new(Source::Bytes(body.clone()), "b", "second"));
+    let down = m.download(Download::new("b", "first", Target::Memory));
+    let (up, down) = tokio::join!(up.wait(), down.wait());
+    up.unwrap();
+    assert_eq!(down.unwrap().data.unwrap(), body);
+    let took = start.elapsed();
+    // 6 MiB in all at 4 MiB/s: about 1.5 s, less the allowance.
+    assert!(
+        took >= Duration::from_millis(1200) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
+}
