@@ -7,6 +7,7 @@ mod changing;
 mod cli;
 mod copy;
 mod download;
+mod examples;
 mod faults;
 mod heavy;
 mod killpoints;
