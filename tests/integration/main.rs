@@ -3,6 +3,7 @@
 //! (`FERRY_TEST_SEAWEEDFS`) or is started by the first test that needs it.
 
 mod bad_input;
+mod bandwidth;
 mod changing;
 mod cli;
 mod copy;
