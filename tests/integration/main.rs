@@ -15,6 +15,7 @@ mod killpoints;
 mod ops;
 mod protocol;
 mod resume;
+mod scale;
 mod secrets;
 mod soak;
 mod tree;
