@@ -52,9 +52,9 @@ def env_for(tool, endpoint):
     return env
 
 
-def commands(tool, direction, endpoint, local, bucket, key, work):
+def commands(tool, direction, endpoint, local, bucket, key, work, defaults=False):
     """The command that copies `local` to s3://bucket/key (up) or back (down). For many
-    objects, `local` is a folder and `key` a prefix."""
+    objects, `local` is a folder and `key` a prefix. With `defaults`, no tool is tuned."""
     url = f"s3://{bucket}/{key}"
     many = os.path.isdir(local) or key.endswith("/")
     t = os.environ
@@ -64,7 +64,7 @@ def commands(tool, direction, endpoint, local, bucket, key, work):
     if tool == "ferry (base)":
         # The same commands with another build of ferry (FERRY_BASE): a tuning step measured
         # against what it changes, in one run.
-        cmd = commands("ferry", direction, endpoint, local, bucket, key, work)
+        cmd = commands("ferry", direction, endpoint, local, bucket, key, work, defaults)
         return [c.replace(t["FERRY"], t["FERRY_BASE"]) for c in cmd]
     if tool == "ferry (no checks)":
         src, dst = (local, url) if direction == "up" else (url, local)
@@ -83,7 +83,7 @@ def commands(tool, direction, endpoint, local, bucket, key, work):
         remote = f"loc:{bucket}/{key}"
         if many:
             src, dst = (local, remote) if direction == "up" else (remote, local)
-            return base + ["copy", src, dst, "--transfers", "8"]
+            return base + ["copy", src, dst] + ([] if defaults else ["--transfers", "8"])
         src, dst = (local, remote) if direction == "up" else (remote, local)
         return base + [
             "copyto", src, dst,
@@ -145,6 +145,9 @@ def make_file(path, size, pattern_tool=None):
 
 def workloads(mode, server):
     """(name, size in bytes, objects)."""
+    if server == "seaweedfs-wan":
+        # Latency-bound: small objects over a 40 ms round trip, every tool at its defaults.
+        return [("500 x 64 KiB", 64 * 1024, 500)]
     w = [("1 GiB", GIB, 1)]
     if mode == "full":
         if server == "null-sink":
@@ -152,7 +155,14 @@ def workloads(mode, server):
             # tools would fill the disk, so 8 GiB runs against the null sink only.
             w.append(("8 GiB", 8 * GIB, 1))
         w.append(("100 x 8 MiB", 8 * MIB, 100))
+        if server == "seaweedfs":
+            w.append(("2000 x 64 KiB", 64 * 1024, 2000))
     return w
+
+
+def at_defaults(workload):
+    """Small-object workloads run every tool at its defaults (what a user gets)."""
+    return "64 KiB" in workload
 
 
 def run(args):
@@ -163,6 +173,9 @@ def run(args):
     subprocess.run([os.environ["FERRY"], "mb", f"s3://{bucket}"], env=env_for("ferry", endpoint),
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     tools = list(TOOLS)
+    if args.server == "seaweedfs-wan":
+        # The CRT script copies one file, not a folder.
+        tools.remove("crt")
     if args.server == "null-sink":
         tools.insert(1, "ferry (no checks)")
     if os.environ.get("FERRY_BASE"):
@@ -202,7 +215,7 @@ def run(args):
                 if count > 1:
                     os.makedirs(out)
                 local = src if direction == "up" else out
-                cmd = commands(tool, direction, endpoint, local, bucket, key, work)
+                cmd = commands(tool, direction, endpoint, local, bucket, key, work, at_defaults(name))
                 settle()
                 wall, cpu, rss = timed(cmd, env_for(tool, endpoint), work)
                 if not measured:
@@ -212,11 +225,11 @@ def run(args):
                         subprocess.run(["diff", "-rq", src, out], stdout=subprocess.DEVNULL).returncode == 0
                     if not same:
                         raise RuntimeError(f"{tool} downloaded different bytes ({name})")
-                rec = dict(server=args.server, workload=name, bytes=total, direction=direction,
-                           tool=tool, round=r, wall=wall, cpu=cpu, rss_kib=rss)
+                rec = dict(server=args.server, workload=name, bytes=total, objects=count,
+                           direction=direction, tool=tool, round=r, wall=wall, cpu=cpu, rss_kib=rss)
                 print(f"{args.server:9} {name:11} {direction:4} {tool:17} round {r}: "
-                      f"{total / MIB / wall:8.0f} MiB/s  {cpu / (total / GIB):5.2f} CPU-s/GiB  "
-                      f"{rss / 1024:6.0f} MiB RSS", flush=True)
+                      f"{total / MIB / wall:8.0f} MiB/s  {count / wall:7.0f} objects/s  "
+                      f"{cpu / (total / GIB):5.2f} CPU-s/GiB  {rss / 1024:6.0f} MiB RSS", flush=True)
                 with open(args.results, "a") as f:
                     f.write(json.dumps(rec) + "\n")
     remove(os.path.join(work, "out"))
@@ -237,24 +250,25 @@ def report(args):
             lines.append("")
             lines.append(f"Floor: {meta['floor']}")
         lines.append("")
-    lines.append("| server | workload | direction | tool | MiB/s (median) | CPU-s/GiB (median) | peak RSS MiB (max) | ferry's MiB/s ratio | ferry's CPU ratio |")
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines.append("| server | workload | direction | tool | MiB/s (median) | objects/s (median) | CPU-s/GiB (median) | peak RSS MiB (max) | ferry's speed ratio | ferry's CPU ratio |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     chart = []
     for (server, workload, direction), by_tool in sorted(groups.items(), key=lambda kv: (kv[0][0] != "null-sink", kv[0][1], kv[0][2] != "up")):
         stats = {}
         for tool, rs in by_tool.items():
             mibs = statistics.median(r["bytes"] / MIB / r["wall"] for r in rs)
+            ops = statistics.median(r.get("objects", 1) / r["wall"] for r in rs)
             cpu = statistics.median(r["cpu"] / (r["bytes"] / GIB) for r in rs)
             rss = max(r["rss_kib"] for r in rs) / 1024
-            stats[tool] = (mibs, cpu, rss, len(rs))
+            stats[tool] = (mibs, cpu, rss, len(rs), ops)
         f = stats.get("ferry")
         for tool in [t for t in FERRIES + TOOLS[1:] if t in stats]:
-            mibs, cpu, rss, n = stats[tool]
+            mibs, cpu, rss, n, ops = stats[tool]
             ratio = cpu_ratio = ""
             if f and tool not in ("ferry", "ferry (no checks)"):
                 ratio = f"{f[0] / mibs:.2f}x"
                 cpu_ratio = f"{f[1] / cpu:.2f}x" if cpu > 0 else ""
-            lines.append(f"| {server} | {workload} | {direction} | {tool} | {mibs:.0f} | {cpu:.2f} | {rss:.0f} | {ratio} | {cpu_ratio} |")
+            lines.append(f"| {server} | {workload} | {direction} | {tool} | {mibs:.0f} | {ops:.0f} | {cpu:.2f} | {rss:.0f} | {ratio} | {cpu_ratio} |")
         chart.append(((server, workload, direction), stats))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"{args.name}.md"), "w") as f:

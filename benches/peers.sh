@@ -6,8 +6,9 @@
 # Writes docs/bench/peers-MODE.md (medians, ferry's ratios), docs/bench/peers-MODE.png and the raw
 # runs (docs/bench/runs-MODE.jsonl).
 #   benches/peers.sh            quick: 1 GiB, one round
-#   benches/peers.sh --full     1 GiB and 8 GiB (8 GiB on the null sink only) and 100 x 8 MiB,
-#                               three rounds
+#   benches/peers.sh --full     1 GiB and 8 GiB (8 GiB on the null sink only), 100 x 8 MiB and
+#                               2000 x 64 KiB (SeaweedFS), and 500 x 64 KiB over a 40 ms round
+#                               trip (seaweedfs-wan: a delay proxy in front), three rounds
 # To finish a run that stopped: FERRY_BENCH_APPEND=1 keeps the runs already recorded,
 # FERRY_BENCH_SERVERS="seaweedfs" and FERRY_BENCH_WORKLOADS="100 x 8 MiB" pick what to run
 # (FERRY_BENCH_TOOLS="ferry,s5cmd" the tools). FERRY_BASE=/path/to/an/older/ferry adds that build
@@ -38,9 +39,13 @@ mkdir -p "$HOME"
 printf '[default]\ns3 =\n  max_concurrent_requests = 16\n  multipart_chunksize = 16MB\n  addressing_style = path\n' > "$AWS_CONFIG_FILE"
 floor=$("$TESTBED" --loopback-floor $((4 << 30)))
 echo "loopback floor (one TCP connection, 4 GiB): $floor"
-for server in ${FERRY_BENCH_SERVERS:-null-sink seaweedfs}; do
+default_servers="null-sink seaweedfs"
+[ "$mode" = full ] && default_servers="$default_servers seaweedfs-wan"
+for server in ${FERRY_BENCH_SERVERS:-$default_servers}; do
   flag=()
   [ "$server" = null-sink ] && flag=(--null-sink)
+  # 20 ms each way: a 40 ms round trip, as from a client in another region.
+  [ "$server" = seaweedfs-wan ] && flag=(--wan 20)
   "$TESTBED" "${flag[@]}" -- "$PYTHON" benches/peers.py run --server "$server" --mode "$mode" \
     --work "$work" --results "$results"
 done

@@ -19,8 +19,10 @@ mod failing;
 mod memory;
 pub mod null_sink;
 mod proxy;
+mod wan;
 
 pub use memory::MemoryClient;
+pub use wan::DelayProxy;
 
 pub use proxy::{Action, Chaos, HoldProxy, Rule};
 

@@ -1,8 +1,9 @@
-//! `ferry-testbed [--null-sink] -- COMMAND [ARGS…]`: starts one SeaweedFS on free loopback
-//! ports (or, with `--null-sink`, the in-process null sink), runs the command with
+//! `ferry-testbed [--null-sink | --wan MS] -- COMMAND [ARGS…]`: starts one SeaweedFS on free
+//! loopback ports (or, with `--null-sink`, the in-process null sink), runs the command with
 //! `FERRY_TEST_SEAWEEDFS` (or `FERRY_TEST_NULL_SINK`) and AWS variables for other tools pointing
-//! at it, then stops the server and exits with the command's status. The test, demo and
-//! benchmark scripts use it.
+//! at it, then stops the server and exits with the command's status. With `--wan MS`, the
+//! command reaches SeaweedFS through a proxy that delays each direction by MS milliseconds (a
+//! round trip of twice that). The test, demo and benchmark scripts use it.
 //!
 //! `ferry-testbed --write-pattern FILE SIZE` writes the bytes the null sink serves for any
 //! object of SIZE bytes: uploaded to the sink, such a file downloads back checking out.
@@ -25,6 +26,16 @@ fn main() -> ExitCode {
         None => args.iter().collect(),
     };
     let null_sink = args.first().is_some_and(|a| a == "--null-sink");
+    let wan = match args.first().map(String::as_str) {
+        Some("--wan") => match args.get(1).and_then(|m| m.parse::<u64>().ok()) {
+            Some(ms) => Some(std::time::Duration::from_millis(ms)),
+            None => {
+                eprintln!("usage: ferry-testbed --wan MS -- COMMAND [ARGS...]");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
     let Some((program, rest)) = cmd.split_first() else {
         eprintln!("usage: ferry-testbed [--null-sink] -- COMMAND [ARGS...]");
         return ExitCode::from(2);
@@ -64,11 +75,35 @@ fn main() -> ExitCode {
         weed.server.endpoint,
         weed.log().display()
     );
+    let proxy = match wan.map(|d| ferry_testkit::DelayProxy::start(&weed.server.endpoint, d)) {
+        Some(Ok(p)) => {
+            eprintln!(
+                "ferry-testbed: {} delays each direction by {:?}",
+                p.endpoint,
+                wan.unwrap_or_default()
+            );
+            Some(p)
+        }
+        Some(Err(e)) => {
+            eprintln!("ferry-testbed: cannot start the delay proxy: {e}");
+            weed.stop();
+            return ExitCode::from(1);
+        }
+        None => None,
+    };
+    let reach = match &proxy {
+        Some(p) => ferry_testkit::TestServer {
+            endpoint: p.endpoint.clone(),
+            ..weed.server.clone()
+        },
+        None => weed.server.clone(),
+    };
     let status = Command::new(program)
         .args(rest)
-        .env(ferry_testkit::SEAWEEDFS_ENV, &weed.server.endpoint)
-        .envs(weed.server.env())
+        .env(ferry_testkit::SEAWEEDFS_ENV, &reach.endpoint)
+        .envs(reach.env())
         .status();
+    drop(proxy);
     weed.stop();
     eprintln!("ferry-testbed: SeaweedFS stopped");
     match status {
