@@ -97,7 +97,7 @@ pub(crate) struct CpArgs {
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) part_size: Option<String>,
     /// Requests in flight, all objects together, and parts of one object in flight. By
-    /// default, 64 requests, 8 parts of one object.
+    /// default, 128 requests, 8 parts of one object.
     #[arg(long, value_name = "N", help_heading = "Transfer")]
     pub(crate) concurrency: Option<u32>,
     /// Memory for part and range buffers, all objects together, e.g. 128MiB. By default,

@@ -36,6 +36,15 @@ pub(crate) fn parse_s3_url(s: &str) -> Result<S3Url, CliError> {
 
 /// The client the global flags describe.
 pub(crate) async fn client(global: &Global) -> Result<S3Client, CliError> {
+    client_for(global, None).await
+}
+
+/// The client the global flags describe, keeping `connections` idle connections (the
+/// requests in flight) when given.
+pub(crate) async fn client_for(
+    global: &Global,
+    connections: Option<usize>,
+) -> Result<S3Client, CliError> {
     let addressing_style = global
         .addressing_style
         .as_deref()
@@ -73,6 +82,9 @@ pub(crate) async fn client(global: &Global) -> Result<S3Client, CliError> {
             }
             *field = std::time::Duration::from_secs_f64(v);
         }
+    }
+    if let Some(n) = connections {
+        config.pool_size = n;
     }
     if global.no_verify_ssl {
         eprintln!(

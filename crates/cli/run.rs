@@ -12,7 +12,7 @@ use ferry_engine::{
 use ferry_s3::S3Client;
 
 use crate::args::{Global, ResumeArgs};
-use crate::client::client;
+use crate::client::{client, client_for};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, sse_c_key};
 use crate::output::{Output, secs};
@@ -49,7 +49,8 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
     } else {
         None
     };
-    let client = client(global).await?;
+    let connections = Some(config.max_requests as usize);
+    let client = client_for(global, connections).await?;
     let manager = manager(client, config, journal)?;
     match work {
         Work::Upload { upload, src } => {
@@ -69,7 +70,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             )
         }
         Work::CrossCopy { copy, source, src } => {
-            let source = manager.sibling(Arc::new(client_for(&source).await?));
+            let source = manager.sibling(Arc::new(client_for(&source, connections).await?));
             let (result, interrupted) = output.run(manager.copy_from(&source, copy)).await;
             settle(
                 output,
@@ -122,11 +123,6 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             }
         }
     }
-}
-
-/// The client of a copy's source.
-async fn client_for(source: &Global) -> Result<S3Client, CliError> {
-    client(source).await
 }
 
 /// `ferry resume [ID]`: the journal names the source, the destination and the endpoint; the

@@ -382,7 +382,7 @@ fn retries_keep_the_part_number_and_finish_identical() {
     assert!(
         events
             .iter()
-            .any(|e| matches!(e, Event::Concurrency { limit } if *limit < 64)),
+            .any(|e| matches!(e, Event::Concurrency { limit } if *limit < 128)),
         "SlowDown lowers the requests in flight"
     );
     assert_eq!(

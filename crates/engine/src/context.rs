@@ -13,6 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::budget::{Bandwidth, Memory, Requests};
+use crate::durable::Folders;
 use crate::error::Failure;
 use crate::journal::JournalStore;
 use crate::progress::{Event, Progress};
@@ -44,6 +45,9 @@ pub(crate) struct Context<C> {
     pub(crate) events: Option<broadcast::Sender<Event>>,
     pub(crate) progress: Arc<Progress>,
     pub(crate) cancel: CancellationToken,
+    /// Where downloaded files' folders are flushed once at the end (a tree's), instead of
+    /// after each file.
+    pub(crate) folders: Option<Arc<Folders>>,
 }
 
 impl<C> Clone for Context<C> {
@@ -53,6 +57,7 @@ impl<C> Clone for Context<C> {
             events: self.events.clone(),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
+            folders: self.folders.clone(),
         }
     }
 }
@@ -76,6 +81,7 @@ impl<C: ObjectClient> Context<C> {
             events: None,
             progress: Arc::new(Progress::child_of(&self.progress)),
             cancel: self.cancel.child_token(),
+            folders: self.folders.clone(),
         }
     }
 

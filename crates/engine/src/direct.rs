@@ -306,8 +306,13 @@ impl Drop for Block {
 
 /// Bytes a transfer may leave to the page cache: the kernel's background writeback threshold,
 /// `vm.dirty_background_bytes`, or `vm.dirty_background_ratio` percent of the available
-/// memory. `None` when `/proc` does not say.
+/// memory. `None` when `/proc` does not say. Read once per process (a tree asks per file).
 fn page_cache_budget() -> Option<u64> {
+    static BUDGET: std::sync::OnceLock<Option<u64>> = std::sync::OnceLock::new();
+    *BUDGET.get_or_init(read_page_cache_budget)
+}
+
+fn read_page_cache_budget() -> Option<u64> {
     let read = |p: &str| std::fs::read_to_string(p).ok();
     let bytes: u64 = read("/proc/sys/vm/dirty_background_bytes")?
         .trim()

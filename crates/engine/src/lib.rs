@@ -31,6 +31,7 @@ mod copy;
 mod crosscopy;
 mod direct;
 mod download;
+mod durable;
 mod error;
 mod handle;
 mod job;

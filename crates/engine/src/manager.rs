@@ -31,7 +31,7 @@ const MIB: u64 = 1024 * 1024;
 pub struct ManagerConfig {
     /// Requests in flight, every transfer together (each part, range, listing page and the
     /// requests around them takes one while it runs). Small objects go this many at a time;
-    /// it is lowered while the server throttles. By default, 64.
+    /// it is lowered while the server throttles. By default, 128.
     pub max_requests: u32,
     /// Parts (or ranges) of one object in flight at most. By default, 8.
     pub parts_per_object: u32,
@@ -52,7 +52,7 @@ pub struct ManagerConfig {
 impl Default for ManagerConfig {
     fn default() -> Self {
         Self {
-            max_requests: 64,
+            max_requests: 128,
             parts_per_object: 8,
             memory_limit: 64 * MIB,
             bandwidth: None,
@@ -191,6 +191,7 @@ impl<C: ObjectClient> Manager<C> {
             events: Some(tx),
             progress: Arc::new(Progress::child_of(&self.shared.progress)),
             cancel: self.cancel.child_token(),
+            folders: None,
         };
         (ctx, rx)
     }
@@ -246,6 +247,7 @@ impl<C: ObjectClient> Manager<C> {
                     events: None,
                     progress: Arc::new(Progress::default()),
                     cancel: ctx.cancel.child_token(),
+                    folders: None,
                 };
                 crate::crosscopy::run(ctx, read, copy)
             },

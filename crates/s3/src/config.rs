@@ -28,7 +28,8 @@ pub struct ClientConfig {
     pub connect_timeout: Duration,
     /// Longest silence while reading a response. By default, 60 s.
     pub read_timeout: Duration,
-    /// Idle connections kept per host; size it to the transfer concurrency. By default, 16.
+    /// Idle connections kept per host; size it to the requests in flight (fewer, and
+    /// connections are closed and opened again, a round trip each). By default, 128.
     pub pool_size: usize,
     /// Root certificates (PEM) to trust instead of the system's, as the AWS CLI's
     /// `--ca-bundle` does.
@@ -165,7 +166,7 @@ impl ClientConfig {
             credentials,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
-            pool_size: 16,
+            pool_size: 128,
             ca_bundle_pem,
             verify_tls: !overrides.no_verify_tls,
         })

@@ -346,11 +346,12 @@ async fn joined(
         .map_err(Failure::Local)
 }
 
-/// Memory a range holds while it is fetched to a file: two write chunks at most, three when
-/// it is written direct (the aligned buffer its writes go through).
-fn range_memory(out: &Out) -> u64 {
+/// Memory a range of `len` bytes holds while it is fetched to a file: two write chunks at
+/// most (or the range, when shorter), three when it is written direct (the aligned buffer
+/// its writes go through), and the connection's own buffer.
+fn range_memory(out: &Out, len: u64) -> u64 {
     let chunks = if out.is_direct() { 3 } else { 2 };
-    chunks * WRITE_CHUNK as u64 + 64 * 1024
+    chunks * len.min(WRITE_CHUNK as u64) + 64 * 1024
 }
 
 /// Fetches ranges `todo` into the file through the pool; the first failure stops new ranges
@@ -370,9 +371,8 @@ pub(super) async fn fetch_all<C: ObjectClient>(
         &job.ctx.cancel,
         "download",
     );
-    let per_range = range_memory(out);
     for i in todo {
-        let Some(memory) = pool.room(per_range, sink).await else {
+        let Some(memory) = pool.room(range_memory(out, ranges[i][1]), sink).await else {
             break;
         };
         pool.spawn(

@@ -14,8 +14,9 @@ use tracing::{info, warn};
 
 use super::check::{Ordered, combined_value};
 use super::fetch::{Fetched, RangeDigests, WRITE_CHUNK, fetch_all};
+use super::landing::Landing;
 use super::layout::head_each_part;
-use super::partial::{Partial, RangeLine};
+use super::partial::RangeLine;
 use super::{Job, Object};
 use crate::checksum::{Digest, Hasher};
 use crate::direct::Out;
@@ -118,7 +119,7 @@ pub(super) async fn verify_file<C: ObjectClient>(
     object: &Arc<Object>,
     ranges: &Arc<Vec<[u64; 2]>>,
     out: &Out,
-    partial: &mut Partial,
+    partial: &mut Landing,
     digests: &mut Vec<Option<RangeDigests>>,
     ordered: Option<String>,
 ) -> Result<(Check, u32), Error> {
@@ -231,7 +232,7 @@ async fn readback(
 struct Refetch<'a, C> {
     job: &'a Arc<Job<C>>,
     ranges: &'a [[u64; 2]],
-    partial: &'a mut Partial,
+    partial: &'a mut Landing,
     digests: &'a mut Vec<Option<RangeDigests>>,
     /// Ranges fetched again, over all passes.
     refetched: u32,

@@ -12,6 +12,7 @@
 mod check;
 mod fetch;
 mod file_check;
+mod landing;
 mod layout;
 mod partial;
 mod to_file;

@@ -9,12 +9,14 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead as _, BufReader, Write as _};
-use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+use std::os::unix::fs::OpenOptionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
+use super::landing::place;
+use crate::durable::Folders;
 use crate::error::{Error, ErrorKind};
 
 /// The schema version of download journals.
@@ -65,7 +67,8 @@ pub fn partial_path(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
-fn journal_path(target: &Path) -> PathBuf {
+/// `LOCAL.ferry-partial.journal`.
+pub(crate) fn journal_path(target: &Path) -> PathBuf {
     let mut name = target.file_name().unwrap_or_default().to_os_string();
     name.push(".ferry-partial.journal");
     target.with_file_name(name)
@@ -192,67 +195,21 @@ impl Partial {
         self.append(&serde_json::to_string(line).expect("range line serializes"))
     }
 
-    /// Makes the verified file `target`: flushed to disk, given ordinary permissions (those
-    /// of the file it replaces, else 0644), renamed into place atomically (refusing to replace
-    /// an existing file with `no_clobber`); then the journal goes.
-    pub(crate) fn finish(self, target: &Path, no_clobber: bool) -> Result<(), Error> {
+    /// Makes the verified file `target` (see [`place`]); then the journal goes.
+    pub(crate) fn finish(
+        self,
+        target: &Path,
+        no_clobber: bool,
+        folders: Option<&Folders>,
+    ) -> Result<(), Error> {
         let file = self.file.as_ref().expect("the partial file is open");
-        file.sync_all()
-            .map_err(|e| local(format!("cannot flush {}", self.path.display()), e))?;
-        let mode = std::fs::metadata(target)
-            .map(|m| m.permissions().mode() & 0o7777)
-            .unwrap_or(0o644);
-        file.set_permissions(std::fs::Permissions::from_mode(mode))
-            .map_err(|e| local(format!("cannot set the mode of {}", self.path.display()), e))?;
-        if no_clobber {
-            use rustix::fs::{CWD, RenameFlags, renameat_with};
-            match renameat_with(CWD, &self.path, CWD, target, RenameFlags::NOREPLACE) {
-                Ok(()) => {}
-                Err(e) if e == rustix::io::Errno::EXIST => {
-                    return Err(Error::new(
-                        ErrorKind::Exists,
-                        format!(
-                            "{} appeared while downloading and replacing it was not allowed; the download is in {}",
-                            target.display(),
-                            self.path.display()
-                        ),
-                    ));
-                }
-                Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-                    if target.exists() {
-                        return Err(Error::new(
-                            ErrorKind::Exists,
-                            format!(
-                                "{} exists and replacing it was not allowed",
-                                target.display()
-                            ),
-                        ));
-                    }
-                    std::fs::rename(&self.path, target).map_err(|e| {
-                        local(format!("cannot rename into {}", target.display()), e)
-                    })?;
-                }
-                Err(e) => {
-                    return Err(local(
-                        format!("cannot rename into {}", target.display()),
-                        e.into(),
-                    ));
-                }
-            }
-        } else {
-            std::fs::rename(&self.path, target)
-                .map_err(|e| local(format!("cannot rename into {}", target.display()), e))?;
-        }
-        if let Some(dir) = target.parent() {
-            let dir = if dir.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                dir
-            };
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        place(file, &self.path, target, no_clobber, folders).map_err(|e| match e.kind() {
+            ErrorKind::Exists => Error::new(
+                ErrorKind::Exists,
+                format!("{e}; the download is in {}", self.path.display()),
+            ),
+            _ => e,
+        })?;
         let _ = std::fs::remove_file(&self.journal_path);
         Ok(())
     }
@@ -350,13 +307,13 @@ mod tests {
         let (mut p, _) = Partial::open(&target).unwrap();
         let file = p.start(&header(3)).unwrap();
         file.write_all_at(b"new", 0).unwrap();
-        let err = p.finish(&target, true).unwrap_err();
+        let err = p.finish(&target, true, None).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Exists, "{err}");
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
         let (mut p, _) = Partial::open(&target).unwrap();
         let file = p.start(&header(3)).unwrap();
         file.write_all_at(b"new", 0).unwrap();
-        p.finish(&target, false).unwrap();
+        p.finish(&target, false, None).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert!(!journal_path(&target).exists());
         assert!(!partial_path(&target).exists());

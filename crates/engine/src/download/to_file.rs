@@ -16,7 +16,8 @@ use tracing::{info, warn};
 use super::check::{Ordered, needs_pass};
 use super::fetch::{Fetched, RangeDigests, fetch_all};
 use super::file_check::{self, Follower, crc64_of};
-use super::partial::{Header, PARTIAL_VERSION, Partial, RangeLine};
+use super::landing::{Landing, Scratch};
+use super::partial::{Header, PARTIAL_VERSION, Partial, RangeLine, journal_path, partial_path};
 use super::{Job, Object};
 use crate::checksum::Digest;
 use crate::direct::{DirectIo, Out};
@@ -38,6 +39,149 @@ pub(super) async fn to_file<C: ObjectClient>(
             format!("{} exists and replacing it was not allowed", path.display()),
         ));
     }
+    let size = object.size;
+    let (mut landing, file, ranges, mut digests, reused) =
+        if planned.len() <= 1 && !journal_path(path).exists() {
+            // One range: nothing to resume, no journal. Making a file can take a while (the
+            // filesystem looks for a free inode): off the async workers, which a tree shares.
+            let target = path.to_path_buf();
+            let scratch = tokio::task::spawn_blocking(move || Scratch::create(&target, size))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Local, format!("a file task failed: {e}")))??;
+            let file = scratch.file.clone();
+            let n = planned.len();
+            (Landing::Scratch(scratch), file, planned, vec![None; n], 0)
+        } else {
+            let o = open_partial(&job, &object, planned, path).await?;
+            (
+                Landing::Partial(o.partial),
+                o.file,
+                o.ranges,
+                o.digests,
+                o.reused,
+            )
+        };
+    let ranges = Arc::new(ranges);
+    job.planned(&object, ranges.len(), range_size);
+    job.ctx.progress.add_bytes(reused);
+    if reused > 0 {
+        job.ctx.emit(Event::DownloadResumed {
+            ranges_done: digests.iter().filter(|d| d.is_some()).count() as u32,
+            ranges_to_fetch: digests.iter().filter(|d| d.is_none()).count() as u32,
+            bytes_done: reused,
+        });
+    }
+    let follower = needs_pass(&object.check).then(|| {
+        Follower::start(
+            file.clone(),
+            ranges.clone(),
+            Ordered::new(&object.check, object.parts.as_deref()),
+        )
+    });
+    if let Some(f) = &follower {
+        for (i, d) in digests.iter().enumerate() {
+            if d.is_some() {
+                f.done(i);
+            }
+        }
+    }
+    // A follower reads each range back as soon as it lands: those stay in the page cache.
+    // A scratch file holds one range: the page cache.
+    let direct = match (&landing, &follower) {
+        (Landing::Partial(_), None) => job.settings.direct_io,
+        _ => DirectIo::Never,
+    };
+    let out = Out::open(&partial_path(path), file.clone(), size, direct);
+    let todo: Vec<usize> = (0..ranges.len())
+        .filter(|i| digests[*i].is_none())
+        .collect();
+    let mut sink = FileSink {
+        landing: &mut landing,
+        digests: &mut digests,
+        follower: follower.as_ref(),
+        out: &out,
+        ranges: &ranges,
+    };
+    let result = fetch_all(&job, &object, &ranges, todo, &out, &mut sink).await;
+    let result = match result {
+        Ok(()) => {
+            let ordered = match follower {
+                Some(f) => f.finish().await?,
+                None => None,
+            };
+            file_check::verify_file(
+                &job,
+                &object,
+                &ranges,
+                &out,
+                &mut landing,
+                &mut digests,
+                ordered,
+            )
+            .await
+        }
+        Err(e) => {
+            if let Some(f) = follower {
+                f.task.abort();
+            }
+            Err(e)
+        }
+    };
+    match result {
+        Ok((check, refetched)) => {
+            // The fsyncs and the rename block: off the async workers, which other downloads
+            // (a tree's) share.
+            let (target, no_clobber) = (path.to_path_buf(), job.settings.no_clobber);
+            let folders = job.ctx.folders.clone();
+            tokio::task::spawn_blocking(move || {
+                landing.finish(&target, no_clobber, folders.as_deref())
+            })
+            .await
+            .map_err(|e| Error::new(ErrorKind::Local, format!("the rename task failed: {e}")))??;
+            let mut o = job.outcome(
+                &object,
+                Some(path.to_path_buf()),
+                ranges.len(),
+                reused,
+                refetched,
+            );
+            o.check = check;
+            Ok(o)
+        }
+        Err(e) => {
+            // Keep what can resume (interrupted, a transient fault, a local error); what is
+            // wrong or of another version goes.
+            match landing.kept() {
+                Some(kept) if job.settings.resume && e.is_transient() => {
+                    Err(e.kept_for_resume(kept))
+                }
+                _ => {
+                    landing.discard();
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+/// A partial file opened: the ranges it is cut into, those already on disk (their digests),
+/// and their bytes.
+struct Opened {
+    partial: Partial,
+    file: Arc<File>,
+    ranges: Vec<[u64; 2]>,
+    digests: Vec<Option<RangeDigests>>,
+    reused: u64,
+}
+
+/// What an earlier run left for the same object and plan: the partial file continued (its
+/// ranges that still check out kept), or started afresh.
+async fn open_partial<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    object: &Object,
+    planned: Vec<[u64; 2]>,
+    path: &Path,
+) -> Result<Opened, Error> {
     let (mut partial, previous) = Partial::open(path)?;
     let header = Header {
         v: PARTIAL_VERSION,
@@ -80,113 +224,17 @@ pub(super) async fn to_file<C: ObjectClient>(
         )
     }
     .await;
-    let (file, ranges) = match opened {
-        Ok(v) => v,
+    match opened {
+        Ok((file, ranges)) => Ok(Opened {
+            partial,
+            file,
+            ranges,
+            digests,
+            reused,
+        }),
         Err(e) => {
             partial.discard();
-            return Err(e);
-        }
-    };
-    let ranges = Arc::new(ranges);
-    job.planned(&object, ranges.len(), range_size);
-    job.ctx.progress.add_bytes(reused);
-    if reused > 0 {
-        job.ctx.emit(Event::DownloadResumed {
-            ranges_done: digests.iter().filter(|d| d.is_some()).count() as u32,
-            ranges_to_fetch: digests.iter().filter(|d| d.is_none()).count() as u32,
-            bytes_done: reused,
-        });
-    }
-    let follower = needs_pass(&object.check).then(|| {
-        Follower::start(
-            file.clone(),
-            ranges.clone(),
-            Ordered::new(&object.check, object.parts.as_deref()),
-        )
-    });
-    if let Some(f) = &follower {
-        for (i, d) in digests.iter().enumerate() {
-            if d.is_some() {
-                f.done(i);
-            }
-        }
-    }
-    // A follower reads each range back as soon as it lands: those stay in the page cache.
-    let out = Out::open(
-        &partial.path,
-        file.clone(),
-        object.size,
-        if follower.is_some() {
-            DirectIo::Never
-        } else {
-            job.settings.direct_io
-        },
-    );
-    let todo: Vec<usize> = (0..ranges.len())
-        .filter(|i| digests[*i].is_none())
-        .collect();
-    let mut sink = FileSink {
-        partial: &mut partial,
-        digests: &mut digests,
-        follower: follower.as_ref(),
-        out: &out,
-        ranges: &ranges,
-    };
-    let result = fetch_all(&job, &object, &ranges, todo, &out, &mut sink).await;
-    let result = match result {
-        Ok(()) => {
-            let ordered = match follower {
-                Some(f) => f.finish().await?,
-                None => None,
-            };
-            file_check::verify_file(
-                &job,
-                &object,
-                &ranges,
-                &out,
-                &mut partial,
-                &mut digests,
-                ordered,
-            )
-            .await
-        }
-        Err(e) => {
-            if let Some(f) = follower {
-                f.task.abort();
-            }
             Err(e)
-        }
-    };
-    match result {
-        Ok((check, refetched)) => {
-            // The fsyncs and the rename block: off the async workers, which other downloads
-            // (a tree's) share.
-            let (target, no_clobber) = (path.to_path_buf(), job.settings.no_clobber);
-            tokio::task::spawn_blocking(move || partial.finish(&target, no_clobber))
-                .await
-                .map_err(|e| {
-                    Error::new(ErrorKind::Local, format!("the rename task failed: {e}"))
-                })??;
-            let mut o = job.outcome(
-                &object,
-                Some(path.to_path_buf()),
-                ranges.len(),
-                reused,
-                refetched,
-            );
-            o.check = check;
-            Ok(o)
-        }
-        Err(e) => {
-            // Keep what can resume (interrupted, a transient fault, a local error); what is
-            // wrong or of another version goes.
-            let keep = job.settings.resume && e.is_transient();
-            if keep {
-                Err(e.kept_for_resume(partial.path.display().to_string()))
-            } else {
-                partial.discard();
-                Err(e)
-            }
         }
     }
 }
@@ -285,7 +333,7 @@ async fn resume_from(
 
 /// Where fetched ranges go for a file: their digests kept and journaled, the check told.
 struct FileSink<'a> {
-    partial: &'a mut Partial,
+    landing: &'a mut Landing,
     digests: &'a mut Vec<Option<RangeDigests>>,
     follower: Option<&'a Follower>,
     /// The partial file and the ranges' bounds, to start each range's writeback.
@@ -295,7 +343,7 @@ struct FileSink<'a> {
 
 impl Sink<Fetched> for FileSink<'_> {
     async fn accept(&mut self, f: Fetched) -> Result<(), Error> {
-        self.partial.record(&RangeLine {
+        self.landing.record(&RangeLine {
             i: f.i as u32,
             crc64: f.digests.crc64.base64(),
             digest: f.digests.digest.as_ref().map(Digest::base64),
@@ -303,7 +351,7 @@ impl Sink<Fetched> for FileSink<'_> {
         self.digests[f.i] = Some(f.digests);
         if let Some(fl) = self.follower {
             fl.done(f.i);
-        } else if !self.out.is_direct() {
+        } else if !self.out.is_direct() && self.ranges.len() > 1 {
             // Start writing the range to disk now, in the background, so the fsync before the
             // rename finds little left: a 1 GiB download spent 0.4 s in that fsync. (Advice
             // DontNeed starts writeback of dirty pages and drops them once clean; with a

@@ -159,10 +159,32 @@ pub(crate) async fn download<C: ObjectClient>(
         prefix: (!prefix.is_empty()).then_some(prefix),
         ..Default::default()
     };
+    // The tree's files are flushed one by one, their folders once each at the end.
+    let folders = Arc::new(crate::durable::Folders::default());
+    let mut ctx = ctx;
+    ctx.folders = Some(folders.clone());
     let found = walk::list(&ctx, req, tree.root.clone(), READ_AHEAD);
     let range = tree.settings.range_size.max(1);
     let weight = move |item: &Item| item.size.div_ceil(range).min(u64::from(u32::MAX)) as u32;
+    // The listing is in key order: objects of one folder come together, so the folder made
+    // last is nearly always the one the next object needs.
+    let made = std::sync::Mutex::new(PathBuf::new());
     let start = move |ctx: Context<C>, item: Item| {
+        let parent = item.path.parent().map(PathBuf::from).unwrap_or_default();
+        let folder = {
+            let mut made = made.lock().expect("folder lock");
+            if *made == parent {
+                Ok(())
+            } else {
+                let r = std::fs::create_dir_all(&parent).map_err(|e| {
+                    Error::local(format!("cannot create the folder {}", parent.display()), e)
+                });
+                if r.is_ok() {
+                    *made = parent;
+                }
+                r
+            }
+        };
         let download = Download {
             bucket: tree.bucket.clone(),
             key: item.key,
@@ -177,15 +199,15 @@ pub(crate) async fn download<C: ObjectClient>(
             settings: tree.settings.clone(),
         };
         async move {
-            if let Some(parent) = item.path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| {
-                    Error::local(format!("cannot create the folder {}", parent.display()), e)
-                })?;
-            }
+            folder?;
             crate::download::run(ctx, download).await
         }
     };
-    run(ctx, found, weight, start).await
+    let ended = run(ctx, found, weight, start).await;
+    tokio::task::spawn_blocking(move || folders.sync())
+        .await
+        .map_err(|e| Error::new(ErrorKind::Local, format!("the folder flush failed: {e}")))?;
+    ended
 }
 
 /// How one object's end is reported.
