@@ -17,10 +17,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// Threads for file work (opening, writing, syncing and renaming files run off the async
+/// workers). Tokio's default of 512 lets a tree of small objects, 128 in flight, start over
+/// 200 threads that only wait on the same disk; their stacks and allocator arenas grew the peak
+/// memory of `cp -r` with 20,000 objects by a third. 64 still keeps every file of the objects
+/// in flight moving.
+const BLOCKING_THREADS: usize = 64;
+
 fn main() -> ExitCode {
     let cli = args::Cli::parse();
     exit::init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
     {

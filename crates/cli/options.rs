@@ -217,16 +217,15 @@ pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError>
     if let Some(ps) = part_size {
         ferry_engine::check_part_size(ps).map_err(bad_input)?;
     }
-    let on_failure = match args.on_failure.as_deref() {
-        None => FailurePolicy::Auto,
-        Some("keep") => FailurePolicy::Keep,
-        Some("abort") => FailurePolicy::Abort,
-        Some(other) => {
-            return Err(bad_input(format!(
-                "--on-failure {other:?}: use keep or abort"
-            )));
-        }
-    };
+    let on_failure = choice(
+        "--on-failure",
+        &args.on_failure,
+        FailurePolicy::Auto,
+        &[
+            ("keep", FailurePolicy::Keep),
+            ("abort", FailurePolicy::Abort),
+        ],
+    )?;
     Ok(UploadSettings {
         plan: PlanConfig {
             part_size,
@@ -325,32 +324,54 @@ pub(crate) fn download_settings(args: &CpArgs) -> Result<DownloadSettings, CliEr
         }
         config.range_size = v;
     }
-    config.verify = match args.verify.as_deref() {
-        None | Some("auto") => VerifyMode::Auto,
-        Some("require") => VerifyMode::Require,
-        Some("none") => VerifyMode::Off,
-        Some(other) => {
-            return Err(bad_input(format!(
-                "--verify {other:?}: use auto, require or none"
-            )));
-        }
-    };
+    config.verify = choice(
+        "--verify",
+        &args.verify,
+        VerifyMode::Auto,
+        &[
+            ("auto", VerifyMode::Auto),
+            ("require", VerifyMode::Require),
+            ("none", VerifyMode::Off),
+        ],
+    )?;
     config.direct_io = direct_io(args)?;
     Ok(config)
 }
 
 /// `--direct-io`, for uploads and downloads.
 pub(crate) fn direct_io(args: &CpArgs) -> Result<DirectIo, CliError> {
-    Ok(match args.direct_io.as_deref() {
-        None | Some("auto") => DirectIo::Auto,
-        Some("always") => DirectIo::Always,
-        Some("never") => DirectIo::Never,
-        Some(other) => {
-            return Err(bad_input(format!(
-                "--direct-io {other:?}: use auto, always or never"
-            )));
-        }
-    })
+    choice(
+        "--direct-io",
+        &args.direct_io,
+        DirectIo::Auto,
+        &[
+            ("auto", DirectIo::Auto),
+            ("always", DirectIo::Always),
+            ("never", DirectIo::Never),
+        ],
+    )
+}
+
+/// The value of a flag that takes one of a few words: `default` when it is not given.
+fn choice<T: Copy>(
+    flag: &str,
+    given: &Option<String>,
+    default: T,
+    words: &[(&str, T)],
+) -> Result<T, CliError> {
+    let Some(given) = given.as_deref() else {
+        return Ok(default);
+    };
+    if let Some((_, v)) = words.iter().find(|(w, _)| *w == given) {
+        return Ok(*v);
+    }
+    let names: Vec<&str> = words.iter().map(|(w, _)| *w).collect();
+    let (last, rest) = names.split_last().expect("a choice has words");
+    let list = match rest {
+        [] => last.to_string(),
+        rest => format!("{} or {last}", rest.join(", ")),
+    };
+    Err(bad_input(format!("{flag} {given:?}: use {list}")))
 }
 
 #[cfg(test)]

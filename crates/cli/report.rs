@@ -17,6 +17,14 @@ pub(crate) fn json_line(event: &str, fields: serde_json::Value) -> serde_json::V
     serde_json::Value::Object(obj)
 }
 
+/// A JSON line about one range of a download.
+fn range_line(kind: &str, range: u32, first: u64, len: u64) -> serde_json::Value {
+    json_line(
+        kind,
+        serde_json::json!({"range": range, "first": first, "len": len}),
+    )
+}
+
 /// The line that reports a finished upload or copy (`noun`) of `src`.
 pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
     let check = match &o.verification {
@@ -142,18 +150,13 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             json!({"ranges_done": ranges_done, "ranges_to_fetch": ranges_to_fetch, "bytes_done": bytes_done}),
         ),
         Event::Restarted { reason } => json_line("restarted", json!({"reason": reason})),
-        Event::RangeStarted { range, first, len } => json_line(
-            "range_started",
-            json!({"range": range, "first": first, "len": len}),
-        ),
-        Event::RangeFinished { range, first, len } => json_line(
-            "range_finished",
-            json!({"range": range, "first": first, "len": len}),
-        ),
-        Event::Refetched { range, first, len } => json_line(
-            "refetched",
-            json!({"range": range, "first": first, "len": len}),
-        ),
+        Event::RangeStarted { range, first, len } => {
+            range_line("range_started", *range, *first, *len)
+        }
+        Event::RangeFinished { range, first, len } => {
+            range_line("range_finished", *range, *first, *len)
+        }
+        Event::Refetched { range, first, len } => range_line("refetched", *range, *first, *len),
         Event::Downloaded(o) => json_line(
             "downloaded",
             json!({

@@ -90,6 +90,23 @@ impl<C: ObjectClient> Context<C> {
         self.shared.bandwidth.as_ref()
     }
 
+    /// One S3 request, retried (see [`retrying`](Self::retrying)): `send` makes each attempt
+    /// through the client.
+    pub(crate) async fn request<'a, T, Fut>(
+        &'a self,
+        part: Option<u32>,
+        send: impl Fn(&'a C) -> Fut,
+    ) -> Result<T, Failure>
+    where
+        Fut: std::future::Future<Output = ferry_s3::Result<T>> + 'a,
+    {
+        self.retrying(part, |_| {
+            let attempt = send(self.client());
+            async { attempt.await.map_err(Failure::S3) }
+        })
+        .await
+    }
+
     /// Runs `attempt` until it succeeds, fails for good, or the policy, the quota or a cancel
     /// says stop. Each attempt runs in a request slot; only an S3 error that is retryable (or
     /// an expired token, after refreshing the credentials) is tried again. `part` names the

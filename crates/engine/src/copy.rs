@@ -24,7 +24,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind, Failure};
 use crate::job::{Job, UploadSettings};
 use crate::journal::{PartRecord, SourceIdentity};
-use crate::multipart::{Done, PartSource, Start, start_or_resume};
+use crate::multipart::{Done, Part, PartSource, Start, start_or_resume};
 use crate::outcome::{UploadOutcome, Verification};
 use crate::plan::{Plan, plan};
 use crate::progress::Event;
@@ -91,6 +91,26 @@ impl ObjectSource {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 
+    /// With the COPY directive, the source's content headers, metadata (as `meta` gives them)
+    /// and tags (read through `ctx`) into a new object's `options`: what a copy that makes a
+    /// new object carries over.
+    pub(crate) async fn carry<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        head: &GetObjectRequest,
+        meta: &ObjectMeta,
+        options: &mut ObjectOptions,
+    ) -> Result<(), Error> {
+        if self.metadata_directive != Directive::Copy {
+            return Ok(());
+        }
+        copy_metadata(meta, options);
+        options.tagging = tags_of(ctx, head)
+            .await
+            .map_err(|f| f.into_error(format!("reading the tags of {}", self.url()), "copy"))?;
+        Ok(())
+    }
+
     /// HeadObject of the source, with its checksum, retried.
     pub(crate) async fn head<C: ObjectClient>(
         &self,
@@ -110,10 +130,7 @@ impl ObjectSource {
         };
         let url = self.url();
         let meta = ctx
-            .retrying(None, |_| {
-                let head = head.clone();
-                async move { ctx.client().head_object(&head).await.map_err(Failure::S3) }
-            })
+            .request(None, |c| c.head_object(&head))
             .await
             .map_err(|f| match f {
                 Failure::S3(e)
@@ -176,17 +193,11 @@ impl CopyState {
 /// Copies `copy` in `ctx`.
 pub(crate) async fn run<C: ObjectClient>(
     ctx: Context<C>,
-    copy: Copy,
+    mut copy: Copy,
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&copy.settings, &copy.options)?;
-    let Copy {
-        from,
-        bucket,
-        key,
-        options,
-        mut settings,
-    } = copy;
-    let (head, meta) = from.head(&ctx, &options.request).await?;
+    let from = copy.from;
+    let (head, meta) = from.head(&ctx, &copy.options.request).await?;
     let size = meta.content_length;
     let state = Arc::new(CopyState {
         source: CopySource {
@@ -200,18 +211,23 @@ pub(crate) async fn run<C: ObjectClient>(
         checksum: full_object_checksum(&meta).cloned(),
     });
     // CopyObject copies at most 5 GiB.
-    settings.plan.multipart_threshold = settings.plan.multipart_threshold.min(COPY_OBJECT_MAX + 1);
-    let plan = plan(size, &settings.plan).map_err(|e| Error::invalid(e.to_string()))?;
-    let mut options = options;
+    let threshold = &mut copy.settings.plan.multipart_threshold;
+    *threshold = (*threshold).min(COPY_OBJECT_MAX + 1);
+    let plan = plan(size, &copy.settings.plan).map_err(|e| Error::invalid(e.to_string()))?;
     let multipart = !matches!(plan, Plan::Single { .. });
-    if from.metadata_directive == Directive::Copy && multipart {
-        // A multipart copy is a new object: carry the source's headers, metadata and tags.
-        copy_metadata(&meta, &mut options);
-        options.tagging = tags_of(&ctx, &head)
-            .await
-            .map_err(|f| f.into_error(format!("reading the tags of {}", from.url()), "copy"))?;
+    if multipart {
+        // A multipart copy is a new object: it carries what the source has (with COPY).
+        from.carry(&ctx, &head, &meta, &mut copy.options).await?;
     }
-    let job = Arc::new(Job::new(ctx, bucket, key, options, settings, "copy"));
+    let (bucket, key) = (copy.bucket, copy.key);
+    let job = Arc::new(Job::new(
+        ctx,
+        bucket,
+        key,
+        copy.options,
+        copy.settings,
+        "copy",
+    ));
     let parts: Arc<dyn PartSource<C>> = Arc::new(CopyParts(state.clone()));
     let journal = if job.ctx.shared.journal.is_some() && multipart {
         let identity =
@@ -225,13 +241,7 @@ pub(crate) async fn run<C: ObjectClient>(
     };
     let outcome = match plan {
         Plan::Single { size } => {
-            job.emit(Event::Planned {
-                size: Some(size),
-                part_size: size,
-                parts: Some(1),
-                multipart: false,
-            });
-            job.ctx.progress.set_total(size, 1);
+            job.planned_single(size);
             copy_single(&job, &state, size).await?
         }
         Plan::Multipart { .. } => crate::multipart::run(job, plan, parts, journal).await?,
@@ -279,11 +289,7 @@ pub(crate) async fn tags_of<C: ObjectClient>(
         version_id: head.version_id.clone(),
         request: head.request.clone(),
     };
-    ctx.retrying(None, |_| {
-        let req = req.clone();
-        async move { object_tags(ctx.client(), &req).await.map_err(Failure::S3) }
-    })
-    .await
+    ctx.request(None, |c| object_tags(c, &req)).await
 }
 
 /// The object's checksum, if it is a full-object one (comparable whatever the part layout).
@@ -323,29 +329,14 @@ impl<C: ObjectClient> PartSource<C> for CopyParts {
         0
     }
 
-    fn send(
-        &self,
-        job: &Arc<Job<C>>,
-        upload_id: &Arc<str>,
-        number: u32,
-        offset: u64,
-        len: u64,
-    ) -> BoxFuture<'static, Result<Done, Error>> {
-        Box::pin(copy_part(
-            job.clone(),
-            self.0.clone(),
-            upload_id.clone(),
-            number,
-            offset,
-            len,
-        ))
+    fn send(&self, job: &Arc<Job<C>>, part: Part) -> BoxFuture<'static, Result<Done, Error>> {
+        Box::pin(copy_part(job.clone(), self.0.clone(), part))
     }
 
     fn intact(
         &self,
         record: &PartRecord,
-        _offset: u64,
-        len: u64,
+        (_, len): (u64, u64),
     ) -> BoxFuture<'static, Result<bool, Error>> {
         // A copied part has no local bytes: the source's ETag (in its identity) vouches.
         let same = record.size == len;
@@ -357,11 +348,9 @@ impl<C: ObjectClient> PartSource<C> for CopyParts {
 async fn copy_part<C: ObjectClient>(
     job: Arc<Job<C>>,
     state: Arc<CopyState>,
-    upload_id: Arc<str>,
-    number: u32,
-    offset: u64,
-    len: u64,
+    part: Part,
 ) -> Result<Done, Error> {
+    let (number, offset, len) = (part.number, part.offset, part.len);
     let progress = &job.ctx.progress;
     progress.part_started();
     job.emit(Event::PartStarted {
@@ -371,7 +360,7 @@ async fn copy_part<C: ObjectClient>(
     let req = UploadPartCopyRequest {
         bucket: job.bucket.clone(),
         key: job.key.clone(),
-        upload_id: upload_id.to_string(),
+        upload_id: part.upload_id.to_string(),
         part_number: number,
         source: state.source.clone(),
         source_range: (len > 0).then(|| ByteRange {
@@ -384,15 +373,7 @@ async fn copy_part<C: ObjectClient>(
     };
     let result = job
         .ctx
-        .retrying(Some(number), |_| {
-            let (job, req) = (job.clone(), req.clone());
-            async move {
-                job.client()
-                    .upload_part_copy(&req)
-                    .await
-                    .map_err(Failure::S3)
-            }
-        })
+        .request(Some(number), |c| c.upload_part_copy(&req))
         .await;
     let out = match result {
         Ok(o) => o,
@@ -450,16 +431,14 @@ async fn copy_single<C: ObjectClient>(
             request: job.options.request.clone(),
             ..Default::default()
         };
+        let head = &head;
         let found = job
             .ctx
-            .retrying(None, |_| {
-                let (job, head) = (job.clone(), head.clone());
-                async move {
-                    match job.client().head_object(&head).await {
-                        Ok(_) => Ok(true),
-                        Err(e) if e.service().is_some_and(|s| s.status == 404) => Ok(false),
-                        Err(e) => Err(Failure::S3(e)),
-                    }
+            .request(None, |c| async move {
+                match c.head_object(head).await {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.service().is_some_and(|s| s.status == 404) => Ok(false),
+                    Err(e) => Err(e),
                 }
             })
             .await
@@ -488,13 +467,7 @@ async fn copy_single<C: ObjectClient>(
     };
     let progress = &job.ctx.progress;
     progress.part_started();
-    let out = job
-        .ctx
-        .retrying(Some(1), |_| {
-            let (job, req) = (job.clone(), req.clone());
-            async move { job.client().copy_object(&req).await.map_err(Failure::S3) }
-        })
-        .await;
+    let out = job.ctx.request(Some(1), |c| c.copy_object(&req)).await;
     progress.part_ended(out.is_ok());
     let out = out.map_err(|f| {
         let context = format!("copying {} to {}", state.url(), job.url());

@@ -4,10 +4,10 @@
 //! checksums every part for the destination, and the upload completes only after the download
 //! checked out. It cannot resume: a failure aborts it.
 
-use ferry_s3::{Directive, ObjectClient};
+use ferry_s3::ObjectClient;
 
 use crate::context::Context;
-use crate::copy::{Copy, copy_metadata, tags_of};
+use crate::copy::Copy;
 use crate::download::{Download, DownloadSettings, Target};
 use crate::error::Error;
 use crate::outcome::UploadOutcome;
@@ -18,43 +18,21 @@ use crate::upload::{Source, Upload};
 pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     ctx: Context<C>,
     source: Context<D>,
-    copy: Copy,
+    mut copy: Copy,
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&copy.settings, &copy.options)?;
-    let Copy {
-        from,
-        bucket,
-        key,
-        mut options,
-        settings,
-    } = copy;
+    let from = &copy.from;
     let (head, meta) = from.head(&source, &Default::default()).await?;
-    if from.metadata_directive == Directive::Copy {
-        copy_metadata(&meta, &mut options);
-        options.tagging = tags_of(&source, &head).await.map_err(|f| {
-            f.into_error(
-                format!("reading the tags of s3://{}/{}", from.bucket, from.key),
-                "copy",
-            )
-        })?;
-    }
+    from.carry(&source, &head, &meta, &mut copy.options).await?;
     let (writer, reader, end) = pipe(8);
-    let download = Download {
-        bucket: from.bucket.clone(),
-        key: from.key.clone(),
-        version_id: from.version_id.clone(),
-        request: head.request.clone(),
-        listed: None,
-        target: Target::Writer(Box::new(writer)),
-        settings: DownloadSettings {
-            range_size: settings
-                .plan
-                .part_size
-                .unwrap_or(16 << 20)
-                .clamp(1 << 20, 64 << 20),
-            resume: false,
-            ..Default::default()
-        },
+    let part_size = copy.settings.plan.part_size.unwrap_or(16 << 20);
+    let mut download = Download::new(&from.bucket, &from.key, Target::Writer(Box::new(writer)));
+    download.version_id = from.version_id.clone();
+    download.request = head.request.clone();
+    download.settings = DownloadSettings {
+        range_size: part_size.clamp(1 << 20, 64 << 20),
+        resume: false,
+        ..Default::default()
     };
     let fed = tokio::spawn(async move {
         let r = crate::download::run(source, download).await;
@@ -64,17 +42,14 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
         }
         r
     });
-    let upload = Upload {
-        source: Source::Reader {
-            reader: Box::new(reader),
-            size: Some(meta.content_length),
-        },
-        bucket,
-        key,
-        options,
-        settings,
+    let stream = Source::Reader {
+        reader: Box::new(reader),
+        size: Some(meta.content_length),
     };
-    let result = crate::upload::run(ctx, upload).await;
+    let upload = Upload::new(stream, copy.bucket, copy.key)
+        .options(copy.options)
+        .settings(copy.settings);
+    let result = crate::upload::run_as(ctx, upload, "copy").await;
     let read = fed.await;
     // The download's own error says more than the upload's "the stream failed".
     match (result, read) {

@@ -137,6 +137,32 @@ impl<C: ObjectClient> Job<C> {
         self.ctx.emit(e);
     }
 
+    /// Announces a multipart plan (the event, and the counters' totals): `size` bytes
+    /// (unknown for a stream) in `parts` parts (unknown for a stream) of `part_size` (a
+    /// stream's first).
+    pub(crate) fn planned(&self, size: Option<u64>, part_size: u64, parts: Option<u32>) {
+        self.emit(Event::Planned {
+            size,
+            part_size,
+            parts,
+            multipart: true,
+        });
+        self.ctx
+            .progress
+            .set_total(size.unwrap_or(0), parts.unwrap_or(0));
+    }
+
+    /// Announces a single-request plan of `size` bytes.
+    pub(crate) fn planned_single(&self, size: u64) {
+        self.emit(Event::Planned {
+            size: Some(size),
+            part_size: size,
+            parts: Some(1),
+            multipart: false,
+        });
+        self.ctx.progress.set_total(size, 1);
+    }
+
     pub(crate) fn mode(&self) -> ChecksumMode {
         self.settings.checksum
     }

@@ -69,78 +69,65 @@ impl Progress {
         }
     }
 
-    /// Sets the size and part count (counted into the parent as the difference).
-    pub(crate) fn set_total(&self, total: u64, parts: u32) {
-        let before = self.total.swap(total, Ordering::Relaxed);
-        let parts_before = self.parts_total.swap(parts, Ordering::Relaxed);
-        if let Some(p) = &self.parent {
-            p.add_total(
-                total as i64 - before as i64,
-                parts as i64 - parts_before as i64,
-            );
-        }
+    /// These counters, then each parent's up to the root.
+    fn lineage(&self) -> impl Iterator<Item = &Progress> {
+        std::iter::successors(Some(self), |p| p.parent.as_deref())
     }
 
-    fn add_total(&self, bytes: i64, parts: i64) {
-        add_signed(&self.total, bytes);
-        add_signed32(&self.parts_total, parts);
-        if let Some(p) = &self.parent {
-            p.add_total(bytes, parts);
+    /// Sets the size and part count (counted into the parents as the difference).
+    pub(crate) fn set_total(&self, total: u64, parts: u32) {
+        let bytes = total as i64 - self.total.swap(total, Ordering::Relaxed) as i64;
+        let parts = parts as i64 - self.parts_total.swap(parts, Ordering::Relaxed) as i64;
+        for p in self.lineage().skip(1) {
+            add_signed(&p.total, bytes);
+            if parts >= 0 {
+                p.parts_total.fetch_add(parts as u32, Ordering::Relaxed);
+            } else {
+                p.parts_total
+                    .fetch_sub(parts.unsigned_abs() as u32, Ordering::Relaxed);
+            }
         }
     }
 
     pub(crate) fn add_bytes(&self, n: u64) {
-        self.bytes.fetch_add(n, Ordering::Relaxed);
-        if let Some(p) = &self.parent {
-            p.add_bytes(n);
-        }
+        self.lineage()
+            .for_each(|p| _ = p.bytes.fetch_add(n, Ordering::Relaxed));
     }
 
     pub(crate) fn sub_bytes(&self, n: u64) {
-        self.bytes.fetch_sub(n, Ordering::Relaxed);
-        if let Some(p) = &self.parent {
-            p.sub_bytes(n);
-        }
+        self.lineage()
+            .for_each(|p| _ = p.bytes.fetch_sub(n, Ordering::Relaxed));
     }
 
     pub(crate) fn part_started(&self) {
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        if let Some(p) = &self.parent {
-            p.part_started();
-        }
+        self.lineage()
+            .for_each(|p| _ = p.in_flight.fetch_add(1, Ordering::Relaxed));
     }
 
     pub(crate) fn part_ended(&self, ok: bool) {
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if ok {
-            self.parts_done.fetch_add(1, Ordering::Relaxed);
-        }
-        if let Some(p) = &self.parent {
-            p.part_ended(ok);
+        for p in self.lineage() {
+            p.in_flight.fetch_sub(1, Ordering::Relaxed);
+            if ok {
+                p.parts_done.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
     pub(crate) fn retried(&self) {
-        self.retries.fetch_add(1, Ordering::Relaxed);
-        if let Some(p) = &self.parent {
-            p.retried();
-        }
+        self.lineage()
+            .for_each(|p| _ = p.retries.fetch_add(1, Ordering::Relaxed));
     }
 
     /// An object (a transfer) started.
     pub(crate) fn object_started(&self) {
-        self.objects.fetch_add(1, Ordering::Relaxed);
-        if let Some(p) = &self.parent {
-            p.object_started();
-        }
+        self.lineage()
+            .for_each(|p| _ = p.objects.fetch_add(1, Ordering::Relaxed));
     }
 
     /// An object ended, well or not.
     pub(crate) fn object_ended(&self) {
-        self.objects_done.fetch_add(1, Ordering::Relaxed);
-        if let Some(p) = &self.parent {
-            p.object_ended();
-        }
+        self.lineage()
+            .for_each(|p| _ = p.objects_done.fetch_add(1, Ordering::Relaxed));
     }
 }
 
@@ -149,14 +136,6 @@ fn add_signed(a: &AtomicU64, d: i64) {
         a.fetch_add(d as u64, Ordering::Relaxed);
     } else {
         a.fetch_sub(d.unsigned_abs(), Ordering::Relaxed);
-    }
-}
-
-fn add_signed32(a: &AtomicU32, d: i64) {
-    if d >= 0 {
-        a.fetch_add(d as u32, Ordering::Relaxed);
-    } else {
-        a.fetch_sub(d.unsigned_abs() as u32, Ordering::Relaxed);
     }
 }
 

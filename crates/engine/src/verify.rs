@@ -7,7 +7,7 @@ use std::sync::Arc;
 use ferry_s3::{ChecksumType, ChecksumValue, GetObjectRequest, ObjectClient};
 
 use crate::checksum::ChecksumMode;
-use crate::error::{Error, ErrorKind, Failure};
+use crate::error::{Error, ErrorKind};
 use crate::job::Job;
 use crate::outcome::{UploadOutcome, Verification};
 
@@ -34,10 +34,7 @@ pub(crate) async fn verify<C: ObjectClient>(
     };
     let head = job
         .ctx
-        .retrying(None, |_| {
-            let (job, req) = (job.clone(), req.clone());
-            async move { job.client().head_object(&req).await.map_err(Failure::S3) }
-        })
+        .request(None, |c| c.head_object(&req))
         .await
         .map_err(|f| job.failed(format!("checking {} after the {}", job.url(), job.noun), f))?;
     let wrong = |what: String| {

@@ -20,6 +20,15 @@ fn data(len: usize, seed: u8) -> Vec<u8> {
         .collect()
 }
 
+/// A file of `len` bytes in a new folder: the folder (kept while it lives), the path, the bytes.
+fn file(len: usize, seed: u8) -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("f");
+    let body = data(len, seed);
+    std::fs::write(&path, &body).unwrap();
+    (dir, path, body)
+}
+
 fn parts_of_5mib() -> UploadSettings {
     UploadSettings {
         plan: PlanConfig {
@@ -43,10 +52,7 @@ fn manager<C: ferry_s3::ObjectClient>(client: Arc<C>, config: ManagerConfig) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_in_flight_never_pass_the_budget() {
     let s3 = memory_s3(20);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    let body = data(40 * MIB, 1);
-    std::fs::write(&path, &body).unwrap();
+    let (_dir, path, body) = file(40 * MIB, 1);
     let m = manager(
         Arc::new(s3.clone()),
         ManagerConfig {
@@ -64,9 +70,7 @@ async fn requests_in_flight_never_pass_the_budget() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_small_memory_budget_bounds_the_parts_in_flight() {
     let s3 = memory_s3(20);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    std::fs::write(&path, data(40 * MIB, 2)).unwrap();
+    let (_dir, path, _) = file(40 * MIB, 2);
     // A file part holds four 1 MiB chunks: 8 MiB of budget, two parts at a time.
     let m = manager(
         Arc::new(s3.clone()),
@@ -120,10 +124,7 @@ async fn small_objects_of_a_tree_run_many_at_a_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resume_sends_only_what_the_server_lacks() {
     let s3 = memory_s3(0);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    let body = data(30 * MIB, 3);
-    std::fs::write(&path, &body).unwrap();
+    let (dir, path, body) = file(30 * MIB, 3);
     // Part 4 fails for good (retries run out on a transient fault): the upload is kept.
     let failing = Arc::new(FailingClient::new(
         s3.clone(),
@@ -221,9 +222,7 @@ async fn a_kept_copy_resumes_as_a_copy() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_down_halves_the_requests_in_flight() {
     let s3 = memory_s3(5);
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("f");
-    std::fs::write(&path, data(40 * MIB, 5)).unwrap();
+    let (_dir, path, _) = file(40 * MIB, 5);
     let failing = Arc::new(FailingClient::new(
         s3.clone(),
         vec![Fault {

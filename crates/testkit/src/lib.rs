@@ -453,8 +453,7 @@ pub struct S3sFs {
     pub server: TestServer,
     /// Its storage folder.
     pub root: tempfile::TempDir,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _task: Background,
 }
 
 impl std::fmt::Debug for S3sFs {
@@ -470,25 +469,66 @@ impl S3sFs {
     pub fn start() -> Result<Self> {
         let root = tempfile::Builder::new().prefix("ferry-s3s-fs-").tempdir()?;
         let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let (server, stop, thread) = serve_in_process(fs)?;
+        let (server, _task) = serve_in_process(fs)?;
         Ok(Self {
             server,
             root,
+            _task,
+        })
+    }
+}
+
+/// A task on its own thread and runtime (a server, a proxy): stopped and joined when dropped.
+pub(crate) struct Background {
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Runs the future `make` builds (inside the runtime, so it may register sockets) until it
+    /// ends or this is dropped.
+    pub(crate) fn spawn<F>(name: &str, make: impl FnOnce() -> F + Send + 'static) -> Result<Self>
+    where
+        F: std::future::Future<Output = ()>,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name(name.into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for a background task");
+                rt.block_on(async move {
+                    tokio::select! {
+                        () = make() => {}
+                        _ = stopped => {}
+                    }
+                });
+                rt.shutdown_timeout(Duration::from_secs(2));
+            })?;
+        Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
         })
     }
 }
 
-type Served = (
-    TestServer,
-    tokio::sync::oneshot::Sender<()>,
-    std::thread::JoinHandle<()>,
-);
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
 
 /// Serves an `s3s` implementation on a free loopback port, on its own thread and runtime,
-/// with the test identity; stops when the sender fires.
-fn serve_in_process(s3: impl s3s::S3) -> Result<Served> {
+/// with the test identity, until the returned task is dropped.
+fn serve_in_process(s3: impl s3s::S3) -> Result<(TestServer, Background)> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
@@ -497,86 +537,44 @@ fn serve_in_process(s3: impl s3s::S3) -> Result<Served> {
         b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
         b.build()
     };
-    let (stop, mut stopped) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::Builder::new()
-        .name("s3s-server".into())
-        .spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("server runtime");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
-                let http = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                );
-                loop {
-                    tokio::select! {
-                        accepted = listener.accept() => {
-                            let Ok((socket, _)) = accepted else { continue };
-                            let _ = socket.set_nodelay(true);
-                            let conn = http
-                                .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
-                                .into_owned();
-                            tokio::spawn(async move {
-                                let _ = conn.await;
-                            });
-                        }
-                        _ = &mut stopped => break,
-                    }
-                }
+    let task = Background::spawn("s3s-server", move || async move {
+        let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+        let http =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        loop {
+            let Ok((socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = socket.set_nodelay(true);
+            let conn = http
+                .serve_connection(hyper_util::rt::TokioIo::new(socket), service.clone())
+                .into_owned();
+            tokio::spawn(async move {
+                let _ = conn.await;
             });
-            rt.shutdown_timeout(Duration::from_secs(2));
-        })?;
+        }
+    })?;
     let server = TestServer {
         endpoint: format!("http://{addr}"),
         access_key: ACCESS_KEY.into(),
         secret_key: SECRET_KEY.into(),
         region: REGION.into(),
     };
-    Ok((server, stop, thread))
+    Ok((server, task))
 }
 
 /// The null sink ([`null_sink`]) served in this process. Stopped when dropped.
 pub struct NullSinkServer {
     /// How to reach it.
     pub server: TestServer,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _task: Background,
 }
 
 impl NullSinkServer {
     /// Starts a null sink with the test identity.
     pub fn start() -> Result<Self> {
-        let (server, stop, thread) = serve_in_process(null_sink::NullSink::default())?;
-        Ok(Self {
-            server,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
-    }
-}
-
-impl Drop for NullSinkServer {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-impl Drop for S3sFs {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        let (server, _task) = serve_in_process(null_sink::NullSink::default())?;
+        Ok(Self { server, _task })
     }
 }
 

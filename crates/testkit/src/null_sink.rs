@@ -134,6 +134,25 @@ impl NullSink {
         format!("\"{:032x}\"", self.next.fetch_add(1, Ordering::Relaxed))
     }
 
+    /// What is stored of an object, or NoSuchKey.
+    fn object(&self, bucket: String, key: String) -> S3Result<Object> {
+        self.objects
+            .lock()
+            .unwrap()
+            .get(&(bucket, key))
+            .cloned()
+            .ok_or_else(|| s3_error!(NoSuchKey))
+    }
+
+    /// The checksum algorithm an upload was created with, or NoSuchUpload.
+    fn upload_algorithm(&self, upload_id: &str) -> S3Result<Option<String>> {
+        let uploads = self.uploads.lock().unwrap();
+        let upload = uploads
+            .get(upload_id)
+            .ok_or_else(|| s3_error!(NoSuchUpload))?;
+        Ok(upload.algorithm.clone())
+    }
+
     /// Consumes a body, checksumming it with `alg`; checks the sent value.
     async fn consume(
         &self,
@@ -249,14 +268,7 @@ impl S3 for NullSink {
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        let alg = self
-            .uploads
-            .lock()
-            .unwrap()
-            .get(&req.input.upload_id)
-            .ok_or_else(|| s3_error!(NoSuchUpload))?
-            .algorithm
-            .clone();
+        let alg = self.upload_algorithm(&req.input.upload_id)?;
         let alg = alg.or_else(|| declared(&req.headers));
         let (size, computed) = self
             .consume(
@@ -469,13 +481,7 @@ impl S3 for NullSink {
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        let o = self
-            .objects
-            .lock()
-            .unwrap()
-            .get(&(req.input.bucket, req.input.key))
-            .cloned()
-            .ok_or_else(|| s3_error!(NoSuchKey))?;
+        let o = self.object(req.input.bucket, req.input.key)?;
         let mut out = HeadObjectOutput {
             content_length: Some(o.size as i64),
             // Tools such as the aws cli need it (to set the file's mtime).
@@ -494,13 +500,7 @@ impl S3 for NullSink {
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        let o = self
-            .objects
-            .lock()
-            .unwrap()
-            .get(&(req.input.bucket.clone(), req.input.key.clone()))
-            .cloned()
-            .ok_or_else(|| s3_error!(NoSuchKey))?;
+        let o = self.object(req.input.bucket.clone(), req.input.key.clone())?;
         // As S3: `If-Match` with another ETag is 412.
         if let Some(m) = req.input.if_match.as_ref().and_then(|c| c.as_etag())
             && m.value() != o.etag.trim_matches('"')

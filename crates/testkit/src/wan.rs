@@ -12,12 +12,13 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::Background;
+
 /// The proxy, on its own thread. Stops when dropped.
 pub struct DelayProxy {
     /// `http://127.0.0.1:PORT`.
     pub endpoint: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _task: Background,
 }
 
 impl DelayProxy {
@@ -27,48 +28,23 @@ impl DelayProxy {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         listener.set_nonblocking(true)?;
         let endpoint = format!("http://{}", listener.local_addr()?);
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("a runtime for the proxy");
-            rt.block_on(async move {
-                let listener = TcpListener::from_std(listener).expect("the proxy's listener");
-                let serve = async {
-                    loop {
-                        let Ok((client, _)) = listener.accept().await else {
-                            continue;
-                        };
-                        let upstream = upstream.clone();
-                        tokio::spawn(async move {
-                            let _ = relay(client, &upstream, delay).await;
-                        });
-                    }
+        let task = Background::spawn("delay-proxy", move || async move {
+            let listener = TcpListener::from_std(listener).expect("the proxy's listener");
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    continue;
                 };
-                tokio::select! {
-                    () = serve => {}
-                    _ = stopped => {}
-                }
-            });
-        });
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let _ = relay(client, &upstream, delay).await;
+                });
+            }
+        })
+        .map_err(std::io::Error::other)?;
         Ok(Self {
             endpoint,
-            stop: Some(stop),
-            thread: Some(thread),
+            _task: task,
         })
-    }
-}
-
-impl Drop for DelayProxy {
-    fn drop(&mut self) {
-        if let Some(s) = self.stop.take() {
-            let _ = s.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

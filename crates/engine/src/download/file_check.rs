@@ -99,15 +99,7 @@ impl Follower {
 
     pub(super) async fn finish(self) -> Result<Option<String>, Error> {
         drop(self.tx);
-        self.task
-            .await
-            .map_err(|e| Error::new(ErrorKind::Local, format!("the check task failed: {e}")))?
-            .map_err(|e| {
-                Error::new(
-                    ErrorKind::Local,
-                    format!("reading the partial file back: {e}"),
-                )
-            })
+        read_back(self.task.await)
     }
 }
 
@@ -215,17 +207,19 @@ async fn readback(
 ) -> Result<Option<String>, Error> {
     let mut ordered = Ordered::new(&object.check, object.parts.as_deref());
     let (file, ranges) = (file.clone(), ranges.clone());
-    tokio::task::spawn_blocking(move || {
-        read_ordered(&file, &ranges, &mut ordered).map(|()| ordered.finish())
-    })
-    .await
-    .map_err(|e| Error::new(ErrorKind::Local, format!("the check task failed: {e}")))?
-    .map_err(|e| {
-        Error::new(
-            ErrorKind::Local,
-            format!("reading the partial file back: {e}"),
-        )
-    })
+    read_back(
+        tokio::task::spawn_blocking(move || {
+            read_ordered(&file, &ranges, &mut ordered).map(|()| ordered.finish())
+        })
+        .await,
+    )
+}
+
+/// What a task that read the partial file back found.
+fn read_back<T>(joined: Result<std::io::Result<T>, tokio::task::JoinError>) -> Result<T, Error> {
+    joined
+        .map_err(|e| Error::new(ErrorKind::Local, format!("the check task failed: {e}")))?
+        .map_err(|e| Error::local("reading the partial file back", e))
 }
 
 /// Ranges fetched again after a failed check.

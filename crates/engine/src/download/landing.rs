@@ -32,17 +32,22 @@ fn folder_of(target: &Path) -> &Path {
     }
 }
 
-/// Makes the verified `file` (named `temp`) the file `target`: flushed to disk, given
+/// Where a verified download goes, and how.
+pub(crate) struct Placement<'a> {
+    /// The file it becomes.
+    pub(crate) target: &'a Path,
+    /// Refuse to replace an existing file.
+    pub(crate) no_clobber: bool,
+    /// Flush the folder once at the end (a tree's), not now.
+    pub(crate) folders: Option<&'a Folders>,
+}
+
+/// Makes the verified `file` (named `temp`) the file `to.target`: flushed to disk, given
 /// ordinary permissions (those of the file it replaces, else 0644), renamed into place
 /// atomically (refusing to replace an existing file with `no_clobber`), its folder flushed
 /// now or added to `folders`.
-pub(crate) fn place(
-    file: &File,
-    temp: &Path,
-    target: &Path,
-    no_clobber: bool,
-    folders: Option<&Folders>,
-) -> Result<(), Error> {
+pub(crate) fn place(file: &File, temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
+    let (target, no_clobber, folders) = (to.target, to.no_clobber, to.folders);
     file.sync_all()
         .map_err(|e| local(format!("cannot flush {}", temp.display()), e))?;
     let mode = std::fs::metadata(target)
@@ -143,13 +148,9 @@ impl Scratch {
         })
     }
 
-    /// Names the verified file and places it over `target` (see [`place`]).
-    pub(crate) fn finish(
-        self,
-        target: &Path,
-        no_clobber: bool,
-        folders: Option<&Folders>,
-    ) -> Result<(), Error> {
+    /// Names the verified file and places it (see [`place`]).
+    pub(crate) fn finish(self, to: &Placement<'_>) -> Result<(), Error> {
+        let target = to.target;
         let temp = match &self.named {
             Some(n) => n.clone(),
             None => {
@@ -170,7 +171,7 @@ impl Scratch {
                 name
             }
         };
-        let placed = place(&self.file, &temp, target, no_clobber, folders);
+        let placed = place(&self.file, &temp, to);
         if placed.is_err() {
             let _ = std::fs::remove_file(&temp);
         }
@@ -215,16 +216,11 @@ impl Landing {
         }
     }
 
-    /// Places the verified file over `target`.
-    pub(crate) fn finish(
-        self,
-        target: &Path,
-        no_clobber: bool,
-        folders: Option<&Folders>,
-    ) -> Result<(), Error> {
+    /// Places the verified file.
+    pub(crate) fn finish(self, to: &Placement<'_>) -> Result<(), Error> {
         match self {
-            Landing::Partial(p) => p.finish(target, no_clobber, folders),
-            Landing::Scratch(s) => s.finish(target, no_clobber, folders),
+            Landing::Partial(p) => p.finish(to),
+            Landing::Scratch(s) => s.finish(to),
         }
     }
 

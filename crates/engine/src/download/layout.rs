@@ -6,7 +6,7 @@ use futures_util::StreamExt as _;
 use tracing::info;
 
 use super::{Job, Listed};
-use crate::error::{Error, Failure};
+use crate::error::Error;
 
 /// Cuts the object into ranges of at most `range_size`, none crossing a part boundary.
 pub(super) fn plan_ranges(size: u64, range_size: u64, parts: Option<&[u64]>) -> Vec<[u64; 2]> {
@@ -101,12 +101,13 @@ async fn listed_parts<C: ObjectClient>(job: &Job<C>, size: u64, n: u32) -> Optio
             request: job.object.request.clone(),
         };
         // Asked once: a server that keeps no part list answers with an error.
+        let req = &req;
         let answer = job
             .ctx
-            .retrying(None, |_| {
-                let req = req.clone();
-                async move { Ok::<_, Failure>(job.ctx.client().get_object_attributes(&req).await) }
-            })
+            .request(
+                None,
+                |c| async move { Ok(c.get_object_attributes(req).await) },
+            )
             .await;
         let out = match answer {
             Ok(Ok(o)) => o,

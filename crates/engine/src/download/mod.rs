@@ -256,16 +256,7 @@ impl<C: ObjectClient> Job<C> {
             ..self.get()
         };
         self.ctx
-            .retrying(None, |_| {
-                let req = req.clone();
-                async move {
-                    self.ctx
-                        .client()
-                        .head_object(&req)
-                        .await
-                        .map_err(Failure::S3)
-                }
-            })
+            .request(None, |c| c.head_object(&req))
             .await
             .map_err(|f| self.failed("reading", f, None))
     }
@@ -280,15 +271,13 @@ impl<C: ObjectClient> Job<C> {
             if_match: Some(listed.etag.clone()),
             ..self.get()
         };
+        let req = &req;
         let got = self
             .ctx
-            .retrying(None, |_| {
-                let req = req.clone();
-                async move {
-                    match self.ctx.client().get_object(&req).await {
-                        Err(e) if e.service().is_some_and(|s| s.status == 412) => Ok(None),
-                        other => other.map(Some).map_err(Failure::S3),
-                    }
+            .request(None, |c| async move {
+                match c.get_object(req).await {
+                    Err(e) if e.service().is_some_and(|s| s.status == 412) => Ok(None),
+                    other => other.map(Some),
                 }
             })
             .await;

@@ -15,8 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::landing::place;
-use crate::durable::Folders;
+use super::landing::{Placement, place};
 use crate::error::{Error, ErrorKind};
 
 /// The schema version of download journals.
@@ -195,15 +194,10 @@ impl Partial {
         self.append(&serde_json::to_string(line).expect("range line serializes"))
     }
 
-    /// Makes the verified file `target` (see [`place`]); then the journal goes.
-    pub(crate) fn finish(
-        self,
-        target: &Path,
-        no_clobber: bool,
-        folders: Option<&Folders>,
-    ) -> Result<(), Error> {
+    /// Makes the verified file its target (see [`place`]); then the journal goes.
+    pub(crate) fn finish(self, to: &Placement<'_>) -> Result<(), Error> {
         let file = self.file.as_ref().expect("the partial file is open");
-        place(file, &self.path, target, no_clobber, folders).map_err(|e| match e.kind() {
+        place(file, &self.path, to).map_err(|e| match e.kind() {
             ErrorKind::Exists => Error::new(
                 ErrorKind::Exists,
                 format!("{e}; the download is in {}", self.path.display()),
@@ -307,13 +301,18 @@ mod tests {
         let (mut p, _) = Partial::open(&target).unwrap();
         let file = p.start(&header(3)).unwrap();
         file.write_all_at(b"new", 0).unwrap();
-        let err = p.finish(&target, true, None).unwrap_err();
+        let to = |no_clobber| Placement {
+            target: &target,
+            no_clobber,
+            folders: None,
+        };
+        let err = p.finish(&to(true)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Exists, "{err}");
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
         let (mut p, _) = Partial::open(&target).unwrap();
         let file = p.start(&header(3)).unwrap();
         file.write_all_at(b"new", 0).unwrap();
-        p.finish(&target, false, None).unwrap();
+        p.finish(&to(false)).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert!(!journal_path(&target).exists());
         assert!(!partial_path(&target).exists());

@@ -16,7 +16,7 @@ use tracing::{info, warn};
 use super::check::{Ordered, needs_pass};
 use super::fetch::{Fetched, RangeDigests, fetch_all};
 use super::file_check::{self, Follower, crc64_of};
-use super::landing::{Landing, Scratch};
+use super::landing::{Landing, Placement, Scratch};
 use super::partial::{Header, PARTIAL_VERSION, Partial, RangeLine, journal_path, partial_path};
 use super::{Job, Object};
 use crate::checksum::Digest;
@@ -134,7 +134,11 @@ pub(super) async fn to_file<C: ObjectClient>(
             let (target, no_clobber) = (path.to_path_buf(), job.settings.no_clobber);
             let folders = job.ctx.folders.clone();
             tokio::task::spawn_blocking(move || {
-                landing.finish(&target, no_clobber, folders.as_deref())
+                landing.finish(&Placement {
+                    target: &target,
+                    no_clobber,
+                    folders: folders.as_deref(),
+                })
             })
             .await
             .map_err(|e| Error::new(ErrorKind::Local, format!("the rename task failed: {e}")))??;

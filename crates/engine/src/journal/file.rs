@@ -378,6 +378,18 @@ mod tests {
         }
     }
 
+    /// A journal in `dir` with its intent, its upload and part 1 written.
+    fn started(dir: &Path) -> (FileJournalStore, String, Box<dyn JournalHandle>) {
+        let store = FileJournalStore::new(dir);
+        let src = source(dir);
+        let id = store.id_for(&dest(), &src.path);
+        let mut j = store.open(&id).unwrap();
+        j.write_intent(&dest(), &src).unwrap();
+        j.write_upload(&upload()).unwrap();
+        j.write_part(&part(1)).unwrap();
+        (store, id, j)
+    }
+
     #[test]
     fn records_replay_and_files_are_private() {
         let dir = tempfile::tempdir().unwrap();
@@ -415,13 +427,7 @@ mod tests {
     #[test]
     fn a_torn_last_line_is_ignored_and_cut() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileJournalStore::new(dir.path());
-        let src = source(dir.path());
-        let id = store.id_for(&dest(), &src.path);
-        let mut j = store.open(&id).unwrap();
-        j.write_intent(&dest(), &src).unwrap();
-        j.write_upload(&upload()).unwrap();
-        j.write_part(&part(1)).unwrap();
+        let (store, id, j) = started(dir.path());
         drop(j);
         // A crash in the middle of appending part 2.
         let mut f = OpenOptions::new()
@@ -445,13 +451,7 @@ mod tests {
     #[test]
     fn other_damage_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
-        let store = FileJournalStore::new(dir.path());
-        let src = source(dir.path());
-        let id = store.id_for(&dest(), &src.path);
-        let mut j = store.open(&id).unwrap();
-        j.write_intent(&dest(), &src).unwrap();
-        j.write_upload(&upload()).unwrap();
-        j.write_part(&part(1)).unwrap();
+        let (store, id, mut j) = started(dir.path());
         j.write_part(&part(2)).unwrap();
         drop(j);
         let path = store.path(&id);

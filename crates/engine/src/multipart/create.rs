@@ -156,14 +156,7 @@ pub(super) async fn abort_orphans<C: ObjectClient>(
     };
     let uploads = job
         .ctx
-        .retrying(None, |_| {
-            let (job, req) = (job.clone(), req.clone());
-            async move {
-                ferry_s3::list_all_uploads(job.client(), &req)
-                    .await
-                    .map_err(Failure::S3)
-            }
-        })
+        .request(None, |c| ferry_s3::list_all_uploads(c, &req))
         .await
         .map_err(|f| job.failed("listing uploads left by an interrupted start", f))?;
     let margin = 300;

@@ -21,7 +21,6 @@ use crate::job::{FailurePolicy, Job};
 use crate::journal::PartRecord;
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;
-use crate::progress::Event;
 use crate::schedule::Pool;
 
 pub(crate) use create::{NewJournal, create, create_journaled};
@@ -67,24 +66,26 @@ pub(crate) trait PartSource<C: ObjectClient>: Send + Sync + 'static {
     /// Memory a part of `len` bytes holds while it is sent.
     fn memory(&self, len: u64) -> u64;
 
-    /// Sends part `number`, bytes `offset..offset + len` of the source, with retries under the
-    /// same part number; records it in the journal before it counts.
-    fn send(
-        &self,
-        job: &Arc<Job<C>>,
-        upload_id: &Arc<str>,
-        number: u32,
-        offset: u64,
-        len: u64,
-    ) -> BoxFuture<'static, Result<Done, Error>>;
+    /// Sends `part`, with retries under its number; records it in the journal before it
+    /// counts.
+    fn send(&self, job: &Arc<Job<C>>, part: Part) -> BoxFuture<'static, Result<Done, Error>>;
 
-    /// Whether a part a journal recorded is still this source's bytes (on resume).
+    /// Whether a part a journal recorded, bytes `offset..offset + len` of the source, is still
+    /// this source's bytes (on resume).
     fn intact(
         &self,
         record: &PartRecord,
-        offset: u64,
-        len: u64,
+        span: (u64, u64),
     ) -> BoxFuture<'static, Result<bool, Error>>;
+}
+
+/// One part of a multipart upload: its number, and the bytes of the source it holds.
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    pub(crate) upload_id: Arc<str>,
+    pub(crate) number: u32,
+    pub(crate) offset: u64,
+    pub(crate) len: u64,
 }
 
 /// Sends the parts `numbers` of `plan` through the pool: at most the job's width in flight,
@@ -109,7 +110,13 @@ pub(crate) async fn run_parts<C: ObjectClient>(
         let Some(memory) = pool.room(source.memory(len), &mut done).await else {
             break;
         };
-        let send = source.send(job, upload_id, n, offset, len);
+        let part = Part {
+            upload_id: upload_id.clone(),
+            number: n,
+            offset,
+            len,
+        };
+        let send = source.send(job, part);
         pool.spawn(async move {
             let _held = memory;
             send.await
@@ -163,16 +170,14 @@ pub(crate) async fn finish<C: ObjectClient>(
         if_none_match: job.settings.no_clobber,
         request: job.options.request.clone(),
     };
+    let req = &req;
     let completed = job
         .ctx
-        .retrying(None, |attempt| {
-            let (job, req) = (job.clone(), req.clone());
-            async move {
-                match job.client().complete_multipart_upload(&req).await {
-                    // A retried Complete whose first try succeeded finds no upload.
-                    Err(e) if attempt > 1 && e.code() == Some("NoSuchUpload") => Ok(None),
-                    other => other.map(Some).map_err(Failure::S3),
-                }
+        .retrying(None, |attempt| async move {
+            match job.client().complete_multipart_upload(req).await {
+                // A retried Complete whose first try succeeded finds no upload.
+                Err(e) if attempt > 1 && e.code() == Some("NoSuchUpload") => Ok(None),
+                other => other.map(Some).map_err(Failure::S3),
             }
         })
         .await;
@@ -209,13 +214,7 @@ pub(crate) async fn run<C: ObjectClient>(
     else {
         unreachable!("a single-request plan is not a multipart upload")
     };
-    job.emit(Event::Planned {
-        size: Some(size),
-        part_size,
-        parts: Some(parts),
-        multipart: true,
-    });
-    job.ctx.progress.set_total(size, parts);
+    job.planned(Some(size), part_size, Some(parts));
     let upload_id = match journal {
         Some(j) => create_journaled(&job, j, part_size, parts).await?,
         None => create(&job).await?,

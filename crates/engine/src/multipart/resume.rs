@@ -15,7 +15,7 @@ use tracing::warn;
 use super::create::{abort_orphans, mode_from_record};
 use super::{Done, NewJournal, PartSource, finish, run_parts};
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
-use crate::error::{Error, Failure, Mismatch};
+use crate::error::{Error, Mismatch};
 use crate::job::{Job, journal_error};
 use crate::journal::{Destination, Journal, PartRecord, SourceIdentity};
 use crate::outcome::UploadOutcome;
@@ -144,13 +144,7 @@ async fn resume<C: ObjectClient>(
         ));
     }
     let upload_id: Arc<str> = Arc::from(u.upload_id.as_str());
-    job.emit(Event::Planned {
-        size: Some(size),
-        part_size: u.part_size,
-        parts: Some(u.parts),
-        multipart: true,
-    });
-    job.ctx.progress.set_total(size, u.parts);
+    job.planned(Some(size), u.part_size, Some(u.parts));
 
     // 1. The parts the journal lists, checked against the source (the last record of a part
     //    number wins).
@@ -160,8 +154,7 @@ async fn resume<C: ObjectClient>(
     }
     let mut intact = Vec::new();
     for (n, rec) in &recorded {
-        let (offset, len) = plan.part_range(*n);
-        if parts.intact(rec, offset, len).await? {
+        if parts.intact(rec, plan.part_range(*n)).await? {
             intact.push(rec.clone());
         } else {
             warn!(
@@ -179,15 +172,13 @@ async fn resume<C: ObjectClient>(
         request: job.options.request.clone(),
         ..Default::default()
     };
+    let req = &req;
     let listed = job
         .ctx
-        .retrying(None, |_| {
-            let (job, req) = (job.clone(), req.clone());
-            async move {
-                match ferry_s3::list_all_parts(job.client(), &req).await {
-                    Err(e) if e.code() == Some("NoSuchUpload") => Ok(None),
-                    other => other.map(Some).map_err(Failure::S3),
-                }
+        .request(None, |c| async move {
+            match ferry_s3::list_all_parts(c, req).await {
+                Err(e) if e.code() == Some("NoSuchUpload") => Ok(None),
+                other => other.map(Some),
             }
         })
         .await;

@@ -15,7 +15,7 @@ use tracing::warn;
 use super::keys::{Folders, key_for, path_for};
 use super::{Found, Item};
 use crate::context::Context;
-use crate::error::{Error, Failure};
+use crate::error::Error;
 use crate::outcome::ObjectFailure;
 
 /// Every regular file under a folder (symbolic links followed), in the byte order of their
@@ -186,13 +186,7 @@ pub(crate) fn list<C: ObjectClient>(
         let mut folders = Folders::default();
         let mut any = false;
         loop {
-            let page = ctx
-                .retrying(None, |_| {
-                    let req = req.clone();
-                    let ctx = &ctx;
-                    async move { ctx.client().list_objects(&req).await.map_err(Failure::S3) }
-                })
-                .await;
+            let page = ctx.request(None, |c| c.list_objects(&req)).await;
             let page = match page {
                 Ok(p) => p,
                 Err(f) => {

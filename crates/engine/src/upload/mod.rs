@@ -24,10 +24,9 @@ use crate::direct::DirectSource;
 use crate::error::{Error, ErrorKind};
 use crate::job::{Job, UploadSettings};
 use crate::journal::{PartRecord, SourceIdentity};
-use crate::multipart::{Done, NewJournal, PartSource, Start, start_or_resume};
+use crate::multipart::{Done, NewJournal, Part, PartSource, Start, start_or_resume};
 use crate::outcome::UploadOutcome;
 use crate::plan::{Plan, plan};
-use crate::progress::Event;
 
 pub use body::CHUNK_SIZE;
 
@@ -115,16 +114,19 @@ pub(crate) async fn run<C: ObjectClient>(
     ctx: Context<C>,
     upload: Upload,
 ) -> Result<UploadOutcome, Error> {
+    run_as(ctx, upload, "upload").await
+}
+
+/// Runs an upload in `ctx`, named `noun` in messages (a copy streamed through ferry is one).
+pub(crate) async fn run_as<C: ObjectClient>(
+    ctx: Context<C>,
+    upload: Upload,
+    noun: &'static str,
+) -> Result<UploadOutcome, Error> {
     crate::job::check(&upload.settings, &upload.options)?;
-    let Upload {
-        source,
-        bucket,
-        key,
-        options,
-        settings,
-    } = upload;
-    let job = Arc::new(Job::new(ctx, bucket, key, options, settings, "upload"));
-    match source {
+    let (bucket, key, options) = (upload.bucket, upload.key, upload.options);
+    let job = Arc::new(Job::new(ctx, bucket, key, options, upload.settings, noun));
+    match upload.source {
         Source::File(path) => run_file(job, path, None).await,
         Source::FileRange { path, offset, len } => run_file(job, path, Some((offset, len))).await,
         Source::Reader { reader, size } => stream::run_stream(job, reader, size).await,
@@ -212,13 +214,7 @@ async fn run_planned<C: ObjectClient>(
     let plan = plan(size, &job.settings.plan).map_err(|e| Error::invalid(e.to_string()))?;
     match plan {
         Plan::Single { size } => {
-            job.emit(Event::Planned {
-                size: Some(size),
-                part_size: size,
-                parts: Some(1),
-                multipart: false,
-            });
-            job.ctx.progress.set_total(size, 1);
+            job.planned_single(size);
             if let Some(j) = journal {
                 let _ = j.handle.remove();
             }
@@ -267,27 +263,20 @@ impl<C: ObjectClient> PartSource<C> for LocalParts {
         }
     }
 
-    fn send(
-        &self,
-        job: &Arc<Job<C>>,
-        upload_id: &Arc<str>,
-        number: u32,
-        offset: u64,
-        len: u64,
-    ) -> BoxFuture<'static, Result<Done, Error>> {
+    fn send(&self, job: &Arc<Job<C>>, part: Part) -> BoxFuture<'static, Result<Done, Error>> {
+        let data = self.data(part.offset, part.len);
         Box::pin(send::send_part(
             job.clone(),
-            upload_id.clone(),
-            number,
-            self.data(offset, len),
+            part.upload_id,
+            part.number,
+            data,
         ))
     }
 
     fn intact(
         &self,
         record: &PartRecord,
-        offset: u64,
-        len: u64,
+        (offset, len): (u64, u64),
     ) -> BoxFuture<'static, Result<bool, Error>> {
         let data = self.data(offset, len);
         let (size, crc) = (record.size, record.crc64nvme.clone());

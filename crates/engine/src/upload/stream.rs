@@ -18,7 +18,6 @@ use crate::job::Job;
 use crate::multipart::{create, finish};
 use crate::outcome::UploadOutcome;
 use crate::plan::{Plan, STREAM_FIRST_PART, plan, stream_part_size};
-use crate::progress::Event;
 use crate::schedule::Pool;
 
 /// A boxed stream.
@@ -61,28 +60,14 @@ pub(crate) async fn run_stream<C: ObjectClient>(
         {
             return Err(wrong_size(size, p.size()));
         }
-        job.emit(Event::Planned {
-            size: Some(size),
-            part_size: size,
-            parts: Some(1),
-            multipart: false,
-        });
-        job.ctx.progress.set_total(size, 1);
+        job.planned_single(size);
         return put_single(&job, PartData::Memory(pending)).await;
     }
     let (total, parts) = match known {
         Some(Plan::Multipart { size, parts, .. }) => (Some(size), Some(parts)),
         _ => (None, None),
     };
-    job.emit(Event::Planned {
-        size: total,
-        part_size: part_size_of(1),
-        parts,
-        multipart: true,
-    });
-    job.ctx
-        .progress
-        .set_total(total.unwrap_or(0), parts.unwrap_or(0));
+    job.planned(total, part_size_of(1), parts);
     let upload_id = create(&job).await?;
 
     let mut pool = Pool::new(

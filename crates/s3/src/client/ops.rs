@@ -1,0 +1,722 @@
+//! [`ObjectClient`] for [`S3Client`]: each operation as one request and its typed answer.
+
+use bytes::Bytes;
+use http::{HeaderMap, Method};
+
+use crate::error::{ClientErrorKind, Result, S3Error};
+use crate::ops::*;
+use crate::options::{CANNED_ACLS, ChecksumType, Grantee};
+use crate::xml;
+
+use super::ObjectClient;
+use super::prepared::*;
+use super::response::*;
+use super::transport::*;
+
+pub(super) fn get_request<'a>(
+    op: &'static str,
+    method: Method,
+    req: &'a GetObjectRequest,
+) -> Prepared<'a> {
+    let mut p = Prepared::new(op, method, &req.bucket, Some(&req.key));
+    if let Some(n) = req.part_number {
+        p = p.query("partNumber", n.to_string());
+    }
+    p = p.query_opt("versionId", req.version_id.as_ref());
+    if let Some(r) = req.range {
+        p = p.header("range", format!("bytes={}-{}", r.first, r.last));
+    }
+    p = p.header_opt("if-match", req.if_match.clone());
+    if req.checksum_mode {
+        p = p.header("x-amz-checksum-mode", "ENABLED");
+    }
+    p.request(&req.request)
+}
+
+impl ObjectClient for S3Client {
+    fn endpoint(&self) -> String {
+        self.config().endpoint.url()
+    }
+
+    fn refresh_credentials(&self) {
+        self.inner.config.credentials.invalidate();
+    }
+
+    async fn create_multipart_upload(
+        &self,
+        req: &CreateMultipartUploadRequest,
+    ) -> Result<CreateMultipartUploadOutput> {
+        const OP: &str = "CreateMultipartUpload";
+        req.options
+            .validate()
+            .map_err(|e| S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string()))?;
+        let mut p =
+            Prepared::new(OP, Method::POST, &req.bucket, Some(&req.key)).query("uploads", "");
+        req.options.push_headers(&mut p.headers);
+        if let Some(a) = req.options.checksum_algorithm {
+            p = p.header("x-amz-checksum-algorithm", a.as_str());
+        }
+        if let Some(t) = req.options.checksum_type {
+            p = p.header("x-amz-checksum-type", t.as_str());
+        }
+        let resp = self.send(p).await?;
+        let body = self.body(OP, resp).await?;
+        let r: xml::InitiateMultipartUploadResult =
+            xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        if r.upload_id.is_empty() {
+            return Err(invalid(OP, "the answer has an empty UploadId"));
+        }
+        Ok(CreateMultipartUploadOutput {
+            upload_id: r.upload_id,
+        })
+    }
+
+    async fn upload_part(&self, req: UploadPartRequest) -> Result<UploadPartOutput> {
+        const OP: &str = "UploadPart";
+        if !(1..=10_000).contains(&req.part_number) {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                format!("part number {} is outside 1 to 10,000", req.part_number),
+            ));
+        }
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .query("partNumber", req.part_number.to_string())
+            .query("uploadId", req.upload_id.clone())
+            .header_opt("content-md5", req.content_md5.clone())
+            .checksum(req.checksum.as_ref())
+            .request(&req.request);
+        p.body = req.body;
+        let resp = self.send(p).await?;
+        let (h, etag) = self.etag_of(OP, resp).await?;
+        Ok(UploadPartOutput {
+            etag,
+            checksum: checksum_from_headers(&h).value,
+        })
+    }
+
+    async fn complete_multipart_upload(
+        &self,
+        req: &CompleteMultipartUploadRequest,
+    ) -> Result<CompleteMultipartUploadOutput> {
+        const OP: &str = "CompleteMultipartUpload";
+        let mut parts = req.parts.clone();
+        parts.sort_by_key(|p| p.part_number);
+        let doc = xml::CompleteMultipartUploadXml {
+            xmlns: xml::S3_XMLNS,
+            parts: parts
+                .into_iter()
+                .map(|p| xml::CompletedPartXml {
+                    part_number: p.part_number,
+                    etag: p.etag,
+                    checksums: xml::XmlChecksums::from_value(p.checksum.as_ref()),
+                })
+                .collect(),
+        };
+        let mut p = Prepared::new(OP, Method::POST, &req.bucket, Some(&req.key))
+            .query("uploadId", req.upload_id.clone())
+            .header("content-type", "application/xml")
+            .checksum(req.checksum.as_ref())
+            .header_opt("x-amz-checksum-type", req.checksum_type.map(|t| t.as_str()))
+            .header_opt(
+                "x-amz-mp-object-size",
+                req.object_size.map(|s| s.to_string()),
+            );
+        if req.if_none_match {
+            p = p.header("if-none-match", "*");
+        }
+        p.body = Body::Bytes(Bytes::from(xml::to_xml(&doc)));
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        // `body` turns an `<Error>` inside the 200 into that error.
+        let body = self.body(OP, resp).await?;
+        let r: xml::CompleteMultipartUploadResult =
+            xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let etag = r
+            .etag
+            .clone()
+            .filter(|e| !e.is_empty())
+            .or_else(|| header(&h, "etag"))
+            .ok_or_else(|| invalid(OP, "the answer has no ETag"))?;
+        let from_headers = checksum_from_headers(&h);
+        Ok(CompleteMultipartUploadOutput {
+            etag,
+            version_id: header(&h, "x-amz-version-id"),
+            checksum: r.checksums().first().or(from_headers.value),
+            checksum_type: r
+                .checksum_type
+                .as_deref()
+                .and_then(|t| t.parse::<ChecksumType>().ok())
+                .or(from_headers.checksum_type),
+            location: r.location,
+        })
+    }
+
+    async fn abort_multipart_upload(&self, req: &AbortMultipartUploadRequest) -> Result<()> {
+        const OP: &str = "AbortMultipartUpload";
+        let p = Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key))
+            .query("uploadId", req.upload_id.clone())
+            .owner(&req.request);
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn list_parts(&self, req: &ListPartsRequest) -> Result<ListPartsOutput> {
+        const OP: &str = "ListParts";
+        let mut p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
+            .query("uploadId", req.upload_id.clone())
+            .request(&req.request);
+        if let Some(m) = req.part_number_marker {
+            p = p.query("part-number-marker", m.to_string());
+        }
+        if let Some(m) = req.max_parts {
+            p = p.query("max-parts", m.to_string());
+        }
+        let resp = self.send(p).await?;
+        let body = self.body(OP, resp).await?;
+        let r: xml::ListPartsResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let mut parts = Vec::with_capacity(r.parts.len());
+        for x in &r.parts {
+            let part_number = x
+                .part_number
+                .trim()
+                .parse()
+                .map_err(|_| invalid(OP, format!("bad PartNumber {:?}", x.part_number)))?;
+            parts.push(PartInfo {
+                part_number,
+                etag: x.etag.clone().unwrap_or_default(),
+                size: x
+                    .size
+                    .as_deref()
+                    .and_then(|s| s.trim().parse().ok())
+                    .unwrap_or(0),
+                last_modified: x.last_modified.clone(),
+                checksum: x.checksums().first(),
+            });
+        }
+        let next = if lenient_bool(&r.is_truncated) {
+            let m = r
+                .next_part_number_marker
+                .as_deref()
+                .and_then(|m| m.trim().parse().ok())
+                .or_else(|| parts.iter().map(|p| p.part_number).max())
+                .ok_or_else(|| invalid(OP, "truncated listing without a next marker"))?;
+            Some(m)
+        } else {
+            None
+        };
+        Ok(ListPartsOutput {
+            parts,
+            next_part_number_marker: next,
+            checksum_algorithm: r.checksum_algorithm,
+            checksum_type: r.checksum_type,
+        })
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: &ListMultipartUploadsRequest,
+    ) -> Result<ListMultipartUploadsOutput> {
+        const OP: &str = "ListMultipartUploads";
+        let p = Prepared::new(OP, Method::GET, &req.bucket, None)
+            .query("uploads", "")
+            .query("encoding-type", "url")
+            .query_opt("prefix", req.prefix.as_ref())
+            .query_opt("key-marker", req.key_marker.as_ref())
+            .query_opt("upload-id-marker", req.upload_id_marker.as_ref())
+            .query_opt("max-uploads", req.max_uploads)
+            .owner(&req.request);
+        let resp = self.send(p).await?;
+        let body = self.body(OP, resp).await?;
+        let r: xml::ListMultipartUploadsResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let decode = |s: &str| listed_key(&r.encoding_type, s.to_string());
+        let uploads = r
+            .uploads
+            .iter()
+            .map(|u| UploadInfo {
+                key: decode(&u.key),
+                upload_id: u.upload_id.clone(),
+                initiated: u.initiated.clone(),
+                storage_class: u.storage_class.clone(),
+            })
+            .collect::<Vec<_>>();
+        let is_truncated = lenient_bool(&r.is_truncated);
+        let nonempty = |v: Option<String>| v.filter(|v| !v.is_empty());
+        let next_key_marker = nonempty(r.next_key_marker.as_deref().map(decode));
+        let next_upload_id_marker = nonempty(r.next_upload_id_marker);
+        if is_truncated && next_key_marker.is_none() && next_upload_id_marker.is_none() {
+            return Err(invalid(OP, "truncated listing without next markers"));
+        }
+        Ok(ListMultipartUploadsOutput {
+            uploads,
+            is_truncated,
+            next_key_marker,
+            next_upload_id_marker,
+        })
+    }
+
+    async fn list_objects(&self, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
+        const OP: &str = "ListObjectsV2";
+        let p = Prepared::new(OP, Method::GET, &req.bucket, None)
+            .query("list-type", "2")
+            .query("encoding-type", "url")
+            .query_opt("prefix", req.prefix.as_ref())
+            .query_opt("continuation-token", req.continuation_token.as_ref())
+            .query_opt("max-keys", req.max_keys)
+            .owner(&req.request);
+        let resp = self.send(p).await?;
+        let body = self.body(OP, resp).await?;
+        let r: xml::ListBucketResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let mut objects = Vec::with_capacity(r.contents.len());
+        for c in r.contents {
+            let key = listed_key(&r.encoding_type, c.key);
+            let size = match c.size.as_deref().map(str::trim) {
+                None | Some("") => 0,
+                Some(v) => v
+                    .parse()
+                    .map_err(|_| invalid(OP, format!("object {key:?} has size {v:?}")))?,
+            };
+            objects.push(ObjectInfo {
+                key,
+                size,
+                etag: c.etag,
+                last_modified: c.last_modified,
+            });
+        }
+        let next = r.next_continuation_token.filter(|t| !t.is_empty());
+        let next_continuation_token = if lenient_bool(&r.is_truncated) {
+            Some(next.ok_or_else(|| invalid(OP, "truncated listing without a continuation token"))?)
+        } else {
+            None
+        };
+        Ok(ListObjectsOutput {
+            objects,
+            next_continuation_token,
+        })
+    }
+
+    async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
+        const OP: &str = "PutObject";
+        req.options
+            .validate()
+            .map_err(|e| S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string()))?;
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .header_opt("content-md5", req.content_md5.clone())
+            .checksum(req.checksum.as_ref());
+        if let Some(c) = &req.checksum {
+            p = p.header("x-amz-sdk-checksum-algorithm", c.algorithm.as_str());
+        }
+        if req.if_none_match {
+            p = p.header("if-none-match", "*");
+        }
+        req.options.push_headers(&mut p.headers);
+        p.body = req.body;
+        let resp = self.send(p).await?;
+        let (h, etag) = self.etag_of(OP, resp).await?;
+        Ok(PutObjectOutput {
+            etag,
+            version_id: header(&h, "x-amz-version-id"),
+            checksum: checksum_from_headers(&h).value,
+        })
+    }
+
+    async fn get_object(&self, req: &GetObjectRequest) -> Result<GetObjectOutput> {
+        const OP: &str = "GetObject";
+        let resp = self.send(get_request(OP, Method::GET, req)).await?;
+        let meta = object_meta(OP, resp.headers())?;
+        if req.range.is_some()
+            && meta.content_range.is_none()
+            && meta.content_length <= MAX_ERROR_BODY as u64
+        {
+            // A range answered 200 without a Content-Range and a small body: a server (or
+            // something on the way) in trouble can put an `<Error>` there; it is that error,
+            // retryable as its code says (`body` returns it). Any other body is returned as it
+            // came.
+            let body = self.body(OP, resp).await?;
+            let body: ByteStream = Box::pin(futures_util::stream::iter([Ok(body)]));
+            return Ok(GetObjectOutput { meta, body });
+        }
+        let body = checked_body(resp, meta.content_length, self.inner.config.read_timeout);
+        Ok(GetObjectOutput { meta, body })
+    }
+
+    async fn head_object(&self, req: &GetObjectRequest) -> Result<ObjectMeta> {
+        const OP: &str = "HeadObject";
+        let resp = self.send(get_request(OP, Method::HEAD, req)).await?;
+        object_meta(OP, resp.headers())
+    }
+
+    async fn create_bucket(&self, req: &CreateBucketRequest) -> Result<()> {
+        const OP: &str = "CreateBucket";
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, None);
+        let region = &self.inner.config.region;
+        if region != "us-east-1" {
+            let doc = xml::CreateBucketConfiguration {
+                xmlns: xml::S3_XMLNS,
+                location_constraint: region.clone(),
+            };
+            p.body = Body::Bytes(Bytes::from(xml::to_xml(&doc)));
+        }
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn delete_object(&self, req: &DeleteObjectRequest) -> Result<()> {
+        const OP: &str = "DeleteObject";
+        let mut p =
+            Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key)).owner(&req.request);
+        p = p.query_opt("versionId", req.version_id.as_ref());
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
+        const OP: &str = "UploadPartCopy";
+        if !(1..=10_000).contains(&req.part_number) {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                format!("part number {} is outside 1 to 10,000", req.part_number),
+            ));
+        }
+        check_source(OP, &req.source)?;
+        let p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .query("partNumber", req.part_number.to_string())
+            .query("uploadId", req.upload_id.clone())
+            .copy_source(
+                &req.source,
+                &req.conditions,
+                req.source_sse_customer_key.as_ref(),
+            )
+            .header_opt(
+                "x-amz-copy-source-range",
+                req.source_range
+                    .map(|r| format!("bytes={}-{}", r.first, r.last)),
+            )
+            .request(&req.request);
+        let r = self.copy_result(OP, p).await?.0;
+        Ok(UploadPartCopyOutput {
+            etag: r
+                .etag
+                .clone()
+                .filter(|e| !e.is_empty())
+                .ok_or_else(|| invalid(OP, "the answer has no ETag"))?,
+            checksum: r.checksums().first(),
+        })
+    }
+
+    async fn copy_object(&self, req: &CopyObjectRequest) -> Result<CopyObjectOutput> {
+        const OP: &str = "CopyObject";
+        check_source(OP, &req.source)?;
+        req.options
+            .validate()
+            .map_err(|e| S3Error::client(OP, ClientErrorKind::InvalidRequest, e.to_string()))?;
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .copy_source(
+                &req.source,
+                &req.conditions,
+                req.source_sse_customer_key.as_ref(),
+            )
+            .header_opt(
+                "x-amz-metadata-directive",
+                req.metadata_directive.map(|d| d.as_str()),
+            )
+            .header_opt(
+                "x-amz-tagging-directive",
+                req.tagging_directive.map(|d| d.as_str()),
+            );
+        req.options.push_headers(&mut p.headers);
+        if let Some(a) = req.options.checksum_algorithm {
+            p = p.header("x-amz-checksum-algorithm", a.as_str());
+        }
+        let (r, h) = self.copy_result(OP, p).await?;
+        Ok(CopyObjectOutput {
+            etag: r
+                .etag
+                .clone()
+                .filter(|e| !e.is_empty())
+                .ok_or_else(|| invalid(OP, "the answer has no ETag"))?,
+            version_id: header(&h, "x-amz-version-id"),
+            checksum: r.checksums().first(),
+        })
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: &GetObjectAttributesRequest,
+    ) -> Result<GetObjectAttributesOutput> {
+        const OP: &str = "GetObjectAttributes";
+        let a = req.attributes;
+        let names: Vec<&str> = [
+            (a.etag, "ETag"),
+            (a.checksum, "Checksum"),
+            (a.object_parts, "ObjectParts"),
+            (a.storage_class, "StorageClass"),
+            (a.object_size, "ObjectSize"),
+        ]
+        .into_iter()
+        .filter_map(|(on, name)| on.then_some(name))
+        .collect();
+        if names.is_empty() {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                "ask for at least one attribute",
+            ));
+        }
+        let mut p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
+            .query("attributes", "")
+            .header("x-amz-object-attributes", names.join(","))
+            .header_opt("x-amz-max-parts", req.max_parts.map(|m| m.to_string()))
+            .header_opt(
+                "x-amz-part-number-marker",
+                req.part_number_marker.map(|m| m.to_string()),
+            )
+            .request(&req.request);
+        p = p.query_opt("versionId", req.version_id.as_ref());
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        let body = self.body(OP, resp).await?;
+        let r: xml::GetObjectAttributesResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let object_parts = match &r.object_parts {
+            Some(op) => {
+                let mut parts = Vec::with_capacity(op.parts.len());
+                for x in &op.parts {
+                    parts.push(PartInfo {
+                        part_number: x.part_number.trim().parse().map_err(|_| {
+                            invalid(OP, format!("bad PartNumber {:?}", x.part_number))
+                        })?,
+                        etag: x.etag.clone().unwrap_or_default(),
+                        size: num(&x.size).unwrap_or(0),
+                        last_modified: None,
+                        checksum: x.checksums().first(),
+                    });
+                }
+                let next = if lenient_bool(&op.is_truncated) {
+                    Some(
+                        num(&op.next_part_number_marker)
+                            .or_else(|| parts.iter().map(|p| p.part_number).max())
+                            .ok_or_else(|| invalid(OP, "truncated parts without a marker"))?,
+                    )
+                } else {
+                    None
+                };
+                Some(ObjectParts {
+                    total_parts_count: num(&op.total_parts_count),
+                    parts,
+                    next_part_number_marker: next,
+                })
+            }
+            None => None,
+        };
+        let checksum = r
+            .checksum
+            .as_ref()
+            .map(|c| ObjectChecksum {
+                value: c.checksums().first(),
+                checksum_type: c
+                    .checksum_type
+                    .as_deref()
+                    .and_then(|t| t.parse::<ChecksumType>().ok()),
+            })
+            .unwrap_or_default();
+        Ok(GetObjectAttributesOutput {
+            etag: r.etag.clone(),
+            checksum,
+            object_parts,
+            storage_class: r.storage_class.clone(),
+            object_size: num(&r.object_size),
+            version_id: header(&h, "x-amz-version-id"),
+        })
+    }
+
+    async fn put_object_acl(&self, req: &PutObjectAclRequest) -> Result<()> {
+        const OP: &str = "PutObjectAcl";
+        let bad = |m: String| S3Error::client(OP, ClientErrorKind::InvalidRequest, m);
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .query("acl", "")
+            .query_opt("versionId", req.version_id.as_ref())
+            .owner(&req.request);
+        match &req.acl {
+            AclSpec::Canned(acl) => {
+                if !CANNED_ACLS.contains(&acl.as_str()) {
+                    return Err(bad(format!(
+                        "unknown canned ACL {acl:?}: use one of {}",
+                        CANNED_ACLS.join(", ")
+                    )));
+                }
+                p = p.header("x-amz-acl", acl.clone());
+            }
+            AclSpec::Grants(g) => {
+                if g.is_empty() {
+                    return Err(bad("no grants given".into()));
+                }
+                g.push_headers(&mut p.headers);
+            }
+            AclSpec::Policy(policy) => {
+                p = p.xml_body(xml::to_xml(&acl_to_xml(policy)));
+            }
+        }
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn get_object_acl(&self, req: &GetObjectAclRequest) -> Result<AccessControlPolicy> {
+        const OP: &str = "GetObjectAcl";
+        let p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
+            .query("acl", "")
+            .query_opt("versionId", req.version_id.as_ref())
+            .owner(&req.request);
+        let resp = self.send(p).await?;
+        let body = self.body(OP, resp).await?;
+        let x: xml::AccessControlPolicyXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let mut grants = Vec::with_capacity(x.list.grants.len());
+        for g in x.list.grants {
+            let grantee = match (g.grantee.id, g.grantee.uri, g.grantee.email) {
+                (Some(id), _, _) => Grantee::Id(id),
+                (None, Some(uri), _) => Grantee::Uri(uri),
+                (None, None, Some(e)) => Grantee::Email(e),
+                _ => return Err(invalid(OP, "a grant without a grantee")),
+            };
+            let permission = Permission::parse(&g.permission)
+                .ok_or_else(|| invalid(OP, format!("unknown permission {:?}", g.permission)))?;
+            grants.push(Grant {
+                grantee,
+                permission,
+            });
+        }
+        Ok(AccessControlPolicy {
+            owner_id: x.owner.id,
+            owner_display_name: x.owner.display_name,
+            grants,
+        })
+    }
+
+    async fn put_object_tagging(&self, req: &PutObjectTaggingRequest) -> Result<()> {
+        const OP: &str = "PutObjectTagging";
+        let doc = xml::TaggingXml {
+            xmlns: xml::S3_XMLNS,
+            tag_set: xml::TagSetXml {
+                tags: req
+                    .tags
+                    .iter()
+                    .map(|(k, v)| xml::TagXml {
+                        key: k.clone(),
+                        value: v.clone(),
+                    })
+                    .collect(),
+            },
+        };
+        let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
+            .query("tagging", "")
+            .owner(&req.request)
+            .xml_body(xml::to_xml(&doc));
+        p = p.query_opt("versionId", req.version_id.as_ref());
+        self.send(p).await?;
+        Ok(())
+    }
+
+    async fn get_object_tagging(
+        &self,
+        req: &GetObjectTaggingRequest,
+    ) -> Result<Vec<(String, String)>> {
+        const OP: &str = "GetObjectTagging";
+        let p = Prepared::new(OP, Method::GET, &req.bucket, Some(&req.key))
+            .query("tagging", "")
+            .query_opt("versionId", req.version_id.as_ref())
+            .owner(&req.request);
+        let resp = self.send(p).await?;
+        let body = self.body(OP, resp).await?;
+        let x: xml::TaggingXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        Ok(x.tag_set
+            .tags
+            .into_iter()
+            .map(|t| (t.key, t.value))
+            .collect())
+    }
+}
+
+pub(super) fn check_source(op: &'static str, source: &CopySource) -> Result<()> {
+    crate::endpoint::validate_bucket(&source.bucket)
+        .map_err(|e| S3Error::client(op, ClientErrorKind::InvalidRequest, e.to_string()))?;
+    if source.key.is_empty() {
+        return Err(S3Error::client(
+            op,
+            ClientErrorKind::InvalidRequest,
+            "the copy source has an empty key",
+        ));
+    }
+    Ok(())
+}
+
+pub(super) fn acl_to_xml(policy: &AccessControlPolicy) -> xml::AccessControlPolicyXml {
+    xml::AccessControlPolicyXml {
+        xmlns: xml::S3_XMLNS,
+        owner: xml::OwnerXml {
+            id: policy.owner_id.clone(),
+            display_name: policy.owner_display_name.clone(),
+        },
+        list: xml::AclListXml {
+            grants: policy
+                .grants
+                .iter()
+                .map(|g| {
+                    let mut grantee = xml::GranteeXml {
+                        xmlns_xsi: xml::XSI_NS,
+                        ..Default::default()
+                    };
+                    match &g.grantee {
+                        Grantee::Id(v) => {
+                            grantee.xsi_type = "CanonicalUser".into();
+                            grantee.id = Some(v.clone());
+                        }
+                        Grantee::Uri(v) => {
+                            grantee.xsi_type = "Group".into();
+                            grantee.uri = Some(v.clone());
+                        }
+                        Grantee::Email(v) => {
+                            grantee.xsi_type = "AmazonCustomerByEmail".into();
+                            grantee.email = Some(v.clone());
+                        }
+                    }
+                    xml::GrantXml {
+                        grantee,
+                        permission: g.permission.as_str().into(),
+                    }
+                })
+                .collect(),
+        },
+    }
+}
+
+impl S3Client {
+    /// The headers and ETag of a write's answer. An answer without an ETag may be an
+    /// `<Error>` inside a 200 (S3 documents it for Complete and copies; a proxy or a server in
+    /// trouble can send it anywhere): that error, retryable or not as its code says.
+    pub(super) async fn etag_of(
+        &self,
+        op: &'static str,
+        resp: reqwest::Response,
+    ) -> Result<(HeaderMap, String)> {
+        let h = resp.headers().clone();
+        if let Some(etag) = header(&h, "etag") {
+            return Ok((h, etag));
+        }
+        // `body` returns the error an `<Error>` body holds.
+        self.body(op, resp).await?;
+        Err(invalid(op, "the answer has no ETag"))
+    }
+
+    /// Sends a copy request and reads its result, which may be an error inside a 200.
+    pub(super) async fn copy_result(
+        &self,
+        op: &'static str,
+        p: Prepared<'_>,
+    ) -> Result<(xml::CopyResult, HeaderMap)> {
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        let body = self.body(op, resp).await?;
+        let r: xml::CopyResult = xml::parse(&body).map_err(|e| invalid(op, e))?;
+        Ok((r, h))
+    }
+}

@@ -1,0 +1,606 @@
+//! [`S3Client`] over reqwest: sending a signed request, reading bodies and errors, timeouts
+//! while a body streams, presigned URLs, and the TLS configuration.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, Method};
+use tracing::debug;
+
+use crate::config::ClientConfig;
+use crate::error::{ClientErrorKind, Result, S3Error, ServiceError};
+use crate::ops::*;
+use crate::signing::{self, EMPTY_SHA256, SignableRequest, SigningParams, UNSIGNED_PAYLOAD};
+use crate::xml;
+
+use super::prepared::*;
+use super::response::*;
+
+/// The S3 client over HTTP. Cheap to clone: clones share the connection pool.
+#[derive(Clone, Debug)]
+pub struct S3Client {
+    pub(super) inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+pub(super) struct Inner {
+    pub(super) http: reqwest::Client,
+    pub(super) config: ClientConfig,
+}
+
+/// The user agent ferry sends.
+pub(super) const USER_AGENT: &str = concat!("ferry/", env!("CARGO_PKG_VERSION"));
+
+/// The most of an error body that is read (S3 error documents are small).
+pub(super) const MAX_ERROR_BODY: usize = 64 * 1024;
+
+impl S3Client {
+    /// Builds a client. Fails only if the TLS set-up does (an unreadable CA bundle).
+    pub fn new(config: ClientConfig) -> Result<Self> {
+        let tls = tls_config(&config)?;
+        let mut builder = reqwest::Client::builder()
+            .http1_only()
+            .tls_backend_preconfigured(tls)
+            .connect_timeout(config.connect_timeout)
+            .read_timeout(config.read_timeout)
+            .pool_max_idle_per_host(config.pool_size)
+            .pool_idle_timeout(Duration::from_secs(50))
+            .tcp_nodelay(true)
+            .redirect(reqwest::redirect::Policy::none());
+        if config.endpoint.is_loopback() {
+            // Proxies from HTTP_PROXY and friends are for the outside world, never loopback.
+            builder = builder.no_proxy();
+        }
+        let http = builder.build().map_err(|e| {
+            S3Error::client("client", ClientErrorKind::InvalidRequest, e.to_string()).with_source(e)
+        })?;
+        Ok(Self {
+            inner: Arc::new(Inner { http, config }),
+        })
+    }
+
+    /// The settings this client was built with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.inner.config
+    }
+
+    pub(super) async fn send(&self, p: Prepared<'_>) -> Result<reqwest::Response> {
+        let cfg = &self.inner.config;
+        let op = p.operation;
+        let target = cfg
+            .endpoint
+            .target(cfg.addressing_style, p.bucket, p.key, &p.query)
+            .map_err(|e| rename(S3Error::from(e), op))?;
+        let creds = cfg
+            .credentials
+            .credentials()
+            .await
+            .map_err(|e| rename(S3Error::from(e), op))?;
+        let payload_hash = match &p.body {
+            Body::Bytes(b) if b.is_empty() => EMPTY_SHA256.to_string(),
+            Body::Bytes(b) => signing::sha256_hex(b),
+            Body::Stream { .. } => UNSIGNED_PAYLOAD.to_string(),
+            Body::AwsChunked {
+                signed: false,
+                trailer: Some(_),
+                ..
+            } => signing::STREAMING_UNSIGNED_PAYLOAD_TRAILER.to_string(),
+            Body::AwsChunked {
+                signed: false,
+                trailer: None,
+                ..
+            } => {
+                return Err(S3Error::client(
+                    op,
+                    ClientErrorKind::InvalidRequest,
+                    "an unsigned aws-chunked body needs a checksum trailer",
+                ));
+            }
+            Body::AwsChunked {
+                trailer: Some(_), ..
+            } => signing::STREAMING_SIGNED_PAYLOAD_TRAILER.to_string(),
+            Body::AwsChunked { .. } => signing::STREAMING_SIGNED_PAYLOAD.to_string(),
+        };
+        let mut headers = p.headers;
+        if let Body::AwsChunked {
+            decoded_length,
+            trailer,
+            ..
+        } = &p.body
+        {
+            headers.push(("content-encoding".into(), "aws-chunked".into()));
+            headers.push((
+                "x-amz-decoded-content-length".into(),
+                decoded_length.to_string(),
+            ));
+            if let Some(a) = trailer {
+                headers.push(("x-amz-trailer".into(), a.header().into()));
+            }
+        }
+        headers.push(("host".into(), target.host_header.clone()));
+        headers.push(("x-amz-content-sha256".into(), payload_hash.clone()));
+        let signable = SignableRequest {
+            method: p.method.as_str(),
+            path: &target.path,
+            query: &p.query,
+            headers: &headers,
+            payload_hash: &payload_hash,
+        };
+        let params = SigningParams {
+            access_key_id: &creds.access_key_id,
+            secret_access_key: creds.secret_access_key.expose(),
+            session_token: creds.session_token.as_ref().map(|t| t.expose()),
+            region: &cfg.region,
+            service: "s3",
+            time: time::OffsetDateTime::now_utc(),
+            normalize_path: false,
+        };
+        let sig = signing::sign_headers(&signable, &params);
+
+        let mut map = HeaderMap::with_capacity(headers.len() + 4);
+        for (k, v) in headers.iter().filter(|(k, _)| k != "host") {
+            insert(&mut map, k, v, op)?;
+        }
+        for (k, v) in &sig.headers {
+            insert(&mut map, k, v, op)?;
+        }
+        insert(&mut map, "user-agent", USER_AGENT, op)?;
+        let (length, body) = match p.body {
+            Body::Bytes(b) => (b.len() as u64, reqwest::Body::from(b)),
+            Body::Stream { length, stream } => (length, reqwest::Body::wrap_stream(stream)),
+            Body::AwsChunked {
+                decoded_length,
+                chunk_size,
+                trailer,
+                signed,
+                stream,
+            } => {
+                let signer = signed.then(|| signing::ChunkSigner::new(&params, &sig.signature));
+                (
+                    crate::chunked::encoded_length(decoded_length, chunk_size, trailer, signed),
+                    reqwest::Body::wrap_stream(crate::chunked::frame(stream, trailer, signer)),
+                )
+            }
+        };
+        insert(&mut map, "content-length", &length.to_string(), op)?;
+        debug!(operation = op, method = %p.method, url = %target.url, "sending");
+        let resp = self
+            .inner
+            .http
+            .request(p.method, target.url)
+            .headers(map)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| transport_error(op, e, false))?;
+        let status = resp.status();
+        debug!(operation = op, status = status.as_u16(), "answered");
+        if status.is_success() {
+            return Ok(resp);
+        }
+        Err(service_error(op, resp).await)
+    }
+
+    /// Reads a whole (small) response body, at the least pace [`Pace`] allows, except for
+    /// the answers S3 keeps alive with whitespace while it works (Complete and the copies):
+    /// those only have the read timeout.
+    ///
+    /// A body that is an `<Error>` document is that error, whatever the status said: no S3
+    /// answer has that root on success, and S3 (or something on the way) sends one in a 200
+    /// when it fails late.
+    pub(super) async fn body(&self, op: &'static str, resp: reqwest::Response) -> Result<Bytes> {
+        const KEPT_ALIVE: [&str; 3] = ["CompleteMultipartUpload", "CopyObject", "UploadPartCopy"];
+        let headers = resp.headers().clone();
+        let body = if KEPT_ALIVE.contains(&op) {
+            resp.bytes()
+                .await
+                .map_err(|e| transport_error(op, e, true))?
+        } else {
+            let mut pace = Pace::new(self.inner.config.read_timeout);
+            let mut stream = resp.bytes_stream();
+            let mut body = Vec::new();
+            while let Some(chunk) = pace.next(op, &mut stream).await? {
+                body.extend_from_slice(&chunk);
+            }
+            Bytes::from(body)
+        };
+        match error_in_body(op, &body, &headers) {
+            Some(e) => Err(e),
+            None => Ok(body),
+        }
+    }
+}
+
+/// The least pace of a response body: at least [`Pace::LEAST`] bytes (or the rest of the body)
+/// in every read-timeout window. The read timeout alone bounds silence; a server trickling a
+/// byte a second (a slow-loris body) would hold a request forever. What curl's
+/// `--speed-limit` does, tied to the read timeout: 1 KiB per 60 s by default.
+pub(super) struct Pace {
+    window: Duration,
+    mark: tokio::time::Instant,
+    since_mark: u64,
+}
+
+impl Pace {
+    /// Bytes that must arrive in each window.
+    const LEAST: u64 = 1024;
+
+    pub(super) fn new(window: Duration) -> Self {
+        Self {
+            window,
+            mark: tokio::time::Instant::now(),
+            since_mark: 0,
+        }
+    }
+
+    /// The next chunk of `stream`, or a timeout if the window ends before [`Pace::LEAST`]
+    /// more bytes have come.
+    async fn next<S>(&mut self, op: &'static str, stream: &mut S) -> Result<Option<Bytes>>
+    where
+        S: futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin,
+    {
+        match tokio::time::timeout_at(self.mark + self.window, stream.next()).await {
+            Err(_) => Err(S3Error::client(
+                op,
+                ClientErrorKind::Timeout,
+                format!(
+                    "timed out: the response body came slower than {} bytes in {:?}",
+                    Self::LEAST,
+                    self.window
+                ),
+            )),
+            Ok(Some(Ok(chunk))) => {
+                self.since_mark += chunk.len() as u64;
+                if self.since_mark >= Self::LEAST {
+                    self.mark = tokio::time::Instant::now();
+                    self.since_mark = 0;
+                }
+                Ok(Some(chunk))
+            }
+            Ok(Some(Err(e))) => Err(transport_error(op, e, true)),
+            Ok(None) => Ok(None),
+        }
+    }
+}
+
+pub(super) fn rename(e: S3Error, op: &'static str) -> S3Error {
+    match e {
+        S3Error::Client(mut c) => {
+            c.operation = op;
+            S3Error::Client(c)
+        }
+        other => other,
+    }
+}
+
+pub(super) fn insert(map: &mut HeaderMap, k: &str, v: &str, op: &'static str) -> Result<()> {
+    let name = http::HeaderName::from_bytes(k.as_bytes()).map_err(|_| {
+        S3Error::client(
+            op,
+            ClientErrorKind::InvalidRequest,
+            format!("bad header name {k:?}"),
+        )
+    })?;
+    let value = http::HeaderValue::from_str(v).map_err(|_| {
+        S3Error::client(
+            op,
+            ClientErrorKind::InvalidRequest,
+            format!("the value of header {k} cannot be sent (control or non-ASCII characters)"),
+        )
+    })?;
+    map.append(name, value);
+    Ok(())
+}
+
+/// Maps a reqwest failure to a client error kind. `reading_body`: the failure happened while
+/// reading the response body (so it was cut short).
+pub(super) fn transport_error(op: &'static str, e: reqwest::Error, reading_body: bool) -> S3Error {
+    let tls = find_rustls_error(&e).map(|r| r.to_string());
+    let chain = error_chain(&e);
+    let (kind, message) = if let Some(t) = tls {
+        (
+            ClientErrorKind::Tls,
+            format!(
+                "TLS handshake failed: {t} (to trust a private CA, give --ca-bundle FILE or set AWS_CA_BUNDLE)"
+            ),
+        )
+    } else if e.is_timeout() {
+        (ClientErrorKind::Timeout, format!("timed out: {chain}"))
+    } else if e.is_connect() {
+        (ClientErrorKind::Connect, format!("cannot connect: {chain}"))
+    } else if reading_body || e.is_body() || e.is_decode() {
+        (
+            ClientErrorKind::BodyCutShort,
+            format!("the response body was cut short: {chain}"),
+        )
+    } else {
+        (
+            ClientErrorKind::Network,
+            format!("connection failed: {chain}"),
+        )
+    };
+    S3Error::client(op, kind, message).with_source(e)
+}
+
+/// The TLS error somewhere in a chain. `io::Error` hides what it wraps from `source()`, and
+/// the TLS stack nests them, so look inside each one.
+pub(super) fn find_rustls_error<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a rustls::Error> {
+    if let Some(r) = e.downcast_ref::<rustls::Error>() {
+        return Some(r);
+    }
+    if let Some(inner) = e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        let inner: &(dyn std::error::Error + 'static) = inner;
+        if let Some(r) = find_rustls_error(inner) {
+            return Some(r);
+        }
+    }
+    e.source().and_then(find_rustls_error)
+}
+
+pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut src = e.source();
+    while let Some(s) = src {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        src = s.source();
+    }
+    parts.join(": ")
+}
+
+pub(super) async fn service_error(op: &'static str, resp: reqwest::Response) -> S3Error {
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(Ok(chunk)) = stream.next().await {
+        body.extend_from_slice(&chunk);
+        if body.len() >= MAX_ERROR_BODY {
+            break;
+        }
+    }
+    let parsed = (xml::root_element(&body).as_deref() == Some("Error"))
+        .then(|| xml::parse::<xml::ErrorXml>(&body).ok())
+        .flatten();
+    let (code, message, body_request_id) = match parsed {
+        Some(e) if !e.code.is_empty() => (e.code, e.message, e.request_id),
+        _ => {
+            let shown: String = String::from_utf8_lossy(&body).chars().take(200).collect();
+            (
+                status_code_name(status).to_string(),
+                shown.trim().to_string(),
+                None,
+            )
+        }
+    };
+    S3Error::Service(Box::new(ServiceError {
+        operation: op,
+        status: status.as_u16(),
+        code,
+        message,
+        request_id: header(&headers, "x-amz-request-id").or(body_request_id),
+        retry_after: retry_after(&headers),
+    }))
+}
+
+/// A 200 answer's body that may be an `<Error>` (Complete, and later the copy operations).
+pub(super) fn error_in_body(op: &'static str, body: &[u8], headers: &HeaderMap) -> Option<S3Error> {
+    if xml::root_element(body).as_deref() != Some("Error") {
+        return None;
+    }
+    let e = xml::parse::<xml::ErrorXml>(body).ok()?;
+    Some(S3Error::Service(Box::new(ServiceError {
+        operation: op,
+        status: 200,
+        code: e.code,
+        message: e.message,
+        request_id: header(headers, "x-amz-request-id").or(e.request_id),
+        retry_after: retry_after(headers),
+    })))
+}
+
+/// The response body as a stream that fails when it is cut short or runs long: hyper reports
+/// most early ends itself; this also catches a clean close before `Content-Length`.
+pub(super) fn checked_body(resp: reqwest::Response, expected: u64, window: Duration) -> ByteStream {
+    const OP: &str = "GetObject";
+    let state = (
+        Box::pin(resp.bytes_stream()),
+        Pace::new(window),
+        0u64,
+        false,
+    );
+    Box::pin(futures_util::stream::unfold(
+        state,
+        move |(mut inner, mut pace, mut seen, done)| async move {
+            if done {
+                return None;
+            }
+            match pace.next(OP, &mut inner).await {
+                Ok(Some(chunk)) => {
+                    seen += chunk.len() as u64;
+                    if seen > expected {
+                        let e = invalid(
+                            OP,
+                            format!("the body is longer than its Content-Length {expected}"),
+                        );
+                        return Some((Err(e), (inner, pace, seen, true)));
+                    }
+                    Some((Ok(chunk), (inner, pace, seen, false)))
+                }
+                Err(e) => Some((Err(e), (inner, pace, seen, true))),
+                Ok(None) if seen < expected => {
+                    let e = S3Error::client(
+                        OP,
+                        ClientErrorKind::BodyCutShort,
+                        format!("the body ended after {seen} of {expected} bytes"),
+                    );
+                    Some((Err(e), (inner, pace, seen, true)))
+                }
+                Ok(None) => None,
+            }
+        },
+    ))
+}
+
+impl S3Client {
+    /// A presigned URL for `method` (GET or PUT) on an object, valid for `expires_in` (1 s to
+    /// 7 days, S3's limits). Anyone holding the URL can use it until then.
+    pub async fn presign(
+        &self,
+        method: Method,
+        bucket: &str,
+        key: &str,
+        expires_in: Duration,
+    ) -> Result<url::Url> {
+        const OP: &str = "presign";
+        let secs = expires_in.as_secs();
+        // Source: Amazon S3 API reference, "Authenticating Requests: Using Query Parameters".
+        if !(1..=604_800).contains(&secs) {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                format!("a presigned URL lasts 1 to 604800 seconds (7 days), not {secs}"),
+            ));
+        }
+        let cfg = &self.inner.config;
+        let target = cfg
+            .endpoint
+            .target(cfg.addressing_style, Some(bucket), Some(key), &[])
+            .map_err(|e| rename(S3Error::from(e), OP))?;
+        let creds = cfg
+            .credentials
+            .credentials()
+            .await
+            .map_err(|e| rename(S3Error::from(e), OP))?;
+        let headers = vec![("host".to_string(), target.host_header.clone())];
+        let signable = SignableRequest {
+            method: method.as_str(),
+            path: &target.path,
+            query: &[],
+            headers: &headers,
+            payload_hash: UNSIGNED_PAYLOAD,
+        };
+        let params = SigningParams {
+            access_key_id: &creds.access_key_id,
+            secret_access_key: creds.secret_access_key.expose(),
+            session_token: creds.session_token.as_ref().map(|t| t.expose()),
+            region: &cfg.region,
+            service: "s3",
+            time: time::OffsetDateTime::now_utc(),
+            normalize_path: false,
+        };
+        let sig = signing::sign_query(&signable, &params, secs);
+        let signed = cfg
+            .endpoint
+            .target(cfg.addressing_style, Some(bucket), Some(key), &sig.params)
+            .map_err(|e| rename(S3Error::from(e), OP))?;
+        Ok(signed.url)
+    }
+}
+
+/// Builds the rustls configuration: ring as the crypto provider (no C toolchain needed), the
+/// system's roots or the configured CA bundle instead, HTTP/1.1 only in ALPN; or, with
+/// verification off, a verifier that accepts any certificate (signatures still checked).
+pub(super) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig> {
+    let tls_err = |m: String| S3Error::client("client", ClientErrorKind::Tls, m);
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| tls_err(e.to_string()))?;
+    let mut tls = if config.endpoint.scheme() == "http" {
+        // No request of this client is ever https (the endpoint's scheme is kept for every
+        // address, redirects are not followed): loading and parsing the system's roots or a
+        // CA bundle (AWS_CA_BUNDLE) would only cost each process its start-up time.
+        builder
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth()
+    } else if config.verify_tls {
+        let mut roots = rustls::RootCertStore::empty();
+        match &config.ca_bundle_pem {
+            Some(pem) => {
+                for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
+                    let cert: rustls::pki_types::CertificateDer<'static> =
+                        cert.map_err(|e| tls_err(format!("cannot read the CA bundle: {e}")))?;
+                    roots
+                        .add(cert)
+                        .map_err(|e| tls_err(format!("cannot use a CA bundle certificate: {e}")))?;
+                }
+                if roots.is_empty() {
+                    return Err(tls_err("the CA bundle holds no PEM certificate".into()));
+                }
+            }
+            None => {
+                for cert in rustls_native_certs::load_native_certs().certs {
+                    // A broken system certificate is skipped, as browsers do.
+                    let _ = roots.add(cert);
+                }
+            }
+        }
+        builder.with_root_certificates(roots).with_no_client_auth()
+    } else {
+        builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth()
+    };
+    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(tls)
+}
+
+/// `--no-verify-ssl`: accepts any certificate, still checking the handshake signatures.
+#[derive(Debug)]
+pub(super) struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &rustls::pki_types::CertificateDer<'_>,
+        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &rustls::pki_types::CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
