@@ -384,6 +384,68 @@ fn one_object_failing_leaves_the_others_landed_and_exits_1() {
     assert_eq!(std::fs::read(back.join("c.bin")).unwrap(), data(3000, 902));
 }
 
+#[test]
+fn no_clobber_is_per_object_both_ways() {
+    let (server, _client, bucket) = seaweed_bucket("tree-no-clobber");
+    let home = tempfile::tempdir().unwrap();
+    let (old, src) = (home.path().join("old"), home.path().join("src"));
+    // Already there: a small object (a PutObject) and a multipart one (its Complete).
+    make_tree(&old, &[("a.bin", 1000), ("b.bin", 6 * MIB + 5)]);
+    std::fs::rename(old.join("b.bin"), old.join("c.bin")).unwrap();
+    std::fs::rename(old.join("a.bin"), old.join("b.bin")).unwrap();
+    make_tree(
+        &src,
+        &[("a.bin", 2000), ("b.bin", 7 * MIB), ("c.bin", 6 * MIB + 9)],
+    );
+    let up = |from: &Path, extra: &[&str]| {
+        let mut args = vec!["cp", "-r", from.to_str().unwrap(), "--part-size", "5MiB"];
+        let dst = format!("s3://{bucket}/t/");
+        args.push(&dst);
+        args.extend_from_slice(extra);
+        ferry(server, home.path(), &args)
+    };
+    let o = up(&old, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let before = boto3_tree(server, &bucket, "t/");
+    let o = up(&src, &["--no-clobber"]);
+    expect_exit(&o, 1, "2 objects failed");
+    expect_exit(&o, 1, "1 of 3 objects done");
+    let after = boto3_tree(server, &bucket, "t/");
+    assert_eq!(
+        after["t/b.bin"], before["t/b.bin"],
+        "the small object was kept"
+    );
+    assert_eq!(
+        after["t/c.bin"], before["t/c.bin"],
+        "the multipart object was kept"
+    );
+    assert_eq!(
+        after["t/a.bin"],
+        local_tree(&src)["a.bin"],
+        "the new one went up"
+    );
+    assert!(
+        boto3_uploads(server, &bucket).is_empty(),
+        "no upload left behind"
+    );
+    // Down: the file that exists stays as it is, the others land.
+    let back = home.path().join("back");
+    std::fs::create_dir_all(&back).unwrap();
+    std::fs::write(back.join("b.bin"), b"mine").unwrap();
+    let url = format!("s3://{bucket}/t/");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", "-r", &url, back.to_str().unwrap(), "--no-clobber"],
+    );
+    expect_exit(&o, 1, "1 object failed");
+    expect_exit(&o, 1, &format!("{}", back.join("b.bin").display()));
+    assert_eq!(std::fs::read(back.join("b.bin")).unwrap(), b"mine");
+    let got = local_tree(&back);
+    assert_eq!(got["a.bin"], after["t/a.bin"]);
+    assert_eq!(got["c.bin"], after["t/c.bin"]);
+}
+
 fn tree_upload(server: &TestServer, home: &Path, endpoint: &str, src: &Path, dst: &str) -> Command {
     let mut c = crate::ferry_command(server.env(), home);
     c.args(["cp", "-r", src.to_str().unwrap(), dst])

@@ -349,8 +349,8 @@ async fn joined(
 /// Memory a range of `len` bytes holds while it is fetched to a file: two write chunks at
 /// most (or the range, when shorter), three when it is written direct (the aligned buffer
 /// its writes go through), and the connection's own buffer.
-fn range_memory(out: &Out, len: u64) -> u64 {
-    let chunks = if out.is_direct() { 3 } else { 2 };
+pub(super) fn range_memory(direct: bool, len: u64) -> u64 {
+    let chunks = if direct { 3 } else { 2 };
     chunks * len.min(WRITE_CHUNK as u64) + 64 * 1024
 }
 
@@ -372,8 +372,15 @@ pub(super) async fn fetch_all<C: ObjectClient>(
         "download",
     );
     for i in todo {
-        let Some(memory) = pool.room(range_memory(out, ranges[i][1]), sink).await else {
-            break;
+        let memory = match job.whole_memory(i) {
+            Some(held) => held,
+            None => match pool
+                .room(range_memory(out.is_direct(), ranges[i][1]), sink)
+                .await
+            {
+                Some(m) => m,
+                None => break,
+            },
         };
         pool.spawn(
             job.clone()

@@ -26,6 +26,7 @@ use ferry_s3::{GetObjectOutput, GetObjectRequest, ObjectClient, ObjectMeta, Requ
 use tokio::io::AsyncWrite;
 use tracing::info;
 
+use crate::budget::MemoryPermit;
 use crate::context::Context;
 use crate::direct::DirectIo;
 use crate::error::{Error, ErrorKind, Failure};
@@ -164,6 +165,8 @@ pub(crate) struct Job<C> {
     fetched: AtomicU64,
     /// A whole-object GET already answered (in place of HeadObject), for the first range.
     opened: Mutex<Option<GetObjectOutput>>,
+    /// The memory taken for that GET before it was sent: the first range's.
+    opened_memory: Mutex<Option<MemoryPermit>>,
 }
 
 /// Which object, as every request names it.
@@ -265,6 +268,14 @@ impl<C: ObjectClient> Job<C> {
     /// checksum: the object's description (a whole-object GET carries the checksum, as
     /// HeadObject does) and its bytes in one request. `None` when the object is no longer the
     /// one listed.
+    /// The memory already taken for range `i`: the first range's, when its GET was sent
+    /// before the download was planned.
+    fn whole_memory(&self, i: usize) -> Option<MemoryPermit> {
+        (i == 0)
+            .then(|| self.opened_memory.lock().expect("opened lock").take())
+            .flatten()
+    }
+
     async fn get_whole(&self, listed: &Listed) -> Result<Option<GetObjectOutput>, Error> {
         let req = GetObjectRequest {
             checksum_mode: true,
@@ -362,6 +373,7 @@ pub(crate) async fn run<C: ObjectClient>(
         settings,
         fetched: AtomicU64::new(0),
         opened: Mutex::new(None),
+        opened_memory: Mutex::new(None),
     });
     let mut range_size = job.settings.range_size;
     if !matches!(target, Target::File(_)) {
@@ -371,13 +383,23 @@ pub(crate) async fn run<C: ObjectClient>(
         range_size = range_size.min(fits.max(MIB));
     }
     let whole = match job.object.listed.as_ref() {
-        Some(l) if layout::one_range(l, range_size) => job.get_whole(l).await?,
+        Some(l) if layout::one_range(l, range_size) => {
+            // The GET is the range's fetch: its memory is taken first, as the range's would
+            // be, so a tree of small objects opens no more bodies than the budget holds.
+            let memory = match target {
+                Target::File(_) => fetch::range_memory(false, l.size),
+                _ => l.size,
+            };
+            let held = shared.memory.take(memory).await;
+            job.get_whole(l).await?.map(|out| (out, held))
+        }
         _ => None,
     };
     let meta = match whole {
-        Some(out) => {
+        Some((out, held)) => {
             let meta = out.meta.clone();
             *job.opened.lock().expect("opened lock") = Some(out);
+            *job.opened_memory.lock().expect("opened lock") = Some(held);
             meta
         }
         None => job.head(None).await?,

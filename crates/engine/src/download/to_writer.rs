@@ -78,8 +78,12 @@ pub(super) async fn to_writer<C: ObjectClient>(
     );
     for (i, &range) in ranges.iter().enumerate() {
         while i >= sink.next + window && pool.settle_one(&mut sink).await {}
-        let Some(memory) = pool.room(range[1], &mut sink).await else {
-            break;
+        let memory = match job.whole_memory(i) {
+            Some(held) => held,
+            None => match pool.room(range[1], &mut sink).await {
+                Some(m) => m,
+                None => break,
+            },
         };
         pool.spawn(job.clone().fetch(i, range, object.clone(), None, memory));
     }

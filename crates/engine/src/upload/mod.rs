@@ -218,6 +218,10 @@ async fn run_planned<C: ObjectClient>(
             if let Some(j) = journal {
                 let _ = j.handle.remove();
             }
+            // The body's chunks in flight, as a part's: a tree of small files runs many of
+            // these at once, within the memory budget like everything else.
+            let memory = PartSource::<C>::memory(&*parts, size);
+            let _held = job.ctx.shared.memory.take(memory).await;
             send::put_single(&job, parts.data(0, size)).await
         }
         Plan::Multipart { .. } => crate::multipart::run(job, plan, parts, journal).await,
