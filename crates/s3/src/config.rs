@@ -6,7 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::credentials::{ChainProvider, Credentials, SharedCredentialProvider, StaticProvider};
+use crate::credentials::{
+    ChainProvider, ChainSettings, Credentials, SharedCredentialProvider, StaticProvider,
+};
 use crate::endpoint::{AddressError, AddressingStyle, Endpoint};
 use crate::profile::{Env, ProfileSet};
 
@@ -87,29 +89,41 @@ impl ClientConfig {
     /// `s3.addressing_style`, or a `[services]` section), then defaults.
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` ignores configured endpoints, as the AWS CLI.
     pub fn resolve(env: &Env, overrides: Overrides) -> Result<Self, ConfigError> {
+        Self::resolve_explained(env, overrides).map(|(c, _)| c)
+    }
+
+    /// [`resolve`](Self::resolve), also saying where each setting came from (for `ferry
+    /// config`, as `aws configure list`).
+    pub fn resolve_explained(
+        env: &Env,
+        overrides: Overrides,
+    ) -> Result<(Self, Origins), ConfigError> {
         let files = ProfileSet::load(env).map_err(ConfigError::Files)?;
-        let profile = overrides
-            .profile
-            .clone()
-            .or_else(|| env.var("AWS_PROFILE"))
-            .unwrap_or_else(|| "default".into());
+        let (creds_file, config_file) = ProfileSet::paths(env);
+        let show = |p: &Option<std::path::PathBuf>| {
+            p.as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        };
+        let (profile, profile_origin) = first([
+            (overrides.profile.clone(), "--profile".to_string()),
+            (env.var("AWS_PROFILE"), "AWS_PROFILE".into()),
+            (Some("default".into()), "default".into()),
+        ]);
         if overrides.profile.is_some() && !files.has_profile(&profile) {
-            let (c, k) = ProfileSet::paths(env);
-            let show = |p: Option<std::path::PathBuf>| {
-                p.map(|p| p.display().to_string()).unwrap_or_default()
-            };
             return Err(ConfigError::NoSuchProfile {
                 profile,
-                files: format!("{} or {}", show(c), show(k)),
+                files: format!("{} or {}", show(&creds_file), show(&config_file)),
             });
         }
-        let region = overrides
-            .region
-            .clone()
-            .or_else(|| env.var("AWS_REGION"))
-            .or_else(|| env.var("AWS_DEFAULT_REGION"))
-            .or_else(|| files.get(&profile, "region"))
-            .unwrap_or_else(|| DEFAULT_REGION.into());
+        let in_profile = format!("profile {profile} in {}", show(&config_file));
+        let (region, region_origin) = first([
+            (overrides.region.clone(), "--region".to_string()),
+            (env.var("AWS_REGION"), "AWS_REGION".into()),
+            (env.var("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION".into()),
+            (files.get(&profile, "region"), in_profile.clone()),
+            (Some(DEFAULT_REGION.into()), "default".into()),
+        ]);
         if region.is_empty()
             || !region
                 .bytes()
@@ -122,44 +136,78 @@ impl ClientConfig {
         let ignore_configured = env
             .var("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS")
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
-        let configured = if ignore_configured {
-            None
+        let configured = |v: Option<String>| v.filter(|_| !ignore_configured);
+        let (url, endpoint_origin) = first([
+            (overrides.endpoint_url.clone(), "--endpoint-url".to_string()),
+            (
+                configured(env.var("AWS_ENDPOINT_URL_S3")),
+                "AWS_ENDPOINT_URL_S3".into(),
+            ),
+            (
+                configured(env.var("AWS_ENDPOINT_URL")),
+                "AWS_ENDPOINT_URL".into(),
+            ),
+            (
+                configured(files.get_s3(&profile, "endpoint_url")),
+                format!("s3 endpoint_url of {in_profile}"),
+            ),
+            (
+                configured(files.get(&profile, "endpoint_url")),
+                format!("endpoint_url of {in_profile}"),
+            ),
+            (Some(String::new()), format!("AWS, region {region}")),
+        ]);
+        let endpoint = if url.is_empty() {
+            Endpoint::aws(&region)
         } else {
-            env.var("AWS_ENDPOINT_URL_S3")
-                .or_else(|| env.var("AWS_ENDPOINT_URL"))
-                .or_else(|| files.get_s3(&profile, "endpoint_url"))
-                .or_else(|| files.get(&profile, "endpoint_url"))
+            Endpoint::custom(&url)?
         };
-        let endpoint = match overrides.endpoint_url.clone().or(configured) {
-            Some(url) => Endpoint::custom(&url)?,
-            None => Endpoint::aws(&region),
-        };
-        let addressing_style = match overrides.addressing_style {
-            Some(s) => s,
+        let (addressing_style, addressing_origin) = match overrides.addressing_style {
+            Some(s) => (s, "--addressing-style".to_string()),
             None => match files.get_s3(&profile, "addressing_style") {
-                Some(s) => s.parse().map_err(ConfigError::Invalid)?,
-                None => AddressingStyle::Auto,
+                Some(s) => (
+                    s.parse().map_err(ConfigError::Invalid)?,
+                    format!("s3 addressing_style of {in_profile}"),
+                ),
+                None => (AddressingStyle::Auto, "default".into()),
             },
         };
+        let (ca_bundle, ca_bundle_origin) = first([
+            (
+                overrides.ca_bundle.clone().map(|p| p.display().to_string()),
+                "--ca-bundle".to_string(),
+            ),
+            (env.var("AWS_CA_BUNDLE"), "AWS_CA_BUNDLE".into()),
+            (files.get(&profile, "ca_bundle"), in_profile.clone()),
+            (Some(String::new()), "the system's roots".into()),
+        ]);
+        let ca_bundle_pem =
+            match ca_bundle.as_str() {
+                "" => None,
+                path => Some(std::fs::read(path).map_err(|e| {
+                    ConfigError::Invalid(format!("cannot read CA bundle {path}: {e}"))
+                })?),
+            };
         let credentials: SharedCredentialProvider = match overrides.credentials {
             Some(c) => Arc::new(StaticProvider::new(c)),
-            None => Arc::new(ChainProvider::new(
+            None => Arc::new(ChainProvider::with_settings(
                 env.clone(),
                 overrides.profile.as_deref(),
+                ChainSettings {
+                    region: Some(region.clone()),
+                    ca_bundle_pem: ca_bundle_pem.clone(),
+                    no_verify_tls: overrides.no_verify_tls,
+                },
             )),
         };
-        let ca_bundle = overrides
-            .ca_bundle
-            .clone()
-            .or_else(|| env.var("AWS_CA_BUNDLE").map(Into::into))
-            .or_else(|| files.get(&profile, "ca_bundle").map(Into::into));
-        let ca_bundle_pem = match ca_bundle {
-            Some(path) => Some(std::fs::read(&path).map_err(|e| {
-                ConfigError::Invalid(format!("cannot read CA bundle {}: {e}", path.display()))
-            })?),
-            None => None,
+        let origins = Origins {
+            profile: (profile, profile_origin),
+            region: (region.clone(), region_origin),
+            endpoint: (endpoint.url(), endpoint_origin),
+            addressing_style: (addressing_style.name().to_string(), addressing_origin),
+            ca_bundle: (ca_bundle, ca_bundle_origin),
         };
-        Ok(Self {
+        let config = Self {
             endpoint,
             region,
             addressing_style,
@@ -169,8 +217,33 @@ impl ClientConfig {
             pool_size: 128,
             ca_bundle_pem,
             verify_tls: !overrides.no_verify_tls,
-        })
+        };
+        Ok((config, origins))
     }
+}
+
+/// Each resolved setting with where it came from (a flag, a variable, a profile in a file,
+/// a default), as `aws configure list` shows them.
+#[derive(Debug, Clone)]
+pub struct Origins {
+    /// The profile in use.
+    pub profile: (String, String),
+    /// The region.
+    pub region: (String, String),
+    /// The endpoint.
+    pub endpoint: (String, String),
+    /// The addressing style.
+    pub addressing_style: (String, String),
+    /// The CA bundle's path (empty: the system's roots).
+    pub ca_bundle: (String, String),
+}
+
+/// The first value given, with where it came from.
+fn first<const N: usize>(candidates: [(Option<String>, String); N]) -> (String, String) {
+    candidates
+        .into_iter()
+        .find_map(|(v, origin)| v.map(|v| (v, origin)))
+        .expect("the last candidate is a default")
 }
 
 #[cfg(test)]

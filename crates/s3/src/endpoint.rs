@@ -25,6 +25,17 @@ pub enum AddressingStyle {
     Virtual,
 }
 
+impl AddressingStyle {
+    /// Its name, as a profile or `--addressing-style` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            AddressingStyle::Auto => "auto",
+            AddressingStyle::Path => "path",
+            AddressingStyle::Virtual => "virtual",
+        }
+    }
+}
+
 impl std::str::FromStr for AddressingStyle {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

@@ -16,13 +16,15 @@ mod ops;
 mod options;
 mod profile;
 pub mod signing;
+mod tls;
 mod xml;
 
 pub use client::{ObjectClient, S3Client, list_all_objects, list_all_parts, list_all_uploads};
-pub use config::{ClientConfig, ConfigError, DEFAULT_REGION, Overrides};
+pub use config::{ClientConfig, ConfigError, DEFAULT_REGION, Origins, Overrides};
 pub use credentials::{
-    ChainProvider, CredentialProvider, Credentials, CredentialsError, CredentialsFuture,
-    EnvProvider, ProfileProvider, Secret, SharedCredentialProvider, StaticProvider,
+    ChainProvider, ChainSettings, CredentialProvider, Credentials, CredentialsError,
+    CredentialsFuture, EnvProvider, ProfileProvider, Secret, SharedCredentialProvider,
+    StaticProvider,
 };
 pub use endpoint::{
     AddressError, AddressingStyle, Endpoint, Target, is_dns_compatible, validate_bucket,

@@ -39,7 +39,11 @@ pub(super) const MAX_ERROR_BODY: usize = 64 * 1024;
 impl S3Client {
     /// Builds a client. Fails only if the TLS set-up does (an unreadable CA bundle).
     pub fn new(config: ClientConfig) -> Result<Self> {
-        let tls = tls_config(&config)?;
+        let tls = crate::tls::tls_config(
+            config.endpoint.scheme() != "http",
+            config.ca_bundle_pem.as_deref(),
+            config.verify_tls,
+        )?;
         let mut builder = reqwest::Client::builder()
             .http1_only()
             .tls_backend_preconfigured(tls)
@@ -504,103 +508,5 @@ impl S3Client {
             .target(cfg.addressing_style, Some(bucket), Some(key), &sig.params)
             .map_err(|e| rename(S3Error::from(e), OP))?;
         Ok(signed.url)
-    }
-}
-
-/// Builds the rustls configuration: ring as the crypto provider (no C toolchain needed), the
-/// system's roots or the configured CA bundle instead, HTTP/1.1 only in ALPN; or, with
-/// verification off, a verifier that accepts any certificate (signatures still checked).
-pub(super) fn tls_config(config: &ClientConfig) -> Result<rustls::ClientConfig> {
-    let tls_err = |m: String| S3Error::client("client", ClientErrorKind::Tls, m);
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .map_err(|e| tls_err(e.to_string()))?;
-    let mut tls = if config.endpoint.scheme() == "http" {
-        // No request of this client is ever https (the endpoint's scheme is kept for every
-        // address, redirects are not followed): loading and parsing the system's roots or a
-        // CA bundle (AWS_CA_BUNDLE) would only cost each process its start-up time.
-        builder
-            .with_root_certificates(rustls::RootCertStore::empty())
-            .with_no_client_auth()
-    } else if config.verify_tls {
-        let mut roots = rustls::RootCertStore::empty();
-        match &config.ca_bundle_pem {
-            Some(pem) => {
-                for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(pem) {
-                    let cert: rustls::pki_types::CertificateDer<'static> =
-                        cert.map_err(|e| tls_err(format!("cannot read the CA bundle: {e}")))?;
-                    roots
-                        .add(cert)
-                        .map_err(|e| tls_err(format!("cannot use a CA bundle certificate: {e}")))?;
-                }
-                if roots.is_empty() {
-                    return Err(tls_err("the CA bundle holds no PEM certificate".into()));
-                }
-            }
-            None => {
-                for cert in rustls_native_certs::load_native_certs().certs {
-                    // A broken system certificate is skipped, as browsers do.
-                    let _ = roots.add(cert);
-                }
-            }
-        }
-        builder.with_root_certificates(roots).with_no_client_auth()
-    } else {
-        builder
-            .dangerous()
-            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
-            .with_no_client_auth()
-    };
-    tls.alpn_protocols = vec![b"http/1.1".to_vec()];
-    Ok(tls)
-}
-
-/// `--no-verify-ssl`: accepts any certificate, still checking the handshake signatures.
-#[derive(Debug)]
-pub(super) struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
-
-impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
-    fn verify_server_cert(
-        &self,
-        _end_entity: &rustls::pki_types::CertificateDer<'_>,
-        _intermediates: &[rustls::pki_types::CertificateDer<'_>],
-        _server_name: &rustls::pki_types::ServerName<'_>,
-        _ocsp_response: &[u8],
-        _now: rustls::pki_types::UnixTime,
-    ) -> std::result::Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
-        Ok(rustls::client::danger::ServerCertVerified::assertion())
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &rustls::pki_types::CertificateDer<'_>,
-        dss: &rustls::DigitallySignedStruct,
-    ) -> std::result::Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.0.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
     }
 }

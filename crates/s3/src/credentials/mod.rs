@@ -1,7 +1,18 @@
 //! Credentials and where they come from: explicit keys, the environment, shared profile files,
-//! and a chain of those. Secrets are wrapped so that `Debug` and `Display` never show them.
+//! and (with the `aws-config` feature, on by default) web identity, assume-role chains, SSO,
+//! `credential_process`, the container endpoint and IMDSv2, tried in the AWS CLI's order by
+//! [`ChainProvider`], which refreshes expiring credentials in the background. Secrets are
+//! wrapped so that `Debug` and `Display` never show them.
 //!
 //! Does not own region or endpoint resolution (see `config`), nor signing (see `signing`).
+
+#[cfg(feature = "aws-config")]
+mod aws;
+mod chain;
+#[cfg(feature = "aws-config")]
+mod http;
+
+pub use chain::{ChainProvider, ChainSettings};
 
 use std::fmt;
 use std::future::Future;
@@ -147,7 +158,7 @@ impl EnvProvider {
         Self { env }
     }
 
-    fn load(&self) -> Result<Option<Credentials>, CredentialsError> {
+    pub(crate) fn load(&self) -> Result<Option<Credentials>, CredentialsError> {
         let ak = self.env.var("AWS_ACCESS_KEY_ID");
         let sk = self.env.var("AWS_SECRET_ACCESS_KEY");
         match (ak, sk) {
@@ -195,7 +206,7 @@ impl ProfileProvider {
         }
     }
 
-    fn load(&self) -> Result<Option<Credentials>, CredentialsError> {
+    pub(crate) fn load(&self) -> Result<Option<Credentials>, CredentialsError> {
         let files = ProfileSet::load(&self.env).map_err(|e| CredentialsError::Invalid {
             source_name: format!("profile {}", self.profile),
             reason: e,
@@ -203,7 +214,8 @@ impl ProfileProvider {
         let get = |k: &str| files.get(&self.profile, k);
         match (get("aws_access_key_id"), get("aws_secret_access_key")) {
             (Some(ak), Some(sk)) => Ok(Some(Credentials {
-                source: format!("profile {}", self.profile),
+                source: chain::describe_profile(&files, &self.profile)
+                    .unwrap_or_else(|| format!("profile {}", self.profile)),
                 ..Credentials::new(ak, sk, get("aws_session_token"))
             })),
             (None, None) => Ok(None),
@@ -214,7 +226,7 @@ impl ProfileProvider {
         }
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         let (creds, config) = ProfileSet::paths(&self.env);
         let show = |p: Option<std::path::PathBuf>| {
             p.map(|p| p.display().to_string())
@@ -239,77 +251,6 @@ impl CredentialProvider for ProfileProvider {
     }
 }
 
-/// Tries providers in order; the first that has credentials wins. An unusable source (a
-/// half-set environment) is an error, not a reason to silently use the next one. What it finds
-/// is cached (no file is read per request) until [`invalidate`](CredentialProvider::invalidate)
-/// or the credentials' expiry.
-#[derive(Debug)]
-pub struct ChainProvider {
-    env: Option<EnvProvider>,
-    profile: ProfileProvider,
-    cached: std::sync::Mutex<Option<Credentials>>,
-}
-
-impl ChainProvider {
-    /// The default chain: environment, then the profile from `AWS_PROFILE` (else `default`).
-    /// With an explicit `profile` (as `--profile`), the environment's keys are not consulted,
-    /// as the AWS CLI does.
-    pub fn new(env: Env, profile: Option<&str>) -> Self {
-        let explicit = profile.is_some();
-        let name = profile
-            .map(str::to_string)
-            .or_else(|| env.var("AWS_PROFILE"))
-            .unwrap_or_else(|| "default".into());
-        Self {
-            env: (!explicit).then(|| EnvProvider::new(env.clone())),
-            profile: ProfileProvider::new(env, name),
-            cached: std::sync::Mutex::new(None),
-        }
-    }
-
-    fn load(&self) -> Result<Credentials, CredentialsError> {
-        let mut looked = Vec::new();
-        if let Some(env) = &self.env {
-            if let Some(c) = env.load()? {
-                return Ok(c);
-            }
-            looked.push("environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)".to_string());
-        }
-        if let Some(c) = self.profile.load()? {
-            return Ok(c);
-        }
-        looked.push(self.profile.describe());
-        Err(CredentialsError::NotFound {
-            looked: looked.join("; "),
-        })
-    }
-}
-
-impl CredentialProvider for ChainProvider {
-    fn credentials(&self) -> CredentialsFuture<'_> {
-        Box::pin(async move {
-            let mut cached = self.cached.lock().expect("credentials cache lock");
-            if let Some(c) = cached.as_ref() {
-                // Temporary credentials are refreshed a minute before they expire.
-                let fresh = c.expires_at.is_none_or(|t| {
-                    t.duration_since(SystemTime::now())
-                        .is_ok_and(|left| left.as_secs() > 60)
-                });
-                if fresh {
-                    return Ok(c.clone());
-                }
-            }
-            let c = self.load()?;
-            *cached = Some(c.clone());
-            Ok(c)
-        })
-    }
-
-    fn invalidate(&self) {
-        *self.cached.lock().expect("credentials cache lock") = None;
-    }
-}
-
 /// A shared provider, as the client holds it.
 pub type SharedCredentialProvider = Arc<dyn CredentialProvider>;
 
@@ -318,16 +259,19 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    /// An environment of `pairs`, with instance metadata off: no test probes it.
     fn env(pairs: &[(&str, &str)]) -> Env {
-        let map: HashMap<String, String> = pairs
+        let mut map: HashMap<String, String> = pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
+        map.insert("AWS_EC2_METADATA_DISABLED".into(), "true".into());
         Env::from_map(map)
     }
 
     fn block<T>(f: impl Future<Output = T>) -> T {
         tokio::runtime::Builder::new_current_thread()
+            .enable_all()
             .build()
             .unwrap()
             .block_on(f)
