@@ -70,6 +70,10 @@ pub(crate) enum Cmd {
     /// Multipart uploads in progress on the server.
     #[command(subcommand)]
     Uploads(UploadsCmd),
+    /// Show where each setting comes from (profile, region, endpoint, addressing, CA
+    /// bundle) and which credentials would be used, with their source and expiry. Never
+    /// shows a secret.
+    Config,
     /// Make a bucket.
     Mb {
         /// s3://bucket

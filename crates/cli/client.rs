@@ -2,7 +2,7 @@
 //! describe (endpoint, region, profile, addressing, TLS, timeouts), with credentials found
 //! before anything is sent.
 
-use ferry_s3::{AddressingStyle, ClientConfig, Env, Overrides, S3Client};
+use ferry_s3::{AddressingStyle, ClientConfig, Env, Origins, Overrides, S3Client};
 
 use crate::args::Global;
 use crate::exit::{CliError, bad_input};
@@ -45,13 +45,30 @@ pub(crate) async fn client_for(
     global: &Global,
     connections: Option<usize>,
 ) -> Result<S3Client, CliError> {
+    let (mut config, _) = resolve(global)?;
+    if let Some(n) = connections {
+        config.pool_size = n;
+    }
+    if global.no_verify_ssl {
+        eprintln!(
+            "ferry: WARNING: --no-verify-ssl: TLS certificates are NOT verified; anyone on the \
+             network path can read and alter this transfer"
+        );
+    }
+    // Find credentials now, so that a missing key is bad input, not a failed transfer.
+    config.credentials.credentials().await.map_err(bad_input)?;
+    S3Client::new(config).map_err(CliError::from)
+}
+
+/// The settings the global flags, the environment and the profile files give.
+fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
     let addressing_style = global
         .addressing_style
         .as_deref()
         .map(str::parse::<AddressingStyle>)
         .transpose()
         .map_err(bad_input)?;
-    let mut config = ClientConfig::resolve(
+    let (mut config, origins) = ClientConfig::resolve_explained(
         &Env::process(),
         Overrides {
             profile: global.profile.clone(),
@@ -83,18 +100,46 @@ pub(crate) async fn client_for(
             *field = std::time::Duration::from_secs_f64(v);
         }
     }
-    if let Some(n) = connections {
-        config.pool_size = n;
-    }
-    if global.no_verify_ssl {
-        eprintln!(
-            "ferry: WARNING: --no-verify-ssl: TLS certificates are NOT verified; anyone on the \
-             network path can read and alter this transfer"
-        );
-    }
-    // Find credentials now, so that a missing key is bad input, not a failed transfer.
-    config.credentials.credentials().await.map_err(bad_input)?;
-    S3Client::new(config).map_err(CliError::from)
+    Ok((config, origins))
+}
+
+/// `ferry config`: each setting, its value and where it came from, as `aws configure list`;
+/// then the credentials that would be used: their source, the access key id's last four
+/// characters, their expiry. No secret. Exit 2 when no credentials are found.
+pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
+    let (config, o) = resolve(global)?;
+    let row = |name: &str, value: &str, origin: &str| {
+        let value = if value.is_empty() { "-" } else { value };
+        println!("{name:<12} {value:<44} {origin}");
+    };
+    row("NAME", "VALUE", "SOURCE");
+    row("profile", &o.profile.0, &o.profile.1);
+    row("region", &o.region.0, &o.region.1);
+    row("endpoint", &o.endpoint.0, &o.endpoint.1);
+    row("addressing", &o.addressing_style.0, &o.addressing_style.1);
+    row("ca bundle", &o.ca_bundle.0, &o.ca_bundle.1);
+    let creds = config.credentials.credentials().await.map_err(bad_input)?;
+    let id = &creds.access_key_id;
+    let tail = id.get(id.len().saturating_sub(4)..).unwrap_or("");
+    row(
+        "access key",
+        &format!("****************{tail}"),
+        &creds.source,
+    );
+    let expiry = match creds.expires_at {
+        None => "never (long-term keys)".to_string(),
+        Some(t) => {
+            let at = time::OffsetDateTime::from(t)
+                .format(&time::format_description::well_known::Rfc3339)
+                .unwrap_or_default();
+            match t.duration_since(std::time::SystemTime::now()) {
+                Ok(left) => format!("{at} (in {} min)", left.as_secs() / 60),
+                Err(_) => format!("{at} (expired)"),
+            }
+        }
+    };
+    row("expires", &expiry, "");
+    Ok(())
 }
 
 #[cfg(test)]
