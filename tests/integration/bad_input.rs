@@ -238,6 +238,7 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
     let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["cp", f, &dst])
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", dir)
         .env("AWS_ENDPOINT_URL", &server.endpoint)
         .output()

@@ -27,10 +27,12 @@ fn start(
     extra: &[&str],
 ) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["cp", src.to_str().unwrap(), dst])
         .args(["--concurrency", "1", "--no-progress"])
         .args(extra)
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", home)
         .envs(server.env())
         .env("AWS_ENDPOINT_URL", endpoint)

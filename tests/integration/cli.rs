@@ -123,6 +123,7 @@ fn proxies_are_used_for_remote_endpoints_never_for_loopback() {
             &format!("s3://{bucket}/f.txt"),
         ])
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", dir.path())
         .envs(server.env())
         .env("HTTP_PROXY", &proxy_url)
@@ -142,6 +143,7 @@ fn proxies_are_used_for_remote_endpoints_never_for_loopback() {
             "-",
         ])
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", dir.path())
         .env("AWS_ACCESS_KEY_ID", "k")
         .env("AWS_SECRET_ACCESS_KEY", "s")

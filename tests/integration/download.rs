@@ -28,6 +28,7 @@ fn tool(server: &TestServer, program: &str, args: &[&str]) {
         .args(["--endpoint-url", &server.endpoint])
         .args(args)
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(server.env())
         .output()
@@ -317,10 +318,12 @@ fn parallel_download_command(
     concurrency: u32,
 ) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.env("AWS_EC2_METADATA_DISABLED", "true");
     c.args(["cp", src, out.to_str().unwrap()])
         .args(["--part-size", "4MiB", "--no-progress"])
         .args(["--concurrency", &concurrency.to_string()])
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", home)
         .envs(server.env())
         .env("AWS_ENDPOINT_URL", endpoint)

@@ -65,6 +65,7 @@ fn backup(server: &TestServer, home: &Path, endpoint: &str, folder: &Path, dst: 
     let mut c = Command::new(example("backup"));
     c.args([folder.to_str().unwrap(), dst])
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", home)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .envs(server.env())

@@ -39,6 +39,7 @@ fn kill_at_with(setup: &Setup, name: &str, rule: Rule, resent_parts: u64) {
     let part_size = setup.part.to_string();
     let run = |endpoint: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.env("AWS_EC2_METADATA_DISABLED", "true");
         c.args([
             "cp",
             file.to_str().unwrap(),
@@ -48,6 +49,7 @@ fn kill_at_with(setup: &Setup, name: &str, rule: Rule, resent_parts: u64) {
         ])
         .args(["--concurrency", "1", "--no-progress"])
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", home.path())
         .envs(server.env())
         .env("AWS_ENDPOINT_URL", endpoint)
@@ -217,6 +219,7 @@ fn heavy_resume_at_90_percent_costs_a_tenth() {
     let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
     let run = |key: &str| {
         let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.env("AWS_EC2_METADATA_DISABLED", "true");
         c.args([
             "cp",
             file.to_str().unwrap(),
@@ -224,6 +227,7 @@ fn heavy_resume_at_90_percent_costs_a_tenth() {
         ])
         .args(["--part-size", "16MiB", "--no-progress"])
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", home.path())
         .envs(server.env())
         .env("AWS_ENDPOINT_URL", &proxy.endpoint)

@@ -7,6 +7,7 @@ mod bandwidth;
 mod changing;
 mod cli;
 mod copy;
+mod credentials;
 mod download;
 mod examples;
 mod faults;
@@ -159,12 +160,16 @@ pub(crate) fn ferry(server: &TestServer, home: &Path, args: &[&str]) -> Output {
         .expect("running ferry")
 }
 
-/// The `ferry` binary with only `vars`, HOME and PATH in its environment.
+/// The `ferry` binary with only `vars`, HOME, PATH and `AWS_EC2_METADATA_DISABLED=true` in
+/// its environment.
 pub(crate) fn ferry_command(vars: Vec<(String, String)>, home: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    // No test lets the credential chain probe the instance metadata service: those that
+    // test it point it at a loopback stub and remove this.
     c.env_clear()
         .env("HOME", home)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .envs(vars);
     c
 }

@@ -21,6 +21,7 @@ pub(crate) fn start_upload(
     extra: &[&str],
 ) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .args([
             "cp",
             file.to_str().unwrap(),
@@ -32,6 +33,7 @@ pub(crate) fn start_upload(
         .args(["--concurrency", "1"])
         .args(extra)
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", home)
         .envs(server.env())
         .stdout(Stdio::piped())
@@ -235,8 +237,10 @@ fn a_torn_journal_resumes_with_ferry_resume() {
     std::io::Write::write_all(&mut f, br#"{"type":"part","v":1,"part":9,"si"#).unwrap();
     drop(f);
     let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .args(["resume"])
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", home.path())
         .envs(
             server

@@ -234,6 +234,7 @@ fn run(
         .args(args)
         .args(common)
         .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("HOME", home)
         .envs(server.env())
         .env("AWS_ENDPOINT_URL", &proxy.endpoint);

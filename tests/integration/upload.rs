@@ -132,8 +132,10 @@ fn a_stream_of_unknown_length_uploads_identical() {
         ];
         args.extend(extra.iter().map(|s| s.to_string()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .args(&args)
             .env_clear()
+            .env("AWS_EC2_METADATA_DISABLED", "true")
             .env("HOME", dir.path())
             .envs(server.env())
             .stdin(Stdio::piped())

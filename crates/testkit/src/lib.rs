@@ -15,6 +15,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
+pub mod creds;
 mod failing;
 mod memory;
 pub mod null_sink;
@@ -467,9 +468,22 @@ impl std::fmt::Debug for S3sFs {
 impl S3sFs {
     /// Starts a server with the test identity.
     pub fn start() -> Result<Self> {
+        Self::start_with(
+            s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY),
+            (ACCESS_KEY, SECRET_KEY),
+        )
+    }
+
+    /// Starts a server that accepts only the keys `ring` holds (its `server` names
+    /// `keys`, e.g. for boto3).
+    pub fn start_with_keys(ring: creds::KeyRing, keys: (&str, &str)) -> Result<Self> {
+        Self::start_with(ring, keys)
+    }
+
+    fn start_with(auth: impl s3s::auth::S3Auth, keys: (&str, &str)) -> Result<Self> {
         let root = tempfile::Builder::new().prefix("ferry-s3s-fs-").tempdir()?;
         let fs = s3s_fs::FileSystem::new(root.path()).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-        let (server, _task) = serve_in_process(fs)?;
+        let (server, _task) = serve_in_process(fs, auth, keys)?;
         Ok(Self {
             server,
             root,
@@ -528,13 +542,17 @@ impl Drop for Background {
 
 /// Serves an `s3s` implementation on a free loopback port, on its own thread and runtime,
 /// with the test identity, until the returned task is dropped.
-fn serve_in_process(s3: impl s3s::S3) -> Result<(TestServer, Background)> {
+fn serve_in_process(
+    s3: impl s3s::S3,
+    auth: impl s3s::auth::S3Auth,
+    keys: (&str, &str),
+) -> Result<(TestServer, Background)> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let service = {
         let mut b = s3s::service::S3ServiceBuilder::new(s3);
-        b.set_auth(s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY));
+        b.set_auth(auth);
         b.build()
     };
     let task = Background::spawn("s3s-server", move || async move {
@@ -556,8 +574,8 @@ fn serve_in_process(s3: impl s3s::S3) -> Result<(TestServer, Background)> {
     })?;
     let server = TestServer {
         endpoint: format!("http://{addr}"),
-        access_key: ACCESS_KEY.into(),
-        secret_key: SECRET_KEY.into(),
+        access_key: keys.0.into(),
+        secret_key: keys.1.into(),
         region: REGION.into(),
     };
     Ok((server, task))
@@ -573,7 +591,12 @@ pub struct NullSinkServer {
 impl NullSinkServer {
     /// Starts a null sink with the test identity.
     pub fn start() -> Result<Self> {
-        let (server, _task) = serve_in_process(null_sink::NullSink::default())?;
+        let auth = s3s::auth::SimpleAuth::from_single(ACCESS_KEY, SECRET_KEY);
+        let (server, _task) = serve_in_process(
+            null_sink::NullSink::default(),
+            auth,
+            (ACCESS_KEY, SECRET_KEY),
+        )?;
         Ok(Self { server, _task })
     }
 }

@@ -1,0 +1,551 @@
+//! Credentials everywhere AWS runs. Each source is proven by a real upload to a server
+//! (s3s-fs) that accepts only the key pair that source vended, read back by boto3: IMDSv2,
+//! the container endpoint, a web identity token (IRSA), an assume-role profile, SSO (an
+//! `sso-session` and a legacy start URL), `credential_process`. Each has a refusal whose
+//! error names the source. Nothing leaves 127.0.0.1: the stubs stand in for IMDS, the
+//! container endpoint, STS and the SSO portal. Also `ferry config`, no secret at `-vv`, and
+//! how fast a machine without credentials fails. Heavy tier: credentials that expire every
+//! minute, refreshed through a 150-second upload.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use ferry_testkit::S3sFs;
+use ferry_testkit::creds::{CredentialStubs, KeyRing, StubConfig, Vended};
+
+use crate::{data, expect_exit, text};
+
+const REGION: &str = "us-east-1";
+
+/// A server that accepts only `keys`, a bucket on it, and a home folder with a file to send.
+struct Setup {
+    server: S3sFs,
+    ring: KeyRing,
+    home: tempfile::TempDir,
+    file: PathBuf,
+    body: Vec<u8>,
+}
+
+/// A server that accepts `keys`, and also the keys listed in `ring_file` (below the home
+/// folder) when given.
+fn setup(keys: &Vended, ring_file: Option<&str>) -> Setup {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(home.path().join(".aws")).unwrap();
+    let mut ring = KeyRing::with(&keys.access_key, &keys.secret_key);
+    if let Some(f) = ring_file {
+        ring = ring.reading(home.path().join(f));
+    }
+    let server =
+        S3sFs::start_with_keys(ring.clone(), (&keys.access_key, &keys.secret_key)).unwrap();
+    std::fs::create_dir_all(server.root.path().join("creds")).unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(300 * 1024, 42);
+    std::fs::write(&file, &body).unwrap();
+    Setup {
+        server,
+        ring,
+        home,
+        file,
+        body,
+    }
+}
+
+impl Setup {
+    fn for_keys(keys: &Vended) -> Self {
+        setup(keys, None)
+    }
+
+    /// `ferry ARGS` with no keys in its environment: only `vars` say where credentials are.
+    fn ferry(&self, vars: &[(&str, &str)], args: &[&str]) -> Output {
+        let mut base: Vec<(String, String)> = vec![
+            (
+                "AWS_ENDPOINT_URL".into(),
+                self.server.server.endpoint.clone(),
+            ),
+            ("AWS_REGION".into(), REGION.into()),
+        ];
+        base.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let mut c = crate::ferry_command(base, self.home.path());
+        c.args(args);
+        c.output().unwrap()
+    }
+
+    fn upload(&self, vars: &[(&str, &str)]) -> Output {
+        self.ferry(
+            vars,
+            &[
+                "cp",
+                self.file.to_str().unwrap(),
+                "s3://creds/k",
+                "--no-progress",
+            ],
+        )
+    }
+
+    /// The uploaded object, read back by boto3 with the keys the server accepts.
+    fn assert_uploaded(&self, o: &Output) {
+        assert!(o.status.success(), "{}", text(o));
+        let v = ferry_testkit::boto3(
+            &self.server.server,
+            "import hashlib\nb = s3.get_object(Bucket='creds', Key='k')['Body'].read()\nprint(json.dumps(hashlib.sha256(b).hexdigest()))",
+            &[],
+        )
+        .unwrap();
+        assert_eq!(v.as_str().unwrap(), crate::sha256_hex(&self.body));
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.home.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) -> String {
+        let p = self.path(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    }
+}
+
+/// Asserts a refusal (exit 2) that says `needle`, and shows it (the note quotes these).
+fn refused(o: &Output, needle: &str) {
+    expect_exit(o, 2, needle);
+    eprintln!("{}", String::from_utf8_lossy(&o.stderr).trim());
+}
+
+fn stubs(config: StubConfig) -> CredentialStubs {
+    CredentialStubs::start(config).unwrap()
+}
+
+/// The stubs' endpoints for STS and SSO (the SDK's own clients).
+fn sts_sso(stubs: &CredentialStubs) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL_STS", stubs.endpoint.clone()),
+        ("AWS_ENDPOINT_URL_SSO", stubs.endpoint.clone()),
+    ]
+}
+
+fn refs<'a>(v: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    v.iter().map(|(k, s)| (*k, s.as_str())).collect()
+}
+
+#[test]
+fn instance_metadata_v2_vends_the_keys_and_a_missing_role_is_named() {
+    let config = StubConfig::default();
+    let s = Setup::for_keys(&config.imds);
+    let stub = stubs(config.clone());
+    let imds = [
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", stub.endpoint.as_str()),
+    ];
+    s.assert_uploaded(&s.upload(&imds));
+    let calls = stub.calls();
+    assert!(calls.contains(&"IMDS token".to_string()), "{calls:?}");
+    assert!(calls.contains(&"IMDS credentials".to_string()), "{calls:?}");
+    assert!(
+        !calls.iter().any(|c| c.starts_with("refused")),
+        "every IMDS request carried the session token: {calls:?}"
+    );
+    // An instance without a role: nothing found, and the list says what IMDS answered.
+    let no_role = stubs(StubConfig {
+        imds_role: None,
+        ..StubConfig::default()
+    });
+    let o = s.upload(&[
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+        (
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT",
+            no_role.endpoint.as_str(),
+        ),
+    ]);
+    refused(&o, "no credentials found");
+    expect_exit(&o, 2, "instance metadata (IMDSv2 at");
+}
+
+#[test]
+fn the_container_endpoint_vends_the_keys_only_with_its_token() {
+    let config = StubConfig::default();
+    let s = Setup::for_keys(&config.container);
+    let stub = stubs(config.clone());
+    let url = format!("{}/container/credentials", stub.endpoint);
+    let token = s.write("container-token", &config.container_token);
+    let vars = [
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.as_str()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", token.as_str()),
+    ];
+    s.assert_uploaded(&s.upload(&vars));
+    assert!(stub.calls().contains(&"container credentials".to_string()));
+    let wrong = s.write("wrong-token", "not-the-token");
+    let o = s.upload(&[
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.as_str()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", wrong.as_str()),
+    ]);
+    refused(&o, "container endpoint");
+    assert!(!text(&o).contains("not-the-token"), "{}", text(&o));
+}
+
+#[test]
+fn a_web_identity_token_is_exchanged_with_sts_and_a_wrong_one_is_named() {
+    let config = StubConfig::default();
+    let s = Setup::for_keys(&config.web_identity);
+    let stub = stubs(config.clone());
+    let token = s.write("token", &config.web_identity_token);
+    let mut vars = sts_sso(&stub);
+    vars.push(("AWS_WEB_IDENTITY_TOKEN_FILE", token.clone()));
+    vars.push(("AWS_ROLE_ARN", config.role_arn.clone()));
+    s.assert_uploaded(&s.upload(&refs(&vars)));
+    assert!(
+        stub.calls()
+            .contains(&"STS AssumeRoleWithWebIdentity".to_string())
+    );
+    let wrong = s.write("wrong", "forged-jwt");
+    vars.retain(|(k, _)| *k != "AWS_WEB_IDENTITY_TOKEN_FILE");
+    vars.push(("AWS_WEB_IDENTITY_TOKEN_FILE", wrong));
+    let o = s.upload(&refs(&vars));
+    refused(&o, "web identity");
+    expect_exit(&o, 2, "InvalidIdentityToken");
+    assert!(!text(&o).contains("forged-jwt"), "{}", text(&o));
+}
+
+/// A config with an assume-role profile `dev` whose source is `base`'s static keys, and a
+/// cycle `loop1` -> `loop2` -> `loop1`.
+fn assume_role_files(s: &Setup, config: &StubConfig) -> Vec<(&'static str, String)> {
+    let cfg = s.write(
+        ".aws/config",
+        &format!(
+            "[profile dev]\nrole_arn = {}\nsource_profile = base\nregion = {REGION}\n\
+             [profile loop1]\nrole_arn = {0}\nsource_profile = loop2\n\
+             [profile loop2]\nrole_arn = {0}\nsource_profile = loop1\n\
+             [profile wrong]\nrole_arn = arn:aws:iam::123456789012:role/other\nsource_profile = base\n",
+            config.role_arn
+        ),
+    );
+    let creds = s.write(
+        ".aws/credentials",
+        &format!(
+            "[base]\naws_access_key_id = {}\naws_secret_access_key = base-secret\n",
+            config.assume_role_source_key
+        ),
+    );
+    vec![
+        ("AWS_CONFIG_FILE", cfg),
+        ("AWS_SHARED_CREDENTIALS_FILE", creds),
+    ]
+}
+
+#[test]
+fn an_assume_role_profile_signs_with_the_source_keys_and_cycles_are_refused() {
+    let config = StubConfig::default();
+    let s = Setup::for_keys(&config.assume_role);
+    let stub = stubs(config.clone());
+    let mut vars = sts_sso(&stub);
+    vars.extend(assume_role_files(&s, &config));
+    vars.push(("AWS_PROFILE", "dev".into()));
+    s.assert_uploaded(&s.upload(&refs(&vars)));
+    assert!(stub.calls().contains(&"STS AssumeRole".to_string()));
+    // --profile names it the same way.
+    vars.retain(|(k, _)| *k != "AWS_PROFILE");
+    let o = s.ferry(
+        &refs(&vars),
+        &[
+            "cp",
+            s.file.to_str().unwrap(),
+            "s3://creds/k2",
+            "--profile",
+            "dev",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = s.ferry(
+        &refs(&vars),
+        &[
+            "cp",
+            s.file.to_str().unwrap(),
+            "s3://creds/k3",
+            "--profile",
+            "loop1",
+        ],
+    );
+    refused(&o, "profile loop1");
+    let o = s.ferry(
+        &refs(&vars),
+        &[
+            "cp",
+            s.file.to_str().unwrap(),
+            "s3://creds/k4",
+            "--profile",
+            "wrong",
+        ],
+    );
+    refused(&o, "AccessDenied");
+    expect_exit(&o, 2, "via profile wrong");
+}
+
+/// An SSO token in the cache where the SDK looks for it (`~/.aws/sso/cache/SHA1.json`).
+fn cache_sso_token(s: &Setup, key: &str, token: &str) {
+    use sha1::Digest as _;
+    let name = hex::encode(sha1::Sha1::digest(key.as_bytes()));
+    s.write(
+        &format!(".aws/sso/cache/{name}.json"),
+        &serde_json::json!({
+            "startUrl": "https://ferry-test.awsapps.com/start",
+            "region": REGION,
+            "accessToken": token,
+            "expiresAt": "2099-01-01T00:00:00Z",
+        })
+        .to_string(),
+    );
+}
+
+#[test]
+fn sso_sessions_and_legacy_profiles_get_role_credentials_and_a_stale_token_is_named() {
+    let config = StubConfig::default();
+    let s = Setup::for_keys(&config.sso);
+    let stub = stubs(config.clone());
+    let start = "https://ferry-test.awsapps.com/start";
+    let cfg = s.write(
+        ".aws/config",
+        &format!(
+            "[profile corp]\nsso_session = corp\nsso_account_id = {a}\nsso_role_name = {r}\n\
+             [sso-session corp]\nsso_start_url = {start}\nsso_region = {REGION}\n\
+             [profile legacy]\nsso_start_url = {start}\nsso_region = {REGION}\n\
+             sso_account_id = {a}\nsso_role_name = {r}\n",
+            a = config.sso_account,
+            r = config.sso_role
+        ),
+    );
+    let mut vars = sts_sso(&stub);
+    vars.push(("AWS_CONFIG_FILE", cfg));
+    vars.push(("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()));
+    cache_sso_token(&s, "corp", &config.sso_token);
+    cache_sso_token(&s, start, &config.sso_token);
+    for profile in ["corp", "legacy"] {
+        let o = s.ferry(
+            &refs(&vars),
+            &[
+                "cp",
+                s.file.to_str().unwrap(),
+                "s3://creds/k",
+                "--profile",
+                profile,
+            ],
+        );
+        s.assert_uploaded(&o);
+    }
+    let logged = stub
+        .calls()
+        .iter()
+        .filter(|c| *c == "SSO GetRoleCredentials")
+        .count();
+    assert_eq!(logged, 2);
+    cache_sso_token(&s, "corp", "a-stale-token");
+    let o = s.ferry(
+        &refs(&vars),
+        &[
+            "cp",
+            s.file.to_str().unwrap(),
+            "s3://creds/k",
+            "--profile",
+            "corp",
+        ],
+    );
+    refused(&o, "sso-session corp via profile corp");
+    assert!(!text(&o).contains("a-stale-token"), "{}", text(&o));
+}
+
+/// A `credential_process` script: prints `keys` as the process protocol says, expiring
+/// `lifetime` seconds after each run, counts its runs in `count`, and lists each key pair it
+/// vends in `ring` (`AK SK EXPIRY`) for the server. A fresh access key each run.
+fn process_script(s: &Setup, keys: &Vended, lifetime: u64, fail: bool) -> String {
+    let count = s.path("process-count");
+    let ring = s.path("process-ring");
+    let script = format!(
+        "#!/bin/sh\n\
+         {fail}\
+         n=$(( $(cat {count} 2>/dev/null || echo 0) + 1 ))\necho $n > {count}\n\
+         exp=$(( $(date +%s) + {lifetime} ))\n\
+         echo \"{ak}$n {sk} $exp\" >> {ring}\n\
+         printf '{{\"Version\":1,\"AccessKeyId\":\"{ak}%s\",\"SecretAccessKey\":\"{sk}\",\"SessionToken\":\"{tok}\",\"Expiration\":\"%s\"}}' \
+         $n $(date -u -d @$exp +%Y-%m-%dT%H:%M:%SZ)\n",
+        fail = if fail {
+            "echo 'the vault is sealed' >&2\nexit 3\n"
+        } else {
+            ""
+        },
+        count = count.display(),
+        ring = ring.display(),
+        ak = keys.access_key,
+        sk = keys.secret_key,
+        tok = keys.token,
+    );
+    let path = s.write("bin/creds.sh", &script);
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path
+}
+
+/// A home whose profile `proc` runs the script, and a server that accepts the keys the
+/// script lists (and a fixed pair, for boto3 to read back with).
+fn process_setup(lifetime: u64, fail: bool) -> (Setup, Vec<(&'static str, String)>) {
+    let s = setup(&Vended::named("READER"), Some("process-ring"));
+    let script = process_script(&s, &Vended::named("PROC"), lifetime, fail);
+    // An argument the error must not show: a command line can hold a secret.
+    let cfg = s.write(
+        ".aws/config",
+        &format!("[profile proc]\ncredential_process = {script} --secret-arg hunter2\n"),
+    );
+    let vars = vec![
+        ("AWS_CONFIG_FILE", cfg),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+        ("AWS_PROFILE", "proc".into()),
+    ];
+    (s, vars)
+}
+
+#[test]
+fn credential_process_vends_the_keys_and_its_failure_is_named_without_its_command_line() {
+    let (s, vars) = process_setup(3600, false);
+    s.assert_uploaded(&s.upload(&refs(&vars)));
+    assert_eq!(
+        std::fs::read_to_string(s.path("process-count"))
+            .unwrap()
+            .trim(),
+        "1"
+    );
+    let (s, vars) = process_setup(3600, true);
+    let o = s.upload(&refs(&vars));
+    refused(&o, "credential_process of profile proc");
+    assert!(!text(&o).contains("hunter2"), "{}", text(&o));
+}
+
+#[test]
+fn ferry_config_shows_each_source_and_no_secret() {
+    let config = StubConfig::default();
+    let s = Setup::for_keys(&config.assume_role);
+    let stub = stubs(config.clone());
+    let mut vars = sts_sso(&stub);
+    vars.extend(assume_role_files(&s, &config));
+    vars.push(("AWS_PROFILE", "dev".into()));
+    let o = s.ferry(&refs(&vars), &["config", "-vv"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    for want in [
+        "profile      dev",
+        "AWS_PROFILE",
+        "region       us-east-1",
+        "AWS_REGION",
+        &format!("endpoint     {}", s.server.server.endpoint),
+        "AWS_ENDPOINT_URL",
+        &format!(
+            "assume-role {} via profile dev, source profile base: static keys of profile base",
+            config.role_arn
+        ),
+        "****************STUB",
+        "(in 59 min)",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    for secret in [
+        config.assume_role.secret_key.as_str(),
+        config.assume_role.token.as_str(),
+        "base-secret",
+    ] {
+        assert!(!out.contains(secret), "{secret} shown: {out}");
+    }
+    // An upload at -vv logs no secret either.
+    let o = s.ferry(
+        &refs(&vars),
+        &[
+            "cp",
+            s.file.to_str().unwrap(),
+            "s3://creds/k",
+            "-vv",
+            "--no-progress",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let out = text(&o);
+    for secret in [
+        config.assume_role.secret_key.as_str(),
+        config.assume_role.token.as_str(),
+        "base-secret",
+    ] {
+        assert!(!out.contains(secret), "{secret} logged: {out}");
+    }
+}
+
+#[test]
+fn no_credentials_anywhere_fails_fast_listing_every_place() {
+    let s = Setup::for_keys(&Vended::named("NONE"));
+    // IMDS "present" but silent: a listener that never answers (as a dropped packet).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let imds = format!("http://{}", silent.local_addr().unwrap());
+    let started = Instant::now();
+    let o = s.upload(&[
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str()),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+    ]);
+    let took = started.elapsed();
+    eprintln!("no credentials, IMDS silent: exit after {took:?}");
+    refused(&o, "no credentials found");
+    for place in [
+        "environment (AWS_ACCESS_KEY_ID)",
+        "web identity",
+        "profile default",
+        "container endpoint",
+        "instance metadata",
+    ] {
+        expect_exit(&o, 2, place);
+    }
+    assert!(took < Duration::from_secs(3), "{took:?}");
+    // With IMDS off, as every other test runs.
+    let o = s.upload(&[]);
+    expect_exit(&o, 2, "AWS_EC2_METADATA_DISABLED=true");
+}
+
+#[test]
+#[ignore = "heavy tier: a 150-second upload through credentials that expire every minute"]
+fn heavy_credentials_that_expire_every_minute_are_refreshed_during_a_long_upload() {
+    let (s, vars) = process_setup(60, false);
+    let big = s.path("big.bin");
+    let body = data(150 << 20, 7);
+    std::fs::write(&big, &body).unwrap();
+    let started = Instant::now();
+    let o = s.ferry(
+        &refs(&vars),
+        &[
+            "cp",
+            big.to_str().unwrap(),
+            "s3://creds/big",
+            "--bwlimit",
+            "1MiB",
+            "--part-size",
+            "8MiB",
+            "--no-progress",
+        ],
+    );
+    let took = started.elapsed();
+    assert!(o.status.success(), "{}", text(&o));
+    let runs: u32 = std::fs::read_to_string(s.path("process-count"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    eprintln!("150 MiB at 1 MiB/s in {took:?}: credential_process ran {runs} times");
+    assert!(took > Duration::from_secs(120), "{took:?}");
+    assert!(runs >= 3, "the process ran {runs} times");
+    assert_eq!(
+        s.ring.expired_refusals(),
+        0,
+        "a request was signed with expired keys"
+    );
+    let v = ferry_testkit::boto3(
+        &s.server.server,
+        "import hashlib\nb = s3.get_object(Bucket='creds', Key='big')['Body'].read()\nprint(json.dumps(hashlib.sha256(b).hexdigest()))",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(v.as_str().unwrap(), crate::sha256_hex(&body));
+}
