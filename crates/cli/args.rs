@@ -74,6 +74,9 @@ pub(crate) enum Cmd {
     /// bundle) and which credentials would be used, with their source and expiry. Never
     /// shows a secret.
     Config,
+    /// Read or set an object's access control list (owner and grants).
+    #[command(subcommand)]
+    Acl(AclCmd),
     /// Make a bucket.
     Mb {
         /// s3://bucket
@@ -306,4 +309,69 @@ pub(crate) enum UploadsCmd {
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AclCmd {
+    /// Print an object's owner and grants (GetObjectAcl; needs s3:GetObjectAcl).
+    Get {
+        /// s3://bucket/key
+        target: String,
+        #[command(flatten)]
+        object: AclObject,
+        /// The policy as JSON, in the aws cli's shape (what `acl set --policy` takes).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Set an object's ACL (PutObjectAcl; needs s3:PutObjectAcl) with exactly one of: a
+    /// canned ACL, grant flags, or a policy document.
+    Set(Box<AclSetArgs>),
+}
+
+/// Which object an ACL command is about, beyond its URL.
+#[derive(Debug, Args)]
+pub(crate) struct AclObject {
+    /// A specific version of the object.
+    #[arg(long, value_name = "ID")]
+    pub(crate) version_id: Option<String>,
+    /// Fail unless this account owns the bucket.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub(crate) expected_bucket_owner: Option<String>,
+    /// Confirm that the requester pays for the request (requester-pays buckets).
+    #[arg(long)]
+    pub(crate) request_payer: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AclSetArgs {
+    /// s3://bucket/key
+    pub(crate) target: String,
+    #[command(flatten)]
+    pub(crate) object: AclObject,
+    /// A canned ACL: private, public-read, public-read-write, authenticated-read,
+    /// aws-exec-read, bucket-owner-read or bucket-owner-full-control.
+    #[arg(long, value_name = "CANNED")]
+    pub(crate) acl: Option<String>,
+    /// Grant READ: id=ID, uri=URI or emailAddress=ADDR, comma-separated.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_read: Option<String>,
+    /// Grant READ_ACP.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_read_acp: Option<String>,
+    /// Grant WRITE.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_write: Option<String>,
+    /// Grant WRITE_ACP.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_write_acp: Option<String>,
+    /// Grant FULL_CONTROL.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_full_control: Option<String>,
+    /// An AccessControlPolicy document: the aws cli's JSON (as `acl get --json` prints it)
+    /// or S3's XML.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) policy: Option<PathBuf>,
+    /// Print nothing on success.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }

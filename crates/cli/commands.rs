@@ -13,6 +13,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
             let cp = crate::request::cp(&cli.global, &args)?;
             crate::run::cp(&cli.global, cp).await
         }
+        Cmd::Acl(cmd) => crate::acl::run(&cli.global, cmd).await,
         Cmd::Config => crate::client::show_config(&cli.global).await,
         Cmd::Mb { bucket, quiet } => mb(&cli.global, &bucket, quiet).await,
         Cmd::Presign(args) => presign(&cli.global, args).await,

@@ -81,7 +81,23 @@ pub(crate) fn engine_error(
             }
         }
         ErrorKind::Exists => what = format!("{what} (--no-clobber was given)"),
+        ErrorKind::Denied
+            if e.s3().and_then(|s| s.service()).map(|s| s.operation) == Some("ListParts") =>
+        {
+            what = format!(
+                "{what}; or start over with --restart (it aborts the old upload, which needs \
+                 s3:AbortMultipartUpload)"
+            );
+        }
         _ => {}
+    }
+    if let Some(u) = e.left_behind() {
+        what = format!(
+            "{what}\nto remove it, with credentials allowed s3:AbortMultipartUpload: ferry uploads \
+             abort s3://{}/{} --upload-id {} (or let a lifecycle rule abort incomplete multipart \
+             uploads)",
+            u.bucket, u.key, u.upload_id
+        );
     }
     let message = match kept {
         Some(k) => anyhow::anyhow!("{what}\n{k}"),

@@ -2,6 +2,7 @@
 //! code. Raw flags (`args`) become one checked request (`request`, `options`), which the
 //! engine runs (`run`); `output` and `report` show it; everything else lives in the libraries.
 
+mod acl;
 mod args;
 mod client;
 mod commands;

@@ -41,7 +41,7 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     Ok((value * mult as f64).round() as u64)
 }
 
-fn grantees(list: &Option<String>) -> Result<Vec<Grantee>, CliError> {
+pub(crate) fn grantees(list: &Option<String>) -> Result<Vec<Grantee>, CliError> {
     let Some(list) = list else {
         return Ok(Vec::new());
     };
@@ -200,6 +200,7 @@ pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<Object
             read_acp: grantees(&args.grant_read_acp)?,
             write_acp: grantees(&args.grant_write_acp)?,
             full_control: grantees(&args.grant_full_control)?,
+            write: Vec::new(),
         },
         request: RequestOptions {
             sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,

@@ -37,6 +37,10 @@ pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
         .replace("  ", " "),
         Verification::PartsAndSize => "parts checked on arrival, size verified".into(),
         Verification::SizeOnly => "size verified, no checksum".into(),
+        Verification::ServerOnly { checksum, skipped } => match checksum {
+            Some(c) => format!("{} {skipped}", c.algorithm),
+            None => skipped.clone(),
+        },
     };
     format!(
         "{noun}: {src} to s3://{}/{} ({} bytes, {} part{}, {check})",
@@ -128,6 +132,11 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
                     Verification::Checksum(_) => "checksum",
                     Verification::PartsAndSize => "parts_and_size",
                     Verification::SizeOnly => "size",
+                    Verification::ServerOnly { .. } => "server",
+                },
+                "skipped": match &o.verification {
+                    Verification::ServerOnly { skipped, .. } => Some(skipped.as_str()),
+                    _ => None,
                 },
             }),
         ),

@@ -487,7 +487,7 @@ fn the_failure_rule_keeps_what_can_resume_and_aborts_the_rest() {
         "b",
     )
     .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Service);
+    assert_eq!(err.kind(), ErrorKind::Denied);
     assert!(err.resume_id().is_none());
     assert!(boto3_uploads(server, &bucket).is_empty());
     assert!(journals().is_empty());

@@ -430,7 +430,7 @@ fn a_permanent_error_aborts_the_upload() {
                 .await
         })
         .unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Service);
+    assert_eq!(err.kind(), ErrorKind::Denied);
     assert!(err.to_string().contains("part 2"), "{err}");
     assert_eq!(
         failing.part_calls.lock().unwrap()[2],

@@ -28,6 +28,7 @@ use crate::multipart::{Done, Part, PartSource, Start, start_or_resume};
 use crate::outcome::{UploadOutcome, Verification};
 use crate::plan::{Plan, plan};
 use crate::progress::Event;
+use crate::verify::{Written, verify_written};
 
 /// The largest object CopyObject copies in one request.
 const COPY_OBJECT_MAX: u64 = 5 * 1024 * 1024 * 1024;
@@ -474,14 +475,13 @@ async fn copy_single<C: ObjectClient>(
         state.error(job, context, f)
     })?;
     progress.add_bytes(size);
-    crate::verify::verify(
-        job,
+    let written = Written {
         size,
-        state.checksum.clone(),
-        None,
-        1,
-        out.etag,
-        out.version_id,
-    )
-    .await
+        expected: state.checksum.clone(),
+        checksum_type: None,
+        parts: 1,
+        etag: out.etag,
+        version_id: out.version_id,
+    };
+    verify_written(job, written, out.checksum, "as it copied").await
 }

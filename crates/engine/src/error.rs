@@ -15,8 +15,11 @@ pub enum ErrorKind {
     InvalidInput,
     /// The local source or destination failed (a read or write error, a full disk).
     Local,
-    /// The service refused (AccessDenied, NoSuchBucket, …), or retries ran out.
+    /// The service refused (NoSuchBucket, …), or retries ran out.
     Service,
+    /// The credentials lack a permission the step needs: [`Error::denial`] names the action
+    /// and the resource. Running again as it is cannot help.
+    Denied,
     /// The object the server holds does not match what was sent, or the bytes received do
     /// not match the object's checksum.
     Verification,
@@ -71,6 +74,18 @@ pub struct Error {
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
     resume: Option<String>,
     mismatch: Option<Mismatch>,
+    left_behind: Option<Box<LeftBehind>>,
+}
+
+/// A multipart upload a failure left on the server, because aborting it failed too.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeftBehind {
+    /// Its bucket.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+    /// Its upload id.
+    pub upload_id: String,
 }
 
 impl Error {
@@ -82,6 +97,7 @@ impl Error {
             source: None,
             resume: None,
             mismatch: None,
+            left_behind: None,
         }
     }
 
@@ -103,6 +119,34 @@ impl Error {
     /// The journal id (or partial file) to resume from, when the transfer was kept.
     pub fn resume_id(&self) -> Option<&str> {
         self.resume.as_deref()
+    }
+
+    /// The multipart upload this failure left on the server, when aborting it failed too
+    /// (its parts are stored, and billed, until it is aborted or a lifecycle rule removes
+    /// it).
+    pub fn left_behind(&self) -> Option<&LeftBehind> {
+        self.left_behind.as_deref()
+    }
+
+    /// Says that aborting the upload failed with `why`: it is left behind.
+    pub(crate) fn leaving_behind(mut self, upload: LeftBehind, why: &ferry_s3::S3Error) -> Self {
+        self.message = format!(
+            "{}; the multipart upload {} is left behind: {why}",
+            self.message, upload.upload_id
+        );
+        self.left_behind = Some(Box::new(upload));
+        self
+    }
+
+    /// The same error, said another way.
+    pub(crate) fn with_message(mut self, message: String) -> Self {
+        self.message = message;
+        self
+    }
+
+    /// The permission the service refused, for [`ErrorKind::Denied`].
+    pub fn denial(&self) -> Option<&ferry_s3::Denial> {
+        self.s3()?.denial()
     }
 
     /// What differs, for [`ErrorKind::ResumeMismatch`].
@@ -137,6 +181,7 @@ impl Error {
         let kind = match e.client_kind() {
             Some(ferry_s3::ClientErrorKind::InvalidRequest)
             | Some(ferry_s3::ClientErrorKind::Credentials) => ErrorKind::InvalidInput,
+            _ if e.is_denied() => ErrorKind::Denied,
             _ => ErrorKind::Service,
         };
         Self::new(kind, format!("{context}: {e}")).with_source(e)

@@ -177,6 +177,14 @@ impl<C: ObjectClient> Job<C> {
         if self.ctx.cancel.is_cancelled() {
             return Error::cancelled(self.noun);
         }
+        // An SSE-KMS upload's parts and Complete carry no SSE header: their denial names the
+        // key's actions from the upload's settings.
+        let f = match (f, &self.options.sse) {
+            (Failure::S3(e), Some(ferry_s3::ServerSideEncryption::Kms { key_id, .. })) => {
+                Failure::S3(e.with_kms(key_id.clone()))
+            }
+            (f, _) => f,
+        };
         f.into_error(context, self.noun)
     }
 
@@ -240,26 +248,48 @@ impl<C: ObjectClient> Job<C> {
         self.journal.lock().expect("journal lock").is_some()
     }
 
-    /// Aborts a multipart upload. Not cancellable: an abort must get through even after a
-    /// cancel.
-    pub(crate) async fn abort(&self, upload_id: &str) {
+    /// `upload_id` of this job's object, as a failure leaves it behind.
+    pub(crate) fn left(&self, upload_id: &str) -> crate::error::LeftBehind {
+        crate::error::LeftBehind {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            upload_id: upload_id.to_string(),
+        }
+    }
+
+    /// Aborts an upload whose failure to go can only be logged (an old upload a restart
+    /// replaces, one a lost Create reply left).
+    pub(crate) async fn abort_or_warn(&self, upload_id: &str) {
+        if let Err(e) = self.abort(upload_id).await {
+            warn!("upload {upload_id} of {} is left behind: {e}", self.url());
+        }
+    }
+
+    /// Aborts a multipart upload, trying three times while the failure is one worth retrying.
+    /// Not cancellable: an abort must get through even after a cancel. The error says why
+    /// the upload is left behind (a denial names s3:AbortMultipartUpload); the caller
+    /// reports it.
+    pub(crate) async fn abort(&self, upload_id: &str) -> Result<(), ferry_s3::S3Error> {
         let req = AbortMultipartUploadRequest {
             bucket: self.bucket.clone(),
             key: self.key.clone(),
             upload_id: upload_id.to_string(),
             request: self.options.request.clone(),
         };
-        for attempt in 1..=3u32 {
+        let mut attempt = 1u32;
+        loop {
             let slot = self.ctx.shared.requests.acquire().await;
             let r = self.client().abort_multipart_upload(&req).await;
             drop(slot);
             match r {
-                Ok(()) => return,
-                Err(e) if e.code() == Some("NoSuchUpload") => return,
-                Err(e) => {
+                Ok(()) => return Ok(()),
+                Err(e) if e.code() == Some("NoSuchUpload") => return Ok(()),
+                Err(e) if attempt < 3 && e.is_retryable() => {
                     warn!("aborting upload {upload_id} (attempt {attempt}): {e}");
                     tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+                    attempt += 1;
                 }
+                Err(e) => return Err(e),
             }
         }
     }

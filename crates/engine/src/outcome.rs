@@ -17,6 +17,16 @@ pub enum Verification {
     PartsAndSize,
     /// Only the size matched (no checksum was asked for).
     SizeOnly,
+    /// Not read back: the credentials may not read the object (HeadObject was denied, as for
+    /// a write-only backup role). The server checked what it was given: each part's checksum
+    /// on arrival and, on Complete, the whole object's checksum and size that ferry sent;
+    /// `checksum` is the one its answer carried, when it equals ferry's.
+    ServerOnly {
+        /// The checksum the server's answer carried, equal to ferry's.
+        checksum: Option<ChecksumValue>,
+        /// Why it was not read back, naming the permission.
+        skipped: String,
+    },
 }
 
 /// What a finished upload (or copy) produced.

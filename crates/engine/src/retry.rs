@@ -155,6 +155,7 @@ mod tests {
             message: String::new(),
             request_id: None,
             retry_after,
+            denial: None,
         }))
     }
 

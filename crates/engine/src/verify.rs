@@ -11,45 +11,116 @@ use crate::error::{Error, ErrorKind};
 use crate::job::Job;
 use crate::outcome::{UploadOutcome, Verification};
 
-/// HeadObject after the upload: the size must match, and the checksum the server keeps must
-/// be the one computed here.
-pub(crate) async fn verify<C: ObjectClient>(
+/// What was written, as ferry sent it and the write's answer said.
+pub(crate) struct Written {
+    /// The object's size.
+    pub(crate) size: u64,
+    /// The checksum ferry computed.
+    pub(crate) expected: Option<ChecksumValue>,
+    /// Its type.
+    pub(crate) checksum_type: Option<ChecksumType>,
+    /// How many parts.
+    pub(crate) parts: u32,
+    /// The answer's ETag (empty when the answer was lost: HeadObject's is taken).
+    pub(crate) etag: String,
+    /// The answer's version id.
+    pub(crate) version_id: Option<String>,
+}
+
+impl Written {
+    fn outcome<C: ObjectClient>(self, job: &Job<C>, verification: Verification) -> UploadOutcome {
+        UploadOutcome {
+            bucket: job.bucket.clone(),
+            key: job.key.clone(),
+            size: self.size,
+            etag: self.etag,
+            version_id: self.version_id,
+            checksum: self.expected,
+            checksum_type: self.checksum_type,
+            parts: self.parts,
+            verification,
+        }
+    }
+}
+
+/// [`verify`] after a write the server has checked itself (a PutObject, a Complete, a copy):
+/// when the credentials may not read the object back (a write-only role), the object stands
+/// as the server checked it, with a note saying what was skipped and why. `answered`: the
+/// checksum the write's answer carried; `how`: when the server checked it ("on Complete").
+pub(crate) async fn verify_written<C: ObjectClient>(
     job: &Arc<Job<C>>,
-    size: u64,
-    expected: Option<ChecksumValue>,
-    checksum_type: Option<ChecksumType>,
-    parts: u32,
-    etag: String,
-    version_id: Option<String>,
+    w: Written,
+    answered: Option<ChecksumValue>,
+    how: &str,
 ) -> Result<UploadOutcome, Error> {
+    let e = match head(job, &w).await {
+        Ok(meta) => return checked(job, w, meta),
+        Err(e) if e.s3().is_some_and(ferry_s3::S3Error::is_denied) => e,
+        Err(e) => return Err(e),
+    };
+    let on = e
+        .s3()
+        .and_then(|s| s.denial())
+        .map_or_else(|| job.url(), |d| d.resource.clone());
+    let skipped = format!(
+        "stored and checked by the server {how}; not read back: HeadObject needs s3:GetObject \
+         on {on}, which these credentials lack"
+    );
+    tracing::info!("{}: {skipped}", job.url());
+    let checksum = answered.filter(|a| Some(a) == w.expected.as_ref());
+    Ok(w.outcome(job, Verification::ServerOnly { checksum, skipped }))
+}
+
+/// HeadObject of what was written.
+async fn head<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    w: &Written,
+) -> Result<ferry_s3::ObjectMeta, Error> {
     let req = GetObjectRequest {
         bucket: job.bucket.clone(),
         key: job.key.clone(),
         // "null" is the version of an object written while versioning was off or suspended;
         // moto refuses it as a versionId (S3 takes it): the latest is that object anyway.
-        version_id: version_id.clone().filter(|v| v != "null"),
-        checksum_mode: expected.is_some(),
+        version_id: w.version_id.clone().filter(|v| v != "null"),
+        checksum_mode: w.expected.is_some(),
         request: job.options.request.clone(),
         ..Default::default()
     };
-    let head = job
-        .ctx
+    job.ctx
         .request(None, |c| c.head_object(&req))
         .await
-        .map_err(|f| job.failed(format!("checking {} after the {}", job.url(), job.noun), f))?;
+        .map_err(|f| job.failed(format!("checking {} after the {}", job.url(), job.noun), f))
+}
+
+/// HeadObject after the upload: the size must match, and the checksum the server keeps must
+/// be the one computed here.
+pub(crate) async fn verify<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    w: Written,
+) -> Result<UploadOutcome, Error> {
+    let meta = head(job, &w).await?;
+    checked(job, w, meta)
+}
+
+/// What HeadObject said against what was written.
+fn checked<C: ObjectClient>(
+    job: &Job<C>,
+    mut w: Written,
+    head: ferry_s3::ObjectMeta,
+) -> Result<UploadOutcome, Error> {
     let wrong = |what: String| {
         Error::new(
             ErrorKind::Verification,
             format!("{} does not match what was sent: {what}", job.url()),
         )
     };
-    if head.content_length != size {
+    if head.content_length != w.size {
         return Err(wrong(format!(
-            "the server has {} bytes, {size} were sent",
-            head.content_length
+            "the server has {} bytes, {} were sent",
+            head.content_length, w.size
         )));
     }
-    let verification = match (&expected, &head.checksum.value) {
+    let verification = match (&w.expected, &head.checksum.value) {
         (Some(mine), Some(theirs)) if theirs.algorithm == mine.algorithm => {
             if theirs.value != mine.value {
                 return Err(wrong(format!(
@@ -63,15 +134,9 @@ pub(crate) async fn verify<C: ObjectClient>(
         (None, _) if job.mode() == ChecksumMode::ContentMd5 => Verification::PartsAndSize,
         (None, _) => Verification::SizeOnly,
     };
-    Ok(UploadOutcome {
-        bucket: job.bucket.clone(),
-        key: job.key.clone(),
-        size,
-        etag: if etag.is_empty() { head.etag } else { etag },
-        version_id: version_id.or(head.version_id),
-        checksum: expected,
-        checksum_type,
-        parts,
-        verification,
-    })
+    if w.etag.is_empty() {
+        w.etag = head.etag;
+    }
+    w.version_id = w.version_id.or(head.version_id);
+    Ok(w.outcome(job, verification))
 }

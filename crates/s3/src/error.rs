@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::credentials::CredentialsError;
+use crate::denied::Denial;
 use crate::endpoint::AddressError;
 
 /// The result of an S3 operation.
@@ -26,9 +27,17 @@ pub struct ServiceError {
     pub request_id: Option<String>,
     /// `Retry-After` or `x-amz-retry-after`, when the service asked for a pause.
     pub retry_after: Option<Duration>,
+    /// For an AccessDenied: the permission the request needed.
+    pub denial: Option<Box<Denial>>,
 }
 
 impl ServiceError {
+    /// Whether the service refused for lack of permission (`AccessDenied`, or a HEAD's bare
+    /// 403).
+    pub fn is_denied(&self) -> bool {
+        crate::denied::is_denial(self.status, &self.code)
+    }
+
     fn hint(&self) -> Option<&'static str> {
         Some(match self.code.as_str() {
             "SignatureDoesNotMatch" => {
@@ -54,8 +63,10 @@ impl fmt::Display for ServiceError {
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
-        if let Some(hint) = self.hint() {
-            write!(f, "; {hint}")?;
+        match (&self.denial, self.hint()) {
+            (Some(d), _) => write!(f, "; {d}")?,
+            (None, Some(hint)) => write!(f, "; {hint}")?,
+            (None, None) => {}
         }
         if let Some(id) = &self.request_id {
             write!(f, " [request id {id}]")?;
@@ -230,6 +241,27 @@ impl S3Error {
             .is_some_and(|c| matches!(c, "ExpiredToken" | "TokenRefreshRequired"))
     }
 
+    /// The permission a refused request needed, for an AccessDenied.
+    pub fn denial(&self) -> Option<&Denial> {
+        self.service().and_then(|s| s.denial.as_deref())
+    }
+
+    /// Whether the service refused for lack of permission.
+    pub fn is_denied(&self) -> bool {
+        self.service().is_some_and(ServiceError::is_denied)
+    }
+
+    /// Adds SSE-KMS's actions to a denial of a request that carries no SSE header of its own
+    /// (UploadPart, Complete): `key` is the upload's KMS key, `None` for the bucket's default.
+    pub fn with_kms(mut self, key: Option<String>) -> Self {
+        if let Self::Service(s) = &mut self
+            && let Some(d) = s.denial.take()
+        {
+            s.denial = Some(Box::new(d.with_kms(key)));
+        }
+        self
+    }
+
     /// How long the service asked to wait, if it did.
     pub fn retry_after(&self) -> Option<Duration> {
         self.service().and_then(|s| s.retry_after)
@@ -260,6 +292,7 @@ mod tests {
             message: "m".into(),
             request_id: Some("RID".into()),
             retry_after: None,
+            denial: None,
         }))
     }
 

@@ -6,10 +6,12 @@
 //! It knows nothing of part scheduling, retries or journals: those belong to ferry-engine.
 #![deny(missing_docs)]
 
+mod acl;
 pub mod chunked;
 mod client;
 mod config;
 mod credentials;
+mod denied;
 mod endpoint;
 mod error;
 mod ops;
@@ -19,6 +21,7 @@ pub mod signing;
 mod tls;
 mod xml;
 
+pub use acl::AclError;
 pub use client::{ObjectClient, S3Client, list_all_objects, list_all_parts, list_all_uploads};
 pub use config::{ClientConfig, ConfigError, DEFAULT_REGION, Origins, Overrides};
 pub use credentials::{
@@ -26,6 +29,7 @@ pub use credentials::{
     CredentialsFuture, EnvProvider, ProfileProvider, Secret, SharedCredentialProvider,
     StaticProvider,
 };
+pub use denied::{Denial, Stated, s3_arn};
 pub use endpoint::{
     AddressError, AddressingStyle, Endpoint, Target, is_dns_compatible, validate_bucket,
     validate_key,

@@ -286,6 +286,8 @@ pub struct Grants {
     pub write_acp: Vec<Grantee>,
     /// `x-amz-grant-full-control`.
     pub full_control: Vec<Grantee>,
+    /// `x-amz-grant-write`: PutObjectAcl only (no upload takes it).
+    pub write: Vec<Grantee>,
 }
 
 impl Grants {
@@ -295,6 +297,7 @@ impl Grants {
             && self.read_acp.is_empty()
             && self.write_acp.is_empty()
             && self.full_control.is_empty()
+            && self.write.is_empty()
     }
 
     pub(crate) fn push_headers(&self, headers: &mut Vec<(String, String)>) {
@@ -303,6 +306,7 @@ impl Grants {
             ("x-amz-grant-read-acp", &self.read_acp),
             ("x-amz-grant-write-acp", &self.write_acp),
             ("x-amz-grant-full-control", &self.full_control),
+            ("x-amz-grant-write", &self.write),
         ] {
             if !list.is_empty() {
                 let v = list
@@ -487,6 +491,12 @@ impl ObjectOptions {
             return Err(OptionsError(format!(
                 "checksum algorithm {a} cannot be used with type {t} (CRC64NVME is FULL_OBJECT only; SHA1 and SHA256 are COMPOSITE only)"
             )));
+        }
+        if !self.grants.write.is_empty() {
+            return Err(OptionsError(
+                "a WRITE grant is for an existing object's ACL (PutObjectAcl), not an upload"
+                    .into(),
+            ));
         }
         if let Some(acl) = &self.acl {
             if !self.grants.is_empty() {

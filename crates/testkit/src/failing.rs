@@ -57,6 +57,7 @@ fn service(status: u16, code: &str) -> S3Error {
         message: "injected by the test".into(),
         request_id: None,
         retry_after: None,
+        denial: None,
     }))
 }
 

@@ -78,6 +78,7 @@ fn service(operation: &'static str, status: u16, code: &str) -> S3Error {
         message: "from the in-memory S3".into(),
         request_id: None,
         retry_after: None,
+        denial: None,
     }))
 }
 

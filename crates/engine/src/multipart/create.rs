@@ -134,9 +134,12 @@ pub(crate) async fn create_journaled<C: ObjectClient>(
         .as_mut()
         .map(|j| j.write_upload(&record));
     if let Some(Err(e)) = written {
-        job.abort(&upload_id).await;
+        let aborted = job.abort(&upload_id).await;
         job.forget();
-        return Err(journal_error(e));
+        return Err(match aborted {
+            Ok(()) => journal_error(e),
+            Err(why) => journal_error(e).leaving_behind(job.left(&upload_id), &why),
+        });
     }
     Ok(upload_id)
 }
@@ -173,7 +176,7 @@ pub(super) async fn abort_orphans<C: ObjectClient>(
             .map(|t| t.unix_timestamp());
         if started.is_some_and(|t| t + margin >= since as i64) {
             debug!(upload_id = %u.upload_id, "aborting an upload left by an interrupted start");
-            job.abort(&u.upload_id).await;
+            job.abort_or_warn(&u.upload_id).await;
         }
     }
     Ok(())

@@ -22,6 +22,7 @@ use crate::journal::PartRecord;
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;
 use crate::schedule::Pool;
+use crate::verify::{Written, verify_written};
 
 pub(crate) use create::{NewJournal, create, create_journaled};
 pub(crate) use resume::{Start, start_or_resume};
@@ -44,9 +45,12 @@ impl<C: ObjectClient> Job<C> {
         match journaled {
             Some(id) if keep => err.kept_for_resume(id),
             _ => {
-                self.abort(upload_id).await;
+                let aborted = self.abort(upload_id).await;
                 self.forget();
-                err
+                match aborted {
+                    Ok(()) => err,
+                    Err(why) => err.leaving_behind(self.left(upload_id), &why),
+                }
             }
         }
     }
@@ -191,11 +195,19 @@ pub(crate) async fn finish<C: ObjectClient>(
     // The object exists now: the journal has done its work.
     job.forget();
     job.sweep_orphans(&upload_id).await;
-    let (etag, version_id) = match completed {
-        Some(c) => (c.etag, c.version_id),
-        None => (String::new(), None),
+    let (etag, version_id, answered) = match completed {
+        Some(c) => (c.etag, c.version_id, c.checksum),
+        None => (String::new(), None, None),
     };
-    crate::verify::verify(job, size, expected, checksum_type, count, etag, version_id).await
+    let written = Written {
+        size,
+        expected,
+        checksum_type,
+        parts: count,
+        etag,
+        version_id,
+    };
+    verify_written(job, written, answered, "on Complete").await
 }
 
 /// Runs a multipart upload of `plan` from `source`: creates it (journaled when `journal` is

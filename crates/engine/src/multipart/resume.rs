@@ -15,12 +15,13 @@ use tracing::warn;
 use super::create::{abort_orphans, mode_from_record};
 use super::{Done, NewJournal, PartSource, finish, run_parts};
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
-use crate::error::{Error, Mismatch};
+use crate::error::{Error, ErrorKind, Mismatch};
 use crate::job::{Job, journal_error};
 use crate::journal::{Destination, Journal, PartRecord, SourceIdentity};
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;
 use crate::progress::Event;
+use crate::verify::Written;
 
 /// What a journaled upload starts with.
 pub(crate) enum Start {
@@ -59,7 +60,7 @@ pub(crate) async fn start_or_resume<C: ObjectClient>(
         }
         Some(old) => match &old.upload {
             // Restarting: the old upload goes.
-            Some(u) => job.abort(&u.upload_id).await,
+            Some(u) => job.abort_or_warn(&u.upload_id).await,
             // Only an intent: Create may have run; abort what it may have left.
             None => abort_orphans(job, old.started, None).await?,
         },
@@ -187,6 +188,16 @@ async fn resume<C: ObjectClient>(
         Ok(None) => return finished_elsewhere(&job, &upload_id, &recorded, size).await,
         Err(f) => {
             let err = job.failed("listing the parts of the upload to resume", f);
+            if err.kind() == ErrorKind::Denied {
+                // Nothing is wrong with the upload: these credentials may not list its
+                // parts. It and its journal stay, for credentials that may, or a restart.
+                let id = job.journal_id().unwrap_or_default();
+                let message = format!(
+                    "resuming needs s3:ListMultipartUploadParts, to learn which parts the \
+                     server holds: {err}; the upload {upload_id} and its journal are kept"
+                );
+                return Err(err.with_message(message).kept_for_resume(id));
+            }
             return Err(job.give_up(&upload_id, err).await);
         }
     };
@@ -279,16 +290,15 @@ async fn finished_elsewhere<C: ObjectClient>(
         }
         _ => (None, None),
     };
-    let checked = crate::verify::verify(
-        job,
+    let written = Written {
         size,
-        expected.clone(),
+        expected: expected.clone(),
         checksum_type,
-        parts.len() as u32,
-        String::new(),
-        None,
-    )
-    .await;
+        parts: parts.len() as u32,
+        etag: String::new(),
+        version_id: None,
+    };
+    let checked = crate::verify::verify(job, written).await;
     match checked {
         Ok(outcome) if expected.is_some() => {
             job.forget();

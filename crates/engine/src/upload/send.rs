@@ -13,6 +13,7 @@ use crate::journal::PartRecord;
 use crate::multipart::Done;
 use crate::outcome::{UploadOutcome, Verification};
 use crate::progress::Event;
+use crate::verify::{Written, verify_written};
 
 impl<C: ObjectClient> Job<C> {
     /// How this job's bodies are made; `guard` checks the source before the last bytes.
@@ -194,7 +195,15 @@ pub(crate) async fn put_single<C: ObjectClient>(
             verification: Verification::Checksum(mine.clone()),
         });
     }
-    crate::verify::verify(job, size, expected, None, 1, out.etag, out.version_id).await
+    let written = Written {
+        size,
+        expected,
+        checksum_type: None,
+        parts: 1,
+        etag: out.etag,
+        version_id: out.version_id,
+    };
+    verify_written(job, written, out.checksum, "on arrival").await
 }
 
 impl<C: ObjectClient> Job<C> {

@@ -13,6 +13,8 @@ mod prepared;
 mod response;
 mod transport;
 
+#[cfg(test)]
+pub(crate) use ops::acl_to_xml as acl_xml;
 pub use transport::S3Client;
 
 /// The S3 operations ferry needs, one method each. The engine is generic over this trait, so

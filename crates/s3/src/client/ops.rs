@@ -569,27 +569,7 @@ impl ObjectClient for S3Client {
             .owner(&req.request);
         let resp = self.send(p).await?;
         let body = self.body(OP, resp).await?;
-        let x: xml::AccessControlPolicyXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
-        let mut grants = Vec::with_capacity(x.list.grants.len());
-        for g in x.list.grants {
-            let grantee = match (g.grantee.id, g.grantee.uri, g.grantee.email) {
-                (Some(id), _, _) => Grantee::Id(id),
-                (None, Some(uri), _) => Grantee::Uri(uri),
-                (None, None, Some(e)) => Grantee::Email(e),
-                _ => return Err(invalid(OP, "a grant without a grantee")),
-            };
-            let permission = Permission::parse(&g.permission)
-                .ok_or_else(|| invalid(OP, format!("unknown permission {:?}", g.permission)))?;
-            grants.push(Grant {
-                grantee,
-                permission,
-            });
-        }
-        Ok(AccessControlPolicy {
-            owner_id: x.owner.id,
-            owner_display_name: x.owner.display_name,
-            grants,
-        })
+        AccessControlPolicy::from_xml(&body).map_err(|e| invalid(OP, e.to_string()))
     }
 
     async fn put_object_tagging(&self, req: &PutObjectTaggingRequest) -> Result<()> {
@@ -649,7 +629,7 @@ pub(super) fn check_source(op: &'static str, source: &CopySource) -> Result<()> 
     Ok(())
 }
 
-pub(super) fn acl_to_xml(policy: &AccessControlPolicy) -> xml::AccessControlPolicyXml {
+pub(crate) fn acl_to_xml(policy: &AccessControlPolicy) -> xml::AccessControlPolicyXml {
     xml::AccessControlPolicyXml {
         xmlns: xml::S3_XMLNS,
         owner: xml::OwnerXml {

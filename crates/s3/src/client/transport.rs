@@ -10,6 +10,7 @@ use http::{HeaderMap, Method};
 use tracing::debug;
 
 use crate::config::ClientConfig;
+use crate::denied::{Denial, Refused};
 use crate::error::{ClientErrorKind, Result, S3Error, ServiceError};
 use crate::ops::*;
 use crate::signing::{self, EMPTY_SHA256, SignableRequest, SigningParams, UNSIGNED_PAYLOAD};
@@ -184,7 +185,21 @@ impl S3Client {
         if status.is_success() {
             return Ok(resp);
         }
-        Err(service_error(op, resp).await)
+        let mut err = service_error(op, resp).await;
+        if let S3Error::Service(s) = &mut err
+            && s.is_denied()
+        {
+            let refused = Refused {
+                operation: op,
+                bucket: p.bucket,
+                key: p.key,
+                query: &p.query,
+                headers: &headers,
+                region: &cfg.region,
+            };
+            s.denial = Denial::of(&refused, &s.message).map(Box::new);
+        }
+        Err(err)
     }
 
     /// Reads a whole (small) response body, at the least pace [`Pace`] allows, except for
@@ -393,6 +408,7 @@ pub(super) async fn service_error(op: &'static str, resp: reqwest::Response) -> 
         message,
         request_id: header(&headers, "x-amz-request-id").or(body_request_id),
         retry_after: retry_after(&headers),
+        denial: None,
     }))
 }
 
@@ -409,6 +425,7 @@ pub(super) fn error_in_body(op: &'static str, body: &[u8], headers: &HeaderMap) 
         message: e.message,
         request_id: header(headers, "x-amz-request-id").or(e.request_id),
         retry_after: retry_after(headers),
+        denial: None,
     })))
 }
 

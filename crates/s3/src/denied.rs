@@ -1,0 +1,647 @@
+//! What an AccessDenied means: the IAM permission the refused request needed, worked out from
+//! its operation and what it asked for (an ACL, tags, SSE-KMS, a version, a copy source), and
+//! AWS's own words when its message names the action and the reason.
+//!
+//! The actions come from S3's multipart permissions table (Initiate, Upload Part, Upload Part
+//! (Copy), Complete: `s3:PutObject`; Stop: `s3:AbortMultipartUpload`; List Parts:
+//! `s3:ListMultipartUploadParts`; List Multipart Uploads: `s3:ListBucketMultipartUploads`) and
+//! AWS's documentation of each operation.
+
+use std::fmt;
+
+/// The permission a refused request needed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Denial {
+    /// The actions the request needs on [`resource`](Self::resource), e.g. `s3:PutObject`.
+    pub actions: Vec<String>,
+    /// The ARN they apply to: the object, or the bucket for bucket-level operations.
+    pub resource: String,
+    /// A copy's source: its ARN and the actions it needs there.
+    pub source: Option<(String, Vec<String>)>,
+    /// SSE-KMS: the key (or `None` for the bucket's default key) on which the request also
+    /// needs `kms:GenerateDataKey` and `kms:Decrypt`.
+    pub kms: Option<Option<String>>,
+    /// What the service's message said, when it named the action.
+    pub stated: Option<Stated>,
+    /// Another cause worth naming (a HEAD's 403 can mean a missing key).
+    pub note: Option<String>,
+}
+
+/// AWS's own account of a denial: "User: ARN is not authorized to perform: ACTION on resource:
+/// "ARN" because no identity-based policy allows the ACTION action", and its variants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stated {
+    /// Who asked (`arn:aws:iam::…:user/…`, an assumed role), when said.
+    pub principal: Option<String>,
+    /// The action refused.
+    pub action: String,
+    /// The resource, when said.
+    pub resource: Option<String>,
+    /// Why, as AWS put it: "no identity-based policy allows the s3:PutObject action", "with an
+    /// explicit deny in a service control policy", …
+    pub reason: Option<String>,
+}
+
+impl Stated {
+    /// Reads AWS's message; `None` when it does not name an action.
+    pub fn parse(message: &str) -> Option<Self> {
+        const PERFORM: &str = "not authorized to perform: ";
+        let at = message.find(PERFORM)?;
+        let principal = message[..at]
+            .trim()
+            .strip_prefix("User:")
+            .map(|p| p.trim().trim_end_matches(" is").trim().to_string())
+            .filter(|p| !p.is_empty());
+        let rest = &message[at + PERFORM.len()..];
+        let end = rest
+            .find(|c: char| c.is_whitespace() || c == '"')
+            .unwrap_or(rest.len());
+        let action = rest[..end].trim_end_matches(['.', ',']).to_string();
+        if !action.contains(':') {
+            return None;
+        }
+        let rest = &rest[end..];
+        let (resource, rest) = match rest.find("on resource: ") {
+            Some(i) => {
+                let r = rest[i + "on resource: ".len()..].trim_start();
+                let (res, after) = match r.strip_prefix('"') {
+                    Some(q) => q.split_once('"').unwrap_or((q, "")),
+                    None => r.split_once(char::is_whitespace).unwrap_or((r, "")),
+                };
+                (Some(res.trim_end_matches('.').to_string()), after)
+            }
+            None => (None, rest),
+        };
+        let reason = ["because ", "with an explicit deny"]
+            .iter()
+            .find_map(|m| {
+                rest.find(m).map(|i| {
+                    let r = &rest[i..];
+                    r.strip_prefix("because ").unwrap_or(r)
+                })
+            })
+            .map(|r| r.trim().trim_end_matches('.').to_string())
+            .filter(|r| !r.is_empty());
+        Some(Self {
+            principal,
+            action,
+            resource,
+            reason,
+        })
+    }
+
+    /// Who decides, from the reason: where the user should look.
+    pub fn who_decides(&self) -> Option<&'static str> {
+        let r = self.reason.as_deref()?;
+        Some(if r.contains("service control policy") {
+            "an AWS Organizations service control policy decides this: ask its administrator"
+        } else if r.contains("resource control policy") {
+            "an AWS Organizations resource control policy decides this: ask its administrator"
+        } else if r.contains("resource-based policy") {
+            "the bucket policy (or the KMS key policy) decides this"
+        } else if r.contains("permissions boundary") {
+            "the permissions boundary of the user or role decides this"
+        } else if r.contains("session policy") {
+            "the session policy passed when the role was assumed decides this"
+        } else if r.contains("VPC endpoint policy") {
+            "the VPC endpoint's policy decides this"
+        } else if r.contains("identity-based policy") {
+            "the IAM policy of the user or role decides this"
+        } else {
+            return None;
+        })
+    }
+}
+
+/// The request a denial is about, as the client sent it.
+pub(crate) struct Refused<'a> {
+    pub(crate) operation: &'static str,
+    pub(crate) bucket: Option<&'a str>,
+    pub(crate) key: Option<&'a str>,
+    pub(crate) query: &'a [(String, String)],
+    pub(crate) headers: &'a [(String, String)],
+    pub(crate) region: &'a str,
+}
+
+impl Refused<'_> {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn versioned(&self) -> bool {
+        self.query.iter().any(|(k, _)| k == "versionId")
+    }
+}
+
+/// The ARN partition of a region: `aws-cn` in China, `aws-us-gov` in GovCloud, else `aws`.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The ARN of a bucket, or of an object in it.
+pub fn s3_arn(region: &str, bucket: &str, key: Option<&str>) -> String {
+    match key {
+        Some(k) => format!("arn:{}:s3:::{bucket}/{k}", partition(region)),
+        None => format!("arn:{}:s3:::{bucket}", partition(region)),
+    }
+}
+
+/// Whether an answer is a denial of permission (not a signature, clock or token problem):
+/// `AccessDenied`, or a HEAD's bare 403.
+pub(crate) fn is_denial(status: u16, code: &str) -> bool {
+    code == "AccessDenied" || (status == 403 && code == "Forbidden")
+}
+
+impl Denial {
+    /// What `r` needed, when its operation is one ferry knows; `message` is the service's.
+    pub(crate) fn of(r: &Refused<'_>, message: &str) -> Option<Self> {
+        let bucket = r.bucket?;
+        let object = s3_arn(r.region, bucket, r.key);
+        let bucket_arn = s3_arn(r.region, bucket, None);
+        let v = r.versioned();
+        let pick = |plain: &str, version: &str| if v { version } else { plain }.to_string();
+        let mut note = None;
+        let mut source = None;
+        let (actions, resource) = match r.operation {
+            "CreateMultipartUpload"
+            | "UploadPart"
+            | "CompleteMultipartUpload"
+            | "PutObject"
+            | "UploadPartCopy"
+            | "CopyObject" => {
+                let mut a = vec!["s3:PutObject".to_string()];
+                if r.header("x-amz-acl").is_some()
+                    || r.headers.iter().any(|(k, _)| k.starts_with("x-amz-grant-"))
+                {
+                    a.push("s3:PutObjectAcl".into());
+                }
+                if r.header("x-amz-tagging").is_some() {
+                    a.push("s3:PutObjectTagging".into());
+                }
+                if let Some(src) = r.header("x-amz-copy-source") {
+                    source = Some(copy_source(r.region, src));
+                }
+                (a, object)
+            }
+            "AbortMultipartUpload" => (vec!["s3:AbortMultipartUpload".into()], object),
+            "ListParts" => (vec!["s3:ListMultipartUploadParts".into()], object),
+            "ListMultipartUploads" => (vec!["s3:ListBucketMultipartUploads".into()], bucket_arn),
+            "ListObjectsV2" => (vec!["s3:ListBucket".into()], bucket_arn),
+            "GetObject" => (vec![pick("s3:GetObject", "s3:GetObjectVersion")], object),
+            "HeadObject" => {
+                note = Some(format!(
+                    "a HEAD answer has no body to say why: a 403 also means the key does not \
+                     exist and the caller lacks s3:ListBucket on {bucket_arn}"
+                ));
+                (vec![pick("s3:GetObject", "s3:GetObjectVersion")], object)
+            }
+            "GetObjectAttributes" => (
+                vec![
+                    pick("s3:GetObject", "s3:GetObjectVersion"),
+                    pick("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"),
+                ],
+                object,
+            ),
+            "PutObjectAcl" => (
+                vec![pick("s3:PutObjectAcl", "s3:PutObjectVersionAcl")],
+                object,
+            ),
+            "GetObjectAcl" => (
+                vec![pick("s3:GetObjectAcl", "s3:GetObjectVersionAcl")],
+                object,
+            ),
+            "PutObjectTagging" => (
+                vec![pick("s3:PutObjectTagging", "s3:PutObjectVersionTagging")],
+                object,
+            ),
+            "GetObjectTagging" => (
+                vec![pick("s3:GetObjectTagging", "s3:GetObjectVersionTagging")],
+                object,
+            ),
+            "DeleteObject" => (
+                vec![pick("s3:DeleteObject", "s3:DeleteObjectVersion")],
+                object,
+            ),
+            "DeleteObjects" => (vec!["s3:DeleteObject".into()], format!("{bucket_arn}/*")),
+            "CreateBucket" => (vec!["s3:CreateBucket".into()], bucket_arn),
+            _ => return None,
+        };
+        let kms = match r.header("x-amz-server-side-encryption") {
+            Some(alg) if alg.starts_with("aws:kms") => Some(
+                r.header("x-amz-server-side-encryption-aws-kms-key-id")
+                    .map(str::to_string),
+            ),
+            _ => None,
+        };
+        Some(Self {
+            actions,
+            resource,
+            source,
+            kms,
+            stated: Stated::parse(message),
+            note,
+        })
+    }
+
+    /// Adds SSE-KMS's actions on `key` (`None`: the bucket's default key): for a request
+    /// that carries no SSE header of its own (UploadPart and Complete of an SSE-KMS upload).
+    pub fn with_kms(mut self, key: Option<String>) -> Self {
+        if self.kms.is_none() && self.actions.iter().any(|a| a == "s3:PutObject") {
+            self.kms = Some(key);
+        }
+        self
+    }
+
+    /// Every action named, the source's and KMS's included.
+    pub fn all_actions(&self) -> Vec<String> {
+        let mut all = self.actions.clone();
+        if let Some((_, a)) = &self.source {
+            all.extend(a.iter().cloned());
+        }
+        if self.kms.is_some() {
+            all.extend(["kms:GenerateDataKey".to_string(), "kms:Decrypt".into()]);
+        }
+        all
+    }
+}
+
+/// `x-amz-copy-source` (`/bucket/key[?versionId=…]`, URL-encoded) as the source's ARN and
+/// the actions a copy needs there.
+fn copy_source(region: &str, header: &str) -> (String, Vec<String>) {
+    let (path, version) = match header.split_once("?versionId=") {
+        Some((p, _)) => (p, true),
+        None => (header, false),
+    };
+    let path =
+        percent_encoding::percent_decode_str(path.trim_start_matches('/')).decode_utf8_lossy();
+    let (bucket, key) = path.split_once('/').unwrap_or((&path, ""));
+    let action = if version {
+        "s3:GetObjectVersion"
+    } else {
+        "s3:GetObject"
+    };
+    (s3_arn(region, bucket, Some(key)), vec![action.to_string()])
+}
+
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+impl fmt::Display for Denial {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.stated {
+            Some(s) => {
+                let on = s.resource.as_deref().unwrap_or(&self.resource);
+                write!(f, "the permission missing is {} on {on}", s.action)?;
+                match (&s.reason, s.who_decides()) {
+                    (Some(r), Some(who)) => write!(f, " ({r}; {who})")?,
+                    (Some(r), None) => write!(f, " ({r})")?,
+                    _ => {}
+                }
+                let others: Vec<String> = self
+                    .all_actions()
+                    .into_iter()
+                    .filter(|a| a != &s.action)
+                    .collect();
+                if !others.is_empty() {
+                    write!(f, "; this request also needs {}", and_list(&others))?;
+                }
+            }
+            None => {
+                write!(
+                    f,
+                    "this request needs {} on {}",
+                    and_list(&self.actions),
+                    self.resource
+                )?;
+                if let Some((arn, a)) = &self.source {
+                    write!(
+                        f,
+                        ", and {} on the source {arn} (plus kms:Decrypt if the source is \
+                         encrypted with SSE-KMS)",
+                        and_list(a)
+                    )?;
+                }
+                if let Some(key) = &self.kms {
+                    match key {
+                        Some(k) => write!(f, ", and kms:GenerateDataKey and kms:Decrypt on {k}")?,
+                        None => write!(
+                            f,
+                            ", and kms:GenerateDataKey and kms:Decrypt on the bucket's KMS key"
+                        )?,
+                    }
+                }
+                f.write_str(": grant it to the user or role, or check the bucket policy")?;
+            }
+        }
+        if let Some(n) = &self.note {
+            write!(f, "; {n}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused<'a>(
+        op: &'static str,
+        key: Option<&'a str>,
+        query: &'a [(String, String)],
+        headers: &'a [(String, String)],
+    ) -> Refused<'a> {
+        Refused {
+            operation: op,
+            bucket: Some("b"),
+            key,
+            query,
+            headers,
+            region: "us-east-1",
+        }
+    }
+
+    fn h(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    fn needs(
+        op: &'static str,
+        key: Option<&str>,
+        q: &[(&str, &str)],
+        hd: &[(&str, &str)],
+    ) -> Denial {
+        let (q, hd) = (h(q), h(hd));
+        Denial::of(&refused(op, key, &q, &hd), "Access Denied").expect("known operation")
+    }
+
+    /// Every row of S3's multipart permissions table, and every other operation ferry sends.
+    #[test]
+    fn each_operation_names_its_action() {
+        let k = Some("dir/k");
+        for (op, action, resource) in [
+            (
+                "CreateMultipartUpload",
+                "s3:PutObject",
+                "arn:aws:s3:::b/dir/k",
+            ),
+            ("UploadPart", "s3:PutObject", "arn:aws:s3:::b/dir/k"),
+            ("UploadPartCopy", "s3:PutObject", "arn:aws:s3:::b/dir/k"),
+            (
+                "CompleteMultipartUpload",
+                "s3:PutObject",
+                "arn:aws:s3:::b/dir/k",
+            ),
+            ("PutObject", "s3:PutObject", "arn:aws:s3:::b/dir/k"),
+            ("CopyObject", "s3:PutObject", "arn:aws:s3:::b/dir/k"),
+            (
+                "AbortMultipartUpload",
+                "s3:AbortMultipartUpload",
+                "arn:aws:s3:::b/dir/k",
+            ),
+            (
+                "ListParts",
+                "s3:ListMultipartUploadParts",
+                "arn:aws:s3:::b/dir/k",
+            ),
+            ("GetObject", "s3:GetObject", "arn:aws:s3:::b/dir/k"),
+            ("HeadObject", "s3:GetObject", "arn:aws:s3:::b/dir/k"),
+            ("PutObjectAcl", "s3:PutObjectAcl", "arn:aws:s3:::b/dir/k"),
+            ("GetObjectAcl", "s3:GetObjectAcl", "arn:aws:s3:::b/dir/k"),
+            (
+                "PutObjectTagging",
+                "s3:PutObjectTagging",
+                "arn:aws:s3:::b/dir/k",
+            ),
+            (
+                "GetObjectTagging",
+                "s3:GetObjectTagging",
+                "arn:aws:s3:::b/dir/k",
+            ),
+            ("DeleteObject", "s3:DeleteObject", "arn:aws:s3:::b/dir/k"),
+        ] {
+            let d = needs(op, k, &[], &[]);
+            assert_eq!(d.actions, vec![action.to_string()], "{op}");
+            assert_eq!(d.resource, resource, "{op}");
+            let text = d.to_string();
+            assert!(
+                text.contains(action) && text.contains(resource),
+                "{op}: {text}"
+            );
+        }
+        for (op, action) in [
+            ("ListMultipartUploads", "s3:ListBucketMultipartUploads"),
+            ("ListObjectsV2", "s3:ListBucket"),
+            ("CreateBucket", "s3:CreateBucket"),
+        ] {
+            let d = needs(op, None, &[], &[]);
+            assert_eq!(d.actions, vec![action.to_string()], "{op}");
+            assert_eq!(d.resource, "arn:aws:s3:::b", "{op}");
+        }
+        let attrs = needs("GetObjectAttributes", k, &[], &[]);
+        assert_eq!(attrs.actions, ["s3:GetObject", "s3:GetObjectAttributes"]);
+        let q = h(&[]);
+        assert!(Denial::of(&refused("SelectObjectContent", k, &q, &q), "").is_none());
+    }
+
+    #[test]
+    fn what_the_request_asked_for_adds_actions() {
+        let k = Some("k");
+        let d = needs(
+            "CreateMultipartUpload",
+            k,
+            &[],
+            &[("x-amz-acl", "public-read")],
+        );
+        assert_eq!(d.actions, ["s3:PutObject", "s3:PutObjectAcl"]);
+        let d = needs("PutObject", k, &[], &[("x-amz-grant-read", "id=\"x\"")]);
+        assert_eq!(d.actions, ["s3:PutObject", "s3:PutObjectAcl"]);
+        let d = needs("PutObject", k, &[], &[("x-amz-tagging", "a=b")]);
+        assert_eq!(d.actions, ["s3:PutObject", "s3:PutObjectTagging"]);
+        let d = needs(
+            "CreateMultipartUpload",
+            k,
+            &[],
+            &[
+                ("x-amz-server-side-encryption", "aws:kms"),
+                (
+                    "x-amz-server-side-encryption-aws-kms-key-id",
+                    "alias/backup",
+                ),
+            ],
+        );
+        let t = d.to_string();
+        assert!(
+            t.contains("kms:GenerateDataKey and kms:Decrypt on alias/backup"),
+            "{t}"
+        );
+        // UploadPart carries no SSE header: the engine adds the key it began with.
+        let t = needs("UploadPart", k, &[], &[]).with_kms(None).to_string();
+        assert!(
+            t.contains("kms:GenerateDataKey and kms:Decrypt on the bucket's KMS key"),
+            "{t}"
+        );
+        // Not on a step that reads no data.
+        let t = needs("ListParts", k, &[], &[]).with_kms(None).to_string();
+        assert!(!t.contains("kms:"), "{t}");
+        // A version id picks the …Version actions.
+        for (op, action) in [
+            ("GetObject", "s3:GetObjectVersion"),
+            ("HeadObject", "s3:GetObjectVersion"),
+            ("PutObjectAcl", "s3:PutObjectVersionAcl"),
+            ("GetObjectAcl", "s3:GetObjectVersionAcl"),
+            ("DeleteObject", "s3:DeleteObjectVersion"),
+            ("GetObjectTagging", "s3:GetObjectVersionTagging"),
+        ] {
+            let d = needs(op, k, &[("versionId", "v1")], &[]);
+            assert_eq!(d.actions[0], action, "{op}");
+        }
+        let d = needs("GetObjectAttributes", k, &[("versionId", "v1")], &[]);
+        assert_eq!(
+            d.actions,
+            ["s3:GetObjectVersion", "s3:GetObjectVersionAttributes"]
+        );
+    }
+
+    #[test]
+    fn a_copy_names_both_sides() {
+        let d = needs(
+            "UploadPartCopy",
+            Some("dst"),
+            &[],
+            &[("x-amz-copy-source", "/src-bucket/a%20b.bin")],
+        );
+        let t = d.to_string();
+        assert!(t.contains("s3:PutObject on arn:aws:s3:::b/dst"), "{t}");
+        assert!(
+            t.contains("s3:GetObject on the source arn:aws:s3:::src-bucket/a b.bin"),
+            "{t}"
+        );
+        assert!(t.contains("kms:Decrypt if the source"), "{t}");
+        let d = needs(
+            "CopyObject",
+            Some("dst"),
+            &[],
+            &[("x-amz-copy-source", "/s/k?versionId=3")],
+        );
+        assert_eq!(d.source.unwrap().1, ["s3:GetObjectVersion"]);
+    }
+
+    #[test]
+    fn a_head_says_it_may_be_a_missing_key() {
+        let t = needs("HeadObject", Some("k"), &[], &[]).to_string();
+        assert!(t.contains("s3:ListBucket on arn:aws:s3:::b"), "{t}");
+    }
+
+    #[test]
+    fn partitions() {
+        assert_eq!(s3_arn("cn-north-1", "b", Some("k")), "arn:aws-cn:s3:::b/k");
+        assert_eq!(s3_arn("us-gov-west-1", "b", None), "arn:aws-us-gov:s3:::b");
+        assert_eq!(s3_arn("eu-west-1", "b", None), "arn:aws:s3:::b");
+    }
+
+    /// AWS's messages since 2024, one per kind of policy that refused.
+    #[test]
+    fn aws_wording_is_echoed() {
+        let cases = [
+            (
+                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::b/k\" because no identity-based policy allows the s3:PutObject action",
+                "s3:PutObject",
+                "no identity-based policy allows the s3:PutObject action",
+                "IAM policy of the user or role",
+            ),
+            (
+                "User: arn:aws:sts::123456789012:assumed-role/Backup/i-0abc is not authorized to perform: s3:ListMultipartUploadParts on resource: \"arn:aws:s3:::b/k\" with an explicit deny in a service control policy",
+                "s3:ListMultipartUploadParts",
+                "with an explicit deny in a service control policy",
+                "service control policy decides",
+            ),
+            (
+                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" with an explicit deny in a resource-based policy",
+                "s3:GetObject",
+                "with an explicit deny in a resource-based policy",
+                "bucket policy",
+            ),
+            (
+                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: s3:AbortMultipartUpload on resource: \"arn:aws:s3:::b/k\" with an explicit deny in an identity-based policy",
+                "s3:AbortMultipartUpload",
+                "with an explicit deny in an identity-based policy",
+                "IAM policy",
+            ),
+            (
+                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" because no resource-based policy allows the s3:GetObject action",
+                "s3:GetObject",
+                "no resource-based policy allows the s3:GetObject action",
+                "bucket policy",
+            ),
+            (
+                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:123456789012:key/1234abcd because no identity-based policy allows the kms:GenerateDataKey action",
+                "kms:GenerateDataKey",
+                "no identity-based policy allows the kms:GenerateDataKey action",
+                "IAM policy",
+            ),
+        ];
+        for (message, action, reason, who) in cases {
+            let s = Stated::parse(message).expect(message);
+            assert_eq!(s.action, action);
+            assert_eq!(s.reason.as_deref(), Some(reason));
+            let (q, hd) = (h(&[]), h(&[]));
+            let d = Denial::of(&refused("PutObject", Some("k"), &q, &hd), message).unwrap();
+            let t = d.to_string();
+            assert!(
+                t.contains(&format!("the permission missing is {action}")),
+                "{t}"
+            );
+            assert!(t.contains(reason) && t.contains(who), "{t}");
+        }
+        let s = Stated::parse(cases[0].0).unwrap();
+        assert_eq!(
+            s.principal.as_deref(),
+            Some("arn:aws:iam::123456789012:user/backup")
+        );
+        assert_eq!(s.resource.as_deref(), Some("arn:aws:s3:::b/k"));
+        let kms = Stated::parse(cases[5].0).unwrap();
+        assert_eq!(
+            kms.resource.as_deref(),
+            Some("arn:aws:kms:us-east-1:123456789012:key/1234abcd")
+        );
+        // A bare "Access Denied" names nothing: the mapping does.
+        assert!(Stated::parse("Access Denied").is_none());
+        let d = needs("ListParts", Some("k"), &[], &[]);
+        assert!(d.stated.is_none());
+        assert_eq!(
+            d.to_string(),
+            "this request needs s3:ListMultipartUploadParts on arn:aws:s3:::b/k: grant it to \
+             the user or role, or check the bucket policy"
+        );
+    }
+
+    #[test]
+    fn only_denials_count() {
+        assert!(is_denial(403, "AccessDenied"));
+        assert!(is_denial(403, "Forbidden"));
+        for code in [
+            "SignatureDoesNotMatch",
+            "InvalidAccessKeyId",
+            "ExpiredToken",
+        ] {
+            assert!(!is_denial(403, code));
+        }
+    }
+}
