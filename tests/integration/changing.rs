@@ -18,7 +18,7 @@ const MIB: usize = 1024 * 1024;
 const PARTS_OF_5: [&str; 2] = ["--part-size", "5MiB"];
 
 /// `ferry cp FILE DST` through `endpoint`, one part at a time, with `extra`.
-fn start(
+pub(crate) fn start(
     server: &TestServer,
     home: &Path,
     endpoint: &str,
@@ -42,7 +42,7 @@ fn start(
         .unwrap()
 }
 
-fn gate(method: &'static str, query: Vec<&'static str>, action: Action) -> Rule {
+pub(crate) fn gate(method: &'static str, query: Vec<&'static str>, action: Action) -> Rule {
     Rule {
         method,
         query,
@@ -59,7 +59,7 @@ fn rewrite_in_place(path: &Path, offset: u64, len: usize) {
     f.sync_all().unwrap();
 }
 
-fn append(path: &Path, len: usize) {
+pub(crate) fn append(path: &Path, len: usize) {
     let mut f = std::fs::OpenOptions::new().append(true).open(path).unwrap();
     f.write_all(&data(len, 998)).unwrap();
 }

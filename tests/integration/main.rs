@@ -14,6 +14,7 @@ mod faults;
 mod heavy;
 mod killpoints;
 mod ops;
+mod permissions;
 mod protocol;
 mod resume;
 mod scale;

@@ -17,11 +17,13 @@ use std::time::{Duration, Instant};
 
 pub mod creds;
 mod failing;
+mod iam;
 mod memory;
 pub mod null_sink;
 mod proxy;
 mod wan;
 
+pub use iam::{MotoIam, moto_iam};
 pub use memory::MemoryClient;
 pub use wan::DelayProxy;
 
@@ -611,7 +613,7 @@ pub fn moto() -> &'static TestServer {
     })
 }
 
-fn start_moto() -> Result<TestServer> {
+pub(crate) fn start_moto() -> Result<TestServer> {
     let program = tools_bin()?.join("moto_server");
     let dir = tempfile::Builder::new()
         .prefix("ferry-moto-")

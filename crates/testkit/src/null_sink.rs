@@ -71,6 +71,9 @@ pub struct NullSink {
     next: AtomicU64,
     /// Bytes received in request bodies.
     pub received: AtomicU64,
+    /// Access control policies given in PutObjectAcl bodies (parsed by s3s from S3's XML),
+    /// served back by GetObjectAcl: to check a policy body the way S3 reads it.
+    acls: Mutex<HashMap<(String, String), AccessControlPolicy>>,
 }
 
 fn hasher_for(alg: Option<&str>) -> s3s::checksum::ChecksumHasher {
@@ -238,6 +241,37 @@ fn with_checksum(alg: &str, value: String) -> Checksum {
 
 #[async_trait::async_trait]
 impl S3 for NullSink {
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        let i = req.input;
+        let Some(policy) = i.access_control_policy else {
+            return Err(s3_error!(
+                NotImplemented,
+                "the null sink keeps only policy bodies"
+            ));
+        };
+        self.acls.lock().unwrap().insert((i.bucket, i.key), policy);
+        Ok(S3Response::new(PutObjectAclOutput::default()))
+    }
+
+    async fn get_object_acl(
+        &self,
+        req: S3Request<GetObjectAclInput>,
+    ) -> S3Result<S3Response<GetObjectAclOutput>> {
+        let i = req.input;
+        let acls = self.acls.lock().unwrap();
+        let Some(policy) = acls.get(&(i.bucket, i.key)) else {
+            return Err(s3_error!(NoSuchKey));
+        };
+        Ok(S3Response::new(GetObjectAclOutput {
+            grants: policy.grants.clone(),
+            owner: policy.owner.clone(),
+            ..Default::default()
+        }))
+    }
+
     async fn create_bucket(
         &self,
         _req: S3Request<CreateBucketInput>,
