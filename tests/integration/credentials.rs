@@ -355,7 +355,10 @@ fn sso_sessions_and_legacy_profiles_get_role_credentials_and_a_stale_token_is_na
 
 /// A `credential_process` script: prints `keys` as the process protocol says, expiring
 /// `lifetime` seconds after each run, counts its runs in `count`, and lists each key pair it
-/// vends in `ring` (`AK SK EXPIRY`) for the server. A fresh access key each run.
+/// vends in `ring` (`AK SK EXPIRY`) for the server, which accepts a key until the expiry of
+/// its last line. The access key id stays the same from run to run, as a role's principal
+/// does: s3s-fs binds a multipart upload to the access key that created it (S3 binds it to
+/// the principal), so new key ids would be refused the upload's later parts.
 fn process_script(s: &Setup, keys: &Vended, lifetime: u64, fail: bool) -> String {
     let count = s.path("process-count");
     let ring = s.path("process-ring");
@@ -364,8 +367,8 @@ fn process_script(s: &Setup, keys: &Vended, lifetime: u64, fail: bool) -> String
          {fail}\
          n=$(( $(cat {count} 2>/dev/null || echo 0) + 1 ))\necho $n > {count}\n\
          exp=$(( $(date +%s) + {lifetime} ))\n\
-         echo \"{ak}$n {sk} $exp\" >> {ring}\n\
-         printf '{{\"Version\":1,\"AccessKeyId\":\"{ak}%s\",\"SecretAccessKey\":\"{sk}\",\"SessionToken\":\"{tok}\",\"Expiration\":\"%s\"}}' \
+         echo \"{ak} {sk} $exp\" >> {ring}\n\
+         printf '{{\"Version\":1,\"AccessKeyId\":\"{ak}\",\"SecretAccessKey\":\"{sk}\",\"SessionToken\":\"{tok}-%s\",\"Expiration\":\"%s\"}}' \
          $n $(date -u -d @$exp +%Y-%m-%dT%H:%M:%SZ)\n",
         fail = if fail {
             "echo 'the vault is sealed' >&2\nexit 3\n"

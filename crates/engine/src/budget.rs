@@ -175,7 +175,7 @@ impl Requests {
 /// may pass, so the rate holds over any stretch longer than the allowance, whoever sends.
 #[derive(Debug)]
 pub(crate) struct Bandwidth {
-    bytes_per_second: f64,
+    pub(crate) bytes_per_second: f64,
     /// When the bytes reserved so far will have passed at the rate.
     clock: Mutex<Option<Instant>>,
 }

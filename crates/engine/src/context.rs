@@ -62,6 +62,10 @@ impl<C> Clone for Context<C> {
     }
 }
 
+/// The longest a part should take to send under a bandwidth limit (see
+/// [`Context::parts_at_once`]).
+const PART_TIME: std::time::Duration = std::time::Duration::from_secs(20);
+
 impl<C: ObjectClient> Context<C> {
     pub(crate) fn client(&self) -> &C {
         &self.shared.client
@@ -88,6 +92,22 @@ impl<C: ObjectClient> Context<C> {
     /// The bandwidth limit, if any.
     pub(crate) fn bandwidth(&self) -> Option<&Arc<Bandwidth>> {
         self.shared.bandwidth.as_ref()
+    }
+
+    /// How many parts of `part_size` bytes an upload sends at once: the configured width, or
+    /// fewer under a bandwidth limit, so that each part, sharing the limit with the others,
+    /// is sent within [`PART_TIME`]. A part whose body takes longer than the client's read
+    /// timeout (60 s by default) fails for the server's silence: 8 parts of 8 MiB at 1 MiB/s
+    /// took 64 s each.
+    pub(crate) fn parts_at_once(&self, part_size: u64) -> u32 {
+        let width = self.shared.parts_per_object.max(1);
+        match self.bandwidth() {
+            Some(bw) => {
+                let fit = (bw.bytes_per_second * PART_TIME.as_secs_f64()) / part_size.max(1) as f64;
+                width.min((fit as u32).max(1))
+            }
+            None => width,
+        }
     }
 
     /// One S3 request, retried (see [`retrying`](Self::retrying)): `send` makes each attempt

@@ -103,7 +103,7 @@ pub(crate) async fn run_parts<C: ObjectClient>(
 ) -> Result<Vec<Done>, Error> {
     let shared = &job.ctx.shared;
     let mut pool = Pool::new(
-        shared.parts_per_object,
+        job.ctx.parts_at_once(plan.part_range(1).1),
         &shared.memory,
         &job.ctx.cancel,
         job.noun,

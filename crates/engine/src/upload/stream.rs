@@ -71,7 +71,7 @@ pub(crate) async fn run_stream<C: ObjectClient>(
     let upload_id = create(&job).await?;
 
     let mut pool = Pool::new(
-        job.ctx.shared.parts_per_object,
+        job.ctx.parts_at_once(part_size_of(1)),
         &memory,
         &job.ctx.cancel,
         job.noun,

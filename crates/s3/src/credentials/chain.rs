@@ -154,8 +154,30 @@ impl Inner {
         self.current.lock().expect("credentials lock").clone()
     }
 
-    fn store(&self, e: Entry) {
+    /// Keeps `e` as the current credentials and, when they expire, sets a timer to refresh
+    /// them ahead of it in the background: a transfer whose requests are few and long (a
+    /// slow link, a bandwidth limit) gets its new credentials before it needs them.
+    fn store(self: &Arc<Self>, e: Entry) {
+        let when = e.credentials.expires_at.map(|expiry| {
+            let lifetime = expiry.duration_since(e.loaded).unwrap_or_default();
+            expiry - REFRESH_AHEAD.min(lifetime / 2)
+        });
+        let (loaded, from) = (e.loaded, e.from);
         *self.current.lock().expect("credentials lock") = Some(e);
+        let (Some(when), Ok(runtime)) = (when, tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let wait = when.duration_since(SystemTime::now()).unwrap_or_default();
+        let weak = Arc::downgrade(self);
+        runtime.spawn(async move {
+            tokio::time::sleep(wait).await;
+            // Not if the provider is gone, or these credentials were replaced meanwhile.
+            if let Some(inner) = weak.upgrade()
+                && inner.entry().is_some_and(|c| c.loaded == loaded)
+            {
+                inner.refresh_in_background(from);
+            }
+        });
     }
 
     async fn get(self: &Arc<Self>) -> Result<Credentials, CredentialsError> {
@@ -347,6 +369,51 @@ mod tests {
             },
             now,
         )
+    }
+
+    /// Vends credentials that expire `lifetime` after each load, counting its loads.
+    #[derive(Debug)]
+    struct Expiring {
+        lifetime: Duration,
+        loads: Arc<std::sync::atomic::AtomicU32>,
+    }
+
+    impl Source for Expiring {
+        fn load(&self) -> LoadFuture<'_> {
+            Box::pin(async move {
+                let n = self.loads.fetch_add(1, Ordering::SeqCst) + 1;
+                let mut c = Credentials::new(&format!("AK{n}"), "S", None);
+                c.expires_at = Some(SystemTime::now() + self.lifetime);
+                Ok(Loaded::Found(c))
+            })
+        }
+    }
+
+    /// No request asks for credentials while they age (a long, slow part): the timer set when
+    /// they were stored fetches the next ones at half their life, without a caller waiting.
+    #[tokio::test]
+    async fn credentials_are_refreshed_ahead_of_their_expiry_with_no_request_asking() {
+        let loads = Arc::new(std::sync::atomic::AtomicU32::new(0));
+        let chain = ChainProvider {
+            inner: Arc::new(Inner {
+                sources: vec![Box::new(Expiring {
+                    lifetime: Duration::from_millis(1200),
+                    loads: loads.clone(),
+                })],
+                current: Mutex::new(None),
+                loading: tokio::sync::Mutex::new(()),
+                refreshing: AtomicBool::new(false),
+                quiet_until: Mutex::new(None),
+            }),
+        };
+        let first = chain.credentials().await.unwrap();
+        assert_eq!(first.access_key_id, "AK1");
+        tokio::time::sleep(Duration::from_millis(900)).await;
+        assert_eq!(loads.load(Ordering::SeqCst), 2, "refreshed at half-life");
+        // The next request gets them at once: fresh, no load.
+        assert_eq!(chain.credentials().await.unwrap().access_key_id, "AK2");
+        assert_eq!(loads.load(Ordering::SeqCst), 2);
+        drop(chain);
     }
 
     #[test]
