@@ -13,6 +13,7 @@ mod examples;
 mod faults;
 mod heavy;
 mod killpoints;
+mod mtime;
 mod ops;
 mod permissions;
 mod protocol;

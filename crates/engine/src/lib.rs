@@ -37,6 +37,7 @@ mod handle;
 mod job;
 mod journal;
 mod manager;
+mod mtime;
 mod multipart;
 mod outcome;
 mod pipe;
@@ -60,6 +61,7 @@ pub use journal::{
     JournalStore, PartRecord, SourceIdentity, SourceKind, UploadRecord,
 };
 pub use manager::{Manager, ManagerConfig, ResumeKeys};
+pub use mtime::{MTIME_KEY, format_mtime, parse_mtime};
 pub use outcome::{
     Check, DownloadOutcome, ObjectFailure, TreeOutcome, UploadOutcome, Verification,
 };

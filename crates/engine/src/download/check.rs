@@ -348,6 +348,7 @@ mod tests {
             check,
             parts: Some(parts.to_vec()),
             guessed: false,
+            mtime: None,
         };
         let ranges = plan_ranges(1000, 150, Some(&parts));
         let digests: Vec<Option<RangeDigests>> = ranges

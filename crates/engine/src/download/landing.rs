@@ -40,14 +40,20 @@ pub(crate) struct Placement<'a> {
     pub(crate) no_clobber: bool,
     /// Flush the folder once at the end (a tree's), not now.
     pub(crate) folders: Option<&'a Folders>,
+    /// The modification time the file takes.
+    pub(crate) mtime: Option<std::time::SystemTime>,
 }
 
-/// Makes the verified `file` (named `temp`) the file `to.target`: flushed to disk, given
-/// ordinary permissions (those of the file it replaces, else 0644), renamed into place
+/// Makes the verified `file` (named `temp`) the file `to.target`: given its modification
+/// time, flushed to disk, given ordinary permissions (those of the file it replaces, else 0644), renamed into place
 /// atomically (refusing to replace an existing file with `no_clobber`), its folder flushed
 /// now or added to `folders`.
 pub(crate) fn place(file: &File, temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
     let (target, no_clobber, folders) = (to.target, to.no_clobber, to.folders);
+    if let Some(t) = to.mtime {
+        file.set_modified(t)
+            .map_err(|e| local(format!("cannot set the time of {}", temp.display()), e))?;
+    }
     file.sync_all()
         .map_err(|e| local(format!("cannot flush {}", temp.display()), e))?;
     let mode = std::fs::metadata(target)

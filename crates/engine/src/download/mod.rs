@@ -189,6 +189,8 @@ pub(crate) struct Object {
     parts: Option<Vec<u64>>,
     /// Whether `parts` was inferred (uniform parts) rather than listed.
     guessed: bool,
+    /// The time a downloaded file gets (stored `mtime`, else Last-Modified).
+    mtime: Option<std::time::SystemTime>,
 }
 
 impl<C: ObjectClient> Job<C> {
@@ -452,6 +454,7 @@ pub(crate) async fn run<C: ObjectClient>(
         check: chosen,
         parts,
         guessed,
+        mtime: crate::mtime::of_object(&meta),
     });
     let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
     let ranges = layout::plan_ranges(size, range_size, object.parts.as_deref());

@@ -305,6 +305,7 @@ mod tests {
             target: &target,
             no_clobber,
             folders: None,
+            mtime: None,
         };
         let err = p.finish(&to(true)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Exists, "{err}");

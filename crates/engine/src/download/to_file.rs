@@ -133,11 +133,13 @@ pub(super) async fn to_file<C: ObjectClient>(
             // (a tree's) share.
             let (target, no_clobber) = (path.to_path_buf(), job.settings.no_clobber);
             let folders = job.ctx.folders.clone();
+            let mtime = object.mtime;
             tokio::task::spawn_blocking(move || {
                 landing.finish(&Placement {
                     target: &target,
                     no_clobber,
                     folders: folders.as_deref(),
+                    mtime,
                 })
             })
             .await

@@ -124,7 +124,19 @@ pub(crate) async fn run_as<C: ObjectClient>(
     noun: &'static str,
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&upload.settings, &upload.options)?;
-    let (bucket, key, options) = (upload.bucket, upload.key, upload.options);
+    let (bucket, key, mut options) = (upload.bucket, upload.key, upload.options);
+    // A whole file's object carries its modification time (a download gives it back).
+    if let Source::File(path) = &upload.source
+        && let Some(t) = std::fs::metadata(path)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(crate::mtime::format_mtime)
+    {
+        options
+            .metadata
+            .entry(crate::mtime::MTIME_KEY.to_string())
+            .or_insert(t);
+    }
     let job = Arc::new(Job::new(ctx, bucket, key, options, upload.settings, noun));
     match upload.source {
         Source::File(path) => run_file(job, path, None).await,
