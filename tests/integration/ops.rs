@@ -712,3 +712,63 @@ fn a_200_answer_with_an_error_body_is_an_error() {
     assert_eq!(s.request_id.as_deref(), Some("RQ1"));
     assert!(e.is_retryable());
 }
+
+/// DeleteObjects removes many keys in one request (awkward keys and a missing one too: S3
+/// counts a missing key as deleted); boto3 then lists none; more than 1,000 keys are refused
+/// before sending.
+#[test]
+fn delete_objects_removes_many_keys_in_one_request() {
+    let (server, client, bucket) = seaweed_bucket("ops-delmany");
+    let keys = ["a.txt", "dir/b.bin", "sp ace & <amp>.txt", "ünï/çødé.txt"];
+    rt().block_on(async {
+        for k in keys {
+            client
+                .put_object(put(&bucket, k, b"x".to_vec()))
+                .await
+                .unwrap();
+        }
+        client
+            .put_object(put(&bucket, "keep.txt", b"k".to_vec()))
+            .await
+            .unwrap();
+        let mut objects: Vec<ObjectIdentifier> = keys
+            .iter()
+            .map(|k| ObjectIdentifier {
+                key: k.to_string(),
+                version_id: None,
+            })
+            .collect();
+        objects.push(ObjectIdentifier {
+            key: "never-there".into(),
+            version_id: None,
+        });
+        let out = client
+            .delete_objects(&DeleteObjectsRequest {
+                bucket: bucket.clone(),
+                objects,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(out.failed.is_empty(), "{out:?}");
+        assert_eq!(out.deleted.len(), 5, "{out:?}");
+        let too_many = DeleteObjectsRequest {
+            bucket: bucket.clone(),
+            objects: vec![ObjectIdentifier::default(); 1001],
+            ..Default::default()
+        };
+        let e = client.delete_objects(&too_many).await.unwrap_err();
+        assert_eq!(
+            e.client_kind(),
+            Some(ClientErrorKind::InvalidRequest),
+            "{e}"
+        );
+    });
+    let left = ferry_testkit::boto3(
+        server,
+        "print(json.dumps([o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get('Contents', [])]))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(left, serde_json::json!(["keep.txt"]));
+}

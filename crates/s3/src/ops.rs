@@ -513,6 +513,54 @@ pub struct DeleteObjectRequest {
     pub request: RequestOptions,
 }
 
+/// One object DeleteObjects removes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectIdentifier {
+    /// Key.
+    pub key: String,
+    /// A specific version.
+    pub version_id: Option<String>,
+}
+
+/// Deletes up to 1,000 objects of a bucket in one request.
+#[derive(Debug, Clone, Default)]
+pub struct DeleteObjectsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// The objects (1 to [`DeleteObjectsRequest::MAX_KEYS`]).
+    pub objects: Vec<ObjectIdentifier>,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+impl DeleteObjectsRequest {
+    /// The most keys one request may name.
+    pub const MAX_KEYS: usize = 1000;
+}
+
+/// A key DeleteObjects could not delete.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeleteFailure {
+    /// Key.
+    pub key: String,
+    /// Version, if one was named.
+    pub version_id: Option<String>,
+    /// The S3 error code, e.g. `AccessDenied`.
+    pub code: String,
+    /// The service's message.
+    pub message: String,
+}
+
+/// What DeleteObjects did: the keys it deleted (S3 lists a key that did not exist as
+/// deleted) and those it could not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeleteObjectsOutput {
+    /// Keys deleted.
+    pub deleted: Vec<String>,
+    /// Keys refused, each with its error.
+    pub failed: Vec<DeleteFailure>,
+}
+
 /// The object a copy reads from.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CopySource {

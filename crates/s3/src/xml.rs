@@ -393,6 +393,53 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Stri
 }
 
 /// Serializes a request body with its XML declaration.
+/// DeleteObjects' request body.
+#[derive(Debug, Serialize)]
+#[serde(rename = "Delete")]
+pub(crate) struct DeleteXml {
+    #[serde(rename = "@xmlns")]
+    pub(crate) xmlns: &'static str,
+    #[serde(rename = "Object")]
+    pub(crate) objects: Vec<DeleteObjectXml>,
+    #[serde(rename = "Quiet")]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct DeleteObjectXml {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "VersionId", skip_serializing_if = "Option::is_none")]
+    pub(crate) version_id: Option<String>,
+}
+
+/// DeleteObjects' answer.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DeleteResultXml {
+    #[serde(rename = "Deleted", default)]
+    pub(crate) deleted: Vec<DeletedXml>,
+    #[serde(rename = "Error", default)]
+    pub(crate) errors: Vec<DeleteErrorXml>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DeletedXml {
+    #[serde(rename = "Key", default)]
+    pub(crate) key: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DeleteErrorXml {
+    #[serde(rename = "Key", default)]
+    pub(crate) key: String,
+    #[serde(rename = "VersionId", default)]
+    pub(crate) version_id: Option<String>,
+    #[serde(rename = "Code", default)]
+    pub(crate) code: String,
+    #[serde(rename = "Message", default)]
+    pub(crate) message: String,
+}
+
 pub(crate) fn to_xml<T: Serialize>(value: &T) -> String {
     let body = quick_xml::se::to_string(value).expect("request bodies always serialize");
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}")
@@ -401,6 +448,29 @@ pub(crate) fn to_xml<T: Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn delete_objects_bodies() {
+        let doc = DeleteXml {
+            xmlns: S3_XMLNS,
+            objects: vec![DeleteObjectXml {
+                key: "a & <b>.txt".into(),
+                version_id: Some("v1".into()),
+            }],
+            quiet: true,
+        };
+        let text = to_xml(&doc);
+        assert!(
+            text.contains("<Object><Key>a &amp; &lt;b&gt;.txt</Key><VersionId>v1</VersionId></Object><Quiet>true</Quiet>"),
+            "{text}"
+        );
+        let body = br#"<?xml version="1.0" encoding="UTF-8"?>
+<DeleteResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Deleted><Key>ok.txt</Key></Deleted><Error><Key>locked.txt</Key><Code>AccessDenied</Code><Message>Access Denied</Message></Error></DeleteResult>"#;
+        let r: DeleteResultXml = parse(body).unwrap();
+        assert_eq!(r.deleted[0].key, "ok.txt");
+        assert_eq!(r.errors[0].key, "locked.txt");
+        assert_eq!(r.errors[0].code, "AccessDenied");
+    }
 
     #[test]
     fn late_error_in_a_200_body_is_found() {

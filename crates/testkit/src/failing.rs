@@ -266,6 +266,14 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         self.inner.delete_object(req).await
     }
 
+    async fn delete_objects(&self, req: &DeleteObjectsRequest) -> Result<DeleteObjectsOutput> {
+        let _ = self.hook("DeleteObjects");
+        if let Some(e) = self.take("DeleteObjects", None) {
+            return Err(e);
+        }
+        self.inner.delete_objects(req).await
+    }
+
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
         let _ = self.hook("UploadPartCopy");
         if let Some(e) = self.take("UploadPartCopy", Some(req.part_number)) {

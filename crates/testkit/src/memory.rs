@@ -18,13 +18,14 @@ use ferry_s3::{
     AbortMultipartUploadRequest, AccessControlPolicy, Body, ChecksumAlgorithm, ChecksumType,
     ChecksumValue, CompleteMultipartUploadOutput, CompleteMultipartUploadRequest, ContentRange,
     CopyObjectOutput, CopyObjectRequest, CreateBucketRequest, CreateMultipartUploadOutput,
-    CreateMultipartUploadRequest, DeleteObjectRequest, GetObjectAclRequest,
-    GetObjectAttributesOutput, GetObjectAttributesRequest, GetObjectOutput, GetObjectRequest,
-    GetObjectTaggingRequest, ListMultipartUploadsOutput, ListMultipartUploadsRequest,
-    ListObjectsOutput, ListObjectsRequest, ListPartsOutput, ListPartsRequest, ObjectChecksum,
-    ObjectClient, ObjectInfo, ObjectMeta, PartInfo, PutObjectAclRequest, PutObjectOutput,
-    PutObjectRequest, PutObjectTaggingRequest, Result, S3Error, ServiceError, UploadInfo,
-    UploadPartCopyOutput, UploadPartCopyRequest, UploadPartOutput, UploadPartRequest,
+    CreateMultipartUploadRequest, DeleteObjectRequest, DeleteObjectsOutput, DeleteObjectsRequest,
+    GetObjectAclRequest, GetObjectAttributesOutput, GetObjectAttributesRequest, GetObjectOutput,
+    GetObjectRequest, GetObjectTaggingRequest, ListMultipartUploadsOutput,
+    ListMultipartUploadsRequest, ListObjectsOutput, ListObjectsRequest, ListPartsOutput,
+    ListPartsRequest, ObjectChecksum, ObjectClient, ObjectInfo, ObjectMeta, PartInfo,
+    PutObjectAclRequest, PutObjectOutput, PutObjectRequest, PutObjectTaggingRequest, Result,
+    S3Error, ServiceError, UploadInfo, UploadPartCopyOutput, UploadPartCopyRequest,
+    UploadPartOutput, UploadPartRequest,
 };
 use futures_util::StreamExt as _;
 
@@ -533,6 +534,19 @@ impl ObjectClient for MemoryClient {
             b.remove(&req.key);
         }
         Ok(())
+    }
+
+    async fn delete_objects(&self, req: &DeleteObjectsRequest) -> Result<DeleteObjectsOutput> {
+        let _f = self.begin("DeleteObjects").await;
+        if let Some(b) = self.state.lock().unwrap().buckets.get_mut(&req.bucket) {
+            for o in &req.objects {
+                b.remove(&o.key);
+            }
+        }
+        Ok(DeleteObjectsOutput {
+            deleted: req.objects.iter().map(|o| o.key.clone()).collect(),
+            failed: Vec::new(),
+        })
     }
 
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {

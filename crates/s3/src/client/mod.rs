@@ -74,6 +74,12 @@ pub trait ObjectClient: Send + Sync + 'static {
     fn create_bucket(&self, req: &CreateBucketRequest) -> impl Future<Output = Result<()>> + Send;
     /// DeleteObject.
     fn delete_object(&self, req: &DeleteObjectRequest) -> impl Future<Output = Result<()>> + Send;
+    /// DeleteObjects: up to 1,000 keys in one request; each key that failed is in the
+    /// answer, not an error.
+    fn delete_objects(
+        &self,
+        req: &DeleteObjectsRequest,
+    ) -> impl Future<Output = Result<DeleteObjectsOutput>> + Send;
     /// UploadPartCopy. A 200 whose body is `<Error>` is an error.
     fn upload_part_copy(
         &self,

@@ -370,6 +370,62 @@ impl ObjectClient for S3Client {
         Ok(())
     }
 
+    async fn delete_objects(&self, req: &DeleteObjectsRequest) -> Result<DeleteObjectsOutput> {
+        const OP: &str = "DeleteObjects";
+        if req.objects.is_empty() || req.objects.len() > DeleteObjectsRequest::MAX_KEYS {
+            return Err(S3Error::client(
+                OP,
+                ClientErrorKind::InvalidRequest,
+                format!(
+                    "DeleteObjects takes 1 to {} keys, not {}",
+                    DeleteObjectsRequest::MAX_KEYS,
+                    req.objects.len()
+                ),
+            ));
+        }
+        let doc = xml::DeleteXml {
+            xmlns: xml::S3_XMLNS,
+            objects: req
+                .objects
+                .iter()
+                .map(|o| xml::DeleteObjectXml {
+                    key: o.key.clone(),
+                    version_id: o.version_id.clone(),
+                })
+                .collect(),
+            // Only the failures come back.
+            quiet: true,
+        };
+        let p = Prepared::new(OP, Method::POST, &req.bucket, None)
+            .query("delete", "")
+            .owner(&req.request)
+            .xml_body(xml::to_xml(&doc));
+        let resp = self.send(p).await?;
+        let body = self.body(OP, resp).await?;
+        let r: xml::DeleteResultXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let failed: Vec<DeleteFailure> = r
+            .errors
+            .into_iter()
+            .map(|e| DeleteFailure {
+                key: e.key,
+                version_id: e.version_id.filter(|v| !v.is_empty()),
+                code: e.code,
+                message: e.message,
+            })
+            .collect();
+        // Quiet: the keys not refused were deleted.
+        let deleted = req
+            .objects
+            .iter()
+            .filter(|o| !failed.iter().any(|f| f.key == o.key))
+            .map(|o| o.key.clone())
+            .chain(r.deleted.into_iter().map(|d| d.key))
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        Ok(DeleteObjectsOutput { deleted, failed })
+    }
+
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
         const OP: &str = "UploadPartCopy";
         if !(1..=10_000).contains(&req.part_number) {
