@@ -191,12 +191,15 @@ async fn resume<C: ObjectClient>(
             if err.kind() == ErrorKind::Denied {
                 // Nothing is wrong with the upload: these credentials may not list its
                 // parts. It and its journal stay, for credentials that may, or a restart.
-                let id = job.journal_id().unwrap_or_default();
                 let message = format!(
                     "resuming needs s3:ListMultipartUploadParts, to learn which parts the \
                      server holds: {err}; the upload {upload_id} and its journal are kept"
                 );
-                return Err(err.with_message(message).kept_for_resume(id));
+                let err = err.with_message(message);
+                return Err(match job.journal_id() {
+                    Some(id) => err.kept_for_resume(id),
+                    None => err,
+                });
             }
             return Err(job.give_up(&upload_id, err).await);
         }

@@ -133,15 +133,7 @@ impl S3Client {
             headers: &headers,
             payload_hash: &payload_hash,
         };
-        let params = SigningParams {
-            access_key_id: &creds.access_key_id,
-            secret_access_key: creds.secret_access_key.expose(),
-            session_token: creds.session_token.as_ref().map(|t| t.expose()),
-            region: &cfg.region,
-            service: "s3",
-            time: time::OffsetDateTime::now_utc(),
-            normalize_path: false,
-        };
+        let params = s3_signing(&creds, &cfg.region);
         let sig = signing::sign_headers(&signable, &params);
 
         let mut map = HeaderMap::with_capacity(headers.len() + 4);
@@ -311,6 +303,19 @@ pub(super) fn insert(map: &mut HeaderMap, k: &str, v: &str, op: &'static str) ->
     })?;
     map.append(name, value);
     Ok(())
+}
+
+/// How S3 requests are signed now with `creds` for `region`.
+fn s3_signing<'a>(creds: &'a crate::Credentials, region: &'a str) -> SigningParams<'a> {
+    SigningParams {
+        access_key_id: &creds.access_key_id,
+        secret_access_key: creds.secret_access_key.expose(),
+        session_token: creds.session_token.as_ref().map(|t| t.expose()),
+        region,
+        service: "s3",
+        time: time::OffsetDateTime::now_utc(),
+        normalize_path: false,
+    }
 }
 
 /// Maps a reqwest failure to a client error kind. `reading_body`: the failure happened while
@@ -510,15 +515,7 @@ impl S3Client {
             headers: &headers,
             payload_hash: UNSIGNED_PAYLOAD,
         };
-        let params = SigningParams {
-            access_key_id: &creds.access_key_id,
-            secret_access_key: creds.secret_access_key.expose(),
-            session_token: creds.session_token.as_ref().map(|t| t.expose()),
-            region: &cfg.region,
-            service: "s3",
-            time: time::OffsetDateTime::now_utc(),
-            normalize_path: false,
-        };
+        let params = s3_signing(&creds, &cfg.region);
         let sig = signing::sign_query(&signable, &params, secs);
         let signed = cfg
             .endpoint
