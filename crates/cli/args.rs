@@ -61,6 +61,9 @@ pub(crate) enum Cmd {
     /// Copy a file to S3 (FILE s3://bucket/key) or an object to a file or stdout
     /// (s3://bucket/key FILE|-).
     Cp(Box<CpArgs>),
+    /// Make a prefix match a folder, or a folder match a prefix (DIR s3://bucket/prefix or
+    /// back): only what differs moves; --delete removes what the source does not hold.
+    Sync(Box<SyncArgs>),
     /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
     /// expires.
     Presign(PresignArgs),
@@ -374,4 +377,69 @@ pub(crate) struct AclSetArgs {
     /// Print nothing on success.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SyncArgs {
+    /// Source: a folder, or s3://bucket[/prefix].
+    pub(crate) src: String,
+    /// Destination: s3://bucket[/prefix], or a folder.
+    pub(crate) dst: String,
+    /// Compare sizes only (not times).
+    #[arg(long)]
+    pub(crate) size_only: bool,
+    /// Delete from the destination what the source does not hold: only after every transfer
+    /// succeeded, never after a listing failed.
+    #[arg(long)]
+    pub(crate) delete: bool,
+    /// Print every action, take none.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// With --delete: refuse (exit 1, nothing deleted) when more than N would go.
+    #[arg(long, value_name = "N")]
+    pub(crate) max_delete: Option<u64>,
+    /// Leave out paths (below the folder or prefix) the glob matches (repeatable; with
+    /// --include, the last that matches decides; * matches / too).
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) exclude: Vec<String>,
+    /// Take part again what an earlier --exclude left out (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) include: Vec<String>,
+    /// Requests in flight, all objects together (default 128).
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency: Option<u32>,
+    /// Bytes per second, e.g. 50MiB.
+    #[arg(long, value_name = "RATE")]
+    pub(crate) bwlimit: Option<String>,
+    /// Where upload journals live.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+    /// One JSON event per line on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// No progress display.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    /// The filters in the order given: (include, glob). Filled from the command line's order,
+    /// which clap keeps per flag only.
+    #[arg(skip)]
+    pub(crate) filters: Vec<(bool, String)>,
+}
+
+/// `--exclude` and `--include` of a sync, in the order they were given.
+pub(crate) fn ordered_filters(m: &clap::ArgMatches) -> Vec<(bool, String)> {
+    let Some(m) = m.subcommand_matches("sync") else {
+        return Vec::new();
+    };
+    let mut all: Vec<(usize, bool, String)> = Vec::new();
+    for (id, include) in [("exclude", false), ("include", true)] {
+        if let (Some(at), Some(values)) = (m.indices_of(id), m.get_many::<String>(id)) {
+            all.extend(at.zip(values).map(|(i, v)| (i, include, v.clone())));
+        }
+    }
+    all.sort_by_key(|(i, _, _)| *i);
+    all.into_iter().map(|(_, inc, g)| (inc, g)).collect()
 }

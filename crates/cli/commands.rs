@@ -14,6 +14,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
             crate::run::cp(&cli.global, cp).await
         }
         Cmd::Acl(cmd) => crate::acl::run(&cli.global, cmd).await,
+        Cmd::Sync(args) => crate::sync::run(&cli.global, *args).await,
         Cmd::Config => crate::client::show_config(&cli.global).await,
         Cmd::Mb { bucket, quiet } => mb(&cli.global, &bucket, quiet).await,
         Cmd::Presign(args) => presign(&cli.global, args).await,

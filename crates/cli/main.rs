@@ -12,11 +12,10 @@ mod output;
 mod report;
 mod request;
 mod run;
+mod sync;
 mod uploads;
 
 use std::process::ExitCode;
-
-use clap::Parser;
 
 /// Threads for file work (opening, writing, syncing and renaming files run off the async
 /// workers). Tokio's default of 512 lets a tree of small objects, 128 in flight, start over
@@ -26,7 +25,12 @@ use clap::Parser;
 const BLOCKING_THREADS: usize = 64;
 
 fn main() -> ExitCode {
-    let cli = args::Cli::parse();
+    let matches = <args::Cli as clap::CommandFactory>::command().get_matches();
+    let mut cli = <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+        .unwrap_or_else(|e| e.exit());
+    if let args::Cmd::Sync(s) = &mut cli.command {
+        s.filters = args::ordered_filters(&matches);
+    }
     exit::init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(BLOCKING_THREADS)

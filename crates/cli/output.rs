@@ -6,7 +6,7 @@ use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_engine::{Event, Handle, Progress, TreeOutcome};
+use ferry_engine::{Event, Handle, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{broadcast, oneshot};
 
@@ -42,6 +42,8 @@ pub(crate) struct Output {
     no_progress: bool,
     /// Data goes to stdout (a download to `-`): JSON and reports go to stderr.
     data_on_stdout: bool,
+    /// A sync's skips are shown too (`-v`).
+    pub(crate) verbose: bool,
 }
 
 /// What a display shows the events of.
@@ -60,6 +62,7 @@ impl Output {
             quiet,
             no_progress,
             data_on_stdout,
+            verbose: false,
         }
     }
 
@@ -104,6 +107,32 @@ impl Output {
                 uploaded("upload", &src, outcome)
             }
             Event::ObjectDownloaded(o) => downloaded(o),
+            Event::Synced {
+                action,
+                key,
+                path,
+                dry_run,
+                ..
+            } => {
+                use ferry_engine::SyncAction;
+                if *action == SyncAction::Skip && !self.verbose {
+                    return;
+                }
+                let object = format!("s3://{bucket}/{key}");
+                let file = path.display();
+                let what = match action {
+                    SyncAction::Upload => format!("upload: {file} to {object}"),
+                    SyncAction::Download => format!("download: {object} to {file}"),
+                    SyncAction::Skip => format!("skip: {file} = {object}"),
+                    SyncAction::DeleteObject => format!("delete: {object}"),
+                    SyncAction::DeleteFile => format!("delete: {file}"),
+                };
+                if *dry_run {
+                    format!("(dry run) {what}")
+                } else {
+                    what
+                }
+            }
             Event::ObjectFailed {
                 path, key, error, ..
             } => {
@@ -155,6 +184,7 @@ impl Output {
                         Event::ObjectUploaded { .. }
                             | Event::ObjectDownloaded(_)
                             | Event::ObjectFailed { .. }
+                            | Event::Synced { .. }
                     ) {
                         self.emit_json(&event_json(e));
                     }
@@ -232,11 +262,11 @@ impl Output {
     }
 
     /// Runs a tree transfer in `bucket` to its end, a line per object as it ends.
-    pub(crate) async fn run_tree(
+    pub(crate) async fn run_tree<T>(
         self,
         bucket: &str,
-        handle: Handle<TreeOutcome>,
-    ) -> (Result<TreeOutcome, ferry_engine::Error>, bool) {
+        handle: Handle<T>,
+    ) -> (Result<T, ferry_engine::Error>, bool) {
         let shown = Shown::Tree {
             bucket: bucket.to_string(),
         };

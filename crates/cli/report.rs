@@ -199,6 +199,16 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             "object",
             json!({"file": path, "key": key, "size": size, "ok": false, "error": error, "kept": kept}),
         ),
+        Event::Synced {
+            action,
+            key,
+            path,
+            size,
+            dry_run,
+        } => json_line(
+            "sync",
+            json!({"action": action.as_str(), "key": key, "file": path, "size": size, "dry_run": dry_run}),
+        ),
         _ => json_line("unknown", json!({})),
     }
 }

@@ -27,7 +27,7 @@ pub(crate) fn state_dir(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
 }
 
 /// A manager through `client` with `config`, journaling in `journal` when given.
-fn manager(
+pub(crate) fn manager(
     client: S3Client,
     mut config: ManagerConfig,
     journal: Option<PathBuf>,

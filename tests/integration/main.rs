@@ -21,6 +21,7 @@ mod resume;
 mod scale;
 mod secrets;
 mod soak;
+mod sync;
 mod tree;
 mod upload;
 

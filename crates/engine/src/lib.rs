@@ -76,6 +76,7 @@ pub use retry::{
     Jitter, QUOTA_TOKENS, RETRY_COST, RandomJitter, RetryPolicy, RetryQuota, THROTTLE_COST,
 };
 pub use tree::keys::as_folder;
+pub use tree::sync::{Compare, Filters, SyncAction, SyncDown, SyncOutcome, SyncSettings, SyncUp};
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};
 

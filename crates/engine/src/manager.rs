@@ -20,6 +20,7 @@ use crate::journal::{JournalStore, SourceKind};
 use crate::outcome::{DownloadOutcome, TreeOutcome, UploadOutcome};
 use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
+use crate::tree::sync::{SyncDown, SyncOutcome, SyncUp};
 use crate::tree::{TreeDownload, TreeUpload};
 use crate::upload::{Source, Upload};
 
@@ -258,6 +259,18 @@ impl<C: ObjectClient> Manager<C> {
     /// Starts uploading a folder. Must be called within a tokio runtime.
     pub fn upload_tree(&self, tree: TreeUpload) -> Handle<TreeOutcome> {
         self.spawn(|ctx| crate::tree::upload(ctx, tree), |_| None)
+    }
+
+    /// Starts syncing a folder to a prefix: only what differs moves. Must be called within a
+    /// tokio runtime.
+    pub fn sync_up(&self, sync: SyncUp) -> Handle<SyncOutcome> {
+        self.spawn(|ctx| crate::tree::sync::up(ctx, sync), |_| None)
+    }
+
+    /// Starts syncing a prefix to a folder: only what differs moves. Must be called within a
+    /// tokio runtime.
+    pub fn sync_down(&self, sync: SyncDown) -> Handle<SyncOutcome> {
+        self.spawn(|ctx| crate::tree::sync::down(ctx, sync), |_| None)
     }
 
     /// Starts downloading a prefix. Must be called within a tokio runtime.

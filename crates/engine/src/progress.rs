@@ -271,6 +271,21 @@ pub enum Event {
     },
     /// An object of a tree was downloaded.
     ObjectDownloaded(DownloadOutcome),
+    /// A sync decided about a path: a skip (the same on both sides), a deletion, or in a dry
+    /// run a transfer that would be made. (A transfer made reports its end as any tree's
+    /// object does.)
+    Synced {
+        /// What.
+        action: crate::tree::sync::SyncAction,
+        /// The key.
+        key: String,
+        /// The local file.
+        path: PathBuf,
+        /// Its size, as walked or listed.
+        size: u64,
+        /// Only reported, not done.
+        dry_run: bool,
+    },
     /// An object of a tree failed; the others go on.
     ObjectFailed {
         /// The local file.

@@ -6,6 +6,7 @@
 //! the others: each is reported as it ends, and the outcome lists what failed.
 
 pub(crate) mod keys;
+pub(crate) mod sync;
 mod walk;
 
 use std::path::PathBuf;
@@ -88,13 +89,15 @@ impl TreeDownload {
     }
 }
 
-/// One object of a tree: its file, its key, its size, and its ETag when listed.
+/// One object of a tree: its file, its key, its size, its ETag when listed, and its time (a
+/// file's mtime, an object's LastModified).
 #[derive(Debug, Clone)]
 pub(crate) struct Item {
     pub(crate) path: PathBuf,
     pub(crate) key: String,
     pub(crate) size: u64,
     pub(crate) etag: Option<String>,
+    pub(crate) mtime: Option<std::time::SystemTime>,
 }
 
 /// What the walk or the listing found next.
@@ -117,6 +120,15 @@ pub(crate) async fn upload<C: ObjectClient>(
     let prefix = keys::as_folder(&tree.prefix);
     let walk = walk::Walk::new(&tree.root, &prefix)?;
     let found = walk::walk_into(walk, READ_AHEAD);
+    upload_found(ctx, tree, found).await
+}
+
+/// Uploads what `found` yields, as `tree` says.
+pub(crate) async fn upload_found<C: ObjectClient>(
+    ctx: Context<C>,
+    tree: TreeUpload,
+    found: mpsc::Receiver<Found>,
+) -> Result<TreeOutcome, Error> {
     let plan = tree.settings.plan;
     let weight = move |item: &Item| match crate::plan::plan(item.size, &plan) {
         Ok(crate::plan::Plan::Multipart { parts, .. }) => parts,
@@ -147,23 +159,43 @@ pub(crate) async fn download<C: ObjectClient>(
     tree: TreeDownload,
 ) -> Result<TreeOutcome, Error> {
     crate::download::check(&tree.settings)?;
-    if tree.root.exists() && !tree.root.is_dir() {
+    check_folder(&tree.root)?;
+    let found = walk::list(&ctx, listing(&tree), tree.root.clone(), READ_AHEAD, false);
+    download_found(ctx, tree, found).await
+}
+
+/// A tree is written into a folder, never over a file.
+fn check_folder(root: &std::path::Path) -> Result<(), Error> {
+    if root.exists() && !root.is_dir() {
         return Err(Error::invalid(format!(
             "{} is a file; a tree is written into a folder",
-            tree.root.display()
+            root.display()
         )));
     }
+    Ok(())
+}
+
+/// The listing of a tree download's prefix.
+fn listing(tree: &TreeDownload) -> ListObjectsRequest {
     let prefix = keys::as_folder(&tree.prefix);
-    let req = ListObjectsRequest {
+    ListObjectsRequest {
         bucket: tree.bucket.clone(),
         prefix: (!prefix.is_empty()).then_some(prefix),
+        request: tree.request.clone(),
         ..Default::default()
-    };
+    }
+}
+
+/// Downloads what `found` yields, as `tree` says.
+pub(crate) async fn download_found<C: ObjectClient>(
+    ctx: Context<C>,
+    tree: TreeDownload,
+    found: mpsc::Receiver<Found>,
+) -> Result<TreeOutcome, Error> {
     // The tree's files are flushed one by one, their folders once each at the end.
     let folders = Arc::new(crate::durable::Folders::default());
     let mut ctx = ctx;
     ctx.folders = Some(folders.clone());
-    let found = walk::list(&ctx, req, tree.root.clone(), READ_AHEAD);
     let range = tree.settings.range_size.max(1);
     let weight = move |item: &Item| item.size.div_ceil(range).min(u64::from(u32::MAX)) as u32;
     // The listing is in key order: objects of one folder come together, so the folder made

@@ -144,6 +144,7 @@ impl Iterator for Walk {
                     key,
                     size: entry.meta.len(),
                     etag: None,
+                    mtime: entry.meta.modified().ok(),
                 }),
                 Err(why) => Found::Bad(ObjectFailure {
                     key: String::new(),
@@ -168,15 +169,24 @@ pub(crate) fn walk_into(walk: Walk, capacity: usize) -> mpsc::Receiver<Found> {
     rx
 }
 
+/// A listing's LastModified (RFC 3339).
+fn listed_time(t: &str) -> Option<std::time::SystemTime> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(std::time::SystemTime::from)
+}
+
 /// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each
 /// object with the file it goes to below `root`. A page that meets a transient error is asked
 /// for again; one that fails for good ends the channel with [`Found::Fatal`]. An empty
-/// listing is [`Found::Fatal`] too: nothing to download is a mistake in the prefix.
+/// listing is [`Found::Fatal`] too unless `empty_ok` (a sync's destination): nothing to
+/// download is a mistake in the prefix.
 pub(crate) fn list<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
     root: PathBuf,
     capacity: usize,
+    empty_ok: bool,
 ) -> mpsc::Receiver<Found> {
     let (tx, rx) = mpsc::channel(capacity);
     let ctx = ctx.clone();
@@ -204,6 +214,7 @@ pub(crate) fn list<C: ObjectClient>(
                             key: o.key,
                             size: o.size,
                             etag: o.etag,
+                            mtime: o.last_modified.as_deref().and_then(listed_time),
                         }),
                         Some(parent) => Found::Bad(ObjectFailure {
                             error: Error::invalid(format!(
@@ -253,7 +264,7 @@ pub(crate) fn list<C: ObjectClient>(
                 None => break,
             }
         }
-        if !any {
+        if !any && !empty_ok {
             let e = Error::invalid(format!(
                 "no objects under s3://{}/{prefix}; check the bucket and prefix",
                 req.bucket

@@ -1,0 +1,157 @@
+//! `ferry sync`: a folder to a prefix or a prefix to a folder, moving only what differs; the
+//! flags become one engine request, the engine's report becomes lines, a summary and the exit
+//! code.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use ferry_engine::{
+    Compare, Filters, SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeDownload, TreeUpload,
+};
+
+use crate::args::{Global, SyncArgs};
+use crate::client::{client_for, parse_s3_url};
+use crate::exit::{CliError, bad_input, engine_error};
+use crate::options::manager_config;
+use crate::output::{Output, secs};
+use crate::report::json_line;
+use crate::run::{manager, state_dir};
+
+/// Runs `ferry sync`.
+pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
+    let mut filters = Filters::default();
+    for (include, glob) in &a.filters {
+        filters
+            .push(*include, glob)
+            .map_err(|e| bad_input(e.to_string()))?;
+    }
+    if a.max_delete.is_some() && !a.delete {
+        return Err(bad_input("--max-delete limits --delete; give both"));
+    }
+    let settings = SyncSettings {
+        compare: if a.size_only {
+            Compare::SizeOnly
+        } else {
+            Compare::SizeAndTime
+        },
+        delete: a.delete,
+        dry_run: a.dry_run,
+        max_delete: a.max_delete,
+        filters,
+    };
+    let up = match (a.src.starts_with("s3://"), a.dst.starts_with("s3://")) {
+        (false, true) => true,
+        (true, false) => false,
+        (true, true) => {
+            return Err(bad_input(
+                "sync between two S3 locations is not supported yet: sync a folder to a \
+                 prefix or a prefix to a folder",
+            ));
+        }
+        (false, false) => {
+            return Err(bad_input(
+                "one side of a sync is s3://bucket[/prefix], the other a folder",
+            ));
+        }
+    };
+    let config = manager_config(a.concurrency, &None, &a.bwlimit, 32 << 20)?;
+    let connections = Some(config.max_requests as usize);
+    let mut output = Output::new(a.json, a.quiet, a.no_progress, false);
+    output.verbose = global.verbose > 0;
+    let started = Instant::now();
+    let (bucket, result, interrupted) = if up {
+        let url = parse_s3_url(&a.dst)?;
+        let root = PathBuf::from(&a.src);
+        if !root.is_dir() {
+            return Err(bad_input(format!("{} is not a folder", root.display())));
+        }
+        let journal = Some(state_dir(a.state_dir.clone())?);
+        let manager = manager(client_for(global, connections).await?, config, journal)?;
+        let sync = SyncUp {
+            tree: TreeUpload::new(root, &url.bucket, &url.key),
+            sync: settings,
+        };
+        let (r, i) = output.run_tree(&url.bucket, manager.sync_up(sync)).await;
+        (url.bucket, r, i)
+    } else {
+        let url = parse_s3_url(&a.src)?;
+        let manager = manager(client_for(global, connections).await?, config, None)?;
+        let sync = SyncDown {
+            tree: TreeDownload::new(&url.bucket, &url.key, &a.dst),
+            sync: settings,
+        };
+        let (r, i) = output.run_tree(&url.bucket, manager.sync_down(sync)).await;
+        (url.bucket, r, i)
+    };
+    match result {
+        Ok(o) => summary(&output, &bucket, up, &o, started),
+        Err(e) => Err(engine_error(&e, interrupted, None)),
+    }
+}
+
+/// The summary line (or JSON event), and the exit code: 1 when anything failed or was held
+/// back, 130 when interrupted.
+fn summary(
+    output: &Output,
+    bucket: &str,
+    up: bool,
+    o: &SyncOutcome,
+    started: Instant,
+) -> Result<(), CliError> {
+    let t = &o.transfers;
+    let verb = if up { "uploaded" } else { "downloaded" };
+    let moved = if o.dry_run { o.differing } else { t.done };
+    let bytes = if o.dry_run {
+        o.differing_bytes
+    } else {
+        t.bytes
+    };
+    if output.json {
+        output.emit_json(&json_line(
+            "summary",
+            serde_json::json!({
+                verb: moved, "bytes": bytes, "skipped": o.skipped, "deleted": o.deleted,
+                "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
+                "deletions_held": o.deletions_held, "interrupted": t.interrupted,
+                "seconds": secs(started),
+            }),
+        ));
+    } else {
+        output.say(&format!(
+            "sync{}: {moved} {verb} ({bytes} bytes), {} unchanged, {} deleted, {} failed in {:.1} s",
+            if o.dry_run { " (dry run)" } else { "" },
+            o.skipped,
+            o.deleted,
+            t.failed.len() + o.delete_failed.len(),
+            secs(started)
+        ));
+    }
+    for f in &o.delete_failed {
+        eprintln!("ferry: failed: {}", f.error);
+    }
+    if t.interrupted {
+        return Err(CliError::Interrupted(anyhow::anyhow!(
+            "interrupted; run the same command again to finish (what is done is not sent again)"
+        )));
+    }
+    let mut problems = Vec::new();
+    if !t.failed.is_empty() {
+        let names: Vec<String> = t
+            .failed
+            .iter()
+            .map(|f| format!("s3://{bucket}/{}", f.key))
+            .collect();
+        problems.push(format!("{} failed: {}", names.len(), names.join(", ")));
+    }
+    if !o.delete_failed.is_empty() {
+        problems.push(format!("{} deletions failed", o.delete_failed.len()));
+    }
+    if let Some(why) = &o.deletions_held {
+        problems.push(why.clone());
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(CliError::Failed(anyhow::anyhow!("{}", problems.join("; "))))
+    }
+}

@@ -1,0 +1,373 @@
+//! `ferry sync` on SeaweedFS, through the binary, every request seen by the fault proxy and
+//! every result read back by boto3: a second sync moves nothing; one changed file moves
+//! alone; times come back down; --delete with --dry-run and --max-delete, and never after a
+//! failed listing; filters; an interrupted sync moves only what was left.
+
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, SystemTime};
+
+use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
+
+use crate::{data, ferry, seaweed_bucket, text};
+
+/// Keys under `bucket`, as boto3 lists them.
+fn keys(server: &TestServer, bucket: &str) -> Vec<String> {
+    let v = ferry_testkit::boto3(
+        server,
+        "p = s3.get_paginator('list_objects_v2')\nprint(json.dumps(sorted(o['Key'] for page in p.paginate(Bucket=sys.argv[1]) for o in page.get('Contents', []))))",
+        &[bucket],
+    )
+    .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// A folder of files: `name -> size`.
+fn tree(root: &Path, files: &[(&str, usize)]) {
+    for (i, (name, size)) in files.iter().enumerate() {
+        let p = root.join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, data(*size, i as u64)).unwrap();
+    }
+}
+
+fn sync(server: &TestServer, home: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["sync"];
+    all.extend(args);
+    ferry(server, home, &all)
+}
+
+/// Requests the proxy saw that move object bytes or change the bucket (not listings, not
+/// HEADs).
+fn writes(proxy: &HoldProxy) -> Vec<String> {
+    proxy
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("PUT") || l.starts_with("POST") || l.starts_with("DELETE"))
+        .collect()
+}
+
+fn gets(proxy: &HoldProxy) -> Vec<String> {
+    proxy
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("GET") && !l.contains("list-type"))
+        .collect()
+}
+
+const FILES: [(&str, usize); 5] = [
+    ("a.txt", 100),
+    ("b/c.bin", 70_000),
+    ("b/d e.txt", 5),
+    ("b-c.txt", 9),
+    ("z/big.bin", 6 << 20),
+];
+
+#[test]
+fn a_second_sync_moves_nothing_and_a_changed_file_moves_alone() {
+    let (server, _client, bucket) = seaweed_bucket("sync-up");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &FILES);
+    let dst = format!("s3://{bucket}/mirror");
+    let o = sync(server, home.path(), &[src.to_str().unwrap(), &dst]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("sync: 5 uploaded"),
+        "{}",
+        text(&o)
+    );
+    let mut want: Vec<String> = FILES.iter().map(|(n, _)| format!("mirror/{n}")).collect();
+    want.sort();
+    assert_eq!(keys(server, &bucket), want);
+
+    // Again, through the proxy: listing only.
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    let via = proxy.server(server);
+    let o = sync(&via, home.path(), &[src.to_str().unwrap(), &dst, "-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(writes(&proxy).is_empty(), "{:?}", proxy.log());
+    assert!(
+        !proxy.log().iter().any(|l| l.starts_with("HEAD")),
+        "{:?}",
+        proxy.log()
+    );
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains("sync: 0 uploaded (0 bytes), 5 unchanged"),
+        "{said}"
+    );
+    assert!(said.contains("skip: "), "-v shows skips: {said}");
+
+    // One file changes (same size, a later time): it alone moves.
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(src.join("b/d e.txt"), b"EDITS").unwrap();
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    let o = sync(
+        &proxy.server(server),
+        home.path(),
+        &[src.to_str().unwrap(), &dst],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let w = writes(&proxy);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("/mirror/b/d%20e.txt"), "{w:?}");
+    let got = ferry_testkit::boto3(
+        server,
+        "print(json.dumps(s3.get_object(Bucket=sys.argv[1], Key='mirror/b/d e.txt')['Body'].read().decode()))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(got, "EDITS");
+}
+
+#[test]
+fn a_prefix_syncs_down_with_its_times_and_a_second_sync_fetches_nothing() {
+    let (server, _client, bucket) = seaweed_bucket("sync-down");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &FILES);
+    let t = SystemTime::UNIX_EPOCH + Duration::new(1_600_000_000, 123_456_789);
+    std::fs::File::options()
+        .write(true)
+        .open(src.join("a.txt"))
+        .unwrap()
+        .set_modified(t)
+        .unwrap();
+    let prefix = format!("s3://{bucket}/p");
+    let o = sync(server, home.path(), &[src.to_str().unwrap(), &prefix]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = home.path().join("out");
+    let o = sync(server, home.path(), &[&prefix, out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    for (name, _) in FILES {
+        assert_eq!(
+            std::fs::read(out.join(name)).unwrap(),
+            std::fs::read(src.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    assert_eq!(
+        std::fs::metadata(out.join("a.txt"))
+            .unwrap()
+            .modified()
+            .unwrap(),
+        t
+    );
+    // Again, with --delete: no object body is fetched, nothing is deleted. (SeaweedFS lists
+    // p/b/c.bin before p/b-c.txt, the walk after: the merge waits for both orders.)
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    let o = sync(
+        &proxy.server(server),
+        home.path(),
+        &[&prefix, out.to_str().unwrap(), "--delete"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(gets(&proxy).is_empty(), "{:?}", proxy.log());
+    assert!(out.join("b-c.txt").is_file());
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("0 downloaded (0 bytes), 5 unchanged"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
+    let (server, _client, bucket) = seaweed_bucket("sync-del");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &FILES[..3]);
+    let dst = format!("s3://{bucket}/d");
+    let s = src.to_str().unwrap();
+    assert_eq!(sync(server, home.path(), &[s, &dst]).status.code(), Some(0));
+    ferry_testkit::boto3(
+        server,
+        "for k in ['d/old1', 'd/old2', 'other/keep']: s3.put_object(Bucket=sys.argv[1], Key=k, Body=b'x')\nprint('{}')",
+        &[&bucket],
+    )
+    .unwrap();
+    let before = keys(server, &bucket);
+    // A dry run says what it would do and does nothing.
+    let o = sync(server, home.path(), &[s, &dst, "--delete", "--dry-run"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.contains(&format!("(dry run) delete: s3://{bucket}/d/old1")),
+        "{said}"
+    );
+    assert!(said.contains("2 deleted"), "{said}");
+    assert_eq!(keys(server, &bucket), before);
+    // More than --max-delete: exit 1, nothing deleted.
+    let o = sync(
+        server,
+        home.path(),
+        &[s, &dst, "--delete", "--max-delete", "1"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("nothing was deleted"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(keys(server, &bucket), before);
+    // A listing that fails: no deletion.
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![Rule {
+            method: "GET",
+            query: vec!["list-type=2"],
+            nth: 1,
+            action: Action::Respond(403, "AccessDenied", None),
+        }],
+    )
+    .unwrap();
+    let o = sync(&proxy.server(server), home.path(), &[s, &dst, "--delete"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("s3:ListBucket"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !proxy.log().iter().any(|l| l.contains("delete")),
+        "{:?}",
+        proxy.log()
+    );
+    assert_eq!(keys(server, &bucket), before);
+    // Then for real: one DeleteObjects; what is outside the prefix stays.
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    let o = sync(&proxy.server(server), home.path(), &[s, &dst, "--delete"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let w = writes(&proxy);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].starts_with("POST") && w[0].contains("delete"), "{w:?}");
+    assert!(!keys(server, &bucket).iter().any(|k| k.contains("old")));
+    assert!(keys(server, &bucket).contains(&"other/keep".to_string()));
+
+    // Down: a file the prefix does not hold goes; a folder stays.
+    let out = home.path().join("out");
+    assert_eq!(
+        sync(server, home.path(), &[&dst, out.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
+    std::fs::write(out.join("stray.txt"), b"s").unwrap();
+    std::fs::create_dir_all(out.join("empty-folder")).unwrap();
+    let o = sync(
+        server,
+        home.path(),
+        &[&dst, out.to_str().unwrap(), "--delete"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!out.join("stray.txt").exists());
+    assert!(out.join("empty-folder").is_dir());
+    assert!(out.join("a.txt").is_file());
+}
+
+#[test]
+fn filters_pick_paths_and_excluded_ones_are_never_deleted() {
+    let (server, _client, bucket) = seaweed_bucket("sync-filter");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(
+        &src,
+        &[
+            ("a.txt", 3),
+            ("x.log", 3),
+            ("keep/y.log", 3),
+            ("deep/z.log", 3),
+        ],
+    );
+    ferry_testkit::boto3(
+        server,
+        "s3.put_object(Bucket=sys.argv[1], Key='f/old.log', Body=b'x'); print('{}')",
+        &[&bucket],
+    )
+    .unwrap();
+    let dst = format!("s3://{bucket}/f");
+    let o = sync(
+        server,
+        home.path(),
+        &[
+            src.to_str().unwrap(),
+            &dst,
+            "--exclude",
+            "*.log",
+            "--include",
+            "keep/*",
+            "--delete",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        keys(server, &bucket),
+        vec!["f/a.txt", "f/keep/y.log", "f/old.log"],
+        "excluded: x.log, deep/z.log; f/old.log is excluded too, so not deleted"
+    );
+    // A bad glob is bad input.
+    let o = sync(
+        server,
+        home.path(),
+        &[src.to_str().unwrap(), &dst, "--exclude", "a["],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn an_interrupted_sync_run_again_moves_only_what_was_left() {
+    let (server, _client, bucket) = seaweed_bucket("sync-int");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let files: Vec<(String, usize)> = (0..12).map(|i| (format!("f{i:02}.bin"), 1 << 20)).collect();
+    let refs: Vec<(&str, usize)> = files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    tree(&src, &refs);
+    let dst = format!("s3://{bucket}/i");
+    // 1 MiB/s, one object at a time: Ctrl-C after the third object ends.
+    let mut child = crate::ferry_command(server.env(), home.path())
+        .args([
+            "sync",
+            src.to_str().unwrap(),
+            &dst,
+            "--json",
+            "--bwlimit",
+            "2MiB",
+            "--concurrency",
+            "1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut ended = 0;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        if line.unwrap().contains("\"event\":\"object\"") {
+            ended += 1;
+            if ended == 3 {
+                let _ = Command::new("kill")
+                    .args(["-INT", &child.id().to_string()])
+                    .status();
+                break;
+            }
+        }
+    }
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
+    let done = keys(server, &bucket).len();
+    assert!((3..12).contains(&done), "{done} done");
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    let o = sync(
+        &proxy.server(server),
+        home.path(),
+        &[src.to_str().unwrap(), &dst],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let puts = writes(&proxy)
+        .iter()
+        .filter(|l| l.starts_with("PUT"))
+        .count();
+    assert_eq!(puts, 12 - done, "{:?}", proxy.log());
+    assert_eq!(keys(server, &bucket).len(), 12);
+}
