@@ -91,6 +91,8 @@ struct State {
     /// Hashes of the bodies sent for each (upload id, part number).
     parts: std::collections::HashMap<(String, String), std::collections::HashSet<u64>>,
     log: Vec<String>,
+    /// Also written here, a line per request (benchmarks count requests so).
+    log_file: Option<std::fs::File>,
 }
 
 impl State {
@@ -208,6 +210,16 @@ impl HoldProxy {
                             stop: sp.clone(),
                         };
                         let (st, up) = (st.clone(), upstream.clone());
+                        // Threads that ended are joined as others start: a joinable thread
+                        // keeps its stack until then, and a benchmark's 20,000 requests would
+                        // hold 20,000 of them.
+                        let (ended, running): (Vec<_>, Vec<_>) = std::mem::take(&mut workers)
+                            .into_iter()
+                            .partition(|w: &std::thread::JoinHandle<()>| w.is_finished());
+                        for w in ended {
+                            let _ = w.join();
+                        }
+                        workers = running;
                         workers.push(std::thread::spawn(move || {
                             let _ = serve(client, &up, &st, &counters);
                         }));
@@ -316,6 +328,11 @@ impl HoldProxy {
         false
     }
 
+    /// Also writes each request's method and target to `file`, a line each, as it comes.
+    pub fn log_to(&self, file: std::fs::File) {
+        self.state.lock().unwrap().log_file = Some(file);
+    }
+
     /// What the proxy did, one line per request: method, target (with `#bytes=A-B` when a range
     /// was asked for), and the action.
     pub fn log(&self) -> Vec<String> {
@@ -406,10 +423,11 @@ fn error_response(status: u16, code: &str, retry_after: Option<u32>) -> Vec<u8> 
 fn closing(head: &str) -> String {
     let mut out = String::new();
     for line in head.split("\r\n").filter(|l| !l.is_empty()) {
-        if line
-            .split_once(':')
-            .is_some_and(|(k, _)| k.trim().eq_ignore_ascii_case("connection"))
-        {
+        // The proxy answers `Expect: 100-continue` itself (it reads the body before it
+        // forwards anything).
+        if line.split_once(':').is_some_and(|(k, _)| {
+            k.trim().eq_ignore_ascii_case("connection") || k.trim().eq_ignore_ascii_case("expect")
+        }) {
             continue;
         }
         out.push_str(line);
@@ -474,6 +492,9 @@ fn serve(
         }
         let chaos = st.chaos(&method, &request, &head);
         action = action.or(chaos);
+        if let Some(f) = st.log_file.as_mut() {
+            let _ = std::io::Write::write_all(f, format!("{method} {request}\n").as_bytes());
+        }
         st.log.push(format!(
             "{method} {request} {}",
             match action {
@@ -516,6 +537,18 @@ fn serve(
             }
         }
         return Ok(());
+    }
+    // A client that waits for `100 Continue` before its body (the aws cli) gets it now: the
+    // body is read whole before anything is forwarded.
+    if !matches!(action, Some(Action::Respond(..)))
+        && head.lines().any(|l| {
+            l.split_once(':').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("expect")
+                    && v.trim().eq_ignore_ascii_case("100-continue")
+            })
+        })
+    {
+        client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }
     let Some((head, body)) = ({
         let length = content_length(&head);

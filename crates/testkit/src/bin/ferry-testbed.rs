@@ -3,7 +3,9 @@
 //! `FERRY_TEST_SEAWEEDFS` (or `FERRY_TEST_NULL_SINK`) and AWS variables for other tools pointing
 //! at it, then stops the server and exits with the command's status. With `--wan MS`, the
 //! command reaches SeaweedFS through a proxy that delays each direction by MS milliseconds (a
-//! round trip of twice that). The test, demo and benchmark scripts use it.
+//! round trip of twice that). With `--requests FILE`, the command reaches SeaweedFS through a
+//! proxy that writes each request's method and target to FILE, a line each (the sync
+//! benchmark counts requests so). The test, demo and benchmark scripts use it.
 //!
 //! `ferry-testbed --write-pattern FILE SIZE` writes the bytes the null sink serves for any
 //! object of SIZE bytes: uploaded to the sink, such a file downloads back checking out.
@@ -31,6 +33,16 @@ fn main() -> ExitCode {
             Some(ms) => Some(std::time::Duration::from_millis(ms)),
             None => {
                 eprintln!("usage: ferry-testbed --wan MS -- COMMAND [ARGS...]");
+                return ExitCode::from(2);
+            }
+        },
+        _ => None,
+    };
+    let requests = match args.first().map(String::as_str) {
+        Some("--requests") => match args.get(1) {
+            Some(f) => Some(f.clone()),
+            None => {
+                eprintln!("usage: ferry-testbed --requests FILE -- COMMAND [ARGS...]");
                 return ExitCode::from(2);
             }
         },
@@ -91,12 +103,30 @@ fn main() -> ExitCode {
         }
         None => None,
     };
-    let reach = match &proxy {
-        Some(p) => ferry_testkit::TestServer {
+    let counting = match requests.map(|f| {
+        let file = std::fs::File::create(&f)?;
+        let p = ferry_testkit::HoldProxy::start(&weed.server.endpoint, Vec::new())?;
+        p.log_to(file);
+        Ok::<_, std::io::Error>(p)
+    }) {
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => {
+            eprintln!("ferry-testbed: cannot start the counting proxy: {e}");
+            weed.stop();
+            return ExitCode::from(1);
+        }
+        None => None,
+    };
+    let reach = match (&proxy, &counting) {
+        (Some(p), _) => ferry_testkit::TestServer {
             endpoint: p.endpoint.clone(),
             ..weed.server.clone()
         },
-        None => weed.server.clone(),
+        (None, Some(p)) => ferry_testkit::TestServer {
+            endpoint: p.endpoint.clone(),
+            ..weed.server.clone()
+        },
+        (None, None) => weed.server.clone(),
     };
     let status = Command::new(program)
         .args(rest)
@@ -104,6 +134,7 @@ fn main() -> ExitCode {
         .envs(reach.env())
         .status();
     drop(proxy);
+    drop(counting);
     weed.stop();
     eprintln!("ferry-testbed: SeaweedFS stopped");
     match status {
