@@ -1,13 +1,111 @@
-//! An object's access control policy in its two written forms: S3's XML
+//! An object's access control list: its types (the policy, its grants, how PutObjectAcl sets
+//! it, the two requests), and the policy in its two written forms: S3's XML
 //! (`<AccessControlPolicy>`, what GetObjectAcl answers and PutObjectAcl takes) and the aws cli's
 //! JSON (`{"Owner": …, "Grants": [{"Grantee": {"Type": …}, "Permission": …}]}`), so that what
 //! `ferry acl get --json` prints can be edited and given back to `ferry acl set --policy`.
 
 use serde_json::{Value, json};
 
-use crate::ops::{AccessControlPolicy, Grant, Permission};
-use crate::options::Grantee;
+use crate::options::{Grantee, RequestOptions};
 use crate::xml;
+
+/// A grant's permission.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// `FULL_CONTROL`.
+    FullControl,
+    /// `WRITE`.
+    Write,
+    /// `WRITE_ACP`.
+    WriteAcp,
+    /// `READ`.
+    Read,
+    /// `READ_ACP`.
+    ReadAcp,
+}
+
+impl Permission {
+    /// The name S3 uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::FullControl => "FULL_CONTROL",
+            Permission::Write => "WRITE",
+            Permission::WriteAcp => "WRITE_ACP",
+            Permission::Read => "READ",
+            Permission::ReadAcp => "READ_ACP",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "FULL_CONTROL" => Permission::FullControl,
+            "WRITE" => Permission::Write,
+            "WRITE_ACP" => Permission::WriteAcp,
+            "READ" => Permission::Read,
+            "READ_ACP" => Permission::ReadAcp,
+            _ => return None,
+        })
+    }
+}
+
+/// One grant of an access control list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Grant {
+    /// Who.
+    pub grantee: Grantee,
+    /// What.
+    pub permission: Permission,
+}
+
+/// An object's access control policy: its owner and grants.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AccessControlPolicy {
+    /// The owner's canonical id.
+    pub owner_id: String,
+    /// The owner's display name, if any.
+    pub owner_display_name: Option<String>,
+    /// The grants.
+    pub grants: Vec<Grant>,
+}
+
+/// How PutObjectAcl sets the ACL: exactly one of the three S3 allows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AclSpec {
+    /// A canned ACL (`x-amz-acl`).
+    Canned(String),
+    /// Grant headers.
+    Grants(crate::options::Grants),
+    /// An `AccessControlPolicy` XML body.
+    Policy(AccessControlPolicy),
+}
+
+/// Sets an object's ACL.
+#[derive(Debug, Clone)]
+pub struct PutObjectAclRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version.
+    pub version_id: Option<String>,
+    /// The new ACL.
+    pub acl: AclSpec,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// Reads an object's ACL.
+#[derive(Debug, Clone, Default)]
+pub struct GetObjectAclRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version.
+    pub version_id: Option<String>,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
 
 /// An access control policy that cannot be read.
 #[derive(Debug, thiserror::Error)]

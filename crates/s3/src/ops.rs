@@ -13,6 +13,10 @@ use futures_util::Stream;
 use crate::error::S3Error;
 use crate::options::{ChecksumType, ChecksumValue, ObjectOptions, RequestOptions, SseCustomerKey};
 
+pub use crate::acl::{
+    AccessControlPolicy, AclSpec, GetObjectAclRequest, Grant, Permission, PutObjectAclRequest,
+};
+
 /// A stream of body bytes.
 pub type ByteStream = Pin<Box<dyn Stream<Item = Result<Bytes, S3Error>> + Send>>;
 
@@ -744,104 +748,6 @@ pub struct GetObjectAttributesOutput {
     pub object_size: Option<u64>,
     /// Version id.
     pub version_id: Option<String>,
-}
-
-/// A grant's permission.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Permission {
-    /// `FULL_CONTROL`.
-    FullControl,
-    /// `WRITE`.
-    Write,
-    /// `WRITE_ACP`.
-    WriteAcp,
-    /// `READ`.
-    Read,
-    /// `READ_ACP`.
-    ReadAcp,
-}
-
-impl Permission {
-    /// The name S3 uses.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::FullControl => "FULL_CONTROL",
-            Permission::Write => "WRITE",
-            Permission::WriteAcp => "WRITE_ACP",
-            Permission::Read => "READ",
-            Permission::ReadAcp => "READ_ACP",
-        }
-    }
-
-    pub(crate) fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "FULL_CONTROL" => Permission::FullControl,
-            "WRITE" => Permission::Write,
-            "WRITE_ACP" => Permission::WriteAcp,
-            "READ" => Permission::Read,
-            "READ_ACP" => Permission::ReadAcp,
-            _ => return None,
-        })
-    }
-}
-
-/// One grant of an access control list.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
-    /// Who.
-    pub grantee: crate::options::Grantee,
-    /// What.
-    pub permission: Permission,
-}
-
-/// An object's access control policy: its owner and grants.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AccessControlPolicy {
-    /// The owner's canonical id.
-    pub owner_id: String,
-    /// The owner's display name, if any.
-    pub owner_display_name: Option<String>,
-    /// The grants.
-    pub grants: Vec<Grant>,
-}
-
-/// How PutObjectAcl sets the ACL: exactly one of the three S3 allows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum AclSpec {
-    /// A canned ACL (`x-amz-acl`).
-    Canned(String),
-    /// Grant headers.
-    Grants(crate::options::Grants),
-    /// An `AccessControlPolicy` XML body.
-    Policy(AccessControlPolicy),
-}
-
-/// Sets an object's ACL.
-#[derive(Debug, Clone)]
-pub struct PutObjectAclRequest {
-    /// Bucket.
-    pub bucket: String,
-    /// Key.
-    pub key: String,
-    /// A specific version.
-    pub version_id: Option<String>,
-    /// The new ACL.
-    pub acl: AclSpec,
-    /// Expected bucket owner, requester pays.
-    pub request: RequestOptions,
-}
-
-/// Reads an object's ACL.
-#[derive(Debug, Clone, Default)]
-pub struct GetObjectAclRequest {
-    /// Bucket.
-    pub bucket: String,
-    /// Key.
-    pub key: String,
-    /// A specific version.
-    pub version_id: Option<String>,
-    /// Expected bucket owner, requester pays.
-    pub request: RequestOptions,
 }
 
 /// Replaces an object's tags.

@@ -17,14 +17,14 @@ use std::time::{Duration, Instant};
 
 pub mod creds;
 mod failing;
-mod iam;
 mod memory;
+mod moto;
 pub mod null_sink;
 mod proxy;
 mod wan;
 
-pub use iam::{MotoIam, moto_iam};
 pub use memory::MemoryClient;
+pub use moto::{MotoIam, moto, moto_iam};
 pub use wan::DelayProxy;
 
 pub use proxy::{Action, Chaos, HoldProxy, Rule};
@@ -601,53 +601,6 @@ impl NullSinkServer {
         )?;
         Ok(Self { server, _task })
     }
-}
-
-/// The shared moto server of this process (started on first use, stopped when the process
-/// ends): for what no other local server checks (ACL grants read back, SSE-KMS and object
-/// lock headers stored). Never evidence of integrity: it accepts wrong checksums.
-pub fn moto() -> &'static TestServer {
-    static SERVER: OnceLock<TestServer> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        start_moto().unwrap_or_else(|e| panic!("cannot start moto for the tests: {e:#}"))
-    })
-}
-
-pub(crate) fn start_moto() -> Result<TestServer> {
-    let program = tools_bin()?.join("moto_server");
-    let dir = tempfile::Builder::new()
-        .prefix("ferry-moto-")
-        .tempdir()?
-        .keep();
-    let port = free_ports(1)?[0];
-    let log = dir.join("moto.log");
-    let args = vec![
-        "-H".to_string(),
-        "127.0.0.1".into(),
-        "-p".into(),
-        port.to_string(),
-    ];
-    let mut watcher = spawn_watched(&program, &args, &dir, &log)?;
-    let pipe = watcher.stdin.take();
-    let server = TestServer {
-        endpoint: format!("http://127.0.0.1:{port}"),
-        access_key: ACCESS_KEY.into(),
-        secret_key: SECRET_KEY.into(),
-        region: REGION.into(),
-    };
-    let start = Instant::now();
-    while start.elapsed() < Duration::from_secs(60) {
-        if let Some(status) = watcher.try_wait()? {
-            bail!("moto exited ({status}); its log:\n{}", tail(&log));
-        }
-        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            static KEEP: Mutex<Vec<(Child, Option<ChildStdin>)>> = Mutex::new(Vec::new());
-            KEEP.lock().unwrap().push((watcher, pipe));
-            return Ok(server);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    bail!("moto did not listen within 60 s; its log:\n{}", tail(&log))
 }
 
 /// A self-signed certificate for `localhost` and `127.0.0.1`, as PEM (certificate, key).

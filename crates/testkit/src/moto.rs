@@ -1,13 +1,18 @@
-//! moto in IAM mode: a second moto server whose S3 checks each request's signature and the
-//! signer's IAM policy, for tests of least privilege. Users are made with boto3 by an admin
+//! moto: the shared server (no authorization: for what no other local server keeps), and a
+//! second one in IAM mode whose S3 checks each request's signature and the signer's IAM
+//! policy, for tests of least privilege. Users are made with boto3 by an admin
 //! whose policy allows everything; once the admin exists, moto enforces authorization for
 //! every request (its `/moto-api/reset-auth` switch).
 
-use std::sync::OnceLock;
+use std::process::{Child, ChildStdin};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 
-use crate::{TestServer, boto3};
+use crate::{
+    ACCESS_KEY, REGION, SECRET_KEY, TestServer, boto3, free_ports, spawn_watched, tail, tools_bin,
+};
 
 /// moto with IAM enforced: `admin` may do anything; [`MotoIam::user`] makes users who may do
 /// only what their policy says.
@@ -40,7 +45,7 @@ print(json.dumps({'id': k['AccessKeyId'], 'secret': k['SecretAccessKey']}))
 "#;
 
 fn start() -> Result<MotoIam> {
-    let open = crate::start_moto().context("starting moto")?;
+    let open = start_moto().context("starting moto")?;
     let everything = policy(&["*"]);
     let admin = make(&open, "ferry-admin", &everything, true)?;
     Ok(MotoIam { admin })
@@ -86,4 +91,51 @@ impl MotoIam {
     pub fn user(&self, name: &str, actions: &[&str]) -> Result<TestServer> {
         make(&self.admin, name, &policy(actions), false)
     }
+}
+
+/// The shared moto server of this process (started on first use, stopped when the process
+/// ends): for what no other local server checks (ACL grants read back, SSE-KMS and object
+/// lock headers stored). Never evidence of integrity: it accepts wrong checksums.
+pub fn moto() -> &'static TestServer {
+    static SERVER: OnceLock<TestServer> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        start_moto().unwrap_or_else(|e| panic!("cannot start moto for the tests: {e:#}"))
+    })
+}
+
+fn start_moto() -> Result<TestServer> {
+    let program = tools_bin()?.join("moto_server");
+    let dir = tempfile::Builder::new()
+        .prefix("ferry-moto-")
+        .tempdir()?
+        .keep();
+    let port = free_ports(1)?[0];
+    let log = dir.join("moto.log");
+    let args = vec![
+        "-H".to_string(),
+        "127.0.0.1".into(),
+        "-p".into(),
+        port.to_string(),
+    ];
+    let mut watcher = spawn_watched(&program, &args, &dir, &log)?;
+    let pipe = watcher.stdin.take();
+    let server = TestServer {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        access_key: ACCESS_KEY.into(),
+        secret_key: SECRET_KEY.into(),
+        region: REGION.into(),
+    };
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(60) {
+        if let Some(status) = watcher.try_wait()? {
+            bail!("moto exited ({status}); its log:\n{}", tail(&log));
+        }
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            static KEEP: Mutex<Vec<(Child, Option<ChildStdin>)>> = Mutex::new(Vec::new());
+            KEEP.lock().unwrap().push((watcher, pipe));
+            return Ok(server);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    bail!("moto did not listen within 60 s; its log:\n{}", tail(&log))
 }
