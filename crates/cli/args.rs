@@ -227,14 +227,21 @@ pub(crate) struct CpArgs {
     /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.
     #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
     pub(crate) sse_c_key: Option<String>,
+    #[command(flatten, next_help_heading = "Output")]
+    pub(crate) out: OutputFlags,
+}
+
+/// How a transfer shows itself: the same flags on `cp`, `resume` and `sync`.
+#[derive(Debug, Args)]
+pub(crate) struct OutputFlags {
     /// One JSON event per line on stdout (stderr when data goes to stdout).
-    #[arg(long, help_heading = "Output")]
+    #[arg(long)]
     pub(crate) json: bool,
     /// No progress display.
-    #[arg(long, help_heading = "Output")]
+    #[arg(long)]
     pub(crate) no_progress: bool,
     /// Print nothing but errors.
-    #[arg(short, long, help_heading = "Output")]
+    #[arg(short, long)]
     pub(crate) quiet: bool,
 }
 
@@ -266,15 +273,8 @@ pub(crate) struct ResumeArgs {
     /// Bytes per second, e.g. 50MiB.
     #[arg(long, value_name = "RATE")]
     pub(crate) bwlimit: Option<String>,
-    /// One JSON event per line on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// No progress display.
-    #[arg(long)]
-    pub(crate) no_progress: bool,
-    /// Print nothing but errors.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) out: OutputFlags,
 }
 
 #[derive(Debug, Subcommand)]
@@ -414,15 +414,8 @@ pub(crate) struct SyncArgs {
     /// Where upload journals live.
     #[arg(long, value_name = "DIR")]
     pub(crate) state_dir: Option<PathBuf>,
-    /// One JSON event per line on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// No progress display.
-    #[arg(long)]
-    pub(crate) no_progress: bool,
-    /// Print nothing but errors.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
+    #[command(flatten)]
+    pub(crate) out: OutputFlags,
     /// The filters in the order given: (include, glob). Filled from the command line's order,
     /// which clap keeps per flag only.
     #[arg(skip)]

@@ -56,11 +56,11 @@ enum Shown {
 }
 
 impl Output {
-    pub(crate) fn new(json: bool, quiet: bool, no_progress: bool, data_on_stdout: bool) -> Self {
+    pub(crate) fn new(flags: &crate::args::OutputFlags, data_on_stdout: bool) -> Self {
         Self {
-            json,
-            quiet,
-            no_progress,
+            json: flags.json,
+            quiet: flags.quiet,
+            no_progress: flags.no_progress,
             data_on_stdout,
             verbose: false,
         }

@@ -98,7 +98,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         work,
         manager,
         state_dir: args.state_dir.clone(),
-        output: Output::new(args.json, args.quiet, args.no_progress, to_stdout),
+        output: Output::new(&args.out, to_stdout),
     })
 }
 

@@ -166,7 +166,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     let mut global = global.clone();
     global.endpoint_url = Some(journal.destination.endpoint.clone());
     let manager = manager(client(&global).await?, config, Some(dir))?;
-    let output = Output::new(args.json, args.quiet, args.no_progress, false);
+    let output = Output::new(&args.out, false);
     let handle = manager.resume(&id, keys).map_err(bad_input)?;
     let (noun, src) = match journal.source.kind {
         ferry_engine::SourceKind::File => (

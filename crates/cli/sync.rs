@@ -56,7 +56,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     };
     let config = manager_config(a.concurrency, &None, &a.bwlimit, 32 << 20)?;
     let connections = Some(config.max_requests as usize);
-    let mut output = Output::new(a.json, a.quiet, a.no_progress, false);
+    let mut output = Output::new(&a.out, false);
     output.verbose = global.verbose > 0;
     let started = Instant::now();
     let (bucket, result, interrupted) = if up {
