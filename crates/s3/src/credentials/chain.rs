@@ -382,7 +382,7 @@ mod tests {
         fn load(&self) -> LoadFuture<'_> {
             Box::pin(async move {
                 let n = self.loads.fetch_add(1, Ordering::SeqCst) + 1;
-                let mut c = Credentials::new(&format!("AK{n}"), "S", None);
+                let mut c = Credentials::new(format!("AK{n}"), "S", None);
                 c.expires_at = Some(SystemTime::now() + self.lifetime);
                 Ok(Loaded::Found(c))
             })
