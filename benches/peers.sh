@@ -15,7 +15,7 @@
 # as "ferry (base)", to measure a tuning step in the same run; FERRY_BENCH_OUT=dir writes the
 # report there instead of docs/bench.
 set -euo pipefail
-# Nothing here may let a credential chain probe the instance metadata service (169.254.169.254).
+# Nothing here may let a credential chain probe the instance metadata service (IMDS).
 export AWS_EC2_METADATA_DISABLED=true
 cd "$(dirname "$0")/.."
 mode=quick

@@ -7,7 +7,7 @@
 #   benches/sync.sh            20,000 files of 1 KiB
 #   FERRY_SYNC_FILES=2000 benches/sync.sh
 set -euo pipefail
-# Nothing here may let a credential chain probe the instance metadata service (169.254.169.254).
+# Nothing here may let a credential chain probe the instance metadata service (IMDS).
 export AWS_EC2_METADATA_DISABLED=true
 cd "$(dirname "$0")/.."
 tests_bin=$(scripts/testbed-setup)
