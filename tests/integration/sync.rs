@@ -37,6 +37,12 @@ fn sync(server: &TestServer, home: &Path, args: &[&str]) -> Output {
     ferry(server, home, &all)
 }
 
+/// `ferry sync ARGS` through a fresh fault proxy, which keeps what it saw.
+fn sync_seen(server: &TestServer, home: &Path, args: &[&str]) -> (Output, HoldProxy) {
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    (sync(&proxy.server(server), home, args), proxy)
+}
+
 /// Requests the proxy saw that move object bytes or change the bucket (not listings, not
 /// HEADs).
 fn writes(proxy: &HoldProxy) -> Vec<String> {
@@ -82,9 +88,7 @@ fn a_second_sync_moves_nothing_and_a_changed_file_moves_alone() {
     assert_eq!(keys(server, &bucket), want);
 
     // Again, through the proxy: listing only.
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    let via = proxy.server(server);
-    let o = sync(&via, home.path(), &[src.to_str().unwrap(), &dst, "-v"]);
+    let (o, proxy) = sync_seen(server, home.path(), &[src.to_str().unwrap(), &dst, "-v"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(writes(&proxy).is_empty(), "{:?}", proxy.log());
     assert!(
@@ -102,12 +106,7 @@ fn a_second_sync_moves_nothing_and_a_changed_file_moves_alone() {
     // One file changes (same size, a later time): it alone moves.
     std::thread::sleep(Duration::from_millis(1100));
     std::fs::write(src.join("b/d e.txt"), b"EDITS").unwrap();
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    let o = sync(
-        &proxy.server(server),
-        home.path(),
-        &[src.to_str().unwrap(), &dst],
-    );
+    let (o, proxy) = sync_seen(server, home.path(), &[src.to_str().unwrap(), &dst]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let w = writes(&proxy);
     assert_eq!(w.len(), 1, "{w:?}");
@@ -156,9 +155,8 @@ fn a_prefix_syncs_down_with_its_times_and_a_second_sync_fetches_nothing() {
     );
     // Again, with --delete: no object body is fetched, nothing is deleted. (SeaweedFS lists
     // p/b/c.bin before p/b-c.txt, the walk after: the merge waits for both orders.)
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    let o = sync(
-        &proxy.server(server),
+    let (o, proxy) = sync_seen(
+        server,
         home.path(),
         &[&prefix, out.to_str().unwrap(), "--delete"],
     );
@@ -236,8 +234,7 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
     );
     assert_eq!(keys(server, &bucket), before);
     // Then for real: one DeleteObjects; what is outside the prefix stays.
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    let o = sync(&proxy.server(server), home.path(), &[s, &dst, "--delete"]);
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst, "--delete"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let w = writes(&proxy);
     assert_eq!(w.len(), 1, "{w:?}");
@@ -357,12 +354,7 @@ fn an_interrupted_sync_run_again_moves_only_what_was_left() {
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
     let done = keys(server, &bucket).len();
     assert!((3..12).contains(&done), "{done} done");
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    let o = sync(
-        &proxy.server(server),
-        home.path(),
-        &[src.to_str().unwrap(), &dst],
-    );
+    let (o, proxy) = sync_seen(server, home.path(), &[src.to_str().unwrap(), &dst]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let puts = writes(&proxy)
         .iter()
