@@ -386,8 +386,12 @@ pub(crate) struct SyncArgs {
     /// Destination: s3://bucket[/prefix], or a folder.
     pub(crate) dst: String,
     /// Compare sizes only (not times).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "checksum")]
     pub(crate) size_only: bool,
+    /// Compare sizes and contents: a file is read and checked against the object's own
+    /// checksum (or MD5 ETag); two objects compare theirs. One HeadObject per same-size pair.
+    #[arg(long)]
+    pub(crate) checksum: bool,
     /// Delete from the destination what the source does not hold: only after every transfer
     /// succeeded, never after a listing failed.
     #[arg(long)]
@@ -414,6 +418,16 @@ pub(crate) struct SyncArgs {
     /// Where upload journals live.
     #[arg(long, value_name = "DIR")]
     pub(crate) state_dir: Option<PathBuf>,
+    /// Prefix to prefix from another server: its endpoint URL (the bytes then pass through
+    /// ferry).
+    #[arg(long, value_name = "URL")]
+    pub(crate) source_endpoint_url: Option<String>,
+    /// Prefix to prefix with other credentials for the source: their profile.
+    #[arg(long, value_name = "PROFILE")]
+    pub(crate) source_profile: Option<String>,
+    /// The source's region, when it differs.
+    #[arg(long, value_name = "REGION")]
+    pub(crate) source_region: Option<String>,
     #[command(flatten)]
     pub(crate) out: OutputFlags,
     /// The filters in the order given: (include, glob). Filled from the command line's order,

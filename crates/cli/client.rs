@@ -34,6 +34,30 @@ pub(crate) fn parse_s3_url(s: &str) -> Result<S3Url, CliError> {
     })
 }
 
+/// The global flags for a source on another server (or read with other credentials), when
+/// a source flag says so: `--source-endpoint-url`, `--source-profile`, `--source-region`.
+pub(crate) fn source_global(
+    global: &Global,
+    endpoint_url: &Option<String>,
+    profile: &Option<String>,
+    region: &Option<String>,
+) -> Option<Global> {
+    if endpoint_url.is_none() && profile.is_none() && region.is_none() {
+        return None;
+    }
+    let mut source = global.clone();
+    if let Some(e) = endpoint_url {
+        source.endpoint_url = Some(e.clone());
+    }
+    if let Some(p) = profile {
+        source.profile = Some(p.clone());
+    }
+    if let Some(r) = region {
+        source.region = Some(r.clone());
+    }
+    Some(source)
+}
+
 /// The client the global flags describe.
 pub(crate) async fn client(global: &Global) -> Result<S3Client, CliError> {
     client_for(global, None).await

@@ -107,10 +107,11 @@ impl Output {
                 uploaded("upload", &src, outcome)
             }
             Event::ObjectDownloaded(o) => downloaded(o),
+            Event::ObjectCopied { from, outcome } => uploaded("copy", from, outcome),
             Event::Synced {
                 action,
-                key,
-                path,
+                from,
+                to,
                 dry_run,
                 ..
             } => {
@@ -118,14 +119,13 @@ impl Output {
                 if *action == SyncAction::Skip && !self.verbose {
                     return;
                 }
-                let object = format!("s3://{bucket}/{key}");
-                let file = path.display();
+                let to = to.as_deref().unwrap_or_default();
                 let what = match action {
-                    SyncAction::Upload => format!("upload: {file} to {object}"),
-                    SyncAction::Download => format!("download: {object} to {file}"),
-                    SyncAction::Skip => format!("skip: {file} = {object}"),
-                    SyncAction::DeleteObject => format!("delete: {object}"),
-                    SyncAction::DeleteFile => format!("delete: {file}"),
+                    SyncAction::Skip => format!("skip: {from} = {to}"),
+                    SyncAction::DeleteObject | SyncAction::DeleteFile => {
+                        format!("delete: {from}")
+                    }
+                    other => format!("{}: {from} to {to}", other.as_str()),
                 };
                 if *dry_run {
                     format!("(dry run) {what}")
@@ -183,6 +183,7 @@ impl Output {
                         e,
                         Event::ObjectUploaded { .. }
                             | Event::ObjectDownloaded(_)
+                            | Event::ObjectCopied { .. }
                             | Event::ObjectFailed { .. }
                             | Event::Synced { .. }
                     ) {

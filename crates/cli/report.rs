@@ -199,15 +199,23 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             "object",
             json!({"file": path, "key": key, "size": size, "ok": false, "error": error, "kept": kept}),
         ),
+        Event::ObjectCopied { from, outcome } => json_line(
+            "object",
+            json!({
+                "from": from, "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
+                "size": outcome.size, "ok": true,
+            }),
+        ),
         Event::Synced {
             action,
             key,
-            path,
+            from,
+            to,
             size,
             dry_run,
         } => json_line(
             "sync",
-            json!({"action": action.as_str(), "key": key, "file": path, "size": size, "dry_run": dry_run}),
+            json!({"action": action.as_str(), "key": key, "from": from, "to": to, "size": size, "dry_run": dry_run}),
         ),
         _ => json_line("unknown", json!({})),
     }

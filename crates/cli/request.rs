@@ -6,12 +6,13 @@
 use std::path::{Path, PathBuf};
 
 use ferry_engine::{
-    Copy, Download, ManagerConfig, ObjectSource, Source, Target, TreeDownload, TreeUpload, Upload,
+    Copy, Download, ManagerConfig, ObjectSource, Source, Target, TreeCopy, TreeDownload,
+    TreeUpload, Upload, as_folder,
 };
 use ferry_s3::{Directive, RequestOptions};
 
 use crate::args::{CpArgs, Global};
-use crate::client::parse_s3_url;
+use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{
     copy_only, download_settings, manager_config, object_content_flags, object_options,
@@ -56,6 +57,11 @@ pub(crate) enum Work {
     UploadTree(TreeUpload),
     /// A prefix to a folder.
     DownloadTree(TreeDownload),
+    /// A prefix to a prefix: on the server, or from another server through ferry (`source`).
+    CopyTree {
+        tree: TreeCopy,
+        source: Option<Box<Global>>,
+    },
 }
 
 impl Work {
@@ -63,7 +69,10 @@ impl Work {
     pub(crate) fn journaled(&self) -> bool {
         matches!(
             self,
-            Work::Upload { .. } | Work::Copy { .. } | Work::UploadTree(_)
+            Work::Upload { .. }
+                | Work::Copy { .. }
+                | Work::UploadTree(_)
+                | Work::CopyTree { source: None, .. }
         )
     }
 }
@@ -76,12 +85,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let work = match (s3(&args.src), s3(&args.dst)) {
         (false, true) if args.recursive => upload_tree(args)?,
         (true, false) if args.recursive => download_tree(args)?,
-        (true, true) if args.recursive => {
-            return Err(bad_input(
-                "--recursive is for a folder and a prefix; copies between S3 locations take \
-                 one object",
-            ));
-        }
+        (true, true) if args.recursive => copy_tree(global, args)?,
         (false, true) => upload(args)?,
         (true, false) => download(args)?,
         (true, true) => copy(global, args)?,
@@ -253,27 +257,8 @@ fn download(args: &CpArgs) -> Result<Work, CliError> {
     Ok(Work::Download(download))
 }
 
-/// `ferry cp s3://a/key s3://b/key2`.
-fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
-    let src = parse_s3_url(&args.src)?;
-    let mut dst = parse_s3_url(&args.dst)?;
-    if src.key.is_empty() || src.key.ends_with('/') {
-        return Err(bad_input(format!(
-            "{} names no object: give s3://bucket/key",
-            args.src
-        )));
-    }
-    if dst.key.is_empty() || dst.key.ends_with('/') {
-        dst.key
-            .push_str(src.key.rsplit('/').next().unwrap_or(&src.key));
-    }
-    ferry_s3::validate_key(&src.key).map_err(bad_input)?;
-    ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
-    if (&src.bucket, &src.key) == (&dst.bucket, &dst.key) && args.metadata_directive.is_none() {
-        return Err(bad_input(
-            "the source and the destination are the same object; give --metadata-directive REPLACE to rewrite its metadata",
-        ));
-    }
+/// The metadata directive of a copy (COPY by default), refusing the flags it would ignore.
+fn copy_directive(args: &CpArgs) -> Result<Directive, CliError> {
     let directive = match args
         .metadata_directive
         .as_deref()
@@ -304,6 +289,84 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
             "--verify, --expected-size and --direct-io are not for copies: a copy is always checked and writes no file",
         ));
     }
+    Ok(directive)
+}
+
+/// `ferry cp -r s3://a/prefix s3://b/prefix2`.
+fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
+    single_only(args)?;
+    let src = parse_s3_url(&args.src)?;
+    let dst = parse_s3_url(&args.dst)?;
+    let metadata_directive = copy_directive(args)?;
+    let source = source_global(
+        global,
+        &args.source_endpoint_url,
+        &args.source_profile,
+        &args.source_region,
+    );
+    if source.is_none() && src.bucket == dst.bucket {
+        overlap(&src.key, &dst.key)?;
+    }
+    if source.is_some() && args.restart {
+        return Err(bad_input(
+            "--restart is for copies on one server: a copy between servers cannot resume",
+        ));
+    }
+    let tree = TreeCopy {
+        from_request: RequestOptions {
+            sse_customer_key: args
+                .source_sse_c_key
+                .as_deref()
+                .map(sse_c_key)
+                .transpose()?,
+            ..Default::default()
+        },
+        metadata_directive,
+        options: object_options(args, None)?,
+        settings: upload_settings(args)?,
+        ..TreeCopy::new(src.bucket, &src.key, dst.bucket, &dst.key)
+    };
+    Ok(Work::CopyTree {
+        tree,
+        source: source.map(Box::new),
+    })
+}
+
+/// Refuses two prefixes of one bucket where one holds the other: what is copied would be
+/// listed and copied again.
+pub(crate) fn overlap(from: &str, to: &str) -> Result<(), CliError> {
+    let (a, b) = (as_folder(from), as_folder(to));
+    if a.starts_with(&b) || b.starts_with(&a) {
+        return Err(bad_input(format!(
+            "the source prefix {a:?} and the destination prefix {b:?} overlap in one bucket: \
+             copies would be listed and copied again; choose prefixes that do not contain each other"
+        )));
+    }
+    Ok(())
+}
+
+/// `ferry cp s3://a/key s3://b/key2`.
+fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
+    let src = parse_s3_url(&args.src)?;
+    let mut dst = parse_s3_url(&args.dst)?;
+    if src.key.is_empty() || src.key.ends_with('/') {
+        return Err(bad_input(format!(
+            "{} names no object: give s3://bucket/key",
+            args.src
+        )));
+    }
+    if dst.key.is_empty() || dst.key.ends_with('/') {
+        dst.key
+            .push_str(src.key.rsplit('/').next().unwrap_or(&src.key));
+    }
+    ferry_s3::validate_key(&src.key).map_err(bad_input)?;
+    ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
+    if (&src.bucket, &src.key) == (&dst.bucket, &dst.key) && args.metadata_directive.is_none() {
+        return Err(bad_input(
+            "the source and the destination are the same object; give --metadata-directive REPLACE to rewrite its metadata",
+        ));
+    }
+    let directive = copy_directive(args)?;
     let copy = Copy {
         from: ObjectSource {
             bucket: src.bucket,
@@ -321,29 +384,21 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         options: object_options(args, None)?,
         settings: upload_settings(args)?,
     };
-    let streamed = args.source_endpoint_url.is_some()
-        || args.source_profile.is_some()
-        || args.source_region.is_some();
-    if !streamed {
+    let Some(source) = source_global(
+        global,
+        &args.source_endpoint_url,
+        &args.source_profile,
+        &args.source_region,
+    ) else {
         return Ok(Work::Copy {
             copy,
             src: args.src.clone(),
         });
-    }
+    };
     if args.restart {
         return Err(bad_input(
             "--restart is for copies on one server: a copy between servers cannot resume",
         ));
-    }
-    let mut source = global.clone();
-    if let Some(e) = &args.source_endpoint_url {
-        source.endpoint_url = Some(e.clone());
-    }
-    if let Some(p) = &args.source_profile {
-        source.profile = Some(p.clone());
-    }
-    if let Some(r) = &args.source_region {
-        source.region = Some(r.clone());
     }
     Ok(Work::CrossCopy {
         copy,

@@ -113,6 +113,22 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
                 Err(e) => Err(engine_error(&e, interrupted, None)),
             }
         }
+        Work::CopyTree { tree, source } => {
+            let bucket = tree.bucket.clone();
+            let started = Instant::now();
+            let handle = match source {
+                Some(g) => {
+                    let source = manager.sibling(Arc::new(client_for(&g, connections).await?));
+                    manager.copy_tree_from(&source, tree)
+                }
+                None => manager.copy_tree(tree),
+            };
+            let (result, interrupted) = output.run_tree(&bucket, handle).await;
+            match result {
+                Ok(o) => tally(output, "copy", &bucket, &o, started),
+                Err(e) => Err(engine_error(&e, interrupted, None)),
+            }
+        }
         Work::DownloadTree(tree) => {
             let bucket = tree.bucket.clone();
             let started = Instant::now();

@@ -1,20 +1,23 @@
-//! `ferry sync`: a folder to a prefix or a prefix to a folder, moving only what differs; the
-//! flags become one engine request, the engine's report becomes lines, a summary and the exit
-//! code.
+//! `ferry sync`: a folder to a prefix, a prefix to a folder, or a prefix to a prefix (on one
+//! server or from another), moving only what differs; the flags become one engine request,
+//! the engine's report becomes lines, a summary and the exit code.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::{
-    Compare, Filters, SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeDownload, TreeUpload,
+    Compare, Filters, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeCopy,
+    TreeDownload, TreeUpload,
 };
 
 use crate::args::{Global, SyncArgs};
-use crate::client::{client_for, parse_s3_url};
+use crate::client::{client_for, parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::manager_config;
 use crate::output::{Output, secs};
 use crate::report::json_line;
+use crate::request::overlap;
 use crate::run::{manager, state_dir};
 
 /// Runs `ferry sync`.
@@ -31,6 +34,8 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     let settings = SyncSettings {
         compare: if a.size_only {
             Compare::SizeOnly
+        } else if a.checksum {
+            Compare::Checksum
         } else {
             Compare::SizeAndTime
         },
@@ -39,52 +44,86 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         max_delete: a.max_delete,
         filters,
     };
-    let up = match (a.src.starts_with("s3://"), a.dst.starts_with("s3://")) {
-        (false, true) => true,
-        (true, false) => false,
-        (true, true) => {
-            return Err(bad_input(
-                "sync between two S3 locations is not supported yet: sync a folder to a \
-                 prefix or a prefix to a folder",
-            ));
-        }
+    let source = source_global(
+        global,
+        &a.source_endpoint_url,
+        &a.source_profile,
+        &a.source_region,
+    );
+    let direction = match (a.src.starts_with("s3://"), a.dst.starts_with("s3://")) {
+        (false, true) => SyncAction::Upload,
+        (true, false) => SyncAction::Download,
+        (true, true) => SyncAction::Copy,
         (false, false) => {
             return Err(bad_input(
-                "one side of a sync is s3://bucket[/prefix], the other a folder",
+                "one side of a sync is s3://bucket[/prefix], the other a folder or a prefix",
             ));
         }
     };
+    if source.is_some() && direction != SyncAction::Copy {
+        return Err(bad_input(
+            "--source-endpoint-url, --source-profile and --source-region are for a sync \
+             between two S3 locations",
+        ));
+    }
     let config = manager_config(a.concurrency, &None, &a.bwlimit, 32 << 20)?;
     let connections = Some(config.max_requests as usize);
     let mut output = Output::new(&a.out, false);
     output.verbose = global.verbose > 0;
     let started = Instant::now();
-    let (bucket, result, interrupted) = if up {
-        let url = parse_s3_url(&a.dst)?;
-        let root = PathBuf::from(&a.src);
-        if !root.is_dir() {
-            return Err(bad_input(format!("{} is not a folder", root.display())));
+    let (bucket, result, interrupted) = match direction {
+        SyncAction::Upload => {
+            let url = parse_s3_url(&a.dst)?;
+            let root = PathBuf::from(&a.src);
+            if !root.is_dir() {
+                return Err(bad_input(format!("{} is not a folder", root.display())));
+            }
+            let journal = Some(state_dir(a.state_dir.clone())?);
+            let manager = manager(client_for(global, connections).await?, config, journal)?;
+            let sync = SyncUp {
+                tree: TreeUpload::new(root, &url.bucket, &url.key),
+                sync: settings,
+            };
+            let (r, i) = output.run_tree(&url.bucket, manager.sync_up(sync)).await;
+            (url.bucket, r, i)
         }
-        let journal = Some(state_dir(a.state_dir.clone())?);
-        let manager = manager(client_for(global, connections).await?, config, journal)?;
-        let sync = SyncUp {
-            tree: TreeUpload::new(root, &url.bucket, &url.key),
-            sync: settings,
-        };
-        let (r, i) = output.run_tree(&url.bucket, manager.sync_up(sync)).await;
-        (url.bucket, r, i)
-    } else {
-        let url = parse_s3_url(&a.src)?;
-        let manager = manager(client_for(global, connections).await?, config, None)?;
-        let sync = SyncDown {
-            tree: TreeDownload::new(&url.bucket, &url.key, &a.dst),
-            sync: settings,
-        };
-        let (r, i) = output.run_tree(&url.bucket, manager.sync_down(sync)).await;
-        (url.bucket, r, i)
+        SyncAction::Download => {
+            let url = parse_s3_url(&a.src)?;
+            let manager = manager(client_for(global, connections).await?, config, None)?;
+            let sync = SyncDown {
+                tree: TreeDownload::new(&url.bucket, &url.key, &a.dst),
+                sync: settings,
+            };
+            let (r, i) = output.run_tree(&url.bucket, manager.sync_down(sync)).await;
+            (url.bucket, r, i)
+        }
+        _ => {
+            let (from, to) = (parse_s3_url(&a.src)?, parse_s3_url(&a.dst)?);
+            if source.is_none() && from.bucket == to.bucket {
+                overlap(&from.key, &to.key)?;
+            }
+            let journal = match source {
+                None => Some(state_dir(a.state_dir.clone())?),
+                Some(_) => None,
+            };
+            let manager = manager(client_for(global, connections).await?, config, journal)?;
+            let sync = SyncCopy {
+                tree: TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key),
+                sync: settings,
+            };
+            let handle = match &source {
+                Some(g) => {
+                    let read = manager.sibling(Arc::new(client_for(g, connections).await?));
+                    manager.sync_copy_from(&read, sync)
+                }
+                None => manager.sync_copy(sync),
+            };
+            let (r, i) = output.run_tree(&to.bucket, handle).await;
+            (to.bucket, r, i)
+        }
     };
     match result {
-        Ok(o) => summary(&output, &bucket, up, &o, started),
+        Ok(o) => summary(&output, &bucket, direction, &o, started),
         Err(e) => Err(engine_error(&e, interrupted, None)),
     }
 }
@@ -94,12 +133,16 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
 fn summary(
     output: &Output,
     bucket: &str,
-    up: bool,
+    direction: SyncAction,
     o: &SyncOutcome,
     started: Instant,
 ) -> Result<(), CliError> {
     let t = &o.transfers;
-    let verb = if up { "uploaded" } else { "downloaded" };
+    let verb = match direction {
+        SyncAction::Upload => "uploaded",
+        SyncAction::Download => "downloaded",
+        _ => "copied",
+    };
     let moved = if o.dry_run { o.differing } else { t.done };
     let bytes = if o.dry_run {
         o.differing_bytes

@@ -75,8 +75,11 @@ pub use progress::{Event, Progress, Snapshot};
 pub use retry::{
     Jitter, QUOTA_TOKENS, RETRY_COST, RandomJitter, RetryPolicy, RetryQuota, THROTTLE_COST,
 };
+pub use tree::copy::TreeCopy;
 pub use tree::keys::as_folder;
-pub use tree::sync::{Compare, Filters, SyncAction, SyncDown, SyncOutcome, SyncSettings, SyncUp};
+pub use tree::sync::{
+    Compare, Filters, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
+};
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};
 

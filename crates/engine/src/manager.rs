@@ -20,7 +20,8 @@ use crate::journal::{JournalStore, SourceKind};
 use crate::outcome::{DownloadOutcome, TreeOutcome, UploadOutcome};
 use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
-use crate::tree::sync::{SyncDown, SyncOutcome, SyncUp};
+use crate::tree::copy::TreeCopy;
+use crate::tree::sync::{SyncCopy, SyncDown, SyncOutcome, SyncUp};
 use crate::tree::{TreeDownload, TreeUpload};
 use crate::upload::{Source, Upload};
 
@@ -240,19 +241,79 @@ impl<C: ObjectClient> Manager<C> {
         source: &Manager<D>,
         copy: Copy,
     ) -> Handle<UploadOutcome> {
-        let source = source.shared.clone();
+        let source = source.clone();
         self.spawn(
             move |ctx| {
-                let read = Context {
-                    shared: source,
-                    events: None,
-                    progress: Arc::new(Progress::default()),
-                    cancel: ctx.cancel.child_token(),
-                    folders: None,
-                };
+                let read = Self::reader(&source, &ctx);
                 crate::crosscopy::run(ctx, read, copy)
             },
             finished,
+        )
+    }
+
+    /// A context in which a transfer of this manager reads from `source`'s server: its
+    /// budgets, under `ctx`'s cancellation.
+    fn reader<D: ObjectClient>(source: &Manager<D>, ctx: &Context<C>) -> Context<D> {
+        Context {
+            shared: source.shared.clone(),
+            events: None,
+            progress: Arc::new(Progress::default()),
+            cancel: ctx.cancel.child_token(),
+            folders: None,
+        }
+    }
+
+    /// Starts copying a prefix to a prefix on this manager's server (server-side copies).
+    /// Must be called within a tokio runtime.
+    pub fn copy_tree(&self, tree: TreeCopy) -> Handle<TreeOutcome> {
+        self.spawn(
+            |ctx| crate::tree::copy::copy::<C, C>(ctx, None, tree),
+            |_| None,
+        )
+    }
+
+    /// Starts copying a prefix that `source` reads (another server, other credentials) to a
+    /// prefix on this manager's server, each object streamed through ferry. Must be called
+    /// within a tokio runtime.
+    pub fn copy_tree_from<D: ObjectClient>(
+        &self,
+        source: &Manager<D>,
+        tree: TreeCopy,
+    ) -> Handle<TreeOutcome> {
+        let source = source.clone();
+        self.spawn(
+            move |ctx| {
+                let read = Self::reader(&source, &ctx);
+                crate::tree::copy::copy(ctx, Some(read), tree)
+            },
+            |_| None,
+        )
+    }
+
+    /// Starts syncing a prefix to a prefix on this manager's server: only what differs is
+    /// copied. Must be called within a tokio runtime.
+    pub fn sync_copy(&self, sync: SyncCopy) -> Handle<SyncOutcome> {
+        self.spawn(
+            |ctx| crate::tree::sync::copy::<C, C>(ctx, None, sync),
+            |_| None,
+        )
+    }
+
+    /// Starts syncing a prefix that `source` reads (another server, other credentials) to a
+    /// prefix on this manager's server: only what differs is streamed through ferry. Must be
+    /// called within a tokio runtime.
+    pub fn sync_copy_from<D: ObjectClient>(
+        &self,
+        source: &Manager<D>,
+        sync: SyncCopy,
+    ) -> Handle<SyncOutcome> {
+        let source = source.clone();
+        self.spawn(
+            move |ctx| {
+                let read = Self::reader(&source, &ctx);
+                crate::tree::sync::copy(ctx, Some(read), sync)
+            },
+            |_| None,
         )
     }
 

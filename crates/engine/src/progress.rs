@@ -262,7 +262,7 @@ pub enum Event {
         /// What went wrong.
         error: String,
     },
-    /// An object of a tree was uploaded (or copied).
+    /// An object of a tree was uploaded.
     ObjectUploaded {
         /// The local file (none for a copy).
         path: Option<PathBuf>,
@@ -271,16 +271,25 @@ pub enum Event {
     },
     /// An object of a tree was downloaded.
     ObjectDownloaded(DownloadOutcome),
+    /// An object of a tree was copied from another.
+    ObjectCopied {
+        /// The source, `s3://bucket/key`.
+        from: String,
+        /// The outcome.
+        outcome: UploadOutcome,
+    },
     /// A sync decided about a path: a skip (the same on both sides), a deletion, or in a dry
     /// run a transfer that would be made. (A transfer made reports its end as any tree's
     /// object does.)
     Synced {
         /// What.
         action: crate::tree::sync::SyncAction,
-        /// The key.
+        /// The destination's key (the source's, for a skip or a download).
         key: String,
-        /// The local file.
-        path: PathBuf,
+        /// What the action reads or removes: a file's path, or `s3://bucket/key`.
+        from: String,
+        /// Where a transfer writes, or what a skip compared with.
+        to: Option<String>,
         /// Its size, as walked or listed.
         size: u64,
         /// Only reported, not done.

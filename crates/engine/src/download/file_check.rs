@@ -26,7 +26,7 @@ use crate::progress::Event;
 use crate::schedule::Sink;
 
 /// Reads a range of `file` in chunks, passing each to `f`.
-fn read_range(
+pub(super) fn read_range(
     file: &File,
     [first, len]: [u64; 2],
     mut f: impl FnMut(&[u8]),

@@ -15,6 +15,7 @@ mod file_check;
 mod landing;
 mod layout;
 mod partial;
+mod same;
 mod to_file;
 mod to_writer;
 
@@ -35,6 +36,7 @@ use crate::progress::Event;
 
 pub use check::VerifyMode;
 pub use partial::partial_path;
+pub(crate) use same::file_matches;
 
 const MIB: u64 = 1024 * 1024;
 /// Ranges a plan aims to stay under (the range size grows for huge objects).
@@ -194,6 +196,17 @@ pub(crate) struct Object {
 }
 
 impl<C: ObjectClient> Job<C> {
+    fn new(ctx: Context<C>, object: ObjectRef, settings: DownloadSettings) -> Self {
+        Self {
+            ctx,
+            object,
+            settings,
+            fetched: AtomicU64::new(0),
+            opened: Mutex::new(None),
+            opened_memory: Mutex::new(None),
+        }
+    }
+
     /// Announces the plan.
     fn planned(&self, object: &Object, ranges: usize, range_size: u64) {
         self.ctx.emit(Event::DownloadPlanned {
@@ -348,6 +361,65 @@ impl<C: ObjectClient> Job<C> {
 }
 
 /// Runs a download in `ctx`.
+/// The object as `meta` describes it, with the check `verify` asks for and the part sizes
+/// that check needs (listed, or inferred).
+async fn describe<C: ObjectClient>(
+    job: &Job<C>,
+    meta: &ObjectMeta,
+    verify: VerifyMode,
+) -> Result<Object, Error> {
+    let unverifiable = |why: &str| {
+        Error::new(
+            ErrorKind::Verification,
+            format!(
+                "{} cannot be verified ({why}); nothing was downloaded (a size check alone can be accepted)",
+                job.name()
+            ),
+        )
+    };
+    let chosen = check::choose_check(meta, verify);
+    if verify == VerifyMode::Require
+        && let Check::SizeOnly(why) = &chosen
+    {
+        return Err(unverifiable(why));
+    }
+    let size = meta.content_length;
+    let (parts, guessed) = match chosen.parts() {
+        Some(n) if size > 0 => match layout::part_sizes(job, size, n).await? {
+            Some((p, g)) => (Some(p), g),
+            None => (None, false),
+        },
+        _ => (None, false),
+    };
+    let chosen = match (&chosen, &parts) {
+        (Check::Composite(_) | Check::MultipartEtag(_), None) => {
+            let why = if size == 0 {
+                "an empty object of empty parts".to_string()
+            } else {
+                format!(
+                    "its {} needs the part boundaries, which the server does not give",
+                    chosen.kind()
+                )
+            };
+            if verify == VerifyMode::Require {
+                return Err(unverifiable(&why));
+            }
+            Check::SizeOnly(why)
+        }
+        _ => chosen,
+    };
+    Ok(Object {
+        size,
+        etag: Arc::from(meta.etag.as_str()),
+        version_id: meta.version_id.clone(),
+        check: chosen,
+        parts,
+        guessed,
+        mtime: crate::mtime::of_object(meta),
+    })
+}
+
+/// Runs a download in `ctx`.
 pub(crate) async fn run<C: ObjectClient>(
     ctx: Context<C>,
     download: Download,
@@ -363,20 +435,14 @@ pub(crate) async fn run<C: ObjectClient>(
         settings,
     } = download;
     let shared = ctx.shared.clone();
-    let job = Arc::new(Job {
-        ctx,
-        object: ObjectRef {
-            bucket,
-            key,
-            version_id,
-            request,
-            listed,
-        },
-        settings,
-        fetched: AtomicU64::new(0),
-        opened: Mutex::new(None),
-        opened_memory: Mutex::new(None),
-    });
+    let object = ObjectRef {
+        bucket,
+        key,
+        version_id,
+        request,
+        listed,
+    };
+    let job = Arc::new(Job::new(ctx, object, settings));
     let mut range_size = job.settings.range_size;
     if !matches!(target, Target::File(_)) {
         // Whole ranges wait in memory for their turn: two per connection fit the budget.
@@ -406,56 +472,8 @@ pub(crate) async fn run<C: ObjectClient>(
         }
         None => job.head(None).await?,
     };
-    let verify = job.settings.verify;
-    let unverifiable = |why: &str| {
-        Error::new(
-            ErrorKind::Verification,
-            format!(
-                "{} cannot be verified ({why}); nothing was downloaded (a size check alone can be accepted)",
-                job.name()
-            ),
-        )
-    };
-    let chosen = check::choose_check(&meta, verify);
-    if verify == VerifyMode::Require
-        && let Check::SizeOnly(why) = &chosen
-    {
-        return Err(unverifiable(why));
-    }
-    let size = meta.content_length;
-    let (parts, guessed) = match chosen.parts() {
-        Some(n) if size > 0 => match layout::part_sizes(&job, size, n).await? {
-            Some((p, g)) => (Some(p), g),
-            None => (None, false),
-        },
-        _ => (None, false),
-    };
-    let chosen = match (&chosen, &parts) {
-        (Check::Composite(_) | Check::MultipartEtag(_), None) => {
-            let why = if size == 0 {
-                "an empty object of empty parts".to_string()
-            } else {
-                format!(
-                    "its {} needs the part boundaries, which the server does not give",
-                    chosen.kind()
-                )
-            };
-            if verify == VerifyMode::Require {
-                return Err(unverifiable(&why));
-            }
-            Check::SizeOnly(why)
-        }
-        _ => chosen,
-    };
-    let object = Arc::new(Object {
-        size,
-        etag: Arc::from(meta.etag.as_str()),
-        version_id: meta.version_id.clone(),
-        check: chosen,
-        parts,
-        guessed,
-        mtime: crate::mtime::of_object(&meta),
-    });
+    let object = Arc::new(describe(&job, &meta, job.settings.verify).await?);
+    let size = object.size;
     let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
     let ranges = layout::plan_ranges(size, range_size, object.parts.as_deref());
     match target {

@@ -5,6 +5,7 @@
 //! partial file), their parts sharing the one memory budget. One object failing does not stop
 //! the others: each is reported as it ends, and the outcome lists what failed.
 
+pub(crate) mod copy;
 pub(crate) mod keys;
 pub(crate) mod sync;
 mod walk;
@@ -129,11 +130,7 @@ pub(crate) async fn upload_found<C: ObjectClient>(
     tree: TreeUpload,
     found: mpsc::Receiver<Found>,
 ) -> Result<TreeOutcome, Error> {
-    let plan = tree.settings.plan;
-    let weight = move |item: &Item| match crate::plan::plan(item.size, &plan) {
-        Ok(crate::plan::Plan::Multipart { parts, .. }) => parts,
-        _ => 1,
-    };
+    let weight = parts_weight(tree.settings.plan);
     let start = move |ctx: Context<C>, item: Item| {
         let mut options = tree.options.clone();
         if tree.guess_content_type && options.content_type.is_none() {
@@ -153,6 +150,14 @@ pub(crate) async fn upload_found<C: ObjectClient>(
     run(ctx, found, weight, start).await
 }
 
+/// An object's weight when it is written in parts: how many `plan` gives it.
+pub(crate) fn parts_weight(plan: crate::plan::PlanConfig) -> impl Fn(&Item) -> u32 {
+    move |item: &Item| match crate::plan::plan(item.size, &plan) {
+        Ok(crate::plan::Plan::Multipart { parts, .. }) => parts,
+        _ => 1,
+    }
+}
+
 /// Downloads a prefix in `ctx`.
 pub(crate) async fn download<C: ObjectClient>(
     ctx: Context<C>,
@@ -160,7 +165,13 @@ pub(crate) async fn download<C: ObjectClient>(
 ) -> Result<TreeOutcome, Error> {
     crate::download::check(&tree.settings)?;
     check_folder(&tree.root)?;
-    let found = walk::list(&ctx, listing(&tree), tree.root.clone(), READ_AHEAD, false);
+    let found = walk::list(
+        &ctx,
+        listing(&tree),
+        Some(tree.root.clone()),
+        READ_AHEAD,
+        false,
+    );
     download_found(ctx, tree, found).await
 }
 
@@ -321,7 +332,7 @@ impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> 
 /// cancel stops new objects and cancels those running (the outcome is then marked
 /// interrupted); a failed walk or listing stops new objects and is the error once those
 /// running have ended.
-async fn run<C, T, W, F, Fut>(
+pub(crate) async fn run<C, T, W, F, Fut>(
     ctx: Context<C>,
     mut found: mpsc::Receiver<Found>,
     weight: W,

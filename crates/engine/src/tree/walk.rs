@@ -177,14 +177,14 @@ fn listed_time(t: &str) -> Option<std::time::SystemTime> {
 }
 
 /// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each
-/// object with the file it goes to below `root`. A page that meets a transient error is asked
+/// object with the file it goes to below `root` (with no `root`, keys only). A page that meets a transient error is asked
 /// for again; one that fails for good ends the channel with [`Found::Fatal`]. An empty
 /// listing is [`Found::Fatal`] too unless `empty_ok` (a sync's destination): nothing to
 /// download is a mistake in the prefix.
 pub(crate) fn list<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
-    root: PathBuf,
+    root: Option<PathBuf>,
     capacity: usize,
     empty_ok: bool,
 ) -> mpsc::Receiver<Found> {
@@ -207,7 +207,22 @@ pub(crate) fn list<C: ObjectClient>(
                 }
             };
             for o in page.objects {
-                let found = match path_for(&root, &prefix, &o.key) {
+                let Some(root) = &root else {
+                    // Keys only (a copy): every object, as it is.
+                    any = true;
+                    let item = Item {
+                        path: PathBuf::new(),
+                        key: o.key,
+                        size: o.size,
+                        etag: o.etag,
+                        mtime: o.last_modified.as_deref().and_then(listed_time),
+                    };
+                    if tx.send(Found::Item(item)).await.is_err() {
+                        return;
+                    }
+                    continue;
+                };
+                let found = match path_for(root, &prefix, &o.key) {
                     Ok(Some(path)) => match folders.check(&o.key) {
                         None => Found::Item(Item {
                             path,

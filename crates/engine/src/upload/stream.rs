@@ -49,11 +49,13 @@ pub(crate) async fn run_stream<C: ObjectClient>(
             format!("the stream had {had} bytes, not the {said} it was said to have"),
         )
     };
-    // Read up to the threshold first: a stream that ends below it is one PutObject. Its
-    // memory is held until the end.
-    let _first = memory.take(threshold).await;
-    let mut pending = read_memory(&mut reader, threshold).await?;
-    if (pending.len() as u64) < threshold {
+    // Read up to the threshold first (a stream of known size below it: its size and one
+    // byte more, to see it end): a stream that ends below it is one PutObject. Its memory is
+    // held until the end.
+    let first = known.map_or(threshold, |p| p.size().saturating_add(1).min(threshold));
+    let _first = memory.take(first).await;
+    let mut pending = read_memory(&mut reader, first).await?;
+    if (pending.len() as u64) < first {
         let size = pending.len() as u64;
         if let Some(p) = known
             && p.size() != size

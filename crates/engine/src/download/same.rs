@@ -1,0 +1,73 @@
+//! Whether a local file holds an object's bytes, judged by the object's own check (its
+//! full-object or composite CRC, its SHA, or its MD5 ETag) computed over the file, the way a
+//! download checks what it fetched: what `sync --checksum` asks of two sides of equal size.
+//! No byte of the object is downloaded.
+
+use std::path::Path;
+
+use ferry_s3::{ObjectClient, RequestOptions};
+
+use super::check::Ordered;
+use super::file_check::read_range;
+use super::layout::head_each_part;
+use super::{Job, ObjectRef, VerifyMode, describe};
+use crate::context::Context;
+use crate::error::{Error, ErrorKind};
+use crate::outcome::Check;
+
+/// Whether the file at `path` holds the bytes of `bucket`/`key`: `None` when the object
+/// offers no check to compare with (an SSE-C object without an additional checksum, a
+/// multipart ETag whose part boundaries the server does not give).
+pub(crate) async fn file_matches<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    key: &str,
+    request: &RequestOptions,
+    path: &Path,
+) -> Result<Option<bool>, Error> {
+    let object = ObjectRef {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        version_id: None,
+        request: request.clone(),
+        listed: None,
+    };
+    let job = Job::new(ctx.clone(), object, Default::default());
+    let meta = job.head(None).await?;
+    let object = describe(&job, &meta, VerifyMode::Auto).await?;
+    let Some(expected) = object.check.expected().map(str::to_string) else {
+        return Ok(None);
+    };
+    if file_value(path, &object.check, object.parts.clone()).await? == Some(expected.clone()) {
+        return Ok(Some(true));
+    }
+    if object.guessed {
+        // The part sizes were inferred as uniform: learn them one by one before saying no.
+        let n = object.check.parts().unwrap_or(1);
+        let sizes = head_each_part(&job, n).await?;
+        if Some(&sizes) != object.parts.as_ref() {
+            let value = file_value(path, &object.check, Some(sizes)).await?;
+            return Ok(Some(value == Some(expected)));
+        }
+    }
+    Ok(Some(false))
+}
+
+/// `check`'s value computed over the file at `path`, in order.
+async fn file_value(
+    path: &Path,
+    check: &Check,
+    parts: Option<Vec<u64>>,
+) -> Result<Option<String>, Error> {
+    let mut ordered = Ordered::new(check, parts.as_deref());
+    let path = path.to_path_buf();
+    tokio::task::spawn_blocking(move || {
+        let file = std::fs::File::open(&path)?;
+        let size = file.metadata()?.len();
+        read_range(&file, [0, size], |b| ordered.update(b))?;
+        Ok(ordered.finish())
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Local, format!("the checksum task failed: {e}")))?
+    .map_err(|e: std::io::Error| Error::local("reading a file to compare its checksum", e))
+}

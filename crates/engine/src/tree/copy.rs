@@ -1,0 +1,184 @@
+//! Prefix to prefix: every object under a source prefix to the same key below a destination
+//! prefix, as one transfer of many objects. On one server each object is a server-side copy
+//! (CopyObject, or UploadPartCopy parts: no byte passes through ferry, resumable as any copy);
+//! between servers (a source [`Context`] of its own), each is streamed through ferry: ranges
+//! downloaded and checked, parts uploaded and checksummed.
+
+use std::sync::Arc;
+
+use ferry_s3::{Directive, ListObjectsRequest, ObjectClient, ObjectOptions, RequestOptions};
+use tokio::sync::{Semaphore, mpsc};
+
+const MIB: u64 = 1024 * 1024;
+
+use super::{Ended, Found, Item, READ_AHEAD, keys, run};
+use crate::context::Context;
+use crate::copy::{Copy, ObjectSource};
+use crate::error::Error;
+use crate::job::UploadSettings;
+use crate::outcome::{TreeOutcome, UploadOutcome};
+use crate::progress::Event;
+
+/// A prefix to a prefix: every object under `from_bucket`/`from_prefix` to `bucket`/`prefix`
+/// and its key below the source prefix.
+#[derive(Debug, Clone)]
+pub struct TreeCopy {
+    /// Source bucket.
+    pub from_bucket: String,
+    /// Source prefix (a `/` is added when it has none; empty: the whole bucket).
+    pub from_prefix: String,
+    /// Sent with every request to the source: its SSE-C key, expected bucket owner,
+    /// requester pays.
+    pub from_request: RequestOptions,
+    /// `Copy` (default): each object keeps its source's content headers, metadata and tags;
+    /// `Replace`: it takes those of `options`.
+    pub metadata_directive: Directive,
+    /// Destination bucket.
+    pub bucket: String,
+    /// Destination prefix (a `/` is added when it has none; empty: the bucket's top).
+    pub prefix: String,
+    /// What each new object carries.
+    pub options: ObjectOptions,
+    /// How each object is copied.
+    pub settings: UploadSettings,
+}
+
+impl TreeCopy {
+    /// Every object under `from_bucket`/`from_prefix` to `bucket`/`prefix`, with default
+    /// options and settings.
+    pub fn new(
+        from_bucket: impl Into<String>,
+        from_prefix: &str,
+        bucket: impl Into<String>,
+        prefix: &str,
+    ) -> Self {
+        Self {
+            from_bucket: from_bucket.into(),
+            from_prefix: from_prefix.to_string(),
+            from_request: RequestOptions::default(),
+            metadata_directive: Directive::Copy,
+            bucket: bucket.into(),
+            prefix: prefix.to_string(),
+            options: ObjectOptions::default(),
+            settings: UploadSettings::default(),
+        }
+    }
+
+    /// The listing of the source prefix.
+    pub(crate) fn source_listing(&self) -> ListObjectsRequest {
+        let prefix = keys::as_folder(&self.from_prefix);
+        ListObjectsRequest {
+            bucket: self.from_bucket.clone(),
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            request: self.from_request.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The listing of the destination prefix.
+    pub(crate) fn destination_listing(&self) -> ListObjectsRequest {
+        let prefix = keys::as_folder(&self.prefix);
+        ListObjectsRequest {
+            bucket: self.bucket.clone(),
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            request: self.options.request.clone(),
+            ..Default::default()
+        }
+    }
+
+    /// The destination key of source key `key`.
+    pub(crate) fn key_for(&self, key: &str) -> String {
+        let from = keys::as_folder(&self.from_prefix);
+        let rel = key.strip_prefix(from.as_str()).unwrap_or(key);
+        format!("{}{rel}", keys::as_folder(&self.prefix))
+    }
+}
+
+/// One copied object, and the object it was copied from.
+pub(crate) struct Copied {
+    from: String,
+    outcome: UploadOutcome,
+}
+
+impl Ended for Copied {
+    fn event(&self, _item: &Item) -> Event {
+        Event::ObjectCopied {
+            from: self.from.clone(),
+            outcome: self.outcome.clone(),
+        }
+    }
+}
+
+/// Copies a prefix in `ctx`, reading through `source` when it is another server.
+pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
+    ctx: Context<C>,
+    source: Option<Context<D>>,
+    tree: TreeCopy,
+) -> Result<TreeOutcome, Error> {
+    crate::job::check(&tree.settings, &tree.options)?;
+    let found = match &source {
+        Some(s) => super::walk::list(s, tree.source_listing(), None, READ_AHEAD, false),
+        None => super::walk::list(&ctx, tree.source_listing(), None, READ_AHEAD, false),
+    };
+    copy_found(ctx, source, tree, found).await
+}
+
+/// Copies what `found` (items of the source prefix) yields, as `tree` says.
+pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
+    ctx: Context<C>,
+    source: Option<Context<D>>,
+    tree: TreeCopy,
+    found: mpsc::Receiver<Found>,
+) -> Result<TreeOutcome, Error> {
+    let weight = super::parts_weight(tree.settings.plan);
+    // Between servers, each object holds up to its first part in memory from start to end
+    // (a stream upload's first block); objects start only while half the memory budget
+    // covers theirs, so the other half keeps their downloads moving.
+    let total = ctx.shared.memory.total();
+    let held_mib = (total / 2 / MIB).max(1);
+    let first_blocks = Arc::new(Semaphore::new(held_mib as usize));
+    let threshold = tree.settings.plan.multipart_threshold.max(1);
+    let start = move |ctx: Context<C>, item: Item| {
+        let first_block = source.as_ref().map(|_| {
+            let mib = item.size.saturating_add(1).min(threshold).div_ceil(MIB);
+            (first_blocks.clone(), mib.clamp(1, held_mib) as u32)
+        });
+        let from = ObjectSource {
+            bucket: tree.from_bucket.clone(),
+            key: item.key.clone(),
+            version_id: None,
+            sse_customer_key: tree.from_request.sse_customer_key.clone(),
+            metadata_directive: tree.metadata_directive,
+        };
+        let url = format!("s3://{}/{}", from.bucket, from.key);
+        let copy = Copy {
+            from,
+            bucket: tree.bucket.clone(),
+            key: tree.key_for(&item.key),
+            options: tree.options.clone(),
+            settings: tree.settings.clone(),
+        };
+        // Between servers, the source is read under this object's cancellation.
+        let read = source.as_ref().map(|s| Context {
+            cancel: ctx.cancel.child_token(),
+            ..s.child()
+        });
+        async move {
+            let _held = match first_block {
+                Some((blocks, mib)) => Some(
+                    blocks
+                        .acquire_many_owned(mib)
+                        .await
+                        .expect("the semaphore is never closed"),
+                ),
+                None => None,
+            };
+            let outcome = match read {
+                Some(read) => crate::crosscopy::run(ctx, read, copy).await,
+                None => crate::copy::run(ctx, copy).await,
+            };
+            outcome.map(|outcome| Copied { from: url, outcome })
+        }
+    };
+    run(ctx, found, weight, start).await
+}

@@ -1,0 +1,290 @@
+//! Judging pairs: what the two listings settle at once (sizes, times), and, for the pairs
+//! they cannot, a probe that asks the server (a stored `mtime`, a checksum), several pairs at
+//! a time beside the merge.
+
+use std::pin::pin;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use ferry_s3::{GetObjectRequest, ObjectClient, ObjectMeta, RequestOptions};
+use futures_util::StreamExt as _;
+use futures_util::future::BoxFuture;
+use tokio::sync::mpsc;
+
+use super::merge::{Merged, send};
+use super::{Compare, Direction, Sides, SyncAction, SyncSettings, TreeCopy};
+use crate::context::Context;
+use crate::error::Failure;
+use crate::tree::{Found, Item, TreeDownload, TreeUpload};
+
+/// Asks whether source item `a` and destination item `b` are the same; gives `a` back.
+pub(super) type Probe = Arc<dyn Fn(Item, Item) -> BoxFuture<'static, (Item, bool)> + Send + Sync>;
+
+/// Pairs probed at once.
+const PROBES: usize = 16;
+
+/// Whole seconds since the epoch.
+fn secs(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+/// Whether source `a` and destination `b` are the same, when the listings say enough;
+/// `None` when the server must be asked.
+pub(super) fn at_once(direction: Direction, compare: Compare, a: &Item, b: &Item) -> Option<bool> {
+    if a.size != b.size {
+        return Some(false);
+    }
+    match (compare, direction) {
+        (Compare::SizeOnly, _) => Some(true),
+        (Compare::Checksum, _) => None,
+        // The destination object (b) was written no earlier than its source (a) last changed.
+        (Compare::SizeAndTime, Direction::Up | Direction::Copy) => Some(match (a.mtime, b.mtime) {
+            (Some(source), Some(dest)) => secs(dest) >= secs(source),
+            _ => false,
+        }),
+        // The file (b) has the object's (a) Last-Modified; else its stored mtime, maybe.
+        (Compare::SizeAndTime, Direction::Down) => match (b.mtime, a.mtime) {
+            (Some(file), Some(listed)) if secs(file) == secs(listed) => Some(true),
+            (Some(_), Some(_)) => None,
+            _ => Some(false),
+        },
+    }
+}
+
+/// The probes at work: pairs sent to `pairs` are judged, several at a time; those that
+/// differ go on to the transfers. `done` ends, once `pairs` is dropped, with the skips and
+/// the transfers it decided.
+pub(super) struct Judging {
+    pub(super) pairs: mpsc::Sender<(Item, Item)>,
+    pub(super) done: tokio::task::JoinHandle<Merged>,
+}
+
+/// Starts the probes, sending what differs to `tx`.
+pub(super) fn start<C: ObjectClient>(
+    ctx: &Context<C>,
+    sides: &Sides,
+    settings: &SyncSettings,
+    probe: Probe,
+    tx: mpsc::Sender<Found>,
+) -> Judging {
+    let (pairs, mut rx) = mpsc::channel::<(Item, Item)>(PROBES);
+    let (ctx, sides, dry_run) = (ctx.clone(), sides.clone(), settings.dry_run);
+    let task = tokio::spawn(async move {
+        let mut judged = pin!(
+            futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
+                .map(|(a, b)| probe(a, b))
+                .buffer_unordered(PROBES)
+        );
+        let mut merged = Merged::default();
+        while let Some((a, same)) = judged.next().await {
+            if same {
+                merged.skipped += 1;
+                sides.report(&ctx, SyncAction::Skip, &a, dry_run);
+            } else if !send(&ctx, &sides, a, dry_run, &tx, &mut merged).await {
+                break;
+            }
+        }
+        merged
+    });
+    Judging { pairs, done: task }
+}
+
+/// A probe for a pair [`at_once`] always settles.
+fn never() -> Probe {
+    Arc::new(|a, _| Box::pin(async move { (a, false) }))
+}
+
+/// HeadObject with the object's checksum.
+async fn head<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    key: &str,
+    request: &RequestOptions,
+) -> Result<ObjectMeta, Failure> {
+    let req = GetObjectRequest {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        checksum_mode: true,
+        request: request.clone(),
+        ..Default::default()
+    };
+    ctx.request(None, |c| c.head_object(&req)).await
+}
+
+/// Whether the file at `path` holds the object's bytes, by the object's own check.
+fn file_probe<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    request: &RequestOptions,
+    up: bool,
+) -> Probe {
+    let (ctx, bucket, request) = (ctx.clone(), bucket.to_string(), request.clone());
+    Arc::new(move |a: Item, b: Item| {
+        let (ctx, bucket, request) = (ctx.clone(), bucket.clone(), request.clone());
+        Box::pin(async move {
+            let (file, object) = if up { (&a, &b) } else { (&b, &a) };
+            let same =
+                crate::download::file_matches(&ctx, &bucket, &object.key, &request, &file.path)
+                    .await;
+            (a, matches!(same, Ok(Some(true))))
+        })
+    })
+}
+
+/// The probe of a sync up.
+pub(super) fn up<C: ObjectClient>(ctx: &Context<C>, tree: &TreeUpload, compare: Compare) -> Probe {
+    match compare {
+        Compare::Checksum => file_probe(ctx, &tree.bucket, &tree.options.request, true),
+        _ => never(),
+    }
+}
+
+/// The probe of a sync down: the checksum, or the `mtime` stored at upload.
+pub(super) fn down<C: ObjectClient>(
+    ctx: &Context<C>,
+    tree: &TreeDownload,
+    compare: Compare,
+) -> Probe {
+    if compare == Compare::Checksum {
+        return file_probe(ctx, &tree.bucket, &tree.request, false);
+    }
+    let (ctx, bucket, request) = (ctx.clone(), tree.bucket.clone(), tree.request.clone());
+    Arc::new(move |a: Item, b: Item| {
+        let (ctx, bucket, request) = (ctx.clone(), bucket.clone(), request.clone());
+        Box::pin(async move {
+            let same = match (b.mtime, head(&ctx, &bucket, &a.key, &request).await) {
+                (Some(file), Ok(meta)) => stored_mtime_is(&meta, file),
+                _ => false,
+            };
+            (a, same)
+        })
+    })
+}
+
+/// Whether the `mtime` stored in `meta` is the file's time `file` (to the second when the
+/// stored time has no fraction).
+fn stored_mtime_is(meta: &ObjectMeta, file: SystemTime) -> bool {
+    meta.metadata
+        .get(crate::mtime::MTIME_KEY)
+        .and_then(|v| crate::mtime::parse_mtime(v))
+        .is_some_and(|stored| {
+            stored == file
+                || (stored
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .map(|d| d.subsec_nanos() == 0)
+                    .unwrap_or(false)
+                    && secs(stored) == secs(file))
+        })
+}
+
+/// The probe of a sync from prefix to prefix: both objects' checksums (or ETags) agree.
+pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
+    ctx: &Context<C>,
+    source: Option<&Context<D>>,
+    tree: &TreeCopy,
+    compare: Compare,
+) -> Probe {
+    if compare != Compare::Checksum {
+        return never();
+    }
+    let (ctx, source) = (ctx.clone(), source.cloned());
+    let (from_bucket, from_request) = (tree.from_bucket.clone(), tree.from_request.clone());
+    let (bucket, request) = (tree.bucket.clone(), tree.options.request.clone());
+    Arc::new(move |a: Item, b: Item| {
+        let (ctx, source) = (ctx.clone(), source.clone());
+        let (from_bucket, from_request) = (from_bucket.clone(), from_request.clone());
+        let (bucket, request) = (bucket.clone(), request.clone());
+        Box::pin(async move {
+            let read = match &source {
+                Some(s) => head(s, &from_bucket, &a.key, &from_request).await,
+                None => head(&ctx, &from_bucket, &a.key, &from_request).await,
+            };
+            let written = head(&ctx, &bucket, &b.key, &request).await;
+            let same = match (read, written) {
+                (Ok(x), Ok(y)) => same_content(&x, &y),
+                _ => false,
+            };
+            (a, same)
+        })
+    })
+}
+
+/// Whether two objects hold the same bytes by what they say of them: the same checksum (of
+/// one algorithm and type), else the same ETag (an MD5 of the bytes, or of the same parts).
+fn same_content(x: &ObjectMeta, y: &ObjectMeta) -> bool {
+    if x.content_length != y.content_length {
+        return false;
+    }
+    match (&x.checksum.value, &y.checksum.value) {
+        (Some(p), Some(q)) if p.algorithm == q.algorithm => {
+            return p.value == q.value;
+        }
+        _ => {}
+    }
+    !x.etag.is_empty() && x.etag == y.etag
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_s3::{ChecksumAlgorithm, ChecksumValue};
+
+    fn item(size: u64, secs: u64) -> Item {
+        Item {
+            path: Default::default(),
+            key: "k".into(),
+            size,
+            etag: None,
+            mtime: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
+        }
+    }
+
+    #[test]
+    fn listings_settle_sizes_and_times_and_leave_checksums_to_the_server() {
+        let (old, new) = (item(5, 100), item(5, 200));
+        let up = Direction::Up;
+        assert_eq!(at_once(up, Compare::SizeAndTime, &old, &new), Some(true));
+        assert_eq!(at_once(up, Compare::SizeAndTime, &new, &old), Some(false));
+        assert_eq!(at_once(up, Compare::SizeOnly, &new, &old), Some(true));
+        assert_eq!(at_once(up, Compare::Checksum, &old, &new), None);
+        assert_eq!(
+            at_once(up, Compare::Checksum, &item(4, 1), &new),
+            Some(false)
+        );
+        let down = Direction::Down;
+        assert_eq!(at_once(down, Compare::SizeAndTime, &old, &old), Some(true));
+        assert_eq!(at_once(down, Compare::SizeAndTime, &old, &new), None);
+        assert_eq!(
+            at_once(Direction::Copy, Compare::SizeAndTime, &new, &old),
+            Some(false)
+        );
+    }
+
+    #[test]
+    fn objects_agree_by_checksum_before_etag() {
+        let meta = |v: &str, etag: &str| ObjectMeta {
+            content_length: 3,
+            etag: etag.into(),
+            checksum: ferry_s3::ObjectChecksum {
+                value: (!v.is_empty()).then(|| ChecksumValue {
+                    algorithm: ChecksumAlgorithm::Crc64Nvme,
+                    value: v.into(),
+                }),
+                checksum_type: None,
+            },
+            ..Default::default()
+        };
+        assert!(same_content(
+            &meta("AAA=", "\"e1\""),
+            &meta("AAA=", "\"e2\"")
+        ));
+        assert!(!same_content(
+            &meta("AAA=", "\"e1\""),
+            &meta("BBB=", "\"e1\"")
+        ));
+        assert!(same_content(&meta("", "\"e1\""), &meta("AAA=", "\"e1\"")));
+        assert!(!same_content(&meta("", "\"e1\""), &meta("", "\"e2\"")));
+    }
+}

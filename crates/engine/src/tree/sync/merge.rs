@@ -1,0 +1,235 @@
+//! The merge of a sync's two sides: each side is taken in its listing order, matched on the
+//! key below its prefix; what only the source holds, or holds differently, goes on to the
+//! transfers; what both hold alike is skipped; what only the destination holds may be deleted.
+
+use std::collections::BTreeMap;
+
+use ferry_s3::ObjectClient;
+use tokio::sync::mpsc;
+
+use super::judge::{self, Probe};
+use super::{Sides, SyncAction, SyncSettings};
+use crate::context::Context;
+use crate::error::Error;
+use crate::tree::{Found, Item};
+
+/// What the merge decided, beyond the transfers it sent on.
+#[derive(Default)]
+pub(super) struct Merged {
+    pub(super) skipped: u64,
+    /// Transfers decided: their count and bytes.
+    pub(super) planned: (u64, u64),
+    pub(super) deletions: Vec<Item>,
+    pub(super) listing_failed: bool,
+}
+
+/// The next item of a side, or its end; a bad entry goes on to the transfers (it fails
+/// there, named), a failed listing ends the merge.
+enum Next {
+    Item(Item),
+    End,
+    Failed(Error),
+}
+
+async fn next(rx: &mut mpsc::Receiver<Found>, tx: &mpsc::Sender<Found>) -> Next {
+    loop {
+        match rx.recv().await {
+            None => return Next::End,
+            Some(Found::Item(i)) => return Next::Item(i),
+            Some(Found::Bad(b)) => {
+                let _ = tx.send(Found::Bad(b)).await;
+            }
+            Some(Found::Fatal(e)) => return Next::Failed(e),
+        }
+    }
+}
+
+/// Keys in the order of their path components (`b/x` before `b-c`): SeaweedFS lists a
+/// prefix so, where S3 sorts whole keys by their bytes (`b-c` before `b/x`).
+fn component_order(a: &str, b: &str) -> std::cmp::Ordering {
+    a.split('/').cmp(b.split('/'))
+}
+
+/// Whether no later item of a side whose next key is `head` can be `key`, whichever of the
+/// two orders the side is sorted in.
+fn passed(key: &str, head: Option<&str>) -> bool {
+    head.is_none_or(|h| key.as_bytes() < h.as_bytes() && component_order(key, h).is_lt())
+}
+
+/// Merges the two sides: what only the source holds, or holds differently, goes to `tx`
+/// (pairs the listings cannot settle by way of the judge, which asks the server); what both
+/// hold alike is skipped; what only the destination holds may be deleted.
+///
+/// Each side is taken in its order, the lesser head first; an item waits until the same
+/// key comes from the other side (then the two are compared) or that side has passed it in
+/// both orders a listing may use (then it is on one side only). Items wait only where the
+/// orders disagree (names beside a folder of the same stem), so memory stays bounded.
+pub(super) async fn merge<C: ObjectClient>(
+    ctx: &Context<C>,
+    sides: &Sides,
+    settings: &SyncSettings,
+    probe: Probe,
+    mut source: mpsc::Receiver<Found>,
+    mut dest: mpsc::Receiver<Found>,
+    tx: mpsc::Sender<Found>,
+) -> Merged {
+    let mut merged = Merged::default();
+    let judging = judge::start(ctx, sides, settings, probe, tx.clone());
+    let mut waiting_s: BTreeMap<String, Item> = BTreeMap::new();
+    let mut waiting_d: BTreeMap<String, Item> = BTreeMap::new();
+    let mut s = next(&mut source, &tx).await;
+    let mut d = next(&mut dest, &tx).await;
+    'merge: loop {
+        let (from_source, item) = match (s, d) {
+            (Next::Failed(e), _) | (_, Next::Failed(e)) => {
+                merged.listing_failed = true;
+                let _ = tx.send(Found::Fatal(e)).await;
+                break 'merge;
+            }
+            (Next::End, Next::End) => {
+                s = Next::End;
+                d = Next::End;
+                (true, None)
+            }
+            (Next::Item(a), Next::End) => {
+                d = Next::End;
+                s = next(&mut source, &tx).await;
+                (true, Some(a))
+            }
+            (Next::End, Next::Item(b)) => {
+                s = Next::End;
+                d = next(&mut dest, &tx).await;
+                (false, Some(b))
+            }
+            (Next::Item(a), Next::Item(b)) => {
+                if sides.rel(&a, true).as_bytes() <= sides.rel(&b, false).as_bytes() {
+                    d = Next::Item(b);
+                    s = next(&mut source, &tx).await;
+                    (true, Some(a))
+                } else {
+                    s = Next::Item(a);
+                    d = next(&mut dest, &tx).await;
+                    (false, Some(b))
+                }
+            }
+        };
+        if let Some(item) = item.filter(|i| settings.filters.allows(sides.rel(i, from_source))) {
+            let rel = sides.rel(&item, from_source).to_string();
+            let (mine, theirs) = if from_source {
+                (&mut waiting_s, &mut waiting_d)
+            } else {
+                (&mut waiting_d, &mut waiting_s)
+            };
+            match theirs.remove(&rel) {
+                Some(other) => {
+                    let (a, b) = if from_source {
+                        (item, other)
+                    } else {
+                        (other, item)
+                    };
+                    match judge::at_once(sides.direction, settings.compare, &a, &b) {
+                        Some(true) => {
+                            merged.skipped += 1;
+                            sides.report(ctx, SyncAction::Skip, &a, settings.dry_run);
+                        }
+                        Some(false) => {
+                            if !send(ctx, sides, a, settings.dry_run, &tx, &mut merged).await {
+                                break 'merge;
+                            }
+                        }
+                        None => {
+                            if judging.pairs.send((a, b)).await.is_err() {
+                                break 'merge;
+                            }
+                        }
+                    }
+                }
+                None => {
+                    mine.insert(rel, item);
+                }
+            }
+        }
+        // What the other side has passed is on one side only.
+        let head = |n: &Next, source: bool| match n {
+            Next::Item(i) => Some(sides.rel(i, source).to_string()),
+            _ => None,
+        };
+        let (head_s, head_d) = (head(&s, true), head(&d, false));
+        for k in gone(&waiting_s, head_d.as_deref()) {
+            let i = waiting_s.remove(&k).expect("waiting");
+            if !send(ctx, sides, i, settings.dry_run, &tx, &mut merged).await {
+                break 'merge;
+            }
+        }
+        for k in gone(&waiting_d, head_s.as_deref()) {
+            let i = waiting_d.remove(&k).expect("waiting");
+            if settings.delete {
+                merged.deletions.push(i);
+            }
+        }
+        if matches!((&s, &d), (Next::End, Next::End))
+            && waiting_s.is_empty()
+            && waiting_d.is_empty()
+        {
+            break;
+        }
+    }
+    drop(judging.pairs);
+    let judged = judging.done.await.unwrap_or_default();
+    merged.skipped += judged.skipped;
+    merged.planned.0 += judged.planned.0;
+    merged.planned.1 += judged.planned.1;
+    merged
+}
+
+/// The waiting keys the other side, whose next key is `head`, has passed.
+fn gone(waiting: &BTreeMap<String, Item>, head: Option<&str>) -> Vec<String> {
+    waiting
+        .keys()
+        .take_while(|k| head.is_none_or(|h| k.as_bytes() < h.as_bytes()))
+        .filter(|k| passed(k, head))
+        .cloned()
+        .collect()
+}
+
+/// Sends a source item to the transfers (or, in a dry run, reports it); false when the
+/// transfers have stopped.
+pub(super) async fn send<C: ObjectClient>(
+    ctx: &Context<C>,
+    sides: &Sides,
+    i: Item,
+    dry_run: bool,
+    tx: &mpsc::Sender<Found>,
+    merged: &mut Merged,
+) -> bool {
+    // A transfer made reports its end as any tree's object does; a dry run reports it here.
+    if dry_run {
+        sides.report(ctx, sides.transfer(), &i, dry_run);
+    }
+    merged.planned.0 += 1;
+    merged.planned.1 += i.size;
+    tx.send(Found::Item(i)).await.is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_passed_only_when_both_orders_agree() {
+        // S3's byte order puts b-c before b/x; SeaweedFS's component order, after.
+        assert!("b-c" < "b/x");
+        assert!(component_order("b/x", "b-c").is_lt());
+        assert!(
+            !passed("b-c", Some("b/x")),
+            "a component-ordered side may still list b-c"
+        );
+        assert!(
+            !passed("b/x", Some("b-c")),
+            "a byte-ordered side may still list b/x"
+        );
+        assert!(passed("a.txt", Some("b/x")));
+        assert!(passed("b/x", Some("c")));
+        assert!(passed("anything", None));
+    }
+}

@@ -1,0 +1,565 @@
+//! Sync: a folder to a prefix, a prefix to a folder, or a prefix to a prefix (on one server or
+//! across two), moving only what differs. Both sides are read as streams in the byte order of
+//! keys (the folder walk sorts as ListObjectsV2 does) and merged as they come (`merge`), so
+//! memory does not grow with the count; pairs the listings cannot settle are judged with a
+//! request each, several at a time (`judge`); what differs goes through the tree runner like
+//! any transfer; what only the destination holds is deleted at the end when asked, and only
+//! when both sides were read whole and every transfer succeeded.
+//!
+//! Same or not, with no request per object where the listing says enough:
+//! - [`Compare::SizeAndTime`]: the sizes are equal and the times agree. Up, and prefix to
+//!   prefix, the destination object is not older than its source (written after the source
+//!   last changed: the aws cli's and s5cmd's rule; the stored `mtime` is not in a listing).
+//!   Down, the file has the object's time: its Last-Modified, or else (a HeadObject, for
+//!   same-size objects only) the `mtime` stored at upload, which downloads give their files.
+//! - [`Compare::Checksum`]: the sizes are equal and the contents agree: a file is read and
+//!   compared with the object's own check (full-object or composite CRC, SHA, MD5 ETag), as a
+//!   download checks what it fetched; two objects compare their checksums or ETags. One
+//!   HeadObject per same-size pair (two, prefix to prefix).
+//! - [`Compare::SizeOnly`]: the sizes are equal.
+
+mod judge;
+mod merge;
+
+use ferry_s3::{DeleteObjectsRequest, ObjectClient, ObjectIdentifier};
+use globset::{Glob, GlobMatcher};
+use tokio::sync::mpsc;
+
+use super::copy::TreeCopy;
+use super::walk::{Walk, list, walk_into};
+use super::{Found, Item, READ_AHEAD, TreeDownload, TreeUpload, keys};
+use crate::context::Context;
+use crate::error::{Error, ErrorKind};
+use crate::outcome::{ObjectFailure, TreeOutcome};
+use crate::progress::Event;
+use judge::Probe;
+
+/// When a source object and its destination count as the same.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Compare {
+    /// Same size, and times that agree (see the module's documentation).
+    #[default]
+    SizeAndTime,
+    /// Same size.
+    SizeOnly,
+    /// Same size and same content, by checksum (a file is read; the object is not).
+    Checksum,
+}
+
+/// Which paths take part: `--exclude` and `--include` globs, in the order given; the last
+/// one that matches a path decides, and a path none matches takes part (the aws cli's rule).
+/// A glob matches the path below the folder, or the key below the prefix; `*` matches `/`
+/// too.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    rules: Vec<(bool, GlobMatcher)>,
+}
+
+impl Filters {
+    /// Adds a rule: `include` or exclude the paths `glob` matches.
+    pub fn push(&mut self, include: bool, glob: &str) -> Result<(), Error> {
+        let g = Glob::new(glob)
+            .map_err(|e| Error::invalid(format!("the filter {glob:?} is not a glob: {e}")))?;
+        self.rules.push((include, g.compile_matcher()));
+        Ok(())
+    }
+
+    /// Whether `rel` takes part.
+    pub fn allows(&self, rel: &str) -> bool {
+        self.rules
+            .iter()
+            .rev()
+            .find(|(_, g)| g.is_match(rel))
+            .is_none_or(|(include, _)| *include)
+    }
+}
+
+/// How a sync decides and what it may do beyond copying.
+#[derive(Debug, Clone, Default)]
+pub struct SyncSettings {
+    /// When two sides are the same.
+    pub compare: Compare,
+    /// Delete from the destination what the source does not hold (after every transfer
+    /// succeeded, never after a listing failed).
+    pub delete: bool,
+    /// Say what would be done, do nothing.
+    pub dry_run: bool,
+    /// Refuse to delete more than this many (nothing is deleted then).
+    pub max_delete: Option<u64>,
+    /// Which paths take part.
+    pub filters: Filters,
+}
+
+/// A folder to a prefix, moving only what differs.
+#[derive(Debug, Clone)]
+pub struct SyncUp {
+    /// The folder, the prefix, and how each object is uploaded.
+    pub tree: TreeUpload,
+    /// How to decide and delete.
+    pub sync: SyncSettings,
+}
+
+/// A prefix to a folder, moving only what differs.
+#[derive(Debug, Clone)]
+pub struct SyncDown {
+    /// The prefix, the folder, and how each object is downloaded.
+    pub tree: TreeDownload,
+    /// How to decide and delete.
+    pub sync: SyncSettings,
+}
+
+/// A prefix to a prefix, moving only what differs.
+#[derive(Debug, Clone)]
+pub struct SyncCopy {
+    /// The two prefixes, and how each object is copied.
+    pub tree: TreeCopy,
+    /// How to decide and delete.
+    pub sync: SyncSettings,
+}
+
+/// What one path of a sync came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncAction {
+    /// Sent to S3.
+    Upload,
+    /// Brought from S3.
+    Download,
+    /// Copied from one prefix to the other.
+    Copy,
+    /// The same on both sides.
+    Skip,
+    /// An object removed from the destination prefix.
+    DeleteObject,
+    /// A file removed from the destination folder.
+    DeleteFile,
+}
+
+impl SyncAction {
+    /// Its name in messages and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncAction::Upload => "upload",
+            SyncAction::Download => "download",
+            SyncAction::Copy => "copy",
+            SyncAction::Skip => "skip",
+            SyncAction::DeleteObject | SyncAction::DeleteFile => "delete",
+        }
+    }
+}
+
+/// What a sync did.
+#[derive(Debug, Default)]
+pub struct SyncOutcome {
+    /// The transfers (uploads, downloads or copies) it ran.
+    pub transfers: TreeOutcome,
+    /// Paths the same on both sides.
+    pub skipped: u64,
+    /// Paths found to differ (sent to the transfers, or in a dry run, that would be).
+    pub differing: u64,
+    /// Their bytes.
+    pub differing_bytes: u64,
+    /// Paths deleted from the destination (or, in a dry run, that would be).
+    pub deleted: u64,
+    /// Deletions that failed.
+    pub delete_failed: Vec<ObjectFailure>,
+    /// Why the deletions were not made, when they were asked for and held back (a failed
+    /// transfer or listing, or more than the limit).
+    pub deletions_held: Option<String>,
+    /// Nothing was done: what would be was reported.
+    pub dry_run: bool,
+}
+
+impl SyncOutcome {
+    /// Whether everything asked for was done.
+    pub fn is_complete(&self) -> bool {
+        self.transfers.is_complete()
+            && self.delete_failed.is_empty()
+            && self.deletions_held.is_none()
+    }
+}
+
+/// Which side is which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    Up,
+    Down,
+    Copy,
+}
+
+/// The two sides of a sync: the way data moves, the prefix each side's keys start with, and
+/// the buckets (empty for a folder's side), which name items in events.
+#[derive(Debug, Clone)]
+struct Sides {
+    direction: Direction,
+    source_bucket: String,
+    source_prefix: String,
+    dest_bucket: String,
+    dest_prefix: String,
+}
+
+fn url(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+impl Sides {
+    /// An item's key below its side's prefix: what the two sides match on.
+    fn rel<'a>(&self, i: &'a Item, source: bool) -> &'a str {
+        let prefix = if source {
+            &self.source_prefix
+        } else {
+            &self.dest_prefix
+        };
+        i.key.strip_prefix(prefix.as_str()).unwrap_or(&i.key)
+    }
+
+    /// The transfer a source item needs.
+    fn transfer(&self) -> SyncAction {
+        match self.direction {
+            Direction::Up => SyncAction::Upload,
+            Direction::Down => SyncAction::Download,
+            Direction::Copy => SyncAction::Copy,
+        }
+    }
+
+    /// The deletion a destination item needs.
+    fn deletion(&self) -> SyncAction {
+        match self.direction {
+            Direction::Down => SyncAction::DeleteFile,
+            _ => SyncAction::DeleteObject,
+        }
+    }
+
+    /// A source item's destination key.
+    fn dest_key(&self, i: &Item) -> String {
+        match self.direction {
+            Direction::Copy => format!("{}{}", self.dest_prefix, self.rel(i, true)),
+            _ => i.key.clone(),
+        }
+    }
+
+    /// What an event says of source item `i`: its key, its name, and where it goes.
+    fn names(&self, i: &Item) -> (String, String, String) {
+        let key = self.dest_key(i);
+        match self.direction {
+            Direction::Up => (
+                key.clone(),
+                i.path.display().to_string(),
+                url(&self.dest_bucket, &key),
+            ),
+            Direction::Down => (
+                i.key.clone(),
+                url(&self.source_bucket, &i.key),
+                i.path.display().to_string(),
+            ),
+            Direction::Copy => (
+                key.clone(),
+                url(&self.source_bucket, &i.key),
+                url(&self.dest_bucket, &key),
+            ),
+        }
+    }
+
+    /// Reports a decision about source item `i`.
+    fn report<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        action: SyncAction,
+        i: &Item,
+        dry_run: bool,
+    ) {
+        let (key, from, to) = self.names(i);
+        ctx.emit(Event::Synced {
+            action,
+            key,
+            from,
+            to: Some(to),
+            size: i.size,
+            dry_run,
+        });
+    }
+
+    /// Reports the deletion of destination item `i`.
+    fn report_deletion<C: ObjectClient>(&self, ctx: &Context<C>, i: &Item, dry_run: bool) {
+        let from = match self.direction {
+            Direction::Down => i.path.display().to_string(),
+            _ => url(&self.dest_bucket, &i.key),
+        };
+        ctx.emit(Event::Synced {
+            action: self.deletion(),
+            key: i.key.clone(),
+            from,
+            to: None,
+            size: i.size,
+            dry_run,
+        });
+    }
+}
+
+/// Runs a sync up in `ctx`.
+pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<SyncOutcome, Error> {
+    crate::job::check(&s.tree.settings, &s.tree.options)?;
+    let prefix = keys::as_folder(&s.tree.prefix);
+    let source = walk_into(Walk::new(&s.tree.root, &prefix)?, READ_AHEAD);
+    let listing = ferry_s3::ListObjectsRequest {
+        bucket: s.tree.bucket.clone(),
+        prefix: (!prefix.is_empty()).then_some(prefix.clone()),
+        request: s.tree.options.request.clone(),
+        ..Default::default()
+    };
+    let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
+    let sides = Sides {
+        direction: Direction::Up,
+        source_bucket: String::new(),
+        source_prefix: prefix.clone(),
+        dest_bucket: s.tree.bucket.clone(),
+        dest_prefix: prefix,
+    };
+    let probe = judge::up(&ctx, &s.tree, s.sync.compare);
+    let tree = s.tree;
+    let transfer = |ctx, found| super::upload_found(ctx, tree, found);
+    run(ctx, sides, s.sync, source, dest, probe, transfer).await
+}
+
+/// Runs a sync down in `ctx`.
+pub(crate) async fn down<C: ObjectClient>(
+    ctx: Context<C>,
+    s: SyncDown,
+) -> Result<SyncOutcome, Error> {
+    crate::download::check(&s.tree.settings)?;
+    super::check_folder(&s.tree.root)?;
+    let prefix = keys::as_folder(&s.tree.prefix);
+    let root = Some(s.tree.root.clone());
+    let source = list(&ctx, super::listing(&s.tree), root, READ_AHEAD, true);
+    let dest = if s.tree.root.is_dir() {
+        walk_into(Walk::new(&s.tree.root, &prefix)?, READ_AHEAD)
+    } else {
+        mpsc::channel(1).1
+    };
+    let sides = Sides {
+        direction: Direction::Down,
+        source_bucket: s.tree.bucket.clone(),
+        source_prefix: prefix.clone(),
+        dest_bucket: String::new(),
+        dest_prefix: prefix,
+    };
+    let probe = judge::down(&ctx, &s.tree, s.sync.compare);
+    let tree = s.tree;
+    let transfer = |ctx, found| super::download_found(ctx, tree, found);
+    run(ctx, sides, s.sync, source, dest, probe, transfer).await
+}
+
+/// Runs a sync from prefix to prefix in `ctx`, reading through `source` when it is another
+/// server.
+pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
+    ctx: Context<C>,
+    source: Option<Context<D>>,
+    s: SyncCopy,
+) -> Result<SyncOutcome, Error> {
+    crate::job::check(&s.tree.settings, &s.tree.options)?;
+    let listing = s.tree.source_listing();
+    let from = match &source {
+        Some(read) => list(read, listing, None, READ_AHEAD, true),
+        None => list(&ctx, listing, None, READ_AHEAD, true),
+    };
+    let dest = list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true);
+    let sides = Sides {
+        direction: Direction::Copy,
+        source_bucket: s.tree.from_bucket.clone(),
+        source_prefix: keys::as_folder(&s.tree.from_prefix),
+        dest_bucket: s.tree.bucket.clone(),
+        dest_prefix: keys::as_folder(&s.tree.prefix),
+    };
+    let probe = judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare);
+    let tree = s.tree;
+    let transfer = |ctx, found| super::copy::copy_found(ctx, source, tree, found);
+    run(ctx, sides, s.sync, from, dest, probe, transfer).await
+}
+
+/// Merges the two sides, runs the transfers of what differs, and deletes when asked.
+async fn run<C, F, Fut>(
+    ctx: Context<C>,
+    sides: Sides,
+    settings: SyncSettings,
+    source: mpsc::Receiver<Found>,
+    dest: mpsc::Receiver<Found>,
+    probe: Probe,
+    transfer: F,
+) -> Result<SyncOutcome, Error>
+where
+    C: ObjectClient,
+    F: FnOnce(Context<C>, mpsc::Receiver<Found>) -> Fut,
+    Fut: std::future::Future<Output = Result<TreeOutcome, Error>>,
+{
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let merging = {
+        let (ctx, settings, sides) = (ctx.clone(), settings.clone(), sides.clone());
+        tokio::spawn(
+            async move { merge::merge(&ctx, &sides, &settings, probe, source, dest, tx).await },
+        )
+    };
+    let transfers = if settings.dry_run {
+        // Nothing moves: the merge's transfers are only reported.
+        let mut rx = rx;
+        let mut failed = None;
+        while let Some(f) = rx.recv().await {
+            if let Found::Fatal(e) = f {
+                failed = Some(e);
+            }
+        }
+        failed.map_or(Ok(TreeOutcome::default()), Err)
+    } else {
+        transfer(ctx.clone(), rx).await
+    };
+    let merged = merging
+        .await
+        .map_err(|e| Error::new(ErrorKind::Local, format!("the sync's merge failed: {e}")))?;
+    let transfers = transfers?;
+    let mut outcome = SyncOutcome {
+        skipped: merged.skipped,
+        differing: merged.planned.0,
+        differing_bytes: merged.planned.1,
+        dry_run: settings.dry_run,
+        transfers,
+        ..Default::default()
+    };
+    let deletions = merged.deletions;
+    if !settings.delete || deletions.is_empty() {
+        return Ok(outcome);
+    }
+    let held = if merged.listing_failed {
+        Some("a listing failed part-way".to_string())
+    } else if !outcome.transfers.is_complete() {
+        Some("not every transfer succeeded".to_string())
+    } else {
+        settings
+            .max_delete
+            .filter(|m| deletions.len() as u64 > *m)
+            .map(|max| {
+                format!(
+                    "{} deletions are more than --max-delete {max} allows",
+                    deletions.len()
+                )
+            })
+    };
+    if let Some(why) = held {
+        outcome.deletions_held = Some(format!("nothing was deleted: {why}"));
+        return Ok(outcome);
+    }
+    for d in &deletions {
+        sides.report_deletion(&ctx, d, settings.dry_run);
+    }
+    if settings.dry_run {
+        outcome.deleted = deletions.len() as u64;
+        return Ok(outcome);
+    }
+    match sides.direction {
+        Direction::Down => delete_files(deletions, &mut outcome).await,
+        _ => delete_objects(&ctx, &sides.dest_bucket, deletions, &mut outcome).await,
+    }
+    Ok(outcome)
+}
+/// Removes objects, a thousand a request.
+async fn delete_objects<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    deletions: Vec<Item>,
+    outcome: &mut SyncOutcome,
+) {
+    for batch in deletions.chunks(DeleteObjectsRequest::MAX_KEYS) {
+        let req = DeleteObjectsRequest {
+            bucket: bucket.to_string(),
+            objects: batch
+                .iter()
+                .map(|d| ObjectIdentifier {
+                    key: d.key.clone(),
+                    version_id: None,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        match ctx.request(None, |c| c.delete_objects(&req)).await {
+            Ok(out) => {
+                outcome.deleted += (batch.len() - out.failed.len()) as u64;
+                for f in out.failed {
+                    let path = batch
+                        .iter()
+                        .find(|d| d.key == f.key)
+                        .map(|d| d.path.clone())
+                        .unwrap_or_default();
+                    outcome.delete_failed.push(ObjectFailure {
+                        error: Error::new(
+                            ErrorKind::Service,
+                            format!("deleting s3://{bucket}/{}: {} {}", f.key, f.code, f.message),
+                        ),
+                        key: f.key,
+                        path,
+                    });
+                }
+            }
+            Err(f) => {
+                let e = f.into_error(format!("deleting from s3://{bucket}"), "sync");
+                let text = e.to_string();
+                for d in batch {
+                    outcome.delete_failed.push(ObjectFailure {
+                        error: Error::new(e.kind(), text.clone()),
+                        key: d.key.clone(),
+                        path: d.path.clone(),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Removes regular files (never folders, never what is not a regular file).
+async fn delete_files(deletions: Vec<Item>, outcome: &mut SyncOutcome) {
+    let done = tokio::task::spawn_blocking(move || {
+        let mut failed = Vec::new();
+        let mut deleted = 0;
+        for d in deletions {
+            let r = match std::fs::symlink_metadata(&d.path) {
+                Ok(m) if m.is_file() => std::fs::remove_file(&d.path),
+                Ok(_) => continue,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(()) => deleted += 1,
+                Err(e) => failed.push(ObjectFailure {
+                    error: Error::local(format!("deleting {}", d.path.display()), e),
+                    key: d.key,
+                    path: d.path,
+                }),
+            }
+        }
+        (deleted, failed)
+    })
+    .await;
+    match done {
+        Ok((deleted, failed)) => {
+            outcome.deleted += deleted;
+            outcome.delete_failed.extend(failed);
+        }
+        Err(e) => outcome.deletions_held = Some(format!("the deletions failed: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_matching_filter_decides() {
+        let mut f = Filters::default();
+        assert!(f.allows("a/b.txt"));
+        f.push(false, "*.log").unwrap();
+        f.push(true, "keep/*.log").unwrap();
+        assert!(!f.allows("x.log"));
+        assert!(!f.allows("deep/x.log"), "* matches / too");
+        assert!(f.allows("keep/x.log"));
+        assert!(f.allows("x.txt"));
+        f.push(false, "*").unwrap();
+        assert!(!f.allows("keep/x.log"));
+        assert!(Filters::default().push(true, "a[").is_err());
+    }
+}
