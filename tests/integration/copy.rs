@@ -413,15 +413,7 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     std::fs::create_dir(fs.root.path().join("dest")).unwrap();
     // The destination is s3s-fs (the environment's settings); the source SeaweedFS, with
     // credentials from a profile of its own.
-    let creds = home.path().join("credentials");
-    std::fs::write(
-        &creds,
-        format!(
-            "[seaweed]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
-            server.access_key, server.secret_key
-        ),
-    )
-    .unwrap();
+    let creds = crate::profile_for(server, home.path(), "seaweed");
     let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["cp", &src, "s3://dest/copied.bin"])
         .args(["--source-endpoint-url", &server.endpoint])

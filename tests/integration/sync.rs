@@ -12,7 +12,7 @@ use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
 use crate::{data, ferry, seaweed_bucket, text};
 
 /// Keys under `bucket`, as boto3 lists them.
-fn keys(server: &TestServer, bucket: &str) -> Vec<String> {
+pub(crate) fn keys(server: &TestServer, bucket: &str) -> Vec<String> {
     let v = ferry_testkit::boto3(
         server,
         "p = s3.get_paginator('list_objects_v2')\nprint(json.dumps(sorted(o['Key'] for page in p.paginate(Bucket=sys.argv[1]) for o in page.get('Contents', []))))",
@@ -23,7 +23,7 @@ fn keys(server: &TestServer, bucket: &str) -> Vec<String> {
 }
 
 /// A folder of files: `name -> size`.
-fn tree(root: &Path, files: &[(&str, usize)]) {
+pub(crate) fn tree(root: &Path, files: &[(&str, usize)]) {
     for (i, (name, size)) in files.iter().enumerate() {
         let p = root.join(name);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -31,21 +31,21 @@ fn tree(root: &Path, files: &[(&str, usize)]) {
     }
 }
 
-fn sync(server: &TestServer, home: &Path, args: &[&str]) -> Output {
+pub(crate) fn sync(server: &TestServer, home: &Path, args: &[&str]) -> Output {
     let mut all = vec!["sync"];
     all.extend(args);
     ferry(server, home, &all)
 }
 
 /// `ferry sync ARGS` through a fresh fault proxy, which keeps what it saw.
-fn sync_seen(server: &TestServer, home: &Path, args: &[&str]) -> (Output, HoldProxy) {
+pub(crate) fn sync_seen(server: &TestServer, home: &Path, args: &[&str]) -> (Output, HoldProxy) {
     let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
     (sync(&proxy.server(server), home, args), proxy)
 }
 
 /// Requests the proxy saw that move object bytes or change the bucket (not listings, not
 /// HEADs).
-fn writes(proxy: &HoldProxy) -> Vec<String> {
+pub(crate) fn writes(proxy: &HoldProxy) -> Vec<String> {
     proxy
         .log()
         .into_iter()
@@ -53,15 +53,16 @@ fn writes(proxy: &HoldProxy) -> Vec<String> {
         .collect()
 }
 
-fn gets(proxy: &HoldProxy) -> Vec<String> {
+/// GETs of object bodies (not listings, not attributes).
+pub(crate) fn gets(proxy: &HoldProxy) -> Vec<String> {
     proxy
         .log()
         .into_iter()
-        .filter(|l| l.starts_with("GET") && !l.contains("list-type"))
+        .filter(|l| l.starts_with("GET") && !l.contains("list-type") && !l.contains("?attributes"))
         .collect()
 }
 
-const FILES: [(&str, usize); 5] = [
+pub(crate) const FILES: [(&str, usize); 5] = [
     ("a.txt", 100),
     ("b/c.bin", 70_000),
     ("b/d e.txt", 5),

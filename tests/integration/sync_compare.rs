@@ -1,0 +1,188 @@
+//! What `ferry sync` counts as the same, on SeaweedFS through the binary, every request seen
+//! by the fault proxy: `--checksum` catches a change that keeps the size and the mtime (up
+//! and down) and moves nothing else; trees synced by the aws cli and by s5cmd are a no-op for
+//! ferry by times and by checksums (MD5 and multipart ETags included), except a folder s5cmd
+//! downloaded, whose files lack the objects' times: by checksums only.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use crate::sync::{gets, sync, sync_seen, tree, writes};
+use crate::{data, seaweed_bucket, stdout, text, tool};
+
+const FILES: [(&str, usize); 4] = [
+    ("a.txt", 100),
+    ("b/c.bin", 70_000),
+    ("b/d e.txt", 5),
+    ("z/big.bin", 20 << 20),
+];
+
+/// Rewrites `path` with other bytes of the same size, and gives it back its mtime.
+fn tamper(path: &Path) {
+    let before = std::fs::metadata(path).unwrap();
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(path, &bytes).unwrap();
+    let f = std::fs::File::options().write(true).open(path).unwrap();
+    f.set_modified(before.modified().unwrap()).unwrap();
+    let after = std::fs::metadata(path).unwrap();
+    assert_eq!(after.len(), before.len());
+    assert_eq!(after.modified().unwrap(), before.modified().unwrap());
+}
+
+#[test]
+fn checksum_catches_a_change_that_keeps_size_and_mtime_both_ways() {
+    let (server, _client, bucket) = seaweed_bucket("sync-sum");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &FILES);
+    let s = src.to_str().unwrap();
+    let dst = format!("s3://{bucket}/m");
+    let o = sync(server, home.path(), &[s, &dst]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+
+    // Up: the change is invisible to size and time, and seen by --checksum.
+    tamper(&src.join("b/c.bin"));
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(writes(&proxy).is_empty(), "{:?}", proxy.log());
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst, "--checksum"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let w = writes(&proxy);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("/m/b/c.bin"), "{w:?}");
+    assert!(
+        stdout(&o).contains("1 uploaded (70000 bytes), 3 unchanged"),
+        "{}",
+        text(&o)
+    );
+    // One HEAD per same-size pair, and no object read.
+    let heads = proxy.log().iter().filter(|l| l.starts_with("HEAD")).count();
+    assert!((4..=6).contains(&heads), "{:?}", proxy.log());
+    assert!(gets(&proxy).is_empty(), "{:?}", proxy.log());
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst, "--checksum"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(writes(&proxy).is_empty(), "{:?}", proxy.log());
+
+    // Down: a folder synced, then a file tampered with; --checksum fetches it alone.
+    let down = home.path().join("down");
+    let d = down.to_str().unwrap();
+    let o = sync(server, home.path(), &[&dst, d]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    tamper(&down.join("z/big.bin"));
+    let (o, proxy) = sync_seen(server, home.path(), &[&dst, d]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(gets(&proxy).is_empty(), "{:?}", proxy.log());
+    let (o, proxy) = sync_seen(server, home.path(), &[&dst, d, "--checksum"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let g = gets(&proxy);
+    assert!(
+        !g.is_empty() && g.iter().all(|l| l.contains("/m/z/big.bin")),
+        "{g:?}"
+    );
+    assert!(stdout(&o).contains("1 downloaded"), "{}", text(&o));
+    assert!(std::fs::read(down.join("z/big.bin")).unwrap() == data(20 << 20, 3));
+}
+
+/// Syncs `src` up with `program` to `prefix`, down again into `back`, then checks that
+/// ferry finds nothing to do either way, by times and by checksums.
+fn other_tool_then_ferry(program: &str, up: &[&str], down: &[&str], down_is_noop: bool) {
+    let (server, _client, bucket) = seaweed_bucket(&format!("sync-{program}"));
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &FILES);
+    // Files older than the objects, as a nightly sync finds them.
+    for (name, _) in FILES {
+        let f = std::fs::File::options()
+            .write(true)
+            .open(src.join(name))
+            .unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(3600))
+            .unwrap();
+    }
+    let s = format!("{}/", src.display());
+    let prefix = format!("s3://{bucket}/{program}/");
+    let back = home.path().join("back");
+    let b = format!("{}/", back.display());
+    let fill = |args: &[&str]| -> Vec<String> {
+        args.iter()
+            .map(|a| {
+                a.replace("SRC", &s)
+                    .replace("DST", &prefix)
+                    .replace("BACK", &b)
+            })
+            .collect()
+    };
+    let up: Vec<String> = fill(up);
+    tool(
+        server,
+        program,
+        &up.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let down: Vec<String> = fill(down);
+    tool(
+        server,
+        program,
+        &down.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    for name in FILES.map(|(n, _)| n) {
+        assert!(std::fs::read(back.join(name)).unwrap() == std::fs::read(src.join(name)).unwrap());
+    }
+    for extra in [&[][..], &["--checksum"][..]] {
+        let mut args = vec![s.as_str(), prefix.as_str()];
+        args.extend(extra);
+        let (o, proxy) = sync_seen(server, home.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(
+            writes(&proxy).is_empty(),
+            "{program} up {extra:?}: {:?}",
+            proxy.log()
+        );
+        assert!(
+            stdout(&o).contains("0 uploaded (0 bytes), 4 unchanged"),
+            "{}",
+            text(&o)
+        );
+        let mut args = vec![prefix.as_str(), b.as_str()];
+        args.extend(extra);
+        let (o, proxy) = sync_seen(server, home.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        if down_is_noop || !extra.is_empty() {
+            assert!(
+                gets(&proxy).is_empty(),
+                "{program} down {extra:?}: {:?}",
+                proxy.log()
+            );
+            assert!(
+                stdout(&o).contains("0 downloaded (0 bytes), 4 unchanged"),
+                "{}",
+                text(&o)
+            );
+        }
+    }
+}
+
+#[test]
+fn a_tree_synced_by_the_aws_cli_is_a_no_op_for_ferry() {
+    // The aws cli writes 8 MiB parts (a multipart MD5 ETag for z/big.bin) and gives the
+    // files it downloads the objects' Last-Modified.
+    other_tool_then_ferry(
+        "aws",
+        &["s3", "sync", "SRC", "DST"],
+        &["s3", "sync", "DST", "BACK"],
+        true,
+    );
+}
+
+#[test]
+fn a_tree_synced_by_s5cmd_is_a_no_op_for_ferry() {
+    // s5cmd gives the files it downloads no time of the object's (they keep the time they
+    // were written), so a folder it filled matches by size and checksum, not by time: ferry
+    // fetches those files once by default, and --checksum finds nothing to do.
+    other_tool_then_ferry(
+        "s5cmd",
+        &["sync", "SRC", "DST"],
+        &["sync", "DST*", "BACK"],
+        false,
+    );
+}
