@@ -80,6 +80,12 @@ pub(crate) enum Cmd {
     /// Read or set an object's access control list (owner and grants).
     #[command(subcommand)]
     Acl(AclCmd),
+    /// Plan an upload of one file by several workers (FILE s3://bucket/key --shards N):
+    /// creates the multipart upload, writes the plan beside the object, prints where.
+    Plan(PlanArgs),
+    /// Finish a planned upload once its workers are done: checks every part, completes the
+    /// upload with the combined CRC64NVME, verifies it, deletes the plan.
+    Finish(FinishArgs),
     /// Make a bucket.
     Mb {
         /// s3://bucket
@@ -166,6 +172,19 @@ pub(crate) struct CpArgs {
     /// ~/.local/state/ferry).
     #[arg(long, value_name = "DIR", help_heading = "Resume")]
     pub(crate) state_dir: Option<PathBuf>,
+    /// Take one share of the work: I/N (from 0), or N alone with I from
+    /// JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID. With -r, the
+    /// paths whose CRC-32 modulo N is I; with --plan, worker I's parts.
+    #[arg(long, value_name = "I/N", help_heading = "Scale-out")]
+    pub(crate) shard: Option<String>,
+    /// Send this worker's parts of the plan `ferry plan` wrote (s3://bucket/key.ferry-plan).
+    #[arg(
+        long,
+        value_name = "PLAN",
+        help_heading = "Scale-out",
+        requires = "shard"
+    )]
+    pub(crate) plan: Option<String>,
     /// Abort the interrupted upload of this file to this key, if any, and start fresh (for a
     /// download: ignore the partial file).
     #[arg(long, help_heading = "Resume")]
@@ -243,6 +262,33 @@ pub(crate) struct OutputFlags {
     /// Print nothing but errors.
     #[arg(short, long)]
     pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PlanArgs {
+    /// The file, at a path every worker can read (shared storage).
+    pub(crate) src: String,
+    /// s3://bucket/key
+    pub(crate) dst: String,
+    /// Workers.
+    #[arg(long, value_name = "N")]
+    pub(crate) shards: u32,
+    /// Part size, e.g. 256MiB (by default, ferry's for the file's size).
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) part_size: Option<String>,
+    /// Where to write the plan (else s3://bucket/key.ferry-plan).
+    #[arg(long, value_name = "S3URL")]
+    pub(crate) plan_at: Option<String>,
+    #[command(flatten)]
+    pub(crate) out: OutputFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct FinishArgs {
+    /// The plan: s3://bucket/key.ferry-plan
+    pub(crate) plan: String,
+    #[command(flatten)]
+    pub(crate) out: OutputFlags,
 }
 
 #[derive(Debug, Args)]
@@ -418,6 +464,11 @@ pub(crate) struct SyncArgs {
     /// Where upload journals live.
     #[arg(long, value_name = "DIR")]
     pub(crate) state_dir: Option<PathBuf>,
+    /// Take one share of the paths: I/N (from 0), or N alone with I from
+    /// JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID; a path is
+    /// shard I's when the CRC-32 of its UTF-8 bytes modulo N is I.
+    #[arg(long, value_name = "I/N")]
+    pub(crate) shard: Option<String>,
     /// Prefix to prefix from another server: its endpoint URL (the bytes then pass through
     /// ferry).
     #[arg(long, value_name = "URL")]

@@ -12,6 +12,7 @@ mod output;
 mod report;
 mod request;
 mod run;
+mod scale;
 mod sync;
 mod uploads;
 

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 
 use ferry_engine::{
-    Copy, Download, ManagerConfig, ObjectSource, Source, Target, TreeCopy, TreeDownload,
-    TreeUpload, Upload, as_folder,
+    Copy, Download, ManagerConfig, ObjectSource, PlanWork, Shard, Source, Target, TreeCopy,
+    TreeDownload, TreeUpload, Upload, as_folder,
 };
 use ferry_s3::{Directive, RequestOptions};
 
@@ -57,6 +57,8 @@ pub(crate) enum Work {
     UploadTree(TreeUpload),
     /// A prefix to a folder.
     DownloadTree(TreeDownload),
+    /// One worker's parts of a planned upload.
+    PlanWork(PlanWork),
     /// A prefix to a prefix: on the server, or from another server through ferry (`source`).
     CopyTree {
         tree: TreeCopy,
@@ -83,6 +85,12 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let stdin = args.src == "-";
     let to_stdout = args.dst == "-";
     let work = match (s3(&args.src), s3(&args.dst)) {
+        _ if args.plan.is_some() => plan_work(args)?,
+        _ if args.shard.is_some() && !args.recursive => {
+            return Err(bad_input(
+                "--shard splits a tree (with -r) or a plan's parts (with --plan)",
+            ));
+        }
         (false, true) if args.recursive => upload_tree(args)?,
         (true, false) if args.recursive => download_tree(args)?,
         (true, true) if args.recursive => copy_tree(global, args)?,
@@ -324,6 +332,7 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         metadata_directive,
         options: object_options(args, None)?,
         settings: upload_settings(args)?,
+        shard: shard(&args.shard)?,
         ..TreeCopy::new(src.bucket, &src.key, dst.bucket, &dst.key)
     };
     Ok(Work::CopyTree {
@@ -438,6 +447,7 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         options: object_options(args, None)?,
         guess_content_type: args.content_type.is_none(),
         settings: upload_settings(args)?,
+        shard: shard(&args.shard)?,
     }))
 }
 
@@ -468,5 +478,34 @@ fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
             ..Default::default()
         },
         settings,
+        shard: shard(&args.shard)?,
+    }))
+}
+
+/// `--shard I/N` (or N, the index from the environment).
+pub(crate) fn shard(spec: &Option<String>) -> Result<Option<Shard>, CliError> {
+    spec.as_deref()
+        .map(|s| Shard::parse(s, |k| std::env::var(k).ok()))
+        .transpose()
+        .map_err(bad_input)
+}
+
+/// `ferry cp FILE s3://bucket/key --plan PLAN --shard I/N`: one worker of a plan.
+fn plan_work(args: &CpArgs) -> Result<Work, CliError> {
+    if args.recursive || args.src == "-" || args.src.starts_with("s3://") {
+        return Err(bad_input(
+            "--plan sends a worker's parts of one file: give FILE s3://bucket/key",
+        ));
+    }
+    let plan = parse_s3_url(args.plan.as_deref().unwrap_or_default())?;
+    let dst = parse_s3_url(&args.dst)?;
+    let shard = shard(&args.shard)?
+        .ok_or_else(|| bad_input("--plan needs --shard I/N (or N with an index variable)"))?;
+    Ok(Work::PlanWork(PlanWork {
+        plan_bucket: plan.bucket,
+        plan_key: plan.key,
+        shard,
+        source: Some(PathBuf::from(&args.src)),
+        destination: Some((dst.bucket, dst.key)),
     }))
 }

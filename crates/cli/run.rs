@@ -113,6 +113,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
                 Err(e) => Err(engine_error(&e, interrupted, None)),
             }
         }
+        Work::PlanWork(work) => crate::scale::worker(output, manager.work(work)).await,
         Work::CopyTree { tree, source } => {
             let bucket = tree.bucket.clone();
             let started = Instant::now();

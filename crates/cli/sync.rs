@@ -66,6 +66,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
              between two S3 locations",
         ));
     }
+    let shard = crate::request::shard(&a.shard)?;
     let config = manager_config(a.concurrency, &None, &a.bwlimit, 32 << 20)?;
     let connections = Some(config.max_requests as usize);
     let mut output = Output::new(&a.out, false);
@@ -81,7 +82,10 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             let journal = Some(state_dir(a.state_dir.clone())?);
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncUp {
-                tree: TreeUpload::new(root, &url.bucket, &url.key),
+                tree: TreeUpload {
+                    shard,
+                    ..TreeUpload::new(root, &url.bucket, &url.key)
+                },
                 sync: settings,
             };
             let (r, i) = output.run_tree(&url.bucket, manager.sync_up(sync)).await;
@@ -91,7 +95,10 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             let url = parse_s3_url(&a.src)?;
             let manager = manager(client_for(global, connections).await?, config, None)?;
             let sync = SyncDown {
-                tree: TreeDownload::new(&url.bucket, &url.key, &a.dst),
+                tree: TreeDownload {
+                    shard,
+                    ..TreeDownload::new(&url.bucket, &url.key, &a.dst)
+                },
                 sync: settings,
             };
             let (r, i) = output.run_tree(&url.bucket, manager.sync_down(sync)).await;
@@ -108,7 +115,10 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             };
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncCopy {
-                tree: TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key),
+                tree: TreeCopy {
+                    shard,
+                    ..TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key)
+                },
                 sync: settings,
             };
             let handle = match &source {

@@ -126,6 +126,11 @@ fn crc_value(raw: &[u8]) -> u64 {
     raw.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
 }
 
+/// Bytes as lowercase hex (an MD5 ETag's form).
+pub(crate) fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// The CRC of the concatenation of parts, from the parts' CRCs and lengths (no second pass).
 /// `None` for SHA algorithms, which cannot be combined.
 pub fn combine(a: ChecksumAlgorithm, parts: &[Digest]) -> Option<Digest> {

@@ -90,6 +90,9 @@ pub(crate) struct Job<C> {
     /// A file source as the caller named it, and its identity before its first byte was
     /// read: compared again before the object is completed (see [`Job::source_changed`]).
     pub(crate) watched: OnceLock<(PathBuf, SourceIdentity)>,
+    /// Where the upload's state lives when no local journal holds it (a shard plan's
+    /// location): after a failure the upload is kept for it, never aborted.
+    pub(crate) kept_by: OnceLock<String>,
 }
 
 impl<C: ObjectClient> Job<C> {
@@ -111,6 +114,7 @@ impl<C: ObjectClient> Job<C> {
             journal: Mutex::new(None),
             orphans: Mutex::new(None),
             watched: OnceLock::new(),
+            kept_by: OnceLock::new(),
         }
     }
 
@@ -126,6 +130,7 @@ impl<C: ObjectClient> Job<C> {
             journal: Mutex::new(self.journal.lock().expect("journal lock").take()),
             orphans: Mutex::new(*self.orphans.lock().expect("orphans lock")),
             watched: self.watched.clone(),
+            kept_by: self.kept_by.clone(),
         }
     }
 

@@ -45,6 +45,7 @@ mod plan;
 mod progress;
 mod retry;
 mod schedule;
+mod shard;
 mod tree;
 mod upload;
 mod verify;
@@ -74,6 +75,10 @@ pub use plan::{
 pub use progress::{Event, Progress, Snapshot};
 pub use retry::{
     Jitter, QUOTA_TOKENS, RETRY_COST, RandomJitter, RetryPolicy, RetryQuota, THROTTLE_COST,
+};
+pub use shard::{
+    FinishOutcome, INDEX_VARIABLES, PlanUpload, PlanWork, Shard, ShardPlan, ShardRecord,
+    WorkOutcome,
 };
 pub use tree::copy::TreeCopy;
 pub use tree::keys::as_folder;

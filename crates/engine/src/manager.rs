@@ -20,6 +20,7 @@ use crate::journal::{JournalStore, SourceKind};
 use crate::outcome::{DownloadOutcome, TreeOutcome, UploadOutcome};
 use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
+use crate::shard::{FinishOutcome, PlanUpload, PlanWork, ShardPlan, WorkOutcome};
 use crate::tree::copy::TreeCopy;
 use crate::tree::sync::{SyncCopy, SyncDown, SyncOutcome, SyncUp};
 use crate::tree::{TreeDownload, TreeUpload};
@@ -314,6 +315,29 @@ impl<C: ObjectClient> Manager<C> {
                 crate::tree::sync::copy(ctx, Some(read), sync)
             },
             |_| None,
+        )
+    }
+
+    /// Plans an upload of one file by several workers: creates the multipart upload and
+    /// writes the plan beside the object (see [`ShardPlan`]). Must be called within a tokio
+    /// runtime.
+    pub fn plan_upload(&self, plan: PlanUpload) -> Handle<ShardPlan> {
+        self.spawn(|ctx| crate::shard::create(ctx, plan), |_| None)
+    }
+
+    /// Runs one worker of a plan: sends its parts the server does not already hold. Must be
+    /// called within a tokio runtime.
+    pub fn work(&self, work: PlanWork) -> Handle<WorkOutcome> {
+        self.spawn(|ctx| crate::shard::work(ctx, work), |_| None)
+    }
+
+    /// Finishes the plan at `bucket`/`key`: checks every part, completes the upload with the
+    /// combined CRC64NVME, verifies it, deletes the plan. Must be called within a tokio runtime.
+    pub fn finish(&self, bucket: &str, key: &str) -> Handle<FinishOutcome> {
+        let (bucket, key) = (bucket.to_string(), key.to_string());
+        self.spawn(
+            move |ctx| async move { crate::shard::finish(ctx, &bucket, &key).await },
+            |o: &FinishOutcome| Some(Event::Finished(o.upload.clone())),
         )
     }
 

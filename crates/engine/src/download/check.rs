@@ -7,7 +7,7 @@ use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectMeta};
 use super::Object;
 use super::fetch::RangeDigests;
 use super::layout::{part_of_ranges, parts_suffix};
-use crate::checksum::{Digest, Hasher, combine, object_checksum};
+use crate::checksum::{Digest, Hasher, combine, hex_lower, object_checksum};
 use crate::outcome::Check;
 
 /// How much checking a download insists on.
@@ -203,10 +203,6 @@ fn value_from_parts(check: &Check, parts: &[Digest]) -> Option<String> {
         }
         _ => None,
     }
-}
-
-fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// The value from the ranges' CRCs (checks that combine), or `None` if it needs a pass in

@@ -11,6 +11,7 @@ use super::{
     Destination, JOURNAL_VERSION, Journal, JournalError, JournalHandle, JournalStore, Line,
     PartRecord, SourceIdentity, UploadRecord, unix_now,
 };
+use crate::checksum::hex_lower;
 
 /// Journals as files in a folder: `$FERRY_STATE_DIR`, else `$XDG_STATE_HOME/ferry`, else
 /// `~/.local/state/ferry`.
@@ -128,10 +129,6 @@ impl JournalStore for FileJournalStore {
             Err(e) => Err(self.io(&path, e)),
         }
     }
-}
-
-fn hex_lower(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// A journal file, locked.

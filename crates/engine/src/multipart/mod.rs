@@ -32,6 +32,10 @@ impl<C: ObjectClient> Job<C> {
     /// it and forget its journal.
     pub(crate) async fn give_up(self: &Arc<Self>, upload_id: &str, err: Error) -> Error {
         self.sweep_orphans(upload_id).await;
+        if let Some(plan) = self.kept_by.get() {
+            let message = format!("{err}; upload {upload_id} is kept, with its plan {plan}");
+            return err.with_message(message);
+        }
         let journaled = self.journal_id();
         // A source that changed cannot resume: the parts sent mix old and new bytes, and
         // the journal no longer matches the file.

@@ -18,6 +18,7 @@ use crate::error::Error;
 use crate::job::UploadSettings;
 use crate::outcome::{TreeOutcome, UploadOutcome};
 use crate::progress::Event;
+use crate::shard::Shard;
 
 /// A prefix to a prefix: every object under `from_bucket`/`from_prefix` to `bucket`/`prefix`
 /// and its key below the source prefix.
@@ -41,6 +42,8 @@ pub struct TreeCopy {
     pub options: ObjectOptions,
     /// How each object is copied.
     pub settings: UploadSettings,
+    /// Only the objects of this shard (see [`Shard::owns`]).
+    pub shard: Option<Shard>,
 }
 
 impl TreeCopy {
@@ -61,6 +64,7 @@ impl TreeCopy {
             prefix: prefix.to_string(),
             options: ObjectOptions::default(),
             settings: UploadSettings::default(),
+            shard: None,
         }
     }
 
@@ -120,6 +124,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         Some(s) => super::walk::list(s, tree.source_listing(), None, READ_AHEAD, false),
         None => super::walk::list(&ctx, tree.source_listing(), None, READ_AHEAD, false),
     };
+    let found = super::sharded(found, tree.shard, keys::as_folder(&tree.from_prefix));
     copy_found(ctx, source, tree, found).await
 }
 

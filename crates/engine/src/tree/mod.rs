@@ -23,6 +23,7 @@ use crate::job::UploadSettings;
 use crate::outcome::{DownloadOutcome, ObjectFailure, TreeOutcome, UploadOutcome};
 use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
+use crate::shard::Shard;
 use crate::upload::{Source, Upload};
 
 /// Items a walk or a listing reads ahead of the transfers.
@@ -45,6 +46,8 @@ pub struct TreeUpload {
     pub guess_content_type: bool,
     /// How each object is uploaded.
     pub settings: UploadSettings,
+    /// Only the files of this shard (see [`Shard::owns`]).
+    pub shard: Option<Shard>,
 }
 
 impl TreeUpload {
@@ -57,6 +60,7 @@ impl TreeUpload {
             options: ObjectOptions::default(),
             guess_content_type: true,
             settings: UploadSettings::default(),
+            shard: None,
         }
     }
 }
@@ -75,6 +79,8 @@ pub struct TreeDownload {
     pub request: RequestOptions,
     /// How each object is downloaded.
     pub settings: DownloadSettings,
+    /// Only the objects of this shard (see [`Shard::owns`]).
+    pub shard: Option<Shard>,
 }
 
 impl TreeDownload {
@@ -86,6 +92,7 @@ impl TreeDownload {
             root: root.into(),
             request: RequestOptions::default(),
             settings: DownloadSettings::default(),
+            shard: None,
         }
     }
 }
@@ -120,7 +127,7 @@ pub(crate) async fn upload<C: ObjectClient>(
     crate::job::check(&tree.settings, &tree.options)?;
     let prefix = keys::as_folder(&tree.prefix);
     let walk = walk::Walk::new(&tree.root, &prefix)?;
-    let found = walk::walk_into(walk, READ_AHEAD);
+    let found = sharded(walk::walk_into(walk, READ_AHEAD), tree.shard, prefix);
     upload_found(ctx, tree, found).await
 }
 
@@ -148,6 +155,31 @@ pub(crate) async fn upload_found<C: ObjectClient>(
         crate::upload::run(ctx, upload)
     };
     run(ctx, found, weight, start).await
+}
+
+/// Only the items of `shard` (by their key below `prefix`), when there is one.
+pub(crate) fn sharded(
+    mut found: mpsc::Receiver<Found>,
+    shard: Option<Shard>,
+    prefix: String,
+) -> mpsc::Receiver<Found> {
+    let Some(shard) = shard else {
+        return found;
+    };
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        while let Some(f) = found.recv().await {
+            if let Found::Item(i) = &f
+                && !shard.owns(i.key.strip_prefix(prefix.as_str()).unwrap_or(&i.key))
+            {
+                continue;
+            }
+            if tx.send(f).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
 }
 
 /// An object's weight when it is written in parts: how many `plan` gives it.

@@ -240,6 +240,15 @@ async fn run_planned<C: ObjectClient>(
     }
 }
 
+/// The whole of an open file as a source of parts (read through the page cache).
+pub(crate) fn file_parts<C: ObjectClient>(file: File) -> Arc<dyn PartSource<C>> {
+    Arc::new(LocalParts::File {
+        file: Arc::new(file),
+        direct: None,
+        base: 0,
+    })
+}
+
 /// Local bytes as a source of parts: a file (from `base`), or a buffer.
 enum LocalParts {
     File {

@@ -32,6 +32,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
 use crate::progress::Event;
+use crate::shard::Shard;
 use judge::Probe;
 
 /// When a source object and its destination count as the same.
@@ -54,6 +55,7 @@ pub enum Compare {
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     rules: Vec<(bool, GlobMatcher)>,
+    shard: Option<Shard>,
 }
 
 impl Filters {
@@ -65,8 +67,18 @@ impl Filters {
         Ok(())
     }
 
+    /// Takes only the paths of `shard` (the tree's), whatever the globs say: each worker of
+    /// a split sync copies and deletes its own paths only.
+    fn shard(mut self, shard: Option<Shard>) -> Self {
+        self.shard = shard;
+        self
+    }
+
     /// Whether `rel` takes part.
     pub fn allows(&self, rel: &str) -> bool {
+        if self.shard.is_some_and(|s| !s.owns(rel)) {
+            return false;
+        }
         self.rules
             .iter()
             .rev()
@@ -91,7 +103,14 @@ pub struct SyncSettings {
     pub filters: Filters,
 }
 
-/// A folder to a prefix, moving only what differs.
+impl SyncSettings {
+    fn with_shard(mut self, shard: Option<Shard>) -> Self {
+        self.filters = self.filters.shard(shard);
+        self
+    }
+}
+
+/// A folder to a prefix, moving only what differs (only the tree's shard, when it has one).
 #[derive(Debug, Clone)]
 pub struct SyncUp {
     /// The folder, the prefix, and how each object is uploaded.
@@ -316,9 +335,10 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
         dest_prefix: prefix,
     };
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
+    let settings = s.sync.with_shard(s.tree.shard);
     let tree = s.tree;
     let transfer = |ctx, found| super::upload_found(ctx, tree, found);
-    run(ctx, sides, s.sync, source, dest, probe, transfer).await
+    run(ctx, sides, settings, source, dest, probe, transfer).await
 }
 
 /// Runs a sync down in `ctx`.
@@ -344,9 +364,10 @@ pub(crate) async fn down<C: ObjectClient>(
         dest_prefix: prefix,
     };
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
+    let settings = s.sync.with_shard(s.tree.shard);
     let tree = s.tree;
     let transfer = |ctx, found| super::download_found(ctx, tree, found);
-    run(ctx, sides, s.sync, source, dest, probe, transfer).await
+    run(ctx, sides, settings, source, dest, probe, transfer).await
 }
 
 /// Runs a sync from prefix to prefix in `ctx`, reading through `source` when it is another
@@ -371,9 +392,10 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         dest_prefix: keys::as_folder(&s.tree.prefix),
     };
     let probe = judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare);
+    let settings = s.sync.with_shard(s.tree.shard);
     let tree = s.tree;
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, tree, found);
-    run(ctx, sides, s.sync, from, dest, probe, transfer).await
+    run(ctx, sides, settings, from, dest, probe, transfer).await
 }
 
 /// Merges the two sides, runs the transfers of what differs, and deletes when asked.

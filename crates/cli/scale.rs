@@ -1,0 +1,98 @@
+//! Scale-out: `ferry plan` (create the upload, write the plan), one worker's `ferry cp FILE
+//! s3://… --plan PLAN --shard I/N`, and `ferry finish PLAN`; the engine does the work, this
+//! turns flags into its requests and its outcomes into lines and exit codes.
+
+use std::path::PathBuf;
+
+use ferry_engine::{FinishOutcome, Handle, PlanUpload, WorkOutcome};
+
+use crate::args::{FinishArgs, Global, PlanArgs};
+use crate::client::{client_for, parse_s3_url};
+use crate::exit::{CliError, bad_input, engine_error};
+use crate::options::{manager_config, size_flag};
+use crate::output::Output;
+use crate::report::{json_line, uploaded};
+use crate::run::manager;
+
+/// `ferry plan FILE s3://bucket/key --shards N`.
+pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
+    let dst = parse_s3_url(&a.dst)?;
+    ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
+    let at = a.plan_at.as_deref().map(parse_s3_url).transpose()?;
+    let source = std::fs::canonicalize(&a.src)
+        .map_err(|e| bad_input(format!("cannot read source {}: {e}", a.src)))?;
+    let request = PlanUpload {
+        part_size: size_flag("--part-size", &a.part_size)?,
+        plan_bucket: at.as_ref().map(|u| u.bucket.clone()),
+        plan_key: at.map(|u| u.key),
+        ..PlanUpload::new(PathBuf::from(&source), &dst.bucket, &dst.key, a.shards)
+    };
+    let config = manager_config(None, &None, &None, 32 << 20)?;
+    let manager = manager(client_for(global, None).await?, config, None)?;
+    let output = Output::new(&a.out, false);
+    let (result, interrupted) = output.run(manager.plan_upload(request)).await;
+    let plan = result.map_err(|e| engine_error(&e, interrupted, None))?;
+    if output.json {
+        output.emit_json(&json_line(
+            "plan",
+            serde_json::to_value(&plan).unwrap_or_default(),
+        ));
+    } else {
+        println!("{}", plan.url());
+        eprintln!(
+            "plan: {} ({} bytes) to s3://{}/{} in {} parts of {} bytes, {} workers; upload {}",
+            plan.source.display(),
+            plan.size,
+            plan.bucket,
+            plan.key,
+            plan.parts,
+            plan.part_size,
+            plan.shards,
+            plan.upload_id
+        );
+    }
+    Ok(())
+}
+
+/// One worker of a plan, run by `ferry cp … --plan PLAN --shard I/N`.
+pub(crate) async fn worker(output: Output, handle: Handle<WorkOutcome>) -> Result<(), CliError> {
+    let (result, interrupted) = output.run(handle).await;
+    let o = result.map_err(|e| {
+        engine_error(
+            &e,
+            interrupted,
+            Some(
+                "run the same command again: parts already on the server are not sent again".into(),
+            ),
+        )
+    })?;
+    if output.json {
+        output.emit_json(&json_line(
+            "worker",
+            serde_json::json!({
+                "parts": o.parts, "sent": o.sent, "kept": o.kept, "bytes": o.bytes,
+                "record": o.record,
+            }),
+        ));
+    } else {
+        output.say(&format!(
+            "worker: {} parts: {} sent ({} bytes), {} already on the server; recorded in {}",
+            o.parts, o.sent, o.bytes, o.kept, o.record
+        ));
+    }
+    Ok(())
+}
+
+/// `ferry finish PLAN`.
+pub(crate) async fn finish(global: &Global, a: FinishArgs) -> Result<(), CliError> {
+    let at = parse_s3_url(&a.plan)?;
+    let config = manager_config(None, &None, &None, 32 << 20)?;
+    let manager = manager(client_for(global, None).await?, config, None)?;
+    let output = Output::new(&a.out, false);
+    let (result, interrupted) = output.run(manager.finish(&at.bucket, &at.key)).await;
+    let FinishOutcome { upload, plan } = result.map_err(|e| engine_error(&e, interrupted, None))?;
+    if !output.json {
+        output.say(&uploaded("finish", &plan, &upload));
+    }
+    Ok(())
+}

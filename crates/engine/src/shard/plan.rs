@@ -1,0 +1,312 @@
+//! The plan of one huge upload split across workers: made once (the multipart upload
+//! created, the plan written as a small JSON object), read by every worker and by the finish.
+//! Each worker leaves a record of its parts beside the plan.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use ferry_s3::{ChecksumAlgorithm, ChecksumType, DeleteObjectRequest, ObjectClient, ObjectOptions};
+use serde::{Deserialize, Serialize};
+
+use super::Shard;
+use crate::checksum::ChecksumMode;
+use crate::context::Context;
+use crate::download::{Download, Target};
+use crate::error::{Error, ErrorKind};
+use crate::job::{Job, UploadSettings};
+use crate::journal::SourceIdentity;
+use crate::plan::{Plan, PlanConfig};
+use crate::upload::{Source, Upload};
+
+/// What the plan's format is called, and its version.
+const KIND: &str = "ferry-shard-plan";
+const VERSION: u32 = 1;
+
+/// A plan: `ferry plan` writes it, workers and `ferry finish` read it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardPlan {
+    /// Always `ferry-shard-plan`.
+    pub kind: String,
+    /// The format's version.
+    pub version: u32,
+    /// Where the plan itself is stored.
+    pub plan_bucket: String,
+    /// Its key.
+    pub plan_key: String,
+    /// The object being written.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+    /// The multipart upload.
+    pub upload_id: String,
+    /// The source: a path every worker can read.
+    pub source: PathBuf,
+    /// Its size in bytes when planned.
+    pub size: u64,
+    /// Its modification time when planned, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Bytes per part (the last may be shorter).
+    pub part_size: u64,
+    /// Parts in all.
+    pub parts: u32,
+    /// Workers.
+    pub shards: u32,
+    /// The checksum each part carries and the object's: always CRC64NVME, FULL_OBJECT.
+    pub checksum: String,
+    /// Each worker's parts, first and last (numbers from 1), by index.
+    pub shard_parts: Vec<[u32; 2]>,
+}
+
+impl ShardPlan {
+    /// The multipart plan the parts follow.
+    pub(crate) fn plan(&self) -> Plan {
+        Plan::Multipart {
+            size: self.size,
+            part_size: self.part_size,
+            parts: self.parts,
+        }
+    }
+
+    /// Where worker `index` records its parts.
+    pub fn record_key(&self, index: u32) -> String {
+        format!("{}.shard-{index}", self.plan_key)
+    }
+
+    /// The plan's location, `s3://bucket/key`.
+    pub fn url(&self) -> String {
+        format!("s3://{}/{}", self.plan_bucket, self.plan_key)
+    }
+
+    /// Settings for the upload's parts: the plan's part size, CRC64NVME full-object.
+    pub(crate) fn settings(&self) -> UploadSettings {
+        UploadSettings {
+            plan: PlanConfig {
+                part_size: Some(self.part_size),
+                ..Default::default()
+            },
+            checksum: ChecksumMode::Additional(
+                ChecksumAlgorithm::Crc64Nvme,
+                ChecksumType::FullObject,
+            ),
+            ..Default::default()
+        }
+    }
+
+    /// Whether the file `identity` describes is still the one planned.
+    pub(crate) fn check_source(&self, identity: &SourceIdentity) -> Result<(), Error> {
+        if identity.size != self.size || identity.mtime_ns != self.mtime_ns {
+            return Err(Error::new(
+                ErrorKind::SourceChanged,
+                format!(
+                    "{} is not the file planned in {} ({} bytes, modified at {} ns; now {} bytes, {} ns): the upload would mix two versions; plan again",
+                    self.source.display(),
+                    self.url(),
+                    self.size,
+                    self.mtime_ns,
+                    identity.size,
+                    identity.mtime_ns
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// What a worker sent (or found already sent) for its parts: each part's number, size and
+/// CRC64NVME, computed from the source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// The worker's index.
+    pub shard: u32,
+    /// The source's size and mtime as the worker saw them.
+    pub size: u64,
+    /// Its modification time, in nanoseconds since the epoch.
+    pub mtime_ns: i64,
+    /// Part number, size, base64 CRC64NVME.
+    pub parts: Vec<(u32, u64, String)>,
+}
+
+/// `ferry plan FILE s3://bucket/key --shards N`: what to plan.
+#[derive(Debug, Clone)]
+pub struct PlanUpload {
+    /// The file, at a path every worker can read.
+    pub source: PathBuf,
+    /// The object.
+    pub bucket: String,
+    /// Its key.
+    pub key: String,
+    /// Workers.
+    pub shards: u32,
+    /// Part size (else ferry's default for the file's size).
+    pub part_size: Option<u64>,
+    /// What the object carries.
+    pub options: ObjectOptions,
+    /// Where the plan goes (else beside the object: `KEY.ferry-plan`).
+    pub plan_bucket: Option<String>,
+    /// Its key.
+    pub plan_key: Option<String>,
+}
+
+impl PlanUpload {
+    /// A plan of `source` to `bucket`/`key` for `shards` workers, with defaults.
+    pub fn new(source: impl Into<PathBuf>, bucket: &str, key: &str, shards: u32) -> Self {
+        Self {
+            source: source.into(),
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            shards,
+            part_size: None,
+            options: ObjectOptions::default(),
+            plan_bucket: None,
+            plan_key: None,
+        }
+    }
+}
+
+/// Creates the upload and writes the plan.
+pub(crate) async fn create<C: ObjectClient>(
+    ctx: Context<C>,
+    p: PlanUpload,
+) -> Result<ShardPlan, Error> {
+    if p.shards == 0 {
+        return Err(Error::invalid("a plan needs at least one worker"));
+    }
+    let identity = SourceIdentity::of(&p.source)
+        .map_err(|e| Error::invalid(format!("cannot read source {}: {e}", p.source.display())))?;
+    let config = PlanConfig {
+        part_size: p.part_size,
+        multipart_threshold: 0,
+        ..Default::default()
+    };
+    let Plan::Multipart {
+        size,
+        part_size,
+        parts,
+    } = crate::plan::plan(identity.size, &config).map_err(|e| Error::invalid(e.to_string()))?
+    else {
+        return Err(Error::invalid(format!(
+            "{} is empty: nothing to split",
+            p.source.display()
+        )));
+    };
+    if p.shards > parts {
+        return Err(Error::invalid(format!(
+            "{} workers for {parts} parts: give at most {parts}, or a smaller --part-size",
+            p.shards
+        )));
+    }
+    let mut plan = ShardPlan {
+        kind: KIND.into(),
+        version: VERSION,
+        plan_bucket: p.plan_bucket.unwrap_or_else(|| p.bucket.clone()),
+        plan_key: p
+            .plan_key
+            .unwrap_or_else(|| format!("{}.ferry-plan", p.key)),
+        bucket: p.bucket,
+        key: p.key,
+        upload_id: String::new(),
+        source: p.source,
+        size,
+        mtime_ns: identity.mtime_ns,
+        part_size,
+        parts,
+        shards: p.shards,
+        checksum: "CRC64NVME FULL_OBJECT".into(),
+        shard_parts: (0..p.shards)
+            .map(|index| {
+                let r = Shard {
+                    index,
+                    count: p.shards,
+                }
+                .parts(parts);
+                [*r.start(), *r.end()]
+            })
+            .collect(),
+    };
+    let job = Arc::new(Job::new(
+        ctx.clone(),
+        plan.bucket.clone(),
+        plan.key.clone(),
+        p.options,
+        plan.settings(),
+        "upload",
+    ));
+    plan.upload_id = crate::multipart::create(&job).await?.to_string();
+    let body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
+    if let Err(e) = put(&ctx, &plan.plan_bucket, &plan.plan_key, body).await {
+        job.abort_or_warn(&plan.upload_id).await;
+        return Err(e);
+    }
+    Ok(plan)
+}
+
+/// Writes a small object.
+pub(crate) async fn put<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    key: &str,
+    body: Vec<u8>,
+) -> Result<(), Error> {
+    let upload = Upload::new(Source::Bytes(Bytes::from(body)), bucket, key);
+    crate::upload::run(ctx.child(), upload).await.map(|_| ())
+}
+
+/// Reads a small object, or `None` when there is none.
+pub(crate) async fn get<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<Bytes>, Error> {
+    let read = crate::download::run(ctx.child(), Download::new(bucket, key, Target::Memory)).await;
+    match read {
+        Ok(o) => Ok(o.data),
+        Err(e)
+            if e.s3()
+                .and_then(|s| s.service())
+                .is_some_and(|s| s.status == 404) =>
+        {
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Removes an object (a plan or a record), quietly when it is gone already.
+pub(crate) async fn remove<C: ObjectClient>(ctx: &Context<C>, bucket: &str, key: &str) {
+    let req = DeleteObjectRequest {
+        bucket: bucket.to_string(),
+        key: key.to_string(),
+        version_id: None,
+        request: Default::default(),
+    };
+    if let Err(f) = ctx.request(None, |c| c.delete_object(&req)).await {
+        tracing::warn!(
+            "could not delete s3://{bucket}/{key}: {}",
+            f.into_error("deleting", "finish")
+        );
+    }
+}
+
+/// Reads the plan at `bucket`/`key`.
+pub(crate) async fn read<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    key: &str,
+) -> Result<ShardPlan, Error> {
+    let url = format!("s3://{bucket}/{key}");
+    let bytes = get(ctx, bucket, key).await?.ok_or_else(|| {
+        Error::invalid(format!(
+            "no plan at {url} (finished already, or never made)"
+        ))
+    })?;
+    let plan: ShardPlan = serde_json::from_slice(&bytes)
+        .map_err(|e| Error::invalid(format!("{url} is not a ferry plan: {e}")))?;
+    if plan.kind != KIND || plan.version != VERSION {
+        return Err(Error::invalid(format!(
+            "{url} is a {} plan of version {}; this ferry reads {KIND} version {VERSION}",
+            plan.kind, plan.version
+        )));
+    }
+    Ok(plan)
+}

@@ -1,0 +1,207 @@
+//! One worker of a plan: it sends only its own parts, and only those the server does not
+//! already hold with the checksum it computes for them from the source (the part's CRC64NVME,
+//! or its MD5 ETag where the server lists no checksum), so a worker run again, or replaced on
+//! a fresh host with no local state, picks up from ListParts; then it records its parts'
+//! CRCs beside the plan for the finish.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::FileExt as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use ferry_s3::{ChecksumAlgorithm, ListPartsRequest, ObjectClient, ObjectOptions, PartInfo};
+
+use super::Shard;
+use super::plan::{ShardRecord, put, read};
+use crate::checksum::{Hasher, hex_lower};
+use crate::context::Context;
+use crate::error::{Error, ErrorKind};
+use crate::job::Job;
+use crate::journal::SourceIdentity;
+
+/// One worker's run of a plan.
+#[derive(Debug, Clone)]
+pub struct PlanWork {
+    /// Where the plan is: bucket.
+    pub plan_bucket: String,
+    /// And key.
+    pub plan_key: String,
+    /// Which worker this is.
+    pub shard: Shard,
+    /// The source's path on this host (else the plan's).
+    pub source: Option<PathBuf>,
+    /// The object the caller means to write (`bucket`, `key`): refused if the plan writes
+    /// another.
+    pub destination: Option<(String, String)>,
+}
+
+/// What a worker did.
+#[derive(Debug, Clone, Default)]
+pub struct WorkOutcome {
+    /// Its parts.
+    pub parts: u32,
+    /// Parts it sent.
+    pub sent: u32,
+    /// Parts the server already held with the right checksum.
+    pub kept: u32,
+    /// Bytes it sent.
+    pub bytes: u64,
+    /// Where it recorded its parts.
+    pub record: String,
+}
+
+/// Every part of `plan`'s upload the server lists, by number.
+pub(crate) async fn listed<C: ObjectClient>(
+    ctx: &Context<C>,
+    plan: &super::ShardPlan,
+) -> Result<BTreeMap<u32, PartInfo>, Error> {
+    let req = ListPartsRequest {
+        bucket: plan.bucket.clone(),
+        key: plan.key.clone(),
+        upload_id: plan.upload_id.clone(),
+        part_number_marker: None,
+        max_parts: None,
+        request: Default::default(),
+    };
+    let parts = ctx
+        .request(None, |c| async { ferry_s3::list_all_parts(c, &req).await })
+        .await
+        .map_err(|f| {
+            f.into_error(
+                format!("listing the parts of upload {}", plan.upload_id),
+                "upload",
+            )
+        })?;
+    Ok(parts.into_iter().map(|p| (p.part_number, p)).collect())
+}
+
+/// The CRC64NVME of bytes `offset..offset + len` of the file at `path`, when the part the
+/// server lists holds them: its checksum is that CRC (AWS lists part checksums), or else its
+/// ETag is their MD5 (servers that list none, as SeaweedFS; not SSE-KMS or SSE-C parts).
+async fn held(
+    path: &Path,
+    offset: u64,
+    len: u64,
+    listed: &PartInfo,
+) -> Result<Option<String>, Error> {
+    let listed_crc = listed.checksum.as_ref().map(|c| c.value.clone());
+    let etag = listed.etag.trim_matches('"').to_ascii_lowercase();
+    if listed_crc.is_none() && (etag.len() != 32 || !etag.bytes().all(|b| b.is_ascii_hexdigit())) {
+        return Ok(None);
+    }
+    let path = path.to_path_buf();
+    let (crc, md5) = tokio::task::spawn_blocking(move || -> std::io::Result<(String, String)> {
+        let file = std::fs::File::open(&path)?;
+        let mut crc = Hasher::new(ChecksumAlgorithm::Crc64Nvme);
+        let mut md5 = Hasher::md5();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut done = 0;
+        while done < len {
+            let n = (len - done).min(buf.len() as u64) as usize;
+            file.read_exact_at(&mut buf[..n], offset + done)?;
+            crc.update(&buf[..n]);
+            md5.update(&buf[..n]);
+            done += n as u64;
+        }
+        Ok((crc.finish(len).base64(), hex_lower(&md5.finish(len).raw)))
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Local, format!("the check task failed: {e}")))?
+    .map_err(|e| Error::local("reading the source", e))?;
+    let same = match listed_crc {
+        Some(listed) => listed == crc,
+        None => etag == md5,
+    };
+    Ok(same.then_some(crc))
+}
+
+/// Runs one worker of a plan.
+pub(crate) async fn work<C: ObjectClient>(
+    ctx: Context<C>,
+    w: PlanWork,
+) -> Result<WorkOutcome, Error> {
+    let plan = read(&ctx, &w.plan_bucket, &w.plan_key).await?;
+    if let Some((bucket, key)) = &w.destination
+        && (bucket, key) != (&plan.bucket, &plan.key)
+    {
+        return Err(Error::invalid(format!(
+            "{} writes s3://{}/{}, not s3://{bucket}/{key}",
+            plan.url(),
+            plan.bucket,
+            plan.key
+        )));
+    }
+    let (shard, source) = (w.shard, w.source);
+    if shard.count != plan.shards {
+        return Err(Error::invalid(format!(
+            "{} is a plan for {} workers, not {}",
+            plan.url(),
+            plan.shards,
+            shard.count
+        )));
+    }
+    let path = source.unwrap_or_else(|| plan.source.clone());
+    let cannot =
+        |e: std::io::Error| Error::invalid(format!("cannot read source {}: {e}", path.display()));
+    let file = std::fs::File::open(&path).map_err(cannot)?;
+    plan.check_source(&SourceIdentity::of(&path).map_err(cannot)?)?;
+    let job = Arc::new(Job::new(
+        ctx.clone(),
+        plan.bucket.clone(),
+        plan.key.clone(),
+        ObjectOptions::default(),
+        plan.settings(),
+        "upload",
+    ));
+    let parts = crate::upload::file_parts::<C>(file);
+    let multipart = plan.plan();
+    let mine = shard.parts(plan.parts);
+    let listed = listed(&ctx, &plan).await?;
+    let bytes: u64 = mine.clone().map(|n| multipart.part_range(n).1).sum();
+    ctx.progress.set_total(bytes, mine.clone().count() as u32);
+    let mut record = ShardRecord {
+        shard: shard.index,
+        size: plan.size,
+        mtime_ns: plan.mtime_ns,
+        parts: Vec::new(),
+    };
+    let mut todo = Vec::new();
+    for n in mine.clone() {
+        let (offset, len) = multipart.part_range(n);
+        match listed.get(&n).filter(|p| p.size == len) {
+            Some(p) => match held(&path, offset, len, p).await? {
+                Some(crc) => record.parts.push((n, len, crc)),
+                None => todo.push(n),
+            },
+            None => todo.push(n),
+        }
+    }
+    let kept = record.parts.len() as u32;
+    let upload_id: Arc<str> = Arc::from(plan.upload_id.as_str());
+    let sent =
+        crate::multipart::run_parts(&job, &upload_id, &parts, multipart, todo.into_iter()).await?;
+    let mut sent_bytes = 0;
+    for d in &sent {
+        let digest = d
+            .digest
+            .as_ref()
+            .expect("a part sent with CRC64NVME has its digest");
+        sent_bytes += digest.len;
+        record
+            .parts
+            .push((d.part.part_number, digest.len, digest.base64()));
+    }
+    record.parts.sort();
+    // The source must still be the planned file after its last byte was read.
+    plan.check_source(&SourceIdentity::of(&path).map_err(cannot)?)?;
+    let record_key = plan.record_key(shard.index);
+    let body = serde_json::to_vec(&record).expect("a record serializes");
+    put(&ctx, &plan.plan_bucket, &record_key, body).await?;
+    Ok(WorkOutcome {
+        parts: mine.count() as u32,
+        sent: sent.len() as u32,
+        kept,
+        bytes: sent_bytes,
+        record: format!("s3://{}/{record_key}", plan.plan_bucket),
+    })
+}
