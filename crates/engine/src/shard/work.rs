@@ -12,7 +12,7 @@ use std::sync::Arc;
 use ferry_s3::{ChecksumAlgorithm, ListPartsRequest, ObjectClient, ObjectOptions, PartInfo};
 
 use super::Shard;
-use super::plan::{ShardRecord, put, read};
+use super::plan::{RecordedPart, ShardRecord, put, read};
 use crate::checksum::{Hasher, hex_lower};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
@@ -50,11 +50,13 @@ pub struct WorkOutcome {
     pub record: String,
 }
 
-/// Every part of `plan`'s upload the server lists, by number.
+/// Every part of `plan`'s upload the server lists, by number and of the planned size. (A
+/// number may come more than once: SeaweedFS lists each upload of a part, and Complete takes
+/// the one whose ETag it is given.)
 pub(crate) async fn listed<C: ObjectClient>(
     ctx: &Context<C>,
     plan: &super::ShardPlan,
-) -> Result<BTreeMap<u32, PartInfo>, Error> {
+) -> Result<BTreeMap<u32, Vec<PartInfo>>, Error> {
     let req = ListPartsRequest {
         bucket: plan.bucket.clone(),
         key: plan.key.clone(),
@@ -72,7 +74,16 @@ pub(crate) async fn listed<C: ObjectClient>(
                 "upload",
             )
         })?;
-    Ok(parts.into_iter().map(|p| (p.part_number, p)).collect())
+    let multipart = plan.plan();
+    let mut by_number: BTreeMap<u32, Vec<PartInfo>> = BTreeMap::new();
+    for p in parts {
+        if (1..=plan.parts).contains(&p.part_number)
+            && p.size == multipart.part_range(p.part_number).1
+        {
+            by_number.entry(p.part_number).or_default().push(p);
+        }
+    }
+    Ok(by_number)
 }
 
 /// The CRC64NVME of bytes `offset..offset + len` of the file at `path`, when the part the
@@ -168,11 +179,20 @@ pub(crate) async fn work<C: ObjectClient>(
     let mut todo = Vec::new();
     for n in mine.clone() {
         let (offset, len) = multipart.part_range(n);
-        match listed.get(&n).filter(|p| p.size == len) {
-            Some(p) => match held(&path, offset, len, p).await? {
-                Some(crc) => record.parts.push((n, len, crc)),
-                None => todo.push(n),
-            },
+        let mut found = None;
+        for p in listed.get(&n).into_iter().flatten() {
+            if let Some(crc) = held(&path, offset, len, p).await? {
+                found = Some(RecordedPart {
+                    number: n,
+                    size: len,
+                    crc64nvme: crc,
+                    etag: p.etag.clone(),
+                });
+                break;
+            }
+        }
+        match found {
+            Some(part) => record.parts.push(part),
             None => todo.push(n),
         }
     }
@@ -187,9 +207,12 @@ pub(crate) async fn work<C: ObjectClient>(
             .as_ref()
             .expect("a part sent with CRC64NVME has its digest");
         sent_bytes += digest.len;
-        record
-            .parts
-            .push((d.part.part_number, digest.len, digest.base64()));
+        record.parts.push(RecordedPart {
+            number: d.part.part_number,
+            size: digest.len,
+            crc64nvme: digest.base64(),
+            etag: d.part.etag.clone(),
+        });
     }
     record.parts.sort();
     // The source must still be the planned file after its last byte was read.
