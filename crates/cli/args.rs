@@ -80,8 +80,9 @@ pub(crate) enum Cmd {
     /// Read or set an object's access control list (owner and grants).
     #[command(subcommand)]
     Acl(AclCmd),
-    /// Plan an upload of one file by several workers (FILE s3://bucket/key --shards N):
-    /// creates the multipart upload, writes the plan beside the object, prints where.
+    /// Plan an upload of one file, or a server-side copy of one object, by several workers
+    /// (FILE|s3://… s3://bucket/key --shards N): creates the multipart upload, writes the
+    /// plan beside the object, prints where.
     Plan(PlanArgs),
     /// Finish a planned upload once its workers are done: checks every part, completes the
     /// upload with the combined CRC64NVME, verifies it, deletes the plan.
@@ -266,7 +267,8 @@ pub(crate) struct OutputFlags {
 
 #[derive(Debug, Args)]
 pub(crate) struct PlanArgs {
-    /// The file, at a path every worker can read (shared storage).
+    /// The file, at a path every worker can read (shared storage); or s3://bucket/key, an
+    /// object to copy on the server (UploadPartCopy ranges).
     pub(crate) src: String,
     /// s3://bucket/key
     pub(crate) dst: String,

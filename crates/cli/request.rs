@@ -492,9 +492,9 @@ pub(crate) fn shard(spec: &Option<String>) -> Result<Option<Shard>, CliError> {
 
 /// `ferry cp FILE s3://bucket/key --plan PLAN --shard I/N`: one worker of a plan.
 fn plan_work(args: &CpArgs) -> Result<Work, CliError> {
-    if args.recursive || args.src == "-" || args.src.starts_with("s3://") {
+    if args.recursive || args.src == "-" {
         return Err(bad_input(
-            "--plan sends a worker's parts of one file: give FILE s3://bucket/key",
+            "--plan sends a worker's parts of one file or object: give FILE|s3://… s3://bucket/key",
         ));
     }
     let plan = parse_s3_url(args.plan.as_deref().unwrap_or_default())?;

@@ -1,10 +1,8 @@
-//! Scale-out: `ferry plan` (create the upload, write the plan), one worker's `ferry cp FILE
-//! s3://… --plan PLAN --shard I/N`, and `ferry finish PLAN`; the engine does the work, this
+//! Scale-out: `ferry plan` (create the upload or copy, write the plan), one worker's `ferry
+//! cp FILE|s3://… s3://… --plan PLAN --shard I/N`, and `ferry finish PLAN`; the engine does the work, this
 //! turns flags into its requests and its outcomes into lines and exit codes.
 
-use std::path::PathBuf;
-
-use ferry_engine::{FinishOutcome, Handle, PlanUpload, WorkOutcome};
+use ferry_engine::{FinishOutcome, Handle, ObjectSource, PlanUpload, WorkOutcome};
 
 use crate::args::{FinishArgs, Global, PlanArgs};
 use crate::client::{client_for, parse_s3_url};
@@ -19,13 +17,25 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
     let dst = parse_s3_url(&a.dst)?;
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
     let at = a.plan_at.as_deref().map(parse_s3_url).transpose()?;
-    let source = std::fs::canonicalize(&a.src)
-        .map_err(|e| bad_input(format!("cannot read source {}: {e}", a.src)))?;
+    let base = if a.src.starts_with("s3://") {
+        let from = parse_s3_url(&a.src)?;
+        ferry_s3::validate_key(&from.key).map_err(bad_input)?;
+        PlanUpload::copy(
+            ObjectSource::new(from.bucket, from.key),
+            &dst.bucket,
+            &dst.key,
+            a.shards,
+        )
+    } else {
+        let source = std::fs::canonicalize(&a.src)
+            .map_err(|e| bad_input(format!("cannot read source {}: {e}", a.src)))?;
+        PlanUpload::new(source, &dst.bucket, &dst.key, a.shards)
+    };
     let request = PlanUpload {
         part_size: size_flag("--part-size", &a.part_size)?,
         plan_bucket: at.as_ref().map(|u| u.bucket.clone()),
         plan_key: at.map(|u| u.key),
-        ..PlanUpload::new(PathBuf::from(&source), &dst.bucket, &dst.key, a.shards)
+        ..base
     };
     let config = manager_config(None, &None, &None, 32 << 20)?;
     let manager = manager(client_for(global, None).await?, config, None)?;

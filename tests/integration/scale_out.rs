@@ -2,8 +2,9 @@
 //! with its index variable set, every worker's requests seen by a fault proxy of its own, the
 //! result read back by boto3: a planned upload by four workers and its finish; a worker
 //! killed with -9 and run again with an empty state folder; a tree of 400 files sharded four
-//! ways; and a finish that refuses missing parts, and a part whose ETag and checksum are not
-//! those its worker computed from the source.
+//! ways; a server-side copy of one object split across workers; and a finish that refuses
+//! missing parts, and a part whose ETag and checksum are not those its worker computed from
+//! the source.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -53,11 +54,11 @@ fn plan(
     at
 }
 
-/// Runs worker `index` of the plan at `at` to its end, through a proxy of its own; its
+/// Runs worker `index` of the plan at `at` (reading `src`, a file or an `s3://` URL) to its end, through a proxy of its own; its
 /// output and the UploadPart requests it sent.
 fn run_worker(
     server: &TestServer,
-    file: &Path,
+    src: impl AsRef<Path>,
     dst: &str,
     at: &str,
     index: u32,
@@ -70,7 +71,7 @@ fn run_worker(
         index,
         &[
             "cp",
-            file.to_str().unwrap(),
+            src.as_ref().to_str().unwrap(),
             dst,
             "--plan",
             at,
@@ -414,4 +415,76 @@ fn a_tree_of_400_files_sharded_four_ways_sends_each_once() {
         said.contains(&format!("sync: 0 uploaded (0 bytes), {twos} unchanged")),
         "{said}"
     );
+}
+
+#[test]
+fn a_server_side_copy_of_one_object_splits_across_workers() {
+    let (server, _client, bucket) = seaweed_bucket("shard-copy");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(50 * MIB + 3, 94);
+    let file = home.path().join("src.bin");
+    std::fs::write(&file, &body).unwrap();
+    let src = format!("s3://{bucket}/src.bin");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            file.to_str().unwrap(),
+            &src,
+            "--metadata",
+            "team=backup",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "plan",
+            &src,
+            &format!("s3://{bucket}/copy.bin"),
+            "--shards",
+            "4",
+            "--part-size",
+            "5MiB",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let at = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let dst = format!("s3://{bucket}/copy.bin");
+    let mut all = Vec::new();
+    for i in 0..4 {
+        let (o, parts) = run_worker(server, &src, &dst, &at, i);
+        assert_eq!(o.status.code(), Some(0), "worker {i}: {}", text(&o));
+        all.extend(numbers(&parts));
+    }
+    all.sort();
+    assert_eq!(
+        all,
+        (1..=11).collect::<Vec<u32>>(),
+        "every part copied once"
+    );
+    // Run again, a worker finds its parts there and copies nothing.
+    let (o, parts) = run_worker(server, &src, &dst, &at, 2);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(parts.is_empty(), "{parts:?}");
+    let o = ferry(server, home.path(), &["finish", &at]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        crate::stdout(&o).contains("CRC64NVME FULL_OBJECT verified"),
+        "{}",
+        text(&o)
+    );
+    let got = boto3_object(server, &bucket, "copy.bin");
+    assert_eq!(got["sha256"], sha256_hex(&body));
+    assert_eq!(
+        got["metadata"]["team"], "backup",
+        "the source's metadata is carried"
+    );
+    assert_eq!(
+        stored_crc64(server, &bucket, "copy.bin"),
+        one_pass_crc64(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
 }

@@ -88,7 +88,7 @@ impl ObjectSource {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 
@@ -302,7 +302,10 @@ fn full_object_checksum(meta: &ObjectMeta) -> Option<&ChecksumValue> {
 
 /// A copy whose source has a full-object checksum is checked against it: the server computed
 /// the copy's from the bytes it copied.
-fn same_as_source(meta: &ObjectMeta, outcome: UploadOutcome) -> Result<UploadOutcome, Error> {
+pub(crate) fn same_as_source(
+    meta: &ObjectMeta,
+    outcome: UploadOutcome,
+) -> Result<UploadOutcome, Error> {
     let Some(source) = full_object_checksum(meta) else {
         return Ok(outcome);
     };
@@ -319,6 +322,74 @@ fn same_as_source(meta: &ObjectMeta, outcome: UploadOutcome) -> Result<UploadOut
         ));
     }
     Ok(outcome)
+}
+
+/// A copy assembled from parts the server reported no checksum for (so none was combined):
+/// its own full-object checksum, read with HeadObject, must be its source's (`meta`), when
+/// both have one of the same algorithm; the outcome then says so.
+pub(crate) async fn checked_against_source<C: ObjectClient>(
+    ctx: &Context<C>,
+    meta: &ObjectMeta,
+    mut outcome: UploadOutcome,
+) -> Result<UploadOutcome, Error> {
+    let outcome_checked = matches!(outcome.verification, Verification::Checksum(_));
+    let Some(source) = full_object_checksum(meta).filter(|_| !outcome_checked) else {
+        return same_as_source(meta, outcome);
+    };
+    let written = ObjectSource::new(&outcome.bucket, &outcome.key);
+    let (_, now) = written.head(ctx, &Default::default()).await?;
+    match full_object_checksum(&now) {
+        Some(mine) if mine.algorithm == source.algorithm && mine.value == source.value => {
+            outcome.verification = Verification::Checksum(mine.clone());
+            Ok(outcome)
+        }
+        Some(mine) if mine.algorithm == source.algorithm => Err(Error::new(
+            ErrorKind::Verification,
+            format!(
+                "the copy {} has {} {}, its source {}",
+                written.url(),
+                mine.algorithm,
+                mine.value,
+                source.value
+            ),
+        )),
+        _ => Ok(outcome),
+    }
+}
+
+/// The object `from` as a source of UploadPartCopy parts pinned to ETag `etag` (what a
+/// plan's workers copy), or the error that it is no longer that object; and what HeadObject
+/// said of it.
+pub(crate) async fn pinned_parts<C: ObjectClient>(
+    ctx: &Context<C>,
+    from: &ObjectSource,
+    etag: &str,
+    size: u64,
+) -> Result<(Arc<dyn PartSource<C>>, ObjectMeta), Error> {
+    let (_, meta) = from.head(ctx, &Default::default()).await?;
+    if meta.etag != etag || meta.content_length != size {
+        return Err(Error::new(
+            ErrorKind::SourceChanged,
+            format!(
+                "{} is no longer the object planned (ETag {etag}, {size} bytes; now {}, {} bytes): plan again",
+                from.url(),
+                meta.etag,
+                meta.content_length
+            ),
+        ));
+    }
+    let state = Arc::new(CopyState {
+        source: CopySource {
+            bucket: from.bucket.clone(),
+            key: from.key.clone(),
+            version_id: from.version_id.clone(),
+        },
+        key: from.sse_customer_key.clone(),
+        etag: meta.etag.clone(),
+        directive: from.metadata_directive,
+        checksum: full_object_checksum(&meta).cloned(),
+    });
+    Ok((Arc::new(CopyParts(state)), meta))
 }
 
 /// The source object as a source of parts: each part an UploadPartCopy of its range.

@@ -77,8 +77,8 @@ pub use retry::{
     Jitter, QUOTA_TOKENS, RETRY_COST, RandomJitter, RetryPolicy, RetryQuota, THROTTLE_COST,
 };
 pub use shard::{
-    FinishOutcome, INDEX_VARIABLES, PlanUpload, PlanWork, RecordedPart, Shard, ShardPlan,
-    ShardRecord, WorkOutcome,
+    FinishOutcome, INDEX_VARIABLES, PlanSource, PlanUpload, PlanWork, RecordedPart, Shard,
+    ShardPlan, ShardRecord, WorkOutcome,
 };
 pub use tree::copy::TreeCopy;
 pub use tree::keys::as_folder;

@@ -119,28 +119,34 @@ pub(crate) async fn finish<C: ObjectClient>(
         // checksum where the server lists one.
         let same = |p: &&ferry_s3::PartInfo| {
             p.etag.trim_matches('"') == recorded.etag.trim_matches('"')
-                && p.checksum
-                    .as_ref()
-                    .is_none_or(|c| c.value == recorded.crc64nvme)
+                && (recorded.crc64nvme.is_empty()
+                    || p.checksum
+                        .as_ref()
+                        .is_none_or(|c| c.value == recorded.crc64nvme))
         };
         let Some(p) = listed[&n].iter().find(same) else {
             differing.push(n);
             continue;
         };
-        let crc = recorded.crc64nvme.clone();
-        let raw = B64
-            .decode(&crc)
-            .map_err(|_| Error::invalid(format!("part {n}'s recorded checksum is not base64")))?;
+        // A copied part has a CRC only when the server gave one: then no full-object
+        // checksum is combined, and the copy is checked against its source's after.
+        let crc = (!recorded.crc64nvme.is_empty()).then(|| recorded.crc64nvme.clone());
+        let raw = match &crc {
+            Some(c) => Some(B64.decode(c).map_err(|_| {
+                Error::invalid(format!("part {n}'s recorded checksum is not base64"))
+            })?),
+            None => None,
+        };
         done.push(Done {
             part: CompletedPart {
                 part_number: n,
                 etag: p.etag.clone(),
-                checksum: Some(ChecksumValue {
+                checksum: crc.map(|value| ChecksumValue {
                     algorithm: ChecksumAlgorithm::Crc64Nvme,
-                    value: crc,
+                    value,
                 }),
             },
-            digest: Some(Digest { raw, len: p.size }),
+            digest: raw.map(|raw| Digest { raw, len: p.size }),
         });
     }
     if !differing.is_empty() {
@@ -164,12 +170,17 @@ pub(crate) async fn finish<C: ObjectClient>(
         plan.key.clone(),
         ObjectOptions::default(),
         plan.settings(),
-        "upload",
+        plan.noun(),
     ));
     let _ = job.kept_by.set(plan.url());
     ctx.progress.set_total(plan.size, plan.parts);
     let upload_id: Arc<str> = Arc::from(plan.upload_id.as_str());
-    let upload = crate::multipart::finish(&job, upload_id, Ok(done), plan.size).await?;
+    let mut upload = crate::multipart::finish(&job, upload_id, Ok(done), plan.size).await?;
+    if let Some(from) = plan.object_source() {
+        // A copy is checked against its source's full-object checksum, when it has one.
+        let (_, meta) = from.head(&ctx, &Default::default()).await?;
+        upload = crate::copy::checked_against_source(&ctx, &meta, upload).await?;
+    }
     for index in 0..plan.shards {
         remove(&ctx, &plan.plan_bucket, &plan.record_key(index)).await;
     }

@@ -10,7 +10,7 @@ mod plan;
 mod work;
 
 pub use finish::FinishOutcome;
-pub use plan::{PlanUpload, RecordedPart, ShardPlan, ShardRecord};
+pub use plan::{PlanSource, PlanUpload, RecordedPart, ShardPlan, ShardRecord};
 pub use work::{PlanWork, WorkOutcome};
 
 pub(crate) use finish::finish;

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::Shard;
 use crate::checksum::ChecksumMode;
 use crate::context::Context;
+use crate::copy::ObjectSource;
 use crate::download::{Download, Target};
 use crate::error::{Error, ErrorKind};
 use crate::job::{Job, UploadSettings};
@@ -40,8 +41,11 @@ pub struct ShardPlan {
     pub key: String,
     /// The multipart upload.
     pub upload_id: String,
-    /// The source: a path every worker can read.
+    /// The source: a path every worker can read, or for a copy the object's `s3://` URL.
     pub source: PathBuf,
+    /// For a copy: the source object's ETag, which every part copy is pinned to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_etag: Option<String>,
     /// Its size in bytes when planned.
     pub size: u64,
     /// Its modification time when planned, in nanoseconds since the epoch.
@@ -65,6 +69,23 @@ impl ShardPlan {
             size: self.size,
             part_size: self.part_size,
             parts: self.parts,
+        }
+    }
+
+    /// For a copy, the object copied.
+    pub(crate) fn object_source(&self) -> Option<ObjectSource> {
+        self.source_etag.as_ref()?;
+        let url = self.source.to_string_lossy();
+        let (bucket, key) = url.strip_prefix("s3://")?.split_once('/')?;
+        Some(ObjectSource::new(bucket, key))
+    }
+
+    /// `upload` or `copy`, for messages.
+    pub(crate) fn noun(&self) -> &'static str {
+        if self.source_etag.is_some() {
+            "copy"
+        } else {
+            "upload"
         }
     }
 
@@ -140,11 +161,20 @@ pub struct RecordedPart {
     pub etag: String,
 }
 
-/// `ferry plan FILE s3://bucket/key --shards N`: what to plan.
+/// What a plan reads.
+#[derive(Debug, Clone)]
+pub enum PlanSource {
+    /// A file, at a path every worker can read.
+    File(PathBuf),
+    /// An object the server copies, part by part (UploadPartCopy ranges).
+    Object(ObjectSource),
+}
+
+/// `ferry plan FILE|s3://… s3://bucket/key --shards N`: what to plan.
 #[derive(Debug, Clone)]
 pub struct PlanUpload {
-    /// The file, at a path every worker can read.
-    pub source: PathBuf,
+    /// The file or object.
+    pub source: PlanSource,
     /// The object.
     pub bucket: String,
     /// Its key.
@@ -164,8 +194,17 @@ pub struct PlanUpload {
 impl PlanUpload {
     /// A plan of `source` to `bucket`/`key` for `shards` workers, with defaults.
     pub fn new(source: impl Into<PathBuf>, bucket: &str, key: &str, shards: u32) -> Self {
+        Self::of(PlanSource::File(source.into()), bucket, key, shards)
+    }
+
+    /// A plan of a copy of `from` to `bucket`/`key` for `shards` workers, with defaults.
+    pub fn copy(from: ObjectSource, bucket: &str, key: &str, shards: u32) -> Self {
+        Self::of(PlanSource::Object(from), bucket, key, shards)
+    }
+
+    fn of(source: PlanSource, bucket: &str, key: &str, shards: u32) -> Self {
         Self {
-            source: source.into(),
+            source,
             bucket: bucket.to_string(),
             key: key.to_string(),
             shards,
@@ -185,8 +224,22 @@ pub(crate) async fn create<C: ObjectClient>(
     if p.shards == 0 {
         return Err(Error::invalid("a plan needs at least one worker"));
     }
-    let identity = SourceIdentity::of(&p.source)
-        .map_err(|e| Error::invalid(format!("cannot read source {}: {e}", p.source.display())))?;
+    let mut options = p.options;
+    let (source, size, mtime_ns, source_etag) = match &p.source {
+        PlanSource::File(path) => {
+            let identity = SourceIdentity::of(path).map_err(|e| {
+                Error::invalid(format!("cannot read source {}: {e}", path.display()))
+            })?;
+            (path.clone(), identity.size, identity.mtime_ns, None)
+        }
+        PlanSource::Object(from) => {
+            let (head, meta) = from.head(&ctx, &options.request).await?;
+            // A multipart copy is a new object: it carries what the source has (with COPY).
+            from.carry(&ctx, &head, &meta, &mut options).await?;
+            let url = PathBuf::from(from.url());
+            (url, meta.content_length, 0, Some(meta.etag))
+        }
+    };
     let config = PlanConfig {
         part_size: p.part_size,
         multipart_threshold: 0,
@@ -196,11 +249,11 @@ pub(crate) async fn create<C: ObjectClient>(
         size,
         part_size,
         parts,
-    } = crate::plan::plan(identity.size, &config).map_err(|e| Error::invalid(e.to_string()))?
+    } = crate::plan::plan(size, &config).map_err(|e| Error::invalid(e.to_string()))?
     else {
         return Err(Error::invalid(format!(
             "{} is empty: nothing to split",
-            p.source.display()
+            source.display()
         )));
     };
     if p.shards > parts {
@@ -219,9 +272,10 @@ pub(crate) async fn create<C: ObjectClient>(
         bucket: p.bucket,
         key: p.key,
         upload_id: String::new(),
-        source: p.source,
+        source,
+        source_etag,
         size,
-        mtime_ns: identity.mtime_ns,
+        mtime_ns,
         part_size,
         parts,
         shards: p.shards,
@@ -241,9 +295,9 @@ pub(crate) async fn create<C: ObjectClient>(
         ctx.clone(),
         plan.bucket.clone(),
         plan.key.clone(),
-        p.options,
+        options,
         plan.settings(),
-        "upload",
+        plan.noun(),
     ));
     plan.upload_id = crate::multipart::create(&job).await?.to_string();
     let body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");

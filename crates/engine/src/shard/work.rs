@@ -151,23 +151,16 @@ pub(crate) async fn work<C: ObjectClient>(
             shard.count
         )));
     }
-    let path = source.unwrap_or_else(|| plan.source.clone());
-    let cannot =
-        |e: std::io::Error| Error::invalid(format!("cannot read source {}: {e}", path.display()));
-    let file = std::fs::File::open(&path).map_err(cannot)?;
-    plan.check_source(&SourceIdentity::of(&path).map_err(cannot)?)?;
     let job = Arc::new(Job::new(
         ctx.clone(),
         plan.bucket.clone(),
         plan.key.clone(),
         ObjectOptions::default(),
         plan.settings(),
-        "upload",
+        plan.noun(),
     ));
-    let parts = crate::upload::file_parts::<C>(file);
     let multipart = plan.plan();
     let mine = shard.parts(plan.parts);
-    let listed = listed(&ctx, &plan).await?;
     let bytes: u64 = mine.clone().map(|n| multipart.part_range(n).1).sum();
     ctx.progress.set_total(bytes, mine.clone().count() as u32);
     let mut record = ShardRecord {
@@ -176,47 +169,91 @@ pub(crate) async fn work<C: ObjectClient>(
         mtime_ns: plan.mtime_ns,
         parts: Vec::new(),
     };
+    let listed = listed(&ctx, &plan).await?;
     let mut todo = Vec::new();
-    for n in mine.clone() {
-        let (offset, len) = multipart.part_range(n);
-        let mut found = None;
-        for p in listed.get(&n).into_iter().flatten() {
-            if let Some(crc) = held(&path, offset, len, p).await? {
-                found = Some(RecordedPart {
-                    number: n,
-                    size: len,
-                    crc64nvme: crc,
-                    etag: p.etag.clone(),
-                });
-                break;
+    let (parts, file) = match plan.object_source() {
+        Some(from) => {
+            if let Some(named) = source.filter(|s| *s != plan.source) {
+                return Err(Error::invalid(format!(
+                    "{} copies {}, not {}",
+                    plan.url(),
+                    plan.source.display(),
+                    named.display()
+                )));
             }
+            let etag = plan.source_etag.as_deref().unwrap_or_default();
+            let (parts, _) = crate::copy::pinned_parts(&ctx, &from, etag, plan.size).await?;
+            // Every part copy is pinned to the source's ETag: a part listed whole was copied
+            // from this very object.
+            for n in mine.clone() {
+                match listed.get(&n).and_then(|v| v.first()) {
+                    Some(p) => record.parts.push(RecordedPart {
+                        number: n,
+                        size: p.size,
+                        crc64nvme: p
+                            .checksum
+                            .as_ref()
+                            .map(|c| c.value.clone())
+                            .unwrap_or_default(),
+                        etag: p.etag.clone(),
+                    }),
+                    None => todo.push(n),
+                }
+            }
+            (parts, None)
         }
-        match found {
-            Some(part) => record.parts.push(part),
-            None => todo.push(n),
+        None => {
+            let path = source.unwrap_or_else(|| plan.source.clone());
+            let cannot = |e: std::io::Error| {
+                Error::invalid(format!("cannot read source {}: {e}", path.display()))
+            };
+            let file = std::fs::File::open(&path).map_err(cannot)?;
+            plan.check_source(&SourceIdentity::of(&path).map_err(cannot)?)?;
+            for n in mine.clone() {
+                let (offset, len) = multipart.part_range(n);
+                let mut found = None;
+                for p in listed.get(&n).into_iter().flatten() {
+                    if let Some(crc) = held(&path, offset, len, p).await? {
+                        found = Some(RecordedPart {
+                            number: n,
+                            size: len,
+                            crc64nvme: crc,
+                            etag: p.etag.clone(),
+                        });
+                        break;
+                    }
+                }
+                match found {
+                    Some(part) => record.parts.push(part),
+                    None => todo.push(n),
+                }
+            }
+            (crate::upload::file_parts::<C>(file), Some(path))
         }
-    }
+    };
     let kept = record.parts.len() as u32;
     let upload_id: Arc<str> = Arc::from(plan.upload_id.as_str());
     let sent =
         crate::multipart::run_parts(&job, &upload_id, &parts, multipart, todo.into_iter()).await?;
     let mut sent_bytes = 0;
     for d in &sent {
-        let digest = d
-            .digest
-            .as_ref()
-            .expect("a part sent with CRC64NVME has its digest");
-        sent_bytes += digest.len;
+        let size = multipart.part_range(d.part.part_number).1;
+        sent_bytes += size;
         record.parts.push(RecordedPart {
             number: d.part.part_number,
-            size: digest.len,
-            crc64nvme: digest.base64(),
+            size,
+            // A copied part has one only when the server gives it.
+            crc64nvme: d.digest.as_ref().map(|d| d.base64()).unwrap_or_default(),
             etag: d.part.etag.clone(),
         });
     }
     record.parts.sort();
-    // The source must still be the planned file after its last byte was read.
-    plan.check_source(&SourceIdentity::of(&path).map_err(cannot)?)?;
+    // A file must still be the planned one after its last byte was read.
+    if let Some(path) = &file {
+        let identity = SourceIdentity::of(path)
+            .map_err(|e| Error::invalid(format!("cannot read source {}: {e}", path.display())))?;
+        plan.check_source(&identity)?;
+    }
     let record_key = plan.record_key(shard.index);
     let body = serde_json::to_vec(&record).expect("a record serializes");
     put(&ctx, &plan.plan_bucket, &record_key, body).await?;
