@@ -207,9 +207,9 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             "is not a folder; without --recursive",
         ),
         (
-            "--recursive between S3 locations",
+            "--recursive between overlapping prefixes of one bucket",
             vec!["cp", "-r", &bucket_only, &dst],
-            "copies between S3 locations take one object",
+            "overlap in one bucket: copies would be listed and copied again",
         ),
         (
             "--recursive with --version-id",

@@ -163,6 +163,21 @@ struct CopyState {
 }
 
 impl CopyState {
+    /// The state of a copy of `from`, as HeadObject described it (`meta`).
+    fn of(from: &ObjectSource, meta: &ObjectMeta) -> Self {
+        Self {
+            source: CopySource {
+                bucket: from.bucket.clone(),
+                key: from.key.clone(),
+                version_id: from.version_id.clone(),
+            },
+            key: from.sse_customer_key.clone(),
+            etag: meta.etag.clone(),
+            directive: from.metadata_directive,
+            checksum: full_object_checksum(meta).cloned(),
+        }
+    }
+
     fn conditions(&self) -> CopyConditions {
         CopyConditions {
             if_match: Some(self.etag.clone()),
@@ -200,17 +215,7 @@ pub(crate) async fn run<C: ObjectClient>(
     let from = copy.from;
     let (head, meta) = from.head(&ctx, &copy.options.request).await?;
     let size = meta.content_length;
-    let state = Arc::new(CopyState {
-        source: CopySource {
-            bucket: from.bucket.clone(),
-            key: from.key.clone(),
-            version_id: from.version_id.clone(),
-        },
-        key: from.sse_customer_key.clone(),
-        etag: meta.etag.clone(),
-        directive: from.metadata_directive,
-        checksum: full_object_checksum(&meta).cloned(),
-    });
+    let state = Arc::new(CopyState::of(&from, &meta));
     // CopyObject copies at most 5 GiB.
     let threshold = &mut copy.settings.plan.multipart_threshold;
     *threshold = (*threshold).min(COPY_OBJECT_MAX + 1);
@@ -378,17 +383,7 @@ pub(crate) async fn pinned_parts<C: ObjectClient>(
             ),
         ));
     }
-    let state = Arc::new(CopyState {
-        source: CopySource {
-            bucket: from.bucket.clone(),
-            key: from.key.clone(),
-            version_id: from.version_id.clone(),
-        },
-        key: from.sse_customer_key.clone(),
-        etag: meta.etag.clone(),
-        directive: from.metadata_directive,
-        checksum: full_object_checksum(&meta).cloned(),
-    });
+    let state = Arc::new(CopyState::of(from, &meta));
     Ok((Arc::new(CopyParts(state)), meta))
 }
 

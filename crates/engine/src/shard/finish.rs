@@ -17,7 +17,6 @@ use super::work::listed;
 use crate::checksum::Digest;
 use crate::context::Context;
 use crate::error::Error;
-use crate::job::Job;
 use crate::multipart::Done;
 use crate::outcome::UploadOutcome;
 
@@ -164,14 +163,7 @@ pub(crate) async fn finish<C: ObjectClient>(
             workers(&unrecorded)
         )));
     }
-    let job = Arc::new(Job::new(
-        ctx.clone(),
-        plan.bucket.clone(),
-        plan.key.clone(),
-        ObjectOptions::default(),
-        plan.settings(),
-        plan.noun(),
-    ));
+    let job = plan.job(&ctx, ObjectOptions::default());
     let _ = job.kept_by.set(plan.url());
     ctx.progress.set_total(plan.size, plan.parts);
     let upload_id: Arc<str> = Arc::from(plan.upload_id.as_str());

@@ -114,6 +114,22 @@ impl ShardPlan {
         }
     }
 
+    /// A job writing the plan's object, carrying `options`.
+    pub(crate) fn job<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        options: ObjectOptions,
+    ) -> Arc<Job<C>> {
+        Arc::new(Job::new(
+            ctx.clone(),
+            self.bucket.clone(),
+            self.key.clone(),
+            options,
+            self.settings(),
+            self.noun(),
+        ))
+    }
+
     /// Whether the file `identity` describes is still the one planned.
     pub(crate) fn check_source(&self, identity: &SourceIdentity) -> Result<(), Error> {
         if identity.size != self.size || identity.mtime_ns != self.mtime_ns {
@@ -291,14 +307,7 @@ pub(crate) async fn create<C: ObjectClient>(
             })
             .collect(),
     };
-    let job = Arc::new(Job::new(
-        ctx.clone(),
-        plan.bucket.clone(),
-        plan.key.clone(),
-        options,
-        plan.settings(),
-        plan.noun(),
-    ));
+    let job = plan.job(&ctx, options);
     plan.upload_id = crate::multipart::create(&job).await?.to_string();
     let body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
     if let Err(e) = put(&ctx, &plan.plan_bucket, &plan.plan_key, body).await {

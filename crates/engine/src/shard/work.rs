@@ -16,7 +16,6 @@ use super::plan::{RecordedPart, ShardRecord, put, read};
 use crate::checksum::{Hasher, hex_lower};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
-use crate::job::Job;
 use crate::journal::SourceIdentity;
 
 /// One worker's run of a plan.
@@ -151,14 +150,7 @@ pub(crate) async fn work<C: ObjectClient>(
             shard.count
         )));
     }
-    let job = Arc::new(Job::new(
-        ctx.clone(),
-        plan.bucket.clone(),
-        plan.key.clone(),
-        ObjectOptions::default(),
-        plan.settings(),
-        plan.noun(),
-    ));
+    let job = plan.job(&ctx, ObjectOptions::default());
     let multipart = plan.plan();
     let mine = shard.parts(plan.parts);
     let bytes: u64 = mine.clone().map(|n| multipart.part_range(n).1).sum();
