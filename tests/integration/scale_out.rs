@@ -119,10 +119,29 @@ fn stored_crc64(server: &TestServer, bucket: &str, key: &str) -> String {
     .to_string()
 }
 
-fn one_pass_crc64(body: &[u8]) -> String {
+/// Runs `ferry finish PLAN` and checks the object as a user would: exit 0, boto3 reads the
+/// same bytes, its stored CRC64NVME is a one-pass CRC64NVME of them, and no upload is left.
+/// The finish's output.
+fn finished_whole(
+    server: &TestServer,
+    home: &Path,
+    at: &str,
+    bucket: &str,
+    key: &str,
+    body: &[u8],
+) -> Output {
+    let o = ferry(server, home, &["finish", at]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = boto3_object(server, bucket, key);
+    assert_eq!(got["sha256"], sha256_hex(body));
     let mut h = ferry_engine::Hasher::new(ferry_s3::ChecksumAlgorithm::Crc64Nvme);
     h.update(body);
-    h.finish(body.len() as u64).base64()
+    assert_eq!(
+        stored_crc64(server, bucket, key),
+        h.finish(body.len() as u64).base64()
+    );
+    assert!(boto3_uploads(server, bucket).is_empty());
+    o
 }
 
 /// Every key under `bucket`, as boto3 lists them.
@@ -179,15 +198,7 @@ fn four_workers(size: usize, part_size: &str, parts: u32) {
         (1..=parts).collect::<Vec<u32>>(),
         "every part sent once"
     );
-    let o = ferry(server, home.path(), &["finish", &at]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let got = boto3_object(server, &bucket, "big.bin");
-    assert_eq!(got["sha256"], sha256_hex(&body));
-    assert_eq!(
-        stored_crc64(server, &bucket, "big.bin"),
-        one_pass_crc64(&body)
-    );
-    assert!(boto3_uploads(server, &bucket).is_empty());
+    finished_whole(server, home.path(), &at, &bucket, "big.bin", &body);
     assert_eq!(
         all_keys(server, &bucket),
         vec!["big.bin".to_string()],
@@ -270,15 +281,7 @@ fn a_worker_killed_mid_way_runs_again_with_no_state_and_the_object_is_whole() {
         sent.len() < 5 && sent.iter().all(|n| (6..=10).contains(n)),
         "{sent:?}"
     );
-    let o = ferry(server, home.path(), &["finish", &at]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let got = boto3_object(server, &bucket, "big.bin");
-    assert_eq!(got["sha256"], sha256_hex(&body));
-    assert_eq!(
-        stored_crc64(server, &bucket, "big.bin"),
-        one_pass_crc64(&body)
-    );
-    assert!(boto3_uploads(server, &bucket).is_empty());
+    finished_whole(server, home.path(), &at, &bucket, "big.bin", &body);
 }
 
 #[test]
@@ -323,13 +326,7 @@ fn finish_refuses_missing_parts_and_a_part_that_is_not_its_workers_naming_them()
     let (o, parts) = run_worker(server, &file, &dst, &at, 1);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(parts.is_empty(), "{parts:?}");
-    let o = ferry(server, home.path(), &["finish", &at]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert_eq!(
-        boto3_object(server, &bucket, "f.bin")["sha256"],
-        sha256_hex(&body)
-    );
-    assert!(boto3_uploads(server, &bucket).is_empty());
+    finished_whole(server, home.path(), &at, &bucket, "f.bin", &body);
 }
 
 #[test]
@@ -469,22 +466,15 @@ fn a_server_side_copy_of_one_object_splits_across_workers() {
     let (o, parts) = run_worker(server, &src, &dst, &at, 2);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(parts.is_empty(), "{parts:?}");
-    let o = ferry(server, home.path(), &["finish", &at]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = finished_whole(server, home.path(), &at, &bucket, "copy.bin", &body);
     assert!(
         crate::stdout(&o).contains("CRC64NVME FULL_OBJECT verified"),
         "{}",
         text(&o)
     );
     let got = boto3_object(server, &bucket, "copy.bin");
-    assert_eq!(got["sha256"], sha256_hex(&body));
     assert_eq!(
         got["metadata"]["team"], "backup",
         "the source's metadata is carried"
     );
-    assert_eq!(
-        stored_crc64(server, &bucket, "copy.bin"),
-        one_pass_crc64(&body)
-    );
-    assert!(boto3_uploads(server, &bucket).is_empty());
 }

@@ -129,7 +129,7 @@ mod tests {
     #[test]
     fn the_split_is_zlibs_crc32_modulo_the_count() {
         // zlib.crc32(b"a.txt") == 0xc1ebf7ba (Python), and of b"" is 0.
-        assert_eq!(Shard::of("a.txt", u32::MAX), 0xc1eb_f7ba % u32::MAX);
+        assert_eq!(Shard::of("a.txt", 1000), 0xc1eb_f7ba % 1000);
         assert_eq!(Shard::of("", 4), 0);
         let n = 4;
         let mut seen = [0u32; 4];
