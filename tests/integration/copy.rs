@@ -3,7 +3,7 @@
 //! and tags (or the replaced ones); killed at exact points and resumed; a source changed
 //! mid-copy detected; and between two servers (SeaweedFS and s3s-fs), streamed through ferry.
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -287,13 +287,9 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
     upload_with_metadata(server, home.path(), &src, &body);
     let proxy = HoldProxy::start(&server.endpoint, vec![rule]).unwrap();
     let run = || {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+        let mut c = crate::ferry_command(server.env(), home.path());
         c.args(["cp", &src, &format!("s3://{bucket}/dst")])
             .args(["--part-size", "5MiB", "--concurrency", "1", "--no-progress"])
-            .env_clear()
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("HOME", home.path())
-            .envs(server.env())
             .env("AWS_ENDPOINT_URL", &proxy.endpoint)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -321,12 +317,8 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
                 .collect();
             assert_eq!(ids.len(), 1, "{name}: {ids:?}");
             // The journal names the endpoint (the proxy's), the source and the destination.
-            Command::new(env!("CARGO_BIN_EXE_ferry"))
+            crate::ferry_command(server.env(), home.path())
                 .args(["resume", &ids[0], "--no-progress"])
-                .env_clear()
-                .env("AWS_EC2_METADATA_DISABLED", "true")
-                .env("HOME", home.path())
-                .envs(server.env())
                 .output()
                 .unwrap()
         }
@@ -414,15 +406,11 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     // The destination is s3s-fs (the environment's settings); the source SeaweedFS, with
     // credentials from a profile of its own.
     let creds = crate::profile_for(server, home.path(), "seaweed");
-    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let o = crate::ferry_command(fs.server.env(), home.path())
         .args(["cp", &src, "s3://dest/copied.bin"])
         .args(["--source-endpoint-url", &server.endpoint])
         .args(["--source-profile", "seaweed", "--part-size", "8MiB"])
         .args(["--memory-limit", "32MiB", "--no-progress"])
-        .env_clear()
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", home.path())
-        .envs(fs.server.env())
         .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
         .output()
         .unwrap();
@@ -430,14 +418,10 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     let stored = std::fs::read(fs.root.path().join("dest/copied.bin")).unwrap();
     assert!(stored == body, "the bytes on s3s-fs differ");
     // And back to SeaweedFS from s3s-fs, read back by boto3.
-    let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
+    let o = crate::ferry_command(server.env(), home.path())
         .args(["cp", "s3://dest/copied.bin", &format!("s3://{bucket}/back")])
         .args(["--source-endpoint-url", &fs.server.endpoint])
         .args(["--no-progress"])
-        .env_clear()
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", home.path())
-        .envs(server.env())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));

@@ -3,8 +3,6 @@
 //! back by boto3), and from SeaweedFS to s3s-fs (streamed through ferry, the bytes read from
 //! s3s-fs's disk).
 
-use std::process::Command;
-
 use crate::sync::FILES;
 use crate::sync::{keys, sync, sync_seen, tree, writes};
 use crate::{boto3_object, data, ferry, seaweed_bucket, stdout, text};
@@ -137,15 +135,11 @@ fn a_prefix_syncs_to_another_server_streamed_and_then_is_a_no_op() {
     std::fs::create_dir(fs.root.path().join("dest")).unwrap();
     let creds = crate::profile_for(server, home.path(), "seaweed");
     let run = |extra: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_ferry"))
+        crate::ferry_command(fs.server.env(), home.path())
             .args(["sync", &from, "s3://dest/mirror"])
             .args(["--source-endpoint-url", &server.endpoint])
             .args(["--source-profile", "seaweed", "--no-progress"])
             .args(extra)
-            .env_clear()
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("HOME", home.path())
-            .envs(fs.server.env())
             .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
             .output()
             .unwrap()
