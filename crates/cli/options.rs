@@ -9,8 +9,8 @@ use ferry_engine::{
     UploadSettings, VerifyMode,
 };
 use ferry_s3::{
-    ChecksumAlgorithm, ChecksumType, Grantee, Grants, ObjectOptions, RequestOptions,
-    ServerSideEncryption, SseCustomerKey,
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, Grantee, Grants, ObjectOptions,
+    RequestOptions, ServerSideEncryption, SseCustomerKey,
 };
 
 use crate::args::CpArgs;
@@ -185,11 +185,14 @@ pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<Object
         .clone()
         .or_else(|| src.and_then(|p| mime_guess::from_path(p).first_raw().map(str::to_string)));
     let options = ObjectOptions {
-        content_type,
-        content_encoding: args.content_encoding.clone(),
-        content_disposition: args.content_disposition.clone(),
-        content_language: args.content_language.clone(),
-        cache_control: args.cache_control.clone(),
+        content: ContentHeaders {
+            content_type,
+            content_encoding: args.content_encoding.clone(),
+            content_disposition: args.content_disposition.clone(),
+            content_language: args.content_language.clone(),
+            cache_control: args.cache_control.clone(),
+            expires: None,
+        },
         metadata,
         storage_class: args.storage_class.clone(),
         tagging,

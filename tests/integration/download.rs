@@ -705,12 +705,11 @@ fn part_boundaries_without_a_part_list_are_inferred_then_listed_one_by_one() {
             },
         );
         // As on AWS for an object without an additional checksum: no part list.
-        client.add_fault(ferry_testkit::Fault {
-            operation: "GetObjectAttributes",
-            part: None,
-            times: 1,
-            error: ferry_testkit::access_denied,
-        });
+        client.add_fault(ferry_testkit::Fault::new(
+            "GetObjectAttributes",
+            1,
+            ferry_testkit::access_denied,
+        ));
         let out = home.path().join(key);
         let o = rt()
             .block_on(async {

@@ -30,8 +30,11 @@ fn put_get_head_delete_round_trip_with_options() {
     rt().block_on(async {
         let mut req = put(&bucket, "dir/obj.bin", body.clone());
         req.options = ObjectOptions {
-            content_type: Some("application/x-test".into()),
-            cache_control: Some("max-age=60".into()),
+            content: ContentHeaders {
+                content_type: Some("application/x-test".into()),
+                cache_control: Some("max-age=60".into()),
+                ..Default::default()
+            },
             metadata: [("owner".to_string(), "ferry".to_string())].into(),
             ..Default::default()
         };
@@ -59,8 +62,11 @@ fn put_get_head_delete_round_trip_with_options() {
             .await
             .unwrap();
         assert_eq!(head.content_length, body.len() as u64);
-        assert_eq!(head.content_type.as_deref(), Some("application/x-test"));
-        assert_eq!(head.cache_control.as_deref(), Some("max-age=60"));
+        assert_eq!(
+            head.content.content_type.as_deref(),
+            Some("application/x-test")
+        );
+        assert_eq!(head.content.cache_control.as_deref(), Some("max-age=60"));
         assert_eq!(
             head.metadata.get("owner").map(String::as_str),
             Some("ferry")
@@ -316,7 +322,10 @@ fn multipart_upload_composite_crc32_round_trip() {
     let key = "big/multi part.bin";
     rt().block_on(async {
         let options = ObjectOptions {
-            content_type: Some("application/x-multi".into()),
+            content: ContentHeaders {
+                content_type: Some("application/x-multi".into()),
+                ..Default::default()
+            },
             metadata: [("origin".to_string(), "ferry-test".to_string())].into(),
             tagging: vec![("project".into(), "ferry".into())],
             checksum_algorithm: Some(ChecksumAlgorithm::Crc32),

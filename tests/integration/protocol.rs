@@ -186,7 +186,10 @@ fn copy_object_directives_and_tags() {
     rt().block_on(async {
         let mut req = put(&bucket, "src", body.clone());
         req.options = ObjectOptions {
-            content_type: Some("text/x-source".into()),
+            content: ContentHeaders {
+                content_type: Some("text/x-source".into()),
+                ..Default::default()
+            },
             metadata: [("origin".to_string(), "source".to_string())].into(),
             tagging: vec![("stage".into(), "raw".into())],
             ..Default::default()
@@ -204,7 +207,7 @@ fn copy_object_directives_and_tags() {
             .await
             .unwrap();
         let kept = client.head_object(&get(&bucket, "kept")).await.unwrap();
-        assert_eq!(kept.content_type.as_deref(), Some("text/x-source"));
+        assert_eq!(kept.content.content_type.as_deref(), Some("text/x-source"));
         assert_eq!(
             kept.metadata.get("origin").map(String::as_str),
             Some("source")
@@ -220,7 +223,10 @@ fn copy_object_directives_and_tags() {
                 metadata_directive: Some(Directive::Replace),
                 tagging_directive: Some(Directive::Replace),
                 options: ObjectOptions {
-                    content_type: Some("text/x-copy".into()),
+                    content: ContentHeaders {
+                        content_type: Some("text/x-copy".into()),
+                        ..Default::default()
+                    },
                     metadata: [("origin".to_string(), "copy".to_string())].into(),
                     tagging: vec![("stage".into(), "copied".into())],
                     ..Default::default()

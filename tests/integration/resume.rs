@@ -441,12 +441,7 @@ fn the_failure_rule_keeps_what_can_resume_and_aborts_the_rest() {
     let body = data(20 * MIB, 47);
     std::fs::write(&file, &body).unwrap();
     let state = home.path().join("state");
-    let fault = |error: fn() -> ferry_s3::S3Error, times| Fault {
-        operation: "UploadPart",
-        part: Some(3),
-        times,
-        error,
-    };
+    let fault = |error, times| Fault::new("UploadPart", times, error).on_part(3);
     let rt = crate::rt();
     let run = |faults: Vec<Fault>, policy, key: &str| {
         let failing = Arc::new(FailingClient::new(client.clone(), faults));

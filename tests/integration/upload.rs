@@ -303,36 +303,11 @@ fn retries_keep_the_part_number_and_finish_identical() {
     let failing = Arc::new(FailingClient::new(
         client,
         vec![
-            Fault {
-                operation: "UploadPart",
-                part: Some(2),
-                times: 2,
-                error: ferry_testkit::internal_error,
-            },
-            Fault {
-                operation: "UploadPart",
-                part: Some(4),
-                times: 1,
-                error: ferry_testkit::reset,
-            },
-            Fault {
-                operation: "UploadPart",
-                part: Some(3),
-                times: 1,
-                error: ferry_testkit::slow_down,
-            },
-            Fault {
-                operation: "UploadPart",
-                part: Some(5),
-                times: 1,
-                error: ferry_testkit::expired_token,
-            },
-            Fault {
-                operation: "CompleteMultipartUpload",
-                part: None,
-                times: 1,
-                error: ferry_testkit::internal_error,
-            },
+            Fault::new("UploadPart", 2, ferry_testkit::internal_error).on_part(2),
+            Fault::new("UploadPart", 1, ferry_testkit::reset).on_part(4),
+            Fault::new("UploadPart", 1, ferry_testkit::slow_down).on_part(3),
+            Fault::new("UploadPart", 1, ferry_testkit::expired_token).on_part(5),
+            Fault::new("CompleteMultipartUpload", 1, ferry_testkit::internal_error),
         ],
     ));
     let settings = UploadSettings {
@@ -408,12 +383,7 @@ fn a_permanent_error_aborts_the_upload() {
     std::fs::write(&path, &body).unwrap();
     let failing = Arc::new(FailingClient::new(
         client,
-        vec![Fault {
-            operation: "UploadPart",
-            part: Some(2),
-            times: 1,
-            error: ferry_testkit::access_denied,
-        }],
+        vec![Fault::new("UploadPart", 1, ferry_testkit::access_denied).on_part(2)],
     ));
     let config = UploadSettings {
         plan: PlanConfig {

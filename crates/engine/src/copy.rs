@@ -258,12 +258,7 @@ pub(crate) async fn run<C: ObjectClient>(
 /// The source's content headers and metadata (as HeadObject gave them), into a new object's
 /// options: what a copy that makes a new object carries over.
 pub fn copy_metadata(meta: &ObjectMeta, options: &mut ObjectOptions) {
-    options.content_type = meta.content_type.clone();
-    options.content_encoding = meta.content_encoding.clone();
-    options.content_disposition = meta.content_disposition.clone();
-    options.content_language = meta.content_language.clone();
-    options.cache_control = meta.cache_control.clone();
-    options.expires = meta.expires.clone();
+    options.content = meta.content.clone();
     options.metadata = meta.metadata.clone();
 }
 

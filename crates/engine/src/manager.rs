@@ -214,6 +214,27 @@ impl<C: ObjectClient> Manager<C> {
         Handle::spawn(events, first, progress, cancel, run(ctx), done)
     }
 
+    /// As [`spawn`](Self::spawn), for a transfer that also reads from `source`'s server: with
+    /// `source`'s client and budgets, under the transfer's cancellation.
+    fn spawn_from<D: ObjectClient, T, F>(
+        &self,
+        source: &Manager<D>,
+        run: impl FnOnce(Context<C>, Context<D>) -> F,
+        done: fn(&T) -> Option<Event>,
+    ) -> Handle<T>
+    where
+        T: Send + 'static,
+        F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    {
+        self.spawn(
+            |ctx| {
+                let read = Self::reader(source, &ctx);
+                run(ctx, read)
+            },
+            done,
+        )
+    }
+
     /// Starts an upload. Must be called within a tokio runtime.
     pub fn upload(&self, upload: Upload) -> Handle<UploadOutcome> {
         self.spawn(|ctx| crate::upload::run(ctx, upload), finished)
@@ -242,12 +263,9 @@ impl<C: ObjectClient> Manager<C> {
         source: &Manager<D>,
         copy: Copy,
     ) -> Handle<UploadOutcome> {
-        let source = source.clone();
-        self.spawn(
-            move |ctx| {
-                let read = Self::reader(&source, &ctx);
-                crate::crosscopy::run(ctx, read, copy)
-            },
+        self.spawn_from(
+            source,
+            |ctx, read| crate::crosscopy::run(ctx, read, copy),
             finished,
         )
     }
@@ -281,12 +299,9 @@ impl<C: ObjectClient> Manager<C> {
         source: &Manager<D>,
         tree: TreeCopy,
     ) -> Handle<TreeOutcome> {
-        let source = source.clone();
-        self.spawn(
-            move |ctx| {
-                let read = Self::reader(&source, &ctx);
-                crate::tree::copy::copy(ctx, Some(read), tree)
-            },
+        self.spawn_from(
+            source,
+            |ctx, read| crate::tree::copy::copy(ctx, Some(read), tree),
             |_| None,
         )
     }
@@ -308,12 +323,9 @@ impl<C: ObjectClient> Manager<C> {
         source: &Manager<D>,
         sync: SyncCopy,
     ) -> Handle<SyncOutcome> {
-        let source = source.clone();
-        self.spawn(
-            move |ctx| {
-                let read = Self::reader(&source, &ctx);
-                crate::tree::sync::copy(ctx, Some(read), sync)
-            },
+        self.spawn_from(
+            source,
+            |ctx, read| crate::tree::sync::copy(ctx, Some(read), sync),
             |_| None,
         )
     }

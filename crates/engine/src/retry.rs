@@ -148,15 +148,11 @@ mod tests {
     }
 
     fn svc(status: u16, code: &str, retry_after: Option<Duration>) -> S3Error {
-        S3Error::Service(Box::new(ServiceError {
-            operation: "UploadPart",
-            status,
-            code: code.into(),
-            message: String::new(),
-            request_id: None,
+        ServiceError {
             retry_after,
-            denial: None,
-        }))
+            ..ServiceError::new("UploadPart", status, code, "")
+        }
+        .into()
     }
 
     #[test]

@@ -128,12 +128,7 @@ async fn a_resume_sends_only_what_the_server_lacks() {
     // Part 4 fails for good (retries run out on a transient fault): the upload is kept.
     let failing = Arc::new(FailingClient::new(
         s3.clone(),
-        vec![Fault {
-            operation: "UploadPart",
-            part: Some(4),
-            times: 100,
-            error: ferry_testkit::internal_error,
-        }],
+        vec![Fault::new("UploadPart", 100, ferry_testkit::internal_error).on_part(4)],
     ));
     let config = || ManagerConfig {
         max_requests: 1,
@@ -182,12 +177,7 @@ async fn a_kept_copy_resumes_as_a_copy() {
     let dir = tempfile::tempdir().unwrap();
     let failing = Arc::new(FailingClient::new(
         s3.clone(),
-        vec![Fault {
-            operation: "UploadPartCopy",
-            part: Some(3),
-            times: 100,
-            error: ferry_testkit::internal_error,
-        }],
+        vec![Fault::new("UploadPartCopy", 100, ferry_testkit::internal_error).on_part(3)],
     ));
     let config = || ManagerConfig {
         max_requests: 1,
@@ -225,12 +215,7 @@ async fn slow_down_halves_the_requests_in_flight() {
     let (_dir, path, _) = file(40 * MIB, 5);
     let failing = Arc::new(FailingClient::new(
         s3.clone(),
-        vec![Fault {
-            operation: "UploadPart",
-            part: Some(2),
-            times: 2,
-            error: ferry_testkit::slow_down,
-        }],
+        vec![Fault::new("UploadPart", 2, ferry_testkit::slow_down).on_part(2)],
     ));
     let m = manager(
         failing,

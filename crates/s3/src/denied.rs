@@ -168,7 +168,15 @@ impl Denial {
         let object = s3_arn(r.region, bucket, r.key);
         let bucket_arn = s3_arn(r.region, bucket, None);
         let v = r.versioned();
-        let pick = |plain: &str, version: &str| if v { version } else { plain }.to_string();
+        // An action's version form: s3:GetObject → s3:GetObjectVersion, s3:PutObjectAcl →
+        // s3:PutObjectVersionAcl, and so on.
+        let pick = |plain: &str| {
+            if v {
+                plain.replacen("Object", "ObjectVersion", 1)
+            } else {
+                plain.to_string()
+            }
+        };
         let mut note = None;
         let mut source = None;
         let (actions, resource) = match r.operation {
@@ -196,39 +204,21 @@ impl Denial {
             "ListParts" => (vec!["s3:ListMultipartUploadParts".into()], object),
             "ListMultipartUploads" => (vec!["s3:ListBucketMultipartUploads".into()], bucket_arn),
             "ListObjectsV2" => (vec!["s3:ListBucket".into()], bucket_arn),
-            "GetObject" => (vec![pick("s3:GetObject", "s3:GetObjectVersion")], object),
+            // Each of these needs the action of its own name, in its version form for a
+            // request that names a version.
+            "GetObject" | "PutObjectAcl" | "GetObjectAcl" | "PutObjectTagging"
+            | "GetObjectTagging" | "DeleteObject" => {
+                (vec![pick(&format!("s3:{}", r.operation))], object)
+            }
             "HeadObject" => {
                 note = Some(format!(
                     "a HEAD answer has no body to say why: a 403 also means the key does not \
                      exist and the caller lacks s3:ListBucket on {bucket_arn}"
                 ));
-                (vec![pick("s3:GetObject", "s3:GetObjectVersion")], object)
+                (vec![pick("s3:GetObject")], object)
             }
             "GetObjectAttributes" => (
-                vec![
-                    pick("s3:GetObject", "s3:GetObjectVersion"),
-                    pick("s3:GetObjectAttributes", "s3:GetObjectVersionAttributes"),
-                ],
-                object,
-            ),
-            "PutObjectAcl" => (
-                vec![pick("s3:PutObjectAcl", "s3:PutObjectVersionAcl")],
-                object,
-            ),
-            "GetObjectAcl" => (
-                vec![pick("s3:GetObjectAcl", "s3:GetObjectVersionAcl")],
-                object,
-            ),
-            "PutObjectTagging" => (
-                vec![pick("s3:PutObjectTagging", "s3:PutObjectVersionTagging")],
-                object,
-            ),
-            "GetObjectTagging" => (
-                vec![pick("s3:GetObjectTagging", "s3:GetObjectVersionTagging")],
-                object,
-            ),
-            "DeleteObject" => (
-                vec![pick("s3:DeleteObject", "s3:DeleteObjectVersion")],
+                vec![pick("s3:GetObject"), pick("s3:GetObjectAttributes")],
                 object,
             ),
             "DeleteObjects" => (vec!["s3:DeleteObject".into()], format!("{bucket_arn}/*")),

@@ -31,7 +31,41 @@ pub struct ServiceError {
     pub denial: Option<Box<Denial>>,
 }
 
+/// An error and its causes, by their `Display` only, each cause once (a cause whose text the
+/// chain already holds is left out). Never `Debug`: the `Debug` of aws-config's errors holds
+/// raw responses (a session token, a role's keys).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !parts.iter().any(|p| p.contains(&t)) {
+            parts.push(t);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}
+
 impl ServiceError {
+    /// An error the service answered, with no request id, pause or denial (yet).
+    pub fn new(
+        operation: &'static str,
+        status: u16,
+        code: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        ServiceError {
+            operation,
+            status,
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+            retry_after: None,
+            denial: None,
+        }
+    }
+
     /// Whether the service refused for lack of permission (`AccessDenied`, or a HEAD's bare
     /// 403).
     pub fn is_denied(&self) -> bool {
@@ -268,6 +302,12 @@ impl S3Error {
     }
 }
 
+impl From<ServiceError> for S3Error {
+    fn from(e: ServiceError) -> Self {
+        S3Error::Service(Box::new(e))
+    }
+}
+
 impl From<AddressError> for S3Error {
     fn from(e: AddressError) -> Self {
         S3Error::client("request", ClientErrorKind::InvalidRequest, e.to_string()).with_source(e)
@@ -285,15 +325,11 @@ mod tests {
     use super::*;
 
     fn svc(status: u16, code: &str) -> S3Error {
-        S3Error::Service(Box::new(ServiceError {
-            operation: "UploadPart",
-            status,
-            code: code.into(),
-            message: "m".into(),
+        ServiceError {
             request_id: Some("RID".into()),
-            retry_after: None,
-            denial: None,
-        }))
+            ..ServiceError::new("UploadPart", status, code, "m")
+        }
+        .into()
     }
 
     #[test]

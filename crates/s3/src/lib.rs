@@ -37,7 +37,8 @@ pub use endpoint::{
 pub use error::{ClientError, ClientErrorKind, Result, S3Error, ServiceError};
 pub use ops::*;
 pub use options::{
-    CANNED_ACLS, ChecksumAlgorithm, ChecksumType, ChecksumValue, Grantee, Grants, ObjectLockMode,
-    ObjectOptions, OptionsError, RequestOptions, ServerSideEncryption, SseCustomerKey,
+    CANNED_ACLS, ChecksumAlgorithm, ChecksumType, ChecksumValue, ContentHeaders, Grantee, Grants,
+    ObjectLockMode, ObjectOptions, OptionsError, RequestOptions, ServerSideEncryption,
+    SseCustomerKey,
 };
 pub use profile::{Env, ProfileSet};

@@ -11,7 +11,9 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use crate::error::S3Error;
-use crate::options::{ChecksumType, ChecksumValue, ObjectOptions, RequestOptions, SseCustomerKey};
+use crate::options::{
+    ChecksumType, ChecksumValue, ContentHeaders, ObjectOptions, RequestOptions, SseCustomerKey,
+};
 
 pub use crate::acl::{
     AccessControlPolicy, AclSpec, GetObjectAclRequest, Grant, Permission, PutObjectAclRequest,
@@ -441,18 +443,8 @@ pub struct ObjectMeta {
     pub last_modified: Option<String>,
     /// Version id.
     pub version_id: Option<String>,
-    /// `Content-Type`.
-    pub content_type: Option<String>,
-    /// `Content-Encoding`, without `aws-chunked` (which describes an upload, not the object).
-    pub content_encoding: Option<String>,
-    /// `Content-Disposition`.
-    pub content_disposition: Option<String>,
-    /// `Content-Language`.
-    pub content_language: Option<String>,
-    /// `Cache-Control`.
-    pub cache_control: Option<String>,
-    /// `Expires`.
-    pub expires: Option<String>,
+    /// Content-Type, Content-Encoding and the other standard headers.
+    pub content: ContentHeaders,
     /// User metadata, names lower-case.
     pub metadata: BTreeMap<String, String>,
     /// Storage class (absent means STANDARD).

@@ -383,12 +383,14 @@ impl RequestOptions {
     }
 }
 
-/// Options stored with a new object.
+/// The standard HTTP headers an object is stored with and served with: what a new object
+/// is given ([`ObjectOptions::content`]) and what HeadObject and GetObject report
+/// ([`ObjectMeta::content`](crate::ObjectMeta::content)), so a copy carries them over whole.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ObjectOptions {
+pub struct ContentHeaders {
     /// `Content-Type`.
     pub content_type: Option<String>,
-    /// `Content-Encoding`.
+    /// `Content-Encoding` (of the object: never `aws-chunked`, which describes an upload).
     pub content_encoding: Option<String>,
     /// `Content-Disposition`.
     pub content_disposition: Option<String>,
@@ -398,6 +400,43 @@ pub struct ObjectOptions {
     pub cache_control: Option<String>,
     /// `Expires` (an HTTP date, passed as given).
     pub expires: Option<String>,
+}
+
+impl ContentHeaders {
+    /// Each header as (name, value), in the order they are sent.
+    fn fields(&self) -> [(&'static str, &Option<String>); 6] {
+        [
+            ("content-type", &self.content_type),
+            ("content-encoding", &self.content_encoding),
+            ("content-disposition", &self.content_disposition),
+            ("content-language", &self.content_language),
+            ("cache-control", &self.cache_control),
+            ("expires", &self.expires),
+        ]
+    }
+
+    /// Reads them from an answer's headers; `encoding` is its Content-Encoding with
+    /// `aws-chunked` taken out.
+    pub(crate) fn from_response(
+        header: impl Fn(&str) -> Option<String>,
+        encoding: Option<String>,
+    ) -> Self {
+        ContentHeaders {
+            content_type: header("content-type"),
+            content_encoding: encoding,
+            content_disposition: header("content-disposition"),
+            content_language: header("content-language"),
+            cache_control: header("cache-control"),
+            expires: header("expires"),
+        }
+    }
+}
+
+/// Options stored with a new object.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ObjectOptions {
+    /// Content-Type, Content-Encoding and the other standard headers.
+    pub content: ContentHeaders,
     /// User metadata (`x-amz-meta-NAME`); names are stored lower-case.
     pub metadata: BTreeMap<String, String>,
     /// `x-amz-storage-class`, e.g. `STANDARD_IA`.
@@ -441,15 +480,11 @@ fn header_safe(name: &str, v: &str) -> Result<(), OptionsError> {
 impl ObjectOptions {
     /// Checks the options against S3's rules before anything is sent.
     pub fn validate(&self) -> Result<(), OptionsError> {
-        for (name, v) in [
-            ("content type", &self.content_type),
-            ("content encoding", &self.content_encoding),
-            ("content disposition", &self.content_disposition),
-            ("content language", &self.content_language),
-            ("cache control", &self.cache_control),
-            ("expires", &self.expires),
-            ("storage class", &self.storage_class),
-        ] {
+        let content = self.content.fields();
+        for (name, v) in content
+            .into_iter()
+            .chain([("storage class", &self.storage_class)])
+        {
             if let Some(v) = v {
                 header_safe(name, v)?;
             }
@@ -556,12 +591,9 @@ impl ObjectOptions {
                 headers.push((name.to_string(), v.clone()));
             }
         };
-        put("content-type", &self.content_type);
-        put("content-encoding", &self.content_encoding);
-        put("content-disposition", &self.content_disposition);
-        put("content-language", &self.content_language);
-        put("cache-control", &self.cache_control);
-        put("expires", &self.expires);
+        for (name, v) in self.content.fields() {
+            put(name, v);
+        }
         put("x-amz-storage-class", &self.storage_class);
         for (k, v) in &self.metadata {
             headers.push((format!("x-amz-meta-{}", k.to_ascii_lowercase()), v.clone()));
@@ -763,7 +795,10 @@ mod tests {
     #[test]
     fn headers_and_checks() {
         let o = ObjectOptions {
-            content_type: Some("text/plain".into()),
+            content: ContentHeaders {
+                content_type: Some("text/plain".into()),
+                ..Default::default()
+            },
             metadata: BTreeMap::from([("Owner".into(), "me".into())]),
             tagging: vec![("project".into(), "a b&c".into())],
             sse: Some(ServerSideEncryption::S3),
@@ -773,6 +808,7 @@ mod tests {
         o.validate().unwrap();
         let mut h = Vec::new();
         o.push_headers(&mut h);
+        assert!(h.contains(&("content-type".into(), "text/plain".into())));
         assert!(h.contains(&("x-amz-meta-owner".into(), "me".into())));
         assert!(h.contains(&("x-amz-tagging".into(), "project=a%20b%26c".into())));
         assert!(h.contains(&("x-amz-server-side-encryption".into(), "AES256".into())));
@@ -782,9 +818,16 @@ mod tests {
         };
         assert!(bad.validate().is_err());
         let bad = ObjectOptions {
-            content_type: Some("a\nb".into()),
+            content: ContentHeaders {
+                content_type: Some("a\nb".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
-        assert!(bad.validate().is_err());
+        let e = bad.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("content-type contains a control character"),
+            "{e}"
+        );
     }
 }

@@ -292,66 +292,54 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             let action = form.get("Action").cloned().unwrap_or_default();
             let role_ok = form.get("RoleArn") == Some(&config.role_arn);
             match action.as_str() {
-                "AssumeRoleWithWebIdentity" => {
-                    if form.get("WebIdentityToken") != Some(&config.web_identity_token) {
-                        log("refused: STS AssumeRoleWithWebIdentity token".into());
-                        return sts_error(
-                            StatusCode::BAD_REQUEST,
-                            "InvalidIdentityToken",
-                            "The web identity token is not valid",
-                        );
-                    }
-                    if !role_ok {
-                        log("refused: STS AssumeRoleWithWebIdentity role".into());
-                        return sts_error(
-                            StatusCode::FORBIDDEN,
-                            "AccessDenied",
-                            "Not authorized to perform sts:AssumeRoleWithWebIdentity",
-                        );
-                    }
-                    log("STS AssumeRoleWithWebIdentity".into());
-                    reply(
-                        StatusCode::OK,
-                        format!(
-                            "<AssumeRoleWithWebIdentityResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-                             <AssumeRoleWithWebIdentityResult>{}<AssumedRoleUser>\
-                             <Arn>arn:aws:sts::123456789012:assumed-role/ferry-test/s</Arn>\
-                             <AssumedRoleId>AROASTUB:s</AssumedRoleId></AssumedRoleUser>\
-                             </AssumeRoleWithWebIdentityResult><ResponseMetadata><RequestId>stub</RequestId>\
-                             </ResponseMetadata></AssumeRoleWithWebIdentityResponse>",
-                            sts_credentials(&config.web_identity, &expiry)
-                        ),
-                    )
-                }
-                "AssumeRole" => {
-                    let signed_by = format!("Credential={}/", config.assume_role_source_key);
-                    if !header("authorization").contains(&signed_by) {
-                        log("refused: STS AssumeRole not signed by the source keys".into());
-                        return sts_error(
+                action @ ("AssumeRoleWithWebIdentity" | "AssumeRole") => {
+                    // The caller's proof: the web identity token, or a signature by the
+                    // source keys.
+                    let (proven, refusal, vended) = if action == "AssumeRole" {
+                        let signed_by = format!("Credential={}/", config.assume_role_source_key);
+                        let refusal = (
+                            "not signed by the source keys",
                             StatusCode::FORBIDDEN,
                             "InvalidClientTokenId",
                             "The security token included in the request is invalid",
                         );
+                        (
+                            header("authorization").contains(&signed_by),
+                            refusal,
+                            &config.assume_role,
+                        )
+                    } else {
+                        let token =
+                            form.get("WebIdentityToken") == Some(&config.web_identity_token);
+                        let refusal = (
+                            "token",
+                            StatusCode::BAD_REQUEST,
+                            "InvalidIdentityToken",
+                            "The web identity token is not valid",
+                        );
+                        (token, refusal, &config.web_identity)
+                    };
+                    if !proven {
+                        let (why, status, code, message) = refusal;
+                        log(format!("refused: STS {action} {why}"));
+                        return sts_error(status, code, message);
                     }
                     if !role_ok {
-                        log("refused: STS AssumeRole role".into());
-                        return sts_error(
-                            StatusCode::FORBIDDEN,
-                            "AccessDenied",
-                            "Not authorized to perform sts:AssumeRole",
-                        );
+                        log(format!("refused: STS {action} role"));
+                        let message = format!("Not authorized to perform sts:{action}");
+                        return sts_error(StatusCode::FORBIDDEN, "AccessDenied", &message);
                     }
-                    log("STS AssumeRole".into());
+                    log(format!("STS {action}"));
                     reply(
                         StatusCode::OK,
                         format!(
-                            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
-                             <AssumeRoleResult>{}<AssumedRoleUser>\
+                            "<{action}Response xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\">\
+                             <{action}Result>{}<AssumedRoleUser>\
                              <Arn>arn:aws:sts::123456789012:assumed-role/ferry-test/s</Arn>\
                              <AssumedRoleId>AROASTUB:s</AssumedRoleId></AssumedRoleUser>\
-                             </AssumeRoleResult><ResponseMetadata><RequestId>stub</RequestId>\
-                             </ResponseMetadata></AssumeRoleResponse>",
-                            sts_credentials(&config.assume_role, &expiry)
+                             </{action}Result><ResponseMetadata><RequestId>stub</RequestId>\
+                             </ResponseMetadata></{action}Response>",
+                            sts_credentials(vended, &expiry)
                         ),
                     )
                 }

@@ -20,6 +20,26 @@ pub struct Fault {
     pub error: fn() -> S3Error,
 }
 
+impl Fault {
+    /// Fails `times` calls of `operation` with `error`.
+    pub fn new(operation: &'static str, times: u32, error: fn() -> S3Error) -> Self {
+        Fault {
+            operation,
+            part: None,
+            times,
+            error,
+        }
+    }
+
+    /// Only for calls about part `n`.
+    pub fn on_part(self, n: u32) -> Self {
+        Fault {
+            part: Some(n),
+            ..self
+        }
+    }
+}
+
 /// A 500 InternalError.
 pub fn internal_error() -> S3Error {
     service(500, "InternalError")
@@ -50,15 +70,7 @@ pub fn access_denied() -> S3Error {
 }
 
 fn service(status: u16, code: &str) -> S3Error {
-    S3Error::Service(Box::new(ServiceError {
-        operation: "injected",
-        status,
-        code: code.into(),
-        message: "injected by the test".into(),
-        request_id: None,
-        retry_after: None,
-        denial: None,
-    }))
+    ServiceError::new("injected", status, code, "injected by the test").into()
 }
 
 /// Wraps `C`, failing requests that match a [`Fault`] and counting every call.
@@ -155,14 +167,20 @@ impl<C> FailingClient<C> {
         n
     }
 
-    fn take(&self, op: &str, part: Option<u32>) -> Option<S3Error> {
+    /// Fails the call with the first matching fault that has times left.
+    fn fail(&self, op: &str, part: Option<u32>) -> Result<()> {
         let mut faults = self.faults.lock().unwrap();
-        let f = faults
+        let found = faults
             .iter_mut()
-            .find(|f| f.operation == op && f.times > 0 && (f.part.is_none() || f.part == part))?;
-        f.times -= 1;
-        self.injected.fetch_add(1, Ordering::Relaxed);
-        Some((f.error)())
+            .find(|f| f.operation == op && f.times > 0 && (f.part.is_none() || f.part == part));
+        match found {
+            Some(f) => {
+                f.times -= 1;
+                self.injected.fetch_add(1, Ordering::Relaxed);
+                Err((f.error)())
+            }
+            None => Ok(()),
+        }
     }
 }
 
@@ -171,18 +189,14 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         &self,
         req: &CreateMultipartUploadRequest,
     ) -> Result<CreateMultipartUploadOutput> {
-        if let Some(e) = self.take("CreateMultipartUpload", None) {
-            return Err(e);
-        }
+        self.fail("CreateMultipartUpload", None)?;
         self.inner.create_multipart_upload(req).await
     }
 
     async fn upload_part(&self, req: UploadPartRequest) -> Result<UploadPartOutput> {
         self.part_calls.lock().unwrap()[req.part_number as usize] += 1;
         let _ = self.hook("UploadPart");
-        if let Some(e) = self.take("UploadPart", Some(req.part_number)) {
-            return Err(e);
-        }
+        self.fail("UploadPart", Some(req.part_number))?;
         self.inner.upload_part(req).await
     }
 
@@ -190,9 +204,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         &self,
         req: &CompleteMultipartUploadRequest,
     ) -> Result<CompleteMultipartUploadOutput> {
-        if let Some(e) = self.take("CompleteMultipartUpload", None) {
-            return Err(e);
-        }
+        self.fail("CompleteMultipartUpload", None)?;
         self.inner.complete_multipart_upload(req).await
     }
 
@@ -213,24 +225,18 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn list_objects(&self, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
-        if let Some(e) = self.take("ListObjectsV2", None) {
-            return Err(e);
-        }
+        self.fail("ListObjectsV2", None)?;
         self.inner.list_objects(req).await
     }
 
     async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
-        if let Some(e) = self.take("PutObject", None) {
-            return Err(e);
-        }
+        self.fail("PutObject", None)?;
         self.inner.put_object(req).await
     }
 
     async fn get_object(&self, req: &GetObjectRequest) -> Result<GetObjectOutput> {
         let n = self.hook("GetObject");
-        if let Some(e) = self.take("GetObject", None) {
-            return Err(e);
-        }
+        self.fail("GetObject", None)?;
         let mut out = self.inner.get_object(req).await?;
         if self.flips.lock().unwrap().contains(&n) {
             self.injected.fetch_add(1, Ordering::Relaxed);
@@ -268,17 +274,13 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
 
     async fn delete_objects(&self, req: &DeleteObjectsRequest) -> Result<DeleteObjectsOutput> {
         let _ = self.hook("DeleteObjects");
-        if let Some(e) = self.take("DeleteObjects", None) {
-            return Err(e);
-        }
+        self.fail("DeleteObjects", None)?;
         self.inner.delete_objects(req).await
     }
 
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
         let _ = self.hook("UploadPartCopy");
-        if let Some(e) = self.take("UploadPartCopy", Some(req.part_number)) {
-            return Err(e);
-        }
+        self.fail("UploadPartCopy", Some(req.part_number))?;
         self.inner.upload_part_copy(req).await
     }
 
@@ -290,9 +292,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         &self,
         req: &GetObjectAttributesRequest,
     ) -> Result<GetObjectAttributesOutput> {
-        if let Some(e) = self.take("GetObjectAttributes", None) {
-            return Err(e);
-        }
+        self.fail("GetObjectAttributes", None)?;
         self.inner.get_object_attributes(req).await
     }
 

@@ -36,6 +36,14 @@ struct Stored {
     etag: String,
 }
 
+impl Stored {
+    /// Bytes as S3 stores a single PUT or a part: the ETag is their quoted MD5.
+    fn new(data: Bytes) -> Self {
+        let etag = format!("\"{}\"", md5_hex(&[&data]));
+        Stored { data, etag }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Upload {
     bucket: String,
@@ -72,15 +80,7 @@ impl std::ops::Deref for MemoryClient {
 }
 
 fn service(operation: &'static str, status: u16, code: &str) -> S3Error {
-    S3Error::Service(Box::new(ServiceError {
-        operation,
-        status,
-        code: code.into(),
-        message: "from the in-memory S3".into(),
-        request_id: None,
-        retry_after: None,
-        denial: None,
-    }))
+    ServiceError::new(operation, status, code, "from the in-memory S3").into()
 }
 
 fn md5_hex(parts: &[&[u8]]) -> String {
@@ -136,15 +136,11 @@ impl MemoryClient {
 
     /// Puts an object directly.
     pub fn insert(&self, bucket: &str, key: &str, data: Vec<u8>) {
-        let etag = format!("\"{}\"", md5_hex(&[&data]));
         let mut st = self.state.lock().unwrap();
-        st.buckets.entry(bucket.into()).or_default().insert(
-            key.into(),
-            Stored {
-                data: data.into(),
-                etag,
-            },
-        );
+        st.buckets
+            .entry(bucket.into())
+            .or_default()
+            .insert(key.into(), Stored::new(data.into()));
     }
 
     /// Multipart uploads in progress.
@@ -275,20 +271,14 @@ impl ObjectClient for MemoryClient {
 
     async fn upload_part(&self, req: UploadPartRequest) -> Result<UploadPartOutput> {
         let _f = self.begin("UploadPart").await;
-        let data = read_body("UploadPart", req.body).await?;
-        let etag = format!("\"{}\"", md5_hex(&[&data]));
+        let part = Stored::new(read_body("UploadPart", req.body).await?);
+        let etag = part.etag.clone();
         let mut st = self.state.lock().unwrap();
         let up = st
             .uploads
             .get_mut(&req.upload_id)
             .ok_or_else(|| service("UploadPart", 404, "NoSuchUpload"))?;
-        up.parts.insert(
-            req.part_number,
-            Stored {
-                data,
-                etag: etag.clone(),
-            },
-        );
+        up.parts.insert(req.part_number, part);
         Ok(UploadPartOutput {
             etag,
             checksum: None,
@@ -455,8 +445,8 @@ impl ObjectClient for MemoryClient {
 
     async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
         let _f = self.begin("PutObject").await;
-        let data = read_body("PutObject", req.body).await?;
-        let etag = format!("\"{}\"", md5_hex(&[&data]));
+        let object = Stored::new(read_body("PutObject", req.body).await?);
+        let etag = object.etag.clone();
         let mut st = self.state.lock().unwrap();
         let b = st
             .buckets
@@ -465,14 +455,8 @@ impl ObjectClient for MemoryClient {
         if req.if_none_match && b.contains_key(&req.key) {
             return Err(service("PutObject", 412, "PreconditionFailed"));
         }
-        let checksum = Some(crc64(&data));
-        b.insert(
-            req.key,
-            Stored {
-                data,
-                etag: etag.clone(),
-            },
-        );
+        let checksum = Some(crc64(&object.data));
+        b.insert(req.key, object);
         Ok(PutObjectOutput {
             etag,
             version_id: None,
@@ -565,19 +549,14 @@ impl ObjectClient for MemoryClient {
             Some(r) => source.data.slice(r.first as usize..=r.last as usize),
             None => source.data.clone(),
         };
-        let etag = format!("\"{}\"", md5_hex(&[&data]));
+        let part = Stored::new(data);
+        let etag = part.etag.clone();
         let mut st = self.state.lock().unwrap();
         let up = st
             .uploads
             .get_mut(&req.upload_id)
             .ok_or_else(|| service(OP, 404, "NoSuchUpload"))?;
-        up.parts.insert(
-            req.part_number,
-            Stored {
-                data,
-                etag: etag.clone(),
-            },
-        );
+        up.parts.insert(req.part_number, part);
         Ok(UploadPartCopyOutput {
             etag,
             checksum: None,

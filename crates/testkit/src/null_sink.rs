@@ -132,7 +132,19 @@ fn sent(
         .map(str::to_string)
 }
 
+/// An ETag as s3s sends it (it adds the quotes).
+fn strong(etag: &str) -> Option<ETag> {
+    Some(ETag::Strong(etag.trim_matches('"').to_string()))
+}
+
 impl NullSink {
+    /// Stores an object; its ETag, for the answer.
+    fn store(&self, bucket: String, key: String, object: Object) -> Option<ETag> {
+        let etag = strong(&object.etag);
+        self.objects.lock().unwrap().insert((bucket, key), object);
+        etag
+    }
+
     fn etag(&self) -> String {
         format!("\"{:032x}\"", self.next.fetch_add(1, Ordering::Relaxed))
     }
@@ -325,7 +337,7 @@ impl S3 for NullSink {
             .parts
             .insert(req.input.part_number, Part { size, raw });
         let mut out = UploadPartOutput {
-            e_tag: Some(ETag::Strong(self.etag().trim_matches('"').to_string())),
+            e_tag: strong(&self.etag()),
             ..Default::default()
         };
         if let (Some(a), Some(c)) = (alg.as_deref(), computed) {
@@ -387,19 +399,17 @@ impl S3 for NullSink {
             self.next.fetch_add(1, Ordering::Relaxed),
             parts.len()
         );
-        self.objects.lock().unwrap().insert(
-            (input.bucket.clone(), input.key.clone()),
-            Object {
-                size,
-                etag: etag.clone(),
-                checksum,
-                checksum_type: upload.checksum_type,
-            },
-        );
+        let object = Object {
+            size,
+            etag,
+            checksum,
+            checksum_type: upload.checksum_type,
+        };
+        let e_tag = self.store(input.bucket.clone(), input.key.clone(), object);
         Ok(S3Response::new(CompleteMultipartUploadOutput {
             bucket: Some(input.bucket),
             key: Some(input.key),
-            e_tag: Some(ETag::Strong(etag.trim_matches('"').to_string())),
+            e_tag,
             ..Default::default()
         }))
     }
@@ -430,17 +440,14 @@ impl S3 for NullSink {
             )
             .await?;
         let etag = format!("\"{}\"", hex::encode(md5::Digest::finalize(md5)));
-        self.objects.lock().unwrap().insert(
-            (req.input.bucket, req.input.key),
-            Object {
-                size,
-                etag: etag.clone(),
-                checksum: alg.zip(computed),
-                checksum_type: None,
-            },
-        );
+        let object = Object {
+            size,
+            etag,
+            checksum: alg.zip(computed),
+            checksum_type: None,
+        };
         Ok(S3Response::new(PutObjectOutput {
-            e_tag: Some(ETag::Strong(etag.trim_matches('"').to_string())),
+            e_tag: self.store(req.input.bucket, req.input.key, object),
             ..Default::default()
         }))
     }
@@ -484,7 +491,7 @@ impl S3 for NullSink {
             contents.push(s3s::dto::Object {
                 key: Some(k.clone()),
                 size: Some(o.size as i64),
-                e_tag: Some(ETag::Strong(o.etag.trim_matches('"').to_string())),
+                e_tag: strong(&o.etag),
                 last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
                 ..Default::default()
             });
@@ -520,7 +527,7 @@ impl S3 for NullSink {
             content_length: Some(o.size as i64),
             // Tools such as the aws cli need it (to set the file's mtime).
             last_modified: Some(Timestamp::from(std::time::SystemTime::now())),
-            e_tag: Some(ETag::Strong(o.etag.trim_matches('"').to_string())),
+            e_tag: strong(&o.etag),
             checksum_type: o.checksum_type.map(ChecksumType::from),
             ..Default::default()
         };
@@ -568,7 +575,7 @@ impl S3 for NullSink {
                 .input
                 .range
                 .map(|_| format!("bytes {}-{}/{}", start, end.saturating_sub(1), o.size)),
-            e_tag: Some(ETag::Strong(o.etag.trim_matches('"').to_string())),
+            e_tag: strong(&o.etag),
             ..Default::default()
         };
         // As S3: the object's checksum comes with a whole-object GET that asks for it, never

@@ -70,24 +70,12 @@ impl TreeCopy {
 
     /// The listing of the source prefix.
     pub(crate) fn source_listing(&self) -> ListObjectsRequest {
-        let prefix = keys::as_folder(&self.from_prefix);
-        ListObjectsRequest {
-            bucket: self.from_bucket.clone(),
-            prefix: (!prefix.is_empty()).then_some(prefix),
-            request: self.from_request.clone(),
-            ..Default::default()
-        }
+        super::folder_listing(&self.from_bucket, &self.from_prefix, &self.from_request)
     }
 
     /// The listing of the destination prefix.
     pub(crate) fn destination_listing(&self) -> ListObjectsRequest {
-        let prefix = keys::as_folder(&self.prefix);
-        ListObjectsRequest {
-            bucket: self.bucket.clone(),
-            prefix: (!prefix.is_empty()).then_some(prefix),
-            request: self.options.request.clone(),
-            ..Default::default()
-        }
+        super::folder_listing(&self.bucket, &self.prefix, &self.options.request)
     }
 
     /// The destination key of source key `key`.

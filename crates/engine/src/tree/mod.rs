@@ -140,8 +140,8 @@ pub(crate) async fn upload_found<C: ObjectClient>(
     let weight = parts_weight(tree.settings.plan);
     let start = move |ctx: Context<C>, item: Item| {
         let mut options = tree.options.clone();
-        if tree.guess_content_type && options.content_type.is_none() {
-            options.content_type = mime_guess::from_path(&item.path)
+        if tree.guess_content_type && options.content.content_type.is_none() {
+            options.content.content_type = mime_guess::from_path(&item.path)
                 .first_raw()
                 .map(str::to_string);
         }
@@ -218,15 +218,21 @@ fn check_folder(root: &std::path::Path) -> Result<(), Error> {
     Ok(())
 }
 
-/// The listing of a tree download's prefix.
-fn listing(tree: &TreeDownload) -> ListObjectsRequest {
-    let prefix = keys::as_folder(&tree.prefix);
+/// The listing of everything below `prefix` taken as a folder (`a/b` lists `a/b/…`, not
+/// `a/bc`).
+fn folder_listing(bucket: &str, prefix: &str, request: &RequestOptions) -> ListObjectsRequest {
+    let prefix = keys::as_folder(prefix);
     ListObjectsRequest {
-        bucket: tree.bucket.clone(),
+        bucket: bucket.to_string(),
         prefix: (!prefix.is_empty()).then_some(prefix),
-        request: tree.request.clone(),
+        request: request.clone(),
         ..Default::default()
     }
+}
+
+/// The listing of a tree download's prefix.
+fn listing(tree: &TreeDownload) -> ListObjectsRequest {
+    folder_listing(&tree.bucket, &tree.prefix, &tree.request)
 }
 
 /// Downloads what `found` yields, as `tree` says.

@@ -7,7 +7,7 @@ use http::{HeaderMap, StatusCode};
 
 use crate::error::{ClientErrorKind, Result, S3Error};
 use crate::ops::*;
-use crate::options::{ChecksumAlgorithm, ChecksumValue};
+use crate::options::{ChecksumAlgorithm, ChecksumValue, ContentHeaders};
 
 /// An answer S3 would not give: a missing or malformed field.
 pub(super) fn invalid(op: &'static str, msg: impl Into<String>) -> S3Error {
@@ -108,12 +108,7 @@ pub(super) fn object_meta(op: &'static str, h: &HeaderMap) -> Result<ObjectMeta>
         etag: header(h, "etag").unwrap_or_default(),
         last_modified: header(h, "last-modified"),
         version_id: header(h, "x-amz-version-id"),
-        content_type: header(h, "content-type"),
-        content_encoding: object_encoding(h),
-        content_disposition: header(h, "content-disposition"),
-        content_language: header(h, "content-language"),
-        cache_control: header(h, "cache-control"),
-        expires: header(h, "expires"),
+        content: ContentHeaders::from_response(|name| header(h, name), object_encoding(h)),
         metadata,
         storage_class: header(h, "x-amz-storage-class"),
         server_side_encryption: header(h, "x-amz-server-side-encryption"),

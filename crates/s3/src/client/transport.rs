@@ -11,7 +11,7 @@ use tracing::debug;
 
 use crate::config::ClientConfig;
 use crate::denied::{Denial, Refused};
-use crate::error::{ClientErrorKind, Result, S3Error, ServiceError};
+use crate::error::{ClientErrorKind, Result, S3Error, ServiceError, error_chain};
 use crate::ops::*;
 use crate::signing::{self, EMPTY_SHA256, SignableRequest, SigningParams, UNSIGNED_PAYLOAD};
 use crate::xml;
@@ -368,19 +368,6 @@ pub(super) fn find_rustls_error<'a>(
     e.source().and_then(find_rustls_error)
 }
 
-pub(super) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut src = e.source();
-    while let Some(s) = src {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        src = s.source();
-    }
-    parts.join(": ")
-}
-
 pub(super) async fn service_error(op: &'static str, resp: reqwest::Response) -> S3Error {
     let status = resp.status();
     let headers = resp.headers().clone();
@@ -406,15 +393,12 @@ pub(super) async fn service_error(op: &'static str, resp: reqwest::Response) -> 
             )
         }
     };
-    S3Error::Service(Box::new(ServiceError {
-        operation: op,
-        status: status.as_u16(),
-        code,
-        message,
+    ServiceError {
         request_id: header(&headers, "x-amz-request-id").or(body_request_id),
         retry_after: retry_after(&headers),
-        denial: None,
-    }))
+        ..ServiceError::new(op, status.as_u16(), code, message)
+    }
+    .into()
 }
 
 /// A 200 answer's body that may be an `<Error>` (Complete, and later the copy operations).
@@ -423,15 +407,14 @@ pub(super) fn error_in_body(op: &'static str, body: &[u8], headers: &HeaderMap) 
         return None;
     }
     let e = xml::parse::<xml::ErrorXml>(body).ok()?;
-    Some(S3Error::Service(Box::new(ServiceError {
-        operation: op,
-        status: 200,
-        code: e.code,
-        message: e.message,
-        request_id: header(headers, "x-amz-request-id").or(e.request_id),
-        retry_after: retry_after(headers),
-        denial: None,
-    })))
+    Some(
+        ServiceError {
+            request_id: header(headers, "x-amz-request-id").or(e.request_id),
+            retry_after: retry_after(headers),
+            ..ServiceError::new(op, 200, e.code, e.message)
+        }
+        .into(),
+    )
 }
 
 /// The response body as a stream that fails when it is cut short or runs long: hyper reports

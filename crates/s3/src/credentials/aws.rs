@@ -74,14 +74,14 @@ impl Source for AwsSource {
                     source: name,
                 })),
                 Err(e @ AwsError::CredentialsNotLoaded(_)) => {
-                    let why = chain_text(&e);
+                    let why = crate::error::error_chain(&e);
                     let why = why
                         .strip_prefix("the credential provider was not enabled: ")
                         .unwrap_or(&why);
                     Ok(Loaded::Absent(format!("{name}: {why}")))
                 }
                 Err(e) => {
-                    let mut reason = chain_text(&e);
+                    let mut reason = crate::error::error_chain(&e);
                     if name.starts_with("sso-session") || name.starts_with("SSO ") {
                         reason.push_str(&format!(
                             " (an expired or revoked SSO session: run `aws sso login --profile {}`)",
@@ -96,21 +96,6 @@ impl Source for AwsSource {
             }
         })
     }
-}
-
-/// An error and its causes, by their `Display` only: the `Debug` of aws-config's errors holds
-/// raw responses (a session token, a role's keys).
-fn chain_text(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !parts.iter().any(|p| p.contains(&t)) {
-            parts.push(t);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }
 
 impl AwsSource {

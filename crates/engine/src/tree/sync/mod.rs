@@ -222,6 +222,22 @@ fn url(bucket: &str, key: &str) -> String {
 }
 
 impl Sides {
+    /// The sides of a sync between a folder and `prefix` in `bucket`: the folder's paths are
+    /// keys below the same prefix.
+    fn folder(direction: Direction, bucket: &str, prefix: String) -> Self {
+        let (mut source_bucket, mut dest_bucket) = (String::new(), bucket.to_string());
+        if direction == Direction::Down {
+            std::mem::swap(&mut source_bucket, &mut dest_bucket);
+        }
+        Sides {
+            direction,
+            source_bucket,
+            source_prefix: prefix.clone(),
+            dest_bucket,
+            dest_prefix: prefix,
+        }
+    }
+
     /// An item's key below its side's prefix: what the two sides match on.
     fn rel<'a>(&self, i: &'a Item, source: bool) -> &'a str {
         let prefix = if source {
@@ -320,25 +336,13 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     crate::job::check(&s.tree.settings, &s.tree.options)?;
     let prefix = keys::as_folder(&s.tree.prefix);
     let source = walk_into(Walk::new(&s.tree.root, &prefix)?, READ_AHEAD);
-    let listing = ferry_s3::ListObjectsRequest {
-        bucket: s.tree.bucket.clone(),
-        prefix: (!prefix.is_empty()).then_some(prefix.clone()),
-        request: s.tree.options.request.clone(),
-        ..Default::default()
-    };
+    let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
-    let sides = Sides {
-        direction: Direction::Up,
-        source_bucket: String::new(),
-        source_prefix: prefix.clone(),
-        dest_bucket: s.tree.bucket.clone(),
-        dest_prefix: prefix,
-    };
+    let sides = Sides::folder(Direction::Up, &s.tree.bucket, prefix);
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
-    let settings = s.sync.with_shard(s.tree.shard);
-    let tree = s.tree;
-    let transfer = |ctx, found| super::upload_found(ctx, tree, found);
-    run(ctx, sides, settings, source, dest, probe, transfer).await
+    let sync = s.sync.with_shard(s.tree.shard);
+    let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
+    run(ctx, sides, sync, source, dest, probe, transfer).await
 }
 
 /// Runs a sync down in `ctx`.
@@ -356,18 +360,11 @@ pub(crate) async fn down<C: ObjectClient>(
     } else {
         mpsc::channel(1).1
     };
-    let sides = Sides {
-        direction: Direction::Down,
-        source_bucket: s.tree.bucket.clone(),
-        source_prefix: prefix.clone(),
-        dest_bucket: String::new(),
-        dest_prefix: prefix,
-    };
+    let sides = Sides::folder(Direction::Down, &s.tree.bucket, prefix);
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
-    let settings = s.sync.with_shard(s.tree.shard);
-    let tree = s.tree;
-    let transfer = |ctx, found| super::download_found(ctx, tree, found);
-    run(ctx, sides, settings, source, dest, probe, transfer).await
+    let sync = s.sync.with_shard(s.tree.shard);
+    let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
+    run(ctx, sides, sync, source, dest, probe, transfer).await
 }
 
 /// Runs a sync from prefix to prefix in `ctx`, reading through `source` when it is another
@@ -392,10 +389,9 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         dest_prefix: keys::as_folder(&s.tree.prefix),
     };
     let probe = judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare);
-    let settings = s.sync.with_shard(s.tree.shard);
-    let tree = s.tree;
-    let transfer = |ctx, found| super::copy::copy_found(ctx, source, tree, found);
-    run(ctx, sides, settings, from, dest, probe, transfer).await
+    let sync = s.sync.with_shard(s.tree.shard);
+    let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
+    run(ctx, sides, sync, from, dest, probe, transfer).await
 }
 
 /// Merges the two sides, runs the transfers of what differs, and deletes when asked.
