@@ -153,19 +153,13 @@ fn short_date(t: OffsetDateTime) -> String {
 /// as `x-amz-security-token`. The caller adds `x-amz-content-sha256` to `req.headers` itself
 /// when it wants it signed (every S3 request does).
 pub fn sign_headers(req: &SignableRequest<'_>, params: &SigningParams<'_>) -> HeaderSignature {
-    sign_headers_inner(req, params, true)
+    sign_headers_with(req, params, true)
 }
 
-/// Like [`sign_headers`], but with the session token sent unsigned (some services require it
-/// added after signing; kept for the official test suite's `omit_session_token` cases).
-pub fn sign_headers_token_unsigned(
-    req: &SignableRequest<'_>,
-    params: &SigningParams<'_>,
-) -> HeaderSignature {
-    sign_headers_inner(req, params, false)
-}
-
-fn sign_headers_inner(
+/// Like [`sign_headers`]; with `sign_token` false, the session token is left out of the
+/// signed headers (some services require it added after signing; the official test suite's
+/// `omit_session_token` cases).
+pub fn sign_headers_with(
     req: &SignableRequest<'_>,
     params: &SigningParams<'_>,
     sign_token: bool,
@@ -217,20 +211,12 @@ pub fn sign_query(
     params: &SigningParams<'_>,
     expires_in_secs: u64,
 ) -> QuerySignature {
-    sign_query_inner(req, params, expires_in_secs, true)
+    sign_query_with(req, params, expires_in_secs, true)
 }
 
-/// Like [`sign_query`], without the session token in the signed query (the official test
-/// suite's `omit_session_token` cases).
-pub fn sign_query_token_unsigned(
-    req: &SignableRequest<'_>,
-    params: &SigningParams<'_>,
-    expires_in_secs: u64,
-) -> QuerySignature {
-    sign_query_inner(req, params, expires_in_secs, false)
-}
-
-fn sign_query_inner(
+/// Like [`sign_query`]; with `sign_token` false, the session token is left out of the signed
+/// query (the official test suite's `omit_session_token` cases).
+pub fn sign_query_with(
     req: &SignableRequest<'_>,
     params: &SigningParams<'_>,
     expires_in_secs: u64,

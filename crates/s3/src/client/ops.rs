@@ -59,10 +59,7 @@ impl ObjectClient for S3Client {
         if let Some(t) = req.options.checksum_type {
             p = p.header("x-amz-checksum-type", t.as_str());
         }
-        let resp = self.send(p).await?;
-        let body = self.body(OP, resp).await?;
-        let r: xml::InitiateMultipartUploadResult =
-            xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let r: xml::InitiateMultipartUploadResult = self.send_xml(p).await?.0;
         if r.upload_id.is_empty() {
             return Err(invalid(OP, "the answer has an empty UploadId"));
         }
@@ -126,12 +123,8 @@ impl ObjectClient for S3Client {
             p = p.header("if-none-match", "*");
         }
         p.body = Body::Bytes(Bytes::from(xml::to_xml(&doc)));
-        let resp = self.send(p).await?;
-        let h = resp.headers().clone();
         // `body` turns an `<Error>` inside the 200 into that error.
-        let body = self.body(OP, resp).await?;
-        let r: xml::CompleteMultipartUploadResult =
-            xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let (r, h): (xml::CompleteMultipartUploadResult, _) = self.send_xml(p).await?;
         let etag = r
             .etag
             .clone()
@@ -172,9 +165,7 @@ impl ObjectClient for S3Client {
         if let Some(m) = req.max_parts {
             p = p.query("max-parts", m.to_string());
         }
-        let resp = self.send(p).await?;
-        let body = self.body(OP, resp).await?;
-        let r: xml::ListPartsResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let r: xml::ListPartsResult = self.send_xml(p).await?.0;
         let mut parts = Vec::with_capacity(r.parts.len());
         for x in &r.parts {
             let part_number = x
@@ -226,9 +217,7 @@ impl ObjectClient for S3Client {
             .query_opt("upload-id-marker", req.upload_id_marker.as_ref())
             .query_opt("max-uploads", req.max_uploads)
             .owner(&req.request);
-        let resp = self.send(p).await?;
-        let body = self.body(OP, resp).await?;
-        let r: xml::ListMultipartUploadsResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let r: xml::ListMultipartUploadsResult = self.send_xml(p).await?.0;
         let decode = |s: &str| listed_key(&r.encoding_type, s.to_string());
         let uploads = r
             .uploads
@@ -264,9 +253,7 @@ impl ObjectClient for S3Client {
             .query_opt("continuation-token", req.continuation_token.as_ref())
             .query_opt("max-keys", req.max_keys)
             .owner(&req.request);
-        let resp = self.send(p).await?;
-        let body = self.body(OP, resp).await?;
-        let r: xml::ListBucketResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let r: xml::ListBucketResult = self.send_xml(p).await?.0;
         let mut objects = Vec::with_capacity(r.contents.len());
         for c in r.contents {
             let key = listed_key(&r.encoding_type, c.key);
@@ -400,9 +387,7 @@ impl ObjectClient for S3Client {
             .query("delete", "")
             .owner(&req.request)
             .xml_body(xml::to_xml(&doc));
-        let resp = self.send(p).await?;
-        let body = self.body(OP, resp).await?;
-        let r: xml::DeleteResultXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let r: xml::DeleteResultXml = self.send_xml(p).await?.0;
         let failed: Vec<DeleteFailure> = r
             .errors
             .into_iter()
@@ -450,7 +435,7 @@ impl ObjectClient for S3Client {
                     .map(|r| format!("bytes={}-{}", r.first, r.last)),
             )
             .request(&req.request);
-        let r = self.copy_result(OP, p).await?.0;
+        let r: xml::CopyResult = self.send_xml(p).await?.0;
         Ok(UploadPartCopyOutput {
             etag: r
                 .etag
@@ -485,7 +470,7 @@ impl ObjectClient for S3Client {
         if let Some(a) = req.options.checksum_algorithm {
             p = p.header("x-amz-checksum-algorithm", a.as_str());
         }
-        let (r, h) = self.copy_result(OP, p).await?;
+        let (r, h): (xml::CopyResult, _) = self.send_xml(p).await?;
         Ok(CopyObjectOutput {
             etag: r
                 .etag
@@ -530,10 +515,7 @@ impl ObjectClient for S3Client {
             )
             .request(&req.request);
         p = p.query_opt("versionId", req.version_id.as_ref());
-        let resp = self.send(p).await?;
-        let h = resp.headers().clone();
-        let body = self.body(OP, resp).await?;
-        let r: xml::GetObjectAttributesResult = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let (r, h): (xml::GetObjectAttributesResult, _) = self.send_xml(p).await?;
         let object_parts = match &r.object_parts {
             Some(op) => {
                 let mut parts = Vec::with_capacity(op.parts.len());
@@ -661,9 +643,7 @@ impl ObjectClient for S3Client {
             .query("tagging", "")
             .query_opt("versionId", req.version_id.as_ref())
             .owner(&req.request);
-        let resp = self.send(p).await?;
-        let body = self.body(OP, resp).await?;
-        let x: xml::TaggingXml = xml::parse(&body).map_err(|e| invalid(OP, e))?;
+        let x: xml::TaggingXml = self.send_xml(p).await?.0;
         Ok(x.tag_set
             .tags
             .into_iter()
@@ -743,16 +723,17 @@ impl S3Client {
         Err(invalid(op, "the answer has no ETag"))
     }
 
-    /// Sends a copy request and reads its result, which may be an error inside a 200.
-    pub(super) async fn copy_result(
+    /// Sends `p` and reads its XML answer (an `<Error>` inside a 200 is that error), with the
+    /// answer's headers.
+    pub(super) async fn send_xml<T: for<'de> serde::Deserialize<'de>>(
         &self,
-        op: &'static str,
         p: Prepared<'_>,
-    ) -> Result<(xml::CopyResult, HeaderMap)> {
+    ) -> Result<(T, HeaderMap)> {
+        let op = p.operation;
         let resp = self.send(p).await?;
         let h = resp.headers().clone();
         let body = self.body(op, resp).await?;
-        let r: xml::CopyResult = xml::parse(&body).map_err(|e| invalid(op, e))?;
+        let r = xml::parse(&body).map_err(|e| invalid(op, e))?;
         Ok((r, h))
     }
 }

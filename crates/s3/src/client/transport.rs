@@ -10,7 +10,9 @@ use http::{HeaderMap, Method};
 use tracing::debug;
 
 use crate::config::ClientConfig;
+use crate::credentials::Credentials;
 use crate::denied::{Denial, Refused};
+use crate::endpoint::Target;
 use crate::error::{ClientErrorKind, Result, S3Error, ServiceError, error_chain};
 use crate::ops::*;
 use crate::signing::{self, EMPTY_SHA256, SignableRequest, SigningParams, UNSIGNED_PAYLOAD};
@@ -71,18 +73,31 @@ impl S3Client {
         &self.inner.config
     }
 
-    pub(super) async fn send(&self, p: Prepared<'_>) -> Result<reqwest::Response> {
+    /// Where a request goes, and the credentials that sign it.
+    async fn target(
+        &self,
+        op: &'static str,
+        bucket: Option<&str>,
+        key: Option<&str>,
+        query: &[(String, String)],
+    ) -> Result<(Target, Credentials)> {
         let cfg = &self.inner.config;
-        let op = p.operation;
         let target = cfg
             .endpoint
-            .target(cfg.addressing_style, p.bucket, p.key, &p.query)
+            .target(cfg.addressing_style, bucket, key, query)
             .map_err(|e| rename(S3Error::from(e), op))?;
         let creds = cfg
             .credentials
             .credentials()
             .await
             .map_err(|e| rename(S3Error::from(e), op))?;
+        Ok((target, creds))
+    }
+
+    pub(super) async fn send(&self, p: Prepared<'_>) -> Result<reqwest::Response> {
+        let cfg = &self.inner.config;
+        let op = p.operation;
+        let (target, creds) = self.target(op, p.bucket, p.key, &p.query).await?;
         let payload_hash = match &p.body {
             Body::Bytes(b) if b.is_empty() => EMPTY_SHA256.to_string(),
             Body::Bytes(b) => signing::sha256_hex(b),
@@ -481,15 +496,7 @@ impl S3Client {
             ));
         }
         let cfg = &self.inner.config;
-        let target = cfg
-            .endpoint
-            .target(cfg.addressing_style, Some(bucket), Some(key), &[])
-            .map_err(|e| rename(S3Error::from(e), OP))?;
-        let creds = cfg
-            .credentials
-            .credentials()
-            .await
-            .map_err(|e| rename(S3Error::from(e), OP))?;
+        let (target, creds) = self.target(OP, Some(bucket), Some(key), &[]).await?;
         let headers = vec![("host".to_string(), target.host_header.clone())];
         let signable = SignableRequest {
             method: method.as_str(),
