@@ -355,6 +355,7 @@ mod tests {
                 Some(RangeDigests {
                     crc64: Hasher::new(ChecksumAlgorithm::Crc64Nvme).finish(0),
                     digest: Some(h.finish(l)),
+                    whole: None,
                 })
             })
             .collect();

@@ -12,6 +12,7 @@ use ferry_s3::{
 };
 use futures_util::StreamExt as _;
 
+use super::check::{Ordered, needs_pass};
 use super::{Job, Object};
 use crate::budget::MemoryPermit;
 use crate::checksum::{Digest, Hasher};
@@ -29,6 +30,9 @@ pub(super) const WRITE_CHUNK: usize = 1 << 20;
 pub(super) struct RangeDigests {
     pub(super) crc64: Digest,
     pub(super) digest: Option<Digest>,
+    /// The check's value, when the range is the whole object and the check reads the bytes
+    /// in order (an MD5 ETag, a SHA): computed as they arrive, so the file is not read back.
+    pub(super) whole: Option<String>,
 }
 
 /// A fetched range.
@@ -147,6 +151,7 @@ impl<C: ObjectClient> Job<C> {
         let direct = dest
             .as_ref()
             .is_some_and(|o| o.is_direct() && first.is_multiple_of(ALIGN as u64));
+        let to_file = dest.is_some();
         let mut state = Some(WriteState {
             out: dest,
             offset: first,
@@ -158,6 +163,9 @@ impl<C: ObjectClient> Job<C> {
                 .map(Hasher::new),
             kept: Vec::new(),
             aligned: direct.then(|| Aligned::new(WRITE_CHUNK)),
+            // (A writer's check follows the bytes itself.)
+            ordered: (whole && to_file && needs_pass(&object.check))
+                .then(|| Ordered::new(&object.check, object.parts.as_deref())),
         });
         let mut pending: Option<tokio::task::JoinHandle<std::io::Result<WriteState>>> = None;
         let mut received = 0u64;
@@ -218,7 +226,15 @@ impl<C: ObjectClient> Job<C> {
                     None => None,
                 };
                 let kept = s.out.is_none().then_some(s.kept);
-                Ok((RangeDigests { crc64, digest }, kept))
+                let whole = s.ordered.and_then(Ordered::finish);
+                Ok((
+                    RangeDigests {
+                        crc64,
+                        digest,
+                        whole,
+                    },
+                    kept,
+                ))
             }
             Err(e) => {
                 // A failed attempt takes its bytes back out of the progress.
@@ -242,6 +258,8 @@ struct WriteState {
     kept: Vec<Bytes>,
     /// The range's buffer for direct writes, when it is written direct.
     aligned: Option<Aligned>,
+    /// The check, fed in order, when the range is the whole object and the check needs it.
+    ordered: Option<Ordered>,
 }
 
 /// Received bytes gathered for one write, up to [`WRITE_CHUNK`].
@@ -317,6 +335,9 @@ fn write_chunk(
             s.crc64.update(d);
             if let Some(h) = &mut s.digest {
                 h.update(d);
+            }
+            if let Some(o) = &mut s.ordered {
+                o.update(d);
             }
             // Copied while the CRC's read of it is still in the cache.
             if let Some(a) = &mut s.aligned {

@@ -44,59 +44,78 @@ pub(crate) struct Placement<'a> {
     pub(crate) mtime: Option<std::time::SystemTime>,
 }
 
-/// Makes the verified `file` (named `temp`) the file `to.target`: given its modification
-/// time, flushed to disk, given ordinary permissions (those of the file it replaces, else 0644), renamed into place
-/// atomically (refusing to replace an existing file with `no_clobber`), its folder flushed
-/// now or added to `folders`.
+/// Makes the verified `file` (named `temp`) the file `to.target`: readied ([`ready`]),
+/// renamed into place atomically (refusing to replace an existing file with `no_clobber`),
+/// its folder flushed now or added to `folders`.
 pub(crate) fn place(file: &File, temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
-    let (target, no_clobber, folders) = (to.target, to.no_clobber, to.folders);
+    ready(file, temp, to)?;
+    rename_into(temp, to)?;
+    flush_folder(to);
+    Ok(())
+}
+
+/// Gives the verified `file` (called `what` in messages) its modification time and ordinary
+/// permissions (those of the file it replaces, else 0644), then flushes it to disk (time and
+/// mode included). Returns whether the target exists now.
+fn ready(file: &File, what: &Path, to: &Placement<'_>) -> Result<bool, Error> {
     if let Some(t) = to.mtime {
         file.set_modified(t)
-            .map_err(|e| local(format!("cannot set the time of {}", temp.display()), e))?;
+            .map_err(|e| local(format!("cannot set the time of {}", what.display()), e))?;
     }
-    file.sync_all()
-        .map_err(|e| local(format!("cannot flush {}", temp.display()), e))?;
-    let mode = std::fs::metadata(target)
-        .map(|m| m.permissions().mode() & 0o7777)
-        .unwrap_or(0o644);
+    let existing = std::fs::metadata(to.target).ok();
+    let mode = existing
+        .as_ref()
+        .map_or(0o644, |m| m.permissions().mode() & 0o7777);
     file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| local(format!("cannot set the mode of {}", temp.display()), e))?;
+        .map_err(|e| local(format!("cannot set the mode of {}", what.display()), e))?;
+    file.sync_all()
+        .map_err(|e| local(format!("cannot flush {}", what.display()), e))?;
+    Ok(existing.is_some())
+}
+
+fn appeared(target: &Path) -> Error {
+    Error::new(
+        ErrorKind::Exists,
+        format!(
+            "{} appeared while downloading and replacing it was not allowed",
+            target.display(),
+        ),
+    )
+}
+
+/// Renames `temp` over the target, atomically; with `no_clobber`, only if there is none.
+fn rename_into(temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
+    let target = to.target;
     let cannot = |e: std::io::Error| local(format!("cannot rename into {}", target.display()), e);
-    if no_clobber {
-        use rustix::fs::{CWD, RenameFlags, renameat_with};
-        match renameat_with(CWD, temp, CWD, target, RenameFlags::NOREPLACE) {
-            Ok(()) => {}
-            Err(e) if e == rustix::io::Errno::EXIST => {
+    if !to.no_clobber {
+        return std::fs::rename(temp, target).map_err(cannot);
+    }
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, temp, CWD, target, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::EXIST => Err(appeared(target)),
+        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
+            if target.exists() {
                 return Err(Error::new(
                     ErrorKind::Exists,
                     format!(
-                        "{} appeared while downloading and replacing it was not allowed",
-                        target.display(),
+                        "{} exists and replacing it was not allowed",
+                        target.display()
                     ),
                 ));
             }
-            Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-                if target.exists() {
-                    return Err(Error::new(
-                        ErrorKind::Exists,
-                        format!(
-                            "{} exists and replacing it was not allowed",
-                            target.display()
-                        ),
-                    ));
-                }
-                std::fs::rename(temp, target).map_err(cannot)?;
-            }
-            Err(e) => return Err(cannot(e.into())),
+            std::fs::rename(temp, target).map_err(cannot)
         }
-    } else {
-        std::fs::rename(temp, target).map_err(cannot)?;
+        Err(e) => Err(cannot(e.into())),
     }
-    match folders {
-        Some(f) => f.add(folder_of(target)),
-        None => sync_folder(folder_of(target)),
+}
+
+/// Makes the target's name durable: its folder flushed now, or once at the end of a tree.
+fn flush_folder(to: &Placement<'_>) {
+    match to.folders {
+        Some(f) => f.add(folder_of(to.target)),
+        None => sync_folder(folder_of(to.target)),
     }
-    Ok(())
 }
 
 /// An unnamed file in the target's folder, for a download of one range (see the module's
@@ -154,34 +173,56 @@ impl Scratch {
         })
     }
 
-    /// Names the verified file and places it (see [`place`]).
+    /// Names the verified file and places it (see [`place`]). An unnamed file whose target
+    /// does not exist yet (a new file of a tree) is linked straight to the target's name: no
+    /// temporary name, no rename.
     pub(crate) fn finish(self, to: &Placement<'_>) -> Result<(), Error> {
         let target = to.target;
-        let temp = match &self.named {
-            Some(n) => n.clone(),
-            None => {
-                // A name for the unnamed file, beside the target, then the rename.
-                let name = temp_name(target);
-                let fd = format!(
-                    "/proc/self/fd/{}",
-                    std::os::fd::AsRawFd::as_raw_fd(&*self.file)
-                );
-                rustix::fs::linkat(
-                    rustix::fs::CWD,
-                    fd.as_str(),
-                    rustix::fs::CWD,
-                    &name,
-                    rustix::fs::AtFlags::SYMLINK_FOLLOW,
-                )
-                .map_err(|e| local(format!("cannot name {}", name.display()), e.into()))?;
-                name
+        if let Some(n) = &self.named {
+            let placed = place(&self.file, n, to);
+            if placed.is_err() {
+                let _ = std::fs::remove_file(n);
             }
-        };
-        let placed = place(&self.file, &temp, to);
-        if placed.is_err() {
-            let _ = std::fs::remove_file(&temp);
+            return placed;
         }
-        placed
+        let link = |name: &Path| {
+            let fd = format!(
+                "/proc/self/fd/{}",
+                std::os::fd::AsRawFd::as_raw_fd(&*self.file)
+            );
+            rustix::fs::linkat(
+                rustix::fs::CWD,
+                fd.as_str(),
+                rustix::fs::CWD,
+                name,
+                rustix::fs::AtFlags::SYMLINK_FOLLOW,
+            )
+        };
+        if !ready(&self.file, target, to)? {
+            match link(target) {
+                Ok(()) => {
+                    flush_folder(to);
+                    return Ok(());
+                }
+                // Someone made the file meanwhile: replace it by a rename, as below.
+                Err(e) if e == rustix::io::Errno::EXIST && !to.no_clobber => {}
+                Err(e) if e == rustix::io::Errno::EXIST => return Err(appeared(target)),
+                Err(e) => {
+                    let what = format!("cannot name {}", target.display());
+                    return Err(local(what, e.into()));
+                }
+            }
+        }
+        // A name for the unnamed file, beside the target, then the rename.
+        let name = temp_name(target);
+        link(&name).map_err(|e| local(format!("cannot name {}", name.display()), e.into()))?;
+        let placed = rename_into(&name, to);
+        if placed.is_err() {
+            let _ = std::fs::remove_file(&name);
+        }
+        placed?;
+        flush_folder(to);
+        Ok(())
     }
 
     /// Removes what is of no use.
@@ -197,9 +238,10 @@ fn temp_name(target: &Path) -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
     let mut name = std::ffi::OsString::from(".");
     name.push(target.file_name().unwrap_or_default());
+    static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     name.push(format!(
         ".ferry-{}-{}",
-        std::process::id(),
+        PID.get_or_init(std::process::id),
         NEXT.fetch_add(1, Ordering::Relaxed)
     ));
     target.with_file_name(name)

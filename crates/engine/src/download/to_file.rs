@@ -71,7 +71,10 @@ pub(super) async fn to_file<C: ObjectClient>(
             bytes_done: reused,
         });
     }
-    let follower = needs_pass(&object.check).then(|| {
+    // A check that reads the bytes in order follows the file, reading back each range as it
+    // lands; a whole object fetched in one range is checked as it arrives instead.
+    let one_fetch = ranges.len() == 1 && digests[0].is_none();
+    let follower = (needs_pass(&object.check) && !one_fetch).then(|| {
         Follower::start(
             file.clone(),
             ranges.clone(),
@@ -107,7 +110,7 @@ pub(super) async fn to_file<C: ObjectClient>(
         Ok(()) => {
             let ordered = match follower {
                 Some(f) => f.finish().await?,
-                None => None,
+                None => digests.first().and_then(|d| d.as_ref()?.whole.clone()),
             };
             file_check::verify_file(
                 &job,
@@ -294,6 +297,7 @@ async fn resume_from(
                 let r = ranges[i];
                 let kept = crc64_of(&f, r).ok().and_then(|d| {
                     (d.base64() == l.crc64).then(|| RangeDigests {
+                        whole: None,
                         digest: match alg {
                             Some(ChecksumAlgorithm::Crc64Nvme) => Some(d.clone()),
                             Some(_) => l
