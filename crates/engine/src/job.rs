@@ -198,7 +198,7 @@ impl<C: ObjectClient> Job<C> {
     /// no request.
     pub(crate) fn source_changed(&self) -> Option<Error> {
         let (path, was) = self.watched.get()?;
-        let now = SourceIdentity::of(path).map(|now| match was.range {
+        let now = was.again().map(|now| match was.range {
             Some([offset, len]) => now.with_range(offset, len),
             None => now,
         });

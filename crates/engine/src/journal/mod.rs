@@ -75,6 +75,17 @@ impl SourceIdentity {
     /// The identity of a file now.
     pub fn of(path: &Path) -> std::io::Result<Self> {
         let canonical = std::fs::canonicalize(path)?;
+        Self::at(canonical)
+    }
+
+    /// The identity of the file at the same (canonical) path now, whole: what a later look
+    /// compares with this one, without resolving the path again.
+    pub fn again(&self) -> std::io::Result<Self> {
+        Self::at(self.path.clone())
+    }
+
+    /// The identity of the file at `canonical`.
+    fn at(canonical: PathBuf) -> std::io::Result<Self> {
         let m = std::fs::metadata(&canonical)?;
         Ok(Self {
             kind: SourceKind::File,

@@ -25,7 +25,7 @@ use crate::schedule::Pool;
 use crate::verify::{Written, verify_written};
 
 pub(crate) use create::{NewJournal, create, create_journaled};
-pub(crate) use resume::{Start, start_or_resume};
+pub(crate) use resume::{Start, has_journal, start_or_resume};
 
 impl<C: ObjectClient> Job<C> {
     /// After a failure: keep the upload for resume (returning the error marked so), or abort

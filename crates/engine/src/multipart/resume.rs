@@ -17,7 +17,7 @@ use super::{Done, NewJournal, PartSource, finish, run_parts};
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::error::{Error, ErrorKind, Mismatch};
 use crate::job::{Job, journal_error};
-use crate::journal::{Destination, Journal, PartRecord, SourceIdentity};
+use crate::journal::{Destination, Journal, JournalStore, PartRecord, SourceIdentity};
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;
 use crate::progress::Event;
@@ -31,13 +31,12 @@ pub(crate) enum Start {
     Fresh(NewJournal),
 }
 
-/// Opens the journal of this source and destination: resumes the upload it describes (unless
-/// the settings say restart, which aborts it), or returns it empty for a fresh upload.
-pub(crate) async fn start_or_resume<C: ObjectClient>(
-    job: &Arc<Job<C>>,
-    source: SourceIdentity,
-    parts: &Arc<dyn PartSource<C>>,
-) -> Result<Start, Error> {
+/// The journal store, the destination, and the id of the journal an upload of `source` to
+/// the job's destination has.
+fn journal_of<C: ObjectClient>(
+    job: &Job<C>,
+    source: &SourceIdentity,
+) -> (Arc<dyn JournalStore>, Destination, String) {
     let store = job
         .ctx
         .shared
@@ -50,6 +49,26 @@ pub(crate) async fn start_or_resume<C: ObjectClient>(
         key: job.key.clone(),
     };
     let id = store.id_for(&destination, &source.path);
+    (store, destination, id)
+}
+
+/// Whether an earlier upload of `source` to the job's destination left a journal.
+pub(crate) fn has_journal<C: ObjectClient>(
+    job: &Job<C>,
+    source: &SourceIdentity,
+) -> Result<bool, Error> {
+    let (store, _, id) = journal_of(job, source);
+    Ok(store.peek(&id).map_err(journal_error)?.is_some())
+}
+
+/// Opens the journal of this source and destination: resumes the upload it describes (unless
+/// the settings say restart, which aborts it), or returns it empty for a fresh upload.
+pub(crate) async fn start_or_resume<C: ObjectClient>(
+    job: &Arc<Job<C>>,
+    source: SourceIdentity,
+    parts: &Arc<dyn PartSource<C>>,
+) -> Result<Start, Error> {
+    let (store, destination, id) = journal_of(job, &source);
     let mut handle = store.open(&id).map_err(journal_error)?;
     match handle.replay().map_err(journal_error)? {
         Some(old) if old.upload.is_some() && !job.settings.restart => {

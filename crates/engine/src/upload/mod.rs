@@ -205,7 +205,12 @@ async fn run_file<C: ObjectClient>(
         direct: direct.map(Arc::new),
         base,
     });
-    if job.ctx.shared.journal.is_none() {
+    // A file sent in one PutObject needs no journal (nothing to resume), unless an earlier
+    // upload of it left one (a multipart one, when the file was larger): that one decides.
+    let single = matches!(plan(size, &job.settings.plan), Ok(Plan::Single { .. }));
+    if job.ctx.shared.journal.is_none()
+        || (single && !crate::multipart::has_journal(&job, &identity)?)
+    {
         return run_planned(job, size, parts, None).await;
     }
     let source: Arc<dyn PartSource<C>> = parts.clone();
