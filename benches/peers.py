@@ -209,7 +209,10 @@ def run(args):
             for r, tool, measured in runs:
                 key = f"{name.replace(' ', '')}/{tool.replace(' ', '-')}" + ("/" if count > 1 else "")
                 if direction == "down":
-                    key = f"{name.replace(' ', '')}/ferry" + ("/" if count > 1 else "")
+                    # What ferry uploaded (CRC64NVME checksums), or with FERRY_BENCH_DOWN_FROM=s5cmd
+                    # what s5cmd uploaded (MD5 ETags only, as most buckets hold).
+                    by = os.environ.get("FERRY_BENCH_DOWN_FROM", "ferry")
+                    key = f"{name.replace(' ', '')}/{by}" + ("/" if count > 1 else "")
                 out = os.path.join(work, "out")
                 remove(out)
                 if count > 1:

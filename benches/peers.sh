@@ -11,7 +11,8 @@
 #                               trip (seaweedfs-wan: a delay proxy in front), three rounds
 # To finish a run that stopped: FERRY_BENCH_APPEND=1 keeps the runs already recorded,
 # FERRY_BENCH_SERVERS="seaweedfs" and FERRY_BENCH_WORKLOADS="100 x 8 MiB" pick what to run
-# (FERRY_BENCH_TOOLS="ferry,s5cmd" the tools). FERRY_BASE=/path/to/an/older/ferry adds that build
+# (FERRY_BENCH_TOOLS="ferry,s5cmd" the tools). Downloads read what ferry uploaded (CRC64NVME
+# checksums); FERRY_BENCH_DOWN_FROM=s5cmd reads what s5cmd uploaded (MD5 ETags only). FERRY_BASE=/path/to/an/older/ferry adds that build
 # as "ferry (base)", to measure a tuning step in the same run; FERRY_BENCH_OUT=dir writes the
 # report there instead of docs/bench.
 set -euo pipefail

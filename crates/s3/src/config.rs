@@ -318,24 +318,18 @@ mod tests {
         assert_eq!(c.region, "us-west-1");
         assert_eq!(c.addressing_style, AddressingStyle::Virtual);
 
-        let (env, _d) = env_with_files(
-            &[
-                ("AWS_PROFILE", "minio"),
-                ("AWS_ENDPOINT_URL", "http://127.0.0.2:1"),
-            ],
-            CONFIG,
-        );
-        let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
-        assert_eq!(c.endpoint.url(), "http://127.0.0.2:1");
-        let (env, _d) = env_with_files(
-            &[
-                ("AWS_ENDPOINT_URL", "http://127.0.0.2:1"),
-                ("AWS_ENDPOINT_URL_S3", "http://127.0.0.3:2"),
-            ],
-            CONFIG,
-        );
-        let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
-        assert_eq!(c.endpoint.url(), "http://127.0.0.3:2");
+        // AWS_ENDPOINT_URL beats the profile's; AWS_ENDPOINT_URL_S3 beats both.
+        let general = ("AWS_ENDPOINT_URL", "http://127.0.0.2:1");
+        let s3 = ("AWS_ENDPOINT_URL_S3", "http://127.0.0.3:2");
+        for (vars, want) in [
+            (vec![("AWS_PROFILE", "minio"), general], general.1),
+            (vec![general, s3], s3.1),
+        ] {
+            let (env, _d) = env_with_files(&vars, CONFIG);
+            let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
+            assert_eq!(c.endpoint.url(), want, "{vars:?}");
+        }
+        let (env, _d) = env_with_files(&[general, s3], CONFIG);
         let o = Overrides {
             endpoint_url: Some("http://localhost:7".into()),
             ..Default::default()

@@ -385,46 +385,23 @@ mod tests {
     #[test]
     fn each_operation_names_its_action() {
         let k = Some("dir/k");
+        const OBJ: &str = "arn:aws:s3:::b/dir/k";
         for (op, action, resource) in [
-            (
-                "CreateMultipartUpload",
-                "s3:PutObject",
-                "arn:aws:s3:::b/dir/k",
-            ),
-            ("UploadPart", "s3:PutObject", "arn:aws:s3:::b/dir/k"),
-            ("UploadPartCopy", "s3:PutObject", "arn:aws:s3:::b/dir/k"),
-            (
-                "CompleteMultipartUpload",
-                "s3:PutObject",
-                "arn:aws:s3:::b/dir/k",
-            ),
-            ("PutObject", "s3:PutObject", "arn:aws:s3:::b/dir/k"),
-            ("CopyObject", "s3:PutObject", "arn:aws:s3:::b/dir/k"),
-            (
-                "AbortMultipartUpload",
-                "s3:AbortMultipartUpload",
-                "arn:aws:s3:::b/dir/k",
-            ),
-            (
-                "ListParts",
-                "s3:ListMultipartUploadParts",
-                "arn:aws:s3:::b/dir/k",
-            ),
-            ("GetObject", "s3:GetObject", "arn:aws:s3:::b/dir/k"),
-            ("HeadObject", "s3:GetObject", "arn:aws:s3:::b/dir/k"),
-            ("PutObjectAcl", "s3:PutObjectAcl", "arn:aws:s3:::b/dir/k"),
-            ("GetObjectAcl", "s3:GetObjectAcl", "arn:aws:s3:::b/dir/k"),
-            (
-                "PutObjectTagging",
-                "s3:PutObjectTagging",
-                "arn:aws:s3:::b/dir/k",
-            ),
-            (
-                "GetObjectTagging",
-                "s3:GetObjectTagging",
-                "arn:aws:s3:::b/dir/k",
-            ),
-            ("DeleteObject", "s3:DeleteObject", "arn:aws:s3:::b/dir/k"),
+            ("CreateMultipartUpload", "s3:PutObject", OBJ),
+            ("UploadPart", "s3:PutObject", OBJ),
+            ("UploadPartCopy", "s3:PutObject", OBJ),
+            ("CompleteMultipartUpload", "s3:PutObject", OBJ),
+            ("PutObject", "s3:PutObject", OBJ),
+            ("CopyObject", "s3:PutObject", OBJ),
+            ("AbortMultipartUpload", "s3:AbortMultipartUpload", OBJ),
+            ("ListParts", "s3:ListMultipartUploadParts", OBJ),
+            ("GetObject", "s3:GetObject", OBJ),
+            ("HeadObject", "s3:GetObject", OBJ),
+            ("PutObjectAcl", "s3:PutObjectAcl", OBJ),
+            ("GetObjectAcl", "s3:GetObjectAcl", OBJ),
+            ("PutObjectTagging", "s3:PutObjectTagging", OBJ),
+            ("GetObjectTagging", "s3:GetObjectTagging", OBJ),
+            ("DeleteObject", "s3:DeleteObject", OBJ),
         ] {
             let d = needs(op, k, &[], &[]);
             assert_eq!(d.actions, vec![action.to_string()], "{op}");

@@ -267,26 +267,30 @@ aws_session_token = DEVTOKEN
     #[test]
     fn config_and_credentials_sections() {
         let p = ProfileSet::from_text(CREDENTIALS, CONFIG).unwrap();
-        assert_eq!(p.get("default", "region").as_deref(), Some("eu-west-1"));
-        assert_eq!(
-            p.get("default", "aws_access_key_id").as_deref(),
-            Some("DEFAULTAK")
-        );
-        assert_eq!(
-            p.get_s3("default", "addressing_style").as_deref(),
-            Some("path")
-        );
-        assert_eq!(p.get("dev", "region").as_deref(), Some("us-west-2"));
-        // The credentials file wins over the config file.
-        assert_eq!(p.get("dev", "aws_access_key_id").as_deref(), Some("DEVAK"));
-        assert_eq!(
-            p.get("dev", "aws_session_token").as_deref(),
-            Some("DEVTOKEN")
-        );
-        assert_eq!(
-            p.get_s3("dev", "endpoint_url").as_deref(),
-            Some("http://127.0.0.1:9000")
-        );
+        // The credentials file wins over the config file for "dev"'s keys.
+        for (profile, key, want) in [
+            ("default", "region", "eu-west-1"),
+            ("default", "aws_access_key_id", "DEFAULTAK"),
+            ("dev", "region", "us-west-2"),
+            ("dev", "aws_access_key_id", "DEVAK"),
+            ("dev", "aws_session_token", "DEVTOKEN"),
+        ] {
+            assert_eq!(
+                p.get(profile, key).as_deref(),
+                Some(want),
+                "{profile} {key}"
+            );
+        }
+        for (profile, key, want) in [
+            ("default", "addressing_style", "path"),
+            ("dev", "endpoint_url", "http://127.0.0.1:9000"),
+        ] {
+            assert_eq!(
+                p.get_s3(profile, key).as_deref(),
+                Some(want),
+                "{profile} {key}"
+            );
+        }
         assert!(p.has_profile("dev"));
         assert!(!p.has_profile("plugins"));
     }

@@ -70,13 +70,7 @@ impl ObjectClient for S3Client {
 
     async fn upload_part(&self, req: UploadPartRequest) -> Result<UploadPartOutput> {
         const OP: &str = "UploadPart";
-        if !(1..=10_000).contains(&req.part_number) {
-            return Err(S3Error::client(
-                OP,
-                ClientErrorKind::InvalidRequest,
-                format!("part number {} is outside 1 to 10,000", req.part_number),
-            ));
-        }
+        check_part_number(OP, req.part_number)?;
         let mut p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
             .query("partNumber", req.part_number.to_string())
             .query("uploadId", req.upload_id.clone())
@@ -413,13 +407,7 @@ impl ObjectClient for S3Client {
 
     async fn upload_part_copy(&self, req: &UploadPartCopyRequest) -> Result<UploadPartCopyOutput> {
         const OP: &str = "UploadPartCopy";
-        if !(1..=10_000).contains(&req.part_number) {
-            return Err(S3Error::client(
-                OP,
-                ClientErrorKind::InvalidRequest,
-                format!("part number {} is outside 1 to 10,000", req.part_number),
-            ));
-        }
+        check_part_number(OP, req.part_number)?;
         check_source(OP, &req.source)?;
         let p = Prepared::new(OP, Method::PUT, &req.bucket, Some(&req.key))
             .query("partNumber", req.part_number.to_string())
@@ -650,6 +638,18 @@ impl ObjectClient for S3Client {
             .map(|t| (t.key, t.value))
             .collect())
     }
+}
+
+/// Refuses a part number S3 would refuse (1 to 10,000), before anything is sent.
+fn check_part_number(op: &'static str, n: u32) -> Result<()> {
+    if !(1..=10_000).contains(&n) {
+        return Err(S3Error::client(
+            op,
+            ClientErrorKind::InvalidRequest,
+            format!("part number {n} is outside 1 to 10,000"),
+        ));
+    }
+    Ok(())
 }
 
 pub(super) fn check_source(op: &'static str, source: &CopySource) -> Result<()> {
