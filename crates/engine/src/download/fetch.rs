@@ -1,5 +1,6 @@
 //! Fetching one range: a GET pinned to the object's ETag, its body checked for length, hashed
-//! (CRC64NVME to re-check on resume, and the check's CRC) and written at its offset in ~1 MiB
+//! (CRC64NVME to re-check on resume, the check's CRC, or the whole check when the range is the
+//! whole object of a file download) and written at its offset in ~1 MiB
 //! writes on a blocking thread (or kept, for a writer), retried under the same range. A local
 //! write failure is that, not a network error, and is never retried.
 

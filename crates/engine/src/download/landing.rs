@@ -6,9 +6,10 @@
 //!   (`O_TMPFILE`), which a crash leaves nowhere; nothing to resume (the one range is fetched
 //!   again), so no journal. A tree of small objects creates one file per object, not three.
 //!
-//! Either way the verified file is flushed, given ordinary permissions, and renamed over the
-//! target atomically ([`place`]); the folder is then flushed, at once, or once at the end of
-//! a tree ([`Folders`](crate::durable::Folders)).
+//! Either way the verified file is given its time and ordinary permissions, flushed, and
+//! renamed over the target atomically ([`place`]); an unnamed file whose target does not
+//! exist yet is linked straight to the target's name instead. The folder is then flushed, at
+//! once, or once at the end of a tree ([`Folders`](crate::durable::Folders)).
 
 use std::fs::File;
 use std::os::unix::fs::PermissionsExt as _;
