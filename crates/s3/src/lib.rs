@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 
 mod acl;
+mod checksums;
 pub mod chunked;
 mod client;
 mod config;
