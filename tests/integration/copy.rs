@@ -12,6 +12,7 @@ use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
 
 use crate::{
     boto3_object, boto3_uploads, data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, text,
+    uploaded,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -32,25 +33,16 @@ print(json.dumps(sorted([[x['Key'], x['Value']] for x in t])))
 
 /// Uploads `body` to `url` with ferry, with a content type, metadata and tags.
 fn upload_with_metadata(server: &TestServer, home: &std::path::Path, url: &str, body: &[u8]) {
-    let src = home.join("src.bin");
-    std::fs::write(&src, body).unwrap();
-    let o = ferry(
-        server,
-        home,
-        &[
-            "cp",
-            src.to_str().unwrap(),
-            url,
-            "--content-type",
-            "application/x-ferry-test",
-            "--metadata",
-            "origin=test",
-            "--tagging",
-            "team=a&tier=gold",
-            "--no-progress",
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let flags = [
+        "--content-type",
+        "application/x-ferry-test",
+        "--metadata",
+        "origin=test",
+        "--tagging",
+        "team=a&tier=gold",
+        "--no-progress",
+    ];
+    uploaded(server, home, body, url, &flags);
 }
 
 fn tags(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -434,23 +426,16 @@ fn sse_c_source_and_destination_keys_are_each_their_own() {
     let (server, _client, bucket) = seaweed_bucket("copy-sse-c");
     let home = tempfile::tempdir().unwrap();
     let body = data(3 * MIB, 86);
-    let file = home.path().join("src.bin");
-    std::fs::write(&file, &body).unwrap();
     let b64 = |k: [u8; 32]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, k);
     let (source_key, dest_key) = (b64([1u8; 32]), b64([2u8; 32]));
     let src = format!("s3://{bucket}/secret");
-    let o = ferry(
+    uploaded(
         server,
         home.path(),
-        &[
-            "cp",
-            file.to_str().unwrap(),
-            &src,
-            "--sse-c-key",
-            &source_key,
-        ],
+        &body,
+        &src,
+        &["--sse-c-key", &source_key],
     );
-    assert!(o.status.success(), "{}", text(&o));
     // Without the source's key the server refuses; with both, the copy is under the new key.
     let dst = format!("s3://{bucket}/secret-copy");
     let o = ferry(

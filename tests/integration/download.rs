@@ -17,7 +17,9 @@ use ferry_engine::{
 };
 use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
 
-use crate::{data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, stdout, text, tool};
+use crate::{
+    data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, stdout, text, tool, uploaded,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -229,11 +231,8 @@ fn a_byte_flipped_in_flight_is_caught_and_fetched_again() {
 fn an_object_replaced_mid_download_is_a_clear_error_and_nothing_is_written() {
     let (server, _client, bucket) = seaweed_bucket("dl-replaced");
     let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src.bin");
-    std::fs::write(&src, data(12 * MIB, 63)).unwrap();
     let dst = format!("s3://{bucket}/obj");
-    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &dst]);
-    assert!(o.status.success(), "{}", text(&o));
+    uploaded(server, home.path(), &data(12 * MIB, 63), &dst, &[]);
     let out = home.path().join("obj.out");
     std::fs::write(&out, b"the user's old file").unwrap();
 
@@ -522,26 +521,12 @@ fn an_object_overwritten_between_kill_and_resume_is_detected() {
 fn sse_c_versions_verify_and_no_clobber() {
     let (server, client, bucket) = seaweed_bucket("dl-options");
     let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src.bin");
     let body = data(9 * MIB, 68);
-    std::fs::write(&src, &body).unwrap();
     let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [7u8; 32]);
     let url = format!("s3://{bucket}/secret");
     // No additional checksum: an SSE-C object's ETag is not an MD5, so nothing can check it.
-    let o = ferry(
-        server,
-        home.path(),
-        &[
-            "cp",
-            src.to_str().unwrap(),
-            &url,
-            "--sse-c-key",
-            &key,
-            "--checksum",
-            "none",
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let flags = ["--sse-c-key", &key, "--checksum", "none"];
+    uploaded(server, home.path(), &body, &url, &flags);
     let out = home.path().join("secret.out");
     let out_s = out.to_str().unwrap();
     let o = ferry(

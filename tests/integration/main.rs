@@ -166,6 +166,17 @@ pub(crate) fn ferry(server: &TestServer, home: &Path, args: &[&str]) -> Output {
         .expect("running ferry")
 }
 
+/// Writes `body` to `home/src.bin` and uploads it to `url` with ferry (and `extra` flags),
+/// asserting it worked: the source object a test starts from.
+pub(crate) fn uploaded(server: &TestServer, home: &Path, body: &[u8], url: &str, extra: &[&str]) {
+    let src = home.join("src.bin");
+    std::fs::write(&src, body).unwrap();
+    let mut args = vec!["cp", src.to_str().unwrap(), url];
+    args.extend_from_slice(extra);
+    let o = ferry(server, home, &args);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 /// The `ferry` binary with only `vars`, HOME, PATH and `AWS_EC2_METADATA_DISABLED=true` in
 /// its environment.
 pub(crate) fn ferry_command(vars: Vec<(String, String)>, home: &Path) -> Command {

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use ferry_testkit::{HoldProxy, TestServer};
 
-use crate::{boto3_object, boto3_uploads, data, ferry, seaweed_bucket, sha256_hex, text};
+use crate::{boto3_object, boto3_uploads, data, ferry, seaweed_bucket, sha256_hex, text, uploaded};
 
 const MIB: usize = 1024 * 1024;
 
@@ -419,21 +419,14 @@ fn a_server_side_copy_of_one_object_splits_across_workers() {
     let (server, _client, bucket) = seaweed_bucket("shard-copy");
     let home = tempfile::tempdir().unwrap();
     let body = data(50 * MIB + 3, 94);
-    let file = home.path().join("src.bin");
-    std::fs::write(&file, &body).unwrap();
     let src = format!("s3://{bucket}/src.bin");
-    let o = ferry(
+    uploaded(
         server,
         home.path(),
-        &[
-            "cp",
-            file.to_str().unwrap(),
-            &src,
-            "--metadata",
-            "team=backup",
-        ],
+        &body,
+        &src,
+        &["--metadata", "team=backup"],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let o = ferry(
         server,
         home.path(),

@@ -267,29 +267,23 @@ aws_session_token = DEVTOKEN
     #[test]
     fn config_and_credentials_sections() {
         let p = ProfileSet::from_text(CREDENTIALS, CONFIG).unwrap();
-        // The credentials file wins over the config file for "dev"'s keys.
-        for (profile, key, want) in [
-            ("default", "region", "eu-west-1"),
-            ("default", "aws_access_key_id", "DEFAULTAK"),
-            ("dev", "region", "us-west-2"),
-            ("dev", "aws_access_key_id", "DEVAK"),
-            ("dev", "aws_session_token", "DEVTOKEN"),
+        // The credentials file wins over the config file for "dev"'s keys; `s3` reads the
+        // profile's `s3 =` section.
+        for (profile, key, s3, want) in [
+            ("default", "region", false, "eu-west-1"),
+            ("default", "aws_access_key_id", false, "DEFAULTAK"),
+            ("default", "addressing_style", true, "path"),
+            ("dev", "region", false, "us-west-2"),
+            ("dev", "aws_access_key_id", false, "DEVAK"),
+            ("dev", "aws_session_token", false, "DEVTOKEN"),
+            ("dev", "endpoint_url", true, "http://127.0.0.1:9000"),
         ] {
-            assert_eq!(
-                p.get(profile, key).as_deref(),
-                Some(want),
-                "{profile} {key}"
-            );
-        }
-        for (profile, key, want) in [
-            ("default", "addressing_style", "path"),
-            ("dev", "endpoint_url", "http://127.0.0.1:9000"),
-        ] {
-            assert_eq!(
-                p.get_s3(profile, key).as_deref(),
-                Some(want),
-                "{profile} {key}"
-            );
+            let got = if s3 {
+                p.get_s3(profile, key)
+            } else {
+                p.get(profile, key)
+            };
+            assert_eq!(got.as_deref(), Some(want), "{profile} {key}");
         }
         assert!(p.has_profile("dev"));
         assert!(!p.has_profile("plugins"));
