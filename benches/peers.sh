@@ -12,25 +12,16 @@
 # To finish a run that stopped: FERRY_BENCH_APPEND=1 keeps the runs already recorded,
 # FERRY_BENCH_SERVERS="seaweedfs" and FERRY_BENCH_WORKLOADS="100 x 8 MiB" pick what to run
 # (FERRY_BENCH_TOOLS="ferry,s5cmd" the tools). Downloads read what ferry uploaded (CRC64NVME
-# checksums); FERRY_BENCH_DOWN_FROM=s5cmd reads what s5cmd uploaded (MD5 ETags only). FERRY_BASE=/path/to/an/older/ferry adds that build
-# as "ferry (base)", to measure a tuning step in the same run; FERRY_BENCH_OUT=dir writes the
-# report there instead of docs/bench.
+# checksums); FERRY_BENCH_DOWN_FROM=s5cmd reads what s5cmd uploaded (MD5 ETags only).
+# FERRY_BASE=/path/to/an/older/ferry adds that build as "ferry (base)", to measure a tuning step
+# in the same run; FERRY_BENCH_OUT=dir writes the report there instead of docs/bench.
 set -euo pipefail
-# Nothing here may let a credential chain probe the instance metadata service (IMDS).
-export AWS_EC2_METADATA_DISABLED=true
-cd "$(dirname "$0")/.."
 mode=quick
 if [ "${1:-}" = --full ]; then mode=full; fi
-tests_bin=$(scripts/testbed-setup)
+BENCH_NAME=bench
+# shellcheck source=benches/common.sh
+. "$(dirname "$0")/common.sh"
 bench_bin=$(scripts/testbed-setup --bench)
-cargo build --quiet --release --bin ferry
-cargo build --quiet --release -p ferry-testkit --bin ferry-testbed
-target=${CARGO_TARGET_DIR:-target}
-case $target in /*) ;; *) target=$PWD/$target ;; esac
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-out=${FERRY_BENCH_OUT:-docs/bench}
-mkdir -p "$out"
 results=$out/runs-$mode.jsonl
 [ -n "${FERRY_BENCH_APPEND:-}" ] || : > "$results"
 export FERRY="$target/release/ferry" TESTBED="$target/release/ferry-testbed"

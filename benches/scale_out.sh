@@ -8,18 +8,9 @@
 #   benches/scale_out.sh                 1 GiB, 4 workers, 3 rounds
 #   FERRY_SCALE_MIB=256 FERRY_SCALE_SHARDS=8 FERRY_SCALE_ROUNDS=5 benches/scale_out.sh
 set -euo pipefail
-# Nothing here may let a credential chain probe the instance metadata service (IMDS).
-export AWS_EC2_METADATA_DISABLED=true
-cd "$(dirname "$0")/.."
-tests_bin=$(scripts/testbed-setup)
-cargo build --quiet --release --bin ferry
-cargo build --quiet --release -p ferry-testkit --bin ferry-testbed
-target=${CARGO_TARGET_DIR:-target}
-case $target in /*) ;; *) target=$PWD/$target ;; esac
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-scale-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-out=${FERRY_BENCH_OUT:-docs/bench}
-mkdir -p "$out"
+BENCH_NAME=scale-bench
+# shellcheck source=benches/common.sh
+. "$(dirname "$0")/common.sh"
 export FERRY="$target/release/ferry" AWS="$tests_bin/aws" WORK="$work"
 export MIB=${FERRY_SCALE_MIB:-1024} SHARDS=${FERRY_SCALE_SHARDS:-4} ROUNDS=${FERRY_SCALE_ROUNDS:-3}
 export HOME="$work/home" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null

