@@ -1,6 +1,7 @@
 //! `--bwlimit`: an upload and a download through the binary against SeaweedFS run at no more
 //! than 10% above the limit and at least half of it (the band asserted; the rate measured is
 //! printed). 48 MiB at 16 MiB/s in the default tier; 400 MiB at 40 MiB/s in the heavy tier.
+//! A tree of many objects under a tight limit sends each body within the read timeout.
 
 use std::time::Instant;
 
@@ -68,4 +69,59 @@ fn a_bandwidth_limit_holds_both_ways() {
 #[ignore = "heavy tier: 400 MiB each way"]
 fn a_bandwidth_limit_holds_both_ways_for_400_mib() {
     within_the_limit(400 * MIB, "40MiB", 40 * MIB, "16MiB");
+}
+
+/// Six files of 3 MiB at 3 MiB/s with a 2 s read timeout. Sent all at once, the six bodies
+/// share the rate and each takes 6 s: every one fails for the server's silence, again on
+/// each retry. The send window lets 2 MiB of bodies go at once (what the rate sends in a third
+/// of the read timeout): these go one at a time, each in about a second.
+#[test]
+fn a_tree_under_a_tight_limit_sends_each_body_within_the_read_timeout() {
+    let (server, _client, bucket) = seaweed_bucket("bwtree");
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("tree");
+    std::fs::create_dir(&dir).unwrap();
+    let mut want = serde_json::Map::new();
+    for i in 0..6u64 {
+        let body = data(3 * MIB as usize, 80 + i);
+        want.insert(format!("tree/f{i}"), sha256_hex(&body).into());
+        std::fs::write(dir.join(format!("f{i}")), body).unwrap();
+    }
+    let start = Instant::now();
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "--read-timeout",
+            "2",
+            "cp",
+            "-r",
+            dir.to_str().unwrap(),
+            &format!("s3://{bucket}/tree/"),
+            "--bwlimit",
+            "3MiB",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let rate = 18.0 / start.elapsed().as_secs_f64();
+    eprintln!("tree upload: {rate:.2} MiB/s under --bwlimit 3MiB");
+    assert!(
+        (1.5..=3.3).contains(&rate),
+        "{rate:.2} MiB/s is outside 50-110% of 3 MiB/s"
+    );
+    // Every object is whole, as boto3 reads it.
+    let got = ferry_testkit::boto3(
+        server,
+        r#"
+import hashlib
+b = sys.argv[1]
+out = {}
+for o in s3.list_objects_v2(Bucket=b, Prefix='tree/').get('Contents', []):
+    out[o['Key']] = hashlib.sha256(s3.get_object(Bucket=b, Key=o['Key'])['Body'].read()).hexdigest()
+print(json.dumps(out))
+"#,
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(got, serde_json::Value::Object(want));
 }

@@ -6,9 +6,13 @@
 //! - [`Requests`]: requests in flight, lowered when the server throttles and raised again
 //!   slowly (AIMD), so a sick server sees fewer requests from every transfer at once.
 //! - [`Bandwidth`]: bytes per second, both directions together, shared out in the order bytes
-//!   ask to pass (fair between transfers).
+//!   ask to pass (fair between transfers); and, under it, the request bodies sent at once
+//!   (its send window), so that each body, sharing the rate with the others, is sent before
+//!   the client's read timeout.
 //!
-//! To stay free of deadlock, a task takes memory before a request slot, never the other way.
+//! To stay free of deadlock, a task takes memory before a request slot, never the other way;
+//! a body takes its share of the send window after its request slot (a holder of the window
+//! holds a slot already and is sending, so it always ends).
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -178,6 +182,13 @@ pub(crate) struct Bandwidth {
     pub(crate) bytes_per_second: f64,
     /// When the bytes reserved so far will have passed at the rate.
     clock: Mutex<Option<Instant>>,
+    /// The longest a request body should take to send (a third of the client's read timeout).
+    body_time: Duration,
+    /// Bytes of request bodies being sent at once: what the rate sends in `body_time`. Each
+    /// body is paced at the rate shared out between all that are sending, so without this a
+    /// tree of many objects (each within its own parts-at-once) spreads the rate so thin
+    /// that no body ends before the read timeout.
+    window: Memory,
 }
 
 /// How far ahead of the rate's clock bytes may go: one chunk's worth of slack, so a transfer
@@ -185,12 +196,30 @@ pub(crate) struct Bandwidth {
 const ALLOWANCE: Duration = Duration::from_millis(50);
 
 impl Bandwidth {
-    /// A limit of `bytes_per_second` (at least 1 KiB/s).
-    pub(crate) fn new(bytes_per_second: u64) -> Self {
+    /// A limit of `bytes_per_second` (at least 1 KiB/s) for a client that gives up on a
+    /// server silent for `read_timeout`.
+    pub(crate) fn new(bytes_per_second: u64, read_timeout: Duration) -> Self {
+        let bytes_per_second = bytes_per_second.max(1024) as f64;
+        let body_time = read_timeout / 3;
         Self {
-            bytes_per_second: bytes_per_second.max(1024) as f64,
+            bytes_per_second,
             clock: Mutex::new(None),
+            body_time,
+            window: Memory::new((bytes_per_second * body_time.as_secs_f64()) as u64),
         }
+    }
+
+    /// How many bodies of `size` bytes, sharing the rate, each end within the body time (at
+    /// least one, at most `width`).
+    pub(crate) fn bodies_at_once(&self, size: u64, width: u32) -> u32 {
+        let fit = self.bytes_per_second * self.body_time.as_secs_f64() / size.max(1) as f64;
+        width.min((fit as u32).max(1))
+    }
+
+    /// Waits until a body of `size` bytes may start sending, and holds its share of the send
+    /// window until dropped (a body larger than the window sends alone).
+    pub(crate) async fn send(&self, size: u64) -> MemoryPermit {
+        self.window.take(size).await
     }
 
     /// Reserves `n` bytes: how long to wait before they go.
@@ -260,7 +289,7 @@ mod tests {
 
     #[test]
     fn bandwidth_spreads_bytes_over_time() {
-        let bw = Bandwidth::new(1 << 20);
+        let bw = Bandwidth::new(1 << 20, Duration::from_secs(60));
         // The first 50 ms of bytes pass at once; the rest wait their turn.
         assert_eq!(bw.reserve(50 << 10), Duration::ZERO);
         let wait = bw.reserve(1 << 20);
@@ -269,5 +298,31 @@ mod tests {
             wait.abs_diff(want) < Duration::from_millis(20),
             "{wait:?} vs {want:?}"
         );
+    }
+
+    #[tokio::test]
+    async fn the_send_window_holds_what_the_rate_sends_in_a_third_of_the_read_timeout() {
+        // 1 MiB/s, 6 s read timeout: bodies of 2 MiB at once, each sent within 2 s.
+        let bw = Bandwidth::new(1 << 20, Duration::from_secs(6));
+        assert_eq!(bw.bodies_at_once(1 << 20, 8), 2);
+        assert_eq!(bw.bodies_at_once(8 << 20, 8), 1);
+        assert_eq!(bw.bodies_at_once(64 << 10, 8), 8);
+        let first = bw.send(1 << 20).await;
+        let _second = bw.send(1 << 20).await;
+        // A third body waits until one of the first two is sent.
+        let third = tokio::time::timeout(Duration::from_millis(50), bw.send(1 << 20));
+        assert!(
+            third.await.is_err(),
+            "a third body started within the window"
+        );
+        drop(first);
+        let _third = tokio::time::timeout(Duration::from_millis(50), bw.send(1 << 20))
+            .await
+            .expect("the third body starts once the first is sent");
+        // A body larger than the window waits for all of it.
+        drop(_second);
+        drop(_third);
+        let _big = bw.send(8 << 20).await;
+        assert!(bw.window.try_take(1024).is_none());
     }
 }

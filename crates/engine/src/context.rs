@@ -62,10 +62,6 @@ impl<C> Clone for Context<C> {
     }
 }
 
-/// The longest a part should take to send under a bandwidth limit (see
-/// [`Context::parts_at_once`]).
-const PART_TIME: std::time::Duration = std::time::Duration::from_secs(20);
-
 impl<C: ObjectClient> Context<C> {
     pub(crate) fn client(&self) -> &C {
         &self.shared.client
@@ -96,16 +92,14 @@ impl<C: ObjectClient> Context<C> {
 
     /// How many parts of `part_size` bytes an upload sends at once: the configured width, or
     /// fewer under a bandwidth limit, so that each part, sharing the limit with the others,
-    /// is sent within [`PART_TIME`]. A part whose body takes longer than the client's read
-    /// timeout (60 s by default) fails for the server's silence: 8 parts of 8 MiB at 1 MiB/s
-    /// took 64 s each.
+    /// is sent well within the client's read timeout (see [`Bandwidth::bodies_at_once`]). A
+    /// part whose body takes longer fails for the server's silence: 8 parts of 8 MiB at
+    /// 1 MiB/s took 64 s each. (The send window does the same across objects; this keeps
+    /// one object from holding memory for parts that could only wait.)
     pub(crate) fn parts_at_once(&self, part_size: u64) -> u32 {
         let width = self.shared.parts_per_object.max(1);
         match self.bandwidth() {
-            Some(bw) => {
-                let fit = (bw.bytes_per_second * PART_TIME.as_secs_f64()) / part_size.max(1) as f64;
-                width.min((fit as u32).max(1))
-            }
+            Some(bw) => bw.bodies_at_once(part_size, width),
             None => width,
         }
     }

@@ -125,6 +125,7 @@ impl<C: ObjectClient> Manager<C> {
     pub fn new(client: Arc<C>, config: ManagerConfig) -> Result<Self, Error> {
         config.check()?;
         let endpoint = client.endpoint();
+        let read_timeout = client.read_timeout();
         Ok(Self {
             shared: Arc::new(Shared {
                 client,
@@ -134,7 +135,9 @@ impl<C: ObjectClient> Manager<C> {
                 jitter: config.jitter,
                 requests: Requests::new(config.max_requests),
                 memory: Memory::new(config.memory_limit),
-                bandwidth: config.bandwidth.map(|b| Arc::new(Bandwidth::new(b))),
+                bandwidth: config
+                    .bandwidth
+                    .map(|b| Arc::new(Bandwidth::new(b, read_timeout))),
                 parts_per_object: config.parts_per_object,
                 journal: config.journal,
                 progress: Arc::new(Progress::default()),

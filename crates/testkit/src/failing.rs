@@ -323,4 +323,8 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     fn endpoint(&self) -> String {
         self.inner.endpoint()
     }
+
+    fn read_timeout(&self) -> std::time::Duration {
+        self.inner.read_timeout()
+    }
 }

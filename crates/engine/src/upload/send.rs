@@ -27,8 +27,9 @@ impl<C: ObjectClient> Job<C> {
     }
 
     /// One attempt at sending `data`: streams it as a body through `send` and returns the
-    /// answer with the data's digests. A failed attempt takes its bytes back out of the
-    /// progress, so a retry does not count them twice.
+    /// answer with the data's digests. Under a bandwidth limit, the body first waits for its
+    /// share of the send window (it runs in a request slot already). A failed attempt takes
+    /// its bytes back out of the progress, so a retry does not count them twice.
     async fn send_data<T, F, Fut>(
         &self,
         data: PartData,
@@ -39,6 +40,10 @@ impl<C: ObjectClient> Job<C> {
         F: FnOnce(ferry_s3::Body, Option<String>) -> Fut,
         Fut: std::future::Future<Output = Result<T, ferry_s3::S3Error>>,
     {
+        let _sending = match self.ctx.bandwidth() {
+            Some(bw) => Some(bw.send(data.len()).await),
+            None => None,
+        };
         let progress = self.ctx.progress.clone();
         let body = part_body(data, &self.body_options(guard), progress)
             .await

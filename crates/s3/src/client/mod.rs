@@ -121,6 +121,13 @@ pub trait ObjectClient: Send + Sync + 'static {
     fn endpoint(&self) -> String {
         String::new()
     }
+
+    /// How long the client waits for the server between reads: a request body that takes
+    /// longer than this to send can fail for the server's silence, so a bandwidth limit must
+    /// not spread bodies thinner. By default, 60 s.
+    fn read_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(60)
+    }
 }
 
 /// Every part of an upload, following `NextPartNumberMarker` page by page from `req`'s

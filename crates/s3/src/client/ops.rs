@@ -42,6 +42,10 @@ impl ObjectClient for S3Client {
         self.inner.config.credentials.invalidate();
     }
 
+    fn read_timeout(&self) -> std::time::Duration {
+        self.inner.config.read_timeout
+    }
+
     async fn create_multipart_upload(
         &self,
         req: &CreateMultipartUploadRequest,
