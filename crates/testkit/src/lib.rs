@@ -753,7 +753,9 @@ impl Drop for RecordingServer {
 
 /// Runs `cmd` to its end, as [`Command::output`] does, and samples its peak resident memory
 /// (`VmHWM` in `/proc/PID/status`) every 10 ms: returns the output and that peak in KiB (the
-/// last 10 ms before exit can be missed).
+/// last 10 ms before exit can be missed). A peak over 64 MiB is described on stderr (which
+/// the test harness shows when the test fails): what was mapped, by which program, with how
+/// many threads, at the sample where it rose.
 pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process::Output, u64)> {
     use std::io::Read;
     let mut child = cmd
@@ -770,21 +772,38 @@ pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process:
     let out = drain(Box::new(child.stdout.take().expect("piped stdout")));
     let err = drain(Box::new(child.stderr.take().expect("piped stderr")));
     let status_path = format!("/proc/{}/status", child.id());
+    let exe_path = format!("/proc/{}/exe", child.id());
     let mut peak = 0u64;
+    let mut at_peak = String::new();
     let status = loop {
         if let Ok(s) = std::fs::read_to_string(&status_path)
             && let Some(kib) = s
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            && kib > peak
         {
-            peak = peak.max(kib);
+            peak = kib;
+            let exe = std::fs::read_link(&exe_path).unwrap_or_default();
+            let keep = [
+                "VmPeak", "VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem", "Threads",
+            ];
+            at_peak = s
+                .lines()
+                .filter(|l| keep.iter().any(|k| l.starts_with(k)))
+                .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+                .collect::<Vec<_>>()
+                .join(", ");
+            at_peak = format!("{}: {at_peak}", exe.display());
         }
         if let Some(status) = child.try_wait()? {
             break status;
         }
         std::thread::sleep(Duration::from_millis(10));
     };
+    if peak > 64 * 1024 {
+        eprintln!("peak RSS {peak} KiB; at the sample where it rose: {at_peak}");
+    }
     let output = std::process::Output {
         status,
         stdout: out.join().unwrap_or_default(),
