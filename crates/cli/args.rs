@@ -46,9 +46,10 @@ pub(crate) struct Global {
     /// Seconds to wait for a connection (default 10).
     #[arg(long, global = true, value_name = "SECONDS")]
     pub(crate) connect_timeout: Option<f64>,
-    /// Seconds a request may wait for the next bytes of an answer before it is retried
-    /// (default 60); a response body must also bring at least 1 KiB in each such window, so a
-    /// server trickling bytes cannot hold a transfer.
+    /// Seconds a request may be silent before it is retried (default 60): neither taking the
+    /// next bytes of its body nor answering; an answer's body must also bring at least 1 KiB
+    /// in each such window, so a server trickling bytes cannot hold a transfer. A body sent
+    /// slowly (under --bwlimit) is not cut off while it flows.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub(crate) read_timeout: Option<f64>,
     /// More log output on stderr (-v: info, -vv: debug). Secrets are never logged.

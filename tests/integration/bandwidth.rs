@@ -1,7 +1,8 @@
 //! `--bwlimit`: an upload and a download through the binary against SeaweedFS run at no more
 //! than 10% above the limit and at least half of it (the band asserted; the rate measured is
 //! printed). 48 MiB at 16 MiB/s in the default tier; 400 MiB at 40 MiB/s in the heavy tier.
-//! A tree of many objects under a tight limit sends each body within the read timeout.
+//! A tree of many objects under a tight limit sends each body within the read timeout, and a
+//! body that takes longer than the read timeout to send at the limit is not cut off.
 
 use std::time::Instant;
 
@@ -124,4 +125,38 @@ print(json.dumps(out))
     )
     .unwrap();
     assert_eq!(got, serde_json::Value::Object(want));
+}
+
+/// One 6 MiB object at 2 MiB/s with a 1 s read timeout: its body takes 3 s to send. The read
+/// timeout bounds silence, not the time a steadily flowing body takes (reqwest's own read
+/// timeout ran from the request's start: every attempt failed after 1 s).
+#[test]
+fn a_body_slower_than_the_read_timeout_is_not_cut_off_while_it_flows() {
+    let (server, _client, bucket) = seaweed_bucket("bwslow");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("six.bin");
+    let body = data(6 * MIB as usize, 91);
+    std::fs::write(&src, &body).unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "--read-timeout",
+            "1",
+            "cp",
+            src.to_str().unwrap(),
+            &format!("s3://{bucket}/six"),
+            "--bwlimit",
+            "2MiB",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.match_indices("retries ")
+            .all(|(i, m)| out[i + m.len()..].starts_with('0')),
+        "no attempt was retried: {out}"
+    );
+    let got = crate::boto3_object(server, &bucket, "six");
+    assert_eq!(got["sha256"], sha256_hex(&body));
 }

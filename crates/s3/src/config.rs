@@ -28,7 +28,9 @@ pub struct ClientConfig {
     pub credentials: SharedCredentialProvider,
     /// Time to establish a connection. By default, 10 s.
     pub connect_timeout: Duration,
-    /// Longest silence while reading a response. By default, 60 s.
+    /// Longest silence of a request: sending, no body bytes taken and no answer; reading, less
+    /// than 1 KiB of the answer's body. A body that flows, however slowly, is never cut off
+    /// for its length. By default, 60 s.
     pub read_timeout: Duration,
     /// Idle connections kept per host; size it to the requests in flight (fewer, and
     /// connections are closed and opened again, a round trip each). By default, 128.

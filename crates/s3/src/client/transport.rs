@@ -1,5 +1,11 @@
 //! [`S3Client`] over reqwest: sending a signed request, reading bodies and errors, timeouts
 //! while a body streams, presigned URLs, and the TLS configuration.
+//!
+//! The read timeout is ferry's, not reqwest's: reqwest's starts when a request is sent and
+//! runs until the answer's headers, so a request body that takes longer than the timeout to
+//! send (a part under a bandwidth limit) always failed, however steadily its bytes went. Here
+//! it bounds silence: no body bytes taken and no answer for that long (see [`Activity`]);
+//! answers' bodies are read at a least pace (see [`Pace`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,7 +57,6 @@ impl S3Client {
             .http1_only()
             .tls_backend_preconfigured(tls)
             .connect_timeout(config.connect_timeout)
-            .read_timeout(config.read_timeout)
             .pool_max_idle_per_host(config.pool_size)
             .pool_idle_timeout(Duration::from_secs(50))
             .tcp_nodelay(true)
@@ -159,9 +164,12 @@ impl S3Client {
             insert(&mut map, k, v, op)?;
         }
         insert(&mut map, "user-agent", USER_AGENT, op)?;
+        let activity = Activity::new();
         let (length, body) = match p.body {
             Body::Bytes(b) => (b.len() as u64, reqwest::Body::from(b)),
-            Body::Stream { length, stream } => (length, reqwest::Body::wrap_stream(stream)),
+            Body::Stream { length, stream } => {
+                (length, reqwest::Body::wrap_stream(activity.watch(stream)))
+            }
             Body::AwsChunked {
                 decoded_length,
                 chunk_size,
@@ -172,27 +180,40 @@ impl S3Client {
                 let signer = signed.then(|| signing::ChunkSigner::new(&params, &sig.signature));
                 (
                     crate::chunked::encoded_length(decoded_length, chunk_size, trailer, signed),
-                    reqwest::Body::wrap_stream(crate::chunked::frame(stream, trailer, signer)),
+                    reqwest::Body::wrap_stream(
+                        activity.watch(crate::chunked::frame(stream, trailer, signer)),
+                    ),
                 )
             }
         };
         insert(&mut map, "content-length", &length.to_string(), op)?;
         debug!(operation = op, method = %p.method, url = %target.url, "sending");
-        let resp = self
+        let sending = self
             .inner
             .http
             .request(p.method, target.url)
             .headers(map)
             .body(body)
-            .send()
-            .await
-            .map_err(|e| transport_error(op, e, false))?;
+            .send();
+        let resp = tokio::select! {
+            r = sending => r.map_err(|e| transport_error(op, e, false))?,
+            () = activity.silent_for(cfg.read_timeout) => {
+                return Err(S3Error::client(
+                    op,
+                    ClientErrorKind::Timeout,
+                    format!(
+                        "timed out: no answer, and no request body bytes taken, for {:?}",
+                        cfg.read_timeout
+                    ),
+                ));
+            }
+        };
         let status = resp.status();
         debug!(operation = op, status = status.as_u16(), "answered");
         if status.is_success() {
             return Ok(resp);
         }
-        let mut err = service_error(op, resp).await;
+        let mut err = service_error(op, resp, cfg.read_timeout).await;
         if let S3Error::Service(s) = &mut err
             && s.is_denied()
         {
@@ -220,9 +241,28 @@ impl S3Client {
         const KEPT_ALIVE: [&str; 3] = ["CompleteMultipartUpload", "CopyObject", "UploadPartCopy"];
         let headers = resp.headers().clone();
         let body = if KEPT_ALIVE.contains(&op) {
-            resp.bytes()
-                .await
-                .map_err(|e| transport_error(op, e, true))?
+            let mut stream = resp.bytes_stream();
+            let mut body = Vec::new();
+            loop {
+                let next = tokio::time::timeout(self.inner.config.read_timeout, stream.next());
+                match next.await {
+                    Err(_) => {
+                        return Err(S3Error::client(
+                            op,
+                            ClientErrorKind::Timeout,
+                            format!(
+                                "timed out: the answer's body was silent for {:?}",
+                                self.inner.config.read_timeout
+                            ),
+                        ));
+                    }
+                    Ok(Some(chunk)) => {
+                        body.extend_from_slice(&chunk.map_err(|e| transport_error(op, e, true))?)
+                    }
+                    Ok(None) => break,
+                }
+            }
+            Bytes::from(body)
         } else {
             let mut pace = Pace::new(self.inner.config.read_timeout);
             let mut stream = resp.bytes_stream();
@@ -235,6 +275,43 @@ impl S3Client {
         match error_in_body(op, &body, &headers) {
             Some(e) => Err(e),
             None => Ok(body),
+        }
+    }
+}
+
+/// When a request last made progress: when it was sent, then each chunk of its body the
+/// connection took (hyper asks for the next chunk once it has written the last). A request
+/// silent for the read timeout, neither taking body bytes nor answering, has failed; one whose
+/// body is still flowing, however slowly, has not.
+#[derive(Clone)]
+pub(super) struct Activity(Arc<std::sync::Mutex<tokio::time::Instant>>);
+
+impl Activity {
+    fn new() -> Self {
+        Self(Arc::new(std::sync::Mutex::new(tokio::time::Instant::now())))
+    }
+
+    fn last(&self) -> tokio::time::Instant {
+        *self.0.lock().expect("activity lock")
+    }
+
+    /// `stream`, marking progress at each chunk it hands over.
+    fn watch<S: futures_util::Stream>(
+        &self,
+        stream: S,
+    ) -> impl futures_util::Stream<Item = S::Item> + use<S> {
+        let me = self.clone();
+        stream.inspect(move |_| *me.0.lock().expect("activity lock") = tokio::time::Instant::now())
+    }
+
+    /// Ends once nothing has happened for `limit`.
+    async fn silent_for(&self, limit: Duration) {
+        loop {
+            let deadline = self.last() + limit;
+            if tokio::time::Instant::now() >= deadline {
+                return;
+            }
+            tokio::time::sleep_until(deadline).await;
         }
     }
 }
@@ -383,12 +460,19 @@ pub(super) fn find_rustls_error<'a>(
     e.source().and_then(find_rustls_error)
 }
 
-pub(super) async fn service_error(op: &'static str, resp: reqwest::Response) -> S3Error {
+/// The error an answer that is not a success carries; its body is read (up to
+/// [`MAX_ERROR_BODY`]) at the least pace [`Pace`] allows within `window`, and what came is used.
+pub(super) async fn service_error(
+    op: &'static str,
+    resp: reqwest::Response,
+    window: Duration,
+) -> S3Error {
     let status = resp.status();
     let headers = resp.headers().clone();
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
-    while let Some(Ok(chunk)) = stream.next().await {
+    let mut pace = Pace::new(window);
+    while let Ok(Some(chunk)) = pace.next(op, &mut stream).await {
         body.extend_from_slice(&chunk);
         if body.len() >= MAX_ERROR_BODY {
             break;
