@@ -487,13 +487,13 @@ pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process:
             let keep = [
                 "VmPeak", "VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem", "Threads",
             ];
-            at_peak = s
+            let fields = s
                 .lines()
                 .filter(|l| keep.iter().any(|k| l.starts_with(k)))
                 .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
                 .collect::<Vec<_>>()
                 .join(", ");
-            at_peak = format!("{}: {at_peak}", exe.display());
+            at_peak = format!("{}: {fields}", exe.display());
         }
         if let Some(status) = child.try_wait()? {
             break status;

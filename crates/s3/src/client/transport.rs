@@ -240,38 +240,18 @@ impl S3Client {
     pub(super) async fn body(&self, op: &'static str, resp: reqwest::Response) -> Result<Bytes> {
         const KEPT_ALIVE: [&str; 3] = ["CompleteMultipartUpload", "CopyObject", "UploadPartCopy"];
         let headers = resp.headers().clone();
-        let body = if KEPT_ALIVE.contains(&op) {
-            let mut stream = resp.bytes_stream();
-            let mut body = Vec::new();
-            loop {
-                let next = tokio::time::timeout(self.inner.config.read_timeout, stream.next());
-                match next.await {
-                    Err(_) => {
-                        return Err(S3Error::client(
-                            op,
-                            ClientErrorKind::Timeout,
-                            format!(
-                                "timed out: the answer's body was silent for {:?}",
-                                self.inner.config.read_timeout
-                            ),
-                        ));
-                    }
-                    Ok(Some(chunk)) => {
-                        body.extend_from_slice(&chunk.map_err(|e| transport_error(op, e, true))?)
-                    }
-                    Ok(None) => break,
-                }
-            }
-            Bytes::from(body)
+        let window = self.inner.config.read_timeout;
+        let mut pace = if KEPT_ALIVE.contains(&op) {
+            Pace::silence(window)
         } else {
-            let mut pace = Pace::new(self.inner.config.read_timeout);
-            let mut stream = resp.bytes_stream();
-            let mut body = Vec::new();
-            while let Some(chunk) = pace.next(op, &mut stream).await? {
-                body.extend_from_slice(&chunk);
-            }
-            Bytes::from(body)
+            Pace::new(window)
         };
+        let mut stream = resp.bytes_stream();
+        let mut body = Vec::new();
+        while let Some(chunk) = pace.next(op, &mut stream).await? {
+            body.extend_from_slice(&chunk);
+        }
+        let body = Bytes::from(body);
         match error_in_body(op, &body, &headers) {
             Some(e) => Err(e),
             None => Ok(body),
@@ -322,24 +302,36 @@ impl Activity {
 /// `--speed-limit` does, tied to the read timeout: 1 KiB per 60 s by default.
 pub(super) struct Pace {
     window: Duration,
+    /// Bytes that must arrive in each window.
+    least: u64,
     mark: tokio::time::Instant,
     since_mark: u64,
 }
 
 impl Pace {
-    /// Bytes that must arrive in each window.
+    /// Bytes that must arrive in each window, by default.
     const LEAST: u64 = 1024;
 
     pub(super) fn new(window: Duration) -> Self {
         Self {
             window,
+            least: Self::LEAST,
             mark: tokio::time::Instant::now(),
             since_mark: 0,
         }
     }
 
-    /// The next chunk of `stream`, or a timeout if the window ends before [`Pace::LEAST`]
-    /// more bytes have come.
+    /// Only silence for a whole window fails: for the answers S3 keeps alive with a space
+    /// every so often while it works (Complete and the copies).
+    fn silence(window: Duration) -> Self {
+        Self {
+            least: 1,
+            ..Self::new(window)
+        }
+    }
+
+    /// The next chunk of `stream`, or a timeout if the window ends before the least number of
+    /// bytes more have come.
     async fn next<S>(&mut self, op: &'static str, stream: &mut S) -> Result<Option<Bytes>>
     where
         S: futures_util::Stream<Item = reqwest::Result<Bytes>> + Unpin,
@@ -350,13 +342,12 @@ impl Pace {
                 ClientErrorKind::Timeout,
                 format!(
                     "timed out: the response body came slower than {} bytes in {:?}",
-                    Self::LEAST,
-                    self.window
+                    self.least, self.window
                 ),
             )),
             Ok(Some(Ok(chunk))) => {
                 self.since_mark += chunk.len() as u64;
-                if self.since_mark >= Self::LEAST {
+                if self.since_mark >= self.least {
                     self.mark = tokio::time::Instant::now();
                     self.since_mark = 0;
                 }
