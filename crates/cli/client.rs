@@ -1,7 +1,11 @@
 //! Where requests go: `s3://bucket/key` locations, and the S3 client the global flags
 //! describe (endpoint, region, profile, addressing, TLS, timeouts), with credentials found
-//! before anything is sent.
+//! before anything is sent, and the manager that runs transfers through it.
 
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ferry_engine::{FileJournalStore, Manager, ManagerConfig};
 use ferry_s3::{AddressingStyle, ClientConfig, Env, Origins, Overrides, S3Client};
 
 use crate::args::Global;
@@ -164,6 +168,23 @@ pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
     };
     row("expires", &expiry, "");
     Ok(())
+}
+
+/// The folder journals live in: `dir`, else `$FERRY_STATE_DIR`, `$XDG_STATE_HOME/ferry` or
+/// `~/.local/state/ferry`.
+pub(crate) fn state_dir(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
+    dir.or_else(FileJournalStore::default_dir)
+        .ok_or_else(|| bad_input("no folder for journals: set HOME or give --state-dir"))
+}
+
+/// A manager through `client` with `config`, journaling in `journal` when given.
+pub(crate) fn manager(
+    client: S3Client,
+    mut config: ManagerConfig,
+    journal: Option<PathBuf>,
+) -> Result<Manager<S3Client>, CliError> {
+    config.journal = journal.map(|d| Arc::new(FileJournalStore::new(d)) as _);
+    Manager::new(Arc::new(client), config).map_err(bad_input)
 }
 
 #[cfg(test)]

@@ -2,39 +2,18 @@
 //! budgets, the transfer shown while it runs, and its end turned into the report or the exit
 //! code (with how to resume what was kept).
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferry_engine::{
-    FileJournalStore, Manager, ManagerConfig, ResumeKeys, TreeOutcome, UploadOutcome,
-};
-use ferry_s3::S3Client;
+use ferry_engine::{FileJournalStore, ResumeKeys, TreeOutcome, UploadOutcome};
 
 use crate::args::{Global, ResumeArgs};
-use crate::client::{client, client_for};
+use crate::client::{client, client_for, manager, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, sse_c_key};
 use crate::output::{Output, secs};
 use crate::report::{downloaded, json_line, uploaded};
 use crate::request::{Cp, Work};
-
-/// The folder journals live in: `dir`, else `$FERRY_STATE_DIR`, `$XDG_STATE_HOME/ferry` or
-/// `~/.local/state/ferry`.
-pub(crate) fn state_dir(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
-    dir.or_else(FileJournalStore::default_dir)
-        .ok_or_else(|| bad_input("no folder for journals: set HOME or give --state-dir"))
-}
-
-/// A manager through `client` with `config`, journaling in `journal` when given.
-pub(crate) fn manager(
-    client: S3Client,
-    mut config: ManagerConfig,
-    journal: Option<PathBuf>,
-) -> Result<Manager<S3Client>, CliError> {
-    config.journal = journal.map(|d| Arc::new(FileJournalStore::new(d)) as _);
-    Manager::new(Arc::new(client), config).map_err(bad_input)
-}
 
 /// Runs a checked `cp`.
 pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {

@@ -5,12 +5,11 @@
 use ferry_engine::{FinishOutcome, Handle, ObjectSource, PlanUpload, WorkOutcome};
 
 use crate::args::{FinishArgs, Global, PlanArgs};
-use crate::client::{client_for, parse_s3_url};
+use crate::client::{client_for, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, size_flag};
 use crate::output::Output;
 use crate::report::{json_line, uploaded};
-use crate::run::manager;
 
 /// `ferry plan FILE s3://bucket/key --shards N`.
 pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {

@@ -12,13 +12,12 @@ use ferry_engine::{
 };
 
 use crate::args::{Global, SyncArgs};
-use crate::client::{client_for, parse_s3_url, source_global};
+use crate::client::{client_for, manager, parse_s3_url, source_global, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::manager_config;
 use crate::output::{Output, secs};
 use crate::report::json_line;
 use crate::request::overlap;
-use crate::run::{manager, state_dir};
 
 /// Runs `ferry sync`.
 pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {

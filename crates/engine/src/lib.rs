@@ -64,7 +64,7 @@ pub use journal::{
 pub use manager::{Manager, ManagerConfig, ResumeKeys};
 pub use mtime::{MTIME_KEY, format_mtime, parse_mtime};
 pub use outcome::{
-    Check, DownloadOutcome, ObjectFailure, TreeOutcome, UploadOutcome, Verification,
+    Check, DownloadOutcome, ObjectFailure, SyncAction, TreeOutcome, UploadOutcome, Verification,
 };
 pub use pipe::{PipeEnd, PipeReader, PipeWriter, pipe};
 pub use plan::{
@@ -82,9 +82,7 @@ pub use shard::{
 };
 pub use tree::copy::TreeCopy;
 pub use tree::keys::as_folder;
-pub use tree::sync::{
-    Compare, Filters, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
-};
+pub use tree::sync::{Compare, Filters, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp};
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};
 

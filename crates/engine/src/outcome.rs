@@ -162,3 +162,33 @@ impl TreeOutcome {
         self.failed.is_empty() && !self.interrupted
     }
 }
+
+/// What one path of a sync came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SyncAction {
+    /// Sent to S3.
+    Upload,
+    /// Brought from S3.
+    Download,
+    /// Copied from one prefix to the other.
+    Copy,
+    /// The same on both sides.
+    Skip,
+    /// An object removed from the destination prefix.
+    DeleteObject,
+    /// A file removed from the destination folder.
+    DeleteFile,
+}
+
+impl SyncAction {
+    /// Its name in messages and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncAction::Upload => "upload",
+            SyncAction::Download => "download",
+            SyncAction::Copy => "copy",
+            SyncAction::Skip => "skip",
+            SyncAction::DeleteObject | SyncAction::DeleteFile => "delete",
+        }
+    }
+}

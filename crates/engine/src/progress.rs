@@ -283,7 +283,7 @@ pub enum Event {
     /// object does.)
     Synced {
         /// What.
-        action: crate::tree::sync::SyncAction,
+        action: crate::outcome::SyncAction,
         /// The destination's key (the source's, for a skip or a download).
         key: String,
         /// What the action reads or removes: a file's path, or `s3://bucket/key`.

@@ -4,7 +4,6 @@
 use std::fmt;
 use std::time::Duration;
 
-use crate::credentials::CredentialsError;
 use crate::denied::Denial;
 use crate::endpoint::AddressError;
 
@@ -311,12 +310,6 @@ impl From<ServiceError> for S3Error {
 impl From<AddressError> for S3Error {
     fn from(e: AddressError) -> Self {
         S3Error::client("request", ClientErrorKind::InvalidRequest, e.to_string()).with_source(e)
-    }
-}
-
-impl From<CredentialsError> for S3Error {
-    fn from(e: CredentialsError) -> Self {
-        S3Error::client("request", ClientErrorKind::Credentials, e.to_string()).with_source(e)
     }
 }
 

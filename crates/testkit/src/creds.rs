@@ -15,7 +15,7 @@ use http_body_util::{BodyExt as _, Full};
 use hyper::body::{Bytes, Incoming};
 use hyper::{Request, Response, StatusCode};
 
-use crate::in_process::Background;
+use crate::background::Background;
 
 /// A key pair and session token a stub vends.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -12,7 +12,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use crate::in_process::Background;
+use crate::background::Background;
 
 /// The proxy, on its own thread. Stops when dropped.
 pub struct DelayProxy {

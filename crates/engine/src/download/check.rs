@@ -5,10 +5,20 @@
 use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectMeta};
 
 use super::Object;
-use super::fetch::RangeDigests;
 use super::layout::{part_of_ranges, parts_suffix};
 use crate::checksum::{Digest, Hasher, combine, hex_lower, object_checksum};
 use crate::outcome::Check;
+
+/// One range's digests: CRC64NVME (re-checked on resume) and the check's CRC, if it combines
+/// range CRCs.
+#[derive(Debug, Clone)]
+pub(super) struct RangeDigests {
+    pub(super) crc64: Digest,
+    pub(super) digest: Option<Digest>,
+    /// The check's value, when the range is the whole object and the check reads the bytes
+    /// in order (an MD5 ETag, a SHA): computed as they arrive, so the file is not read back.
+    pub(super) whole: Option<String>,
+}
 
 /// How much checking a download insists on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

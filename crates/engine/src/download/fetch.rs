@@ -13,10 +13,10 @@ use ferry_s3::{
 };
 use futures_util::StreamExt as _;
 
-use super::check::{Ordered, needs_pass};
+use super::check::{Ordered, RangeDigests, needs_pass};
 use super::{Job, Object};
 use crate::budget::MemoryPermit;
-use crate::checksum::{Digest, Hasher};
+use crate::checksum::Hasher;
 use crate::direct::{ALIGN, Aligned, Out};
 use crate::error::{Error, Failure};
 use crate::progress::Event;
@@ -24,17 +24,6 @@ use crate::schedule::{Pool, Sink};
 
 /// Bytes a range gathers before writing them; a range holds at most two of these.
 pub(super) const WRITE_CHUNK: usize = 1 << 20;
-
-/// One range's digests: CRC64NVME (re-checked on resume) and the check's CRC, if it combines
-/// range CRCs.
-#[derive(Debug, Clone)]
-pub(super) struct RangeDigests {
-    pub(super) crc64: Digest,
-    pub(super) digest: Option<Digest>,
-    /// The check's value, when the range is the whole object and the check reads the bytes
-    /// in order (an MD5 ETag, a SHA): computed as they arrive, so the file is not read back.
-    pub(super) whole: Option<String>,
-}
 
 /// A fetched range.
 pub(super) struct Fetched {

@@ -12,8 +12,9 @@ use ferry_s3::{ChecksumAlgorithm, ObjectClient};
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+use super::check::RangeDigests;
 use super::check::{Ordered, combined_value};
-use super::fetch::{Fetched, RangeDigests, WRITE_CHUNK, fetch_all};
+use super::fetch::{Fetched, WRITE_CHUNK, fetch_all};
 use super::landing::Landing;
 use super::layout::head_each_part;
 use super::partial::RangeLine;

@@ -6,118 +6,20 @@
 //!   (`O_TMPFILE`), which a crash leaves nowhere; nothing to resume (the one range is fetched
 //!   again), so no journal. A tree of small objects creates one file per object, not three.
 //!
-//! Either way the verified file is given its time and ordinary permissions, flushed, and
-//! renamed over the target atomically ([`place`]); an unnamed file whose target does not
-//! exist yet is linked straight to the target's name instead. The folder is then flushed, at
-//! once, or once at the end of a tree ([`Folders`](crate::durable::Folders)).
+//! Either way the verified file then takes its name as [`place`](super::place) says; an
+//! unnamed file whose target does not exist yet is linked straight to the target's name
+//! instead.
 
 use std::fs::File;
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::partial::{Partial, RangeLine};
-use crate::durable::{Folders, sync_folder};
+use super::place::{
+    Placement, appeared, flush_folder, folder_of, local, place, ready, rename_into,
+};
 use crate::error::{Error, ErrorKind};
-
-fn local(what: String, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Local, format!("{what}: {e}")).with_source(e)
-}
-
-/// The folder a target is in.
-fn folder_of(target: &Path) -> &Path {
-    match target.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    }
-}
-
-/// Where a verified download goes, and how.
-pub(crate) struct Placement<'a> {
-    /// The file it becomes.
-    pub(crate) target: &'a Path,
-    /// Refuse to replace an existing file.
-    pub(crate) no_clobber: bool,
-    /// Flush the folder once at the end (a tree's), not now.
-    pub(crate) folders: Option<&'a Folders>,
-    /// The modification time the file takes.
-    pub(crate) mtime: Option<std::time::SystemTime>,
-}
-
-/// Makes the verified `file` (named `temp`) the file `to.target`: readied ([`ready`]),
-/// renamed into place atomically (refusing to replace an existing file with `no_clobber`),
-/// its folder flushed now or added to `folders`.
-pub(crate) fn place(file: &File, temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
-    ready(file, temp, to)?;
-    rename_into(temp, to)?;
-    flush_folder(to);
-    Ok(())
-}
-
-/// Gives the verified `file` (called `what` in messages) its modification time and ordinary
-/// permissions (those of the file it replaces, else 0644), then flushes it to disk (time and
-/// mode included). Returns whether the target exists now.
-fn ready(file: &File, what: &Path, to: &Placement<'_>) -> Result<bool, Error> {
-    if let Some(t) = to.mtime {
-        file.set_modified(t)
-            .map_err(|e| local(format!("cannot set the time of {}", what.display()), e))?;
-    }
-    let existing = std::fs::metadata(to.target).ok();
-    let mode = existing
-        .as_ref()
-        .map_or(0o644, |m| m.permissions().mode() & 0o7777);
-    file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| local(format!("cannot set the mode of {}", what.display()), e))?;
-    file.sync_all()
-        .map_err(|e| local(format!("cannot flush {}", what.display()), e))?;
-    Ok(existing.is_some())
-}
-
-fn appeared(target: &Path) -> Error {
-    Error::new(
-        ErrorKind::Exists,
-        format!(
-            "{} appeared while downloading and replacing it was not allowed",
-            target.display(),
-        ),
-    )
-}
-
-/// Renames `temp` over the target, atomically; with `no_clobber`, only if there is none.
-fn rename_into(temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
-    let target = to.target;
-    let cannot = |e: std::io::Error| local(format!("cannot rename into {}", target.display()), e);
-    if !to.no_clobber {
-        return std::fs::rename(temp, target).map_err(cannot);
-    }
-    use rustix::fs::{CWD, RenameFlags, renameat_with};
-    match renameat_with(CWD, temp, CWD, target, RenameFlags::NOREPLACE) {
-        Ok(()) => Ok(()),
-        Err(e) if e == rustix::io::Errno::EXIST => Err(appeared(target)),
-        Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {
-            if target.exists() {
-                return Err(Error::new(
-                    ErrorKind::Exists,
-                    format!(
-                        "{} exists and replacing it was not allowed",
-                        target.display()
-                    ),
-                ));
-            }
-            std::fs::rename(temp, target).map_err(cannot)
-        }
-        Err(e) => Err(cannot(e.into())),
-    }
-}
-
-/// Makes the target's name durable: its folder flushed now, or once at the end of a tree.
-fn flush_folder(to: &Placement<'_>) {
-    match to.folders {
-        Some(f) => f.add(folder_of(to.target)),
-        None => sync_folder(folder_of(to.target)),
-    }
-}
 
 /// An unnamed file in the target's folder, for a download of one range (see the module's
 /// doc); a named 0600 file where the filesystem has no unnamed ones.

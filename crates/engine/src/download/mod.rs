@@ -15,6 +15,7 @@ mod file_check;
 mod landing;
 mod layout;
 mod partial;
+mod place;
 mod same;
 mod to_file;
 mod to_writer;

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
-use super::landing::{Placement, place};
+use super::place::{Placement, place};
 use crate::error::{Error, ErrorKind};
 
 /// The schema version of download journals.

@@ -13,11 +13,13 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ferry_s3::{ChecksumAlgorithm, ObjectClient};
 use tracing::{info, warn};
 
+use super::check::RangeDigests;
 use super::check::{Ordered, needs_pass};
-use super::fetch::{Fetched, RangeDigests, fetch_all};
+use super::fetch::{Fetched, fetch_all};
 use super::file_check::{self, Follower, crc64_of};
-use super::landing::{Landing, Placement, Scratch};
+use super::landing::{Landing, Scratch};
 use super::partial::{Header, PARTIAL_VERSION, Partial, RangeLine, journal_path, partial_path};
+use super::place::Placement;
 use super::{Job, Object};
 use crate::checksum::Digest;
 use crate::direct::{DirectIo, Out};

@@ -10,8 +10,9 @@ use bytes::Bytes;
 use ferry_s3::ObjectClient;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
+use super::check::RangeDigests;
 use super::check::{Ordered, combined_value, needs_pass};
-use super::fetch::{Fetched, RangeDigests};
+use super::fetch::Fetched;
 use super::{Job, Object};
 use crate::budget::MemoryPermit;
 use crate::error::{Error, ErrorKind};

@@ -22,8 +22,8 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_smithy_async::rt::sleep::TokioSleep;
 
-use super::chain::{LoadFuture, Loaded, Source, describe_profile};
 use super::http::ReqwestHttpClient;
+use super::source::{LoadFuture, Loaded, Source, describe_profile};
 use super::{ChainSettings, Credentials, CredentialsError, Secret};
 use crate::profile::{Env, ProfileSet};
 

@@ -11,6 +11,7 @@ mod aws;
 mod chain;
 #[cfg(feature = "aws-config")]
 mod http;
+mod source;
 
 pub use chain::{ChainProvider, ChainSettings};
 
@@ -20,6 +21,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::SystemTime;
 
+use crate::error::{ClientErrorKind, S3Error};
 use crate::profile::{Env, ProfileSet};
 
 /// A secret string: shown as `** redacted **` by `Debug` and `Display`.
@@ -214,7 +216,7 @@ impl ProfileProvider {
         let get = |k: &str| files.get(&self.profile, k);
         match (get("aws_access_key_id"), get("aws_secret_access_key")) {
             (Some(ak), Some(sk)) => Ok(Some(Credentials {
-                source: chain::describe_profile(&files, &self.profile)
+                source: source::describe_profile(&files, &self.profile)
                     .unwrap_or_else(|| format!("profile {}", self.profile)),
                 ..Credentials::new(ak, sk, get("aws_session_token"))
             })),
@@ -253,6 +255,12 @@ impl CredentialProvider for ProfileProvider {
 
 /// A shared provider, as the client holds it.
 pub type SharedCredentialProvider = Arc<dyn CredentialProvider>;
+
+impl From<CredentialsError> for S3Error {
+    fn from(e: CredentialsError) -> Self {
+        S3Error::client("request", ClientErrorKind::Credentials, e.to_string()).with_source(e)
+    }
+}
 
 #[cfg(test)]
 mod tests {

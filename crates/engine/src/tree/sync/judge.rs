@@ -11,10 +11,10 @@ use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
-use super::merge::{Merged, send};
-use super::{Compare, Direction, Sides, SyncAction, SyncSettings, TreeCopy};
+use super::{Compare, Direction, Sides, SyncSettings, TreeCopy};
 use crate::context::Context;
 use crate::error::Failure;
+use crate::outcome::SyncAction;
 use crate::tree::{Found, Item, TreeDownload, TreeUpload};
 
 /// Asks whether source item `a` and destination item `b` are the same; gives `a` back.
@@ -224,6 +224,35 @@ fn same_content(x: &ObjectMeta, y: &ObjectMeta) -> bool {
         _ => {}
     }
     !x.etag.is_empty() && x.etag == y.etag
+}
+
+/// What the merge and the probes decided, beyond the transfers they sent on.
+#[derive(Default)]
+pub(super) struct Merged {
+    pub(super) skipped: u64,
+    /// Transfers decided: their count and bytes.
+    pub(super) planned: (u64, u64),
+    pub(super) deletions: Vec<Item>,
+    pub(super) listing_failed: bool,
+}
+
+/// Sends a source item to the transfers (or, in a dry run, reports it); false when the
+/// transfers have stopped.
+pub(super) async fn send<C: ObjectClient>(
+    ctx: &Context<C>,
+    sides: &Sides,
+    i: Item,
+    dry_run: bool,
+    tx: &mpsc::Sender<Found>,
+    merged: &mut Merged,
+) -> bool {
+    // A transfer made reports its end as any tree's object does; a dry run reports it here.
+    if dry_run {
+        sides.report(ctx, sides.transfer(), &i, dry_run);
+    }
+    merged.planned.0 += 1;
+    merged.planned.1 += i.size;
+    tx.send(Found::Item(i)).await.is_ok()
 }
 
 #[cfg(test)]

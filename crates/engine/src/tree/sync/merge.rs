@@ -7,21 +7,12 @@ use std::collections::BTreeMap;
 use ferry_s3::ObjectClient;
 use tokio::sync::mpsc;
 
-use super::judge::{self, Probe};
-use super::{Sides, SyncAction, SyncSettings};
+use super::judge::{self, Merged, Probe, send};
+use super::{Sides, SyncSettings};
 use crate::context::Context;
 use crate::error::Error;
+use crate::outcome::SyncAction;
 use crate::tree::{Found, Item};
-
-/// What the merge decided, beyond the transfers it sent on.
-#[derive(Default)]
-pub(super) struct Merged {
-    pub(super) skipped: u64,
-    /// Transfers decided: their count and bytes.
-    pub(super) planned: (u64, u64),
-    pub(super) deletions: Vec<Item>,
-    pub(super) listing_failed: bool,
-}
 
 /// The next item of a side, or its end; a bad entry goes on to the transfers (it fails
 /// there, named), a failed listing ends the merge.
@@ -190,25 +181,6 @@ fn gone(waiting: &BTreeMap<String, Item>, head: Option<&str>) -> Vec<String> {
         .filter(|k| passed(k, head))
         .cloned()
         .collect()
-}
-
-/// Sends a source item to the transfers (or, in a dry run, reports it); false when the
-/// transfers have stopped.
-pub(super) async fn send<C: ObjectClient>(
-    ctx: &Context<C>,
-    sides: &Sides,
-    i: Item,
-    dry_run: bool,
-    tx: &mpsc::Sender<Found>,
-    merged: &mut Merged,
-) -> bool {
-    // A transfer made reports its end as any tree's object does; a dry run reports it here.
-    if dry_run {
-        sides.report(ctx, sides.transfer(), &i, dry_run);
-    }
-    merged.planned.0 += 1;
-    merged.planned.1 += i.size;
-    tx.send(Found::Item(i)).await.is_ok()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use super::walk::{Walk, list, walk_into};
 use super::{Found, Item, READ_AHEAD, TreeDownload, TreeUpload, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
-use crate::outcome::{ObjectFailure, TreeOutcome};
+use crate::outcome::{ObjectFailure, SyncAction, TreeOutcome};
 use crate::progress::Event;
 use crate::shard::Shard;
 use judge::Probe;
@@ -135,36 +135,6 @@ pub struct SyncCopy {
     pub tree: TreeCopy,
     /// How to decide and delete.
     pub sync: SyncSettings,
-}
-
-/// What one path of a sync came to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SyncAction {
-    /// Sent to S3.
-    Upload,
-    /// Brought from S3.
-    Download,
-    /// Copied from one prefix to the other.
-    Copy,
-    /// The same on both sides.
-    Skip,
-    /// An object removed from the destination prefix.
-    DeleteObject,
-    /// A file removed from the destination folder.
-    DeleteFile,
-}
-
-impl SyncAction {
-    /// Its name in messages and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncAction::Upload => "upload",
-            SyncAction::Download => "download",
-            SyncAction::Copy => "copy",
-            SyncAction::Skip => "skip",
-            SyncAction::DeleteObject | SyncAction::DeleteFile => "delete",
-        }
-    }
 }
 
 /// What a sync did.
