@@ -132,22 +132,35 @@ print(json.dumps(out))
 /// timeout ran from the request's start: every attempt failed after 1 s).
 #[test]
 fn a_body_slower_than_the_read_timeout_is_not_cut_off_while_it_flows() {
-    let (server, _client, bucket) = seaweed_bucket("bwslow");
+    paced_upload_needs_no_retry("bwslow", 6 * MIB as usize, "1", "2MiB");
+}
+
+/// Under a low limit a body goes in smaller chunks: a 1 MiB chunk at 256 KiB/s would wait 4 s
+/// before its first byte, longer than a 2 s read timeout, and fail every attempt.
+#[test]
+fn a_body_under_a_low_limit_goes_in_chunks_shorter_than_the_read_timeout() {
+    paced_upload_needs_no_retry("bwlow", 3 * MIB as usize / 2, "2", "256KiB");
+}
+
+/// Uploads `size` bytes with `--read-timeout read_timeout --bwlimit rate`: it succeeds with no
+/// attempt retried, and boto3 reads back the same bytes.
+fn paced_upload_needs_no_retry(name: &str, size: usize, read_timeout: &str, rate: &str) {
+    let (server, _client, bucket) = seaweed_bucket(name);
     let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("six.bin");
-    let body = data(6 * MIB as usize, 91);
+    let src = home.path().join("paced.bin");
+    let body = data(size, 91);
     std::fs::write(&src, &body).unwrap();
     let o = ferry(
         server,
         home.path(),
         &[
             "--read-timeout",
-            "1",
+            read_timeout,
             "cp",
             src.to_str().unwrap(),
-            &format!("s3://{bucket}/six"),
+            &format!("s3://{bucket}/paced"),
             "--bwlimit",
-            "2MiB",
+            rate,
         ],
     );
     let out = text(&o);
@@ -157,6 +170,6 @@ fn a_body_slower_than_the_read_timeout_is_not_cut_off_while_it_flows() {
             .all(|(i, m)| out[i + m.len()..].starts_with('0')),
         "no attempt was retried: {out}"
     );
-    let got = crate::boto3_object(server, &bucket, "six");
+    let got = crate::boto3_object(server, &bucket, "paced");
     assert_eq!(got["sha256"], sha256_hex(&body));
 }

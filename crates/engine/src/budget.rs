@@ -216,6 +216,16 @@ impl Bandwidth {
         width.min((fit as u32).max(1))
     }
 
+    /// The size of the chunks a request body is sent in under this limit: what the rate
+    /// sends in about a second (in steps of 8 KiB, the least aws-chunked allows), at most
+    /// `most`. Each chunk's bytes wait for the rate before they go, and the client takes a
+    /// server silent for its read timeout as gone: a 1 MiB chunk at 10 KiB/s would wait 100 s.
+    pub(crate) fn chunk_size(&self, most: usize) -> usize {
+        const STEP: usize = 8 * 1024;
+        let per_second = self.bytes_per_second as usize;
+        (per_second / STEP * STEP).clamp(STEP, most.max(STEP))
+    }
+
     /// Waits until a body of `size` bytes may start sending, and holds its share of the send
     /// window until dropped (a body larger than the window sends alone).
     pub(crate) async fn send(&self, size: u64) -> MemoryPermit {
@@ -298,6 +308,16 @@ mod tests {
             wait.abs_diff(want) < Duration::from_millis(20),
             "{wait:?} vs {want:?}"
         );
+    }
+
+    #[test]
+    fn a_body_under_a_low_limit_goes_in_chunks_of_about_a_second() {
+        let t = Duration::from_secs(60);
+        assert_eq!(Bandwidth::new(50 << 20, t).chunk_size(1 << 20), 1 << 20);
+        assert_eq!(Bandwidth::new(256 << 10, t).chunk_size(1 << 20), 256 << 10);
+        assert_eq!(Bandwidth::new(100_000, t).chunk_size(1 << 20), 12 * 8192);
+        // The least: 8 KiB, whatever the rate (1 KiB/s at the least: 8 s a chunk).
+        assert_eq!(Bandwidth::new(10, t).chunk_size(1 << 20), 8192);
     }
 
     #[tokio::test]

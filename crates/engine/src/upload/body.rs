@@ -3,7 +3,9 @@
 //! A file part is read in chunks with positional reads on a blocking thread, checksummed on
 //! the way and framed as `aws-chunked` with the checksum in a trailer: memory per part in
 //! flight is a few chunks, and a retry simply reads the part again. Bytes in memory (a stream's
-//! part, a caller's buffer) are sliced the same way. A bandwidth limit paces the chunks.
+//! part, a caller's buffer) are sliced the same way. A bandwidth limit paces the chunks, and
+//! under a low one they are smaller (about a second's worth each), so that no chunk waits
+//! longer than the server's patience.
 
 use std::fs::File;
 use std::sync::Arc;
@@ -163,6 +165,7 @@ pub(crate) async fn part_body(
     let (mode, signed) = (how.mode, how.signed);
     let (guard, bandwidth) = (how.guard.clone(), how.bandwidth.clone());
     let len = data.len();
+    let chunk_size = chunk_size(bandwidth.as_deref());
     let counted = Arc::new(AtomicU64::new(0));
     let (tx, rx) = mpsc::channel::<std::io::Result<ChunkItem>>(2);
     let (dtx, drx) = oneshot::channel();
@@ -196,7 +199,7 @@ pub(crate) async fn part_body(
     let body = if trailer.is_some() || signed {
         Body::AwsChunked {
             decoded_length: len,
-            chunk_size: CHUNK_SIZE as u64,
+            chunk_size: chunk_size as u64,
             trailer,
             signed,
             stream: Box::pin(items),
@@ -223,9 +226,15 @@ pub(crate) async fn part_body(
     })
 }
 
-/// Reads `data` chunk by chunk into `tx`, hashing on the way, then sends the trailer. The
-/// `guard`, if any, is asked once everything is read, before the last chunk goes; the
-/// `bandwidth`, if any, paces the chunks.
+/// The size of a body's chunks: [`CHUNK_SIZE`], or less under a low bandwidth limit (see
+/// [`Bandwidth::chunk_size`]).
+fn chunk_size(bandwidth: Option<&Bandwidth>) -> usize {
+    bandwidth.map_or(CHUNK_SIZE, |bw| bw.chunk_size(CHUNK_SIZE))
+}
+
+/// Reads `data` chunk by chunk ([`chunk_size`]) into `tx`, hashing on the way, then sends the
+/// trailer. The `guard`, if any, is asked once everything is read, before the last chunk
+/// goes; the `bandwidth`, if any, paces the chunks.
 fn read_part(
     data: &PartData,
     trailer: Option<ChecksumAlgorithm>,
@@ -251,8 +260,9 @@ fn read_part(
     if len == 0 {
         check().map_err(fail)?;
     }
+    let chunk_size = chunk_size(bandwidth) as u64;
     while offset < len {
-        let n = (len - offset).min(CHUNK_SIZE as u64) as usize;
+        let n = (len - offset).min(chunk_size) as usize;
         let chunk = data.chunk(offset, n).map_err(fail)?;
         if let Some(h) = hasher.as_mut() {
             h.update(&chunk);
