@@ -389,7 +389,10 @@ pub(super) fn insert(map: &mut HeaderMap, k: &str, v: &str, op: &'static str) ->
 }
 
 /// How S3 requests are signed now with `creds` for `region`.
-fn s3_signing<'a>(creds: &'a crate::Credentials, region: &'a str) -> SigningParams<'a> {
+fn s3_signing<'a>(
+    creds: &'a crate::credentials::Credentials,
+    region: &'a str,
+) -> SigningParams<'a> {
     SigningParams {
         access_key_id: &creds.access_key_id,
         secret_access_key: creds.secret_access_key.expose(),
