@@ -16,9 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::partial::{Partial, RangeLine};
-use super::place::{
-    Placement, appeared, flush_folder, folder_of, local, place, ready, rename_into,
-};
+use super::place::{Placement, appeared, flush_folder, folder_of, place, ready, rename_into};
 use crate::error::{Error, ErrorKind};
 
 /// An unnamed file in the target's folder, for a download of one range (see the module's
@@ -46,7 +44,9 @@ impl Scratch {
                         OFlags::CREATE | OFlags::EXCL | OFlags::RDWR | OFlags::CLOEXEC,
                         mode,
                     )
-                    .map_err(|e| local(format!("cannot create {}", name.display()), e.into()))?;
+                    .map_err(|e| {
+                        Error::local(format!("cannot create {}", name.display()), e.into())
+                    })?;
                     (File::from(fd), Some(name))
                 }
             };
@@ -67,8 +67,9 @@ impl Scratch {
                 ));
             }
             // Filesystems without fallocate: a sparse file does.
-            file.set_len(size)
-                .map_err(|e| local(format!("cannot size a file for {}", target.display()), e))?;
+            file.set_len(size).map_err(|e| {
+                Error::local(format!("cannot size a file for {}", target.display()), e)
+            })?;
         }
         Ok(Self {
             file: Arc::new(file),
@@ -112,13 +113,14 @@ impl Scratch {
                 Err(e) if e == rustix::io::Errno::EXIST => return Err(appeared(target)),
                 Err(e) => {
                     let what = format!("cannot name {}", target.display());
-                    return Err(local(what, e.into()));
+                    return Err(Error::local(what, e.into()));
                 }
             }
         }
         // A name for the unnamed file, beside the target, then the rename.
         let name = temp_name(target);
-        link(&name).map_err(|e| local(format!("cannot name {}", name.display()), e.into()))?;
+        link(&name)
+            .map_err(|e| Error::local(format!("cannot name {}", name.display()), e.into()))?;
         let placed = rename_into(&name, to);
         if placed.is_err() {
             let _ = std::fs::remove_file(&name);

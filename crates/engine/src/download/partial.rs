@@ -73,10 +73,6 @@ pub(crate) fn journal_path(target: &Path) -> PathBuf {
     target.with_file_name(name)
 }
 
-fn local(what: String, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Local, format!("{what}: {e}")).with_source(e)
-}
-
 impl Partial {
     /// Opens (creating) and locks the journal of a download to `target`, and reads what an
     /// earlier run left: its header and ranges, if the journal is whole.
@@ -88,7 +84,7 @@ impl Partial {
             .create(true)
             .mode(0o600)
             .open(&journal_path)
-            .map_err(|e| local(format!("cannot create {}", journal_path.display()), e))?;
+            .map_err(|e| Error::local(format!("cannot create {}", journal_path.display()), e))?;
         match journal.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -102,7 +98,10 @@ impl Partial {
                 ));
             }
             Err(std::fs::TryLockError::Error(e)) => {
-                return Err(local(format!("cannot lock {}", journal_path.display()), e));
+                return Err(Error::local(
+                    format!("cannot lock {}", journal_path.display()),
+                    e,
+                ));
             }
         }
         let previous = read_journal(&journal);
@@ -123,10 +122,10 @@ impl Partial {
             .read(true)
             .write(true)
             .open(&self.path)
-            .map_err(|e| local(format!("cannot open {}", self.path.display()), e))?;
+            .map_err(|e| Error::local(format!("cannot open {}", self.path.display()), e))?;
         let len = file
             .metadata()
-            .map_err(|e| local(format!("cannot read {}", self.path.display()), e))?
+            .map_err(|e| Error::local(format!("cannot read {}", self.path.display()), e))?
             .len();
         if len != size {
             return Err(Error::new(
@@ -149,7 +148,7 @@ impl Partial {
             .create_new(true)
             .mode(0o600)
             .open(&self.path)
-            .map_err(|e| local(format!("cannot create {}", self.path.display()), e))?;
+            .map_err(|e| Error::local(format!("cannot create {}", self.path.display()), e))?;
         if header.size > 0 {
             match rustix::fs::fallocate(&file, rustix::fs::FallocateFlags::empty(), 0, header.size)
             {
@@ -168,12 +167,12 @@ impl Partial {
                 // Filesystems without fallocate: a sparse file does.
                 Err(_) => file
                     .set_len(header.size)
-                    .map_err(|e| local(format!("cannot size {}", self.path.display()), e))?,
+                    .map_err(|e| Error::local(format!("cannot size {}", self.path.display()), e))?,
             }
         }
-        self.journal
-            .set_len(0)
-            .map_err(|e| local(format!("cannot reset {}", self.journal_path.display()), e))?;
+        self.journal.set_len(0).map_err(|e| {
+            Error::local(format!("cannot reset {}", self.journal_path.display()), e)
+        })?;
         self.append(&serde_json::to_string(header).expect("header serializes"))?;
         let file = Arc::new(file);
         self.file = Some(file.clone());
@@ -186,7 +185,7 @@ impl Partial {
         // One write of a whole line, appended (O_APPEND).
         self.journal
             .write_all(text.as_bytes())
-            .map_err(|e| local(format!("cannot write {}", self.journal_path.display()), e))
+            .map_err(|e| Error::local(format!("cannot write {}", self.journal_path.display()), e))
     }
 
     /// Records a range as written.

@@ -9,10 +9,6 @@ use std::path::Path;
 use crate::durable::{Folders, sync_folder};
 use crate::error::{Error, ErrorKind};
 
-pub(super) fn local(what: String, e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Local, format!("{what}: {e}")).with_source(e)
-}
-
 /// The folder a target is in.
 pub(super) fn folder_of(target: &Path) -> &Path {
     match target.parent() {
@@ -49,16 +45,16 @@ pub(crate) fn place(file: &File, temp: &Path, to: &Placement<'_>) -> Result<(), 
 pub(super) fn ready(file: &File, what: &Path, to: &Placement<'_>) -> Result<bool, Error> {
     if let Some(t) = to.mtime {
         file.set_modified(t)
-            .map_err(|e| local(format!("cannot set the time of {}", what.display()), e))?;
+            .map_err(|e| Error::local(format!("cannot set the time of {}", what.display()), e))?;
     }
     let existing = std::fs::metadata(to.target).ok();
     let mode = existing
         .as_ref()
         .map_or(0o644, |m| m.permissions().mode() & 0o7777);
     file.set_permissions(std::fs::Permissions::from_mode(mode))
-        .map_err(|e| local(format!("cannot set the mode of {}", what.display()), e))?;
+        .map_err(|e| Error::local(format!("cannot set the mode of {}", what.display()), e))?;
     file.sync_all()
-        .map_err(|e| local(format!("cannot flush {}", what.display()), e))?;
+        .map_err(|e| Error::local(format!("cannot flush {}", what.display()), e))?;
     Ok(existing.is_some())
 }
 
@@ -75,7 +71,8 @@ pub(super) fn appeared(target: &Path) -> Error {
 /// Renames `temp` over the target, atomically; with `no_clobber`, only if there is none.
 pub(super) fn rename_into(temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
     let target = to.target;
-    let cannot = |e: std::io::Error| local(format!("cannot rename into {}", target.display()), e);
+    let cannot =
+        |e: std::io::Error| Error::local(format!("cannot rename into {}", target.display()), e);
     if !to.no_clobber {
         return std::fs::rename(temp, target).map_err(cannot);
     }
