@@ -27,6 +27,19 @@ impl Default for ChecksumMode {
     }
 }
 
+impl ChecksumMode {
+    /// The additional checksum of some data in this mode, as S3 writes it.
+    pub(crate) fn value_of(self, digest: Option<&Digest>) -> Option<ChecksumValue> {
+        match (self, digest) {
+            (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
+                algorithm: a,
+                value: d.base64(),
+            }),
+            _ => None,
+        }
+    }
+}
+
 fn crc_of(a: ChecksumAlgorithm) -> Option<Crc> {
     match a {
         ChecksumAlgorithm::Crc32 => Some(Crc::Crc32IsoHdlc),

@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use ferry_s3::{AbortMultipartUploadRequest, ChecksumValue, ObjectClient, ObjectOptions};
+use ferry_s3::{AbortMultipartUploadRequest, ObjectClient, ObjectOptions};
 use tracing::warn;
 
-use crate::checksum::{ChecksumMode, Digest};
+use crate::checksum::ChecksumMode;
 use crate::context::Context;
 use crate::direct::DirectIo;
 use crate::error::{Error, ErrorKind, Failure};
@@ -309,17 +309,6 @@ pub(crate) struct Orphans {
     /// the server as long again after it was given up (a stalled network path delivers it
     /// late), and the upload it makes must be seen by the sweep.
     pub(crate) not_before: Instant,
-}
-
-/// The additional checksum of some data, as S3 writes it.
-pub(crate) fn checksum_value(mode: ChecksumMode, digest: Option<&Digest>) -> Option<ChecksumValue> {
-    match (mode, digest) {
-        (ChecksumMode::Additional(a, _), Some(d)) => Some(ChecksumValue {
-            algorithm: a,
-            value: d.base64(),
-        }),
-        _ => None,
-    }
 }
 
 /// A journal's error as an engine error.

@@ -6,9 +6,9 @@ use std::sync::atomic::Ordering;
 
 use ferry_s3::{CompletedPart, ObjectClient, PutObjectRequest, UploadPartRequest};
 
-use super::body::{BodyOptions, Guard, PartData, PartDigests, ReadFailure, part_body};
+use super::body::{BodyOptions, Declared, Guard, PartData, PartDigests, ReadFailure, part_body};
 use crate::error::{Error, Failure};
-use crate::job::{Job, checksum_value};
+use crate::job::Job;
 use crate::journal::PartRecord;
 use crate::multipart::Done;
 use crate::outcome::{UploadOutcome, Verification};
@@ -37,7 +37,7 @@ impl<C: ObjectClient> Job<C> {
         send: F,
     ) -> Result<(T, PartDigests), Failure>
     where
-        F: FnOnce(ferry_s3::Body, Option<String>) -> Fut,
+        F: FnOnce(ferry_s3::Body, Declared) -> Fut,
         Fut: std::future::Future<Output = Result<T, ferry_s3::S3Error>>,
     {
         let _sending = match self.ctx.bandwidth() {
@@ -49,7 +49,7 @@ impl<C: ObjectClient> Job<C> {
             .await
             .map_err(Failure::Local)?;
         let counted = body.counted.clone();
-        let out = send(body.body, body.content_md5).await;
+        let out = send(body.body, body.declared).await;
         let result = match (out, body.digests.await) {
             (Ok(out), Ok(Ok(d))) => return Ok((out, d)),
             // Reading failed here: that, not what the request made of its broken body, is
@@ -99,15 +99,15 @@ pub(crate) async fn send_part<C: ObjectClient>(
         .retrying(Some(number), |_| {
             let (job, data, upload_id) = (job.clone(), data.clone(), upload_id.clone());
             async move {
-                job.send_data(data, None, |body, content_md5| {
+                job.send_data(data, None, |body, declared| {
                     let req = UploadPartRequest {
                         bucket: job.bucket.clone(),
                         key: job.key.clone(),
                         upload_id: upload_id.to_string(),
                         part_number: number,
                         body,
-                        content_md5,
-                        checksum: None,
+                        content_md5: declared.content_md5,
+                        checksum: declared.checksum,
                         request: job.options.request.clone(),
                     };
                     async { job.client().upload_part(req).await.map(|out| out.etag) }
@@ -123,7 +123,7 @@ pub(crate) async fn send_part<C: ObjectClient>(
             return Err(job.send_error(Some(number), f));
         }
     };
-    let checksum = checksum_value(job.mode(), digests.additional.as_ref());
+    let checksum = job.mode().value_of(digests.additional.as_ref());
     // Durable before the part counts as done.
     job.record(&PartRecord {
         part: number,
@@ -164,14 +164,14 @@ pub(crate) async fn put_single<C: ObjectClient>(
             let (job, data) = (job.clone(), data.clone());
             let guard = job.guard();
             async move {
-                job.send_data(data, guard, |body, content_md5| {
+                job.send_data(data, guard, |body, declared| {
                     let req = PutObjectRequest {
                         bucket: job.bucket.clone(),
                         key: job.key.clone(),
                         body,
                         options: job.options.clone(),
-                        content_md5,
-                        checksum: None,
+                        content_md5: declared.content_md5,
+                        checksum: declared.checksum,
                         if_none_match: job.settings.no_clobber,
                     };
                     job.client().put_object(req)
@@ -182,7 +182,7 @@ pub(crate) async fn put_single<C: ObjectClient>(
         .await;
     progress.part_ended(out.is_ok());
     let (out, digest) = out.map_err(|f| job.send_error(None, f))?;
-    let expected = checksum_value(job.mode(), digest.additional.as_ref());
+    let expected = job.mode().value_of(digest.additional.as_ref());
     // The answer carries the checksum the server computed from the bytes it stored: when it
     // is ferry's, the object is checked without another request.
     if let Some(mine) = &expected
