@@ -106,6 +106,8 @@ fn an_upload_with_put_object_alone_exits_0_and_says_it_was_not_read_back() {
             && skipped.contains("HeadObject needs s3:GetObject"),
         "{skipped}"
     );
+    // A single PutObject declares its CRC64NVME in a header and the server answers with the
+    // checksum it computed: checked without reading anything back.
     let o = ferry(
         &writer,
         home.path(),
@@ -113,6 +115,21 @@ fn an_upload_with_put_object_alone_exits_0_and_says_it_was_not_read_back() {
             "cp",
             small.to_str().unwrap(),
             &format!("s3://{bucket}/small.txt"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("CRC64NVME verified"), "{}", text(&o));
+    // With Content-MD5 only, the size is what is left to check, and that needs HeadObject.
+    let o = ferry(
+        &writer,
+        home.path(),
+        &[
+            "cp",
+            small.to_str().unwrap(),
+            &format!("s3://{bucket}/small-md5.txt"),
+            "--checksum",
+            "md5",
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -125,6 +142,7 @@ fn an_upload_with_put_object_alone_exits_0_and_says_it_was_not_read_back() {
     // Read back with other keys: the bytes are the file's.
     assert_eq!(read_back(iam, &bucket, "big.bin"), sha256_hex(&big_body));
     assert_eq!(read_back(iam, &bucket, "small.txt"), sha256_hex(b"hello\n"));
+    assert_eq!(read_back(iam, &bucket, "small-md5.txt"), sha256_hex(b"hello\n"));
     assert!(boto3_uploads(&iam.admin, &bucket).is_empty());
 }
 
