@@ -37,12 +37,6 @@ pub enum DirectIo {
 /// largest logical block size of common disks, so no filesystem needs to be asked.
 pub(crate) const ALIGN: usize = 4096;
 
-/// Reads and writes through the page cache up to this size run on the task that needs them,
-/// not on a blocking thread: they and their checksum take tens of microseconds, about what the
-/// hand-off to another thread and back costs in wake-ups. A tree of small files makes one per
-/// file, so the hand-off was most of ferry's CPU for them.
-pub(crate) const INLINE_IO: u64 = 256 * 1024;
-
 /// Magic numbers (`statfs`) of the local disk filesystems used direct: ext2/3/4, XFS,
 /// btrfs, F2FS. On network and FUSE filesystems each direct request is a round trip, and
 /// tmpfs has no disk to go to.

@@ -17,7 +17,7 @@ use super::check::{Ordered, RangeDigests, needs_pass};
 use super::{Job, Object};
 use crate::budget::MemoryPermit;
 use crate::checksum::Hasher;
-use crate::direct::{ALIGN, Aligned, INLINE_IO, Out};
+use crate::direct::{ALIGN, Aligned, Out};
 use crate::error::{Error, Failure};
 use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
@@ -203,10 +203,6 @@ impl<C: ObjectClient> Job<C> {
             if batch.is_empty() {
                 return Ok(s);
             }
-            // The last write of a small range (a small object's only one) is made here.
-            if batch.len() as u64 <= INLINE_IO && s.aligned.is_none() {
-                return write(s, batch.parts()).map_err(Failure::Local);
-            }
             joined(write_chunk(s, batch.parts())).await
         }
         .await;
@@ -320,38 +316,35 @@ impl Batch {
 
 /// Hashes `data` and writes it at its offset, on a blocking thread.
 fn write_chunk(
-    s: WriteState,
+    mut s: WriteState,
     data: Vec<Bytes>,
 ) -> tokio::task::JoinHandle<std::io::Result<WriteState>> {
-    tokio::task::spawn_blocking(move || write(s, data))
-}
-
-/// Hashes `data` and writes it at its offset (or keeps it, without a file).
-fn write(mut s: WriteState, data: Vec<Bytes>) -> std::io::Result<WriteState> {
-    let len: usize = data.iter().map(Bytes::len).sum();
-    for d in &data {
-        s.crc64.update(d);
-        if let Some(h) = &mut s.digest {
-            h.update(d);
+    tokio::task::spawn_blocking(move || {
+        let len: usize = data.iter().map(Bytes::len).sum();
+        for d in &data {
+            s.crc64.update(d);
+            if let Some(h) = &mut s.digest {
+                h.update(d);
+            }
+            if let Some(o) = &mut s.ordered {
+                o.update(d);
+            }
+            // Copied while the CRC's read of it is still in the cache.
+            if let Some(a) = &mut s.aligned {
+                a.extend(d);
+            }
         }
-        if let Some(o) = &mut s.ordered {
-            o.update(d);
+        match (&s.out, &mut s.aligned) {
+            (Some(out), Some(a)) => {
+                out.write_at(a.bytes(), s.offset)?;
+                a.clear();
+            }
+            (Some(out), None) => out.write_chunks_at(&data, s.offset)?,
+            (None, _) => s.kept.extend(data),
         }
-        // Copied while the CRC's read of it is still in the cache.
-        if let Some(a) = &mut s.aligned {
-            a.extend(d);
-        }
-    }
-    match (&s.out, &mut s.aligned) {
-        (Some(out), Some(a)) => {
-            out.write_at(a.bytes(), s.offset)?;
-            a.clear();
-        }
-        (Some(out), None) => out.write_chunks_at(&data, s.offset)?,
-        (None, _) => s.kept.extend(data),
-    }
-    s.offset += len as u64;
-    Ok(s)
+        s.offset += len as u64;
+        Ok(s)
+    })
 }
 
 /// The state after a write: a failed write is a local failure (a full disk does not empty
