@@ -11,7 +11,7 @@ mod send;
 mod stream;
 
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -125,41 +125,45 @@ pub(crate) async fn run_as<C: ObjectClient>(
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&upload.settings, &upload.options)?;
     let (bucket, key, mut options) = (upload.bucket, upload.key, upload.options);
-    // A whole file's object carries its modification time (a download gives it back).
-    if let Source::File(path) = &upload.source
-        && let Some(t) = std::fs::metadata(path)
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(crate::mtime::format_mtime)
-    {
-        options
-            .metadata
-            .entry(crate::mtime::MTIME_KEY.to_string())
-            .or_insert(t);
-    }
-    let job = Arc::new(Job::new(ctx, bucket, key, options, upload.settings, noun));
+    let settings = upload.settings;
+    let job = |options| Arc::new(Job::new(ctx, bucket, key, options, settings, noun));
     match upload.source {
-        Source::File(path) => run_file(job, path, None).await,
-        Source::FileRange { path, offset, len } => run_file(job, path, Some((offset, len))).await,
-        Source::Reader { reader, size } => stream::run_stream(job, reader, size).await,
+        Source::File(path) => {
+            let opened = open_source(&path)?;
+            // A whole file's object carries the modification time of the file opened (a
+            // download gives it back).
+            if let Some(t) = opened
+                .1
+                .modified()
+                .ok()
+                .and_then(crate::mtime::format_mtime)
+            {
+                options
+                    .metadata
+                    .entry(crate::mtime::MTIME_KEY.to_string())
+                    .or_insert(t);
+            }
+            run_file(job(options), path, opened, None).await
+        }
+        Source::FileRange { path, offset, len } => {
+            let opened = open_source(&path)?;
+            run_file(job(options), path, opened, Some((offset, len))).await
+        }
+        Source::Reader { reader, size } => stream::run_stream(job(options), reader, size).await,
         Source::Bytes(bytes) => {
             let size = bytes.len() as u64;
             let parts = Arc::new(LocalParts::Memory(bytes));
-            run_planned(job, size, parts, None).await
+            run_planned(job(options), size, parts, None).await
         }
     }
 }
 
-/// A file, or `range` of it.
-async fn run_file<C: ObjectClient>(
-    job: Arc<Job<C>>,
-    path: PathBuf,
-    range: Option<(u64, u64)>,
-) -> Result<UploadOutcome, Error> {
+/// A source file, opened, and what it is; a folder is refused.
+fn open_source(path: &Path) -> Result<(File, std::fs::Metadata), Error> {
     let cannot = |what: &str, e: std::io::Error| {
         Error::invalid(format!("cannot {what} source {}: {e}", path.display()))
     };
-    let file = File::open(&path).map_err(|e| cannot("open", e))?;
+    let file = File::open(path).map_err(|e| cannot("open", e))?;
     let meta = file.metadata().map_err(|e| cannot("read", e))?;
     if meta.is_dir() {
         return Err(Error::invalid(format!(
@@ -167,6 +171,19 @@ async fn run_file<C: ObjectClient>(
             path.display()
         )));
     }
+    Ok((file, meta))
+}
+
+/// A file, or `range` of it, opened.
+async fn run_file<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    path: PathBuf,
+    (file, meta): (File, std::fs::Metadata),
+    range: Option<(u64, u64)>,
+) -> Result<UploadOutcome, Error> {
+    let cannot = |what: &str, e: std::io::Error| {
+        Error::invalid(format!("cannot {what} source {}: {e}", path.display()))
+    };
     // The identity every later look is compared with: taken before the first byte is read,
     // and of the very file opened.
     let mut identity = SourceIdentity::of(&path).map_err(|e| cannot("read", e))?;

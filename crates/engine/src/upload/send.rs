@@ -149,8 +149,9 @@ pub(crate) async fn send_part<C: ObjectClient>(
     })
 }
 
-/// One PutObject, with the checksum in a trailer; a file source is checked, after its last
-/// byte is read and before that byte is sent, to be the file it was (see [`Guard`]).
+/// One PutObject, with the checksum in a header (in a trailer, for a body over one chunk); a
+/// file source is checked, after its last byte is read and before that byte is sent, to be
+/// the file it was (see [`Guard`]).
 pub(crate) async fn put_single<C: ObjectClient>(
     job: &Arc<Job<C>>,
     data: PartData,
