@@ -14,7 +14,8 @@
 # (FERRY_BENCH_TOOLS="ferry,s5cmd" the tools). Downloads read what ferry uploaded (CRC64NVME
 # checksums); FERRY_BENCH_DOWN_FROM=s5cmd reads what s5cmd uploaded (MD5 ETags only).
 # FERRY_BASE=/path/to/an/older/ferry adds that build as "ferry (base)", to measure a tuning step
-# in the same run; FERRY_BENCH_OUT=dir writes the report there instead of docs/bench.
+# in the same run; FERRY_BENCH_OUT=dir writes the report there instead of docs/bench;
+# FERRY_BENCH_ROUNDS=N runs N rounds instead of three (--full).
 set -euo pipefail
 mode=quick
 if [ "${1:-}" = --full ]; then mode=full; fi
