@@ -142,7 +142,10 @@ fn an_upload_with_put_object_alone_exits_0_and_says_it_was_not_read_back() {
     // Read back with other keys: the bytes are the file's.
     assert_eq!(read_back(iam, &bucket, "big.bin"), sha256_hex(&big_body));
     assert_eq!(read_back(iam, &bucket, "small.txt"), sha256_hex(b"hello\n"));
-    assert_eq!(read_back(iam, &bucket, "small-md5.txt"), sha256_hex(b"hello\n"));
+    assert_eq!(
+        read_back(iam, &bucket, "small-md5.txt"),
+        sha256_hex(b"hello\n")
+    );
     assert!(boto3_uploads(&iam.admin, &bucket).is_empty());
 }
 
