@@ -28,6 +28,14 @@ impl Default for ChecksumMode {
 }
 
 impl ChecksumMode {
+    /// The additional checksum's algorithm, in that mode.
+    pub(crate) fn algorithm(self) -> Option<ChecksumAlgorithm> {
+        match self {
+            ChecksumMode::Additional(a, _) => Some(a),
+            ChecksumMode::ContentMd5 | ChecksumMode::None => None,
+        }
+    }
+
     /// The additional checksum of some data in this mode, as S3 writes it.
     pub(crate) fn value_of(self, digest: Option<&Digest>) -> Option<ChecksumValue> {
         match (self, digest) {

@@ -112,6 +112,46 @@ pub(crate) struct PartDigests {
     pub(crate) recheck: Digest,
 }
 
+/// The hashers that make a part's [`PartDigests`]: its additional checksum, if any, and
+/// CRC64NVME (once, when that is the additional one).
+struct PartHashers {
+    additional: Option<Hasher>,
+    recheck: Option<Hasher>,
+}
+
+impl PartHashers {
+    fn new(additional: Option<ChecksumAlgorithm>) -> Self {
+        Self {
+            additional: additional.map(Hasher::new),
+            recheck: (additional != Some(ChecksumAlgorithm::Crc64Nvme))
+                .then(|| Hasher::new(ChecksumAlgorithm::Crc64Nvme)),
+        }
+    }
+
+    fn update(&mut self, bytes: &[u8]) {
+        for h in [&mut self.additional, &mut self.recheck]
+            .into_iter()
+            .flatten()
+        {
+            h.update(bytes);
+        }
+    }
+
+    fn finish(self, len: u64) -> PartDigests {
+        let additional = self.additional.map(|h| h.finish(len));
+        let recheck = match self.recheck {
+            Some(h) => h.finish(len),
+            None => additional
+                .clone()
+                .expect("CRC64NVME is the additional checksum"),
+        };
+        PartDigests {
+            additional,
+            recheck,
+        }
+    }
+}
+
 /// The re-check digest of some data (CRC64NVME), read again from its source.
 pub(crate) fn recheck_digest(data: &PartData) -> std::io::Result<Digest> {
     digest_of(data, Hasher::new(ChecksumAlgorithm::Crc64Nvme))
@@ -155,7 +195,7 @@ pub(crate) struct PartBody {
 }
 
 /// Checksums known before a body is sent, for its request's headers.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Declared {
     /// `Content-MD5`, in that mode.
     pub(crate) content_md5: Option<String>,
@@ -303,25 +343,17 @@ fn read_whole(
 ) -> std::io::Result<(Bytes, PartDigests, Option<String>)> {
     let len = data.len();
     let bytes = data.chunk(0, len as usize)?;
-    let digest = |mut h: Hasher| {
-        h.update(&bytes);
-        h.finish(len)
-    };
-    let recheck = digest(Hasher::new(ChecksumAlgorithm::Crc64Nvme));
-    let (additional, content_md5) = match mode {
-        ChecksumMode::Additional(ChecksumAlgorithm::Crc64Nvme, _) => (Some(recheck.clone()), None),
-        ChecksumMode::Additional(a, _) => (Some(digest(Hasher::new(a))), None),
-        ChecksumMode::ContentMd5 => (None, Some(digest(Hasher::md5()).base64())),
-        ChecksumMode::None => (None, None),
-    };
+    let mut hashers = PartHashers::new(mode.algorithm());
+    hashers.update(&bytes);
+    let content_md5 = (mode == ChecksumMode::ContentMd5).then(|| {
+        let mut md5 = Hasher::md5();
+        md5.update(&bytes);
+        md5.finish(len).base64()
+    });
     if let Some(g) = guard {
         g()?;
     }
-    let digests = PartDigests {
-        additional,
-        recheck,
-    };
-    Ok((bytes, digests, content_md5))
+    Ok((bytes, hashers.finish(len), content_md5))
 }
 
 /// The size of a body's chunks: [`CHUNK_SIZE`], or less under a low bandwidth limit (see
@@ -343,9 +375,7 @@ fn read_part(
     counted: &AtomicU64,
 ) -> Result<PartDigests, ReadFailure> {
     let len = data.len();
-    let mut hasher = trailer.map(Hasher::new);
-    let mut recheck = (trailer != Some(ChecksumAlgorithm::Crc64Nvme))
-        .then(|| Hasher::new(ChecksumAlgorithm::Crc64Nvme));
+    let mut hashers = PartHashers::new(trailer);
     let mut offset = 0u64;
     // A closed channel means the request ended (failed or cancelled): stop reading.
     let send = |item: ChunkItem| tx.blocking_send(Ok(item)).is_ok();
@@ -362,12 +392,7 @@ fn read_part(
     while offset < len {
         let n = (len - offset).min(chunk_size) as usize;
         let chunk = data.chunk(offset, n).map_err(fail)?;
-        if let Some(h) = hasher.as_mut() {
-            h.update(&chunk);
-        }
-        if let Some(h) = recheck.as_mut() {
-            h.update(&chunk);
-        }
+        hashers.update(&chunk);
         if offset + n as u64 == len {
             check().map_err(fail)?;
         }
@@ -382,23 +407,14 @@ fn read_part(
         counted.fetch_add(n as u64, Ordering::Relaxed);
         offset += n as u64;
     }
-    let additional = hasher.map(|h| h.finish(len));
-    if let Some((d, a)) = additional.as_ref().zip(trailer) {
+    let digests = hashers.finish(len);
+    if let Some((d, a)) = digests.additional.as_ref().zip(trailer) {
         send(ChunkItem::Trailer(ChecksumValue {
             algorithm: a,
             value: d.base64(),
         }));
     }
-    let recheck = match recheck {
-        Some(h) => h.finish(len),
-        None => additional
-            .clone()
-            .expect("CRC64NVME is the additional checksum"),
-    };
-    Ok(PartDigests {
-        additional,
-        recheck,
-    })
+    Ok(digests)
 }
 
 /// A stream over an mpsc receiver.
