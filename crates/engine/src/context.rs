@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_s3::ObjectClient;
+use ferry_s3::{GetObjectRequest, ListObjectsRequest, ObjectClient, ObjectMeta};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -119,6 +119,28 @@ impl<C: ObjectClient> Context<C> {
             async { attempt.await.map_err(Failure::S3) }
         })
         .await
+    }
+
+    /// HeadObject, retried, for the object a transfer reads. A HEAD's 404 has no body to say
+    /// whether the object or its bucket is missing: then one listing of a single key asks,
+    /// and its `NoSuchBucket` is the failure when that is what it was (a listing refused or
+    /// failing otherwise leaves the 404 as it was).
+    pub(crate) async fn head_object(&self, req: &GetObjectRequest) -> Result<ObjectMeta, Failure> {
+        let e = match self.request(None, |c| c.head_object(req)).await {
+            Err(Failure::S3(e)) if e.service().is_some_and(|s| s.status == 404) => e,
+            other => return other,
+        };
+        let probe = ListObjectsRequest {
+            bucket: req.bucket.clone(),
+            prefix: Some(req.key.clone()),
+            max_keys: Some(1),
+            request: req.request.clone(),
+            ..Default::default()
+        };
+        match self.client().list_objects(&probe).await {
+            Err(gone) if gone.code() == Some("NoSuchBucket") => Err(Failure::S3(gone)),
+            _ => Err(Failure::S3(e)),
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the policy, the quota or a cancel

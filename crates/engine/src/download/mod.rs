@@ -275,7 +275,7 @@ impl<C: ObjectClient> Job<C> {
             ..self.get()
         };
         self.ctx
-            .request(None, |c| c.head_object(&req))
+            .head_object(&req)
             .await
             .map_err(|f| self.failed("reading", f, None))
     }
