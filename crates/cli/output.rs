@@ -15,6 +15,10 @@ use crate::report::{downloaded, event_json, json_line, uploaded};
 /// How often a non-terminal progress line is printed.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
+/// How many of a tree's failures its last message names again (each was reported as it
+/// failed).
+pub(crate) const LISTED_FAILURES: usize = 20;
+
 /// Seconds since `start`, for rates.
 pub(crate) fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64().max(1e-3)

@@ -11,7 +11,7 @@ use crate::args::{Global, ResumeArgs};
 use crate::client::{client, client_for, manager, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, sse_c_key};
-use crate::output::{Output, secs};
+use crate::output::{LISTED_FAILURES, Output, secs};
 use crate::report::{downloaded, json_line, uploaded};
 use crate::request::{Cp, Work};
 
@@ -245,7 +245,7 @@ fn tally(
             serde_json::json!({
                 "objects": o.objects, "done": o.done, "failed": o.failed.len(),
                 "kept": o.kept, "bytes": o.bytes, "seconds": elapsed,
-                "interrupted": o.interrupted,
+                "interrupted": o.interrupted, "stopped": o.stopped,
             }),
         ));
     } else if o.is_complete() {
@@ -266,15 +266,22 @@ fn tally(
     } else {
         String::new()
     };
-    let summary = format!("{} of {} objects done{resume}", o.done, o.objects);
+    let stopped = if o.stopped {
+        "stopped at the failure above, which every other object would meet too; "
+    } else {
+        ""
+    };
+    let summary = format!("{stopped}{} of {} objects done{resume}", o.done, o.objects);
     if o.interrupted {
         Err(CliError::Interrupted(anyhow::anyhow!(
             "interrupted; {summary}"
         )))
     } else if !o.failed.is_empty() {
-        let lines: Vec<String> = o
+        // Each was reported as it failed: the summary names the first few again.
+        let mut lines: Vec<String> = o
             .failed
             .iter()
+            .take(LISTED_FAILURES)
             .map(|f| {
                 format!(
                     "s3://{bucket}/{} ({}): {}",
@@ -284,6 +291,12 @@ fn tally(
                 )
             })
             .collect();
+        if o.failed.len() > LISTED_FAILURES {
+            lines.push(format!(
+                "and {} more, each reported as it failed",
+                o.failed.len() - LISTED_FAILURES
+            ));
+        }
         Err(CliError::Failed(anyhow::anyhow!(
             "{} object{} failed:\n  {}\n{summary}",
             o.failed.len(),

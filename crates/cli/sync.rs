@@ -15,7 +15,7 @@ use crate::args::{Global, SyncArgs};
 use crate::client::{client_for, manager, parse_s3_url, source_global, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::manager_config;
-use crate::output::{Output, secs};
+use crate::output::{LISTED_FAILURES, Output, secs};
 use crate::report::json_line;
 use crate::request::overlap;
 
@@ -188,12 +188,20 @@ fn summary(
     }
     let mut problems = Vec::new();
     if !t.failed.is_empty() {
-        let names: Vec<String> = t
+        let mut names: Vec<String> = t
             .failed
             .iter()
+            .take(LISTED_FAILURES)
             .map(|f| format!("s3://{bucket}/{}", f.key))
             .collect();
-        problems.push(format!("{} failed: {}", names.len(), names.join(", ")));
+        if t.failed.len() > LISTED_FAILURES {
+            names.push(format!("and {} more", t.failed.len() - LISTED_FAILURES));
+        }
+        problems.push(format!("{} failed: {}", t.failed.len(), names.join(", ")));
+    }
+    if t.stopped {
+        problems
+            .push("stopped at a failure every other object would meet too (reported above)".into());
     }
     if !o.delete_failed.is_empty() {
         problems.push(format!("{} deletions failed", o.delete_failed.len()));

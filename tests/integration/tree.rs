@@ -1,7 +1,8 @@
 //! `ferry cp --recursive`: a folder up to a prefix and back, checked by boto3 object by
 //! object; listings that take several pages; keys that cannot be files refused before
-//! anything is written; one object failing while the others land; Ctrl-C in the middle of a
-//! tree, and the same command finishing it.
+//! anything is written; one object failing while the others land, and a failure every
+//! object would meet stopping the tree; Ctrl-C in the middle of a tree, and the same command
+//! finishing it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -382,6 +383,71 @@ fn one_object_failing_leaves_the_others_landed_and_exits_1() {
     assert_eq!(std::fs::read(back.join("blocked")).unwrap(), b"mine");
     assert_eq!(std::fs::read(back.join("a.bin")).unwrap(), data(1000, 900));
     assert_eq!(std::fs::read(back.join("c.bin")).unwrap(), data(3000, 902));
+}
+
+/// A failure every object would meet stops a tree at once and is reported once, nothing
+/// stored: a missing bucket (on moto: SeaweedFS makes the bucket a PUT names), and a wrong
+/// secret key (SeaweedFS's `SignatureDoesNotMatch`, which stops the run once two objects met
+/// it and none succeeded). A single download from a missing bucket says the bucket is
+/// missing, where a HEAD's bare 404 cannot.
+#[test]
+fn a_missing_bucket_or_a_wrong_secret_stops_a_tree_at_once() {
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let names: Vec<String> = (0..300).map(|i| format!("d{}/f{i:03}", i % 3)).collect();
+    let files: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 100)).collect();
+    make_tree(&src, &files);
+    let up = |server: &TestServer, bucket: &str| {
+        let dst = format!("s3://{bucket}/t/");
+        let args = [
+            "cp",
+            "-r",
+            src.to_str().unwrap(),
+            &dst,
+            "--concurrency",
+            "4",
+        ];
+        ferry(server, home.path(), &args)
+    };
+    // Stopped at `code`, reported `failures` times, and nothing started after it.
+    let expect_stopped = |o: &std::process::Output, code: &str, failures: usize| {
+        expect_exit(o, 1, code);
+        expect_exit(
+            o,
+            1,
+            "stopped at the failure above, which every other object would meet too",
+        );
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(err.matches("ferry: failed:").count(), failures, "{err}");
+        let started: u64 = err
+            .split(" of ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next()?.parse().ok())
+            .unwrap_or_else(|| panic!("a summary: {err}"));
+        assert!(started < 20, "nothing started after the failure: {err}");
+    };
+
+    let moto = ferry_testkit::moto();
+    let missing = ferry_testkit::unique_bucket("tree-gone");
+    expect_stopped(&up(moto, &missing), "NoSuchBucket", 1);
+    let o = ferry(
+        moto,
+        home.path(),
+        &["cp", &format!("s3://{missing}/k"), "k.bin"],
+    );
+    expect_exit(&o, 1, "NoSuchBucket");
+    expect_exit(&o, 1, "check the bucket name, or create the bucket first");
+    assert!(!home.path().join("k.bin").exists());
+
+    let (server, _client, bucket) = seaweed_bucket("tree-wrong-secret");
+    let mut wrong = server.clone();
+    wrong.secret_key = "not-the-secret".into();
+    expect_stopped(&up(&wrong, &bucket), "SignatureDoesNotMatch", 2);
+    assert!(boto3_tree(server, &bucket, "t/").is_empty());
+    // The right secret: everything goes.
+    let o = up(server, &bucket);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(boto3_tree(server, &bucket, "t/").len(), 300);
 }
 
 #[test]

@@ -177,6 +177,24 @@ impl Error {
             || self.s3().is_some_and(ferry_s3::S3Error::is_retryable)
     }
 
+    /// Whether every other object of a run would meet this error too: the server's answer
+    /// concerns the bucket, the credentials or the endpoint, not the object (see
+    /// [`ferry_s3::S3Error::concerns_every_request`]), or the local disk is full or read-only.
+    pub fn concerns_every_object(&self) -> bool {
+        use std::io::ErrorKind as Io;
+        let source = self.source.as_deref();
+        self.s3()
+            .is_some_and(ferry_s3::S3Error::concerns_every_request)
+            || source
+                .and_then(|e| e.downcast_ref::<std::io::Error>())
+                .is_some_and(|e| {
+                    matches!(
+                        e.kind(),
+                        Io::StorageFull | Io::QuotaExceeded | Io::ReadOnlyFilesystem
+                    )
+                })
+    }
+
     pub(crate) fn from_s3(context: impl fmt::Display, e: ferry_s3::S3Error) -> Self {
         let kind = match e.client_kind() {
             Some(ferry_s3::ClientErrorKind::InvalidRequest)
@@ -190,6 +208,17 @@ impl Error {
     /// A local I/O error while `what`.
     pub(crate) fn local(what: impl fmt::Display, e: std::io::Error) -> Self {
         Self::new(ErrorKind::Local, format!("{what}: {e}")).with_source(e)
+    }
+
+    /// No room on the disk for `size` bytes of `what` (a local error every other file of the
+    /// run would meet too).
+    pub(crate) fn no_space(what: &std::path::Path, size: u64) -> Self {
+        let message = format!(
+            "not enough disk space for {} ({size} bytes): free some space and run again",
+            what.display()
+        );
+        Self::new(ErrorKind::Local, message)
+            .with_source(std::io::Error::from(std::io::ErrorKind::StorageFull))
     }
 
     pub(crate) fn invalid(message: impl Into<String>) -> Self {
@@ -265,9 +294,19 @@ mod tests {
         assert_eq!(bad.kind(), ErrorKind::ResumeMismatch);
         assert_eq!(bad.resume_mismatch(), Some(&Mismatch::Plan));
         assert!(!bad.is_transient());
+        let full = Failure::Local(std::io::Error::from_raw_os_error(28));
+        assert!(
+            full.into_error("writing f", "download")
+                .concerns_every_object()
+        );
+        let gone = ferry_s3::ServiceError::new("PutObject", 404, "NoSuchBucket", "");
+        assert!(Error::from_s3("uploading k", gone.into()).concerns_every_object());
+        let denied = ferry_s3::ServiceError::new("PutObject", 403, "AccessDenied", "");
+        assert!(!Error::from_s3("uploading k", denied.into()).concerns_every_object());
         let io = Failure::Local(std::io::Error::other("disk on fire"));
         let e = io.into_error("writing f", "download");
         assert_eq!(e.kind(), ErrorKind::Local);
         assert_eq!(e.to_string(), "writing f: disk on fire");
+        assert!(!e.concerns_every_object());
     }
 }

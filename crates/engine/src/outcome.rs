@@ -154,12 +154,19 @@ pub struct TreeOutcome {
     pub kept: u64,
     /// The run was cancelled before every object ended.
     pub interrupted: bool,
+    /// A failure every other object would meet too (a missing bucket, rejected credentials,
+    /// a full disk: see [`Error::concerns_every_object`]) stopped the run: it is in `failed`
+    /// once, no object was started after it, and those under way were cancelled (kept to
+    /// resume where they can).
+    ///
+    /// [`Error::concerns_every_object`]: crate::Error::concerns_every_object
+    pub stopped: bool,
 }
 
 impl TreeOutcome {
     /// Every object was transferred.
     pub fn is_complete(&self) -> bool {
-        self.failed.is_empty() && !self.interrupted
+        self.failed.is_empty() && !self.interrupted && !self.stopped
     }
 }
 

@@ -1,7 +1,7 @@
 //! The transfer core's decisions, against the in-memory S3 (fast, no server): what the budgets
 //! let run at once, what a resume sends again, what a throttled server makes the manager do,
-//! how a bandwidth limit paces. The real-server tests are the evidence that transfers work;
-//! these pin down the scheduling.
+//! how a bandwidth limit paces, which failure stops a tree. The real-server tests are the
+//! evidence that transfers work; these pin down the scheduling.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -119,6 +119,47 @@ async fn small_objects_of_a_tree_run_many_at_a_time() {
         40 * 1024,
         "the manager counts every object's bytes"
     );
+}
+
+/// A tree of 40 small files whose every PutObject fails with `error`.
+async fn tree_failing_with(error: fn() -> ferry_s3::S3Error) -> ferry_engine::TreeOutcome {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        std::fs::write(dir.path().join(format!("f{i:02}")), data(1024, i as u8)).unwrap();
+    }
+    let failing = FailingClient::new(memory_s3(20), vec![Fault::new("PutObject", 1000, error)]);
+    let config = ManagerConfig {
+        max_requests: 4,
+        ..Default::default()
+    };
+    manager(Arc::new(failing), config)
+        .upload_tree(TreeUpload::new(dir.path(), "b", "t"))
+        .wait()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_every_object_would_meet_stops_a_tree_and_one_of_its_own_does_not() {
+    use ferry_s3::ServiceError;
+    // A policy may deny some keys only: every object is tried.
+    let o = tree_failing_with(ferry_testkit::access_denied).await;
+    assert_eq!((o.objects, o.failed.len(), o.stopped), (40, 40, false));
+    // No bucket: the first failure stops the run, listed once; those under way are cancelled.
+    let o =
+        tree_failing_with(|| ServiceError::new("PutObject", 404, "NoSuchBucket", "").into()).await;
+    assert!(o.stopped);
+    assert_eq!(o.failed.len(), 1, "{:?}", o.failed);
+    assert!(o.objects <= 8, "nothing started after it: {}", o.objects);
+    assert!(!o.interrupted && !o.is_complete());
+    // A wrong secret key: stopped once two objects met it, none having gone through.
+    let o = tree_failing_with(|| {
+        ServiceError::new("PutObject", 403, "SignatureDoesNotMatch", "").into()
+    })
+    .await;
+    assert!(o.stopped);
+    assert_eq!(o.failed.len(), 2, "{:?}", o.failed);
+    assert!(o.objects <= 8, "nothing started after it: {}", o.objects);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -184,6 +184,21 @@ const RETRYABLE_CODES: &[&str] = &[
     "TooManyRequestsException",
 ];
 
+/// S3 codes about the bucket, the credentials or the clock, never one object.
+const SHARED_CODES: &[&str] = &[
+    "NoSuchBucket",
+    "InvalidBucketName",
+    "PermanentRedirect",
+    "AuthorizationHeaderMalformed",
+    "InvalidAccessKeyId",
+    "InvalidToken",
+    "ExpiredToken",
+    "TokenRefreshRequired",
+    "AccountProblem",
+    "AllAccessDisabled",
+    "RequestTimeTooSkewed",
+];
+
 /// HTTP statuses that mean "try again" (AWS SDK standard retry mode). Not 501.
 const RETRYABLE_STATUS: &[u16] = &[408, 429, 500, 502, 503, 504];
 
@@ -266,6 +281,23 @@ impl S3Error {
                         | "TooManyRequestsException"
                 )
         })
+    }
+
+    /// Whether the failure concerns the endpoint, the bucket, the credentials or the clock
+    /// rather than the object asked for, so that every other request to the bucket would meet
+    /// it too: no such bucket or an invalid name, the bucket in another region, an unknown
+    /// access key, a token that is invalid or expired (after its refresh), an account
+    /// disabled, a clock too far off; no credentials; a server that cannot be reached (after
+    /// the retries). Not `SignatureDoesNotMatch` (a server may sign one key's name otherwise)
+    /// nor `AccessDenied` (a policy may cover only some keys).
+    pub fn concerns_every_request(&self) -> bool {
+        match self {
+            Self::Service(s) => SHARED_CODES.contains(&s.code.as_str()),
+            Self::Client(c) => matches!(
+                c.kind,
+                ClientErrorKind::Credentials | ClientErrorKind::Connect
+            ),
+        }
     }
 
     /// Whether the credentials expired: refresh them, then retry.
@@ -369,6 +401,35 @@ mod tests {
         ] {
             assert!(!S3Error::client("GetObject", kind, "x").is_retryable());
         }
+    }
+
+    #[test]
+    fn what_every_request_would_meet_is_told_from_what_one_object_meets() {
+        for (status, code) in [
+            (404, "NoSuchBucket"),
+            (403, "InvalidAccessKeyId"),
+            (400, "ExpiredToken"),
+            (301, "PermanentRedirect"),
+            (400, "AuthorizationHeaderMalformed"),
+            (403, "RequestTimeTooSkewed"),
+        ] {
+            assert!(svc(status, code).concerns_every_request(), "{code}");
+        }
+        for (status, code) in [
+            (404, "NoSuchKey"),
+            (403, "AccessDenied"),
+            (403, "SignatureDoesNotMatch"),
+            (412, "PreconditionFailed"),
+            (500, "InternalError"),
+            (404, "NotFound"),
+        ] {
+            assert!(!svc(status, code).concerns_every_request(), "{code}");
+        }
+        let client = |kind| S3Error::client("PutObject", kind, "x");
+        assert!(client(ClientErrorKind::Connect).concerns_every_request());
+        assert!(client(ClientErrorKind::Credentials).concerns_every_request());
+        assert!(!client(ClientErrorKind::Timeout).concerns_every_request());
+        assert!(!client(ClientErrorKind::BodyCutShort).concerns_every_request());
     }
 
     #[test]

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::partial::{Partial, RangeLine};
 use super::place::{Placement, appeared, flush_folder, folder_of, place, ready, rename_into};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 
 /// An unnamed file in the target's folder, for a download of one range (see the module's
 /// doc); a named 0600 file where the filesystem has no unnamed ones.
@@ -58,13 +58,7 @@ impl Scratch {
                 if let Some(n) = &named {
                     let _ = std::fs::remove_file(n);
                 }
-                return Err(Error::new(
-                    ErrorKind::Local,
-                    format!(
-                        "not enough disk space for {} ({size} bytes): free some space and run again",
-                        target.display()
-                    ),
-                ));
+                return Err(Error::no_space(target, size));
             }
             // Filesystems without fallocate: a sparse file does.
             file.set_len(size).map_err(|e| {

@@ -155,14 +155,7 @@ impl Partial {
                 Ok(()) => {}
                 Err(e) if e == rustix::io::Errno::NOSPC => {
                     let _ = std::fs::remove_file(&self.path);
-                    return Err(Error::new(
-                        ErrorKind::Local,
-                        format!(
-                            "not enough disk space for {} ({} bytes): free some space and run again",
-                            self.path.display(),
-                            header.size
-                        ),
-                    ));
+                    return Err(Error::no_space(&self.path, header.size));
                 }
                 // Filesystems without fallocate: a sparse file does.
                 Err(_) => file

@@ -3,7 +3,9 @@
 //! objects start as it goes, as many at once as the manager's request budget has room for,
 //! each an upload or download like any other (checksummed, verified, journaled or kept as a
 //! partial file), their parts sharing the one memory budget. One object failing does not stop
-//! the others: each is reported as it ends, and the outcome lists what failed.
+//! the others: each is reported as it ends, and the outcome lists what failed. A failure every
+//! other object would meet too (a missing bucket, rejected credentials, a full disk) stops the
+//! run instead, reported once.
 
 pub(crate) mod copy;
 pub(crate) mod keys;
@@ -316,6 +318,8 @@ impl Ended for DownloadOutcome {
 struct Tally<'a, C> {
     ctx: &'a Context<C>,
     outcome: TreeOutcome,
+    /// Objects refused for their signature while none has succeeded.
+    unsigned: u32,
 }
 
 impl<C: ObjectClient> Tally<'_, C> {
@@ -327,6 +331,13 @@ impl<C: ObjectClient> Tally<'_, C> {
         if f.error.kind() == ErrorKind::Cancelled {
             return;
         }
+        if self.every_other_would_fail(&f.error) {
+            if self.outcome.stopped {
+                // Met again by an object that was under way: listed once.
+                return;
+            }
+            self.outcome.stopped = true;
+        }
         self.ctx.emit(Event::ObjectFailed {
             path: f.path.clone(),
             key: f.key.clone(),
@@ -335,6 +346,25 @@ impl<C: ObjectClient> Tally<'_, C> {
             kept,
         });
         self.outcome.failed.push(f);
+    }
+}
+
+impl<C> Tally<'_, C> {
+    /// Whether `e` is one every other object would meet too (see
+    /// [`Error::concerns_every_object`]): a missing bucket, rejected credentials, a full disk.
+    /// A wrong secret key shows as `SignatureDoesNotMatch`, which a server may also answer
+    /// for one key it names otherwise: that stops the run only once two objects met it and
+    /// none succeeded.
+    fn every_other_would_fail(&mut self, e: &Error) -> bool {
+        if e.concerns_every_object() {
+            return true;
+        }
+        if self.outcome.done == 0
+            && e.s3().and_then(ferry_s3::S3Error::code) == Some("SignatureDoesNotMatch")
+        {
+            self.unsigned += 1;
+        }
+        self.outcome.done == 0 && self.unsigned >= 2
     }
 }
 
@@ -369,7 +399,10 @@ impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> 
 /// width (and an interrupted run leaves few objects half done). Reports each as it ends. A
 /// cancel stops new objects and cancels those running (the outcome is then marked
 /// interrupted); a failed walk or listing stops new objects and is the error once those
-/// running have ended.
+/// running have ended. A failure every other object would meet too (a missing bucket,
+/// rejected credentials, a full disk) stops new objects and cancels those running: the
+/// outcome is marked stopped, that failure listed once (not again for each object that was
+/// under way).
 pub(crate) async fn run<C, T, W, F, Fut>(
     ctx: Context<C>,
     mut found: mpsc::Receiver<Found>,
@@ -391,9 +424,16 @@ where
     let mut tally = Tally {
         ctx: &ctx,
         outcome: TreeOutcome::default(),
+        unsigned: 0,
+    };
+    // The objects' cancel token: this run's cancels it, and so does a failure every object
+    // would meet (without marking the run interrupted).
+    let objects = Context {
+        cancel: ctx.cancel.child_token(),
+        ..ctx.clone()
     };
     let mut fatal = None;
-    while pool.room(0, &mut tally).await.is_some() {
+    while pool.room(0, &mut tally).await.is_some() && !tally.outcome.stopped {
         let item = tokio::select! {
             f = found.recv() => f,
             () = ctx.cancel.cancelled() => None,
@@ -411,6 +451,9 @@ where
             Some(Found::Item(item)) => {
                 let want = weight(&item).clamp(1, shared.parts_per_object.min(width));
                 let held = loop {
+                    if tally.outcome.stopped {
+                        break None;
+                    }
                     let busy = !pool.is_empty();
                     tokio::select! {
                         biased;
@@ -426,7 +469,7 @@ where
                 };
                 tally.outcome.objects += 1;
                 ctx.progress.object_started();
-                let child = ctx.child();
+                let child = objects.child();
                 let run = start(child, item.clone());
                 pool.spawn(async move {
                     let result = run.await;
@@ -435,6 +478,9 @@ where
                 });
             }
         }
+    }
+    if tally.outcome.stopped {
+        objects.cancel.cancel();
     }
     let ended = pool.finish(&mut tally).await;
     let mut outcome = tally.outcome;
