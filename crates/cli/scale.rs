@@ -99,7 +99,8 @@ pub(crate) async fn finish(global: &Global, a: FinishArgs) -> Result<(), CliErro
     let manager = manager(client_for(global, None).await?, config, None)?;
     let output = Output::new(&a.out, false);
     let (result, interrupted) = output.run(manager.finish(&at.bucket, &at.key)).await;
-    let FinishOutcome { upload, plan } = result.map_err(|e| engine_error(&e, interrupted, None))?;
+    let FinishOutcome { upload, plan, .. } =
+        result.map_err(|e| engine_error(&e, interrupted, None))?;
     if !output.json {
         output.say(&uploaded("finish", &plan, &upload));
     }

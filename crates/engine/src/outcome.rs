@@ -31,6 +31,7 @@ pub enum Verification {
 
 /// What a finished upload (or copy) produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct UploadOutcome {
     /// Bucket.
     pub bucket: String,
@@ -100,6 +101,7 @@ impl Check {
 
 /// What a finished download produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct DownloadOutcome {
     /// Bucket.
     pub bucket: String,
@@ -129,6 +131,7 @@ pub struct DownloadOutcome {
 
 /// One object of a tree transfer that did not finish.
 #[derive(Debug)]
+#[non_exhaustive]
 pub struct ObjectFailure {
     /// The local file.
     pub path: PathBuf,
@@ -141,6 +144,7 @@ pub struct ObjectFailure {
 /// How a tree transfer (a folder to a prefix, or back) ended. Objects that failed do not stop
 /// the others; they are listed here.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct TreeOutcome {
     /// Objects found (files walked, or objects listed) and started.
     pub objects: u64,

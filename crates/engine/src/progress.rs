@@ -27,6 +27,7 @@ pub struct Progress {
 
 /// A copy of the counters at one moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct Snapshot {
     /// Bytes in the object (0 while a stream's size is unknown).
     pub total: u64,

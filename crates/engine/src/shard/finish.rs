@@ -22,6 +22,7 @@ use crate::outcome::UploadOutcome;
 
 /// What the finish did.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct FinishOutcome {
     /// The object written.
     pub upload: UploadOutcome,

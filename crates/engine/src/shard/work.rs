@@ -36,6 +36,7 @@ pub struct PlanWork {
 
 /// What a worker did.
 #[derive(Debug, Clone, Default)]
+#[non_exhaustive]
 pub struct WorkOutcome {
     /// Its parts.
     pub parts: u32,

@@ -139,6 +139,7 @@ pub struct SyncCopy {
 
 /// What a sync did.
 #[derive(Debug, Default)]
+#[non_exhaustive]
 pub struct SyncOutcome {
     /// The transfers (uploads, downloads or copies) it ran.
     pub transfers: TreeOutcome,
