@@ -450,6 +450,31 @@ fn a_missing_bucket_or_a_wrong_secret_stops_a_tree_at_once() {
     assert_eq!(boto3_tree(server, &bucket, "t/").len(), 300);
 }
 
+/// A prefix given where an object is wanted (no trailing `/`, no `--recursive`) is named a
+/// prefix, for a download and a copy alike; a key that is simply missing is not.
+#[test]
+fn a_prefix_given_as_an_object_is_said_to_be_one() {
+    let (server, client, bucket) = seaweed_bucket("tree-prefix");
+    rt().block_on(client.put_object(put(&bucket, "a/b/c.bin", vec![7; 10])))
+        .unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let prefix = format!("s3://{bucket}/a/b");
+    let said = format!("objects lie under {prefix}/: a prefix, to copy recursively");
+    let o = ferry(server, home.path(), &["cp", &prefix, "x.bin"]);
+    expect_exit(&o, 1, &said);
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &prefix, &format!("s3://{bucket}/y")],
+    );
+    expect_exit(&o, 1, &said);
+    let missing = format!("s3://{bucket}/a/nothing");
+    let o = ferry(server, home.path(), &["cp", &missing, "x.bin"]);
+    expect_exit(&o, 1, &format!("{missing} does not exist"));
+    assert!(!text(&o).contains("a prefix"), "{}", text(&o));
+    assert!(!home.path().join("x.bin").exists());
+}
+
 #[test]
 fn no_clobber_is_per_object_both_ways() {
     let (server, _client, bucket) = seaweed_bucket("tree-no-clobber");

@@ -14,7 +14,7 @@ use tracing::{debug, warn};
 
 use crate::budget::{Bandwidth, Memory, Requests};
 use crate::durable::Folders;
-use crate::error::Failure;
+use crate::error::{Error, Failure};
 use crate::journal::JournalStore;
 use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RetryPolicy, RetryQuota};
@@ -48,6 +48,26 @@ pub(crate) struct Context<C> {
     /// Where downloaded files' folders are flushed once at the end (a tree's), instead of
     /// after each file.
     pub(crate) folders: Option<Arc<Folders>>,
+}
+
+/// Why the HeadObject of the object a transfer reads failed.
+pub(crate) struct HeadFailure {
+    pub(crate) failure: Failure,
+    /// The object is missing, but keys lie under `KEY/`: a prefix, to copy as a tree.
+    pub(crate) prefix: bool,
+}
+
+impl HeadFailure {
+    /// The error `into` makes of the failure, saying that KEY (`url`) is a prefix when it is
+    /// one.
+    pub(crate) fn into_error(self, url: &str, into: impl FnOnce(Failure) -> Error) -> Error {
+        let e = into(self.failure);
+        if !self.prefix {
+            return e;
+        }
+        let message = format!("{e}; objects lie under {url}/: a prefix, to copy recursively");
+        e.with_message(message)
+    }
 }
 
 impl<C> Clone for Context<C> {
@@ -122,25 +142,36 @@ impl<C: ObjectClient> Context<C> {
     }
 
     /// HeadObject, retried, for the object a transfer reads. A HEAD's 404 has no body to say
-    /// whether the object or its bucket is missing: then one listing of a single key asks,
-    /// and its `NoSuchBucket` is the failure when that is what it was (a listing refused or
-    /// failing otherwise leaves the 404 as it was).
-    pub(crate) async fn head_object(&self, req: &GetObjectRequest) -> Result<ObjectMeta, Failure> {
+    /// what is missing: then one listing of a key under `KEY/` asks. Its `NoSuchBucket` is
+    /// the failure when the bucket is what is missing; a key found says KEY is a prefix (a
+    /// listing refused or failing otherwise leaves the 404 as it was).
+    pub(crate) async fn head_object(
+        &self,
+        req: &GetObjectRequest,
+    ) -> Result<ObjectMeta, HeadFailure> {
         let e = match self.request(None, |c| c.head_object(req)).await {
             Err(Failure::S3(e)) if e.service().is_some_and(|s| s.status == 404) => e,
-            other => return other,
+            Err(failure) => {
+                return Err(HeadFailure {
+                    failure,
+                    prefix: false,
+                });
+            }
+            Ok(meta) => return Ok(meta),
         };
         let probe = ListObjectsRequest {
             bucket: req.bucket.clone(),
-            prefix: Some(req.key.clone()),
+            prefix: Some(format!("{}/", req.key.trim_end_matches('/'))),
             max_keys: Some(1),
             request: req.request.clone(),
             ..Default::default()
         };
-        match self.client().list_objects(&probe).await {
-            Err(gone) if gone.code() == Some("NoSuchBucket") => Err(Failure::S3(gone)),
-            _ => Err(Failure::S3(e)),
-        }
+        let (failure, prefix) = match self.client().list_objects(&probe).await {
+            Err(gone) if gone.code() == Some("NoSuchBucket") => (Failure::S3(gone), false),
+            Ok(page) => (Failure::S3(e), !page.objects.is_empty()),
+            Err(_) => (Failure::S3(e), false),
+        };
+        Err(HeadFailure { failure, prefix })
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the policy, the quota or a cancel

@@ -130,18 +130,20 @@ impl ObjectSource {
             ..Default::default()
         };
         let url = self.url();
-        let meta = ctx.head_object(&head).await.map_err(|f| match f {
-            Failure::S3(e)
-                if e.service().is_some_and(|s| s.status == 404)
-                    && e.code() != Some("NoSuchBucket") =>
-            {
-                Error::new(
-                    ErrorKind::Service,
-                    format!("the source {url} does not exist: {e}"),
-                )
-                .with_source(e)
-            }
-            f => f.into_error(format!("reading the source {url}"), "copy"),
+        let meta = ctx.head_object(&head).await.map_err(|h| {
+            h.into_error(&url, |f| match f {
+                Failure::S3(e)
+                    if e.service().is_some_and(|s| s.status == 404)
+                        && e.code() != Some("NoSuchBucket") =>
+                {
+                    Error::new(
+                        ErrorKind::Service,
+                        format!("the source {url} does not exist: {e}"),
+                    )
+                    .with_source(e)
+                }
+                f => f.into_error(format!("reading the source {url}"), "copy"),
+            })
         })?;
         Ok((head, meta))
     }

@@ -277,7 +277,7 @@ impl<C: ObjectClient> Job<C> {
         self.ctx
             .head_object(&req)
             .await
-            .map_err(|f| self.failed("reading", f, None))
+            .map_err(|h| h.into_error(&self.name(), |f| self.failed("reading", f, None)))
     }
 
     /// Starts one GET of the whole object, pinned to the listed ETag, asking for its
