@@ -359,12 +359,12 @@ impl<C> Tally<'_, C> {
         if e.concerns_every_object() {
             return true;
         }
-        if self.outcome.done == 0
-            && e.s3().and_then(ferry_s3::S3Error::code) == Some("SignatureDoesNotMatch")
-        {
-            self.unsigned += 1;
+        let unsigned = e.s3().and_then(ferry_s3::S3Error::code) == Some("SignatureDoesNotMatch");
+        if !unsigned || self.outcome.done > 0 {
+            return false;
         }
-        self.outcome.done == 0 && self.unsigned >= 2
+        self.unsigned += 1;
+        self.unsigned >= 2
     }
 }
 
