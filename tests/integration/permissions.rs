@@ -108,36 +108,22 @@ fn an_upload_with_put_object_alone_exits_0_and_says_it_was_not_read_back() {
     );
     // A single PutObject declares its CRC64NVME in a header and the server answers with the
     // checksum it computed: checked without reading anything back.
-    let o = ferry(
-        &writer,
-        home.path(),
-        &[
-            "cp",
-            small.to_str().unwrap(),
-            &format!("s3://{bucket}/small.txt"),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let said = String::from_utf8_lossy(&o.stdout);
-    assert!(said.contains("CRC64NVME verified"), "{}", text(&o));
+    // The small file to `key` with `extra` flags: what ferry said of it.
+    let up_small = |key: &str, extra: &[&str]| {
+        let dst = format!("s3://{bucket}/{key}");
+        let mut args = vec!["cp", small.to_str().unwrap(), &dst];
+        args.extend_from_slice(extra);
+        let o = ferry(&writer, home.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let said = up_small("small.txt", &[]);
+    assert!(said.contains("CRC64NVME verified"), "{said}");
     // With Content-MD5 only, the size is what is left to check, and that needs HeadObject.
-    let o = ferry(
-        &writer,
-        home.path(),
-        &[
-            "cp",
-            small.to_str().unwrap(),
-            &format!("s3://{bucket}/small-md5.txt"),
-            "--checksum",
-            "md5",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let said = String::from_utf8_lossy(&o.stdout);
+    let said = up_small("small-md5.txt", &["--checksum", "md5"]);
     assert!(
         said.contains("not read back: HeadObject needs s3:GetObject on arn:aws:s3:::"),
-        "{}",
-        text(&o)
+        "{said}"
     );
     // Read back with other keys: the bytes are the file's.
     assert_eq!(read_back(iam, &bucket, "big.bin"), sha256_hex(&big_body));
