@@ -248,6 +248,8 @@ pub(crate) struct CpArgs {
     /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.
     #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
     pub(crate) sse_c_key: Option<String>,
+    #[command(flatten, next_help_heading = "Tree (with -r)")]
+    pub(crate) filters: FilterFlags,
     #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
 }
@@ -451,13 +453,8 @@ pub(crate) struct SyncArgs {
     /// With --delete: refuse (exit 1, nothing deleted) when more than N would go.
     #[arg(long, value_name = "N")]
     pub(crate) max_delete: Option<u64>,
-    /// Leave out paths (below the folder or prefix) the glob matches (repeatable; with
-    /// --include, the last that matches decides; * matches / too).
-    #[arg(long, value_name = "GLOB")]
-    pub(crate) exclude: Vec<String>,
-    /// Take part again what an earlier --exclude left out (repeatable).
-    #[arg(long, value_name = "GLOB")]
-    pub(crate) include: Vec<String>,
+    #[command(flatten)]
+    pub(crate) filters: FilterFlags,
     /// Requests in flight, all objects together (default 128).
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<u32>,
@@ -484,15 +481,27 @@ pub(crate) struct SyncArgs {
     pub(crate) source_region: Option<String>,
     #[command(flatten)]
     pub(crate) out: OutputFlags,
-    /// The filters in the order given: (include, glob). Filled from the command line's order,
-    /// which clap keeps per flag only.
-    #[arg(skip)]
-    pub(crate) filters: Vec<(bool, String)>,
 }
 
-/// `--exclude` and `--include` of a sync, in the order they were given.
+/// Which paths of a tree take part: the same flags on `cp -r` and `sync`.
+#[derive(Debug, Args)]
+pub(crate) struct FilterFlags {
+    /// Leave out paths (below the folder or prefix) the glob matches (repeatable; with
+    /// --include, the last that matches decides; * matches / too).
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) exclude: Vec<String>,
+    /// Take part again what an earlier --exclude left out (repeatable).
+    #[arg(long, value_name = "GLOB")]
+    pub(crate) include: Vec<String>,
+    /// Both, in the order given: (include, glob). Filled from the command line's order,
+    /// which clap keeps per flag only.
+    #[arg(skip)]
+    pub(crate) ordered: Vec<(bool, String)>,
+}
+
+/// `--exclude` and `--include` of the subcommand, in the order they were given.
 pub(crate) fn ordered_filters(m: &clap::ArgMatches) -> Vec<(bool, String)> {
-    let Some(m) = m.subcommand_matches("sync") else {
+    let Some((_, m)) = m.subcommand() else {
         return Vec::new();
     };
     let mut all: Vec<(usize, bool, String)> = Vec::new();

@@ -29,8 +29,10 @@ fn main() -> ExitCode {
     let matches = <args::Cli as clap::CommandFactory>::command().get_matches();
     let mut cli = <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
         .unwrap_or_else(|e| e.exit());
-    if let args::Cmd::Sync(s) = &mut cli.command {
-        s.filters = args::ordered_filters(&matches);
+    match &mut cli.command {
+        args::Cmd::Sync(s) => s.filters.ordered = args::ordered_filters(&matches),
+        args::Cmd::Cp(c) => c.filters.ordered = args::ordered_filters(&matches),
+        _ => {}
     }
     exit::init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()

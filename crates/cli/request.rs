@@ -6,12 +6,12 @@
 use std::path::{Path, PathBuf};
 
 use ferry_engine::{
-    Copy, Download, ManagerConfig, ObjectSource, PlanWork, Shard, Source, Target, TreeCopy,
-    TreeDownload, TreeUpload, Upload, as_folder,
+    Copy, Download, Filters, ManagerConfig, ObjectSource, PlanWork, Shard, Source, Target,
+    TreeCopy, TreeDownload, TreeUpload, Upload, as_folder,
 };
 use ferry_s3::{Directive, RequestOptions};
 
-use crate::args::{CpArgs, Global};
+use crate::args::{CpArgs, FilterFlags, Global};
 use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{
@@ -89,6 +89,11 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         _ if args.shard.is_some() && !args.recursive => {
             return Err(bad_input(
                 "--shard splits a tree (with -r) or a plan's parts (with --plan)",
+            ));
+        }
+        _ if !args.filters.ordered.is_empty() && !args.recursive => {
+            return Err(bad_input(
+                "--exclude and --include choose among a tree's paths: give -r to copy a folder or a prefix",
             ));
         }
         (false, true) if args.recursive => upload_tree(args)?,
@@ -332,6 +337,7 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         metadata_directive,
         options: object_options(args, None)?,
         settings: upload_settings(args)?,
+        filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
         ..TreeCopy::new(src.bucket, &src.key, dst.bucket, &dst.key)
     };
@@ -447,6 +453,7 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         options: object_options(args, None)?,
         guess_content_type: args.content_type.is_none(),
         settings: upload_settings(args)?,
+        filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
     }))
 }
@@ -478,8 +485,20 @@ fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
             ..Default::default()
         },
         settings,
+        filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
     }))
+}
+
+/// `--exclude` and `--include`, in the order given.
+pub(crate) fn filters(flags: &FilterFlags) -> Result<Filters, CliError> {
+    let mut filters = Filters::default();
+    for (include, glob) in &flags.ordered {
+        filters
+            .push(*include, glob)
+            .map_err(|e| bad_input(e.to_string()))?;
+    }
+    Ok(filters)
 }
 
 /// `--shard I/N` (or N, the index from the environment).

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::{
-    Compare, Filters, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeCopy,
+    Compare, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeCopy,
     TreeDownload, TreeUpload,
 };
 
@@ -21,12 +21,7 @@ use crate::request::overlap;
 
 /// Runs `ferry sync`.
 pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
-    let mut filters = Filters::default();
-    for (include, glob) in &a.filters {
-        filters
-            .push(*include, glob)
-            .map_err(|e| bad_input(e.to_string()))?;
-    }
+    let filters = crate::request::filters(&a.filters)?;
     if a.max_delete.is_some() && !a.delete {
         return Err(bad_input("--max-delete limits --delete; give both"));
     }
@@ -41,7 +36,6 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         delete: a.delete,
         dry_run: a.dry_run,
         max_delete: a.max_delete,
-        filters,
     };
     let source = source_global(
         global,
@@ -82,6 +76,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncUp {
                 tree: TreeUpload {
+                    filters,
                     shard,
                     ..TreeUpload::new(root, &url.bucket, &url.key)
                 },
@@ -95,6 +90,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             let manager = manager(client_for(global, connections).await?, config, None)?;
             let sync = SyncDown {
                 tree: TreeDownload {
+                    filters,
                     shard,
                     ..TreeDownload::new(&url.bucket, &url.key, &a.dst)
                 },
@@ -115,6 +111,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncCopy {
                 tree: TreeCopy {
+                    filters,
                     shard,
                     ..TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key)
                 },

@@ -1,5 +1,6 @@
 //! `ferry cp --recursive`: a folder up to a prefix and back, checked by boto3 object by
-//! object; listings that take several pages; keys that cannot be files refused before
+//! object; --exclude, --include and --shard choosing the paths, up, down and across;
+//! listings that take several pages; keys that cannot be files refused before
 //! anything is written; one object failing while the others land, and a failure every
 //! object would meet stopping the tree; Ctrl-C in the middle of a tree, and the same command
 //! finishing it.
@@ -535,6 +536,78 @@ fn no_clobber_is_per_object_both_ways() {
     let got = local_tree(&back);
     assert_eq!(got["a.bin"], after["t/a.bin"]);
     assert_eq!(got["c.bin"], after["t/c.bin"]);
+}
+
+#[test]
+fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {
+    let (server, _client, bucket) = seaweed_bucket("tree-filters");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let names = ["a/b.txt", "deep/z.log", "keep.txt", "keep/y.log", "x.log"];
+    make_tree(&src, &names.map(|n| (n, 100)));
+    let all = local_tree(&src);
+    let under = |prefix: &str, keep: &[&str]| -> BTreeMap<String, String> {
+        keep.iter()
+            .map(|k| (format!("{prefix}{k}"), all[*k].clone()))
+            .collect()
+    };
+    // `ferry cp -r FROM TO FLAGS…`, which must succeed.
+    let cp_r = |from: &str, to: &str, flags: &[&str]| {
+        let args = [&["cp", "-r", from, to, "--no-progress"], flags].concat();
+        let o = ferry(server, home.path(), &args);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let (src_arg, all_url) = (src.to_str().unwrap(), format!("s3://{bucket}/all/"));
+
+    // Up: the last glob that matches decides, and `*` crosses folders.
+    let picked = format!("s3://{bucket}/picked/");
+    cp_r(
+        src_arg,
+        &picked,
+        &["--exclude", "*.log", "--include", "keep/*"],
+    );
+    let want = under("picked/", &["a/b.txt", "keep.txt", "keep/y.log"]);
+    assert_eq!(boto3_tree(server, &bucket, "picked/"), want);
+
+    // Down, filtered by the key below the prefix.
+    cp_r(src_arg, &all_url, &[]);
+    let down = home.path().join("down");
+    cp_r(&all_url, down.to_str().unwrap(), &["--exclude", "*/*"]);
+    assert_eq!(local_tree(&down), under("", &["keep.txt", "x.log"]));
+
+    // Down in two shards: each takes its own objects, together all of them, each once.
+    let mut seen = BTreeMap::new();
+    for i in 0..2 {
+        let d = home.path().join(format!("shard{i}"));
+        cp_r(
+            &all_url,
+            d.to_str().unwrap(),
+            &["--shard", &format!("{i}/2")],
+        );
+        let got = local_tree(&d);
+        assert!(got.len() < all.len(), "shard {i} took everything: {got:?}");
+        for (k, v) in got {
+            assert!(seen.insert(k, v).is_none(), "a file came down twice");
+        }
+    }
+    assert_eq!(seen, all);
+
+    // Across, on the server, filtered by the key below the source prefix.
+    let logs = format!("s3://{bucket}/logs/");
+    cp_r(&all_url, &logs, &["--exclude", "*", "--include", "*.log"]);
+    let want = under("logs/", &["deep/z.log", "keep/y.log", "x.log"]);
+    assert_eq!(boto3_tree(server, &bucket, "logs/"), want);
+
+    // One object has no paths to choose among: bad input, nothing sent.
+    let one = src.join("keep.txt");
+    let dst = format!("s3://{bucket}/one");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", one.to_str().unwrap(), &dst, "--exclude", "*.log"],
+    );
+    expect_exit(&o, 2, "give -r");
+    assert!(boto3_tree(server, &bucket, "one").is_empty());
 }
 
 fn tree_upload(server: &TestServer, home: &Path, endpoint: &str, src: &Path, dst: &str) -> Command {

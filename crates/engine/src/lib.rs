@@ -82,7 +82,8 @@ pub use shard::{
     ShardPlan, ShardRecord, WorkOutcome,
 };
 pub use tree::copy::TreeCopy;
+pub use tree::filter::Filters;
 pub use tree::keys::as_folder;
-pub use tree::sync::{Compare, Filters, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp};
+pub use tree::sync::{Compare, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp};
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};

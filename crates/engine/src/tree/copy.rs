@@ -11,6 +11,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 const MIB: u64 = 1024 * 1024;
 
+use super::filter::{Filters, selected};
 use super::{Ended, Found, Item, READ_AHEAD, keys, run};
 use crate::context::Context;
 use crate::copy::{Copy, ObjectSource};
@@ -42,6 +43,8 @@ pub struct TreeCopy {
     pub options: ObjectOptions,
     /// How each object is copied.
     pub settings: UploadSettings,
+    /// Which objects take part, by their key below `from_prefix` (every one by default).
+    pub filters: Filters,
     /// Only the objects of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
 }
@@ -64,6 +67,7 @@ impl TreeCopy {
             prefix: prefix.to_string(),
             options: ObjectOptions::default(),
             settings: UploadSettings::default(),
+            filters: Filters::default(),
             shard: None,
         }
     }
@@ -112,7 +116,8 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         Some(s) => super::walk::list(s, tree.source_listing(), None, READ_AHEAD, false),
         None => super::walk::list(&ctx, tree.source_listing(), None, READ_AHEAD, false),
     };
-    let found = super::sharded(found, tree.shard, keys::as_folder(&tree.from_prefix));
+    let filters = tree.filters.sharded(tree.shard);
+    let found = selected(found, filters, keys::as_folder(&tree.from_prefix));
     copy_found(ctx, source, tree, found).await
 }
 

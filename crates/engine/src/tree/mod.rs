@@ -8,6 +8,7 @@
 //! run instead, reported once.
 
 pub(crate) mod copy;
+pub(crate) mod filter;
 pub(crate) mod keys;
 pub(crate) mod sync;
 mod walk;
@@ -27,6 +28,7 @@ use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
 use crate::shard::Shard;
 use crate::upload::{Source, Upload};
+use filter::{Filters, selected};
 
 /// Items a walk or a listing reads ahead of the transfers.
 const READ_AHEAD: usize = 1000;
@@ -48,6 +50,8 @@ pub struct TreeUpload {
     pub guess_content_type: bool,
     /// How each object is uploaded.
     pub settings: UploadSettings,
+    /// Which files take part, by their path below `root` (every one by default).
+    pub filters: Filters,
     /// Only the files of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
 }
@@ -62,6 +66,7 @@ impl TreeUpload {
             options: ObjectOptions::default(),
             guess_content_type: true,
             settings: UploadSettings::default(),
+            filters: Filters::default(),
             shard: None,
         }
     }
@@ -81,6 +86,8 @@ pub struct TreeDownload {
     pub request: RequestOptions,
     /// How each object is downloaded.
     pub settings: DownloadSettings,
+    /// Which objects take part, by their key below `prefix` (every one by default).
+    pub filters: Filters,
     /// Only the objects of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
 }
@@ -94,6 +101,7 @@ impl TreeDownload {
             root: root.into(),
             request: RequestOptions::default(),
             settings: DownloadSettings::default(),
+            filters: Filters::default(),
             shard: None,
         }
     }
@@ -129,7 +137,8 @@ pub(crate) async fn upload<C: ObjectClient>(
     crate::job::check(&tree.settings, &tree.options)?;
     let prefix = keys::as_folder(&tree.prefix);
     let walk = walk::Walk::new(&tree.root, &prefix)?;
-    let found = sharded(walk::walk_into(walk, READ_AHEAD), tree.shard, prefix);
+    let filters = tree.filters.sharded(tree.shard);
+    let found = selected(walk::walk_into(walk, READ_AHEAD), filters, prefix);
     upload_found(ctx, tree, found).await
 }
 
@@ -159,31 +168,6 @@ pub(crate) async fn upload_found<C: ObjectClient>(
     run(ctx, found, weight, start).await
 }
 
-/// Only the items of `shard` (by their key below `prefix`), when there is one.
-pub(crate) fn sharded(
-    mut found: mpsc::Receiver<Found>,
-    shard: Option<Shard>,
-    prefix: String,
-) -> mpsc::Receiver<Found> {
-    let Some(shard) = shard else {
-        return found;
-    };
-    let (tx, rx) = mpsc::channel(READ_AHEAD);
-    tokio::spawn(async move {
-        while let Some(f) = found.recv().await {
-            if let Found::Item(i) = &f
-                && !shard.owns(i.key.strip_prefix(prefix.as_str()).unwrap_or(&i.key))
-            {
-                continue;
-            }
-            if tx.send(f).await.is_err() {
-                return;
-            }
-        }
-    });
-    rx
-}
-
 /// An object's weight when it is written in parts: how many `plan` gives it.
 pub(crate) fn parts_weight(plan: crate::plan::PlanConfig) -> impl Fn(&Item) -> u32 {
     move |item: &Item| match crate::plan::plan(item.size, &plan) {
@@ -199,13 +183,15 @@ pub(crate) async fn download<C: ObjectClient>(
 ) -> Result<TreeOutcome, Error> {
     crate::download::check(&tree.settings)?;
     check_folder(&tree.root)?;
-    let found = walk::list(
+    let listed = walk::list(
         &ctx,
         listing(&tree),
         Some(tree.root.clone()),
         READ_AHEAD,
         false,
     );
+    let filters = tree.filters.sharded(tree.shard);
+    let found = selected(listed, filters, keys::as_folder(&tree.prefix));
     download_found(ctx, tree, found).await
 }
 

@@ -104,7 +104,7 @@ pub(super) async fn merge<C: ObjectClient>(
                 }
             }
         };
-        if let Some(item) = item.filter(|i| settings.filters.allows(sides.rel(i, from_source))) {
+        if let Some(item) = item {
             let rel = sides.rel(&item, from_source).to_string();
             let (mine, theirs) = if from_source {
                 (&mut waiting_s, &mut waiting_d)

@@ -22,17 +22,16 @@ mod judge;
 mod merge;
 
 use ferry_s3::{DeleteObjectsRequest, ObjectClient, ObjectIdentifier};
-use globset::{Glob, GlobMatcher};
 use tokio::sync::mpsc;
 
 use super::copy::TreeCopy;
+use super::filter::{Filters, selected};
 use super::walk::{Walk, list, walk_into};
 use super::{Found, Item, READ_AHEAD, TreeDownload, TreeUpload, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, SyncAction, TreeOutcome};
 use crate::progress::Event;
-use crate::shard::Shard;
 use judge::Probe;
 
 /// When a source object and its destination count as the same.
@@ -48,45 +47,6 @@ pub enum Compare {
     Checksum,
 }
 
-/// Which paths take part: `--exclude` and `--include` globs, in the order given; the last
-/// one that matches a path decides, and a path none matches takes part (the aws cli's rule).
-/// A glob matches the path below the folder, or the key below the prefix; `*` matches `/`
-/// too.
-#[derive(Debug, Clone, Default)]
-pub struct Filters {
-    rules: Vec<(bool, GlobMatcher)>,
-    shard: Option<Shard>,
-}
-
-impl Filters {
-    /// Adds a rule: `include` or exclude the paths `glob` matches.
-    pub fn push(&mut self, include: bool, glob: &str) -> Result<(), Error> {
-        let g = Glob::new(glob)
-            .map_err(|e| Error::invalid(format!("the filter {glob:?} is not a glob: {e}")))?;
-        self.rules.push((include, g.compile_matcher()));
-        Ok(())
-    }
-
-    /// Takes only the paths of `shard` (the tree's), whatever the globs say: each worker of
-    /// a split sync copies and deletes its own paths only.
-    fn shard(mut self, shard: Option<Shard>) -> Self {
-        self.shard = shard;
-        self
-    }
-
-    /// Whether `rel` takes part.
-    pub fn allows(&self, rel: &str) -> bool {
-        if self.shard.is_some_and(|s| !s.owns(rel)) {
-            return false;
-        }
-        self.rules
-            .iter()
-            .rev()
-            .find(|(_, g)| g.is_match(rel))
-            .is_none_or(|(include, _)| *include)
-    }
-}
-
 /// How a sync decides and what it may do beyond copying.
 #[derive(Debug, Clone, Default)]
 pub struct SyncSettings {
@@ -99,15 +59,6 @@ pub struct SyncSettings {
     pub dry_run: bool,
     /// Refuse to delete more than this many (nothing is deleted then).
     pub max_delete: Option<u64>,
-    /// Which paths take part.
-    pub filters: Filters,
-}
-
-impl SyncSettings {
-    fn with_shard(mut self, shard: Option<Shard>) -> Self {
-        self.filters = self.filters.shard(shard);
-        self
-    }
 }
 
 /// A folder to a prefix, moving only what differs (only the tree's shard, when it has one).
@@ -309,11 +260,12 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let source = walk_into(Walk::new(&s.tree.root, &prefix)?, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
+    let filters = s.tree.filters.sharded(s.tree.shard);
+    let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
     let sides = Sides::folder(Direction::Up, &s.tree.bucket, prefix);
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
-    let sync = s.sync.with_shard(s.tree.shard);
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
-    run(ctx, sides, sync, source, dest, probe, transfer).await
+    run(ctx, sides, s.sync, source, dest, probe, transfer).await
 }
 
 /// Runs a sync down in `ctx`.
@@ -331,11 +283,12 @@ pub(crate) async fn down<C: ObjectClient>(
     } else {
         mpsc::channel(1).1
     };
+    let filters = s.tree.filters.sharded(s.tree.shard);
+    let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
     let sides = Sides::folder(Direction::Down, &s.tree.bucket, prefix);
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
-    let sync = s.sync.with_shard(s.tree.shard);
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
-    run(ctx, sides, sync, source, dest, probe, transfer).await
+    run(ctx, sides, s.sync, source, dest, probe, transfer).await
 }
 
 /// Runs a sync from prefix to prefix in `ctx`, reading through `source` when it is another
@@ -359,10 +312,28 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         dest_bucket: s.tree.bucket.clone(),
         dest_prefix: keys::as_folder(&s.tree.prefix),
     };
+    let filters = s.tree.filters.sharded(s.tree.shard);
+    let (from, dest) = both_selected(
+        filters,
+        (from, &sides.source_prefix),
+        (dest, &sides.dest_prefix),
+    );
     let probe = judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare);
-    let sync = s.sync.with_shard(s.tree.shard);
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
-    run(ctx, sides, sync, from, dest, probe, transfer).await
+    run(ctx, sides, s.sync, from, dest, probe, transfer).await
+}
+
+/// The two sides of a sync, each narrowed to the paths `filters` allows (by its key below its
+/// own prefix): a path left out is neither copied nor deleted.
+fn both_selected(
+    filters: Filters,
+    (source, source_prefix): (mpsc::Receiver<Found>, &str),
+    (dest, dest_prefix): (mpsc::Receiver<Found>, &str),
+) -> (mpsc::Receiver<Found>, mpsc::Receiver<Found>) {
+    (
+        selected(source, filters.clone(), source_prefix.to_string()),
+        selected(dest, filters, dest_prefix.to_string()),
+    )
 }
 
 /// Merges the two sides, runs the transfers of what differs, and deletes when asked.
@@ -530,25 +501,5 @@ async fn delete_files(deletions: Vec<Item>, outcome: &mut SyncOutcome) {
             outcome.delete_failed.extend(failed);
         }
         Err(e) => outcome.deletions_held = Some(format!("the deletions failed: {e}")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_last_matching_filter_decides() {
-        let mut f = Filters::default();
-        assert!(f.allows("a/b.txt"));
-        f.push(false, "*.log").unwrap();
-        f.push(true, "keep/*.log").unwrap();
-        assert!(!f.allows("x.log"));
-        assert!(!f.allows("deep/x.log"), "* matches / too");
-        assert!(f.allows("keep/x.log"));
-        assert!(f.allows("x.txt"));
-        f.push(false, "*").unwrap();
-        assert!(!f.allows("keep/x.log"));
-        assert!(Filters::default().push(true, "a[").is_err());
     }
 }

@@ -1,0 +1,117 @@
+//! Which paths of a tree take part: `--exclude` and `--include` globs ([`Filters`]), and a
+//! worker's shard. One stream adapter ([`selected`]) applies both to what a walk or a listing
+//! finds, for copies and syncs alike.
+
+use globset::{Glob, GlobMatcher};
+use tokio::sync::mpsc;
+
+use super::{Found, READ_AHEAD};
+use crate::error::Error;
+use crate::shard::Shard;
+
+/// Which paths take part: exclude and include globs, in the order given; the last one that
+/// matches a path decides, and a path none matches takes part (the aws cli's rule). A glob
+/// matches the path below the folder, or the key below the prefix; `*` matches `/` too.
+/// Empty (the default): every path.
+#[derive(Debug, Clone, Default)]
+pub struct Filters {
+    rules: Vec<(bool, GlobMatcher)>,
+    shard: Option<Shard>,
+}
+
+impl Filters {
+    /// Adds a rule: `include` or exclude the paths `glob` matches.
+    pub fn push(&mut self, include: bool, glob: &str) -> Result<(), Error> {
+        let g = Glob::new(glob)
+            .map_err(|e| Error::invalid(format!("the filter {glob:?} is not a glob: {e}")))?;
+        self.rules.push((include, g.compile_matcher()));
+        Ok(())
+    }
+
+    /// These filters, taking only the paths of `shard` (the tree's) whatever the globs say:
+    /// each worker of a split tree copies (and a split sync deletes) its own paths only.
+    pub(crate) fn sharded(&self, shard: Option<Shard>) -> Self {
+        Self {
+            rules: self.rules.clone(),
+            shard,
+        }
+    }
+
+    /// Whether `rel` takes part.
+    pub fn allows(&self, rel: &str) -> bool {
+        if self.shard.is_some_and(|s| !s.owns(rel)) {
+            return false;
+        }
+        self.rules
+            .iter()
+            .rev()
+            .find(|(_, g)| g.is_match(rel))
+            .is_none_or(|(include, _)| *include)
+    }
+
+    /// Whether every path takes part.
+    fn takes_all(&self) -> bool {
+        self.rules.is_empty() && self.shard.is_none()
+    }
+}
+
+/// What `found` yields that `filters` allows, by its key below `prefix`. Entries that failed
+/// without a key (a folder that cannot be read, a file name that cannot be a key) pass: there
+/// is nothing to match them by, and they are reported.
+pub(crate) fn selected(
+    mut found: mpsc::Receiver<Found>,
+    filters: Filters,
+    prefix: String,
+) -> mpsc::Receiver<Found> {
+    if filters.takes_all() {
+        return found;
+    }
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        while let Some(f) = found.recv().await {
+            let key = match &f {
+                Found::Item(i) => Some(&i.key),
+                Found::Bad(b) if !b.key.is_empty() => Some(&b.key),
+                _ => None,
+            };
+            let rel = |k: &String| k.strip_prefix(prefix.as_str()).unwrap_or(k).to_owned();
+            if key.is_some_and(|k| !filters.allows(&rel(k))) {
+                continue;
+            }
+            if tx.send(f).await.is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_matching_filter_decides() {
+        let mut f = Filters::default();
+        assert!(f.allows("a/b.txt"));
+        f.push(false, "*.log").unwrap();
+        f.push(true, "keep/*.log").unwrap();
+        assert!(!f.allows("x.log"));
+        assert!(!f.allows("deep/x.log"), "* matches / too");
+        assert!(f.allows("keep/x.log"));
+        assert!(f.allows("x.txt"));
+        f.push(false, "*").unwrap();
+        assert!(!f.allows("keep/x.log"));
+        assert!(Filters::default().push(true, "a[").is_err());
+    }
+
+    #[test]
+    fn a_shard_narrows_what_the_globs_allow() {
+        let shard = Shard { index: 0, count: 2 };
+        let f = Filters::default().sharded(Some(shard));
+        let names: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
+        let mine: Vec<&String> = names.iter().filter(|n| f.allows(n)).collect();
+        assert!(!mine.is_empty() && mine.len() < names.len());
+        assert!(mine.iter().all(|n| shard.owns(n)));
+    }
+}
