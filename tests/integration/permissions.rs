@@ -1,7 +1,8 @@
 //! Least privilege, on moto in IAM mode (each user's policy decides each request): an upload
-//! with s3:PutObject alone exits 0 and is not read back; every refused step names the
-//! permission it lacked; a denied resume keeps the upload and offers a restart; an abort denied
-//! after a failure names the upload left behind and how to remove it. `ferry acl get` and
+//! with s3:PutObject alone exits 0 and is not read back, and with --no-clobber is refused by
+//! its Complete when the key is taken; every refused step names the permission it lacked; a
+//! denied resume keeps the upload and offers a restart; an abort denied after a failure names
+//! the upload left behind and how to remove it. `ferry acl get` and
 //! `ferry acl set` round trips, read back by boto3 (moto), and a canned ACL on SeaweedFS.
 
 use std::process::Output;
@@ -133,6 +134,43 @@ fn an_upload_with_put_object_alone_exits_0_and_says_it_was_not_read_back() {
         sha256_hex(b"hello\n")
     );
     assert!(boto3_uploads(&iam.admin, &bucket).is_empty());
+}
+
+#[test]
+fn no_clobber_without_read_permission_leaves_the_refusal_to_the_complete() {
+    let (iam, bucket) = iam_bucket("wo-noclobber");
+    let writer = user(
+        iam,
+        "noclobber",
+        &["s3:PutObject", "s3:AbortMultipartUpload"],
+    );
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("big.bin");
+    std::fs::write(&file, data(12 * MIB, 7)).unwrap();
+    put_as_admin(iam, &bucket, "taken.bin");
+    let up = |key: &str| {
+        let dst = format!("s3://{bucket}/{key}");
+        let args = ["cp", file.to_str().unwrap(), &dst, "--part-size", "5MiB"];
+        ferry(
+            &writer,
+            home.path(),
+            &[&args[..], &["--no-clobber"]].concat(),
+        )
+    };
+    // HeadObject is denied, so the parts go; the Complete's If-None-Match refuses.
+    let o = up("taken.bin");
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let said = format!("s3://{bucket}/taken.bin exists and replacing it was not allowed");
+    assert!(stderr(&o).contains(&said), "{}", text(&o));
+    assert_eq!(read_back(iam, &bucket, "taken.bin"), sha256_hex(b"hello"));
+    assert!(boto3_uploads(&iam.admin, &bucket).is_empty());
+    // A key that is free is written.
+    let o = up("free.bin");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        read_back(iam, &bucket, "free.bin"),
+        sha256_hex(&data(12 * MIB, 7))
+    );
 }
 
 #[test]

@@ -489,19 +489,33 @@ fn no_clobber_is_per_object_both_ways() {
         &src,
         &[("a.bin", 2000), ("b.bin", 7 * MIB), ("c.bin", 6 * MIB + 9)],
     );
+    // Through a proxy that logs each request.
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
     let up = |from: &Path, extra: &[&str]| {
         let mut args = vec!["cp", "-r", from.to_str().unwrap(), "--part-size", "5MiB"];
         let dst = format!("s3://{bucket}/t/");
         args.push(&dst);
         args.extend_from_slice(extra);
-        ferry(server, home.path(), &args)
+        ferry(&proxy.server(server), home.path(), &args)
     };
     let o = up(&old, &[]);
     assert!(o.status.success(), "{}", text(&o));
     let before = boto3_tree(server, &bucket, "t/");
+    proxy.reset(vec![]);
     let o = up(&src, &["--no-clobber"]);
     expect_exit(&o, 1, "2 objects failed");
     expect_exit(&o, 1, "1 of 3 objects done");
+    for key in ["b.bin", "c.bin"] {
+        let said = format!("s3://{bucket}/t/{key} exists and replacing it was not allowed");
+        expect_exit(&o, 1, &said);
+    }
+    // The multipart one was looked at first: no upload created, no part sent.
+    let log = proxy.log();
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("/t/c.bin?") || l.starts_with("PUT") && l.contains("c.bin")),
+        "{log:?}"
+    );
     let after = boto3_tree(server, &bucket, "t/");
     assert_eq!(
         after["t/b.bin"], before["t/b.bin"],

@@ -483,34 +483,9 @@ async fn copy_single<C: ObjectClient>(
     state: &CopyState,
     size: u64,
 ) -> Result<UploadOutcome, Error> {
-    if job.settings.no_clobber {
-        // CopyObject takes no If-None-Match: look first (a multipart copy's Complete does
-        // send it, and is exact).
-        let head = GetObjectRequest {
-            bucket: job.bucket.clone(),
-            key: job.key.clone(),
-            request: job.options.request.clone(),
-            ..Default::default()
-        };
-        let head = &head;
-        let found = job
-            .ctx
-            .request(None, |c| async move {
-                match c.head_object(head).await {
-                    Ok(_) => Ok(true),
-                    Err(e) if e.service().is_some_and(|s| s.status == 404) => Ok(false),
-                    Err(e) => Err(e),
-                }
-            })
-            .await
-            .map_err(|f| job.failed(format!("checking {}", job.url()), f))?;
-        if found {
-            return Err(Error::new(
-                ErrorKind::Exists,
-                format!("{} exists and replacing it was not allowed", job.url()),
-            ));
-        }
-    }
+    // CopyObject takes no If-None-Match: look first (a multipart copy's Complete does send
+    // it, and is exact).
+    job.refuse_existing(false).await?;
     let replace = state.directive == Directive::Replace;
     let req = CopyObjectRequest {
         bucket: job.bucket.clone(),

@@ -182,6 +182,15 @@ impl<C: ObjectClient> Job<C> {
         if self.ctx.cancel.is_cancelled() {
             return Error::cancelled(self.noun);
         }
+        // The one condition a job puts on its own destination is `If-None-Match: *`.
+        let f = match f {
+            Failure::S3(e)
+                if self.settings.no_clobber && e.service().is_some_and(|s| s.status == 412) =>
+            {
+                return self.exists().with_source(e);
+            }
+            f => f,
+        };
         // An SSE-KMS upload's parts and Complete carry no SSE header: their denial names the
         // key's actions from the upload's settings.
         let f = match (f, &self.options.sse) {
@@ -191,6 +200,46 @@ impl<C: ObjectClient> Job<C> {
             (f, _) => f,
         };
         f.into_error(context, self.noun)
+    }
+
+    /// The destination exists, and replacing it was not allowed.
+    pub(crate) fn exists(&self) -> Error {
+        Error::new(
+            ErrorKind::Exists,
+            format!("{} exists and replacing it was not allowed", self.url()),
+        )
+    }
+
+    /// With `no_clobber`, refuses a destination that exists already (one HeadObject). Before
+    /// a multipart upload sends its parts, `exact_later` (the `If-None-Match` of its Complete
+    /// is exact, but would refuse only once every byte was sent): then credentials that may
+    /// write but not read (a HeadObject denied) go on without the early look.
+    pub(crate) async fn refuse_existing(&self, exact_later: bool) -> Result<(), Error> {
+        if !self.settings.no_clobber {
+            return Ok(());
+        }
+        let head = ferry_s3::GetObjectRequest {
+            bucket: self.bucket.clone(),
+            key: self.key.clone(),
+            request: self.options.request.clone(),
+            ..Default::default()
+        };
+        let head = &head;
+        let found = self
+            .ctx
+            .request(None, |c| async move {
+                match c.head_object(head).await {
+                    Ok(_) => Ok(true),
+                    Err(e) if e.service().is_some_and(|s| s.status == 404) => Ok(false),
+                    Err(e) if exact_later && e.service().is_some_and(|s| s.status == 403) => {
+                        Ok(false)
+                    }
+                    Err(e) => Err(e),
+                }
+            })
+            .await
+            .map_err(|f| self.failed(format!("checking {}", self.url()), f))?;
+        if found { Err(self.exists()) } else { Ok(()) }
     }
 
     /// The error to report when the file source changed since it was first looked at (its

@@ -15,7 +15,7 @@ use ferry_s3::{CreateMultipartUploadRequest, ListMultipartUploadsRequest, Object
 use tracing::{debug, info, warn};
 
 use crate::checksum::ChecksumMode;
-use crate::error::{Error, Failure};
+use crate::error::{Error, ErrorKind, Failure};
 use crate::job::{Job, Orphans, journal_error};
 use crate::journal::{Destination, JournalHandle, SourceIdentity, UploadRecord};
 use crate::progress::Event;
@@ -27,8 +27,10 @@ pub(crate) struct NewJournal {
     pub(crate) source: SourceIdentity,
 }
 
-/// Creates the upload with the job's options and checksum settings.
+/// Creates the upload with the job's options and checksum settings (after making sure the
+/// destination does not exist, when replacing it is not allowed).
 pub(crate) async fn create<C: ObjectClient>(job: &Arc<Job<C>>) -> Result<Arc<str>, Error> {
+    job.refuse_existing(true).await?;
     let mut options = job.options.clone();
     if let ChecksumMode::Additional(a, t) = job.mode() {
         options.checksum_algorithm = Some(a);
@@ -107,7 +109,7 @@ pub(crate) async fn create_journaled<C: ObjectClient>(
         Err(e) => {
             // The server said no: nothing was created. Any other failure may have created
             // an upload: the intent stays, and the next run cleans it up.
-            if e.s3().is_some_and(|s| s.service().is_some()) {
+            if e.s3().is_some_and(|s| s.service().is_some()) || e.kind() == ErrorKind::Exists {
                 job.forget();
             }
             return Err(e);
