@@ -13,6 +13,12 @@ use crate::shard::Shard;
 /// matches a path decides, and a path none matches takes part (the aws cli's rule). A glob
 /// matches the path below the folder, or the key below the prefix; `*` matches `/` too.
 /// Empty (the default): every path.
+///
+/// ```
+/// let f = ferry_engine::Filters::default().exclude("*.log")?.include("keep/*")?;
+/// assert!(!f.allows("deep/x.log") && f.allows("keep/x.log") && f.allows("a.txt"));
+/// # Ok::<(), ferry_engine::Error>(())
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     rules: Vec<(bool, GlobMatcher)>,
@@ -26,6 +32,18 @@ impl Filters {
             .map_err(|e| Error::invalid(format!("the filter {glob:?} is not a glob: {e}")))?;
         self.rules.push((include, g.compile_matcher()));
         Ok(())
+    }
+
+    /// These filters and one more: leave out the paths `glob` matches.
+    pub fn exclude(mut self, glob: &str) -> Result<Self, Error> {
+        self.push(false, glob)?;
+        Ok(self)
+    }
+
+    /// These filters and one more: take part again the paths `glob` matches.
+    pub fn include(mut self, glob: &str) -> Result<Self, Error> {
+        self.push(true, glob)?;
+        Ok(self)
     }
 
     /// These filters, taking only the paths of `shard` (the tree's) whatever the globs say:
@@ -92,10 +110,11 @@ mod tests {
 
     #[test]
     fn the_last_matching_filter_decides() {
-        let mut f = Filters::default();
-        assert!(f.allows("a/b.txt"));
-        f.push(false, "*.log").unwrap();
-        f.push(true, "keep/*.log").unwrap();
+        assert!(Filters::default().allows("a/b.txt"));
+        let mut f = Filters::default()
+            .exclude("*.log")
+            .and_then(|f| f.include("keep/*.log"))
+            .unwrap();
         assert!(!f.allows("x.log"));
         assert!(!f.allows("deep/x.log"), "* matches / too");
         assert!(f.allows("keep/x.log"));
