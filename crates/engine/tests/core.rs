@@ -1,7 +1,8 @@
 //! The transfer core's decisions, against the in-memory S3 (fast, no server): what the budgets
 //! let run at once, what a resume sends again, what a throttled server makes the manager do,
-//! how a bandwidth limit paces, which failure stops a tree. The real-server tests are the
-//! evidence that transfers work; these pin down the scheduling.
+//! how a bandwidth limit paces, which failure stops a tree, what a download to memory may
+//! hold. The real-server tests are the evidence that transfers work; these pin down the
+//! scheduling.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -320,4 +321,24 @@ async fn a_bandwidth_limit_paces_uploads_and_downloads_together() {
         took >= Duration::from_millis(1200) && took < Duration::from_secs(4),
         "{took:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_to_memory_is_held_to_the_memory_budget() {
+    let s3 = memory_s3(0);
+    s3.insert("b", "small", data(4 * MIB, 7));
+    s3.insert("b", "big", data(9 * MIB, 8));
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            memory_limit: 8 * MIB as u64,
+            ..Default::default()
+        },
+    );
+    let got = m.download(Download::new("b", "small", Target::Memory));
+    assert_eq!(got.wait().await.unwrap().data.unwrap(), data(4 * MIB, 7));
+    let refused = m.download(Download::new("b", "big", Target::Memory));
+    let e = refused.wait().await.unwrap_err();
+    assert_eq!(e.kind(), ferry_engine::ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("s3://b/big is 9437184 bytes"), "{e}");
 }

@@ -136,7 +136,8 @@ pub enum Target {
     /// A writer (stdout, a pipe): bytes in order, through a reordering window bounded by the
     /// memory budget. Cannot resume.
     Writer(Box<dyn AsyncWrite + Send + Unpin>),
-    /// Memory: the object's bytes come back in the outcome (`data`). For small objects.
+    /// Memory: the object's bytes come back in the outcome (`data`). For small objects: one
+    /// bigger than the manager's memory budget is refused (`ErrorKind::InvalidInput`).
     Memory,
 }
 
@@ -483,6 +484,15 @@ pub(crate) async fn run<C: ObjectClient>(
             to_writer::to_writer(job, object, ranges, range_size, &mut *w).await
         }
         Target::Memory => {
+            // The bytes are held whole: no more than the memory budget allows.
+            let most = job.ctx.shared.memory.total();
+            if size > most {
+                return Err(Error::invalid(format!(
+                    "{} is {size} bytes, more than the {most} bytes of the memory budget a \
+                     download to memory may hold; download it to a file or a writer",
+                    job.name()
+                )));
+            }
             let mut buf: Vec<u8> = Vec::with_capacity(size as usize);
             let mut o = to_writer::to_writer(job, object, ranges, range_size, &mut buf).await?;
             o.data = Some(buf.into());
