@@ -5,7 +5,7 @@
 use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectMeta};
 
 use super::Object;
-use super::layout::{part_of_ranges, parts_suffix};
+use super::layout::{part_count, part_of_ranges, parts_suffix};
 use crate::checksum::{Digest, Hasher, combine, hex_lower, object_checksum};
 use crate::outcome::Check;
 
@@ -95,12 +95,12 @@ pub(super) fn choose_check(meta: &ObjectMeta, mode: VerifyMode) -> Check {
     }
     let etag = meta.etag.trim_matches('"').to_ascii_lowercase();
     let (hex, parts) = match etag.split_once('-') {
-        Some((h, n)) => (h, n.parse::<u32>().ok()),
+        Some((h, n)) => (h, part_count(n)),
         None => (etag.as_str(), None),
     };
     let is_md5 = hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit());
     match (is_md5, parts, etag.contains('-')) {
-        (true, Some(n), _) if n >= 1 => Check::MultipartEtag(etag.clone()),
+        (true, Some(_), _) => Check::MultipartEtag(etag.clone()),
         (true, None, false) => Check::Md5Etag(etag.clone()),
         _ => Check::SizeOnly(format!(
             "no additional checksum, and the ETag {} is not an MD5",
@@ -287,6 +287,9 @@ mod tests {
         let m = meta("1c9a057dacec2be5ad1828ee5fe2b1fb-4");
         let c = choose_check(&m, VerifyMode::Auto);
         assert_eq!((c.kind(), c.parts()), ("multipart-etag", Some(4)));
+        // More parts than a multipart upload can have: no multipart ETag, only the size.
+        let m = meta("1c9a057dacec2be5ad1828ee5fe2b1fb-4000000000");
+        assert_eq!(choose_check(&m, VerifyMode::Auto).kind(), "size");
         assert_eq!(
             choose_check(&meta("abbdd0bd34d6426dfe45f4a7d5f8d935"), VerifyMode::Auto).kind(),
             "md5-etag"

@@ -28,7 +28,14 @@ pub(super) fn plan_ranges(size: u64, range_size: u64, parts: Option<&[u64]>) -> 
 
 /// The part count an ETag or composite checksum ends with (`…-N`).
 pub(crate) fn parts_suffix(v: &str) -> Option<u32> {
-    v.rsplit_once('-')?.1.parse().ok()
+    part_count(v.rsplit_once('-')?.1)
+}
+
+/// `n` as a part count: 1 to 10,000, as S3 allows (a larger count, which no multipart upload
+/// can have, would ask for that many part sizes).
+pub(crate) fn part_count(n: &str) -> Option<u32> {
+    let n = n.parse().ok()?;
+    (1..=crate::limits::MAX_PARTS).contains(&n).then_some(n)
 }
 
 /// The part index of each range, from the part sizes.
@@ -158,6 +165,16 @@ pub(super) fn one_range(listed: &Listed, range_size: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_part_count_is_one_s3_allows() {
+        assert_eq!(parts_suffix("0123abcd-3"), Some(3));
+        assert_eq!(parts_suffix("0123abcd-10000"), Some(10_000));
+        assert_eq!(parts_suffix("0123abcd-10001"), None);
+        assert_eq!(parts_suffix("0123abcd-4000000000"), None);
+        assert_eq!(parts_suffix("0123abcd-0"), None);
+        assert_eq!(parts_suffix("0123abcd"), None);
+    }
 
     #[test]
     fn ranges_never_cross_parts() {
