@@ -67,6 +67,22 @@ impl Filters {
             .is_none_or(|(include, _)| *include)
     }
 
+    /// Whether no path below the folder `dir` (its path below the root, `/` after it) can
+    /// take part, so a walk need not enter it: an exclude rule `LITERAL*` covers it (`*`
+    /// matching `/` too, every path that starts with `LITERAL`) and no include rule follows
+    /// that one. Rules of any other shape never skip a folder; their paths are matched one
+    /// by one.
+    pub(crate) fn skips_folder(&self, dir: &str) -> bool {
+        let covers = |glob: &str| {
+            glob.strip_suffix('*').is_some_and(|literal| {
+                !literal.contains(['*', '?', '[', ']', '{', '}', '\\']) && dir.starts_with(literal)
+            })
+        };
+        self.rules.iter().enumerate().any(|(i, (include, g))| {
+            !include && covers(g.glob().glob()) && self.rules[i + 1..].iter().all(|(inc, _)| !inc)
+        })
+    }
+
     /// Whether every path takes part.
     fn takes_all(&self) -> bool {
         self.rules.is_empty() && self.shard.is_none()
@@ -122,6 +138,38 @@ mod tests {
         f.push(false, "*").unwrap();
         assert!(!f.allows("keep/x.log"));
         assert!(Filters::default().push(true, "a[").is_err());
+    }
+
+    #[test]
+    fn a_folder_is_skipped_only_when_no_path_below_it_can_take_part() {
+        let f = |rules: &[(bool, &str)]| {
+            let mut f = Filters::default();
+            for (include, glob) in rules {
+                f.push(*include, glob).unwrap();
+            }
+            f
+        };
+        let cache = f(&[(false, ".cache/*")]);
+        assert!(cache.skips_folder(".cache/") && cache.skips_folder(".cache/deep/"));
+        assert!(!cache.skips_folder("src/") && !cache.skips_folder(".cached/"));
+        assert!(f(&[(false, "*")]).skips_folder("any/"));
+        assert!(f(&[(false, "node_mod*")]).skips_folder("node_modules/"));
+        // An include after it may take a path below back: the folder is walked.
+        assert!(!f(&[(false, "*"), (true, "*.txt")]).skips_folder("any/"));
+        // An include before it is overruled by the later exclude.
+        assert!(f(&[(true, "*.txt"), (false, "*")]).skips_folder("any/"));
+        // Globs that are not a literal and `*` are matched path by path.
+        assert!(!f(&[(false, "*.log")]).skips_folder("logs/"));
+        assert!(!f(&[(false, "[a-z]*")]).skips_folder("a/"));
+        assert!(!f(&[(false, ".cache/*.tmp")]).skips_folder(".cache/"));
+        // Every skip is sound: no path below the folder is allowed.
+        for (rules, dir) in [
+            (&[(false, ".cache/*")][..], ".cache/"),
+            (&[(false, "*")], "x/"),
+        ] {
+            let f = f(rules);
+            assert!(f.skips_folder(dir) && !f.allows(&format!("{dir}a/b.txt")));
+        }
     }
 
     #[test]

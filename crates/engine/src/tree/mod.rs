@@ -136,8 +136,8 @@ pub(crate) async fn upload<C: ObjectClient>(
 ) -> Result<TreeOutcome, Error> {
     crate::job::check(&tree.settings, &tree.options)?;
     let prefix = keys::as_folder(&tree.prefix);
-    let walk = walk::Walk::new(&tree.root, &prefix)?;
     let filters = tree.filters.sharded(tree.shard);
+    let walk = walk::Walk::new(&tree.root, &prefix, &filters)?;
     let found = selected(walk::walk_into(walk, READ_AHEAD), filters, prefix);
     upload_found(ctx, tree, found).await
 }

@@ -12,6 +12,7 @@ use ferry_s3::{ListObjectsRequest, ObjectClient};
 use tokio::sync::mpsc;
 use tracing::warn;
 
+use super::filter::Filters;
 use super::keys::{Folders, key_for, path_for};
 use super::{Found, Item};
 use crate::context::Context;
@@ -24,6 +25,8 @@ use crate::outcome::ObjectFailure;
 pub(crate) struct Walk {
     root: PathBuf,
     prefix: String,
+    /// Folders these filters rule out whole are not entered.
+    filters: Filters,
     /// The folders being walked, innermost last: each the entries left, in reverse order.
     stack: Vec<Folder>,
 }
@@ -44,8 +47,10 @@ struct Entry {
 }
 
 impl Walk {
-    /// A walk of `root`, whose files become keys below `prefix` (empty or ending in `/`).
-    pub(crate) fn new(root: &Path, prefix: &str) -> Result<Self, Error> {
+    /// A walk of `root`, whose files become keys below `prefix` (empty or ending in `/`),
+    /// entering no folder `filters` rule out whole (the files it yields are still to be
+    /// filtered: see [`super::filter::selected`]).
+    pub(crate) fn new(root: &Path, prefix: &str, filters: &Filters) -> Result<Self, Error> {
         let meta = std::fs::metadata(root)
             .map_err(|e| Error::invalid(format!("cannot read source {}: {e}", root.display())))?;
         if !meta.is_dir() {
@@ -57,6 +62,7 @@ impl Walk {
         let mut walk = Self {
             root: root.to_path_buf(),
             prefix: prefix.to_string(),
+            filters: filters.clone(),
             stack: Vec::new(),
         };
         let left = walk
@@ -110,6 +116,12 @@ impl Iterator for Walk {
             let path = self.root.join(&rel);
             if entry.meta.is_dir() {
                 let id = (entry.meta.dev(), entry.meta.ino());
+                if rel
+                    .to_str()
+                    .is_some_and(|r| self.filters.skips_folder(&format!("{r}/")))
+                {
+                    continue;
+                }
                 if self.stack.iter().any(|f| f.id == id) {
                     warn!(
                         "skipping {}: a link back to a folder above it",
@@ -288,4 +300,44 @@ pub(crate) fn list<C: ObjectClient>(
         }
     });
     rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The keys a walk of `root` yields with `filters`.
+    fn keys(root: &Path, filters: &Filters) -> Vec<String> {
+        Walk::new(root, "p/", filters)
+            .unwrap()
+            .map(|f| match f {
+                Found::Item(i) => i.key,
+                Found::Bad(b) => format!("bad {}", b.path.display()),
+                Found::Fatal(e) => format!("fatal {e}"),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_folder_the_filters_rule_out_is_not_entered() {
+        let dir = tempfile::tempdir().unwrap();
+        for rel in ["a.txt", "skip/b.txt", "skip/deep/c.txt", "skipper/d.txt"] {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, rel).unwrap();
+        }
+        let all = keys(dir.path(), &Filters::default());
+        let want = [
+            "p/a.txt",
+            "p/skip/b.txt",
+            "p/skip/deep/c.txt",
+            "p/skipper/d.txt",
+        ];
+        assert_eq!(all, want);
+        let skip = Filters::default().exclude("skip/*").unwrap();
+        assert_eq!(keys(dir.path(), &skip), ["p/a.txt", "p/skipper/d.txt"]);
+        // An include after the exclude: every file is walked, for the filters to judge.
+        let back = skip.include("*.txt").unwrap();
+        assert_eq!(keys(dir.path(), &back), want);
+    }
 }

@@ -257,10 +257,10 @@ impl Sides {
 pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<SyncOutcome, Error> {
     crate::job::check(&s.tree.settings, &s.tree.options)?;
     let prefix = keys::as_folder(&s.tree.prefix);
-    let source = walk_into(Walk::new(&s.tree.root, &prefix)?, READ_AHEAD);
+    let filters = s.tree.filters.sharded(s.tree.shard);
+    let source = walk_into(Walk::new(&s.tree.root, &prefix, &filters)?, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
-    let filters = s.tree.filters.sharded(s.tree.shard);
     let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
     let sides = Sides::folder(Direction::Up, &s.tree.bucket, prefix);
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
@@ -278,12 +278,12 @@ pub(crate) async fn down<C: ObjectClient>(
     let prefix = keys::as_folder(&s.tree.prefix);
     let root = Some(s.tree.root.clone());
     let source = list(&ctx, super::listing(&s.tree), root, READ_AHEAD, true);
+    let filters = s.tree.filters.sharded(s.tree.shard);
     let dest = if s.tree.root.is_dir() {
-        walk_into(Walk::new(&s.tree.root, &prefix)?, READ_AHEAD)
+        walk_into(Walk::new(&s.tree.root, &prefix, &filters)?, READ_AHEAD)
     } else {
         mpsc::channel(1).1
     };
-    let filters = s.tree.filters.sharded(s.tree.shard);
     let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
     let sides = Sides::folder(Direction::Down, &s.tree.bucket, prefix);
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
