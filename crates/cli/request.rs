@@ -317,8 +317,11 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         &args.source_profile,
         &args.source_region,
     );
-    if source.is_none() && src.bucket == dst.bucket {
-        overlap(&src.key, &dst.key)?;
+    if source.is_none() {
+        on_the_server(args)?;
+        if src.bucket == dst.bucket {
+            overlap(&src.key, &dst.key)?;
+        }
     }
     if source.is_some() && args.restart {
         return Err(bad_input(
@@ -345,6 +348,14 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         tree,
         source: source.map(Box::new),
     })
+}
+
+/// Refuses the flags about bodies ferry sends, for a copy the server makes.
+fn on_the_server(args: &CpArgs) -> Result<(), CliError> {
+    refuse_flags(
+        &[("--sign-payload", args.sign_payload)],
+        "for bodies ferry sends; a copy on one server sends none (between servers, it applies)",
+    )
 }
 
 /// Refuses two prefixes of one bucket where one holds the other: what is copied would be
@@ -405,6 +416,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         &args.source_profile,
         &args.source_region,
     ) else {
+        on_the_server(args)?;
         return Ok(Work::Copy {
             copy,
             src: args.src.clone(),

@@ -24,6 +24,7 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
     let bucket_only = format!("s3://{bucket}/");
     let dotdot = format!("s3://{bucket}/a/../k");
     let dot = format!("s3://{bucket}/a/./k");
+    let prefix = format!("s3://{bucket}/from/");
     let missing = dir.join("missing");
     // A sparse 60 GiB file: 5 MiB parts would need 12,288.
     let sparse = dir.join("sparse.bin");
@@ -225,6 +226,21 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             "--recursive to stdout",
             vec!["cp", "-r", &bucket_only, "-"],
             "stdout takes one object",
+        ),
+        (
+            "--sign-payload on a copy the server makes",
+            vec!["cp", &dst, &changed_dst, "--sign-payload"],
+            "--sign-payload is for bodies ferry sends",
+        ),
+        (
+            "--sign-payload on a tree the server copies",
+            vec!["cp", "-r", &prefix, &changed_dst, "--sign-payload"],
+            "--sign-payload is for bodies ferry sends",
+        ),
+        (
+            "--exclude without --recursive",
+            vec!["cp", f, &dst, "--exclude", "*.log"],
+            "give -r to copy a folder or a prefix",
         ),
     ];
     for (name, args, needle) in cases {
