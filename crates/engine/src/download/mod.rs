@@ -474,6 +474,17 @@ pub(crate) async fn run<C: ObjectClient>(
         }
         None => job.head(None).await?,
     };
+    // Memory holds the bytes whole: no more than the memory budget allows (checked before
+    // any request about the object's parts).
+    let most = shared.memory.total();
+    if matches!(target, Target::Memory) && meta.content_length > most {
+        return Err(Error::invalid(format!(
+            "{} is {} bytes, more than the {most} bytes of the memory budget a download to \
+             memory may hold; download it to a file or a writer",
+            job.name(),
+            meta.content_length
+        )));
+    }
     let object = Arc::new(describe(&job, &meta, job.settings.verify).await?);
     let size = object.size;
     let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
@@ -484,15 +495,6 @@ pub(crate) async fn run<C: ObjectClient>(
             to_writer::to_writer(job, object, ranges, range_size, &mut *w).await
         }
         Target::Memory => {
-            // The bytes are held whole: no more than the memory budget allows.
-            let most = job.ctx.shared.memory.total();
-            if size > most {
-                return Err(Error::invalid(format!(
-                    "{} is {size} bytes, more than the {most} bytes of the memory budget a \
-                     download to memory may hold; download it to a file or a writer",
-                    job.name()
-                )));
-            }
             let mut buf: Vec<u8> = Vec::with_capacity(size as usize);
             let mut o = to_writer::to_writer(job, object, ranges, range_size, &mut buf).await?;
             o.data = Some(buf.into());

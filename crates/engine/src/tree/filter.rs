@@ -108,8 +108,9 @@ pub(crate) fn selected(
                 Found::Bad(b) if !b.key.is_empty() => Some(&b.key),
                 _ => None,
             };
-            let rel = |k: &String| k.strip_prefix(prefix.as_str()).unwrap_or(k).to_owned();
-            if key.is_some_and(|k| !filters.allows(&rel(k))) {
+            let left_out =
+                |k: &String| !filters.allows(k.strip_prefix(prefix.as_str()).unwrap_or(k));
+            if key.is_some_and(left_out) {
                 continue;
             }
             if tx.send(f).await.is_err() {
