@@ -25,6 +25,9 @@ use std::process::ExitCode;
 /// in flight moving.
 const BLOCKING_THREADS: usize = 64;
 
+/// How long ending waits for file work still on a blocking thread once the command is done.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 fn main() -> ExitCode {
     let matches = <args::Cli as clap::CommandFactory>::command().get_matches();
     let mut cli = <args::Cli as clap::FromArgMatches>::from_arg_matches(&matches)
@@ -46,8 +49,13 @@ fn main() -> ExitCode {
             return ExitCode::from(exit::FAILED);
         }
     };
-    match runtime.block_on(commands::run(cli)) {
+    let code = match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => e.report(),
-    }
+    };
+    // Every transfer has ended; what may still run is a read that cannot be cancelled (stdin
+    // or a pipe whose writer is silent, a named pipe waiting for one). Dropping the runtime
+    // would wait for it, holding an interrupted ferry until the writer stops.
+    runtime.shutdown_timeout(SHUTDOWN_WAIT);
+    code
 }

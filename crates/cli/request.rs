@@ -82,8 +82,10 @@ impl Work {
 /// Checks `cp SRC DST` and its flags.
 pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let s3 = |s: &str| s.starts_with("s3://");
-    let stdin = args.src == "-";
-    let to_stdout = args.dst == "-";
+    // stdin, or a path that can only be read once (a named pipe, a shell's `<(command)`).
+    let stream =
+        args.src == "-" || (!s3(&args.src) && Source::is_stream_path(Path::new(&args.src)));
+    let to_stdout = names_stdout(&args.dst);
     let work = match (s3(&args.src), s3(&args.dst)) {
         _ if args.plan.is_some() => plan_work(args)?,
         _ if args.shard.is_some() && !args.recursive => {
@@ -109,7 +111,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
             )));
         }
     };
-    let memory = if stdin { STREAM_MEMORY } else { FILE_MEMORY };
+    let memory = if stream { STREAM_MEMORY } else { FILE_MEMORY };
     let manager = manager_config(args.concurrency, &args.memory_limit, &args.bwlimit, memory)?;
     Ok(Cp {
         work,
@@ -134,12 +136,19 @@ fn single_only(args: &CpArgs) -> Result<(), CliError> {
 fn upload(args: &CpArgs) -> Result<Work, CliError> {
     let from_stdin = args.src == "-";
     let src_path = (!from_stdin).then(|| Path::new(&args.src).to_path_buf());
+    // A pipe or a device named by a path is read once, as stdin is.
+    let piped = src_path.as_deref().is_some_and(Source::is_stream_path);
     let mut dst = parse_s3_url(&args.dst)?;
     if dst.key.is_empty() || dst.key.ends_with('/') {
-        let Some(name) = src_path.as_ref().and_then(|p| p.file_name()) else {
-            return Err(bad_input(
-                "give the destination key (s3://bucket/key) when reading from stdin",
-            ));
+        let Some(name) = src_path
+            .as_ref()
+            .and_then(|p| p.file_name())
+            .filter(|_| !piped)
+        else {
+            return Err(bad_input(format!(
+                "give the destination key (s3://bucket/key) when reading from {}",
+                if piped { "a pipe" } else { "stdin" }
+            )));
         };
         dst.key.push_str(&name.to_string_lossy());
     }
@@ -153,7 +162,7 @@ fn upload(args: &CpArgs) -> Result<Work, CliError> {
     let settings = upload_settings(args)?;
     let expected_size = size_flag("--expected-size", &args.expected_size)?;
     let source = match &src_path {
-        Some(p) => {
+        Some(p) if !piped => {
             let meta = std::fs::metadata(p)
                 .map_err(|e| bad_input(format!("cannot read source {}: {e}", p.display())))?;
             if meta.is_dir() {
@@ -165,13 +174,15 @@ fn upload(args: &CpArgs) -> Result<Work, CliError> {
             std::fs::File::open(p)
                 .map_err(|e| bad_input(format!("cannot read source {}: {e}", p.display())))?;
             if expected_size.is_some() {
-                return Err(bad_input("--expected-size is for streams from stdin"));
+                return Err(bad_input(
+                    "--expected-size is for streams (stdin or a pipe); a file has a size",
+                ));
             }
             ferry_engine::plan(meta.len(), &settings.plan)
                 .map_err(|e| bad_input(format!("{}: {e}", p.display())))?;
             Source::File(p.clone())
         }
-        None => {
+        _ => {
             if args.restart {
                 return Err(bad_input("--restart is for files: a stream cannot resume"));
             }
@@ -184,8 +195,16 @@ fn upload(args: &CpArgs) -> Result<Work, CliError> {
                 ferry_engine::plan(size, &settings.plan)
                     .map_err(|e| bad_input(format!("--expected-size: {e}")))?;
             }
+            let reader: Box<dyn tokio::io::AsyncRead + Send + Unpin> = match &src_path {
+                // Opened once, here: a named pipe waits for its writer (as `cat` does), and a
+                // second open would wait for another.
+                Some(p) => Box::new(tokio::fs::File::from_std(std::fs::File::open(p).map_err(
+                    |e| bad_input(format!("cannot read source {}: {e}", p.display())),
+                )?)),
+                None => Box::new(tokio::io::stdin()),
+            };
             Source::Reader {
-                reader: Box::new(tokio::io::stdin()),
+                reader,
                 size: expected_size,
             }
         }
@@ -204,6 +223,26 @@ fn upload(args: &CpArgs) -> Result<Work, CliError> {
     })
 }
 
+/// Whether `dst` is this process's stdout: `-`, or a path that is the same file
+/// (`/dev/stdout`, `/dev/fd/1`, where stdout is redirected). It is then written in order, as
+/// `-` is, and reports go to stderr, not into the data.
+fn names_stdout(dst: &str) -> bool {
+    use std::os::fd::AsFd as _;
+    use std::os::unix::fs::MetadataExt as _;
+    if dst == "-" {
+        return true;
+    }
+    let ours = std::io::stdout()
+        .as_fd()
+        .try_clone_to_owned()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata());
+    match (ours, std::fs::metadata(dst)) {
+        (Ok(o), Ok(d)) => (o.dev(), o.ino()) == (d.dev(), d.ino()),
+        _ => false,
+    }
+}
+
 /// `ferry cp s3://bucket/key FILE|-`.
 fn download(args: &CpArgs) -> Result<Work, CliError> {
     let src = parse_s3_url(&args.src)?;
@@ -216,7 +255,7 @@ fn download(args: &CpArgs) -> Result<Work, CliError> {
     ferry_s3::validate_key(&src.key).map_err(bad_input)?;
     copy_only(args)?;
     let settings = download_settings(args)?;
-    let to_stdout = args.dst == "-";
+    let to_stdout = names_stdout(&args.dst);
     let target = if to_stdout {
         if args.restart {
             return Err(bad_input("--restart is for files: stdout cannot resume"));

@@ -16,6 +16,7 @@ mod killpoints;
 mod mtime;
 mod ops;
 mod permissions;
+mod pipes;
 mod protocol;
 mod resume;
 mod scale;

@@ -107,7 +107,8 @@ pub struct DownloadOutcome {
     pub bucket: String,
     /// Key.
     pub key: String,
-    /// The file written, or `None` for a writer or memory.
+    /// The path given as the target (a file, or a device or pipe written as a stream), or
+    /// `None` for a writer or memory.
     pub path: Option<PathBuf>,
     /// The object's bytes, for a download into memory.
     pub data: Option<bytes::Bytes>,

@@ -342,3 +342,102 @@ async fn a_download_to_memory_is_held_to_the_memory_budget() {
     assert_eq!(e.kind(), ferry_engine::ErrorKind::InvalidInput, "{e}");
     assert!(e.to_string().contains("s3://b/big is 9437184 bytes"), "{e}");
 }
+
+/// A stream whose bytes run out into `then`: an error, or a writer that stays silent.
+struct Stalling {
+    bytes: std::io::Cursor<Vec<u8>>,
+    fail: bool,
+}
+
+impl tokio::io::AsyncRead for Stalling {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        use std::io::Read as _;
+        let want = buf.remaining().min(64 * 1024);
+        let mut chunk = vec![0; want];
+        let n = self.bytes.read(&mut chunk).unwrap();
+        if n > 0 {
+            buf.put_slice(&chunk[..n]);
+            return std::task::Poll::Ready(Ok(()));
+        }
+        if self.fail {
+            return std::task::Poll::Ready(Err(std::io::Error::other("the producer died")));
+        }
+        let _ = cx;
+        std::task::Poll::Pending
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stream_that_fails_or_goes_silent_midway_leaves_no_upload() {
+    let s3 = memory_s3(0);
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let stream = |fail| Source::Reader {
+        reader: Box::new(Stalling {
+            bytes: std::io::Cursor::new(data(30 * MIB, 3)),
+            fail,
+        }),
+        size: None,
+    };
+    // A read error after two parts went up: the upload is aborted, not left behind.
+    let e = m
+        .upload(Upload::new(stream(true), "b", "failed").settings(parts_of_5mib()))
+        .wait()
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("the producer died"), "{e}");
+    assert!(s3.calls("UploadPart") >= 2);
+    assert_eq!(s3.uploads(), 0, "a failed stream left its upload");
+    assert!(s3.object("b", "failed").is_none());
+
+    // A writer that goes silent: a cancel ends the upload at once and aborts it.
+    let h = m.upload(Upload::new(stream(false), "b", "silent").settings(parts_of_5mib()));
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.cancel();
+    let e = tokio::time::timeout(Duration::from_secs(5), h.wait())
+        .await
+        .expect("the cancel waited for the stream")
+        .unwrap_err();
+    assert_eq!(e.kind(), ferry_engine::ErrorKind::Cancelled, "{e}");
+    assert_eq!(s3.uploads(), 0, "a cancelled stream left its upload");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_pipe_is_read_and_written_as_a_stream() {
+    use std::os::unix::fs::FileTypeExt as _;
+    let s3 = memory_s3(0);
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("pipe");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let body = data(18 * MIB, 5);
+    let writer = {
+        let (fifo, body) = (fifo.clone(), body.clone());
+        std::thread::spawn(move || std::fs::write(fifo, body).unwrap())
+    };
+    let up = m.upload(Upload::new(Source::File(fifo.clone()), "b", "k"));
+    let o = up.wait().await.unwrap();
+    writer.join().unwrap();
+    assert_eq!(o.size, body.len() as u64);
+    assert_eq!(s3.object("b", "k").unwrap(), body);
+
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap())
+    };
+    let down = m.download(Download::new("b", "k", Target::File(fifo.clone())));
+    let o = down.wait().await.unwrap();
+    assert_eq!(reader.join().unwrap(), body);
+    assert_eq!(o.path.as_deref(), Some(fifo.as_path()));
+    let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
+    assert!(kind.is_fifo(), "the pipe was replaced by {kind:?}");
+}

@@ -132,6 +132,10 @@ pub struct Listed {
 /// Where a download's bytes go.
 pub enum Target {
     /// A file: written at offsets into `FILE.ferry-partial`, renamed over FILE once verified.
+    /// A symbolic link is followed (the file it names is replaced, the link kept, as `cp`
+    /// does); a path that is there and is neither a file nor a folder (a device such as
+    /// `/dev/null`, a named pipe, a shell's `>(command)`) is written in order, as a
+    /// [`Target::Writer`] is: renaming a file over it would replace the device or the pipe.
     File(PathBuf),
     /// A writer (stdout, a pipe): bytes in order, through a reordering window bounded by the
     /// memory budget. Cannot resume.
@@ -147,6 +151,32 @@ impl std::fmt::Debug for Target {
             Target::File(p) => write!(f, "Target::File({})", p.display()),
             Target::Writer(_) => f.write_str("Target::Writer"),
             Target::Memory => f.write_str("Target::Memory"),
+        }
+    }
+}
+
+impl Target {
+    /// What a file target really is (see [`Target::File`]); a named pipe's opening, which
+    /// waits for its reader, gives way to `cancel`.
+    async fn resolved(self, cancel: &tokio_util::sync::CancellationToken) -> Result<Self, Error> {
+        let Target::File(path) = self else {
+            return Ok(self);
+        };
+        let cannot =
+            |e: std::io::Error| Error::local(format!("cannot write to {}", path.display()), e);
+        match std::fs::metadata(&path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => {
+                let mut options = tokio::fs::OpenOptions::new();
+                options.write(true);
+                tokio::select! {
+                    file = options.open(&path) => Ok(Target::Writer(Box::new(file.map_err(cannot)?))),
+                    () = cancel.cancelled() => Err(Error::cancelled("download")),
+                }
+            }
+            Ok(_) if path.is_symlink() => {
+                Ok(Target::File(std::fs::canonicalize(&path).map_err(cannot)?))
+            }
+            _ => Ok(Target::File(path)),
         }
     }
 }
@@ -427,13 +457,19 @@ pub(crate) async fn run<C: ObjectClient>(
     download: Download,
 ) -> Result<DownloadOutcome, Error> {
     check(&download.settings)?;
+    // The outcome names the path given, whatever it resolved to.
+    let named = match &download.target {
+        Target::File(p) => Some(p.clone()),
+        _ => None,
+    };
+    let target = download.target.resolved(&ctx.cancel).await?;
     let Download {
         bucket,
         key,
         version_id,
         request,
         listed,
-        target,
+        target: _,
         settings,
     } = download;
     let shared = ctx.shared.clone();
@@ -489,16 +525,20 @@ pub(crate) async fn run<C: ObjectClient>(
     let size = object.size;
     let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
     let ranges = layout::plan_ranges(size, range_size, object.parts.as_deref());
-    match target {
-        Target::File(path) => to_file::to_file(job, object, ranges, range_size, &path).await,
+    let mut outcome = match target {
+        Target::File(path) => to_file::to_file(job, object, ranges, range_size, &path).await?,
         Target::Writer(mut w) => {
-            to_writer::to_writer(job, object, ranges, range_size, &mut *w).await
+            to_writer::to_writer(job, object, ranges, range_size, &mut *w).await?
         }
         Target::Memory => {
             let mut buf: Vec<u8> = Vec::with_capacity(size as usize);
             let mut o = to_writer::to_writer(job, object, ranges, range_size, &mut buf).await?;
             o.data = Some(buf.into());
-            Ok(o)
+            o
         }
+    };
+    if named.is_some() {
+        outcome.path = named;
     }
+    Ok(outcome)
 }

@@ -73,7 +73,10 @@ impl Upload {
 /// Where an upload's bytes come from.
 pub enum Source {
     /// A local file, read with positional reads (never whole in memory); journaled and
-    /// resumable when the manager keeps journals.
+    /// resumable when the manager keeps journals. A path that is neither a file nor a folder
+    /// (a named pipe, `/dev/fd/N` of a shell's `<(command)`, a device) is read once, as a
+    /// [`Source::Reader`] of unknown size is: it has no size to plan by and cannot be read
+    /// again.
     File(PathBuf),
     /// `len` bytes of a local file from `offset`, as one object (journaled as a file is).
     FileRange {
@@ -94,6 +97,14 @@ pub enum Source {
     },
     /// Bytes in memory: below the multipart threshold, one PutObject.
     Bytes(Bytes),
+}
+
+impl Source {
+    /// Whether [`Source::File`] reads `path` as a stream: it is there and is neither a
+    /// regular file nor a folder (a pipe, a device, a socket).
+    pub fn is_stream_path(path: &Path) -> bool {
+        std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+    }
 }
 
 impl std::fmt::Debug for Source {
@@ -126,8 +137,19 @@ pub(crate) async fn run_as<C: ObjectClient>(
     crate::job::check(&upload.settings, &upload.options)?;
     let (bucket, key, mut options) = (upload.bucket, upload.key, upload.options);
     let settings = upload.settings;
+    let cancel = ctx.cancel.clone();
     let job = |options| Arc::new(Job::new(ctx, bucket, key, options, settings, noun));
     match upload.source {
+        Source::File(path) if Source::is_stream_path(&path) => {
+            // Opening a named pipe waits for its writer: a cancel must not wait with it.
+            let file = tokio::select! {
+                opened = tokio::fs::File::open(&path) => opened.map_err(|e| {
+                    Error::invalid(format!("cannot open source {}: {e}", path.display()))
+                })?,
+                () = cancel.cancelled() => return Err(Error::cancelled(noun)),
+            };
+            stream::run_stream(job(options), Box::new(file), None).await
+        }
         Source::File(path) => {
             let opened = open_source(&path)?;
             // A whole file's object carries the modification time of the file opened (a
@@ -168,6 +190,12 @@ fn open_source(path: &Path) -> Result<(File, std::fs::Metadata), Error> {
     if meta.is_dir() {
         return Err(Error::invalid(format!(
             "source {} is a folder; give a file",
+            path.display()
+        )));
+    }
+    if !meta.is_file() {
+        return Err(Error::invalid(format!(
+            "source {} is not a regular file (a pipe or a device): it can only be read whole, as a stream",
             path.display()
         )));
     }

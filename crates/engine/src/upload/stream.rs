@@ -23,12 +23,34 @@ use crate::schedule::Pool;
 /// A boxed stream.
 pub(crate) type Reader = Box<dyn AsyncRead + Send + Unpin>;
 
+/// The stream as it is read: each read gives way to a cancel (a read of stdin or of a pipe
+/// waits as long as its writer is silent, and tokio cannot stop its read of stdin).
+struct Incoming {
+    reader: Reader,
+    cancel: tokio_util::sync::CancellationToken,
+    noun: &'static str,
+}
+
+impl Incoming {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Error> {
+        tokio::select! {
+            read = self.reader.read(buf) => read.map_err(read_error),
+            () = self.cancel.cancelled() => Err(Error::cancelled(self.noun)),
+        }
+    }
+}
+
 /// Uploads a stream of `size` bytes (or of unknown length).
 pub(crate) async fn run_stream<C: ObjectClient>(
     job: Arc<Job<C>>,
-    mut reader: Reader,
+    reader: Reader,
     size: Option<u64>,
 ) -> Result<UploadOutcome, Error> {
+    let mut reader = Incoming {
+        reader,
+        cancel: job.ctx.cancel.clone(),
+        noun: job.noun,
+    };
     let known = size
         .map(|s| plan(s, &job.settings.plan))
         .transpose()
@@ -110,7 +132,14 @@ pub(crate) async fn run_stream<C: ObjectClient>(
             } else {
                 read_spilled(&mut reader, want).await
             };
-            (read?, held)
+            match read {
+                Ok(data) => (data, held),
+                // The upload exists: the pool's failure aborts it.
+                Err(e) => {
+                    pool.fail(e);
+                    break;
+                }
+            }
         };
         let len = data.len();
         if len == 0 {
@@ -142,13 +171,13 @@ fn read_error(e: std::io::Error) -> Error {
 }
 
 /// Reads up to `len` bytes of the stream into memory; fewer means it ended.
-async fn read_memory(reader: &mut Reader, len: u64) -> Result<Bytes, Error> {
+async fn read_memory(reader: &mut Incoming, len: u64) -> Result<Bytes, Error> {
     let mut buf = BytesMut::with_capacity(len as usize);
     while (buf.len() as u64) < len {
         let want = (len - buf.len() as u64).min(CHUNK_SIZE as u64) as usize;
         let before = buf.len();
         buf.resize(before + want, 0);
-        let n = reader.read(&mut buf[before..]).await.map_err(read_error)?;
+        let n = reader.read(&mut buf[before..]).await?;
         buf.truncate(before + n);
         if n == 0 {
             break;
@@ -159,13 +188,13 @@ async fn read_memory(reader: &mut Reader, len: u64) -> Result<Bytes, Error> {
 
 /// Reads up to `len` bytes of the stream into an unlinked temporary file (0600); fewer means
 /// it ended.
-async fn read_spilled(reader: &mut Reader, len: u64) -> Result<PartData, Error> {
+async fn read_spilled(reader: &mut Incoming, len: u64) -> Result<PartData, Error> {
     let file = spill_file().map_err(|e| Error::local("making a temporary file", e))?;
     let mut written = 0u64;
     let mut buf = vec![0u8; CHUNK_SIZE];
     while written < len {
         let want = (len - written).min(CHUNK_SIZE as u64) as usize;
-        let n = reader.read(&mut buf[..want]).await.map_err(read_error)?;
+        let n = reader.read(&mut buf[..want]).await?;
         if n == 0 {
             break;
         }

@@ -1,0 +1,182 @@
+//! Paths that are not regular files, against SeaweedFS: a named pipe is read or written once,
+//! in order, and never replaced by a file; a link is followed and kept; `/dev/stdout` is
+//! stdout; an interrupt ends ferry at once even while a pipe's other end is silent.
+
+use std::io::{Read as _, Write as _};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{boto3_object, data, ferry, ferry_command, seaweed_bucket, sha256_hex, text};
+
+fn mkfifo(path: &Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
+fn is_fifo(path: &Path) -> bool {
+    use std::os::unix::fs::FileTypeExt as _;
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_fifo())
+}
+
+#[test]
+fn named_pipes_are_streamed_both_ways_and_never_replaced() {
+    let (server, _client, bucket) = seaweed_bucket("pipes");
+    let dir = tempfile::tempdir().unwrap();
+    // Above the multipart threshold: the stream goes up in parts.
+    let body = data(21 * 1024 * 1024 + 5, 41);
+    let url = format!("s3://{bucket}/from-a-pipe.bin");
+
+    // Up: a writer opens the pipe when ferry does, writes and closes. The code before opened
+    // the path twice (a check, then the upload), so the second open waited for a writer
+    // that had gone: ferry hung.
+    let fifo = dir.path().join("in.fifo");
+    mkfifo(&fifo);
+    let writer = {
+        let (fifo, body) = (fifo.clone(), body.clone());
+        std::thread::spawn(move || std::fs::write(fifo, body).unwrap())
+    };
+    let o = ferry(server, dir.path(), &["cp", fifo.to_str().unwrap(), &url]);
+    writer.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = boto3_object(server, &bucket, "from-a-pipe.bin");
+    assert_eq!(seen["sha256"], sha256_hex(&body));
+    assert_eq!(seen["size"], body.len());
+    assert!(is_fifo(&fifo));
+
+    // A pipe has no name to give the key.
+    let o = ferry(
+        server,
+        dir.path(),
+        &["cp", fifo.to_str().unwrap(), &format!("s3://{bucket}/")],
+    );
+    crate::expect_exit(&o, 2, "give the destination key");
+
+    // Down: the bytes go into the pipe, in order; the code before renamed a verified file
+    // over it, replacing the pipe (and, for root, `/dev/null` itself).
+    let out = dir.path().join("out.fifo");
+    mkfifo(&out);
+    let reader = {
+        let out = out.clone();
+        std::thread::spawn(move || std::fs::read(out).unwrap())
+    };
+    let o = ferry(
+        server,
+        dir.path(),
+        &["cp", &url, out.to_str().unwrap(), "--part-size", "4MiB"],
+    );
+    let got = reader.join().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(sha256_hex(&got), sha256_hex(&body));
+    assert!(is_fifo(&out), "the pipe was replaced");
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!("to {}", out.display())),
+        "{}",
+        text(&o)
+    );
+    let names: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.contains("ferry-partial")),
+        "{names:?}"
+    );
+
+    // A link is followed: the file it names takes the bytes, the link stays a link.
+    let real = dir.path().join("real.bin");
+    std::fs::write(&real, b"old").unwrap();
+    let link = dir.path().join("link.bin");
+    std::os::unix::fs::symlink("real.bin", &link).unwrap();
+    let o = ferry(server, dir.path(), &["cp", &url, link.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(
+        sha256_hex(&std::fs::read(&real).unwrap()),
+        sha256_hex(&body)
+    );
+
+    // `/dev/stdout` is stdout: the data alone there, the report on stderr.
+    let o = ferry(server, dir.path(), &["cp", &url, "/dev/stdout"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(sha256_hex(&o.stdout), sha256_hex(&body));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("to stdout"));
+}
+
+/// Sends SIGTERM to `child` and returns how long it took to exit, and its code.
+fn terminate(child: &mut std::process::Child) -> (Duration, Option<i32>) {
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let sent = Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return (sent.elapsed(), status.code());
+        }
+        if sent.elapsed() > Duration::from_secs(20) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            return (sent.elapsed(), None);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
+    let (server, _client, bucket) = seaweed_bucket("pipes-quiet");
+    let dir = tempfile::tempdir().unwrap();
+    let spawn = |args: &[&str], stdin: Stdio| {
+        ferry_command(server.env(), dir.path())
+            .args(args)
+            .stdin(stdin)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+
+    // stdin that has sent part of a stream and then says nothing, its writer still there:
+    // tokio's read of stdin cannot be cancelled, and the runtime waited for it, so an
+    // interrupted ferry stayed until the writer went.
+    let mut child = spawn(
+        &["cp", "-", &format!("s3://{bucket}/quiet.bin")],
+        Stdio::piped(),
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data(64 * 1024, 3)).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    let (took, code) = terminate(&mut child);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    drop(stdin);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} to stop: {err}"
+    );
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(crate::boto3_uploads(server, &bucket).is_empty());
+
+    // A named pipe no writer has opened: ferry waits for one, as `cat` does, until told to
+    // stop; then it stops.
+    let fifo = dir.path().join("nobody.fifo");
+    mkfifo(&fifo);
+    let mut child = spawn(
+        &[
+            "cp",
+            fifo.to_str().unwrap(),
+            &format!("s3://{bucket}/never.bin"),
+        ],
+        Stdio::null(),
+    );
+    std::thread::sleep(Duration::from_millis(700));
+    let (took, _) = terminate(&mut child);
+    assert!(took < Duration::from_secs(5), "took {took:?} to stop");
+    assert!(crate::boto3_uploads(server, &bucket).is_empty());
+}
