@@ -138,6 +138,10 @@ pub(crate) struct CpArgs {
     /// Refuse to replace an existing destination.
     #[arg(long, help_heading = "Transfer")]
     pub(crate) no_clobber: bool,
+    /// Print what would be copied (each object the walk or listing finds and the filters and
+    /// --shard let through), copy nothing.
+    #[arg(long, help_heading = "Tree (with -r)")]
+    pub(crate) dry_run: bool,
     /// Download: how to check the bytes. auto (the best the object offers: its checksum, else
     /// its MD5 ETag, else the size), require (fail when the object offers no check), none
     /// (size only).

@@ -93,6 +93,11 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
                 "--shard splits a tree (with -r) or a plan's parts (with --plan)",
             ));
         }
+        _ if args.dry_run && !args.recursive => {
+            return Err(bad_input(
+                "--dry-run lists what a tree would copy (with -r); without it, the one object is the one named",
+            ));
+        }
         _ if !args.filters.ordered.is_empty() && !args.recursive => {
             return Err(bad_input(
                 "--exclude and --include choose among a tree's paths: give -r to copy a folder or a prefix",
@@ -381,6 +386,7 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         settings: upload_settings(args)?,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
+        dry_run: args.dry_run,
         ..TreeCopy::new(src.bucket, &src.key, dst.bucket, &dst.key)
     };
     Ok(Work::CopyTree {
@@ -506,6 +512,7 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         settings: upload_settings(args)?,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
+        dry_run: args.dry_run,
     }))
 }
 
@@ -538,6 +545,7 @@ fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
         settings,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
+        dry_run: args.dry_run,
     }))
 }
 

@@ -78,7 +78,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
         }
         Work::UploadTree(tree) => {
             let (root, bucket) = (tree.root.clone(), tree.bucket.clone());
-            let started = Instant::now();
+            let (started, dry) = (Instant::now(), tree.dry_run);
             let (result, interrupted) = output.run_tree(&bucket, manager.upload_tree(tree)).await;
             match result {
                 Ok(o) if o.objects == 0 && !o.interrupted => {
@@ -88,14 +88,14 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
                     ));
                     Ok(())
                 }
-                Ok(o) => tally(output, "upload", &bucket, &o, started),
+                Ok(o) => tally(output, "upload", &bucket, &o, (started, dry)),
                 Err(e) => Err(engine_error(&e, interrupted, None)),
             }
         }
         Work::PlanWork(work) => crate::scale::worker(output, manager.work(work)).await,
         Work::CopyTree { tree, source } => {
             let bucket = tree.bucket.clone();
-            let started = Instant::now();
+            let (started, dry) = (Instant::now(), tree.dry_run);
             let handle = match source {
                 Some(g) => {
                     let source = manager.sibling(Arc::new(client_for(&g, connections).await?));
@@ -105,16 +105,16 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             };
             let (result, interrupted) = output.run_tree(&bucket, handle).await;
             match result {
-                Ok(o) => tally(output, "copy", &bucket, &o, started),
+                Ok(o) => tally(output, "copy", &bucket, &o, (started, dry)),
                 Err(e) => Err(engine_error(&e, interrupted, None)),
             }
         }
         Work::DownloadTree(tree) => {
             let bucket = tree.bucket.clone();
-            let started = Instant::now();
+            let (started, dry) = (Instant::now(), tree.dry_run);
             let (result, interrupted) = output.run_tree(&bucket, manager.download_tree(tree)).await;
             match result {
-                Ok(o) => tally(output, "download", &bucket, &o, started),
+                Ok(o) => tally(output, "download", &bucket, &o, (started, dry)),
                 Err(e) => Err(engine_error(&e, interrupted, None)),
             }
         }
@@ -230,13 +230,14 @@ fn settle(
     Err(engine_error(&e, false, kept))
 }
 
-/// Prints a tree's summary and turns its failures into the exit code.
+/// Prints a tree's summary (begun at `started`; `dry_run`: what it would move) and turns its
+/// failures into the exit code.
 fn tally(
     output: Output,
     verb: &str,
     bucket: &str,
     o: &TreeOutcome,
-    started: Instant,
+    (started, dry_run): (Instant, bool),
 ) -> Result<(), CliError> {
     let elapsed = secs(started);
     if output.json {
@@ -245,9 +246,18 @@ fn tally(
             serde_json::json!({
                 "objects": o.objects, "done": o.done, "failed": o.failed.len(),
                 "kept": o.kept, "bytes": o.bytes, "seconds": elapsed,
-                "interrupted": o.interrupted, "stopped": o.stopped,
+                "interrupted": o.interrupted, "stopped": o.stopped, "dry_run": dry_run,
             }),
         ));
+    } else if dry_run && o.is_complete() {
+        output.say(&format!(
+            "(dry run) {verb}: {} object{}, {} bytes; nothing was {}",
+            o.objects,
+            if o.objects == 1 { "" } else { "s" },
+            o.bytes,
+            if verb == "upload" { "sent" } else { "written" },
+        ));
+        return Ok(());
     } else if o.is_complete() {
         output.say(&format!(
             "{verb}: {} object{}, {} bytes in {elapsed:.1} s ({:.1} MiB/s)",

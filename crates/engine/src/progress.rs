@@ -280,8 +280,8 @@ pub enum Event {
         outcome: UploadOutcome,
     },
     /// A sync decided about a path: a skip (the same on both sides), a deletion, or in a dry
-    /// run a transfer that would be made. (A transfer made reports its end as any tree's
-    /// object does.)
+    /// run a transfer that would be made; a tree's dry run (`cp -r --dry-run`) reports each
+    /// of its objects so. (A transfer made reports its end as any tree's object does.)
     Synced {
         /// What.
         action: crate::outcome::SyncAction,

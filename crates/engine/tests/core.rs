@@ -441,3 +441,33 @@ async fn a_named_pipe_is_read_and_written_as_a_stream() {
     let kind = std::fs::symlink_metadata(&fifo).unwrap().file_type();
     assert!(kind.is_fifo(), "the pipe was replaced by {kind:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trees_dry_run_reports_each_object_and_sends_nothing() {
+    let s3 = memory_s3(0);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..12u8 {
+        std::fs::write(dir.path().join(format!("f{i:02}")), data(100, i)).unwrap();
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let tree = TreeUpload {
+        dry_run: true,
+        ..TreeUpload::new(dir.path(), "b", "t")
+    };
+    let h = m.upload_tree(tree);
+    let mut events = h.subscribe();
+    let o = h.wait().await.unwrap();
+    assert_eq!((o.objects, o.done, o.bytes), (12, 0, 1200));
+    assert!(o.is_complete());
+    let mut reported = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let Event::Synced { key, dry_run, .. } = e {
+            assert!(dry_run);
+            reported.push(key);
+        }
+    }
+    assert_eq!(reported.len(), 12);
+    assert!(reported.contains(&"t/f07".to_string()), "{reported:?}");
+    assert_eq!(s3.calls("PutObject") + s3.calls("CreateMultipartUpload"), 0);
+    assert!(s3.object("b", "t/f07").is_none());
+}

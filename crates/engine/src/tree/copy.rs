@@ -47,6 +47,8 @@ pub struct TreeCopy {
     pub filters: Filters,
     /// Only the objects of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
+    /// Only report what would be copied (see [`Event::Synced`]), copy nothing.
+    pub dry_run: bool,
 }
 
 impl TreeCopy {
@@ -69,6 +71,7 @@ impl TreeCopy {
             settings: UploadSettings::default(),
             filters: Filters::default(),
             shard: None,
+            dry_run: false,
         }
     }
 
@@ -118,6 +121,10 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     };
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(found, filters, keys::as_folder(&tree.from_prefix));
+    if tree.dry_run {
+        let sides = super::sides::Sides::of_copy(&tree);
+        return super::sides::report_only(&ctx, found, &sides).await;
+    }
     copy_found(ctx, source, tree, found).await
 }
 

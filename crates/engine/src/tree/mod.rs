@@ -10,6 +10,7 @@
 pub(crate) mod copy;
 pub(crate) mod filter;
 pub(crate) mod keys;
+pub(crate) mod sides;
 pub(crate) mod sync;
 mod walk;
 
@@ -29,6 +30,7 @@ use crate::schedule::{Pool, Sink};
 use crate::shard::Shard;
 use crate::upload::{Source, Upload};
 use filter::{Filters, selected};
+use sides::{Direction, Sides};
 
 /// Items a walk or a listing reads ahead of the transfers.
 const READ_AHEAD: usize = 1000;
@@ -54,6 +56,8 @@ pub struct TreeUpload {
     pub filters: Filters,
     /// Only the files of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
+    /// Only report what would be sent (see [`Event::Synced`]), send nothing.
+    pub dry_run: bool,
 }
 
 impl TreeUpload {
@@ -68,6 +72,7 @@ impl TreeUpload {
             settings: UploadSettings::default(),
             filters: Filters::default(),
             shard: None,
+            dry_run: false,
         }
     }
 }
@@ -90,6 +95,8 @@ pub struct TreeDownload {
     pub filters: Filters,
     /// Only the objects of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
+    /// Only report what would be written (see [`Event::Synced`]), write nothing.
+    pub dry_run: bool,
 }
 
 impl TreeDownload {
@@ -103,6 +110,7 @@ impl TreeDownload {
             settings: DownloadSettings::default(),
             filters: Filters::default(),
             shard: None,
+            dry_run: false,
         }
     }
 }
@@ -139,6 +147,10 @@ pub(crate) async fn upload<C: ObjectClient>(
     let filters = tree.filters.sharded(tree.shard);
     let walk = walk::Walk::new(&tree.root, &prefix, &filters)?;
     let found = selected(walk::walk_into(walk, READ_AHEAD), filters, prefix);
+    if tree.dry_run {
+        let sides = Sides::folder(Direction::Up, &tree.bucket, keys::as_folder(&tree.prefix));
+        return sides::report_only(&ctx, found, &sides).await;
+    }
     upload_found(ctx, tree, found).await
 }
 
@@ -192,6 +204,10 @@ pub(crate) async fn download<C: ObjectClient>(
     );
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(listed, filters, keys::as_folder(&tree.prefix));
+    if tree.dry_run {
+        let sides = Sides::folder(Direction::Down, &tree.bucket, keys::as_folder(&tree.prefix));
+        return sides::report_only(&ctx, found, &sides).await;
+    }
     download_found(ctx, tree, found).await
 }
 

@@ -11,10 +11,11 @@ use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
-use super::{Compare, Direction, Sides, SyncSettings, TreeCopy};
+use super::{Compare, SyncSettings, TreeCopy};
 use crate::context::Context;
 use crate::error::Failure;
 use crate::outcome::SyncAction;
+use crate::tree::sides::{Direction, Sides};
 use crate::tree::{Found, Item, TreeDownload, TreeUpload};
 
 /// Asks whether source item `a` and destination item `b` are the same; gives `a` back.

@@ -7,11 +7,12 @@ use std::collections::BTreeMap;
 use ferry_s3::ObjectClient;
 use tokio::sync::mpsc;
 
+use super::SyncSettings;
 use super::judge::{self, Merged, Probe, send};
-use super::{Sides, SyncSettings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::SyncAction;
+use crate::tree::sides::Sides;
 use crate::tree::{Found, Item};
 
 /// The next item of a side, or its end; a bad entry goes on to the transfers (it fails

@@ -26,12 +26,12 @@ use tokio::sync::mpsc;
 
 use super::copy::TreeCopy;
 use super::filter::{Filters, selected};
+use super::sides::{Direction, Sides};
 use super::walk::{Walk, list, walk_into};
 use super::{Found, Item, READ_AHEAD, TreeDownload, TreeUpload, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
-use crate::outcome::{ObjectFailure, SyncAction, TreeOutcome};
-use crate::progress::Event;
+use crate::outcome::{ObjectFailure, TreeOutcome};
 use judge::Probe;
 
 /// When a source object and its destination count as the same.
@@ -120,139 +120,6 @@ impl SyncOutcome {
     }
 }
 
-/// Which side is which.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    Up,
-    Down,
-    Copy,
-}
-
-/// The two sides of a sync: the way data moves, the prefix each side's keys start with, and
-/// the buckets (empty for a folder's side), which name items in events.
-#[derive(Debug, Clone)]
-struct Sides {
-    direction: Direction,
-    source_bucket: String,
-    source_prefix: String,
-    dest_bucket: String,
-    dest_prefix: String,
-}
-
-fn url(bucket: &str, key: &str) -> String {
-    format!("s3://{bucket}/{key}")
-}
-
-impl Sides {
-    /// The sides of a sync between a folder and `prefix` in `bucket`: the folder's paths are
-    /// keys below the same prefix.
-    fn folder(direction: Direction, bucket: &str, prefix: String) -> Self {
-        let (mut source_bucket, mut dest_bucket) = (String::new(), bucket.to_string());
-        if direction == Direction::Down {
-            std::mem::swap(&mut source_bucket, &mut dest_bucket);
-        }
-        Sides {
-            direction,
-            source_bucket,
-            source_prefix: prefix.clone(),
-            dest_bucket,
-            dest_prefix: prefix,
-        }
-    }
-
-    /// An item's key below its side's prefix: what the two sides match on.
-    fn rel<'a>(&self, i: &'a Item, source: bool) -> &'a str {
-        let prefix = if source {
-            &self.source_prefix
-        } else {
-            &self.dest_prefix
-        };
-        i.key.strip_prefix(prefix.as_str()).unwrap_or(&i.key)
-    }
-
-    /// The transfer a source item needs.
-    fn transfer(&self) -> SyncAction {
-        match self.direction {
-            Direction::Up => SyncAction::Upload,
-            Direction::Down => SyncAction::Download,
-            Direction::Copy => SyncAction::Copy,
-        }
-    }
-
-    /// The deletion a destination item needs.
-    fn deletion(&self) -> SyncAction {
-        match self.direction {
-            Direction::Down => SyncAction::DeleteFile,
-            _ => SyncAction::DeleteObject,
-        }
-    }
-
-    /// A source item's destination key.
-    fn dest_key(&self, i: &Item) -> String {
-        match self.direction {
-            Direction::Copy => format!("{}{}", self.dest_prefix, self.rel(i, true)),
-            _ => i.key.clone(),
-        }
-    }
-
-    /// What an event says of source item `i`: its key, its name, and where it goes.
-    fn names(&self, i: &Item) -> (String, String, String) {
-        let key = self.dest_key(i);
-        match self.direction {
-            Direction::Up => (
-                key.clone(),
-                i.path.display().to_string(),
-                url(&self.dest_bucket, &key),
-            ),
-            Direction::Down => (
-                i.key.clone(),
-                url(&self.source_bucket, &i.key),
-                i.path.display().to_string(),
-            ),
-            Direction::Copy => (
-                key.clone(),
-                url(&self.source_bucket, &i.key),
-                url(&self.dest_bucket, &key),
-            ),
-        }
-    }
-
-    /// Reports a decision about source item `i`.
-    fn report<C: ObjectClient>(
-        &self,
-        ctx: &Context<C>,
-        action: SyncAction,
-        i: &Item,
-        dry_run: bool,
-    ) {
-        let (key, from, to) = self.names(i);
-        ctx.emit(Event::Synced {
-            action,
-            key,
-            from,
-            to: Some(to),
-            size: i.size,
-            dry_run,
-        });
-    }
-
-    /// Reports the deletion of destination item `i`.
-    fn report_deletion<C: ObjectClient>(&self, ctx: &Context<C>, i: &Item, dry_run: bool) {
-        let from = match self.direction {
-            Direction::Down => i.path.display().to_string(),
-            _ => url(&self.dest_bucket, &i.key),
-        };
-        ctx.emit(Event::Synced {
-            action: self.deletion(),
-            key: i.key.clone(),
-            from,
-            to: None,
-            size: i.size,
-            dry_run,
-        });
-    }
-}
-
 /// Runs a sync up in `ctx`.
 pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<SyncOutcome, Error> {
     crate::job::check(&s.tree.settings, &s.tree.options)?;
@@ -305,13 +172,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         None => list(&ctx, listing, None, READ_AHEAD, true),
     };
     let dest = list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true);
-    let sides = Sides {
-        direction: Direction::Copy,
-        source_bucket: s.tree.from_bucket.clone(),
-        source_prefix: keys::as_folder(&s.tree.from_prefix),
-        dest_bucket: s.tree.bucket.clone(),
-        dest_prefix: keys::as_folder(&s.tree.prefix),
-    };
+    let sides = Sides::of_copy(&s.tree);
     let filters = s.tree.filters.sharded(s.tree.shard);
     let (from, dest) = both_selected(
         filters,

@@ -1,0 +1,200 @@
+//! The two sides of a tree or a sync (which way data moves, each side's bucket and prefix),
+//! how an event names an item of them, and a dry run: what a tree would move, reported.
+
+use ferry_s3::ObjectClient;
+use tokio::sync::mpsc;
+
+use super::copy::TreeCopy;
+use super::{Found, Item, Tally, keys};
+use crate::context::Context;
+use crate::error::Error;
+use crate::outcome::{SyncAction, TreeOutcome};
+use crate::progress::Event;
+
+/// `s3://bucket/key`.
+pub(crate) fn url(bucket: &str, key: &str) -> String {
+    format!("s3://{bucket}/{key}")
+}
+
+/// Which side is which.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Up,
+    Down,
+    Copy,
+}
+
+/// The two sides of a tree or a sync: the way data moves, the prefix each side's keys start with, and
+/// the buckets (empty for a folder's side), which name items in events.
+#[derive(Debug, Clone)]
+pub(crate) struct Sides {
+    pub(crate) direction: Direction,
+    pub(crate) source_bucket: String,
+    pub(crate) source_prefix: String,
+    pub(crate) dest_bucket: String,
+    pub(crate) dest_prefix: String,
+}
+
+impl Sides {
+    /// The sides of a tree copy: the source prefix's keys to the same keys below the
+    /// destination prefix.
+    pub(crate) fn of_copy(tree: &TreeCopy) -> Self {
+        Sides {
+            direction: Direction::Copy,
+            source_bucket: tree.from_bucket.clone(),
+            source_prefix: keys::as_folder(&tree.from_prefix),
+            dest_bucket: tree.bucket.clone(),
+            dest_prefix: keys::as_folder(&tree.prefix),
+        }
+    }
+
+    /// The sides of a tree between a folder and `prefix` in `bucket`: the folder's paths are
+    /// keys below the same prefix.
+    pub(crate) fn folder(direction: Direction, bucket: &str, prefix: String) -> Self {
+        let (mut source_bucket, mut dest_bucket) = (String::new(), bucket.to_string());
+        if direction == Direction::Down {
+            std::mem::swap(&mut source_bucket, &mut dest_bucket);
+        }
+        Sides {
+            direction,
+            source_bucket,
+            source_prefix: prefix.clone(),
+            dest_bucket,
+            dest_prefix: prefix,
+        }
+    }
+
+    /// An item's key below its side's prefix: what the two sides match on.
+    pub(crate) fn rel<'a>(&self, i: &'a Item, source: bool) -> &'a str {
+        let prefix = if source {
+            &self.source_prefix
+        } else {
+            &self.dest_prefix
+        };
+        i.key.strip_prefix(prefix.as_str()).unwrap_or(&i.key)
+    }
+
+    /// The transfer a source item needs.
+    pub(crate) fn transfer(&self) -> SyncAction {
+        match self.direction {
+            Direction::Up => SyncAction::Upload,
+            Direction::Down => SyncAction::Download,
+            Direction::Copy => SyncAction::Copy,
+        }
+    }
+
+    /// The deletion a destination item needs.
+    pub(crate) fn deletion(&self) -> SyncAction {
+        match self.direction {
+            Direction::Down => SyncAction::DeleteFile,
+            _ => SyncAction::DeleteObject,
+        }
+    }
+
+    /// A source item's destination key.
+    pub(crate) fn dest_key(&self, i: &Item) -> String {
+        match self.direction {
+            Direction::Copy => format!("{}{}", self.dest_prefix, self.rel(i, true)),
+            _ => i.key.clone(),
+        }
+    }
+
+    /// What an event says of source item `i`: its key, its name, and where it goes.
+    pub(crate) fn names(&self, i: &Item) -> (String, String, String) {
+        let key = self.dest_key(i);
+        match self.direction {
+            Direction::Up => (
+                key.clone(),
+                i.path.display().to_string(),
+                url(&self.dest_bucket, &key),
+            ),
+            Direction::Down => (
+                i.key.clone(),
+                url(&self.source_bucket, &i.key),
+                i.path.display().to_string(),
+            ),
+            Direction::Copy => (
+                key.clone(),
+                url(&self.source_bucket, &i.key),
+                url(&self.dest_bucket, &key),
+            ),
+        }
+    }
+
+    /// Reports a decision about source item `i`.
+    pub(crate) fn report<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        action: SyncAction,
+        i: &Item,
+        dry_run: bool,
+    ) {
+        let (key, from, to) = self.names(i);
+        ctx.emit(Event::Synced {
+            action,
+            key,
+            from,
+            to: Some(to),
+            size: i.size,
+            dry_run,
+        });
+    }
+
+    /// Reports the deletion of destination item `i`.
+    pub(crate) fn report_deletion<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        i: &Item,
+        dry_run: bool,
+    ) {
+        let from = match self.direction {
+            Direction::Down => i.path.display().to_string(),
+            _ => url(&self.dest_bucket, &i.key),
+        };
+        ctx.emit(Event::Synced {
+            action: self.deletion(),
+            key: i.key.clone(),
+            from,
+            to: None,
+            size: i.size,
+            dry_run,
+        });
+    }
+}
+
+/// A dry run: reports each object `found` yields as the transfer it would be (an
+/// [`Event::Synced`] with `dry_run`), counted in `objects` and `bytes`; an entry that cannot
+/// be transferred fails as it would. Nothing is transferred.
+pub(crate) async fn report_only<C: ObjectClient>(
+    ctx: &Context<C>,
+    mut found: mpsc::Receiver<Found>,
+    sides: &Sides,
+) -> Result<TreeOutcome, Error> {
+    let mut tally = Tally {
+        ctx,
+        outcome: TreeOutcome::default(),
+        unsigned: 0,
+    };
+    loop {
+        let next = tokio::select! {
+            f = found.recv() => f,
+            () = ctx.cancel.cancelled() => {
+                tally.outcome.interrupted = true;
+                None
+            }
+        };
+        match next {
+            None => return Ok(tally.outcome),
+            Some(Found::Fatal(e)) => return Err(e),
+            Some(Found::Bad(f)) => {
+                tally.outcome.objects += 1;
+                tally.failed(f, 0);
+            }
+            Some(Found::Item(i)) => {
+                tally.outcome.objects += 1;
+                tally.outcome.bytes += i.size;
+                sides.report(ctx, sides.transfer(), &i, true);
+            }
+        }
+    }
+}
