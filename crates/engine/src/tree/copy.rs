@@ -12,6 +12,7 @@ use tokio::sync::{Semaphore, mpsc};
 const MIB: u64 = 1024 * 1024;
 
 use super::filter::{Filters, selected};
+use super::sides::{Direction, Sides, report_only};
 use super::{Ended, Found, Item, READ_AHEAD, keys, run};
 use crate::context::Context;
 use crate::copy::{Copy, ObjectSource};
@@ -85,6 +86,17 @@ impl TreeCopy {
         super::folder_listing(&self.bucket, &self.prefix, &self.options.request)
     }
 
+    /// Its sides: the source prefix's keys to the same keys below the destination prefix.
+    pub(crate) fn sides(&self) -> Sides {
+        Sides {
+            direction: Direction::Copy,
+            source_bucket: self.from_bucket.clone(),
+            source_prefix: keys::as_folder(&self.from_prefix),
+            dest_bucket: self.bucket.clone(),
+            dest_prefix: keys::as_folder(&self.prefix),
+        }
+    }
+
     /// The destination key of source key `key`.
     pub(crate) fn key_for(&self, key: &str) -> String {
         let from = keys::as_folder(&self.from_prefix);
@@ -122,8 +134,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(found, filters, keys::as_folder(&tree.from_prefix));
     if tree.dry_run {
-        let sides = super::sides::Sides::of_copy(&tree);
-        return super::sides::report_only(&ctx, found, &sides).await;
+        return report_only(&ctx, found, &tree.sides()).await;
     }
     copy_found(ctx, source, tree, found).await
 }

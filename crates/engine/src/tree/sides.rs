@@ -4,8 +4,7 @@
 use ferry_s3::ObjectClient;
 use tokio::sync::mpsc;
 
-use super::copy::TreeCopy;
-use super::{Found, Item, Tally, keys};
+use super::{Found, Item, Tally};
 use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::{SyncAction, TreeOutcome};
@@ -24,8 +23,8 @@ pub(crate) enum Direction {
     Copy,
 }
 
-/// The two sides of a tree or a sync: the way data moves, the prefix each side's keys start with, and
-/// the buckets (empty for a folder's side), which name items in events.
+/// The two sides of a tree or a sync: the way data moves, the prefix each side's keys start
+/// with, and the buckets (empty for a folder's side), which name items in events.
 #[derive(Debug, Clone)]
 pub(crate) struct Sides {
     pub(crate) direction: Direction,
@@ -36,18 +35,6 @@ pub(crate) struct Sides {
 }
 
 impl Sides {
-    /// The sides of a tree copy: the source prefix's keys to the same keys below the
-    /// destination prefix.
-    pub(crate) fn of_copy(tree: &TreeCopy) -> Self {
-        Sides {
-            direction: Direction::Copy,
-            source_bucket: tree.from_bucket.clone(),
-            source_prefix: keys::as_folder(&tree.from_prefix),
-            dest_bucket: tree.bucket.clone(),
-            dest_prefix: keys::as_folder(&tree.prefix),
-        }
-    }
-
     /// The sides of a tree between a folder and `prefix` in `bucket`: the folder's paths are
     /// keys below the same prefix.
     pub(crate) fn folder(direction: Direction, bucket: &str, prefix: String) -> Self {

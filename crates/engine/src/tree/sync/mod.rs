@@ -172,7 +172,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         None => list(&ctx, listing, None, READ_AHEAD, true),
     };
     let dest = list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true);
-    let sides = Sides::of_copy(&s.tree);
+    let sides = s.tree.sides();
     let filters = s.tree.filters.sharded(s.tree.shard);
     let (from, dest) = both_selected(
         filters,
