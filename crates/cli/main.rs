@@ -26,7 +26,7 @@ use std::process::ExitCode;
 const BLOCKING_THREADS: usize = 64;
 
 /// How long ending waits for file work still on a blocking thread once the command is done.
-const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_millis(250);
 
 fn main() -> ExitCode {
     let matches = <args::Cli as clap::CommandFactory>::command().get_matches();
