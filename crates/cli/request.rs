@@ -107,7 +107,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         (true, false) if args.recursive => download_tree(args)?,
         (true, true) if args.recursive => copy_tree(global, args)?,
         (false, true) => upload(args)?,
-        (true, false) => download(args)?,
+        (true, false) => download(args, to_stdout)?,
         (true, true) => copy(global, args)?,
         (false, false) => {
             return Err(bad_input(format!(
@@ -248,8 +248,8 @@ fn names_stdout(dst: &str) -> bool {
     }
 }
 
-/// `ferry cp s3://bucket/key FILE|-`.
-fn download(args: &CpArgs) -> Result<Work, CliError> {
+/// `ferry cp s3://bucket/key FILE|-` (`to_stdout`: FILE is ferry's stdout, or `-`).
+fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
     let src = parse_s3_url(&args.src)?;
     if src.key.is_empty() || src.key.ends_with('/') {
         return Err(bad_input(format!(
@@ -260,7 +260,6 @@ fn download(args: &CpArgs) -> Result<Work, CliError> {
     ferry_s3::validate_key(&src.key).map_err(bad_input)?;
     copy_only(args)?;
     let settings = download_settings(args)?;
-    let to_stdout = names_stdout(&args.dst);
     let target = if to_stdout {
         if args.restart {
             return Err(bad_input("--restart is for files: stdout cannot resume"));
