@@ -75,6 +75,11 @@ impl TreeUpload {
             dry_run: false,
         }
     }
+
+    /// Its sides: the folder's paths to the same paths below the prefix.
+    pub(crate) fn sides(&self) -> Sides {
+        Sides::folder(Direction::Up, &self.bucket, keys::as_folder(&self.prefix))
+    }
 }
 
 /// A prefix to a folder: every object under `prefix` to `root` and its key below the prefix
@@ -113,6 +118,11 @@ impl TreeDownload {
             dry_run: false,
         }
     }
+
+    /// Its sides: the keys below the prefix to the same paths in the folder.
+    pub(crate) fn sides(&self) -> Sides {
+        Sides::folder(Direction::Down, &self.bucket, keys::as_folder(&self.prefix))
+    }
 }
 
 /// One object of a tree: its file, its key, its size, its ETag when listed, and its time (a
@@ -148,8 +158,7 @@ pub(crate) async fn upload<C: ObjectClient>(
     let walk = walk::Walk::new(&tree.root, &prefix, &filters)?;
     let found = selected(walk::walk_into(walk, READ_AHEAD), filters, prefix);
     if tree.dry_run {
-        let sides = Sides::folder(Direction::Up, &tree.bucket, keys::as_folder(&tree.prefix));
-        return sides::report_only(&ctx, found, &sides).await;
+        return sides::report_only(&ctx, found, &tree.sides()).await;
     }
     upload_found(ctx, tree, found).await
 }
@@ -205,8 +214,7 @@ pub(crate) async fn download<C: ObjectClient>(
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(listed, filters, keys::as_folder(&tree.prefix));
     if tree.dry_run {
-        let sides = Sides::folder(Direction::Down, &tree.bucket, keys::as_folder(&tree.prefix));
-        return sides::report_only(&ctx, found, &sides).await;
+        return sides::report_only(&ctx, found, &tree.sides()).await;
     }
     download_found(ctx, tree, found).await
 }

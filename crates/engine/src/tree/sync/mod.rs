@@ -129,7 +129,7 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
     let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
-    let sides = Sides::folder(Direction::Up, &s.tree.bucket, prefix);
+    let sides = s.tree.sides();
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
     run(ctx, sides, s.sync, source, dest, probe, transfer).await
@@ -152,7 +152,7 @@ pub(crate) async fn down<C: ObjectClient>(
         mpsc::channel(1).1
     };
     let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
-    let sides = Sides::folder(Direction::Down, &s.tree.bucket, prefix);
+    let sides = s.tree.sides();
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
     run(ctx, sides, s.sync, source, dest, probe, transfer).await
