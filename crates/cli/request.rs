@@ -82,9 +82,10 @@ impl Work {
 /// Checks `cp SRC DST` and its flags.
 pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let s3 = |s: &str| s.starts_with("s3://");
-    // stdin, or a path that can only be read once (a named pipe, a shell's `<(command)`).
-    let stream =
-        args.src == "-" || (!s3(&args.src) && Source::is_stream_path(Path::new(&args.src)));
+    // A path that can only be read once (a named pipe, a shell's `<(command)`): a stream, as
+    // stdin is.
+    let piped = args.src != "-" && !s3(&args.src) && Source::is_stream_path(Path::new(&args.src));
+    let stream = args.src == "-" || piped;
     let to_stdout = names_stdout(&args.dst);
     let work = match (s3(&args.src), s3(&args.dst)) {
         _ if args.plan.is_some() => plan_work(args)?,
@@ -106,7 +107,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         (false, true) if args.recursive => upload_tree(args)?,
         (true, false) if args.recursive => download_tree(args)?,
         (true, true) if args.recursive => copy_tree(global, args)?,
-        (false, true) => upload(args)?,
+        (false, true) => upload(args, piped)?,
         (true, false) => download(args, to_stdout)?,
         (true, true) => copy(global, args)?,
         (false, false) => {
@@ -137,12 +138,11 @@ fn single_only(args: &CpArgs) -> Result<(), CliError> {
     )
 }
 
-/// `ferry cp FILE|- s3://bucket/key`.
-fn upload(args: &CpArgs) -> Result<Work, CliError> {
+/// `ferry cp FILE|- s3://bucket/key` (`piped`: FILE is a named pipe or a device, read once
+/// as a stream).
+fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
     let from_stdin = args.src == "-";
     let src_path = (!from_stdin).then(|| Path::new(&args.src).to_path_buf());
-    // A pipe or a device named by a path is read once, as stdin is.
-    let piped = src_path.as_deref().is_some_and(Source::is_stream_path);
     let mut dst = parse_s3_url(&args.dst)?;
     if dst.key.is_empty() || dst.key.ends_with('/') {
         let Some(name) = src_path
