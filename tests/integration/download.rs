@@ -227,6 +227,80 @@ fn a_byte_flipped_in_flight_is_caught_and_fetched_again() {
     }
 }
 
+/// A small object comes down in one GET, is checked in memory and becomes a file in one
+/// step; a byte flipped in that GET is caught there, and the object is fetched again into
+/// the file, as a bigger one's range would be. Checked by CRC64NVME and by MD5 (an ETag
+/// only), hashed where it arrived (50 KiB) and on a blocking thread (300 KiB), listed (no
+/// HeadObject) or not.
+#[test]
+fn a_byte_flipped_in_a_small_object_is_caught_and_fetched_again() {
+    let (server, client, bucket) = seaweed_bucket("dl-flip-small");
+    let home = tempfile::tempdir().unwrap();
+    for (n, size) in [(1u64, 50 * 1024), (2, 300 * 1024)] {
+        let body = data(size, 70 + n);
+        let src = home.path().join(format!("src{n}.bin"));
+        std::fs::write(&src, &body).unwrap();
+        for (check, extra) in [("crc", None), ("md5", Some("none"))] {
+            let key = format!("{check}-{size}");
+            let mut args = vec!["cp", src.to_str().unwrap()];
+            let url = format!("s3://{bucket}/{key}");
+            args.push(&url);
+            if let Some(c) = extra {
+                args.extend(["--checksum", c]);
+            }
+            let o = ferry(server, home.path(), &args);
+            assert!(o.status.success(), "{}", text(&o));
+            let etag = rt()
+                .block_on(ferry_s3::ObjectClient::head_object(
+                    &client,
+                    &crate::get(&bucket, &key),
+                ))
+                .unwrap()
+                .etag;
+            for listed in [false, true] {
+                let (failing, downloader) =
+                    failing_downloader(server, None, DownloadSettings::default());
+                failing.flip_byte_of_get(1);
+                let out = home.path().join(format!("{key}-{listed}.out"));
+                let request = Download {
+                    listed: listed.then(|| ferry_engine::Listed {
+                        size: size as u64,
+                        etag: etag.clone(),
+                    }),
+                    ..request(&bucket, &key)
+                };
+                let (o, refetched) = rt().block_on(async {
+                    let h = downloader.download(request, Target::File(out.clone()));
+                    let mut events = h.subscribe();
+                    let o = h.wait().await.unwrap_or_else(|e| panic!("{key}: {e}"));
+                    let mut refetched = 0;
+                    while let Ok(e) = events.try_recv() {
+                        refetched += u32::from(matches!(e, Event::Refetched { .. }));
+                    }
+                    (o, refetched)
+                });
+                let case = format!("{key}, listed {listed}");
+                assert_eq!(
+                    failing.injected.load(std::sync::atomic::Ordering::Relaxed),
+                    1
+                );
+                assert_eq!((refetched, o.refetched), (1, 1), "{case}: {o:?}");
+                match (check, &o.check) {
+                    ("crc", Check::FullObject(_)) | ("md5", Check::Md5Etag(_)) => {}
+                    other => panic!("{case}: unexpected check {other:?}"),
+                }
+                assert!(std::fs::read(&out).unwrap() == body, "{case}: bytes differ");
+                let left: Vec<_> = std::fs::read_dir(home.path())
+                    .unwrap()
+                    .filter_map(|e| e.ok()?.file_name().into_string().ok())
+                    .filter(|n| n.contains("ferry"))
+                    .collect();
+                assert!(left.is_empty(), "{case}: left behind {left:?}");
+            }
+        }
+    }
+}
+
 #[test]
 fn an_object_replaced_mid_download_is_a_clear_error_and_nothing_is_written() {
     let (server, _client, bucket) = seaweed_bucket("dl-replaced");

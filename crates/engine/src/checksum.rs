@@ -8,6 +8,13 @@ use crc_fast::CrcAlgorithm as Crc;
 use ferry_s3::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 use md5::Digest as _;
 
+/// Bodies up to this size are hashed (an upload's also read) on the task that has them, not
+/// on a blocking thread: a read this small (from the page cache, where a file just listed
+/// usually is) and its checksum take tens of microseconds (an MD5 of 256 KiB, about 0.4 ms),
+/// about what the hand-off to another thread and back costs in wake-ups. A tree of small
+/// files makes one per file each way, and the hand-off was a fifth of ferry's CPU for them.
+pub(crate) const HASH_HERE: u64 = 256 * 1024;
+
 /// What an upload checksums with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ChecksumMode {

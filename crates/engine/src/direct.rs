@@ -378,7 +378,11 @@ fn write_lock(file: &Arc<File>) -> &'static std::sync::Mutex<()> {
 }
 
 /// Writes every byte of `data` at `offset`, in as few `pwritev` calls as the kernel allows.
-fn write_all_vectored_at(file: &File, data: &[Bytes], mut offset: u64) -> std::io::Result<()> {
+pub(crate) fn write_all_vectored_at(
+    file: &File,
+    data: &[Bytes],
+    mut offset: u64,
+) -> std::io::Result<()> {
     let mut bufs: Vec<std::io::IoSlice<'_>> =
         data.iter().map(|b| std::io::IoSlice::new(b)).collect();
     let mut slices = &mut bufs[..];

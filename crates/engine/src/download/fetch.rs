@@ -1,8 +1,8 @@
 //! Fetching one range: a GET pinned to the object's ETag, its body checked for length, hashed
 //! (CRC64NVME to re-check on resume, the check's CRC, or the whole check when the range is the
-//! whole object of a file download) and written at its offset in ~1 MiB
-//! writes on a blocking thread (or kept, for a writer), retried under the same range. A local
-//! write failure is that, not a network error, and is never retried.
+//! whole object) and written at its offset in ~1 MiB writes on a blocking thread (or kept in
+//! memory, for a writer or a small file), retried under the same range. A local write failure
+//! is that, not a network error, and is never retried.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -16,7 +16,7 @@ use futures_util::StreamExt as _;
 use super::check::{Ordered, RangeDigests, needs_pass};
 use super::{Job, Object};
 use crate::budget::MemoryPermit;
-use crate::checksum::Hasher;
+use crate::checksum::{HASH_HERE, Hasher};
 use crate::direct::{ALIGN, Aligned, Out};
 use crate::error::{Error, Failure};
 use crate::progress::Event;
@@ -136,12 +136,12 @@ impl<C: ObjectClient> Job<C> {
                 chunks: Vec::new(),
                 len: 0,
             },
-            None => Batch::Copy(BytesMut::new()),
+            // The first buffer the size of a small range, not of a write chunk.
+            None => Batch::Copy(BytesMut::with_capacity(len.min(WRITE_CHUNK as u64) as usize)),
         };
         let direct = dest
             .as_ref()
             .is_some_and(|o| o.is_direct() && first.is_multiple_of(ALIGN as u64));
-        let to_file = dest.is_some();
         let mut state = Some(WriteState {
             out: dest,
             offset: first,
@@ -153,8 +153,8 @@ impl<C: ObjectClient> Job<C> {
                 .map(Hasher::new),
             kept: Vec::new(),
             aligned: direct.then(|| Aligned::new(WRITE_CHUNK)),
-            // (A writer's check follows the bytes itself.)
-            ordered: (whole && to_file && needs_pass(&object.check))
+            // (A writer's check of many ranges follows the bytes itself.)
+            ordered: (whole && needs_pass(&object.check))
                 .then(|| Ordered::new(&object.check, object.parts.as_deref())),
         });
         let mut pending: Option<tokio::task::JoinHandle<std::io::Result<WriteState>>> = None;
@@ -202,6 +202,10 @@ impl<C: ObjectClient> Job<C> {
             };
             if batch.is_empty() {
                 return Ok(s);
+            }
+            // Bytes kept in memory, few enough: hashed here (see [`HASH_HERE`]).
+            if s.out.is_none() && batch.len() as u64 <= HASH_HERE {
+                return take_chunk(s, batch.parts()).map_err(Failure::Local);
             }
             joined(write_chunk(s, batch.parts())).await
         }
@@ -316,35 +320,38 @@ impl Batch {
 
 /// Hashes `data` and writes it at its offset, on a blocking thread.
 fn write_chunk(
-    mut s: WriteState,
+    s: WriteState,
     data: Vec<Bytes>,
 ) -> tokio::task::JoinHandle<std::io::Result<WriteState>> {
-    tokio::task::spawn_blocking(move || {
-        let len: usize = data.iter().map(Bytes::len).sum();
-        for d in &data {
-            s.crc64.update(d);
-            if let Some(h) = &mut s.digest {
-                h.update(d);
-            }
-            if let Some(o) = &mut s.ordered {
-                o.update(d);
-            }
-            // Copied while the CRC's read of it is still in the cache.
-            if let Some(a) = &mut s.aligned {
-                a.extend(d);
-            }
+    tokio::task::spawn_blocking(move || take_chunk(s, data))
+}
+
+/// Hashes `data` and writes it at its offset (or keeps it, when there is no file).
+fn take_chunk(mut s: WriteState, data: Vec<Bytes>) -> std::io::Result<WriteState> {
+    let len: usize = data.iter().map(Bytes::len).sum();
+    for d in &data {
+        s.crc64.update(d);
+        if let Some(h) = &mut s.digest {
+            h.update(d);
         }
-        match (&s.out, &mut s.aligned) {
-            (Some(out), Some(a)) => {
-                out.write_at(a.bytes(), s.offset)?;
-                a.clear();
-            }
-            (Some(out), None) => out.write_chunks_at(&data, s.offset)?,
-            (None, _) => s.kept.extend(data),
+        if let Some(o) = &mut s.ordered {
+            o.update(d);
         }
-        s.offset += len as u64;
-        Ok(s)
-    })
+        // Copied while the CRC's read of it is still in the cache.
+        if let Some(a) = &mut s.aligned {
+            a.extend(d);
+        }
+    }
+    match (&s.out, &mut s.aligned) {
+        (Some(out), Some(a)) => {
+            out.write_at(a.bytes(), s.offset)?;
+            a.clear();
+        }
+        (Some(out), None) => out.write_chunks_at(&data, s.offset)?,
+        (None, _) => s.kept.extend(data),
+    }
+    s.offset += len as u64;
+    Ok(s)
 }
 
 /// The state after a write: a failed write is a local failure (a full disk does not empty
@@ -365,14 +372,14 @@ pub(super) fn range_memory(direct: bool, len: u64) -> u64 {
     chunks * len.min(WRITE_CHUNK as u64) + 64 * 1024
 }
 
-/// Fetches ranges `todo` into the file through the pool; the first failure stops new ranges
-/// and is returned.
+/// Fetches ranges `todo` through the pool, into the file `out` (or kept in memory, without
+/// one); the first failure stops new ranges and is returned.
 pub(super) async fn fetch_all<C: ObjectClient>(
     job: &Arc<Job<C>>,
     object: &Arc<Object>,
     ranges: &Arc<Vec<[u64; 2]>>,
     todo: Vec<usize>,
-    out: &Out,
+    out: Option<&Out>,
     sink: &mut impl Sink<Fetched>,
 ) -> Result<(), Error> {
     let shared = &job.ctx.shared;
@@ -386,7 +393,10 @@ pub(super) async fn fetch_all<C: ObjectClient>(
         let memory = match job.whole_memory(i) {
             Some(held) => held,
             None => match pool
-                .room(range_memory(out.is_direct(), ranges[i][1]), sink)
+                .room(
+                    range_memory(out.is_some_and(Out::is_direct), ranges[i][1]),
+                    sink,
+                )
                 .await
             {
                 Some(m) => m,
@@ -395,7 +405,7 @@ pub(super) async fn fetch_all<C: ObjectClient>(
         };
         pool.spawn(
             job.clone()
-                .fetch(i, ranges[i], object.clone(), Some(out.clone()), memory),
+                .fetch(i, ranges[i], object.clone(), out.cloned(), memory),
         );
     }
     pool.finish(sink).await

@@ -164,7 +164,7 @@ pub(super) async fn verify_file<C: ObjectClient>(
     let mut todo: Vec<usize> = (0..ranges.len()).collect();
     let mut value = None;
     while !todo.is_empty() && sink.pass <= REFETCH_PASSES {
-        fetch_all(job, &object, ranges, todo, out, &mut sink).await?;
+        fetch_all(job, &object, ranges, todo, Some(out), &mut sink).await?;
         value = if combinable {
             combined_value(&object, ranges, sink.digests)
         } else {

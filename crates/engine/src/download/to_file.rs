@@ -3,6 +3,8 @@
 //! renamed over LOCAL. An earlier run's partial file of the same object is continued: the
 //! ranges its journal lists are re-read and kept when their CRC64NVME still matches. What can
 //! resume (interrupted, a transient fault, a local error) is kept; anything else discarded.
+//! A small object that comes in one range is fetched into memory, checked, and made a file
+//! in one step ([`SMALL`]).
 
 use std::fs::File;
 use std::path::Path;
@@ -14,15 +16,15 @@ use ferry_s3::{ChecksumAlgorithm, ObjectClient};
 use tracing::{info, warn};
 
 use super::check::RangeDigests;
-use super::check::{Ordered, needs_pass};
-use super::fetch::{Fetched, fetch_all};
+use super::check::{Ordered, combined_value, needs_pass};
+use super::fetch::{Fetched, WRITE_CHUNK, fetch_all};
 use super::file_check::{self, Follower, crc64_of};
 use super::landing::{Landing, Scratch};
 use super::partial::{Header, PARTIAL_VERSION, Partial, RangeLine, journal_path, partial_path};
 use super::place::Placement;
 use super::{Job, Object};
 use crate::checksum::Digest;
-use crate::direct::{DirectIo, Out};
+use crate::direct::{DirectIo, Out, write_all_vectored_at};
 use crate::error::{Error, ErrorKind};
 use crate::outcome::DownloadOutcome;
 use crate::progress::Event;
@@ -42,27 +44,30 @@ pub(super) async fn to_file<C: ObjectClient>(
         ));
     }
     let size = object.size;
-    let (mut landing, file, ranges, mut digests, reused) =
-        if planned.len() <= 1 && !journal_path(path).exists() {
-            // One range: nothing to resume, no journal. Making a file can take a while (the
-            // filesystem looks for a free inode): off the async workers, which a tree shares.
-            let target = path.to_path_buf();
-            let scratch = tokio::task::spawn_blocking(move || Scratch::create(&target, size))
-                .await
-                .map_err(|e| Error::new(ErrorKind::Local, format!("a file task failed: {e}")))??;
-            let file = scratch.file.clone();
-            let n = planned.len();
-            (Landing::Scratch(scratch), file, planned, vec![None; n], 0)
-        } else {
-            let o = open_partial(&job, &object, planned, path).await?;
-            (
-                Landing::Partial(o.partial),
-                o.file,
-                o.ranges,
-                o.digests,
-                o.reused,
-            )
-        };
+    let fresh = planned.len() <= 1 && !journal_path(path).exists();
+    if fresh && planned.len() == 1 && size <= SMALL {
+        return small_file(job, object, planned[0], range_size, path).await;
+    }
+    let (mut landing, file, ranges, mut digests, reused) = if fresh {
+        // One range: nothing to resume, no journal. Making a file can take a while (the
+        // filesystem looks for a free inode): off the async workers, which a tree shares.
+        let target = path.to_path_buf();
+        let scratch = tokio::task::spawn_blocking(move || Scratch::create(&target, size))
+            .await
+            .map_err(|e| Error::new(ErrorKind::Local, format!("a file task failed: {e}")))??;
+        let file = scratch.file.clone();
+        let n = planned.len();
+        (Landing::Scratch(scratch), file, planned, vec![None; n], 0)
+    } else {
+        let o = open_partial(&job, &object, planned, path).await?;
+        (
+            Landing::Partial(o.partial),
+            o.file,
+            o.ranges,
+            o.digests,
+            o.reused,
+        )
+    };
     let ranges = Arc::new(ranges);
     job.planned(&object, ranges.len(), range_size);
     job.ctx.progress.add_bytes(reused);
@@ -107,16 +112,139 @@ pub(super) async fn to_file<C: ObjectClient>(
         out: &out,
         ranges: &ranges,
     };
-    let result = fetch_all(&job, &object, &ranges, todo, &out, &mut sink).await;
-    let result = match result {
-        Ok(()) => {
-            let ordered = match follower {
-                Some(f) => f.finish().await?,
-                None => digests.first().and_then(|d| d.as_ref()?.whole.clone()),
-            };
+    let fetched = fetch_all(&job, &object, &ranges, todo, Some(&out), &mut sink).await;
+    let checked = match (fetched, follower) {
+        (Ok(()), Some(f)) => f.finish().await,
+        (Ok(()), None) => Ok(digests.first().and_then(|d| d.as_ref()?.whole.clone())),
+        (Err(e), f) => {
+            if let Some(f) = f {
+                f.task.abort();
+            }
+            Err(e)
+        }
+    };
+    let landed = Landed {
+        landing,
+        out,
+        ranges,
+        digests,
+        reused,
+    };
+    settle(job, &object, path, landed, checked).await
+}
+
+/// The largest object fetched into memory, checked, and then made a file in one step on a
+/// blocking thread (created, written, flushed, named) when it comes in one range: a small
+/// file's hops to and from blocking threads (three otherwise: to create it, to write it, to
+/// place it) cost more than its bytes do. The range holds this much memory anyway.
+const SMALL: u64 = WRITE_CHUNK as u64;
+
+/// A small object in one range to a file (see [`SMALL`]). If it does not check out, its
+/// bytes go to an unnamed file as any one-range download's do, and on to the file's check,
+/// which fetches it again.
+async fn small_file<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    object: Arc<Object>,
+    range: [u64; 2],
+    range_size: u64,
+    path: &Path,
+) -> Result<DownloadOutcome, Error> {
+    job.planned(&object, 1, range_size);
+    let ranges = Arc::new(vec![range]);
+    let mut kept = Kept(None);
+    fetch_all(&job, &object, &ranges, vec![0], None, &mut kept).await?;
+    let Some(Fetched {
+        digests: fetched,
+        data: Some((data, _memory)),
+        ..
+    }) = kept.0
+    else {
+        return Err(Error::cancelled("download"));
+    };
+    let ordered = fetched.whole.clone();
+    let digests = vec![Some(fetched)];
+    let value = ordered
+        .clone()
+        .or_else(|| combined_value(&object, &ranges, &digests));
+    let checks_out = object
+        .check
+        .expected()
+        .is_none_or(|e| value.as_deref() == Some(e));
+    let (size, name) = (object.size, job.name());
+    let unchecked = on_blocking_thread(&job, &object, path, move |to| {
+        let scratch = Scratch::create(to.target, size)?;
+        if let Err(e) = write_all_vectored_at(&scratch.file, &data, 0) {
+            scratch.discard();
+            return Err(Error::local(format!("writing the download of {name}"), e));
+        }
+        if !checks_out {
+            return Ok(Some(scratch));
+        }
+        scratch.finish(to).map(|()| None)
+    })
+    .await?;
+    let Some(scratch) = unchecked else {
+        return Ok(job.outcome(&object, Some(path.to_path_buf()), 1, 0, 0));
+    };
+    let out = Out::open(
+        &partial_path(path),
+        scratch.file.clone(),
+        size,
+        DirectIo::Never,
+    );
+    let landed = Landed {
+        landing: Landing::Scratch(scratch),
+        out,
+        ranges,
+        digests,
+        reused: 0,
+    };
+    settle(job, &object, path, landed, Ok(ordered)).await
+}
+
+/// The one range of a small file, kept in memory.
+struct Kept(Option<Fetched>);
+
+impl Sink<Fetched> for Kept {
+    async fn accept(&mut self, f: Fetched) -> Result<(), Error> {
+        self.0 = Some(f);
+        Ok(())
+    }
+}
+
+/// A file download's bytes on disk, waiting for their check.
+struct Landed {
+    landing: Landing,
+    out: Out,
+    ranges: Arc<Vec<[u64; 2]>>,
+    digests: Vec<Option<RangeDigests>>,
+    /// Bytes an earlier run left on disk that were kept.
+    reused: u64,
+}
+
+/// Checks the fetched file (`checked`: the fetch's result, the value of a check read in
+/// order if one was), fetching ranges again when it does not check out, and places it. On
+/// failure, keeps what can resume (interrupted, a transient fault, a local error); what is
+/// wrong or of another version goes.
+async fn settle<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    object: &Arc<Object>,
+    path: &Path,
+    landed: Landed,
+    checked: Result<Option<String>, Error>,
+) -> Result<DownloadOutcome, Error> {
+    let Landed {
+        mut landing,
+        out,
+        ranges,
+        mut digests,
+        reused,
+    } = landed;
+    let result = match checked {
+        Ok(ordered) => {
             file_check::verify_file(
                 &job,
-                &object,
+                object,
                 &ranges,
                 &out,
                 &mut landing,
@@ -125,32 +253,13 @@ pub(super) async fn to_file<C: ObjectClient>(
             )
             .await
         }
-        Err(e) => {
-            if let Some(f) = follower {
-                f.task.abort();
-            }
-            Err(e)
-        }
+        Err(e) => Err(e),
     };
     match result {
         Ok((check, refetched)) => {
-            // The fsyncs and the rename block: off the async workers, which other downloads
-            // (a tree's) share.
-            let (target, no_clobber) = (path.to_path_buf(), job.settings.no_clobber);
-            let folders = job.ctx.folders.clone();
-            let mtime = object.mtime;
-            tokio::task::spawn_blocking(move || {
-                landing.finish(&Placement {
-                    target: &target,
-                    no_clobber,
-                    folders: folders.as_deref(),
-                    mtime,
-                })
-            })
-            .await
-            .map_err(|e| Error::new(ErrorKind::Local, format!("the rename task failed: {e}")))??;
+            on_blocking_thread(&job, object, path, move |to| landing.finish(to)).await?;
             let mut o = job.outcome(
-                &object,
+                object,
                 Some(path.to_path_buf()),
                 ranges.len(),
                 reused,
@@ -159,20 +268,37 @@ pub(super) async fn to_file<C: ObjectClient>(
             o.check = check;
             Ok(o)
         }
-        Err(e) => {
-            // Keep what can resume (interrupted, a transient fault, a local error); what is
-            // wrong or of another version goes.
-            match landing.kept() {
-                Some(kept) if job.settings.resume && e.is_transient() => {
-                    Err(e.kept_for_resume(kept))
-                }
-                _ => {
-                    landing.discard();
-                    Err(e)
-                }
+        Err(e) => match landing.kept() {
+            Some(kept) if job.settings.resume && e.is_transient() => Err(e.kept_for_resume(kept)),
+            _ => {
+                landing.discard();
+                Err(e)
             }
-        }
+        },
     }
+}
+
+/// Runs `land`, which makes the verified file the download's target, on a blocking thread:
+/// its fsyncs and rename block, and the async workers are shared (by a tree's downloads).
+async fn on_blocking_thread<C: ObjectClient, T: Send + 'static>(
+    job: &Job<C>,
+    object: &Object,
+    path: &Path,
+    land: impl FnOnce(&Placement<'_>) -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    let (target, no_clobber) = (path.to_path_buf(), job.settings.no_clobber);
+    let folders = job.ctx.folders.clone();
+    let mtime = object.mtime;
+    tokio::task::spawn_blocking(move || {
+        land(&Placement {
+            target: &target,
+            no_clobber,
+            folders: folders.as_deref(),
+            mtime,
+        })
+    })
+    .await
+    .map_err(|e| Error::new(ErrorKind::Local, format!("the rename task failed: {e}")))?
 }
 
 /// A partial file opened: the ranges it is cut into, those already on disk (their digests),

@@ -67,7 +67,8 @@ pub(super) async fn to_writer<C: ObjectClient>(
         writer,
         held: BTreeMap::new(),
         next: 0,
-        ordered: needs_pass(&object.check)
+        // (One range that is the whole object brings the check with it.)
+        ordered: (needs_pass(&object.check) && ranges.len() != 1)
             .then(|| Ordered::new(&object.check, object.parts.as_deref())),
         digests: vec![None; ranges.len()],
     };
@@ -89,7 +90,10 @@ pub(super) async fn to_writer<C: ObjectClient>(
         pool.spawn(job.clone().fetch(i, range, object.clone(), None, memory));
     }
     pool.finish(&mut sink).await?;
-    let ordered = sink.ordered.take().and_then(Ordered::finish);
+    let ordered = match sink.ordered.take() {
+        Some(o) => o.finish(),
+        None => sink.digests.first().and_then(|d| d.as_ref()?.whole.clone()),
+    };
     sink.writer
         .flush()
         .await

@@ -22,16 +22,9 @@ use ferry_s3::{Body, ChecksumAlgorithm, ChecksumValue};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::budget::Bandwidth;
-use crate::checksum::{ChecksumMode, Digest, Hasher};
+use crate::checksum::{ChecksumMode, Digest, HASH_HERE, Hasher};
 use crate::direct::DirectSource;
 use crate::progress::Progress;
-
-/// Bodies up to this size are read on the task that sends them, not on a blocking thread: a
-/// read this small (from the page cache, where a file just listed usually is) and its checksum
-/// take tens of microseconds, about what the hand-off to another thread and back costs in
-/// wake-ups. A tree of small files makes one per file, and the hand-off was a fifth of ferry's
-/// CPU for them.
-const READ_INLINE: u64 = 256 * 1024;
 
 /// Bytes read and sent per chunk of a part: 1 MiB.
 pub const CHUNK_SIZE: usize = 1024 * 1024;
@@ -303,9 +296,9 @@ async fn whole_body(
 ) -> std::io::Result<PartBody> {
     let (mode, guard) = (how.mode, how.guard.clone());
     let len = data.len();
-    // A small body is read and hashed here (see [`READ_INLINE`]); a larger one, even in
+    // A small body is read and hashed here (see [`HASH_HERE`]); a larger one, even in
     // memory, on a blocking thread, where hashing 1 MiB (MD5 takes 2 ms) holds up nothing.
-    let inline = len <= READ_INLINE;
+    let inline = len <= HASH_HERE;
     let (bytes, digests, content_md5) = if inline {
         read_whole(&data, mode, guard.as_deref())?
     } else {
