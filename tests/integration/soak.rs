@@ -2,7 +2,10 @@
 //! server-side copy) through the fault proxy with a few percent of random faults, each checked
 //! as a user would: boto3 reads the object back (or the downloaded file is compared), no part
 //! resent with other bytes, attempts within the retry bound, memory bounded, no multipart
-//! upload left after any transfer; at the end no journal is left. Short in the default tier, long in the heavy one.
+//! upload left after any transfer; at the end no journal is left. Short in the default tier,
+//! long in the heavy one. A transfer the server failed on its own (no fault injected in its
+//! round: SeaweedFS answers a rare UploadPartCopy with its own 500s) and that ferry kept is
+//! resumed as ferry's message says, and checked the same way.
 //!
 //! The faults are seeded (`FERRY_SOAK_SEED`, printed by each run): the same seed faults the
 //! same requests again.
@@ -99,6 +102,7 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
         let url = format!("s3://{bucket}/{key}");
         let common = ["--part-size", &part_size, "--concurrency", &concurrency];
         let took = Instant::now();
+        let at = (server, &proxy, home.path());
         let (peak, size) = match kind {
             Kind::Upload | Kind::Stream => {
                 let body = data(size as usize, seed ^ u64::from(round));
@@ -123,6 +127,12 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
                         Some(&file),
                     )
                 };
+                let o = if kind == Kind::Upload {
+                    let args = ["cp", file.to_str().unwrap(), &url];
+                    resumed_if_the_server_failed(at, o, (&args, &common), &what)
+                } else {
+                    o
+                };
                 std::fs::remove_file(&file).unwrap();
                 assert!(o.status.success(), "{what}: {}", text(&o));
                 let got = boto3_object(server, &bucket, &key);
@@ -134,14 +144,9 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
                 let (src, sum, body) = &objects[rng.below(objects.len() as u64) as usize];
                 let out = home.path().join(format!("{key}.down"));
                 let from = format!("s3://{bucket}/{src}");
-                let (o, peak) = run(
-                    server,
-                    &proxy,
-                    home.path(),
-                    &["cp", &from, out.to_str().unwrap()],
-                    &common,
-                    None,
-                );
+                let args = ["cp", &from, out.to_str().unwrap()];
+                let (o, peak) = run(server, &proxy, home.path(), &args, &common, None);
+                let o = resumed_if_the_server_failed(at, o, (&args, &common), &what);
                 assert!(
                     o.status.success(),
                     "{what}: {}\n{:#?}",
@@ -163,14 +168,9 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
             Kind::Copy => {
                 let (src, sum, body) = objects[rng.below(objects.len() as u64) as usize].clone();
                 let from = format!("s3://{bucket}/{src}");
-                let (o, peak) = run(
-                    server,
-                    &proxy,
-                    home.path(),
-                    &["cp", &from, &url],
-                    &common,
-                    None,
-                );
+                let args = ["cp", &from, &url];
+                let (o, peak) = run(server, &proxy, home.path(), &args, &common, None);
+                let o = resumed_if_the_server_failed(at, o, (&args, &common), &what);
                 assert!(o.status.success(), "{what}: {}", text(&o));
                 let got = boto3_object(server, &bucket, &key);
                 assert_eq!(got["sha256"], sum, "{what}: copy differs");
@@ -217,6 +217,41 @@ fn soak(prefix: &str, rounds: u32, max_size: u64, percent: u32, default_seed: u6
         faults > 0,
         "the soak injected no fault: raise its rounds or percent"
     );
+}
+
+/// A transfer that failed with no fault injected (the server's own errors outlasted the
+/// retries) and that ferry kept for resume: resumed the way ferry's message says (`ferry
+/// resume ID` for an upload or a copy, the same command again for a download), faults off,
+/// and that outcome returned. Any other outcome is returned as it is.
+fn resumed_if_the_server_failed(
+    (server, proxy, home): (&TestServer, &HoldProxy, &Path),
+    o: std::process::Output,
+    (args, common): (&[&str], &[&str]),
+    what: &str,
+) -> std::process::Output {
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    if o.status.success() || proxy.faults() > 0 {
+        return o;
+    }
+    let (args, common) = if let Some((_, id)) = err.split_once("or: ferry resume ") {
+        let id = id.split_whitespace().next().unwrap_or_default();
+        (vec!["resume", id], &[][..])
+    } else if err.contains("run the same command again to resume it") {
+        (args.to_vec(), common)
+    } else {
+        return o;
+    };
+    eprintln!("{what}: the server failed it on its own; resuming ({args:?})\n{err}");
+    // The first run checked as any other; the resume's requests counted afresh.
+    check_attempts(proxy, what);
+    assert_eq!(
+        proxy.parts_resent_differently(),
+        Vec::<String>::new(),
+        "{what}"
+    );
+    proxy.reset(vec![]);
+    proxy.set_chaos(None);
+    run(server, proxy, home, &args, common, None).0
 }
 
 /// Runs ferry through `proxy` (2 s read timeout), stdin from `stdin` if given; returns its
