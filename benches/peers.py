@@ -10,7 +10,9 @@ benches/peers.sh, which installs the tools and starts each server.
       writes DIR/NAME.md (medians, ratios) and DIR/NAME.png.
 
 Each run is timed by GNU time: wall seconds, user + sys CPU seconds of the tool's process
-tree, peak RSS (of its largest process).
+tree, peak RSS (of its largest process). Then `sync` is timed: the writeback the tool left to
+the kernel (a tool that does not flush what it wrote exits before its files are on disk, and
+the kernel's flusher threads, outside its CPU account, write them later).
 """
 
 import argparse
@@ -21,6 +23,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 
 MIB = 1 << 20
 GIB = 1 << 30
@@ -230,6 +233,9 @@ def run(args):
                 cmd = commands(tool, direction, endpoint, local, bucket, key, work, at_defaults(name))
                 settle()
                 wall, cpu, rss = timed(cmd, env_for(tool, endpoint), work)
+                began = time.monotonic()
+                subprocess.run(["sync"])
+                sync = time.monotonic() - began
                 if not measured:
                     continue
                 if direction == "down" and r == 0:
@@ -238,10 +244,12 @@ def run(args):
                     if not same:
                         raise RuntimeError(f"{tool} downloaded different bytes ({name})")
                 rec = dict(server=args.server, workload=name, bytes=total, objects=count,
-                           direction=direction, tool=tool, round=r, wall=wall, cpu=cpu, rss_kib=rss)
+                           direction=direction, tool=tool, round=r, wall=wall, cpu=cpu, rss_kib=rss,
+                           sync=sync)
                 print(f"{args.server:9} {name:11} {direction:4} {tool:17} round {r}: "
                       f"{total / MIB / wall:8.0f} MiB/s  {count / wall:7.0f} objects/s  "
-                      f"{cpu / (total / GIB):5.2f} CPU-s/GiB  {rss / 1024:6.0f} MiB RSS", flush=True)
+                      f"{cpu / (total / GIB):5.2f} CPU-s/GiB  {rss / 1024:6.0f} MiB RSS  sync after {sync:5.2f} s",
+                      flush=True)
                 with open(args.results, "a") as f:
                     f.write(json.dumps(rec) + "\n")
             for out in outs:
@@ -264,8 +272,8 @@ def report(args):
             lines.append("")
             lines.append(f"Floor: {meta['floor']}")
         lines.append("")
-    lines.append("| server | workload | direction | tool | MiB/s (median) | objects/s (median) | CPU-s/GiB (median) | peak RSS MiB (max) | ferry's speed ratio | ferry's CPU ratio |")
-    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    lines.append("| server | workload | direction | tool | MiB/s (median) | objects/s (median) | CPU-s/GiB (median) | peak RSS MiB (max) | sync after, s (median) | ferry's speed ratio | ferry's CPU ratio |")
+    lines.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     chart = []
     for (server, workload, direction), by_tool in sorted(groups.items(), key=lambda kv: (kv[0][0] != "null-sink", kv[0][1], kv[0][2] != "up")):
         stats = {}
@@ -274,15 +282,18 @@ def report(args):
             ops = statistics.median(r.get("objects", 1) / r["wall"] for r in rs)
             cpu = statistics.median(r["cpu"] / (r["bytes"] / GIB) for r in rs)
             rss = max(r["rss_kib"] for r in rs) / 1024
-            stats[tool] = (mibs, cpu, rss, len(rs), ops)
+            # (Runs recorded before `sync` was timed have none.)
+            syncs = [r["sync"] for r in rs if "sync" in r]
+            sync = f"{statistics.median(syncs):.2f}" if syncs else ""
+            stats[tool] = (mibs, cpu, rss, len(rs), ops, sync)
         f = stats.get("ferry")
         for tool in [t for t in FERRIES + TOOLS[1:] if t in stats]:
-            mibs, cpu, rss, n, ops = stats[tool]
+            mibs, cpu, rss, n, ops, sync = stats[tool]
             ratio = cpu_ratio = ""
             if f and tool not in ("ferry", "ferry (no checks)"):
                 ratio = f"{f[0] / mibs:.2f}x"
                 cpu_ratio = f"{f[1] / cpu:.2f}x" if cpu > 0 else ""
-            lines.append(f"| {server} | {workload} | {direction} | {tool} | {mibs:.0f} | {ops:.0f} | {cpu:.2f} | {rss:.0f} | {ratio} | {cpu_ratio} |")
+            lines.append(f"| {server} | {workload} | {direction} | {tool} | {mibs:.0f} | {ops:.0f} | {cpu:.2f} | {rss:.0f} | {sync} | {ratio} | {cpu_ratio} |")
         chart.append(((server, workload, direction), stats))
     os.makedirs(args.out, exist_ok=True)
     with open(os.path.join(args.out, f"{args.name}.md"), "w") as f:

