@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::budget::{Bandwidth, Memory, Requests};
-use crate::durable::Folders;
+use crate::durable::Together;
 use crate::error::{Error, Failure};
 use crate::journal::JournalStore;
 use crate::progress::{Event, Progress};
@@ -45,9 +45,9 @@ pub(crate) struct Context<C> {
     pub(crate) events: Option<broadcast::Sender<Event>>,
     pub(crate) progress: Arc<Progress>,
     pub(crate) cancel: CancellationToken,
-    /// Where downloaded files' folders are flushed once at the end (a tree's), instead of
-    /// after each file.
-    pub(crate) folders: Option<Arc<Folders>>,
+    /// A tree's: its small downloaded files flushed in groups, their folders once at the
+    /// end, instead of each file and its folder after each file.
+    pub(crate) together: Option<Arc<Together>>,
 }
 
 /// Why the HeadObject of the object a transfer reads failed.
@@ -77,7 +77,7 @@ impl<C> Clone for Context<C> {
             events: self.events.clone(),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
-            folders: self.folders.clone(),
+            together: self.together.clone(),
         }
     }
 }
@@ -101,7 +101,7 @@ impl<C: ObjectClient> Context<C> {
             events: None,
             progress: Arc::new(Progress::child_of(&self.progress)),
             cancel: self.cancel.child_token(),
-            folders: self.folders.clone(),
+            together: self.together.clone(),
         }
     }
 

@@ -197,7 +197,7 @@ impl<C: ObjectClient> Manager<C> {
             events: Some(tx),
             progress: Arc::new(Progress::child_of(&self.shared.progress)),
             cancel: self.cancel.child_token(),
-            folders: None,
+            together: None,
         };
         (ctx, rx)
     }
@@ -281,7 +281,7 @@ impl<C: ObjectClient> Manager<C> {
             events: None,
             progress: Arc::new(Progress::default()),
             cancel: ctx.cancel.child_token(),
-            folders: None,
+            together: None,
         }
     }
 

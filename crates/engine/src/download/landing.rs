@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::partial::{Partial, RangeLine};
-use super::place::{Placement, appeared, flush_folder, folder_of, place, ready, rename_into};
+use super::place::{Placement, appeared, flush_folder, folder_of, ready, rename_into};
 use crate::error::Error;
 
 /// An unnamed file in the target's folder, for a download of one range (see the module's
@@ -71,17 +71,32 @@ impl Scratch {
         })
     }
 
-    /// Names the verified file and places it (see [`place`]). An unnamed file whose target
-    /// does not exist yet (a new file of a tree) is linked straight to the target's name: no
-    /// temporary name, no rename.
+    /// Readies the verified file (time, mode, flushed) and names it, as
+    /// [`place`](super::place::place) does. An unnamed file whose target does not exist yet
+    /// (a new file of a tree) is linked straight to the target's name: no temporary name, no
+    /// rename.
     pub(crate) fn finish(self, to: &Placement<'_>) -> Result<(), Error> {
+        match ready(&self.file, self.named.as_deref().unwrap_or(to.target), to) {
+            Ok(existing) => self.name(to, existing),
+            Err(e) => {
+                self.discard();
+                Err(e)
+            }
+        }
+    }
+
+    /// Names the file, readied and flushed, as the target (`existing`: whether the target
+    /// existed when it was readied).
+    pub(crate) fn name(self, to: &Placement<'_>, existing: bool) -> Result<(), Error> {
         let target = to.target;
         if let Some(n) = &self.named {
-            let placed = place(&self.file, n, to);
+            let placed = rename_into(n, to);
             if placed.is_err() {
                 let _ = std::fs::remove_file(n);
             }
-            return placed;
+            placed?;
+            flush_folder(to);
+            return Ok(());
         }
         let link = |name: &Path| {
             let fd = format!(
@@ -96,7 +111,7 @@ impl Scratch {
                 rustix::fs::AtFlags::SYMLINK_FOLLOW,
             )
         };
-        if !ready(&self.file, target, to)? {
+        if !existing {
             match link(target) {
                 Ok(()) => {
                     flush_folder(to);

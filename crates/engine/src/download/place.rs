@@ -6,7 +6,7 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use crate::durable::{Folders, sync_folder};
+use crate::durable::{Together, sync_folder};
 use crate::error::{Error, ErrorKind};
 
 /// The folder a target is in.
@@ -24,14 +24,14 @@ pub(crate) struct Placement<'a> {
     /// Refuse to replace an existing file.
     pub(crate) no_clobber: bool,
     /// Flush the folder once at the end (a tree's), not now.
-    pub(crate) folders: Option<&'a Folders>,
+    pub(crate) together: Option<&'a Together>,
     /// The modification time the file takes.
     pub(crate) mtime: Option<std::time::SystemTime>,
 }
 
 /// Makes the verified `file` (named `temp`) the file `to.target`: readied ([`ready`]),
 /// renamed into place atomically (refusing to replace an existing file with `no_clobber`),
-/// its folder flushed now or added to `folders`.
+/// its folder flushed now or added to `together`.
 pub(crate) fn place(file: &File, temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
     ready(file, temp, to)?;
     rename_into(temp, to)?;
@@ -40,9 +40,18 @@ pub(crate) fn place(file: &File, temp: &Path, to: &Placement<'_>) -> Result<(), 
 }
 
 /// Gives the verified `file` (called `what` in messages) its modification time and ordinary
-/// permissions (those of the file it replaces, else 0644), then flushes it to disk (time and
-/// mode included). Returns whether the target exists now.
+/// permissions ([`prepare`]), then flushes it to disk (time and mode included). Returns
+/// whether the target exists now.
 pub(super) fn ready(file: &File, what: &Path, to: &Placement<'_>) -> Result<bool, Error> {
+    let existing = prepare(file, what, to)?;
+    file.sync_all()
+        .map_err(|e| Error::local(format!("cannot flush {}", what.display()), e))?;
+    Ok(existing)
+}
+
+/// Gives the verified `file` (called `what` in messages) its modification time and ordinary
+/// permissions (those of the file it replaces, else 0644). Returns whether the target exists.
+pub(super) fn prepare(file: &File, what: &Path, to: &Placement<'_>) -> Result<bool, Error> {
     if let Some(t) = to.mtime {
         file.set_modified(t)
             .map_err(|e| Error::local(format!("cannot set the time of {}", what.display()), e))?;
@@ -53,8 +62,6 @@ pub(super) fn ready(file: &File, what: &Path, to: &Placement<'_>) -> Result<bool
         .map_or(0o644, |m| m.permissions().mode() & 0o7777);
     file.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(|e| Error::local(format!("cannot set the mode of {}", what.display()), e))?;
-    file.sync_all()
-        .map_err(|e| Error::local(format!("cannot flush {}", what.display()), e))?;
     Ok(existing.is_some())
 }
 
@@ -98,8 +105,8 @@ pub(super) fn rename_into(temp: &Path, to: &Placement<'_>) -> Result<(), Error> 
 
 /// Makes the target's name durable: its folder flushed now, or once at the end of a tree.
 pub(super) fn flush_folder(to: &Placement<'_>) {
-    match to.folders {
-        Some(f) => f.add(folder_of(to.target)),
+    match to.together {
+        Some(t) => t.add_folder(folder_of(to.target)),
         None => sync_folder(folder_of(to.target)),
     }
 }
