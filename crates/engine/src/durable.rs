@@ -134,10 +134,20 @@ impl Together {
                 }
             })
             .await;
-            if flushed.is_err() {
-                // The group's senders went with the task: their callers hear of it.
-                let mut q = self.queue.lock().expect("queue lock");
-                q.flushing = false;
+            if let Err(e) = flushed {
+                // The group's senders went with the task (the runtime is ending, or naming a
+                // file panicked): their callers hear of it. No one would lead the files
+                // waiting since, so they fail too.
+                let waiting = {
+                    let mut q = self.queue.lock().expect("queue lock");
+                    q.flushing = false;
+                    std::mem::take(&mut q.waiting)
+                };
+                for w in waiting {
+                    let _ = (w.name)(false);
+                    let what = format!("the task flushing downloaded files failed: {e}");
+                    let _ = w.done.send(Err(Error::new(ErrorKind::Local, what)));
+                }
                 return;
             }
         }
@@ -239,6 +249,27 @@ mod tests {
             .await
             .unwrap();
         assert!(!named, "a cancelled download's file was named");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_group_that_fails_to_finish_fails_its_files_and_the_next_group_runs() {
+        let together = Arc::new(Together::with_sync(|_| Ok(())));
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str| Arc::new(File::create(dir.path().join(name)).unwrap());
+        let panics = together.flush_then_name(file("a"), |_| panic!("naming failed"));
+        let e = tokio::time::timeout(std::time::Duration::from_secs(10), panics)
+            .await
+            .expect("a file of a group that failed waited forever")
+            .unwrap_err();
+        assert!(e.to_string().contains("flushing downloaded files"), "{e}");
+        let next = together.flush_then_name(file("b"), |named| {
+            assert!(named);
+            Ok(())
+        });
+        tokio::time::timeout(std::time::Duration::from_secs(10), next)
+            .await
+            .expect("the next group never ran")
+            .unwrap();
     }
 
     #[tokio::test]
