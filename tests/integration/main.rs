@@ -27,6 +27,7 @@ mod sync;
 mod sync_compare;
 mod sync_prefix;
 mod tree;
+mod tree_stopped;
 mod upload;
 
 use std::sync::OnceLock;

@@ -18,7 +18,11 @@ use crate::{boto3_uploads, data, expect_exit, ferry, put, rt, seaweed_bucket, sh
 const MIB: usize = 1024 * 1024;
 
 /// Every object under `prefix`, as boto3 reads it: key to sha256 of its bytes.
-fn boto3_tree(server: &TestServer, bucket: &str, prefix: &str) -> BTreeMap<String, String> {
+pub(crate) fn boto3_tree(
+    server: &TestServer,
+    bucket: &str,
+    prefix: &str,
+) -> BTreeMap<String, String> {
     let v = ferry_testkit::boto3(
         server,
         r#"
@@ -38,7 +42,7 @@ print(json.dumps(out))
 }
 
 /// Every file under `root`: its path below `root` (with `/`) to the sha256 of its bytes.
-fn local_tree(root: &Path) -> BTreeMap<String, String> {
+pub(crate) fn local_tree(root: &Path) -> BTreeMap<String, String> {
     fn walk(root: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
         for e in std::fs::read_dir(dir).unwrap() {
             let p = e.unwrap().path();
