@@ -111,7 +111,10 @@ impl Together {
                 std::mem::take(&mut q.waiting)
             };
             let sync = self.sync;
-            let flushed = tokio::task::spawn_blocking(move || {
+            // If the task fails (the runtime is ending, or naming a file panicked), the group's
+            // senders go with it and its callers hear of it; the files queued since are the
+            // next group's, led as any other.
+            let _ = tokio::task::spawn_blocking(move || {
                 // Every file of the group was written before this: one flush of each
                 // filesystem they are on covers them all (a tree's folders can be on several).
                 let mut synced: Vec<(u64, std::io::Result<()>)> = Vec::new();
@@ -139,22 +142,6 @@ impl Together {
                 }
             })
             .await;
-            if let Err(e) = flushed {
-                // The group's senders went with the task (the runtime is ending, or naming a
-                // file panicked): their callers hear of it. No one would lead the files
-                // waiting since, so they fail too.
-                let waiting = {
-                    let mut q = self.queue.lock().expect("queue lock");
-                    q.flushing = false;
-                    std::mem::take(&mut q.waiting)
-                };
-                for w in waiting {
-                    let _ = (w.name)(false);
-                    let what = format!("the task flushing downloaded files failed: {e}");
-                    let _ = w.done.send(Err(Error::new(ErrorKind::Local, what)));
-                }
-                return;
-            }
         }
     }
 
@@ -226,7 +213,16 @@ mod tests {
         assert_eq!(named.load(Ordering::SeqCst), 200);
         let syncs = SYNCS.load(Ordering::SeqCst);
         assert!((1..50).contains(&syncs), "{syncs} flushes for 200 files");
-        assert!(!together.queue.lock().unwrap().flushing);
+        // The leader stops once the queue is empty (it may still be sending as the last
+        // caller wakes).
+        let began = std::time::Instant::now();
+        while together.queue.lock().unwrap().flushing {
+            assert!(
+                began.elapsed() < std::time::Duration::from_secs(10),
+                "the leader never stopped"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
     }
 
     fn slow(_: &File) -> std::io::Result<()> {
