@@ -1,21 +1,17 @@
 //! Downloads on SeaweedFS: objects written by the aws cli (composite CRC32), s5cmd (MD5 only)
 //! and ferry (full-object CRC64NVME) come back identical, each naming its check, to a file and
 //! to stdout; a byte flipped in flight is caught and fetched again; an object replaced
-//! mid-download is a clear error; SIGKILL at exact points resumes fetching only what was not
-//! on disk; an object overwritten between kill and resume is detected; SSE-C, versions,
-//! `--verify require` and `--no-clobber`; an object a listing shows fits one range comes
-//! down in one GET, without HeadObject.
+//! mid-download is a clear error; SSE-C, versions, `--verify require` and `--no-clobber`;
+//! part boundaries inferred; an object a listing shows fits one range comes down in one GET,
+//! without HeadObject. Downloads killed and resumed are in `download_killed`.
 
-use std::path::Path;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
-use std::time::Duration;
 
 use ferry_engine::{
     Check, Download, DownloadOutcome, DownloadSettings, ErrorKind, Event, Handle, Manager,
     ManagerConfig, Target, partial_path,
 };
-use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
+use ferry_testkit::{FailingClient, HoldProxy, TestServer};
 
 use crate::{
     data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, stdout, text, tool, uploaded,
@@ -348,44 +344,6 @@ fn an_object_replaced_mid_download_is_a_clear_error_and_nothing_is_written() {
     assert!(!partial_path(&out).exists(), "no partial file is kept");
 }
 
-/// Runs `ferry cp s3://… FILE` one range at a time through `endpoint`, written with O_DIRECT
-/// (resume then reads back what went straight to the disk).
-fn download_command(
-    server: &TestServer,
-    home: &Path,
-    endpoint: &str,
-    src: &str,
-    out: &Path,
-) -> Command {
-    let mut c = parallel_download_command(server, home, endpoint, src, out, 1);
-    c.args(["--direct-io", "always"]);
-    c
-}
-
-/// The same with `concurrency` ranges at a time.
-fn parallel_download_command(
-    server: &TestServer,
-    home: &Path,
-    endpoint: &str,
-    src: &str,
-    out: &Path,
-    concurrency: u32,
-) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.env("AWS_EC2_METADATA_DISABLED", "true");
-    c.args(["cp", src, out.to_str().unwrap()])
-        .args(["--part-size", "4MiB", "--no-progress"])
-        .args(["--concurrency", &concurrency.to_string()])
-        .env_clear()
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .env("HOME", home)
-        .envs(server.env())
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    c
-}
-
 #[test]
 fn a_listed_object_that_fits_one_range_comes_down_in_one_get() {
     let (server, client, bucket) = seaweed_bucket("dl-listed");
@@ -463,132 +421,6 @@ fn a_listed_object_that_fits_one_range_comes_down_in_one_get() {
             .collect();
         assert_eq!(methods, requests, "{case}: {:?}", proxy.log());
     }
-}
-
-/// Uploads `body` as `obj` with ferry (a full-object CRC64NVME) and starts a proxy to the
-/// server that holds GET number `nth` (1-based) and everything after it. Returns the object's
-/// URL, the file to download it to, and the proxy.
-fn object_and_proxy(
-    server: &TestServer,
-    bucket: &str,
-    home: &Path,
-    body: &[u8],
-    nth: u32,
-) -> (String, std::path::PathBuf, HoldProxy) {
-    let src = home.join("src.bin");
-    std::fs::write(&src, body).unwrap();
-    let url = format!("s3://{bucket}/obj");
-    let o = ferry(server, home, &["cp", src.to_str().unwrap(), &url]);
-    assert!(o.status.success(), "{}", text(&o));
-    let proxy = HoldProxy::start(
-        &server.endpoint,
-        vec![Rule {
-            method: "GET",
-            query: vec![],
-            nth,
-            action: Action::Hold,
-        }],
-    )
-    .unwrap();
-    (url, home.join("obj.out"), proxy)
-}
-
-/// Holds GET number `nth` (1-based; one range at a time), SIGKILLs ferry there, runs the same
-/// command again: identical, nothing left beside the file, and exactly the ranges from the
-/// held one on fetched again.
-fn kill_download_at(nth: u32) {
-    let (server, _client, bucket) = seaweed_bucket(&format!("dl-kill{nth}"));
-    let home = tempfile::tempdir().unwrap();
-    // 6 ranges of 4 MiB and one of 1 MiB.
-    let body = data(25 * MIB, 65);
-    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &body, nth);
-    let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
-        .spawn()
-        .unwrap();
-    assert!(
-        proxy.wait_triggered(Duration::from_secs(60)),
-        "GET {nth} never came: {:?}",
-        proxy.log()
-    );
-    child.kill().unwrap();
-    let _ = child.wait_with_output();
-    assert!(!out.exists(), "nothing at the destination until verified");
-    assert!(partial_path(&out).exists(), "the partial file is kept");
-
-    proxy.reset(vec![]);
-    let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(std::fs::read(&out).unwrap() == body, "bytes differ");
-    let on_disk = (nth as usize - 1) * 4 * MIB;
-    assert_eq!(
-        proxy.returned_bytes() as usize,
-        body.len() - on_disk,
-        "only the ranges not on disk are fetched again: {:?}",
-        proxy.log()
-    );
-    if nth > 1 {
-        assert!(
-            stdout(&o).contains(&format!("resumed with {on_disk} bytes on disk")),
-            "{}",
-            text(&o)
-        );
-    }
-    let left: Vec<_> = std::fs::read_dir(home.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.contains("ferry-partial"))
-        .collect();
-    assert!(left.is_empty(), "left beside the file: {left:?}");
-}
-
-#[test]
-fn kill_during_the_first_range_then_resume() {
-    kill_download_at(1);
-}
-
-#[test]
-fn kill_mid_download_then_resume() {
-    kill_download_at(4);
-}
-
-#[test]
-fn kill_during_the_last_range_then_resume() {
-    kill_download_at(7);
-}
-
-#[test]
-fn an_object_overwritten_between_kill_and_resume_is_detected() {
-    let (server, _client, bucket) = seaweed_bucket("dl-overwritten");
-    let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src.bin");
-    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &data(20 * MIB, 66), 3);
-    let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
-        .spawn()
-        .unwrap();
-    assert!(proxy.wait_triggered(Duration::from_secs(60)));
-    child.kill().unwrap();
-    let _ = child.wait_with_output();
-    // Same size, other bytes.
-    let new = data(20 * MIB, 67);
-    std::fs::write(&src, &new).unwrap();
-    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
-    assert!(o.status.success(), "{}", text(&o));
-    proxy.reset(vec![]);
-    let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stderr).contains("changed since the partial download"),
-        "{}",
-        text(&o)
-    );
-    assert!(
-        std::fs::read(&out).unwrap() == new,
-        "the new version, whole"
-    );
 }
 
 #[test]
@@ -792,82 +624,4 @@ fn part_boundaries_without_a_part_list_are_inferred_then_listed_one_by_one() {
             "{key}"
         );
     }
-}
-
-#[test]
-fn kill_with_ranges_in_flight_fetches_again_only_what_the_journal_lacks() {
-    let (server, _client, bucket) = seaweed_bucket("dl-kill-par");
-    let home = tempfile::tempdir().unwrap();
-    let body = data(40 * MIB + 5, 70);
-    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &body, 6);
-    let run =
-        |endpoint: &str| parallel_download_command(server, home.path(), endpoint, &url, &out, 4);
-    let mut child = run(&proxy.endpoint).spawn().unwrap();
-    assert!(proxy.wait_triggered(Duration::from_secs(60)));
-    // Let the ranges already forwarded land, then kill.
-    std::thread::sleep(Duration::from_millis(500));
-    child.kill().unwrap();
-    let _ = child.wait_with_output();
-    let journal =
-        std::fs::read_to_string(home.path().join("obj.out.ferry-partial.journal")).unwrap();
-    let header: serde_json::Value = serde_json::from_str(journal.lines().next().unwrap()).unwrap();
-    let recorded: std::collections::BTreeSet<u64> = journal
-        .lines()
-        .skip(1)
-        .map(|l| {
-            serde_json::from_str::<serde_json::Value>(l).unwrap()["i"]
-                .as_u64()
-                .unwrap()
-        })
-        .collect();
-    let on_disk: u64 = recorded
-        .iter()
-        .map(|&i| header["ranges"][i as usize][1].as_u64().unwrap())
-        .sum();
-    assert!(
-        !recorded.is_empty(),
-        "some ranges were written before the kill"
-    );
-    proxy.reset(vec![]);
-    let o = run(&proxy.endpoint).output().unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(std::fs::read(&out).unwrap() == body, "bytes differ");
-    assert_eq!(
-        proxy.returned_bytes(),
-        body.len() as u64 - on_disk,
-        "exactly the ranges the journal lacked are fetched again"
-    );
-}
-
-#[test]
-fn ctrl_c_keeps_the_partial_file_and_the_same_command_resumes() {
-    let (server, _client, bucket) = seaweed_bucket("dl-ctrl-c");
-    let home = tempfile::tempdir().unwrap();
-    let body = data(24 * MIB, 71);
-    // No rule fires: the proxy only counts.
-    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &body, u32::MAX);
-    let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out);
-    let mut child = child.arg("--json").spawn().unwrap();
-    let events = child.stdout.take().unwrap();
-    for line in std::io::BufRead::lines(std::io::BufReader::new(events)) {
-        if line.unwrap().contains("\"range_finished\"") {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            break;
-        }
-    }
-    let o = child.wait_with_output().unwrap();
-    assert_eq!(o.status.code(), Some(130), "{}", text(&o));
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("the partial download is kept"), "{err}");
-    assert!(partial_path(&out).exists() && !out.exists());
-    proxy.reset(vec![]);
-    let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(stdout(&o).contains("resumed with"), "{}", text(&o));
-    assert!(proxy.returned_bytes() < body.len() as u64);
-    assert!(std::fs::read(&out).unwrap() == body);
 }

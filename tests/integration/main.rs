@@ -9,6 +9,7 @@ mod cli;
 mod copy;
 mod credentials;
 mod download;
+mod download_killed;
 mod examples;
 mod faults;
 mod heavy;
@@ -27,6 +28,7 @@ mod sync;
 mod sync_compare;
 mod sync_prefix;
 mod tree;
+mod tree_filters;
 mod tree_stopped;
 mod upload;
 

@@ -1,9 +1,8 @@
 //! `ferry cp --recursive`: a folder up to a prefix and back, checked by boto3 object by
-//! object; --exclude, --include and --shard choosing the paths, up, down and across, and a
-//! dry run listing them while moving nothing; listings that take several pages; keys that cannot be files refused before
+//! object; listings that take several pages; keys that cannot be files refused before
 //! anything is written; one object failing while the others land, and a failure every
 //! object would meet stopping the tree; Ctrl-C in the middle of a tree, and the same command
-//! finishing it.
+//! finishing it. Filters and dry runs are in `tree_filters`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -60,7 +59,7 @@ pub(crate) fn local_tree(root: &Path) -> BTreeMap<String, String> {
 }
 
 /// Writes `files` (path below `root`, size) with distinct contents.
-fn make_tree(root: &Path, files: &[(&str, usize)]) {
+pub(crate) fn make_tree(root: &Path, files: &[(&str, usize)]) {
     for (i, (rel, size)) in files.iter().enumerate() {
         let p = root.join(rel);
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
@@ -554,181 +553,6 @@ fn no_clobber_is_per_object_both_ways() {
     let got = local_tree(&back);
     assert_eq!(got["a.bin"], after["t/a.bin"]);
     assert_eq!(got["c.bin"], after["t/c.bin"]);
-}
-
-#[test]
-fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {
-    let (server, _client, bucket) = seaweed_bucket("tree-filters");
-    let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src");
-    let names = ["a/b.txt", "deep/z.log", "keep.txt", "keep/y.log", "x.log"];
-    make_tree(&src, &names.map(|n| (n, 100)));
-    let all = local_tree(&src);
-    let under = |prefix: &str, keep: &[&str]| -> BTreeMap<String, String> {
-        keep.iter()
-            .map(|k| (format!("{prefix}{k}"), all[*k].clone()))
-            .collect()
-    };
-    // `ferry cp -r FROM TO FLAGS…`, which must succeed.
-    let cp_r = |from: &str, to: &str, flags: &[&str]| {
-        let args = [&["cp", "-r", from, to, "--no-progress"], flags].concat();
-        let o = ferry(server, home.path(), &args);
-        assert!(o.status.success(), "{}", text(&o));
-    };
-    let (src_arg, all_url) = (src.to_str().unwrap(), format!("s3://{bucket}/all/"));
-
-    // Up: the last glob that matches decides, and `*` crosses folders.
-    let picked = format!("s3://{bucket}/picked/");
-    cp_r(
-        src_arg,
-        &picked,
-        &["--exclude", "*.log", "--include", "keep/*"],
-    );
-    let want = under("picked/", &["a/b.txt", "keep.txt", "keep/y.log"]);
-    assert_eq!(boto3_tree(server, &bucket, "picked/"), want);
-
-    // Down, filtered by the key below the prefix.
-    cp_r(src_arg, &all_url, &[]);
-    let down = home.path().join("down");
-    cp_r(&all_url, down.to_str().unwrap(), &["--exclude", "*/*"]);
-    assert_eq!(local_tree(&down), under("", &["keep.txt", "x.log"]));
-
-    // Down in two shards: each takes its own objects, together all of them, each once.
-    let mut seen = BTreeMap::new();
-    for i in 0..2 {
-        let d = home.path().join(format!("shard{i}"));
-        cp_r(
-            &all_url,
-            d.to_str().unwrap(),
-            &["--shard", &format!("{i}/2")],
-        );
-        let got = local_tree(&d);
-        assert!(got.len() < all.len(), "shard {i} took everything: {got:?}");
-        for (k, v) in got {
-            assert!(seen.insert(k, v).is_none(), "a file came down twice");
-        }
-    }
-    assert_eq!(seen, all);
-
-    // Across, on the server, filtered by the key below the source prefix.
-    let logs = format!("s3://{bucket}/logs/");
-    cp_r(&all_url, &logs, &["--exclude", "*", "--include", "*.log"]);
-    let want = under("logs/", &["deep/z.log", "keep/y.log", "x.log"]);
-    assert_eq!(boto3_tree(server, &bucket, "logs/"), want);
-
-    // One object has no paths to choose among: bad input, nothing sent.
-    let one = src.join("keep.txt");
-    let dst = format!("s3://{bucket}/one");
-    let o = ferry(
-        server,
-        home.path(),
-        &["cp", one.to_str().unwrap(), &dst, "--exclude", "*.log"],
-    );
-    expect_exit(&o, 2, "give -r");
-    assert!(boto3_tree(server, &bucket, "one").is_empty());
-}
-
-#[test]
-fn a_dry_run_lists_what_a_tree_would_move_and_moves_nothing() {
-    let (server, _client, bucket) = seaweed_bucket("tree-dry");
-    let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src");
-    make_tree(&src, &[("a/b.txt", 10), ("c.log", 20), ("d/e.log", 30)]);
-    let src_arg = src.to_str().unwrap();
-    // `ferry cp -r FROM TO --dry-run FLAGS…`: its stdout, which must succeed.
-    let dry = |from: &str, to: &str, flags: &[&str]| -> Vec<String> {
-        let args = [&["cp", "-r", from, to, "--dry-run", "--no-progress"], flags].concat();
-        let o = ferry(server, home.path(), &args);
-        assert!(o.status.success(), "{}", text(&o));
-        String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .map(str::to_string)
-            .collect()
-    };
-
-    // Up: each file the filters let through, and nothing sent.
-    let up = dry(
-        src_arg,
-        &format!("s3://{bucket}/p"),
-        &["--exclude", "*.txt"],
-    );
-    let line = |f: &str| format!("(dry run) upload: {src_arg}/{f} to s3://{bucket}/p/{f}");
-    assert_eq!(
-        up,
-        [
-            line("c.log"),
-            line("d/e.log"),
-            "(dry run) upload: 2 objects, 50 bytes; nothing was sent".to_string()
-        ]
-    );
-    assert!(boto3_tree(server, &bucket, "").is_empty());
-
-    // Down and across, from what is there: nothing written, no folder made, no key copied.
-    let o = ferry(
-        server,
-        home.path(),
-        &["cp", "-r", src_arg, &format!("s3://{bucket}/p")],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    let before = boto3_tree(server, &bucket, "");
-    let down = home.path().join("down");
-    let lines = dry(
-        &format!("s3://{bucket}/p/"),
-        down.to_str().unwrap(),
-        &["--exclude", "d/*"],
-    );
-    let down_arg = down.to_str().unwrap();
-    assert_eq!(
-        lines,
-        [
-            format!("(dry run) download: s3://{bucket}/p/a/b.txt to {down_arg}/a/b.txt"),
-            format!("(dry run) download: s3://{bucket}/p/c.log to {down_arg}/c.log"),
-            "(dry run) download: 2 objects, 30 bytes; nothing was written".to_string()
-        ]
-    );
-    assert!(!down.exists());
-    let lines = dry(
-        &format!("s3://{bucket}/p"),
-        &format!("s3://{bucket}/q"),
-        &["--json", "--shard", "0/1"],
-    );
-    let events: Vec<serde_json::Value> = lines
-        .iter()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let copies: Vec<(&str, &str)> = events
-        .iter()
-        .filter(|e| e["event"] == "sync")
-        .map(|e| (e["key"].as_str().unwrap(), e["to"].as_str().unwrap()))
-        .collect();
-    let q = |f: &str| format!("s3://{bucket}/q/{f}");
-    assert_eq!(
-        copies,
-        [
-            ("q/a/b.txt", q("a/b.txt").as_str()),
-            ("q/c.log", q("c.log").as_str()),
-            ("q/d/e.log", q("d/e.log").as_str())
-        ]
-    );
-    let summary = events.last().unwrap();
-    assert_eq!(
-        (&summary["objects"], &summary["bytes"], &summary["dry_run"]),
-        (
-            &serde_json::json!(3),
-            &serde_json::json!(60),
-            &serde_json::json!(true)
-        )
-    );
-    assert_eq!(boto3_tree(server, &bucket, ""), before);
-
-    // One object: the command names it; there is nothing to list.
-    let o = ferry(
-        server,
-        home.path(),
-        &["cp", &format!("s3://{bucket}/p/c.log"), "x", "--dry-run"],
-    );
-    expect_exit(&o, 2, "--dry-run lists what a tree would copy");
-    assert!(!home.path().join("x").exists());
 }
 
 fn tree_upload(server: &TestServer, home: &Path, endpoint: &str, src: &Path, dst: &str) -> Command {
