@@ -1,14 +1,15 @@
 //! Micro-benchmarks of ferry's core (criterion): each checksum algorithm's throughput, CRC
-//! combination, the planner, a journal append with its fsync, and the aws-chunked encoder.
-//! Run with `cargo bench --bench micro`.
+//! combination, the planner, a journal append with its fsync, the aws-chunked encoder, and
+//! what the manager spends on each transfer it starts (against the in-memory S3, so only the
+//! engine's own work counts). Run with `cargo bench --bench micro`.
 
 use std::hint::black_box;
 
 use bytes::Bytes;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use ferry_engine::{
-    Destination, FileJournalStore, Hasher, JournalStore as _, PartRecord, PlanConfig,
-    SourceIdentity, combine, plan,
+    Destination, Download, FileJournalStore, Hasher, JournalStore as _, Manager, ManagerConfig,
+    PartRecord, PlanConfig, SourceIdentity, Target, combine, plan,
 };
 use ferry_s3::ChecksumAlgorithm;
 use ferry_s3::chunked::{ChunkItem, ChunkStream, frame};
@@ -150,12 +151,47 @@ fn aws_chunked(c: &mut Criterion) {
     g.finish();
 }
 
+/// A backup tool restoring many small chunks starts a transfer for each, all at once: what
+/// each costs the engine (its context, task and event buffer), beside the bytes.
+fn many_transfers(c: &mut Criterion) {
+    const N: usize = 1000;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let s3 = ferry_testkit::MemoryClient::new(std::time::Duration::ZERO);
+    s3.bucket("b");
+    for i in 0..N {
+        s3.insert("b", &format!("k{i}"), data(4096));
+    }
+    let manager = rt
+        .block_on(async { Manager::new(std::sync::Arc::new(s3), ManagerConfig::default()) })
+        .unwrap();
+    let mut g = c.benchmark_group("transfers");
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("1000_downloads_of_4KiB_to_memory", |b| {
+        b.iter(|| {
+            rt.block_on(async {
+                let handles: Vec<_> = (0..N)
+                    .map(|i| manager.download(Download::new("b", format!("k{i}"), Target::Memory)))
+                    .collect();
+                for h in handles {
+                    black_box(h.wait().await.unwrap());
+                }
+            })
+        })
+    });
+    g.finish();
+}
+
 criterion_group!(
     micro,
     checksums,
     crc_combine,
     planner,
     journal_append,
-    aws_chunked
+    aws_chunked,
+    many_transfers
 );
 criterion_main!(micro);

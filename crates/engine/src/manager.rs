@@ -14,7 +14,7 @@ use crate::context::{Context, Shared};
 use crate::copy::{Copy, ObjectSource};
 use crate::download::Download;
 use crate::error::Error;
-use crate::handle::{EVENT_CAPACITY, Handle};
+use crate::handle::{Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
 use crate::job::{UploadSettings, journal_error};
 use crate::journal::{JournalStore, SourceKind};
 use crate::outcome::{DownloadOutcome, TreeOutcome, UploadOutcome};
@@ -190,8 +190,8 @@ impl<C: ObjectClient> Manager<C> {
     }
 
     /// A new transfer's context, and the first receiver of its events.
-    fn context(&self) -> (Context<C>, broadcast::Receiver<Event>) {
-        let (tx, rx) = broadcast::channel(EVENT_CAPACITY);
+    fn context(&self, events: usize) -> (Context<C>, broadcast::Receiver<Event>) {
+        let (tx, rx) = broadcast::channel(events);
         let ctx = Context {
             shared: self.shared.clone(),
             events: Some(tx),
@@ -202,8 +202,11 @@ impl<C: ObjectClient> Manager<C> {
         (ctx, rx)
     }
 
+    /// Starts `run` as a transfer that buffers `events` events for its watchers
+    /// ([`ONE_OBJECT_EVENTS`] or [`TREE_EVENTS`]); `done` makes its last event of its outcome.
     fn spawn<T, F>(
         &self,
+        events: usize,
         run: impl FnOnce(Context<C>) -> F,
         done: fn(&T) -> Option<Event>,
     ) -> Handle<T>
@@ -211,7 +214,7 @@ impl<C: ObjectClient> Manager<C> {
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
     {
-        let (ctx, first) = self.context();
+        let (ctx, first) = self.context(events);
         let events = ctx.events.clone().expect("a transfer's own events");
         let (progress, cancel) = (ctx.progress.clone(), ctx.cancel.clone());
         Handle::spawn(events, first, progress, cancel, run(ctx), done)
@@ -221,6 +224,7 @@ impl<C: ObjectClient> Manager<C> {
     /// `source`'s client and budgets, under the transfer's cancellation.
     fn spawn_from<D: ObjectClient, T, F>(
         &self,
+        events: usize,
         source: &Manager<D>,
         run: impl FnOnce(Context<C>, Context<D>) -> F,
         done: fn(&T) -> Option<Event>,
@@ -230,6 +234,7 @@ impl<C: ObjectClient> Manager<C> {
         F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
     {
         self.spawn(
+            events,
             |ctx| {
                 let read = Self::reader(source, &ctx);
                 run(ctx, read)
@@ -240,12 +245,17 @@ impl<C: ObjectClient> Manager<C> {
 
     /// Starts an upload. Must be called within a tokio runtime.
     pub fn upload(&self, upload: Upload) -> Handle<UploadOutcome> {
-        self.spawn(|ctx| crate::upload::run(ctx, upload), finished)
+        self.spawn(
+            ONE_OBJECT_EVENTS,
+            |ctx| crate::upload::run(ctx, upload),
+            finished,
+        )
     }
 
     /// Starts a download. Must be called within a tokio runtime.
     pub fn download(&self, download: Download) -> Handle<DownloadOutcome> {
         self.spawn(
+            ONE_OBJECT_EVENTS,
             |ctx| crate::download::run(ctx, download),
             |o| Some(Event::Downloaded(o.clone())),
         )
@@ -254,7 +264,11 @@ impl<C: ObjectClient> Manager<C> {
     /// Starts a copy on the server (no bytes through ferry). Must be called within a tokio
     /// runtime.
     pub fn copy(&self, copy: Copy) -> Handle<UploadOutcome> {
-        self.spawn(|ctx| crate::copy::run(ctx, copy), finished)
+        self.spawn(
+            ONE_OBJECT_EVENTS,
+            |ctx| crate::copy::run(ctx, copy),
+            finished,
+        )
     }
 
     /// Starts a copy from an object that `source` reads (another server, other credentials)
@@ -267,6 +281,7 @@ impl<C: ObjectClient> Manager<C> {
         copy: Copy,
     ) -> Handle<UploadOutcome> {
         self.spawn_from(
+            ONE_OBJECT_EVENTS,
             source,
             |ctx, read| crate::crosscopy::run(ctx, read, copy),
             finished,
@@ -289,6 +304,7 @@ impl<C: ObjectClient> Manager<C> {
     /// Must be called within a tokio runtime.
     pub fn copy_tree(&self, tree: TreeCopy) -> Handle<TreeOutcome> {
         self.spawn(
+            TREE_EVENTS,
             |ctx| crate::tree::copy::copy::<C, C>(ctx, None, tree),
             |_| None,
         )
@@ -303,6 +319,7 @@ impl<C: ObjectClient> Manager<C> {
         tree: TreeCopy,
     ) -> Handle<TreeOutcome> {
         self.spawn_from(
+            TREE_EVENTS,
             source,
             |ctx, read| crate::tree::copy::copy(ctx, Some(read), tree),
             |_| None,
@@ -313,6 +330,7 @@ impl<C: ObjectClient> Manager<C> {
     /// copied. Must be called within a tokio runtime.
     pub fn sync_copy(&self, sync: SyncCopy) -> Handle<SyncOutcome> {
         self.spawn(
+            TREE_EVENTS,
             |ctx| crate::tree::sync::copy::<C, C>(ctx, None, sync),
             |_| None,
         )
@@ -327,6 +345,7 @@ impl<C: ObjectClient> Manager<C> {
         sync: SyncCopy,
     ) -> Handle<SyncOutcome> {
         self.spawn_from(
+            TREE_EVENTS,
             source,
             |ctx, read| crate::tree::sync::copy(ctx, Some(read), sync),
             |_| None,
@@ -337,13 +356,21 @@ impl<C: ObjectClient> Manager<C> {
     /// writes the plan beside the object (see [`ShardPlan`]). Must be called within a tokio
     /// runtime.
     pub fn plan_upload(&self, plan: PlanUpload) -> Handle<ShardPlan> {
-        self.spawn(|ctx| crate::shard::create(ctx, plan), |_| None)
+        self.spawn(
+            ONE_OBJECT_EVENTS,
+            |ctx| crate::shard::create(ctx, plan),
+            |_| None,
+        )
     }
 
     /// Runs one worker of a plan: sends its parts the server does not already hold. Must be
     /// called within a tokio runtime.
     pub fn work(&self, work: PlanWork) -> Handle<WorkOutcome> {
-        self.spawn(|ctx| crate::shard::work(ctx, work), |_| None)
+        self.spawn(
+            ONE_OBJECT_EVENTS,
+            |ctx| crate::shard::work(ctx, work),
+            |_| None,
+        )
     }
 
     /// Finishes the plan at `bucket`/`key`: checks every part, completes the upload with the
@@ -351,6 +378,7 @@ impl<C: ObjectClient> Manager<C> {
     pub fn finish(&self, bucket: &str, key: &str) -> Handle<FinishOutcome> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.spawn(
+            ONE_OBJECT_EVENTS,
             move |ctx| async move { crate::shard::finish(ctx, &bucket, &key).await },
             |o: &FinishOutcome| Some(Event::Finished(o.upload.clone())),
         )
@@ -358,24 +386,36 @@ impl<C: ObjectClient> Manager<C> {
 
     /// Starts uploading a folder. Must be called within a tokio runtime.
     pub fn upload_tree(&self, tree: TreeUpload) -> Handle<TreeOutcome> {
-        self.spawn(|ctx| crate::tree::upload(ctx, tree), |_| None)
+        self.spawn(TREE_EVENTS, |ctx| crate::tree::upload(ctx, tree), |_| None)
     }
 
     /// Starts syncing a folder to a prefix: only what differs moves. Must be called within a
     /// tokio runtime.
     pub fn sync_up(&self, sync: SyncUp) -> Handle<SyncOutcome> {
-        self.spawn(|ctx| crate::tree::sync::up(ctx, sync), |_| None)
+        self.spawn(
+            TREE_EVENTS,
+            |ctx| crate::tree::sync::up(ctx, sync),
+            |_| None,
+        )
     }
 
     /// Starts syncing a prefix to a folder: only what differs moves. Must be called within a
     /// tokio runtime.
     pub fn sync_down(&self, sync: SyncDown) -> Handle<SyncOutcome> {
-        self.spawn(|ctx| crate::tree::sync::down(ctx, sync), |_| None)
+        self.spawn(
+            TREE_EVENTS,
+            |ctx| crate::tree::sync::down(ctx, sync),
+            |_| None,
+        )
     }
 
     /// Starts downloading a prefix. Must be called within a tokio runtime.
     pub fn download_tree(&self, tree: TreeDownload) -> Handle<TreeOutcome> {
-        self.spawn(|ctx| crate::tree::download(ctx, tree), |_| None)
+        self.spawn(
+            TREE_EVENTS,
+            |ctx| crate::tree::download(ctx, tree),
+            |_| None,
+        )
     }
 
     /// Resumes the upload or copy a journal describes: the journal names the source (a file,
