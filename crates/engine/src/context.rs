@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::budget::{Bandwidth, Memory, Requests};
-use crate::durable::Together;
+use crate::durable::{Folders, Together};
 use crate::error::{Error, Failure};
 use crate::journal::JournalStore;
 use crate::progress::{Event, Progress};
@@ -36,6 +36,8 @@ pub(crate) struct Shared<C> {
     pub(crate) journal: Option<Arc<dyn JournalStore>>,
     /// Counters of everything in flight.
     pub(crate) progress: Arc<Progress>,
+    /// Small downloaded files, flushed in groups.
+    pub(crate) together: Arc<Together>,
 }
 
 /// One transfer's view: the shared part, its events (none for an object of a tree, which the
@@ -45,9 +47,9 @@ pub(crate) struct Context<C> {
     pub(crate) events: Option<broadcast::Sender<Event>>,
     pub(crate) progress: Arc<Progress>,
     pub(crate) cancel: CancellationToken,
-    /// A tree's: its small downloaded files flushed in groups, their folders once at the
-    /// end, instead of each file and its folder after each file.
-    pub(crate) together: Option<Arc<Together>>,
+    /// A tree's download: the folders of its files, flushed once each at its end rather
+    /// than after each file.
+    pub(crate) folders: Option<Arc<Folders>>,
 }
 
 /// Why the HeadObject of the object a transfer reads failed.
@@ -77,7 +79,7 @@ impl<C> Clone for Context<C> {
             events: self.events.clone(),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
-            together: self.together.clone(),
+            folders: self.folders.clone(),
         }
     }
 }
@@ -101,7 +103,7 @@ impl<C: ObjectClient> Context<C> {
             events: None,
             progress: Arc::new(Progress::child_of(&self.progress)),
             cancel: self.cancel.child_token(),
-            together: self.together.clone(),
+            folders: self.folders.clone(),
         }
     }
 

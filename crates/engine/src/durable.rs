@@ -1,16 +1,22 @@
-//! Making a tree's downloads durable together: its small files flushed in groups (one
-//! `syncfs` for every file written meanwhile, before any of them is named) and its folders
-//! once each at the end, rather than two flushes for every file.
+//! Making downloaded files durable together: small files flushed in groups (one flush of
+//! their filesystem for every file written meanwhile, before any of them is named) and
+//! folders flushed once each (a group's, before its callers hear; a tree's at its end),
+//! rather than two flushes for every file. One [`Together`] serves every download of a
+//! manager, so a backup tool's many downloads share its flushes as a tree's do.
 //!
 //! The crash semantics are those of a file flushed on its own: a file takes its name only
 //! after its bytes, time and mode are on disk, so a name never shows bytes that were not
-//! verified and flushed (an unnamed file a crash interrupts is gone with it). A crash before
-//! the end can lose the names of files reported done, which the next run downloads again.
+//! verified and flushed (an unnamed file a crash interrupts is gone with it). A download on
+//! its own is durable, name included, when it is reported done; a tree's names are flushed
+//! at its end, so a crash before then can lose the names of files reported done, which the
+//! next run downloads again.
 //!
-//! A `syncfs` writes back everything waiting on that filesystem, not only the tree's files:
-//! beside another heavy writer a group also waits for its data. On an ext4 with a journal an
-//! fsync of each file commits the journal each time, which cost more (2,000 x 64 KiB: 90
-//! flushes instead of 2,000, 0.87x the CPU and 1.12x the speed).
+//! A group of files on one filesystem is flushed with one `syncfs`, which writes back
+//! everything waiting on that filesystem, not only the group's files: beside another heavy
+//! writer the group also waits for its data. A file alone on its filesystem is flushed with
+//! its own `fsync`, which never costs more. On an ext4 with a journal an fsync of each file
+//! commits the journal each time, which cost more (2,000 x 64 KiB: 90 flushes instead of
+//! 2,000, 0.87x the CPU and 1.12x the speed).
 
 use std::collections::BTreeSet;
 use std::fs::File;
@@ -21,16 +27,31 @@ use tokio::sync::oneshot;
 
 use crate::error::{Error, ErrorKind};
 
-/// How a group is flushed: every file written to the filesystem of `file` so far.
-type SyncFs = fn(&File) -> std::io::Result<()>;
+/// How the files of a group on one filesystem are flushed (see [`flush`]).
+type Flush = fn(&[&File]) -> std::io::Result<()>;
 
-/// What a tree makes durable together (see the module's doc).
+/// Flushes `files`, all on one filesystem: a file alone with its own fsync, more with one
+/// `syncfs` of their filesystem.
+fn flush(files: &[&File]) -> std::io::Result<()> {
+    match files {
+        [] => Ok(()),
+        [one] => one.sync_all(),
+        [first, ..] => rustix::fs::syncfs(first).map_err(Into::into),
+    }
+}
+
+/// Names a file once it is on disk (`true`), adding the folder it named it in to the
+/// [`Folders`] given, or removes what is of no use (`false`: the flush failed or the
+/// download was cancelled).
+pub(crate) type Namer = Box<dyn FnOnce(bool, &Folders) -> Result<(), Error> + Send>;
+
+/// The group commit of a manager's small downloaded files (see the module's doc).
 pub(crate) struct Together {
-    /// Folders whose names are flushed at the end.
-    folders: Mutex<BTreeSet<PathBuf>>,
     /// Files written, waiting for the next flush of their group.
     queue: Mutex<Queue>,
-    sync: SyncFs,
+    flush: Flush,
+    /// How a group's folders are flushed.
+    sync_folder: fn(&Path),
 }
 
 impl std::fmt::Debug for Together {
@@ -41,7 +62,7 @@ impl std::fmt::Debug for Together {
 
 impl Default for Together {
     fn default() -> Self {
-        Self::with_sync(|f| rustix::fs::syncfs(f).map_err(Into::into))
+        Self::with(flush, sync_folder)
     }
 }
 
@@ -55,27 +76,27 @@ struct Queue {
 /// A file written and waiting for its group's flush, then to be named.
 struct Waiting {
     file: Arc<File>,
-    /// Names the file once it is on disk; `false`: removes what is of no use.
-    name: Box<dyn FnOnce(bool) -> Result<(), Error> + Send>,
+    name: Namer,
     done: oneshot::Sender<Result<(), Error>>,
 }
 
 impl Together {
-    fn with_sync(sync: SyncFs) -> Self {
+    fn with(flush: Flush, sync_folder: fn(&Path)) -> Self {
         Self {
-            folders: Mutex::default(),
             queue: Mutex::default(),
-            sync,
+            flush,
+            sync_folder,
         }
     }
 
     /// Flushes `file` (written in full, its time and mode set) with the files written
-    /// meanwhile, then calls `name(true)`, which names it; returns `name`'s result. If the
-    /// flush fails, or the caller has stopped waiting (cancelled), `name(false)` removes it.
+    /// meanwhile, then calls `name(true, folders)`, which names it; returns `name`'s result
+    /// once the folders `name` added to `folders` are flushed too. If the flush fails, or
+    /// the caller has stopped waiting (cancelled), `name(false, _)` removes it.
     pub(crate) async fn flush_then_name(
         self: &Arc<Self>,
         file: Arc<File>,
-        name: impl FnOnce(bool) -> Result<(), Error> + Send + 'static,
+        name: impl FnOnce(bool, &Folders) -> Result<(), Error> + Send + 'static,
     ) -> Result<(), Error> {
         let (done, named) = oneshot::channel();
         let lead = {
@@ -110,54 +131,97 @@ impl Together {
                 }
                 std::mem::take(&mut q.waiting)
             };
-            let sync = self.sync;
+            let this = self.clone();
             // If the task fails (the runtime is ending, or naming a file panicked), the group's
             // senders go with it and its callers hear of it; the files queued since are the
             // next group's, led as any other.
-            let _ = tokio::task::spawn_blocking(move || {
-                // Every file of the group was written before this: one flush of each
-                // filesystem they are on covers them all (a tree's folders can be on several).
-                let mut synced: Vec<(u64, std::io::Result<()>)> = Vec::new();
-                for w in group {
-                    let dev = rustix::fs::fstat(&*w.file).map_or(u64::MAX, |s| s.st_dev);
-                    let i = match synced.iter().position(|(d, _)| *d == dev) {
-                        Some(i) => i,
-                        None => {
-                            synced.push((dev, (sync)(&w.file)));
-                            synced.len() - 1
-                        }
-                    };
-                    let r = match &synced[i].1 {
-                        _ if w.done.is_closed() => (w.name)(false),
-                        Ok(()) => (w.name)(true),
-                        Err(e) => {
-                            let _ = (w.name)(false);
-                            Err(Error::local(
-                                "cannot flush downloaded files",
-                                std::io::Error::new(e.kind(), e.to_string()),
-                            ))
-                        }
-                    };
-                    let _ = w.done.send(r);
-                }
-            })
-            .await;
+            let _ = tokio::task::spawn_blocking(move || this.flush_group(group)).await;
         }
     }
 
-    /// Adds the folder a file was named in, flushed at the end ([`Together::sync_folders`]).
-    pub(crate) fn add_folder(&self, dir: &Path) {
-        self.folders
-            .lock()
-            .expect("folders lock")
-            .insert(dir.to_path_buf());
+    /// Flushes a group's files (every one was written before this: one flush of each
+    /// filesystem they are on covers them all), names them, flushes the folders they were
+    /// named in, then tells their callers.
+    fn flush_group(&self, group: Vec<Waiting>) {
+        let devs: Vec<u64> = group
+            .iter()
+            .map(|w| rustix::fs::fstat(&*w.file).map_or(u64::MAX, |s| s.st_dev))
+            .collect();
+        let mut flushed: Vec<(u64, std::io::Result<()>)> = Vec::new();
+        for &dev in &devs {
+            if flushed.iter().all(|(d, _)| *d != dev) {
+                let files: Vec<&File> = group
+                    .iter()
+                    .zip(&devs)
+                    .filter(|(_, d)| **d == dev)
+                    .map(|(w, _)| &*w.file)
+                    .collect();
+                flushed.push((dev, (self.flush)(&files)));
+            }
+        }
+        let folders = Folders::with(self.sync_folder);
+        let mut told = Vec::with_capacity(group.len());
+        for (w, dev) in group.into_iter().zip(devs) {
+            let result = &flushed.iter().find(|(d, _)| *d == dev).expect("flushed").1;
+            let r = match result {
+                _ if w.done.is_closed() => (w.name)(false, &folders),
+                Ok(()) => (w.name)(true, &folders),
+                Err(e) => {
+                    let _ = (w.name)(false, &folders);
+                    Err(Error::local(
+                        "cannot flush downloaded files",
+                        std::io::Error::new(e.kind(), e.to_string()),
+                    ))
+                }
+            };
+            told.push((w.done, r));
+        }
+        folders.sync();
+        for (done, r) in told {
+            let _ = done.send(r);
+        }
+    }
+}
+
+/// Folders whose new names are flushed once each, together.
+pub(crate) struct Folders {
+    dirs: Mutex<BTreeSet<PathBuf>>,
+    sync_folder: fn(&Path),
+}
+
+impl Default for Folders {
+    fn default() -> Self {
+        Self::with(sync_folder)
+    }
+}
+
+impl std::fmt::Debug for Folders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Folders").finish_non_exhaustive()
+    }
+}
+
+impl Folders {
+    fn with(sync_folder: fn(&Path)) -> Self {
+        Self {
+            dirs: Mutex::default(),
+            sync_folder,
+        }
+    }
+
+    /// Adds the folder a file was named in, flushed by [`sync`](Self::sync).
+    pub(crate) fn add(&self, dir: &Path) {
+        let mut dirs = self.dirs.lock().expect("folders lock");
+        if !dirs.contains(dir) {
+            dirs.insert(dir.to_path_buf());
+        }
     }
 
     /// Flushes every folder added (names made in them become durable).
-    pub(crate) fn sync_folders(&self) {
-        let dirs = std::mem::take(&mut *self.folders.lock().expect("folders lock"));
+    pub(crate) fn sync(&self) {
+        let dirs = std::mem::take(&mut *self.dirs.lock().expect("folders lock"));
         for d in dirs {
-            sync_folder(&d);
+            (self.sync_folder)(&d);
         }
     }
 }
@@ -176,19 +240,19 @@ mod tests {
 
     static SYNCS: AtomicUsize = AtomicUsize::new(0);
 
-    fn counted(_: &File) -> std::io::Result<()> {
+    fn counted(_: &[&File]) -> std::io::Result<()> {
         SYNCS.fetch_add(1, Ordering::SeqCst);
         std::thread::sleep(std::time::Duration::from_millis(20));
         Ok(())
     }
 
-    fn failing(_: &File) -> std::io::Result<()> {
+    fn failing(_: &[&File]) -> std::io::Result<()> {
         Err(std::io::Error::from_raw_os_error(5))
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn files_are_named_after_a_flush_and_flushed_in_groups() {
-        let together = Arc::new(Together::with_sync(counted));
+        let together = Arc::new(Together::with(counted, sync_folder));
         let dir = tempfile::tempdir().unwrap();
         let named = Arc::new(AtomicUsize::new(0));
         let mut tasks = tokio::task::JoinSet::new();
@@ -198,7 +262,7 @@ mod tests {
             tasks.spawn(async move {
                 let before = SYNCS.load(Ordering::SeqCst);
                 together
-                    .flush_then_name(file, move |ok| {
+                    .flush_then_name(file, move |ok, _| {
                         // Named only once a flush began after the file was written.
                         assert!(ok && SYNCS.load(Ordering::SeqCst) > before);
                         named.fetch_add(1, Ordering::SeqCst);
@@ -225,20 +289,20 @@ mod tests {
         }
     }
 
-    fn slow(_: &File) -> std::io::Result<()> {
+    fn slow(_: &[&File]) -> std::io::Result<()> {
         std::thread::sleep(std::time::Duration::from_millis(100));
         Ok(())
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_file_whose_download_was_cancelled_is_removed_not_named() {
-        let together = Arc::new(Together::with_sync(slow));
+        let together = Arc::new(Together::with(slow, sync_folder));
         let dir = tempfile::tempdir().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let file = Arc::new(File::create(dir.path().join("f")).unwrap());
         let t = together.clone();
         let waiting = tokio::spawn(async move {
-            t.flush_then_name(file, move |named| {
+            t.flush_then_name(file, move |named, _| {
                 tx.send(named).unwrap();
                 Ok(())
             })
@@ -254,16 +318,16 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_group_that_fails_to_finish_fails_its_files_and_the_next_group_runs() {
-        let together = Arc::new(Together::with_sync(|_| Ok(())));
+        let together = Arc::new(Together::with(|_| Ok(()), sync_folder));
         let dir = tempfile::tempdir().unwrap();
         let file = |name: &str| Arc::new(File::create(dir.path().join(name)).unwrap());
-        let panics = together.flush_then_name(file("a"), |_| panic!("naming failed"));
+        let panics = together.flush_then_name(file("a"), |_, _| panic!("naming failed"));
         let e = tokio::time::timeout(std::time::Duration::from_secs(10), panics)
             .await
             .expect("a file of a group that failed waited forever")
             .unwrap_err();
         assert!(e.to_string().contains("flushing downloaded files"), "{e}");
-        let next = together.flush_then_name(file("b"), |named| {
+        let next = together.flush_then_name(file("b"), |named, _| {
             assert!(named);
             Ok(())
         });
@@ -275,13 +339,13 @@ mod tests {
 
     #[tokio::test]
     async fn a_failed_flush_names_nothing_and_says_so() {
-        let together = Arc::new(Together::with_sync(failing));
+        let together = Arc::new(Together::with(failing, sync_folder));
         let dir = tempfile::tempdir().unwrap();
         let file = Arc::new(File::create(dir.path().join("f")).unwrap());
         let removed = Arc::new(AtomicUsize::new(0));
         let r = removed.clone();
         let e = together
-            .flush_then_name(file, move |ok| {
+            .flush_then_name(file, move |ok, _| {
                 assert!(!ok);
                 r.fetch_add(1, Ordering::SeqCst);
                 Ok(())
@@ -290,5 +354,46 @@ mod tests {
             .unwrap_err();
         assert!(e.to_string().contains("cannot flush"), "{e}");
         assert_eq!(removed.load(Ordering::SeqCst), 1);
+    }
+
+    static FOLDERS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+    fn recorded(dir: &Path) {
+        // Slow, so that a caller told before its folder is flushed would see it missing.
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        FOLDERS.lock().unwrap().push(dir.to_path_buf());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_download_hears_it_is_done_once_its_folder_is_flushed() {
+        let together = Arc::new(Together::with(|_| Ok(()), recorded));
+        let dir = tempfile::tempdir().unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let together = together.clone();
+            let folder = dir.path().join(format!("d{}", i % 2));
+            let file = Arc::new(File::create(dir.path().join(i.to_string())).unwrap());
+            tasks.spawn(async move {
+                let added = folder.clone();
+                together
+                    .flush_then_name(file, move |_, folders| {
+                        folders.add(&added);
+                        Ok(())
+                    })
+                    .await
+                    .unwrap();
+                assert!(
+                    FOLDERS.lock().unwrap().contains(&folder),
+                    "told before {} was flushed",
+                    folder.display()
+                );
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r.unwrap();
+        }
+        // Each group flushes each of its folders once.
+        let flushed = FOLDERS.lock().unwrap().len();
+        assert!((2..=20).contains(&flushed), "{flushed} folder flushes");
     }
 }

@@ -21,8 +21,8 @@
 //! one retry loop), `budget` (memory, requests, bandwidth as owned permits), `schedule` (the
 //! one worker pool). Its clients: `upload` (files, ranges, streams, bytes), `copy` (on the
 //! server) and `crosscopy` (between servers), both writing through `multipart`; `download`
-//! (to a file, a writer, memory), whose tree downloads flush their small files together
-//! (`durable`); `tree` (folders and prefixes).
+//! (to a file, a writer, memory), whose small files are flushed together (`durable`); `tree`
+//! (folders and prefixes).
 #![deny(missing_docs)]
 
 mod budget;

@@ -141,6 +141,7 @@ impl<C: ObjectClient> Manager<C> {
                 parts_per_object: config.parts_per_object,
                 journal: config.journal,
                 progress: Arc::new(Progress::default()),
+                together: Arc::default(),
             }),
             cancel: CancellationToken::new(),
         })
@@ -164,6 +165,7 @@ impl<C: ObjectClient> Manager<C> {
                 parts_per_object: s.parts_per_object,
                 journal: s.journal.clone(),
                 progress: s.progress.clone(),
+                together: s.together.clone(),
             }),
             cancel: self.cancel.clone(),
         }
@@ -197,7 +199,7 @@ impl<C: ObjectClient> Manager<C> {
             events: Some(tx),
             progress: Arc::new(Progress::child_of(&self.shared.progress)),
             cancel: self.cancel.child_token(),
-            together: None,
+            folders: None,
         };
         (ctx, rx)
     }
@@ -296,7 +298,7 @@ impl<C: ObjectClient> Manager<C> {
             events: None,
             progress: Arc::new(Progress::default()),
             cancel: ctx.cancel.child_token(),
-            together: None,
+            folders: None,
         }
     }
 

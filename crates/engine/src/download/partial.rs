@@ -296,7 +296,7 @@ mod tests {
         let to = |no_clobber| Placement {
             target: &target,
             no_clobber,
-            together: None,
+            folders: None,
             mtime: None,
         };
         let err = p.finish(&to(true)).unwrap_err();

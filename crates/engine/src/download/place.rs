@@ -6,7 +6,7 @@ use std::fs::File;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 
-use crate::durable::{Together, sync_folder};
+use crate::durable::{Folders, sync_folder};
 use crate::error::{Error, ErrorKind};
 
 /// The folder a target is in.
@@ -23,15 +23,16 @@ pub(crate) struct Placement<'a> {
     pub(crate) target: &'a Path,
     /// Refuse to replace an existing file.
     pub(crate) no_clobber: bool,
-    /// Flush the folder once at the end (a tree's), not now.
-    pub(crate) together: Option<&'a Together>,
+    /// Flush the folder with others later (a tree's at its end, a group's before its
+    /// downloads are told), not now.
+    pub(crate) folders: Option<&'a Folders>,
     /// The modification time the file takes.
     pub(crate) mtime: Option<std::time::SystemTime>,
 }
 
 /// Makes the verified `file` (named `temp`) the file `to.target`: readied ([`ready`]),
 /// renamed into place atomically (refusing to replace an existing file with `no_clobber`),
-/// its folder flushed now or added to `together`.
+/// its folder flushed now or added to `folders`.
 pub(crate) fn place(file: &File, temp: &Path, to: &Placement<'_>) -> Result<(), Error> {
     ready(file, temp, to)?;
     rename_into(temp, to)?;
@@ -105,8 +106,8 @@ pub(super) fn rename_into(temp: &Path, to: &Placement<'_>) -> Result<(), Error> 
 
 /// Makes the target's name durable: its folder flushed now, or once at the end of a tree.
 pub(super) fn flush_folder(to: &Placement<'_>) {
-    match to.together {
-        Some(t) => t.add_folder(folder_of(to.target)),
+    match to.folders {
+        Some(f) => f.add(folder_of(to.target)),
         None => sync_folder(folder_of(to.target)),
     }
 }

@@ -25,7 +25,7 @@ use super::place::{Placement, prepare};
 use super::{Job, Object};
 use crate::checksum::Digest;
 use crate::direct::{DirectIo, Out, write_all_vectored_at};
-use crate::durable::Together;
+use crate::durable::Folders;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::DownloadOutcome;
 use crate::progress::Event;
@@ -137,10 +137,10 @@ pub(super) async fn to_file<C: ObjectClient>(
 /// The largest object fetched into memory, checked, and then made a file in one step on a
 /// blocking thread (created, written, flushed, named) when it comes in one range: a small
 /// file's hops to and from blocking threads (three otherwise: to create it, to write it, to
-/// place it) cost more than its bytes do. The range holds this much memory anyway. In a tree,
-/// the file is flushed with the others written meanwhile and named after that flush
-/// ([`Together`](crate::durable::Together)): 2,000 x 64 KiB came down 1.09-1.12x as fast at
-/// 0.87-0.88x the CPU as with a flush of each file's own.
+/// place it) cost more than its bytes do. The range holds this much memory anyway. The file
+/// is flushed with the others the manager's downloads wrote meanwhile and named after that
+/// flush ([`Together`](crate::durable::Together)): a tree's 2,000 x 64 KiB came down
+/// 1.09-1.12x as fast at 0.87-0.88x the CPU as with a flush of each file's own.
 const SMALL: u64 = WRITE_CHUNK as u64;
 
 /// A small object in one range to a file (see [`SMALL`]). If it does not check out, its
@@ -175,7 +175,6 @@ async fn small_file<C: ObjectClient>(
         .expected()
         .is_none_or(|e| value.as_deref() == Some(e));
     let (size, name) = (object.size, job.name());
-    let together = job.ctx.together.clone();
     let written = on_blocking_thread(&job, &object, path, move |to| {
         let scratch = Scratch::create(to.target, size)?;
         if let Err(e) = write_all_vectored_at(&scratch.file, &data, 0) {
@@ -185,15 +184,8 @@ async fn small_file<C: ObjectClient>(
         if !checks_out {
             return Ok(Written::Unchecked(scratch));
         }
-        let Some(together) = together else {
-            return scratch.finish(to).map(|()| Written::Placed);
-        };
         match prepare(&scratch.file, to.target, to) {
-            Ok(existing) => Ok(Written::ToFlush {
-                scratch,
-                existing,
-                together,
-            }),
+            Ok(existing) => Ok(Written::ToFlush { scratch, existing }),
             Err(e) => {
                 scratch.discard();
                 Err(e)
@@ -205,17 +197,14 @@ async fn small_file<C: ObjectClient>(
     drop(memory);
     let scratch = match written {
         Written::Unchecked(scratch) => scratch,
-        Written::Placed => return Ok(job.outcome(&object, Some(path.to_path_buf()), 1, 0, 0)),
-        Written::ToFlush {
-            scratch,
-            existing,
-            together,
-        } => {
+        Written::ToFlush { scratch, existing } => {
             let to = Place::of(&job, &object, path);
             let file = scratch.file.clone();
-            together
-                .flush_then_name(file, move |flushed| match flushed {
-                    true => scratch.name(&to.placement(), existing),
+            job.ctx
+                .shared
+                .together
+                .flush_then_name(file, move |flushed, group| match flushed {
+                    true => scratch.name(&to.placement_in(group), existing),
                     false => {
                         scratch.discard();
                         Ok(())
@@ -241,15 +230,13 @@ async fn small_file<C: ObjectClient>(
     settle(job, &object, path, landed, Ok(ordered)).await
 }
 
-/// A small file written: placed, waiting for its tree's next flush, or not what was
-/// expected (to check and fetch again).
+/// A small file written: waiting for the next flush of its group, or not what was expected
+/// (to check and fetch again).
 enum Written {
-    Placed,
     ToFlush {
         scratch: Scratch,
         /// Whether the target existed when the file was readied.
         existing: bool,
-        together: Arc<Together>,
     },
     Unchecked(Scratch),
 }
@@ -348,7 +335,8 @@ async fn on_blocking_thread<C: ObjectClient, T: Send + 'static>(
 struct Place {
     target: std::path::PathBuf,
     no_clobber: bool,
-    together: Option<Arc<Together>>,
+    /// A tree's folders, flushed at its end.
+    folders: Option<Arc<Folders>>,
     mtime: Option<std::time::SystemTime>,
 }
 
@@ -357,7 +345,7 @@ impl Place {
         Self {
             target: path.to_path_buf(),
             no_clobber: job.settings.no_clobber,
-            together: job.ctx.together.clone(),
+            folders: job.ctx.folders.clone(),
             mtime: object.mtime,
         }
     }
@@ -366,8 +354,17 @@ impl Place {
         Placement {
             target: &self.target,
             no_clobber: self.no_clobber,
-            together: self.together.as_deref(),
+            folders: self.folders.as_deref(),
             mtime: self.mtime,
+        }
+    }
+
+    /// The placement of a file of a flushed `group`: its folder flushed with the group's,
+    /// or with its tree's.
+    fn placement_in<'a>(&'a self, group: &'a Folders) -> Placement<'a> {
+        Placement {
+            folders: Some(self.folders.as_deref().unwrap_or(group)),
+            ..self.placement()
         }
     }
 }

@@ -253,10 +253,10 @@ pub(crate) async fn download_found<C: ObjectClient>(
     tree: TreeDownload,
     found: mpsc::Receiver<Found>,
 ) -> Result<TreeOutcome, Error> {
-    // The tree's small files are flushed in groups, their folders once each at the end.
-    let together = Arc::new(crate::durable::Together::default());
+    // The tree's folders are flushed once each at the end.
+    let folders = Arc::new(crate::durable::Folders::default());
     let mut ctx = ctx;
-    ctx.together = Some(together.clone());
+    ctx.folders = Some(folders.clone());
     let range = tree.settings.range_size.max(1);
     let weight = move |item: &Item| item.size.div_ceil(range).min(u64::from(u32::MAX)) as u32;
     // The listing is in key order: objects of one folder come together, so the folder made
@@ -297,7 +297,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
         }
     };
     let ended = run(ctx, found, weight, start).await;
-    tokio::task::spawn_blocking(move || together.sync_folders())
+    tokio::task::spawn_blocking(move || folders.sync())
         .await
         .map_err(|e| Error::new(ErrorKind::Local, format!("the folder flush failed: {e}")))?;
     ended
