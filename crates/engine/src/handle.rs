@@ -10,10 +10,10 @@ use crate::error::{Error, ErrorKind};
 use crate::progress::{Event, Progress};
 
 /// Events a transfer of one object buffers for a slow watcher before the oldest are dropped
-/// (the watcher then sees `Lagged`). The buffer is allocated whole when the transfer starts
-/// (a slot is 256 bytes), and a backup tool may start thousands of transfers at once: at
-/// 1,024 slots each, 2,000 downloads of 64 KiB held 512 MiB of buffers and spent a fifth of
-/// their CPU faulting them in.
+/// (the watcher then sees `Lagged`). The buffer is allocated whole when the transfer starts,
+/// and a backup tool may start thousands of transfers at once: at 1,024 slots of 256 bytes
+/// each (before the outcomes in events were boxed), 2,000 downloads of 64 KiB held 512 MiB
+/// of buffers and spent a fifth of their CPU faulting them in.
 pub(crate) const ONE_OBJECT_EVENTS: usize = 128;
 
 /// The same for a tree, which reports an event for each of its objects.
@@ -130,13 +130,18 @@ mod tests {
 
     #[test]
     fn the_event_buffer_of_one_object_stays_small() {
-        // A slot holds an event beside its lock and counters. Kept under 64 KiB, the buffer
-        // comes from the heap's reused pages rather than a fresh mapping to fault in; an
-        // event grown much bigger would want its large fields boxed.
+        // A slot holds an event beside its lock and counters. A transfer's buffer stays small
+        // and a tree's under malloc's mmap threshold (128 KiB), so it comes from the heap's
+        // reused pages rather than a fresh mapping to fault in; an event grown much bigger
+        // would want its large fields boxed, as the outcomes are.
         let slot = std::mem::size_of::<Event>() + 24;
         assert!(
-            ONE_OBJECT_EVENTS * slot <= 64 * 1024,
+            ONE_OBJECT_EVENTS * slot <= 32 * 1024,
             "{ONE_OBJECT_EVENTS} events of {slot} bytes"
+        );
+        assert!(
+            TREE_EVENTS * slot < 128 * 1024,
+            "{TREE_EVENTS} events of {slot} bytes"
         );
     }
 }

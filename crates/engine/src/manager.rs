@@ -259,7 +259,7 @@ impl<C: ObjectClient> Manager<C> {
         self.spawn(
             ONE_OBJECT_EVENTS,
             |ctx| crate::download::run(ctx, download),
-            |o| Some(Event::Downloaded(o.clone())),
+            |o| Some(Event::Downloaded(Box::new(o.clone()))),
         )
     }
 
@@ -382,7 +382,7 @@ impl<C: ObjectClient> Manager<C> {
         self.spawn(
             ONE_OBJECT_EVENTS,
             move |ctx| async move { crate::shard::finish(ctx, &bucket, &key).await },
-            |o: &FinishOutcome| Some(Event::Finished(o.upload.clone())),
+            |o: &FinishOutcome| Some(Event::Finished(Box::new(o.upload.clone()))),
         )
     }
 
@@ -482,5 +482,5 @@ impl<C: ObjectClient> Manager<C> {
 }
 
 fn finished(o: &UploadOutcome) -> Option<Event> {
-    Some(Event::Finished(o.clone()))
+    Some(Event::Finished(Box::new(o.clone())))
 }

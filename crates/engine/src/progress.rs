@@ -202,7 +202,7 @@ pub enum Event {
         limit: u32,
     },
     /// The upload finished.
-    Finished(UploadOutcome),
+    Finished(Box<UploadOutcome>),
     /// A download's plan: the object's size, its ranges, and the check it will end with.
     DownloadPlanned {
         /// Object size.
@@ -257,7 +257,7 @@ pub enum Event {
         len: u64,
     },
     /// The download finished, verified.
-    Downloaded(DownloadOutcome),
+    Downloaded(Box<DownloadOutcome>),
     /// The transfer failed.
     Failed {
         /// What went wrong.
@@ -268,16 +268,16 @@ pub enum Event {
         /// The local file (none for a copy).
         path: Option<PathBuf>,
         /// The outcome.
-        outcome: UploadOutcome,
+        outcome: Box<UploadOutcome>,
     },
     /// An object of a tree was downloaded.
-    ObjectDownloaded(DownloadOutcome),
+    ObjectDownloaded(Box<DownloadOutcome>),
     /// An object of a tree was copied from another.
     ObjectCopied {
         /// The source, `s3://bucket/key`.
         from: String,
         /// The outcome.
-        outcome: UploadOutcome,
+        outcome: Box<UploadOutcome>,
     },
     /// A sync decided about a path: a skip (the same on both sides), a deletion, or in a dry
     /// run a transfer that would be made; a tree's dry run (`cp -r --dry-run`) reports each

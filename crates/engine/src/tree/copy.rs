@@ -115,7 +115,7 @@ impl Ended for Copied {
     fn event(&self, _item: &Item) -> Event {
         Event::ObjectCopied {
             from: self.from.clone(),
-            outcome: self.outcome.clone(),
+            outcome: Box::new(self.outcome.clone()),
         }
     }
 }

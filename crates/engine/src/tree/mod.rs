@@ -313,14 +313,14 @@ impl Ended for UploadOutcome {
     fn event(&self, item: &Item) -> Event {
         Event::ObjectUploaded {
             path: Some(item.path.clone()),
-            outcome: self.clone(),
+            outcome: Box::new(self.clone()),
         }
     }
 }
 
 impl Ended for DownloadOutcome {
     fn event(&self, _item: &Item) -> Event {
-        Event::ObjectDownloaded(self.clone())
+        Event::ObjectDownloaded(Box::new(self.clone()))
     }
 }
 
