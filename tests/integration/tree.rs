@@ -347,6 +347,67 @@ fn a_file_name_that_cannot_be_a_key_fails_alone() {
     assert_eq!(there.keys().collect::<Vec<_>>(), ["k/a-good-one"]);
 }
 
+/// A file the walk may not read (its folder can be listed but not entered by this user) fails
+/// as an object, named, with exit 1: an upload sends the others, and `sync --delete` deletes
+/// nothing, so the object stored under its key stays. A link to nothing is skipped.
+#[test]
+fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
+    use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
+    use std::os::unix::process::CommandExt as _;
+    let (server, _client, bucket) = seaweed_bucket("tree-unreadable");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    make_tree(&src, &[("ok.txt", 100), ("locked/a.txt", 200)]);
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            src.to_str().unwrap(),
+            &format!("s3://{bucket}/p/"),
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = boto3_tree(server, &bucket, "p/");
+    assert_eq!(stored.len(), 2);
+    std::os::unix::fs::symlink("nowhere", src.join("gone")).unwrap();
+    // Another user may enter the folders (and write journals in HOME), but only list
+    // `locked`: its names can be read, not what they are.
+    let mode = |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m));
+    mode(home.path(), 0o777).unwrap();
+    mode(&src, 0o755).unwrap();
+    mode(&src.join("locked"), 0o644).unwrap();
+    let as_user = |args: &[&str]| {
+        let mut c = crate::ferry_command(server.env(), home.path());
+        // Root reads everything: run as nobody.
+        if std::fs::metadata("/proc/self").unwrap().uid() == 0 {
+            c.uid(65534).gid(65534);
+        }
+        c.args(args).output().expect("running ferry")
+    };
+    let o = as_user(&[
+        "sync",
+        "--delete",
+        src.to_str().unwrap(),
+        &format!("s3://{bucket}/p/"),
+    ]);
+    expect_exit(&o, 1, "locked/a.txt");
+    expect_exit(&o, 1, "nothing was deleted");
+    assert_eq!(boto3_tree(server, &bucket, "p/"), stored, "{}", text(&o));
+    let o = as_user(&[
+        "cp",
+        "-r",
+        src.to_str().unwrap(),
+        &format!("s3://{bucket}/q/"),
+    ]);
+    expect_exit(&o, 1, "locked/a.txt");
+    expect_exit(&o, 1, "1 of 2 objects done");
+    let there = boto3_tree(server, &bucket, "q/");
+    assert_eq!(there.keys().collect::<Vec<_>>(), ["q/ok.txt"]);
+    mode(&src.join("locked"), 0o755).unwrap();
+}
+
 #[test]
 fn one_object_failing_leaves_the_others_landed_and_exits_1() {
     let (server, _client, bucket) = seaweed_bucket("tree-fail");

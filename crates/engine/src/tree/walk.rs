@@ -43,7 +43,9 @@ struct Entry {
     name: OsString,
     /// The name as its keys begin: a folder's with `/` after it.
     order: Vec<u8>,
-    meta: std::fs::Metadata,
+    /// What it is, links followed; an error if that cannot be read (the entry then fails as
+    /// an object, so that a sync does not take it for gone).
+    meta: std::io::Result<std::fs::Metadata>,
 }
 
 impl Walk {
@@ -85,14 +87,14 @@ impl Walk {
             let name = e.file_name();
             // Links followed: what they point at.
             let meta = match std::fs::metadata(e.path()) {
-                Ok(m) => m,
-                Err(err) => {
-                    warn!("skipping {}: {err}", e.path().display());
+                Err(err) if e.file_type().is_ok_and(|t| t.is_symlink()) && leads_nowhere(&err) => {
+                    warn!("skipping {}: a link to nothing ({err})", e.path().display());
                     continue;
                 }
+                meta => meta,
             };
             let mut order = name.as_bytes().to_vec();
-            if meta.is_dir() {
+            if meta.as_ref().is_ok_and(|m| m.is_dir()) {
                 order.push(b'/');
             }
             entries.push(Entry { name, order, meta });
@@ -114,8 +116,20 @@ impl Iterator for Walk {
             };
             let rel = folder.rel.join(&entry.name);
             let path = self.root.join(&rel);
-            if entry.meta.is_dir() {
-                let id = (entry.meta.dev(), entry.meta.ino());
+            let meta = match entry.meta {
+                Ok(meta) => meta,
+                // A file there may not be read: the tree fails it, and a sync keeps what the
+                // other side holds under its key.
+                Err(e) => {
+                    return Some(Found::Bad(ObjectFailure {
+                        key: key_for(&self.prefix, &rel).unwrap_or_default(),
+                        error: Error::local(format!("cannot read {}", path.display()), e),
+                        path,
+                    }));
+                }
+            };
+            if meta.is_dir() {
+                let id = (meta.dev(), meta.ino());
                 if rel
                     .to_str()
                     .is_some_and(|r| self.filters.skips_folder(&format!("{r}/")))
@@ -141,7 +155,7 @@ impl Iterator for Walk {
                 }
                 continue;
             }
-            if !entry.meta.is_file() {
+            if !meta.is_file() {
                 warn!("skipping {}: not a regular file", path.display());
                 continue;
             }
@@ -154,9 +168,9 @@ impl Iterator for Walk {
                 Ok(key) => Found::Item(Item {
                     path,
                     key,
-                    size: entry.meta.len(),
+                    size: meta.len(),
                     etag: None,
-                    mtime: entry.meta.modified().ok(),
+                    mtime: meta.modified().ok(),
                 }),
                 Err(why) => Found::Bad(ObjectFailure {
                     key: String::new(),
@@ -166,6 +180,12 @@ impl Iterator for Walk {
             });
         }
     }
+}
+
+/// Whether a link's target cannot be read because there is none: gone, or a loop of links.
+fn leads_nowhere(e: &std::io::Error) -> bool {
+    e.kind() == std::io::ErrorKind::NotFound
+        || rustix::io::Errno::from_io_error(e) == Some(rustix::io::Errno::LOOP)
 }
 
 /// Walks `root` on a blocking thread into a channel of `capacity` items.
