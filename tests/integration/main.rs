@@ -184,7 +184,12 @@ pub(crate) fn uploaded(server: &TestServer, home: &Path, body: &[u8], url: &str,
 /// The `ferry` binary with only `vars`, HOME, PATH and `AWS_EC2_METADATA_DISABLED=true` in
 /// its environment.
 pub(crate) fn ferry_command(vars: Vec<(String, String)>, home: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    command_at(Path::new(env!("CARGO_BIN_EXE_ferry")), vars, home)
+}
+
+/// As [`ferry_command`], for a copy of the binary at `program`.
+pub(crate) fn command_at(program: &Path, vars: Vec<(String, String)>, home: &Path) -> Command {
+    let mut c = Command::new(program);
     // No test lets the credential chain probe the instance metadata service: those that
     // test it point it at a loopback stub and remove this.
     c.env_clear()
