@@ -170,6 +170,12 @@ pub(crate) fn ferry(server: &TestServer, home: &Path, args: &[&str]) -> Output {
         .expect("running ferry")
 }
 
+/// Copies a folder or prefix `from` to `to` with `ferry cp -r`, asserting it worked.
+pub(crate) fn copied_tree(server: &TestServer, home: &Path, from: &str, to: &str) {
+    let o = ferry(server, home, &["cp", "-r", from, to]);
+    assert!(o.status.success(), "{}", text(&o));
+}
+
 /// Writes `body` to `home/src.bin` and uploads it to `url` with ferry (and `extra` flags),
 /// asserting it worked: the source object a test starts from.
 pub(crate) fn uploaded(server: &TestServer, home: &Path, body: &[u8], url: &str, extra: &[&str]) {

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::{data, ferry, seaweed_bucket, text};
+use crate::{copied_tree, data, ferry, seaweed_bucket, text};
 
 fn set_mtime(path: &std::path::Path, t: SystemTime) {
     std::fs::File::options()
@@ -76,33 +76,14 @@ fn cp_keeps_file_times_both_ways_and_in_trees() {
     assert_eq!(mtime(&back), t2);
 
     // A tree, both ways.
-    let o = ferry(
-        server,
-        home.path(),
-        &[
-            "cp",
-            "-r",
-            src.to_str().unwrap(),
-            &format!("s3://{bucket}/tree"),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let tree = format!("s3://{bucket}/tree");
+    copied_tree(server, home.path(), src.to_str().unwrap(), &tree);
     assert_eq!(
         stored(server, &bucket, "tree/small.txt").0.as_deref(),
         Some("1577934245.123456789")
     );
     let dst = home.path().join("dst");
-    let o = ferry(
-        server,
-        home.path(),
-        &[
-            "cp",
-            "-r",
-            &format!("s3://{bucket}/tree"),
-            dst.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    copied_tree(server, home.path(), &tree, dst.to_str().unwrap());
     assert_eq!(mtime(&dst.join("small.txt")), t1);
     assert_eq!(mtime(&dst.join("sub/big.bin")), t2);
 }

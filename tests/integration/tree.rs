@@ -12,7 +12,9 @@ use std::time::Duration;
 use ferry_s3::{ListObjectsRequest, ObjectClient as _, list_all_objects};
 use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
 
-use crate::{boto3_uploads, data, expect_exit, ferry, put, rt, seaweed_bucket, sha256_hex, text};
+use crate::{
+    boto3_uploads, copied_tree, data, expect_exit, ferry, put, rt, seaweed_bucket, sha256_hex, text,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -358,17 +360,8 @@ fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
     let home = tempfile::tempdir().unwrap();
     let src = home.path().join("src");
     make_tree(&src, &[("ok.txt", 100), ("locked/a.txt", 200)]);
-    let o = ferry(
-        server,
-        home.path(),
-        &[
-            "cp",
-            "-r",
-            src.to_str().unwrap(),
-            &format!("s3://{bucket}/p/"),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let url = format!("s3://{bucket}/p/");
+    copied_tree(server, home.path(), src.to_str().unwrap(), &url);
     let stored = boto3_tree(server, &bucket, "p/");
     assert_eq!(stored.len(), 2);
     std::os::unix::fs::symlink("nowhere", src.join("gone")).unwrap();
@@ -391,12 +384,7 @@ fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
         }
         c.args(args).output().expect("running ferry")
     };
-    let o = as_user(&[
-        "sync",
-        "--delete",
-        src.to_str().unwrap(),
-        &format!("s3://{bucket}/p/"),
-    ]);
+    let o = as_user(&["sync", "--delete", src.to_str().unwrap(), &url]);
     expect_exit(&o, 1, "locked/a.txt");
     expect_exit(&o, 1, "nothing was deleted");
     assert_eq!(boto3_tree(server, &bucket, "p/"), stored, "{}", text(&o));
@@ -422,17 +410,8 @@ fn one_object_failing_leaves_the_others_landed_and_exits_1() {
         &src,
         &[("a.bin", 1000), ("blocked/x.bin", 2000), ("c.bin", 3000)],
     );
-    let o = ferry(
-        server,
-        home.path(),
-        &[
-            "cp",
-            "-r",
-            src.to_str().unwrap(),
-            &format!("s3://{bucket}/t/"),
-        ],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    let url = format!("s3://{bucket}/t/");
+    copied_tree(server, home.path(), src.to_str().unwrap(), &url);
     // Where the folder `blocked` must go, a file stands.
     let back = home.path().join("back");
     std::fs::create_dir_all(&back).unwrap();
@@ -440,12 +419,7 @@ fn one_object_failing_leaves_the_others_landed_and_exits_1() {
     let o = ferry(
         server,
         home.path(),
-        &[
-            "cp",
-            "-r",
-            &format!("s3://{bucket}/t/"),
-            back.to_str().unwrap(),
-        ],
+        &["cp", "-r", &url, back.to_str().unwrap()],
     );
     expect_exit(&o, 1, "1 object failed");
     expect_exit(&o, 1, &format!("s3://{bucket}/t/blocked/x.bin"));

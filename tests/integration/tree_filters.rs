@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use crate::tree::{boto3_tree, local_tree, make_tree};
-use crate::{expect_exit, ferry, seaweed_bucket, text};
+use crate::{copied_tree, expect_exit, ferry, seaweed_bucket, text};
 
 #[test]
 fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {
@@ -114,12 +114,7 @@ fn a_dry_run_lists_what_a_tree_would_move_and_moves_nothing() {
     assert!(boto3_tree(server, &bucket, "").is_empty());
 
     // Down and across, from what is there: nothing written, no folder made, no key copied.
-    let o = ferry(
-        server,
-        home.path(),
-        &["cp", "-r", src_arg, &format!("s3://{bucket}/p")],
-    );
-    assert!(o.status.success(), "{}", text(&o));
+    copied_tree(server, home.path(), src_arg, &format!("s3://{bucket}/p"));
     let before = boto3_tree(server, &bucket, "");
     let down = home.path().join("down");
     let lines = dry(
