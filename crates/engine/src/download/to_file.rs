@@ -135,12 +135,12 @@ pub(super) async fn to_file<C: ObjectClient>(
 }
 
 /// The largest object fetched into memory, checked, and then made a file in one step on a
-/// blocking thread (created, written, flushed, named) when it comes in one range: a small
-/// file's hops to and from blocking threads (three otherwise: to create it, to write it, to
-/// place it) cost more than its bytes do. The range holds this much memory anyway. The file
-/// is flushed with the others the manager's downloads wrote meanwhile and named after that
-/// flush ([`Together`](crate::durable::Together)): a tree's 2,000 x 64 KiB came down
-/// 1.09-1.12x as fast at 0.87-0.88x the CPU as with a flush of each file's own.
+/// blocking thread (created, written, given its time and mode) when it comes in one range:
+/// a small file's hops to and from blocking threads (three otherwise: to create it, to write
+/// it, to place it) cost more than its bytes do. The range holds this much memory anyway.
+/// The file is then flushed with the others the manager's downloads wrote meanwhile, and
+/// named after that flush ([`Together`](crate::durable::Together)): a tree's 2,000 x 64 KiB
+/// came down 1.09-1.12x as fast at 0.87-0.88x the CPU as with a flush of each file's own.
 const SMALL: u64 = WRITE_CHUNK as u64;
 
 /// A small object in one range to a file (see [`SMALL`]). If it does not check out, its
