@@ -2,13 +2,16 @@
 //! objects downloaded to files through one `Manager`, started one by one (a restore of chosen
 //! chunks) and as one tree download (a restore of a prefix), alternating, so the two can be
 //! compared in one run. Prints the median wall time, objects per second and CPU of this
-//! process (the server's is not counted) of each way.
+//! process (the server's is not counted) of each way. First, what many transfers submitted at
+//! once hold: 20,000 uploads of 4 KiB (one shared buffer) started together, then waited for
+//! in order, with the peak resident memory they added.
 //!
 //! ```sh
 //! scripts/testbed-setup            # installs SeaweedFS once
 //! AWS_EC2_METADATA_DISABLED=true cargo bench --bench library
 //! # FERRY_BENCH_OBJECTS (default 2000), FERRY_BENCH_SIZE (bytes, default 65536),
-//! # FERRY_BENCH_ROUNDS (default 5); FERRY_TEST_SEAWEEDFS=URL uses a running server.
+//! # FERRY_BENCH_ROUNDS (default 5), FERRY_BENCH_AT_ONCE (default 20000);
+//! # FERRY_TEST_SEAWEEDFS=URL uses a running server.
 //! ```
 
 use std::sync::Arc;
@@ -33,6 +36,25 @@ fn cpu_seconds() -> f64 {
     let fields: Vec<&str> = rest.split(' ').collect();
     let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
     ticks / 100.0
+}
+
+/// This process's resident memory now and at its peak since the last [`reset_peak`], in MiB.
+fn resident_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");
+    let kib = |field: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .expect("a memory field")
+    };
+    (kib("VmRSS:") / 1024.0, kib("VmHWM:") / 1024.0)
+}
+
+/// Starts the peak of [`resident_mib`] again from now.
+fn reset_peak() {
+    std::fs::write("/proc/self/clear_refs", "5").expect("/proc/self/clear_refs");
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -67,6 +89,30 @@ async fn main() {
         (0..size)
             .map(|i| (i * 7 + i / 251) as u8)
             .collect::<Vec<u8>>(),
+    );
+    let at_once = setting("FERRY_BENCH_AT_ONCE", 20_000);
+    let chunk = Bytes::from(vec![7u8; 4096]);
+    reset_peak();
+    let (before, _) = resident_mib();
+    let t = Instant::now();
+    let handles: Vec<_> = (0..at_once)
+        .map(|i| {
+            let upload = Upload::new(Source::Bytes(chunk.clone()), &bucket, format!("m/{i:06}"));
+            manager.upload(upload)
+        })
+        .collect();
+    let (submitted, _) = resident_mib();
+    for h in handles {
+        h.wait().await.expect("upload");
+    }
+    let wall = t.elapsed().as_secs_f64();
+    let (_, peak) = resident_mib();
+    println!(
+        "{at_once} x 4 KiB up, submitted at once: {wall:.3} s, {:.0} objects/s; resident memory \
+         {:.0} MiB more once submitted, {:.0} MiB more at the peak",
+        at_once as f64 / wall,
+        submitted - before,
+        peak - before
     );
     let keys: Vec<String> = (0..objects).map(|i| format!("c/{i:05}")).collect();
     let uploads: Vec<_> = keys

@@ -9,10 +9,16 @@
 //!   ask to pass (fair between transfers); and, under it, the request bodies sent at once
 //!   (its send window), so that each body, sharing the rate with the others, is sent before
 //!   the client's read timeout.
+//! - [`Turns`]: transfers of one object running at once. One submitted past it waits for its
+//!   turn as little more than its request, before it builds what it runs with (tens of KiB:
+//!   its state, its event buffer), so a program may submit 100,000 small transfers at once.
 //!
-//! To stay free of deadlock, a task takes memory before a request slot, never the other way;
-//! a body takes its share of the send window after its request slot (a holder of the window
-//! holds a slot already and is sending, so it always ends).
+//! To stay free of deadlock, a transfer takes its turn before anything else, holding nothing
+//! while it waits; a task takes memory before a request slot, never the other way; a body
+//! takes its share of the send window after its request slot (a holder of the window holds a
+//! slot already and is sending, so it always ends). A transfer fed or drained by its caller
+//! (a stream source, a writer target) takes no turn: its caller may be waiting for another
+//! transfer before it feeds this one.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -87,6 +93,32 @@ impl Memory {
     #[cfg(test)]
     pub(crate) fn free(&self) -> u64 {
         self.semaphore.available_permits() as u64 * 1024
+    }
+}
+
+/// Transfers of one object running at once, in the order they were submitted.
+#[derive(Debug, Clone)]
+pub(crate) struct Turns(Arc<Semaphore>);
+
+/// A transfer's turn, given back when dropped (when the transfer ends).
+#[derive(Debug)]
+pub(crate) struct Turn(#[allow(dead_code)] OwnedSemaphorePermit);
+
+impl Turns {
+    /// At most `n` at once.
+    pub(crate) fn new(n: usize) -> Self {
+        Self(Arc::new(Semaphore::new(n.max(1))))
+    }
+
+    /// Waits for a turn.
+    pub(crate) async fn take(&self) -> Turn {
+        Turn(
+            self.0
+                .clone()
+                .acquire_owned()
+                .await
+                .expect("the turns are never closed"),
+        )
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::budget::{Bandwidth, Memory, Requests};
+use crate::budget::{Bandwidth, Memory, Requests, Turns};
 use crate::durable::{Folders, Together};
 use crate::error::{Error, Failure};
 use crate::journal::JournalStore;
@@ -28,6 +28,8 @@ pub(crate) struct Shared<C> {
     pub(crate) quota: Arc<RetryQuota>,
     pub(crate) jitter: Arc<dyn Jitter>,
     pub(crate) requests: Arc<Requests>,
+    /// Transfers of one object running at once.
+    pub(crate) turns: Turns,
     pub(crate) memory: Memory,
     pub(crate) bandwidth: Option<Arc<Bandwidth>>,
     /// Parts (or ranges) of one object in flight at most.

@@ -10,8 +10,8 @@ use crate::error::{Error, ErrorKind};
 use crate::progress::{Event, Progress};
 
 /// Events a transfer of one object buffers for a slow watcher before the oldest are dropped
-/// (the watcher then sees `Lagged`). The buffer is allocated whole when the transfer starts,
-/// and a backup tool may start thousands of transfers at once: at 1,024 slots of 256 bytes
+/// (the watcher then sees `Lagged`). The buffer is allocated whole when the transfer starts
+/// (or is first watched), and a backup tool may run thousands of transfers at once: at 1,024 slots of 256 bytes
 /// each (before the outcomes in events were boxed), 2,000 downloads of 64 KiB held 512 MiB
 /// of buffers and spent a fifth of their CPU faulting them in.
 pub(crate) const ONE_OBJECT_EVENTS: usize = 128;
@@ -19,12 +19,93 @@ pub(crate) const ONE_OBJECT_EVENTS: usize = 128;
 /// The same for a tree, which reports an event for each of its objects.
 pub(crate) const TREE_EVENTS: usize = 1024;
 
+/// A transfer's events. The channel is made when the transfer starts running or when it is
+/// first watched, whichever comes first (a transfer waiting for its turn holds no buffer);
+/// its first receiver keeps every event from the start for the first watcher. When the
+/// transfer ends unwatched, its buffer is let go and only the last event kept: a program that
+/// waits for its transfers in the order it submitted them, while later ones end first, holds
+/// a few hundred bytes for each, not a buffer.
+pub(crate) struct Events {
+    capacity: usize,
+    state: Mutex<EventState>,
+}
+
+#[derive(Default)]
+struct EventState {
+    sender: Option<broadcast::Sender<Event>>,
+    first: Option<broadcast::Receiver<Event>>,
+    ended: bool,
+}
+
+impl Events {
+    /// Events of a transfer that buffers `capacity` of them ([`ONE_OBJECT_EVENTS`] or
+    /// [`TREE_EVENTS`]).
+    pub(crate) fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            capacity,
+            state: Mutex::default(),
+        })
+    }
+
+    /// The sender the running transfer reports to, the channel made first if need be.
+    pub(crate) fn sender(&self) -> broadcast::Sender<Event> {
+        let mut s = self.state.lock().expect("events lock");
+        if let Some(tx) = &s.sender {
+            return tx.clone();
+        }
+        let (tx, rx) = broadcast::channel(self.capacity);
+        s.first = Some(rx);
+        s.sender = Some(tx.clone());
+        tx
+    }
+
+    /// Sends the transfer's last event, and lets the buffer go if no one has watched.
+    fn end(&self, last: Option<Event>) {
+        let mut s = self.state.lock().expect("events lock");
+        s.ended = true;
+        let sender = s.sender.take();
+        match (sender, s.first.is_some()) {
+            (Some(tx), false) => {
+                if let Some(e) = last {
+                    let _ = tx.send(e);
+                }
+            }
+            _ => s.first = Some(closed_with(last)),
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Event> {
+        let mut s = self.state.lock().expect("events lock");
+        if let Some(rx) = s.first.take() {
+            return rx;
+        }
+        match &s.sender {
+            Some(tx) => tx.subscribe(),
+            None if s.ended => closed_with(None),
+            None => {
+                // Watched before it runs: this receiver is the first.
+                let (tx, rx) = broadcast::channel(self.capacity);
+                s.sender = Some(tx);
+                rx
+            }
+        }
+    }
+}
+
+/// A receiver that yields `last` (if any), then `Closed`.
+fn closed_with(last: Option<Event>) -> broadcast::Receiver<Event> {
+    let (tx, rx) = broadcast::channel(1);
+    if let Some(e) = last {
+        let _ = tx.send(e);
+    }
+    rx
+}
+
 /// A running transfer: wait for it, watch it, or cancel it. `T` is its outcome. Dropping it
 /// does not stop the transfer; [`cancel`](Self::cancel) does.
 pub struct Handle<T> {
     task: tokio::task::JoinHandle<Result<T, Error>>,
-    events: broadcast::Sender<Event>,
-    first: Mutex<Option<broadcast::Receiver<Event>>>,
+    events: Arc<Events>,
     progress: Arc<Progress>,
     cancel: CancellationToken,
 }
@@ -39,8 +120,7 @@ impl<T: Send + 'static> Handle<T> {
     /// Spawns `run` with the events, counters and cancel token it reports to and obeys; its
     /// end is also an event (`Failed`, or what `done` makes of the outcome).
     pub(crate) fn spawn<F>(
-        events: broadcast::Sender<Event>,
-        first: broadcast::Receiver<Event>,
+        events: Arc<Events>,
         progress: Arc<Progress>,
         cancel: CancellationToken,
         run: F,
@@ -49,24 +129,20 @@ impl<T: Send + 'static> Handle<T> {
     where
         F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
     {
-        let tx = events.clone();
+        let end = events.clone();
         let task = tokio::spawn(async move {
             let result = run.await;
-            let end = match &result {
+            end.end(match &result {
                 Ok(o) => done(o),
                 Err(e) => Some(Event::Failed {
                     error: e.to_string(),
                 }),
-            };
-            if let Some(e) = end {
-                let _ = tx.send(e);
-            }
+            });
             result
         });
         Self {
             task,
             events,
-            first: Mutex::new(Some(first)),
             progress,
             cancel,
         }
@@ -74,13 +150,11 @@ impl<T: Send + 'static> Handle<T> {
 }
 
 impl<T> Handle<T> {
-    /// Events from the start of the transfer (the first call), or from now (later calls).
+    /// Events from the start of the transfer (the first call), or from now (later calls). A
+    /// first call after the transfer has ended sees only its last event (`Finished`,
+    /// `Failed`, …).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
-        self.first
-            .lock()
-            .expect("events lock")
-            .take()
-            .unwrap_or_else(|| self.events.subscribe())
+        self.events.subscribe()
     }
 
     /// Counters to poll.

@@ -6,15 +6,14 @@
 use std::sync::Arc;
 
 use ferry_s3::{ObjectClient, SseCustomerKey};
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 
-use crate::budget::{Bandwidth, Memory, Requests};
+use crate::budget::{Bandwidth, Memory, Requests, Turns};
 use crate::context::{Context, Shared};
 use crate::copy::{Copy, ObjectSource};
-use crate::download::Download;
+use crate::download::{Download, Target};
 use crate::error::Error;
-use crate::handle::{Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
+use crate::handle::{Events, Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
 use crate::job::{UploadSettings, journal_error};
 use crate::journal::{JournalStore, SourceKind};
 use crate::outcome::{DownloadOutcome, TreeOutcome, UploadOutcome};
@@ -34,7 +33,10 @@ const MIB: u64 = 1024 * 1024;
 pub struct ManagerConfig {
     /// Requests in flight, every transfer together (each part, range, listing page and the
     /// requests around them takes one while it runs). Small objects go this many at a time;
-    /// it is lowered while the server throttles. By default, 128.
+    /// it is lowered while the server throttles. By default, 128. Twice this many transfers
+    /// of one object run at once; the others wait for their turn in the order they were
+    /// submitted, holding little (a program may submit 100,000 at once), except those a
+    /// caller feeds or drains (a stream source, a writer target), which start at once.
     pub max_requests: u32,
     /// Parts (or ranges) of one object in flight at most. By default, 8.
     pub parts_per_object: u32,
@@ -134,6 +136,7 @@ impl<C: ObjectClient> Manager<C> {
                 quota: Arc::new(RetryQuota::default()),
                 jitter: config.jitter,
                 requests: Requests::new(config.max_requests),
+                turns: Turns::new(2 * config.max_requests as usize),
                 memory: Memory::new(config.memory_limit),
                 bandwidth: config
                     .bandwidth
@@ -160,6 +163,7 @@ impl<C: ObjectClient> Manager<C> {
                 quota: Arc::new(RetryQuota::default()),
                 jitter: s.jitter.clone(),
                 requests: s.requests.clone(),
+                turns: s.turns.clone(),
                 memory: s.memory.clone(),
                 bandwidth: s.bandwidth.clone(),
                 parts_per_object: s.parts_per_object,
@@ -191,54 +195,65 @@ impl<C: ObjectClient> Manager<C> {
         self.cancel.cancel();
     }
 
-    /// A new transfer's context, and the first receiver of its events.
-    fn context(&self, events: usize) -> (Context<C>, broadcast::Receiver<Event>) {
-        let (tx, rx) = broadcast::channel(events);
-        let ctx = Context {
-            shared: self.shared.clone(),
-            events: Some(tx),
-            progress: Arc::new(Progress::child_of(&self.shared.progress)),
-            cancel: self.cancel.child_token(),
-            folders: None,
-        };
-        (ctx, rx)
-    }
-
-    /// Starts `run` as a transfer that buffers `events` events for its watchers
-    /// ([`ONE_OBJECT_EVENTS`] or [`TREE_EVENTS`]); `done` makes its last event of its outcome.
+    /// Starts `run` as a transfer of `kind`; `done` makes its last event of its outcome.
     fn spawn<T, F>(
         &self,
-        events: usize,
-        run: impl FnOnce(Context<C>) -> F,
+        kind: Kind,
+        run: impl FnOnce(Context<C>) -> F + Send + 'static,
         done: fn(&T) -> Option<Event>,
     ) -> Handle<T>
     where
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
     {
-        let (ctx, first) = self.context(events);
-        let events = ctx.events.clone().expect("a transfer's own events");
+        let events = Events::new(match kind {
+            Kind::Tree => TREE_EVENTS,
+            Kind::Object | Kind::Fed => ONE_OBJECT_EVENTS,
+        });
+        let mut ctx = Context {
+            shared: self.shared.clone(),
+            events: None,
+            progress: Arc::new(Progress::child_of(&self.shared.progress)),
+            cancel: self.cancel.child_token(),
+            folders: None,
+        };
         let (progress, cancel) = (ctx.progress.clone(), ctx.cancel.clone());
-        Handle::spawn(events, first, progress, cancel, run(ctx), done)
+        let sender = events.clone();
+        let turns = matches!(kind, Kind::Object).then(|| self.shared.turns.clone());
+        let transfer = async move {
+            let _turn = match turns {
+                Some(turns) => tokio::select! {
+                    biased;
+                    () = ctx.cancel.cancelled() => return Err(Error::cancelled("transfer")),
+                    turn = turns.take() => Some(turn),
+                },
+                None => None,
+            };
+            ctx.events = Some(sender.sender());
+            // Boxed: the task holds only a pointer until the transfer's turn comes.
+            Box::pin(run(ctx)).await
+        };
+        Handle::spawn(events, progress, cancel, transfer, done)
     }
 
     /// As [`spawn`](Self::spawn), for a transfer that also reads from `source`'s server: with
     /// `source`'s client and budgets, under the transfer's cancellation.
     fn spawn_from<D: ObjectClient, T, F>(
         &self,
-        events: usize,
+        kind: Kind,
         source: &Manager<D>,
-        run: impl FnOnce(Context<C>, Context<D>) -> F,
+        run: impl FnOnce(Context<C>, Context<D>) -> F + Send + 'static,
         done: fn(&T) -> Option<Event>,
     ) -> Handle<T>
     where
         T: Send + 'static,
         F: std::future::Future<Output = Result<T, Error>> + Send + 'static,
     {
+        let source = source.clone();
         self.spawn(
-            events,
-            |ctx| {
-                let read = Self::reader(source, &ctx);
+            kind,
+            move |ctx| {
+                let read = Self::reader(&source, &ctx);
                 run(ctx, read)
             },
             done,
@@ -247,17 +262,21 @@ impl<C: ObjectClient> Manager<C> {
 
     /// Starts an upload. Must be called within a tokio runtime.
     pub fn upload(&self, upload: Upload) -> Handle<UploadOutcome> {
-        self.spawn(
-            ONE_OBJECT_EVENTS,
-            |ctx| crate::upload::run(ctx, upload),
-            finished,
-        )
+        let kind = match upload.source {
+            Source::Reader { .. } => Kind::Fed,
+            _ => Kind::Object,
+        };
+        self.spawn(kind, |ctx| crate::upload::run(ctx, upload), finished)
     }
 
     /// Starts a download. Must be called within a tokio runtime.
     pub fn download(&self, download: Download) -> Handle<DownloadOutcome> {
+        let kind = match download.target {
+            Target::Writer(_) => Kind::Fed,
+            _ => Kind::Object,
+        };
         self.spawn(
-            ONE_OBJECT_EVENTS,
+            kind,
             |ctx| crate::download::run(ctx, download),
             |o| Some(Event::Downloaded(Box::new(o.clone()))),
         )
@@ -266,11 +285,7 @@ impl<C: ObjectClient> Manager<C> {
     /// Starts a copy on the server (no bytes through ferry). Must be called within a tokio
     /// runtime.
     pub fn copy(&self, copy: Copy) -> Handle<UploadOutcome> {
-        self.spawn(
-            ONE_OBJECT_EVENTS,
-            |ctx| crate::copy::run(ctx, copy),
-            finished,
-        )
+        self.spawn(Kind::Object, |ctx| crate::copy::run(ctx, copy), finished)
     }
 
     /// Starts a copy from an object that `source` reads (another server, other credentials)
@@ -283,7 +298,7 @@ impl<C: ObjectClient> Manager<C> {
         copy: Copy,
     ) -> Handle<UploadOutcome> {
         self.spawn_from(
-            ONE_OBJECT_EVENTS,
+            Kind::Object,
             source,
             |ctx, read| crate::crosscopy::run(ctx, read, copy),
             finished,
@@ -306,7 +321,7 @@ impl<C: ObjectClient> Manager<C> {
     /// Must be called within a tokio runtime.
     pub fn copy_tree(&self, tree: TreeCopy) -> Handle<TreeOutcome> {
         self.spawn(
-            TREE_EVENTS,
+            Kind::Tree,
             |ctx| crate::tree::copy::copy::<C, C>(ctx, None, tree),
             |_| None,
         )
@@ -321,7 +336,7 @@ impl<C: ObjectClient> Manager<C> {
         tree: TreeCopy,
     ) -> Handle<TreeOutcome> {
         self.spawn_from(
-            TREE_EVENTS,
+            Kind::Tree,
             source,
             |ctx, read| crate::tree::copy::copy(ctx, Some(read), tree),
             |_| None,
@@ -332,7 +347,7 @@ impl<C: ObjectClient> Manager<C> {
     /// copied. Must be called within a tokio runtime.
     pub fn sync_copy(&self, sync: SyncCopy) -> Handle<SyncOutcome> {
         self.spawn(
-            TREE_EVENTS,
+            Kind::Tree,
             |ctx| crate::tree::sync::copy::<C, C>(ctx, None, sync),
             |_| None,
         )
@@ -347,7 +362,7 @@ impl<C: ObjectClient> Manager<C> {
         sync: SyncCopy,
     ) -> Handle<SyncOutcome> {
         self.spawn_from(
-            TREE_EVENTS,
+            Kind::Tree,
             source,
             |ctx, read| crate::tree::sync::copy(ctx, Some(read), sync),
             |_| None,
@@ -359,7 +374,7 @@ impl<C: ObjectClient> Manager<C> {
     /// runtime.
     pub fn plan_upload(&self, plan: PlanUpload) -> Handle<ShardPlan> {
         self.spawn(
-            ONE_OBJECT_EVENTS,
+            Kind::Object,
             |ctx| crate::shard::create(ctx, plan),
             |_| None,
         )
@@ -368,11 +383,7 @@ impl<C: ObjectClient> Manager<C> {
     /// Runs one worker of a plan: sends its parts the server does not already hold. Must be
     /// called within a tokio runtime.
     pub fn work(&self, work: PlanWork) -> Handle<WorkOutcome> {
-        self.spawn(
-            ONE_OBJECT_EVENTS,
-            |ctx| crate::shard::work(ctx, work),
-            |_| None,
-        )
+        self.spawn(Kind::Object, |ctx| crate::shard::work(ctx, work), |_| None)
     }
 
     /// Finishes the plan at `bucket`/`key`: checks every part, completes the upload with the
@@ -380,7 +391,7 @@ impl<C: ObjectClient> Manager<C> {
     pub fn finish(&self, bucket: &str, key: &str) -> Handle<FinishOutcome> {
         let (bucket, key) = (bucket.to_string(), key.to_string());
         self.spawn(
-            ONE_OBJECT_EVENTS,
+            Kind::Object,
             move |ctx| async move { crate::shard::finish(ctx, &bucket, &key).await },
             |o: &FinishOutcome| Some(Event::Finished(Box::new(o.upload.clone()))),
         )
@@ -388,24 +399,20 @@ impl<C: ObjectClient> Manager<C> {
 
     /// Starts uploading a folder. Must be called within a tokio runtime.
     pub fn upload_tree(&self, tree: TreeUpload) -> Handle<TreeOutcome> {
-        self.spawn(TREE_EVENTS, |ctx| crate::tree::upload(ctx, tree), |_| None)
+        self.spawn(Kind::Tree, |ctx| crate::tree::upload(ctx, tree), |_| None)
     }
 
     /// Starts syncing a folder to a prefix: only what differs moves. Must be called within a
     /// tokio runtime.
     pub fn sync_up(&self, sync: SyncUp) -> Handle<SyncOutcome> {
-        self.spawn(
-            TREE_EVENTS,
-            |ctx| crate::tree::sync::up(ctx, sync),
-            |_| None,
-        )
+        self.spawn(Kind::Tree, |ctx| crate::tree::sync::up(ctx, sync), |_| None)
     }
 
     /// Starts syncing a prefix to a folder: only what differs moves. Must be called within a
     /// tokio runtime.
     pub fn sync_down(&self, sync: SyncDown) -> Handle<SyncOutcome> {
         self.spawn(
-            TREE_EVENTS,
+            Kind::Tree,
             |ctx| crate::tree::sync::down(ctx, sync),
             |_| None,
         )
@@ -413,11 +420,7 @@ impl<C: ObjectClient> Manager<C> {
 
     /// Starts downloading a prefix. Must be called within a tokio runtime.
     pub fn download_tree(&self, tree: TreeDownload) -> Handle<TreeOutcome> {
-        self.spawn(
-            TREE_EVENTS,
-            |ctx| crate::tree::download(ctx, tree),
-            |_| None,
-        )
+        self.spawn(Kind::Tree, |ctx| crate::tree::download(ctx, tree), |_| None)
     }
 
     /// Resumes the upload or copy a journal describes: the journal names the source (a file,
@@ -479,6 +482,19 @@ impl<C: ObjectClient> Manager<C> {
             }
         })
     }
+}
+
+/// What a transfer is: how many events it buffers, and whether it waits for its turn.
+#[derive(Clone, Copy)]
+enum Kind {
+    /// One object, from and to what ferry reads and writes itself: waits for its turn
+    /// among the manager's running transfers (see [`Turns`]), and builds its state only then.
+    Object,
+    /// One object fed or drained by its caller (a stream source, a writer target): starts at
+    /// once, as its caller may be waiting for another transfer before it feeds this one.
+    Fed,
+    /// A tree, which bounds its own objects: starts at once.
+    Tree,
 }
 
 fn finished(o: &UploadOutcome) -> Option<Event> {

@@ -122,6 +122,47 @@ async fn small_objects_of_a_tree_run_many_at_a_time() {
     );
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transfers_past_twice_the_requests_wait_for_their_turn_unstarted() {
+    let s3 = memory_s3(200);
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            max_requests: 2,
+            ..Default::default()
+        },
+    );
+    let upload = |i: u8| Upload::new(Source::Bytes(data(4096, i).into()), "b", format!("k{i}"));
+    let handles: Vec<_> = (0..10).map(|i| m.upload(upload(i))).collect();
+    // Watched before its turn: it sees every event from its start.
+    let mut last = handles[9].subscribe();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Four have their turn and have announced their size; the other six have not started.
+    assert_eq!(m.progress().snapshot().total, 4 * 4096);
+    assert_eq!(s3.calls("PutObject"), 2, "two requests in flight");
+    let mut handles = handles.into_iter();
+    let first = handles.next().unwrap().wait().await.unwrap();
+    assert_eq!(first.key, "k0");
+    // Watched only once it has ended: only its last event.
+    let second = handles.next().unwrap();
+    while m.progress().snapshot().parts_done < 8 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let mut late = second.subscribe();
+    match late.recv().await.unwrap() {
+        Event::Finished(o) => assert_eq!(o.key, "k1"),
+        e => panic!("expected the end, got {e:?}"),
+    }
+    assert!(late.recv().await.is_err(), "nothing after the end");
+    second.wait().await.unwrap();
+    for h in handles {
+        h.wait().await.unwrap();
+    }
+    assert!(matches!(last.recv().await.unwrap(), Event::Planned { .. }));
+    assert_eq!(s3.object("b", "k9").unwrap(), data(4096, 9));
+    assert_eq!(m.progress().snapshot().total, 10 * 4096);
+}
+
 /// A tree of 40 small files whose every PutObject fails with `error`.
 async fn tree_failing_with(error: fn() -> ferry_s3::S3Error) -> ferry_engine::TreeOutcome {
     let dir = tempfile::tempdir().unwrap();
