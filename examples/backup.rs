@@ -1,6 +1,7 @@
 //! A program shaped like a backup tool: one manager (64 MiB of part buffers for everything),
 //! a folder's files uploaded as a tree, and 1,000 chunks the program made in memory (4 to
-//! 64 KiB each), each one PutObject, all side by side; aggregate progress once a second;
+//! 64 KiB each), each one PutObject, all side by side; aggregate progress once a second and
+//! at the end;
 //! Ctrl-C stops everything cleanly, and the next run resumes the large file it was in the
 //! middle of (file uploads are journaled).
 //!
@@ -17,7 +18,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_engine::{
-    ErrorKind, FileJournalStore, Manager, ManagerConfig, Source, TreeUpload, Upload,
+    ErrorKind, FileJournalStore, Manager, ManagerConfig, Snapshot, Source, TreeUpload, Upload,
 };
 use ferry_s3::{ClientConfig, Env, Overrides, S3Client};
 
@@ -80,11 +81,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         let mut every = tokio::time::interval(Duration::from_secs(1));
         loop {
             every.tick().await;
-            let s = progress.snapshot();
-            println!(
-                "progress: {} of {} bytes, {} of {} objects",
-                s.bytes, s.total, s.objects_done, s.objects
-            );
+            show(progress.snapshot());
         }
     });
     let stopper = {
@@ -112,6 +109,7 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let files = tree.wait().await?;
     ticker.abort();
     stopper.abort();
+    show(manager.progress().snapshot());
     for f in &files.failed {
         eprintln!("file failed: {}: {}", f.path.display(), f.error);
     }
@@ -130,4 +128,12 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         files.done, files.bytes
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// One line of the manager's counters: every chunk and file together.
+fn show(s: Snapshot) {
+    println!(
+        "progress: {} of {} bytes, {} of {} objects",
+        s.bytes, s.total, s.objects_done, s.objects
+    );
 }

@@ -152,6 +152,14 @@ fn the_backup_example_is_interrupted_and_resumes_its_large_file() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
+    // The manager's counters cover the chunks and the files together: 1,000 and 3.
+    let out = String::from_utf8_lossy(&o.stdout);
+    let last = out.lines().rfind(|l| l.starts_with("progress: "));
+    assert!(
+        last.is_some_and(|l| l.ends_with(", 1003 of 1003 objects")),
+        "{}",
+        text(&o)
+    );
     let big_parts: Vec<String> = proxy
         .log()
         .into_iter()

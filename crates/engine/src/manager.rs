@@ -230,8 +230,17 @@ impl<C: ObjectClient> Manager<C> {
                 None => None,
             };
             ctx.events = Some(sender.sender());
+            // A tree counts its own objects; a transfer of one object is one.
+            let object = (!matches!(kind, Kind::Tree)).then(|| ctx.progress.clone());
+            if let Some(p) = &object {
+                p.object_started();
+            }
             // Boxed: the task holds only a pointer until the transfer's turn comes.
-            Box::pin(run(ctx)).await
+            let result = Box::pin(run(ctx)).await;
+            if let Some(p) = object {
+                p.object_ended();
+            }
+            result
         };
         Handle::spawn(events, progress, cancel, transfer, done)
     }

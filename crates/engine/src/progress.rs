@@ -41,7 +41,8 @@ pub struct Snapshot {
     pub retries: u32,
     /// Parts in flight.
     pub in_flight: u32,
-    /// Objects started (a tree's, or every transfer of a manager).
+    /// Objects started: a tree's, a transfer of one object's own (1 once its turn comes), a
+    /// manager's of all its transfers.
     pub objects: u64,
     /// Objects finished, well or not.
     pub objects_done: u64,

@@ -123,7 +123,7 @@ async fn small_objects_of_a_tree_run_many_at_a_time() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn transfers_past_twice_the_requests_wait_for_their_turn_unstarted() {
+async fn transfers_past_twice_the_requests_wait_for_their_turn_unstarted_and_uncounted() {
     let s3 = memory_s3(200);
     let m = manager(
         Arc::new(s3.clone()),
@@ -138,7 +138,8 @@ async fn transfers_past_twice_the_requests_wait_for_their_turn_unstarted() {
     let mut last = handles[9].subscribe();
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Four have their turn and have announced their size; the other six have not started.
-    assert_eq!(m.progress().snapshot().total, 4 * 4096);
+    let p = m.progress().snapshot();
+    assert_eq!((p.total, p.objects, p.objects_done), (4 * 4096, 4, 0));
     assert_eq!(s3.calls("PutObject"), 2, "two requests in flight");
     let mut handles = handles.into_iter();
     let first = handles.next().unwrap().wait().await.unwrap();
@@ -160,7 +161,8 @@ async fn transfers_past_twice_the_requests_wait_for_their_turn_unstarted() {
     }
     assert!(matches!(last.recv().await.unwrap(), Event::Planned { .. }));
     assert_eq!(s3.object("b", "k9").unwrap(), data(4096, 9));
-    assert_eq!(m.progress().snapshot().total, 10 * 4096);
+    let p = m.progress().snapshot();
+    assert_eq!((p.total, p.objects, p.objects_done), (10 * 4096, 10, 10));
 }
 
 /// A tree of 40 small files whose every PutObject fails with `error`.
