@@ -454,7 +454,9 @@ pub(crate) struct SyncArgs {
     /// Print every action, take none.
     #[arg(long)]
     pub(crate) dry_run: bool,
-    /// With --delete: refuse (exit 1, nothing deleted) when more than N would go.
+    /// With --delete: refuse (exit 1, nothing deleted) when more than N would go. Without it, a
+    /// source that holds nothing (a mistyped prefix, an unmounted folder) deletes nothing;
+    /// with it, up to N.
     #[arg(long, value_name = "N")]
     pub(crate) max_delete: Option<u64>,
     #[command(flatten)]

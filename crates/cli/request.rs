@@ -564,7 +564,7 @@ pub(crate) fn shard(spec: &Option<String>) -> Result<Option<Shard>, CliError> {
     spec.as_deref()
         .map(|s| Shard::parse(s, |k| std::env::var(k).ok()))
         .transpose()
-        .map_err(bad_input)
+        .map_err(|e| bad_input(format!("--shard: {e}")))
 }
 
 /// `ferry cp FILE s3://bucket/key --plan PLAN --shard I/N`: one worker of a plan.

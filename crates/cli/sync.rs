@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::{
-    Compare, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeCopy,
-    TreeDownload, TreeUpload,
+    Compare, DeletionsHeld, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
+    TreeCopy, TreeDownload, TreeUpload,
 };
 
 use crate::args::{Global, SyncArgs};
@@ -161,7 +161,7 @@ fn summary(
             serde_json::json!({
                 verb: moved, "bytes": bytes, "skipped": o.skipped, "deleted": o.deleted,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
-                "deletions_held": o.deletions_held, "interrupted": t.interrupted,
+                "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": t.interrupted,
                 "seconds": secs(started),
             }),
         ));
@@ -204,11 +204,27 @@ fn summary(
         problems.push(format!("{} deletions failed", o.delete_failed.len()));
     }
     if let Some(why) = &o.deletions_held {
-        problems.push(why.clone());
+        problems.push(held(why));
     }
     if problems.is_empty() {
         Ok(())
     } else {
         Err(CliError::Failed(anyhow::anyhow!("{}", problems.join("; "))))
+    }
+}
+
+/// Why the deletions were held back, in this command's words: the engine's deletion limit is
+/// `--max-delete`.
+fn held(why: &DeletionsHeld) -> String {
+    match why {
+        DeletionsHeld::OverLimit { deletions, max } => format!(
+            "nothing was deleted: {deletions} deletions are more than --max-delete {max} allows"
+        ),
+        DeletionsHeld::EmptySource { deletions } => format!(
+            "nothing was deleted: the source holds nothing, so all {deletions} in the destination \
+             would go (a mistyped prefix? a folder not mounted?); to delete them all, add \
+             --max-delete {deletions}"
+        ),
+        other => other.to_string(),
     }
 }

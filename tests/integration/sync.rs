@@ -1,7 +1,8 @@
 //! `ferry sync` on SeaweedFS, through the binary, every request seen by the fault proxy and
 //! every result read back by boto3: a second sync moves nothing; one changed file moves
-//! alone; times come back down; --delete with --dry-run and --max-delete, and never after a
-//! failed listing; filters; an interrupted sync moves only what was left.
+//! alone; times come back down; --delete with --dry-run and --max-delete, never after a
+//! failed listing, and from an empty source only under a limit; filters; an interrupted sync
+//! moves only what was left.
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
@@ -262,6 +263,54 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
     assert!(!out.join("stray.txt").exists());
     assert!(out.join("empty-folder").is_dir());
     assert!(out.join("a.txt").is_file());
+}
+
+#[test]
+fn an_empty_source_deletes_nothing_unless_the_limit_allows_it() {
+    let (server, _client, bucket) = seaweed_bucket("sync-empty");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &FILES[..3]);
+    let dst = format!("s3://{bucket}/d");
+    let s = src.to_str().unwrap();
+    assert_eq!(sync(server, home.path(), &[s, &dst]).status.code(), Some(0));
+    let before = keys(server, &bucket);
+    assert_eq!(before.len(), 3);
+    let refused = |o: &Output| {
+        assert_eq!(o.status.code(), Some(1), "{}", text(o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("nothing was deleted: the source holds nothing")
+                && err.contains("--max-delete 3"),
+            "{}",
+            text(o)
+        );
+    };
+    // Down from a mistyped prefix: every file stays as it was.
+    let typo = format!("s3://{bucket}/dd/");
+    let o = sync(server, home.path(), &[&typo, s, "--delete"]);
+    refused(&o);
+    for (i, (name, size)) in FILES[..3].iter().enumerate() {
+        assert_eq!(
+            std::fs::read(src.join(name)).unwrap(),
+            data(*size, i as u64)
+        );
+    }
+    // Up from an empty folder (a disk not mounted): every object stays.
+    let empty = home.path().join("mnt");
+    std::fs::create_dir(&empty).unwrap();
+    let e = empty.to_str().unwrap();
+    let o = sync(server, home.path(), &[e, &dst, "--delete"]);
+    refused(&o);
+    assert_eq!(keys(server, &bucket), before);
+    // A limit that covers them says it is meant.
+    let o = sync(
+        server,
+        home.path(),
+        &[e, &dst, "--delete", "--max-delete", "3"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(keys(server, &bucket).is_empty());
 }
 
 #[test]

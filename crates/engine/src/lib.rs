@@ -85,6 +85,8 @@ pub use shard::{
 pub use tree::copy::TreeCopy;
 pub use tree::filter::Filters;
 pub use tree::keys::as_folder;
-pub use tree::sync::{Compare, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp};
+pub use tree::sync::{
+    Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
+};
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};

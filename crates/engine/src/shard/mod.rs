@@ -42,7 +42,7 @@ pub struct Shard {
 impl Shard {
     /// `I/N`, or `N` alone with the index taken from the environment ([`INDEX_VARIABLES`]).
     pub fn parse(s: &str, env: impl Fn(&str) -> Option<String>) -> Result<Self, Error> {
-        let bad = |why: String| Error::invalid(format!("--shard {s:?}: {why}"));
+        let bad = |why: String| Error::invalid(format!("{s:?} is not a shard: {why}"));
         let number = |v: &str, what: &str| {
             v.trim()
                 .parse::<u32>()

@@ -274,7 +274,7 @@ pub(crate) async fn create<C: ObjectClient>(
     };
     if p.shards > parts {
         return Err(Error::invalid(format!(
-            "{} workers for {parts} parts: give at most {parts}, or a smaller --part-size",
+            "{} workers for {parts} parts: give at most {parts} workers, or a smaller part size",
             p.shards
         )));
     }

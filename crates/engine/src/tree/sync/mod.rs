@@ -4,7 +4,9 @@
 //! memory does not grow with the count; pairs the listings cannot settle are judged with a
 //! request each, several at a time (`judge`); what differs goes through the tree runner like
 //! any transfer; what only the destination holds is deleted at the end when asked, and only
-//! when both sides were read whole and every transfer succeeded.
+//! when both sides were read whole, every transfer succeeded, and the source held something
+//! (or a deletion limit says emptying the destination is meant): [`DeletionsHeld`] says why
+//! not.
 //!
 //! Same or not, with no request per object where the listing says enough:
 //! - [`Compare::SizeAndTime`]: the sizes are equal and the times agree. Up, and prefix to
@@ -57,8 +59,58 @@ pub struct SyncSettings {
     pub delete: bool,
     /// Say what would be done, do nothing.
     pub dry_run: bool,
-    /// Refuse to delete more than this many (nothing is deleted then).
+    /// Refuse to delete more than this many (nothing is deleted then). Also what lets a sync
+    /// from an empty source delete: without it, a source that holds nothing (after the
+    /// filters) deletes nothing (see [`DeletionsHeld::EmptySource`]).
     pub max_delete: Option<u64>,
+}
+
+/// Why a sync's deletions were held back: none were made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DeletionsHeld {
+    /// A listing failed part-way: what looked missing from the source may only be unlisted.
+    ListingFailed,
+    /// Not every transfer succeeded.
+    TransfersFailed,
+    /// More deletions than [`SyncSettings::max_delete`] allows.
+    OverLimit {
+        /// The deletions the sync found.
+        deletions: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// The source holds nothing (after the filters), so every path of the destination would
+    /// go: far more often a mistyped prefix or a folder whose disk is not mounted than a
+    /// wish. A [`SyncSettings::max_delete`] of at least `deletions` says it is one.
+    EmptySource {
+        /// The deletions the sync found: everything in the destination.
+        deletions: u64,
+    },
+    /// The deletions themselves could not be made.
+    Failed(String),
+}
+
+impl std::fmt::Display for DeletionsHeld {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::ListingFailed => f.write_str("nothing was deleted: a listing failed part-way"),
+            Self::TransfersFailed => {
+                f.write_str("nothing was deleted: not every transfer succeeded")
+            }
+            Self::OverLimit { deletions, max } => write!(
+                f,
+                "nothing was deleted: {deletions} deletions are more than the limit of {max}"
+            ),
+            Self::EmptySource { deletions } => write!(
+                f,
+                "nothing was deleted: the source holds nothing, so all {deletions} in the \
+                 destination would go (a mistyped prefix? a folder not mounted?); a deletion \
+                 limit of at least {deletions} allows it"
+            ),
+            Self::Failed(e) => write!(f, "the deletions failed: {e}"),
+        }
+    }
 }
 
 /// A folder to a prefix, moving only what differs (only the tree's shard, when it has one).
@@ -104,9 +156,8 @@ pub struct SyncOutcome {
     pub deleted: u64,
     /// Deletions that failed.
     pub delete_failed: Vec<ObjectFailure>,
-    /// Why the deletions were not made, when they were asked for and held back (a failed
-    /// transfer or listing, or more than the limit).
-    pub deletions_held: Option<String>,
+    /// Why the deletions were not made, when they were asked for and held back.
+    pub deletions_held: Option<DeletionsHeld>,
     /// Nothing was done: what would be was reported.
     pub dry_run: bool,
 }
@@ -248,23 +299,25 @@ where
     if !settings.delete || deletions.is_empty() {
         return Ok(outcome);
     }
+    let found = deletions.len() as u64;
     let held = if merged.listing_failed {
-        Some("a listing failed part-way".to_string())
+        Some(DeletionsHeld::ListingFailed)
     } else if !outcome.transfers.is_complete() {
-        Some("not every transfer succeeded".to_string())
+        Some(DeletionsHeld::TransfersFailed)
     } else {
-        settings
-            .max_delete
-            .filter(|m| deletions.len() as u64 > *m)
-            .map(|max| {
-                format!(
-                    "{} deletions are more than --max-delete {max} allows",
-                    deletions.len()
-                )
-            })
+        match settings.max_delete {
+            Some(max) if found > max => Some(DeletionsHeld::OverLimit {
+                deletions: found,
+                max,
+            }),
+            None if merged.skipped + merged.planned.0 == 0 => {
+                Some(DeletionsHeld::EmptySource { deletions: found })
+            }
+            _ => None,
+        }
     };
-    if let Some(why) = held {
-        outcome.deletions_held = Some(format!("nothing was deleted: {why}"));
+    if held.is_some() {
+        outcome.deletions_held = held;
         return Ok(outcome);
     }
     for d in &deletions {
@@ -361,6 +414,6 @@ async fn delete_files(deletions: Vec<Item>, outcome: &mut SyncOutcome) {
             outcome.deleted += deleted;
             outcome.delete_failed.extend(failed);
         }
-        Err(e) => outcome.deletions_held = Some(format!("the deletions failed: {e}")),
+        Err(e) => outcome.deletions_held = Some(DeletionsHeld::Failed(e.to_string())),
     }
 }
