@@ -93,25 +93,45 @@ impl Stated {
     /// Who decides, from the reason: where the user should look.
     pub fn who_decides(&self) -> Option<&'static str> {
         let r = self.reason.as_deref()?;
-        Some(if r.contains("service control policy") {
-            "an AWS Organizations service control policy decides this: ask its administrator"
-        } else if r.contains("resource control policy") {
-            "an AWS Organizations resource control policy decides this: ask its administrator"
-        } else if r.contains("resource-based policy") {
-            "the bucket policy (or the KMS key policy) decides this"
-        } else if r.contains("permissions boundary") {
-            "the permissions boundary of the user or role decides this"
-        } else if r.contains("session policy") {
-            "the session policy passed when the role was assumed decides this"
-        } else if r.contains("VPC endpoint policy") {
-            "the VPC endpoint's policy decides this"
-        } else if r.contains("identity-based policy") {
-            "the IAM policy of the user or role decides this"
-        } else {
-            return None;
-        })
+        WHO_DECIDES
+            .iter()
+            .find(|(policy, _)| r.contains(policy))
+            .map(|(_, who)| *who)
     }
 }
+
+/// The policy AWS names in a denial's reason, and where the user should look: the first that
+/// the reason contains.
+const WHO_DECIDES: [(&str, &str); 7] = [
+    (
+        "service control policy",
+        "an AWS Organizations service control policy decides this: ask its administrator",
+    ),
+    (
+        "resource control policy",
+        "an AWS Organizations resource control policy decides this: ask its administrator",
+    ),
+    (
+        "resource-based policy",
+        "the bucket policy (or the KMS key policy) decides this",
+    ),
+    (
+        "permissions boundary",
+        "the permissions boundary of the user or role decides this",
+    ),
+    (
+        "session policy",
+        "the session policy passed when the role was assumed decides this",
+    ),
+    (
+        "VPC endpoint policy",
+        "the VPC endpoint's policy decides this",
+    ),
+    (
+        "identity-based policy",
+        "the IAM policy of the user or role decides this",
+    ),
+];
 
 /// The request a denial is about, as the client sent it.
 pub(crate) struct Refused<'a> {
