@@ -21,10 +21,11 @@ pub(crate) const TREE_EVENTS: usize = 1024;
 
 /// A transfer's events. The channel is made when the transfer starts running or when it is
 /// first watched, whichever comes first (a transfer waiting for its turn holds no buffer);
-/// its first receiver keeps every event from the start for the first watcher. When the
-/// transfer ends unwatched, its buffer is let go and only the last event kept: a program that
-/// waits for its transfers in the order it submitted them, while later ones end first, holds
-/// a few hundred bytes for each, not a buffer.
+/// its first receiver keeps every event from the start for the first watcher, who may come
+/// after the end (the CLI subscribes just after starting a transfer that may end at once).
+/// When the transfer ends unwatched, what the first receiver kept moves to a buffer of its
+/// size: a program that waits for its transfers in the order it submitted them, while later
+/// ones end first, holds a few hundred bytes for each of those, not 14 KiB.
 pub(crate) struct Events {
     capacity: usize,
     state: Mutex<EventState>,
@@ -64,14 +65,25 @@ impl Events {
         let mut s = self.state.lock().expect("events lock");
         s.ended = true;
         let sender = s.sender.take();
-        match (sender, s.first.is_some()) {
-            (Some(tx), false) => {
+        let mut kept = Vec::new();
+        match (sender, s.first.take()) {
+            (Some(tx), None) => {
                 if let Some(e) = last {
                     let _ = tx.send(e);
                 }
+                return;
             }
-            _ => s.first = Some(closed_with(last)),
+            (_, Some(mut first)) => loop {
+                match first.try_recv() {
+                    Ok(e) => kept.push(e),
+                    Err(broadcast::error::TryRecvError::Lagged(_)) => {}
+                    Err(_) => break,
+                }
+            },
+            (None, None) => {}
         }
+        kept.extend(last);
+        s.first = Some(replay(kept));
     }
 
     fn subscribe(&self) -> broadcast::Receiver<Event> {
@@ -81,7 +93,7 @@ impl Events {
         }
         match &s.sender {
             Some(tx) => tx.subscribe(),
-            None if s.ended => closed_with(None),
+            None if s.ended => replay(Vec::new()),
             None => {
                 // Watched before it runs: this receiver is the first.
                 let (tx, rx) = broadcast::channel(self.capacity);
@@ -92,10 +104,10 @@ impl Events {
     }
 }
 
-/// A receiver that yields `last` (if any), then `Closed`.
-fn closed_with(last: Option<Event>) -> broadcast::Receiver<Event> {
-    let (tx, rx) = broadcast::channel(1);
-    if let Some(e) = last {
+/// A receiver that yields `events`, then `Closed`, from a buffer of their size.
+fn replay(events: Vec<Event>) -> broadcast::Receiver<Event> {
+    let (tx, rx) = broadcast::channel(events.len().max(1));
+    for e in events {
         let _ = tx.send(e);
     }
     rx
@@ -150,9 +162,8 @@ impl<T: Send + 'static> Handle<T> {
 }
 
 impl<T> Handle<T> {
-    /// Events from the start of the transfer (the first call), or from now (later calls). A
-    /// first call after the transfer has ended sees only its last event (`Finished`,
-    /// `Failed`, …).
+    /// Events from the start of the transfer (the first call, even after the end), or from
+    /// now (later calls).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
     }
