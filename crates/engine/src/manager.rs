@@ -498,6 +498,7 @@ impl<C: ObjectClient> Manager<C> {
 enum Kind {
     /// One object, from and to what ferry reads and writes itself: waits for its turn
     /// among the manager's running transfers (see [`Turns`]), and builds its state only then.
+    /// A named pipe given as a file path takes its turn as a file does.
     Object,
     /// One object fed or drained by its caller (a stream source, a writer target): starts at
     /// once, as its caller may be waiting for another transfer before it feeds this one.
