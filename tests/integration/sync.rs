@@ -123,6 +123,55 @@ fn a_second_sync_moves_nothing_and_a_changed_file_moves_alone() {
 }
 
 #[test]
+fn a_file_dated_in_the_future_is_sent_once() {
+    let (server, _client, bucket) = seaweed_bucket("sync-future");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &FILES[..2]);
+    let later = SystemTime::now() + Duration::from_secs(365 * 24 * 3600);
+    let future = src.join(FILES[0].0);
+    std::fs::File::options()
+        .write(true)
+        .open(&future)
+        .unwrap()
+        .set_modified(later)
+        .unwrap();
+    let dst = format!("s3://{bucket}/f");
+    let s = src.to_str().unwrap();
+    assert_eq!(sync(server, home.path(), &[s, &dst]).status.code(), Some(0));
+    // Its object is older than the file, but stores the file's time: nothing is sent again,
+    // after one HeadObject for that pair alone.
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(writes(&proxy).is_empty(), "{:?}", proxy.log());
+    let heads: Vec<String> = proxy
+        .log()
+        .into_iter()
+        .filter(|l| l.starts_with("HEAD"))
+        .collect();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    // Changed, same size, the same future time given again: a different time is stored, so
+    // it goes.
+    std::fs::write(&future, data(FILES[0].1, 99)).unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&future)
+        .unwrap()
+        .set_modified(later + Duration::from_secs(60))
+        .unwrap();
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(writes(&proxy).len(), 1, "{:?}", proxy.log());
+    let got = ferry_testkit::boto3(
+        server,
+        "import hashlib\nprint(json.dumps(hashlib.sha256(s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read()).hexdigest()))",
+        &[&bucket, &format!("f/{}", FILES[0].0)],
+    )
+    .unwrap();
+    assert_eq!(got, crate::sha256_hex(&data(FILES[0].1, 99)));
+}
+
+#[test]
 fn a_prefix_syncs_down_with_its_times_and_a_second_sync_fetches_nothing() {
     let (server, _client, bucket) = seaweed_bucket("sync-down");
     let home = tempfile::tempdir().unwrap();

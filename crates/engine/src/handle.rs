@@ -11,9 +11,9 @@ use crate::progress::{Event, Progress};
 
 /// Events a transfer of one object buffers for a slow watcher before the oldest are dropped
 /// (the watcher then sees `Lagged`). The buffer is allocated whole when the transfer starts
-/// (or is first watched), and a backup tool may run thousands of transfers at once: at 1,024 slots of 256 bytes
-/// each (before the outcomes in events were boxed), 2,000 downloads of 64 KiB held 512 MiB
-/// of buffers and spent a fifth of their CPU faulting them in.
+/// (or is first watched), and a backup tool may run hundreds of transfers at once: at 1,024
+/// slots of 256 bytes each (before the outcomes in events were boxed), 2,000 downloads of
+/// 64 KiB held 512 MiB of buffers and spent a fifth of their CPU faulting them in.
 pub(crate) const ONE_OBJECT_EVENTS: usize = 128;
 
 /// The same for a tree, which reports an event for each of its objects.
@@ -60,7 +60,8 @@ impl Events {
         tx
     }
 
-    /// Sends the transfer's last event, and lets the buffer go if no one has watched.
+    /// Sends the transfer's last event; if no one has watched, moves what the first receiver
+    /// kept into a buffer of its size.
     fn end(&self, last: Option<Event>) {
         let mut s = self.state.lock().expect("events lock");
         s.ended = true;

@@ -41,10 +41,18 @@ pub(super) fn at_once(direction: Direction, compare: Compare, a: &Item, b: &Item
         (Compare::SizeOnly, _) => Some(true),
         (Compare::Checksum, _) => None,
         // The destination object (b) was written no earlier than its source (a) last changed.
-        (Compare::SizeAndTime, Direction::Up | Direction::Copy) => Some(match (a.mtime, b.mtime) {
+        (Compare::SizeAndTime, Direction::Copy) => Some(match (a.mtime, b.mtime) {
             (Some(source), Some(dest)) => secs(dest) >= secs(source),
             _ => false,
         }),
+        // The same up; else, written before the file's (a) time, the object (b) may still
+        // store that time: a file dated in the future (a camera's wrong clock, a client's
+        // clock ahead of the server's) is otherwise sent again by every sync.
+        (Compare::SizeAndTime, Direction::Up) => match (a.mtime, b.mtime) {
+            (Some(file), Some(dest)) if secs(dest) >= secs(file) => Some(true),
+            (Some(_), Some(_)) => None,
+            _ => Some(false),
+        },
         // The file (b) has the object's (a) Last-Modified; else its stored mtime, maybe.
         (Compare::SizeAndTime, Direction::Down) => match (b.mtime, a.mtime) {
             (Some(file), Some(listed)) if secs(file) == secs(listed) => Some(true),
@@ -138,7 +146,8 @@ fn file_probe<C: ObjectClient>(
 pub(super) fn up<C: ObjectClient>(ctx: &Context<C>, tree: &TreeUpload, compare: Compare) -> Probe {
     match compare {
         Compare::Checksum => file_probe(ctx, &tree.bucket, &tree.options.request, true),
-        _ => never(),
+        Compare::SizeAndTime => mtime_probe(ctx, &tree.bucket, &tree.options.request, true),
+        Compare::SizeOnly => never(),
     }
 }
 
@@ -151,12 +160,24 @@ pub(super) fn down<C: ObjectClient>(
     if compare == Compare::Checksum {
         return file_probe(ctx, &tree.bucket, &tree.request, false);
     }
-    let (ctx, bucket, request) = (ctx.clone(), tree.bucket.clone(), tree.request.clone());
+    mtime_probe(ctx, &tree.bucket, &tree.request, false)
+}
+
+/// Whether the object stores the file's time as its `mtime` (a HeadObject); `up`: the source
+/// is the file.
+fn mtime_probe<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    request: &RequestOptions,
+    up: bool,
+) -> Probe {
+    let (ctx, bucket, request) = (ctx.clone(), bucket.to_string(), request.clone());
     Arc::new(move |a: Item, b: Item| {
         let (ctx, bucket, request) = (ctx.clone(), bucket.clone(), request.clone());
         Box::pin(async move {
-            let same = match (b.mtime, head(&ctx, &bucket, &a.key, &request).await) {
-                (Some(file), Ok(meta)) => stored_mtime_is(&meta, file),
+            let (file, object) = if up { (&a, &b) } else { (&b, &a) };
+            let same = match (file.mtime, head(&ctx, &bucket, &object.key, &request).await) {
+                (Some(time), Ok(meta)) => stored_mtime_is(&meta, time),
                 _ => false,
             };
             (a, same)
@@ -276,7 +297,12 @@ mod tests {
         let (old, new) = (item(5, 100), item(5, 200));
         let up = Direction::Up;
         assert_eq!(at_once(up, Compare::SizeAndTime, &old, &new), Some(true));
-        assert_eq!(at_once(up, Compare::SizeAndTime, &new, &old), Some(false));
+        // An object older than its file: its stored mtime decides.
+        assert_eq!(at_once(up, Compare::SizeAndTime, &new, &old), None);
+        assert_eq!(
+            at_once(up, Compare::SizeAndTime, &item(4, 200), &old),
+            Some(false)
+        );
         assert_eq!(at_once(up, Compare::SizeOnly, &new, &old), Some(true));
         assert_eq!(at_once(up, Compare::Checksum, &old, &new), None);
         assert_eq!(

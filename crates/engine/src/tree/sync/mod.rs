@@ -12,6 +12,9 @@
 //! - [`Compare::SizeAndTime`]: the sizes are equal and the times agree. Up, and prefix to
 //!   prefix, the destination object is not older than its source (written after the source
 //!   last changed: the aws cli's and s5cmd's rule; the stored `mtime` is not in a listing).
+//!   Up, an object older than its file is the same still when it stores the file's time as
+//!   its `mtime` (a HeadObject for such a pair): a file dated in the future is sent once,
+//!   not by every sync.
 //!   Down, the file has the object's time: its Last-Modified, or else (a HeadObject, for
 //!   same-size objects only) the `mtime` stored at upload, which downloads give their files.
 //! - [`Compare::Checksum`]: the sizes are equal and the contents agree: a file is read and
