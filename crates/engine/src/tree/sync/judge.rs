@@ -122,67 +122,84 @@ async fn head<C: ObjectClient>(
     ctx.request(None, |c| c.head_object(&req)).await
 }
 
-/// Whether the file at `path` holds the object's bytes, by the object's own check.
-fn file_probe<C: ObjectClient>(
+/// A probe that asks `check` whether a pair's file and object (by key) are the same; `up`:
+/// the source is the file.
+fn pair_probe<C, F, Fut>(
     ctx: &Context<C>,
     bucket: &str,
     request: &RequestOptions,
     up: bool,
-) -> Probe {
+    check: F,
+) -> Probe
+where
+    C: ObjectClient,
+    F: Fn(Context<C>, String, String, RequestOptions, Item) -> Fut + Send + Sync + 'static,
+    Fut: std::future::Future<Output = bool> + Send + 'static,
+{
     let (ctx, bucket, request) = (ctx.clone(), bucket.to_string(), request.clone());
     Arc::new(move |a: Item, b: Item| {
-        let (ctx, bucket, request) = (ctx.clone(), bucket.clone(), request.clone());
-        Box::pin(async move {
-            let (file, object) = if up { (&a, &b) } else { (&b, &a) };
-            let same =
-                crate::download::file_matches(&ctx, &bucket, &object.key, &request, &file.path)
-                    .await;
-            (a, matches!(same, Ok(Some(true))))
-        })
+        let (file, object) = if up { (a.clone(), b) } else { (b, a.clone()) };
+        let same = check(
+            ctx.clone(),
+            bucket.clone(),
+            object.key,
+            request.clone(),
+            file,
+        );
+        Box::pin(async move { (a, same.await) })
     })
 }
 
 /// The probe of a sync up.
 pub(super) fn up<C: ObjectClient>(ctx: &Context<C>, tree: &TreeUpload, compare: Compare) -> Probe {
-    match compare {
-        Compare::Checksum => file_probe(ctx, &tree.bucket, &tree.options.request, true),
-        Compare::SizeAndTime => mtime_probe(ctx, &tree.bucket, &tree.options.request, true),
-        Compare::SizeOnly => never(),
-    }
+    file_and_object(ctx, &tree.bucket, &tree.options.request, compare, true)
 }
 
-/// The probe of a sync down: the checksum, or the `mtime` stored at upload.
+/// The probe of a sync down.
 pub(super) fn down<C: ObjectClient>(
     ctx: &Context<C>,
     tree: &TreeDownload,
     compare: Compare,
 ) -> Probe {
-    if compare == Compare::Checksum {
-        return file_probe(ctx, &tree.bucket, &tree.request, false);
-    }
-    mtime_probe(ctx, &tree.bucket, &tree.request, false)
+    file_and_object(ctx, &tree.bucket, &tree.request, compare, false)
 }
 
-/// Whether the object stores the file's time as its `mtime` (a HeadObject); `up`: the source
-/// is the file.
-fn mtime_probe<C: ObjectClient>(
+/// The probe of a file and an object: whether the file holds the object's bytes, by the
+/// object's own check ([`Compare::Checksum`]), or the object stores the file's time as its
+/// `mtime` (a HeadObject); `up`: the source is the file.
+fn file_and_object<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     request: &RequestOptions,
+    compare: Compare,
     up: bool,
 ) -> Probe {
-    let (ctx, bucket, request) = (ctx.clone(), bucket.to_string(), request.clone());
-    Arc::new(move |a: Item, b: Item| {
-        let (ctx, bucket, request) = (ctx.clone(), bucket.clone(), request.clone());
-        Box::pin(async move {
-            let (file, object) = if up { (&a, &b) } else { (&b, &a) };
-            let same = match (file.mtime, head(&ctx, &bucket, &object.key, &request).await) {
-                (Some(time), Ok(meta)) => stored_mtime_is(&meta, time),
-                _ => false,
-            };
-            (a, same)
-        })
-    })
+    match compare {
+        Compare::SizeOnly => never(),
+        Compare::Checksum => pair_probe(
+            ctx,
+            bucket,
+            request,
+            up,
+            |ctx, bucket, key, request, file| async move {
+                let same =
+                    crate::download::file_matches(&ctx, &bucket, &key, &request, &file.path).await;
+                matches!(same, Ok(Some(true)))
+            },
+        ),
+        Compare::SizeAndTime => pair_probe(
+            ctx,
+            bucket,
+            request,
+            up,
+            |ctx, bucket, key, request, file| async move {
+                match (file.mtime, head(&ctx, &bucket, &key, &request).await) {
+                    (Some(time), Ok(meta)) => stored_mtime_is(&meta, time),
+                    _ => false,
+                }
+            },
+        ),
+    }
 }
 
 /// Whether the `mtime` stored in `meta` is the file's time `file` (to the second when the
