@@ -4,7 +4,7 @@
 //! failed listing, and from an empty source only under a limit; filters; an interrupted sync
 //! moves only what was left.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, SystemTime};
 
@@ -162,13 +162,8 @@ fn a_file_dated_in_the_future_is_sent_once() {
     let (o, proxy) = sync_seen(server, home.path(), &[s, &dst]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(writes(&proxy).len(), 1, "{:?}", proxy.log());
-    let got = ferry_testkit::boto3(
-        server,
-        "import hashlib\nprint(json.dumps(hashlib.sha256(s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read()).hexdigest()))",
-        &[&bucket, &format!("f/{}", FILES[0].0)],
-    )
-    .unwrap();
-    assert_eq!(got, crate::sha256_hex(&data(FILES[0].1, 99)));
+    let got = crate::boto3_object(server, &bucket, &format!("f/{}", FILES[0].0));
+    assert_eq!(got["sha256"], crate::sha256_hex(&data(FILES[0].1, 99)));
 }
 
 #[test]
@@ -221,15 +216,31 @@ fn a_prefix_syncs_down_with_its_times_and_a_second_sync_fetches_nothing() {
     );
 }
 
-#[test]
-fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
-    let (server, _client, bucket) = seaweed_bucket("sync-del");
+/// The first three of [`FILES`] synced up to `s3://BUCKET/d`: the server, the bucket, the
+/// home folder (kept while it lives), the files' folder and the destination.
+fn three_files_synced(
+    name: &str,
+) -> (
+    &'static TestServer,
+    String,
+    tempfile::TempDir,
+    PathBuf,
+    String,
+) {
+    let (server, _client, bucket) = seaweed_bucket(name);
     let home = tempfile::tempdir().unwrap();
     let src = home.path().join("src");
     tree(&src, &FILES[..3]);
     let dst = format!("s3://{bucket}/d");
+    let o = sync(server, home.path(), &[src.to_str().unwrap(), &dst]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    (server, bucket, home, src, dst)
+}
+
+#[test]
+fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
+    let (server, bucket, home, src, dst) = three_files_synced("sync-del");
     let s = src.to_str().unwrap();
-    assert_eq!(sync(server, home.path(), &[s, &dst]).status.code(), Some(0));
     ferry_testkit::boto3(
         server,
         "for k in ['d/old1', 'd/old2', 'other/keep']: s3.put_object(Bucket=sys.argv[1], Key=k, Body=b'x')\nprint('{}')",
@@ -316,13 +327,8 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
 
 #[test]
 fn an_empty_source_deletes_nothing_unless_the_limit_allows_it() {
-    let (server, _client, bucket) = seaweed_bucket("sync-empty");
-    let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src");
-    tree(&src, &FILES[..3]);
-    let dst = format!("s3://{bucket}/d");
+    let (server, bucket, home, src, dst) = three_files_synced("sync-empty");
     let s = src.to_str().unwrap();
-    assert_eq!(sync(server, home.path(), &[s, &dst]).status.code(), Some(0));
     let before = keys(server, &bucket);
     assert_eq!(before.len(), 3);
     let refused = |o: &Output| {
