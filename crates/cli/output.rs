@@ -24,18 +24,31 @@ pub(crate) fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64().max(1e-3)
 }
 
-/// A progress bar of `total` bytes on stderr, ticking on its own.
-fn bar(total: u64) -> ProgressBar {
-    let bar = ProgressBar::new(total);
+/// A progress bar on stderr, ticking on its own. Until the size is known (a transfer not yet
+/// started, a stream of unknown length) it shows a spinner and the bytes so far; then
+/// [`sized`] turns it into a bar as wide as the terminal leaves room for.
+fn bar() -> ProgressBar {
+    let bar = ProgressBar::no_length();
     bar.set_style(
-        ProgressStyle::with_template(
-            "{bar:30.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
-        )
-        .expect("valid template")
-        .progress_chars("=> "),
+        ProgressStyle::with_template("{spinner:.cyan} {bytes} {bytes_per_sec} {msg}")
+            .expect("valid template"),
     );
     bar.enable_steady_tick(Duration::from_millis(200));
     bar
+}
+
+/// Turns `bar` into a bar of `total` bytes (the first time a size is known).
+fn sized(bar: &ProgressBar, total: u64) {
+    if bar.length().is_none() {
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{wide_bar:.cyan/blue} {bytes}/{total_bytes} {bytes_per_sec} ETA {eta} {msg}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+    }
+    bar.set_length(total);
 }
 
 /// The output choices of one command.
@@ -168,7 +181,7 @@ impl Output {
         let (stop, mut stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let start = Instant::now();
-            let bar = self.wants_bar().then(|| bar(0));
+            let bar = self.wants_bar().then(bar);
             let plain = !self.json && !self.quiet && !self.no_progress && bar.is_none();
             let every = if self.json {
                 Duration::from_secs(1)
@@ -216,7 +229,9 @@ impl Output {
                             Shown::Tree { .. } => format!("objects {}/{}", s.objects_done, s.objects),
                         };
                         if let Some(bar) = &bar {
-                            bar.set_length(s.total.max(s.bytes));
+                            if s.total > 0 {
+                                sized(bar, s.total.max(s.bytes));
+                            }
                             bar.set_position(s.bytes);
                             bar.set_message(format!(
                                 "{counted}{}",
@@ -229,10 +244,11 @@ impl Output {
                                 "objects": s.objects, "objects_done": s.objects_done,
                             })));
                         } else if plain {
+                            // A stream of unknown length has no total yet.
+                            let of = if s.total > 0 { format!(" of {}", s.total) } else { String::new() };
                             eprintln!(
-                                "ferry: {} of {} bytes, {:.1} MiB/s, {counted}, retries {}",
+                                "ferry: {}{of} bytes, {:.1} MiB/s, {counted}, retries {}",
                                 s.bytes,
-                                s.total,
                                 s.bytes as f64 / (1u64 << 20) as f64 / secs(start),
                                 s.retries
                             );
