@@ -194,6 +194,9 @@ impl Output {
             tick.tick().await;
             let mut open = true;
             let mut lost = 0u64;
+            // Bytes an earlier run had moved, as last seen: a jump in them restarts the bar's
+            // rate, which would otherwise count them as moved now.
+            let mut reused = 0u64;
             let show = |e: &Event| match &shown {
                 Shown::Tree { .. } if self.json => {
                     if matches!(
@@ -233,6 +236,10 @@ impl Output {
                                 sized(bar, s.total.max(s.bytes));
                             }
                             bar.set_position(s.bytes);
+                            if s.reused != reused {
+                                reused = s.reused;
+                                bar.reset_eta();
+                            }
                             bar.set_message(format!(
                                 "{counted}{}",
                                 if s.retries > 0 { format!(" retries {}", s.retries) } else { String::new() }
@@ -240,7 +247,7 @@ impl Output {
                         } else if self.json {
                             self.emit_json(&json_line("progress", serde_json::json!({
                                 "bytes": s.bytes, "total": s.total, "parts_done": s.parts_done,
-                                "parts_total": s.parts_total, "retries": s.retries,
+                                "parts_total": s.parts_total, "retries": s.retries, "reused": s.reused,
                                 "objects": s.objects, "objects_done": s.objects_done,
                             })));
                         } else if plain {
@@ -249,7 +256,7 @@ impl Output {
                             eprintln!(
                                 "ferry: {}{of} bytes, {:.1} MiB/s, {counted}, retries {}",
                                 s.bytes,
-                                s.bytes as f64 / (1u64 << 20) as f64 / secs(start),
+                                s.bytes.saturating_sub(s.reused) as f64 / (1u64 << 20) as f64 / secs(start),
                                 s.retries
                             );
                         }

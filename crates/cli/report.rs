@@ -42,8 +42,13 @@ pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
             None => skipped.clone(),
         },
     };
+    let resumed = if o.reused > 0 {
+        format!(", resumed with {} bytes already on the server", o.reused)
+    } else {
+        String::new()
+    };
     format!(
-        "{noun}: {src} to s3://{}/{} ({} bytes, {} part{}, {check})",
+        "{noun}: {src} to s3://{}/{} ({} bytes, {} part{}{resumed}, {check})",
         o.bucket,
         o.key,
         o.size,
@@ -124,7 +129,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             "finished",
             json!({
                 "bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
-                "version_id": o.version_id, "parts": o.parts,
+                "version_id": o.version_id, "parts": o.parts, "reused": o.reused,
                 "checksum": o.checksum.as_ref().map(|c| c.value.clone()),
                 "checksum_algorithm": o.checksum.as_ref().map(|c| c.algorithm.as_str()),
                 "checksum_type": o.checksum_type.map(|t| t.as_str()),

@@ -245,7 +245,7 @@ fn tally(
             "summary",
             serde_json::json!({
                 "objects": o.objects, "done": o.done, "failed": o.failed.len(),
-                "kept": o.kept, "bytes": o.bytes, "seconds": elapsed,
+                "kept": o.kept, "bytes": o.bytes, "reused": o.reused, "seconds": elapsed,
                 "interrupted": o.interrupted, "stopped": o.stopped, "dry_run": dry_run,
             }),
         ));
@@ -259,12 +259,18 @@ fn tally(
         ));
         return Ok(());
     } else if o.is_complete() {
+        // The rate is of what moved in this run, not what an earlier one had moved.
+        let reused = if o.reused > 0 {
+            format!(" ({} resumed)", o.reused)
+        } else {
+            String::new()
+        };
         output.say(&format!(
-            "{verb}: {} object{}, {} bytes in {elapsed:.1} s ({:.1} MiB/s)",
+            "{verb}: {} object{}, {} bytes{reused} in {elapsed:.1} s ({:.1} MiB/s)",
             o.done,
             if o.done == 1 { "" } else { "s" },
             o.bytes,
-            o.bytes as f64 / f64::from(1u32 << 20) / elapsed.max(1e-3),
+            o.bytes.saturating_sub(o.reused) as f64 / f64::from(1u32 << 20) / elapsed.max(1e-3),
         ));
     }
     let resume = if o.kept > 0 {

@@ -129,6 +129,9 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
     assert!(done >= 3, "{resumed:?}");
     let sent = json_events(&o.stdout, "part_finished").len() as u64;
     assert_eq!(done + sent, 13, "only the missing parts are sent");
+    // The outcome counts the parts an earlier run sent apart (each of the first 12 is 5 MiB).
+    let finished = json_events(&o.stdout, "finished");
+    assert_eq!(finished[0]["reused"], done * 5 * MIB as u64, "{finished:?}");
     assert!(!stderr.contains("c2VjcmV0"), "no secret in the output");
     assert_eq!(
         boto3_object(server, &bucket, "big.bin")["sha256"],

@@ -93,6 +93,8 @@ pub(crate) struct Job<C> {
     /// Where the upload's state lives when no local journal holds it (a shard plan's
     /// location): after a failure the upload is kept for it, never aborted.
     pub(crate) kept_by: OnceLock<String>,
+    /// Bytes an earlier run sent: the parts a resume found on the server and in the journal.
+    pub(crate) resumed: OnceLock<u64>,
 }
 
 impl<C: ObjectClient> Job<C> {
@@ -115,6 +117,7 @@ impl<C: ObjectClient> Job<C> {
             orphans: Mutex::new(None),
             watched: OnceLock::new(),
             kept_by: OnceLock::new(),
+            resumed: OnceLock::new(),
         }
     }
 
@@ -131,6 +134,7 @@ impl<C: ObjectClient> Job<C> {
             orphans: Mutex::new(*self.orphans.lock().expect("orphans lock")),
             watched: self.watched.clone(),
             kept_by: self.kept_by.clone(),
+            resumed: self.resumed.clone(),
         }
     }
 

@@ -51,6 +51,9 @@ pub struct UploadOutcome {
     pub parts: u32,
     /// How the object was checked.
     pub verification: Verification,
+    /// Bytes an earlier, interrupted run had sent (the parts a resume found on the server),
+    /// not sent again.
+    pub reused: u64,
 }
 
 /// How a download was checked.
@@ -153,6 +156,9 @@ pub struct TreeOutcome {
     pub done: u64,
     /// Their bytes.
     pub bytes: u64,
+    /// Of those bytes, the ones an earlier, interrupted run had moved (resumed uploads' parts,
+    /// resumed downloads' ranges on disk): `bytes - reused` moved in this run.
+    pub reused: u64,
     /// Objects that failed (cancelled ones are not listed: see `interrupted`).
     pub failed: Vec<ObjectFailure>,
     /// Objects kept to resume: journaled uploads, partial downloads.

@@ -21,6 +21,7 @@ pub struct Progress {
     in_flight: AtomicU32,
     objects: AtomicU64,
     objects_done: AtomicU64,
+    reused: AtomicU64,
     /// Counts into this one too.
     parent: Option<Arc<Progress>>,
 }
@@ -46,6 +47,9 @@ pub struct Snapshot {
     pub objects: u64,
     /// Objects finished, well or not.
     pub objects_done: u64,
+    /// Of `bytes`, those an earlier, interrupted run had moved (a resumed upload's parts on
+    /// the server, a resumed download's ranges on disk): a rate is of `bytes - reused`.
+    pub reused: u64,
 }
 
 impl Progress {
@@ -68,6 +72,7 @@ impl Progress {
             in_flight: self.in_flight.load(Ordering::Relaxed),
             objects: self.objects.load(Ordering::Relaxed),
             objects_done: self.objects_done.load(Ordering::Relaxed),
+            reused: self.reused.load(Ordering::Relaxed),
         }
     }
 
@@ -94,6 +99,14 @@ impl Progress {
     pub(crate) fn add_bytes(&self, n: u64) {
         self.lineage()
             .for_each(|p| _ = p.bytes.fetch_add(n, Ordering::Relaxed));
+    }
+
+    /// Counts `n` bytes an earlier run had moved as done.
+    pub(crate) fn add_reused(&self, n: u64) {
+        for p in self.lineage() {
+            p.bytes.fetch_add(n, Ordering::Relaxed);
+            p.reused.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     pub(crate) fn sub_bytes(&self, n: u64) {

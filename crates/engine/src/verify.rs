@@ -39,6 +39,7 @@ impl Written {
             checksum_type: self.checksum_type,
             parts: self.parts,
             verification,
+            reused: job.resumed.get().copied().unwrap_or(0),
         }
     }
 }

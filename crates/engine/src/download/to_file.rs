@@ -71,7 +71,7 @@ pub(super) async fn to_file<C: ObjectClient>(
     };
     let ranges = Arc::new(ranges);
     job.planned(&object, ranges.len(), range_size);
-    job.ctx.progress.add_bytes(reused);
+    job.ctx.progress.add_reused(reused);
     if reused > 0 {
         job.ctx.emit(Event::DownloadResumed {
             ranges_done: digests.iter().filter(|d| d.is_some()).count() as u32,

@@ -238,13 +238,15 @@ async fn resume<C: ObjectClient>(
         parts_done: have.len() as u32,
         parts_to_send: u.parts - have.len() as u32,
     });
+    let mut resumed = 0;
     for d in &done {
-        job.ctx
-            .progress
-            .add_bytes(plan.part_range(d.part.part_number).1);
+        let len = plan.part_range(d.part.part_number).1;
+        resumed += len;
+        job.ctx.progress.add_reused(len);
         job.ctx.progress.part_started();
         job.ctx.progress.part_ended(true);
     }
+    let _ = job.resumed.set(resumed);
     // 3. The rest.
     let todo = (1..=u.parts).filter(|n| !have.contains(n));
     let sent = run_parts(&job, &upload_id, parts, plan, todo).await;

@@ -118,6 +118,9 @@ impl Ended for Copied {
             outcome: Box::new(self.outcome.clone()),
         }
     }
+    fn reused(&self) -> u64 {
+        self.outcome.reused
+    }
 }
 
 /// Copies a prefix in `ctx`, reading through `source` when it is another server.

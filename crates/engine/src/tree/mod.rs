@@ -307,6 +307,8 @@ pub(crate) async fn download_found<C: ObjectClient>(
 pub(crate) trait Ended: Send + 'static {
     /// The event for a finished object.
     fn event(&self, item: &Item) -> Event;
+    /// Its bytes an earlier run had moved.
+    fn reused(&self) -> u64;
 }
 
 impl Ended for UploadOutcome {
@@ -316,11 +318,17 @@ impl Ended for UploadOutcome {
             outcome: Box::new(self.clone()),
         }
     }
+    fn reused(&self) -> u64 {
+        self.reused
+    }
 }
 
 impl Ended for DownloadOutcome {
     fn event(&self, _item: &Item) -> Event {
         Event::ObjectDownloaded(Box::new(self.clone()))
+    }
+    fn reused(&self) -> u64 {
+        self.reused
     }
 }
 
@@ -385,6 +393,7 @@ impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> 
             Ok(o) => {
                 self.outcome.done += 1;
                 self.outcome.bytes += item.size;
+                self.outcome.reused += o.reused();
                 self.ctx.emit(o.event(&item));
             }
             Err(error) => {

@@ -199,6 +199,7 @@ pub(crate) async fn put_single<C: ObjectClient>(
             checksum_type: None,
             parts: 1,
             verification: Verification::Checksum(mine.clone()),
+            reused: 0,
         });
     }
     let written = Written {
