@@ -347,7 +347,7 @@ pub(crate) enum UploadsCmd {
         state_dir: Option<PathBuf>,
     },
     /// Abort uploads (and remove their journals): one by id, or all under a prefix, or those
-    /// older than an age.
+    /// older than an age. One a running ferry is sending (its journal locked) is left alone.
     Abort {
         /// s3://bucket/key, or s3://bucket[/prefix] with --all or --older-than.
         target: String,

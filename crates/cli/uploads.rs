@@ -1,18 +1,11 @@
 //! `ferry uploads ls|abort`: the multipart uploads in progress on the server, which of them a
 //! local journal can resume, and aborting the ones nobody will finish.
 
-use std::collections::HashMap;
-use std::path::PathBuf;
-
-use ferry_engine::{FileJournalStore, JournalStore as _};
-use ferry_s3::{
-    AbortMultipartUploadRequest, ListMultipartUploadsRequest, ListPartsRequest, ObjectClient,
-    UploadInfo, list_all_parts, list_all_uploads,
-};
+use ferry_engine::{ManagerConfig, UploadInProgress};
 
 use crate::args::{Global, UploadsCmd};
-use crate::client::{client, parse_s3_url};
-use crate::exit::{CliError, bad_input};
+use crate::client::{client, manager, parse_s3_url};
+use crate::exit::{CliError, bad_input, engine_error};
 use crate::report::json_line;
 
 /// Parses `7d`, `12h`, `30m`, `45s`.
@@ -32,30 +25,6 @@ pub(crate) fn parse_age(s: &str) -> Result<u64, String> {
     Ok(n * secs)
 }
 
-fn initiated_secs(u: &UploadInfo) -> Option<i64> {
-    let t = u.initiated.as_deref()?;
-    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(|t| t.unix_timestamp())
-}
-
-/// Upload id to journal id, for the journals in `dir`.
-fn journals_by_upload(dir: &Option<PathBuf>) -> HashMap<String, String> {
-    let Some(dir) = dir.clone().or_else(FileJournalStore::default_dir) else {
-        return HashMap::new();
-    };
-    let store = FileJournalStore::new(dir);
-    let mut map = HashMap::new();
-    for id in store.list().unwrap_or_default() {
-        if let Ok(Some(j)) = store.peek(&id)
-            && let Some(u) = j.upload
-        {
-            map.insert(u.upload_id, id);
-        }
-    }
-    map
-}
-
 pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError> {
     match cmd {
         UploadsCmd::Ls {
@@ -64,18 +33,12 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             state_dir,
         } => {
             let url = parse_s3_url(&target)?;
-            let client = client(global).await?;
-            let prefix = (!url.key.is_empty()).then(|| url.key.clone());
-            let uploads = list_all_uploads(
-                &client,
-                &ListMultipartUploadsRequest {
-                    bucket: url.bucket.clone(),
-                    prefix,
-                    ..Default::default()
-                },
-            )
-            .await?;
-            let journals = journals_by_upload(&state_dir);
+            let journals = state_dir.or_else(ferry_engine::FileJournalStore::default_dir);
+            let manager = manager(client(global).await?, ManagerConfig::default(), journals)?;
+            let uploads = manager
+                .uploads(&url.bucket, Some(&url.key))
+                .await
+                .map_err(|e| engine_error(&e, false, None))?;
             if !json {
                 println!(
                     "{:<24} {:>6} {:>14}  {:<10} UPLOAD ID  KEY",
@@ -83,41 +46,27 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 );
             }
             for u in &uploads {
-                let parts = list_all_parts(
-                    &client,
-                    &ListPartsRequest {
-                        bucket: url.bucket.clone(),
-                        key: u.key.clone(),
-                        upload_id: u.upload_id.clone(),
-                        ..Default::default()
-                    },
-                )
-                .await
-                .unwrap_or_default();
-                let mut numbers: Vec<u32> = parts.iter().map(|p| p.part_number).collect();
-                numbers.sort();
-                numbers.dedup();
-                let bytes: u64 = parts.iter().map(|p| p.size).sum();
-                let journal = journals.get(&u.upload_id);
+                let (parts, bytes) = u.held.unwrap_or_default();
                 if json {
                     println!(
                         "{}",
                         json_line(
                             "upload",
                             serde_json::json!({
-                                "bucket": url.bucket, "key": u.key, "upload_id": u.upload_id,
-                                "initiated": u.initiated, "parts": numbers.len(), "bytes": bytes,
-                                "journal": journal,
+                                "bucket": u.bucket, "key": u.key, "upload_id": u.upload_id,
+                                "initiated": u.initiated, "parts": u.held.map(|h| h.0),
+                                "bytes": u.held.map(|h| h.1), "journal": u.journal,
                             })
                         )
                     );
                 } else {
+                    let held = |n: u64| u.held.map_or("?".to_string(), |_| n.to_string());
                     println!(
                         "{:<24} {:>6} {:>14}  {:<10} {}  {}",
                         u.initiated.as_deref().unwrap_or("?"),
-                        numbers.len(),
-                        bytes,
-                        journal.map(String::as_str).unwrap_or("no"),
+                        held(u64::from(parts)),
+                        held(bytes),
+                        u.journal.as_deref().unwrap_or("no"),
                         u.upload_id,
                         u.key
                     );
@@ -147,57 +96,50 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             if upload_id.is_some() && url.key.is_empty() {
                 return Err(bad_input("--upload-id needs s3://bucket/key"));
             }
-            let client = client(global).await?;
-            let candidates = match &upload_id {
-                Some(id) => vec![UploadInfo {
-                    key: url.key.clone(),
-                    upload_id: id.clone(),
-                    initiated: None,
-                    storage_class: None,
-                }],
-                None => {
-                    list_all_uploads(
-                        &client,
-                        &ListMultipartUploadsRequest {
-                            bucket: url.bucket.clone(),
-                            prefix: (!url.key.is_empty()).then(|| url.key.clone()),
-                            ..Default::default()
-                        },
-                    )
-                    .await?
-                }
+            let journals = state_dir.or_else(ferry_engine::FileJournalStore::default_dir);
+            let manager = manager(client(global).await?, ManagerConfig::default(), journals)?;
+            let named = upload_id.is_some();
+            let chosen: Vec<(String, String)> = match upload_id {
+                Some(id) => vec![(url.key.clone(), id)],
+                None => manager
+                    .uploads(&url.bucket, Some(&url.key))
+                    .await
+                    .map_err(|e| engine_error(&e, false, None))?
+                    .into_iter()
+                    .filter(|u: &UploadInProgress| match min_age {
+                        Some(age) => u.age_secs().is_some_and(|a| a >= age),
+                        None => true,
+                    })
+                    .map(|u| (u.key, u.upload_id))
+                    .collect(),
             };
-            let now = time::OffsetDateTime::now_utc().unix_timestamp();
-            let chosen: Vec<&UploadInfo> = candidates
-                .iter()
-                .filter(|u| match min_age {
-                    Some(age) => initiated_secs(u).is_some_and(|t| now - t >= age as i64),
-                    None => true,
-                })
-                .collect();
-            let dir = state_dir.clone().or_else(FileJournalStore::default_dir);
-            let journals = journals_by_upload(&dir);
-            for u in chosen {
-                let verb = if dry_run { "would abort" } else { "aborted" };
-                if !dry_run {
-                    client
-                        .abort_multipart_upload(&AbortMultipartUploadRequest {
-                            bucket: url.bucket.clone(),
-                            key: u.key.clone(),
-                            upload_id: u.upload_id.clone(),
-                            ..Default::default()
-                        })
-                        .await?;
-                    if let (Some(dir), Some(id)) = (&dir, journals.get(&u.upload_id)) {
-                        let _ = std::fs::remove_file(dir.join(format!("{id}.journal")));
+            let mut refused = Vec::new();
+            for (key, id) in &chosen {
+                let what = format!("s3://{}/{key} upload {id}", url.bucket);
+                if dry_run {
+                    println!("would abort: {what}");
+                    continue;
+                }
+                match manager.abort_upload(&url.bucket, key, id).await {
+                    Ok(_) => println!("aborted: {what}"),
+                    Err(e) => {
+                        if !named {
+                            eprintln!("ferry: not aborted: {what}: {e}");
+                        }
+                        refused.push(engine_error(&e, false, None));
                     }
                 }
-                println!(
-                    "{verb}: s3://{}/{} upload {}",
-                    url.bucket, u.key, u.upload_id
-                );
             }
-            Ok(())
+            match refused.len() {
+                0 => Ok(()),
+                // The one named: its own error and exit code (bad input for an upload a
+                // transfer is sending).
+                _ if named => Err(refused.remove(0)),
+                n => Err(CliError::Failed(anyhow::anyhow!(
+                    "{n} of {} uploads were not aborted (each is named above)",
+                    chosen.len()
+                ))),
+            }
         }
     }
 }

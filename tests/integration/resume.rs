@@ -6,7 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use crate::{boto3_object, boto3_uploads, data, ferry, seaweed_bucket, sha256_hex, text};
+use crate::{
+    boto3_object, boto3_uploads, data, expect_exit, ferry, seaweed_bucket, sha256_hex, text,
+};
 use ferry_testkit::TestServer;
 
 const MIB: usize = 1024 * 1024;
@@ -392,6 +394,42 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+/// `uploads abort` leaves alone an upload a running ferry is sending (its journal is locked):
+/// aborting it would fail that transfer at its next part. Once that ferry stops, it goes.
+#[test]
+fn abort_leaves_the_upload_a_running_transfer_is_sending() {
+    let (server, _client, bucket) = seaweed_bucket("resume-abort-busy");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    std::fs::write(&file, data(30 * MIB, 47)).unwrap();
+    let dst = format!("s3://{bucket}/f.bin");
+    let mut child = start_upload(server, home.path(), &file, &dst, &["--bwlimit", "2MiB"]);
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    assert!(
+        lines.any(|l| l.unwrap().contains("\"part_finished\"")),
+        "a part was sent"
+    );
+    let all = ["uploads", "abort", &format!("s3://{bucket}"), "--all"];
+    let o = ferry(server, home.path(), &all);
+    expect_exit(&o, 1, "is locked");
+    let ids = boto3_uploads(server, &bucket);
+    assert_eq!(ids.len(), 1, "the upload is still there");
+    let one = ["uploads", "abort", &dst, "--upload-id", &ids[0]];
+    let o = ferry(server, home.path(), &one);
+    expect_exit(&o, 2, "is locked");
+    assert_eq!(boto3_uploads(server, &bucket), ids);
+    assert_eq!(journals(home.path()).len(), 1);
+
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert_eq!(child.wait().unwrap().code(), Some(130));
+    let o = ferry(server, home.path(), &all);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(journals(home.path()).is_empty(), "its journal went with it");
 }
 
 /// A manager of `client` that journals in `store_dir`, two parts at a time, retrying fast.

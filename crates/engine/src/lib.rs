@@ -22,7 +22,7 @@
 //! one worker pool). Its clients: `upload` (files, ranges, streams, bytes), `copy` (on the
 //! server) and `crosscopy` (between servers), both writing through `multipart`; `download`
 //! (to a file, a writer, memory), whose small files are flushed together (`durable`); `tree`
-//! (folders and prefixes).
+//! (folders and prefixes); `uploads` (the multipart uploads in progress, and aborting them).
 #![deny(missing_docs)]
 
 mod budget;
@@ -50,6 +50,7 @@ mod schedule;
 mod shard;
 mod tree;
 mod upload;
+mod uploads;
 mod verify;
 
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
@@ -90,3 +91,4 @@ pub use tree::sync::{
 };
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};
+pub use uploads::UploadInProgress;

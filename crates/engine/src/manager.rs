@@ -101,8 +101,8 @@ pub struct ResumeKeys {
 /// Runs transfers through one client under shared budgets (see the module's doc). Cheap to
 /// clone; clones share everything.
 pub struct Manager<C> {
-    shared: Arc<Shared<C>>,
-    cancel: CancellationToken,
+    pub(crate) shared: Arc<Shared<C>>,
+    pub(crate) cancel: CancellationToken,
 }
 
 impl<C> Clone for Manager<C> {

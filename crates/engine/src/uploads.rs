@@ -1,0 +1,182 @@
+//! The multipart uploads in progress on a server: which of them a journal here resumes, and
+//! aborting the ones nobody will finish, their journals with them, never one a running
+//! transfer is sending.
+
+use ferry_s3::{
+    AbortMultipartUploadRequest, ListMultipartUploadsRequest, ListPartsRequest, ObjectClient,
+    list_all_parts, list_all_uploads,
+};
+
+use crate::context::Context;
+use crate::error::Error;
+use crate::job::journal_error;
+use crate::journal::{JournalHandle, JournalStore};
+use crate::manager::Manager;
+
+/// A multipart upload in progress on the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct UploadInProgress {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// The upload id.
+    pub upload_id: String,
+    /// When it was created, as the server says (RFC 3339).
+    pub initiated: Option<String>,
+    /// Parts the server holds, and their bytes: `None` when listing them failed (a role
+    /// without `s3:ListMultipartUploadParts`).
+    pub held: Option<(u32, u64)>,
+    /// The journal that resumes it here ([`Manager::resume`] takes it), if the manager's
+    /// journal store has one.
+    pub journal: Option<String>,
+}
+
+impl UploadInProgress {
+    /// Seconds since it was created, by this machine's clock (`None` when the server gave no
+    /// time it could read).
+    pub fn age_secs(&self) -> Option<u64> {
+        let t = time::OffsetDateTime::parse(
+            self.initiated.as_deref()?,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .ok()?;
+        let now = time::OffsetDateTime::now_utc();
+        u64::try_from((now - t).whole_seconds()).ok()
+    }
+}
+
+impl<C: ObjectClient> Manager<C> {
+    /// The multipart uploads in progress in `bucket` (under `prefix`), each with the parts
+    /// the server holds and the journal that resumes it here.
+    pub async fn uploads(
+        &self,
+        bucket: &str,
+        prefix: Option<&str>,
+    ) -> Result<Vec<UploadInProgress>, Error> {
+        let ctx = self.context();
+        let req = ListMultipartUploadsRequest {
+            bucket: bucket.to_string(),
+            prefix: prefix.filter(|p| !p.is_empty()).map(str::to_string),
+            ..Default::default()
+        };
+        let listed = ctx
+            .request(None, |c| list_all_uploads(c, &req))
+            .await
+            .map_err(|f| {
+                f.into_error(format!("listing the uploads in s3://{bucket}"), "listing")
+            })?;
+        let journals = self.journals_in(bucket);
+        let mut uploads = Vec::with_capacity(listed.len());
+        for u in listed {
+            let req = ListPartsRequest {
+                bucket: bucket.to_string(),
+                key: u.key.clone(),
+                upload_id: u.upload_id.clone(),
+                ..Default::default()
+            };
+            let held = ctx
+                .request(None, |c| list_all_parts(c, &req))
+                .await
+                .ok()
+                .map(|mut parts| {
+                    parts.sort_by_key(|p| p.part_number);
+                    parts.dedup_by_key(|p| p.part_number);
+                    (parts.len() as u32, parts.iter().map(|p| p.size).sum())
+                });
+            let journal = journals
+                .iter()
+                .find(|(upload_id, _)| *upload_id == u.upload_id)
+                .map(|(_, id)| id.clone());
+            uploads.push(UploadInProgress {
+                bucket: bucket.to_string(),
+                key: u.key,
+                upload_id: u.upload_id,
+                initiated: u.initiated,
+                held,
+                journal,
+            });
+        }
+        Ok(uploads)
+    }
+
+    /// Aborts the multipart upload `upload_id` of `bucket`/`key` and removes the journal that
+    /// would resume it, returning that journal's id. An upload a running transfer is sending
+    /// (its journal locked by this or another process) is refused, and left as it is.
+    pub async fn abort_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<Option<String>, Error> {
+        // Held, so no transfer starts on it while it is aborted.
+        let journal: Option<Box<dyn JournalHandle>> = match (
+            self.shared.journal.as_ref(),
+            self.journals_in(bucket)
+                .into_iter()
+                .find(|(u, _)| u == upload_id),
+        ) {
+            (Some(store), Some((_, id))) => Some(store.open(&id).map_err(journal_error)?),
+            _ => None,
+        };
+        let ctx = self.context();
+        let req = AbortMultipartUploadRequest {
+            bucket: bucket.to_string(),
+            key: key.to_string(),
+            upload_id: upload_id.to_string(),
+            ..Default::default()
+        };
+        ctx.request(None, |c| c.abort_multipart_upload(&req))
+            .await
+            .map_err(|f| {
+                f.into_error(
+                    format!("aborting the upload of s3://{bucket}/{key}"),
+                    "abort",
+                )
+            })?;
+        match journal {
+            Some(j) => {
+                let id = j.id().to_string();
+                j.remove().map_err(journal_error)?;
+                Ok(Some(id))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// The uploads this manager's journal store holds journals of in `bucket` on this
+    /// endpoint: (upload id, journal id).
+    fn journals_in(&self, bucket: &str) -> Vec<(String, String)> {
+        let Some(store) = self.shared.journal.as_deref() else {
+            return Vec::new();
+        };
+        store_uploads(store)
+            .filter(|(j, _)| {
+                j.destination.endpoint == self.shared.endpoint && j.destination.bucket == bucket
+            })
+            .filter_map(|(j, id)| Some((j.upload?.upload_id, id)))
+            .collect()
+    }
+
+    /// A context for requests that are no transfer of their own (listings, an abort): the
+    /// manager's client, retries and cancel, no events.
+    fn context(&self) -> Context<C> {
+        Context {
+            shared: self.shared.clone(),
+            events: None,
+            progress: Default::default(),
+            cancel: self.cancel.child_token(),
+            folders: None,
+        }
+    }
+}
+
+/// Every journal in `store` that reads, with its id.
+fn store_uploads(store: &dyn JournalStore) -> impl Iterator<Item = (crate::Journal, String)> {
+    store
+        .list()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|id| Some((store.peek(&id).ok()??, id)))
+}
