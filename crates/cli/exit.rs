@@ -119,15 +119,48 @@ pub(crate) fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG").unwrap_or_else(|_| {
-        tracing_subscriber::EnvFilter::new(format!(
-            "ferry={level},ferry_s3={level},ferry_engine={level}"
-        ))
-    });
-    // Colours only on a terminal: a log file or a pipe gets plain text.
-    tracing_subscriber::fmt()
+    let (filter, asked) = match tracing_subscriber::EnvFilter::try_from_env("FERRY_LOG") {
+        Ok(f) => (f, true),
+        Err(_) => (
+            tracing_subscriber::EnvFilter::new(format!(
+                "ferry={level},ferry_s3={level},ferry_engine={level}"
+            )),
+            verbose > 0,
+        ),
+    };
+    let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+        .with_writer(std::io::stderr);
+    if asked {
+        // A log asked for: times and where each line comes from; colours only on a terminal.
+        log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    } else {
+        log.event_format(Plain).init();
+    }
+}
+
+/// Warnings as the rest of ferry's messages read: `ferry: warning: …`.
+struct Plain;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for Plain
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let level = match *event.metadata().level() {
+            tracing::Level::ERROR => "error",
+            tracing::Level::WARN => "warning",
+            _ => "note",
+        };
+        write!(writer, "ferry: {level}: ")?;
+        ctx.field_format().format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
 }
