@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use ferry_engine::{FileJournalStore, ResumeKeys, TreeOutcome, UploadOutcome};
+use ferry_engine::{FileJournalStore, Mismatch, ResumeKeys, TreeOutcome, UploadOutcome};
 
 use crate::args::{Global, ResumeArgs};
 use crate::client::{client, client_for, manager, state_dir};
@@ -138,11 +138,24 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
             )));
         }
         None => {
+            // Each with what it copies where, so the right one can be named.
+            let each: Vec<String> = ids
+                .iter()
+                .map(|id| match store.peek(id) {
+                    Ok(Some(j)) => format!(
+                        "\n  {id}  {} to s3://{}/{}",
+                        j.source.path.display(),
+                        j.destination.bucket,
+                        j.destination.key
+                    ),
+                    _ => format!("\n  {id}"),
+                })
+                .collect();
             return Err(bad_input(format!(
-                "{} interrupted uploads in {}: name one ({})",
+                "{} interrupted uploads in {}: name one:{}",
                 ids.len(),
                 dir.display(),
-                ids.join(", ")
+                each.concat()
             )));
         }
     };
@@ -163,7 +176,16 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     global.endpoint_url = Some(journal.destination.endpoint.clone());
     let manager = manager(client(&global).await?, config, Some(dir))?;
     let output = Output::new(&args.out, false);
-    let handle = manager.resume(&id, keys).map_err(bad_input)?;
+    let (result, interrupted) = match manager.resume(&id, keys) {
+        Ok(handle) => output.run(handle).await,
+        Err(e) => (Err(e), false),
+    };
+    if let Err(e) = &result
+        && !interrupted
+        && let Some(Mismatch::Source(_) | Mismatch::UploadGone) = e.resume_mismatch()
+    {
+        return Err(cannot_resume(e, &id, &journal));
+    }
     let (noun, src) = match journal.source.kind {
         ferry_engine::SourceKind::File => (
             Noun::Upload { stream: false },
@@ -174,8 +196,39 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
             journal.source.path.display().to_string(),
         ),
     };
-    let (result, interrupted) = output.run(handle).await;
     settle(output, noun, &src, result, interrupted)
+}
+
+/// A journaled transfer that cannot resume as it is (its source changed or is gone, or its
+/// upload is gone): the ways on, as commands.
+fn cannot_resume(e: &ferry_engine::Error, id: &str, journal: &ferry_engine::Journal) -> CliError {
+    let d = &journal.destination;
+    let dst = format!("s3://{}/{}", d.bucket, d.key);
+    let path = &journal.source.path;
+    let src = shell_quote(&path.to_string_lossy());
+    let (word, gone) = match journal.source.kind {
+        ferry_engine::SourceKind::File => ("upload", !path.exists()),
+        ferry_engine::SourceKind::Object => ("copy", false),
+    };
+    let mut ways = if gone {
+        format!(
+            "the {word} is kept (journal {id}); if {src} comes back, ferry resume {id} finishes it"
+        )
+    } else {
+        format!(
+            "the {word} is kept (journal {id}), but cannot resume as it is; to start over (with \
+             the options it began with): ferry cp {src} {} --restart",
+            shell_quote(&dst)
+        )
+    };
+    if let Some(u) = &journal.upload {
+        ways.push_str(&format!(
+            "\nor to give it up: ferry uploads abort {} --upload-id {}",
+            shell_quote(&dst),
+            u.upload_id
+        ));
+    }
+    CliError::BadInput(anyhow::anyhow!("{e}\n{ways}"))
 }
 
 /// What kind of transfer into S3 ended, for its messages.
@@ -207,11 +260,22 @@ fn settle(
         }
         Err(e) => e,
     };
-    let kept = e.resume_id().map(|id| {
-        format!(
+    let kept = e.resume_id().map(|id| match e.resume_mismatch() {
+        // What it began from is not there as it was: the error says the way on.
+        Some(Mismatch::Source(_) | Mismatch::UploadGone) => {
+            format!("the {word} is kept (journal {id})")
+        }
+        // `ferry resume` names it already.
+        _ if std::env::args().nth(1).as_deref() == Some("resume") => {
+            format!(
+                "the {word} is kept (journal {id}); to resume it, run:\n  {}",
+                resume_command()
+            )
+        }
+        _ => format!(
             "the {word} is kept (journal {id}); to resume it, run:\n  {}\nor: ferry resume {id}",
             resume_command()
-        )
+        ),
     });
     if interrupted || e.kind() == ferry_engine::ErrorKind::Cancelled {
         let why = if kept.is_some() {

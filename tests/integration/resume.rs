@@ -182,6 +182,52 @@ fn a_changed_source_is_refused_until_restart() {
 
 /// A file rewritten in place with the same size, on a filesystem whose times do not show it
 /// (simulated by writing the new times into the journal): the re-checksum catches the part.
+/// `ferry resume` of an upload whose file is gone, then changed: refused with the upload and
+/// its journal kept, naming the ways on as commands; the printed abort gives it up.
+#[test]
+fn ferry_resume_of_a_gone_or_changed_file_names_the_ways_on() {
+    let (server, _client, bucket) = seaweed_bucket("resume-ways");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    std::fs::write(&file, data(30 * MIB, 48)).unwrap();
+    let dst = format!("s3://{bucket}/f.bin");
+    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    let away = home.path().join("away.bin");
+    std::fs::rename(&file, &away).unwrap();
+    let o = ferry(server, home.path(), &["resume"]);
+    expect_exit(&o, 2, "cannot be opened");
+    expect_exit(&o, 2, "comes back, ferry resume up-");
+    assert_eq!(boto3_uploads(server, &bucket).len(), 1, "kept");
+    assert_eq!(journals(home.path()).len(), 1, "kept");
+
+    std::fs::rename(&away, &file).unwrap();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&file)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, b"more"))
+        .unwrap();
+    let o = ferry(server, home.path(), &["resume"]);
+    expect_exit(&o, 2, "changed since its upload began");
+    expect_exit(
+        &o,
+        2,
+        &format!("ferry cp {} {dst} --restart", file.display()),
+    );
+    assert_eq!(boto3_uploads(server, &bucket).len(), 1, "kept");
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    let abort: Vec<&str> = err
+        .lines()
+        .find_map(|l| l.strip_prefix("or to give it up: ferry "))
+        .unwrap_or_else(|| panic!("no abort command in: {err}"))
+        .split(' ')
+        .collect();
+    let o = ferry(server, home.path(), &abort);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(journals(home.path()).is_empty(), "its journal went with it");
+}
+
 #[test]
 fn a_same_size_rewrite_is_caught_by_the_re_checksum() {
     let (server, _client, bucket) = seaweed_bucket("resume-rewrite");

@@ -12,7 +12,7 @@ use crate::budget::{Bandwidth, Memory, Requests, Turns};
 use crate::context::{Context, Shared};
 use crate::copy::{Copy, ObjectSource};
 use crate::download::{Download, Target};
-use crate::error::Error;
+use crate::error::{Error, Mismatch};
 use crate::handle::{Events, Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
 use crate::job::{UploadSettings, journal_error};
 use crate::journal::{JournalStore, SourceKind};
@@ -458,13 +458,24 @@ impl<C: ObjectClient> Manager<C> {
         options.request.sse_customer_key = keys.sse_customer_key;
         let settings = UploadSettings::default();
         Ok(match journal.source.kind {
-            SourceKind::File => self.upload(Upload {
-                source: Source::File(journal.source.path),
-                bucket,
-                key,
-                options,
-                settings,
-            }),
+            SourceKind::File => {
+                // Refused as a changed file is, the upload and its journal kept: the file may
+                // come back (a disk mounted again), or the caller starts over or gives it up.
+                if let Err(e) = std::fs::metadata(&journal.source.path) {
+                    return Err(Error::mismatch(
+                        Mismatch::Source("presence".into()),
+                        format!("{} cannot be opened: {e}", journal.source.path.display()),
+                    )
+                    .kept_for_resume(journal_id));
+                }
+                self.upload(Upload {
+                    source: Source::File(journal.source.path),
+                    bucket,
+                    key,
+                    options,
+                    settings,
+                })
+            }
             SourceKind::Object => {
                 let url = journal.source.path.to_string_lossy().to_string();
                 let (from_bucket, from_key) = url
