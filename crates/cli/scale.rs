@@ -67,13 +67,12 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
 pub(crate) async fn worker(output: Output, handle: Handle<WorkOutcome>) -> Result<(), CliError> {
     let (result, interrupted) = output.run(handle).await;
     let o = result.map_err(|e| {
-        engine_error(
-            &e,
-            interrupted,
-            Some(
-                "run the same command again: parts already on the server are not sent again".into(),
-            ),
-        )
+        // Again helps only where the failure may pass: a plan or a file that does not match
+        // fails the same way.
+        let again = (interrupted || e.is_transient()).then(|| {
+            "run the same command again: parts already on the server are not sent again".into()
+        });
+        engine_error(&e, interrupted, again)
     })?;
     if output.json {
         output.emit_json(&json_line(

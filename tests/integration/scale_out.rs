@@ -293,6 +293,11 @@ fn finish_refuses_missing_parts_and_a_part_that_is_not_its_workers_naming_them()
     std::fs::write(&file, &body).unwrap();
     let at = plan(server, home.path(), &file, &bucket, "f.bin", 4, "5MiB");
     let dst = format!("s3://{bucket}/f.bin");
+    // A worker told another object is refused, and not told to run again as it is.
+    let other = format!("s3://{bucket}/other");
+    let (o, _) = run_worker(server, &file, &other, &at, 0);
+    crate::expect_exit(&o, 2, &format!("writes {dst}, not {other}"));
+    assert!(!text(&o).contains("run the same command"), "{}", text(&o));
     for i in 0..3 {
         let (o, _) = run_worker(server, &file, &dst, &at, i);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));

@@ -136,13 +136,13 @@ impl ShardPlan {
             return Err(Error::new(
                 ErrorKind::SourceChanged,
                 format!(
-                    "{} is not the file planned in {} ({} bytes, modified at {} ns; now {} bytes, {} ns): the upload would mix two versions; plan again",
+                    "{} is not the file planned in {} ({} bytes, modified {}; now {} bytes, modified {}): the upload would mix two versions; plan again",
                     self.source.display(),
                     self.url(),
                     self.size,
-                    self.mtime_ns,
+                    when(self.mtime_ns),
                     identity.size,
-                    identity.mtime_ns
+                    when(identity.mtime_ns)
                 ),
             ));
         }
@@ -385,4 +385,15 @@ pub(crate) async fn read<C: ObjectClient>(
         )));
     }
     Ok(plan)
+}
+
+/// A file's modification time (nanoseconds since the epoch) as a person reads it.
+fn when(mtime_ns: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(mtime_ns))
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| format!("{mtime_ns} ns after the epoch"))
 }
