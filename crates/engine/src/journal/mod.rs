@@ -186,7 +186,7 @@ impl SourceIdentity {
 }
 
 /// Nanoseconds since the epoch as an RFC 3339 time (UTC).
-fn timestamp(ns: i64) -> String {
+pub(crate) fn timestamp(ns: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ns))
         .ok()
         .and_then(|t| {

@@ -16,7 +16,7 @@ use crate::copy::ObjectSource;
 use crate::download::{Download, Target};
 use crate::error::{Error, ErrorKind};
 use crate::job::{Job, UploadSettings};
-use crate::journal::SourceIdentity;
+use crate::journal::{SourceIdentity, timestamp};
 use crate::plan::{Plan, PlanConfig};
 use crate::upload::{Source, Upload};
 
@@ -140,9 +140,9 @@ impl ShardPlan {
                     self.source.display(),
                     self.url(),
                     self.size,
-                    when(self.mtime_ns),
+                    timestamp(self.mtime_ns),
                     identity.size,
-                    when(identity.mtime_ns)
+                    timestamp(identity.mtime_ns)
                 ),
             ));
         }
@@ -387,13 +387,3 @@ pub(crate) async fn read<C: ObjectClient>(
     Ok(plan)
 }
 
-/// A file's modification time (nanoseconds since the epoch) as a person reads it.
-fn when(mtime_ns: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(mtime_ns))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| format!("{mtime_ns} ns after the epoch"))
-}
