@@ -73,8 +73,9 @@ impl Work {
             self,
             Work::Upload { .. }
                 | Work::Copy { .. }
+                | Work::CrossCopy { .. }
                 | Work::UploadTree(_)
-                | Work::CopyTree { source: None, .. }
+                | Work::CopyTree { .. }
         )
     }
 }

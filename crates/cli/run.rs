@@ -163,6 +163,16 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
         .peek(&id)
         .map_err(bad_input)?
         .ok_or_else(|| bad_input(format!("no journal {id} in {}", dir.display())))?;
+    if journal.source.kind == ferry_engine::SourceKind::Remote {
+        let d = &journal.destination;
+        return Err(bad_input(format!(
+            "journal {id} is a copy from another server ({} to s3://{}/{}): run the same ferry \
+             cp again, with its --source-endpoint-url or --source-profile, to resume it",
+            journal.source.path.display(),
+            d.bucket,
+            d.key
+        )));
+    }
     let keys = ResumeKeys {
         sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
         source_sse_customer_key: args
@@ -191,7 +201,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
             Noun::Upload { stream: false },
             journal.source.path.display().to_string(),
         ),
-        ferry_engine::SourceKind::Object => (
+        ferry_engine::SourceKind::Object | ferry_engine::SourceKind::Remote => (
             Noun::Copy { streamed: false },
             journal.source.path.display().to_string(),
         ),
@@ -208,7 +218,7 @@ fn cannot_resume(e: &ferry_engine::Error, id: &str, journal: &ferry_engine::Jour
     let src = shell_quote(&path.to_string_lossy());
     let (word, gone) = match journal.source.kind {
         ferry_engine::SourceKind::File => ("upload", !path.exists()),
-        ferry_engine::SourceKind::Object => ("copy", false),
+        _ => ("copy", false),
     };
     let mut ways = if gone {
         format!(
@@ -236,7 +246,8 @@ fn cannot_resume(e: &ferry_engine::Error, id: &str, journal: &ferry_engine::Jour
 enum Noun {
     /// An upload of a file (resumable) or a stream (never).
     Upload { stream: bool },
-    /// A copy on the server (resumable) or between servers (never).
+    /// A copy on the server, or between servers (`streamed`: resumed by the same command
+    /// only, when it could be journaled).
     Copy { streamed: bool },
 }
 
@@ -265,8 +276,9 @@ fn settle(
         Some(Mismatch::Source(_) | Mismatch::UploadGone) => {
             format!("the {word} is kept (journal {id})")
         }
-        // `ferry resume` names it already.
-        _ if std::env::args().nth(1).as_deref() == Some("resume") => {
+        // `ferry resume` names it already, or cannot resume it (the source's server is not
+        // in the journal).
+        _ if stream || std::env::args().nth(1).as_deref() == Some("resume") => {
             format!(
                 "the {word} is kept (journal {id}); to resume it, run:\n  {}",
                 resume_command()
@@ -280,6 +292,10 @@ fn settle(
     if interrupted || e.kind() == ferry_engine::ErrorKind::Cancelled {
         let why = if kept.is_some() {
             "interrupted".to_string()
+        } else if stream && word == "copy" {
+            "interrupted; the copy was aborted (only a copy whose source has a full-object \
+             checksum of the copy's algorithm can resume)"
+                .to_string()
         } else if stream {
             format!("interrupted; the {word} was aborted (a stream cannot resume)")
         } else {

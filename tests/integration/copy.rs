@@ -258,11 +258,14 @@ except botocore.exceptions.ClientError:
     assert_eq!(exists, false);
 }
 
-/// How a killed copy is run again: the same command, or `ferry resume ID`.
+/// How a killed copy is run again: the same command, or `ferry resume ID`; or the same
+/// command of a copy between servers (the source read at the server's own endpoint, the
+/// destination written through the proxy: two endpoints, so its bytes pass through ferry).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Again {
     Same,
     Resume,
+    Across,
 }
 
 /// A copy of 13 parts of 5 MiB, one at a time, killed where `rule` fires, then run again:
@@ -282,6 +285,10 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
         let mut c = crate::ferry_command(server.env(), home.path());
         c.args(["cp", &src, &format!("s3://{bucket}/dst")])
             .args(["--part-size", "5MiB", "--concurrency", "1", "--no-progress"])
+            .args(match again {
+                Again::Across => vec!["--source-endpoint-url", &server.endpoint],
+                _ => vec![],
+            })
             .env("AWS_ENDPOINT_URL", &proxy.endpoint)
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
@@ -298,7 +305,7 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
     proxy.reset(vec![]);
     let journals = home.path().join(".local/state/ferry");
     let o = match again {
-        Again::Same => run().output().unwrap(),
+        Again::Same | Again::Across => run().output().unwrap(),
         Again::Resume => {
             let ids: Vec<String> = std::fs::read_dir(&journals)
                 .unwrap()
@@ -368,6 +375,19 @@ fn copy_killed_mid_copy_resumes_with_ferry_resume() {
         rule("PUT", vec!["partNumber=6"], Action::Hold),
         8,
         Again::Resume,
+    );
+}
+
+/// A copy between servers, killed mid-way, resumes with the same command: its parts are
+/// fetched from the source and journaled, and only the missing ones are fetched and sent
+/// again (it once started over, aborting what it had sent).
+#[test]
+fn a_copy_between_servers_killed_mid_copy_resumes() {
+    kill_copy_then(
+        "across",
+        rule("PUT", vec!["partNumber=6"], Action::Hold),
+        8,
+        Again::Across,
     );
 }
 

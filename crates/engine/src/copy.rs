@@ -191,15 +191,9 @@ impl CopyState {
     /// The error for a failed copy request: a 412 means the source changed.
     fn error<C: ObjectClient>(&self, job: &Job<C>, context: String, f: Failure) -> Error {
         match f {
-            Failure::S3(e) if e.service().is_some_and(|s| s.status == 412) => Error::new(
-                ErrorKind::Changed,
-                format!(
-                    "{} changed during the copy (it is no longer ETag {}); run again to copy the new version",
-                    self.url(),
-                    self.etag
-                ),
-            )
-            .with_source(e),
+            Failure::S3(e) if e.service().is_some_and(|s| s.status == 412) => {
+                changed_during_copy(&self.url(), &self.etag, e)
+            }
             f => job.failed(context, f),
         }
     }
@@ -399,10 +393,31 @@ impl<C: ObjectClient> PartSource<C> for CopyParts {
         record: &PartRecord,
         (_, len): (u64, u64),
     ) -> BoxFuture<'static, Result<bool, Error>> {
-        // A copied part has no local bytes: the source's ETag (in its identity) vouches.
-        let same = record.size == len;
-        Box::pin(async move { Ok(same) })
+        pinned_part_intact(record, len)
     }
+}
+
+/// Whether a recorded part of an object a copy reads is intact: it has no local bytes to
+/// re-read, and the source's ETag (in its identity) vouches for them; what the destination
+/// holds is checked by ListParts and the combined checksum.
+pub(crate) fn pinned_part_intact(
+    record: &PartRecord,
+    len: u64,
+) -> BoxFuture<'static, Result<bool, Error>> {
+    let same = record.size == len;
+    Box::pin(async move { Ok(same) })
+}
+
+/// The error of a request pinned to `etag` of `url` that failed with 412: the source changed.
+pub(crate) fn changed_during_copy(url: &str, etag: &str, e: S3Error) -> Error {
+    Error::new(
+        ErrorKind::Changed,
+        format!(
+            "{url} changed during the copy (it is no longer ETag {etag}); run again to copy the \
+             new version"
+        ),
+    )
+    .with_source(e)
 }
 
 /// Copies one part with UploadPartCopy, retrying under the same part number.

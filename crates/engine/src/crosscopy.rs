@@ -1,18 +1,41 @@
-//! A copy between two servers (or two sets of credentials), through ferry: the source is
+//! A copy between two servers (or two sets of credentials), through ferry.
+//!
+//! When it can resume, it is a multipart upload whose parts come from ranged GETs of the
+//! source, each pinned to the source's ETag, held in memory while it is sent, and journaled
+//! like a file's: interrupted, the same copy again fetches only the parts the destination
+//! does not hold. That needs a journal store, parts that fit the memory budget, and a source
+//! whose full-object checksum has the upload's algorithm (CRC64NVME by default, as ferry and
+//! current AWS SDKs write): the parts' checksums, combined, are then checked against it, so
+//! the source's bytes are checked as a download checks them.
+//!
+//! Otherwise (no journal, a small object, parts larger than the memory budget, a source with
+//! no such checksum) the source is
 //! downloaded in ranges into a bounded pipe that the destination's upload reads as a stream of
-//! known size. The download checks the source's bytes with what the source offers, the upload
-//! checksums every part for the destination, and the upload completes only after the download
-//! checked out. It cannot resume: a failure aborts it.
+//! known size: the download checks the source's bytes with what the source offers, and the
+//! upload completes only after the download checked out. That cannot resume: a failure aborts
+//! it.
 
-use ferry_s3::ObjectClient;
+use std::sync::Arc;
 
+use bytes::{Bytes, BytesMut};
+use ferry_s3::{
+    ByteRange, ChecksumType, ClientErrorKind, GetObjectRequest, ObjectClient, ObjectMeta, S3Error,
+};
+use futures_util::StreamExt as _;
+use futures_util::future::BoxFuture;
+
+use crate::checksum::ChecksumMode;
 use crate::context::Context;
-use crate::copy::Copy;
-use crate::download::{Download, DownloadSettings, Target};
-use crate::error::Error;
+use crate::copy::{Copy, changed_during_copy, pinned_part_intact, same_as_source};
+use crate::download::{Download, DownloadSettings, Target, answered_range};
+use crate::error::{Error, Failure};
+use crate::job::Job;
+use crate::journal::{PartRecord, SourceIdentity};
+use crate::multipart::{Done, Part, PartSource, Start, start_or_resume};
 use crate::outcome::UploadOutcome;
 use crate::pipe::pipe;
-use crate::upload::{Source, Upload};
+use crate::plan::{Plan, plan};
+use crate::upload::{Source, Upload, send_memory_part};
 
 /// Copies `copy.from`, read through `source`, to `copy`'s destination through `ctx`.
 pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
@@ -24,10 +47,73 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     let from = &copy.from;
     let (head, meta) = from.head(&source, &Default::default()).await?;
     from.carry(&source, &head, &meta, &mut copy.options).await?;
+    let size = meta.content_length;
+    let planned = plan(size, &copy.settings.plan).map_err(|e| Error::invalid(e.to_string()))?;
+    let job = Arc::new(Job::new(
+        ctx,
+        copy.bucket,
+        copy.key,
+        copy.options,
+        copy.settings,
+        "copy",
+    ));
+    // A part is held whole while it is sent: one larger than the memory budget streams.
+    let fits = match planned {
+        Plan::Multipart { part_size, .. } => part_size <= job.ctx.shared.memory.total(),
+        Plan::Single { .. } => false,
+    };
+    if job.ctx.shared.journal.is_none() || !fits || !checked_by_parts(job.mode(), &meta) {
+        return streamed(job, source, head, size).await;
+    }
+    let identity = SourceIdentity::remote(
+        &source.shared.endpoint,
+        (&from.bucket, &from.key),
+        size,
+        &meta.etag,
+        from.version_id.as_deref(),
+    );
+    let get = GetObjectRequest {
+        if_match: Some(meta.etag.clone()),
+        checksum_mode: false,
+        ..head
+    };
+    let parts: Arc<dyn PartSource<C>> = Arc::new(Fetched {
+        source,
+        get,
+        url: from.url(),
+    });
+    let outcome = match start_or_resume(&job, identity, &parts).await? {
+        Start::Resumed(outcome) => outcome,
+        Start::Fresh(journal) => crate::multipart::run(job, planned, parts, Some(journal)).await?,
+    };
+    same_as_source(&meta, outcome)
+}
+
+/// Whether the upload's checksum, combined from its parts, can be compared with the source's:
+/// both full-object, of one algorithm.
+fn checked_by_parts(mode: ChecksumMode, meta: &ObjectMeta) -> bool {
+    let ChecksumMode::Additional(algorithm, ChecksumType::FullObject) = mode else {
+        return false;
+    };
+    meta.checksum.checksum_type != Some(ChecksumType::Composite)
+        && meta
+            .checksum
+            .value
+            .as_ref()
+            .is_some_and(|v| v.algorithm == algorithm && !v.value.contains('-'))
+}
+
+/// The copy as a download into a pipe that an upload of known size reads.
+async fn streamed<C: ObjectClient, D: ObjectClient>(
+    job: Arc<Job<C>>,
+    source: Context<D>,
+    head: GetObjectRequest,
+    size: u64,
+) -> Result<UploadOutcome, Error> {
     let (writer, reader, end) = pipe(8);
-    let part_size = copy.settings.plan.part_size.unwrap_or(16 << 20);
-    let mut download = Download::new(&from.bucket, &from.key, Target::Writer(Box::new(writer)));
-    download.version_id = from.version_id.clone();
+    let part_size = job.settings.plan.part_size.unwrap_or(16 << 20);
+    let mut download = Download::new(&head.bucket, &head.key, Target::Writer(Box::new(writer)));
+    download.version_id = head.version_id.clone();
     download.request = head.request.clone();
     download.settings = DownloadSettings {
         range_size: part_size.clamp(1 << 20, 64 << 20),
@@ -44,16 +130,106 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     });
     let stream = Source::Reader {
         reader: Box::new(reader),
-        size: Some(meta.content_length),
+        size: Some(size),
     };
-    let upload = Upload::new(stream, copy.bucket, copy.key)
-        .options(copy.options)
-        .settings(copy.settings);
-    let result = crate::upload::run_as(ctx, upload, "copy").await;
+    let upload = Upload::new(stream, job.bucket.clone(), job.key.clone())
+        .options(job.options.clone())
+        .settings(job.settings.clone());
+    let result = crate::upload::run_as(job.ctx.clone(), upload, "copy").await;
     let read = fed.await;
     // The download's own error says more than the upload's "the stream failed".
     match (result, read) {
         (Err(_), Ok(Err(e))) => Err(e),
         (r, _) => r,
     }
+}
+
+/// The source object as a source of parts: each part a ranged GET pinned to its ETag, held
+/// in memory while it is sent.
+struct Fetched<D> {
+    source: Context<D>,
+    /// The GET of the object (its version, SSE-C key and ETag), without a range.
+    get: GetObjectRequest,
+    url: String,
+}
+
+impl<C: ObjectClient, D: ObjectClient> PartSource<C> for Fetched<D> {
+    fn memory(&self, len: u64) -> u64 {
+        len
+    }
+
+    fn send(&self, job: &Arc<Job<C>>, part: Part) -> BoxFuture<'static, Result<Done, Error>> {
+        let (job, source, get, url) = (
+            job.clone(),
+            self.source.clone(),
+            self.get.clone(),
+            self.url.clone(),
+        );
+        Box::pin(async move {
+            let data = fetch(&source, &get, part.offset, part.len)
+                .await
+                .map_err(|f| match f {
+                    Failure::S3(e) if e.service().is_some_and(|s| s.status == 412) => {
+                        changed_during_copy(&url, get.if_match.as_deref().unwrap_or_default(), e)
+                    }
+                    f => job.failed(format!("reading part {} from {url}", part.number), f),
+                })?;
+            send_memory_part(job, part.upload_id, part.number, data).await
+        })
+    }
+
+    fn intact(
+        &self,
+        record: &PartRecord,
+        (_, len): (u64, u64),
+    ) -> BoxFuture<'static, Result<bool, Error>> {
+        pinned_part_intact(record, len)
+    }
+}
+
+/// The `len` bytes at `first` of the object `get` reads, retried; a changed object fails
+/// with 412 (its ETag is the condition).
+async fn fetch<D: ObjectClient>(
+    source: &Context<D>,
+    get: &GetObjectRequest,
+    first: u64,
+    len: u64,
+) -> Result<Bytes, Failure> {
+    let req = &GetObjectRequest {
+        range: Some(ByteRange {
+            first,
+            last: first + len - 1,
+        }),
+        ..get.clone()
+    };
+    source
+        .retrying(None, |_| async move {
+            let out = source.client().get_object(req).await?;
+            answered_range(&out.meta, first, len, false)?;
+            let mut data = BytesMut::with_capacity(len as usize);
+            let mut body = out.body;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk?;
+                if let Some(bw) = source.bandwidth() {
+                    bw.take(chunk.len() as u64).await;
+                }
+                if data.len() + chunk.len() > len as usize {
+                    return Err(Failure::S3(S3Error::client(
+                        "GetObject",
+                        ClientErrorKind::InvalidResponse,
+                        format!("more than the {len} bytes asked for"),
+                    )));
+                }
+                data.extend_from_slice(&chunk);
+            }
+            if data.len() as u64 != len {
+                return Err(Failure::S3(S3Error::client(
+                    "GetObject",
+                    ClientErrorKind::BodyCutShort,
+                    format!("the body ended after {} of {len} bytes", data.len()),
+                )));
+            }
+            Ok(data.freeze())
+        })
+        .await
 }

@@ -299,8 +299,10 @@ impl<C: ObjectClient> Manager<C> {
 
     /// Starts a copy from an object that `source` reads (another server, other credentials)
     /// to this manager's server, through ferry: the source is downloaded in ranges into the
-    /// parts of an upload, in bounded memory. It cannot resume. Must be called within a tokio
-    /// runtime.
+    /// parts of an upload, in bounded memory. With a journal store, and a source whose
+    /// full-object checksum has the upload's algorithm, it is journaled and the same copy
+    /// again resumes it (see `crosscopy`); otherwise a failure aborts it. Must be called within
+    /// a tokio runtime.
     pub fn copy_from<D: ObjectClient>(
         &self,
         source: &Manager<D>,
@@ -458,6 +460,14 @@ impl<C: ObjectClient> Manager<C> {
         options.request.sse_customer_key = keys.sse_customer_key;
         let settings = UploadSettings::default();
         Ok(match journal.source.kind {
+            // Its source's server and credentials are the caller's, not the journal's.
+            SourceKind::Remote => {
+                return Err(Error::invalid(format!(
+                    "journal {journal_id} is a copy from another server ({}): start the same \
+                     copy again (Manager::copy_from) to resume it",
+                    journal.source.path.display()
+                )));
+            }
             SourceKind::File => {
                 // Refused as a changed file is, the upload and its journal kept: the file may
                 // come back (a disk mounted again), or the caller starts over or gives it up.

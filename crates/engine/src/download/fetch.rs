@@ -22,6 +22,32 @@ use crate::error::{Error, Failure};
 use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
 
+/// Whether a ranged GET's answer (`meta`) holds the `len` bytes at `first` asked for (`whole`:
+/// they are the whole object, which a server may answer without a Content-Range).
+pub(crate) fn answered_range(
+    meta: &ferry_s3::ObjectMeta,
+    first: u64,
+    len: u64,
+    whole: bool,
+) -> Result<(), Failure> {
+    let last = first + len - 1;
+    match meta.content_range {
+        Some(cr) if cr.range.first == first && cr.range.last == last => Ok(()),
+        None if whole && meta.content_length == len => Ok(()),
+        other => Err(Failure::S3(S3Error::client(
+            "GetObject",
+            ClientErrorKind::InvalidResponse,
+            format!(
+                "asked for bytes {first}-{last}, got {}",
+                match other {
+                    Some(cr) => format!("bytes {}-{}", cr.range.first, cr.range.last),
+                    None => format!("{} bytes without a Content-Range", meta.content_length),
+                }
+            ),
+        ))),
+    }
+}
+
 /// Bytes a range gathers before writing them; a range holds at most two of these.
 pub(super) const WRITE_CHUNK: usize = 1 << 20;
 
@@ -112,25 +138,7 @@ impl<C: ObjectClient> Job<C> {
             Some(out) => out,
             None => self.ctx.client().get_object(&req).await?,
         };
-        match out.meta.content_range {
-            Some(cr) if cr.range.first == first && cr.range.last == last => {}
-            // A server may answer a range that is the whole object with the whole object.
-            None if whole && out.meta.content_length == len => {}
-            other => {
-                return Err(Failure::S3(S3Error::client(
-                    OP,
-                    ClientErrorKind::InvalidResponse,
-                    format!(
-                        "asked for bytes {first}-{last}, got {}",
-                        match other {
-                            Some(cr) => format!("bytes {}-{}", cr.range.first, cr.range.last),
-                            None =>
-                                format!("{} bytes without a Content-Range", out.meta.content_length),
-                        }
-                    ),
-                )));
-            }
-        }
+        answered_range(&out.meta, first, len, whole)?;
         let mut batch = match &dest {
             Some(_) => Batch::Chunks {
                 chunks: Vec::new(),

@@ -36,6 +36,7 @@ use crate::outcome::{Check, DownloadOutcome};
 use crate::progress::Event;
 
 pub use check::VerifyMode;
+pub(crate) use fetch::answered_range;
 pub use partial::partial_path;
 pub(crate) use same::file_matches;
 

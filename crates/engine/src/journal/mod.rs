@@ -38,6 +38,10 @@ pub enum SourceKind {
     File,
     /// An object on the same server, copied there (`path` is its `s3://bucket/key` URL).
     Object,
+    /// An object on another server (or read with other credentials), its bytes fetched by
+    /// ferry part by part (`path` is its URL on that server: `ENDPOINT/bucket/key`). Only the
+    /// same copy, given the source's server again, resumes it.
+    Remote,
 }
 
 /// What identifies a source: if any of this changed, the journal's parts may not be the
@@ -124,6 +128,22 @@ impl SourceIdentity {
             etag: Some(etag.to_string()),
             version_id: version_id.map(str::to_string),
             range: None,
+        }
+    }
+
+    /// The identity of an object on the server at `endpoint` that a copy fetches through
+    /// ferry: its URL there, size, ETag and version.
+    pub fn remote(
+        endpoint: &str,
+        (bucket, key): (&str, &str),
+        size: u64,
+        etag: &str,
+        version_id: Option<&str>,
+    ) -> Self {
+        let url = format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/'));
+        Self {
+            kind: SourceKind::Remote,
+            ..Self::object(&url, size, etag, version_id)
         }
     }
 

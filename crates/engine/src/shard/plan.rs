@@ -386,4 +386,3 @@ pub(crate) async fn read<C: ObjectClient>(
     }
     Ok(plan)
 }
-

@@ -290,6 +290,16 @@ async fn run_planned<C: ObjectClient>(
     }
 }
 
+/// Sends part `number` of `upload_id` from `data` in memory (see [`send::send_part`]).
+pub(crate) async fn send_memory_part<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    upload_id: Arc<str>,
+    number: u32,
+    data: Bytes,
+) -> Result<crate::multipart::Done, Error> {
+    send::send_part(job, upload_id, number, body::PartData::Memory(data)).await
+}
+
 /// The whole of an open file as a source of parts (read through the page cache).
 pub(crate) fn file_parts<C: ObjectClient>(file: File) -> Arc<dyn PartSource<C>> {
     Arc::new(LocalParts::File {
