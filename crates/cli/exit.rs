@@ -130,7 +130,7 @@ pub(crate) fn init_tracing(verbose: u8) {
     };
     let log = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(|| crate::output::LogLine);
     if asked {
         // A log asked for: times and where each line comes from; colours only on a terminal.
         log.with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))

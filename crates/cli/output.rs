@@ -24,6 +24,36 @@ pub(crate) fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64().max(1e-3)
 }
 
+/// The bar on the terminal now, if any: log lines are written around it (see [`LogLine`]).
+static SHOWN: std::sync::Mutex<Option<ProgressBar>> = std::sync::Mutex::new(None);
+
+/// Stderr for log lines: with a bar shown, each line is written while the bar is cleared, so
+/// it lands on a line of its own rather than after the bar's text.
+pub(crate) struct LogLine;
+
+impl std::io::Write for LogLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        // The log formats each event whole and writes it at once.
+        let shown = SHOWN.lock().map(|b| b.clone()).unwrap_or_default();
+        match shown {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+/// Makes `bar` the one log lines are written around, or none.
+fn log_around(bar: Option<&ProgressBar>) {
+    if let Ok(mut shown) = SHOWN.lock() {
+        *shown = bar.cloned();
+    }
+}
+
 /// A progress bar on stderr, ticking on its own. Until the size is known (a transfer not yet
 /// started, a stream of unknown length) it shows a spinner and the bytes so far; then
 /// [`sized`] turns it into a bar as wide as the terminal leaves room for.
@@ -182,6 +212,7 @@ impl Output {
         let task = tokio::spawn(async move {
             let start = Instant::now();
             let bar = self.wants_bar().then(bar);
+            log_around(bar.as_ref());
             let plain = !self.json && !self.quiet && !self.no_progress && bar.is_none();
             let every = if self.json {
                 Duration::from_secs(1)
@@ -272,6 +303,7 @@ impl Output {
                 eprintln!("ferry: {lost} events were not shown (the display fell behind)");
             }
             if let Some(bar) = bar {
+                log_around(None);
                 let s = progress.snapshot();
                 bar.set_position(s.bytes);
                 bar.finish_and_clear();
