@@ -6,12 +6,16 @@ use ferry_s3::{
     AbortMultipartUploadRequest, ListMultipartUploadsRequest, ListPartsRequest, ObjectClient,
     list_all_parts, list_all_uploads,
 };
+use futures_util::StreamExt as _;
 
 use crate::context::Context;
 use crate::error::Error;
 use crate::job::journal_error;
 use crate::journal::{JournalHandle, JournalStore};
 use crate::manager::Manager;
+
+/// How many uploads' parts are listed at once.
+const PARTS_LISTED_AT_ONCE: usize = 16;
 
 /// A multipart upload in progress on the server.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,36 +72,41 @@ impl<C: ObjectClient> Manager<C> {
                 f.into_error(format!("listing the uploads in s3://{bucket}"), "listing")
             })?;
         let journals = self.journals_in(bucket);
-        let mut uploads = Vec::with_capacity(listed.len());
-        for u in listed {
-            let req = ListPartsRequest {
-                bucket: bucket.to_string(),
-                key: u.key.clone(),
-                upload_id: u.upload_id.clone(),
-                ..Default::default()
-            };
-            let held = ctx
-                .request(None, |c| list_all_parts(c, &req))
-                .await
-                .ok()
-                .map(|mut parts| {
-                    parts.sort_by_key(|p| p.part_number);
-                    parts.dedup_by_key(|p| p.part_number);
-                    (parts.len() as u32, parts.iter().map(|p| p.size).sum())
-                });
-            let journal = journals
-                .iter()
-                .find(|(upload_id, _)| *upload_id == u.upload_id)
-                .map(|(_, id)| id.clone());
-            uploads.push(UploadInProgress {
-                bucket: bucket.to_string(),
-                key: u.key,
-                upload_id: u.upload_id,
-                initiated: u.initiated,
-                held,
-                journal,
-            });
-        }
+        let (ctx, journals) = (&ctx, &journals);
+        // Each upload's parts are a listing of their own: several at once, in order.
+        let uploads = futures_util::stream::iter(listed)
+            .map(|u| async move {
+                let req = ListPartsRequest {
+                    bucket: bucket.to_string(),
+                    key: u.key.clone(),
+                    upload_id: u.upload_id.clone(),
+                    ..Default::default()
+                };
+                let held = ctx
+                    .request(None, |c| list_all_parts(c, &req))
+                    .await
+                    .ok()
+                    .map(|mut parts| {
+                        parts.sort_by_key(|p| p.part_number);
+                        parts.dedup_by_key(|p| p.part_number);
+                        (parts.len() as u32, parts.iter().map(|p| p.size).sum())
+                    });
+                let journal = journals
+                    .iter()
+                    .find(|(upload_id, _)| *upload_id == u.upload_id)
+                    .map(|(_, id)| id.clone());
+                UploadInProgress {
+                    bucket: bucket.to_string(),
+                    key: u.key,
+                    upload_id: u.upload_id,
+                    initiated: u.initiated,
+                    held,
+                    journal,
+                }
+            })
+            .buffered(PARTS_LISTED_AT_ONCE)
+            .collect()
+            .await;
         Ok(uploads)
     }
 
