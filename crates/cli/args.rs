@@ -11,7 +11,7 @@ use clap::{Args, Parser, Subcommand};
     name = "ferry",
     version,
     about,
-    after_help = "Exit codes: 0 done, 1 failed, 2 bad input (nothing was created), 130 interrupted."
+    after_help = "Exit codes: 0 done, 1 failed, 2 bad input (nothing was created), 130 interrupted, 141 the reader of stdout stopped reading."
 )]
 pub(crate) struct Cli {
     #[command(flatten)]

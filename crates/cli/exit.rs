@@ -11,6 +11,9 @@ pub(crate) const FAILED: u8 = 1;
 pub(crate) const BAD_INPUT: u8 = 2;
 /// Interrupted by Ctrl-C or SIGTERM.
 pub(crate) const INTERRUPTED: u8 = 130;
+/// What read the data on stdout stopped reading (`| head`): the code of a command that
+/// SIGPIPE ended.
+pub(crate) const READER_GONE: u8 = 141;
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]
@@ -21,6 +24,8 @@ pub(crate) enum CliError {
     Failed(anyhow::Error),
     /// Interrupted (exit 130).
     Interrupted(anyhow::Error),
+    /// The reader of stdout went away (exit 141, silently, as `cat` ends in `cat f | head`).
+    ReaderGone,
 }
 
 impl CliError {
@@ -29,6 +34,7 @@ impl CliError {
             CliError::BadInput(e) => (BAD_INPUT, e),
             CliError::Failed(e) => (FAILED, e),
             CliError::Interrupted(e) => (INTERRUPTED, e),
+            CliError::ReaderGone => return ExitCode::from(READER_GONE),
         };
         eprintln!("ferry: error: {e:#}");
         ExitCode::from(code)

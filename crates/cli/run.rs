@@ -66,6 +66,9 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
                     output.say(&downloaded(&o));
                     Ok(())
                 }
+                Err(e) if e.kind() == ferry_engine::ErrorKind::Local && reader_gone(&e) => {
+                    Err(CliError::ReaderGone)
+                }
                 Err(e) => {
                     let kept = e.resume_id().map(|partial| {
                         format!(
@@ -119,6 +122,13 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             }
         }
     }
+}
+
+/// Whether writing stdout failed because its reader went away (a broken pipe).
+fn reader_gone(e: &ferry_engine::Error) -> bool {
+    std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
 }
 
 /// `ferry resume [ID]`: the journal names the source, the destination and the endpoint; the

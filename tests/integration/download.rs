@@ -110,6 +110,32 @@ fn empty_and_one_byte_objects_download_checked() {
     }
 }
 
+/// A download to stdout whose reader stops reading (`| head -c 100`) ends silently with 141,
+/// as a command that SIGPIPE ends; it said "error: writing the output: Broken pipe", exit 1.
+#[test]
+fn a_reader_that_stops_reading_stdout_ends_the_download_quietly() {
+    use std::io::Read as _;
+    let (server, _client, bucket) = seaweed_bucket("dl-head");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    std::fs::write(&src, data(20 * MIB, 67)).unwrap();
+    let url = format!("s3://{bucket}/src.bin");
+    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut child = crate::ferry_command(server.env(), home.path())
+        .args(["cp", &url, "-"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap();
+    // The pipe's read end is closed here, as `head` closes it.
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(141), "{}", text(&o));
+    assert!(o.stderr.is_empty(), "{}", text(&o));
+}
+
 /// Downloads through a manager of `client`, `parts` ranges of an object at a time (8 with
 /// `None`), each with `settings`.
 struct Downloader<C> {

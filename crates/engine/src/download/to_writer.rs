@@ -94,10 +94,9 @@ pub(super) async fn to_writer<C: ObjectClient>(
         Some(o) => o.finish(),
         None => sink.digests.first().and_then(|d| d.as_ref()?.whole.clone()),
     };
-    sink.writer
-        .flush()
-        .await
-        .map_err(|e| Error::new(ErrorKind::Local, format!("writing the output: {e}")))?;
+    sink.writer.flush().await.map_err(|e| {
+        Error::new(ErrorKind::Local, format!("writing the output: {e}")).with_source(e)
+    })?;
     if let Some(expected) = object.check.expected() {
         let value = ordered.or_else(|| combined_value(&object, &ranges, &sink.digests));
         if value.as_deref() != Some(expected) {
