@@ -132,7 +132,8 @@ pub(crate) struct CpArgs {
     /// Checksum type: full-object (default for CRCs) or composite (SHA1 and SHA256 only).
     #[arg(long, value_name = "TYPE", help_heading = "Transfer")]
     pub(crate) checksum_type: Option<String>,
-    /// The exact size of a stream from stdin: uniform parts (some stores need them).
+    /// The exact size of a stream from stdin, in bytes or whole KiB, MiB, GiB or TiB: uniform
+    /// parts (some stores need them).
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) expected_size: Option<String>,
     /// Refuse to replace an existing destination.

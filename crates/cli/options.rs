@@ -244,6 +244,23 @@ pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError>
     })
 }
 
+/// An exact byte count (`--expected-size`): bytes, or a whole number of KiB, MiB, GiB or TiB.
+/// `30MB` and the like are refused: read as 2^20 here (as for the other sizes, and the aws
+/// cli's), as 10^6 by others, and a stream of the other size fails only at its end.
+pub(crate) fn parse_exact_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let digits = t.trim_end_matches(|c: char| c.is_ascii_alphabetic());
+    let unit = t[digits.len()..].to_ascii_lowercase();
+    let whole = !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit());
+    if !whole || !["", "kib", "mib", "gib", "tib"].contains(&unit.as_str()) {
+        return Err(format!(
+            "{s:?} is not an exact size: give bytes (e.g. 30000000) or a whole number of KiB, \
+             MiB, GiB or TiB"
+        ));
+    }
+    parse_size(t)
+}
+
 /// A size flag's value, if given.
 pub(crate) fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<u64>, CliError> {
     v.as_deref()
@@ -392,5 +409,16 @@ mod tests {
         assert_eq!(parse_size("8k"), Ok(8192));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("5 parsecs").is_err());
+    }
+
+    #[test]
+    fn exact_sizes_are_bytes_or_whole_binary_units() {
+        assert_eq!(parse_exact_size("30000000"), Ok(30_000_000));
+        assert_eq!(parse_exact_size("30MiB"), Ok(30 << 20));
+        assert_eq!(parse_exact_size("2gib"), Ok(2 << 30));
+        for ambiguous in ["30MB", "30M", "1.5GiB", "8k", "MiB", "-1", "3 0"] {
+            let e = parse_exact_size(ambiguous).unwrap_err();
+            assert!(e.contains("not an exact size"), "{ambiguous}: {e}");
+        }
     }
 }

@@ -16,7 +16,7 @@ use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{
     copy_only, download_settings, manager_config, object_content_flags, object_options,
-    refuse_flags, size_flag, sse_c_key, upload_settings,
+    parse_exact_size, refuse_flags, sse_c_key, upload_settings,
 };
 use crate::output::Output;
 
@@ -166,7 +166,11 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
     }
     copy_only(args)?;
     let settings = upload_settings(args)?;
-    let expected_size = size_flag("--expected-size", &args.expected_size)?;
+    let expected_size = args
+        .expected_size
+        .as_deref()
+        .map(|s| parse_exact_size(s).map_err(|e| bad_input(format!("--expected-size: {e}"))))
+        .transpose()?;
     let source = match &src_path {
         Some(p) if !piped => {
             let meta = std::fs::metadata(p)

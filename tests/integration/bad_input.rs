@@ -82,6 +82,11 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             "over the largest object allowed (53687091200000 bytes)",
         ),
         (
+            "an expected size read two ways",
+            vec!["cp", "-", &dst, "--expected-size", "30MB"],
+            "is not an exact size",
+        ),
+        (
             "source missing",
             vec!["cp", missing.to_str().unwrap(), &dst],
             "cannot read source",
