@@ -319,11 +319,18 @@ impl<C: ObjectClient> Manager<C> {
     /// A context in which a transfer of this manager reads from `source`'s server: its
     /// budgets, under `ctx`'s cancellation.
     fn reader<D: ObjectClient>(source: &Manager<D>, ctx: &Context<C>) -> Context<D> {
+        source.quiet_context(&ctx.cancel)
+    }
+
+    /// A context through this manager's client and budgets that reports nothing (no events,
+    /// counters of its own), cancelled with `cancel`: for requests that are not a transfer of
+    /// their own (a listing, an abort) or that another transfer makes (a copy's reads).
+    pub(crate) fn quiet_context(&self, cancel: &CancellationToken) -> Context<C> {
         Context {
-            shared: source.shared.clone(),
+            shared: self.shared.clone(),
             events: None,
             progress: Arc::new(Progress::default()),
-            cancel: ctx.cancel.child_token(),
+            cancel: cancel.child_token(),
             folders: None,
         }
     }

@@ -8,7 +8,6 @@ use ferry_s3::{
 };
 use futures_util::StreamExt as _;
 
-use crate::context::Context;
 use crate::error::Error;
 use crate::job::journal_error;
 use crate::journal::{JournalHandle, JournalStore};
@@ -59,7 +58,7 @@ impl<C: ObjectClient> Manager<C> {
         bucket: &str,
         prefix: Option<&str>,
     ) -> Result<Vec<UploadInProgress>, Error> {
-        let ctx = self.context();
+        let ctx = self.quiet_context(&self.cancel);
         let req = ListMultipartUploadsRequest {
             bucket: bucket.to_string(),
             prefix: prefix.filter(|p| !p.is_empty()).map(str::to_string),
@@ -129,7 +128,7 @@ impl<C: ObjectClient> Manager<C> {
             (Some(store), Some((_, id))) => Some(store.open(&id).map_err(journal_error)?),
             _ => None,
         };
-        let ctx = self.context();
+        let ctx = self.quiet_context(&self.cancel);
         let req = AbortMultipartUploadRequest {
             bucket: bucket.to_string(),
             key: key.to_string(),
@@ -166,18 +165,6 @@ impl<C: ObjectClient> Manager<C> {
             })
             .filter_map(|(j, id)| Some((j.upload?.upload_id, id)))
             .collect()
-    }
-
-    /// A context for requests that are no transfer of their own (listings, an abort): the
-    /// manager's client, retries and cancel, no events.
-    fn context(&self) -> Context<C> {
-        Context {
-            shared: self.shared.clone(),
-            events: None,
-            progress: Default::default(),
-            cancel: self.cancel.child_token(),
-            folders: None,
-        }
     }
 }
 
