@@ -303,8 +303,9 @@ fn settle(
         let why = if kept.is_some() {
             "interrupted".to_string()
         } else if stream && word == "copy" {
-            "interrupted; the copy was aborted (only a copy whose source has a full-object \
-             checksum of the copy's algorithm can resume)"
+            "interrupted; the copy was aborted (a copy between servers resumes only when its \
+             source has a full-object checksum of the copy's algorithm and a part fits \
+             --memory-limit)"
                 .to_string()
         } else if stream {
             format!("interrupted; the {word} was aborted (a stream cannot resume)")
