@@ -104,10 +104,8 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             if source.is_none() && from.bucket == to.bucket {
                 overlap(&from.key, &to.key)?;
             }
-            let journal = match source {
-                None => Some(state_dir(a.state_dir.clone())?),
-                Some(_) => None,
-            };
+            // Copies on the server and between servers both resume (see `crosscopy`).
+            let journal = Some(state_dir(a.state_dir.clone())?);
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncCopy {
                 tree: TreeCopy {
