@@ -439,6 +439,20 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     assert!(o.status.success(), "{}", text(&o));
     let got = boto3_object(server, &bucket, "back");
     assert_eq!(got["sha256"], sha256_hex(&body));
+    // A source whose checksum is CRC32, not the copy's CRC64NVME: its parts' checksums
+    // cannot be checked against it, so it is streamed, its bytes checked as a download's.
+    let crc32 = format!("s3://{bucket}/crc32");
+    crate::uploaded(server, home.path(), &body, &crc32, &["--checksum", "crc32"]);
+    let o = crate::ferry_command(fs.server.env(), home.path())
+        .args(["cp", &crc32, "s3://dest/from-crc32.bin"])
+        .args(["--source-endpoint-url", &server.endpoint])
+        .args(["--source-profile", "seaweed", "--no-progress"])
+        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = std::fs::read(fs.root.path().join("dest/from-crc32.bin")).unwrap();
+    assert!(stored == body, "the bytes on s3s-fs differ");
 }
 
 #[test]
