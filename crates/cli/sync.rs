@@ -65,6 +65,12 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     let mut output = Output::new(&a.out, false);
     output.verbose = global.verbose > 0;
     let started = Instant::now();
+    // Uploads and copies (on the server and between servers: see `crosscopy`) resume from
+    // journals; a download resumes from its partial files.
+    let journal = match direction {
+        SyncAction::Download => None,
+        _ => Some(state_dir(a.state_dir.clone())?),
+    };
     let (bucket, result, interrupted) = match direction {
         SyncAction::Upload => {
             let url = parse_s3_url(&a.dst)?;
@@ -72,7 +78,6 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             if !root.is_dir() {
                 return Err(bad_input(format!("{} is not a folder", root.display())));
             }
-            let journal = Some(state_dir(a.state_dir.clone())?);
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncUp {
                 tree: TreeUpload {
@@ -87,7 +92,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         }
         SyncAction::Download => {
             let url = parse_s3_url(&a.src)?;
-            let manager = manager(client_for(global, connections).await?, config, None)?;
+            let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncDown {
                 tree: TreeDownload {
                     filters,
@@ -104,8 +109,6 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             if source.is_none() && from.bucket == to.bucket {
                 overlap(&from.key, &to.key)?;
             }
-            // Copies on the server and between servers both resume (see `crosscopy`).
-            let journal = Some(state_dir(a.state_dir.clone())?);
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncCopy {
                 tree: TreeCopy {
