@@ -94,7 +94,7 @@ pub(crate) struct Job<C> {
     /// location): after a failure the upload is kept for it, never aborted.
     pub(crate) kept_by: OnceLock<String>,
     /// Bytes an earlier run sent: the parts a resume found on the server and in the journal.
-    pub(crate) resumed: OnceLock<u64>,
+    pub(crate) reused: OnceLock<u64>,
 }
 
 impl<C: ObjectClient> Job<C> {
@@ -117,7 +117,7 @@ impl<C: ObjectClient> Job<C> {
             orphans: Mutex::new(None),
             watched: OnceLock::new(),
             kept_by: OnceLock::new(),
-            resumed: OnceLock::new(),
+            reused: OnceLock::new(),
         }
     }
 
@@ -134,7 +134,7 @@ impl<C: ObjectClient> Job<C> {
             orphans: Mutex::new(*self.orphans.lock().expect("orphans lock")),
             watched: self.watched.clone(),
             kept_by: self.kept_by.clone(),
-            resumed: self.resumed.clone(),
+            reused: self.reused.clone(),
         }
     }
 

@@ -39,7 +39,7 @@ impl Written {
             checksum_type: self.checksum_type,
             parts: self.parts,
             verification,
-            reused: job.resumed.get().copied().unwrap_or(0),
+            reused: job.reused.get().copied().unwrap_or(0),
         }
     }
 }

@@ -238,15 +238,15 @@ async fn resume<C: ObjectClient>(
         parts_done: have.len() as u32,
         parts_to_send: u.parts - have.len() as u32,
     });
-    let mut resumed = 0;
+    let mut reused = 0;
     for d in &done {
         let len = plan.part_range(d.part.part_number).1;
-        resumed += len;
+        reused += len;
         job.ctx.progress.add_reused(len);
         job.ctx.progress.part_started();
         job.ctx.progress.part_ended(true);
     }
-    let _ = job.resumed.set(resumed);
+    let _ = job.reused.set(reused);
     // 3. The rest.
     let todo = (1..=u.parts).filter(|n| !have.contains(n));
     let sent = run_parts(&job, &upload_id, parts, plan, todo).await;
