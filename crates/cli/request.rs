@@ -531,13 +531,8 @@ fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
     copy_only(args)?;
     let src = parse_s3_url(&args.src)?;
     let settings = download_settings(args)?;
+    // A file where the folder should be is the engine's refusal (exit 2), before any request.
     let root = PathBuf::from(&args.dst);
-    if root.exists() && !root.is_dir() {
-        return Err(bad_input(format!(
-            "{} is a file; --recursive needs a folder to write into",
-            root.display()
-        )));
-    }
     Ok(Work::DownloadTree(TreeDownload {
         bucket: src.bucket,
         prefix: src.key,

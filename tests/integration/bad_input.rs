@@ -26,6 +26,8 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
     let dot = format!("s3://{bucket}/a/./k");
     let prefix = format!("s3://{bucket}/from/");
     let missing = dir.join("missing");
+    // A file named as a folder (`FILE/`): its metadata is ENOTDIR, not "absent".
+    let file_slash = format!("{f}/");
     // A sparse 60 GiB file: 5 MiB parts would need 12,288.
     let sparse = dir.join("sparse.bin");
     std::fs::File::create(&sparse)
@@ -80,6 +82,16 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             "object too large",
             vec!["cp", "-", &dst, "--expected-size", "49TiB"],
             "over the largest object allowed (53687091200000 bytes)",
+        ),
+        (
+            "a tree written over a file named as a folder",
+            vec!["cp", "-r", &prefix, &file_slash],
+            "is a file; a tree is written into a folder",
+        ),
+        (
+            "a sync written over a file named as a folder",
+            vec!["sync", &prefix, &file_slash],
+            "is a file; a tree is written into a folder",
         ),
         (
             "an expected size read two ways",
@@ -225,7 +237,7 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
         (
             "--recursive into a file",
             vec!["cp", "-r", &bucket_only, f],
-            "is a file; --recursive needs a folder",
+            "is a file; a tree is written into a folder",
         ),
         (
             "--recursive to stdout",

@@ -219,12 +219,14 @@ pub(crate) async fn download<C: ObjectClient>(
     download_found(ctx, tree, found).await
 }
 
-/// A tree is written into a folder, never over a file.
+/// A tree is written into a folder, never over a file (`FILE/` names the file too: its
+/// metadata is ENOTDIR, which `exists` takes for absent).
 fn check_folder(root: &std::path::Path) -> Result<(), Error> {
-    if root.exists() && !root.is_dir() {
+    let named: PathBuf = root.components().collect();
+    if named.is_file() {
         return Err(Error::invalid(format!(
             "{} is a file; a tree is written into a folder",
-            root.display()
+            named.display()
         )));
     }
     Ok(())
