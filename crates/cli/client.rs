@@ -177,6 +177,20 @@ pub(crate) fn state_dir(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
         .ok_or_else(|| bad_input("no folder for journals: set HOME or give --state-dir"))
 }
 
+/// The folder journals go in, for a transfer that would keep one: as [`state_dir`], but with
+/// no folder to be had (no HOME, as under some service managers) it runs without journals,
+/// and cannot resume, rather than not at all.
+pub(crate) fn journal_dir(dir: Option<PathBuf>) -> Option<PathBuf> {
+    let found = state_dir(dir).ok();
+    if found.is_none() {
+        tracing::warn!(
+            "no folder for journals (set HOME or give --state-dir): this transfer cannot resume \
+             if it is cut off"
+        );
+    }
+    found
+}
+
 /// A manager through `client` with `config`, journaling in `journal` when given.
 pub(crate) fn manager(
     client: S3Client,

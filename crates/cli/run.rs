@@ -8,7 +8,7 @@ use std::time::Instant;
 use ferry_engine::{FileJournalStore, Mismatch, ResumeKeys, TreeOutcome, UploadOutcome};
 
 use crate::args::{Global, ResumeArgs};
-use crate::client::{client, client_for, manager, state_dir};
+use crate::client::{client, client_for, journal_dir, manager, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, sse_c_key};
 use crate::output::{LISTED_FAILURES, Output, secs};
@@ -24,7 +24,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
         output,
     } = cp;
     let journal = if work.journaled() {
-        Some(state_dir(dir)?)
+        journal_dir(dir)
     } else {
         None
     };

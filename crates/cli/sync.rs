@@ -12,7 +12,7 @@ use ferry_engine::{
 };
 
 use crate::args::{Global, SyncArgs};
-use crate::client::{client_for, manager, parse_s3_url, source_global, state_dir};
+use crate::client::{client_for, journal_dir, manager, parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::manager_config;
 use crate::output::{LISTED_FAILURES, Output, secs};
@@ -69,7 +69,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     // journals; a download resumes from its partial files.
     let journal = match direction {
         SyncAction::Download => None,
-        _ => Some(state_dir(a.state_dir.clone())?),
+        _ => journal_dir(a.state_dir.clone()),
     };
     let (bucket, result, interrupted) = match direction {
         SyncAction::Upload => {

@@ -90,6 +90,34 @@ fn base64_crc64(b: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(v.to_be_bytes())
 }
 
+/// With no HOME (as under some service managers) and no --state-dir, an upload runs without a
+/// journal, saying it cannot resume; it was refused (exit 2, "no folder for journals").
+#[test]
+fn an_upload_with_no_home_runs_without_a_journal() {
+    let (server, _client, bucket) = seaweed_bucket("up-no-home");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(20 * MIB, 71);
+    std::fs::write(&file, &body).unwrap();
+    let o = crate::ferry_command(server.env(), home.path())
+        .env_remove("HOME")
+        .args([
+            "cp",
+            file.to_str().unwrap(),
+            &format!("s3://{bucket}/f.bin"),
+        ])
+        .args(["--part-size", "5MiB", "--no-progress"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("cannot resume"), "{}", text(&o));
+    assert_eq!(
+        crate::boto3_object(server, &bucket, "f.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
 #[test]
 fn a_256_mib_file_uploads_identical() {
     let (server, _client, bucket) = seaweed_bucket("up-256");
