@@ -10,7 +10,7 @@ use futures_util::StreamExt as _;
 
 use crate::error::Error;
 use crate::job::journal_error;
-use crate::journal::{JournalHandle, JournalStore};
+use crate::journal::{Journal, JournalHandle, JournalStore};
 use crate::manager::Manager;
 
 /// How many uploads' parts are listed at once.
@@ -169,7 +169,7 @@ impl<C: ObjectClient> Manager<C> {
 }
 
 /// Every journal in `store` that reads, with its id.
-fn store_uploads(store: &dyn JournalStore) -> impl Iterator<Item = (crate::Journal, String)> {
+fn store_uploads(store: &dyn JournalStore) -> impl Iterator<Item = (Journal, String)> {
     store
         .list()
         .unwrap_or_default()
