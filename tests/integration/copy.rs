@@ -418,17 +418,22 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     // The destination is s3s-fs (the environment's settings); the source SeaweedFS, with
     // credentials from a profile of its own.
     let creds = crate::profile_for(server, home.path(), "seaweed");
-    let o = crate::ferry_command(fs.server.env(), home.path())
-        .args(["cp", &src, "s3://dest/copied.bin"])
-        .args(["--source-endpoint-url", &server.endpoint])
-        .args(["--source-profile", "seaweed", "--part-size", "8MiB"])
-        .args(["--memory-limit", "32MiB", "--no-progress"])
-        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let stored = std::fs::read(fs.root.path().join("dest/copied.bin")).unwrap();
-    assert!(stored == body, "the bytes on s3s-fs differ");
+    // Copies `from` on SeaweedFS to `dest/NAME` on s3s-fs, which must then hold `body`.
+    let to_s3s_fs = |from: &str, name: &str, extra: &[&str]| {
+        let o = crate::ferry_command(fs.server.env(), home.path())
+            .args(["cp", from, &format!("s3://dest/{name}")])
+            .args(["--source-endpoint-url", &server.endpoint])
+            .args(["--source-profile", "seaweed", "--no-progress"])
+            .args(extra)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {}", text(&o));
+        let stored = std::fs::read(fs.root.path().join("dest").join(name)).unwrap();
+        assert!(stored == body, "{name}: the bytes on s3s-fs differ");
+    };
+    let flags = ["--part-size", "8MiB", "--memory-limit", "32MiB"];
+    to_s3s_fs(&src, "copied.bin", &flags);
     // And back to SeaweedFS from s3s-fs, read back by boto3.
     let o = crate::ferry_command(server.env(), home.path())
         .args(["cp", "s3://dest/copied.bin", &format!("s3://{bucket}/back")])
@@ -443,16 +448,7 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     // cannot be checked against it, so it is streamed, its bytes checked as a download's.
     let crc32 = format!("s3://{bucket}/crc32");
     crate::uploaded(server, home.path(), &body, &crc32, &["--checksum", "crc32"]);
-    let o = crate::ferry_command(fs.server.env(), home.path())
-        .args(["cp", &crc32, "s3://dest/from-crc32.bin"])
-        .args(["--source-endpoint-url", &server.endpoint])
-        .args(["--source-profile", "seaweed", "--no-progress"])
-        .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    let stored = std::fs::read(fs.root.path().join("dest/from-crc32.bin")).unwrap();
-    assert!(stored == body, "the bytes on s3s-fs differ");
+    to_s3s_fs(&crc32, "from-crc32.bin", &[]);
 }
 
 #[test]

@@ -115,12 +115,9 @@ fn empty_and_one_byte_objects_download_checked() {
 #[test]
 fn a_reader_that_stops_reading_stdout_ends_the_download_quietly() {
     use std::io::Read as _;
-    let (server, _client, bucket) = seaweed_bucket("dl-head");
-    let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src.bin");
-    std::fs::write(&src, data(20 * MIB, 67)).unwrap();
-    let url = format!("s3://{bucket}/src.bin");
-    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+    let (server, bucket, home, file, _) = crate::to_send("dl-head", 20 * MIB, 67);
+    let url = format!("s3://{bucket}/f.bin");
+    let o = ferry(server, home.path(), &["cp", file.to_str().unwrap(), &url]);
     assert!(o.status.success(), "{}", text(&o));
     let mut child = crate::ferry_command(server.env(), home.path())
         .args(["cp", &url, "-"])

@@ -70,6 +70,26 @@ pub(crate) fn seaweed_bucket(prefix: &str) -> (&'static TestServer, S3Client, St
     (server, client, bucket)
 }
 
+/// What a file to send needs: the SeaweedFS, a bucket named from a prefix, a home folder
+/// (kept while it lives), and in it `f.bin`, holding the bytes.
+pub(crate) type ToSend = (
+    &'static TestServer,
+    String,
+    tempfile::TempDir,
+    std::path::PathBuf,
+    Vec<u8>,
+);
+
+/// [`ToSend`] of `data(size, seed)`, in a bucket named from `prefix`.
+pub(crate) fn to_send(prefix: &str, size: usize, seed: u64) -> ToSend {
+    let (server, _client, bucket) = seaweed_bucket(prefix);
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(size, seed);
+    std::fs::write(&file, &body).unwrap();
+    (server, bucket, home, file, body)
+}
+
 /// Deterministic pseudo-random bytes.
 pub(crate) fn data(len: usize, seed: u64) -> Vec<u8> {
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;

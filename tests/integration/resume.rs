@@ -186,10 +186,7 @@ fn a_changed_source_is_refused_until_restart() {
 /// its journal kept, naming the ways on as commands; the printed abort gives it up.
 #[test]
 fn ferry_resume_of_a_gone_or_changed_file_names_the_ways_on() {
-    let (server, _client, bucket) = seaweed_bucket("resume-ways");
-    let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("f.bin");
-    std::fs::write(&file, data(30 * MIB, 48)).unwrap();
+    let (server, bucket, home, file, _) = crate::to_send("resume-ways", 30 * MIB, 48);
     let dst = format!("s3://{bucket}/f.bin");
     let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 2);
     assert_eq!(code, Some(130), "{stderr}");
@@ -446,10 +443,7 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
 /// aborting it would fail that transfer at its next part. Once that ferry stops, it goes.
 #[test]
 fn abort_leaves_the_upload_a_running_transfer_is_sending() {
-    let (server, _client, bucket) = seaweed_bucket("resume-abort-busy");
-    let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("f.bin");
-    std::fs::write(&file, data(30 * MIB, 47)).unwrap();
+    let (server, bucket, home, file, _) = crate::to_send("resume-abort-busy", 30 * MIB, 47);
     let dst = format!("s3://{bucket}/f.bin");
     let mut child = start_upload(server, home.path(), &file, &dst, &["--bwlimit", "2MiB"]);
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -94,11 +94,7 @@ fn base64_crc64(b: &[u8]) -> String {
 /// journal, saying it cannot resume; it was refused (exit 2, "no folder for journals").
 #[test]
 fn an_upload_with_no_home_runs_without_a_journal() {
-    let (server, _client, bucket) = seaweed_bucket("up-no-home");
-    let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("f.bin");
-    let body = data(20 * MIB, 71);
-    std::fs::write(&file, &body).unwrap();
+    let (server, bucket, home, file, body) = crate::to_send("up-no-home", 20 * MIB, 71);
     let o = crate::ferry_command(server.env(), home.path())
         .env_remove("HOME")
         .args([
