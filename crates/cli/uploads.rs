@@ -99,8 +99,9 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             let journals = state_dir.or_else(ferry_engine::FileJournalStore::default_dir);
             let manager = manager(client(global).await?, ManagerConfig::default(), journals)?;
             let named = upload_id.is_some();
-            let chosen: Vec<(String, String)> = match upload_id {
-                Some(id) => vec![(url.key.clone(), id)],
+            // The key and id, and the upload as listed (with its journal) when it was.
+            let chosen: Vec<(String, String, Option<UploadInProgress>)> = match upload_id {
+                Some(id) => vec![(url.key.clone(), id, None)],
                 None => manager
                     .uploads(&url.bucket, Some(&url.key))
                     .await
@@ -110,17 +111,21 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                         Some(age) => u.age_secs().is_some_and(|a| a >= age),
                         None => true,
                     })
-                    .map(|u| (u.key, u.upload_id))
+                    .map(|u| (u.key.clone(), u.upload_id.clone(), Some(u)))
                     .collect(),
             };
             let mut refused = Vec::new();
-            for (key, id) in &chosen {
+            for (key, id, listed) in &chosen {
                 let what = format!("s3://{}/{key} upload {id}", url.bucket);
                 if dry_run {
                     println!("would abort: {what}");
                     continue;
                 }
-                match manager.abort_upload(&url.bucket, key, id).await {
+                let aborted = match listed {
+                    Some(u) => manager.abort(u).await,
+                    None => manager.abort_upload(&url.bucket, key, id).await,
+                };
+                match aborted {
                     Ok(_) => println!("aborted: {what}"),
                     Err(e) => {
                         if !named {

@@ -118,14 +118,40 @@ impl<C: ObjectClient> Manager<C> {
         key: &str,
         upload_id: &str,
     ) -> Result<Option<String>, Error> {
+        let journal = self
+            .journals_in(bucket)
+            .into_iter()
+            .find(|(u, _)| u == upload_id)
+            .map(|(_, id)| id);
+        self.abort_with(bucket, key, upload_id, journal.as_deref())
+            .await
+    }
+
+    /// As [`abort_upload`](Self::abort_upload), for an upload [`uploads`](Self::uploads)
+    /// listed: its journal is the one the listing found, so aborting many reads the journal
+    /// store once, not once each.
+    pub async fn abort(&self, upload: &UploadInProgress) -> Result<Option<String>, Error> {
+        self.abort_with(
+            &upload.bucket,
+            &upload.key,
+            &upload.upload_id,
+            upload.journal.as_deref(),
+        )
+        .await
+    }
+
+    /// Aborts `upload_id`, holding and then removing the journal `journal` (if any).
+    async fn abort_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        journal: Option<&str>,
+    ) -> Result<Option<String>, Error> {
         // Held, so no transfer starts on it while it is aborted.
-        let journal: Option<Box<dyn JournalHandle>> = match (
-            self.shared.journal.as_ref(),
-            self.journals_in(bucket)
-                .into_iter()
-                .find(|(u, _)| u == upload_id),
-        ) {
-            (Some(store), Some((_, id))) => Some(store.open(&id).map_err(journal_error)?),
+        let journal: Option<Box<dyn JournalHandle>> = match (self.shared.journal.as_ref(), journal)
+        {
+            (Some(store), Some(id)) => Some(store.open(id).map_err(journal_error)?),
             _ => None,
         };
         let ctx = self.quiet_context(&self.cancel);
