@@ -122,7 +122,8 @@ pub(crate) struct CpArgs {
     /// 256MiB for a stream from stdin, 32MiB otherwise.
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) memory_limit: Option<String>,
-    /// Bytes per second, uploads and downloads together, e.g. 50MiB (a size per second).
+    /// Bytes per second, uploads and downloads together, e.g. 50MiB (a size per second). A
+    /// copy between servers counts its bytes once; a copy on one server moves none.
     #[arg(long, value_name = "RATE", help_heading = "Transfer")]
     pub(crate) bwlimit: Option<String>,
     /// Checksum algorithm: crc64nvme (default), crc32, crc32c, sha1, sha256; md5 for

@@ -1,6 +1,7 @@
 //! `--bwlimit`: an upload and a download through the binary against SeaweedFS run at no more
 //! than 10% above the limit and at least half of it (the band asserted; the rate measured is
 //! printed). 48 MiB at 16 MiB/s in the default tier; 400 MiB at 40 MiB/s in the heavy tier.
+//! A copy between servers counts its bytes once.
 //! A tree of many objects under a tight limit sends each body within the read timeout, and a
 //! body that takes longer than the read timeout to send at the limit is not cut off.
 
@@ -18,18 +19,21 @@ fn within_the_limit(size: u64, limit: &str, limit_bytes: u64, part: &str) {
     std::fs::write(&src, &body).unwrap();
     let dst = format!("s3://{bucket}/obj");
     let rate = |start: Instant| size as f64 / start.elapsed().as_secs_f64();
-    let check = |what: &str, r: f64| {
+    // The rate must lie between `floor` and 1.1 times the limit.
+    let within = |what: &str, r: f64, floor: f64| {
         eprintln!(
             "{what}: {:.1} MiB/s under --bwlimit {limit} ({:.0}% of it)",
             r / MIB as f64,
             100.0 * r / limit_bytes as f64
         );
         assert!(
-            r <= 1.10 * limit_bytes as f64 && r >= 0.5 * limit_bytes as f64,
-            "{what}: {:.1} MiB/s is outside 50-110% of {limit}",
-            r / MIB as f64
+            r <= 1.10 * limit_bytes as f64 && r >= floor * limit_bytes as f64,
+            "{what}: {:.1} MiB/s is outside {:.0}-110% of {limit}",
+            r / MIB as f64,
+            floor * 100.0
         );
     };
+    let check = |what: &str, r: f64| within(what, r, 0.5);
     let start = Instant::now();
     let o = ferry(
         server,
@@ -59,6 +63,37 @@ fn within_the_limit(size: u64, limit: &str, limit_bytes: u64, part: &str) {
         sha256_hex(&std::fs::read(&back).unwrap()),
         sha256_hex(&body)
     );
+    // A copy through ferry (a second client of the same server) counts its bytes once:
+    // journaled in parts, and streamed (a CRC32 upload cannot be checked part by part
+    // against the source's CRC64NVME).
+    for (name, extra) in [("parts", "crc64nvme"), ("streamed", "crc32")] {
+        let start = Instant::now();
+        let to = format!("s3://{bucket}/{name}");
+        let o = ferry(
+            server,
+            home.path(),
+            &[
+                "cp",
+                &dst,
+                &to,
+                "--source-endpoint-url",
+                &server.endpoint,
+                "--bwlimit",
+                limit,
+                "--part-size",
+                part,
+                "--checksum",
+                extra,
+            ],
+        );
+        assert!(o.status.success(), "{}", text(&o));
+        // (Counted twice, a copy ran at half the limit.)
+        within(&format!("copy between servers ({name})"), rate(start), 0.7);
+        assert_eq!(
+            crate::boto3_object(server, &bucket, name)["sha256"],
+            sha256_hex(&body)
+        );
+    }
 }
 
 #[test]

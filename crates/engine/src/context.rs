@@ -74,6 +74,26 @@ impl HeadFailure {
     }
 }
 
+impl<C> Clone for Shared<C> {
+    fn clone(&self) -> Self {
+        Self {
+            client: self.client.clone(),
+            endpoint: self.endpoint.clone(),
+            retry: self.retry,
+            quota: self.quota.clone(),
+            jitter: self.jitter.clone(),
+            requests: self.requests.clone(),
+            turns: self.turns.clone(),
+            memory: self.memory.clone(),
+            bandwidth: self.bandwidth.clone(),
+            parts_per_object: self.parts_per_object,
+            journal: self.journal.clone(),
+            progress: self.progress.clone(),
+            together: self.together.clone(),
+        }
+    }
+}
+
 impl<C> Clone for Context<C> {
     fn clone(&self) -> Self {
         Self {

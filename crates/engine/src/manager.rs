@@ -43,7 +43,8 @@ pub struct ManagerConfig {
     /// Memory for part and range buffers, every transfer together: a part or range takes
     /// what it holds before it starts. By default, 64 MiB.
     pub memory_limit: u64,
-    /// Bytes per second, uploads and downloads together, shared fairly. By default, none.
+    /// Bytes per second, uploads and downloads together, shared fairly; a copy between
+    /// servers counts its bytes once, as it sends them. By default, none.
     pub bandwidth: Option<u64>,
     /// Retries of every request.
     pub retry: RetryPolicy,
@@ -317,9 +318,18 @@ impl<C: ObjectClient> Manager<C> {
     }
 
     /// A context in which a transfer of this manager reads from `source`'s server: its
-    /// budgets, under `ctx`'s cancellation.
+    /// budgets, under `ctx`'s cancellation, but for the bandwidth limit. A copy's bytes
+    /// count against that once, as its upload sends them: paced on both sides, a copy under
+    /// a 16 MiB/s limit ran at 8.
     fn reader<D: ObjectClient>(source: &Manager<D>, ctx: &Context<C>) -> Context<D> {
-        source.quiet_context(&ctx.cancel)
+        let mut read = source.quiet_context(&ctx.cancel);
+        if read.shared.bandwidth.is_some() {
+            read.shared = Arc::new(Shared {
+                bandwidth: None,
+                ..(*source.shared).clone()
+            });
+        }
+        read
     }
 
     /// A context through this manager's client and budgets that reports nothing (no events,
