@@ -337,7 +337,7 @@ pub(crate) struct ResumeArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum UploadsCmd {
     /// List uploads in progress under s3://bucket[/prefix], marking those a local journal can
-    /// resume.
+    /// resume and those a plan of workers shares (`ferry plan`).
     Ls {
         /// s3://bucket[/prefix]
         target: String,
@@ -349,7 +349,9 @@ pub(crate) enum UploadsCmd {
         state_dir: Option<PathBuf>,
     },
     /// Abort uploads (and remove their journals): one by id, or all under a prefix, or those
-    /// older than an age. One a running ferry is sending (its journal locked) is left alone.
+    /// older than an age. One a running ferry is sending (its journal locked) is left alone;
+    /// so is one a plan of workers shares, unless named by --upload-id (which removes the
+    /// plan too).
     Abort {
         /// s3://bucket/key, or s3://bucket[/prefix] with --all or --older-than.
         target: String,

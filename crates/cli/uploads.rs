@@ -56,17 +56,23 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                                 "bucket": u.bucket, "key": u.key, "upload_id": u.upload_id,
                                 "initiated": u.initiated, "parts": u.held.map(|h| h.0),
                                 "bytes": u.held.map(|h| h.1), "journal": u.journal,
+                                "plan": u.plan,
                             })
                         )
                     );
                 } else {
                     let held = |n: u64| u.held.map_or("?".to_string(), |_| n.to_string());
+                    let (resumable, plan) = match (&u.journal, &u.plan) {
+                        (Some(j), _) => (j.as_str(), String::new()),
+                        (None, Some(p)) => ("plan", format!("  (planned: {p})")),
+                        (None, None) => ("no", String::new()),
+                    };
                     println!(
-                        "{:<24} {:>6} {:>14}  {:<10} {}  {}",
+                        "{:<24} {:>6} {:>14}  {:<10} {}  {}{plan}",
                         u.initiated.as_deref().unwrap_or("?"),
                         held(u64::from(parts)),
                         held(bytes),
-                        u.journal.as_deref().unwrap_or("no"),
+                        resumable,
                         u.upload_id,
                         u.key
                     );
@@ -117,8 +123,19 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             let mut refused = Vec::new();
             for (key, id, listed) in &chosen {
                 let what = format!("s3://{}/{key} upload {id}", url.bucket);
+                // A planned upload is given up only when named.
+                let give_up = format!(
+                    "`ferry uploads abort s3://{}/{key} --upload-id {id}` gives it up, with its plan",
+                    url.bucket
+                );
+                let plan = listed.as_ref().and_then(|u| u.plan.as_deref());
                 if dry_run {
-                    println!("would abort: {what}");
+                    match plan {
+                        Some(plan) => println!(
+                            "would leave: {what}: it belongs to the plan {plan}; {give_up}"
+                        ),
+                        None => println!("would abort: {what}"),
+                    }
                     continue;
                 }
                 let aborted = match listed {
@@ -126,10 +143,14 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                     None => manager.abort_upload(&url.bucket, key, id).await,
                 };
                 match aborted {
-                    Ok(_) => println!("aborted: {what}"),
+                    Ok(a) => match a.plan {
+                        Some(plan) => println!("aborted: {what}, and removed its plan {plan}"),
+                        None => println!("aborted: {what}"),
+                    },
                     Err(e) => {
                         if !named {
-                            eprintln!("ferry: not aborted: {what}: {e}");
+                            let hint = plan.map(|_| format!("; {give_up}")).unwrap_or_default();
+                            eprintln!("ferry: not aborted: {what}: {e}{hint}");
                         }
                         refused.push(engine_error(&e, false, None));
                     }

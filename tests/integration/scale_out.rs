@@ -4,7 +4,8 @@
 //! killed with -9 and run again with an empty state folder; a tree of 400 files sharded four
 //! ways; a server-side copy of one object split across workers; and a finish that refuses
 //! missing parts, and a part whose ETag and checksum are not those its worker computed from
-//! the source.
+//! the source; a planned upload that a bulk `uploads abort` leaves and an abort by id gives
+//! up.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -475,4 +476,64 @@ fn a_server_side_copy_of_one_object_splits_across_workers() {
         got["metadata"]["team"], "backup",
         "the source's metadata is carried"
     );
+}
+
+/// A planned upload's workers run on other hosts, out of sight of any journal here: a bulk
+/// abort leaves it (before, `abort --all` aborted it, and the workers still to run and the
+/// finish failed with NoSuchUpload, the plan left behind); named by its id, it is given up
+/// with its plan and its workers' records.
+#[test]
+fn a_bulk_abort_leaves_a_planned_upload_and_naming_it_gives_up_the_plan() {
+    let (server, _client, bucket) = seaweed_bucket("shard-abort");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    std::fs::write(&file, data(20 * MIB, 94)).unwrap();
+    let at = plan(server, home.path(), &file, &bucket, "f.bin", 4, "5MiB");
+    let dst = format!("s3://{bucket}/f.bin");
+    let (o, _) = run_worker(server, &file, &dst, &at, 0);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let id = boto3_uploads(server, &bucket).remove(0);
+    let o = ferry(
+        server,
+        home.path(),
+        &["uploads", "ls", &format!("s3://{bucket}"), "--json"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed["plan"], at.as_str(), "{listed}");
+    for how in [&["--all"][..], &["--older-than", "0s"]] {
+        let target = format!("s3://{bucket}");
+        let args = [&["uploads", "abort", &target][..], how].concat();
+        let o = ferry(server, home.path(), &args);
+        crate::expect_exit(&o, 1, &format!("belongs to the plan {at}"));
+        assert!(
+            text(&o).contains(&format!("--upload-id {id}")),
+            "{}",
+            text(&o)
+        );
+        assert_eq!(
+            boto3_uploads(server, &bucket),
+            std::slice::from_ref(&id),
+            "{how:?}"
+        );
+    }
+    let o = ferry(
+        server,
+        home.path(),
+        &["uploads", "abort", &dst, "--upload-id", &id],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(&format!("removed its plan {at}")),
+        "{}",
+        text(&o)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(
+        all_keys(server, &bucket).is_empty(),
+        "{:?}",
+        all_keys(server, &bucket)
+    );
+    let (o, _) = run_worker(server, &file, &dst, &at, 1);
+    crate::expect_exit(&o, 2, &format!("no plan at {at}"));
 }

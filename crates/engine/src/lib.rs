@@ -91,4 +91,4 @@ pub use tree::sync::{
 };
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};
-pub use uploads::UploadInProgress;
+pub use uploads::{Aborted, UploadInProgress};

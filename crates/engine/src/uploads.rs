@@ -1,6 +1,6 @@
-//! The multipart uploads in progress on a server: which of them a journal here resumes, and
-//! aborting the ones nobody will finish, their journals with them, never one a running
-//! transfer is sending.
+//! The multipart uploads in progress on a server: which of them a journal here resumes or a
+//! plan of workers shares, and aborting the ones nobody will finish, their journals (or plan)
+//! with them, never one a running transfer is sending.
 
 use ferry_s3::{
     AbortMultipartUploadRequest, ListMultipartUploadsRequest, ListPartsRequest, ObjectClient,
@@ -34,6 +34,20 @@ pub struct UploadInProgress {
     /// The journal that resumes it here ([`Manager::resume`] takes it), if the manager's
     /// journal store has one.
     pub journal: Option<String>,
+    /// The plan of workers that shares it out (`s3://…`, see [`Manager::plan_upload`]), when one
+    /// lies beside the object (`KEY.ferry-plan`, where a plan goes unless told otherwise)
+    /// and names this upload. A plan written elsewhere is not found.
+    pub plan: Option<String>,
+}
+
+/// What aborting an upload removed beside it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Aborted {
+    /// The journal that would have resumed it here.
+    pub journal: Option<String>,
+    /// The plan of workers it belonged to (`s3://…`), removed with its workers' records.
+    pub plan: Option<String>,
 }
 
 impl UploadInProgress {
@@ -52,7 +66,8 @@ impl UploadInProgress {
 
 impl<C: ObjectClient> Manager<C> {
     /// The multipart uploads in progress in `bucket` (under `prefix`), each with the parts
-    /// the server holds and the journal that resumes it here.
+    /// the server holds, and the journal that resumes it here or the plan that shares it
+    /// between workers.
     pub async fn uploads(
         &self,
         bucket: &str,
@@ -81,19 +96,24 @@ impl<C: ObjectClient> Manager<C> {
                     upload_id: u.upload_id.clone(),
                     ..Default::default()
                 };
-                let held = ctx
-                    .request(None, |c| list_all_parts(c, &req))
-                    .await
-                    .ok()
-                    .map(|mut parts| {
-                        parts.sort_by_key(|p| p.part_number);
-                        parts.dedup_by_key(|p| p.part_number);
-                        (parts.len() as u32, parts.iter().map(|p| p.size).sum())
-                    });
                 let journal = journals
                     .iter()
                     .find(|(upload_id, _)| *upload_id == u.upload_id)
                     .map(|(_, id)| id.clone());
+                let held = async {
+                    let mut parts = ctx.request(None, |c| list_all_parts(c, &req)).await.ok()?;
+                    parts.sort_by_key(|p| p.part_number);
+                    parts.dedup_by_key(|p| p.part_number);
+                    Some((parts.len() as u32, parts.iter().map(|p| p.size).sum()))
+                };
+                // (A journaled upload is this host's own, not a plan's.)
+                let plan = async {
+                    match journal {
+                        Some(_) => None,
+                        None => crate::shard::beside(ctx, bucket, &u.key, &u.upload_id).await,
+                    }
+                };
+                let (held, plan) = futures_util::join!(held, plan);
                 UploadInProgress {
                     bucket: bucket.to_string(),
                     key: u.key,
@@ -101,6 +121,7 @@ impl<C: ObjectClient> Manager<C> {
                     initiated: u.initiated,
                     held,
                     journal,
+                    plan: plan.map(|p| p.url()),
                 }
             })
             .buffered(PARTS_LISTED_AT_ONCE)
@@ -110,34 +131,65 @@ impl<C: ObjectClient> Manager<C> {
     }
 
     /// Aborts the multipart upload `upload_id` of `bucket`/`key` and removes the journal that
-    /// would resume it, returning that journal's id. An upload a running transfer is sending
-    /// (its journal locked by this or another process) is refused, and left as it is.
+    /// would resume it. An upload a running transfer is sending (its journal locked by this
+    /// or another process) is refused, and left as it is. An upload a plan shares between
+    /// workers (the plan beside the object names it) is given up: the plan and its workers'
+    /// records are removed with it, and workers still running fail.
     pub async fn abort_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
-    ) -> Result<Option<String>, Error> {
+    ) -> Result<Aborted, Error> {
         let journal = self
             .journals_in(bucket)
             .into_iter()
             .find(|(u, _)| u == upload_id)
             .map(|(_, id)| id);
-        self.abort_with(bucket, key, upload_id, journal.as_deref())
-            .await
+        let plan = match journal {
+            Some(_) => None,
+            None => {
+                let ctx = self.quiet_context(&self.cancel);
+                crate::shard::beside(&ctx, bucket, key, upload_id).await
+            }
+        };
+        let journal = self
+            .abort_with(bucket, key, upload_id, journal.as_deref())
+            .await?;
+        let plan = match plan {
+            Some(plan) => {
+                let ctx = self.quiet_context(&self.cancel);
+                crate::shard::remove_plan(&ctx, &plan).await;
+                Some(plan.url())
+            }
+            None => None,
+        };
+        Ok(Aborted { journal, plan })
     }
 
     /// As [`abort_upload`](Self::abort_upload), for an upload [`uploads`](Self::uploads)
     /// listed: its journal is the one the listing found, so aborting many reads the journal
-    /// store once, not once each.
-    pub async fn abort(&self, upload: &UploadInProgress) -> Result<Option<String>, Error> {
-        self.abort_with(
-            &upload.bucket,
-            &upload.key,
-            &upload.upload_id,
-            upload.journal.as_deref(),
-        )
-        .await
+    /// store once, not once each. An upload a plan shares between workers is refused (its
+    /// workers may be sending parts on other hosts): [`abort_upload`](Self::abort_upload)
+    /// gives it up.
+    pub async fn abort(&self, upload: &UploadInProgress) -> Result<Aborted, Error> {
+        if let Some(plan) = &upload.plan {
+            return Err(Error::invalid(format!(
+                "the upload belongs to the plan {plan}, whose workers may still be sending parts"
+            )));
+        }
+        let journal = self
+            .abort_with(
+                &upload.bucket,
+                &upload.key,
+                &upload.upload_id,
+                upload.journal.as_deref(),
+            )
+            .await?;
+        Ok(Aborted {
+            journal,
+            plan: None,
+        })
     }
 
     /// Aborts `upload_id`, holding and then removing the journal `journal` (if any).

@@ -12,7 +12,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ferry_s3::{ChecksumAlgorithm, ChecksumValue, CompletedPart, ObjectClient, ObjectOptions};
 
 use super::Shard;
-use super::plan::{ShardRecord, get, read, remove};
+use super::plan::{ShardRecord, get, read, remove_plan};
 use super::work::listed;
 use crate::checksum::Digest;
 use crate::context::Context;
@@ -174,10 +174,7 @@ pub(crate) async fn finish<C: ObjectClient>(
         let (_, meta) = from.head(&ctx, &Default::default()).await?;
         upload = crate::copy::checked_against_source(&ctx, &meta, upload).await?;
     }
-    for index in 0..plan.shards {
-        remove(&ctx, &plan.plan_bucket, &plan.record_key(index)).await;
-    }
-    remove(&ctx, &plan.plan_bucket, &plan.plan_key).await;
+    remove_plan(&ctx, &plan).await;
     Ok(FinishOutcome {
         upload,
         plan: plan.url(),

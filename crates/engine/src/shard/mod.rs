@@ -14,7 +14,7 @@ pub use plan::{PlanSource, PlanUpload, RecordedPart, ShardPlan, ShardRecord};
 pub use work::{PlanWork, WorkOutcome};
 
 pub(crate) use finish::finish;
-pub(crate) use plan::create;
+pub(crate) use plan::{beside, create, remove_plan};
 pub(crate) use work::work;
 
 use ferry_s3::ChecksumAlgorithm;

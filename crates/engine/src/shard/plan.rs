@@ -282,9 +282,7 @@ pub(crate) async fn create<C: ObjectClient>(
         kind: KIND.into(),
         version: VERSION,
         plan_bucket: p.plan_bucket.unwrap_or_else(|| p.bucket.clone()),
-        plan_key: p
-            .plan_key
-            .unwrap_or_else(|| format!("{}.ferry-plan", p.key)),
+        plan_key: p.plan_key.unwrap_or_else(|| key_beside(&p.key)),
         bucket: p.bucket,
         key: p.key,
         upload_id: String::new(),
@@ -315,6 +313,31 @@ pub(crate) async fn create<C: ObjectClient>(
         return Err(e);
     }
     Ok(plan)
+}
+
+/// Where a plan of `key` goes unless told otherwise: beside it, `KEY.ferry-plan`.
+fn key_beside(key: &str) -> String {
+    format!("{key}.ferry-plan")
+}
+
+/// The plan beside `bucket`/`key` (where a plan goes unless told otherwise), if there is one
+/// and it is the plan of upload `upload_id`. One that cannot be read counts as none.
+pub(crate) async fn beside<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> Option<ShardPlan> {
+    let plan = read(ctx, bucket, &key_beside(key)).await.ok()?;
+    (plan.upload_id == upload_id && plan.bucket == bucket && plan.key == key).then_some(plan)
+}
+
+/// Removes the plan and its workers' records, quietly where they are gone already.
+pub(crate) async fn remove_plan<C: ObjectClient>(ctx: &Context<C>, plan: &ShardPlan) {
+    for index in 0..plan.shards {
+        remove(ctx, &plan.plan_bucket, &plan.record_key(index)).await;
+    }
+    remove(ctx, &plan.plan_bucket, &plan.plan_key).await;
 }
 
 /// Writes a small object.
@@ -373,7 +396,7 @@ pub(crate) async fn read<C: ObjectClient>(
     let url = format!("s3://{bucket}/{key}");
     let bytes = get(ctx, bucket, key).await?.ok_or_else(|| {
         Error::invalid(format!(
-            "no plan at {url} (finished already, or never made)"
+            "no plan at {url} (finished already, given up, or never made)"
         ))
     })?;
     let plan: ShardPlan = serde_json::from_slice(&bytes)
