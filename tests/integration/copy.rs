@@ -260,16 +260,19 @@ except botocore.exceptions.ClientError:
 
 /// How a killed copy is run again: the same command, or `ferry resume ID`; or the same
 /// command of a copy between servers (the source read at the server's own endpoint, the
-/// destination written through the proxy: two endpoints, so its bytes pass through ferry).
+/// destination written through the proxy: two endpoints, so its bytes pass through ferry),
+/// in parts of 5 MiB or in parts of 10 MiB, over the 8 MiB memory budget (held on disk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Again {
     Same,
     Resume,
     Across,
+    AcrossSpilled,
 }
 
-/// A copy of 13 parts of 5 MiB, one at a time, killed where `rule` fires, then run again:
-/// identical, no upload left, no journal left, and exactly `recopied` parts copied again.
+/// A copy of 13 parts of 5 MiB (7 of 10 MiB, spilled), one at a time, killed where `rule`
+/// fires, then run again: identical, no upload left, no journal left, and exactly `recopied`
+/// parts copied again.
 fn kill_copy_at(name: &str, rule: Rule, recopied: usize) {
     kill_copy_then(name, rule, recopied, Again::Same);
 }
@@ -284,9 +287,15 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
     let run = || {
         let mut c = crate::ferry_command(server.env(), home.path());
         c.args(["cp", &src, &format!("s3://{bucket}/dst")])
-            .args(["--part-size", "5MiB", "--concurrency", "1", "--no-progress"])
+            .args(["--concurrency", "1", "--no-progress"])
             .args(match again {
-                Again::Across => vec!["--source-endpoint-url", &server.endpoint],
+                Again::AcrossSpilled => vec!["--part-size", "10MiB", "--memory-limit", "8MiB"],
+                _ => vec!["--part-size", "5MiB"],
+            })
+            .args(match again {
+                Again::Across | Again::AcrossSpilled => {
+                    vec!["--source-endpoint-url", &server.endpoint]
+                }
                 _ => vec![],
             })
             .env("AWS_ENDPOINT_URL", &proxy.endpoint)
@@ -305,7 +314,7 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
     proxy.reset(vec![]);
     let journals = home.path().join(".local/state/ferry");
     let o = match again {
-        Again::Same | Again::Across => run().output().unwrap(),
+        Again::Same | Again::Across | Again::AcrossSpilled => run().output().unwrap(),
         Again::Resume => {
             let ids: Vec<String> = std::fs::read_dir(&journals)
                 .unwrap()
@@ -388,6 +397,18 @@ fn a_copy_between_servers_killed_mid_copy_resumes() {
         rule("PUT", vec!["partNumber=6"], Action::Hold),
         8,
         Again::Across,
+    );
+}
+
+/// The same with parts larger than the memory budget: each is held in a temporary file while
+/// it is sent (such a copy was once streamed, and started over when run again).
+#[test]
+fn a_copy_between_servers_in_parts_over_the_memory_budget_resumes() {
+    kill_copy_then(
+        "spilled",
+        rule("PUT", vec!["partNumber=4"], Action::Hold),
+        4,
+        Again::AcrossSpilled,
     );
 }
 

@@ -1,15 +1,15 @@
 //! A copy between two servers (or two sets of credentials), through ferry.
 //!
 //! When it can resume, it is a multipart upload whose parts come from ranged GETs of the
-//! source, each pinned to the source's ETag, held in memory while it is sent, and journaled
-//! like a file's: interrupted, the same copy again fetches only the parts the destination
-//! does not hold. That needs a journal store, parts that fit the memory budget, and a source
-//! whose full-object checksum has the upload's algorithm (CRC64NVME by default, as ferry and
-//! current AWS SDKs write): the parts' checksums, combined, are then checked against it, so
-//! the source's bytes are checked as a download checks them.
+//! source, each pinned to the source's ETag, held while it is sent (in memory, or in an
+//! unlinked temporary file when a part is larger than the memory budget), and journaled like a
+//! file's: interrupted, the same copy again fetches only the parts the destination does not
+//! hold. That needs a journal store and a source whose full-object checksum has the upload's
+//! algorithm (CRC64NVME by default, as ferry and current AWS SDKs write): the parts'
+//! checksums, combined, are then checked against it, so the source's bytes are checked as a
+//! download checks them.
 //!
-//! Otherwise (no journal, a small object, parts larger than the memory budget, a source with
-//! no such checksum) the source is
+//! Otherwise (no journal, a small object, a source with no such checksum) the source is
 //! downloaded in ranges into a bounded pipe that the destination's upload reads as a stream of
 //! known size: the download checks the source's bytes with what the source offers, and the
 //! upload completes only after the download checked out. That cannot resume: a failure aborts
@@ -17,7 +17,7 @@
 
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::BytesMut;
 use ferry_s3::{
     ByteRange, ChecksumType, ClientErrorKind, GetObjectRequest, ObjectClient, ObjectMeta, S3Error,
 };
@@ -35,7 +35,7 @@ use crate::multipart::{Done, Part, PartSource, Start, start_or_resume};
 use crate::outcome::UploadOutcome;
 use crate::pipe::pipe;
 use crate::plan::{Plan, plan};
-use crate::upload::{Source, Upload, send_memory_part};
+use crate::upload::{Fetched, Source, Spill, Upload, file_part_memory, send_fetched_part};
 
 /// Copies `copy.from`, read through `source`, to `copy`'s destination through `ctx`.
 pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
@@ -57,12 +57,12 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
         copy.settings,
         "copy",
     ));
-    // A part is held whole while it is sent: one larger than the memory budget streams.
-    let fits = match planned {
-        Plan::Multipart { part_size, .. } => part_size <= job.ctx.shared.memory.total(),
-        Plan::Single { .. } => false,
+    // A part is held whole while it is sent: one larger than the memory budget on disk.
+    let spill = match planned {
+        Plan::Multipart { part_size, .. } => part_size > job.ctx.shared.memory.total(),
+        Plan::Single { .. } => return streamed(job, source, head, size).await,
     };
-    if job.ctx.shared.journal.is_none() || !fits || !checked_by_parts(job.mode(), &meta) {
+    if job.ctx.shared.journal.is_none() || !checked_by_parts(job.mode(), &meta) {
         return streamed(job, source, head, size).await;
     }
     let identity = SourceIdentity::remote(
@@ -77,10 +77,11 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
         checksum_mode: false,
         ..head
     };
-    let parts: Arc<dyn PartSource<C>> = Arc::new(Fetched {
+    let parts: Arc<dyn PartSource<C>> = Arc::new(RemoteParts {
         source,
         get,
         url: from.url(),
+        spill,
     });
     let outcome = match start_or_resume(&job, identity, &parts).await? {
         Start::Resumed(outcome) => outcome,
@@ -145,36 +146,47 @@ async fn streamed<C: ObjectClient, D: ObjectClient>(
 }
 
 /// The source object as a source of parts: each part a ranged GET pinned to its ETag, held
-/// in memory while it is sent.
-struct Fetched<D> {
+/// while it is sent.
+struct RemoteParts<D> {
     source: Context<D>,
     /// The GET of the object (its version, SSE-C key and ETag), without a range.
     get: GetObjectRequest,
     url: String,
+    /// Parts are held in temporary files, not in memory.
+    spill: bool,
 }
 
-impl<C: ObjectClient, D: ObjectClient> PartSource<C> for Fetched<D> {
+impl<C: ObjectClient, D: ObjectClient> PartSource<C> for RemoteParts<D> {
     fn memory(&self, len: u64) -> u64 {
-        len
+        if self.spill {
+            file_part_memory(len)
+        } else {
+            len
+        }
     }
 
     fn send(&self, job: &Arc<Job<C>>, part: Part) -> BoxFuture<'static, Result<Done, Error>> {
-        let (job, source, get, url) = (
+        let (job, source, get, url, spill) = (
             job.clone(),
             self.source.clone(),
             self.get.clone(),
             self.url.clone(),
+            self.spill,
         );
         Box::pin(async move {
-            let data = fetch(&source, &get, part.offset, part.len)
+            let data = fetch(&source, &get, part.offset, part.len, spill)
                 .await
                 .map_err(|f| match f {
                     Failure::S3(e) if e.service().is_some_and(|s| s.status == 412) => {
                         changed_during_copy(&url, get.if_match.as_deref().unwrap_or_default(), e)
                     }
+                    Failure::Local(e) => Error::local(
+                        format!("holding part {} of {url} in a temporary file", part.number),
+                        e,
+                    ),
                     f => job.failed(format!("reading part {} from {url}", part.number), f),
                 })?;
-            send_memory_part(job, part.upload_id, part.number, data).await
+            send_fetched_part(job, part.upload_id, part.number, data).await
         })
     }
 
@@ -187,14 +199,16 @@ impl<C: ObjectClient, D: ObjectClient> PartSource<C> for Fetched<D> {
     }
 }
 
-/// The `len` bytes at `first` of the object `get` reads, retried; a changed object fails
-/// with 412 (its ETag is the condition).
+/// The `len` bytes at `first` of the object `get` reads (into a temporary file when `spill`),
+/// retried; a changed object fails with 412 (its ETag is the condition). (The source's reads
+/// are not paced: the part's upload is, so the copy counts once against a bandwidth limit.)
 async fn fetch<D: ObjectClient>(
     source: &Context<D>,
     get: &GetObjectRequest,
     first: u64,
     len: u64,
-) -> Result<Bytes, Failure> {
+    spill: bool,
+) -> Result<Fetched, Failure> {
     let req = &GetObjectRequest {
         range: Some(ByteRange {
             first,
@@ -206,30 +220,65 @@ async fn fetch<D: ObjectClient>(
         .retrying(None, |_| async move {
             let out = source.client().get_object(req).await?;
             answered_range(&out.meta, first, len, false)?;
-            let mut data = BytesMut::with_capacity(len as usize);
+            let mut data = Landing::new(spill, len).map_err(Failure::Local)?;
             let mut body = out.body;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk?;
-                if let Some(bw) = source.bandwidth() {
-                    bw.take(chunk.len() as u64).await;
-                }
-                if data.len() + chunk.len() > len as usize {
+                if data.len() + chunk.len() as u64 > len {
                     return Err(Failure::S3(S3Error::client(
                         "GetObject",
                         ClientErrorKind::InvalidResponse,
                         format!("more than the {len} bytes asked for"),
                     )));
                 }
-                data.extend_from_slice(&chunk);
+                data.write(&chunk).map_err(Failure::Local)?;
             }
-            if data.len() as u64 != len {
+            if data.len() != len {
                 return Err(Failure::S3(S3Error::client(
                     "GetObject",
                     ClientErrorKind::BodyCutShort,
                     format!("the body ended after {} of {len} bytes", data.len()),
                 )));
             }
-            Ok(data.freeze())
+            Ok(data.into_fetched())
         })
         .await
+}
+
+/// Where one attempt's bytes of a part land.
+enum Landing {
+    Memory(BytesMut),
+    Spilled(Spill),
+}
+
+impl Landing {
+    fn new(spill: bool, len: u64) -> std::io::Result<Self> {
+        Ok(if spill {
+            Landing::Spilled(Spill::new()?)
+        } else {
+            Landing::Memory(BytesMut::with_capacity(len as usize))
+        })
+    }
+
+    fn len(&self) -> u64 {
+        match self {
+            Landing::Memory(b) => b.len() as u64,
+            Landing::Spilled(s) => s.len(),
+        }
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        match self {
+            Landing::Memory(b) => b.extend_from_slice(bytes),
+            Landing::Spilled(s) => s.write(bytes)?,
+        }
+        Ok(())
+    }
+
+    fn into_fetched(self) -> Fetched {
+        match self {
+            Landing::Memory(b) => Fetched::Memory(b.freeze()),
+            Landing::Spilled(s) => Fetched::Spilled(s),
+        }
+    }
 }

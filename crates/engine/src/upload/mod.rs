@@ -8,6 +8,7 @@
 
 mod body;
 mod send;
+mod spill;
 mod stream;
 
 use std::fs::File;
@@ -29,6 +30,7 @@ use crate::outcome::UploadOutcome;
 use crate::plan::{Plan, plan};
 
 pub use body::CHUNK_SIZE;
+pub(crate) use spill::Spill;
 
 /// An upload: what, where, what the new object carries, and how.
 #[derive(Debug)]
@@ -290,14 +292,32 @@ async fn run_planned<C: ObjectClient>(
     }
 }
 
-/// Sends part `number` of `upload_id` from `data` in memory (see [`send::send_part`]).
-pub(crate) async fn send_memory_part<C: ObjectClient>(
+/// A part's bytes fetched from elsewhere (a copy's source) before they are sent: in memory,
+/// or spilled to a temporary file (a part larger than the memory budget).
+pub(crate) enum Fetched {
+    /// In memory.
+    Memory(Bytes),
+    /// In a temporary file.
+    Spilled(Spill),
+}
+
+/// Sends part `number` of `upload_id` from `data` (see [`send::send_part`]).
+pub(crate) async fn send_fetched_part<C: ObjectClient>(
     job: Arc<Job<C>>,
     upload_id: Arc<str>,
     number: u32,
-    data: Bytes,
+    data: Fetched,
 ) -> Result<crate::multipart::Done, Error> {
-    send::send_part(job, upload_id, number, body::PartData::Memory(data)).await
+    let data = match data {
+        Fetched::Memory(b) => body::PartData::Memory(b),
+        Fetched::Spilled(spill) => spill.into_data(),
+    };
+    send::send_part(job, upload_id, number, data).await
+}
+
+/// Memory a part of `len` bytes read from a file holds while it is sent: a few chunks.
+pub(crate) fn file_part_memory(len: u64) -> u64 {
+    len.min(CHUNK_SIZE as u64) * body::CHUNKS_IN_FLIGHT
 }
 
 /// The whole of an open file as a source of parts (read through the page cache).
@@ -342,7 +362,7 @@ impl<C: ObjectClient> PartSource<C> for LocalParts {
     fn memory(&self, len: u64) -> u64 {
         match self {
             // A few chunks of it at a time.
-            LocalParts::File { .. } => len.min(CHUNK_SIZE as u64) * body::CHUNKS_IN_FLIGHT,
+            LocalParts::File { .. } => file_part_memory(len),
             // Already in memory.
             LocalParts::Memory(_) => 0,
         }

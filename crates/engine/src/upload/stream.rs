@@ -4,7 +4,6 @@
 //! threshold is one PutObject. Without a known size the parts grow as the stream goes, so no
 //! stream meets a low ceiling; a stream cannot resume, so a failure aborts it.
 
-use std::os::unix::fs::FileExt as _;
 use std::sync::Arc;
 
 use bytes::{Bytes, BytesMut};
@@ -13,6 +12,7 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 use super::body::{CHUNK_SIZE, PartData};
 use super::send::{put_single, send_part};
+use super::spill::Spill;
 use crate::error::Error;
 use crate::job::Job;
 use crate::multipart::{create, finish};
@@ -73,10 +73,10 @@ pub(crate) async fn run_stream<C: ObjectClient>(
     };
     // Read up to the threshold first (a stream of known size below it: its size and one
     // byte more, to see it end): a stream that ends below it is one PutObject. Its memory is
-    // held until the end.
+    // held until the parts cut from it are sent.
     let first = known.map_or(threshold, |p| p.size().saturating_add(1).min(threshold));
-    let _first = memory.take(first).await;
-    let mut pending = read_memory(&mut reader, first).await?;
+    let mut first_held = Some(Arc::new(memory.take(first).await));
+    let mut pending = read_memory(&mut reader, Bytes::new(), first).await?;
     if (pending.len() as u64) < first {
         let size = pending.len() as u64;
         if let Some(p) = known
@@ -115,25 +115,33 @@ pub(crate) async fn run_stream<C: ObjectClient>(
             break;
         }
         let want = part_size_of(n);
-        // A part in memory while the budget grants it, else spilled to a temporary file.
+        // A part cut from the first bytes read (`pending`) holds their memory; else one in
+        // memory while the budget grants it (a part larger than the whole budget never is),
+        // else spilled to a temporary file, holding the memory its body's chunks take as it
+        // is read back. What is left of `pending` starts it.
         let (data, held) = if pending.len() as u64 >= want {
-            (PartData::Memory(pending.split_to(want as usize)), None)
+            let data = PartData::Memory(pending.split_to(want as usize));
+            (data, first_held.clone())
         } else {
-            let held = memory.try_take(want);
-            let read = if !pending.is_empty() {
-                let tail = read_memory(&mut reader, want - pending.len() as u64).await?;
-                let mut all = BytesMut::with_capacity(pending.len() + tail.len());
-                all.extend_from_slice(&pending);
-                all.extend_from_slice(&tail);
-                pending = Bytes::new();
-                Ok(PartData::Memory(all.freeze()))
-            } else if held.is_some() {
-                read_memory(&mut reader, want).await.map(PartData::Memory)
-            } else {
-                read_spilled(&mut reader, want).await
+            let in_memory = (want <= memory.total())
+                .then(|| memory.try_take(want))
+                .flatten();
+            let start = std::mem::take(&mut pending);
+            // (Given back before waiting for memory, which it may be all of.)
+            first_held = None;
+            let read = match in_memory {
+                Some(held) => read_memory(&mut reader, start, want)
+                    .await
+                    .map(|data| (PartData::Memory(data), held)),
+                None => {
+                    let held = memory.take(super::file_part_memory(want)).await;
+                    read_spilled(&mut reader, start, want)
+                        .await
+                        .map(|data| (data, held))
+                }
             };
             match read {
-                Ok(data) => (data, held),
+                Ok((data, held)) => (data, Some(Arc::new(held))),
                 // The upload exists: the pool's failure aborts it.
                 Err(e) => {
                     pool.fail(e);
@@ -141,6 +149,9 @@ pub(crate) async fn run_stream<C: ObjectClient>(
                 }
             }
         };
+        if pending.is_empty() {
+            first_held = None;
+        }
         let len = data.len();
         if len == 0 {
             break;
@@ -170,9 +181,12 @@ fn read_error(e: std::io::Error) -> Error {
     Error::local("reading the stream", e)
 }
 
-/// Reads up to `len` bytes of the stream into memory; fewer means it ended.
-async fn read_memory(reader: &mut Incoming, len: u64) -> Result<Bytes, Error> {
+/// `start`, then what follows it in the stream, up to `len` bytes in all, in memory; fewer
+/// means the stream ended.
+async fn read_memory(reader: &mut Incoming, start: Bytes, len: u64) -> Result<Bytes, Error> {
     let mut buf = BytesMut::with_capacity(len as usize);
+    buf.extend_from_slice(&start);
+    drop(start);
     while (buf.len() as u64) < len {
         let want = (len - buf.len() as u64).min(CHUNK_SIZE as u64) as usize;
         let before = buf.len();
@@ -186,49 +200,21 @@ async fn read_memory(reader: &mut Incoming, len: u64) -> Result<Bytes, Error> {
     Ok(buf.freeze())
 }
 
-/// Reads up to `len` bytes of the stream into an unlinked temporary file (0600); fewer means
-/// it ended.
-async fn read_spilled(reader: &mut Incoming, len: u64) -> Result<PartData, Error> {
-    let file = spill_file().map_err(|e| Error::local("making a temporary file", e))?;
-    let mut written = 0u64;
+/// `start`, then what follows it in the stream, up to `len` bytes in all, in an unlinked
+/// temporary file (0600); fewer means the stream ended.
+async fn read_spilled(reader: &mut Incoming, start: Bytes, len: u64) -> Result<PartData, Error> {
+    let spill_error = |e| Error::local("writing a temporary file", e);
+    let mut spill = Spill::new().map_err(spill_error)?;
+    spill.write(&start).map_err(spill_error)?;
+    drop(start);
     let mut buf = vec![0u8; CHUNK_SIZE];
-    while written < len {
-        let want = (len - written).min(CHUNK_SIZE as u64) as usize;
+    while spill.len() < len {
+        let want = (len - spill.len()).min(CHUNK_SIZE as u64) as usize;
         let n = reader.read(&mut buf[..want]).await?;
         if n == 0 {
             break;
         }
-        file.write_all_at(&buf[..n], written)
-            .map_err(|e| Error::local("writing a temporary file", e))?;
-        written += n as u64;
+        spill.write(&buf[..n]).map_err(spill_error)?;
     }
-    Ok(PartData::File {
-        file: Arc::new(file),
-        direct: None,
-        offset: 0,
-        len: written,
-    })
-}
-
-/// A temporary file for a spilled part: without a name (nothing is left behind, whatever
-/// happens to the process) and 0600 (`tempfile::tempfile` leaves O_TMPFILE files at 0666 less
-/// the umask, readable by everyone through `/proc` while the process runs).
-fn spill_file() -> std::io::Result<std::fs::File> {
-    use rustix::fs::{Mode, OFlags};
-    let dir = std::env::temp_dir();
-    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
-    match rustix::fs::open(&dir, flags, Mode::RUSR | Mode::WUSR) {
-        Ok(fd) => Ok(std::fs::File::from(fd)),
-        // A filesystem without O_TMPFILE: a named 0600 file, unlinked at once.
-        Err(_) => {
-            use std::os::unix::fs::PermissionsExt as _;
-            let named = tempfile::Builder::new()
-                .prefix(".ferry-spill")
-                .permissions(std::fs::Permissions::from_mode(0o600))
-                .tempfile_in(&dir)?;
-            let (file, path) = named.into_parts();
-            drop(path);
-            Ok(file)
-        }
-    }
+    Ok(spill.into_data())
 }

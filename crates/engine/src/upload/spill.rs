@@ -1,0 +1,70 @@
+//! Parts spilled to disk: an unlinked 0600 temporary file holds a part's bytes while they are
+//! sent, for a part the memory budget cannot hold (a stream's, a copy's from another server).
+//! Each attempt at the part reads the file again.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt as _;
+use std::sync::Arc;
+
+use super::body::PartData;
+
+/// A part's bytes, written in order into a temporary file.
+pub(crate) struct Spill {
+    file: File,
+    len: u64,
+}
+
+impl Spill {
+    /// An empty one.
+    pub(crate) fn new() -> std::io::Result<Self> {
+        Ok(Self {
+            file: spill_file()?,
+            len: 0,
+        })
+    }
+
+    /// Appends `bytes`.
+    pub(crate) fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.file.write_all_at(bytes, self.len)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Bytes written.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// The bytes written, as a part's data.
+    pub(crate) fn into_data(self) -> PartData {
+        PartData::File {
+            file: Arc::new(self.file),
+            direct: None,
+            offset: 0,
+            len: self.len,
+        }
+    }
+}
+
+/// A temporary file for a spilled part: without a name (nothing is left behind, whatever
+/// happens to the process) and 0600 (`tempfile::tempfile` leaves O_TMPFILE files at 0666 less
+/// the umask, readable by everyone through `/proc` while the process runs).
+fn spill_file() -> std::io::Result<File> {
+    use rustix::fs::{Mode, OFlags};
+    let dir = std::env::temp_dir();
+    let flags = OFlags::TMPFILE | OFlags::RDWR | OFlags::CLOEXEC;
+    match rustix::fs::open(&dir, flags, Mode::RUSR | Mode::WUSR) {
+        Ok(fd) => Ok(File::from(fd)),
+        // A filesystem without O_TMPFILE: a named 0600 file, unlinked at once.
+        Err(_) => {
+            use std::os::unix::fs::PermissionsExt as _;
+            let named = tempfile::Builder::new()
+                .prefix(".ferry-spill")
+                .permissions(std::fs::Permissions::from_mode(0o600))
+                .tempfile_in(&dir)?;
+            let (file, path) = named.into_parts();
+            drop(path);
+            Ok(file)
+        }
+    }
+}
