@@ -356,8 +356,8 @@ impl<C: ObjectClient> Manager<C> {
     }
 
     /// Starts copying a prefix that `source` reads (another server, other credentials) to a
-    /// prefix on this manager's server, each object streamed through ferry. Must be called
-    /// within a tokio runtime.
+    /// prefix on this manager's server, each object's bytes through ferry (as
+    /// [`copy_from`](Self::copy_from) copies one). Must be called within a tokio runtime.
     pub fn copy_tree_from<D: ObjectClient>(
         &self,
         source: &Manager<D>,
