@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferry_s3::{ChecksumAlgorithm, ChecksumType, DeleteObjectRequest, ObjectClient, ObjectOptions};
+use ferry_s3::{
+    ChecksumAlgorithm, ChecksumType, DeleteObjectRequest, GetObjectRequest, ObjectClient,
+    ObjectOptions,
+};
 use serde::{Deserialize, Serialize};
 
 use super::Shard;
@@ -328,7 +331,16 @@ pub(crate) async fn beside<C: ObjectClient>(
     key: &str,
     upload_id: &str,
 ) -> Option<ShardPlan> {
-    let plan = read(ctx, bucket, &key_beside(key)).await.ok()?;
+    let plan_key = key_beside(key);
+    // Most uploads have none: one HeadObject says so (a read's 404 costs another request,
+    // which asks whether a prefix was meant).
+    let head = GetObjectRequest {
+        bucket: bucket.to_string(),
+        key: plan_key.clone(),
+        ..Default::default()
+    };
+    ctx.request(None, |c| c.head_object(&head)).await.ok()?;
+    let plan = read(ctx, bucket, &plan_key).await.ok()?;
     (plan.upload_id == upload_id && plan.bucket == bucket && plan.key == key).then_some(plan)
 }
 
