@@ -45,7 +45,14 @@ impl Scratch {
                         mode,
                     )
                     .map_err(|e| {
-                        Error::local(format!("cannot create {}", name.display()), e.into())
+                        Error::local(
+                            format!(
+                                "cannot write {}: creating its temporary file {}",
+                                target.display(),
+                                name.display()
+                            ),
+                            e.into(),
+                        )
                     })?;
                     (File::from(fd), Some(name))
                 }

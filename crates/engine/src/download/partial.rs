@@ -84,7 +84,14 @@ impl Partial {
             .create(true)
             .mode(0o600)
             .open(&journal_path)
-            .map_err(|e| Error::local(format!("cannot create {}", journal_path.display()), e))?;
+            .map_err(|e| {
+                let what = format!(
+                    "cannot write {}: creating its download journal {}",
+                    target.display(),
+                    journal_path.display()
+                );
+                Error::local(what, e)
+            })?;
         match journal.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
