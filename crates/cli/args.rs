@@ -158,6 +158,10 @@ pub(crate) struct CpArgs {
     /// Download (or copy) this version of the source object.
     #[arg(long, value_name = "ID", help_heading = "Object")]
     pub(crate) version_id: Option<String>,
+    /// Download only bytes FIRST to LAST of the object (inclusive, from 0), e.g. 0-1023, to
+    /// stdout (-): in parallel ranges pinned to one version, checked by their size.
+    #[arg(long, value_name = "FIRST-LAST", help_heading = "Object")]
+    pub(crate) range: Option<String>,
     /// Copy: COPY (default) keeps the source's content headers, metadata and tags; REPLACE
     /// takes them from --content-type, --metadata, --tagging and the like.
     #[arg(long, value_name = "COPY|REPLACE", help_heading = "Copy")]

@@ -100,6 +100,9 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
                 "--dry-run lists what a tree would copy (with -r); without it, the one object is the one named",
             ));
         }
+        _ if args.range.is_some() && !(s3(&args.src) && !s3(&args.dst) && to_stdout) => {
+            return Err(bad_input(RANGE_TO_STDOUT));
+        }
         _ if !args.filters.ordered.is_empty() && !args.recursive => {
             return Err(bad_input(
                 "--exclude and --include choose among a tree's paths: give -r to copy a folder or a prefix",
@@ -128,12 +131,34 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     })
 }
 
+/// Where `--range` goes.
+const RANGE_TO_STDOUT: &str = "--range reads part of one object to stdout: ferry cp s3://bucket/key - --range FIRST-LAST (> FILE to keep it)";
+
+/// `--range FIRST-LAST`, in bytes.
+fn byte_range(s: &str) -> Result<(u64, u64), CliError> {
+    let bad = || {
+        bad_input(format!(
+            "--range {s:?}: give FIRST-LAST in bytes, from 0, e.g. 0-1023"
+        ))
+    };
+    let (first, last) = s.split_once('-').ok_or_else(bad)?;
+    let (first, last): (u64, u64) = (
+        first.trim().parse().map_err(|_| bad())?,
+        last.trim().parse().map_err(|_| bad())?,
+    );
+    if first > last {
+        return Err(bad());
+    }
+    Ok((first, last))
+}
+
 /// Refuses the flags one object takes that a tree cannot honour.
 fn single_only(args: &CpArgs) -> Result<(), CliError> {
     refuse_flags(
         &[
             ("--expected-size", args.expected_size.is_some()),
             ("--version-id", args.version_id.is_some()),
+            ("--range", args.range.is_some()),
         ],
         "for one object, not with --recursive",
     )
@@ -312,6 +337,12 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
             ..Default::default()
         },
         listed: None,
+        range: args
+            .range
+            .as_deref()
+            .map(byte_range)
+            .transpose()?
+            .map(|(first, last)| ferry_s3::ByteRange { first, last }),
         target,
         settings,
     };

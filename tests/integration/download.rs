@@ -648,3 +648,93 @@ fn part_boundaries_without_a_part_list_are_inferred_then_listed_one_by_one() {
         );
     }
 }
+
+/// A range of an object (a backup tool reading one blob out of a pack), through the library
+/// in parallel ranges and through `ferry cp … - --range`: exactly those bytes, checked by
+/// size; the whole object as a range keeps its checksum; a file target, bytes past the end
+/// and `--verify require` are refused.
+#[test]
+fn a_range_of_an_object_is_exactly_its_bytes() {
+    let (server, _client, bucket) = seaweed_bucket("dl-range");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(20 * MIB + 77, 66);
+    let url = format!("s3://{bucket}/pack");
+    uploaded(server, home.path(), &body, &url, &[]);
+    let settings = DownloadSettings {
+        range_size: MIB as u64,
+        ..Default::default()
+    };
+    let downloader = Downloader::new(
+        Arc::new(ferry_testkit::s3_client(server).unwrap()),
+        None,
+        settings,
+    );
+    let get = |first: u64, last: u64, verify: ferry_engine::VerifyMode| {
+        let request = Download {
+            settings: DownloadSettings {
+                verify,
+                ..downloader.settings.clone()
+            },
+            ..request(&bucket, "pack").range(first, last)
+        };
+        rt().block_on(async { downloader.manager.download(request).wait().await })
+    };
+    let auto = ferry_engine::VerifyMode::Auto;
+    let (first, last) = (5 * MIB as u64 + 3, 17 * MIB as u64 + 10);
+    let o = get(first, last, auto).unwrap();
+    assert_eq!(o.size, last - first + 1);
+    assert_eq!(o.ranges, 13, "{o:?}");
+    assert!(matches!(o.check, Check::SizeOnly(_)), "{:?}", o.check);
+    assert!(o.data.unwrap()[..] == body[first as usize..=last as usize]);
+    let o = get(0, body.len() as u64 - 1, auto).unwrap();
+    assert!(matches!(o.check, Check::FullObject(_)), "{:?}", o.check);
+    assert!(o.data.unwrap()[..] == body[..]);
+    let past = get(0, body.len() as u64, auto).unwrap_err();
+    assert_eq!(past.kind(), ErrorKind::InvalidInput, "{past}");
+    assert!(past.to_string().contains("are not within"), "{past}");
+    let required = get(0, 9, ferry_engine::VerifyMode::Require).unwrap_err();
+    assert_eq!(required.kind(), ErrorKind::Verification, "{required}");
+    let to_file = rt()
+        .block_on(async {
+            let ranged = request(&bucket, "pack").range(0, 9);
+            let target = Target::File(home.path().join("f"));
+            downloader.download(ranged, target).wait().await
+        })
+        .unwrap_err();
+    assert_eq!(to_file.kind(), ErrorKind::InvalidInput, "{to_file}");
+    // The CLI, to stdout.
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &url, "-", "--range", "100-199"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.stdout[..] == body[100..200]);
+    for (args, says) in [
+        (vec!["--range", "9-1"], "give FIRST-LAST"),
+        (
+            vec!["--range", "0-9", "--verify", "require"],
+            "cannot be verified",
+        ),
+        (
+            vec!["--range", &format!("0-{}", body.len())],
+            "are not within",
+        ),
+    ] {
+        let o = ferry(
+            server,
+            home.path(),
+            &[&["cp", &url, "-"][..], &args].concat(),
+        );
+        let code = if says == "cannot be verified" { 1 } else { 2 };
+        expect_exit(&o, code, says);
+    }
+    let file = home.path().join("part.bin");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &url, file.to_str().unwrap(), "--range", "0-9"],
+    );
+    expect_exit(&o, 2, "--range reads part of one object to stdout");
+    assert!(!file.exists());
+}

@@ -26,6 +26,15 @@ pub(super) fn plan_ranges(size: u64, range_size: u64, parts: Option<&[u64]>) -> 
     out
 }
 
+/// Cuts bytes `first` to `last` (inclusive) of an object into ranges of at most
+/// `range_size`, at their offsets in the object.
+pub(super) fn ranges_within(first: u64, last: u64, range_size: u64) -> Vec<[u64; 2]> {
+    plan_ranges(last - first + 1, range_size, None)
+        .into_iter()
+        .map(|[offset, len]| [first + offset, len])
+        .collect()
+}
+
 /// The part count an ETag or composite checksum ends with (`…-N`).
 pub(crate) fn parts_suffix(v: &str) -> Option<u32> {
     part_count(v.rsplit_once('-')?.1)
@@ -165,6 +174,15 @@ pub(super) fn one_range(listed: &Listed, range_size: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_range_is_cut_at_its_offsets() {
+        assert_eq!(
+            ranges_within(100, 349, 100),
+            vec![[100, 100], [200, 100], [300, 50]]
+        );
+        assert_eq!(ranges_within(7, 7, 100), vec![[7, 1]]);
+    }
 
     #[test]
     fn a_part_count_is_one_s3_allows() {

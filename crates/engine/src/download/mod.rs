@@ -24,7 +24,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use ferry_s3::{GetObjectOutput, GetObjectRequest, ObjectClient, ObjectMeta, RequestOptions};
+use ferry_s3::{
+    ByteRange, GetObjectOutput, GetObjectRequest, ObjectClient, ObjectMeta, RequestOptions,
+};
 use tokio::io::AsyncWrite;
 use tracing::info;
 
@@ -60,6 +62,9 @@ pub struct Download {
     /// brings its size, ETag and checksum with its bytes (a HeadObject follows only if the
     /// object has changed since).
     pub listed: Option<Listed>,
+    /// Only these bytes of the object (first and last, inclusive; see [`range`](Self::range)).
+    /// By default, the whole object.
+    pub range: Option<ByteRange>,
     /// Where the bytes go.
     pub target: Target,
     /// How to download.
@@ -75,9 +80,20 @@ impl Download {
             version_id: None,
             request: RequestOptions::default(),
             listed: None,
+            range: None,
             target,
             settings: DownloadSettings::default(),
         }
+    }
+
+    /// Only bytes `first` to `last` (inclusive) of the object, to a writer or to memory (as a
+    /// backup tool reads one blob out of a pack): fetched in parallel ranges pinned to the
+    /// object's ETag, so they all come from one version, and checked by their size (a range
+    /// has no checksum of its own; [`VerifyMode::Require`] refuses one that is not the whole
+    /// object).
+    pub fn range(mut self, first: u64, last: u64) -> Self {
+        self.range = Some(ByteRange { first, last });
+        self
     }
 
     /// With these settings.
@@ -393,7 +409,35 @@ impl<C: ObjectClient> Job<C> {
     }
 }
 
-/// Runs a download in `ctx`.
+/// A range of the object `meta` describes, `len` bytes of it: checked by its size alone
+/// (refused when `verify` requires a checksum).
+fn part_of<C: ObjectClient>(
+    job: &Job<C>,
+    meta: &ObjectMeta,
+    verify: VerifyMode,
+    len: u64,
+) -> Result<Object, Error> {
+    let why = "a range of the object, which has no checksum of its own";
+    if verify == VerifyMode::Require {
+        return Err(Error::new(
+            ErrorKind::Verification,
+            format!(
+                "{} cannot be verified ({why}); nothing was downloaded",
+                job.name()
+            ),
+        ));
+    }
+    Ok(Object {
+        size: len,
+        etag: Arc::from(meta.etag.as_str()),
+        version_id: meta.version_id.clone(),
+        check: Check::SizeOnly(why.to_string()),
+        parts: None,
+        guessed: false,
+        mtime: None,
+    })
+}
+
 /// The object as `meta` describes it, with the check `verify` asks for and the part sizes
 /// that check needs (listed, or inferred).
 async fn describe<C: ObjectClient>(
@@ -470,9 +514,15 @@ pub(crate) async fn run<C: ObjectClient>(
         version_id,
         request,
         listed,
+        range,
         target: _,
         settings,
     } = download;
+    if range.is_some() && matches!(target, Target::File(_)) {
+        return Err(Error::invalid(format!(
+            "s3://{bucket}/{key}: a range of an object downloads to a writer or to memory, not to a file"
+        )));
+    }
     let shared = ctx.shared.clone();
     let object = ObjectRef {
         bucket,
@@ -490,7 +540,7 @@ pub(crate) async fn run<C: ObjectClient>(
         range_size = range_size.min(fits.max(MIB));
     }
     let whole = match job.object.listed.as_ref() {
-        Some(l) if layout::one_range(l, range_size) => {
+        Some(l) if range.is_none() && layout::one_range(l, range_size) => {
             // The GET is the range's fetch: its memory is taken first, as the range's would
             // be, so a tree of small objects opens no more bodies than the budget holds.
             let memory = match target {
@@ -511,21 +561,63 @@ pub(crate) async fn run<C: ObjectClient>(
         }
         None => job.head(None).await?,
     };
-    // Memory holds the bytes whole: no more than the memory budget allows (checked before
-    // any request about the object's parts).
-    let most = shared.memory.total();
-    if matches!(target, Target::Memory) && meta.content_length > most {
+    let part = range.and_then(|r| {
+        let whole = r.first == 0 && r.last.checked_add(1) == Some(meta.content_length);
+        (!whole).then_some(r)
+    });
+    if let Some(r) = part
+        && (r.first > r.last || r.last >= meta.content_length)
+    {
         return Err(Error::invalid(format!(
-            "{} is {} bytes, more than the {most} bytes of the memory budget a download to \
-             memory may hold; download it to a file or a writer",
+            "bytes {}-{} are not within {} ({} bytes)",
+            r.first,
+            r.last,
             job.name(),
             meta.content_length
         )));
     }
-    let object = Arc::new(describe(&job, &meta, job.settings.verify).await?);
+    // Memory holds the bytes whole: no more than the memory budget allows (checked before
+    // any request about the object's parts).
+    let most = shared.memory.total();
+    let wanted = part.map_or(meta.content_length, |r| r.last - r.first + 1);
+    if matches!(target, Target::Memory) && wanted > most {
+        let (what, to) = match part {
+            None => (
+                format!("{} is {wanted} bytes", job.name()),
+                "a file or a writer",
+            ),
+            Some(r) => (
+                format!(
+                    "bytes {}-{} of {} are {wanted}",
+                    r.first,
+                    r.last,
+                    job.name()
+                ),
+                "a writer",
+            ),
+        };
+        return Err(Error::invalid(format!(
+            "{what}, more than the {most} bytes of the memory budget a download to memory may \
+             hold; download to {to}"
+        )));
+    }
+    let (object, ranges, range_size) = match part {
+        None => {
+            let object = describe(&job, &meta, job.settings.verify).await?;
+            let size = object.size;
+            let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
+            let ranges = layout::plan_ranges(size, range_size, object.parts.as_deref());
+            (object, ranges, range_size)
+        }
+        Some(r) => {
+            let object = part_of(&job, &meta, job.settings.verify, wanted)?;
+            let range_size = range_size.max(wanted.div_ceil(MAX_RANGES).next_multiple_of(MIB));
+            let ranges = layout::ranges_within(r.first, r.last, range_size);
+            (object, ranges, range_size)
+        }
+    };
+    let object = Arc::new(object);
     let size = object.size;
-    let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
-    let ranges = layout::plan_ranges(size, range_size, object.parts.as_deref());
     let mut outcome = match target {
         Target::File(path) => to_file::to_file(job, object, ranges, range_size, &path).await?,
         Target::Writer(mut w) => {

@@ -290,6 +290,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
                 size: item.size,
                 etag,
             }),
+            range: None,
             target: Target::File(item.path.clone()),
             settings: tree.settings.clone(),
         };
