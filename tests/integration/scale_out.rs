@@ -484,10 +484,7 @@ fn a_server_side_copy_of_one_object_splits_across_workers() {
 /// with its plan and its workers' records.
 #[test]
 fn a_bulk_abort_leaves_a_planned_upload_and_naming_it_gives_up_the_plan() {
-    let (server, _client, bucket) = seaweed_bucket("shard-abort");
-    let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("f.bin");
-    std::fs::write(&file, data(20 * MIB, 94)).unwrap();
+    let (server, bucket, home, file, _) = crate::to_send("shard-abort", 20 * MIB, 94);
     let at = plan(server, home.path(), &file, &bucket, "f.bin", 4, "5MiB");
     let dst = format!("s3://{bucket}/f.bin");
     let (o, _) = run_worker(server, &file, &dst, &at, 0);
