@@ -220,7 +220,7 @@ async fn fetch<D: ObjectClient>(
         .retrying(None, |_| async move {
             let out = source.client().get_object(req).await?;
             answered_range(&out.meta, first, len, false)?;
-            let mut data = Landing::new(spill, len).map_err(Failure::Local)?;
+            let mut data = PartBytes::new(spill, len).map_err(Failure::Local)?;
             let mut body = out.body;
             while let Some(chunk) = body.next().await {
                 let chunk = chunk?;
@@ -246,39 +246,39 @@ async fn fetch<D: ObjectClient>(
 }
 
 /// Where one attempt's bytes of a part land.
-enum Landing {
+enum PartBytes {
     Memory(BytesMut),
     Spilled(Spill),
 }
 
-impl Landing {
+impl PartBytes {
     fn new(spill: bool, len: u64) -> std::io::Result<Self> {
         Ok(if spill {
-            Landing::Spilled(Spill::new()?)
+            PartBytes::Spilled(Spill::new()?)
         } else {
-            Landing::Memory(BytesMut::with_capacity(len as usize))
+            PartBytes::Memory(BytesMut::with_capacity(len as usize))
         })
     }
 
     fn len(&self) -> u64 {
         match self {
-            Landing::Memory(b) => b.len() as u64,
-            Landing::Spilled(s) => s.len(),
+            PartBytes::Memory(b) => b.len() as u64,
+            PartBytes::Spilled(s) => s.len(),
         }
     }
 
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
         match self {
-            Landing::Memory(b) => b.extend_from_slice(bytes),
-            Landing::Spilled(s) => s.write(bytes)?,
+            PartBytes::Memory(b) => b.extend_from_slice(bytes),
+            PartBytes::Spilled(s) => s.write(bytes)?,
         }
         Ok(())
     }
 
     fn into_fetched(self) -> Fetched {
         match self {
-            Landing::Memory(b) => Fetched::Memory(b.freeze()),
-            Landing::Spilled(s) => Fetched::Spilled(s),
+            PartBytes::Memory(b) => Fetched::Memory(b.freeze()),
+            PartBytes::Spilled(s) => Fetched::Spilled(s),
         }
     }
 }

@@ -146,24 +146,18 @@ impl<C: ObjectClient> Manager<C> {
             .into_iter()
             .find(|(u, _)| u == upload_id)
             .map(|(_, id)| id);
+        let ctx = self.quiet_context(&self.cancel);
         let plan = match journal {
             Some(_) => None,
-            None => {
-                let ctx = self.quiet_context(&self.cancel);
-                crate::shard::beside(&ctx, bucket, key, upload_id).await
-            }
+            None => crate::shard::beside(&ctx, bucket, key, upload_id).await,
         };
         let journal = self
             .abort_with(bucket, key, upload_id, journal.as_deref())
             .await?;
-        let plan = match plan {
-            Some(plan) => {
-                let ctx = self.quiet_context(&self.cancel);
-                crate::shard::remove_plan(&ctx, &plan).await;
-                Some(plan.url())
-            }
-            None => None,
-        };
+        if let Some(plan) = &plan {
+            crate::shard::remove_plan(&ctx, plan).await;
+        }
+        let plan = plan.map(|p| p.url());
         Ok(Aborted { journal, plan })
     }
 

@@ -232,6 +232,7 @@ struct ObjectRef {
 /// The object as HeadObject described it, and the plan.
 #[derive(Debug, Clone)]
 pub(crate) struct Object {
+    /// Bytes the download delivers: the object's size, or its range's.
     size: u64,
     etag: Arc<str>,
     version_id: Option<String>,
@@ -601,23 +602,17 @@ pub(crate) async fn run<C: ObjectClient>(
              hold; download to {to}"
         )));
     }
-    let (object, ranges, range_size) = match part {
-        None => {
-            let object = describe(&job, &meta, job.settings.verify).await?;
-            let size = object.size;
-            let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
-            let ranges = layout::plan_ranges(size, range_size, object.parts.as_deref());
-            (object, ranges, range_size)
-        }
-        Some(r) => {
-            let object = part_of(&job, &meta, job.settings.verify, wanted)?;
-            let range_size = range_size.max(wanted.div_ceil(MAX_RANGES).next_multiple_of(MIB));
-            let ranges = layout::ranges_within(r.first, r.last, range_size);
-            (object, ranges, range_size)
-        }
+    let object = match part {
+        None => describe(&job, &meta, job.settings.verify).await?,
+        Some(_) => part_of(&job, &meta, job.settings.verify, wanted)?,
+    };
+    let size = object.size;
+    let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
+    let ranges = match part {
+        None => layout::plan_ranges(size, range_size, object.parts.as_deref()),
+        Some(r) => layout::ranges_within(r.first, r.last, range_size),
     };
     let object = Arc::new(object);
-    let size = object.size;
     let mut outcome = match target {
         Target::File(path) => to_file::to_file(job, object, ranges, range_size, &path).await?,
         Target::Writer(mut w) => {
