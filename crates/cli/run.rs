@@ -303,9 +303,9 @@ fn settle(
         let why = if kept.is_some() {
             "interrupted".to_string()
         } else if stream && word == "copy" {
-            "interrupted; the copy was aborted (a copy between servers resumes only when its \
-             source has a full-object checksum of the copy's algorithm and a part fits \
-             --memory-limit)"
+            "interrupted; the copy was aborted (a copy between servers resumes only when it is \
+             multipart and journaled, and its source has a full-object checksum of the copy's \
+             algorithm)"
                 .to_string()
         } else if stream {
             format!("interrupted; the {word} was aborted (a stream cannot resume)")
