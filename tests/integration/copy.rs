@@ -439,16 +439,31 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     // The destination is s3s-fs (the environment's settings); the source SeaweedFS, with
     // credentials from a profile of its own.
     let creds = crate::profile_for(server, home.path(), "seaweed");
-    // Copies `from` on SeaweedFS to `dest/NAME` on s3s-fs, which must then hold `body`.
+    // Copies `from` on SeaweedFS to `dest/NAME` on s3s-fs, which must then hold `body`,
+    // within two minutes.
     let to_s3s_fs = |from: &str, name: &str, extra: &[&str]| {
-        let o = crate::ferry_command(fs.server.env(), home.path())
+        let mut child = crate::ferry_command(fs.server.env(), home.path())
             .args(["cp", from, &format!("s3://dest/{name}")])
             .args(["--source-endpoint-url", &server.endpoint])
             .args(["--source-profile", "seaweed", "--no-progress"])
             .args(extra)
             .env("AWS_SHARED_CREDENTIALS_FILE", &creds)
-            .output()
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
             .unwrap();
+        let start = std::time::Instant::now();
+        while child.try_wait().unwrap().is_none() {
+            if start.elapsed() > Duration::from_secs(120) {
+                child.kill().unwrap();
+                panic!(
+                    "{name}: not done in 120 s: {}",
+                    text(&child.wait_with_output().unwrap())
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let o = child.wait_with_output().unwrap();
         assert!(o.status.success(), "{name}: {}", text(&o));
         let stored = std::fs::read(fs.root.path().join("dest").join(name)).unwrap();
         assert!(stored == body, "{name}: the bytes on s3s-fs differ");
@@ -470,6 +485,9 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     let crc32 = format!("s3://{bucket}/crc32");
     crate::uploaded(server, home.path(), &body, &crc32, &["--checksum", "crc32"]);
     to_s3s_fs(&crc32, "from-crc32.bin", &[]);
+    // The same under the smallest budget: the upload held all of it while it waited for
+    // bytes its download needed memory to fetch, and the copy never ended.
+    to_s3s_fs(&crc32, "from-crc32-8mib.bin", &["--memory-limit", "8MiB"]);
 }
 
 #[test]

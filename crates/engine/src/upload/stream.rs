@@ -75,7 +75,11 @@ pub(crate) async fn run_stream<C: ObjectClient>(
     // byte more, to see it end): a stream that ends below it is one PutObject. Its memory is
     // held until the parts cut from it are sent.
     let first = known.map_or(threshold, |p| p.size().saturating_add(1).min(threshold));
-    let mut first_held = Some(Arc::new(memory.take(first).await));
+    // What is held while the stream is read is at most half the budget, so the other half is
+    // there for whatever feeds the stream (a copy's download shares the budget): holding it
+    // all while waiting for bytes that need memory to arrive, a copy under 8 or 16 MiB never
+    // ended. (Under a budget below twice the first read, that read is counted as half.)
+    let mut first_held = Some(Arc::new(memory.take(first.min(memory.total() / 2)).await));
     let mut pending = read_memory(&mut reader, Bytes::new(), first).await?;
     if (pending.len() as u64) < first {
         let size = pending.len() as u64;
@@ -116,14 +120,14 @@ pub(crate) async fn run_stream<C: ObjectClient>(
         }
         let want = part_size_of(n);
         // A part cut from the first bytes read (`pending`) holds their memory; else one in
-        // memory while the budget grants it (a part larger than the whole budget never is),
+        // memory while the budget grants it (a part larger than half of it never is),
         // else spilled to a temporary file, holding the memory its body's chunks take as it
         // is read back. What is left of `pending` starts it.
         let (data, held) = if pending.len() as u64 >= want {
             let data = PartData::Memory(pending.split_to(want as usize));
             (data, first_held.clone())
         } else {
-            let in_memory = (want <= memory.total())
+            let in_memory = (want <= memory.total() / 2)
                 .then(|| memory.try_take(want))
                 .flatten();
             let start = std::mem::take(&mut pending);
