@@ -35,7 +35,7 @@ use crate::multipart::{Done, Part, PartSource, Start, start_or_resume};
 use crate::outcome::UploadOutcome;
 use crate::pipe::pipe;
 use crate::plan::{Plan, plan};
-use crate::upload::{Fetched, Source, Spill, Upload, file_part_memory, send_fetched_part};
+use crate::upload::{FetchedPart, Source, Spill, Upload, file_part_memory, send_fetched_part};
 
 /// Copies `copy.from`, read through `source`, to `copy`'s destination through `ctx`.
 pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
@@ -208,7 +208,7 @@ async fn fetch<D: ObjectClient>(
     first: u64,
     len: u64,
     spill: bool,
-) -> Result<Fetched, Failure> {
+) -> Result<FetchedPart, Failure> {
     let req = &GetObjectRequest {
         range: Some(ByteRange {
             first,
@@ -275,10 +275,10 @@ impl PartBytes {
         Ok(())
     }
 
-    fn into_fetched(self) -> Fetched {
+    fn into_fetched(self) -> FetchedPart {
         match self {
-            PartBytes::Memory(b) => Fetched::Memory(b.freeze()),
-            PartBytes::Spilled(s) => Fetched::Spilled(s),
+            PartBytes::Memory(b) => FetchedPart::Memory(b.freeze()),
+            PartBytes::Spilled(s) => FetchedPart::Spilled(s),
         }
     }
 }

@@ -294,7 +294,7 @@ async fn run_planned<C: ObjectClient>(
 
 /// A part's bytes fetched from elsewhere (a copy's source) before they are sent: in memory,
 /// or spilled to a temporary file (a part larger than the memory budget).
-pub(crate) enum Fetched {
+pub(crate) enum FetchedPart {
     /// In memory.
     Memory(Bytes),
     /// In a temporary file.
@@ -306,11 +306,11 @@ pub(crate) async fn send_fetched_part<C: ObjectClient>(
     job: Arc<Job<C>>,
     upload_id: Arc<str>,
     number: u32,
-    data: Fetched,
+    data: FetchedPart,
 ) -> Result<crate::multipart::Done, Error> {
     let data = match data {
-        Fetched::Memory(b) => body::PartData::Memory(b),
-        Fetched::Spilled(spill) => spill.into_data(),
+        FetchedPart::Memory(b) => body::PartData::Memory(b),
+        FetchedPart::Spilled(spill) => spill.into_data(),
     };
     send::send_part(job, upload_id, number, data).await
 }
