@@ -57,12 +57,10 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
         copy.settings,
         "copy",
     ));
-    // A part is held whole while it is sent: one larger than the memory budget on disk.
-    let spill = match planned {
-        Plan::Multipart { part_size, .. } => part_size > job.ctx.shared.memory.total(),
-        Plan::Single { .. } => return streamed(job, source, head, size).await,
-    };
-    if job.ctx.shared.journal.is_none() || !checked_by_parts(job.mode(), &meta) {
+    if matches!(planned, Plan::Single { .. })
+        || job.ctx.shared.journal.is_none()
+        || !checked_by_parts(job.mode(), &meta)
+    {
         return streamed(job, source, head, size).await;
     }
     let identity = SourceIdentity::remote(
@@ -81,7 +79,7 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
         source,
         get,
         url: from.url(),
-        spill,
+        budget: job.ctx.shared.memory.total(),
     });
     let outcome = match start_or_resume(&job, identity, &parts).await? {
         Start::Resumed(outcome) => outcome,
@@ -152,13 +150,21 @@ struct RemoteParts<D> {
     /// The GET of the object (its version, SSE-C key and ETag), without a range.
     get: GetObjectRequest,
     url: String,
-    /// Parts are held in temporary files, not in memory.
-    spill: bool,
+    /// The memory budget: a part larger than this is held in a temporary file. (Decided part
+    /// by part, as a resumed copy goes on with its journal's part size, whatever was asked.)
+    budget: u64,
+}
+
+impl<D> RemoteParts<D> {
+    /// Whether a part of `len` bytes is held in a temporary file, not in memory.
+    fn spills(&self, len: u64) -> bool {
+        len > self.budget
+    }
 }
 
 impl<C: ObjectClient, D: ObjectClient> PartSource<C> for RemoteParts<D> {
     fn memory(&self, len: u64) -> u64 {
-        if self.spill {
+        if self.spills(len) {
             file_part_memory(len)
         } else {
             len
@@ -171,7 +177,7 @@ impl<C: ObjectClient, D: ObjectClient> PartSource<C> for RemoteParts<D> {
             self.source.clone(),
             self.get.clone(),
             self.url.clone(),
-            self.spill,
+            self.spills(part.len),
         );
         Box::pin(async move {
             let data = fetch(&source, &get, part.offset, part.len, spill)
