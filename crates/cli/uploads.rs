@@ -25,6 +25,64 @@ pub(crate) fn parse_age(s: &str) -> Result<u64, String> {
     Ok(n * secs)
 }
 
+/// Prints uploads as a table, its columns as wide as their widest value (journal and upload
+/// ids vary in length from one server to another).
+fn print_table(uploads: &[UploadInProgress]) {
+    let rows: Vec<[String; 6]> = uploads
+        .iter()
+        .map(|u| {
+            let (parts, bytes) = u.held.unwrap_or_default();
+            let held = |n: u64| u.held.map_or("?".to_string(), |_| n.to_string());
+            let (resumable, plan) = match (&u.journal, &u.plan) {
+                (Some(j), _) => (j.clone(), String::new()),
+                (None, Some(p)) => ("plan".into(), format!("  (planned: {p})")),
+                (None, None) => ("no".into(), String::new()),
+            };
+            [
+                u.initiated.clone().unwrap_or_else(|| "?".into()),
+                held(u64::from(parts)),
+                held(bytes),
+                resumable,
+                u.upload_id.clone(),
+                format!("{}{plan}", u.key),
+            ]
+        })
+        .collect();
+    let header = [
+        "INITIATED",
+        "PARTS",
+        "BYTES",
+        "RESUMABLE",
+        "UPLOAD ID",
+        "KEY",
+    ]
+    .map(String::from);
+    let width = |i: usize| {
+        rows.iter()
+            .chain([&header])
+            .map(|r| r[i].chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let w: [usize; 5] = std::array::from_fn(width);
+    for r in [&header].into_iter().chain(&rows) {
+        println!(
+            "{:<w0$}  {:>w1$}  {:>w2$}  {:<w3$}  {:<w4$}  {}",
+            r[0],
+            r[1],
+            r[2],
+            r[3],
+            r[4],
+            r[5],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3],
+            w4 = w[4],
+        );
+    }
+}
+
 pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError> {
     match cmd {
         UploadsCmd::Ls {
@@ -39,15 +97,8 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 .uploads(&url.bucket, Some(&url.key))
                 .await
                 .map_err(|e| engine_error(&e, false, None))?;
-            if !json {
-                println!(
-                    "{:<24} {:>6} {:>14}  {:<10} UPLOAD ID  KEY",
-                    "INITIATED", "PARTS", "BYTES", "RESUMABLE"
-                );
-            }
-            for u in &uploads {
-                let (parts, bytes) = u.held.unwrap_or_default();
-                if json {
+            if json {
+                for u in &uploads {
                     println!(
                         "{}",
                         json_line(
@@ -60,23 +111,9 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                             })
                         )
                     );
-                } else {
-                    let held = |n: u64| u.held.map_or("?".to_string(), |_| n.to_string());
-                    let (resumable, plan) = match (&u.journal, &u.plan) {
-                        (Some(j), _) => (j.as_str(), String::new()),
-                        (None, Some(p)) => ("plan", format!("  (planned: {p})")),
-                        (None, None) => ("no", String::new()),
-                    };
-                    println!(
-                        "{:<24} {:>6} {:>14}  {:<10} {}  {}{plan}",
-                        u.initiated.as_deref().unwrap_or("?"),
-                        held(u64::from(parts)),
-                        held(bytes),
-                        resumable,
-                        u.upload_id,
-                        u.key
-                    );
                 }
+            } else {
+                print_table(&uploads);
             }
             Ok(())
         }
