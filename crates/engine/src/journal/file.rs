@@ -122,6 +122,11 @@ impl JournalStore for FileJournalStore {
     }
 
     fn peek(&self, id: &str) -> Result<Option<Journal>, JournalError> {
+        // An id is a file name in the folder, never a path out of it (nor one too long to be
+        // a name): anything else is no journal of this store.
+        if id.is_empty() || id.len() > 200 || id.contains('/') || id.starts_with('.') {
+            return Ok(None);
+        }
         let path = self.path(id);
         match File::open(&path) {
             Ok(f) => replay(id, &path, f),
@@ -417,6 +422,10 @@ mod tests {
         assert_eq!(replayed.source, src);
         assert!(!replayed.torn_tail);
         assert_eq!(store.list().unwrap(), vec![id.clone()]);
+        // An id that is not a name in the folder is none of its journals.
+        let outside = FileJournalStore::new(dir.path().join("state/sub"));
+        assert_eq!(outside.peek(&format!("../{id}")).unwrap(), None);
+        assert_eq!(store.peek(&"x".repeat(300)).unwrap(), None);
         j.remove().unwrap();
         assert!(store.list().unwrap().is_empty());
     }
