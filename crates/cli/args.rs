@@ -331,6 +331,24 @@ pub(crate) struct ResumeArgs {
     /// A copy's source SSE-C key. Never logged.
     #[arg(long, value_name = "KEY|@FILE")]
     pub(crate) source_sse_c_key: Option<String>,
+    /// A copy from another server: that server's endpoint URL, if not the one the journal
+    /// names.
+    #[arg(long, value_name = "URL")]
+    pub(crate) source_endpoint_url: Option<String>,
+    /// A copy from another server: the profile of the source's credentials, when they are
+    /// not the destination's.
+    #[arg(long, value_name = "PROFILE")]
+    pub(crate) source_profile: Option<String>,
+    /// A copy from another server: the source's region, when it differs.
+    #[arg(long, value_name = "REGION")]
+    pub(crate) source_region: Option<String>,
+    /// Requests in flight, and parts in flight (by default 128 and 8).
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency: Option<u32>,
+    /// Memory for part buffers, e.g. 128MiB (by default 32MiB). A copy from another server
+    /// holds a part larger than this in a temporary file.
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) memory_limit: Option<String>,
     /// Bytes per second, e.g. 50MiB.
     #[arg(long, value_name = "RATE")]
     pub(crate) bwlimit: Option<String>,

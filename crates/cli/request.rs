@@ -402,11 +402,6 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
             overlap(&src.key, &dst.key)?;
         }
     }
-    if source.is_some() && args.restart {
-        return Err(bad_input(
-            "--restart is for copies on one server: a copy between servers cannot resume",
-        ));
-    }
     let tree = TreeCopy {
         from_request: RequestOptions {
             sse_customer_key: args
@@ -502,11 +497,6 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
             src: args.src.clone(),
         });
     };
-    if args.restart {
-        return Err(bad_input(
-            "--restart is for copies on one server: a copy between servers cannot resume",
-        ));
-    }
     Ok(Work::CrossCopy {
         copy,
         source: Box::new(source),

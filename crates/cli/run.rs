@@ -8,7 +8,7 @@ use std::time::Instant;
 use ferry_engine::{FileJournalStore, Mismatch, ResumeKeys, TreeOutcome, UploadOutcome};
 
 use crate::args::{Global, ResumeArgs};
-use crate::client::{client, client_for, journal_dir, manager, state_dir};
+use crate::client::{client, client_for, journal_dir, manager, source_global, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, sse_c_key};
 use crate::output::{LISTED_FAILURES, Output, secs};
@@ -42,7 +42,9 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             let (result, interrupted) = output.run(manager.copy(copy)).await;
             settle(
                 output,
-                Noun::Copy { streamed: false },
+                Noun::Copy {
+                    between_servers: false,
+                },
                 &src,
                 result,
                 interrupted,
@@ -53,7 +55,9 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             let (result, interrupted) = output.run(manager.copy_from(&source, copy)).await;
             settle(
                 output,
-                Noun::Copy { streamed: true },
+                Noun::Copy {
+                    between_servers: true,
+                },
                 &src,
                 result,
                 interrupted,
@@ -173,14 +177,19 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
         .peek(&id)
         .map_err(bad_input)?
         .ok_or_else(|| bad_input(format!("no journal {id} in {}", dir.display())))?;
-    if journal.source.kind == ferry_engine::SourceKind::Remote {
-        let d = &journal.destination;
+    if journal.source.server().is_none()
+        && let Some(flag) = [
+            ("--source-endpoint-url", args.source_endpoint_url.is_some()),
+            ("--source-profile", args.source_profile.is_some()),
+            ("--source-region", args.source_region.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, given)| given.then_some(flag))
+    {
         return Err(bad_input(format!(
-            "journal {id} is a copy from another server ({} to s3://{}/{}): run the same ferry \
-             cp again, with its --source-endpoint-url or --source-profile, to resume it",
-            journal.source.path.display(),
-            d.bucket,
-            d.key
+            "{flag} is for a copy from another server, and journal {id} is not one (its source \
+             is {})",
+            journal.source.path.display()
         )));
     }
     let keys = ResumeKeys {
@@ -191,12 +200,34 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
             .map(sse_c_key)
             .transpose()?,
     };
-    let config = manager_config(None, &None, &args.bwlimit, 32 << 20)?;
+    let config = manager_config(
+        args.concurrency,
+        &args.memory_limit,
+        &args.bwlimit,
+        32 << 20,
+    )?;
     let mut global = global.clone();
     global.endpoint_url = Some(journal.destination.endpoint.clone());
     let manager = manager(client(&global).await?, config, Some(dir))?;
     let output = Output::new(&args.out, false);
-    let (result, interrupted) = match manager.resume(&id, keys) {
+    // A copy from another server reaches it again at the endpoint its journal names, with the
+    // destination's credentials unless others are given.
+    let resumed = match journal.source.server() {
+        Some(server) => {
+            let endpoint = args.source_endpoint_url.clone().or(Some(server));
+            let source = source_global(
+                &global,
+                &endpoint,
+                &args.source_profile,
+                &args.source_region,
+            )
+            .expect("an endpoint is given");
+            let source = manager.sibling(Arc::new(client(&source).await?));
+            manager.resume_from(&source, &id, keys)
+        }
+        None => manager.resume(&id, keys),
+    };
+    let (result, interrupted) = match resumed {
         Ok(handle) => output.run(handle).await,
         Err(e) => (Err(e), false),
     };
@@ -206,15 +237,15 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     {
         return Err(cannot_resume(e, &id, &journal));
     }
-    let (noun, src) = match journal.source.kind {
-        ferry_engine::SourceKind::File => (
-            Noun::Upload { stream: false },
-            journal.source.path.display().to_string(),
-        ),
-        ferry_engine::SourceKind::Object | ferry_engine::SourceKind::Remote => (
-            Noun::Copy { streamed: false },
-            journal.source.path.display().to_string(),
-        ),
+    let src = journal.source.path.display().to_string();
+    let noun = match journal.source.kind {
+        ferry_engine::SourceKind::File => Noun::Upload { stream: false },
+        ferry_engine::SourceKind::Object => Noun::Copy {
+            between_servers: false,
+        },
+        ferry_engine::SourceKind::Remote => Noun::Copy {
+            between_servers: true,
+        },
     };
     settle(output, noun, &src, result, interrupted)
 }
@@ -225,7 +256,7 @@ fn cannot_resume(e: &ferry_engine::Error, id: &str, journal: &ferry_engine::Jour
     let d = &journal.destination;
     let dst = format!("s3://{}/{}", d.bucket, d.key);
     let path = &journal.source.path;
-    let src = shell_quote(&path.to_string_lossy());
+    let (src, server) = cp_source(journal);
     let (word, gone) = match journal.source.kind {
         ferry_engine::SourceKind::File => ("upload", !path.exists()),
         _ => ("copy", false),
@@ -237,7 +268,7 @@ fn cannot_resume(e: &ferry_engine::Error, id: &str, journal: &ferry_engine::Jour
     } else {
         format!(
             "the {word} is kept (journal {id}), but cannot resume as it is; to start over (with \
-             the options it began with): ferry cp {src} {} --restart",
+             the options it began with): ferry cp {src} {}{server} --restart",
             shell_quote(&dst)
         )
     };
@@ -251,14 +282,33 @@ fn cannot_resume(e: &ferry_engine::Error, id: &str, journal: &ferry_engine::Jour
     CliError::BadInput(anyhow::anyhow!("{e}\n{ways}"))
 }
 
+/// The source of a journaled transfer as `ferry cp` takes it (a file, `s3://bucket/key`), and
+/// for a copy from another server the flag that names its server.
+fn cp_source(journal: &ferry_engine::Journal) -> (String, String) {
+    let path = journal.source.path.to_string_lossy();
+    let Some(server) = journal.source.server() else {
+        return (shell_quote(&path), String::new());
+    };
+    match path
+        .strip_prefix(server.as_str())
+        .and_then(|p| p.strip_prefix('/'))
+    {
+        Some(object) => (
+            shell_quote(&format!("s3://{object}")),
+            format!(" --source-endpoint-url {}", shell_quote(&server)),
+        ),
+        None => (shell_quote(&path), String::new()),
+    }
+}
+
 /// What kind of transfer into S3 ended, for its messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Noun {
     /// An upload of a file (resumable) or a stream (never).
     Upload { stream: bool },
-    /// A copy on the server, or between servers (`streamed`: resumed by the same command
-    /// only, when it could be journaled).
-    Copy { streamed: bool },
+    /// A copy on the server, or between servers (which can resume only when it could be
+    /// journaled).
+    Copy { between_servers: bool },
 }
 
 /// Reports a finished upload or copy, or turns its error into the exit code and message
@@ -270,9 +320,9 @@ fn settle(
     result: Result<UploadOutcome, ferry_engine::Error>,
     interrupted: bool,
 ) -> Result<(), CliError> {
-    let (word, stream) = match noun {
-        Noun::Upload { stream } => ("upload", stream),
-        Noun::Copy { streamed } => ("copy", streamed),
+    let (word, stream, between_servers) = match noun {
+        Noun::Upload { stream } => ("upload", stream, false),
+        Noun::Copy { between_servers } => ("copy", false, between_servers),
     };
     let e = match result {
         Ok(outcome) => {
@@ -286,8 +336,7 @@ fn settle(
         Some(Mismatch::Source(_) | Mismatch::UploadGone) => {
             format!("the {word} is kept (journal {id})")
         }
-        // `ferry resume` names it already, or cannot resume it (the source's server is not
-        // in the journal).
+        // `ferry resume` names it already.
         _ if stream || std::env::args().nth(1).as_deref() == Some("resume") => {
             format!(
                 "the {word} is kept (journal {id}); to resume it, run:\n  {}",
@@ -302,7 +351,7 @@ fn settle(
     if interrupted || e.kind() == ferry_engine::ErrorKind::Cancelled {
         let why = if kept.is_some() {
             "interrupted".to_string()
-        } else if stream && word == "copy" {
+        } else if between_servers {
             "interrupted; the copy was aborted (a copy between servers resumes only when it is \
              multipart and journaled, and its source has a full-object checksum of the copy's \
              algorithm)"

@@ -258,45 +258,58 @@ except botocore.exceptions.ClientError:
     assert_eq!(exists, false);
 }
 
-/// How a killed copy is run again: the same command, or `ferry resume ID`; or the same
-/// command of a copy between servers (the source read at the server's own endpoint, the
-/// destination written through the proxy: two endpoints, so its bytes pass through ferry),
-/// in parts of 5 MiB or in parts of 10 MiB, over the 8 MiB memory budget (held on disk).
+/// How a killed copy runs: on the server; or between servers (the source read at the
+/// server's own endpoint, the destination written through the proxy: two endpoints, so its
+/// bytes pass through ferry), in parts of 5 MiB or in parts of 10 MiB, over the 8 MiB memory
+/// budget (held on disk).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Again {
-    Same,
-    Resume,
+enum Copying {
+    OnServer,
     Across,
     AcrossSpilled,
 }
 
-/// A copy of 13 parts of 5 MiB (7 of 10 MiB, spilled), one at a time, killed where `rule`
-/// fires, then run again: identical, no upload left, no journal left, and exactly `recopied`
-/// parts copied again.
-fn kill_copy_at(name: &str, rule: Rule, recopied: usize) {
-    kill_copy_then(name, rule, recopied, Again::Same);
+/// How a killed copy is run again: the same command, or `ferry resume ID`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Again {
+    Same,
+    Resume,
 }
 
-fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
+/// A copy on the server of 13 parts of 5 MiB, one at a time, killed where `rule` fires, then
+/// run again: see [`kill_copy_then`].
+fn kill_copy_at(name: &str, rule: Rule, recopied: usize) {
+    kill_copy_then(name, rule, recopied, Copying::OnServer, Again::Same);
+}
+
+/// A copy of 13 parts of 5 MiB (7 of 10 MiB, spilled), one at a time, killed where `rule`
+/// fires, then run `again`: identical, no upload left, no journal left, and exactly
+/// `recopied` parts copied again.
+fn kill_copy_then(name: &str, rule: Rule, recopied: usize, copying: Copying, again: Again) {
     let (server, _client, bucket) = seaweed_bucket(&format!("copy-kill-{name}"));
     let home = tempfile::tempdir().unwrap();
     let body = data(13 * 5 * MIB, 84);
     let src = format!("s3://{bucket}/src");
     upload_with_metadata(server, home.path(), &src, &body);
     let proxy = HoldProxy::start(&server.endpoint, vec![rule]).unwrap();
+    let budget = match copying {
+        Copying::AcrossSpilled => vec!["--memory-limit", "8MiB"],
+        _ => vec![],
+    };
     let run = || {
         let mut c = crate::ferry_command(server.env(), home.path());
         c.args(["cp", &src, &format!("s3://{bucket}/dst")])
             .args(["--concurrency", "1", "--no-progress"])
-            .args(match again {
-                Again::AcrossSpilled => vec!["--part-size", "10MiB", "--memory-limit", "8MiB"],
-                _ => vec!["--part-size", "5MiB"],
+            .args(match copying {
+                Copying::AcrossSpilled => ["--part-size", "10MiB"],
+                _ => ["--part-size", "5MiB"],
             })
-            .args(match again {
-                Again::Across | Again::AcrossSpilled => {
+            .args(&budget)
+            .args(match copying {
+                Copying::Across | Copying::AcrossSpilled => {
                     vec!["--source-endpoint-url", &server.endpoint]
                 }
-                _ => vec![],
+                Copying::OnServer => vec![],
             })
             .env("AWS_ENDPOINT_URL", &proxy.endpoint)
             .stdout(Stdio::piped())
@@ -314,7 +327,7 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
     proxy.reset(vec![]);
     let journals = home.path().join(".local/state/ferry");
     let o = match again {
-        Again::Same | Again::Across | Again::AcrossSpilled => run().output().unwrap(),
+        Again::Same => run().output().unwrap(),
         Again::Resume => {
             let ids: Vec<String> = std::fs::read_dir(&journals)
                 .unwrap()
@@ -324,9 +337,11 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, again: Again) {
                 })
                 .collect();
             assert_eq!(ids.len(), 1, "{name}: {ids:?}");
-            // The journal names the endpoint (the proxy's), the source and the destination.
+            // The journal names the endpoint (the proxy's), the source (with its server's
+            // endpoint, for a copy between servers) and the destination.
             crate::ferry_command(server.env(), home.path())
                 .args(["resume", &ids[0], "--no-progress"])
+                .args(&budget)
                 .output()
                 .unwrap()
         }
@@ -383,6 +398,7 @@ fn copy_killed_mid_copy_resumes_with_ferry_resume() {
         "resume-id",
         rule("PUT", vec!["partNumber=6"], Action::Hold),
         8,
+        Copying::OnServer,
         Again::Resume,
     );
 }
@@ -396,7 +412,21 @@ fn a_copy_between_servers_killed_mid_copy_resumes() {
         "across",
         rule("PUT", vec!["partNumber=6"], Action::Hold),
         8,
-        Again::Across,
+        Copying::Across,
+        Again::Same,
+    );
+}
+
+/// The same with `ferry resume ID`, after `kill -9`: the journal names the source's server
+/// (it once said to run the same `ferry cp` again).
+#[test]
+fn a_copy_between_servers_killed_mid_copy_resumes_with_ferry_resume() {
+    kill_copy_then(
+        "across-id",
+        rule("PUT", vec!["partNumber=6"], Action::Hold),
+        8,
+        Copying::Across,
+        Again::Resume,
     );
 }
 
@@ -408,7 +438,91 @@ fn a_copy_between_servers_in_parts_over_the_memory_budget_resumes() {
         "spilled",
         rule("PUT", vec!["partNumber=4"], Action::Hold),
         4,
-        Again::AcrossSpilled,
+        Copying::AcrossSpilled,
+        Again::Same,
+    );
+}
+
+/// A copy between servers whose source was replaced while it was stopped: `ferry resume`
+/// refuses it and prints the command that starts over, which works (`--restart` was once
+/// refused for copies between servers, "a copy between servers cannot resume").
+#[test]
+fn a_copy_between_servers_whose_source_changed_starts_over_as_told() {
+    let (server, _client, bucket) = seaweed_bucket("copy-across-changed");
+    let home = tempfile::tempdir().unwrap();
+    let src = format!("s3://{bucket}/src");
+    uploaded(
+        server,
+        home.path(),
+        &data(20 * MIB, 86),
+        &src,
+        &["--no-progress"],
+    );
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![rule("PUT", vec!["partNumber=3"], Action::Hold)],
+    )
+    .unwrap();
+    let mut child = crate::ferry_command(server.env(), home.path())
+        .args(["cp", &src, &format!("s3://{bucket}/dst"), "--no-progress"])
+        .args(["--part-size", "5MiB", "--concurrency", "1"])
+        .args(["--source-endpoint-url", &server.endpoint])
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    assert!(
+        proxy.wait_triggered(Duration::from_secs(60)),
+        "{:?}",
+        proxy.log()
+    );
+    child.kill().unwrap();
+    child.wait().unwrap();
+    proxy.reset(vec![]);
+    let body = data(20 * MIB, 87);
+    uploaded(server, home.path(), &body, &src, &["--no-progress"]);
+    let journals = home.path().join(".local/state/ferry");
+    let id = std::fs::read_dir(&journals)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .find(|n| n.ends_with(".journal"))
+        .unwrap()
+        .trim_end_matches(".journal")
+        .to_string();
+    let o = crate::ferry_command(server.env(), home.path())
+        .args(["resume", &id])
+        .output()
+        .unwrap();
+    expect_exit(&o, 2, "changed since its copy began");
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    let told = err
+        .lines()
+        .find_map(|l| l.split_once(": ferry ").map(|(_, c)| c.to_string()))
+        .filter(|c| c.ends_with("--restart"))
+        .unwrap_or_else(|| panic!("no command to start over: {err}"));
+    let want = format!(
+        "cp s3://{bucket}/src s3://{bucket}/dst --source-endpoint-url {} --restart",
+        server.endpoint
+    );
+    assert_eq!(told, want);
+    let args: Vec<&str> = told.split(' ').collect();
+    let o = crate::ferry_command(server.env(), home.path())
+        .args(&args)
+        .arg("--no-progress")
+        .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_object(server, &bucket, "dst")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty(), "upload left");
+    assert_eq!(
+        std::fs::read_dir(&journals).unwrap().count(),
+        0,
+        "journal left"
     );
 }
 

@@ -15,7 +15,7 @@ use crate::download::{Download, Target};
 use crate::error::{Error, Mismatch};
 use crate::handle::{Events, Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
 use crate::job::{UploadSettings, journal_error};
-use crate::journal::{JournalStore, SourceKind};
+use crate::journal::{Journal, JournalStore, SourceKind};
 use crate::outcome::{DownloadOutcome, TreeOutcome, UploadOutcome};
 use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
@@ -452,36 +452,25 @@ impl<C: ObjectClient> Manager<C> {
     }
 
     /// Resumes the upload or copy a journal describes: the journal names the source (a file,
-    /// or an object on this server) and the destination; `keys` gives the secrets again.
-    /// Needs [`ManagerConfig::journal`]. Must be called within a tokio runtime.
+    /// or an object on this server) and the destination; `keys` gives the secrets again. The
+    /// upload goes on with the journal's part size and checksum. A copy from another server
+    /// resumes with [`Manager::resume_from`]. Needs [`ManagerConfig::journal`]. Must be called
+    /// within a tokio runtime.
     pub fn resume(
         &self,
         journal_id: &str,
         keys: ResumeKeys,
     ) -> Result<Handle<UploadOutcome>, Error> {
-        let store = self.shared.journal.as_ref().ok_or_else(|| {
-            Error::invalid("resuming needs a journal store (ManagerConfig::journal)")
-        })?;
-        let journal = store
-            .peek(journal_id)
-            .map_err(journal_error)?
-            .ok_or_else(|| Error::invalid(format!("no journal {journal_id}")))?;
-        if journal.destination.endpoint != self.shared.endpoint {
-            return Err(Error::invalid(format!(
-                "journal {journal_id} is for {}, not {}",
-                journal.destination.endpoint, self.shared.endpoint
-            )));
-        }
+        let (journal, settings) = self.resumable(journal_id)?;
         let (bucket, key) = (journal.destination.bucket, journal.destination.key);
         let mut options = ferry_s3::ObjectOptions::default();
         options.request.sse_customer_key = keys.sse_customer_key;
-        let settings = UploadSettings::default();
         Ok(match journal.source.kind {
             // Its source's server and credentials are the caller's, not the journal's.
             SourceKind::Remote => {
                 return Err(Error::invalid(format!(
-                    "journal {journal_id} is a copy from another server ({}): start the same \
-                     copy again (Manager::copy_from) to resume it",
+                    "journal {journal_id} is a copy from another server ({}): resume it with \
+                     Manager::resume_from, given a manager of that server",
                     journal.source.path.display()
                 )));
             }
@@ -528,6 +517,77 @@ impl<C: ObjectClient> Manager<C> {
                 })
             }
         })
+    }
+
+    /// Resumes a copy from another server that a journal describes, reading through `source`
+    /// (a manager of that server, as [`Manager::copy_from`] was given): the journal names the
+    /// object there (its URL under `source`'s endpoint) and the destination; `keys` gives the
+    /// secrets again. Needs [`ManagerConfig::journal`]. Must be called within a tokio runtime.
+    pub fn resume_from<D: ObjectClient>(
+        &self,
+        source: &Manager<D>,
+        journal_id: &str,
+        keys: ResumeKeys,
+    ) -> Result<Handle<UploadOutcome>, Error> {
+        let (journal, settings) = self.resumable(journal_id)?;
+        let url = journal.source.path.to_string_lossy().to_string();
+        if journal.source.kind != SourceKind::Remote {
+            return Err(Error::invalid(format!(
+                "journal {journal_id} is not a copy from another server ({url}): resume it with \
+                 Manager::resume"
+            )));
+        }
+        let endpoint = source.shared.endpoint.trim_end_matches('/');
+        let (from_bucket, from_key) = url
+            .strip_prefix(endpoint)
+            .and_then(|r| r.strip_prefix('/'))
+            .and_then(|r| r.split_once('/'))
+            .ok_or_else(|| {
+                Error::invalid(format!(
+                    "journal {journal_id} copies {url}, which is not on {endpoint}: resume it \
+                     with a manager of the server it names"
+                ))
+            })?;
+        let mut options = ferry_s3::ObjectOptions::default();
+        options.request.sse_customer_key = keys.sse_customer_key;
+        let copy = Copy {
+            from: ObjectSource {
+                bucket: from_bucket.into(),
+                key: from_key.into(),
+                version_id: journal.source.version_id,
+                sse_customer_key: keys.source_sse_customer_key,
+                metadata_directive: Default::default(),
+            },
+            bucket: journal.destination.bucket,
+            key: journal.destination.key,
+            options,
+            settings,
+        };
+        Ok(self.copy_from(source, copy))
+    }
+
+    /// The journal `journal_id` of this manager's server, and the settings that go on with
+    /// the upload it began (its part size and checksum).
+    fn resumable(&self, journal_id: &str) -> Result<(Journal, UploadSettings), Error> {
+        let store = self.shared.journal.as_ref().ok_or_else(|| {
+            Error::invalid("resuming needs a journal store (ManagerConfig::journal)")
+        })?;
+        let journal = store
+            .peek(journal_id)
+            .map_err(journal_error)?
+            .ok_or_else(|| Error::invalid(format!("no journal {journal_id}")))?;
+        if journal.destination.endpoint != self.shared.endpoint {
+            return Err(Error::invalid(format!(
+                "journal {journal_id} is for {}, not {}",
+                journal.destination.endpoint, self.shared.endpoint
+            )));
+        }
+        let mut settings = UploadSettings::default();
+        if let Some(u) = &journal.upload {
+            settings.plan.part_size = Some(u.part_size);
+            settings.checksum = crate::multipart::mode_from_record(u)?;
+        }
+        Ok((journal, settings))
     }
 }
 

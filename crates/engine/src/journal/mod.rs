@@ -73,6 +73,11 @@ pub struct SourceIdentity {
     /// For a range of a file: its first byte and length (`size` is then the range's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub range: Option<[u64; 2]>,
+    /// For an object on another server: that server's endpoint (`path` is then
+    /// `ENDPOINT/bucket/key`), so a resume can reach it again. Journals written before
+    /// 2026-12 lack it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint: Option<String>,
 }
 
 impl SourceIdentity {
@@ -103,6 +108,7 @@ impl SourceIdentity {
             etag: None,
             version_id: None,
             range: None,
+            endpoint: None,
         })
     }
 
@@ -128,6 +134,7 @@ impl SourceIdentity {
             etag: Some(etag.to_string()),
             version_id: version_id.map(str::to_string),
             range: None,
+            endpoint: None,
         }
     }
 
@@ -140,11 +147,28 @@ impl SourceIdentity {
         etag: &str,
         version_id: Option<&str>,
     ) -> Self {
-        let url = format!("{}/{bucket}/{key}", endpoint.trim_end_matches('/'));
+        let endpoint = endpoint.trim_end_matches('/');
+        let url = format!("{endpoint}/{bucket}/{key}");
         Self {
             kind: SourceKind::Remote,
+            endpoint: Some(endpoint.into()),
             ..Self::object(&url, size, etag, version_id)
         }
+    }
+
+    /// For an object on another server: that server's endpoint, as recorded, or (in a
+    /// journal that does not record it) the scheme and host of the object's URL.
+    pub fn server(&self) -> Option<String> {
+        if self.kind != SourceKind::Remote {
+            return None;
+        }
+        if let Some(e) = &self.endpoint {
+            return Some(e.clone());
+        }
+        let url = self.path.to_string_lossy();
+        let (scheme, rest) = url.split_once("://")?;
+        let host = rest.split('/').next()?;
+        Some(format!("{scheme}://{host}"))
     }
 
     /// What differs from `other`, in words, or `None`.
@@ -384,6 +408,7 @@ mod tests {
             kind: SourceKind::File,
             version_id: None,
             range: None,
+            endpoint: None,
             path: "/data/f".into(),
             size: 10,
             mtime_ns: 1_764_646_201_123_456_789,
@@ -417,6 +442,20 @@ mod tests {
             ..was.clone()
         };
         assert_eq!(was.change(&replaced).unwrap(), "replaced by another file");
+    }
+
+    #[test]
+    fn a_remote_source_names_its_server() {
+        let now = SourceIdentity::remote("http://h:9000/s3/", ("b", "k/x"), 1, "\"e\"", None);
+        assert_eq!(now.path, PathBuf::from("http://h:9000/s3/b/k/x"));
+        assert_eq!(now.server().as_deref(), Some("http://h:9000/s3"));
+        let older = SourceIdentity {
+            endpoint: None,
+            ..now.clone()
+        };
+        assert_eq!(older.server().as_deref(), Some("http://h:9000"));
+        let object = SourceIdentity::object("s3://b/k", 1, "\"e\"", None);
+        assert_eq!(object.server(), None);
     }
 
     #[test]

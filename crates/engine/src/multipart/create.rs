@@ -220,7 +220,7 @@ pub(super) fn mode_record(mode: ChecksumMode) -> (String, Option<String>) {
 }
 
 /// The checksum mode a journal names.
-pub(super) fn mode_from_record(u: &UploadRecord) -> Result<ChecksumMode, Error> {
+pub(crate) fn mode_from_record(u: &UploadRecord) -> Result<ChecksumMode, Error> {
     let bad = || {
         Error::invalid(format!(
             "the journal names an unknown checksum {:?}",

@@ -24,7 +24,7 @@ use crate::plan::Plan;
 use crate::schedule::Pool;
 use crate::verify::{Written, verify_written};
 
-pub(crate) use create::{NewJournal, create, create_journaled};
+pub(crate) use create::{NewJournal, create, create_journaled, mode_from_record};
 pub(crate) use resume::{Start, has_journal, start_or_resume};
 
 impl<C: ObjectClient> Job<C> {
