@@ -210,54 +210,8 @@ pub(crate) struct CpArgs {
     /// trailer (costs a SHA-256 of all the data).
     #[arg(long, help_heading = "Transfer")]
     pub(crate) sign_payload: bool,
-    /// Content-Type. By default, guessed from the file name.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) content_type: Option<String>,
-    /// Cache-Control.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) cache_control: Option<String>,
-    /// Content-Disposition.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) content_disposition: Option<String>,
-    /// Content-Encoding.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) content_encoding: Option<String>,
-    /// Content-Language.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) content_language: Option<String>,
-    /// User metadata, KEY=VALUE (repeatable).
-    #[arg(long, value_name = "KEY=VALUE", help_heading = "Object")]
-    pub(crate) metadata: Vec<String>,
-    /// Storage class, e.g. STANDARD_IA.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) storage_class: Option<String>,
-    /// Tags, as k1=v1&k2=v2.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) tagging: Option<String>,
-    /// Canned ACL, e.g. private or bucket-owner-full-control (not with --grant-*).
-    #[arg(long, help_heading = "Object")]
-    pub(crate) acl: Option<String>,
-    /// Grant READ: id=ID, uri=URI or emailAddress=ADDR, comma-separated.
-    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
-    pub(crate) grant_read: Option<String>,
-    /// Grant READ_ACP.
-    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
-    pub(crate) grant_read_acp: Option<String>,
-    /// Grant WRITE_ACP.
-    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
-    pub(crate) grant_write_acp: Option<String>,
-    /// Grant FULL_CONTROL.
-    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
-    pub(crate) grant_full_control: Option<String>,
-    /// Server-side encryption: AES256 or aws:kms.
-    #[arg(long, value_name = "ALG", help_heading = "Encryption")]
-    pub(crate) sse: Option<String>,
-    /// KMS key for --sse aws:kms.
-    #[arg(long, value_name = "KEY", help_heading = "Encryption")]
-    pub(crate) sse_kms_key_id: Option<String>,
-    /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.
-    #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
-    pub(crate) sse_c_key: Option<String>,
+    #[command(flatten)]
+    pub(crate) object: ObjectFlags,
     #[command(flatten, next_help_heading = "Tree (with -r)")]
     pub(crate) filters: FilterFlags,
     #[command(flatten, next_help_heading = "Output")]
@@ -487,9 +441,16 @@ pub(crate) struct SyncArgs {
     pub(crate) max_delete: Option<u64>,
     #[command(flatten)]
     pub(crate) filters: FilterFlags,
+    /// Part size of uploads and copies, e.g. 64MiB (5MiB to 5GiB; by default 16MiB, raised
+    /// to fit 10,000 parts); for downloads, the size of each ranged GET (64KiB or more).
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) part_size: Option<String>,
     /// Requests in flight, all objects together (default 128).
     #[arg(long, value_name = "N")]
     pub(crate) concurrency: Option<u32>,
+    /// Memory for part and range buffers, all objects together (default 32MiB).
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) memory_limit: Option<String>,
     /// Bytes per second, e.g. 50MiB.
     #[arg(long, value_name = "RATE")]
     pub(crate) bwlimit: Option<String>,
@@ -511,8 +472,67 @@ pub(crate) struct SyncArgs {
     /// The source's region, when it differs.
     #[arg(long, value_name = "REGION")]
     pub(crate) source_region: Option<String>,
+    /// The source's SSE-C key, prefix to prefix: 32 bytes in base64, or @FILE. Never logged.
+    #[arg(long, value_name = "KEY|@FILE")]
+    pub(crate) source_sse_c_key: Option<String>,
+    #[command(flatten)]
+    pub(crate) object: ObjectFlags,
     #[command(flatten)]
     pub(crate) out: OutputFlags,
+}
+
+/// What a new object carries (content headers, metadata, tags, storage class, ACL) and how it
+/// is encrypted: the same flags on `cp` and `sync`.
+#[derive(Debug, Args)]
+pub(crate) struct ObjectFlags {
+    /// Content-Type. By default, guessed from the file name.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) content_type: Option<String>,
+    /// Cache-Control.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) cache_control: Option<String>,
+    /// Content-Disposition.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) content_disposition: Option<String>,
+    /// Content-Encoding.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) content_encoding: Option<String>,
+    /// Content-Language.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) content_language: Option<String>,
+    /// User metadata, KEY=VALUE (repeatable).
+    #[arg(long, value_name = "KEY=VALUE", help_heading = "Object")]
+    pub(crate) metadata: Vec<String>,
+    /// Storage class, e.g. STANDARD_IA.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) storage_class: Option<String>,
+    /// Tags, as k1=v1&k2=v2.
+    #[arg(long, help_heading = "Object")]
+    pub(crate) tagging: Option<String>,
+    /// Canned ACL, e.g. private or bucket-owner-full-control (not with --grant-*).
+    #[arg(long, help_heading = "Object")]
+    pub(crate) acl: Option<String>,
+    /// Grant READ: id=ID, uri=URI or emailAddress=ADDR, comma-separated.
+    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
+    pub(crate) grant_read: Option<String>,
+    /// Grant READ_ACP.
+    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
+    pub(crate) grant_read_acp: Option<String>,
+    /// Grant WRITE_ACP.
+    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
+    pub(crate) grant_write_acp: Option<String>,
+    /// Grant FULL_CONTROL.
+    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
+    pub(crate) grant_full_control: Option<String>,
+    /// Server-side encryption: AES256 or aws:kms.
+    #[arg(long, value_name = "ALG", help_heading = "Encryption")]
+    pub(crate) sse: Option<String>,
+    /// KMS key for --sse aws:kms.
+    #[arg(long, value_name = "KEY", help_heading = "Encryption")]
+    pub(crate) sse_kms_key_id: Option<String>,
+    /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.
+    #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
+    pub(crate) sse_c_key: Option<String>,
 }
 
 /// Which paths of a tree take part: the same flags on `cp -r` and `sync`.

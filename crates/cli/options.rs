@@ -13,7 +13,7 @@ use ferry_s3::{
     RequestOptions, ServerSideEncryption, SseCustomerKey,
 };
 
-use crate::args::CpArgs;
+use crate::args::{CpArgs, ObjectFlags};
 use crate::exit::{CliError, bad_input};
 
 /// Parses a size: a number of bytes with an optional binary suffix (K, KiB, KB, M, MiB, MB,
@@ -97,9 +97,26 @@ fn checksum_mode(args: &CpArgs) -> Result<ChecksumMode, CliError> {
     }
 }
 
+/// Every flag of what a new object carries and how it is encrypted (but the SSE-C key, which
+/// reading takes too), each with whether it was given.
+pub(crate) fn new_object_flags(args: &ObjectFlags) -> Vec<(&'static str, bool)> {
+    let mut flags = object_content_flags(args).to_vec();
+    flags.extend([
+        ("--storage-class", args.storage_class.is_some()),
+        ("--acl", args.acl.is_some()),
+        ("--grant-read", args.grant_read.is_some()),
+        ("--grant-read-acp", args.grant_read_acp.is_some()),
+        ("--grant-write-acp", args.grant_write_acp.is_some()),
+        ("--grant-full-control", args.grant_full_control.is_some()),
+        ("--sse", args.sse.is_some()),
+        ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
+    ]);
+    flags
+}
+
 /// The flags that set what a new object carries (its content headers, metadata and tags),
 /// each with whether it was given.
-pub(crate) fn object_content_flags(args: &CpArgs) -> [(&'static str, bool); 7] {
+pub(crate) fn object_content_flags(args: &ObjectFlags) -> [(&'static str, bool); 7] {
     [
         ("--content-type", args.content_type.is_some()),
         ("--cache-control", args.cache_control.is_some()),
@@ -144,15 +161,18 @@ pub(crate) fn refuse_flags(flags: &[(&str, bool)], why: &str) -> Result<(), CliE
 }
 
 /// The object options the flags ask for.
-pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<ObjectOptions, CliError> {
+pub(crate) fn object_options(
+    flags: &ObjectFlags,
+    src: Option<&Path>,
+) -> Result<ObjectOptions, CliError> {
     let mut metadata = std::collections::BTreeMap::new();
-    for kv in &args.metadata {
+    for kv in &flags.metadata {
         let (k, v) = kv
             .split_once('=')
             .ok_or_else(|| bad_input(format!("--metadata {kv:?}: expected KEY=VALUE")))?;
         metadata.insert(k.trim().to_ascii_lowercase(), v.to_string());
     }
-    let tagging = match &args.tagging {
+    let tagging = match &flags.tagging {
         Some(t) => t
             .split('&')
             .filter(|p| !p.is_empty())
@@ -163,14 +183,14 @@ pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<Object
             .collect(),
         None => Vec::new(),
     };
-    let sse = match args.sse.as_deref() {
-        None if args.sse_kms_key_id.is_some() => {
+    let sse = match flags.sse.as_deref() {
+        None if flags.sse_kms_key_id.is_some() => {
             return Err(bad_input("--sse-kms-key-id needs --sse aws:kms"));
         }
         None => None,
         Some("AES256") => Some(ServerSideEncryption::S3),
         Some("aws:kms") => Some(ServerSideEncryption::Kms {
-            key_id: args.sse_kms_key_id.clone(),
+            key_id: flags.sse_kms_key_id.clone(),
             context: None,
             bucket_key: None,
         }),
@@ -180,33 +200,33 @@ pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<Object
             )));
         }
     };
-    let content_type = args
+    let content_type = flags
         .content_type
         .clone()
         .or_else(|| src.and_then(|p| mime_guess::from_path(p).first_raw().map(str::to_string)));
     let options = ObjectOptions {
         content: ContentHeaders {
             content_type,
-            content_encoding: args.content_encoding.clone(),
-            content_disposition: args.content_disposition.clone(),
-            content_language: args.content_language.clone(),
-            cache_control: args.cache_control.clone(),
+            content_encoding: flags.content_encoding.clone(),
+            content_disposition: flags.content_disposition.clone(),
+            content_language: flags.content_language.clone(),
+            cache_control: flags.cache_control.clone(),
             expires: None,
         },
         metadata,
-        storage_class: args.storage_class.clone(),
+        storage_class: flags.storage_class.clone(),
         tagging,
         sse,
-        acl: args.acl.clone(),
+        acl: flags.acl.clone(),
         grants: Grants {
-            read: grantees(&args.grant_read)?,
-            read_acp: grantees(&args.grant_read_acp)?,
-            write_acp: grantees(&args.grant_write_acp)?,
-            full_control: grantees(&args.grant_full_control)?,
+            read: grantees(&flags.grant_read)?,
+            read_acp: grantees(&flags.grant_read_acp)?,
+            write_acp: grantees(&flags.grant_write_acp)?,
+            full_control: grantees(&flags.grant_full_control)?,
             write: Vec::new(),
         },
         request: RequestOptions {
-            sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
+            sse_customer_key: flags.sse_c_key.as_deref().map(sse_c_key).transpose()?,
             ..Default::default()
         },
         ..Default::default()
@@ -217,10 +237,7 @@ pub(crate) fn object_options(args: &CpArgs, src: Option<&Path>) -> Result<Object
 
 /// How to upload, as the flags ask.
 pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError> {
-    let part_size = size_flag("--part-size", &args.part_size)?;
-    if let Some(ps) = part_size {
-        ferry_engine::check_part_size(ps).map_err(bad_input)?;
-    }
+    let part_size = part_size(&args.part_size)?;
     let on_failure = choice(
         "--on-failure",
         &args.on_failure,
@@ -242,6 +259,26 @@ pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError>
         direct_io: direct_io(args)?,
         restart: args.restart,
     })
+}
+
+/// `--part-size` of an upload or a copy, checked against S3's limits.
+pub(crate) fn part_size(flag: &Option<String>) -> Result<Option<u64>, CliError> {
+    let part_size = size_flag("--part-size", flag)?;
+    if let Some(ps) = part_size {
+        ferry_engine::check_part_size(ps).map_err(bad_input)?;
+    }
+    Ok(part_size)
+}
+
+/// `--part-size` of a download: the size of each ranged GET.
+pub(crate) fn range_size(flag: &Option<String>) -> Result<Option<u64>, CliError> {
+    let size = size_flag("--part-size", flag)?;
+    if size.is_some_and(|v| !(64 << 10..=5 << 30).contains(&v)) {
+        return Err(bad_input(
+            "--part-size: a download's ranges must be 64KiB to 5GiB",
+        ));
+    }
+    Ok(size)
 }
 
 /// An exact byte count (`--expected-size`): bytes, or a whole number of KiB, MiB, GiB or TiB.
@@ -313,18 +350,8 @@ pub(crate) fn upload_only(args: &CpArgs) -> Result<(), CliError> {
         ("--sign-payload", args.sign_payload),
         ("--on-failure", args.on_failure.is_some()),
     ];
-    flags.extend(object_content_flags(args));
-    flags.extend([
-        ("--storage-class", args.storage_class.is_some()),
-        ("--acl", args.acl.is_some()),
-        ("--grant-read", args.grant_read.is_some()),
-        ("--grant-read-acp", args.grant_read_acp.is_some()),
-        ("--grant-write-acp", args.grant_write_acp.is_some()),
-        ("--grant-full-control", args.grant_full_control.is_some()),
-        ("--sse", args.sse.is_some()),
-        ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
-        ("--state-dir", args.state_dir.is_some()),
-    ]);
+    flags.extend(new_object_flags(&args.object));
+    flags.push(("--state-dir", args.state_dir.is_some()));
     refuse_flags(&flags, "for uploads; a download keeps the object as it is")
 }
 
@@ -336,13 +363,7 @@ pub(crate) fn download_settings(args: &CpArgs) -> Result<DownloadSettings, CliEr
         restart: args.restart,
         ..Default::default()
     };
-    if let Some(ps) = &args.part_size {
-        let v = parse_size(ps).map_err(|e| bad_input(format!("--part-size: {e}")))?;
-        if !(64 << 10..=5 << 30).contains(&v) {
-            return Err(bad_input(
-                "--part-size: a download's ranges must be 64KiB to 5GiB",
-            ));
-        }
+    if let Some(v) = range_size(&args.part_size)? {
         config.range_size = v;
     }
     config.verify = choice(

@@ -244,7 +244,7 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
             }
         }
     };
-    let options = object_options(args, src_path.as_deref())?;
+    let options = object_options(&args.object, src_path.as_deref())?;
     let upload = Upload {
         source,
         bucket: dst.bucket.clone(),
@@ -333,7 +333,12 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
         key: src.key,
         version_id: args.version_id.clone(),
         request: RequestOptions {
-            sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
+            sse_customer_key: args
+                .object
+                .sse_c_key
+                .as_deref()
+                .map(sse_c_key)
+                .transpose()?,
             ..Default::default()
         },
         listed: None,
@@ -365,7 +370,7 @@ fn copy_directive(args: &CpArgs) -> Result<Directive, CliError> {
             )));
         }
     };
-    let flags: Vec<&str> = object_content_flags(args)
+    let flags: Vec<&str> = object_content_flags(&args.object)
         .into_iter()
         .filter(|(_, on)| *on)
         .map(|(f, _)| f)
@@ -412,7 +417,7 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
             ..Default::default()
         },
         metadata_directive,
-        options: object_options(args, None)?,
+        options: object_options(&args.object, None)?,
         settings: upload_settings(args)?,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
@@ -482,7 +487,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         },
         bucket: dst.bucket.clone(),
         key: dst.key.clone(),
-        options: object_options(args, None)?,
+        options: object_options(&args.object, None)?,
         settings: upload_settings(args)?,
     };
     let Some(source) = source_global(
@@ -532,8 +537,8 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         root,
         bucket: dst.bucket,
         prefix: dst.key,
-        options: object_options(args, None)?,
-        guess_content_type: args.content_type.is_none(),
+        options: object_options(&args.object, None)?,
+        guess_content_type: args.object.content_type.is_none(),
         settings: upload_settings(args)?,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
@@ -559,7 +564,12 @@ fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
         prefix: src.key,
         root,
         request: RequestOptions {
-            sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
+            sse_customer_key: args
+                .object
+                .sse_c_key
+                .as_deref()
+                .map(sse_c_key)
+                .transpose()?,
             ..Default::default()
         },
         settings,

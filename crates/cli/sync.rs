@@ -7,14 +7,18 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::{
-    Compare, DeletionsHeld, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
-    TreeCopy, TreeDownload, TreeUpload,
+    Compare, DeletionsHeld, DownloadSettings, SyncAction, SyncCopy, SyncDown, SyncOutcome,
+    SyncSettings, SyncUp, TreeCopy, TreeDownload, TreeUpload, UploadSettings,
 };
+use ferry_s3::RequestOptions;
 
 use crate::args::{Global, SyncArgs};
 use crate::client::{client_for, journal_dir, manager, parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input, engine_error};
-use crate::options::manager_config;
+use crate::options::{
+    manager_config, new_object_flags, object_content_flags, object_options, part_size, range_size,
+    refuse_flags, sse_c_key,
+};
 use crate::output::{LISTED_FAILURES, Output, secs};
 use crate::report::json_line;
 use crate::request::overlap;
@@ -59,8 +63,24 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
              between two S3 locations",
         ));
     }
+    if direction != SyncAction::Copy && a.source_sse_c_key.is_some() {
+        return Err(bad_input(
+            "--source-sse-c-key is for a sync between two S3 locations",
+        ));
+    }
     let shard = crate::request::shard(&a.shard)?;
-    let config = manager_config(a.concurrency, &None, &a.bwlimit, 32 << 20)?;
+    let config = manager_config(a.concurrency, &a.memory_limit, &a.bwlimit, 32 << 20)?;
+    let key = a.object.sse_c_key.as_deref().map(sse_c_key).transpose()?;
+    // Uploads and copies: in parts of --part-size.
+    let uploads = || -> Result<UploadSettings, CliError> {
+        Ok(UploadSettings {
+            plan: ferry_engine::PlanConfig {
+                part_size: part_size(&a.part_size)?,
+                ..Default::default()
+            },
+            ..Default::default()
+        })
+    };
     let connections = Some(config.max_requests as usize);
     let mut output = Output::new(&a.out, false);
     output.verbose = global.verbose > 0;
@@ -83,6 +103,9 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 tree: TreeUpload {
                     filters,
                     shard,
+                    options: object_options(&a.object, None)?,
+                    guess_content_type: a.object.content_type.is_none(),
+                    settings: uploads()?,
                     ..TreeUpload::new(root, &url.bucket, &url.key)
                 },
                 sync: settings,
@@ -92,11 +115,24 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         }
         SyncAction::Download => {
             let url = parse_s3_url(&a.src)?;
+            refuse_flags(
+                &new_object_flags(&a.object),
+                "for uploads and copies; a download keeps the object as it is",
+            )?;
+            let mut downloads = DownloadSettings::default();
+            if let Some(size) = range_size(&a.part_size)? {
+                downloads.range_size = size;
+            }
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncDown {
                 tree: TreeDownload {
                     filters,
                     shard,
+                    request: RequestOptions {
+                        sse_customer_key: key,
+                        ..Default::default()
+                    },
+                    settings: downloads,
                     ..TreeDownload::new(&url.bucket, &url.key, &a.dst)
                 },
                 sync: settings,
@@ -109,11 +145,26 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             if source.is_none() && from.bucket == to.bucket {
                 overlap(&from.key, &to.key)?;
             }
+            // Each copy keeps its source's content headers, metadata and tags.
+            refuse_flags(
+                &object_content_flags(&a.object),
+                "for uploads; a sync's copies keep their source's",
+            )?;
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncCopy {
                 tree: TreeCopy {
                     filters,
                     shard,
+                    from_request: RequestOptions {
+                        sse_customer_key: a
+                            .source_sse_c_key
+                            .as_deref()
+                            .map(sse_c_key)
+                            .transpose()?,
+                        ..Default::default()
+                    },
+                    options: object_options(&a.object, None)?,
+                    settings: uploads()?,
                     ..TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key)
                 },
                 sync: settings,

@@ -468,3 +468,96 @@ fn an_interrupted_sync_run_again_moves_only_what_was_left() {
     assert_eq!(puts, 12 - done, "{:?}", proxy.log());
     assert_eq!(keys(server, &bucket).len(), 12);
 }
+
+/// `sync` takes what `cp` takes for the objects it writes and reads: a storage class,
+/// metadata, an SSE-C key and a part size up; the key and a range size down (it once took
+/// none of them); and refuses what a download cannot apply.
+#[test]
+fn sync_writes_objects_as_the_object_flags_ask_and_reads_them_back() {
+    let (server, _client, bucket) = seaweed_bucket("sync-options");
+    let home = tempfile::tempdir().unwrap();
+    let root = home.path().join("src");
+    tree(&root, &[("big.bin", 20 << 20), ("a.txt", 100)]);
+    let key = home.path().join("key");
+    std::fs::write(&key, [9u8; 32]).unwrap();
+    let key_flag = format!("@{}", key.display());
+    let dst = format!("s3://{bucket}/p/");
+    let args = [
+        root.to_str().unwrap(),
+        &dst,
+        "--storage-class",
+        "STANDARD_IA",
+        "--metadata",
+        "team=a",
+        "--sse-c-key",
+        &key_flag,
+        "--part-size",
+        "8MiB",
+        "--no-progress",
+    ];
+    let o = sync(server, home.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let heads = ferry_testkit::boto3(
+        server,
+        r#"
+import hashlib
+out = {}
+for n in ('big.bin', 'a.txt'):
+    h = s3.head_object(Bucket=sys.argv[1], Key='p/' + n, PartNumber=1,
+                       SSECustomerAlgorithm='AES256', SSECustomerKey=bytes([9]) * 32)
+    d = s3.get_object(Bucket=sys.argv[1], Key='p/' + n,
+                      SSECustomerAlgorithm='AES256', SSECustomerKey=bytes([9]) * 32)['Body'].read()
+    out[n] = [h.get('StorageClass'), h.get('SSECustomerAlgorithm'), h.get('PartsCount'),
+              h['Metadata'].get('team'), hashlib.sha256(d).hexdigest()]
+print(json.dumps(out))
+"#,
+        &[&bucket],
+    )
+    .unwrap();
+    for (name, parts, seed) in [("big.bin", 3, 0), ("a.txt", 1, 1)] {
+        let size = if parts == 3 { 20 << 20 } else { 100 };
+        assert_eq!(
+            heads[name],
+            serde_json::json!([
+                "STANDARD_IA",
+                "AES256",
+                parts,
+                "a",
+                crate::sha256_hex(&data(size, seed))
+            ]),
+            "{name}"
+        );
+    }
+    // Again: nothing differs (the comparison reads the encrypted objects with the key).
+    let o = sync(server, home.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("0 uploaded"), "{}", text(&o));
+    // Down, with the key, in 1 MiB ranges.
+    let down = home.path().join("down");
+    let o = sync(
+        server,
+        home.path(),
+        &[
+            &dst,
+            down.to_str().unwrap(),
+            "--sse-c-key",
+            &key_flag,
+            "--part-size",
+            "1MiB",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    for name in ["big.bin", "a.txt"] {
+        assert_eq!(
+            std::fs::read(down.join(name)).unwrap(),
+            std::fs::read(root.join(name)).unwrap(),
+            "{name}"
+        );
+    }
+    let o = sync(
+        server,
+        home.path(),
+        &[&dst, down.to_str().unwrap(), "--storage-class", "GLACIER"],
+    );
+    crate::expect_exit(&o, 2, "--storage-class is for uploads and copies");
+}
