@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ferry_engine::{Copy, ErrorKind, Manager, ManagerConfig, ObjectSource};
-use ferry_testkit::{Action, FailingClient, HoldProxy, Rule, TestServer};
+use ferry_engine::{Copy, ErrorKind, Manager, ManagerConfig, ObjectSource, TreeCopy};
+use ferry_testkit::{Action, FailingClient, Fault, HoldProxy, Rule, TestServer};
 
 use crate::{
     boto3_object, boto3_uploads, data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, text,
@@ -256,6 +256,63 @@ except botocore.exceptions.ClientError:
     )
     .unwrap();
     assert_eq!(exists, false);
+}
+
+/// An object of a prefix copied to another bucket that fails is named by its source's URL and
+/// its destination key (it was named by its source key, in the destination's bucket, with
+/// no source: `s3://dst/src/a ()`).
+#[test]
+fn a_failed_copy_in_a_tree_names_its_source_and_its_destination() {
+    let (server, _client, bucket) = seaweed_bucket("copy-tree-named");
+    let home = tempfile::tempdir().unwrap();
+    for name in ["a", "b"] {
+        uploaded(
+            server,
+            home.path(),
+            &data(1000, 88),
+            &format!("s3://{bucket}/src/{name}"),
+            &["--no-progress"],
+        );
+    }
+    fn refused() -> ferry_s3::S3Error {
+        ferry_s3::ServiceError::new("CopyObject", 400, "InvalidRequest", "injected").into()
+    }
+    let client = Arc::new(FailingClient::new(
+        ferry_testkit::s3_client(server).unwrap(),
+        vec![Fault::new("CopyObject", 1, refused)],
+    ));
+    let manager = Manager::new(
+        client,
+        ManagerConfig {
+            max_requests: 1,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let other = format!("{bucket}-to");
+    let o = ferry(server, home.path(), &["mb", &format!("s3://{other}")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let outcome = rt()
+        .block_on(async {
+            manager
+                .copy_tree(TreeCopy::new(&bucket, "src/", &other, "dst/"))
+                .wait()
+                .await
+        })
+        .unwrap();
+    assert_eq!(outcome.done, 1);
+    assert_eq!(outcome.failed.len(), 1);
+    let f = &outcome.failed[0];
+    assert_eq!(
+        f.path,
+        std::path::PathBuf::from(format!("s3://{bucket}/src/a"))
+    );
+    assert_eq!(f.key, "dst/a");
+    assert!(
+        f.error.to_string().contains("InvalidRequest"),
+        "{}",
+        f.error
+    );
 }
 
 /// How a killed copy runs: on the server; or between servers (the source read at the

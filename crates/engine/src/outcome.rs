@@ -137,9 +137,10 @@ pub struct DownloadOutcome {
 #[derive(Debug)]
 #[non_exhaustive]
 pub struct ObjectFailure {
-    /// The local file.
+    /// The local file; for a copy, its source's `s3://bucket/key` URL.
     pub path: PathBuf,
-    /// The key.
+    /// The key, in the tree's bucket: the key written (an upload's, a copy's destination) or
+    /// read (a download's).
     pub key: String,
     /// Why.
     pub error: Error,

@@ -312,9 +312,9 @@ pub enum Event {
     },
     /// An object of a tree failed; the others go on.
     ObjectFailed {
-        /// The local file.
+        /// The local file; for a copy, its source's `s3://bucket/key` URL.
         path: PathBuf,
-        /// The key.
+        /// The key, in the tree's bucket (a copy's destination key).
         key: String,
         /// Its size, as walked or listed.
         size: u64,

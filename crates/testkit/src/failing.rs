@@ -285,6 +285,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn copy_object(&self, req: &CopyObjectRequest) -> Result<CopyObjectOutput> {
+        self.fail("CopyObject", None)?;
         self.inner.copy_object(req).await
     }
 

@@ -186,7 +186,7 @@ pub(crate) async fn upload_found<C: ObjectClient>(
         };
         crate::upload::run(ctx, upload)
     };
-    run(ctx, found, weight, start).await
+    run(ctx, found, weight, start, &as_listed).await
 }
 
 /// An object's weight when it is written in parts: how many `plan` gives it.
@@ -299,7 +299,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
             crate::download::run(ctx, download).await
         }
     };
-    let ended = run(ctx, found, weight, start).await;
+    let ended = run(ctx, found, weight, start, &as_listed).await;
     tokio::task::spawn_blocking(move || folders.sync())
         .await
         .map_err(|e| Error::new(ErrorKind::Local, format!("the folder flush failed: {e}")))?;
@@ -341,6 +341,17 @@ struct Tally<'a, C> {
     outcome: TreeOutcome,
     /// Objects refused for their signature while none has succeeded.
     unsigned: u32,
+    /// How a failed object is named (see [`Naming`]).
+    name: &'a Naming,
+}
+
+/// How a tree names an object that failed, as an [`ObjectFailure`]'s path and key: by
+/// default the item's own (an upload's file and key, a download's key and file).
+pub(crate) type Naming = dyn Fn(&Item) -> (PathBuf, String) + Send + Sync;
+
+/// The item's own path and key.
+pub(crate) fn as_listed(item: &Item) -> (PathBuf, String) {
+    (item.path.clone(), item.key.clone())
 }
 
 impl<C: ObjectClient> Tally<'_, C> {
@@ -400,15 +411,8 @@ impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> 
                 self.ctx.emit(o.event(&item));
             }
             Err(error) => {
-                let size = item.size;
-                self.failed(
-                    ObjectFailure {
-                        path: item.path,
-                        key: item.key,
-                        error,
-                    },
-                    size,
-                );
+                let (path, key) = (self.name)(&item);
+                self.failed(ObjectFailure { path, key, error }, item.size);
             }
         }
         Ok(())
@@ -430,6 +434,7 @@ pub(crate) async fn run<C, T, W, F, Fut>(
     mut found: mpsc::Receiver<Found>,
     weight: W,
     start: F,
+    name: &Naming,
 ) -> Result<TreeOutcome, Error>
 where
     C: ObjectClient,
@@ -447,6 +452,7 @@ where
         ctx: &ctx,
         outcome: TreeOutcome::default(),
         unsigned: 0,
+        name,
     };
     // The objects' cancel token: this run's cancels it, and so does a failure every object
     // would meet (without marking the run interrupted).

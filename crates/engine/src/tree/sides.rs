@@ -161,6 +161,8 @@ pub(crate) async fn report_only<C: ObjectClient>(
         ctx,
         outcome: TreeOutcome::default(),
         unsigned: 0,
+        // Only entries that cannot be transferred fail here, named as found.
+        name: &super::as_listed,
     };
     loop {
         let next = tokio::select! {
