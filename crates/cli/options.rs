@@ -261,6 +261,15 @@ pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError>
     })
 }
 
+/// The request options that read objects encrypted with the SSE-C key a flag gives
+/// (`--sse-c-key` down, `--source-sse-c-key` for a copy's source), if any.
+pub(crate) fn reading_with(key: &Option<String>) -> Result<RequestOptions, CliError> {
+    Ok(RequestOptions {
+        sse_customer_key: key.as_deref().map(sse_c_key).transpose()?,
+        ..Default::default()
+    })
+}
+
 /// `--part-size` of an upload or a copy, checked against S3's limits.
 pub(crate) fn part_size(flag: &Option<String>) -> Result<Option<u64>, CliError> {
     let part_size = size_flag("--part-size", flag)?;

@@ -9,14 +9,14 @@ use ferry_engine::{
     Copy, Download, Filters, ManagerConfig, ObjectSource, PlanWork, Shard, Source, Target,
     TreeCopy, TreeDownload, TreeUpload, Upload, as_folder,
 };
-use ferry_s3::{Directive, RequestOptions};
+use ferry_s3::Directive;
 
 use crate::args::{CpArgs, FilterFlags, Global};
 use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{
     copy_only, download_settings, manager_config, object_content_flags, object_options,
-    parse_exact_size, refuse_flags, sse_c_key, upload_settings,
+    parse_exact_size, reading_with, refuse_flags, sse_c_key, upload_settings,
 };
 use crate::output::Output;
 
@@ -332,15 +332,7 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
         bucket: src.bucket,
         key: src.key,
         version_id: args.version_id.clone(),
-        request: RequestOptions {
-            sse_customer_key: args
-                .object
-                .sse_c_key
-                .as_deref()
-                .map(sse_c_key)
-                .transpose()?,
-            ..Default::default()
-        },
+        request: reading_with(&args.object.sse_c_key)?,
         listed: None,
         range: args
             .range
@@ -408,14 +400,7 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         }
     }
     let tree = TreeCopy {
-        from_request: RequestOptions {
-            sse_customer_key: args
-                .source_sse_c_key
-                .as_deref()
-                .map(sse_c_key)
-                .transpose()?,
-            ..Default::default()
-        },
+        from_request: reading_with(&args.source_sse_c_key)?,
         metadata_directive,
         options: object_options(&args.object, None)?,
         settings: upload_settings(args)?,
@@ -563,15 +548,7 @@ fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
         bucket: src.bucket,
         prefix: src.key,
         root,
-        request: RequestOptions {
-            sse_customer_key: args
-                .object
-                .sse_c_key
-                .as_deref()
-                .map(sse_c_key)
-                .transpose()?,
-            ..Default::default()
-        },
+        request: reading_with(&args.object.sse_c_key)?,
         settings,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,

@@ -10,14 +10,13 @@ use ferry_engine::{
     Compare, DeletionsHeld, DownloadSettings, SyncAction, SyncCopy, SyncDown, SyncOutcome,
     SyncSettings, SyncUp, TreeCopy, TreeDownload, TreeUpload, UploadSettings,
 };
-use ferry_s3::RequestOptions;
 
 use crate::args::{Global, SyncArgs};
 use crate::client::{client_for, journal_dir, manager, parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{
     manager_config, new_object_flags, object_content_flags, object_options, part_size, range_size,
-    refuse_flags, sse_c_key,
+    reading_with, refuse_flags,
 };
 use crate::output::{LISTED_FAILURES, Output, secs};
 use crate::report::json_line;
@@ -70,7 +69,6 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     }
     let shard = crate::request::shard(&a.shard)?;
     let config = manager_config(a.concurrency, &a.memory_limit, &a.bwlimit, 32 << 20)?;
-    let key = a.object.sse_c_key.as_deref().map(sse_c_key).transpose()?;
     // Uploads and copies: in parts of --part-size.
     let uploads = || -> Result<UploadSettings, CliError> {
         Ok(UploadSettings {
@@ -128,10 +126,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 tree: TreeDownload {
                     filters,
                     shard,
-                    request: RequestOptions {
-                        sse_customer_key: key,
-                        ..Default::default()
-                    },
+                    request: reading_with(&a.object.sse_c_key)?,
                     settings: downloads,
                     ..TreeDownload::new(&url.bucket, &url.key, &a.dst)
                 },
@@ -155,14 +150,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 tree: TreeCopy {
                     filters,
                     shard,
-                    from_request: RequestOptions {
-                        sse_customer_key: a
-                            .source_sse_c_key
-                            .as_deref()
-                            .map(sse_c_key)
-                            .transpose()?,
-                        ..Default::default()
-                    },
+                    from_request: reading_with(&a.source_sse_c_key)?,
                     options: object_options(&a.object, None)?,
                     settings: uploads()?,
                     ..TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key)

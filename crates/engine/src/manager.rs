@@ -462,9 +462,6 @@ impl<C: ObjectClient> Manager<C> {
         keys: ResumeKeys,
     ) -> Result<Handle<UploadOutcome>, Error> {
         let (journal, settings) = self.resumable(journal_id)?;
-        let (bucket, key) = (journal.destination.bucket, journal.destination.key);
-        let mut options = ferry_s3::ObjectOptions::default();
-        options.request.sse_customer_key = keys.sse_customer_key;
         Ok(match journal.source.kind {
             // Its source's server and credentials are the caller's, not the journal's.
             SourceKind::Remote => {
@@ -484,10 +481,12 @@ impl<C: ObjectClient> Manager<C> {
                     )
                     .kept_for_resume(journal_id));
                 }
+                let mut options = ferry_s3::ObjectOptions::default();
+                options.request.sse_customer_key = keys.sse_customer_key;
                 self.upload(Upload {
                     source: Source::File(journal.source.path),
-                    bucket,
-                    key,
+                    bucket: journal.destination.bucket,
+                    key: journal.destination.key,
                     options,
                     settings,
                 })
@@ -502,19 +501,12 @@ impl<C: ObjectClient> Manager<C> {
                             "journal {journal_id} names a source {url} that is not s3://bucket/key"
                         ))
                     })?;
-                self.copy(Copy {
-                    from: ObjectSource {
-                        bucket: from_bucket.into(),
-                        key: from_key.into(),
-                        version_id: journal.source.version_id,
-                        sse_customer_key: keys.source_sse_customer_key,
-                        metadata_directive: Default::default(),
-                    },
-                    bucket,
-                    key,
-                    options,
+                self.copy(resumed_copy(
+                    journal,
+                    (from_bucket, from_key),
+                    keys,
                     settings,
-                })
+                ))
             }
         })
     }
@@ -548,21 +540,7 @@ impl<C: ObjectClient> Manager<C> {
                      with a manager of the server it names"
                 ))
             })?;
-        let mut options = ferry_s3::ObjectOptions::default();
-        options.request.sse_customer_key = keys.sse_customer_key;
-        let copy = Copy {
-            from: ObjectSource {
-                bucket: from_bucket.into(),
-                key: from_key.into(),
-                version_id: journal.source.version_id,
-                sse_customer_key: keys.source_sse_customer_key,
-                metadata_directive: Default::default(),
-            },
-            bucket: journal.destination.bucket,
-            key: journal.destination.key,
-            options,
-            settings,
-        };
+        let copy = resumed_copy(journal, (from_bucket, from_key), keys, settings);
         Ok(self.copy_from(source, copy))
     }
 
@@ -588,6 +566,30 @@ impl<C: ObjectClient> Manager<C> {
             settings.checksum = crate::multipart::mode_from_record(u)?;
         }
         Ok((journal, settings))
+    }
+}
+
+/// The copy of `from_bucket`/`from_key` that goes on with the upload `journal` began.
+fn resumed_copy(
+    journal: Journal,
+    (from_bucket, from_key): (&str, &str),
+    keys: ResumeKeys,
+    settings: UploadSettings,
+) -> Copy {
+    let mut options = ferry_s3::ObjectOptions::default();
+    options.request.sse_customer_key = keys.sse_customer_key;
+    Copy {
+        from: ObjectSource {
+            bucket: from_bucket.into(),
+            key: from_key.into(),
+            version_id: journal.source.version_id,
+            sse_customer_key: keys.source_sse_customer_key,
+            metadata_directive: Default::default(),
+        },
+        bucket: journal.destination.bucket,
+        key: journal.destination.key,
+        options,
+        settings,
     }
 }
 
