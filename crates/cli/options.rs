@@ -56,9 +56,13 @@ pub(crate) fn sse_c_key(v: &str) -> Result<SseCustomerKey, CliError> {
         Some(path) => {
             let raw = std::fs::read(path)
                 .map_err(|e| bad_input(format!("cannot read the SSE-C key file {path}: {e}")))?;
-            SseCustomerKey::new(&raw).map_err(bad_input)
+            SseCustomerKey::new(&raw).map_err(|e| bad_input(format!("{path}: {e}")))
         }
-        None => SseCustomerKey::from_base64(v).map_err(bad_input),
+        None => SseCustomerKey::from_base64(v).map_err(|e| {
+            bad_input(format!(
+                "{e}: give the 32-byte key in base64, or @FILE holding its raw bytes"
+            ))
+        }),
     }
 }
 
