@@ -10,7 +10,7 @@ use ferry_engine::{FileJournalStore, Mismatch, ResumeKeys, TreeOutcome, UploadOu
 use crate::args::{Global, ResumeArgs};
 use crate::client::{client, client_for, journal_dir, manager, source_global, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
-use crate::options::{manager_config, sse_c_key};
+use crate::options::{manager_config, refuse_flags, sse_c_key};
 use crate::output::{LISTED_FAILURES, Output, secs};
 use crate::report::{downloaded, json_line, uploaded};
 use crate::request::{Cp, Work};
@@ -177,20 +177,18 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
         .peek(&id)
         .map_err(bad_input)?
         .ok_or_else(|| bad_input(format!("no journal {id} in {}", dir.display())))?;
-    if journal.source.server().is_none()
-        && let Some(flag) = [
-            ("--source-endpoint-url", args.source_endpoint_url.is_some()),
-            ("--source-profile", args.source_profile.is_some()),
-            ("--source-region", args.source_region.is_some()),
-        ]
-        .into_iter()
-        .find_map(|(flag, given)| given.then_some(flag))
-    {
-        return Err(bad_input(format!(
-            "{flag} is for a copy from another server, and journal {id} is not one (its source \
-             is {})",
-            journal.source.path.display()
-        )));
+    if journal.source.server().is_none() {
+        refuse_flags(
+            &[
+                ("--source-endpoint-url", args.source_endpoint_url.is_some()),
+                ("--source-profile", args.source_profile.is_some()),
+                ("--source-region", args.source_region.is_some()),
+            ],
+            &format!(
+                "for a copy from another server, and journal {id} is not one (its source is {})",
+                journal.source.path.display()
+            ),
+        )?;
     }
     let keys = ResumeKeys {
         sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,

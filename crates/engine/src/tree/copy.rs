@@ -158,7 +158,12 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
     let held_mib = (total / 2 / MIB).max(1);
     let first_blocks = Arc::new(Semaphore::new(held_mib as usize));
     let threshold = tree.settings.plan.multipart_threshold.max(1);
-    let names = tree.clone();
+    // A failed copy is named by its source's URL (as `path`) and the key it was to have.
+    let naming = tree.clone();
+    let name = move |item: &Item| {
+        let url = format!("s3://{}/{}", naming.from_bucket, item.key);
+        (PathBuf::from(url), naming.key_for(&item.key))
+    };
     let start = move |ctx: Context<C>, item: Item| {
         let first_block = source.as_ref().map(|_| {
             let mib = item.size.saturating_add(1).min(threshold).div_ceil(MIB);
@@ -200,12 +205,6 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
             };
             outcome.map(|outcome| Copied { from: url, outcome })
         }
-    };
-    // A failed copy is named by its source's URL (as `path`) and the key it was to have.
-    let naming = names.clone();
-    let name = move |item: &Item| {
-        let url = format!("s3://{}/{}", naming.from_bucket, item.key);
-        (PathBuf::from(url), naming.key_for(&item.key))
     };
     run(ctx, found, weight, start, &name).await
 }
