@@ -25,10 +25,9 @@ pub(crate) fn parse_age(s: &str) -> Result<u64, String> {
     Ok(n * secs)
 }
 
-/// Prints uploads as a table, its columns as wide as their widest value (journal and upload
-/// ids vary in length from one server to another).
-fn print_table(uploads: &[UploadInProgress]) {
-    let rows: Vec<[String; 6]> = uploads
+/// Uploads as the rows of `uploads ls`'s table.
+fn rows(uploads: &[UploadInProgress]) -> Vec<[String; 6]> {
+    uploads
         .iter()
         .map(|u| {
             let (parts, bytes) = u.held.unwrap_or_default();
@@ -47,7 +46,12 @@ fn print_table(uploads: &[UploadInProgress]) {
                 format!("{}{plan}", u.key),
             ]
         })
-        .collect();
+        .collect()
+}
+
+/// The table under its header, each column as wide as its widest value (journal and upload
+/// ids vary in length from one server to another); counts align right, the key runs free.
+fn table(rows: &[[String; 6]]) -> String {
     let header = [
         "INITIATED",
         "PARTS",
@@ -57,30 +61,24 @@ fn print_table(uploads: &[UploadInProgress]) {
         "KEY",
     ]
     .map(String::from);
-    let width = |i: usize| {
-        rows.iter()
-            .chain([&header])
-            .map(|r| r[i].chars().count())
-            .max()
-            .unwrap_or(0)
-    };
-    let w: [usize; 5] = std::array::from_fn(width);
-    for r in [&header].into_iter().chain(&rows) {
-        println!(
-            "{:<w0$}  {:>w1$}  {:>w2$}  {:<w3$}  {:<w4$}  {}",
-            r[0],
-            r[1],
-            r[2],
-            r[3],
-            r[4],
-            r[5],
-            w0 = w[0],
-            w1 = w[1],
-            w2 = w[2],
-            w3 = w[3],
-            w4 = w[4],
-        );
+    let all: Vec<&[String; 6]> = std::iter::once(&header).chain(rows).collect();
+    let width = |i: usize| all.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
+    let mut out = String::new();
+    for r in all.iter() {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            let pad = if i == 5 { 0 } else { width(i) };
+            let cell = match i {
+                1 | 2 => format!("{cell:>pad$}"),
+                _ => format!("{cell:<pad$}"),
+            };
+            line.push_str(&cell);
+            line.push_str(if i == 5 { "" } else { "  " });
+        }
+        out.push_str(&line);
+        out.push('\n');
     }
+    out
 }
 
 pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError> {
@@ -113,7 +111,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                     );
                 }
             } else {
-                print_table(&uploads);
+                print!("{}", table(&rows(&uploads)));
             }
             Ok(())
         }
@@ -218,5 +216,31 @@ mod tests {
         assert_eq!(parse_age("30m"), Ok(1_800));
         assert!(parse_age("soon").is_err());
         assert!(parse_age("7").is_err());
+    }
+
+    #[test]
+    fn the_table_keeps_its_columns_in_line_whatever_the_ids() {
+        let row = |journal: &str, id: &str, key: &str| {
+            ["2026-12-03T20:14:53Z", "1", "4194304", journal, id, key].map(String::from)
+        };
+        let t = table(&[
+            row("up-35727d55a6e7e2b3dcaa", "4a0a19218e082a343a1b", "f"),
+            row("no", "x", "some/other key"),
+        ]);
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(lines.len(), 3, "{t}");
+        // Each column starts where its header does.
+        for (header, cells) in [
+            ("UPLOAD ID", ["4a0a1", "x "]),
+            ("KEY", ["f", "some/other key"]),
+        ] {
+            let at = lines[0].find(header).unwrap();
+            for (line, cell) in lines[1..].iter().zip(cells) {
+                assert_eq!(line.find(cell), Some(at), "{t}");
+            }
+        }
+        // Counts align right: they end where their header does.
+        let end = |line: &str, cell: &str| line.find(cell).map(|i| i + cell.len());
+        assert_eq!(end(lines[1], "4194304"), end(lines[0], "BYTES"), "{t}");
     }
 }
