@@ -2,8 +2,8 @@
 //! with GetObjectAcl and PutObjectAcl.
 
 use ferry_s3::{
-    AccessControlPolicy, AclSpec, GetObjectAclRequest, Grantee, Grants, ObjectClient,
-    PutObjectAclRequest, RequestOptions,
+    AccessControlPolicy, AclSpec, GetObjectAclRequest, Grantee, ObjectClient, PutObjectAclRequest,
+    RequestOptions,
 };
 
 use crate::args::{AclCmd, AclObject, AclSetArgs, Global};
@@ -86,16 +86,11 @@ async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result
 /// The one way of setting the ACL the flags give; two or none is refused before anything is
 /// sent (PutObjectAcl takes a canned ACL, grant headers or a body, never two of them).
 fn acl_spec(a: &AclSetArgs) -> Result<AclSpec, CliError> {
-    let grant_flags = [
-        ("--grant-read", &a.grant_read),
-        ("--grant-read-acp", &a.grant_read_acp),
-        ("--grant-write", &a.grant_write),
-        ("--grant-write-acp", &a.grant_write_acp),
-        ("--grant-full-control", &a.grant_full_control),
-    ];
+    let mut grant_flags = a.grants.given().to_vec();
+    grant_flags.push(("--grant-write", a.grant_write.is_some()));
     let granted: Vec<&str> = grant_flags
         .iter()
-        .filter(|(_, v)| v.is_some())
+        .filter(|(_, given)| *given)
         .map(|(f, _)| *f)
         .collect();
     let mut ways = Vec::new();
@@ -134,13 +129,7 @@ fn acl_spec(a: &AclSetArgs) -> Result<AclSpec, CliError> {
             "say what to set: --acl CANNED, --grant-* GRANTEES or --policy FILE",
         ));
     }
-    Ok(AclSpec::Grants(Grants {
-        read: grantees(&a.grant_read)?,
-        read_acp: grantees(&a.grant_read_acp)?,
-        write: grantees(&a.grant_write)?,
-        write_acp: grantees(&a.grant_write_acp)?,
-        full_control: grantees(&a.grant_full_control)?,
-    }))
+    Ok(AclSpec::Grants(a.grants.grants(grantees(&a.grant_write)?)?))
 }
 
 async fn set(global: &Global, a: AclSetArgs) -> Result<(), CliError> {

@@ -114,18 +114,8 @@ pub(crate) struct CpArgs {
     /// For a download, the size of each ranged GET (64KiB or more; default 16MiB).
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) part_size: Option<String>,
-    /// Requests in flight, all objects together, and parts of one object in flight. By
-    /// default, 128 requests, 8 parts of one object.
-    #[arg(long, value_name = "N", help_heading = "Transfer")]
-    pub(crate) concurrency: Option<u32>,
-    /// Memory for part and range buffers, all objects together, e.g. 128MiB. By default,
-    /// 256MiB for a stream from stdin, 32MiB otherwise.
-    #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
-    pub(crate) memory_limit: Option<String>,
-    /// Bytes per second, uploads and downloads together, e.g. 50MiB (a size per second). A
-    /// copy between servers counts its bytes once; a copy on one server moves none.
-    #[arg(long, value_name = "RATE", help_heading = "Transfer")]
-    pub(crate) bwlimit: Option<String>,
+    #[command(flatten, next_help_heading = "Transfer")]
+    pub(crate) budget: BudgetFlags,
     /// Checksum algorithm: crc64nvme (default), crc32, crc32c, sha1, sha256; md5 for
     /// Content-MD5 only; none for no checksum.
     #[arg(long, value_name = "ALG", help_heading = "Transfer")]
@@ -166,20 +156,8 @@ pub(crate) struct CpArgs {
     /// takes them from --content-type, --metadata, --tagging and the like.
     #[arg(long, value_name = "COPY|REPLACE", help_heading = "Copy")]
     pub(crate) metadata_directive: Option<String>,
-    /// Copy from another server: its endpoint URL. The bytes then pass through ferry (ranged
-    /// GETs into upload parts, in bounded memory, checked on both sides).
-    #[arg(long, value_name = "URL", help_heading = "Copy")]
-    pub(crate) source_endpoint_url: Option<String>,
-    /// Copy with other credentials for the source: their profile (the bytes then pass
-    /// through ferry).
-    #[arg(long, value_name = "PROFILE", help_heading = "Copy")]
-    pub(crate) source_profile: Option<String>,
-    /// The source's region, when it differs.
-    #[arg(long, value_name = "REGION", help_heading = "Copy")]
-    pub(crate) source_region: Option<String>,
-    /// The source's SSE-C key: 32 bytes in base64, or @FILE. Never logged.
-    #[arg(long, value_name = "KEY|@FILE", help_heading = "Copy")]
-    pub(crate) source_sse_c_key: Option<String>,
+    #[command(flatten, next_help_heading = "Copy")]
+    pub(crate) source: SourceFlags,
     /// Where upload journals live (else FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
     /// ~/.local/state/ferry).
     #[arg(long, value_name = "DIR", help_heading = "Resume")]
@@ -282,30 +260,10 @@ pub(crate) struct ResumeArgs {
     /// The SSE-C key the upload began with: 32 bytes in base64, or @FILE. Never logged.
     #[arg(long, value_name = "KEY|@FILE")]
     pub(crate) sse_c_key: Option<String>,
-    /// A copy's source SSE-C key. Never logged.
-    #[arg(long, value_name = "KEY|@FILE")]
-    pub(crate) source_sse_c_key: Option<String>,
-    /// A copy from another server: that server's endpoint URL, if not the one the journal
-    /// names.
-    #[arg(long, value_name = "URL")]
-    pub(crate) source_endpoint_url: Option<String>,
-    /// A copy from another server: the profile of the source's credentials, when they are
-    /// not the destination's.
-    #[arg(long, value_name = "PROFILE")]
-    pub(crate) source_profile: Option<String>,
-    /// A copy from another server: the source's region, when it differs.
-    #[arg(long, value_name = "REGION")]
-    pub(crate) source_region: Option<String>,
-    /// Requests in flight, and parts in flight (by default 128 and 8).
-    #[arg(long, value_name = "N")]
-    pub(crate) concurrency: Option<u32>,
-    /// Memory for part buffers, e.g. 128MiB (by default 32MiB). A copy from another server
-    /// holds a part larger than this in a temporary file.
-    #[arg(long, value_name = "SIZE")]
-    pub(crate) memory_limit: Option<String>,
-    /// Bytes per second, e.g. 50MiB.
-    #[arg(long, value_name = "RATE")]
-    pub(crate) bwlimit: Option<String>,
+    #[command(flatten)]
+    pub(crate) source: SourceFlags,
+    #[command(flatten)]
+    pub(crate) budget: BudgetFlags,
     #[command(flatten)]
     pub(crate) out: OutputFlags,
 }
@@ -390,21 +348,11 @@ pub(crate) struct AclSetArgs {
     /// aws-exec-read, bucket-owner-read or bucket-owner-full-control.
     #[arg(long, value_name = "CANNED")]
     pub(crate) acl: Option<String>,
-    /// Grant READ: id=ID, uri=URI or emailAddress=ADDR, comma-separated.
-    #[arg(long, value_name = "GRANTEES")]
-    pub(crate) grant_read: Option<String>,
-    /// Grant READ_ACP.
-    #[arg(long, value_name = "GRANTEES")]
-    pub(crate) grant_read_acp: Option<String>,
-    /// Grant WRITE.
+    #[command(flatten)]
+    pub(crate) grants: GrantFlags,
+    /// Grant WRITE (of the object's ACL, PutObjectAcl only).
     #[arg(long, value_name = "GRANTEES")]
     pub(crate) grant_write: Option<String>,
-    /// Grant WRITE_ACP.
-    #[arg(long, value_name = "GRANTEES")]
-    pub(crate) grant_write_acp: Option<String>,
-    /// Grant FULL_CONTROL.
-    #[arg(long, value_name = "GRANTEES")]
-    pub(crate) grant_full_control: Option<String>,
     /// An AccessControlPolicy document: the aws cli's JSON (as `acl get --json` prints it)
     /// or S3's XML.
     #[arg(long, value_name = "FILE")]
@@ -445,15 +393,8 @@ pub(crate) struct SyncArgs {
     /// to fit 10,000 parts); for downloads, the size of each ranged GET (64KiB or more).
     #[arg(long, value_name = "SIZE")]
     pub(crate) part_size: Option<String>,
-    /// Requests in flight, all objects together (default 128).
-    #[arg(long, value_name = "N")]
-    pub(crate) concurrency: Option<u32>,
-    /// Memory for part and range buffers, all objects together (default 32MiB).
-    #[arg(long, value_name = "SIZE")]
-    pub(crate) memory_limit: Option<String>,
-    /// Bytes per second, e.g. 50MiB.
-    #[arg(long, value_name = "RATE")]
-    pub(crate) bwlimit: Option<String>,
+    #[command(flatten)]
+    pub(crate) budget: BudgetFlags,
     /// Where upload journals live.
     #[arg(long, value_name = "DIR")]
     pub(crate) state_dir: Option<PathBuf>,
@@ -462,22 +403,11 @@ pub(crate) struct SyncArgs {
     /// shard I's when the CRC-32 of its UTF-8 bytes modulo N is I.
     #[arg(long, value_name = "I/N")]
     pub(crate) shard: Option<String>,
-    /// Prefix to prefix from another server: its endpoint URL (the bytes then pass through
-    /// ferry).
-    #[arg(long, value_name = "URL")]
-    pub(crate) source_endpoint_url: Option<String>,
-    /// Prefix to prefix with other credentials for the source: their profile.
-    #[arg(long, value_name = "PROFILE")]
-    pub(crate) source_profile: Option<String>,
-    /// The source's region, when it differs.
-    #[arg(long, value_name = "REGION")]
-    pub(crate) source_region: Option<String>,
-    /// The source's SSE-C key, prefix to prefix: 32 bytes in base64, or @FILE. Never logged.
-    #[arg(long, value_name = "KEY|@FILE")]
-    pub(crate) source_sse_c_key: Option<String>,
+    #[command(flatten)]
+    pub(crate) source: SourceFlags,
     #[command(flatten)]
     pub(crate) object: ObjectFlags,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
 }
 
@@ -512,18 +442,8 @@ pub(crate) struct ObjectFlags {
     /// Canned ACL, e.g. private or bucket-owner-full-control (not with --grant-*).
     #[arg(long, help_heading = "Object")]
     pub(crate) acl: Option<String>,
-    /// Grant READ: id=ID, uri=URI or emailAddress=ADDR, comma-separated.
-    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
-    pub(crate) grant_read: Option<String>,
-    /// Grant READ_ACP.
-    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
-    pub(crate) grant_read_acp: Option<String>,
-    /// Grant WRITE_ACP.
-    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
-    pub(crate) grant_write_acp: Option<String>,
-    /// Grant FULL_CONTROL.
-    #[arg(long, value_name = "GRANTEES", help_heading = "Object")]
-    pub(crate) grant_full_control: Option<String>,
+    #[command(flatten, next_help_heading = "Object")]
+    pub(crate) grants: GrantFlags,
     /// Server-side encryption: AES256 or aws:kms.
     #[arg(long, value_name = "ALG", help_heading = "Encryption")]
     pub(crate) sse: Option<String>,
@@ -533,6 +453,63 @@ pub(crate) struct ObjectFlags {
     /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.
     #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
     pub(crate) sse_c_key: Option<String>,
+}
+
+/// Grants to give a new object or an ACL (`cp`, `sync`, `acl set`).
+#[derive(Debug, Args)]
+pub(crate) struct GrantFlags {
+    /// Grant READ: id=ID, uri=URI or emailAddress=ADDR, comma-separated.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_read: Option<String>,
+    /// Grant READ_ACP.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_read_acp: Option<String>,
+    /// Grant WRITE_ACP.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_write_acp: Option<String>,
+    /// Grant FULL_CONTROL.
+    #[arg(long, value_name = "GRANTEES")]
+    pub(crate) grant_full_control: Option<String>,
+}
+
+/// What a transfer may hold at once and how fast it may go, for the whole process: the same
+/// flags on `cp`, `sync` and `resume`.
+#[derive(Debug, Default, Args)]
+pub(crate) struct BudgetFlags {
+    /// Requests in flight, all objects together, and parts of one object in flight. By
+    /// default, 128 requests, 8 parts of one object.
+    #[arg(long, value_name = "N")]
+    pub(crate) concurrency: Option<u32>,
+    /// Memory for part and range buffers, all objects together, e.g. 128MiB (by default 32MiB;
+    /// for `cp` from stdin, 256MiB). A copy from another server holds a part larger than this
+    /// in a temporary file.
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) memory_limit: Option<String>,
+    /// Bytes per second, uploads and downloads together, e.g. 50MiB (a size per second). A
+    /// copy between servers counts its bytes once; a copy on one server moves none.
+    #[arg(long, value_name = "RATE")]
+    pub(crate) bwlimit: Option<String>,
+}
+
+/// A copy's source, when it is not read as the destination is: the same flags on `cp`,
+/// `sync` and `resume`.
+#[derive(Debug, Args)]
+pub(crate) struct SourceFlags {
+    /// Copy from another server: its endpoint URL. The bytes then pass through ferry (ranged
+    /// GETs into upload parts, in bounded memory, checked on both sides). `resume` reads the
+    /// source at the endpoint its journal names, unless this is given.
+    #[arg(long, value_name = "URL")]
+    pub(crate) source_endpoint_url: Option<String>,
+    /// Copy with other credentials for the source: their profile (the bytes then pass
+    /// through ferry).
+    #[arg(long, value_name = "PROFILE")]
+    pub(crate) source_profile: Option<String>,
+    /// The source's region, when it differs.
+    #[arg(long, value_name = "REGION")]
+    pub(crate) source_region: Option<String>,
+    /// The source's SSE-C key: 32 bytes in base64, or @FILE. Never logged.
+    #[arg(long, value_name = "KEY|@FILE")]
+    pub(crate) source_sse_c_key: Option<String>,
 }
 
 /// Which paths of a tree take part: the same flags on `cp -r` and `sync`.

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use ferry_engine::{FileJournalStore, Manager, ManagerConfig};
 use ferry_s3::{AddressingStyle, ClientConfig, Env, Origins, Overrides, S3Client};
 
-use crate::args::Global;
+use crate::args::{Global, SourceFlags};
 use crate::exit::{CliError, bad_input};
 
 /// An `s3://bucket/key` location.
@@ -40,23 +40,24 @@ pub(crate) fn parse_s3_url(s: &str) -> Result<S3Url, CliError> {
 
 /// The global flags for a source on another server (or read with other credentials), when
 /// a source flag says so: `--source-endpoint-url`, `--source-profile`, `--source-region`.
-pub(crate) fn source_global(
-    global: &Global,
-    endpoint_url: &Option<String>,
-    profile: &Option<String>,
-    region: &Option<String>,
-) -> Option<Global> {
-    if endpoint_url.is_none() && profile.is_none() && region.is_none() {
+pub(crate) fn source_global(global: &Global, flags: &SourceFlags) -> Option<Global> {
+    let SourceFlags {
+        source_endpoint_url,
+        source_profile,
+        source_region,
+        ..
+    } = flags;
+    if source_endpoint_url.is_none() && source_profile.is_none() && source_region.is_none() {
         return None;
     }
     let mut source = global.clone();
-    if let Some(e) = endpoint_url {
+    if let Some(e) = source_endpoint_url {
         source.endpoint_url = Some(e.clone());
     }
-    if let Some(p) = profile {
+    if let Some(p) = source_profile {
         source.profile = Some(p.clone());
     }
-    if let Some(r) = region {
+    if let Some(r) = source_region {
         source.region = Some(r.clone());
     }
     Some(source)

@@ -13,7 +13,7 @@ use ferry_s3::{
     RequestOptions, ServerSideEncryption, SseCustomerKey,
 };
 
-use crate::args::{CpArgs, ObjectFlags};
+use crate::args::{BudgetFlags, CpArgs, GrantFlags, ObjectFlags};
 use crate::exit::{CliError, bad_input};
 
 /// Parses a size: a number of bytes with an optional binary suffix (K, KiB, KB, M, MiB, MB,
@@ -41,6 +41,30 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     Ok((value * mult as f64).round() as u64)
 }
 
+impl GrantFlags {
+    /// Each grant flag, with whether it was given.
+    pub(crate) fn given(&self) -> [(&'static str, bool); 4] {
+        [
+            ("--grant-read", self.grant_read.is_some()),
+            ("--grant-read-acp", self.grant_read_acp.is_some()),
+            ("--grant-write-acp", self.grant_write_acp.is_some()),
+            ("--grant-full-control", self.grant_full_control.is_some()),
+        ]
+    }
+
+    /// The grants the flags give, with `write` (which only `acl set` takes).
+    pub(crate) fn grants(&self, write: Vec<Grantee>) -> Result<Grants, CliError> {
+        Ok(Grants {
+            read: grantees(&self.grant_read)?,
+            read_acp: grantees(&self.grant_read_acp)?,
+            write,
+            write_acp: grantees(&self.grant_write_acp)?,
+            full_control: grantees(&self.grant_full_control)?,
+        })
+    }
+}
+
+/// The grantees of one `--grant-*` flag: `id=…`, `uri=…` or `emailAddress=…`, comma-separated.
 pub(crate) fn grantees(list: &Option<String>) -> Result<Vec<Grantee>, CliError> {
     let Some(list) = list else {
         return Ok(Vec::new());
@@ -108,10 +132,9 @@ pub(crate) fn new_object_flags(args: &ObjectFlags) -> Vec<(&'static str, bool)> 
     flags.extend([
         ("--storage-class", args.storage_class.is_some()),
         ("--acl", args.acl.is_some()),
-        ("--grant-read", args.grant_read.is_some()),
-        ("--grant-read-acp", args.grant_read_acp.is_some()),
-        ("--grant-write-acp", args.grant_write_acp.is_some()),
-        ("--grant-full-control", args.grant_full_control.is_some()),
+    ]);
+    flags.extend(args.grants.given());
+    flags.extend([
         ("--sse", args.sse.is_some()),
         ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
     ]);
@@ -137,10 +160,13 @@ pub(crate) fn copy_only(args: &CpArgs) -> Result<(), CliError> {
     refuse_flags(
         &[
             ("--metadata-directive", args.metadata_directive.is_some()),
-            ("--source-endpoint-url", args.source_endpoint_url.is_some()),
-            ("--source-profile", args.source_profile.is_some()),
-            ("--source-region", args.source_region.is_some()),
-            ("--source-sse-c-key", args.source_sse_c_key.is_some()),
+            (
+                "--source-endpoint-url",
+                args.source.source_endpoint_url.is_some(),
+            ),
+            ("--source-profile", args.source.source_profile.is_some()),
+            ("--source-region", args.source.source_region.is_some()),
+            ("--source-sse-c-key", args.source.source_sse_c_key.is_some()),
         ],
         "for copies between S3 locations",
     )
@@ -222,13 +248,7 @@ pub(crate) fn object_options(
         tagging,
         sse,
         acl: flags.acl.clone(),
-        grants: Grants {
-            read: grantees(&flags.grant_read)?,
-            read_acp: grantees(&flags.grant_read_acp)?,
-            write_acp: grantees(&flags.grant_write_acp)?,
-            full_control: grantees(&flags.grant_full_control)?,
-            write: Vec::new(),
-        },
+        grants: flags.grants.grants(Vec::new())?,
         request: RequestOptions {
             sse_customer_key: flags.sse_c_key.as_deref().map(sse_c_key).transpose()?,
             ..Default::default()
@@ -320,17 +340,17 @@ pub(crate) fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<u64>, C
 
 /// The budgets the flags ask for: `--concurrency` (requests in flight, and parts of one
 /// object), `--memory-limit` (`memory` by default), `--bwlimit`.
-pub(crate) fn manager_config(
-    concurrency: Option<u32>,
-    memory_limit: &Option<String>,
-    bwlimit: &Option<String>,
-    memory: u64,
-) -> Result<ManagerConfig, CliError> {
+pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<ManagerConfig, CliError> {
+    let BudgetFlags {
+        concurrency,
+        memory_limit,
+        bwlimit,
+    } = flags;
     let mut config = ManagerConfig {
         memory_limit: memory,
         ..Default::default()
     };
-    if let Some(c) = concurrency {
+    if let Some(c) = *concurrency {
         if c == 0 || c > 1024 {
             return Err(bad_input("--concurrency: give 1 to 1024"));
         }

@@ -122,7 +122,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         }
     };
     let memory = if stream { STREAM_MEMORY } else { FILE_MEMORY };
-    let manager = manager_config(args.concurrency, &args.memory_limit, &args.bwlimit, memory)?;
+    let manager = manager_config(&args.budget, memory)?;
     Ok(Cp {
         work,
         manager,
@@ -387,12 +387,7 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
     let src = parse_s3_url(&args.src)?;
     let dst = parse_s3_url(&args.dst)?;
     let metadata_directive = copy_directive(args)?;
-    let source = source_global(
-        global,
-        &args.source_endpoint_url,
-        &args.source_profile,
-        &args.source_region,
-    );
+    let source = source_global(global, &args.source);
     if source.is_none() {
         on_the_server(args)?;
         if src.bucket == dst.bucket {
@@ -400,7 +395,7 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         }
     }
     let tree = TreeCopy {
-        from_request: reading_with(&args.source_sse_c_key)?,
+        from_request: reading_with(&args.source.source_sse_c_key)?,
         metadata_directive,
         options: object_options(&args.object, None)?,
         settings: upload_settings(args)?,
@@ -464,6 +459,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
             key: src.key,
             version_id: args.version_id.clone(),
             sse_customer_key: args
+                .source
                 .source_sse_c_key
                 .as_deref()
                 .map(sse_c_key)
@@ -475,12 +471,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         options: object_options(&args.object, None)?,
         settings: upload_settings(args)?,
     };
-    let Some(source) = source_global(
-        global,
-        &args.source_endpoint_url,
-        &args.source_profile,
-        &args.source_region,
-    ) else {
+    let Some(source) = source_global(global, &args.source) else {
         on_the_server(args)?;
         return Ok(Work::Copy {
             copy,

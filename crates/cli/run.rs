@@ -180,9 +180,12 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     if journal.source.server().is_none() {
         refuse_flags(
             &[
-                ("--source-endpoint-url", args.source_endpoint_url.is_some()),
-                ("--source-profile", args.source_profile.is_some()),
-                ("--source-region", args.source_region.is_some()),
+                (
+                    "--source-endpoint-url",
+                    args.source.source_endpoint_url.is_some(),
+                ),
+                ("--source-profile", args.source.source_profile.is_some()),
+                ("--source-region", args.source.source_region.is_some()),
             ],
             &format!(
                 "for a copy from another server, and journal {id} is not one (its source is {})",
@@ -193,17 +196,13 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     let keys = ResumeKeys {
         sse_customer_key: args.sse_c_key.as_deref().map(sse_c_key).transpose()?,
         source_sse_customer_key: args
+            .source
             .source_sse_c_key
             .as_deref()
             .map(sse_c_key)
             .transpose()?,
     };
-    let config = manager_config(
-        args.concurrency,
-        &args.memory_limit,
-        &args.bwlimit,
-        32 << 20,
-    )?;
+    let config = manager_config(&args.budget, 32 << 20)?;
     let mut global = global.clone();
     global.endpoint_url = Some(journal.destination.endpoint.clone());
     let manager = manager(client(&global).await?, config, Some(dir))?;
@@ -212,14 +211,9 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     // destination's credentials unless others are given.
     let resumed = match journal.source.server() {
         Some(server) => {
-            let endpoint = args.source_endpoint_url.clone().or(Some(server));
-            let source = source_global(
-                &global,
-                &endpoint,
-                &args.source_profile,
-                &args.source_region,
-            )
-            .expect("an endpoint is given");
+            let mut recorded = global.clone();
+            recorded.endpoint_url = Some(server);
+            let source = source_global(&recorded, &args.source).unwrap_or(recorded);
             let source = manager.sibling(Arc::new(client(&source).await?));
             manager.resume_from(&source, &id, keys)
         }

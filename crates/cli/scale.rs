@@ -4,7 +4,7 @@
 
 use ferry_engine::{FinishOutcome, Handle, ObjectSource, PlanUpload, WorkOutcome};
 
-use crate::args::{FinishArgs, Global, PlanArgs};
+use crate::args::{BudgetFlags, FinishArgs, Global, PlanArgs};
 use crate::client::{client_for, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, size_flag};
@@ -36,7 +36,7 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
         plan_key: at.map(|u| u.key),
         ..base
     };
-    let config = manager_config(None, &None, &None, 32 << 20)?;
+    let config = manager_config(&BudgetFlags::default(), 32 << 20)?;
     let manager = manager(client_for(global, None).await?, config, None)?;
     let output = Output::new(&a.out, false);
     let (result, interrupted) = output.run(manager.plan_upload(request)).await;
@@ -94,7 +94,7 @@ pub(crate) async fn worker(output: Output, handle: Handle<WorkOutcome>) -> Resul
 /// `ferry finish PLAN`.
 pub(crate) async fn finish(global: &Global, a: FinishArgs) -> Result<(), CliError> {
     let at = parse_s3_url(&a.plan)?;
-    let config = manager_config(None, &None, &None, 32 << 20)?;
+    let config = manager_config(&BudgetFlags::default(), 32 << 20)?;
     let manager = manager(client_for(global, None).await?, config, None)?;
     let output = Output::new(&a.out, false);
     let (result, interrupted) = output.run(manager.finish(&at.bucket, &at.key)).await;

@@ -40,12 +40,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         dry_run: a.dry_run,
         max_delete: a.max_delete,
     };
-    let source = source_global(
-        global,
-        &a.source_endpoint_url,
-        &a.source_profile,
-        &a.source_region,
-    );
+    let source = source_global(global, &a.source);
     let direction = match (a.src.starts_with("s3://"), a.dst.starts_with("s3://")) {
         (false, true) => SyncAction::Upload,
         (true, false) => SyncAction::Download,
@@ -62,13 +57,13 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
              between two S3 locations",
         ));
     }
-    if direction != SyncAction::Copy && a.source_sse_c_key.is_some() {
+    if direction != SyncAction::Copy && a.source.source_sse_c_key.is_some() {
         return Err(bad_input(
             "--source-sse-c-key is for a sync between two S3 locations",
         ));
     }
     let shard = crate::request::shard(&a.shard)?;
-    let config = manager_config(a.concurrency, &a.memory_limit, &a.bwlimit, 32 << 20)?;
+    let config = manager_config(&a.budget, 32 << 20)?;
     // Uploads and copies: in parts of --part-size.
     let uploads = || -> Result<UploadSettings, CliError> {
         Ok(UploadSettings {
@@ -150,7 +145,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 tree: TreeCopy {
                     filters,
                     shard,
-                    from_request: reading_with(&a.source_sse_c_key)?,
+                    from_request: reading_with(&a.source.source_sse_c_key)?,
                     options: object_options(&a.object, None)?,
                     settings: uploads()?,
                     ..TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key)

@@ -387,25 +387,6 @@ impl<C: ObjectClient> PartSource<C> for CopyParts {
     fn send(&self, job: &Arc<Job<C>>, part: Part) -> BoxFuture<'static, Result<Done, Error>> {
         Box::pin(copy_part(job.clone(), self.0.clone(), part))
     }
-
-    fn intact(
-        &self,
-        record: &PartRecord,
-        (_, len): (u64, u64),
-    ) -> BoxFuture<'static, Result<bool, Error>> {
-        pinned_part_intact(record, len)
-    }
-}
-
-/// Whether a recorded part of an object a copy reads is intact: it has no local bytes to
-/// re-read, and the source's ETag (in its identity) vouches for them; what the destination
-/// holds is checked by ListParts and the combined checksum.
-pub(crate) fn pinned_part_intact(
-    record: &PartRecord,
-    len: u64,
-) -> BoxFuture<'static, Result<bool, Error>> {
-    let same = record.size == len;
-    Box::pin(async move { Ok(same) })
 }
 
 /// The error of a request pinned to `etag` of `url` that failed with 412: the source changed.

@@ -26,11 +26,11 @@ use futures_util::future::BoxFuture;
 
 use crate::checksum::ChecksumMode;
 use crate::context::Context;
-use crate::copy::{Copy, changed_during_copy, pinned_part_intact, same_as_source};
+use crate::copy::{Copy, changed_during_copy, same_as_source};
 use crate::download::{Download, DownloadSettings, Target, answered_range};
 use crate::error::{Error, Failure};
 use crate::job::Job;
-use crate::journal::{PartRecord, SourceIdentity};
+use crate::journal::SourceIdentity;
 use crate::multipart::{Done, Part, PartSource, Start, start_or_resume};
 use crate::outcome::UploadOutcome;
 use crate::pipe::pipe;
@@ -194,14 +194,6 @@ impl<C: ObjectClient, D: ObjectClient> PartSource<C> for RemoteParts<D> {
                 })?;
             send_fetched_part(job, part.upload_id, part.number, data).await
         })
-    }
-
-    fn intact(
-        &self,
-        record: &PartRecord,
-        (_, len): (u64, u64),
-    ) -> BoxFuture<'static, Result<bool, Error>> {
-        pinned_part_intact(record, len)
     }
 }
 
