@@ -193,6 +193,17 @@ impl Output {
                 }
                 return;
             }
+            Event::PassedOver { what, why } => {
+                if self.quiet {
+                    return;
+                }
+                let line = format!("ferry: warning: skipping {what}: {why}");
+                match bar {
+                    Some(bar) => bar.suspend(|| eprintln!("{line}")),
+                    None => eprintln!("{line}"),
+                }
+                return;
+            }
             _ => return,
         };
         match bar {
@@ -236,6 +247,7 @@ impl Output {
                             | Event::ObjectDownloaded(_)
                             | Event::ObjectCopied { .. }
                             | Event::ObjectFailed { .. }
+                            | Event::PassedOver { .. }
                             | Event::Synced { .. }
                     ) {
                         self.emit_json(&event_json(e));

@@ -362,6 +362,14 @@ fn settle(
     Err(engine_error(&e, false, kept))
 }
 
+/// `, N passed over` for entries a tree passed over (each named in a warning), or nothing.
+pub(crate) fn passed_over(n: u64) -> String {
+    match n {
+        0 => String::new(),
+        n => format!(", {n} passed over"),
+    }
+}
+
 /// Prints a tree's summary (begun at `started`; `dry_run`: what it would move) and turns its
 /// failures into the exit code.
 fn tally(
@@ -378,15 +386,17 @@ fn tally(
             serde_json::json!({
                 "objects": o.objects, "done": o.done, "failed": o.failed.len(),
                 "kept": o.kept, "bytes": o.bytes, "reused": o.reused, "seconds": elapsed,
+                "passed_over": o.passed_over,
                 "interrupted": o.interrupted, "stopped": o.stopped, "dry_run": dry_run,
             }),
         ));
     } else if dry_run && o.is_complete() {
         output.say(&format!(
-            "(dry run) {verb}: {} object{}, {} bytes; nothing was {}",
+            "(dry run) {verb}: {} object{}, {} bytes{}; nothing was {}",
             o.objects,
             if o.objects == 1 { "" } else { "s" },
             o.bytes,
+            passed_over(o.passed_over),
             if verb == "upload" { "sent" } else { "written" },
         ));
         return Ok(());
@@ -398,10 +408,11 @@ fn tally(
             String::new()
         };
         output.say(&format!(
-            "{verb}: {} object{}, {} bytes{reused} in {elapsed:.1} s ({:.1} MiB/s)",
+            "{verb}: {} object{}, {} bytes{reused}{} in {elapsed:.1} s ({:.1} MiB/s)",
             o.done,
             if o.done == 1 { "" } else { "s" },
             o.bytes,
+            passed_over(o.passed_over),
             o.bytes.saturating_sub(o.reused) as f64 / f64::from(1u32 << 20) / elapsed.max(1e-3),
         ));
     }

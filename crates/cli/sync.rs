@@ -197,16 +197,17 @@ fn summary(
                 verb: moved, "bytes": bytes, "skipped": o.skipped, "deleted": o.deleted,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
                 "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": t.interrupted,
-                "seconds": secs(started),
+                "seconds": secs(started), "passed_over": t.passed_over,
             }),
         ));
     } else {
         output.say(&format!(
-            "sync{}: {moved} {verb} ({bytes} bytes), {} unchanged, {} deleted, {} failed in {:.1} s",
+            "sync{}: {moved} {verb} ({bytes} bytes), {} unchanged, {} deleted, {} failed{} in {:.1} s",
             if o.dry_run { " (dry run)" } else { "" },
             o.skipped,
             o.deleted,
             t.failed.len() + o.delete_failed.len(),
+            crate::run::passed_over(t.passed_over),
             secs(started)
         ));
     }

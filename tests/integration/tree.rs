@@ -351,7 +351,8 @@ fn a_file_name_that_cannot_be_a_key_fails_alone() {
 
 /// A file the walk may not read (its folder can be listed but not entered by this user) fails
 /// as an object, named, with exit 1: an upload sends the others, and `sync --delete` deletes
-/// nothing, so the object stored under its key stays. A link to nothing is skipped.
+/// nothing, so the object stored under its key stays (a dry run says the same). A link to
+/// nothing is passed over.
 #[test]
 fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -384,6 +385,10 @@ fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
         }
         c.args(args).output().expect("running ferry")
     };
+    // A dry run says so too, before anything is done.
+    let o = as_user(&["sync", "--delete", "--dry-run", src.to_str().unwrap(), &url]);
+    expect_exit(&o, 1, "locked/a.txt");
+    expect_exit(&o, 1, "nothing was deleted");
     let o = as_user(&["sync", "--delete", src.to_str().unwrap(), &url]);
     expect_exit(&o, 1, "locked/a.txt");
     expect_exit(&o, 1, "nothing was deleted");
@@ -399,6 +404,92 @@ fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
     let there = boto3_tree(server, &bucket, "q/");
     assert_eq!(there.keys().collect::<Vec<_>>(), ["q/ok.txt"]);
     mode(&src.join("locked"), 0o755).unwrap();
+}
+
+/// What is no file to send or write (a link to nothing, a pipe, a key ending in / that holds
+/// bytes) is passed over, named with why, and counted in the summary, both ways; the tree
+/// exits 0. One the filters leave out is not named.
+#[test]
+fn what_is_no_file_is_passed_over_named_and_counted() {
+    let (server, _client, bucket) = seaweed_bucket("tree-passed-over");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    make_tree(&src, &[("ok.txt", 100)]);
+    std::os::unix::fs::symlink("nowhere", src.join("gone")).unwrap();
+    std::os::unix::fs::symlink("nowhere", src.join("left-out")).unwrap();
+    let made = Command::new("mkfifo")
+        .arg(src.join("pipe"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let src_arg = src.to_str().unwrap();
+    let url = format!("s3://{bucket}/p/");
+    let up = ["cp", "-r", src_arg, &url, "--exclude", "left-*"];
+    let o = ferry(server, home.path(), &up);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let gone = format!("ferry: warning: skipping {src_arg}/gone: a link to nothing (");
+    let pipe = format!("ferry: warning: skipping {src_arg}/pipe: not a regular file");
+    assert!(err.contains(&gone) && err.contains(&pipe), "{}", text(&o));
+    assert!(!err.contains("left-out"), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("upload: 1 object, 100 bytes, 2 passed over in"),
+        "{}",
+        text(&o)
+    );
+    let stored = boto3_tree(server, &bucket, "p/");
+    assert_eq!(stored.keys().collect::<Vec<_>>(), ["p/ok.txt"]);
+
+    // The same through --json: an event each, and the count in the summary.
+    let o = ferry(server, home.path(), &[&up[..], &["--json"]].concat());
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut passed: Vec<String> = lines
+        .iter()
+        .filter(|l| l["event"] == "passed_over")
+        .map(|l| l["what"].as_str().unwrap().to_string())
+        .collect();
+    passed.sort();
+    assert_eq!(
+        passed,
+        [format!("{src_arg}/gone"), format!("{src_arg}/pipe")]
+    );
+    let summary = lines.iter().find(|l| l["event"] == "summary").unwrap();
+    assert_eq!(summary["passed_over"], 2, "{summary}");
+
+    // Down: a key ending in / that holds bytes cannot be a file; a sync says so too. (moto
+    // keeps such an object; SeaweedFS makes it an empty folder.)
+    let moto = ferry_testkit::moto();
+    let bucket = ferry_testkit::unique_bucket("tree-passed-over");
+    let client = ferry_testkit::s3_client(moto).unwrap();
+    rt().block_on(async {
+        let made = ferry_s3::CreateBucketRequest {
+            bucket: bucket.clone(),
+        };
+        client.create_bucket(&made).await.unwrap();
+        for (key, body) in [("p/ok.txt", vec![7; 100]), ("p/dir/", vec![1, 2, 3])] {
+            client.put_object(put(&bucket, key, body)).await.unwrap();
+        }
+    });
+    let back = home.path().join("back");
+    let url = format!("s3://{bucket}/p/");
+    let o = ferry(moto, home.path(), &["sync", &url, back.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    let marker = format!(
+        "ferry: warning: skipping s3://{bucket}/p/dir/: a key ending in / cannot be a file (3 bytes)"
+    );
+    assert!(err.contains(&marker), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("0 failed, 1 passed over in"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(local_tree(&back).keys().collect::<Vec<_>>(), ["ok.txt"]);
 }
 
 #[test]

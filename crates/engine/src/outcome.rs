@@ -164,6 +164,12 @@ pub struct TreeOutcome {
     pub failed: Vec<ObjectFailure>,
     /// Objects kept to resume: journaled uploads, partial downloads.
     pub kept: u64,
+    /// Entries passed over, each reported by an [`Event::PassedOver`]: links to nothing or
+    /// back to a folder above them, files that are not regular ones, keys ending in `/` that
+    /// hold bytes. They are neither objects nor failures.
+    ///
+    /// [`Event::PassedOver`]: crate::Event::PassedOver
+    pub passed_over: u64,
     /// The run was cancelled before every object ended.
     pub interrupted: bool,
     /// A failure every other object would meet too (a missing bucket, rejected credentials,

@@ -310,6 +310,15 @@ pub enum Event {
         /// Only reported, not done.
         dry_run: bool,
     },
+    /// A tree passed over an entry that is no object to transfer, and no failure: a link to
+    /// nothing or back to a folder above it, a file that is not a regular one (a socket, a
+    /// device, a pipe), a key ending in `/` that holds bytes. The others go on.
+    PassedOver {
+        /// Its path, or `s3://bucket/key`.
+        what: String,
+        /// Why it is passed over.
+        why: String,
+    },
     /// An object of a tree failed; the others go on.
     ObjectFailed {
         /// The local file; for a copy, its source's `s3://bucket/key` URL.

@@ -106,6 +106,7 @@ pub(crate) fn selected(
             let key = match &f {
                 Found::Item(i) => Some(&i.key),
                 Found::Bad(b) if !b.key.is_empty() => Some(&b.key),
+                Found::PassedOver(p) if !p.key.is_empty() => Some(&p.key),
                 _ => None,
             };
             let left_out =

@@ -145,6 +145,19 @@ pub(crate) enum Found {
     Bad(ObjectFailure),
     /// The walk or listing itself failed: nothing more is started.
     Fatal(Error),
+    /// An entry that is no object to transfer, and no failure either: reported, not counted.
+    PassedOver(PassedOver),
+}
+
+/// An entry a walk or listing passes over: a link to nothing or back to a folder above it,
+/// a file that is not a regular one, a key ending in `/` that holds bytes.
+#[derive(Debug)]
+pub(crate) struct PassedOver {
+    /// Its key, for the filters (empty when they have ruled on it already).
+    pub(crate) key: String,
+    /// Its path, or `s3://bucket/key`.
+    pub(crate) what: String,
+    pub(crate) why: String,
 }
 
 /// Uploads a folder in `ctx`.
@@ -379,6 +392,15 @@ impl<C: ObjectClient> Tally<'_, C> {
         });
         self.outcome.failed.push(f);
     }
+
+    /// Reports an entry passed over, and counts it.
+    fn passed_over(&mut self, p: PassedOver) {
+        self.outcome.passed_over += 1;
+        self.ctx.emit(Event::PassedOver {
+            what: p.what,
+            why: p.why,
+        });
+    }
 }
 
 impl<C> Tally<'_, C> {
@@ -476,6 +498,7 @@ where
                 tally.outcome.objects += 1;
                 tally.failed(f, 0);
             }
+            Some(Found::PassedOver(p)) => tally.passed_over(p),
             Some(Found::Item(item)) => {
                 let want = weight(&item).clamp(1, shared.parts_per_object.min(width));
                 let held = loop {

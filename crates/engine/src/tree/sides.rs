@@ -179,6 +179,7 @@ pub(crate) async fn report_only<C: ObjectClient>(
                 tally.outcome.objects += 1;
                 tally.failed(f, 0);
             }
+            Some(Found::PassedOver(p)) => tally.passed_over(p),
             Some(Found::Item(i)) => {
                 tally.outcome.objects += 1;
                 tally.outcome.bytes += i.size;

@@ -10,11 +10,10 @@ use std::path::{Path, PathBuf};
 
 use ferry_s3::{ListObjectsRequest, ObjectClient};
 use tokio::sync::mpsc;
-use tracing::warn;
 
 use super::filter::Filters;
 use super::keys::{Folders, key_for, path_for};
-use super::{Found, Item};
+use super::{Found, Item, PassedOver};
 use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::ObjectFailure;
@@ -46,6 +45,8 @@ struct Entry {
     /// What it is, links followed; an error if that cannot be read (the entry then fails as
     /// an object, so that a sync does not take it for gone).
     meta: std::io::Result<std::fs::Metadata>,
+    /// It is a link to nothing (gone, or a loop of links): passed over, not failed.
+    dangling: bool,
 }
 
 impl Walk {
@@ -86,18 +87,19 @@ impl Walk {
             let e = e?;
             let name = e.file_name();
             // Links followed: what they point at.
-            let meta = match std::fs::metadata(e.path()) {
-                Err(err) if e.file_type().is_ok_and(|t| t.is_symlink()) && leads_nowhere(&err) => {
-                    warn!("skipping {}: a link to nothing ({err})", e.path().display());
-                    continue;
-                }
-                meta => meta,
-            };
+            let meta = std::fs::metadata(e.path());
+            let dangling = meta.as_ref().is_err_and(leads_nowhere)
+                && e.file_type().is_ok_and(|t| t.is_symlink());
             let mut order = name.as_bytes().to_vec();
             if meta.as_ref().is_ok_and(|m| m.is_dir()) {
                 order.push(b'/');
             }
-            entries.push(Entry { name, order, meta });
+            entries.push(Entry {
+                name,
+                order,
+                meta,
+                dangling,
+            });
         }
         entries.sort_by(|a, b| b.order.cmp(&a.order));
         Ok(entries)
@@ -116,13 +118,21 @@ impl Iterator for Walk {
             };
             let rel = folder.rel.join(&entry.name);
             let path = self.root.join(&rel);
+            let key = || key_for(&self.prefix, &rel).unwrap_or_default();
             let meta = match entry.meta {
                 Ok(meta) => meta,
+                Err(e) if entry.dangling => {
+                    return Some(Found::PassedOver(PassedOver {
+                        key: key(),
+                        what: path.display().to_string(),
+                        why: format!("a link to nothing ({e})"),
+                    }));
+                }
                 // A file there may not be read: the tree fails it, and a sync keeps what the
                 // other side holds under its key.
                 Err(e) => {
                     return Some(Found::Bad(ObjectFailure {
-                        key: key_for(&self.prefix, &rel).unwrap_or_default(),
+                        key: key(),
                         error: Error::local(format!("cannot read {}", path.display()), e),
                         path,
                     }));
@@ -137,11 +147,12 @@ impl Iterator for Walk {
                     continue;
                 }
                 if self.stack.iter().any(|f| f.id == id) {
-                    warn!(
-                        "skipping {}: a link back to a folder above it",
-                        path.display()
-                    );
-                    continue;
+                    // Its key is a folder's: the filters ruled on it above.
+                    return Some(Found::PassedOver(PassedOver {
+                        key: String::new(),
+                        what: path.display().to_string(),
+                        why: "a link back to a folder above it".to_string(),
+                    }));
                 }
                 match self.read(&rel) {
                     Ok(left) => self.stack.push(Folder { rel, id, left }),
@@ -156,8 +167,11 @@ impl Iterator for Walk {
                 continue;
             }
             if !meta.is_file() {
-                warn!("skipping {}: not a regular file", path.display());
-                continue;
+                return Some(Found::PassedOver(PassedOver {
+                    key: key(),
+                    what: path.display().to_string(),
+                    why: "not a regular file".to_string(),
+                }));
             }
             let key = key_for(&self.prefix, &rel).and_then(|k| {
                 ferry_s3::validate_key(&k)
@@ -273,22 +287,20 @@ pub(crate) fn list<C: ObjectClient>(
                             path,
                         }),
                     },
-                    Ok(None) => {
-                        if o.size > 0 {
-                            warn!(
-                                "skipping s3://{}/{}: a key ending in / cannot be a file",
-                                req.bucket, o.key
-                            );
-                        }
-                        continue;
-                    }
+                    // A folder marker, as consoles make them: nothing to write.
+                    Ok(None) if o.size == 0 => continue,
+                    Ok(None) => Found::PassedOver(PassedOver {
+                        what: format!("s3://{}/{}", req.bucket, o.key),
+                        why: format!("a key ending in / cannot be a file ({} bytes)", o.size),
+                        key: o.key,
+                    }),
                     Err(why) => Found::Bad(ObjectFailure {
                         path: root.clone(),
                         key: o.key,
                         error: Error::invalid(why),
                     }),
                 };
-                any = true;
+                any |= !matches!(found, Found::PassedOver(_));
                 if tx.send(found).await.is_err() {
                     return;
                 }
@@ -334,8 +346,49 @@ mod tests {
                 Found::Item(i) => i.key,
                 Found::Bad(b) => format!("bad {}", b.path.display()),
                 Found::Fatal(e) => format!("fatal {e}"),
+                Found::PassedOver(p) => format!("passed over {} ({}): {}", p.what, p.key, p.why),
             })
             .collect()
+    }
+
+    /// What is not a file to send is passed over, named with why, and keyed for the filters:
+    /// a link to nothing, a loop of links, a pipe, a link back to a folder above it.
+    #[test]
+    fn what_is_no_file_is_passed_over_with_why() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::write(root.join("a.txt"), "a").unwrap();
+        symlink("nowhere", root.join("b-gone")).unwrap();
+        symlink("c-loop", root.join("c-loop")).unwrap();
+        rustix::fs::mkfifoat(rustix::fs::CWD, root.join("d-pipe"), 0o600.into()).unwrap();
+        std::fs::create_dir(root.join("e")).unwrap();
+        symlink("..", root.join("e/up")).unwrap();
+        let shown = |s: &str| s.replace(&root.display().to_string(), "R");
+        let all: Vec<String> = keys(root, &Filters::default())
+            .iter()
+            .map(|k| shown(k))
+            .collect();
+        assert_eq!(all.len(), 5, "{all:#?}");
+        assert_eq!(all[0], "p/a.txt");
+        assert!(
+            all[1].starts_with("passed over R/b-gone (p/b-gone): a link to nothing ("),
+            "{}",
+            all[1]
+        );
+        assert!(
+            all[2].starts_with("passed over R/c-loop (p/c-loop): a link to nothing ("),
+            "{}",
+            all[2]
+        );
+        assert_eq!(
+            all[3],
+            "passed over R/d-pipe (p/d-pipe): not a regular file"
+        );
+        assert_eq!(
+            all[4],
+            "passed over R/e/up (): a link back to a folder above it"
+        );
     }
 
     #[test]

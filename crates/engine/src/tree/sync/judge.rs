@@ -91,7 +91,7 @@ pub(super) fn start<C: ObjectClient>(
             if same {
                 merged.skipped += 1;
                 sides.report(&ctx, SyncAction::Skip, &a, dry_run);
-            } else if !send(&ctx, &sides, a, dry_run, &tx, &mut merged).await {
+            } else if !send(a, &tx, &mut merged).await {
                 break;
             }
         }
@@ -275,20 +275,9 @@ pub(super) struct Merged {
     pub(super) listing_failed: bool,
 }
 
-/// Sends a source item to the transfers (or, in a dry run, reports it); false when the
-/// transfers have stopped.
-pub(super) async fn send<C: ObjectClient>(
-    ctx: &Context<C>,
-    sides: &Sides,
-    i: Item,
-    dry_run: bool,
-    tx: &mpsc::Sender<Found>,
-    merged: &mut Merged,
-) -> bool {
-    // A transfer made reports its end as any tree's object does; a dry run reports it here.
-    if dry_run {
-        sides.report(ctx, sides.transfer(), &i, dry_run);
-    }
+/// Sends a source item to the transfers (in a dry run, to the report of them); false when
+/// the transfers have stopped.
+pub(super) async fn send(i: Item, tx: &mpsc::Sender<Found>, merged: &mut Merged) -> bool {
     merged.planned.0 += 1;
     merged.planned.1 += i.size;
     tx.send(Found::Item(i)).await.is_ok()

@@ -28,8 +28,9 @@ async fn next(rx: &mut mpsc::Receiver<Found>, tx: &mpsc::Sender<Found>) -> Next 
         match rx.recv().await {
             None => return Next::End,
             Some(Found::Item(i)) => return Next::Item(i),
-            Some(Found::Bad(b)) => {
-                let _ = tx.send(Found::Bad(b)).await;
+            // The transfers report them.
+            Some(f @ (Found::Bad(_) | Found::PassedOver(_))) => {
+                let _ = tx.send(f).await;
             }
             Some(Found::Fatal(e)) => return Next::Failed(e),
         }
@@ -125,7 +126,7 @@ pub(super) async fn merge<C: ObjectClient>(
                             sides.report(ctx, SyncAction::Skip, &a, settings.dry_run);
                         }
                         Some(false) => {
-                            if !send(ctx, sides, a, settings.dry_run, &tx, &mut merged).await {
+                            if !send(a, &tx, &mut merged).await {
                                 break 'merge;
                             }
                         }
@@ -149,7 +150,7 @@ pub(super) async fn merge<C: ObjectClient>(
         let (head_s, head_d) = (head(&s, true), head(&d, false));
         for k in gone(&waiting_s, head_d.as_deref()) {
             let i = waiting_s.remove(&k).expect("waiting");
-            if !send(ctx, sides, i, settings.dry_run, &tx, &mut merged).await {
+            if !send(i, &tx, &mut merged).await {
                 break 'merge;
             }
         }

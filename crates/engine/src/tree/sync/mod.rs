@@ -274,15 +274,9 @@ where
         )
     };
     let transfers = if settings.dry_run {
-        // Nothing moves: the merge's transfers are only reported.
-        let mut rx = rx;
-        let mut failed = None;
-        while let Some(f) = rx.recv().await {
-            if let Found::Fatal(e) = f {
-                failed = Some(e);
-            }
-        }
-        failed.map_or(Ok(TreeOutcome::default()), Err)
+        // Nothing moves: the merge's transfers are only reported, and what cannot be read
+        // fails as it would.
+        super::sides::report_only(&ctx, rx, &sides).await
     } else {
         transfer(ctx.clone(), rx).await
     };
