@@ -436,7 +436,8 @@ pub(crate) struct ObjectFlags {
     /// Storage class, e.g. STANDARD_IA.
     #[arg(long, help_heading = "Object")]
     pub(crate) storage_class: Option<String>,
-    /// Tags, as k1=v1&k2=v2.
+    /// Tags, as k1=v1&k2=v2, with %XX escapes decoded (%26 for &, %3D for =), as the aws
+    /// cli takes them.
     #[arg(long, help_heading = "Object")]
     pub(crate) tagging: Option<String>,
     /// Canned ACL, e.g. private or bucket-owner-full-control (not with --grant-*).

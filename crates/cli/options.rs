@@ -64,6 +64,29 @@ impl GrantFlags {
     }
 }
 
+/// The tags of `--tagging`: `k1=v1&k2=v2`, each key and value with its `%XX` escapes
+/// decoded, as the aws cli's `--tagging` takes them (`%26` for `&`, `%3D` for `=`); a `+` is
+/// a plus.
+fn tags(t: &str) -> Result<Vec<(String, String)>, CliError> {
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|d| d.into_owned())
+            .map_err(|_| {
+                bad_input(format!(
+                    "--tagging: {s:?} is not UTF-8 once its %XX escapes are decoded"
+                ))
+            })
+    };
+    t.split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            Ok((decode(k)?, decode(v)?))
+        })
+        .collect()
+}
+
 /// The grantees of one `--grant-*` flag: `id=…`, `uri=…` or `emailAddress=…`, comma-separated.
 pub(crate) fn grantees(list: &Option<String>) -> Result<Vec<Grantee>, CliError> {
     let Some(list) = list else {
@@ -203,14 +226,7 @@ pub(crate) fn object_options(
         metadata.insert(k.trim().to_ascii_lowercase(), v.to_string());
     }
     let tagging = match &flags.tagging {
-        Some(t) => t
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .map(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                (k.to_string(), v.to_string())
-            })
-            .collect(),
+        Some(t) => tags(t)?,
         None => Vec::new(),
     };
     let sse = match flags.sse.as_deref() {
@@ -474,5 +490,28 @@ mod tests {
             let e = parse_exact_size(ambiguous).unwrap_err();
             assert!(e.contains("not an exact size"), "{ambiguous}: {e}");
         }
+    }
+
+    #[test]
+    fn tags_decode_their_escapes_and_keep_a_plus() {
+        let t = tags("k 1=v 1&k2=a%2Bb&k3=x+y&eq=a%3Db%26c&empty=&bare").unwrap();
+        let want = [
+            ("k 1", "v 1"),
+            ("k2", "a+b"),
+            ("k3", "x+y"),
+            ("eq", "a=b&c"),
+            ("empty", ""),
+            ("bare", ""),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(t, want);
+        let e = tags("k=%FF").unwrap_err();
+        assert!(
+            matches!(&e, CliError::BadInput(e) if e.to_string().contains("not UTF-8")),
+            "{e:?}"
+        );
     }
 }

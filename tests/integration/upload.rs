@@ -483,7 +483,7 @@ except botocore.exceptions.ClientError:
             "--cache-control",
             "max-age=300",
             "--tagging",
-            "project=ferry&team=storage",
+            "project=ferry&team=storage&path=a%2Fb%3Dc%26d&plus=x+y",
             "--json",
         ],
     );
@@ -509,7 +509,12 @@ except botocore.exceptions.ClientError:
     .unwrap();
     assert_eq!(
         tags,
-        serde_json::json!([["project", "ferry"], ["team", "storage"]])
+        serde_json::json!([
+            ["path", "a/b=c&d"],
+            ["plus", "x+y"],
+            ["project", "ferry"],
+            ["team", "storage"]
+        ])
     );
 }
 
