@@ -194,7 +194,8 @@ fn summary(
         output.emit_json(&json_line(
             "summary",
             serde_json::json!({
-                verb: moved, "bytes": bytes, "skipped": o.skipped, "deleted": o.deleted,
+                verb: moved, "bytes": bytes, "reused": t.reused, "skipped": o.skipped,
+                "deleted": o.deleted,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
                 "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": t.interrupted,
                 "seconds": secs(started), "passed_over": t.passed_over,
@@ -202,8 +203,12 @@ fn summary(
         ));
     } else {
         output.say(&format!(
-            "sync{}: {moved} {verb} ({bytes} bytes), {} unchanged, {} deleted, {} failed{} in {:.1} s",
+            "sync{}: {moved} {verb} ({bytes} bytes{}), {} unchanged, {} deleted, {} failed{} in {:.1} s",
             if o.dry_run { " (dry run)" } else { "" },
+            match t.reused {
+                0 => String::new(),
+                r => format!(", {r} resumed"),
+            },
             o.skipped,
             o.deleted,
             t.failed.len() + o.delete_failed.len(),
