@@ -184,11 +184,13 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
         dst.key.push_str(&name.to_string_lossy());
     }
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
-    if args.verify.is_some() || args.version_id.is_some() {
-        return Err(bad_input(
-            "--verify and --version-id are for downloads; an upload is always checked",
-        ));
-    }
+    refuse_flags(
+        &[
+            ("--verify", args.verify.is_some()),
+            ("--version-id", args.version_id.is_some()),
+        ],
+        "for reading an object (a download, or a copy's source); an upload is always checked",
+    )?;
     copy_only(args)?;
     let settings = upload_settings(args)?;
     let expected_size = args
@@ -373,11 +375,14 @@ fn copy_directive(args: &CpArgs) -> Result<Directive, CliError> {
             flags.join(", ")
         )));
     }
-    if args.verify.is_some() || args.expected_size.is_some() || args.direct_io.is_some() {
-        return Err(bad_input(
-            "--verify, --expected-size and --direct-io are not for copies: a copy is always checked and writes no file",
-        ));
-    }
+    refuse_flags(
+        &[
+            ("--verify", args.verify.is_some()),
+            ("--expected-size", args.expected_size.is_some()),
+            ("--direct-io", args.direct_io.is_some()),
+        ],
+        "not for copies: a copy is always checked and writes no file",
+    )?;
     Ok(directive)
 }
 

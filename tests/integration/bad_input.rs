@@ -255,6 +255,16 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             "--sign-payload is for bodies ferry sends",
         ),
         (
+            "--verify on an upload",
+            vec!["cp", f, &dst, "--verify", "require"],
+            "--verify is for reading an object",
+        ),
+        (
+            "--verify on a copy",
+            vec!["cp", &dst, &changed_dst, "--verify", "require"],
+            "--verify is not for copies",
+        ),
+        (
             "--exclude without --recursive",
             vec!["cp", f, &dst, "--exclude", "*.log"],
             "give -r to copy a folder or a prefix",
