@@ -13,7 +13,7 @@ use ferry_s3::{
     RequestOptions, ServerSideEncryption, SseCustomerKey,
 };
 
-use crate::args::{BudgetFlags, CpArgs, GrantFlags, ObjectFlags};
+use crate::args::{BudgetFlags, CpArgs, GrantFlags, ObjectFlags, SourceFlags};
 use crate::exit::{CliError, bad_input};
 
 /// Parses a size: a number of bytes with an optional binary suffix (K, KiB, KB, M, MiB, MB,
@@ -61,6 +61,18 @@ impl GrantFlags {
             write_acp: grantees(&self.grant_write_acp)?,
             full_control: grantees(&self.grant_full_control)?,
         })
+    }
+}
+
+impl SourceFlags {
+    /// The flags that put a copy's source on another server (or behind other credentials),
+    /// each with whether it was given.
+    pub(crate) fn server(&self) -> [(&'static str, bool); 3] {
+        [
+            ("--source-endpoint-url", self.source_endpoint_url.is_some()),
+            ("--source-profile", self.source_profile.is_some()),
+            ("--source-region", self.source_region.is_some()),
+        ]
     }
 }
 
@@ -180,19 +192,10 @@ pub(crate) fn object_content_flags(args: &ObjectFlags) -> [(&'static str, bool);
 
 /// Refuses the flags that only a copy between S3 locations takes.
 pub(crate) fn copy_only(args: &CpArgs) -> Result<(), CliError> {
-    refuse_flags(
-        &[
-            ("--metadata-directive", args.metadata_directive.is_some()),
-            (
-                "--source-endpoint-url",
-                args.source.source_endpoint_url.is_some(),
-            ),
-            ("--source-profile", args.source.source_profile.is_some()),
-            ("--source-region", args.source.source_region.is_some()),
-            ("--source-sse-c-key", args.source.source_sse_c_key.is_some()),
-        ],
-        "for copies between S3 locations",
-    )
+    let mut flags = vec![("--metadata-directive", args.metadata_directive.is_some())];
+    flags.extend(args.source.server());
+    flags.push(("--source-sse-c-key", args.source.source_sse_c_key.is_some()));
+    refuse_flags(&flags, "for copies between S3 locations")
 }
 
 /// Bad input naming every flag of `flags` that was given: "--a, --b are `why`".

@@ -179,14 +179,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
         .ok_or_else(|| bad_input(format!("no journal {id} in {}", dir.display())))?;
     if journal.source.server().is_none() {
         refuse_flags(
-            &[
-                (
-                    "--source-endpoint-url",
-                    args.source.source_endpoint_url.is_some(),
-                ),
-                ("--source-profile", args.source.source_profile.is_some()),
-                ("--source-region", args.source.source_region.is_some()),
-            ],
+            &args.source.server(),
             &format!(
                 "for a copy from another server, and journal {id} is not one (its source is {})",
                 journal.source.path.display()

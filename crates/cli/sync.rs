@@ -51,16 +51,10 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             ));
         }
     };
-    if source.is_some() && direction != SyncAction::Copy {
-        return Err(bad_input(
-            "--source-endpoint-url, --source-profile and --source-region are for a sync \
-             between two S3 locations",
-        ));
-    }
-    if direction != SyncAction::Copy && a.source.source_sse_c_key.is_some() {
-        return Err(bad_input(
-            "--source-sse-c-key is for a sync between two S3 locations",
-        ));
+    if direction != SyncAction::Copy {
+        let mut flags = a.source.server().to_vec();
+        flags.push(("--source-sse-c-key", a.source.source_sse_c_key.is_some()));
+        refuse_flags(&flags, "for a sync between two S3 locations")?;
     }
     let shard = crate::request::shard(&a.shard)?;
     let config = manager_config(&a.budget, 32 << 20)?;

@@ -265,6 +265,11 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             "--verify is not for copies",
         ),
         (
+            "--source-profile on a sync up",
+            vec!["sync", d, &prefix, "--source-profile", "other"],
+            "--source-profile is for a sync between two S3 locations",
+        ),
+        (
             "--exclude without --recursive",
             vec!["cp", f, &dst, "--exclude", "*.log"],
             "give -r to copy a folder or a prefix",
