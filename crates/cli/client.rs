@@ -2,7 +2,7 @@
 //! describe (endpoint, region, profile, addressing, TLS, timeouts), with credentials found
 //! before anything is sent, and the manager that runs transfers through it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferry_engine::{FileJournalStore, Manager, ManagerConfig};
@@ -178,18 +178,53 @@ pub(crate) fn state_dir(dir: Option<PathBuf>) -> Result<PathBuf, CliError> {
         .ok_or_else(|| bad_input("no folder for journals: set HOME or give --state-dir"))
 }
 
-/// The folder journals go in, for a transfer that would keep one: as [`state_dir`], but with
-/// no folder to be had (no HOME, as under some service managers) it runs without journals,
-/// and cannot resume, rather than not at all.
-pub(crate) fn journal_dir(dir: Option<PathBuf>) -> Option<PathBuf> {
-    let found = state_dir(dir).ok();
-    if found.is_none() {
+/// The folder journals go in, for a transfer that would keep one: as [`state_dir`], made if
+/// need be and found writable. With no folder to be had (no HOME, as under some service
+/// managers), or a default one that cannot be written (a read-only home in a container), it
+/// runs without journals, and cannot resume, rather than not at all; a folder given
+/// (`--state-dir`, `FERRY_STATE_DIR`) that cannot be written is bad input, before anything is
+/// sent.
+pub(crate) fn journal_dir(dir: Option<PathBuf>) -> Result<Option<PathBuf>, CliError> {
+    let given = dir.is_some() || std::env::var_os("FERRY_STATE_DIR").is_some_and(|d| !d.is_empty());
+    let Ok(found) = state_dir(dir) else {
         tracing::warn!(
             "no folder for journals (set HOME or give --state-dir): this transfer cannot resume \
              if it is cut off"
         );
+        return Ok(None);
+    };
+    match writable(&found) {
+        Ok(()) => Ok(Some(found)),
+        Err(e) if given => Err(bad_input(format!(
+            "cannot keep journals in {}: {e}; give a folder ferry can write (--state-dir or \
+             FERRY_STATE_DIR)",
+            found.display()
+        ))),
+        Err(e) => {
+            tracing::warn!(
+                "cannot keep journals in {} ({e}): this transfer cannot resume if it is cut \
+                 off; give --state-dir for a folder ferry can write",
+                found.display()
+            );
+            Ok(None)
+        }
     }
-    found
+}
+
+/// Makes `dir` (0700) if it is not there, and checks a file can be made in it.
+fn writable(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
+    let probe = dir.join(format!(".ferry-probe-{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&probe)?;
+    std::fs::remove_file(&probe)
 }
 
 /// A manager through `client` with `config`, journaling in `journal` when given.

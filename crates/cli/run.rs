@@ -24,7 +24,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
         output,
     } = cp;
     let journal = if work.journaled() {
-        journal_dir(dir)
+        journal_dir(dir)?
     } else {
         None
     };

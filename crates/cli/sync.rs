@@ -76,7 +76,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     // journals; a download resumes from its partial files.
     let journal = match direction {
         SyncAction::Download => None,
-        _ => journal_dir(a.state_dir.clone()),
+        _ => journal_dir(a.state_dir.clone())?,
     };
     let (bucket, result, interrupted) = match direction {
         SyncAction::Upload => {

@@ -113,6 +113,52 @@ fn an_upload_with_no_home_runs_without_a_journal() {
     assert!(boto3_uploads(server, &bucket).is_empty());
 }
 
+/// A home where journals cannot be kept (read-only, as in some containers) is as no home: the
+/// upload runs without a journal, saying so. A folder given for them that cannot be written
+/// is bad input (exit 2), refused before anything is sent.
+#[test]
+fn an_upload_whose_journals_cannot_be_kept() {
+    let (server, bucket, home, file, body) = crate::to_send("up-ro-home", 20 * MIB, 72);
+    let up = |key: &str, vars: &[(&str, &str)], extra: &[&str]| {
+        crate::ferry_command(server.env(), home.path())
+            .envs(vars.iter().copied())
+            .args([
+                "cp",
+                file.to_str().unwrap(),
+                &format!("s3://{bucket}/{key}"),
+            ])
+            .args(["--part-size", "5MiB", "--no-progress"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    // /proc takes no folder, not even root's.
+    let o = up("f.bin", &[("HOME", "/proc")], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains(
+            "cannot keep journals in /proc/.local/state/ferry (No such file or directory (os error 2)): this transfer cannot resume"
+        ),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        crate::boto3_object(server, &bucket, "f.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    for (vars, extra) in [
+        (&[("FERRY_STATE_DIR", "/proc/journals")][..], &[][..]),
+        (&[][..], &["--state-dir", "/proc/journals"][..]),
+    ] {
+        let o = up("g.bin", vars, extra);
+        crate::expect_exit(&o, 2, "cannot keep journals in /proc/journals: ");
+        crate::expect_exit(&o, 2, "give a folder ferry can write");
+    }
+    let stored = crate::tree::boto3_tree(server, &bucket, "");
+    assert_eq!(stored.keys().collect::<Vec<_>>(), ["f.bin"]);
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
 #[test]
 fn a_256_mib_file_uploads_identical() {
     let (server, _client, bucket) = seaweed_bucket("up-256");
