@@ -36,7 +36,10 @@ impl CliError {
             CliError::Interrupted(e) => (INTERRUPTED, e),
             CliError::ReaderGone => return ExitCode::from(READER_GONE),
         };
-        eprintln!("ferry: error: {e:#}");
+        eprintln!(
+            "ferry: error: {}",
+            crate::output::shown(&format!("{e:#}"), true)
+        );
         ExitCode::from(code)
     }
 }

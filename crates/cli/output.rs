@@ -19,6 +19,26 @@ const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 /// failed).
 pub(crate) const LISTED_FAILURES: usize = 20;
 
+/// `text` as it may reach a terminal: names come from the server and the disk, and a key
+/// holding an escape sequence must not move the cursor or retitle the window. Control
+/// characters are shown escaped (`\u{1b}`, `\t`), new lines too unless `lines` (a message of
+/// several lines, whose line breaks are ferry's own).
+pub(crate) fn shown(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
+    let escaped = |c: char| c.is_control() && !(lines && c == '\n');
+    if !text.chars().any(escaped) {
+        return text.into();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if escaped(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out.into()
+}
+
 /// Seconds since `start`, for rates.
 pub(crate) fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64().max(1e-3)
@@ -34,10 +54,12 @@ pub(crate) struct LogLine;
 impl std::io::Write for LogLine {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
         // The log formats each event whole and writes it at once.
-        let shown = SHOWN.lock().map(|b| b.clone()).unwrap_or_default();
-        match shown {
-            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
-            None => std::io::stderr().write_all(buf)?,
+        let text = String::from_utf8_lossy(buf);
+        let line = shown(&text, true);
+        let bar = SHOWN.lock().map(|b| b.clone()).unwrap_or_default();
+        match bar {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(line.as_bytes()))?,
+            None => std::io::stderr().write_all(line.as_bytes())?,
         }
         Ok(buf.len())
     }
@@ -131,6 +153,7 @@ impl Output {
         if self.json || self.quiet {
             return;
         }
+        let line = shown(line, false);
         if self.data_on_stdout {
             eprintln!("{line}");
         } else {
@@ -187,6 +210,7 @@ impl Output {
                     "ferry: failed: s3://{bucket}/{key} ({}): {error}",
                     path.display()
                 );
+                let line = shown(&line, false);
                 match bar {
                     Some(bar) => bar.suspend(|| eprintln!("{line}")),
                     None => eprintln!("{line}"),
@@ -198,6 +222,7 @@ impl Output {
                     return;
                 }
                 let line = format!("ferry: warning: skipping {what}: {why}");
+                let line = shown(&line, false);
                 match bar {
                     Some(bar) => bar.suspend(|| eprintln!("{line}")),
                     None => eprintln!("{line}"),
@@ -397,5 +422,19 @@ async fn interrupt() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
         () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_reach_the_terminal_escaped() {
+        assert_eq!(shown("plain ünï", false), "plain ünï");
+        assert_eq!(shown("a\u{1b}[2Jb\tc", false), "a\\u{1b}[2Jb\\tc");
+        assert_eq!(shown("two\nlines\u{7}", false), "two\\nlines\\u{7}");
+        assert_eq!(shown("two\nlines\u{7}", true), "two\nlines\\u{7}");
+        assert_eq!(shown("c1\u{9b}31m", true), "c1\\u{9b}31m");
     }
 }

@@ -211,7 +211,10 @@ fn summary(
         ));
     }
     for f in &o.delete_failed {
-        eprintln!("ferry: failed: {}", f.error);
+        eprintln!(
+            "ferry: failed: {}",
+            crate::output::shown(&f.error.to_string(), false)
+        );
     }
     if t.interrupted {
         return Err(CliError::Interrupted(anyhow::anyhow!(

@@ -6,6 +6,7 @@ use ferry_engine::{ManagerConfig, UploadInProgress};
 use crate::args::{Global, UploadsCmd};
 use crate::client::{client, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
+use crate::output::shown;
 use crate::report::json_line;
 
 /// Parses `7d`, `12h`, `30m`, `45s`.
@@ -43,7 +44,7 @@ fn rows(uploads: &[UploadInProgress]) -> Vec<[String; 6]> {
                 held(bytes),
                 resumable,
                 u.upload_id.clone(),
-                format!("{}{plan}", u.key),
+                format!("{}{plan}", shown(&u.key, false)),
             ]
         })
         .collect()
@@ -157,7 +158,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             };
             let mut refused = Vec::new();
             for (key, id, listed) in &chosen {
-                let what = format!("s3://{}/{key} upload {id}", url.bucket);
+                let what = format!("s3://{}/{} upload {id}", url.bucket, shown(key, false));
                 // A planned upload is given up only when named.
                 let give_up = format!(
                     "`ferry uploads abort s3://{}/{key} --upload-id {id}` gives it up, with its plan",

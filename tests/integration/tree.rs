@@ -408,7 +408,8 @@ fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
 
 /// What is no file to send or write (a link to nothing, a pipe, a key ending in / that holds
 /// bytes) is passed over, named with why, and counted in the summary, both ways; the tree
-/// exits 0. One the filters leave out is not named.
+/// exits 0. One the filters leave out is not named. A key's control characters are shown
+/// escaped.
 #[test]
 fn what_is_no_file_is_passed_over_named_and_counted() {
     let (server, _client, bucket) = seaweed_bucket("tree-passed-over");
@@ -471,7 +472,12 @@ fn what_is_no_file_is_passed_over_named_and_counted() {
             bucket: bucket.clone(),
         };
         client.create_bucket(&made).await.unwrap();
-        for (key, body) in [("p/ok.txt", vec![7; 100]), ("p/dir/", vec![1, 2, 3])] {
+        let keys = [
+            ("p/ok.txt", vec![7; 100]),
+            ("p/dir/", vec![1, 2, 3]),
+            ("p/esc\u{1b}[2Jx", vec![9]),
+        ];
+        for (key, body) in keys {
             client.put_object(put(&bucket, key, body)).await.unwrap();
         }
     });
@@ -484,12 +490,15 @@ fn what_is_no_file_is_passed_over_named_and_counted() {
         "ferry: warning: skipping s3://{bucket}/p/dir/: a key ending in / cannot be a file (3 bytes)"
     );
     assert!(err.contains(&marker), "{}", text(&o));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("0 failed, 1 passed over in"),
-        "{}",
-        text(&o)
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("0 failed, 1 passed over in"), "{}", text(&o));
+    // A name's control characters reach the terminal escaped; the file keeps its name.
+    assert!(out.contains("/p/esc\\u{1b}[2Jx to "), "{}", text(&o));
+    assert!(!text(&o).contains('\u{1b}'), "{}", text(&o));
+    assert_eq!(
+        local_tree(&back).keys().collect::<Vec<_>>(),
+        ["esc\u{1b}[2Jx", "ok.txt"]
     );
-    assert_eq!(local_tree(&back).keys().collect::<Vec<_>>(), ["ok.txt"]);
 }
 
 #[test]
