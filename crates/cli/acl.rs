@@ -10,6 +10,7 @@ use crate::args::{AclCmd, AclObject, AclSetArgs, Global};
 use crate::client::{client, parse_s3_url};
 use crate::exit::{CliError, bad_input};
 use crate::options::grantees;
+use crate::output::shown;
 
 pub(crate) async fn run(global: &Global, cmd: AclCmd) -> Result<(), CliError> {
     match cmd {
@@ -59,10 +60,11 @@ async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result
         );
         return Ok(());
     }
-    match &policy.owner_display_name {
-        Some(name) => println!("owner: {} ({name})", policy.owner_id),
-        None => println!("owner: {}", policy.owner_id),
-    }
+    let owner = match &policy.owner_display_name {
+        Some(name) => format!("owner: {} ({name})", policy.owner_id),
+        None => format!("owner: {}", policy.owner_id),
+    };
+    println!("{}", shown(&owner, false));
     let rows: Vec<(String, &str)> = policy
         .grants
         .iter()
@@ -72,10 +74,15 @@ async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result
                 Grantee::Uri(v) => format!("uri={v}"),
                 Grantee::Email(v) => format!("emailAddress={v}"),
             };
-            (who, g.permission.as_str())
+            (shown(&who, false).into_owned(), g.permission.as_str())
         })
         .collect();
-    let width = rows.iter().map(|(w, _)| w.len()).max().unwrap_or(0).max(7);
+    let width = rows
+        .iter()
+        .map(|(w, _)| w.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(7);
     println!("{:width$}  PERMISSION", "GRANTEE");
     for (who, p) in rows {
         println!("{who:width$}  {p}");
