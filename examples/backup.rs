@@ -113,6 +113,13 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     for f in &files.failed {
         eprintln!("file failed: {}: {}", f.path.display(), f.error);
     }
+    if files.passed_over > 0 {
+        // Each one is named by an `Event::PassedOver` on the tree's handle.
+        eprintln!(
+            "{} entries passed over: links to nothing, or not regular files",
+            files.passed_over
+        );
+    }
     if files.interrupted || interrupted {
         println!(
             "interrupted: {} of {} files done, {} kept to resume; run again to finish",
