@@ -222,7 +222,9 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     {
         return Err(cannot_resume(e, &id, &journal));
     }
-    let src = journal.source.path.display().to_string();
+    let src = remote_object(&journal)
+        .map(|(object, _)| object)
+        .unwrap_or_else(|| journal.source.path.display().to_string());
     let noun = match journal.source.kind {
         ferry_engine::SourceKind::File => Noun::Upload { stream: false },
         ferry_engine::SourceKind::Object => Noun::Copy {
@@ -270,20 +272,25 @@ fn cannot_resume(e: &ferry_engine::Error, id: &str, journal: &ferry_engine::Jour
 /// The source of a journaled transfer as `ferry cp` takes it (a file, `s3://bucket/key`), and
 /// for a copy from another server the flag that names its server.
 fn cp_source(journal: &ferry_engine::Journal) -> (String, String) {
-    let path = journal.source.path.to_string_lossy();
-    let Some(server) = journal.source.server() else {
-        return (shell_quote(&path), String::new());
-    };
-    match path
-        .strip_prefix(server.as_str())
-        .and_then(|p| p.strip_prefix('/'))
-    {
-        Some(object) => (
-            shell_quote(&format!("s3://{object}")),
+    match remote_object(journal) {
+        Some((object, server)) => (
+            shell_quote(&object),
             format!(" --source-endpoint-url {}", shell_quote(&server)),
         ),
-        None => (shell_quote(&path), String::new()),
+        None => (
+            shell_quote(&journal.source.path.to_string_lossy()),
+            String::new(),
+        ),
     }
+}
+
+/// For a copy from another server, its source as `s3://bucket/key` and the server's endpoint
+/// (the journal records the object's URL there, `http://host/bucket/key`).
+fn remote_object(journal: &ferry_engine::Journal) -> Option<(String, String)> {
+    let server = journal.source.server()?;
+    let path = journal.source.path.to_string_lossy();
+    let object = path.strip_prefix(server.as_str())?.strip_prefix('/')?;
+    Some((format!("s3://{object}"), server))
 }
 
 /// What kind of transfer into S3 ended, for its messages.

@@ -404,6 +404,12 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, copying: Copying, aga
         }
     };
     assert!(o.status.success(), "{name}: {}", text(&o));
+    // Named as the command named it, whichever way it was run again.
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        said.starts_with(&format!("copy: {src} to s3://{bucket}/dst (")),
+        "{name}: {said}"
+    );
     let copied = proxy
         .log()
         .iter()
