@@ -74,6 +74,14 @@ impl SourceFlags {
             ("--source-region", self.source_region.is_some()),
         ]
     }
+
+    /// Every source flag, with whether it was given: those of [`server`](Self::server) and
+    /// `--source-sse-c-key`.
+    pub(crate) fn given(&self) -> Vec<(&'static str, bool)> {
+        let mut flags = self.server().to_vec();
+        flags.push(("--source-sse-c-key", self.source_sse_c_key.is_some()));
+        flags
+    }
 }
 
 /// The tags of `--tagging`: `k1=v1&k2=v2`, each key and value with its `%XX` escapes
@@ -193,8 +201,7 @@ pub(crate) fn object_content_flags(args: &ObjectFlags) -> [(&'static str, bool);
 /// Refuses the flags that only a copy between S3 locations takes.
 pub(crate) fn copy_only(args: &CpArgs) -> Result<(), CliError> {
     let mut flags = vec![("--metadata-directive", args.metadata_directive.is_some())];
-    flags.extend(args.source.server());
-    flags.push(("--source-sse-c-key", args.source.source_sse_c_key.is_some()));
+    flags.extend(args.source.given());
     refuse_flags(&flags, "for copies between S3 locations")
 }
 

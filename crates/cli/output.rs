@@ -39,6 +39,15 @@ pub(crate) fn shown(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// Writes a failure or a warning on stderr, around `bar`, with its names [`shown`].
+fn to_stderr(line: &str, bar: Option<&ProgressBar>) {
+    let line = shown(line, false);
+    match bar {
+        Some(bar) => bar.suspend(|| eprintln!("{line}")),
+        None => eprintln!("{line}"),
+    }
+}
+
 /// Seconds since `start`, for rates.
 pub(crate) fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64().max(1e-3)
@@ -53,13 +62,12 @@ pub(crate) struct LogLine;
 
 impl std::io::Write for LogLine {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        // The log formats each event whole and writes it at once.
-        let text = String::from_utf8_lossy(buf);
-        let line = shown(&text, true);
-        let bar = SHOWN.lock().map(|b| b.clone()).unwrap_or_default();
-        match bar {
-            Some(bar) => bar.suspend(|| std::io::stderr().write_all(line.as_bytes()))?,
-            None => std::io::stderr().write_all(line.as_bytes())?,
+        // The log formats each event whole and writes it at once. (tracing-subscriber escapes
+        // the control characters of the values it formats; its colours are its own.)
+        let shown = SHOWN.lock().map(|b| b.clone()).unwrap_or_default();
+        match shown {
+            Some(bar) => bar.suspend(|| std::io::stderr().write_all(buf))?,
+            None => std::io::stderr().write_all(buf)?,
         }
         Ok(buf.len())
     }
@@ -210,24 +218,10 @@ impl Output {
                     "ferry: failed: s3://{bucket}/{key} ({}): {error}",
                     path.display()
                 );
-                let line = shown(&line, false);
-                match bar {
-                    Some(bar) => bar.suspend(|| eprintln!("{line}")),
-                    None => eprintln!("{line}"),
-                }
-                return;
+                return to_stderr(&line, bar);
             }
-            Event::PassedOver { what, why } => {
-                if self.quiet {
-                    return;
-                }
-                let line = format!("ferry: warning: skipping {what}: {why}");
-                let line = shown(&line, false);
-                match bar {
-                    Some(bar) => bar.suspend(|| eprintln!("{line}")),
-                    None => eprintln!("{line}"),
-                }
-                return;
+            Event::PassedOver { what, why } if !self.quiet => {
+                return to_stderr(&format!("ferry: warning: skipping {what}: {why}"), bar);
             }
             _ => return,
         };

@@ -52,9 +52,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         }
     };
     if direction != SyncAction::Copy {
-        let mut flags = a.source.server().to_vec();
-        flags.push(("--source-sse-c-key", a.source.source_sse_c_key.is_some()));
-        refuse_flags(&flags, "for a sync between two S3 locations")?;
+        refuse_flags(&a.source.given(), "for a sync between two S3 locations")?;
     }
     let shard = crate::request::shard(&a.shard)?;
     let config = manager_config(&a.budget, 32 << 20)?;

@@ -157,6 +157,7 @@ pub(crate) struct PassedOver {
     pub(crate) key: String,
     /// Its path, or `s3://bucket/key`.
     pub(crate) what: String,
+    /// Why it is passed over.
     pub(crate) why: String,
 }
 
