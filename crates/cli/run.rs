@@ -370,6 +370,14 @@ pub(crate) fn passed_over(n: u64) -> String {
     }
 }
 
+/// `N objects, B bytes`, and `after` the bytes.
+fn objects_and_bytes(n: u64, bytes: u64, after: &str) -> String {
+    format!(
+        "{n} object{}, {bytes} bytes{after}",
+        if n == 1 { "" } else { "s" }
+    )
+}
+
 /// Prints a tree's summary (begun at `started`; `dry_run`: what it would move) and turns its
 /// failures into the exit code.
 fn tally(
@@ -392,11 +400,8 @@ fn tally(
         ));
     } else if dry_run && o.is_complete() {
         output.say(&format!(
-            "(dry run) {verb}: {} object{}, {} bytes{}; nothing was {}",
-            o.objects,
-            if o.objects == 1 { "" } else { "s" },
-            o.bytes,
-            passed_over(o.passed_over),
+            "(dry run) {verb}: {}; nothing was {}",
+            objects_and_bytes(o.objects, o.bytes, &passed_over(o.passed_over)),
             if verb == "upload" { "sent" } else { "written" },
         ));
         return Ok(());
@@ -407,12 +412,10 @@ fn tally(
         } else {
             String::new()
         };
+        let after = format!("{reused}{}", passed_over(o.passed_over));
         output.say(&format!(
-            "{verb}: {} object{}, {} bytes{reused}{} in {elapsed:.1} s ({:.1} MiB/s)",
-            o.done,
-            if o.done == 1 { "" } else { "s" },
-            o.bytes,
-            passed_over(o.passed_over),
+            "{verb}: {} in {elapsed:.1} s ({:.1} MiB/s)",
+            objects_and_bytes(o.done, o.bytes, &after),
             o.bytes.saturating_sub(o.reused) as f64 / f64::from(1u32 << 20) / elapsed.max(1e-3),
         ));
     }
