@@ -7,7 +7,7 @@ use ferry_s3::{
 };
 
 use crate::args::{AclCmd, AclObject, AclSetArgs, Global};
-use crate::client::{client, parse_s3_url};
+use crate::client::{client, parse_object_url};
 use crate::exit::{CliError, bad_input};
 use crate::options::grantees;
 use crate::output::shown;
@@ -25,12 +25,7 @@ pub(crate) async fn run(global: &Global, cmd: AclCmd) -> Result<(), CliError> {
 
 /// `s3://bucket/key` of an ACL command.
 fn object_url(target: &str) -> Result<(String, String), CliError> {
-    let url = parse_s3_url(target)?;
-    if url.key.is_empty() {
-        return Err(bad_input(format!(
-            "{target:?} names no object: acl takes s3://bucket/key"
-        )));
-    }
+    let url = parse_object_url(target, "acl")?;
     Ok((url.bucket, url.key))
 }
 

@@ -38,6 +38,19 @@ pub(crate) fn parse_s3_url(s: &str) -> Result<S3Url, CliError> {
     })
 }
 
+/// Parses `s3://bucket/key` for `command`, which takes one object: a bucket alone is
+/// refused, naming what to give.
+pub(crate) fn parse_object_url(s: &str, command: &str) -> Result<S3Url, CliError> {
+    let url = parse_s3_url(s)?;
+    if url.key.is_empty() {
+        return Err(bad_input(format!(
+            "{s:?} names no object: {command} takes s3://bucket/key"
+        )));
+    }
+    ferry_s3::validate_key(&url.key).map_err(bad_input)?;
+    Ok(url)
+}
+
 /// The global flags for a source on another server (or read with other credentials), when
 /// a source flag says so: `--source-endpoint-url`, `--source-profile`, `--source-region`.
 pub(crate) fn source_global(global: &Global, flags: &SourceFlags) -> Option<Global> {

@@ -4,7 +4,7 @@
 use ferry_s3::{CreateBucketRequest, ObjectClient};
 
 use crate::args::{Cli, Cmd, Global, PresignArgs};
-use crate::client::{client, parse_s3_url};
+use crate::client::{client, parse_object_url, parse_s3_url};
 use crate::exit::{CliError, bad_input};
 
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
@@ -45,8 +45,7 @@ async fn mb(global: &Global, bucket: &str, quiet: bool) -> Result<(), CliError> 
 }
 
 async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
-    let url = parse_s3_url(&args.target)?;
-    ferry_s3::validate_key(&url.key).map_err(bad_input)?;
+    let url = parse_object_url(&args.target, "presign")?;
     let method = match args.method.to_ascii_uppercase().as_str() {
         "GET" => http::Method::GET,
         "PUT" => http::Method::PUT,

@@ -128,10 +128,15 @@ fn presigned_urls_work_with_curl_and_expire() {
     let (code, _) = curl(&[&short]);
     assert_eq!(code, "403");
 
-    // Out-of-range expiry is bad input.
+    // Out-of-range expiry is bad input; so is a bucket with no key.
     let o = ferry_command(server.env(), dir.path())
         .args(["presign", &target, "--expires-in", "604801"])
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
+    let o = ferry_command(server.env(), dir.path())
+        .args(["presign", &format!("s3://{bucket}")])
+        .output()
+        .unwrap();
+    crate::expect_exit(&o, 2, "names no object: presign takes s3://bucket/key");
 }
