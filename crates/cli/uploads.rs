@@ -156,6 +156,13 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                     .map(|u| (u.key.clone(), u.upload_id.clone(), Some(u)))
                     .collect(),
             };
+            if chosen.is_empty() {
+                let older = older_than
+                    .map(|a| format!(" older than {a}"))
+                    .unwrap_or_default();
+                println!("nothing to abort: no uploads under {target}{older}");
+                return Ok(());
+            }
             let mut refused = Vec::new();
             for (key, id, listed) in &chosen {
                 let what = format!("s3://{}/{} upload {id}", url.bucket, shown(key, false));

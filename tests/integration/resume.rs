@@ -403,6 +403,13 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&format!(
+            "nothing to abort: no uploads under s3://{bucket}/dir/ older than 7d"
+        )),
+        "{}",
+        text(&o)
+    );
     assert_eq!(
         boto3_uploads(server, &bucket).len(),
         2,
