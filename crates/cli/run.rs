@@ -90,8 +90,9 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             match result {
                 Ok(o) if o.objects == 0 && !o.interrupted => {
                     output.say(&format!(
-                        "upload: {} holds no files; nothing to do",
-                        root.display()
+                        "upload: {} holds no files to send{}; nothing to do",
+                        root.display(),
+                        passed_over(o.passed_over)
                     ));
                     Ok(())
                 }

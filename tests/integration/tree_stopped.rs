@@ -109,3 +109,81 @@ fn a_tree_download_stopped_midway_leaves_only_whole_files_and_the_same_command_f
         );
     }
 }
+
+/// A sync down stopped in the middle of a large object leaves its partial file and journal
+/// beside the target. They are the download's own: the same sync run again with `--delete`
+/// resumes it and deletes neither (it once listed them as the folder's, deleted them under
+/// the finished download, and exited 1), and a sync of the folder up sends neither, naming
+/// them as passed over.
+#[test]
+fn a_sync_down_stopped_midway_keeps_its_partial_file_to_itself() {
+    let (server, _client, bucket) = seaweed_bucket("tree-partial");
+    let home = tempfile::tempdir().unwrap();
+    let big = data(24 << 20, 4400);
+    let src = home.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("big"), &big).unwrap();
+    std::fs::write(src.join("small"), b"small").unwrap();
+    let prefix = format!("s3://{bucket}/p/");
+    let o = ferry_command(server.env(), home.path())
+        .args(["cp", "-r", src.to_str().unwrap(), &prefix, "--no-progress"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let out = home.path().join("out");
+    let sync_down = |extra: &[&str]| {
+        let mut c = ferry_command(server.env(), home.path());
+        c.args(["sync", &prefix, out.to_str().unwrap(), "--no-progress"])
+            .args(["--part-size", "4MiB", "--concurrency", "1"])
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        c
+    };
+    // At 4 MiB/s, one 4 MiB range at a time: stopped once a range is journaled.
+    let child = sync_down(&["--bwlimit", "4MiB"]).spawn().unwrap();
+    let journal = out.join("big.ferry-partial.journal");
+    let began = Instant::now();
+    while std::fs::read_to_string(&journal).map_or(0, |j| j.lines().count()) < 2 {
+        assert!(began.elapsed() < Duration::from_secs(60), "no range landed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let o = child.wait_with_output().unwrap();
+    expect_exit(&o, 130, "interrupted");
+    assert!(out.join("big.ferry-partial").exists(), "{}", text(&o));
+
+    // Up: neither the partial file nor its journal is sent.
+    let up = format!("s3://{bucket}/up/");
+    let o = ferry_command(server.env(), home.path())
+        .args(["sync", out.to_str().unwrap(), &up, "--no-progress"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for name in ["big.ferry-partial", "big.ferry-partial.journal"] {
+        let said = format!("skipping {}: ", out.join(name).display());
+        assert!(err.contains(&said), "{said}: {}", text(&o));
+    }
+    let sent: Vec<String> = boto3_tree(server, &bucket, "up/").into_keys().collect();
+    assert!(
+        sent.iter().all(|k| !k.contains(".ferry-")),
+        "{sent:?}: {}",
+        text(&o)
+    );
+
+    // Down again, with --delete: resumed, nothing deleted, only the objects' files left.
+    let o = sync_down(&["--delete"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(said.contains("resumed"), "{said}");
+    assert!(said.contains(" 0 deleted, 0 failed"), "{said}");
+    let want: BTreeMap<String, String> = [
+        ("big".to_string(), crate::sha256_hex(&big)),
+        ("small".to_string(), crate::sha256_hex(b"small")),
+    ]
+    .into();
+    assert_eq!(local_tree(&out), want);
+}

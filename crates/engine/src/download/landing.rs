@@ -209,3 +209,34 @@ impl Landing {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::download::partial::{download_state, journal_path, partial_path};
+
+    /// Every name a download gives its own files beside its target is known as the
+    /// download's, so a tree neither sends nor deletes them; names like them are not.
+    #[test]
+    fn a_downloads_own_files_are_known_by_name() {
+        let target = Path::new("/d/report.pdf");
+        for own in [
+            temp_name(target),
+            partial_path(target),
+            journal_path(target),
+        ] {
+            let name = own.file_name().unwrap();
+            assert!(download_state(name).is_some(), "{own:?}");
+        }
+        for theirs in [
+            "report.pdf",
+            "report.ferry-partial.txt",
+            ".report.ferry-12-x",
+            "report.ferry-12-3",
+            ".report.ferry--3",
+        ] {
+            let name = std::ffi::OsStr::new(theirs);
+            assert!(download_state(name).is_none(), "{theirs}");
+        }
+    }
+}

@@ -39,6 +39,7 @@ use crate::progress::Event;
 
 pub use check::VerifyMode;
 pub(crate) use fetch::answered_range;
+pub(crate) use partial::download_state;
 pub use partial::partial_path;
 pub(crate) use same::file_matches;
 

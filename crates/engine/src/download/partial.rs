@@ -59,18 +59,41 @@ pub(crate) struct Partial {
     file: Option<Arc<File>>,
 }
 
+/// What a partial download's file name ends with.
+const PARTIAL: &str = ".ferry-partial";
+/// What its journal's name ends with.
+const JOURNAL: &str = ".ferry-partial.journal";
+
 /// `LOCAL.ferry-partial`.
 pub fn partial_path(target: &Path) -> PathBuf {
     let mut name = target.file_name().unwrap_or_default().to_os_string();
-    name.push(".ferry-partial");
+    name.push(PARTIAL);
     target.with_file_name(name)
 }
 
 /// `LOCAL.ferry-partial.journal`.
 pub(crate) fn journal_path(target: &Path) -> PathBuf {
     let mut name = target.file_name().unwrap_or_default().to_os_string();
-    name.push(".ferry-partial.journal");
+    name.push(JOURNAL);
     target.with_file_name(name)
+}
+
+/// What a file named `name` is, when it is one of a download's own beside its target: a
+/// partial download or its journal ([`partial_path`]), or an unnamed download's temporary
+/// file (`.NAME.ferry-PID-N`, where `O_TMPFILE` is not to be had). A tree does not send these,
+/// nor take them for files of its own.
+pub(crate) fn download_state(name: &std::ffi::OsStr) -> Option<&'static str> {
+    let name = name.to_str()?;
+    if name.ends_with(PARTIAL) {
+        return Some("a download in progress, or interrupted (run it again to finish it)");
+    }
+    if name.ends_with(JOURNAL) {
+        return Some("the journal of a download in progress, or interrupted");
+    }
+    let (_, tail) = name.strip_prefix('.')?.rsplit_once(".ferry-")?;
+    let (pid, n) = tail.split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(pid) && digits(n)).then_some("the temporary file of a download in progress")
 }
 
 impl Partial {

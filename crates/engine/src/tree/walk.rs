@@ -20,7 +20,8 @@ use crate::outcome::ObjectFailure;
 
 /// Every regular file under a folder (symbolic links followed), in the byte order of their
 /// keys. A folder's entries are read and sorted when the walk enters it, a folder sorting as
-/// its name and `/` (so `a-b` comes before `a/x`, as the keys do).
+/// its name and `/` (so `a-b` comes before `a/x`, as the keys do). What is no file to send
+/// (a link to nothing, a pipe, a download's own partial files) is passed over.
 pub(crate) struct Walk {
     root: PathBuf,
     prefix: String,
@@ -166,11 +167,16 @@ impl Iterator for Walk {
                 }
                 continue;
             }
-            if !meta.is_file() {
+            let why_not = if meta.is_file() {
+                crate::download::download_state(&entry.name)
+            } else {
+                Some("not a regular file")
+            };
+            if let Some(why) = why_not {
                 return Some(Found::PassedOver(PassedOver {
                     key: key(),
                     what: path.display().to_string(),
-                    why: "not a regular file".to_string(),
+                    why: why.to_string(),
                 }));
             }
             let key = key_for(&self.prefix, &rel).and_then(|k| {

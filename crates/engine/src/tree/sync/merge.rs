@@ -23,11 +23,15 @@ enum Next {
     Failed(Error),
 }
 
-async fn next(rx: &mut mpsc::Receiver<Found>, tx: &mpsc::Sender<Found>) -> Next {
+/// The next of the source's items (`source`) or the destination's. An entry the source's
+/// walk passes over goes on to be reported; one of the destination's (a download's own
+/// partial file, a link to nothing) is neither reported nor deleted.
+async fn next(rx: &mut mpsc::Receiver<Found>, tx: &mpsc::Sender<Found>, source: bool) -> Next {
     loop {
         match rx.recv().await {
             None => return Next::End,
             Some(Found::Item(i)) => return Next::Item(i),
+            Some(Found::PassedOver(_)) if !source => {}
             // The transfers report them.
             Some(f @ (Found::Bad(_) | Found::PassedOver(_))) => {
                 let _ = tx.send(f).await;
@@ -70,8 +74,8 @@ pub(super) async fn merge<C: ObjectClient>(
     let judging = judge::start(ctx, sides, settings, probe, tx.clone());
     let mut waiting_s: BTreeMap<String, Item> = BTreeMap::new();
     let mut waiting_d: BTreeMap<String, Item> = BTreeMap::new();
-    let mut s = next(&mut source, &tx).await;
-    let mut d = next(&mut dest, &tx).await;
+    let mut s = next(&mut source, &tx, true).await;
+    let mut d = next(&mut dest, &tx, false).await;
     'merge: loop {
         let (from_source, item) = match (s, d) {
             (Next::Failed(e), _) | (_, Next::Failed(e)) => {
@@ -86,22 +90,22 @@ pub(super) async fn merge<C: ObjectClient>(
             }
             (Next::Item(a), Next::End) => {
                 d = Next::End;
-                s = next(&mut source, &tx).await;
+                s = next(&mut source, &tx, true).await;
                 (true, Some(a))
             }
             (Next::End, Next::Item(b)) => {
                 s = Next::End;
-                d = next(&mut dest, &tx).await;
+                d = next(&mut dest, &tx, false).await;
                 (false, Some(b))
             }
             (Next::Item(a), Next::Item(b)) => {
                 if sides.rel(&a, true).as_bytes() <= sides.rel(&b, false).as_bytes() {
                     d = Next::Item(b);
-                    s = next(&mut source, &tx).await;
+                    s = next(&mut source, &tx, true).await;
                     (true, Some(a))
                 } else {
                     s = Next::Item(a);
-                    d = next(&mut dest, &tx).await;
+                    d = next(&mut dest, &tx, false).await;
                     (false, Some(b))
                 }
             }
