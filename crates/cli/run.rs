@@ -434,7 +434,13 @@ fn tally(
     } else {
         ""
     };
-    let summary = format!("{stopped}{} of {} objects done{resume}", o.done, o.objects);
+    // Stopped or interrupted, the walk or listing may not have found every object.
+    let counted = if o.interrupted || o.stopped {
+        format!("{} of the {} objects started were done", o.done, o.objects)
+    } else {
+        format!("{} of {} objects done", o.done, o.objects)
+    };
+    let summary = format!("{stopped}{counted}{resume}");
     if o.interrupted {
         Err(CliError::Interrupted(anyhow::anyhow!(
             "interrupted; {summary}"

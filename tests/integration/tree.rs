@@ -564,7 +564,7 @@ fn a_missing_bucket_or_a_wrong_secret_stops_a_tree_at_once() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(err.matches("ferry: failed:").count(), failures, "{err}");
         let started: u64 = err
-            .split(" of ")
+            .split(" of the ")
             .nth(1)
             .and_then(|r| r.split(' ').next()?.parse().ok())
             .unwrap_or_else(|| panic!("a summary: {err}"));
