@@ -12,7 +12,7 @@ use ferry_engine::{
 };
 
 use crate::args::{Global, SyncArgs};
-use crate::client::{client_for, journal_dir, manager, parse_s3_url, source_global};
+use crate::client::{client_for, journal_dir, manager, parse_s3_url, source_global, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{
     manager_config, new_object_flags, object_content_flags, object_options, part_size, range_size,
@@ -71,9 +71,11 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     output.verbose = global.verbose > 0;
     let started = Instant::now();
     // Uploads and copies (on the server and between servers: see `crosscopy`) resume from
-    // journals; a download resumes from its partial files.
+    // journals; a download resumes from its partial files, and is told where journals live
+    // only so that a sync into the folder holding them (a home) neither takes them for its
+    // own files nor deletes them.
     let journal = match direction {
-        SyncAction::Download => None,
+        SyncAction::Download => state_dir(a.state_dir.clone()).ok(),
         _ => journal_dir(a.state_dir.clone())?,
     };
     let (bucket, result, interrupted) = match direction {

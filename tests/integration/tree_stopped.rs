@@ -3,7 +3,9 @@
 //! written, checked and flushed with its group), nothing else is left in the folder (no
 //! temporary or partial file), and the same command then finishes the tree. A stop mostly
 //! lands while objects are being fetched: the few milliseconds between a file's write and its
-//! name are covered by `durable`'s own tests (a cancelled file is removed, not named).
+//! name are covered by `durable`'s own tests (a cancelled file is removed, not named). What a
+//! stopped transfer leaves in a folder (a download's partial file, an upload's journal) is
+//! ferry's own: a later sync of that folder neither sends nor deletes it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -186,4 +188,53 @@ fn a_sync_down_stopped_midway_keeps_its_partial_file_to_itself() {
     ]
     .into();
     assert_eq!(local_tree(&out), want);
+}
+
+/// A sync of a home folder passes over the folder ferry keeps its journals in (they change as
+/// it runs, and one sent up would be another run's state): up, it is named and not sent;
+/// down with `--delete`, its journals are neither listed nor deleted.
+#[test]
+fn a_sync_of_a_home_leaves_ferrys_journals_alone() {
+    let (server, _client, bucket) = seaweed_bucket("tree-home");
+    let home = tempfile::tempdir().unwrap();
+    let docs = home.path().join("docs");
+    std::fs::create_dir_all(&docs).unwrap();
+    std::fs::write(docs.join("notes"), b"notes").unwrap();
+    // An interrupted upload's journal, as ferry leaves it.
+    let state = home.path().join(".local/state/ferry");
+    std::fs::create_dir_all(&state).unwrap();
+    let journal = state.join("up-0123456789abcdef0123.journal");
+    std::fs::write(&journal, b"{\"type\":\"intent\"}\n").unwrap();
+    let home_arg = home.path().to_str().unwrap();
+    let prefix = format!("s3://{bucket}/home/");
+    let sync = |args: &[&str]| {
+        ferry_command(server.env(), home.path())
+            .arg("sync")
+            .args(args)
+            .arg("--no-progress")
+            .output()
+            .unwrap()
+    };
+    let o = sync(&[home_arg, &prefix]);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = format!(
+        "skipping {}: ferry's own journals, which change as it runs",
+        state.display()
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains(&said),
+        "{}",
+        text(&o)
+    );
+    let sent: Vec<String> = boto3_tree(server, &bucket, "home/").into_keys().collect();
+    assert_eq!(sent, ["home/docs/notes"], "{}", text(&o));
+
+    let o = sync(&[&prefix, home_arg, "--delete"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("1 unchanged, 0 deleted"),
+        "{}",
+        text(&o)
+    );
+    assert!(journal.exists(), "{}", text(&o));
 }

@@ -134,6 +134,10 @@ impl JournalStore for FileJournalStore {
             Err(e) => Err(self.io(&path, e)),
         }
     }
+
+    fn folder(&self) -> Option<&Path> {
+        Some(&self.dir)
+    }
 }
 
 /// A journal file, locked.

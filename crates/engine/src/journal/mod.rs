@@ -368,6 +368,11 @@ pub trait JournalStore: Send + Sync + std::fmt::Debug {
     fn list(&self) -> Result<Vec<String>, JournalError>;
     /// Reads a journal without locking it (for listings).
     fn peek(&self, id: &str) -> Result<Option<Journal>, JournalError>;
+    /// The folder the journals are files in, if they are: a tree walking a folder that holds
+    /// it (a home folder) passes it over rather than send journals that change as it runs.
+    fn folder(&self) -> Option<&Path> {
+        None
+    }
 }
 
 /// A locked journal: replay it, append to it, remove it. The lock is released when dropped.

@@ -161,6 +161,11 @@ pub(crate) struct PassedOver {
     pub(crate) why: String,
 }
 
+/// The folder `ctx`'s journals are files in, if any: a walk passes it over.
+pub(crate) fn journal_folder<C>(ctx: &Context<C>) -> Option<&std::path::Path> {
+    ctx.shared.journal.as_deref().and_then(|j| j.folder())
+}
+
 /// Uploads a folder in `ctx`.
 pub(crate) async fn upload<C: ObjectClient>(
     ctx: Context<C>,
@@ -169,7 +174,7 @@ pub(crate) async fn upload<C: ObjectClient>(
     crate::job::check(&tree.settings, &tree.options)?;
     let prefix = keys::as_folder(&tree.prefix);
     let filters = tree.filters.sharded(tree.shard);
-    let walk = walk::Walk::new(&tree.root, &prefix, &filters)?;
+    let walk = walk::Walk::new(&tree.root, &prefix, &filters, journal_folder(&ctx))?;
     let found = selected(walk::walk_into(walk, READ_AHEAD), filters, prefix);
     if tree.dry_run {
         return sides::report_only(&ctx, found, &tree.sides()).await;

@@ -29,6 +29,8 @@ pub(crate) struct Walk {
     filters: Filters,
     /// The folders being walked, innermost last: each the entries left, in reverse order.
     stack: Vec<Folder>,
+    /// The device and inode of the folder ferry keeps its journals in, passed over.
+    journals: Option<(u64, u64)>,
 }
 
 struct Folder {
@@ -53,8 +55,14 @@ struct Entry {
 impl Walk {
     /// A walk of `root`, whose files become keys below `prefix` (empty or ending in `/`),
     /// entering no folder `filters` rule out whole (the files it yields are still to be
-    /// filtered: see [`super::filter::selected`]).
-    pub(crate) fn new(root: &Path, prefix: &str, filters: &Filters) -> Result<Self, Error> {
+    /// filtered: see [`super::filter::selected`]), and passing over `journals`, the folder of
+    /// ferry's own journals, should it be below `root`.
+    pub(crate) fn new(
+        root: &Path,
+        prefix: &str,
+        filters: &Filters,
+        journals: Option<&Path>,
+    ) -> Result<Self, Error> {
         let meta = std::fs::metadata(root)
             .map_err(|e| Error::invalid(format!("cannot read source {}: {e}", root.display())))?;
         if !meta.is_dir() {
@@ -68,6 +76,9 @@ impl Walk {
             prefix: prefix.to_string(),
             filters: filters.clone(),
             stack: Vec::new(),
+            journals: journals
+                .and_then(|j| std::fs::metadata(j).ok())
+                .map(|m| (m.dev(), m.ino())),
         };
         let left = walk
             .read(Path::new(""))
@@ -146,6 +157,13 @@ impl Iterator for Walk {
                     .is_some_and(|r| self.filters.skips_folder(&format!("{r}/")))
                 {
                     continue;
+                }
+                if self.journals == Some(id) {
+                    return Some(Found::PassedOver(PassedOver {
+                        key: String::new(),
+                        what: path.display().to_string(),
+                        why: "ferry's own journals, which change as it runs".to_string(),
+                    }));
                 }
                 if self.stack.iter().any(|f| f.id == id) {
                     // Its key is a folder's: the filters ruled on it above.
@@ -346,7 +364,7 @@ mod tests {
 
     /// The keys a walk of `root` yields with `filters`.
     fn keys(root: &Path, filters: &Filters) -> Vec<String> {
-        Walk::new(root, "p/", filters)
+        Walk::new(root, "p/", filters, None)
             .unwrap()
             .map(|f| match f {
                 Found::Item(i) => i.key,

@@ -33,7 +33,7 @@ use super::copy::TreeCopy;
 use super::filter::{Filters, selected};
 use super::sides::{Direction, Sides};
 use super::walk::{Walk, list, walk_into};
-use super::{Found, Item, READ_AHEAD, TreeDownload, TreeUpload, keys};
+use super::{Found, Item, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
@@ -179,7 +179,8 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     crate::job::check(&s.tree.settings, &s.tree.options)?;
     let prefix = keys::as_folder(&s.tree.prefix);
     let filters = s.tree.filters.sharded(s.tree.shard);
-    let source = walk_into(Walk::new(&s.tree.root, &prefix, &filters)?, READ_AHEAD);
+    let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?;
+    let source = walk_into(walk, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
     let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
@@ -201,7 +202,8 @@ pub(crate) async fn down<C: ObjectClient>(
     let source = list(&ctx, super::listing(&s.tree), root, READ_AHEAD, true);
     let filters = s.tree.filters.sharded(s.tree.shard);
     let dest = if s.tree.root.is_dir() {
-        walk_into(Walk::new(&s.tree.root, &prefix, &filters)?, READ_AHEAD)
+        let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?;
+        walk_into(walk, READ_AHEAD)
     } else {
         mpsc::channel(1).1
     };
