@@ -29,8 +29,9 @@ pub(crate) struct Walk {
     filters: Filters,
     /// The folders being walked, innermost last: each the entries left, in reverse order.
     stack: Vec<Folder>,
-    /// The device and inode of the folder ferry keeps its journals in, passed over.
-    journals: Option<(u64, u64)>,
+    /// The folder ferry keeps its journals in, passed over (known by its device and inode
+    /// when the walk comes to a folder of its name: it may be made while the walk runs).
+    journals: Option<PathBuf>,
 }
 
 struct Folder {
@@ -76,9 +77,7 @@ impl Walk {
             prefix: prefix.to_string(),
             filters: filters.clone(),
             stack: Vec::new(),
-            journals: journals
-                .and_then(|j| std::fs::metadata(j).ok())
-                .map(|m| (m.dev(), m.ino())),
+            journals: journals.map(Path::to_path_buf),
         };
         let left = walk
             .read(Path::new(""))
@@ -89,6 +88,14 @@ impl Walk {
             left,
         });
         Ok(walk)
+    }
+
+    /// Whether the folder `name`, of device and inode `id`, is the journals' folder.
+    fn is_journals(&self, name: &std::ffi::OsStr, id: (u64, u64)) -> bool {
+        self.journals.as_deref().is_some_and(|j| {
+            j.file_name() == Some(name)
+                && std::fs::metadata(j).is_ok_and(|m| (m.dev(), m.ino()) == id)
+        })
     }
 
     /// The entries of the folder at `rel`, sorted, last first.
@@ -158,7 +165,7 @@ impl Iterator for Walk {
                 {
                     continue;
                 }
-                if self.journals == Some(id) {
+                if self.is_journals(&entry.name, id) {
                     return Some(Found::PassedOver(PassedOver {
                         key: String::new(),
                         what: path.display().to_string(),
@@ -373,6 +380,40 @@ mod tests {
                 Found::PassedOver(p) => format!("passed over {} ({}): {}", p.what, p.key, p.why),
             })
             .collect()
+    }
+
+    /// The journals' folder is passed over, by what it is rather than by the path it was
+    /// named by; a folder of the same name elsewhere is walked.
+    #[test]
+    fn the_journals_folder_is_passed_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        for rel in [".local/state/ferry/up-1.journal", "a.txt", "b/ferry/c.txt"] {
+            let p = root.join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, rel).unwrap();
+        }
+        std::os::unix::fs::symlink(root.join(".local/state"), root.join("state-link")).unwrap();
+        let named = root.join("state-link/ferry");
+        let walk = Walk::new(root, "p/", &Filters::default(), Some(&named));
+        let found: Vec<String> = walk
+            .unwrap()
+            .map(|f| match f {
+                Found::Item(i) => i.key,
+                Found::PassedOver(p) => format!("passed over {}", p.what),
+                _ => "other".into(),
+            })
+            .collect();
+        let journals = root.join(".local/state/ferry");
+        assert_eq!(
+            found,
+            [
+                format!("passed over {}", journals.display()),
+                "p/a.txt".into(),
+                "p/b/ferry/c.txt".into(),
+                format!("passed over {}", named.display()),
+            ]
+        );
     }
 
     /// What is not a file to send is passed over, named with why, and keyed for the filters:
