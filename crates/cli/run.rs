@@ -148,7 +148,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
         None if ids.len() == 1 => ids[0].clone(),
         None if ids.is_empty() => {
             return Err(bad_input(format!(
-                "no interrupted upload in {}",
+                "no interrupted upload or copy in {}",
                 dir.display()
             )));
         }
@@ -159,7 +159,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
                 .map(|id| match store.peek(id) {
                     Ok(Some(j)) => format!(
                         "\n  {id}  {} to s3://{}/{}",
-                        j.source.path.display(),
+                        journal_source(&j),
                         j.destination.bucket,
                         j.destination.key
                     ),
@@ -167,7 +167,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
                 })
                 .collect();
             return Err(bad_input(format!(
-                "{} interrupted uploads in {}: name one:{}",
+                "{} interrupted uploads and copies in {}: name one:{}",
                 ids.len(),
                 dir.display(),
                 each.concat()
@@ -223,9 +223,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     {
         return Err(cannot_resume(e, &id, &journal));
     }
-    let src = remote_object(&journal)
-        .map(|(object, _)| object)
-        .unwrap_or_else(|| journal.source.path.display().to_string());
+    let src = journal_source(&journal);
     let noun = match journal.source.kind {
         ferry_engine::SourceKind::File => Noun::Upload { stream: false },
         ferry_engine::SourceKind::Object => Noun::Copy {
@@ -283,6 +281,13 @@ fn cp_source(journal: &ferry_engine::Journal) -> (String, String) {
             String::new(),
         ),
     }
+}
+
+/// A journal's source as its transfer named it: a file, or `s3://bucket/key`.
+fn journal_source(journal: &ferry_engine::Journal) -> String {
+    remote_object(journal)
+        .map(|(object, _)| object)
+        .unwrap_or_else(|| journal.source.path.display().to_string())
 }
 
 /// For a copy from another server, its source as `s3://bucket/key` and the server's endpoint

@@ -265,6 +265,11 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             "--verify is not for copies",
         ),
         (
+            "resume with no id, among several",
+            vec!["resume"],
+            "2 interrupted uploads and copies in",
+        ),
+        (
             "--source-profile on a sync up",
             vec!["sync", d, &prefix, "--source-profile", "other"],
             "--source-profile is for a sync between two S3 locations",
