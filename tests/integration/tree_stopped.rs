@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use ferry_testkit::TestServer;
 
 use crate::tree::{boto3_tree, local_tree};
-use crate::{data, expect_exit, ferry_command, seaweed_bucket, text};
+use crate::{copied_tree, data, expect_exit, ferry_command, seaweed_bucket, text};
 
 const OBJECTS: usize = 200;
 
@@ -81,11 +81,7 @@ fn a_tree_download_stopped_midway_leaves_only_whole_files_and_the_same_command_f
         std::fs::write(src.join(format!("f{i:03}")), data(size, 4000 + i as u64)).unwrap();
     }
     let dst = format!("s3://{bucket}/small");
-    let o = ferry_command(server.env(), home.path())
-        .args(["cp", "-r", src.to_str().unwrap(), &dst, "--no-progress"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    copied_tree(server, home.path(), src.to_str().unwrap(), &dst);
     // What the objects hold, as boto3 reads them, by name below the prefix.
     let want: BTreeMap<String, String> = boto3_tree(server, &bucket, "small/")
         .into_iter()
@@ -127,11 +123,7 @@ fn a_sync_down_stopped_midway_keeps_its_partial_file_to_itself() {
     std::fs::write(src.join("big"), &big).unwrap();
     std::fs::write(src.join("small"), b"small").unwrap();
     let prefix = format!("s3://{bucket}/p/");
-    let o = ferry_command(server.env(), home.path())
-        .args(["cp", "-r", src.to_str().unwrap(), &prefix, "--no-progress"])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
+    copied_tree(server, home.path(), src.to_str().unwrap(), &prefix);
     let out = home.path().join("out");
     let sync_down = |extra: &[&str]| {
         let mut c = ferry_command(server.env(), home.path());
