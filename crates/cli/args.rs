@@ -260,11 +260,11 @@ pub(crate) struct ResumeArgs {
     /// The SSE-C key the upload began with: 32 bytes in base64, or @FILE. Never logged.
     #[arg(long, value_name = "KEY|@FILE")]
     pub(crate) sse_c_key: Option<String>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Copy")]
     pub(crate) source: SourceFlags,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Transfer")]
     pub(crate) budget: BudgetFlags,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
 }
 
@@ -391,19 +391,20 @@ pub(crate) struct SyncArgs {
     pub(crate) filters: FilterFlags,
     /// Part size of uploads and copies, e.g. 64MiB (5MiB to 5GiB; by default 16MiB, raised
     /// to fit 10,000 parts); for downloads, the size of each ranged GET (64KiB or more).
-    #[arg(long, value_name = "SIZE")]
+    #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) part_size: Option<String>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Transfer")]
     pub(crate) budget: BudgetFlags,
-    /// Where upload journals live.
-    #[arg(long, value_name = "DIR")]
+    /// Where upload journals live (else FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
+    /// ~/.local/state/ferry).
+    #[arg(long, value_name = "DIR", help_heading = "Resume")]
     pub(crate) state_dir: Option<PathBuf>,
     /// Take one share of the paths: I/N (from 0), or N alone with I from
     /// JOB_COMPLETION_INDEX, AWS_BATCH_JOB_ARRAY_INDEX or SLURM_ARRAY_TASK_ID; a path is
     /// shard I's when the CRC-32 of its UTF-8 bytes modulo N is I.
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", help_heading = "Scale-out")]
     pub(crate) shard: Option<String>,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Copy")]
     pub(crate) source: SourceFlags,
     #[command(flatten)]
     pub(crate) object: ObjectFlags,
