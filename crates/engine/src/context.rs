@@ -200,8 +200,10 @@ impl<C: ObjectClient> Context<C> {
 
     /// Runs `attempt` until it succeeds, fails for good, or the policy, the quota or a cancel
     /// says stop. Each attempt runs in a request slot; only an S3 error that is retryable (or
-    /// an expired token, after refreshing the credentials) is tried again. `part` names the
-    /// part or range in events.
+    /// an expired token, after refreshing the credentials) is tried again, and once a request
+    /// refused as signed at the wrong time (the client then signs with the server's time; the
+    /// retry is at once, and costs no quota: a clock that is off fails every request in
+    /// flight together). `part` names the part or range in events.
     pub(crate) async fn retrying<T, F, Fut>(
         &self,
         part: Option<u32>,
@@ -215,6 +217,7 @@ impl<C: ObjectClient> Context<C> {
         let start = Instant::now();
         let mut taken = 0u32;
         let mut n = 1u32;
+        let mut reclocked = false;
         loop {
             let result = tokio::select! {
                 r = async {
@@ -242,18 +245,22 @@ impl<C: ObjectClient> Context<C> {
             if expired {
                 self.shared.client.refresh_credentials();
             }
-            if !(err.is_retryable() || expired)
+            let skewed = err.is_clock_skew() && !reclocked;
+            reclocked |= skewed;
+            if !(err.is_retryable() || expired || skewed)
                 || n >= policy.max_attempts
                 || start.elapsed() >= policy.max_total
             {
                 return Err(Failure::S3(err));
             }
-            let Some(cost) = self.shared.quota.acquire(&err) else {
-                warn!("retry quota exhausted; not retrying: {err}");
-                return Err(Failure::S3(err));
-            };
-            taken += cost;
-            let delay = if expired {
+            if !skewed {
+                let Some(cost) = self.shared.quota.acquire(&err) else {
+                    warn!("retry quota exhausted; not retrying: {err}");
+                    return Err(Failure::S3(err));
+                };
+                taken += cost;
+            }
+            let delay = if expired || skewed {
                 Duration::ZERO
             } else {
                 policy.delay(&err, n, self.shared.jitter.as_ref())

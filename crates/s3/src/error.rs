@@ -268,6 +268,13 @@ impl S3Error {
         }
     }
 
+    /// Whether the server refused the request as signed too far from its own time
+    /// (`RequestTimeTooSkewed`). [`S3Client`](crate::S3Client) then signs with the server's
+    /// time from that answer on, so the same request sent again can succeed.
+    pub fn is_clock_skew(&self) -> bool {
+        self.code() == Some("RequestTimeTooSkewed")
+    }
+
     /// Whether the service asked to slow down (throttling), so concurrency should drop.
     pub fn is_throttling(&self) -> bool {
         self.service().is_some_and(|s| {

@@ -64,6 +64,11 @@ pub fn expired_token() -> S3Error {
     service(400, "ExpiredToken")
 }
 
+/// A 403 RequestTimeTooSkewed: the request was signed too far from the server's time.
+pub fn clock_skew() -> S3Error {
+    service(403, "RequestTimeTooSkewed")
+}
+
 /// A 403 AccessDenied (permanent).
 pub fn access_denied() -> S3Error {
     service(403, "AccessDenied")

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::error::{ClientErrorKind, Result, S3Error};
 use crate::ops::*;
 
+mod clock;
 mod ops;
 mod prepared;
 mod response;

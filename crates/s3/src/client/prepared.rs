@@ -35,6 +35,22 @@ impl<'a> Prepared<'a> {
         }
     }
 
+    /// A copy to send again, when the body is in memory (a stream is read once).
+    pub(super) fn try_clone(&self) -> Option<Self> {
+        let Body::Bytes(body) = &self.body else {
+            return None;
+        };
+        Some(Self {
+            operation: self.operation,
+            method: self.method.clone(),
+            bucket: self.bucket,
+            key: self.key,
+            query: self.query.clone(),
+            headers: self.headers.clone(),
+            body: Body::Bytes(body.clone()),
+        })
+    }
+
     pub(super) fn query(mut self, k: &str, v: impl Into<String>) -> Self {
         self.query.push((k.to_string(), v.into()));
         self

@@ -24,6 +24,7 @@ use crate::ops::*;
 use crate::signing::{self, EMPTY_SHA256, SignableRequest, SigningParams, UNSIGNED_PAYLOAD};
 use crate::xml;
 
+use super::clock::{Clock, server_offset};
 use super::prepared::*;
 use super::response::*;
 
@@ -37,6 +38,8 @@ pub struct S3Client {
 pub(super) struct Inner {
     pub(super) http: reqwest::Client,
     pub(super) config: ClientConfig,
+    /// The time requests are signed with.
+    clock: Clock,
 }
 
 /// The user agent ferry sends.
@@ -69,7 +72,11 @@ impl S3Client {
             S3Error::client("client", ClientErrorKind::InvalidRequest, e.to_string()).with_source(e)
         })?;
         Ok(Self {
-            inner: Arc::new(Inner { http, config }),
+            inner: Arc::new(Inner {
+                http,
+                config,
+                clock: Clock::default(),
+            }),
         })
     }
 
@@ -99,9 +106,31 @@ impl S3Client {
         Ok((target, creds))
     }
 
+    /// Sends a request; one refused as signed at the wrong time is sent again, once, signed
+    /// with the server's time, when its body is in memory. A streamed body cannot be sent
+    /// again: its refusal goes to the caller, whose next attempt is signed with that time (see
+    /// [`S3Error::is_clock_skew`]).
     pub(super) async fn send(&self, p: Prepared<'_>) -> Result<reqwest::Response> {
+        let again = p.try_clone();
+        let offset = self.inner.clock.offset();
+        match self.send_once(p).await {
+            Err(e)
+                if e.service().is_some_and(|s| s.status == 403)
+                    && self.inner.clock.offset() != offset =>
+            {
+                match again {
+                    Some(p) => self.send_once(p).await,
+                    None => Err(e),
+                }
+            }
+            answer => answer,
+        }
+    }
+
+    async fn send_once(&self, p: Prepared<'_>) -> Result<reqwest::Response> {
         let cfg = &self.inner.config;
         let op = p.operation;
+        let head = p.method == Method::HEAD;
         let (target, creds) = self.target(op, p.bucket, p.key, &p.query).await?;
         let payload_hash = match &p.body {
             Body::Bytes(b) if b.is_empty() => EMPTY_SHA256.to_string(),
@@ -153,7 +182,7 @@ impl S3Client {
             headers: &headers,
             payload_hash: &payload_hash,
         };
-        let params = s3_signing(&creds, &cfg.region);
+        let params = s3_signing(&creds, &cfg.region, self.inner.clock.now());
         let sig = signing::sign_headers(&signable, &params);
 
         let mut map = HeaderMap::with_capacity(headers.len() + 4);
@@ -213,7 +242,16 @@ impl S3Client {
         if status.is_success() {
             return Ok(resp);
         }
+        let server = server_offset(
+            resp.headers().get(http::header::DATE),
+            std::time::SystemTime::now(),
+        );
         let mut err = service_error(op, resp, cfg.read_timeout).await;
+        if let Some(offset) = server
+            && (err.is_clock_skew() || (status == 403 && head && self.inner.clock.is_far(offset)))
+        {
+            self.inner.clock.learn(offset);
+        }
         if let S3Error::Service(s) = &mut err
             && s.is_denied()
         {
@@ -388,10 +426,11 @@ pub(super) fn insert(map: &mut HeaderMap, k: &str, v: &str, op: &'static str) ->
     Ok(())
 }
 
-/// How S3 requests are signed now with `creds` for `region`.
+/// How S3 requests are signed at `time` with `creds` for `region`.
 fn s3_signing<'a>(
     creds: &'a crate::credentials::Credentials,
     region: &'a str,
+    time: time::OffsetDateTime,
 ) -> SigningParams<'a> {
     SigningParams {
         access_key_id: &creds.access_key_id,
@@ -399,7 +438,7 @@ fn s3_signing<'a>(
         session_token: creds.session_token.as_ref().map(|t| t.expose()),
         region,
         service: "s3",
-        time: time::OffsetDateTime::now_utc(),
+        time,
         normalize_path: false,
     }
 }
@@ -583,7 +622,7 @@ impl S3Client {
             headers: &headers,
             payload_hash: UNSIGNED_PAYLOAD,
         };
-        let params = s3_signing(&creds, &cfg.region);
+        let params = s3_signing(&creds, &cfg.region, self.inner.clock.now());
         let sig = signing::sign_query(&signable, &params, secs);
         let signed = cfg
             .endpoint
