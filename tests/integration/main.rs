@@ -6,6 +6,7 @@ mod bad_input;
 mod bandwidth;
 mod changing;
 mod cli;
+mod clock;
 mod copy;
 mod credentials;
 mod download;

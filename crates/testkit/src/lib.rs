@@ -33,7 +33,8 @@ pub use wan::DelayProxy;
 pub use proxy::{Action, Chaos, HoldProxy, Rule};
 
 pub use failing::{
-    CallHook, FailingClient, Fault, access_denied, expired_token, internal_error, reset, slow_down,
+    CallHook, FailingClient, Fault, access_denied, clock_skew, expired_token, internal_error,
+    reset, slow_down,
 };
 
 use anyhow::{Context, Result, bail};
@@ -335,6 +336,25 @@ pub fn tools_bin() -> Result<PathBuf> {
     }
     let bin = PathBuf::from(String::from_utf8(out.stdout)?.trim());
     Ok(BIN.get_or_init(|| bin).clone())
+}
+
+/// libfaketime, as the venv's `libfaketime` wheel ships it built: a program started with it in
+/// `LD_PRELOAD` and `FAKETIME=+30m` sees a clock 30 minutes ahead (set
+/// `FAKETIME_DONT_FAKE_MONOTONIC=1` too, so that its timers run as they should).
+pub fn faketime_library() -> Result<PathBuf> {
+    let venv = tools_bin()?
+        .parent()
+        .context("the venv's bin folder has a parent")?
+        .to_path_buf();
+    for python in std::fs::read_dir(venv.join("lib"))? {
+        let lib = python?
+            .path()
+            .join("site-packages/libfaketime/vendor/libfaketime/src/libfaketime.so.1");
+        if lib.exists() {
+            return Ok(lib);
+        }
+    }
+    bail!("no libfaketime.so.1 under {}/lib", venv.display())
 }
 
 fn weed_binary() -> Result<PathBuf> {
