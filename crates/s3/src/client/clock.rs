@@ -41,20 +41,28 @@ impl Clock {
     }
 
     /// Signs with the server's time, `offset` seconds from the local clock, from now on.
-    /// Returns whether the correction changed, so that sending a refused request again can
-    /// succeed.
+    /// Returns whether the correction changed. The refusals of requests signed together give
+    /// offsets a second or two apart (a `Date` has whole seconds, answers take time): those
+    /// keep the first, so the correction does not flap and is told once.
     pub(super) fn learn(&self, offset: i64) -> bool {
-        let before = self.offset.swap(offset, Ordering::Relaxed);
-        if before == offset {
-            return false;
+        let changed = self
+            .offset
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |before| {
+                ((offset - before).abs() > BLUR).then_some(offset)
+            })
+            .is_ok();
+        if changed {
+            warn!(
+                "the local clock is {} the server's; signing requests with the server's time",
+                describe(offset)
+            );
         }
-        warn!(
-            "the local clock is {} the server's; signing requests with the server's time",
-            describe(offset)
-        );
-        true
+        changed
     }
 }
+
+/// Seconds by which two readings of the server's time may differ and be the same.
+const BLUR: i64 = 2;
 
 /// Seconds to add to `local` to get the time in an answer's `Date` header (whole seconds: the
 /// header has no finer grain).
@@ -104,9 +112,12 @@ mod tests {
         assert_eq!(clock.offset(), 1800);
         let skew = clock.now() - time::OffsetDateTime::now_utc();
         assert!((skew.whole_seconds() - 1800).abs() <= 1, "{skew}");
-        // The same answer again changes nothing: no point sending the request again.
+        // The same answer again, or one a second or two later, changes nothing.
         assert!(!clock.is_far(1800 + 2));
         assert!(!clock.learn(1800));
+        assert!(!clock.learn(1802));
+        assert!(!clock.learn(1799));
+        assert_eq!(clock.offset(), 1800);
         // Two hours behind.
         let behind = server_offset(Some(&date(local - Duration::from_secs(7200))), local);
         assert_eq!(behind, Some(-7200));

@@ -106,10 +106,10 @@ impl S3Client {
         Ok((target, creds))
     }
 
-    /// Sends a request; one refused as signed at the wrong time is sent again, once, signed
-    /// with the server's time, when its body is in memory. A streamed body cannot be sent
-    /// again: its refusal goes to the caller, whose next attempt is signed with that time (see
-    /// [`S3Error::is_clock_skew`]).
+    /// Sends a request. A 403 for a request signed before the clock was corrected (by its own
+    /// refusal or another's) is sent again, once, with the server's time, when its body is in
+    /// memory. A streamed body cannot be sent again: its refusal goes to the caller, whose
+    /// next attempt is signed with that time (see [`S3Error::is_clock_skew`]).
     pub(super) async fn send(&self, p: Prepared<'_>) -> Result<reqwest::Response> {
         let again = p.try_clone();
         let offset = self.inner.clock.offset();
