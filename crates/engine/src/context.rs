@@ -201,9 +201,9 @@ impl<C: ObjectClient> Context<C> {
     /// Runs `attempt` until it succeeds, fails for good, or the policy, the quota or a cancel
     /// says stop. Each attempt runs in a request slot; only an S3 error that is retryable (or
     /// an expired token, after refreshing the credentials) is tried again, and once a request
-    /// refused as signed at the wrong time (the client then signs with the server's time; the
-    /// retry is at once, and costs no quota: a clock that is off fails every request in
-    /// flight together). `part` names the part or range in events.
+    /// refused as signed at the wrong time or for the wrong region (the client then signs
+    /// with the server's time, or the bucket's region; the retry is at once, and costs no
+    /// quota: such a refusal meets every request in flight together). `part` names the part or range in events.
     pub(crate) async fn retrying<T, F, Fut>(
         &self,
         part: Option<u32>,
@@ -217,7 +217,7 @@ impl<C: ObjectClient> Context<C> {
         let start = Instant::now();
         let mut taken = 0u32;
         let mut n = 1u32;
-        let mut reclocked = false;
+        let mut resigned = false;
         loop {
             let result = tokio::select! {
                 r = async {
@@ -245,22 +245,22 @@ impl<C: ObjectClient> Context<C> {
             if expired {
                 self.shared.client.refresh_credentials();
             }
-            let skewed = err.is_clock_skew() && !reclocked;
-            reclocked |= skewed;
-            if !(err.is_retryable() || expired || skewed)
+            let resign = (err.is_clock_skew() || err.is_wrong_region()) && !resigned;
+            resigned |= resign;
+            if !(err.is_retryable() || expired || resign)
                 || n >= policy.max_attempts
                 || start.elapsed() >= policy.max_total
             {
                 return Err(Failure::S3(err));
             }
-            if !skewed {
+            if !resign {
                 let Some(cost) = self.shared.quota.acquire(&err) else {
                     warn!("retry quota exhausted; not retrying: {err}");
                     return Err(Failure::S3(err));
                 };
                 taken += cost;
             }
-            let delay = if expired || skewed {
+            let delay = if expired || resign {
                 Duration::ZERO
             } else {
                 policy.delay(&err, n, self.shared.jitter.as_ref())

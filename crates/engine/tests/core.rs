@@ -214,10 +214,10 @@ async fn a_failure_every_object_would_meet_stops_a_tree_and_one_of_its_own_does_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_request_refused_for_the_clock_is_tried_again_once_at_once_and_free() {
-    // The client signs with the server's time once refused (ferry-s3's S3Client learns it
-    // from the refusal), so one attempt more can pass. The backoff would be seconds: none is
-    // waited, and no quota is spent.
+async fn a_request_refused_for_how_it_was_signed_is_tried_again_once_at_once_and_free() {
+    // The client signs anew once refused for the clock or the region (ferry-s3's S3Client
+    // learns the server's time or the bucket's region from the refusal), so one attempt more
+    // can pass. The backoff would be seconds: none is waited, and no quota is spent.
     let config = || ManagerConfig {
         retry: ferry_engine::RetryPolicy {
             base: Duration::from_secs(10),
@@ -226,36 +226,39 @@ async fn a_request_refused_for_the_clock_is_tried_again_once_at_once_and_free() 
         ..Default::default()
     };
     let upload = || Upload::new(Source::Bytes(data(4096, 7).into()), "b", "k");
-    let s3 = memory_s3(0);
-    let failing = Arc::new(FailingClient::new(
-        s3.clone(),
-        vec![Fault::new("PutObject", 1, ferry_testkit::clock_skew)],
-    ));
-    let m = manager(failing, config());
-    let start = Instant::now();
-    m.upload(upload()).wait().await.unwrap();
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        start.elapsed()
-    );
-    assert_eq!(s3.object("b", "k").unwrap(), data(4096, 7));
-    assert_eq!(m.quota().available(), ferry_engine::QUOTA_TOKENS);
-    // Refused again: the corrected clock did not help, and nothing more is tried.
-    let failing = Arc::new(FailingClient::new(
-        memory_s3(0),
-        vec![Fault::new("PutObject", 100, ferry_testkit::clock_skew)],
-    ));
-    let err = manager(failing.clone(), config())
-        .upload(upload())
-        .wait()
-        .await
-        .unwrap_err();
-    assert!(err.to_string().contains("RequestTimeTooSkewed"), "{err}");
-    assert_eq!(
-        failing.injected.load(std::sync::atomic::Ordering::Relaxed),
-        2
-    );
+    for (refusal, code) in [
+        (
+            ferry_testkit::clock_skew as fn() -> ferry_s3::S3Error,
+            "RequestTimeTooSkewed",
+        ),
+        (ferry_testkit::wrong_region, "AuthorizationHeaderMalformed"),
+    ] {
+        let s3 = memory_s3(0);
+        let failing = Arc::new(FailingClient::new(
+            s3.clone(),
+            vec![Fault::new("PutObject", 1, refusal)],
+        ));
+        let m = manager(failing, config());
+        let start = Instant::now();
+        m.upload(upload()).wait().await.unwrap();
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(2), "{code}: {took:?}");
+        assert_eq!(s3.object("b", "k").unwrap(), data(4096, 7));
+        assert_eq!(m.quota().available(), ferry_engine::QUOTA_TOKENS, "{code}");
+        // Refused again: signing anew did not help, and nothing more is tried.
+        let failing = Arc::new(FailingClient::new(
+            memory_s3(0),
+            vec![Fault::new("PutObject", 100, refusal)],
+        ));
+        let err = manager(failing.clone(), config())
+            .upload(upload())
+            .wait()
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(code), "{err}");
+        let tries = failing.injected.load(std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(tries, 2, "{code}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -28,6 +28,9 @@ pub struct ServiceError {
     pub retry_after: Option<Duration>,
     /// For an AccessDenied: the permission the request needed.
     pub denial: Option<Box<Denial>>,
+    /// For a request refused as signed for another region than its bucket's: the bucket's
+    /// region, as the answer gave it (`x-amz-bucket-region`, or `Region` in the body).
+    pub region: Option<String>,
 }
 
 /// An error and its causes, by their `Display` only, each cause once (a cause whose text the
@@ -62,6 +65,7 @@ impl ServiceError {
             request_id: None,
             retry_after: None,
             denial: None,
+            region: None,
         }
     }
 
@@ -96,10 +100,11 @@ impl fmt::Display for ServiceError {
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
-        match (&self.denial, self.hint()) {
-            (Some(d), _) => write!(f, "; {d}")?,
-            (None, Some(hint)) => write!(f, "; {hint}")?,
-            (None, None) => {}
+        match (&self.denial, self.hint(), &self.region) {
+            (Some(d), _, _) => write!(f, "; {d}")?,
+            (None, _, Some(region)) => write!(f, "; the bucket is in {region}")?,
+            (None, Some(hint), None) => write!(f, "; {hint}")?,
+            (None, None, None) => {}
         }
         if let Some(id) = &self.request_id {
             write!(f, " [request id {id}]")?;
@@ -266,6 +271,13 @@ impl S3Error {
                     | ClientErrorKind::Corrupt
             ),
         }
+    }
+
+    /// Whether the server refused the request as signed for another region than its bucket's
+    /// and named the bucket's region. [`S3Client`](crate::S3Client) then signs the bucket's
+    /// requests for that region, so the same request sent again can succeed.
+    pub fn is_wrong_region(&self) -> bool {
+        self.service().is_some_and(|s| s.region.is_some())
     }
 
     /// Whether the server refused the request as signed too far from its own time

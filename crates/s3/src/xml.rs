@@ -121,6 +121,9 @@ pub(crate) struct ErrorXml {
     pub(crate) message: String,
     #[serde(rename = "RequestId", default)]
     pub(crate) request_id: Option<String>,
+    /// The bucket's region, in an `AuthorizationHeaderMalformed` for the wrong one.
+    #[serde(rename = "Region", default)]
+    pub(crate) region: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

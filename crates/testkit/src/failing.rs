@@ -69,6 +69,21 @@ pub fn clock_skew() -> S3Error {
     service(403, "RequestTimeTooSkewed")
 }
 
+/// A 400 AuthorizationHeaderMalformed naming the bucket's region (`eu-west-1`): the request
+/// was signed for another.
+pub fn wrong_region() -> S3Error {
+    ServiceError {
+        region: Some("eu-west-1".into()),
+        ..ServiceError::new(
+            "injected",
+            400,
+            "AuthorizationHeaderMalformed",
+            "injected by the test",
+        )
+    }
+    .into()
+}
+
 /// A 403 AccessDenied (permanent).
 pub fn access_denied() -> S3Error {
     service(403, "AccessDenied")

@@ -11,6 +11,7 @@ use crate::ops::*;
 mod clock;
 mod ops;
 mod prepared;
+mod region;
 mod response;
 mod transport;
 

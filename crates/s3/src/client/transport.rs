@@ -26,6 +26,7 @@ use crate::xml;
 
 use super::clock::{Clock, server_offset};
 use super::prepared::*;
+use super::region::Regions;
 use super::response::*;
 
 /// The S3 client over HTTP. Cheap to clone: clones share the connection pool.
@@ -40,6 +41,8 @@ pub(super) struct Inner {
     pub(super) config: ClientConfig,
     /// The time requests are signed with.
     clock: Clock,
+    /// The buckets in another region than the client's.
+    regions: Regions,
 }
 
 /// The user agent ferry sends.
@@ -76,6 +79,7 @@ impl S3Client {
                 http,
                 config,
                 clock: Clock::default(),
+                regions: Regions::default(),
             }),
         })
     }
@@ -85,17 +89,18 @@ impl S3Client {
         &self.inner.config
     }
 
-    /// Where a request goes, and the credentials that sign it.
+    /// Where a request goes, the region it is signed for (its bucket's), and the credentials
+    /// that sign it.
     async fn target(
         &self,
         op: &'static str,
         bucket: Option<&str>,
         key: Option<&str>,
         query: &[(String, String)],
-    ) -> Result<(Target, Credentials)> {
+    ) -> Result<(Target, String, Credentials)> {
         let cfg = &self.inner.config;
-        let target = cfg
-            .endpoint
+        let region = self.inner.regions.of(cfg, bucket);
+        let target = Regions::endpoint(cfg, &region)
             .target(cfg.addressing_style, bucket, key, query)
             .map_err(|e| rename(S3Error::from(e), op))?;
         let creds = cfg
@@ -103,20 +108,31 @@ impl S3Client {
             .credentials()
             .await
             .map_err(|e| rename(S3Error::from(e), op))?;
-        Ok((target, creds))
+        Ok((target, region, creds))
     }
 
-    /// Sends a request. A 403 for a request signed before the clock was corrected (by its own
-    /// refusal or another's) is sent again, once, with the server's time, when its body is in
-    /// memory. A streamed body cannot be sent again: its refusal goes to the caller, whose
-    /// next attempt is signed with that time (see [`S3Error::is_clock_skew`]).
+    /// How a request for `bucket` is signed now: the clock's correction and the region.
+    fn signing(&self, bucket: Option<&str>) -> (i64, String) {
+        (
+            self.inner.clock.offset(),
+            self.inner.regions.of(&self.inner.config, bucket),
+        )
+    }
+
+    /// Sends a request. One refused (301, 400, 403) after being signed with a time or a region
+    /// that has been corrected since (by its own refusal or another's) is sent again, once,
+    /// when its body is in memory. A streamed body cannot be sent again: its refusal goes to
+    /// the caller, whose next attempt is signed anew (see [`S3Error::is_clock_skew`] and
+    /// [`S3Error::is_wrong_region`]).
     pub(super) async fn send(&self, p: Prepared<'_>) -> Result<reqwest::Response> {
         let again = p.try_clone();
-        let offset = self.inner.clock.offset();
+        let bucket = p.bucket;
+        let signed = self.signing(bucket);
         match self.send_once(p).await {
             Err(e)
-                if e.service().is_some_and(|s| s.status == 403)
-                    && self.inner.clock.offset() != offset =>
+                if e.service()
+                    .is_some_and(|s| matches!(s.status, 301 | 400 | 403))
+                    && self.signing(bucket) != signed =>
             {
                 match again {
                     Some(p) => self.send_once(p).await,
@@ -131,7 +147,7 @@ impl S3Client {
         let cfg = &self.inner.config;
         let op = p.operation;
         let head = p.method == Method::HEAD;
-        let (target, creds) = self.target(op, p.bucket, p.key, &p.query).await?;
+        let (target, region, creds) = self.target(op, p.bucket, p.key, &p.query).await?;
         let payload_hash = match &p.body {
             Body::Bytes(b) if b.is_empty() => EMPTY_SHA256.to_string(),
             Body::Bytes(b) => signing::sha256_hex(b),
@@ -182,7 +198,7 @@ impl S3Client {
             headers: &headers,
             payload_hash: &payload_hash,
         };
-        let params = s3_signing(&creds, &cfg.region, self.inner.clock.now());
+        let params = s3_signing(&creds, &region, self.inner.clock.now());
         let sig = signing::sign_headers(&signable, &params);
 
         let mut map = HeaderMap::with_capacity(headers.len() + 4);
@@ -252,6 +268,19 @@ impl S3Client {
         {
             self.inner.clock.learn(offset);
         }
+        if let S3Error::Service(s) = &mut err {
+            // Only a refusal for the region keeps the bucket's region: S3 names it on other
+            // answers too.
+            let elsewhere = matches!(s.status, 301 | 400)
+                && p.bucket.is_some()
+                && s.region.as_ref().is_some_and(|r| *r != region);
+            if !elsewhere {
+                s.region = None;
+            }
+            if let (Some(bucket), Some(r)) = (p.bucket, &s.region) {
+                self.inner.regions.learn(cfg, bucket, r);
+            }
+        }
         if let S3Error::Service(s) = &mut err
             && s.is_denied()
         {
@@ -261,7 +290,7 @@ impl S3Client {
                 key: p.key,
                 query: &p.query,
                 headers: &headers,
-                region: &cfg.region,
+                region: &region,
             };
             s.denial = Denial::of(&refused, &s.message).map(Box::new);
         }
@@ -514,13 +543,14 @@ pub(super) async fn service_error(
     let parsed = (xml::root_element(&body).as_deref() == Some("Error"))
         .then(|| xml::parse::<xml::ErrorXml>(&body).ok())
         .flatten();
-    let (code, message, body_request_id) = match parsed {
-        Some(e) if !e.code.is_empty() => (e.code, e.message, e.request_id),
+    let (code, message, body_request_id, body_region) = match parsed {
+        Some(e) if !e.code.is_empty() => (e.code, e.message, e.request_id, e.region),
         _ => {
             let shown: String = String::from_utf8_lossy(&body).chars().take(200).collect();
             (
                 status_code_name(status).to_string(),
                 shown.trim().to_string(),
+                None,
                 None,
             )
         }
@@ -528,6 +558,7 @@ pub(super) async fn service_error(
     ServiceError {
         request_id: header(&headers, "x-amz-request-id").or(body_request_id),
         retry_after: retry_after(&headers),
+        region: header(&headers, "x-amz-bucket-region").or(body_region),
         ..ServiceError::new(op, status.as_u16(), code, message)
     }
     .into()
@@ -613,7 +644,7 @@ impl S3Client {
             ));
         }
         let cfg = &self.inner.config;
-        let (target, creds) = self.target(OP, Some(bucket), Some(key), &[]).await?;
+        let (target, region, creds) = self.target(OP, Some(bucket), Some(key), &[]).await?;
         let headers = vec![("host".to_string(), target.host_header.clone())];
         let signable = SignableRequest {
             method: method.as_str(),
@@ -622,10 +653,9 @@ impl S3Client {
             headers: &headers,
             payload_hash: UNSIGNED_PAYLOAD,
         };
-        let params = s3_signing(&creds, &cfg.region, self.inner.clock.now());
+        let params = s3_signing(&creds, &region, self.inner.clock.now());
         let sig = signing::sign_query(&signable, &params, secs);
-        let signed = cfg
-            .endpoint
+        let signed = Regions::endpoint(cfg, &region)
             .target(cfg.addressing_style, Some(bucket), Some(key), &sig.params)
             .map_err(|e| rename(S3Error::from(e), OP))?;
         Ok(signed.url)
