@@ -7,6 +7,10 @@
 //! request-body bytes it forwarded and the response-body bytes it returned, and logs what it
 //! did.
 //!
+//! With a bucket region set, it refuses as S3 does a request signed for another region: a
+//! HEAD with a bare 301, another with 400 `AuthorizationHeaderMalformed`, each naming the
+//! region in `x-amz-bucket-region` (and the 400 in its body).
+//!
 //! Once a Hold or DropResponse rule has fired, every later request is held too: the client is
 //! frozen at that point until the test kills it, so kill points are exact whatever the
 //! client's retries would do. Fault rules fire once each and let everything else through.
@@ -93,6 +97,8 @@ struct State {
     log: Vec<String>,
     /// Also written here, a line per request (benchmarks count requests so).
     log_file: Option<std::fs::File>,
+    /// The region every bucket behind the proxy is in.
+    region: Option<String>,
 }
 
 impl State {
@@ -288,6 +294,12 @@ impl HoldProxy {
             .count()
     }
 
+    /// Puts every bucket behind the proxy in `region`: a request signed for another is
+    /// refused as S3 refuses it (see the module's docs). `None` lets every region through.
+    pub fn set_bucket_region(&self, region: Option<&str>) {
+        self.state.lock().unwrap().region = region.map(str::to_string);
+    }
+
     /// Starts over with new rules: counters, log and the frozen state are cleared (requests
     /// held so far stay held: their client is gone).
     pub fn reset(&self, rules: Vec<Rule>) {
@@ -419,6 +431,41 @@ fn error_response(status: u16, code: &str, retry_after: Option<u32>) -> Vec<u8> 
     out
 }
 
+/// The region a request was signed for: the credential scope's third field, from the
+/// `Authorization` header or a presigned URL's `X-Amz-Credential`.
+fn signed_region(head: &str, target: &str) -> Option<String> {
+    let credential = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim().eq_ignore_ascii_case("authorization").then_some(v)
+        })
+        .and_then(|auth| auth.split("Credential=").nth(1))
+        .map(|c| c.split(',').next().unwrap_or_default().to_string())
+        .or_else(|| query_value(target, "X-Amz-Credential").map(|c| c.replace("%2F", "/")))?;
+    credential.split('/').nth(2).map(str::to_string)
+}
+
+/// S3's refusal of a request signed for another region than its bucket's `region`.
+fn wrong_region_response(method: &str, region: &str) -> Vec<u8> {
+    if method == "HEAD" {
+        return format!(
+            "HTTP/1.1 301 Moved Permanently\r\nx-amz-bucket-region: {region}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes();
+    }
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region is wrong; expecting '{region}'</Message><Region>{region}</Region><RequestId>fault-proxy</RequestId></Error>"
+    );
+    let mut out = format!(
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: application/xml\r\nx-amz-bucket-region: {region}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(body.as_bytes());
+    out
+}
+
 /// The head with `Connection: close` instead of any connection header.
 fn closing(head: &str) -> String {
     let mut out = String::new();
@@ -479,6 +526,7 @@ fn serve(
         Some(range) => format!("{target}#{range}"),
         None => target.clone(),
     };
+    let wrong_region;
     let action = {
         let mut st = state.lock().unwrap();
         let mut action = triggered.load(Ordering::Relaxed).then_some(Action::Hold);
@@ -492,12 +540,17 @@ fn serve(
         }
         let chaos = st.chaos(&method, &request, &head);
         action = action.or(chaos);
+        wrong_region = st
+            .region
+            .clone()
+            .filter(|r| action.is_none() && signed_region(&head, &target).is_some_and(|s| s != *r));
         if let Some(f) = st.log_file.as_mut() {
             let _ = std::io::Write::write_all(f, format!("{method} {request}\n").as_bytes());
         }
         st.log.push(format!(
             "{method} {request} {}",
             match action {
+                _ if wrong_region.is_some() => "refused: signed for another region".to_string(),
                 Some(Action::Hold) => "held".to_string(),
                 Some(Action::DropResponse) => "forwarded, response dropped".into(),
                 Some(Action::ResetAfter(n)) => format!("reset after {n} body bytes"),
@@ -541,6 +594,7 @@ fn serve(
     // A client that waits for `100 Continue` before its body (the aws cli) gets it now: the
     // body is read whole before anything is forwarded.
     if !matches!(action, Some(Action::Respond(..)))
+        && wrong_region.is_none()
         && head.lines().any(|l| {
             l.split_once(':').is_some_and(|(k, v)| {
                 k.trim().eq_ignore_ascii_case("expect")
@@ -574,6 +628,10 @@ fn serve(
     }) else {
         return Ok(());
     };
+    if let Some(region) = wrong_region {
+        client.write_all(&wrong_region_response(&method, &region))?;
+        return Ok(());
+    }
     match action {
         Some(Action::Respond(status, code, ra)) => {
             client.write_all(&error_response(status, code, ra))?;
