@@ -108,8 +108,10 @@ impl ObjectClient for S3Client {
                 })
                 .collect(),
         };
+        // The SSE-C key too: S3 asks for it when the upload has a checksum.
         let mut p = Prepared::new(OP, Method::POST, &req.bucket, Some(&req.key))
             .query("uploadId", req.upload_id.clone())
+            .request(&req.request)
             .header("content-type", "application/xml")
             .checksum(req.checksum.as_ref())
             .header_opt("x-amz-checksum-type", req.checksum_type.map(|t| t.as_str()))
