@@ -112,7 +112,9 @@ impl ObjectSource {
         Ok(())
     }
 
-    /// HeadObject of the source, with its checksum, retried.
+    /// HeadObject of the source, with its checksum, retried. `request` is the copy's (the
+    /// destination's): its agreement to pay covers the source too, its expected owner does
+    /// not (the source may be another account's).
     pub(crate) async fn head<C: ObjectClient>(
         &self,
         ctx: &Context<C>,
@@ -125,7 +127,8 @@ impl ObjectSource {
             checksum_mode: true,
             request: ferry_s3::RequestOptions {
                 sse_customer_key: self.sse_customer_key.clone(),
-                ..request.clone()
+                expected_bucket_owner: None,
+                request_payer: request.request_payer,
             },
             ..Default::default()
         };

@@ -26,7 +26,7 @@
 mod judge;
 mod merge;
 
-use ferry_s3::{DeleteObjectsRequest, ObjectClient, ObjectIdentifier};
+use ferry_s3::{DeleteObjectsRequest, ObjectClient, ObjectIdentifier, RequestOptions};
 use tokio::sync::mpsc;
 
 use super::copy::TreeCopy;
@@ -184,7 +184,8 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
     let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
-    let sides = s.tree.sides();
+    // Deletions carry what every request to the bucket does (expected owner, payer).
+    let sides = (s.tree.sides(), s.tree.options.request.clone());
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
     run(ctx, sides, s.sync, source, dest, probe, transfer).await
@@ -208,7 +209,7 @@ pub(crate) async fn down<C: ObjectClient>(
         mpsc::channel(1).1
     };
     let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
-    let sides = s.tree.sides();
+    let sides = (s.tree.sides(), RequestOptions::default());
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
     run(ctx, sides, s.sync, source, dest, probe, transfer).await
@@ -236,6 +237,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         (dest, &sides.dest_prefix),
     );
     let probe = judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare);
+    let sides = (sides, s.tree.options.request.clone());
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
     run(ctx, sides, s.sync, from, dest, probe, transfer).await
 }
@@ -253,10 +255,11 @@ fn both_selected(
     )
 }
 
-/// Merges the two sides, runs the transfers of what differs, and deletes when asked.
+/// Merges the two sides, runs the transfers of what differs, and deletes when asked (from a
+/// bucket with `deleting`, what every request to the destination carries).
 async fn run<C, F, Fut>(
     ctx: Context<C>,
-    sides: Sides,
+    (sides, deleting): (Sides, RequestOptions),
     settings: SyncSettings,
     source: mpsc::Receiver<Found>,
     dest: mpsc::Receiver<Found>,
@@ -328,7 +331,7 @@ where
     }
     match sides.direction {
         Direction::Down => delete_files(deletions, &mut outcome).await,
-        _ => delete_objects(&ctx, &sides.dest_bucket, deletions, &mut outcome).await,
+        _ => delete_objects(&ctx, &sides.dest_bucket, &deleting, deletions, &mut outcome).await,
     }
     Ok(outcome)
 }
@@ -336,6 +339,7 @@ where
 async fn delete_objects<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
+    request: &RequestOptions,
     deletions: Vec<Item>,
     outcome: &mut SyncOutcome,
 ) {
@@ -349,7 +353,10 @@ async fn delete_objects<C: ObjectClient>(
                     version_id: None,
                 })
                 .collect(),
-            ..Default::default()
+            request: RequestOptions {
+                sse_customer_key: None,
+                ..request.clone()
+            },
         };
         match ctx.request(None, |c| c.delete_objects(&req)).await {
             Ok(out) => {
