@@ -3,7 +3,6 @@
 
 use ferry_s3::{
     AccessControlPolicy, AclSpec, GetObjectAclRequest, Grantee, ObjectClient, PutObjectAclRequest,
-    RequestOptions,
 };
 
 use crate::args::{AclCmd, AclObject, AclSetArgs, Global};
@@ -29,14 +28,6 @@ fn object_url(target: &str) -> Result<(String, String), CliError> {
     Ok((url.bucket, url.key))
 }
 
-fn request_options(o: &AclObject) -> RequestOptions {
-    RequestOptions {
-        expected_bucket_owner: o.expected_bucket_owner.clone(),
-        request_payer: o.request_payer,
-        ..Default::default()
-    }
-}
-
 async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result<(), CliError> {
     let (bucket, key) = object_url(target)?;
     let client = client(global).await?;
@@ -45,7 +36,7 @@ async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result
             bucket,
             key,
             version_id: o.version_id.clone(),
-            request: request_options(o),
+            request: o.bucket.request(&None)?,
         })
         .await?;
     if json {
@@ -143,7 +134,7 @@ async fn set(global: &Global, a: AclSetArgs) -> Result<(), CliError> {
         key,
         version_id: a.object.version_id.clone(),
         acl,
-        request: request_options(&a.object),
+        request: a.object.bucket.request(&None)?,
     };
     // An unknown canned ACL is refused before sending, as bad input (exit 2).
     client.put_object_acl(&req).await?;

@@ -158,6 +158,8 @@ pub(crate) struct CpArgs {
     pub(crate) metadata_directive: Option<String>,
     #[command(flatten, next_help_heading = "Copy")]
     pub(crate) source: SourceFlags,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
     /// Where upload journals live (else FERRY_STATE_DIR, $XDG_STATE_HOME/ferry or
     /// ~/.local/state/ferry).
     #[arg(long, value_name = "DIR", help_heading = "Resume")]
@@ -330,12 +332,29 @@ pub(crate) struct AclObject {
     /// A specific version of the object.
     #[arg(long, value_name = "ID")]
     pub(crate) version_id: Option<String>,
-    /// Fail unless this account owns the bucket.
+    #[command(flatten)]
+    pub(crate) bucket: BucketFlags,
+}
+
+/// What every request to a bucket carries: the same flags on `cp`, `sync` and `acl`, as the
+/// aws cli spells them.
+#[derive(Debug, Default, Args)]
+pub(crate) struct BucketFlags {
+    /// Fail unless this account owns the bucket written to, or a download's (each request to
+    /// it carries x-amz-expected-bucket-owner; a copy's source does not): a mistyped bucket
+    /// name cannot reach someone else's bucket.
     #[arg(long, value_name = "ACCOUNT")]
     pub(crate) expected_bucket_owner: Option<String>,
-    /// Confirm that the requester pays for the request (requester-pays buckets).
-    #[arg(long)]
-    pub(crate) request_payer: bool,
+    /// Agree to pay for the requests and the bytes (a requester-pays bucket refuses anyone
+    /// else with 403): `--request-payer` or `--request-payer requester`.
+    #[arg(
+        long,
+        value_name = "requester",
+        num_args = 0..=1,
+        default_missing_value = "requester",
+        value_parser = ["requester"]
+    )]
+    pub(crate) request_payer: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -406,6 +425,8 @@ pub(crate) struct SyncArgs {
     pub(crate) shard: Option<String>,
     #[command(flatten, next_help_heading = "Copy")]
     pub(crate) source: SourceFlags,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
     #[command(flatten)]
     pub(crate) object: ObjectFlags,
     #[command(flatten, next_help_heading = "Output")]

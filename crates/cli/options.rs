@@ -13,7 +13,7 @@ use ferry_s3::{
     RequestOptions, ServerSideEncryption, SseCustomerKey,
 };
 
-use crate::args::{BudgetFlags, CpArgs, GrantFlags, ObjectFlags, SourceFlags};
+use crate::args::{BucketFlags, BudgetFlags, CpArgs, GrantFlags, ObjectFlags, SourceFlags};
 use crate::exit::{CliError, bad_input};
 
 /// Parses a size: a number of bytes with an optional binary suffix (K, KiB, KB, M, MiB, MB,
@@ -60,6 +60,31 @@ impl GrantFlags {
             write,
             write_acp: grantees(&self.grant_write_acp)?,
             full_control: grantees(&self.grant_full_control)?,
+        })
+    }
+}
+
+impl BucketFlags {
+    /// What every request to the bucket carries, with the SSE-C key a flag gives
+    /// (`--sse-c-key`), if any.
+    pub(crate) fn request(&self, sse_c: &Option<String>) -> Result<RequestOptions, CliError> {
+        Ok(RequestOptions {
+            sse_customer_key: sse_c.as_deref().map(sse_c_key).transpose()?,
+            expected_bucket_owner: self.expected_bucket_owner.clone(),
+            request_payer: self.request_payer.is_some(),
+        })
+    }
+
+    /// What every request to a copy's source carries: its SSE-C key
+    /// (`--source-sse-c-key`), and the payer's agreement, which covers both buckets. The
+    /// expected owner is the destination's.
+    pub(crate) fn source_request(
+        &self,
+        sse_c: &Option<String>,
+    ) -> Result<RequestOptions, CliError> {
+        Ok(RequestOptions {
+            expected_bucket_owner: None,
+            ..self.request(sse_c)?
         })
     }
 }
@@ -223,9 +248,10 @@ pub(crate) fn refuse_flags(flags: &[(&str, bool)], why: &str) -> Result<(), CliE
     }
 }
 
-/// The object options the flags ask for.
+/// The object options the flags ask for, sent to the bucket as `bucket` asks.
 pub(crate) fn object_options(
     flags: &ObjectFlags,
+    bucket: &BucketFlags,
     src: Option<&Path>,
 ) -> Result<ObjectOptions, CliError> {
     let mut metadata = std::collections::BTreeMap::new();
@@ -275,10 +301,7 @@ pub(crate) fn object_options(
         sse,
         acl: flags.acl.clone(),
         grants: flags.grants.grants(Vec::new())?,
-        request: RequestOptions {
-            sse_customer_key: flags.sse_c_key.as_deref().map(sse_c_key).transpose()?,
-            ..Default::default()
-        },
+        request: bucket.request(&flags.sse_c_key)?,
         ..Default::default()
     };
     options.validate().map_err(bad_input)?;
@@ -308,15 +331,6 @@ pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError>
         on_failure,
         direct_io: direct_io(args)?,
         restart: args.restart,
-    })
-}
-
-/// The request options that read objects encrypted with the SSE-C key a flag gives
-/// (`--sse-c-key` down, `--source-sse-c-key` for a copy's source), if any.
-pub(crate) fn reading_with(key: &Option<String>) -> Result<RequestOptions, CliError> {
-    Ok(RequestOptions {
-        sse_customer_key: key.as_deref().map(sse_c_key).transpose()?,
-        ..Default::default()
     })
 }
 

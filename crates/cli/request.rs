@@ -16,7 +16,7 @@ use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{
     copy_only, download_settings, manager_config, object_content_flags, object_options,
-    parse_exact_size, reading_with, refuse_flags, sse_c_key, upload_settings,
+    parse_exact_size, refuse_flags, sse_c_key, upload_settings,
 };
 use crate::output::Output;
 
@@ -246,7 +246,7 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
             }
         }
     };
-    let options = object_options(&args.object, src_path.as_deref())?;
+    let options = object_options(&args.object, &args.bucket, src_path.as_deref())?;
     let upload = Upload {
         source,
         bucket: dst.bucket.clone(),
@@ -334,7 +334,7 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
         bucket: src.bucket,
         key: src.key,
         version_id: args.version_id.clone(),
-        request: reading_with(&args.object.sse_c_key)?,
+        request: args.bucket.request(&args.object.sse_c_key)?,
         listed: None,
         range: args
             .range
@@ -400,9 +400,9 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         }
     }
     let tree = TreeCopy {
-        from_request: reading_with(&args.source.source_sse_c_key)?,
+        from_request: args.bucket.source_request(&args.source.source_sse_c_key)?,
         metadata_directive,
-        options: object_options(&args.object, None)?,
+        options: object_options(&args.object, &args.bucket, None)?,
         settings: upload_settings(args)?,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
@@ -473,7 +473,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         },
         bucket: dst.bucket.clone(),
         key: dst.key.clone(),
-        options: object_options(&args.object, None)?,
+        options: object_options(&args.object, &args.bucket, None)?,
         settings: upload_settings(args)?,
     };
     let Some(source) = source_global(global, &args.source) else {
@@ -518,7 +518,7 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         root,
         bucket: dst.bucket,
         prefix: dst.key,
-        options: object_options(&args.object, None)?,
+        options: object_options(&args.object, &args.bucket, None)?,
         guess_content_type: args.object.content_type.is_none(),
         settings: upload_settings(args)?,
         filters: filters(&args.filters)?,
@@ -544,7 +544,7 @@ fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
         bucket: src.bucket,
         prefix: src.key,
         root,
-        request: reading_with(&args.object.sse_c_key)?,
+        request: args.bucket.request(&args.object.sse_c_key)?,
         settings,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,

@@ -16,7 +16,7 @@ use crate::client::{client_for, journal_dir, manager, parse_s3_url, source_globa
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{
     manager_config, new_object_flags, object_content_flags, object_options, part_size, range_size,
-    reading_with, refuse_flags,
+    refuse_flags,
 };
 use crate::output::{LISTED_FAILURES, Output, secs};
 use crate::report::json_line;
@@ -90,7 +90,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 tree: TreeUpload {
                     filters,
                     shard,
-                    options: object_options(&a.object, None)?,
+                    options: object_options(&a.object, &a.bucket, None)?,
                     guess_content_type: a.object.content_type.is_none(),
                     settings: uploads()?,
                     ..TreeUpload::new(root, &url.bucket, &url.key)
@@ -115,7 +115,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 tree: TreeDownload {
                     filters,
                     shard,
-                    request: reading_with(&a.object.sse_c_key)?,
+                    request: a.bucket.request(&a.object.sse_c_key)?,
                     settings: downloads,
                     ..TreeDownload::new(&url.bucket, &url.key, &a.dst)
                 },
@@ -139,8 +139,8 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 tree: TreeCopy {
                     filters,
                     shard,
-                    from_request: reading_with(&a.source.source_sse_c_key)?,
-                    options: object_options(&a.object, None)?,
+                    from_request: a.bucket.source_request(&a.source.source_sse_c_key)?,
+                    options: object_options(&a.object, &a.bucket, None)?,
                     settings: uploads()?,
                     ..TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key)
                 },

@@ -1,10 +1,11 @@
-//! What a server refuses for how a request was signed, and ferry corrects: a local clock far
-//! off the server's (S3 refuses a request signed more than 15 minutes from its own time), and
-//! a bucket in another region than the one configured. ferry then signs with the time in the
-//! refusal's `Date` header, as s5cmd and the AWS SDKs do, or for the region it names, as the
-//! aws cli does. The clock: the binary runs under libfaketime, SeaweedFS (which enforces the
-//! 15 minutes) on the real clock. The region: SeaweedFS behind the fault proxy, which refuses
-//! as S3 does a request signed for another region. boto3 checks what landed.
+//! What a bucket asks of every request, and ferry gives: a time near the server's (S3
+//! refuses a request signed more than 15 minutes from its own time), the bucket's own region,
+//! and, for a requester-pays bucket, the agreement to pay. For the first two ferry corrects
+//! itself from the refusal: it signs with the time in its `Date` header, as s5cmd and the AWS
+//! SDKs do, or for the region it names, as the aws cli does; the third it sends when asked
+//! (`--request-payer`). The clock: the binary runs under libfaketime, SeaweedFS (which
+//! enforces the 15 minutes) on the real clock. The region and the payer: SeaweedFS behind the
+//! fault proxy, which refuses as S3 does. boto3 checks what landed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -14,7 +15,8 @@ use ferry_testkit::{HoldProxy, TestServer};
 
 use crate::tree::{boto3_tree, local_tree, make_tree};
 use crate::{
-    boto3_object, boto3_uploads, data, ferry, ferry_command, seaweed_bucket, sha256_hex, text,
+    boto3_object, boto3_uploads, data, expect_exit, ferry, ferry_command, seaweed_bucket,
+    sha256_hex, text,
 };
 
 /// Runs ferry with its clock moved by `shift` (libfaketime's form: `+30m`, `-2h`, `+1d`).
@@ -140,4 +142,129 @@ fn a_bucket_in_another_region_is_signed_for_its_own() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(refusals(), 0, "{:?}", proxy.log());
+}
+
+#[test]
+fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
+    let (server, _client, bucket) = seaweed_bucket("payer");
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    proxy.set_requester_pays(true);
+    let behind = proxy.server(server);
+    let home = tempfile::tempdir().unwrap();
+    let big = home.path().join("big.bin");
+    let body = data(12 << 20, 47);
+    std::fs::write(&big, &body).unwrap();
+    let url = format!("s3://{bucket}/big.bin");
+    let refused = || {
+        proxy
+            .log()
+            .into_iter()
+            .filter(|l| l.ends_with("requester pays, not agreed"))
+            .collect::<Vec<_>>()
+    };
+
+    // Not agreeing: refused as S3 refuses it.
+    let o = ferry(&behind, home.path(), &["cp", big.to_str().unwrap(), &url]);
+    expect_exit(&o, 1, "AccessDenied");
+    proxy.reset(vec![]);
+
+    // Agreeing, every request of each command carries it (any other would be refused).
+    let payer = |args: &[&str]| {
+        let mut all = args.to_vec();
+        all.push("--request-payer");
+        let o = ferry(&behind, home.path(), &all);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        assert_eq!(refused(), Vec::<String>::new(), "{args:?}");
+    };
+    payer(&["cp", big.to_str().unwrap(), &url, "--part-size", "5MiB"]);
+    assert_eq!(
+        boto3_object(server, &bucket, "big.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    // A sync up that deletes (DeleteObjects), a tree down, a download, a copy on the server.
+    let src = home.path().join("src");
+    make_tree(&src, &[("a.txt", 100), ("d/b.bin", 70_000)]);
+    put_direct(server, &bucket, "tree/stray");
+    let tree = format!("s3://{bucket}/tree/");
+    payer(&["sync", src.to_str().unwrap(), &tree, "--delete"]);
+    let up: BTreeMap<_, _> = boto3_tree(server, &bucket, "tree/")
+        .into_iter()
+        .map(|(k, v)| (k["tree/".len()..].to_string(), v))
+        .collect();
+    assert_eq!(up, local_tree(&src));
+    let down = home.path().join("down");
+    payer(&["cp", "-r", &tree, down.to_str().unwrap()]);
+    assert_eq!(local_tree(&down), local_tree(&src));
+    let back = home.path().join("back.bin");
+    payer(&["cp", &url, back.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&back).unwrap(), body);
+    payer(&["cp", &url, &format!("s3://{bucket}/copy.bin")]);
+    assert_eq!(
+        boto3_object(server, &bucket, "copy.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn an_upload_expecting_another_owner_is_refused_before_it_writes() {
+    let (server, _client, bucket) = seaweed_bucket("owner");
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    proxy.set_bucket_owner(Some("111122223333"));
+    let behind = proxy.server(server);
+    let home = tempfile::tempdir().unwrap();
+    let big = home.path().join("big.bin");
+    let body = data(12 << 20, 53);
+    std::fs::write(&big, &body).unwrap();
+    let (file, url) = (big.to_str().unwrap(), format!("s3://{bucket}/big.bin"));
+    let owner = |account| ["--expected-bucket-owner", account, "--part-size", "5MiB"];
+
+    // A mistyped account: the first request is refused, nothing is left.
+    let mut args = vec!["cp", file, &url];
+    args.extend(owner("999999999999"));
+    expect_exit(&ferry(&behind, home.path(), &args), 1, "AccessDenied");
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    let listed = ferry_testkit::boto3(
+        server,
+        "print(json.dumps(s3.list_objects_v2(Bucket=sys.argv[1]).get('KeyCount', 0)))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(listed, 0);
+    proxy.reset(vec![]);
+    // The owner's account: every request carries it and is taken; down as well.
+    let mut args = vec!["cp", file, &url];
+    args.extend(owner("111122223333"));
+    let o = ferry(&behind, home.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let back = home.path().join("back.bin");
+    let o = ferry(
+        &behind,
+        home.path(),
+        &[
+            "cp",
+            &url,
+            back.to_str().unwrap(),
+            "--expected-bucket-owner",
+            "111122223333",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(std::fs::read(&back).unwrap(), body);
+    let refused: Vec<_> = proxy
+        .log()
+        .into_iter()
+        .filter(|l| l.contains("refused"))
+        .collect();
+    assert!(refused.is_empty(), "{refused:?}");
+}
+
+/// An object put by boto3, straight to the server.
+fn put_direct(server: &TestServer, bucket: &str, key: &str) {
+    ferry_testkit::boto3(
+        server,
+        "s3.put_object(Bucket=sys.argv[1], Key=sys.argv[2], Body=b'x'); print('{}')",
+        &[bucket, key],
+    )
+    .unwrap();
 }

@@ -9,7 +9,9 @@
 //!
 //! With a bucket region set, it refuses as S3 does a request signed for another region: a
 //! HEAD with a bare 301, another with 400 `AuthorizationHeaderMalformed`, each naming the
-//! region in `x-amz-bucket-region` (and the 400 in its body).
+//! region in `x-amz-bucket-region` (and the 400 in its body). Made requester-pays, it refuses
+//! with 403 AccessDenied a request that does not agree to pay; given a bucket owner, one that
+//! expects another.
 //!
 //! Once a Hold or DropResponse rule has fired, every later request is held too: the client is
 //! frozen at that point until the test kills it, so kill points are exact whatever the
@@ -99,9 +101,55 @@ struct State {
     log_file: Option<std::fs::File>,
     /// The region every bucket behind the proxy is in.
     region: Option<String>,
+    /// Every bucket behind the proxy is requester-pays, and another account's.
+    requester_pays: bool,
+    /// The account that owns every bucket behind the proxy.
+    owner: Option<String>,
 }
 
 impl State {
+    /// How S3 would refuse this request, as the buckets behind the proxy are set (`free`: no
+    /// rule or chaos took it): what to log, and the answer.
+    fn refusal(
+        &self,
+        method: &str,
+        target: &str,
+        head: &str,
+        free: bool,
+    ) -> Option<(&'static str, Vec<u8>)> {
+        if !free {
+            return None;
+        }
+        if let Some(region) = &self.region
+            && signed_region(head, target).is_some_and(|s| s != *region)
+        {
+            let answer = wrong_region_response(method, region);
+            return Some(("signed for another region", answer));
+        }
+        let header = |name: &str| {
+            head.lines().find_map(|l| {
+                let (k, v) = l.split_once(':')?;
+                k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+            })
+        };
+        let denied = || {
+            if method == "HEAD" {
+                b"HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec()
+            } else {
+                error_response(403, "AccessDenied", None)
+            }
+        };
+        if self.requester_pays && header("x-amz-request-payer") != Some("requester") {
+            return Some(("requester pays, not agreed", denied()));
+        }
+        if let (Some(owner), Some(expected)) = (&self.owner, header("x-amz-expected-bucket-owner"))
+            && owner != expected
+        {
+            return Some(("another owner expected", denied()));
+        }
+        None
+    }
+
     /// The chaos action for this request, if any.
     fn chaos(&mut self, method: &str, target: &str, head: &str) -> Option<Action> {
         // Upload ids and the bucket (tests make a new one each run) left out, so a seed
@@ -298,6 +346,18 @@ impl HoldProxy {
     /// refused as S3 refuses it (see the module's docs). `None` lets every region through.
     pub fn set_bucket_region(&self, region: Option<&str>) {
         self.state.lock().unwrap().region = region.map(str::to_string);
+    }
+
+    /// Makes every bucket behind the proxy requester-pays and another account's: a request
+    /// without `x-amz-request-payer: requester` is refused 403 AccessDenied, as S3 refuses it.
+    pub fn set_requester_pays(&self, on: bool) {
+        self.state.lock().unwrap().requester_pays = on;
+    }
+
+    /// Makes `account` the owner of every bucket behind the proxy: a request expecting
+    /// another (`x-amz-expected-bucket-owner`) is refused 403 AccessDenied, as S3 refuses it.
+    pub fn set_bucket_owner(&self, account: Option<&str>) {
+        self.state.lock().unwrap().owner = account.map(str::to_string);
     }
 
     /// Starts over with new rules: counters, log and the frozen state are cleared (requests
@@ -526,7 +586,7 @@ fn serve(
         Some(range) => format!("{target}#{range}"),
         None => target.clone(),
     };
-    let wrong_region;
+    let refusal;
     let action = {
         let mut st = state.lock().unwrap();
         let mut action = triggered.load(Ordering::Relaxed).then_some(Action::Hold);
@@ -540,17 +600,14 @@ fn serve(
         }
         let chaos = st.chaos(&method, &request, &head);
         action = action.or(chaos);
-        wrong_region = st
-            .region
-            .clone()
-            .filter(|r| action.is_none() && signed_region(&head, &target).is_some_and(|s| s != *r));
+        refusal = st.refusal(&method, &target, &head, action.is_none());
         if let Some(f) = st.log_file.as_mut() {
             let _ = std::io::Write::write_all(f, format!("{method} {request}\n").as_bytes());
         }
         st.log.push(format!(
             "{method} {request} {}",
             match action {
-                _ if wrong_region.is_some() => "refused: signed for another region".to_string(),
+                _ if refusal.is_some() => format!("refused: {}", refusal.as_ref().unwrap().0),
                 Some(Action::Hold) => "held".to_string(),
                 Some(Action::DropResponse) => "forwarded, response dropped".into(),
                 Some(Action::ResetAfter(n)) => format!("reset after {n} body bytes"),
@@ -594,7 +651,7 @@ fn serve(
     // A client that waits for `100 Continue` before its body (the aws cli) gets it now: the
     // body is read whole before anything is forwarded.
     if !matches!(action, Some(Action::Respond(..)))
-        && wrong_region.is_none()
+        && refusal.is_none()
         && head.lines().any(|l| {
             l.split_once(':').is_some_and(|(k, v)| {
                 k.trim().eq_ignore_ascii_case("expect")
@@ -628,8 +685,8 @@ fn serve(
     }) else {
         return Ok(());
     };
-    if let Some(region) = wrong_region {
-        client.write_all(&wrong_region_response(&method, &region))?;
+    if let Some((_, answer)) = refusal {
+        client.write_all(&answer)?;
         return Ok(());
     }
     match action {
