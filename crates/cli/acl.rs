@@ -9,6 +9,7 @@ use crate::args::{AclCmd, AclObject, AclSetArgs, Global};
 use crate::client::{client, parse_object_url};
 use crate::exit::{CliError, bad_input};
 use crate::options::grantees;
+use crate::output::outln;
 use crate::output::shown;
 
 pub(crate) async fn run(global: &Global, cmd: AclCmd) -> Result<(), CliError> {
@@ -40,7 +41,7 @@ async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result
         })
         .await?;
     if json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&policy.to_json()).expect("JSON")
         );
@@ -50,7 +51,7 @@ async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result
         Some(name) => format!("owner: {} ({name})", policy.owner_id),
         None => format!("owner: {}", policy.owner_id),
     };
-    println!("{}", shown(&owner, false));
+    outln!("{}", shown(&owner, false));
     let rows: Vec<(String, &str)> = policy
         .grants
         .iter()
@@ -69,9 +70,9 @@ async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result
         .max()
         .unwrap_or(0)
         .max(7);
-    println!("{:width$}  PERMISSION", "GRANTEE");
+    outln!("{:width$}  PERMISSION", "GRANTEE");
     for (who, p) in rows {
-        println!("{who:width$}  {p}");
+        outln!("{who:width$}  {p}");
     }
     Ok(())
 }
@@ -139,7 +140,7 @@ async fn set(global: &Global, a: AclSetArgs) -> Result<(), CliError> {
     // An unknown canned ACL is refused before sending, as bad input (exit 2).
     client.put_object_acl(&req).await?;
     if !a.quiet {
-        println!("acl set: {}", a.target);
+        outln!("acl set: {}", a.target);
     }
     Ok(())
 }

@@ -10,6 +10,7 @@ use ferry_s3::{AddressingStyle, ClientConfig, Env, Origins, Overrides, S3Client}
 
 use crate::args::{Global, SourceFlags};
 use crate::exit::{CliError, bad_input};
+use crate::output::{errln, outln};
 
 /// An `s3://bucket/key` location.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -92,7 +93,7 @@ pub(crate) async fn client_for(
         config.pool_size = n;
     }
     if global.no_verify_ssl {
-        eprintln!(
+        errln!(
             "ferry: WARNING: --no-verify-ssl: TLS certificates are NOT verified; anyone on the \
              network path can read and alter this transfer"
         );
@@ -152,7 +153,7 @@ pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
     let (config, o) = resolve(global)?;
     let row = |name: &str, value: &str, origin: &str| {
         let value = if value.is_empty() { "-" } else { value };
-        println!("{name:<12} {value:<44} {origin}");
+        outln!("{name:<12} {value:<44} {origin}");
     };
     row("NAME", "VALUE", "SOURCE");
     row("profile", &o.profile.0, &o.profile.1);

@@ -6,6 +6,7 @@ use ferry_s3::{CreateBucketRequest, ObjectClient};
 use crate::args::{Cli, Cmd, Global, PresignArgs};
 use crate::client::{client, parse_object_url, parse_s3_url};
 use crate::exit::{CliError, bad_input};
+use crate::output::outln;
 
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
@@ -39,7 +40,7 @@ async fn mb(global: &Global, bucket: &str, quiet: bool) -> Result<(), CliError> 
         })
         .await?;
     if !quiet {
-        println!("make_bucket: s3://{}", url.bucket);
+        outln!("make_bucket: s3://{}", url.bucket);
     }
     Ok(())
 }
@@ -60,6 +61,6 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
             std::time::Duration::from_secs(args.expires_in),
         )
         .await?;
-    println!("{signed}");
+    outln!("{signed}");
     Ok(())
 }

@@ -3,6 +3,7 @@
 
 use std::process::ExitCode;
 
+use crate::output::errln;
 use ferry_engine::{ErrorKind, Mismatch};
 
 /// The transfer failed.
@@ -36,7 +37,7 @@ impl CliError {
             CliError::Interrupted(e) => (INTERRUPTED, e),
             CliError::ReaderGone => return ExitCode::from(READER_GONE),
         };
-        eprintln!(
+        errln!(
             "ferry: error: {}",
             crate::output::shown(&format!("{e:#}"), true)
         );

@@ -39,12 +39,32 @@ pub(crate) fn shown(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
+/// `println!`, but a reader that went away (`ferry … | head -1`) loses the rest of the report,
+/// not the transfer: the write's error is dropped, as for `--json` events (`println!` panics,
+/// exit 101). Data to stdout is another matter: its reader going away ends ferry with 141.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
+/// [`outln`] for stderr: a closed stderr (`2>&1 | head`) loses messages, not the transfer.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use errln;
+
 /// Writes a failure or a warning on stderr, around `bar`, with its names [`shown`].
 fn to_stderr(line: &str, bar: Option<&ProgressBar>) {
     let line = shown(line, false);
     match bar {
-        Some(bar) => bar.suspend(|| eprintln!("{line}")),
-        None => eprintln!("{line}"),
+        Some(bar) => bar.suspend(|| errln!("{line}")),
+        None => errln!("{line}"),
     }
 }
 
@@ -163,9 +183,9 @@ impl Output {
         }
         let line = shown(line, false);
         if self.data_on_stdout {
-            eprintln!("{line}");
+            errln!("{line}");
         } else {
-            println!("{line}");
+            outln!("{line}");
         }
     }
 
@@ -315,7 +335,7 @@ impl Output {
                         } else if plain {
                             // A stream of unknown length has no total yet.
                             let of = if s.total > 0 { format!(" of {}", s.total) } else { String::new() };
-                            eprintln!(
+                            errln!(
                                 "ferry: {}{of} bytes, {:.1} MiB/s, {counted}, retries {}",
                                 s.bytes,
                                 s.bytes.saturating_sub(s.reused) as f64 / (1u64 << 20) as f64 / secs(start),
@@ -331,7 +351,7 @@ impl Output {
                 show(&e);
             }
             if lost > 0 && (self.json || matches!(shown, Shown::Tree { .. })) {
-                eprintln!("ferry: {lost} events were not shown (the display fell behind)");
+                errln!("ferry: {lost} events were not shown (the display fell behind)");
             }
             if let Some(bar) = bar {
                 log_around(None);

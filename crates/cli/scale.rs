@@ -9,6 +9,7 @@ use crate::client::{client_for, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, size_flag};
 use crate::output::Output;
+use crate::output::{errln, outln};
 use crate::report::{json_line, uploaded};
 
 /// `ferry plan FILE s3://bucket/key --shards N`.
@@ -47,8 +48,8 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
             serde_json::to_value(&plan).unwrap_or_default(),
         ));
     } else {
-        println!("{}", plan.url());
-        eprintln!(
+        outln!("{}", plan.url());
+        errln!(
             "plan: {} ({} bytes) to s3://{}/{} in {} parts of {} bytes, {} workers; upload {}",
             plan.source.display(),
             plan.size,

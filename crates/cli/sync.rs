@@ -18,6 +18,7 @@ use crate::options::{
     manager_config, new_object_flags, object_content_flags, object_options, part_size, range_size,
     refuse_flags,
 };
+use crate::output::errln;
 use crate::output::{LISTED_FAILURES, Output, secs};
 use crate::report::json_line;
 use crate::request::overlap;
@@ -211,7 +212,7 @@ fn summary(
         ));
     }
     for f in &o.delete_failed {
-        eprintln!(
+        errln!(
             "ferry: failed: {}",
             crate::output::shown(&f.error.to_string(), false)
         );

@@ -7,6 +7,7 @@ use crate::args::{Global, UploadsCmd};
 use crate::client::{client, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::output::shown;
+use crate::output::{errln, outln};
 use crate::report::json_line;
 
 /// Parses `7d`, `12h`, `30m`, `45s`.
@@ -98,7 +99,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 .map_err(|e| engine_error(&e, false, None))?;
             if json {
                 for u in &uploads {
-                    println!(
+                    outln!(
                         "{}",
                         json_line(
                             "upload",
@@ -112,7 +113,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                     );
                 }
             } else {
-                print!("{}", table(&rows(&uploads)));
+                outln!("{}", table(&rows(&uploads)).trim_end());
             }
             Ok(())
         }
@@ -160,7 +161,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 let older = older_than
                     .map(|a| format!(" older than {a}"))
                     .unwrap_or_default();
-                println!("nothing to abort: no uploads under {target}{older}");
+                outln!("nothing to abort: no uploads under {target}{older}");
                 return Ok(());
             }
             let mut refused = Vec::new();
@@ -174,10 +175,10 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 let plan = listed.as_ref().and_then(|u| u.plan.as_deref());
                 if dry_run {
                     match plan {
-                        Some(plan) => println!(
-                            "would leave: {what}: it belongs to the plan {plan}; {give_up}"
-                        ),
-                        None => println!("would abort: {what}"),
+                        Some(plan) => {
+                            outln!("would leave: {what}: it belongs to the plan {plan}; {give_up}")
+                        }
+                        None => outln!("would abort: {what}"),
                     }
                     continue;
                 }
@@ -187,13 +188,13 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 };
                 match aborted {
                     Ok(a) => match a.plan {
-                        Some(plan) => println!("aborted: {what}, and removed its plan {plan}"),
-                        None => println!("aborted: {what}"),
+                        Some(plan) => outln!("aborted: {what}, and removed its plan {plan}"),
+                        None => outln!("aborted: {what}"),
                     },
                     Err(e) => {
                         if !named {
                             let hint = plan.map(|_| format!("; {give_up}")).unwrap_or_default();
-                            eprintln!("ferry: not aborted: {what}: {e}{hint}");
+                            errln!("ferry: not aborted: {what}: {e}{hint}");
                         }
                         refused.push(engine_error(&e, false, None));
                     }

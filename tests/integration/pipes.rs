@@ -1,6 +1,7 @@
 //! Paths that are not regular files, against SeaweedFS: a named pipe is read or written once,
 //! in order, and never replaced by a file; a link is followed and kept; `/dev/stdout` is
-//! stdout; an interrupt ends ferry at once even while a pipe's other end is silent.
+//! stdout; an interrupt ends ferry at once even while a pipe's other end is silent; a report
+//! whose reader goes away does not stop the transfer.
 
 use std::io::{Read as _, Write as _};
 use std::path::Path;
@@ -179,4 +180,44 @@ fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
     let (took, _) = terminate(&mut child);
     assert!(took < Duration::from_secs(5), "took {took:?} to stop");
     assert!(crate::boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn a_report_whose_reader_goes_away_loses_lines_not_objects() {
+    let (server, _client, bucket) = seaweed_bucket("pipes-report");
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    let files: Vec<(String, usize)> = (0..120).map(|i| (format!("f{i:03}"), 10 + i)).collect();
+    let files: Vec<(&str, usize)> = files.iter().map(|(n, s)| (n.as_str(), *s)).collect();
+    crate::tree::make_tree(&src, &files);
+    let tree = format!("s3://{bucket}/tree/");
+    crate::copied_tree(server, dir.path(), src.to_str().unwrap(), &tree);
+    // `ferry cp -r … | head -1`: the reader takes a line and goes. println! panicked on the
+    // next (exit 101, the tree half done).
+    let out = dir.path().join("out");
+    let mut child = ferry_command(server.env(), dir.path())
+        .args(["cp", "-r", &tree, out.to_str().unwrap(), "--no-progress"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut first = [0u8; 16];
+    stdout.read_exact(&mut first).unwrap();
+    drop(stdout);
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(crate::tree::local_tree(&out), crate::tree::local_tree(&src));
+    // A download to stdout reports on stderr; a stderr closed early loses the report, and
+    // the data still comes whole.
+    let mut child = ferry_command(server.env(), dir.path())
+        .args(["cp", &format!("{tree}f119"), "-", "--no-progress"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.stdout, std::fs::read(src.join("f119")).unwrap());
 }
