@@ -134,6 +134,10 @@ pub(crate) struct CpArgs {
     /// --shard let through), copy nothing.
     #[arg(long, help_heading = "Tree (with -r)")]
     pub(crate) dry_run: bool,
+    /// Up: pass over each symbolic link below the folder, rather than following it to what it
+    /// points at (as the aws cli's flag of that name).
+    #[arg(long, help_heading = "Tree (with -r)")]
+    pub(crate) no_follow_symlinks: bool,
     /// Download: how to check the bytes. auto (the best the object offers: its checksum, else
     /// its MD5 ETag, else the size), require (fail when the object offers no check), none
     /// (size only).
@@ -401,6 +405,11 @@ pub(crate) struct SyncArgs {
     /// Print every action, take none.
     #[arg(long)]
     pub(crate) dry_run: bool,
+    /// Up: pass over each symbolic link below the folder, rather than following it to what it
+    /// points at (as the aws cli's flag of that name); with --delete, its object goes, as a
+    /// file's that is gone.
+    #[arg(long)]
+    pub(crate) no_follow_symlinks: bool,
     /// With --delete: refuse (exit 1, nothing deleted) when more than N would go. Without it, a
     /// source that holds nothing (a mistyped prefix, an unmounted folder) deletes nothing;
     /// with it, up to N.

@@ -103,6 +103,11 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         _ if args.range.is_some() && !(s3(&args.src) && !s3(&args.dst) && to_stdout) => {
             return Err(bad_input(RANGE_TO_STDOUT));
         }
+        _ if args.no_follow_symlinks && !(args.recursive && !s3(&args.src) && s3(&args.dst)) => {
+            return Err(bad_input(
+                "--no-follow-symlinks is for a folder sent up (-r FOLDER s3://…): only it has links to follow",
+            ));
+        }
         _ if !args.filters.ordered.is_empty() && !args.recursive => {
             return Err(bad_input(
                 "--exclude and --include choose among a tree's paths: give -r to copy a folder or a prefix",
@@ -524,6 +529,7 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
         dry_run: args.dry_run,
+        follow_links: !args.no_follow_symlinks,
     }))
 }
 

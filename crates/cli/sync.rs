@@ -18,8 +18,7 @@ use crate::options::{
     manager_config, new_object_flags, object_content_flags, object_options, part_size, range_size,
     refuse_flags,
 };
-use crate::output::errln;
-use crate::output::{LISTED_FAILURES, Output, secs};
+use crate::output::{LISTED_FAILURES, Output, errln, secs};
 use crate::report::json_line;
 use crate::request::overlap;
 
@@ -54,6 +53,12 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     };
     if direction != SyncAction::Copy {
         refuse_flags(&a.source.given(), "for a sync between two S3 locations")?;
+    }
+    if direction != SyncAction::Upload {
+        refuse_flags(
+            &[("--no-follow-symlinks", a.no_follow_symlinks)],
+            "for a sync up: only a folder sent has links to follow",
+        )?;
     }
     let shard = crate::request::shard(&a.shard)?;
     let config = manager_config(&a.budget, 32 << 20)?;
@@ -94,6 +99,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                     options: object_options(&a.object, &a.bucket, None)?,
                     guess_content_type: a.object.content_type.is_none(),
                     settings: uploads()?,
+                    follow_links: !a.no_follow_symlinks,
                     ..TreeUpload::new(root, &url.bucket, &url.key)
                 },
                 sync: settings,

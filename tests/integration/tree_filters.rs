@@ -1,5 +1,5 @@
-//! Choosing a tree's paths: `--exclude`, `--include` and `--shard` up, down and across, and
-//! `--dry-run` listing what a tree would move while moving nothing.
+//! Choosing a tree's paths: `--exclude`, `--include` and `--shard` up, down and across,
+//! `--dry-run` listing what a tree would move while moving nothing, and links not followed.
 
 use std::collections::BTreeMap;
 
@@ -174,4 +174,56 @@ fn a_dry_run_lists_what_a_tree_would_move_and_moves_nothing() {
     );
     expect_exit(&o, 2, "--dry-run lists what a tree would copy");
     assert!(!home.path().join("x").exists());
+}
+
+#[test]
+fn links_not_followed_are_passed_over_up_and_in_a_sync() {
+    use std::os::unix::fs::symlink;
+    let (server, _client, bucket) = seaweed_bucket("tree-links");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    make_tree(&src, &[("a.txt", 100), ("d/f.txt", 200)]);
+    // A link to a file, and one to a folder outside the tree: followed by default, a backup
+    // of a home would send what they point at.
+    let outside = home.path().join("outside");
+    make_tree(&outside, &[("big.bin", 5000)]);
+    symlink(src.join("a.txt"), src.join("b-link")).unwrap();
+    symlink(&outside, src.join("c-out")).unwrap();
+    let (src_arg, url) = (src.to_str().unwrap(), format!("s3://{bucket}/t/"));
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", "-r", src_arg, &url, "--no-follow-symlinks"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let keys: Vec<String> = boto3_tree(server, &bucket, "t/").into_keys().collect();
+    assert_eq!(keys, ["t/a.txt", "t/d/f.txt"]);
+    let said = String::from_utf8_lossy(&o.stderr);
+    for link in ["b-link", "c-out"] {
+        assert!(
+            said.contains(&format!("{link}: a link, not followed")),
+            "{said}"
+        );
+    }
+
+    // Followed (the default), then a sync that does not follow them: their objects go with
+    // --delete, as a file's that is gone; the files stay.
+    copied_tree(server, home.path(), src_arg, &url);
+    assert_eq!(boto3_tree(server, &bucket, "t/").len(), 4);
+    let o = ferry(
+        server,
+        home.path(),
+        &["sync", src_arg, &url, "--no-follow-symlinks", "--delete"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let keys: Vec<String> = boto3_tree(server, &bucket, "t/").into_keys().collect();
+    assert_eq!(keys, ["t/a.txt", "t/d/f.txt"]);
+
+    // Down there is no link to follow.
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", "-r", &url, "back", "--no-follow-symlinks"],
+    );
+    expect_exit(&o, 2, "--no-follow-symlinks is for a folder sent up");
 }

@@ -58,6 +58,11 @@ pub struct TreeUpload {
     pub shard: Option<Shard>,
     /// Only report what would be sent (see [`Event::Synced`]), send nothing.
     pub dry_run: bool,
+    /// Take a symbolic link below `root` as what it points at (by default, `true`, as the
+    /// aws cli does); with `false` each one is passed over ([`Event::PassedOver`]), so a link
+    /// to `/` in a home folder does not send the whole disk. A sync takes such a path as not
+    /// there: its object is deleted with `delete`, as for a file that is gone.
+    pub follow_links: bool,
 }
 
 impl TreeUpload {
@@ -73,6 +78,7 @@ impl TreeUpload {
             filters: Filters::default(),
             shard: None,
             dry_run: false,
+            follow_links: true,
         }
     }
 
@@ -174,7 +180,8 @@ pub(crate) async fn upload<C: ObjectClient>(
     crate::job::check(&tree.settings, &tree.options)?;
     let prefix = keys::as_folder(&tree.prefix);
     let filters = tree.filters.sharded(tree.shard);
-    let walk = walk::Walk::new(&tree.root, &prefix, &filters, journal_folder(&ctx))?;
+    let walk = walk::Walk::new(&tree.root, &prefix, &filters, journal_folder(&ctx))?
+        .following_links(tree.follow_links);
     let found = selected(walk::walk_into(walk, READ_AHEAD), filters, prefix);
     if tree.dry_run {
         return sides::report_only(&ctx, found, &tree.sides()).await;

@@ -18,8 +18,8 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::ObjectFailure;
 
-/// Every regular file under a folder (symbolic links followed), in the byte order of their
-/// keys. A folder's entries are read and sorted when the walk enters it, a folder sorting as
+/// Every regular file under a folder (symbolic links followed, unless told not to), in the
+/// byte order of their keys. A folder's entries are read and sorted when the walk enters it, a folder sorting as
 /// its name and `/` (so `a-b` comes before `a/x`, as the keys do). What is no file to send
 /// (a link to nothing, a pipe, a download's own partial files) is passed over.
 pub(crate) struct Walk {
@@ -32,6 +32,8 @@ pub(crate) struct Walk {
     /// The folder ferry keeps its journals in, passed over (known by its device and inode
     /// when the walk comes to a folder of its name: it may be made while the walk runs).
     journals: Option<PathBuf>,
+    /// Whether a link is taken as what it points at (else it is passed over).
+    follow_links: bool,
 }
 
 struct Folder {
@@ -51,6 +53,8 @@ struct Entry {
     meta: std::io::Result<std::fs::Metadata>,
     /// It is a link to nothing (gone, or a loop of links): passed over, not failed.
     dangling: bool,
+    /// It is a symbolic link.
+    link: bool,
 }
 
 impl Walk {
@@ -78,6 +82,7 @@ impl Walk {
             filters: filters.clone(),
             stack: Vec::new(),
             journals: journals.map(Path::to_path_buf),
+            follow_links: true,
         };
         let left = walk
             .read(Path::new(""))
@@ -88,6 +93,13 @@ impl Walk {
             left,
         });
         Ok(walk)
+    }
+
+    /// The same walk, passing over every symbolic link below the root rather than following
+    /// it (the root itself is what it points at).
+    pub(crate) fn following_links(mut self, follow: bool) -> Self {
+        self.follow_links = follow;
+        self
     }
 
     /// Whether the folder `name`, of device and inode `id`, is the journals' folder.
@@ -107,8 +119,8 @@ impl Walk {
             let name = e.file_name();
             // Links followed: what they point at.
             let meta = std::fs::metadata(e.path());
-            let dangling = meta.as_ref().is_err_and(leads_nowhere)
-                && e.file_type().is_ok_and(|t| t.is_symlink());
+            let link = e.file_type().is_ok_and(|t| t.is_symlink());
+            let dangling = meta.as_ref().is_err_and(leads_nowhere) && link;
             let mut order = name.as_bytes().to_vec();
             if meta.as_ref().is_ok_and(|m| m.is_dir()) {
                 order.push(b'/');
@@ -118,6 +130,7 @@ impl Walk {
                 order,
                 meta,
                 dangling,
+                link,
             });
         }
         entries.sort_by(|a, b| b.order.cmp(&a.order));
@@ -138,6 +151,13 @@ impl Iterator for Walk {
             let rel = folder.rel.join(&entry.name);
             let path = self.root.join(&rel);
             let key = || key_for(&self.prefix, &rel).unwrap_or_default();
+            if entry.link && !self.follow_links {
+                return Some(Found::PassedOver(PassedOver {
+                    key: key(),
+                    what: path.display().to_string(),
+                    why: "a link, not followed".to_string(),
+                }));
+            }
             let meta = match entry.meta {
                 Ok(meta) => meta,
                 Err(e) if entry.dangling => {
@@ -453,6 +473,44 @@ mod tests {
         assert_eq!(
             all[4],
             "passed over R/e/up (): a link back to a folder above it"
+        );
+    }
+
+    /// Told not to follow links, the walk passes over each one, to a file or a folder, and
+    /// still takes the files; followed (the default), a link is what it points at.
+    #[test]
+    fn links_not_followed_are_passed_over() {
+        use std::os::unix::fs::symlink;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir(root.join("d")).unwrap();
+        std::fs::write(root.join("d/f.txt"), "f").unwrap();
+        std::fs::write(root.join("a.txt"), "a").unwrap();
+        symlink("a.txt", root.join("b-file")).unwrap();
+        symlink("d", root.join("c-folder")).unwrap();
+        let walk = |follow: bool| -> Vec<String> {
+            Walk::new(root, "p/", &Filters::default(), None)
+                .unwrap()
+                .following_links(follow)
+                .map(|f| match f {
+                    Found::Item(i) => i.key,
+                    Found::PassedOver(p) => format!("passed over {}: {}", p.key, p.why),
+                    _ => "other".into(),
+                })
+                .collect()
+        };
+        assert_eq!(
+            walk(false),
+            [
+                "p/a.txt",
+                "passed over p/b-file: a link, not followed",
+                "passed over p/c-folder: a link, not followed",
+                "p/d/f.txt",
+            ]
+        );
+        assert_eq!(
+            walk(true),
+            ["p/a.txt", "p/b-file", "p/c-folder/f.txt", "p/d/f.txt"]
         );
     }
 

@@ -179,7 +179,8 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     crate::job::check(&s.tree.settings, &s.tree.options)?;
     let prefix = keys::as_folder(&s.tree.prefix);
     let filters = s.tree.filters.sharded(s.tree.shard);
-    let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?;
+    let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?
+        .following_links(s.tree.follow_links);
     let source = walk_into(walk, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
