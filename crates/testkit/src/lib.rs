@@ -495,6 +495,8 @@ pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process:
     let exe_path = format!("/proc/{}/exe", child.id());
     let mut peak = 0u64;
     let mut at_peak = String::new();
+    let started = std::time::Instant::now();
+    let mut sampled = Duration::ZERO;
     let status = loop {
         if let Ok(s) = std::fs::read_to_string(&status_path)
             && let Some(kib) = s
@@ -503,6 +505,9 @@ pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process:
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
             && kib > peak
         {
+            // When it rose: between the sample before (at `sampled`, with `peak`) and now.
+            let now = started.elapsed();
+            let before = format!("{peak} KiB at {:.3} s", sampled.as_secs_f64());
             peak = kib;
             let exe = std::fs::read_link(&exe_path).unwrap_or_default();
             let keep = [
@@ -514,8 +519,13 @@ pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process:
                 .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
                 .collect::<Vec<_>>()
                 .join(", ");
-            at_peak = format!("{}: {fields}", exe.display());
+            at_peak = format!(
+                "{} at {:.3} s (the sample before: {before}): {fields}",
+                exe.display(),
+                now.as_secs_f64()
+            );
         }
+        sampled = started.elapsed();
         if let Some(status) = child.try_wait()? {
             break status;
         }
