@@ -13,6 +13,7 @@ use std::process::Output;
 
 use ferry_testkit::{HoldProxy, TestServer};
 
+use crate::resume::{interrupt_after, start_upload};
 use crate::tree::{boto3_tree, local_tree, make_tree};
 use crate::{
     boto3_object, boto3_uploads, data, expect_exit, ferry, ferry_command, seaweed_bucket,
@@ -201,6 +202,21 @@ fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
     payer(&["cp", &url, &format!("s3://{bucket}/copy.bin")]);
     assert_eq!(
         boto3_object(server, &bucket, "copy.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+
+    // An upload interrupted after its first part: `ferry resume`, as ferry's own message
+    // says, agrees to pay again (the journal recorded it), with no flag.
+    let resumed = format!("s3://{bucket}/resumed.bin");
+    let child = start_upload(&behind, home.path(), &big, &resumed, &["--request-payer"]);
+    let (code, stderr) = interrupt_after(child, 1);
+    assert_eq!(code, Some(130), "{stderr}");
+    let o = ferry(&behind, home.path(), &["resume"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(refused(), Vec::<String>::new());
+    assert_eq!(
+        boto3_object(server, &bucket, "resumed.bin")["sha256"],
         sha256_hex(&body)
     );
     assert!(boto3_uploads(server, &bucket).is_empty());

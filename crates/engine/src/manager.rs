@@ -481,8 +481,7 @@ impl<C: ObjectClient> Manager<C> {
                     )
                     .kept_for_resume(journal_id));
                 }
-                let mut options = ferry_s3::ObjectOptions::default();
-                options.request.sse_customer_key = keys.sse_customer_key;
+                let options = resumed_options(&journal, keys.sse_customer_key);
                 self.upload(Upload {
                     source: Source::File(journal.source.path),
                     bucket: journal.destination.bucket,
@@ -569,6 +568,22 @@ impl<C: ObjectClient> Manager<C> {
     }
 }
 
+/// What the requests of an upload `journal` began carry again: the SSE-C key (given again:
+/// journals hold no secret), and the expected owner and payer's agreement it recorded. What
+/// the object carries was given to the Create and stays with the upload.
+fn resumed_options(
+    journal: &Journal,
+    sse_customer_key: Option<ferry_s3::SseCustomerKey>,
+) -> ferry_s3::ObjectOptions {
+    let mut options = ferry_s3::ObjectOptions::default();
+    options.request.sse_customer_key = sse_customer_key;
+    if let Some(u) = &journal.upload {
+        options.request.expected_bucket_owner = u.expected_bucket_owner.clone();
+        options.request.request_payer = u.request_payer;
+    }
+    options
+}
+
 /// The copy of `from_bucket`/`from_key` that goes on with the upload `journal` began.
 fn resumed_copy(
     journal: Journal,
@@ -576,8 +591,7 @@ fn resumed_copy(
     keys: ResumeKeys,
     settings: UploadSettings,
 ) -> Copy {
-    let mut options = ferry_s3::ObjectOptions::default();
-    options.request.sse_customer_key = keys.sse_customer_key;
+    let options = resumed_options(&journal, keys.sse_customer_key);
     Copy {
         from: ObjectSource {
             bucket: from_bucket.into(),

@@ -371,6 +371,8 @@ mod tests {
             checksum: "CRC64NVME".into(),
             checksum_type: Some("FULL_OBJECT".into()),
             sse_c_key_md5: None,
+            expected_bucket_owner: None,
+            request_payer: false,
         }
     }
 

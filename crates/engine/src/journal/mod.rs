@@ -266,6 +266,12 @@ pub struct UploadRecord {
     pub checksum_type: Option<String>,
     /// Base64 MD5 of the SSE-C key, to check a resume uses the same key.
     pub sse_c_key_md5: Option<String>,
+    /// The account every request to the bucket expected to own it, to expect again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_bucket_owner: Option<String>,
+    /// Whether its requests agreed to pay (a requester-pays bucket): a resume agrees again.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub request_payer: bool,
 }
 
 /// A part the server acknowledged.
@@ -461,6 +467,36 @@ mod tests {
         assert_eq!(older.server().as_deref(), Some("http://h:9000"));
         let object = SourceIdentity::object("s3://b/k", 1, "\"e\"", None);
         assert_eq!(object.server(), None);
+    }
+
+    /// A journal written before the owner and the payer were recorded reads as neither; one
+    /// with neither writes no more than it did.
+    #[test]
+    fn an_upload_line_without_owner_or_payer_reads_and_writes_as_before() {
+        let old = r#"{"type":"upload","v":1,"upload_id":"U","part_size":5242880,"parts":3,"checksum":"CRC64NVME","checksum_type":"FULL_OBJECT","sse_c_key_md5":null}"#;
+        let Line::Upload { upload, .. } = serde_json::from_str(old).unwrap() else {
+            panic!("not an upload line");
+        };
+        assert_eq!(upload.expected_bucket_owner, None);
+        assert!(!upload.request_payer);
+        let line = Line::Upload { v: 1, upload };
+        assert_eq!(serde_json::to_string(&line).unwrap(), old);
+        let Line::Upload { upload, .. } = line else {
+            unreachable!()
+        };
+        let line = Line::Upload {
+            v: 1,
+            upload: UploadRecord {
+                expected_bucket_owner: Some("111122223333".into()),
+                request_payer: true,
+                ..upload
+            },
+        };
+        let written = serde_json::to_string(&line).unwrap();
+        assert!(
+            written.ends_with(r#""expected_bucket_owner":"111122223333","request_payer":true}"#),
+            "{written}"
+        );
     }
 
     #[test]

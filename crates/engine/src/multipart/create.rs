@@ -128,6 +128,8 @@ pub(crate) async fn create_journaled<C: ObjectClient>(
             .sse_customer_key
             .as_ref()
             .map(|k| k.key_md5().to_string()),
+        expected_bucket_owner: job.options.request.expected_bucket_owner.clone(),
+        request_payer: job.options.request.request_payer,
     };
     let written = job
         .journal
