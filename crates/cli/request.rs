@@ -89,6 +89,16 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let stream = args.src == "-" || piped;
     let to_stdout = names_stdout(&args.dst);
     let work = match (s3(&args.src), s3(&args.dst)) {
+        _ if args.src.is_empty() || args.dst.is_empty() => {
+            return Err(bad_input(format!(
+                "the {} is empty: give a path, - or s3://bucket/key",
+                if args.src.is_empty() {
+                    "source"
+                } else {
+                    "destination"
+                }
+            )));
+        }
         _ if args.plan.is_some() => plan_work(args)?,
         _ if args.shard.is_some() && !args.recursive => {
             return Err(bad_input(

@@ -105,6 +105,16 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
         ),
         ("source a directory", vec!["cp", d, &dst], "is a folder"),
         (
+            "destination empty",
+            vec!["cp", &dst, ""],
+            "the destination is empty",
+        ),
+        (
+            "sync source empty",
+            vec!["sync", "", &dst],
+            "the source is empty",
+        ),
+        (
             "source changed since the journal",
             vec![
                 "cp",
