@@ -88,17 +88,8 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let piped = args.src != "-" && !s3(&args.src) && Source::is_stream_path(Path::new(&args.src));
     let stream = args.src == "-" || piped;
     let to_stdout = names_stdout(&args.dst);
+    both_given(&args.src, &args.dst, "a path, - or s3://bucket/key")?;
     let work = match (s3(&args.src), s3(&args.dst)) {
-        _ if args.src.is_empty() || args.dst.is_empty() => {
-            return Err(bad_input(format!(
-                "the {} is empty: give a path, - or s3://bucket/key",
-                if args.src.is_empty() {
-                    "source"
-                } else {
-                    "destination"
-                }
-            )));
-        }
         _ if args.plan.is_some() => plan_work(args)?,
         _ if args.shard.is_some() && !args.recursive => {
             return Err(bad_input(
@@ -144,6 +135,16 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         state_dir: args.state_dir.clone(),
         output: Output::new(&args.out, to_stdout),
     })
+}
+
+/// Refuses an empty source or destination (`""` from a script whose variable was unset),
+/// saying what to `give` instead.
+pub(crate) fn both_given(src: &str, dst: &str, give: &str) -> Result<(), CliError> {
+    match (src.is_empty(), dst.is_empty()) {
+        (false, false) => Ok(()),
+        (true, _) => Err(bad_input(format!("the source is empty: give {give}"))),
+        (false, true) => Err(bad_input(format!("the destination is empty: give {give}"))),
+    }
 }
 
 /// Where `--range` goes.

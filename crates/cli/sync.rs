@@ -41,16 +41,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         max_delete: a.max_delete,
     };
     let source = source_global(global, &a.source);
-    if a.src.is_empty() || a.dst.is_empty() {
-        return Err(bad_input(format!(
-            "the {} is empty: give a folder or s3://bucket[/prefix]",
-            if a.src.is_empty() {
-                "source"
-            } else {
-                "destination"
-            }
-        )));
-    }
+    crate::request::both_given(&a.src, &a.dst, "a folder or s3://bucket[/prefix]")?;
     let direction = match (a.src.starts_with("s3://"), a.dst.starts_with("s3://")) {
         (false, true) => SyncAction::Upload,
         (true, false) => SyncAction::Download,
