@@ -61,11 +61,7 @@ fn each_step(
         0,
         &["cp", big.to_str().unwrap(), &url, "--part-size", "5MiB"],
     );
-    assert_eq!(
-        boto3_object(server, bucket, "big.bin")["sha256"],
-        sha256_hex(&body)
-    );
-    assert!(boto3_uploads(server, bucket).is_empty());
+    landed(server, bucket, "big.bin", &body);
 
     let src = home.join("src");
     let files: Vec<(String, usize)> = (0..150).map(|i| (format!("f{i:03}"), 100 + i)).collect();
@@ -73,10 +69,7 @@ fn each_step(
     make_tree(&src, &files);
     let tree = format!("s3://{bucket}/tree/");
     run(1, &["cp", "-r", src.to_str().unwrap(), &tree]);
-    let up: BTreeMap<_, _> = boto3_tree(server, bucket, "tree/")
-        .into_iter()
-        .map(|(k, v)| (k["tree/".len()..].to_string(), v))
-        .collect();
+    let up = tree_below(server, bucket, "tree/");
     assert_eq!(up, local_tree(&src));
 
     let back = home.join("back.bin");
@@ -113,9 +106,7 @@ fn a_clock_hours_off_is_corrected_by_the_servers_time() {
 #[test]
 fn a_bucket_in_another_region_is_signed_for_its_own() {
     let (server, _client, bucket) = seaweed_bucket("region");
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    proxy.set_bucket_region(Some("eu-west-1"));
-    let behind = proxy.server(server);
+    let (proxy, behind) = refusing(server, |p| p.set_bucket_region(Some("eu-west-1")));
     let home = tempfile::tempdir().unwrap();
     let refusals = || {
         proxy
@@ -147,10 +138,8 @@ fn a_bucket_in_another_region_is_signed_for_its_own() {
 
 #[test]
 fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
-    let (server, _client, bucket) = seaweed_bucket("payer");
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    proxy.set_requester_pays(true);
-    let behind = proxy.server(server);
+    let (server, client, bucket) = seaweed_bucket("payer");
+    let (proxy, behind) = refusing(server, |p| p.set_requester_pays(true));
     let home = tempfile::tempdir().unwrap();
     let big = home.path().join("big.bin");
     let body = data(12 << 20, 47);
@@ -178,20 +167,17 @@ fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
         assert_eq!(refused(), Vec::<String>::new(), "{args:?}");
     };
     payer(&["cp", big.to_str().unwrap(), &url, "--part-size", "5MiB"]);
-    assert_eq!(
-        boto3_object(server, &bucket, "big.bin")["sha256"],
-        sha256_hex(&body)
-    );
+    landed(server, &bucket, "big.bin", &body);
     // A sync up that deletes (DeleteObjects), a tree down, a download, a copy on the server.
     let src = home.path().join("src");
     make_tree(&src, &[("a.txt", 100), ("d/b.bin", 70_000)]);
-    put_direct(server, &bucket, "tree/stray");
+    let stray = crate::put(&bucket, "tree/stray", b"x".to_vec());
+    crate::rt()
+        .block_on(ferry_s3::ObjectClient::put_object(&client, stray))
+        .unwrap();
     let tree = format!("s3://{bucket}/tree/");
     payer(&["sync", src.to_str().unwrap(), &tree, "--delete"]);
-    let up: BTreeMap<_, _> = boto3_tree(server, &bucket, "tree/")
-        .into_iter()
-        .map(|(k, v)| (k["tree/".len()..].to_string(), v))
-        .collect();
+    let up = tree_below(server, &bucket, "tree/");
     assert_eq!(up, local_tree(&src));
     let down = home.path().join("down");
     payer(&["cp", "-r", &tree, down.to_str().unwrap()]);
@@ -200,11 +186,7 @@ fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
     payer(&["cp", &url, back.to_str().unwrap()]);
     assert_eq!(std::fs::read(&back).unwrap(), body);
     payer(&["cp", &url, &format!("s3://{bucket}/copy.bin")]);
-    assert_eq!(
-        boto3_object(server, &bucket, "copy.bin")["sha256"],
-        sha256_hex(&body)
-    );
-    assert!(boto3_uploads(server, &bucket).is_empty());
+    landed(server, &bucket, "copy.bin", &body);
 
     // An upload interrupted after its first part: `ferry resume`, as ferry's own message
     // says, agrees to pay again (the journal recorded it), with no flag.
@@ -215,19 +197,13 @@ fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
     let o = ferry(&behind, home.path(), &["resume"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(refused(), Vec::<String>::new());
-    assert_eq!(
-        boto3_object(server, &bucket, "resumed.bin")["sha256"],
-        sha256_hex(&body)
-    );
-    assert!(boto3_uploads(server, &bucket).is_empty());
+    landed(server, &bucket, "resumed.bin", &body);
 }
 
 #[test]
 fn an_upload_expecting_another_owner_is_refused_before_it_writes() {
     let (server, _client, bucket) = seaweed_bucket("owner");
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    proxy.set_bucket_owner(Some("111122223333"));
-    let behind = proxy.server(server);
+    let (proxy, behind) = refusing(server, |p| p.set_bucket_owner(Some("111122223333")));
     let home = tempfile::tempdir().unwrap();
     let big = home.path().join("big.bin");
     let body = data(12 << 20, 53);
@@ -275,12 +251,34 @@ fn an_upload_expecting_another_owner_is_refused_before_it_writes() {
     assert!(refused.is_empty(), "{refused:?}");
 }
 
-/// An object put by boto3, straight to the server.
-fn put_direct(server: &TestServer, bucket: &str, key: &str) {
-    ferry_testkit::boto3(
-        server,
-        "s3.put_object(Bucket=sys.argv[1], Key=sys.argv[2], Body=b'x'); print('{}')",
-        &[bucket, key],
-    )
-    .unwrap();
+/// SeaweedFS behind the fault proxy, set by `terms` to refuse as S3 does what does not meet
+/// a bucket's terms; `ferry` goes through the second.
+fn refusing(server: &TestServer, terms: impl FnOnce(&HoldProxy)) -> (HoldProxy, TestServer) {
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    terms(&proxy);
+    let behind = proxy.server(server);
+    (proxy, behind)
+}
+
+/// Asserts that `key` holds `body`, as boto3 reads it straight from the server, and that no
+/// multipart upload is left in `bucket`.
+fn landed(server: &TestServer, bucket: &str, key: &str, body: &[u8]) {
+    assert_eq!(
+        boto3_object(server, bucket, key)["sha256"],
+        sha256_hex(body),
+        "{key}"
+    );
+    assert!(
+        boto3_uploads(server, bucket).is_empty(),
+        "an upload was left"
+    );
+}
+
+/// The objects under `prefix`, as boto3 reads them, keyed by their path below it (as
+/// [`local_tree`] keys a folder's files).
+fn tree_below(server: &TestServer, bucket: &str, prefix: &str) -> BTreeMap<String, String> {
+    boto3_tree(server, bucket, prefix)
+        .into_iter()
+        .map(|(k, v)| (k[prefix.len()..].to_string(), v))
+        .collect()
 }
