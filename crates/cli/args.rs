@@ -287,6 +287,8 @@ pub(crate) enum UploadsCmd {
         /// Where upload journals live.
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        #[command(flatten, next_help_heading = "Bucket")]
+        bucket: BucketFlags,
     },
     /// Abort uploads (and remove their journals): one by id, or all under a prefix, or those
     /// older than an age. One a running ferry is sending (its journal locked) is left alone;
@@ -310,6 +312,8 @@ pub(crate) enum UploadsCmd {
         /// Where upload journals live.
         #[arg(long, value_name = "DIR")]
         state_dir: Option<PathBuf>,
+        #[command(flatten, next_help_heading = "Bucket")]
+        bucket: BucketFlags,
     },
 }
 

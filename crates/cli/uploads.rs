@@ -89,12 +89,14 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             target,
             json,
             state_dir,
+            bucket,
         } => {
             let url = parse_s3_url(&target)?;
+            let request = bucket.request(&None)?;
             let journals = state_dir.or_else(ferry_engine::FileJournalStore::default_dir);
             let manager = manager(client(global).await?, ManagerConfig::default(), journals)?;
             let uploads = manager
-                .uploads(&url.bucket, Some(&url.key))
+                .uploads(&url.bucket, Some(&url.key), &request)
                 .await
                 .map_err(|e| engine_error(&e, false, None))?;
             if json {
@@ -124,8 +126,10 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             all,
             dry_run,
             state_dir,
+            bucket,
         } => {
             let url = parse_s3_url(&target)?;
+            let request = bucket.request(&None)?;
             let min_age = older_than
                 .as_deref()
                 .map(parse_age)
@@ -146,7 +150,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             let chosen: Vec<(String, String, Option<UploadInProgress>)> = match upload_id {
                 Some(id) => vec![(url.key.clone(), id, None)],
                 None => manager
-                    .uploads(&url.bucket, Some(&url.key))
+                    .uploads(&url.bucket, Some(&url.key), &request)
                     .await
                     .map_err(|e| engine_error(&e, false, None))?
                     .into_iter()
@@ -184,7 +188,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 }
                 let aborted = match listed {
                     Some(u) => manager.abort(u).await,
-                    None => manager.abort_upload(&url.bucket, key, id).await,
+                    None => manager.abort_upload(&url.bucket, key, id, &request).await,
                 };
                 match aborted {
                     Ok(a) => match a.plan {

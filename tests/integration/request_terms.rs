@@ -194,10 +194,45 @@ fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
     let child = start_upload(&behind, home.path(), &big, &resumed, &["--request-payer"]);
     let (code, stderr) = interrupt_after(child, 1);
     assert_eq!(code, Some(130), "{stderr}");
+    // Listed only by agreeing to pay, with the journal that resumes it.
+    let bucket_url = format!("s3://{bucket}");
+    let ls = ["uploads", "ls", &bucket_url, "--json"];
+    expect_exit(&ferry(&behind, home.path(), &ls), 1, "AccessDenied");
+    proxy.reset(vec![]);
+    let o = ferry(
+        &behind,
+        home.path(),
+        &[&ls[..], &["--request-payer"]].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let listed: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(listed["key"], "resumed.bin", "{listed}");
+    assert!(listed["journal"].is_string(), "{listed}");
     let o = ferry(&behind, home.path(), &["resume"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(refused(), Vec::<String>::new());
     landed(server, &bucket, "resumed.bin", &body);
+
+    // One interrupted and given up: aborted by agreeing to pay, its journal with it.
+    let dropped = format!("s3://{bucket}/dropped.bin");
+    let child = start_upload(&behind, home.path(), &big, &dropped, &["--request-payer"]);
+    let (code, stderr) = interrupt_after(child, 1);
+    assert_eq!(code, Some(130), "{stderr}");
+    let abort = ["uploads", "abort", &bucket_url, "--all", "--request-payer"];
+    let o = ferry(&behind, home.path(), &abort);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("aborted: "),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(refused(), Vec::<String>::new());
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    expect_exit(
+        &ferry(&behind, home.path(), &["resume"]),
+        2,
+        "no interrupted upload or copy",
+    );
 }
 
 #[test]

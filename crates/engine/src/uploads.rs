@@ -4,7 +4,7 @@
 
 use ferry_s3::{
     AbortMultipartUploadRequest, ListMultipartUploadsRequest, ListPartsRequest, ObjectClient,
-    list_all_parts, list_all_uploads,
+    RequestOptions, list_all_parts, list_all_uploads,
 };
 use futures_util::StreamExt as _;
 
@@ -38,6 +38,9 @@ pub struct UploadInProgress {
     /// lies beside the object (`KEY.ferry-plan`, where a plan goes unless told otherwise)
     /// and names this upload. A plan written elsewhere is not found.
     pub plan: Option<String>,
+    /// The bucket's terms it was listed with (expected owner, requester pays), which
+    /// [`Manager::abort`] sends again.
+    pub request: RequestOptions,
 }
 
 /// What aborting an upload removed beside it.
@@ -67,16 +70,20 @@ impl UploadInProgress {
 impl<C: ObjectClient> Manager<C> {
     /// The multipart uploads in progress in `bucket` (under `prefix`), each with the parts
     /// the server holds, and the journal that resumes it here or the plan that shares it
-    /// between workers.
+    /// between workers. Every request carries `request`'s bucket terms (expected owner,
+    /// requester pays; an SSE-C key is not sent).
     pub async fn uploads(
         &self,
         bucket: &str,
         prefix: Option<&str>,
+        request: &RequestOptions,
     ) -> Result<Vec<UploadInProgress>, Error> {
         let ctx = self.quiet_context(&self.cancel);
+        let request = &bucket_terms(request);
         let req = ListMultipartUploadsRequest {
             bucket: bucket.to_string(),
             prefix: prefix.filter(|p| !p.is_empty()).map(str::to_string),
+            request: request.clone(),
             ..Default::default()
         };
         let listed = ctx
@@ -94,6 +101,7 @@ impl<C: ObjectClient> Manager<C> {
                     bucket: bucket.to_string(),
                     key: u.key.clone(),
                     upload_id: u.upload_id.clone(),
+                    request: request.clone(),
                     ..Default::default()
                 };
                 let journal = journals
@@ -122,6 +130,7 @@ impl<C: ObjectClient> Manager<C> {
                     held,
                     journal,
                     plan: plan.map(|p| p.url()),
+                    request: request.clone(),
                 }
             })
             .buffered(PARTS_LISTED_AT_ONCE)
@@ -134,12 +143,14 @@ impl<C: ObjectClient> Manager<C> {
     /// would resume it. An upload a running transfer is sending (its journal locked by this
     /// or another process) is refused, and left as it is. An upload a plan shares between
     /// workers (the plan beside the object names it) is given up: the plan and its workers'
-    /// records are removed with it, and workers still running fail.
+    /// records are removed with it, and workers still running fail. The abort carries
+    /// `request`'s bucket terms, as [`uploads`](Self::uploads) says.
     pub async fn abort_upload(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
+        request: &RequestOptions,
     ) -> Result<Aborted, Error> {
         let journal = self
             .journals_in(bucket)
@@ -152,7 +163,7 @@ impl<C: ObjectClient> Manager<C> {
             None => crate::shard::beside(&ctx, bucket, key, upload_id).await,
         };
         let journal = self
-            .abort_with(bucket, key, upload_id, journal.as_deref())
+            .abort_with(bucket, key, upload_id, journal.as_deref(), request)
             .await?;
         if let Some(plan) = &plan {
             crate::shard::remove_plan(&ctx, plan).await;
@@ -178,6 +189,7 @@ impl<C: ObjectClient> Manager<C> {
                 &upload.key,
                 &upload.upload_id,
                 upload.journal.as_deref(),
+                &upload.request,
             )
             .await?;
         Ok(Aborted {
@@ -193,6 +205,7 @@ impl<C: ObjectClient> Manager<C> {
         key: &str,
         upload_id: &str,
         journal: Option<&str>,
+        request: &RequestOptions,
     ) -> Result<Option<String>, Error> {
         // Held, so no transfer starts on it while it is aborted.
         let journal: Option<Box<dyn JournalHandle>> = match (self.shared.journal.as_ref(), journal)
@@ -205,7 +218,7 @@ impl<C: ObjectClient> Manager<C> {
             bucket: bucket.to_string(),
             key: key.to_string(),
             upload_id: upload_id.to_string(),
-            ..Default::default()
+            request: bucket_terms(request),
         };
         ctx.request(None, |c| c.abort_multipart_upload(&req))
             .await
@@ -247,4 +260,13 @@ fn store_uploads(store: &dyn JournalStore) -> impl Iterator<Item = (Journal, Str
         .unwrap_or_default()
         .into_iter()
         .filter_map(|id| Some((store.peek(&id).ok()??, id)))
+}
+
+/// The bucket's terms of `request` (expected owner, requester pays), without an SSE-C key:
+/// listing and aborting uploads reads no object data.
+fn bucket_terms(request: &RequestOptions) -> RequestOptions {
+    RequestOptions {
+        sse_customer_key: None,
+        ..request.clone()
+    }
 }
