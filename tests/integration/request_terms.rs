@@ -187,6 +187,18 @@ fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
     assert_eq!(std::fs::read(&back).unwrap(), body);
     payer(&["cp", &url, &format!("s3://{bucket}/copy.bin")]);
     landed(server, &bucket, "copy.bin", &body);
+    // A copy through ferry from another server (the same one, the source reached behind the
+    // proxy): the source's requests agree to pay too.
+    let crossed = format!("s3://{bucket}/crossed.bin");
+    let from_behind = ["--source-endpoint-url", &behind.endpoint, "--request-payer"];
+    let o = ferry(
+        server,
+        home.path(),
+        &[&["cp", &url, &crossed][..], &from_behind].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(refused(), Vec::<String>::new());
+    landed(server, &bucket, "crossed.bin", &body);
 
     // An upload interrupted after its first part: `ferry resume`, as ferry's own message
     // says, agrees to pay again (the journal recorded it), with no flag.

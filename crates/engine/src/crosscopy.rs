@@ -45,7 +45,9 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&copy.settings, &copy.options)?;
     let from = &copy.from;
-    let (head, meta) = from.head(&source, &Default::default()).await?;
+    // The agreement to pay covers the source too (as on one server); the expected owner is
+    // the destination's.
+    let (head, meta) = from.head(&source, &copy.options.request).await?;
     from.carry(&source, &head, &meta, &mut copy.options).await?;
     let size = meta.content_length;
     let planned = plan(size, &copy.settings.plan).map_err(|e| Error::invalid(e.to_string()))?;
