@@ -11,8 +11,12 @@ use crate::output::outln;
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
         Cmd::Cp(args) => {
-            let cp = crate::request::cp(&cli.global, &args)?;
-            crate::run::cp(&cli.global, cp).await
+            let run = async {
+                let cp = crate::request::cp(&cli.global, &args)?;
+                crate::run::cp(&cli.global, cp).await
+            };
+            run.await
+                .map_err(|e| e.noted(wildcard_note(&args.src, &args.dst)))
         }
         Cmd::Acl(cmd) => crate::acl::run(&cli.global, cmd).await,
         Cmd::Sync(args) => crate::sync::run(&cli.global, *args).await,
@@ -24,6 +28,18 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Resume(args) => crate::run::resume(&cli.global, args).await,
         Cmd::Uploads(cmd) => crate::uploads::run(&cli.global, cmd).await,
     }
+}
+
+/// For a failed `cp` whose source holds a shell wildcard (as s5cmd takes `s3://b/p/*.log`),
+/// that ferry took it literally, and how to pick by pattern instead.
+fn wildcard_note(src: &str, dst: &str) -> Option<String> {
+    let first = src.find(['*', '?', '['])?;
+    let (folder, pattern) = src.split_at(src[..first].rfind('/').map_or(0, |i| i + 1));
+    let folder = if folder.is_empty() { "." } else { folder };
+    Some(format!(
+        "ferry takes {src} as it is, a name with no wildcards; to pick by pattern, copy what is \
+         under it and filter: ferry cp -r {folder} {dst} --exclude '*' --include '{pattern}'"
+    ))
 }
 
 async fn mb(global: &Global, bucket: &str, quiet: bool) -> Result<(), CliError> {
@@ -63,4 +79,28 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
         .await?;
     outln!("{signed}");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_note;
+
+    #[test]
+    fn a_wildcard_note_names_the_folder_above_the_first_wildcard_and_the_rest_as_the_pattern() {
+        let note =
+            |src| wildcard_note(src, "DST").map(|n| n.rsplit_once(": ").unwrap().1.to_string());
+        assert_eq!(
+            note("s3://b/logs/2026-*/x?.gz").as_deref(),
+            Some("ferry cp -r s3://b/logs/ DST --exclude '*' --include '2026-*/x?.gz'")
+        );
+        assert_eq!(
+            note("s3://b/*").as_deref(),
+            Some("ferry cp -r s3://b/ DST --exclude '*' --include '*'")
+        );
+        assert_eq!(
+            note("*.iso").as_deref(),
+            Some("ferry cp -r . DST --exclude '*' --include '*.iso'")
+        );
+        assert_eq!(note("s3://b/plain/key.bin"), None);
+    }
 }

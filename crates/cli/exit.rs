@@ -30,6 +30,17 @@ pub(crate) enum CliError {
 }
 
 impl CliError {
+    /// The same error, with `note` (if any) on a line of its own after the message, unless
+    /// it was an interruption.
+    pub(crate) fn noted(self, note: Option<String>) -> Self {
+        let Some(note) = note else { return self };
+        match self {
+            CliError::BadInput(e) => CliError::BadInput(anyhow::anyhow!("{e:#}\n{note}")),
+            CliError::Failed(e) => CliError::Failed(anyhow::anyhow!("{e:#}\n{note}")),
+            other => other,
+        }
+    }
+
     pub(crate) fn report(self) -> ExitCode {
         let (code, e) = match self {
             CliError::BadInput(e) => (BAD_INPUT, e),

@@ -1,5 +1,6 @@
-//! Choosing a tree's paths: `--exclude`, `--include` and `--shard` up, down and across,
-//! `--dry-run` listing what a tree would move while moving nothing, and links not followed.
+//! Choosing a tree's paths: `--exclude`, `--include` and `--shard` up, down and across (and
+//! the way to them from a wildcard, which ferry takes literally), `--dry-run` listing what a
+//! tree would move while moving nothing, and links not followed.
 
 use std::collections::BTreeMap;
 
@@ -65,6 +66,34 @@ fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {
     cp_r(&all_url, &logs, &["--exclude", "*", "--include", "*.log"]);
     let want = under("logs/", &["deep/z.log", "keep/y.log", "x.log"]);
     assert_eq!(boto3_tree(server, &bucket, "logs/"), want);
+
+    // A wildcard, as s5cmd takes one, names no object here; the note says how to pick by
+    // pattern, and its command, run as printed, brings down what the pattern meant.
+    let wild = format!("s3://{bucket}/all/*.log");
+    let wanted = home.path().join("wanted");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &wild, wanted.to_str().unwrap()],
+    );
+    expect_exit(&o, 1, "does not exist");
+    let said = String::from_utf8_lossy(&o.stderr).to_string();
+    let command = said
+        .split_once("and filter: ferry ")
+        .unwrap_or_else(|| panic!("no note: {said}"))
+        .1
+        .trim();
+    let args: Vec<String> = command
+        .split(' ')
+        .map(|a| a.trim_matches('\'').to_string())
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let o = ferry(server, home.path(), &args);
+    assert!(o.status.success(), "{command}: {}", text(&o));
+    assert_eq!(
+        local_tree(&wanted),
+        under("", &["deep/z.log", "keep/y.log", "x.log"])
+    );
 
     // One object has no paths to choose among: bad input, nothing sent.
     let one = src.join("keep.txt");
