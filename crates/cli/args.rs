@@ -84,7 +84,7 @@ pub(crate) enum Cmd {
     /// Plan an upload of one file, or a server-side copy of one object, by several workers
     /// (FILE|s3://… s3://bucket/key --shards N): creates the multipart upload, writes the
     /// plan beside the object, prints where.
-    Plan(PlanArgs),
+    Plan(Box<PlanArgs>),
     /// Finish a planned upload once its workers are done: checks every part, completes the
     /// upload with the combined CRC64NVME, verifies it, deletes the plan.
     Finish(FinishArgs),
@@ -232,6 +232,10 @@ pub(crate) struct PlanArgs {
     /// Where to write the plan (else s3://bucket/key.ferry-plan).
     #[arg(long, value_name = "S3URL")]
     pub(crate) plan_at: Option<String>,
+    /// What the object carries, set when the plan creates its upload (a planned copy keeps
+    /// its source's content headers, metadata and tags).
+    #[command(flatten)]
+    pub(crate) object: ObjectFlags,
     #[command(flatten)]
     pub(crate) out: OutputFlags,
 }

@@ -4,10 +4,12 @@
 
 use ferry_engine::{FinishOutcome, Handle, ObjectSource, PlanUpload, WorkOutcome};
 
-use crate::args::{BudgetFlags, FinishArgs, Global, PlanArgs};
+use crate::args::{BucketFlags, BudgetFlags, FinishArgs, Global, PlanArgs};
 use crate::client::{client_for, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
-use crate::options::{manager_config, size_flag};
+use crate::options::{
+    manager_config, object_content_flags, object_options, refuse_flags, size_flag,
+};
 use crate::output::Output;
 use crate::output::{errln, outln};
 use crate::report::{json_line, uploaded};
@@ -17,7 +19,22 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
     let dst = parse_s3_url(&a.dst)?;
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
     let at = a.plan_at.as_deref().map(parse_s3_url).transpose()?;
-    let base = if a.src.starts_with("s3://") {
+    if a.object.sse_c_key.is_some() {
+        return Err(bad_input(
+            "--sse-c-key: every worker's part would need the key, and a plan holds no secrets; \
+             plan with --sse aws:kms or AES256, or send the file with one `ferry cp`",
+        ));
+    }
+    let copy = a.src.starts_with("s3://");
+    if copy {
+        refuse_flags(
+            &object_content_flags(&a.object),
+            "for a plan of a file; a planned copy keeps its source's",
+        )?;
+    }
+    let source_path = (!copy).then(|| std::path::Path::new(&a.src));
+    let options = object_options(&a.object, &BucketFlags::default(), source_path)?;
+    let base = if copy {
         let from = parse_s3_url(&a.src)?;
         ferry_s3::validate_key(&from.key).map_err(bad_input)?;
         PlanUpload::copy(
@@ -32,6 +49,7 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
         PlanUpload::new(source, &dst.bucket, &dst.key, a.shards)
     };
     let request = PlanUpload {
+        options,
         part_size: size_flag("--part-size", &a.part_size)?,
         plan_bucket: at.as_ref().map(|u| u.bucket.clone()),
         plan_key: at.map(|u| u.key),

@@ -5,7 +5,7 @@
 //! ways; a server-side copy of one object split across workers; and a finish that refuses
 //! missing parts, and a part whose ETag and checksum are not those its worker computed from
 //! the source; a planned upload that a bulk `uploads abort` leaves and an abort by id gives
-//! up.
+//! up; the headers a plan gives its object, and the flags it refuses.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -205,6 +205,44 @@ fn four_workers(size: usize, part_size: &str, parts: u32) {
         vec!["big.bin".to_string()],
         "the plan and records are gone"
     );
+}
+
+#[test]
+fn a_plan_sets_what_the_object_carries_and_refuses_what_its_workers_cannot_send() {
+    let (server, _client, bucket) = seaweed_bucket("shard-headers");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(21 * MIB, 95);
+    let file = home.path().join("table.csv");
+    std::fs::write(&file, &body).unwrap();
+    let (f, dst) = (file.to_str().unwrap(), format!("s3://{bucket}/table.csv"));
+    let plan_of = |src: &str, extra: &[&str]| {
+        let args = ["plan", src, &dst, "--shards", "4", "--part-size", "5MiB"];
+        ferry(server, home.path(), &[&args[..], extra].concat())
+    };
+    // Every worker's part would need an SSE-C key, which a plan cannot hold; a copy keeps
+    // its source's headers. Both refused before anything is created.
+    let key = "AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=";
+    let o = plan_of(f, &["--sse-c-key", key]);
+    crate::expect_exit(&o, 2, "a plan holds no secrets");
+    let source = format!("s3://{bucket}/elsewhere.csv");
+    let o = plan_of(&source, &["--content-type", "text/plain"]);
+    crate::expect_exit(&o, 2, "a planned copy keeps its source's");
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(all_keys(server, &bucket).is_empty());
+
+    // The headers asked for (the type guessed from the name) are the object's once four
+    // workers sent their parts and the finish completed it.
+    let o = plan_of(f, &["--metadata", "team=ml"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let at = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    for i in 0..4 {
+        let (o, _) = run_worker(server, &file, &dst, &at, i);
+        assert_eq!(o.status.code(), Some(0), "worker {i}: {}", text(&o));
+    }
+    finished_whole(server, home.path(), &at, &bucket, "table.csv", &body);
+    let got = boto3_object(server, &bucket, "table.csv");
+    assert_eq!(got["content_type"], "text/csv", "{got}");
+    assert_eq!(got["metadata"], serde_json::json!({"team": "ml"}), "{got}");
 }
 
 /// Waits (bounded) until the upload of the plan holds a part in `range`.
