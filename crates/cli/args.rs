@@ -232,11 +232,14 @@ pub(crate) struct PlanArgs {
     /// Where to write the plan (else s3://bucket/key.ferry-plan).
     #[arg(long, value_name = "S3URL")]
     pub(crate) plan_at: Option<String>,
-    /// What the object carries, set when the plan creates its upload (a planned copy keeps
-    /// its source's content headers, metadata and tags).
+    // What the object carries, set when the plan creates its upload (a planned copy keeps its
+    // source's content headers, metadata and tags).
     #[command(flatten)]
     pub(crate) object: ObjectFlags,
-    #[command(flatten)]
+    // The bucket's terms, for the plan's requests (each worker and the finish take them too).
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+    #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
 }
 
@@ -244,7 +247,9 @@ pub(crate) struct PlanArgs {
 pub(crate) struct FinishArgs {
     /// The plan: s3://bucket/key.ferry-plan
     pub(crate) plan: String,
-    #[command(flatten)]
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+    #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
 }
 

@@ -599,11 +599,17 @@ fn plan_work(args: &CpArgs) -> Result<Work, CliError> {
     let dst = parse_s3_url(&args.dst)?;
     let shard = shard(&args.shard)?
         .ok_or_else(|| bad_input("--plan needs --shard I/N (or N with an index variable)"))?;
+    if args.object.sse_c_key.is_some() {
+        return Err(bad_input(
+            "--sse-c-key: a plan's parts are sent without one (a plan holds no secrets)",
+        ));
+    }
     Ok(Work::PlanWork(PlanWork {
         plan_bucket: plan.bucket,
         plan_key: plan.key,
         shard,
         source: Some(PathBuf::from(&args.src)),
         destination: Some((dst.bucket, dst.key)),
+        request: args.bucket.request(&None)?,
     }))
 }

@@ -4,7 +4,7 @@
 
 use ferry_engine::{FinishOutcome, Handle, ObjectSource, PlanUpload, WorkOutcome};
 
-use crate::args::{BucketFlags, BudgetFlags, FinishArgs, Global, PlanArgs};
+use crate::args::{BudgetFlags, FinishArgs, Global, PlanArgs};
 use crate::client::{client_for, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{
@@ -33,7 +33,7 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
         )?;
     }
     let source_path = (!copy).then(|| std::path::Path::new(&a.src));
-    let options = object_options(&a.object, &BucketFlags::default(), source_path)?;
+    let options = object_options(&a.object, &a.bucket, source_path)?;
     let base = if copy {
         let from = parse_s3_url(&a.src)?;
         ferry_s3::validate_key(&from.key).map_err(bad_input)?;
@@ -113,10 +113,13 @@ pub(crate) async fn worker(output: Output, handle: Handle<WorkOutcome>) -> Resul
 /// `ferry finish PLAN`.
 pub(crate) async fn finish(global: &Global, a: FinishArgs) -> Result<(), CliError> {
     let at = parse_s3_url(&a.plan)?;
+    let request = a.bucket.request(&None)?;
     let config = manager_config(&BudgetFlags::default(), 32 << 20)?;
     let manager = manager(client_for(global, None).await?, config, None)?;
     let output = Output::new(&a.out, false);
-    let (result, interrupted) = output.run(manager.finish(&at.bucket, &at.key)).await;
+    let (result, interrupted) = output
+        .run(manager.finish(&at.bucket, &at.key, &request))
+        .await;
     let FinishOutcome { upload, plan, .. } =
         result.map_err(|e| engine_error(&e, interrupted, None))?;
     if !output.json {

@@ -1,11 +1,11 @@
-//! What a bucket asks of every request, and ferry gives: a time near the server's (S3
-//! refuses a request signed more than 15 minutes from its own time), the bucket's own region,
-//! and, for a requester-pays bucket, the agreement to pay. For the first two ferry corrects
-//! itself from the refusal: it signs with the time in its `Date` header, as s5cmd and the AWS
-//! SDKs do, or for the region it names, as the aws cli does; the third it sends when asked
-//! (`--request-payer`). The clock: the binary runs under libfaketime, SeaweedFS (which
-//! enforces the 15 minutes) on the real clock. The region and the payer: SeaweedFS behind the
-//! fault proxy, which refuses as S3 does. boto3 checks what landed.
+//! What a bucket asks of every request, and ferry gives: a time near the server's (S3 refuses a
+//! request signed more than 15 minutes from its own time), the bucket's own region, and, for a
+//! requester-pays bucket, the agreement to pay. For the first two ferry corrects itself from the
+//! refusal: it signs with the time in its `Date` header, as s5cmd and the AWS SDKs do, or for the
+//! region it names, as the aws cli does; the third it sends when asked (`--request-payer`), a
+//! planned upload's workers and finish included. The clock: the binary runs under libfaketime,
+//! SeaweedFS (which enforces the 15 minutes) on the real clock. The region and the payer: SeaweedFS
+//! behind the fault proxy, which refuses as S3 does. boto3 checks what landed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -53,9 +53,7 @@ fn each_step(
     home: &Path,
     run: impl Fn(usize, &[&str]),
 ) -> (String, String) {
-    let big = home.join("big.bin");
-    let body = data(12 << 20, 41);
-    std::fs::write(&big, &body).unwrap();
+    let (big, body) = big_file(home, 41);
     let url = format!("s3://{bucket}/big.bin");
     run(
         0,
@@ -141,17 +139,9 @@ fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
     let (server, client, bucket) = seaweed_bucket("payer");
     let (proxy, behind) = refusing(server, |p| p.set_requester_pays(true));
     let home = tempfile::tempdir().unwrap();
-    let big = home.path().join("big.bin");
-    let body = data(12 << 20, 47);
-    std::fs::write(&big, &body).unwrap();
+    let (big, body) = big_file(home.path(), 47);
     let url = format!("s3://{bucket}/big.bin");
-    let refused = || {
-        proxy
-            .log()
-            .into_iter()
-            .filter(|l| l.ends_with("requester pays, not agreed"))
-            .collect::<Vec<_>>()
-    };
+    let refused = || unpaid(&proxy);
 
     // Not agreeing: refused as S3 refuses it.
     let o = ferry(&behind, home.path(), &["cp", big.to_str().unwrap(), &url]);
@@ -248,13 +238,54 @@ fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
 }
 
 #[test]
+fn a_plan_in_a_requester_pays_bucket_agrees_to_pay_at_every_step() {
+    let (server, _client, bucket) = seaweed_bucket("payer-plan");
+    let (proxy, behind) = refusing(server, |p| p.set_requester_pays(true));
+    let home = tempfile::tempdir().unwrap();
+    let (big, body) = big_file(home.path(), 59);
+    let (file, url) = (big.to_str().unwrap(), format!("s3://{bucket}/big.bin"));
+    let plan = ["plan", file, &url, "--shards", "2", "--part-size", "5MiB"];
+
+    // Not agreeing: refused, nothing created.
+    expect_exit(&ferry(&behind, home.path(), &plan), 1, "AccessDenied");
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    proxy.reset(vec![]);
+
+    // Agreeing: the plan, each worker, the listing that finds the plan beside its upload,
+    // and the finish; every request carries it (any other would be refused).
+    let payer = |args: &[&str]| {
+        let o = ferry(&behind, home.path(), &[args, &["--request-payer"]].concat());
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let at = payer(&plan);
+    for i in 0..2 {
+        payer(&[
+            "cp",
+            file,
+            &url,
+            "--plan",
+            &at,
+            "--shard",
+            &format!("{i}/2"),
+        ]);
+    }
+    let listed = payer(&["uploads", "ls", &format!("s3://{bucket}"), "--json"]);
+    let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
+    assert_eq!(listed["plan"], at.as_str(), "{listed}");
+    payer(&["finish", &at]);
+    assert_eq!(unpaid(&proxy), Vec::<String>::new());
+    landed(server, &bucket, "big.bin", &body);
+    let left: Vec<String> = tree_below(server, &bucket, "").into_keys().collect();
+    assert_eq!(left, ["big.bin"], "the plan and its records are gone");
+}
+
+#[test]
 fn an_upload_expecting_another_owner_is_refused_before_it_writes() {
     let (server, _client, bucket) = seaweed_bucket("owner");
     let (proxy, behind) = refusing(server, |p| p.set_bucket_owner(Some("111122223333")));
     let home = tempfile::tempdir().unwrap();
-    let big = home.path().join("big.bin");
-    let body = data(12 << 20, 53);
-    std::fs::write(&big, &body).unwrap();
+    let (big, body) = big_file(home.path(), 53);
     let (file, url) = (big.to_str().unwrap(), format!("s3://{bucket}/big.bin"));
     let owner = |account| ["--expected-bucket-owner", account, "--part-size", "5MiB"];
 
@@ -305,6 +336,22 @@ fn refusing(server: &TestServer, terms: impl FnOnce(&HoldProxy)) -> (HoldProxy, 
     terms(&proxy);
     let behind = proxy.server(server);
     (proxy, behind)
+}
+
+/// A 12 MiB file of pattern `seed` in `home` (three parts of 5 MiB), and its bytes.
+fn big_file(home: &Path, seed: u64) -> (std::path::PathBuf, Vec<u8>) {
+    let (big, body) = (home.join("big.bin"), data(12 << 20, seed));
+    std::fs::write(&big, &body).unwrap();
+    (big, body)
+}
+
+/// The requests the proxy refused for not agreeing to pay.
+fn unpaid(proxy: &HoldProxy) -> Vec<String> {
+    proxy
+        .log()
+        .into_iter()
+        .filter(|l| l.ends_with("requester pays, not agreed"))
+        .collect()
 }
 
 /// Asserts that `key` holds `body`, as boto3 reads it straight from the server, and that no

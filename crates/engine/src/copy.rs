@@ -321,19 +321,20 @@ pub(crate) fn same_as_source(
 }
 
 /// A copy assembled from parts the server reported no checksum for (so none was combined):
-/// its own full-object checksum, read with HeadObject, must be its source's (`meta`), when
-/// both have one of the same algorithm; the outcome then says so.
+/// its own full-object checksum, read with HeadObject (in the bucket's `terms`), must be its
+/// source's (`meta`), when both have one of the same algorithm; the outcome then says so.
 pub(crate) async fn checked_against_source<C: ObjectClient>(
     ctx: &Context<C>,
     meta: &ObjectMeta,
     mut outcome: UploadOutcome,
+    terms: &ferry_s3::RequestOptions,
 ) -> Result<UploadOutcome, Error> {
     let outcome_checked = matches!(outcome.verification, Verification::Checksum(_));
     let Some(source) = full_object_checksum(meta).filter(|_| !outcome_checked) else {
         return same_as_source(meta, outcome);
     };
     let written = ObjectSource::new(&outcome.bucket, &outcome.key);
-    let (_, now) = written.head(ctx, &Default::default()).await?;
+    let (_, now) = written.head(ctx, terms).await?;
     match full_object_checksum(&now) {
         Some(mine) if mine.algorithm == source.algorithm && mine.value == source.value => {
             outcome.verification = Verification::Checksum(mine.clone());
@@ -355,14 +356,15 @@ pub(crate) async fn checked_against_source<C: ObjectClient>(
 
 /// The object `from` as a source of UploadPartCopy parts pinned to ETag `etag` (what a
 /// plan's workers copy), or the error that it is no longer that object; and what HeadObject
-/// said of it.
+/// (agreeing to pay as `request` does) said of it.
 pub(crate) async fn pinned_parts<C: ObjectClient>(
     ctx: &Context<C>,
     from: &ObjectSource,
     etag: &str,
     size: u64,
+    request: &ferry_s3::RequestOptions,
 ) -> Result<(Arc<dyn PartSource<C>>, ObjectMeta), Error> {
-    let (_, meta) = from.head(ctx, &Default::default()).await?;
+    let (_, meta) = from.head(ctx, request).await?;
     if meta.etag != etag || meta.content_length != size {
         return Err(Error::new(
             ErrorKind::SourceChanged,

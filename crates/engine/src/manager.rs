@@ -415,12 +415,18 @@ impl<C: ObjectClient> Manager<C> {
     }
 
     /// Finishes the plan at `bucket`/`key`: checks every part, completes the upload with the
-    /// combined CRC64NVME, verifies it, deletes the plan. Must be called within a tokio runtime.
-    pub fn finish(&self, bucket: &str, key: &str) -> Handle<FinishOutcome> {
-        let (bucket, key) = (bucket.to_string(), key.to_string());
+    /// combined CRC64NVME, verifies it, deletes the plan. Every request carries `request`'s
+    /// bucket terms (expected owner, requester pays). Must be called within a tokio runtime.
+    pub fn finish(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &ferry_s3::RequestOptions,
+    ) -> Handle<FinishOutcome> {
+        let (bucket, key, request) = (bucket.to_string(), key.to_string(), request.clone());
         self.spawn(
             Kind::Object,
-            move |ctx| async move { crate::shard::finish(ctx, &bucket, &key).await },
+            move |ctx| async move { crate::shard::finish(ctx, &bucket, &key, &request).await },
             |o: &FinishOutcome| Some(Event::Finished(Box::new(o.upload.clone()))),
         )
     }

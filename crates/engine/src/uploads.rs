@@ -118,7 +118,9 @@ impl<C: ObjectClient> Manager<C> {
                 let plan = async {
                     match journal {
                         Some(_) => None,
-                        None => crate::shard::beside(ctx, bucket, &u.key, &u.upload_id).await,
+                        None => {
+                            crate::shard::beside(ctx, bucket, &u.key, &u.upload_id, request).await
+                        }
                     }
                 };
                 let (held, plan) = futures_util::join!(held, plan);
@@ -158,15 +160,16 @@ impl<C: ObjectClient> Manager<C> {
             .find(|(u, _)| u == upload_id)
             .map(|(_, id)| id);
         let ctx = self.quiet_context(&self.cancel);
+        let terms = bucket_terms(request);
         let plan = match journal {
             Some(_) => None,
-            None => crate::shard::beside(&ctx, bucket, key, upload_id).await,
+            None => crate::shard::beside(&ctx, bucket, key, upload_id, &terms).await,
         };
         let journal = self
             .abort_with(bucket, key, upload_id, journal.as_deref(), request)
             .await?;
         if let Some(plan) = &plan {
-            crate::shard::remove_plan(&ctx, plan).await;
+            crate::shard::remove_plan(&ctx, plan, &terms).await;
         }
         let plan = plan.map(|p| p.url());
         Ok(Aborted { journal, plan })

@@ -9,7 +9,9 @@ use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use ferry_s3::{ChecksumAlgorithm, ChecksumValue, CompletedPart, ObjectClient, ObjectOptions};
+use ferry_s3::{
+    ChecksumAlgorithm, ChecksumValue, CompletedPart, ObjectClient, ObjectOptions, RequestOptions,
+};
 
 use super::Shard;
 use super::plan::{ShardRecord, get, read, remove_plan};
@@ -49,13 +51,14 @@ fn runs(numbers: &[u32]) -> String {
     out.join(", ")
 }
 
-/// Completes the plan at `bucket`/`key`.
+/// Completes the plan at `bucket`/`key`, every request in the bucket's `terms`.
 pub(crate) async fn finish<C: ObjectClient>(
     ctx: Context<C>,
     bucket: &str,
     key: &str,
+    terms: &RequestOptions,
 ) -> Result<FinishOutcome, Error> {
-    let plan = read(&ctx, bucket, key).await?;
+    let plan = read(&ctx, bucket, key, terms).await?;
     let shard_of = |n: u32| {
         (0..plan.shards)
             .find(|&index| {
@@ -73,7 +76,7 @@ pub(crate) async fn finish<C: ObjectClient>(
         w.dedup();
         w.iter().map(u32::to_string).collect::<Vec<_>>().join(", ")
     };
-    let listed = listed(&ctx, &plan).await?;
+    let listed = listed(&ctx, &plan, terms).await?;
     let missing: Vec<u32> = (1..=plan.parts)
         .filter(|n| !listed.contains_key(n))
         .collect();
@@ -89,7 +92,8 @@ pub(crate) async fn finish<C: ObjectClient>(
     // Each part's CRC64NVME, as its worker computed it from the source.
     let mut computed = vec![None; plan.parts as usize + 1];
     for index in 0..plan.shards {
-        let Some(bytes) = get(&ctx, &plan.plan_bucket, &plan.record_key(index)).await? else {
+        let Some(bytes) = get(&ctx, &plan.plan_bucket, &plan.record_key(index), terms).await?
+        else {
             continue;
         };
         let record: ShardRecord = serde_json::from_slice(&bytes).map_err(|e| {
@@ -164,17 +168,21 @@ pub(crate) async fn finish<C: ObjectClient>(
             workers(&unrecorded)
         )));
     }
-    let job = plan.job(&ctx, ObjectOptions::default());
+    let options = ObjectOptions {
+        request: terms.clone(),
+        ..Default::default()
+    };
+    let job = plan.job(&ctx, options);
     let _ = job.kept_by.set(plan.url());
     ctx.progress.set_total(plan.size, plan.parts);
     let upload_id: Arc<str> = Arc::from(plan.upload_id.as_str());
     let mut upload = crate::multipart::finish(&job, upload_id, Ok(done), plan.size).await?;
     if let Some(from) = plan.object_source() {
         // A copy is checked against its source's full-object checksum, when it has one.
-        let (_, meta) = from.head(&ctx, &Default::default()).await?;
-        upload = crate::copy::checked_against_source(&ctx, &meta, upload).await?;
+        let (_, meta) = from.head(&ctx, terms).await?;
+        upload = crate::copy::checked_against_source(&ctx, &meta, upload, terms).await?;
     }
-    remove_plan(&ctx, &plan).await;
+    remove_plan(&ctx, &plan, terms).await;
     Ok(FinishOutcome {
         upload,
         plan: plan.url(),

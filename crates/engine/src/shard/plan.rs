@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use ferry_s3::{
     ChecksumAlgorithm, ChecksumType, DeleteObjectRequest, GetObjectRequest, ObjectClient,
-    ObjectOptions,
+    ObjectOptions, RequestOptions,
 };
 use serde::{Deserialize, Serialize};
 
@@ -204,7 +204,9 @@ pub struct PlanUpload {
     pub part_size: Option<u64>,
     /// What the object carries.
     pub options: ObjectOptions,
-    /// Where the plan goes (else beside the object: `KEY.ferry-plan`).
+    /// Where the plan goes (else beside the object: `KEY.ferry-plan`). The bucket's terms
+    /// in `options.request` (expected owner, requester pays) go to it too; its workers and
+    /// finish are given them again ([`PlanWork::request`](super::PlanWork::request)).
     pub plan_bucket: Option<String>,
     /// Its key.
     pub plan_key: Option<String>,
@@ -243,7 +245,13 @@ pub(crate) async fn create<C: ObjectClient>(
     if p.shards == 0 {
         return Err(Error::invalid("a plan needs at least one worker"));
     }
+    if p.options.request.sse_customer_key.is_some() {
+        return Err(Error::invalid(
+            "an SSE-C key cannot be planned: every worker's part would need it, and a plan holds no secrets",
+        ));
+    }
     let mut options = p.options;
+    let terms = options.request.clone();
     let (source, size, mtime_ns, source_etag) = match &p.source {
         PlanSource::File(path) => {
             let identity = SourceIdentity::of(path).map_err(|e| {
@@ -311,7 +319,7 @@ pub(crate) async fn create<C: ObjectClient>(
     let job = plan.job(&ctx, options);
     plan.upload_id = crate::multipart::create(&job).await?.to_string();
     let body = serde_json::to_vec_pretty(&plan).expect("a plan serializes");
-    if let Err(e) = put(&ctx, &plan.plan_bucket, &plan.plan_key, body).await {
+    if let Err(e) = put(&ctx, &plan.plan_bucket, &plan.plan_key, body, &terms).await {
         job.abort_or_warn(&plan.upload_id).await;
         return Err(e);
     }
@@ -324,12 +332,14 @@ fn key_beside(key: &str) -> String {
 }
 
 /// The plan beside `bucket`/`key` (where a plan goes unless told otherwise), if there is one
-/// and it is the plan of upload `upload_id`. One that cannot be read counts as none.
+/// and it is the plan of upload `upload_id`, read in the bucket's `terms`. One that cannot be
+/// read counts as none.
 pub(crate) async fn beside<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     key: &str,
     upload_id: &str,
+    terms: &RequestOptions,
 ) -> Option<ShardPlan> {
     let plan_key = key_beside(key);
     // Most uploads have none: one HeadObject says so (a read's 404 costs another request,
@@ -337,39 +347,49 @@ pub(crate) async fn beside<C: ObjectClient>(
     let head = GetObjectRequest {
         bucket: bucket.to_string(),
         key: plan_key.clone(),
+        request: terms.clone(),
         ..Default::default()
     };
     ctx.request(None, |c| c.head_object(&head)).await.ok()?;
-    let plan = read(ctx, bucket, &plan_key).await.ok()?;
+    let plan = read(ctx, bucket, &plan_key, terms).await.ok()?;
     (plan.upload_id == upload_id && plan.bucket == bucket && plan.key == key).then_some(plan)
 }
 
 /// Removes the plan and its workers' records, quietly where they are gone already.
-pub(crate) async fn remove_plan<C: ObjectClient>(ctx: &Context<C>, plan: &ShardPlan) {
+pub(crate) async fn remove_plan<C: ObjectClient>(
+    ctx: &Context<C>,
+    plan: &ShardPlan,
+    terms: &RequestOptions,
+) {
     for index in 0..plan.shards {
-        remove(ctx, &plan.plan_bucket, &plan.record_key(index)).await;
+        remove(ctx, &plan.plan_bucket, &plan.record_key(index), terms).await;
     }
-    remove(ctx, &plan.plan_bucket, &plan.plan_key).await;
+    remove(ctx, &plan.plan_bucket, &plan.plan_key, terms).await;
 }
 
-/// Writes a small object.
+/// Writes a small object, in the bucket's `terms`.
 pub(crate) async fn put<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     key: &str,
     body: Vec<u8>,
+    terms: &RequestOptions,
 ) -> Result<(), Error> {
-    let upload = Upload::new(Source::Bytes(Bytes::from(body)), bucket, key);
+    let mut upload = Upload::new(Source::Bytes(Bytes::from(body)), bucket, key);
+    upload.options.request = terms.clone();
     crate::upload::run(ctx.child(), upload).await.map(|_| ())
 }
 
-/// Reads a small object, or `None` when there is none.
+/// Reads a small object in the bucket's `terms`, or `None` when there is none.
 pub(crate) async fn get<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     key: &str,
+    terms: &RequestOptions,
 ) -> Result<Option<Bytes>, Error> {
-    let read = crate::download::run(ctx.child(), Download::new(bucket, key, Target::Memory)).await;
+    let mut download = Download::new(bucket, key, Target::Memory);
+    download.request = terms.clone();
+    let read = crate::download::run(ctx.child(), download).await;
     match read {
         Ok(o) => Ok(o.data),
         Err(e)
@@ -384,12 +404,17 @@ pub(crate) async fn get<C: ObjectClient>(
 }
 
 /// Removes an object (a plan or a record), quietly when it is gone already.
-pub(crate) async fn remove<C: ObjectClient>(ctx: &Context<C>, bucket: &str, key: &str) {
+pub(crate) async fn remove<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    key: &str,
+    terms: &RequestOptions,
+) {
     let req = DeleteObjectRequest {
         bucket: bucket.to_string(),
         key: key.to_string(),
         version_id: None,
-        request: Default::default(),
+        request: terms.clone(),
     };
     if let Err(f) = ctx.request(None, |c| c.delete_object(&req)).await {
         tracing::warn!(
@@ -399,14 +424,15 @@ pub(crate) async fn remove<C: ObjectClient>(ctx: &Context<C>, bucket: &str, key:
     }
 }
 
-/// Reads the plan at `bucket`/`key`.
+/// Reads the plan at `bucket`/`key`, in the bucket's `terms`.
 pub(crate) async fn read<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     key: &str,
+    terms: &RequestOptions,
 ) -> Result<ShardPlan, Error> {
     let url = format!("s3://{bucket}/{key}");
-    let bytes = get(ctx, bucket, key).await?.ok_or_else(|| {
+    let bytes = get(ctx, bucket, key, terms).await?.ok_or_else(|| {
         Error::invalid(format!(
             "no plan at {url} (finished already, given up, or never made)"
         ))

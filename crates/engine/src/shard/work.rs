@@ -9,7 +9,9 @@ use std::os::unix::fs::FileExt as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferry_s3::{ChecksumAlgorithm, ListPartsRequest, ObjectClient, ObjectOptions, PartInfo};
+use ferry_s3::{
+    ChecksumAlgorithm, ListPartsRequest, ObjectClient, ObjectOptions, PartInfo, RequestOptions,
+};
 
 use super::Shard;
 use super::plan::{RecordedPart, ShardRecord, put, read};
@@ -32,6 +34,9 @@ pub struct PlanWork {
     /// The object the caller means to write (`bucket`, `key`): refused if the plan writes
     /// another.
     pub destination: Option<(String, String)>,
+    /// The bucket's terms (expected owner, requester pays; no SSE-C key), sent with every
+    /// request: the plan's and the record's, the parts' and those of a copy's source.
+    pub request: RequestOptions,
 }
 
 /// What a worker did.
@@ -50,12 +55,13 @@ pub struct WorkOutcome {
     pub record: String,
 }
 
-/// Every part of `plan`'s upload the server lists, by number and of the planned size. (A
-/// number may come more than once: SeaweedFS lists each upload of a part, and Complete takes
-/// the one whose ETag it is given.)
+/// Every part of `plan`'s upload the server lists, by number and of the planned size, asked
+/// in the bucket's `terms`. (A number may come more than once: SeaweedFS lists each upload of
+/// a part, and Complete takes the one whose ETag it is given.)
 pub(crate) async fn listed<C: ObjectClient>(
     ctx: &Context<C>,
     plan: &super::ShardPlan,
+    terms: &RequestOptions,
 ) -> Result<BTreeMap<u32, Vec<PartInfo>>, Error> {
     let req = ListPartsRequest {
         bucket: plan.bucket.clone(),
@@ -63,7 +69,7 @@ pub(crate) async fn listed<C: ObjectClient>(
         upload_id: plan.upload_id.clone(),
         part_number_marker: None,
         max_parts: None,
-        request: Default::default(),
+        request: terms.clone(),
     };
     let parts = ctx
         .request(None, |c| async { ferry_s3::list_all_parts(c, &req).await })
@@ -131,7 +137,8 @@ pub(crate) async fn work<C: ObjectClient>(
     ctx: Context<C>,
     w: PlanWork,
 ) -> Result<WorkOutcome, Error> {
-    let plan = read(&ctx, &w.plan_bucket, &w.plan_key).await?;
+    let terms = &w.request;
+    let plan = read(&ctx, &w.plan_bucket, &w.plan_key, terms).await?;
     if let Some((bucket, key)) = &w.destination
         && (bucket, key) != (&plan.bucket, &plan.key)
     {
@@ -151,7 +158,11 @@ pub(crate) async fn work<C: ObjectClient>(
             shard.count
         )));
     }
-    let job = plan.job(&ctx, ObjectOptions::default());
+    let options = ObjectOptions {
+        request: terms.clone(),
+        ..Default::default()
+    };
+    let job = plan.job(&ctx, options);
     let multipart = plan.plan();
     let mine = shard.parts(plan.parts);
     let bytes: u64 = mine.clone().map(|n| multipart.part_range(n).1).sum();
@@ -162,7 +173,7 @@ pub(crate) async fn work<C: ObjectClient>(
         mtime_ns: plan.mtime_ns,
         parts: Vec::new(),
     };
-    let listed = listed(&ctx, &plan).await?;
+    let listed = listed(&ctx, &plan, terms).await?;
     let mut todo = Vec::new();
     let (parts, file) = match plan.object_source() {
         Some(from) => {
@@ -175,7 +186,7 @@ pub(crate) async fn work<C: ObjectClient>(
                 )));
             }
             let etag = plan.source_etag.as_deref().unwrap_or_default();
-            let (parts, _) = crate::copy::pinned_parts(&ctx, &from, etag, plan.size).await?;
+            let (parts, _) = crate::copy::pinned_parts(&ctx, &from, etag, plan.size, terms).await?;
             // Every part copy is pinned to the source's ETag: a part listed whole was copied
             // from this very object.
             for n in mine.clone() {
@@ -249,7 +260,7 @@ pub(crate) async fn work<C: ObjectClient>(
     }
     let record_key = plan.record_key(shard.index);
     let body = serde_json::to_vec(&record).expect("a record serializes");
-    put(&ctx, &plan.plan_bucket, &record_key, body).await?;
+    put(&ctx, &plan.plan_bucket, &record_key, body, terms).await?;
     Ok(WorkOutcome {
         parts: mine.count() as u32,
         sent: sent.len() as u32,
