@@ -79,7 +79,7 @@ impl<C: ObjectClient> Manager<C> {
         request: &RequestOptions,
     ) -> Result<Vec<UploadInProgress>, Error> {
         let ctx = self.quiet_context(&self.cancel);
-        let request = &bucket_terms(request);
+        let request = &request.bucket_terms();
         let req = ListMultipartUploadsRequest {
             bucket: bucket.to_string(),
             prefix: prefix.filter(|p| !p.is_empty()).map(str::to_string),
@@ -160,7 +160,7 @@ impl<C: ObjectClient> Manager<C> {
             .find(|(u, _)| u == upload_id)
             .map(|(_, id)| id);
         let ctx = self.quiet_context(&self.cancel);
-        let terms = bucket_terms(request);
+        let terms = request.bucket_terms();
         let plan = match journal {
             Some(_) => None,
             None => crate::shard::beside(&ctx, bucket, key, upload_id, &terms).await,
@@ -221,7 +221,7 @@ impl<C: ObjectClient> Manager<C> {
             bucket: bucket.to_string(),
             key: key.to_string(),
             upload_id: upload_id.to_string(),
-            request: bucket_terms(request),
+            request: request.bucket_terms(),
         };
         ctx.request(None, |c| c.abort_multipart_upload(&req))
             .await
@@ -263,13 +263,4 @@ fn store_uploads(store: &dyn JournalStore) -> impl Iterator<Item = (Journal, Str
         .unwrap_or_default()
         .into_iter()
         .filter_map(|id| Some((store.peek(&id).ok()??, id)))
-}
-
-/// The bucket's terms of `request` (expected owner, requester pays), without an SSE-C key:
-/// listing and aborting uploads reads no object data.
-fn bucket_terms(request: &RequestOptions) -> RequestOptions {
-    RequestOptions {
-        sse_customer_key: None,
-        ..request.clone()
-    }
 }

@@ -241,6 +241,15 @@ pub struct RequestOptions {
 }
 
 impl RequestOptions {
+    /// The bucket's terms alone (expected owner, requester pays), without the SSE-C key: for
+    /// requests about the bucket or other objects in it (listings, deletions, a plan).
+    pub fn bucket_terms(&self) -> RequestOptions {
+        RequestOptions {
+            sse_customer_key: None,
+            ..self.clone()
+        }
+    }
+
     /// Headers except SSE-C, for requests that do not touch object data.
     pub(crate) fn push_owner_headers(&self, headers: &mut Vec<(String, String)>) {
         if let Some(o) = &self.expected_bucket_owner {

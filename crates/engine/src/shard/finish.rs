@@ -58,6 +58,7 @@ pub(crate) async fn finish<C: ObjectClient>(
     key: &str,
     terms: &RequestOptions,
 ) -> Result<FinishOutcome, Error> {
+    let terms = &terms.bucket_terms();
     let plan = read(&ctx, bucket, key, terms).await?;
     let shard_of = |n: u32| {
         (0..plan.shards)

@@ -251,7 +251,7 @@ pub(crate) async fn create<C: ObjectClient>(
         ));
     }
     let mut options = p.options;
-    let terms = options.request.clone();
+    let terms = options.request.bucket_terms();
     let (source, size, mtime_ns, source_etag) = match &p.source {
         PlanSource::File(path) => {
             let identity = SourceIdentity::of(path).map_err(|e| {

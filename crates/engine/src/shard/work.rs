@@ -34,8 +34,8 @@ pub struct PlanWork {
     /// The object the caller means to write (`bucket`, `key`): refused if the plan writes
     /// another.
     pub destination: Option<(String, String)>,
-    /// The bucket's terms (expected owner, requester pays; no SSE-C key), sent with every
-    /// request: the plan's and the record's, the parts' and those of a copy's source.
+    /// The bucket's terms (expected owner, requester pays; an SSE-C key is not sent), with
+    /// every request: the plan's and the record's, the parts' and those of a copy's source.
     pub request: RequestOptions,
 }
 
@@ -137,7 +137,7 @@ pub(crate) async fn work<C: ObjectClient>(
     ctx: Context<C>,
     w: PlanWork,
 ) -> Result<WorkOutcome, Error> {
-    let terms = &w.request;
+    let terms = &w.request.bucket_terms();
     let plan = read(&ctx, &w.plan_bucket, &w.plan_key, terms).await?;
     if let Some((bucket, key)) = &w.destination
         && (bucket, key) != (&plan.bucket, &plan.key)

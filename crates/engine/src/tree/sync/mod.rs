@@ -354,10 +354,7 @@ async fn delete_objects<C: ObjectClient>(
                     version_id: None,
                 })
                 .collect(),
-            request: RequestOptions {
-                sse_customer_key: None,
-                ..request.clone()
-            },
+            request: request.bucket_terms(),
         };
         match ctx.request(None, |c| c.delete_objects(&req)).await {
             Ok(out) => {
