@@ -288,24 +288,17 @@ pub(crate) enum UploadsCmd {
     /// List uploads in progress under s3://bucket[/prefix], marking those a local journal can
     /// resume and those a plan of workers shares (`ferry plan`).
     Ls {
-        /// s3://bucket[/prefix]
-        target: String,
         /// One JSON object per line.
         #[arg(long)]
         json: bool,
-        /// Where upload journals live.
-        #[arg(long, value_name = "DIR")]
-        state_dir: Option<PathBuf>,
-        #[command(flatten, next_help_heading = "Bucket")]
-        bucket: BucketFlags,
+        #[command(flatten)]
+        at: UploadsAt,
     },
     /// Abort uploads (and remove their journals): one by id, or all under a prefix, or those
     /// older than an age. One a running ferry is sending (its journal locked) is left alone;
     /// so is one a plan of workers shares, unless named by --upload-id (which removes the
     /// plan too).
     Abort {
-        /// s3://bucket/key, or s3://bucket[/prefix] with --all or --older-than.
-        target: String,
         /// The upload to abort.
         #[arg(long, value_name = "ID")]
         upload_id: Option<String>,
@@ -318,12 +311,22 @@ pub(crate) enum UploadsCmd {
         /// Say what would be aborted, abort nothing.
         #[arg(long)]
         dry_run: bool,
-        /// Where upload journals live.
-        #[arg(long, value_name = "DIR")]
-        state_dir: Option<PathBuf>,
-        #[command(flatten, next_help_heading = "Bucket")]
-        bucket: BucketFlags,
+        #[command(flatten)]
+        at: UploadsAt,
     },
+}
+
+/// Where `uploads ls|abort` look: the bucket, the journals that resume uploads here, and
+/// the bucket's terms.
+#[derive(Debug, Args)]
+pub(crate) struct UploadsAt {
+    /// s3://bucket[/prefix]; for `abort --upload-id`, s3://bucket/key.
+    pub(crate) target: String,
+    /// Where upload journals live.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) state_dir: Option<PathBuf>,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
 }
 
 #[derive(Debug, Subcommand)]

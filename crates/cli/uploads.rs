@@ -1,9 +1,10 @@
 //! `ferry uploads ls|abort`: the multipart uploads in progress on the server, which of them a
 //! local journal can resume, and aborting the ones nobody will finish.
 
-use ferry_engine::{ManagerConfig, UploadInProgress};
+use ferry_engine::{Manager, ManagerConfig, UploadInProgress};
+use ferry_s3::S3Client;
 
-use crate::args::{Global, UploadsCmd};
+use crate::args::{Global, UploadsAt, UploadsCmd};
 use crate::client::{client, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::output::shown;
@@ -83,18 +84,22 @@ fn table(rows: &[[String; 6]]) -> String {
     out
 }
 
+impl UploadsAt {
+    /// A manager with the journals of `--state-dir` (else the default folder).
+    async fn manager(&self, global: &Global) -> Result<Manager<S3Client>, CliError> {
+        let journals = self
+            .state_dir
+            .clone()
+            .or_else(ferry_engine::FileJournalStore::default_dir);
+        manager(client(global).await?, ManagerConfig::default(), journals)
+    }
+}
+
 pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError> {
     match cmd {
-        UploadsCmd::Ls {
-            target,
-            json,
-            state_dir,
-            bucket,
-        } => {
-            let url = parse_s3_url(&target)?;
-            let request = bucket.request(&None)?;
-            let journals = state_dir.or_else(ferry_engine::FileJournalStore::default_dir);
-            let manager = manager(client(global).await?, ManagerConfig::default(), journals)?;
+        UploadsCmd::Ls { json, at } => {
+            let (url, request) = (parse_s3_url(&at.target)?, at.bucket.request(&None)?);
+            let manager = at.manager(global).await?;
             let uploads = manager
                 .uploads(&url.bucket, Some(&url.key), &request)
                 .await
@@ -120,16 +125,13 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             Ok(())
         }
         UploadsCmd::Abort {
-            target,
             upload_id,
             older_than,
             all,
             dry_run,
-            state_dir,
-            bucket,
+            at,
         } => {
-            let url = parse_s3_url(&target)?;
-            let request = bucket.request(&None)?;
+            let (url, request) = (parse_s3_url(&at.target)?, at.bucket.request(&None)?);
             let min_age = older_than
                 .as_deref()
                 .map(parse_age)
@@ -143,8 +145,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             if upload_id.is_some() && url.key.is_empty() {
                 return Err(bad_input("--upload-id needs s3://bucket/key"));
             }
-            let journals = state_dir.or_else(ferry_engine::FileJournalStore::default_dir);
-            let manager = manager(client(global).await?, ManagerConfig::default(), journals)?;
+            let manager = at.manager(global).await?;
             let named = upload_id.is_some();
             // The key and id, and the upload as listed (with its journal) when it was.
             let chosen: Vec<(String, String, Option<UploadInProgress>)> = match upload_id {
@@ -165,7 +166,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 let older = older_than
                     .map(|a| format!(" older than {a}"))
                     .unwrap_or_default();
-                outln!("nothing to abort: no uploads under {target}{older}");
+                outln!("nothing to abort: no uploads under {}{older}", at.target);
                 return Ok(());
             }
             let mut refused = Vec::new();
