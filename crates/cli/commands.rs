@@ -33,7 +33,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
 /// For a failed `cp` whose source holds a shell wildcard (as s5cmd takes `s3://b/p/*.log`),
 /// that ferry took it literally, and how to pick by pattern instead.
 fn wildcard_note(src: &str, dst: &str) -> Option<String> {
-    let first = src.find(['*', '?', '['])?;
+    // Not `[`: file names hold it ("Film [1080p].mkv") far more often than patterns do.
+    let first = src.find(['*', '?'])?;
     let (folder, pattern) = src.split_at(src[..first].rfind('/').map_or(0, |i| i + 1));
     let folder = if folder.is_empty() { "." } else { folder };
     Some(format!(
@@ -102,5 +103,6 @@ mod tests {
             Some("ferry cp -r . DST --exclude '*' --include '*.iso'")
         );
         assert_eq!(note("s3://b/plain/key.bin"), None);
+        assert_eq!(note("s3://b/Film [1080p].mkv"), None);
     }
 }

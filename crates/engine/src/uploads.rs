@@ -166,7 +166,7 @@ impl<C: ObjectClient> Manager<C> {
             None => crate::shard::beside(&ctx, bucket, key, upload_id, &terms).await,
         };
         let journal = self
-            .abort_with(bucket, key, upload_id, journal.as_deref(), request)
+            .abort_with(bucket, key, upload_id, journal.as_deref(), &terms)
             .await?;
         if let Some(plan) = &plan {
             crate::shard::remove_plan(&ctx, plan, &terms).await;
@@ -192,7 +192,7 @@ impl<C: ObjectClient> Manager<C> {
                 &upload.key,
                 &upload.upload_id,
                 upload.journal.as_deref(),
-                &upload.request,
+                &upload.request.bucket_terms(),
             )
             .await?;
         Ok(Aborted {
@@ -201,14 +201,15 @@ impl<C: ObjectClient> Manager<C> {
         })
     }
 
-    /// Aborts `upload_id`, holding and then removing the journal `journal` (if any).
+    /// Aborts `upload_id` in the bucket's `terms` (no SSE-C key), holding and then removing
+    /// the journal `journal` (if any).
     async fn abort_with(
         &self,
         bucket: &str,
         key: &str,
         upload_id: &str,
         journal: Option<&str>,
-        request: &RequestOptions,
+        terms: &RequestOptions,
     ) -> Result<Option<String>, Error> {
         // Held, so no transfer starts on it while it is aborted.
         let journal: Option<Box<dyn JournalHandle>> = match (self.shared.journal.as_ref(), journal)
@@ -221,7 +222,7 @@ impl<C: ObjectClient> Manager<C> {
             bucket: bucket.to_string(),
             key: key.to_string(),
             upload_id: upload_id.to_string(),
-            request: request.bucket_terms(),
+            request: terms.clone(),
         };
         ctx.request(None, |c| c.abort_multipart_upload(&req))
             .await
