@@ -364,6 +364,16 @@ fn header_safe(name: &str, v: &str) -> Result<(), OptionsError> {
 }
 
 impl ObjectOptions {
+    /// Nothing for the object, the bucket's `terms` for each request (expected owner,
+    /// requester pays): for requests that set no object headers (parts, Complete, a small
+    /// object of ferry's own).
+    pub fn in_terms(terms: &RequestOptions) -> Self {
+        Self {
+            request: terms.clone(),
+            ..Default::default()
+        }
+    }
+
     /// Checks the options against S3's rules before anything is sent.
     pub fn validate(&self) -> Result<(), OptionsError> {
         let content = self.content.fields();

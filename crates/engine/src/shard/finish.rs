@@ -169,11 +169,7 @@ pub(crate) async fn finish<C: ObjectClient>(
             workers(&unrecorded)
         )));
     }
-    let options = ObjectOptions {
-        request: terms.clone(),
-        ..Default::default()
-    };
-    let job = plan.job(&ctx, options);
+    let job = plan.job(&ctx, ObjectOptions::in_terms(terms));
     let _ = job.kept_by.set(plan.url());
     ctx.progress.set_total(plan.size, plan.parts);
     let upload_id: Arc<str> = Arc::from(plan.upload_id.as_str());

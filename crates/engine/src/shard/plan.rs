@@ -376,7 +376,7 @@ pub(crate) async fn put<C: ObjectClient>(
     terms: &RequestOptions,
 ) -> Result<(), Error> {
     let mut upload = Upload::new(Source::Bytes(Bytes::from(body)), bucket, key);
-    upload.options.request = terms.clone();
+    upload.options = ObjectOptions::in_terms(terms);
     crate::upload::run(ctx.child(), upload).await.map(|_| ())
 }
 

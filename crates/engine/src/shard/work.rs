@@ -158,11 +158,7 @@ pub(crate) async fn work<C: ObjectClient>(
             shard.count
         )));
     }
-    let options = ObjectOptions {
-        request: terms.clone(),
-        ..Default::default()
-    };
-    let job = plan.job(&ctx, options);
+    let job = plan.job(&ctx, ObjectOptions::in_terms(terms));
     let multipart = plan.plan();
     let mine = shard.parts(plan.parts);
     let bytes: u64 = mine.clone().map(|n| multipart.part_range(n).1).sum();
