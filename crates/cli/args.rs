@@ -217,6 +217,9 @@ pub(crate) struct OutputFlags {
 }
 
 #[derive(Debug, Args)]
+// A plan holds no secrets, so `--sse-c-key` is refused; hidden from the help, it still meets
+// the refusal that says why rather than clap's "unexpected argument".
+#[command(mut_arg("sse_c_key", |a| a.hide(true)))]
 pub(crate) struct PlanArgs {
     /// The file, at a path every worker can read (shared storage); or s3://bucket/key, an
     /// object to copy on the server (UploadPartCopy ranges).
@@ -589,4 +592,31 @@ pub(crate) fn ordered_filters(m: &clap::ArgMatches) -> Vec<(bool, String)> {
     }
     all.sort_by_key(|(i, _, _)| *i);
     all.into_iter().map(|(_, inc, g)| (inc, g)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// The help of `name`, as `ferry name --help` prints it.
+    fn help(name: &str) -> String {
+        let mut cli = super::Cli::command();
+        cli.find_subcommand_mut(name)
+            .unwrap()
+            .render_long_help()
+            .to_string()
+    }
+
+    #[test]
+    fn the_flags_are_consistent() {
+        super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn a_plan_offers_no_customer_key_it_would_refuse() {
+        assert!(help("cp").contains("--sse-c-key"));
+        let plan = help("plan");
+        assert!(plan.contains("--sse-kms-key-id"), "{plan}");
+        assert!(!plan.contains("--sse-c-key"), "{plan}");
+    }
 }
