@@ -66,7 +66,7 @@ pub(crate) enum Cmd {
     /// back): only what differs moves; --delete removes what the source does not hold.
     Sync(Box<SyncArgs>),
     /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
-    /// expires.
+    /// expires. Signed for the bucket's region: with none configured, ferry asks the bucket
     Presign(PresignArgs),
     /// Resume an interrupted upload or copy by its journal id (`ferry uploads ls` shows
     /// them); without an id, the only one there is.

@@ -103,6 +103,12 @@ pub(crate) async fn client_for(
     S3Client::new(config).map_err(CliError::from)
 }
 
+/// Whether nothing (flag, variable or profile) configures the region, so that it is
+/// [`ferry_s3::DEFAULT_REGION`] for want of one.
+pub(crate) fn region_defaulted(global: &Global) -> Result<bool, CliError> {
+    Ok(resolve(global)?.1.region_defaulted())
+}
+
 /// The settings the global flags, the environment and the profile files give.
 fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
     let addressing_style = global

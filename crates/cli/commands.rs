@@ -1,10 +1,12 @@
 //! The commands: each parsed, checked (a transfer's flags become one request in `request`)
 //! and run; the small ones (`mb`, `presign`) here.
 
-use ferry_s3::{CreateBucketRequest, ObjectClient};
+use std::time::Duration;
+
+use ferry_s3::{CreateBucketRequest, GetObjectRequest, ObjectClient};
 
 use crate::args::{Cli, Cmd, Global, PresignArgs};
-use crate::client::{client, parse_object_url, parse_s3_url};
+use crate::client::{client, parse_object_url, parse_s3_url, region_defaulted};
 use crate::exit::{CliError, bad_input};
 use crate::output::outln;
 
@@ -70,12 +72,25 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
         other => return Err(bad_input(format!("--method {other:?}: use GET or PUT"))),
     };
     let client = client(global).await?;
+    if region_defaulted(global)? {
+        // No region is configured, and a URL signed for another than the bucket's is refused
+        // (the aws cli's is, for a bucket outside us-east-1). Ask the bucket: a HEAD of the
+        // object, whose refusal, were the bucket elsewhere, names its region, which the client
+        // then signs for. Any other answer (the object not there yet, no permission, no answer
+        // within 5 s) leaves the default.
+        let probe = GetObjectRequest {
+            bucket: url.bucket.clone(),
+            key: url.key.clone(),
+            ..Default::default()
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(5), client.head_object(&probe)).await;
+    }
     let signed = client
         .presign(
             method,
             &url.bucket,
             &url.key,
-            std::time::Duration::from_secs(args.expires_in),
+            Duration::from_secs(args.expires_in),
         )
         .await?;
     outln!("{signed}");

@@ -271,6 +271,20 @@ pub(crate) fn profile_for(server: &TestServer, home: &Path, name: &str) -> std::
     creds
 }
 
+/// Runs curl with `args`: the HTTP status code and the body.
+pub(crate) fn curl(args: &[&str]) -> (String, Vec<u8>) {
+    let o = Command::new("curl")
+        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let mut out = o.stdout;
+    let split = out.iter().rposition(|&b| b == b'\n').unwrap();
+    let code = String::from_utf8_lossy(&out[split + 1..]).to_string();
+    out.truncate(split);
+    (code, out)
+}
+
 /// A process's outcome, for assertion messages.
 pub(crate) fn text(o: &Output) -> String {
     format!(

@@ -135,6 +135,52 @@ fn a_bucket_in_another_region_is_signed_for_its_own() {
 }
 
 #[test]
+fn a_presigned_url_is_signed_for_the_buckets_region_when_none_is_configured() {
+    use ferry_s3::ObjectClient as _;
+    let (server, client, bucket) = seaweed_bucket("presign-region");
+    let body = data(40_000, 43);
+    crate::rt()
+        .block_on(client.put_object(crate::put(&bucket, "shared.bin", body.clone())))
+        .unwrap();
+    let (_proxy, behind) = refusing(server, |p| p.set_bucket_region(Some("eu-west-1")));
+    let home = tempfile::tempdir().unwrap();
+    let presign = |region: Option<&str>, args: &[&str]| {
+        let vars = behind.env().into_iter();
+        let vars = vars.filter(|(k, _)| !k.ends_with("_REGION")).collect();
+        let mut c = ferry_command(vars, home.path());
+        c.args(region.map(|r| ["--region", r]).iter().flatten());
+        let o = c.arg("presign").args(args).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        String::from_utf8(o.stdout).unwrap().trim().to_string()
+    };
+    // No region anywhere: ferry asks the bucket, which is elsewhere, and signs for its region.
+    let target = format!("s3://{bucket}/shared.bin");
+    let url = presign(None, &[&target]);
+    assert!(url.contains("%2Feu-west-1%2Fs3%2F"), "{url}");
+    assert_eq!(crate::curl(&[&url]), ("200".to_string(), body));
+    // A key not there yet: its PUT URL too.
+    let new = data(30_000, 44);
+    let file = home.path().join("new.bin");
+    std::fs::write(&file, &new).unwrap();
+    let put_url = presign(
+        None,
+        &[&format!("s3://{bucket}/new.bin"), "--method", "PUT"],
+    );
+    let (code, _) = crate::curl(&["-T", file.to_str().unwrap(), &put_url]);
+    assert_eq!(code, "200");
+    assert_eq!(
+        boto3_object(server, &bucket, "new.bin")["sha256"],
+        sha256_hex(&new)
+    );
+
+    // A configured region is taken as it is, and asks nothing: a URL for the wrong one is
+    // refused by the bucket.
+    let url = presign(Some("us-east-1"), &[&target]);
+    assert!(url.contains("%2Fus-east-1%2Fs3%2F"), "{url}");
+    assert_eq!(crate::curl(&[&url]).0, "400");
+}
+
+#[test]
 fn a_requester_pays_bucket_takes_every_request_that_agrees_to_pay() {
     let (server, client, bucket) = seaweed_bucket("payer");
     let (proxy, behind) = refusing(server, |p| p.set_requester_pays(true));

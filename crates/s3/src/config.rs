@@ -15,6 +15,9 @@ use crate::profile::{Env, ProfileSet};
 /// The region used when none is configured anywhere (what S3-compatible servers expect).
 pub const DEFAULT_REGION: &str = "us-east-1";
 
+/// The origin of a setting that nothing configures.
+const DEFAULTED: &str = "default";
+
 /// Settings of an S3 client. Build with [`ClientConfig::resolve`] or field by field.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
@@ -110,7 +113,7 @@ impl ClientConfig {
         let (profile, profile_origin) = first([
             (overrides.profile.clone(), "--profile".to_string()),
             (env.var("AWS_PROFILE"), "AWS_PROFILE".into()),
-            (Some("default".into()), "default".into()),
+            (Some("default".into()), DEFAULTED.into()),
         ]);
         if overrides.profile.is_some() && !files.has_profile(&profile) {
             return Err(ConfigError::NoSuchProfile {
@@ -124,7 +127,7 @@ impl ClientConfig {
             (env.var("AWS_REGION"), "AWS_REGION".into()),
             (env.var("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION".into()),
             (files.get(&profile, "region"), in_profile.clone()),
-            (Some(DEFAULT_REGION.into()), "default".into()),
+            (Some(DEFAULT_REGION.into()), DEFAULTED.into()),
         ]);
         if region.is_empty()
             || !region
@@ -171,7 +174,7 @@ impl ClientConfig {
                     s.parse().map_err(ConfigError::Invalid)?,
                     format!("s3 addressing_style of {in_profile}"),
                 ),
-                None => (AddressingStyle::Auto, "default".into()),
+                None => (AddressingStyle::Auto, DEFAULTED.into()),
             },
         };
         let (ca_bundle, ca_bundle_origin) = first([
@@ -238,6 +241,14 @@ pub struct Origins {
     pub addressing_style: (String, String),
     /// The CA bundle's path (empty: the system's roots).
     pub ca_bundle: (String, String),
+}
+
+impl Origins {
+    /// Whether the region is [`DEFAULT_REGION`] for want of any setting: no flag, variable or
+    /// profile names one.
+    pub fn region_defaulted(&self) -> bool {
+        self.region.1 == DEFAULTED
+    }
 }
 
 /// The first value given, with where it came from.

@@ -6,8 +6,6 @@
 mod servers;
 mod tls;
 
-use std::process::Command;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use bytes::Bytes;

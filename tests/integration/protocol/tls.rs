@@ -1,6 +1,7 @@
 //! TLS trust and presigned URLs, through the `ferry` binary.
 
 use super::*;
+use crate::curl;
 
 #[test]
 fn tls_trust_comes_from_the_ca_bundle() {
@@ -63,19 +64,6 @@ fn tls_trust_comes_from_the_ca_bundle() {
         );
     }
     weed.stop();
-}
-
-fn curl(args: &[&str]) -> (String, Vec<u8>) {
-    let o = Command::new("curl")
-        .args(["-s", "-o", "-", "-w", "\n%{http_code}"])
-        .args(args)
-        .output()
-        .expect("curl");
-    let mut out = o.stdout;
-    let split = out.iter().rposition(|&b| b == b'\n').unwrap();
-    let code = String::from_utf8_lossy(&out[split + 1..]).to_string();
-    out.truncate(split);
-    (code, out)
 }
 
 #[test]

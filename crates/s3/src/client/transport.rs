@@ -625,7 +625,9 @@ pub(super) fn checked_body(resp: reqwest::Response, expected: u64, window: Durat
 
 impl S3Client {
     /// A presigned URL for `method` (GET or PUT) on an object, valid for `expires_in` (1 s to
-    /// 7 days, S3's limits). Anyone holding the URL can use it until then.
+    /// 7 days, S3's limits). Anyone holding the URL can use it until then. Signed for the
+    /// bucket's region as this client knows it: the configured one, unless a request to the
+    /// bucket was refused for another (a HEAD of the object first learns it).
     pub async fn presign(
         &self,
         method: Method,
