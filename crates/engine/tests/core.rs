@@ -261,29 +261,38 @@ async fn a_request_refused_for_how_it_was_signed_is_tried_again_once_at_once_and
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resume_sends_only_what_the_server_lacks() {
-    let s3 = memory_s3(0);
-    let (dir, path, body) = file(30 * MIB, 3);
-    // Part 4 fails for good (retries run out on a transient fault): the upload is kept.
-    let failing = Arc::new(FailingClient::new(
-        s3.clone(),
-        vec![Fault::new("UploadPart", 100, ferry_testkit::internal_error).on_part(4)],
-    ));
-    let config = || ManagerConfig {
+/// A manager's settings for a resume test: one part at a time, journals in `dir`, two quick
+/// attempts a request.
+fn resumable(dir: &std::path::Path) -> ManagerConfig {
+    ManagerConfig {
         max_requests: 1,
         parts_per_object: 1,
-        journal: Some(Arc::new(FileJournalStore::new(dir.path().join("state")))),
+        journal: Some(Arc::new(FileJournalStore::new(dir.join("state")))),
         retry: ferry_engine::RetryPolicy {
             max_attempts: 2,
             base: Duration::from_millis(1),
             ..Default::default()
         },
         ..Default::default()
-    };
-    let upload = || Upload::new(Source::File(path.clone()), "b", "k").settings(parts_of_5mib());
-    let err = manager(failing, config())
-        .upload(upload())
+    }
+}
+
+/// A file of 30 MiB (six parts of 5 MiB) uploaded to `s3` until part `fails` fails for good
+/// (retries run out on a transient fault, before the server): parts before it are stored and
+/// journaled, the upload kept. The folder, the file's bytes, and the journal id to resume.
+async fn kept_at_part(
+    s3: &MemoryClient,
+    fails: u32,
+    seed: u8,
+) -> (tempfile::TempDir, Vec<u8>, String) {
+    let (dir, path, body) = file(30 * MIB, seed);
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault::new("UploadPart", 100, ferry_testkit::internal_error).on_part(fails)],
+    ));
+    let upload = Upload::new(Source::File(path), "b", "k").settings(parts_of_5mib());
+    let err = manager(failing, resumable(dir.path()))
+        .upload(upload)
         .wait()
         .await
         .unwrap_err();
@@ -291,21 +300,77 @@ async fn a_resume_sends_only_what_the_server_lacks() {
     assert_eq!(s3.uploads(), 1);
     assert_eq!(
         s3.calls("UploadPart"),
-        3,
-        "parts 1-3 stored (part 4's attempts failed before the server)"
+        fails - 1,
+        "the parts before {fails} stored"
     );
-    // The server lost part 2 meanwhile: the resume sends it, and parts 4 to 6.
-    s3.lose_part(2);
-    let m = manager(Arc::new(s3.clone()), config());
-    let o = m
-        .resume(&id, Default::default())
+    (dir, body, id)
+}
+
+/// Resumes journal `id` (in `dir`) on `s3` to the end.
+async fn resumed(
+    s3: &MemoryClient,
+    dir: &std::path::Path,
+    id: &str,
+) -> ferry_engine::UploadOutcome {
+    let m = manager(Arc::new(s3.clone()), resumable(dir));
+    m.resume(id, Default::default())
         .unwrap()
         .wait()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_sends_only_what_the_server_lacks() {
+    let s3 = memory_s3(0);
+    let (dir, body, id) = kept_at_part(&s3, 4, 3).await;
+    // The server lost part 2 meanwhile: the resume sends it, and parts 4 to 6.
+    s3.lose_part(2);
+    let o = resumed(&s3, dir.path(), &id).await;
     assert_eq!(o.parts, 6);
     assert_eq!(s3.calls("UploadPart"), 3 + 4, "parts 2, 4, 5 and 6");
     assert_eq!(s3.calls("ListParts"), 1);
+    assert_eq!(s3.object("b", "k").unwrap(), body);
+    assert_eq!(s3.uploads(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resume_keeps_a_part_the_server_holds_that_the_journal_missed_when_its_bytes_match() {
+    use ferry_s3::{Body, ListMultipartUploadsRequest, ObjectClient, UploadPartRequest};
+    let s3 = memory_s3(0);
+    let (dir, body, id) = kept_at_part(&s3, 3, 5).await;
+    // The server holds parts the journal never heard of, as when a run ends between a part's
+    // answer and its record: part 3 with the file's bytes, part 4 with other bytes.
+    let listing = ListMultipartUploadsRequest {
+        bucket: "b".into(),
+        ..Default::default()
+    };
+    let upload_id = s3.list_multipart_uploads(&listing).await.unwrap().uploads[0]
+        .upload_id
+        .clone();
+    for (n, bytes) in [
+        (3, body[10 * MIB..15 * MIB].to_vec()),
+        (4, data(5 * MIB, 9)),
+    ] {
+        let part = UploadPartRequest {
+            bucket: "b".into(),
+            key: "k".into(),
+            upload_id: upload_id.clone(),
+            part_number: n,
+            body: Body::Bytes(bytes.into()),
+            content_md5: None,
+            checksum: None,
+            request: Default::default(),
+        };
+        s3.upload_part(part).await.unwrap();
+    }
+    let o = resumed(&s3, dir.path(), &id).await;
+    assert_eq!(o.parts, 6);
+    assert_eq!(
+        s3.calls("UploadPart"),
+        4 + 3,
+        "parts 4 (not the file's), 5 and 6"
+    );
     assert_eq!(s3.object("b", "k").unwrap(), body);
     assert_eq!(s3.uploads(), 0);
 }

@@ -12,7 +12,9 @@ mod resume;
 
 use std::sync::Arc;
 
-use ferry_s3::{ChecksumType, CompleteMultipartUploadRequest, CompletedPart, ObjectClient};
+use ferry_s3::{
+    ChecksumType, CompleteMultipartUploadRequest, CompletedPart, ObjectClient, PartInfo,
+};
 use futures_util::future::BoxFuture;
 
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
@@ -92,6 +94,22 @@ pub(crate) trait PartSource<C: ObjectClient>: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<bool, Error>> {
         let same = record.size == len;
         Box::pin(async move { Ok(same) })
+    }
+
+    /// A part the server holds but the journal does not list (sent, and the run ended before
+    /// it was recorded), as the journal would have recorded it, when it holds bytes
+    /// `offset..offset + len` of this source: read again, their checksum in the upload's
+    /// algorithm (or, when the server reports none, their MD5) is the listed part's.
+    ///
+    /// By default, for an object's bytes, none: nothing local vouches for them, and the part
+    /// is sent again.
+    fn adopt(
+        &self,
+        _mode: ChecksumMode,
+        _listed: &PartInfo,
+        _range: (u64, u64),
+    ) -> BoxFuture<'static, Result<Option<PartRecord>, Error>> {
+        Box::pin(async { Ok(None) })
     }
 }
 

@@ -1,7 +1,9 @@
 //! Resuming a journaled upload or copy: the journal of the same source and destination is
 //! found, its parts are checked against the source (re-read and re-checksummed for a file; a
-//! copy's source is pinned by its ETag) and against what the server lists (ListParts), and
-//! only what is missing or wrong is sent again. A journal that cannot be followed (the source
+//! copy's source is pinned by its ETag) and against what the server lists (ListParts); a part
+//! the server holds that the journal missed (the run ended between its answer and its record)
+//! is kept when the source's bytes, read again, match it; only what is missing or wrong is
+//! sent again. A journal that cannot be followed (the source
 //! changed, another part size or SSE-C key) refuses the resume with a [`Mismatch`] and leaves
 //! everything as it was; restarting aborts the old upload first.
 
@@ -232,7 +234,20 @@ async fn resume<C: ObjectClient>(
             done.push(done_from_record(job.mode(), &rec)?);
         }
     }
-    let have: HashSet<u32> = done.iter().map(|d| d.part.part_number).collect();
+    // 3. What the server holds that the journal does not list (the run ended between a
+    //    part's answer and its record): kept when the source's bytes, read again, match it.
+    let mut have: HashSet<u32> = done.iter().map(|d| d.part.part_number).collect();
+    for l in &listed {
+        if l.part_number == 0 || l.part_number > u.parts || have.contains(&l.part_number) {
+            continue;
+        }
+        let range = plan.part_range(l.part_number);
+        if let Some(rec) = parts.adopt(job.mode(), l, range).await? {
+            job.record(&rec)?;
+            have.insert(rec.part);
+            done.push(done_from_record(job.mode(), &rec)?);
+        }
+    }
     job.emit(Event::Resumed {
         upload_id: upload_id.to_string(),
         parts_done: have.len() as u32,
@@ -247,7 +262,7 @@ async fn resume<C: ObjectClient>(
         job.ctx.progress.part_ended(true);
     }
     let _ = job.reused.set(reused);
-    // 3. The rest.
+    // 4. The rest.
     let todo = (1..=u.parts).filter(|n| !have.contains(n));
     let sent = run_parts(&job, &upload_id, parts, plan, todo).await;
     let all = sent.map(|mut s| {

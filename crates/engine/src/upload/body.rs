@@ -18,12 +18,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 use ferry_s3::chunked::ChunkItem;
-use ferry_s3::{Body, ChecksumAlgorithm, ChecksumValue};
+use ferry_s3::{Body, ChecksumAlgorithm, ChecksumValue, PartInfo};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::budget::Bandwidth;
 use crate::checksum::{ChecksumMode, Digest, HASH_HERE, Hasher};
 use crate::direct::DirectSource;
+use crate::journal::PartRecord;
 use crate::progress::Progress;
 
 /// Bytes read and sent per chunk of a part: 1 MiB.
@@ -148,6 +149,42 @@ impl PartHashers {
 /// The re-check digest of some data (CRC64NVME), read again from its source.
 pub(crate) fn recheck_digest(data: &PartData) -> std::io::Result<Digest> {
     digest_of(data, Hasher::new(ChecksumAlgorithm::Crc64Nvme))
+}
+
+/// The journal's record of `listed`, a part the server holds, if it holds `data`: their
+/// checksum in `mode`'s algorithm is the one the server reports for it, or, when it reports
+/// none, their MD5 is its ETag (as S3's is for a part not encrypted with KMS or SSE-C).
+pub(crate) fn held_by(
+    data: &PartData,
+    mode: ChecksumMode,
+    listed: &PartInfo,
+) -> std::io::Result<Option<PartRecord>> {
+    let len = data.len();
+    let (mut hashers, mut md5) = (PartHashers::new(mode.algorithm()), Hasher::md5());
+    let mut off = 0;
+    while off < len {
+        let n = (len - off).min(CHUNK_SIZE as u64) as usize;
+        let chunk = data.chunk(off, n)?;
+        hashers.update(&chunk);
+        md5.update(&chunk);
+        off += n as u64;
+    }
+    let digests = hashers.finish(len);
+    let checksum = mode.value_of(digests.additional.as_ref());
+    let same = match (&listed.checksum, &checksum) {
+        (Some(theirs), Some(ours)) if theirs.algorithm == ours.algorithm => theirs == ours,
+        _ => {
+            let etag = listed.etag.trim_matches('"');
+            etag.eq_ignore_ascii_case(&crate::checksum::hex_lower(&md5.finish(len).raw))
+        }
+    };
+    Ok((same && listed.size == len).then(|| PartRecord {
+        part: listed.part_number,
+        size: len,
+        etag: listed.etag.clone(),
+        crc64nvme: digests.recheck.base64(),
+        checksum: checksum.map(|c| c.value),
+    }))
 }
 
 /// The digest of some data with `h`, read again from its source.
@@ -453,6 +490,53 @@ mod tests {
         let mut h = Hasher::new(ChecksumAlgorithm::Crc64Nvme);
         h.update(bytes);
         h.finish(bytes.len() as u64).base64()
+    }
+
+    #[test]
+    fn a_listed_part_is_kept_only_when_its_checksum_or_md5_is_the_bytes() {
+        let bytes = vec![7u8; 3 * CHUNK_SIZE + 5];
+        let data = file_of(&bytes);
+        let mode = ChecksumMode::Additional(ChecksumAlgorithm::Crc64Nvme, ChecksumType::FullObject);
+        let md5 = {
+            let mut h = Hasher::md5();
+            h.update(&bytes);
+            crate::checksum::hex_lower(&h.finish(bytes.len() as u64).raw)
+        };
+        let crc = ChecksumValue {
+            algorithm: ChecksumAlgorithm::Crc64Nvme,
+            value: crc64(&bytes),
+        };
+        let listed = |etag: &str, checksum: Option<ChecksumValue>| PartInfo {
+            part_number: 3,
+            etag: etag.to_string(),
+            size: bytes.len() as u64,
+            last_modified: None,
+            checksum,
+        };
+        let kept = |l: PartInfo| held_by(&data, mode, &l).unwrap();
+        // The server's checksum of the part, whatever its ETag (SSE-KMS: not an MD5).
+        let rec = kept(listed("\"kms-etag\"", Some(crc.clone()))).expect("kept");
+        assert_eq!(rec.part, 3);
+        assert_eq!(rec.etag, "\"kms-etag\"");
+        assert_eq!(rec.crc64nvme, crc.value);
+        assert_eq!(rec.checksum.as_deref(), Some(crc.value.as_str()));
+        // No checksum listed: the MD5 ETag, quoted or not, in either case.
+        assert!(kept(listed(&format!("\"{md5}\""), None)).is_some());
+        assert!(kept(listed(&md5.to_uppercase(), None)).is_some());
+        // Another part's bytes: neither matches. A listed checksum that differs is not
+        // overruled by a matching ETag.
+        let other = ChecksumValue {
+            value: crc64(b"other"),
+            ..crc.clone()
+        };
+        assert!(kept(listed("\"0123\"", None)).is_none());
+        assert!(kept(listed(&md5, Some(other))).is_none());
+        // Another size.
+        let short = PartInfo {
+            size: 10,
+            ..listed(&md5, None)
+        };
+        assert!(kept(short).is_none());
     }
 
     #[tokio::test]

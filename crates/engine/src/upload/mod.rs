@@ -16,10 +16,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ferry_s3::{ObjectClient, ObjectOptions};
+use ferry_s3::{ObjectClient, ObjectOptions, PartInfo};
 use futures_util::future::BoxFuture;
 use tokio::io::AsyncRead;
 
+use crate::checksum::ChecksumMode;
 use crate::context::Context;
 use crate::direct::DirectSource;
 use crate::error::{Error, ErrorKind};
@@ -391,6 +392,24 @@ impl<C: ObjectClient> PartSource<C> for LocalParts {
                 .map_err(|e| Error::new(ErrorKind::Local, e.to_string()))?
                 .map_err(|e| Error::local("re-reading the source", e))?;
             Ok(size == len && digest.base64() == crc)
+        })
+    }
+
+    fn adopt(
+        &self,
+        mode: ChecksumMode,
+        listed: &PartInfo,
+        (offset, len): (u64, u64),
+    ) -> BoxFuture<'static, Result<Option<PartRecord>, Error>> {
+        let (data, listed) = (self.data(offset, len), listed.clone());
+        Box::pin(async move {
+            if listed.size != len {
+                return Ok(None);
+            }
+            tokio::task::spawn_blocking(move || body::held_by(&data, mode, &listed))
+                .await
+                .map_err(|e| Error::new(ErrorKind::Local, e.to_string()))?
+                .map_err(|e| Error::local("re-reading the source", e))
         })
     }
 }
