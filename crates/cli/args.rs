@@ -127,7 +127,8 @@ pub(crate) struct CpArgs {
     /// parts (some stores need them).
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) expected_size: Option<String>,
-    /// Refuse to replace an existing destination.
+    /// Refuse to replace an existing destination. With -r, each object whose destination
+    /// exists is left as it was and counted (named with -v), not failed.
     #[arg(long, help_heading = "Transfer")]
     pub(crate) no_clobber: bool,
     /// Print what would be copied (each object the walk or listing finds and the filters and

@@ -139,8 +139,9 @@ pub(crate) struct Output {
     no_progress: bool,
     /// Data goes to stdout (a download to `-`): JSON and reports go to stderr.
     data_on_stdout: bool,
-    /// A sync's skips are shown too (`-v`).
-    pub(crate) verbose: bool,
+    /// Skips are shown too (`-v`): a sync's unchanged paths, a tree's destinations left as
+    /// they were (`--no-clobber`).
+    verbose: bool,
 }
 
 /// What a display shows the events of.
@@ -153,13 +154,18 @@ enum Shown {
 }
 
 impl Output {
-    pub(crate) fn new(flags: &crate::args::OutputFlags, data_on_stdout: bool) -> Self {
+    /// Output as `flags` ask (`verbose`: `-v` was given), with data on stdout or not.
+    pub(crate) fn new(
+        flags: &crate::args::OutputFlags,
+        data_on_stdout: bool,
+        verbose: bool,
+    ) -> Self {
         Self {
             json: flags.json,
             quiet: flags.quiet,
             no_progress: flags.no_progress,
             data_on_stdout,
-            verbose: false,
+            verbose,
         }
     }
 
@@ -231,6 +237,7 @@ impl Output {
                     what
                 }
             }
+            Event::Existed { why, .. } if self.verbose => format!("skip: {why} (--no-clobber)"),
             Event::ObjectFailed {
                 path, key, error, ..
             } => {
@@ -286,6 +293,7 @@ impl Output {
                             | Event::ObjectDownloaded(_)
                             | Event::ObjectCopied { .. }
                             | Event::ObjectFailed { .. }
+                            | Event::Existed { .. }
                             | Event::PassedOver { .. }
                             | Event::Synced { .. }
                     ) {

@@ -204,6 +204,9 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             "object",
             json!({"file": path, "key": key, "size": size, "ok": false, "error": error, "kept": kept}),
         ),
+        Event::Existed { path, key, why } => {
+            json_line("existed", json!({"file": path, "key": key, "why": why}))
+        }
         Event::PassedOver { what, why } => {
             json_line("passed_over", json!({"what": what, "why": why}))
         }

@@ -133,7 +133,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         work,
         manager,
         state_dir: args.state_dir.clone(),
-        output: Output::new(&args.out, to_stdout),
+        output: Output::new(&args.out, to_stdout, global.verbose > 0),
     })
 }
 

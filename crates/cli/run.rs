@@ -200,7 +200,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     let mut global = global.clone();
     global.endpoint_url = Some(journal.destination.endpoint.clone());
     let manager = manager(client(&global).await?, config, Some(dir))?;
-    let output = Output::new(&args.out, false);
+    let output = Output::new(&args.out, false, global.verbose > 0);
     // A copy from another server reaches it again at the endpoint its journal names, with the
     // destination's credentials unless others are given.
     let resumed = match journal.source.server() {
@@ -400,7 +400,7 @@ fn tally(
             serde_json::json!({
                 "objects": o.objects, "done": o.done, "failed": o.failed.len(),
                 "kept": o.kept, "bytes": o.bytes, "reused": o.reused, "seconds": elapsed,
-                "passed_over": o.passed_over,
+                "passed_over": o.passed_over, "existed": o.existed,
                 "interrupted": o.interrupted, "stopped": o.stopped, "dry_run": dry_run,
             }),
         ));
@@ -418,7 +418,11 @@ fn tally(
         } else {
             String::new()
         };
-        let after = format!("{reused}{}", passed_over(o.passed_over));
+        let existed = match o.existed {
+            0 => String::new(),
+            n => format!(", {n} left as they were (they exist: --no-clobber)"),
+        };
+        let after = format!("{reused}{}{existed}", passed_over(o.passed_over));
         output.say(&format!(
             "{verb}: {} in {elapsed:.1} s ({:.1} MiB/s)",
             objects_and_bytes(o.done, o.bytes, &after),
@@ -428,7 +432,8 @@ fn tally(
     let resume = if o.kept > 0 {
         format!(
             "; {} kept: run the same command again to resume them (finished objects are \
-             copied again)",
+             copied again; `ferry sync` from the same source to the same destination sends \
+             only what is missing)",
             o.kept
         )
     } else {

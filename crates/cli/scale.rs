@@ -57,7 +57,7 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
     };
     let config = manager_config(&BudgetFlags::default(), 32 << 20)?;
     let manager = manager(client_for(global, None).await?, config, None)?;
-    let output = Output::new(&a.out, false);
+    let output = Output::new(&a.out, false, global.verbose > 0);
     let (result, interrupted) = output.run(manager.plan_upload(request)).await;
     let plan = result.map_err(|e| engine_error(&e, interrupted, None))?;
     if output.json {
@@ -116,7 +116,7 @@ pub(crate) async fn finish(global: &Global, a: FinishArgs) -> Result<(), CliErro
     let request = a.bucket.request(&None)?;
     let config = manager_config(&BudgetFlags::default(), 32 << 20)?;
     let manager = manager(client_for(global, None).await?, config, None)?;
-    let output = Output::new(&a.out, false);
+    let output = Output::new(&a.out, false, global.verbose > 0);
     let (result, interrupted) = output
         .run(manager.finish(&at.bucket, &at.key, &request))
         .await;

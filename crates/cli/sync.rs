@@ -74,8 +74,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         })
     };
     let connections = Some(config.max_requests as usize);
-    let mut output = Output::new(&a.out, false);
-    output.verbose = global.verbose > 0;
+    let output = Output::new(&a.out, false, global.verbose > 0);
     let started = Instant::now();
     // Uploads and copies (on the server and between servers: see `crosscopy`) resume from
     // journals; a download resumes from its partial files, and is told where journals live

@@ -645,12 +645,19 @@ fn no_clobber_is_per_object_both_ways() {
     assert!(o.status.success(), "{}", text(&o));
     let before = boto3_tree(server, &bucket, "t/");
     proxy.reset(vec![]);
-    let o = up(&src, &["--no-clobber"]);
-    expect_exit(&o, 1, "2 objects failed");
-    expect_exit(&o, 1, "1 of 3 objects done");
+    // Left as they were, as asked: not failures (exit 0), counted, and named with -v.
+    let o = up(&src, &["--no-clobber", "-v"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = crate::stdout(&o);
+    assert!(
+        out.contains(
+            "upload: 1 object, 2000 bytes, 2 left as they were (they exist: --no-clobber)"
+        ),
+        "{out}"
+    );
     for key in ["b.bin", "c.bin"] {
-        let said = format!("s3://{bucket}/t/{key} exists and replacing it was not allowed");
-        expect_exit(&o, 1, &said);
+        let said = format!("skip: s3://{bucket}/t/{key} exists and replacing it was not allowed");
+        assert!(out.contains(&said), "{out}");
     }
     // The multipart one was looked at first: no upload created, no part sent.
     let log = proxy.log();
@@ -682,13 +689,29 @@ fn no_clobber_is_per_object_both_ways() {
     std::fs::create_dir_all(&back).unwrap();
     std::fs::write(back.join("b.bin"), b"mine").unwrap();
     let url = format!("s3://{bucket}/t/");
-    let o = ferry(
-        server,
-        home.path(),
-        &["cp", "-r", &url, back.to_str().unwrap(), "--no-clobber"],
+    let args = [
+        "cp",
+        "-r",
+        &url,
+        back.to_str().unwrap(),
+        "--no-clobber",
+        "--json",
+    ];
+    let o = ferry(server, home.path(), &args);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = crate::stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let existed: Vec<_> = lines.iter().filter(|l| l["event"] == "existed").collect();
+    assert_eq!(existed.len(), 1, "{lines:?}");
+    assert_eq!(existed[0]["file"], back.join("b.bin").to_str().unwrap());
+    let summary = lines.last().unwrap();
+    assert_eq!(
+        (&summary["done"], &summary["existed"], &summary["failed"]),
+        (&2.into(), &1.into(), &0.into()),
+        "{summary}"
     );
-    expect_exit(&o, 1, "1 object failed");
-    expect_exit(&o, 1, &format!("{}", back.join("b.bin").display()));
     assert_eq!(std::fs::read(back.join("b.bin")).unwrap(), b"mine");
     let got = local_tree(&back);
     assert_eq!(got["a.bin"], after["t/a.bin"]);

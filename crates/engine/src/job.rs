@@ -24,7 +24,11 @@ pub struct UploadSettings {
     pub plan: PlanConfig,
     /// Checksums. By default, CRC64NVME, FULL_OBJECT.
     pub checksum: ChecksumMode,
-    /// Refuse to replace an existing object (`If-None-Match: *`). By default, `false`.
+    /// Refuse to replace an existing object (`If-None-Match: *`). In a tree, such an object
+    /// is left as it was and counted in [`TreeOutcome::existed`], not failed. By default,
+    /// `false`.
+    ///
+    /// [`TreeOutcome::existed`]: crate::TreeOutcome::existed
     pub no_clobber: bool,
     /// Sign every chunk of every body (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER`) instead
     /// of sending it unsigned with a checksum trailer. Costs a SHA-256 of all the data. By

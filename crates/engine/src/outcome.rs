@@ -170,6 +170,11 @@ pub struct TreeOutcome {
     ///
     /// [`Event::PassedOver`]: crate::Event::PassedOver
     pub passed_over: u64,
+    /// Objects left as they were, each reported by an [`Event::Existed`]: their destination
+    /// exists, and the settings forbid replacing it (`no_clobber`). Neither done nor failed.
+    ///
+    /// [`Event::Existed`]: crate::Event::Existed
+    pub existed: u64,
     /// The run was cancelled before every object ended.
     pub interrupted: bool,
     /// A failure every other object would meet too (a missing bucket, rejected credentials,

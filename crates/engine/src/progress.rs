@@ -319,6 +319,16 @@ pub enum Event {
         /// Why it is passed over.
         why: String,
     },
+    /// An object of a tree was left as it was: its destination exists, and the settings
+    /// forbid replacing it (`no_clobber`). Neither done nor failed.
+    Existed {
+        /// The local file; for a copy, its source's `s3://bucket/key` URL.
+        path: PathBuf,
+        /// The key, in the tree's bucket (a copy's destination key).
+        key: String,
+        /// What was found there.
+        why: String,
+    },
     /// An object of a tree failed; the others go on.
     ObjectFailed {
         /// The local file; for a copy, its source's `s3://bucket/key` URL.

@@ -112,7 +112,9 @@ pub struct DownloadSettings {
     pub range_size: u64,
     /// How to check the result. By default, [`VerifyMode::Auto`].
     pub verify: VerifyMode,
-    /// Refuse to replace an existing file. By default, `false`.
+    /// Refuse to replace an existing file. In a tree, such a file is left as it was and
+    /// counted in [`TreeOutcome::existed`](crate::TreeOutcome::existed), not failed. By
+    /// default, `false`.
     pub no_clobber: bool,
     /// Journal a file download beside the partial file so a killed one resumes, and keep the
     /// partial file when a download is interrupted or a transient fault outlasts the retries.

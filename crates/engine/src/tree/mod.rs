@@ -445,6 +445,13 @@ impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> 
                 self.outcome.reused += o.reused();
                 self.ctx.emit(o.event(&item));
             }
+            // Left as it was, as asked: the run goes on, and did what it was asked.
+            Err(error) if error.kind() == ErrorKind::Exists => {
+                let (path, key) = (self.name)(&item);
+                self.outcome.existed += 1;
+                let why = error.to_string();
+                self.ctx.emit(Event::Existed { path, key, why });
+            }
             Err(error) => {
                 let (path, key) = (self.name)(&item);
                 self.failed(ObjectFailure { path, key, error }, item.size);
