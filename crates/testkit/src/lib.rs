@@ -126,6 +126,23 @@ impl Seaweed {
     /// Like [`start`](Self::start), also serving HTTPS with the given PEM certificate and key;
     /// the HTTPS endpoint (`https://localhost:PORT`) is [`Seaweed::https_endpoint`].
     pub fn start_with(tls: Option<(&str, &str)>) -> Result<Self> {
+        // Free ports are picked, released, then bound by SeaweedFS: another process may take
+        // one in between. Then SeaweedFS exits ("address already in use"); it starts again
+        // on other ports.
+        let mut tries = 0;
+        loop {
+            tries += 1;
+            match Self::try_start(tls) {
+                Err(e) if tries < 3 && format!("{e:#}").contains("address already in use") => {
+                    eprintln!("ferry-testkit: a SeaweedFS port was taken; starting it again")
+                }
+                other => return other,
+            }
+        }
+    }
+
+    /// One start of [`start_with`](Self::start_with), on ports free a moment before.
+    fn try_start(tls: Option<(&str, &str)>) -> Result<Self> {
         let weed = weed_binary()?;
         let dir = tempfile::Builder::new()
             .prefix("ferry-seaweedfs-")
@@ -368,9 +385,17 @@ fn weed_binary() -> Result<PathBuf> {
     Ok(weed)
 }
 
-/// Picks `n` distinct free loopback ports in 20000..45000 whose port + 10000 (SeaweedFS's gRPC
-/// convention) is free too.
+/// Picks `n` distinct free loopback ports whose port + 10000 (SeaweedFS's gRPC convention) is
+/// free too, both below the kernel's ephemeral range (32768 on, by default), which outgoing
+/// connections take their local ports from: a port picked there could be taken by any
+/// connection between the pick and the server's bind.
 fn free_ports(n: usize) -> Result<Vec<u16>> {
+    let ephemeral = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+        .unwrap_or(32768);
+    // Ports from 10000 up; at least a few thousand to spread concurrent runs.
+    let span = ephemeral.saturating_sub(20000).max(5000);
     let mut held = Vec::new();
     let mut ports = Vec::new();
     let seed = std::process::id() as u64
@@ -386,7 +411,7 @@ fn free_ports(n: usize) -> Result<Vec<u16>> {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let port = 20000 + (x % 25000) as u16;
+        let port = (10000 + x % span as u64) as u16;
         if ports.contains(&port) || ports.contains(&(port + 10000)) {
             continue;
         }
