@@ -91,15 +91,16 @@ fn the_backup_example_is_interrupted_and_resumes_its_large_file() {
         std::fs::write(folder.join(name), body).unwrap();
     }
     let dst = format!("s3://{bucket}/b");
-    // The large file's last part waits at the gate; the rest goes on. Once its first four
-    // parts are journaled, Ctrl-C.
+    // The large file's last part waits at the gate before its body (which never reaches the
+    // server: were it whole, the next run would find it there and keep it); the rest goes
+    // on. Once its first four parts are journaled, Ctrl-C.
     let proxy = HoldProxy::start(
         &server.endpoint,
         vec![Rule {
             method: "PUT",
             query: vec!["big.img", "partNumber=5"],
             nth: 1,
-            action: Action::Gate,
+            action: Action::GateHead,
         }],
     )
     .unwrap();
