@@ -14,6 +14,12 @@ BENCH_NAME=interrupted-bench
 export FERRY="$target/release/ferry" BASE="${FERRY_BASE:-}" WORK="$work"
 export PY="$tests_bin/python" ROUNDS=${FERRY_INT_ROUNDS:-3}
 report="$out/interrupted.md"
+{
+echo "# Resume after Ctrl-C"
+echo
+echo "\`benches/interrupted.sh\`, $(date -u +%F), ferry $(git rev-parse --short HEAD)${BASE:+, base $BASE}, $(nproc) cores:"
+echo "\`cp -r\` of 5 x 40 MiB to SeaweedFS, SIGINT after 1.2 s, then the same command again."
+echo
 "$target/release/ferry-testbed" -- bash -c '
 set -euo pipefail
 cd "$WORK"
@@ -30,7 +36,7 @@ for round in $(seq 1 "$ROUNDS"); do
     n=$((n + 1))
     export FERRY_STATE_DIR=$WORK/state$n
     "$bin" mb "s3://int$n" >/dev/null
-    "$bin" cp -r src "s3://int$n/t" -q --no-progress & pid=$!
+    "$bin" cp -r src "s3://int$n/t" -q --no-progress 2>/dev/null & pid=$!
     sleep 1.2
     kill -INT "$pid"
     wait "$pid" 2>/dev/null || true
@@ -51,5 +57,6 @@ EOF
     echo "| $name | $round | $((held >> 20)) | $((reused >> 20)) | $(((held - reused) >> 20)) |"
   done
 done
-' | tee "$report"
+'
+} | tee "$report"
 echo "wrote $report"
