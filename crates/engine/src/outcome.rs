@@ -187,7 +187,7 @@ pub struct TreeOutcome {
 }
 
 impl TreeOutcome {
-    /// Every object was transferred.
+    /// Every object was transferred, or left as it was because it existed (`no_clobber`).
     pub fn is_complete(&self) -> bool {
         self.failed.is_empty() && !self.interrupted && !self.stopped
     }
