@@ -35,7 +35,7 @@ mod upload;
 
 use std::sync::OnceLock;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use base64::Engine as _;
@@ -103,6 +103,13 @@ pub(crate) fn data(len: usize, seed: u64) -> Vec<u8> {
     }
     out.truncate(len);
     out
+}
+
+/// A file `name` in `dir` holding `len` bytes of pattern `seed`: its path and its bytes.
+pub(crate) fn written(dir: &Path, name: &str, len: usize, seed: u64) -> (PathBuf, Vec<u8>) {
+    let (path, body) = (dir.join(name), data(len, seed));
+    std::fs::write(&path, &body).unwrap();
+    (path, body)
 }
 
 pub(crate) fn sha256_hex(b: &[u8]) -> String {

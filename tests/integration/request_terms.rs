@@ -386,9 +386,7 @@ fn refusing(server: &TestServer, terms: impl FnOnce(&HoldProxy)) -> (HoldProxy, 
 
 /// A 12 MiB file of pattern `seed` in `home` (three parts of 5 MiB), and its bytes.
 fn big_file(home: &Path, seed: u64) -> (std::path::PathBuf, Vec<u8>) {
-    let (big, body) = (home.join("big.bin"), data(12 << 20, seed));
-    std::fs::write(&big, &body).unwrap();
-    (big, body)
+    crate::written(home, "big.bin", 12 << 20, seed)
 }
 
 /// The requests the proxy refused for not agreeing to pay.

@@ -211,9 +211,7 @@ fn four_workers(size: usize, part_size: &str, parts: u32) {
 fn a_plan_sets_what_the_object_carries_and_refuses_what_its_workers_cannot_send() {
     let (server, _client, bucket) = seaweed_bucket("shard-headers");
     let home = tempfile::tempdir().unwrap();
-    let body = data(21 * MIB, 95);
-    let file = home.path().join("table.csv");
-    std::fs::write(&file, &body).unwrap();
+    let (file, body) = crate::written(home.path(), "table.csv", 21 * MIB, 95);
     let (f, dst) = (file.to_str().unwrap(), format!("s3://{bucket}/table.csv"));
     let plan_of = |src: &str, extra: &[&str]| {
         let args = ["plan", src, &dst, "--shards", "4", "--part-size", "5MiB"];
@@ -327,9 +325,7 @@ fn a_worker_killed_mid_way_runs_again_with_no_state_and_the_object_is_whole() {
 fn finish_refuses_missing_parts_and_a_part_that_is_not_its_workers_naming_them() {
     let (server, _client, bucket) = seaweed_bucket("shard-refuse");
     let home = tempfile::tempdir().unwrap();
-    let body = data(40 * MIB, 93);
-    let file = home.path().join("f.bin");
-    std::fs::write(&file, &body).unwrap();
+    let (file, body) = crate::written(home.path(), "f.bin", 40 * MIB, 93);
     let at = plan(server, home.path(), &file, &bucket, "f.bin", 4, "5MiB");
     let dst = format!("s3://{bucket}/f.bin");
     // A worker told another object is refused, and not told to run again as it is.

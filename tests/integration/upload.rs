@@ -163,9 +163,7 @@ fn an_upload_whose_journals_cannot_be_kept() {
 fn a_256_mib_file_uploads_identical() {
     let (server, _client, bucket) = seaweed_bucket("up-256");
     let dir = tempfile::tempdir().unwrap();
-    let body = data(256 * MIB, 7);
-    let path = dir.path().join("big.bin");
-    std::fs::write(&path, &body).unwrap();
+    let (path, body) = crate::written(dir.path(), "big.bin", 256 * MIB, 7);
     let o = ferry(
         server,
         dir.path(),
