@@ -88,7 +88,15 @@ pub(crate) async fn client_for(
     global: &Global,
     connections: Option<usize>,
 ) -> Result<S3Client, CliError> {
-    let (mut config, _) = resolve(global)?;
+    Ok(client_and_origins(global, connections).await?.0)
+}
+
+/// As [`client_for`], with where each of its settings came from.
+pub(crate) async fn client_and_origins(
+    global: &Global,
+    connections: Option<usize>,
+) -> Result<(S3Client, Origins), CliError> {
+    let (mut config, origins) = resolve(global)?;
     if let Some(n) = connections {
         config.pool_size = n;
     }
@@ -100,13 +108,7 @@ pub(crate) async fn client_for(
     }
     // Find credentials now, so that a missing key is bad input, not a failed transfer.
     config.credentials.credentials().await.map_err(bad_input)?;
-    S3Client::new(config).map_err(CliError::from)
-}
-
-/// Whether nothing (flag, variable or profile) configures the region, so that it is
-/// [`ferry_s3::DEFAULT_REGION`] for want of one.
-pub(crate) fn region_defaulted(global: &Global) -> Result<bool, CliError> {
-    Ok(resolve(global)?.1.region_defaulted())
+    Ok((S3Client::new(config)?, origins))
 }
 
 /// The settings the global flags, the environment and the profile files give.

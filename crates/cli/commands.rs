@@ -6,7 +6,7 @@ use std::time::Duration;
 use ferry_s3::{CreateBucketRequest, GetObjectRequest, ObjectClient};
 
 use crate::args::{Cli, Cmd, Global, PresignArgs};
-use crate::client::{client, parse_object_url, parse_s3_url, region_defaulted};
+use crate::client::{client, client_and_origins, parse_object_url, parse_s3_url};
 use crate::exit::{CliError, bad_input};
 use crate::output::outln;
 
@@ -71,8 +71,8 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
         "PUT" => http::Method::PUT,
         other => return Err(bad_input(format!("--method {other:?}: use GET or PUT"))),
     };
-    let client = client(global).await?;
-    if region_defaulted(global)? {
+    let (client, origins) = client_and_origins(global, None).await?;
+    if origins.region_defaulted() {
         // No region is configured, and a URL signed for another than the bucket's is refused
         // (the aws cli's is, for a bucket outside us-east-1). Ask the bucket: a HEAD of the
         // object, whose refusal, were the bucket elsewhere, names its region, which the client
