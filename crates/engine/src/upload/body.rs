@@ -160,25 +160,34 @@ pub(crate) fn held_by(
     listed: &PartInfo,
 ) -> std::io::Result<Option<PartRecord>> {
     let len = data.len();
-    let (mut hashers, mut md5) = (PartHashers::new(mode.algorithm()), Hasher::md5());
-    let mut off = 0;
-    while off < len {
-        let n = (len - off).min(CHUNK_SIZE as u64) as usize;
-        let chunk = data.chunk(off, n)?;
-        hashers.update(&chunk);
-        md5.update(&chunk);
-        off += n as u64;
+    if listed.size != len {
+        return Ok(None);
     }
+    // The server's checksum decides when it lists one in the upload's algorithm (S3 does, for
+    // an upload with a checksum); only else is the MD5 worth computing.
+    let theirs = listed
+        .checksum
+        .as_ref()
+        .filter(|c| Some(c.algorithm) == mode.algorithm());
+    let mut hashers = PartHashers::new(mode.algorithm());
+    let mut md5 = theirs.is_none().then(Hasher::md5);
+    each_chunk(data, |chunk| {
+        hashers.update(chunk);
+        if let Some(h) = &mut md5 {
+            h.update(chunk);
+        }
+    })?;
     let digests = hashers.finish(len);
     let checksum = mode.value_of(digests.additional.as_ref());
-    let same = match (&listed.checksum, &checksum) {
-        (Some(theirs), Some(ours)) if theirs.algorithm == ours.algorithm => theirs == ours,
-        _ => {
+    let same = match (theirs, md5) {
+        (Some(theirs), _) => checksum.as_ref() == Some(theirs),
+        (None, Some(md5)) => {
             let etag = listed.etag.trim_matches('"');
             etag.eq_ignore_ascii_case(&crate::checksum::hex_lower(&md5.finish(len).raw))
         }
+        (None, None) => false,
     };
-    Ok((same && listed.size == len).then(|| PartRecord {
+    Ok(same.then(|| PartRecord {
         part: listed.part_number,
         size: len,
         etag: listed.etag.clone(),
@@ -189,13 +198,19 @@ pub(crate) fn held_by(
 
 /// The digest of some data with `h`, read again from its source.
 fn digest_of(data: &PartData, mut h: Hasher) -> std::io::Result<Digest> {
+    each_chunk(data, |chunk| h.update(chunk))?;
+    Ok(h.finish(data.len()))
+}
+
+/// Reads `data` again from its source, a chunk at a time, into `f`.
+fn each_chunk(data: &PartData, mut f: impl FnMut(&[u8])) -> std::io::Result<()> {
     let mut off = 0;
     while off < data.len() {
         let n = (data.len() - off).min(CHUNK_SIZE as u64) as usize;
-        h.update(&data.chunk(off, n)?);
+        f(&data.chunk(off, n)?);
         off += n as u64;
     }
-    Ok(h.finish(data.len()))
+    Ok(())
 }
 
 /// Why the bytes of one attempt at a part could not all be read.
