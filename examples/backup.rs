@@ -53,7 +53,8 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     // Ctrl-C is ours from the start: it stops the transfers, not the process.
     let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
     let state = FileJournalStore::default_dir().ok_or("set HOME or FERRY_STATE_DIR")?;
-    let config = ClientConfig::resolve(&Env::process(), Overrides::default())?;
+    let (config, _) =
+        ClientConfig::resolve_with_instance(&Env::process(), Overrides::default()).await?;
     let manager = Manager::new(
         Arc::new(S3Client::new(config)?),
         ManagerConfig {

@@ -22,7 +22,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .strip_prefix("s3://")
         .and_then(|d| d.split_once('/'))
         .ok_or("the source is s3://bucket/key")?;
-    let config = ClientConfig::resolve(&Env::process(), Overrides::default())?;
+    let (config, _) =
+        ClientConfig::resolve_with_instance(&Env::process(), Overrides::default()).await?;
     let client = Arc::new(S3Client::new(config)?);
     let manager = Manager::new(client, ManagerConfig::default())?;
     let handle = manager.download(Download::new(bucket, key, Target::File(file.into())));

@@ -26,7 +26,8 @@ pub(crate) struct Global {
     /// S3 endpoint URL (else AWS_ENDPOINT_URL_S3, AWS_ENDPOINT_URL, the profile, or AWS by region).
     #[arg(long, global = true, value_name = "URL")]
     pub(crate) endpoint_url: Option<String>,
-    /// Region (else AWS_REGION, AWS_DEFAULT_REGION, the profile, or us-east-1).
+    /// Region (else AWS_REGION, AWS_DEFAULT_REGION, the profile, the EC2 instance's when requests
+    /// go to AWS, or us-east-1).
     #[arg(long, global = true)]
     pub(crate) region: Option<String>,
     /// Profile in ~/.aws/config and ~/.aws/credentials (else AWS_PROFILE, or default).

@@ -96,7 +96,7 @@ pub(crate) async fn client_and_origins(
     global: &Global,
     connections: Option<usize>,
 ) -> Result<(S3Client, Origins), CliError> {
-    let (mut config, origins) = resolve(global)?;
+    let (mut config, origins) = resolve(global).await?;
     if let Some(n) = connections {
         config.pool_size = n;
     }
@@ -111,15 +111,16 @@ pub(crate) async fn client_and_origins(
     Ok((S3Client::new(config)?, origins))
 }
 
-/// The settings the global flags, the environment and the profile files give.
-fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
+/// The settings the global flags, the environment and the profile files give (and, on an EC2
+/// instance with no region configured, the instance's region).
+async fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
     let addressing_style = global
         .addressing_style
         .as_deref()
         .map(str::parse::<AddressingStyle>)
         .transpose()
         .map_err(bad_input)?;
-    let (mut config, origins) = ClientConfig::resolve_explained(
+    let (mut config, origins) = ClientConfig::resolve_with_instance(
         &Env::process(),
         Overrides {
             profile: global.profile.clone(),
@@ -131,6 +132,7 @@ fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
             no_verify_tls: global.no_verify_ssl,
         },
     )
+    .await
     .map_err(bad_input)?;
     for (flag, value, field) in [
         (
@@ -158,7 +160,7 @@ fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
 /// then the credentials that would be used: their source, the access key id's last four
 /// characters, their expiry. No secret. Exit 2 when no credentials are found.
 pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
-    let (config, o) = resolve(global)?;
+    let (config, o) = resolve(global).await?;
     let row = |name: &str, value: &str, origin: &str| {
         let value = if value.is_empty() { "-" } else { value };
         outln!("{name:<12} {value:<44} {origin}");

@@ -3,8 +3,8 @@
 //! the container endpoint, a web identity token (IRSA), an assume-role profile, SSO (an
 //! `sso-session` and a legacy start URL), `credential_process`. Each has a refusal whose
 //! error names the source. Nothing leaves 127.0.0.1: the stubs stand in for IMDS, the
-//! container endpoint, STS and the SSO portal. Also `ferry config`, no secret at `-vv`, and
-//! how fast a machine without credentials fails. Heavy tier: credentials that expire every
+//! container endpoint, STS and the SSO portal. Also `ferry config`, no secret at `-vv`, how
+//! fast a machine without credentials fails, and an instance's region taken from IMDS. Heavy tier: credentials that expire every
 //! minute, refreshed through a 150-second upload.
 
 use std::path::PathBuf;
@@ -160,6 +160,80 @@ fn instance_metadata_v2_vends_the_keys_and_a_missing_role_is_named() {
     ]);
     refused(&o, "no credentials found");
     expect_exit(&o, 2, "instance metadata (IMDSv2 at");
+}
+
+#[test]
+fn an_instance_with_no_region_configured_signs_for_its_own_region() {
+    let stub = stubs(StubConfig::default());
+    let home = tempfile::tempdir().unwrap();
+    // Any request bound for AWS meets a closed loopback port through the proxy: nothing
+    // leaves 127.0.0.1 (IMDS, link-local or loopback, never goes through a proxy).
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let run = |vars: &[(&str, &str)], args: &[&str]| {
+        let mut base: Vec<(String, String)> = [
+            ("AWS_EC2_METADATA_DISABLED", "false"),
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", stub.endpoint.as_str()),
+            ("HTTPS_PROXY", proxy.as_str()),
+            ("HTTP_PROXY", proxy.as_str()),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        base.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        let o = crate::ferry_command(base, home.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        text(&o)
+    };
+    let asked = || {
+        stub.calls()
+            .iter()
+            .filter(|c| c.as_str() == "IMDS region")
+            .count()
+    };
+    let out = run(&[], &["config"]);
+    for want in [
+        "region       eu-west-3",
+        &format!("instance metadata (IMDSv2 at {})", stub.endpoint),
+        "endpoint     https://s3.eu-west-3.amazonaws.com",
+        "****************STUB",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
+    assert_eq!(asked(), 1);
+    // A presigned URL is signed for the instance's region, and asks S3 nothing first.
+    let url = run(&[], &["presign", "s3://ferry-bucket/a/b.bin"]);
+    assert!(url.contains("s3.eu-west-3.amazonaws.com"), "{url}");
+    assert!(url.contains("%2Feu-west-3%2Fs3%2Faws4_request"), "{url}");
+    assert_eq!(asked(), 2);
+    // A region configured, or an endpoint of its own: the instance is not asked.
+    let out = run(&[("AWS_REGION", "ap-south-1")], &["config"]);
+    assert!(out.contains("region       ap-south-1"), "{out}");
+    let out = run(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")], &["config"]);
+    assert!(out.contains("region       us-east-1"), "{out}");
+    assert_eq!(asked(), 2, "{:?}", stub.calls());
+    // An instance whose metadata service is silent: the default, within the 1-second bound.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent = format!("http://{}", silent.local_addr().unwrap());
+    let started = Instant::now();
+    let out = run(
+        &[
+            ("AWS_EC2_METADATA_SERVICE_ENDPOINT", silent.as_str()),
+            ("AWS_ACCESS_KEY_ID", "AKIAKEYS"),
+            ("AWS_SECRET_ACCESS_KEY", "keys-secret"),
+        ],
+        &["config"],
+    );
+    assert!(out.contains("region       us-east-1"), "{out}");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[test]

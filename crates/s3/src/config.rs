@@ -103,6 +103,43 @@ impl ClientConfig {
         env: &Env,
         overrides: Overrides,
     ) -> Result<(Self, Origins), ConfigError> {
+        Self::resolve_from(env, overrides, None)
+    }
+
+    /// [`resolve_explained`](Self::resolve_explained), and when no region is configured and
+    /// requests go to AWS, the region of the EC2 instance this runs on, from its metadata
+    /// service (IMDSv2), as the AWS CLI v2 and the SDKs take it. Asked only on an instance
+    /// (its firmware says so, or `AWS_EC2_METADATA_SERVICE_ENDPOINT` names the service) and
+    /// unless `AWS_EC2_METADATA_DISABLED=true`; one attempt, within 2 s. No answer leaves
+    /// [`DEFAULT_REGION`]. Without it, requests to a bucket in another region still find it
+    /// (each client learns a bucket's region from the refusal), but only over a route to
+    /// `us-east-1`'s endpoint, which an instance in a private subnet may not have.
+    pub async fn resolve_with_instance(
+        env: &Env,
+        overrides: Overrides,
+    ) -> Result<(Self, Origins), ConfigError> {
+        let (config, origins) = Self::resolve_from(env, overrides.clone(), None)?;
+        let to_aws = config.endpoint == Endpoint::aws(&config.region);
+        if !(origins.region_defaulted() && to_aws && crate::instance::may_ask(env)) {
+            return Ok((config, origins));
+        }
+        let settings = ChainSettings {
+            region: None,
+            ca_bundle_pem: config.ca_bundle_pem.clone(),
+            no_verify_tls: !config.verify_tls,
+        };
+        match crate::instance::region(settings).await {
+            Some(region) => Self::resolve_from(env, overrides, Some(region)),
+            None => Ok((config, origins)),
+        }
+    }
+
+    /// The resolution, with the instance's region (when asked) last before the default.
+    fn resolve_from(
+        env: &Env,
+        overrides: Overrides,
+        instance_region: Option<String>,
+    ) -> Result<(Self, Origins), ConfigError> {
         let files = ProfileSet::load(env).map_err(ConfigError::Files)?;
         let (creds_file, config_file) = ProfileSet::paths(env);
         let show = |p: &Option<std::path::PathBuf>| {
@@ -127,6 +164,7 @@ impl ClientConfig {
             (env.var("AWS_REGION"), "AWS_REGION".into()),
             (env.var("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION".into()),
             (files.get(&profile, "region"), in_profile.clone()),
+            (instance_region, instance_origin(env)),
             (Some(DEFAULT_REGION.into()), DEFAULTED.into()),
         ]);
         if region.is_empty()
@@ -249,6 +287,14 @@ impl Origins {
     pub fn region_defaulted(&self) -> bool {
         self.region.1 == DEFAULTED
     }
+}
+
+/// Where an instance's region comes from, as `ferry config` shows it.
+fn instance_origin(env: &Env) -> String {
+    let endpoint = env
+        .var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .unwrap_or_else(|| "http://169.254.169.254".into());
+    format!("instance metadata (IMDSv2 at {endpoint})")
 }
 
 /// The first value given, with where it came from.

@@ -15,6 +15,7 @@ mod credentials;
 mod denied;
 mod endpoint;
 mod error;
+mod instance;
 mod ops;
 mod options;
 mod profile;

@@ -46,6 +46,8 @@ pub struct StubConfig {
     pub imds_role: Option<String>,
     /// IMDS credentials.
     pub imds: Vended,
+    /// IMDS: the instance's region (`None`: 404).
+    pub imds_region: Option<String>,
     /// The token the container endpoint expects in `Authorization`.
     pub container_token: String,
     /// Container credentials.
@@ -77,6 +79,7 @@ impl Default for StubConfig {
         Self {
             imds_role: Some("ferry-instance-role".into()),
             imds: Vended::named("IMDS"),
+            imds_region: Some("eu-west-3".into()),
             container_token: "container-auth-token".into(),
             container: Vended::named("CONTAINER"),
             role_arn: "arn:aws:iam::123456789012:role/ferry-test".into(),
@@ -215,11 +218,14 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             );
             r
         }
+        ("GET", p)
+            if p.starts_with("/latest/meta-data/")
+                && header("x-aws-ec2-metadata-token") != IMDS_TOKEN =>
+        {
+            log("refused: IMDS without its session token".into());
+            reply(StatusCode::UNAUTHORIZED, String::new())
+        }
         ("GET", p) if p.starts_with(CREDS) => {
-            if header("x-aws-ec2-metadata-token") != IMDS_TOKEN {
-                log("refused: IMDS without its session token".into());
-                return reply(StatusCode::UNAUTHORIZED, String::new());
-            }
             let Some(role) = &config.imds_role else {
                 log("refused: IMDS has no role".into());
                 return reply(StatusCode::NOT_FOUND, String::new());
@@ -244,6 +250,14 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                 })
                 .to_string(),
             )
+        }
+        ("GET", "/latest/meta-data/placement/region") => {
+            let Some(region) = &config.imds_region else {
+                log("refused: IMDS has no region".into());
+                return reply(StatusCode::NOT_FOUND, String::new());
+            };
+            log("IMDS region".into());
+            reply(StatusCode::OK, region.clone())
         }
         ("GET", "/container/credentials") => {
             if header("authorization") != config.container_token {

@@ -6,8 +6,8 @@
 //! with the bucket's region in an `x-amz-bucket-region` header (and the 400 in its body's
 //! `Region`). The client then signs that bucket's requests for its region, and sends them to
 //! that region's endpoint when its own is AWS's for its region, and sends the refused request
-//! again once. Without it, on an EC2 instance with no region configured (`us-east-1` then),
-//! every bucket elsewhere failed.
+//! again once. Without it, with no region configured (the instance's, else `us-east-1`),
+//! every bucket in another region failed.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

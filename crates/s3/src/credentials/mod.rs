@@ -14,6 +14,8 @@ mod http;
 mod source;
 
 pub use chain::{ChainProvider, ChainSettings};
+#[cfg(feature = "aws-config")]
+pub(crate) use http::ReqwestHttpClient;
 
 use std::fmt;
 use std::future::Future;
