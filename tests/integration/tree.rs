@@ -624,13 +624,22 @@ fn no_clobber_is_per_object_both_ways() {
     let (server, _client, bucket) = seaweed_bucket("tree-no-clobber");
     let home = tempfile::tempdir().unwrap();
     let (old, src) = (home.path().join("old"), home.path().join("src"));
-    // Already there: a small object (a PutObject) and a multipart one (its Complete).
-    make_tree(&old, &[("a.bin", 1000), ("b.bin", 6 * MIB + 5)]);
+    // Already there: a small object (a PutObject), a multipart one (its Complete), and one
+    // over 1 MiB that goes as one PutObject.
+    make_tree(
+        &old,
+        &[("a.bin", 1000), ("b.bin", 6 * MIB + 5), ("d.bin", 2 * MIB)],
+    );
     std::fs::rename(old.join("b.bin"), old.join("c.bin")).unwrap();
     std::fs::rename(old.join("a.bin"), old.join("b.bin")).unwrap();
     make_tree(
         &src,
-        &[("a.bin", 2000), ("b.bin", 7 * MIB), ("c.bin", 6 * MIB + 9)],
+        &[
+            ("a.bin", 2000),
+            ("b.bin", 7 * MIB),
+            ("c.bin", 6 * MIB + 9),
+            ("d.bin", 3 * MIB),
+        ],
     );
     // Through a proxy that logs each request.
     let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
@@ -651,21 +660,27 @@ fn no_clobber_is_per_object_both_ways() {
     let out = crate::stdout(&o);
     assert!(
         out.contains(
-            "upload: 1 object, 2000 bytes, 2 left as they were (they exist: --no-clobber)"
+            "upload: 1 object, 2000 bytes, 3 left as they were (they exist: --no-clobber)"
         ),
         "{out}"
     );
-    for key in ["b.bin", "c.bin"] {
+    for key in ["b.bin", "c.bin", "d.bin"] {
         let said = format!("skip: s3://{bucket}/t/{key} exists and replacing it was not allowed");
         assert!(out.contains(&said), "{out}");
     }
-    // The multipart one was looked at first: no upload created, no part sent.
+    // The multipart one and the one over 1 MiB were looked at first: no upload created, no
+    // byte sent.
     let log = proxy.log();
-    assert!(
-        !log.iter()
-            .any(|l| l.contains("/t/c.bin?") || l.starts_with("PUT") && l.contains("c.bin")),
-        "{log:?}"
-    );
+    for key in ["c.bin", "d.bin"] {
+        assert!(
+            !log.iter()
+                .any(|l| l.contains(&format!("/t/{key}?"))
+                    || l.starts_with("PUT") && l.contains(key)),
+            "{log:?}"
+        );
+        let head = format!("HEAD /{bucket}/t/{key}");
+        assert!(log.iter().any(|l| l.starts_with(&head)), "{log:?}");
+    }
     let after = boto3_tree(server, &bucket, "t/");
     assert_eq!(
         after["t/b.bin"], before["t/b.bin"],
@@ -674,6 +689,10 @@ fn no_clobber_is_per_object_both_ways() {
     assert_eq!(
         after["t/c.bin"], before["t/c.bin"],
         "the multipart object was kept"
+    );
+    assert_eq!(
+        after["t/d.bin"], before["t/d.bin"],
+        "the 2 MiB one was kept"
     );
     assert_eq!(
         after["t/a.bin"],
@@ -709,7 +728,7 @@ fn no_clobber_is_per_object_both_ways() {
     let summary = lines.last().unwrap();
     assert_eq!(
         (&summary["done"], &summary["existed"], &summary["failed"]),
-        (&2.into(), &1.into(), &0.into()),
+        (&3.into(), &1.into(), &0.into()),
         "{summary}"
     );
     assert_eq!(std::fs::read(back.join("b.bin")).unwrap(), b"mine");

@@ -219,9 +219,10 @@ impl<C: ObjectClient> Job<C> {
     }
 
     /// With `no_clobber`, refuses a destination that exists already (one HeadObject). Before
-    /// a multipart upload sends its parts, `exact_later` (the `If-None-Match` of its Complete
-    /// is exact, but would refuse only once every byte was sent): then credentials that may
-    /// write but not read (a HeadObject denied) go on without the early look.
+    /// a multipart upload sends its parts, or a large PutObject its body, `exact_later` (the
+    /// `If-None-Match` of the Complete or PutObject is exact, but would refuse only once
+    /// every byte was sent): then credentials that may write but not read (a HeadObject
+    /// denied) go on without the early look.
     pub(crate) async fn refuse_existing(&self, exact_later: bool) -> Result<(), Error> {
         if !self.settings.no_clobber {
             return Ok(());

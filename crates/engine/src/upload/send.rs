@@ -149,6 +149,12 @@ pub(crate) async fn send_part<C: ObjectClient>(
     })
 }
 
+/// From this size up, a PutObject under `no_clobber` looks first (one HeadObject), so that a
+/// destination that exists costs a round trip rather than the body: a `cp -r --no-clobber`
+/// run again over a tree sends nothing it would not keep. Below it, the body costs about
+/// what the look would, and the PutObject's `If-None-Match` refuses as surely.
+const LOOK_FIRST_FROM: u64 = 1024 * 1024;
+
 /// One PutObject, with the checksum in a header (in a trailer, for a body over one chunk); a
 /// file source is checked, after its last byte is read and before that byte is sent, to be
 /// the file it was (see [`Guard`]).
@@ -157,6 +163,9 @@ pub(crate) async fn put_single<C: ObjectClient>(
     data: PartData,
 ) -> Result<UploadOutcome, Error> {
     let size = data.len();
+    if size >= LOOK_FIRST_FROM {
+        job.refuse_existing(true).await?;
+    }
     let progress = &job.ctx.progress;
     progress.part_started();
     let out = job
