@@ -72,7 +72,8 @@ pub(crate) enum Cmd {
     /// Resume an interrupted upload or copy by its journal id (`ferry uploads ls` shows
     /// them); without an id, the only one there is.
     Resume(ResumeArgs),
-    /// Multipart uploads in progress on the server.
+    /// Multipart uploads in progress on the server (`ls|abort s3://bucket[/prefix]`), or the
+    /// ones this machine can resume (`ls` alone).
     #[command(subcommand)]
     Uploads(UploadsCmd),
     /// Show where each setting comes from (profile, region, endpoint, addressing, CA
@@ -291,7 +292,8 @@ pub(crate) struct ResumeArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum UploadsCmd {
     /// List uploads in progress under s3://bucket[/prefix], marking those a local journal can
-    /// resume and those a plan of workers shares (`ferry plan`).
+    /// resume and those a plan of workers shares (`ferry plan`); with no target, the uploads
+    /// and copies this machine's journals can resume (`ferry resume ID`), asking no server.
     Ls {
         /// One JSON object per line.
         #[arg(long)]
@@ -325,8 +327,9 @@ pub(crate) enum UploadsCmd {
 /// the bucket's terms.
 #[derive(Debug, Args)]
 pub(crate) struct UploadsAt {
-    /// s3://bucket[/prefix]; for `abort --upload-id`, s3://bucket/key.
-    pub(crate) target: String,
+    /// s3://bucket[/prefix]; for `abort --upload-id`, s3://bucket/key. `ls` without it lists
+    /// the local journals.
+    pub(crate) target: Option<String>,
     /// Where upload journals live.
     #[arg(long, value_name = "DIR")]
     pub(crate) state_dir: Option<PathBuf>,

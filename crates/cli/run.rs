@@ -284,7 +284,7 @@ fn cp_source(journal: &ferry_engine::Journal) -> (String, String) {
 }
 
 /// A journal's source as its transfer named it: a file, or `s3://bucket/key`.
-fn journal_source(journal: &ferry_engine::Journal) -> String {
+pub(crate) fn journal_source(journal: &ferry_engine::Journal) -> String {
     remote_object(journal)
         .map(|(object, _)| object)
         .unwrap_or_else(|| journal.source.path.display().to_string())

@@ -1,15 +1,19 @@
 //! `ferry uploads ls|abort`: the multipart uploads in progress on the server, which of them a
-//! local journal can resume, and aborting the ones nobody will finish.
+//! local journal can resume, and aborting the ones nobody will finish; with no target, `ls`
+//! lists the local journals alone.
 
-use ferry_engine::{Manager, ManagerConfig, UploadInProgress};
+use std::path::PathBuf;
+
+use ferry_engine::{FileJournalStore, Journal, Manager, ManagerConfig, UploadInProgress};
 use ferry_s3::S3Client;
 
 use crate::args::{Global, UploadsAt, UploadsCmd};
-use crate::client::{client, manager, parse_s3_url};
+use crate::client::{client, manager, parse_s3_url, state_dir as state_dir_of};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::output::shown;
 use crate::output::{errln, outln};
 use crate::report::json_line;
+use crate::run::journal_source;
 
 /// Parses `7d`, `12h`, `30m`, `45s`.
 pub(crate) fn parse_age(s: &str) -> Result<u64, String> {
@@ -52,8 +56,7 @@ fn rows(uploads: &[UploadInProgress]) -> Vec<[String; 6]> {
         .collect()
 }
 
-/// The table under its header, each column as wide as its widest value (journal and upload
-/// ids vary in length from one server to another); counts align right, the key runs free.
+/// The server's uploads under their header.
 fn table(rows: &[[String; 6]]) -> String {
     let header = [
         "INITIATED",
@@ -62,26 +65,128 @@ fn table(rows: &[[String; 6]]) -> String {
         "RESUMABLE",
         "UPLOAD ID",
         "KEY",
-    ]
-    .map(String::from);
-    let all: Vec<&[String; 6]> = std::iter::once(&header).chain(rows).collect();
+    ];
+    columns(header, rows, &[1, 2])
+}
+
+/// Rows under their header, each column as wide as its widest value (journal and upload ids
+/// vary in length from one server to another); the columns `right` (counts) align right, the
+/// last runs free.
+fn columns<const N: usize>(header: [&str; N], rows: &[[String; N]], right: &[usize]) -> String {
+    let header = header.map(String::from);
+    let all: Vec<&[String; N]> = std::iter::once(&header).chain(rows).collect();
     let width = |i: usize| all.iter().map(|r| r[i].chars().count()).max().unwrap_or(0);
     let mut out = String::new();
     for r in all.iter() {
         let mut line = String::new();
         for (i, cell) in r.iter().enumerate() {
-            let pad = if i == 5 { 0 } else { width(i) };
-            let cell = match i {
-                1 | 2 => format!("{cell:>pad$}"),
-                _ => format!("{cell:<pad$}"),
+            let last = i + 1 == N;
+            let pad = if last { 0 } else { width(i) };
+            let cell = if right.contains(&i) {
+                format!("{cell:>pad$}")
+            } else {
+                format!("{cell:<pad$}")
             };
             line.push_str(&cell);
-            line.push_str(if i == 5 { "" } else { "  " });
+            line.push_str(if last { "" } else { "  " });
         }
         out.push_str(&line);
         out.push('\n');
     }
     out
+}
+
+/// `uploads ls` with no target: the journals in the state folder, each an upload or copy this
+/// machine can resume, read without a request (or a lock: one a running ferry drives shows as
+/// it is now).
+fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
+    use ferry_engine::JournalStore as _;
+    let dir = state_dir_of(state_dir)?;
+    let store = FileJournalStore::new(&dir);
+    let mut found: Vec<Journal> = Vec::new();
+    for id in store.list().map_err(bad_input)? {
+        match store.peek(&id) {
+            Ok(Some(j)) => found.push(j),
+            Ok(None) => {}
+            Err(e) => errln!("ferry: passed over journal {id}: {e}"),
+        }
+    }
+    found.sort_by_key(|j| j.started);
+    if json {
+        for j in &found {
+            let (done, bytes) = recorded(j);
+            outln!(
+                "{}",
+                json_line(
+                    "journal",
+                    serde_json::json!({
+                        "id": j.id, "started": rfc3339(j.started), "parts": done,
+                        "parts_total": j.upload.as_ref().map(|u| u.parts), "bytes": bytes,
+                        "size": j.source.size, "source": journal_source(j),
+                        "endpoint": j.destination.endpoint, "bucket": j.destination.bucket,
+                        "key": j.destination.key,
+                        "upload_id": j.upload.as_ref().map(|u| &u.upload_id),
+                    })
+                )
+            );
+        }
+        return Ok(());
+    }
+    if found.is_empty() {
+        outln!("no interrupted upload or copy in {}", dir.display());
+        return Ok(());
+    }
+    let rows: Vec<[String; 6]> = found
+        .iter()
+        .map(|j| {
+            let (done, bytes) = recorded(j);
+            let total = j
+                .upload
+                .as_ref()
+                .map_or("?".into(), |u| u.parts.to_string());
+            [
+                j.id.clone(),
+                rfc3339(j.started),
+                format!("{done}/{total}"),
+                format!("{bytes}/{}", j.source.size),
+                format!(
+                    "s3://{}/{}",
+                    j.destination.bucket,
+                    shown(&j.destination.key, false)
+                ),
+                journal_source(j),
+            ]
+        })
+        .collect();
+    let header = [
+        "JOURNAL",
+        "STARTED",
+        "PARTS",
+        "BYTES",
+        "DESTINATION",
+        "SOURCE",
+    ];
+    outln!("{}", columns(header, &rows, &[2, 3]).trim_end());
+    outln!("resume one with `ferry resume JOURNAL`, or by running its command again");
+    Ok(())
+}
+
+/// The parts a journal records (a part number recorded twice counts once) and their bytes.
+fn recorded(j: &Journal) -> (usize, u64) {
+    let parts: std::collections::BTreeMap<u32, u64> =
+        j.parts.iter().map(|p| (p.part, p.size)).collect();
+    (parts.len(), parts.values().sum())
+}
+
+/// Seconds since the epoch as an RFC 3339 time, UTC.
+fn rfc3339(secs: u64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(secs as i64)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "?".into())
 }
 
 impl UploadsAt {
@@ -98,7 +203,10 @@ impl UploadsAt {
 pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError> {
     match cmd {
         UploadsCmd::Ls { json, at } => {
-            let (url, request) = (parse_s3_url(&at.target)?, at.bucket.request(&None)?);
+            let Some(target) = &at.target else {
+                return journals(at.state_dir, json);
+            };
+            let (url, request) = (parse_s3_url(target)?, at.bucket.request(&None)?);
             let manager = at.manager(global).await?;
             let uploads = manager
                 .uploads(&url.bucket, Some(&url.key), &request)
@@ -131,7 +239,10 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             dry_run,
             at,
         } => {
-            let (url, request) = (parse_s3_url(&at.target)?, at.bucket.request(&None)?);
+            let target = at.target.as_deref().ok_or_else(|| {
+                bad_input("abort takes s3://bucket[/prefix] (or s3://bucket/key with --upload-id)")
+            })?;
+            let (url, request) = (parse_s3_url(target)?, at.bucket.request(&None)?);
             let min_age = older_than
                 .as_deref()
                 .map(parse_age)
@@ -166,7 +277,7 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                 let older = older_than
                     .map(|a| format!(" older than {a}"))
                     .unwrap_or_default();
-                outln!("nothing to abort: no uploads under {}{older}", at.target);
+                outln!("nothing to abort: no uploads under {target}{older}");
                 return Ok(());
             }
             let mut refused = Vec::new();

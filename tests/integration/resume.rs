@@ -223,6 +223,12 @@ fn ferry_resume_of_a_gone_or_changed_file_names_the_ways_on() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(boto3_uploads(server, &bucket).is_empty());
     assert!(journals(home.path()).is_empty(), "its journal went with it");
+    let o = ferry(server, home.path(), &["uploads", "ls"]);
+    assert!(
+        crate::stdout(&o).contains("no interrupted upload or copy in"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]
@@ -390,6 +396,25 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
     let theirs = listed.iter().find(|u| u["key"] == "dir/stray").unwrap();
     assert!(theirs["journal"].is_null());
     let id = ours["upload_id"].as_str().unwrap().to_string();
+    // With no target, the journals alone: what this machine can resume, asking no server.
+    let o = ferry(server, home.path(), &["uploads", "ls", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let local = json_events(&o.stdout, "journal");
+    assert_eq!(local.len(), 1, "{}", text(&o));
+    assert_eq!(local[0]["id"], ours["journal"]);
+    assert_eq!(local[0]["upload_id"].as_str(), Some(id.as_str()));
+    assert_eq!(local[0]["key"], "dir/f.bin");
+    assert!(local[0]["parts"].as_u64().unwrap() >= 2, "{}", local[0]);
+    let o = ferry(server, home.path(), &["uploads", "ls"]);
+    let out = crate::stdout(&o);
+    for want in [
+        ours["journal"].as_str().unwrap(),
+        &dst,
+        file.to_str().unwrap(),
+        "ferry resume JOURNAL",
+    ] {
+        assert!(out.contains(want), "{want:?} in {out}");
+    }
 
     let o = ferry(
         server,
@@ -437,6 +462,12 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
         vec![stray.as_str().unwrap().to_string()]
     );
     assert!(journals(home.path()).is_empty(), "its journal went with it");
+    let o = ferry(server, home.path(), &["uploads", "ls"]);
+    assert!(
+        crate::stdout(&o).contains("no interrupted upload or copy in"),
+        "{}",
+        text(&o)
+    );
     let o = ferry(
         server,
         home.path(),
@@ -477,6 +508,12 @@ fn abort_leaves_the_upload_a_running_transfer_is_sending() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(boto3_uploads(server, &bucket).is_empty());
     assert!(journals(home.path()).is_empty(), "its journal went with it");
+    let o = ferry(server, home.path(), &["uploads", "ls"]);
+    assert!(
+        crate::stdout(&o).contains("no interrupted upload or copy in"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// A manager of `client` that journals in `store_dir`, two parts at a time, retrying fast.
