@@ -96,6 +96,8 @@ pub(crate) fn engine_error(
 ) -> CliError {
     let mut what = e.to_string();
     match e.kind() {
+        // Cancelled by a signal: said as every interrupted transfer says it.
+        ErrorKind::Cancelled if interrupted => what = "interrupted".into(),
         ErrorKind::ResumeMismatch => {
             if let Some(m) = e.resume_mismatch() {
                 what = format!("{what}; {}", mismatch_hint(m));

@@ -243,7 +243,10 @@ fn ctrl_c_keeps_the_partial_file_and_the_same_command_resumes() {
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("the partial download is kept"), "{err}");
+    assert!(
+        err.contains("ferry: error: interrupted\nthe partial download is kept"),
+        "{err}"
+    );
     assert!(partial_path(&out).exists() && !out.exists());
     proxy.reset(vec![]);
     let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
