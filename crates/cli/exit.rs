@@ -10,7 +10,7 @@ use ferry_engine::{ErrorKind, Mismatch};
 pub(crate) const FAILED: u8 = 1;
 /// Bad input: nothing was created.
 pub(crate) const BAD_INPUT: u8 = 2;
-/// Interrupted by Ctrl-C or SIGTERM.
+/// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
 pub(crate) const INTERRUPTED: u8 = 130;
 /// What read the data on stdout stopped reading (`| head`): the code of a command that
 /// SIGPIPE ended.

@@ -1,6 +1,6 @@
 //! What the user sees while a transfer runs: an indicatif bar on a terminal, a plain line every
 //! few seconds otherwise, or one versioned JSON event per line with `--json`; for a tree, a
-//! line per object as it ends. Ctrl-C or SIGTERM cancels the transfer.
+//! line per object as it ends. Ctrl-C, SIGTERM or SIGHUP cancels the transfer.
 
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
@@ -374,7 +374,7 @@ impl Output {
         }
     }
 
-    /// Runs a transfer to its end while showing it; Ctrl-C or SIGTERM cancels it. Returns its
+    /// Runs a transfer to its end while showing it; Ctrl-C, SIGTERM or SIGHUP cancel it. Returns its
     /// result and whether it was interrupted.
     pub(crate) async fn run<T>(self, handle: Handle<T>) -> (Result<T, ferry_engine::Error>, bool) {
         self.follow(Shown::One, handle).await
@@ -431,10 +431,13 @@ impl Display {
     }
 }
 
-/// Ctrl-C or SIGTERM.
+/// Ctrl-C, SIGTERM, or SIGHUP (the terminal closed, the ssh session gone): each stops the
+/// transfer as an interrupt, keeping what can resume and aborting what cannot, where the
+/// default action of SIGHUP would leave a stream's multipart upload behind.
 async fn interrupt() {
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let on = |kind: SignalKind| async move {
+        match signal(kind) {
             Ok(mut s) => {
                 s.recv().await;
             }
@@ -443,7 +446,8 @@ async fn interrupt() {
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        () = term => {}
+        () = on(SignalKind::terminate()) => {}
+        () = on(SignalKind::hangup()) => {}
     }
 }
 

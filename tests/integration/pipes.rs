@@ -106,8 +106,14 @@ fn named_pipes_are_streamed_both_ways_and_never_replaced() {
 
 /// Sends SIGTERM to `child` and returns how long it took to exit, and its code.
 fn terminate(child: &mut std::process::Child) -> (Duration, Option<i32>) {
+    signal(child, "-TERM")
+}
+
+/// Sends `signal` (`-TERM`, `-HUP`) to `child` and returns how long it took to exit, and its
+/// code.
+fn signal(child: &mut std::process::Child, signal: &str) -> (Duration, Option<i32>) {
     let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status();
     let sent = Instant::now();
     loop {
@@ -163,6 +169,36 @@ fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
     );
     assert!(err.contains("interrupted"), "{err}");
     assert!(crate::boto3_uploads(server, &bucket).is_empty());
+
+    // A hang-up (the terminal closed, the ssh session gone) is an interrupt too: a stream
+    // whose multipart upload began, and which cannot resume, aborts it rather than leave it.
+    let mut child = spawn(
+        &["cp", "-", &format!("s3://{bucket}/hung-up.bin")],
+        Stdio::piped(),
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data(40 * 1024 * 1024, 4)).unwrap();
+    let began = Instant::now();
+    while crate::boto3_uploads(server, &bucket).is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(20), "no upload began");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let (took, code) = signal(&mut child, "-HUP");
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    drop(stdin);
+    assert_eq!(code, Some(130), "{err}");
+    assert!(
+        took < Duration::from_secs(5),
+        "took {took:?} to stop: {err}"
+    );
+    assert!(err.contains("interrupted"), "{err}");
+    assert!(crate::boto3_uploads(server, &bucket).is_empty(), "{err}");
 
     // A named pipe no writer has opened: ferry waits for one, as `cat` does, until told to
     // stop; then it stops.
