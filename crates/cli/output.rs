@@ -433,22 +433,39 @@ impl Display {
 
 /// Ctrl-C, SIGTERM, or SIGHUP (the terminal closed, the ssh session gone): each stops the
 /// transfer as an interrupt, keeping what can resume and aborting what cannot, where the
-/// default action of SIGHUP would leave a stream's multipart upload behind.
+/// default action of SIGHUP would leave a stream's multipart upload behind. A SIGHUP that
+/// was ignored when ferry started (`nohup ferry …`) stays ignored.
 async fn interrupt() {
     use tokio::signal::unix::{SignalKind, signal};
-    let on = |kind: SignalKind| async move {
-        match signal(kind) {
-            Ok(mut s) => {
+    static HANGUP_IGNORED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    // Read before ferry's own handler replaces the disposition it was started with.
+    let hangup_ignored = *HANGUP_IGNORED.get_or_init(hangup_ignored);
+    // A handler is installed only where wanted: installing one undoes an ignored SIGHUP.
+    let on = |kind: SignalKind, wanted: bool| async move {
+        match wanted.then(|| signal(kind)) {
+            Some(Ok(mut s)) => {
                 s.recv().await;
             }
-            Err(_) => std::future::pending().await,
+            _ => std::future::pending().await,
         }
     };
     tokio::select! {
         _ = tokio::signal::ctrl_c() => {}
-        () = on(SignalKind::terminate()) => {}
-        () = on(SignalKind::hangup()) => {}
+        () = on(SignalKind::terminate(), true) => {}
+        () = on(SignalKind::hangup(), !hangup_ignored) => {}
     }
+}
+
+/// Whether SIGHUP is ignored (as `nohup` leaves it for the program it starts): bit 0 of the
+/// `SigIgn` mask in `/proc/self/status`. Without `/proc`, not.
+fn hangup_ignored() -> bool {
+    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("SigIgn:"))
+            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .is_some_and(|mask| mask & 1 != 0)
+    })
 }
 
 #[cfg(test)]

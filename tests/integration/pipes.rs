@@ -199,6 +199,38 @@ fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
     );
     assert!(err.contains("interrupted"), "{err}");
     assert!(crate::boto3_uploads(server, &bucket).is_empty(), "{err}");
+    // Under `nohup`, which ignores SIGHUP for the program it starts, a hang-up changes
+    // nothing: the stream goes up whole.
+    let mut child = crate::command_at(Path::new("nohup"), server.env(), dir.path())
+        .arg(env!("CARGO_BIN_EXE_ferry"))
+        .args([
+            "cp",
+            "-",
+            &format!("s3://{bucket}/nohup.bin"),
+            "--no-progress",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let body = data(40 * 1024 * 1024, 5);
+    stdin.write_all(&body).unwrap();
+    let began = Instant::now();
+    while crate::boto3_uploads(server, &bucket).is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(20), "no upload began");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill")
+        .args(["-HUP", &child.id().to_string()])
+        .status();
+    std::thread::sleep(Duration::from_millis(300));
+    drop(stdin);
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = boto3_object(server, &bucket, "nohup.bin");
+    assert_eq!(seen["sha256"], sha256_hex(&body));
 
     // A named pipe no writer has opened: ferry waits for one, as `cat` does, until told to
     // stop; then it stops.
