@@ -235,7 +235,9 @@ pub(crate) struct PlanArgs {
     /// Part size, e.g. 256MiB (by default, ferry's for the file's size).
     #[arg(long, value_name = "SIZE")]
     pub(crate) part_size: Option<String>,
-    /// Where to write the plan (else s3://bucket/key.ferry-plan).
+    /// Where to write the plan (else s3://bucket/key.ferry-plan). `uploads ls|abort` look for
+    /// a plan beside its object only: a plan elsewhere leaves its upload unmarked, and a bulk
+    /// `uploads abort` (--all, --older-than) would take it.
     #[arg(long, value_name = "S3URL")]
     pub(crate) plan_at: Option<String>,
     // What the object carries, set when the plan creates its upload (a planned copy keeps its
