@@ -72,12 +72,12 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
         other => return Err(bad_input(format!("--method {other:?}: use GET or PUT"))),
     };
     let (client, origins) = client_and_origins(global, None).await?;
-    if origins.region_defaulted() {
-        // No region is configured, and a URL signed for another than the bucket's is refused
-        // (the aws cli's is, for a bucket outside us-east-1). Ask the bucket: a HEAD of the
-        // object, whose refusal, were the bucket elsewhere, names its region, which the client
-        // then signs for. Any other answer (the object not there yet, no permission, no answer
-        // within 5 s) leaves the default.
+    if !origins.region_configured() {
+        // No region is configured (the default, or the EC2 instance's), and a URL signed for
+        // another than the bucket's is refused (the aws cli's is, for a bucket elsewhere).
+        // Ask the bucket: a HEAD of the object, whose refusal, were the bucket elsewhere,
+        // names its region, which the client then signs for. Any other answer (the object not
+        // there yet, no permission, no answer within 5 s) leaves the region as it is.
         let probe = GetObjectRequest {
             bucket: url.bucket.clone(),
             key: url.key.clone(),

@@ -287,14 +287,23 @@ impl Origins {
     pub fn region_defaulted(&self) -> bool {
         self.region.1 == DEFAULTED
     }
+
+    /// Whether a flag, a variable or the profile names the region: neither defaulted nor
+    /// the EC2 instance's own (which says where ferry runs, not where a bucket is).
+    pub fn region_configured(&self) -> bool {
+        !self.region_defaulted() && !self.region.1.starts_with(FROM_INSTANCE)
+    }
 }
+
+/// The origin of a region the instance's metadata service gave, before its endpoint.
+const FROM_INSTANCE: &str = "instance metadata";
 
 /// Where an instance's region comes from, as `ferry config` shows it.
 fn instance_origin(env: &Env) -> String {
     let endpoint = env
         .var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
         .unwrap_or_else(|| "http://169.254.169.254".into());
-    format!("instance metadata (IMDSv2 at {endpoint})")
+    format!("{FROM_INSTANCE} (IMDSv2 at {endpoint})")
 }
 
 /// The first value given, with where it came from.
@@ -367,6 +376,32 @@ mod tests {
                 .region,
             DEFAULT_REGION
         );
+    }
+
+    #[test]
+    fn the_instance_region_comes_after_every_setting_and_is_not_a_configured_one() {
+        let from = |vars: &[(&str, &str)], config: &str| {
+            let (env, _d) = env_with_files(vars, config);
+            let instance = Some("eu-west-3".to_string());
+            ClientConfig::resolve_from(&env, Overrides::default(), instance).unwrap()
+        };
+        let (c, o) = from(&[], "");
+        assert_eq!(c.region, "eu-west-3");
+        assert_eq!(c.endpoint.url(), "https://s3.eu-west-3.amazonaws.com");
+        assert!(
+            o.region.1.starts_with("instance metadata (IMDSv2 at "),
+            "{o:?}"
+        );
+        assert!(!o.region_defaulted() && !o.region_configured());
+        let (c, o) = from(&[("AWS_REGION", "sa-east-1")], "");
+        assert_eq!(c.region, "sa-east-1");
+        assert!(o.region_configured());
+        let (c, o) = from(&[], CONFIG);
+        assert_eq!(c.region, "eu-central-1");
+        assert!(o.region_configured());
+        let (env, _d) = env_with_files(&[], "");
+        let (_, o) = ClientConfig::resolve_explained(&env, Overrides::default()).unwrap();
+        assert!(o.region_defaulted() && !o.region_configured());
     }
 
     #[test]
