@@ -129,6 +129,45 @@ fn signal(child: &mut std::process::Child, signal: &str) -> (Duration, Option<i3
     }
 }
 
+/// Waits (up to 20 s) until the bucket holds a multipart upload in progress.
+fn wait_for_an_upload(server: &ferry_testkit::TestServer, bucket: &str) {
+    let began = Instant::now();
+    while crate::boto3_uploads(server, bucket).is_empty() {
+        assert!(began.elapsed() < Duration::from_secs(20), "no upload began");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Sends `sig` to a ferry reading `stdin` (its writer still there) and asserts that it stops
+/// within 5 s as interrupted (exit 130), leaving no upload in the bucket.
+fn stops_and_leaves_no_upload(
+    child: &mut std::process::Child,
+    stdin: std::process::ChildStdin,
+    sig: &str,
+    server: &ferry_testkit::TestServer,
+    bucket: &str,
+) {
+    let (took, code) = signal(child, sig);
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    drop(stdin);
+    assert_eq!(code, Some(130), "{sig}: {err}");
+    assert!(
+        took < Duration::from_secs(5),
+        "{sig}: took {took:?} to stop: {err}"
+    );
+    assert!(err.contains("interrupted"), "{sig}: {err}");
+    assert!(
+        crate::boto3_uploads(server, bucket).is_empty(),
+        "{sig}: {err}"
+    );
+}
+
 #[test]
 fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
     let (server, _client, bucket) = seaweed_bucket("pipes-quiet");
@@ -153,22 +192,7 @@ fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&data(64 * 1024, 3)).unwrap();
     std::thread::sleep(Duration::from_millis(700));
-    let (took, code) = terminate(&mut child);
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    drop(stdin);
-    assert_eq!(code, Some(130), "{err}");
-    assert!(
-        took < Duration::from_secs(5),
-        "took {took:?} to stop: {err}"
-    );
-    assert!(err.contains("interrupted"), "{err}");
-    assert!(crate::boto3_uploads(server, &bucket).is_empty());
+    stops_and_leaves_no_upload(&mut child, stdin, "-TERM", server, &bucket);
 
     // A hang-up (the terminal closed, the ssh session gone) is an interrupt too: a stream
     // whose multipart upload began, and which cannot resume, aborts it rather than leave it.
@@ -178,27 +202,8 @@ fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
     );
     let mut stdin = child.stdin.take().unwrap();
     stdin.write_all(&data(40 * 1024 * 1024, 4)).unwrap();
-    let began = Instant::now();
-    while crate::boto3_uploads(server, &bucket).is_empty() {
-        assert!(began.elapsed() < Duration::from_secs(20), "no upload began");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let (took, code) = signal(&mut child, "-HUP");
-    let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
-    drop(stdin);
-    assert_eq!(code, Some(130), "{err}");
-    assert!(
-        took < Duration::from_secs(5),
-        "took {took:?} to stop: {err}"
-    );
-    assert!(err.contains("interrupted"), "{err}");
-    assert!(crate::boto3_uploads(server, &bucket).is_empty(), "{err}");
+    wait_for_an_upload(server, &bucket);
+    stops_and_leaves_no_upload(&mut child, stdin, "-HUP", server, &bucket);
     // Under `nohup`, which ignores SIGHUP for the program it starts, a hang-up changes
     // nothing: the stream goes up whole.
     let mut child = crate::command_at(Path::new("nohup"), server.env(), dir.path())
@@ -217,11 +222,7 @@ fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
     let mut stdin = child.stdin.take().unwrap();
     let body = data(40 * 1024 * 1024, 5);
     stdin.write_all(&body).unwrap();
-    let began = Instant::now();
-    while crate::boto3_uploads(server, &bucket).is_empty() {
-        assert!(began.elapsed() < Duration::from_secs(20), "no upload began");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    wait_for_an_upload(server, &bucket);
     let _ = Command::new("kill")
         .args(["-HUP", &child.id().to_string()])
         .status();
