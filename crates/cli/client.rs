@@ -182,9 +182,7 @@ pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
     let expiry = match creds.expires_at {
         None => "never (long-term keys)".to_string(),
         Some(t) => {
-            let at = time::OffsetDateTime::from(t)
-                .format(&time::format_description::well_known::Rfc3339)
-                .unwrap_or_default();
+            let at = crate::report::rfc3339(t);
             match t.duration_since(std::time::SystemTime::now()) {
                 Ok(left) => format!("{at} (in {} min)", left.as_secs() / 60),
                 Err(_) => format!("{at} (expired)"),

@@ -6,6 +6,13 @@ use ferry_engine::{Check, DownloadOutcome, Event, UploadOutcome, Verification};
 /// The JSON schema version of `--json` events.
 pub(crate) const JSON_VERSION: u32 = 1;
 
+/// A time as ferry prints it: RFC 3339, UTC (`2026-12-04T21:48:10Z`); `?` if out of range.
+pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
+    time::OffsetDateTime::from(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "?".into())
+}
+
 /// A JSON event line: `{"v":1,"event":NAME,…fields}`.
 pub(crate) fn json_line(event: &str, fields: serde_json::Value) -> serde_json::Value {
     let mut obj = serde_json::Map::new();

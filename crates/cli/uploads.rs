@@ -12,7 +12,7 @@ use crate::client::{client, manager, parse_s3_url, state_dir as state_dir_of};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::output::shown;
 use crate::output::{errln, outln};
-use crate::report::json_line;
+use crate::report::{json_line, rfc3339};
 use crate::run::journal_source;
 
 /// Parses `7d`, `12h`, `30m`, `45s`.
@@ -120,7 +120,7 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
                 json_line(
                     "journal",
                     serde_json::json!({
-                        "id": j.id, "started": rfc3339(j.started), "parts": done,
+                        "id": j.id, "started": started(j), "parts": done,
                         "parts_total": j.upload.as_ref().map(|u| u.parts), "bytes": bytes,
                         "size": j.source.size, "source": journal_source(j),
                         "endpoint": j.destination.endpoint, "bucket": j.destination.bucket,
@@ -146,7 +146,7 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
                 .map_or("?".into(), |u| u.parts.to_string());
             [
                 j.id.clone(),
-                rfc3339(j.started),
+                started(j),
                 format!("{done}/{total}"),
                 format!("{bytes}/{}", j.source.size),
                 format!(
@@ -178,15 +178,9 @@ fn recorded(j: &Journal) -> (usize, u64) {
     (parts.len(), parts.values().sum())
 }
 
-/// Seconds since the epoch as an RFC 3339 time, UTC.
-fn rfc3339(secs: u64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(secs as i64)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "?".into())
+/// When a journal was started (seconds since the epoch), as ferry prints times.
+fn started(j: &Journal) -> String {
+    rfc3339(std::time::UNIX_EPOCH + std::time::Duration::from_secs(j.started))
 }
 
 impl UploadsAt {

@@ -164,7 +164,7 @@ impl ClientConfig {
             (env.var("AWS_REGION"), "AWS_REGION".into()),
             (env.var("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION".into()),
             (files.get(&profile, "region"), in_profile.clone()),
-            (instance_region, instance_origin(env)),
+            (instance_region, crate::instance::described(env)),
             (Some(DEFAULT_REGION.into()), DEFAULTED.into()),
         ]);
         if region.is_empty()
@@ -291,19 +291,8 @@ impl Origins {
     /// Whether a flag, a variable or the profile names the region: neither defaulted nor
     /// the EC2 instance's own (which says where ferry runs, not where a bucket is).
     pub fn region_configured(&self) -> bool {
-        !self.region_defaulted() && !self.region.1.starts_with(FROM_INSTANCE)
+        !self.region_defaulted() && !self.region.1.starts_with(crate::instance::NAME)
     }
-}
-
-/// The origin of a region the instance's metadata service gave, before its endpoint.
-const FROM_INSTANCE: &str = "instance metadata";
-
-/// Where an instance's region comes from, as `ferry config` shows it.
-fn instance_origin(env: &Env) -> String {
-    let endpoint = env
-        .var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-        .unwrap_or_else(|| "http://169.254.169.254".into());
-    format!("{FROM_INSTANCE} (IMDSv2 at {endpoint})")
 }
 
 /// The first value given, with where it came from.

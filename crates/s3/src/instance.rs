@@ -13,18 +13,34 @@ use std::path::Path;
 
 use crate::profile::Env;
 
-/// Whether IMDS may be asked: not disabled, and this machine an EC2 instance or a metadata
-/// endpoint named.
+/// How the metadata service is named in messages and origins, before its endpoint.
+pub(crate) const NAME: &str = "instance metadata";
+
+/// The metadata service as messages name it: `instance metadata (IMDSv2 at URL)`, the URL
+/// being `AWS_EC2_METADATA_SERVICE_ENDPOINT` or the link-local default.
+pub(crate) fn described(env: &Env) -> String {
+    let endpoint = env
+        .var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
+        .unwrap_or_else(|| "http://169.254.169.254".into());
+    format!("{NAME} (IMDSv2 at {endpoint})")
+}
+
+/// Whether `AWS_EC2_METADATA_DISABLED=true` turns the metadata service off.
+pub(crate) fn disabled(env: &Env) -> bool {
+    env.var("AWS_EC2_METADATA_DISABLED")
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+}
+
+/// Whether IMDS may be asked for the region: not disabled, and this machine an EC2 instance
+/// or a metadata endpoint named.
 pub(crate) fn may_ask(env: &Env) -> bool {
-    let disabled = env
-        .var("AWS_EC2_METADATA_DISABLED")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    !disabled
+    !disabled(env)
         && (env.var("AWS_EC2_METADATA_SERVICE_ENDPOINT").is_some() || is_ec2(Path::new("/sys")))
 }
 
 /// Whether the firmware under `sys` (the sysfs root) names EC2, as cloud-init tells it: the
-/// DMI vendor of a Nitro instance, or the hypervisor UUID of a Xen one (`ec2…`).
+/// DMI vendor of a Nitro instance, or the BIOS version or hypervisor UUID (`ec2…`) of a Xen
+/// one.
 fn is_ec2(sys: &Path) -> bool {
     let read = |p: &str| std::fs::read_to_string(sys.join(p)).unwrap_or_default();
     ["sys_vendor", "bios_vendor"]

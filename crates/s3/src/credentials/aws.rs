@@ -145,14 +145,8 @@ impl AwsSource {
                 },
             ),
             Kind::Imds => {
-                let endpoint = env
-                    .var("AWS_EC2_METADATA_SERVICE_ENDPOINT")
-                    .unwrap_or_else(|| "http://169.254.169.254".into());
-                let name = format!("instance metadata (IMDSv2 at {endpoint})");
-                if env
-                    .var("AWS_EC2_METADATA_DISABLED")
-                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-                {
+                let name = crate::instance::described(env);
+                if crate::instance::disabled(env) {
                     return (name, Err("AWS_EC2_METADATA_DISABLED=true".into()));
                 }
                 (
