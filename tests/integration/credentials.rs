@@ -230,6 +230,8 @@ fn an_instance_with_no_region_configured_signs_for_its_own_region() {
         &["config"],
     );
     assert!(out.contains("region       us-east-1"), "{out}");
+    let said = format!("default (instance metadata (IMDSv2 at {silent}) gave no region)");
+    assert!(out.contains(&said), "{out}");
     assert!(
         started.elapsed() < Duration::from_secs(3),
         "{:?}",

@@ -130,7 +130,15 @@ impl ClientConfig {
         };
         match crate::instance::region(settings).await {
             Some(region) => Self::resolve_from(env, overrides, Some(region)),
-            None => Ok((config, origins)),
+            None => {
+                // Said by `ferry config`, for an instance whose service does not answer.
+                let mut origins = origins;
+                origins.region.1 = format!(
+                    "{DEFAULTED} ({} gave no region)",
+                    crate::instance::described(env)
+                );
+                Ok((config, origins))
+            }
         }
     }
 
@@ -285,7 +293,7 @@ impl Origins {
     /// Whether the region is [`DEFAULT_REGION`] for want of any setting: no flag, variable or
     /// profile names one.
     pub fn region_defaulted(&self) -> bool {
-        self.region.1 == DEFAULTED
+        self.region.1.starts_with(DEFAULTED)
     }
 
     /// Whether a flag, a variable or the profile names the region: neither defaulted nor
