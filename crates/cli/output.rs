@@ -403,14 +403,30 @@ impl Output {
         tokio::pin!(wait);
         let mut interrupted = false;
         let result = tokio::select! {
-            r = &mut wait => r,
+            r = &mut wait => Some(r),
             _ = interrupt() => {
                 interrupted = true;
                 canceller.cancel();
-                wait.await
+                // Winding down can wait on the server (a stream's upload aborted, retried
+                // within the read timeout): a second interrupt does not wait.
+                tokio::select! {
+                    r = &mut wait => Some(r),
+                    _ = interrupt() => None,
+                }
             }
         };
         display.stop().await;
+        let Some(result) = result else {
+            // What a kill -9 would leave: journals and partial files resume; only an
+            // upload being aborted may stay.
+            to_stderr(
+                "ferry: interrupted again: quitting without waiting for the transfer to wind \
+                 down; an upload it was aborting may be left (`ferry uploads ls s3://BUCKET` \
+                 shows it, `ferry uploads abort` removes it)",
+                None,
+            );
+            std::process::exit(i32::from(crate::exit::INTERRUPTED));
+        };
         (result, interrupted)
     }
 }

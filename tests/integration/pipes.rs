@@ -138,15 +138,35 @@ fn wait_for_an_upload(server: &ferry_testkit::TestServer, bucket: &str) {
     }
 }
 
-/// Sends `sig` to a ferry reading `stdin` (its writer still there) and asserts that it stops
-/// within 5 s as interrupted (exit 130), leaving no upload in the bucket.
-fn stops_and_leaves_no_upload(
+/// Starts `command` (a `ferry cp - s3://…`) and writes 40 MiB of `data(_, seed)` to its stdin,
+/// left open, until the server holds the stream's multipart upload: the ferry, its stdin and
+/// the bytes written.
+fn streaming(
+    command: &mut Command,
+    server: &ferry_testkit::TestServer,
+    bucket: &str,
+    seed: u64,
+) -> (std::process::Child, std::process::ChildStdin, Vec<u8>) {
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let body = data(40 * 1024 * 1024, seed);
+    stdin.write_all(&body).unwrap();
+    wait_for_an_upload(server, bucket);
+    (child, stdin, body)
+}
+
+/// Sends `sig` to a ferry reading `stdin` (its writer still there): how long it took to
+/// exit, its code and what it said on stderr.
+fn stopped(
     child: &mut std::process::Child,
     stdin: std::process::ChildStdin,
     sig: &str,
-    server: &ferry_testkit::TestServer,
-    bucket: &str,
-) {
+) -> (Duration, Option<i32>, String) {
     let (took, code) = signal(child, sig);
     let mut err = String::new();
     child
@@ -156,6 +176,19 @@ fn stops_and_leaves_no_upload(
         .read_to_string(&mut err)
         .unwrap();
     drop(stdin);
+    (took, code, err)
+}
+
+/// Sends `sig` to a ferry reading `stdin` (its writer still there) and asserts that it stops
+/// within 5 s as interrupted (exit 130), leaving no upload in the bucket.
+fn stops_and_leaves_no_upload(
+    child: &mut std::process::Child,
+    stdin: std::process::ChildStdin,
+    sig: &str,
+    server: &ferry_testkit::TestServer,
+    bucket: &str,
+) {
+    let (took, code, err) = stopped(child, stdin, sig);
     assert_eq!(code, Some(130), "{sig}: {err}");
     assert!(
         took < Duration::from_secs(5),
@@ -196,33 +229,19 @@ fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
 
     // A hang-up (the terminal closed, the ssh session gone) is an interrupt too: a stream
     // whose multipart upload began, and which cannot resume, aborts it rather than leave it.
-    let mut child = spawn(
-        &["cp", "-", &format!("s3://{bucket}/hung-up.bin")],
-        Stdio::piped(),
-    );
-    let mut stdin = child.stdin.take().unwrap();
-    stdin.write_all(&data(40 * 1024 * 1024, 4)).unwrap();
-    wait_for_an_upload(server, &bucket);
+    let dst = format!("s3://{bucket}/hung-up.bin");
+    let mut command = ferry_command(server.env(), dir.path());
+    command.args(["cp", "-", &dst]);
+    let (mut child, stdin, _) = streaming(&mut command, server, &bucket, 4);
     stops_and_leaves_no_upload(&mut child, stdin, "-HUP", server, &bucket);
     // Under `nohup`, which ignores SIGHUP for the program it starts, a hang-up changes
     // nothing: the stream goes up whole.
-    let mut child = crate::command_at(Path::new("nohup"), server.env(), dir.path())
+    let dst = format!("s3://{bucket}/nohup.bin");
+    let mut command = crate::command_at(Path::new("nohup"), server.env(), dir.path());
+    command
         .arg(env!("CARGO_BIN_EXE_ferry"))
-        .args([
-            "cp",
-            "-",
-            &format!("s3://{bucket}/nohup.bin"),
-            "--no-progress",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let body = data(40 * 1024 * 1024, 5);
-    stdin.write_all(&body).unwrap();
-    wait_for_an_upload(server, &bucket);
+        .args(["cp", "-", &dst, "--no-progress"]);
+    let (child, stdin, body) = streaming(&mut command, server, &bucket, 5);
     let _ = Command::new("kill")
         .args(["-HUP", &child.id().to_string()])
         .status();
@@ -248,6 +267,48 @@ fn an_interrupt_ends_ferry_while_a_pipe_is_silent() {
     std::thread::sleep(Duration::from_millis(700));
     let (took, _) = terminate(&mut child);
     assert!(took < Duration::from_secs(5), "took {took:?} to stop");
+    assert!(crate::boto3_uploads(server, &bucket).is_empty());
+}
+
+#[test]
+fn a_second_interrupt_quits_without_waiting_for_the_wind_down() {
+    use ferry_testkit::{Action, HoldProxy, Rule};
+    let (server, _client, bucket) = seaweed_bucket("pipes-twice");
+    let dir = tempfile::tempdir().unwrap();
+    // A server that never answers the abort: winding down waits for it (a read timeout of
+    // 60 s, then again).
+    let hold = Rule {
+        method: "DELETE",
+        query: vec!["uploadId"],
+        nth: 1,
+        action: Action::Hold,
+    };
+    let proxy = HoldProxy::start(&server.endpoint, vec![hold]).unwrap();
+    let dst = format!("s3://{bucket}/twice.bin");
+    let mut command = ferry_command(proxy.server(server).env(), dir.path());
+    command.args(["cp", "-", &dst]);
+    let (mut child, stdin, _) = streaming(&mut command, server, &bucket, 6);
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    assert!(
+        proxy.wait_triggered(Duration::from_secs(10)),
+        "no abort was sent"
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(child.try_wait().unwrap().is_none(), "ferry did not wait");
+    let (took, code, err) = stopped(&mut child, stdin, "-INT");
+    assert_eq!(code, Some(130), "{err}");
+    assert!(took < Duration::from_secs(5), "took {took:?}: {err}");
+    assert!(
+        err.contains("ferry: interrupted again: quitting without waiting"),
+        "{err}"
+    );
+    // The upload whose abort was held is what stays, as the message says; it goes as told.
+    assert_eq!(crate::boto3_uploads(server, &bucket).len(), 1, "{err}");
+    let all = format!("s3://{bucket}");
+    let o = ferry(server, dir.path(), &["uploads", "abort", &all, "--all"]);
+    assert!(o.status.success(), "{}", text(&o));
     assert!(crate::boto3_uploads(server, &bucket).is_empty());
 }
 
