@@ -408,10 +408,20 @@ impl Output {
                 interrupted = true;
                 canceller.cancel();
                 // Winding down can wait on the server (a stream's upload aborted, retried
-                // within the read timeout): a second interrupt does not wait.
+                // within the read timeout): a second interrupt does not wait, as said once
+                // the wait is long enough to wonder about.
+                let patience = async {
+                    tokio::time::sleep(WIND_DOWN_PATIENCE).await;
+                    tracing::warn!(
+                        "stopping: waiting for the transfer to wind down; interrupt again to \
+                         quit now"
+                    );
+                    std::future::pending::<std::convert::Infallible>().await
+                };
                 tokio::select! {
                     r = &mut wait => Some(r),
                     _ = interrupt() => None,
+                    never = patience => match never {},
                 }
             }
         };
@@ -430,6 +440,10 @@ impl Output {
         (result, interrupted)
     }
 }
+
+/// How long winding down after an interrupt goes on before ferry says that a second one
+/// quits now.
+const WIND_DOWN_PATIENCE: Duration = Duration::from_secs(2);
 
 /// A running display; [`Display::stop`] ends it.
 struct Display {

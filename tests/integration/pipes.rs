@@ -295,11 +295,13 @@ fn a_second_interrupt_quits_without_waiting_for_the_wind_down() {
         proxy.wait_triggered(Duration::from_secs(10)),
         "no abort was sent"
     );
-    std::thread::sleep(Duration::from_millis(500));
+    // Past 2 s of waiting, ferry says how to stop now.
+    std::thread::sleep(Duration::from_millis(2500));
     assert!(child.try_wait().unwrap().is_none(), "ferry did not wait");
     let (took, code, err) = stopped(&mut child, stdin, "-INT");
     assert_eq!(code, Some(130), "{err}");
     assert!(took < Duration::from_secs(5), "took {took:?}: {err}");
+    assert!(err.contains("interrupt again to quit now"), "{err}");
     assert!(
         err.contains("ferry: interrupted again: quitting without waiting"),
         "{err}"
