@@ -98,7 +98,7 @@ fn columns<const N: usize>(header: [&str; N], rows: &[[String; N]], right: &[usi
 
 /// `uploads ls` with no target: the journals in the state folder, each an upload or copy this
 /// machine can resume, read without a request (or a lock: one a running ferry drives shows as
-/// it is now).
+/// it is now, marked running: `ferry resume` would refuse it until that ferry stops).
 fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
     use ferry_engine::JournalStore as _;
     let dir = state_dir_of(state_dir)?;
@@ -126,6 +126,7 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
                         "endpoint": j.destination.endpoint, "bucket": j.destination.bucket,
                         "key": j.destination.key,
                         "upload_id": j.upload.as_ref().map(|u| &u.upload_id),
+                        "running": store.in_use(&j.id),
                     })
                 )
             );
@@ -136,7 +137,7 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
         outln!("no interrupted upload or copy in {}", dir.display());
         return Ok(());
     }
-    let rows: Vec<[String; 6]> = found
+    let rows: Vec<[String; 7]> = found
         .iter()
         .map(|j| {
             let (done, bytes) = recorded(j);
@@ -144,8 +145,14 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
                 .upload
                 .as_ref()
                 .map_or("?".into(), |u| u.parts.to_string());
+            let state = if store.in_use(&j.id) {
+                "running"
+            } else {
+                "stopped"
+            };
             [
                 j.id.clone(),
+                state.into(),
                 started(j),
                 format!("{done}/{total}"),
                 format!("{bytes}/{}", j.source.size),
@@ -160,14 +167,18 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
         .collect();
     let header = [
         "JOURNAL",
+        "STATE",
         "STARTED",
         "PARTS",
         "BYTES",
         "DESTINATION",
         "SOURCE",
     ];
-    outln!("{}", columns(header, &rows, &[2, 3]).trim_end());
-    outln!("resume one with `ferry resume JOURNAL`, or by running its command again");
+    outln!("{}", columns(header, &rows, &[3, 4]).trim_end());
+    outln!(
+        "resume a stopped one with `ferry resume JOURNAL`, or by running its command again (a \
+         running one is being sent now)"
+    );
     Ok(())
 }
 

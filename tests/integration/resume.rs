@@ -405,12 +405,14 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
     assert_eq!(local[0]["upload_id"].as_str(), Some(id.as_str()));
     assert_eq!(local[0]["key"], "dir/f.bin");
     assert!(local[0]["parts"].as_u64().unwrap() >= 2, "{}", local[0]);
+    assert_eq!(local[0]["running"], false, "{}", local[0]);
     let o = ferry(server, home.path(), &["uploads", "ls"]);
     let out = crate::stdout(&o);
     for want in [
         ours["journal"].as_str().unwrap(),
         &dst,
         file.to_str().unwrap(),
+        "stopped",
         "ferry resume JOURNAL",
     ] {
         assert!(out.contains(want), "{want:?} in {out}");
@@ -499,6 +501,11 @@ fn abort_leaves_the_upload_a_running_transfer_is_sending() {
     expect_exit(&o, 2, "is locked");
     assert_eq!(boto3_uploads(server, &bucket), ids);
     assert_eq!(journals(home.path()).len(), 1);
+    // The journals' listing marks it running (its lock is held), reading without the lock.
+    let o = ferry(server, home.path(), &["uploads", "ls", "--json"]);
+    let local = json_events(&o.stdout, "journal");
+    assert_eq!(local.len(), 1, "{}", text(&o));
+    assert_eq!(local[0]["running"], true, "{}", local[0]);
 
     let _ = Command::new("kill")
         .args(["-INT", &child.id().to_string()])

@@ -48,6 +48,32 @@ impl FileJournalStore {
         self.dir.join(format!("{id}.journal"))
     }
 
+    /// Whether a transfer is driving journal `id` now: a process holds its lock. Read from
+    /// the kernel's list (`/proc/locks`) rather than by trying the lock, which, however
+    /// briefly held, could refuse a ferry starting that moment. `false` when the journal or
+    /// the list cannot be read.
+    pub fn in_use(&self, id: &str) -> bool {
+        use std::os::unix::fs::MetadataExt as _;
+        let Ok(meta) = std::fs::metadata(self.path(id)) else {
+            return false;
+        };
+        let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
+            return false;
+        };
+        // A lock's file, as the list names it: device major:minor in hex, then the inode.
+        let dev = meta.dev();
+        let file = format!(
+            "{:02x}:{:02x}:{}",
+            rustix::fs::major(dev),
+            rustix::fs::minor(dev),
+            meta.ino()
+        );
+        locks.lines().any(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.contains(&"FLOCK") && fields.contains(&file.as_str())
+        })
+    }
+
     fn io(&self, path: &Path, source: std::io::Error) -> JournalError {
         JournalError::Io {
             path: path.to_path_buf(),
@@ -418,9 +444,12 @@ mod tests {
         assert_eq!(mode & 0o777, 0o600);
         let dmode = std::fs::metadata(store.dir()).unwrap().permissions().mode();
         assert_eq!(dmode & 0o777, 0o700);
-        // A second handle is refused while the first holds the lock.
+        // A second handle is refused while the first holds the lock, which the kernel's list
+        // shows.
         assert!(matches!(store.open(&id), Err(JournalError::Locked { .. })));
+        assert!(store.in_use(&id));
         drop(j);
+        assert!(!store.in_use(&id));
         let mut j = store.open(&id).unwrap();
         let replayed = j.replay().unwrap().unwrap();
         assert_eq!(replayed.upload, Some(upload()));
