@@ -112,6 +112,7 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
         }
     }
     found.sort_by_key(|j| j.started);
+    let running = store.in_use();
     if json {
         for j in &found {
             let (done, bytes) = recorded(j);
@@ -126,7 +127,7 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
                         "endpoint": j.destination.endpoint, "bucket": j.destination.bucket,
                         "key": j.destination.key,
                         "upload_id": j.upload.as_ref().map(|u| &u.upload_id),
-                        "running": store.in_use(&j.id),
+                        "running": running.contains(&j.id),
                     })
                 )
             );
@@ -145,7 +146,7 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
                 .upload
                 .as_ref()
                 .map_or("?".into(), |u| u.parts.to_string());
-            let state = if store.in_use(&j.id) {
+            let state = if running.contains(&j.id) {
                 "running"
             } else {
                 "stopped"

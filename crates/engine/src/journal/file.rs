@@ -48,30 +48,39 @@ impl FileJournalStore {
         self.dir.join(format!("{id}.journal"))
     }
 
-    /// Whether a transfer is driving journal `id` now: a process holds its lock. Read from
-    /// the kernel's list (`/proc/locks`) rather than by trying the lock, which, however
-    /// briefly held, could refuse a ferry starting that moment. `false` when the journal or
-    /// the list cannot be read.
-    pub fn in_use(&self, id: &str) -> bool {
+    /// The journals a transfer is driving now: a process holds their lock. Read from the
+    /// kernel's list (`/proc/locks`, once) rather than by trying each lock, which, however
+    /// briefly held, could refuse a ferry starting that moment. Empty when the list cannot
+    /// be read.
+    pub fn in_use(&self) -> std::collections::HashSet<String> {
         use std::os::unix::fs::MetadataExt as _;
-        let Ok(meta) = std::fs::metadata(self.path(id)) else {
-            return false;
-        };
         let Ok(locks) = std::fs::read_to_string("/proc/locks") else {
-            return false;
+            return Default::default();
         };
-        // A lock's file, as the list names it: device major:minor in hex, then the inode.
-        let dev = meta.dev();
-        let file = format!(
-            "{:02x}:{:02x}:{}",
-            rustix::fs::major(dev),
-            rustix::fs::minor(dev),
-            meta.ino()
-        );
-        locks.lines().any(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            fields.contains(&"FLOCK") && fields.contains(&file.as_str())
-        })
+        // Each lock's file as the list names it: device major:minor in hex, then the inode.
+        let held: std::collections::HashSet<&str> = locks
+            .lines()
+            .filter(|line| line.split_whitespace().any(|f| f == "FLOCK"))
+            .flat_map(|line| {
+                line.split_whitespace()
+                    .filter(|f| f.matches(':').count() == 2)
+            })
+            .collect();
+        let ids = <Self as JournalStore>::list(self).unwrap_or_default();
+        ids.into_iter()
+            .filter(|id| {
+                std::fs::metadata(self.path(id)).is_ok_and(|meta| {
+                    let dev = meta.dev();
+                    let file = format!(
+                        "{:02x}:{:02x}:{}",
+                        rustix::fs::major(dev),
+                        rustix::fs::minor(dev),
+                        meta.ino()
+                    );
+                    held.contains(file.as_str())
+                })
+            })
+            .collect()
     }
 
     fn io(&self, path: &Path, source: std::io::Error) -> JournalError {
@@ -447,9 +456,9 @@ mod tests {
         // A second handle is refused while the first holds the lock, which the kernel's list
         // shows.
         assert!(matches!(store.open(&id), Err(JournalError::Locked { .. })));
-        assert!(store.in_use(&id));
+        assert!(store.in_use().contains(&id));
         drop(j);
-        assert!(!store.in_use(&id));
+        assert!(store.in_use().is_empty());
         let mut j = store.open(&id).unwrap();
         let replayed = j.replay().unwrap().unwrap();
         assert_eq!(replayed.upload, Some(upload()));
