@@ -1,15 +1,16 @@
 //! Credentials everywhere AWS runs. Each source is proven by a real upload to a server
 //! (s3s-fs) that accepts only the key pair that source vended, read back by boto3: IMDSv2,
 //! the container endpoint, a web identity token (IRSA), an assume-role profile, SSO (an
-//! `sso-session` and a legacy start URL), `credential_process`. Each has a refusal whose
-//! error names the source. Nothing leaves 127.0.0.1: the stubs stand in for IMDS, the
-//! container endpoint, STS and the SSO portal. Also `ferry config`, no secret at `-vv`, how
+//! `sso-session` and a legacy start URL), an `aws login` console session (its cached keys,
+//! and their refresh), `credential_process`. Each has a refusal whose error names the source.
+//! Nothing leaves 127.0.0.1: the stubs stand in for IMDS, the container endpoint, STS, the SSO
+//! portal and AWS Sign-In. Also `ferry config`, no secret at `-vv`, how
 //! fast a machine without credentials fails, and an instance's region taken from IMDS. Heavy tier: credentials that expire every
 //! minute, refreshed through a 150-second upload.
 
 use std::path::PathBuf;
 use std::process::Output;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use ferry_testkit::S3sFs;
 use ferry_testkit::creds::{CredentialStubs, KeyRing, StubConfig, Vended};
@@ -428,6 +429,146 @@ fn sso_sessions_and_legacy_profiles_get_role_credentials_and_a_stale_token_is_na
     );
     refused(&o, "sso-session corp via profile corp");
     assert!(!text(&o).contains("a-stale-token"), "{}", text(&o));
+}
+
+/// The session `aws login` writes in the profile (`login_session`).
+const LOGIN_ARN: &str = "arn:aws:iam::123456789012:user/ferry";
+
+/// A P-256 private key in SEC1 PEM, as `aws login` keeps for its DPoP proofs.
+fn dpop_key() -> String {
+    let o = std::process::Command::new("openssl")
+        .args(["ecparam", "-name", "prime256v1", "-genkey", "-noout"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8(o.stdout).unwrap()
+}
+
+/// An `aws login` session's token where the SDK looks for it
+/// (`~/.aws/login/cache/SHA256.json`, 0600 as the AWS CLI writes it): `keys` until `expires`,
+/// and `refresh` to get the next ones.
+fn cache_login_token(s: &Setup, keys: &Vended, refresh: &str, expires: SystemTime, dpop: &str) {
+    use sha2::Digest as _;
+    let name = hex::encode(sha2::Sha256::digest(LOGIN_ARN.as_bytes()));
+    let expires = time::OffsetDateTime::from(expires)
+        .replace_nanosecond(0)
+        .unwrap()
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let path = s.write(
+        &format!(".aws/login/cache/{name}.json"),
+        &serde_json::json!({
+            "accessToken": {
+                "accessKeyId": keys.access_key, "secretAccessKey": keys.secret_key,
+                "sessionToken": keys.token, "accountId": "123456789012", "expiresAt": expires,
+            },
+            "tokenType": "aws_sigv4",
+            "refreshToken": refresh,
+            "clientId": "arn:aws:signin:::devtools/same-device",
+            "dpopKey": dpop,
+        })
+        .to_string(),
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+#[test]
+fn an_aws_login_session_signs_with_its_keys_refreshes_them_and_an_expired_one_is_named() {
+    let config = StubConfig::default();
+    let s = Setup::for_keys(&config.login);
+    let stub = stubs(config.clone());
+    let cfg = s.write(
+        ".aws/config",
+        &format!("[profile console]\nlogin_session = {LOGIN_ARN}\nregion = {REGION}\n"),
+    );
+    let vars = [
+        ("AWS_ENDPOINT_URL_SIGNIN", stub.endpoint.as_str()),
+        ("AWS_CONFIG_FILE", cfg.as_str()),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_PROFILE", "console"),
+    ];
+    let dpop = dpop_key();
+    let in_an_hour = SystemTime::now() + Duration::from_secs(3600);
+    let signin = |stub: &CredentialStubs| {
+        let calls = stub.calls();
+        calls.iter().filter(|c| c.contains("Sign-In")).count()
+    };
+
+    // Keys good for an hour: signed with as they are, Sign-In not asked.
+    cache_login_token(&s, &config.login, "unused", in_an_hour, &dpop);
+    s.assert_uploaded(&s.upload(&vars));
+    assert_eq!(signin(&stub), 0, "{:?}", stub.calls());
+    let o = s.ferry(&vars, &["config"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    for want in [
+        format!("aws login session {LOGIN_ARN} via profile console"),
+        format!("****************{}", &config.login.access_key[9..]),
+        "(in 59 min)".into(),
+    ] {
+        assert!(out.contains(&want), "{want:?} in {out}");
+    }
+
+    // Keys about to expire (the server no longer takes them): refreshed with the refresh
+    // token and a DPoP proof, and the next refresh token kept in the cache for `aws` and ferry.
+    let old = Vended::named("LOGINOLD");
+    let soon = SystemTime::now() + Duration::from_secs(60);
+    cache_login_token(&s, &old, &config.login_refresh_token, soon, &dpop);
+    let file = s.file.to_str().unwrap();
+    let o = s.ferry(&vars, &["cp", file, "s3://creds/k", "-vv", "--no-progress"]);
+    s.assert_uploaded(&o);
+    let logged = text(&o);
+    for secret in [
+        config.login_refresh_token.as_str(),
+        config.login_next_refresh_token.as_str(),
+        config.login.secret_key.as_str(),
+        config.login.token.as_str(),
+        "PRIVATE KEY",
+    ] {
+        assert!(!logged.contains(secret), "{secret} logged: {logged}");
+    }
+    assert_eq!(
+        stub.calls().last().map(String::as_str),
+        Some("Sign-In CreateOAuth2Token")
+    );
+    let cached = std::fs::read_dir(s.path(".aws/login/cache"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let token: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&cached).unwrap()).unwrap();
+    assert_eq!(
+        token["refreshToken"],
+        config.login_next_refresh_token.as_str()
+    );
+    assert_eq!(
+        token["accessToken"]["accessKeyId"],
+        config.login.access_key.as_str()
+    );
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&cached).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600, "{cached:?}");
+
+    // Expired, and Sign-In refuses the refresh token: the session is named, with what to run.
+    let gone = SystemTime::now() - Duration::from_secs(60);
+    cache_login_token(&s, &old, "a-revoked-refresh-token", gone, &dpop);
+    let o = s.upload(&vars);
+    refused(
+        &o,
+        &format!("aws login session {LOGIN_ARN} via profile console"),
+    );
+    expect_exit(&o, 2, "run `aws login --profile console`");
+    let out = text(&o);
+    for secret in [
+        "a-revoked-refresh-token",
+        old.secret_key.as_str(),
+        "PRIVATE KEY",
+    ] {
+        assert!(!out.contains(secret), "{secret} shown: {out}");
+    }
 }
 
 /// A `credential_process` script: prints `keys` as the process protocol says, expiring

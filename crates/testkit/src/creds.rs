@@ -2,8 +2,10 @@
 //! protocol: IMDSv2 (a session token by PUT first; the role and its credentials only with
 //! it), the container endpoint (checks the `Authorization` token), STS
 //! (AssumeRoleWithWebIdentity checks the web identity token and the role; AssumeRole checks
-//! that the request is signed with the source keys), and the SSO portal (GetRoleCredentials
-//! checks the bearer token, account and role). Each vends its own key pair; a server that
+//! that the request is signed with the source keys), the SSO portal (GetRoleCredentials
+//! checks the bearer token, account and role), and AWS Sign-In's token endpoint, which
+//! refreshes an `aws login` session (CreateOAuth2Token checks the client, the refresh token
+//! and that a DPoP proof comes with them). Each vends its own key pair; a server that
 //! accepts only that pair ([`KeyRing`]) proves where ferry got its keys.
 
 use std::collections::HashMap;
@@ -70,6 +72,12 @@ pub struct StubConfig {
     pub sso_role: String,
     /// SSO credentials.
     pub sso: Vended,
+    /// The refresh token Sign-In accepts for an `aws login` session.
+    pub login_refresh_token: String,
+    /// The refresh token it gives in exchange.
+    pub login_next_refresh_token: String,
+    /// An `aws login` session's credentials.
+    pub login: Vended,
     /// How long vended credentials last.
     pub lifetime: Duration,
 }
@@ -91,6 +99,9 @@ impl Default for StubConfig {
             sso_account: "123456789012".into(),
             sso_role: "FerryRole".into(),
             sso: Vended::named("SSO"),
+            login_refresh_token: "login-refresh-token".into(),
+            login_next_refresh_token: "login-refresh-token-2".into(),
+            login: Vended::named("LOGIN"),
             lifetime: Duration::from_secs(3600),
         }
     }
@@ -301,6 +312,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                 .to_string(),
             )
         }
+        ("POST", "/v1/token") => login_token(config, &header("dpop"), &body, log),
         ("POST", "/") => {
             let form = url_form(&String::from_utf8_lossy(&body));
             let action = form.get("Action").cloned().unwrap_or_default();
@@ -369,6 +381,57 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
             reply(StatusCode::NOT_FOUND, String::new())
         }
     }
+}
+
+/// Sign-In's CreateOAuth2Token, refreshing an `aws login` session: the client id `aws login`
+/// uses, the refresh token, and a DPoP proof (a JWT of type `dpop+jwt`) in `dpop`.
+fn login_token(
+    config: &StubConfig,
+    dpop: &str,
+    body: &[u8],
+    log: impl Fn(String),
+) -> Response<Full<Bytes>> {
+    let asked: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let proof_type = dpop
+        .split('.')
+        .next()
+        .and_then(|h| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(h)
+                .ok()
+        })
+        .and_then(|h| serde_json::from_slice::<serde_json::Value>(&h).ok())
+        .and_then(|h| h["typ"].as_str().map(str::to_string));
+    let ok = asked["grantType"] == "refresh_token"
+        && asked["clientId"] == "arn:aws:signin:::devtools/same-device"
+        && asked["refreshToken"] == config.login_refresh_token.as_str()
+        && dpop.split('.').count() == 3
+        && proof_type.as_deref() == Some("dpop+jwt");
+    if !ok {
+        log("refused: Sign-In CreateOAuth2Token".into());
+        let mut r = reply(
+            StatusCode::UNAUTHORIZED,
+            r#"{"error":"TOKEN_EXPIRED","message":"The refresh token has expired"}"#.into(),
+        );
+        r.headers_mut().insert(
+            "x-amzn-errortype",
+            http::HeaderValue::from_static("AccessDeniedException"),
+        );
+        return r;
+    }
+    log("Sign-In CreateOAuth2Token".into());
+    let v = &config.login;
+    reply(
+        StatusCode::OK,
+        serde_json::json!({
+            "accessToken": {"accessKeyId": v.access_key, "secretAccessKey": v.secret_key,
+                            "sessionToken": v.token},
+            "tokenType": "aws_sigv4", "expiresIn": config.lifetime.as_secs(),
+            "refreshToken": config.login_next_refresh_token,
+        })
+        .to_string(),
+    )
 }
 
 /// A form-encoded body or query.

@@ -1,7 +1,7 @@
 //! The sources that speak AWS's credential protocols, from the aws-config crate: a web
 //! identity token with a role (STS AssumeRoleWithWebIdentity), the profile (static keys,
-//! assume-role chains with cycle detection, SSO with `sso-session` or a legacy start URL,
-//! `credential_process`), the container endpoint (ECS, EKS Pod Identity) and IMDSv2. Each is a
+//! assume-role chains with cycle detection, SSO with `sso-session` or a legacy start URL, a
+//! console session from `aws login` (`login_session`), `credential_process`), the container endpoint (ECS, EKS Pod Identity) and IMDSv2. Each is a
 //! source of ferry's chain, asked in the AWS CLI's order; ferry's own profile parser decides
 //! which profile is in use and whether it holds credentials at all, and hands aws-config that
 //! name and those files, so both read the same profile.
@@ -23,16 +23,17 @@ use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
 use aws_smithy_async::rt::sleep::TokioSleep;
 
 use super::http::ReqwestHttpClient;
-use super::source::{LoadFuture, Loaded, Source, describe_profile};
+use super::source::{LOGIN_SESSION, LoadFuture, Loaded, Source, describe_profile};
 use super::{ChainSettings, Credentials, CredentialsError, Secret};
 use crate::profile::{Env, ProfileSet};
 
 /// The profile keys that make a profile a source of credentials.
-const PROFILE_CREDENTIAL_KEYS: [&str; 7] = [
+const PROFILE_CREDENTIAL_KEYS: [&str; 8] = [
     "aws_access_key_id",
     "role_arn",
     "sso_session",
     "sso_start_url",
+    "login_session",
     "credential_process",
     "web_identity_token_file",
     "credential_source",
@@ -82,9 +83,16 @@ impl Source for AwsSource {
                 }
                 Err(e) => {
                     let mut reason = crate::error::error_chain(&e);
-                    if name.starts_with("sso-session") || name.starts_with("SSO ") {
+                    let relogin = if name.starts_with("sso-session") || name.starts_with("SSO ") {
+                        Some(("SSO session", "aws sso login"))
+                    } else if name.starts_with(LOGIN_SESSION) {
+                        Some(("console session", "aws login"))
+                    } else {
+                        None
+                    };
+                    if let Some((what, command)) = relogin {
                         reason.push_str(&format!(
-                            " (an expired or revoked SSO session: run `aws sso login --profile {}`)",
+                            " (an expired or revoked {what}: run `{command} --profile {}`)",
                             self.profile
                         ));
                     }

@@ -1,8 +1,8 @@
 //! Credentials and where they come from: explicit keys, the environment, shared profile files,
 //! and (with the `aws-config` feature, on by default) web identity, assume-role chains, SSO,
-//! `credential_process`, the container endpoint and IMDSv2, tried in the AWS CLI's order by
-//! [`ChainProvider`], which refreshes expiring credentials in the background. Secrets are
-//! wrapped so that `Debug` and `Display` never show them.
+//! `aws login` console sessions, `credential_process`, the container endpoint and IMDSv2,
+//! tried in the AWS CLI's order by [`ChainProvider`], which refreshes expiring credentials in
+//! the background. Secrets are wrapped so that `Debug` and `Display` never show them.
 //!
 //! Does not own region or endpoint resolution (see `config`), nor signing (see `signing`).
 

@@ -25,8 +25,12 @@ pub(crate) trait Source: Send + Sync + fmt::Debug {
     fn load(&self) -> LoadFuture<'_>;
 }
 
+/// How a console session from `aws login` (a profile's `login_session`) is named in messages.
+pub(crate) const LOGIN_SESSION: &str = "aws login session";
+
 /// Where a profile's credentials come from, in words (`ferry config`, messages): its role
-/// and what assumes it, its SSO account and role, its process, or its static keys. Never a
+/// and what assumes it, its SSO account and role, its `aws login` session, its process, or its
+/// static keys. Never a
 /// secret, nor the process's command line (it may hold one).
 pub(crate) fn describe_profile(files: &ProfileSet, profile: &str) -> Option<String> {
     let mut seen = Vec::new();
@@ -64,6 +68,9 @@ fn describe_inner(files: &ProfileSet, profile: &str, seen: &mut Vec<String>) -> 
             get("sso_role_name").unwrap_or_default()
         ));
     }
+    if let Some(session) = get("login_session") {
+        return Some(format!("{LOGIN_SESSION} {session} via profile {profile}"));
+    }
     if get("credential_process").is_some() {
         return Some(format!("credential_process of profile {profile}"));
     }
@@ -82,6 +89,7 @@ mod tests {
         let config = "[profile dev]\nrole_arn = arn:aws:iam::1:role/dev\nsource_profile = admin\n\
                       [profile admin]\nsso_session = corp\nsso_account_id = 1\nsso_role_name = Admin\n\
                       [profile proc]\ncredential_process = /bin/get --token SECRET\n\
+                      [profile console]\nlogin_session = arn:aws:iam::1:user/Admin\n\
                       [profile loop]\nrole_arn = r\nsource_profile = loop2\n\
                       [profile loop2]\nrole_arn = r2\nsource_profile = loop\n";
         let creds = "[plain]\naws_access_key_id = AK\naws_secret_access_key = SK\n";
@@ -90,6 +98,10 @@ mod tests {
             describe_profile(&files, "dev").unwrap(),
             "assume-role arn:aws:iam::1:role/dev via profile dev, source profile admin: \
              sso-session corp via profile admin, account 1 role Admin"
+        );
+        assert_eq!(
+            describe_profile(&files, "console").unwrap(),
+            "aws login session arn:aws:iam::1:user/Admin via profile console"
         );
         let p = describe_profile(&files, "proc").unwrap();
         assert!(!p.contains("SECRET"), "{p}");
