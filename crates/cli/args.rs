@@ -126,7 +126,8 @@ pub(crate) struct CpArgs {
     #[arg(long, value_name = "TYPE", help_heading = "Transfer")]
     pub(crate) checksum_type: Option<String>,
     /// The exact size of a stream from stdin, in bytes or whole KiB, MiB, GiB or TiB: uniform
-    /// parts (some stores need them).
+    /// parts (some stores need them). A stream of another size fails (exit 1) and stores
+    /// nothing; one longer is read no further than a byte past the size.
     #[arg(long, value_name = "SIZE", help_heading = "Transfer")]
     pub(crate) expected_size: Option<String>,
     /// Refuse to replace an existing destination. With -r, each object whose destination

@@ -155,6 +155,17 @@ print(json.dumps([u['UploadId'] for u in r.get('Uploads', [])]))
     serde_json::from_value(v).unwrap()
 }
 
+/// Every key in `bucket`, sorted, as boto3 lists them (page by page).
+pub(crate) fn boto3_keys(server: &TestServer, bucket: &str) -> Vec<String> {
+    let v = ferry_testkit::boto3(
+        server,
+        "p = s3.get_paginator('list_objects_v2')\nprint(json.dumps(sorted(o['Key'] for page in p.paginate(Bucket=sys.argv[1]) for o in page.get('Contents', []))))",
+        &[bucket],
+    )
+    .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
 /// Reads a GetObject body whole.
 pub(crate) async fn read_all(out: GetObjectOutput) -> Vec<u8> {
     let mut body = out.body;

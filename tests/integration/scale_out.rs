@@ -145,11 +145,6 @@ fn finished_whole(
     o
 }
 
-/// Every key under `bucket`, as boto3 lists them.
-fn all_keys(server: &TestServer, bucket: &str) -> Vec<String> {
-    crate::sync::keys(server, bucket)
-}
-
 #[test]
 fn four_workers_upload_one_planned_object_and_finish_combines_its_checksum() {
     four_workers(96 * MIB + 7, "5MiB", 20);
@@ -201,7 +196,7 @@ fn four_workers(size: usize, part_size: &str, parts: u32) {
     );
     finished_whole(server, home.path(), &at, &bucket, "big.bin", &body);
     assert_eq!(
-        all_keys(server, &bucket),
+        crate::boto3_keys(server, &bucket),
         vec!["big.bin".to_string()],
         "the plan and records are gone"
     );
@@ -226,7 +221,7 @@ fn a_plan_sets_what_the_object_carries_and_refuses_what_its_workers_cannot_send(
     let o = plan_of(&source, &["--content-type", "text/plain"]);
     crate::expect_exit(&o, 2, "a planned copy keeps its source's");
     assert!(boto3_uploads(server, &bucket).is_empty());
-    assert!(all_keys(server, &bucket).is_empty());
+    assert!(crate::boto3_keys(server, &bucket).is_empty());
 
     // The headers asked for (the type guessed from the name) are the object's once four
     // workers sent their parts and the finish completed it.
@@ -435,7 +430,7 @@ fn a_tree_of_400_files_sharded_four_ways_sends_each_once() {
     let mut all = names.clone();
     all.sort();
     assert_eq!(sent, all, "together the shards send every file, each once");
-    assert_eq!(all_keys(server, &bucket).len(), 400);
+    assert_eq!(crate::boto3_keys(server, &bucket).len(), 400);
     // A shard run again as a sync moves nothing.
     let o = worker(
         server,
@@ -561,9 +556,9 @@ fn a_bulk_abort_leaves_a_planned_upload_and_naming_it_gives_up_the_plan() {
     );
     assert!(boto3_uploads(server, &bucket).is_empty());
     assert!(
-        all_keys(server, &bucket).is_empty(),
+        crate::boto3_keys(server, &bucket).is_empty(),
         "{:?}",
-        all_keys(server, &bucket)
+        crate::boto3_keys(server, &bucket)
     );
     let (o, _) = run_worker(server, &file, &dst, &at, 1);
     crate::expect_exit(&o, 2, &format!("no plan at {at}"));

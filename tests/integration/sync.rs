@@ -10,18 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
 
-use crate::{data, ferry, seaweed_bucket, text};
-
-/// Keys under `bucket`, as boto3 lists them.
-pub(crate) fn keys(server: &TestServer, bucket: &str) -> Vec<String> {
-    let v = ferry_testkit::boto3(
-        server,
-        "p = s3.get_paginator('list_objects_v2')\nprint(json.dumps(sorted(o['Key'] for page in p.paginate(Bucket=sys.argv[1]) for o in page.get('Contents', []))))",
-        &[bucket],
-    )
-    .unwrap();
-    serde_json::from_value(v).unwrap()
-}
+use crate::{boto3_keys, data, ferry, seaweed_bucket, text};
 
 /// A folder of files: `name -> size`.
 pub(crate) fn tree(root: &Path, files: &[(&str, usize)]) {
@@ -87,7 +76,7 @@ fn a_second_sync_moves_nothing_and_a_changed_file_moves_alone() {
     );
     let mut want: Vec<String> = FILES.iter().map(|(n, _)| format!("mirror/{n}")).collect();
     want.sort();
-    assert_eq!(keys(server, &bucket), want);
+    assert_eq!(boto3_keys(server, &bucket), want);
 
     // Again, through the proxy: listing only.
     let (o, proxy) = sync_seen(server, home.path(), &[src.to_str().unwrap(), &dst, "-v"]);
@@ -247,7 +236,7 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
         &[&bucket],
     )
     .unwrap();
-    let before = keys(server, &bucket);
+    let before = boto3_keys(server, &bucket);
     // A dry run says what it would do and does nothing.
     let o = sync(server, home.path(), &[s, &dst, "--delete", "--dry-run"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -257,7 +246,7 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
         "{said}"
     );
     assert!(said.contains("2 deleted"), "{said}");
-    assert_eq!(keys(server, &bucket), before);
+    assert_eq!(boto3_keys(server, &bucket), before);
     // More than --max-delete: exit 1, nothing deleted.
     let o = sync(
         server,
@@ -270,7 +259,7 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
         "{}",
         text(&o)
     );
-    assert_eq!(keys(server, &bucket), before);
+    assert_eq!(boto3_keys(server, &bucket), before);
     // A listing that fails: no deletion.
     let proxy = HoldProxy::start(
         &server.endpoint,
@@ -294,15 +283,19 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
         "{:?}",
         proxy.log()
     );
-    assert_eq!(keys(server, &bucket), before);
+    assert_eq!(boto3_keys(server, &bucket), before);
     // Then for real: one DeleteObjects; what is outside the prefix stays.
     let (o, proxy) = sync_seen(server, home.path(), &[s, &dst, "--delete"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let w = writes(&proxy);
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].starts_with("POST") && w[0].contains("delete"), "{w:?}");
-    assert!(!keys(server, &bucket).iter().any(|k| k.contains("old")));
-    assert!(keys(server, &bucket).contains(&"other/keep".to_string()));
+    assert!(
+        !boto3_keys(server, &bucket)
+            .iter()
+            .any(|k| k.contains("old"))
+    );
+    assert!(boto3_keys(server, &bucket).contains(&"other/keep".to_string()));
 
     // Down: a file the prefix does not hold goes; a folder stays.
     let out = home.path().join("out");
@@ -329,7 +322,7 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
 fn an_empty_source_deletes_nothing_unless_the_limit_allows_it() {
     let (server, bucket, home, src, dst) = three_files_synced("sync-empty");
     let s = src.to_str().unwrap();
-    let before = keys(server, &bucket);
+    let before = boto3_keys(server, &bucket);
     assert_eq!(before.len(), 3);
     let refused = |o: &Output| {
         assert_eq!(o.status.code(), Some(1), "{}", text(o));
@@ -357,7 +350,7 @@ fn an_empty_source_deletes_nothing_unless_the_limit_allows_it() {
     let e = empty.to_str().unwrap();
     let o = sync(server, home.path(), &[e, &dst, "--delete"]);
     refused(&o);
-    assert_eq!(keys(server, &bucket), before);
+    assert_eq!(boto3_keys(server, &bucket), before);
     // A limit that covers them says it is meant.
     let o = sync(
         server,
@@ -365,7 +358,7 @@ fn an_empty_source_deletes_nothing_unless_the_limit_allows_it() {
         &[e, &dst, "--delete", "--max-delete", "3"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    assert!(keys(server, &bucket).is_empty());
+    assert!(boto3_keys(server, &bucket).is_empty());
 }
 
 #[test]
@@ -404,7 +397,7 @@ fn filters_pick_paths_and_excluded_ones_are_never_deleted() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_eq!(
-        keys(server, &bucket),
+        boto3_keys(server, &bucket),
         vec!["f/a.txt", "f/keep/y.log", "f/old.log"],
         "excluded: x.log, deep/z.log; f/old.log is excluded too, so not deleted"
     );
@@ -457,7 +450,7 @@ fn an_interrupted_sync_run_again_moves_only_what_was_left() {
     }
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(130), "{}", text(&o));
-    let done = keys(server, &bucket).len();
+    let done = boto3_keys(server, &bucket).len();
     assert!((3..12).contains(&done), "{done} done");
     let (o, proxy) = sync_seen(server, home.path(), &[src.to_str().unwrap(), &dst]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -466,7 +459,7 @@ fn an_interrupted_sync_run_again_moves_only_what_was_left() {
         .filter(|l| l.starts_with("PUT"))
         .count();
     assert_eq!(puts, 12 - done, "{:?}", proxy.log());
-    assert_eq!(keys(server, &bucket).len(), 12);
+    assert_eq!(boto3_keys(server, &bucket).len(), 12);
 }
 
 /// `sync` takes what `cp` takes for the objects it writes and reads: a storage class,

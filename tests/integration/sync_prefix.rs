@@ -4,8 +4,8 @@
 //! s3s-fs's disk).
 
 use crate::sync::FILES;
-use crate::sync::{keys, sync, sync_seen, tree, writes};
-use crate::{boto3_object, data, ferry, seaweed_bucket, stdout, text};
+use crate::sync::{sync, sync_seen, tree, writes};
+use crate::{boto3_keys, boto3_object, data, ferry, seaweed_bucket, stdout, text};
 
 #[test]
 fn a_prefix_syncs_to_a_prefix_on_the_server_moving_only_what_changed() {
@@ -90,7 +90,7 @@ fn a_prefix_syncs_to_a_prefix_on_the_server_moving_only_what_changed() {
         .map(|(n, _)| format!("to/{n}"))
         .collect();
     want.sort();
-    let mut under_to: Vec<String> = keys(server, &bucket)
+    let mut under_to: Vec<String> = boto3_keys(server, &bucket)
         .into_iter()
         .filter(|k| k.starts_with("to/"))
         .collect();

@@ -2,6 +2,7 @@
 //! sizes around every boundary, streams, every checksum algorithm and type, retries through a
 //! failure-injecting client, SSE-C, options, and the bad input that must exit 2.
 
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
@@ -11,7 +12,10 @@ use ferry_engine::{
 use ferry_s3::{ChecksumAlgorithm, ChecksumType, ObjectClient};
 use ferry_testkit::{FailingClient, Fault, TestServer};
 
-use crate::{boto3_uploads, data, ferry, rt, seaweed_bucket, sha256_hex, text};
+use crate::{
+    boto3_keys, boto3_uploads, data, expect_exit, ferry, ferry_command, rt, seaweed_bucket,
+    sha256_hex, text,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -217,6 +221,50 @@ fn a_stream_of_unknown_length_uploads_identical() {
         assert_eq!(seen["sha256"], sha256_hex(&body), "{key}");
         assert_eq!(seen["checksums"]["CRC64NVME"], base64_crc64(&body), "{key}");
     }
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+/// A stream that is not the size `--expected-size` said fails and leaves nothing: shorter,
+/// once it ends; longer, at the first byte past that size, so a stream with no end
+/// (`/dev/zero`) is read no further (a longer stream was once sent whole before it was
+/// refused; one said to fit one request, under 16 MiB, was stored whole with no error).
+#[test]
+fn a_stream_of_another_size_than_said_is_refused_and_leaves_nothing() {
+    let (server, _client, bucket) = seaweed_bucket("up-said");
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("short.bin");
+    std::fs::write(&short, data(20 * MIB, 3)).unwrap();
+    let small = dir.path().join("small.bin");
+    std::fs::write(&small, data(5000, 4)).unwrap();
+    let cases = [
+        (
+            short.as_path(),
+            "30MiB",
+            "had 20971520 bytes, not the 31457280",
+        ),
+        (small.as_path(), "4000", "had more than the 4000 bytes"),
+        (small.as_path(), "0", "had more than the 0 bytes"),
+        (
+            Path::new("/dev/zero"),
+            "20MiB",
+            "had more than the 20971520 bytes",
+        ),
+    ];
+    for (i, (source, said, needle)) in cases.into_iter().enumerate() {
+        let mut command = ferry_command(server.env(), dir.path());
+        command
+            .args([
+                "cp",
+                "-",
+                &format!("s3://{bucket}/k{i}"),
+                "--expected-size",
+                said,
+            ])
+            .stdin(std::fs::File::open(source).unwrap());
+        let o = command.output().unwrap();
+        expect_exit(&o, 1, needle);
+    }
+    assert!(boto3_keys(server, &bucket).is_empty());
     assert!(boto3_uploads(server, &bucket).is_empty());
 }
 

@@ -91,7 +91,9 @@ pub enum Source {
         len: u64,
     },
     /// A stream, read once (stdin, a pipe, a download): each part is kept until acknowledged,
-    /// so it cannot resume. With `size`, its parts are uniform and its size is checked.
+    /// so it cannot resume. With `size`, its parts are uniform and its size is checked: a
+    /// stream that ends short fails when it ends, one that goes on at its first byte past
+    /// `size` (read no further), and nothing is stored.
     Reader {
         /// The stream.
         reader: Box<dyn AsyncRead + Send + Unpin>,

@@ -71,6 +71,14 @@ pub(crate) async fn run_stream<C: ObjectClient>(
             format!("the stream had {had} bytes, not the {said} it was said to have"),
         )
     };
+    // Found by reading one byte past the size said, so a stream that goes on (to no end, it
+    // may be) is neither read nor sent further.
+    let too_long = |said: u64| {
+        Error::new(
+            crate::error::ErrorKind::Local,
+            format!("the stream had more than the {said} bytes it was said to have"),
+        )
+    };
     // Read up to the threshold first (a stream of known size below it: its size and one
     // byte more, to see it end): a stream that ends below it is one PutObject. Its memory is
     // held until the parts cut from it are sent.
@@ -90,6 +98,10 @@ pub(crate) async fn run_stream<C: ObjectClient>(
         }
         job.planned_single(size);
         return put_single(&job, PartData::Memory(pending)).await;
+    }
+    // A size said that is one request: `first` is that size and one byte more.
+    if let Some(Plan::Single { size }) = known {
+        return Err(too_long(size));
     }
     let (total, parts) = match known {
         Some(Plan::Multipart { size, parts, .. }) => (Some(size), Some(parts)),
@@ -118,7 +130,20 @@ pub(crate) async fn run_stream<C: ObjectClient>(
         if pool.room(0, &mut done).await.is_none() {
             break;
         }
-        let want = part_size_of(n);
+        // A part does not reach past the size said: the plan's last part is shorter.
+        let want = match total {
+            Some(t) => part_size_of(n).min(t - sent),
+            None => part_size_of(n),
+        };
+        if want == 0 {
+            // Every byte said has been read: the stream must end here.
+            match read_memory(&mut reader, std::mem::take(&mut pending), 1).await {
+                Ok(more) if more.is_empty() => {}
+                Ok(_) => pool.fail(too_long(sent)),
+                Err(e) => pool.fail(e),
+            }
+            break;
+        }
         // A part cut from the first bytes read (`pending`) holds their memory; else one in
         // memory while the budget grants it (a part larger than half of it never is),
         // else spilled to a temporary file, holding the memory its body's chunks take as it
