@@ -29,6 +29,7 @@ mod sync;
 mod sync_compare;
 mod sync_prefix;
 mod tree;
+mod tree_failures;
 mod tree_filters;
 mod tree_stopped;
 mod upload;
