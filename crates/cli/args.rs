@@ -156,9 +156,16 @@ pub(crate) struct CpArgs {
     /// Download (or copy) this version of the source object.
     #[arg(long, value_name = "ID", help_heading = "Object")]
     pub(crate) version_id: Option<String>,
-    /// Download only bytes FIRST to LAST of the object (inclusive, from 0), e.g. 0-1023, to
-    /// stdout (-): in parallel ranges pinned to one version, checked by their size.
-    #[arg(long, value_name = "FIRST-LAST", help_heading = "Object")]
+    /// Download only part of the object, to stdout (-), as an HTTP range reads it: bytes
+    /// FIRST to LAST (inclusive, from 0; the end stops a LAST past it), e.g. 0-1023; FIRST- to
+    /// the end; -N the last N bytes. In parallel ranges pinned to one version, checked by
+    /// their size.
+    #[arg(
+        long,
+        value_name = "FIRST-LAST",
+        help_heading = "Object",
+        allow_hyphen_values = true
+    )]
     pub(crate) range: Option<String>,
     /// Copy: COPY (default) keeps the source's content headers, metadata and tags; REPLACE
     /// takes them from --content-type, --metadata, --tagging and the like.

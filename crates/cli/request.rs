@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use ferry_engine::{
-    Copy, Download, Filters, ManagerConfig, ObjectSource, PlanWork, Shard, Source, Target,
+    Copy, Download, Filters, ManagerConfig, ObjectSource, PlanWork, Shard, Source, Span, Target,
     TreeCopy, TreeDownload, TreeUpload, Upload, as_folder,
 };
 use ferry_s3::Directive;
@@ -150,22 +150,35 @@ pub(crate) fn both_given(src: &str, dst: &str, give: &str) -> Result<(), CliErro
 /// Where `--range` goes.
 const RANGE_TO_STDOUT: &str = "--range reads part of one object to stdout: ferry cp s3://bucket/key - --range FIRST-LAST (> FILE to keep it)";
 
-/// `--range FIRST-LAST`, in bytes.
-fn byte_range(s: &str) -> Result<(u64, u64), CliError> {
+/// `--range`, in bytes from 0, as HTTP reads a range: FIRST-LAST (LAST past the end reads to
+/// the end), FIRST- (to the end), or -N (the last N bytes).
+fn byte_range(s: &str) -> Result<Span, CliError> {
     let bad = || {
         bad_input(format!(
-            "--range {s:?}: give FIRST-LAST in bytes, from 0, e.g. 0-1023"
+            "--range {s:?}: give FIRST-LAST, FIRST- (to the end) or -N (the last N bytes), \
+             in bytes from 0, e.g. 0-1023"
         ))
     };
-    let (first, last) = s.split_once('-').ok_or_else(bad)?;
-    let (first, last): (u64, u64) = (
-        first.trim().parse().map_err(|_| bad())?,
-        last.trim().parse().map_err(|_| bad())?,
-    );
-    if first > last {
-        return Err(bad());
+    let number = |n: &str| n.trim().parse::<u64>().map_err(|_| bad());
+    let span = match s.trim().split_once('-').ok_or_else(bad)? {
+        ("", n) => Span::Last(number(n)?),
+        (first, "") => Span::From {
+            first: number(first)?,
+            last: None,
+        },
+        (first, last) => Span::From {
+            first: number(first)?,
+            last: Some(number(last)?),
+        },
+    };
+    match span {
+        Span::Last(0) => Err(bad()),
+        Span::From {
+            first,
+            last: Some(last),
+        } if first > last => Err(bad()),
+        span => Ok(span),
     }
-    Ok((first, last))
 }
 
 /// Refuses the flags one object takes that a tree cannot honour.
@@ -352,12 +365,7 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
         version_id: args.version_id.clone(),
         request: args.bucket.request(&args.object.sse_c_key)?,
         listed: None,
-        range: args
-            .range
-            .as_deref()
-            .map(byte_range)
-            .transpose()?
-            .map(|(first, last)| ferry_s3::ByteRange { first, last }),
+        range: args.range.as_deref().map(byte_range).transpose()?,
         target,
         settings,
     };

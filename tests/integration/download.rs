@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use ferry_engine::{
     Check, Download, DownloadOutcome, DownloadSettings, ErrorKind, Event, Handle, Manager,
-    ManagerConfig, Target, partial_path,
+    ManagerConfig, Span, Target, partial_path,
 };
 use ferry_testkit::{FailingClient, HoldProxy, TestServer};
 
@@ -651,8 +651,9 @@ fn part_boundaries_without_a_part_list_are_inferred_then_listed_one_by_one() {
 
 /// A range of an object (a backup tool reading one blob out of a pack), through the library
 /// in parallel ranges and through `ferry cp … - --range`: exactly those bytes, checked by
-/// size; the whole object as a range keeps its checksum; a file target, bytes past the end
-/// and `--verify require` are refused.
+/// size; the whole object as a range keeps its checksum; a file target, an exact range past
+/// the end and `--verify require` are refused. Open spans read as HTTP's ranges do: to the
+/// end (a last byte past it stops there), and the last N bytes.
 #[test]
 fn a_range_of_an_object_is_exactly_its_bytes() {
     let (server, _client, bucket) = seaweed_bucket("dl-range");
@@ -702,24 +703,47 @@ fn a_range_of_an_object_is_exactly_its_bytes() {
         })
         .unwrap_err();
     assert_eq!(to_file.kind(), ErrorKind::InvalidInput, "{to_file}");
-    // The CLI, to stdout.
-    let o = ferry(
-        server,
-        home.path(),
-        &["cp", &url, "-", "--range", "100-199"],
-    );
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(o.stdout[..] == body[100..200]);
+    // Open spans, as HTTP's: to the end, and the last N bytes.
+    let n = body.len();
+    let span = |span: Span| {
+        let request = request(&bucket, "pack").span(span);
+        rt().block_on(async { downloader.download(request, Target::Memory).wait().await })
+    };
+    let o = span(Span::From {
+        first: n as u64 - 300,
+        last: Some(n as u64 * 2),
+    });
+    assert!(o.unwrap().data.unwrap()[..] == body[n - 300..]);
+    let o = span(Span::Last(7 * MIB as u64 + 5)).unwrap();
+    assert_eq!(o.ranges, 8, "{o:?}");
+    assert!(o.data.unwrap()[..] == body[n - 7 * MIB - 5..]);
+    let past = span(Span::From {
+        first: n as u64,
+        last: None,
+    });
+    assert!(past.unwrap_err().to_string().contains("past the end"));
+    // The CLI, to stdout: FIRST-LAST (a LAST past the end reads to it), FIRST-, -N.
+    let len = n.to_string();
+    for (range, want) in [
+        ("100-199", &body[100..200]),
+        (&format!("{}-{}", n - 10, n + 1000), &body[n - 10..]),
+        (&format!("{}-", n - 1), &body[n - 1..]),
+        ("-1000", &body[n - 1000..]),
+        (&format!("-{len}"), &body[..]),
+    ] {
+        let o = ferry(server, home.path(), &["cp", &url, "-", "--range", range]);
+        assert!(o.status.success(), "{range}: {}", text(&o));
+        assert!(o.stdout[..] == want[..], "{range}");
+    }
     for (args, says) in [
         (vec!["--range", "9-1"], "give FIRST-LAST"),
+        (vec!["--range", "-0"], "give FIRST-LAST"),
+        (vec!["--range", "1-2-3"], "give FIRST-LAST"),
         (
             vec!["--range", "0-9", "--verify", "require"],
             "cannot be verified",
         ),
-        (
-            vec!["--range", &format!("0-{}", body.len())],
-            "are not within",
-        ),
+        (vec!["--range", &format!("{len}-")], "past the end"),
     ] {
         let o = ferry(
             server,

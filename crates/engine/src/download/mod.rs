@@ -7,7 +7,8 @@
 //! memory budget (`to_writer`).
 //!
 //! The rest by concern: `check` (which check, and computing it), `layout` (part boundaries and
-//! ranges), `fetch` (one range), `partial` (the partial file and its journal).
+//! ranges), `fetch` (one range), `partial` (the partial file and its journal), `span` (which
+//! bytes of the object).
 
 mod check;
 mod fetch;
@@ -17,6 +18,7 @@ mod layout;
 mod partial;
 mod place;
 mod same;
+mod span;
 mod to_file;
 mod to_writer;
 
@@ -24,9 +26,7 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
-use ferry_s3::{
-    ByteRange, GetObjectOutput, GetObjectRequest, ObjectClient, ObjectMeta, RequestOptions,
-};
+use ferry_s3::{GetObjectOutput, GetObjectRequest, ObjectClient, ObjectMeta, RequestOptions};
 use tokio::io::AsyncWrite;
 use tracing::info;
 
@@ -42,6 +42,7 @@ pub(crate) use fetch::answered_range;
 pub(crate) use partial::download_state;
 pub use partial::partial_path;
 pub(crate) use same::file_matches;
+pub use span::Span;
 
 const MIB: u64 = 1024 * 1024;
 /// Ranges a plan aims to stay under (the range size grows for huge objects).
@@ -63,9 +64,9 @@ pub struct Download {
     /// brings its size, ETag and checksum with its bytes (a HeadObject follows only if the
     /// object has changed since).
     pub listed: Option<Listed>,
-    /// Only these bytes of the object (first and last, inclusive; see [`range`](Self::range)).
+    /// Only these bytes of the object (see [`range`](Self::range) and [`span`](Self::span)).
     /// By default, the whole object.
-    pub range: Option<ByteRange>,
+    pub range: Option<Span>,
     /// Where the bytes go.
     pub target: Target,
     /// How to download.
@@ -92,8 +93,14 @@ impl Download {
     /// object's ETag, so they all come from one version, and checked by their size (a range
     /// has no checksum of its own; [`VerifyMode::Require`] refuses one that is not the whole
     /// object).
-    pub fn range(mut self, first: u64, last: u64) -> Self {
-        self.range = Some(ByteRange { first, last });
+    pub fn range(self, first: u64, last: u64) -> Self {
+        self.span(Span::Exact { first, last })
+    }
+
+    /// Only the bytes `span` names (an exact range, an open one as HTTP's, or the last N
+    /// bytes), as [`range`](Self::range) reads them.
+    pub fn span(mut self, span: Span) -> Self {
+        self.range = Some(span);
         self
     }
 
@@ -565,21 +572,12 @@ pub(crate) async fn run<C: ObjectClient>(
         }
         None => job.head(None).await?,
     };
-    let part = range.and_then(|r| {
-        let whole = r.first == 0 && r.last.checked_add(1) == Some(meta.content_length);
-        (!whole).then_some(r)
-    });
-    if let Some(r) = part
-        && (r.first > r.last || r.last >= meta.content_length)
-    {
-        return Err(Error::invalid(format!(
-            "bytes {}-{} are not within {} ({} bytes)",
-            r.first,
-            r.last,
-            job.name(),
-            meta.content_length
-        )));
-    }
+    let part = match range {
+        Some(span) => span
+            .within(&job.name(), meta.content_length)
+            .map_err(Error::invalid)?,
+        None => None,
+    };
     // Memory holds the bytes whole: no more than the memory budget allows (checked before
     // any request about the object's parts).
     let most = shared.memory.total();
