@@ -371,9 +371,13 @@ pub(crate) struct Orphans {
 
 /// A journal's error as an engine error.
 pub(crate) fn journal_error(e: JournalError) -> Error {
-    let kind = match e {
-        JournalError::Locked { .. } | JournalError::Damaged { .. } => ErrorKind::InvalidInput,
-        JournalError::Io { .. } => ErrorKind::Local,
+    let (kind, hint) = match &e {
+        JournalError::Locked { .. } | JournalError::Damaged { .. } => (ErrorKind::InvalidInput, ""),
+        JournalError::Io { source, .. } if source.kind() == std::io::ErrorKind::StorageFull => (
+            ErrorKind::Local,
+            ": free some space for the journals and run again",
+        ),
+        JournalError::Io { .. } => (ErrorKind::Local, ""),
     };
-    Error::new(kind, e.to_string()).with_source(e)
+    Error::new(kind, format!("{e}{hint}")).with_source(e)
 }

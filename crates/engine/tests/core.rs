@@ -1,15 +1,16 @@
 //! The transfer core's decisions, against the in-memory S3 (fast, no server): what the budgets
 //! let run at once, what a resume sends again, what a throttled server makes the manager do,
 //! how a bandwidth limit paces, which failure stops a tree, what a download to memory may
-//! hold. The real-server tests are the evidence that transfers work; these pin down the
+//! hold, what a journal that cannot be written leaves. The real-server tests are the evidence that transfers work; these pin down the
 //! scheduling.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ferry_engine::{
-    Copy, Download, Event, FileJournalStore, Manager, ManagerConfig, ObjectSource, PlanConfig,
-    Source, Target, TreeUpload, Upload, UploadSettings,
+    Copy, Destination, Download, ErrorKind, Event, FileJournalStore, Journal, JournalError,
+    JournalHandle, JournalStore, Manager, ManagerConfig, ObjectSource, PartRecord, PlanConfig,
+    Source, SourceIdentity, Target, TreeUpload, Upload, UploadRecord, UploadSettings,
 };
 use ferry_testkit::{FailingClient, Fault, MemoryClient};
 
@@ -318,6 +319,77 @@ async fn resumed(
         .wait()
         .await
         .unwrap()
+}
+
+/// Journals whose intent cannot be written, as on a full disk; the rest as the files'.
+#[derive(Debug)]
+struct FullDisk(FileJournalStore);
+
+/// A journal of [`FullDisk`].
+#[derive(Debug)]
+struct FullJournal(Box<dyn JournalHandle>);
+
+impl JournalStore for FullDisk {
+    fn id_for(&self, destination: &Destination, source: &std::path::Path) -> String {
+        self.0.id_for(destination, source)
+    }
+    fn open(&self, id: &str) -> Result<Box<dyn JournalHandle>, JournalError> {
+        Ok(Box::new(FullJournal(self.0.open(id)?)))
+    }
+    fn list(&self) -> Result<Vec<String>, JournalError> {
+        self.0.list()
+    }
+    fn peek(&self, id: &str) -> Result<Option<Journal>, JournalError> {
+        self.0.peek(id)
+    }
+}
+
+impl JournalHandle for FullJournal {
+    fn id(&self) -> &str {
+        self.0.id()
+    }
+    fn replay(&mut self) -> Result<Option<Journal>, JournalError> {
+        self.0.replay()
+    }
+    fn write_intent(&mut self, _: &Destination, _: &SourceIdentity) -> Result<u64, JournalError> {
+        Err(JournalError::Io {
+            path: self.0.id().into(),
+            source: std::io::ErrorKind::StorageFull.into(),
+        })
+    }
+    fn write_upload(&mut self, upload: &UploadRecord) -> Result<(), JournalError> {
+        self.0.write_upload(upload)
+    }
+    fn write_part(&mut self, part: &PartRecord) -> Result<(), JournalError> {
+        self.0.write_part(part)
+    }
+    fn remove(self: Box<Self>) -> Result<(), JournalError> {
+        self.0.remove()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_that_cannot_be_written_leaves_no_journal_and_creates_no_upload() {
+    let s3 = memory_s3(0);
+    let (dir, path, _) = file(30 * MIB, 5);
+    let state = dir.path().join("state");
+    let config = ManagerConfig {
+        journal: Some(Arc::new(FullDisk(FileJournalStore::new(&state)))),
+        ..resumable(dir.path())
+    };
+    let upload = Upload::new(Source::File(path), "b", "k").settings(parts_of_5mib());
+    let err = manager(Arc::new(s3.clone()), config)
+        .upload(upload)
+        .wait()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Local, "{err}");
+    assert!(err.to_string().contains("free some space"), "{err}");
+    assert!(err.resume_id().is_none(), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&state).unwrap().collect();
+    assert!(left.is_empty(), "{left:?}");
+    assert_eq!(s3.calls("CreateMultipartUpload"), 0);
+    assert_eq!(s3.uploads(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -99,10 +99,15 @@ pub(crate) async fn create_journaled<C: ObjectClient>(
     part_size: u64,
     parts: u32,
 ) -> Result<Arc<str>, Error> {
-    journal
+    if let Err(e) = journal
         .handle
         .write_intent(&journal.destination, &journal.source)
-        .map_err(journal_error)?;
+    {
+        // Nothing is created yet, and the old journal's upload was dealt with before (see
+        // `resume::start_or_resume`): a journal without its intent (a disk full) is of no use.
+        let _ = journal.handle.remove();
+        return Err(journal_error(e));
+    }
     job.set_journal(journal.handle);
     let upload_id = match create(job).await {
         Ok(id) => id,
