@@ -35,7 +35,9 @@ use crate::multipart::{Done, Part, PartSource, Start, start_or_resume};
 use crate::outcome::UploadOutcome;
 use crate::pipe::pipe;
 use crate::plan::{Plan, plan};
-use crate::upload::{FetchedPart, Source, Spill, Upload, file_part_memory, send_fetched_part};
+use crate::upload::{
+    FetchedPart, Source, Spill, Upload, file_part_memory, send_fetched_part, spill_error,
+};
 
 /// Copies `copy.from`, read through `source`, to `copy`'s destination through `ctx`.
 pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
@@ -188,10 +190,9 @@ impl<C: ObjectClient, D: ObjectClient> PartSource<C> for RemoteParts<D> {
                     Failure::S3(e) if e.service().is_some_and(|s| s.status == 412) => {
                         changed_during_copy(&url, get.if_match.as_deref().unwrap_or_default(), e)
                     }
-                    Failure::Local(e) => Error::local(
-                        format!("holding part {} of {url} in a temporary file", part.number),
-                        e,
-                    ),
+                    Failure::Local(e) => {
+                        spill_error(&format!("holding part {} of {url}", part.number), e)
+                    }
                     f => job.failed(format!("reading part {} from {url}", part.number), f),
                 })?;
             send_fetched_part(job, part.upload_id, part.number, data).await

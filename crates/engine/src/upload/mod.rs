@@ -31,7 +31,7 @@ use crate::outcome::UploadOutcome;
 use crate::plan::{Plan, plan};
 
 pub use body::CHUNK_SIZE;
-pub(crate) use spill::Spill;
+pub(crate) use spill::{Spill, spill_error};
 
 /// An upload: what, where, what the new object carries, and how.
 #[derive(Debug)]

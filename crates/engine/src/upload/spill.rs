@@ -46,6 +46,20 @@ impl Spill {
     }
 }
 
+/// A local error while `what`, in a spilled part's temporary file: names the folder it is in
+/// and, when that folder is full, what to do.
+pub(crate) fn spill_error(what: &str, e: std::io::Error) -> crate::error::Error {
+    let dir = std::env::temp_dir();
+    let hint = if e.kind() == std::io::ErrorKind::StorageFull {
+        "; free some space there (TMPDIR names another folder), or give the transfer more \
+         memory (a part that fits in it is held there)"
+    } else {
+        ""
+    };
+    let message = format!("{what} in a temporary file in {}: {e}{hint}", dir.display());
+    crate::error::Error::new(crate::error::ErrorKind::Local, message).with_source(e)
+}
+
 /// A temporary file for a spilled part: without a name (nothing is left behind, whatever
 /// happens to the process) and 0600 (`tempfile::tempfile` leaves O_TMPFILE files at 0666 less
 /// the umask, readable by everyone through `/proc` while the process runs).
@@ -66,5 +80,21 @@ fn spill_file() -> std::io::Result<File> {
             drop(path);
             Ok(file)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_temporary_folder_is_named_with_what_to_do() {
+        let dir = std::env::temp_dir().display().to_string();
+        let full = spill_error("holding part 2", std::io::ErrorKind::StorageFull.into());
+        let full = full.to_string();
+        assert!(full.starts_with(&format!("holding part 2 in a temporary file in {dir}: ")));
+        assert!(full.contains("free some space there"), "{full}");
+        let other = spill_error("holding part 2", std::io::ErrorKind::PermissionDenied.into());
+        assert!(!other.to_string().contains("free some space"), "{other}");
     }
 }

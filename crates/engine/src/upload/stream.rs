@@ -232,7 +232,7 @@ async fn read_memory(reader: &mut Incoming, start: Bytes, len: u64) -> Result<By
 /// `start`, then what follows it in the stream, up to `len` bytes in all, in an unlinked
 /// temporary file (0600); fewer means the stream ended.
 async fn read_spilled(reader: &mut Incoming, start: Bytes, len: u64) -> Result<PartData, Error> {
-    let spill_error = |e| Error::local("writing a temporary file", e);
+    let spill_error = |e| super::spill::spill_error("holding a part of the stream", e);
     let mut spill = Spill::new().map_err(spill_error)?;
     spill.write(&start).map_err(spill_error)?;
     drop(start);
