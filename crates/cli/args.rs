@@ -60,8 +60,9 @@ pub(crate) struct Global {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Cmd {
-    /// Copy a file to S3 (FILE s3://bucket/key) or an object to a file or stdout
-    /// (s3://bucket/key FILE|-).
+    /// Copy a file to S3 (FILE s3://bucket/key; several, FILE... s3://bucket/prefix) or an
+    /// object to a file or stdout (s3://bucket/key FILE|-); -r for folders and prefixes.
+    #[command(override_usage = "ferry cp [OPTIONS] <SRC>... <DST>")]
     Cp(Box<CpArgs>),
     /// Make a prefix match a folder, or a folder match a prefix (DIR s3://bucket/prefix or
     /// back): only what differs moves; --delete removes what the source does not hold.
@@ -102,9 +103,20 @@ pub(crate) enum Cmd {
 
 #[derive(Debug, Args)]
 pub(crate) struct CpArgs {
-    /// Source: a local file, - for stdin, or s3://bucket/key.
+    /// SRC... DST: the source, then the destination. Source: a local file, - for stdin, or
+    /// s3://bucket/key; several files of one folder (as a shell's glob gives them: *.iso),
+    /// with -r folders too, go up together under the prefix the destination names, each as
+    /// the prefix and its name. Destination: s3://bucket/key, a local file, or - for stdout.
+    #[arg(required = true, num_args = 1.., value_name = "PATH")]
+    pub(crate) paths: Vec<String>,
+    /// The sources: every path but the last (set once the arguments are parsed).
+    #[arg(skip)]
+    pub(crate) sources: Vec<String>,
+    /// The first source.
+    #[arg(skip)]
     pub(crate) src: String,
-    /// Destination: s3://bucket/key, or a local file, or - for stdout.
+    /// The destination: the last path.
+    #[arg(skip)]
     pub(crate) dst: String,
     /// Copy a whole folder to a prefix (every file under it, the key being the prefix and the
     /// file's path below the folder) or a whole prefix to a folder (every object under it).
@@ -211,6 +223,18 @@ pub(crate) struct CpArgs {
     pub(crate) filters: FilterFlags,
     #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
+}
+
+impl CpArgs {
+    /// Sets `sources`, `src` and `dst` from the paths given (one alone is the request's
+    /// refusal). One positional list rather than `SRC... DST`: clap cannot tell a destination
+    /// from one more source once an option comes between them.
+    pub(crate) fn split_paths(&mut self) {
+        let mut paths = std::mem::take(&mut self.paths);
+        self.dst = paths.pop().unwrap_or_default();
+        self.src = paths.first().cloned().unwrap_or_default();
+        self.sources = paths;
+    }
 }
 
 /// How a transfer shows itself: the same flags on `cp`, `resume` and `sync`.

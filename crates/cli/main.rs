@@ -56,7 +56,10 @@ fn main() -> ExitCode {
         .unwrap_or_else(|e| e.exit());
     match &mut cli.command {
         args::Cmd::Sync(s) => s.filters.ordered = args::ordered_filters(&matches),
-        args::Cmd::Cp(c) => c.filters.ordered = args::ordered_filters(&matches),
+        args::Cmd::Cp(c) => {
+            c.filters.ordered = args::ordered_filters(&matches);
+            c.split_paths();
+        }
         _ => {}
     }
     exit::init_tracing(cli.global.verbose);

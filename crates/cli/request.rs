@@ -3,6 +3,7 @@
 //! the output. Every check on user input happens here, before a client exists; what is wrong
 //! is exit 2 with the flag named.
 
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 use ferry_engine::{
@@ -88,15 +89,33 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let piped = args.src != "-" && !s3(&args.src) && Source::is_stream_path(Path::new(&args.src));
     let stream = args.src == "-" || piped;
     let to_stdout = names_stdout(&args.dst);
-    both_given(&args.src, &args.dst, "a path, - or s3://bucket/key")?;
+    if args.sources.is_empty() {
+        return Err(bad_input(format!(
+            "{:?} alone: give a source and a destination (ferry cp SRC DST)",
+            args.dst
+        )));
+    }
+    for src in &args.sources {
+        both_given(src, &args.dst, "a path, - or s3://bucket/key")?;
+    }
+    // Several sources: files (folders with -r) of one folder, sent up together as a tree.
+    let several = args.sources.len() > 1;
+    if several && (!s3(&args.dst) || args.sources.iter().any(|s| s == "-" || s3(s))) {
+        return Err(bad_input(
+            "several sources are files of one folder (a shell's glob) sent up together: \
+             ferry cp FILE... s3://bucket/prefix/; for objects, copy their prefix with -r and \
+             --include",
+        ));
+    }
+    let tree = args.recursive || several;
     let work = match (s3(&args.src), s3(&args.dst)) {
         _ if args.plan.is_some() => plan_work(args)?,
-        _ if args.shard.is_some() && !args.recursive => {
+        _ if args.shard.is_some() && !tree => {
             return Err(bad_input(
                 "--shard splits a tree (with -r) or a plan's parts (with --plan)",
             ));
         }
-        _ if args.dry_run && !args.recursive => {
+        _ if args.dry_run && !tree => {
             return Err(bad_input(
                 "--dry-run lists what a tree would copy (with -r); without it, the one object is the one named",
             ));
@@ -104,17 +123,17 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         _ if args.range.is_some() && !(s3(&args.src) && !s3(&args.dst) && to_stdout) => {
             return Err(bad_input(RANGE_TO_STDOUT));
         }
-        _ if args.no_follow_symlinks && !(args.recursive && !s3(&args.src) && s3(&args.dst)) => {
+        _ if args.no_follow_symlinks && !(tree && !s3(&args.src) && s3(&args.dst)) => {
             return Err(bad_input(
                 "--no-follow-symlinks is for a folder sent up (-r FOLDER s3://…): only it has links to follow",
             ));
         }
-        _ if !args.filters.ordered.is_empty() && !args.recursive => {
+        _ if !args.filters.ordered.is_empty() && !tree => {
             return Err(bad_input(
                 "--exclude and --include choose among a tree's paths: give -r to copy a folder or a prefix",
             ));
         }
-        (false, true) if args.recursive => upload_tree(args)?,
+        (false, true) if tree => upload_tree(args)?,
         (true, false) if args.recursive => download_tree(args)?,
         (true, true) if args.recursive => copy_tree(global, args)?,
         (false, true) => upload(args, piped)?,
@@ -528,7 +547,13 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         ));
     }
     copy_only(args)?;
-    let root = PathBuf::from(&args.src);
+    let (root, only) = match &args.sources[..] {
+        [one] => (PathBuf::from(one), None),
+        several => {
+            let (root, names) = one_folder(several, args.recursive)?;
+            (root, Some(names))
+        }
+    };
     let meta = std::fs::metadata(&root)
         .map_err(|e| bad_input(format!("cannot read source {}: {e}", root.display())))?;
     if !meta.is_dir() {
@@ -549,7 +574,61 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         shard: shard(&args.shard)?,
         dry_run: args.dry_run,
         follow_links: !args.no_follow_symlinks,
+        only,
     }))
+}
+
+/// The folder `sources` are in (each a file, or with `recursive` a folder, directly in it)
+/// and their names in it: `ferry cp *.iso s3://…`.
+fn one_folder(sources: &[String], recursive: bool) -> Result<(PathBuf, Vec<OsString>), CliError> {
+    let mut root: Option<PathBuf> = None;
+    let mut names = Vec::with_capacity(sources.len());
+    for src in sources {
+        let path = Path::new(src);
+        let meta = std::fs::metadata(path)
+            .map_err(|e| bad_input(format!("cannot read source {src}: {e}")))?;
+        if meta.is_dir() && !recursive {
+            return Err(bad_input(format!(
+                "source {src} is a folder; give -r to send folders whole, or name its files"
+            )));
+        }
+        if !meta.is_file() && !meta.is_dir() {
+            return Err(bad_input(format!(
+                "source {src} is not a file: a stream goes up alone (ferry cp {src} s3://bucket/key)"
+            )));
+        }
+        let (Some(name), parent) = (path.file_name(), path.parent()) else {
+            return Err(bad_input(format!(
+                "source {src} has no name of its own in a folder; give its folder's files"
+            )));
+        };
+        let parent = match parent {
+            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        match &root {
+            None => root = Some(parent),
+            Some(r) if same_folder(r, &parent) => {}
+            Some(_) => {
+                return Err(bad_input(format!(
+                    "sources {} and {src} are in different folders; several sources are files \
+                     of one folder (a shell's glob), else copy a folder with -r and --include",
+                    sources[0]
+                )));
+            }
+        }
+        names.push(name.to_os_string());
+    }
+    Ok((root.unwrap_or_else(|| PathBuf::from(".")), names))
+}
+
+/// Whether `a` and `b` name one folder (`dir` and `./dir/`, or through a link).
+fn same_folder(a: &Path, b: &Path) -> bool {
+    a.components().eq(b.components())
+        || matches!(
+            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
+            (Ok(x), Ok(y)) if x == y
+        )
 }
 
 /// `ferry cp -r s3://bucket/prefix FOLDER`.

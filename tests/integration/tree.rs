@@ -189,6 +189,73 @@ fn a_folder_goes_up_and_comes_back_identical_object_by_object() {
     );
 }
 
+/// `ferry cp *.iso s3://bucket/prefix`: several files of one folder (a shell's glob) go up
+/// together, each as the prefix and its name, and nothing else of the folder; with -r, a
+/// folder among them goes whole. Sources in two folders, a folder without -r, and several
+/// sources to a local destination are refused before anything is sent.
+#[test]
+fn several_files_of_one_folder_go_up_together_under_the_prefix() {
+    let (server, _client, bucket) = seaweed_bucket("tree-glob");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    make_tree(
+        &src,
+        &[
+            ("a.iso", 1000),
+            ("b.iso", 6 * MIB + 5),
+            ("c.txt", 10),
+            ("sub/s.iso", 5),
+            ("other/o.txt", 7),
+        ],
+    );
+    let here = local_tree(&src);
+    let path = |rel: &str| src.join(rel).to_str().unwrap().to_string();
+    let cp = |args: &[&str]| {
+        let o = ferry(server, home.path(), &[&["cp"][..], args].concat());
+        (o.status.success(), o)
+    };
+    let (ok, o) = cp(&[
+        &path("a.iso"),
+        &path("b.iso"),
+        &format!("s3://{bucket}/isos"),
+    ]);
+    assert!(ok, "{}", text(&o));
+    let mut want = BTreeMap::new();
+    for name in ["a.iso", "b.iso"] {
+        want.insert(format!("isos/{name}"), here[name].clone());
+    }
+    assert_eq!(boto3_tree(server, &bucket, "isos/"), want);
+    let mix = format!("s3://{bucket}/mix/");
+    let (ok, o) = cp(&["-r", &path("c.txt"), &path("sub"), &mix]);
+    assert!(ok, "{}", text(&o));
+    let mut want = BTreeMap::new();
+    for name in ["c.txt", "sub/s.iso"] {
+        want.insert(format!("mix/{name}"), here[name].clone());
+    }
+    assert_eq!(boto3_tree(server, &bucket, "mix/"), want);
+    for (args, says) in [
+        (vec![path("a.iso"), path("sub"), mix.clone()], "give -r"),
+        (
+            vec![path("a.iso"), path("sub/s.iso"), mix.clone()],
+            "different folders",
+        ),
+        (
+            vec![
+                format!("{mix}c.txt"),
+                format!("{mix}sub/s.iso"),
+                path("down"),
+            ],
+            "several sources are files of one folder",
+        ),
+    ] {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_, o) = cp(&args);
+        expect_exit(&o, 2, says);
+    }
+    assert_eq!(boto3_tree(server, &bucket, "mix/").len(), 2);
+    assert!(!src.join("down").exists());
+}
+
 #[test]
 fn listings_follow_continuation_tokens_and_retry_only_the_page_that_failed() {
     let (server, client, bucket) = seaweed_bucket("tree-pages");

@@ -1,7 +1,7 @@
 //! The transfer core's decisions, against the in-memory S3 (fast, no server): what the budgets
 //! let run at once, what a resume sends again, what a throttled server makes the manager do,
 //! how a bandwidth limit paces, which failure stops a tree, what a download to memory may
-//! hold, what a journal that cannot be written leaves. The real-server tests are the evidence that transfers work; these pin down the
+//! hold, what a journal that cannot be written leaves, which entries a tree of some sends. The real-server tests are the evidence that transfers work; these pin down the
 //! scheduling.
 
 use std::sync::Arc;
@@ -713,4 +713,41 @@ async fn a_trees_dry_run_reports_each_object_and_sends_nothing() {
     assert!(reported.contains(&"t/f07".to_string()), "{reported:?}");
     assert_eq!(s3.calls("PutObject") + s3.calls("CreateMultipartUpload"), 0);
     assert!(s3.object("b", "t/f07").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_of_some_entries_sends_those_alone_and_a_sync_refuses_it() {
+    let s3 = memory_s3(0);
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.iso", "b.iso", "c.txt", "sub/d.iso"] {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data(100, name.len() as u8)).unwrap();
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let names = |n: &[&str]| Some(n.iter().map(Into::into).collect());
+    let tree = TreeUpload {
+        only: names(&["a.iso", "sub"]),
+        ..TreeUpload::new(dir.path(), "b", "t")
+    };
+    let o = m.upload_tree(tree.clone()).wait().await.unwrap();
+    assert_eq!((o.objects, o.done), (2, 2));
+    assert!(s3.object("b", "t/a.iso").is_some() && s3.object("b", "t/sub/d.iso").is_some());
+    assert!(s3.object("b", "t/b.iso").is_none() && s3.object("b", "t/c.txt").is_none());
+    // A name that is not there is refused before anything is sent.
+    let missing = TreeUpload {
+        only: names(&["a.iso", "gone.iso"]),
+        ..tree.clone()
+    };
+    let e = m.upload_tree(missing).wait().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("gone.iso"), "{e}");
+    // A sync of some entries would delete what the prefix holds beyond them.
+    let sync = ferry_engine::SyncUp {
+        tree,
+        sync: Default::default(),
+    };
+    let e = m.sync_up(sync).wait().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(s3.calls("PutObject"), 2);
 }

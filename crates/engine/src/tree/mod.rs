@@ -63,6 +63,11 @@ pub struct TreeUpload {
     /// to `/` in a home folder does not send the whole disk. A sync takes such a path as not
     /// there: its object is deleted with `delete`, as for a file that is gone.
     pub follow_links: bool,
+    /// Only these entries of `root` (names, not paths: files, or folders taken whole), as a
+    /// shell's glob of one folder gives them (`*.iso`); each must be there. Their keys are
+    /// the prefix and their path below `root`, as in the whole tree; the rest of `root` is
+    /// not read. By default (`None`), every entry. A copy only: a sync refuses it.
+    pub only: Option<Vec<std::ffi::OsString>>,
 }
 
 impl TreeUpload {
@@ -79,6 +84,7 @@ impl TreeUpload {
             shard: None,
             dry_run: false,
             follow_links: true,
+            only: None,
         }
     }
 
@@ -181,7 +187,8 @@ pub(crate) async fn upload<C: ObjectClient>(
     let prefix = keys::as_folder(&tree.prefix);
     let filters = tree.filters.sharded(tree.shard);
     let walk = walk::Walk::new(&tree.root, &prefix, &filters, journal_folder(&ctx))?
-        .following_links(tree.follow_links);
+        .following_links(tree.follow_links)
+        .only(tree.only.as_deref())?;
     let found = selected(walk::walk_into(walk, READ_AHEAD), filters, prefix);
     if tree.dry_run {
         return sides::report_only(&ctx, found, &tree.sides()).await;

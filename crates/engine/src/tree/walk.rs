@@ -102,6 +102,27 @@ impl Walk {
         self
     }
 
+    /// The same walk, taking of the root's entries only those `names` names (files, or
+    /// folders walked whole), as a shell's glob of one folder gives them; each must be there.
+    pub(crate) fn only(mut self, names: Option<&[OsString]>) -> Result<Self, Error> {
+        let Some(names) = names else {
+            return Ok(self);
+        };
+        let root = self.stack.first_mut().expect("the root is read");
+        root.left.retain(|e| names.contains(&e.name));
+        if let Some(missing) = names
+            .iter()
+            .find(|n| !root.left.iter().any(|e| e.name == **n))
+        {
+            return Err(Error::invalid(format!(
+                "cannot read source {}: it is not in the folder {}",
+                Path::new(missing).display(),
+                self.root.display()
+            )));
+        }
+        Ok(self)
+    }
+
     /// Whether the folder `name`, of device and inode `id`, is the journals' folder.
     fn is_journals(&self, name: &std::ffi::OsStr, id: (u64, u64)) -> bool {
         self.journals.as_deref().is_some_and(|j| {

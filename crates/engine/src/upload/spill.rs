@@ -94,7 +94,10 @@ mod tests {
         let full = full.to_string();
         assert!(full.starts_with(&format!("holding part 2 in a temporary file in {dir}: ")));
         assert!(full.contains("free some space there"), "{full}");
-        let other = spill_error("holding part 2", std::io::ErrorKind::PermissionDenied.into());
+        let other = spill_error(
+            "holding part 2",
+            std::io::ErrorKind::PermissionDenied.into(),
+        );
         assert!(!other.to_string().contains("free some space"), "{other}");
     }
 }

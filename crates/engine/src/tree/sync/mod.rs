@@ -177,6 +177,12 @@ impl SyncOutcome {
 /// Runs a sync up in `ctx`.
 pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<SyncOutcome, Error> {
     crate::job::check(&s.tree.settings, &s.tree.options)?;
+    if s.tree.only.is_some() {
+        // What the prefix holds beyond those entries would look deleted from the folder.
+        return Err(Error::invalid(
+            "a sync makes a prefix match a whole folder, not some of its entries (`only`)",
+        ));
+    }
     let prefix = keys::as_folder(&s.tree.prefix);
     let filters = s.tree.filters.sharded(s.tree.shard);
     let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?
