@@ -109,6 +109,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     }
     let tree = args.recursive || several;
     let work = match (s3(&args.src), s3(&args.dst)) {
+        _ if several => upload_tree(args)?,
         _ if args.plan.is_some() => plan_work(args)?,
         _ if args.shard.is_some() && !tree => {
             return Err(bad_input(
@@ -207,8 +208,9 @@ fn single_only(args: &CpArgs) -> Result<(), CliError> {
             ("--expected-size", args.expected_size.is_some()),
             ("--version-id", args.version_id.is_some()),
             ("--range", args.range.is_some()),
+            ("--plan", args.plan.is_some()),
         ],
-        "for one object, not with --recursive",
+        "for one object, not with --recursive or several sources",
     )
 }
 

@@ -236,6 +236,18 @@ fn several_files_of_one_folder_go_up_together_under_the_prefix() {
     for (args, says) in [
         (vec![path("a.iso"), path("sub"), mix.clone()], "give -r"),
         (
+            vec![
+                path("a.iso"),
+                path("b.iso"),
+                mix.clone(),
+                "--plan".into(),
+                format!("{mix}p.ferry-plan"),
+                "--shard".into(),
+                "0/2".into(),
+            ],
+            "--plan is for one object",
+        ),
+        (
             vec![path("a.iso"), path("sub/s.iso"), mix.clone()],
             "different folders",
         ),
