@@ -3,6 +3,7 @@
 //! listed one page at a time ([`list`]). Neither holds more than one folder's entries or one
 //! page of keys, whatever the count of files or objects.
 
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
@@ -108,12 +109,12 @@ impl Walk {
         let Some(names) = names else {
             return Ok(self);
         };
+        // Sets, not lists: a glob of a big folder names tens of thousands of its entries.
+        let wanted: HashSet<&OsString> = names.iter().collect();
         let root = self.stack.first_mut().expect("the root is read");
-        root.left.retain(|e| names.contains(&e.name));
-        if let Some(missing) = names
-            .iter()
-            .find(|n| !root.left.iter().any(|e| e.name == **n))
-        {
+        root.left.retain(|e| wanted.contains(&e.name));
+        let found: HashSet<&OsString> = root.left.iter().map(|e| &e.name).collect();
+        if let Some(missing) = names.iter().find(|n| !found.contains(n)) {
             return Err(Error::invalid(format!(
                 "cannot read source {}: it is not in the folder {}",
                 Path::new(missing).display(),
