@@ -416,6 +416,27 @@ impl ObjectOptions {
                 self.tagging.len()
             )));
         }
+        // Source: the S3 API reference, `Tag`: a key of 1 to 128 Unicode characters, a value of
+        // 0 to 256; a key once per object.
+        for (i, (k, v)) in self.tagging.iter().enumerate() {
+            let chars = k.chars().count();
+            if !(1..=128).contains(&chars) {
+                return Err(OptionsError(format!(
+                    "tag key {k:?} has {chars} characters; S3 takes 1 to 128"
+                )));
+            }
+            let chars = v.chars().count();
+            if chars > 256 {
+                return Err(OptionsError(format!(
+                    "the value of tag {k:?} has {chars} characters; S3 takes 256 at most"
+                )));
+            }
+            if self.tagging[..i].iter().any(|(seen, _)| seen == k) {
+                return Err(OptionsError(format!(
+                    "tag {k:?} is given twice; a key holds one value"
+                )));
+            }
+        }
         if let (Some(a), Some(t)) = (self.checksum_algorithm, self.checksum_type)
             && !a.allows(t)
         {
@@ -725,5 +746,36 @@ mod tests {
             e.contains("content-type contains a control character"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn tags_are_checked_as_s3_checks_them() {
+        let tagged = |tags: &[(&str, String)]| ObjectOptions {
+            tagging: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            ..Default::default()
+        };
+        let error = |tags: &[(&str, String)]| tagged(tags).validate().unwrap_err().to_string();
+        // The limits, in characters (not bytes), pass; one more is refused.
+        let key = "é".repeat(128);
+        tagged(&[(&key, "ü".repeat(256)), ("empty", String::new())])
+            .validate()
+            .unwrap();
+        let e = error(&[(&"k".repeat(129), String::new())]);
+        assert!(e.contains("has 129 characters; S3 takes 1 to 128"), "{e}");
+        let e = error(&[("", "v".into())]);
+        assert!(e.contains("tag key \"\" has 0 characters"), "{e}");
+        let e = error(&[("k", "v".repeat(257))]);
+        assert!(
+            e.contains("the value of tag \"k\" has 257 characters"),
+            "{e}"
+        );
+        let e = error(&[("a", "1".into()), ("b", "2".into()), ("a", "3".into())]);
+        assert!(e.contains("tag \"a\" is given twice"), "{e}");
+        let keys: Vec<String> = (0..11).map(|i| format!("k{i}")).collect();
+        let eleven: Vec<_> = keys.iter().map(|k| (k.as_str(), String::new())).collect();
+        assert!(error(&eleven).contains("11 tags given; S3 allows 10"));
     }
 }
