@@ -342,6 +342,80 @@ fn every_algorithm_and_type_seaweedfs_accepts() {
     }
 }
 
+/// moto keeps a composite checksum without its `-N` (the part count) and a multipart
+/// object's full-object CRC wrong: the first is the same checksum and verifies; the second is
+/// refused, saying the object stays and why a store may answer so.
+#[test]
+fn a_store_that_drops_the_part_count_verifies_and_a_wrong_full_object_crc_is_explained() {
+    let server = ferry_testkit::moto();
+    let bucket = ferry_testkit::unique_bucket("moto-sums");
+    let home = tempfile::tempdir().unwrap();
+    ferry_testkit::boto3(
+        server,
+        "s3.create_bucket(Bucket=sys.argv[1])\nprint('{}')",
+        &[&bucket],
+    )
+    .unwrap();
+    let body = data(12 * MIB + 5, 41);
+    let path = home.path().join("f.bin");
+    std::fs::write(&path, &body).unwrap();
+    let file = path.to_str().unwrap();
+    let read_back = |key: &str| {
+        ferry_testkit::boto3(
+            server,
+            r#"
+import hashlib
+h = s3.head_object(Bucket=sys.argv[1], Key=sys.argv[2], ChecksumMode='ENABLED')
+data = s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read()
+print(json.dumps({'sha256': hashlib.sha256(data).hexdigest(), 'crc32': h.get('ChecksumCRC32')}))
+"#,
+            &[&bucket, key],
+        )
+        .unwrap()
+    };
+    let composite = format!("s3://{bucket}/composite");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            file,
+            &composite,
+            "--part-size",
+            "5MiB",
+            "--checksum",
+            "crc32",
+            "--checksum-type",
+            "composite",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = read_back("composite");
+    assert_eq!(seen["sha256"], sha256_hex(&body));
+    let stored = seen["crc32"].as_str().unwrap();
+    assert!(
+        !stored.contains('-'),
+        "moto now keeps the part count: {stored}"
+    );
+    assert!(
+        text(&o).contains(&format!("CRC32 COMPOSITE verified: {stored}-3")),
+        "{}",
+        text(&o)
+    );
+    let full = format!("s3://{bucket}/full");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", file, &full, "--part-size", "5MiB"],
+    );
+    expect_exit(
+        &o,
+        1,
+        "the object stays as the server stored it. Its 3 parts were each checked",
+    );
+    assert_eq!(read_back("full")["sha256"], sha256_hex(&body));
+}
+
 /// `--sign-payload`: every chunk and the trailer signed. SeaweedFS checks chunk signatures,
 /// s3s-fs checks them too.
 #[test]
