@@ -562,6 +562,50 @@ fn sse_c_versions_verify_and_no_clobber() {
     assert_eq!(o.stdout, b"version two", "{}", text(&o));
 }
 
+/// A deleted object of a versioned bucket: S3 (and moto; SeaweedFS does not) marks the 404 as
+/// a delete marker's, which the error names; the version before still reads by its id, and
+/// the marker's own id is named as holding no bytes.
+#[test]
+fn a_deleted_object_is_named_as_its_delete_marker() {
+    let server = ferry_testkit::moto();
+    let bucket = ferry_testkit::unique_bucket("moto-deleted");
+    let home = tempfile::tempdir().unwrap();
+    let ids = ferry_testkit::boto3(
+        server,
+        r#"
+b = sys.argv[1]
+s3.create_bucket(Bucket=b)
+s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={'Status': 'Enabled'})
+old = s3.put_object(Bucket=b, Key='k', Body=b'before')['VersionId']
+marker = s3.delete_object(Bucket=b, Key='k')['VersionId']
+print(json.dumps([old, marker]))
+"#,
+        &[&bucket],
+    )
+    .unwrap();
+    let (old, marker) = (ids[0].as_str().unwrap(), ids[1].as_str().unwrap());
+    let url = format!("s3://{bucket}/k");
+    let o = ferry(server, home.path(), &["cp", &url, "-"]);
+    expect_exit(
+        &o,
+        1,
+        "its latest version is a delete marker: the object was deleted",
+    );
+    let o = ferry(server, home.path(), &["cp", &url, "-", "--version-id", old]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(o.stdout, b"before");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &url, "-", "--version-id", marker],
+    );
+    expect_exit(
+        &o,
+        1,
+        "that version is a delete marker, which holds no bytes",
+    );
+}
+
 /// A multipart object with no additional checksum, its parts written by boto3 with the sizes
 /// given (in MiB), checksums off.
 fn boto3_multipart(

@@ -31,6 +31,9 @@ pub struct ServiceError {
     /// For a request refused as signed for another region than its bucket's: the bucket's
     /// region, as the answer gave it (`x-amz-bucket-region`, or `Region` in the body).
     pub region: Option<String>,
+    /// `x-amz-delete-marker: true`: the key's latest version (or the version asked for) is a
+    /// delete marker.
+    pub delete_marker: bool,
 }
 
 /// An error and its causes, by their `Display` only, each cause once (a cause whose text the
@@ -66,6 +69,7 @@ impl ServiceError {
             retry_after: None,
             denial: None,
             region: None,
+            delete_marker: false,
         }
     }
 
@@ -76,6 +80,14 @@ impl ServiceError {
     }
 
     fn hint(&self) -> Option<&'static str> {
+        if self.delete_marker {
+            return Some(if self.status == 404 {
+                "its latest version is a delete marker: the object was deleted (an older \
+                 version is still read by its version id)"
+            } else {
+                "that version is a delete marker, which holds no bytes"
+            });
+        }
         Some(match self.code.as_str() {
             "SignatureDoesNotMatch" => {
                 "check the secret access key that goes with this access key id"

@@ -559,6 +559,7 @@ pub(super) async fn service_error(
         request_id: header(&headers, "x-amz-request-id").or(body_request_id),
         retry_after: retry_after(&headers),
         region: header(&headers, "x-amz-bucket-region").or(body_region),
+        delete_marker: header(&headers, "x-amz-delete-marker").is_some_and(|v| v == "true"),
         ..ServiceError::new(op, status.as_u16(), code, message)
     }
     .into()
