@@ -1,5 +1,6 @@
 //! Paths that are not regular files, against SeaweedFS: a named pipe is read or written once,
-//! in order, and never replaced by a file; a link is followed and kept; `/dev/stdout` is
+//! in order, and never replaced by a file; a file of the kernel's (`/proc`, `/sys`) is read to
+//! its end, whatever size it says; a link is followed and kept; `/dev/stdout` is
 //! stdout; an interrupt ends ferry at once even while a pipe's other end is silent; a report
 //! whose reader goes away does not stop the transfer.
 
@@ -105,6 +106,60 @@ fn named_pipes_are_streamed_both_ways_and_never_replaced() {
 }
 
 /// Sends SIGTERM to `child` and returns how long it took to exit, and its code.
+/// `/proc/version` says it holds 0 bytes, `/sys/kernel/mm/transparent_hugepage/enabled` 4096:
+/// each goes up as what a read gives (it went up empty, and the second failed as a file that
+/// ended early), alone and in a tree, whose summary counts the bytes sent.
+#[test]
+fn files_of_the_kernel_go_up_as_they_read_not_as_their_size_says() {
+    let (server, _client, bucket) = seaweed_bucket("procfs");
+    let home = tempfile::tempdir().unwrap();
+    let mut files = vec!["/proc/version", "/proc/sys/kernel/ostype"];
+    let sysfs = "/sys/kernel/mm/transparent_hugepage/enabled";
+    if Path::new(sysfs).exists() {
+        files.push(sysfs);
+    }
+    for (i, path) in files.iter().enumerate() {
+        let body = std::fs::read(path).unwrap();
+        assert!(!body.is_empty(), "{path} reads empty here");
+        let key = format!("one/{i}");
+        let o = ferry(
+            server,
+            home.path(),
+            &["cp", path, &format!("s3://{bucket}/{key}")],
+        );
+        assert!(o.status.success(), "{path}: {}", text(&o));
+        let seen = boto3_object(server, &bucket, &key);
+        assert_eq!(seen["sha256"], sha256_hex(&body), "{path}");
+    }
+    // A tree: two files of /proc/sys/kernel, by the filters (the others change as they read).
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            "/proc/sys/kernel",
+            &format!("s3://{bucket}/tree"),
+            "--exclude",
+            "*",
+            "--include",
+            "ostype",
+            "--include",
+            "osrelease",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let mut total = 0;
+    for name in ["ostype", "osrelease"] {
+        let body = std::fs::read(format!("/proc/sys/kernel/{name}")).unwrap();
+        total += body.len();
+        let seen = boto3_object(server, &bucket, &format!("tree/{name}"));
+        assert_eq!(seen["sha256"], sha256_hex(&body), "{name}");
+    }
+    let summary = format!("upload: 2 objects, {total} bytes");
+    assert!(crate::stdout(&o).contains(&summary), "{}", text(&o));
+}
+
 fn terminate(child: &mut std::process::Child) -> (Duration, Option<i32>) {
     signal(child, "-TERM")
 }

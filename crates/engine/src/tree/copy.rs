@@ -122,6 +122,9 @@ impl Ended for Copied {
     fn reused(&self) -> u64 {
         self.outcome.reused
     }
+    fn size(&self) -> u64 {
+        self.outcome.size
+    }
 }
 
 /// Copies a prefix in `ctx`, reading through `source` when it is another server.

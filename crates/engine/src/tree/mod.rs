@@ -345,6 +345,8 @@ pub(crate) trait Ended: Send + 'static {
     fn event(&self, item: &Item) -> Event;
     /// Its bytes an earlier run had moved.
     fn reused(&self) -> u64;
+    /// Its size as it was moved (a file of the kernel's, walked as 0 bytes, holds more).
+    fn size(&self) -> u64;
 }
 
 impl Ended for UploadOutcome {
@@ -357,6 +359,9 @@ impl Ended for UploadOutcome {
     fn reused(&self) -> u64 {
         self.reused
     }
+    fn size(&self) -> u64 {
+        self.size
+    }
 }
 
 impl Ended for DownloadOutcome {
@@ -365,6 +370,9 @@ impl Ended for DownloadOutcome {
     }
     fn reused(&self) -> u64 {
         self.reused
+    }
+    fn size(&self) -> u64 {
+        self.size
     }
 }
 
@@ -448,7 +456,7 @@ impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> 
         match result {
             Ok(o) => {
                 self.outcome.done += 1;
-                self.outcome.bytes += item.size;
+                self.outcome.bytes += o.size();
                 self.outcome.reused += o.reused();
                 self.ctx.emit(o.event(&item));
             }

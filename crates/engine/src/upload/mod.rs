@@ -77,9 +77,9 @@ impl Upload {
 pub enum Source {
     /// A local file, read with positional reads (never whole in memory); journaled and
     /// resumable when the manager keeps journals. A path that is neither a file nor a folder
-    /// (a named pipe, `/dev/fd/N` of a shell's `<(command)`, a device) is read once, as a
-    /// [`Source::Reader`] of unknown size is: it has no size to plan by and cannot be read
-    /// again.
+    /// (a named pipe, `/dev/fd/N` of a shell's `<(command)`, a device), or a file of the
+    /// kernel's (`/proc`, `/sys`: its size says 0 or 4096, whatever it holds), is read once,
+    /// as a [`Source::Reader`] of unknown size is: it has no size to plan by.
     File(PathBuf),
     /// `len` bytes of a local file from `offset`, as one object (journaled as a file is).
     FileRange {
@@ -106,10 +106,33 @@ pub enum Source {
 
 impl Source {
     /// Whether [`Source::File`] reads `path` as a stream: it is there and is neither a
-    /// regular file nor a folder (a pipe, a device, a socket).
+    /// regular file nor a folder (a pipe, a device, a socket), or it is a file of the
+    /// kernel's, whose size is not what it holds (see [`Source::File`]).
     pub fn is_stream_path(path: &Path) -> bool {
-        std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_file() => on_pseudo_filesystem(path),
+            Ok(m) => !m.is_dir(),
+            Err(_) => false,
+        }
     }
+}
+
+/// Whether `path` is on one of the kernel's filesystems whose files are made as they are read
+/// (procfs, sysfs, cgroup, debugfs, tracefs, securityfs, configfs): `/proc/cpuinfo` says it
+/// has 0 bytes, `/sys/…/enabled` 4096, whatever they hold.
+fn on_pseudo_filesystem(path: &Path) -> bool {
+    // Source: statfs(2), the filesystems' magic numbers (linux/magic.h).
+    const MAGIC: [u64; 8] = [
+        0x9fa0,      // PROC_SUPER_MAGIC
+        0x6265_6572, // SYSFS_MAGIC
+        0x0027_e0eb, // CGROUP_SUPER_MAGIC
+        0x6367_7270, // CGROUP2_SUPER_MAGIC
+        0x6462_6720, // DEBUGFS_MAGIC
+        0x7472_6163, // TRACEFS_MAGIC
+        0x7363_6673, // SECURITYFS_MAGIC
+        0x6265_6570, // CONFIGFS_MAGIC
+    ];
+    rustix::fs::statfs(path).is_ok_and(|s| MAGIC.contains(&(s.f_type as u64)))
 }
 
 impl std::fmt::Debug for Source {
