@@ -93,7 +93,21 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
             Duration::from_secs(args.expires_in),
         )
         .await?;
-    outln!("{signed}");
+    outln!("{}", signed.url);
+    if signed.credentials_expire_first {
+        let left = signed
+            .valid_until
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        tracing::warn!(
+            "the URL works until {} (in {} min), when the temporary credentials that signed it \
+             expire, not for the {} seconds asked; sign with long-term keys (or a longer \
+             session) for a URL that lasts",
+            crate::report::rfc3339(signed.valid_until),
+            left.as_secs() / 60,
+            args.expires_in
+        );
+    }
     Ok(())
 }
 

@@ -639,6 +639,41 @@ fn credential_process_vends_the_keys_and_its_failure_is_named_without_its_comman
     assert!(!text(&o).contains("hunter2"), "{}", text(&o));
 }
 
+/// A URL presigned with temporary keys stops working when they expire: asked to last longer,
+/// `presign` still prints it, and warns until when it works; asked to last less, it says
+/// nothing. The URL reads the object.
+#[test]
+fn a_url_presigned_with_keys_that_expire_sooner_says_until_when_it_works() {
+    let (s, vars) = process_setup(1800, false);
+    s.assert_uploaded(&s.upload(&refs(&vars)));
+    let o = s.ferry(
+        &refs(&vars),
+        &["presign", "s3://creds/k", "--expires-in", "7200"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let warned = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(
+        warned.contains("ferry: warning: the URL works until ")
+            && warned.contains("when the temporary credentials that signed it expire, not for the 7200 seconds asked"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        warned.contains("(in 29 min)") || warned.contains("(in 30 min)"),
+        "{warned}"
+    );
+    let url = String::from_utf8(o.stdout).unwrap();
+    let (code, body) = crate::curl(&[url.trim()]);
+    assert_eq!(code, "200");
+    assert_eq!(body, s.body);
+    let o = s.ferry(
+        &refs(&vars),
+        &["presign", "s3://creds/k", "--expires-in", "600"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(o.stderr.is_empty(), "{}", text(&o));
+}
+
 #[test]
 fn ferry_config_shows_each_source_and_no_secret() {
     let config = StubConfig::default();

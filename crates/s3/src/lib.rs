@@ -24,7 +24,9 @@ mod tls;
 mod xml;
 
 pub use acl::AclError;
-pub use client::{ObjectClient, S3Client, list_all_objects, list_all_parts, list_all_uploads};
+pub use client::{
+    ObjectClient, Presigned, S3Client, list_all_objects, list_all_parts, list_all_uploads,
+};
 pub use config::{ClientConfig, ConfigError, DEFAULT_REGION, Origins, Overrides};
 pub use credentials::{
     ChainProvider, ChainSettings, CredentialProvider, Credentials, CredentialsError,

@@ -17,7 +17,7 @@ mod transport;
 
 #[cfg(test)]
 pub(crate) use ops::acl_to_xml as acl_xml;
-pub use transport::S3Client;
+pub use transport::{Presigned, S3Client};
 
 /// The S3 operations ferry needs, one method each. The engine is generic over this trait, so
 /// it runs against [`S3Client`], a mock, or a failure-injecting wrapper.

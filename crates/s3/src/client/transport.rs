@@ -628,14 +628,16 @@ impl S3Client {
     /// A presigned URL for `method` (GET or PUT) on an object, valid for `expires_in` (1 s to
     /// 7 days, S3's limits). Anyone holding the URL can use it until then. Signed for the
     /// bucket's region as this client knows it: the configured one, unless a request to the
-    /// bucket was refused for another (a HEAD of the object first learns it).
+    /// bucket was refused for another (a HEAD of the object first learns it). Signed with
+    /// temporary credentials, the URL stops working when they expire, if that is sooner
+    /// (S3 user guide, "Sharing objects with presigned URLs"): [`Presigned`] says until when.
     pub async fn presign(
         &self,
         method: Method,
         bucket: &str,
         key: &str,
         expires_in: Duration,
-    ) -> Result<url::Url> {
+    ) -> Result<Presigned> {
         const OP: &str = "presign";
         let secs = expires_in.as_secs();
         // Source: Amazon S3 API reference, "Authenticating Requests: Using Query Parameters".
@@ -656,11 +658,31 @@ impl S3Client {
             headers: &headers,
             payload_hash: UNSIGNED_PAYLOAD,
         };
-        let params = s3_signing(&creds, &region, self.inner.clock.now());
+        let now = self.inner.clock.now();
+        let params = s3_signing(&creds, &region, now);
         let sig = signing::sign_query(&signable, &params, secs);
         let signed = Regions::endpoint(cfg, &region)
             .target(cfg.addressing_style, Some(bucket), Some(key), &sig.params)
             .map_err(|e| rename(S3Error::from(e), OP))?;
-        Ok(signed.url)
+        let asked = std::time::SystemTime::from(now) + expires_in;
+        let until = creds.expires_at.map_or(asked, |e| e.min(asked));
+        Ok(Presigned {
+            url: signed.url,
+            valid_until: until,
+            credentials_expire_first: until < asked,
+        })
     }
+}
+
+/// A presigned URL, and until when it works.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Presigned {
+    /// The URL.
+    pub url: url::Url,
+    /// When it stops working: the expiry asked for, or sooner, when the temporary credentials
+    /// that signed it expire.
+    pub valid_until: std::time::SystemTime,
+    /// Whether the credentials expire before the expiry asked for.
+    pub credentials_expire_first: bool,
 }
