@@ -55,6 +55,8 @@ struct ProfileFile {
 impl ProfileFile {
     /// Parses `text`; `is_config` selects the config file's `[profile x]` naming.
     fn parse(text: &str, is_config: bool) -> Result<Self, String> {
+        // A file saved by Notepad begins with a byte order mark.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let mut file = ProfileFile::default();
         let mut section: Option<String> = None;
         let mut parent: Option<String> = None;
@@ -287,6 +289,15 @@ aws_session_token = DEVTOKEN
         }
         assert!(p.has_profile("dev"));
         assert!(!p.has_profile("plugins"));
+    }
+
+    #[test]
+    fn files_saved_on_windows_read_the_same() {
+        // Notepad's byte order mark, and CRLF line ends.
+        let text = "\u{feff}[default]\r\naws_access_key_id = AK\r\nregion = eu-west-1\r\n";
+        let p = ProfileSet::from_text(text, "").unwrap();
+        assert_eq!(p.get("default", "aws_access_key_id").as_deref(), Some("AK"));
+        assert_eq!(p.get("default", "region").as_deref(), Some("eu-west-1"));
     }
 
     #[test]
