@@ -639,6 +639,25 @@ fn credential_process_vends_the_keys_and_its_failure_is_named_without_its_comman
     assert!(!text(&o).contains("hunter2"), "{}", text(&o));
 }
 
+/// A credentials file saved by Notepad: a byte order mark first, CRLF line ends. Its keys
+/// sign (the profile was "not in" the file; then aws-config refused to parse it).
+#[test]
+fn a_credentials_file_saved_on_windows_signs_with_its_keys() {
+    let keys = Vended::named("WINDOWS");
+    let s = Setup::for_keys(&keys);
+    let creds = s.write(
+        ".aws/credentials",
+        &format!(
+            "\u{feff}[default]\r\naws_access_key_id = {}\r\naws_secret_access_key = {}\r\n",
+            keys.access_key, keys.secret_key
+        ),
+    );
+    s.assert_uploaded(&s.upload(&[
+        ("AWS_SHARED_CREDENTIALS_FILE", &creds),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+    ]));
+}
+
 /// A URL presigned with temporary keys stops working when they expire: asked to last longer,
 /// `presign` still prints it, and warns until when it works; asked to last less, it says
 /// nothing. The URL reads the object.

@@ -203,7 +203,14 @@ fn profile_provider(
         (EnvConfigFileKind::Config, &config_path),
     ] {
         if let Some(p) = path.as_ref().filter(|p| p.exists()) {
-            paths = paths.with_file(kind, p);
+            // A file saved by Notepad begins with a byte order mark, which aws-config's parser
+            // refuses: it is given the text without it.
+            paths = match std::fs::read_to_string(p) {
+                Ok(text) if text.starts_with('\u{feff}') => {
+                    paths.with_contents(kind, text.trim_start_matches('\u{feff}'))
+                }
+                _ => paths.with_file(kind, p),
+            };
         }
     }
     let name = describe_profile(&files, profile).unwrap_or(plain);
