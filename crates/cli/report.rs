@@ -13,6 +13,12 @@ pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// A path as a JSON string: a name that is not UTF-8 (which a file's may be) is shown as the
+/// human lines show it, with U+FFFD for what is not (serde refuses such a path).
+fn file(path: &std::path::Path) -> String {
+    path.to_string_lossy().into_owned()
+}
+
 /// A JSON event line: `{"v":1,"event":NAME,…fields}`.
 pub(crate) fn json_line(event: &str, fields: serde_json::Value) -> serde_json::Value {
     let mut obj = serde_json::Map::new();
@@ -182,7 +188,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             "downloaded",
             json!({
                 "bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
-                "version_id": o.version_id, "path": o.path, "ranges": o.ranges,
+                "version_id": o.version_id, "path": o.path.as_deref().map(file), "ranges": o.ranges,
                 "fetched": o.fetched, "reused": o.reused, "refetched": o.refetched,
                 "check": o.check.kind(), "checked": o.check.to_string(),
             }),
@@ -190,14 +196,14 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
         Event::ObjectUploaded { path, outcome } => json_line(
             "object",
             json!({
-                "file": path, "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
+                "file": path.as_deref().map(file), "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
                 "size": outcome.size, "ok": true,
             }),
         ),
         Event::ObjectDownloaded(o) => json_line(
             "object",
             json!({
-                "file": o.path, "object": format!("s3://{}/{}", o.bucket, o.key),
+                "file": o.path.as_deref().map(file), "object": format!("s3://{}/{}", o.bucket, o.key),
                 "size": o.size, "ok": true,
             }),
         ),
@@ -209,11 +215,12 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             kept,
         } => json_line(
             "object",
-            json!({"file": path, "key": key, "size": size, "ok": false, "error": error, "kept": kept}),
+            json!({"file": file(path), "key": key, "size": size, "ok": false, "error": error, "kept": kept}),
         ),
-        Event::Existed { path, key, why } => {
-            json_line("existed", json!({"file": path, "key": key, "why": why}))
-        }
+        Event::Existed { path, key, why } => json_line(
+            "existed",
+            json!({"file": file(path), "key": key, "why": why}),
+        ),
         Event::PassedOver { what, why } => {
             json_line("passed_over", json!({"what": what, "why": why}))
         }

@@ -86,7 +86,9 @@ fn keys_that_cannot_be_files_fail_alone_and_nothing_escapes_the_folder() {
     assert_eq!(std::fs::read(back.join("ok")).unwrap(), vec![1]);
 }
 
-/// A file whose name cannot be a key (not UTF-8) fails alone; the others go up.
+/// A file whose name cannot be a key (not UTF-8) fails alone, named with the key it would
+/// have; the others go up. With `--json` its event is a line like any other (the report
+/// panicked on such a path, and the lines after it were lost).
 #[test]
 fn a_file_name_that_cannot_be_a_key_fails_alone() {
     let (server, _client, bucket) = seaweed_bucket("tree-latin1");
@@ -111,8 +113,44 @@ fn a_file_name_that_cannot_be_a_key_fails_alone() {
     );
     expect_exit(&o, 1, "the name is not UTF-8");
     expect_exit(&o, 1, "1 of 2 objects done");
+    expect_exit(&o, 1, &format!("s3://{bucket}/k/caf\u{fffd} ("));
     let there = boto3_tree(server, &bucket, "k/");
     assert_eq!(there.keys().collect::<Vec<_>>(), ["k/a-good-one"]);
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            "--json",
+            latin1.to_str().unwrap(),
+            &format!("s3://{bucket}/j"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(!text(&o).contains("panicked"), "{}", text(&o));
+    let events: Vec<serde_json::Value> = crate::stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let failed: Vec<_> = events
+        .iter()
+        .filter(|e| e["event"] == "object" && e["ok"] == false)
+        .collect();
+    assert_eq!(failed.len(), 1, "{events:?}");
+    assert!(
+        failed[0]["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("latin1/caf\u{fffd}"),
+        "{events:?}"
+    );
+    assert_eq!(failed[0]["key"], "j/caf\u{fffd}");
+    let summary = events.iter().find(|e| e["event"] == "summary").unwrap();
+    assert_eq!(
+        (&summary["done"], &summary["failed"]),
+        (&1.into(), &1.into())
+    );
 }
 
 /// A file the walk may not read (its folder can be listed but not entered by this user) fails

@@ -260,7 +260,9 @@ impl Iterator for Walk {
                     mtime: meta.modified().ok(),
                 }),
                 Err(why) => Found::Bad(ObjectFailure {
-                    key: String::new(),
+                    // The key it would have, as near as it can be said (a name that is not
+                    // UTF-8 shows U+FFFD where it is not).
+                    key: format!("{}{}", self.prefix, rel.to_string_lossy()),
                     error: Error::invalid(why),
                     path,
                 }),
