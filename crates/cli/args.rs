@@ -108,16 +108,23 @@ pub(crate) struct CpArgs {
     /// with -r folders too, go up together under the prefix the destination names, each as
     /// the prefix and its name. Destination: s3://bucket/key, a local file, or - for stdout.
     #[arg(required = true, num_args = 1.., value_name = "PATH")]
-    pub(crate) paths: Vec<String>,
-    /// The sources: every path but the last (set once the arguments are parsed).
+    pub(crate) paths: Vec<std::ffi::OsString>,
+    /// The sources: every path but the last, as text (set once the arguments are parsed; a
+    /// name that is not UTF-8 shows U+FFFD where it is not).
     #[arg(skip)]
     pub(crate) sources: Vec<String>,
-    /// The first source.
+    /// The first source, as text.
     #[arg(skip)]
     pub(crate) src: String,
-    /// The destination: the last path.
+    /// The destination, the last path, as text.
     #[arg(skip)]
     pub(crate) dst: String,
+    /// The sources as given: a local file's name need not be UTF-8.
+    #[arg(skip)]
+    pub(crate) source_paths: Vec<std::path::PathBuf>,
+    /// The destination as given.
+    #[arg(skip)]
+    pub(crate) dst_path: std::path::PathBuf,
     /// Copy a whole folder to a prefix (every file under it, the key being the prefix and the
     /// file's path below the folder) or a whole prefix to a folder (every object under it).
     /// Objects run side by side within --concurrency requests in flight.
@@ -230,10 +237,23 @@ impl CpArgs {
     /// refusal). One positional list rather than `SRC... DST`: clap cannot tell a destination
     /// from one more source once an option comes between them.
     pub(crate) fn split_paths(&mut self) {
-        let mut paths = std::mem::take(&mut self.paths);
-        self.dst = paths.pop().unwrap_or_default();
-        self.src = paths.first().cloned().unwrap_or_default();
-        self.sources = paths;
+        let mut paths: Vec<std::path::PathBuf> = std::mem::take(&mut self.paths)
+            .into_iter()
+            .map(Into::into)
+            .collect();
+        let text = |p: &std::path::Path| p.to_string_lossy().into_owned();
+        self.dst_path = paths.pop().unwrap_or_default();
+        self.dst = text(&self.dst_path);
+        self.sources = paths.iter().map(|p| text(p)).collect();
+        self.src = self.sources.first().cloned().unwrap_or_default();
+        self.source_paths = paths;
+    }
+
+    /// The first source as given.
+    pub(crate) fn src_path(&self) -> &std::path::Path {
+        self.source_paths
+            .first()
+            .map_or(std::path::Path::new(""), |p| p.as_path())
     }
 }
 

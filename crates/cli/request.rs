@@ -86,7 +86,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let s3 = |s: &str| s.starts_with("s3://");
     // A path that can only be read once (a named pipe, a shell's `<(command)`): a stream, as
     // stdin is.
-    let piped = args.src != "-" && !s3(&args.src) && Source::is_stream_path(Path::new(&args.src));
+    let piped = args.src != "-" && !s3(&args.src) && Source::is_stream_path(args.src_path());
     let stream = args.src == "-" || piped;
     let to_stdout = names_stdout(&args.dst);
     if args.sources.is_empty() {
@@ -97,6 +97,19 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     }
     for src in &args.sources {
         both_given(src, &args.dst, "a path, - or s3://bucket/key")?;
+    }
+    // A local file's name need not be UTF-8; a bucket's or a key's must.
+    for (given, text) in args
+        .source_paths
+        .iter()
+        .chain([&args.dst_path])
+        .zip(args.sources.iter().chain([&args.dst]))
+    {
+        if given.to_str().is_none() && s3(text) {
+            return Err(bad_input(format!(
+                "{text} is not UTF-8 (shown with U+FFFD where it is not), and a key must be"
+            )));
+        }
     }
     // Several sources: files (folders with -r) of one folder, sent up together as a tree.
     let several = args.sources.len() > 1;
@@ -218,7 +231,7 @@ fn single_only(args: &CpArgs) -> Result<(), CliError> {
 /// as a stream).
 fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
     let from_stdin = args.src == "-";
-    let src_path = (!from_stdin).then(|| Path::new(&args.src).to_path_buf());
+    let src_path = (!from_stdin).then(|| args.src_path().to_path_buf());
     let mut dst = parse_s3_url(&args.dst)?;
     if dst.key.is_empty() || dst.key.ends_with('/') {
         let Some(name) = src_path
@@ -231,7 +244,14 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
                 if piped { "a pipe" } else { "stdin" }
             )));
         };
-        dst.key.push_str(&name.to_string_lossy());
+        let Some(name) = name.to_str() else {
+            return Err(bad_input(format!(
+                "{}: the name is not UTF-8, and a key must be; give the key \
+                 (s3://{}/{}NAME)",
+                args.src, dst.bucket, dst.key
+            )));
+        };
+        dst.key.push_str(name);
     }
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
     refuse_flags(
@@ -353,7 +373,7 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
         }
         Target::Writer(Box::new(tokio::io::stdout()))
     } else {
-        let mut p = PathBuf::from(&args.dst);
+        let mut p = args.dst_path.clone();
         if p.is_dir() || args.dst.ends_with('/') {
             let name = src.key.rsplit('/').next().unwrap_or(&src.key);
             p.push(name);
@@ -549,8 +569,8 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         ));
     }
     copy_only(args)?;
-    let (root, only) = match &args.sources[..] {
-        [one] => (PathBuf::from(one), None),
+    let (root, only) = match &args.source_paths[..] {
+        [one] => (one.clone(), None),
         several => {
             let (root, names) = one_folder(several, args.recursive)?;
             (root, Some(names))
@@ -582,11 +602,11 @@ fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
 
 /// The folder `sources` are in (each a file, or with `recursive` a folder, directly in it)
 /// and their names in it: `ferry cp *.iso s3://…`.
-fn one_folder(sources: &[String], recursive: bool) -> Result<(PathBuf, Vec<OsString>), CliError> {
+fn one_folder(sources: &[PathBuf], recursive: bool) -> Result<(PathBuf, Vec<OsString>), CliError> {
     let mut root: Option<PathBuf> = None;
     let mut names = Vec::with_capacity(sources.len());
-    for src in sources {
-        let path = Path::new(src);
+    for path in sources {
+        let src = path.display();
         let meta = std::fs::metadata(path)
             .map_err(|e| bad_input(format!("cannot read source {src}: {e}")))?;
         if meta.is_dir() && !recursive {
@@ -615,7 +635,7 @@ fn one_folder(sources: &[String], recursive: bool) -> Result<(PathBuf, Vec<OsStr
                 return Err(bad_input(format!(
                     "sources {} and {src} are in different folders; several sources are files \
                      of one folder (a shell's glob), else copy a folder with -r and --include",
-                    sources[0]
+                    sources[0].display()
                 )));
             }
         }
@@ -645,7 +665,7 @@ fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
     let src = parse_s3_url(&args.src)?;
     let settings = download_settings(args)?;
     // A file where the folder should be is the engine's refusal (exit 2), before any request.
-    let root = PathBuf::from(&args.dst);
+    let root = args.dst_path.clone();
     Ok(Work::DownloadTree(TreeDownload {
         bucket: src.bucket,
         prefix: src.key,
@@ -697,7 +717,7 @@ fn plan_work(args: &CpArgs) -> Result<Work, CliError> {
         plan_bucket: plan.bucket,
         plan_key: plan.key,
         shard,
-        source: Some(PathBuf::from(&args.src)),
+        source: Some(args.src_path().to_path_buf()),
         destination: Some((dst.bucket, dst.key)),
         request: args.bucket.request(&None)?,
     }))

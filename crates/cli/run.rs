@@ -335,7 +335,7 @@ fn settle(
             format!("the {word} is kept (journal {id})")
         }
         // `ferry resume` names it already.
-        _ if stream || std::env::args().nth(1).as_deref() == Some("resume") => {
+        _ if stream || std::env::args_os().nth(1).is_some_and(|a| a == "resume") => {
             format!(
                 "the {word} is kept (journal {id}); to resume it, run:\n  {}",
                 resume_command()
@@ -493,16 +493,30 @@ const SECRET_FLAGS: [&str; 2] = ["--sse-c-key", "--source-sse-c-key"];
 /// This very command, to run again: an SSE-C key given inline shows as `@FILE` (never its
 /// value), and `--restart` is dropped.
 fn resume_command() -> String {
+    command_line(std::env::args_os())
+}
+
+/// `args` (the program first) as a command line to paste, as [`resume_command`] says; an
+/// argument that is not UTF-8 (a file's name may not be) is quoted as bash's `$'…'`.
+fn command_line(mut args: impl Iterator<Item = std::ffi::OsString>) -> String {
+    use std::os::unix::ffi::OsStrExt as _;
     let mut out = Vec::new();
-    let mut args = std::env::args();
     let program = args.next().unwrap_or_else(|| "ferry".into());
-    out.push(shell_quote(&program));
+    out.push(shell_quote(&program.to_string_lossy()));
     let mut hide_next = false;
-    for a in args {
+    for raw in args {
+        let Some(a) = raw.to_str() else {
+            out.push(if std::mem::take(&mut hide_next) {
+                "@FILE".into()
+            } else {
+                bytes_quoted(raw.as_bytes())
+            });
+            continue;
+        };
         if hide_next {
             hide_next = false;
             out.push(if a.starts_with('@') {
-                shell_quote(&a)
+                shell_quote(a)
             } else {
                 "@FILE".into()
             });
@@ -511,21 +525,39 @@ fn resume_command() -> String {
         if a == "--restart" {
             continue;
         }
-        if SECRET_FLAGS.contains(&a.as_str()) {
+        if SECRET_FLAGS.contains(&a) {
             hide_next = true;
         } else if let Some((flag, v)) = a.split_once('=')
             && SECRET_FLAGS.contains(&flag)
         {
             out.push(if v.starts_with('@') {
-                shell_quote(&a)
+                shell_quote(a)
             } else {
                 format!("{flag}=@FILE")
             });
             continue;
         }
-        out.push(shell_quote(&a));
+        out.push(shell_quote(a));
     }
     out.join(" ")
+}
+
+/// Bytes that are not UTF-8 as a shell word: bash's `$'…'`, each byte that is not printable
+/// ASCII as `\xNN`.
+fn bytes_quoted(bytes: &[u8]) -> String {
+    let mut out = String::from("$'");
+    for &b in bytes {
+        match b {
+            b'\'' | b'\\' => {
+                out.push('\\');
+                out.push(b as char);
+            }
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out.push('\'');
+    out
 }
 
 fn shell_quote(s: &str) -> String {
@@ -536,5 +568,32 @@ fn shell_quote(s: &str) -> String {
         s.to_string()
     } else {
         format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStringExt as _;
+
+    use super::command_line;
+
+    #[test]
+    fn the_command_to_run_again_hides_keys_drops_restart_and_quotes_any_name() {
+        let args = [
+            b"ferry".to_vec(),
+            b"cp".to_vec(),
+            b"caf\xe9 it's.bin".to_vec(),
+            b"s3://b/k".to_vec(),
+            b"--restart".to_vec(),
+            b"--sse-c-key".to_vec(),
+            b"c2VjcmV0".to_vec(),
+            b"--source-sse-c-key=c2VjcmV0".to_vec(),
+        ]
+        .map(OsString::from_vec);
+        assert_eq!(
+            command_line(args.into_iter()),
+            r"ferry cp $'caf\xe9 it\'s.bin' s3://b/k --sse-c-key @FILE --source-sse-c-key=@FILE"
+        );
     }
 }

@@ -143,6 +143,60 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
     assert!(journals(home.path()).is_empty(), "the journal is gone");
 }
 
+/// A file whose name is not UTF-8 (Latin-1, as old archives have) goes up by its path to the
+/// key given, journaled with its name's bytes, and `ferry resume` finishes it; sent to a
+/// prefix, its key would be that name, and it is refused. (clap refused such an argument
+/// whole, and the journal's first line panicked.)
+#[test]
+fn a_file_whose_name_is_not_utf8_goes_up_and_resumes() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let (server, _client, bucket) = seaweed_bucket("resume-latin1");
+    let home = tempfile::tempdir().unwrap();
+    let file = home
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"caf\xe9.bin"));
+    let body = data(24 * MIB + 3, 47);
+    std::fs::write(&file, &body).unwrap();
+    let dst = format!("s3://{bucket}/cafe.bin");
+    let child = crate::ferry_command(server.env(), home.path())
+        .arg("cp")
+        .arg(&file)
+        .arg(&dst)
+        .args(["--json", "--part-size", "5MiB", "--concurrency", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (code, stderr) = interrupt_after(child, 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert_eq!(journals(home.path()).len(), 1, "{stderr}");
+    let o = ferry(server, home.path(), &["uploads", "ls"]);
+    assert!(
+        crate::stdout(&o).contains("caf\u{fffd}.bin"),
+        "{}",
+        text(&o)
+    );
+    let o = ferry(server, home.path(), &["resume"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_object(server, &bucket, "cafe.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    assert!(journals(home.path()).is_empty(), "the journal is gone");
+    let o = crate::ferry_command(server.env(), home.path())
+        .arg("cp")
+        .arg(&file)
+        .arg(format!("s3://{bucket}/p/"))
+        .output()
+        .unwrap();
+    expect_exit(
+        &o,
+        2,
+        "the name is not UTF-8, and a key must be; give the key",
+    );
+}
+
 #[test]
 fn a_changed_source_is_refused_until_restart() {
     let (server, _client, bucket) = seaweed_bucket("resume-changed");

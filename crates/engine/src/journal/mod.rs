@@ -17,6 +17,7 @@
 //! [`JournalStore`].
 
 mod file;
+pub(crate) mod os_path;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -53,6 +54,7 @@ pub struct SourceIdentity {
     #[serde(default)]
     pub kind: SourceKind,
     /// Canonical path.
+    #[serde(with = "os_path")]
     pub path: PathBuf,
     /// Size in bytes.
     pub size: u64,

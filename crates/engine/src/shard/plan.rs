@@ -45,6 +45,7 @@ pub struct ShardPlan {
     /// The multipart upload.
     pub upload_id: String,
     /// The source: a path every worker can read, or for a copy the object's `s3://` URL.
+    #[serde(with = "crate::journal::os_path")]
     pub source: PathBuf,
     /// For a copy: the source object's ETag, which every part copy is pinned to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
