@@ -466,9 +466,9 @@ pub(crate) struct AclSetArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SyncArgs {
     /// Source: a folder, or s3://bucket[/prefix].
-    pub(crate) src: String,
+    pub(crate) src: std::path::PathBuf,
     /// Destination: s3://bucket[/prefix], or a folder.
-    pub(crate) dst: String,
+    pub(crate) dst: std::path::PathBuf,
     /// Compare sizes only (not times).
     #[arg(long, conflicts_with = "checksum")]
     pub(crate) size_only: bool,

@@ -2,7 +2,6 @@
 //! server or from another), moving only what differs; the flags become one engine request,
 //! the engine's report becomes lines, a summary and the exit code.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -41,8 +40,17 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         max_delete: a.max_delete,
     };
     let source = source_global(global, &a.source);
-    crate::request::both_given(&a.src, &a.dst, "a folder or s3://bucket[/prefix]")?;
-    let direction = match (a.src.starts_with("s3://"), a.dst.starts_with("s3://")) {
+    // A folder's name need not be UTF-8; an s3:// location's must.
+    let (src, dst) = (a.src.to_string_lossy(), a.dst.to_string_lossy());
+    for (given, text) in [(&a.src, &src), (&a.dst, &dst)] {
+        if given.to_str().is_none() && text.starts_with("s3://") {
+            return Err(bad_input(format!(
+                "{text} is not UTF-8 (shown with U+FFFD where it is not), and a key must be"
+            )));
+        }
+    }
+    crate::request::both_given(&src, &dst, "a folder or s3://bucket[/prefix]")?;
+    let direction = match (src.starts_with("s3://"), dst.starts_with("s3://")) {
         (false, true) => SyncAction::Upload,
         (true, false) => SyncAction::Download,
         (true, true) => SyncAction::Copy,
@@ -86,8 +94,8 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     };
     let (bucket, result, interrupted) = match direction {
         SyncAction::Upload => {
-            let url = parse_s3_url(&a.dst)?;
-            let root = PathBuf::from(&a.src);
+            let url = parse_s3_url(&dst)?;
+            let root = a.src.clone();
             if !root.is_dir() {
                 return Err(bad_input(format!("{} is not a folder", root.display())));
             }
@@ -108,7 +116,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             (url.bucket, r, i)
         }
         SyncAction::Download => {
-            let url = parse_s3_url(&a.src)?;
+            let url = parse_s3_url(&src)?;
             refuse_flags(
                 &new_object_flags(&a.object),
                 "for uploads and copies; a download keeps the object as it is",
@@ -132,7 +140,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             (url.bucket, r, i)
         }
         _ => {
-            let (from, to) = (parse_s3_url(&a.src)?, parse_s3_url(&a.dst)?);
+            let (from, to) = (parse_s3_url(&src)?, parse_s3_url(&dst)?);
             if source.is_none() && from.bucket == to.bucket {
                 overlap(&from.key, &to.key)?;
             }

@@ -111,6 +111,53 @@ fn a_second_sync_moves_nothing_and_a_changed_file_moves_alone() {
     assert_eq!(got, "EDITS");
 }
 
+/// Folders whose names are not UTF-8 sync up and down (their files' keys are UTF-8); an
+/// s3:// side that is not UTF-8 is refused. (clap refused such an argument whole.)
+#[test]
+fn folders_whose_names_are_not_utf8_sync_both_ways() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let (server, _client, bucket) = seaweed_bucket("sync-latin1");
+    let home = tempfile::tempdir().unwrap();
+    let up = home
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"fotos-\xe9t\xe9"));
+    tree(&up, &[("a.jpg", 3000), ("sub/b.jpg", 10)]);
+    let down = home
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"copie-\xe9t\xe9"));
+    let url = format!("s3://{bucket}/p");
+    for (from, to) in [
+        (up.as_os_str(), url.as_ref()),
+        (url.as_ref(), down.as_os_str()),
+    ] {
+        let o = crate::ferry_command(server.env(), home.path())
+            .arg("sync")
+            .arg(from)
+            .arg(to)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    assert_eq!(boto3_keys(server, &bucket), ["p/a.jpg", "p/sub/b.jpg"]);
+    for name in ["a.jpg", "sub/b.jpg"] {
+        assert_eq!(
+            std::fs::read(down.join(name)).unwrap(),
+            std::fs::read(up.join(name)).unwrap()
+        );
+    }
+    let o = crate::ferry_command(server.env(), home.path())
+        .arg("sync")
+        .arg(&up)
+        .arg(std::ffi::OsStr::from_bytes(b"s3://b/\xff"))
+        .output()
+        .unwrap();
+    crate::expect_exit(
+        &o,
+        2,
+        "is not UTF-8 (shown with U+FFFD where it is not), and a key must be",
+    );
+}
+
 #[test]
 fn a_file_dated_in_the_future_is_sent_once() {
     let (server, _client, bucket) = seaweed_bucket("sync-future");
