@@ -730,15 +730,8 @@ print(json.dumps(hashlib.sha256(o['Body'].read()).hexdigest()))
 /// moto keeps what SeaweedFS ignores: storage class, canned ACL, SSE-S3 on the copy.
 #[test]
 fn destination_options_apply_to_copies_on_moto() {
-    let server = ferry_testkit::moto();
-    let bucket = ferry_testkit::unique_bucket("moto-copy");
+    let (server, bucket) = crate::moto_bucket("moto-copy");
     let home = tempfile::tempdir().unwrap();
-    ferry_testkit::boto3(
-        server,
-        "s3.create_bucket(Bucket=sys.argv[1])\nprint('{}')",
-        &[&bucket],
-    )
-    .unwrap();
     let body = data(12 * MIB, 87);
     let src = format!("s3://{bucket}/src");
     upload_with_metadata(server, home.path(), &src, &body);

@@ -72,6 +72,19 @@ pub(crate) fn seaweed_bucket(prefix: &str) -> (&'static TestServer, S3Client, St
     (server, client, bucket)
 }
 
+/// moto, and a new bucket on it named from `prefix` (made by boto3).
+pub(crate) fn moto_bucket(prefix: &str) -> (&'static TestServer, String) {
+    let server = ferry_testkit::moto();
+    let bucket = ferry_testkit::unique_bucket(prefix);
+    ferry_testkit::boto3(
+        server,
+        "s3.create_bucket(Bucket=sys.argv[1])\nprint('{}')",
+        &[&bucket],
+    )
+    .unwrap();
+    (server, bucket)
+}
+
 /// What a file to send needs: the SeaweedFS, a bucket named from a prefix, a home folder
 /// (kept while it lives), and in it `f.bin`, holding the bytes.
 pub(crate) type ToSend = (

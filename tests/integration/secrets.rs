@@ -76,14 +76,7 @@ fn no_secret_appears_in_output_journals_or_errors() {
         runs.push((name, o, ok));
     };
     // With a session token, on moto: a multipart upload, a download, a failure.
-    let moto = ferry_testkit::moto();
-    let moto_bucket = ferry_testkit::unique_bucket("secrets");
-    ferry_testkit::boto3(
-        moto,
-        "s3.create_bucket(Bucket=sys.argv[1])\nprint('{}')",
-        &[&moto_bucket],
-    )
-    .unwrap();
+    let (moto, moto_bucket) = crate::moto_bucket("secrets");
     let token = [("AWS_SESSION_TOKEN", SESSION_TOKEN)];
     let moto_url = format!("s3://{moto_bucket}/t");
     run_on(

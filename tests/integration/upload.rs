@@ -347,15 +347,8 @@ fn every_algorithm_and_type_seaweedfs_accepts() {
 /// refused, saying the object stays and why a store may answer so.
 #[test]
 fn a_store_that_drops_the_part_count_verifies_and_a_wrong_full_object_crc_is_explained() {
-    let server = ferry_testkit::moto();
-    let bucket = ferry_testkit::unique_bucket("moto-sums");
+    let (server, bucket) = crate::moto_bucket("moto-sums");
     let home = tempfile::tempdir().unwrap();
-    ferry_testkit::boto3(
-        server,
-        "s3.create_bucket(Bucket=sys.argv[1])\nprint('{}')",
-        &[&bucket],
-    )
-    .unwrap();
     let body = data(12 * MIB + 5, 41);
     let path = home.path().join("f.bin");
     std::fs::write(&path, &body).unwrap();
