@@ -232,6 +232,13 @@ pub(crate) struct CpArgs {
     pub(crate) out: OutputFlags,
 }
 
+/// A path as the OS gives it, empty too (clap's own path parser refuses an empty one before
+/// ferry can say what is wrong with it).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = std::path::PathBuf> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::OsStringValueParser::new().map(std::path::PathBuf::from)
+}
+
 impl CpArgs {
     /// Sets `source_paths` and `dst_path` from the paths given, as given, and `sources`,
     /// `src` and `dst` as their text (one path alone is the request's refusal). One positional list rather than `SRC... DST`: clap cannot tell a destination
@@ -466,8 +473,10 @@ pub(crate) struct AclSetArgs {
 #[derive(Debug, Args)]
 pub(crate) struct SyncArgs {
     /// Source: a folder, or s3://bucket[/prefix].
+    #[arg(value_parser = any_path())]
     pub(crate) src: std::path::PathBuf,
     /// Destination: s3://bucket[/prefix], or a folder.
+    #[arg(value_parser = any_path())]
     pub(crate) dst: std::path::PathBuf,
     /// Compare sizes only (not times).
     #[arg(long, conflicts_with = "checksum")]
