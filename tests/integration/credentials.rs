@@ -639,6 +639,38 @@ fn credential_process_vends_the_keys_and_its_failure_is_named_without_its_comman
     assert!(!text(&o).contains("hunter2"), "{}", text(&o));
 }
 
+/// `AWS_PROFILE` naming a profile no file defines (a typo) is refused, as the aws cli refuses
+/// it, even with keys in the environment that would sign: the profile's region and endpoint
+/// would be silently left out. Nothing is sent; the right name signs.
+#[test]
+fn a_profile_named_by_aws_profile_that_no_file_defines_is_refused() {
+    let keys = Vended::named("TYPO");
+    let s = Setup::for_keys(&keys);
+    let cfg = s.write(".aws/config", "[profile prod]\nregion = us-east-1\n");
+    let vars = |profile: &'static str| {
+        [
+            ("AWS_PROFILE", profile.to_string()),
+            ("AWS_CONFIG_FILE", cfg.clone()),
+            ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".into()),
+            ("AWS_ACCESS_KEY_ID", keys.access_key.clone()),
+            ("AWS_SECRET_ACCESS_KEY", keys.secret_key.clone()),
+        ]
+    };
+    let o = s.upload(&refs(&vars("prdo")));
+    refused(
+        &o,
+        "profile \"prdo\" (AWS_PROFILE) is not defined in /dev/null or ",
+    );
+    let stored = ferry_testkit::boto3(
+        &s.server.server,
+        "print(json.dumps(s3.list_objects_v2(Bucket='creds').get('KeyCount', 0)))",
+        &[],
+    )
+    .unwrap();
+    assert_eq!(stored, 0, "nothing is sent");
+    s.assert_uploaded(&s.upload(&refs(&vars("prod"))));
+}
+
 /// A credentials file saved by Notepad: a byte order mark first, CRLF line ends. Its keys
 /// sign (the profile was "not in" the file; then aws-config refused to parse it).
 #[test]

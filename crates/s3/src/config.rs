@@ -71,11 +71,15 @@ pub enum ConfigError {
     /// The shared files could not be read or parsed.
     #[error("AWS config files: {0}")]
     Files(String),
-    /// An explicit `--profile` that no file defines.
-    #[error("profile {profile:?} is not defined in {files}")]
+    /// A profile named (by `--profile`, or `AWS_PROFILE` unless it is `default`) that no
+    /// file defines: its region and endpoint would be silently left out, as the aws cli
+    /// refuses to.
+    #[error("profile {profile:?} ({named_by}) is not defined in {files}")]
     NoSuchProfile {
         /// The profile name.
         profile: String,
+        /// What named it: `--profile` or `AWS_PROFILE`.
+        named_by: String,
         /// The files that were read.
         files: String,
     },
@@ -160,9 +164,11 @@ impl ClientConfig {
             (env.var("AWS_PROFILE"), "AWS_PROFILE".into()),
             (Some("default".into()), DEFAULTED.into()),
         ]);
-        if overrides.profile.is_some() && !files.has_profile(&profile) {
+        let named = overrides.profile.is_some() || profile_origin == "AWS_PROFILE";
+        if named && profile != "default" && !files.has_profile(&profile) {
             return Err(ConfigError::NoSuchProfile {
                 profile,
+                named_by: profile_origin,
                 files: format!("{} or {}", show(&creds_file), show(&config_file)),
             });
         }
@@ -333,6 +339,32 @@ mod tests {
     }
 
     const CONFIG: &str = "[default]\nregion = eu-central-1\n\n[profile minio]\nregion = us-west-1\nendpoint_url = http://127.0.0.1:9000\ns3 =\n  addressing_style = virtual\n";
+
+    #[test]
+    fn a_profile_named_that_no_file_defines_is_refused_but_default() {
+        let refused = |vars: &[(&str, &str)], flag: Option<&str>| {
+            let (env, _d) = env_with_files(vars, CONFIG);
+            let o = Overrides {
+                profile: flag.map(str::to_string),
+                ..Default::default()
+            };
+            ClientConfig::resolve(&env, o).err().map(|e| e.to_string())
+        };
+        let e = refused(&[("AWS_PROFILE", "minoi")], None).unwrap();
+        assert!(
+            e.starts_with("profile \"minoi\" (AWS_PROFILE) is not defined in"),
+            "{e}"
+        );
+        let e = refused(&[("AWS_PROFILE", "minio")], Some("prod")).unwrap();
+        assert!(
+            e.starts_with("profile \"prod\" (--profile) is not defined in"),
+            "{e}"
+        );
+        assert_eq!(refused(&[("AWS_PROFILE", "minio")], None), None);
+        // `default` may be absent: it holds what is not set elsewhere, here nothing.
+        let (env, _d) = env_with_files(&[("AWS_PROFILE", "default")], "");
+        assert!(ClientConfig::resolve(&env, Overrides::default()).is_ok());
+    }
 
     #[test]
     fn region_precedence() {
