@@ -71,9 +71,9 @@ pub enum ConfigError {
     /// The shared files could not be read or parsed.
     #[error("AWS config files: {0}")]
     Files(String),
-    /// A profile named (by `--profile`, or `AWS_PROFILE` unless it is `default`) that no
-    /// file defines: its region and endpoint would be silently left out, as the aws cli
-    /// refuses to.
+    /// A profile other than `default`, named by `--profile` or `AWS_PROFILE`, that no file
+    /// defines: its region and endpoint would be silently left out (the aws cli refuses it
+    /// too).
     #[error("profile {profile:?} ({named_by}) is not defined in {files}")]
     NoSuchProfile {
         /// The profile name.
