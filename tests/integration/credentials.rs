@@ -672,7 +672,8 @@ fn a_profile_named_by_aws_profile_that_no_file_defines_is_refused() {
 }
 
 /// A credentials file saved by Notepad: a byte order mark first, CRLF line ends. Its keys
-/// sign (the profile was "not in" the file; then aws-config refused to parse it).
+/// sign (the profile was "not in" the file; then aws-config refused to parse it); and so they
+/// do when the file is named as `~/.aws/credentials` (the `~` was taken as a folder's name).
 #[test]
 fn a_credentials_file_saved_on_windows_signs_with_its_keys() {
     let keys = Vended::named("WINDOWS");
@@ -686,6 +687,12 @@ fn a_credentials_file_saved_on_windows_signs_with_its_keys() {
     );
     s.assert_uploaded(&s.upload(&[
         ("AWS_SHARED_CREDENTIALS_FILE", &creds),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+    ]));
+    // Named from the home folder with a `~` no shell expanded (a quoted export, a service's
+    // environment), as the AWS CLI reads it.
+    s.assert_uploaded(&s.upload(&[
+        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
         ("AWS_CONFIG_FILE", "/dev/null"),
     ]));
 }

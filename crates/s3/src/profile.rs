@@ -160,15 +160,21 @@ pub struct ProfileSet {
 impl ProfileSet {
     /// The paths of the credentials and config files the environment points at.
     pub fn paths(env: &Env) -> (Option<PathBuf>, Option<PathBuf>) {
-        let home_aws = env.home().map(|h| h.join(".aws"));
-        let creds = env
-            .var("AWS_SHARED_CREDENTIALS_FILE")
-            .map(PathBuf::from)
+        let home = env.home();
+        let home_aws = home.as_ref().map(|h| h.join(".aws"));
+        // A leading `~` is the home folder, as the AWS CLI reads it: a value set where no
+        // shell expands it (a quoted export, a container's or a service's environment).
+        let given = |var: &str| {
+            env.var(var).map(|v| match (v.strip_prefix('~'), &home) {
+                (Some(""), Some(h)) => h.clone(),
+                (Some(rest), Some(h)) if rest.starts_with('/') => h.join(&rest[1..]),
+                _ => PathBuf::from(v),
+            })
+        };
+        let creds = given("AWS_SHARED_CREDENTIALS_FILE")
             .or_else(|| home_aws.as_ref().map(|d| d.join("credentials")));
-        let config = env
-            .var("AWS_CONFIG_FILE")
-            .map(PathBuf::from)
-            .or_else(|| home_aws.as_ref().map(|d| d.join("config")));
+        let config =
+            given("AWS_CONFIG_FILE").or_else(|| home_aws.as_ref().map(|d| d.join("config")));
         (creds, config)
     }
 
@@ -321,5 +327,18 @@ aws_session_token = DEVTOKEN
         let (c, k) = ProfileSet::paths(&env);
         assert_eq!(c, Some(PathBuf::from("/h/.aws/credentials")));
         assert_eq!(k, Some(PathBuf::from("/h/.aws/config")));
+    }
+
+    #[test]
+    fn a_file_variable_starting_with_a_tilde_is_below_home() {
+        let env = Env::from_map(HashMap::from([
+            ("HOME".into(), "/h".into()),
+            ("AWS_CONFIG_FILE".into(), "~/.aws/other".into()),
+            ("AWS_SHARED_CREDENTIALS_FILE".into(), "~user/creds".into()),
+        ]));
+        let (c, k) = ProfileSet::paths(&env);
+        assert_eq!(k, Some(PathBuf::from("/h/.aws/other")));
+        // Another user's home is not looked up: taken as it is.
+        assert_eq!(c, Some(PathBuf::from("~user/creds")));
     }
 }
