@@ -285,7 +285,8 @@ pub(crate) struct OutputFlags {
 pub(crate) struct PlanArgs {
     /// The file, at a path every worker can read (shared storage); or s3://bucket/key, an
     /// object to copy on the server (UploadPartCopy ranges).
-    pub(crate) src: String,
+    #[arg(value_parser = any_path())]
+    pub(crate) src: std::path::PathBuf,
     /// s3://bucket/key
     pub(crate) dst: String,
     /// Workers.

@@ -81,6 +81,18 @@ impl Work {
     }
 }
 
+/// A path argument as text: a local file's name need not be UTF-8 (shown with U+FFFD where it
+/// is not); an `s3://` location's must, as a bucket's and a key's are.
+pub(crate) fn arg_text(given: &Path) -> Result<String, CliError> {
+    let text = given.to_string_lossy();
+    if given.to_str().is_none() && text.starts_with("s3://") {
+        return Err(bad_input(format!(
+            "{text} is not UTF-8 (shown with U+FFFD where it is not), and a key must be"
+        )));
+    }
+    Ok(text.into_owned())
+}
+
 /// Checks `cp SRC DST` and its flags.
 pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     let s3 = |s: &str| s.starts_with("s3://");
@@ -98,18 +110,8 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
     for src in &args.sources {
         both_given(src, &args.dst, "a path, - or s3://bucket/key")?;
     }
-    // A local file's name need not be UTF-8; a bucket's or a key's must.
-    for (given, text) in args
-        .source_paths
-        .iter()
-        .chain([&args.dst_path])
-        .zip(args.sources.iter().chain([&args.dst]))
-    {
-        if given.to_str().is_none() && s3(text) {
-            return Err(bad_input(format!(
-                "{text} is not UTF-8 (shown with U+FFFD where it is not), and a key must be"
-            )));
-        }
+    for given in args.source_paths.iter().chain([&args.dst_path]) {
+        arg_text(given)?;
     }
     // Several sources: files (folders with -r) of one folder, sent up together as a tree.
     let several = args.sources.len() > 1;

@@ -25,17 +25,18 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
              plan with --sse aws:kms or AES256, or send the file with one `ferry cp`",
         ));
     }
-    let copy = a.src.starts_with("s3://");
+    let src = crate::request::arg_text(&a.src)?;
+    let copy = src.starts_with("s3://");
     if copy {
         refuse_flags(
             &object_content_flags(&a.object),
             "for a plan of a file; a planned copy keeps its source's",
         )?;
     }
-    let source_path = (!copy).then(|| std::path::Path::new(&a.src));
+    let source_path = (!copy).then_some(a.src.as_path());
     let options = object_options(&a.object, &a.bucket, source_path)?;
     let base = if copy {
-        let from = parse_s3_url(&a.src)?;
+        let from = parse_s3_url(&src)?;
         ferry_s3::validate_key(&from.key).map_err(bad_input)?;
         PlanUpload::copy(
             ObjectSource::new(from.bucket, from.key),
@@ -45,7 +46,7 @@ pub(crate) async fn plan(global: &Global, a: PlanArgs) -> Result<(), CliError> {
         )
     } else {
         let source = std::fs::canonicalize(&a.src)
-            .map_err(|e| bad_input(format!("cannot read source {}: {e}", a.src)))?;
+            .map_err(|e| bad_input(format!("cannot read source {src}: {e}")))?;
         PlanUpload::new(source, &dst.bucket, &dst.key, a.shards)
     };
     let request = PlanUpload {

@@ -19,7 +19,7 @@ use crate::options::{
 };
 use crate::output::{LISTED_FAILURES, Output, errln, secs};
 use crate::report::json_line;
-use crate::request::overlap;
+use crate::request::{arg_text, overlap};
 
 /// Runs `ferry sync`.
 pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
@@ -40,15 +40,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         max_delete: a.max_delete,
     };
     let source = source_global(global, &a.source);
-    // A folder's name need not be UTF-8; an s3:// location's must.
-    let (src, dst) = (a.src.to_string_lossy(), a.dst.to_string_lossy());
-    for (given, text) in [(&a.src, &src), (&a.dst, &dst)] {
-        if given.to_str().is_none() && text.starts_with("s3://") {
-            return Err(bad_input(format!(
-                "{text} is not UTF-8 (shown with U+FFFD where it is not), and a key must be"
-            )));
-        }
-    }
+    let (src, dst) = (arg_text(&a.src)?, arg_text(&a.dst)?);
     crate::request::both_given(&src, &dst, "a folder or s3://bucket[/prefix]")?;
     let direction = match (src.starts_with("s3://"), dst.starts_with("s3://")) {
         (false, true) => SyncAction::Upload,

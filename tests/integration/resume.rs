@@ -145,7 +145,7 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
 
 /// A file whose name is not UTF-8 (Latin-1, as old archives have) goes up by its path to the
 /// key given, journaled with its name's bytes, and `ferry resume` finishes it; sent to a
-/// prefix, its key would be that name, and it is refused. (clap refused such an argument
+/// prefix, its key would be that name, and it is refused; planned for workers, it goes up too. (clap refused such an argument
 /// whole, and the journal's first line panicked.)
 #[test]
 fn a_file_whose_name_is_not_utf8_goes_up_and_resumes() {
@@ -194,6 +194,38 @@ fn a_file_whose_name_is_not_utf8_goes_up_and_resumes() {
         &o,
         2,
         "the name is not UTF-8, and a key must be; give the key",
+    );
+    // Planned for workers: the plan keeps the name's bytes, and a worker reads the file.
+    let planned = format!("s3://{bucket}/planned.bin");
+    let plan = format!("{planned}.ferry-plan");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let o = crate::ferry_command(server.env(), home.path())
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let os = |s: &'static str| std::ffi::OsStr::new(s);
+    run(&[
+        os("plan"),
+        file.as_os_str(),
+        planned.as_ref(),
+        os("--shards"),
+        os("1"),
+    ]);
+    run(&[
+        os("cp"),
+        file.as_os_str(),
+        planned.as_ref(),
+        os("--plan"),
+        plan.as_ref(),
+        os("--shard"),
+        os("0/1"),
+    ]);
+    run(&[os("finish"), plan.as_ref()]);
+    assert_eq!(
+        boto3_object(server, &bucket, "planned.bin")["sha256"],
+        sha256_hex(&body)
     );
 }
 
