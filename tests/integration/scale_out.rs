@@ -332,6 +332,13 @@ fn finish_refuses_missing_parts_and_a_part_that_is_not_its_workers_naming_them()
         let (o, _) = run_worker(server, &file, &dst, &at, i);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     }
+    // The object's URL given for its plan's: the refusal names the plan's.
+    let o = ferry(server, home.path(), &["finish", &dst]);
+    crate::expect_exit(
+        &o,
+        2,
+        &format!("; the plan of {dst}, if it has one, is {at}"),
+    );
     let o = ferry(server, home.path(), &["finish", &at]);
     crate::expect_exit(
         &o,

@@ -327,9 +327,12 @@ pub(crate) async fn create<C: ObjectClient>(
     Ok(plan)
 }
 
+/// What a plan's key ends with, beside its object.
+const PLAN_SUFFIX: &str = ".ferry-plan";
+
 /// Where a plan of `key` goes unless told otherwise: beside it, `KEY.ferry-plan`.
 fn key_beside(key: &str) -> String {
-    format!("{key}.ferry-plan")
+    format!("{key}{PLAN_SUFFIX}")
 }
 
 /// The plan beside `bucket`/`key` (where a plan goes unless told otherwise), if there is one
@@ -434,8 +437,17 @@ pub(crate) async fn read<C: ObjectClient>(
 ) -> Result<ShardPlan, Error> {
     let url = format!("s3://{bucket}/{key}");
     let bytes = get(ctx, bucket, key, terms).await?.ok_or_else(|| {
+        // An object's own URL given for its plan's: name where its plan would be.
+        let hint = if key.ends_with(PLAN_SUFFIX) {
+            String::new()
+        } else {
+            format!(
+                "; the plan of s3://{bucket}/{key}, if it has one, is s3://{bucket}/{}",
+                key_beside(key)
+            )
+        };
         Error::invalid(format!(
-            "no plan at {url} (finished already, given up, or never made)"
+            "no plan at {url} (finished already, given up, or never made){hint}"
         ))
     })?;
     let plan: ShardPlan = serde_json::from_slice(&bytes)
