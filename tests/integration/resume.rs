@@ -145,8 +145,8 @@ fn ctrl_c_keeps_the_upload_and_the_same_command_resumes_it() {
 
 /// A file whose name is not UTF-8 (Latin-1, as old archives have) goes up by its path to the
 /// key given, journaled with its name's bytes, and `ferry resume` finishes it; sent to a
-/// prefix, its key would be that name, and it is refused; planned for workers, it goes up too. (clap refused such an argument
-/// whole, and the journal's first line panicked.)
+/// prefix, its key would be that name, and it is refused; planned for workers, it goes up
+/// too. (clap refused such an argument whole, and the journal's first line panicked.)
 #[test]
 fn a_file_whose_name_is_not_utf8_goes_up_and_resumes() {
     use std::os::unix::ffi::OsStrExt as _;
