@@ -241,8 +241,9 @@ fn any_path() -> impl clap::builder::TypedValueParser<Value = std::path::PathBuf
 
 impl CpArgs {
     /// Sets `source_paths` and `dst_path` from the paths given, as given, and `sources`,
-    /// `src` and `dst` as their text (one path alone is the request's refusal). One positional list rather than `SRC... DST`: clap cannot tell a destination
-    /// from one more source once an option comes between them.
+    /// `src` and `dst` as their text (one path alone is the request's refusal). One
+    /// positional list rather than `SRC... DST`: clap cannot tell a destination from one more
+    /// source once an option comes between them.
     pub(crate) fn split_paths(&mut self) {
         let mut paths: Vec<std::path::PathBuf> = std::mem::take(&mut self.paths)
             .into_iter()
