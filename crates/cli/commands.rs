@@ -33,15 +33,23 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
 }
 
 /// For a failed `cp` whose source holds a shell wildcard (as s5cmd takes `s3://b/p/*.log`),
-/// that ferry took it literally, and how to pick by pattern instead.
+/// that ferry took it literally, and how to pick by pattern (or take all) instead.
 fn wildcard_note(src: &str, dst: &str) -> Option<String> {
     // Not `[`: file names hold it ("Film [1080p].mkv") far more often than patterns do.
     let first = src.find(['*', '?'])?;
     let (folder, pattern) = src.split_at(src[..first].rfind('/').map_or(0, |i| i + 1));
     let folder = if folder.is_empty() { "." } else { folder };
+    // `*` alone (which matches `/` too) picks everything under the folder: no filter needed.
+    let how = if pattern == "*" {
+        format!("to copy everything under {folder}: ferry cp -r {folder} {dst}")
+    } else {
+        format!(
+            "to pick by pattern, copy what is under it and filter: ferry cp -r {folder} {dst} \
+             --exclude '*' --include '{pattern}'"
+        )
+    };
     Some(format!(
-        "ferry takes {src} as it is, a name with no wildcards; to pick by pattern, copy what is \
-         under it and filter: ferry cp -r {folder} {dst} --exclude '*' --include '{pattern}'"
+        "ferry takes {src} as it is, a name with no wildcards; {how}"
     ))
 }
 
@@ -123,10 +131,7 @@ mod tests {
             note("s3://b/logs/2026-*/x?.gz").as_deref(),
             Some("ferry cp -r s3://b/logs/ DST --exclude '*' --include '2026-*/x?.gz'")
         );
-        assert_eq!(
-            note("s3://b/*").as_deref(),
-            Some("ferry cp -r s3://b/ DST --exclude '*' --include '*'")
-        );
+        assert_eq!(note("s3://b/*").as_deref(), Some("ferry cp -r s3://b/ DST"));
         assert_eq!(
             note("*.iso").as_deref(),
             Some("ferry cp -r . DST --exclude '*' --include '*.iso'")
