@@ -14,7 +14,9 @@ use clap::{Args, Parser, Subcommand};
     after_help = "Exit codes: 0 done, 1 failed, 2 bad input (nothing was created), 130 interrupted, 141 the reader of stdout stopped reading."
 )]
 pub(crate) struct Cli {
-    #[command(flatten)]
+    /// Under their own heading, so that a command's help lists its own flags first and these
+    /// apart, rather than interleaved.
+    #[command(flatten, next_help_heading = "Global options")]
     pub(crate) global: Global,
     #[command(subcommand)]
     pub(crate) command: Cmd,
@@ -69,6 +71,7 @@ pub(crate) enum Cmd {
     Sync(Box<SyncArgs>),
     /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
     /// expires. Signed for the bucket's region: with none configured, ferry asks the bucket
+    /// where it is first.
     Presign(PresignArgs),
     /// Resume an interrupted upload or copy by its journal id (`ferry uploads ls` shows
     /// them); without an id, the only one there is.
