@@ -231,9 +231,17 @@ impl Denial {
                 (vec![pick(&format!("s3:{}", r.operation))], object)
             }
             "HeadObject" => {
+                // An SSE-C object read with another key than its own is refused so too.
+                let wrong_key = match r.header("x-amz-server-side-encryption-customer-key-md5") {
+                    Some(_) => {
+                        "the SSE-C key given is not the one the object was written with, \
+                                or "
+                    }
+                    None => "",
+                };
                 note = Some(format!(
-                    "a HEAD answer has no body to say why: a 403 also means the key does not \
-                     exist and the caller lacks s3:ListBucket on {bucket_arn}"
+                    "a HEAD answer has no body to say why: a 403 also means {wrong_key}the \
+                     object does not exist and the caller lacks s3:ListBucket on {bucket_arn}"
                 ));
                 (vec![pick("s3:GetObject")], object)
             }
@@ -531,9 +539,16 @@ mod tests {
     }
 
     #[test]
-    fn a_head_says_it_may_be_a_missing_key() {
+    fn a_head_says_it_may_be_a_missing_object_or_with_an_sse_c_key_the_wrong_key() {
         let t = needs("HeadObject", Some("k"), &[], &[]).to_string();
         assert!(t.contains("s3:ListBucket on arn:aws:s3:::b"), "{t}");
+        assert!(!t.contains("SSE-C"), "{t}");
+        let md5 = [("X-Amz-Server-Side-Encryption-Customer-Key-MD5", "bWQ1")];
+        let t = needs("HeadObject", Some("k"), &[], &md5).to_string();
+        assert!(
+            t.contains("the SSE-C key given is not the one the object"),
+            "{t}"
+        );
     }
 
     #[test]

@@ -89,6 +89,12 @@ impl ServiceError {
             });
         }
         Some(match self.code.as_str() {
+            // A HEAD's answer has no body; S3 refuses to describe an SSE-C object so.
+            "BadRequest" if self.operation == "HeadObject" && self.message.is_empty() => {
+                "a HEAD answer has no body to say why: S3 answers so for an object encrypted \
+                 with a customer-provided key (SSE-C) when the request gives no key; give it \
+                 the object's"
+            }
             "SignatureDoesNotMatch" => {
                 "check the secret access key that goes with this access key id"
             }
@@ -472,5 +478,18 @@ mod tests {
         );
         assert!(e.contains("secret access key"), "{e}");
         assert!(e.contains("[request id RID]"), "{e}");
+    }
+
+    #[test]
+    fn a_heads_bare_400_says_it_may_want_an_sse_c_key() {
+        let bare = ServiceError::new("HeadObject", 400, "BadRequest", "").to_string();
+        assert!(bare.contains("customer-provided key (SSE-C)"), "{bare}");
+        // A body's message says why itself; a GET's 400 is not that.
+        for e in [
+            ServiceError::new("HeadObject", 400, "BadRequest", "bad range"),
+            ServiceError::new("GetObject", 400, "BadRequest", ""),
+        ] {
+            assert!(!e.to_string().contains("SSE-C"), "{e}");
+        }
     }
 }
