@@ -186,3 +186,77 @@ fn a_tree_synced_by_s5cmd_is_a_no_op_for_ferry() {
         false,
     );
 }
+
+/// What boto3 reads of an SSE-C object: whether a HEAD without the key is refused, and the
+/// SHA-256 of its bytes read with the key.
+fn sealed(server: &ferry_testkit::TestServer, bucket: &str, key: &str, sse_key: &str) -> String {
+    let v = ferry_testkit::boto3(
+        server,
+        r#"
+import base64, hashlib
+b, k, key = sys.argv[1], sys.argv[2], base64.b64decode(sys.argv[3])
+try:
+    s3.head_object(Bucket=b, Key=k)
+    print(json.dumps('readable without the key'))
+except Exception:
+    o = s3.get_object(Bucket=b, Key=k, SSECustomerAlgorithm='AES256', SSECustomerKey=key)
+    print(json.dumps(hashlib.sha256(o['Body'].read()).hexdigest()))
+"#,
+        &[bucket, key, sse_key],
+    )
+    .unwrap();
+    v.as_str().unwrap().to_string()
+}
+
+/// A pair the server will not describe (an SSE-C object, synced without its key) fails,
+/// named, with the hint: it is not taken as a difference, which replaced the encrypted
+/// object with an unencrypted copy of the same file at every sync; deletions are held.
+#[test]
+fn a_pair_the_server_will_not_describe_fails_and_its_object_stays() {
+    let (server, _client, bucket) = seaweed_bucket("sync-sealed");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &FILES[..2]);
+    let s = src.to_str().unwrap();
+    let dst = format!("s3://{bucket}/m");
+    let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [9u8; 32]);
+    let o = sync(server, home.path(), &[s, &dst, "--sse-c-key", &key]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    crate::uploaded(server, home.path(), b"old", &format!("{dst}/gone.txt"), &[]);
+
+    // By checksums (a HEAD of each same-size pair), and, for a file dated after its object
+    // was written, by the mtime the object stores (a HEAD too).
+    let later = SystemTime::now() + Duration::from_secs(3600);
+    let file = std::fs::File::options()
+        .write(true)
+        .open(src.join("a.txt"))
+        .unwrap();
+    file.set_modified(later).unwrap();
+    for compare in [&["--checksum"][..], &[]] {
+        let mut args = vec![s, &dst, "--delete"];
+        args.extend(compare);
+        let (o, proxy) = sync_seen(server, home.path(), &args);
+        assert_eq!(o.status.code(), Some(1), "{compare:?}: {}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("customer-provided key (SSE-C)"), "{err}");
+        assert!(err.contains(&format!("{dst}/a.txt")), "{err}");
+        assert!(err.contains("nothing was deleted"), "{err}");
+        assert!(writes(&proxy).is_empty(), "{compare:?}: {:?}", proxy.log());
+    }
+    for (name, size) in &FILES[..2] {
+        assert_eq!(
+            sealed(server, &bucket, &format!("m/{name}"), &key),
+            crate::sha256_hex(&std::fs::read(src.join(name)).unwrap()),
+            "{name} ({size} bytes)"
+        );
+    }
+    // With the key, the same sync settles it: the dated file's object stores its time now.
+    let o = sync(
+        server,
+        home.path(),
+        &[s, &dst, "--sse-c-key", &key, "--delete"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("1 uploaded"), "{}", text(&o));
+    assert!(stdout(&o).contains("1 deleted"), "{}", text(&o));
+}

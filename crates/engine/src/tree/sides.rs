@@ -7,7 +7,7 @@ use tokio::sync::mpsc;
 use super::{Found, Item, Tally};
 use crate::context::Context;
 use crate::error::Error;
-use crate::outcome::{SyncAction, TreeOutcome};
+use crate::outcome::{ObjectFailure, SyncAction, TreeOutcome};
 use crate::progress::Event;
 
 /// `s3://bucket/key`.
@@ -106,6 +106,16 @@ impl Sides {
                 url(&self.dest_bucket, &key),
             ),
         }
+    }
+
+    /// Source item `i`'s failure, named as the transfers name theirs: the file or the
+    /// source's URL, and the key written or read.
+    pub(crate) fn failure(&self, i: &Item, error: Error) -> ObjectFailure {
+        let (path, key) = match self.direction {
+            Direction::Copy => (url(&self.source_bucket, &i.key).into(), self.dest_key(i)),
+            _ => (i.path.clone(), i.key.clone()),
+        };
+        ObjectFailure { path, key, error }
     }
 
     /// Reports a decision about source item `i`.

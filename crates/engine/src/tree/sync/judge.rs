@@ -13,13 +13,15 @@ use tokio::sync::mpsc;
 
 use super::{Compare, SyncSettings, TreeCopy};
 use crate::context::Context;
-use crate::error::Failure;
+use crate::error::{Error, ErrorKind};
 use crate::outcome::SyncAction;
 use crate::tree::sides::{Direction, Sides};
 use crate::tree::{Found, Item, TreeDownload, TreeUpload};
 
-/// Asks whether source item `a` and destination item `b` are the same; gives `a` back.
-pub(super) type Probe = Arc<dyn Fn(Item, Item) -> BoxFuture<'static, (Item, bool)> + Send + Sync>;
+/// Asks whether source item `a` and destination item `b` are the same; gives `a` back. An
+/// error is the server's refusal to say (see [`undecided`]): the pair fails, named.
+pub(super) type Probe =
+    Arc<dyn Fn(Item, Item) -> BoxFuture<'static, (Item, Result<bool, Error>)> + Send + Sync>;
 
 /// Pairs probed at once.
 const PROBES: usize = 16;
@@ -88,10 +90,16 @@ pub(super) fn start<C: ObjectClient>(
         );
         let mut merged = Merged::default();
         while let Some((a, same)) = judged.next().await {
-            if same {
-                merged.skipped += 1;
-                sides.report(&ctx, SyncAction::Skip, &a, dry_run);
-            } else if !send(a, &tx, &mut merged).await {
+            let sent = match same {
+                Ok(true) => {
+                    merged.skipped += 1;
+                    sides.report(&ctx, SyncAction::Skip, &a, dry_run);
+                    true
+                }
+                Ok(false) => send(a, &tx, &mut merged).await,
+                Err(error) => tx.send(Found::Bad(sides.failure(&a, error))).await.is_ok(),
+            };
+            if !sent {
                 break;
             }
         }
@@ -102,7 +110,23 @@ pub(super) fn start<C: ObjectClient>(
 
 /// A probe for a pair [`at_once`] always settles.
 fn never() -> Probe {
-    Arc::new(|a, _| Box::pin(async move { (a, false) }))
+    Arc::new(|a, _| Box::pin(async move { (a, Ok(false)) }))
+}
+
+/// What a probe that could not ask the server decides: the pair differs when the object is
+/// gone (deleted since it was listed) or the local file cannot be read (the transfer meets
+/// that again, and says so); any other refusal fails the pair. Taking it as a difference
+/// would replace the object, unasked, with every sync: an SSE-C object with an unencrypted
+/// copy when the key is not given, every object when the credentials may not read them.
+fn undecided(e: Error) -> Result<bool, Error> {
+    let gone = e
+        .s3()
+        .and_then(|e| e.service())
+        .is_some_and(|s| s.status == 404);
+    if gone || e.kind() == ErrorKind::Local {
+        return Ok(false);
+    }
+    Err(e)
 }
 
 /// HeadObject with the object's checksum.
@@ -111,7 +135,7 @@ async fn head<C: ObjectClient>(
     bucket: &str,
     key: &str,
     request: &RequestOptions,
-) -> Result<ObjectMeta, Failure> {
+) -> Result<ObjectMeta, Error> {
     let req = GetObjectRequest {
         bucket: bucket.to_string(),
         key: key.to_string(),
@@ -119,7 +143,9 @@ async fn head<C: ObjectClient>(
         request: request.clone(),
         ..Default::default()
     };
-    ctx.request(None, |c| c.head_object(&req)).await
+    ctx.request(None, |c| c.head_object(&req))
+        .await
+        .map_err(|e| e.into_error(format!("comparing with s3://{bucket}/{key}"), "sync"))
 }
 
 /// A probe that asks `check` whether a pair's file and object (by key) are the same; `up`:
@@ -134,7 +160,7 @@ fn pair_probe<C, F, Fut>(
 where
     C: ObjectClient,
     F: Fn(Context<C>, String, String, RequestOptions, Item) -> Fut + Send + Sync + 'static,
-    Fut: std::future::Future<Output = bool> + Send + 'static,
+    Fut: std::future::Future<Output = Result<bool, Error>> + Send + 'static,
 {
     let (ctx, bucket, request) = (ctx.clone(), bucket.to_string(), request.clone());
     Arc::new(move |a: Item, b: Item| {
@@ -184,7 +210,7 @@ fn file_and_object<C: ObjectClient>(
             |ctx, bucket, key, request, file| async move {
                 let same =
                     crate::download::file_matches(&ctx, &bucket, &key, &request, &file.path).await;
-                matches!(same, Ok(Some(true)))
+                same.map(|same| same == Some(true)).or_else(undecided)
             },
         ),
         Compare::SizeAndTime => pair_probe(
@@ -193,9 +219,12 @@ fn file_and_object<C: ObjectClient>(
             request,
             up,
             |ctx, bucket, key, request, file| async move {
-                match (file.mtime, head(&ctx, &bucket, &key, &request).await) {
-                    (Some(time), Ok(meta)) => stored_mtime_is(&meta, time),
-                    _ => false,
+                let Some(time) = file.mtime else {
+                    return Ok(false);
+                };
+                match head(&ctx, &bucket, &key, &request).await {
+                    Ok(meta) => Ok(stored_mtime_is(&meta, time)),
+                    Err(e) => undecided(e),
                 }
             },
         ),
@@ -240,10 +269,9 @@ pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
                 Some(s) => head(s, &from_bucket, &a.key, &from_request).await,
                 None => head(&ctx, &from_bucket, &a.key, &from_request).await,
             };
-            let written = head(&ctx, &bucket, &b.key, &request).await;
-            let same = match (read, written) {
-                (Ok(x), Ok(y)) => same_content(&x, &y),
-                _ => false,
+            let same = match (read, head(&ctx, &bucket, &b.key, &request).await) {
+                (Ok(x), Ok(y)) => Ok(same_content(&x, &y)),
+                (Err(e), _) | (_, Err(e)) => undecided(e),
             };
             (a, same)
         })

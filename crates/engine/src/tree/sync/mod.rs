@@ -22,6 +22,11 @@
 //!   download checks what it fetched; two objects compare their checksums or ETags. One
 //!   HeadObject per same-size pair (two, prefix to prefix).
 //! - [`Compare::SizeOnly`]: the sizes are equal.
+//!
+//! A pair whose HeadObject the server refuses (an SSE-C object without its key, credentials
+//! that may not read it) fails, named, rather than counting as a difference: the transfer
+//! would replace the object unasked at every sync. An object gone since it was listed
+//! differs.
 
 mod judge;
 mod merge;
