@@ -155,8 +155,9 @@ fn a_file_name_that_cannot_be_a_key_fails_alone() {
 
 /// A file the walk may not read (its folder can be listed but not entered by this user) fails
 /// as an object, named, with exit 1: an upload sends the others, and `sync --delete` deletes
-/// nothing, so the object stored under its key stays (a dry run says the same). A link to
-/// nothing is passed over.
+/// nothing, so the object stored under its key stays (a dry run says the same). A folder that
+/// cannot be listed fails so too, named by its key (it was named by the bucket's URL), and no
+/// filter leaves it out. A link to nothing is passed over.
 #[test]
 fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
     use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
@@ -164,11 +165,14 @@ fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
     let (server, _client, bucket) = seaweed_bucket("tree-unreadable");
     let home = tempfile::tempdir().unwrap();
     let src = home.path().join("src");
-    make_tree(&src, &[("ok.txt", 100), ("locked/a.txt", 200)]);
+    make_tree(
+        &src,
+        &[("ok.txt", 100), ("locked/a.txt", 200), ("shut/b.txt", 300)],
+    );
     let url = format!("s3://{bucket}/p/");
     copied_tree(server, home.path(), src.to_str().unwrap(), &url);
     let stored = boto3_tree(server, &bucket, "p/");
-    assert_eq!(stored.len(), 2);
+    assert_eq!(stored.len(), 3);
     std::os::unix::fs::symlink("nowhere", src.join("gone")).unwrap();
     // Another user may enter the folders (and write journals in HOME), but only list
     // `locked`: its names can be read, not what they are.
@@ -176,6 +180,7 @@ fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
     mode(home.path(), 0o777).unwrap();
     mode(&src, 0o755).unwrap();
     mode(&src.join("locked"), 0o644).unwrap();
+    mode(&src.join("shut"), 0o000).unwrap();
     // Root reads everything: run as nobody then, from a copy of the binary that nobody
     // may run wherever the build is.
     let root = std::fs::metadata("/proc/self").unwrap().uid() == 0;
@@ -202,12 +207,22 @@ fn a_file_that_cannot_be_read_fails_and_sync_deletes_nothing() {
         "-r",
         src.to_str().unwrap(),
         &format!("s3://{bucket}/q/"),
+        "--exclude",
+        "*",
+        "--include",
+        "*.txt",
     ]);
     expect_exit(&o, 1, "locked/a.txt");
-    expect_exit(&o, 1, "1 of 2 objects done");
+    let shut = format!(
+        "s3://{bucket}/q/shut/ ({}/shut): cannot read",
+        src.display()
+    );
+    expect_exit(&o, 1, &shut);
+    expect_exit(&o, 1, "1 of 3 objects done");
     let there = boto3_tree(server, &bucket, "q/");
     assert_eq!(there.keys().collect::<Vec<_>>(), ["q/ok.txt"]);
     mode(&src.join("locked"), 0o755).unwrap();
+    mode(&src.join("shut"), 0o755).unwrap();
 }
 
 /// What is no file to send or write (a link to nothing, a pipe, a key ending in / that holds

@@ -140,7 +140,7 @@ pub struct ObjectFailure {
     /// The local file; for a copy, its source's `s3://bucket/key` URL.
     pub path: PathBuf,
     /// The key, in the tree's bucket: the key written (an upload's, a copy's destination) or
-    /// read (a download's).
+    /// read (a download's); for a folder that could not be read, its key, ending in `/`.
     pub key: String,
     /// Why.
     pub error: Error,

@@ -89,9 +89,9 @@ impl Filters {
     }
 }
 
-/// What `found` yields that `filters` allows, by its key below `prefix`. Entries that failed
-/// without a key (a folder that cannot be read, a file name that cannot be a key) pass: there
-/// is nothing to match them by, and they are reported.
+/// What `found` yields that `filters` allows, by its key below `prefix`. A folder that cannot
+/// be read (its failure's key ends in `/`) passes, and is reported: the files in it, unseen,
+/// may be ones the filters take.
 pub(crate) fn selected(
     mut found: mpsc::Receiver<Found>,
     filters: Filters,
@@ -105,7 +105,7 @@ pub(crate) fn selected(
         while let Some(f) = found.recv().await {
             let key = match &f {
                 Found::Item(i) => Some(&i.key),
-                Found::Bad(b) if !b.key.is_empty() => Some(&b.key),
+                Found::Bad(b) if !b.key.is_empty() && !b.key.ends_with('/') => Some(&b.key),
                 Found::PassedOver(p) if !p.key.is_empty() => Some(&p.key),
                 _ => None,
             };

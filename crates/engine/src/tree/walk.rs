@@ -226,7 +226,9 @@ impl Iterator for Walk {
                     Ok(left) => self.stack.push(Folder { rel, id, left }),
                     Err(e) => {
                         return Some(Found::Bad(ObjectFailure {
-                            key: String::new(),
+                            // The folder's own key, ending in `/`: what names it in a
+                            // failure, and what tells the filters not to rule on it.
+                            key: format!("{}{}/", self.prefix, rel.to_string_lossy()),
                             error: Error::local(format!("cannot read {}", path.display()), e),
                             path,
                         }));
