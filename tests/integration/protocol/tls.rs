@@ -31,6 +31,18 @@ fn tls_trust_comes_from_the_ca_bundle() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("TLS handshake failed"), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
+    assert!(err.contains("to trust a private CA"), "{err}");
+
+    // https:// to a server of plain HTTP: said so, not taken for a CA problem.
+    let plain = weed.server.endpoint.replace("http://", "https://");
+    let o = run(
+        &["--endpoint-url", &plain, "cp", f, "s3://tls-bucket/k"],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("did not answer in TLS"), "{err}");
+    assert!(!err.contains("private CA"), "{err}");
 
     // --ca-bundle FILE and AWS_CA_BUNDLE trust it.
     let o = run(&["--ca-bundle", ca_s, "mb", "s3://tls-bucket"], &[]);

@@ -475,14 +475,12 @@ fn s3_signing<'a>(
 /// Maps a reqwest failure to a client error kind. `reading_body`: the failure happened while
 /// reading the response body (so it was cut short).
 pub(super) fn transport_error(op: &'static str, e: reqwest::Error, reading_body: bool) -> S3Error {
-    let tls = find_rustls_error(&e).map(|r| r.to_string());
     let chain = error_chain(&e);
-    let (kind, message) = if let Some(t) = tls {
+    let (kind, message) = if let Some(r) = find_rustls_error(&e) {
+        let hint = tls_hint(r).map(|h| format!(" ({h})")).unwrap_or_default();
         (
             ClientErrorKind::Tls,
-            format!(
-                "TLS handshake failed: {t} (to trust a private CA, give --ca-bundle FILE or set AWS_CA_BUNDLE)"
-            ),
+            format!("TLS handshake failed: {r}{hint}"),
         )
     } else if e.is_timeout() {
         (ClientErrorKind::Timeout, format!("timed out: {chain}"))
@@ -500,6 +498,20 @@ pub(super) fn transport_error(op: &'static str, e: reqwest::Error, reading_body:
         )
     };
     S3Error::client(op, kind, message).with_source(e)
+}
+
+/// What to do about a failed TLS handshake, where its error says: a certificate not trusted
+/// wants its CA; an answer that is no TLS at all comes from a server of plain HTTP.
+fn tls_hint(e: &rustls::Error) -> Option<&'static str> {
+    match e {
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
+            Some("to trust a private CA, give --ca-bundle FILE or set AWS_CA_BUNDLE")
+        }
+        rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => Some(
+            "the server did not answer in TLS: if it serves plain HTTP, its endpoint is http://",
+        ),
+        _ => None,
+    }
 }
 
 /// The TLS error somewhere in a chain. `io::Error` hides what it wraps from `source()`, and
