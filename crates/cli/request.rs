@@ -82,12 +82,20 @@ impl Work {
 }
 
 /// A path argument as text: a local file's name need not be UTF-8 (shown with U+FFFD where it
-/// is not); an `s3://` location's must, as a bucket's and a key's are.
+/// is not); an `s3://` location's must, as a bucket's and a key's are. A local path that
+/// begins `s3:` otherwise (`s3:/b/k`, `S3://b/k`) is a mistyped location far more often than
+/// a folder of that name: refused, where it was written to (or read from) as one.
 pub(crate) fn arg_text(given: &Path) -> Result<String, CliError> {
     let text = given.to_string_lossy();
     if given.to_str().is_none() && text.starts_with("s3://") {
         return Err(bad_input(format!(
             "{text} is not UTF-8 (shown with U+FFFD where it is not), and a key must be"
+        )));
+    }
+    if !text.starts_with("s3://") && text.get(..3).is_some_and(|s| s.eq_ignore_ascii_case("s3:")) {
+        return Err(bad_input(format!(
+            "{text:?}: an S3 location begins s3:// (in lower case); for a local path of that \
+             name, write ./{text}"
         )));
     }
     Ok(text.into_owned())

@@ -289,13 +289,37 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
             vec!["cp", f, &dst, "--exclude", "*.log"],
             "give -r to copy a folder or a prefix",
         ),
+        // Mistyped locations, once downloaded to (or read from) a local folder `s3:`.
+        (
+            "a destination s3:/ (one slash)",
+            vec!["cp", &dst, "s3:/bucket/copy"],
+            "an S3 location begins s3:// (in lower case)",
+        ),
+        (
+            "a destination S3://",
+            vec!["cp", "-r", &prefix, "S3://bucket/copy/"],
+            "for a local path of that name, write ./S3://bucket/copy/",
+        ),
+        (
+            "a source S3://",
+            vec!["cp", "S3://bucket/key", f],
+            "an S3 location begins s3://",
+        ),
+        (
+            "a sync to s3:/",
+            vec!["sync", &prefix, "s3:/bucket/copy"],
+            "an S3 location begins s3://",
+        ),
     ];
     for (name, args, needle) in cases {
         let mut c = crate::ferry_command(server.env(), dir);
-        c.args(&args).stdin(std::fs::File::open(&file).unwrap());
+        c.args(&args)
+            .current_dir(dir)
+            .stdin(std::fs::File::open(&file).unwrap());
         let o = c.output().unwrap();
         check(name, &o, needle);
     }
+    assert!(!dir.join("s3:").exists() && !dir.join("S3:").exists());
 
     // No credentials anywhere: exit 2, saying where ferry looked.
     let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
