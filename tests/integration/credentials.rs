@@ -283,6 +283,12 @@ fn a_web_identity_token_is_exchanged_with_sts_and_a_wrong_one_is_named() {
     refused(&o, "web identity");
     expect_exit(&o, 2, "InvalidIdentityToken");
     assert!(!text(&o).contains("forged-jwt"), "{}", text(&o));
+    // A token file not there (not yet mounted, or gone): the message names it.
+    let missing = format!("{token}.not-there");
+    vars.retain(|(k, _)| *k != "AWS_WEB_IDENTITY_TOKEN_FILE");
+    vars.push(("AWS_WEB_IDENTITY_TOKEN_FILE", missing.clone()));
+    let o = s.upload(&refs(&vars));
+    expect_exit(&o, 2, &format!("token file {missing})"));
 }
 
 /// A config with an assume-role profile `dev` whose source is `base`'s static keys, and a

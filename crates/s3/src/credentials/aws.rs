@@ -112,9 +112,17 @@ impl AwsSource {
         let (env, profile, config) = (&self.env, self.profile.as_str(), &self.config);
         match self.kind {
             Kind::WebIdentity => {
-                let name = match env.var("AWS_ROLE_ARN") {
-                    Some(role) => format!("web identity (role {role})"),
-                    None => "web identity".to_string(),
+                // The token file's path (not the token) names it: a token not there yet, or
+                // no longer, is a common fault.
+                let name = match (
+                    env.var("AWS_ROLE_ARN"),
+                    env.var("AWS_WEB_IDENTITY_TOKEN_FILE"),
+                ) {
+                    (Some(role), Some(file)) => {
+                        format!("web identity (role {role}, token file {file})")
+                    }
+                    (Some(role), None) => format!("web identity (role {role})"),
+                    (None, _) => "web identity".to_string(),
                 };
                 let p = match (
                     env.var("AWS_WEB_IDENTITY_TOKEN_FILE"),
