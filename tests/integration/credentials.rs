@@ -260,6 +260,13 @@ fn the_container_endpoint_vends_the_keys_only_with_its_token() {
     ]);
     refused(&o, "container endpoint");
     assert!(!text(&o).contains("not-the-token"), "{}", text(&o));
+    // A token file not there: the message names it.
+    let missing = format!("{token}.not-there");
+    let o = s.upload(&[
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", url.as_str()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", missing.as_str()),
+    ]);
+    expect_exit(&o, 2, &format!("container endpoint (token file {missing})"));
 }
 
 #[test]

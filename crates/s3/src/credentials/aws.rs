@@ -149,7 +149,10 @@ impl AwsSource {
             }
             Kind::Profile => profile_provider(env, profile, config),
             Kind::Container => (
-                "container endpoint".into(),
+                match env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
+                    Some(file) => format!("container endpoint (token file {file})"),
+                    None => "container endpoint".into(),
+                },
                 if env.var("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI").is_some()
                     || env.var("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some()
                 {
