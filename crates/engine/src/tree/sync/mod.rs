@@ -44,7 +44,8 @@ use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
 use judge::Probe;
 
-/// When a source object and its destination count as the same.
+/// When a source object and its destination count as the same. A pair whose HeadObject the
+/// server refuses (other than a 404) is neither: it fails, in [`SyncOutcome::transfers`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Compare {
