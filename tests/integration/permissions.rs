@@ -136,6 +136,49 @@ fn an_upload_with_put_object_alone_exits_0_and_says_it_was_not_read_back() {
     assert!(boto3_uploads(&iam.admin, &bucket).is_empty());
 }
 
+/// Write-only backup keys (s3:PutObject and s3:ListBucket) sync a folder up: a file changed
+/// at the same size, whose object the keys may not read to compare (its HeadObject is
+/// denied), is sent again, by times and by checksums; by times, what the listing says is the
+/// same is not.
+#[test]
+fn write_only_keys_sync_up_and_send_again_what_they_cannot_compare() {
+    let (iam, bucket) = iam_bucket("wo-sync");
+    let writer = user(iam, "sync-writer", &["s3:PutObject", "s3:ListBucket"]);
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    let (a, b) = (src.join("a.bin"), src.join("b.bin"));
+    std::fs::write(&a, data(1000, 1)).unwrap();
+    std::fs::write(&b, data(2000, 2)).unwrap();
+    let dst = format!("s3://{bucket}/p");
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["sync", src.to_str().unwrap(), &dst];
+        args.extend_from_slice(extra);
+        let o = ferry(&writer, home.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{extra:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(sync(&[]).contains("2 uploaded"));
+    // By checksums, the unchanged file is sent again too: nothing can be compared.
+    let sent = [
+        "1 uploaded (1000 bytes), 1 unchanged",
+        "2 uploaded (3000 bytes), 0 unchanged",
+    ];
+    for (n, extra, sent) in [(3, &[][..], sent[0]), (4, &["--checksum"], sent[1])] {
+        // The same size, a time after its object's.
+        std::fs::write(&a, data(1000, n)).unwrap();
+        let later = std::time::SystemTime::now() + Duration::from_secs(60 * n);
+        let f = std::fs::File::options().write(true).open(&a).unwrap();
+        f.set_modified(later).unwrap();
+        let said = sync(extra);
+        assert!(said.contains(sent), "{said}");
+        assert_eq!(
+            read_back(iam, &bucket, "p/a.bin"),
+            sha256_hex(&data(1000, n))
+        );
+    }
+}
+
 #[test]
 fn no_clobber_without_read_permission_leaves_the_refusal_to_the_complete() {
     let (iam, bucket) = iam_bucket("wo-noclobber");

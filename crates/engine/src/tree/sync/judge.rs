@@ -113,17 +113,16 @@ fn never() -> Probe {
     Arc::new(|a, _| Box::pin(async move { (a, Ok(false)) }))
 }
 
-/// What a probe that could not ask the server decides: the pair differs when the object is
-/// gone (deleted since it was listed) or the local file cannot be read (the transfer meets
-/// that again, and says so); any other refusal fails the pair. Taking it as a difference
-/// would replace the object, unasked, with every sync: an SSE-C object with an unencrypted
-/// copy when the key is not given, every object when the credentials may not read them.
+/// What a probe that could not ask the server decides. The pair differs, and the transfer
+/// decides, when the object is gone (deleted since it was listed), when the credentials may
+/// not read it (write-only backup keys: sending again is all they can do, as a sync that
+/// never asks), or when the local file cannot be read (the transfer meets that again, and
+/// says so). Any other refusal fails the pair: taken as a difference, it would have the
+/// object replaced, unasked, at every sync (an SSE-C object read without its key: by an
+/// unencrypted copy).
 fn undecided(e: Error) -> Result<bool, Error> {
-    let gone = e
-        .s3()
-        .and_then(|e| e.service())
-        .is_some_and(|s| s.status == 404);
-    if gone || e.kind() == ErrorKind::Local {
+    let status = e.s3().and_then(|e| e.service()).map(|s| s.status);
+    if matches!(status, Some(404 | 403)) || e.kind() == ErrorKind::Local {
         return Ok(false);
     }
     Err(e)

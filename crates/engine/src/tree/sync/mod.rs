@@ -23,10 +23,10 @@
 //!   HeadObject per same-size pair (two, prefix to prefix).
 //! - [`Compare::SizeOnly`]: the sizes are equal.
 //!
-//! A pair whose HeadObject the server refuses (an SSE-C object without its key, credentials
-//! that may not read it) fails, named, rather than counting as a difference: the transfer
-//! would replace the object unasked at every sync. An object gone since it was listed
-//! differs.
+//! A pair whose HeadObject the server refuses (an SSE-C object without its key) fails, named,
+//! rather than counting as a difference: the transfer would replace the object unasked at
+//! every sync. An object gone since it was listed differs, and so does one the credentials
+//! may not read (a 403: write-only keys can only send again).
 
 mod judge;
 mod merge;
@@ -45,7 +45,8 @@ use crate::outcome::{ObjectFailure, TreeOutcome};
 use judge::Probe;
 
 /// When a source object and its destination count as the same. A pair whose HeadObject the
-/// server refuses (other than a 404) is neither: it fails, in [`SyncOutcome::transfers`].
+/// server refuses (other than a 404, or a 403 that credentials which may not read meet) is
+/// neither: it fails, in [`SyncOutcome::transfers`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Compare {
