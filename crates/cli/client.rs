@@ -161,9 +161,16 @@ async fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
 /// characters, their expiry. No secret. Exit 2 when no credentials are found.
 pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
     let (config, o) = resolve(global).await?;
+    // As wide as the longest setting (a FIPS dual-stack endpoint is), the expiry's at least.
+    let width = [&o.endpoint.0, &o.ca_bundle.0, &o.profile.0]
+        .iter()
+        .map(|v| v.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(44);
     let row = |name: &str, value: &str, origin: &str| {
         let value = if value.is_empty() { "-" } else { value };
-        outln!("{name:<12} {value:<44} {origin}");
+        outln!("{name:<12} {value:<width$} {origin}");
     };
     row("NAME", "VALUE", "SOURCE");
     row("profile", &o.profile.0, &o.profile.1);

@@ -218,6 +218,23 @@ fn an_instance_with_no_region_configured_signs_for_its_own_region() {
     let out = run(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")], &["config"]);
     assert!(out.contains("region       us-east-1"), "{out}");
     assert_eq!(asked(), 2, "{:?}", stub.calls());
+    // FIPS (as a FedRAMP host sets it): AWS's FIPS endpoint of the instance's region; with an
+    // endpoint of its own as well, refused as the SDKs refuse it.
+    let out = run(&[("AWS_USE_FIPS_ENDPOINT", "true")], &["config"]);
+    let want = "endpoint     https://s3-fips.eu-west-3.amazonaws.com";
+    assert!(out.contains(want), "{out}");
+    assert!(out.contains("FIPS (AWS_USE_FIPS_ENDPOINT)"), "{out}");
+    let mut both = crate::ferry_command(
+        vec![
+            ("AWS_USE_FIPS_ENDPOINT".into(), "true".into()),
+            ("AWS_ENDPOINT_URL".into(), "http://127.0.0.1:9".into()),
+            ("AWS_ACCESS_KEY_ID".into(), "AKIAKEYS".into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), "keys-secret".into()),
+        ],
+        home.path(),
+    );
+    let o = both.args(["cp", "-", "s3://bucket/k"]).output().unwrap();
+    expect_exit(&o, 2, "AWS_ENDPOINT_URL names the endpoint, and FIPS");
     // An instance whose metadata service is silent: the default, within the 1-second bound.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let silent = format!("http://{}", silent.local_addr().unwrap());

@@ -9,7 +9,7 @@ use std::time::Duration;
 use crate::credentials::{
     ChainProvider, ChainSettings, Credentials, SharedCredentialProvider, StaticProvider,
 };
-use crate::endpoint::{AddressError, AddressingStyle, Endpoint};
+use crate::endpoint::{AddressError, AddressingStyle, AwsVariant, Endpoint};
 use crate::profile::{Env, ProfileSet};
 
 /// The region used when none is configured anywhere (what S3-compatible servers expect).
@@ -97,6 +97,9 @@ impl ClientConfig {
     /// profile in the shared files (`region`, `endpoint_url`, `s3.endpoint_url`,
     /// `s3.addressing_style`, or a `[services]` section), then defaults.
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` ignores configured endpoints, as the AWS CLI.
+    /// AWS's endpoint is of the kind `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT`
+    /// (or the profile's `use_fips_endpoint`, `use_dualstack_endpoint`) choose; either with
+    /// an endpoint URL is an error, as the SDKs make it.
     pub fn resolve(env: &Env, overrides: Overrides) -> Result<Self, ConfigError> {
         Self::resolve_explained(env, overrides).map(|(c, _)| c)
     }
@@ -123,7 +126,10 @@ impl ClientConfig {
         overrides: Overrides,
     ) -> Result<(Self, Origins), ConfigError> {
         let (config, origins) = Self::resolve_from(env, overrides.clone(), None)?;
-        let to_aws = config.endpoint == Endpoint::aws(&config.region);
+        let to_aws = config
+            .endpoint
+            .for_region(&config.region, &config.region)
+            .is_some();
         if !(origins.region_defaulted() && to_aws && crate::instance::may_ask(env)) {
             return Ok((config, origins));
         }
@@ -214,10 +220,56 @@ impl ClientConfig {
             ),
             (Some(String::new()), format!("AWS, region {region}")),
         ]);
-        let endpoint = if url.is_empty() {
-            Endpoint::aws(&region)
+        // AWS's FIPS and dual-stack endpoints, as the AWS CLI and the SDKs choose them: the
+        // variable, else the profile (dual-stack: its `s3` setting first).
+        let flag = |var: &str, key: &str, s3: bool| -> Result<Option<String>, ConfigError> {
+            let (value, origin) = first([
+                (env.var(var), var.to_string()),
+                (
+                    files.get_s3(&profile, key).filter(|_| s3),
+                    format!("s3 {key} of {in_profile}"),
+                ),
+                (files.get(&profile, key), format!("{key} of {in_profile}")),
+                (Some("false".into()), DEFAULTED.into()),
+            ]);
+            match value.to_ascii_lowercase().as_str() {
+                "true" => Ok(Some(origin)),
+                "false" => Ok(None),
+                _ => Err(ConfigError::Invalid(format!(
+                    "{origin}: {value:?} is neither true nor false"
+                ))),
+            }
+        };
+        let fips = flag("AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint", false)?;
+        let dualstack = flag("AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint", true)?;
+        let variant = AwsVariant {
+            fips: fips.is_some(),
+            dualstack: dualstack.is_some(),
+        };
+        let asked = [("FIPS", &fips), ("dual-stack", &dualstack)]
+            .into_iter()
+            .filter_map(|(what, origin)| Some(format!("{what} ({})", origin.as_ref()?)))
+            .collect::<Vec<_>>();
+        let (endpoint, endpoint_origin) = if url.is_empty() {
+            if let Some(origin) = fips.as_ref().filter(|_| region.starts_with("cn-")) {
+                return Err(ConfigError::Invalid(format!(
+                    "{origin} asks for a FIPS endpoint, and AWS has none in {region}"
+                )));
+            }
+            let kind: String = asked.iter().map(|a| format!(", {a}")).collect();
+            (
+                Endpoint::aws_variant(&region, variant),
+                format!("{endpoint_origin}{kind}"),
+            )
+        } else if !asked.is_empty() {
+            // As the SDKs: a custom endpoint is no AWS endpoint to choose a kind of.
+            return Err(ConfigError::Invalid(format!(
+                "{endpoint_origin} names the endpoint, and {} asks for one of AWS's: give one \
+                 or the other",
+                asked.join(" and ")
+            )));
         } else {
-            Endpoint::custom(&url)?
+            (Endpoint::custom(&url)?, endpoint_origin)
         };
         let (addressing_style, addressing_origin) = match overrides.addressing_style {
             Some(s) => (s, "--addressing-style".to_string()),
@@ -364,6 +416,54 @@ mod tests {
         // `default` may be absent: it holds what is not set elsewhere, here nothing.
         let (env, _d) = env_with_files(&[("AWS_PROFILE", "default")], "");
         assert!(ClientConfig::resolve(&env, Overrides::default()).is_ok());
+    }
+
+    /// As the AWS CLI: the variables, else the profile (dual-stack: its `s3` setting too);
+    /// the kind goes with the region, is shown where it came from, and is refused with a
+    /// custom endpoint, in China (FIPS) and for a value other than true or false.
+    #[test]
+    fn fips_and_dual_stack_endpoints() {
+        let gov = "[default]\nregion = us-gov-west-1\nuse_fips_endpoint = true\n\n\
+                   [profile v6]\nregion = eu-west-1\ns3 =\n  use_dualstack_endpoint = true\n";
+        let resolved = |vars: &[(&str, &str)]| {
+            let (env, _d) = env_with_files(vars, gov);
+            ClientConfig::resolve_explained(&env, Overrides::default())
+                .map(|(c, o)| (c.endpoint.url(), o.endpoint.1))
+                .map_err(|e| e.to_string())
+        };
+        let (url, origin) = resolved(&[]).unwrap();
+        assert_eq!(url, "https://s3-fips.us-gov-west-1.amazonaws.com");
+        assert!(
+            origin.starts_with("AWS, region us-gov-west-1, FIPS (use_fips_endpoint of profile"),
+            "{origin}"
+        );
+        let (url, _) = resolved(&[("AWS_USE_FIPS_ENDPOINT", "false")]).unwrap();
+        assert_eq!(url, "https://s3.us-gov-west-1.amazonaws.com");
+        let (url, origin) = resolved(&[("AWS_PROFILE", "v6")]).unwrap();
+        assert_eq!(url, "https://s3.dualstack.eu-west-1.amazonaws.com");
+        assert!(
+            origin.contains("dual-stack (s3 use_dualstack_endpoint of profile v6"),
+            "{origin}"
+        );
+        let both = [("AWS_PROFILE", "v6"), ("AWS_USE_FIPS_ENDPOINT", "TRUE")];
+        let (url, _) = resolved(&both).unwrap();
+        assert_eq!(url, "https://s3-fips.dualstack.eu-west-1.amazonaws.com");
+        let (url, _) = resolved(&[
+            ("AWS_REGION", "cn-north-1"),
+            ("AWS_USE_FIPS_ENDPOINT", "false"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
+        ])
+        .unwrap();
+        assert_eq!(url, "https://s3.dualstack.cn-north-1.amazonaws.com.cn");
+        let e = resolved(&[("AWS_REGION", "cn-north-1")]).unwrap_err();
+        assert!(e.contains("AWS has none in cn-north-1"), "{e}");
+        let e = resolved(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")]).unwrap_err();
+        assert!(
+            e.starts_with("AWS_ENDPOINT_URL names the endpoint, and FIPS ("),
+            "{e}"
+        );
+        let e = resolved(&[("AWS_USE_DUALSTACK_ENDPOINT", "yes")]).unwrap_err();
+        assert!(e.contains("\"yes\" is neither true nor false"), "{e}");
     }
 
     #[test]

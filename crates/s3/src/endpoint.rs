@@ -100,21 +100,71 @@ pub struct Endpoint {
     aws: bool,
 }
 
+/// Which of AWS's S3 endpoints of a region: the plain one, FIPS 140 validated, dual-stack
+/// (IPv6 and IPv4), or both, as `use_fips_endpoint` and `use_dualstack_endpoint` choose.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct AwsVariant {
+    /// FIPS: `s3-fips.REGION.amazonaws.com` (none in the China regions).
+    pub fips: bool,
+    /// Dual-stack: `s3.dualstack.REGION.amazonaws.com`.
+    pub dualstack: bool,
+}
+
+impl AwsVariant {
+    /// Every variant.
+    const ALL: [AwsVariant; 4] = [
+        AwsVariant {
+            fips: false,
+            dualstack: false,
+        },
+        AwsVariant {
+            fips: true,
+            dualstack: false,
+        },
+        AwsVariant {
+            fips: false,
+            dualstack: true,
+        },
+        AwsVariant {
+            fips: true,
+            dualstack: true,
+        },
+    ];
+}
+
 impl Endpoint {
     /// AWS's regional endpoint, e.g. `https://s3.eu-west-1.amazonaws.com`.
     pub fn aws(region: &str) -> Self {
+        Self::aws_variant(region, AwsVariant::default())
+    }
+
+    /// AWS's regional endpoint of `variant`, e.g. `https://s3-fips.us-gov-west-1.amazonaws.com`
+    /// or `https://s3.dualstack.eu-west-1.amazonaws.com`.
+    pub fn aws_variant(region: &str, variant: AwsVariant) -> Self {
         let suffix = if region.starts_with("cn-") {
             "amazonaws.com.cn"
         } else {
             "amazonaws.com"
         };
+        let service = if variant.fips { "s3-fips" } else { "s3" };
+        let stack = if variant.dualstack { ".dualstack" } else { "" };
         Self {
             scheme: "https".into(),
-            host: format!("s3.{region}.{suffix}"),
+            host: format!("{service}{stack}.{region}.{suffix}"),
             port: None,
             base_path: String::new(),
             aws: true,
         }
+    }
+
+    /// When this is AWS's endpoint for region `from` (plain, FIPS or dual-stack, resolved or
+    /// given as a URL), the same kind of endpoint for `region`; `None` for any other (a
+    /// custom endpoint serves every region it has).
+    pub fn for_region(&self, from: &str, region: &str) -> Option<Self> {
+        AwsVariant::ALL
+            .into_iter()
+            .find(|v| *self == Self::aws_variant(from, *v))
+            .map(|v| Self::aws_variant(region, v))
     }
 
     /// A custom endpoint URL (`--endpoint-url`): `http` or `https`, a host, an optional port

@@ -35,8 +35,8 @@ pub use credentials::{
 };
 pub use denied::{Denial, Stated, s3_arn};
 pub use endpoint::{
-    AddressError, AddressingStyle, Endpoint, Target, is_dns_compatible, validate_bucket,
-    validate_key,
+    AddressError, AddressingStyle, AwsVariant, Endpoint, Target, is_dns_compatible,
+    validate_bucket, validate_key,
 };
 pub use error::{ClientError, ClientErrorKind, Result, S3Error, ServiceError};
 pub use ops::*;

@@ -31,17 +31,16 @@ impl Regions {
             .unwrap_or_else(|| config.region.clone())
     }
 
-    /// Where `region`'s requests go: AWS's endpoint for that region when the client's
-    /// endpoint is AWS's for its own, else the client's endpoint (a custom endpoint serves
-    /// every region it has).
+    /// Where `region`'s requests go: AWS's endpoint for that region, of the same kind (plain,
+    /// FIPS, dual-stack), when the client's endpoint is AWS's for its own, else the client's
+    /// endpoint (a custom endpoint serves every region it has).
     pub(super) fn endpoint<'c>(
         config: &'c ClientConfig,
         region: &str,
     ) -> std::borrow::Cow<'c, Endpoint> {
-        if region != config.region && config.endpoint == Endpoint::aws(&config.region) {
-            std::borrow::Cow::Owned(Endpoint::aws(region))
-        } else {
-            std::borrow::Cow::Borrowed(&config.endpoint)
+        match config.endpoint.for_region(&config.region, region) {
+            Some(theirs) if region != config.region => std::borrow::Cow::Owned(theirs),
+            _ => std::borrow::Cow::Borrowed(&config.endpoint),
         }
     }
 
@@ -103,6 +102,30 @@ mod tests {
         // Nothing that is not a region's name is taken.
         assert!(!r.learn(&c, "b", "eu west/1"));
         assert!(!r.learn(&c, "b", ""));
+    }
+
+    #[test]
+    fn a_bucket_elsewhere_is_sent_to_the_same_kind_of_endpoint() {
+        let fips = config(&[
+            ("AWS_REGION", "us-gov-west-1"),
+            ("AWS_USE_FIPS_ENDPOINT", "true"),
+        ]);
+        assert_eq!(
+            Regions::endpoint(&fips, "us-gov-east-1").url(),
+            "https://s3-fips.us-gov-east-1.amazonaws.com"
+        );
+        // AWS's own endpoint given as a URL is followed as the resolved one is.
+        let given = config(&[
+            ("AWS_REGION", "eu-west-1"),
+            (
+                "AWS_ENDPOINT_URL",
+                "https://s3.dualstack.eu-west-1.amazonaws.com",
+            ),
+        ]);
+        assert_eq!(
+            Regions::endpoint(&given, "us-east-2").url(),
+            "https://s3.dualstack.us-east-2.amazonaws.com"
+        );
     }
 
     #[test]
