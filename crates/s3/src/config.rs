@@ -220,57 +220,12 @@ impl ClientConfig {
             ),
             (Some(String::new()), format!("AWS, region {region}")),
         ]);
-        // AWS's FIPS and dual-stack endpoints, as the AWS CLI and the SDKs choose them: the
-        // variable, else the profile (dual-stack: its `s3` setting first).
-        let flag = |var: &str, key: &str, s3: bool| -> Result<Option<String>, ConfigError> {
-            let (value, origin) = first([
-                (env.var(var), var.to_string()),
-                (
-                    files.get_s3(&profile, key).filter(|_| s3),
-                    format!("s3 {key} of {in_profile}"),
-                ),
-                (files.get(&profile, key), format!("{key} of {in_profile}")),
-                (Some("false".into()), DEFAULTED.into()),
-            ]);
-            match value.to_ascii_lowercase().as_str() {
-                "true" => Ok(Some(origin)),
-                "false" => Ok(None),
-                _ => Err(ConfigError::Invalid(format!(
-                    "{origin}: {value:?} is neither true nor false"
-                ))),
-            }
-        };
-        let fips = flag("AWS_USE_FIPS_ENDPOINT", "use_fips_endpoint", false)?;
-        let dualstack = flag("AWS_USE_DUALSTACK_ENDPOINT", "use_dualstack_endpoint", true)?;
-        let variant = AwsVariant {
-            fips: fips.is_some(),
-            dualstack: dualstack.is_some(),
-        };
-        let asked = [("FIPS", &fips), ("dual-stack", &dualstack)]
-            .into_iter()
-            .filter_map(|(what, origin)| Some(format!("{what} ({})", origin.as_ref()?)))
-            .collect::<Vec<_>>();
-        let (endpoint, endpoint_origin) = if url.is_empty() {
-            if let Some(origin) = fips.as_ref().filter(|_| region.starts_with("cn-")) {
-                return Err(ConfigError::Invalid(format!(
-                    "{origin} asks for a FIPS endpoint, and AWS has none in {region}"
-                )));
-            }
-            let kind: String = asked.iter().map(|a| format!(", {a}")).collect();
-            (
-                Endpoint::aws_variant(&region, variant),
-                format!("{endpoint_origin}{kind}"),
-            )
-        } else if !asked.is_empty() {
-            // As the SDKs: a custom endpoint is no AWS endpoint to choose a kind of.
-            return Err(ConfigError::Invalid(format!(
-                "{endpoint_origin} names the endpoint, and {} asks for one of AWS's: give one \
-                 or the other",
-                asked.join(" and ")
-            )));
-        } else {
-            (Endpoint::custom(&url)?, endpoint_origin)
-        };
+        let (endpoint, endpoint_origin) = endpoint_of(
+            env,
+            (&files, &profile, &in_profile),
+            &region,
+            (url, endpoint_origin),
+        )?;
         let (addressing_style, addressing_origin) = match overrides.addressing_style {
             Some(s) => (s, "--addressing-style".to_string()),
             None => match files.get_s3(&profile, "addressing_style") {
@@ -359,6 +314,102 @@ impl Origins {
     pub fn region_configured(&self) -> bool {
         !self.region_defaulted() && !self.region.1.starts_with(crate::instance::NAME)
     }
+}
+
+/// The endpoint, with where it came from: `url` when one is configured, else AWS's for
+/// `region`, of the kind the AWS CLI's settings choose (the variable, else the profile):
+/// FIPS (`AWS_USE_FIPS_ENDPOINT`, `use_fips_endpoint`), dual-stack
+/// (`AWS_USE_DUALSTACK_ENDPOINT`, `s3.use_dualstack_endpoint` or `use_dualstack_endpoint`), or
+/// Transfer Acceleration (`s3.use_accelerate_endpoint`: one global endpoint, dual-stack or
+/// not). Any of them with an endpoint URL is refused, as the SDKs refuse it, and so are FIPS
+/// with acceleration, and either in China, where AWS has neither.
+fn endpoint_of(
+    env: &Env,
+    (files, profile, in_profile): (&ProfileSet, &str, &str),
+    region: &str,
+    (url, origin): (String, String),
+) -> Result<(Endpoint, String), ConfigError> {
+    let flag = |var: Option<&str>, key: &str, s3: bool| -> Result<Option<String>, ConfigError> {
+        let (value, origin) = first([
+            (
+                var.and_then(|v| env.var(v)),
+                var.unwrap_or_default().to_string(),
+            ),
+            (
+                files.get_s3(profile, key).filter(|_| s3),
+                format!("s3 {key} of {in_profile}"),
+            ),
+            (
+                files.get(profile, key).filter(|_| var.is_some()),
+                format!("{key} of {in_profile}"),
+            ),
+            (Some("false".into()), DEFAULTED.into()),
+        ]);
+        match value.to_ascii_lowercase().as_str() {
+            "true" => Ok(Some(origin)),
+            "false" => Ok(None),
+            _ => Err(ConfigError::Invalid(format!(
+                "{origin}: {value:?} is neither true nor false"
+            ))),
+        }
+    };
+    let fips = flag(Some("AWS_USE_FIPS_ENDPOINT"), "use_fips_endpoint", false)?;
+    let dualstack = flag(
+        Some("AWS_USE_DUALSTACK_ENDPOINT"),
+        "use_dualstack_endpoint",
+        true,
+    )?;
+    let accelerate = flag(None, "use_accelerate_endpoint", true)?;
+    let asked = [
+        ("FIPS", &fips),
+        ("dual-stack", &dualstack),
+        ("Transfer Acceleration", &accelerate),
+    ]
+    .into_iter()
+    .filter_map(|(what, origin)| Some(format!("{what} ({})", origin.as_ref()?)))
+    .collect::<Vec<_>>();
+    let refused = |why: String| Err(ConfigError::Invalid(why));
+    if !url.is_empty() {
+        if !asked.is_empty() {
+            // A custom endpoint is no AWS endpoint to choose a kind of.
+            return refused(format!(
+                "{origin} names the endpoint, and {} asks for one of AWS's: give one or the \
+                 other",
+                asked.join(" and ")
+            ));
+        }
+        return Ok((Endpoint::custom(&url)?, origin));
+    }
+    let china = region.starts_with("cn-");
+    match (&fips, &accelerate) {
+        (Some(f), Some(a)) => {
+            return refused(format!(
+                "{f} asks for a FIPS endpoint and {a} for Transfer Acceleration, which has none"
+            ));
+        }
+        (Some(o), None) | (None, Some(o)) if china => {
+            return refused(format!(
+                "{o} asks for an endpoint AWS does not have in {region}"
+            ));
+        }
+        _ => {}
+    }
+    let kind: String = asked.iter().map(|a| format!(", {a}")).collect();
+    let origin = format!("{origin}{kind}");
+    if accelerate.is_some() {
+        let stack = if dualstack.is_some() {
+            ".dualstack"
+        } else {
+            ""
+        };
+        let url = format!("https://s3-accelerate{stack}.amazonaws.com");
+        return Ok((Endpoint::custom(&url)?, origin));
+    }
+    let variant = AwsVariant {
+        fips: fips.is_some(),
+        dualstack: dualstack.is_some(),
+    };
+    Ok((Endpoint::aws_variant(region, variant), origin))
 }
 
 /// The first value given, with where it came from.
@@ -456,10 +507,34 @@ mod tests {
         .unwrap();
         assert_eq!(url, "https://s3.dualstack.cn-north-1.amazonaws.com.cn");
         let e = resolved(&[("AWS_REGION", "cn-north-1")]).unwrap_err();
-        assert!(e.contains("AWS has none in cn-north-1"), "{e}");
+        assert!(
+            e.contains("an endpoint AWS does not have in cn-north-1"),
+            "{e}"
+        );
         let e = resolved(&[("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")]).unwrap_err();
         assert!(
             e.starts_with("AWS_ENDPOINT_URL names the endpoint, and FIPS ("),
+            "{e}"
+        );
+        // Transfer Acceleration: one global endpoint, dual-stack or not; never with FIPS.
+        let fast = "[default]\nregion = eu-west-1\ns3 =\n  use_accelerate_endpoint = true\n";
+        let accelerated = |vars: &[(&str, &str)]| {
+            let (env, _d) = env_with_files(vars, fast);
+            ClientConfig::resolve(&env, Overrides::default())
+                .map(|c| c.endpoint.url())
+                .map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            accelerated(&[]).unwrap(),
+            "https://s3-accelerate.amazonaws.com"
+        );
+        assert_eq!(
+            accelerated(&[("AWS_USE_DUALSTACK_ENDPOINT", "true")]).unwrap(),
+            "https://s3-accelerate.dualstack.amazonaws.com"
+        );
+        let e = accelerated(&[("AWS_USE_FIPS_ENDPOINT", "true")]).unwrap_err();
+        assert!(
+            e.contains("for Transfer Acceleration, which has none"),
             "{e}"
         );
         let e = resolved(&[("AWS_USE_DUALSTACK_ENDPOINT", "yes")]).unwrap_err();
