@@ -98,8 +98,9 @@ impl ClientConfig {
     /// `s3.addressing_style`, or a `[services]` section), then defaults.
     /// `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true` ignores configured endpoints, as the AWS CLI.
     /// AWS's endpoint is of the kind `AWS_USE_FIPS_ENDPOINT` and `AWS_USE_DUALSTACK_ENDPOINT`
-    /// (or the profile's `use_fips_endpoint`, `use_dualstack_endpoint`) choose; either with
-    /// an endpoint URL is an error, as the SDKs make it.
+    /// (or the profile's `use_fips_endpoint`, `use_dualstack_endpoint`) and the profile's
+    /// `s3.use_accelerate_endpoint` choose; any with an endpoint URL is an error, as the SDKs
+    /// make it.
     pub fn resolve(env: &Env, overrides: Overrides) -> Result<Self, ConfigError> {
         Self::resolve_explained(env, overrides).map(|(c, _)| c)
     }
@@ -469,11 +470,12 @@ mod tests {
         assert!(ClientConfig::resolve(&env, Overrides::default()).is_ok());
     }
 
-    /// As the AWS CLI: the variables, else the profile (dual-stack: its `s3` setting too);
-    /// the kind goes with the region, is shown where it came from, and is refused with a
-    /// custom endpoint, in China (FIPS) and for a value other than true or false.
+    /// As the AWS CLI: the variables, else the profile (dual-stack: its `s3` setting too;
+    /// acceleration: that alone); the kind goes with the region, is shown where it came from,
+    /// and is refused with a custom endpoint, FIPS in China or with acceleration, and for a
+    /// value other than true or false.
     #[test]
-    fn fips_and_dual_stack_endpoints() {
+    fn fips_dual_stack_and_accelerated_endpoints() {
         let gov = "[default]\nregion = us-gov-west-1\nuse_fips_endpoint = true\n\n\
                    [profile v6]\nregion = eu-west-1\ns3 =\n  use_dualstack_endpoint = true\n";
         let resolved = |vars: &[(&str, &str)]| {

@@ -92,8 +92,8 @@ impl ServiceError {
             // A HEAD's answer has no body; S3 refuses to describe an SSE-C object so.
             "BadRequest" if self.operation == "HeadObject" && self.message.is_empty() => {
                 "a HEAD answer has no body to say why: S3 answers so for an object encrypted \
-                 with a customer-provided key (SSE-C) when the request gives no key; give it \
-                 the object's"
+                 with a customer-provided key (SSE-C) read without its key, and for one not so \
+                 encrypted read with a key"
             }
             "SignatureDoesNotMatch" => {
                 "check the secret access key that goes with this access key id"
