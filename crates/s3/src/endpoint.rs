@@ -110,28 +110,6 @@ pub struct AwsVariant {
     pub dualstack: bool,
 }
 
-impl AwsVariant {
-    /// Every variant.
-    const ALL: [AwsVariant; 4] = [
-        AwsVariant {
-            fips: false,
-            dualstack: false,
-        },
-        AwsVariant {
-            fips: true,
-            dualstack: false,
-        },
-        AwsVariant {
-            fips: false,
-            dualstack: true,
-        },
-        AwsVariant {
-            fips: true,
-            dualstack: true,
-        },
-    ];
-}
-
 impl Endpoint {
     /// AWS's regional endpoint, e.g. `https://s3.eu-west-1.amazonaws.com`.
     pub fn aws(region: &str) -> Self {
@@ -161,8 +139,9 @@ impl Endpoint {
     /// given as a URL), the same kind of endpoint for `region`; `None` for any other (a
     /// custom endpoint serves every region it has).
     pub fn for_region(&self, from: &str, region: &str) -> Option<Self> {
-        AwsVariant::ALL
+        [false, true]
             .into_iter()
+            .flat_map(|fips| [false, true].map(|dualstack| AwsVariant { fips, dualstack }))
             .find(|v| *self == Self::aws_variant(from, *v))
             .map(|v| Self::aws_variant(region, v))
     }
