@@ -174,7 +174,7 @@ impl<C: ObjectClient> Context<C> {
         req: &GetObjectRequest,
     ) -> Result<ObjectMeta, HeadFailure> {
         let e = match self.request(None, |c| c.head_object(req)).await {
-            Err(Failure::S3(e)) if e.service().is_some_and(|s| s.status == 404) => e,
+            Err(Failure::S3(e)) if e.status() == Some(404) => e,
             Err(failure) => {
                 return Err(HeadFailure {
                     failure,

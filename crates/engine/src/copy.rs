@@ -135,10 +135,7 @@ impl ObjectSource {
         let url = self.url();
         let meta = ctx.head_object(&head).await.map_err(|h| {
             h.into_error(&url, |f| match f {
-                Failure::S3(e)
-                    if e.service().is_some_and(|s| s.status == 404)
-                        && e.code() != Some("NoSuchBucket") =>
-                {
+                Failure::S3(e) if e.status() == Some(404) && e.code() != Some("NoSuchBucket") => {
                     Error::new(
                         ErrorKind::Service,
                         format!("the source {url} does not exist: {e}"),
@@ -194,7 +191,7 @@ impl CopyState {
     /// The error for a failed copy request: a 412 means the source changed.
     fn error<C: ObjectClient>(&self, job: &Job<C>, context: String, f: Failure) -> Error {
         match f {
-            Failure::S3(e) if e.service().is_some_and(|s| s.status == 412) => {
+            Failure::S3(e) if e.status() == Some(412) => {
                 changed_during_copy(&self.url(), &self.etag, e)
             }
             f => job.failed(context, f),
@@ -264,7 +261,7 @@ pub async fn object_tags<C: ObjectClient>(
     req: &GetObjectTaggingRequest,
 ) -> Result<Vec<(String, String)>, S3Error> {
     match client.get_object_tagging(req).await {
-        Err(e) if e.service().is_some_and(|s| s.status == 501) => {
+        Err(e) if e.status() == Some(501) => {
             warn!(
                 "s3://{}/{}: the server keeps no tags: {e}",
                 req.bucket, req.key

@@ -187,7 +187,7 @@ impl<C: ObjectClient, D: ObjectClient> PartSource<C> for RemoteParts<D> {
             let data = fetch(&source, &get, part.offset, part.len, spill)
                 .await
                 .map_err(|f| match f {
-                    Failure::S3(e) if e.service().is_some_and(|s| s.status == 412) => {
+                    Failure::S3(e) if e.status() == Some(412) => {
                         changed_during_copy(&url, get.if_match.as_deref().unwrap_or_default(), e)
                     }
                     Failure::Local(e) => {

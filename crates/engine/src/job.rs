@@ -192,9 +192,7 @@ impl<C: ObjectClient> Job<C> {
         }
         // The one condition a job puts on its own destination is `If-None-Match: *`.
         let f = match f {
-            Failure::S3(e)
-                if self.settings.no_clobber && e.service().is_some_and(|s| s.status == 412) =>
-            {
+            Failure::S3(e) if self.settings.no_clobber && e.status() == Some(412) => {
                 return self.exists().with_source(e);
             }
             f => f,
@@ -239,10 +237,8 @@ impl<C: ObjectClient> Job<C> {
             .request(None, |c| async move {
                 match c.head_object(head).await {
                     Ok(_) => Ok(true),
-                    Err(e) if e.service().is_some_and(|s| s.status == 404) => Ok(false),
-                    Err(e) if exact_later && e.service().is_some_and(|s| s.status == 403) => {
-                        Ok(false)
-                    }
+                    Err(e) if e.status() == Some(404) => Ok(false),
+                    Err(e) if exact_later && e.status() == Some(403) => Ok(false),
                     Err(e) => Err(e),
                 }
             })

@@ -256,6 +256,11 @@ impl S3Error {
         }
     }
 
+    /// The HTTP status the service answered with, if it answered.
+    pub fn status(&self) -> Option<u16> {
+        self.service().map(|s| s.status)
+    }
+
     /// The client error kind, if the client failed.
     pub fn client_kind(&self) -> Option<ClientErrorKind> {
         match self {

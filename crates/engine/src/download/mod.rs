@@ -291,7 +291,7 @@ impl<C: ObjectClient> Job<C> {
         let Failure::S3(e) = f else {
             return f.into_error(format!("{what} {}", self.name()), "download");
         };
-        let status = e.service().map(|s| s.status);
+        let status = e.status();
         match (status, etag) {
             (Some(412), Some(etag)) => Error::new(
                 ErrorKind::Changed,
@@ -362,7 +362,7 @@ impl<C: ObjectClient> Job<C> {
             .ctx
             .request(None, |c| async move {
                 match c.get_object(req).await {
-                    Err(e) if e.service().is_some_and(|s| s.status == 412) => Ok(None),
+                    Err(e) if e.status() == Some(412) => Ok(None),
                     other => other.map(Some),
                 }
             })

@@ -396,13 +396,7 @@ pub(crate) async fn get<C: ObjectClient>(
     let read = crate::download::run(ctx.child(), download).await;
     match read {
         Ok(o) => Ok(o.data),
-        Err(e)
-            if e.s3()
-                .and_then(|s| s.service())
-                .is_some_and(|s| s.status == 404) =>
-        {
-            Ok(None)
-        }
+        Err(e) if e.s3().and_then(|s| s.status()) == Some(404) => Ok(None),
         Err(e) => Err(e),
     }
 }

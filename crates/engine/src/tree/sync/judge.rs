@@ -121,7 +121,7 @@ fn never() -> Probe {
 /// object replaced, unasked, at every sync (an SSE-C object read without its key: by an
 /// unencrypted copy).
 fn undecided(e: Error) -> Result<bool, Error> {
-    let status = e.s3().and_then(|e| e.service()).map(|s| s.status);
+    let status = e.s3().and_then(|e| e.status());
     if matches!(status, Some(404 | 403)) || e.kind() == ErrorKind::Local {
         return Ok(false);
     }
