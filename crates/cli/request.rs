@@ -401,12 +401,7 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
             )));
         }
         if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                bad_input(format!(
-                    "cannot create the folder {}: {e}",
-                    parent.display()
-                ))
-            })?;
+            ferry_engine::create_folders(parent).map_err(|e| bad_input(e.to_string()))?;
         }
         Target::File(p)
     };

@@ -41,6 +41,7 @@ pub use check::VerifyMode;
 pub(crate) use fetch::answered_range;
 pub(crate) use partial::download_state;
 pub use partial::partial_path;
+pub use place::create_folders;
 pub(crate) use same::file_matches;
 pub use span::Span;
 

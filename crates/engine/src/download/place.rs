@@ -17,6 +17,29 @@ pub(super) fn folder_of(target: &Path) -> &Path {
     }
 }
 
+/// Creates `folder` and the folders above it that are missing, for files to be downloaded
+/// into. Where a file stands in the way (an object `a` beside an object `a/b`), the error
+/// names it.
+pub fn create_folders(folder: &Path) -> Result<(), Error> {
+    std::fs::create_dir_all(folder).map_err(|e| {
+        let in_the_way = folder
+            .ancestors()
+            .find(|a| std::fs::metadata(a).is_ok_and(|m| !m.is_dir()));
+        match in_the_way {
+            Some(file) => Error::new(
+                ErrorKind::Local,
+                format!(
+                    "cannot create the folder {}: {} is a file, not a folder",
+                    folder.display(),
+                    file.display()
+                ),
+            )
+            .with_source(e),
+            None => Error::local(format!("cannot create the folder {}", folder.display()), e),
+        }
+    })
+}
+
 /// Where a verified download goes, and how.
 pub(crate) struct Placement<'a> {
     /// The file it becomes.
@@ -109,5 +132,26 @@ pub(super) fn flush_folder(to: &Placement<'_>) {
     match to.folders {
         Some(f) => f.add(folder_of(to.target)),
         None => sync_folder(folder_of(to.target)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_in_the_way_of_a_folder_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a"), b"x").unwrap();
+        create_folders(&dir.path().join("b/c")).unwrap();
+        assert!(dir.path().join("b/c").is_dir());
+        let e = create_folders(&dir.path().join("a/b/c")).unwrap_err();
+        let said = e.to_string();
+        let file = dir.path().join("a");
+        assert!(
+            said.ends_with(&format!("{} is a file, not a folder", file.display())),
+            "{said}"
+        );
+        assert_eq!(e.kind(), ErrorKind::Local);
     }
 }

@@ -304,9 +304,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
             if *made == parent {
                 Ok(())
             } else {
-                let r = std::fs::create_dir_all(&parent).map_err(|e| {
-                    Error::local(format!("cannot create the folder {}", parent.display()), e)
-                });
+                let r = crate::download::create_folders(&parent);
                 if r.is_ok() {
                     *made = parent;
                 }

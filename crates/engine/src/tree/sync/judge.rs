@@ -201,32 +201,37 @@ fn file_and_object<C: ObjectClient>(
 ) -> Probe {
     match compare {
         Compare::SizeOnly => never(),
-        Compare::Checksum => pair_probe(
-            ctx,
-            bucket,
-            request,
-            up,
-            |ctx, bucket, key, request, file| async move {
-                let same =
-                    crate::download::file_matches(&ctx, &bucket, &key, &request, &file.path).await;
-                same.map(|same| same == Some(true)).or_else(undecided)
-            },
-        ),
-        Compare::SizeAndTime => pair_probe(
-            ctx,
-            bucket,
-            request,
-            up,
-            |ctx, bucket, key, request, file| async move {
-                let Some(time) = file.mtime else {
-                    return Ok(false);
-                };
-                match head(&ctx, &bucket, &key, &request).await {
-                    Ok(meta) => Ok(stored_mtime_is(&meta, time)),
-                    Err(e) => undecided(e),
-                }
-            },
-        ),
+        Compare::Checksum => pair_probe(ctx, bucket, request, up, same_checksum),
+        Compare::SizeAndTime => pair_probe(ctx, bucket, request, up, same_mtime),
+    }
+}
+
+/// Whether `file` holds the bytes object `key` holds, by the checksum the object stores.
+async fn same_checksum<C: ObjectClient>(
+    ctx: Context<C>,
+    bucket: String,
+    key: String,
+    request: RequestOptions,
+    file: Item,
+) -> Result<bool, Error> {
+    let same = crate::download::file_matches(&ctx, &bucket, &key, &request, &file.path).await;
+    same.map(|same| same == Some(true)).or_else(undecided)
+}
+
+/// Whether object `key` stores `file`'s modification time.
+async fn same_mtime<C: ObjectClient>(
+    ctx: Context<C>,
+    bucket: String,
+    key: String,
+    request: RequestOptions,
+    file: Item,
+) -> Result<bool, Error> {
+    let Some(time) = file.mtime else {
+        return Ok(false);
+    };
+    match head(&ctx, &bucket, &key, &request).await {
+        Ok(meta) => Ok(stored_mtime_is(&meta, time)),
+        Err(e) => undecided(e),
     }
 }
 
