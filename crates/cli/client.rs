@@ -191,7 +191,7 @@ pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
         Some(t) => {
             let at = crate::report::rfc3339(t);
             match t.duration_since(std::time::SystemTime::now()) {
-                Ok(left) => format!("{at} (in {} min)", left.as_secs() / 60),
+                Ok(left) => format!("{at} (in {})", crate::report::span(left)),
                 Err(_) => format!("{at} (expired)"),
             }
         }

@@ -108,11 +108,11 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
             .duration_since(std::time::SystemTime::now())
             .unwrap_or_default();
         tracing::warn!(
-            "the URL works until {} (in {} min), when the temporary credentials that signed it \
+            "the URL works until {} (in {}), when the temporary credentials that signed it \
              expire, not for the {} seconds asked; sign with long-term keys (or a longer \
              session) for a URL that lasts",
             crate::report::rfc3339(signed.valid_until),
-            left.as_secs() / 60,
+            crate::report::span(left),
             args.expires_in
         );
     }

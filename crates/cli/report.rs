@@ -13,6 +13,23 @@ pub(crate) fn rfc3339(t: std::time::SystemTime) -> String {
         .unwrap_or_else(|_| "?".into())
 }
 
+/// A span of time as ferry prints it, to the unit that reads best: `under a minute`,
+/// `12 min`, `3 h 5 min`, `2 days 4 h`.
+pub(crate) fn span(d: std::time::Duration) -> String {
+    let mins = d.as_secs() / 60;
+    let (days, hours, mins) = (mins / 1_440, mins / 60 % 24, mins % 60);
+    match (days, hours, mins) {
+        (0, 0, 0) => "under a minute".to_string(),
+        (0, 0, m) => format!("{m} min"),
+        (0, h, 0) => format!("{h} h"),
+        (0, h, m) => format!("{h} h {m} min"),
+        (1, 0, _) => "1 day".to_string(),
+        (1, h, _) => format!("1 day {h} h"),
+        (d, 0, _) => format!("{d} days"),
+        (d, h, _) => format!("{d} days {h} h"),
+    }
+}
+
 /// A path as a JSON string: a name that is not UTF-8 (which a file's may be) is shown as the
 /// human lines show it, with U+FFFD for what is not (serde refuses such a path).
 fn file(path: &std::path::Path) -> String {
@@ -243,5 +260,23 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             json!({"action": action.as_str(), "key": key, "from": from, "to": to, "size": size, "dry_run": dry_run}),
         ),
         _ => json_line("unknown", json!({})),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::span;
+    use std::time::Duration;
+
+    #[test]
+    fn spans_read_in_the_unit_that_fits() {
+        let s = |secs| span(Duration::from_secs(secs));
+        assert_eq!(s(59), "under a minute");
+        assert_eq!(s(12 * 60 + 30), "12 min");
+        assert_eq!(s(3 * 3_600), "3 h");
+        assert_eq!(s(3 * 3_600 + 5 * 60), "3 h 5 min");
+        assert_eq!(s(86_400 + 60), "1 day");
+        assert_eq!(s(2 * 86_400 + 4 * 3_600 + 59), "2 days 4 h");
+        assert_eq!(s(1_122 * 86_400), "1122 days");
     }
 }
