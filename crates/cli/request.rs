@@ -400,9 +400,6 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
                 p.display()
             )));
         }
-        if let Some(parent) = p.parent().filter(|d| !d.as_os_str().is_empty()) {
-            ferry_engine::create_folders(parent).map_err(|e| bad_input(e.to_string()))?;
-        }
         Target::File(p)
     };
     let download = Download {

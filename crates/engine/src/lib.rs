@@ -56,9 +56,7 @@ mod verify;
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
 pub use copy::{Copy, ObjectSource, copy_metadata, object_tags};
 pub use direct::DirectIo;
-pub use download::{
-    Download, DownloadSettings, Listed, Span, Target, VerifyMode, create_folders, partial_path,
-};
+pub use download::{Download, DownloadSettings, Listed, Span, Target, VerifyMode, partial_path};
 pub use error::{Error, ErrorKind, LeftBehind, Mismatch};
 pub use handle::{Canceller, Handle};
 pub use job::{FailurePolicy, UploadSettings};

@@ -578,6 +578,45 @@ async fn a_download_to_memory_is_held_to_the_memory_budget() {
     assert!(e.to_string().contains("s3://b/big is 9437184 bytes"), "{e}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_to_a_folder_is_refused_before_any_byte_and_missing_folders_are_made() {
+    let s3 = memory_s3(0);
+    s3.insert("b", "k", data(6 * MIB, 9));
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let into_folder = m.download(Download::new("b", "k", Target::File(dir.path().into())));
+    let e = into_folder.wait().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("is a folder"), "{e}");
+    assert_eq!(s3.calls("GetObject") + s3.calls("HeadObject"), 0);
+    let beside: Vec<_> = std::fs::read_dir(dir.path().parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name().to_string_lossy().starts_with(&format!(
+                "{}.ferry",
+                dir.path().file_name().unwrap().to_string_lossy()
+            ))
+        })
+        .collect();
+    assert!(beside.is_empty(), "nothing is left beside the folder");
+    let deep = dir.path().join("new/deeper/k");
+    let into_new = m.download(Download::new("b", "k", Target::File(deep.clone())));
+    into_new.wait().await.unwrap();
+    assert_eq!(std::fs::read(&deep).unwrap(), data(6 * MIB, 9));
+    std::fs::write(dir.path().join("file"), b"x").unwrap();
+    let under_a_file = Target::File(dir.path().join("file/k"));
+    let e = m
+        .download(Download::new("b", "k", under_a_file))
+        .wait()
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string().ends_with("file is a file, not a folder"),
+        "{e}"
+    );
+}
+
 /// A stream whose bytes run out into an error (`fail`, once `sent` has taken two parts, so the
 /// failure always lands midway) or a writer that stays silent.
 struct Stalling {

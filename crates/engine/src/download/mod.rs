@@ -41,7 +41,6 @@ pub use check::VerifyMode;
 pub(crate) use fetch::answered_range;
 pub(crate) use partial::download_state;
 pub use partial::partial_path;
-pub use place::create_folders;
 pub(crate) use same::file_matches;
 pub use span::Span;
 
@@ -164,6 +163,8 @@ pub enum Target {
     /// does); a path that is there and is neither a file nor a folder (a device such as
     /// `/dev/null`, a named pipe, a shell's `>(command)`) is written in order, as a
     /// [`Target::Writer`] is: renaming a file over it would replace the device or the pipe.
+    /// The folders it goes in are created when missing; a folder is refused
+    /// (`ErrorKind::InvalidInput`) before anything is fetched.
     File(PathBuf),
     /// A writer (stdout, a pipe): bytes in order, through a reordering window bounded by the
     /// memory budget. Cannot resume.
@@ -185,11 +186,13 @@ impl std::fmt::Debug for Target {
 
 impl Target {
     /// What a file target really is (see [`Target::File`]); a named pipe's opening, which
-    /// waits for its reader, gives way to `cancel`.
+    /// waits for its reader, gives way to `cancel`. A folder is refused before anything is
+    /// fetched; the folders a new file goes in are created.
     async fn resolved(self, cancel: &tokio_util::sync::CancellationToken) -> Result<Self, Error> {
         let Target::File(path) = self else {
             return Ok(self);
         };
+        use std::io::ErrorKind::{NotADirectory, NotFound};
         let cannot =
             |e: std::io::Error| Error::local(format!("cannot write to {}", path.display()), e);
         match std::fs::metadata(&path) {
@@ -201,8 +204,20 @@ impl Target {
                     () = cancel.cancelled() => Err(Error::cancelled("download")),
                 }
             }
+            Ok(m) if m.is_dir() => Err(Error::invalid(format!(
+                "{} is a folder: a download goes to a file, so give the file's path",
+                path.display()
+            ))),
             Ok(_) if path.is_symlink() => {
                 Ok(Target::File(std::fs::canonicalize(&path).map_err(cannot)?))
+            }
+            // Not there, or a file stands where a folder above it must.
+            Err(e) if matches!(e.kind(), NotFound | NotADirectory) => {
+                let folder = place::folder_of(&path);
+                if !std::fs::metadata(folder).is_ok_and(|m| m.is_dir()) {
+                    place::create_folders(folder)?;
+                }
+                Ok(Target::File(path))
             }
             _ => Ok(Target::File(path)),
         }

@@ -20,7 +20,7 @@ pub(super) fn folder_of(target: &Path) -> &Path {
 /// Creates `folder` and the folders above it that are missing, for files to be downloaded
 /// into. Where a file stands in the way (an object `a` beside an object `a/b`), the error
 /// names it.
-pub fn create_folders(folder: &Path) -> Result<(), Error> {
+pub(super) fn create_folders(folder: &Path) -> Result<(), Error> {
     std::fs::create_dir_all(folder).map_err(|e| {
         let in_the_way = folder
             .ancestors()

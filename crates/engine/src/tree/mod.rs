@@ -294,23 +294,8 @@ pub(crate) async fn download_found<C: ObjectClient>(
     ctx.folders = Some(folders.clone());
     let range = tree.settings.range_size.max(1);
     let weight = move |item: &Item| item.size.div_ceil(range).min(u64::from(u32::MAX)) as u32;
-    // The listing is in key order: objects of one folder come together, so the folder made
-    // last is nearly always the one the next object needs.
-    let made = std::sync::Mutex::new(PathBuf::new());
+    // A download creates the folders its file goes in.
     let start = move |ctx: Context<C>, item: Item| {
-        let parent = item.path.parent().map(PathBuf::from).unwrap_or_default();
-        let folder = {
-            let mut made = made.lock().expect("folder lock");
-            if *made == parent {
-                Ok(())
-            } else {
-                let r = crate::download::create_folders(&parent);
-                if r.is_ok() {
-                    *made = parent;
-                }
-                r
-            }
-        };
         let download = Download {
             bucket: tree.bucket.clone(),
             key: item.key,
@@ -325,10 +310,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
             target: Target::File(item.path.clone()),
             settings: tree.settings.clone(),
         };
-        async move {
-            folder?;
-            crate::download::run(ctx, download).await
-        }
+        crate::download::run(ctx, download)
     };
     let ended = run(ctx, found, weight, start, &as_listed).await;
     tokio::task::spawn_blocking(move || folders.sync())
