@@ -233,6 +233,8 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                         )
                     );
                 }
+            } else if uploads.is_empty() {
+                outln!("no multipart uploads in progress under {target}");
             } else {
                 outln!("{}", table(&rows(&uploads)).trim_end());
             }

@@ -563,6 +563,13 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(boto3_uploads(server, &bucket).is_empty());
+    let o = ferry(
+        server,
+        home.path(),
+        &["uploads", "ls", &format!("s3://{bucket}")],
+    );
+    let said = format!("no multipart uploads in progress under s3://{bucket}");
+    assert!(crate::stdout(&o).contains(&said), "{}", text(&o));
 }
 
 /// `uploads abort` leaves alone an upload a running ferry is sending (its journal is locked):
