@@ -34,6 +34,9 @@ pub struct ServiceError {
     /// `x-amz-delete-marker: true`: the key's latest version (or the version asked for) is a
     /// delete marker.
     pub delete_marker: bool,
+    /// The answer named no S3 error: `code` is the status's name, and `message` what its body
+    /// held instead, if anything (a HEAD's answer has no body).
+    pub unnamed: bool,
 }
 
 /// An error and its causes, by their `Display` only, each cause once (a cause whose text the
@@ -70,6 +73,7 @@ impl ServiceError {
             denial: None,
             region: None,
             delete_marker: false,
+            unnamed: false,
         }
     }
 
@@ -103,6 +107,18 @@ impl ServiceError {
             "NoSuchBucket" => "check the bucket name, or create the bucket first",
             "NoSuchUpload" => "the multipart upload was completed or aborted",
             "RequestTimeTooSkewed" => "the local clock is off; fix it and try again",
+            // S3 names every error it answers with, and every answer carries a request id;
+            // only a HEAD's error has no body to name it in. (A 5xx but 501 may be a proxy's
+            // passing trouble; a 403 is told as a denial.)
+            _ if self.unnamed
+                && self.request_id.is_none()
+                && !self.operation.starts_with("Head")
+                && ((400..500).contains(&self.status) || self.status == 501)
+                && self.status != 403 =>
+            {
+                "the answer was no S3 error (no error code, no request id): check that the \
+                 endpoint URL is an S3 service's"
+            }
             _ => return None,
         })
     }
@@ -397,6 +413,30 @@ mod tests {
             ..ServiceError::new("UploadPart", status, code, "m")
         }
         .into()
+    }
+
+    #[test]
+    fn an_answer_that_is_no_s3_error_points_at_the_endpoint() {
+        let bare = |op, status, code| {
+            ServiceError {
+                unnamed: true,
+                ..ServiceError::new(op, status, code, "")
+            }
+            .to_string()
+        };
+        let hint = "check that the endpoint URL is an S3 service's";
+        assert!(bare("PutObject", 404, "NotFound").contains(hint));
+        assert!(bare("ListObjectsV2", 405, "MethodNotAllowed").contains(hint));
+        assert!(!bare("HeadObject", 404, "NotFound").contains(hint));
+        assert!(!bare("PutObject", 503, "ServiceUnavailable").contains(hint));
+        let with_id = ServiceError {
+            request_id: Some("RID".into()),
+            unnamed: true,
+            ..ServiceError::new("PutObject", 404, "NotFound", "")
+        };
+        assert!(!with_id.to_string().contains(hint), "{with_id}");
+        let named = ServiceError::new("PutObject", 404, "NoSuchBucket", "");
+        assert!(!named.to_string().contains(hint), "{named}");
     }
 
     #[test]

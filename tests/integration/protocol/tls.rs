@@ -1,7 +1,69 @@
-//! TLS trust and presigned URLs, through the `ferry` binary.
+//! TLS trust, an endpoint that is no S3 service, and presigned URLs, through the `ferry`
+//! binary.
 
 use super::*;
 use crate::curl;
+
+/// An endpoint that answers as a web server does, not as S3 (a mistyped port, a console's
+/// address): the error says so and shows the page by its title, not its markup.
+#[test]
+fn an_endpoint_that_is_no_s3_service_is_named_as_such() {
+    use std::io::{BufRead as _, BufReader, Write as _};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    let page = "<!DOCTYPE html>\n<html><head><title>Not Found</title></head>\n\
+                <body><h1>Nothing here</h1></body></html>\n";
+    let answered = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = answered.clone();
+    listener.set_nonblocking(true).unwrap();
+    let server = std::thread::spawn(move || {
+        let started = std::time::Instant::now();
+        while started.elapsed() < std::time::Duration::from_secs(60) {
+            let Ok((stream, _)) = listener.accept() else {
+                if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+                continue;
+            };
+            stream.set_nonblocking(false).unwrap();
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 404 Not Found\r\ncontent-type: text/html\r\ncontent-length: {}\r\n\
+                 connection: close\r\n\r\n{page}",
+                page.len()
+            );
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let vars = vec![
+        ("AWS_ENDPOINT_URL".to_string(), endpoint),
+        ("AWS_ACCESS_KEY_ID".to_string(), "AKIDEXAMPLE".to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "secret".to_string()),
+    ];
+    let out = dir.path().join("out");
+    let o = ferry_command(vars, dir.path())
+        .args(["cp", "-r", "s3://bucket/p/", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    answered.store(true, std::sync::atomic::Ordering::Relaxed);
+    server.join().unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("an HTML page titled \"Not Found\""), "{err}");
+    assert!(
+        err.contains("check that the endpoint URL is an S3 service's"),
+        "{err}"
+    );
+    assert!(!err.contains("<html>"), "{err}");
+    assert!(!out.exists(), "nothing was written");
+}
 
 #[test]
 fn tls_trust_comes_from_the_ca_bundle() {

@@ -555,19 +555,15 @@ pub(super) async fn service_error(
     let parsed = (xml::root_element(&body).as_deref() == Some("Error"))
         .then(|| xml::parse::<xml::ErrorXml>(&body).ok())
         .flatten();
-    let (code, message, body_request_id, body_region) = match parsed {
-        Some(e) if !e.code.is_empty() => (e.code, e.message, e.request_id, e.region),
+    let (code, message, body_request_id, body_region, unnamed) = match parsed {
+        Some(e) if !e.code.is_empty() => (e.code, e.message, e.request_id, e.region, false),
         _ => {
-            let shown: String = String::from_utf8_lossy(&body).chars().take(200).collect();
-            (
-                status_code_name(status).to_string(),
-                shown.trim().to_string(),
-                None,
-                None,
-            )
+            let code = status_code_name(status).to_string();
+            (code, foreign_body(&body), None, None, true)
         }
     };
     ServiceError {
+        unnamed,
         request_id: header(&headers, "x-amz-request-id").or(body_request_id),
         retry_after: retry_after(&headers),
         region: header(&headers, "x-amz-bucket-region").or(body_region),
@@ -575,6 +571,28 @@ pub(super) async fn service_error(
         ..ServiceError::new(op, status.as_u16(), code, message)
     }
     .into()
+}
+
+/// What an error answer's body that is no S3 `<Error>` says, on one line: an HTML page by its
+/// title, anything else by its first 200 characters.
+fn foreign_body(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let lower = text.to_ascii_lowercase();
+    let title = lower
+        .find("<title>")
+        .map(|at| at + "<title>".len())
+        .and_then(|start| Some(start..start + lower[start..].find("</title>")?))
+        .map(|at| text[at].trim().to_string());
+    match title {
+        Some(title) => format!("an HTML page titled {title:?}"),
+        None if lower.trim_start().starts_with("<!doctype html") || lower.contains("<html") => {
+            "an HTML page".to_string()
+        }
+        None => {
+            let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+            line.chars().take(200).collect()
+        }
+    }
 }
 
 /// A 200 answer's body that may be an `<Error>` (Complete, and later the copy operations).
@@ -697,4 +715,22 @@ pub struct Presigned {
     pub valid_until: std::time::SystemTime,
     /// Whether the credentials expire before the expiry asked for.
     pub credentials_expire_first: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::foreign_body;
+
+    #[test]
+    fn a_foreign_error_body_is_told_on_one_line() {
+        let page = b"<!DOCTYPE html>\n<HTML><HEAD><TITLE> 502 Bad Gateway </TITLE></HEAD></HTML>";
+        assert_eq!(
+            foreign_body(page),
+            "an HTML page titled \"502 Bad Gateway\""
+        );
+        assert_eq!(foreign_body(b"<html><body>x</body></html>"), "an HTML page");
+        assert_eq!(foreign_body(b"  no such\n\n   thing \n"), "no such thing");
+        assert_eq!(foreign_body(&[b'a'; 300]).len(), 200);
+        assert_eq!(foreign_body(b""), "");
+    }
 }
