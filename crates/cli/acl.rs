@@ -39,7 +39,8 @@ async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result
             version_id: o.version_id.clone(),
             request: o.bucket.request(&None)?,
         })
-        .await?;
+        .await
+        .map_err(|e| CliError::from(e).context(format!("reading the ACL of {target}")))?;
     if json {
         outln!(
             "{}",
@@ -138,7 +139,10 @@ async fn set(global: &Global, a: AclSetArgs) -> Result<(), CliError> {
         request: a.object.bucket.request(&None)?,
     };
     // An unknown canned ACL is refused before sending, as bad input (exit 2).
-    client.put_object_acl(&req).await?;
+    client
+        .put_object_acl(&req)
+        .await
+        .map_err(|e| CliError::from(e).context(format!("setting the ACL of {}", a.target)))?;
     if !a.quiet {
         outln!("acl set: {}", a.target);
     }

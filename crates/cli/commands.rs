@@ -65,7 +65,8 @@ async fn mb(global: &Global, bucket: &str, quiet: bool) -> Result<(), CliError> 
         .create_bucket(&CreateBucketRequest {
             bucket: url.bucket.clone(),
         })
-        .await?;
+        .await
+        .map_err(|e| CliError::from(e).context(format!("making the bucket {bucket}")))?;
     if !quiet {
         outln!("make_bucket: s3://{}", url.bucket);
     }

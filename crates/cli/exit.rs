@@ -41,6 +41,16 @@ impl CliError {
         }
     }
 
+    /// The same error, said to have happened while `what` (`reading the ACL of s3://b/k`).
+    pub(crate) fn context(self, what: impl std::fmt::Display + Send + Sync + 'static) -> Self {
+        match self {
+            CliError::BadInput(e) => CliError::BadInput(e.context(what)),
+            CliError::Failed(e) => CliError::Failed(e.context(what)),
+            CliError::Interrupted(e) => CliError::Interrupted(e.context(what)),
+            CliError::ReaderGone => CliError::ReaderGone,
+        }
+    }
+
     pub(crate) fn report(self) -> ExitCode {
         let (code, e) = match self {
             CliError::BadInput(e) => (BAD_INPUT, e),
