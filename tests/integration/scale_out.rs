@@ -5,7 +5,8 @@
 //! ways; a server-side copy of one object split across workers; and a finish that refuses
 //! missing parts, and a part whose ETag and checksum are not those its worker computed from
 //! the source; a planned upload that a bulk `uploads abort` leaves and an abort by id gives
-//! up; the headers a plan gives its object, and the flags it refuses.
+//! up; the headers a plan gives its object, and the flags it refuses; a worker reading the
+//! planned file by another path, and refused another file.
 
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -569,4 +570,53 @@ fn a_bulk_abort_leaves_a_planned_upload_and_naming_it_gives_up_the_plan() {
     );
     let (o, _) = run_worker(server, &file, &dst, &at, 1);
     crate::expect_exit(&o, 2, &format!("no plan at {at}"));
+}
+
+/// A worker may reach the planned file by another path (shared storage mounted elsewhere),
+/// but not another file: one of another time is refused, named beside the planned one, and
+/// sends nothing.
+#[test]
+fn a_worker_reads_the_planned_file_by_any_path_and_refuses_another_file() {
+    let (server, _client, bucket) = seaweed_bucket("shard-paths");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(20 * MIB + 3, 93);
+    let file = home.path().join("big.bin");
+    std::fs::write(&file, &body).unwrap();
+    let at = plan(server, home.path(), &file, &bucket, "big.bin", 4, "5MiB");
+    let dst = format!("s3://{bucket}/big.bin");
+    let mount = home.path().join("mnt");
+    std::fs::create_dir(&mount).unwrap();
+    let elsewhere = mount.join("big.bin");
+    std::fs::hard_link(&file, &elsewhere).unwrap();
+    let (o, parts) = run_worker(server, &elsewhere, &dst, &at, 0);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!parts.is_empty(), "worker 0 sent its parts");
+
+    let copy = home.path().join("copy.bin");
+    std::fs::write(&copy, &body).unwrap();
+    let times = std::fs::FileTimes::new()
+        .set_modified(std::time::SystemTime::now() + Duration::from_secs(60));
+    std::fs::File::options()
+        .write(true)
+        .open(&copy)
+        .unwrap()
+        .set_times(times)
+        .unwrap();
+    let (o, parts) = run_worker(server, &copy, &dst, &at, 1);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for want in [
+        format!("{} is not the file planned in {at}", copy.display()),
+        format!("{} was {} bytes", file.display(), body.len()),
+        "plan again".to_string(),
+    ] {
+        assert!(err.contains(&want), "{want:?} in {err}");
+    }
+    assert!(parts.is_empty(), "{parts:?}");
+
+    for i in 1..4 {
+        let (o, _) = run_worker(server, &file, &dst, &at, i);
+        assert_eq!(o.status.code(), Some(0), "worker {i}: {}", text(&o));
+    }
+    finished_whole(server, home.path(), &at, &bucket, "big.bin", &body);
 }

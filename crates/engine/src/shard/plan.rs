@@ -134,23 +134,32 @@ impl ShardPlan {
         ))
     }
 
-    /// Whether the file `identity` describes is still the one planned.
+    /// Whether the file `identity` describes is still the one planned. (A worker may reach it
+    /// by another path, where the shared storage is mounted elsewhere.)
     pub(crate) fn check_source(&self, identity: &SourceIdentity) -> Result<(), Error> {
-        if identity.size != self.size || identity.mtime_ns != self.mtime_ns {
-            return Err(Error::new(
-                ErrorKind::SourceChanged,
-                format!(
-                    "{} is not the file planned in {} ({} bytes, modified {}; now {} bytes, modified {}): the upload would mix two versions; plan again",
-                    self.source.display(),
-                    self.url(),
-                    self.size,
-                    timestamp(self.mtime_ns),
-                    identity.size,
-                    timestamp(identity.mtime_ns)
-                ),
-            ));
+        if identity.size == self.size && identity.mtime_ns == self.mtime_ns {
+            return Ok(());
         }
-        Ok(())
+        let (planned, given) = (self.source.display(), identity.path.display());
+        let was = format!("{} bytes, modified {}", self.size, timestamp(self.mtime_ns));
+        let is = format!(
+            "{} bytes, modified {}",
+            identity.size,
+            timestamp(identity.mtime_ns)
+        );
+        let differs = if identity.path == self.source {
+            format!("it was {was}, and is now {is}")
+        } else {
+            format!("{planned} was {was}; {given} is {is}")
+        };
+        Err(Error::new(
+            ErrorKind::SourceChanged,
+            format!(
+                "{given} is not the file planned in {}: {differs}. The upload would mix two \
+                 versions; plan again",
+                self.url()
+            ),
+        ))
     }
 }
 
