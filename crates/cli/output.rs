@@ -319,10 +319,14 @@ impl Output {
                                 s.parts_done,
                                 if s.parts_total == 0 { "?".to_string() } else { s.parts_total.to_string() },
                             ),
+                            // Until every object found has started, the totals still grow.
+                            Shown::Tree { .. } if s.finding > 0 => {
+                                format!("objects {}/{}+", s.objects_done, s.objects)
+                            }
                             Shown::Tree { .. } => format!("objects {}/{}", s.objects_done, s.objects),
                         };
                         if let Some(bar) = &bar {
-                            if s.total > 0 {
+                            if s.total > 0 && s.finding == 0 {
                                 sized(bar, s.total.max(s.bytes));
                             }
                             bar.set_position(s.bytes);
@@ -339,6 +343,7 @@ impl Output {
                                 "bytes": s.bytes, "total": s.total, "parts_done": s.parts_done,
                                 "parts_total": s.parts_total, "retries": s.retries, "reused": s.reused,
                                 "objects": s.objects, "objects_done": s.objects_done,
+                                "finding": s.finding > 0,
                             })));
                         } else if plain {
                             // A stream of unknown length has no total yet.

@@ -22,6 +22,7 @@ pub struct Progress {
     objects: AtomicU64,
     objects_done: AtomicU64,
     reused: AtomicU64,
+    finding: AtomicU32,
     /// Counts into this one too.
     parent: Option<Arc<Progress>>,
 }
@@ -50,6 +51,10 @@ pub struct Snapshot {
     /// Of `bytes`, those an earlier, interrupted run had moved (a resumed upload's parts on
     /// the server, a resumed download's ranges on disk): a rate is of `bytes - reused`.
     pub reused: u64,
+    /// Trees still finding their objects (a walk or listing underway, or objects it found
+    /// not started yet): while any is, `objects` and `total` still grow, so a share done or
+    /// a time left computed from them would be wrong.
+    pub finding: u32,
 }
 
 impl Progress {
@@ -73,6 +78,7 @@ impl Progress {
             objects: self.objects.load(Ordering::Relaxed),
             objects_done: self.objects_done.load(Ordering::Relaxed),
             reused: self.reused.load(Ordering::Relaxed),
+            finding: self.finding.load(Ordering::Relaxed),
         }
     }
 
@@ -143,6 +149,25 @@ impl Progress {
     pub(crate) fn object_ended(&self) {
         self.lineage()
             .for_each(|p| _ = p.objects_done.fetch_add(1, Ordering::Relaxed));
+    }
+
+    /// A tree starts finding its objects; counted until the guard drops (every object found
+    /// has started, or the tree stopped).
+    pub(crate) fn finding(self: &Arc<Self>) -> Finding {
+        self.lineage()
+            .for_each(|p| _ = p.finding.fetch_add(1, Ordering::Relaxed));
+        Finding(self.clone())
+    }
+}
+
+/// A tree finding its objects (see [`Progress::finding`]).
+pub(crate) struct Finding(Arc<Progress>);
+
+impl Drop for Finding {
+    fn drop(&mut self) {
+        self.0
+            .lineage()
+            .for_each(|p| _ = p.finding.fetch_sub(1, Ordering::Relaxed));
     }
 }
 

@@ -123,6 +123,55 @@ async fn small_objects_of_a_tree_run_many_at_a_time() {
     );
 }
 
+/// A tree's totals grow while it finds objects: the snapshot says so until every object found
+/// has started, and from then its totals are the tree's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_says_it_is_finding_objects_until_its_totals_are_whole() {
+    let s3 = memory_s3(20);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..60 {
+        std::fs::write(dir.path().join(format!("f{i}")), data(1024, i as u8)).unwrap();
+    }
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            max_requests: 4,
+            ..Default::default()
+        },
+    );
+    let tree = m.upload_tree(TreeUpload::new(dir.path(), "b", "t"));
+    let progress = tree.progress();
+    let watch = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            let p = progress.snapshot();
+            seen.push((p.finding, p.objects, p.total));
+            if p.objects_done == 60 {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tree.wait().await.unwrap();
+    let seen = watch.await.unwrap();
+    assert!(
+        seen.iter()
+            .any(|&(finding, objects, _)| finding == 1 && objects < 60),
+        "finding while objects remained: {seen:?}"
+    );
+    // (Before the tree starts, nothing is counted.)
+    for &(finding, objects, total) in &seen {
+        if finding == 0 && objects > 0 {
+            assert_eq!((objects, total), (60, 60 * 1024), "{seen:?}");
+        }
+    }
+    assert_eq!(
+        m.progress().snapshot().finding,
+        0,
+        "the manager's count went down too"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn transfers_past_twice_the_requests_wait_for_their_turn_unstarted_and_uncounted() {
     let s3 = memory_s3(200);

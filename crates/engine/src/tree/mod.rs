@@ -498,6 +498,8 @@ where
         ..ctx.clone()
     };
     let mut fatal = None;
+    // Until the last object found has started, the totals are not all known.
+    let finding = ctx.progress.finding();
     while pool.room(0, &mut tally).await.is_some() && !tally.outcome.stopped {
         let item = tokio::select! {
             f = found.recv() => f,
@@ -536,15 +538,24 @@ where
                 tally.outcome.objects += 1;
                 ctx.progress.object_started();
                 let child = objects.child();
+                // Counted in the tree's total now, as found; its transfer corrects the size
+                // (a file that grew) and adds its parts once planned.
+                let counted = child.progress.clone();
+                counted.set_total(item.size, 0);
                 let run = start(child, item.clone());
                 pool.spawn(async move {
                     let result = run.await;
+                    if matches!(&result, Err(e) if e.kind() == ErrorKind::Exists) {
+                        // Left as it was: none of its bytes are to move.
+                        counted.set_total(0, 0);
+                    }
                     drop(held);
                     Ok((item, result))
                 });
             }
         }
     }
+    drop(finding);
     if tally.outcome.stopped {
         objects.cancel.cancel();
     }
