@@ -147,6 +147,15 @@ async fn head<C: ObjectClient>(
         .map_err(|e| e.into_error(format!("comparing with s3://{bucket}/{key}"), "sync"))
 }
 
+/// A file and the object it pairs with, as a probe's check takes them.
+struct FileAndObject<C> {
+    ctx: Context<C>,
+    bucket: String,
+    key: String,
+    request: RequestOptions,
+    file: Item,
+}
+
 /// A probe that asks `check` whether a pair's file and object (by key) are the same; `up`:
 /// the source is the file.
 fn pair_probe<C, F, Fut>(
@@ -158,19 +167,19 @@ fn pair_probe<C, F, Fut>(
 ) -> Probe
 where
     C: ObjectClient,
-    F: Fn(Context<C>, String, String, RequestOptions, Item) -> Fut + Send + Sync + 'static,
+    F: Fn(FileAndObject<C>) -> Fut + Send + Sync + 'static,
     Fut: std::future::Future<Output = Result<bool, Error>> + Send + 'static,
 {
     let (ctx, bucket, request) = (ctx.clone(), bucket.to_string(), request.clone());
     Arc::new(move |a: Item, b: Item| {
         let (file, object) = if up { (a.clone(), b) } else { (b, a.clone()) };
-        let same = check(
-            ctx.clone(),
-            bucket.clone(),
-            object.key,
-            request.clone(),
+        let same = check(FileAndObject {
+            ctx: ctx.clone(),
+            bucket: bucket.clone(),
+            key: object.key,
+            request: request.clone(),
             file,
-        );
+        });
         Box::pin(async move { (a, same.await) })
     })
 }
@@ -206,30 +215,18 @@ fn file_and_object<C: ObjectClient>(
     }
 }
 
-/// Whether `file` holds the bytes object `key` holds, by the checksum the object stores.
-async fn same_checksum<C: ObjectClient>(
-    ctx: Context<C>,
-    bucket: String,
-    key: String,
-    request: RequestOptions,
-    file: Item,
-) -> Result<bool, Error> {
-    let same = crate::download::file_matches(&ctx, &bucket, &key, &request, &file.path).await;
-    same.map(|same| same == Some(true)).or_else(undecided)
+/// Whether the file holds the bytes the object holds, by the checksum the object stores.
+async fn same_checksum<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error> {
+    let same = crate::download::file_matches(&p.ctx, &p.bucket, &p.key, &p.request, &p.file.path);
+    same.await.map(|same| same == Some(true)).or_else(undecided)
 }
 
-/// Whether object `key` stores `file`'s modification time.
-async fn same_mtime<C: ObjectClient>(
-    ctx: Context<C>,
-    bucket: String,
-    key: String,
-    request: RequestOptions,
-    file: Item,
-) -> Result<bool, Error> {
-    let Some(time) = file.mtime else {
+/// Whether the object stores the file's modification time.
+async fn same_mtime<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error> {
+    let Some(time) = p.file.mtime else {
         return Ok(false);
     };
-    match head(&ctx, &bucket, &key, &request).await {
+    match head(&p.ctx, &p.bucket, &p.key, &p.request).await {
         Ok(meta) => Ok(stored_mtime_is(&meta, time)),
         Err(e) => undecided(e),
     }
