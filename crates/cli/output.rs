@@ -346,8 +346,10 @@ impl Output {
                                 "finding": s.finding > 0,
                             })));
                         } else if plain {
-                            // A stream of unknown length has no total yet.
-                            let of = if s.total > 0 { format!(" of {}", s.total) } else { String::new() };
+                            // A stream of unknown length has no total yet; a tree finding
+                            // objects, a growing one.
+                            let more = if s.finding > 0 { "+" } else { "" };
+                            let of = if s.total > 0 { format!(" of {}{more}", s.total) } else { String::new() };
                             errln!(
                                 "ferry: {}{of} bytes, {:.1} MiB/s, {counted}, retries {}",
                                 s.bytes,
