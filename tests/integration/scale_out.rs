@@ -577,16 +577,12 @@ fn a_bulk_abort_leaves_a_planned_upload_and_naming_it_gives_up_the_plan() {
 /// sends nothing.
 #[test]
 fn a_worker_reads_the_planned_file_by_any_path_and_refuses_another_file() {
-    let (server, _client, bucket) = seaweed_bucket("shard-paths");
-    let home = tempfile::tempdir().unwrap();
-    let body = data(20 * MIB + 3, 93);
-    let file = home.path().join("big.bin");
-    std::fs::write(&file, &body).unwrap();
+    let (server, bucket, home, file, body) = crate::to_send("shard-paths", 20 * MIB + 3, 93);
     let at = plan(server, home.path(), &file, &bucket, "big.bin", 4, "5MiB");
     let dst = format!("s3://{bucket}/big.bin");
     let mount = home.path().join("mnt");
     std::fs::create_dir(&mount).unwrap();
-    let elsewhere = mount.join("big.bin");
+    let elsewhere = mount.join("f.bin");
     std::fs::hard_link(&file, &elsewhere).unwrap();
     let (o, parts) = run_worker(server, &elsewhere, &dst, &at, 0);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
