@@ -64,6 +64,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             )
         }
         Work::Download(download) => {
+            let to_stdout = matches!(download.target, ferry_engine::Target::Writer(_));
             let (result, interrupted) = output.run(manager.download(download)).await;
             match result {
                 Ok(o) => {
@@ -72,6 +73,10 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
                 }
                 Err(e) if e.kind() == ferry_engine::ErrorKind::Local && reader_gone(&e) => {
                     Err(CliError::ReaderGone)
+                }
+                Err(e) if to_stdout && e.kind() == ferry_engine::ErrorKind::Verification => {
+                    let told = "what was written to stdout is not the object: discard it";
+                    Err(engine_error(&e, interrupted, Some(told.to_string())))
                 }
                 Err(e) => {
                     let kept = e.resume_id().map(|partial| {

@@ -1,7 +1,8 @@
 //! S3-to-S3 copies: on SeaweedFS, server-side (UploadPartCopy in 5 MiB parts, CopyObject for a
 //! small object), identical when read back by boto3 with the source's content type, metadata
 //! and tags (or the replaced ones); killed at exact points and resumed; a source changed
-//! mid-copy detected; and between two servers (SeaweedFS and s3s-fs), streamed through ferry.
+//! mid-copy detected; and between two servers (SeaweedFS and s3s-fs), streamed through ferry,
+//! a source read damaged stored nowhere.
 
 use std::process::Stdio;
 use std::sync::Arc;
@@ -665,6 +666,62 @@ fn a_copy_between_two_servers_is_streamed_and_identical() {
     // The same under the smallest budget: the upload held all of it while it waited for
     // bytes its download needed memory to fetch, and the copy never ended.
     to_s3s_fs(&crc32, "from-crc32-8mib.bin", &["--memory-limit", "8MiB"]);
+}
+
+/// A source whose bytes arrive damaged (a byte flipped in a ranged GET, through a proxy in
+/// front of the source): a streamed copy finds it by the source's checksum once every byte has
+/// gone into the upload, stores nothing and says so; a download to stdout says that what it
+/// wrote is not the object.
+#[test]
+fn a_source_read_damaged_is_stored_nowhere_and_stdout_is_told_to_discard() {
+    let (server, _client, bucket) = seaweed_bucket("copy-damaged");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(20 * MIB + 3, 86);
+    let src = format!("s3://{bucket}/crc32");
+    // CRC32, not the copy's CRC64NVME: the copy is streamed, checked as a download is.
+    uploaded(server, home.path(), &body, &src, &["--checksum", "crc32"]);
+    // The `nth` GET gets a byte flipped (a copy's first GET reads the source's tags).
+    let flip = |nth| {
+        let once = Rule {
+            method: "GET",
+            query: vec![],
+            nth,
+            action: Action::FlipResponseByte,
+        };
+        HoldProxy::start(&server.endpoint, vec![once]).unwrap()
+    };
+    let proxy = flip(2);
+    let dst = format!("s3://{bucket}/copied");
+    let o = crate::ferry_command(server.env(), home.path())
+        .args(["cp", &src, &dst, "--source-endpoint-url", &proxy.endpoint])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{:?} {}", proxy.log(), text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("the bytes read do not match"), "{err}");
+    assert!(
+        err.contains(&format!("nothing was stored at {dst}")),
+        "{err}"
+    );
+    assert_eq!(proxy.faults(), 1, "the byte was flipped");
+    let keys = crate::boto3_keys(server, &bucket);
+    assert_eq!(keys, vec!["crc32".to_string()], "nothing was stored");
+    assert!(
+        boto3_uploads(server, &bucket).is_empty(),
+        "no upload was left"
+    );
+
+    let proxy = flip(1);
+    let o = crate::ferry_command(server.env(), home.path())
+        .args(["cp", &src, "-", "--endpoint-url", &proxy.endpoint])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("what was written to stdout is not the object: discard it"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -28,7 +28,7 @@ use crate::checksum::ChecksumMode;
 use crate::context::Context;
 use crate::copy::{Copy, changed_during_copy, same_as_source};
 use crate::download::{Download, DownloadSettings, Target, answered_range};
-use crate::error::{Error, Failure};
+use crate::error::{Error, ErrorKind, Failure};
 use crate::job::Job;
 use crate::journal::SourceIdentity;
 use crate::multipart::{Done, Part, PartSource, Start, start_or_resume};
@@ -142,6 +142,10 @@ async fn streamed<C: ObjectClient, D: ObjectClient>(
     let read = fed.await;
     // The download's own error says more than the upload's "the stream failed".
     match (result, read) {
+        (Err(_), Ok(Err(e))) if e.kind() == ErrorKind::Verification => {
+            let told = format!("{e}; nothing was stored at s3://{}/{}", job.bucket, job.key);
+            Err(e.with_message(told))
+        }
         (Err(_), Ok(Err(e))) => Err(e),
         (r, _) => r,
     }

@@ -167,7 +167,8 @@ pub enum Target {
     /// (`ErrorKind::InvalidInput`) before anything is fetched.
     File(PathBuf),
     /// A writer (stdout, a pipe): bytes in order, through a reordering window bounded by the
-    /// memory budget. Cannot resume.
+    /// memory budget. Cannot resume. The check comes once every byte is written: an
+    /// `ErrorKind::Verification` error means what the writer took is not the object.
     Writer(Box<dyn AsyncWrite + Send + Unpin>),
     /// Memory: the object's bytes come back in the outcome (`data`). For small objects: one
     /// bigger than the manager's memory budget is refused (`ErrorKind::InvalidInput`).

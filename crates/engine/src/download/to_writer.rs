@@ -103,7 +103,7 @@ pub(super) async fn to_writer<C: ObjectClient>(
             return Err(Error::new(
                 ErrorKind::Verification,
                 format!(
-                    "{}: the bytes written do not match the object's {} (got {}); discard the output",
+                    "{}: the bytes read do not match the object's {} (got {})",
                     job.name(),
                     object.check,
                     value.unwrap_or_default()
