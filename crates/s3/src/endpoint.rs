@@ -72,7 +72,7 @@ pub enum AddressError {
         reason: String,
     },
     /// The key is empty or too long.
-    #[error("invalid object key {key:?}: {reason}")]
+    #[error("invalid object key {}: {reason}", abbreviated(key))]
     InvalidKey {
         /// The key as given.
         key: String,
@@ -87,6 +87,16 @@ pub enum AddressError {
         /// The key as given.
         key: String,
     },
+}
+
+/// A key as an error quotes it: whole when short, else its first 60 characters and how long
+/// it is (a key over S3's limit would fill the screen).
+fn abbreviated(key: &str) -> String {
+    if key.chars().count() <= 80 {
+        return format!("{key:?}");
+    }
+    let head: String = key.chars().take(60).collect();
+    format!("{head:?}… ({} bytes)", key.len())
 }
 
 /// An S3 endpoint: scheme, host, port, and an optional base path (for servers behind a
@@ -356,6 +366,20 @@ mod tests {
 
     fn local() -> Endpoint {
         Endpoint::custom("http://127.0.0.1:8333").unwrap()
+    }
+
+    #[test]
+    fn a_key_too_long_is_quoted_in_short() {
+        let said = validate_key(&"k".repeat(1100)).unwrap_err().to_string();
+        let head = "k".repeat(60);
+        assert_eq!(
+            said,
+            format!(
+                "invalid object key \"{head}\"… (1100 bytes): 1100 bytes is over S3's limit of 1024"
+            )
+        );
+        let short = validate_key("").unwrap_err().to_string();
+        assert!(short.starts_with("invalid object key \"\": "), "{short}");
     }
 
     #[test]
