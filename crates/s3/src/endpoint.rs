@@ -89,14 +89,14 @@ pub enum AddressError {
     },
 }
 
-/// A key as an error quotes it: whole when short, else its first 60 characters and how long
-/// it is (a key over S3's limit would fill the screen).
+/// A key as an error quotes it: whole when short, else its first 60 characters (a key over
+/// S3's limit would fill the screen; the reason says how long it is).
 fn abbreviated(key: &str) -> String {
     if key.chars().count() <= 80 {
         return format!("{key:?}");
     }
     let head: String = key.chars().take(60).collect();
-    format!("{head:?}… ({} bytes)", key.len())
+    format!("{head:?}…")
 }
 
 /// An S3 endpoint: scheme, host, port, and an optional base path (for servers behind a
@@ -374,9 +374,7 @@ mod tests {
         let head = "k".repeat(60);
         assert_eq!(
             said,
-            format!(
-                "invalid object key \"{head}\"… (1100 bytes): 1100 bytes is over S3's limit of 1024"
-            )
+            format!("invalid object key \"{head}\"…: 1100 bytes is over S3's limit of 1024")
         );
         let short = validate_key("").unwrap_err().to_string();
         assert!(short.starts_with("invalid object key \"\": "), "{short}");
