@@ -114,6 +114,14 @@ pub(crate) fn engine_error(
             }
         }
         ErrorKind::Exists => what = format!("{what} (--no-clobber was given)"),
+        _ if matches!(
+            e.journal(),
+            Some(ferry_engine::JournalError::Damaged { .. })
+        ) =>
+        {
+            what =
+                format!("{what}; run the command again with --restart to start over in its place");
+        }
         ErrorKind::Denied
             if e.s3().and_then(|s| s.service()).map(|s| s.operation) == Some("ListParts") =>
         {

@@ -399,6 +399,69 @@ fn a_torn_journal_resumes_with_ferry_resume() {
     assert!(journals(home.path()).is_empty());
 }
 
+/// A journal damaged beyond a torn line (its first line lost) cannot be resumed: the same
+/// command says so and how to go on; with --restart it starts over in the journal's place and
+/// warns that the upload the journal recorded is left. The same for a one-part file, whose
+/// upload would otherwise skip the journal.
+#[test]
+fn a_damaged_journal_is_refused_and_a_restart_starts_over_in_its_place() {
+    let (server, bucket, home, file, body) = crate::to_send("resume-damaged", 30 * MIB + 5, 48);
+    let dst = format!("s3://{bucket}/f.bin");
+    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    let journal = journals(home.path()).pop().unwrap();
+    std::fs::write(&journal, b"{\"type\":\"intent\",\"v\"\n").unwrap();
+    let again = |extra: &[&str]| {
+        let mut args = vec!["cp", file.to_str().unwrap(), &dst];
+        args.extend_from_slice(extra);
+        ferry(server, home.path(), &args)
+    };
+    let o = again(&[]);
+    expect_exit(&o, 2, "is damaged at line 1");
+    assert!(
+        String::from_utf8_lossy(&o.stderr)
+            .contains("run the command again with --restart to start over in its place"),
+        "{}",
+        text(&o)
+    );
+    let o = again(&["--restart"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("the multipart upload it recorded, if any, was not aborted"),
+        "{err}"
+    );
+    assert_eq!(
+        boto3_object(server, &bucket, "f.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(
+        journals(home.path()).is_empty(),
+        "the new journal went at the end"
+    );
+    assert_eq!(
+        boto3_uploads(server, &bucket).len(),
+        1,
+        "the old upload, as warned"
+    );
+
+    // A file now of one part, whose upload looks for a journal only to resume one: the
+    // damaged one (at the same path and key) is refused and restarted over just the same.
+    let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &[]), 1);
+    assert_eq!(code, Some(130), "{stderr}");
+    let journal = journals(home.path()).pop().unwrap();
+    std::fs::write(&journal, b"not json\n").unwrap();
+    std::fs::write(&file, &body[..1000]).unwrap();
+    expect_exit(&again(&[]), 2, "is damaged at line 1");
+    let o = again(&["--restart"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_object(server, &bucket, "f.bin")["sha256"],
+        sha256_hex(&body[..1000])
+    );
+    assert!(journals(home.path()).is_empty());
+}
+
 #[test]
 fn a_second_ferry_on_the_same_file_and_key_is_refused() {
     let (server, _client, bucket) = seaweed_bucket("resume-twice");

@@ -165,6 +165,11 @@ impl Error {
         self.kind
     }
 
+    /// The journal's refusal behind this one (locked by another process, damaged), if any.
+    pub fn journal(&self) -> Option<&crate::journal::JournalError> {
+        self.source.as_ref()?.downcast_ref()
+    }
+
     /// The S3 error behind this one, if any.
     pub fn s3(&self) -> Option<&ferry_s3::S3Error> {
         self.source.as_ref()?.downcast_ref()

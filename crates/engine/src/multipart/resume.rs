@@ -19,7 +19,9 @@ use super::{Done, NewJournal, PartSource, finish, run_parts};
 use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::error::{Error, ErrorKind, Mismatch};
 use crate::job::{Job, journal_error};
-use crate::journal::{Destination, Journal, JournalStore, PartRecord, SourceIdentity};
+use crate::journal::{
+    Destination, Journal, JournalError, JournalStore, PartRecord, SourceIdentity,
+};
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;
 use crate::progress::Event;
@@ -60,7 +62,12 @@ pub(crate) fn has_journal<C: ObjectClient>(
     source: &SourceIdentity,
 ) -> Result<bool, Error> {
     let (store, _, id) = journal_of(job, source);
-    Ok(store.peek(&id).map_err(journal_error)?.is_some())
+    match store.peek(&id) {
+        Ok(journal) => Ok(journal.is_some()),
+        // There is one: opening it decides ([`start_or_resume`]).
+        Err(JournalError::Damaged { .. }) => Ok(true),
+        Err(e) => Err(journal_error(e)),
+    }
 }
 
 /// Opens the journal of this source and destination: resumes the upload it describes (unless
@@ -72,7 +79,19 @@ pub(crate) async fn start_or_resume<C: ObjectClient>(
 ) -> Result<Start, Error> {
     let (store, destination, id) = journal_of(job, &source);
     let mut handle = store.open(&id).map_err(journal_error)?;
-    match handle.replay().map_err(journal_error)? {
+    let replayed = match handle.replay() {
+        // Nothing in it can be trusted: a restart starts over in its place (its first line
+        // is rewritten), the upload it recorded, if any, unknown and so left as it is.
+        Err(e @ JournalError::Damaged { .. }) if job.settings.restart => {
+            warn!(
+                "{e}: starting over in its place; the multipart upload it recorded, if any, \
+                 was not aborted and stays among the uploads in progress until it is"
+            );
+            None
+        }
+        replayed => replayed.map_err(journal_error)?,
+    };
+    match replayed {
         Some(old) if old.upload.is_some() && !job.settings.restart => {
             job.set_journal(handle);
             return resume(job.clone(), old, source, parts)
