@@ -87,10 +87,8 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     let (bucket, result, interrupted) = match direction {
         SyncAction::Upload => {
             let url = parse_s3_url(&dst)?;
+            // (The engine's walk refuses a root that is missing or no folder.)
             let root = a.src.clone();
-            if !root.is_dir() {
-                return Err(bad_input(format!("{} is not a folder", root.display())));
-            }
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncUp {
                 tree: TreeUpload {

@@ -105,6 +105,11 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
         ),
         ("source a directory", vec!["cp", d, &dst], "is a folder"),
         (
+            "sync source missing",
+            vec!["sync", missing.to_str().unwrap(), &prefix],
+            "cannot read source",
+        ),
+        (
             "destination empty",
             vec!["cp", &dst, ""],
             "the destination is empty",
