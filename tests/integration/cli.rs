@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use crate::{boto3_object, data, ferry, seaweed_bucket, sha256_hex, text};
+use crate::{boto3_object, data, expect_exit, ferry, seaweed_bucket, sha256_hex, text};
 
 #[test]
 fn cp_file_up_and_down() {
@@ -67,7 +67,7 @@ fn failed_download_leaves_no_file() {
 }
 
 #[test]
-fn mb_makes_a_bucket() {
+fn mb_makes_a_bucket_and_errors_name_the_bucket_or_object() {
     let server = ferry_testkit::seaweedfs();
     let dir = tempfile::tempdir().unwrap();
     let bucket = ferry_testkit::unique_bucket("cli-mb");
@@ -91,6 +91,21 @@ fn mb_makes_a_bucket() {
         .unwrap();
         assert_eq!(v, true, "{b}");
     }
+    // Made again: the server's refusal, said of the bucket it concerns.
+    let o = ferry(server, dir.path(), &["mb", &format!("s3://{bucket}")]);
+    expect_exit(
+        &o,
+        1,
+        &format!("making the bucket s3://{bucket}: CreateBucket failed"),
+    );
+    // An ACL of an object that is not there: named with the object.
+    let missing = format!("s3://{bucket}/missing");
+    let o = ferry(server, dir.path(), &["acl", "get", &missing]);
+    expect_exit(
+        &o,
+        1,
+        &format!("reading the ACL of {missing}: GetObjectAcl failed"),
+    );
 }
 
 #[test]
