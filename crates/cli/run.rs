@@ -76,7 +76,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
                 }
                 Err(e) if to_stdout && e.kind() == ferry_engine::ErrorKind::Verification => {
                     let told = "what was written to stdout is not the object: discard it";
-                    Err(engine_error(&e, interrupted, Some(told.to_string())))
+                    Err(engine_error(&e, interrupted, None).noted(Some(told.to_string())))
                 }
                 Err(e) => {
                     let kept = e.resume_id().map(|partial| {
