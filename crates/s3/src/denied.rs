@@ -25,6 +25,9 @@ pub struct Denial {
     pub stated: Option<Stated>,
     /// Another cause worth naming (a HEAD's 403 can mean a missing key).
     pub note: Option<String>,
+    /// A likelier cause than the permission, named before it (a HEAD's 403 when the request
+    /// carried an SSE-C key: most often the wrong key).
+    pub lead: Option<String>,
 }
 
 /// AWS's own account of a denial: "User: ARN is not authorized to perform: ACTION on resource:
@@ -198,6 +201,7 @@ impl Denial {
             }
         };
         let mut note = None;
+        let mut lead = None;
         let mut source = None;
         let (actions, resource) = match r.operation {
             "CreateMultipartUpload"
@@ -231,17 +235,22 @@ impl Denial {
                 (vec![pick(&format!("s3:{}", r.operation))], object)
             }
             "HeadObject" => {
-                // An SSE-C object read with another key than its own is refused so too.
-                let wrong_key = match r.header("x-amz-server-side-encryption-customer-key-md5") {
+                // An SSE-C object read with another key than its own is refused so too, and
+                // with a key given that is the likelier cause.
+                let why = match r.header("x-amz-server-side-encryption-customer-key-md5") {
                     Some(_) => {
-                        "the SSE-C key given is not the one the object was written with, \
-                                or "
+                        lead = Some(
+                            "the SSE-C key given is most likely not the one the object was \
+                             written with (a HEAD answer has no body to say why); else"
+                                .to_string(),
+                        );
+                        ""
                     }
-                    None => "",
+                    None => "a HEAD answer has no body to say why: ",
                 };
                 note = Some(format!(
-                    "a HEAD answer has no body to say why: a 403 also means {wrong_key}the \
-                     object does not exist and the caller lacks s3:ListBucket on {bucket_arn}"
+                    "{why}a 403 also means the object does not exist and the caller lacks \
+                     s3:ListBucket on {bucket_arn}"
                 ));
                 (vec![pick("s3:GetObject")], object)
             }
@@ -267,6 +276,7 @@ impl Denial {
             kms,
             stated: Stated::parse(message),
             note,
+            lead,
         })
     }
 
@@ -320,6 +330,9 @@ fn and_list(items: &[String]) -> String {
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(lead) = &self.lead {
+            write!(f, "{lead} ")?;
+        }
         match &self.stated {
             Some(s) => {
                 let on = s.resource.as_deref().unwrap_or(&self.resource);
@@ -546,9 +559,10 @@ mod tests {
         let md5 = [("X-Amz-Server-Side-Encryption-Customer-Key-MD5", "bWQ1")];
         let t = needs("HeadObject", Some("k"), &[], &md5).to_string();
         assert!(
-            t.contains("the SSE-C key given is not the one the object"),
+            t.starts_with("the SSE-C key given is most likely not the one the object"),
             "{t}"
         );
+        assert!(t.contains("; else this request needs s3:GetObject"), "{t}");
     }
 
     #[test]
