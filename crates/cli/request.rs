@@ -215,11 +215,16 @@ fn byte_range(s: &str) -> Result<Span, CliError> {
         },
     };
     match span {
-        Span::Last(0) => Err(bad()),
+        Span::Last(0) => Err(bad_input(format!(
+            "--range {s:?} asks for no bytes: give -N with N of 1 or more"
+        ))),
         Span::From {
             first,
             last: Some(last),
-        } if first > last => Err(bad()),
+        } if first > last => Err(bad_input(format!(
+            "--range {s:?}: the last byte ({last}) comes before the first ({first}); \
+             give FIRST-LAST with FIRST no greater than LAST"
+        ))),
         span => Ok(span),
     }
 }

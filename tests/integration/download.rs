@@ -780,8 +780,11 @@ fn a_range_of_an_object_is_exactly_its_bytes() {
         assert!(o.stdout[..] == want[..], "{range}");
     }
     for (args, says) in [
-        (vec!["--range", "9-1"], "give FIRST-LAST"),
-        (vec!["--range", "-0"], "give FIRST-LAST"),
+        (
+            vec!["--range", "9-1"],
+            "the last byte (1) comes before the first (9)",
+        ),
+        (vec!["--range", "-0"], "asks for no bytes"),
         (vec!["--range", "1-2-3"], "give FIRST-LAST"),
         (
             vec!["--range", "0-9", "--verify", "require"],
