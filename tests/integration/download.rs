@@ -494,9 +494,34 @@ fn sse_c_versions_verify_and_no_clobber() {
     );
     assert!(std::fs::read(&out).unwrap() == body);
     assert!(!stdout(&o).contains(&key) && !String::from_utf8_lossy(&o.stderr).contains(&key));
-    // Without the key: the server refuses, and the file already there is untouched.
+    // Without the key: the server refuses, and the file already there is untouched. The
+    // HEAD's answer has no body to say why; the one-byte GET ferry then sends has one.
     let o = ferry(server, home.path(), &["cp", &url, out_s]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    expect_exit(&o, 1, "GetObject failed: InvalidArgument (HTTP 400)");
+    expect_exit(&o, 1, "must provide the customer key");
+    assert!(std::fs::read(&out).unwrap() == body);
+    // With another key: a plain "Access Denied", the key named as the likely cause.
+    let other = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [8u8; 32]);
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &url, out_s, "--sse-c-key", &other],
+    );
+    expect_exit(&o, 1, "the SSE-C key given is most likely not the one");
+    assert!(std::fs::read(&out).unwrap() == body);
+    // With a wrong secret key: the signature, not a permission, is named.
+    let mut vars = server.env();
+    vars.retain(|(k, _)| k != "AWS_SECRET_ACCESS_KEY");
+    vars.push((
+        "AWS_SECRET_ACCESS_KEY".into(),
+        "wRoNgSeCrEt0123456789".into(),
+    ));
+    let o = crate::ferry_command(vars, home.path())
+        .args(["cp", &url, out_s, "--sse-c-key", &key])
+        .output()
+        .unwrap();
+    expect_exit(&o, 1, "SignatureDoesNotMatch");
+    expect_exit(&o, 1, "check the secret access key");
     assert!(std::fs::read(&out).unwrap() == body);
     // --no-clobber refuses to replace it.
     let o = ferry(

@@ -25,8 +25,8 @@ pub struct Denial {
     pub stated: Option<Stated>,
     /// Another cause worth naming (a HEAD's 403 can mean a missing key).
     pub note: Option<String>,
-    /// A likelier cause than the permission, named before it (a HEAD's 403 when the request
-    /// carried an SSE-C key: most often the wrong key).
+    /// A likelier cause than the permission, named before it unless the service named the
+    /// action (a read's 403 when the request carried an SSE-C key: most often the wrong key).
     pub lead: Option<String>,
 }
 
@@ -230,26 +230,27 @@ impl Denial {
             "ListObjectsV2" => (vec!["s3:ListBucket".into()], bucket_arn),
             // Each of these needs the action of its own name, in its version form for a
             // request that names a version.
-            "GetObject" | "PutObjectAcl" | "GetObjectAcl" | "PutObjectTagging"
-            | "GetObjectTagging" | "DeleteObject" => {
-                (vec![pick(&format!("s3:{}", r.operation))], object)
-            }
-            "HeadObject" => {
-                // An SSE-C object read with another key than its own is refused so too, and
-                // with a key given that is the likelier cause.
-                let why = match r.header("x-amz-server-side-encryption-customer-key-md5") {
-                    Some(_) => {
-                        lead = Some(
-                            "the SSE-C key given is most likely not the one the object was \
-                             written with (a HEAD answer has no body to say why); else"
-                                .to_string(),
-                        );
-                        ""
-                    }
-                    None => "a HEAD answer has no body to say why: ",
+            "PutObjectAcl" | "GetObjectAcl" | "PutObjectTagging" | "GetObjectTagging"
+            | "DeleteObject" => (vec![pick(&format!("s3:{}", r.operation))], object),
+            "GetObject" | "HeadObject" => {
+                // An SSE-C object read with another key than its own is refused so too, with
+                // a plain "Access Denied": with a key given, that is the likelier cause.
+                if r.header("x-amz-server-side-encryption-customer-key-md5")
+                    .is_some()
+                {
+                    lead = Some(
+                        "the SSE-C key given is most likely not the one the object was written \
+                         with; else"
+                            .to_string(),
+                    );
+                }
+                // S3 hides whether a key exists from a caller who may not list the bucket.
+                let head = match r.operation {
+                    "HeadObject" => "a HEAD answer has no body to say why: ",
+                    _ => "",
                 };
                 note = Some(format!(
-                    "{why}a 403 also means the object does not exist and the caller lacks \
+                    "{head}a 403 also means the object does not exist and the caller lacks \
                      s3:ListBucket on {bucket_arn}"
                 ));
                 (vec![pick("s3:GetObject")], object)
@@ -330,7 +331,7 @@ fn and_list(items: &[String]) -> String {
 
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(lead) = &self.lead {
+        if let (Some(lead), None) = (&self.lead, &self.stated) {
             write!(f, "{lead} ")?;
         }
         match &self.stated {
@@ -563,6 +564,25 @@ mod tests {
             "{t}"
         );
         assert!(t.contains("; else this request needs s3:GetObject"), "{t}");
+        assert!(t.contains("s3:ListBucket on arn:aws:s3:::b"), "{t}");
+        let t = needs("GetObject", Some("k"), &[], &md5).to_string();
+        assert!(
+            t.starts_with("the SSE-C key given is most likely not"),
+            "{t}"
+        );
+        assert!(!t.contains("HEAD"), "{t}");
+        assert!(t.contains("s3:ListBucket on arn:aws:s3:::b"), "{t}");
+        // When the service names the action, the key is not to blame.
+        let (q, hd) = (h(&[]), h(&md5));
+        let stated = "User: arn:aws:iam::1:user/u is not authorized to perform: s3:GetObject on \
+                      resource: \"arn:aws:s3:::b/k\" because no identity-based policy allows \
+                      the s3:GetObject action";
+        let d = Denial::of(&refused("GetObject", Some("k"), &q, &hd), stated).unwrap();
+        let t = d.to_string();
+        assert!(
+            t.starts_with("the permission missing is s3:GetObject"),
+            "{t}"
+        );
     }
 
     #[test]
