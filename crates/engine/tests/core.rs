@@ -839,3 +839,32 @@ async fn a_tree_of_some_entries_sends_those_alone_and_a_sync_refuses_it() {
     assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
     assert_eq!(s3.calls("PutObject"), 2);
 }
+
+/// A source that cannot be read is refused with the operating system's error as its source,
+/// so a program can tell a missing file from a denied one; nothing is sent.
+#[tokio::test]
+async fn an_unreadable_source_carries_its_io_error() {
+    let s3 = memory_s3(0);
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let gone = dir.path().join("gone");
+    let io_kind = |e: &ferry_engine::Error| {
+        std::error::Error::source(e)
+            .and_then(|s| s.downcast_ref::<std::io::Error>())
+            .map(std::io::Error::kind)
+    };
+    let e = m
+        .upload(Upload::new(Source::File(gone.clone()), "b", "k"))
+        .wait()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound), "{e}");
+    let e = m
+        .upload_tree(TreeUpload::new(&gone, "b", "t/"))
+        .wait()
+        .await
+        .unwrap_err();
+    assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound), "{e}");
+    assert_eq!(s3.calls("PutObject") + s3.calls("CreateMultipartUpload"), 0);
+}

@@ -265,7 +265,7 @@ pub(crate) async fn create<C: ObjectClient>(
     let (source, size, mtime_ns, source_etag) = match &p.source {
         PlanSource::File(path) => {
             let identity = SourceIdentity::of(path).map_err(|e| {
-                Error::invalid(format!("cannot read source {}: {e}", path.display()))
+                Error::invalid(format!("cannot read source {}: {e}", path.display())).with_source(e)
             })?;
             (path.clone(), identity.size, identity.mtime_ns, None)
         }
