@@ -1,6 +1,6 @@
-//! Scale-out: `ferry plan` (create the upload or copy, write the plan), one worker's `ferry
-//! cp FILE|s3://… s3://… --plan PLAN --shard I/N`, and `ferry finish PLAN`; the engine does the work, this
-//! turns flags into its requests and its outcomes into lines and exit codes.
+//! Scale-out: `ferry plan` (create the upload or copy, write the plan), one worker's `ferry cp
+//! FILE|s3://… s3://… --plan PLAN --shard I/N`, and `ferry finish PLAN`; the engine does the work,
+//! this turns flags into its requests and its outcomes into lines and exit codes.
 
 use ferry_engine::{FinishOutcome, Handle, ObjectSource, PlanUpload, WorkOutcome};
 

@@ -1,12 +1,12 @@
-//! Credentials everywhere AWS runs. Each source is proven by a real upload to a server
-//! (s3s-fs) that accepts only the key pair that source vended, read back by boto3: IMDSv2,
-//! the container endpoint, a web identity token (IRSA), an assume-role profile, SSO (an
-//! `sso-session` and a legacy start URL), an `aws login` console session (its cached keys,
-//! and their refresh), `credential_process`. Each has a refusal whose error names the source.
-//! Nothing leaves 127.0.0.1: the stubs stand in for IMDS, the container endpoint, STS, the SSO
-//! portal and AWS Sign-In. Also `ferry config`, no secret at `-vv`, how
-//! fast a machine without credentials fails, and an instance's region taken from IMDS. Heavy tier: credentials that expire every
-//! minute, refreshed through a 150-second upload.
+//! Credentials everywhere AWS runs. Each source is proven by a real upload to a server (s3s-fs)
+//! that accepts only the key pair that source vended, read back by boto3: IMDSv2, the container
+//! endpoint, a web identity token (IRSA), an assume-role profile, SSO (an `sso-session` and a
+//! legacy start URL), an `aws login` console session (its cached keys, and their refresh),
+//! `credential_process`. Each has a refusal whose error names the source. Nothing leaves 127.0.0.1:
+//! the stubs stand in for IMDS, the container endpoint, STS, the SSO portal and AWS Sign-In. Also
+//! `ferry config`, no secret at `-vv`, how fast a machine without credentials fails, and an
+//! instance's region taken from IMDS. Heavy tier: credentials that expire every minute, refreshed
+//! through a 150-second upload.
 
 use std::path::PathBuf;
 use std::process::Output;

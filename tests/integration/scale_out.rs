@@ -56,8 +56,8 @@ fn plan(
     at
 }
 
-/// Runs worker `index` of the plan at `at` (reading `src`, a file or an `s3://` URL) to its end, through a proxy of its own; its
-/// output and the UploadPart requests it sent.
+/// Runs worker `index` of the plan at `at` (reading `src`, a file or an `s3://` URL) to its end,
+/// through a proxy of its own; its output and the UploadPart requests it sent.
 fn run_worker(
     server: &TestServer,
     src: impl AsRef<Path>,

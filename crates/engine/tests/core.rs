@@ -1,8 +1,8 @@
 //! The transfer core's decisions, against the in-memory S3 (fast, no server): what the budgets
 //! let run at once, what a resume sends again, what a throttled server makes the manager do,
 //! how a bandwidth limit paces, which failure stops a tree, what a download to memory may
-//! hold, what a journal that cannot be written leaves, which entries a tree of some sends. The real-server tests are the evidence that transfers work; these pin down the
-//! scheduling.
+//! hold, what a journal that cannot be written leaves, which entries a tree of some sends. The
+//! real-server tests are the evidence that transfers work; these pin down the scheduling.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -3,7 +3,8 @@
 //!
 //! Pure functions over a [`SignableRequest`]; nothing here does I/O or knows about S3 operations.
 //! S3's rules differ from generic SigV4 in one place: S3 never normalizes the path (`a/../b` is a
-//! key, not a walk up a tree), so [`SigningParams::normalize_path`] is `false` for every S3 request.
+//! key, not a walk up a tree), so [`SigningParams::normalize_path`] is `false` for every S3
+//! request.
 
 use hmac::{Hmac, Mac};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};

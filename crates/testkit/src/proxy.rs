@@ -71,13 +71,13 @@ pub struct Rule {
     pub action: Action,
 }
 
-/// Faults at random: each request that no rule matched gets one of `actions` with
-/// probability `percent` in 100, decided by a hash of the seed, the request (method and target,
-/// bucket and upload ids left out) and how many times that request was seen, so a rerun with the same
-/// seed faults the same requests whatever order they come in. Actions that do not fit a
-/// request are skipped: body faults (cut, flipped) only on ranged GETs, a reset only on a
-/// request with a longer body, to a HEAD only 5xx answers (S3 sends no error code there);
-/// Hold, DropResponse and the gates never (they freeze the client).
+/// Faults at random: each request that no rule matched gets one of `actions` with probability
+/// `percent` in 100, decided by a hash of the seed, the request (method and target, bucket and
+/// upload ids left out) and how many times that request was seen, so a rerun with the same seed
+/// faults the same requests whatever order they come in. Actions that do not fit a request are
+/// skipped: body faults (cut, flipped) only on ranged GETs, a reset only on a request with a longer
+/// body, to a HEAD only 5xx answers (S3 sends no error code there); Hold, DropResponse and the
+/// gates never (they freeze the client).
 #[derive(Debug, Clone)]
 pub struct Chaos {
     /// The seed.

@@ -19,10 +19,10 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::ObjectFailure;
 
-/// Every regular file under a folder (symbolic links followed, unless told not to), in the
-/// byte order of their keys. A folder's entries are read and sorted when the walk enters it, a folder sorting as
-/// its name and `/` (so `a-b` comes before `a/x`, as the keys do). What is no file to send
-/// (a link to nothing, a pipe, a download's own partial files) is passed over.
+/// Every regular file under a folder (symbolic links followed, unless told not to), in the byte
+/// order of their keys. A folder's entries are read and sorted when the walk enters it, a folder
+/// sorting as its name and `/` (so `a-b` comes before `a/x`, as the keys do). What is no file to
+/// send (a link to nothing, a pipe, a download's own partial files) is passed over.
 pub(crate) struct Walk {
     root: PathBuf,
     prefix: String,
@@ -300,10 +300,10 @@ fn listed_time(t: &str) -> Option<std::time::SystemTime> {
         .map(std::time::SystemTime::from)
 }
 
-/// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each
-/// object with the file it goes to below `root` (with no `root`, keys only). A page that meets a transient error is asked
-/// for again; one that fails for good ends the channel with [`Found::Fatal`]. An empty
-/// listing is [`Found::Fatal`] too unless `empty_ok` (a sync's destination): nothing to
+/// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each object
+/// with the file it goes to below `root` (with no `root`, keys only). A page that meets a transient
+/// error is asked for again; one that fails for good ends the channel with [`Found::Fatal`]. An
+/// empty listing is [`Found::Fatal`] too unless `empty_ok` (a sync's destination): nothing to
 /// download is a mistake in the prefix.
 pub(crate) fn list<C: ObjectClient>(
     ctx: &Context<C>,

@@ -1,10 +1,10 @@
-//! The sources that speak AWS's credential protocols, from the aws-config crate: a web
-//! identity token with a role (STS AssumeRoleWithWebIdentity), the profile (static keys,
-//! assume-role chains with cycle detection, SSO with `sso-session` or a legacy start URL, a
-//! console session from `aws login` (`login_session`), `credential_process`), the container endpoint (ECS, EKS Pod Identity) and IMDSv2. Each is a
-//! source of ferry's chain, asked in the AWS CLI's order; ferry's own profile parser decides
-//! which profile is in use and whether it holds credentials at all, and hands aws-config that
-//! name and those files, so both read the same profile.
+//! The sources that speak AWS's credential protocols, from the aws-config crate: a web identity
+//! token with a role (STS AssumeRoleWithWebIdentity), the profile (static keys, assume-role chains
+//! with cycle detection, SSO with `sso-session` or a legacy start URL, a console session from `aws
+//! login` (`login_session`), `credential_process`), the container endpoint (ECS, EKS Pod Identity)
+//! and IMDSv2. Each is a source of ferry's chain, asked in the AWS CLI's order; ferry's own profile
+//! parser decides which profile is in use and whether it holds credentials at all, and hands
+//! aws-config that name and those files, so both read the same profile.
 //!
 //! aws-config reads the process environment itself for the container endpoint and IMDS
 //! settings (`AWS_CONTAINER_CREDENTIALS_*`, `AWS_EC2_METADATA_SERVICE_ENDPOINT`).
