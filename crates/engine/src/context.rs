@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ferry_s3::{GetObjectRequest, ListObjectsRequest, ObjectClient, ObjectMeta};
+use ferry_s3::{
+    ByteRange, GetObjectRequest, ListObjectsRequest, ObjectClient, ObjectMeta, S3Error,
+};
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
@@ -165,16 +167,23 @@ impl<C: ObjectClient> Context<C> {
         .await
     }
 
-    /// HeadObject, retried, for the object a transfer reads. A HEAD's 404 has no body to say
-    /// what is missing: then one listing of a key under `KEY/` asks. Its `NoSuchBucket` is
-    /// the failure when the bucket is what is missing; a key found says KEY is a prefix (a
-    /// listing refused or failing otherwise leaves the 404 as it was).
+    /// HeadObject, retried, for the object a transfer reads. A HEAD's answer has no body to
+    /// say why it failed. For a 404, one listing of a key under `KEY/` asks what is missing:
+    /// its `NoSuchBucket` is the failure when the bucket is what is missing; a key found says
+    /// KEY is a prefix (a listing refused or failing otherwise leaves the 404 as it was). For
+    /// a 400 or a 403, see [`why_refused`](Self::why_refused).
     pub(crate) async fn head_object(
         &self,
         req: &GetObjectRequest,
     ) -> Result<ObjectMeta, HeadFailure> {
         let e = match self.request(None, |c| c.head_object(req)).await {
             Err(Failure::S3(e)) if e.status() == Some(404) => e,
+            Err(Failure::S3(e)) => {
+                return Err(HeadFailure {
+                    failure: Failure::S3(self.why_refused(req, e).await),
+                    prefix: false,
+                });
+            }
             Err(failure) => {
                 return Err(HeadFailure {
                     failure,
@@ -196,6 +205,36 @@ impl<C: ObjectClient> Context<C> {
             Err(_) => (Failure::S3(e), false),
         };
         Err(HeadFailure { failure, prefix })
+    }
+
+    /// What a HEAD of `req` refused with a bare 400 or 403 meant: a wrong secret key, a
+    /// missing or wrong SSE-C key, a missing permission and a missing object all look alike
+    /// there. A one-byte GET of the same object, which the same permission governs, is refused
+    /// with a body that names the cause (and, on AWS, the permission): that error, when it is
+    /// refused with the same status. Any other outcome leaves the HEAD's error. (Only where
+    /// the refusal is the transfer's error: a write-only role's read-back is refused every
+    /// time, and needs no second request to say so.)
+    async fn why_refused(&self, req: &GetObjectRequest, head: S3Error) -> S3Error {
+        let status = match head.service() {
+            Some(e) if e.unnamed && matches!(e.status, 400 | 403) => e.status,
+            _ => return head,
+        };
+        let get = GetObjectRequest {
+            range: Some(ByteRange { first: 0, last: 0 }),
+            part_number: None,
+            if_match: None,
+            checksum_mode: false,
+            ..req.clone()
+        };
+        match self.client().get_object(&get).await {
+            Err(e)
+                if e.service()
+                    .is_some_and(|g| g.status == status && !g.unnamed) =>
+            {
+                e
+            }
+            _ => head,
+        }
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the policy, the quota or a cancel

@@ -329,10 +329,8 @@ impl ObjectClient for S3Client {
 
     async fn head_object(&self, req: &GetObjectRequest) -> Result<ObjectMeta> {
         const OP: &str = "HeadObject";
-        match self.send(get_request(OP, Method::HEAD, req)).await {
-            Ok(resp) => object_meta(OP, resp.headers()),
-            Err(e) => Err(self.why_head_refused(req, e).await),
-        }
+        let resp = self.send(get_request(OP, Method::HEAD, req)).await?;
+        object_meta(OP, resp.headers())
     }
 
     async fn create_bucket(&self, req: &CreateBucketRequest) -> Result<()> {
@@ -743,34 +741,5 @@ impl S3Client {
         let body = self.body(op, resp).await?;
         let r = xml::parse(&body).map_err(|e| invalid(op, e))?;
         Ok((r, h))
-    }
-
-    /// What a refused HEAD of `req` meant. A HEAD's answer has no body, so a 400 or a 403 says
-    /// nothing of why: a wrong secret key, a wrong SSE-C key, a missing permission or a missing
-    /// object all look alike. A one-byte GET of the same object, which the same permission
-    /// governs, is refused with a body that names the cause (and, on AWS, the permission):
-    /// that error is returned when it is refused with the same status. Any other outcome
-    /// leaves the HEAD's own error, which is returned then.
-    async fn why_head_refused(&self, req: &GetObjectRequest, head: S3Error) -> S3Error {
-        let status = match head.service() {
-            Some(e) if e.unnamed && matches!(e.status, 400 | 403) => e.status,
-            _ => return head,
-        };
-        let get = GetObjectRequest {
-            range: Some(ByteRange { first: 0, last: 0 }),
-            part_number: None,
-            if_match: None,
-            checksum_mode: false,
-            ..req.clone()
-        };
-        match self.send(get_request("GetObject", Method::GET, &get)).await {
-            Err(e)
-                if e.service()
-                    .is_some_and(|g| g.status == status && !g.unnamed) =>
-            {
-                e
-            }
-            _ => head,
-        }
     }
 }
