@@ -498,7 +498,7 @@ fn sse_c_versions_verify_and_no_clobber() {
     // HEAD's answer has no body to say why; the one-byte GET ferry then sends has one.
     let o = ferry(server, home.path(), &["cp", &url, out_s]);
     expect_exit(&o, 1, "GetObject failed: InvalidArgument (HTTP 400)");
-    expect_exit(&o, 1, "must provide the customer key");
+    expect_exit(&o, 1, "customer-provided key (SSE-C): read it with its key");
     assert!(std::fs::read(&out).unwrap() == body);
     // With another key: a plain "Access Denied", the key named as the likely cause.
     let other = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, [8u8; 32]);

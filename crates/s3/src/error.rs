@@ -99,6 +99,15 @@ impl ServiceError {
                  with a customer-provided key (SSE-C) read without its key, and for one not so \
                  encrypted read with a key"
             }
+            // A read of an SSE-C object without its key: S3 says "The object was stored using
+            // a form of Server Side Encryption…", other servers much the same.
+            "InvalidRequest" | "InvalidArgument"
+                if self.operation == "GetObject"
+                    && self.message.contains("Server Side Encryption") =>
+            {
+                "the object is encrypted with a customer-provided key (SSE-C): read it with its \
+                 key"
+            }
             "SignatureDoesNotMatch" => {
                 "check the secret access key that goes with this access key id"
             }
@@ -535,6 +544,22 @@ mod tests {
             ServiceError::new("GetObject", 400, "BadRequest", ""),
         ] {
             assert!(!e.to_string().contains("SSE-C"), "{e}");
+        }
+        // The GET ferry sends to learn why says it in the server's words: S3's, SeaweedFS's.
+        for (code, message) in [
+            (
+                "InvalidRequest",
+                "The object was stored using a form of Server Side Encryption. The correct \
+                 parameters must be provided to retrieve the object.",
+            ),
+            (
+                "InvalidArgument",
+                "Requests specifying Server Side Encryption with Customer provided keys must \
+                 provide the customer key.",
+            ),
+        ] {
+            let e = ServiceError::new("GetObject", 400, code, message).to_string();
+            assert!(e.contains("customer-provided key (SSE-C)"), "{e}");
         }
     }
 }
