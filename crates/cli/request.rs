@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use ferry_engine::{
     Copy, Download, Filters, ManagerConfig, ObjectSource, PlanWork, Shard, Source, Span, Target,
-    TreeCopy, TreeDownload, TreeUpload, Upload, as_folder,
+    TreeCopy, TreeDownload, TreeUpload, Upload,
 };
 use ferry_s3::Directive;
 
@@ -467,9 +467,6 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
     let source = source_global(global, &args.source);
     if source.is_none() {
         on_the_server(args)?;
-        if src.bucket == dst.bucket {
-            overlap(&src.key, &dst.key)?;
-        }
     }
     let tree = TreeCopy {
         from_request: args.bucket.source_request(&args.source.source_sse_c_key)?,
@@ -493,19 +490,6 @@ fn on_the_server(args: &CpArgs) -> Result<(), CliError> {
         &[("--sign-payload", args.sign_payload)],
         "for bodies ferry sends; a copy on one server sends none (between servers, it applies)",
     )
-}
-
-/// Refuses two prefixes of one bucket where one holds the other: what is copied would be
-/// listed and copied again.
-pub(crate) fn overlap(from: &str, to: &str) -> Result<(), CliError> {
-    let (a, b) = (as_folder(from), as_folder(to));
-    if a.starts_with(&b) || b.starts_with(&a) {
-        return Err(bad_input(format!(
-            "the source prefix {a:?} and the destination prefix {b:?} overlap in one bucket: \
-             copies would be listed and copied again; choose prefixes that do not contain each other"
-        )));
-    }
-    Ok(())
 }
 
 /// `ferry cp s3://a/key s3://b/key2`.

@@ -19,7 +19,7 @@ use crate::options::{
 };
 use crate::output::{LISTED_FAILURES, Output, errln, secs};
 use crate::report::json_line;
-use crate::request::{arg_text, overlap};
+use crate::request::arg_text;
 
 /// Runs `ferry sync`.
 pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
@@ -131,9 +131,6 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         }
         _ => {
             let (from, to) = (parse_s3_url(&src)?, parse_s3_url(&dst)?);
-            if source.is_none() && from.bucket == to.bucket {
-                overlap(&from.key, &to.key)?;
-            }
             // Each copy keeps its source's content headers, metadata and tags.
             refuse_flags(
                 &object_content_flags(&a.object),

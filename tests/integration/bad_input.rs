@@ -242,7 +242,7 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
         (
             "--recursive between overlapping prefixes of one bucket",
             vec!["cp", "-r", &bucket_only, &dst],
-            "overlap in one bucket: copies would be listed and copied again",
+            "copies would be listed and copied again",
         ),
         (
             "--recursive with --version-id",

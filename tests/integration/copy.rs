@@ -203,6 +203,70 @@ fn a_small_copy_is_one_copy_object_and_replace_takes_the_new_metadata() {
     expect_exit(&o, 1, "does not exist");
 }
 
+/// A prefix copied onto itself with REPLACE rewrites each object's metadata in place (as
+/// `aws s3 cp --recursive` does, to fix content types): bytes unchanged, each object once,
+/// a multipart one too; without REPLACE, the same prefix is refused before anything is sent.
+#[test]
+fn a_prefix_copied_onto_itself_with_replace_rewrites_its_metadata_in_place() {
+    let (server, _client, bucket) = seaweed_bucket("copy-inplace");
+    let home = tempfile::tempdir().unwrap();
+    let small = data(100 * 1024, 91);
+    let big = data(12 * MIB, 92);
+    let prefix = format!("s3://{bucket}/site/");
+    upload_with_metadata(server, home.path(), &format!("{prefix}a.html"), &small);
+    upload_with_metadata(server, home.path(), &format!("{prefix}sub/b.html"), &big);
+    upload_with_metadata(server, home.path(), &format!("{prefix}c.css"), &small);
+    let o = ferry(server, home.path(), &["cp", "-r", &prefix, &prefix]);
+    expect_exit(&o, 2, "copy with the REPLACE metadata directive");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", "-r", &prefix, &format!("{prefix}inner/")],
+    );
+    expect_exit(&o, 2, "copies would be listed and copied again");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            &prefix,
+            &prefix,
+            "--metadata-directive",
+            "REPLACE",
+            "--content-type",
+            "text/html; charset=utf-8",
+            "--metadata",
+            "fixed=yes",
+            "--exclude",
+            "*",
+            "--include",
+            "*.html",
+            "--part-size",
+            "5MiB",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("copy: 2 objects"),
+        "{}",
+        text(&o)
+    );
+    for (key, body) in [("site/a.html", &small), ("site/sub/b.html", &big)] {
+        let got = boto3_object(server, &bucket, key);
+        assert_eq!(got["sha256"], sha256_hex(body), "{key}");
+        assert_eq!(got["content_type"], "text/html; charset=utf-8", "{key}");
+        assert_eq!(got["metadata"]["fixed"], "yes", "{key}");
+    }
+    let css = boto3_object(server, &bucket, "site/c.css");
+    assert_eq!(css["content_type"], "application/x-ferry-test");
+    assert_eq!(
+        crate::boto3_keys(server, &bucket),
+        ["site/a.html", "site/c.css", "site/sub/b.html"]
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
 #[test]
 fn a_source_changed_mid_copy_is_detected_and_nothing_is_left() {
     let (server, _client, bucket) = seaweed_bucket("copy-changed");

@@ -868,3 +868,38 @@ async fn an_unreadable_source_carries_its_io_error() {
     assert_eq!(io_kind(&e), Some(std::io::ErrorKind::NotFound), "{e}");
     assert_eq!(s3.calls("PutObject") + s3.calls("CreateMultipartUpload"), 0);
 }
+
+/// On one server, a prefix copied into one that holds it, or into itself without REPLACE,
+/// is refused before a request is sent (its copies would be listed and copied again); onto
+/// itself with REPLACE, each object is rewritten once, in place.
+#[tokio::test]
+async fn overlapping_prefixes_are_refused_and_one_onto_itself_rewrites_with_replace() {
+    let s3 = memory_s3(0);
+    for k in ["p/a", "p/b/c"] {
+        s3.insert("b", k, data(1000, 7));
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let sent = |s3: &MemoryClient| s3.calls("ListObjectsV2") + s3.calls("CopyObject");
+    for (to, directive) in [
+        ("p/b", ferry_s3::Directive::Replace),
+        ("", ferry_s3::Directive::Copy),
+        ("p", ferry_s3::Directive::Copy),
+    ] {
+        let tree = ferry_engine::TreeCopy {
+            metadata_directive: directive,
+            ..ferry_engine::TreeCopy::new("b", "p", "b", to)
+        };
+        let e = m.copy_tree(tree).wait().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("copied again"), "{e}");
+    }
+    assert_eq!(sent(&s3), 0);
+    let tree = ferry_engine::TreeCopy {
+        metadata_directive: ferry_s3::Directive::Replace,
+        ..ferry_engine::TreeCopy::new("b", "p/", "b", "p")
+    };
+    let o = m.copy_tree(tree).wait().await.unwrap();
+    assert_eq!((o.objects, o.done), (2, 2));
+    assert_eq!(s3.calls("CopyObject"), 2);
+    assert_eq!(s3.object("b", "p/b/c").unwrap(), data(1000, 7));
+}

@@ -98,6 +98,37 @@ impl TreeCopy {
         }
     }
 
+    /// On one server, refuses two prefixes of one bucket where one holds the other: what is
+    /// copied would be listed and copied again. One prefix onto itself is let through when
+    /// `in_place` and the directive is `Replace`: each object is copied onto itself with new
+    /// metadata (the listing goes by key, so none is listed twice).
+    pub(crate) fn check_overlap(&self, in_place: bool) -> Result<(), Error> {
+        let (a, b) = (
+            keys::as_folder(&self.from_prefix),
+            keys::as_folder(&self.prefix),
+        );
+        if self.from_bucket != self.bucket || !(a.starts_with(&b) || b.starts_with(&a)) {
+            return Ok(());
+        }
+        let rewrite = in_place && self.metadata_directive == Directive::Replace;
+        if a == b && rewrite {
+            return Ok(());
+        }
+        let hint = match (a == b, in_place) {
+            (true, true) => {
+                "; to rewrite each object's metadata in place, copy with the REPLACE metadata \
+                 directive"
+            }
+            _ => "",
+        };
+        Err(Error::invalid(format!(
+            "the source prefix {a:?} and the destination prefix {b:?} overlap in s3://{}: \
+             copies would be listed and copied again; choose prefixes that do not contain each \
+             other{hint}",
+            self.bucket
+        )))
+    }
+
     /// The destination key of source key `key`.
     pub(crate) fn key_for(&self, key: &str) -> String {
         let from = keys::as_folder(&self.from_prefix);
@@ -134,6 +165,9 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     tree: TreeCopy,
 ) -> Result<TreeOutcome, Error> {
     crate::job::check(&tree.settings, &tree.options)?;
+    if source.is_none() {
+        tree.check_overlap(true)?;
+    }
     let found = match &source {
         Some(s) => super::walk::list(s, tree.source_listing(), None, READ_AHEAD, false),
         None => super::walk::list(&ctx, tree.source_listing(), None, READ_AHEAD, false),

@@ -237,6 +237,9 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     s: SyncCopy,
 ) -> Result<SyncOutcome, Error> {
     crate::job::check(&s.tree.settings, &s.tree.options)?;
+    if source.is_none() {
+        s.tree.check_overlap(false)?;
+    }
     let listing = s.tree.source_listing();
     let from = match &source {
         Some(read) => list(read, listing, None, READ_AHEAD, true),
