@@ -257,3 +257,66 @@ fn ctrl_c_keeps_the_partial_file_and_the_same_command_resumes() {
     assert!(proxy.returned_bytes() < body.len() as u64);
     assert!(std::fs::read(&out).unwrap() == body);
 }
+
+/// A file name of 250 bytes is valid, but too long to take `.ferry-partial.journal`: the
+/// partial file and its journal take a shortened name (its start and a hash of it), and a
+/// download killed there resumes from them. Before, it failed at once: "File name too long".
+#[test]
+fn a_download_to_a_name_too_long_for_its_partial_suffix_resumes() {
+    let (server, _client, bucket) = seaweed_bucket("dl-longname");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(25 * MIB, 66);
+    let name = "n".repeat(250);
+    let src = home.path().join("src.bin");
+    std::fs::write(&src, &body).unwrap();
+    let url = format!("s3://{bucket}/{name}");
+    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
+    assert!(o.status.success(), "{}", text(&o));
+    let proxy = HoldProxy::start(
+        &server.endpoint,
+        vec![Rule {
+            method: "GET",
+            query: vec![],
+            nth: 3,
+            action: Action::Hold,
+        }],
+    )
+    .unwrap();
+    let out = home.path().join(&name);
+    let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
+        .spawn()
+        .unwrap();
+    assert!(
+        proxy.wait_triggered(Duration::from_secs(60)),
+        "{:?}",
+        proxy.log()
+    );
+    child.kill().unwrap();
+    let _ = child.wait_with_output();
+    let partial = partial_path(&out);
+    assert!(
+        !out.exists() && partial.exists(),
+        "the partial file is kept"
+    );
+    assert!(partial.file_name().unwrap().len() <= 255);
+
+    proxy.reset(vec![]);
+    let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(std::fs::read(&out).unwrap() == body, "bytes differ");
+    let on_disk = 8 * MIB;
+    assert!(
+        stdout(&o).contains(&format!("resumed with {on_disk} bytes on disk")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(proxy.returned_bytes() as usize, body.len() - on_disk);
+    let left: Vec<_> = std::fs::read_dir(home.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .filter(|n| n.contains("ferry"))
+        .collect();
+    assert!(left.is_empty(), "left beside the file: {left:?}");
+}

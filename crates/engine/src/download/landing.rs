@@ -157,15 +157,14 @@ impl Scratch {
 /// A name of this process's own beside `target`: `.NAME.ferry-PID-N`.
 fn temp_name(target: &Path) -> PathBuf {
     static NEXT: AtomicU64 = AtomicU64::new(0);
-    let mut name = std::ffi::OsString::from(".");
-    name.push(target.file_name().unwrap_or_default());
     static PID: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    name.push(format!(
+    let tail = format!(
         ".ferry-{}-{}",
         PID.get_or_init(std::process::id),
         NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    target.with_file_name(name)
+    );
+    // Room for the longest tail a process can give (a pid and a count of 20 digits each).
+    super::partial::beside(target, ".", ".ferry--".len() + 40, &tail)
 }
 
 /// Where a file download is written before it takes its name.

@@ -64,18 +64,46 @@ const PARTIAL: &str = ".ferry-partial";
 /// What its journal's name ends with.
 const JOURNAL: &str = ".ferry-partial.journal";
 
-/// `LOCAL.ferry-partial`.
+/// `LOCAL.ferry-partial`, beside LOCAL. A name too long to take the suffix (see [`beside`])
+/// keeps its start and a hash of the whole name: `LOCA~HASH.ferry-partial`.
 pub fn partial_path(target: &Path) -> PathBuf {
-    let mut name = target.file_name().unwrap_or_default().to_os_string();
-    name.push(PARTIAL);
-    target.with_file_name(name)
+    beside(target, "", JOURNAL.len(), PARTIAL)
 }
 
-/// `LOCAL.ferry-partial.journal`.
+/// `LOCAL.ferry-partial.journal` (shortened as [`partial_path`] is).
 pub(crate) fn journal_path(target: &Path) -> PathBuf {
-    let mut name = target.file_name().unwrap_or_default().to_os_string();
-    name.push(JOURNAL);
-    target.with_file_name(name)
+    beside(target, "", JOURNAL.len(), JOURNAL)
+}
+
+/// The longest file name the filesystems ferry writes to take, in bytes (ext4, XFS, btrfs,
+/// tmpfs: 255).
+const NAME_MAX: usize = 255;
+
+/// A name of a download's own beside `target`: `before`, the target's name and `after`. A
+/// target's name that leaves less than `room` bytes for what is added (a valid name of 250
+/// bytes cannot take `.ferry-partial.journal`) is shortened to its start, `~` and a hash of
+/// the whole name: the same on every run, so a resume finds what an earlier run left, and
+/// another for every other name.
+pub(crate) fn beside(target: &Path, before: &str, room: usize, after: &str) -> PathBuf {
+    use std::os::unix::ffi::{OsStrExt as _, OsStringExt as _};
+    let name = target.file_name().unwrap_or_default().as_bytes();
+    let mut out = before.as_bytes().to_vec();
+    let fits = NAME_MAX.saturating_sub(before.len() + room);
+    if name.len() <= fits {
+        out.extend_from_slice(name);
+    } else {
+        let hash = crc_fast::checksum(crc_fast::CrcAlgorithm::Crc64Nvme, name);
+        let tag = format!("~{hash:016x}");
+        let mut keep = fits.saturating_sub(tag.len());
+        // Cut between characters, where the name is UTF-8.
+        while keep > 0 && std::str::from_utf8(&name[..keep]).is_err() && keep > fits / 2 {
+            keep -= 1;
+        }
+        out.extend_from_slice(&name[..keep]);
+        out.extend_from_slice(tag.as_bytes());
+    }
+    out.extend_from_slice(after.as_bytes());
+    target.with_file_name(std::ffi::OsString::from_vec(out))
 }
 
 /// What a file named `name` is, when it is one of a download's own beside its target: a
@@ -262,6 +290,45 @@ fn read_journal(file: &File) -> Option<Previous> {
 mod tests {
     use super::*;
     use std::os::unix::fs::{FileExt as _, MetadataExt as _};
+
+    #[test]
+    fn names_too_long_for_a_suffix_are_shortened_the_same_way_every_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = |p: &Path| p.file_name().unwrap().to_str().unwrap().to_string();
+        let short = dir.path().join("report.pdf");
+        assert_eq!(name(&partial_path(&short)), "report.pdf.ferry-partial");
+        assert_eq!(
+            name(&journal_path(&short)),
+            "report.pdf.ferry-partial.journal"
+        );
+        // A valid name of 250 bytes (é is two), whose partial file and journal could not be.
+        let long = format!("{}{}", "é".repeat(100), "x".repeat(50));
+        let target = dir.path().join(&long);
+        let (partial, journal) = (partial_path(&target), journal_path(&target));
+        for p in [&partial, &journal] {
+            assert!(name(p).len() <= NAME_MAX, "{}", name(p));
+            assert_eq!(p.parent(), Some(dir.path()));
+        }
+        assert!(
+            name(&partial).starts_with(&"é".repeat(50)),
+            "{}",
+            name(&partial)
+        );
+        assert_eq!(name(&journal), format!("{}.journal", name(&partial)));
+        assert!(download_state(partial.file_name().unwrap()).is_some());
+        assert!(download_state(journal.file_name().unwrap()).is_some());
+        // The same on every run; another long name sharing its start gets its own.
+        assert_eq!(partial_path(&target), partial);
+        let other = dir.path().join(format!("{long}y").replacen('x', "", 1));
+        assert_ne!(partial_path(&other), partial);
+        // Both can be made.
+        std::fs::write(&partial, b"p").unwrap();
+        std::fs::write(&journal, b"j").unwrap();
+        std::fs::write(&target, b"t").unwrap();
+        let temp = beside(&target, ".", 48, ".ferry-12-3");
+        assert!(name(&temp).len() <= NAME_MAX && name(&temp).starts_with('.'));
+        assert!(download_state(temp.file_name().unwrap()).is_some());
+    }
 
     fn header(size: u64) -> Header {
         Header {
