@@ -64,7 +64,7 @@ const PARTIAL: &str = ".ferry-partial";
 /// What its journal's name ends with.
 const JOURNAL: &str = ".ferry-partial.journal";
 
-/// `LOCAL.ferry-partial`, beside LOCAL. A name too long to take the suffix (see [`beside`])
+/// `LOCAL.ferry-partial`, beside LOCAL. A name too long to take the suffix (255 bytes in all)
 /// keeps its start and a hash of the whole name: `LOCA~HASH.ferry-partial`.
 pub fn partial_path(target: &Path) -> PathBuf {
     beside(target, "", JOURNAL.len(), PARTIAL)
