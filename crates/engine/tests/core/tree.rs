@@ -1,0 +1,234 @@
+//! Trees: how many small objects run at once, what a tree's totals say while it finds
+//! objects, which failure stops it, what a dry run and a tree of some entries send, and which
+//! prefixes a copy of one refuses.
+
+use super::*;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_objects_of_a_tree_run_many_at_a_time() {
+    let s3 = memory_s3(20);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        let sub = dir.path().join(format!("d{}", i % 4));
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join(format!("f{i}")), data(1024, i as u8)).unwrap();
+    }
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            max_requests: 16,
+            ..Default::default()
+        },
+    );
+    let o = m
+        .upload_tree(TreeUpload::new(dir.path(), "b", "t"))
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!((o.objects, o.done), (40, 40), "{:?}", o.failed);
+    assert_eq!(s3.object("b", "t/d3/f7").unwrap(), data(1024, 7));
+    // Each object is one request at a time (its PutObject, then its check): objects side by
+    // side fill the whole budget, twice the width of one object's parts.
+    assert_eq!(s3.most_in_flight(), 16);
+    let p = m.progress().snapshot();
+    assert_eq!((p.objects, p.objects_done), (40, 40));
+    assert_eq!(
+        p.bytes,
+        40 * 1024,
+        "the manager counts every object's bytes"
+    );
+}
+
+/// A tree's totals grow while it finds objects: the snapshot says so until every object found
+/// has started, and from then its totals are the tree's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_says_it_is_finding_objects_until_its_totals_are_whole() {
+    let s3 = memory_s3(20);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..60 {
+        std::fs::write(dir.path().join(format!("f{i}")), data(1024, i as u8)).unwrap();
+    }
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            max_requests: 4,
+            ..Default::default()
+        },
+    );
+    let tree = m.upload_tree(TreeUpload::new(dir.path(), "b", "t"));
+    let progress = tree.progress();
+    let watch = tokio::spawn(async move {
+        let mut seen = Vec::new();
+        loop {
+            let p = progress.snapshot();
+            seen.push((p.finding, p.objects, p.total));
+            if p.objects_done == 60 {
+                return seen;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+    tree.wait().await.unwrap();
+    let seen = watch.await.unwrap();
+    assert!(
+        seen.iter()
+            .any(|&(finding, objects, _)| finding == 1 && objects < 60),
+        "finding while objects remained: {seen:?}"
+    );
+    // (Before the tree starts, nothing is counted.)
+    for &(finding, objects, total) in &seen {
+        if finding == 0 && objects > 0 {
+            assert_eq!((objects, total), (60, 60 * 1024), "{seen:?}");
+        }
+    }
+    assert_eq!(
+        m.progress().snapshot().finding,
+        0,
+        "the manager's count went down too"
+    );
+}
+
+/// A tree of 40 small files whose every PutObject fails with `error`.
+async fn tree_failing_with(error: fn() -> ferry_s3::S3Error) -> ferry_engine::TreeOutcome {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..40 {
+        std::fs::write(dir.path().join(format!("f{i:02}")), data(1024, i as u8)).unwrap();
+    }
+    let failing = FailingClient::new(memory_s3(20), vec![Fault::new("PutObject", 1000, error)]);
+    let config = ManagerConfig {
+        max_requests: 4,
+        ..Default::default()
+    };
+    manager(Arc::new(failing), config)
+        .upload_tree(TreeUpload::new(dir.path(), "b", "t"))
+        .wait()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_every_object_would_meet_stops_a_tree_and_one_of_its_own_does_not() {
+    use ferry_s3::ServiceError;
+    // A policy may deny some keys only: every object is tried.
+    let o = tree_failing_with(ferry_testkit::access_denied).await;
+    assert_eq!((o.objects, o.failed.len(), o.stopped), (40, 40, false));
+    // No bucket: the first failure stops the run, listed once; those under way are cancelled.
+    let o =
+        tree_failing_with(|| ServiceError::new("PutObject", 404, "NoSuchBucket", "").into()).await;
+    assert!(o.stopped);
+    assert_eq!(o.failed.len(), 1, "{:?}", o.failed);
+    assert!(o.objects <= 8, "nothing started after it: {}", o.objects);
+    assert!(!o.interrupted && !o.is_complete());
+    // A wrong secret key: stopped once two objects met it, none having gone through.
+    let o = tree_failing_with(|| {
+        ServiceError::new("PutObject", 403, "SignatureDoesNotMatch", "").into()
+    })
+    .await;
+    assert!(o.stopped);
+    assert_eq!(o.failed.len(), 2, "{:?}", o.failed);
+    assert!(o.objects <= 8, "nothing started after it: {}", o.objects);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trees_dry_run_reports_each_object_and_sends_nothing() {
+    let s3 = memory_s3(0);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..12u8 {
+        std::fs::write(dir.path().join(format!("f{i:02}")), data(100, i)).unwrap();
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let tree = TreeUpload {
+        dry_run: true,
+        ..TreeUpload::new(dir.path(), "b", "t")
+    };
+    let h = m.upload_tree(tree);
+    // Watched only after it has (all but surely) ended, as a busy CLI may: every event is kept.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut events = h.subscribe();
+    let o = h.wait().await.unwrap();
+    assert_eq!((o.objects, o.done, o.bytes), (12, 0, 1200));
+    assert!(o.is_complete());
+    let mut reported = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let Event::Synced { key, dry_run, .. } = e {
+            assert!(dry_run);
+            reported.push(key);
+        }
+    }
+    assert_eq!(reported.len(), 12);
+    assert!(reported.contains(&"t/f07".to_string()), "{reported:?}");
+    assert_eq!(s3.calls("PutObject") + s3.calls("CreateMultipartUpload"), 0);
+    assert!(s3.object("b", "t/f07").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tree_of_some_entries_sends_those_alone_and_a_sync_refuses_it() {
+    let s3 = memory_s3(0);
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["a.iso", "b.iso", "c.txt", "sub/d.iso"] {
+        let path = dir.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, data(100, name.len() as u8)).unwrap();
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let names = |n: &[&str]| Some(n.iter().map(Into::into).collect());
+    let tree = TreeUpload {
+        only: names(&["a.iso", "sub"]),
+        ..TreeUpload::new(dir.path(), "b", "t")
+    };
+    let o = m.upload_tree(tree.clone()).wait().await.unwrap();
+    assert_eq!((o.objects, o.done), (2, 2));
+    assert!(s3.object("b", "t/a.iso").is_some() && s3.object("b", "t/sub/d.iso").is_some());
+    assert!(s3.object("b", "t/b.iso").is_none() && s3.object("b", "t/c.txt").is_none());
+    // A name that is not there is refused before anything is sent.
+    let missing = TreeUpload {
+        only: names(&["a.iso", "gone.iso"]),
+        ..tree.clone()
+    };
+    let e = m.upload_tree(missing).wait().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert!(e.to_string().contains("gone.iso"), "{e}");
+    // A sync of some entries would delete what the prefix holds beyond them.
+    let sync = ferry_engine::SyncUp {
+        tree,
+        sync: Default::default(),
+    };
+    let e = m.sync_up(sync).wait().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(s3.calls("PutObject"), 2);
+}
+
+/// On one server, a prefix copied into one that holds it, or into itself without REPLACE,
+/// is refused before a request is sent (its copies would be listed and copied again); onto
+/// itself with REPLACE, each object is rewritten once, in place.
+#[tokio::test]
+async fn overlapping_prefixes_are_refused_and_one_onto_itself_rewrites_with_replace() {
+    let s3 = memory_s3(0);
+    for k in ["p/a", "p/b/c"] {
+        s3.insert("b", k, data(1000, 7));
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let sent = |s3: &MemoryClient| s3.calls("ListObjectsV2") + s3.calls("CopyObject");
+    for (to, directive) in [
+        ("p/b", ferry_s3::Directive::Replace),
+        ("", ferry_s3::Directive::Copy),
+        ("p", ferry_s3::Directive::Copy),
+    ] {
+        let tree = ferry_engine::TreeCopy {
+            metadata_directive: directive,
+            ..ferry_engine::TreeCopy::new("b", "p", "b", to)
+        };
+        let e = m.copy_tree(tree).wait().await.unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("copied again"), "{e}");
+    }
+    assert_eq!(sent(&s3), 0);
+    let tree = ferry_engine::TreeCopy {
+        metadata_directive: ferry_s3::Directive::Replace,
+        ..ferry_engine::TreeCopy::new("b", "p/", "b", "p")
+    };
+    let o = m.copy_tree(tree).wait().await.unwrap();
+    assert_eq!((o.objects, o.done), (2, 2));
+    assert_eq!(s3.calls("CopyObject"), 2);
+    assert_eq!(s3.object("b", "p/b/c").unwrap(), data(1000, 7));
+}
