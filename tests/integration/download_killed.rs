@@ -61,9 +61,21 @@ fn object_and_proxy(
     body: &[u8],
     nth: u32,
 ) -> (String, std::path::PathBuf, HoldProxy) {
+    named_object_and_proxy(server, bucket, home, body, nth, "obj")
+}
+
+/// [`object_and_proxy`] for the key `key`, downloaded to `KEY.out`.
+fn named_object_and_proxy(
+    server: &TestServer,
+    bucket: &str,
+    home: &Path,
+    body: &[u8],
+    nth: u32,
+    key: &str,
+) -> (String, std::path::PathBuf, HoldProxy) {
     let src = home.join("src.bin");
     std::fs::write(&src, body).unwrap();
-    let url = format!("s3://{bucket}/obj");
+    let url = format!("s3://{bucket}/{key}");
     let o = ferry(server, home, &["cp", src.to_str().unwrap(), &url]);
     assert!(o.status.success(), "{}", text(&o));
     let proxy = HoldProxy::start(
@@ -76,18 +88,23 @@ fn object_and_proxy(
         }],
     )
     .unwrap();
-    (url, home.join("obj.out"), proxy)
+    (url, home.join(format!("{key}.out")), proxy)
 }
 
 /// Holds GET number `nth` (1-based; one range at a time), SIGKILLs ferry there, runs the same
 /// command again: identical, nothing left beside the file, and exactly the ranges from the
 /// held one on fetched again.
 fn kill_download_at(nth: u32) {
+    kill_named_download_at(nth, "obj");
+}
+
+/// [`kill_download_at`] for the key `key`.
+fn kill_named_download_at(nth: u32, key: &str) {
     let (server, _client, bucket) = seaweed_bucket(&format!("dl-kill{nth}"));
     let home = tempfile::tempdir().unwrap();
     // 6 ranges of 4 MiB and one of 1 MiB.
     let body = data(25 * MIB, 65);
-    let (url, out, proxy) = object_and_proxy(server, &bucket, home.path(), &body, nth);
+    let (url, out, proxy) = named_object_and_proxy(server, &bucket, home.path(), &body, nth, key);
     let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
         .spawn()
         .unwrap();
@@ -100,6 +117,7 @@ fn kill_download_at(nth: u32) {
     let _ = child.wait_with_output();
     assert!(!out.exists(), "nothing at the destination until verified");
     assert!(partial_path(&out).exists(), "the partial file is kept");
+    assert!(partial_path(&out).file_name().unwrap().len() <= 255);
 
     proxy.reset(vec![]);
     let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
@@ -263,60 +281,6 @@ fn ctrl_c_keeps_the_partial_file_and_the_same_command_resumes() {
 /// download killed there resumes from them. Before, it failed at once: "File name too long".
 #[test]
 fn a_download_to_a_name_too_long_for_its_partial_suffix_resumes() {
-    let (server, _client, bucket) = seaweed_bucket("dl-longname");
-    let home = tempfile::tempdir().unwrap();
-    let body = data(25 * MIB, 66);
-    let name = "n".repeat(250);
-    let src = home.path().join("src.bin");
-    std::fs::write(&src, &body).unwrap();
-    let url = format!("s3://{bucket}/{name}");
-    let o = ferry(server, home.path(), &["cp", src.to_str().unwrap(), &url]);
-    assert!(o.status.success(), "{}", text(&o));
-    let proxy = HoldProxy::start(
-        &server.endpoint,
-        vec![Rule {
-            method: "GET",
-            query: vec![],
-            nth: 3,
-            action: Action::Hold,
-        }],
-    )
-    .unwrap();
-    let out = home.path().join(&name);
-    let mut child = download_command(server, home.path(), &proxy.endpoint, &url, &out)
-        .spawn()
-        .unwrap();
-    assert!(
-        proxy.wait_triggered(Duration::from_secs(60)),
-        "{:?}",
-        proxy.log()
-    );
-    child.kill().unwrap();
-    let _ = child.wait_with_output();
-    let partial = partial_path(&out);
-    assert!(
-        !out.exists() && partial.exists(),
-        "the partial file is kept"
-    );
-    assert!(partial.file_name().unwrap().len() <= 255);
-
-    proxy.reset(vec![]);
-    let o = download_command(server, home.path(), &proxy.endpoint, &url, &out)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(std::fs::read(&out).unwrap() == body, "bytes differ");
-    let on_disk = 8 * MIB;
-    assert!(
-        stdout(&o).contains(&format!("resumed with {on_disk} bytes on disk")),
-        "{}",
-        text(&o)
-    );
-    assert_eq!(proxy.returned_bytes() as usize, body.len() - on_disk);
-    let left: Vec<_> = std::fs::read_dir(home.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
-        .filter(|n| n.contains("ferry"))
-        .collect();
-    assert!(left.is_empty(), "left beside the file: {left:?}");
+    // The file: KEY.out, 250 bytes.
+    kill_named_download_at(3, &"n".repeat(246));
 }
