@@ -338,7 +338,9 @@ fn an_upload_expecting_another_owner_is_refused_before_it_writes() {
     // A mistyped account: the first request is refused, nothing is left.
     let mut args = vec!["cp", file, &url];
     args.extend(owner("999999999999"));
-    expect_exit(&ferry(&behind, home.path(), &args), 1, "AccessDenied");
+    let o = ferry(&behind, home.path(), &args);
+    expect_exit(&o, 1, "AccessDenied");
+    expect_exit(&o, 1, "the bucket may not be owned by account 999999999999");
     assert!(boto3_uploads(server, &bucket).is_empty());
     let listed = ferry_testkit::boto3(
         server,

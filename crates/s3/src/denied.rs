@@ -26,7 +26,8 @@ pub struct Denial {
     /// Another cause worth naming (a HEAD's 403 can mean a missing key).
     pub note: Option<String>,
     /// A likelier cause than the permission, named before it unless the service named the
-    /// action (a read's 403 when the request carried an SSE-C key: most often the wrong key).
+    /// action: a read's 403 when the request carried an SSE-C key (most often the wrong key),
+    /// or any 403 of a request that expected the bucket's owner (another may own it).
     pub lead: Option<String>,
 }
 
@@ -240,7 +241,7 @@ impl Denial {
                 {
                     lead = Some(
                         "the SSE-C key given is most likely not the one the object was written \
-                         with; else"
+                         with"
                             .to_string(),
                     );
                 }
@@ -263,6 +264,18 @@ impl Denial {
             "CreateBucket" => (vec!["s3:CreateBucket".into()], bucket_arn),
             _ => return None,
         };
+        // A bucket another account owns than the one a request expects is refused with a
+        // plain "Access Denied" too.
+        if let Some(owner) = r.header("x-amz-expected-bucket-owner") {
+            let other = format!(
+                "the bucket may not be owned by account {owner}, the owner the request expects"
+            );
+            lead = Some(match lead {
+                Some(key) => format!("{key}, or {other}"),
+                None => other,
+            });
+        }
+        let lead = lead.map(|l| format!("{l}; else"));
         let kms = match r.header("x-amz-server-side-encryption") {
             Some(alg) if alg.starts_with("aws:kms") => Some(
                 r.header("x-amz-server-side-encryption-aws-kms-key-id")
@@ -572,6 +585,16 @@ mod tests {
         );
         assert!(!t.contains("HEAD"), "{t}");
         assert!(t.contains("s3:ListBucket on arn:aws:s3:::b"), "{t}");
+        // A request that expects the bucket's owner may meet another.
+        let owner = [("x-amz-expected-bucket-owner", "111122223333")];
+        let t = needs("PutObject", Some("k"), &[], &owner).to_string();
+        assert!(
+            t.starts_with(
+                "the bucket may not be owned by account 111122223333, the owner the request \
+                 expects; else this request needs s3:PutObject"
+            ),
+            "{t}"
+        );
         // When the service names the action, the key is not to blame.
         let (q, hd) = (h(&[]), h(&md5));
         let stated = "User: arn:aws:iam::1:user/u is not authorized to perform: s3:GetObject on \
