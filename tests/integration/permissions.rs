@@ -2,7 +2,8 @@
 //! with s3:PutObject alone exits 0 and is not read back, and with --no-clobber is refused by
 //! its Complete when the key is taken; every refused step names the permission it lacked; a
 //! denied resume keeps the upload and offers a restart; an abort denied after a failure names
-//! the upload left behind and how to remove it. `ferry acl get` and
+//! the upload left behind and how to remove it; a sync's deletion refused names
+//! s3:DeleteObject and is not reported as made. `ferry acl get` and
 //! `ferry acl set` round trips, read back by boto3 (moto), and a canned ACL on SeaweedFS.
 
 use std::process::Output;
@@ -651,4 +652,58 @@ fn a_canned_acl_on_seaweedfs() {
         "{}",
         text(&o)
     );
+}
+
+/// A sync's deletion the credentials may not make is a failure that names s3:DeleteObject,
+/// and is not reported as made; with the permission, the same sync makes it.
+#[test]
+fn a_refused_sync_deletion_names_delete_object_and_is_not_reported_as_made() {
+    let (iam, bucket) = iam_bucket("sync-delete");
+    put_as_admin(iam, &bucket, "p/old");
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("tree");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("one"), b"1").unwrap();
+    let (d, dst) = (dir.to_str().unwrap(), format!("s3://{bucket}/p/"));
+    let keys = || {
+        let v = ferry_testkit::boto3(
+            &iam.admin,
+            "print(json.dumps(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get('Contents', []))))",
+            &[&bucket],
+        )
+        .unwrap();
+        serde_json::from_value::<Vec<String>>(v).unwrap()
+    };
+    let read_write = ["s3:PutObject", "s3:GetObject", "s3:ListBucket"];
+    let u = user(iam, "no-delete", &read_write);
+    let o = ferry(&u, home.path(), &["sync", "--delete", d, &dst]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    names(&o, "s3:DeleteObject");
+    assert!(
+        stderr(&o).contains(&format!("arn:aws:s3:::{bucket}/p/old")),
+        "{}",
+        text(&o)
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        !out.contains("delete:") && out.contains("0 deleted"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(keys(), ["p/old", "p/one"]);
+    let u = user(
+        iam,
+        "may-delete",
+        &[&read_write[..], &["s3:DeleteObject"]].concat(),
+    );
+    let o = ferry(&u, home.path(), &["sync", "--delete", d, &dst]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains(&format!("delete: s3://{bucket}/p/old")),
+        "{}",
+        text(&o)
+    );
+    assert!(out.contains("1 deleted"), "{}", text(&o));
+    assert_eq!(keys(), ["p/one"]);
 }

@@ -318,9 +318,10 @@ pub enum Event {
         /// The outcome.
         outcome: Box<UploadOutcome>,
     },
-    /// A sync decided about a path: a skip (the same on both sides), a deletion, or in a dry
-    /// run a transfer that would be made; a tree's dry run (`cp -r --dry-run`) reports each
-    /// of its objects so. (A transfer made reports its end as any tree's object does.)
+    /// A sync decided about a path: a skip (the same on both sides), a deletion once made (a
+    /// refused one is a failure in the outcome), or in a dry run a transfer or deletion that
+    /// would be made; a tree's dry run (`cp -r --dry-run`) reports each of its objects so. (A
+    /// transfer made reports its end as any tree's object does.)
     Synced {
         /// What.
         action: crate::outcome::SyncAction,

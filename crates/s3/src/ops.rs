@@ -545,6 +545,27 @@ pub struct DeleteFailure {
     pub code: String,
     /// The service's message.
     pub message: String,
+    /// For an `AccessDenied`: the permission the deletion needed and on what, e.g.
+    /// `s3:DeleteObject on arn:aws:s3:::bucket/key`.
+    pub needed: Option<String>,
+}
+
+/// The code, the message and what was needed (the key is the caller's to name).
+impl std::fmt::Display for DeleteFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.code)?;
+        if !self.message.is_empty() {
+            write!(f, " ({})", self.message)?;
+        }
+        if let Some(needed) = &self.needed {
+            write!(
+                f,
+                "; this deletion needs {needed}: grant it to the user or role, or check the \
+                 bucket policy"
+            )?;
+        }
+        Ok(())
+    }
 }
 
 /// What DeleteObjects did: the keys it deleted (S3 lists a key that did not exist as

@@ -391,11 +391,25 @@ impl ObjectClient for S3Client {
         let failed: Vec<DeleteFailure> = r
             .errors
             .into_iter()
-            .map(|e| DeleteFailure {
-                key: e.key,
-                version_id: e.version_id.filter(|v| !v.is_empty()),
-                code: e.code,
-                message: e.message,
+            .map(|e| {
+                let version_id = e.version_id.filter(|v| !v.is_empty());
+                // Each key is refused on its own, with no request of its own to name the
+                // permission it needed (see `Denial` for whole requests).
+                let needed = (e.code == "AccessDenied").then(|| {
+                    let action = match version_id {
+                        Some(_) => "s3:DeleteObjectVersion",
+                        None => "s3:DeleteObject",
+                    };
+                    let arn = crate::s3_arn(&self.inner.config.region, &req.bucket, Some(&e.key));
+                    format!("{action} on {arn}")
+                });
+                DeleteFailure {
+                    key: e.key,
+                    version_id,
+                    code: e.code,
+                    message: e.message,
+                    needed,
+                }
             })
             .collect();
         // Quiet: the keys not refused were deleted.

@@ -339,27 +339,34 @@ where
         outcome.deletions_held = held;
         return Ok(outcome);
     }
-    for d in &deletions {
-        sides.report_deletion(&ctx, d, settings.dry_run);
-    }
     if settings.dry_run {
+        for d in &deletions {
+            sides.report_deletion(&ctx, d, true);
+        }
         outcome.deleted = deletions.len() as u64;
         return Ok(outcome);
     }
-    match sides.direction {
+    let deleted = match sides.direction {
         Direction::Down => delete_files(deletions, &mut outcome).await,
         _ => delete_objects(&ctx, &sides.dest_bucket, &deleting, deletions, &mut outcome).await,
+    };
+    // Each deletion is reported once made: a refused one is a failure, not a deletion.
+    outcome.deleted = deleted.len() as u64;
+    for d in &deleted {
+        sides.report_deletion(&ctx, d, false);
     }
     Ok(outcome)
 }
-/// Removes objects, a thousand a request.
+/// Removes objects, a thousand a request; returns those deleted, and adds the failures to
+/// `outcome`.
 async fn delete_objects<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     request: &RequestOptions,
     deletions: Vec<Item>,
     outcome: &mut SyncOutcome,
-) {
+) -> Vec<Item> {
+    let mut deleted = Vec::new();
     for batch in deletions.chunks(DeleteObjectsRequest::MAX_KEYS) {
         let req = DeleteObjectsRequest {
             bucket: bucket.to_string(),
@@ -374,17 +381,25 @@ async fn delete_objects<C: ObjectClient>(
         };
         match ctx.request(None, |c| c.delete_objects(&req)).await {
             Ok(out) => {
-                outcome.deleted += (batch.len() - out.failed.len()) as u64;
+                let refused = |d: &&Item| out.failed.iter().any(|f| f.key == d.key);
+                deleted.extend(batch.iter().filter(|d| !refused(d)).cloned());
                 for f in out.failed {
                     let path = batch
                         .iter()
                         .find(|d| d.key == f.key)
                         .map(|d| d.path.clone())
                         .unwrap_or_default();
+                    let kind = match f.needed {
+                        Some(_) => ErrorKind::Denied,
+                        None => ErrorKind::Service,
+                    };
                     outcome.delete_failed.push(ObjectFailure {
                         error: Error::new(
-                            ErrorKind::Service,
-                            format!("deleting s3://{bucket}/{}: {} {}", f.key, f.code, f.message),
+                            kind,
+                            format!(
+                                "deleting s3://{bucket}/{}: DeleteObjects refused it: {f}",
+                                f.key
+                            ),
                         ),
                         key: f.key,
                         path,
@@ -404,13 +419,15 @@ async fn delete_objects<C: ObjectClient>(
             }
         }
     }
+    deleted
 }
 
-/// Removes regular files (never folders, never what is not a regular file).
-async fn delete_files(deletions: Vec<Item>, outcome: &mut SyncOutcome) {
+/// Removes regular files (never folders, never what is not a regular file); returns those
+/// deleted, and adds the failures to `outcome`.
+async fn delete_files(deletions: Vec<Item>, outcome: &mut SyncOutcome) -> Vec<Item> {
     let done = tokio::task::spawn_blocking(move || {
         let mut failed = Vec::new();
-        let mut deleted = 0;
+        let mut deleted = Vec::new();
         for d in deletions {
             let r = match std::fs::symlink_metadata(&d.path) {
                 Ok(m) if m.is_file() => std::fs::remove_file(&d.path),
@@ -418,7 +435,7 @@ async fn delete_files(deletions: Vec<Item>, outcome: &mut SyncOutcome) {
                 Err(e) => Err(e),
             };
             match r {
-                Ok(()) => deleted += 1,
+                Ok(()) => deleted.push(d),
                 Err(e) => failed.push(ObjectFailure {
                     error: Error::local(format!("deleting {}", d.path.display()), e),
                     key: d.key,
@@ -431,9 +448,12 @@ async fn delete_files(deletions: Vec<Item>, outcome: &mut SyncOutcome) {
     .await;
     match done {
         Ok((deleted, failed)) => {
-            outcome.deleted += deleted;
             outcome.delete_failed.extend(failed);
+            deleted
         }
-        Err(e) => outcome.deletions_held = Some(DeletionsHeld::Failed(e.to_string())),
+        Err(e) => {
+            outcome.deletions_held = Some(DeletionsHeld::Failed(e.to_string()));
+            Vec::new()
+        }
     }
 }
