@@ -230,6 +230,12 @@ impl Error {
         Self::new(ErrorKind::InvalidInput, message)
     }
 
+    /// A source file or folder that cannot be opened or read (`verb`): bad input, with the OS
+    /// error as its source, so a caller can tell a missing file from a denied one.
+    pub(crate) fn unreadable(verb: &str, path: &std::path::Path, e: std::io::Error) -> Self {
+        Self::invalid(format!("cannot {verb} source {}: {e}", path.display())).with_source(e)
+    }
+
     pub(crate) fn cancelled(what: &str) -> Self {
         Self::new(ErrorKind::Cancelled, format!("the {what} was cancelled"))
     }

@@ -264,9 +264,8 @@ pub(crate) async fn create<C: ObjectClient>(
     let terms = options.request.bucket_terms();
     let (source, size, mtime_ns, source_etag) = match &p.source {
         PlanSource::File(path) => {
-            let identity = SourceIdentity::of(path).map_err(|e| {
-                Error::invalid(format!("cannot read source {}: {e}", path.display())).with_source(e)
-            })?;
+            let identity =
+                SourceIdentity::of(path).map_err(|e| Error::unreadable("read", path, e))?;
             (path.clone(), identity.size, identity.mtime_ns, None)
         }
         PlanSource::Object(from) => {

@@ -204,9 +204,7 @@ pub(crate) async fn work<C: ObjectClient>(
         }
         None => {
             let path = source.unwrap_or_else(|| plan.source.clone());
-            let cannot = |e: std::io::Error| {
-                Error::invalid(format!("cannot read source {}: {e}", path.display())).with_source(e)
-            };
+            let cannot = |e: std::io::Error| Error::unreadable("read", &path, e);
             let file = std::fs::File::open(&path).map_err(cannot)?;
             plan.check_source(&SourceIdentity::of(&path).map_err(cannot)?)?;
             for n in mine.clone() {
@@ -250,9 +248,7 @@ pub(crate) async fn work<C: ObjectClient>(
     record.parts.sort();
     // A file must still be the planned one after its last byte was read.
     if let Some(path) = &file {
-        let identity = SourceIdentity::of(path).map_err(|e| {
-            Error::invalid(format!("cannot read source {}: {e}", path.display())).with_source(e)
-        })?;
+        let identity = SourceIdentity::of(path).map_err(|e| Error::unreadable("read", path, e))?;
         plan.check_source(&identity)?;
     }
     let record_key = plan.record_key(shard.index);

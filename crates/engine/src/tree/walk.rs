@@ -69,9 +69,7 @@ impl Walk {
         filters: &Filters,
         journals: Option<&Path>,
     ) -> Result<Self, Error> {
-        let meta = std::fs::metadata(root).map_err(|e| {
-            Error::invalid(format!("cannot read source {}: {e}", root.display())).with_source(e)
-        })?;
+        let meta = std::fs::metadata(root).map_err(|e| Error::unreadable("read", root, e))?;
         if !meta.is_dir() {
             return Err(Error::invalid(format!(
                 "source {} is not a folder",

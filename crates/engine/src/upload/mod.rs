@@ -172,7 +172,7 @@ pub(crate) async fn run_as<C: ObjectClient>(
             // Opening a named pipe waits for its writer: a cancel must not wait with it.
             let file = tokio::select! {
                 opened = tokio::fs::File::open(&path) => opened.map_err(|e| {
-                    Error::invalid(format!("cannot open source {}: {e}", path.display())).with_source(e)
+                    Error::unreadable("open", &path, e)
                 })?,
                 () = cancel.cancelled() => return Err(Error::cancelled(noun)),
             };
@@ -210,9 +210,7 @@ pub(crate) async fn run_as<C: ObjectClient>(
 
 /// A source file, opened, and what it is; a folder is refused.
 fn open_source(path: &Path) -> Result<(File, std::fs::Metadata), Error> {
-    let cannot = |what: &str, e: std::io::Error| {
-        Error::invalid(format!("cannot {what} source {}: {e}", path.display())).with_source(e)
-    };
+    let cannot = |what: &str, e: std::io::Error| Error::unreadable(what, path, e);
     let file = File::open(path).map_err(|e| cannot("open", e))?;
     let meta = file.metadata().map_err(|e| cannot("read", e))?;
     if meta.is_dir() {
@@ -237,9 +235,7 @@ async fn run_file<C: ObjectClient>(
     (file, meta): (File, std::fs::Metadata),
     range: Option<(u64, u64)>,
 ) -> Result<UploadOutcome, Error> {
-    let cannot = |what: &str, e: std::io::Error| {
-        Error::invalid(format!("cannot {what} source {}: {e}", path.display())).with_source(e)
-    };
+    let cannot = |what: &str, e: std::io::Error| Error::unreadable(what, &path, e);
     // The identity every later look is compared with: taken before the first byte is read,
     // and of the very file opened.
     let mut identity = SourceIdentity::of(&path).map_err(|e| cannot("read", e))?;
