@@ -275,7 +275,6 @@ impl Denial {
                 None => other,
             });
         }
-        let lead = lead.map(|l| format!("{l}; else"));
         let kms = match r.header("x-amz-server-side-encryption") {
             Some(alg) if alg.starts_with("aws:kms") => Some(
                 r.header("x-amz-server-side-encryption-aws-kms-key-id")
@@ -345,7 +344,7 @@ fn and_list(items: &[String]) -> String {
 impl fmt::Display for Denial {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let (Some(lead), None) = (&self.lead, &self.stated) {
-            write!(f, "{lead} ")?;
+            write!(f, "{lead}; else ")?;
         }
         match &self.stated {
             Some(s) => {
