@@ -193,6 +193,16 @@ pub(crate) struct CpArgs {
     /// takes them from --content-type, --metadata, --tagging and the like.
     #[arg(long, value_name = "COPY|REPLACE", help_heading = "Copy")]
     pub(crate) metadata_directive: Option<String>,
+    /// Copy: which of the source's properties go with it, as the aws cli's flag: default (its
+    /// content headers, metadata and tags, as --metadata-directive says), metadata-directive
+    /// (the same but its tags, so s3:GetObjectTagging on the source is not needed), none
+    /// (none of them: as --metadata-directive REPLACE, without the source's tags)
+    #[arg(
+        long,
+        value_name = "default|metadata-directive|none",
+        help_heading = "Copy"
+    )]
+    pub(crate) copy_props: Option<String>,
     #[command(flatten, next_help_heading = "Copy")]
     pub(crate) source: SourceFlags,
     #[command(flatten, next_help_heading = "Bucket")]

@@ -130,6 +130,14 @@ pub(crate) fn engine_error(
                  s3:AbortMultipartUpload)"
             );
         }
+        ErrorKind::Denied
+            if e.s3().and_then(|s| s.service()).map(|s| s.operation)
+                == Some("GetObjectTagging") =>
+        {
+            what = format!(
+                "{what}; or copy without the source's tags: --copy-props metadata-directive"
+            );
+        }
         _ => {}
     }
     if let Some(u) = e.left_behind() {

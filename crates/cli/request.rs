@@ -421,18 +421,38 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
 }
 
 /// The metadata directive of a copy (COPY by default), refusing the flags it would ignore.
-fn copy_directive(args: &CpArgs) -> Result<Directive, CliError> {
-    let directive = match args
+fn copy_directive(args: &CpArgs) -> Result<Directives, CliError> {
+    let given = match args
         .metadata_directive
         .as_deref()
         .map(str::to_ascii_uppercase)
     {
-        None => Directive::Copy,
-        Some(d) if d == "COPY" => Directive::Copy,
-        Some(d) if d == "REPLACE" => Directive::Replace,
+        None => None,
+        Some(d) if d == "COPY" => Some(Directive::Copy),
+        Some(d) if d == "REPLACE" => Some(Directive::Replace),
         Some(other) => {
             return Err(bad_input(format!(
                 "--metadata-directive {other:?}: use COPY or REPLACE"
+            )));
+        }
+    };
+    // --copy-props, as the aws cli takes it: the tags go only by default.
+    let (directive, tagging) = match args.copy_props.as_deref().map(str::to_ascii_lowercase) {
+        None => (given.unwrap_or_default(), Directive::Copy),
+        Some(p) if p == "default" => (given.unwrap_or_default(), Directive::Copy),
+        Some(p) if p == "metadata-directive" => (given.unwrap_or_default(), Directive::Replace),
+        Some(p) if p == "none" && given != Some(Directive::Copy) => {
+            (Directive::Replace, Directive::Replace)
+        }
+        Some(p) if p == "none" => {
+            return Err(bad_input(
+                "--copy-props none copies none of the source's properties, and \
+                 --metadata-directive COPY all of them: give one",
+            ));
+        }
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--copy-props {other:?}: use default, metadata-directive or none"
             )));
         }
     };
@@ -455,7 +475,13 @@ fn copy_directive(args: &CpArgs) -> Result<Directive, CliError> {
         ],
         "not for copies: a copy is always checked and writes no file",
     )?;
-    Ok(directive)
+    Ok(Directives { directive, tagging })
+}
+
+/// A copy's metadata and tagging directives, as the flags give them.
+struct Directives {
+    directive: Directive,
+    tagging: Directive,
 }
 
 /// `ferry cp -r s3://a/prefix s3://b/prefix2`.
@@ -463,14 +489,15 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
     single_only(args)?;
     let src = parse_s3_url(&args.src)?;
     let dst = parse_s3_url(&args.dst)?;
-    let metadata_directive = copy_directive(args)?;
+    let Directives { directive, tagging } = copy_directive(args)?;
     let source = source_global(global, &args.source);
     if source.is_none() {
         on_the_server(args)?;
     }
     let tree = TreeCopy {
         from_request: args.bucket.source_request(&args.source.source_sse_c_key)?,
-        metadata_directive,
+        metadata_directive: directive,
+        tagging_directive: tagging,
         options: object_options(&args.object, &args.bucket, None)?,
         settings: upload_settings(args)?,
         filters: filters(&args.filters)?,
@@ -508,12 +535,15 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
     }
     ferry_s3::validate_key(&src.key).map_err(bad_input)?;
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
-    if (&src.bucket, &src.key) == (&dst.bucket, &dst.key) && args.metadata_directive.is_none() {
+    let Directives { directive, tagging } = copy_directive(args)?;
+    if (&src.bucket, &src.key) == (&dst.bucket, &dst.key)
+        && args.metadata_directive.is_none()
+        && directive == Directive::Copy
+    {
         return Err(bad_input(
             "the source and the destination are the same object; give --metadata-directive REPLACE to rewrite its metadata",
         ));
     }
-    let directive = copy_directive(args)?;
     let copy = Copy {
         from: ObjectSource {
             bucket: src.bucket,
@@ -526,6 +556,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
                 .map(sse_c_key)
                 .transpose()?,
             metadata_directive: directive,
+            tagging_directive: tagging,
         },
         bucket: dst.bucket.clone(),
         key: dst.key.clone(),

@@ -203,6 +203,58 @@ fn a_small_copy_is_one_copy_object_and_replace_takes_the_new_metadata() {
     expect_exit(&o, 1, "does not exist");
 }
 
+/// `--copy-props`, as the aws cli takes it: `metadata-directive` keeps the content headers and
+/// metadata and leaves the tags; `none` leaves all of them. Both as one CopyObject and as a
+/// multipart copy, read back by boto3.
+#[test]
+fn copy_props_leave_the_tags_or_everything() {
+    let (server, _client, bucket) = seaweed_bucket("copy-props");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(12 * MIB, 83);
+    let src = format!("s3://{bucket}/src");
+    upload_with_metadata(server, home.path(), &src, &body);
+    for (props, keeps_metadata) in [("metadata-directive", true), ("none", false)] {
+        for part_size in ["16MiB", "5MiB"] {
+            let key = format!("{props}-{part_size}");
+            let args = [
+                "cp",
+                &src,
+                &format!("s3://{bucket}/{key}"),
+                "--copy-props",
+                props,
+                "--part-size",
+                part_size,
+            ];
+            let o = ferry(server, home.path(), &args);
+            assert!(o.status.success(), "{}", text(&o));
+            let got = boto3_object(server, &bucket, &key);
+            assert_eq!(got["sha256"], sha256_hex(&body), "{key}");
+            let kept = got["content_type"] == "application/x-ferry-test"
+                && got["metadata"]["origin"] == "test";
+            assert_eq!(kept, keeps_metadata, "{key}: {got}");
+            assert!(boto3_tags(server, &bucket, &key).is_empty(), "{key}");
+        }
+    }
+    for (args, says) in [
+        (
+            vec!["--copy-props", "tags"],
+            "use default, metadata-directive or none",
+        ),
+        (
+            vec!["--copy-props", "none", "--metadata-directive", "COPY"],
+            "give one",
+        ),
+    ] {
+        let dst = format!("s3://{bucket}/refused");
+        let o = ferry(
+            server,
+            home.path(),
+            &[&["cp", &src, &dst][..], &args].concat(),
+        );
+        expect_exit(&o, 2, says);
+    }
+}
+
 /// A prefix copied onto itself with REPLACE rewrites each object's metadata in place (as
 /// `aws s3 cp --recursive` does, to fix content types): bytes unchanged, each object once,
 /// a multipart one too; without REPLACE, the same prefix is refused before anything is sent.

@@ -707,3 +707,68 @@ fn a_refused_sync_deletion_names_delete_object_and_is_not_reported_as_made() {
     assert!(out.contains("1 deleted"), "{}", text(&o));
     assert_eq!(keys(), ["p/one"]);
 }
+
+/// A multipart copy carries its source's tags, which needs s3:GetObjectTagging: without it,
+/// the refusal names it and the way round, `--copy-props metadata-directive`, which copies
+/// the content headers and metadata and leaves the tags (as the aws cli's flag).
+#[test]
+fn a_copy_without_get_object_tagging_names_it_and_copy_props_goes_without_tags() {
+    let (iam, bucket) = iam_bucket("copy-tags");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(12 * MIB, 31);
+    let f = home.path().join("f.bin");
+    std::fs::write(&f, &body).unwrap();
+    let src = format!("s3://{bucket}/src");
+    let flags = ["--content-type", "text/x-ferry", "--tagging", "team=a"];
+    let o = ferry(
+        &iam.admin,
+        home.path(),
+        &[&["cp", f.to_str().unwrap(), &src][..], &flags].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let u = user(
+        iam,
+        "no-tags",
+        &["s3:PutObject", "s3:GetObject", "s3:ListBucket"],
+    );
+    let dst = format!("s3://{bucket}/dst");
+    let multipart = ["--part-size", "5MiB"];
+    let o = ferry(
+        &u,
+        home.path(),
+        &[&["cp", &src, &dst][..], &multipart].concat(),
+    );
+    names(&o, "s3:GetObjectTagging");
+    assert!(
+        stderr(&o).contains("--copy-props metadata-directive"),
+        "{}",
+        text(&o)
+    );
+    assert!(boto3_uploads(&iam.admin, &bucket).is_empty());
+    let o = ferry(
+        &u,
+        home.path(),
+        &[
+            &["cp", &src, &dst, "--copy-props", "metadata-directive"][..],
+            &multipart,
+        ]
+        .concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let got = ferry_testkit::boto3(
+        &iam.admin,
+        r#"
+import hashlib
+b, k = sys.argv[1], sys.argv[2]
+h = s3.head_object(Bucket=b, Key=k)
+t = s3.get_object_tagging(Bucket=b, Key=k)['TagSet']
+d = s3.get_object(Bucket=b, Key=k)['Body'].read()
+print(json.dumps([h['ContentType'], t, hashlib.sha256(d).hexdigest()]))
+"#,
+        &[&bucket, "dst"],
+    )
+    .unwrap();
+    assert_eq!(got[0], "text/x-ferry", "{got}");
+    assert_eq!(got[1], serde_json::json!([]), "{got}");
+    assert_eq!(got[2], sha256_hex(&body), "{got}");
+}

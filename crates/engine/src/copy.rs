@@ -76,6 +76,10 @@ pub struct ObjectSource {
     /// `Copy` (default): the new object takes the source's content headers, metadata and
     /// tags; `Replace`: it takes those of the copy's options.
     pub metadata_directive: Directive,
+    /// `Copy` (default): with the `Copy` metadata directive, the new object takes the source's
+    /// tags too, which needs s3:GetObjectTagging on the source; `Replace`: it takes the copy's
+    /// options' tags (none by default), and the source's are not read.
+    pub tagging_directive: Directive,
 }
 
 impl ObjectSource {
@@ -106,6 +110,9 @@ impl ObjectSource {
             return Ok(());
         }
         copy_metadata(meta, options);
+        if self.tagging_directive != Directive::Copy {
+            return Ok(());
+        }
         options.tagging = tags_of(ctx, head)
             .await
             .map_err(|f| f.into_error(format!("reading the tags of {}", self.url()), "copy"))?;
@@ -157,6 +164,8 @@ struct CopyState {
     /// The ETag every request is pinned to.
     etag: String,
     directive: Directive,
+    /// Whether the source's tags go with it (see [`ObjectSource::tagging_directive`]).
+    tagging: Directive,
     /// The source's full-object checksum, if it has one.
     checksum: Option<ChecksumValue>,
 }
@@ -173,6 +182,7 @@ impl CopyState {
             key: from.sse_customer_key.clone(),
             etag: meta.etag.clone(),
             directive: from.metadata_directive,
+            tagging: from.tagging_directive,
             checksum: full_object_checksum(meta).cloned(),
         }
     }
@@ -484,14 +494,15 @@ async fn copy_single<C: ObjectClient>(
     // CopyObject takes no If-None-Match: look first (a multipart copy's Complete does send
     // it, and is exact).
     job.refuse_existing(false).await?;
-    let replace = state.directive == Directive::Replace;
+    // The source's tags go only with both directives COPY and no tags of the copy's own.
+    let own_tags = state.directive == Directive::Replace || state.tagging == Directive::Replace;
     let req = CopyObjectRequest {
         bucket: job.bucket.clone(),
         key: job.key.clone(),
         source: state.source.clone(),
         conditions: state.conditions(),
         metadata_directive: Some(state.directive),
-        tagging_directive: Some(if replace || !job.options.tagging.is_empty() {
+        tagging_directive: Some(if own_tags || !job.options.tagging.is_empty() {
             Directive::Replace
         } else {
             Directive::Copy

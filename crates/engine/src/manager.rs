@@ -604,7 +604,7 @@ fn resumed_copy(
             key: from_key.into(),
             version_id: journal.source.version_id,
             sse_customer_key: keys.source_sse_customer_key,
-            metadata_directive: Default::default(),
+            ..Default::default()
         },
         bucket: journal.destination.bucket,
         key: journal.destination.key,

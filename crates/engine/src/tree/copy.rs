@@ -37,6 +37,9 @@ pub struct TreeCopy {
     /// `Copy` (default): each object keeps its source's content headers, metadata and tags;
     /// `Replace`: it takes those of `options`.
     pub metadata_directive: Directive,
+    /// `Replace`: each object takes `options`' tags, and its source's are not read (see
+    /// [`ObjectSource::tagging_directive`]). By default, `Copy`.
+    pub tagging_directive: Directive,
     /// Destination bucket.
     pub bucket: String,
     /// Destination prefix (a `/` is added when it has none; empty: the bucket's top).
@@ -67,6 +70,7 @@ impl TreeCopy {
             from_prefix: from_prefix.to_string(),
             from_request: RequestOptions::default(),
             metadata_directive: Directive::Copy,
+            tagging_directive: Directive::Copy,
             bucket: bucket.into(),
             prefix: prefix.to_string(),
             options: ObjectOptions::default(),
@@ -212,6 +216,7 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
             version_id: None,
             sse_customer_key: tree.from_request.sse_customer_key.clone(),
             metadata_directive: tree.metadata_directive,
+            tagging_directive: tree.tagging_directive,
         };
         let url = format!("s3://{}/{}", from.bucket, from.key);
         let copy = Copy {
