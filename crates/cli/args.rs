@@ -534,6 +534,16 @@ pub(crate) struct SyncArgs {
     /// shard I's when the CRC-32 of its UTF-8 bytes modulo N is I.
     #[arg(long, value_name = "I/N", help_heading = "Scale-out")]
     pub(crate) shard: Option<String>,
+    /// Between two S3 locations: which of each source's properties its copy takes, as the aws
+    /// cli's flag: default (its content headers, metadata and tags), metadata-directive (the
+    /// same but its tags, so s3:GetObjectTagging on the source is not needed), none (none of
+    /// them)
+    #[arg(
+        long,
+        value_name = "default|metadata-directive|none",
+        help_heading = "Copy"
+    )]
+    pub(crate) copy_props: Option<String>,
     #[command(flatten, next_help_heading = "Copy")]
     pub(crate) source: SourceFlags,
     #[command(flatten, next_help_heading = "Bucket")]

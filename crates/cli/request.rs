@@ -436,26 +436,7 @@ fn copy_directive(args: &CpArgs) -> Result<Directives, CliError> {
             )));
         }
     };
-    // --copy-props, as the aws cli takes it: the tags go only by default.
-    let (directive, tagging) = match args.copy_props.as_deref().map(str::to_ascii_lowercase) {
-        None => (given.unwrap_or_default(), Directive::Copy),
-        Some(p) if p == "default" => (given.unwrap_or_default(), Directive::Copy),
-        Some(p) if p == "metadata-directive" => (given.unwrap_or_default(), Directive::Replace),
-        Some(p) if p == "none" && given != Some(Directive::Copy) => {
-            (Directive::Replace, Directive::Replace)
-        }
-        Some(p) if p == "none" => {
-            return Err(bad_input(
-                "--copy-props none copies none of the source's properties, and \
-                 --metadata-directive COPY all of them: give one",
-            ));
-        }
-        Some(other) => {
-            return Err(bad_input(format!(
-                "--copy-props {other:?}: use default, metadata-directive or none"
-            )));
-        }
-    };
+    let (directive, tagging) = copy_props(args.copy_props.as_deref(), given)?;
     let flags: Vec<&str> = object_content_flags(&args.object)
         .into_iter()
         .filter(|(_, on)| *on)
@@ -476,6 +457,33 @@ fn copy_directive(args: &CpArgs) -> Result<Directives, CliError> {
         "not for copies: a copy is always checked and writes no file",
     )?;
     Ok(Directives { directive, tagging })
+}
+
+/// `--copy-props`, as the aws cli takes it, with `--metadata-directive` (`given`): the copy's
+/// metadata and tagging directives. The source's tags go only by default.
+pub(crate) fn copy_props(
+    props: Option<&str>,
+    given: Option<Directive>,
+) -> Result<(Directive, Directive), CliError> {
+    Ok(match props.map(str::to_ascii_lowercase) {
+        None => (given.unwrap_or_default(), Directive::Copy),
+        Some(p) if p == "default" => (given.unwrap_or_default(), Directive::Copy),
+        Some(p) if p == "metadata-directive" => (given.unwrap_or_default(), Directive::Replace),
+        Some(p) if p == "none" && given != Some(Directive::Copy) => {
+            (Directive::Replace, Directive::Replace)
+        }
+        Some(p) if p == "none" => {
+            return Err(bad_input(
+                "--copy-props none copies none of the source's properties, and \
+                 --metadata-directive COPY all of them: give one",
+            ));
+        }
+        Some(other) => {
+            return Err(bad_input(format!(
+                "--copy-props {other:?}: use default, metadata-directive or none"
+            )));
+        }
+    })
 }
 
 /// A copy's metadata and tagging directives, as the flags give them.

@@ -53,7 +53,9 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         }
     };
     if direction != SyncAction::Copy {
-        refuse_flags(&a.source.given(), "for a sync between two S3 locations")?;
+        let mut flags = a.source.given();
+        flags.push(("--copy-props", a.copy_props.is_some()));
+        refuse_flags(&flags, "for a sync between two S3 locations")?;
     }
     if direction != SyncAction::Upload {
         refuse_flags(
@@ -136,11 +138,15 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 &object_content_flags(&a.object),
                 "for uploads; a sync's copies keep their source's",
             )?;
+            let (metadata_directive, tagging_directive) =
+                crate::request::copy_props(a.copy_props.as_deref(), None)?;
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncCopy {
                 tree: TreeCopy {
                     filters,
                     shard,
+                    metadata_directive,
+                    tagging_directive,
                     from_request: a.bucket.source_request(&a.source.source_sse_c_key)?,
                     options: object_options(&a.object, &a.bucket, None)?,
                     settings: uploads()?,

@@ -205,7 +205,7 @@ fn a_small_copy_is_one_copy_object_and_replace_takes_the_new_metadata() {
 
 /// `--copy-props`, as the aws cli takes it: `metadata-directive` keeps the content headers and
 /// metadata and leaves the tags; `none` leaves all of them. Both as one CopyObject and as a
-/// multipart copy, read back by boto3.
+/// multipart copy, and in a sync between prefixes, read back by boto3.
 #[test]
 fn copy_props_leave_the_tags_or_everything() {
     let (server, _client, bucket) = seaweed_bucket("copy-props");
@@ -253,6 +253,28 @@ fn copy_props_leave_the_tags_or_everything() {
         );
         expect_exit(&o, 2, says);
     }
+    // A sync between prefixes takes it too; a sync up or down has no source's tags to leave.
+    upload_with_metadata(server, home.path(), &format!("s3://{bucket}/tree/a"), &body);
+    let (tree, mirror) = (
+        format!("s3://{bucket}/tree"),
+        format!("s3://{bucket}/mirror"),
+    );
+    let o = ferry(
+        server,
+        home.path(),
+        &["sync", &tree, &mirror, "--copy-props", "metadata-directive"],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let got = boto3_object(server, &bucket, "mirror/a");
+    assert_eq!(got["content_type"], "application/x-ferry-test", "{got}");
+    assert!(boto3_tags(server, &bucket, "mirror/a").is_empty());
+    let folder = home.path().to_str().unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &["sync", folder, &mirror, "--copy-props", "none"],
+    );
+    expect_exit(&o, 2, "--copy-props is for a sync between two S3 locations");
 }
 
 /// A prefix copied onto itself with REPLACE rewrites each object's metadata in place (as
