@@ -193,16 +193,8 @@ pub(crate) struct CpArgs {
     /// takes them from --content-type, --metadata, --tagging and the like.
     #[arg(long, value_name = "COPY|REPLACE", help_heading = "Copy")]
     pub(crate) metadata_directive: Option<String>,
-    /// Copy: which of the source's properties go with it, as the aws cli's flag: default (its
-    /// content headers, metadata and tags, as --metadata-directive says), metadata-directive
-    /// (the same but its tags, so s3:GetObjectTagging on the source is not needed), none
-    /// (none of them: as --metadata-directive REPLACE, without the source's tags)
-    #[arg(
-        long,
-        value_name = "default|metadata-directive|none",
-        help_heading = "Copy"
-    )]
-    pub(crate) copy_props: Option<String>,
+    #[command(flatten)]
+    pub(crate) copy_props: CopyPropsFlag,
     #[command(flatten, next_help_heading = "Copy")]
     pub(crate) source: SourceFlags,
     #[command(flatten, next_help_heading = "Bucket")]
@@ -534,16 +526,8 @@ pub(crate) struct SyncArgs {
     /// shard I's when the CRC-32 of its UTF-8 bytes modulo N is I.
     #[arg(long, value_name = "I/N", help_heading = "Scale-out")]
     pub(crate) shard: Option<String>,
-    /// Between two S3 locations: which of each source's properties its copy takes, as the aws
-    /// cli's flag: default (its content headers, metadata and tags), metadata-directive (the
-    /// same but its tags, so s3:GetObjectTagging on the source is not needed), none (none of
-    /// them)
-    #[arg(
-        long,
-        value_name = "default|metadata-directive|none",
-        help_heading = "Copy"
-    )]
-    pub(crate) copy_props: Option<String>,
+    #[command(flatten)]
+    pub(crate) copy_props: CopyPropsFlag,
     #[command(flatten, next_help_heading = "Copy")]
     pub(crate) source: SourceFlags,
     #[command(flatten, next_help_heading = "Bucket")]
@@ -633,6 +617,21 @@ pub(crate) struct BudgetFlags {
     /// copy between servers counts its bytes once; a copy on one server moves none.
     #[arg(long, value_name = "RATE")]
     pub(crate) bwlimit: Option<String>,
+}
+
+/// Which of a source's properties its copy takes: the same flag on `cp` and `sync`.
+#[derive(Debug, Args)]
+pub(crate) struct CopyPropsFlag {
+    /// Between two S3 locations: which of the source's properties a copy takes, as the aws
+    /// cli's flag: default (its content headers, metadata and tags; for cp, as
+    /// --metadata-directive says), metadata-directive (the same but its tags, so
+    /// s3:GetObjectTagging on the source is not needed), none (none of them)
+    #[arg(
+        long = "copy-props",
+        value_name = "default|metadata-directive|none",
+        help_heading = "Copy"
+    )]
+    pub(crate) value: Option<String>,
 }
 
 /// A copy's source, when it is not read as the destination is: the same flags on `cp`,

@@ -227,7 +227,7 @@ pub(crate) fn object_content_flags(args: &ObjectFlags) -> [(&'static str, bool);
 pub(crate) fn copy_only(args: &CpArgs) -> Result<(), CliError> {
     let mut flags = vec![
         ("--metadata-directive", args.metadata_directive.is_some()),
-        ("--copy-props", args.copy_props.is_some()),
+        ("--copy-props", args.copy_props.value.is_some()),
     ];
     flags.extend(args.source.given());
     refuse_flags(&flags, "for copies between S3 locations")

@@ -12,7 +12,7 @@ use ferry_engine::{
 };
 use ferry_s3::Directive;
 
-use crate::args::{CpArgs, FilterFlags, Global};
+use crate::args::{CopyPropsFlag, CpArgs, FilterFlags, Global};
 use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{
@@ -421,7 +421,7 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
 }
 
 /// The metadata directive of a copy (COPY by default), refusing the flags it would ignore.
-fn copy_directive(args: &CpArgs) -> Result<Directives, CliError> {
+fn copy_directive(args: &CpArgs) -> Result<(Directive, Directive), CliError> {
     let given = match args
         .metadata_directive
         .as_deref()
@@ -436,7 +436,7 @@ fn copy_directive(args: &CpArgs) -> Result<Directives, CliError> {
             )));
         }
     };
-    let (directive, tagging) = copy_props(args.copy_props.as_deref(), given)?;
+    let (directive, tagging) = copy_props(&args.copy_props, given)?;
     let flags: Vec<&str> = object_content_flags(&args.object)
         .into_iter()
         .filter(|(_, on)| *on)
@@ -456,40 +456,38 @@ fn copy_directive(args: &CpArgs) -> Result<Directives, CliError> {
         ],
         "not for copies: a copy is always checked and writes no file",
     )?;
-    Ok(Directives { directive, tagging })
+    Ok((directive, tagging))
 }
 
 /// `--copy-props`, as the aws cli takes it, with `--metadata-directive` (`given`): the copy's
 /// metadata and tagging directives. The source's tags go only by default.
 pub(crate) fn copy_props(
-    props: Option<&str>,
+    props: &CopyPropsFlag,
     given: Option<Directive>,
 ) -> Result<(Directive, Directive), CliError> {
-    Ok(match props.map(str::to_ascii_lowercase) {
-        None => (given.unwrap_or_default(), Directive::Copy),
-        Some(p) if p == "default" => (given.unwrap_or_default(), Directive::Copy),
-        Some(p) if p == "metadata-directive" => (given.unwrap_or_default(), Directive::Replace),
-        Some(p) if p == "none" && given != Some(Directive::Copy) => {
-            (Directive::Replace, Directive::Replace)
-        }
-        Some(p) if p == "none" => {
-            return Err(bad_input(
-                "--copy-props none copies none of the source's properties, and \
+    Ok(
+        match props
+            .value
+            .as_deref()
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("default") => (given.unwrap_or_default(), Directive::Copy),
+            Some("metadata-directive") => (given.unwrap_or_default(), Directive::Replace),
+            Some("none") if given == Some(Directive::Copy) => {
+                return Err(bad_input(
+                    "--copy-props none copies none of the source's properties, and \
                  --metadata-directive COPY all of them: give one",
-            ));
-        }
-        Some(other) => {
-            return Err(bad_input(format!(
-                "--copy-props {other:?}: use default, metadata-directive or none"
-            )));
-        }
-    })
-}
-
-/// A copy's metadata and tagging directives, as the flags give them.
-struct Directives {
-    directive: Directive,
-    tagging: Directive,
+                ));
+            }
+            Some("none") => (Directive::Replace, Directive::Replace),
+            Some(other) => {
+                return Err(bad_input(format!(
+                    "--copy-props {other:?}: use default, metadata-directive or none"
+                )));
+            }
+        },
+    )
 }
 
 /// `ferry cp -r s3://a/prefix s3://b/prefix2`.
@@ -497,7 +495,7 @@ fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
     single_only(args)?;
     let src = parse_s3_url(&args.src)?;
     let dst = parse_s3_url(&args.dst)?;
-    let Directives { directive, tagging } = copy_directive(args)?;
+    let (directive, tagging) = copy_directive(args)?;
     let source = source_global(global, &args.source);
     if source.is_none() {
         on_the_server(args)?;
@@ -543,7 +541,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
     }
     ferry_s3::validate_key(&src.key).map_err(bad_input)?;
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
-    let Directives { directive, tagging } = copy_directive(args)?;
+    let (directive, tagging) = copy_directive(args)?;
     if (&src.bucket, &src.key) == (&dst.bucket, &dst.key)
         && args.metadata_directive.is_none()
         && directive == Directive::Copy

@@ -54,7 +54,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     };
     if direction != SyncAction::Copy {
         let mut flags = a.source.given();
-        flags.push(("--copy-props", a.copy_props.is_some()));
+        flags.push(("--copy-props", a.copy_props.value.is_some()));
         refuse_flags(&flags, "for a sync between two S3 locations")?;
     }
     if direction != SyncAction::Upload {
@@ -139,7 +139,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 "for uploads; a sync's copies keep their source's",
             )?;
             let (metadata_directive, tagging_directive) =
-                crate::request::copy_props(a.copy_props.as_deref(), None)?;
+                crate::request::copy_props(&a.copy_props, None)?;
             let manager = manager(client_for(global, connections).await?, config, journal)?;
             let sync = SyncCopy {
                 tree: TreeCopy {
