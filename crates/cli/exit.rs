@@ -51,17 +51,25 @@ impl CliError {
         }
     }
 
-    pub(crate) fn report(self) -> ExitCode {
+    /// Prints the error on stderr and gives its exit code. With `--json` (`json_events`:
+    /// whether the events go to stderr), a `failed` event carries it too, unless the
+    /// transfer's own `failed` event already did: a script reading the events learns of
+    /// every failure, a refusal of bad input included.
+    pub(crate) fn report(self, json_events: Option<bool>) -> ExitCode {
         let (code, e) = match self {
             CliError::BadInput(e) => (BAD_INPUT, e),
             CliError::Failed(e) => (FAILED, e),
             CliError::Interrupted(e) => (INTERRUPTED, e),
             CliError::ReaderGone => return ExitCode::from(READER_GONE),
         };
-        errln!(
-            "ferry: error: {}",
-            crate::output::shown(&format!("{e:#}"), true)
-        );
+        let message = format!("{e:#}");
+        if let Some(to_stderr) = json_events
+            && !crate::output::failure_sent()
+        {
+            let line = crate::report::json_line("failed", serde_json::json!({"error": message}));
+            crate::output::emit_event(&line, to_stderr);
+        }
+        errln!("ferry: error: {}", crate::output::shown(&message, true));
         ExitCode::from(code)
     }
 }

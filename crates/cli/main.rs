@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
+    let json_events = cli.command.json_events();
     exit::init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(BLOCKING_THREADS)
@@ -76,7 +77,7 @@ fn main() -> ExitCode {
     };
     let code = match runtime.block_on(commands::run(cli)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => e.report(),
+        Err(e) => e.report(json_events),
     };
     // Every transfer has ended; what may still run is a read that cannot be cancelled (stdin
     // or a pipe whose writer is silent, a named pipe waiting for one). Dropping the runtime

@@ -68,6 +68,30 @@ fn to_stderr(line: &str, bar: Option<&ProgressBar>) {
     }
 }
 
+/// Whether a `failed` event has been written.
+static FAILURE_SENT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes one JSON event line, on stderr when `to_stderr` (the data goes to stdout), else on
+/// stdout.
+pub(crate) fn emit_event(v: &serde_json::Value, to_stderr: bool) {
+    if v["event"] == "failed" {
+        FAILURE_SENT.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let line = format!("{v}\n");
+    if to_stderr {
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    } else {
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(line.as_bytes());
+        let _ = out.flush();
+    }
+}
+
+/// Whether a `failed` event has been written (the transfer's own, at its end).
+pub(crate) fn failure_sent() -> bool {
+    FAILURE_SENT.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Seconds since `start`, for rates.
 pub(crate) fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64().max(1e-3)
@@ -171,14 +195,7 @@ impl Output {
 
     /// Writes one JSON event line.
     pub(crate) fn emit_json(&self, v: &serde_json::Value) {
-        let line = format!("{v}\n");
-        if self.data_on_stdout {
-            let _ = std::io::stderr().write_all(line.as_bytes());
-        } else {
-            let mut out = std::io::stdout().lock();
-            let _ = out.write_all(line.as_bytes());
-            let _ = out.flush();
-        }
+        emit_event(v, self.data_on_stdout);
     }
 
     /// Prints a report line (not with `--json` or `--quiet`): on stdout, or stderr when the

@@ -348,7 +348,7 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
 /// Whether `dst` is this process's stdout: `-`, or a path that is the same file
 /// (`/dev/stdout`, `/dev/fd/1`, where stdout is redirected). It is then written in order, as
 /// `-` is, and reports go to stderr, not into the data.
-fn names_stdout(dst: &str) -> bool {
+pub(crate) fn names_stdout(dst: &str) -> bool {
     use std::os::fd::AsFd as _;
     use std::os::unix::fs::MetadataExt as _;
     if dst == "-" {

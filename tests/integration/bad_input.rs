@@ -326,6 +326,50 @@ fn bad_input_exits_2_names_the_problem_and_creates_nothing() {
     }
     assert!(!dir.join("s3:").exists() && !dir.join("S3:").exists());
 
+    // With --json, the refusal is an event too: the only line on stdout, or on stderr when the
+    // data would have gone to stdout (which then stays empty).
+    for (args, on_stderr, needle) in [
+        (
+            vec!["cp", f, &dst, "--part-size", "1", "--json"],
+            false,
+            "outside S3's limits",
+        ),
+        (
+            vec!["cp", &dst, "-", "--part-size", "1", "--json"],
+            true,
+            "a download's ranges must be 64KiB to 5GiB",
+        ),
+    ] {
+        let o = crate::ferry_command(server.env(), dir)
+            .args(&args)
+            .output()
+            .unwrap();
+        check("--json", &o, needle);
+        let (events, other) = if on_stderr {
+            (&o.stderr, &o.stdout)
+        } else {
+            (&o.stdout, &o.stderr)
+        };
+        let events = String::from_utf8_lossy(events);
+        let event: serde_json::Value = serde_json::from_str(events.lines().next().unwrap())
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {events}"));
+        assert_eq!(event["event"], "failed", "{events}");
+        assert!(
+            event["error"].as_str().unwrap().contains(needle),
+            "{events}"
+        );
+        if on_stderr {
+            assert!(
+                other.is_empty(),
+                "stdout: {}",
+                String::from_utf8_lossy(other)
+            );
+        } else {
+            assert_eq!(events.lines().count(), 1, "{events}");
+            assert!(!String::from_utf8_lossy(other).contains("\"event\""));
+        }
+    }
+
     // No credentials anywhere: exit 2, saying where ferry looked.
     let o = Command::new(env!("CARGO_BIN_EXE_ferry"))
         .args(["cp", f, &dst])
