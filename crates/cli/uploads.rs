@@ -315,11 +315,13 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
                         Some(plan) => outln!("aborted: {what}, and removed its plan {plan}"),
                         None => outln!("aborted: {what}"),
                     },
+                    Err(e) if named => {
+                        let note = not_in_progress(&e, &url.bucket, key, id);
+                        refused.push(engine_error(&e, false, None).noted(note));
+                    }
                     Err(e) => {
-                        if !named {
-                            let hint = plan.map(|_| format!("; {give_up}")).unwrap_or_default();
-                            errln!("ferry: not aborted: {what}: {e}{hint}");
-                        }
+                        let hint = plan.map(|_| format!("; {give_up}")).unwrap_or_default();
+                        errln!("ferry: not aborted: {what}: {e}{hint}");
                         refused.push(engine_error(&e, false, None));
                     }
                 }
@@ -336,6 +338,24 @@ pub(crate) async fn run(global: &Global, cmd: UploadsCmd) -> Result<(), CliError
             }
         }
     }
+}
+
+/// What to do when the upload named by `--upload-id` is not in progress (NoSuchUpload): list
+/// the ones that are; and a journal's id (`up-…`, what `ferry resume` takes) is not an upload
+/// ID.
+fn not_in_progress(e: &ferry_engine::Error, bucket: &str, key: &str, id: &str) -> Option<String> {
+    if e.s3().and_then(|s| s.code()) != Some("NoSuchUpload") {
+        return None;
+    }
+    let list = format!("`ferry uploads ls s3://{bucket}/{key}` lists the uploads in progress");
+    Some(if id.starts_with("up-") {
+        format!(
+            "{id} looks like one of ferry's journal ids, which `ferry resume` takes; abort takes \
+             the server's upload ID, which `ferry uploads ls` shows beside it; {list}"
+        )
+    } else {
+        list
+    })
 }
 
 #[cfg(test)]

@@ -591,6 +591,27 @@ fn uploads_ls_marks_resumable_uploads_and_abort_removes_them() {
         2,
         "nothing is a week old"
     );
+    // The journal's id given as the upload ID: the server has no such upload, and the error
+    // says which id abort takes.
+    let journal_id = ours["journal"].as_str().unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &["uploads", "abort", &dst, "--upload-id", journal_id],
+    );
+    expect_exit(&o, 1, "NoSuchUpload");
+    for want in [
+        "looks like one of ferry's journal ids",
+        &format!("`ferry uploads ls {dst}` lists the uploads in progress"),
+    ] {
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains(want),
+            "{want}: {}",
+            text(&o)
+        );
+    }
+    assert_eq!(boto3_uploads(server, &bucket).len(), 2);
+    assert_eq!(journals(home.path()).len(), 1);
     let o = ferry(
         server,
         home.path(),

@@ -114,7 +114,9 @@ impl ServiceError {
             "InvalidAccessKeyId" => "check the access key id, and that the endpoint is right",
             "AccessDenied" => "check the credentials and their permissions on this bucket",
             "NoSuchBucket" => "check the bucket name, or create the bucket first",
-            "NoSuchUpload" => "the multipart upload was completed or aborted",
+            "NoSuchUpload" => {
+                "the multipart upload was completed or aborted, or its upload ID is not this key's"
+            }
             "RequestTimeTooSkewed" => "the local clock is off; fix it and try again",
             // S3 names every error it answers with, and every answer carries a request id;
             // only a HEAD's error has no body to name it in. (A 5xx but 501 may be a proxy's
