@@ -94,6 +94,10 @@ fn tls_trust_comes_from_the_ca_bundle() {
     assert!(err.contains("TLS handshake failed"), "{err}");
     assert!(err.to_lowercase().contains("certificate"), "{err}");
     assert!(err.contains("to trust a private CA"), "{err}");
+    assert!(
+        err.contains("AWS_CA_BUNDLE") && err.contains("--ca-bundle"),
+        "{err}"
+    );
 
     // https:// to a server of plain HTTP: said so, not taken for a CA problem.
     let plain = weed.server.endpoint.replace("http://", "https://");

@@ -504,9 +504,10 @@ pub(super) fn transport_error(op: &'static str, e: reqwest::Error, reading_body:
 /// wants its CA; an answer that is no TLS at all comes from a server of plain HTTP.
 fn tls_hint(e: &rustls::Error) -> Option<&'static str> {
     match e {
-        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => {
-            Some("to trust a private CA, give --ca-bundle FILE or set AWS_CA_BUNDLE")
-        }
+        rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => Some(
+            "to trust a private CA, point AWS_CA_BUNDLE or the profile's ca_bundle at its PEM \
+                 file (ferry's --ca-bundle FILE)",
+        ),
         rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => Some(
             "the server did not answer in TLS: if it serves plain HTTP, its endpoint is http://",
         ),
