@@ -270,22 +270,6 @@ impl CpArgs {
     }
 }
 
-impl Cmd {
-    /// Where this command's `--json` events go, if it was given: `Some(true)` for stderr (the
-    /// data goes to stdout), `Some(false)` for stdout.
-    pub(crate) fn json_events(&self) -> Option<bool> {
-        let (out, to_stdout) = match self {
-            Cmd::Cp(c) => (&c.out, crate::request::names_stdout(&c.dst)),
-            Cmd::Sync(s) => (&s.out, false),
-            Cmd::Plan(p) => (&p.out, false),
-            Cmd::Finish(f) => (&f.out, false),
-            Cmd::Resume(r) => (&r.out, false),
-            _ => return None,
-        };
-        out.json.then_some(to_stdout)
-    }
-}
-
 /// How a transfer shows itself: the same flags on `cp`, `resume` and `sync`.
 #[derive(Debug, Args)]
 pub(crate) struct OutputFlags {

@@ -1,20 +1,11 @@
-//! Exit codes scripts rely on, the error type that carries them, the mapping of the engine's
-//! error kinds to them (with the flags that help, which only the CLI knows), and log set-up.
+//! The error type that carries an exit code (`codes`), the mapping of the engine's error kinds
+//! to them (with the flags that help, which only the CLI knows), and log set-up.
 
 use std::process::ExitCode;
 
+use crate::codes::{BAD_INPUT, FAILED, INTERRUPTED, READER_GONE};
 use crate::output::errln;
 use ferry_engine::{ErrorKind, Mismatch};
-
-/// The transfer failed.
-pub(crate) const FAILED: u8 = 1;
-/// Bad input: nothing was created.
-pub(crate) const BAD_INPUT: u8 = 2;
-/// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
-pub(crate) const INTERRUPTED: u8 = 130;
-/// What read the data on stdout stopped reading (`| head`): the code of a command that
-/// SIGPIPE ended.
-pub(crate) const READER_GONE: u8 = 141;
 
 /// An error with the exit code it maps to.
 #[derive(Debug)]

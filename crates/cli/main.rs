@@ -5,6 +5,7 @@
 mod acl;
 mod args;
 mod client;
+mod codes;
 mod commands;
 mod exit;
 mod options;
@@ -62,7 +63,7 @@ fn main() -> ExitCode {
         }
         _ => {}
     }
-    let json_events = cli.command.json_events();
+    let json_events = request::json_events(&cli.command);
     exit::init_tracing(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .max_blocking_threads(BLOCKING_THREADS)
@@ -72,7 +73,7 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ferry: cannot start the async runtime: {e}");
-            return ExitCode::from(exit::FAILED);
+            return ExitCode::from(codes::FAILED);
         }
     };
     let code = match runtime.block_on(commands::run(cli)) {

@@ -459,7 +459,7 @@ impl Output {
                  shows it, `ferry uploads abort` removes it)",
                 None,
             );
-            std::process::exit(i32::from(crate::exit::INTERRUPTED));
+            std::process::exit(i32::from(crate::codes::INTERRUPTED));
         };
         (result, interrupted)
     }

@@ -12,7 +12,7 @@ use ferry_engine::{
 };
 use ferry_s3::Directive;
 
-use crate::args::{CopyPropsFlag, CpArgs, FilterFlags, Global};
+use crate::args::{Cmd, CopyPropsFlag, CpArgs, FilterFlags, Global};
 use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{
@@ -348,7 +348,21 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
 /// Whether `dst` is this process's stdout: `-`, or a path that is the same file
 /// (`/dev/stdout`, `/dev/fd/1`, where stdout is redirected). It is then written in order, as
 /// `-` is, and reports go to stderr, not into the data.
-pub(crate) fn names_stdout(dst: &str) -> bool {
+/// Where the `--json` events of `cmd` go, if it was given: `Some(true)` for stderr (the data
+/// goes to stdout), `Some(false)` for stdout.
+pub(crate) fn json_events(cmd: &Cmd) -> Option<bool> {
+    let (out, to_stdout) = match cmd {
+        Cmd::Cp(c) => (&c.out, names_stdout(&c.dst)),
+        Cmd::Sync(s) => (&s.out, false),
+        Cmd::Plan(p) => (&p.out, false),
+        Cmd::Finish(f) => (&f.out, false),
+        Cmd::Resume(r) => (&r.out, false),
+        _ => return None,
+    };
+    out.json.then_some(to_stdout)
+}
+
+fn names_stdout(dst: &str) -> bool {
     use std::os::fd::AsFd as _;
     use std::os::unix::fs::MetadataExt as _;
     if dst == "-" {

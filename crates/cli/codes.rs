@@ -1,0 +1,12 @@
+//! The exit codes scripts rely on: the one place that numbers them, below everything that
+//! ends the process with one (`exit` for errors, `output` for a second interrupt).
+
+/// The transfer failed.
+pub(crate) const FAILED: u8 = 1;
+/// Bad input: nothing was created.
+pub(crate) const BAD_INPUT: u8 = 2;
+/// Interrupted by Ctrl-C, SIGTERM or SIGHUP.
+pub(crate) const INTERRUPTED: u8 = 130;
+/// What read the data on stdout stopped reading (`| head`): the code of a command that
+/// SIGPIPE ended.
+pub(crate) const READER_GONE: u8 = 141;
