@@ -187,6 +187,10 @@ pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
         &creds.source,
     );
     let expiry = match creds.expires_at {
+        // A session token makes them temporary keys, whose source did not say until when.
+        None if creds.session_token.is_some() => {
+            "unknown (temporary keys: a session token, no expiry given)".to_string()
+        }
         None => "never (long-term keys)".to_string(),
         Some(t) => {
             let at = crate::report::rfc3339(t);

@@ -796,6 +796,31 @@ fn ferry_config_shows_each_source_and_no_secret() {
     ] {
         assert!(!out.contains(secret), "{secret} shown: {out}");
     }
+    // Keys in the environment: long-term, unless a session token makes them temporary (whose
+    // expiry the environment does not give).
+    for (token, expiry) in [
+        (None, "never (long-term keys)"),
+        (Some("env-token-XYZ"), "unknown (temporary keys"),
+    ] {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.arg("config")
+            .env_clear()
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("HOME", s.home.path())
+            .env("AWS_ACCESS_KEY_ID", "AKIAENVKEY")
+            .env("AWS_SECRET_ACCESS_KEY", "env-secret-XYZ");
+        if let Some(t) = token {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let out = text(&o);
+        assert!(out.contains(expiry), "{expiry:?} in {out}");
+        assert!(
+            !out.contains("env-secret-XYZ") && !out.contains("env-token-XYZ"),
+            "{out}"
+        );
+    }
     // An upload at -vv logs no secret either.
     let o = s.ferry(
         &refs(&vars),
