@@ -315,13 +315,16 @@ fn a_web_identity_token_is_exchanged_with_sts_and_a_wrong_one_is_named() {
     expect_exit(&o, 2, &format!("token file {missing})"));
 }
 
-/// A config with an assume-role profile `dev` whose source is `base`'s static keys, and a
-/// cycle `loop1` -> `loop2` -> `loop1`.
+/// A config with an assume-role profile `dev` whose source is `base`'s static keys, `long` as
+/// `dev` with 12-hour sessions (`duration_seconds`), `bad` with a `duration_seconds` that is no
+/// number, and a cycle `loop1` -> `loop2` -> `loop1`.
 fn assume_role_files(s: &Setup, config: &StubConfig) -> Vec<(&'static str, String)> {
     let cfg = s.write(
         ".aws/config",
         &format!(
             "[profile dev]\nrole_arn = {}\nsource_profile = base\nregion = {REGION}\n\
+             [profile long]\nrole_arn = {0}\nsource_profile = base\nduration_seconds = 43200\n\
+             [profile bad]\nrole_arn = {0}\nsource_profile = base\nduration_seconds = 12h\n\
              [profile loop1]\nrole_arn = {0}\nsource_profile = loop2\n\
              [profile loop2]\nrole_arn = {0}\nsource_profile = loop1\n\
              [profile wrong]\nrole_arn = arn:aws:iam::123456789012:role/other\nsource_profile = base\n",
@@ -387,6 +390,57 @@ fn an_assume_role_profile_signs_with_the_source_keys_and_cycles_are_refused() {
     );
     refused(&o, "AccessDenied");
     expect_exit(&o, 2, "via profile wrong");
+
+    // duration_seconds asks STS for a session that long, as the AWS CLI does: the keys last 12
+    // hours (aws-config alone would ask for the default hour), and sign an upload and a
+    // presigned URL of 11 hours without a warning that they expire first.
+    let o = s.ferry(&refs(&vars), &["config", "--profile", "long"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("(in 11 h 59 min)"), "{}", text(&o));
+    assert!(
+        stub.calls()
+            .contains(&"STS AssumeRole DurationSeconds=43200".to_string()),
+        "{:?}",
+        stub.calls()
+    );
+    let long = |args: &[&str]| {
+        let mut a = args.to_vec();
+        a.extend(["--profile", "long"]);
+        s.ferry(&refs(&vars), &a)
+    };
+    let o = long(&["cp", s.file.to_str().unwrap(), "s3://creds/k5"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = long(&["presign", "s3://creds/k5", "--expires-in", "39600"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).is_empty(),
+        "{}",
+        text(&o)
+    );
+    // Without it, the hour: the same URL is said to expire with the keys.
+    let o = s.ferry(
+        &refs(&vars),
+        &[
+            "presign",
+            "s3://creds/k5",
+            "--expires-in",
+            "39600",
+            "--profile",
+            "dev",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("when the temporary credentials"),
+        "{}",
+        text(&o)
+    );
+    let o = s.ferry(&refs(&vars), &["config", "--profile", "bad"]);
+    expect_exit(
+        &o,
+        2,
+        "duration_seconds = \"12h\": give the role session's length in seconds",
+    );
 }
 
 /// An SSO token in the cache where the SDK looks for it (`~/.aws/sso/cache/SHA1.json`).

@@ -356,6 +356,21 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                         return sts_error(StatusCode::FORBIDDEN, "AccessDenied", &message);
                     }
                     log(format!("STS {action}"));
+                    // A session as long as asked (DurationSeconds, 900 to 43200 s), as STS gives.
+                    let expiry = match form.get("DurationSeconds").map(|d| d.parse::<u64>()) {
+                        Some(Ok(d)) if (900..=43_200).contains(&d) => {
+                            log(format!("STS {action} DurationSeconds={d}"));
+                            iso8601(SystemTime::now() + Duration::from_secs(d))
+                        }
+                        Some(_) => {
+                            return sts_error(
+                                StatusCode::BAD_REQUEST,
+                                "ValidationError",
+                                "DurationSeconds must be 900 to 43200",
+                            );
+                        }
+                        None => expiry.clone(),
+                    };
                     reply(
                         StatusCode::OK,
                         format!(

@@ -6,6 +6,9 @@
 //! parser decides which profile is in use and whether it holds credentials at all, and hands
 //! aws-config that name and those files, so both read the same profile.
 //!
+//! An assume-role profile's `duration_seconds`, which aws-config's chain leaves out, is asked
+//! for by `session`.
+//!
 //! aws-config reads the process environment itself for the container endpoint and IMDS
 //! settings (`AWS_CONTAINER_CREDENTIALS_*`, `AWS_EC2_METADATA_SERVICE_ENDPOINT`).
 
@@ -56,6 +59,8 @@ struct AwsSource {
     env: Env,
     profile: String,
     config: ProviderConfig,
+    /// For a role session of a profile's `duration_seconds` (see `session`).
+    sts: aws_config::SdkConfig,
 }
 
 impl Source for AwsSource {
@@ -147,7 +152,7 @@ impl AwsSource {
                 };
                 (name, p)
             }
-            Kind::Profile => profile_provider(env, profile, config),
+            Kind::Profile => profile_provider(env, profile, config, &self.sts),
             Kind::Container => (
                 match env.var("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE") {
                     Some(file) => format!("container endpoint (token file {file})"),
@@ -184,6 +189,7 @@ fn profile_provider(
     env: &Env,
     profile: &str,
     config: &ProviderConfig,
+    sts: &aws_config::SdkConfig,
 ) -> (String, Result<SharedCredentialsProvider, String>) {
     let (creds_path, config_path) = ProfileSet::paths(env);
     let shown = |p: &Option<PathBuf>| {
@@ -225,13 +231,17 @@ fn profile_provider(
         }
     }
     let name = describe_profile(&files, profile).unwrap_or(plain);
+    let paths = paths.build();
+    if let Some(session) = super::session::provider(&files, &paths, profile, config, sts) {
+        return (name, session);
+    }
     (
         name,
         Ok(SharedCredentialsProvider::new(
             ProfileFileCredentialsProvider::builder()
                 .configure(config)
                 .profile_name(profile)
-                .profile_files(paths.build())
+                .profile_files(paths)
                 .build(),
         )),
     )
@@ -246,6 +256,7 @@ pub(super) fn sources(env: &Env, profile: &str, settings: &ChainSettings) -> Vec
     if let Some(r) = &settings.region {
         config = config.with_region(Some(aws_config::Region::new(r.clone())));
     }
+    let sts = super::session::sts_config(env, settings);
     [
         Kind::WebIdentity,
         Kind::Profile,
@@ -259,6 +270,7 @@ pub(super) fn sources(env: &Env, profile: &str, settings: &ChainSettings) -> Vec
             env: env.clone(),
             profile: profile.to_string(),
             config: config.clone(),
+            sts: sts.clone(),
         }) as Box<dyn Source>
     })
     .collect()

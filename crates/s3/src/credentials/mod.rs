@@ -11,6 +11,8 @@ mod aws;
 mod chain;
 #[cfg(feature = "aws-config")]
 mod http;
+#[cfg(feature = "aws-config")]
+mod session;
 mod source;
 
 pub use chain::{ChainProvider, ChainSettings};
