@@ -345,9 +345,6 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
     })
 }
 
-/// Whether `dst` is this process's stdout: `-`, or a path that is the same file
-/// (`/dev/stdout`, `/dev/fd/1`, where stdout is redirected). It is then written in order, as
-/// `-` is, and reports go to stderr, not into the data.
 /// Where the `--json` events of `cmd` go, if it was given: `Some(true)` for stderr (the data
 /// goes to stdout), `Some(false)` for stdout.
 pub(crate) fn json_events(cmd: &Cmd) -> Option<bool> {
@@ -362,6 +359,9 @@ pub(crate) fn json_events(cmd: &Cmd) -> Option<bool> {
     out.json.then_some(to_stdout)
 }
 
+/// Whether `dst` is this process's stdout: `-`, or a path that is the same file
+/// (`/dev/stdout`, `/dev/fd/1`, where stdout is redirected). It is then written in order, as
+/// `-` is, and reports go to stderr, not into the data.
 fn names_stdout(dst: &str) -> bool {
     use std::os::fd::AsFd as _;
     use std::os::unix::fs::MetadataExt as _;
