@@ -506,7 +506,7 @@ fn tls_hint(e: &rustls::Error) -> Option<&'static str> {
     match e {
         rustls::Error::InvalidCertificate(_) | rustls::Error::NoCertificatesPresented => Some(
             "to trust a private CA, point AWS_CA_BUNDLE or the profile's ca_bundle at its PEM \
-                 file (ferry's --ca-bundle FILE)",
+             file (ferry's --ca-bundle FILE)",
         ),
         rustls::Error::InvalidMessage(rustls::InvalidMessage::InvalidContentType) => Some(
             "the server did not answer in TLS: if it serves plain HTTP, its endpoint is http://",
