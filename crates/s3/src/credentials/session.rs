@@ -155,3 +155,50 @@ pub(super) fn provider(
         sts: sts.clone(),
     })))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_role_with_a_length_and_a_source_this_can_take_is_asked_for_here() {
+        let config = "[profile long]\nrole_arn = r\nsource_profile = base\nduration_seconds = 7200\n\
+                      [profile self]\nrole_arn = r\nsource_profile = self\nduration_seconds = 7200\n\
+                      aws_access_key_id = AK\naws_secret_access_key = SK\n\
+                      [profile env]\nrole_arn = r\ncredential_source = Environment\n\
+                      duration_seconds = 900\n\
+                      [profile hour]\nrole_arn = r\nsource_profile = base\n\
+                      [profile mfa]\nrole_arn = r\nsource_profile = base\nduration_seconds = 7200\n\
+                      mfa_serial = arn:aws:iam::1:mfa/me\n\
+                      [profile token]\nrole_arn = r\nweb_identity_token_file = /t\n\
+                      duration_seconds = 7200\n\
+                      [profile bad]\nrole_arn = r\nsource_profile = base\nduration_seconds = 2h\n";
+        let creds = "[base]\naws_access_key_id = AK\naws_secret_access_key = SK\n";
+        let files = ProfileSet::from_text(creds, config).unwrap();
+        let paths = EnvConfigFiles::builder()
+            .with_contents(
+                aws_runtime::env_config::file::EnvConfigFileKind::Config,
+                config,
+            )
+            .build();
+        let provider_config = ProviderConfig::empty()
+            .with_http_client(ReqwestHttpClient::new(ChainSettings::default()))
+            .with_sleep_impl(TokioSleep::new());
+        let sts = sts_config(
+            &Env::from_map(Default::default()),
+            &ChainSettings::default(),
+        );
+        let asked = |p: &str| super::provider(&files, &paths, p, &provider_config, &sts);
+        for p in ["long", "self", "env"] {
+            assert!(matches!(asked(p), Some(Ok(_))), "{p}");
+        }
+        // The default hour, an MFA prompt or a web identity token: aws-config's chain.
+        for p in ["hour", "mfa", "token", "base", "missing"] {
+            assert!(asked(p).is_none(), "{p}");
+        }
+        let Some(Err(why)) = asked("bad") else {
+            panic!("a length that is no number of seconds is refused")
+        };
+        assert!(why.contains("duration_seconds = \"2h\""), "{why}");
+    }
+}
