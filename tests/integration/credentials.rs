@@ -394,48 +394,35 @@ fn an_assume_role_profile_signs_with_the_source_keys_and_cycles_are_refused() {
     // duration_seconds asks STS for a session that long, as the AWS CLI does: the keys last 12
     // hours (aws-config alone would ask for the default hour), and sign an upload and a
     // presigned URL of 11 hours without a warning that they expire first.
-    let o = s.ferry(&refs(&vars), &["config", "--profile", "long"]);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("(in 11 h 59 min)"), "{}", text(&o));
-    assert!(
-        stub.calls()
-            .contains(&"STS AssumeRole DurationSeconds=43200".to_string()),
-        "{:?}",
-        stub.calls()
-    );
-    let long = |args: &[&str]| {
+    let as_profile = |profile: &str, args: &[&str]| {
         let mut a = args.to_vec();
-        a.extend(["--profile", "long"]);
+        a.extend(["--profile", profile]);
         s.ferry(&refs(&vars), &a)
     };
-    let o = long(&["cp", s.file.to_str().unwrap(), "s3://creds/k5"]);
-    assert!(o.status.success(), "{}", text(&o));
-    let o = long(&["presign", "s3://creds/k5", "--expires-in", "39600"]);
-    assert!(o.status.success(), "{}", text(&o));
+    let said = |o: &Output, needle: &str| {
+        assert!(o.status.success(), "{}", text(o));
+        assert!(text(o).contains(needle), "{needle:?} in {}", text(o));
+    };
+    said(&as_profile("long", &["config"]), "(in 11 h 59 min)");
+    let sessions = stub.calls();
     assert!(
-        String::from_utf8_lossy(&o.stderr).is_empty(),
-        "{}",
-        text(&o)
+        sessions.contains(&"STS AssumeRole DurationSeconds=43200".to_string()),
+        "{sessions:?}"
     );
+    said(
+        &as_profile("long", &["cp", s.file.to_str().unwrap(), "s3://creds/k5"]),
+        "upload:",
+    );
+    let presign = ["presign", "s3://creds/k5", "--expires-in", "39600"];
+    let o = as_profile("long", &presign);
+    said(&o, "X-Amz-Expires=39600");
+    assert!(o.stderr.is_empty(), "{}", text(&o));
     // Without it, the hour: the same URL is said to expire with the keys.
-    let o = s.ferry(
-        &refs(&vars),
-        &[
-            "presign",
-            "s3://creds/k5",
-            "--expires-in",
-            "39600",
-            "--profile",
-            "dev",
-        ],
+    said(
+        &as_profile("dev", &presign),
+        "when the temporary credentials",
     );
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        text(&o).contains("when the temporary credentials"),
-        "{}",
-        text(&o)
-    );
-    let o = s.ferry(&refs(&vars), &["config", "--profile", "bad"]);
+    let o = as_profile("bad", &["config"]);
     expect_exit(
         &o,
         2,
