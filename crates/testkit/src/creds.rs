@@ -355,7 +355,6 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                         let message = format!("Not authorized to perform sts:{action}");
                         return sts_error(StatusCode::FORBIDDEN, "AccessDenied", &message);
                     }
-                    log(format!("STS {action}"));
                     // A session as long as asked (DurationSeconds, 900 to 43200 s), as STS gives.
                     let expiry = match form.get("DurationSeconds").map(|d| d.parse::<u64>()) {
                         Some(Ok(d)) if (900..=43_200).contains(&d) => {
@@ -363,6 +362,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                             iso8601(SystemTime::now() + Duration::from_secs(d))
                         }
                         Some(_) => {
+                            log(format!("refused: STS {action} DurationSeconds"));
                             return sts_error(
                                 StatusCode::BAD_REQUEST,
                                 "ValidationError",
@@ -371,6 +371,7 @@ async fn answer(state: &State, req: Request<Incoming>) -> Response<Full<Bytes>> 
                         }
                         None => expiry.clone(),
                     };
+                    log(format!("STS {action}"));
                     reply(
                         StatusCode::OK,
                         format!(
