@@ -116,6 +116,13 @@ async fn presign(global: &Global, args: PresignArgs) -> Result<(), CliError> {
             crate::report::span(left),
             args.expires_in
         );
+    } else if signed.expiry_unknown {
+        tracing::warn!(
+            "the URL was signed with temporary credentials (a session token) whose expiry is \
+             not known here: it stops working when they expire, which may come before the {} \
+             seconds asked; sign with long-term keys for a URL that lasts",
+            args.expires_in
+        );
     }
     Ok(())
 }

@@ -801,6 +801,31 @@ fn a_url_presigned_with_keys_that_expire_sooner_says_until_when_it_works() {
     );
     assert!(o.status.success(), "{}", text(&o));
     assert!(o.stderr.is_empty(), "{}", text(&o));
+    // Keys in the environment: a session token with no expiry given is said to bound the URL
+    // too; long-term keys are not.
+    for (token, warned) in [(None, false), (Some("env-token"), true)] {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+        c.args(["presign", "s3://creds/k", "--expires-in", "7200"])
+            .env_clear()
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("HOME", s.home.path())
+            .env("AWS_REGION", REGION)
+            .env("AWS_ENDPOINT_URL", &s.server.server.endpoint)
+            .env("AWS_ACCESS_KEY_ID", "AKIAENVKEY")
+            .env("AWS_SECRET_ACCESS_KEY", "env-secret");
+        if let Some(t) = token {
+            c.env("AWS_SESSION_TOKEN", t);
+        }
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", text(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(
+            err.contains("whose expiry is not known here"),
+            warned,
+            "{token:?}: {}",
+            text(&o)
+        );
+    }
 }
 
 #[test]

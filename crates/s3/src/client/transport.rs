@@ -701,6 +701,7 @@ impl S3Client {
             url: signed.url,
             valid_until: until,
             credentials_expire_first: until < asked,
+            expiry_unknown: creds.expires_at.is_none() && creds.session_token.is_some(),
         })
     }
 }
@@ -716,6 +717,9 @@ pub struct Presigned {
     pub valid_until: std::time::SystemTime,
     /// Whether the credentials expire before the expiry asked for.
     pub credentials_expire_first: bool,
+    /// Whether it was signed with temporary keys (a session token) whose expiry their source
+    /// did not give: the URL stops working when they expire, which may come first.
+    pub expiry_unknown: bool,
 }
 
 #[cfg(test)]
