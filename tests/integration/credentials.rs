@@ -804,19 +804,8 @@ fn a_url_presigned_with_keys_that_expire_sooner_says_until_when_it_works() {
     // Keys in the environment: a session token with no expiry given is said to bound the URL
     // too; long-term keys are not.
     for (token, warned) in [(None, false), (Some("env-token"), true)] {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
-        c.args(["presign", "s3://creds/k", "--expires-in", "7200"])
-            .env_clear()
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("HOME", s.home.path())
-            .env("AWS_REGION", REGION)
-            .env("AWS_ENDPOINT_URL", &s.server.server.endpoint)
-            .env("AWS_ACCESS_KEY_ID", "AKIAENVKEY")
-            .env("AWS_SECRET_ACCESS_KEY", "env-secret");
-        if let Some(t) = token {
-            c.env("AWS_SESSION_TOKEN", t);
-        }
-        let o = c.output().unwrap();
+        let presign = ["presign", "s3://creds/k", "--expires-in", "7200"];
+        let o = with_env_keys(&s, token, &presign);
         assert!(o.status.success(), "{}", text(&o));
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(
@@ -826,6 +815,24 @@ fn a_url_presigned_with_keys_that_expire_sooner_says_until_when_it_works() {
             text(&o)
         );
     }
+}
+
+/// ferry run with keys in its environment alone (`env-secret-XYZ`), and `token` as their session
+/// token, against the setup's server.
+fn with_env_keys(s: &Setup, token: Option<&str>, args: &[&str]) -> Output {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args(args)
+        .env_clear()
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("HOME", s.home.path())
+        .env("AWS_REGION", REGION)
+        .env("AWS_ENDPOINT_URL", &s.server.server.endpoint)
+        .env("AWS_ACCESS_KEY_ID", "AKIAENVKEY")
+        .env("AWS_SECRET_ACCESS_KEY", "env-secret-XYZ");
+    if let Some(t) = token {
+        c.env("AWS_SESSION_TOKEN", t);
+    }
+    c.output().unwrap()
 }
 
 #[test]
@@ -868,17 +875,7 @@ fn ferry_config_shows_each_source_and_no_secret() {
         (None, "never (long-term keys)"),
         (Some("env-token-XYZ"), "unknown (temporary keys"),
     ] {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
-        c.arg("config")
-            .env_clear()
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("HOME", s.home.path())
-            .env("AWS_ACCESS_KEY_ID", "AKIAENVKEY")
-            .env("AWS_SECRET_ACCESS_KEY", "env-secret-XYZ");
-        if let Some(t) = token {
-            c.env("AWS_SESSION_TOKEN", t);
-        }
-        let o = c.output().unwrap();
+        let o = with_env_keys(&s, token, &["config"]);
         assert!(o.status.success(), "{}", text(&o));
         let out = text(&o);
         assert!(out.contains(expiry), "{expiry:?} in {out}");
