@@ -335,13 +335,17 @@ pub struct ListMultipartUploadsOutput {
     pub next_upload_id_marker: Option<String>,
 }
 
-/// Lists one page of the objects under a prefix (ListObjectsV2, no delimiter: the whole tree).
+/// Lists one page of the objects under a prefix (ListObjectsV2): the whole tree below it, or
+/// with a delimiter one level of it.
 #[derive(Debug, Clone, Default)]
 pub struct ListObjectsRequest {
     /// Bucket.
     pub bucket: String,
     /// Only keys starting with this.
     pub prefix: Option<String>,
+    /// Group the keys that have this after the prefix (`/`: one level of a folder tree) into
+    /// common prefixes, instead of listing them.
+    pub delimiter: Option<String>,
     /// The `NextContinuationToken` of the page before.
     pub continuation_token: Option<String>,
     /// Page size (S3 caps it at 1,000).
@@ -368,6 +372,9 @@ pub struct ObjectInfo {
 pub struct ListObjectsOutput {
     /// The objects on this page, in key order.
     pub objects: Vec<ObjectInfo>,
+    /// With a delimiter: the prefixes up to and including it that group the keys below this
+    /// level (the "folders"), in key order.
+    pub common_prefixes: Vec<String>,
     /// The token for the next page, when the listing is truncated.
     pub next_continuation_token: Option<String>,
 }

@@ -347,6 +347,14 @@ pub(crate) struct ListBucketResult {
     pub(crate) encoding_type: Option<String>,
     #[serde(rename = "Contents", default)]
     pub(crate) contents: Vec<ContentsXml>,
+    #[serde(rename = "CommonPrefixes", default)]
+    pub(crate) common_prefixes: Vec<CommonPrefixXml>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct CommonPrefixXml {
+    #[serde(rename = "Prefix")]
+    pub(crate) prefix: String,
 }
 
 #[derive(Debug, Deserialize)]
@@ -589,9 +597,16 @@ mod tests {
         let body = br#"<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix>p%2F</Prefix><KeyCount>2</KeyCount><MaxKeys>1000</MaxKeys><EncodingType>url</EncodingType><IsTruncated>true</IsTruncated>
             <Contents><Key>p%2Fa+b</Key><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>&quot;x&quot;</ETag><Size>5</Size><StorageClass>STANDARD</StorageClass></Contents>
             <Contents><Key>p%2Fc</Key><Size>0</Size></Contents>
+            <CommonPrefixes><Prefix>p%2Fd%2F</Prefix></CommonPrefixes><CommonPrefixes><Prefix>p%2Fe%2F</Prefix></CommonPrefixes>
             <NextContinuationToken>t1</NextContinuationToken></ListBucketResult>"#;
         let r: ListBucketResult = parse(body).unwrap();
         assert_eq!(r.contents.len(), 2);
+        let prefixes: Vec<_> = r
+            .common_prefixes
+            .iter()
+            .map(|p| p.prefix.as_str())
+            .collect();
+        assert_eq!(prefixes, ["p%2Fd%2F", "p%2Fe%2F"]);
         assert_eq!(r.contents[0].key, "p%2Fa+b");
         assert_eq!(r.contents[0].etag.as_deref(), Some("\"x\""));
         assert_eq!(r.contents[1].size.as_deref(), Some("0"));

@@ -413,33 +413,61 @@ impl ObjectClient for MemoryClient {
             .get(&req.bucket)
             .ok_or_else(|| service("ListObjectsV2", 404, "NoSuchBucket"))?;
         let prefix = req.prefix.clone().unwrap_or_default();
-        let after = req.continuation_token.clone().unwrap_or_default();
         let max = req.max_keys.unwrap_or(1000).min(1000) as usize;
+        let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
+        // The token is opaque to clients: `k` and the last key listed, or `p` and the last
+        // common prefix (the next page passes over every key it stands for).
+        let token = req.continuation_token.as_deref().unwrap_or_default();
+        let (mut after_key, mut after_prefix) = match token.split_at_checked(1) {
+            Some(("k", key)) => (key.to_string(), None),
+            Some(("p", p)) => (p.to_string(), Some(p.to_string())),
+            _ => (String::new(), None),
+        };
         let mut objects = Vec::new();
+        let mut common_prefixes: Vec<String> = Vec::new();
         let mut more = false;
         for (k, s) in b.range(prefix.clone()..) {
             if !k.starts_with(&prefix) {
                 break;
             }
-            if !after.is_empty() && k.as_str() <= after.as_str() {
+            let passed = !after_key.is_empty() && k.as_str() <= after_key.as_str();
+            if passed
+                || after_prefix
+                    .as_ref()
+                    .is_some_and(|p| k.starts_with(p.as_str()))
+            {
                 continue;
             }
-            if objects.len() == max {
+            if objects.len() + common_prefixes.len() == max {
                 more = true;
                 break;
             }
-            objects.push(ObjectInfo {
-                key: k.clone(),
-                size: s.data.len() as u64,
-                etag: Some(s.etag.clone()),
-                last_modified: Some("2026-01-01T00:00:00.000Z".into()),
-            });
+            match delimiter.and_then(|d| Some((d, k[prefix.len()..].find(d)?))) {
+                Some((d, i)) => {
+                    let p = k[..prefix.len() + i + d.len()].to_string();
+                    after_prefix = Some(p.clone());
+                    common_prefixes.push(p);
+                }
+                None => {
+                    after_prefix = None;
+                    objects.push(ObjectInfo {
+                        key: k.clone(),
+                        size: s.data.len() as u64,
+                        etag: Some(s.etag.clone()),
+                        last_modified: Some("2026-01-01T00:00:00.000Z".into()),
+                    });
+                }
+            }
+            after_key.clone_from(k);
         }
+        let next = match &after_prefix {
+            Some(p) => format!("p{p}"),
+            None => format!("k{after_key}"),
+        };
         Ok(ListObjectsOutput {
-            next_continuation_token: more
-                .then(|| objects.last().map(|o: &ObjectInfo| o.key.clone()))
-                .flatten(),
+            next_continuation_token: more.then_some(next),
             objects,
+            common_prefixes,
         })
     }
 

@@ -250,6 +250,7 @@ impl ObjectClient for S3Client {
             .query("list-type", "2")
             .query("encoding-type", "url")
             .query_opt("prefix", req.prefix.as_ref())
+            .query_opt("delimiter", req.delimiter.as_ref())
             .query_opt("continuation-token", req.continuation_token.as_ref())
             .query_opt("max-keys", req.max_keys)
             .owner(&req.request);
@@ -270,6 +271,11 @@ impl ObjectClient for S3Client {
                 last_modified: c.last_modified,
             });
         }
+        let common_prefixes = r
+            .common_prefixes
+            .into_iter()
+            .map(|p| listed_key(&r.encoding_type, p.prefix))
+            .collect();
         let next = r.next_continuation_token.filter(|t| !t.is_empty());
         let next_continuation_token = if lenient_bool(&r.is_truncated) {
             Some(next.ok_or_else(|| invalid(OP, "truncated listing without a continuation token"))?)
@@ -278,6 +284,7 @@ impl ObjectClient for S3Client {
         };
         Ok(ListObjectsOutput {
             objects,
+            common_prefixes,
             next_continuation_token,
         })
     }
