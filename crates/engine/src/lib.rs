@@ -22,7 +22,10 @@
 //! one worker pool). Its clients: `upload` (files, ranges, streams, bytes), `copy` (on the
 //! server) and `crosscopy` (between servers), both writing through `multipart`; `download`
 //! (to a file, a writer, memory), whose small files are flushed together (`durable`); `tree`
-//! (folders and prefixes); `uploads` (the multipart uploads in progress, and aborting them).
+//! (folders and prefixes, sync, and removing objects); `uploads` (the multipart uploads in
+//! progress, and aborting them). Requests of the caller's own (a listing page by page, any
+//! other) go through the same retry loop and budget: [`Manager::list`],
+//! [`Manager::request`].
 #![deny(missing_docs)]
 
 mod budget;
@@ -86,6 +89,7 @@ pub use shard::{
 pub use tree::copy::TreeCopy;
 pub use tree::filter::Filters;
 pub use tree::keys::as_folder;
+pub use tree::remove::{Remove, RemoveOutcome};
 pub use tree::sync::{
     Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
 };

@@ -5,14 +5,14 @@
 
 use std::sync::Arc;
 
-use ferry_s3::{ObjectClient, SseCustomerKey};
+use ferry_s3::{ListObjectsOutput, ListObjectsRequest, ObjectClient, SseCustomerKey};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{Bandwidth, Memory, Requests, Turns};
 use crate::context::{Context, Shared};
 use crate::copy::{Copy, ObjectSource};
 use crate::download::{Download, Target};
-use crate::error::{Error, Mismatch};
+use crate::error::{Error, ErrorKind, Mismatch};
 use crate::handle::{Events, Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
 use crate::job::{UploadSettings, journal_error};
 use crate::journal::{Journal, JournalStore, SourceKind};
@@ -21,6 +21,7 @@ use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
 use crate::shard::{FinishOutcome, PlanUpload, PlanWork, ShardPlan, WorkOutcome};
 use crate::tree::copy::TreeCopy;
+use crate::tree::remove::{Remove, RemoveOutcome};
 use crate::tree::sync::{SyncCopy, SyncDown, SyncOutcome, SyncUp};
 use crate::tree::{TreeDownload, TreeUpload};
 use crate::upload::{Source, Upload};
@@ -455,6 +456,89 @@ impl<C: ObjectClient> Manager<C> {
     /// Starts downloading a prefix. Must be called within a tokio runtime.
     pub fn download_tree(&self, tree: TreeDownload) -> Handle<TreeOutcome> {
         self.spawn(Kind::Tree, |ctx| crate::tree::download(ctx, tree), |_| None)
+    }
+
+    /// Starts deleting an object, or every object under a prefix (listed page by page,
+    /// deleted a thousand a request). Each object deleted is an [`Event::Synced`] of a
+    /// deletion. Must be called within a tokio runtime.
+    pub fn remove(&self, remove: Remove) -> Handle<RemoveOutcome> {
+        self.spawn(
+            Kind::Tree,
+            |ctx| crate::tree::remove::run(ctx, remove),
+            |_| None,
+        )
+    }
+
+    /// The pages of a listing (ListObjectsV2, with a delimiter one level of it), each asked
+    /// for as [`request`](Self::request) sends a request, the next only when the stream is
+    /// polled again: memory holds one page, however many objects there are.
+    pub fn list(
+        &self,
+        req: ListObjectsRequest,
+    ) -> impl futures_util::Stream<Item = Result<ListObjectsOutput, Error>> + Send + 'static
+    where
+        C: 'static,
+    {
+        let manager = self.clone();
+        futures_util::stream::try_unfold(Some(req), move |req| {
+            let manager = manager.clone();
+            async move {
+                let Some(mut req) = req else {
+                    return Ok(None);
+                };
+                let what = format!(
+                    "listing s3://{}/{}",
+                    req.bucket,
+                    req.prefix.as_deref().unwrap_or_default()
+                );
+                let page = manager.request(&what, |c| c.list_objects(&req)).await?;
+                let next = match &page.next_continuation_token {
+                    None => None,
+                    Some(t) if req.continuation_token.as_ref() == Some(t) => {
+                        return Err(Error::new(
+                            ErrorKind::Service,
+                            format!(
+                                "{what}: the server's continuation token does not advance; stopping"
+                            ),
+                        ));
+                    }
+                    Some(t) => {
+                        req.continuation_token = Some(t.clone());
+                        Some(req)
+                    }
+                };
+                Ok(Some((page, next)))
+            }
+        })
+    }
+
+    /// Sends one request of the caller's (a listing, a deletion, anything the client does)
+    /// as the manager sends its own: in a slot of the requests in flight, retried by the
+    /// retry policy within the quota (a transient error, throttling, an expired token), and
+    /// stopped by [`cancel_all`](Self::cancel_all). `send` makes each attempt; `what` says
+    /// what it does, for the error (e.g. `listing s3://bucket/prefix`).
+    pub async fn request<'a, T, Fut>(
+        &'a self,
+        what: &str,
+        send: impl Fn(&'a C) -> Fut,
+    ) -> Result<T, Error>
+    where
+        Fut: std::future::Future<Output = ferry_s3::Result<T>> + 'a,
+    {
+        let ctx = Context {
+            shared: self.shared.clone(),
+            events: None,
+            progress: Arc::new(Progress::child_of(&self.shared.progress)),
+            cancel: self.cancel.child_token(),
+            folders: None,
+        };
+        let client = self.shared.client.as_ref();
+        ctx.retrying(None, |_| {
+            let attempt = send(client);
+            async { attempt.await.map_err(crate::error::Failure::S3) }
+        })
+        .await
+        .map_err(|f| f.into_error(what, "request"))
     }
 
     /// Resumes the upload or copy a journal describes: the journal names the source (a file,

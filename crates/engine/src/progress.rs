@@ -320,8 +320,9 @@ pub enum Event {
     },
     /// A sync decided about a path: a skip (the same on both sides), a deletion once made (a
     /// refused one is a failure in the outcome), or in a dry run a transfer or deletion that
-    /// would be made; a tree's dry run (`cp -r --dry-run`) reports each of its objects so. (A
-    /// transfer made reports its end as any tree's object does.)
+    /// would be made; a tree's dry run (`cp -r --dry-run`) reports each of its objects so, and
+    /// a removal ([`Manager::remove`](crate::Manager::remove)) each object deleted, or in a
+    /// dry run that would be. (A transfer made reports its end as any tree's object does.)
     Synced {
         /// What.
         action: crate::outcome::SyncAction,

@@ -31,11 +31,12 @@
 mod judge;
 mod merge;
 
-use ferry_s3::{DeleteObjectsRequest, ObjectClient, ObjectIdentifier, RequestOptions};
+use ferry_s3::{DeleteObjectsRequest, ObjectClient, RequestOptions};
 use tokio::sync::mpsc;
 
 use super::copy::TreeCopy;
 use super::filter::{Filters, selected};
+use super::remove::delete_batch;
 use super::sides::{Direction, Sides};
 use super::walk::{Walk, list, walk_into};
 use super::{Found, Item, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
@@ -358,7 +359,7 @@ where
     Ok(outcome)
 }
 /// Removes objects, a thousand a request; returns those deleted, and adds the failures to
-/// `outcome`.
+/// `outcome` (a request that fails as a whole fails each of its objects).
 async fn delete_objects<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
@@ -368,46 +369,12 @@ async fn delete_objects<C: ObjectClient>(
 ) -> Vec<Item> {
     let mut deleted = Vec::new();
     for batch in deletions.chunks(DeleteObjectsRequest::MAX_KEYS) {
-        let req = DeleteObjectsRequest {
-            bucket: bucket.to_string(),
-            objects: batch
-                .iter()
-                .map(|d| ObjectIdentifier {
-                    key: d.key.clone(),
-                    version_id: None,
-                })
-                .collect(),
-            request: request.bucket_terms(),
-        };
-        match ctx.request(None, |c| c.delete_objects(&req)).await {
-            Ok(out) => {
-                let refused = |d: &&Item| out.failed.iter().any(|f| f.key == d.key);
-                deleted.extend(batch.iter().filter(|d| !refused(d)).cloned());
-                for f in out.failed {
-                    let path = batch
-                        .iter()
-                        .find(|d| d.key == f.key)
-                        .map(|d| d.path.clone())
-                        .unwrap_or_default();
-                    let kind = match f.needed {
-                        Some(_) => ErrorKind::Denied,
-                        None => ErrorKind::Service,
-                    };
-                    outcome.delete_failed.push(ObjectFailure {
-                        error: Error::new(
-                            kind,
-                            format!(
-                                "deleting s3://{bucket}/{}: DeleteObjects refused it: {f}",
-                                f.key
-                            ),
-                        ),
-                        key: f.key,
-                        path,
-                    });
-                }
+        match delete_batch(ctx, bucket, request, batch.to_vec(), "sync").await {
+            Ok((gone, failed)) => {
+                deleted.extend(gone);
+                outcome.delete_failed.extend(failed);
             }
-            Err(f) => {
-                let e = f.into_error(format!("deleting from s3://{bucket}"), "sync");
+            Err(e) => {
                 let text = e.to_string();
                 for d in batch {
                     outcome.delete_failed.push(ObjectFailure {

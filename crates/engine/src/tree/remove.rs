@@ -1,0 +1,296 @@
+//! Removing objects: one object, or every object under a prefix, listed page by page while
+//! the objects already listed are deleted, a thousand keys a DeleteObjects request (what a
+//! sync's deletions use too).
+
+use ferry_s3::{
+    DeleteObjectRequest, DeleteObjectsRequest, GetObjectRequest, ObjectClient, ObjectIdentifier,
+    RequestOptions,
+};
+
+use super::filter::{Filters, selected};
+use super::walk::list;
+use super::{Found, Item, READ_AHEAD, keys, sides::url};
+use crate::context::{Context, HeadFailure};
+use crate::error::{Error, ErrorKind, Failure};
+use crate::outcome::{ObjectFailure, SyncAction};
+use crate::progress::Event;
+
+/// Objects to delete: one object, or with `recursive` every object under a prefix.
+#[derive(Debug, Clone)]
+pub struct Remove {
+    /// Bucket.
+    pub bucket: String,
+    /// The object's key; with `recursive`, the prefix (a `/` is added when it has none;
+    /// empty: the whole bucket).
+    pub key: String,
+    /// Every object under the prefix `key` names, folder markers too.
+    pub recursive: bool,
+    /// One object: delete this version of it, for good (by default, the current version,
+    /// which a versioned bucket keeps behind a delete marker).
+    pub version_id: Option<String>,
+    /// Expected bucket owner, requester pays: sent with every request.
+    pub request: RequestOptions,
+    /// Which objects under the prefix are deleted, by their key below it (every one by
+    /// default).
+    pub filters: Filters,
+    /// Only report what would be deleted (an [`Event::Synced`] each, with `dry_run`).
+    pub dry_run: bool,
+}
+
+impl Remove {
+    /// The object `bucket`/`key`.
+    pub fn object(bucket: impl Into<String>, key: impl Into<String>) -> Self {
+        Self {
+            bucket: bucket.into(),
+            key: key.into(),
+            recursive: false,
+            version_id: None,
+            request: RequestOptions::default(),
+            filters: Filters::default(),
+            dry_run: false,
+        }
+    }
+
+    /// Every object under `bucket`/`prefix`.
+    pub fn prefix(bucket: impl Into<String>, prefix: impl Into<String>) -> Self {
+        Self {
+            recursive: true,
+            ..Self::object(bucket, prefix)
+        }
+    }
+}
+
+/// What a removal did.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct RemoveOutcome {
+    /// Objects deleted (or, in a dry run, that would be).
+    pub removed: u64,
+    /// Their bytes, as listed (unknown, 0, for one object).
+    pub bytes: u64,
+    /// Objects the server refused to delete, each with why.
+    pub failed: Vec<ObjectFailure>,
+    /// The run was cancelled before every object listed was deleted.
+    pub interrupted: bool,
+    /// Nothing was deleted: what would be was reported.
+    pub dry_run: bool,
+}
+
+impl RemoveOutcome {
+    /// Every object found was deleted.
+    pub fn is_complete(&self) -> bool {
+        self.failed.is_empty() && !self.interrupted
+    }
+}
+
+/// Runs `remove`.
+pub(crate) async fn run<C: ObjectClient>(
+    ctx: Context<C>,
+    remove: Remove,
+) -> Result<RemoveOutcome, Error> {
+    if remove.recursive {
+        return under_prefix(&ctx, remove).await;
+    }
+    if remove.key.is_empty() {
+        return Err(Error::invalid(format!(
+            "s3://{}/ names no object: give its key, or remove every object under a prefix",
+            remove.bucket
+        )));
+    }
+    let url = url(&remove.bucket, &remove.key);
+    let mut outcome = RemoveOutcome {
+        dry_run: remove.dry_run,
+        ..Default::default()
+    };
+    let req = GetObjectRequest {
+        bucket: remove.bucket.clone(),
+        key: remove.key.clone(),
+        version_id: remove.version_id.clone(),
+        request: remove.request.clone(),
+        ..Default::default()
+    };
+    // S3 deletes a key that is not there without a word: a HeadObject first says so (a
+    // typo, or a prefix given as a key). Credentials that may delete but not read meet a
+    // 403 here, and the deletion goes ahead.
+    let size = match ctx.head_object(&req).await {
+        Ok(meta) => meta.content_length,
+        Err(h) if h.prefix => {
+            return Err(Error::invalid(format!(
+                "{url} is a prefix, not an object: remove it recursively to delete every object under it"
+            )));
+        }
+        // Refused, not missing: the credentials may not read it, or it is encrypted with a
+        // key of the customer's (SSE-C) that a deletion does not need.
+        Err(HeadFailure {
+            failure: Failure::S3(e),
+            ..
+        }) if e
+            .status()
+            .is_some_and(|s| s != 404 && (400..500).contains(&s)) =>
+        {
+            0
+        }
+        Err(HeadFailure {
+            failure: Failure::S3(e),
+            ..
+        }) if e.status() == Some(404) && e.code() != Some("NoSuchBucket") => {
+            return Err(Error::new(
+                ErrorKind::Service,
+                format!("{url}: no such object; nothing was deleted"),
+            )
+            .with_source(e));
+        }
+        Err(h) => {
+            return Err(h.into_error(&url, |f| f.into_error(format!("removing {url}"), "removal")));
+        }
+    };
+    if !remove.dry_run {
+        let del = DeleteObjectRequest {
+            bucket: remove.bucket.clone(),
+            key: remove.key.clone(),
+            version_id: remove.version_id.clone(),
+            request: remove.request.bucket_terms(),
+        };
+        ctx.request(None, |c| c.delete_object(&del))
+            .await
+            .map_err(|f| f.into_error(format!("removing {url}"), "removal"))?;
+    }
+    ctx.emit(deleted(&url, &remove.key, size, remove.dry_run));
+    outcome.removed = 1;
+    outcome.bytes = size;
+    Ok(outcome)
+}
+
+/// Every object under the prefix: listed into a channel that runs ahead, deleted a batch at
+/// a time.
+async fn under_prefix<C: ObjectClient>(
+    ctx: &Context<C>,
+    remove: Remove,
+) -> Result<RemoveOutcome, Error> {
+    let prefix = keys::as_folder(&remove.key);
+    let req = ferry_s3::ListObjectsRequest {
+        bucket: remove.bucket.clone(),
+        prefix: (!prefix.is_empty()).then(|| prefix.clone()),
+        request: remove.request.bucket_terms(),
+        ..Default::default()
+    };
+    let found = list(ctx, req, None, READ_AHEAD, false);
+    let mut found = selected(found, remove.filters.clone(), prefix);
+    let mut outcome = RemoveOutcome {
+        dry_run: remove.dry_run,
+        ..Default::default()
+    };
+    let mut batch = Vec::with_capacity(DeleteObjectsRequest::MAX_KEYS);
+    loop {
+        let next = tokio::select! {
+            biased;
+            () = ctx.cancel.cancelled() => {
+                outcome.interrupted = true;
+                return Ok(outcome);
+            }
+            next = found.recv() => next,
+        };
+        let last = match next {
+            Some(Found::Item(i)) => {
+                batch.push(i);
+                false
+            }
+            Some(Found::Fatal(e)) => return Err(e),
+            // Keys only: a listing without a folder yields nothing else.
+            Some(Found::Bad(_) | Found::PassedOver(_)) => continue,
+            None => true,
+        };
+        if batch.len() == DeleteObjectsRequest::MAX_KEYS || (last && !batch.is_empty()) {
+            let items = std::mem::take(&mut batch);
+            let (gone, failed) = if remove.dry_run {
+                (items, Vec::new())
+            } else {
+                match delete_batch(ctx, &remove.bucket, &remove.request, items, "removal").await {
+                    Ok(done) => done,
+                    Err(e) if e.kind() == ErrorKind::Cancelled => {
+                        outcome.interrupted = true;
+                        return Ok(outcome);
+                    }
+                    Err(e) => return Err(e),
+                }
+            };
+            for i in &gone {
+                let url = url(&remove.bucket, &i.key);
+                ctx.emit(deleted(&url, &i.key, i.size, remove.dry_run));
+                outcome.removed += 1;
+                outcome.bytes += i.size;
+            }
+            outcome.failed.extend(failed);
+        }
+        if last {
+            return Ok(outcome);
+        }
+    }
+}
+
+/// The event of one object deleted (or that would be).
+fn deleted(url: &str, key: &str, size: u64, dry_run: bool) -> Event {
+    Event::Synced {
+        action: SyncAction::DeleteObject,
+        key: key.to_string(),
+        from: url.to_string(),
+        to: None,
+        size,
+        dry_run,
+    }
+}
+
+/// Deletes `items` (a thousand at most) from `bucket` in one DeleteObjects request: those
+/// deleted, and a failure for each the server refused. A request that fails as a whole (the
+/// bucket is gone, the credentials refused, the transfer `what` cancelled) is the error.
+pub(crate) async fn delete_batch<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    request: &RequestOptions,
+    items: Vec<Item>,
+    what: &str,
+) -> Result<(Vec<Item>, Vec<ObjectFailure>), Error> {
+    let req = DeleteObjectsRequest {
+        bucket: bucket.to_string(),
+        objects: items
+            .iter()
+            .map(|d| ObjectIdentifier {
+                key: d.key.clone(),
+                version_id: None,
+            })
+            .collect(),
+        request: request.bucket_terms(),
+    };
+    let out = ctx
+        .request(None, |c| c.delete_objects(&req))
+        .await
+        .map_err(|f| f.into_error(format!("deleting from s3://{bucket}"), what))?;
+    let mut failed = Vec::new();
+    for f in out.failed {
+        let path = items
+            .iter()
+            .find(|d| d.key == f.key)
+            .map(|d| d.path.clone())
+            .unwrap_or_default();
+        let kind = match f.needed {
+            Some(_) => ErrorKind::Denied,
+            None => ErrorKind::Service,
+        };
+        failed.push(ObjectFailure {
+            error: Error::new(
+                kind,
+                format!(
+                    "deleting s3://{bucket}/{}: DeleteObjects refused it: {f}",
+                    f.key
+                ),
+            ),
+            key: f.key,
+            path,
+        });
+    }
+    let gone = items
+        .into_iter()
+        .filter(|d| !failed.iter().any(|f| f.key == d.key))
+        .collect();
+    Ok((gone, failed))
+}

@@ -1,0 +1,175 @@
+//! Listings and removals: a listing's pages with a delimiter, each retried; a prefix removed a
+//! thousand keys a request, only what the filters take, and a dry run that removes nothing;
+//! one object removed, missing, or named where a prefix was meant.
+
+use futures_util::TryStreamExt as _;
+
+use super::*;
+use ferry_engine::{Filters, Remove};
+use ferry_s3::ListObjectsRequest;
+
+/// The keys bucket `b` of `s3` holds, sorted.
+async fn keys(s3: &MemoryClient) -> Vec<String> {
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let pages: Vec<_> = m
+        .list(ListObjectsRequest {
+            bucket: "b".into(),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    pages
+        .into_iter()
+        .flat_map(|p| p.objects)
+        .map(|o| o.key)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listing_by_delimiter_names_each_folder_once_across_pages_and_retries_a_page() {
+    let s3 = memory_s3(0);
+    for k in ["a", "d/1", "d/2", "d/e/3", "e", "f/1", "g"] {
+        s3.insert("b", k, vec![1]);
+    }
+    // The first page fails once: the manager asks for it again.
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault::new(
+            "ListObjectsV2",
+            1,
+            ferry_testkit::internal_error,
+        )],
+    ));
+    let m = manager(failing.clone(), ManagerConfig::default());
+    for max_keys in [1, 2, 1000] {
+        let pages: Vec<_> = m
+            .list(ListObjectsRequest {
+                bucket: "b".into(),
+                delimiter: Some("/".into()),
+                max_keys: Some(max_keys),
+                ..Default::default()
+            })
+            .try_collect()
+            .await
+            .unwrap();
+        let objects: Vec<_> = pages
+            .iter()
+            .flat_map(|p| &p.objects)
+            .map(|o| &o.key)
+            .collect();
+        let folders: Vec<_> = pages.iter().flat_map(|p| &p.common_prefixes).collect();
+        assert_eq!(objects, ["a", "e", "g"], "{max_keys}");
+        assert_eq!(folders, ["d/", "f/"], "{max_keys}");
+        assert_eq!(
+            pages.len(),
+            5_usize.div_ceil(max_keys as usize),
+            "{max_keys}"
+        );
+    }
+    let d: Vec<_> = m
+        .list(ListObjectsRequest {
+            bucket: "b".into(),
+            prefix: Some("d/".into()),
+            delimiter: Some("/".into()),
+            ..Default::default()
+        })
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(d[0].common_prefixes, ["d/e/"]);
+    assert_eq!(d[0].objects.len(), 2);
+    assert!(failing.injected.load(std::sync::atomic::Ordering::Relaxed) >= 1);
+    // A missing bucket is an error that names the listing.
+    let err = m
+        .list(ListObjectsRequest {
+            bucket: "nope".into(),
+            ..Default::default()
+        })
+        .try_collect::<Vec<_>>()
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("listing s3://nope/"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_prefix_is_removed_a_thousand_keys_a_request_and_only_what_the_filters_take() {
+    let s3 = memory_s3(0);
+    for i in 0..2_100 {
+        s3.insert("b", &format!("p/{i:04}"), vec![0; 3]);
+    }
+    for k in ["p/keep/1", "p", "pq", "q/x"] {
+        s3.insert("b", k, vec![1]);
+    }
+    let mut filters = Filters::default();
+    filters.push(false, "keep/*").unwrap();
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let remove = |dry_run| Remove {
+        filters: filters.clone(),
+        dry_run,
+        ..Remove::prefix("b", "p")
+    };
+    let dry = m.remove(remove(true));
+    let mut events = dry.subscribe();
+    let o = dry.wait().await.unwrap();
+    assert_eq!((o.removed, o.bytes, o.dry_run), (2_100, 6_300, true));
+    assert_eq!(s3.calls("DeleteObjects"), 0);
+    assert_eq!(keys(&s3).await.len(), 2_104);
+    // 2,100 events are more than a handle keeps for a watcher that comes late: the last.
+    let mut reported = Vec::new();
+    loop {
+        match events.try_recv() {
+            Ok(Event::Synced { key, dry_run, .. }) => reported.push((key, dry_run)),
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
+    }
+    assert_eq!(reported.last(), Some(&("p/2099".to_string(), true)));
+
+    let o = m.remove(remove(false)).wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.failed);
+    assert_eq!((o.removed, o.bytes), (2_100, 6_300));
+    assert_eq!(s3.calls("DeleteObjects"), 3);
+    assert_eq!(keys(&s3).await, ["p", "p/keep/1", "pq", "q/x"]);
+    // Nothing left under the prefix: an error that says so, rather than nothing done.
+    let err = m
+        .remove(Remove::prefix("b", "gone/"))
+        .wait()
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no objects under s3://b/gone/"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_object_is_removed_and_a_missing_one_or_a_prefix_is_an_error_that_says_so() {
+    let s3 = memory_s3(0);
+    for k in ["k", "dir/a"] {
+        s3.insert("b", k, vec![7; 5]);
+    }
+    // The deletion fails once, and is sent again.
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault::new("DeleteObject", 1, ferry_testkit::internal_error)],
+    ));
+    let m = manager(failing, ManagerConfig::default());
+    let o = m.remove(Remove::object("b", "k")).wait().await.unwrap();
+    assert_eq!((o.removed, o.bytes), (1, 5));
+    assert_eq!(keys(&s3).await, ["dir/a"]);
+
+    let err = m.remove(Remove::object("b", "k")).wait().await.unwrap_err();
+    assert!(
+        err.to_string().contains("s3://b/k: no such object"),
+        "{err}"
+    );
+    let err = m
+        .remove(Remove::object("b", "dir"))
+        .wait()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert!(err.to_string().contains("is a prefix"), "{err}");
+    assert_eq!(keys(&s3).await, ["dir/a"]);
+}
