@@ -94,6 +94,11 @@ pub(crate) enum Cmd {
     /// Finish a planned upload once its workers are done: checks every part, completes the
     /// upload with the combined CRC64NVME, verifies it, deletes the plan.
     Finish(FinishArgs),
+    /// List what lies under s3://bucket[/prefix]: one level, the folders below it as PRE
+    /// lines (as the aws cli's `s3 ls`), or with -r every object under it.
+    Ls(LsArgs),
+    /// Delete an object (s3://bucket/key), or with -r every object under a prefix.
+    Rm(Box<RmArgs>),
     /// Make a bucket.
     Mb {
         /// s3://bucket
@@ -268,6 +273,50 @@ impl CpArgs {
             .first()
             .map_or(std::path::Path::new(""), |p| p.as_path())
     }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LsArgs {
+    /// s3://bucket[/prefix]: what starts with the prefix (s3://bucket/logs/ lists the folder
+    /// logs/; s3://bucket/logs also shows logs/ itself, and logs.txt).
+    pub(crate) target: String,
+    /// Every object under the prefix, by its whole key, rather than one level.
+    #[arg(short, long)]
+    pub(crate) recursive: bool,
+    /// Sizes in KiB, MiB, GiB rather than bytes.
+    #[arg(long)]
+    pub(crate) human_readable: bool,
+    /// End with the count of objects and their total size.
+    #[arg(long)]
+    pub(crate) summarize: bool,
+    /// One JSON object per line: key, size, last_modified and etag; or prefix.
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RmArgs {
+    /// s3://bucket/key; with -r, s3://bucket/prefix (every object under prefix/) or
+    /// s3://bucket (every object in it).
+    pub(crate) target: String,
+    /// Every object under the prefix, folder markers too.
+    #[arg(short, long)]
+    pub(crate) recursive: bool,
+    /// Print what would be deleted, delete nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// Delete this version of the object, for good (in a versioned bucket, a plain delete
+    /// leaves the versions behind a delete marker).
+    #[arg(long, value_name = "ID", conflicts_with = "recursive")]
+    pub(crate) version_id: Option<String>,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+    #[command(flatten, next_help_heading = "With -r")]
+    pub(crate) filters: FilterFlags,
+    #[command(flatten, next_help_heading = "Output")]
+    pub(crate) out: OutputFlags,
 }
 
 /// How a transfer shows itself: the same flags on `cp`, `resume` and `sync`.

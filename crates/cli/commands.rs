@@ -25,6 +25,8 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Config => crate::client::show_config(&cli.global).await,
         Cmd::Plan(args) => crate::scale::plan(&cli.global, *args).await,
         Cmd::Finish(args) => crate::scale::finish(&cli.global, args).await,
+        Cmd::Ls(args) => crate::objects::ls(&cli.global, args).await,
+        Cmd::Rm(args) => crate::objects::rm(&cli.global, *args).await,
         Cmd::Mb { bucket, quiet } => mb(&cli.global, &bucket, quiet).await,
         Cmd::Presign(args) => presign(&cli.global, args).await,
         Cmd::Resume(args) => crate::run::resume(&cli.global, args).await,

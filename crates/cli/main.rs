@@ -8,6 +8,7 @@ mod client;
 mod codes;
 mod commands;
 mod exit;
+mod objects;
 mod options;
 mod output;
 mod report;
@@ -57,6 +58,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|e| e.exit());
     match &mut cli.command {
         args::Cmd::Sync(s) => s.filters.ordered = args::ordered_filters(&matches),
+        args::Cmd::Rm(r) => r.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Cp(c) => {
             c.filters.ordered = args::ordered_filters(&matches);
             c.split_paths();

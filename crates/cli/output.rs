@@ -160,7 +160,7 @@ fn sized(bar: &ProgressBar, total: u64) {
 pub(crate) struct Output {
     pub(crate) json: bool,
     pub(crate) quiet: bool,
-    no_progress: bool,
+    pub(crate) no_progress: bool,
     /// Data goes to stdout (a download to `-`): JSON and reports go to stderr.
     data_on_stdout: bool,
     /// Skips are shown too (`-v`): a sync's unchanged paths, a tree's destinations left as

@@ -354,6 +354,9 @@ pub(crate) fn json_events(cmd: &Cmd) -> Option<bool> {
         Cmd::Plan(p) => (&p.out, false),
         Cmd::Finish(f) => (&f.out, false),
         Cmd::Resume(r) => (&r.out, false),
+        Cmd::Rm(r) => (&r.out, false),
+        // The listing is the data on stdout; a failure goes to stderr.
+        Cmd::Ls(l) => return l.json.then_some(true),
         _ => return None,
     };
     out.json.then_some(to_stdout)

@@ -15,6 +15,7 @@ mod faults;
 mod heavy;
 mod killpoints;
 mod mtime;
+mod objects;
 mod ops;
 mod permissions;
 mod pipes;

@@ -13,7 +13,7 @@ use ferry_testkit::{Action, HoldProxy, MotoIam, TestServer, moto_iam};
 
 use crate::changing::{append, gate, start};
 use crate::resume::{interrupt_after, start_upload};
-use crate::{boto3_uploads, data, ferry, sha256_hex, text};
+use crate::{boto3_uploads, data, ferry, sha256_hex, stdout, text};
 
 const MIB: usize = 1024 * 1024;
 
@@ -771,4 +771,44 @@ print(json.dumps([h['ContentType'], t, hashlib.sha256(d).hexdigest()]))
     assert_eq!(got[0], "text/x-ferry", "{got}");
     assert_eq!(got[1], serde_json::json!([]), "{got}");
     assert_eq!(got[2], sha256_hex(&body), "{got}");
+}
+
+/// `rm` and `ls` under least privilege: a deletion the credentials may not make names
+/// s3:DeleteObject and leaves the objects; s3:DeleteObject alone deletes an object (the
+/// HeadObject that looks for it first is refused, and the deletion goes ahead); a listing
+/// without s3:ListBucket names it.
+#[test]
+fn rm_and_ls_name_the_permission_they_lack_and_delete_object_alone_deletes() {
+    let (iam, bucket) = iam_bucket("rm-ls");
+    for k in ["p/a", "p/b"] {
+        put_as_admin(iam, &bucket, k);
+    }
+    let home = tempfile::tempdir().unwrap();
+    let keys = || {
+        let v = ferry_testkit::boto3(
+            &iam.admin,
+            "print(json.dumps(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get('Contents', []))))",
+            &[&bucket],
+        )
+        .unwrap();
+        serde_json::from_value::<Vec<String>>(v).unwrap()
+    };
+    let (prefix, a) = (format!("s3://{bucket}/p/"), format!("s3://{bucket}/p/a"));
+    let reader = user(iam, "rm-reader", &["s3:ListBucket", "s3:GetObject"]);
+    let o = ferry(&reader, home.path(), &["rm", "-r", &prefix]);
+    names(&o, "s3:DeleteObject");
+    let o = ferry(&reader, home.path(), &["rm", &a]);
+    names(&o, "s3:DeleteObject");
+    assert_eq!(keys(), ["p/a", "p/b"]);
+
+    let deleter = user(iam, "rm-deleter", &["s3:DeleteObject"]);
+    let o = ferry(&deleter, home.path(), &["rm", &a]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains(&format!("delete: {a}")), "{}", text(&o));
+    assert_eq!(keys(), ["p/b"]);
+    let o = ferry(&deleter, home.path(), &["ls", &prefix]);
+    names(&o, "s3:ListBucket");
+    let o = ferry(&reader, home.path(), &["ls", &prefix]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains(" 5 b"), "{}", text(&o));
 }

@@ -1,0 +1,168 @@
+//! `ferry ls` and `ferry rm` against SeaweedFS, checked with boto3: a listing's levels and
+//! pages, and deletions of one object or of a prefix's worth, filtered, dry or made.
+
+use super::*;
+
+/// Stores `keys` (each holding its own name as bytes) and `many` empty objects under
+/// `many/` in `bucket`.
+fn stored(client: &S3Client, bucket: &str, keys: &[&str], many: (&str, usize)) {
+    rt().block_on(async {
+        let names = keys
+            .iter()
+            .map(|k| k.to_string())
+            .chain((0..many.1).map(|i| format!("{}{i:04}", many.0)));
+        futures_util::stream::iter(names)
+            .for_each_concurrent(32, |k| async move {
+                let body = match k.starts_with(many.0) {
+                    true => Vec::new(),
+                    false => k.clone().into_bytes(),
+                };
+                client.put_object(put(bucket, &k, body)).await.unwrap();
+            })
+            .await;
+    });
+}
+
+#[test]
+fn ls_shows_one_level_with_its_folders_or_every_key_as_boto3_lists_them() {
+    let (server, client, bucket) = seaweed_bucket("ls");
+    let home = tempfile::tempdir().unwrap();
+    let keys = [
+        "a.txt",
+        "logs/1.log",
+        "logs/2.log",
+        "logs/sub/3.log",
+        "logs.txt",
+        "we ird/k&1",
+    ];
+    // More than a page of 1,000: the listing goes on to the next.
+    stored(&client, &bucket, &keys, ("many/", 1_005));
+    let ls = |args: &[&str]| {
+        let o = ferry(server, home.path(), &[&["ls"][..], args].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        stdout(&o)
+    };
+    // One level: the folders as PRE lines, then each object's time, size and name.
+    let root = ls(&[&format!("s3://{bucket}")]);
+    let lines: Vec<Vec<&str>> = root
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    let folders: Vec<&str> = lines
+        .iter()
+        .filter(|w| w[0] == "PRE")
+        .map(|w| w[1])
+        .collect();
+    assert_eq!(folders, ["logs/", "many/", "we"], "{root}");
+    assert!(root.contains("PRE we ird/"), "{root}");
+    let files: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|w| w[0] != "PRE")
+        .map(|w| (w[2], w[3]))
+        .collect();
+    assert_eq!(files, [("5", "a.txt"), ("8", "logs.txt")], "{root}");
+    // A prefix without its slash: what starts with it, the folder too.
+    let logs = ls(&[&format!("s3://{bucket}/logs")]);
+    assert!(
+        logs.contains("PRE logs/") && logs.contains(" 8 logs.txt"),
+        "{logs}"
+    );
+    // Inside the folder: names below it.
+    let inside = ls(&[&format!("s3://{bucket}/logs/")]);
+    assert!(
+        inside.contains("PRE sub/") && inside.contains(" 10 1.log"),
+        "{inside}"
+    );
+    assert!(!inside.contains("logs/1.log"), "{inside}");
+    // Every key, as JSON: what boto3 lists, page after page.
+    let all = ls(&["-r", "--json", &format!("s3://{bucket}")]);
+    let listed: Vec<(String, u64)> = all
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                v["key"].as_str().unwrap().to_string(),
+                v["size"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(listed.len(), 1_011);
+    // (In the server's order: SeaweedFS lists a folder's keys before a name that sorts
+    // between them, logs/1.log before logs.txt.)
+    let mut keys: Vec<String> = listed.iter().map(|(k, _)| k.clone()).collect();
+    keys.sort();
+    assert!(
+        keys == boto3_keys(server, &bucket),
+        "ferry and boto3 list different keys"
+    );
+    assert!(listed.contains(&("we ird/k&1".to_string(), 10)), "{all}");
+    let summed = ls(&["-r", "--summarize", &format!("s3://{bucket}/logs/")]);
+    assert!(
+        summed.ends_with("\nTotal Objects: 3\n   Total Size: 34 Bytes\n"),
+        "{summed}"
+    );
+    // A prefix that holds nothing is an error (a mistyped name), as for the aws cli.
+    let o = ferry(
+        server,
+        home.path(),
+        &["ls", &format!("s3://{bucket}/nothing")],
+    );
+    expect_exit(&o, 1, "nothing under");
+    let o = ferry(server, home.path(), &["ls", "s3://no-such-bucket-ferry/"]);
+    expect_exit(&o, 1, "NoSuchBucket");
+}
+
+#[test]
+fn rm_deletes_one_object_or_a_prefix_filtered_and_a_dry_run_nothing() {
+    let (server, client, bucket) = seaweed_bucket("rm");
+    let home = tempfile::tempdir().unwrap();
+    // 1,100 objects under p/: two DeleteObjects requests.
+    stored(&client, &bucket, &["p", "p/keep/x", "q"], ("p/", 1_100));
+    let url = |k: &str| format!("s3://{bucket}/{k}");
+    let o = ferry(server, home.path(), &["rm", &url("p/keep")]);
+    expect_exit(&o, 2, "is a prefix, not an object");
+    let o = ferry(server, home.path(), &["rm", &url("missing")]);
+    expect_exit(&o, 1, "no such object; nothing was deleted");
+    let o = ferry(server, home.path(), &["rm", &format!("s3://{bucket}")]);
+    expect_exit(&o, 2, "names no object");
+    assert_eq!(boto3_keys(server, &bucket).len(), 1_103);
+
+    let dry = ["rm", "-r", "--dry-run", &url("p"), "--exclude", "keep/*"];
+    let o = ferry(server, home.path(), &dry);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    assert_eq!(out.matches("(dry run) delete: ").count(), 1_100, "{out}");
+    assert!(out.contains("rm (dry run): 1100 deleted"), "{out}");
+    assert_eq!(boto3_keys(server, &bucket).len(), 1_103);
+
+    let o = ferry(
+        server,
+        home.path(),
+        &["rm", "-r", &url("p"), "--exclude", "keep/*", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let events: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let deleted = events
+        .iter()
+        .filter(|e| e["event"] == "sync" && e["action"] == "delete")
+        .count();
+    assert_eq!(deleted, 1_100);
+    let summary = events.last().unwrap();
+    assert_eq!(
+        (&summary["event"], &summary["deleted"], &summary["failed"]),
+        (&"summary".into(), &1_100.into(), &0.into())
+    );
+    assert_eq!(boto3_keys(server, &bucket), ["p", "p/keep/x", "q"]);
+
+    let o = ferry(server, home.path(), &["rm", &url("q")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        stdout(&o).contains(&format!("delete: {}", url("q"))),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(boto3_keys(server, &bucket), ["p", "p/keep/x"]);
+}
