@@ -12,7 +12,7 @@ use futures_util::StreamExt as _;
 use crate::args::{Global, LsArgs, RmArgs};
 use crate::client::{client, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
-use crate::output::{LISTED_FAILURES, Output, errln, secs};
+use crate::output::{Output, errln, first_failures, outln, secs};
 use crate::report::json_line;
 
 /// Runs `ferry ls`: one level under the prefix (its folders as `PRE` lines), or with `-r`
@@ -170,7 +170,7 @@ fn summary(json: bool, quiet: bool, o: &RemoveOutcome, started: Instant) -> Resu
             false,
         );
     } else if !quiet {
-        println!(
+        outln!(
             "rm{dry}: {} deleted ({} bytes), {} failed in {:.1} s",
             o.removed,
             o.bytes,
@@ -192,20 +192,9 @@ fn summary(json: bool, quiet: bool, o: &RemoveOutcome, started: Instant) -> Resu
     if o.failed.is_empty() {
         return Ok(());
     }
-    let mut names: Vec<&str> = o
-        .failed
-        .iter()
-        .take(LISTED_FAILURES)
-        .map(|f| f.key.as_str())
-        .collect();
-    let more = o.failed.len().saturating_sub(LISTED_FAILURES);
-    let more = match more {
-        0 => String::new(),
-        n => format!(", and {n} more"),
-    };
-    names.sort_unstable();
+    let names = first_failures(o.failed.iter().map(|f| f.key.clone()), o.failed.len(), "");
     Err(CliError::Failed(anyhow::anyhow!(
-        "{} deletions failed: {}{more}",
+        "{} deletions failed: {}",
         o.failed.len(),
         names.join(", ")
     )))

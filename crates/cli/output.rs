@@ -17,7 +17,21 @@ const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
 
 /// How many of a tree's failures its last message names again (each was reported as it
 /// failed).
-pub(crate) const LISTED_FAILURES: usize = 20;
+const LISTED_FAILURES: usize = 20;
+
+/// The first few of the `count` failures `names` gives, for a last message, and a line
+/// saying how many more (with `more_said` after it) when there are.
+pub(crate) fn first_failures(
+    names: impl Iterator<Item = String>,
+    count: usize,
+    more_said: &str,
+) -> Vec<String> {
+    let mut listed: Vec<String> = names.take(LISTED_FAILURES).collect();
+    if count > LISTED_FAILURES {
+        listed.push(format!("and {} more{more_said}", count - LISTED_FAILURES));
+    }
+    listed
+}
 
 /// `text` as it may reach a terminal: names come from the server and the disk, and a key
 /// holding an escape sequence must not move the cursor or retitle the window. Control

@@ -11,7 +11,7 @@ use crate::args::{Global, ResumeArgs};
 use crate::client::{client, client_for, journal_dir, manager, source_global, state_dir};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, refuse_flags, sse_c_key};
-use crate::output::{LISTED_FAILURES, Output, secs};
+use crate::output::{Output, first_failures, secs};
 use crate::report::{downloaded, json_line, uploaded};
 use crate::request::{Cp, Work};
 
@@ -462,25 +462,18 @@ fn tally(
         )))
     } else if !o.failed.is_empty() {
         // Each was reported as it failed: the summary names the first few again.
-        let mut lines: Vec<String> = o
-            .failed
-            .iter()
-            .take(LISTED_FAILURES)
-            .map(|f| {
+        let lines = first_failures(
+            o.failed.iter().map(|f| {
                 format!(
                     "s3://{bucket}/{} ({}): {}",
                     f.key,
                     f.path.display(),
                     f.error
                 )
-            })
-            .collect();
-        if o.failed.len() > LISTED_FAILURES {
-            lines.push(format!(
-                "and {} more, each reported as it failed",
-                o.failed.len() - LISTED_FAILURES
-            ));
-        }
+            }),
+            o.failed.len(),
+            ", each reported as it failed",
+        );
         Err(CliError::Failed(anyhow::anyhow!(
             "{} object{} failed:\n  {}\n{summary}",
             o.failed.len(),

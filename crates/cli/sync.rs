@@ -17,7 +17,7 @@ use crate::options::{
     manager_config, new_object_flags, object_content_flags, object_options, part_size, range_size,
     refuse_flags,
 };
-use crate::output::{LISTED_FAILURES, Output, errln, secs};
+use crate::output::{Output, errln, first_failures, secs};
 use crate::report::json_line;
 use crate::request::arg_text;
 
@@ -231,15 +231,11 @@ fn summary(
     }
     let mut problems = Vec::new();
     if !t.failed.is_empty() {
-        let mut names: Vec<String> = t
-            .failed
-            .iter()
-            .take(LISTED_FAILURES)
-            .map(|f| format!("s3://{bucket}/{}", f.key))
-            .collect();
-        if t.failed.len() > LISTED_FAILURES {
-            names.push(format!("and {} more", t.failed.len() - LISTED_FAILURES));
-        }
+        let names = first_failures(
+            t.failed.iter().map(|f| format!("s3://{bucket}/{}", f.key)),
+            t.failed.len(),
+            "",
+        );
         problems.push(format!("{} failed: {}", t.failed.len(), names.join(", ")));
     }
     if t.stopped {

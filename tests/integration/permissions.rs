@@ -61,6 +61,17 @@ fn put_as_admin(iam: &MotoIam, bucket: &str, key: &str) {
     .unwrap();
 }
 
+/// The keys in `bucket`, sorted, as the admin lists them.
+fn admin_keys(iam: &MotoIam, bucket: &str) -> Vec<String> {
+    let v = ferry_testkit::boto3(
+        &iam.admin,
+        "print(json.dumps(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get('Contents', []))))",
+        &[bucket],
+    )
+    .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
 fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).to_string()
 }
@@ -665,15 +676,7 @@ fn a_refused_sync_deletion_names_delete_object_and_is_not_reported_as_made() {
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("one"), b"1").unwrap();
     let (d, dst) = (dir.to_str().unwrap(), format!("s3://{bucket}/p/"));
-    let keys = || {
-        let v = ferry_testkit::boto3(
-            &iam.admin,
-            "print(json.dumps(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get('Contents', []))))",
-            &[&bucket],
-        )
-        .unwrap();
-        serde_json::from_value::<Vec<String>>(v).unwrap()
-    };
+    let keys = || admin_keys(iam, &bucket);
     let read_write = ["s3:PutObject", "s3:GetObject", "s3:ListBucket"];
     let u = user(iam, "no-delete", &read_write);
     let o = ferry(&u, home.path(), &["sync", "--delete", d, &dst]);
@@ -784,15 +787,7 @@ fn rm_and_ls_name_the_permission_they_lack_and_delete_object_alone_deletes() {
         put_as_admin(iam, &bucket, k);
     }
     let home = tempfile::tempdir().unwrap();
-    let keys = || {
-        let v = ferry_testkit::boto3(
-            &iam.admin,
-            "print(json.dumps(sorted(o['Key'] for o in s3.list_objects_v2(Bucket=sys.argv[1]).get('Contents', []))))",
-            &[&bucket],
-        )
-        .unwrap();
-        serde_json::from_value::<Vec<String>>(v).unwrap()
-    };
+    let keys = || admin_keys(iam, &bucket);
     let (prefix, a) = (format!("s3://{bucket}/p/"), format!("s3://{bucket}/p/a"));
     let reader = user(iam, "rm-reader", &["s3:ListBucket", "s3:GetObject"]);
     let o = ferry(&reader, home.path(), &["rm", "-r", &prefix]);
