@@ -130,6 +130,7 @@ async fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
             credentials: None,
             ca_bundle: global.ca_bundle.clone(),
             no_verify_tls: global.no_verify_ssl,
+            named_as_options: true,
         },
     )
     .await

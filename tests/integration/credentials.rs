@@ -15,7 +15,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ferry_testkit::S3sFs;
 use ferry_testkit::creds::{CredentialStubs, KeyRing, StubConfig, Vended};
 
-use crate::{data, expect_exit, text};
+use crate::{data, expect_exit, stdout, text};
 
 const REGION: &str = "us-east-1";
 
@@ -869,6 +869,16 @@ fn ferry_config_shows_each_source_and_no_secret() {
     ] {
         assert!(!out.contains(secret), "{secret} shown: {out}");
     }
+    // A flag is named as the setting's source (the library says "given by the program"),
+    // and so is a profile it names that no file defines.
+    let o = s.ferry(&refs(&vars), &["config", "--region", "eu-west-3"]);
+    assert!(
+        stdout(&o).contains("region       eu-west-3") && stdout(&o).contains(" --region"),
+        "{}",
+        text(&o)
+    );
+    let o = s.ferry(&refs(&vars), &["config", "--profile", "nope"]);
+    expect_exit(&o, 2, "profile \"nope\" (--profile) is not defined in");
     // Keys in the environment: long-term, unless a session token makes them temporary (whose
     // expiry the environment does not give).
     for (token, expiry) in [

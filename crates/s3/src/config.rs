@@ -46,24 +46,32 @@ pub struct ClientConfig {
     pub verify_tls: bool,
 }
 
-/// What the caller (e.g. the command line) says explicitly; `None` means "look it up".
+/// What the caller (e.g. the command line) says explicitly; `None` means "look it up". Each
+/// is what the AWS CLI option of that name sets.
 #[derive(Debug, Clone, Default)]
 pub struct Overrides {
-    /// `--profile`.
+    /// The profile (`--profile`).
     pub profile: Option<String>,
-    /// `--region`.
+    /// The region (`--region`).
     pub region: Option<String>,
-    /// `--endpoint-url`.
+    /// The endpoint URL (`--endpoint-url`).
     pub endpoint_url: Option<String>,
-    /// `--addressing-style`.
+    /// Path-style or virtual-hosted (`--addressing-style`).
     pub addressing_style: Option<AddressingStyle>,
     /// Fixed credentials, instead of the chain.
     pub credentials: Option<Credentials>,
-    /// `--ca-bundle` (else `AWS_CA_BUNDLE`, else the profile's `ca_bundle`).
+    /// The CA bundle (`--ca-bundle`; else `AWS_CA_BUNDLE`, else the profile's `ca_bundle`).
     pub ca_bundle: Option<std::path::PathBuf>,
-    /// `--no-verify-ssl`.
+    /// Do not verify TLS certificates (`--no-verify-ssl`).
     pub no_verify_tls: bool,
+    /// Where a setting's origin is told ([`Origins`], [`ConfigError::NoSuchProfile`]), name
+    /// a value given here by its option (`--region`), as a command line that takes those
+    /// options does; by default, [`GIVEN`].
+    pub named_as_options: bool,
 }
+
+/// The origin of a setting given in [`Overrides`], unless they are named as options.
+pub const GIVEN: &str = "given by the program";
 
 /// Why a configuration could not be resolved.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -71,14 +79,14 @@ pub enum ConfigError {
     /// The shared files could not be read or parsed.
     #[error("AWS config files: {0}")]
     Files(String),
-    /// A profile other than `default`, named by `--profile` or `AWS_PROFILE`, that no file
+    /// A profile other than `default`, named by [`Overrides`] or `AWS_PROFILE`, that no file
     /// defines: its region and endpoint would be silently left out (the aws cli refuses it
     /// too).
     #[error("profile {profile:?} ({named_by}) is not defined in {files}")]
     NoSuchProfile {
         /// The profile name.
         profile: String,
-        /// What named it: `--profile` or `AWS_PROFILE`.
+        /// What named it: `AWS_PROFILE`, or [`GIVEN`] (`--profile` for a command line).
         named_by: String,
         /// The files that were read.
         files: String,
@@ -166,8 +174,13 @@ impl ClientConfig {
                 .map(|p| p.display().to_string())
                 .unwrap_or_default()
         };
+        // A value given explicitly: named by its option, or as given.
+        let given = |option: &str| match overrides.named_as_options {
+            true => option.to_string(),
+            false => GIVEN.to_string(),
+        };
         let (profile, profile_origin) = first([
-            (overrides.profile.clone(), "--profile".to_string()),
+            (overrides.profile.clone(), given("--profile")),
             (env.var("AWS_PROFILE"), "AWS_PROFILE".into()),
             (Some("default".into()), DEFAULTED.into()),
         ]);
@@ -181,7 +194,7 @@ impl ClientConfig {
         }
         let in_profile = format!("profile {profile} in {}", show(&config_file));
         let (region, region_origin) = first([
-            (overrides.region.clone(), "--region".to_string()),
+            (overrides.region.clone(), given("--region")),
             (env.var("AWS_REGION"), "AWS_REGION".into()),
             (env.var("AWS_DEFAULT_REGION"), "AWS_DEFAULT_REGION".into()),
             (files.get(&profile, "region"), in_profile.clone()),
@@ -202,7 +215,7 @@ impl ClientConfig {
             .is_some_and(|v| v.eq_ignore_ascii_case("true"));
         let configured = |v: Option<String>| v.filter(|_| !ignore_configured);
         let (url, endpoint_origin) = first([
-            (overrides.endpoint_url.clone(), "--endpoint-url".to_string()),
+            (overrides.endpoint_url.clone(), given("--endpoint-url")),
             (
                 configured(env.var("AWS_ENDPOINT_URL_S3")),
                 "AWS_ENDPOINT_URL_S3".into(),
@@ -228,7 +241,7 @@ impl ClientConfig {
             (url, endpoint_origin),
         )?;
         let (addressing_style, addressing_origin) = match overrides.addressing_style {
-            Some(s) => (s, "--addressing-style".to_string()),
+            Some(s) => (s, given("--addressing-style")),
             None => match files.get_s3(&profile, "addressing_style") {
                 Some(s) => (
                     s.parse().map_err(ConfigError::Invalid)?,
@@ -240,7 +253,7 @@ impl ClientConfig {
         let (ca_bundle, ca_bundle_origin) = first([
             (
                 overrides.ca_bundle.clone().map(|p| p.display().to_string()),
-                "--ca-bundle".to_string(),
+                given("--ca-bundle"),
             ),
             (env.var("AWS_CA_BUNDLE"), "AWS_CA_BUNDLE".into()),
             (files.get(&profile, "ca_bundle"), in_profile.clone()),
@@ -461,7 +474,7 @@ mod tests {
         );
         let e = refused(&[("AWS_PROFILE", "minio")], Some("prod")).unwrap();
         assert!(
-            e.starts_with("profile \"prod\" (--profile) is not defined in"),
+            e.starts_with("profile \"prod\" (given by the program) is not defined in"),
             "{e}"
         );
         assert_eq!(refused(&[("AWS_PROFILE", "minio")], None), None);

@@ -27,7 +27,7 @@ pub use acl::AclError;
 pub use client::{
     ObjectClient, Presigned, S3Client, list_all_objects, list_all_parts, list_all_uploads,
 };
-pub use config::{ClientConfig, ConfigError, DEFAULT_REGION, Origins, Overrides};
+pub use config::{ClientConfig, ConfigError, DEFAULT_REGION, GIVEN, Origins, Overrides};
 pub use credentials::{
     ChainProvider, ChainSettings, CredentialProvider, Credentials, CredentialsError,
     CredentialsFuture, EnvProvider, ProfileProvider, Secret, SharedCredentialProvider,
