@@ -14,6 +14,7 @@ use crate::context::{Context, HeadFailure};
 use crate::error::{Error, ErrorKind, Failure};
 use crate::outcome::{ObjectFailure, SyncAction};
 use crate::progress::Event;
+use crate::schedule::{Pool, Sink};
 
 /// Objects to delete: one object, or with `recursive` every object under a prefix.
 #[derive(Debug, Clone)]
@@ -161,8 +162,17 @@ pub(crate) async fn run<C: ObjectClient>(
     Ok(outcome)
 }
 
+/// DeleteObjects requests in flight at once, each of up to 1,000 keys. Each also takes a slot
+/// of the manager's requests in flight, which a throttling server shrinks. Measured on
+/// SeaweedFS (10,000 objects, `benches/rm.sh`): 6.4 s one at a time, 3.6-4.0 s four, 2.9 s
+/// sixteen (s5cmd: 3.1-3.5 s).
+const BATCHES_AT_ONCE: u32 = 16;
+
+/// What a batch deleted, and the keys the server refused.
+type Batch = (Vec<Item>, Vec<ObjectFailure>);
+
 /// Every object under the prefix: listed into a channel that runs ahead, deleted a batch at
-/// a time.
+/// a time, [`BATCHES_AT_ONCE`] batches in flight through the pool.
 async fn under_prefix<C: ObjectClient>(
     ctx: &Context<C>,
     remove: Remove,
@@ -176,55 +186,82 @@ async fn under_prefix<C: ObjectClient>(
     };
     let found = list(ctx, req, None, READ_AHEAD, false);
     let mut found = selected(found, remove.filters.clone(), prefix);
-    let mut outcome = RemoveOutcome {
-        dry_run: remove.dry_run,
-        ..Default::default()
+    let mut tally = Tally {
+        ctx,
+        bucket: &remove.bucket,
+        outcome: RemoveOutcome {
+            dry_run: remove.dry_run,
+            ..Default::default()
+        },
     };
+    let mut pool: Pool<Batch> =
+        Pool::new(BATCHES_AT_ONCE, &ctx.shared.memory, &ctx.cancel, "removal");
     let mut batch = Vec::with_capacity(DeleteObjectsRequest::MAX_KEYS);
-    loop {
-        let next = tokio::select! {
-            biased;
-            () = ctx.cancel.cancelled() => {
-                outcome.interrupted = true;
-                return Ok(outcome);
-            }
-            next = found.recv() => next,
-        };
-        let last = match next {
-            Some(Found::Item(i)) => {
-                batch.push(i);
-                false
-            }
-            Some(Found::Fatal(e)) => return Err(e),
-            // Keys only: a listing without a folder yields nothing else.
-            Some(Found::Bad(_) | Found::PassedOver(_)) => continue,
-            None => true,
+    let mut fatal = None;
+    while let Some(_room) = pool.room(0, &mut tally).await {
+        let last = tokio::select! {
+            next = found.recv() => match next {
+                Some(Found::Item(i)) => {
+                    batch.push(i);
+                    false
+                }
+                Some(Found::Fatal(e)) => {
+                    fatal = Some(e);
+                    break;
+                }
+                // Keys only: a listing without a folder yields nothing else.
+                Some(Found::Bad(_) | Found::PassedOver(_)) => continue,
+                None => true,
+            },
+            () = ctx.cancel.cancelled() => break,
         };
         if batch.len() == DeleteObjectsRequest::MAX_KEYS || (last && !batch.is_empty()) {
             let items = std::mem::take(&mut batch);
-            let (gone, failed) = if remove.dry_run {
-                (items, Vec::new())
+            if remove.dry_run {
+                tally.accept((items, Vec::new())).await?;
             } else {
-                match delete_batch(ctx, &remove.bucket, &remove.request, items, "removal").await {
-                    Ok(done) => done,
-                    Err(e) if e.kind() == ErrorKind::Cancelled => {
-                        outcome.interrupted = true;
-                        return Ok(outcome);
-                    }
-                    Err(e) => return Err(e),
-                }
-            };
-            for i in &gone {
-                let url = url(&remove.bucket, &i.key);
-                ctx.emit(deleted(&url, &i.key, i.size, remove.dry_run));
-                outcome.removed += 1;
-                outcome.bytes += i.size;
+                let (ctx, bucket, request) =
+                    (ctx.clone(), remove.bucket.clone(), remove.request.clone());
+                pool.spawn(
+                    async move { delete_batch(&ctx, &bucket, &request, items, "removal").await },
+                );
             }
-            outcome.failed.extend(failed);
         }
         if last {
-            return Ok(outcome);
+            break;
         }
+    }
+    let ended = pool.finish(&mut tally).await;
+    let mut outcome = tally.outcome;
+    if let Some(e) = fatal {
+        return Err(e);
+    }
+    match ended {
+        Err(e) if e.kind() == ErrorKind::Cancelled => outcome.interrupted = true,
+        Err(e) => return Err(e),
+        Ok(()) => outcome.interrupted = ctx.cancel.is_cancelled(),
+    }
+    Ok(outcome)
+}
+
+/// Counts the batches deleted, and reports each object in them.
+struct Tally<'a, C> {
+    ctx: &'a Context<C>,
+    bucket: &'a str,
+    outcome: RemoveOutcome,
+}
+
+impl<C: ObjectClient> Sink<Batch> for Tally<'_, C> {
+    async fn accept(&mut self, (gone, failed): Batch) -> Result<(), Error> {
+        let o = &mut self.outcome;
+        for i in &gone {
+            let url = url(self.bucket, &i.key);
+            self.ctx.emit(deleted(&url, &i.key, i.size, o.dry_run));
+            o.removed += 1;
+            o.bytes += i.size;
+        }
+        o.failed.extend(failed);
+        Ok(())
     }
 }
 
