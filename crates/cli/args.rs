@@ -95,7 +95,8 @@ pub(crate) enum Cmd {
     /// upload with the combined CRC64NVME, verifies it, deletes the plan.
     Finish(FinishArgs),
     /// List what lies under s3://bucket[/prefix]: one level, the folders below it as PRE
-    /// lines (as the aws cli's `s3 ls`), or with -r every object under it.
+    /// lines (as the aws cli's `s3 ls`), or with -r every object under it; alone, the
+    /// buckets.
     Ls(LsArgs),
     /// Delete an object (s3://bucket/key), or with -r every object under a prefix.
     Rm(Box<RmArgs>),
@@ -278,8 +279,9 @@ impl CpArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LsArgs {
     /// s3://bucket[/prefix]: what starts with the prefix (s3://bucket/logs/ lists the folder
-    /// logs/; s3://bucket/logs also shows logs/ itself, and logs.txt).
-    pub(crate) target: String,
+    /// logs/; s3://bucket/logs also shows logs/ itself, and logs.txt). None: the buckets the
+    /// account owns.
+    pub(crate) target: Option<String>,
     /// Every object under the prefix, by its whole key, rather than one level.
     #[arg(short, long)]
     pub(crate) recursive: bool,

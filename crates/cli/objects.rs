@@ -5,8 +5,8 @@
 use std::io::Write as _;
 use std::time::Instant;
 
-use ferry_engine::{ManagerConfig, Remove, RemoveOutcome};
-use ferry_s3::{ListObjectsRequest, ObjectInfo};
+use ferry_engine::{Manager, ManagerConfig, Remove, RemoveOutcome};
+use ferry_s3::{ListObjectsRequest, ObjectInfo, S3Client};
 use futures_util::StreamExt as _;
 
 use crate::args::{Global, LsArgs, RmArgs};
@@ -17,10 +17,14 @@ use crate::report::json_line;
 
 /// Runs `ferry ls`: one level under the prefix (its folders as `PRE` lines), or with `-r`
 /// every object; a prefix that holds nothing is an error, as for the aws cli and s5cmd (an
-/// empty bucket is not).
+/// empty bucket is not). With no target, the buckets.
 pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
-    let url = parse_s3_url(&a.target)?;
     let manager = manager(client(global).await?, ManagerConfig::default(), None)?;
+    let target = match a.target.as_deref() {
+        None | Some("s3://") => return buckets(&manager, a.json).await,
+        Some(t) => t,
+    };
+    let url = parse_s3_url(target)?;
     let req = ListObjectsRequest {
         bucket: url.bucket.clone(),
         prefix: (!url.key.is_empty()).then(|| url.key.clone()),
@@ -79,11 +83,46 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
     }
     if objects + prefixes == 0 && !url.key.is_empty() {
         return Err(CliError::Failed(anyhow::anyhow!(
-            "nothing under {}; check the bucket and prefix",
-            a.target
+            "nothing under {target}; check the bucket and prefix"
         )));
     }
     Ok(())
+}
+
+/// `ferry ls` alone: the buckets, each with the time it was made, as the aws cli's `s3 ls`.
+async fn buckets(manager: &Manager<S3Client>, json: bool) -> Result<(), CliError> {
+    let buckets = manager
+        .request("listing the buckets", |c| c.list_buckets())
+        .await
+        .map_err(|e| engine_error(&e, false, None))?;
+    let mut text = String::new();
+    for b in &buckets {
+        text += &match json {
+            true => format!(
+                "{}\n",
+                serde_json::json!({ "bucket": b.name, "creation_date": b.creation_date })
+            ),
+            false => format!("{} {}\n", utc(b.creation_date.as_deref()), b.name),
+        };
+    }
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .map_err(|_| CliError::ReaderGone)
+}
+
+/// An RFC 3339 time from a listing as `YYYY-MM-DD HH:MM:SS` in UTC (`?` in its place when
+/// there is none, or it does not parse).
+fn utc(t: Option<&str>) -> String {
+    t.and_then(|t| {
+        time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+    })
+    .map(|t| {
+        let t = t.to_offset(time::UtcOffset::UTC);
+        let (h, m, s) = t.to_hms();
+        format!("{} {h:02}:{m:02}:{s:02}", t.date())
+    })
+    .unwrap_or_else(|| format!("{:19}", "?"))
 }
 
 /// An object's line: its time (UTC), size and name, as the aws cli's `s3 ls` prints them;
@@ -95,18 +134,7 @@ fn line(o: &ObjectInfo, shown_from: usize, a: &LsArgs) -> String {
         });
         return format!("{v}\n");
     }
-    let when = o
-        .last_modified
-        .as_deref()
-        .and_then(|t| {
-            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
-        })
-        .map(|t| {
-            let t = t.to_offset(time::UtcOffset::UTC);
-            let (h, m, s) = t.to_hms();
-            format!("{} {h:02}:{m:02}:{s:02}", t.date())
-        })
-        .unwrap_or_else(|| format!("{:19}", "?"));
+    let when = utc(o.last_modified.as_deref());
     let size = match a.human_readable {
         true => indicatif::BinaryBytes(o.size).to_string(),
         false => o.size.to_string(),

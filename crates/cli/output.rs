@@ -268,6 +268,17 @@ impl Output {
                     what
                 }
             }
+            Event::Removed { objects, dry_run } => {
+                let dry = if *dry_run { "(dry run) " } else { "" };
+                for (url, _) in objects.iter() {
+                    let line = format!("{dry}delete: {url}");
+                    match bar {
+                        Some(bar) => bar.suspend(|| self.say(&line)),
+                        None => self.say(&line),
+                    }
+                }
+                return;
+            }
             Event::Existed { why, .. } if self.verbose => format!("skip: {why} (--no-clobber)"),
             Event::ObjectFailed {
                 path, key, error, ..
@@ -329,6 +340,15 @@ impl Output {
                             | Event::Synced { .. }
                     ) {
                         self.emit_json(&event_json(e));
+                    }
+                    // One line an object, as for every other tree.
+                    if let Event::Removed { objects, dry_run } = e {
+                        for (url, size) in objects.iter() {
+                            self.emit_json(&crate::report::json_line(
+                                "delete",
+                                serde_json::json!({"object": url, "size": size, "dry_run": dry_run}),
+                            ));
+                        }
                     }
                 }
                 Shown::Tree { bucket } => self.object(bucket, e, bar.as_ref()),

@@ -101,6 +101,19 @@ fn ls_shows_one_level_with_its_folders_or_every_key_as_boto3_lists_them() {
         summed.ends_with("\nTotal Objects: 3\n   Total Size: 34 Bytes\n"),
         "{summed}"
     );
+    // Alone: the buckets, each with the time it was made.
+    let buckets = ls(&[]);
+    assert!(
+        buckets
+            .lines()
+            .any(|l| l.ends_with(&format!(" {bucket}")) && l.len() == 20 + bucket.len()),
+        "{buckets}"
+    );
+    let buckets = ls(&["--json"]);
+    assert!(
+        buckets.contains(&format!("\"bucket\":\"{bucket}\"")),
+        "{buckets}"
+    );
     // A prefix that holds nothing is an error (a mistyped name), as for the aws cli.
     let o = ferry(
         server,
@@ -145,11 +158,13 @@ fn rm_deletes_one_object_or_a_prefix_filtered_and_a_dry_run_nothing() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let deleted = events
+    let deleted: Vec<&str> = events
         .iter()
-        .filter(|e| e["event"] == "sync" && e["action"] == "delete")
-        .count();
-    assert_eq!(deleted, 1_100);
+        .filter(|e| e["event"] == "delete" && e["dry_run"] == false)
+        .map(|e| e["object"].as_str().unwrap())
+        .collect();
+    assert_eq!(deleted.len(), 1_100);
+    assert!(deleted.contains(&url("p/0999").as_str()));
     let summary = events.last().unwrap();
     assert_eq!(
         (&summary["event"], &summary["deleted"], &summary["failed"]),

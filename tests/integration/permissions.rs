@@ -779,7 +779,7 @@ print(json.dumps([h['ContentType'], t, hashlib.sha256(d).hexdigest()]))
 /// `rm` and `ls` under least privilege: a deletion the credentials may not make names
 /// s3:DeleteObject and leaves the objects; s3:DeleteObject alone deletes an object (the
 /// HeadObject that looks for it first is refused, and the deletion goes ahead); a listing
-/// without s3:ListBucket names it.
+/// without s3:ListBucket names it, and one of the buckets s3:ListAllMyBuckets.
 #[test]
 fn rm_and_ls_name_the_permission_they_lack_and_delete_object_alone_deletes() {
     let (iam, bucket) = iam_bucket("rm-ls");
@@ -803,6 +803,8 @@ fn rm_and_ls_name_the_permission_they_lack_and_delete_object_alone_deletes() {
     assert_eq!(keys(), ["p/b"]);
     let o = ferry(&deleter, home.path(), &["ls", &prefix]);
     names(&o, "s3:ListBucket");
+    let o = ferry(&deleter, home.path(), &["ls"]);
+    names(&o, "s3:ListAllMyBuckets");
     let o = ferry(&reader, home.path(), &["ls", &prefix]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(stdout(&o).contains(" 5 b"), "{}", text(&o));

@@ -459,8 +459,8 @@ impl<C: ObjectClient> Manager<C> {
     }
 
     /// Starts deleting an object, or every object under a prefix (listed page by page,
-    /// deleted a thousand a request). Each object deleted is an [`Event::Synced`] of a
-    /// deletion. Must be called within a tokio runtime.
+    /// deleted a thousand a request), reported in [`Event::Removed`]. Must be called within a
+    /// tokio runtime.
     pub fn remove(&self, remove: Remove) -> Handle<RemoveOutcome> {
         self.spawn(
             Kind::Tree,

@@ -320,9 +320,8 @@ pub enum Event {
     },
     /// A sync decided about a path: a skip (the same on both sides), a deletion once made (a
     /// refused one is a failure in the outcome), or in a dry run a transfer or deletion that
-    /// would be made; a tree's dry run (`cp -r --dry-run`) reports each of its objects so, and
-    /// a removal ([`Manager::remove`](crate::Manager::remove)) each object deleted, or in a
-    /// dry run that would be. (A transfer made reports its end as any tree's object does.)
+    /// would be made; a tree's dry run (`cp -r --dry-run`) reports each of its objects so. (A
+    /// transfer made reports its end as any tree's object does.)
     Synced {
         /// What.
         action: crate::outcome::SyncAction,
@@ -334,6 +333,17 @@ pub enum Event {
         to: Option<String>,
         /// Its size, as walked or listed.
         size: u64,
+        /// Only reported, not done.
+        dry_run: bool,
+    },
+    /// Objects a removal ([`Manager::remove`](crate::Manager::remove)) deleted, or in a dry
+    /// run would delete: a DeleteObjects request's worth (up to 1,000) in one event, so that
+    /// a watcher keeps up with thousands a second. Those the server refused are not here but
+    /// in the outcome's failures.
+    Removed {
+        /// Each object, `s3://bucket/key`, with its size as listed (0 for one object removed
+        /// alone that could not be read).
+        objects: Arc<[(String, u64)]>,
         /// Only reported, not done.
         dry_run: bool,
     },

@@ -188,6 +188,18 @@ pub(crate) fn is_denial(status: u16, code: &str) -> bool {
 impl Denial {
     /// What `r` needed, when its operation is one ferry knows; `message` is the service's.
     pub(crate) fn of(r: &Refused<'_>, message: &str) -> Option<Self> {
+        if r.operation == "ListBuckets" {
+            // Of no bucket: the action is granted on every resource.
+            return Some(Self {
+                actions: vec!["s3:ListAllMyBuckets".into()],
+                resource: "*".into(),
+                source: None,
+                kms: None,
+                stated: Stated::parse(message),
+                note: None,
+                lead: None,
+            });
+        }
         let bucket = r.bucket?;
         let object = s3_arn(r.region, bucket, r.key);
         let bucket_arn = s3_arn(r.region, bucket, None);

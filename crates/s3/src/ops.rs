@@ -379,6 +379,15 @@ pub struct ListObjectsOutput {
     pub next_continuation_token: Option<String>,
 }
 
+/// A bucket, as ListBuckets names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BucketInfo {
+    /// Its name.
+    pub name: String,
+    /// When it was made (RFC 3339, as the server wrote it).
+    pub creation_date: Option<String>,
+}
+
 /// Stores an object in one request.
 #[derive(Debug, Default)]
 pub struct PutObjectRequest {

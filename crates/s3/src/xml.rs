@@ -352,6 +352,28 @@ pub(crate) struct ListBucketResult {
 }
 
 #[derive(Debug, Deserialize)]
+pub(crate) struct ListAllMyBucketsResult {
+    #[serde(rename = "Buckets", default)]
+    pub(crate) buckets: BucketsXml,
+    #[serde(rename = "ContinuationToken", default)]
+    pub(crate) continuation_token: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct BucketsXml {
+    #[serde(rename = "Bucket", default)]
+    pub(crate) bucket: Vec<BucketXml>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct BucketXml {
+    #[serde(rename = "Name")]
+    pub(crate) name: String,
+    #[serde(rename = "CreationDate", default)]
+    pub(crate) creation_date: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
 pub(crate) struct CommonPrefixXml {
     #[serde(rename = "Prefix")]
     pub(crate) prefix: String,
@@ -616,6 +638,24 @@ mod tests {
             parse(b"<ListBucketResult><IsTruncated>false</IsTruncated></ListBucketResult>")
                 .unwrap();
         assert!(empty.contents.is_empty());
+    }
+
+    #[test]
+    fn list_buckets_parses_names_dates_and_a_token() {
+        let body = br#"<ListAllMyBucketsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>o</ID></Owner><Buckets>
+            <Bucket><Name>a</Name><CreationDate>2026-01-01T00:00:00.000Z</CreationDate></Bucket>
+            <Bucket><Name>b</Name></Bucket></Buckets><ContinuationToken>t</ContinuationToken></ListAllMyBucketsResult>"#;
+        let r: ListAllMyBucketsResult = parse(body).unwrap();
+        let names: Vec<_> = r.buckets.bucket.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert_eq!(
+            r.buckets.bucket[0].creation_date.as_deref(),
+            Some("2026-01-01T00:00:00.000Z")
+        );
+        assert_eq!(r.continuation_token.as_deref(), Some("t"));
+        let none: ListAllMyBucketsResult =
+            parse(b"<ListAllMyBucketsResult><Buckets/></ListAllMyBucketsResult>").unwrap();
+        assert!(none.buckets.bucket.is_empty());
     }
 
     #[test]

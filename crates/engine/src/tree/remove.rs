@@ -2,6 +2,8 @@
 //! the objects already listed are deleted, a thousand keys a DeleteObjects request (what a
 //! sync's deletions use too).
 
+use std::sync::Arc;
+
 use ferry_s3::{
     DeleteObjectRequest, DeleteObjectsRequest, GetObjectRequest, ObjectClient, ObjectIdentifier,
     RequestOptions,
@@ -12,7 +14,7 @@ use super::walk::list;
 use super::{Found, Item, READ_AHEAD, keys, sides::url};
 use crate::context::{Context, HeadFailure};
 use crate::error::{Error, ErrorKind, Failure};
-use crate::outcome::{ObjectFailure, SyncAction};
+use crate::outcome::ObjectFailure;
 use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
 
@@ -34,7 +36,7 @@ pub struct Remove {
     /// Which objects under the prefix are deleted, by their key below it (every one by
     /// default).
     pub filters: Filters,
-    /// Only report what would be deleted (an [`Event::Synced`] each, with `dry_run`).
+    /// Only report what would be deleted (in [`Event::Removed`], with `dry_run`).
     pub dry_run: bool,
 }
 
@@ -156,7 +158,10 @@ pub(crate) async fn run<C: ObjectClient>(
             .await
             .map_err(|f| f.into_error(format!("removing {url}"), "removal"))?;
     }
-    ctx.emit(deleted(&url, &remove.key, size, remove.dry_run));
+    ctx.emit(Event::Removed {
+        objects: Arc::new([(url, size)]),
+        dry_run: remove.dry_run,
+    });
     outcome.removed = 1;
     outcome.bytes = size;
     Ok(outcome)
@@ -254,26 +259,19 @@ struct Tally<'a, C> {
 impl<C: ObjectClient> Sink<Batch> for Tally<'_, C> {
     async fn accept(&mut self, (gone, failed): Batch) -> Result<(), Error> {
         let o = &mut self.outcome;
-        for i in &gone {
-            let url = url(self.bucket, &i.key);
-            self.ctx.emit(deleted(&url, &i.key, i.size, o.dry_run));
-            o.removed += 1;
-            o.bytes += i.size;
-        }
+        o.removed += gone.len() as u64;
+        o.bytes += gone.iter().map(|i| i.size).sum::<u64>();
         o.failed.extend(failed);
+        if !gone.is_empty() {
+            self.ctx.emit(Event::Removed {
+                objects: gone
+                    .iter()
+                    .map(|i| (url(self.bucket, &i.key), i.size))
+                    .collect(),
+                dry_run: o.dry_run,
+            });
+        }
         Ok(())
-    }
-}
-
-/// The event of one object deleted (or that would be).
-fn deleted(url: &str, key: &str, size: u64, dry_run: bool) -> Event {
-    Event::Synced {
-        action: SyncAction::DeleteObject,
-        key: key.to_string(),
-        from: url.to_string(),
-        to: None,
-        size,
-        dry_run,
     }
 }
 

@@ -733,6 +733,33 @@ pub(crate) fn acl_to_xml(policy: &AccessControlPolicy) -> xml::AccessControlPoli
 }
 
 impl S3Client {
+    /// The buckets the credentials' account owns (ListBuckets, every page), in name order.
+    /// Needs `s3:ListAllMyBuckets`.
+    pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
+        const OP: &str = "ListBuckets";
+        let mut buckets = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let p =
+                Prepared::service(OP, Method::GET).query_opt("continuation-token", token.as_ref());
+            let r: xml::ListAllMyBucketsResult = self.send_xml(p).await?.0;
+            buckets.extend(r.buckets.bucket.into_iter().map(|b| BucketInfo {
+                name: b.name,
+                creation_date: b.creation_date,
+            }));
+            match r.continuation_token.filter(|t| !t.is_empty()) {
+                Some(next) if token.as_ref() != Some(&next) => token = Some(next),
+                Some(_) => {
+                    return Err(invalid(
+                        OP,
+                        "the server's continuation token does not advance",
+                    ));
+                }
+                None => return Ok(buckets),
+            }
+        }
+    }
+
     /// The headers and ETag of a write's answer. An answer without an ETag may be an
     /// `<Error>` inside a 200 (S3 documents it for Complete and copies; a proxy or a server in
     /// trouble can send it anywhere): that error, retryable or not as its code says.

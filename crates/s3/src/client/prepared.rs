@@ -35,6 +35,14 @@ impl<'a> Prepared<'a> {
         }
     }
 
+    /// A request to the service, of no bucket (ListBuckets).
+    pub(super) fn service(operation: &'static str, method: Method) -> Self {
+        Self {
+            bucket: None,
+            ..Self::new(operation, method, "", None)
+        }
+    }
+
     /// A copy to send again, when the body is in memory (a stream is read once).
     pub(super) fn try_clone(&self) -> Option<Self> {
         let Body::Bytes(body) = &self.body else {
