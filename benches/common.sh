@@ -14,3 +14,13 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/ferry-$BENCH_NAME.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 out=${FERRY_BENCH_OUT:-docs/bench}
 mkdir -p "$out"
+
+# Inside ferry-testbed: points rclone's remote `loc` at the S3 endpoint $1, path-style, with
+# the testbed's keys (an exported function, for the scripts' inner `bash -c`).
+rclone_loc() {
+  export RCLONE_CONFIG_LOC_TYPE=s3 RCLONE_CONFIG_LOC_PROVIDER=Other RCLONE_CONFIG_LOC_ENDPOINT=$1 \
+    RCLONE_CONFIG_LOC_ACCESS_KEY_ID=$AWS_ACCESS_KEY_ID \
+    RCLONE_CONFIG_LOC_SECRET_ACCESS_KEY=$AWS_SECRET_ACCESS_KEY \
+    RCLONE_CONFIG_LOC_REGION=us-east-1 RCLONE_CONFIG_LOC_FORCE_PATH_STYLE=true
+}
+export -f rclone_loc

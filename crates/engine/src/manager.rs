@@ -12,7 +12,7 @@ use crate::budget::{Bandwidth, Memory, Requests, Turns};
 use crate::context::{Context, Shared};
 use crate::copy::{Copy, ObjectSource};
 use crate::download::{Download, Target};
-use crate::error::{Error, ErrorKind, Mismatch};
+use crate::error::{Error, Mismatch};
 use crate::handle::{Events, Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
 use crate::job::{UploadSettings, journal_error};
 use crate::journal::{Journal, JournalStore, SourceKind};
@@ -197,6 +197,19 @@ impl<C: ObjectClient> Manager<C> {
         self.cancel.cancel();
     }
 
+    /// A context for one transfer or request: its own counters, counting into the
+    /// manager's, and a cancel token that [`cancel_all`](Self::cancel_all) cancels; no
+    /// events yet.
+    fn context(&self) -> Context<C> {
+        Context {
+            shared: self.shared.clone(),
+            events: None,
+            progress: Arc::new(Progress::child_of(&self.shared.progress)),
+            cancel: self.cancel.child_token(),
+            folders: None,
+        }
+    }
+
     /// Starts `run` as a transfer of `kind`; `done` makes its last event of its outcome.
     fn spawn<T, F>(
         &self,
@@ -212,13 +225,7 @@ impl<C: ObjectClient> Manager<C> {
             Kind::Tree => TREE_EVENTS,
             Kind::Object | Kind::Fed => ONE_OBJECT_EVENTS,
         });
-        let mut ctx = Context {
-            shared: self.shared.clone(),
-            events: None,
-            progress: Arc::new(Progress::child_of(&self.shared.progress)),
-            cancel: self.cancel.child_token(),
-            folders: None,
-        };
+        let mut ctx = self.context();
         let (progress, cancel) = (ctx.progress.clone(), ctx.cancel.clone());
         let sender = events.clone();
         let turns = matches!(kind, Kind::Object).then(|| self.shared.turns.clone());
@@ -492,22 +499,8 @@ impl<C: ObjectClient> Manager<C> {
                     req.prefix.as_deref().unwrap_or_default()
                 );
                 let page = manager.request(&what, |c| c.list_objects(&req)).await?;
-                let next = match &page.next_continuation_token {
-                    None => None,
-                    Some(t) if req.continuation_token.as_ref() == Some(t) => {
-                        return Err(Error::new(
-                            ErrorKind::Service,
-                            format!(
-                                "{what}: the server's continuation token does not advance; stopping"
-                            ),
-                        ));
-                    }
-                    Some(t) => {
-                        req.continuation_token = Some(t.clone());
-                        Some(req)
-                    }
-                };
-                Ok(Some((page, next)))
+                let more = req.advance(&page).map_err(|e| Error::from_s3(&what, e))?;
+                Ok(Some((page, more.then_some(req))))
             }
         })
     }
@@ -525,13 +518,7 @@ impl<C: ObjectClient> Manager<C> {
     where
         Fut: std::future::Future<Output = ferry_s3::Result<T>> + 'a,
     {
-        let ctx = Context {
-            shared: self.shared.clone(),
-            events: None,
-            progress: Arc::new(Progress::child_of(&self.shared.progress)),
-            cancel: self.cancel.child_token(),
-            folders: None,
-        };
+        let ctx = self.context();
         let client = self.shared.client.as_ref();
         ctx.retrying(None, |_| {
             let attempt = send(client);

@@ -16,6 +16,7 @@ mod denied;
 mod endpoint;
 mod error;
 mod instance;
+mod listing;
 mod ops;
 mod options;
 mod profile;

@@ -328,6 +328,9 @@ pub(crate) fn list<C: ObjectClient>(
                     return;
                 }
             };
+            // Asked before the page's objects move on; a token that does not advance ends
+            // the listing after them.
+            let more = req.advance(&page);
             for o in page.objects {
                 let Some(root) = &root else {
                     // Keys only (a copy): every object, as it is.
@@ -381,22 +384,14 @@ pub(crate) fn list<C: ObjectClient>(
                     return;
                 }
             }
-            match page.next_continuation_token {
-                Some(next) if req.continuation_token.as_ref() != Some(&next) => {
-                    req.continuation_token = Some(next);
-                }
-                Some(_) => {
-                    let e = Error::new(
-                        crate::error::ErrorKind::Service,
-                        format!(
-                            "listing s3://{}/{prefix}: the server's continuation token does not advance; stopping",
-                            req.bucket
-                        ),
-                    );
+            match more {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    let e = Error::from_s3(format!("listing s3://{}/{prefix}", req.bucket), e);
                     let _ = tx.send(Found::Fatal(e)).await;
                     return;
                 }
-                None => break,
             }
         }
         if !any && !empty_ok {

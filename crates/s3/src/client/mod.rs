@@ -190,19 +190,10 @@ pub async fn list_all_objects<C: ObjectClient>(
             }
         };
         retries = 0;
+        let more = req.advance(&page)?;
         objects.extend(page.objects);
-        match page.next_continuation_token {
-            Some(next) if req.continuation_token.as_ref() != Some(&next) => {
-                req.continuation_token = Some(next);
-            }
-            Some(_) => {
-                return Err(S3Error::client(
-                    "ListObjectsV2",
-                    ClientErrorKind::InvalidResponse,
-                    "the server's continuation token does not advance; stopping",
-                ));
-            }
-            None => return Ok(objects),
+        if !more {
+            return Ok(objects);
         }
     }
 }
