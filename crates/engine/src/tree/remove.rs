@@ -69,7 +69,8 @@ impl Remove {
 pub struct RemoveOutcome {
     /// Objects deleted (or, in a dry run, that would be).
     pub removed: u64,
-    /// Their bytes, as listed (unknown, 0, for one object).
+    /// Their bytes: as listed; for one object removed alone, its size as HeadObject gave
+    /// it (0 when the credentials may not read it).
     pub bytes: u64,
     /// Objects the server refused to delete, each with why.
     pub failed: Vec<ObjectFailure>,
