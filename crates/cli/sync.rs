@@ -76,7 +76,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         })
     };
     let connections = Some(config.max_requests as usize);
-    let output = Output::new(&a.out, false, global.verbose > 0);
+    let output = Output::new(&a.out, false, global.verbose > 0).for_sync();
     let started = Instant::now();
     // Uploads and copies (on the server and between servers: see `crosscopy`) resume from
     // journals; a download resumes from its partial files, and is told where journals live
@@ -199,7 +199,7 @@ fn summary(
                 verb: moved, "bytes": bytes, "reused": t.reused, "skipped": o.skipped,
                 "deleted": o.deleted,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
-                "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": t.interrupted,
+                "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": o.interrupted,
                 "seconds": secs(started), "passed_over": t.passed_over,
             }),
         ));
@@ -224,7 +224,7 @@ fn summary(
             crate::output::shown(&f.error.to_string(), false)
         );
     }
-    if t.interrupted {
+    if o.interrupted {
         return Err(CliError::Interrupted(anyhow::anyhow!(
             "interrupted; run the same command again to finish (what is done is not sent again)"
         )));

@@ -201,6 +201,26 @@ pub(crate) fn put(bucket: &str, key: &str, body: Vec<u8>) -> PutObjectRequest {
     }
 }
 
+/// Stores `keys` (each holding its own name as bytes) and `many.1` empty objects named
+/// `many.0` and a four-digit number in `bucket`, 32 at a time.
+pub(crate) fn stored(client: &S3Client, bucket: &str, keys: &[&str], many: (&str, usize)) {
+    rt().block_on(async {
+        let names = keys
+            .iter()
+            .map(|k| k.to_string())
+            .chain((0..many.1).map(|i| format!("{}{i:04}", many.0)));
+        futures_util::stream::iter(names)
+            .for_each_concurrent(32, |k| async move {
+                let body = match k.starts_with(many.0) {
+                    true => Vec::new(),
+                    false => k.clone().into_bytes(),
+                };
+                client.put_object(put(bucket, &k, body)).await.unwrap();
+            })
+            .await;
+    });
+}
+
 /// A plain GetObject (or HeadObject) request.
 pub(crate) fn get(bucket: &str, key: &str) -> GetObjectRequest {
     GetObjectRequest {

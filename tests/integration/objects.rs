@@ -3,26 +3,6 @@
 
 use super::*;
 
-/// Stores `keys` (each holding its own name as bytes) and `many` empty objects under
-/// `many/` in `bucket`.
-fn stored(client: &S3Client, bucket: &str, keys: &[&str], many: (&str, usize)) {
-    rt().block_on(async {
-        let names = keys
-            .iter()
-            .map(|k| k.to_string())
-            .chain((0..many.1).map(|i| format!("{}{i:04}", many.0)));
-        futures_util::stream::iter(names)
-            .for_each_concurrent(32, |k| async move {
-                let body = match k.starts_with(many.0) {
-                    true => Vec::new(),
-                    false => k.clone().into_bytes(),
-                };
-                client.put_object(put(bucket, &k, body)).await.unwrap();
-            })
-            .await;
-    });
-}
-
 #[test]
 fn ls_shows_one_level_with_its_folders_or_every_key_as_boto3_lists_them() {
     let (server, client, bucket) = seaweed_bucket("ls");

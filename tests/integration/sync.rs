@@ -1,8 +1,8 @@
 //! `ferry sync` on SeaweedFS, through the binary, every request seen by the fault proxy and
 //! every result read back by boto3: a second sync moves nothing; one changed file moves
 //! alone; times come back down; --delete with --dry-run and --max-delete, never after a
-//! failed listing, and from an empty source only under a limit; filters; an interrupted sync
-//! moves only what was left.
+//! failed listing, and from an empty source only under a limit, thousands in batches each
+//! shown; filters; an interrupted sync moves only what was left.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
 
-use crate::{boto3_keys, data, ferry, seaweed_bucket, text};
+use crate::{boto3_keys, data, ferry, seaweed_bucket, stored, text};
 
 /// A folder of files: `name -> size`.
 pub(crate) fn tree(root: &Path, files: &[(&str, usize)]) {
@@ -363,6 +363,70 @@ fn delete_waits_for_dry_run_max_delete_and_a_whole_listing() {
     assert!(!out.join("stray.txt").exists());
     assert!(out.join("empty-folder").is_dir());
     assert!(out.join("a.txt").is_file());
+}
+
+/// Thousands of deletions go a thousand a DeleteObjects request, and each is shown: up, 2,500
+/// objects in three requests, a line each (when each was an event of its own, a display
+/// that fell behind lost most of them); down, 2,500 files, a JSON event each.
+#[test]
+fn thousands_of_deletions_go_in_batches_and_each_is_shown() {
+    let (server, client, bucket) = seaweed_bucket("sync-dels");
+    let home = tempfile::tempdir().unwrap();
+    stored(&client, &bucket, &["p/keep"], ("p/old/", 2_500));
+    let src = home.path().join("src");
+    tree(&src, &[("keep", 7)]);
+    let dst = format!("s3://{bucket}/p");
+    let (o, proxy) = sync_seen(
+        server,
+        home.path(),
+        &[src.to_str().unwrap(), &dst, "--delete"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let shown = |n: u32| format!("delete: s3://{bucket}/p/old/{n:04}\n");
+    assert_eq!(out.matches("delete: ").count(), 2_500, "{}", text(&o));
+    assert!(
+        out.contains(&shown(0)) && out.contains(&shown(2_499)),
+        "{out}"
+    );
+    assert!(out.contains(", 2500 deleted, 0 failed"), "{out}");
+    let deletes: Vec<_> = writes(&proxy)
+        .into_iter()
+        .filter(|w| w.starts_with("POST") && w.contains("delete"))
+        .collect();
+    assert_eq!(deletes.len(), 3, "{deletes:?}");
+    assert_eq!(boto3_keys(server, &bucket), ["p/keep"]);
+
+    // Down: the folder's 2,500 files the prefix does not hold go; the one it holds comes.
+    let out = home.path().join("out");
+    let files: Vec<_> = (0..2_500).map(|i| format!("stray/{i:04}")).collect();
+    tree(
+        &out,
+        &files.iter().map(|f| (f.as_str(), 1)).collect::<Vec<_>>(),
+    );
+    let o = sync(
+        server,
+        home.path(),
+        &[&dst, out.to_str().unwrap(), "--delete", "--json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let events: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let deleted: Vec<&str> = events
+        .iter()
+        .filter(|e| e["event"] == "sync" && e["action"] == "delete")
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(deleted.len(), 2_500);
+    assert!(deleted.contains(&"p/stray/1234"), "{:?}", &deleted[..3]);
+    assert_eq!(events.last().unwrap()["deleted"], 2_500);
+    assert!(!out.join("stray/0000").exists() && out.join("stray").is_dir());
+    assert_eq!(
+        std::fs::read(out.join("keep")).unwrap(),
+        std::fs::read(src.join("keep")).unwrap()
+    );
 }
 
 #[test]

@@ -89,7 +89,7 @@ pub use shard::{
 pub use tree::copy::TreeCopy;
 pub use tree::filter::Filters;
 pub use tree::keys::as_folder;
-pub use tree::remove::{Remove, RemoveOutcome};
+pub use tree::remove::{Removal, Remove, RemoveOutcome};
 pub use tree::sync::{
     Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
 };

@@ -193,7 +193,7 @@ impl TreeOutcome {
     }
 }
 
-/// What one path of a sync came to.
+/// What one path of a sync came to (its deletions are [`Event::Removed`](crate::Event::Removed)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SyncAction {
     /// Sent to S3.
@@ -204,10 +204,6 @@ pub enum SyncAction {
     Copy,
     /// The same on both sides.
     Skip,
-    /// An object removed from the destination prefix.
-    DeleteObject,
-    /// A file removed from the destination folder.
-    DeleteFile,
 }
 
 impl SyncAction {
@@ -218,7 +214,6 @@ impl SyncAction {
             SyncAction::Download => "download",
             SyncAction::Copy => "copy",
             SyncAction::Skip => "skip",
-            SyncAction::DeleteObject | SyncAction::DeleteFile => "delete",
         }
     }
 }

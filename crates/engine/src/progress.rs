@@ -318,10 +318,10 @@ pub enum Event {
         /// The outcome.
         outcome: Box<UploadOutcome>,
     },
-    /// A sync decided about a path: a skip (the same on both sides), a deletion once made (a
-    /// refused one is a failure in the outcome), or in a dry run a transfer or deletion that
-    /// would be made; a tree's dry run (`cp -r --dry-run`) reports each of its objects so. (A
-    /// transfer made reports its end as any tree's object does.)
+    /// A sync decided about a path: a skip (the same on both sides), or in a dry run a
+    /// transfer that would be made; a tree's dry run (`cp -r --dry-run`) reports each of its
+    /// objects so. (A transfer made reports its end as any tree's object does; deletions are
+    /// [`Event::Removed`].)
     Synced {
         /// What.
         action: crate::outcome::SyncAction,
@@ -336,14 +336,13 @@ pub enum Event {
         /// Only reported, not done.
         dry_run: bool,
     },
-    /// Objects a removal ([`Manager::remove`](crate::Manager::remove)) deleted, or in a dry
-    /// run would delete: a DeleteObjects request's worth (up to 1,000) in one event, so that
-    /// a watcher keeps up with thousands a second. Those the server refused are not here but
-    /// in the outcome's failures.
+    /// Objects a removal ([`Manager::remove`](crate::Manager::remove)) deleted, or files and
+    /// objects a sync's deletions took away; in a dry run, those that would go. A
+    /// DeleteObjects request's worth (up to 1,000) in one event, so that a watcher keeps up
+    /// with thousands a second. Those refused are not here but in the outcome's failures.
     Removed {
-        /// Each object, `s3://bucket/key`, with its size as listed (0 for one object removed
-        /// alone that could not be read).
-        objects: Arc<[(String, u64)]>,
+        /// Each object or file.
+        objects: Arc<[crate::tree::remove::Removal]>,
         /// Only reported, not done.
         dry_run: bool,
     },

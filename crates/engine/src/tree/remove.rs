@@ -1,13 +1,17 @@
 //! Removing objects: one object, or every object under a prefix, listed page by page while
-//! the objects already listed are deleted, a thousand keys a DeleteObjects request (what a
-//! sync's deletions use too).
+//! the objects already listed are deleted, a thousand keys a DeleteObjects request, several
+//! requests at once through the pool. A sync's deletions (objects, or files) run through the
+//! same loop.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use ferry_s3::{
     DeleteObjectRequest, DeleteObjectsRequest, GetObjectRequest, ObjectClient, ObjectIdentifier,
     RequestOptions,
 };
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use super::filter::{Filters, selected};
 use super::walk::list;
@@ -87,6 +91,20 @@ impl RemoveOutcome {
     }
 }
 
+/// An object or file deleted (or, in a dry run, that would be), as [`Event::Removed`]
+/// reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Removal {
+    /// What went: `s3://bucket/key`, or a file's path.
+    pub what: String,
+    /// Its key (a file's: its path below the folder, as a key).
+    pub key: String,
+    /// Its size, as listed or walked (0 for one object removed alone that could not be
+    /// read).
+    pub size: u64,
+}
+
 /// Runs `remove`.
 pub(crate) async fn run<C: ObjectClient>(
     ctx: Context<C>,
@@ -160,7 +178,11 @@ pub(crate) async fn run<C: ObjectClient>(
             .map_err(|f| f.into_error(format!("removing {url}"), "removal"))?;
     }
     ctx.emit(Event::Removed {
-        objects: Arc::new([(url, size)]),
+        objects: Arc::new([Removal {
+            what: url,
+            key: remove.key,
+            size,
+        }]),
         dry_run: remove.dry_run,
     });
     outcome.removed = 1;
@@ -174,11 +196,28 @@ pub(crate) async fn run<C: ObjectClient>(
 /// sixteen (s5cmd: 3.1-3.5 s).
 const BATCHES_AT_ONCE: u32 = 16;
 
-/// What a batch deleted, and the keys the server refused.
-type Batch = (Vec<Item>, Vec<ObjectFailure>);
+/// How long a DeleteObjects request in flight when the run is cancelled may take to answer.
+const ANSWER_AFTER_CANCEL: Duration = Duration::from_secs(2);
 
-/// Every object under the prefix: listed into a channel that runs ahead, deleted a batch at
-/// a time, [`BATCHES_AT_ONCE`] batches in flight through the pool.
+/// What a batch came to.
+struct Batch {
+    /// Items it was given.
+    sent: u64,
+    /// Those deleted.
+    gone: Vec<Item>,
+    /// Those refused, each with why (a file that is not a regular one is neither).
+    failed: Vec<ObjectFailure>,
+}
+
+impl Batch {
+    fn new(sent: usize, gone: Vec<Item>, failed: Vec<ObjectFailure>) -> Self {
+        let sent = sent as u64;
+        Self { sent, gone, failed }
+    }
+}
+
+/// Every object under the prefix: listed into a channel that runs ahead, and deleted as
+/// [`delete_found`] deletes.
 async fn under_prefix<C: ObjectClient>(
     ctx: &Context<C>,
     remove: Remove,
@@ -191,19 +230,51 @@ async fn under_prefix<C: ObjectClient>(
         ..Default::default()
     };
     let found = list(ctx, req, None, READ_AHEAD, false);
-    let mut found = selected(found, remove.filters.clone(), prefix);
+    let found = selected(found, remove.filters.clone(), prefix);
+    let how = Deleting {
+        bucket: Some((remove.bucket, remove.request)),
+        dry_run: remove.dry_run,
+        sync: false,
+    };
+    delete_found(ctx, how, found).await
+}
+
+/// How a run of deletions goes.
+pub(crate) struct Deleting {
+    /// Where: the bucket the objects are in, with what every request to it carries (expected
+    /// owner, payer); `None` for files.
+    pub(crate) bucket: Option<(String, RequestOptions)>,
+    /// Only report what would be deleted.
+    pub(crate) dry_run: bool,
+    /// A sync's deletions: a DeleteObjects request refused as a whole fails each of its keys
+    /// and the others go on (the sync's outcome lists them), where a removal ends with that
+    /// error.
+    pub(crate) sync: bool,
+}
+
+/// Deletes each item `found` yields: a thousand a batch (a DeleteObjects request, or files
+/// removed on a blocking thread), [`BATCHES_AT_ONCE`] batches in flight through the pool, each
+/// reported in one [`Event::Removed`] as it ends. A cancel stops it, `interrupted`.
+pub(crate) async fn delete_found<C: ObjectClient>(
+    ctx: &Context<C>,
+    how: Deleting,
+    mut found: mpsc::Receiver<Found>,
+) -> Result<RemoveOutcome, Error> {
+    let what = if how.sync { "sync" } else { "removal" };
     let mut tally = Tally {
         ctx,
-        bucket: &remove.bucket,
+        bucket: how.bucket.as_ref().map(|(b, _)| b.as_str()),
         outcome: RemoveOutcome {
-            dry_run: remove.dry_run,
+            dry_run: how.dry_run,
             ..Default::default()
         },
+        answered: 0,
     };
-    let mut pool: Pool<Batch> =
-        Pool::new(BATCHES_AT_ONCE, &ctx.shared.memory, &ctx.cancel, "removal");
+    let mut pool: Pool<Batch> = Pool::new(BATCHES_AT_ONCE, &ctx.shared.memory, &ctx.cancel, what);
     let mut batch = Vec::with_capacity(DeleteObjectsRequest::MAX_KEYS);
     let mut fatal = None;
+    // Items handed to batches, and whether `found` was read to its end.
+    let (mut sent, mut whole) = (0u64, false);
     while let Some(_room) = pool.room(0, &mut tally).await {
         let last = tokio::select! {
             next = found.recv() => match next {
@@ -211,6 +282,8 @@ async fn under_prefix<C: ObjectClient>(
                     batch.push(i);
                     false
                 }
+                // A listing cut short by the cancel is an interruption, not a failure.
+                Some(Found::Fatal(e)) if e.kind() == ErrorKind::Cancelled => break,
                 Some(Found::Fatal(e)) => {
                     fatal = Some(e);
                     break;
@@ -223,51 +296,71 @@ async fn under_prefix<C: ObjectClient>(
         };
         if batch.len() == DeleteObjectsRequest::MAX_KEYS || (last && !batch.is_empty()) {
             let items = std::mem::take(&mut batch);
-            if remove.dry_run {
-                tally.accept((items, Vec::new())).await?;
-            } else {
-                let (ctx, bucket, request) =
-                    (ctx.clone(), remove.bucket.clone(), remove.request.clone());
-                pool.spawn(
-                    async move { delete_batch(&ctx, &bucket, &request, items, "removal").await },
-                );
+            sent += items.len() as u64;
+            match &how.bucket {
+                _ if how.dry_run => {
+                    tally
+                        .accept(Batch::new(items.len(), items, Vec::new()))
+                        .await?
+                }
+                Some((bucket, request)) => {
+                    let (ctx, bucket, request) = (ctx.clone(), bucket.clone(), request.clone());
+                    let sync = how.sync;
+                    pool.spawn(
+                        async move { delete_batch(&ctx, &bucket, &request, items, sync).await },
+                    );
+                }
+                None => pool.spawn(remove_files(items)),
             }
         }
         if last {
+            whole = true;
             break;
         }
     }
     let ended = pool.finish(&mut tally).await;
-    let mut outcome = tally.outcome;
+    let (answered, mut outcome) = (tally.answered, tally.outcome);
     if let Some(e) = fatal {
         return Err(e);
     }
     match ended {
-        Err(e) if e.kind() == ErrorKind::Cancelled => outcome.interrupted = true,
-        Err(e) => return Err(e),
-        Ok(()) => outcome.interrupted = ctx.cancel.is_cancelled(),
+        Err(e) if e.kind() != ErrorKind::Cancelled => return Err(e),
+        // A cancel that came once every batch was sent, and each answered, cut nothing.
+        _ => outcome.interrupted = !whole || answered < sent,
     }
     Ok(outcome)
 }
 
-/// Counts the batches deleted, and reports each object in them.
+/// Counts the batches deleted, and reports each in one event.
 struct Tally<'a, C> {
     ctx: &'a Context<C>,
-    bucket: &'a str,
+    /// The objects' bucket; `None` for files.
+    bucket: Option<&'a str>,
     outcome: RemoveOutcome,
+    /// Items of the batches that ended.
+    answered: u64,
 }
 
 impl<C: ObjectClient> Sink<Batch> for Tally<'_, C> {
-    async fn accept(&mut self, (gone, failed): Batch) -> Result<(), Error> {
+    async fn accept(&mut self, Batch { sent, gone, failed }: Batch) -> Result<(), Error> {
+        self.answered += sent;
         let o = &mut self.outcome;
         o.removed += gone.len() as u64;
         o.bytes += gone.iter().map(|i| i.size).sum::<u64>();
         o.failed.extend(failed);
         if !gone.is_empty() {
+            let bucket = self.bucket;
             self.ctx.emit(Event::Removed {
                 objects: gone
-                    .iter()
-                    .map(|i| (url(self.bucket, &i.key), i.size))
+                    .into_iter()
+                    .map(|i| Removal {
+                        what: match bucket {
+                            Some(b) => url(b, &i.key),
+                            None => i.path.display().to_string(),
+                        },
+                        key: i.key,
+                        size: i.size,
+                    })
                     .collect(),
                 dry_run: o.dry_run,
             });
@@ -278,14 +371,15 @@ impl<C: ObjectClient> Sink<Batch> for Tally<'_, C> {
 
 /// Deletes `items` (a thousand at most) from `bucket` in one DeleteObjects request: those
 /// deleted, and a failure for each the server refused. A request that fails as a whole (the
-/// bucket is gone, the credentials refused, the transfer `what` cancelled) is the error.
-pub(crate) async fn delete_batch<C: ObjectClient>(
+/// bucket is gone, the credentials refused) is the error, or for a `sync` a failure of each
+/// key; a cancel is the error either way.
+async fn delete_batch<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     request: &RequestOptions,
     items: Vec<Item>,
-    what: &str,
-) -> Result<(Vec<Item>, Vec<ObjectFailure>), Error> {
+    sync: bool,
+) -> Result<Batch, Error> {
     let req = DeleteObjectsRequest {
         bucket: bucket.to_string(),
         objects: items
@@ -297,17 +391,50 @@ pub(crate) async fn delete_batch<C: ObjectClient>(
             .collect(),
         request: request.bucket_terms(),
     };
-    let out = ctx
-        .request(None, |c| c.delete_objects(&req))
-        .await
-        .map_err(|f| f.into_error(format!("deleting from s3://{bucket}"), what))?;
-    let mut failed = Vec::new();
-    for f in out.failed {
-        let path = items
-            .iter()
-            .find(|d| d.key == f.key)
-            .map(|d| d.path.clone())
-            .unwrap_or_default();
+    let what = if sync { "sync" } else { "removal" };
+    // A request sent before a cancel has most likely been carried out: its answer is waited
+    // for a moment (retries included), so that what is reported deleted is what went.
+    let answered = Context {
+        cancel: CancellationToken::new(),
+        ..ctx.clone()
+    };
+    let send = answered.request(None, |c| c.delete_objects(&req));
+    tokio::pin!(send);
+    let sent = tokio::select! {
+        r = &mut send => r,
+        () = ctx.cancel.cancelled() => tokio::time::timeout(ANSWER_AFTER_CANCEL, send)
+            .await
+            .unwrap_or(Err(Failure::Cancelled)),
+    };
+    let out = match sent {
+        Ok(out) => out,
+        Err(f) => {
+            let e = f.into_error(format!("deleting from s3://{bucket}"), what);
+            if !sync || e.kind() == ErrorKind::Cancelled {
+                return Err(e);
+            }
+            let text = e.to_string();
+            let sent = items.len();
+            let failed = items
+                .into_iter()
+                .map(|d| ObjectFailure {
+                    error: Error::new(e.kind(), text.clone()),
+                    key: d.key,
+                    path: d.path,
+                })
+                .collect();
+            return Ok(Batch::new(sent, Vec::new(), failed));
+        }
+    };
+    let refused: std::collections::HashMap<&str, &ferry_s3::DeleteFailure> =
+        out.failed.iter().map(|f| (f.key.as_str(), f)).collect();
+    let sent = items.len();
+    let (mut gone, mut failed) = (Vec::new(), Vec::new());
+    for d in items {
+        let Some(f) = refused.get(d.key.as_str()) else {
+            gone.push(d);
+            continue;
+        };
         let kind = match f.needed {
             Some(_) => ErrorKind::Denied,
             None => ErrorKind::Service,
@@ -320,13 +447,37 @@ pub(crate) async fn delete_batch<C: ObjectClient>(
                     f.key
                 ),
             ),
-            key: f.key,
-            path,
+            key: d.key,
+            path: d.path,
         });
     }
-    let gone = items
-        .into_iter()
-        .filter(|d| !failed.iter().any(|f| f.key == d.key))
-        .collect();
-    Ok((gone, failed))
+    Ok(Batch::new(sent, gone, failed))
+}
+
+/// Deletes regular files (never folders, never what is not a regular file, which is left as
+/// it is): those deleted, and a failure for each that could not be.
+async fn remove_files(items: Vec<Item>) -> Result<Batch, Error> {
+    let removing = tokio::task::spawn_blocking(move || {
+        let sent = items.len();
+        let (mut gone, mut failed) = (Vec::new(), Vec::new());
+        for d in items {
+            let r = match std::fs::symlink_metadata(&d.path) {
+                Ok(m) if m.is_file() => std::fs::remove_file(&d.path),
+                Ok(_) => continue,
+                Err(e) => Err(e),
+            };
+            match r {
+                Ok(()) => gone.push(d),
+                Err(e) => failed.push(ObjectFailure {
+                    error: Error::local(format!("deleting {}", d.path.display()), e),
+                    key: d.key,
+                    path: d.path,
+                }),
+            }
+        }
+        Batch::new(sent, gone, failed)
+    });
+    removing
+        .await
+        .map_err(|e| Error::new(ErrorKind::Local, format!("deleting files: {e}")))
 }

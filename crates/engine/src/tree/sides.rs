@@ -70,14 +70,6 @@ impl Sides {
         }
     }
 
-    /// The deletion a destination item needs.
-    pub(crate) fn deletion(&self) -> SyncAction {
-        match self.direction {
-            Direction::Down => SyncAction::DeleteFile,
-            _ => SyncAction::DeleteObject,
-        }
-    }
-
     /// A source item's destination key.
     pub(crate) fn dest_key(&self, i: &Item) -> String {
         match self.direction {
@@ -132,27 +124,6 @@ impl Sides {
             key,
             from,
             to: Some(to),
-            size: i.size,
-            dry_run,
-        });
-    }
-
-    /// Reports the deletion of destination item `i`.
-    pub(crate) fn report_deletion<C: ObjectClient>(
-        &self,
-        ctx: &Context<C>,
-        i: &Item,
-        dry_run: bool,
-    ) {
-        let from = match self.direction {
-            Direction::Down => i.path.display().to_string(),
-            _ => url(&self.dest_bucket, &i.key),
-        };
-        ctx.emit(Event::Synced {
-            action: self.deletion(),
-            key: i.key.clone(),
-            from,
-            to: None,
             size: i.size,
             dry_run,
         });

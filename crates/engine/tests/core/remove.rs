@@ -1,6 +1,8 @@
 //! Listings and removals: a listing's pages with a delimiter, each retried; a prefix removed a
 //! thousand keys a request, only what the filters take, and a dry run that removes nothing;
-//! one object removed, missing, or named where a prefix was meant.
+//! one object removed, missing, or named where a prefix was meant; a sync's deletions in the
+//! same batches, one refused as a whole failing each of its keys; a cancel that waits for the
+//! batch in flight.
 
 use futures_util::TryStreamExt as _;
 
@@ -120,7 +122,7 @@ async fn a_prefix_is_removed_a_thousand_keys_a_request_and_only_what_the_filters
     while let Ok(e) = events.try_recv() {
         if let Event::Removed { objects, dry_run } = e {
             assert!(dry_run);
-            reported.extend(objects.iter().map(|(url, size)| (url.clone(), *size)));
+            reported.extend(objects.iter().map(|r| (r.what.clone(), r.size)));
         }
     }
     assert_eq!(reported.len(), 2_100);
@@ -172,4 +174,94 @@ async fn one_object_is_removed_and_a_missing_one_or_a_prefix_is_an_error_that_sa
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert!(err.to_string().contains("is a prefix"), "{err}");
     assert_eq!(keys(&s3).await, ["dir/a"]);
+}
+
+/// A sync's deletions run as a removal's do: 2,000 objects the folder does not hold go in
+/// two DeleteObjects requests, each reported in one event. A request refused as a whole fails
+/// each of its keys (the outcome names them) while the other goes on; a dry run deletes
+/// nothing and reports them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_syncs_deletions_go_in_batches_and_one_refused_fails_each_of_its_keys() {
+    let s3 = memory_s3(0);
+    for i in 0..2_000 {
+        s3.insert("b", &format!("t/old/{i:04}"), vec![1, 2]);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("keep"), b"k").unwrap();
+    let sync = |dry_run| ferry_engine::SyncUp {
+        tree: TreeUpload::new(dir.path(), "b", "t"),
+        sync: ferry_engine::SyncSettings {
+            delete: true,
+            dry_run,
+            ..Default::default()
+        },
+    };
+    // What the events say went: (objects, of them in a dry run).
+    let removed = |events: &mut tokio::sync::broadcast::Receiver<Event>| {
+        let (mut all, mut dry) = (0, 0);
+        while let Ok(e) = events.try_recv() {
+            if let Event::Removed { objects, dry_run } = e {
+                all += objects.len();
+                dry += if dry_run { objects.len() } else { 0 };
+            }
+        }
+        (all, dry)
+    };
+    let one_refused = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault::new("DeleteObjects", 1, ferry_testkit::access_denied)],
+    ));
+    let m = manager(one_refused, ManagerConfig::default());
+
+    let h = m.sync_up(sync(true));
+    let mut events = h.subscribe();
+    let o = h.wait().await.unwrap();
+    assert_eq!((o.deleted, o.dry_run), (2_000, true));
+    assert_eq!(removed(&mut events), (2_000, 2_000));
+    assert_eq!(s3.calls("DeleteObjects"), 0);
+
+    let h = m.sync_up(sync(false));
+    let mut events = h.subscribe();
+    let o = h.wait().await.unwrap();
+    assert!(!o.is_complete() && !o.interrupted);
+    assert_eq!((o.deleted, o.delete_failed.len()), (1_000, 1_000));
+    assert!(
+        o.delete_failed
+            .iter()
+            .all(|f| f.error.kind() == ErrorKind::Denied && f.key.starts_with("t/old/")),
+        "{}",
+        o.delete_failed[0].error
+    );
+    assert_eq!(removed(&mut events), (1_000, 0));
+    assert_eq!(keys(&s3).await.len(), 1_001);
+
+    // Again, nothing refused: the rest go.
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let o = m.sync_up(sync(false)).wait().await.unwrap();
+    assert!(o.is_complete());
+    assert_eq!(o.deleted, 1_000);
+    assert_eq!(keys(&s3).await, ["t/keep"]);
+}
+
+/// A cancel stops the listing and sends no more batches, but a DeleteObjects already sent is
+/// waited for: what it deleted is reported, so the counts match what the bucket lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_removal_reports_the_batch_it_had_sent() {
+    let s3 = memory_s3(300);
+    for i in 0..3_000 {
+        s3.insert("b", &format!("p/{i:04}"), vec![1]);
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let h = m.remove(Remove::prefix("b", "p"));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while s3.calls("DeleteObjects") == 0 {
+        assert!(Instant::now() < deadline, "no DeleteObjects was sent");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    h.cancel();
+    let o = h.wait().await.unwrap();
+    assert!(o.interrupted);
+    assert_eq!(o.removed, 1_000);
+    assert_eq!(s3.calls("DeleteObjects"), 1);
+    assert_eq!(keys(&s3).await.len(), 2_000);
 }

@@ -31,15 +31,15 @@
 mod judge;
 mod merge;
 
-use ferry_s3::{DeleteObjectsRequest, ObjectClient, RequestOptions};
+use ferry_s3::{ObjectClient, RequestOptions};
 use tokio::sync::mpsc;
 
 use super::copy::TreeCopy;
 use super::filter::{Filters, selected};
-use super::remove::delete_batch;
+use super::remove::{Deleting, delete_found};
 use super::sides::{Direction, Sides};
 use super::walk::{Walk, list, walk_into};
-use super::{Found, Item, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
+use super::{Found, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
@@ -169,6 +169,9 @@ pub struct SyncOutcome {
     pub delete_failed: Vec<ObjectFailure>,
     /// Why the deletions were not made, when they were asked for and held back.
     pub deletions_held: Option<DeletionsHeld>,
+    /// The sync was cancelled: its transfers were (see theirs), or its deletions before
+    /// every one was made.
+    pub interrupted: bool,
     /// Nothing was done: what would be was reported.
     pub dry_run: bool,
 }
@@ -179,6 +182,7 @@ impl SyncOutcome {
         self.transfers.is_complete()
             && self.delete_failed.is_empty()
             && self.deletions_held.is_none()
+            && !self.interrupted
     }
 }
 
@@ -312,6 +316,7 @@ where
         differing: merged.planned.0,
         differing_bytes: merged.planned.1,
         dry_run: settings.dry_run,
+        interrupted: transfers.interrupted,
         transfers,
         ..Default::default()
     };
@@ -340,87 +345,29 @@ where
         outcome.deletions_held = held;
         return Ok(outcome);
     }
-    if settings.dry_run {
-        for d in &deletions {
-            sides.report_deletion(&ctx, d, true);
-        }
-        outcome.deleted = deletions.len() as u64;
-        return Ok(outcome);
-    }
-    let deleted = match sides.direction {
-        Direction::Down => delete_files(deletions, &mut outcome).await,
-        _ => delete_objects(&ctx, &sides.dest_bucket, &deleting, deletions, &mut outcome).await,
+    // The destination's objects (files, down) go a thousand a batch, several batches at once,
+    // each batch reported as one event.
+    let how = Deleting {
+        bucket: (sides.direction != Direction::Down).then(|| (sides.dest_bucket.clone(), deleting)),
+        dry_run: settings.dry_run,
+        sync: true,
     };
-    // Each deletion is reported once made: a refused one is a failure, not a deletion.
-    outcome.deleted = deleted.len() as u64;
-    for d in &deleted {
-        sides.report_deletion(&ctx, d, false);
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    tokio::spawn(async move {
+        for d in deletions {
+            if tx.send(Found::Item(d)).await.is_err() {
+                break;
+            }
+        }
+    });
+    match delete_found(&ctx, how, rx).await {
+        Ok(o) => {
+            // A refused deletion is a failure, not a deletion.
+            outcome.deleted = o.removed;
+            outcome.delete_failed = o.failed;
+            outcome.interrupted = o.interrupted;
+        }
+        Err(e) => outcome.deletions_held = Some(DeletionsHeld::Failed(e.to_string())),
     }
     Ok(outcome)
-}
-/// Removes objects, a thousand a request; returns those deleted, and adds the failures to
-/// `outcome` (a request that fails as a whole fails each of its objects).
-async fn delete_objects<C: ObjectClient>(
-    ctx: &Context<C>,
-    bucket: &str,
-    request: &RequestOptions,
-    deletions: Vec<Item>,
-    outcome: &mut SyncOutcome,
-) -> Vec<Item> {
-    let mut deleted = Vec::new();
-    for batch in deletions.chunks(DeleteObjectsRequest::MAX_KEYS) {
-        match delete_batch(ctx, bucket, request, batch.to_vec(), "sync").await {
-            Ok((gone, failed)) => {
-                deleted.extend(gone);
-                outcome.delete_failed.extend(failed);
-            }
-            Err(e) => {
-                let text = e.to_string();
-                for d in batch {
-                    outcome.delete_failed.push(ObjectFailure {
-                        error: Error::new(e.kind(), text.clone()),
-                        key: d.key.clone(),
-                        path: d.path.clone(),
-                    });
-                }
-            }
-        }
-    }
-    deleted
-}
-
-/// Removes regular files (never folders, never what is not a regular file); returns those
-/// deleted, and adds the failures to `outcome`.
-async fn delete_files(deletions: Vec<Item>, outcome: &mut SyncOutcome) -> Vec<Item> {
-    let done = tokio::task::spawn_blocking(move || {
-        let mut failed = Vec::new();
-        let mut deleted = Vec::new();
-        for d in deletions {
-            let r = match std::fs::symlink_metadata(&d.path) {
-                Ok(m) if m.is_file() => std::fs::remove_file(&d.path),
-                Ok(_) => continue,
-                Err(e) => Err(e),
-            };
-            match r {
-                Ok(()) => deleted.push(d),
-                Err(e) => failed.push(ObjectFailure {
-                    error: Error::local(format!("deleting {}", d.path.display()), e),
-                    key: d.key,
-                    path: d.path,
-                }),
-            }
-        }
-        (deleted, failed)
-    })
-    .await;
-    match done {
-        Ok((deleted, failed)) => {
-            outcome.delete_failed.extend(failed);
-            deleted
-        }
-        Err(e) => {
-            outcome.deletions_held = Some(DeletionsHeld::Failed(e.to_string()));
-            Vec::new()
-        }
-    }
 }
