@@ -467,7 +467,8 @@ impl Output {
         shown: Shown,
         handle: Handle<T>,
     ) -> (Result<T, ferry_engine::Error>, bool) {
-        let display = self.watch(shown, handle.subscribe(), handle.progress());
+        // Every object's line: a slow reader of the output slows the tree, loses nothing.
+        let display = self.watch(shown, handle.subscribe_lossless(), handle.progress());
         let canceller = handle.canceller();
         let wait = handle.wait();
         tokio::pin!(wait);

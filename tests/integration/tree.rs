@@ -1,7 +1,7 @@
 //! `ferry cp --recursive`: a folder up to a prefix and back, checked by boto3 object by
 //! object; listings that take several pages, and a page that meets a server error asked for
-//! again; `--no-clobber` per object both ways; Ctrl-C in the middle of a tree, and the same
-//! command finishing it. What cannot go (and what the rest does then) is in `tree_failures`,
+//! again; `--no-clobber` per object both ways; a slow reader of the output that loses no
+//! line; Ctrl-C in the middle of a tree, and the same command finishing it. What cannot go (and what the rest does then) is in `tree_failures`,
 //! filters and dry runs in `tree_filters`.
 
 use std::collections::BTreeMap;
@@ -12,7 +12,9 @@ use std::time::Duration;
 use ferry_s3::{ListObjectsRequest, ObjectClient as _, list_all_objects};
 use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
 
-use crate::{boto3_uploads, data, expect_exit, ferry, put, rt, seaweed_bucket, sha256_hex, text};
+use crate::{
+    boto3_keys, boto3_uploads, data, expect_exit, ferry, put, rt, seaweed_bucket, sha256_hex, text,
+};
 
 const MIB: usize = 1024 * 1024;
 
@@ -440,6 +442,37 @@ fn no_clobber_is_per_object_both_ways() {
     let got = local_tree(&back);
     assert_eq!(got["a.bin"], after["t/a.bin"]);
     assert_eq!(got["c.bin"], after["t/c.bin"]);
+}
+
+/// A script that reads `cp -r --json` slowly (here: not at all for 3 s, while 2,000 objects go
+/// up) gets every object's event: the tree waits for the output rather than dropping lines (it
+/// dropped about a fifth of them).
+#[test]
+fn a_slow_reader_of_the_output_gets_every_object() {
+    let (server, _client, bucket) = seaweed_bucket("slow-reader");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    for i in 0..2_000 {
+        let p = src.join(format!("d{}/f{i:04}", i / 500));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, b"x").unwrap();
+    }
+    let dst = format!("s3://{bucket}/t");
+    let mut c = crate::ferry_command(server.env(), home.path());
+    c.args(["cp", "-r", "--json", src.to_str().unwrap(), &dst])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let child = c.spawn().unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let objects = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.contains(r#""event":"object""#))
+        .count();
+    assert_eq!(objects, 2_000, "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!String::from_utf8_lossy(&o.stderr).contains("not shown"));
+    assert_eq!(boto3_keys(server, &bucket).len(), 2_000);
 }
 
 fn tree_upload(server: &TestServer, home: &Path, endpoint: &str, src: &Path, dst: &str) -> Command {

@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use ferry_s3::{
     ByteRange, GetObjectRequest, ListObjectsRequest, ObjectClient, ObjectMeta, S3Error,
 };
-use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use crate::budget::{Bandwidth, Memory, Requests, Turns};
 use crate::durable::{Folders, Together};
 use crate::error::{Error, Failure};
+use crate::handle::Reporter;
 use crate::journal::JournalStore;
 use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RetryPolicy, RetryQuota};
@@ -48,7 +48,7 @@ pub(crate) struct Shared<C> {
 /// tree reports), its counters (counting into its parent's) and its cancel token.
 pub(crate) struct Context<C> {
     pub(crate) shared: Arc<Shared<C>>,
-    pub(crate) events: Option<broadcast::Sender<Event>>,
+    pub(crate) events: Option<Reporter>,
     pub(crate) progress: Arc<Progress>,
     pub(crate) cancel: CancellationToken,
     /// A tree's download: the folders of its files, flushed once each at its end rather
@@ -114,8 +114,20 @@ impl<C: ObjectClient> Context<C> {
     }
 
     pub(crate) fn emit(&self, e: Event) {
-        if let Some(tx) = &self.events {
-            let _ = tx.send(e);
+        if let Some(r) = &self.events {
+            r.send(e);
+        }
+    }
+
+    /// Waits until a watcher that asked for every event has room for more (see
+    /// [`Handle::subscribe_lossless`](crate::Handle::subscribe_lossless)), or the cancel: a
+    /// tree calls it before it reports more of its objects.
+    pub(crate) async fn caught_up(&self) {
+        if let Some(r) = &self.events {
+            tokio::select! {
+                () = r.caught_up() => {}
+                () = self.cancel.cancelled() => {}
+            }
         }
     }
 

@@ -1,7 +1,9 @@
 //! A running transfer's handle: wait for its outcome, watch its events and counters, or
 //! cancel it. Every kind of transfer (upload, download, copy, tree) returns one.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 use tokio_util::sync::CancellationToken;
@@ -29,6 +31,9 @@ pub(crate) const TREE_EVENTS: usize = 1024;
 pub(crate) struct Events {
     capacity: usize,
     state: Mutex<EventState>,
+    /// A watcher asked for every event ([`Handle::subscribe_lossless`]): a tree waits for
+    /// its watchers to read before it reports more objects.
+    lossless: AtomicBool,
 }
 
 #[derive(Default)]
@@ -45,19 +50,26 @@ impl Events {
         Arc::new(Self {
             capacity,
             state: Mutex::default(),
+            lossless: AtomicBool::new(false),
         })
     }
 
-    /// The sender the running transfer reports to, the channel made first if need be.
-    pub(crate) fn sender(&self) -> broadcast::Sender<Event> {
+    /// What the running transfer reports to, the channel made first if need be.
+    pub(crate) fn reporter(self: &Arc<Self>) -> Reporter {
         let mut s = self.state.lock().expect("events lock");
-        if let Some(tx) = &s.sender {
-            return tx.clone();
+        let tx = match &s.sender {
+            Some(tx) => tx.clone(),
+            None => {
+                let (tx, rx) = broadcast::channel(self.capacity);
+                s.first = Some(rx);
+                s.sender = Some(tx.clone());
+                tx
+            }
+        };
+        Reporter {
+            tx,
+            events: self.clone(),
         }
-        let (tx, rx) = broadcast::channel(self.capacity);
-        s.first = Some(rx);
-        s.sender = Some(tx.clone());
-        tx
     }
 
     /// Sends the transfer's last event; if no one has watched, moves what the first receiver
@@ -101,6 +113,33 @@ impl Events {
                 s.sender = Some(tx);
                 rx
             }
+        }
+    }
+}
+
+/// Where a running transfer sends its events.
+#[derive(Clone)]
+pub(crate) struct Reporter {
+    tx: broadcast::Sender<Event>,
+    events: Arc<Events>,
+}
+
+impl Reporter {
+    /// Sends `e`; a watcher that has fallen a whole buffer behind loses the oldest.
+    pub(crate) fn send(&self, e: Event) {
+        let _ = self.tx.send(e);
+    }
+
+    /// Waits, when a watcher asked for every event, until the watchers have read all but
+    /// half a buffer: what a tree reports before it next waits (an object's end or failure,
+    /// a sync's decision, a batch deleted, and the rare retry between them) then fits. Nothing
+    /// to wait for otherwise.
+    pub(crate) async fn caught_up(&self) {
+        if !self.events.lossless.load(Ordering::Relaxed) {
+            return;
+        }
+        while self.tx.len() > self.events.capacity / 2 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
         }
     }
 }
@@ -164,9 +203,22 @@ impl<T: Send + 'static> Handle<T> {
 
 impl<T> Handle<T> {
     /// Events from the start of the transfer (the first call, even after the end), or from
-    /// now (later calls).
+    /// now (later calls). A watcher that falls a whole buffer behind (1,024 events for a
+    /// tree, 128 for one object) loses the oldest and is told how many (`Lagged`).
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {
         self.events.subscribe()
+    }
+
+    /// Events as [`subscribe`](Self::subscribe) gives them, but a tree's reports of its
+    /// objects (each object's end or failure, a sync's decisions, the batches a removal
+    /// deleted) are never lost: a tree waits for its watchers before it reports more, so a
+    /// slow reader (a script reading its output) slows the tree instead. Progress events of
+    /// one object may still lag. While this receiver lives, every receiver of this handle's
+    /// events holds the tree back when it falls behind: read them, or drop them.
+    pub fn subscribe_lossless(&self) -> broadcast::Receiver<Event> {
+        let rx = self.events.subscribe();
+        self.events.lossless.store(true, Ordering::Relaxed);
+        rx
     }
 
     /// Counters to poll.

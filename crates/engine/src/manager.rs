@@ -238,7 +238,7 @@ impl<C: ObjectClient> Manager<C> {
                 },
                 None => None,
             };
-            ctx.events = Some(sender.sender());
+            ctx.events = Some(sender.reporter());
             // A tree counts its own objects; a transfer of one object is one.
             let object = (!matches!(kind, Kind::Tree)).then(|| ctx.progress.clone());
             if let Some(p) = &object {

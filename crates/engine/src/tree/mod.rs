@@ -433,6 +433,7 @@ impl<C> Tally<'_, C> {
 
 impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> {
     async fn accept(&mut self, (item, result): (Item, Result<T, Error>)) -> Result<(), Error> {
+        self.ctx.caught_up().await;
         self.ctx.progress.object_ended();
         match result {
             Ok(o) => {
@@ -502,6 +503,7 @@ where
     // Until the last object found has started, the totals are not all known.
     let finding = ctx.progress.finding();
     while pool.room(0, &mut tally).await.is_some() && !tally.outcome.stopped {
+        ctx.caught_up().await;
         let item = tokio::select! {
             f = found.recv() => f,
             () = ctx.cancel.cancelled() => None,

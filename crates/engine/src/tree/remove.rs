@@ -343,6 +343,7 @@ struct Tally<'a, C> {
 
 impl<C: ObjectClient> Sink<Batch> for Tally<'_, C> {
     async fn accept(&mut self, Batch { sent, gone, failed }: Batch) -> Result<(), Error> {
+        self.ctx.caught_up().await;
         self.answered += sent;
         let o = &mut self.outcome;
         o.removed += gone.len() as u64;

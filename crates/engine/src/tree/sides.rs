@@ -110,8 +110,9 @@ impl Sides {
         ObjectFailure { path, key, error }
     }
 
-    /// Reports a decision about source item `i`.
-    pub(crate) fn report<C: ObjectClient>(
+    /// Reports a decision about source item `i`, once a watcher that asked for every event
+    /// has room for it.
+    pub(crate) async fn report<C: ObjectClient>(
         &self,
         ctx: &Context<C>,
         action: SyncAction,
@@ -119,6 +120,7 @@ impl Sides {
         dry_run: bool,
     ) {
         let (key, from, to) = self.names(i);
+        ctx.caught_up().await;
         ctx.emit(Event::Synced {
             action,
             key,
@@ -146,6 +148,7 @@ pub(crate) async fn report_only<C: ObjectClient>(
         name: &super::as_listed,
     };
     loop {
+        ctx.caught_up().await;
         let next = tokio::select! {
             f = found.recv() => f,
             () = ctx.cancel.cancelled() => {
@@ -164,7 +167,7 @@ pub(crate) async fn report_only<C: ObjectClient>(
             Some(Found::Item(i)) => {
                 tally.outcome.objects += 1;
                 tally.outcome.bytes += i.size;
-                sides.report(ctx, sides.transfer(), &i, true);
+                sides.report(ctx, sides.transfer(), &i, true).await;
             }
         }
     }

@@ -1,5 +1,5 @@
 //! Trees: how many small objects run at once, what a tree's totals say while it finds
-//! objects, which failure stops it, what a dry run and a tree of some entries send, and which
+//! objects, a watcher that loses none of its objects' events, which failure stops it, what a dry run and a tree of some entries send, and which
 //! prefixes a copy of one refuses.
 
 use super::*;
@@ -37,6 +37,49 @@ async fn small_objects_of_a_tree_run_many_at_a_time() {
         40 * 1024,
         "the manager counts every object's bytes"
     );
+}
+
+/// A watcher that asks for every event and reads none for a while holds the tree back
+/// instead of losing the oldest: 2,000 objects' ends all come, none `Lagged`, where a plain
+/// watcher that reads late has lost most of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossless_watcher_holds_a_tree_back_and_misses_no_object() {
+    let s3 = memory_s3(0);
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..2_000 {
+        std::fs::write(dir.path().join(format!("f{i:04}")), [i as u8]).unwrap();
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    // What a watcher read: objects uploaded, and events it lost.
+    let read = |mut rx: tokio::sync::broadcast::Receiver<Event>| async move {
+        let (mut objects, mut lost) = (0u64, 0u64);
+        loop {
+            match rx.recv().await {
+                Ok(Event::ObjectUploaded { .. }) => objects += 1,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => lost += n,
+                Err(_) => return (objects, lost),
+            }
+        }
+    };
+
+    let tree = m.upload_tree(TreeUpload::new(dir.path(), "b", "lossless"));
+    let rx = tree.subscribe_lossless();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Held back: no more ends reported than half its buffer of 1,024.
+    let held = tree.progress().snapshot().objects_done;
+    assert!(held < 1_000, "{held} objects ended unread");
+    let reading = tokio::spawn(read(rx));
+    let o = tree.wait().await.unwrap();
+    assert_eq!(o.done, 2_000);
+    assert_eq!(reading.await.unwrap(), (2_000, 0));
+
+    let tree = m.upload_tree(TreeUpload::new(dir.path(), "b", "lossy"));
+    let rx = tree.subscribe();
+    let o = tree.wait().await.unwrap();
+    assert_eq!(o.done, 2_000);
+    let (objects, lost) = read(rx).await;
+    assert!(objects < 2_000 && lost > 0, "{objects} read, {lost} lost");
 }
 
 /// A tree's totals grow while it finds objects: the snapshot says so until every object found

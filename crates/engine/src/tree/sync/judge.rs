@@ -93,7 +93,7 @@ pub(super) fn start<C: ObjectClient>(
             let sent = match same {
                 Ok(true) => {
                     merged.skipped += 1;
-                    sides.report(&ctx, SyncAction::Skip, &a, dry_run);
+                    sides.report(&ctx, SyncAction::Skip, &a, dry_run).await;
                     true
                 }
                 Ok(false) => send(a, &tx, &mut merged).await,

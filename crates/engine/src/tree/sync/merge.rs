@@ -127,7 +127,9 @@ pub(super) async fn merge<C: ObjectClient>(
                     match judge::at_once(sides.direction, settings.compare, &a, &b) {
                         Some(true) => {
                             merged.skipped += 1;
-                            sides.report(ctx, SyncAction::Skip, &a, settings.dry_run);
+                            sides
+                                .report(ctx, SyncAction::Skip, &a, settings.dry_run)
+                                .await;
                         }
                         Some(false) => {
                             if !send(a, &tx, &mut merged).await {
