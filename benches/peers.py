@@ -185,8 +185,9 @@ def run(args):
     if os.environ.get("FERRY_BASE"):
         tools.insert(1, "ferry (base)")
     if os.environ.get("FERRY_BENCH_TOOLS"):
-        # e.g. FERRY_BENCH_TOOLS="ferry,s5cmd": only these.
-        tools = [t for t in tools if t in os.environ["FERRY_BENCH_TOOLS"].split(",")]
+        # e.g. FERRY_BENCH_TOOLS="ferry,s5cmd": only these (and the base build, when given).
+        chosen = os.environ["FERRY_BENCH_TOOLS"].split(",")
+        tools = [t for t in tools if t in chosen or t == "ferry (base)"]
     pattern = os.environ["TESTBED"] if args.server == "null-sink" else None
     only = os.environ.get("FERRY_BENCH_WORKLOADS")  # e.g. "1 GiB,100 x 8 MiB": only these
     for name, size, count in workloads(args.mode, args.server):

@@ -350,15 +350,18 @@ impl Output {
                     // other decisions.
                     if let Event::Removed { objects, dry_run } = e {
                         for r in objects.iter() {
-                            let line = if self.sync {
-                                serde_json::json!({
+                            let (kind, line) = if self.sync {
+                                let line = serde_json::json!({
                                     "action": "delete", "key": r.key, "from": r.what,
                                     "to": null, "size": r.size, "dry_run": dry_run,
-                                })
+                                });
+                                ("sync", line)
                             } else {
-                                serde_json::json!({"object": r.what, "size": r.size, "dry_run": dry_run})
+                                let line = serde_json::json!({
+                                    "object": r.what, "size": r.size, "dry_run": dry_run,
+                                });
+                                ("delete", line)
                             };
-                            let kind = if self.sync { "sync" } else { "delete" };
                             self.emit_json(&crate::report::json_line(kind, line));
                         }
                     }
