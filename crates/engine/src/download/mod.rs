@@ -625,7 +625,12 @@ pub(crate) async fn run<C: ObjectClient>(
         Some(_) => part_of(&job, &meta, job.settings.verify, wanted)?,
     };
     let size = object.size;
-    let range_size = range_size.max(size.div_ceil(MAX_RANGES).next_multiple_of(MIB));
+    // At most MAX_RANGES ranges: an object that would need more has larger ones, in whole
+    // MiB. (Rounding every size up gave ranges of 1 MiB at least, whatever was asked.)
+    let range_size = match size.div_ceil(range_size) > MAX_RANGES {
+        true => size.div_ceil(MAX_RANGES).next_multiple_of(MIB),
+        false => range_size,
+    };
     let ranges = match part {
         None => layout::plan_ranges(size, range_size, object.parts.as_deref()),
         Some(r) => layout::ranges_within(r.first, r.last, range_size),
