@@ -470,7 +470,7 @@ impl Output {
         shown: Shown,
         handle: Handle<T>,
     ) -> (Result<T, ferry_engine::Error>, bool) {
-        // Every object's line: a slow reader of the output slows the tree, loses nothing.
+        // Every line: a slow reader of the output slows the transfer, loses nothing.
         let display = self.watch(shown, handle.subscribe_lossless(), handle.progress());
         let canceller = handle.canceller();
         let wait = handle.wait();

@@ -119,6 +119,15 @@ impl<C: ObjectClient> Context<C> {
         }
     }
 
+    /// Sends `e` once a watcher that asked for every event has room for it (see
+    /// [`caught_up`](Self::caught_up)): a part's or range's events, which a slow reader of a
+    /// transfer's events would otherwise lose. Between the wait and the send nothing yields,
+    /// so at most one event a worker thread goes past half the buffer.
+    pub(crate) async fn emit_kept(&self, e: Event) {
+        self.caught_up().await;
+        self.emit(e);
+    }
+
     /// Waits until a watcher that asked for every event has room for more (see
     /// [`Handle::subscribe_lossless`](crate::Handle::subscribe_lossless)), or the cancel: a
     /// tree calls it before it reports more of its objects.
@@ -318,12 +327,13 @@ impl<C: ObjectClient> Context<C> {
             };
             let delay = delay.min(policy.max_total.saturating_sub(start.elapsed()));
             self.progress.retried();
-            self.emit(Event::Retry {
+            self.emit_kept(Event::Retry {
                 part,
                 attempt: n,
                 delay,
                 reason: err.to_string(),
-            });
+            })
+            .await;
             debug!(?part, attempt = n, ?delay, "retrying: {err}");
             tokio::select! {
                 () = tokio::time::sleep(delay) => {}

@@ -422,10 +422,12 @@ async fn copy_part<C: ObjectClient>(
     let (number, offset, len) = (part.number, part.offset, part.len);
     let progress = &job.ctx.progress;
     progress.part_started();
-    job.emit(Event::PartStarted {
-        part: number,
-        size: len,
-    });
+    job.ctx
+        .emit_kept(Event::PartStarted {
+            part: number,
+            size: len,
+        })
+        .await;
     let req = UploadPartCopyRequest {
         bucket: job.bucket.clone(),
         key: job.key.clone(),
@@ -470,11 +472,13 @@ async fn copy_part<C: ObjectClient>(
     .inspect_err(|_| progress.part_ended(false))?;
     progress.add_bytes(len);
     progress.part_ended(true);
-    job.emit(Event::PartFinished {
-        part: number,
-        size: len,
-        etag: out.etag.clone(),
-    });
+    job.ctx
+        .emit_kept(Event::PartFinished {
+            part: number,
+            size: len,
+            etag: out.etag.clone(),
+        })
+        .await;
     Ok(Done {
         part: CompletedPart {
             part_number: number,

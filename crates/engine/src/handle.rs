@@ -31,8 +31,8 @@ pub(crate) const TREE_EVENTS: usize = 1024;
 pub(crate) struct Events {
     capacity: usize,
     state: Mutex<EventState>,
-    /// A watcher asked for every event ([`Handle::subscribe_lossless`]): a tree waits for
-    /// its watchers to read before it reports more objects.
+    /// A watcher asked for every event ([`Handle::subscribe_lossless`]): the transfer waits
+    /// for its watchers to read before it reports more.
     lossless: AtomicBool,
 }
 
@@ -131,15 +131,19 @@ impl Reporter {
     }
 
     /// Waits, when a watcher asked for every event, until the watchers have read all but
-    /// half a buffer: what a tree reports before it next waits (an object's end or failure,
-    /// a sync's decision, a batch deleted, and the rare retry between them) then fits. Nothing
-    /// to wait for otherwise.
+    /// half a buffer: what a transfer reports before it next waits (an object's end or
+    /// failure, a sync's decision, a batch deleted, a part's start or end, and the few events
+    /// of a plan between them) then fits. Nothing to wait for otherwise.
     pub(crate) async fn caught_up(&self) {
         if !self.events.lossless.load(Ordering::Relaxed) {
             return;
         }
+        // The receivers cannot wake a sender: look again after a nap that doubles, to 50 ms,
+        // so that many parts waiting on a reader stopped for long cost little.
+        let mut nap = Duration::from_millis(1);
         while self.tx.len() > self.events.capacity / 2 {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+            tokio::time::sleep(nap).await;
+            nap = (nap * 2).min(Duration::from_millis(50));
         }
     }
 }
@@ -209,12 +213,12 @@ impl<T> Handle<T> {
         self.events.subscribe()
     }
 
-    /// Events as [`subscribe`](Self::subscribe) gives them, but a tree's reports of its
-    /// objects (each object's end or failure, a sync's decisions, the batches a removal
-    /// deleted) are never lost: a tree waits for its watchers before it reports more, so a
-    /// slow reader (a script reading its output) slows the tree instead. Progress events of
-    /// one object may still lag. While this receiver lives, every receiver of this handle's
-    /// events holds the tree back when it falls behind: read them, or drop them.
+    /// Events as [`subscribe`](Self::subscribe) gives them, but none lost: a tree's reports
+    /// of its objects (each object's end or failure, a sync's decisions, the batches a
+    /// removal deleted) and a transfer's part, range and retry events wait for the watchers
+    /// to read, so a slow reader (a script reading the output) slows the transfer instead.
+    /// While this receiver lives, every receiver of this handle's events holds the transfer
+    /// back when it falls behind: read them, or drop them.
     pub fn subscribe_lossless(&self) -> broadcast::Receiver<Event> {
         let rx = self.events.subscribe();
         self.events.lossless.store(true, Ordering::Relaxed);

@@ -73,11 +73,13 @@ impl<C: ObjectClient> Job<C> {
     ) -> Result<Fetched, Error> {
         let progress = &self.ctx.progress;
         progress.part_started();
-        self.ctx.emit(Event::RangeStarted {
-            range: i as u32,
-            first,
-            len,
-        });
+        self.ctx
+            .emit_kept(Event::RangeStarted {
+                range: i as u32,
+                first,
+                len,
+            })
+            .await;
         let result = self
             .ctx
             .retrying(Some(i as u32 + 1), |_| {
@@ -103,11 +105,13 @@ impl<C: ObjectClient> Job<C> {
                 ));
             }
         };
-        self.ctx.emit(Event::RangeFinished {
-            range: i as u32,
-            first,
-            len,
-        });
+        self.ctx
+            .emit_kept(Event::RangeFinished {
+                range: i as u32,
+                first,
+                len,
+            })
+            .await;
         Ok(Fetched {
             i,
             digests,

@@ -93,7 +93,9 @@ pub(crate) async fn send_part<C: ObjectClient>(
     let size = data.len();
     let progress = &job.ctx.progress;
     progress.part_started();
-    job.emit(Event::PartStarted { part: number, size });
+    job.ctx
+        .emit_kept(Event::PartStarted { part: number, size })
+        .await;
     let result = job
         .ctx
         .retrying(Some(number), |_| {
@@ -134,11 +136,13 @@ pub(crate) async fn send_part<C: ObjectClient>(
     })
     .inspect_err(|_| progress.part_ended(false))?;
     progress.part_ended(true);
-    job.emit(Event::PartFinished {
-        part: number,
-        size,
-        etag: etag.clone(),
-    });
+    job.ctx
+        .emit_kept(Event::PartFinished {
+            part: number,
+            size,
+            etag: etag.clone(),
+        })
+        .await;
     Ok(Done {
         part: CompletedPart {
             part_number: number,

@@ -1,5 +1,6 @@
 //! Trees: how many small objects run at once, what a tree's totals say while it finds
-//! objects, a watcher that loses none of its objects' events, which failure stops it, what a dry run and a tree of some entries send, and which
+//! objects, a watcher that loses none of its events (a tree's objects, one object's ranges),
+//! which failure stops it, what a dry run and a tree of some entries send, and which
 //! prefixes a copy of one refuses.
 
 use super::*;
@@ -274,4 +275,45 @@ async fn overlapping_prefixes_are_refused_and_one_onto_itself_rewrites_with_repl
     assert_eq!((o.objects, o.done), (2, 2));
     assert_eq!(s3.calls("CopyObject"), 2);
     assert_eq!(s3.object("b", "p/b/c").unwrap(), data(1000, 7));
+}
+
+/// One object's events wait for a lossless watcher too: a download of 320 ranges of 64 KiB
+/// (640 range events, five times the buffer of one object) read late comes whole, where a
+/// plain watcher has lost some.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lossless_watcher_gets_every_range_of_one_object() {
+    let s3 = memory_s3(0);
+    s3.insert("b", "k", data(20 * MIB, 3));
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let download = || {
+        let mut d = Download::new("b", "k", Target::Memory);
+        d.settings.range_size = 64 * 1024;
+        m.download(d)
+    };
+    let read = |mut rx: tokio::sync::broadcast::Receiver<Event>| async move {
+        let (mut ranges, mut lost) = (0u64, 0u64);
+        loop {
+            match rx.recv().await {
+                Ok(Event::RangeFinished { .. }) => ranges += 1,
+                Ok(_) => {}
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => lost += n,
+                Err(_) => return (ranges, lost),
+            }
+        }
+    };
+    let h = download();
+    let rx = h.subscribe_lossless();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reading = tokio::spawn(read(rx));
+    let o = h.wait().await.unwrap();
+    // The ranges asked for: not raised to 1 MiB, as every object's were while the cap of
+    // 10,000 ranges rounded each size up.
+    assert_eq!((o.ranges, o.data.unwrap()), (320, data(20 * MIB, 3).into()));
+    assert_eq!(reading.await.unwrap(), (320, 0));
+
+    let h = download();
+    let rx = h.subscribe();
+    h.wait().await.unwrap();
+    let (ranges, lost) = read(rx).await;
+    assert!(ranges < 320 && lost > 0, "{ranges} read, {lost} lost");
 }
