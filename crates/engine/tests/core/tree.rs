@@ -40,6 +40,21 @@ async fn small_objects_of_a_tree_run_many_at_a_time() {
     );
 }
 
+/// Reads `rx` to its end: how many events `counted` picks, and how many were lost (`Lagged`).
+async fn read_all(
+    mut rx: tokio::sync::broadcast::Receiver<Event>,
+    counted: fn(&Event) -> bool,
+) -> (u64, u64) {
+    let (mut picked, mut lost) = (0, 0);
+    loop {
+        match rx.recv().await {
+            Ok(e) => picked += u64::from(counted(&e)),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => lost += n,
+            Err(_) => return (picked, lost),
+        }
+    }
+}
+
 /// A watcher that asks for every event and reads none for a while holds the tree back
 /// instead of losing the oldest: 2,000 objects' ends all come, none `Lagged`, where a plain
 /// watcher that reads late has lost most of them.
@@ -51,18 +66,7 @@ async fn a_lossless_watcher_holds_a_tree_back_and_misses_no_object() {
         std::fs::write(dir.path().join(format!("f{i:04}")), [i as u8]).unwrap();
     }
     let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
-    // What a watcher read: objects uploaded, and events it lost.
-    let read = |mut rx: tokio::sync::broadcast::Receiver<Event>| async move {
-        let (mut objects, mut lost) = (0u64, 0u64);
-        loop {
-            match rx.recv().await {
-                Ok(Event::ObjectUploaded { .. }) => objects += 1,
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => lost += n,
-                Err(_) => return (objects, lost),
-            }
-        }
-    };
+    let read = |rx| read_all(rx, |e| matches!(e, Event::ObjectUploaded { .. }));
 
     let tree = m.upload_tree(TreeUpload::new(dir.path(), "b", "lossless"));
     let rx = tree.subscribe_lossless();
@@ -290,17 +294,7 @@ async fn a_lossless_watcher_gets_every_range_of_one_object() {
         d.settings.range_size = 64 * 1024;
         m.download(d)
     };
-    let read = |mut rx: tokio::sync::broadcast::Receiver<Event>| async move {
-        let (mut ranges, mut lost) = (0u64, 0u64);
-        loop {
-            match rx.recv().await {
-                Ok(Event::RangeFinished { .. }) => ranges += 1,
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => lost += n,
-                Err(_) => return (ranges, lost),
-            }
-        }
-    };
+    let read = |rx| read_all(rx, |e| matches!(e, Event::RangeFinished { .. }));
     let h = download();
     let rx = h.subscribe_lossless();
     tokio::time::sleep(Duration::from_millis(300)).await;
