@@ -73,16 +73,12 @@ impl<C: ObjectClient> Job<C> {
     ) -> Result<Fetched, Error> {
         let progress = &self.ctx.progress;
         progress.part_started();
-        self.ctx
-            .emit_kept(Event::RangeStarted {
-                range: i as u32,
-                first,
-                len,
-            })
-            .await;
+        let range = i as u32;
+        let started = Event::RangeStarted { range, first, len };
+        self.ctx.emit_kept(started).await;
         let result = self
             .ctx
-            .retrying(Some(i as u32 + 1), |_| {
+            .retrying(Some(range + 1), |_| {
                 let (object, out) = (object.clone(), out.clone());
                 let job = self.clone();
                 async move { job.attempt(first, len, &object, out).await }
@@ -105,13 +101,8 @@ impl<C: ObjectClient> Job<C> {
                 ));
             }
         };
-        self.ctx
-            .emit_kept(Event::RangeFinished {
-                range: i as u32,
-                first,
-                len,
-            })
-            .await;
+        let finished = Event::RangeFinished { range, first, len };
+        self.ctx.emit_kept(finished).await;
         Ok(Fetched {
             i,
             digests,
