@@ -252,6 +252,11 @@ pub(crate) struct Deleting {
     pub(crate) sync: bool,
 }
 
+/// What runs the deletions, as a cancel's error names it: a sync's, or a removal.
+fn running(sync: bool) -> &'static str {
+    if sync { "sync" } else { "removal" }
+}
+
 /// Deletes each item `found` yields: a thousand a batch (a DeleteObjects request, or files
 /// removed on a blocking thread), [`BATCHES_AT_ONCE`] batches in flight through the pool, each
 /// reported in one [`Event::Removed`] as it ends. A cancel stops it, `interrupted`.
@@ -260,7 +265,7 @@ pub(crate) async fn delete_found<C: ObjectClient>(
     how: Deleting,
     mut found: mpsc::Receiver<Found>,
 ) -> Result<RemoveOutcome, Error> {
-    let what = if how.sync { "sync" } else { "removal" };
+    let what = running(how.sync);
     let mut tally = Tally {
         ctx,
         bucket: how.bucket.as_ref().map(|(b, _)| b.as_str()),
@@ -392,7 +397,7 @@ async fn delete_batch<C: ObjectClient>(
             .collect(),
         request: request.bucket_terms(),
     };
-    let what = if sync { "sync" } else { "removal" };
+    let what = running(sync);
     // A request sent before a cancel has most likely been carried out: its answer is waited
     // for a moment (retries included), so that what is reported deleted is what went.
     let answered = Context {
