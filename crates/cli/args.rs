@@ -66,6 +66,12 @@ pub(crate) enum Cmd {
     /// object to a file or stdout (s3://bucket/key FILE|-); -r for folders and prefixes.
     #[command(override_usage = "ferry cp [OPTIONS] <SRC>... <DST>")]
     Cp(Box<CpArgs>),
+    /// Move: copy as cp does (files, objects, -r folders and prefixes), then delete each
+    /// source once its destination holds it, verified. A source that changed since it was
+    /// read is kept (an object is deleted only if its ETag is still the one read, where the
+    /// server honours If-Match); folders emptied by a move stay.
+    #[command(override_usage = "ferry mv [OPTIONS] <SRC>... <DST>")]
+    Mv(Box<CpArgs>),
     /// Make a prefix match a folder, or a folder match a prefix (DIR s3://bucket/prefix or
     /// back): only what differs moves; --delete removes what the source does not hold.
     Sync(Box<SyncArgs>),

@@ -5,21 +5,15 @@ use std::time::Duration;
 
 use ferry_s3::{CreateBucketRequest, GetObjectRequest, ObjectClient};
 
-use crate::args::{Cli, Cmd, Global, PresignArgs};
+use crate::args::{Cli, Cmd, CpArgs, Global, PresignArgs};
 use crate::client::{client, client_and_origins, parse_object_url, parse_s3_url};
 use crate::exit::{CliError, bad_input};
 use crate::output::outln;
 
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     match cli.command {
-        Cmd::Cp(args) => {
-            let run = async {
-                let cp = crate::request::cp(&cli.global, &args)?;
-                crate::run::cp(&cli.global, cp).await
-            };
-            run.await
-                .map_err(|e| e.noted(wildcard_note(&args.src, &args.dst)))
-        }
+        Cmd::Cp(args) => cp(&cli.global, &args, false).await,
+        Cmd::Mv(args) => cp(&cli.global, &args, true).await,
         Cmd::Acl(cmd) => crate::acl::run(&cli.global, cmd).await,
         Cmd::Sync(args) => crate::sync::run(&cli.global, *args).await,
         Cmd::Config => crate::client::show_config(&cli.global).await,
@@ -34,19 +28,31 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
-/// For a failed `cp` whose source holds a shell wildcard (as s5cmd takes `s3://b/p/*.log`),
-/// that ferry took it literally, and how to pick by pattern (or take all) instead.
-fn wildcard_note(src: &str, dst: &str) -> Option<String> {
+/// `cp`, or `mv` (`moving`): checked into one request, then run.
+async fn cp(global: &Global, args: &CpArgs, moving: bool) -> Result<(), CliError> {
+    let run = async {
+        let cp = crate::request::cp(global, args, moving)?;
+        crate::run::cp(global, cp).await
+    };
+    let verb = if moving { "mv" } else { "cp" };
+    run.await
+        .map_err(|e| e.noted(wildcard_note(verb, &args.src, &args.dst)))
+}
+
+/// For a failed `cp` or `mv` (`verb`) whose source holds a shell wildcard (as s5cmd takes
+/// `s3://b/p/*.log`), that ferry took it literally, and how to pick by pattern (or take all)
+/// instead.
+fn wildcard_note(verb: &str, src: &str, dst: &str) -> Option<String> {
     // Not `[`: file names hold it ("Film [1080p].mkv") far more often than patterns do.
     let first = src.find(['*', '?'])?;
     let (folder, pattern) = src.split_at(src[..first].rfind('/').map_or(0, |i| i + 1));
     let folder = if folder.is_empty() { "." } else { folder };
     // `*` alone (which matches `/` too) picks everything under the folder: no filter needed.
     let how = if pattern == "*" {
-        format!("to copy everything under {folder}: ferry cp -r {folder} {dst}")
+        format!("to copy everything under {folder}: ferry {verb} -r {folder} {dst}")
     } else {
         format!(
-            "to pick by pattern, copy what is under it and filter: ferry cp -r {folder} {dst} \
+            "to pick by pattern, copy what is under it and filter: ferry {verb} -r {folder} {dst} \
              --exclude '*' --include '{pattern}'"
         )
     };
@@ -135,8 +141,9 @@ mod tests {
 
     #[test]
     fn a_wildcard_note_names_the_folder_above_the_first_wildcard_and_the_rest_as_the_pattern() {
-        let note =
-            |src| wildcard_note(src, "DST").map(|n| n.rsplit_once(": ").unwrap().1.to_string());
+        let note = |src| {
+            wildcard_note("cp", src, "DST").map(|n| n.rsplit_once(": ").unwrap().1.to_string())
+        };
         assert_eq!(
             note("s3://b/logs/2026-*/x?.gz").as_deref(),
             Some("ferry cp -r s3://b/logs/ DST --exclude '*' --include '2026-*/x?.gz'")

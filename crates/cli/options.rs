@@ -334,6 +334,8 @@ pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError>
         on_failure,
         direct_io: direct_io(args)?,
         restart: args.restart,
+        // `mv` sets it on the request it builds.
+        remove_source: false,
     })
 }
 

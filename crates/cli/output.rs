@@ -182,6 +182,8 @@ pub(crate) struct Output {
     verbose: bool,
     /// A sync's: its deletions are JSON `sync` events, as its other decisions.
     sync: bool,
+    /// A move's: a dry run says `move` for each object.
+    moving: bool,
 }
 
 /// What a display shows the events of.
@@ -207,12 +209,18 @@ impl Output {
             data_on_stdout,
             verbose,
             sync: false,
+            moving: false,
         }
     }
 
     /// The same, for a sync: its deletions are JSON `sync` events, as its other decisions.
     pub(crate) fn for_sync(self) -> Self {
         Self { sync: true, ..self }
+    }
+
+    /// The same, for a move (`moving`): a dry run says `move` for each object.
+    pub(crate) fn for_move(self, moving: bool) -> Self {
+        Self { moving, ..self }
     }
 
     /// Writes one JSON event line.
@@ -265,6 +273,7 @@ impl Output {
                 let to = to.as_deref().unwrap_or_default();
                 let what = match action {
                     SyncAction::Skip => format!("skip: {from} = {to}"),
+                    _ if self.moving => format!("move: {from} to {to}"),
                     other => format!("{}: {from} to {to}", other.as_str()),
                 };
                 if *dry_run {

@@ -57,6 +57,7 @@ fn range_line(kind: &str, range: u32, first: u64, len: u64) -> serde_json::Value
 
 /// The line that reports a finished upload or copy (`noun`) of `src`.
 pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
+    let noun = if o.source_removed { "move" } else { noun };
     let check = match &o.verification {
         Verification::Checksum(c) => format!(
             "{} {} verified: {}",
@@ -105,7 +106,8 @@ pub(crate) fn downloaded(o: &DownloadOutcome) -> String {
         .as_ref()
         .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
     format!(
-        "download: s3://{}/{} to {to} ({} bytes, {} range{}{extra}, {check})",
+        "{}: s3://{}/{} to {to} ({} bytes, {} range{}{extra}, {check})",
+        if o.source_removed { "move" } else { "download" },
         o.bucket,
         o.key,
         o.size,
@@ -214,14 +216,14 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             "object",
             json!({
                 "file": path.as_deref().map(file), "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
-                "size": outcome.size, "ok": true,
+                "size": outcome.size, "ok": true, "moved": outcome.source_removed,
             }),
         ),
         Event::ObjectDownloaded(o) => json_line(
             "object",
             json!({
                 "file": o.path.as_deref().map(file), "object": format!("s3://{}/{}", o.bucket, o.key),
-                "size": o.size, "ok": true,
+                "size": o.size, "ok": true, "moved": o.source_removed,
             }),
         ),
         Event::ObjectFailed {
@@ -245,7 +247,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             "object",
             json!({
                 "from": from, "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
-                "size": outcome.size, "ok": true,
+                "size": outcome.size, "ok": true, "moved": outcome.source_removed,
             }),
         ),
         Event::Synced {

@@ -27,9 +27,11 @@ const STREAM_MEMORY: u64 = 256 * MIB;
 /// Everything else's: file parts and ranges hold a few MiB each.
 const FILE_MEMORY: u64 = 32 * MIB;
 
-/// A `cp`, checked: what to run, its budgets, how to show it.
+/// A `cp` (or `mv`), checked: what to run, its budgets, how to show it.
 pub(crate) struct Cp {
     pub(crate) work: Work,
+    /// A move: each source is deleted once its destination holds it.
+    pub(crate) moving: bool,
     pub(crate) manager: ManagerConfig,
     /// Where journals go (uploads and copies that can resume).
     pub(crate) state_dir: Option<PathBuf>,
@@ -68,6 +70,22 @@ pub(crate) enum Work {
 }
 
 impl Work {
+    /// Makes it a move: each source deleted once its destination holds it.
+    fn moving(&mut self) {
+        match self {
+            Work::Upload { upload, .. } => upload.settings.remove_source = true,
+            Work::Download(download) => download.settings.remove_source = true,
+            Work::Copy { copy, .. } | Work::CrossCopy { copy, .. } => {
+                copy.settings.remove_source = true;
+            }
+            Work::UploadTree(tree) => tree.settings.remove_source = true,
+            Work::DownloadTree(tree) => tree.settings.remove_source = true,
+            Work::CopyTree { tree, .. } => tree.settings.remove_source = true,
+            // Refused before it is built (see `refuse_for_move`).
+            Work::PlanWork(_) => {}
+        }
+    }
+
     /// Whether it writes journals.
     pub(crate) fn journaled(&self) -> bool {
         matches!(
@@ -101,8 +119,33 @@ pub(crate) fn arg_text(given: &Path) -> Result<String, CliError> {
     Ok(text.into_owned())
 }
 
-/// Checks `cp SRC DST` and its flags.
-pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
+/// What `mv` cannot do that `cp` can: each refused with what to do instead.
+fn refuse_for_move(args: &CpArgs) -> Result<(), CliError> {
+    let refused = if args.sources.iter().any(|s| s == "-") {
+        "ferry mv moves files and objects: stdin cannot be deleted once it is sent; ferry cp - \
+         s3://bucket/key sends it"
+    } else if names_stdout(&args.dst) {
+        "ferry mv writes a file or an object, not stdout: ferry cp s3://bucket/key - reads it, \
+         then ferry rm s3://bucket/key deletes it"
+    } else if args.plan.is_some() {
+        "--plan sends one worker's parts of a planned upload, which ferry finish completes: a \
+         move is of a whole file (ferry mv FILE s3://bucket/key)"
+    } else if args.version_id.is_some() {
+        "--version-id: ferry mv moves the current version of an object (a versioned bucket \
+         keeps the others); to move an older one, ferry cp --version-id it, then ferry rm \
+         --version-id"
+    } else {
+        return Ok(());
+    };
+    Err(bad_input(refused))
+}
+
+/// Checks `cp SRC DST` and its flags; `moving`: `mv SRC DST`, which deletes each source once
+/// its destination holds it.
+pub(crate) fn cp(global: &Global, args: &CpArgs, moving: bool) -> Result<Cp, CliError> {
+    if moving {
+        refuse_for_move(args)?;
+    }
     let s3 = |s: &str| s.starts_with("s3://");
     // A path that can only be read once (a named pipe, a shell's `<(command)`): a stream, as
     // stdin is.
@@ -131,7 +174,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
         ));
     }
     let tree = args.recursive || several;
-    let work = match (s3(&args.src), s3(&args.dst)) {
+    let mut work = match (s3(&args.src), s3(&args.dst)) {
         _ if several => upload_tree(args)?,
         _ if args.plan.is_some() => plan_work(args)?,
         _ if args.shard.is_some() && !tree => {
@@ -170,13 +213,17 @@ pub(crate) fn cp(global: &Global, args: &CpArgs) -> Result<Cp, CliError> {
             )));
         }
     };
+    if moving {
+        work.moving();
+    }
     let memory = if stream { STREAM_MEMORY } else { FILE_MEMORY };
     let manager = manager_config(&args.budget, memory)?;
     Ok(Cp {
         work,
+        moving,
         manager,
         state_dir: args.state_dir.clone(),
-        output: Output::new(&args.out, to_stdout, global.verbose > 0),
+        output: Output::new(&args.out, to_stdout, global.verbose > 0).for_move(moving),
     })
 }
 
@@ -349,7 +396,7 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
 /// goes to stdout), `Some(false)` for stdout.
 pub(crate) fn json_events(cmd: &Cmd) -> Option<bool> {
     let (out, to_stdout) = match cmd {
-        Cmd::Cp(c) => (&c.out, names_stdout(&c.dst)),
+        Cmd::Cp(c) | Cmd::Mv(c) => (&c.out, names_stdout(&c.dst)),
         Cmd::Sync(s) => (&s.out, false),
         Cmd::Plan(p) => (&p.out, false),
         Cmd::Finish(f) => (&f.out, false),

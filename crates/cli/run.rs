@@ -19,10 +19,13 @@ use crate::request::{Cp, Work};
 pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
     let Cp {
         work,
+        moving,
         manager: config,
         state_dir: dir,
         output,
     } = cp;
+    // A tree's summary: what it did to each object.
+    let verb = |did: &'static str| if moving { "move" } else { did };
     let journal = if work.journaled() {
         journal_dir(dir)?
     } else {
@@ -101,7 +104,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
                     ));
                     Ok(())
                 }
-                Ok(o) => tally(output, "upload", &bucket, &o, (started, dry)),
+                Ok(o) => tally(output, verb("upload"), &bucket, &o, (started, dry)),
                 Err(e) => Err(engine_error(&e, interrupted, None)),
             }
         }
@@ -118,7 +121,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             };
             let (result, interrupted) = output.run_tree(&bucket, handle).await;
             match result {
-                Ok(o) => tally(output, "copy", &bucket, &o, (started, dry)),
+                Ok(o) => tally(output, verb("copy"), &bucket, &o, (started, dry)),
                 Err(e) => Err(engine_error(&e, interrupted, None)),
             }
         }
@@ -127,7 +130,7 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
             let (started, dry) = (Instant::now(), tree.dry_run);
             let (result, interrupted) = output.run_tree(&bucket, manager.download_tree(tree)).await;
             match result {
-                Ok(o) => tally(output, "download", &bucket, &o, (started, dry)),
+                Ok(o) => tally(output, verb("download"), &bucket, &o, (started, dry)),
                 Err(e) => Err(engine_error(&e, interrupted, None)),
             }
         }

@@ -14,6 +14,7 @@ mod examples;
 mod faults;
 mod heavy;
 mod killpoints;
+mod moving;
 mod mtime;
 mod objects;
 mod ops;

@@ -96,6 +96,43 @@ impl ObjectSource {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 
+    /// Refuses to move a version of the object: only the current one moves.
+    pub(crate) fn movable(&self) -> Result<(), Error> {
+        match self.version_id {
+            Some(_) => Err(crate::moving::refuse(
+                "only the current version moves (a versioned bucket keeps the others)",
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// For a move (`through`, the source's server), deletes the source that `outcome`'s
+    /// object now holds, if it is still the version HeadObject described (`meta`; `head`, the
+    /// request that read it).
+    pub(crate) async fn moved<D: ObjectClient>(
+        &self,
+        through: Option<Context<D>>,
+        head: &GetObjectRequest,
+        meta: &ObjectMeta,
+        outcome: UploadOutcome,
+    ) -> Result<UploadOutcome, Error> {
+        let Some(ctx) = through else {
+            return Ok(outcome);
+        };
+        let moved = crate::moving::Moved {
+            bucket: &self.bucket,
+            key: &self.key,
+            etag: &meta.etag,
+            request: &head.request,
+        };
+        let to = format!("s3://{}/{}", outcome.bucket, outcome.key);
+        crate::moving::remove_object(&ctx, moved, &to).await?;
+        Ok(UploadOutcome {
+            source_removed: true,
+            ..outcome
+        })
+    }
+
     /// With the COPY directive, the source's content headers, metadata (as `meta` gives them)
     /// and tags (read through `ctx`) into a new object's `options`: what a copy that makes a
     /// new object carries over.
@@ -216,6 +253,16 @@ pub(crate) async fn run<C: ObjectClient>(
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&copy.settings, &copy.options)?;
     let from = copy.from;
+    if copy.settings.remove_source {
+        from.movable()?;
+        if (from.bucket.as_str(), from.key.as_str()) == (copy.bucket.as_str(), copy.key.as_str()) {
+            return Err(crate::moving::refuse(&format!(
+                "{} onto itself would delete it",
+                from.url()
+            )));
+        }
+    }
+    let mover = copy.settings.remove_source.then(|| ctx.clone());
     let (head, meta) = from.head(&ctx, &copy.options.request).await?;
     let size = meta.content_length;
     let state = Arc::new(CopyState::of(&from, &meta));
@@ -242,7 +289,10 @@ pub(crate) async fn run<C: ObjectClient>(
         let identity =
             SourceIdentity::object(&from.url(), size, &meta.etag, from.version_id.as_deref());
         match start_or_resume(&job, identity, &parts).await? {
-            Start::Resumed(outcome) => return same_as_source(&meta, outcome),
+            Start::Resumed(outcome) => {
+                let outcome = same_as_source(&meta, outcome)?;
+                return from.moved(mover, &head, &meta, outcome).await;
+            }
             Start::Fresh(journal) => Some(journal),
         }
     } else {
@@ -255,7 +305,8 @@ pub(crate) async fn run<C: ObjectClient>(
         }
         Plan::Multipart { .. } => crate::multipart::run(job, plan, parts, journal).await?,
     };
-    same_as_source(&meta, outcome)
+    let outcome = same_as_source(&meta, outcome)?;
+    from.moved(mover, &head, &meta, outcome).await
 }
 
 /// The source's content headers and metadata (as HeadObject gave them), into a new object's

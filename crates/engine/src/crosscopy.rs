@@ -46,11 +46,28 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     mut copy: Copy,
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&copy.settings, &copy.options)?;
-    let from = &copy.from;
+    let from = copy.from.clone();
+    if copy.settings.remove_source {
+        from.movable()?;
+    }
+    let mover = copy.settings.remove_source.then(|| source.clone());
     // The agreement to pay covers the source too (as on one server); the expected owner is
     // the destination's.
     let (head, meta) = from.head(&source, &copy.options.request).await?;
     from.carry(&source, &head, &meta, &mut copy.options).await?;
+    let outcome = write(ctx, source, copy, head.clone(), &meta).await?;
+    from.moved(mover, &head, &meta, outcome).await
+}
+
+/// Writes the copy of the source `head` read (`meta`, as HeadObject described it).
+async fn write<C: ObjectClient, D: ObjectClient>(
+    ctx: Context<C>,
+    source: Context<D>,
+    copy: Copy,
+    head: GetObjectRequest,
+    meta: &ObjectMeta,
+) -> Result<UploadOutcome, Error> {
+    let from = &copy.from;
     let size = meta.content_length;
     let planned = plan(size, &copy.settings.plan).map_err(|e| Error::invalid(e.to_string()))?;
     let job = Arc::new(Job::new(
@@ -63,7 +80,7 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     ));
     if matches!(planned, Plan::Single { .. })
         || job.ctx.shared.journal.is_none()
-        || !checked_by_parts(job.mode(), &meta)
+        || !checked_by_parts(job.mode(), meta)
     {
         return streamed(job, source, head, size).await;
     }
@@ -89,7 +106,7 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
         Start::Resumed(outcome) => outcome,
         Start::Fresh(journal) => crate::multipart::run(job, planned, parts, Some(journal)).await?,
     };
-    same_as_source(&meta, outcome)
+    same_as_source(meta, outcome)
 }
 
 /// Whether the upload's checksum, combined from its parts, can be compared with the source's:
@@ -137,7 +154,11 @@ async fn streamed<C: ObjectClient, D: ObjectClient>(
     };
     let upload = Upload::new(stream, job.bucket.clone(), job.key.clone())
         .options(job.options.clone())
-        .settings(job.settings.clone());
+        .settings(crate::job::UploadSettings {
+            // The copy deletes its source, not the upload (a stream).
+            remove_source: false,
+            ..job.settings.clone()
+        });
     let result = crate::upload::run_as(job.ctx.clone(), upload, "copy").await;
     let read = fed.await;
     // The download's own error says more than the upload's "the stream failed".

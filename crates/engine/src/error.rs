@@ -36,6 +36,9 @@ pub enum ErrorKind {
     ResumeMismatch,
     /// The destination exists and replacing it was not allowed (no-clobber).
     Exists,
+    /// A move wrote its destination, verified, but kept its source: the source changed since
+    /// it was read (the destination holds what was read), or deleting it failed.
+    SourceKept,
 }
 
 /// What differs between an interrupted transfer and the request to resume it.

@@ -2,7 +2,7 @@
 //! [`Job`] with its destination, what the object carries, the settings, its journal, and the
 //! file it reads when it reads one; and the settings themselves ([`UploadSettings`]).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,13 @@ pub struct UploadSettings {
     /// Abort the interrupted upload of the same source and destination that a journal
     /// describes, and start fresh. By default, `false`: resume it.
     pub restart: bool,
+    /// A move: once the object is written and verified, delete its source, a whole file (if
+    /// it is still as it was read) or, for a copy, the source object (if it is still the
+    /// version that was read), else fail with [`ErrorKind::SourceKept`]. Not for streams,
+    /// bytes, part of a file, a version of an object, or a sync. By default, `false`.
+    ///
+    /// [`ErrorKind::SourceKept`]: crate::ErrorKind::SourceKept
+    pub remove_source: bool,
 }
 
 /// What happens to a multipart upload that failed or was interrupted.
@@ -247,10 +254,9 @@ impl<C: ObjectClient> Job<C> {
         if found { Err(self.exists()) } else { Ok(()) }
     }
 
-    /// The error to report when the file source changed since it was first looked at (its
-    /// size, times or inode differ, or it is gone), or `None` while it is as it was. A stat,
-    /// no request.
-    pub(crate) fn source_changed(&self) -> Option<Error> {
+    /// The file source and how it changed since it was first looked at (its size, times or
+    /// inode differ, or it is gone), or `None` while it is as it was. A stat, no request.
+    pub(crate) fn source_change(&self) -> Option<(&Path, String)> {
         let (path, was) = self.watched.get()?;
         let now = was.again().map(|now| match was.range {
             Some([offset, len]) => now.with_range(offset, len),
@@ -260,6 +266,13 @@ impl<C: ObjectClient> Job<C> {
             Ok(now) => was.change(&now)?,
             Err(e) => format!("it can no longer be read: {e}"),
         };
+        Some((path, change))
+    }
+
+    /// The error to report when the file source changed since it was first looked at (see
+    /// [`Job::source_change`]), or `None` while it is as it was.
+    pub(crate) fn source_changed(&self) -> Option<Error> {
+        let (path, change) = self.source_change()?;
         Some(Error::new(
             ErrorKind::SourceChanged,
             format!(

@@ -22,8 +22,9 @@
 //! one worker pool). Its clients: `upload` (files, ranges, streams, bytes), `copy` (on the
 //! server) and `crosscopy` (between servers), both writing through `multipart`; `download`
 //! (to a file, a writer, memory), whose small files are flushed together (`durable`); `tree`
-//! (folders and prefixes, sync, and removing objects); `uploads` (the multipart uploads in
-//! progress, and aborting them). Requests of the caller's own (a listing page by page, any
+//! (folders and prefixes, sync, and removing objects); `moving` (a move's deletion of each
+//! source once its destination holds it); `uploads` (the multipart uploads in progress, and
+//! aborting them). Requests of the caller's own (a listing page by page, any
 //! other) go through the same retry loop and budget: [`Manager::list`],
 //! [`Manager::request`].
 #![deny(missing_docs)]
@@ -42,6 +43,7 @@ mod job;
 mod journal;
 pub mod limits;
 mod manager;
+mod moving;
 mod mtime;
 mod multipart;
 mod outcome;

@@ -54,6 +54,8 @@ pub struct UploadOutcome {
     /// Bytes an earlier, interrupted run had sent (the parts a resume found on the server),
     /// not sent again.
     pub reused: u64,
+    /// A move: the source (file or object) was deleted once the object was verified.
+    pub source_removed: bool,
 }
 
 /// How a download was checked.
@@ -131,6 +133,8 @@ pub struct DownloadOutcome {
     pub refetched: u32,
     /// How the bytes were checked.
     pub check: Check,
+    /// A move: the object was deleted once the file was verified.
+    pub source_removed: bool,
 }
 
 /// One object of a tree transfer that did not finish.

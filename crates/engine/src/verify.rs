@@ -40,6 +40,7 @@ impl Written {
             parts: self.parts,
             verification,
             reused: job.reused.get().copied().unwrap_or(0),
+            source_removed: false,
         }
     }
 }

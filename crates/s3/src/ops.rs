@@ -372,7 +372,7 @@ pub struct CreateBucketRequest {
     pub bucket: String,
 }
 
-/// Deletes an object (tests and clean-up).
+/// Deletes an object.
 #[derive(Debug, Clone, Default)]
 pub struct DeleteObjectRequest {
     /// Bucket.
@@ -381,6 +381,9 @@ pub struct DeleteObjectRequest {
     pub key: String,
     /// A specific version.
     pub version_id: Option<String>,
+    /// Delete only if the current version's ETag is this one (`If-Match`): else the server
+    /// answers 412 and keeps it. A server that does not know the header deletes regardless.
+    pub if_match: Option<String>,
     /// SSE-C key, expected bucket owner, requester pays.
     pub request: RequestOptions,
 }

@@ -160,7 +160,8 @@ impl<C> FailingClient<C> {
     }
 
     /// Runs `hook` just before call `n` (1-based) of `operation` (`GetObject`,
-    /// `UploadPartCopy`, `UploadPart`) is sent.
+    /// `UploadPartCopy`, `UploadPart`, `CompleteMultipartUpload`, `DeleteObject`,
+    /// `DeleteObjects`) is sent.
     pub fn before(&self, operation: &'static str, n: u32, hook: CallHook) {
         self.hooks.lock().unwrap().push((operation, n, hook));
     }
@@ -224,6 +225,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         &self,
         req: &CompleteMultipartUploadRequest,
     ) -> Result<CompleteMultipartUploadOutput> {
+        let _ = self.hook("CompleteMultipartUpload");
         self.fail("CompleteMultipartUpload", None)?;
         self.inner.complete_multipart_upload(req).await
     }
@@ -289,6 +291,8 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn delete_object(&self, req: &DeleteObjectRequest) -> Result<()> {
+        let _ = self.hook("DeleteObject");
+        self.fail("DeleteObject", None)?;
         self.inner.delete_object(req).await
     }
 

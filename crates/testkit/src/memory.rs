@@ -541,8 +541,19 @@ impl ObjectClient for MemoryClient {
     }
 
     async fn delete_object(&self, req: &DeleteObjectRequest) -> Result<()> {
-        let _f = self.begin("DeleteObject").await;
+        const OP: &str = "DeleteObject";
+        let _f = self.begin(OP).await;
         if let Some(b) = self.state.lock().unwrap().buckets.get_mut(&req.bucket) {
+            // `If-Match` compares with the object there; S3 answers 404 for a missing one.
+            if let Some(want) = req.if_match.as_deref() {
+                match b.get(&req.key) {
+                    None => return Err(service(OP, 404, "NoSuchKey")),
+                    Some(o) if o.etag.trim_matches('"') != want.trim_matches('"') => {
+                        return Err(service(OP, 412, "PreconditionFailed"));
+                    }
+                    Some(_) => {}
+                }
+            }
             b.remove(&req.key);
         }
         Ok(())

@@ -22,7 +22,7 @@ mod span;
 mod to_file;
 mod to_writer;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex};
 
@@ -132,6 +132,12 @@ pub struct DownloadSettings {
     /// When a file download is written with `O_DIRECT` rather than through the page cache.
     /// By default, when it is too big for the page cache to absorb.
     pub direct_io: DirectIo,
+    /// A move: once the file is written and verified, delete the object, if it is still the
+    /// version that was read (else fail with [`ErrorKind::SourceKept`], the file kept). To
+    /// a file only, of the current version. By default, `false`.
+    ///
+    /// [`ErrorKind::SourceKept`]: crate::ErrorKind::SourceKept
+    pub remove_source: bool,
 }
 
 impl Default for DownloadSettings {
@@ -143,6 +149,7 @@ impl Default for DownloadSettings {
             resume: true,
             restart: false,
             direct_io: DirectIo::Auto,
+            remove_source: false,
         }
     }
 }
@@ -433,6 +440,7 @@ impl<C: ObjectClient> Job<C> {
             reused,
             refetched,
             check: object.check.clone(),
+            source_removed: false,
         }
     }
 }
@@ -551,6 +559,19 @@ pub(crate) async fn run<C: ObjectClient>(
             "s3://{bucket}/{key}: a range of an object downloads to a writer or to memory, not to a file"
         )));
     }
+    // A move deletes the object once the file holds it: kept, for the deletion.
+    let moving = match settings.remove_source {
+        false => None,
+        true if !matches!(target, Target::File(_)) => {
+            return Err(crate::moving::refuse("an object moves to a file only"));
+        }
+        true if version_id.is_some() => {
+            return Err(crate::moving::refuse(
+                "only the current version moves (a versioned bucket keeps the others)",
+            ));
+        }
+        true => Some((ctx.clone(), request.clone())),
+    };
     let shared = ctx.shared.clone();
     let object = ObjectRef {
         bucket,
@@ -650,6 +671,22 @@ pub(crate) async fn run<C: ObjectClient>(
     };
     if named.is_some() {
         outcome.path = named;
+    }
+    if let Some((ctx, request)) = moving {
+        let moved = crate::moving::Moved {
+            bucket: &outcome.bucket,
+            key: &outcome.key,
+            etag: &outcome.etag,
+            request: &request,
+        };
+        let to = outcome
+            .path
+            .as_deref()
+            .unwrap_or(Path::new(""))
+            .display()
+            .to_string();
+        crate::moving::remove_object(&ctx, moved, &to).await?;
+        outcome.source_removed = true;
     }
     Ok(outcome)
 }

@@ -419,8 +419,8 @@ pub(crate) async fn remove<C: ObjectClient>(
     let req = DeleteObjectRequest {
         bucket: bucket.to_string(),
         key: key.to_string(),
-        version_id: None,
         request: terms.clone(),
+        ..Default::default()
     };
     if let Err(f) = ctx.request(None, |c| c.delete_object(&req)).await {
         tracing::warn!(

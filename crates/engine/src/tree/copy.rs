@@ -170,7 +170,8 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
 ) -> Result<TreeOutcome, Error> {
     crate::job::check(&tree.settings, &tree.options)?;
     if source.is_none() {
-        tree.check_overlap(true)?;
+        // A move cannot rewrite objects in place: each would be deleted once copied.
+        tree.check_overlap(!tree.settings.remove_source)?;
     }
     let found = match &source {
         Some(s) => super::walk::list(s, tree.source_listing(), None, READ_AHEAD, false),

@@ -172,6 +172,7 @@ pub(crate) async fn run<C: ObjectClient>(
             key: remove.key.clone(),
             version_id: remove.version_id.clone(),
             request: remove.request.bucket_terms(),
+            if_match: None,
         };
         ctx.request(None, |c| c.delete_object(&del))
             .await

@@ -166,6 +166,18 @@ pub(crate) async fn run_as<C: ObjectClient>(
     let (bucket, key, mut options) = (upload.bucket, upload.key, upload.options);
     let settings = upload.settings;
     let cancel = ctx.cancel.clone();
+    if settings.remove_source {
+        match &upload.source {
+            Source::File(path) if !Source::is_stream_path(path) => {}
+            Source::File(_) | Source::Reader { .. } => {
+                return Err(crate::moving::refuse("a stream cannot be deleted"));
+            }
+            Source::FileRange { .. } => {
+                return Err(crate::moving::refuse("give the whole file, not part of it"));
+            }
+            Source::Bytes(_) => return Err(crate::moving::refuse("bytes in memory have none")),
+        }
+    }
     let job = |options| Arc::new(Job::new(ctx, bucket, key, options, settings, noun));
     match upload.source {
         Source::File(path) if Source::is_stream_path(&path) => {
@@ -228,8 +240,28 @@ fn open_source(path: &Path) -> Result<(File, std::fs::Metadata), Error> {
     Ok((file, meta))
 }
 
-/// A file, or `range` of it, opened.
+/// A file, or `range` of it, opened; for a move, the file is deleted once its object is
+/// written, if it is still as it was read.
 async fn run_file<C: ObjectClient>(
+    job: Arc<Job<C>>,
+    path: PathBuf,
+    opened: (File, std::fs::Metadata),
+    range: Option<(u64, u64)>,
+) -> Result<UploadOutcome, Error> {
+    let outcome = write_file(job.clone(), path.clone(), opened, range).await?;
+    if !job.settings.remove_source {
+        return Ok(outcome);
+    }
+    let change = job.source_change().map(|(_, change)| change);
+    crate::moving::remove_file(&path, &job.url(), change).await?;
+    Ok(UploadOutcome {
+        source_removed: true,
+        ..outcome
+    })
+}
+
+/// Writes a file, or `range` of it, opened.
+async fn write_file<C: ObjectClient>(
     job: Arc<Job<C>>,
     path: PathBuf,
     (file, meta): (File, std::fs::Metadata),

@@ -213,6 +213,7 @@ pub(crate) async fn put_single<C: ObjectClient>(
             parts: 1,
             verification: Verification::Checksum(mine.clone()),
             reused: 0,
+            source_removed: false,
         });
     }
     let written = Written {

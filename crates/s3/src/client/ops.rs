@@ -360,6 +360,7 @@ impl ObjectClient for S3Client {
         let mut p =
             Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key)).owner(&req.request);
         p = p.query_opt("versionId", req.version_id.as_ref());
+        p = p.header_opt("if-match", req.if_match.clone());
         self.send(p).await?;
         Ok(())
     }

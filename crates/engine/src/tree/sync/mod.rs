@@ -189,6 +189,7 @@ impl SyncOutcome {
 /// Runs a sync up in `ctx`.
 pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<SyncOutcome, Error> {
     crate::job::check(&s.tree.settings, &s.tree.options)?;
+    crate::moving::not_in_sync(s.tree.settings.remove_source)?;
     if s.tree.only.is_some() {
         // What the prefix holds beyond those entries would look deleted from the folder.
         return Err(Error::invalid(
@@ -216,6 +217,7 @@ pub(crate) async fn down<C: ObjectClient>(
     s: SyncDown,
 ) -> Result<SyncOutcome, Error> {
     crate::download::check(&s.tree.settings)?;
+    crate::moving::not_in_sync(s.tree.settings.remove_source)?;
     super::check_folder(&s.tree.root)?;
     let prefix = keys::as_folder(&s.tree.prefix);
     let root = Some(s.tree.root.clone());
@@ -242,6 +244,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     s: SyncCopy,
 ) -> Result<SyncOutcome, Error> {
     crate::job::check(&s.tree.settings, &s.tree.options)?;
+    crate::moving::not_in_sync(s.tree.settings.remove_source)?;
     if source.is_none() {
         s.tree.check_overlap(false)?;
     }
