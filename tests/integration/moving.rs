@@ -9,6 +9,7 @@ use ferry_s3::ObjectClient as _;
 use ferry_testkit::FailingClient;
 
 use crate::changing::append;
+use crate::resume::{interrupt_after, start_sending};
 use crate::secrets::files_under;
 use crate::{
     boto3_keys, boto3_object, boto3_uploads, data, expect_exit, ferry, put, rt, seaweed_bucket,
@@ -56,6 +57,34 @@ fn mv_moves_a_file_up_an_object_down_and_an_object_to_another_key() {
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read(&back).unwrap(), body);
     assert!(boto3_keys(server, &bucket).is_empty());
+}
+
+#[test]
+fn an_interrupted_move_is_resumed_by_the_same_command_which_then_deletes_the_file() {
+    let (server, _client, bucket) = seaweed_bucket("mv-resume");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("big.bin");
+    let body = data(24 * MIB + 5, 51);
+    std::fs::write(&file, &body).unwrap();
+    let dst = format!("s3://{bucket}/big.bin");
+    let child = start_sending(server, home.path(), "mv", (&file, &dst), &[]);
+    let (code, stderr) = interrupt_after(child, 2);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(file.exists(), "an interrupted move deleted its file");
+    // The same command resumes the move; `ferry resume` would keep the file.
+    let again = stderr
+        .lines()
+        .skip_while(|l| !l.contains("to resume the move, run:"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no command to resume the move in: {stderr}"));
+    assert!(!stderr.contains("ferry resume"), "{stderr}");
+    let args: Vec<&str> = again.split_whitespace().skip(1).collect();
+    assert_eq!(args[0], "mv", "{again}");
+    let o = ferry(server, home.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("\"event\":\"resumed\""), "{}", text(&o));
+    assert!(!file.exists(), "the resumed move kept its file");
+    holds(server, &bucket, "big.bin", &body);
 }
 
 #[test]

@@ -22,10 +22,21 @@ pub(crate) fn start_upload(
     dst: &str,
     extra: &[&str],
 ) -> Child {
+    start_sending(server, home, "cp", (file, dst), extra)
+}
+
+/// Starts `ferry VERB FILE DST --json` (`cp` or `mv`) as [`start_upload`] does.
+pub(crate) fn start_sending(
+    server: &TestServer,
+    home: &Path,
+    verb: &str,
+    (file, dst): (&Path, &str),
+    extra: &[&str],
+) -> Child {
     Command::new(env!("CARGO_BIN_EXE_ferry"))
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .args([
-            "cp",
+            verb,
             file.to_str().unwrap(),
             dst,
             "--json",
