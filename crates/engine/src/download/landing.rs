@@ -29,7 +29,7 @@ pub(crate) struct Scratch {
 }
 
 impl Scratch {
-    /// A file for a download to `target` of `size` bytes, its space reserved.
+    /// A file for a download to `target` of `size` bytes, its space reserved (none for 0).
     pub(crate) fn create(target: &Path, size: u64) -> Result<Self, Error> {
         use rustix::fs::{Mode, OFlags};
         let dir = folder_of(target);

@@ -176,10 +176,14 @@ async fn small_file<C: ObjectClient>(
         .is_none_or(|e| value.as_deref() == Some(e));
     let (size, name) = (object.size, job.name());
     let written = on_blocking_thread(&job, &object, path, move |to| {
-        let scratch = Scratch::create(to.target, size)?;
+        // Its space is not reserved first: its one write reserves it (or fails ENOSPC).
+        let scratch = Scratch::create(to.target, 0)?;
         if let Err(e) = write_all_vectored_at(&scratch.file, &data, 0) {
             scratch.discard();
-            return Err(Error::local(format!("writing the download of {name}"), e));
+            return Err(match e.kind() {
+                std::io::ErrorKind::StorageFull => Error::no_space(to.target, size),
+                _ => Error::local(format!("writing the download of {name}"), e),
+            });
         }
         if !checks_out {
             return Ok(Written::Unchecked(scratch));
