@@ -19,7 +19,7 @@ use crate::{
 const MIB: usize = 1024 * 1024;
 
 #[test]
-fn mv_moves_a_file_up_an_object_down_and_an_object_to_another_key() {
+fn mv_moves_a_file_up_an_object_across_and_between_servers_and_down() {
     let (server, _client, bucket) = seaweed_bucket("mv-one");
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("big.bin");
@@ -51,9 +51,26 @@ fn mv_moves_a_file_up_an_object_down_and_an_object_to_another_key() {
         sha256_hex(&body)
     );
 
+    // Between servers, through ferry (the same server named as another): the source goes
+    // through the source's client.
+    let streamed = format!("s3://{bucket}/streamed.bin");
+    let endpoint = ["--source-endpoint-url", server.endpoint.as_str()];
+    let o = ferry(
+        server,
+        home.path(),
+        &[&["mv", &moved, &streamed], &endpoint[..]].concat(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(boto3_keys(server, &bucket), ["streamed.bin"]);
+    holds(server, &bucket, "streamed.bin", &body);
+
     // Down: the file holds the bytes, the object is gone.
     let back = home.path().join("back.bin");
-    let o = ferry(server, home.path(), &["mv", &moved, back.to_str().unwrap()]);
+    let o = ferry(
+        server,
+        home.path(),
+        &["mv", &streamed, back.to_str().unwrap()],
+    );
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read(&back).unwrap(), body);
     assert!(boto3_keys(server, &bucket).is_empty());
