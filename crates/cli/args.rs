@@ -114,6 +114,18 @@ pub(crate) enum Cmd {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Remove an empty bucket; with --force, every object in it first (as rm -r s3://bucket).
+    Rb {
+        /// s3://bucket
+        bucket: String,
+        /// Delete every object in the bucket first, when it is not empty. A versioned
+        /// bucket's older versions and delete markers are not deleted: such a bucket stays.
+        #[arg(long)]
+        force: bool,
+        /// Print nothing on success.
+        #[arg(short, long)]
+        quiet: bool,
+    },
 }
 
 #[derive(Debug, Args)]

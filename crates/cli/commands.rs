@@ -22,6 +22,11 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Ls(args) => crate::objects::ls(&cli.global, args).await,
         Cmd::Rm(args) => crate::objects::rm(&cli.global, *args).await,
         Cmd::Mb { bucket, quiet } => mb(&cli.global, &bucket, quiet).await,
+        Cmd::Rb {
+            bucket,
+            force,
+            quiet,
+        } => crate::objects::rb(&cli.global, &bucket, force, quiet).await,
         Cmd::Presign(args) => presign(&cli.global, args).await,
         Cmd::Resume(args) => crate::run::resume(&cli.global, args).await,
         Cmd::Uploads(cmd) => crate::uploads::run(&cli.global, cmd).await,

@@ -1,15 +1,15 @@
-//! `ferry ls` and `ferry rm`: what a bucket holds under a prefix, page by page, and deleting
-//! an object or a prefix's worth of them (the engine lists, retries and deletes; this module
-//! turns flags into its requests and its pages into lines).
+//! `ferry ls`, `ferry rm` and `ferry rb`: what a bucket holds under a prefix, page by page,
+//! deleting an object or a prefix's worth of them, and removing a bucket (the engine lists,
+//! retries and deletes; this module turns flags into its requests and its pages into lines).
 
 use std::io::Write as _;
 use std::time::Instant;
 
 use ferry_engine::{Manager, ManagerConfig, Remove, RemoveOutcome};
-use ferry_s3::{ListObjectsRequest, ObjectInfo, S3Client};
+use ferry_s3::{ListObjectsRequest, ObjectClient as _, ObjectInfo, S3Client};
 use futures_util::StreamExt as _;
 
-use crate::args::{Global, LsArgs, RmArgs};
+use crate::args::{Global, LsArgs, OutputFlags, RmArgs};
 use crate::client::{client, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::output::{Output, errln, first_failures, outln, secs};
@@ -172,14 +172,98 @@ pub(crate) async fn rm(global: &Global, a: RmArgs) -> Result<(), CliError> {
         }
     };
     let manager = manager(client(global).await?, ManagerConfig::default(), None)?;
-    let mut output = Output::new(&a.out, false, global.verbose > 0);
+    removed(global, &manager, remove, &a.out).await
+}
+
+/// Runs `remove` through `manager`, a line (or JSON event) per object deleted, then the
+/// summary.
+async fn removed(
+    global: &Global,
+    manager: &Manager<S3Client>,
+    remove: Remove,
+    out: &OutputFlags,
+) -> Result<(), CliError> {
+    let bucket = remove.bucket.clone();
+    let mut output = Output::new(out, false, global.verbose > 0);
     // Nothing moves: a line per object is the progress.
     output.no_progress = true;
     let json = output.json;
     let started = Instant::now();
-    let (result, interrupted) = output.run_tree(&url.bucket, manager.remove(remove)).await;
+    let (result, interrupted) = output.run_tree(&bucket, manager.remove(remove)).await;
     let o = result.map_err(|e| engine_error(&e, interrupted, None))?;
-    summary(json, a.out.quiet, &o, started)
+    summary(json, out.quiet, &o, started)
+}
+
+/// Runs `ferry rb`: DeleteBucket of a bucket that holds no object. One that does is refused
+/// first, as a server that deletes a full bucket would not (SeaweedFS does); with `force`,
+/// every object is deleted (as `rm -r s3://bucket`), then the bucket. Credentials that may not
+/// list leave the refusal to the server.
+pub(crate) async fn rb(
+    global: &Global,
+    target: &str,
+    force: bool,
+    quiet: bool,
+) -> Result<(), CliError> {
+    let url = parse_s3_url(target)?;
+    if !url.key.is_empty() {
+        return Err(bad_input(format!(
+            "{target:?} names a key; rb takes s3://bucket (ferry rm -r deletes a prefix)"
+        )));
+    }
+    let bucket = url.bucket;
+    let manager = manager(client(global).await?, ManagerConfig::default(), None)?;
+    let first = ListObjectsRequest {
+        bucket: bucket.clone(),
+        max_keys: Some(1),
+        ..Default::default()
+    };
+    let listed = manager
+        .request(&format!("looking into s3://{bucket}"), |c| {
+            c.list_objects(&first)
+        })
+        .await;
+    let held = match listed {
+        Ok(page) => page.objects.into_iter().next().map(|o| o.key),
+        // May delete but not list: the server refuses a bucket that is not empty.
+        Err(e) if e.kind() == ferry_engine::ErrorKind::Denied => None,
+        Err(e) => return Err(engine_error(&e, false, None)),
+    };
+    match held {
+        Some(key) if !force => {
+            return Err(CliError::Failed(anyhow::anyhow!(
+                "s3://{bucket} is not empty (it holds s3://{bucket}/{key}): nothing was \
+                 deleted; give --force to delete every object in it, then the bucket"
+            )));
+        }
+        Some(_) => {
+            let out = OutputFlags {
+                json: false,
+                no_progress: true,
+                quiet,
+            };
+            removed(global, &manager, Remove::prefix(&bucket, ""), &out).await?;
+        }
+        None => {}
+    }
+    let what = format!("removing the bucket s3://{bucket}");
+    manager
+        .request(&what, |c| c.delete_bucket(&bucket))
+        .await
+        .map_err(|e| {
+            let not_empty = e.s3().and_then(ferry_s3::S3Error::code) == Some("BucketNotEmpty");
+            let hint = match force {
+                false => "give --force to delete every object in it first",
+                true => {
+                    "what is left is most likely older versions and delete markers of a \
+                     versioned bucket, which --force does not delete"
+                }
+            };
+            engine_error(&e, false, None).noted(not_empty.then(|| hint.to_string()))
+        })?;
+    if !quiet {
+        outln!("remove_bucket: s3://{bucket}");
+    }
+    Ok(())
 }
 
 /// The summary line (or JSON event), and the exit code: 1 when a deletion failed, 130 when

@@ -1,5 +1,6 @@
-//! `ferry ls` and `ferry rm` against SeaweedFS, checked with boto3: a listing's levels and
-//! pages, and deletions of one object or of a prefix's worth, filtered, dry or made.
+//! `ferry ls`, `ferry rm` and `ferry rb` against SeaweedFS, checked with boto3: a listing's
+//! levels and pages, deletions of one object or of a prefix's worth, filtered, dry or made,
+//! and removing a bucket.
 
 use super::*;
 
@@ -160,4 +161,42 @@ fn rm_deletes_one_object_or_a_prefix_filtered_and_a_dry_run_nothing() {
         text(&o)
     );
     assert_eq!(boto3_keys(server, &bucket), ["p", "p/keep/x"]);
+}
+
+/// The buckets boto3 lists.
+fn boto3_buckets(server: &ferry_testkit::TestServer) -> Vec<String> {
+    let v = ferry_testkit::boto3(
+        server,
+        "print(json.dumps([b['Name'] for b in s3.list_buckets()['Buckets']]))",
+        &[],
+    )
+    .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+#[test]
+fn rb_refuses_a_bucket_that_holds_objects_unless_forced_and_removes_an_empty_one() {
+    let (server, client, bucket) = seaweed_bucket("rb");
+    let home = tempfile::tempdir().unwrap();
+    stored(&client, &bucket, &["a", "dir/b"], ("many/", 1_005));
+    let url = format!("s3://{bucket}");
+    // SeaweedFS would delete it, objects and all: ferry looks first.
+    let o = ferry(server, home.path(), &["rb", &url]);
+    expect_exit(&o, 1, "is not empty");
+    assert!(text(&o).contains("--force"), "{}", text(&o));
+    assert_eq!(boto3_keys(server, &bucket).len(), 1_007);
+
+    let o = ferry(server, home.path(), &["rb", "--force", &url]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let said = stdout(&o);
+    assert_eq!(said.matches("delete: ").count(), 1_007, "{said}");
+    assert!(said.ends_with(&format!("remove_bucket: {url}\n")), "{said}");
+    assert!(!boto3_buckets(server).contains(&bucket));
+
+    let (_, _, empty) = seaweed_bucket("rb-empty");
+    let o = ferry(server, home.path(), &["rb", &format!("s3://{empty}")]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(!boto3_buckets(server).contains(&empty));
+    let o = ferry(server, home.path(), &["rb", &format!("s3://{empty}/key")]);
+    expect_exit(&o, 2, "names a key");
 }

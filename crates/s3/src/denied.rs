@@ -243,8 +243,14 @@ impl Denial {
             "ListObjectsV2" => (vec!["s3:ListBucket".into()], bucket_arn),
             // Each of these needs the action of its own name, in its version form for a
             // request that names a version.
-            "PutObjectAcl" | "GetObjectAcl" | "PutObjectTagging" | "GetObjectTagging"
-            | "DeleteObject" => (vec![pick(&format!("s3:{}", r.operation))], object),
+            "PutObjectAcl" | "GetObjectAcl" | "PutObjectTagging" | "GetObjectTagging" => {
+                (vec![pick(&format!("s3:{}", r.operation))], object)
+            }
+            // A deletion on the condition of an ETag (a move's) reads the object too.
+            "DeleteObject" if r.header("if-match").is_some() => {
+                (vec![pick("s3:DeleteObject"), pick("s3:GetObject")], object)
+            }
+            "DeleteObject" => (vec![pick("s3:DeleteObject")], object),
             "GetObject" | "HeadObject" => {
                 // An SSE-C object read with another key than its own is refused so too, with
                 // a plain "Access Denied": with a key given, that is the likelier cause.
@@ -274,6 +280,7 @@ impl Denial {
             ),
             "DeleteObjects" => (vec!["s3:DeleteObject".into()], format!("{bucket_arn}/*")),
             "CreateBucket" => (vec!["s3:CreateBucket".into()], bucket_arn),
+            "DeleteBucket" => (vec!["s3:DeleteBucket".into()], bucket_arn),
             _ => return None,
         };
         // A bucket another account owns than the one a request expects is refused with a
@@ -482,6 +489,7 @@ mod tests {
             ("ListMultipartUploads", "s3:ListBucketMultipartUploads"),
             ("ListObjectsV2", "s3:ListBucket"),
             ("CreateBucket", "s3:CreateBucket"),
+            ("DeleteBucket", "s3:DeleteBucket"),
         ] {
             let d = needs(op, None, &[], &[]);
             assert_eq!(d.actions, vec![action.to_string()], "{op}");
@@ -507,6 +515,8 @@ mod tests {
         assert_eq!(d.actions, ["s3:PutObject", "s3:PutObjectAcl"]);
         let d = needs("PutObject", k, &[], &[("x-amz-tagging", "a=b")]);
         assert_eq!(d.actions, ["s3:PutObject", "s3:PutObjectTagging"]);
+        let d = needs("DeleteObject", k, &[], &[("if-match", "\"e\"")]);
+        assert_eq!(d.actions, ["s3:DeleteObject", "s3:GetObject"]);
         let d = needs(
             "CreateMultipartUpload",
             k,

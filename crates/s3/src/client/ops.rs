@@ -734,6 +734,14 @@ pub(crate) fn acl_to_xml(policy: &AccessControlPolicy) -> xml::AccessControlPoli
 }
 
 impl S3Client {
+    /// Deletes the bucket `bucket`, which must be empty (else `BucketNotEmpty`, 409). Needs
+    /// `s3:DeleteBucket`.
+    pub async fn delete_bucket(&self, bucket: &str) -> Result<()> {
+        self.send(Prepared::new("DeleteBucket", Method::DELETE, bucket, None))
+            .await?;
+        Ok(())
+    }
+
     /// The buckets the credentials' account owns (ListBuckets, every page), in name order.
     /// Needs `s3:ListAllMyBuckets`.
     pub async fn list_buckets(&self) -> Result<Vec<BucketInfo>> {
