@@ -809,3 +809,27 @@ fn rm_and_ls_name_the_permission_they_lack_and_delete_object_alone_deletes() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(stdout(&o).contains(" 5 b"), "{}", text(&o));
 }
+
+/// A move down whose credentials may read but not delete: the file is written, the object is
+/// kept, and the refusal names s3:DeleteObject and s3:GetObject (the deletion carries
+/// `If-Match`), exit 1. With s3:DeleteObject, the same move deletes it.
+#[test]
+fn a_move_refused_its_deletion_names_delete_object_and_keeps_the_object() {
+    let (iam, bucket) = iam_bucket("mv-denied");
+    put_as_admin(iam, &bucket, "k");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("k.txt");
+    let (src, f) = (format!("s3://{bucket}/k"), file.to_str().unwrap());
+    let u = user(iam, "mv-no-delete", &["s3:GetObject"]);
+    let o = ferry(&u, home.path(), &["mv", &src, f]);
+    names(&o, "s3:DeleteObject");
+    assert!(stderr(&o).contains("s3:GetObject"), "{}", text(&o));
+    assert!(stderr(&o).contains("holds"), "{}", text(&o));
+    assert_eq!(std::fs::read(&file).unwrap(), b"hello");
+    assert_eq!(admin_keys(iam, &bucket), ["k"]);
+    let u = user(iam, "mv-delete", &["s3:GetObject", "s3:DeleteObject"]);
+    let o = ferry(&u, home.path(), &["mv", &src, f]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(admin_keys(iam, &bucket).is_empty());
+    assert_eq!(std::fs::read(&file).unwrap(), b"hello");
+}
