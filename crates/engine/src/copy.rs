@@ -96,16 +96,6 @@ impl ObjectSource {
         format!("s3://{}/{}", self.bucket, self.key)
     }
 
-    /// Refuses to move a version of the object: only the current one moves.
-    pub(crate) fn movable(&self) -> Result<(), Error> {
-        match self.version_id {
-            Some(_) => Err(crate::moving::refuse(
-                "only the current version moves (a versioned bucket keeps the others)",
-            )),
-            None => Ok(()),
-        }
-    }
-
     /// For a move (`through`, the source's server), deletes the source that `outcome`'s
     /// object now holds, if it is still the version HeadObject described (`meta`; `head`, the
     /// request that read it).
@@ -254,7 +244,7 @@ pub(crate) async fn run<C: ObjectClient>(
     crate::job::check(&copy.settings, &copy.options)?;
     let from = copy.from;
     if copy.settings.remove_source {
-        from.movable()?;
+        crate::moving::current_version(from.version_id.as_deref())?;
         if (from.bucket.as_str(), from.key.as_str()) == (copy.bucket.as_str(), copy.key.as_str()) {
             return Err(crate::moving::refuse(&format!(
                 "{} onto itself would delete it",

@@ -48,7 +48,7 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     crate::job::check(&copy.settings, &copy.options)?;
     let from = copy.from.clone();
     if copy.settings.remove_source {
-        from.movable()?;
+        crate::moving::current_version(from.version_id.as_deref())?;
     }
     let mover = copy.settings.remove_source.then(|| source.clone());
     // The agreement to pay covers the source too (as on one server); the expected owner is

@@ -20,6 +20,16 @@ pub(crate) fn refuse(what: &str) -> Error {
     ))
 }
 
+/// Refuses to move a version of an object (`version_id`): only the current one moves.
+pub(crate) fn current_version(version_id: Option<&str>) -> Result<(), Error> {
+    match version_id {
+        Some(_) => Err(refuse(
+            "only the current version moves (a versioned bucket keeps the others)",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Refuses a sync that would move: a sync keeps its source, and deletes only from its
 /// destination.
 pub(crate) fn not_in_sync(remove_source: bool) -> Result<(), Error> {

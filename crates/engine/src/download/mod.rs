@@ -565,12 +565,10 @@ pub(crate) async fn run<C: ObjectClient>(
         true if !matches!(target, Target::File(_)) => {
             return Err(crate::moving::refuse("an object moves to a file only"));
         }
-        true if version_id.is_some() => {
-            return Err(crate::moving::refuse(
-                "only the current version moves (a versioned bucket keeps the others)",
-            ));
+        true => {
+            crate::moving::current_version(version_id.as_deref())?;
+            Some((ctx.clone(), request.clone()))
         }
-        true => Some((ctx.clone(), request.clone())),
     };
     let shared = ctx.shared.clone();
     let object = ObjectRef {
@@ -679,12 +677,8 @@ pub(crate) async fn run<C: ObjectClient>(
             etag: &outcome.etag,
             request: &request,
         };
-        let to = outcome
-            .path
-            .as_deref()
-            .unwrap_or(Path::new(""))
-            .display()
-            .to_string();
+        let to = outcome.path.as_deref().map(Path::display);
+        let to = to.map(|p| p.to_string()).unwrap_or_default();
         crate::moving::remove_object(&ctx, moved, &to).await?;
         outcome.source_removed = true;
     }
