@@ -182,9 +182,8 @@ pub(crate) struct Output {
     verbose: bool,
     /// A sync's: its deletions are JSON `sync` events, as its other decisions.
     sync: bool,
-    /// A move's: a dry run says `move` for each object, and a kept transfer is resumed by the
-    /// same command (`ferry resume` would keep the source).
-    pub(crate) moving: bool,
+    /// A move's: a dry run says `move` for each object.
+    moving: bool,
 }
 
 /// What a display shows the events of.

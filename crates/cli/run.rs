@@ -349,11 +349,6 @@ fn settle(
                 resume_command()
             )
         }
-        // `ferry resume` finishes the transfer but keeps a move's source.
-        _ if output.moving => format!(
-            "the {word} is kept (journal {id}); to resume the move, run:\n  {}",
-            resume_command()
-        ),
         _ => format!(
             "the {word} is kept (journal {id}); to resume it, run:\n  {}\nor: ferry resume {id}",
             resume_command()

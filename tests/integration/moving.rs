@@ -13,7 +13,7 @@ use crate::resume::{interrupt_after, start_sending};
 use crate::secrets::files_under;
 use crate::{
     boto3_keys, boto3_object, boto3_uploads, data, expect_exit, ferry, put, rt, seaweed_bucket,
-    sha256_hex, text,
+    sha256_hex, stdout, text,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -77,10 +77,11 @@ fn mv_moves_a_file_up_an_object_across_and_between_servers_and_down() {
 }
 
 #[test]
-fn an_interrupted_move_is_resumed_by_the_same_command_which_then_deletes_the_file() {
+fn an_interrupted_move_resumes_by_the_same_command_or_ferry_resume_and_then_deletes_the_file() {
     let (server, _client, bucket) = seaweed_bucket("mv-resume");
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("big.bin");
+    // Five parts of 5 MiB, one at a time.
     let body = data(24 * MIB + 5, 51);
     std::fs::write(&file, &body).unwrap();
     let dst = format!("s3://{bucket}/big.bin");
@@ -88,18 +89,20 @@ fn an_interrupted_move_is_resumed_by_the_same_command_which_then_deletes_the_fil
     let (code, stderr) = interrupt_after(child, 2);
     assert_eq!(code, Some(130), "{stderr}");
     assert!(file.exists(), "an interrupted move deleted its file");
-    // The same command resumes the move; `ferry resume` would keep the file.
-    let again = stderr
-        .lines()
-        .skip_while(|l| !l.contains("to resume the move, run:"))
+    // The same command resumes the move (and is interrupted again, a part later).
+    let child = start_sending(server, home.path(), "mv", (&file, &dst), &[]);
+    let (code, stderr) = interrupt_after(child, 1);
+    assert_eq!(code, Some(130), "{stderr}");
+    assert!(file.exists(), "an interrupted move deleted its file");
+    // `ferry resume ID` finishes it as a move: the journal says so.
+    let id = stderr
+        .split("or: ferry resume ")
         .nth(1)
-        .unwrap_or_else(|| panic!("no command to resume the move in: {stderr}"));
-    assert!(!stderr.contains("ferry resume"), "{stderr}");
-    let args: Vec<&str> = again.split_whitespace().skip(1).collect();
-    assert_eq!(args[0], "mv", "{again}");
-    let o = ferry(server, home.path(), &args);
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no journal id in: {stderr}"));
+    let o = ferry(server, home.path(), &["resume", id]);
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("\"event\":\"resumed\""), "{}", text(&o));
+    assert!(stdout(&o).starts_with("move: "), "{}", text(&o));
     assert!(!file.exists(), "the resumed move kept its file");
     holds(server, &bucket, "big.bin", &body);
 }

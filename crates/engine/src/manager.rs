@@ -530,7 +530,8 @@ impl<C: ObjectClient> Manager<C> {
 
     /// Resumes the upload or copy a journal describes: the journal names the source (a file,
     /// or an object on this server) and the destination; `keys` gives the secrets again. The
-    /// upload goes on with the journal's part size and checksum. A copy from another server
+    /// upload goes on with the journal's part size and checksum; a move's source is deleted
+    /// once it is done, as the move would have. A copy from another server
     /// resumes with [`Manager::resume_from`]. Needs [`ManagerConfig::journal`]. Must be called
     /// within a tokio runtime.
     pub fn resume(
@@ -640,6 +641,7 @@ impl<C: ObjectClient> Manager<C> {
         if let Some(u) = &journal.upload {
             settings.plan.part_size = Some(u.part_size);
             settings.checksum = crate::multipart::mode_from_record(u)?;
+            settings.remove_source = u.remove_source;
         }
         Ok((journal, settings))
     }

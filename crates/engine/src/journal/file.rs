@@ -408,6 +408,7 @@ mod tests {
             sse_c_key_md5: None,
             expected_bucket_owner: None,
             request_payer: false,
+            remove_source: false,
         }
     }
 

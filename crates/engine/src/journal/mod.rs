@@ -274,6 +274,11 @@ pub struct UploadRecord {
     /// Whether its requests agreed to pay (a requester-pays bucket): a resume agrees again.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub request_payer: bool,
+    /// A move: its source is deleted once the object is written (see
+    /// [`UploadSettings::remove_source`](crate::UploadSettings::remove_source)); a resume
+    /// deletes it too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove_source: bool,
 }
 
 /// A part the server acknowledged.

@@ -135,6 +135,7 @@ pub(crate) async fn create_journaled<C: ObjectClient>(
             .map(|k| k.key_md5().to_string()),
         expected_bucket_owner: job.options.request.expected_bucket_owner.clone(),
         request_payer: job.options.request.request_payer,
+        remove_source: job.settings.remove_source,
     };
     let written = job
         .journal
