@@ -15,6 +15,18 @@ trap 'rm -rf "$work"' EXIT
 out=${FERRY_BENCH_OUT:-docs/bench}
 mkdir -p "$out"
 
+# The peer tools, for the benchmarks that run them one command at a time (rm, sync, mv):
+# exports FERRY (this build), FERRY_BASE (another, or empty), S5CMD, AWS, RCLONE, PYTHON, WORK
+# (the temporary folder) and HOME (an empty one, with the aws cli's config files switched off).
+peer_tools() {
+  local bench_bin
+  bench_bin=$(scripts/testbed-setup --bench)
+  export FERRY="$target/release/ferry" S5CMD="$tests_bin/s5cmd" AWS="$tests_bin/aws"
+  export RCLONE="$bench_bin/rclone" PYTHON="$tests_bin/python" FERRY_BASE=${FERRY_BASE:-}
+  export WORK="$work" HOME="$work/home" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
+  mkdir -p "$HOME"
+}
+
 # Inside ferry-testbed: points rclone's remote `loc` at the S3 endpoint $1, path-style, with
 # the testbed's keys (an exported function, for the scripts' inner `bash -c`).
 rclone_loc() {

