@@ -1,18 +1,20 @@
 //! `ferry cp`'s raw flags turned into one validated request (as ripgrep goes from low-level to
 //! high-level arguments): which kind of transfer, the engine request for it, the budgets and
 //! the output. Every check on user input happens here, before a client exists; what is wrong
-//! is exit 2 with the flag named.
+//! is exit 2 with the flag named. A tree's requests (folders, prefixes, several files of one
+//! folder) and the filters and shard they take: `tree`.
 
-use std::ffi::OsString;
+mod tree;
+
 use std::path::{Path, PathBuf};
 
 use ferry_engine::{
-    Copy, Download, Filters, ManagerConfig, ObjectSource, PlanWork, Shard, Source, Span, Target,
-    TreeCopy, TreeDownload, TreeUpload, Upload,
+    Copy, Download, ManagerConfig, ObjectSource, PlanWork, Source, Span, Target, TreeCopy,
+    TreeDownload, TreeUpload, Upload,
 };
 use ferry_s3::Directive;
 
-use crate::args::{Cmd, CopyPropsFlag, CpArgs, FilterFlags, Global};
+use crate::args::{Cmd, CopyPropsFlag, CpArgs, Global};
 use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{
@@ -20,6 +22,8 @@ use crate::options::{
     parse_exact_size, refuse_flags, sse_c_key, upload_settings,
 };
 use crate::output::Output;
+use tree::{copy_tree, download_tree, upload_tree};
+pub(crate) use tree::{filters, shard};
 
 const MIB: u64 = 1024 * 1024;
 /// A stream's default memory budget: its parts are kept until acknowledged.
@@ -554,33 +558,6 @@ pub(crate) fn copy_props(
     )
 }
 
-/// `ferry cp -r s3://a/prefix s3://b/prefix2`.
-fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
-    single_only(args)?;
-    let src = parse_s3_url(&args.src)?;
-    let dst = parse_s3_url(&args.dst)?;
-    let (directive, tagging) = copy_directive(args)?;
-    let source = source_global(global, &args.source);
-    if source.is_none() {
-        on_the_server(args)?;
-    }
-    let tree = TreeCopy {
-        from_request: args.bucket.source_request(&args.source.source_sse_c_key)?,
-        metadata_directive: directive,
-        tagging_directive: tagging,
-        options: object_options(&args.object, &args.bucket, None)?,
-        settings: upload_settings(args)?,
-        filters: filters(&args.filters)?,
-        shard: shard(&args.shard)?,
-        dry_run: args.dry_run,
-        ..TreeCopy::new(src.bucket, &src.key, dst.bucket, &dst.key)
-    };
-    Ok(Work::CopyTree {
-        tree,
-        source: source.map(Box::new),
-    })
-}
-
 /// Refuses the flags about bodies ferry sends, for a copy the server makes.
 fn on_the_server(args: &CpArgs) -> Result<(), CliError> {
     refuse_flags(
@@ -645,148 +622,6 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         source: Box::new(source),
         src: args.src.clone(),
     })
-}
-
-/// `ferry cp -r FOLDER s3://bucket/prefix`.
-fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
-    if args.src == "-" {
-        return Err(bad_input(
-            "--recursive copies a folder; a stream from stdin is one object",
-        ));
-    }
-    single_only(args)?;
-    if args.verify.is_some() {
-        return Err(bad_input(
-            "--verify is for downloads; an upload is always checked",
-        ));
-    }
-    copy_only(args)?;
-    let (root, only) = match &args.source_paths[..] {
-        [one] => (one.clone(), None),
-        several => {
-            let (root, names) = one_folder(several, args.recursive)?;
-            (root, Some(names))
-        }
-    };
-    let meta = std::fs::metadata(&root)
-        .map_err(|e| bad_input(format!("cannot read source {}: {e}", root.display())))?;
-    if !meta.is_dir() {
-        return Err(bad_input(format!(
-            "source {} is not a folder; without --recursive, give it as is",
-            root.display()
-        )));
-    }
-    let dst = parse_s3_url(&args.dst)?;
-    Ok(Work::UploadTree(TreeUpload {
-        root,
-        bucket: dst.bucket,
-        prefix: dst.key,
-        options: object_options(&args.object, &args.bucket, None)?,
-        guess_content_type: args.object.content_type.is_none(),
-        settings: upload_settings(args)?,
-        filters: filters(&args.filters)?,
-        shard: shard(&args.shard)?,
-        dry_run: args.dry_run,
-        follow_links: !args.no_follow_symlinks,
-        only,
-    }))
-}
-
-/// The folder `sources` are in (each a file, or with `recursive` a folder, directly in it)
-/// and their names in it: `ferry cp *.iso s3://…`.
-fn one_folder(sources: &[PathBuf], recursive: bool) -> Result<(PathBuf, Vec<OsString>), CliError> {
-    let mut root: Option<PathBuf> = None;
-    let mut names = Vec::with_capacity(sources.len());
-    for path in sources {
-        let src = path.display();
-        let meta = std::fs::metadata(path)
-            .map_err(|e| bad_input(format!("cannot read source {src}: {e}")))?;
-        if meta.is_dir() && !recursive {
-            return Err(bad_input(format!(
-                "source {src} is a folder; give -r to send folders whole, or name its files"
-            )));
-        }
-        if !meta.is_file() && !meta.is_dir() {
-            return Err(bad_input(format!(
-                "source {src} is not a file: a stream goes up alone (ferry cp {src} s3://bucket/key)"
-            )));
-        }
-        let (Some(name), parent) = (path.file_name(), path.parent()) else {
-            return Err(bad_input(format!(
-                "source {src} has no name of its own in a folder; give its folder's files"
-            )));
-        };
-        let parent = match parent {
-            Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-            _ => PathBuf::from("."),
-        };
-        match &root {
-            None => root = Some(parent),
-            Some(r) if same_folder(r, &parent) => {}
-            Some(_) => {
-                return Err(bad_input(format!(
-                    "sources {} and {src} are in different folders; several sources are files \
-                     of one folder (a shell's glob), else copy a folder with -r and --include",
-                    sources[0].display()
-                )));
-            }
-        }
-        names.push(name.to_os_string());
-    }
-    Ok((root.unwrap_or_else(|| PathBuf::from(".")), names))
-}
-
-/// Whether `a` and `b` name one folder (`dir` and `./dir/`, or through a link).
-fn same_folder(a: &Path, b: &Path) -> bool {
-    a.components().eq(b.components())
-        || matches!(
-            (std::fs::canonicalize(a), std::fs::canonicalize(b)),
-            (Ok(x), Ok(y)) if x == y
-        )
-}
-
-/// `ferry cp -r s3://bucket/prefix FOLDER`.
-fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
-    if args.dst == "-" {
-        return Err(bad_input(
-            "--recursive writes a folder; stdout takes one object",
-        ));
-    }
-    single_only(args)?;
-    copy_only(args)?;
-    let src = parse_s3_url(&args.src)?;
-    let settings = download_settings(args)?;
-    // A file where the folder should be is the engine's refusal (exit 2), before any request.
-    let root = args.dst_path.clone();
-    Ok(Work::DownloadTree(TreeDownload {
-        bucket: src.bucket,
-        prefix: src.key,
-        root,
-        request: args.bucket.request(&args.object.sse_c_key)?,
-        settings,
-        filters: filters(&args.filters)?,
-        shard: shard(&args.shard)?,
-        dry_run: args.dry_run,
-    }))
-}
-
-/// `--exclude` and `--include`, in the order given.
-pub(crate) fn filters(flags: &FilterFlags) -> Result<Filters, CliError> {
-    let mut filters = Filters::default();
-    for (include, glob) in &flags.ordered {
-        filters
-            .push(*include, glob)
-            .map_err(|e| bad_input(e.to_string()))?;
-    }
-    Ok(filters)
-}
-
-/// `--shard I/N` (or N, the index from the environment).
-pub(crate) fn shard(spec: &Option<String>) -> Result<Option<Shard>, CliError> {
-    spec.as_deref()
-        .map(|s| Shard::parse(s, |k| std::env::var(k).ok()))
-        .transpose()
-        .map_err(|e| bad_input(format!("--shard: {e}")))
 }
 
 /// `ferry cp FILE s3://bucket/key --plan PLAN --shard I/N`: one worker of a plan.
