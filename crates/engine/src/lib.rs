@@ -72,7 +72,8 @@ pub use journal::{
 pub use manager::{Manager, ManagerConfig, ResumeKeys};
 pub use mtime::{MTIME_KEY, format_mtime, parse_mtime};
 pub use outcome::{
-    Check, DownloadOutcome, ObjectFailure, SyncAction, TreeOutcome, UploadOutcome, Verification,
+    Check, DownloadOutcome, ObjectFailure, Removal, SyncAction, TreeOutcome, UploadOutcome,
+    Verification,
 };
 pub use pipe::{PipeEnd, PipeReader, PipeWriter, pipe};
 pub use plan::{
@@ -91,7 +92,7 @@ pub use shard::{
 pub use tree::copy::TreeCopy;
 pub use tree::filter::Filters;
 pub use tree::keys::as_folder;
-pub use tree::remove::{Removal, Remove, RemoveOutcome};
+pub use tree::remove::{Remove, RemoveOutcome};
 pub use tree::sync::{
     Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
 };

@@ -137,6 +137,20 @@ pub struct DownloadOutcome {
     pub source_removed: bool,
 }
 
+/// An object or file deleted (or, in a dry run, that would be), as [`Event::Removed`](crate::Event::Removed)
+/// reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Removal {
+    /// What went: `s3://bucket/key`, or a file's path.
+    pub what: String,
+    /// Its key (a file's: its path below the folder, as a key).
+    pub key: String,
+    /// Its size, as listed or walked (0 for one object removed alone that could not be
+    /// read).
+    pub size: u64,
+}
+
 /// One object of a tree transfer that did not finish.
 #[derive(Debug)]
 #[non_exhaustive]

@@ -342,7 +342,7 @@ pub enum Event {
     /// with thousands a second. Those refused are not here but in the outcome's failures.
     Removed {
         /// Each object or file.
-        objects: Arc<[crate::tree::remove::Removal]>,
+        objects: Arc<[crate::outcome::Removal]>,
         /// Only reported, not done.
         dry_run: bool,
     },

@@ -18,7 +18,7 @@ use super::walk::list;
 use super::{Found, Item, READ_AHEAD, keys, sides::url};
 use crate::context::{Context, HeadFailure};
 use crate::error::{Error, ErrorKind, Failure};
-use crate::outcome::ObjectFailure;
+use crate::outcome::{ObjectFailure, Removal};
 use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
 
@@ -89,20 +89,6 @@ impl RemoveOutcome {
     pub fn is_complete(&self) -> bool {
         self.failed.is_empty() && !self.interrupted
     }
-}
-
-/// An object or file deleted (or, in a dry run, that would be), as [`Event::Removed`]
-/// reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Removal {
-    /// What went: `s3://bucket/key`, or a file's path.
-    pub what: String,
-    /// Its key (a file's: its path below the folder, as a key).
-    pub key: String,
-    /// Its size, as listed or walked (0 for one object removed alone that could not be
-    /// read).
-    pub size: u64,
 }
 
 /// Runs `remove`.

@@ -1,5 +1,5 @@
 //! Reading S3's answers: headers into object metadata and checksums, listing fields that may
-//! be missing, padded or URL-encoded, a write's ETag, an XML body.
+//! be missing, padded or URL-encoded.
 
 use std::time::Duration;
 
@@ -8,10 +8,6 @@ use http::{HeaderMap, StatusCode};
 use crate::error::{ClientErrorKind, Result, S3Error};
 use crate::ops::*;
 use crate::options::{ChecksumAlgorithm, ChecksumValue, ContentHeaders};
-use crate::xml;
-
-use super::prepared::Prepared;
-use super::transport::S3Client;
 
 /// An answer S3 would not give: a missing or malformed field.
 pub(super) fn invalid(op: &'static str, msg: impl Into<String>) -> S3Error {
@@ -150,39 +146,6 @@ pub(super) fn listed_key(encoding_type: &Option<String>, key: String) -> String 
 pub(super) fn lenient_bool(v: &Option<String>) -> bool {
     v.as_deref()
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
-}
-
-impl S3Client {
-    /// The headers and ETag of a write's answer. An answer without an ETag may be an
-    /// `<Error>` inside a 200 (S3 documents it for Complete and copies; a proxy or a server in
-    /// trouble can send it anywhere): that error, retryable or not as its code says.
-    pub(super) async fn etag_of(
-        &self,
-        op: &'static str,
-        resp: reqwest::Response,
-    ) -> Result<(HeaderMap, String)> {
-        let h = resp.headers().clone();
-        if let Some(etag) = header(&h, "etag") {
-            return Ok((h, etag));
-        }
-        // `body` returns the error an `<Error>` body holds.
-        self.body(op, resp).await?;
-        Err(invalid(op, "the answer has no ETag"))
-    }
-
-    /// Sends `p` and reads its XML answer (an `<Error>` inside a 200 is that error), with the
-    /// answer's headers.
-    pub(super) async fn send_xml<T: for<'de> serde::Deserialize<'de>>(
-        &self,
-        p: Prepared<'_>,
-    ) -> Result<(T, HeaderMap)> {
-        let op = p.operation;
-        let resp = self.send(p).await?;
-        let h = resp.headers().clone();
-        let body = self.body(op, resp).await?;
-        let r = xml::parse(&body).map_err(|e| invalid(op, e))?;
-        Ok((r, h))
-    }
 }
 
 #[cfg(test)]

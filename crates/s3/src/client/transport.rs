@@ -722,6 +722,39 @@ pub struct Presigned {
     pub expiry_unknown: bool,
 }
 
+impl S3Client {
+    /// The headers and ETag of a write's answer. An answer without an ETag may be an
+    /// `<Error>` inside a 200 (S3 documents it for Complete and copies; a proxy or a server in
+    /// trouble can send it anywhere): that error, retryable or not as its code says.
+    pub(super) async fn etag_of(
+        &self,
+        op: &'static str,
+        resp: reqwest::Response,
+    ) -> Result<(HeaderMap, String)> {
+        let h = resp.headers().clone();
+        if let Some(etag) = header(&h, "etag") {
+            return Ok((h, etag));
+        }
+        // `body` returns the error an `<Error>` body holds.
+        self.body(op, resp).await?;
+        Err(invalid(op, "the answer has no ETag"))
+    }
+
+    /// Sends `p` and reads its XML answer (an `<Error>` inside a 200 is that error), with the
+    /// answer's headers.
+    pub(super) async fn send_xml<T: for<'de> serde::Deserialize<'de>>(
+        &self,
+        p: Prepared<'_>,
+    ) -> Result<(T, HeaderMap)> {
+        let op = p.operation;
+        let resp = self.send(p).await?;
+        let h = resp.headers().clone();
+        let body = self.body(op, resp).await?;
+        let r = xml::parse(&body).map_err(|e| invalid(op, e))?;
+        Ok((r, h))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::foreign_body;
