@@ -53,12 +53,13 @@ fn wildcard_note(verb: &str, src: &str, dst: &str) -> Option<String> {
     let (folder, pattern) = src.split_at(src[..first].rfind('/').map_or(0, |i| i + 1));
     let folder = if folder.is_empty() { "." } else { folder };
     // `*` alone (which matches `/` too) picks everything under the folder: no filter needed.
+    let doing = if verb == "mv" { "move" } else { "copy" };
     let how = if pattern == "*" {
-        format!("to copy everything under {folder}: ferry {verb} -r {folder} {dst}")
+        format!("to {doing} everything under {folder}: ferry {verb} -r {folder} {dst}")
     } else {
         format!(
-            "to pick by pattern, copy what is under it and filter: ferry {verb} -r {folder} {dst} \
-             --exclude '*' --include '{pattern}'"
+            "to pick by pattern, {doing} what is under it and filter: ferry {verb} -r {folder} \
+             {dst} --exclude '*' --include '{pattern}'"
         )
     };
     Some(format!(
@@ -159,6 +160,11 @@ mod tests {
             Some("ferry cp -r . DST --exclude '*' --include '*.iso'")
         );
         assert_eq!(note("s3://b/plain/key.bin"), None);
+        assert_eq!(
+            wildcard_note("mv", "s3://b/*", "DST").unwrap(),
+            "ferry takes s3://b/* as it is, a name with no wildcards; to move everything under \
+             s3://b/: ferry mv -r s3://b/ DST"
+        );
         assert_eq!(note("s3://b/Film [1080p].mkv"), None);
     }
 }
