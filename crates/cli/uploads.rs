@@ -127,7 +127,7 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
                         "endpoint": j.destination.endpoint, "bucket": j.destination.bucket,
                         "key": j.destination.key,
                         "upload_id": j.upload.as_ref().map(|u| &u.upload_id),
-                        "running": running.contains(&j.id),
+                        "running": running.contains(&j.id), "move": moving(j),
                     })
                 )
             );
@@ -162,7 +162,11 @@ fn journals(state_dir: Option<PathBuf>, json: bool) -> Result<(), CliError> {
                     j.destination.bucket,
                     shown(&j.destination.key, false)
                 ),
-                journal_source(j),
+                // Resuming a move deletes its source: said beside it.
+                match moving(j) {
+                    true => format!("{} (move)", journal_source(j)),
+                    false => journal_source(j),
+                },
             ]
         })
         .collect();
@@ -356,6 +360,11 @@ fn not_in_progress(e: &ferry_engine::Error, bucket: &str, key: &str, id: &str) -
     } else {
         list
     })
+}
+
+/// Whether the journal is a move's: resuming it deletes the source once the object is written.
+fn moving(j: &ferry_engine::Journal) -> bool {
+    j.upload.as_ref().is_some_and(|u| u.remove_source)
 }
 
 #[cfg(test)]

@@ -89,6 +89,9 @@ fn an_interrupted_move_resumes_by_the_same_command_or_ferry_resume_and_then_dele
     let (code, stderr) = interrupt_after(child, 2);
     assert_eq!(code, Some(130), "{stderr}");
     assert!(file.exists(), "an interrupted move deleted its file");
+    // The journals this machine can resume say which are moves.
+    let o = ferry(server, home.path(), &["uploads", "ls"]);
+    assert!(stdout(&o).contains(" (move)"), "{}", text(&o));
     // The same command resumes the move (and is interrupted again, a part later).
     let child = start_sending(server, home.path(), "mv", (&file, &dst), &[]);
     let (code, stderr) = interrupt_after(child, 1);
