@@ -27,6 +27,22 @@ peer_tools() {
   mkdir -p "$HOME"
 }
 
+# N files of BYTES random bytes under ROOT, PER_FOLDER a folder: ROOT/d000/f00000SUFFIX and on
+# (an exported function, for the scripts' inner `bash -c` too; needs PYTHON, see peer_tools).
+make_files() { # root n bytes per_folder [suffix]
+  "$PYTHON" - "$@" <<'PY'
+import os, sys
+root, n, size, per = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+suffix = sys.argv[5] if len(sys.argv) > 5 else ""
+for i in range(n):
+    d = os.path.join(root, "d%03d" % (i // per))
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, "f%05d%s" % (i, suffix)), "wb") as f:
+        f.write(os.urandom(size))
+PY
+}
+export -f make_files
+
 # Inside ferry-testbed: points rclone's remote `loc` at the S3 endpoint $1, path-style, with
 # the testbed's keys (an exported function, for the scripts' inner `bash -c`).
 rclone_loc() {

@@ -23,15 +23,7 @@ export AWS_DEFAULT_REGION=us-east-1
 rclone_loc "$EP"
 "$FERRY" mb s3://mv-bench -q
 src=$WORK/src
-"$PYTHON" - "$src" "$N" <<PY
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    d = os.path.join(root, "d%02d" % (i // 200))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%05d" % i), "wb") as f:
-        f.write(os.urandom(65536))
-PY
+make_files "$src" "$N" 65536 200
 move_with() { # tool direction folder prefix
   local url="s3://mv-bench/$4/"
   case "$1 $2" in

@@ -21,15 +21,7 @@ export AWS_DEFAULT_REGION=us-east-1
 rclone_loc "$EP"
 "$FERRY" mb s3://rm-bench -q
 src=$WORK/src
-"$PYTHON" - "$src" "$N" <<PY
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    d = os.path.join(root, "d%03d" % (i // 500))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%05d" % i), "wb") as f:
-        f.write(b"x")
-PY
+make_files "$src" "$N" 1 500
 remove_with() { # tool prefix
   case $1 in
     ferry) "$FERRY" rm -r -q "s3://rm-bench/$2" ;;

@@ -21,15 +21,7 @@ export AWS_DEFAULT_REGION=us-east-1
 rclone_loc "$EP"
 "$AWS" --endpoint-url "$EP" s3 mb s3://sync-bench >/dev/null
 src=$WORK/src
-"$PYTHON" - "$src" "$FILES" <<PY
-import os, sys
-root, n = sys.argv[1], int(sys.argv[2])
-for i in range(n):
-    d = os.path.join(root, "d%03d" % (i // 200))
-    os.makedirs(d, exist_ok=True)
-    with open(os.path.join(d, "f%05d.bin" % i), "wb") as f:
-        f.write(os.urandom(1024))
-PY
+make_files "$src" "$FILES" 1024 200 .bin
 run() { # tool phase command...
   local tool=$1 phase=$2; shift 2
   local before; before=$(wc -l < "$WORK/requests.log")
