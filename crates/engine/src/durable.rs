@@ -4,6 +4,10 @@
 //! rather than two flushes for every file. One [`Together`] serves every download of a
 //! manager, so a backup tool's many downloads share its flushes as a tree's do.
 //!
+//! A small file is also written by the thread that flushes its group, not on a blocking
+//! thread of its own: one hand-off to another thread per group rather than one per file
+//! (2,000 x 64 KiB down: 1.04x the objects per second at 0.87x the CPU).
+//!
 //! The crash semantics are those of a file flushed on its own: a file takes its name only
 //! after its bytes, time and mode are on disk, so a name never shows bytes that were not
 //! verified and flushed (an unnamed file a crash interrupts is gone with it). A download on
@@ -43,7 +47,10 @@ fn flush(files: &[&File]) -> std::io::Result<()> {
 /// Names a file once it is on disk (`true`), adding the folder it named it in to the
 /// [`Folders`] given, or removes what is of no use (`false`: the flush failed or the
 /// download was cancelled).
-pub(crate) type Namer = Box<dyn FnOnce(bool, &Folders) -> Result<(), Error> + Send>;
+type Namer = Box<dyn FnOnce(bool, &Folders) -> Result<(), Error> + Send>;
+
+/// Writes a file in full (its time and mode set), returning it and what names it.
+type Write = Box<dyn FnOnce() -> Result<(Arc<File>, Namer), Error> + Send>;
 
 /// The group commit of a manager's small downloaded files (see the module's doc).
 pub(crate) struct Together {
@@ -73,8 +80,14 @@ struct Queue {
     flushing: bool,
 }
 
-/// A file written and waiting for its group's flush, then to be named.
+/// A file waiting to be written with its group, flushed, then named.
 struct Waiting {
+    write: Write,
+    done: oneshot::Sender<Result<(), Error>>,
+}
+
+/// A file of a group, written.
+struct Written {
     file: Arc<File>,
     name: Namer,
     done: oneshot::Sender<Result<(), Error>>,
@@ -89,23 +102,26 @@ impl Together {
         }
     }
 
-    /// Flushes `file` (written in full, its time and mode set) with the files written
-    /// meanwhile, then calls `name(true, folders)`, which names it; returns `name`'s result
-    /// once the folders `name` added to `folders` are flushed too. If the flush fails, or
-    /// the caller has stopped waiting (cancelled), `name(false, _)` removes it.
-    pub(crate) async fn flush_then_name(
+    /// Calls `write`, which writes a file in full (its time and mode set) and returns it
+    /// with what `name` needs, on the thread that flushes its group; flushes it with the
+    /// group, then calls `name(true, written, folders)`, which names it; returns `name`'s
+    /// result once the folders `name` added to `folders` are flushed too. If the flush fails,
+    /// or the caller has stopped waiting (cancelled), `name(false, ..)` removes it; a caller
+    /// that stopped waiting before its turn has nothing written.
+    pub(crate) async fn write_flush_then_name<T: Send + 'static>(
         self: &Arc<Self>,
-        file: Arc<File>,
-        name: impl FnOnce(bool, &Folders) -> Result<(), Error> + Send + 'static,
+        write: impl FnOnce() -> Result<(Arc<File>, T), Error> + Send + 'static,
+        name: impl FnOnce(bool, T, &Folders) -> Result<(), Error> + Send + 'static,
     ) -> Result<(), Error> {
+        let write: Write = Box::new(move || {
+            let (file, written) = write()?;
+            let name: Namer = Box::new(move |named, folders| name(named, written, folders));
+            Ok((file, name))
+        });
         let (done, named) = oneshot::channel();
         let lead = {
             let mut q = self.queue.lock().expect("queue lock");
-            q.waiting.push(Waiting {
-                file,
-                name: Box::new(name),
-                done,
-            });
+            q.waiting.push(Waiting { write, done });
             !std::mem::replace(&mut q.flushing, true)
         };
         if lead {
@@ -139,10 +155,26 @@ impl Together {
         }
     }
 
-    /// Flushes a group's files (every one was written before this: one flush of each
-    /// filesystem they are on covers them all), names them, flushes the folders they were
-    /// named in, then tells their callers.
+    /// Writes a group's files (but those whose callers stopped waiting), flushes them (one
+    /// flush of each filesystem they are on covers them all), names them, flushes the
+    /// folders they were named in, then tells their callers.
     fn flush_group(&self, group: Vec<Waiting>) {
+        let mut told = Vec::with_capacity(group.len());
+        let mut written = Vec::with_capacity(group.len());
+        for w in group {
+            if w.done.is_closed() {
+                continue;
+            }
+            match (w.write)() {
+                Ok((file, name)) => written.push(Written {
+                    file,
+                    name,
+                    done: w.done,
+                }),
+                Err(e) => told.push((w.done, Err(e))),
+            }
+        }
+        let group = written;
         let devs: Vec<u64> = group
             .iter()
             .map(|w| rustix::fs::fstat(&*w.file).map_or(u64::MAX, |s| s.st_dev))
@@ -160,7 +192,6 @@ impl Together {
             }
         }
         let folders = Folders::with(self.sync_folder);
-        let mut told = Vec::with_capacity(group.len());
         for (w, dev) in group.into_iter().zip(devs) {
             let result = &flushed.iter().find(|(d, _)| *d == dev).expect("flushed").1;
             let r = match result {
@@ -237,6 +268,18 @@ pub(crate) fn sync_folder(dir: &Path) {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    impl Together {
+        /// `write_flush_then_name` of a file written already.
+        async fn flush_then_name(
+            self: &Arc<Self>,
+            file: Arc<File>,
+            name: impl FnOnce(bool, &Folders) -> Result<(), Error> + Send + 'static,
+        ) -> Result<(), Error> {
+            self.write_flush_then_name(move || Ok((file, ())), move |named, (), f| name(named, f))
+                .await
+        }
+    }
 
     static SYNCS: AtomicUsize = AtomicUsize::new(0);
 
@@ -335,6 +378,74 @@ mod tests {
             .await
             .expect("the next group never ran")
             .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_fails_fails_its_file_alone() {
+        let together = Arc::new(Together::with(counted, sync_folder));
+        let dir = tempfile::tempdir().unwrap();
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..20 {
+            let (together, path) = (together.clone(), dir.path().join(i.to_string()));
+            tasks.spawn(async move {
+                let written = together
+                    .write_flush_then_name(
+                        move || match i % 5 {
+                            0 => Err(Error::new(ErrorKind::Local, format!("disk full at {i}"))),
+                            _ => {
+                                let file = File::create(&path).map_err(|e| Error::local("x", e))?;
+                                Ok((Arc::new(file), path))
+                            }
+                        },
+                        |named, path, _| {
+                            assert!(named && path.exists());
+                            Ok(())
+                        },
+                    )
+                    .await;
+                (i, written)
+            });
+        }
+        while let Some(r) = tasks.join_next().await {
+            match r.unwrap() {
+                (i, Err(e)) if i % 5 == 0 => assert!(e.to_string().contains("disk full"), "{e}"),
+                (i, r) => assert!(r.is_ok(), "file {i}: {r:?}"),
+            }
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_file_whose_caller_stopped_waiting_before_its_turn_is_never_written() {
+        let together = Arc::new(Together::with(slow, sync_folder));
+        let dir = tempfile::tempdir().unwrap();
+        // The first file's group is flushed (slowly) while the second waits for its turn.
+        let first = Arc::new(File::create(dir.path().join("a")).unwrap());
+        let t = together.clone();
+        let leading = tokio::spawn(async move { t.flush_then_name(first, |_, _| Ok(())).await });
+        let t = together.clone();
+        let path = dir.path().join("b");
+        let made = path.clone();
+        let second = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            t.write_flush_then_name(
+                move || {
+                    let file = File::create(&made).map_err(|e| Error::local("x", e))?;
+                    Ok((Arc::new(file), ()))
+                },
+                |_, (), _| Ok(()),
+            )
+            .await
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        second.abort();
+        leading.await.unwrap().unwrap();
+        // The group after it has run (with nothing to do) once this one's caller is heard.
+        let third = Arc::new(File::create(dir.path().join("c")).unwrap());
+        together
+            .flush_then_name(third, |_, _| Ok(()))
+            .await
+            .unwrap();
+        assert!(!path.exists(), "a cancelled download's file was written");
     }
 
     #[tokio::test]
