@@ -21,6 +21,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Finish(args) => crate::scale::finish(&cli.global, args).await,
         Cmd::Ls(args) => crate::objects::ls(&cli.global, args).await,
         Cmd::Rm(args) => crate::objects::rm(&cli.global, *args).await,
+        Cmd::Stat(args) => crate::stat::run(&cli.global, args).await,
         Cmd::Mb { bucket, quiet } => mb(&cli.global, &bucket, quiet).await,
         Cmd::Rb {
             bucket,

@@ -15,6 +15,7 @@ mod report;
 mod request;
 mod run;
 mod scale;
+mod stat;
 mod sync;
 mod uploads;
 

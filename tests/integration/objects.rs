@@ -1,6 +1,6 @@
-//! `ferry ls`, `ferry rm` and `ferry rb` against SeaweedFS, checked with boto3: a listing's
-//! levels and pages, deletions of one object or of a prefix's worth, filtered, dry or made,
-//! and removing a bucket.
+//! `ferry ls`, `ferry rm`, `ferry rb` and `ferry stat` against SeaweedFS, checked with boto3:
+//! a listing's levels and pages, deletions of one object or of a prefix's worth, filtered, dry
+//! or made, removing a bucket, and what the server holds of one object.
 
 use super::*;
 
@@ -199,4 +199,88 @@ fn rb_refuses_a_bucket_that_holds_objects_unless_forced_and_removes_an_empty_one
     assert!(!boto3_buckets(server).contains(&empty));
     let o = ferry(server, home.path(), &["rb", &format!("s3://{empty}/key")]);
     expect_exit(&o, 2, "names a key");
+}
+
+#[test]
+fn stat_shows_an_object_as_boto3_heads_it_and_says_what_is_missing() {
+    let (server, _client, bucket) = seaweed_bucket("stat");
+    let home = tempfile::tempdir().unwrap();
+    let key = base64::engine::general_purpose::STANDARD.encode([7u8; 32]);
+    // Written by boto3, not ferry: headers, metadata, tags and a CRC32; and one under SSE-C.
+    let heads = ferry_testkit::boto3(
+        server,
+        r#"
+import base64
+b, key = sys.argv[1], base64.b64decode(sys.argv[2])
+s3.put_object(Bucket=b, Key="docs/r.txt", Body=b"x" * 5000, ContentType="text/csv",
+              CacheControl="max-age=60", Metadata={"owner": "me", "team": "x"},
+              Tagging="a=1&b=2", ChecksumAlgorithm="CRC32")
+s3.put_object(Bucket=b, Key="docs/s.bin", Body=b"secret", SSECustomerAlgorithm="AES256",
+              SSECustomerKey=key)
+h = s3.head_object(Bucket=b, Key="docs/r.txt", ChecksumMode="ENABLED")
+s = s3.head_object(Bucket=b, Key="docs/s.bin", SSECustomerAlgorithm="AES256",
+                   SSECustomerKey=key)
+print(json.dumps({
+    "size": h["ContentLength"], "etag": h["ETag"], "crc32": h.get("ChecksumCRC32"),
+    "modified": h["LastModified"].strftime("%Y-%m-%dT%H:%M:%SZ"),
+    "metadata": h["Metadata"], "tags": h.get("TagCount"),
+    # (SeaweedFS sends the header twice; boto3 joins the two.)
+    "sse_md5": s["SSECustomerKeyMD5"].split(",")[0],
+}))
+"#,
+        &[&bucket, &key],
+    )
+    .unwrap();
+    let url = |k: &str| format!("s3://{bucket}/{k}");
+    let o = ferry(server, home.path(), &["stat", &url("docs/r.txt"), "--json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["size"], heads["size"], "{j}");
+    assert_eq!(j["etag"], heads["etag"], "{j}");
+    assert_eq!(j["last_modified"], heads["modified"], "{j}");
+    assert_eq!(j["metadata"], heads["metadata"], "{j}");
+    assert_eq!(j["tag_count"], heads["tags"], "{j}");
+    assert_eq!(j["checksum"]["algorithm"], "CRC32", "{j}");
+    assert_eq!(j["checksum"]["value"], heads["crc32"], "{j}");
+    assert_eq!(j["content_type"], "text/csv", "{j}");
+    assert_eq!(j["cache_control"], "max-age=60", "{j}");
+    assert_eq!(j["sse_customer_key_md5"], serde_json::Value::Null, "{j}");
+    // The same as lines.
+    let o = ferry(server, home.path(), &["stat", &url("docs/r.txt")]);
+    let out = stdout(&o);
+    let etag = heads["etag"].as_str().unwrap();
+    for line in [
+        format!("{}\n", url("docs/r.txt")),
+        "  Size: ".to_string(),
+        "5000 (4.88 KiB)\n  Last modified:  ".to_string(),
+        format!("  ETag:           {etag}\n"),
+        "  Content-Type:   text/csv\n".to_string(),
+        "  Metadata:       owner=me\n                  team=x\n".to_string(),
+    ] {
+        assert!(out.contains(&line), "{line:?} in\n{out}");
+    }
+    // SSE-C: refused without its key, saying so; with it, the key's MD5 as boto3 reads it.
+    let o = ferry(server, home.path(), &["stat", &url("docs/s.bin")]);
+    expect_exit(&o, 1, "customer-provided key (SSE-C)");
+    let o = ferry(
+        server,
+        home.path(),
+        &["stat", &url("docs/s.bin"), "--sse-c-key", &key, "--json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let j: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(j["sse_customer_key_md5"], heads["sse_md5"], "{j}");
+    let md5 = base64::engine::general_purpose::STANDARD
+        .encode(<md5::Md5 as md5::Digest>::digest([7u8; 32]));
+    assert_eq!(j["sse_customer_key_md5"], md5.as_str(), "{j}");
+    assert_eq!(j["size"], 6, "{j}");
+    // What is not an object.
+    let o = ferry(server, home.path(), &["stat", &url("docs/none")]);
+    expect_exit(&o, 1, "does not exist");
+    let o = ferry(server, home.path(), &["stat", &url("docs")]);
+    expect_exit(&o, 1, "objects lie under");
+    let o = ferry(server, home.path(), &["stat", &url("docs/")]);
+    expect_exit(&o, 2, "names no object");
+    let o = ferry(server, home.path(), &["stat", "s3://no-such-bucket-here/k"]);
+    expect_exit(&o, 1, "NoSuchBucket");
 }

@@ -92,6 +92,19 @@ pub struct LeftBehind {
 }
 
 impl Error {
+    /// The object `url` (in `version`, if one was asked for) is not there: the server's 404
+    /// `e`, other than NoSuchBucket.
+    pub(crate) fn missing(url: &str, version: Option<&str>, e: ferry_s3::S3Error) -> Self {
+        let version = version
+            .map(|v| format!(" in version {v}"))
+            .unwrap_or_default();
+        Error::new(
+            ErrorKind::Service,
+            format!("{url} does not exist{version}: {e}"),
+        )
+        .with_source(e)
+    }
+
     /// A new error.
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
         Self {

@@ -5,14 +5,17 @@
 
 use std::sync::Arc;
 
-use ferry_s3::{ListObjectsOutput, ListObjectsRequest, ObjectClient, SseCustomerKey};
+use ferry_s3::{
+    GetObjectRequest, ListObjectsOutput, ListObjectsRequest, ObjectClient, ObjectMeta,
+    SseCustomerKey,
+};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{Bandwidth, Memory, Requests, Turns};
 use crate::context::{Context, Shared};
 use crate::copy::{Copy, ObjectSource};
 use crate::download::{Download, Target};
-use crate::error::{Error, Mismatch};
+use crate::error::{Error, Failure, Mismatch};
 use crate::handle::{Events, Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
 use crate::job::{UploadSettings, journal_error};
 use crate::journal::{Journal, JournalStore, SourceKind};
@@ -526,6 +529,29 @@ impl<C: ObjectClient> Manager<C> {
         })
         .await
         .map_err(|f| f.into_error(what, "request"))
+    }
+
+    /// What the server says of one object (HeadObject), as a transfer reads it: in a slot of
+    /// the requests in flight, retried, with its stored checksum asked for. A missing object
+    /// is an error that says so (and, when objects lie under `KEY/`, that KEY is a prefix);
+    /// a missing bucket is NoSuchBucket; a bare 400 or 403 is explained by a one-byte GET of
+    /// the object (a wrong or missing SSE-C key, or the permission the credentials lack).
+    pub async fn stat(&self, req: GetObjectRequest) -> Result<ObjectMeta, Error> {
+        let req = GetObjectRequest {
+            checksum_mode: true,
+            range: None,
+            part_number: None,
+            ..req
+        };
+        let url = format!("s3://{}/{}", req.bucket, req.key);
+        self.context().head_object(&req).await.map_err(|h| {
+            h.into_error(&url, |f| match f {
+                Failure::S3(e) if e.status() == Some(404) && e.code() != Some("NoSuchBucket") => {
+                    Error::missing(&url, req.version_id.as_deref(), e)
+                }
+                f => f.into_error(format!("reading {url}"), "stat"),
+            })
+        })
     }
 
     /// Resumes the upload or copy a journal describes: the journal names the source (a file,

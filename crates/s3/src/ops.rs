@@ -349,6 +349,13 @@ pub struct ObjectMeta {
     pub checksum: ObjectChecksum,
 }
 
+impl ObjectMeta {
+    /// `Last-Modified`, read (an HTTP date); `None` when absent or not a date.
+    pub fn modified(&self) -> Option<std::time::SystemTime> {
+        httpdate::parse_http_date(self.last_modified.as_deref()?).ok()
+    }
+}
+
 /// An object's bytes and what the server said about them.
 pub struct GetObjectOutput {
     /// Headers.

@@ -289,8 +289,8 @@ pub struct ContentHeaders {
 }
 
 impl ContentHeaders {
-    /// Each header as (name, value), in the order they are sent.
-    fn fields(&self) -> [(&'static str, &Option<String>); 6] {
+    /// Each header as (its name in lower case, its value), in the order they are sent.
+    pub fn fields(&self) -> [(&'static str, &Option<String>); 6] {
         [
             ("content-type", &self.content_type),
             ("content-encoding", &self.content_encoding),

@@ -325,18 +325,9 @@ impl<C: ObjectClient> Job<C> {
                 ),
             )
             .with_source(e),
-            (Some(404), _) if e.code() != Some("NoSuchBucket") => Error::new(
-                ErrorKind::Service,
-                format!(
-                    "{} does not exist{}: {e}",
-                    self.name(),
-                    match &self.object.version_id {
-                        Some(v) => format!(" in version {v}"),
-                        None => String::new(),
-                    }
-                ),
-            )
-            .with_source(e),
+            (Some(404), _) if e.code() != Some("NoSuchBucket") => {
+                Error::missing(&self.name(), self.object.version_id.as_deref(), e)
+            }
             _ => Error::from_s3(format!("{what} {}", self.name()), e),
         }
     }

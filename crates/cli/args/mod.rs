@@ -1,9 +1,16 @@
-//! Raw command-line flags, as clap parses them. Every check on their values, and their turning
-//! into one engine request, happens in `request`.
+//! Raw command-line flags, as clap parses them: the commands here, the flag groups they share
+//! in `flags`. Every check on their values, and their turning into one engine request, happens
+//! in `request`.
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
+
+mod flags;
+pub(crate) use flags::{
+    BucketFlags, BudgetFlags, CopyPropsFlag, FilterFlags, GrantFlags, ObjectFlags, OutputFlags,
+    SourceFlags, ordered_filters,
+};
 
 /// Parallel, verified, resumable transfers to and from S3.
 #[derive(Debug, Parser)]
@@ -104,6 +111,10 @@ pub(crate) enum Cmd {
     /// lines (as the aws cli's `s3 ls`), or with -r every object under it; alone, the
     /// buckets.
     Ls(LsArgs),
+    /// Show what the server holds of one object (HeadObject): its size, time, ETag, stored
+    /// checksum, content headers, storage class, encryption, version, lock, tag count and
+    /// metadata.
+    Stat(StatArgs),
     /// Delete an object (s3://bucket/key), or with -r every object under a prefix.
     Rm(Box<RmArgs>),
     /// Make a bucket.
@@ -317,6 +328,24 @@ pub(crate) struct LsArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct StatArgs {
+    /// s3://bucket/key
+    pub(crate) target: String,
+    /// This version of the object.
+    #[arg(long, value_name = "ID")]
+    pub(crate) version_id: Option<String>,
+    /// The object's SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never
+    /// logged.
+    #[arg(long, value_name = "KEY|@FILE")]
+    pub(crate) sse_c_key: Option<String>,
+    /// One JSON object, every field named (null when the object has none).
+    #[arg(long)]
+    pub(crate) json: bool,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct RmArgs {
     /// s3://bucket/key; with -r, s3://bucket/prefix (every object under prefix/) or
     /// s3://bucket (every object in it).
@@ -337,20 +366,6 @@ pub(crate) struct RmArgs {
     pub(crate) filters: FilterFlags,
     #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
-}
-
-/// How a transfer shows itself: the same flags on `cp`, `resume` and `sync`.
-#[derive(Debug, Args)]
-pub(crate) struct OutputFlags {
-    /// One JSON event per line on stdout (stderr when data goes to stdout).
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// No progress display.
-    #[arg(long)]
-    pub(crate) no_progress: bool,
-    /// Print nothing but errors.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, Args)]
@@ -501,27 +516,6 @@ pub(crate) struct AclObject {
     pub(crate) bucket: BucketFlags,
 }
 
-/// What every request to a bucket carries: the same flags on `cp`, `sync` and `acl`, as the
-/// aws cli spells them.
-#[derive(Debug, Default, Args)]
-pub(crate) struct BucketFlags {
-    /// Fail unless this account owns the bucket written to, or a download's (each request to
-    /// it carries x-amz-expected-bucket-owner; a copy's source does not): a mistyped bucket
-    /// name cannot reach someone else's bucket.
-    #[arg(long, value_name = "ACCOUNT")]
-    pub(crate) expected_bucket_owner: Option<String>,
-    /// Agree to pay for the requests and the bytes (a requester-pays bucket refuses anyone
-    /// else with 403): `--request-payer` or `--request-payer requester`.
-    #[arg(
-        long,
-        value_name = "requester",
-        num_args = 0..=1,
-        default_missing_value = "requester",
-        value_parser = ["requester"]
-    )]
-    pub(crate) request_payer: Option<String>,
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct AclSetArgs {
     /// s3://bucket/key
@@ -605,154 +599,6 @@ pub(crate) struct SyncArgs {
     pub(crate) object: ObjectFlags,
     #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
-}
-
-/// What a new object carries (content headers, metadata, tags, storage class, ACL) and how it
-/// is encrypted: the same flags on `cp` and `sync`.
-#[derive(Debug, Args)]
-pub(crate) struct ObjectFlags {
-    /// Content-Type. By default, guessed from the file name.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) content_type: Option<String>,
-    /// Cache-Control.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) cache_control: Option<String>,
-    /// Content-Disposition.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) content_disposition: Option<String>,
-    /// Content-Encoding.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) content_encoding: Option<String>,
-    /// Content-Language.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) content_language: Option<String>,
-    /// User metadata, KEY=VALUE (repeatable).
-    #[arg(long, value_name = "KEY=VALUE", help_heading = "Object")]
-    pub(crate) metadata: Vec<String>,
-    /// Storage class, e.g. STANDARD_IA.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) storage_class: Option<String>,
-    /// Tags, as k1=v1&k2=v2, with %XX escapes decoded (%26 for &, %3D for =), as the aws
-    /// cli takes them.
-    #[arg(long, help_heading = "Object")]
-    pub(crate) tagging: Option<String>,
-    /// Canned ACL, e.g. private or bucket-owner-full-control (not with --grant-*).
-    #[arg(long, help_heading = "Object")]
-    pub(crate) acl: Option<String>,
-    #[command(flatten, next_help_heading = "Object")]
-    pub(crate) grants: GrantFlags,
-    /// Server-side encryption: AES256 or aws:kms.
-    #[arg(long, value_name = "ALG", help_heading = "Encryption")]
-    pub(crate) sse: Option<String>,
-    /// KMS key for --sse aws:kms.
-    #[arg(long, value_name = "KEY", help_heading = "Encryption")]
-    pub(crate) sse_kms_key_id: Option<String>,
-    /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.
-    #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
-    pub(crate) sse_c_key: Option<String>,
-}
-
-/// Grants to give a new object or an ACL (`cp`, `sync`, `acl set`).
-#[derive(Debug, Args)]
-pub(crate) struct GrantFlags {
-    /// Grant READ: id=ID, uri=URI or emailAddress=ADDR, comma-separated.
-    #[arg(long, value_name = "GRANTEES")]
-    pub(crate) grant_read: Option<String>,
-    /// Grant READ_ACP.
-    #[arg(long, value_name = "GRANTEES")]
-    pub(crate) grant_read_acp: Option<String>,
-    /// Grant WRITE_ACP.
-    #[arg(long, value_name = "GRANTEES")]
-    pub(crate) grant_write_acp: Option<String>,
-    /// Grant FULL_CONTROL.
-    #[arg(long, value_name = "GRANTEES")]
-    pub(crate) grant_full_control: Option<String>,
-}
-
-/// What a transfer may hold at once and how fast it may go, for the whole process: the same
-/// flags on `cp`, `sync` and `resume`.
-#[derive(Debug, Default, Args)]
-pub(crate) struct BudgetFlags {
-    /// Requests in flight, all objects together, and parts of one object in flight. By
-    /// default, 128 requests, 8 parts of one object.
-    #[arg(long, value_name = "N")]
-    pub(crate) concurrency: Option<u32>,
-    /// Memory for part and range buffers, all objects together, e.g. 128MiB (by default 32MiB;
-    /// for `cp` from stdin, 256MiB). A copy from another server holds a part larger than this
-    /// in a temporary file.
-    #[arg(long, value_name = "SIZE")]
-    pub(crate) memory_limit: Option<String>,
-    /// Bytes per second, uploads and downloads together, e.g. 50MiB (a size per second). A
-    /// copy between servers counts its bytes once; a copy on one server moves none.
-    #[arg(long, value_name = "RATE")]
-    pub(crate) bwlimit: Option<String>,
-}
-
-/// Which of a source's properties its copy takes: the same flag on `cp` and `sync`.
-#[derive(Debug, Args)]
-pub(crate) struct CopyPropsFlag {
-    /// Between two S3 locations: which of the source's properties a copy takes, as the aws
-    /// cli's flag: default (its content headers, metadata and tags; for cp, as
-    /// --metadata-directive says), metadata-directive (the same but its tags, so
-    /// s3:GetObjectTagging on the source is not needed), none (none of them)
-    #[arg(
-        long = "copy-props",
-        value_name = "default|metadata-directive|none",
-        help_heading = "Copy"
-    )]
-    pub(crate) value: Option<String>,
-}
-
-/// A copy's source, when it is not read as the destination is: the same flags on `cp`,
-/// `sync` and `resume`.
-#[derive(Debug, Args)]
-pub(crate) struct SourceFlags {
-    /// Copy from another server: its endpoint URL. The bytes then pass through ferry (ranged
-    /// GETs into upload parts, in bounded memory, checked on both sides). `resume` reads the
-    /// source at the endpoint its journal names, unless this is given.
-    #[arg(long, value_name = "URL")]
-    pub(crate) source_endpoint_url: Option<String>,
-    /// Copy with other credentials for the source: their profile (the bytes then pass
-    /// through ferry).
-    #[arg(long, value_name = "PROFILE")]
-    pub(crate) source_profile: Option<String>,
-    /// The source's region, when it differs.
-    #[arg(long, value_name = "REGION")]
-    pub(crate) source_region: Option<String>,
-    /// The source's SSE-C key: 32 bytes in base64, or @FILE. Never logged.
-    #[arg(long, value_name = "KEY|@FILE")]
-    pub(crate) source_sse_c_key: Option<String>,
-}
-
-/// Which paths of a tree take part: the same flags on `cp -r` and `sync`.
-#[derive(Debug, Args)]
-pub(crate) struct FilterFlags {
-    /// Leave out paths (below the folder or prefix) the glob matches (repeatable; with
-    /// --include, the last that matches decides; * matches / too).
-    #[arg(long, value_name = "GLOB")]
-    pub(crate) exclude: Vec<String>,
-    /// Take part again what an earlier --exclude left out (repeatable).
-    #[arg(long, value_name = "GLOB")]
-    pub(crate) include: Vec<String>,
-    /// Both, in the order given: (include, glob). Filled from the command line's order,
-    /// which clap keeps per flag only.
-    #[arg(skip)]
-    pub(crate) ordered: Vec<(bool, String)>,
-}
-
-/// `--exclude` and `--include` of the subcommand, in the order they were given.
-pub(crate) fn ordered_filters(m: &clap::ArgMatches) -> Vec<(bool, String)> {
-    let Some((_, m)) = m.subcommand() else {
-        return Vec::new();
-    };
-    let mut all: Vec<(usize, bool, String)> = Vec::new();
-    for (id, include) in [("exclude", false), ("include", true)] {
-        if let (Some(at), Some(values)) = (m.indices_of(id), m.get_many::<String>(id)) {
-            all.extend(at.zip(values).map(|(i, v)| (i, include, v.clone())));
-        }
-    }
-    all.sort_by_key(|(i, _, _)| *i);
-    all.into_iter().map(|(_, inc, g)| (inc, g)).collect()
 }
 
 #[cfg(test)]
