@@ -5,19 +5,14 @@ use ferry_engine::ManagerConfig;
 use ferry_s3::{GetObjectRequest, ObjectMeta};
 
 use crate::args::{Global, StatArgs};
-use crate::client::{client, manager, parse_s3_url};
-use crate::exit::{CliError, bad_input, engine_error};
+use crate::client::{client, manager, parse_object_url};
+use crate::exit::{CliError, engine_error};
 use crate::output::outln;
 
 /// Runs `ferry stat`.
 pub(crate) async fn run(global: &Global, a: StatArgs) -> Result<(), CliError> {
-    let url = parse_s3_url(&a.target)?;
-    if url.key.is_empty() || url.key.ends_with('/') {
-        return Err(bad_input(format!(
-            "{} names no object: give s3://bucket/key (ferry ls shows what lies under a prefix)",
-            a.target
-        )));
-    }
+    // A key ending in `/` is an object too (a folder marker).
+    let url = parse_object_url(&a.target, "stat")?;
     let req = GetObjectRequest {
         bucket: url.bucket.clone(),
         key: url.key.clone(),

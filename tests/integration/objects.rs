@@ -278,8 +278,12 @@ print(json.dumps({
     let o = ferry(server, home.path(), &["stat", &url("docs/none")]);
     expect_exit(&o, 1, "does not exist");
     let o = ferry(server, home.path(), &["stat", &url("docs")]);
-    expect_exit(&o, 1, "objects lie under");
-    let o = ferry(server, home.path(), &["stat", &url("docs/")]);
+    expect_exit(
+        &o,
+        1,
+        &format!("objects lie under {}: a prefix", url("docs/")),
+    );
+    let o = ferry(server, home.path(), &["stat", &format!("s3://{bucket}")]);
     expect_exit(&o, 2, "names no object");
     let o = ferry(server, home.path(), &["stat", "s3://no-such-bucket-here/k"]);
     expect_exit(&o, 1, "NoSuchBucket");

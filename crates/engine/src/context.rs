@@ -71,7 +71,10 @@ impl HeadFailure {
         if !self.prefix {
             return e;
         }
-        let message = format!("{e}; objects lie under {url}/: a prefix, to copy recursively");
+        let message = format!(
+            "{e}; objects lie under {}/: a prefix, to copy recursively",
+            url.trim_end_matches('/')
+        );
         e.with_message(message)
     }
 }
