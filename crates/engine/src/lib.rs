@@ -24,9 +24,9 @@
 //! (to a file, a writer, memory), whose small files are flushed together (`durable`); `tree`
 //! (folders and prefixes, sync, and removing objects); `moving` (a move's deletion of each
 //! source once its destination holds it); `uploads` (the multipart uploads in progress, and
-//! aborting them). Requests of the caller's own (a listing page by page, any
-//! other) go through the same retry loop and budget: [`Manager::list`],
-//! [`Manager::request`].
+//! aborting them). Requests of the caller's own (a listing page by page, one object's
+//! description, any other) go through the same retry loop and budget: [`Manager::list`],
+//! [`Manager::stat`], [`Manager::request`].
 #![deny(missing_docs)]
 
 mod budget;
