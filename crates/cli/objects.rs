@@ -6,8 +6,11 @@ use std::io::Write as _;
 use std::time::Instant;
 
 use ferry_engine::{Manager, ManagerConfig, Remove, RemoveOutcome};
-use ferry_s3::{ListObjectsRequest, ObjectClient as _, ObjectInfo, S3Client};
-use futures_util::StreamExt as _;
+use ferry_s3::{
+    ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput, ListObjectsRequest,
+    ObjectClient as _, ObjectInfo, S3Client,
+};
+use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::args::{Global, LsArgs, OutputFlags, RmArgs};
 use crate::client::{client, manager, parse_s3_url};
@@ -25,36 +28,60 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
         Some(t) => t,
     };
     let url = parse_s3_url(target)?;
-    let req = ListObjectsRequest {
-        bucket: url.bucket.clone(),
-        prefix: (!url.key.is_empty()).then(|| url.key.clone()),
-        delimiter: (!a.recursive).then(|| "/".to_string()),
-        request: a.bucket.request(&None)?,
-        ..Default::default()
+    let (bucket, request) = (url.bucket.clone(), a.bucket.request(&None)?);
+    let prefix = (!url.key.is_empty()).then(|| url.key.clone());
+    let delimiter = (!a.recursive).then(|| "/".to_string());
+    let mut pages: Pages = match a.all_versions {
+        false => Box::pin(
+            manager
+                .list(ListObjectsRequest {
+                    bucket,
+                    prefix,
+                    delimiter,
+                    request,
+                    ..Default::default()
+                })
+                .map_ok(Page::of_objects),
+        ),
+        true => Box::pin(
+            manager
+                .list_versions(ListObjectVersionsRequest {
+                    bucket,
+                    prefix,
+                    delimiter,
+                    request,
+                    ..Default::default()
+                })
+                .map_ok(Page::of_versions),
+        ),
     };
     // One level shows each name below the folder the prefix is in, as the aws cli does.
     let shown_from = match a.recursive {
         true => 0,
         false => url.key.rfind('/').map_or(0, |i| i + 1),
     };
-    let (mut objects, mut bytes, mut prefixes) = (0u64, 0u64, 0u64);
-    let mut pages = std::pin::pin!(manager.list(req));
+    let (mut objects, mut bytes, mut prefixes, mut markers) = (0u64, 0u64, 0u64, 0u64);
     let mut out = std::io::stdout().lock();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| engine_error(&e, false, None))?;
         let mut text = String::new();
-        for p in &page.common_prefixes {
+        for p in &page.prefixes {
             text += &match a.json {
                 true => format!("{}\n", serde_json::json!({ "prefix": p })),
                 false => format!("{:>30} {}\n", "PRE", &p[shown_from..]),
             };
         }
-        for o in &page.objects {
-            text += &line(o, shown_from, &a);
+        for r in &page.rows {
+            text += &line(r, shown_from, &a);
+            match r.version.as_ref().is_some_and(|v| v.delete_marker) {
+                true => markers += 1,
+                false => {
+                    objects += 1;
+                    bytes += r.object.size;
+                }
+            }
         }
-        objects += page.objects.len() as u64;
-        bytes += page.objects.iter().map(|o| o.size).sum::<u64>();
-        prefixes += page.common_prefixes.len() as u64;
+        prefixes += page.prefixes.len() as u64;
         // Written a page at a time; a reader that stops reading (`| head`) ends the listing.
         if out
             .write_all(text.as_bytes())
@@ -69,8 +96,8 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
             true => indicatif::BinaryBytes(bytes).to_string(),
             false => format!("{bytes} Bytes"),
         };
-        let _ = match a.json {
-            true => writeln!(
+        let _ = match (a.json, a.all_versions) {
+            (true, false) => writeln!(
                 out,
                 "{}",
                 json_line(
@@ -78,10 +105,24 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
                     serde_json::json!({ "objects": objects, "bytes": bytes })
                 )
             ),
-            false => writeln!(out, "\nTotal Objects: {objects}\n   Total Size: {size}"),
+            (true, true) => writeln!(
+                out,
+                "{}",
+                json_line(
+                    "summary",
+                    serde_json::json!({
+                        "versions": objects, "delete_markers": markers, "bytes": bytes
+                    })
+                )
+            ),
+            (false, false) => writeln!(out, "\nTotal Objects: {objects}\n   Total Size: {size}"),
+            (false, true) => writeln!(
+                out,
+                "\nTotal Versions: {objects}\nDelete Markers: {markers}\n    Total Size: {size}"
+            ),
         };
     }
-    if objects + prefixes == 0 && !url.key.is_empty() {
+    if objects + markers + prefixes == 0 && !url.key.is_empty() {
         return Err(CliError::Failed(anyhow::anyhow!(
             "nothing under {target}; check the bucket and prefix"
         )));
@@ -125,22 +166,92 @@ fn utc(t: Option<&str>) -> String {
     .unwrap_or_else(|| format!("{:19}", "?"))
 }
 
-/// An object's line: its time (UTC), size and name, as the aws cli's `s3 ls` prints them;
-/// or its JSON.
-fn line(o: &ObjectInfo, shown_from: usize, a: &LsArgs) -> String {
+/// A page of `ferry ls`: the folders below this level, and the objects (or their versions).
+struct Page {
+    prefixes: Vec<String>,
+    rows: Vec<Row>,
+}
+
+/// The pages of a listing, of objects or of versions.
+type Pages =
+    std::pin::Pin<Box<dyn futures_util::Stream<Item = Result<Page, ferry_engine::Error>> + Send>>;
+
+/// A line of `ferry ls`: an object, or a version of one (or a delete marker).
+struct Row {
+    object: ObjectInfo,
+    version: Option<Version>,
+}
+
+/// Which version a line shows.
+struct Version {
+    id: String,
+    latest: bool,
+    delete_marker: bool,
+}
+
+impl Page {
+    fn of_objects(page: ListObjectsOutput) -> Self {
+        let rows = page.objects.into_iter().map(|object| Row {
+            object,
+            version: None,
+        });
+        Self {
+            prefixes: page.common_prefixes,
+            rows: rows.collect(),
+        }
+    }
+
+    fn of_versions(page: ListObjectVersionsOutput) -> Self {
+        let rows = page.versions.into_iter().map(|v| Row {
+            object: ObjectInfo {
+                key: v.key,
+                size: v.size,
+                etag: v.etag,
+                last_modified: v.last_modified,
+            },
+            version: Some(Version {
+                id: v.version_id,
+                latest: v.is_latest,
+                delete_marker: v.delete_marker,
+            }),
+        });
+        Self {
+            prefixes: page.common_prefixes,
+            rows: rows.collect(),
+        }
+    }
+}
+
+/// An object's line: its time (UTC), size and name, as the aws cli's `s3 ls` prints them,
+/// then its version id (`(latest)` for the current one; a delete marker's size column says
+/// `DELETED`); or its JSON.
+fn line(r: &Row, shown_from: usize, a: &LsArgs) -> String {
+    let o = &r.object;
     if a.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "key": o.key, "size": o.size, "last_modified": o.last_modified, "etag": o.etag,
         });
+        if let Some(ver) = &r.version {
+            v["version_id"] = ver.id.clone().into();
+            v["latest"] = ver.latest.into();
+            v["delete_marker"] = ver.delete_marker.into();
+        }
         return format!("{v}\n");
     }
     let when = utc(o.last_modified.as_deref());
-    let size = match a.human_readable {
-        true => indicatif::BinaryBytes(o.size).to_string(),
-        false => o.size.to_string(),
+    let size = match (&r.version, a.human_readable) {
+        (Some(v), _) if v.delete_marker => "DELETED".to_string(),
+        (_, true) => indicatif::BinaryBytes(o.size).to_string(),
+        (_, false) => o.size.to_string(),
     };
     let name = o.key.get(shown_from..).unwrap_or(&o.key);
-    format!("{when} {size:>10} {name}\n")
+    match &r.version {
+        None => format!("{when} {size:>10} {name}\n"),
+        Some(v) => {
+            let latest = if v.latest { " (latest)" } else { "" };
+            format!("{when} {size:>10} {name}  {}{latest}\n", v.id)
+        }
+    }
 }
 
 /// Runs `ferry rm`: one object, or with `-r` every object under the prefix; a line per object

@@ -288,3 +288,101 @@ print(json.dumps({
     let o = ferry(server, home.path(), &["stat", "s3://no-such-bucket-here/k"]);
     expect_exit(&o, 1, "NoSuchBucket");
 }
+
+#[test]
+fn ls_all_versions_lists_every_version_and_delete_marker_as_boto3_does() {
+    let (server, client, bucket) = seaweed_bucket("lsver");
+    let home = tempfile::tempdir().unwrap();
+    let versioned = |script: &str| {
+        let full = format!("b = sys.argv[1]\n{script}");
+        ferry_testkit::boto3(server, &full, &[&bucket]).unwrap()
+    };
+    versioned(
+        r#"s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+print("{}")"#,
+    );
+    // More than a page of 1,000 versions; a key written three times; one deleted.
+    stored(&client, &bucket, &["a.txt", "gone.txt"], ("many/", 1_003));
+    let all = versioned(
+        r#"s3.put_object(Bucket=b, Key="a.txt", Body=b"second")
+s3.put_object(Bucket=b, Key="a.txt", Body=b"third!!")
+s3.delete_object(Bucket=b, Key="gone.txt")
+seen = []
+for page in s3.get_paginator("list_object_versions").paginate(Bucket=b):
+    for v in page.get("Versions", []):
+        seen.append([v["Key"], v["VersionId"], v["IsLatest"], False, v["Size"]])
+    for d in page.get("DeleteMarkers", []):
+        seen.append([d["Key"], d["VersionId"], d["IsLatest"], True, 0])
+print(json.dumps(sorted(seen)))"#,
+    );
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "ls",
+            "-r",
+            "--all-versions",
+            "--json",
+            &format!("s3://{bucket}"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut listed: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            serde_json::json!([
+                v["key"],
+                v["version_id"],
+                v["latest"],
+                v["delete_marker"],
+                v["size"]
+            ])
+        })
+        .collect();
+    listed.sort_by_key(|v| v.to_string());
+    let mut expected = all.as_array().unwrap().clone();
+    expected.sort_by_key(|v| v.to_string());
+    assert_eq!(listed.len(), 1_003 + 4 + 1, "{}", text(&o));
+    assert_eq!(listed, expected);
+    // As lines: a key's versions newest first, the current one marked; a delete marker says
+    // so; the summary counts both.
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "ls",
+            "-r",
+            "--all-versions",
+            "--summarize",
+            &format!("s3://{bucket}"),
+        ],
+    );
+    let out = stdout(&o);
+    let a: Vec<&str> = out.lines().filter(|l| l.contains(" a.txt  ")).collect();
+    assert_eq!(a.len(), 3, "{out}");
+    assert!(
+        a[0].ends_with(" (latest)") && a[0].contains("         7 a.txt"),
+        "{out}"
+    );
+    assert!(
+        a[1].contains("         6 a.txt") && !a[1].ends_with(" (latest)"),
+        "{out}"
+    );
+    let gone: Vec<&str> = out.lines().filter(|l| l.contains(" gone.txt  ")).collect();
+    assert!(
+        gone[0].contains("DELETED gone.txt") && gone[0].ends_with(" (latest)"),
+        "{out}"
+    );
+    assert!(
+        out.ends_with("Total Versions: 1007\nDelete Markers: 1\n    Total Size: 26 Bytes\n"),
+        "{out}"
+    );
+    // Without --all-versions, what reads as there.
+    let o = ferry(server, home.path(), &["ls", &format!("s3://{bucket}")]);
+    let out = stdout(&o);
+    assert!(
+        out.contains(" a.txt\n") && !out.contains("gone.txt"),
+        "{out}"
+    );
+}

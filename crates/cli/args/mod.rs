@@ -320,9 +320,14 @@ pub(crate) struct LsArgs {
     /// End with the count of objects and their total size.
     #[arg(long)]
     pub(crate) summarize: bool,
-    /// One JSON object per line: key, size, last_modified and etag; or prefix.
+    /// One JSON object per line: key, size, last_modified and etag (with --all-versions,
+    /// version_id, latest and delete_marker too); or prefix.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Every version of each object and every delete marker (ListObjectVersions), each
+    /// key's newest first, with its version id; `(latest)` marks the current one.
+    #[arg(long)]
+    pub(crate) all_versions: bool,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
 }

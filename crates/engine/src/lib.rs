@@ -26,7 +26,7 @@
 //! source once its destination holds it); `uploads` (the multipart uploads in progress, and
 //! aborting them). Requests of the caller's own (a listing page by page, one object's
 //! description, any other) go through the same retry loop and budget: [`Manager::list`],
-//! [`Manager::stat`], [`Manager::request`].
+//! [`Manager::list_versions`], [`Manager::stat`], [`Manager::request`].
 #![deny(missing_docs)]
 
 mod budget;

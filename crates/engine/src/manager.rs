@@ -6,9 +6,10 @@
 use std::sync::Arc;
 
 use ferry_s3::{
-    GetObjectRequest, ListObjectsOutput, ListObjectsRequest, ObjectClient, ObjectMeta,
-    SseCustomerKey,
+    GetObjectRequest, ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput,
+    ListObjectsRequest, ObjectClient, ObjectMeta, S3Client, SseCustomerKey,
 };
+use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{Bandwidth, Memory, Requests, Turns};
@@ -489,6 +490,31 @@ impl<C: ObjectClient> Manager<C> {
     where
         C: 'static,
     {
+        let what = |r: &ListObjectsRequest| {
+            let prefix = r.prefix.as_deref().unwrap_or_default();
+            format!("listing s3://{}/{prefix}", r.bucket)
+        };
+        self.pages(
+            req,
+            what,
+            |c, r| Box::pin(c.list_objects(r)),
+            |r, p| r.advance(p),
+        )
+    }
+
+    /// Pages of a listing: `send` asks for the page `req` names (as
+    /// [`request`](Self::request) sends it), `advance` moves `req` on to the next, `what`
+    /// names the listing for its errors.
+    fn pages<R: Send + Sync + 'static, P: Send + 'static>(
+        &self,
+        req: R,
+        what: fn(&R) -> String,
+        send: for<'a> fn(&'a C, &'a R) -> BoxFuture<'a, ferry_s3::Result<P>>,
+        advance: fn(&mut R, &P) -> ferry_s3::Result<bool>,
+    ) -> impl futures_util::Stream<Item = Result<P, Error>> + Send + 'static
+    where
+        C: 'static,
+    {
         let manager = self.clone();
         futures_util::stream::try_unfold(Some(req), move |req| {
             let manager = manager.clone();
@@ -496,13 +522,9 @@ impl<C: ObjectClient> Manager<C> {
                 let Some(mut req) = req else {
                     return Ok(None);
                 };
-                let what = format!(
-                    "listing s3://{}/{}",
-                    req.bucket,
-                    req.prefix.as_deref().unwrap_or_default()
-                );
-                let page = manager.request(&what, |c| c.list_objects(&req)).await?;
-                let more = req.advance(&page).map_err(|e| Error::from_s3(&what, e))?;
+                let what = what(&req);
+                let page = manager.request(&what, |c| send(c, &req)).await?;
+                let more = advance(&mut req, &page).map_err(|e| Error::from_s3(&what, e))?;
                 Ok(Some((page, more.then_some(req))))
             }
         })
@@ -728,4 +750,26 @@ enum Kind {
 
 fn finished(o: &UploadOutcome) -> Option<Event> {
     Some(Event::Finished(Box::new(o.clone())))
+}
+
+impl Manager<S3Client> {
+    /// The pages of a listing of versions (ListObjectVersions: every version and delete
+    /// marker under the prefix, each key's newest first; with a delimiter one level of
+    /// them), as [`list`](Self::list) gives a listing's. Needs `s3:ListBucketVersions`.
+    pub fn list_versions(
+        &self,
+        req: ListObjectVersionsRequest,
+    ) -> impl futures_util::Stream<Item = Result<ListObjectVersionsOutput, Error>> + Send + 'static
+    {
+        let what = |r: &ListObjectVersionsRequest| {
+            let prefix = r.prefix.as_deref().unwrap_or_default();
+            format!("listing the versions under s3://{}/{prefix}", r.bucket)
+        };
+        self.pages(
+            req,
+            what,
+            |c, r| Box::pin(c.list_object_versions(r)),
+            |r, p| r.advance(p),
+        )
+    }
 }

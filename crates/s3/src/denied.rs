@@ -241,6 +241,7 @@ impl Denial {
             "ListParts" => (vec!["s3:ListMultipartUploadParts".into()], object),
             "ListMultipartUploads" => (vec!["s3:ListBucketMultipartUploads".into()], bucket_arn),
             "ListObjectsV2" => (vec!["s3:ListBucket".into()], bucket_arn),
+            "ListObjectVersions" => (vec!["s3:ListBucketVersions".into()], bucket_arn),
             // Each of these needs the action of its own name, in its version form for a
             // request that names a version.
             "PutObjectAcl" | "GetObjectAcl" | "PutObjectTagging" | "GetObjectTagging" => {
@@ -488,6 +489,7 @@ mod tests {
         for (op, action) in [
             ("ListMultipartUploads", "s3:ListBucketMultipartUploads"),
             ("ListObjectsV2", "s3:ListBucket"),
+            ("ListObjectVersions", "s3:ListBucketVersions"),
             ("CreateBucket", "s3:CreateBucket"),
             ("DeleteBucket", "s3:DeleteBucket"),
         ] {

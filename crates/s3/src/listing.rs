@@ -1,5 +1,5 @@
 //! The listings: one page of an upload's parts, of a bucket's uploads in progress, of the
-//! objects under a prefix, and the buckets. Plain data, as the rest of `ops`.
+//! objects under a prefix or of their versions, and the buckets. Plain data, as the rest of `ops`.
 
 use crate::error::{ClientErrorKind, Result, S3Error};
 use crate::options::{ChecksumValue, RequestOptions};
@@ -129,6 +129,85 @@ impl ListObjectsRequest {
             }
         }
     }
+}
+
+/// Lists one page of the versions under a prefix (ListObjectVersions): each version of each
+/// object, and each delete marker.
+#[derive(Debug, Clone, Default)]
+pub struct ListObjectVersionsRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Only keys starting with this.
+    pub prefix: Option<String>,
+    /// Group keys by the part up to this (one level of a `/` tree).
+    pub delimiter: Option<String>,
+    /// Start after this key …
+    pub key_marker: Option<String>,
+    /// … and this version of it.
+    pub version_id_marker: Option<String>,
+    /// Page size (S3 caps it at 1,000).
+    pub max_keys: Option<u32>,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+impl ListObjectVersionsRequest {
+    /// Makes this the request of the page after `page`: `true` when there is one, `false`
+    /// when `page` was the last. Markers the server gives again are an error: its listing
+    /// would never end.
+    pub fn advance(&mut self, page: &ListObjectVersionsOutput) -> Result<bool> {
+        if !page.is_truncated {
+            return Ok(false);
+        }
+        let next = (
+            page.next_key_marker.clone(),
+            page.next_version_id_marker.clone(),
+        );
+        if next.0.is_none() || next == (self.key_marker.clone(), self.version_id_marker.clone()) {
+            return Err(S3Error::client(
+                "ListObjectVersions",
+                ClientErrorKind::InvalidResponse,
+                "the server's next markers are missing or do not advance; stopping",
+            ));
+        }
+        (self.key_marker, self.version_id_marker) = next;
+        Ok(true)
+    }
+}
+
+/// A version of an object, or a delete marker, in a listing of versions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectVersion {
+    /// Key.
+    pub key: String,
+    /// Version id (`null` for what was written before versioning was enabled).
+    pub version_id: String,
+    /// This is the key's current version (or, for a delete marker, the key reads as deleted).
+    pub is_latest: bool,
+    /// A delete marker, not a version holding bytes.
+    pub delete_marker: bool,
+    /// Size in bytes (0 for a delete marker).
+    pub size: u64,
+    /// ETag, quotes and all (none for a delete marker).
+    pub etag: Option<String>,
+    /// Last modified (RFC 3339, as the server wrote it).
+    pub last_modified: Option<String>,
+}
+
+/// One page of versions.
+#[derive(Debug, Clone, Default)]
+pub struct ListObjectVersionsOutput {
+    /// The versions and delete markers on this page, in the server's order (by key, each
+    /// key's newest first).
+    pub versions: Vec<ObjectVersion>,
+    /// With a delimiter: the prefixes that group the keys below this level.
+    pub common_prefixes: Vec<String>,
+    /// There are more pages.
+    pub is_truncated: bool,
+    /// Where the next page starts: this key …
+    pub next_key_marker: Option<String>,
+    /// … and this version of it.
+    pub next_version_id_marker: Option<String>,
 }
 
 /// An object in a listing.

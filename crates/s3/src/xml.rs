@@ -351,6 +351,43 @@ pub(crate) struct ListBucketResult {
     pub(crate) common_prefixes: Vec<CommonPrefixXml>,
 }
 
+/// `ListVersionsResult`: its children in document order (versions and delete markers
+/// interleave, each key's newest first), what ferry does not read as `Other`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ListVersionsResult {
+    #[serde(rename = "$value", default)]
+    pub(crate) entries: Vec<VersionsEntry>,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) enum VersionsEntry {
+    Version(VersionXml),
+    DeleteMarker(VersionXml),
+    CommonPrefixes(CommonPrefixXml),
+    IsTruncated(String),
+    NextKeyMarker(String),
+    NextVersionIdMarker(String),
+    EncodingType(String),
+    #[serde(other)]
+    Other,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct VersionXml {
+    #[serde(rename = "Key")]
+    pub(crate) key: String,
+    #[serde(rename = "VersionId", default)]
+    pub(crate) version_id: Option<String>,
+    #[serde(rename = "IsLatest", default)]
+    pub(crate) is_latest: Option<String>,
+    #[serde(rename = "Size", default)]
+    pub(crate) size: Option<String>,
+    #[serde(rename = "ETag", default)]
+    pub(crate) etag: Option<String>,
+    #[serde(rename = "LastModified", default)]
+    pub(crate) last_modified: Option<String>,
+}
+
 #[derive(Debug, Deserialize)]
 pub(crate) struct ListAllMyBucketsResult {
     #[serde(rename = "Buckets", default)]
@@ -481,6 +518,36 @@ pub(crate) fn to_xml<T: Serialize>(value: &T) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_versions_listing_keeps_its_order_and_passes_over_what_it_does_not_read() {
+        let body = br#"<ListVersionsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>b</Name><Prefix></Prefix><KeyMarker/><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated>
+            <Version><Key>a%20b</Key><VersionId>3</VersionId><IsLatest>true</IsLatest><LastModified>2026-01-01T00:00:00.000Z</LastModified><ETag>&quot;x&quot;</ETag><Size>5</Size><Owner><ID>o</ID></Owner><StorageClass>STANDARD</StorageClass></Version>
+            <DeleteMarker><Key>a%20b</Key><VersionId>2</VersionId><IsLatest>false</IsLatest></DeleteMarker>
+            <Version><Key>a%20b</Key><VersionId>1</VersionId><IsLatest>false</IsLatest><Size>7</Size></Version>
+            <CommonPrefixes><Prefix>d%2F</Prefix></CommonPrefixes>
+            <NextKeyMarker>a%20b</NextKeyMarker><NextVersionIdMarker>1</NextVersionIdMarker><EncodingType>url</EncodingType></ListVersionsResult>"#;
+        let r: ListVersionsResult = parse(body).unwrap();
+        let seen: Vec<String> = r
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                VersionsEntry::Version(v) => Some(format!("v{}", v.version_id.as_deref()?)),
+                VersionsEntry::DeleteMarker(v) => Some(format!("d{}", v.version_id.as_deref()?)),
+                VersionsEntry::CommonPrefixes(p) => Some(p.prefix.clone()),
+                VersionsEntry::IsTruncated(t) => Some(t.clone()),
+                VersionsEntry::NextKeyMarker(k) => Some(k.clone()),
+                VersionsEntry::NextVersionIdMarker(m) => Some(m.clone()),
+                VersionsEntry::EncodingType(t) => Some(t.clone()),
+                VersionsEntry::Other => None,
+            })
+            .collect();
+        assert_eq!(
+            seen,
+            ["true", "v3", "d2", "v1", "d%2F", "a%20b", "1", "url"],
+            "{r:?}"
+        );
+    }
 
     #[test]
     fn delete_objects_bodies() {

@@ -14,6 +14,7 @@ mod prepared;
 mod region;
 mod response;
 mod transport;
+mod versions;
 
 #[cfg(test)]
 pub(crate) use ops::acl_to_xml as acl_xml;
