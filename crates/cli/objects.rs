@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::time::Instant;
 
-use ferry_engine::{Manager, ManagerConfig, Remove, RemoveOutcome};
+use ferry_engine::{Manager, Remove, RemoveOutcome};
 use ferry_s3::{
     ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput, ListObjectsRequest,
     ObjectClient as _, ObjectInfo, S3Client,
@@ -13,7 +13,7 @@ use ferry_s3::{
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
 use crate::args::{Global, LsArgs, OutputFlags, RmArgs};
-use crate::client::{client, manager, parse_s3_url};
+use crate::client::{parse_s3_url, plain_manager};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::output::{Output, errln, first_failures, outln, secs};
 use crate::report::json_line;
@@ -22,7 +22,7 @@ use crate::report::json_line;
 /// every object; a prefix that holds nothing is an error, as for the aws cli and s5cmd (an
 /// empty bucket is not). With no target, the buckets.
 pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
-    let manager = manager(client(global).await?, ManagerConfig::default(), None)?;
+    let manager = plain_manager(global).await?;
     let target = match a.target.as_deref() {
         None | Some("s3://") => return buckets(&manager, a.json).await,
         Some(t) => t,
@@ -203,12 +203,7 @@ impl Page {
 
     fn of_versions(page: ListObjectVersionsOutput) -> Self {
         let rows = page.versions.into_iter().map(|v| Row {
-            object: ObjectInfo {
-                key: v.key,
-                size: v.size,
-                etag: v.etag,
-                last_modified: v.last_modified,
-            },
+            object: v.object,
             version: Some(Version {
                 id: v.version_id,
                 latest: v.is_latest,
@@ -282,7 +277,7 @@ pub(crate) async fn rm(global: &Global, a: RmArgs) -> Result<(), CliError> {
             false => Remove::object(&url.bucket, &url.key),
         }
     };
-    let manager = manager(client(global).await?, ManagerConfig::default(), None)?;
+    let manager = plain_manager(global).await?;
     removed(global, &manager, remove, &a.out).await
 }
 
@@ -322,7 +317,7 @@ pub(crate) async fn rb(
         )));
     }
     let bucket = url.bucket;
-    let manager = manager(client(global).await?, ManagerConfig::default(), None)?;
+    let manager = plain_manager(global).await?;
     let first = ListObjectsRequest {
         bucket: bucket.clone(),
         max_keys: Some(1),

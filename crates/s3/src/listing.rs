@@ -178,20 +178,15 @@ impl ListObjectVersionsRequest {
 /// A version of an object, or a delete marker, in a listing of versions.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectVersion {
-    /// Key.
-    pub key: String,
+    /// The key, and this version's size (0 for a delete marker), ETag (none for a delete
+    /// marker) and time.
+    pub object: ObjectInfo,
     /// Version id (`null` for what was written before versioning was enabled).
     pub version_id: String,
     /// This is the key's current version (or, for a delete marker, the key reads as deleted).
     pub is_latest: bool,
     /// A delete marker, not a version holding bytes.
     pub delete_marker: bool,
-    /// Size in bytes (0 for a delete marker).
-    pub size: u64,
-    /// ETag, quotes and all (none for a delete marker).
-    pub etag: Option<String>,
-    /// Last modified (RFC 3339, as the server wrote it).
-    pub last_modified: Option<String>,
 }
 
 /// One page of versions.

@@ -13,35 +13,15 @@ pub(crate) const S3_XMLNS: &str = "http://s3.amazonaws.com/doc/2006-03-01/";
 /// The five checksum elements S3 puts beside parts and objects.
 #[derive(Debug, Default, Serialize, Clone)]
 pub(crate) struct XmlChecksums {
-    #[serde(
-        rename = "ChecksumCRC32",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(rename = "ChecksumCRC32", skip_serializing_if = "Option::is_none")]
     pub(crate) crc32: Option<String>,
-    #[serde(
-        rename = "ChecksumCRC32C",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(rename = "ChecksumCRC32C", skip_serializing_if = "Option::is_none")]
     pub(crate) crc32c: Option<String>,
-    #[serde(
-        rename = "ChecksumCRC64NVME",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(rename = "ChecksumCRC64NVME", skip_serializing_if = "Option::is_none")]
     pub(crate) crc64nvme: Option<String>,
-    #[serde(
-        rename = "ChecksumSHA1",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(rename = "ChecksumSHA1", skip_serializing_if = "Option::is_none")]
     pub(crate) sha1: Option<String>,
-    #[serde(
-        rename = "ChecksumSHA256",
-        skip_serializing_if = "Option::is_none",
-        default
-    )]
+    #[serde(rename = "ChecksumSHA256", skip_serializing_if = "Option::is_none")]
     pub(crate) sha256: Option<String>,
 }
 
@@ -80,22 +60,24 @@ impl XmlChecksums {
 }
 
 /// Defines a response struct with the five checksum elements after its own fields, and a
-/// `checksums()` accessor: the same five appear in many S3 answers.
+/// `checksums()` accessor: the same five appear in many S3 answers. Its elements are named
+/// as its fields in PascalCase (`part_number` is `PartNumber`), as every struct here.
 macro_rules! with_checksums {
     ($(#[$meta:meta])* struct $name:ident { $($(#[$fmeta:meta])* $field:ident : $ty:ty,)* }) => {
         $(#[$meta])*
         #[derive(Debug, Default, Deserialize)]
+        #[serde(rename_all = "PascalCase")]
         pub(crate) struct $name {
             $($(#[$fmeta])* pub(crate) $field: $ty,)*
-            #[serde(rename = "ChecksumCRC32", default)]
+            #[serde(rename = "ChecksumCRC32")]
             pub(crate) crc32: Option<String>,
-            #[serde(rename = "ChecksumCRC32C", default)]
+            #[serde(rename = "ChecksumCRC32C")]
             pub(crate) crc32c: Option<String>,
-            #[serde(rename = "ChecksumCRC64NVME", default)]
+            #[serde(rename = "ChecksumCRC64NVME")]
             pub(crate) crc64nvme: Option<String>,
-            #[serde(rename = "ChecksumSHA1", default)]
+            #[serde(rename = "ChecksumSHA1")]
             pub(crate) sha1: Option<String>,
-            #[serde(rename = "ChecksumSHA256", default)]
+            #[serde(rename = "ChecksumSHA256")]
             pub(crate) sha256: Option<String>,
         }
 
@@ -113,22 +95,25 @@ macro_rules! with_checksums {
     };
 }
 
+// Every element below is named as its field in PascalCase unless a rename says otherwise
+// (`ETag`, `ID`, a list's singular element). A missing `Option` is `None`; a missing list or
+// string is empty where the field says `default`, else the document is refused.
+
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ErrorXml {
-    #[serde(rename = "Code", default)]
+    #[serde(default)]
     pub(crate) code: String,
-    #[serde(rename = "Message", default)]
+    #[serde(default)]
     pub(crate) message: String,
-    #[serde(rename = "RequestId", default)]
     pub(crate) request_id: Option<String>,
     /// The bucket's region, in an `AuthorizationHeaderMalformed` for the wrong one.
-    #[serde(rename = "Region", default)]
     pub(crate) region: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct InitiateMultipartUploadResult {
-    #[serde(rename = "UploadId")]
     pub(crate) upload_id: String,
 }
 
@@ -142,8 +127,8 @@ pub(crate) struct CompleteMultipartUploadXml {
 }
 
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct CompletedPartXml {
-    #[serde(rename = "PartNumber")]
     pub(crate) part_number: u32,
     #[serde(rename = "ETag")]
     pub(crate) etag: String,
@@ -153,24 +138,19 @@ pub(crate) struct CompletedPartXml {
 
 with_checksums! {
     struct CompleteMultipartUploadResult {
-        #[serde(rename = "Location", default)]
         location: Option<String>,
-        #[serde(rename = "ETag", default)]
+        #[serde(rename = "ETag")]
         etag: Option<String>,
-        #[serde(rename = "ChecksumType", default)]
         checksum_type: Option<String>,
     }
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ListPartsResult {
-    #[serde(rename = "IsTruncated", default)]
     pub(crate) is_truncated: Option<String>,
-    #[serde(rename = "NextPartNumberMarker", default)]
     pub(crate) next_part_number_marker: Option<String>,
-    #[serde(rename = "ChecksumAlgorithm", default)]
     pub(crate) checksum_algorithm: Option<String>,
-    #[serde(rename = "ChecksumType", default)]
     pub(crate) checksum_type: Option<String>,
     #[serde(rename = "Part", default)]
     pub(crate) parts: Vec<PartXml>,
@@ -178,13 +158,10 @@ pub(crate) struct ListPartsResult {
 
 with_checksums! {
     struct PartXml {
-        #[serde(rename = "PartNumber")]
         part_number: String,
-        #[serde(rename = "ETag", default)]
+        #[serde(rename = "ETag")]
         etag: Option<String>,
-        #[serde(rename = "Size", default)]
         size: Option<String>,
-        #[serde(rename = "LastModified", default)]
         last_modified: Option<String>,
     }
 }
@@ -192,56 +169,48 @@ with_checksums! {
 with_checksums! {
     /// CopyObjectResult and CopyPartResult have the same shape.
     struct CopyResult {
-        #[serde(rename = "ETag", default)]
+        #[serde(rename = "ETag")]
         etag: Option<String>,
     }
 }
 
 with_checksums! {
     struct AttributesChecksum {
-        #[serde(rename = "ChecksumType", default)]
         checksum_type: Option<String>,
     }
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct AttributesParts {
     /// `TotalPartsCount` in the API, `PartsCount` on the wire.
-    #[serde(rename = "PartsCount", alias = "TotalPartsCount", default)]
+    #[serde(rename = "PartsCount", alias = "TotalPartsCount")]
     pub(crate) total_parts_count: Option<String>,
-    #[serde(rename = "NextPartNumberMarker", default)]
     pub(crate) next_part_number_marker: Option<String>,
-    #[serde(rename = "IsTruncated", default)]
     pub(crate) is_truncated: Option<String>,
     #[serde(rename = "Part", default)]
     pub(crate) parts: Vec<PartXml>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct GetObjectAttributesResult {
-    #[serde(rename = "ETag", default)]
+    #[serde(rename = "ETag")]
     pub(crate) etag: Option<String>,
-    #[serde(rename = "Checksum", default)]
     pub(crate) checksum: Option<AttributesChecksum>,
-    #[serde(rename = "ObjectParts", default)]
     pub(crate) object_parts: Option<AttributesParts>,
-    #[serde(rename = "StorageClass", default)]
     pub(crate) storage_class: Option<String>,
-    #[serde(rename = "ObjectSize", default)]
     pub(crate) object_size: Option<String>,
 }
 
 pub(crate) const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
 
 #[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct OwnerXml {
     #[serde(rename = "ID", default)]
     pub(crate) id: String,
-    #[serde(
-        rename = "DisplayName",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) display_name: Option<String>,
 }
 
@@ -251,23 +220,18 @@ pub(crate) struct GranteeXml {
     pub(crate) xmlns_xsi: &'static str,
     #[serde(rename = "@xsi:type", alias = "@type", default)]
     pub(crate) xsi_type: String,
-    #[serde(rename = "ID", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "ID", skip_serializing_if = "Option::is_none")]
     pub(crate) id: Option<String>,
-    #[serde(rename = "URI", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "URI", skip_serializing_if = "Option::is_none")]
     pub(crate) uri: Option<String>,
-    #[serde(
-        rename = "EmailAddress",
-        default,
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(rename = "EmailAddress", skip_serializing_if = "Option::is_none")]
     pub(crate) email: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct GrantXml {
-    #[serde(rename = "Grantee")]
     pub(crate) grantee: GranteeXml,
-    #[serde(rename = "Permission")]
     pub(crate) permission: String,
 }
 
@@ -289,10 +253,10 @@ pub(crate) struct AccessControlPolicyXml {
 }
 
 #[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct TagXml {
-    #[serde(rename = "Key")]
     pub(crate) key: String,
-    #[serde(rename = "Value", default)]
+    #[serde(default)]
     pub(crate) value: String,
 }
 
@@ -312,42 +276,34 @@ pub(crate) struct TaggingXml {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ListMultipartUploadsResult {
-    #[serde(rename = "IsTruncated", default)]
     pub(crate) is_truncated: Option<String>,
-    #[serde(rename = "NextKeyMarker", default)]
     pub(crate) next_key_marker: Option<String>,
-    #[serde(rename = "NextUploadIdMarker", default)]
     pub(crate) next_upload_id_marker: Option<String>,
-    #[serde(rename = "EncodingType", default)]
     pub(crate) encoding_type: Option<String>,
     #[serde(rename = "Upload", default)]
     pub(crate) uploads: Vec<UploadXml>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct UploadXml {
-    #[serde(rename = "Key")]
     pub(crate) key: String,
-    #[serde(rename = "UploadId")]
     pub(crate) upload_id: String,
-    #[serde(rename = "Initiated", default)]
     pub(crate) initiated: Option<String>,
-    #[serde(rename = "StorageClass", default)]
     pub(crate) storage_class: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ListBucketResult {
-    #[serde(rename = "IsTruncated", default)]
     pub(crate) is_truncated: Option<String>,
-    #[serde(rename = "NextContinuationToken", default)]
     pub(crate) next_continuation_token: Option<String>,
-    #[serde(rename = "EncodingType", default)]
     pub(crate) encoding_type: Option<String>,
-    #[serde(rename = "Contents", default)]
+    #[serde(default)]
     pub(crate) contents: Vec<ContentsXml>,
-    #[serde(rename = "CommonPrefixes", default)]
+    #[serde(default)]
     pub(crate) common_prefixes: Vec<CommonPrefixXml>,
 }
 
@@ -372,59 +328,68 @@ pub(crate) enum VersionsEntry {
     Other,
 }
 
+/// A `Version` or a `DeleteMarker`: a [`ContentsXml`]'s elements and which version it is.
+/// (Not a flattened `ContentsXml`: serde's flatten cannot read quick-xml's nested `Owner`.)
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct VersionXml {
-    #[serde(rename = "Key")]
     pub(crate) key: String,
-    #[serde(rename = "VersionId", default)]
     pub(crate) version_id: Option<String>,
-    #[serde(rename = "IsLatest", default)]
     pub(crate) is_latest: Option<String>,
-    #[serde(rename = "Size", default)]
     pub(crate) size: Option<String>,
-    #[serde(rename = "ETag", default)]
+    #[serde(rename = "ETag")]
     pub(crate) etag: Option<String>,
-    #[serde(rename = "LastModified", default)]
     pub(crate) last_modified: Option<String>,
 }
 
+impl VersionXml {
+    /// The object's elements of this version.
+    pub(crate) fn contents(&self) -> ContentsXml {
+        ContentsXml {
+            key: self.key.clone(),
+            size: self.size.clone(),
+            etag: self.etag.clone(),
+            last_modified: self.last_modified.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ListAllMyBucketsResult {
-    #[serde(rename = "Buckets", default)]
+    #[serde(default)]
     pub(crate) buckets: BucketsXml,
-    #[serde(rename = "ContinuationToken", default)]
     pub(crate) continuation_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct BucketsXml {
-    #[serde(rename = "Bucket", default)]
+    #[serde(default)]
     pub(crate) bucket: Vec<BucketXml>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct BucketXml {
-    #[serde(rename = "Name")]
     pub(crate) name: String,
-    #[serde(rename = "CreationDate", default)]
     pub(crate) creation_date: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct CommonPrefixXml {
-    #[serde(rename = "Prefix")]
     pub(crate) prefix: String,
 }
 
+/// A `Contents` of a listing: an object's key, size, ETag and time.
 #[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
 pub(crate) struct ContentsXml {
-    #[serde(rename = "Key")]
     pub(crate) key: String,
-    #[serde(rename = "Size", default)]
     pub(crate) size: Option<String>,
-    #[serde(rename = "ETag", default)]
+    #[serde(rename = "ETag")]
     pub(crate) etag: Option<String>,
-    #[serde(rename = "LastModified", default)]
     pub(crate) last_modified: Option<String>,
 }
 
@@ -435,6 +400,50 @@ pub(crate) struct CreateBucketConfiguration {
     pub(crate) xmlns: &'static str,
     #[serde(rename = "LocationConstraint")]
     pub(crate) location_constraint: String,
+}
+
+/// DeleteObjects' request body.
+#[derive(Debug, Serialize)]
+#[serde(rename = "Delete")]
+pub(crate) struct DeleteXml {
+    #[serde(rename = "@xmlns")]
+    pub(crate) xmlns: &'static str,
+    #[serde(rename = "Object")]
+    pub(crate) objects: Vec<DeleteObjectXml>,
+    #[serde(rename = "Quiet")]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub(crate) struct DeleteObjectXml {
+    pub(crate) key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) version_id: Option<String>,
+}
+
+/// DeleteObjects' answer.
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct DeleteResultXml {
+    #[serde(rename = "Deleted", default)]
+    pub(crate) deleted: Vec<DeletedXml>,
+    #[serde(rename = "Error", default)]
+    pub(crate) errors: Vec<DeleteErrorXml>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct DeletedXml {
+    pub(crate) key: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub(crate) struct DeleteErrorXml {
+    pub(crate) key: String,
+    pub(crate) version_id: Option<String>,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 /// The name of the document's root element, skipping the declaration and whitespace (S3
@@ -463,53 +472,6 @@ pub(crate) fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, Stri
 }
 
 /// Serializes a request body with its XML declaration.
-/// DeleteObjects' request body.
-#[derive(Debug, Serialize)]
-#[serde(rename = "Delete")]
-pub(crate) struct DeleteXml {
-    #[serde(rename = "@xmlns")]
-    pub(crate) xmlns: &'static str,
-    #[serde(rename = "Object")]
-    pub(crate) objects: Vec<DeleteObjectXml>,
-    #[serde(rename = "Quiet")]
-    pub(crate) quiet: bool,
-}
-
-#[derive(Debug, Serialize)]
-pub(crate) struct DeleteObjectXml {
-    #[serde(rename = "Key")]
-    pub(crate) key: String,
-    #[serde(rename = "VersionId", skip_serializing_if = "Option::is_none")]
-    pub(crate) version_id: Option<String>,
-}
-
-/// DeleteObjects' answer.
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct DeleteResultXml {
-    #[serde(rename = "Deleted", default)]
-    pub(crate) deleted: Vec<DeletedXml>,
-    #[serde(rename = "Error", default)]
-    pub(crate) errors: Vec<DeleteErrorXml>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct DeletedXml {
-    #[serde(rename = "Key", default)]
-    pub(crate) key: String,
-}
-
-#[derive(Debug, Default, Deserialize)]
-pub(crate) struct DeleteErrorXml {
-    #[serde(rename = "Key", default)]
-    pub(crate) key: String,
-    #[serde(rename = "VersionId", default)]
-    pub(crate) version_id: Option<String>,
-    #[serde(rename = "Code", default)]
-    pub(crate) code: String,
-    #[serde(rename = "Message", default)]
-    pub(crate) message: String,
-}
-
 pub(crate) fn to_xml<T: Serialize>(value: &T) -> String {
     let body = quick_xml::se::to_string(value).expect("request bodies always serialize");
     format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n{body}")

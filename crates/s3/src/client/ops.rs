@@ -255,22 +255,11 @@ impl ObjectClient for S3Client {
             .query_opt("max-keys", req.max_keys)
             .owner(&req.request);
         let r: xml::ListBucketResult = self.send_xml(p).await?.0;
-        let mut objects = Vec::with_capacity(r.contents.len());
-        for c in r.contents {
-            let key = listed_key(&r.encoding_type, c.key);
-            let size = match c.size.as_deref().map(str::trim) {
-                None | Some("") => 0,
-                Some(v) => v
-                    .parse()
-                    .map_err(|_| invalid(OP, format!("object {key:?} has size {v:?}")))?,
-            };
-            objects.push(ObjectInfo {
-                key,
-                size,
-                etag: c.etag,
-                last_modified: c.last_modified,
-            });
-        }
+        let objects = r
+            .contents
+            .into_iter()
+            .map(|c| listed_object(OP, &r.encoding_type, c))
+            .collect::<Result<Vec<_>>>()?;
         let common_prefixes = r
             .common_prefixes
             .into_iter()

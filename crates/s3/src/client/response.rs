@@ -143,6 +143,28 @@ pub(super) fn listed_key(encoding_type: &Option<String>, key: String) -> String 
         .into_owned()
 }
 
+/// An object of a listing (a `Contents`, or a `Version` or `DeleteMarker` of one): its key
+/// decoded, a missing or empty size read as 0.
+pub(super) fn listed_object(
+    op: &'static str,
+    encoding_type: &Option<String>,
+    c: crate::xml::ContentsXml,
+) -> Result<ObjectInfo> {
+    let key = listed_key(encoding_type, c.key);
+    let size = match c.size.as_deref().map(str::trim) {
+        None | Some("") => 0,
+        Some(v) => v
+            .parse()
+            .map_err(|_| invalid(op, format!("object {key:?} has size {v:?}")))?,
+    };
+    Ok(ObjectInfo {
+        key,
+        size,
+        etag: c.etag,
+        last_modified: c.last_modified,
+    })
+}
+
 pub(super) fn lenient_bool(v: &Option<String>) -> bool {
     v.as_deref()
         .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))

@@ -10,7 +10,7 @@ use crate::xml::{self, VersionsEntry};
 
 use super::S3Client;
 use super::prepared::Prepared;
-use super::response::{invalid, lenient_bool, listed_key};
+use super::response::{lenient_bool, listed_key, listed_object};
 
 impl S3Client {
     /// One page of the versions and delete markers under `req.prefix` (ListObjectVersions),
@@ -59,21 +59,11 @@ impl S3Client {
                 }
                 VersionsEntry::EncodingType(_) | VersionsEntry::Other => continue,
             };
-            let key = listed_key(&encoding, v.key);
-            let size = match v.size.as_deref().map(str::trim) {
-                None | Some("") => 0,
-                Some(s) => s
-                    .parse()
-                    .map_err(|_| invalid(OP, format!("version of {key:?} has size {s:?}")))?,
-            };
             out.versions.push(ObjectVersion {
-                key,
+                object: listed_object(OP, &encoding, v.contents())?,
                 version_id: v.version_id.unwrap_or_else(|| "null".into()),
                 is_latest: lenient_bool(&v.is_latest),
                 delete_marker,
-                size,
-                etag: v.etag,
-                last_modified: v.last_modified,
             });
         }
         Ok(out)
