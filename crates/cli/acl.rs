@@ -2,12 +2,13 @@
 //! with GetObjectAcl and PutObjectAcl.
 
 use ferry_s3::{
-    AccessControlPolicy, AclSpec, GetObjectAclRequest, Grantee, ObjectClient, PutObjectAclRequest,
+    AccessControlPolicy, AclSpec, GetObjectAclRequest, Grantee, ObjectClient as _,
+    PutObjectAclRequest,
 };
 
 use crate::args::{AclCmd, AclObject, AclSetArgs, Global};
-use crate::client::{client, parse_object_url};
-use crate::exit::{CliError, bad_input};
+use crate::client::{parse_object_url, plain_manager};
+use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::grantees;
 use crate::output::outln;
 use crate::output::shown;
@@ -31,16 +32,18 @@ fn object_url(target: &str) -> Result<(String, String), CliError> {
 
 async fn get(global: &Global, target: &str, o: &AclObject, json: bool) -> Result<(), CliError> {
     let (bucket, key) = object_url(target)?;
-    let client = client(global).await?;
-    let policy = client
-        .get_object_acl(&GetObjectAclRequest {
-            bucket,
-            key,
-            version_id: o.version_id.clone(),
-            request: o.bucket.request(&None)?,
-        })
+    let req = GetObjectAclRequest {
+        bucket,
+        key,
+        version_id: o.version_id.clone(),
+        request: o.bucket.request(&None)?,
+    };
+    let what = format!("reading the ACL of {target}");
+    let policy = plain_manager(global)
+        .await?
+        .request(&what, |c| c.get_object_acl(&req))
         .await
-        .map_err(|e| CliError::from(e).context(format!("reading the ACL of {target}")))?;
+        .map_err(|e| engine_error(&e, false, None))?;
     if json {
         outln!(
             "{}",
@@ -130,7 +133,6 @@ fn acl_spec(a: &AclSetArgs) -> Result<AclSpec, CliError> {
 async fn set(global: &Global, a: AclSetArgs) -> Result<(), CliError> {
     let (bucket, key) = object_url(&a.target)?;
     let acl = acl_spec(&a)?;
-    let client = client(global).await?;
     let req = PutObjectAclRequest {
         bucket,
         key,
@@ -139,10 +141,12 @@ async fn set(global: &Global, a: AclSetArgs) -> Result<(), CliError> {
         request: a.object.bucket.request(&None)?,
     };
     // An unknown canned ACL is refused before sending, as bad input (exit 2).
-    client
-        .put_object_acl(&req)
+    let what = format!("setting the ACL of {}", a.target);
+    plain_manager(global)
+        .await?
+        .request(&what, |c| c.put_object_acl(&req))
         .await
-        .map_err(|e| CliError::from(e).context(format!("setting the ACL of {}", a.target)))?;
+        .map_err(|e| engine_error(&e, false, None))?;
     if !a.quiet {
         outln!("acl set: {}", a.target);
     }

@@ -271,6 +271,12 @@ pub(crate) fn manager(
     Manager::new(Arc::new(client), config).map_err(bad_input)
 }
 
+/// A manager with the default budgets and no journal, for a command that only sends requests
+/// (`ls`, `rm`, `stat`, `acl`, `mb`, `rb`): each in a slot, retried as a transfer's are.
+pub(crate) async fn plain_manager(global: &Global) -> Result<Manager<S3Client>, CliError> {
+    manager(client(global).await?, ManagerConfig::default(), None)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

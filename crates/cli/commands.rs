@@ -6,8 +6,8 @@ use std::time::Duration;
 use ferry_s3::{CreateBucketRequest, GetObjectRequest, ObjectClient};
 
 use crate::args::{Cli, Cmd, CpArgs, Global, PresignArgs};
-use crate::client::{client, client_and_origins, parse_object_url, parse_s3_url};
-use crate::exit::{CliError, bad_input};
+use crate::client::{client_and_origins, parse_object_url, parse_s3_url, plain_manager};
+use crate::exit::{CliError, bad_input, engine_error};
 use crate::output::outln;
 
 pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
@@ -75,13 +75,16 @@ async fn mb(global: &Global, bucket: &str, quiet: bool) -> Result<(), CliError> 
             "{bucket:?} names a key; mb takes s3://bucket"
         )));
     }
-    let client = client(global).await?;
-    client
-        .create_bucket(&CreateBucketRequest {
-            bucket: url.bucket.clone(),
+    let req = CreateBucketRequest {
+        bucket: url.bucket.clone(),
+    };
+    plain_manager(global)
+        .await?
+        .request(&format!("making the bucket {bucket}"), |c| {
+            c.create_bucket(&req)
         })
         .await
-        .map_err(|e| CliError::from(e).context(format!("making the bucket {bucket}")))?;
+        .map_err(|e| engine_error(&e, false, None))?;
     if !quiet {
         outln!("make_bucket: s3://{}", url.bucket);
     }

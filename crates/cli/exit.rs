@@ -32,16 +32,6 @@ impl CliError {
         }
     }
 
-    /// The same error, said to have happened while `what` (`reading the ACL of s3://b/k`).
-    pub(crate) fn context(self, what: impl std::fmt::Display + Send + Sync + 'static) -> Self {
-        match self {
-            CliError::BadInput(e) => CliError::BadInput(e.context(what)),
-            CliError::Failed(e) => CliError::Failed(e.context(what)),
-            CliError::Interrupted(e) => CliError::Interrupted(e.context(what)),
-            CliError::ReaderGone => CliError::ReaderGone,
-        }
-    }
-
     /// Prints the error on stderr and gives its exit code. With `--json` (`json_events`:
     /// whether the events go to stderr), a `failed` event carries it too, unless the
     /// transfer's own `failed` event already did: a script reading the events learns of

@@ -1,11 +1,10 @@
 //! `ferry stat`: what the server holds of one object (the engine's HeadObject, with its
 //! errors), as `Name: value` lines or one JSON object.
 
-use ferry_engine::ManagerConfig;
 use ferry_s3::{GetObjectRequest, ObjectMeta};
 
 use crate::args::{Global, StatArgs};
-use crate::client::{client, manager, parse_object_url};
+use crate::client::{parse_object_url, plain_manager};
 use crate::exit::{CliError, engine_error};
 use crate::output::outln;
 
@@ -20,7 +19,7 @@ pub(crate) async fn run(global: &Global, a: StatArgs) -> Result<(), CliError> {
         request: a.bucket.request(&a.sse_c_key)?,
         ..Default::default()
     };
-    let manager = manager(client(global).await?, ManagerConfig::default(), None)?;
+    let manager = plain_manager(global).await?;
     let meta = manager
         .stat(req)
         .await
