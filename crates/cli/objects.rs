@@ -272,6 +272,7 @@ pub(crate) async fn rm(global: &Global, a: RmArgs) -> Result<(), CliError> {
         request: a.bucket.request(&None)?,
         filters,
         dry_run: a.dry_run,
+        all_versions: a.all_versions,
         ..match a.recursive {
             true => Remove::prefix(&url.bucket, &url.key),
             false => Remove::object(&url.bucket, &url.key),
@@ -352,20 +353,32 @@ pub(crate) async fn rb(
         None => {}
     }
     let what = format!("removing the bucket s3://{bucket}");
-    manager
-        .request(&what, |c| c.delete_bucket(&bucket))
-        .await
-        .map_err(|e| {
-            let not_empty = e.s3().and_then(ferry_s3::S3Error::code) == Some("BucketNotEmpty");
-            let hint = match force {
-                false => "give --force to delete every object in it first",
-                true => {
-                    "what is left is most likely older versions and delete markers of a \
-                     versioned bucket, which --force does not delete"
-                }
-            };
-            engine_error(&e, false, None).noted(not_empty.then(|| hint.to_string()))
-        })?;
+    let mut deleted = manager.request(&what, |c| c.delete_bucket(&bucket)).await;
+    let not_empty = |e: &ferry_engine::Error| {
+        e.s3().and_then(ferry_s3::S3Error::code) == Some("BucketNotEmpty")
+    };
+    // What a versioned bucket keeps behind its delete markers: gone with --force, each
+    // version by its id (a bucket never versioned costs no listing of versions).
+    if force && deleted.as_ref().is_err_and(not_empty) {
+        let out = OutputFlags {
+            json: false,
+            no_progress: true,
+            quiet,
+        };
+        let every = Remove {
+            all_versions: true,
+            ..Remove::prefix(&bucket, "")
+        };
+        removed(global, &manager, every, &out).await?;
+        deleted = manager.request(&what, |c| c.delete_bucket(&bucket)).await;
+    }
+    deleted.map_err(|e| {
+        let hint = match force {
+            false => "give --force to delete every object in it first",
+            true => "something was written to it while it was emptied",
+        };
+        engine_error(&e, false, None).noted(not_empty(&e).then(|| hint.to_string()))
+    })?;
     if !quiet {
         outln!("remove_bucket: s3://{bucket}");
     }

@@ -285,7 +285,10 @@ impl Output {
             Event::Removed { objects, dry_run } => {
                 let dry = if *dry_run { "(dry run) " } else { "" };
                 for r in objects.iter() {
-                    let line = format!("{dry}delete: {}", r.what);
+                    let line = match &r.version_id {
+                        Some(v) => format!("{dry}delete: {} (version {v})", r.what),
+                        None => format!("{dry}delete: {}", r.what),
+                    };
                     match bar {
                         Some(bar) => bar.suspend(|| self.say(&line)),
                         None => self.say(&line),
@@ -366,9 +369,12 @@ impl Output {
                                 });
                                 ("sync", line)
                             } else {
-                                let line = serde_json::json!({
+                                let mut line = serde_json::json!({
                                     "object": r.what, "size": r.size, "dry_run": dry_run,
                                 });
+                                if let Some(v) = &r.version_id {
+                                    line["version_id"] = v.as_str().into();
+                                }
                                 ("delete", line)
                             };
                             self.emit_json(&crate::report::json_line(kind, line));

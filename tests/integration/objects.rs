@@ -202,6 +202,35 @@ fn rb_refuses_a_bucket_that_holds_objects_unless_forced_and_removes_an_empty_one
 }
 
 #[test]
+fn rb_force_empties_a_versioned_bucket_of_its_versions_and_markers_on_moto() {
+    // moto refuses to delete a bucket that holds anything, versions included, as S3 does.
+    let (server, bucket) = moto_bucket("rbver");
+    let home = tempfile::tempdir().unwrap();
+    ferry_testkit::boto3(
+        server,
+        r#"b = sys.argv[1]
+s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+for body in [b"one", b"two", b"three"]:
+    s3.put_object(Bucket=b, Key="k", Body=body)
+s3.put_object(Bucket=b, Key="d/gone", Body=b"x")
+s3.delete_object(Bucket=b, Key="d/gone")
+print("{}")"#,
+        &[&bucket],
+    )
+    .unwrap();
+    let url = format!("s3://{bucket}");
+    let o = ferry(server, home.path(), &["rb", "--force", &url]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let said = stdout(&o);
+    // The current object first (a delete marker appears), then the bucket is refused as not
+    // empty, and every version and marker goes, each by its id: 3 + 1 of k, 1 + 1 of d/gone.
+    assert_eq!(said.matches("delete: ").count(), 1 + 6, "{said}");
+    assert_eq!(said.matches(" (version ").count(), 6, "{said}");
+    assert!(said.ends_with(&format!("remove_bucket: {url}\n")), "{said}");
+    assert!(!boto3_buckets(server).contains(&bucket));
+}
+
+#[test]
 fn stat_shows_an_object_as_boto3_heads_it_and_says_what_is_missing() {
     let (server, _client, bucket) = seaweed_bucket("stat");
     let home = tempfile::tempdir().unwrap();
@@ -385,4 +414,143 @@ print(json.dumps(sorted(seen)))"#,
         out.contains(" a.txt\n") && !out.contains("gone.txt"),
         "{out}"
     );
+}
+
+#[test]
+fn rm_all_versions_deletes_every_version_and_marker_for_good_as_boto3_sees() {
+    let (server, client, bucket) = seaweed_bucket("rmver");
+    let home = tempfile::tempdir().unwrap();
+    let boto = |script: &str| {
+        let full = format!("b = sys.argv[1]\n{script}");
+        ferry_testkit::boto3(server, &full, &[&bucket]).unwrap()
+    };
+    // What boto3 lists of the bucket's versions: [key, version id] each, sorted.
+    let versions = || {
+        boto(
+            r#"seen = []
+for page in s3.get_paginator("list_object_versions").paginate(Bucket=b):
+    for v in page.get("Versions", []) + page.get("DeleteMarkers", []):
+        seen.append([v["Key"], v["VersionId"]])
+print(json.dumps(sorted(seen)))"#,
+        )
+    };
+    let keys_of = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e[0].as_str().unwrap().to_string())
+            .collect();
+        k.dedup();
+        k
+    };
+    boto(
+        r#"s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+print("{}")"#,
+    );
+    // More than a page of versions under logs/; a.txt three times; a.txt2 beside it (the
+    // key a.txt is a prefix of, never touched by removing a.txt); one key deleted.
+    stored(
+        &client,
+        &bucket,
+        &["a.txt", "a.txt2", "gone.txt", "keep/x"],
+        ("logs/", 1_003),
+    );
+    boto(
+        r#"s3.put_object(Bucket=b, Key="a.txt", Body=b"second")
+s3.put_object(Bucket=b, Key="a.txt", Body=b"third!!")
+s3.put_object(Bucket=b, Key="logs/skip.keep", Body=b"x")
+s3.delete_object(Bucket=b, Key="gone.txt")
+print("{}")"#,
+    );
+    let before = versions();
+    assert_eq!(before.as_array().unwrap().len(), 4 + 2 + 1 + 1 + 1_003);
+    // One key: its three versions go, a line each with its version id; a.txt2 stays.
+    let o = ferry(
+        server,
+        home.path(),
+        &["rm", "--all-versions", &format!("s3://{bucket}/a.txt")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    let ids: Vec<&str> = before
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v[0] == "a.txt")
+        .map(|v| v[1].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    for id in &ids {
+        assert!(
+            out.contains(&format!("delete: s3://{bucket}/a.txt (version {id})\n")),
+            "{out}"
+        );
+    }
+    assert!(out.contains("rm: 3 deleted (18 bytes), 0 failed"), "{out}");
+    let after = versions();
+    let mut expected: Vec<String> = ["a.txt2", "gone.txt", "keep/x", "logs/skip.keep"]
+        .into_iter()
+        .map(String::from)
+        .chain((0..1_003).map(|i| format!("logs/{i:04}")))
+        .collect();
+    expected.sort();
+    assert_eq!(keys_of(&after), expected);
+    // A prefix, filtered, more than a page of versions: every listed version goes, the one
+    // excluded stays.
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "rm",
+            "-r",
+            "--all-versions",
+            "--exclude",
+            "*.keep",
+            "--json",
+            &format!("s3://{bucket}/logs"),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let deleted: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "delete")
+        .collect();
+    assert_eq!(deleted.len(), 1_003, "{}", text(&o));
+    assert!(deleted.iter().all(|d| d["version_id"].is_string()));
+    let after = versions();
+    assert_eq!(
+        keys_of(&after),
+        ["a.txt2", "gone.txt", "keep/x", "logs/skip.keep"]
+    );
+    // The deleted key's delete marker and its version go too: nothing is left of it.
+    let o = ferry(
+        server,
+        home.path(),
+        &["rm", "--all-versions", &format!("s3://{bucket}/gone.txt")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(stdout(&o).contains("rm: 2 deleted"), "{}", text(&o));
+    assert_eq!(keys_of(&versions()), ["a.txt2", "keep/x", "logs/skip.keep"]);
+    // A key with no version: exit 1, nothing deleted; with --version-id: refused, exit 2.
+    let o = ferry(
+        server,
+        home.path(),
+        &["rm", "--all-versions", &format!("s3://{bucket}/gone.txt")],
+    );
+    expect_exit(&o, 1, "no version of it, nor a delete marker");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "rm",
+            "--all-versions",
+            "--version-id",
+            "x",
+            &format!("s3://{bucket}/a.txt2"),
+        ],
+    );
+    expect_exit(&o, 2, "--version-id");
+    assert_eq!(keys_of(&versions()), ["a.txt2", "keep/x", "logs/skip.keep"]);
 }

@@ -365,6 +365,10 @@ pub(crate) struct RmArgs {
     /// leaves the versions behind a delete marker).
     #[arg(long, value_name = "ID", conflicts_with = "recursive")]
     pub(crate) version_id: Option<String>,
+    /// Delete every version and delete marker of the object (with -r, of every key under the
+    /// prefix), for good: a versioned bucket keeps nothing of it. A line each.
+    #[arg(long, conflicts_with = "version_id")]
+    pub(crate) all_versions: bool,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
     #[command(flatten, next_help_heading = "With -r")]

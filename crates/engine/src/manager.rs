@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ferry_s3::{
     GetObjectRequest, ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput,
-    ListObjectsRequest, ObjectClient, ObjectMeta, S3Client, SseCustomerKey,
+    ListObjectsRequest, ObjectClient, ObjectMeta, SseCustomerKey,
 };
 use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
@@ -502,6 +502,28 @@ impl<C: ObjectClient> Manager<C> {
         )
     }
 
+    /// The pages of a listing of versions (ListObjectVersions: every version and delete
+    /// marker under the prefix, each key's newest first; with a delimiter one level of
+    /// them), as [`list`](Self::list) gives a listing's. Needs `s3:ListBucketVersions`.
+    pub fn list_versions(
+        &self,
+        req: ListObjectVersionsRequest,
+    ) -> impl futures_util::Stream<Item = Result<ListObjectVersionsOutput, Error>> + Send + 'static
+    where
+        C: 'static,
+    {
+        let what = |r: &ListObjectVersionsRequest| {
+            let prefix = r.prefix.as_deref().unwrap_or_default();
+            format!("listing the versions under s3://{}/{prefix}", r.bucket)
+        };
+        self.pages(
+            req,
+            what,
+            |c, r| Box::pin(c.list_object_versions(r)),
+            |r, p| r.advance(p),
+        )
+    }
+
     /// Pages of a listing: `send` asks for the page `req` names (as
     /// [`request`](Self::request) sends it), `advance` moves `req` on to the next, `what`
     /// names the listing for its errors.
@@ -750,26 +772,4 @@ enum Kind {
 
 fn finished(o: &UploadOutcome) -> Option<Event> {
     Some(Event::Finished(Box::new(o.clone())))
-}
-
-impl Manager<S3Client> {
-    /// The pages of a listing of versions (ListObjectVersions: every version and delete
-    /// marker under the prefix, each key's newest first; with a delimiter one level of
-    /// them), as [`list`](Self::list) gives a listing's. Needs `s3:ListBucketVersions`.
-    pub fn list_versions(
-        &self,
-        req: ListObjectVersionsRequest,
-    ) -> impl futures_util::Stream<Item = Result<ListObjectVersionsOutput, Error>> + Send + 'static
-    {
-        let what = |r: &ListObjectVersionsRequest| {
-            let prefix = r.prefix.as_deref().unwrap_or_default();
-            format!("listing the versions under s3://{}/{prefix}", r.bucket)
-        };
-        self.pages(
-            req,
-            what,
-            |c, r| Box::pin(c.list_object_versions(r)),
-            |r, p| r.advance(p),
-        )
-    }
 }

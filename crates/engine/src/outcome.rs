@@ -147,8 +147,10 @@ pub struct Removal {
     /// Its key (a file's: its path below the folder, as a key).
     pub key: String,
     /// Its size, as listed or walked (0 for one object removed alone that could not be
-    /// read).
+    /// read, and for a delete marker).
     pub size: u64,
+    /// The version deleted, where the removal named one or listed versions.
+    pub version_id: Option<String>,
 }
 
 /// One object of a tree transfer that did not finish.

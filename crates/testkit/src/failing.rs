@@ -251,6 +251,14 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         self.inner.list_objects(req).await
     }
 
+    async fn list_object_versions(
+        &self,
+        req: &ListObjectVersionsRequest,
+    ) -> Result<ListObjectVersionsOutput> {
+        self.fail("ListObjectVersions", None)?;
+        self.inner.list_object_versions(req).await
+    }
+
     async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
         self.fail("PutObject", None)?;
         self.inner.put_object(req).await

@@ -21,11 +21,11 @@ use ferry_s3::{
     CreateMultipartUploadRequest, DeleteObjectRequest, DeleteObjectsOutput, DeleteObjectsRequest,
     GetObjectAclRequest, GetObjectAttributesOutput, GetObjectAttributesRequest, GetObjectOutput,
     GetObjectRequest, GetObjectTaggingRequest, ListMultipartUploadsOutput,
-    ListMultipartUploadsRequest, ListObjectsOutput, ListObjectsRequest, ListPartsOutput,
-    ListPartsRequest, ObjectChecksum, ObjectClient, ObjectInfo, ObjectMeta, PartInfo,
-    PutObjectAclRequest, PutObjectOutput, PutObjectRequest, PutObjectTaggingRequest, Result,
-    S3Error, ServiceError, UploadInfo, UploadPartCopyOutput, UploadPartCopyRequest,
-    UploadPartOutput, UploadPartRequest,
+    ListMultipartUploadsRequest, ListObjectVersionsOutput, ListObjectVersionsRequest,
+    ListObjectsOutput, ListObjectsRequest, ListPartsOutput, ListPartsRequest, ObjectChecksum,
+    ObjectClient, ObjectInfo, ObjectMeta, ObjectVersion, PartInfo, PutObjectAclRequest,
+    PutObjectOutput, PutObjectRequest, PutObjectTaggingRequest, Result, S3Error, ServiceError,
+    UploadInfo, UploadPartCopyOutput, UploadPartCopyRequest, UploadPartOutput, UploadPartRequest,
 };
 use futures_util::StreamExt as _;
 
@@ -203,6 +203,72 @@ impl MemoryClient {
             },
             ..Default::default()
         }
+    }
+
+    /// One page of ListObjectsV2 of what the bucket holds (`op` names it in errors).
+    fn listing(&self, op: &'static str, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
+        let st = self.state.lock().unwrap();
+        let b = st
+            .buckets
+            .get(&req.bucket)
+            .ok_or_else(|| service(op, 404, "NoSuchBucket"))?;
+        let prefix = req.prefix.clone().unwrap_or_default();
+        let max = req.max_keys.unwrap_or(1000).min(1000) as usize;
+        let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
+        // The token is opaque to clients: `k` and the last key listed, or `p` and the last
+        // common prefix (the next page passes over every key it stands for).
+        let token = req.continuation_token.as_deref().unwrap_or_default();
+        let (mut after_key, mut after_prefix) = match token.split_at_checked(1) {
+            Some(("k", key)) => (key.to_string(), None),
+            Some(("p", p)) => (p.to_string(), Some(p.to_string())),
+            _ => (String::new(), None),
+        };
+        let mut objects = Vec::new();
+        let mut common_prefixes: Vec<String> = Vec::new();
+        let mut more = false;
+        for (k, s) in b.range(prefix.clone()..) {
+            if !k.starts_with(&prefix) {
+                break;
+            }
+            let passed = !after_key.is_empty() && k.as_str() <= after_key.as_str();
+            if passed
+                || after_prefix
+                    .as_ref()
+                    .is_some_and(|p| k.starts_with(p.as_str()))
+            {
+                continue;
+            }
+            if objects.len() + common_prefixes.len() == max {
+                more = true;
+                break;
+            }
+            match delimiter.and_then(|d| Some((d, k[prefix.len()..].find(d)?))) {
+                Some((d, i)) => {
+                    let p = k[..prefix.len() + i + d.len()].to_string();
+                    after_prefix = Some(p.clone());
+                    common_prefixes.push(p);
+                }
+                None => {
+                    after_prefix = None;
+                    objects.push(ObjectInfo {
+                        key: k.clone(),
+                        size: s.data.len() as u64,
+                        etag: Some(s.etag.clone()),
+                        last_modified: Some("2026-01-01T00:00:00.000Z".into()),
+                    });
+                }
+            }
+            after_key.clone_from(k);
+        }
+        let next = match &after_prefix {
+            Some(p) => format!("p{p}"),
+            None => format!("k{after_key}"),
+        };
+        Ok(ListObjectsOutput {
+            next_continuation_token: more.then_some(next),
+            objects,
+            common_prefixes,
+        })
     }
 }
 
@@ -407,67 +473,39 @@ impl ObjectClient for MemoryClient {
 
     async fn list_objects(&self, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
         let _f = self.begin("ListObjectsV2").await;
-        let st = self.state.lock().unwrap();
-        let b = st
-            .buckets
-            .get(&req.bucket)
-            .ok_or_else(|| service("ListObjectsV2", 404, "NoSuchBucket"))?;
-        let prefix = req.prefix.clone().unwrap_or_default();
-        let max = req.max_keys.unwrap_or(1000).min(1000) as usize;
-        let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
-        // The token is opaque to clients: `k` and the last key listed, or `p` and the last
-        // common prefix (the next page passes over every key it stands for).
-        let token = req.continuation_token.as_deref().unwrap_or_default();
-        let (mut after_key, mut after_prefix) = match token.split_at_checked(1) {
-            Some(("k", key)) => (key.to_string(), None),
-            Some(("p", p)) => (p.to_string(), Some(p.to_string())),
-            _ => (String::new(), None),
-        };
-        let mut objects = Vec::new();
-        let mut common_prefixes: Vec<String> = Vec::new();
-        let mut more = false;
-        for (k, s) in b.range(prefix.clone()..) {
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let passed = !after_key.is_empty() && k.as_str() <= after_key.as_str();
-            if passed
-                || after_prefix
-                    .as_ref()
-                    .is_some_and(|p| k.starts_with(p.as_str()))
-            {
-                continue;
-            }
-            if objects.len() + common_prefixes.len() == max {
-                more = true;
-                break;
-            }
-            match delimiter.and_then(|d| Some((d, k[prefix.len()..].find(d)?))) {
-                Some((d, i)) => {
-                    let p = k[..prefix.len() + i + d.len()].to_string();
-                    after_prefix = Some(p.clone());
-                    common_prefixes.push(p);
-                }
-                None => {
-                    after_prefix = None;
-                    objects.push(ObjectInfo {
-                        key: k.clone(),
-                        size: s.data.len() as u64,
-                        etag: Some(s.etag.clone()),
-                        last_modified: Some("2026-01-01T00:00:00.000Z".into()),
-                    });
-                }
-            }
-            after_key.clone_from(k);
-        }
-        let next = match &after_prefix {
-            Some(p) => format!("p{p}"),
-            None => format!("k{after_key}"),
-        };
-        Ok(ListObjectsOutput {
-            next_continuation_token: more.then_some(next),
-            objects,
-            common_prefixes,
+        self.listing("ListObjectsV2", req)
+    }
+
+    /// As S3 lists a bucket never versioned: each object once, as version `null`, the
+    /// latest. The key marker is the listing's continuation token.
+    async fn list_object_versions(
+        &self,
+        req: &ListObjectVersionsRequest,
+    ) -> Result<ListObjectVersionsOutput> {
+        let _f = self.begin("ListObjectVersions").await;
+        let page = self.listing(
+            "ListObjectVersions",
+            &ListObjectsRequest {
+                bucket: req.bucket.clone(),
+                prefix: req.prefix.clone(),
+                delimiter: req.delimiter.clone(),
+                continuation_token: req.key_marker.clone(),
+                max_keys: req.max_keys,
+                request: req.request.clone(),
+            },
+        )?;
+        let versions = page.objects.into_iter().map(|object| ObjectVersion {
+            object,
+            version_id: "null".into(),
+            is_latest: true,
+            delete_marker: false,
+        });
+        Ok(ListObjectVersionsOutput {
+            versions: versions.collect(),
+            common_prefixes: page.common_prefixes,
+            is_truncated: page.next_continuation_token.is_some(),
+            next_version_id_marker: page.next_continuation_token.as_ref().map(|_| "null".into()),
+            next_key_marker: page.next_continuation_token,
         })
     }
 
@@ -562,8 +600,11 @@ impl ObjectClient for MemoryClient {
     async fn delete_objects(&self, req: &DeleteObjectsRequest) -> Result<DeleteObjectsOutput> {
         let _f = self.begin("DeleteObjects").await;
         if let Some(b) = self.state.lock().unwrap().buckets.get_mut(&req.bucket) {
+            // Its objects have one version each, `null`: another named is not there.
             for o in &req.objects {
-                b.remove(&o.key);
+                if o.version_id.as_deref().is_none_or(|v| v == "null") {
+                    b.remove(&o.key);
+                }
             }
         }
         Ok(DeleteObjectsOutput {

@@ -147,6 +147,8 @@ pub(crate) struct Item {
     pub(crate) size: u64,
     pub(crate) etag: Option<String>,
     pub(crate) mtime: Option<std::time::SystemTime>,
+    /// The version listed, where a listing of versions found it (deleted as that version).
+    pub(crate) version_id: Option<String>,
 }
 
 /// What the walk or the listing found next.

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferry_s3::{
-    DeleteObjectRequest, DeleteObjectsRequest, GetObjectRequest, ObjectClient, ObjectIdentifier,
-    RequestOptions,
+    DeleteObjectRequest, DeleteObjectsRequest, GetObjectRequest, ListObjectVersionsRequest,
+    ObjectClient, ObjectIdentifier, RequestOptions,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::filter::{Filters, selected};
-use super::walk::list;
+use super::walk::{list, list_versions};
 use super::{Found, Item, READ_AHEAD, keys, sides::url};
 use crate::context::{Context, HeadFailure};
 use crate::error::{Error, ErrorKind, Failure};
@@ -42,6 +42,11 @@ pub struct Remove {
     pub filters: Filters,
     /// Only report what would be deleted (in [`Event::Removed`], with `dry_run`).
     pub dry_run: bool,
+    /// Delete every version and every delete marker, for good (ListObjectVersions, then
+    /// DeleteObjects naming each version): of the one object, or with `recursive` of every
+    /// key under the prefix. What a versioned bucket holds goes; needs
+    /// `s3:ListBucketVersions` and `s3:DeleteObjectVersion`.
+    pub all_versions: bool,
 }
 
 impl Remove {
@@ -55,6 +60,7 @@ impl Remove {
             request: RequestOptions::default(),
             filters: Filters::default(),
             dry_run: false,
+            all_versions: false,
         }
     }
 
@@ -96,6 +102,9 @@ pub(crate) async fn run<C: ObjectClient>(
     ctx: Context<C>,
     remove: Remove,
 ) -> Result<RemoveOutcome, Error> {
+    if remove.all_versions {
+        return every_version(&ctx, remove).await;
+    }
     if remove.recursive {
         return under_prefix(&ctx, remove).await;
     }
@@ -169,6 +178,7 @@ pub(crate) async fn run<C: ObjectClient>(
             what: url,
             key: remove.key,
             size,
+            version_id: remove.version_id,
         }]),
         dry_run: remove.dry_run,
     });
@@ -218,6 +228,47 @@ async fn under_prefix<C: ObjectClient>(
     };
     let found = list(ctx, req, None, READ_AHEAD, false);
     let found = selected(found, remove.filters.clone(), prefix);
+    let how = Deleting {
+        bucket: Some((remove.bucket, remove.request)),
+        dry_run: remove.dry_run,
+        sync: false,
+    };
+    delete_found(ctx, how, found).await
+}
+
+/// Every version and delete marker of the object, or under the prefix: listed into a channel
+/// that runs ahead, and deleted as [`delete_found`] deletes, each by its version id.
+async fn every_version<C: ObjectClient>(
+    ctx: &Context<C>,
+    remove: Remove,
+) -> Result<RemoveOutcome, Error> {
+    if remove.version_id.is_some() {
+        return Err(Error::invalid(
+            "one version and every version cannot both be removed: name the version, or ask \
+             for all",
+        ));
+    }
+    let (prefix, only) = match remove.recursive {
+        true => (keys::as_folder(&remove.key), None),
+        false if remove.key.is_empty() => {
+            return Err(Error::invalid(format!(
+                "s3://{}/ names no object: give its key, or remove every version under a prefix",
+                remove.bucket
+            )));
+        }
+        false => (remove.key.clone(), Some(remove.key.clone())),
+    };
+    let req = ListObjectVersionsRequest {
+        bucket: remove.bucket.clone(),
+        prefix: (!prefix.is_empty()).then(|| prefix.clone()),
+        request: remove.request.bucket_terms(),
+        ..Default::default()
+    };
+    let found = list_versions(ctx, req, only.clone(), READ_AHEAD);
+    let found = match only {
+        Some(_) => found,
+        None => selected(found, remove.filters.clone(), prefix),
+    };
     let how = Deleting {
         bucket: Some((remove.bucket, remove.request)),
         dry_run: remove.dry_run,
@@ -353,6 +404,7 @@ impl<C: ObjectClient> Sink<Batch> for Tally<'_, C> {
                         },
                         key: i.key,
                         size: i.size,
+                        version_id: i.version_id,
                     })
                     .collect(),
                 dry_run: o.dry_run,
@@ -379,7 +431,7 @@ async fn delete_batch<C: ObjectClient>(
             .iter()
             .map(|d| ObjectIdentifier {
                 key: d.key.clone(),
-                version_id: None,
+                version_id: d.version_id.clone(),
             })
             .collect(),
         request: request.bucket_terms(),
@@ -419,12 +471,22 @@ async fn delete_batch<C: ObjectClient>(
             return Ok(Batch::new(sent, Vec::new(), failed));
         }
     };
-    let refused: std::collections::HashMap<&str, &ferry_s3::DeleteFailure> =
-        out.failed.iter().map(|f| (f.key.as_str(), f)).collect();
+    // By key and version: a run of versions names one key many times.
+    let refused: std::collections::HashMap<(&str, Option<&str>), &ferry_s3::DeleteFailure> = out
+        .failed
+        .iter()
+        .map(|f| ((f.key.as_str(), f.version_id.as_deref()), f))
+        .collect();
     let sent = items.len();
     let (mut gone, mut failed) = (Vec::new(), Vec::new());
     for d in items {
-        let Some(f) = refused.get(d.key.as_str()) else {
+        // A refusal that names no version (as some servers write it) is taken to be every
+        // version of that key in the batch: none is reported deleted that may not be.
+        let key = d.key.as_str();
+        let Some(f) = refused
+            .get(&(key, d.version_id.as_deref()))
+            .or_else(|| refused.get(&(key, None)))
+        else {
             gone.push(d);
             continue;
         };
@@ -436,8 +498,12 @@ async fn delete_batch<C: ObjectClient>(
             error: Error::new(
                 kind,
                 format!(
-                    "deleting s3://{bucket}/{}: DeleteObjects refused it: {f}",
-                    f.key
+                    "deleting s3://{bucket}/{}{}: DeleteObjects refused it: {f}",
+                    f.key,
+                    d.version_id
+                        .as_deref()
+                        .map(|v| format!(" (version {v})"))
+                        .unwrap_or_default()
                 ),
             ),
             key: d.key,

@@ -9,14 +9,14 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
-use ferry_s3::{ListObjectsRequest, ObjectClient};
+use ferry_s3::{ListObjectVersionsRequest, ListObjectsRequest, ObjectClient, ObjectInfo};
 use tokio::sync::mpsc;
 
 use super::filter::Filters;
 use super::keys::{Folders, key_for, path_for};
 use super::{Found, Item, PassedOver};
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::outcome::ObjectFailure;
 
 /// Every regular file under a folder (symbolic links followed, unless told not to), in the byte
@@ -259,6 +259,7 @@ impl Iterator for Walk {
                     size: meta.len(),
                     etag: None,
                     mtime: meta.modified().ok(),
+                    version_id: None,
                 }),
                 Err(why) => Found::Bad(ObjectFailure {
                     // The key it would have, as near as it can be said (a name that is not
@@ -289,6 +290,21 @@ pub(crate) fn walk_into(walk: Walk, capacity: usize) -> mpsc::Receiver<Found> {
         }
     });
     rx
+}
+
+impl Item {
+    /// An object as a listing gave it (of `version_id`, when a listing of versions did),
+    /// keys only: no file.
+    fn listed(o: ObjectInfo, version_id: Option<String>) -> Self {
+        Self {
+            path: PathBuf::new(),
+            mtime: o.last_modified.as_deref().and_then(listed_time),
+            key: o.key,
+            size: o.size,
+            etag: o.etag,
+            version_id,
+        }
+    }
 }
 
 /// A listing's LastModified (RFC 3339).
@@ -335,14 +351,7 @@ pub(crate) fn list<C: ObjectClient>(
                 let Some(root) = &root else {
                     // Keys only (a copy): every object, as it is.
                     any = true;
-                    let item = Item {
-                        path: PathBuf::new(),
-                        key: o.key,
-                        size: o.size,
-                        etag: o.etag,
-                        mtime: o.last_modified.as_deref().and_then(listed_time),
-                    };
-                    if tx.send(Found::Item(item)).await.is_err() {
+                    if tx.send(Found::Item(Item::listed(o, None))).await.is_err() {
                         return;
                     }
                     continue;
@@ -351,10 +360,7 @@ pub(crate) fn list<C: ObjectClient>(
                     Ok(Some(path)) => match folders.check(&o.key) {
                         None => Found::Item(Item {
                             path,
-                            key: o.key,
-                            size: o.size,
-                            etag: o.etag,
-                            mtime: o.last_modified.as_deref().and_then(listed_time),
+                            ..Item::listed(o, None)
                         }),
                         Some(parent) => Found::Bad(ObjectFailure {
                             error: Error::invalid(format!(
@@ -400,6 +406,78 @@ pub(crate) fn list<C: ObjectClient>(
                 req.bucket
             ));
             let _ = tx.send(Found::Fatal(e)).await;
+        }
+    });
+    rx
+}
+
+/// Lists every version and delete marker under `req.prefix` page by page into a channel,
+/// keys only, each as an [`Item`] of its version; with `only`, those of that one key. As
+/// [`list`], a transient error asks again, and a listing that finds nothing ends with
+/// [`Found::Fatal`] (a service error for one key, as a missing object; bad input for a
+/// prefix).
+pub(crate) fn list_versions<C: ObjectClient>(
+    ctx: &Context<C>,
+    mut req: ListObjectVersionsRequest,
+    only: Option<String>,
+    capacity: usize,
+) -> mpsc::Receiver<Found> {
+    let (tx, rx) = mpsc::channel(capacity);
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let url = format!(
+            "s3://{}/{}",
+            req.bucket,
+            req.prefix.as_deref().unwrap_or("")
+        );
+        let what = format!("listing the versions under {url}");
+        let mut any = false;
+        loop {
+            let page = match ctx.request(None, |c| c.list_object_versions(&req)).await {
+                Ok(p) => p,
+                Err(f) => {
+                    let _ = tx.send(Found::Fatal(f.into_error(&what, "removal"))).await;
+                    return;
+                }
+            };
+            let more = req.advance(&page);
+            // Keys come in order: past the one key asked for, there is nothing more of it.
+            let mut past = false;
+            for v in page.versions {
+                match &only {
+                    Some(k) if v.object.key != *k => {
+                        past |= v.object.key.as_str() > k.as_str();
+                        continue;
+                    }
+                    _ => {}
+                }
+                any = true;
+                let item = Item::listed(v.object, Some(v.version_id));
+                if tx.send(Found::Item(item)).await.is_err() {
+                    return;
+                }
+            }
+            match more {
+                Ok(true) if !past => {}
+                Ok(_) => break,
+                Err(e) => {
+                    let _ = tx.send(Found::Fatal(Error::from_s3(&what, e))).await;
+                    return;
+                }
+            }
+        }
+        // As for objects: no such key is a missing object, an empty prefix a mistake in it.
+        let nothing = match only {
+            Some(_) => Error::new(
+                ErrorKind::Service,
+                format!("{url}: no version of it, nor a delete marker; nothing was deleted"),
+            ),
+            None => Error::invalid(format!(
+                "no versions under {url}; check the bucket and prefix"
+            )),
+        };
+        if !any {
+            let _ = tx.send(Found::Fatal(nothing)).await;
         }
     });
     rx

@@ -1,6 +1,7 @@
 //! Listings and removals: a listing's pages with a delimiter, each retried; a prefix removed a
 //! thousand keys a request, only what the filters take, and a dry run that removes nothing;
-//! one object removed, missing, or named where a prefix was meant; a sync's deletions in the
+//! one object removed, missing, or named where a prefix was meant; every version of a prefix
+//! or of one key; a sync's deletions in the
 //! same batches, one refused as a whole failing each of its keys; a cancel that waits for the
 //! batch in flight.
 
@@ -174,6 +175,74 @@ async fn one_object_is_removed_and_a_missing_one_or_a_prefix_is_an_error_that_sa
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert!(err.to_string().contains("is a prefix"), "{err}");
     assert_eq!(keys(&s3).await, ["dir/a"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_version_under_a_prefix_or_of_one_key_goes_by_its_id_across_pages() {
+    let s3 = memory_s3(0);
+    for i in 0..1_500 {
+        s3.insert("b", &format!("p/{i:04}"), vec![0; 2]);
+    }
+    for k in ["k", "k2", "p/keep/1"] {
+        s3.insert("b", k, vec![1]);
+    }
+    // The first listing of versions fails once, and is asked for again.
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault::new(
+            "ListObjectVersions",
+            1,
+            ferry_testkit::internal_error,
+        )],
+    ));
+    let m = manager(failing, ManagerConfig::default());
+    let mut filters = Filters::default();
+    filters.push(false, "keep/*").unwrap();
+    let run = m.remove(Remove {
+        all_versions: true,
+        filters,
+        ..Remove::prefix("b", "p")
+    });
+    let mut events = run.subscribe();
+    let o = run.wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.failed);
+    assert_eq!((o.removed, o.bytes), (1_500, 3_000));
+    // Two pages reached the store (the failed first try never did).
+    assert_eq!(s3.calls("ListObjectVersions"), 2);
+    assert_eq!(s3.calls("DeleteObjects"), 2);
+    let mut versions = Vec::new();
+    while let Ok(e) = events.try_recv() {
+        if let Event::Removed { objects, .. } = e {
+            versions.extend(objects.iter().map(|r| r.version_id.clone()));
+        }
+    }
+    assert_eq!(versions.len(), 1_500);
+    assert!(versions.iter().all(|v| v.as_deref() == Some("null")));
+    assert_eq!(keys(&s3).await, ["k", "k2", "p/keep/1"]);
+    // One key: its versions alone, not those of the key it is a prefix of.
+    let one = Remove {
+        all_versions: true,
+        ..Remove::object("b", "k")
+    };
+    let o = m.remove(one.clone()).wait().await.unwrap();
+    assert_eq!(o.removed, 1);
+    assert_eq!(keys(&s3).await, ["k2", "p/keep/1"]);
+    let err = m.remove(one.clone()).wait().await.unwrap_err();
+    assert!(
+        err.to_string().contains("s3://b/k: no version of it"),
+        "{err}"
+    );
+    // One version and all of them cannot both be asked for.
+    let err = m
+        .remove(Remove {
+            version_id: Some("v".into()),
+            ..one
+        })
+        .wait()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
+    assert_eq!(keys(&s3).await, ["k2", "p/keep/1"]);
 }
 
 /// A sync's deletions run as a removal's do: 2,000 objects the folder does not hold go in

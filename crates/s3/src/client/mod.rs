@@ -58,6 +58,13 @@ pub trait ObjectClient: Send + Sync + 'static {
         &self,
         req: &ListObjectsRequest,
     ) -> impl Future<Output = Result<ListObjectsOutput>> + Send;
+    /// ListObjectVersions, one page: every version and delete marker under the prefix, by
+    /// key, each key's newest first (on a bucket never versioned, each object once, as
+    /// version `null`). Needs `s3:ListBucketVersions`.
+    fn list_object_versions(
+        &self,
+        req: &ListObjectVersionsRequest,
+    ) -> impl Future<Output = Result<ListObjectVersionsOutput>> + Send;
     /// PutObject. Takes the request by value: its body is consumed.
     fn put_object(
         &self,

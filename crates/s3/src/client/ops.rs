@@ -278,6 +278,13 @@ impl ObjectClient for S3Client {
         })
     }
 
+    async fn list_object_versions(
+        &self,
+        req: &ListObjectVersionsRequest,
+    ) -> Result<ListObjectVersionsOutput> {
+        self.send_list_object_versions(req).await
+    }
+
     async fn put_object(&self, req: PutObjectRequest) -> Result<PutObjectOutput> {
         const OP: &str = "PutObject";
         req.options

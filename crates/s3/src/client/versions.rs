@@ -1,6 +1,5 @@
 //! ListObjectVersions for [`S3Client`]: every version and delete marker under a prefix, a
-//! page at a time (not in [`ObjectClient`](super::ObjectClient): only what lists versions
-//! needs it).
+//! page at a time; [`ObjectClient::list_object_versions`](super::ObjectClient) sends it.
 
 use http::Method;
 
@@ -13,9 +12,8 @@ use super::prepared::Prepared;
 use super::response::{lenient_bool, listed_key, listed_object};
 
 impl S3Client {
-    /// One page of the versions and delete markers under `req.prefix` (ListObjectVersions),
-    /// in the server's order: by key, each key's newest first. Needs `s3:ListBucketVersions`.
-    pub async fn list_object_versions(
+    /// One page of the versions and delete markers under `req.prefix`, in the server's order.
+    pub(super) async fn send_list_object_versions(
         &self,
         req: &ListObjectVersionsRequest,
     ) -> Result<ListObjectVersionsOutput> {

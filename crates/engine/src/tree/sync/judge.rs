@@ -324,6 +324,7 @@ mod tests {
             size,
             etag: None,
             mtime: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
+            version_id: None,
         }
     }
 
