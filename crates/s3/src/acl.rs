@@ -113,6 +113,47 @@ pub struct GetObjectAclRequest {
 pub struct AclError(String);
 
 impl AccessControlPolicy {
+    /// S3's XML form, as PutObjectAcl takes it.
+    pub(crate) fn to_xml(&self) -> xml::AccessControlPolicyXml {
+        xml::AccessControlPolicyXml {
+            xmlns: xml::S3_XMLNS,
+            owner: xml::OwnerXml {
+                id: self.owner_id.clone(),
+                display_name: self.owner_display_name.clone(),
+            },
+            list: xml::AclListXml {
+                grants: self
+                    .grants
+                    .iter()
+                    .map(|g| {
+                        let mut grantee = xml::GranteeXml {
+                            xmlns_xsi: xml::XSI_NS,
+                            ..Default::default()
+                        };
+                        match &g.grantee {
+                            Grantee::Id(v) => {
+                                grantee.xsi_type = "CanonicalUser".into();
+                                grantee.id = Some(v.clone());
+                            }
+                            Grantee::Uri(v) => {
+                                grantee.xsi_type = "Group".into();
+                                grantee.uri = Some(v.clone());
+                            }
+                            Grantee::Email(v) => {
+                                grantee.xsi_type = "AmazonCustomerByEmail".into();
+                                grantee.email = Some(v.clone());
+                            }
+                        }
+                        xml::GrantXml {
+                            grantee,
+                            permission: g.permission.as_str().into(),
+                        }
+                    })
+                    .collect(),
+            },
+        }
+    }
+
     /// Reads S3's XML form.
     pub fn from_xml(body: &[u8]) -> Result<Self, AclError> {
         let x: xml::AccessControlPolicyXml =
@@ -251,7 +292,7 @@ mod tests {
         assert_eq!(p.owner_id, "abc");
         assert_eq!(p.grants.len(), 3);
         assert_eq!(p.grants[2].grantee, Grantee::Email("a@example.com".into()));
-        let xml = xml::to_xml(&crate::client::acl_xml(&p));
+        let xml = xml::to_xml(&p.to_xml());
         let back = AccessControlPolicy::parse(&xml).unwrap();
         assert_eq!(back, p);
         assert_eq!(

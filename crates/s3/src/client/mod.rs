@@ -16,8 +16,6 @@ mod response;
 mod transport;
 mod versions;
 
-#[cfg(test)]
-pub(crate) use ops::acl_to_xml as acl_xml;
 pub use transport::{Presigned, S3Client};
 
 /// The S3 operations ferry needs, one method each. The engine is generic over this trait, so

@@ -5,7 +5,7 @@ use http::Method;
 
 use crate::error::{ClientErrorKind, Result, S3Error};
 use crate::ops::*;
-use crate::options::{CANNED_ACLS, ChecksumType, Grantee};
+use crate::options::{CANNED_ACLS, ChecksumType};
 use crate::xml;
 
 use super::ObjectClient;
@@ -604,7 +604,7 @@ impl ObjectClient for S3Client {
                 g.push_headers(&mut p.headers);
             }
             AclSpec::Policy(policy) => {
-                p = p.xml_body(xml::to_xml(&acl_to_xml(policy)));
+                p = p.xml_body(xml::to_xml(&policy.to_xml()));
             }
         }
         self.send(p).await?;
@@ -687,46 +687,6 @@ pub(super) fn check_source(op: &'static str, source: &CopySource) -> Result<()> 
         ));
     }
     Ok(())
-}
-
-pub(crate) fn acl_to_xml(policy: &AccessControlPolicy) -> xml::AccessControlPolicyXml {
-    xml::AccessControlPolicyXml {
-        xmlns: xml::S3_XMLNS,
-        owner: xml::OwnerXml {
-            id: policy.owner_id.clone(),
-            display_name: policy.owner_display_name.clone(),
-        },
-        list: xml::AclListXml {
-            grants: policy
-                .grants
-                .iter()
-                .map(|g| {
-                    let mut grantee = xml::GranteeXml {
-                        xmlns_xsi: xml::XSI_NS,
-                        ..Default::default()
-                    };
-                    match &g.grantee {
-                        Grantee::Id(v) => {
-                            grantee.xsi_type = "CanonicalUser".into();
-                            grantee.id = Some(v.clone());
-                        }
-                        Grantee::Uri(v) => {
-                            grantee.xsi_type = "Group".into();
-                            grantee.uri = Some(v.clone());
-                        }
-                        Grantee::Email(v) => {
-                            grantee.xsi_type = "AmazonCustomerByEmail".into();
-                            grantee.email = Some(v.clone());
-                        }
-                    }
-                    xml::GrantXml {
-                        grantee,
-                        permission: g.permission.as_str().into(),
-                    }
-                })
-                .collect(),
-        },
-    }
 }
 
 impl S3Client {
