@@ -554,3 +554,73 @@ print("{}")"#,
     expect_exit(&o, 2, "--version-id");
     assert_eq!(keys_of(&versions()), ["a.txt2", "keep/x", "logs/skip.keep"]);
 }
+
+#[test]
+fn the_library_removes_the_objects_and_versions_a_stream_names_as_boto3_sees() {
+    let (server, client, bucket) = seaweed_bucket("rmnamed");
+    let boto = |script: &str| {
+        let full = format!("b = sys.argv[1]\n{script}");
+        ferry_testkit::boto3(server, &full, &[&bucket]).unwrap()
+    };
+    boto(
+        r#"s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+print("{}")"#,
+    );
+    stored(&client, &bucket, &["k"], ("chunks/", 1_200));
+    // Two more versions of k: the stream names the oldest two by id.
+    let ids = boto(
+        r#"for body in [b"two", b"three"]:
+    s3.put_object(Bucket=b, Key="k", Body=body)
+vs = s3.list_object_versions(Bucket=b, Prefix="k")["Versions"]
+print(json.dumps([v["VersionId"] for v in vs if not v["IsLatest"]]))"#,
+    );
+    let old: Vec<String> = serde_json::from_value(ids).unwrap();
+    assert_eq!(old.len(), 2);
+    // Every other chunk (more than a request's thousand in all), and the two old versions.
+    let named = (0..1_200)
+        .step_by(2)
+        .map(|i| (format!("chunks/{i:04}"), None))
+        .chain(old.iter().map(|v| ("k".to_string(), Some(v.clone()))))
+        .map(|(key, version_id)| ferry_s3::ObjectIdentifier { key, version_id })
+        .collect::<Vec<_>>();
+    let o = rt()
+        .block_on(async {
+            crate::manager(std::sync::Arc::new(client.clone()))
+                .remove_objects(
+                    &bucket,
+                    Default::default(),
+                    futures_util::stream::iter(named),
+                )
+                .wait()
+                .await
+        })
+        .unwrap();
+    assert!(o.is_complete(), "{:?}", o.failed);
+    assert_eq!(o.removed, 600 + 2);
+    let left = boto(
+        r#"vs, ms = [], []
+for page in s3.get_paginator("list_object_versions").paginate(Bucket=b):
+    vs += [[v["Key"], v["IsLatest"]] for v in page.get("Versions", [])]
+    ms += [d["Key"] for d in page.get("DeleteMarkers", [])]
+print(json.dumps({"versions": vs, "markers": ms}))"#,
+    );
+    // A chunk named without a version is behind a delete marker now (its version kept, as a
+    // versioned bucket keeps it); k keeps its current version alone.
+    let markers = left["markers"].as_array().unwrap();
+    assert_eq!(markers.len(), 600);
+    assert!(markers.iter().all(|k| {
+        let k = k.as_str().unwrap();
+        k.starts_with("chunks/") && k[7..].parse::<u32>().unwrap() % 2 == 0
+    }));
+    let k: Vec<&serde_json::Value> = left["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v[0] == "k")
+        .collect();
+    assert_eq!(k, [&serde_json::json!(["k", true])]);
+    assert_eq!(
+        boto(r#"print(json.dumps(s3.get_object(Bucket=b, Key="k")["Body"].read().decode()))"#),
+        "three"
+    );
+}

@@ -22,7 +22,8 @@
 //! one worker pool). Its clients: `upload` (files, ranges, streams, bytes), `copy` (on the
 //! server) and `crosscopy` (between servers), both writing through `multipart`; `download`
 //! (to a file, a writer, memory), whose small files are flushed together (`durable`); `tree`
-//! (folders and prefixes, sync, and removing objects); `moving` (a move's deletion of each
+//! (folders and prefixes, sync, and removing objects: one, a prefix's, every version, or those
+//! a stream names, [`Manager::remove_objects`]); `moving` (a move's deletion of each
 //! source once its destination holds it); `uploads` (the multipart uploads in progress, and
 //! aborting them). Requests of the caller's own (a listing page by page, one object's
 //! description, any other) go through the same retry loop and budget: [`Manager::list`],

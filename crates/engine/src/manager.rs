@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use ferry_s3::{
     GetObjectRequest, ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput,
-    ListObjectsRequest, ObjectClient, ObjectMeta, SseCustomerKey,
+    ListObjectsRequest, ObjectClient, ObjectIdentifier, ObjectMeta, RequestOptions, SseCustomerKey,
 };
 use futures_util::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
@@ -476,6 +476,26 @@ impl<C: ObjectClient> Manager<C> {
         self.spawn(
             Kind::Tree,
             |ctx| crate::tree::remove::run(ctx, remove),
+            |_| None,
+        )
+    }
+
+    /// Starts deleting the objects `objects` names in `bucket` (each a key, with a version to
+    /// delete for good or none), taken from the stream as they are deleted, a thousand a
+    /// DeleteObjects request and several requests at once: what a backup tool prunes, however
+    /// many. As S3 does, a key that is not there is deleted without a word; sizes are not
+    /// known (0). Reported in [`Event::Removed`]; `request` carries the expected bucket owner
+    /// and requester pays. Must be called within a tokio runtime.
+    pub fn remove_objects(
+        &self,
+        bucket: impl Into<String>,
+        request: RequestOptions,
+        objects: impl futures_util::Stream<Item = ObjectIdentifier> + Send + 'static,
+    ) -> Handle<RemoveOutcome> {
+        let (bucket, request) = (bucket.into(), request.bucket_terms());
+        self.spawn(
+            Kind::Tree,
+            |ctx| crate::tree::remove::named(ctx, bucket, request, objects),
             |_| None,
         )
     }

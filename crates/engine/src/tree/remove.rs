@@ -277,6 +277,43 @@ async fn every_version<C: ObjectClient>(
     delete_found(ctx, how, found).await
 }
 
+/// The objects `objects` names (each a key, and a version to delete for good, or none), in
+/// `bucket`: handed on as they come, a thousand a DeleteObjects request as [`delete_found`]
+/// deletes. A key that is not there is deleted without a word, as S3 deletes it; sizes are
+/// not known (0).
+pub(crate) async fn named<C: ObjectClient>(
+    ctx: Context<C>,
+    bucket: String,
+    request: RequestOptions,
+    objects: impl futures_util::Stream<Item = ObjectIdentifier> + Send + 'static,
+) -> Result<RemoveOutcome, Error> {
+    let (tx, found) = mpsc::channel(READ_AHEAD);
+    let feeding = tokio::spawn(async move {
+        let mut objects = std::pin::pin!(objects);
+        while let Some(o) = futures_util::StreamExt::next(&mut objects).await {
+            let item = Item {
+                path: Default::default(),
+                key: o.key,
+                size: 0,
+                etag: None,
+                mtime: None,
+                version_id: o.version_id,
+            };
+            if tx.send(Found::Item(item)).await.is_err() {
+                return;
+            }
+        }
+    });
+    let how = Deleting {
+        bucket: Some((bucket, request)),
+        dry_run: false,
+        sync: false,
+    };
+    let outcome = delete_found(&ctx, how, found).await;
+    feeding.abort();
+    outcome
+}
+
 /// How a run of deletions goes.
 pub(crate) struct Deleting {
     /// Where: the bucket the objects are in, with what every request to it carries (expected

@@ -1,7 +1,7 @@
 //! Listings and removals: a listing's pages with a delimiter, each retried; a prefix removed a
 //! thousand keys a request, only what the filters take, and a dry run that removes nothing;
 //! one object removed, missing, or named where a prefix was meant; every version of a prefix
-//! or of one key; a sync's deletions in the
+//! or of one key; objects named by a stream; a sync's deletions in the
 //! same batches, one refused as a whole failing each of its keys; a cancel that waits for the
 //! batch in flight.
 
@@ -9,7 +9,7 @@ use futures_util::TryStreamExt as _;
 
 use super::*;
 use ferry_engine::{Filters, Remove};
-use ferry_s3::ListObjectsRequest;
+use ferry_s3::{ListObjectsRequest, ObjectIdentifier, RequestOptions};
 
 /// The keys bucket `b` of `s3` holds, sorted.
 async fn keys(s3: &MemoryClient) -> Vec<String> {
@@ -243,6 +243,56 @@ async fn every_version_under_a_prefix_or_of_one_key_goes_by_its_id_across_pages(
         .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::InvalidInput, "{err}");
     assert_eq!(keys(&s3).await, ["k2", "p/keep/1"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn named_objects_go_as_the_stream_gives_them_a_thousand_a_request() {
+    let s3 = memory_s3(0);
+    for i in 0..2_500 {
+        s3.insert("b", &format!("chunks/{i:05}"), vec![0; 4]);
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    // Every other chunk, and one that is not there (deleted without a word, as S3 does).
+    let names = (0..2_500)
+        .step_by(2)
+        .map(|i| format!("chunks/{i:05}"))
+        .chain(["chunks/none".to_string()])
+        .map(|key| ObjectIdentifier {
+            key,
+            version_id: None,
+        });
+    let run = m.remove_objects(
+        "b",
+        RequestOptions::default(),
+        futures_util::stream::iter(names),
+    );
+    let mut events = run.subscribe();
+    let o = run.wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.failed);
+    assert_eq!(o.removed, 1_251);
+    assert_eq!(s3.calls("DeleteObjects"), 2);
+    let mut reported = 0;
+    while let Ok(e) = events.try_recv() {
+        if let Event::Removed { objects, .. } = e {
+            reported += objects.len();
+        }
+    }
+    assert_eq!(reported, 1_251);
+    let left = keys(&s3).await;
+    assert_eq!(left.len(), 1_250);
+    assert!(left.iter().all(|k| k[7..].parse::<u32>().unwrap() % 2 == 1));
+    // A stream that ends at once deletes nothing, and says so.
+    let o = m
+        .remove_objects(
+            "b",
+            RequestOptions::default(),
+            futures_util::stream::empty(),
+        )
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(o.removed, 0);
+    assert_eq!(s3.calls("DeleteObjects"), 2);
 }
 
 /// A sync's deletions run as a removal's do: 2,000 objects the folder does not hold go in
