@@ -1,22 +1,21 @@
 //! The manager: one per process (or per client a process uses). It owns the client, the retry
 //! quota and the three budgets every transfer shares (requests in flight, bytes in memory,
 //! bytes per second), and the counters of everything in flight. Every transfer is submitted
-//! to it and returns a [`Handle`].
+//! to it and returns a [`Handle`]. The caller's own requests through it (listings, removals,
+//! one object's description) are in `requests`.
+
+mod requests;
 
 use std::sync::Arc;
 
-use ferry_s3::{
-    GetObjectRequest, ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput,
-    ListObjectsRequest, ObjectClient, ObjectIdentifier, ObjectMeta, RequestOptions, SseCustomerKey,
-};
-use futures_util::future::BoxFuture;
+use ferry_s3::{ObjectClient, SseCustomerKey};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{Bandwidth, Memory, Requests, Turns};
 use crate::context::{Context, Shared};
 use crate::copy::{Copy, ObjectSource};
 use crate::download::{Download, Target};
-use crate::error::{Error, Failure, Mismatch};
+use crate::error::{Error, Mismatch};
 use crate::handle::{Events, Handle, ONE_OBJECT_EVENTS, TREE_EVENTS};
 use crate::job::{UploadSettings, journal_error};
 use crate::journal::{Journal, JournalStore, SourceKind};
@@ -25,7 +24,6 @@ use crate::progress::{Event, Progress};
 use crate::retry::{Jitter, RandomJitter, RetryPolicy, RetryQuota};
 use crate::shard::{FinishOutcome, PlanUpload, PlanWork, ShardPlan, WorkOutcome};
 use crate::tree::copy::TreeCopy;
-use crate::tree::remove::{Remove, RemoveOutcome};
 use crate::tree::sync::{SyncCopy, SyncDown, SyncOutcome, SyncUp};
 use crate::tree::{TreeDownload, TreeUpload};
 use crate::upload::{Source, Upload};
@@ -467,155 +465,6 @@ impl<C: ObjectClient> Manager<C> {
     /// Starts downloading a prefix. Must be called within a tokio runtime.
     pub fn download_tree(&self, tree: TreeDownload) -> Handle<TreeOutcome> {
         self.spawn(Kind::Tree, |ctx| crate::tree::download(ctx, tree), |_| None)
-    }
-
-    /// Starts deleting an object, or every object under a prefix (listed page by page,
-    /// deleted a thousand a request), reported in [`Event::Removed`]. Must be called within a
-    /// tokio runtime.
-    pub fn remove(&self, remove: Remove) -> Handle<RemoveOutcome> {
-        self.spawn(
-            Kind::Tree,
-            |ctx| crate::tree::remove::run(ctx, remove),
-            |_| None,
-        )
-    }
-
-    /// Starts deleting the objects `objects` names in `bucket` (each a key, with a version to
-    /// delete for good or none), taken from the stream as they are deleted, a thousand a
-    /// DeleteObjects request and several requests at once: what a backup tool prunes, however
-    /// many. As S3 does, a key that is not there is deleted without a word; sizes are not
-    /// known (0). Reported in [`Event::Removed`]; `request` carries the expected bucket owner
-    /// and requester pays. Must be called within a tokio runtime.
-    pub fn remove_objects(
-        &self,
-        bucket: impl Into<String>,
-        request: RequestOptions,
-        objects: impl futures_util::Stream<Item = ObjectIdentifier> + Send + 'static,
-    ) -> Handle<RemoveOutcome> {
-        let (bucket, request) = (bucket.into(), request.bucket_terms());
-        self.spawn(
-            Kind::Tree,
-            |ctx| crate::tree::remove::named(ctx, bucket, request, objects),
-            |_| None,
-        )
-    }
-
-    /// The pages of a listing (ListObjectsV2, with a delimiter one level of it), each asked
-    /// for as [`request`](Self::request) sends a request, the next only when the stream is
-    /// polled again: memory holds one page, however many objects there are.
-    pub fn list(
-        &self,
-        req: ListObjectsRequest,
-    ) -> impl futures_util::Stream<Item = Result<ListObjectsOutput, Error>> + Send + 'static
-    where
-        C: 'static,
-    {
-        let what = |r: &ListObjectsRequest| {
-            let prefix = r.prefix.as_deref().unwrap_or_default();
-            format!("listing s3://{}/{prefix}", r.bucket)
-        };
-        self.pages(
-            req,
-            what,
-            |c, r| Box::pin(c.list_objects(r)),
-            |r, p| r.advance(p),
-        )
-    }
-
-    /// The pages of a listing of versions (ListObjectVersions: every version and delete
-    /// marker under the prefix, each key's newest first; with a delimiter one level of
-    /// them), as [`list`](Self::list) gives a listing's. Needs `s3:ListBucketVersions`.
-    pub fn list_versions(
-        &self,
-        req: ListObjectVersionsRequest,
-    ) -> impl futures_util::Stream<Item = Result<ListObjectVersionsOutput, Error>> + Send + 'static
-    where
-        C: 'static,
-    {
-        let what = |r: &ListObjectVersionsRequest| {
-            let prefix = r.prefix.as_deref().unwrap_or_default();
-            format!("listing the versions under s3://{}/{prefix}", r.bucket)
-        };
-        self.pages(
-            req,
-            what,
-            |c, r| Box::pin(c.list_object_versions(r)),
-            |r, p| r.advance(p),
-        )
-    }
-
-    /// Pages of a listing: `send` asks for the page `req` names (as
-    /// [`request`](Self::request) sends it), `advance` moves `req` on to the next, `what`
-    /// names the listing for its errors.
-    fn pages<R: Send + Sync + 'static, P: Send + 'static>(
-        &self,
-        req: R,
-        what: fn(&R) -> String,
-        send: for<'a> fn(&'a C, &'a R) -> BoxFuture<'a, ferry_s3::Result<P>>,
-        advance: fn(&mut R, &P) -> ferry_s3::Result<bool>,
-    ) -> impl futures_util::Stream<Item = Result<P, Error>> + Send + 'static
-    where
-        C: 'static,
-    {
-        let manager = self.clone();
-        futures_util::stream::try_unfold(Some(req), move |req| {
-            let manager = manager.clone();
-            async move {
-                let Some(mut req) = req else {
-                    return Ok(None);
-                };
-                let what = what(&req);
-                let page = manager.request(&what, |c| send(c, &req)).await?;
-                let more = advance(&mut req, &page).map_err(|e| Error::from_s3(&what, e))?;
-                Ok(Some((page, more.then_some(req))))
-            }
-        })
-    }
-
-    /// Sends one request of the caller's (a listing, a deletion, anything the client does)
-    /// as the manager sends its own: in a slot of the requests in flight, retried by the
-    /// retry policy within the quota (a transient error, throttling, an expired token), and
-    /// stopped by [`cancel_all`](Self::cancel_all). `send` makes each attempt; `what` says
-    /// what it does, for the error (e.g. `listing s3://bucket/prefix`).
-    pub async fn request<'a, T, Fut>(
-        &'a self,
-        what: &str,
-        send: impl Fn(&'a C) -> Fut,
-    ) -> Result<T, Error>
-    where
-        Fut: std::future::Future<Output = ferry_s3::Result<T>> + 'a,
-    {
-        let ctx = self.context();
-        let client = self.shared.client.as_ref();
-        ctx.retrying(None, |_| {
-            let attempt = send(client);
-            async { attempt.await.map_err(crate::error::Failure::S3) }
-        })
-        .await
-        .map_err(|f| f.into_error(what, "request"))
-    }
-
-    /// What the server says of one object (HeadObject), as a transfer reads it: in a slot of
-    /// the requests in flight, retried, with its stored checksum asked for. A missing object
-    /// is an error that says so (and, when objects lie under `KEY/`, that KEY is a prefix);
-    /// a missing bucket is NoSuchBucket; a bare 400 or 403 is explained by a one-byte GET of
-    /// the object (a wrong or missing SSE-C key, or the permission the credentials lack).
-    pub async fn stat(&self, req: GetObjectRequest) -> Result<ObjectMeta, Error> {
-        let req = GetObjectRequest {
-            checksum_mode: true,
-            range: None,
-            part_number: None,
-            ..req
-        };
-        let url = format!("s3://{}/{}", req.bucket, req.key);
-        self.context().head_object(&req).await.map_err(|h| {
-            h.into_error(&url, |f| match f {
-                Failure::S3(e) if e.status() == Some(404) && e.code() != Some("NoSuchBucket") => {
-                    Error::missing(&url, req.version_id.as_deref(), e)
-                }
-                f => f.into_error(format!("reading {url}"), "stat"),
-            })
-        })
     }
 
     /// Resumes the upload or copy a journal describes: the journal names the source (a file,
