@@ -4,6 +4,24 @@
 
 use super::*;
 
+/// Runs the boto3 `script` with `b` the name of `bucket`: the JSON it prints.
+fn on_bucket(server: &TestServer, bucket: &str, script: &str) -> serde_json::Value {
+    let full = format!("b = sys.argv[1]\n{script}");
+    ferry_testkit::boto3(server, &full, &[bucket]).unwrap()
+}
+
+/// A bucket on SeaweedFS named from `prefix`, with versioning enabled (by boto3).
+fn versioned_bucket(prefix: &str) -> (&'static TestServer, S3Client, String) {
+    let (server, client, bucket) = seaweed_bucket(prefix);
+    on_bucket(
+        server,
+        &bucket,
+        r#"s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
+print("{}")"#,
+    );
+    (server, client, bucket)
+}
+
 #[test]
 fn ls_shows_one_level_with_its_folders_or_every_key_as_boto3_lists_them() {
     let (server, client, bucket) = seaweed_bucket("ls");
@@ -320,16 +338,9 @@ print(json.dumps({
 
 #[test]
 fn ls_all_versions_lists_every_version_and_delete_marker_as_boto3_does() {
-    let (server, client, bucket) = seaweed_bucket("lsver");
+    let (server, client, bucket) = versioned_bucket("lsver");
     let home = tempfile::tempdir().unwrap();
-    let versioned = |script: &str| {
-        let full = format!("b = sys.argv[1]\n{script}");
-        ferry_testkit::boto3(server, &full, &[&bucket]).unwrap()
-    };
-    versioned(
-        r#"s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
-print("{}")"#,
-    );
+    let versioned = |script: &str| on_bucket(server, &bucket, script);
     // More than a page of 1,000 versions; a key written three times; one deleted.
     stored(&client, &bucket, &["a.txt", "gone.txt"], ("many/", 1_003));
     let all = versioned(
@@ -418,12 +429,9 @@ print(json.dumps(sorted(seen)))"#,
 
 #[test]
 fn rm_all_versions_deletes_every_version_and_marker_for_good_as_boto3_sees() {
-    let (server, client, bucket) = seaweed_bucket("rmver");
+    let (server, client, bucket) = versioned_bucket("rmver");
     let home = tempfile::tempdir().unwrap();
-    let boto = |script: &str| {
-        let full = format!("b = sys.argv[1]\n{script}");
-        ferry_testkit::boto3(server, &full, &[&bucket]).unwrap()
-    };
+    let boto = |script: &str| on_bucket(server, &bucket, script);
     // What boto3 lists of the bucket's versions: [key, version id] each, sorted.
     let versions = || {
         boto(
@@ -444,10 +452,6 @@ print(json.dumps(sorted(seen)))"#,
         k.dedup();
         k
     };
-    boto(
-        r#"s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
-print("{}")"#,
-    );
     // More than a page of versions under logs/; a.txt three times; a.txt2 beside it (the
     // key a.txt is a prefix of, never touched by removing a.txt); one key deleted.
     stored(
@@ -557,15 +561,8 @@ print("{}")"#,
 
 #[test]
 fn the_library_removes_the_objects_and_versions_a_stream_names_as_boto3_sees() {
-    let (server, client, bucket) = seaweed_bucket("rmnamed");
-    let boto = |script: &str| {
-        let full = format!("b = sys.argv[1]\n{script}");
-        ferry_testkit::boto3(server, &full, &[&bucket]).unwrap()
-    };
-    boto(
-        r#"s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={"Status": "Enabled"})
-print("{}")"#,
-    );
+    let (server, client, bucket) = versioned_bucket("rmnamed");
+    let boto = |script: &str| on_bucket(server, &bucket, script);
     stored(&client, &bucket, &["k"], ("chunks/", 1_200));
     // Two more versions of k: the stream names the oldest two by id.
     let ids = boto(
