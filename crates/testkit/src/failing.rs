@@ -255,6 +255,7 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         &self,
         req: &ListObjectVersionsRequest,
     ) -> Result<ListObjectVersionsOutput> {
+        self.hook("ListObjectVersions");
         self.fail("ListObjectVersions", None)?;
         self.inner.list_object_versions(req).await
     }

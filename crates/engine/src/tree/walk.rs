@@ -412,7 +412,8 @@ pub(crate) fn list<C: ObjectClient>(
 }
 
 /// Lists every version and delete marker under `req.prefix` page by page into a channel,
-/// keys only, each as an [`Item`] of its version; with `only`, those of that one key. As
+/// keys only, each as an [`Item`] of its version; with `only`, those of that one key. Each
+/// page is asked for before the versions of the page before it are handed on. As
 /// [`list`], a transient error asks again, and a listing that finds nothing ends with
 /// [`Found::Fatal`] (a service error for one key, as a missing object; bad input for a
 /// prefix).
@@ -431,25 +432,42 @@ pub(crate) fn list_versions<C: ObjectClient>(
             req.prefix.as_deref().unwrap_or("")
         );
         let what = format!("listing the versions under {url}");
+        let fetch = |req: ListObjectVersionsRequest| {
+            let (ctx, what) = (ctx.clone(), what.clone());
+            async move {
+                ctx.request(None, |c| c.list_object_versions(&req))
+                    .await
+                    .map_err(|f| f.into_error(&what, "removal"))
+            }
+        };
         let mut any = false;
+        let mut page = fetch(req.clone()).await;
         loop {
-            let page = match ctx.request(None, |c| c.list_object_versions(&req)).await {
+            let current = match page {
                 Ok(p) => p,
-                Err(f) => {
-                    let _ = tx.send(Found::Fatal(f.into_error(&what, "removal"))).await;
+                Err(e) => {
+                    let _ = tx.send(Found::Fatal(e)).await;
                     return;
                 }
             };
-            let more = req.advance(&page);
             // Keys come in order: past the one key asked for, there is nothing more of it.
-            let mut past = false;
-            for v in page.versions {
-                match &only {
-                    Some(k) if v.object.key != *k => {
-                        past |= v.object.key.as_str() > k.as_str();
-                        continue;
-                    }
-                    _ => {}
+            let past = only.as_ref().is_some_and(|k| {
+                current
+                    .versions
+                    .last()
+                    .is_some_and(|v| v.object.key.as_str() > k.as_str())
+            });
+            // The next page is asked for before this one's versions are handed on to be
+            // deleted: the marker it starts after is this page's last version, still there (a
+            // server may lose its place after a marker that is gone).
+            let next = match req.advance(&current) {
+                Ok(true) if !past => Some(fetch(req.clone()).await),
+                Ok(_) => None,
+                Err(e) => Some(Err(Error::from_s3(&what, e))),
+            };
+            for v in current.versions {
+                if only.as_ref().is_some_and(|k| v.object.key != *k) {
+                    continue;
                 }
                 any = true;
                 let item = Item::listed(v.object, Some(v.version_id));
@@ -457,13 +475,9 @@ pub(crate) fn list_versions<C: ObjectClient>(
                     return;
                 }
             }
-            match more {
-                Ok(true) if !past => {}
-                Ok(_) => break,
-                Err(e) => {
-                    let _ = tx.send(Found::Fatal(Error::from_s3(&what, e))).await;
-                    return;
-                }
+            match next {
+                Some(p) => page = p,
+                None => break,
             }
         }
         // As for objects: no such key is a missing object, an empty prefix a mistake in it.

@@ -195,6 +195,32 @@ async fn every_version_under_a_prefix_or_of_one_key_goes_by_its_id_across_pages(
             ferry_testkit::internal_error,
         )],
     ));
+    // The second page starts after the first page's last version: it must still be there
+    // when that page is served (a server may lose its place after a marker deleted). Its first
+    // try fails, and while the retry waits out its back-off the deleter is free to run.
+    let weak = Arc::downgrade(&failing);
+    failing.before(
+        "ListObjectVersions",
+        3,
+        Box::new(move || {
+            let f = weak.upgrade().unwrap();
+            f.add_fault(Fault::new(
+                "ListObjectVersions",
+                1,
+                ferry_testkit::internal_error,
+            ));
+        }),
+    );
+    let marker_there = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (seen, store) = (marker_there.clone(), s3.clone());
+    failing.before(
+        "ListObjectVersions",
+        4,
+        Box::new(move || {
+            let there = store.object("b", "p/0999").is_some();
+            seen.store(there, std::sync::atomic::Ordering::SeqCst);
+        }),
+    );
     let m = manager(failing, ManagerConfig::default());
     let mut filters = Filters::default();
     filters.push(false, "keep/*").unwrap();
@@ -207,8 +233,9 @@ async fn every_version_under_a_prefix_or_of_one_key_goes_by_its_id_across_pages(
     let o = run.wait().await.unwrap();
     assert!(o.is_complete(), "{:?}", o.failed);
     assert_eq!((o.removed, o.bytes), (1_500, 3_000));
-    // Two pages reached the store (the failed first try never did).
+    // Two pages reached the store (the tries that failed never did).
     assert_eq!(s3.calls("ListObjectVersions"), 2);
+    assert!(marker_there.load(std::sync::atomic::Ordering::SeqCst));
     assert_eq!(s3.calls("DeleteObjects"), 2);
     let mut versions = Vec::new();
     while let Ok(e) = events.try_recv() {
