@@ -1,7 +1,8 @@
 //! Removing objects: one object, or every object under a prefix, listed page by page while
 //! the objects already listed are deleted, a thousand keys a DeleteObjects request, several
-//! requests at once through the pool. A sync's deletions (objects, or files) run through the
-//! same loop.
+//! requests at once through the pool; every version of them (listed with ListObjectVersions
+//! and deleted by id); or the objects a caller's stream names. A sync's deletions (objects, or
+//! files) run through the same loop.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -22,7 +23,8 @@ use crate::outcome::{ObjectFailure, Removal};
 use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
 
-/// Objects to delete: one object, or with `recursive` every object under a prefix.
+/// Objects to delete: one object, or with `recursive` every object under a prefix; with
+/// `all_versions`, every version and delete marker of them.
 #[derive(Debug, Clone)]
 pub struct Remove {
     /// Bucket.
