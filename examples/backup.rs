@@ -55,14 +55,21 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let state = FileJournalStore::default_dir().ok_or("set HOME or FERRY_STATE_DIR")?;
     let (config, _) =
         ClientConfig::resolve_with_instance(&Env::process(), Overrides::default()).await?;
-    let manager = Manager::new(
-        Arc::new(S3Client::new(config)?),
-        ManagerConfig {
-            memory_limit: 64 << 20,
-            journal: Some(Arc::new(FileJournalStore::new(state))),
-            ..Default::default()
-        },
-    )?;
+    let mut budgets = ManagerConfig {
+        memory_limit: 64 << 20,
+        journal: Some(Arc::new(FileJournalStore::new(state))),
+        ..Default::default()
+    };
+    // Each request in flight holds a connection, and a file's transfer its file: some systems
+    // start a program with too few open files for 128 of them. Raise the limit (or run fewer).
+    let open = budgets.fit_open_files();
+    if let Some(asked) = open.lowered_from {
+        eprintln!(
+            "backup: {} open files at most: {} requests at a time, not {asked}",
+            open.limit, budgets.max_requests
+        );
+    }
+    let manager = Manager::new(Arc::new(S3Client::new(config)?), budgets)?;
 
     // Everything at once: the tree, and every chunk. The manager's budgets decide what runs.
     let tree = manager.upload_tree(TreeUpload::new(folder, bucket, &format!("{prefix}/files")));

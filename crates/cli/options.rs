@@ -384,7 +384,8 @@ pub(crate) fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<u64>, C
 }
 
 /// The budgets the flags ask for: `--concurrency` (requests in flight, and parts of one
-/// object), `--memory-limit` (`memory` by default), `--bwlimit`.
+/// object), `--memory-limit` (`memory` by default), `--bwlimit`; with the process's limit on
+/// open files raised to fit them (or, where it cannot be, fewer requests in flight).
 pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<ManagerConfig, CliError> {
     let BudgetFlags {
         concurrency,
@@ -415,6 +416,21 @@ pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<Manager
             return Err(bad_input("--bwlimit: give at least 1KiB (per second)"));
         }
         config.bandwidth = Some(b);
+    }
+    let asked = config.max_requests;
+    let fit = config.fit_open_files();
+    if let Some(from) = fit.lowered_from {
+        tracing::warn!(
+            "this process may open {} files at most (ulimit -n), too few for {from} requests \
+             in flight: {} at a time instead; raise the hard limit to go faster",
+            fit.limit,
+            config.max_requests
+        );
+    } else {
+        tracing::debug!(
+            "open files allowed: {} ({asked} requests in flight)",
+            fit.limit
+        );
     }
     Ok(config)
 }

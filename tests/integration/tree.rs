@@ -598,3 +598,64 @@ fn a_listing_that_meets_a_server_error_is_asked_for_again() {
     assert_eq!(std::fs::read(back.join("a")).unwrap(), data(100, 3));
     assert_eq!(std::fs::read(back.join("b/c")).unwrap(), data(100, 3));
 }
+
+/// `ferry ARGS` run by a shell that first sets its limit on open files (`ulimit LIMIT`).
+fn ferry_under_ulimit(
+    server: &TestServer,
+    home: &Path,
+    limit: &str,
+    args: &[&str],
+) -> std::process::Output {
+    crate::command_at(Path::new("/bin/sh"), server.env(), home)
+        .arg("-c")
+        .arg(format!("ulimit {limit} && exec \"$0\" \"$@\""))
+        .arg(env!("CARGO_BIN_EXE_ferry"))
+        .args(args)
+        .output()
+        .expect("running ferry under ulimit")
+}
+
+#[test]
+fn a_tree_goes_both_ways_under_a_low_open_file_limit() {
+    let (server, _, bucket) = seaweed_bucket("nofile");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let names: Vec<String> = (0..600).map(|i| format!("f{i:03}")).collect();
+    let files: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 1024)).collect();
+    make_tree(&src, &files);
+    let want = local_tree(&src);
+    let prefix = format!("s3://{bucket}/up/");
+
+    // macOS starts programs at a soft limit of 256, under 128 requests in flight's needs:
+    // ferry raises it toward the hard limit, and every object goes.
+    let o = ferry_under_ulimit(
+        server,
+        home.path(),
+        "-S -n 256",
+        &["cp", "-r", "-q", src.to_str().unwrap(), &prefix],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!text(&o).contains("warning"), "{}", text(&o));
+    let up: BTreeMap<String, String> = want
+        .iter()
+        .map(|(k, v)| (format!("up/{k}"), v.clone()))
+        .collect();
+    assert_eq!(boto3_tree(server, &bucket, "up/"), up);
+
+    // Both limits at 200: ferry cannot raise it, so it runs fewer requests at a time and
+    // says why.
+    let down = home.path().join("down");
+    let o = ferry_under_ulimit(
+        server,
+        home.path(),
+        "-n 200",
+        &["cp", "-r", "-q", &prefix, down.to_str().unwrap()],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("may open 200 files at most (ulimit -n)") && err.contains("45 at a time"),
+        "{err}"
+    );
+    assert_eq!(local_tree(&down), want);
+}

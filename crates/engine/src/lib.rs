@@ -70,7 +70,7 @@ pub use journal::{
     Destination, FileJournalStore, JOURNAL_VERSION, Journal, JournalError, JournalHandle,
     JournalStore, PartRecord, SourceIdentity, SourceKind, UploadRecord,
 };
-pub use manager::{Manager, ManagerConfig, ResumeKeys};
+pub use manager::{Manager, ManagerConfig, OpenFiles, ResumeKeys};
 pub use mtime::{MTIME_KEY, format_mtime, parse_mtime};
 pub use outcome::{
     Check, DownloadOutcome, ObjectFailure, Removal, SyncAction, TreeOutcome, UploadOutcome,
