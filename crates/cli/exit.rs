@@ -20,6 +20,17 @@ pub(crate) enum CliError {
     ReaderGone,
 }
 
+impl std::fmt::Display for CliError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CliError::BadInput(e) | CliError::Failed(e) | CliError::Interrupted(e) => {
+                write!(f, "{e:#}")
+            }
+            CliError::ReaderGone => f.write_str("the reader of the output went away"),
+        }
+    }
+}
+
 impl CliError {
     /// The same error, with `note` (if any) on a line of its own after the message, unless
     /// it was an interruption.

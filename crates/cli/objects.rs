@@ -3,12 +3,13 @@
 //! retries and deletes; this module turns flags into its requests and its pages into lines).
 
 use std::io::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ferry_engine::{Manager, Remove, RemoveOutcome};
 use ferry_s3::{
     ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput, ListObjectsRequest,
-    ObjectClient as _, ObjectInfo, S3Client,
+    ObjectClient as _, ObjectIdentifier, ObjectInfo, S3Client,
 };
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
@@ -252,7 +253,11 @@ fn line(r: &Row, shown_from: usize, a: &LsArgs) -> String {
 /// Runs `ferry rm`: one object, or with `-r` every object under the prefix; a line per object
 /// deleted, then a summary.
 pub(crate) async fn rm(global: &Global, a: RmArgs) -> Result<(), CliError> {
-    let url = parse_s3_url(&a.target)?;
+    let target = match a.targets.as_slice() {
+        [one] if one != "-" => one.clone(),
+        _ => return rm_named(global, &a).await,
+    };
+    let url = parse_s3_url(&target)?;
     let filters = crate::request::filters(&a.filters)?;
     if !a.recursive {
         if !a.filters.ordered.is_empty() {
@@ -262,8 +267,7 @@ pub(crate) async fn rm(global: &Global, a: RmArgs) -> Result<(), CliError> {
         }
         if url.key.is_empty() || url.key.ends_with('/') {
             return Err(bad_input(format!(
-                "{} names no object: give s3://bucket/key, or -r for every object under it",
-                a.target
+                "{target} names no object: give s3://bucket/key, or -r for every object under it"
             )));
         }
     }
@@ -280,6 +284,157 @@ pub(crate) async fn rm(global: &Global, a: RmArgs) -> Result<(), CliError> {
     };
     let manager = plain_manager(global).await?;
     removed(global, &manager, remove, &a.out).await
+}
+
+/// Runs `ferry rm` of several objects named (`s3://bucket/a s3://bucket/b …`), or of the
+/// s3:// URLs stdin gives a line each (`-`): all of one bucket, deleted a thousand a
+/// DeleteObjects request as they are read (the engine's `remove_objects`), so a list of any
+/// length holds little memory. As S3 does, a key that is not there is deleted without a word.
+/// The named ones are checked before anything is deleted; a bad line of stdin stops the
+/// reading there: what came before it is deleted, nothing after, and the run fails saying so.
+async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
+    let one_object = |flag: &str| {
+        bad_input(format!(
+            "{flag} takes one object: give one s3://bucket/key, not several"
+        ))
+    };
+    if a.recursive {
+        return Err(bad_input(
+            "-r deletes every object under one prefix: give one s3://bucket/prefix",
+        ));
+    }
+    if a.version_id.is_some() {
+        return Err(one_object("--version-id"));
+    }
+    if a.all_versions {
+        return Err(one_object("--all-versions"));
+    }
+    if a.dry_run {
+        return Err(bad_input(
+            "--dry-run shows what a prefix holds; keys named are deleted as named: drop --dry-run",
+        ));
+    }
+    if !a.filters.ordered.is_empty() {
+        return Err(bad_input(
+            "--include and --exclude pick among the objects under a prefix: give one with -r",
+        ));
+    }
+    let request = a.bucket.request(&None)?;
+    let stopped: Arc<Mutex<Option<String>>> = Arc::default();
+    let (bucket, objects) = match a.targets.as_slice() {
+        [dash] if dash == "-" => {
+            let mut lines = NumberedLines::stdin();
+            let read = lines.next().await;
+            let read = read.map_err(|e| CliError::Failed(anyhow::anyhow!("reading stdin: {e}")))?;
+            let Some((n, first)) = read else {
+                return Err(bad_input(
+                    "rm -: stdin gave no s3:// URL (give one a line: s3://bucket/key)",
+                ));
+            };
+            let first =
+                object_url(&first, None).map_err(|e| bad_input(format!("line {n}: {e}")))?;
+            let bucket = first.0.clone();
+            let stop = stopped.clone();
+            let rest = futures_util::stream::unfold(Some(lines), move |lines| {
+                let (bucket, stop) = (bucket.clone(), stop.clone());
+                async move {
+                    let mut lines = lines?;
+                    let (n, line) = match lines.next().await {
+                        Ok(Some(l)) => l,
+                        Ok(None) => return None,
+                        Err(e) => {
+                            *stop.lock().expect("stop lock") = Some(format!("reading stdin: {e}"));
+                            return None;
+                        }
+                    };
+                    match object_url(&line, Some(&bucket)) {
+                        Ok((_, id)) => Some((id, Some(lines))),
+                        Err(e) => {
+                            *stop.lock().expect("stop lock") = Some(format!("line {n}: {e}"));
+                            None
+                        }
+                    }
+                }
+            });
+            let objects = futures_util::stream::iter([first.1]).chain(rest).boxed();
+            (first.0, objects)
+        }
+        [dash, ..] if dash == "-" => {
+            return Err(bad_input(
+                "rm -: the URLs come from stdin alone: give no other target",
+            ));
+        }
+        targets => {
+            let first = object_url(&targets[0], None).map_err(bad_input)?;
+            let mut ids = vec![first.1];
+            for t in &targets[1..] {
+                ids.push(object_url(t, Some(&first.0)).map_err(bad_input)?.1);
+            }
+            (first.0, futures_util::stream::iter(ids).boxed())
+        }
+    };
+    let manager = plain_manager(global).await?;
+    let mut output = Output::new(&a.out, false, global.verbose > 0);
+    output.no_progress = true;
+    let json = output.json;
+    let started = Instant::now();
+    let handle = manager.remove_objects(bucket.clone(), request, objects);
+    let (result, interrupted) = output.run_tree(&bucket, handle).await;
+    let o = result.map_err(|e| engine_error(&e, interrupted, None))?;
+    let done = summary_sized(json, a.out.quiet, &o, started, false);
+    match stopped.lock().expect("stop lock").take() {
+        Some(why) if done.is_ok() => Err(CliError::Failed(anyhow::anyhow!(
+            "{why}; the objects on the lines before it were deleted, none after"
+        ))),
+        _ => done,
+    }
+}
+
+/// An object's bucket and identifier from `s3://bucket/key`, which must name an object (not a
+/// prefix) in `bucket` when one is given.
+fn object_url(text: &str, bucket: Option<&str>) -> Result<(String, ObjectIdentifier), String> {
+    let url = parse_s3_url(text).map_err(|e| e.to_string())?;
+    if url.key.is_empty() || url.key.ends_with('/') {
+        return Err(format!("{text} names no object: give s3://bucket/key"));
+    }
+    if let Some(b) = bucket.filter(|b| *b != url.bucket) {
+        return Err(format!(
+            "{text} is not in s3://{b}: objects of one bucket at a time"
+        ));
+    }
+    let id = ObjectIdentifier {
+        key: url.key,
+        version_id: None,
+    };
+    Ok((url.bucket, id))
+}
+
+/// Stdin's lines, numbered from 1, blank ones passed over, each without its line ending or
+/// the blanks around it.
+struct NumberedLines {
+    lines: tokio::io::Lines<tokio::io::BufReader<tokio::io::Stdin>>,
+    n: usize,
+}
+
+impl NumberedLines {
+    fn stdin() -> Self {
+        use tokio::io::AsyncBufReadExt as _;
+        Self {
+            lines: tokio::io::BufReader::new(tokio::io::stdin()).lines(),
+            n: 0,
+        }
+    }
+
+    async fn next(&mut self) -> std::io::Result<Option<(usize, String)>> {
+        while let Some(line) = self.lines.next_line().await? {
+            self.n += 1;
+            let line = line.trim();
+            if !line.is_empty() {
+                return Ok(Some((self.n, line.to_string())));
+            }
+        }
+        Ok(None)
+    }
 }
 
 /// Runs `remove` through `manager`, a line (or JSON event) per object deleted, then the
@@ -388,23 +543,38 @@ pub(crate) async fn rb(
 /// The summary line (or JSON event), and the exit code: 1 when a deletion failed, 130 when
 /// interrupted.
 fn summary(json: bool, quiet: bool, o: &RemoveOutcome, started: Instant) -> Result<(), CliError> {
+    summary_sized(json, quiet, o, started, true)
+}
+
+/// [`summary`], saying the bytes deleted only where they are known (`sized`: objects deleted
+/// by name, as listed by nobody, have no size here).
+fn summary_sized(
+    json: bool,
+    quiet: bool,
+    o: &RemoveOutcome,
+    started: Instant,
+    sized: bool,
+) -> Result<(), CliError> {
     let dry = if o.dry_run { " (dry run)" } else { "" };
     if json {
         crate::output::emit_event(
             &json_line(
                 "summary",
                 serde_json::json!({
-                    "deleted": o.removed, "bytes": o.bytes, "failed": o.failed.len(),
+                    "deleted": o.removed, "bytes": sized.then_some(o.bytes), "failed": o.failed.len(),
                     "dry_run": o.dry_run, "interrupted": o.interrupted, "seconds": secs(started),
                 }),
             ),
             false,
         );
     } else if !quiet {
+        let bytes = match sized {
+            true => format!(" ({} bytes)", o.bytes),
+            false => String::new(),
+        };
         outln!(
-            "rm{dry}: {} deleted ({} bytes), {} failed in {:.1} s",
+            "rm{dry}: {} deleted{bytes}, {} failed in {:.1} s",
             o.removed,
-            o.bytes,
             o.failed.len(),
             secs(started)
         );

@@ -181,6 +181,87 @@ fn rm_deletes_one_object_or_a_prefix_filtered_and_a_dry_run_nothing() {
     assert_eq!(boto3_keys(server, &bucket), ["p", "p/keep/x"]);
 }
 
+#[test]
+fn rm_deletes_the_keys_named_or_the_urls_stdin_gives_and_stops_at_a_bad_line() {
+    let (server, client, bucket) = seaweed_bucket("rmnamed");
+    let home = tempfile::tempdir().unwrap();
+    // 1,203 objects: the 1,200 read from stdin take two DeleteObjects requests.
+    stored(&client, &bucket, &["a", "b", "c", "dir/d"], ("n/", 1_203));
+    let url = |k: &str| format!("s3://{bucket}/{k}");
+
+    // Refused before anything is deleted: another bucket, a prefix, flags for one object.
+    for (args, needle) in [
+        (
+            vec!["rm", &url("a"), "s3://elsewhere/b"],
+            "objects of one bucket at a time",
+        ),
+        (vec!["rm", &url("a"), &url("dir/")], "names no object"),
+        (vec!["rm", "-r", &url("a"), &url("b")], "under one prefix"),
+        (
+            vec!["rm", "--version-id", "x", &url("a"), &url("b")],
+            "takes one object",
+        ),
+        (vec!["rm", "-", &url("a")], "from stdin alone"),
+    ] {
+        let o = ferry(server, home.path(), &args);
+        expect_exit(&o, 2, needle);
+    }
+    assert_eq!(boto3_keys(server, &bucket).len(), 1_207);
+
+    // Several named: each deleted; one not there is no error (S3 deletes it silently).
+    let o = ferry(
+        server,
+        home.path(),
+        &["rm", &url("a"), &url("dir/d"), &url("gone")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    for k in ["a", "dir/d", "gone"] {
+        assert!(out.contains(&format!("delete: {}\n", url(k))), "{out}");
+    }
+    assert!(out.contains("rm: 3 deleted, 0 failed"), "{out}");
+
+    // From stdin, blank lines and stray blanks passed over, until a line of another bucket:
+    // what came before it is deleted, nothing after.
+    let mut lines: String = (0..1_200)
+        .map(|i| format!("{}\n", url(&format!("n/{i:04}"))))
+        .collect();
+    lines.push_str("\n   \r\n");
+    lines.push_str(&format!("  {}  \r\n", url("b")));
+    lines.push_str("s3://elsewhere/x\n");
+    lines.push_str(&format!("{}\n", url("c")));
+    let mut child = crate::ferry_command(server.env(), home.path())
+        .args(["rm", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        // The run may stop reading at the bad line: a write after that is refused, not lost.
+        let _ = stdin.write_all(lines.as_bytes());
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    expect_exit(&o, 1, "line 1204: s3://elsewhere/x is not in");
+    assert!(
+        text(&o).contains("before it were deleted, none after"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        stdout(&o).matches("delete: ").count(),
+        1_201,
+        "{}",
+        text(&o)
+    );
+    let mut left = vec!["c".to_string()];
+    left.extend((1_200..1_203).map(|i| format!("n/{i:04}")));
+    assert_eq!(boto3_keys(server, &bucket), left);
+}
+
 /// The buckets boto3 lists.
 fn boto3_buckets(server: &ferry_testkit::TestServer) -> Vec<String> {
     let v = ferry_testkit::boto3(

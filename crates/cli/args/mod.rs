@@ -115,7 +115,8 @@ pub(crate) enum Cmd {
     /// checksum, content headers, storage class, encryption, version, lock, tag count and
     /// metadata.
     Stat(StatArgs),
-    /// Delete an object (s3://bucket/key), or with -r every object under a prefix.
+    /// Delete an object (s3://bucket/key), several of one bucket, those stdin names (-), or
+    /// with -r every object under a prefix.
     Rm(Box<RmArgs>),
     /// Make a bucket.
     Mb {
@@ -352,9 +353,12 @@ pub(crate) struct StatArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RmArgs {
-    /// s3://bucket/key; with -r, s3://bucket/prefix (every object under prefix/) or
-    /// s3://bucket (every object in it).
-    pub(crate) target: String,
+    /// s3://bucket/key; several keys of one bucket (s3://bucket/a s3://bucket/b ...), or -
+    /// for the s3:// URLs stdin gives, a line each, deleted a thousand a request as they are
+    /// read; with -r, s3://bucket/prefix (every object under prefix/) or s3://bucket (every
+    /// object in it).
+    #[arg(required = true, num_args = 1.., value_name = "TARGET")]
+    pub(crate) targets: Vec<String>,
     /// Every object under the prefix, folder markers too.
     #[arg(short, long)]
     pub(crate) recursive: bool,
