@@ -3,7 +3,6 @@
 //! retries and deletes; this module turns flags into its requests and its pages into lines).
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use ferry_engine::{Manager, Remove, RemoveOutcome};
@@ -320,7 +319,8 @@ async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
         ));
     }
     let request = a.bucket.request(&None)?;
-    let stopped: Arc<Mutex<Option<String>>> = Arc::default();
+    // Why stdin's lines stopped being read early, if they did.
+    let mut stopped = None;
     let (bucket, objects) = match a.targets.as_slice() {
         [dash] if dash == "-" => {
             let mut lines = NumberedLines::stdin();
@@ -333,29 +333,8 @@ async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
             };
             let first =
                 object_url(&first, None).map_err(|e| bad_input(format!("line {n}: {e}")))?;
-            let bucket = first.0.clone();
-            let stop = stopped.clone();
-            let rest = futures_util::stream::unfold(Some(lines), move |lines| {
-                let (bucket, stop) = (bucket.clone(), stop.clone());
-                async move {
-                    let mut lines = lines?;
-                    let (n, line) = match lines.next().await {
-                        Ok(Some(l)) => l,
-                        Ok(None) => return None,
-                        Err(e) => {
-                            *stop.lock().expect("stop lock") = Some(format!("reading stdin: {e}"));
-                            return None;
-                        }
-                    };
-                    match object_url(&line, Some(&bucket)) {
-                        Ok((_, id)) => Some((id, Some(lines))),
-                        Err(e) => {
-                            *stop.lock().expect("stop lock") = Some(format!("line {n}: {e}"));
-                            None
-                        }
-                    }
-                }
-            });
+            let (rest, why) = stdin_objects(lines, first.0.clone());
+            stopped = Some(why);
             let objects = futures_util::stream::iter([first.1]).chain(rest).boxed();
             (first.0, objects)
         }
@@ -382,12 +361,41 @@ async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
     let (result, interrupted) = output.run_tree(&bucket, handle).await;
     let o = result.map_err(|e| engine_error(&e, interrupted, None))?;
     let done = summary_sized(json, a.out.quiet, &o, started, false);
-    match stopped.lock().expect("stop lock").take() {
+    match stopped.and_then(|mut why| why.try_recv().ok()) {
         Some(why) if done.is_ok() => Err(CliError::Failed(anyhow::anyhow!(
             "{why}; the objects on the lines before it were deleted, none after"
         ))),
         _ => done,
     }
+}
+
+/// The objects the rest of stdin's lines name, all in `bucket`: a stream that ends at the
+/// end of stdin, or early at a line that names none (or a failed read), which the receiver
+/// then says.
+fn stdin_objects(
+    lines: NumberedLines,
+    bucket: String,
+) -> (
+    futures_util::stream::BoxStream<'static, ObjectIdentifier>,
+    tokio::sync::oneshot::Receiver<String>,
+) {
+    let (tell, why) = tokio::sync::oneshot::channel();
+    let objects = futures_util::stream::unfold((lines, tell), move |(mut lines, tell)| {
+        let bucket = bucket.clone();
+        async move {
+            let stopped = match lines.next().await {
+                Ok(None) => return None,
+                Ok(Some((n, line))) => match object_url(&line, Some(&bucket)) {
+                    Ok((_, id)) => return Some((id, (lines, tell))),
+                    Err(e) => format!("line {n}: {e}"),
+                },
+                Err(e) => format!("reading stdin: {e}"),
+            };
+            let _ = tell.send(stopped);
+            None
+        }
+    });
+    (objects.boxed(), why)
 }
 
 /// An object's bucket and identifier from `s3://bucket/key`, which must name an object (not a
