@@ -29,7 +29,8 @@ impl<C: ObjectClient> Manager<C> {
     /// Starts deleting the objects `objects` names in `bucket` (each a key, with a version to
     /// delete for good or none), taken from the stream as they are deleted, a thousand a
     /// DeleteObjects request and several requests at once: what a backup tool prunes, however
-    /// many. As S3 does, a key that is not there is deleted without a word; sizes are not
+    /// many. A stream slower than that has each name deleted within a second of its coming
+    /// (a request takes what came meanwhile), not at its end. As S3 does, a key that is not there is deleted without a word; sizes are not
     /// known (0). Reported in [`Event::Removed`](crate::Event::Removed); `request` carries the expected bucket owner
     /// and requester pays. Must be called within a tokio runtime.
     pub fn remove_objects(

@@ -316,6 +316,11 @@ pub(crate) async fn named<C: ObjectClient>(
     outcome
 }
 
+/// The longest the first name of a batch waits for the batch to fill before it goes as it is.
+/// A listing fills a batch from each page at once; a slower source (a list a program or a user
+/// gives) sees its names deleted within this of their coming.
+const BATCH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// How a run of deletions goes.
 pub(crate) struct Deleting {
     /// Where: the bucket the objects are in, with what every request to it carries (expected
@@ -335,7 +340,8 @@ fn running(sync: bool) -> &'static str {
 }
 
 /// Deletes each item `found` yields: a thousand a batch (a DeleteObjects request, or files
-/// removed on a blocking thread), [`BATCHES_AT_ONCE`] batches in flight through the pool, each
+/// removed on a blocking thread; fewer, once the first of them waited [`BATCH_WAIT`]),
+/// [`BATCHES_AT_ONCE`] batches in flight through the pool, each
 /// reported in one [`Event::Removed`] as it ends. A cancel stops it, `interrupted`.
 pub(crate) async fn delete_found<C: ObjectClient>(
     ctx: &Context<C>,
@@ -357,12 +363,30 @@ pub(crate) async fn delete_found<C: ObjectClient>(
     let mut fatal = None;
     // Items handed to batches, and whether `found` was read to its end.
     let (mut sent, mut whole) = (0u64, false);
+    // When the batch being gathered goes, full or not: a source that gives its names slowly
+    // (a program deciding as it goes, a list on stdin) has them deleted as it goes.
+    let mut due: Option<tokio::time::Instant> = None;
     while let Some(_room) = pool.room(0, &mut tally).await {
-        let last = tokio::select! {
+        let waited = async {
+            match due {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        // Whether `found` ended (`last`), or the batch waited its time (`overdue`).
+        let busy = !pool.is_empty();
+        let (last, overdue) = tokio::select! {
+            () = waited => (false, true),
+            // A batch answered while the next one waits for names: reported now, not when
+            // the next name comes.
+            _ = pool.settle_one(&mut tally), if busy => continue,
             next = found.recv() => match next {
                 Some(Found::Item(i)) => {
+                    if batch.is_empty() {
+                        due = Some(tokio::time::Instant::now() + BATCH_WAIT);
+                    }
                     batch.push(i);
-                    false
+                    (false, false)
                 }
                 // A listing cut short by the cancel is an interruption, not a failure.
                 Some(Found::Fatal(e)) if e.kind() == ErrorKind::Cancelled => break,
@@ -372,11 +396,13 @@ pub(crate) async fn delete_found<C: ObjectClient>(
                 }
                 // Keys only: a listing without a folder yields nothing else.
                 Some(Found::Bad(_) | Found::PassedOver(_)) => continue,
-                None => true,
+                None => (true, false),
             },
             () = ctx.cancel.cancelled() => break,
         };
-        if batch.len() == DeleteObjectsRequest::MAX_KEYS || (last && !batch.is_empty()) {
+        if batch.len() == DeleteObjectsRequest::MAX_KEYS || ((last || overdue) && !batch.is_empty())
+        {
+            due = None;
             let items = std::mem::take(&mut batch);
             sent += items.len() as u64;
             match &how.bucket {

@@ -322,6 +322,51 @@ async fn named_objects_go_as_the_stream_gives_them_a_thousand_a_request() {
     assert_eq!(s3.calls("DeleteObjects"), 2);
 }
 
+/// A stream that gives names slowly has them deleted as they come (a request with what came
+/// within a second), not when it ends: a program that decides as it goes, or a list typed or
+/// piped slowly, loses nothing it named if stopped.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_a_slow_stream_gives_are_deleted_within_a_second_not_at_its_end() {
+    let s3 = memory_s3(0);
+    for k in ["a", "b", "c", "d"] {
+        s3.insert("b", k, vec![1]);
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let (give, names) = tokio::sync::mpsc::channel::<ObjectIdentifier>(8);
+    let stream = futures_util::stream::unfold(names, |mut names| async move {
+        names.recv().await.map(|n| (n, names))
+    });
+    let run = m.remove_objects("b", RequestOptions::default(), stream);
+    let mut events = run.subscribe();
+    let name = |key: &str| ObjectIdentifier {
+        key: key.into(),
+        version_id: None,
+    };
+    for k in ["a", "b"] {
+        give.send(name(k)).await.unwrap();
+    }
+    // The stream stays open: the two go once the first has waited its second.
+    let began = std::time::Instant::now();
+    let reported = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            if let Ok(Event::Removed { objects, .. }) = events.recv().await {
+                return objects.iter().map(|o| o.key.clone()).collect::<Vec<_>>();
+            }
+        }
+    })
+    .await
+    .expect("names given were not deleted while the stream stayed open");
+    assert_eq!(reported, ["a", "b"]);
+    assert!(began.elapsed() >= std::time::Duration::from_millis(900));
+    assert_eq!(keys(&s3).await, ["c", "d"]);
+    give.send(name("c")).await.unwrap();
+    drop(give);
+    let o = run.wait().await.unwrap();
+    assert_eq!((o.removed, o.interrupted), (3, false));
+    assert_eq!(s3.calls("DeleteObjects"), 2);
+    assert_eq!(keys(&s3).await, ["d"]);
+}
+
 /// A sync's deletions run as a removal's do: 2,000 objects the folder does not hold go in
 /// two DeleteObjects requests, each reported in one event. A request refused as a whole fails
 /// each of its keys (the outcome names them) while the other goes on; a dry run deletes
