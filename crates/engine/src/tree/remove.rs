@@ -341,8 +341,8 @@ fn running(sync: bool) -> &'static str {
 
 /// Deletes each item `found` yields: a thousand a batch (a DeleteObjects request, or files
 /// removed on a blocking thread; fewer, once the first of them waited [`BATCH_WAIT`]),
-/// [`BATCHES_AT_ONCE`] batches in flight through the pool, each
-/// reported in one [`Event::Removed`] as it ends. A cancel stops it, `interrupted`.
+/// [`BATCHES_AT_ONCE`] batches in flight through the pool, each reported in one
+/// [`Event::Removed`] as it ends. A cancel stops it, `interrupted`.
 pub(crate) async fn delete_found<C: ObjectClient>(
     ctx: &Context<C>,
     how: Deleting,
