@@ -19,9 +19,24 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Config => crate::client::show_config(&cli.global).await,
         Cmd::Plan(args) => crate::scale::plan(&cli.global, *args).await,
         Cmd::Finish(args) => crate::scale::finish(&cli.global, args).await,
-        Cmd::Ls(args) => crate::objects::ls(&cli.global, args).await,
-        Cmd::Rm(args) => crate::objects::rm(&cli.global, *args).await,
-        Cmd::Stat(args) => crate::stat::run(&cli.global, args).await,
+        Cmd::Ls(args) => {
+            let note = args
+                .target
+                .as_deref()
+                .and_then(|t| wildcard_note("ls", t, ""));
+            let listed = crate::objects::ls(&cli.global, args).await;
+            listed.map_err(|e| e.noted(note))
+        }
+        Cmd::Rm(args) => {
+            let note = args.targets.iter().find_map(|t| wildcard_note("rm", t, ""));
+            let removed = crate::objects::rm(&cli.global, *args).await;
+            removed.map_err(|e| e.noted(note))
+        }
+        Cmd::Stat(args) => {
+            let note = wildcard_note("stat", &args.target, "");
+            let shown = crate::stat::run(&cli.global, args).await;
+            shown.map_err(|e| e.noted(note))
+        }
         Cmd::Mb { bucket, quiet } => mb(&cli.global, &bucket, quiet).await,
         Cmd::Rb {
             bucket,
@@ -45,26 +60,41 @@ async fn cp(global: &Global, args: &CpArgs, moving: bool) -> Result<(), CliError
         .map_err(|e| e.noted(wildcard_note(verb, &args.src, &args.dst)))
 }
 
-/// For a failed `cp` or `mv` (`verb`) whose source holds a shell wildcard (as s5cmd takes
-/// `s3://b/p/*.log`), that ferry took it literally, and how to pick by pattern (or take all)
-/// instead.
+/// For a failed command (`verb`: `cp`, `mv`, `rm`, `ls` or `stat`) whose source (`src`)
+/// holds a shell wildcard, as s5cmd takes `s3://b/p/*.log`: that ferry took it literally
+/// (`*` is a key's character like any other), and how to pick by pattern, or take all, with
+/// `-r` and filters instead. `dst` is the destination, if the command has one.
 fn wildcard_note(verb: &str, src: &str, dst: &str) -> Option<String> {
     // Not `[`: file names hold it ("Film [1080p].mkv") far more often than patterns do.
     let first = src.find(['*', '?'])?;
     let (folder, pattern) = src.split_at(src[..first].rfind('/').map_or(0, |i| i + 1));
     let folder = if folder.is_empty() { "." } else { folder };
+    let dst = match dst {
+        "" => String::new(),
+        dst => format!(" {dst}"),
+    };
+    // `ls` has no filters, and `stat` looks at one object: both are shown the listing.
+    let (verb, doing, after) = match verb {
+        "mv" => ("mv", "move", ""),
+        "rm" => ("rm", "delete", " (--dry-run first shows what would go)"),
+        "ls" | "stat" => ("ls", "list", ""),
+        _ => ("cp", "copy", ""),
+    };
+    let stem = &src[..first];
     // `*` alone (which matches `/` too) picks everything under the folder: no filter needed.
-    let doing = if verb == "mv" { "move" } else { "copy" };
-    let how = if pattern == "*" {
-        format!("to {doing} everything under {folder}: ferry {verb} -r {folder} {dst}")
+    let how = if verb == "ls" && &src[first..] == "*" && !stem.ends_with('/') {
+        // A listing is of what starts with its prefix already.
+        format!("to list what starts with {stem}: ferry ls {stem} (-r for every key)")
+    } else if pattern == "*" || verb == "ls" {
+        format!("to {doing} everything under {folder}: ferry {verb} -r {folder}{dst}")
     } else {
         format!(
-            "to pick by pattern, {doing} what is under it and filter: ferry {verb} -r {folder} \
-             {dst} --exclude '*' --include '{pattern}'"
+            "to pick by pattern, {doing} what is under it and filter: ferry {verb} -r \
+             {folder}{dst} --exclude '*' --include '{pattern}'"
         )
     };
     Some(format!(
-        "ferry takes {src} as it is, a name with no wildcards; {how}"
+        "ferry takes {src} as it is, a name with no wildcards; {how}{after}"
     ))
 }
 
@@ -170,5 +200,26 @@ mod tests {
              s3://b/: ferry mv -r s3://b/ DST"
         );
         assert_eq!(note("s3://b/Film [1080p].mkv"), None);
+        assert_eq!(
+            wildcard_note("rm", "s3://b/p/*.txt", "").unwrap(),
+            "ferry takes s3://b/p/*.txt as it is, a name with no wildcards; to pick by pattern, \
+             delete what is under it and filter: ferry rm -r s3://b/p/ --exclude '*' --include \
+             '*.txt' (--dry-run first shows what would go)"
+        );
+        assert_eq!(
+            wildcard_note("ls", "s3://b/p/2026-*", "").unwrap(),
+            "ferry takes s3://b/p/2026-* as it is, a name with no wildcards; to list what starts \
+             with s3://b/p/2026-: ferry ls s3://b/p/2026- (-r for every key)"
+        );
+        assert!(
+            wildcard_note("ls", "s3://b/p/*.gz", "")
+                .unwrap()
+                .ends_with(": ferry ls -r s3://b/p/")
+        );
+        assert!(
+            wildcard_note("stat", "s3://b/p/x?", "")
+                .unwrap()
+                .ends_with("ferry ls -r s3://b/p/")
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::time::Instant;
 
 use ferry_engine::{Manager, Remove, RemoveOutcome};
 use ferry_s3::{
-    ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput, ListObjectsRequest,
-    ObjectClient as _, ObjectIdentifier, ObjectInfo, S3Client,
+    GetObjectRequest, ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput,
+    ListObjectsRequest, ObjectClient as _, ObjectIdentifier, ObjectInfo, RequestOptions, S3Client,
 };
 use futures_util::{StreamExt as _, TryStreamExt as _};
 
@@ -353,6 +353,9 @@ async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
         }
     };
     let manager = plain_manager(global).await?;
+    if let [_, _, ..] = a.targets.as_slice() {
+        absent_wildcards(&manager, &a.targets, &request).await?;
+    }
     let mut output = Output::new(&a.out, false, global.verbose > 0);
     output.no_progress = true;
     let json = output.json;
@@ -367,6 +370,35 @@ async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
         ))),
         _ => done,
     }
+}
+
+/// Refuses a list of keys to delete where one holds a shell wildcard (`s3://b/logs/*`, as
+/// s5cmd takes it) and no such object is there: deleting a key that is not there succeeds
+/// without a word, so the run would say `delete:` of it and leave what the pattern meant.
+/// One HeadObject for each such key, none for the others; a key the credentials may not
+/// read is left to the deletion.
+async fn absent_wildcards(
+    manager: &Manager<S3Client>,
+    targets: &[String],
+    request: &RequestOptions,
+) -> Result<(), CliError> {
+    for t in targets.iter().filter(|t| t.contains(['*', '?'])) {
+        let url = parse_s3_url(t)?;
+        let head = GetObjectRequest {
+            bucket: url.bucket,
+            key: url.key,
+            request: request.clone(),
+            ..Default::default()
+        };
+        if let Err(e) = manager.stat(head).await
+            && e.s3().is_some_and(|e| e.status() == Some(404))
+        {
+            return Err(CliError::Failed(anyhow::anyhow!(
+                "{t}: no such object; nothing was deleted"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The objects the rest of stdin's lines name, all in `bucket`: a stream that ends at the

@@ -3,6 +3,10 @@
 //! tree would move while moving nothing, and links not followed.
 
 use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Output;
+
+use ferry_testkit::TestServer;
 
 use crate::tree::{boto3_tree, local_tree, make_tree};
 use crate::{copied_tree, expect_exit, ferry, seaweed_bucket, text};
@@ -77,22 +81,41 @@ fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {
         &["cp", &wild, wanted.to_str().unwrap()],
     );
     expect_exit(&o, 1, "does not exist");
-    let said = String::from_utf8_lossy(&o.stderr).to_string();
-    let command = said
-        .split_once("and filter: ferry ")
-        .unwrap_or_else(|| panic!("no note: {said}"))
-        .1
-        .trim();
-    let args: Vec<String> = command
-        .split(' ')
-        .map(|a| a.trim_matches('\'').to_string())
-        .collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    let o = ferry(server, home.path(), &args);
-    assert!(o.status.success(), "{command}: {}", text(&o));
+    let o = run_noted(server, home.path(), &o, "and filter");
+    assert!(o.status.success(), "{}", text(&o));
     assert_eq!(
         local_tree(&wanted),
         under("", &["deep/z.log", "keep/y.log", "x.log"])
+    );
+
+    // The same for a listing, whose prefix needs no `*` to take what starts with it.
+    let o = ferry(server, home.path(), &["ls", &format!("{all_url}ke*")]);
+    expect_exit(&o, 1, "nothing under");
+    let o = run_noted(server, home.path(), &o, "starts with");
+    assert!(o.status.success(), "{}", text(&o));
+    let listed = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        listed.contains("PRE keep/") && listed.contains(" keep.txt"),
+        "{listed}"
+    );
+
+    // And a deletion: of keys named, where deleting one not there succeeds in S3, a
+    // wildcard that names no object stops the run before anything is deleted.
+    let logs_wild = format!("{all_url}*.log");
+    let o = ferry(
+        server,
+        home.path(),
+        &["rm", &format!("{all_url}keep.txt"), &logs_wild],
+    );
+    expect_exit(&o, 1, "no such object; nothing was deleted");
+    assert_eq!(boto3_tree(server, &bucket, "all/"), under("all/", &names));
+    let o = ferry(server, home.path(), &["rm", &logs_wild]);
+    expect_exit(&o, 1, "no such object");
+    let o = run_noted(server, home.path(), &o, "and filter");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_tree(server, &bucket, "all/"),
+        under("all/", &["a/b.txt", "keep.txt"])
     );
 
     // One object has no paths to choose among: bad input, nothing sent.
@@ -255,4 +278,18 @@ fn links_not_followed_are_passed_over_up_and_in_a_sync() {
         &["cp", "-r", &url, "back", "--no-follow-symlinks"],
     );
     expect_exit(&o, 2, "--no-follow-symlinks is for a folder sent up");
+}
+
+/// Runs the ferry command a failure's wildcard note gives after `marker`, as printed (its
+/// quotes taken off, as a shell would).
+fn run_noted(server: &TestServer, home: &Path, o: &Output, marker: &str) -> Output {
+    let said = String::from_utf8_lossy(&o.stderr).to_string();
+    let (_, after) = said
+        .split_once(marker)
+        .unwrap_or_else(|| panic!("no note: {said}"));
+    let (_, command) = after.split_once(": ferry ").expect("a command");
+    let command = command.lines().next().unwrap();
+    let command = command.split(" (").next().unwrap().trim();
+    let args: Vec<&str> = command.split(' ').map(|a| a.trim_matches('\'')).collect();
+    ferry(server, home, &args)
 }
