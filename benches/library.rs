@@ -80,6 +80,7 @@ async fn main() {
     client
         .create_bucket(&CreateBucketRequest {
             bucket: bucket.clone(),
+            ..Default::default()
         })
         .await
         .expect("bucket");

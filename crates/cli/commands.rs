@@ -37,7 +37,11 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
             let shown = crate::stat::run(&cli.global, args).await;
             shown.map_err(|e| e.noted(note))
         }
-        Cmd::Mb { bucket, quiet } => mb(&cli.global, &bucket, quiet).await,
+        Cmd::Mb {
+            bucket,
+            object_lock,
+            quiet,
+        } => mb(&cli.global, &bucket, object_lock, quiet).await,
         Cmd::Rb {
             bucket,
             force,
@@ -98,7 +102,7 @@ fn wildcard_note(verb: &str, src: &str, dst: &str) -> Option<String> {
     ))
 }
 
-async fn mb(global: &Global, bucket: &str, quiet: bool) -> Result<(), CliError> {
+async fn mb(global: &Global, bucket: &str, object_lock: bool, quiet: bool) -> Result<(), CliError> {
     let url = parse_s3_url(bucket)?;
     if !url.key.is_empty() {
         return Err(bad_input(format!(
@@ -107,6 +111,7 @@ async fn mb(global: &Global, bucket: &str, quiet: bool) -> Result<(), CliError> 
     }
     let req = CreateBucketRequest {
         bucket: url.bucket.clone(),
+        object_lock,
     };
     plain_manager(global)
         .await?

@@ -270,8 +270,16 @@ pub(crate) async fn rm(global: &Global, a: RmArgs) -> Result<(), CliError> {
             )));
         }
     }
+    if a.bypass_governance_retention && a.version_id.is_none() && !a.all_versions {
+        return Err(bad_input(
+            "--bypass-governance-retention lifts a retention for a version deleted for good: \
+             give --version-id or --all-versions (a plain deletion in a versioned bucket adds a \
+             delete marker, which no retention refuses)",
+        ));
+    }
     let remove = Remove {
         version_id: a.version_id.clone(),
+        bypass_governance_retention: a.bypass_governance_retention,
         request: a.bucket.request(&None)?,
         filters,
         dry_run: a.dry_run,
@@ -307,6 +315,9 @@ async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
     }
     if a.all_versions {
         return Err(one_object("--all-versions"));
+    }
+    if a.bypass_governance_retention {
+        return Err(one_object("--bypass-governance-retention"));
     }
     if a.dry_run {
         return Err(bad_input(
@@ -360,7 +371,11 @@ async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
     output.no_progress = true;
     let json = output.json;
     let started = Instant::now();
-    let handle = manager.remove_objects(bucket.clone(), request, objects);
+    let remove = Remove {
+        request,
+        ..Remove::named(bucket.clone())
+    };
+    let handle = manager.remove_objects(remove, objects);
     let (result, interrupted) = output.run_tree(&bucket, handle).await;
     let o = result.map_err(|e| engine_error(&e, interrupted, None))?;
     let done = summary_sized(json, a.out.quiet, &o, started, false);

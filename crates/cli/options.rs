@@ -203,6 +203,15 @@ pub(crate) fn new_object_flags(args: &ObjectFlags) -> Vec<(&'static str, bool)> 
     ]);
     flags.extend(args.grants.given());
     flags.extend([
+        ("--object-lock-mode", args.object_lock_mode.is_some()),
+        (
+            "--object-lock-retain-until-date",
+            args.object_lock_retain_until_date.is_some(),
+        ),
+        (
+            "--object-lock-legal-hold-status",
+            args.object_lock_legal_hold_status.is_some(),
+        ),
         ("--sse", args.sse.is_some()),
         ("--sse-kms-key-id", args.sse_kms_key_id.is_some()),
     ]);
@@ -304,11 +313,103 @@ pub(crate) fn object_options(
         sse,
         acl: flags.acl.clone(),
         grants: flags.grants.grants(Vec::new())?,
+        object_lock_mode: match &flags.object_lock_mode {
+            Some(m) => Some(m.parse().map_err(|_| {
+                bad_input(format!(
+                    "--object-lock-mode {m:?}: use GOVERNANCE or COMPLIANCE"
+                ))
+            })?),
+            None => None,
+        },
+        object_lock_retain_until: match &flags.object_lock_retain_until_date {
+            Some(w) => Some(
+                retain_until(w, time::OffsetDateTime::now_utc()).map_err(|e| {
+                    bad_input(format!("--object-lock-retain-until-date {w:?}: {e}"))
+                })?,
+            ),
+            None => None,
+        },
+        object_lock_legal_hold: match flags.object_lock_legal_hold_status.as_deref() {
+            None => None,
+            Some(s) if s.eq_ignore_ascii_case("on") => Some(true),
+            Some(s) if s.eq_ignore_ascii_case("off") => Some(false),
+            Some(s) => {
+                return Err(bad_input(format!(
+                    "--object-lock-legal-hold-status {s:?}: use ON or OFF"
+                )));
+            }
+        },
         request: bucket.request(&flags.sse_c_key)?,
         ..Default::default()
     };
+    match (&options.object_lock_mode, &options.object_lock_retain_until) {
+        (Some(_), None) => {
+            return Err(bad_input(
+                "--object-lock-mode needs --object-lock-retain-until-date (until when)",
+            ));
+        }
+        (None, Some(_)) => {
+            return Err(bad_input(
+                "--object-lock-retain-until-date needs --object-lock-mode (GOVERNANCE or \
+                 COMPLIANCE)",
+            ));
+        }
+        _ => {}
+    }
     options.validate().map_err(bad_input)?;
     Ok(options)
+}
+
+/// An object lock's retain-until date as S3 takes it (RFC 3339, UTC, whole seconds), from a
+/// time (RFC 3339), a day (`2030-01-01`, from midnight UTC) or a span from `now` (`90d`,
+/// `12h`, `4w`, `7y`, a year being 365 days), which must lie after `now`.
+pub(crate) fn retain_until(when: &str, now: time::OffsetDateTime) -> Result<String, String> {
+    use time::format_description::well_known::Rfc3339;
+    let when = when.trim();
+    let span = when
+        .char_indices()
+        .last()
+        .and_then(|(i, unit)| Some((when[..i].parse::<u32>().ok()?, unit)))
+        .and_then(|(n, unit)| {
+            let hours = match unit {
+                'h' => 1,
+                'd' => 24,
+                'w' => 24 * 7,
+                'y' => 24 * 365,
+                _ => return None,
+            };
+            Some(time::Duration::hours(i64::from(n) * hours))
+        });
+    let at = match span {
+        Some(span) => now + span,
+        None => match time::OffsetDateTime::parse(when, &Rfc3339) {
+            Ok(t) => t.to_offset(time::UtcOffset::UTC),
+            Err(_) => time::Date::parse(
+                when,
+                time::macros::format_description!("[year]-[month]-[day]"),
+            )
+            .map_err(|_| {
+                "give a time (2030-01-01T00:00:00Z), a day (2030-01-01) or a span from now \
+                     (90d, 12h, 4w, 7y)"
+                    .to_string()
+            })?
+            .midnight()
+            .assume_utc(),
+        },
+    };
+    if at <= now {
+        return Err(format!(
+            "{} has passed: the retention must end in the future",
+            at.replace_nanosecond(0)
+                .unwrap_or(at)
+                .format(&Rfc3339)
+                .unwrap_or_default()
+        ));
+    }
+    // Whole seconds, rounded up: a span is never cut short.
+    let secs = at.unix_timestamp() + i64::from(at.nanosecond() > 0);
+    let at = time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| e.to_string())?;
+    at.format(&Rfc3339).map_err(|e| e.to_string())
 }
 
 /// How to upload, as the flags ask.
@@ -513,6 +614,26 @@ fn choice<T: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_retention_ends_at_a_time_a_day_or_a_span_from_now_and_never_in_the_past() {
+        let now = time::macros::datetime!(2026-12-06 16:36:19.25 UTC);
+        let at = |w| retain_until(w, now);
+        assert_eq!(at("90d").as_deref(), Ok("2027-03-06T16:36:20Z"));
+        assert_eq!(at("12h").as_deref(), Ok("2026-12-07T04:36:20Z"));
+        assert_eq!(at("1w").as_deref(), Ok("2026-12-13T16:36:20Z"));
+        assert_eq!(at("1y").as_deref(), Ok("2027-12-06T16:36:20Z"));
+        assert_eq!(at("2030-01-01").as_deref(), Ok("2030-01-01T00:00:00Z"));
+        assert_eq!(
+            at("2030-01-01T02:00:00+02:00").as_deref(),
+            Ok("2030-01-01T00:00:00Z")
+        );
+        assert!(at("2026-12-06").unwrap_err().contains("has passed"));
+        assert!(at("0d").unwrap_err().contains("has passed"));
+        for bad in ["", "d", "5m", "-3d", "tomorrow", "2030-13-01"] {
+            assert!(at(bad).unwrap_err().contains("a span from now"), "{bad}");
+        }
+    }
 
     #[test]
     fn sizes() {

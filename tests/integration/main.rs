@@ -16,6 +16,7 @@ mod heavy;
 mod killpoints;
 mod moving;
 mod mtime;
+mod object_lock;
 mod objects;
 mod ops;
 mod permissions;
@@ -69,6 +70,7 @@ pub(crate) fn seaweed_bucket(prefix: &str) -> (&'static TestServer, S3Client, St
     let bucket = ferry_testkit::unique_bucket(prefix);
     rt().block_on(client.create_bucket(&CreateBucketRequest {
         bucket: bucket.clone(),
+        ..Default::default()
     }))
     .unwrap();
     (server, client, bucket)

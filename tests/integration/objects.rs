@@ -665,8 +665,7 @@ print(json.dumps([v["VersionId"] for v in vs if not v["IsLatest"]]))"#,
         .block_on(async {
             crate::manager(std::sync::Arc::new(client.clone()))
                 .remove_objects(
-                    &bucket,
-                    Default::default(),
+                    ferry_engine::Remove::named(&bucket),
                     futures_util::stream::iter(named),
                 )
                 .wait()

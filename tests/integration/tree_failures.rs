@@ -25,6 +25,7 @@ fn keys_that_cannot_be_files_fail_alone_and_nothing_escapes_the_folder() {
         client
             .create_bucket(&ferry_s3::CreateBucketRequest {
                 bucket: bucket.clone(),
+                ..Default::default()
             })
             .await
             .unwrap();
@@ -289,6 +290,7 @@ fn what_is_no_file_is_passed_over_named_and_counted() {
     rt().block_on(async {
         let made = ferry_s3::CreateBucketRequest {
             bucket: bucket.clone(),
+            ..Default::default()
         };
         client.create_bucket(&made).await.unwrap();
         let keys = [

@@ -422,6 +422,7 @@ fn signed_payloads_are_accepted_by_servers_that_check_them() {
     std::fs::write(&path, &body).unwrap();
     rt().block_on(fs_client.create_bucket(&ferry_s3::CreateBucketRequest {
         bucket: "signed".into(),
+        ..Default::default()
     }))
     .unwrap();
     let clients = [

@@ -38,8 +38,8 @@ pub(crate) struct BucketFlags {
     pub(crate) request_payer: Option<String>,
 }
 
-/// What a new object carries (content headers, metadata, tags, storage class, ACL) and how it
-/// is encrypted: the same flags on `cp` and `sync`.
+/// What a new object carries (content headers, metadata, tags, storage class, ACL, object
+/// lock) and how it is encrypted: the same flags on `cp` and `sync`.
 #[derive(Debug, Args)]
 pub(crate) struct ObjectFlags {
     /// Content-Type. By default, guessed from the file name.
@@ -72,6 +72,19 @@ pub(crate) struct ObjectFlags {
     pub(crate) acl: Option<String>,
     #[command(flatten, next_help_heading = "Object")]
     pub(crate) grants: GrantFlags,
+    /// Object lock retention: GOVERNANCE (those allowed s3:BypassGovernanceRetention may
+    /// lift it) or COMPLIANCE (nobody may, until it ends). Needs
+    /// --object-lock-retain-until-date, and a bucket made with object lock.
+    #[arg(long, value_name = "MODE", help_heading = "Object lock")]
+    pub(crate) object_lock_mode: Option<String>,
+    /// Until when no version written may be deleted or overwritten: a time (RFC 3339,
+    /// 2030-01-01T00:00:00Z), a day (2030-01-01, from midnight UTC), or a span from now (90d,
+    /// 12h, 4w, 7y, a year being 365 days).
+    #[arg(long, value_name = "WHEN", help_heading = "Object lock")]
+    pub(crate) object_lock_retain_until_date: Option<String>,
+    /// Legal hold: ON (no deletion until it is set OFF, whatever the retention) or OFF.
+    #[arg(long, value_name = "ON|OFF", help_heading = "Object lock")]
+    pub(crate) object_lock_legal_hold_status: Option<String>,
     /// Server-side encryption: AES256 or aws:kms.
     #[arg(long, value_name = "ALG", help_heading = "Encryption")]
     pub(crate) sse: Option<String>,

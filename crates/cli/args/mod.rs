@@ -122,6 +122,10 @@ pub(crate) enum Cmd {
     Mb {
         /// s3://bucket
         bucket: String,
+        /// Make it with object lock (which turns versioning on, for good), so that its
+        /// objects may be written with a retention or a legal hold (cp's --object-lock-*).
+        #[arg(long)]
+        object_lock: bool,
         /// Print nothing on success.
         #[arg(short, long)]
         quiet: bool,
@@ -373,6 +377,11 @@ pub(crate) struct RmArgs {
     /// prefix), for good: a versioned bucket keeps nothing of it. A line each.
     #[arg(long, conflicts_with = "version_id")]
     pub(crate) all_versions: bool,
+    /// With --version-id or --all-versions: delete versions under a GOVERNANCE object lock
+    /// retention all the same (needs s3:BypassGovernanceRetention). A COMPLIANCE retention
+    /// or a legal hold still refuses.
+    #[arg(long)]
+    pub(crate) bypass_governance_retention: bool,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
     #[command(flatten, next_help_heading = "With -r")]

@@ -81,6 +81,15 @@ pub(crate) fn check(settings: &UploadSettings, options: &ObjectOptions) -> Resul
     if let Some(ps) = settings.plan.part_size {
         crate::plan::check_part_size(ps).map_err(|e| Error::invalid(e.to_string()))?;
     }
+    // Source: the PutObject API reference: a request with object lock parameters must carry
+    // Content-MD5 or an additional checksum.
+    let locked = options.object_lock_mode.is_some() || options.object_lock_legal_hold.is_some();
+    if locked && settings.checksum == ChecksumMode::None {
+        return Err(Error::invalid(
+            "an object written under object lock needs a checksum (S3 refuses its bytes \
+             without Content-MD5 or an additional checksum): choose one rather than none",
+        ));
+    }
     Ok(())
 }
 

@@ -99,6 +99,7 @@ pub(crate) async fn remove_object<D: ObjectClient>(
         version_id: None,
         if_match: Some(moved.etag.to_string()),
         request: moved.request.bucket_terms(),
+        ..Default::default()
     };
     match ctx.request(None, |c| c.delete_object(&req)).await {
         // Gone already (S3 answers 404 to `If-Match` on a key that is not there).

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use ferry_s3::{ChecksumType, ChecksumValue, GetObjectRequest, ObjectClient};
+use ferry_s3::{ChecksumType, ChecksumValue, GetObjectRequest, ObjectClient, ObjectOptions};
 
 use crate::checksum::ChecksumMode;
 use crate::error::{Error, ErrorKind};
@@ -146,11 +146,60 @@ fn checked<C: ObjectClient>(
         (None, _) if job.mode() == ChecksumMode::ContentMd5 => Verification::PartsAndSize,
         (None, _) => Verification::SizeOnly,
     };
+    if let Some(what) = lock_differs(&job.options, &head) {
+        return Err(Error::new(
+            ErrorKind::Verification,
+            format!(
+                "{} was stored without the object lock asked for: {what}",
+                job.url()
+            ),
+        ));
+    }
     if w.etag.is_empty() {
         w.etag = head.etag;
     }
     w.version_id = w.version_id.or(head.version_id);
     Ok(w.outcome(job, verification))
+}
+
+/// How the object lock HeadObject shows differs from the one asked for, if it does. A lock
+/// it does not show is not taken as missing: S3 shows it only to credentials allowed
+/// `s3:GetObjectRetention` (and `s3:GetObjectLegalHold`).
+fn lock_differs(asked: &ObjectOptions, head: &ferry_s3::ObjectMeta) -> Option<String> {
+    use time::format_description::well_known::Rfc3339;
+    let instant = |t: &str| {
+        time::OffsetDateTime::parse(t, &Rfc3339)
+            .ok()
+            .map(|t| t.unix_timestamp())
+    };
+    let mut differs = Vec::new();
+    if let (Some(mode), Some(shown)) = (asked.object_lock_mode, &head.object_lock_mode)
+        && !shown.eq_ignore_ascii_case(mode.as_str())
+    {
+        differs.push(format!(
+            "its retention mode is {shown}, not {}",
+            mode.as_str()
+        ));
+    }
+    if let (Some(until), Some(shown)) = (
+        &asked.object_lock_retain_until,
+        &head.object_lock_retain_until,
+    ) && instant(until) != instant(shown)
+    {
+        differs.push(format!("it is retained until {shown}, not {until}"));
+    }
+    if let (Some(hold), Some(shown)) = (asked.object_lock_legal_hold, &head.object_lock_legal_hold)
+        && !shown.eq_ignore_ascii_case(if hold { "ON" } else { "OFF" })
+    {
+        differs.push(format!("its legal hold is {shown}"));
+    }
+    (!differs.is_empty()).then(|| {
+        format!(
+            "{} (the server did not apply the object lock headers sent; some S3-compatible \
+             stores ignore them on CopyObject)",
+            differs.join(", ")
+        )
+    })
 }
 
 /// Whether the checksum the server keeps is the one computed here. A composite is `BASE-N`

@@ -232,6 +232,15 @@ impl Denial {
                 if r.header("x-amz-tagging").is_some() {
                     a.push("s3:PutObjectTagging".into());
                 }
+                // Source: the PutObject API reference, on each object lock header.
+                if r.header("x-amz-object-lock-mode").is_some()
+                    || r.header("x-amz-object-lock-retain-until-date").is_some()
+                {
+                    a.push("s3:PutObjectRetention".into());
+                }
+                if r.header("x-amz-object-lock-legal-hold").is_some() {
+                    a.push("s3:PutObjectLegalHold".into());
+                }
                 if let Some(src) = r.header("x-amz-copy-source") {
                     source = Some(copy_source(r.region, src));
                 }
@@ -252,6 +261,7 @@ impl Denial {
                 (vec![pick("s3:DeleteObject"), pick("s3:GetObject")], object)
             }
             "DeleteObject" => (vec![pick("s3:DeleteObject")], object),
+            "DeleteObjects" => (vec!["s3:DeleteObject".into()], format!("{bucket_arn}/*")),
             "GetObject" | "HeadObject" => {
                 // An SSE-C object read with another key than its own is refused so too, with
                 // a plain "Access Denied": with a key given, that is the likelier cause.
@@ -279,11 +289,27 @@ impl Denial {
                 vec![pick("s3:GetObject"), pick("s3:GetObjectAttributes")],
                 object,
             ),
-            "DeleteObjects" => (vec!["s3:DeleteObject".into()], format!("{bucket_arn}/*")),
+            // Source: the CreateBucket API reference, on object lock.
+            "CreateBucket" if r.header("x-amz-bucket-object-lock-enabled").is_some() => (
+                vec![
+                    "s3:CreateBucket".into(),
+                    "s3:PutBucketObjectLockConfiguration".into(),
+                    "s3:PutBucketVersioning".into(),
+                ],
+                bucket_arn,
+            ),
             "CreateBucket" => (vec!["s3:CreateBucket".into()], bucket_arn),
             "DeleteBucket" => (vec!["s3:DeleteBucket".into()], bucket_arn),
             _ => return None,
         };
+        let mut actions = actions;
+        if r.header("x-amz-bypass-governance-retention").is_some() {
+            actions.push("s3:BypassGovernanceRetention".into());
+        }
+        // A version under object lock is refused whatever the permissions.
+        if r.operation == "DeleteObject" && v {
+            note = Some(crate::ops::LOCKED_VERSION.to_string());
+        }
         // A bucket another account owns than the one a request expects is refused with a
         // plain "Access Denied" too.
         if let Some(owner) = r.header("x-amz-expected-bucket-owner") {
@@ -517,6 +543,43 @@ mod tests {
         assert_eq!(d.actions, ["s3:PutObject", "s3:PutObjectAcl"]);
         let d = needs("PutObject", k, &[], &[("x-amz-tagging", "a=b")]);
         assert_eq!(d.actions, ["s3:PutObject", "s3:PutObjectTagging"]);
+        let lock = [
+            ("x-amz-object-lock-mode", "GOVERNANCE"),
+            (
+                "x-amz-object-lock-retain-until-date",
+                "2030-01-01T00:00:00Z",
+            ),
+            ("x-amz-object-lock-legal-hold", "ON"),
+        ];
+        let d = needs("CreateMultipartUpload", k, &[], &lock);
+        let want = [
+            "s3:PutObject",
+            "s3:PutObjectRetention",
+            "s3:PutObjectLegalHold",
+        ];
+        assert_eq!(d.actions, want);
+        let d = needs("PutObject", k, &[], &lock[2..]);
+        assert_eq!(d.actions, ["s3:PutObject", "s3:PutObjectLegalHold"]);
+        let d = needs(
+            "CreateBucket",
+            None,
+            &[],
+            &[("x-amz-bucket-object-lock-enabled", "true")],
+        );
+        let want = [
+            "s3:CreateBucket",
+            "s3:PutBucketObjectLockConfiguration",
+            "s3:PutBucketVersioning",
+        ];
+        assert_eq!(d.actions, want);
+        let versioned = [("versionId", "v")];
+        let bypass = [("x-amz-bypass-governance-retention", "true")];
+        let d = needs("DeleteObject", k, &versioned, &bypass);
+        assert_eq!(
+            d.actions,
+            ["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]
+        );
+        assert!(d.note.unwrap().contains("object lock"));
         let d = needs("DeleteObject", k, &[], &[("if-match", "\"e\"")]);
         assert_eq!(d.actions, ["s3:DeleteObject", "s3:GetObject"]);
         let d = needs(

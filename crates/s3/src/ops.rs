@@ -372,11 +372,14 @@ impl fmt::Debug for GetObjectOutput {
     }
 }
 
-/// Creates a bucket (tests and set-up).
+/// Creates a bucket.
 #[derive(Debug, Clone, Default)]
 pub struct CreateBucketRequest {
     /// Bucket.
     pub bucket: String,
+    /// Make it with object lock (`x-amz-bucket-object-lock-enabled`), which also turns on
+    /// versioning: its objects may then be written with a retention or a legal hold.
+    pub object_lock: bool,
 }
 
 /// Deletes an object.
@@ -391,6 +394,9 @@ pub struct DeleteObjectRequest {
     /// Delete only if the current version's ETag is this one (`If-Match`): else the server
     /// answers 412 and keeps it. A server that does not know the header deletes regardless.
     pub if_match: Option<String>,
+    /// Delete a version under a GOVERNANCE retention all the same
+    /// (`x-amz-bypass-governance-retention`; needs `s3:BypassGovernanceRetention`).
+    pub bypass_governance_retention: bool,
     /// SSE-C key, expected bucket owner, requester pays.
     pub request: RequestOptions,
 }
@@ -411,6 +417,9 @@ pub struct DeleteObjectsRequest {
     pub bucket: String,
     /// The objects (1 to [`DeleteObjectsRequest::MAX_KEYS`]).
     pub objects: Vec<ObjectIdentifier>,
+    /// Delete versions under a GOVERNANCE retention all the same
+    /// (`x-amz-bypass-governance-retention`; needs `s3:BypassGovernanceRetention`).
+    pub bypass_governance_retention: bool,
     /// Expected bucket owner, requester pays.
     pub request: RequestOptions,
 }
@@ -419,6 +428,12 @@ impl DeleteObjectsRequest {
     /// The most keys one request may name.
     pub const MAX_KEYS: usize = 1000;
 }
+
+/// What a refused deletion of a version may mean besides a missing permission.
+pub(crate) const LOCKED_VERSION: &str = "or the version is under object lock (a retention \
+    not yet ended, or a legal hold), which refuses its deletion whatever the permissions: a \
+    GOVERNANCE retention gives way to a deletion that bypasses it, for those allowed \
+    s3:BypassGovernanceRetention";
 
 /// A key DeleteObjects could not delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -449,6 +464,9 @@ impl std::fmt::Display for DeleteFailure {
                 "; this deletion needs {needed}: grant it to the user or role, or check the \
                  bucket policy"
             )?;
+            if self.version_id.is_some() {
+                write!(f, "; {LOCKED_VERSION}")?;
+            }
         }
         Ok(())
     }

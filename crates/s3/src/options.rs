@@ -207,7 +207,8 @@ pub enum ObjectLockMode {
 }
 
 impl ObjectLockMode {
-    fn as_str(self) -> &'static str {
+    /// The name S3 uses: `GOVERNANCE` or `COMPLIANCE`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Governance => "GOVERNANCE",
             Self::Compliance => "COMPLIANCE",

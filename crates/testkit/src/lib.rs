@@ -256,6 +256,7 @@ impl Seaweed {
             // behind it is up).
             let probe = ferry_s3::CreateBucketRequest {
                 bucket: "ferry-ready-probe".into(),
+                ..Default::default()
             };
             match rt.block_on(ferry_s3::ObjectClient::create_bucket(&client, &probe)) {
                 Ok(()) => return Ok(()),

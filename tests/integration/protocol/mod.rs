@@ -372,6 +372,7 @@ fn object_attributes_report_the_checksum_on_moto() {
         client
             .create_bucket(&CreateBucketRequest {
                 bucket: bucket.clone(),
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -59,6 +59,7 @@ fn s3s_fs_checks_every_payload_hash_ferry_sends() {
         client
             .create_bucket(&CreateBucketRequest {
                 bucket: bucket.into(),
+                ..Default::default()
             })
             .await
             .unwrap();

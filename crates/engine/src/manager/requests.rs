@@ -5,7 +5,7 @@
 
 use ferry_s3::{
     GetObjectRequest, ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput,
-    ListObjectsRequest, ObjectClient, ObjectIdentifier, ObjectMeta, RequestOptions,
+    ListObjectsRequest, ObjectClient, ObjectIdentifier, ObjectMeta,
 };
 use futures_util::future::BoxFuture;
 
@@ -26,23 +26,23 @@ impl<C: ObjectClient> Manager<C> {
         )
     }
 
-    /// Starts deleting the objects `objects` names in `bucket` (each a key, with a version to
-    /// delete for good or none), taken from the stream as they are deleted, a thousand a
-    /// DeleteObjects request and several requests at once: what a backup tool prunes, however
-    /// many. A stream slower than that has each name deleted within a second of its coming
-    /// (a request takes what came meanwhile), not at its end. As S3 does, a key that is not there is deleted without a word; sizes are not
-    /// known (0). Reported in [`Event::Removed`](crate::Event::Removed); `request` carries the expected bucket owner
-    /// and requester pays. Must be called within a tokio runtime.
+    /// Starts deleting the objects `objects` names in `remove`'s bucket (each a key, with a
+    /// version to delete for good or none; `remove` from [`Remove::named`], for what every
+    /// request carries, a dry run, and bypassing GOVERNANCE retentions), taken from the stream
+    /// as they are deleted, a thousand a DeleteObjects request and several requests at once:
+    /// what a backup tool prunes, however many. A stream slower than that has each name
+    /// deleted within a second of its coming (a request takes what came meanwhile), not at
+    /// its end. As S3 does, a key that is not there is deleted without a word; sizes are not
+    /// known (0). Reported in [`Event::Removed`](crate::Event::Removed). Must be called
+    /// within a tokio runtime.
     pub fn remove_objects(
         &self,
-        bucket: impl Into<String>,
-        request: RequestOptions,
+        remove: Remove,
         objects: impl futures_util::Stream<Item = ObjectIdentifier> + Send + 'static,
     ) -> Handle<RemoveOutcome> {
-        let (bucket, request) = (bucket.into(), request.bucket_terms());
         self.spawn(
             Kind::Tree,
-            |ctx| crate::tree::remove::named(ctx, bucket, request, objects),
+            |ctx| crate::tree::remove::named(ctx, remove, objects),
             |_| None,
         )
     }

@@ -49,6 +49,10 @@ pub struct Remove {
     /// key under the prefix. What a versioned bucket holds goes; needs
     /// `s3:ListBucketVersions` and `s3:DeleteObjectVersion`.
     pub all_versions: bool,
+    /// Delete a version under a GOVERNANCE retention all the same, where a version is
+    /// deleted for good (`version_id`, `all_versions`, or versions a stream names); needs
+    /// `s3:BypassGovernanceRetention`. A COMPLIANCE retention or a legal hold still refuses.
+    pub bypass_governance_retention: bool,
 }
 
 impl Remove {
@@ -63,7 +67,15 @@ impl Remove {
             filters: Filters::default(),
             dry_run: false,
             all_versions: false,
+            bypass_governance_retention: false,
         }
+    }
+
+    /// The objects a stream names in `bucket`, for
+    /// [`Manager::remove_objects`](crate::Manager::remove_objects): its `request`, `dry_run`
+    /// and `bypass_governance_retention` apply; the names say the keys and versions.
+    pub fn named(bucket: impl Into<String>) -> Self {
+        Self::object(bucket, "")
     }
 
     /// Every object under `bucket`/`prefix`.
@@ -170,6 +182,7 @@ pub(crate) async fn run<C: ObjectClient>(
             version_id: remove.version_id.clone(),
             request: remove.request.bucket_terms(),
             if_match: None,
+            bypass_governance_retention: remove.bypass_governance_retention,
         };
         ctx.request(None, |c| c.delete_object(&del))
             .await
@@ -232,6 +245,7 @@ async fn under_prefix<C: ObjectClient>(
     let found = selected(found, remove.filters.clone(), prefix);
     let how = Deleting {
         bucket: Some((remove.bucket, remove.request)),
+        bypass_governance_retention: remove.bypass_governance_retention,
         dry_run: remove.dry_run,
         sync: false,
     };
@@ -273,6 +287,7 @@ async fn every_version<C: ObjectClient>(
     };
     let how = Deleting {
         bucket: Some((remove.bucket, remove.request)),
+        bypass_governance_retention: remove.bypass_governance_retention,
         dry_run: remove.dry_run,
         sync: false,
     };
@@ -285,10 +300,22 @@ async fn every_version<C: ObjectClient>(
 /// not known (0).
 pub(crate) async fn named<C: ObjectClient>(
     ctx: Context<C>,
-    bucket: String,
-    request: RequestOptions,
+    remove: Remove,
     objects: impl futures_util::Stream<Item = ObjectIdentifier> + Send + 'static,
 ) -> Result<RemoveOutcome, Error> {
+    let set = [
+        ("a key", !remove.key.is_empty()),
+        ("recursive", remove.recursive),
+        ("a version", remove.version_id.is_some()),
+        ("all_versions", remove.all_versions),
+        ("filters", !remove.filters.is_empty()),
+    ];
+    if let Some((what, _)) = set.iter().find(|(_, on)| *on) {
+        return Err(Error::invalid(format!(
+            "removing the objects a stream names takes {what} from each name, not from the \
+             removal (Remove::named)"
+        )));
+    }
     let (tx, found) = mpsc::channel(READ_AHEAD);
     let feeding = tokio::spawn(async move {
         let mut objects = std::pin::pin!(objects);
@@ -307,8 +334,9 @@ pub(crate) async fn named<C: ObjectClient>(
         }
     });
     let how = Deleting {
-        bucket: Some((bucket, request)),
-        dry_run: false,
+        bucket: Some((remove.bucket, remove.request.bucket_terms())),
+        bypass_governance_retention: remove.bypass_governance_retention,
+        dry_run: remove.dry_run,
         sync: false,
     };
     let outcome = delete_found(&ctx, how, found).await;
@@ -326,6 +354,8 @@ pub(crate) struct Deleting {
     /// Where: the bucket the objects are in, with what every request to it carries (expected
     /// owner, payer); `None` for files.
     pub(crate) bucket: Option<(String, RequestOptions)>,
+    /// Versions under a GOVERNANCE retention are deleted all the same.
+    pub(crate) bypass_governance_retention: bool,
     /// Only report what would be deleted.
     pub(crate) dry_run: bool,
     /// A sync's deletions: a DeleteObjects request refused as a whole fails each of its keys
@@ -413,9 +443,10 @@ pub(crate) async fn delete_found<C: ObjectClient>(
                 }
                 Some((bucket, request)) => {
                     let (ctx, bucket, request) = (ctx.clone(), bucket.clone(), request.clone());
+                    let terms = (request, how.bypass_governance_retention);
                     let sync = how.sync;
                     pool.spawn(
-                        async move { delete_batch(&ctx, &bucket, &request, items, sync).await },
+                        async move { delete_batch(&ctx, &bucket, &terms, items, sync).await },
                     );
                 }
                 None => pool.spawn(remove_files(items)),
@@ -479,14 +510,15 @@ impl<C: ObjectClient> Sink<Batch> for Tally<'_, C> {
     }
 }
 
-/// Deletes `items` (a thousand at most) from `bucket` in one DeleteObjects request: those
+/// Deletes `items` (a thousand at most) from `bucket` in one DeleteObjects request (with
+/// what each request carries, and whether it bypasses a GOVERNANCE retention): those
 /// deleted, and a failure for each the server refused. A request that fails as a whole (the
 /// bucket is gone, the credentials refused) is the error, or for a `sync` a failure of each
 /// key; a cancel is the error either way.
 async fn delete_batch<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
-    request: &RequestOptions,
+    (request, bypass_governance_retention): &(RequestOptions, bool),
     items: Vec<Item>,
     sync: bool,
 ) -> Result<Batch, Error> {
@@ -500,6 +532,7 @@ async fn delete_batch<C: ObjectClient>(
             })
             .collect(),
         request: request.bucket_terms(),
+        bypass_governance_retention: *bypass_governance_retention,
     };
     let what = running(sync);
     // A request sent before a cancel has most likely been carried out: its answer is waited

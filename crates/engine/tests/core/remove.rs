@@ -9,7 +9,7 @@ use futures_util::TryStreamExt as _;
 
 use super::*;
 use ferry_engine::{Filters, Remove};
-use ferry_s3::{ListObjectsRequest, ObjectIdentifier, RequestOptions};
+use ferry_s3::{ListObjectsRequest, ObjectIdentifier};
 
 /// The keys bucket `b` of `s3` holds, sorted.
 async fn keys(s3: &MemoryClient) -> Vec<String> {
@@ -288,11 +288,7 @@ async fn named_objects_go_as_the_stream_gives_them_a_thousand_a_request() {
             key,
             version_id: None,
         });
-    let run = m.remove_objects(
-        "b",
-        RequestOptions::default(),
-        futures_util::stream::iter(names),
-    );
+    let run = m.remove_objects(Remove::named("b"), futures_util::stream::iter(names));
     let mut events = run.subscribe();
     let o = run.wait().await.unwrap();
     assert!(o.is_complete(), "{:?}", o.failed);
@@ -310,16 +306,46 @@ async fn named_objects_go_as_the_stream_gives_them_a_thousand_a_request() {
     assert!(left.iter().all(|k| k[7..].parse::<u32>().unwrap() % 2 == 1));
     // A stream that ends at once deletes nothing, and says so.
     let o = m
-        .remove_objects(
-            "b",
-            RequestOptions::default(),
-            futures_util::stream::empty(),
-        )
+        .remove_objects(Remove::named("b"), futures_util::stream::empty())
         .wait()
         .await
         .unwrap();
     assert_eq!(o.removed, 0);
     assert_eq!(s3.calls("DeleteObjects"), 2);
+    // A dry run reports what it would delete and deletes nothing.
+    let odd = (1..4).map(|i| ObjectIdentifier {
+        key: format!("chunks/{i:05}"),
+        version_id: None,
+    });
+    let dry = Remove {
+        dry_run: true,
+        ..Remove::named("b")
+    };
+    let o = m
+        .remove_objects(dry, futures_util::stream::iter(odd))
+        .wait()
+        .await
+        .unwrap();
+    assert!(o.dry_run && o.removed == 3);
+    assert_eq!(keys(&s3).await.len(), 1_250);
+    assert_eq!(s3.calls("DeleteObjects"), 2);
+    // What the names say (keys, versions) is not also said by the removal.
+    for remove in [
+        Remove::object("b", "chunks/00001"),
+        Remove::prefix("b", ""),
+        Remove {
+            all_versions: true,
+            ..Remove::named("b")
+        },
+    ] {
+        let e = m
+            .remove_objects(remove, futures_util::stream::empty())
+            .wait()
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    }
+    assert_eq!(keys(&s3).await.len(), 1_250);
 }
 
 /// A stream that gives names slowly has them deleted as they come (a request with what came
@@ -336,7 +362,7 @@ async fn names_a_slow_stream_gives_are_deleted_within_a_second_not_at_its_end() 
     let stream = futures_util::stream::unfold(names, |mut names| async move {
         names.recv().await.map(|n| (n, names))
     });
-    let run = m.remove_objects("b", RequestOptions::default(), stream);
+    let run = m.remove_objects(Remove::named("b"), stream);
     let mut events = run.subscribe();
     let name = |key: &str| ObjectIdentifier {
         key: key.into(),

@@ -339,6 +339,9 @@ impl ObjectClient for S3Client {
     async fn create_bucket(&self, req: &CreateBucketRequest) -> Result<()> {
         const OP: &str = "CreateBucket";
         let mut p = Prepared::new(OP, Method::PUT, &req.bucket, None);
+        if req.object_lock {
+            p = p.header("x-amz-bucket-object-lock-enabled", "true");
+        }
         let region = &self.inner.config.region;
         if region != "us-east-1" {
             let doc = xml::CreateBucketConfiguration {
@@ -357,6 +360,9 @@ impl ObjectClient for S3Client {
             Prepared::new(OP, Method::DELETE, &req.bucket, Some(&req.key)).owner(&req.request);
         p = p.query_opt("versionId", req.version_id.as_ref());
         p = p.header_opt("if-match", req.if_match.clone());
+        if req.bypass_governance_retention {
+            p = p.header("x-amz-bypass-governance-retention", "true");
+        }
         self.send(p).await?;
         Ok(())
     }
@@ -387,10 +393,13 @@ impl ObjectClient for S3Client {
             // Only the failures come back.
             quiet: true,
         };
-        let p = Prepared::new(OP, Method::POST, &req.bucket, None)
+        let mut p = Prepared::new(OP, Method::POST, &req.bucket, None)
             .query("delete", "")
             .owner(&req.request)
             .xml_body(xml::to_xml(&doc));
+        if req.bypass_governance_retention {
+            p = p.header("x-amz-bypass-governance-retention", "true");
+        }
         let r: xml::DeleteResultXml = self.send_xml(p).await?.0;
         let failed: Vec<DeleteFailure> = r
             .errors
@@ -405,7 +414,10 @@ impl ObjectClient for S3Client {
                         None => "s3:DeleteObject",
                     };
                     let arn = crate::s3_arn(&self.inner.config.region, &req.bucket, Some(&e.key));
-                    format!("{action} on {arn}")
+                    match req.bypass_governance_retention {
+                        true => format!("{action} and s3:BypassGovernanceRetention on {arn}"),
+                        false => format!("{action} on {arn}"),
+                    }
                 });
                 DeleteFailure {
                     key: e.key,

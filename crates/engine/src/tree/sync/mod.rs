@@ -352,6 +352,7 @@ where
     // each batch reported as one event.
     let how = Deleting {
         bucket: (sides.direction != Direction::Down).then(|| (sides.dest_bucket.clone(), deleting)),
+        bypass_governance_retention: false,
         dry_run: settings.dry_run,
         sync: true,
     };

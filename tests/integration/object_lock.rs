@@ -1,0 +1,211 @@
+//! Object lock: a bucket made with it (`mb --object-lock`), objects written under a retention
+//! or a legal hold (one PutObject, a multipart upload, a multipart copy) as boto3 reads them
+//! back, what ferry refuses before sending, a copy the server stored without the lock asked
+//! for, and a locked version deleted only by bypassing its GOVERNANCE retention.
+
+use crate::{
+    boto3_keys, boto3_object, expect_exit, ferry, seaweed_bucket, sha256_hex, text, written,
+};
+
+const MIB: usize = 1024 * 1024;
+
+#[test]
+fn objects_are_written_under_object_lock_and_a_locked_version_goes_only_bypassing_governance() {
+    let (server, _client, plain) = seaweed_bucket("lock");
+    let home = tempfile::tempdir().unwrap();
+    let bucket = format!("{plain}-l");
+    let url = |k: &str| format!("s3://{bucket}/{k}");
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    let o = run(&["mb", "--object-lock", &format!("s3://{bucket}")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lock = |key: &str| {
+        ferry_testkit::boto3(
+            server,
+            r#"
+import datetime
+h = s3.head_object(Bucket=sys.argv[1], Key=sys.argv[2])
+until = h.get('ObjectLockRetainUntilDate')
+print(json.dumps({
+    'enabled': s3.get_object_lock_configuration(Bucket=sys.argv[1])['ObjectLockConfiguration']['ObjectLockEnabled'],
+    'mode': h.get('ObjectLockMode'),
+    'until': until.strftime('%Y-%m-%dT%H:%M:%SZ') if until else None,
+    'seconds_left': (until - datetime.datetime.now(datetime.timezone.utc)).total_seconds() if until else None,
+    'hold': h.get('ObjectLockLegalHoldStatus'),
+    'version': h.get('VersionId'),
+}))
+"#,
+            &[&bucket, key],
+        )
+        .unwrap()
+    };
+    let (small, small_body) = written(home.path(), "small.bin", 100_000, 1);
+    let (big, big_body) = written(home.path(), "big.bin", 12 * MIB, 2);
+    let (small, big) = (small.to_str().unwrap(), big.to_str().unwrap());
+
+    // One PutObject, retained for a day from now.
+    let o = run(&[
+        "cp",
+        small,
+        &url("small"),
+        "--object-lock-mode",
+        "governance",
+        "--object-lock-retain-until-date",
+        "1d",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = lock("small");
+    assert_eq!(seen["enabled"], "Enabled");
+    assert_eq!(seen["mode"], "GOVERNANCE");
+    let left = seen["seconds_left"].as_f64().unwrap();
+    assert!((86_300.0..=86_401.0).contains(&left), "{seen}");
+    assert_eq!(
+        boto3_object(server, &bucket, "small")["sha256"],
+        sha256_hex(&small_body)
+    );
+
+    // A multipart upload, until a day (from midnight UTC), under a legal hold too.
+    let o = run(&[
+        "cp",
+        big,
+        &url("big"),
+        "--part-size",
+        "5MiB",
+        "--object-lock-mode",
+        "COMPLIANCE",
+        "--object-lock-retain-until-date",
+        "2099-01-01",
+        "--object-lock-legal-hold-status",
+        "ON",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = lock("big");
+    assert_eq!(
+        (&seen["mode"], &seen["until"], &seen["hold"]),
+        (
+            &"COMPLIANCE".into(),
+            &"2099-01-01T00:00:00Z".into(),
+            &"ON".into()
+        )
+    );
+    assert_eq!(
+        boto3_object(server, &bucket, "big")["sha256"],
+        sha256_hex(&big_body)
+    );
+
+    // A multipart copy takes the lock asked for, not its source's.
+    let o = run(&[
+        "cp",
+        &url("big"),
+        &url("copy"),
+        "--part-size",
+        "5MiB",
+        "--object-lock-mode",
+        "GOVERNANCE",
+        "--object-lock-retain-until-date",
+        "2h",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let seen = lock("copy");
+    assert_eq!(seen["mode"], "GOVERNANCE");
+    assert_ne!(
+        seen["hold"], "ON",
+        "the source's legal hold is not the copy's"
+    );
+    let left = seen["seconds_left"].as_f64().unwrap();
+    assert!((7_100.0..=7_201.0).contains(&left), "{seen}");
+    assert_eq!(
+        boto3_object(server, &bucket, "copy")["sha256"],
+        sha256_hex(&big_body)
+    );
+
+    // SeaweedFS keeps no lock sent with a CopyObject (its copy keeps the source's): the check
+    // after the copy says so rather than report a lock that is not there.
+    let o = run(&[
+        "cp",
+        &url("small"),
+        &url("small-copy"),
+        "--object-lock-mode",
+        "GOVERNANCE",
+        "--object-lock-retain-until-date",
+        "2h",
+    ]);
+    expect_exit(&o, 1, "was stored without the object lock asked for");
+
+    // Refused before anything is sent.
+    let before = boto3_keys(server, &bucket);
+    for (flags, needle) in [
+        (
+            vec!["--object-lock-mode", "GOVERNANCE"],
+            "needs --object-lock-retain-until-date",
+        ),
+        (
+            vec!["--object-lock-retain-until-date", "1d"],
+            "needs --object-lock-mode",
+        ),
+        (
+            vec![
+                "--object-lock-mode",
+                "GOVERNANCE",
+                "--object-lock-retain-until-date",
+                "2020-01-01",
+            ],
+            "has passed",
+        ),
+        (
+            vec![
+                "--object-lock-mode",
+                "GOVERNANCE",
+                "--object-lock-retain-until-date",
+                "soon",
+            ],
+            "a span from now",
+        ),
+        (
+            vec![
+                "--object-lock-mode",
+                "GOVERNANCE",
+                "--object-lock-retain-until-date",
+                "1d",
+                "--checksum",
+                "none",
+            ],
+            "needs a checksum",
+        ),
+        (
+            vec!["--object-lock-legal-hold-status", "yes"],
+            "use ON or OFF",
+        ),
+    ] {
+        let o = run(&[&["cp", small, &url("refused")], &flags[..]].concat());
+        expect_exit(&o, 2, needle);
+    }
+    assert_eq!(boto3_keys(server, &bucket), before);
+
+    // A version under a GOVERNANCE retention is refused, saying why, until the deletion
+    // bypasses it; a COMPLIANCE one is refused all the same.
+    let version = lock("small")["version"].as_str().unwrap().to_string();
+    let o = run(&["rm", "--version-id", &version, &url("small")]);
+    expect_exit(&o, 1, "under object lock");
+    let o = run(&[
+        "rm",
+        "--version-id",
+        &version,
+        "--bypass-governance-retention",
+        &url("small"),
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(!boto3_keys(server, &bucket).contains(&"small".to_string()));
+    let o = run(&[
+        "rm",
+        "--all-versions",
+        "--bypass-governance-retention",
+        &url("big"),
+    ]);
+    expect_exit(&o, 1, "1 deletions failed");
+    assert_eq!(
+        boto3_object(server, &bucket, "big")["sha256"],
+        sha256_hex(&big_body)
+    );
+    let o = run(&["rm", "--bypass-governance-retention", &url("big")]);
+    expect_exit(&o, 2, "give --version-id or --all-versions");
+}
