@@ -243,13 +243,7 @@ async fn under_prefix<C: ObjectClient>(
     };
     let found = list(ctx, req, None, READ_AHEAD, false);
     let found = selected(found, remove.filters.clone(), prefix);
-    let how = Deleting {
-        bucket: Some((remove.bucket, remove.request)),
-        bypass_governance_retention: remove.bypass_governance_retention,
-        dry_run: remove.dry_run,
-        sync: false,
-    };
-    delete_found(ctx, how, found).await
+    delete_found(ctx, Deleting::of(remove), found).await
 }
 
 /// Every version and delete marker of the object, or under the prefix: listed into a channel
@@ -285,13 +279,7 @@ async fn every_version<C: ObjectClient>(
         Some(_) => found,
         None => selected(found, remove.filters.clone(), prefix),
     };
-    let how = Deleting {
-        bucket: Some((remove.bucket, remove.request)),
-        bypass_governance_retention: remove.bypass_governance_retention,
-        dry_run: remove.dry_run,
-        sync: false,
-    };
-    delete_found(ctx, how, found).await
+    delete_found(ctx, Deleting::of(remove), found).await
 }
 
 /// The objects `objects` names (each a key, and a version to delete for good, or none), in
@@ -333,13 +321,7 @@ pub(crate) async fn named<C: ObjectClient>(
             }
         }
     });
-    let how = Deleting {
-        bucket: Some((remove.bucket, remove.request.bucket_terms())),
-        bypass_governance_retention: remove.bypass_governance_retention,
-        dry_run: remove.dry_run,
-        sync: false,
-    };
-    let outcome = delete_found(&ctx, how, found).await;
+    let outcome = delete_found(&ctx, Deleting::of(remove), found).await;
     feeding.abort();
     outcome
 }
@@ -362,6 +344,18 @@ pub(crate) struct Deleting {
     /// and the others go on (the sync's outcome lists them), where a removal ends with that
     /// error.
     pub(crate) sync: bool,
+}
+
+impl Deleting {
+    /// A removal's deletions, as `remove` asks.
+    fn of(remove: Remove) -> Self {
+        Self {
+            bucket: Some((remove.bucket, remove.request)),
+            bypass_governance_retention: remove.bypass_governance_retention,
+            dry_run: remove.dry_run,
+            sync: false,
+        }
+    }
 }
 
 /// What runs the deletions, as a cancel's error names it: a sync's, or a removal.
