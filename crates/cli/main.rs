@@ -8,6 +8,7 @@ mod client;
 mod codes;
 mod commands;
 mod exit;
+mod lock;
 mod objects;
 mod options;
 mod output;

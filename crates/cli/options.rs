@@ -9,8 +9,8 @@ use ferry_engine::{
     UploadSettings, VerifyMode,
 };
 use ferry_s3::{
-    ChecksumAlgorithm, ChecksumType, ContentHeaders, Grantee, Grants, ObjectOptions,
-    RequestOptions, ServerSideEncryption, SseCustomerKey,
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, Grantee, Grants, ObjectLockMode,
+    ObjectOptions, RequestOptions, ServerSideEncryption, SseCustomerKey,
 };
 
 use crate::args::{BucketFlags, BudgetFlags, CpArgs, GrantFlags, ObjectFlags, SourceFlags};
@@ -294,6 +294,16 @@ pub(crate) fn object_options(
             )));
         }
     };
+    let Lock { retention, hold } = object_lock(LockFlags {
+        mode: flags.object_lock_mode.as_deref(),
+        until: flags.object_lock_retain_until_date.as_deref(),
+        hold: flags.object_lock_legal_hold_status.as_deref(),
+        names: [
+            "--object-lock-mode",
+            "--object-lock-retain-until-date",
+            "--object-lock-legal-hold-status",
+        ],
+    })?;
     let content_type = flags
         .content_type
         .clone()
@@ -313,51 +323,64 @@ pub(crate) fn object_options(
         sse,
         acl: flags.acl.clone(),
         grants: flags.grants.grants(Vec::new())?,
-        object_lock_mode: match &flags.object_lock_mode {
-            Some(m) => Some(m.parse().map_err(|_| {
-                bad_input(format!(
-                    "--object-lock-mode {m:?}: use GOVERNANCE or COMPLIANCE"
-                ))
-            })?),
-            None => None,
-        },
-        object_lock_retain_until: match &flags.object_lock_retain_until_date {
-            Some(w) => Some(
-                retain_until(w, time::OffsetDateTime::now_utc()).map_err(|e| {
-                    bad_input(format!("--object-lock-retain-until-date {w:?}: {e}"))
-                })?,
-            ),
-            None => None,
-        },
-        object_lock_legal_hold: match flags.object_lock_legal_hold_status.as_deref() {
-            None => None,
-            Some(s) if s.eq_ignore_ascii_case("on") => Some(true),
-            Some(s) if s.eq_ignore_ascii_case("off") => Some(false),
-            Some(s) => {
-                return Err(bad_input(format!(
-                    "--object-lock-legal-hold-status {s:?}: use ON or OFF"
-                )));
-            }
-        },
+        object_lock_mode: retention.as_ref().map(|(m, _)| *m),
+        object_lock_retain_until: retention.map(|(_, until)| until),
+        object_lock_legal_hold: hold,
         request: bucket.request(&flags.sse_c_key)?,
         ..Default::default()
     };
-    match (&options.object_lock_mode, &options.object_lock_retain_until) {
-        (Some(_), None) => {
-            return Err(bad_input(
-                "--object-lock-mode needs --object-lock-retain-until-date (until when)",
-            ));
-        }
-        (None, Some(_)) => {
-            return Err(bad_input(
-                "--object-lock-retain-until-date needs --object-lock-mode (GOVERNANCE or \
-                 COMPLIANCE)",
-            ));
-        }
-        _ => {}
-    }
     options.validate().map_err(bad_input)?;
     Ok(options)
+}
+
+/// An object lock as flags give it: a retention's mode and end (both or neither) and a legal
+/// hold, each flag named in errors as `names` (mode, until, hold) say.
+pub(crate) struct LockFlags<'a> {
+    pub(crate) mode: Option<&'a str>,
+    pub(crate) until: Option<&'a str>,
+    pub(crate) hold: Option<&'a str>,
+    pub(crate) names: [&'static str; 3],
+}
+
+/// The object lock flags ask for.
+pub(crate) struct Lock {
+    /// The retention's mode, and its end as S3 takes it.
+    pub(crate) retention: Option<(ObjectLockMode, String)>,
+    /// The legal hold: on, off, or neither asked.
+    pub(crate) hold: Option<bool>,
+}
+
+/// The retention and the legal hold that `f` asks for.
+pub(crate) fn object_lock(f: LockFlags<'_>) -> Result<Lock, CliError> {
+    let [mode_flag, until_flag, hold_flag] = f.names;
+    let retention = match (f.mode, f.until) {
+        (Some(m), Some(w)) => {
+            let mode = m.parse().map_err(|_| {
+                bad_input(format!("{mode_flag} {m:?}: use GOVERNANCE or COMPLIANCE"))
+            })?;
+            let until = retain_until(w, time::OffsetDateTime::now_utc())
+                .map_err(|e| bad_input(format!("{until_flag} {w:?}: {e}")))?;
+            Some((mode, until))
+        }
+        (Some(_), None) => {
+            return Err(bad_input(format!(
+                "{mode_flag} needs {until_flag} (until when)"
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(bad_input(format!(
+                "{until_flag} needs {mode_flag} (GOVERNANCE or COMPLIANCE)"
+            )));
+        }
+        (None, None) => None,
+    };
+    let hold = match f.hold {
+        None => None,
+        Some(s) if s.eq_ignore_ascii_case("on") => Some(true),
+        Some(s) if s.eq_ignore_ascii_case("off") => Some(false),
+        Some(s) => return Err(bad_input(format!("{hold_flag} {s:?}: use ON or OFF"))),
+    };
+    Ok(Lock { retention, hold })
 }
 
 /// An object lock's retain-until date as S3 takes it (RFC 3339, UTC, whole seconds), from a

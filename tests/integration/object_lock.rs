@@ -1,7 +1,8 @@
 //! Object lock: a bucket made with it (`mb --object-lock`), objects written under a retention
 //! or a legal hold (one PutObject, a multipart upload, a multipart copy) as boto3 reads them
 //! back, what ferry refuses before sending, a copy the server stored without the lock asked
-//! for, and a locked version deleted only by bypassing its GOVERNANCE retention.
+//! for, a retention and a legal hold changed afterwards (`ferry lock`), and a locked version
+//! deleted only by bypassing its GOVERNANCE retention and lifting its hold.
 
 use crate::{
     boto3_keys, boto3_object, expect_exit, ferry, seaweed_bucket, sha256_hex, text, written,
@@ -181,18 +182,51 @@ print(json.dumps({
     }
     assert_eq!(boto3_keys(server, &bucket), before);
 
+    // A retention set after the write: lengthened by anyone allowed, shortened only by
+    // bypassing GOVERNANCE.
+    let left = |key: &str| lock(key)["seconds_left"].as_f64().unwrap();
+    let copy = url("copy");
+    let retain = |until| run(&["lock", &copy, "--mode", "GOVERNANCE", "--until", until]);
+    let o = retain("1d");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("GOVERNANCE until "));
+    assert!((86_300.0..=86_401.0).contains(&left("copy")));
+    let o = retain("1h");
+    expect_exit(&o, 1, "ends sooner");
+    assert!(left("copy") > 86_000.0);
+    let shorter = [
+        "--mode",
+        "GOVERNANCE",
+        "--until",
+        "1h",
+        "--bypass-governance-retention",
+    ];
+    let o = run(&[&["lock", &url("copy")], &shorter[..]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!((3_500.0..=3_601.0).contains(&left("copy")));
+
     // A version under a GOVERNANCE retention is refused, saying why, until the deletion
-    // bypasses it; a COMPLIANCE one is refused all the same.
+    // bypasses it, and while a legal hold lasts, even then; a COMPLIANCE one is refused all
+    // the same.
     let version = lock("small")["version"].as_str().unwrap().to_string();
     let o = run(&["rm", "--version-id", &version, &url("small")]);
     expect_exit(&o, 1, "under object lock");
-    let o = run(&[
+    let o = run(&["lock", &url("small"), "--legal-hold", "ON"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(lock("small")["hold"], "ON");
+    let small_url = url("small");
+    let bypassing = [
         "rm",
         "--version-id",
         &version,
         "--bypass-governance-retention",
-        &url("small"),
-    ]);
+        &small_url,
+    ];
+    let o = run(&bypassing);
+    expect_exit(&o, 1, "under object lock");
+    let o = run(&["lock", &url("small"), "--legal-hold", "OFF"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&bypassing);
     assert!(o.status.success(), "{}", text(&o));
     assert!(!boto3_keys(server, &bucket).contains(&"small".to_string()));
     let o = run(&[

@@ -115,6 +115,10 @@ pub(crate) enum Cmd {
     /// checksum, content headers, storage class, encryption, version, lock, tag count and
     /// metadata.
     Stat(StatArgs),
+    /// Set or extend an object's retention under object lock, or set or lift its legal hold,
+    /// after it was written (PutObjectRetention, PutObjectLegalHold); then show its lock as
+    /// the server holds it
+    Lock(LockArgs),
     /// Delete an object (s3://bucket/key), several of one bucket, those stdin names (-), or
     /// with -r every object under a prefix.
     Rm(Box<RmArgs>),
@@ -351,6 +355,31 @@ pub(crate) struct StatArgs {
     /// One JSON object, every field named (null when the object has none).
     #[arg(long)]
     pub(crate) json: bool,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    /// s3://bucket/key
+    pub(crate) target: String,
+    /// This version of the object (else the current one).
+    #[arg(long, value_name = "ID")]
+    pub(crate) version_id: Option<String>,
+    /// The retention's mode: GOVERNANCE or COMPLIANCE. Needs --until.
+    #[arg(long, value_name = "MODE")]
+    pub(crate) mode: Option<String>,
+    /// Until when: a time (2030-01-01T00:00:00Z), a day (2030-01-01, from midnight UTC), or a
+    /// span from now (90d, 12h, 4w, 7y). Anyone allowed may lengthen a retention; shortening
+    /// one, or changing its mode, takes GOVERNANCE and --bypass-governance-retention.
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) until: Option<String>,
+    /// The legal hold: ON or OFF.
+    #[arg(long, value_name = "ON|OFF")]
+    pub(crate) legal_hold: Option<String>,
+    /// Shorten or change a GOVERNANCE retention (needs s3:BypassGovernanceRetention).
+    #[arg(long)]
+    pub(crate) bypass_governance_retention: bool,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
 }

@@ -256,6 +256,10 @@ impl Denial {
             "PutObjectAcl" | "GetObjectAcl" | "PutObjectTagging" | "GetObjectTagging" => {
                 (vec![pick(&format!("s3:{}", r.operation))], object)
             }
+            // Named alike, but with no version form.
+            "PutObjectRetention" | "PutObjectLegalHold" => {
+                (vec![format!("s3:{}", r.operation)], object)
+            }
             // A deletion on the condition of an ETag (a move's) reads the object too.
             "DeleteObject" if r.header("if-match").is_some() => {
                 (vec![pick("s3:DeleteObject"), pick("s3:GetObject")], object)
@@ -309,6 +313,14 @@ impl Denial {
         // A version under object lock is refused whatever the permissions.
         if r.operation == "DeleteObject" && v {
             note = Some(crate::ops::LOCKED_VERSION.to_string());
+        }
+        if r.operation == "PutObjectRetention" {
+            note = Some(
+                "or the retention asked for ends sooner than the one the object has, or changes \
+                 its mode: a GOVERNANCE retention allows it only to a request that bypasses it \
+                 (s3:BypassGovernanceRetention), a COMPLIANCE one never"
+                    .to_string(),
+            );
         }
         // A bucket another account owns than the one a request expects is refused with a
         // plain "Access Denied" too.
@@ -500,6 +512,8 @@ mod tests {
             ("PutObjectAcl", "s3:PutObjectAcl", OBJ),
             ("GetObjectAcl", "s3:GetObjectAcl", OBJ),
             ("PutObjectTagging", "s3:PutObjectTagging", OBJ),
+            ("PutObjectRetention", "s3:PutObjectRetention", OBJ),
+            ("PutObjectLegalHold", "s3:PutObjectLegalHold", OBJ),
             ("GetObjectTagging", "s3:GetObjectTagging", OBJ),
             ("DeleteObject", "s3:DeleteObject", OBJ),
         ] {
@@ -580,6 +594,10 @@ mod tests {
             ["s3:DeleteObjectVersion", "s3:BypassGovernanceRetention"]
         );
         assert!(d.note.unwrap().contains("object lock"));
+        let d = needs("PutObjectRetention", k, &[], &bypass);
+        let want = ["s3:PutObjectRetention", "s3:BypassGovernanceRetention"];
+        assert_eq!(d.actions, want);
+        assert!(d.note.unwrap().contains("ends sooner"));
         let d = needs("DeleteObject", k, &[], &[("if-match", "\"e\"")]);
         assert_eq!(d.actions, ["s3:DeleteObject", "s3:GetObject"]);
         let d = needs(

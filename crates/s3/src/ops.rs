@@ -667,6 +667,42 @@ pub struct GetObjectAttributesOutput {
     pub version_id: Option<String>,
 }
 
+/// Sets (or extends) an object version's retention under object lock: PutObjectRetention.
+/// A retention may be lengthened by anyone allowed `s3:PutObjectRetention`; shortened, or
+/// its mode changed, only under GOVERNANCE with `bypass_governance_retention`.
+#[derive(Debug, Clone)]
+pub struct PutObjectRetentionRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version (else the current one).
+    pub version_id: Option<String>,
+    /// The retention's mode.
+    pub mode: crate::ObjectLockMode,
+    /// Until when, RFC 3339 (e.g. `2030-01-01T00:00:00Z`).
+    pub retain_until: String,
+    /// Shorten or lift a GOVERNANCE retention (needs `s3:BypassGovernanceRetention`).
+    pub bypass_governance_retention: bool,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
+/// Sets or lifts an object version's legal hold: PutObjectLegalHold.
+#[derive(Debug, Clone, Default)]
+pub struct PutObjectLegalHoldRequest {
+    /// Bucket.
+    pub bucket: String,
+    /// Key.
+    pub key: String,
+    /// A specific version (else the current one).
+    pub version_id: Option<String>,
+    /// `ON` when true, `OFF` when false.
+    pub on: bool,
+    /// Expected bucket owner, requester pays.
+    pub request: RequestOptions,
+}
+
 /// Replaces an object's tags.
 #[derive(Debug, Clone, Default)]
 pub struct PutObjectTaggingRequest {

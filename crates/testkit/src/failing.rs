@@ -338,6 +338,14 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         self.inner.get_object_acl(req).await
     }
 
+    async fn put_object_retention(&self, req: &PutObjectRetentionRequest) -> Result<()> {
+        self.inner.put_object_retention(req).await
+    }
+
+    async fn put_object_legal_hold(&self, req: &PutObjectLegalHoldRequest) -> Result<()> {
+        self.inner.put_object_legal_hold(req).await
+    }
+
     async fn put_object_tagging(&self, req: &PutObjectTaggingRequest) -> Result<()> {
         self.inner.put_object_tagging(req).await
     }

@@ -24,8 +24,9 @@ use ferry_s3::{
     ListMultipartUploadsRequest, ListObjectVersionsOutput, ListObjectVersionsRequest,
     ListObjectsOutput, ListObjectsRequest, ListPartsOutput, ListPartsRequest, ObjectChecksum,
     ObjectClient, ObjectInfo, ObjectMeta, ObjectVersion, PartInfo, PutObjectAclRequest,
-    PutObjectOutput, PutObjectRequest, PutObjectTaggingRequest, Result, S3Error, ServiceError,
-    UploadInfo, UploadPartCopyOutput, UploadPartCopyRequest, UploadPartOutput, UploadPartRequest,
+    PutObjectLegalHoldRequest, PutObjectOutput, PutObjectRequest, PutObjectRetentionRequest,
+    PutObjectTaggingRequest, Result, S3Error, ServiceError, UploadInfo, UploadPartCopyOutput,
+    UploadPartCopyRequest, UploadPartOutput, UploadPartRequest,
 };
 use futures_util::StreamExt as _;
 
@@ -679,6 +680,16 @@ impl ObjectClient for MemoryClient {
     async fn get_object_acl(&self, _req: &GetObjectAclRequest) -> Result<AccessControlPolicy> {
         let _f = self.begin("GetObjectAcl").await;
         Err(service("GetObjectAcl", 501, "NotImplemented"))
+    }
+
+    async fn put_object_retention(&self, _req: &PutObjectRetentionRequest) -> Result<()> {
+        let _f = self.begin("PutObjectRetention").await;
+        Err(service("PutObjectRetention", 501, "NotImplemented"))
+    }
+
+    async fn put_object_legal_hold(&self, _req: &PutObjectLegalHoldRequest) -> Result<()> {
+        let _f = self.begin("PutObjectLegalHold").await;
+        Err(service("PutObjectLegalHold", 501, "NotImplemented"))
     }
 
     async fn put_object_tagging(&self, _req: &PutObjectTaggingRequest) -> Result<()> {

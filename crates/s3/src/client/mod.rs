@@ -9,6 +9,7 @@ use crate::error::{ClientErrorKind, Result, S3Error};
 use crate::ops::*;
 
 mod clock;
+mod lock;
 mod ops;
 mod prepared;
 mod region;
@@ -110,6 +111,16 @@ pub trait ObjectClient: Send + Sync + 'static {
         &self,
         req: &GetObjectAclRequest,
     ) -> impl Future<Output = Result<AccessControlPolicy>> + Send;
+    /// PutObjectRetention: sets or extends a version's object lock retention.
+    fn put_object_retention(
+        &self,
+        req: &PutObjectRetentionRequest,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// PutObjectLegalHold: sets or lifts a version's legal hold.
+    fn put_object_legal_hold(
+        &self,
+        req: &PutObjectLegalHoldRequest,
+    ) -> impl Future<Output = Result<()>> + Send;
     /// PutObjectTagging (replaces all tags).
     fn put_object_tagging(
         &self,

@@ -634,6 +634,14 @@ impl ObjectClient for S3Client {
         AccessControlPolicy::from_xml(&body).map_err(|e| invalid(OP, e.to_string()))
     }
 
+    async fn put_object_retention(&self, req: &PutObjectRetentionRequest) -> Result<()> {
+        self.send_put_object_retention(req).await
+    }
+
+    async fn put_object_legal_hold(&self, req: &PutObjectLegalHoldRequest) -> Result<()> {
+        self.send_put_object_legal_hold(req).await
+    }
+
     async fn put_object_tagging(&self, req: &PutObjectTaggingRequest) -> Result<()> {
         const OP: &str = "PutObjectTagging";
         let doc = xml::TaggingXml {
