@@ -133,6 +133,12 @@ print(json.dumps({
     expect_exit(&o, 1, "was stored without the object lock asked for");
 
     // Refused before anything is sent.
+    let retained = [
+        "--object-lock-mode",
+        "GOVERNANCE",
+        "--object-lock-retain-until-date",
+        "1d",
+    ];
     let before = boto3_keys(server, &bucket);
     for (flags, needle) in [
         (
@@ -181,6 +187,11 @@ print(json.dumps({
         expect_exit(&o, 2, needle);
     }
     assert_eq!(boto3_keys(server, &bucket), before);
+    // A bucket made without object lock refuses one; the error says why.
+    let unlockable = format!("s3://{plain}/refused");
+    let o = run(&[&["cp", small, &unlockable], &retained[..]].concat());
+    expect_exit(&o, 1, "a bucket made without object lock refuses");
+    assert!(boto3_keys(server, &plain).is_empty());
 
     // A retention set after the write: lengthened by anyone allowed, shortened only by
     // bypassing GOVERNANCE.

@@ -83,8 +83,7 @@ pub(crate) fn check(settings: &UploadSettings, options: &ObjectOptions) -> Resul
     }
     // Source: the PutObject API reference: a request with object lock parameters must carry
     // Content-MD5 or an additional checksum.
-    let locked = options.object_lock_mode.is_some() || options.object_lock_legal_hold.is_some();
-    if locked && settings.checksum == ChecksumMode::None {
+    if options.locks() && settings.checksum == ChecksumMode::None {
         return Err(Error::invalid(
             "an object written under object lock needs a checksum (S3 refuses its bytes \
              without Content-MD5 or an additional checksum): choose one rather than none",
@@ -221,7 +220,21 @@ impl<C: ObjectClient> Job<C> {
             }
             (f, _) => f,
         };
-        f.into_error(context, self.noun)
+        // S3 answers a lock sent to a bucket made without object lock with a bare
+        // InvalidRequest ("Bucket is missing Object Lock Configuration", when it says why).
+        let lockless = matches!(&f, Failure::S3(e) if self.options.locks()
+            && e.code() == Some("InvalidRequest"));
+        let e = f.into_error(context, self.noun);
+        match lockless {
+            true => {
+                let why = format!(
+                    "{e}; a bucket made without object lock refuses a retention or a legal hold \
+                     (object lock is chosen when a bucket is made)"
+                );
+                e.with_message(why)
+            }
+            false => e,
+        }
     }
 
     /// The destination exists, and replacing it was not allowed.

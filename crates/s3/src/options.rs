@@ -375,6 +375,11 @@ impl ObjectOptions {
         }
     }
 
+    /// Whether they ask for an object lock: a retention or a legal hold.
+    pub fn locks(&self) -> bool {
+        self.object_lock_mode.is_some() || self.object_lock_legal_hold.is_some()
+    }
+
     /// Checks the options against S3's rules before anything is sent.
     pub fn validate(&self) -> Result<(), OptionsError> {
         let content = self.content.fields();

@@ -198,9 +198,11 @@ pub(crate) async fn put_single<C: ObjectClient>(
     let (out, digest) = out.map_err(|f| job.send_error(None, f))?;
     let expected = job.mode().value_of(digest.additional.as_ref());
     // The answer carries the checksum the server computed from the bytes it stored: when it
-    // is ferry's, the object is checked without another request.
+    // is ferry's, the object is checked without another request, unless a lock was asked for,
+    // which only HeadObject shows.
     if let Some(mine) = &expected
         && out.checksum.as_ref() == Some(mine)
+        && !job.options.locks()
     {
         return Ok(UploadOutcome {
             bucket: job.bucket.clone(),
