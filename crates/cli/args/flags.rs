@@ -77,7 +77,8 @@ pub(crate) struct ObjectFlags {
     /// --object-lock-retain-until-date, and a bucket made with object lock.
     #[arg(long, value_name = "MODE", help_heading = "Object lock")]
     pub(crate) object_lock_mode: Option<String>,
-    /// Until when no version written may be deleted or overwritten: a time (RFC 3339,
+    /// Until when each version written may not be deleted (newer versions may still be
+    /// written over it): a time (RFC 3339,
     /// 2030-01-01T00:00:00Z), a day (2030-01-01, from midnight UTC), or a span from now (90d,
     /// 12h, 4w, 7y, a year being 365 days).
     #[arg(long, value_name = "WHEN", help_heading = "Object lock")]
