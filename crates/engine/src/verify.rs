@@ -163,8 +163,8 @@ fn checked<C: ObjectClient>(
 }
 
 /// How the object lock HeadObject shows differs from the one asked for, if it does. A lock
-/// it does not show is not taken as missing: S3 shows it only to credentials allowed
-/// `s3:GetObjectRetention` (and `s3:GetObjectLegalHold`).
+/// it does not show (or a date it shows in a form not RFC 3339) is not taken as missing: S3
+/// shows it only to credentials allowed `s3:GetObjectRetention` (and `s3:GetObjectLegalHold`).
 fn lock_differs(asked: &ObjectOptions, head: &ferry_s3::ObjectMeta) -> Option<String> {
     use time::format_description::well_known::Rfc3339;
     let instant = |t: &str| {
@@ -184,7 +184,8 @@ fn lock_differs(asked: &ObjectOptions, head: &ferry_s3::ObjectMeta) -> Option<St
     if let (Some(until), Some(shown)) = (
         &asked.object_lock_retain_until,
         &head.object_lock_retain_until,
-    ) && instant(until) != instant(shown)
+    ) && let (Some(asked_at), Some(shown_at)) = (instant(until), instant(shown))
+        && asked_at != shown_at
     {
         differs.push(format!("it is retained until {shown}, not {until}"));
     }
@@ -214,7 +215,35 @@ fn same_value(mine: &str, theirs: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::same_value;
+    use super::*;
+
+    #[test]
+    fn a_lock_differs_only_where_the_head_shows_another() {
+        let asked = ObjectOptions {
+            object_lock_mode: Some(ferry_s3::ObjectLockMode::Governance),
+            object_lock_retain_until: Some("2030-01-01T00:00:00Z".into()),
+            object_lock_legal_hold: Some(true),
+            ..Default::default()
+        };
+        let shown = |mode: &str, until: &str, hold: &str| ferry_s3::ObjectMeta {
+            object_lock_mode: Some(mode.into()).filter(|m: &String| !m.is_empty()),
+            object_lock_retain_until: Some(until.into()).filter(|u: &String| !u.is_empty()),
+            object_lock_legal_hold: Some(hold.into()).filter(|h: &String| !h.is_empty()),
+            ..Default::default()
+        };
+        let same = shown("GOVERNANCE", "2030-01-01T00:00:00.000Z", "ON");
+        assert_eq!(lock_differs(&asked, &same), None);
+        // Not shown (credentials that may not read it), or in a form not RFC 3339: unknown.
+        assert_eq!(lock_differs(&asked, &shown("", "", "")), None);
+        let odd = shown("GOVERNANCE", "Tue, 01 Jan 2030 00:00:00 GMT", "ON");
+        assert_eq!(lock_differs(&asked, &odd), None);
+        let other =
+            lock_differs(&asked, &shown("COMPLIANCE", "2030-01-02T00:00:00Z", "OFF")).unwrap();
+        assert!(other.contains("mode is COMPLIANCE"), "{other}");
+        assert!(other.contains("until 2030-01-02T00:00:00Z"), "{other}");
+        assert!(other.contains("legal hold is OFF"), "{other}");
+        assert_eq!(lock_differs(&ObjectOptions::default(), &same), None);
+    }
 
     #[test]
     fn a_composite_matches_with_or_without_its_part_count() {
