@@ -1,6 +1,6 @@
 //! What an AccessDenied means: the IAM permission the refused request needed, worked out from
 //! its operation and what it asked for (an ACL, tags, SSE-KMS, a version, a copy source), and
-//! AWS's own words when its message names the action and the reason.
+//! AWS's own words (`stated`, which reads them) when its message names the action and the reason.
 //!
 //! The actions come from S3's multipart permissions table (Initiate, Upload Part, Upload Part
 //! (Copy), Complete: `s3:PutObject`; Stop: `s3:AbortMultipartUpload`; List Parts:
@@ -8,6 +8,10 @@
 //! AWS's documentation of each operation.
 
 use std::fmt;
+
+mod stated;
+
+pub use stated::Stated;
 
 /// The permission a refused request needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,112 +34,6 @@ pub struct Denial {
     /// or any 403 of a request that expected the bucket's owner (another may own it).
     pub lead: Option<String>,
 }
-
-/// AWS's own account of a denial: "User: ARN is not authorized to perform: ACTION on resource:
-/// "ARN" because no identity-based policy allows the ACTION action", and its variants.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Stated {
-    /// Who asked (`arn:aws:iam::…:user/…`, an assumed role), when said.
-    pub principal: Option<String>,
-    /// The action refused.
-    pub action: String,
-    /// The resource, when said.
-    pub resource: Option<String>,
-    /// Why, as AWS put it: "no identity-based policy allows the s3:PutObject action", "with an
-    /// explicit deny in a service control policy", …
-    pub reason: Option<String>,
-}
-
-impl Stated {
-    /// Reads AWS's message; `None` when it does not name an action.
-    pub fn parse(message: &str) -> Option<Self> {
-        const PERFORM: &str = "not authorized to perform: ";
-        let at = message.find(PERFORM)?;
-        let principal = message[..at]
-            .trim()
-            .strip_prefix("User:")
-            .map(|p| p.trim().trim_end_matches(" is").trim().to_string())
-            .filter(|p| !p.is_empty());
-        let rest = &message[at + PERFORM.len()..];
-        let end = rest
-            .find(|c: char| c.is_whitespace() || c == '"')
-            .unwrap_or(rest.len());
-        let action = rest[..end].trim_end_matches(['.', ',']).to_string();
-        if !action.contains(':') {
-            return None;
-        }
-        let rest = &rest[end..];
-        let (resource, rest) = match rest.find("on resource: ") {
-            Some(i) => {
-                let r = rest[i + "on resource: ".len()..].trim_start();
-                let (res, after) = match r.strip_prefix('"') {
-                    Some(q) => q.split_once('"').unwrap_or((q, "")),
-                    None => r.split_once(char::is_whitespace).unwrap_or((r, "")),
-                };
-                (Some(res.trim_end_matches('.').to_string()), after)
-            }
-            None => (None, rest),
-        };
-        let reason = ["because ", "with an explicit deny"]
-            .iter()
-            .find_map(|m| {
-                rest.find(m).map(|i| {
-                    let r = &rest[i..];
-                    r.strip_prefix("because ").unwrap_or(r)
-                })
-            })
-            .map(|r| r.trim().trim_end_matches('.').to_string())
-            .filter(|r| !r.is_empty());
-        Some(Self {
-            principal,
-            action,
-            resource,
-            reason,
-        })
-    }
-
-    /// Who decides, from the reason: where the user should look.
-    pub fn who_decides(&self) -> Option<&'static str> {
-        let r = self.reason.as_deref()?;
-        WHO_DECIDES
-            .iter()
-            .find(|(policy, _)| r.contains(policy))
-            .map(|(_, who)| *who)
-    }
-}
-
-/// The policy AWS names in a denial's reason, and where the user should look: the first that
-/// the reason contains.
-const WHO_DECIDES: [(&str, &str); 7] = [
-    (
-        "service control policy",
-        "an AWS Organizations service control policy decides this: ask its administrator",
-    ),
-    (
-        "resource control policy",
-        "an AWS Organizations resource control policy decides this: ask its administrator",
-    ),
-    (
-        "resource-based policy",
-        "the bucket policy (or the KMS key policy) decides this",
-    ),
-    (
-        "permissions boundary",
-        "the permissions boundary of the user or role decides this",
-    ),
-    (
-        "session policy",
-        "the session policy passed when the role was assumed decides this",
-    ),
-    (
-        "VPC endpoint policy",
-        "the VPC endpoint's policy decides this",
-    ),
-    (
-        "identity-based policy",
-        "the IAM policy of the user or role decides this",
-    ),
-];
 
 /// The request a denial is about, as the client sent it.
 pub(crate) struct Refused<'a> {
@@ -719,51 +617,11 @@ mod tests {
         assert_eq!(s3_arn("eu-west-1", "b", None), "arn:aws:s3:::b");
     }
 
-    /// AWS's messages since 2024, one per kind of policy that refused.
+    /// AWS's messages since 2024, one per kind of policy that refused: the permission and
+    /// the reason it names, and who decides, are in what a denial says.
     #[test]
     fn aws_wording_is_echoed() {
-        let cases = [
-            (
-                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: s3:PutObject on resource: \"arn:aws:s3:::b/k\" because no identity-based policy allows the s3:PutObject action",
-                "s3:PutObject",
-                "no identity-based policy allows the s3:PutObject action",
-                "IAM policy of the user or role",
-            ),
-            (
-                "User: arn:aws:sts::123456789012:assumed-role/Backup/i-0abc is not authorized to perform: s3:ListMultipartUploadParts on resource: \"arn:aws:s3:::b/k\" with an explicit deny in a service control policy",
-                "s3:ListMultipartUploadParts",
-                "with an explicit deny in a service control policy",
-                "service control policy decides",
-            ),
-            (
-                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" with an explicit deny in a resource-based policy",
-                "s3:GetObject",
-                "with an explicit deny in a resource-based policy",
-                "bucket policy",
-            ),
-            (
-                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: s3:AbortMultipartUpload on resource: \"arn:aws:s3:::b/k\" with an explicit deny in an identity-based policy",
-                "s3:AbortMultipartUpload",
-                "with an explicit deny in an identity-based policy",
-                "IAM policy",
-            ),
-            (
-                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: s3:GetObject on resource: \"arn:aws:s3:::b/k\" because no resource-based policy allows the s3:GetObject action",
-                "s3:GetObject",
-                "no resource-based policy allows the s3:GetObject action",
-                "bucket policy",
-            ),
-            (
-                "User: arn:aws:iam::123456789012:user/backup is not authorized to perform: kms:GenerateDataKey on resource: arn:aws:kms:us-east-1:123456789012:key/1234abcd because no identity-based policy allows the kms:GenerateDataKey action",
-                "kms:GenerateDataKey",
-                "no identity-based policy allows the kms:GenerateDataKey action",
-                "IAM policy",
-            ),
-        ];
-        for (message, action, reason, who) in cases {
-            let s = Stated::parse(message).expect(message);
-            assert_eq!(s.action, action);
-            assert_eq!(s.reason.as_deref(), Some(reason));
+        for (message, action, reason, who) in stated::tests::AWS_CASES {
             let (q, hd) = (h(&[]), h(&[]));
             let d = Denial::of(&refused("PutObject", Some("k"), &q, &hd), message).unwrap();
             let t = d.to_string();
@@ -773,19 +631,7 @@ mod tests {
             );
             assert!(t.contains(reason) && t.contains(who), "{t}");
         }
-        let s = Stated::parse(cases[0].0).unwrap();
-        assert_eq!(
-            s.principal.as_deref(),
-            Some("arn:aws:iam::123456789012:user/backup")
-        );
-        assert_eq!(s.resource.as_deref(), Some("arn:aws:s3:::b/k"));
-        let kms = Stated::parse(cases[5].0).unwrap();
-        assert_eq!(
-            kms.resource.as_deref(),
-            Some("arn:aws:kms:us-east-1:123456789012:key/1234abcd")
-        );
         // A bare "Access Denied" names nothing: the mapping does.
-        assert!(Stated::parse("Access Denied").is_none());
         let d = needs("ListParts", Some("k"), &[], &[]);
         assert!(d.stated.is_none());
         assert_eq!(
