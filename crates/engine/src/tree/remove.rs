@@ -292,16 +292,16 @@ pub(crate) async fn named<C: ObjectClient>(
     objects: impl futures_util::Stream<Item = ObjectIdentifier> + Send + 'static,
 ) -> Result<RemoveOutcome, Error> {
     let set = [
-        ("a key", !remove.key.is_empty()),
+        ("key", !remove.key.is_empty()),
         ("recursive", remove.recursive),
-        ("a version", remove.version_id.is_some()),
+        ("version_id", remove.version_id.is_some()),
         ("all_versions", remove.all_versions),
         ("filters", !remove.filters.is_empty()),
     ];
     if let Some((what, _)) = set.iter().find(|(_, on)| *on) {
         return Err(Error::invalid(format!(
-            "removing the objects a stream names takes {what} from each name, not from the \
-             removal (Remove::named)"
+            "the objects a stream names are removed by their names' keys and versions: the \
+             removal (Remove::named) sets no {what}"
         )));
     }
     let (tx, found) = mpsc::channel(READ_AHEAD);
