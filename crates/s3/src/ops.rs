@@ -429,12 +429,6 @@ impl DeleteObjectsRequest {
     pub const MAX_KEYS: usize = 1000;
 }
 
-/// What a refused deletion of a version may mean besides a missing permission.
-pub(crate) const LOCKED_VERSION: &str = "or the version is under object lock (a retention \
-    not yet ended, or a legal hold), which refuses its deletion whatever the permissions: a \
-    GOVERNANCE retention gives way to a deletion that bypasses it, for those allowed \
-    s3:BypassGovernanceRetention";
-
 /// A key DeleteObjects could not delete.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeleteFailure {
@@ -465,7 +459,7 @@ impl std::fmt::Display for DeleteFailure {
                  bucket policy"
             )?;
             if self.version_id.is_some() {
-                write!(f, "; {LOCKED_VERSION}")?;
+                write!(f, "; {}", crate::denied::LOCKED_VERSION)?;
             }
         }
         Ok(())

@@ -13,6 +13,12 @@ mod stated;
 
 pub use stated::Stated;
 
+/// What a refused deletion of a version may mean besides a missing permission.
+pub(crate) const LOCKED_VERSION: &str = "or the version is under object lock (a retention \
+    not yet ended, or a legal hold), which refuses its deletion whatever the permissions: a \
+    GOVERNANCE retention gives way to a deletion that bypasses it, for those allowed \
+    s3:BypassGovernanceRetention";
+
 /// The permission a refused request needed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Denial {
@@ -210,7 +216,7 @@ impl Denial {
         }
         // A version under object lock is refused whatever the permissions.
         if r.operation == "DeleteObject" && v {
-            note = Some(crate::ops::LOCKED_VERSION.to_string());
+            note = Some(LOCKED_VERSION.to_string());
         }
         if r.operation == "PutObjectRetention" {
             note = Some(
