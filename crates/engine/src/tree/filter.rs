@@ -26,11 +26,6 @@ pub struct Filters {
 }
 
 impl Filters {
-    /// No rule and no shard: every path passes.
-    pub fn is_empty(&self) -> bool {
-        self.rules.is_empty() && self.shard.is_none()
-    }
-
     /// Adds a rule: `include` or exclude the paths `glob` matches.
     pub fn push(&mut self, include: bool, glob: &str) -> Result<(), Error> {
         let g = Glob::new(glob)
@@ -88,8 +83,8 @@ impl Filters {
         })
     }
 
-    /// Whether every path takes part.
-    fn takes_all(&self) -> bool {
+    /// Whether every path takes part: no rule, no shard.
+    pub fn takes_all(&self) -> bool {
         self.rules.is_empty() && self.shard.is_none()
     }
 }

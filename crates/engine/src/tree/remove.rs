@@ -296,7 +296,7 @@ pub(crate) async fn named<C: ObjectClient>(
         ("recursive", remove.recursive),
         ("version_id", remove.version_id.is_some()),
         ("all_versions", remove.all_versions),
-        ("filters", !remove.filters.is_empty()),
+        ("filters", !remove.filters.takes_all()),
     ];
     if let Some((what, _)) = set.iter().find(|(_, on)| *on) {
         return Err(Error::invalid(format!(
