@@ -27,7 +27,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
             let listed = crate::objects::ls(&cli.global, args).await;
             listed.map_err(|e| e.noted(note))
         }
-        Cmd::Lock(args) => crate::lock::run(&cli.global, args).await,
+        Cmd::Lock(args) => crate::lock::run(&cli.global, *args).await,
         Cmd::Rm(args) => {
             let note = args.targets.iter().find_map(|t| wildcard_note("rm", t, ""));
             let removed = crate::objects::rm(&cli.global, *args).await;

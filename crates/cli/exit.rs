@@ -213,3 +213,35 @@ where
         writeln!(writer)
     }
 }
+
+/// How a run over many objects (`rm -r`, `lock -r`) ends, after its summary: each failure
+/// said on stderr, then the exit: interrupted (the same command again will `verb` the rest),
+/// failed naming the first few (`nouns` failed), or done.
+pub(crate) fn many_ended(
+    failed: &[ferry_engine::ObjectFailure],
+    interrupted: bool,
+    verb: &str,
+    nouns: &str,
+) -> Result<(), CliError> {
+    for f in failed {
+        errln!(
+            "ferry: failed: {}",
+            crate::output::shown(&f.error.to_string(), false)
+        );
+    }
+    if interrupted {
+        return Err(CliError::Interrupted(anyhow::anyhow!(
+            "interrupted; run the same command again to {verb} the rest"
+        )));
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    let names =
+        crate::output::first_failures(failed.iter().map(|f| f.key.clone()), failed.len(), "");
+    Err(CliError::Failed(anyhow::anyhow!(
+        "{} {nouns} failed: {}",
+        failed.len(),
+        names.join(", ")
+    )))
+}

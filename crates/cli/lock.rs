@@ -1,19 +1,22 @@
-//! `ferry lock`: an object's object lock set after it was written, its retention
-//! (PutObjectRetention) and its legal hold (PutObjectLegalHold), then read back with
-//! HeadObject and shown as the server holds it.
+//! `ferry lock`: the object lock of objects already written, its retention and its legal
+//! hold, set through the engine's [`Manager::lock`](ferry_engine::Manager::lock): of one
+//! object, then read back with HeadObject and shown as the server holds it; or with `-r`, of
+//! every object under a prefix, a line each and a summary.
 
-use ferry_s3::{
-    GetObjectRequest, ObjectClient as _, PutObjectLegalHoldRequest, PutObjectRetentionRequest,
-};
+use std::time::Instant;
+
+use ferry_engine::{Lock as LockObjects, LockOutcome, Retention};
+use ferry_s3::GetObjectRequest;
 
 use crate::args::{Global, LockArgs};
-use crate::client::{parse_object_url, plain_manager};
+use crate::client::{parse_s3_url, plain_manager};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{Lock, LockFlags, object_lock};
-use crate::output::{outln, shown};
+use crate::output::{Output, outln, secs, shown};
+use crate::report::json_line;
 
 pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
-    let url = parse_object_url(&a.target, "lock")?;
+    let url = parse_s3_url(&a.target)?;
     let Lock { retention, hold } = object_lock(LockFlags {
         mode: a.mode.as_deref(),
         until: a.until.as_deref(),
@@ -31,48 +34,57 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
              give --mode and --until",
         ));
     }
-    let request = a.bucket.request(&None)?;
-    let manager = plain_manager(global).await?;
-    let target = shown(&a.target, false);
-    if let Some((mode, retain_until)) = retention {
-        let req = PutObjectRetentionRequest {
-            bucket: url.bucket.clone(),
-            key: url.key.clone(),
-            version_id: a.version_id.clone(),
-            mode,
-            retain_until,
-            bypass_governance_retention: a.bypass_governance_retention,
-            request: request.clone(),
-        };
-        let what = format!("setting the retention of {target}");
-        manager
-            .request(&what, |c| c.put_object_retention(&req))
-            .await
-            .map_err(|e| engine_error(&e, false, None))?;
+    if !a.recursive {
+        if url.key.is_empty() || url.key.ends_with('/') {
+            return Err(bad_input(format!(
+                "{} names no object: give s3://bucket/key, or -r for every object under it",
+                a.target
+            )));
+        }
+        if !a.filters.ordered.is_empty() {
+            return Err(bad_input(
+                "--include and --exclude pick among the objects under a prefix: add -r",
+            ));
+        }
     }
-    if let Some(on) = hold {
-        let req = PutObjectLegalHoldRequest {
-            bucket: url.bucket.clone(),
-            key: url.key.clone(),
-            version_id: a.version_id.clone(),
-            on,
-            request: request.clone(),
-        };
-        let what = format!("setting the legal hold of {target}");
-        manager
-            .request(&what, |c| c.put_object_legal_hold(&req))
-            .await
-            .map_err(|e| engine_error(&e, false, None))?;
+    let lock = LockObjects {
+        version_id: a.version_id.clone(),
+        retention: retention.map(|(mode, until)| Retention { mode, until }),
+        legal_hold: hold,
+        bypass_governance_retention: a.bypass_governance_retention,
+        filters: crate::request::filters(&a.filters)?,
+        dry_run: a.dry_run,
+        request: a.bucket.request(&None)?,
+        ..match a.recursive {
+            true => LockObjects::prefix(&url.bucket, &url.key),
+            false => LockObjects::object(&url.bucket, &url.key),
+        }
+    };
+    let manager = plain_manager(global).await?;
+    let one = !a.recursive && !a.dry_run;
+    let head = GetObjectRequest {
+        bucket: lock.bucket.clone(),
+        key: lock.key.clone(),
+        version_id: lock.version_id.clone(),
+        request: lock.request.clone(),
+        ..Default::default()
+    };
+    let mut output = Output::new(&a.out, false, global.verbose > 0);
+    output.no_progress = true;
+    let json = output.json;
+    let started = Instant::now();
+    let handle = manager.lock(lock);
+    let (result, interrupted) = match one {
+        // One object: its lock as the server holds it is the line, not the event.
+        true => (handle.wait().await, false),
+        false => output.run_tree(&url.bucket, handle).await,
+    };
+    let o = result.map_err(|e| engine_error(&e, interrupted, None))?;
+    if !one {
+        return summary(json, a.out.quiet, &o, started);
     }
     // As the server holds it now: HeadObject shows a lock to those allowed to read it
     // (s3:GetObjectRetention, s3:GetObjectLegalHold); others are told what was set.
-    let head = GetObjectRequest {
-        bucket: url.bucket,
-        key: url.key,
-        version_id: a.version_id,
-        request,
-        ..Default::default()
-    };
     let meta = manager
         .stat(head)
         .await
@@ -85,16 +97,52 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
     if let Some(h) = &meta.object_lock_legal_hold {
         said.push(format!("legal hold {h}"));
     }
+    let target = shown(&a.target, false);
     let version = meta
         .version_id
+        .as_ref()
         .map(|v| format!(" (version {v})"))
         .unwrap_or_default();
-    match said.is_empty() {
-        true => outln!(
+    if json {
+        let line = serde_json::json!({
+            "object": a.target, "version_id": meta.version_id,
+            "mode": meta.object_lock_mode, "retain_until": meta.object_lock_retain_until,
+            "legal_hold": meta.object_lock_legal_hold,
+        });
+        outln!("{}", json_line("lock", line));
+    } else if said.is_empty() {
+        outln!(
             "lock: {target}{version}: set; HeadObject shows no lock to these credentials \
              (it needs s3:GetObjectRetention and s3:GetObjectLegalHold)"
-        ),
-        false => outln!("lock: {target}{version}: {}", said.join(", ")),
+        );
+    } else if !a.out.quiet {
+        outln!("lock: {target}{version}: {}", said.join(", "));
     }
     Ok(())
+}
+
+/// The end of `lock -r` (or a dry run): the count locked and failed, each failure named, and
+/// the exit that says how it went.
+fn summary(json: bool, quiet: bool, o: &LockOutcome, started: Instant) -> Result<(), CliError> {
+    let dry = if o.dry_run { " (dry run)" } else { "" };
+    if json {
+        crate::output::emit_event(
+            &json_line(
+                "summary",
+                serde_json::json!({
+                    "locked": o.locked, "failed": o.failed.len(), "dry_run": o.dry_run,
+                    "interrupted": o.interrupted, "seconds": secs(started),
+                }),
+            ),
+            false,
+        );
+    } else if !quiet {
+        outln!(
+            "lock{dry}: {} locked, {} failed in {:.1} s",
+            o.locked,
+            o.failed.len(),
+            secs(started)
+        );
+    }
+    crate::exit::many_ended(&o.failed, o.interrupted, "lock", "locks")
 }

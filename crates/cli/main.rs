@@ -61,6 +61,7 @@ fn main() -> ExitCode {
     match &mut cli.command {
         args::Cmd::Sync(s) => s.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Rm(r) => r.filters.ordered = args::ordered_filters(&matches),
+        args::Cmd::Lock(l) => l.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Cp(c) | args::Cmd::Mv(c) => {
             c.filters.ordered = args::ordered_filters(&matches);
             c.split_paths();

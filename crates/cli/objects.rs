@@ -15,7 +15,7 @@ use futures_util::{StreamExt as _, TryStreamExt as _};
 use crate::args::{Global, LsArgs, OutputFlags, RmArgs};
 use crate::client::{parse_s3_url, plain_manager};
 use crate::exit::{CliError, bad_input, engine_error};
-use crate::output::{Output, errln, first_failures, outln, secs};
+use crate::output::{Output, outln, secs};
 use crate::report::json_line;
 
 /// Runs `ferry ls`: one level under the prefix (its folders as `PRE` lines), or with `-r`
@@ -634,24 +634,5 @@ fn summary_sized(
             secs(started)
         );
     }
-    for f in &o.failed {
-        errln!(
-            "ferry: failed: {}",
-            crate::output::shown(&f.error.to_string(), false)
-        );
-    }
-    if o.interrupted {
-        return Err(CliError::Interrupted(anyhow::anyhow!(
-            "interrupted; run the same command again to delete the rest"
-        )));
-    }
-    if o.failed.is_empty() {
-        return Ok(());
-    }
-    let names = first_failures(o.failed.iter().map(|f| f.key.clone()), o.failed.len(), "");
-    Err(CliError::Failed(anyhow::anyhow!(
-        "{} deletions failed: {}",
-        o.failed.len(),
-        names.join(", ")
-    )))
+    crate::exit::many_ended(&o.failed, o.interrupted, "delete", "deletions")
 }

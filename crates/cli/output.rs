@@ -296,6 +296,17 @@ impl Output {
                 }
                 return;
             }
+            Event::Locked {
+                object,
+                version_id,
+                dry_run,
+            } => {
+                let dry = if *dry_run { "(dry run) " } else { "" };
+                match version_id {
+                    Some(v) => format!("{dry}lock: {object} (version {v})"),
+                    None => format!("{dry}lock: {object}"),
+                }
+            }
             Event::Existed { why, .. } if self.verbose => format!("skip: {why} (--no-clobber)"),
             Event::ObjectFailed {
                 path, key, error, ..
@@ -379,6 +390,17 @@ impl Output {
                             };
                             self.emit_json(&crate::report::json_line(kind, line));
                         }
+                    }
+                    if let Event::Locked {
+                        object,
+                        version_id,
+                        dry_run,
+                    } = e
+                    {
+                        let line = serde_json::json!({
+                            "object": object, "version_id": version_id, "dry_run": dry_run,
+                        });
+                        self.emit_json(&crate::report::json_line("lock", line));
                     }
                 }
                 Shown::Tree { bucket } => self.object(bucket, e, bar.as_ref()),

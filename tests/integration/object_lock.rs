@@ -1,7 +1,8 @@
 //! Object lock: a bucket made with it (`mb --object-lock`), objects written under a retention
 //! or a legal hold (one PutObject, a multipart upload, a multipart copy) as boto3 reads them
 //! back, what ferry refuses before sending, a copy the server stored without the lock asked
-//! for, a retention and a legal hold changed afterwards (`ferry lock`), and a locked version
+//! for, a retention and a legal hold changed afterwards (`ferry lock`, of one object and of a
+//! prefix), and a locked version
 //! deleted only by bypassing its GOVERNANCE retention and lifting its hold.
 
 use crate::{
@@ -215,6 +216,38 @@ print(json.dumps({
     let o = run(&[&["lock", &url("copy")], &shorter[..]].concat());
     assert!(o.status.success(), "{}", text(&o));
     assert!((3_500.0..=3_601.0).contains(&left("copy")));
+
+    // Every object under a prefix, filtered: listed and locked as they come, a line each.
+    for k in ["tree/a", "tree/b/c", "tree/skip.log"] {
+        let o = run(&["cp", small, &url(k)]);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let tree = url("tree");
+    let whole = [
+        "lock",
+        "-r",
+        &tree,
+        "--legal-hold",
+        "ON",
+        "--exclude",
+        "*.log",
+    ];
+    let o = run(&[&whole[..], &["--dry-run"]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("lock (dry run): 2 locked, 0 failed"));
+    assert_ne!(lock("tree/a")["hold"], "ON");
+    let o = run(&whole);
+    assert!(o.status.success(), "{}", text(&o));
+    let said = String::from_utf8_lossy(&o.stdout).to_string();
+    assert!(
+        said.contains(&format!("lock: {}\n", url("tree/b/c"))),
+        "{said}"
+    );
+    assert!(said.contains("lock: 2 locked, 0 failed"), "{said}");
+    let held = ["tree/a", "tree/b/c", "tree/skip.log"].map(|k| lock(k)["hold"] == "ON");
+    assert_eq!(held, [true, true, false]);
+    let o = run(&["lock", "-r", &tree, "--legal-hold", "OFF"]);
+    assert!(o.status.success(), "{}", text(&o));
 
     // A version under a GOVERNANCE retention is refused, saying why, until the deletion
     // bypasses it, and while a legal hold lasts, even then; a COMPLIANCE one is refused all

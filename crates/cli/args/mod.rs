@@ -116,9 +116,9 @@ pub(crate) enum Cmd {
     /// metadata.
     Stat(StatArgs),
     /// Set or extend an object's retention under object lock, or set or lift its legal hold,
-    /// after it was written (PutObjectRetention, PutObjectLegalHold); then show its lock as
-    /// the server holds it
-    Lock(LockArgs),
+    /// after it was written (PutObjectRetention, PutObjectLegalHold), then show its lock as
+    /// the server holds it; with -r, of every object under a prefix
+    Lock(Box<LockArgs>),
     /// Delete an object (s3://bucket/key), several of one bucket, those stdin names (-), or
     /// with -r every object under a prefix.
     Rm(Box<RmArgs>),
@@ -361,10 +361,17 @@ pub(crate) struct StatArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct LockArgs {
-    /// s3://bucket/key
+    /// s3://bucket/key; with -r, s3://bucket/prefix (every object under prefix/) or
+    /// s3://bucket (every object in it).
     pub(crate) target: String,
+    /// Lock the current version of every object under the prefix, a line each.
+    #[arg(short, long)]
+    pub(crate) recursive: bool,
+    /// Print what would be locked, lock nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
     /// This version of the object (else the current one).
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "recursive")]
     pub(crate) version_id: Option<String>,
     /// The retention's mode: GOVERNANCE or COMPLIANCE. Needs --until.
     #[arg(long, value_name = "MODE")]
@@ -382,6 +389,10 @@ pub(crate) struct LockArgs {
     pub(crate) bypass_governance_retention: bool,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
+    #[command(flatten, next_help_heading = "With -r")]
+    pub(crate) filters: FilterFlags,
+    #[command(flatten, next_help_heading = "Output")]
+    pub(crate) out: OutputFlags,
 }
 
 #[derive(Debug, Args)]

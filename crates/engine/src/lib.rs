@@ -23,7 +23,8 @@
 //! server) and `crosscopy` (between servers), both writing through `multipart`; `download`
 //! (to a file, a writer, memory), whose small files are flushed together (`durable`); `tree`
 //! (folders and prefixes, sync, and removing objects: one, a prefix's, every version, or those
-//! a stream names, [`Manager::remove_objects`]); `moving` (a move's deletion of each
+//! a stream names, [`Manager::remove_objects`]; and object locks set afterwards,
+//! [`Manager::lock`]); `moving` (a move's deletion of each
 //! source once its destination holds it); `uploads` (the multipart uploads in progress, and
 //! aborting them). Requests of the caller's own (a listing page by page, one object's
 //! description, any other) go through the same retry loop and budget: [`Manager::list`],
@@ -93,6 +94,7 @@ pub use shard::{
 pub use tree::copy::TreeCopy;
 pub use tree::filter::Filters;
 pub use tree::keys::as_folder;
+pub use tree::lock::{Lock, LockOutcome, Retention};
 pub use tree::remove::{Remove, RemoveOutcome};
 pub use tree::sync::{
     Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,

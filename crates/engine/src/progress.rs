@@ -346,6 +346,16 @@ pub enum Event {
         /// Only reported, not done.
         dry_run: bool,
     },
+    /// An object's lock was set (or, in a dry run, would be): its retention, its legal hold,
+    /// or both, as the [`Lock`](crate::Lock) asked.
+    Locked {
+        /// `s3://bucket/key`.
+        object: String,
+        /// The version locked, when one was named (else the current one).
+        version_id: Option<String>,
+        /// Only reported, not done.
+        dry_run: bool,
+    },
     /// A tree passed over an entry that is no object to transfer, and no failure: a link to
     /// nothing or back to a folder above it, a file that is not a regular one (a socket, a
     /// device, a pipe), a key ending in `/` that holds bytes. The others go on.

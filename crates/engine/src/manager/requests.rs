@@ -1,5 +1,5 @@
 //! The caller's own requests through a [`Manager`]: removals (an object, a prefix, every
-//! version, the objects a stream names), listings as streams of pages, one object's
+//! version, the objects a stream names), object locks set afterwards, listings as streams of pages, one object's
 //! description, and any request of the client's, each in a slot of the requests in flight and
 //! retried as a transfer's requests are.
 
@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 use super::{Kind, Manager};
 use crate::error::{Error, Failure};
 use crate::handle::Handle;
+use crate::tree::lock::{Lock, LockOutcome};
 use crate::tree::remove::{Remove, RemoveOutcome};
 
 impl<C: ObjectClient> Manager<C> {
@@ -22,6 +23,18 @@ impl<C: ObjectClient> Manager<C> {
         self.spawn(
             Kind::Tree,
             |ctx| crate::tree::remove::run(ctx, remove),
+            |_| None,
+        )
+    }
+
+    /// Starts setting an object lock on objects already written: one object, or the current
+    /// version of every object under a prefix (listed page by page while those listed are
+    /// locked, several at once), each reported in [`Event::Locked`](crate::Event::Locked).
+    /// Must be called within a tokio runtime.
+    pub fn lock(&self, lock: Lock) -> Handle<LockOutcome> {
+        self.spawn(
+            Kind::Tree,
+            |ctx| crate::tree::lock::run(ctx, lock),
             |_| None,
         )
     }

@@ -10,6 +10,7 @@
 pub(crate) mod copy;
 pub(crate) mod filter;
 pub(crate) mod keys;
+pub(crate) mod lock;
 pub(crate) mod remove;
 pub(crate) mod sides;
 pub(crate) mod sync;

@@ -19,6 +19,7 @@ use ferry_testkit::{FailingClient, Fault, MemoryClient};
 
 const MIB: usize = 1024 * 1024;
 
+mod lock;
 mod remove;
 mod resume;
 mod tree;
