@@ -125,24 +125,16 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
 /// the exit that says how it went.
 fn summary(json: bool, quiet: bool, o: &LockOutcome, started: Instant) -> Result<(), CliError> {
     let dry = if o.dry_run { " (dry run)" } else { "" };
-    if json {
-        crate::output::emit_event(
-            &json_line(
-                "summary",
-                serde_json::json!({
-                    "locked": o.locked, "failed": o.failed.len(), "dry_run": o.dry_run,
-                    "interrupted": o.interrupted, "seconds": secs(started),
-                }),
-            ),
-            false,
-        );
-    } else if !quiet {
-        outln!(
-            "lock{dry}: {} locked, {} failed in {:.1} s",
-            o.locked,
-            o.failed.len(),
+    let fields = serde_json::json!({
+        "locked": o.locked, "failed": o.failed.len(), "dry_run": o.dry_run,
+        "interrupted": o.interrupted, "seconds": secs(started),
+    });
+    crate::output::summarize(json, quiet, fields, || {
+        let (locked, failed) = (o.locked, o.failed.len());
+        format!(
+            "lock{dry}: {locked} locked, {failed} failed in {:.1} s",
             secs(started)
-        );
-    }
+        )
+    });
     crate::exit::many_ended(&o.failed, o.interrupted, "lock", "locks")
 }

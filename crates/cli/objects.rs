@@ -611,28 +611,20 @@ fn summary_sized(
     sized: bool,
 ) -> Result<(), CliError> {
     let dry = if o.dry_run { " (dry run)" } else { "" };
-    if json {
-        crate::output::emit_event(
-            &json_line(
-                "summary",
-                serde_json::json!({
-                    "deleted": o.removed, "bytes": sized.then_some(o.bytes), "failed": o.failed.len(),
-                    "dry_run": o.dry_run, "interrupted": o.interrupted, "seconds": secs(started),
-                }),
-            ),
-            false,
-        );
-    } else if !quiet {
+    let fields = serde_json::json!({
+        "deleted": o.removed, "bytes": sized.then_some(o.bytes), "failed": o.failed.len(),
+        "dry_run": o.dry_run, "interrupted": o.interrupted, "seconds": secs(started),
+    });
+    crate::output::summarize(json, quiet, fields, || {
         let bytes = match sized {
             true => format!(" ({} bytes)", o.bytes),
             false => String::new(),
         };
-        outln!(
-            "rm{dry}: {} deleted{bytes}, {} failed in {:.1} s",
-            o.removed,
-            o.failed.len(),
+        let (removed, failed) = (o.removed, o.failed.len());
+        format!(
+            "rm{dry}: {removed} deleted{bytes}, {failed} failed in {:.1} s",
             secs(started)
-        );
-    }
+        )
+    });
     crate::exit::many_ended(&o.failed, o.interrupted, "delete", "deletions")
 }

@@ -33,6 +33,21 @@ pub(crate) fn first_failures(
     listed
 }
 
+/// A run's summary on stdout: `fields` as a `summary` event under `--json`, else `line`
+/// unless `quiet`.
+pub(crate) fn summarize(
+    json: bool,
+    quiet: bool,
+    fields: serde_json::Value,
+    line: impl FnOnce() -> String,
+) {
+    if json {
+        emit_event(&json_line("summary", fields), false);
+    } else if !quiet {
+        outln!("{}", line());
+    }
+}
+
 /// `text` as it may reach a terminal: names come from the server and the disk, and a key
 /// holding an escape sequence must not move the cursor or retitle the window. Control
 /// characters are shown escaped (`\u{1b}`, `\t`), new lines too unless `lines` (a message of
