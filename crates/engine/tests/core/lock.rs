@@ -1,5 +1,6 @@
-//! Locking objects already written (`Manager::lock`): what is refused before any request, and
-//! a prefix's objects each sent their lock, one refused failing alone.
+//! Object lock in the engine: locking objects already written (`Manager::lock`), what is
+//! refused before any request, a prefix's objects each sent their lock, one refused failing
+//! alone; and a locked PutObject read back where a plain one is not.
 
 use super::*;
 use ferry_engine::{Lock, Retention};
@@ -63,4 +64,23 @@ async fn a_lock_is_checked_before_it_is_sent_and_a_refused_object_fails_alone() 
     let o = m.lock(dry).wait().await.unwrap();
     assert_eq!((o.locked, o.dry_run), (2, true));
     assert_eq!(s3.calls("PutObjectRetention"), 2);
+}
+
+/// A PutObject whose answer carries ferry's checksum is checked without another request; one
+/// that asked for an object lock is read back all the same, since only HeadObject shows the
+/// lock the server applied.
+#[tokio::test]
+async fn a_locked_put_is_read_back_where_a_plain_one_is_not() {
+    let s3 = memory_s3(0);
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let put = |key: &str| Upload::new(Source::Bytes(data(4096, 3).into()), "b", key);
+    m.upload(put("plain")).wait().await.unwrap();
+    assert_eq!(s3.calls("HeadObject"), 0);
+    let locked = ferry_s3::ObjectOptions {
+        object_lock_legal_hold: Some(true),
+        ..Default::default()
+    };
+    m.upload(put("held").options(locked)).wait().await.unwrap();
+    assert_eq!(s3.calls("PutObject"), 2);
+    assert_eq!(s3.calls("HeadObject"), 1);
 }
