@@ -62,13 +62,6 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
     };
     let manager = plain_manager(global).await?;
     let one = !a.recursive && !a.dry_run;
-    let head = GetObjectRequest {
-        bucket: lock.bucket.clone(),
-        key: lock.key.clone(),
-        version_id: lock.version_id.clone(),
-        request: lock.request.clone(),
-        ..Default::default()
-    };
     let mut output = Output::new(&a.out, false, global.verbose > 0);
     output.no_progress = true;
     let json = output.json;
@@ -85,6 +78,13 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
     }
     // As the server holds it now: HeadObject shows a lock to those allowed to read it
     // (s3:GetObjectRetention, s3:GetObjectLegalHold); others are told what was set.
+    let head = GetObjectRequest {
+        bucket: url.bucket,
+        key: url.key,
+        version_id: a.version_id,
+        request: a.bucket.request(&None)?,
+        ..Default::default()
+    };
     let meta = manager
         .stat(head)
         .await
