@@ -188,11 +188,27 @@ print(json.dumps({
         expect_exit(&o, 2, needle);
     }
     assert_eq!(boto3_keys(server, &bucket), before);
-    // A bucket made without object lock refuses one; the error says why.
+    // A bucket made without object lock refuses one; the error says why. A tree stops at the
+    // first refusal, which every other object would meet, rather than failing each in turn.
     let unlockable = format!("s3://{plain}/refused");
     let o = run(&[&["cp", small, &unlockable], &retained[..]].concat());
-    expect_exit(&o, 1, "a bucket made without object lock refuses");
+    expect_exit(&o, 1, "a bucket without object lock refuses");
+    let tree = home.path().join("tree");
+    std::fs::create_dir(&tree).unwrap();
+    for i in 0..40 {
+        written(&tree, &format!("f{i:02}"), 10, i);
+    }
+    let tree = tree.to_str().unwrap();
+    let o = run(&[&["cp", "-r", tree, &unlockable], &retained[..]].concat());
+    expect_exit(&o, 1, "which every other object would meet too");
     assert!(boto3_keys(server, &plain).is_empty());
+    // So does `ferry lock -r` of objects written without a lock: one error, not one each.
+    let o = run(&["cp", "-r", "-q", tree, &format!("s3://{plain}/tree")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&["lock", "-r", &format!("s3://{plain}/tree"), "--legal-hold", "ON"]);
+    expect_exit(&o, 1, "a bucket without object lock refuses");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(said.matches("refuses a retention").count(), 1, "{said}");
 
     // A retention set after the write: lengthened by anyone allowed, shortened only by
     // bypassing GOVERNANCE.

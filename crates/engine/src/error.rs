@@ -78,6 +78,8 @@ pub struct Error {
     resume: Option<String>,
     mismatch: Option<Mismatch>,
     left_behind: Option<Box<LeftBehind>>,
+    /// The bucket or the server refused what every object of the run asks for alike.
+    bucket_wide: bool,
 }
 
 /// A multipart upload a failure left on the server, because aborting it failed too.
@@ -114,6 +116,7 @@ impl Error {
             resume: None,
             mismatch: None,
             left_behind: None,
+            bucket_wide: false,
         }
     }
 
@@ -151,6 +154,26 @@ impl Error {
             self.message, upload.upload_id
         );
         self.left_behind = Some(Box::new(upload));
+        self
+    }
+
+    /// For a request that carried a retention or a legal hold: says why the bucket or the
+    /// server refused it, where the answer is one every such request would meet (so that a
+    /// run of many objects stops at it, see [`Self::concerns_every_object`]). S3 answers a
+    /// lock in a bucket without object lock with a bare `InvalidRequest` ("Bucket is missing
+    /// Object Lock Configuration", when it says why); a server without object lock answers
+    /// `NotImplemented`.
+    pub(crate) fn refusing_locks(mut self) -> Self {
+        let why = match self.s3().and_then(ferry_s3::S3Error::code) {
+            Some("InvalidRequest") => {
+                "a bucket without object lock refuses a retention or a legal hold (object lock \
+                 is turned on when a bucket is made, or later on a versioned one)"
+            }
+            Some("NotImplemented") => "the server does not implement object lock",
+            _ => return self,
+        };
+        self.message = format!("{}; {why}", self.message);
+        self.bucket_wide = true;
         self
     }
 
@@ -200,12 +223,15 @@ impl Error {
 
     /// Whether every other object of a run would meet this error too: the server's answer
     /// concerns the bucket, the credentials or the endpoint, not the object (see
-    /// [`ferry_s3::S3Error::concerns_every_request`]), or the local disk is full or read-only.
+    /// [`ferry_s3::S3Error::concerns_every_request`]); the bucket or the server refuses object
+    /// lock, which the run asks for every object alike; or the local disk is full or read-only.
     pub fn concerns_every_object(&self) -> bool {
         use std::io::ErrorKind as Io;
         let source = self.source.as_deref();
-        self.s3()
-            .is_some_and(ferry_s3::S3Error::concerns_every_request)
+        self.bucket_wide
+            || self
+                .s3()
+                .is_some_and(ferry_s3::S3Error::concerns_every_request)
             || source
                 .and_then(|e| e.downcast_ref::<std::io::Error>())
                 .is_some_and(|e| {

@@ -220,19 +220,9 @@ impl<C: ObjectClient> Job<C> {
             }
             (f, _) => f,
         };
-        // S3 answers a lock sent to a bucket made without object lock with a bare
-        // InvalidRequest ("Bucket is missing Object Lock Configuration", when it says why).
-        let lockless = matches!(&f, Failure::S3(e) if self.options.locks()
-            && e.code() == Some("InvalidRequest"));
         let e = f.into_error(context, self.noun);
-        match lockless {
-            true => {
-                let why = format!(
-                    "{e}; a bucket made without object lock refuses a retention or a legal hold \
-                     (object lock is chosen when a bucket is made)"
-                );
-                e.with_message(why)
-            }
+        match self.options.locks() {
+            true => e.refusing_locks(),
             false => e,
         }
     }

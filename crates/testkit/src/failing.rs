@@ -89,6 +89,11 @@ pub fn access_denied() -> S3Error {
     service(403, "AccessDenied")
 }
 
+/// A 501 NotImplemented: a server without the feature asked for (permanent).
+pub fn not_implemented() -> S3Error {
+    service(501, "NotImplemented")
+}
+
 fn service(status: u16, code: &str) -> S3Error {
     ServiceError::new("injected", status, code, "injected by the test").into()
 }
@@ -339,10 +344,12 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
     }
 
     async fn put_object_retention(&self, req: &PutObjectRetentionRequest) -> Result<()> {
+        self.fail("PutObjectRetention", None)?;
         self.inner.put_object_retention(req).await
     }
 
     async fn put_object_legal_hold(&self, req: &PutObjectLegalHoldRequest) -> Result<()> {
+        self.fail("PutObjectLegalHold", None)?;
         self.inner.put_object_legal_hold(req).await
     }
 

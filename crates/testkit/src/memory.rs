@@ -1,7 +1,7 @@
 //! An in-memory S3 for fast unit tests of the engine's decisions (scheduling, budgets,
 //! resume): buckets, objects and multipart uploads in maps, with the rules the engine relies
 //! on (part ETags in Complete, `If-Match`, ranges, pagination, a checksum trailer that must
-//! match), and counters a test reads: calls per operation and the most requests in flight at
+//! match, the lock PutObjectRetention and PutObjectLegalHold set), and counters a test reads: calls per operation and the most requests in flight at
 //! once. Each request can be made to take a while, so concurrency shows.
 //!
 //! Not a server and not evidence that a transfer works: the real-server tests are that.
@@ -30,18 +30,27 @@ use ferry_s3::{
 };
 use futures_util::StreamExt as _;
 
-/// An object: its bytes and ETag.
+/// An object: its bytes and ETag, and the lock PutObjectRetention and PutObjectLegalHold set.
 #[derive(Debug, Clone)]
 struct Stored {
     data: Bytes,
     etag: String,
+    /// The retention's mode and date, as HeadObject shows them.
+    retention: Option<(String, String)>,
+    /// `ON` or `OFF`, once set.
+    legal_hold: Option<String>,
 }
 
 impl Stored {
     /// Bytes as S3 stores a single PUT or a part: the ETag is their quoted MD5.
     fn new(data: Bytes) -> Self {
         let etag = format!("\"{}\"", md5_hex(&[&data]));
-        Stored { data, etag }
+        Stored {
+            data,
+            etag,
+            retention: None,
+            legal_hold: None,
+        }
     }
 }
 
@@ -202,8 +211,29 @@ impl MemoryClient {
                 value: checksum.then(|| crc64(&stored.data)),
                 checksum_type: checksum.then_some(ChecksumType::FullObject),
             },
+            object_lock_mode: stored.retention.as_ref().map(|r| r.0.clone()),
+            object_lock_retain_until: stored.retention.as_ref().map(|r| r.1.clone()),
+            object_lock_legal_hold: stored.legal_hold.clone(),
             ..Default::default()
         }
+    }
+
+    /// Changes the object `key` holds now (NoSuchBucket, NoSuchKey as S3 answers them).
+    fn change(
+        &self,
+        op: &'static str,
+        bucket: &str,
+        key: &str,
+        f: impl FnOnce(&mut Stored),
+    ) -> Result<()> {
+        let mut st = self.state.lock().unwrap();
+        let b = st
+            .buckets
+            .get_mut(bucket)
+            .ok_or_else(|| service(op, 404, "NoSuchBucket"))?;
+        f(b.get_mut(key)
+            .ok_or_else(|| service(op, 404, "NoSuchKey"))?);
+        Ok(())
     }
 
     /// One page of ListObjectsV2 of what the bucket holds (`op` names it in errors).
@@ -396,6 +426,8 @@ impl ObjectClient for MemoryClient {
             Stored {
                 data: data.clone().into(),
                 etag: etag.clone(),
+                retention: None,
+                legal_hold: None,
             },
         );
         Ok(CompleteMultipartUploadOutput {
@@ -682,14 +714,20 @@ impl ObjectClient for MemoryClient {
         Err(service("GetObjectAcl", 501, "NotImplemented"))
     }
 
-    async fn put_object_retention(&self, _req: &PutObjectRetentionRequest) -> Result<()> {
-        let _f = self.begin("PutObjectRetention").await;
-        Err(service("PutObjectRetention", 501, "NotImplemented"))
+    async fn put_object_retention(&self, req: &PutObjectRetentionRequest) -> Result<()> {
+        const OP: &str = "PutObjectRetention";
+        let _f = self.begin(OP).await;
+        let retention = (req.mode.as_str().to_string(), req.retain_until.clone());
+        self.change(OP, &req.bucket, &req.key, |o| o.retention = Some(retention))
     }
 
-    async fn put_object_legal_hold(&self, _req: &PutObjectLegalHoldRequest) -> Result<()> {
-        let _f = self.begin("PutObjectLegalHold").await;
-        Err(service("PutObjectLegalHold", 501, "NotImplemented"))
+    async fn put_object_legal_hold(&self, req: &PutObjectLegalHoldRequest) -> Result<()> {
+        const OP: &str = "PutObjectLegalHold";
+        let _f = self.begin(OP).await;
+        let on = if req.on { "ON" } else { "OFF" };
+        self.change(OP, &req.bucket, &req.key, |o| {
+            o.legal_hold = Some(on.into())
+        })
     }
 
     async fn put_object_tagging(&self, _req: &PutObjectTaggingRequest) -> Result<()> {

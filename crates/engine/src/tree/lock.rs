@@ -161,8 +161,8 @@ pub(crate) async fn run<C: ObjectClient>(
         pool.spawn(async move {
             match lock_one(&ctx, &lock, &item.key, None).await {
                 Ok(()) => Ok(None),
-                // The bucket, the credentials or the endpoint: every other object would fail
-                // so too.
+                // The bucket (one without object lock too), the credentials or the endpoint:
+                // every other object would fail so too.
                 Err(e) if e.concerns_every_object() || e.kind() == ErrorKind::Cancelled => Err(e),
                 Err(error) => Ok(Some(ObjectFailure {
                     path: Default::default(),
@@ -236,7 +236,10 @@ async fn lock_one<C: ObjectClient>(
             };
             ctx.request(None, |c| c.put_object_retention(&req))
                 .await
-                .map_err(|f| f.into_error(format!("setting the retention of {url}"), "lock"))?;
+                .map_err(|f| {
+                    f.into_error(format!("setting the retention of {url}"), "lock")
+                        .refusing_locks()
+                })?;
         }
         if let Some(on) = lock.legal_hold {
             let req = PutObjectLegalHoldRequest {
@@ -248,7 +251,10 @@ async fn lock_one<C: ObjectClient>(
             };
             ctx.request(None, |c| c.put_object_legal_hold(&req))
                 .await
-                .map_err(|f| f.into_error(format!("setting the legal hold of {url}"), "lock"))?;
+                .map_err(|f| {
+                    f.into_error(format!("setting the legal hold of {url}"), "lock")
+                        .refusing_locks()
+                })?;
         }
     }
     ctx.emit(Event::Locked {
