@@ -9,12 +9,13 @@ use ferry_engine::{
     UploadSettings, VerifyMode,
 };
 use ferry_s3::{
-    ChecksumAlgorithm, ChecksumType, ContentHeaders, Grantee, Grants, ObjectLockMode,
-    ObjectOptions, RequestOptions, ServerSideEncryption, SseCustomerKey,
+    ChecksumAlgorithm, ChecksumType, ContentHeaders, Grantee, Grants, ObjectOptions,
+    RequestOptions, ServerSideEncryption, SseCustomerKey,
 };
 
 use crate::args::{BucketFlags, BudgetFlags, CpArgs, GrantFlags, ObjectFlags, SourceFlags};
 use crate::exit::{CliError, bad_input};
+use crate::lock::flags::{Lock, LockFlags, object_lock};
 
 /// Parses a size: a number of bytes with an optional binary suffix (K, KiB, KB, M, MiB, MB,
 /// G, GiB, GB, T, TiB, TB: all powers of 1024, as the AWS CLI reads them).
@@ -333,108 +334,6 @@ pub(crate) fn object_options(
     Ok(options)
 }
 
-/// An object lock as flags give it: a retention's mode and end (both or neither) and a legal
-/// hold, each flag named in errors as `names` (mode, until, hold) say.
-pub(crate) struct LockFlags<'a> {
-    pub(crate) mode: Option<&'a str>,
-    pub(crate) until: Option<&'a str>,
-    pub(crate) hold: Option<&'a str>,
-    pub(crate) names: [&'static str; 3],
-}
-
-/// The object lock flags ask for.
-pub(crate) struct Lock {
-    /// The retention's mode, and its end as S3 takes it.
-    pub(crate) retention: Option<(ObjectLockMode, String)>,
-    /// The legal hold: on, off, or neither asked.
-    pub(crate) hold: Option<bool>,
-}
-
-/// The retention and the legal hold that `f` asks for.
-pub(crate) fn object_lock(f: LockFlags<'_>) -> Result<Lock, CliError> {
-    let [mode_flag, until_flag, hold_flag] = f.names;
-    let retention = match (f.mode, f.until) {
-        (Some(m), Some(w)) => {
-            let mode = m.parse().map_err(|_| {
-                bad_input(format!("{mode_flag} {m:?}: use GOVERNANCE or COMPLIANCE"))
-            })?;
-            let until = retain_until(w, time::OffsetDateTime::now_utc())
-                .map_err(|e| bad_input(format!("{until_flag} {w:?}: {e}")))?;
-            Some((mode, until))
-        }
-        (Some(_), None) => {
-            return Err(bad_input(format!(
-                "{mode_flag} needs {until_flag} (until when)"
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(bad_input(format!(
-                "{until_flag} needs {mode_flag} (GOVERNANCE or COMPLIANCE)"
-            )));
-        }
-        (None, None) => None,
-    };
-    let hold = match f.hold {
-        None => None,
-        Some(s) if s.eq_ignore_ascii_case("on") => Some(true),
-        Some(s) if s.eq_ignore_ascii_case("off") => Some(false),
-        Some(s) => return Err(bad_input(format!("{hold_flag} {s:?}: use ON or OFF"))),
-    };
-    Ok(Lock { retention, hold })
-}
-
-/// An object lock's retain-until date as S3 takes it (RFC 3339, UTC, whole seconds), from a
-/// time (RFC 3339), a day (`2030-01-01`, from midnight UTC) or a span from `now` (`90d`,
-/// `12h`, `4w`, `7y`, a year being 365 days), which must lie after `now`.
-pub(crate) fn retain_until(when: &str, now: time::OffsetDateTime) -> Result<String, String> {
-    use time::format_description::well_known::Rfc3339;
-    let when = when.trim();
-    let span = when
-        .char_indices()
-        .last()
-        .and_then(|(i, unit)| Some((when[..i].parse::<u32>().ok()?, unit)))
-        .and_then(|(n, unit)| {
-            let hours = match unit {
-                'h' => 1,
-                'd' => 24,
-                'w' => 24 * 7,
-                'y' => 24 * 365,
-                _ => return None,
-            };
-            Some(time::Duration::hours(i64::from(n) * hours))
-        });
-    let at = match span {
-        Some(span) => now + span,
-        None => match time::OffsetDateTime::parse(when, &Rfc3339) {
-            Ok(t) => t.to_offset(time::UtcOffset::UTC),
-            Err(_) => time::Date::parse(
-                when,
-                time::macros::format_description!("[year]-[month]-[day]"),
-            )
-            .map_err(|_| {
-                "give a time (2030-01-01T00:00:00Z), a day (2030-01-01) or a span from now \
-                     (90d, 12h, 4w, 7y)"
-                    .to_string()
-            })?
-            .midnight()
-            .assume_utc(),
-        },
-    };
-    if at <= now {
-        return Err(format!(
-            "{} has passed: the retention must end in the future",
-            at.replace_nanosecond(0)
-                .unwrap_or(at)
-                .format(&Rfc3339)
-                .unwrap_or_default()
-        ));
-    }
-    // Whole seconds, rounded up: a span is never cut short.
-    let secs = at.unix_timestamp() + i64::from(at.nanosecond() > 0);
-    let at = time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| e.to_string())?;
-    at.format(&Rfc3339).map_err(|e| e.to_string())
-}
-
 /// How to upload, as the flags ask.
 pub(crate) fn upload_settings(args: &CpArgs) -> Result<UploadSettings, CliError> {
     let part_size = part_size(&args.part_size)?;
@@ -637,26 +536,6 @@ fn choice<T: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_retention_ends_at_a_time_a_day_or_a_span_from_now_and_never_in_the_past() {
-        let now = time::macros::datetime!(2026-12-06 16:36:19.25 UTC);
-        let at = |w| retain_until(w, now);
-        assert_eq!(at("90d").as_deref(), Ok("2027-03-06T16:36:20Z"));
-        assert_eq!(at("12h").as_deref(), Ok("2026-12-07T04:36:20Z"));
-        assert_eq!(at("1w").as_deref(), Ok("2026-12-13T16:36:20Z"));
-        assert_eq!(at("1y").as_deref(), Ok("2027-12-06T16:36:20Z"));
-        assert_eq!(at("2030-01-01").as_deref(), Ok("2030-01-01T00:00:00Z"));
-        assert_eq!(
-            at("2030-01-01T02:00:00+02:00").as_deref(),
-            Ok("2030-01-01T00:00:00Z")
-        );
-        assert!(at("2026-12-06").unwrap_err().contains("has passed"));
-        assert!(at("0d").unwrap_err().contains("has passed"));
-        for bad in ["", "d", "5m", "-3d", "tomorrow", "2030-13-01"] {
-            assert!(at(bad).unwrap_err().contains("a span from now"), "{bad}");
-        }
-    }
 
     #[test]
     fn sizes() {

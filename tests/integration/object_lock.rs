@@ -2,8 +2,8 @@
 //! or a legal hold (one PutObject, a multipart upload, a multipart copy) as boto3 reads them
 //! back, what ferry refuses before sending, a copy the server stored without the lock asked
 //! for, a retention and a legal hold changed afterwards (`ferry lock`, of one object and of a
-//! prefix), and a locked version
-//! deleted only by bypassing its GOVERNANCE retention and lifting its hold.
+//! prefix), a locked version deleted only by bypassing its GOVERNANCE retention and lifting its
+//! hold; and a bucket's default retention (`ferry lock --default`).
 
 use crate::{
     boto3_keys, boto3_object, expect_exit, ferry, seaweed_bucket, sha256_hex, text, written,
@@ -205,7 +205,13 @@ print(json.dumps({
     // So does `ferry lock -r` of objects written without a lock: one error, not one each.
     let o = run(&["cp", "-r", "-q", tree, &format!("s3://{plain}/tree")]);
     assert!(o.status.success(), "{}", text(&o));
-    let o = run(&["lock", "-r", &format!("s3://{plain}/tree"), "--legal-hold", "ON"]);
+    let o = run(&[
+        "lock",
+        "-r",
+        &format!("s3://{plain}/tree"),
+        "--legal-hold",
+        "ON",
+    ]);
     expect_exit(&o, 1, "a bucket without object lock refuses");
     let said = String::from_utf8_lossy(&o.stderr);
     assert_eq!(said.matches("refuses a retention").count(), 1, "{said}");
@@ -302,4 +308,129 @@ print(json.dumps({
     );
     let o = run(&["rm", "--bypass-governance-retention", &url("big")]);
     expect_exit(&o, 2, "give --version-id or --all-versions");
+}
+
+/// A bucket's default retention (`ferry lock --default`): shown, set, applied by the server to
+/// a version written later without a retention of its own (as boto3 reads it), taken away;
+/// refused before anything is sent when it is not a period of days or years, and by a bucket
+/// without versioning, saying why.
+#[test]
+fn a_buckets_default_retention_is_set_shown_applied_and_taken_away() {
+    let (server, _client, plain) = seaweed_bucket("deflock");
+    let home = tempfile::tempdir().unwrap();
+    let bucket = format!("{plain}-l");
+    let target = format!("s3://{bucket}");
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
+    let o = run(&["mb", "--object-lock", &target]);
+    assert!(o.status.success(), "{}", text(&o));
+    let config = || {
+        ferry_testkit::boto3(
+            server,
+            "c = s3.get_object_lock_configuration(Bucket=sys.argv[1])['ObjectLockConfiguration']\n\
+             print(json.dumps(c.get('Rule', {}).get('DefaultRetention')))",
+            &[&bucket],
+        )
+        .unwrap()
+    };
+
+    let o = run(&["lock", "--default", &format!("s3://{plain}")]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).contains("no object lock"), "{}", text(&o));
+    let o = run(&["lock", "--default", &target]);
+    assert!(stdout(&o).contains("object lock on, no default retention"));
+
+    let o = run(&[
+        "lock",
+        "--default",
+        &target,
+        "--mode",
+        "governance",
+        "--until",
+        "2w",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).contains("default retention GOVERNANCE for 14 days"));
+    assert_eq!(
+        config(),
+        serde_json::json!({"Mode": "GOVERNANCE", "Days": 14})
+    );
+    // A version written after, with no lock asked, gets the default from the server.
+    let (file, _) = written(home.path(), "after.bin", 1000, 1);
+    let o = run(&["cp", file.to_str().unwrap(), &format!("{target}/after")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let held = ferry_testkit::boto3(
+        server,
+        "import datetime\n\
+         h = s3.head_object(Bucket=sys.argv[1], Key='after')\n\
+         left = h['ObjectLockRetainUntilDate'] - datetime.datetime.now(datetime.timezone.utc)\n\
+         print(json.dumps({'mode': h['ObjectLockMode'], 'days': left.total_seconds() / 86400}))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(held["mode"], "GOVERNANCE");
+    let days = held["days"].as_f64().unwrap();
+    assert!((13.99..=14.01).contains(&days), "{days} days left");
+
+    let o = run(&[
+        "lock",
+        "--default",
+        &target,
+        "--json",
+        "--mode",
+        "COMPLIANCE",
+        "--until",
+        "1y",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(line["event"], "bucket_lock");
+    assert_eq!(
+        (&line["default_mode"], &line["default_years"]),
+        (&"COMPLIANCE".into(), &1.into())
+    );
+    assert_eq!(
+        config(),
+        serde_json::json!({"Mode": "COMPLIANCE", "Years": 1})
+    );
+    let o = run(&["lock", "--default", &target, "--mode", "none"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).contains("no default retention"));
+    assert_eq!(config(), serde_json::Value::Null);
+
+    for (args, needle) in [
+        (
+            vec!["--mode", "GOVERNANCE", "--until", "12h"],
+            "not hours or a date",
+        ),
+        (
+            vec!["--mode", "GOVERNANCE", "--until", "2030-01-01"],
+            "not hours or a date",
+        ),
+        (vec!["--mode", "GOVERNANCE"], "--mode needs --until"),
+        (vec!["--mode", "none", "--until", "3d"], "takes no --until"),
+        (vec!["-r"], "cannot be used with"),
+    ] {
+        let o = run(&[&["lock", "--default", &target], &args[..]].concat());
+        expect_exit(&o, 2, needle);
+    }
+    let o = run(&[
+        "lock",
+        "--default",
+        &format!("{target}/after"),
+        "--mode",
+        "none",
+    ]);
+    expect_exit(&o, 2, "a default retention is a bucket's");
+    assert_eq!(config(), serde_json::Value::Null);
+    let o = run(&[
+        "lock",
+        "--default",
+        &format!("s3://{plain}"),
+        "--mode",
+        "GOVERNANCE",
+        "--until",
+        "1d",
+    ]);
+    expect_exit(&o, 1, "object lock needs a versioned bucket");
 }

@@ -117,7 +117,8 @@ pub(crate) enum Cmd {
     Stat(StatArgs),
     /// Set or extend an object's retention under object lock, or set or lift its legal hold,
     /// after it was written (PutObjectRetention, PutObjectLegalHold), then show its lock as
-    /// the server holds it; with -r, of every object under a prefix
+    /// the server holds it; with -r, of every object under a prefix; with --default, set or
+    /// show a bucket's default retention
     Lock(Box<LockArgs>),
     /// Delete an object (s3://bucket/key), several of one bucket, those stdin names (-), or
     /// with -r every object under a prefix.
@@ -362,23 +363,35 @@ pub(crate) struct StatArgs {
 #[derive(Debug, Args)]
 pub(crate) struct LockArgs {
     /// s3://bucket/key; with -r, s3://bucket/prefix (every object under prefix/) or
-    /// s3://bucket (every object in it).
+    /// s3://bucket (every object in it); with --default, s3://bucket.
     pub(crate) target: String,
     /// Lock the current version of every object under the prefix, a line each.
     #[arg(short, long)]
     pub(crate) recursive: bool,
+    /// The bucket's default retention, rather than an object's lock: with --mode and --until
+    /// (a period: 30d, 4w, 7y), every version written later without a retention of its own
+    /// gets one that long (those written before keep theirs); --mode none takes it away;
+    /// alone, shows it (and whether the bucket has object lock). Setting it turns object lock
+    /// on, which S3 allows on a versioned bucket made without it.
+    #[arg(
+        long,
+        conflicts_with_all = ["recursive", "dry_run", "version_id", "legal_hold", "bypass_governance_retention"]
+    )]
+    pub(crate) default: bool,
     /// Print what would be locked, lock nothing.
     #[arg(long)]
     pub(crate) dry_run: bool,
     /// This version of the object (else the current one).
     #[arg(long, value_name = "ID", conflicts_with = "recursive")]
     pub(crate) version_id: Option<String>,
-    /// The retention's mode: GOVERNANCE or COMPLIANCE. Needs --until.
+    /// The retention's mode: GOVERNANCE or COMPLIANCE. Needs --until. With --default, none
+    /// takes the bucket's default retention away.
     #[arg(long, value_name = "MODE")]
     pub(crate) mode: Option<String>,
     /// Until when: a time (2030-01-01T00:00:00Z), a day (2030-01-01, from midnight UTC), or a
     /// span from now (90d, 12h, 4w, 7y). Anyone allowed may lengthen a retention; shortening
-    /// one, or changing its mode, takes GOVERNANCE and --bypass-governance-retention.
+    /// one, or changing its mode, takes GOVERNANCE and --bypass-governance-retention. With
+    /// --default, how long from each version's writing: whole days, weeks or years.
     #[arg(long, value_name = "WHEN")]
     pub(crate) until: Option<String>,
     /// The legal hold: ON or OFF.

@@ -724,3 +724,31 @@ pub struct GetObjectTaggingRequest {
     /// Expected bucket owner, requester pays.
     pub request: RequestOptions,
 }
+
+/// A bucket's object lock, as GetObjectLockConfiguration reads it: whether its versions may be
+/// locked, and the retention each new version gets when its request sets none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketLock {
+    /// Object lock is on (a bucket without it answers `ObjectLockConfigurationNotFoundError`).
+    pub enabled: bool,
+    /// The default retention, if the bucket has one.
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// A bucket's default retention: its mode, for a period from each version's creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DefaultRetention {
+    /// GOVERNANCE or COMPLIANCE.
+    pub mode: crate::ObjectLockMode,
+    /// How long.
+    pub period: RetentionPeriod,
+}
+
+/// A default retention's period: S3 takes whole days or whole years, one of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RetentionPeriod {
+    /// Days, 1 or more.
+    Days(u32),
+    /// Years, 1 or more.
+    Years(u32),
+}

@@ -207,6 +207,15 @@ impl Denial {
                 bucket_arn,
             ),
             "CreateBucket" => (vec!["s3:CreateBucket".into()], bucket_arn),
+            // The bucket's object lock: actions named for the bucket, not the operation.
+            "PutObjectLockConfiguration" => (
+                vec!["s3:PutBucketObjectLockConfiguration".into()],
+                bucket_arn,
+            ),
+            "GetObjectLockConfiguration" => (
+                vec!["s3:GetBucketObjectLockConfiguration".into()],
+                bucket_arn,
+            ),
             "DeleteBucket" => (vec!["s3:DeleteBucket".into()], bucket_arn),
             _ => return None,
         };
@@ -436,6 +445,14 @@ mod tests {
             ("ListObjectVersions", "s3:ListBucketVersions"),
             ("CreateBucket", "s3:CreateBucket"),
             ("DeleteBucket", "s3:DeleteBucket"),
+            (
+                "PutObjectLockConfiguration",
+                "s3:PutBucketObjectLockConfiguration",
+            ),
+            (
+                "GetObjectLockConfiguration",
+                "s3:GetBucketObjectLockConfiguration",
+            ),
         ] {
             let d = needs(op, None, &[], &[]);
             assert_eq!(d.actions, vec![action.to_string()], "{op}");

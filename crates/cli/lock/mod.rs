@@ -1,7 +1,8 @@
 //! `ferry lock`: the object lock of objects already written, its retention and its legal
 //! hold, set through the engine's [`Manager::lock`](ferry_engine::Manager::lock): of one
 //! object, then read back with HeadObject and shown as the server holds it; or with `-r`, of
-//! every object under a prefix, a line each and a summary.
+//! every object under a prefix, a line each and a summary. A bucket's default retention:
+//! `bucket`; the flags of both, and of `cp`'s `--object-lock-*`: `flags`.
 
 use std::time::Instant;
 
@@ -11,11 +12,17 @@ use ferry_s3::GetObjectRequest;
 use crate::args::{Global, LockArgs};
 use crate::client::{parse_s3_url, plain_manager};
 use crate::exit::{CliError, bad_input, engine_error};
-use crate::options::{Lock, LockFlags, object_lock};
 use crate::output::{Output, outln, secs, shown};
 use crate::report::json_line;
+use flags::{Lock, LockFlags, object_lock};
+
+mod bucket;
+pub(crate) mod flags;
 
 pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
+    if a.default {
+        return bucket::run(global, a).await;
+    }
     let url = parse_s3_url(&a.target)?;
     let Lock { retention, hold } = object_lock(LockFlags {
         mode: a.mode.as_deref(),
