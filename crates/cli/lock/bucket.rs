@@ -26,7 +26,10 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
             "--include and --exclude pick objects: a default retention is the bucket's",
         ));
     }
-    let asked = asked(a.mode.as_deref(), a.until.as_deref())?;
+    let asked = match asked(a.mode.as_deref(), a.until.as_deref())? {
+        Asked::Show => None,
+        Asked::Set(default) => Some(default),
+    };
     let manager = plain_manager(global).await?;
     let terms = a.bucket.request(&None)?;
     let bucket = url.bucket;
@@ -65,7 +68,7 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
         }
         (Err(e), None) => return Err(engine_error(&e, false, None)),
     };
-    let said = said(&held);
+    let said = in_words(&held);
     if a.out.json {
         let (mode, days, years) = match held.default_retention {
             Some(d) => match d.period {
@@ -86,7 +89,7 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
         Some(default) if held.default_retention != default => {
             Err(CliError::Failed(anyhow::anyhow!(
                 "{target} holds another default retention than the one set: {said}, not {}",
-                self::said(&BucketLock {
+                in_words(&BucketLock {
                     enabled: true,
                     default_retention: default,
                 })
@@ -96,15 +99,21 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
     }
 }
 
-/// The default retention `--mode` and `--until` ask to set (`Some(None)`: take it away), or
-/// `None` to only show it.
-fn asked(
-    mode: Option<&str>,
-    until: Option<&str>,
-) -> Result<Option<Option<DefaultRetention>>, CliError> {
+/// What `--mode` and `--until` ask of a bucket's default retention.
+#[derive(Debug)]
+enum Asked {
+    /// Neither flag: show it.
+    Show,
+    /// Set it (`None`, with `--mode none`: take it away).
+    Set(Option<DefaultRetention>),
+}
+
+/// What `--mode` and `--until` ask: both set a default retention, `--mode none` takes it
+/// away, neither shows it.
+fn asked(mode: Option<&str>, until: Option<&str>) -> Result<Asked, CliError> {
     match (mode, until) {
-        (None, None) => Ok(None),
-        (Some(m), None) if m.eq_ignore_ascii_case("none") => Ok(Some(None)),
+        (None, None) => Ok(Asked::Show),
+        (Some(m), None) if m.eq_ignore_ascii_case("none") => Ok(Asked::Set(None)),
         (Some(m), Some(_)) if m.eq_ignore_ascii_case("none") => Err(bad_input(
             "--mode none takes the default retention away: it takes no --until",
         )),
@@ -112,7 +121,7 @@ fn asked(
             let mode = m.parse().map_err(|_| {
                 bad_input(format!("--mode {m:?}: use GOVERNANCE, COMPLIANCE or none"))
             })?;
-            Ok(Some(Some(DefaultRetention {
+            Ok(Asked::Set(Some(DefaultRetention {
                 mode,
                 period: default_period(w)?,
             })))
@@ -125,7 +134,7 @@ fn asked(
 }
 
 /// A bucket's lock in words: `default retention GOVERNANCE for 30 days`.
-fn said(lock: &BucketLock) -> String {
+fn in_words(lock: &BucketLock) -> String {
     let plural = |n: u32, unit: &str| match n {
         1 => format!("1 {unit}"),
         n => format!("{n} {unit}s"),
@@ -150,11 +159,11 @@ mod tests {
     #[test]
     fn mode_and_until_set_a_default_none_takes_it_away_and_neither_shows_it() {
         let governance = ferry_s3::ObjectLockMode::Governance;
-        assert!(matches!(asked(None, None), Ok(None)));
-        assert!(matches!(asked(Some("NONE"), None), Ok(Some(None))));
+        assert!(matches!(asked(None, None), Ok(Asked::Show)));
+        assert!(matches!(asked(Some("NONE"), None), Ok(Asked::Set(None))));
         assert!(matches!(
             asked(Some("governance"), Some("4w")),
-            Ok(Some(Some(DefaultRetention { mode, period: RetentionPeriod::Days(28) })))
+            Ok(Asked::Set(Some(DefaultRetention { mode, period: RetentionPeriod::Days(28) })))
                 if mode == governance
         ));
         for (mode, until, needle) in [
@@ -181,7 +190,7 @@ mod tests {
                 period: RetentionPeriod::Years(7),
             }),
         };
-        assert_eq!(said(&seven), "default retention COMPLIANCE for 7 years");
-        assert_eq!(said(&BucketLock::default()), "no object lock");
+        assert_eq!(in_words(&seven), "default retention COMPLIANCE for 7 years");
+        assert_eq!(in_words(&BucketLock::default()), "no object lock");
     }
 }
