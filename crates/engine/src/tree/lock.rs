@@ -12,7 +12,7 @@ use super::filter::{Filters, selected};
 use super::walk::list;
 use super::{Found, READ_AHEAD, keys, sides::url};
 use crate::context::Context;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Failure};
 use crate::outcome::ObjectFailure;
 use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
@@ -224,6 +224,10 @@ async fn lock_one<C: ObjectClient>(
     if !lock.dry_run {
         let version_id = version.map(str::to_string);
         let terms = lock.request.bucket_terms();
+        let refused = |what: &str| {
+            let context = format!("setting the {what} of {url}");
+            move |f: Failure| f.into_error(context, "lock").refusing_locks()
+        };
         if let Some(r) = &lock.retention {
             let req = PutObjectRetentionRequest {
                 bucket: lock.bucket.clone(),
@@ -236,10 +240,7 @@ async fn lock_one<C: ObjectClient>(
             };
             ctx.request(None, |c| c.put_object_retention(&req))
                 .await
-                .map_err(|f| {
-                    f.into_error(format!("setting the retention of {url}"), "lock")
-                        .refusing_locks()
-                })?;
+                .map_err(refused("retention"))?;
         }
         if let Some(on) = lock.legal_hold {
             let req = PutObjectLegalHoldRequest {
@@ -251,10 +252,7 @@ async fn lock_one<C: ObjectClient>(
             };
             ctx.request(None, |c| c.put_object_legal_hold(&req))
                 .await
-                .map_err(|f| {
-                    f.into_error(format!("setting the legal hold of {url}"), "lock")
-                        .refusing_locks()
-                })?;
+                .map_err(refused("legal hold"))?;
         }
     }
     ctx.emit(Event::Locked {
