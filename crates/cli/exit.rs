@@ -93,6 +93,10 @@ fn mismatch_hint(m: &Mismatch) -> &'static str {
         Mismatch::SseCustomerKey { began: true, .. } => "give it again with --sse-c-key",
         Mismatch::SseCustomerKey { .. } => "drop --sse-c-key, or --restart",
         Mismatch::UploadGone => "run again with --restart to start fresh",
+        Mismatch::ObjectLock(_) => {
+            "drop the --object-lock-* flags to finish it with the lock it began with (`ferry lock` \
+             lengthens a retention afterwards), or --restart to begin again with this one"
+        }
         _ => "run again with --restart to start fresh",
     }
 }

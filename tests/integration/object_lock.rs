@@ -3,10 +3,12 @@
 //! back, what ferry refuses before sending, a copy the server stored without the lock asked
 //! for, a retention and a legal hold changed afterwards (`ferry lock`, of one object and of a
 //! prefix), a locked version deleted only by bypassing its GOVERNANCE retention and lifting its
-//! hold; and a bucket's default retention (`ferry lock --default`).
+//! hold; a bucket's default retention (`ferry lock --default`); and an interrupted upload
+//! resumed only with the lock it began with.
 
 use crate::{
-    boto3_keys, boto3_object, expect_exit, ferry, seaweed_bucket, sha256_hex, text, written,
+    boto3_keys, boto3_object, boto3_uploads, expect_exit, ferry, seaweed_bucket, sha256_hex, text,
+    written,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -433,4 +435,89 @@ fn a_buckets_default_retention_is_set_shown_applied_and_taken_away() {
         "1d",
     ]);
     expect_exit(&o, 1, "object lock needs a versioned bucket");
+}
+
+/// An interrupted upload under object lock keeps the lock it was created with: run again
+/// asking another (a later end, a legal hold), it is refused before anything changes;
+/// `ferry resume` finishes it with its own lock, checked; and the same command again, whose
+/// span from now ends a little later each time, resumes it.
+#[test]
+fn a_resumed_upload_keeps_the_lock_it_began_with_and_refuses_another() {
+    use crate::resume::{interrupt_after, start_upload};
+    let (server, _client, plain) = seaweed_bucket("lockresume");
+    let home = tempfile::tempdir().unwrap();
+    let bucket = format!("{plain}-l");
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    let o = run(&["mb", "--object-lock", &format!("s3://{bucket}")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let (file, body) = written(home.path(), "big.bin", 24 * MIB + 5, 7);
+    let lock = |until: &'static str| {
+        [
+            "--object-lock-mode",
+            "GOVERNANCE",
+            "--object-lock-retain-until-date",
+            until,
+        ]
+    };
+    let held = |key: &str| {
+        ferry_testkit::boto3(
+            server,
+            "import datetime\n\
+             h = s3.head_object(Bucket=sys.argv[1], Key=sys.argv[2], ChecksumMode='ENABLED')\n\
+             left = h['ObjectLockRetainUntilDate'] - datetime.datetime.now(datetime.timezone.utc)\n\
+             print(json.dumps({'mode': h['ObjectLockMode'], 'hours': left.total_seconds() / 3600}))",
+            &[&bucket, key],
+        )
+        .unwrap()
+    };
+
+    let dst = format!("s3://{bucket}/a");
+    let (code, stderr) = interrupt_after(
+        start_upload(server, home.path(), &file, &dst, &lock("1d")),
+        2,
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    let f = file.to_str().unwrap();
+    let o = run(&[&["cp", f, &dst], &lock("2d")[..]].concat());
+    expect_exit(&o, 2, "retained until");
+    expect_exit(&o, 2, "drop the --object-lock-* flags");
+    let hold = ["--object-lock-legal-hold-status", "ON"];
+    let o = run(&[&["cp", f, &dst], &hold[..]].concat());
+    expect_exit(&o, 2, "legal hold ON, where it began with OFF");
+    assert_eq!(
+        boto3_uploads(server, &bucket).len(),
+        1,
+        "the upload is kept"
+    );
+    assert!(boto3_keys(server, &bucket).is_empty());
+    let o = run(&["resume"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let a = held("a");
+    assert_eq!(a["mode"], "GOVERNANCE");
+    assert!((23.9..=24.0).contains(&a["hours"].as_f64().unwrap()), "{a}");
+    assert_eq!(
+        boto3_object(server, &bucket, "a")["sha256"],
+        sha256_hex(&body)
+    );
+
+    let dst = format!("s3://{bucket}/b");
+    let (code, stderr) = interrupt_after(
+        start_upload(server, home.path(), &file, &dst, &lock("1d")),
+        2,
+    );
+    assert_eq!(code, Some(130), "{stderr}");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let o = run(&[&["cp", f, &dst], &lock("1d")[..]].concat());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("resumed with"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(held("b")["mode"], "GOVERNANCE");
+    assert_eq!(
+        boto3_object(server, &bucket, "b")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
 }

@@ -66,6 +66,9 @@ pub enum Mismatch {
     UploadGone,
     /// The journal's plan does not fit the source.
     Plan,
+    /// The object lock asked for is not the one the upload was created with (which its
+    /// object gets): what differs.
+    ObjectLock(String),
 }
 
 /// An engine error: a kind, a message that names the object or part and what to do, and the

@@ -140,13 +140,14 @@ impl<C: ObjectClient> Job<C> {
         }
     }
 
-    /// The same job with other settings (a resume takes the journal's), keeping its journal.
-    pub(crate) fn with_settings(&self, settings: UploadSettings) -> Self {
+    /// The same job with other settings and options (a resume takes the journal's), keeping
+    /// its journal.
+    pub(crate) fn with(&self, settings: UploadSettings, options: ObjectOptions) -> Self {
         Self {
             ctx: self.ctx.clone(),
             bucket: self.bucket.clone(),
             key: self.key.clone(),
-            options: self.options.clone(),
+            options,
             settings,
             noun: self.noun,
             journal: Mutex::new(self.journal.lock().expect("journal lock").take()),

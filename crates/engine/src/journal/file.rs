@@ -409,6 +409,7 @@ mod tests {
             expected_bucket_owner: None,
             request_payer: false,
             remove_source: false,
+            object_lock: None,
         }
     }
 

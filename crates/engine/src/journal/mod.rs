@@ -9,7 +9,7 @@
 //!    idempotent), so an upload created by a request whose reply was lost can still be found
 //!    and aborted;
 //! 2. `upload`: the upload id, the plan, the checksum settings, the SSE-C key's MD5 (never the
-//!    key);
+//!    key), the object lock it was created with;
 //! 3. one `part` record per part the server acknowledged.
 //!
 //! The records and the store traits live here; [`FileJournalStore`] (`file`) keeps them as
@@ -279,6 +279,36 @@ pub struct UploadRecord {
     /// deletes it too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub remove_source: bool,
+    /// The object lock the upload was created with, which its object gets when it completes:
+    /// a resume checks the object against it, and refuses a run that asks for another.
+    /// `None` in a journal written before ferry recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<LockRecord>,
+}
+
+/// The object lock of an upload's CreateMultipartUpload (none asked: every field `None`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LockRecord {
+    /// The retention's mode: `GOVERNANCE` or `COMPLIANCE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
+    /// Its end, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_until: Option<String>,
+    /// The legal hold: on or off, if one was asked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legal_hold: Option<bool>,
+}
+
+impl LockRecord {
+    /// The lock `options` ask for.
+    pub(crate) fn of(options: &ferry_s3::ObjectOptions) -> Self {
+        LockRecord {
+            mode: options.object_lock_mode.map(|m| m.as_str().to_string()),
+            retain_until: options.object_lock_retain_until.clone(),
+            legal_hold: options.object_lock_legal_hold,
+        }
+    }
 }
 
 /// A part the server acknowledged.

@@ -17,7 +17,7 @@ use tracing::{debug, info, warn};
 use crate::checksum::ChecksumMode;
 use crate::error::{Error, ErrorKind, Failure};
 use crate::job::{Job, Orphans, journal_error};
-use crate::journal::{Destination, JournalHandle, SourceIdentity, UploadRecord};
+use crate::journal::{Destination, JournalHandle, LockRecord, SourceIdentity, UploadRecord};
 use crate::progress::Event;
 
 /// A journal about to record a new upload.
@@ -136,6 +136,7 @@ pub(crate) async fn create_journaled<C: ObjectClient>(
         expected_bucket_owner: job.options.request.expected_bucket_owner.clone(),
         request_payer: job.options.request.request_payer,
         remove_source: job.settings.remove_source,
+        object_lock: Some(LockRecord::of(&job.options)),
     };
     let written = job
         .journal

@@ -3,9 +3,9 @@
 //! copy's source is pinned by its ETag) and against what the server lists (ListParts); a part
 //! the server holds that the journal missed (the run ended between its answer and its record)
 //! is kept when the source's bytes, read again, match it; only what is missing or wrong is
-//! sent again. A journal that cannot be followed (the source
-//! changed, another part size or SSE-C key) refuses the resume with a [`Mismatch`] and leaves
-//! everything as it was; restarting aborts the old upload first.
+//! sent again. A journal that cannot be followed (the source changed, another part size, SSE-C
+//! key or object lock) refuses the resume with a [`Mismatch`] and leaves everything as it was;
+//! restarting aborts the old upload first.
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
@@ -20,7 +20,7 @@ use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::error::{Error, ErrorKind, Mismatch};
 use crate::job::{Job, journal_error};
 use crate::journal::{
-    Destination, Journal, JournalError, JournalStore, PartRecord, SourceIdentity,
+    Destination, Journal, JournalError, JournalStore, LockRecord, PartRecord, SourceIdentity,
 };
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;
@@ -168,10 +168,28 @@ async fn resume<C: ObjectClient>(
             ),
         ));
     }
+    // The object gets the lock the upload was created with: another asked now is refused,
+    // and the check after the write compares the object with the upload's own.
+    let mut options = job.options.clone();
+    if let Some(recorded) = &u.object_lock {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let elapsed = now.saturating_sub(old.started);
+        options = finishing_lock(&options, recorded, elapsed).map_err(|differs| {
+            refuse(
+                Mismatch::ObjectLock(differs.clone()),
+                format!(
+                    "the {} began with another object lock than the one asked now: {differs}",
+                    job.noun
+                ),
+            )
+        })?;
+    }
     // The journal's settings finish the upload, whatever this run asked for.
     let mut settings = job.settings.clone();
     settings.checksum = mode_from_record(&u)?;
-    let job = Arc::new(job.with_settings(settings));
+    let job = Arc::new(job.with(settings, options));
     let size = source.size;
     let plan = Plan::Multipart {
         size,
@@ -371,5 +389,148 @@ async fn finished_elsewhere<C: ObjectClient>(
             ),
         )
         .kept_for_resume(job.journal_id().unwrap_or_default())),
+    }
+}
+
+/// The options a resumed upload finishes with: `asked`, with the object lock the upload was
+/// created with (`recorded`, which its object gets), when `asked` names no other; else what
+/// differs. A retention's end given as a span from now names a later end on each run: an end
+/// no later than the recorded one plus the time since the upload began (`elapsed` seconds,
+/// and a minute) is the same one asked again.
+fn finishing_lock(
+    asked: &ferry_s3::ObjectOptions,
+    recorded: &LockRecord,
+    elapsed: u64,
+) -> Result<ferry_s3::ObjectOptions, String> {
+    use time::format_description::well_known::Rfc3339;
+    let instant = |t: &str| time::OffsetDateTime::parse(t, &Rfc3339).ok();
+    let began = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
+    let mut differs = Vec::new();
+    if let Some(mode) = asked.object_lock_mode
+        && recorded.mode.as_deref() != Some(mode.as_str())
+    {
+        differs.push(format!(
+            "retention mode {}, where it began with {}",
+            mode.as_str(),
+            began(&recorded.mode)
+        ));
+    }
+    if let Some(until) = &asked.object_lock_retain_until {
+        let drift = time::Duration::seconds(elapsed.saturating_add(60) as i64);
+        let later = match (
+            instant(until),
+            recorded.retain_until.as_deref().and_then(instant),
+        ) {
+            (Some(a), Some(r)) => a > r + drift,
+            _ => recorded.retain_until.as_ref() != Some(until),
+        };
+        if later {
+            differs.push(format!(
+                "retained until {until}, where it began with {}",
+                began(&recorded.retain_until)
+            ));
+        }
+    }
+    let hold = |on: bool| if on { "ON" } else { "OFF" };
+    if let Some(on) = asked.object_lock_legal_hold
+        && recorded.legal_hold.unwrap_or(false) != on
+    {
+        differs.push(format!(
+            "legal hold {}, where it began with {}",
+            hold(on),
+            hold(recorded.legal_hold.unwrap_or(false))
+        ));
+    }
+    if !differs.is_empty() {
+        return Err(differs.join("; "));
+    }
+    let mode = match &recorded.mode {
+        Some(m) => Some(m.parse().map_err(|_| format!("the journal's mode {m:?}"))?),
+        None => None,
+    };
+    Ok(ferry_s3::ObjectOptions {
+        object_lock_mode: mode,
+        object_lock_retain_until: recorded.retain_until.clone(),
+        object_lock_legal_hold: recorded.legal_hold,
+        ..asked.clone()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_s3::{ObjectLockMode, ObjectOptions};
+
+    fn asked(
+        mode: Option<ObjectLockMode>,
+        until: Option<&str>,
+        hold: Option<bool>,
+    ) -> ObjectOptions {
+        ObjectOptions {
+            object_lock_mode: mode,
+            object_lock_retain_until: until.map(str::to_string),
+            object_lock_legal_hold: hold,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_resume_keeps_the_lock_the_upload_began_with_and_refuses_another() {
+        let recorded = LockRecord {
+            mode: Some("GOVERNANCE".into()),
+            retain_until: Some("2030-01-01T00:00:00Z".into()),
+            legal_hold: None,
+        };
+        let g = Some(ObjectLockMode::Governance);
+        // The same span asked an hour later: a later end by the hour, which is the same one.
+        let o = finishing_lock(
+            &asked(g, Some("2030-01-01T01:00:00Z"), None),
+            &recorded,
+            3600,
+        )
+        .unwrap();
+        assert_eq!(
+            o.object_lock_retain_until.as_deref(),
+            Some("2030-01-01T00:00:00Z")
+        );
+        assert_eq!(o.object_lock_mode, g);
+        // No lock asked now: the upload's own is what the object gets, and is checked.
+        let o = finishing_lock(&asked(None, None, None), &recorded, 0).unwrap();
+        assert_eq!(o.object_lock_mode, g);
+        // An earlier end: the object keeps the longer one it began with.
+        assert!(
+            finishing_lock(&asked(g, Some("2029-01-01T00:00:00Z"), None), &recorded, 0).is_ok()
+        );
+        // Hold OFF asked where none was: the same.
+        assert!(finishing_lock(&asked(None, None, Some(false)), &recorded, 0).is_ok());
+        for (options, needle) in [
+            (
+                asked(g, Some("2030-01-02T00:00:00Z"), None),
+                "retained until 2030-01-02T00:00:00Z, where it began with 2030-01-01T00:00:00Z",
+            ),
+            (
+                asked(
+                    Some(ObjectLockMode::Compliance),
+                    Some("2030-01-01T00:00:00Z"),
+                    None,
+                ),
+                "retention mode COMPLIANCE, where it began with GOVERNANCE",
+            ),
+            (
+                asked(None, None, Some(true)),
+                "legal hold ON, where it began with OFF",
+            ),
+        ] {
+            let e = finishing_lock(&options, &recorded, 3600).unwrap_err();
+            assert!(e.contains(needle), "{e}");
+        }
+        // An upload created without a lock takes none afterwards.
+        let e = finishing_lock(
+            &asked(g, Some("2030-01-01T00:00:00Z"), None),
+            &LockRecord::default(),
+            0,
+        )
+        .unwrap_err();
+        assert!(e.contains("where it began with none"), "{e}");
     }
 }
