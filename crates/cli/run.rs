@@ -338,10 +338,10 @@ fn settle(
         Err(e) => e,
     };
     let kept = e.resume_id().map(|id| match e.resume_mismatch() {
-        // What it began from is not there as it was: the error says the way on.
-        Some(Mismatch::Source(_) | Mismatch::UploadGone) => {
-            format!("the {word} is kept (journal {id})")
-        }
+        // What it began from is not there as it was, or this command asks for other
+        // settings than it began with (so running it again fails again): the error says the
+        // way on.
+        Some(_) => format!("the {word} is kept (journal {id})"),
         // `ferry resume` names it already.
         _ if stream || std::env::args_os().nth(1).is_some_and(|a| a == "resume") => {
             format!(

@@ -481,6 +481,9 @@ fn a_resumed_upload_keeps_the_lock_it_began_with_and_refuses_another() {
     let o = run(&[&["cp", f, &dst], &lock("2d")[..]].concat());
     expect_exit(&o, 2, "retained until");
     expect_exit(&o, 2, "drop the --object-lock-* flags");
+    // Not the same command again, which would be refused again.
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(!said.contains("to resume it, run"), "{said}");
     let hold = ["--object-lock-legal-hold-status", "ON"];
     let o = run(&[&["cp", f, &dst], &hold[..]].concat());
     expect_exit(&o, 2, "legal hold ON, where it began with OFF");
