@@ -13,19 +13,12 @@ use crate::{
 
 const MIB: usize = 1024 * 1024;
 
-#[test]
-fn objects_are_written_under_object_lock_and_a_locked_version_goes_only_bypassing_governance() {
-    let (server, _client, plain) = seaweed_bucket("lock");
-    let home = tempfile::tempdir().unwrap();
-    let bucket = format!("{plain}-l");
-    let url = |k: &str| format!("s3://{bucket}/{k}");
-    let run = |args: &[&str]| ferry(server, home.path(), args);
-    let o = run(&["mb", "--object-lock", &format!("s3://{bucket}")]);
-    assert!(o.status.success(), "{}", text(&o));
-    let lock = |key: &str| {
-        ferry_testkit::boto3(
-            server,
-            r#"
+/// What boto3 reads of an object's lock: whether its bucket has object lock, its retention's
+/// mode, end and seconds left, its legal hold, and its version.
+fn lock_of(server: &ferry_testkit::TestServer, bucket: &str, key: &str) -> serde_json::Value {
+    ferry_testkit::boto3(
+        server,
+        r#"
 import datetime
 h = s3.head_object(Bucket=sys.argv[1], Key=sys.argv[2])
 until = h.get('ObjectLockRetainUntilDate')
@@ -38,10 +31,21 @@ print(json.dumps({
     'version': h.get('VersionId'),
 }))
 "#,
-            &[&bucket, key],
-        )
-        .unwrap()
-    };
+        &[bucket, key],
+    )
+    .unwrap()
+}
+
+#[test]
+fn objects_are_written_under_object_lock_and_a_locked_version_goes_only_bypassing_governance() {
+    let (server, _client, plain) = seaweed_bucket("lock");
+    let home = tempfile::tempdir().unwrap();
+    let bucket = format!("{plain}-l");
+    let url = |k: &str| format!("s3://{bucket}/{k}");
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    let o = run(&["mb", "--object-lock", &format!("s3://{bucket}")]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lock = |key: &str| lock_of(server, &bucket, key);
     let (small, small_body) = written(home.path(), "small.bin", 100_000, 1);
     let (big, big_body) = written(home.path(), "big.bin", 12 * MIB, 2);
     let (small, big) = (small.to_str().unwrap(), big.to_str().unwrap());
@@ -361,17 +365,9 @@ fn a_buckets_default_retention_is_set_shown_applied_and_taken_away() {
     let (file, _) = written(home.path(), "after.bin", 1000, 1);
     let o = run(&["cp", file.to_str().unwrap(), &format!("{target}/after")]);
     assert!(o.status.success(), "{}", text(&o));
-    let held = ferry_testkit::boto3(
-        server,
-        "import datetime\n\
-         h = s3.head_object(Bucket=sys.argv[1], Key='after')\n\
-         left = h['ObjectLockRetainUntilDate'] - datetime.datetime.now(datetime.timezone.utc)\n\
-         print(json.dumps({'mode': h['ObjectLockMode'], 'days': left.total_seconds() / 86400}))",
-        &[&bucket],
-    )
-    .unwrap();
+    let held = lock_of(server, &bucket, "after");
     assert_eq!(held["mode"], "GOVERNANCE");
-    let days = held["days"].as_f64().unwrap();
+    let days = held["seconds_left"].as_f64().unwrap() / 86_400.0;
     assert!((13.99..=14.01).contains(&days), "{days} days left");
 
     let o = run(&[
@@ -459,17 +455,7 @@ fn a_resumed_upload_keeps_the_lock_it_began_with_and_refuses_another() {
             until,
         ]
     };
-    let held = |key: &str| {
-        ferry_testkit::boto3(
-            server,
-            "import datetime\n\
-             h = s3.head_object(Bucket=sys.argv[1], Key=sys.argv[2], ChecksumMode='ENABLED')\n\
-             left = h['ObjectLockRetainUntilDate'] - datetime.datetime.now(datetime.timezone.utc)\n\
-             print(json.dumps({'mode': h['ObjectLockMode'], 'hours': left.total_seconds() / 3600}))",
-            &[&bucket, key],
-        )
-        .unwrap()
-    };
+    let held = |key: &str| lock_of(server, &bucket, key);
 
     let dst = format!("s3://{bucket}/a");
     let (code, stderr) = interrupt_after(
@@ -497,7 +483,8 @@ fn a_resumed_upload_keeps_the_lock_it_began_with_and_refuses_another() {
     assert!(o.status.success(), "{}", text(&o));
     let a = held("a");
     assert_eq!(a["mode"], "GOVERNANCE");
-    assert!((23.9..=24.0).contains(&a["hours"].as_f64().unwrap()), "{a}");
+    let hours = a["seconds_left"].as_f64().unwrap() / 3600.0;
+    assert!((23.9..=24.0).contains(&hours), "{a}");
     assert_eq!(
         boto3_object(server, &bucket, "a")["sha256"],
         sha256_hex(&body)
