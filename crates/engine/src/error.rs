@@ -160,13 +160,29 @@ impl Error {
         self
     }
 
-    /// For a request that carried a retention or a legal hold: says why the bucket or the
-    /// server refused it, where the answer is one every such request would meet (so that a
+    /// For a request that carried a retention or a legal hold (PutObject,
+    /// CreateMultipartUpload, CopyObject, PutObjectRetention, PutObjectLegalHold): says why
+    /// the bucket or the server refused it, where the answer is one every such request would meet (so that a
     /// run of many objects stops at it, see [`Self::concerns_every_object`]). S3 answers a
     /// lock in a bucket without object lock with a bare `InvalidRequest` ("Bucket is missing
     /// Object Lock Configuration", when it says why); a server without object lock answers
     /// `NotImplemented`.
     pub(crate) fn refusing_locks(mut self) -> Self {
+        // Only the requests that carry the lock: not a part or a Complete, whose refusal
+        // is about itself.
+        let carried = self.s3().and_then(|e| e.service()).is_some_and(|s| {
+            matches!(
+                s.operation,
+                "PutObject"
+                    | "CreateMultipartUpload"
+                    | "CopyObject"
+                    | "PutObjectRetention"
+                    | "PutObjectLegalHold"
+            )
+        });
+        if !carried {
+            return self;
+        }
         let why = match self.s3().and_then(ferry_s3::S3Error::code) {
             Some("InvalidRequest") => {
                 "a bucket without object lock refuses a retention or a legal hold (object lock \

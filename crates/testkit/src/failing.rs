@@ -89,11 +89,6 @@ pub fn access_denied() -> S3Error {
     service(403, "AccessDenied")
 }
 
-/// A 501 NotImplemented: a server without the feature asked for (permanent).
-pub fn not_implemented() -> S3Error {
-    service(501, "NotImplemented")
-}
-
 fn service(status: u16, code: &str) -> S3Error {
     ServiceError::new("injected", status, code, "injected by the test").into()
 }

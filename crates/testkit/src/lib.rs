@@ -34,7 +34,7 @@ pub use proxy::{Action, Chaos, HoldProxy, Rule};
 
 pub use failing::{
     CallHook, FailingClient, Fault, access_denied, clock_skew, expired_token, internal_error,
-    not_implemented, reset, slow_down, wrong_region,
+    reset, slow_down, wrong_region,
 };
 
 use anyhow::{Context, Result, bail};

@@ -105,11 +105,10 @@ async fn a_lock_is_checked_before_it_is_sent_a_refused_object_fails_alone_and_a_
     }
     let unlocking = Arc::new(FailingClient::new(
         s3.clone(),
-        vec![Fault::new(
-            "PutObjectRetention",
-            u32::MAX,
-            ferry_testkit::not_implemented,
-        )],
+        vec![Fault::new("PutObjectRetention", u32::MAX, || {
+            ferry_s3::ServiceError::new("PutObjectRetention", 501, "NotImplemented", "no lock")
+                .into()
+        })],
     ));
     let e = manager(unlocking.clone(), ManagerConfig::default())
         .lock(lock)
