@@ -36,15 +36,33 @@ print(json.dumps({
     .unwrap()
 }
 
-#[test]
-fn objects_are_written_under_object_lock_and_a_locked_version_goes_only_bypassing_governance() {
-    let (server, _client, plain) = seaweed_bucket("lock");
+/// SeaweedFS, a home for ferry's runs, a bucket without object lock (`plain`) and one made
+/// with `ferry mb --object-lock` (`bucket`), both named from `prefix`.
+fn lock_buckets(
+    prefix: &str,
+) -> (
+    &'static ferry_testkit::TestServer,
+    tempfile::TempDir,
+    String,
+    String,
+) {
+    let (server, _client, plain) = seaweed_bucket(prefix);
     let home = tempfile::tempdir().unwrap();
     let bucket = format!("{plain}-l");
+    let o = ferry(
+        server,
+        home.path(),
+        &["mb", "--object-lock", &format!("s3://{bucket}")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    (server, home, plain, bucket)
+}
+
+#[test]
+fn objects_are_written_under_object_lock_and_a_locked_version_goes_only_bypassing_governance() {
+    let (server, home, plain, bucket) = lock_buckets("lock");
     let url = |k: &str| format!("s3://{bucket}/{k}");
     let run = |args: &[&str]| ferry(server, home.path(), args);
-    let o = run(&["mb", "--object-lock", &format!("s3://{bucket}")]);
-    assert!(o.status.success(), "{}", text(&o));
     let lock = |key: &str| lock_of(server, &bucket, key);
     let (small, small_body) = written(home.path(), "small.bin", 100_000, 1);
     let (big, big_body) = written(home.path(), "big.bin", 12 * MIB, 2);
@@ -322,14 +340,10 @@ fn objects_are_written_under_object_lock_and_a_locked_version_goes_only_bypassin
 /// without versioning, saying why.
 #[test]
 fn a_buckets_default_retention_is_set_shown_applied_and_taken_away() {
-    let (server, _client, plain) = seaweed_bucket("deflock");
-    let home = tempfile::tempdir().unwrap();
-    let bucket = format!("{plain}-l");
+    let (server, home, plain, bucket) = lock_buckets("deflock");
     let target = format!("s3://{bucket}");
     let run = |args: &[&str]| ferry(server, home.path(), args);
     let stdout = |o: &std::process::Output| String::from_utf8_lossy(&o.stdout).to_string();
-    let o = run(&["mb", "--object-lock", &target]);
-    assert!(o.status.success(), "{}", text(&o));
     let config = || {
         ferry_testkit::boto3(
             server,
@@ -440,12 +454,8 @@ fn a_buckets_default_retention_is_set_shown_applied_and_taken_away() {
 #[test]
 fn a_resumed_upload_keeps_the_lock_it_began_with_and_refuses_another() {
     use crate::resume::{interrupt_after, start_upload};
-    let (server, _client, plain) = seaweed_bucket("lockresume");
-    let home = tempfile::tempdir().unwrap();
-    let bucket = format!("{plain}-l");
+    let (server, home, _plain, bucket) = lock_buckets("lockresume");
     let run = |args: &[&str]| ferry(server, home.path(), args);
-    let o = run(&["mb", "--object-lock", &format!("s3://{bucket}")]);
-    assert!(o.status.success(), "{}", text(&o));
     let (file, body) = written(home.path(), "big.bin", 24 * MIB + 5, 7);
     let lock = |until: &'static str| {
         [
