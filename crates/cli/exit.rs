@@ -81,9 +81,9 @@ impl From<ferry_s3::S3Error> for CliError {
     }
 }
 
-/// What the flags can do about a refused resume.
-fn mismatch_hint(m: &Mismatch) -> &'static str {
-    match m {
+/// What the flags can do about a refused resume of the journal `id`.
+fn mismatch_hint(m: &Mismatch, id: Option<&str>) -> String {
+    let hint = match m {
         Mismatch::Source(_) => "run again with --restart to abort the old upload and start fresh",
         Mismatch::PartSize { .. } => "drop --part-size, or --restart",
         Mismatch::SseCustomerKey {
@@ -97,8 +97,16 @@ fn mismatch_hint(m: &Mismatch) -> &'static str {
             "drop the --object-lock-* flags to finish it with the lock it began with (`ferry lock` \
              lengthens a retention afterwards), or --restart to begin again with this one"
         }
+        Mismatch::ObjectSettings(_) => {
+            return format!(
+                "`ferry resume {}` finishes it with the settings it began with, or run again \
+                 with --restart to begin again with these",
+                id.unwrap_or("ID")
+            );
+        }
         _ => "run again with --restart to start fresh",
-    }
+    };
+    hint.to_string()
 }
 
 /// An engine error as the CLI reports it: its exit code, its message with the flags that
@@ -114,7 +122,7 @@ pub(crate) fn engine_error(
         ErrorKind::Cancelled if interrupted => what = "interrupted".into(),
         ErrorKind::ResumeMismatch => {
             if let Some(m) = e.resume_mismatch() {
-                what = format!("{what}; {}", mismatch_hint(m));
+                what = format!("{what}; {}", mismatch_hint(m, e.resume_id()));
             }
         }
         ErrorKind::Exists => what = format!("{what} (--no-clobber was given)"),

@@ -12,25 +12,11 @@ use ferry_engine::{Copy, ErrorKind, Manager, ManagerConfig, ObjectSource, TreeCo
 use ferry_testkit::{Action, FailingClient, Fault, HoldProxy, Rule, TestServer};
 
 use crate::{
-    boto3_object, boto3_uploads, data, expect_exit, ferry, rt, seaweed_bucket, sha256_hex, text,
-    uploaded,
+    boto3_object, boto3_tags, boto3_uploads, data, expect_exit, ferry, rt, seaweed_bucket,
+    sha256_hex, text, uploaded,
 };
 
 const MIB: usize = 1024 * 1024;
-
-/// Tags as boto3 reads them, sorted.
-fn boto3_tags(server: &TestServer, bucket: &str, key: &str) -> Vec<(String, String)> {
-    let v = ferry_testkit::boto3(
-        server,
-        r#"
-t = s3.get_object_tagging(Bucket=sys.argv[1], Key=sys.argv[2])['TagSet']
-print(json.dumps(sorted([[x['Key'], x['Value']] for x in t])))
-"#,
-        &[bucket, key],
-    )
-    .unwrap();
-    serde_json::from_value(v).unwrap()
-}
 
 /// Uploads `body` to `url` with ferry, with a content type, metadata and tags.
 fn upload_with_metadata(server: &TestServer, home: &std::path::Path, url: &str, body: &[u8]) {
@@ -557,7 +543,15 @@ fn kill_copy_then(name: &str, rule: Rule, recopied: usize, copying: Copying, aga
     assert_eq!(copied, recopied, "{name}: {:?}", proxy.log());
     let got = boto3_object(server, &bucket, "dst");
     assert_eq!(got["sha256"], sha256_hex(&body), "{name}");
+    // The source's settings, whichever way it was run again (`ferry resume` takes them from
+    // the journal).
     assert_eq!(got["metadata"]["origin"], "test", "{name}");
+    assert_eq!(got["content_type"], "application/x-ferry-test", "{name}");
+    assert_eq!(
+        boto3_tags(server, &bucket, "dst"),
+        tags(&[("team", "a"), ("tier", "gold")]),
+        "{name}"
+    );
     assert!(
         boto3_uploads(server, &bucket).is_empty(),
         "{name}: upload left"

@@ -24,6 +24,7 @@ mod pipes;
 mod protocol;
 mod request_terms;
 mod resume;
+mod resume_settings;
 mod scale;
 mod scale_out;
 mod secrets;
@@ -157,6 +158,20 @@ print(json.dumps({
         &[bucket, key],
     )
     .unwrap()
+}
+
+/// Tags as boto3 reads them, sorted.
+pub(crate) fn boto3_tags(server: &TestServer, bucket: &str, key: &str) -> Vec<(String, String)> {
+    let v = ferry_testkit::boto3(
+        server,
+        r#"
+t = s3.get_object_tagging(Bucket=sys.argv[1], Key=sys.argv[2])['TagSet']
+print(json.dumps(sorted([[x['Key'], x['Value']] for x in t])))
+"#,
+        &[bucket, key],
+    )
+    .unwrap();
+    serde_json::from_value(v).unwrap()
 }
 
 /// In-progress uploads in a bucket, listed by boto3.

@@ -661,14 +661,9 @@ except botocore.exceptions.ClientError:
     assert_eq!(seen["metadata"]["owner"], "ferry");
     assert_eq!(seen["metadata"]["stage"], "test");
     assert_eq!(seen["cache_control"], "max-age=300");
-    let tags = ferry_testkit::boto3(
-        server,
-        "r = s3.get_object_tagging(Bucket=sys.argv[1], Key=sys.argv[2])\nprint(json.dumps(sorted([t['Key'], t['Value']] for t in r['TagSet'])))",
-        &[&bucket, "dir/report.json"],
-    )
-    .unwrap();
+    let tags = crate::boto3_tags(server, &bucket, "dir/report.json");
     assert_eq!(
-        tags,
+        serde_json::json!(tags),
         serde_json::json!([
             ["path", "a/b=c&d"],
             ["plus", "x+y"],

@@ -69,6 +69,10 @@ pub enum Mismatch {
     /// The object lock asked for is not the one the upload was created with (which its
     /// object gets): what differs.
     ObjectLock(String),
+    /// The object's settings asked for (content headers, metadata, tags, storage class,
+    /// encryption, ACL) are not those the upload was created with (which its object gets):
+    /// what differs.
+    ObjectSettings(String),
 }
 
 /// An engine error: a kind, a message that names the object or part and what to do, and the

@@ -69,7 +69,7 @@ pub use handle::{Canceller, Handle};
 pub use job::{FailurePolicy, UploadSettings};
 pub use journal::{
     Destination, FileJournalStore, JOURNAL_VERSION, Journal, JournalError, JournalHandle,
-    JournalStore, LockRecord, PartRecord, SourceIdentity, SourceKind, UploadRecord,
+    JournalStore, LockRecord, ObjectRecord, PartRecord, SourceIdentity, SourceKind, UploadRecord,
 };
 pub use manager::{Manager, ManagerConfig, OpenFiles, ResumeKeys};
 pub use mtime::{MTIME_KEY, format_mtime, parse_mtime};

@@ -9,11 +9,13 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
+use serde::{Deserialize, Serialize};
+
 pub use crate::checksums::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 
 /// Server-side encryption with keys S3 manages (SSE-C, with the caller's key, is
 /// [`SseCustomerKey`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerSideEncryption {
     /// SSE-S3 (`AES256`).
     S3,
@@ -106,7 +108,7 @@ pub const CANNED_ACLS: &[&str] = &[
 ];
 
 /// Who a grant is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Grantee {
     /// A canonical user id (`id=`).
     Id(String),
@@ -153,17 +155,23 @@ impl FromStr for Grantee {
 }
 
 /// Explicit grants, one list per permission header.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Grants {
     /// `x-amz-grant-read`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub read: Vec<Grantee>,
     /// `x-amz-grant-read-acp`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub read_acp: Vec<Grantee>,
     /// `x-amz-grant-write-acp`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub write_acp: Vec<Grantee>,
     /// `x-amz-grant-full-control`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub full_control: Vec<Grantee>,
     /// `x-amz-grant-write`: PutObjectAcl only (no upload takes it).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub write: Vec<Grantee>,
 }
 
@@ -273,19 +281,26 @@ impl RequestOptions {
 /// The standard HTTP headers an object is stored with and served with: what a new object
 /// is given ([`ObjectOptions::content`]) and what HeadObject and GetObject report
 /// ([`ObjectMeta::content`](crate::ObjectMeta::content)), so a copy carries them over whole.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct ContentHeaders {
     /// `Content-Type`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// `Content-Encoding` (of the object: never `aws-chunked`, which describes an upload).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_encoding: Option<String>,
     /// `Content-Disposition`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_disposition: Option<String>,
     /// `Content-Language`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub content_language: Option<String>,
     /// `Cache-Control`.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub cache_control: Option<String>,
     /// `Expires` (an HTTP date, passed as given).
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub expires: Option<String>,
 }
 
@@ -507,8 +522,11 @@ impl ObjectOptions {
         Ok(())
     }
 
-    /// The headers shared by PutObject and CreateMultipartUpload.
-    pub(crate) fn push_headers(&self, headers: &mut Vec<(String, String)>) {
+    /// The headers that describe the object (content headers, storage class, metadata, tags,
+    /// encryption, ACL and grants), in the order they are sent: what an object is created
+    /// with, without its lock or what every request of a transfer carries.
+    pub fn object_headers(&self) -> Vec<(String, String)> {
+        let mut headers = Vec::new();
         let mut put = |name: &str, v: &Option<String>| {
             if let Some(v) = v {
                 headers.push((name.to_string(), v.clone()));
@@ -571,7 +589,13 @@ impl ObjectOptions {
         if let Some(acl) = &self.acl {
             headers.push(("x-amz-acl".into(), acl.clone()));
         }
-        self.grants.push_headers(headers);
+        self.grants.push_headers(&mut headers);
+        headers
+    }
+
+    /// The headers shared by PutObject and CreateMultipartUpload.
+    pub(crate) fn push_headers(&self, headers: &mut Vec<(String, String)>) {
+        headers.extend(self.object_headers());
         if let Some(m) = self.object_lock_mode {
             headers.push(("x-amz-object-lock-mode".into(), m.as_str().into()));
         }

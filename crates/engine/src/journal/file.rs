@@ -247,7 +247,7 @@ impl JournalHandle for FileJournal {
     fn write_upload(&mut self, upload: &UploadRecord) -> Result<(), JournalError> {
         self.append(&Line::Upload {
             v: JOURNAL_VERSION,
-            upload: upload.clone(),
+            upload: Box::new(upload.clone()),
         })
     }
 
@@ -350,7 +350,9 @@ fn replay(id: &str, path: &Path, file: File) -> Result<Option<Journal>, JournalE
                     torn_tail: false,
                 });
             }
-            (Line::Upload { upload, .. }, Some(j)) if j.upload.is_none() => j.upload = Some(upload),
+            (Line::Upload { upload, .. }, Some(j)) if j.upload.is_none() => {
+                j.upload = Some(*upload)
+            }
             (Line::Part { part, .. }, Some(j)) if j.upload.is_some() => j.parts.push(part),
             (other, _) => {
                 return Err(damaged(
@@ -410,6 +412,7 @@ mod tests {
             request_payer: false,
             remove_source: false,
             object_lock: None,
+            object: None,
         }
     }
 

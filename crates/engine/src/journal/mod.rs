@@ -9,7 +9,8 @@
 //!    idempotent), so an upload created by a request whose reply was lost can still be found
 //!    and aborted;
 //! 2. `upload`: the upload id, the plan, the checksum settings, the SSE-C key's MD5 (never the
-//!    key), the object lock it was created with;
+//!    key), the object lock and the object's settings (content headers, metadata, tags,
+//!    storage class, encryption, ACL) it was created with;
 //! 3. one `part` record per part the server acknowledged.
 //!
 //! The records and the store traits live here; [`FileJournalStore`] (`file`) keeps them as
@@ -19,6 +20,7 @@
 mod file;
 pub(crate) mod os_path;
 
+use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -284,6 +286,82 @@ pub struct UploadRecord {
     /// `None` in a journal written before ferry recorded it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<LockRecord>,
+    /// What the upload was created with that describes its object (content headers,
+    /// metadata, tags, storage class, encryption, ACL), which its object gets when it
+    /// completes: a resume finishes with it, and refuses a run that asks for other settings.
+    /// `None` in a journal written before ferry recorded it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<ObjectRecord>,
+}
+
+/// The settings of an upload's CreateMultipartUpload that describe its object, as given
+/// (never a secret: an SSE-C key is [`UploadRecord::sse_c_key_md5`]'s, and is not here).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ObjectRecord {
+    /// Content-Type and the other standard headers.
+    #[serde(skip_serializing_if = "is_default")]
+    pub content: ferry_s3::ContentHeaders,
+    /// User metadata.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub metadata: BTreeMap<String, String>,
+    /// The storage class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+    /// Tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tagging: Vec<(String, String)>,
+    /// SSE-S3 or SSE-KMS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sse: Option<ferry_s3::ServerSideEncryption>,
+    /// A canned ACL.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub acl: Option<String>,
+    /// Explicit grants.
+    #[serde(skip_serializing_if = "is_default")]
+    pub grants: ferry_s3::Grants,
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
+}
+
+impl ObjectRecord {
+    /// What `options` give the object.
+    pub(crate) fn of(options: &ferry_s3::ObjectOptions) -> Self {
+        ObjectRecord {
+            content: options.content.clone(),
+            metadata: options.metadata.clone(),
+            storage_class: options.storage_class.clone(),
+            tagging: options.tagging.clone(),
+            sse: options.sse.clone(),
+            acl: options.acl.clone(),
+            grants: options.grants.clone(),
+        }
+    }
+
+    /// `options` with these settings in place of theirs.
+    pub(crate) fn onto(&self, options: ferry_s3::ObjectOptions) -> ferry_s3::ObjectOptions {
+        let ObjectRecord {
+            content,
+            metadata,
+            storage_class,
+            tagging,
+            sse,
+            acl,
+            grants,
+        } = self.clone();
+        ferry_s3::ObjectOptions {
+            content,
+            metadata,
+            storage_class,
+            tagging,
+            sse,
+            acl,
+            grants,
+            ..options
+        }
+    }
 }
 
 /// The object lock of an upload's CreateMultipartUpload (none asked: every field `None`).
@@ -341,7 +419,7 @@ enum Line {
     Upload {
         v: u32,
         #[serde(flatten)]
-        upload: UploadRecord,
+        upload: Box<UploadRecord>,
     },
     Part {
         v: u32,
@@ -523,17 +601,49 @@ mod tests {
         };
         let line = Line::Upload {
             v: 1,
-            upload: UploadRecord {
+            upload: Box::new(UploadRecord {
                 expected_bucket_owner: Some("111122223333".into()),
                 request_payer: true,
-                ..upload
-            },
+                ..*upload
+            }),
         };
         let written = serde_json::to_string(&line).unwrap();
         assert!(
             written.ends_with(r#""expected_bucket_owner":"111122223333","request_payer":true}"#),
             "{written}"
         );
+    }
+
+    /// An upload's object settings are written only where set, and read back whole; a line
+    /// written before they were recorded reads as none.
+    #[test]
+    fn object_settings_are_written_where_set_and_read_back() {
+        let mut options = ferry_s3::ObjectOptions::default();
+        options.content.content_type = Some("text/plain".into());
+        options.metadata.insert("origin".into(), "a".into());
+        options.sse = Some(ferry_s3::ServerSideEncryption::Kms {
+            key_id: Some("k".into()),
+            context: None,
+            bucket_key: Some(true),
+        });
+        options.grants.read = vec![ferry_s3::Grantee::Id("owner".into())];
+        let record = ObjectRecord::of(&options);
+        let written = serde_json::to_string(&record).unwrap();
+        assert_eq!(
+            written,
+            r#"{"content":{"content_type":"text/plain"},"metadata":{"origin":"a"},"sse":{"Kms":{"key_id":"k","context":null,"bucket_key":true}},"grants":{"read":[{"Id":"owner"}]}}"#
+        );
+        assert_eq!(
+            serde_json::from_str::<ObjectRecord>(&written).unwrap(),
+            record
+        );
+        assert_eq!(
+            serde_json::to_string(&ObjectRecord::default()).unwrap(),
+            "{}"
+        );
+        let old = r#"{"upload_id":"U","part_size":5242880,"parts":3,"checksum":"none","checksum_type":null,"sse_c_key_md5":null}"#;
+        let upload: UploadRecord = serde_json::from_str(old).unwrap();
+        assert_eq!(upload.object, None);
     }
 
     #[test]

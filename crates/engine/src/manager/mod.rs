@@ -8,7 +8,7 @@ mod requests;
 
 use std::sync::Arc;
 
-use ferry_s3::{ObjectClient, SseCustomerKey};
+use ferry_s3::{Directive, ObjectClient, SseCustomerKey};
 use tokio_util::sync::CancellationToken;
 
 use crate::budget::{Bandwidth, Memory, Requests, Turns};
@@ -532,8 +532,9 @@ impl<C: ObjectClient> Manager<C> {
 
     /// Resumes the upload or copy a journal describes: the journal names the source (a file,
     /// or an object on this server) and the destination; `keys` gives the secrets again. The
-    /// upload goes on with the journal's part size and checksum; a move's source is deleted
-    /// once it is done, as the move would have. A copy from another server
+    /// upload goes on with the journal's part size and checksum, and its object gets the
+    /// settings and lock the upload was created with; a move's source is deleted once it is
+    /// done, as the move would have. A copy from another server
     /// resumes with [`Manager::resume_from`]. Needs [`ManagerConfig::journal`]. Must be called
     /// within a tokio runtime.
     pub fn resume(
@@ -651,7 +652,8 @@ impl<C: ObjectClient> Manager<C> {
 
 /// What the requests of an upload `journal` began carry again: the SSE-C key (given again:
 /// journals hold no secret), and the expected owner and payer's agreement it recorded. What
-/// the object carries was given to the Create and stays with the upload.
+/// the object carries was given to the Create and stays with the upload: its settings, as the
+/// journal recorded them, are asked again (its lock, when none is asked, is the upload's).
 fn resumed_options(
     journal: &Journal,
     sse_customer_key: Option<ferry_s3::SseCustomerKey>,
@@ -661,6 +663,9 @@ fn resumed_options(
     if let Some(u) = &journal.upload {
         options.request.expected_bucket_owner = u.expected_bucket_owner.clone();
         options.request.request_payer = u.request_payer;
+        if let Some(object) = &u.object {
+            options = object.onto(options);
+        }
     }
     options
 }
@@ -673,13 +678,22 @@ fn resumed_copy(
     settings: UploadSettings,
 ) -> Copy {
     let options = resumed_options(&journal, keys.sse_customer_key);
+    // The settings the journal recorded (the source's, or the caller's) are the copy's own:
+    // the source's are not read again.
+    let recorded = journal.upload.as_ref().is_some_and(|u| u.object.is_some());
+    let directive = if recorded {
+        Directive::Replace
+    } else {
+        Directive::Copy
+    };
     Copy {
         from: ObjectSource {
             bucket: from_bucket.into(),
             key: from_key.into(),
             version_id: journal.source.version_id,
             sse_customer_key: keys.source_sse_customer_key,
-            ..Default::default()
+            metadata_directive: directive,
+            tagging_directive: directive,
         },
         bucket: journal.destination.bucket,
         key: journal.destination.key,

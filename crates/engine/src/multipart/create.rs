@@ -17,7 +17,9 @@ use tracing::{debug, info, warn};
 use crate::checksum::ChecksumMode;
 use crate::error::{Error, ErrorKind, Failure};
 use crate::job::{Job, Orphans, journal_error};
-use crate::journal::{Destination, JournalHandle, LockRecord, SourceIdentity, UploadRecord};
+use crate::journal::{
+    Destination, JournalHandle, LockRecord, ObjectRecord, SourceIdentity, UploadRecord,
+};
 use crate::progress::Event;
 
 /// A journal about to record a new upload.
@@ -137,6 +139,7 @@ pub(crate) async fn create_journaled<C: ObjectClient>(
         request_payer: job.options.request.request_payer,
         remove_source: job.settings.remove_source,
         object_lock: Some(LockRecord::of(&job.options)),
+        object: Some(ObjectRecord::of(&job.options)),
     };
     let written = job
         .journal

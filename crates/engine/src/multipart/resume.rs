@@ -4,7 +4,7 @@
 //! the server holds that the journal missed (the run ended between its answer and its record)
 //! is kept when the source's bytes, read again, match it; only what is missing or wrong is
 //! sent again. A journal that cannot be followed (the source changed, another part size, SSE-C
-//! key or object lock) refuses the resume with a [`Mismatch`] and leaves everything as it was;
+//! key, object lock or object settings) refuses the resume with a [`Mismatch`] and leaves everything as it was;
 //! restarting aborts the old upload first.
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,7 +20,8 @@ use crate::checksum::{ChecksumMode, Digest, object_checksum};
 use crate::error::{Error, ErrorKind, Mismatch};
 use crate::job::{Job, journal_error};
 use crate::journal::{
-    Destination, Journal, JournalError, JournalStore, LockRecord, PartRecord, SourceIdentity,
+    Destination, Journal, JournalError, JournalStore, LockRecord, ObjectRecord, PartRecord,
+    SourceIdentity,
 };
 use crate::outcome::UploadOutcome;
 use crate::plan::Plan;
@@ -185,6 +186,20 @@ async fn resume<C: ObjectClient>(
                 ),
             )
         })?;
+    }
+    // So are the object's other settings: another asked now is refused.
+    if let Some(recorded) = &u.object {
+        let differs = settings_differ(&options, recorded);
+        if !differs.is_empty() {
+            return Err(refuse(
+                Mismatch::ObjectSettings(differs.clone()),
+                format!(
+                    "the {} began with other settings for its object than the ones asked now: \
+                     {differs}",
+                    job.noun
+                ),
+            ));
+        }
     }
     // The journal's settings finish the upload, whatever this run asked for.
     let mut settings = job.settings.clone();
@@ -456,6 +471,31 @@ fn finishing_lock(
     })
 }
 
+/// What of the object's settings `asked` gives otherwise than the upload was created with
+/// (`recorded`), each header as asked and as it began; empty when nothing differs.
+fn settings_differ(asked: &ferry_s3::ObjectOptions, recorded: &ObjectRecord) -> String {
+    let began: BTreeMap<String, String> = recorded
+        .onto(ferry_s3::ObjectOptions::default())
+        .object_headers()
+        .into_iter()
+        .collect();
+    let asked: BTreeMap<String, String> = asked.object_headers().into_iter().collect();
+    let names: std::collections::BTreeSet<&String> = began.keys().chain(asked.keys()).collect();
+    let shown = |v: Option<&String>| v.map_or_else(|| "none".to_string(), |v| format!("{v:?}"));
+    names
+        .into_iter()
+        .filter(|n| began.get(*n) != asked.get(*n))
+        .map(|n| {
+            format!(
+                "{n} {}, where it began with {}",
+                shown(asked.get(n)),
+                shown(began.get(n))
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -532,5 +572,50 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.contains("where it began with none"), "{e}");
+    }
+
+    /// The settings a resume compares: the same ones agree whatever their order; each
+    /// other one is named, as asked and as begun.
+    #[test]
+    fn a_resume_names_each_setting_asked_otherwise_than_it_began() {
+        let mut began = ferry_s3::ObjectOptions::default();
+        began.content.content_type = Some("text/plain".into());
+        began.metadata.insert("a".into(), "1".into());
+        began.tagging = vec![("t".into(), "1".into()), ("u".into(), "2".into())];
+        let recorded = ObjectRecord::of(&began);
+        assert_eq!(settings_differ(&began, &recorded), "");
+        // What travels with every request, and the lock, are not the object's settings.
+        let mut same = began.clone();
+        same.request.request_payer = true;
+        same.object_lock_legal_hold = Some(true);
+        assert_eq!(settings_differ(&same, &recorded), "");
+        // A resume by journal id asks for the recorded settings.
+        assert_eq!(
+            recorded
+                .onto(ferry_s3::ObjectOptions::default())
+                .object_headers(),
+            began.object_headers()
+        );
+
+        let mut other = began.clone();
+        other.content.content_type = None;
+        other.metadata.insert("a".into(), "2".into());
+        other.storage_class = Some("STANDARD_IA".into());
+        other.sse = Some(ferry_s3::ServerSideEncryption::S3);
+        assert_eq!(
+            settings_differ(&other, &recorded),
+            "content-type none, where it began with \"text/plain\"; \
+             x-amz-meta-a \"2\", where it began with \"1\"; \
+             x-amz-server-side-encryption \"AES256\", where it began with none; \
+             x-amz-storage-class \"STANDARD_IA\", where it began with none"
+        );
+        // Tags in another order are other tags: S3 keeps them as sent.
+        let mut swapped = began.clone();
+        swapped.tagging.reverse();
+        assert!(
+            settings_differ(&swapped, &recorded).starts_with("x-amz-tagging \"u=2&t=1\""),
+            "{}",
+            settings_differ(&swapped, &recorded)
+        );
     }
 }
