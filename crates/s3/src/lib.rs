@@ -13,6 +13,7 @@ mod client;
 mod config;
 mod credentials;
 mod denied;
+mod encryption;
 mod endpoint;
 mod error;
 mod instance;

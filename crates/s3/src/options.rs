@@ -2,208 +2,18 @@
 //! server-side encryption, the checksum to store), checked before sending and turned into
 //! headers.
 //!
-//! One type, [`ObjectOptions`], used by PutObject and CreateMultipartUpload; later protocol
-//! work extends it (ACLs, SSE-KMS, SSE-C, object lock).
+//! One type, [`ObjectOptions`], used by PutObject and CreateMultipartUpload, with the object
+//! lock and the request terms; its encryption types live in `encryption`, its canned ACLs and
+//! grants in `acl`, and are named here too.
 
 use std::collections::BTreeMap;
-use std::fmt;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::acl::{CANNED_ACLS, Grantee, Grants};
 pub use crate::checksums::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
-
-/// Server-side encryption with keys S3 manages (SSE-C, with the caller's key, is
-/// [`SseCustomerKey`]).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum ServerSideEncryption {
-    /// SSE-S3 (`AES256`).
-    S3,
-    /// SSE-KMS (`aws:kms`).
-    Kms {
-        /// KMS key id or ARN; the account's default key when absent.
-        key_id: Option<String>,
-        /// Encryption context as JSON (sent base64-encoded).
-        context: Option<String>,
-        /// Use an S3 Bucket Key.
-        bucket_key: Option<bool>,
-    },
-}
-
-/// A customer-provided encryption key (SSE-C): 32 bytes, AES256. The key is never shown by
-/// `Debug`, never logged and never stored; only its MD5 may be kept (to check that a resumed
-/// transfer uses the same key).
-#[derive(Clone, PartialEq, Eq)]
-pub struct SseCustomerKey {
-    key_b64: String,
-    key_md5_b64: String,
-}
-
-impl SseCustomerKey {
-    /// A key from its 32 raw bytes.
-    pub fn new(key: &[u8]) -> Result<Self, OptionsError> {
-        use base64::Engine as _;
-        use md5::Digest as _;
-        if key.len() != 32 {
-            return Err(OptionsError(format!(
-                "an SSE-C key is 32 bytes (AES-256); this one is {} bytes",
-                key.len()
-            )));
-        }
-        let b64 = base64::engine::general_purpose::STANDARD;
-        Ok(Self {
-            key_b64: b64.encode(key),
-            key_md5_b64: b64.encode(md5::Md5::digest(key)),
-        })
-    }
-
-    /// A key from its base64 form (as `--sse-c-key` and the AWS CLI take it).
-    pub fn from_base64(text: &str) -> Result<Self, OptionsError> {
-        use base64::Engine as _;
-        let raw = base64::engine::general_purpose::STANDARD
-            .decode(text.trim())
-            .map_err(|_| OptionsError("the SSE-C key is not valid base64".into()))?;
-        Self::new(&raw)
-    }
-
-    /// Base64 MD5 of the key: safe to store and show.
-    pub fn key_md5(&self) -> &str {
-        &self.key_md5_b64
-    }
-
-    /// The three headers, for the object itself or (`copy_source`) for a copy's source.
-    pub(crate) fn headers(&self, copy_source: bool) -> [(String, String); 3] {
-        let p = if copy_source {
-            "x-amz-copy-source-server-side-encryption-customer"
-        } else {
-            "x-amz-server-side-encryption-customer"
-        };
-        [
-            (format!("{p}-algorithm"), "AES256".into()),
-            (format!("{p}-key"), self.key_b64.clone()),
-            (format!("{p}-key-MD5"), self.key_md5_b64.clone()),
-        ]
-    }
-}
-
-impl fmt::Debug for SseCustomerKey {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SseCustomerKey")
-            .field("key", &"** redacted **")
-            .field("key_md5", &self.key_md5_b64)
-            .finish()
-    }
-}
-
-/// Canned ACLs S3 knows. Source: Amazon S3 User Guide, "Canned ACL".
-pub const CANNED_ACLS: &[&str] = &[
-    "private",
-    "public-read",
-    "public-read-write",
-    "aws-exec-read",
-    "authenticated-read",
-    "bucket-owner-read",
-    "bucket-owner-full-control",
-    "log-delivery-write",
-];
-
-/// Who a grant is for.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Grantee {
-    /// A canonical user id (`id=`).
-    Id(String),
-    /// A predefined group URI (`uri=`), e.g. `http://acs.amazonaws.com/groups/global/AllUsers`.
-    Uri(String),
-    /// An email address (`emailAddress=`; a few regions only).
-    Email(String),
-}
-
-impl Grantee {
-    fn header_form(&self) -> String {
-        match self {
-            Grantee::Id(v) => format!("id=\"{v}\""),
-            Grantee::Uri(v) => format!("uri=\"{v}\""),
-            Grantee::Email(v) => format!("emailAddress=\"{v}\""),
-        }
-    }
-}
-
-impl FromStr for Grantee {
-    type Err = OptionsError;
-    /// Parses `id=…`, `uri=…` or `emailAddress=…` (quotes optional).
-    fn from_str(s: &str) -> Result<Self, OptionsError> {
-        let (kind, value) = s.trim().split_once('=').ok_or_else(|| {
-            OptionsError(format!(
-                "grantee {s:?} must be id=ID, uri=URI or emailAddress=ADDRESS"
-            ))
-        })?;
-        let value = value.trim().trim_matches('"').to_string();
-        if value.is_empty() || value.contains('"') {
-            return Err(OptionsError(format!(
-                "grantee {s:?} has an empty or quoted value"
-            )));
-        }
-        match kind.trim() {
-            "id" => Ok(Grantee::Id(value)),
-            "uri" => Ok(Grantee::Uri(value)),
-            "emailAddress" => Ok(Grantee::Email(value)),
-            other => Err(OptionsError(format!(
-                "grantee type {other:?} is not id, uri or emailAddress"
-            ))),
-        }
-    }
-}
-
-/// Explicit grants, one list per permission header.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Grants {
-    /// `x-amz-grant-read`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub read: Vec<Grantee>,
-    /// `x-amz-grant-read-acp`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub read_acp: Vec<Grantee>,
-    /// `x-amz-grant-write-acp`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub write_acp: Vec<Grantee>,
-    /// `x-amz-grant-full-control`.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub full_control: Vec<Grantee>,
-    /// `x-amz-grant-write`: PutObjectAcl only (no upload takes it).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub write: Vec<Grantee>,
-}
-
-impl Grants {
-    /// Whether no grant is given.
-    pub fn is_empty(&self) -> bool {
-        self.read.is_empty()
-            && self.read_acp.is_empty()
-            && self.write_acp.is_empty()
-            && self.full_control.is_empty()
-            && self.write.is_empty()
-    }
-
-    pub(crate) fn push_headers(&self, headers: &mut Vec<(String, String)>) {
-        for (name, list) in [
-            ("x-amz-grant-read", &self.read),
-            ("x-amz-grant-read-acp", &self.read_acp),
-            ("x-amz-grant-write-acp", &self.write_acp),
-            ("x-amz-grant-full-control", &self.full_control),
-            ("x-amz-grant-write", &self.write),
-        ] {
-            if !list.is_empty() {
-                let v = list
-                    .iter()
-                    .map(Grantee::header_form)
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                headers.push((name.into(), v));
-            }
-        }
-    }
-}
+pub use crate::encryption::{ServerSideEncryption, SseCustomerKey};
 
 /// Object lock retention mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -712,31 +522,6 @@ mod tests {
             "x-amz-server-side-encryption-context".into(),
             "eyJhIjoiYiJ9".into()
         )));
-    }
-
-    #[test]
-    fn sse_c_key_is_checked_and_never_shown() {
-        assert!(SseCustomerKey::new(&[7u8; 31]).is_err());
-        assert!(SseCustomerKey::from_base64("not base64!").is_err());
-        let key = SseCustomerKey::new(&[7u8; 32]).unwrap();
-        let shown = format!("{key:?}");
-        assert!(!shown.contains(&key.key_b64), "{shown}");
-        assert!(shown.contains(key.key_md5()));
-        let h = key.headers(true);
-        assert_eq!(
-            h[0].0,
-            "x-amz-copy-source-server-side-encryption-customer-algorithm"
-        );
-        assert_eq!(h[2].1, key.key_md5());
-        let with_sse = ObjectOptions {
-            sse: Some(ServerSideEncryption::S3),
-            request: RequestOptions {
-                sse_customer_key: Some(key),
-                ..Default::default()
-            },
-            ..Default::default()
-        };
-        assert!(with_sse.validate().is_err());
     }
 
     #[test]
