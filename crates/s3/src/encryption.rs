@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::options::OptionsError;
+use crate::error::OptionsError;
 
 /// Server-side encryption with keys S3 manages (SSE-C, with the caller's key, is
 /// [`SseCustomerKey`]).

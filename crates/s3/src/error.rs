@@ -7,6 +7,11 @@ use std::time::Duration;
 use crate::denied::Denial;
 use crate::endpoint::AddressError;
 
+/// Why options cannot be sent.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid object option: {0}")]
+pub struct OptionsError(pub String);
+
 /// The result of an S3 operation.
 pub type Result<T, E = S3Error> = std::result::Result<T, E>;
 

@@ -16,6 +16,7 @@ mod denied;
 mod encryption;
 mod endpoint;
 mod error;
+mod grants;
 mod instance;
 mod listing;
 mod ops;

@@ -4,16 +4,17 @@
 //!
 //! One type, [`ObjectOptions`], used by PutObject and CreateMultipartUpload, with the object
 //! lock and the request terms; its encryption types live in `encryption`, its canned ACLs and
-//! grants in `acl`, and are named here too.
+//! grants in `grants`, its error in `error`, and are named here too.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::acl::{CANNED_ACLS, Grantee, Grants};
 pub use crate::checksums::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
 pub use crate::encryption::{ServerSideEncryption, SseCustomerKey};
+pub use crate::error::OptionsError;
+pub use crate::grants::{CANNED_ACLS, Grantee, Grants};
 
 /// Object lock retention mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,11 +177,6 @@ pub struct ObjectOptions {
     /// The checksum type of a multipart upload (`x-amz-checksum-type`).
     pub checksum_type: Option<ChecksumType>,
 }
-
-/// Why options cannot be sent.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid object option: {0}")]
-pub struct OptionsError(pub String);
 
 fn header_safe(name: &str, v: &str) -> Result<(), OptionsError> {
     if v.bytes().any(|b| b < 0x20 && b != b'\t' || b == 0x7f) {
