@@ -38,11 +38,13 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
             let shown = crate::stat::run(&cli.global, args).await;
             shown.map_err(|e| e.noted(note))
         }
+        Cmd::Versioning(args) => crate::bucket::versioning(&cli.global, args).await,
         Cmd::Mb {
             bucket,
             object_lock,
+            versioning,
             quiet,
-        } => mb(&cli.global, &bucket, object_lock, quiet).await,
+        } => mb(&cli.global, &bucket, (object_lock, versioning), quiet).await,
         Cmd::Rb {
             bucket,
             force,
@@ -103,7 +105,14 @@ fn wildcard_note(verb: &str, src: &str, dst: &str) -> Option<String> {
     ))
 }
 
-async fn mb(global: &Global, bucket: &str, object_lock: bool, quiet: bool) -> Result<(), CliError> {
+/// `mb`, with object lock and with versioning turned on (`made_with`) as asked.
+async fn mb(
+    global: &Global,
+    bucket: &str,
+    made_with: (bool, bool),
+    quiet: bool,
+) -> Result<(), CliError> {
+    let (object_lock, versioning) = made_with;
     let url = parse_s3_url(bucket)?;
     if !url.key.is_empty() {
         return Err(bad_input(format!(
@@ -114,8 +123,8 @@ async fn mb(global: &Global, bucket: &str, object_lock: bool, quiet: bool) -> Re
         bucket: url.bucket.clone(),
         object_lock,
     };
-    plain_manager(global)
-        .await?
+    let manager = plain_manager(global).await?;
+    manager
         .request(&format!("making the bucket {bucket}"), |c| {
             c.create_bucket(&req)
         })
@@ -123,6 +132,22 @@ async fn mb(global: &Global, bucket: &str, object_lock: bool, quiet: bool) -> Re
         .map_err(|e| engine_error(&e, false, None))?;
     if !quiet {
         outln!("make_bucket: s3://{}", url.bucket);
+    }
+    // Object lock turned versioning on already.
+    if versioning && !object_lock {
+        let what = format!("turning versioning on for {bucket}, made just now");
+        let terms = ferry_s3::RequestOptions::default();
+        manager
+            .request(&what, |c| {
+                c.put_bucket_versioning(&url.bucket, true, &terms)
+            })
+            .await
+            .map_err(|e| {
+                engine_error(&e, false, None).noted(Some(format!(
+                    "the bucket was made, without versioning: `ferry versioning {bucket} \
+                     enable` turns it on"
+                )))
+            })?;
     }
     Ok(())
 }

@@ -4,6 +4,7 @@
 
 mod acl;
 mod args;
+mod bucket;
 mod client;
 mod codes;
 mod commands;

@@ -10,6 +10,11 @@ use crate::output::outln;
 
 /// Runs `ferry stat`.
 pub(crate) async fn run(global: &Global, a: StatArgs) -> Result<(), CliError> {
+    if let Ok(url) = crate::client::parse_s3_url(&a.target)
+        && url.key.is_empty()
+    {
+        return crate::bucket::stat(global, &url.bucket, &a).await;
+    }
     // A key ending in `/` is an object too (a folder marker).
     let url = parse_object_url(&a.target, "stat")?;
     let req = GetObjectRequest {

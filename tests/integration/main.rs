@@ -37,6 +37,7 @@ mod tree_failures;
 mod tree_filters;
 mod tree_stopped;
 mod upload;
+mod versioning;
 
 use std::sync::OnceLock;
 

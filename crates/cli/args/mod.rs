@@ -113,8 +113,11 @@ pub(crate) enum Cmd {
     Ls(LsArgs),
     /// Show what the server holds of one object (HeadObject): its size, time, ETag, stored
     /// checksum, content headers, storage class, encryption, version, lock, tag count and
-    /// metadata.
+    /// metadata; of s3://bucket, its versioning and object lock.
     Stat(StatArgs),
+    /// Show a bucket's versioning, or turn it on (enable) or suspend it (suspend), then show
+    /// it as the server holds it.
+    Versioning(VersioningArgs),
     /// Set or extend an object's retention under object lock, or set or lift its legal hold,
     /// after it was written (PutObjectRetention, PutObjectLegalHold), then show its lock as
     /// the server holds it; with -r, of every object under a prefix; with --default, set or
@@ -131,6 +134,10 @@ pub(crate) enum Cmd {
         /// objects may be written with a retention or a legal hold (cp's --object-lock-*).
         #[arg(long)]
         object_lock: bool,
+        /// Turn versioning on once it is made: a write or a deletion then keeps the version
+        /// it replaces (`ferry rm --version-id`, `--all-versions` reach them).
+        #[arg(long)]
+        versioning: bool,
         /// Print nothing on success.
         #[arg(short, long)]
         quiet: bool,
@@ -344,7 +351,7 @@ pub(crate) struct LsArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct StatArgs {
-    /// s3://bucket/key
+    /// s3://bucket/key, or s3://bucket
     pub(crate) target: String,
     /// This version of the object.
     #[arg(long, value_name = "ID")]
@@ -357,6 +364,24 @@ pub(crate) struct StatArgs {
     #[arg(long)]
     pub(crate) json: bool,
     #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct VersioningArgs {
+    /// s3://bucket
+    pub(crate) target: String,
+    /// enable (keep the version each write or deletion replaces) or suspend (keep those
+    /// kept, keep no more); without it, show the bucket's versioning.
+    #[arg(value_parser = ["enable", "suspend"])]
+    pub(crate) state: Option<String>,
+    /// One JSON event on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Print nothing but errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+    #[command(flatten)]
     pub(crate) bucket: BucketFlags,
 }
 

@@ -45,10 +45,11 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
                 let unversioned =
                     e.s3().and_then(ferry_s3::S3Error::code) == Some("InvalidBucketState");
                 engine_error(&e, false, None).noted(unversioned.then(|| {
-                    "object lock needs a versioned bucket: make one with `ferry mb \
-                     --object-lock`, or turn versioning on first (S3 then allows object lock on \
-                     a bucket that exists)"
-                        .to_string()
+                    format!(
+                        "object lock needs a versioned bucket: make one with `ferry mb \
+                         --object-lock`, or turn versioning on first with `ferry versioning \
+                         {target} enable` (S3 then allows object lock on a bucket that exists)"
+                    )
                 }))
             })?;
     }
@@ -70,17 +71,10 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
     };
     let said = in_words(&held);
     if a.out.json {
-        let (mode, days, years) = match held.default_retention {
-            Some(d) => match d.period {
-                RetentionPeriod::Days(n) => (Some(d.mode.as_str()), Some(n), None),
-                RetentionPeriod::Years(n) => (Some(d.mode.as_str()), None, Some(n)),
-            },
-            None => (None, None, None),
-        };
-        let line = serde_json::json!({
-            "bucket": target, "object_lock": held.enabled, "default_mode": mode,
-            "default_days": days, "default_years": years,
-        });
+        let mut line = serde_json::json!({ "bucket": target });
+        for (k, v) in lock_fields(&held) {
+            line[k] = v;
+        }
         outln!("{}", json_line("bucket_lock", line));
     } else if !a.out.quiet {
         outln!("lock: {target}: {said}");
@@ -133,8 +127,26 @@ fn asked(mode: Option<&str>, until: Option<&str>) -> Result<Asked, CliError> {
     }
 }
 
+/// A bucket's lock as JSON fields: `object_lock` (on or not), `default_mode`, `default_days`,
+/// `default_years` (null where it has none).
+pub(crate) fn lock_fields(lock: &BucketLock) -> [(&'static str, serde_json::Value); 4] {
+    let (mode, days, years) = match lock.default_retention {
+        Some(d) => match d.period {
+            RetentionPeriod::Days(n) => (Some(d.mode.as_str()), Some(n), None),
+            RetentionPeriod::Years(n) => (Some(d.mode.as_str()), None, Some(n)),
+        },
+        None => (None, None, None),
+    };
+    [
+        ("object_lock", lock.enabled.into()),
+        ("default_mode", mode.into()),
+        ("default_days", days.into()),
+        ("default_years", years.into()),
+    ]
+}
+
 /// A bucket's lock in words: `default retention GOVERNANCE for 30 days`.
-fn in_words(lock: &BucketLock) -> String {
+pub(crate) fn in_words(lock: &BucketLock) -> String {
     let plural = |n: u32, unit: &str| match n {
         1 => format!("1 {unit}"),
         n => format!("{n} {unit}s"),

@@ -19,6 +19,8 @@ use flags::{Lock, LockFlags, object_lock};
 mod bucket;
 pub(crate) mod flags;
 
+pub(crate) use bucket::{in_words, lock_fields};
+
 pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
     if a.default {
         return bucket::run(global, a).await;

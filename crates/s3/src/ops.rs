@@ -752,3 +752,38 @@ pub enum RetentionPeriod {
     /// Years, 1 or more.
     Years(u32),
 }
+
+/// A bucket's versioning state, as GetBucketVersioning reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Versioning {
+    /// Never turned on: a write replaces the object its key held.
+    #[default]
+    Unversioned,
+    /// On: a write or a deletion keeps the version it replaces.
+    Enabled,
+    /// Turned on once, then suspended: the versions kept stay, and a write replaces the key's
+    /// `null` version. A bucket never goes back to unversioned.
+    Suspended,
+}
+
+impl Versioning {
+    /// The name S3 uses (`Enabled`, `Suspended`), or `Unversioned` for a bucket S3 answers
+    /// with no status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Versioning::Unversioned => "Unversioned",
+            Versioning::Enabled => "Enabled",
+            Versioning::Suspended => "Suspended",
+        }
+    }
+}
+
+/// A bucket's versioning configuration, as GetBucketVersioning reads it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BucketVersioning {
+    /// Its state.
+    pub status: Versioning,
+    /// Whether changing its state or deleting a version needs an MFA device too (S3 says so
+    /// only of a bucket once configured with it).
+    pub mfa_delete: bool,
+}

@@ -15,6 +15,7 @@ mod prepared;
 mod region;
 mod response;
 mod transport;
+mod versioning;
 mod versions;
 
 pub use transport::{Presigned, S3Client};

@@ -217,6 +217,8 @@ impl Denial {
                 bucket_arn,
             ),
             "DeleteBucket" => (vec!["s3:DeleteBucket".into()], bucket_arn),
+            "GetBucketVersioning" => (vec!["s3:GetBucketVersioning".into()], bucket_arn),
+            "PutBucketVersioning" => (vec!["s3:PutBucketVersioning".into()], bucket_arn),
             _ => return None,
         };
         let mut actions = actions;
@@ -453,6 +455,8 @@ mod tests {
                 "GetObjectLockConfiguration",
                 "s3:GetBucketObjectLockConfiguration",
             ),
+            ("GetBucketVersioning", "s3:GetBucketVersioning"),
+            ("PutBucketVersioning", "s3:PutBucketVersioning"),
         ] {
             let d = needs(op, None, &[], &[]);
             assert_eq!(d.actions, vec![action.to_string()], "{op}");
