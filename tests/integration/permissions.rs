@@ -3,7 +3,8 @@
 //! its Complete when the key is taken; every refused step names the permission it lacked; a
 //! denied resume keeps the upload and offers a restart; an abort denied after a failure names
 //! the upload left behind and how to remove it; a sync's deletion refused names
-//! s3:DeleteObject and is not reported as made. `ferry acl get` and
+//! s3:DeleteObject and is not reported as made; a bucket's versioning, read or set, names
+//! s3:GetBucketVersioning or s3:PutBucketVersioning. `ferry acl get` and
 //! `ferry acl set` round trips, read back by boto3 (moto), and a canned ACL on SeaweedFS.
 
 use std::process::Output;
@@ -362,7 +363,10 @@ fn each_refused_step_names_the_permission_it_needs() {
         "s3:AbortMultipartUpload",
         "s3:GetObjectAcl",
         "s3:PutObjectAcl",
+        "s3:GetBucketVersioning",
+        "s3:PutBucketVersioning",
     ];
+    let whole = format!("s3://{bucket}");
     let cases: Vec<(&str, Vec<&str>)> = vec![
         ("s3:PutObject", vec!["cp", f, &obj]),
         ("s3:GetObject", vec!["cp", &obj, o_]),
@@ -381,6 +385,11 @@ fn each_refused_step_names_the_permission_it_needs() {
             vec!["acl", "set", &obj, "--acl", "private"],
         ),
         ("s3:PutObject", vec!["cp", &obj, &copy_dst]),
+        ("s3:GetBucketVersioning", vec!["versioning", &whole]),
+        (
+            "s3:PutBucketVersioning",
+            vec!["versioning", &whole, "enable"],
+        ),
     ];
     for (i, (missing, args)) in cases.iter().enumerate() {
         let allowed: Vec<&str> = all.iter().copied().filter(|a| a != missing).collect();
