@@ -47,7 +47,7 @@ pub(crate) async fn versioning(global: &Global, a: VersioningArgs) -> Result<(),
         .map_err(|e| engine_error(&e, false, None))?;
     if a.json {
         let line = serde_json::json!({
-            "bucket": target,
+            "bucket": bucket,
             "versioning": held.status.as_str(),
             "mfa_delete": held.mfa_delete,
         });

@@ -397,6 +397,7 @@ fn a_buckets_default_retention_is_set_shown_applied_and_taken_away() {
     assert!(o.status.success(), "{}", text(&o));
     let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
     assert_eq!(line["event"], "bucket_lock");
+    assert_eq!(line["bucket"], bucket.as_str());
     assert_eq!(
         (&line["default_mode"], &line["default_years"]),
         (&"COMPLIANCE".into(), &1.into())

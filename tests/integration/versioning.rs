@@ -53,6 +53,7 @@ fn versioning_is_shown_turned_on_and_suspended_and_a_bucket_is_made_with_it() {
     assert!(o.status.success(), "{}", text(&o));
     let event: serde_json::Value = serde_json::from_str(said(&o).trim()).unwrap();
     assert_eq!(event["event"], "bucket_versioning");
+    assert_eq!(event["bucket"], bucket.as_str());
     assert_eq!(event["versioning"], "Suspended");
     assert_eq!(event["mfa_delete"], false);
     assert_eq!(versioning_of(server, &bucket), "Suspended");

@@ -71,7 +71,7 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
     };
     let said = in_words(&held);
     if a.out.json {
-        let mut line = serde_json::json!({ "bucket": target });
+        let mut line = serde_json::json!({ "bucket": bucket });
         for (k, v) in lock_fields(&held) {
             line[k] = v;
         }
