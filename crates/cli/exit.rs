@@ -109,6 +109,13 @@ fn mismatch_hint(m: &Mismatch, id: Option<&str>) -> String {
     hint.to_string()
 }
 
+/// The way on for an object whose kept transfer refused to resume (another source, part size,
+/// key, lock or settings than it began with), with its journal: said beside its failure in a
+/// run over many objects, where the same command again is refused again.
+pub(crate) fn way_on(e: &ferry_engine::Error) -> Option<String> {
+    e.resume_mismatch().map(|m| mismatch_hint(m, e.resume_id()))
+}
+
 /// An engine error as the CLI reports it: its exit code, its message with the flags that
 /// help, and `kept` (how to resume, when the transfer was kept) on a line of its own.
 pub(crate) fn engine_error(

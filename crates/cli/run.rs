@@ -437,16 +437,27 @@ fn tally(
             o.bytes.saturating_sub(o.reused) as f64 / f64::from(1u32 << 20) / elapsed.max(1e-3),
         ));
     }
-    let resume = if o.kept > 0 {
-        format!(
-            "; {} kept: run the same command again to resume them (finished objects are \
+    // Kept, but refused to resume (each failure says the way on): the same command again
+    // would be refused again.
+    let refused = o
+        .failed
+        .iter()
+        .filter(|f| f.error.resume_mismatch().is_some() && f.error.resume_id().is_some())
+        .count();
+    let mut resume = match o.kept.saturating_sub(refused as u64) {
+        0 => String::new(),
+        again => format!(
+            "; {again} kept: run the same command again to resume them (finished objects are \
              copied again; `ferry sync` from the same source to the same destination sends \
-             only what is missing)",
-            o.kept
-        )
-    } else {
-        String::new()
+             only what is missing)"
+        ),
     };
+    if refused > 0 {
+        resume += &format!(
+            "; {refused} kept that this command cannot resume, as begun otherwise (the way on \
+             is said with each)"
+        );
+    }
     let stopped = if o.stopped {
         "stopped at the failure above, which every other object would meet too; "
     } else {
@@ -467,8 +478,11 @@ fn tally(
         // Each was reported as it failed: the summary names the first few again.
         let lines = first_failures(
             o.failed.iter().map(|f| {
+                let way_on = crate::exit::way_on(&f.error)
+                    .map(|w| format!("; {w}"))
+                    .unwrap_or_default();
                 format!(
-                    "s3://{bucket}/{} ({}): {}",
+                    "s3://{bucket}/{} ({}): {}{way_on}",
                     f.key,
                     f.path.display(),
                     f.error

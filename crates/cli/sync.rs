@@ -231,8 +231,15 @@ fn summary(
     }
     let mut problems = Vec::new();
     if !t.failed.is_empty() {
+        // A kept transfer refused to resume names the way on (the same sync again is refused
+        // again).
         let names = first_failures(
-            t.failed.iter().map(|f| format!("s3://{bucket}/{}", f.key)),
+            t.failed
+                .iter()
+                .map(|f| match crate::exit::way_on(&f.error) {
+                    Some(w) => format!("s3://{bucket}/{} ({w})", f.key),
+                    None => format!("s3://{bucket}/{}", f.key),
+                }),
             t.failed.len(),
             "",
         );

@@ -114,3 +114,70 @@ fn a_resumed_upload_keeps_its_objects_settings_and_refuses_others() {
     assert_eq!(c["content_type"], "text/x-second");
     assert!(boto3_uploads(server, &bucket).is_empty());
 }
+
+/// In a tree, a file whose kept upload began otherwise fails alone, its line naming the way on
+/// (`ferry resume ID`, or --restart), and the summary does not say to run the same command
+/// again, which would be refused again; `sync` with the settings it began with resumes it.
+#[test]
+fn a_tree_names_the_way_on_for_a_file_begun_otherwise() {
+    let (server, _client, bucket) = seaweed_bucket("resumesettree");
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("d");
+    std::fs::create_dir(&dir).unwrap();
+    let (_, body) = written(&dir, "big.bin", 24 * MIB + 5, 12);
+    written(&dir, "small.txt", 10, 13);
+    let dst = format!("s3://{bucket}/p");
+    // A tree's --json says no part events: stopped once its journal records a part, early in
+    // its 5 s at 5 MiB/s.
+    let child = start_upload(
+        server,
+        home.path(),
+        &dir,
+        &dst,
+        &["-r", "--bwlimit", "5MiB"],
+    );
+    let journals = home.path().join(".local/state/ferry");
+    let recorded = || {
+        std::fs::read_dir(&journals).into_iter().flatten().any(|e| {
+            std::fs::read_to_string(e.unwrap().path()).is_ok_and(|t| t.contains(r#""type":"part""#))
+        })
+    };
+    let waited = std::time::Instant::now();
+    while !recorded() {
+        assert!(waited.elapsed().as_secs() < 30, "no part recorded");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let out = child.wait_with_output().unwrap();
+    let (code, stderr) = (out.status.code(), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(code, Some(130), "{stderr}");
+    let d = dir.to_str().unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", "-r", d, &dst, "--storage-class", "STANDARD_IA"],
+    );
+    expect_exit(
+        &o,
+        1,
+        r#"x-amz-storage-class "STANDARD_IA", where it began with none"#,
+    );
+    expect_exit(&o, 1, "`ferry resume up-");
+    expect_exit(&o, 1, "1 kept that this command cannot resume");
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(!said.contains("run the same command again"), "{said}");
+    assert_eq!(
+        boto3_uploads(server, &bucket).len(),
+        1,
+        "the upload is kept"
+    );
+    let o = ferry(server, home.path(), &["sync", d, &dst]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        boto3_object(server, &bucket, "p/big.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+}
