@@ -71,8 +71,9 @@ pub enum Mismatch {
     ObjectLock(String),
     /// The object's settings asked for (content headers, metadata, tags, storage class,
     /// encryption, ACL) are not those the upload was created with (which its object gets):
-    /// what differs.
-    ObjectSettings(String),
+    /// the headers that differ (`content-type`, `x-amz-meta-NAME`, `x-amz-storage-class`, …);
+    /// the message says each as asked and as begun.
+    ObjectSettings(Vec<String>),
 }
 
 /// An engine error: a kind, a message that names the object or part and what to do, and the

@@ -191,12 +191,14 @@ async fn resume<C: ObjectClient>(
     if let Some(recorded) = &u.object {
         let differs = settings_differ(&options, recorded);
         if !differs.is_empty() {
+            let (headers, said): (Vec<String>, Vec<String>) = differs.into_iter().unzip();
             return Err(refuse(
-                Mismatch::ObjectSettings(differs.clone()),
+                Mismatch::ObjectSettings(headers),
                 format!(
                     "the {} began with other settings for its object than the ones asked now: \
-                     {differs}",
-                    job.noun
+                     {}",
+                    job.noun,
+                    said.join("; ")
                 ),
             ));
         }
@@ -472,9 +474,12 @@ fn finishing_lock(
 }
 
 /// What of the object's settings `asked` gives otherwise than the upload was created with
-/// (`recorded`), each header as asked and as it began; empty when nothing differs. Tags are a
-/// set: the same ones in another order are the same.
-fn settings_differ(asked: &ferry_s3::ObjectOptions, recorded: &ObjectRecord) -> String {
+/// (`recorded`): each header's name, and it said as asked and as it began; empty when nothing
+/// differs. Tags are a set: the same ones in another order are the same.
+fn settings_differ(
+    asked: &ferry_s3::ObjectOptions,
+    recorded: &ObjectRecord,
+) -> Vec<(String, String)> {
     let headers = |mut o: ferry_s3::ObjectOptions| -> BTreeMap<String, String> {
         o.tagging.sort();
         o.object_headers().into_iter().collect()
@@ -487,14 +492,14 @@ fn settings_differ(asked: &ferry_s3::ObjectOptions, recorded: &ObjectRecord) -> 
         .into_iter()
         .filter(|n| began.get(*n) != asked.get(*n))
         .map(|n| {
-            format!(
+            let said = format!(
                 "{n} {}, where it began with {}",
                 shown(asked.get(n)),
                 shown(began.get(n))
-            )
+            );
+            (n.clone(), said)
         })
-        .collect::<Vec<_>>()
-        .join("; ")
+        .collect()
 }
 
 #[cfg(test)]
@@ -584,12 +589,20 @@ mod tests {
         began.metadata.insert("a".into(), "1".into());
         began.tagging = vec![("t".into(), "1".into()), ("u".into(), "2".into())];
         let recorded = ObjectRecord::of(&began);
-        assert_eq!(settings_differ(&began, &recorded), "");
+        let said = |asked: &ferry_s3::ObjectOptions, recorded: &ObjectRecord| {
+            let differs = settings_differ(asked, recorded);
+            differs
+                .into_iter()
+                .map(|(_, s)| s)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        assert_eq!(said(&began, &recorded), "");
         // What travels with every request, and the lock, are not the object's settings.
         let mut same = began.clone();
         same.request.request_payer = true;
         same.object_lock_legal_hold = Some(true);
-        assert_eq!(settings_differ(&same, &recorded), "");
+        assert_eq!(said(&same, &recorded), "");
         // A resume by journal id asks for the recorded settings.
         assert_eq!(
             recorded
@@ -604,19 +617,32 @@ mod tests {
         other.storage_class = Some("STANDARD_IA".into());
         other.sse = Some(ferry_s3::ServerSideEncryption::S3);
         assert_eq!(
-            settings_differ(&other, &recorded),
+            said(&other, &recorded),
             "content-type none, where it began with \"text/plain\"; \
              x-amz-meta-a \"2\", where it began with \"1\"; \
              x-amz-server-side-encryption \"AES256\", where it began with none; \
              x-amz-storage-class \"STANDARD_IA\", where it began with none"
         );
+        let named: Vec<String> = settings_differ(&other, &recorded)
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "content-type",
+                "x-amz-meta-a",
+                "x-amz-server-side-encryption",
+                "x-amz-storage-class"
+            ]
+        );
         // The same tags in another order are the same tags; another value is not.
         let mut swapped = began.clone();
         swapped.tagging.reverse();
-        assert_eq!(settings_differ(&swapped, &recorded), "");
+        assert_eq!(said(&swapped, &recorded), "");
         swapped.tagging[0].1 = "3".into();
         assert_eq!(
-            settings_differ(&swapped, &recorded),
+            said(&swapped, &recorded),
             "x-amz-tagging \"t=1&u=3\", where it began with \"t=1&u=2\""
         );
     }
