@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
 use crate::{
-    boto3_object, boto3_uploads, data, expect_exit, ferry, seaweed_bucket, sha256_hex, text,
+    boto3_keys, boto3_object, boto3_uploads, data, expect_exit, ferry, seaweed_bucket, sha256_hex,
+    text,
 };
 use ferry_testkit::TestServer;
 
@@ -76,6 +77,15 @@ pub(crate) fn interrupt_after(mut child: Child, n: usize) -> (Option<i32>, Strin
         out.status.code(),
         String::from_utf8_lossy(&out.stderr).to_string(),
     )
+}
+
+/// After refused runs: the interrupted upload is still the bucket's one upload and no object
+/// stands; then `ferry resume` (no id: the one journal) finishes it.
+pub(crate) fn kept_then_resumed(server: &TestServer, home: &Path, bucket: &str) {
+    assert_eq!(boto3_uploads(server, bucket).len(), 1, "the upload is kept");
+    assert!(boto3_keys(server, bucket).is_empty());
+    let o = ferry(server, home, &["resume"]);
+    assert!(o.status.success(), "{}", text(&o));
 }
 
 fn journals(home: &Path) -> Vec<PathBuf> {

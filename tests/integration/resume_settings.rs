@@ -2,10 +2,10 @@
 //! metadata, tags, storage class): a run asking for others is refused with the upload kept,
 //! and `ferry resume` or the same command finishes it with them.
 
-use crate::resume::{interrupt_after, start_upload};
+use crate::resume::{interrupt_after, kept_then_resumed, start_upload};
 use crate::{
-    boto3_keys, boto3_object, boto3_tags, boto3_uploads, expect_exit, ferry, seaweed_bucket,
-    sha256_hex, text, written,
+    boto3_object, boto3_tags, boto3_uploads, expect_exit, ferry, seaweed_bucket, sha256_hex, text,
+    written,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -62,15 +62,8 @@ fn a_resumed_upload_keeps_its_objects_settings_and_refuses_others() {
         let said = String::from_utf8_lossy(&o.stderr);
         assert!(!said.contains("to resume it, run"), "{said}");
     }
-    assert_eq!(
-        boto3_uploads(server, &bucket).len(),
-        1,
-        "the upload is kept"
-    );
-    assert!(boto3_keys(server, &bucket).is_empty());
     // `ferry resume` gives none: the journal's are the object's.
-    let o = run(&["resume"]);
-    assert!(o.status.success(), "{}", text(&o));
+    kept_then_resumed(server, home.path(), &bucket);
     let a = boto3_object(server, &bucket, "a");
     assert_eq!(a["sha256"], sha256_hex(&body));
     assert_eq!(a["content_type"], "text/x-first");
