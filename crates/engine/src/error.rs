@@ -67,8 +67,10 @@ pub enum Mismatch {
     /// The journal's plan does not fit the source.
     Plan,
     /// The object lock asked for is not the one the upload was created with (which its
-    /// object gets): what differs.
-    ObjectLock(String),
+    /// object gets): the headers that differ (`x-amz-object-lock-mode`,
+    /// `x-amz-object-lock-retain-until-date`, `x-amz-object-lock-legal-hold`); the message says
+    /// each as asked and as begun.
+    ObjectLock(Vec<String>),
     /// The object's settings asked for (content headers, metadata, tags, storage class,
     /// encryption, ACL) are not those the upload was created with (which its object gets):
     /// the headers that differ (`content-type`, `x-amz-meta-NAME`, `x-amz-storage-class`, …);

@@ -178,11 +178,13 @@ async fn resume<C: ObjectClient>(
             .map_or(0, |d| d.as_secs());
         let elapsed = now.saturating_sub(old.started);
         options = finishing_lock(&options, recorded, elapsed).map_err(|differs| {
+            let (headers, said): (Vec<String>, Vec<String>) = differs.into_iter().unzip();
             refuse(
-                Mismatch::ObjectLock(differs.clone()),
+                Mismatch::ObjectLock(headers),
                 format!(
-                    "the {} began with another object lock than the one asked now: {differs}",
-                    job.noun
+                    "the {} began with another object lock than the one asked now: {}",
+                    job.noun,
+                    said.join("; ")
                 ),
             )
         })?;
@@ -411,14 +413,17 @@ async fn finished_elsewhere<C: ObjectClient>(
 
 /// The options a resumed upload finishes with: `asked`, with the object lock the upload was
 /// created with (`recorded`, which its object gets), when `asked` names no other; else what
-/// differs. A retention's end given as a span from now names a later end on each run: an end
+/// differs: each header's name, and it said as asked and as it began. A retention's end given as a span from now names a later end on each run: an end
 /// no later than the recorded one plus the time since the upload began (`elapsed` seconds,
 /// and a minute) is the same one asked again.
 fn finishing_lock(
     asked: &ferry_s3::ObjectOptions,
     recorded: &LockRecord,
     elapsed: u64,
-) -> Result<ferry_s3::ObjectOptions, String> {
+) -> Result<ferry_s3::ObjectOptions, Vec<(String, String)>> {
+    const LOCK_MODE: &str = "x-amz-object-lock-mode";
+    const LOCK_UNTIL: &str = "x-amz-object-lock-retain-until-date";
+    const LOCK_HOLD: &str = "x-amz-object-lock-legal-hold";
     use time::format_description::well_known::Rfc3339;
     let instant = |t: &str| time::OffsetDateTime::parse(t, &Rfc3339).ok();
     let began = |v: &Option<String>| v.clone().unwrap_or_else(|| "none".into());
@@ -426,10 +431,13 @@ fn finishing_lock(
     if let Some(mode) = asked.object_lock_mode
         && recorded.mode.as_deref() != Some(mode.as_str())
     {
-        differs.push(format!(
-            "retention mode {}, where it began with {}",
-            mode.as_str(),
-            began(&recorded.mode)
+        differs.push((
+            LOCK_MODE.to_string(),
+            format!(
+                "retention mode {}, where it began with {}",
+                mode.as_str(),
+                began(&recorded.mode)
+            ),
         ));
     }
     if let Some(until) = &asked.object_lock_retain_until {
@@ -442,9 +450,12 @@ fn finishing_lock(
             _ => recorded.retain_until.as_ref() != Some(until),
         };
         if later {
-            differs.push(format!(
-                "retained until {until}, where it began with {}",
-                began(&recorded.retain_until)
+            differs.push((
+                LOCK_UNTIL.to_string(),
+                format!(
+                    "retained until {until}, where it began with {}",
+                    began(&recorded.retain_until)
+                ),
             ));
         }
     }
@@ -452,17 +463,23 @@ fn finishing_lock(
     if let Some(on) = asked.object_lock_legal_hold
         && recorded.legal_hold.unwrap_or(false) != on
     {
-        differs.push(format!(
-            "legal hold {}, where it began with {}",
-            hold(on),
-            hold(recorded.legal_hold.unwrap_or(false))
+        differs.push((
+            LOCK_HOLD.to_string(),
+            format!(
+                "legal hold {}, where it began with {}",
+                hold(on),
+                hold(recorded.legal_hold.unwrap_or(false))
+            ),
         ));
     }
     if !differs.is_empty() {
-        return Err(differs.join("; "));
+        return Err(differs);
     }
     let mode = match &recorded.mode {
-        Some(m) => Some(m.parse().map_err(|_| format!("the journal's mode {m:?}"))?),
+        Some(m) => Some(
+            m.parse()
+                .map_err(|_| vec![(LOCK_MODE.to_string(), format!("the journal's mode {m:?}"))])?,
+        ),
         None => None,
     };
     Ok(ferry_s3::ObjectOptions {
@@ -568,7 +585,8 @@ mod tests {
             ),
         ] {
             let e = finishing_lock(&options, &recorded, 3600).unwrap_err();
-            assert!(e.contains(needle), "{e}");
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert!(e[0].1.contains(needle), "{e:?}");
         }
         // An upload created without a lock takes none afterwards.
         let e = finishing_lock(
@@ -577,7 +595,19 @@ mod tests {
             0,
         )
         .unwrap_err();
-        assert!(e.contains("where it began with none"), "{e}");
+        let headers: Vec<&str> = e.iter().map(|(h, _)| h.as_str()).collect();
+        assert_eq!(
+            headers,
+            [
+                "x-amz-object-lock-mode",
+                "x-amz-object-lock-retain-until-date"
+            ]
+        );
+        assert!(
+            e.iter()
+                .all(|(_, s)| s.contains("where it began with none")),
+            "{e:?}"
+        );
     }
 
     /// The settings a resume compares: the same ones agree whatever their order; each
