@@ -20,6 +20,7 @@ mod scale;
 mod stat;
 mod sync;
 mod uploads;
+mod when;
 
 use std::process::ExitCode;
 

@@ -223,7 +223,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             "object",
             json!({
                 "file": o.path.as_deref().map(file), "object": format!("s3://{}/{}", o.bucket, o.key),
-                "size": o.size, "ok": true, "moved": o.source_removed,
+                "version_id": o.version_id, "size": o.size, "ok": true, "moved": o.source_removed,
             }),
         ),
         Event::ObjectFailed {

@@ -2,6 +2,7 @@
 //! ripgrep does, to keep link time down). The SeaweedFS comes from the test command
 //! (`FERRY_TEST_SEAWEEDFS`) or is started by the first test that needs it.
 
+mod as_of;
 mod bad_input;
 mod bandwidth;
 mod changing;

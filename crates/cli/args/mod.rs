@@ -228,8 +228,19 @@ pub(crate) struct CpArgs {
     #[arg(long, value_name = "auto|always|never", help_heading = "Transfer")]
     pub(crate) direct_io: Option<String>,
     /// Download (or copy) this version of the source object.
-    #[arg(long, value_name = "ID", help_heading = "Object")]
+    #[arg(
+        long,
+        value_name = "ID",
+        help_heading = "Object",
+        conflicts_with = "as_of"
+    )]
     pub(crate) version_id: Option<String>,
+    /// Download (or copy) the source as it was at WHEN, from its versions (a versioned bucket):
+    /// a time (2026-12-05T10:00:00Z), a day (2026-12-05, from midnight UTC) or a span back
+    /// from now (90m, 12h, 2d, 1w). With -r, each object's version then; an object deleted
+    /// then, or written only later, is left out.
+    #[arg(long, value_name = "WHEN", help_heading = "Object")]
+    pub(crate) as_of: Option<String>,
     /// Download only part of the object, to stdout (-), as an HTTP range reads it: bytes
     /// FIRST to LAST (inclusive, from 0; the end stops a LAST past it), e.g. 0-1023; FIRST- to
     /// the end; -N the last N bytes. In parallel ranges pinned to one version, checked by

@@ -5,6 +5,7 @@
 use ferry_s3::{ObjectLockMode, RetentionPeriod};
 
 use crate::exit::{CliError, bad_input};
+use crate::when::{Way, instant, shown, span};
 
 /// An object lock as flags give it: a retention's mode and end (both or neither) and a legal
 /// hold, each flag named in errors as `names` (mode, until, hold) say.
@@ -60,54 +61,21 @@ pub(crate) fn object_lock(f: LockFlags<'_>) -> Result<Lock, CliError> {
 /// time (RFC 3339), a day (`2030-01-01`, from midnight UTC) or a span from `now` (`90d`,
 /// `12h`, `4w`, `7y`, a year being 365 days), which must lie after `now`.
 pub(crate) fn retain_until(when: &str, now: time::OffsetDateTime) -> Result<String, String> {
-    use time::format_description::well_known::Rfc3339;
-    let when = when.trim();
-    let span = span(when).and_then(|(n, unit)| {
-        let hours = match unit {
-            'h' => 1,
-            'd' => 24,
-            'w' => 24 * 7,
-            'y' => 24 * 365,
-            _ => return None,
-        };
-        Some(time::Duration::hours(i64::from(n) * hours))
-    });
-    let at = match span {
-        Some(span) => now + span,
-        None => match time::OffsetDateTime::parse(when, &Rfc3339) {
-            Ok(t) => t.to_offset(time::UtcOffset::UTC),
-            Err(_) => time::Date::parse(
-                when,
-                time::macros::format_description!("[year]-[month]-[day]"),
-            )
-            .map_err(|_| {
-                "give a time (2030-01-01T00:00:00Z), a day (2030-01-01) or a span from now \
-                     (90d, 12h, 4w, 7y)"
-                    .to_string()
-            })?
-            .midnight()
-            .assume_utc(),
-        },
-    };
+    let at = instant(when, now, Way::Ahead, "hdwy").ok_or_else(|| {
+        "give a time (2030-01-01T00:00:00Z), a day (2030-01-01) or a span from now (90d, 12h, \
+         4w, 7y)"
+            .to_string()
+    })?;
     if at <= now {
         return Err(format!(
             "{} has passed: the retention must end in the future",
-            at.replace_nanosecond(0)
-                .unwrap_or(at)
-                .format(&Rfc3339)
-                .unwrap_or_default()
+            shown(at)
         ));
     }
     // Whole seconds, rounded up: a span is never cut short.
     let secs = at.unix_timestamp() + i64::from(at.nanosecond() > 0);
     let at = time::OffsetDateTime::from_unix_timestamp(secs).map_err(|e| e.to_string())?;
-    at.format(&Rfc3339).map_err(|e| e.to_string())
-}
-
-/// A span as `90d` says it: the number and its unit (any one character).
-fn span(when: &str) -> Option<(u32, char)> {
-    let (i, unit) = when.char_indices().last()?;
-    Some((when[..i].parse().ok()?, unit))
+    Ok(shown(at))
 }
 
 /// A bucket's default retention period (from each version's writing), from `--until`: whole

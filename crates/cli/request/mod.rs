@@ -134,10 +134,10 @@ fn refuse_for_move(args: &CpArgs) -> Result<(), CliError> {
     } else if args.plan.is_some() {
         "--plan sends one worker's parts of a planned upload, which ferry finish completes: a \
          move is of a whole file (ferry mv FILE s3://bucket/key)"
-    } else if args.version_id.is_some() {
-        "--version-id: ferry mv moves the current version of an object (a versioned bucket \
-         keeps the others); to move an older one, ferry cp --version-id it, then ferry rm \
-         --version-id"
+    } else if args.version_id.is_some() || args.as_of.is_some() {
+        "--version-id, --as-of: ferry mv moves the current version of an object (a versioned \
+         bucket keeps the others); to move an older one, ferry cp --version-id it, then ferry \
+         rm --version-id"
     } else {
         return Ok(());
     };
@@ -280,6 +280,40 @@ fn byte_range(s: &str) -> Result<Span, CliError> {
     }
 }
 
+/// `--as-of`: the time a source is read as it was then, which must have come.
+pub(crate) fn as_of(args: &CpArgs) -> Result<Option<std::time::SystemTime>, CliError> {
+    use crate::when::{Way, instant, shown};
+    let Some(when) = &args.as_of else {
+        return Ok(None);
+    };
+    let now = time::OffsetDateTime::now_utc();
+    let at = instant(when, now, Way::Back, "mhdwy").ok_or_else(|| {
+        bad_input(format!(
+            "--as-of {when:?}: give a time (2026-12-05T10:00:00Z), a day (2026-12-05) or a \
+             span back from now (90m, 12h, 2d, 1w)"
+        ))
+    })?;
+    if at > now {
+        return Err(bad_input(format!(
+            "--as-of {when:?} is {}, still to come: the source as it is now is read without \
+             --as-of",
+            shown(at)
+        )));
+    }
+    Ok(Some(at.into()))
+}
+
+/// Refuses `--as-of` for an upload, which sends the file as it is.
+pub(crate) fn refuse_as_of(args: &CpArgs) -> Result<(), CliError> {
+    match &args.as_of {
+        Some(_) => Err(bad_input(
+            "--as-of reads objects as they were (a download, or a copy's source); an upload \
+             sends the file as it is",
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Refuses the flags one object takes that a tree cannot honour.
 fn single_only(args: &CpArgs) -> Result<(), CliError> {
     refuse_flags(
@@ -327,6 +361,7 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
         ],
         "for reading an object (a download, or a copy's source); an upload is always checked",
     )?;
+    refuse_as_of(args)?;
     copy_only(args)?;
     let settings = upload_settings(args)?;
     let expected_size = args
@@ -479,6 +514,7 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
         bucket: src.bucket,
         key: src.key,
         version_id: args.version_id.clone(),
+        as_of: as_of(args)?,
         request: args.bucket.request(&args.object.sse_c_key)?,
         listed: None,
         range: args.range.as_deref().map(byte_range).transpose()?,
@@ -596,6 +632,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
             bucket: src.bucket,
             key: src.key,
             version_id: args.version_id.clone(),
+            as_of: as_of(args)?,
             sse_customer_key: args
                 .source
                 .source_sse_c_key

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ferry_engine::{Filters, Shard, TreeCopy, TreeDownload, TreeUpload};
 
-use super::{Work, copy_directive, on_the_server, single_only};
+use super::{Work, as_of, copy_directive, on_the_server, refuse_as_of, single_only};
 use crate::args::{CpArgs, FilterFlags, Global};
 use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
@@ -31,6 +31,7 @@ pub(super) fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
         dry_run: args.dry_run,
+        as_of: as_of(args)?,
         ..TreeCopy::new(src.bucket, &src.key, dst.bucket, &dst.key)
     };
     Ok(Work::CopyTree {
@@ -52,6 +53,7 @@ pub(super) fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
             "--verify is for downloads; an upload is always checked",
         ));
     }
+    refuse_as_of(args)?;
     copy_only(args)?;
     let (root, only) = match &args.source_paths[..] {
         [one] => (one.clone(), None),
@@ -159,6 +161,7 @@ pub(super) fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
         dry_run: args.dry_run,
+        as_of: as_of(args)?,
     }))
 }
 

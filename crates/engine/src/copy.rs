@@ -71,6 +71,9 @@ pub struct ObjectSource {
     pub key: String,
     /// A specific version.
     pub version_id: Option<String>,
+    /// The version current at this time (see [`crate::Download::as_of`]), instead of
+    /// `version_id`. By default (`None`), the object as it is now.
+    pub as_of: Option<std::time::SystemTime>,
     /// The source's SSE-C key (the destination's goes in the copy's options).
     pub sse_customer_key: Option<SseCustomerKey>,
     /// `Copy` (default): the new object takes the source's content headers, metadata and
@@ -94,6 +97,36 @@ impl ObjectSource {
 
     pub(crate) fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)
+    }
+
+    /// This source pinned to a version: the one current at `as_of`, when it is given, found
+    /// through `ctx` (see [`Self::head`] for `request`).
+    pub(crate) async fn pinned<C: ObjectClient>(
+        self,
+        ctx: &Context<C>,
+        request: &ferry_s3::RequestOptions,
+    ) -> Result<Self, Error> {
+        let Some(at) = self.as_of else {
+            return Ok(self);
+        };
+        if self.version_id.is_some() {
+            return Err(Error::invalid(format!(
+                "the source {}: a copy names its version by its id or by a time, not both",
+                self.url()
+            )));
+        }
+        let request = ferry_s3::RequestOptions {
+            expected_bucket_owner: None,
+            ..request.clone()
+        };
+        let version = crate::tree::as_of::version_at(ctx, &self.bucket, &self.key, &request, at)
+            .await
+            .map_err(|e| Error::new(e.kind(), format!("the source: {e}")))?;
+        Ok(Self {
+            version_id: Some(version),
+            as_of: None,
+            ..self
+        })
     }
 
     /// For a move (`through`, the source's server), deletes the source that `outcome`'s
@@ -242,7 +275,7 @@ pub(crate) async fn run<C: ObjectClient>(
     mut copy: Copy,
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&copy.settings, &copy.options)?;
-    let from = copy.from;
+    let from = copy.from.pinned(&ctx, &copy.options.request).await?;
     if copy.settings.remove_source {
         crate::moving::current_version(from.version_id.as_deref())?;
         if (from.bucket.as_str(), from.key.as_str()) == (copy.bucket.as_str(), copy.key.as_str()) {

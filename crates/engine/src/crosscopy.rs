@@ -46,6 +46,7 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     mut copy: Copy,
 ) -> Result<UploadOutcome, Error> {
     crate::job::check(&copy.settings, &copy.options)?;
+    copy.from = copy.from.pinned(&source, &copy.options.request).await?;
     let from = copy.from.clone();
     if copy.settings.remove_source {
         crate::moving::current_version(from.version_id.as_deref())?;

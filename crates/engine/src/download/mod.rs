@@ -57,6 +57,11 @@ pub struct Download {
     pub key: String,
     /// A specific version (sent with every request).
     pub version_id: Option<String>,
+    /// The version current at this time, found in a listing of the key's versions
+    /// (ListObjectVersions) before anything else, instead of `version_id`; an error says why
+    /// there is none (deleted then, written only later). By default (`None`), the object as
+    /// it is now.
+    pub as_of: Option<std::time::SystemTime>,
     /// SSE-C key, expected bucket owner, requester pays: sent with every request.
     pub request: RequestOptions,
     /// What a listing said of the object. When it fits in one range and has at most one
@@ -80,6 +85,7 @@ impl Download {
             bucket: bucket.into(),
             key: key.into(),
             version_id: None,
+            as_of: None,
             request: RequestOptions::default(),
             listed: None,
             range: None,
@@ -539,12 +545,22 @@ pub(crate) async fn run<C: ObjectClient>(
         bucket,
         key,
         version_id,
+        as_of,
         request,
         listed,
         range,
         target: _,
         settings,
     } = download;
+    let version_id = match as_of {
+        Some(_) if version_id.is_some() => {
+            return Err(Error::invalid(format!(
+                "s3://{bucket}/{key}: a download names its version by its id or by a time, not both"
+            )));
+        }
+        Some(at) => Some(crate::tree::as_of::version_at(&ctx, &bucket, &key, &request, at).await?),
+        None => version_id,
+    };
     if range.is_some() && matches!(target, Target::File(_)) {
         return Err(Error::invalid(format!(
             "s3://{bucket}/{key}: a range of an object downloads to a writer or to memory, not to a file"

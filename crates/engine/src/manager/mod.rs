@@ -691,6 +691,7 @@ fn resumed_copy(
             bucket: from_bucket.into(),
             key: from_key.into(),
             version_id: journal.source.version_id,
+            as_of: None,
             sse_customer_key: keys.source_sse_customer_key,
             metadata_directive: directive,
             tagging_directive: directive,

@@ -54,6 +54,9 @@ pub struct TreeCopy {
     pub shard: Option<Shard>,
     /// Only report what would be copied (see [`Event::Synced`]), copy nothing.
     pub dry_run: bool,
+    /// Each source object as it was at this time (see [`super::TreeDownload::as_of`]): the
+    /// version then current is copied. By default (`None`), each as it is now.
+    pub as_of: Option<std::time::SystemTime>,
 }
 
 impl TreeCopy {
@@ -78,6 +81,7 @@ impl TreeCopy {
             filters: Filters::default(),
             shard: None,
             dry_run: false,
+            as_of: None,
         }
     }
 
@@ -173,9 +177,12 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         // A move cannot rewrite objects in place: each would be deleted once copied.
         tree.check_overlap(!tree.settings.remove_source)?;
     }
-    let found = match &source {
-        Some(s) => super::walk::list(s, tree.source_listing(), None, READ_AHEAD, false),
-        None => super::walk::list(&ctx, tree.source_listing(), None, READ_AHEAD, false),
+    let listing = tree.source_listing();
+    let found = match (&source, tree.as_of) {
+        (Some(s), Some(at)) => super::as_of::list_as_of(s, listing, None, at, READ_AHEAD),
+        (None, Some(at)) => super::as_of::list_as_of(&ctx, listing, None, at, READ_AHEAD),
+        (Some(s), None) => super::walk::list(s, listing, None, READ_AHEAD, false),
+        (None, None) => super::walk::list(&ctx, listing, None, READ_AHEAD, false),
     };
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(found, filters, keys::as_folder(&tree.from_prefix));
@@ -214,7 +221,8 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
         let from = ObjectSource {
             bucket: tree.from_bucket.clone(),
             key: item.key.clone(),
-            version_id: None,
+            version_id: item.version_id.clone(),
+            as_of: None,
             sse_customer_key: tree.from_request.sse_customer_key.clone(),
             metadata_directive: tree.metadata_directive,
             tagging_directive: tree.tagging_directive,

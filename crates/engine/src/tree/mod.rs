@@ -7,6 +7,7 @@
 //! other object would meet too (a missing bucket, rejected credentials, a full disk) stops the
 //! run instead, reported once.
 
+pub(crate) mod as_of;
 pub(crate) mod copy;
 pub(crate) mod filter;
 pub(crate) mod keys;
@@ -116,6 +117,12 @@ pub struct TreeDownload {
     pub shard: Option<Shard>,
     /// Only report what would be written (see [`Event::Synced`]), write nothing.
     pub dry_run: bool,
+    /// Each object as it was at this time, from a listing of versions (ListObjectVersions):
+    /// the version then current; a key deleted then, or only written later, is left out. A
+    /// key whose only version came later with no version id (versioning off or suspended) is
+    /// passed over ([`Event::PassedOver`]): what it held then was not kept. By default
+    /// (`None`), each object as it is now.
+    pub as_of: Option<std::time::SystemTime>,
 }
 
 impl TreeDownload {
@@ -130,6 +137,7 @@ impl TreeDownload {
             filters: Filters::default(),
             shard: None,
             dry_run: false,
+            as_of: None,
         }
     }
 
@@ -148,7 +156,8 @@ pub(crate) struct Item {
     pub(crate) size: u64,
     pub(crate) etag: Option<String>,
     pub(crate) mtime: Option<std::time::SystemTime>,
-    /// The version listed, where a listing of versions found it (deleted as that version).
+    /// The version listed, where a listing of versions found it (deleted, or transferred, as
+    /// that version).
     pub(crate) version_id: Option<String>,
 }
 
@@ -241,13 +250,11 @@ pub(crate) async fn download<C: ObjectClient>(
 ) -> Result<TreeOutcome, Error> {
     crate::download::check(&tree.settings)?;
     check_folder(&tree.root)?;
-    let listed = walk::list(
-        &ctx,
-        listing(&tree),
-        Some(tree.root.clone()),
-        READ_AHEAD,
-        false,
-    );
+    let root = Some(tree.root.clone());
+    let listed = match tree.as_of {
+        Some(at) => as_of::list_as_of(&ctx, listing(&tree), root, at, READ_AHEAD),
+        None => walk::list(&ctx, listing(&tree), root, READ_AHEAD, false),
+    };
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(listed, filters, keys::as_folder(&tree.prefix));
     if tree.dry_run {
@@ -303,7 +310,8 @@ pub(crate) async fn download_found<C: ObjectClient>(
         let download = Download {
             bucket: tree.bucket.clone(),
             key: item.key,
-            version_id: None,
+            version_id: item.version_id,
+            as_of: None,
             request: tree.request.clone(),
             // The listing's size and ETag let a small object come down in one GET.
             listed: item.etag.map(|etag| Listed {

@@ -308,7 +308,7 @@ impl Item {
 }
 
 /// A listing's LastModified (RFC 3339).
-fn listed_time(t: &str) -> Option<std::time::SystemTime> {
+pub(super) fn listed_time(t: &str) -> Option<std::time::SystemTime> {
     time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
         .ok()
         .map(std::time::SystemTime::from)
@@ -348,42 +348,10 @@ pub(crate) fn list<C: ObjectClient>(
             // the listing after them.
             let more = req.advance(&page);
             for o in page.objects {
-                let Some(root) = &root else {
-                    // Keys only (a copy): every object, as it is.
-                    any = true;
-                    if tx.send(Found::Item(Item::listed(o, None))).await.is_err() {
-                        return;
-                    }
+                let Some(found) =
+                    place(root.as_deref(), &prefix, &mut folders, &req.bucket, o, None)
+                else {
                     continue;
-                };
-                let found = match path_for(root, &prefix, &o.key) {
-                    Ok(Some(path)) => match folders.check(&o.key) {
-                        None => Found::Item(Item {
-                            path,
-                            ..Item::listed(o, None)
-                        }),
-                        Some(parent) => Found::Bad(ObjectFailure {
-                            error: Error::invalid(format!(
-                                "s3://{b}/{parent} and s3://{b}/{} cannot both be written: {parent:?} would be a file and a folder; copy one of them alone",
-                                o.key,
-                                b = req.bucket
-                            )),
-                            key: o.key,
-                            path,
-                        }),
-                    },
-                    // A folder marker, as consoles make them: nothing to write.
-                    Ok(None) if o.size == 0 => continue,
-                    Ok(None) => Found::PassedOver(PassedOver {
-                        what: format!("s3://{}/{}", req.bucket, o.key),
-                        why: format!("a key ending in / cannot be a file ({} bytes)", o.size),
-                        key: o.key,
-                    }),
-                    Err(why) => Found::Bad(ObjectFailure {
-                        path: root.clone(),
-                        key: o.key,
-                        error: Error::invalid(why),
-                    }),
                 };
                 any |= !matches!(found, Found::PassedOver(_));
                 if tx.send(found).await.is_err() {
@@ -409,6 +377,50 @@ pub(crate) fn list<C: ObjectClient>(
         }
     });
     rx
+}
+
+/// What a listed object (of `version_id`, when a listing of versions chose it) of `bucket`
+/// under `prefix` is to a tree: with `root`, an object to write to its file below it, unless
+/// its key cannot be one (a failure, or passed over); with no `root`, an object as it is (a
+/// copy's). `None` for a folder marker, as consoles make them: nothing to write.
+pub(super) fn place(
+    root: Option<&Path>,
+    prefix: &str,
+    folders: &mut Folders,
+    bucket: &str,
+    o: ObjectInfo,
+    version_id: Option<String>,
+) -> Option<Found> {
+    let Some(root) = root else {
+        return Some(Found::Item(Item::listed(o, version_id)));
+    };
+    Some(match path_for(root, prefix, &o.key) {
+        Ok(Some(path)) => match folders.check(&o.key) {
+            None => Found::Item(Item {
+                path,
+                ..Item::listed(o, version_id)
+            }),
+            Some(parent) => Found::Bad(ObjectFailure {
+                error: Error::invalid(format!(
+                    "s3://{bucket}/{parent} and s3://{bucket}/{} cannot both be written: {parent:?} would be a file and a folder; copy one of them alone",
+                    o.key,
+                )),
+                key: o.key,
+                path,
+            }),
+        },
+        Ok(None) if o.size == 0 => return None,
+        Ok(None) => Found::PassedOver(PassedOver {
+            what: format!("s3://{bucket}/{}", o.key),
+            why: format!("a key ending in / cannot be a file ({} bytes)", o.size),
+            key: o.key,
+        }),
+        Err(why) => Found::Bad(ObjectFailure {
+            path: root.to_path_buf(),
+            key: o.key,
+            error: Error::invalid(why),
+        }),
+    })
 }
 
 /// Lists every version and delete marker under `req.prefix` page by page into a channel,

@@ -1,0 +1,338 @@
+//! A prefix as it was at a time: from a listing of versions, each key's newest version written
+//! no later than then, a key deleted then (its newest such entry a delete marker) or written
+//! only after left out. Streamed as [`super::walk::list`] streams a prefix, a page at a time,
+//! holding no more than one key's versions.
+
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+use ferry_s3::{ListObjectVersionsRequest, ListObjectsRequest, ObjectClient, ObjectVersion};
+use tokio::sync::mpsc;
+
+use super::keys::Folders;
+use super::walk::{listed_time, place};
+use super::{Found, PassedOver};
+use crate::context::Context;
+use crate::error::Error;
+
+/// What a key's versions give at a time, once they have all been seen.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum AtTime {
+    /// This version was current then.
+    Version(ObjectVersion),
+    /// The key was deleted then (a delete marker was current), or was only written later in
+    /// a versioned bucket: it was not there.
+    Absent,
+    /// Its only version was written later with no version id (`null`: versioning off or
+    /// suspended then), so that whatever it replaced was not kept: it is not known what the
+    /// key held then.
+    Unknown(ObjectVersion),
+}
+
+/// Chooses, key by key, the version each key had at a time, from versions in a listing's
+/// order (by key; each key's newest first, though the times decide: at equal times, the one
+/// listed first).
+#[derive(Debug)]
+pub(crate) struct Chooser {
+    at: SystemTime,
+    /// The key whose versions are being read, with the best one so far (a version or delete
+    /// marker written no later than `at`) and its time, and the newest one written later.
+    key: Option<String>,
+    best: Option<(SystemTime, ObjectVersion)>,
+    later: Option<ObjectVersion>,
+}
+
+impl Chooser {
+    /// A chooser of what was current at `at`.
+    pub(crate) fn new(at: SystemTime) -> Self {
+        Self {
+            at,
+            key: None,
+            best: None,
+            later: None,
+        }
+    }
+
+    /// Takes the next version listed; when it begins another key, what the key before it
+    /// had at the time.
+    pub(crate) fn push(&mut self, v: ObjectVersion) -> Option<(String, AtTime)> {
+        let ended = match &self.key {
+            Some(k) if *k == v.object.key => None,
+            _ => self.finish(),
+        };
+        self.key.get_or_insert_with(|| v.object.key.clone());
+        // A version with no time cannot be placed before or after: it is taken for later.
+        match v.object.last_modified.as_deref().and_then(listed_time) {
+            Some(t) if t <= self.at => {
+                if self.best.as_ref().is_none_or(|(b, _)| t > *b) {
+                    self.best = Some((t, v));
+                }
+            }
+            _ => {
+                self.later.get_or_insert(v);
+            }
+        }
+        ended
+    }
+
+    /// What the last key had at the time, once the listing has ended.
+    pub(crate) fn finish(&mut self) -> Option<(String, AtTime)> {
+        let key = self.key.take()?;
+        let at = match (self.best.take(), self.later.take()) {
+            (Some((_, v)), _) if v.delete_marker => AtTime::Absent,
+            (Some((_, v)), _) => AtTime::Version(v),
+            (None, Some(v)) if v.version_id == "null" && !v.delete_marker => AtTime::Unknown(v),
+            (None, _) => AtTime::Absent,
+        };
+        Some((key, at))
+    }
+}
+
+/// The time `at` as RFC 3339 (UTC, whole seconds), as a listing says it.
+pub(crate) fn shown(at: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(at);
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+/// Lists `req.prefix` (empty or ending in `/`) of `req.bucket` as it was at `at`, page by page
+/// into a channel, as [`super::walk::list`] lists it now: each object the version it had
+/// then, with the file it goes to below `root` (with no `root`, keys only). A key whose only
+/// version came later with no version id is passed over, saying that what it replaced was not
+/// kept. A listing that finds nothing then ends with [`Found::Fatal`].
+pub(crate) fn list_as_of<C: ObjectClient>(
+    ctx: &Context<C>,
+    req: ListObjectsRequest,
+    root: Option<PathBuf>,
+    at: SystemTime,
+    capacity: usize,
+) -> mpsc::Receiver<Found> {
+    let (tx, rx) = mpsc::channel(capacity);
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let prefix = req.prefix.clone().unwrap_or_default();
+        let url = format!("s3://{}/{prefix}", req.bucket);
+        let what = format!("listing the versions under {url}");
+        let mut req = ListObjectVersionsRequest {
+            bucket: req.bucket,
+            prefix: req.prefix,
+            request: req.request,
+            ..Default::default()
+        };
+        let when = shown(at);
+        let mut folders = Folders::default();
+        let mut chooser = Chooser::new(at);
+        let mut any = false;
+        let bucket = req.bucket.clone();
+        // What a key had then, as the tree takes it.
+        let mut found = |key: String, then: AtTime| -> Option<Found> {
+            match then {
+                AtTime::Version(v) => {
+                    let f = place(
+                        root.as_deref(),
+                        &prefix,
+                        &mut folders,
+                        &bucket,
+                        v.object,
+                        Some(v.version_id),
+                    )?;
+                    any |= !matches!(f, Found::PassedOver(_));
+                    Some(f)
+                }
+                AtTime::Absent => None,
+                AtTime::Unknown(v) => Some(Found::PassedOver(PassedOver {
+                    what: format!("s3://{bucket}/{key}"),
+                    why: format!(
+                        "written at {} with no version id (versioning off or suspended), so \
+                         what it held at {when} was not kept",
+                        v.object
+                            .last_modified
+                            .as_deref()
+                            .unwrap_or("an unknown time")
+                    ),
+                    key,
+                })),
+            }
+        };
+        loop {
+            let page = match ctx.request(None, |c| c.list_object_versions(&req)).await {
+                Ok(p) => p,
+                Err(f) => {
+                    let _ = tx.send(Found::Fatal(f.into_error(&what, "download"))).await;
+                    return;
+                }
+            };
+            let more = req.advance(&page);
+            for v in page.versions {
+                if let Some(f) = chooser.push(v).and_then(|(k, then)| found(k, then))
+                    && tx.send(f).await.is_err()
+                {
+                    return;
+                }
+            }
+            match more {
+                Ok(true) => {}
+                Ok(false) => break,
+                Err(e) => {
+                    let _ = tx.send(Found::Fatal(Error::from_s3(&what, e))).await;
+                    return;
+                }
+            }
+        }
+        if let Some(f) = chooser.finish().and_then(|(k, then)| found(k, then))
+            && tx.send(f).await.is_err()
+        {
+            return;
+        }
+        if !any {
+            let e = Error::invalid(format!(
+                "no objects under {url} as of {when}; check the bucket, the prefix and the time"
+            ));
+            let _ = tx.send(Found::Fatal(e)).await;
+        }
+    });
+    rx
+}
+
+/// The version of `bucket`/`key` current at `at` (see [`list_as_of`]), from a listing of
+/// its versions; an error names why there is none: no such key, deleted then or written only
+/// later, or its only version written later with no version id.
+pub(crate) async fn version_at<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    key: &str,
+    request: &ferry_s3::RequestOptions,
+    at: SystemTime,
+) -> Result<String, Error> {
+    let url = format!("s3://{bucket}/{key}");
+    let what = format!("listing the versions of {url}");
+    let mut req = ListObjectVersionsRequest {
+        bucket: bucket.to_string(),
+        prefix: Some(key.to_string()),
+        request: request.clone(),
+        ..Default::default()
+    };
+    let mut chooser = Chooser::new(at);
+    'pages: loop {
+        let page = ctx
+            .request(None, |c| c.list_object_versions(&req))
+            .await
+            .map_err(|f| f.into_error(&what, "download"))?;
+        let more = req.advance(&page).map_err(|e| Error::from_s3(&what, e))?;
+        // Keys come in order: the key's versions end where a greater key begins.
+        for v in page.versions {
+            if v.object.key.as_str() > key {
+                break 'pages;
+            }
+            if v.object.key == key {
+                chooser.push(v);
+            }
+        }
+        if !more {
+            break;
+        }
+    }
+    let when = shown(at);
+    let why = match chooser.finish().map(|(_, then)| then) {
+        Some(AtTime::Version(v)) => return Ok(v.version_id),
+        None => format!("{url} does not exist: no version of it, nor a delete marker"),
+        Some(AtTime::Absent) => {
+            format!("{url} was not there at {when}: it was deleted then, or written only later")
+        }
+        Some(AtTime::Unknown(v)) => format!(
+            "{url} was written at {} with no version id (versioning off or suspended), so what \
+             it held at {when} was not kept",
+            v.object
+                .last_modified
+                .as_deref()
+                .unwrap_or("an unknown time")
+        ),
+    };
+    Err(Error::new(crate::error::ErrorKind::Service, why))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ferry_s3::ObjectInfo;
+
+    fn v(key: &str, id: &str, at: &str, marker: bool) -> ObjectVersion {
+        ObjectVersion {
+            object: ObjectInfo {
+                key: key.into(),
+                size: 1,
+                etag: (!marker).then(|| format!("\"{id}\"")),
+                last_modified: Some(format!("2026-12-05T{at}Z")),
+            },
+            version_id: id.into(),
+            is_latest: false,
+            delete_marker: marker,
+        }
+    }
+
+    /// Each key's choice at 10:00: the newest version then, whatever the listing's order
+    /// within the key; deleted then, or written only later, left out; a later `null` version
+    /// unknown.
+    #[test]
+    fn each_key_has_the_version_current_at_the_time() {
+        let at = SystemTime::from(time::macros::datetime!(2026-12-05 10:00 UTC));
+        let listed = [
+            v("a", "a3", "11:00:00", false),
+            v("a", "a2", "10:00:00", false),
+            v("a", "a1", "09:00:00", false),
+            // Listed oldest first: the time decides.
+            v("b", "b1", "08:00:00", false),
+            v("b", "b2", "09:30:00", false),
+            // Deleted before the time, written again after it.
+            v("c", "c3", "10:30:00", false),
+            v("c", "c2", "09:45:00", true),
+            v("c", "c1", "09:00:00", false),
+            // Written only after.
+            v("d", "d1", "10:00:01", false),
+            // Written after with no version id.
+            v("e", "null", "12:00:00", false),
+            // A delete marker before the time, its key never written again.
+            v("f", "f2", "09:59:00", true),
+            v("f", "f1", "09:00:00", false),
+        ];
+        let mut chooser = Chooser::new(at);
+        let mut chosen = Vec::new();
+        for version in listed {
+            chosen.extend(chooser.push(version));
+        }
+        chosen.extend(chooser.finish());
+        let said: Vec<(String, String)> = chosen
+            .into_iter()
+            .map(|(k, then)| {
+                let then = match then {
+                    AtTime::Version(v) => v.version_id,
+                    AtTime::Absent => "absent".into(),
+                    AtTime::Unknown(v) => format!("unknown {}", v.version_id),
+                };
+                (k, then)
+            })
+            .collect();
+        let want = [
+            ("a", "a2"),
+            ("b", "b2"),
+            ("c", "absent"),
+            ("d", "absent"),
+            ("e", "unknown null"),
+            ("f", "absent"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        assert_eq!(said, want);
+        assert_eq!(chooser.finish(), None);
+    }
+
+    #[test]
+    fn a_time_is_shown_in_whole_seconds() {
+        let at = SystemTime::from(time::macros::datetime!(2026-12-05 10:00:00.75 UTC));
+        assert_eq!(shown(at), "2026-12-05T10:00:00Z");
+    }
+}

@@ -1,0 +1,292 @@
+//! `--as-of`: a prefix, an object and a copy's source read as they were at a time, from their
+//! versions, with boto3 writing the versions and reading back what each should be.
+
+use std::time::{Duration, SystemTime};
+
+use crate::{expect_exit, ferry, seaweed_bucket, text};
+
+/// Writes `keys` with boto3 into `bucket` (its versioning turned on with `versioned`), each
+/// holding `KEY first`; their version ids.
+fn first_writes(
+    server: &ferry_testkit::TestServer,
+    bucket: &str,
+    versioned: bool,
+) -> serde_json::Value {
+    ferry_testkit::boto3(
+        server,
+        r#"
+b = sys.argv[1]
+if sys.argv[2] == 'yes':
+    s3.put_bucket_versioning(Bucket=b, VersioningConfiguration={'Status': 'Enabled'})
+ids = {}
+for k in ['p/a', 'p/b', 'p/sub/c']:
+    ids[k] = s3.put_object(Bucket=b, Key=k, Body=(k + ' first').encode()).get('VersionId')
+print(json.dumps(ids))
+"#,
+        &[bucket, if versioned { "yes" } else { "no" }],
+    )
+    .unwrap()
+}
+
+/// After the time: `p/a` rewritten, `p/b` deleted, `p/d` written.
+fn later_writes(server: &ferry_testkit::TestServer, bucket: &str) {
+    ferry_testkit::boto3(
+        server,
+        r#"
+b = sys.argv[1]
+s3.put_object(Bucket=b, Key='p/a', Body=b'p/a second')
+s3.delete_object(Bucket=b, Key='p/b')
+s3.put_object(Bucket=b, Key='p/d', Body=b'p/d later')
+print('null')
+"#,
+        &[bucket],
+    )
+    .unwrap();
+}
+
+/// A whole second at least a second after the first writes and before the later ones (the
+/// server keeps whole seconds), as RFC 3339.
+fn a_time_between(later: impl FnOnce()) -> String {
+    std::thread::sleep(Duration::from_millis(1100));
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let at = time::OffsetDateTime::from_unix_timestamp(now as i64).unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    later();
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+/// What boto3 reads of `key` in `bucket`: its bytes as text.
+fn boto3_text(server: &ferry_testkit::TestServer, bucket: &str, key: &str) -> String {
+    let v = ferry_testkit::boto3(
+        server,
+        "print(json.dumps(s3.get_object(Bucket=sys.argv[1], Key=sys.argv[2])['Body'].read().decode()))",
+        &[bucket, key],
+    )
+    .unwrap();
+    v.as_str().unwrap().to_string()
+}
+
+#[test]
+fn a_prefix_an_object_and_a_copy_are_read_as_they_were_at_a_time() {
+    let (server, _client, bucket) = seaweed_bucket("as-of");
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    let first = first_writes(server, &bucket, true);
+    let at = a_time_between(|| later_writes(server, &bucket));
+    let prefix = format!("s3://{bucket}/p/");
+    let out = home.path().join("restored");
+    let out_s = out.to_str().unwrap();
+
+    // The tree as it was: a and b as first written, the later d left out.
+    let o = run(&["cp", "-r", &prefix, out_s, "--as-of", &at, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    for (rel, body) in [
+        ("a", "p/a first"),
+        ("b", "p/b first"),
+        ("sub/c", "p/sub/c first"),
+    ] {
+        assert_eq!(std::fs::read_to_string(out.join(rel)).unwrap(), body);
+    }
+    assert!(!out.join("d").exists(), "p/d was written after the time");
+    // Each object's event names the version boto3 wrote first.
+    let mut versions = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["event"] == "object" {
+            versions.insert(
+                e["object"].as_str().unwrap().to_string(),
+                e["version_id"].clone(),
+            );
+        }
+    }
+    assert_eq!(versions.len(), 3, "{versions:?}");
+    for k in ["p/a", "p/b", "p/sub/c"] {
+        assert_eq!(versions[&format!("s3://{bucket}/{k}")], first[k], "{k}");
+    }
+    // Now, without it: the later writes.
+    let now = home.path().join("now");
+    let o = run(&["cp", "-r", &prefix, now.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(now.join("a")).unwrap(),
+        "p/a second"
+    );
+    assert!(!now.join("b").exists());
+
+    // One object, to a file and to stdout; one deleted since comes back.
+    let file = home.path().join("a.txt");
+    let o = run(&[
+        "cp",
+        &format!("{prefix}a"),
+        file.to_str().unwrap(),
+        "--as-of",
+        &at,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "p/a first");
+    let o = run(&["cp", &format!("{prefix}b"), "-", "--as-of", &at]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "p/b first");
+    // One not there then: an error that says so, and no file.
+    let missing = home.path().join("d.txt");
+    let o = run(&[
+        "cp",
+        &format!("{prefix}d"),
+        missing.to_str().unwrap(),
+        "--as-of",
+        &at,
+    ]);
+    expect_exit(&o, 1, &format!("s3://{bucket}/p/d was not there at {at}"));
+    assert!(!missing.exists());
+
+    // Copies on the server: a tree to another prefix, and one object; boto3 reads them.
+    let o = run(&[
+        "cp",
+        "-r",
+        &prefix,
+        &format!("s3://{bucket}/back/"),
+        "--as-of",
+        &at,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    for k in ["a", "b", "sub/c"] {
+        assert_eq!(
+            boto3_text(server, &bucket, &format!("back/{k}")),
+            format!("p/{k} first")
+        );
+    }
+    assert_eq!(
+        crate::boto3_keys(server, &bucket)
+            .into_iter()
+            .filter(|k| k.starts_with("back/"))
+            .collect::<Vec<_>>(),
+        ["back/a", "back/b", "back/sub/c"]
+    );
+    let o = run(&[
+        "cp",
+        &format!("{prefix}b"),
+        &format!("s3://{bucket}/one/b"),
+        "--as-of",
+        &at,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(boto3_text(server, &bucket, "one/b"), "p/b first");
+
+    // A time before anything was written: nothing to read, exit 2.
+    let empty = home.path().join("empty");
+    let o = run(&[
+        "cp",
+        "-r",
+        &prefix,
+        empty.to_str().unwrap(),
+        "--as-of",
+        "2020-01-01",
+    ]);
+    expect_exit(
+        &o,
+        2,
+        &format!("no objects under {prefix} as of 2020-01-01T00:00:00Z"),
+    );
+}
+
+/// In a bucket that keeps no versions, an object written since cannot be read as it was: it
+/// is passed over, saying so, and the rest come down.
+#[test]
+fn as_of_passes_over_what_an_unversioned_bucket_did_not_keep() {
+    let (server, _client, bucket) = seaweed_bucket("as-of-plain");
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    first_writes(server, &bucket, false);
+    let at = a_time_between(|| later_writes(server, &bucket));
+    let out = home.path().join("restored");
+    let o = run(&[
+        "cp",
+        "-r",
+        &format!("s3://{bucket}/p/"),
+        out.to_str().unwrap(),
+        "--as-of",
+        &at,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let err = String::from_utf8_lossy(&o.stderr);
+    for k in ["p/a", "p/d"] {
+        assert!(
+            err.contains(&format!("skipping s3://{bucket}/{k}: written at 20"))
+                && err.contains(&format!("so what it held at {at} was not kept")),
+            "{k}: {}",
+            text(&o)
+        );
+    }
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("2 passed over"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("sub/c")).unwrap(),
+        "p/sub/c first"
+    );
+    assert!(!out.join("a").exists() && !out.join("d").exists());
+    // One such object alone: an error.
+    let o = run(&[
+        "cp",
+        &format!("s3://{bucket}/p/a"),
+        home.path().join("a").to_str().unwrap(),
+        "--as-of",
+        &at,
+    ]);
+    expect_exit(&o, 1, "with no version id (versioning off or suspended)");
+}
+
+#[test]
+fn as_of_refuses_a_time_to_come_a_time_it_cannot_read_and_what_writes_as_is() {
+    let (server, _client, bucket) = seaweed_bucket("as-of-bad");
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    let src = format!("s3://{bucket}/k");
+    let file = home.path().join("f");
+    std::fs::write(&file, b"x").unwrap();
+    let f = file.to_str().unwrap();
+    for (args, needle) in [
+        (
+            vec!["cp", &src, f, "--as-of", "2999-01-01"],
+            "--as-of \"2999-01-01\" is 2999-01-01T00:00:00Z, still to come",
+        ),
+        (
+            vec!["cp", &src, f, "--as-of", "last week"],
+            "give a time (2026-12-05T10:00:00Z), a day (2026-12-05) or a span back",
+        ),
+        (
+            vec!["cp", f, &src, "--as-of", "1h"],
+            "--as-of reads objects as they were",
+        ),
+        (
+            vec![
+                "cp",
+                "-r",
+                home.path().to_str().unwrap(),
+                &src,
+                "--as-of",
+                "1h",
+            ],
+            "--as-of reads objects as they were",
+        ),
+        (
+            vec!["mv", &src, f, "--as-of", "1h"],
+            "ferry mv moves the current version",
+        ),
+        (
+            vec!["cp", &src, f, "--as-of", "1h", "--version-id", "v"],
+            "cannot be used with",
+        ),
+    ] {
+        let o = run(&args);
+        expect_exit(&o, 2, needle);
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+    assert!(crate::boto3_keys(server, &bucket).is_empty());
+}
