@@ -63,6 +63,10 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             "for a sync up: only a folder sent has links to follow",
         )?;
     }
+    if direction == SyncAction::Upload {
+        crate::request::refuse_as_of(a.as_of.as_deref())?;
+    }
+    let as_of = crate::request::as_of(a.as_of.as_deref())?;
     let shard = crate::request::shard(&a.shard)?;
     let config = manager_config(&a.budget, 32 << 20)?;
     // Uploads and copies: in parts of --part-size.
@@ -124,6 +128,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                     shard,
                     request: a.bucket.request(&a.object.sse_c_key)?,
                     settings: downloads,
+                    as_of,
                     ..TreeDownload::new(&url.bucket, &url.key, &a.dst)
                 },
                 sync: settings,
@@ -150,6 +155,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                     from_request: a.bucket.source_request(&a.source.source_sse_c_key)?,
                     options: object_options(&a.object, &a.bucket, None)?,
                     settings: uploads()?,
+                    as_of,
                     ..TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key)
                 },
                 sync: settings,

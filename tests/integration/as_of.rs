@@ -193,6 +193,74 @@ fn a_prefix_an_object_and_a_copy_are_read_as_they_were_at_a_time() {
     );
 }
 
+/// A sync down or across with `--as-of` makes the destination match the prefix as it was:
+/// what differs comes as its version then, and with `--delete` what was not there then goes;
+/// run again, it finds nothing to do.
+#[test]
+fn a_sync_makes_a_folder_and_a_prefix_match_a_time() {
+    let (server, _client, bucket) = seaweed_bucket("as-of-sync");
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    first_writes(server, &bucket, true);
+    let at = a_time_between(|| later_writes(server, &bucket));
+    let prefix = format!("s3://{bucket}/p/");
+    let dir = home.path().join("dir");
+    let d = dir.to_str().unwrap();
+    // The folder as the prefix is now, then as it was.
+    let o = run(&["sync", &prefix, d]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        std::fs::read_to_string(dir.join("a")).unwrap(),
+        "p/a second"
+    );
+    let o = run(&["sync", &prefix, d, "--as-of", &at, "--delete"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        crate::stdout(&o).contains("sync: 2 downloaded (18 bytes), 1 unchanged, 1 deleted"),
+        "{}",
+        text(&o)
+    );
+    for (rel, body) in [
+        ("a", "p/a first"),
+        ("b", "p/b first"),
+        ("sub/c", "p/sub/c first"),
+    ] {
+        assert_eq!(std::fs::read_to_string(dir.join(rel)).unwrap(), body);
+    }
+    assert!(!dir.join("d").exists());
+    for compare in [None, Some("--checksum")] {
+        let mut args = vec!["sync", &prefix, d, "--as-of", &at, "--delete"];
+        args.extend(compare);
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            crate::stdout(&o).contains("sync: 0 downloaded (0 bytes), 3 unchanged, 0 deleted"),
+            "{compare:?}: {}",
+            text(&o)
+        );
+    }
+
+    // Prefix to prefix on the server: boto3 reads the versions then.
+    let q = format!("s3://{bucket}/q/");
+    let o = run(&["sync", &prefix, &q, "--as-of", &at]);
+    assert!(o.status.success(), "{}", text(&o));
+    for k in ["a", "b", "sub/c"] {
+        assert_eq!(
+            boto3_text(server, &bucket, &format!("q/{k}")),
+            format!("p/{k} first")
+        );
+    }
+    let o = run(&["sync", &prefix, &q, "--as-of", &at, "--checksum"]);
+    assert!(
+        o.status.success() && crate::stdout(&o).contains("sync: 0 copied"),
+        "{}",
+        text(&o)
+    );
+    // Up, there is no time to read the folder at.
+    let o = run(&["sync", d, &q, "--as-of", &at]);
+    expect_exit(&o, 2, "--as-of reads objects as they were");
+}
+
 /// In a bucket that keeps no versions, an object written since cannot be read as it was: it
 /// is passed over, saying so, and the rest come down.
 #[test]

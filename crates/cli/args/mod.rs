@@ -683,6 +683,12 @@ pub(crate) struct SyncArgs {
     /// with it, up to N.
     #[arg(long, value_name = "N")]
     pub(crate) max_delete: Option<u64>,
+    /// Down, or prefix to prefix: make the destination match the source as it was at WHEN,
+    /// from its versions (a versioned bucket): a time (2026-12-05T10:00:00Z), a day
+    /// (2026-12-05, from midnight UTC) or a span back from now (90m, 12h, 2d, 1w). An object
+    /// deleted then, or written only later, is not in the source (with --delete, it goes).
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) as_of: Option<String>,
     #[command(flatten)]
     pub(crate) filters: FilterFlags,
     /// Part size of uploads and copies, e.g. 64MiB (5MiB to 5GiB; by default 16MiB, raised

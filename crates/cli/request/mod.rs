@@ -281,9 +281,9 @@ fn byte_range(s: &str) -> Result<Span, CliError> {
 }
 
 /// `--as-of`: the time a source is read as it was then, which must have come.
-pub(crate) fn as_of(args: &CpArgs) -> Result<Option<std::time::SystemTime>, CliError> {
+pub(crate) fn as_of(flag: Option<&str>) -> Result<Option<std::time::SystemTime>, CliError> {
     use crate::when::{Way, instant, shown};
-    let Some(when) = &args.as_of else {
+    let Some(when) = flag else {
         return Ok(None);
     };
     let now = time::OffsetDateTime::now_utc();
@@ -303,9 +303,9 @@ pub(crate) fn as_of(args: &CpArgs) -> Result<Option<std::time::SystemTime>, CliE
     Ok(Some(at.into()))
 }
 
-/// Refuses `--as-of` for an upload, which sends the file as it is.
-pub(crate) fn refuse_as_of(args: &CpArgs) -> Result<(), CliError> {
-    match &args.as_of {
+/// Refuses `--as-of` (`flag`) for an upload, which sends the file as it is.
+pub(crate) fn refuse_as_of(flag: Option<&str>) -> Result<(), CliError> {
+    match flag {
         Some(_) => Err(bad_input(
             "--as-of reads objects as they were (a download, or a copy's source); an upload \
              sends the file as it is",
@@ -361,7 +361,7 @@ fn upload(args: &CpArgs, piped: bool) -> Result<Work, CliError> {
         ],
         "for reading an object (a download, or a copy's source); an upload is always checked",
     )?;
-    refuse_as_of(args)?;
+    refuse_as_of(args.as_of.as_deref())?;
     copy_only(args)?;
     let settings = upload_settings(args)?;
     let expected_size = args
@@ -514,7 +514,7 @@ fn download(args: &CpArgs, to_stdout: bool) -> Result<Work, CliError> {
         bucket: src.bucket,
         key: src.key,
         version_id: args.version_id.clone(),
-        as_of: as_of(args)?,
+        as_of: as_of(args.as_of.as_deref())?,
         request: args.bucket.request(&args.object.sse_c_key)?,
         listed: None,
         range: args.range.as_deref().map(byte_range).transpose()?,
@@ -632,7 +632,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
             bucket: src.bucket,
             key: src.key,
             version_id: args.version_id.clone(),
-            as_of: as_of(args)?,
+            as_of: as_of(args.as_of.as_deref())?,
             sse_customer_key: args
                 .source
                 .source_sse_c_key

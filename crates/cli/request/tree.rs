@@ -31,7 +31,7 @@ pub(super) fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
         dry_run: args.dry_run,
-        as_of: as_of(args)?,
+        as_of: as_of(args.as_of.as_deref())?,
         ..TreeCopy::new(src.bucket, &src.key, dst.bucket, &dst.key)
     };
     Ok(Work::CopyTree {
@@ -53,7 +53,7 @@ pub(super) fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
             "--verify is for downloads; an upload is always checked",
         ));
     }
-    refuse_as_of(args)?;
+    refuse_as_of(args.as_of.as_deref())?;
     copy_only(args)?;
     let (root, only) = match &args.source_paths[..] {
         [one] => (one.clone(), None),
@@ -161,7 +161,7 @@ pub(super) fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
         dry_run: args.dry_run,
-        as_of: as_of(args)?,
+        as_of: as_of(args.as_of.as_deref())?,
     }))
 }
 

@@ -15,20 +15,22 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::Check;
 
-/// Whether the file at `path` holds the bytes of `bucket`/`key`: `None` when the object
+/// Whether the file at `path` holds the bytes of `bucket`/`key` (in `version_id`, if given):
+/// `None` when the object
 /// offers no check to compare with (an SSE-C object without an additional checksum, a
 /// multipart ETag whose part boundaries the server does not give).
 pub(crate) async fn file_matches<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     key: &str,
+    version_id: Option<&str>,
     request: &RequestOptions,
     path: &Path,
 ) -> Result<Option<bool>, Error> {
     let object = ObjectRef {
         bucket: bucket.to_string(),
         key: key.to_string(),
-        version_id: None,
+        version_id: version_id.map(str::to_string),
         request: request.clone(),
         listed: None,
     };

@@ -101,13 +101,14 @@ pub(crate) fn shown(at: SystemTime) -> String {
 /// into a channel, as [`super::walk::list`] lists it now: each object the version it had
 /// then, with the file it goes to below `root` (with no `root`, keys only). A key whose only
 /// version came later with no version id is passed over, saying that what it replaced was not
-/// kept. A listing that finds nothing then ends with [`Found::Fatal`].
+/// kept. A listing that finds nothing then ends with [`Found::Fatal`], unless `empty_ok`.
 pub(crate) fn list_as_of<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
     root: Option<PathBuf>,
     at: SystemTime,
     capacity: usize,
+    empty_ok: bool,
 ) -> mpsc::Receiver<Found> {
     let (tx, rx) = mpsc::channel(capacity);
     let ctx = ctx.clone();
@@ -186,7 +187,7 @@ pub(crate) fn list_as_of<C: ObjectClient>(
         {
             return;
         }
-        if !any {
+        if !any && !empty_ok {
             let e = Error::invalid(format!(
                 "no objects under {url} as of {when}; check the bucket, the prefix and the time"
             ));

@@ -14,7 +14,7 @@ const MIB: u64 = 1024 * 1024;
 
 use super::filter::{Filters, selected};
 use super::sides::{Direction, Sides, report_only};
-use super::{Ended, Found, Item, READ_AHEAD, keys, run};
+use super::{Ended, Found, Item, keys, run};
 use crate::context::Context;
 use crate::copy::{Copy, ObjectSource};
 use crate::error::Error;
@@ -177,12 +177,10 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         // A move cannot rewrite objects in place: each would be deleted once copied.
         tree.check_overlap(!tree.settings.remove_source)?;
     }
-    let listing = tree.source_listing();
-    let found = match (&source, tree.as_of) {
-        (Some(s), Some(at)) => super::as_of::list_as_of(s, listing, None, at, READ_AHEAD),
-        (None, Some(at)) => super::as_of::list_as_of(&ctx, listing, None, at, READ_AHEAD),
-        (Some(s), None) => super::walk::list(s, listing, None, READ_AHEAD, false),
-        (None, None) => super::walk::list(&ctx, listing, None, READ_AHEAD, false),
+    let (listing, at) = (tree.source_listing(), tree.as_of);
+    let found = match &source {
+        Some(s) => super::source_list(s, listing, None, at, false),
+        None => super::source_list(&ctx, listing, None, at, false),
     };
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(found, filters, keys::as_folder(&tree.from_prefix));

@@ -251,10 +251,7 @@ pub(crate) async fn download<C: ObjectClient>(
     crate::download::check(&tree.settings)?;
     check_folder(&tree.root)?;
     let root = Some(tree.root.clone());
-    let listed = match tree.as_of {
-        Some(at) => as_of::list_as_of(&ctx, listing(&tree), root, at, READ_AHEAD),
-        None => walk::list(&ctx, listing(&tree), root, READ_AHEAD, false),
-    };
+    let listed = source_list(&ctx, listing(&tree), root, tree.as_of, false);
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(listed, filters, keys::as_folder(&tree.prefix));
     if tree.dry_run {
@@ -285,6 +282,21 @@ fn folder_listing(bucket: &str, prefix: &str, request: &RequestOptions) -> ListO
         prefix: (!prefix.is_empty()).then_some(prefix),
         request: request.clone(),
         ..Default::default()
+    }
+}
+
+/// The source side of a tree: `req`'s prefix listed page by page (see [`walk::list`]), as it
+/// is or, with `as_of`, as it was then (see [`as_of::list_as_of`]).
+pub(crate) fn source_list<C: ObjectClient>(
+    ctx: &Context<C>,
+    req: ListObjectsRequest,
+    root: Option<PathBuf>,
+    as_of: Option<std::time::SystemTime>,
+    empty_ok: bool,
+) -> mpsc::Receiver<Found> {
+    match as_of {
+        Some(at) => as_of::list_as_of(ctx, req, root, at, READ_AHEAD, empty_ok),
+        None => walk::list(ctx, req, root, READ_AHEAD, empty_ok),
     }
 }
 

@@ -128,16 +128,19 @@ fn undecided(e: Error) -> Result<bool, Error> {
     Err(e)
 }
 
-/// HeadObject with the object's checksum.
+/// HeadObject with the object's checksum, of the version a listing of versions chose (see
+/// [`Item::version_id`]), else the current one.
 async fn head<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
-    key: &str,
+    object: &Item,
     request: &RequestOptions,
 ) -> Result<ObjectMeta, Error> {
+    let key = &object.key;
     let req = GetObjectRequest {
         bucket: bucket.to_string(),
         key: key.to_string(),
+        version_id: object.version_id.clone(),
         checksum_mode: true,
         request: request.clone(),
         ..Default::default()
@@ -151,7 +154,7 @@ async fn head<C: ObjectClient>(
 struct FileAndObject<C> {
     ctx: Context<C>,
     bucket: String,
-    key: String,
+    object: Item,
     request: RequestOptions,
     file: Item,
 }
@@ -176,7 +179,7 @@ where
         let same = check(FileAndObject {
             ctx: ctx.clone(),
             bucket: bucket.clone(),
-            key: object.key,
+            object,
             request: request.clone(),
             file,
         });
@@ -217,7 +220,9 @@ fn file_and_object<C: ObjectClient>(
 
 /// Whether the file holds the bytes the object holds, by the checksum the object stores.
 async fn same_checksum<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error> {
-    let same = crate::download::file_matches(&p.ctx, &p.bucket, &p.key, &p.request, &p.file.path);
+    let (key, version) = (&p.object.key, p.object.version_id.as_deref());
+    let same =
+        crate::download::file_matches(&p.ctx, &p.bucket, key, version, &p.request, &p.file.path);
     same.await.map(|same| same == Some(true)).or_else(undecided)
 }
 
@@ -226,7 +231,7 @@ async fn same_mtime<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error>
     let Some(time) = p.file.mtime else {
         return Ok(false);
     };
-    match head(&p.ctx, &p.bucket, &p.key, &p.request).await {
+    match head(&p.ctx, &p.bucket, &p.object, &p.request).await {
         Ok(meta) => Ok(stored_mtime_is(&meta, time)),
         Err(e) => undecided(e),
     }
@@ -267,10 +272,10 @@ pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
         let (bucket, request) = (bucket.clone(), request.clone());
         Box::pin(async move {
             let read = match &source {
-                Some(s) => head(s, &from_bucket, &a.key, &from_request).await,
-                None => head(&ctx, &from_bucket, &a.key, &from_request).await,
+                Some(s) => head(s, &from_bucket, &a, &from_request).await,
+                None => head(&ctx, &from_bucket, &a, &from_request).await,
             };
-            let same = match (read, head(&ctx, &bucket, &b.key, &request).await) {
+            let same = match (read, head(&ctx, &bucket, &b, &request).await) {
                 (Ok(x), Ok(y)) => Ok(same_content(&x, &y)),
                 (Err(e), _) | (_, Err(e)) => undecided(e),
             };

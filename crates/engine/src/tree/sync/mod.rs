@@ -221,7 +221,7 @@ pub(crate) async fn down<C: ObjectClient>(
     super::check_folder(&s.tree.root)?;
     let prefix = keys::as_folder(&s.tree.prefix);
     let root = Some(s.tree.root.clone());
-    let source = list(&ctx, super::listing(&s.tree), root, READ_AHEAD, true);
+    let source = super::source_list(&ctx, super::listing(&s.tree), root, s.tree.as_of, true);
     let filters = s.tree.filters.sharded(s.tree.shard);
     let dest = if s.tree.root.is_dir() {
         let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?;
@@ -248,10 +248,10 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     if source.is_none() {
         s.tree.check_overlap(false)?;
     }
-    let listing = s.tree.source_listing();
+    let (listing, at) = (s.tree.source_listing(), s.tree.as_of);
     let from = match &source {
-        Some(read) => list(read, listing, None, READ_AHEAD, true),
-        None => list(&ctx, listing, None, READ_AHEAD, true),
+        Some(read) => super::source_list(read, listing, None, at, true),
+        None => super::source_list(&ctx, listing, None, at, true),
     };
     let dest = list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true);
     let sides = s.tree.sides();
