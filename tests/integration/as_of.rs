@@ -256,15 +256,69 @@ fn a_sync_makes_a_folder_and_a_prefix_match_a_time() {
         "{}",
         text(&o)
     );
+    // A destination rewritten since, at the same size, is newer than any version then: it is
+    // told apart by its checksum, not its time.
+    ferry_testkit::boto3(
+        server,
+        "s3.put_object(Bucket=sys.argv[1], Key='q/a', Body=b'p/a FIRST')\nprint('null')",
+        &[&bucket],
+    )
+    .unwrap();
+    let o = run(&["sync", &prefix, &q, "--as-of", &at]);
+    assert!(
+        o.status.success() && crate::stdout(&o).contains("sync: 1 copied (9 bytes), 2 unchanged"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(boto3_text(server, &bucket, "q/a"), "p/a first");
+
+    // In place: the prefix made what it was, its later versions kept behind (d's behind a
+    // delete marker), so that the restore can itself be undone.
+    let o = run(&["cp", "-r", &prefix, &prefix, "--as-of", &at]);
+    expect_exit(&o, 2, "sync it onto itself as of that time");
+    let o = run(&["sync", &prefix, &prefix, "--as-of", &at, "--delete"]);
+    assert!(
+        o.status.success()
+            && crate::stdout(&o).contains("sync: 2 copied (18 bytes), 1 unchanged, 1 deleted"),
+        "{}",
+        text(&o)
+    );
+    for k in ["a", "b", "sub/c"] {
+        assert_eq!(
+            boto3_text(server, &bucket, &format!("p/{k}")),
+            format!("p/{k} first")
+        );
+    }
+    let kept = ferry_testkit::boto3(
+        server,
+        r#"
+r = s3.list_object_versions(Bucket=sys.argv[1], Prefix='p/d')
+print(json.dumps([len(r.get('Versions', [])), [m['IsLatest'] for m in r.get('DeleteMarkers', [])]]))
+"#,
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(kept, serde_json::json!([1, [true]]));
+    assert!(
+        !crate::boto3_keys(server, &bucket).contains(&"p/d".to_string()),
+        "p/d is deleted"
+    );
+    let o = run(&["sync", &prefix, &prefix, "--as-of", &at, "--delete"]);
+    assert!(
+        o.status.success()
+            && crate::stdout(&o).contains("sync: 0 copied (0 bytes), 3 unchanged, 0 deleted"),
+        "{}",
+        text(&o)
+    );
     // Up, there is no time to read the folder at.
     let o = run(&["sync", d, &q, "--as-of", &at]);
     expect_exit(&o, 2, "--as-of reads objects as they were");
 }
 
 /// In a bucket that keeps no versions, an object written since cannot be read as it was: it
-/// is passed over, saying so, and the rest come down.
+/// fails, saying so, and the rest come down; a sync deletes nothing for it.
 #[test]
-fn as_of_passes_over_what_an_unversioned_bucket_did_not_keep() {
+fn as_of_fails_what_an_unversioned_bucket_did_not_keep() {
     let (server, _client, bucket) = seaweed_bucket("as-of-plain");
     let home = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| ferry(server, home.path(), args);
@@ -279,26 +333,33 @@ fn as_of_passes_over_what_an_unversioned_bucket_did_not_keep() {
         "--as-of",
         &at,
     ]);
-    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let err = String::from_utf8_lossy(&o.stderr);
     for k in ["p/a", "p/d"] {
         assert!(
-            err.contains(&format!("skipping s3://{bucket}/{k}: written at 20"))
+            err.contains(&format!("s3://{bucket}/{k} was written at 20"))
                 && err.contains(&format!("so what it held at {at} was not kept")),
             "{k}: {}",
             text(&o)
         );
     }
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains("2 passed over"),
-        "{}",
-        text(&o)
-    );
     assert_eq!(
         std::fs::read_to_string(out.join("sub/c")).unwrap(),
         "p/sub/c first"
     );
     assert!(!out.join("a").exists() && !out.join("d").exists());
+    // A sync with deletions would take the unknown for absent: it deletes nothing.
+    std::fs::write(out.join("a"), "kept").unwrap();
+    let o = run(&[
+        "sync",
+        &format!("s3://{bucket}/p/"),
+        out.to_str().unwrap(),
+        "--as-of",
+        &at,
+        "--delete",
+    ]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(out.join("a")).unwrap(), "kept");
     // One such object alone: an error.
     let o = run(&[
         "cp",

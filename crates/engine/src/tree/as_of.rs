@@ -9,11 +9,12 @@ use std::time::SystemTime;
 use ferry_s3::{ListObjectVersionsRequest, ListObjectsRequest, ObjectClient, ObjectVersion};
 use tokio::sync::mpsc;
 
-use super::keys::Folders;
+use super::Found;
+use super::keys::{Folders, path_for};
 use super::walk::{listed_time, place};
-use super::{Found, PassedOver};
 use crate::context::Context;
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
+use crate::outcome::ObjectFailure;
 
 /// What a key's versions give at a time, once they have all been seen.
 #[derive(Debug, PartialEq, Eq)]
@@ -100,8 +101,8 @@ pub(crate) fn shown(at: SystemTime) -> String {
 /// Lists `req.prefix` (empty or ending in `/`) of `req.bucket` as it was at `at`, page by page
 /// into a channel, as [`super::walk::list`] lists it now: each object the version it had
 /// then, with the file it goes to below `root` (with no `root`, keys only). A key whose only
-/// version came later with no version id is passed over, saying that what it replaced was not
-/// kept. A listing that finds nothing then ends with [`Found::Fatal`], unless `empty_ok`.
+/// version came later with no version id fails ([`Found::Bad`]), saying that what it replaced
+/// was not kept. A listing that finds nothing then ends with [`Found::Fatal`], unless `empty_ok`.
 pub(crate) fn list_as_of<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
@@ -143,18 +144,33 @@ pub(crate) fn list_as_of<C: ObjectClient>(
                     Some(f)
                 }
                 AtTime::Absent => None,
-                AtTime::Unknown(v) => Some(Found::PassedOver(PassedOver {
-                    what: format!("s3://{bucket}/{key}"),
-                    why: format!(
-                        "written at {} with no version id (versioning off or suspended), so \
-                         what it held at {when} was not kept",
-                        v.object
-                            .last_modified
-                            .as_deref()
-                            .unwrap_or("an unknown time")
-                    ),
-                    key,
-                })),
+                // Not known, so not to be taken as absent (a sync would delete it): a failure
+                // of its own, which also holds a sync's deletions back.
+                AtTime::Unknown(v) => {
+                    any = true;
+                    Some(Found::Bad(ObjectFailure {
+                        error: Error::new(
+                            ErrorKind::Service,
+                            format!(
+                                "s3://{bucket}/{key} was written at {} with no version id \
+                             (versioning off or suspended), so what it held at {when} was not \
+                             kept",
+                                v.object
+                                    .last_modified
+                                    .as_deref()
+                                    .unwrap_or("an unknown time")
+                            ),
+                        ),
+                        path: match &root {
+                            Some(root) => match path_for(root, &prefix, &key) {
+                                Ok(Some(path)) => path,
+                                _ => root.clone(),
+                            },
+                            None => PathBuf::from(format!("s3://{bucket}/{key}")),
+                        },
+                        key,
+                    }))
+                }
             }
         };
         loop {

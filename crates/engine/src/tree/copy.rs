@@ -109,8 +109,9 @@ impl TreeCopy {
     /// On one server, refuses two prefixes of one bucket where one holds the other: what is
     /// copied would be listed and copied again. One prefix onto itself is let through when
     /// `in_place` and the directive is `Replace`: each object is copied onto itself with new
-    /// metadata (the listing goes by key, so none is listed twice).
-    pub(crate) fn check_overlap(&self, in_place: bool) -> Result<(), Error> {
+    /// metadata (the listing goes by key, so none is listed twice); and when `restore` (a
+    /// sync) and `as_of` is given: what differs from its version then is copied over from it.
+    pub(crate) fn check_overlap(&self, in_place: bool, restore: bool) -> Result<(), Error> {
         let (a, b) = (
             keys::as_folder(&self.from_prefix),
             keys::as_folder(&self.prefix),
@@ -119,11 +120,15 @@ impl TreeCopy {
             return Ok(());
         }
         let rewrite = in_place && self.metadata_directive == Directive::Replace;
-        if a == b && rewrite {
+        if a == b && (rewrite || (restore && self.as_of.is_some())) {
             return Ok(());
         }
-        let hint = match (a == b, in_place) {
-            (true, true) => {
+        let hint = match (a == b, in_place, self.as_of.is_some()) {
+            (true, _, true) => {
+                "; to make a prefix what it was, in place, sync it onto itself as of that time \
+                 (with deletions, what was not there then goes)"
+            }
+            (true, true, false) => {
                 "; to rewrite each object's metadata in place, copy with the REPLACE metadata \
                  directive"
             }
@@ -175,7 +180,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     crate::job::check(&tree.settings, &tree.options)?;
     if source.is_none() {
         // A move cannot rewrite objects in place: each would be deleted once copied.
-        tree.check_overlap(!tree.settings.remove_source)?;
+        tree.check_overlap(!tree.settings.remove_source, false)?;
     }
     let (listing, at) = (tree.source_listing(), tree.as_of);
     let found = match &source {

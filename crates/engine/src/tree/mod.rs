@@ -119,9 +119,9 @@ pub struct TreeDownload {
     pub dry_run: bool,
     /// Each object as it was at this time, from a listing of versions (ListObjectVersions):
     /// the version then current; a key deleted then, or only written later, is left out. A
-    /// key whose only version came later with no version id (versioning off or suspended) is
-    /// passed over ([`Event::PassedOver`]): what it held then was not kept. By default
-    /// (`None`), each object as it is now.
+    /// key whose only version came later with no version id (versioning off or suspended)
+    /// fails on its own: what it held then was not kept (and a sync's deletions are held
+    /// back, rather than take it for absent). By default (`None`), each object as it is now.
     pub as_of: Option<std::time::SystemTime>,
 }
 

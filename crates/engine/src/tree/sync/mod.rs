@@ -241,12 +241,17 @@ pub(crate) async fn down<C: ObjectClient>(
 pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     ctx: Context<C>,
     source: Option<Context<D>>,
-    s: SyncCopy,
+    mut s: SyncCopy,
 ) -> Result<SyncOutcome, Error> {
     crate::job::check(&s.tree.settings, &s.tree.options)?;
     crate::moving::not_in_sync(s.tree.settings.remove_source)?;
     if source.is_none() {
-        s.tree.check_overlap(false)?;
+        s.tree.check_overlap(false, true)?;
+    }
+    // A destination written after the time is newer than every version then, whatever it
+    // holds: with a time, same-size pairs compare their checksums rather than their times.
+    if s.tree.as_of.is_some() && s.sync.compare == Compare::SizeAndTime {
+        s.sync.compare = Compare::Checksum;
     }
     let (listing, at) = (s.tree.source_listing(), s.tree.as_of);
     let from = match &source {
