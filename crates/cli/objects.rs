@@ -5,7 +5,7 @@
 use std::io::Write as _;
 use std::time::Instant;
 
-use ferry_engine::{Manager, Remove, RemoveOutcome};
+use ferry_engine::{Manager, PageAsOf, Remove, RemoveOutcome};
 use ferry_s3::{
     GetObjectRequest, ListObjectVersionsOutput, ListObjectVersionsRequest, ListObjectsOutput,
     ListObjectsRequest, ObjectClient as _, ObjectIdentifier, ObjectInfo, RequestOptions, S3Client,
@@ -31,8 +31,27 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
     let (bucket, request) = (url.bucket.clone(), a.bucket.request(&None)?);
     let prefix = (!url.key.is_empty()).then(|| url.key.clone());
     let delimiter = (!a.recursive).then(|| "/".to_string());
-    let mut pages: Pages = match a.all_versions {
-        false => Box::pin(
+    let as_of = crate::request::as_of(a.as_of.as_deref())?;
+    if as_of.is_some() && !a.recursive {
+        return Err(bad_input(
+            "--as-of lists every object under the prefix as it was: give -r",
+        ));
+    }
+    let mut pages: Pages = match (as_of, a.all_versions) {
+        (Some(at), _) => Box::pin(
+            manager
+                .list_as_of(
+                    ListObjectVersionsRequest {
+                        bucket,
+                        prefix,
+                        request,
+                        ..Default::default()
+                    },
+                    at,
+                )
+                .map_ok(Page::as_of),
+        ),
+        (None, false) => Box::pin(
             manager
                 .list(ListObjectsRequest {
                     bucket,
@@ -43,7 +62,7 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
                 })
                 .map_ok(Page::of_objects),
         ),
-        true => Box::pin(
+        (None, true) => Box::pin(
             manager
                 .list_versions(ListObjectVersionsRequest {
                     bucket,
@@ -61,6 +80,8 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
         false => url.key.rfind('/').map_or(0, |i| i + 1),
     };
     let (mut objects, mut bytes, mut prefixes, mut markers) = (0u64, 0u64, 0u64, 0u64);
+    let mut unknown = 0u64;
+    let then = as_of.map(|at| crate::when::shown(at.into()));
     let mut out = std::io::stdout().lock();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| engine_error(&e, false, None))?;
@@ -82,6 +103,17 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
             }
         }
         prefixes += page.prefixes.len() as u64;
+        for o in &page.unknown {
+            unknown += 1;
+            eprintln!(
+                "ferry: s3://{}/{} was written at {} with no version id (versioning off or \
+                 suspended), so what it held at {} was not kept",
+                url.bucket,
+                o.key,
+                o.last_modified.as_deref().unwrap_or("an unknown time"),
+                then.as_deref().unwrap_or_default()
+            );
+        }
         // Written a page at a time; a reader that stops reading (`| head`) ends the listing.
         if out
             .write_all(text.as_bytes())
@@ -122,9 +154,16 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
             ),
         };
     }
-    if objects + markers + prefixes == 0 && !url.key.is_empty() {
+    if unknown > 0 {
         return Err(CliError::Failed(anyhow::anyhow!(
-            "nothing under {target}; check the bucket and prefix"
+            "{unknown} object(s) under {target} cannot be listed as they were: what they held \
+             then was not kept"
+        )));
+    }
+    if objects + markers + prefixes == 0 && !url.key.is_empty() {
+        let when = then.map(|t| format!(" as of {t}")).unwrap_or_default();
+        return Err(CliError::Failed(anyhow::anyhow!(
+            "nothing under {target}{when}; check the bucket and prefix"
         )));
     }
     Ok(())
@@ -170,6 +209,8 @@ fn utc(t: Option<&str>) -> String {
 struct Page {
     prefixes: Vec<String>,
     rows: Vec<Row>,
+    /// Objects whose state at the time asked was not kept (with `--as-of`).
+    unknown: Vec<ObjectInfo>,
 }
 
 /// The pages of a listing, of objects or of versions.
@@ -198,6 +239,18 @@ impl Page {
         Self {
             prefixes: page.common_prefixes,
             rows: rows.collect(),
+            unknown: Vec::new(),
+        }
+    }
+
+    /// A page of the prefix as it was at a time: each object's version then.
+    fn as_of(page: PageAsOf) -> Self {
+        Self {
+            unknown: page.unknown.into_iter().map(|v| v.object).collect(),
+            ..Self::of_versions(ListObjectVersionsOutput {
+                versions: page.versions,
+                ..Default::default()
+            })
         }
     }
 
@@ -213,6 +266,7 @@ impl Page {
         Self {
             prefixes: page.common_prefixes,
             rows: rows.collect(),
+            unknown: Vec::new(),
         }
     }
 }

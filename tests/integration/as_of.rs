@@ -107,6 +107,30 @@ fn a_prefix_an_object_and_a_copy_are_read_as_they_were_at_a_time() {
     for k in ["p/a", "p/b", "p/sub/c"] {
         assert_eq!(versions[&format!("s3://{bucket}/{k}")], first[k], "{k}");
     }
+    // Listed as it was: each key's version then, `latest` where it still is.
+    let o = run(&["ls", "-r", &prefix, "--as-of", &at, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let listed: Vec<(String, serde_json::Value, bool)> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let key = v["key"].as_str().unwrap().to_string();
+            (key, v["version_id"].clone(), v["latest"].as_bool().unwrap())
+        })
+        .collect();
+    let want: Vec<(String, serde_json::Value, bool)> =
+        [("p/a", false), ("p/b", false), ("p/sub/c", true)]
+            .into_iter()
+            .map(|(k, latest)| (k.to_string(), first[k].clone(), latest))
+            .collect();
+    assert_eq!(listed, want);
+    let o = run(&["ls", &prefix, "--as-of", &at]);
+    expect_exit(
+        &o,
+        2,
+        "--as-of lists every object under the prefix as it was: give -r",
+    );
+
     // Now, without it: the later writes.
     let now = home.path().join("now");
     let o = run(&["cp", "-r", &prefix, now.to_str().unwrap()]);
@@ -360,6 +384,16 @@ fn as_of_fails_what_an_unversioned_bucket_did_not_keep() {
     ]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(out.join("a")).unwrap(), "kept");
+    // Listed: the others, and an error naming each.
+    let o = run(&["ls", "-r", &format!("s3://{bucket}/p/"), "--as-of", &at]);
+    expect_exit(&o, 1, "2 object(s) under");
+    assert!(
+        crate::stdout(&o).contains("p/sub/c  null (latest)")
+            && String::from_utf8_lossy(&o.stderr)
+                .contains(&format!("s3://{bucket}/p/d was written at")),
+        "{}",
+        text(&o)
+    );
     // One such object alone: an error.
     let o = run(&[
         "cp",

@@ -348,14 +348,19 @@ pub(crate) struct LsArgs {
     /// End with the count of objects and their total size.
     #[arg(long)]
     pub(crate) summarize: bool,
-    /// One JSON object per line: key, size, last_modified and etag (with --all-versions,
-    /// version_id, latest and delete_marker too); or prefix.
+    /// One JSON object per line: key, size, last_modified and etag (with --all-versions or
+    /// --as-of, version_id, latest and delete_marker too); or prefix.
     #[arg(long)]
     pub(crate) json: bool,
     /// Every version of each object and every delete marker (ListObjectVersions), each
     /// key's newest first, with its version id; `(latest)` marks the current one.
     #[arg(long)]
     pub(crate) all_versions: bool,
+    /// With -r: every object as it was at WHEN (a time, a day from midnight UTC, or a span
+    /// back from now: 2d), from its versions: the version current then, with its id
+    /// (`(latest)` when it still is); one deleted then, or written only later, is not listed.
+    #[arg(long, value_name = "WHEN", conflicts_with = "all_versions")]
+    pub(crate) as_of: Option<String>,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
 }

@@ -91,6 +91,7 @@ pub use shard::{
     FinishOutcome, INDEX_VARIABLES, PlanSource, PlanUpload, PlanWork, RecordedPart, Shard,
     ShardPlan, ShardRecord, WorkOutcome,
 };
+pub use tree::as_of::PageAsOf;
 pub use tree::copy::TreeCopy;
 pub use tree::filter::Filters;
 pub use tree::keys::as_folder;

@@ -12,6 +12,7 @@ use futures_util::future::BoxFuture;
 use super::{Kind, Manager};
 use crate::error::{Error, Failure};
 use crate::handle::Handle;
+use crate::tree::as_of::{Chooser, PageAsOf};
 use crate::tree::lock::{Lock, LockOutcome};
 use crate::tree::remove::{Remove, RemoveOutcome};
 
@@ -102,6 +103,45 @@ impl<C: ObjectClient> Manager<C> {
             |c, r| Box::pin(c.list_object_versions(r)),
             |r, p| r.advance(p),
         )
+    }
+
+    /// The pages of a listing of the prefix as it was at `at`, from a listing of versions
+    /// (as [`list_versions`](Self::list_versions) gives it, every key: `req`'s delimiter is
+    /// not used): each key's version current then (see [`PageAsOf`]), memory holding one
+    /// page and one key's versions. Needs `s3:ListBucketVersions`.
+    pub fn list_as_of(
+        &self,
+        req: ListObjectVersionsRequest,
+        at: std::time::SystemTime,
+    ) -> impl futures_util::Stream<Item = Result<PageAsOf, Error>> + Send + 'static
+    where
+        C: 'static,
+    {
+        use futures_util::StreamExt as _;
+        let pages = Box::pin(self.list_versions(ListObjectVersionsRequest {
+            delimiter: None,
+            ..req
+        }));
+        let state = (pages, Some(Chooser::new(at)));
+        futures_util::stream::try_unfold(state, |(mut pages, chooser)| async move {
+            let Some(mut chooser) = chooser else {
+                return Ok(None);
+            };
+            let mut out = PageAsOf::default();
+            let Some(page) = pages.next().await else {
+                // The last key is complete once the listing ends.
+                if let Some((_, then)) = chooser.finish() {
+                    out.take(then);
+                }
+                return Ok(Some((out, (pages, None))));
+            };
+            for v in page?.versions {
+                if let Some((_, then)) = chooser.push(v) {
+                    out.take(then);
+                }
+            }
+            Ok(Some((out, (pages, Some(chooser)))))
+        })
     }
 
     /// Pages of a listing: `send` asks for the page `req` names (as

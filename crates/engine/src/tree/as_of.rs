@@ -30,6 +30,31 @@ pub(crate) enum AtTime {
     Unknown(ObjectVersion),
 }
 
+/// One page of a listing of a prefix as it was at a time (see
+/// [`Manager::list_as_of`](crate::Manager::list_as_of)): each key completed on the page, as
+/// it was then. A key whose versions run on to the next page comes with that page.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct PageAsOf {
+    /// The version current then of each key there then, in key order (a key deleted then, or
+    /// written only later, is not here).
+    pub versions: Vec<ObjectVersion>,
+    /// The keys whose only version came later with no version id (versioning off or
+    /// suspended): what each held then was not kept. Their later version is given.
+    pub unknown: Vec<ObjectVersion>,
+}
+
+impl PageAsOf {
+    /// Takes what a key had then.
+    pub(crate) fn take(&mut self, then: AtTime) {
+        match then {
+            AtTime::Version(v) => self.versions.push(v),
+            AtTime::Unknown(v) => self.unknown.push(v),
+            AtTime::Absent => {}
+        }
+    }
+}
+
 /// Chooses, key by key, the version each key had at a time, from versions in a listing's
 /// order (by key; each key's newest first, though the times decide: at equal times, the one
 /// listed first).
