@@ -4,7 +4,8 @@
 //! denied resume keeps the upload and offers a restart; an abort denied after a failure names
 //! the upload left behind and how to remove it; a sync's deletion refused names
 //! s3:DeleteObject and is not reported as made; a bucket's versioning, read or set, names
-//! s3:GetBucketVersioning or s3:PutBucketVersioning. `ferry acl get` and
+//! s3:GetBucketVersioning or s3:PutBucketVersioning; a read as of a time names
+//! s3:ListBucketVersions or s3:GetObjectVersion. `ferry acl get` and
 //! `ferry acl set` round trips, read back by boto3 (moto), and a canned ACL on SeaweedFS.
 
 use std::process::Output;
@@ -333,6 +334,13 @@ fn an_abort_denied_after_a_failure_names_the_upload_left_behind() {
 #[test]
 fn each_refused_step_names_the_permission_it_needs() {
     let (iam, bucket) = iam_bucket("perm-each");
+    // Versioned, so that a read as of a time reads a version of its own.
+    ferry_testkit::boto3(
+        &iam.admin,
+        "s3.put_bucket_versioning(Bucket=sys.argv[1], VersioningConfiguration={'Status': 'Enabled'}); print('{}')",
+        &[&bucket],
+    )
+    .unwrap();
     put_as_admin(iam, &bucket, "k");
     let upload_id = ferry_testkit::boto3(
         &iam.admin,
@@ -365,7 +373,11 @@ fn each_refused_step_names_the_permission_it_needs() {
         "s3:PutObjectAcl",
         "s3:GetBucketVersioning",
         "s3:PutBucketVersioning",
+        "s3:ListBucketVersions",
+        "s3:GetObjectVersion",
     ];
+    let (then_dir, then_file) = (home.path().join("then"), home.path().join("then.txt"));
+    let (t_, tf_) = (then_dir.to_str().unwrap(), then_file.to_str().unwrap());
     let whole = format!("s3://{bucket}");
     let cases: Vec<(&str, Vec<&str>)> = vec![
         ("s3:PutObject", vec!["cp", f, &obj]),
@@ -389,6 +401,14 @@ fn each_refused_step_names_the_permission_it_needs() {
         (
             "s3:PutBucketVersioning",
             vec!["versioning", &whole, "enable"],
+        ),
+        (
+            "s3:ListBucketVersions",
+            vec!["cp", "-r", &prefix, t_, "--as-of", "0m"],
+        ),
+        (
+            "s3:GetObjectVersion",
+            vec!["cp", &obj, tf_, "--as-of", "0m"],
         ),
     ];
     for (i, (missing, args)) in cases.iter().enumerate() {
