@@ -62,10 +62,11 @@ impl PageAsOf {
 pub(crate) struct Chooser {
     at: SystemTime,
     /// The key whose versions are being read, with the best one so far (a version or delete
-    /// marker written no later than `at`) and its time, and the newest one written later.
+    /// marker written no later than `at`) and its time, and the oldest one written later
+    /// (what replaced the key's state then) and its time.
     key: Option<String>,
     best: Option<(SystemTime, ObjectVersion)>,
-    later: Option<ObjectVersion>,
+    later: Option<(Option<SystemTime>, ObjectVersion)>,
 }
 
 impl Chooser {
@@ -94,8 +95,17 @@ impl Chooser {
                     self.best = Some((t, v));
                 }
             }
-            _ => {
-                self.later.get_or_insert(v);
+            t => {
+                // At equal times, the one listed after is the older.
+                let older = match (&self.later, t) {
+                    (None, _) => true,
+                    (Some((Some(kept), _)), Some(t)) => t <= *kept,
+                    (Some((None, _)), Some(_)) => true,
+                    (Some(_), None) => false,
+                };
+                if older {
+                    self.later = Some((t, v));
+                }
             }
         }
         ended
@@ -104,10 +114,14 @@ impl Chooser {
     /// What the last key had at the time, once the listing has ended.
     pub(crate) fn finish(&mut self) -> Option<(String, AtTime)> {
         let key = self.key.take()?;
+        // With nothing then, the oldest later entry says whether the key was absent (its
+        // first version, or a delete marker, kept beside what it replaced) or not known (one
+        // with no version id, which replaced what the key held then: versioning was off or
+        // suspended).
         let at = match (self.best.take(), self.later.take()) {
             (Some((_, v)), _) if v.delete_marker => AtTime::Absent,
             (Some((_, v)), _) => AtTime::Version(v),
-            (None, Some(v)) if v.version_id == "null" && !v.delete_marker => AtTime::Unknown(v),
+            (None, Some((_, v))) if v.version_id == "null" => AtTime::Unknown(v),
             (None, _) => AtTime::Absent,
         };
         Some((key, at))
@@ -338,6 +352,13 @@ mod tests {
             // A delete marker before the time, its key never written again.
             v("f", "f2", "09:59:00", true),
             v("f", "f1", "09:00:00", false),
+            // Written after with no version id, then with versioning on: the older one, with
+            // none, replaced what it held then.
+            v("g", "g2", "11:00:00", false),
+            v("g", "null", "10:30:00", false),
+            // The other way round: first written with versioning on, after the time.
+            v("h", "null", "11:00:00", false),
+            v("h", "h1", "10:30:00", false),
         ];
         let mut chooser = Chooser::new(at);
         let mut chosen = Vec::new();
@@ -363,6 +384,8 @@ mod tests {
             ("d", "absent"),
             ("e", "unknown null"),
             ("f", "absent"),
+            ("g", "unknown null"),
+            ("h", "absent"),
         ];
         let want: Vec<(String, String)> = want
             .iter()
