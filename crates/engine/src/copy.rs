@@ -119,7 +119,7 @@ impl ObjectSource {
             expected_bucket_owner: None,
             ..request.clone()
         };
-        let version = crate::tree::as_of::version_at(ctx, &self.bucket, &self.key, &request, at)
+        let version = crate::as_of::version_at(ctx, &self.bucket, &self.key, &request, at)
             .await
             .map_err(|e| Error::new(e.kind(), format!("the source: {e}")))?;
         Ok(Self {

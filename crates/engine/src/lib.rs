@@ -31,6 +31,7 @@
 //! [`Manager::list_versions`], [`Manager::stat`], [`Manager::request`].
 #![deny(missing_docs)]
 
+mod as_of;
 mod budget;
 mod checksum;
 mod context;
@@ -60,6 +61,7 @@ mod upload;
 mod uploads;
 mod verify;
 
+pub use as_of::PageAsOf;
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
 pub use copy::{Copy, ObjectSource, copy_metadata, object_tags};
 pub use direct::DirectIo;
@@ -91,7 +93,6 @@ pub use shard::{
     FinishOutcome, INDEX_VARIABLES, PlanSource, PlanUpload, PlanWork, RecordedPart, Shard,
     ShardPlan, ShardRecord, WorkOutcome,
 };
-pub use tree::as_of::PageAsOf;
 pub use tree::copy::TreeCopy;
 pub use tree::filter::Filters;
 pub use tree::keys::as_folder;

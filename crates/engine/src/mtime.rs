@@ -43,6 +43,13 @@ pub(crate) fn of_object(meta: &ObjectMeta) -> Option<SystemTime> {
         })
 }
 
+/// A listing's LastModified (RFC 3339).
+pub(crate) fn listed_time(t: &str) -> Option<SystemTime> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(SystemTime::from)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

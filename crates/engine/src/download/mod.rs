@@ -558,7 +558,7 @@ pub(crate) async fn run<C: ObjectClient>(
                 "s3://{bucket}/{key}: a download names its version by its id or by a time, not both"
             )));
         }
-        Some(at) => Some(crate::tree::as_of::version_at(&ctx, &bucket, &key, &request, at).await?),
+        Some(at) => Some(crate::as_of::version_at(&ctx, &bucket, &key, &request, at).await?),
         None => version_id,
     };
     if range.is_some() && matches!(target, Target::File(_)) {

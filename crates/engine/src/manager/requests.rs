@@ -10,9 +10,9 @@ use ferry_s3::{
 use futures_util::future::BoxFuture;
 
 use super::{Kind, Manager};
+use crate::as_of::{Chooser, PageAsOf};
 use crate::error::{Error, Failure};
 use crate::handle::Handle;
-use crate::tree::as_of::{Chooser, PageAsOf};
 use crate::tree::lock::{Lock, LockOutcome};
 use crate::tree::remove::{Remove, RemoveOutcome};
 

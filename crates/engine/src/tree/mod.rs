@@ -7,7 +7,7 @@
 //! other object would meet too (a missing bucket, rejected credentials, a full disk) stops the
 //! run instead, reported once.
 
-pub(crate) mod as_of;
+mod as_of;
 pub(crate) mod copy;
 pub(crate) mod filter;
 pub(crate) mod keys;

@@ -298,20 +298,16 @@ impl Item {
     fn listed(o: ObjectInfo, version_id: Option<String>) -> Self {
         Self {
             path: PathBuf::new(),
-            mtime: o.last_modified.as_deref().and_then(listed_time),
+            mtime: o
+                .last_modified
+                .as_deref()
+                .and_then(crate::mtime::listed_time),
             key: o.key,
             size: o.size,
             etag: o.etag,
             version_id,
         }
     }
-}
-
-/// A listing's LastModified (RFC 3339).
-pub(super) fn listed_time(t: &str) -> Option<std::time::SystemTime> {
-    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
-        .ok()
-        .map(std::time::SystemTime::from)
 }
 
 /// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each object
