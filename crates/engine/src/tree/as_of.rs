@@ -28,9 +28,8 @@ pub(crate) fn list_as_of<C: ObjectClient>(
     capacity: usize,
     empty_ok: bool,
 ) -> mpsc::Receiver<Found> {
-    let (tx, rx) = mpsc::channel(capacity);
     let ctx = ctx.clone();
-    tokio::spawn(async move {
+    super::fed(capacity, |tx| async move {
         let prefix = req.prefix.clone().unwrap_or_default();
         let url = format!("s3://{}/{prefix}", req.bucket);
         let what = format!("listing the versions under {url}");
@@ -126,6 +125,5 @@ pub(crate) fn list_as_of<C: ObjectClient>(
             ));
             let _ = tx.send(Found::Fatal(e)).await;
         }
-    });
-    rx
+    })
 }

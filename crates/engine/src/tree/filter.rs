@@ -100,8 +100,7 @@ pub(crate) fn selected(
     if filters.takes_all() {
         return found;
     }
-    let (tx, rx) = mpsc::channel(READ_AHEAD);
-    tokio::spawn(async move {
+    super::fed(READ_AHEAD, |tx| async move {
         while let Some(f) = found.recv().await {
             let key = match &f {
                 Found::Item(i) => Some(&i.key),
@@ -118,8 +117,7 @@ pub(crate) fn selected(
                 return;
             }
         }
-    });
-    rx
+    })
 }
 
 #[cfg(test)]

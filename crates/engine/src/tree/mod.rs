@@ -186,6 +186,20 @@ pub(crate) struct PassedOver {
     pub(crate) why: String,
 }
 
+/// A channel of `capacity` that `feed` fills on a task of its own (a listing, a filter), ending
+/// when `feed` does or the receiver is dropped.
+pub(crate) fn fed<Fut>(
+    capacity: usize,
+    feed: impl FnOnce(mpsc::Sender<Found>) -> Fut,
+) -> mpsc::Receiver<Found>
+where
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let (tx, rx) = mpsc::channel(capacity);
+    tokio::spawn(feed(tx));
+    rx
+}
+
 /// The folder `ctx`'s journals are files in, if any: a walk passes it over.
 pub(crate) fn journal_folder<C>(ctx: &Context<C>) -> Option<&std::path::Path> {
     ctx.shared.journal.as_deref().and_then(|j| j.folder())

@@ -322,9 +322,8 @@ pub(crate) fn list<C: ObjectClient>(
     capacity: usize,
     empty_ok: bool,
 ) -> mpsc::Receiver<Found> {
-    let (tx, rx) = mpsc::channel(capacity);
     let ctx = ctx.clone();
-    tokio::spawn(async move {
+    super::fed(capacity, |tx| async move {
         let prefix = req.prefix.clone().unwrap_or_default();
         let mut req = req;
         let mut folders = Folders::default();
@@ -371,8 +370,7 @@ pub(crate) fn list<C: ObjectClient>(
             ));
             let _ = tx.send(Found::Fatal(e)).await;
         }
-    });
-    rx
+    })
 }
 
 /// What a listed object (of `version_id`, when a listing of versions chose it) of `bucket`
@@ -431,9 +429,8 @@ pub(crate) fn list_versions<C: ObjectClient>(
     only: Option<String>,
     capacity: usize,
 ) -> mpsc::Receiver<Found> {
-    let (tx, rx) = mpsc::channel(capacity);
     let ctx = ctx.clone();
-    tokio::spawn(async move {
+    super::fed(capacity, |tx| async move {
         let url = format!(
             "s3://{}/{}",
             req.bucket,
@@ -501,8 +498,7 @@ pub(crate) fn list_versions<C: ObjectClient>(
         if !any {
             let _ = tx.send(Found::Fatal(nothing)).await;
         }
-    });
-    rx
+    })
 }
 
 #[cfg(test)]
