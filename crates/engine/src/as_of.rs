@@ -1,7 +1,7 @@
 //! What a key held at a time, from a listing of its versions: each key's newest version
 //! written no later than then, a key deleted then (its newest such entry a delete marker) or
 //! written only after absent, one whose state then was not kept (replaced with no version id)
-//! not known. Chosen key by key as the listing comes, holding no more than one key's versions.
+//! not known. Chosen key by key as the listing comes, holding two versions of a key at most.
 
 use std::time::SystemTime;
 

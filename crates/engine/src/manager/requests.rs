@@ -108,7 +108,7 @@ impl<C: ObjectClient> Manager<C> {
     /// The pages of a listing of the prefix as it was at `at`, from a listing of versions
     /// (as [`list_versions`](Self::list_versions) gives it, every key: `req`'s delimiter is
     /// not used): each key's version current then (see [`PageAsOf`]), memory holding one
-    /// page and one key's versions. Needs `s3:ListBucketVersions`.
+    /// page and two versions of a key. Needs `s3:ListBucketVersions`.
     pub fn list_as_of(
         &self,
         req: ListObjectVersionsRequest,
