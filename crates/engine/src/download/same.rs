@@ -16,9 +16,8 @@ use crate::error::{Error, ErrorKind};
 use crate::outcome::Check;
 
 /// Whether the file at `path` holds the bytes of `bucket`/`key` (in `version_id`, if given):
-/// `None` when the object
-/// offers no check to compare with (an SSE-C object without an additional checksum, a
-/// multipart ETag whose part boundaries the server does not give).
+/// `None` when the object offers no check to compare with (an SSE-C object without an
+/// additional checksum, a multipart ETag whose part boundaries the server does not give).
 pub(crate) async fn file_matches<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
