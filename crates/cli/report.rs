@@ -243,13 +243,20 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
         Event::PassedOver { what, why } => {
             json_line("passed_over", json!({"what": what, "why": why}))
         }
-        Event::ObjectCopied { from, outcome } => json_line(
-            "object",
-            json!({
+        Event::ObjectCopied {
+            from,
+            from_version,
+            outcome,
+        } => {
+            let mut line = json!({
                 "from": from, "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
                 "size": outcome.size, "ok": true, "moved": outcome.source_removed,
-            }),
-        ),
+            });
+            if let Some(v) = from_version {
+                line["from_version_id"] = v.as_str().into();
+            }
+            json_line("object", line)
+        }
         Event::Synced {
             action,
             key,

@@ -175,8 +175,23 @@ fn a_prefix_an_object_and_a_copy_are_read_as_they_were_at_a_time() {
         &format!("s3://{bucket}/back/"),
         "--as-of",
         &at,
+        "--json",
     ]);
     assert!(o.status.success(), "{}", text(&o));
+    // Each copy names the version it read.
+    let mut read = std::collections::BTreeMap::new();
+    for line in String::from_utf8_lossy(&o.stdout).lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["event"] == "object" {
+            read.insert(
+                e["from"].as_str().unwrap().to_string(),
+                e["from_version_id"].clone(),
+            );
+        }
+    }
+    for k in ["p/a", "p/b", "p/sub/c"] {
+        assert_eq!(read[&format!("s3://{bucket}/{k}")], first[k], "{k}");
+    }
     for k in ["a", "b", "sub/c"] {
         assert_eq!(
             boto3_text(server, &bucket, &format!("back/{k}")),

@@ -315,6 +315,8 @@ pub enum Event {
     ObjectCopied {
         /// The source, `s3://bucket/key`.
         from: String,
+        /// The source's version, where the copy named one (a tree copied as of a time).
+        from_version: Option<String>,
         /// The outcome.
         outcome: Box<UploadOutcome>,
     },
