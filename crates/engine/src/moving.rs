@@ -20,6 +20,20 @@ pub(crate) fn refuse(what: &str) -> Error {
     ))
 }
 
+/// Refuses to move a tree as of a time (`as_of`): a move takes each object as it is now.
+pub(crate) fn not_as_of(
+    remove_source: bool,
+    as_of: Option<std::time::SystemTime>,
+) -> Result<(), Error> {
+    match (remove_source, as_of) {
+        (true, Some(_)) => Err(refuse(
+            "it takes each object as it is now, not as it was at a time (copy it as of then, \
+             then delete)",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Refuses to move a version of an object (`version_id`): only the current one moves.
 pub(crate) fn current_version(version_id: Option<&str>) -> Result<(), Error> {
     match version_id {

@@ -180,6 +180,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     tree: TreeCopy,
 ) -> Result<TreeOutcome, Error> {
     crate::job::check(&tree.settings, &tree.options)?;
+    crate::moving::not_as_of(tree.settings.remove_source, tree.as_of)?;
     if source.is_none() {
         // A move cannot rewrite objects in place: each would be deleted once copied.
         tree.check_overlap(!tree.settings.remove_source, false)?;

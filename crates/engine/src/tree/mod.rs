@@ -263,6 +263,7 @@ pub(crate) async fn download<C: ObjectClient>(
     tree: TreeDownload,
 ) -> Result<TreeOutcome, Error> {
     crate::download::check(&tree.settings)?;
+    crate::moving::not_as_of(tree.settings.remove_source, tree.as_of)?;
     check_folder(&tree.root)?;
     let root = Some(tree.root.clone());
     let listed = source_list(&ctx, listing(&tree), root, tree.as_of, false);

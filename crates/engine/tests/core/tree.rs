@@ -281,6 +281,33 @@ async fn overlapping_prefixes_are_refused_and_one_onto_itself_rewrites_with_repl
     assert_eq!(s3.object("b", "p/b/c").unwrap(), data(1000, 7));
 }
 
+/// A tree read as of a time cannot be moved (its objects are versions, and a move deletes the
+/// current one): refused before a request, a download and a copy alike.
+#[tokio::test]
+async fn a_move_as_of_a_time_is_refused_before_a_request() {
+    let s3 = memory_s3(0);
+    s3.insert("b", "p/a", data(1000, 7));
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let at = Some(std::time::SystemTime::now());
+    let dir = tempfile::tempdir().unwrap();
+    let mut down = ferry_engine::TreeDownload::new("b", "p", dir.path());
+    (down.as_of, down.settings.remove_source) = (at, true);
+    let mut copy = ferry_engine::TreeCopy::new("b", "p", "b", "q");
+    (copy.as_of, copy.settings.remove_source) = (at, true);
+    for e in [
+        m.download_tree(down).wait().await.unwrap_err(),
+        m.copy_tree(copy).wait().await.unwrap_err(),
+    ] {
+        assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+        assert!(e.to_string().contains("not as it was at a time"), "{e}");
+    }
+    assert_eq!(
+        s3.calls("ListObjectVersions") + s3.calls("ListObjectsV2"),
+        0
+    );
+    assert!(s3.object("b", "p/a").is_some());
+}
+
 /// One object's events wait for a lossless watcher too: a download of 320 ranges of 64 KiB
 /// (640 range events, five times the buffer of one object) read late comes whole, where a
 /// plain watcher has lost some.
