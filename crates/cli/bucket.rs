@@ -72,9 +72,9 @@ pub(crate) async fn versioning(global: &Global, a: VersioningArgs) -> Result<(),
 
 /// `ferry stat s3://bucket`: its versioning and its object lock, as lines or one JSON object.
 pub(crate) async fn stat(global: &Global, bucket: &str, a: &StatArgs) -> Result<(), CliError> {
-    if a.version_id.is_some() || a.sse_c_key.is_some() {
+    if a.version_id.is_some() || a.as_of.is_some() || a.sse_c_key.is_some() {
         return Err(bad_input(format!(
-            "--version-id and --sse-c-key name an object's: give s3://{bucket}/key"
+            "--version-id, --as-of and --sse-c-key name an object's: give s3://{bucket}/key"
         )));
     }
     let manager = plain_manager(global).await?;

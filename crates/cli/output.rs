@@ -273,14 +273,7 @@ impl Output {
                 uploaded("upload", &src, outcome)
             }
             Event::ObjectDownloaded(o) => downloaded(o),
-            Event::ObjectCopied {
-                from,
-                from_version,
-                outcome,
-            } => match from_version {
-                Some(v) => uploaded("copy", &format!("{from} (version {v})"), outcome),
-                None => uploaded("copy", from, outcome),
-            },
+            Event::ObjectCopied { from, outcome } => uploaded("copy", from, outcome),
             Event::Synced {
                 action,
                 from,

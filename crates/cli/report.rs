@@ -78,8 +78,13 @@ pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
     } else {
         String::new()
     };
+    // The source's version is named where one was asked for.
+    let version = match &o.source_version_id {
+        Some(v) => format!(" (version {v})"),
+        None => String::new(),
+    };
     format!(
-        "{noun}: {src} to s3://{}/{} ({} bytes, {} part{}{resumed}, {check})",
+        "{noun}: {src}{version} to s3://{}/{} ({} bytes, {} part{}{resumed}, {check})",
         o.bucket,
         o.key,
         o.size,
@@ -105,8 +110,13 @@ pub(crate) fn downloaded(o: &DownloadOutcome) -> String {
         .path
         .as_ref()
         .map_or_else(|| "stdout".to_string(), |p| p.display().to_string());
+    // The version is named where one was asked for, as a copy names its source's.
+    let version = match (&o.version_id, o.pinned) {
+        (Some(v), true) => format!(" (version {v})"),
+        _ => String::new(),
+    };
     format!(
-        "{}: s3://{}/{} to {to} ({} bytes, {} range{}{extra}, {check})",
+        "{}: s3://{}/{}{version} to {to} ({} bytes, {} range{}{extra}, {check})",
         if o.source_removed { "move" } else { "download" },
         o.bucket,
         o.key,
@@ -162,6 +172,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             json!({
                 "bucket": o.bucket, "key": o.key, "size": o.size, "etag": o.etag,
                 "version_id": o.version_id, "parts": o.parts, "reused": o.reused,
+                "from_version_id": o.source_version_id,
                 "checksum": o.checksum.as_ref().map(|c| c.value.clone()),
                 "checksum_algorithm": o.checksum.as_ref().map(|c| c.algorithm.as_str()),
                 "checksum_type": o.checksum_type.map(|t| t.as_str()),
@@ -243,16 +254,12 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
         Event::PassedOver { what, why } => {
             json_line("passed_over", json!({"what": what, "why": why}))
         }
-        Event::ObjectCopied {
-            from,
-            from_version,
-            outcome,
-        } => {
+        Event::ObjectCopied { from, outcome } => {
             let mut line = json!({
                 "from": from, "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
                 "size": outcome.size, "ok": true, "moved": outcome.source_removed,
             });
-            if let Some(v) = from_version {
+            if let Some(v) = &outcome.source_version_id {
                 line["from_version_id"] = v.as_str().into();
             }
             json_line("object", line)

@@ -17,14 +17,25 @@ pub(crate) async fn run(global: &Global, a: StatArgs) -> Result<(), CliError> {
     }
     // A key ending in `/` is an object too (a folder marker).
     let url = parse_object_url(&a.target, "stat")?;
+    let as_of = crate::request::as_of(a.as_of.as_deref())?;
+    let request = a.bucket.request(&a.sse_c_key)?;
+    let manager = plain_manager(global).await?;
+    let version_id = match as_of {
+        Some(at) => Some(
+            manager
+                .version_at(&url.bucket, &url.key, &request, at)
+                .await
+                .map_err(|e| engine_error(&e, false, None))?,
+        ),
+        None => a.version_id.clone(),
+    };
     let req = GetObjectRequest {
         bucket: url.bucket.clone(),
         key: url.key.clone(),
-        version_id: a.version_id.clone(),
-        request: a.bucket.request(&a.sse_c_key)?,
+        version_id,
+        request,
         ..Default::default()
     };
-    let manager = plain_manager(global).await?;
     let meta = manager
         .stat(req)
         .await

@@ -152,6 +152,20 @@ fn a_prefix_an_object_and_a_copy_are_read_as_they_were_at_a_time() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(std::fs::read_to_string(&file).unwrap(), "p/a first");
+    // Its line names the version it read, as a download by --version-id does.
+    let read_a = format!(
+        "s3://{bucket}/p/a (version {}) to",
+        first["p/a"].as_str().unwrap()
+    );
+    assert!(text(&o).contains(&read_a), "{}", text(&o));
+    // `stat` shows that version; one not there then fails as the download does.
+    let o = run(&["stat", &format!("{prefix}a"), "--as-of", &at, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stat: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(stat["version_id"], first["p/a"]);
+    assert_eq!(stat["size"], "p/a first".len());
+    let o = run(&["stat", &format!("{prefix}d"), "--as-of", &at]);
+    expect_exit(&o, 1, &format!("s3://{bucket}/p/d was not there at {at}"));
     let o = run(&["cp", &format!("{prefix}b"), "-", "--as-of", &at]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "p/b first");
@@ -214,6 +228,51 @@ fn a_prefix_an_object_and_a_copy_are_read_as_they_were_at_a_time() {
     ]);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(boto3_text(server, &bucket, "one/b"), "p/b first");
+    let read_b = format!(
+        "s3://{bucket}/p/b (version {}) to",
+        first["p/b"].as_str().unwrap()
+    );
+    assert!(text(&o).contains(&read_b), "{}", text(&o));
+
+    // Between servers (the source named by its own endpoint, so each object passes through
+    // ferry): a tree, and one object whose event names the version it read.
+    let endpoint = server.endpoint.as_str();
+    let o = run(&[
+        "cp",
+        "-r",
+        &prefix,
+        &format!("s3://{bucket}/far/"),
+        "--as-of",
+        &at,
+        "--source-endpoint-url",
+        endpoint,
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    for k in ["a", "b", "sub/c"] {
+        assert_eq!(
+            boto3_text(server, &bucket, &format!("far/{k}")),
+            format!("p/{k} first")
+        );
+    }
+    assert!(!crate::boto3_keys(server, &bucket).contains(&"far/d".to_string()));
+    let o = run(&[
+        "cp",
+        &format!("{prefix}a"),
+        &format!("s3://{bucket}/far/one-a"),
+        "--as-of",
+        &at,
+        "--source-endpoint-url",
+        endpoint,
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let finished = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["event"] == "finished")
+        .expect("a finished event");
+    assert_eq!(finished["from_version_id"], first["p/a"]);
+    assert_eq!(boto3_text(server, &bucket, "far/one-a"), "p/a first");
 
     // A time before anything was written: nothing to read, exit 2.
     let empty = home.path().join("empty");

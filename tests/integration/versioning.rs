@@ -108,8 +108,14 @@ print('null')
     // A key, an object's flags on a bucket, or another state: exit 2, nothing sent.
     let o = run(&["versioning", &key, "enable"]);
     expect_exit(&o, 2, "versioning is a bucket's");
-    let o = run(&["stat", &target, "--version-id", "v1"]);
-    expect_exit(&o, 2, "--version-id and --sse-c-key name an object's");
+    for flag in [["--version-id", "v1"], ["--as-of", "1d"]] {
+        let o = run(&["stat", &target, flag[0], flag[1]]);
+        expect_exit(
+            &o,
+            2,
+            "--version-id, --as-of and --sse-c-key name an object's",
+        );
+    }
     let o = run(&["versioning", &target, "on"]);
     expect_exit(&o, 2, "possible values: enable, suspend");
     assert_eq!(versioning_of(server, &bucket), "Suspended");

@@ -370,8 +370,13 @@ pub(crate) struct StatArgs {
     /// s3://bucket/key, or s3://bucket
     pub(crate) target: String,
     /// This version of the object.
-    #[arg(long, value_name = "ID")]
+    #[arg(long, value_name = "ID", conflicts_with = "as_of")]
     pub(crate) version_id: Option<String>,
+    /// The version that was current at WHEN (a versioned bucket): a time
+    /// (2026-12-05T10:00:00Z), a day (2026-12-05, from midnight UTC) or a span back from now
+    /// (90m, 12h, 2d, 1w). An object deleted then, or written only later, fails (exit 1).
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) as_of: Option<String>,
     /// The object's SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never
     /// logged.
     #[arg(long, value_name = "KEY|@FILE")]

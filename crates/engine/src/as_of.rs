@@ -134,13 +134,15 @@ pub(crate) fn shown(at: SystemTime) -> String {
 
 /// The version of `bucket`/`key` current at `at` (see [`list_as_of`]), from a listing of
 /// its versions; an error names why there is none: no such key, deleted then or written only
-/// later, or its only version written later with no version id.
+/// later, or its only version written later with no version id. `transfer` names what a
+/// cancel stops.
 pub(crate) async fn version_at<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     key: &str,
     request: &ferry_s3::RequestOptions,
     at: SystemTime,
+    transfer: &str,
 ) -> Result<String, Error> {
     let url = format!("s3://{bucket}/{key}");
     let what = format!("listing the versions of {url}");
@@ -155,7 +157,7 @@ pub(crate) async fn version_at<C: ObjectClient>(
         let page = ctx
             .request(None, |c| c.list_object_versions(&req))
             .await
-            .map_err(|f| f.into_error(&what, "download"))?;
+            .map_err(|f| f.into_error(&what, transfer))?;
         let more = req.advance(&page).map_err(|e| Error::from_s3(&what, e))?;
         // Keys come in order: the key's versions end where a greater key begins.
         for v in page.versions {

@@ -119,7 +119,7 @@ impl ObjectSource {
             expected_bucket_owner: None,
             ..request.clone()
         };
-        let version = crate::as_of::version_at(ctx, &self.bucket, &self.key, &request, at)
+        let version = crate::as_of::version_at(ctx, &self.bucket, &self.key, &request, at, "copy")
             .await
             .map_err(|e| Error::new(e.kind(), format!("the source: {e}")))?;
         Ok(Self {
@@ -129,16 +129,21 @@ impl ObjectSource {
         })
     }
 
-    /// For a move (`through`, the source's server), deletes the source that `outcome`'s
-    /// object now holds, if it is still the version HeadObject described (`meta`; `head`, the
-    /// request that read it).
-    pub(crate) async fn moved<D: ObjectClient>(
+    /// Ends a copy of this source: `outcome` names the version read where one was asked
+    /// for, and for a move (`through`, the source's server), the source that `outcome`'s
+    /// object now holds is deleted, if it is still the version HeadObject described (`meta`;
+    /// `head`, the request that read it).
+    pub(crate) async fn finished<D: ObjectClient>(
         &self,
         through: Option<Context<D>>,
         head: &GetObjectRequest,
         meta: &ObjectMeta,
         outcome: UploadOutcome,
     ) -> Result<UploadOutcome, Error> {
+        let outcome = UploadOutcome {
+            source_version_id: self.version_id.clone(),
+            ..outcome
+        };
         let Some(ctx) = through else {
             return Ok(outcome);
         };
@@ -314,7 +319,7 @@ pub(crate) async fn run<C: ObjectClient>(
         match start_or_resume(&job, identity, &parts).await? {
             Start::Resumed(outcome) => {
                 let outcome = same_as_source(&meta, outcome)?;
-                return from.moved(mover, &head, &meta, outcome).await;
+                return from.finished(mover, &head, &meta, outcome).await;
             }
             Start::Fresh(journal) => Some(journal),
         }
@@ -329,7 +334,7 @@ pub(crate) async fn run<C: ObjectClient>(
         Plan::Multipart { .. } => crate::multipart::run(job, plan, parts, journal).await?,
     };
     let outcome = same_as_source(&meta, outcome)?;
-    from.moved(mover, &head, &meta, outcome).await
+    from.finished(mover, &head, &meta, outcome).await
 }
 
 /// The source's content headers and metadata (as HeadObject gave them), into a new object's

@@ -57,7 +57,7 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     let (head, meta) = from.head(&source, &copy.options.request).await?;
     from.carry(&source, &head, &meta, &mut copy.options).await?;
     let outcome = write(ctx, source, copy, head.clone(), &meta).await?;
-    from.moved(mover, &head, &meta, outcome).await
+    from.finished(mover, &head, &meta, outcome).await
 }
 
 /// Writes the copy of the source `head` read (`meta`, as HeadObject described it).

@@ -56,6 +56,9 @@ pub struct UploadOutcome {
     pub reused: u64,
     /// A move: the source (file or object) was deleted once the object was verified.
     pub source_removed: bool,
+    /// A copy whose source was asked for by version (by its id, or as the one current at a
+    /// time): that version.
+    pub source_version_id: Option<String>,
 }
 
 /// How a download was checked.
@@ -135,6 +138,9 @@ pub struct DownloadOutcome {
     pub check: Check,
     /// A move: the object was deleted once the file was verified.
     pub source_removed: bool,
+    /// `version_id` is the version asked for (by its id, or as the one current at a time),
+    /// not the latest taken as found.
+    pub pinned: bool,
 }
 
 /// An object or file deleted (or, in a dry run, that would be), as [`Event::Removed`](crate::Event::Removed)

@@ -313,10 +313,9 @@ pub enum Event {
     ObjectDownloaded(Box<DownloadOutcome>),
     /// An object of a tree was copied from another.
     ObjectCopied {
-        /// The source, `s3://bucket/key`.
+        /// The source, `s3://bucket/key` (its version, where the copy named one, is the
+        /// outcome's `source_version_id`).
         from: String,
-        /// The source's version, where the copy named one (a tree copied as of a time).
-        from_version: Option<String>,
         /// The outcome.
         outcome: Box<UploadOutcome>,
     },

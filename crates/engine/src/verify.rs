@@ -41,6 +41,7 @@ impl Written {
             verification,
             reused: job.reused.get().copied().unwrap_or(0),
             source_removed: false,
+            source_version_id: None,
         }
     }
 }

@@ -438,6 +438,7 @@ impl<C: ObjectClient> Job<C> {
             refetched,
             check: object.check.clone(),
             source_removed: false,
+            pinned: self.object.version_id.is_some(),
         }
     }
 }
@@ -558,7 +559,9 @@ pub(crate) async fn run<C: ObjectClient>(
                 "s3://{bucket}/{key}: a download names its version by its id or by a time, not both"
             )));
         }
-        Some(at) => Some(crate::as_of::version_at(&ctx, &bucket, &key, &request, at).await?),
+        Some(at) => {
+            Some(crate::as_of::version_at(&ctx, &bucket, &key, &request, at, "download").await?)
+        }
         None => version_id,
     };
     if range.is_some() && matches!(target, Target::File(_)) {

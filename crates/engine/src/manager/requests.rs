@@ -144,6 +144,23 @@ impl<C: ObjectClient> Manager<C> {
         })
     }
 
+    /// The id of the version of `bucket`/`key` current at `at`: the newest version or delete
+    /// marker written no later than `at`, from a listing of the key's versions (as
+    /// [`list_as_of`](Self::list_as_of) chooses). An error says why there is none: no such
+    /// key, deleted then or written only later, or replaced after `at` by a write with no
+    /// version id (versioning off or suspended), so what it held then was not kept. Pass the
+    /// id to [`stat`](Self::stat), or to a download or copy's `version_id`. Needs
+    /// `s3:ListBucketVersions`.
+    pub async fn version_at(
+        &self,
+        bucket: &str,
+        key: &str,
+        request: &ferry_s3::RequestOptions,
+        at: std::time::SystemTime,
+    ) -> Result<String, Error> {
+        crate::as_of::version_at(&self.context(), bucket, key, request, at, "request").await
+    }
+
     /// Pages of a listing: `send` asks for the page `req` names (as
     /// [`request`](Self::request) sends it), `advance` moves `req` on to the next, `what`
     /// names the listing for its errors.

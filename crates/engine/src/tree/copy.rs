@@ -153,7 +153,6 @@ impl TreeCopy {
 /// One copied object, and the object it was copied from.
 pub(crate) struct Copied {
     from: String,
-    from_version: Option<String>,
     outcome: UploadOutcome,
 }
 
@@ -161,7 +160,6 @@ impl Ended for Copied {
     fn event(&self, _item: &Item) -> Event {
         Event::ObjectCopied {
             from: self.from.clone(),
-            from_version: self.from_version.clone(),
             outcome: Box::new(self.outcome.clone()),
         }
     }
@@ -233,7 +231,7 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
             metadata_directive: tree.metadata_directive,
             tagging_directive: tree.tagging_directive,
         };
-        let (url, from_version) = (from.url(), from.version_id.clone());
+        let url = from.url();
         let copy = Copy {
             from,
             bucket: tree.bucket.clone(),
@@ -260,11 +258,7 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
                 Some(read) => crate::crosscopy::run(ctx, read, copy).await,
                 None => crate::copy::run(ctx, copy).await,
             };
-            outcome.map(|outcome| Copied {
-                from: url,
-                from_version,
-                outcome,
-            })
+            outcome.map(|outcome| Copied { from: url, outcome })
         }
     };
     run(ctx, found, weight, start, &name).await

@@ -216,6 +216,7 @@ pub(crate) async fn put_single<C: ObjectClient>(
             verification: Verification::Checksum(mine.clone()),
             reused: 0,
             source_removed: false,
+            source_version_id: None,
         });
     }
     let written = Written {
