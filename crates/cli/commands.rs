@@ -28,6 +28,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
             listed.map_err(|e| e.noted(note))
         }
         Cmd::Lock(args) => crate::lock::run(&cli.global, *args).await,
+        Cmd::Restore(args) => crate::restore::run(&cli.global, *args).await,
         Cmd::Rm(args) => {
             let note = args.targets.iter().find_map(|t| wildcard_note("rm", t, ""));
             let removed = crate::objects::rm(&cli.global, *args).await;

@@ -133,6 +133,12 @@ pub(crate) fn engine_error(
             }
         }
         ErrorKind::Exists => what = format!("{what} (--no-clobber was given)"),
+        ErrorKind::Archived => {
+            what = format!(
+                "{what}\n`ferry restore` starts the restore (-r: every archived object under a \
+                 prefix); run this again once `ferry stat` shows the object restored"
+            );
+        }
         _ if matches!(
             e.journal(),
             Some(ferry_engine::JournalError::Damaged { .. })

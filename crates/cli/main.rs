@@ -15,6 +15,7 @@ mod options;
 mod output;
 mod report;
 mod request;
+mod restore;
 mod run;
 mod scale;
 mod stat;
@@ -64,6 +65,7 @@ fn main() -> ExitCode {
         args::Cmd::Sync(s) => s.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Rm(r) => r.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Lock(l) => l.filters.ordered = args::ordered_filters(&matches),
+        args::Cmd::Restore(r) => r.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Cp(c) | args::Cmd::Mv(c) => {
             c.filters.ordered = args::ordered_filters(&matches);
             c.split_paths();

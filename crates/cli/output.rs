@@ -322,6 +322,19 @@ impl Output {
                     None => format!("{dry}lock: {object}"),
                 }
             }
+            Event::Restore {
+                object,
+                version_id,
+                storage_class,
+                restoring,
+                dry_run,
+            } => crate::restore::line(
+                object,
+                version_id.as_deref(),
+                storage_class,
+                *restoring,
+                *dry_run,
+            ),
             Event::Existed { why, .. } if self.verbose => format!("skip: {why} (--no-clobber)"),
             Event::ObjectFailed {
                 path, key, error, ..
@@ -416,6 +429,21 @@ impl Output {
                             "object": object, "version_id": version_id, "dry_run": dry_run,
                         });
                         self.emit_json(&crate::report::json_line("lock", line));
+                    }
+                    if let Event::Restore {
+                        object,
+                        version_id,
+                        storage_class,
+                        restoring,
+                        dry_run,
+                    } = e
+                    {
+                        let line = serde_json::json!({
+                            "object": object, "version_id": version_id,
+                            "storage_class": storage_class, "restore": restoring.as_str(),
+                            "dry_run": dry_run,
+                        });
+                        self.emit_json(&crate::report::json_line("restore", line));
                     }
                 }
                 Shown::Tree { bucket } => self.object(bucket, e, bar.as_ref()),

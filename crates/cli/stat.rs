@@ -91,6 +91,9 @@ fn text(name: &str, m: &ObjectMeta) -> String {
         "Storage class",
         m.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
     );
+    if let Some(r) = archive(m) {
+        row("Archive", r);
+    }
     if let Some(v) = &m.version_id {
         row("Version", v.clone());
     }
@@ -153,6 +156,24 @@ fn encryption(m: &ObjectMeta) -> Option<String> {
     Some(e)
 }
 
+/// Whether an archived object can be read: restored (until when), being restored, or
+/// not; `None` for an object never archived.
+fn archive(m: &ObjectMeta) -> Option<String> {
+    let tier = m.archive_status.as_deref().map(|t| format!(" ({t})"));
+    Some(match &m.restore {
+        Some(r) if r.ongoing => "being restored: not readable yet".to_string(),
+        Some(r) => match &r.expiry {
+            Some(until) => format!("restored, readable until {until}"),
+            None => "restored, readable".to_string(),
+        },
+        None if m.is_archived() => format!(
+            "archived{}: not readable until restored (`ferry restore`)",
+            tier.unwrap_or_default()
+        ),
+        None => return None,
+    })
+}
+
 /// The object as one JSON object: every field, null where the object has none.
 fn json(bucket: &str, key: &str, m: &ObjectMeta) -> serde_json::Value {
     let mut v = serde_json::json!({
@@ -177,6 +198,11 @@ fn json(bucket: &str, key: &str, m: &ObjectMeta) -> serde_json::Value {
         "object_lock_legal_hold": m.object_lock_legal_hold,
         "tag_count": m.tag_count,
         "metadata": m.metadata,
+        "archived": m.is_archived(),
+        "archive_status": m.archive_status,
+        "restore": m.restore.as_ref().map(|r| serde_json::json!({
+            "ongoing": r.ongoing, "expiry": r.expiry,
+        })),
     });
     for (header, value) in m.content.fields() {
         v[header.replace('-', "_")] = serde_json::json!(value);
@@ -225,5 +251,28 @@ mod tests {
         assert_eq!(j["cache_control"], serde_json::Value::Null);
         assert_eq!(j["metadata"]["b"], "2");
         assert_eq!(j["checksum"], serde_json::Value::Null);
+        assert_eq!(j["archived"], false);
+        assert!(!t.contains("Archive:"), "{t}");
+    }
+
+    #[test]
+    fn an_archived_object_says_whether_it_can_be_read() {
+        let mut m = ObjectMeta {
+            storage_class: Some("DEEP_ARCHIVE".into()),
+            ..Default::default()
+        };
+        let said = |m: &ObjectMeta| archive(m).unwrap();
+        assert!(said(&m).starts_with("archived: not readable until restored"));
+        m.restore = ferry_s3::RestoreState::parse(r#"ongoing-request="true""#);
+        assert_eq!(said(&m), "being restored: not readable yet");
+        m.restore = ferry_s3::RestoreState::parse(
+            r#"ongoing-request="false", expiry-date="Fri, 11 Dec 2026 00:00:00 GMT""#,
+        );
+        assert_eq!(
+            said(&m),
+            "restored, readable until Fri, 11 Dec 2026 00:00:00 GMT"
+        );
+        assert_eq!(json("b", "k", &m)["restore"]["ongoing"], false);
+        assert_eq!(json("b", "k", &m)["archived"], false);
     }
 }

@@ -24,6 +24,7 @@ mod permissions;
 mod pipes;
 mod protocol;
 mod request_terms;
+mod restore;
 mod resume;
 mod resume_settings;
 mod scale;

@@ -342,6 +342,14 @@ fn each_refused_step_names_the_permission_it_needs() {
     )
     .unwrap();
     put_as_admin(iam, &bucket, "k");
+    // An archived object, in a bucket of its own (the whole first bucket is downloaded).
+    let (_, archive) = iam_bucket("perm-cold");
+    ferry_testkit::boto3(
+        &iam.admin,
+        "s3.put_object(Bucket=sys.argv[1], Key='cold', Body=b'c', StorageClass='GLACIER'); print('{}')",
+        &[&archive],
+    )
+    .unwrap();
     let upload_id = ferry_testkit::boto3(
         &iam.admin,
         "print(json.dumps(s3.create_multipart_upload(Bucket=sys.argv[1], Key='pending')['UploadId']))",
@@ -363,6 +371,7 @@ fn each_refused_step_names_the_permission_it_needs() {
     let pending = format!("s3://{bucket}/pending");
     let prefix = format!("s3://{bucket}/");
     let copy_dst = format!("s3://{bucket}/k2");
+    let cold = format!("s3://{archive}/cold");
     let all = [
         "s3:PutObject",
         "s3:GetObject",
@@ -375,6 +384,7 @@ fn each_refused_step_names_the_permission_it_needs() {
         "s3:PutBucketVersioning",
         "s3:ListBucketVersions",
         "s3:GetObjectVersion",
+        "s3:RestoreObject",
     ];
     let (then_dir, then_file) = (home.path().join("then"), home.path().join("then.txt"));
     let (t_, tf_) = (then_dir.to_str().unwrap(), then_file.to_str().unwrap());
@@ -410,6 +420,7 @@ fn each_refused_step_names_the_permission_it_needs() {
             "s3:GetObjectVersion",
             vec!["cp", &obj, tf_, "--as-of", "0m"],
         ),
+        ("s3:RestoreObject", vec!["restore", &cold]),
     ];
     for (i, (missing, args)) in cases.iter().enumerate() {
         let allowed: Vec<&str> = all.iter().copied().filter(|a| a != missing).collect();

@@ -123,6 +123,11 @@ pub(crate) enum Cmd {
     /// the server holds it; with -r, of every object under a prefix; with --default, set or
     /// show a bucket's default retention
     Lock(Box<LockArgs>),
+    /// Restore an archived object (S3 Glacier Flexible Retrieval, Deep Archive, an
+    /// Intelligent-Tiering archive tier) so that it can be read: start the restore
+    /// (RestoreObject), which takes hours, or keep a restored copy longer; with -r, every
+    /// archived object under a prefix. `ferry stat` shows when it is done
+    Restore(Box<RestoreArgs>),
     /// Delete an object (s3://bucket/key), several of one bucket, those stdin names (-), or
     /// with -r every object under a prefix.
     Rm(Box<RmArgs>),
@@ -446,6 +451,40 @@ pub(crate) struct LockArgs {
     /// Shorten or change a GOVERNANCE retention (needs s3:BypassGovernanceRetention).
     #[arg(long)]
     pub(crate) bypass_governance_retention: bool,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+    #[command(flatten, next_help_heading = "With -r")]
+    pub(crate) filters: FilterFlags,
+    #[command(flatten, next_help_heading = "Output")]
+    pub(crate) out: OutputFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// s3://bucket/key; with -r, s3://bucket/prefix (every archived object under prefix/) or
+    /// s3://bucket (every archived object in it).
+    pub(crate) target: String,
+    /// Restore every archived object under the prefix (its current version), a line each:
+    /// those listed as GLACIER or DEEP_ARCHIVE, and those in INTELLIGENT_TIERING that
+    /// HeadObject shows in an archive tier; the others are counted as readable.
+    #[arg(short, long)]
+    pub(crate) recursive: bool,
+    /// Days the restored copy stays readable, from the restore's end (for a copy restored
+    /// already: from now). Not sent for Intelligent-Tiering, whose objects move back to
+    /// their frequent tier.
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub(crate) days: u32,
+    /// How fast, at what price: Standard (S3's default: 3-5 hours, 12 from Deep Archive),
+    /// Bulk (cheapest: 5-12 hours, 48 from Deep Archive) or Expedited (minutes, not from Deep
+    /// Archive).
+    #[arg(long, value_name = "TIER")]
+    pub(crate) tier: Option<String>,
+    /// Print what would be restored, restore nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+    /// This version of the object (else the current one).
+    #[arg(long, value_name = "ID", conflicts_with = "recursive")]
+    pub(crate) version_id: Option<String>,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
     #[command(flatten, next_help_heading = "With -r")]

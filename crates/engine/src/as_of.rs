@@ -203,6 +203,7 @@ mod tests {
                 size: 1,
                 etag: (!marker).then(|| format!("\"{id}\"")),
                 last_modified: Some(format!("2026-12-05T{at}Z")),
+                storage_class: None,
             },
             version_id: id.into(),
             is_latest: false,

@@ -191,6 +191,25 @@ impl<C: ObjectClient> Context<C> {
         .await
     }
 
+    /// What HeadObject says of one object (`transfer` names the work, for a cancel), as an
+    /// error the caller can show: a missing object says so (and, when objects lie under
+    /// `KEY/`, that KEY is a prefix); a missing bucket is NoSuchBucket.
+    pub(crate) async fn described(
+        &self,
+        req: &GetObjectRequest,
+        transfer: &str,
+    ) -> Result<ObjectMeta, Error> {
+        let url = format!("s3://{}/{}", req.bucket, req.key);
+        self.head_object(req).await.map_err(|h| {
+            h.into_error(&url, |f| match f {
+                Failure::S3(e) if e.status() == Some(404) && e.code() != Some("NoSuchBucket") => {
+                    Error::missing(&url, req.version_id.as_deref(), e)
+                }
+                f => f.into_error(format!("reading {url}"), transfer),
+            })
+        })
+    }
+
     /// HeadObject, retried, for the object a transfer reads. A HEAD's answer has no body to
     /// say why it failed. For a 404, one listing of a key under `KEY/` asks what is missing:
     /// its `NoSuchBucket` is the failure when the bucket is what is missing; a key found says

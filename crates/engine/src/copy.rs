@@ -217,6 +217,9 @@ impl ObjectSource {
                 f => f.into_error(format!("reading the source {url}"), "copy"),
             })
         })?;
+        if meta.is_archived() {
+            return Err(Error::archived(format!("the source {url}")));
+        }
         Ok((head, meta))
     }
 }

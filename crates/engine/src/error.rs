@@ -39,6 +39,10 @@ pub enum ErrorKind {
     /// A move wrote its destination, verified, but kept its source: the source changed since
     /// it was read (the destination holds what was read), or deleting it failed.
     SourceKept,
+    /// The object is archived (S3 Glacier Flexible Retrieval or Deep Archive, or an
+    /// Intelligent-Tiering archive tier) and no restored copy is readable: restore it first
+    /// ([`Manager::restore`](crate::Manager::restore)), then read it once the restore is done.
+    Archived,
 }
 
 /// What differs between an interrupted transfer and the request to resume it.
@@ -273,9 +277,25 @@ impl Error {
             Some(ferry_s3::ClientErrorKind::InvalidRequest)
             | Some(ferry_s3::ClientErrorKind::Credentials) => ErrorKind::InvalidInput,
             _ if e.is_denied() => ErrorKind::Denied,
+            // What a read (GetObject, a copy's source) of an archived object meets.
+            _ if e.code() == Some("InvalidObjectState") => {
+                return Self::archived(format!("{context}: {e}")).with_source(e);
+            }
             _ => ErrorKind::Service,
         };
         Self::new(kind, format!("{context}: {e}")).with_source(e)
+    }
+
+    /// An archived object that cannot be read until restored: `what` says which.
+    pub(crate) fn archived(what: impl fmt::Display) -> Self {
+        Self::new(
+            ErrorKind::Archived,
+            format!(
+                "{what}: the object is archived and no restored copy is readable; restore it \
+                 first (RestoreObject: hours, or days from Deep Archive), then read it once \
+                 the restore is done"
+            ),
+        )
     }
 
     /// A local I/O error while `what`.

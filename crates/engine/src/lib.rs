@@ -24,7 +24,8 @@
 //! (to a file, a writer, memory), whose small files are flushed together (`durable`); `tree`
 //! (folders and prefixes, sync, and removing objects: one, a prefix's, every version, or those
 //! a stream names, [`Manager::remove_objects`]; and object locks set afterwards,
-//! [`Manager::lock`]); `moving` (a move's deletion of each
+//! [`Manager::lock`]; and archived objects restored, [`Manager::restore`], each through the
+//! one pool a prefix's objects share, `tree::each`); `moving` (a move's deletion of each
 //! source once its destination holds it); `uploads` (the multipart uploads in progress, and
 //! aborting them). Requests of the caller's own (a listing page by page, one object's
 //! description, any other) go through the same retry loop and budget: [`Manager::list`],
@@ -98,6 +99,7 @@ pub use tree::filter::Filters;
 pub use tree::keys::as_folder;
 pub use tree::lock::{Lock, LockOutcome, Retention};
 pub use tree::remove::{Remove, RemoveOutcome};
+pub use tree::restore::{Restore, RestoreOutcome, Restoring};
 pub use tree::sync::{
     Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
 };

@@ -357,6 +357,19 @@ pub enum Event {
         /// Only reported, not done.
         dry_run: bool,
     },
+    /// What a restore found an object to be, and did (or, in a dry run, would do).
+    Restore {
+        /// `s3://bucket/key`.
+        object: String,
+        /// The version, when one was named (else the current one).
+        version_id: Option<String>,
+        /// Its storage class, as listed or as HeadObject gave it.
+        storage_class: String,
+        /// What it found, and did.
+        restoring: crate::tree::restore::Restoring,
+        /// Only reported, not done.
+        dry_run: bool,
+    },
     /// A tree passed over an entry that is no object to transfer, and no failure: a link to
     /// nothing or back to a folder above it, a file that is not a regular one (a socket, a
     /// device, a pipe), a key ending in `/` that holds bytes. The others go on.

@@ -22,6 +22,7 @@ mod listing;
 mod ops;
 mod options;
 mod profile;
+mod restore;
 pub mod signing;
 mod tls;
 mod xml;
@@ -49,3 +50,6 @@ pub use options::{
     SseCustomerKey,
 };
 pub use profile::{Env, ProfileSet};
+pub use restore::{
+    ARCHIVED_CLASSES, RestoreObjectRequest, RestoreState, RestoreTier, Restored, is_archived_class,
+};

@@ -216,6 +216,8 @@ pub struct ObjectInfo {
     pub etag: Option<String>,
     /// Last modified (RFC 3339, as the server wrote it).
     pub last_modified: Option<String>,
+    /// Storage class (`STANDARD`, `GLACIER`, …), where the listing names one.
+    pub storage_class: Option<String>,
 }
 
 /// One page of objects.

@@ -347,6 +347,11 @@ pub struct ObjectMeta {
     pub content_range: Option<ContentRange>,
     /// Stored checksum, with checksum mode.
     pub checksum: ObjectChecksum,
+    /// `x-amz-restore`: an archived object's restore, under way or done.
+    pub restore: Option<crate::restore::RestoreState>,
+    /// `x-amz-archive-status`: an Intelligent-Tiering object in an archive tier
+    /// (`ARCHIVE_ACCESS`, `DEEP_ARCHIVE_ACCESS`), which must be restored to be read.
+    pub archive_status: Option<String>,
 }
 
 impl ObjectMeta {

@@ -340,6 +340,7 @@ pub(crate) struct VersionXml {
     #[serde(rename = "ETag")]
     pub(crate) etag: Option<String>,
     pub(crate) last_modified: Option<String>,
+    pub(crate) storage_class: Option<String>,
 }
 
 impl VersionXml {
@@ -350,6 +351,7 @@ impl VersionXml {
             size: self.size.clone(),
             etag: self.etag.clone(),
             last_modified: self.last_modified.clone(),
+            storage_class: self.storage_class.clone(),
         }
     }
 }
@@ -382,7 +384,7 @@ pub(crate) struct CommonPrefixXml {
     pub(crate) prefix: String,
 }
 
-/// A `Contents` of a listing: an object's key, size, ETag and time.
+/// A `Contents` of a listing: an object's key, size, ETag, time and storage class.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct ContentsXml {
@@ -391,6 +393,7 @@ pub(crate) struct ContentsXml {
     #[serde(rename = "ETag")]
     pub(crate) etag: Option<String>,
     pub(crate) last_modified: Option<String>,
+    pub(crate) storage_class: Option<String>,
 }
 
 #[derive(Debug, Serialize)]

@@ -348,6 +348,14 @@ impl<C: ObjectClient> ObjectClient for FailingClient<C> {
         self.inner.put_object_legal_hold(req).await
     }
 
+    async fn restore_object(
+        &self,
+        req: &ferry_s3::RestoreObjectRequest,
+    ) -> Result<ferry_s3::Restored> {
+        self.fail("RestoreObject", None)?;
+        self.inner.restore_object(req).await
+    }
+
     async fn put_object_tagging(&self, req: &PutObjectTaggingRequest) -> Result<()> {
         self.inner.put_object_tagging(req).await
     }

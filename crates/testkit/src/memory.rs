@@ -286,6 +286,7 @@ impl MemoryClient {
                         size: s.data.len() as u64,
                         etag: Some(s.etag.clone()),
                         last_modified: Some("2026-01-01T00:00:00.000Z".into()),
+                        storage_class: Some("STANDARD".into()),
                     });
                 }
             }
@@ -728,6 +729,17 @@ impl ObjectClient for MemoryClient {
         self.change(OP, &req.bucket, &req.key, |o| {
             o.legal_hold = Some(on.into())
         })
+    }
+
+    async fn restore_object(
+        &self,
+        req: &ferry_s3::RestoreObjectRequest,
+    ) -> Result<ferry_s3::Restored> {
+        const OP: &str = "RestoreObject";
+        let _f = self.begin(OP).await;
+        // Nothing here is archived: S3 refuses to restore an object readable now.
+        self.change(OP, &req.bucket, &req.key, |_| {})?;
+        Err(service(OP, 403, "InvalidObjectState"))
     }
 
     async fn put_object_tagging(&self, _req: &PutObjectTaggingRequest) -> Result<()> {

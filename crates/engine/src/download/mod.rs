@@ -479,6 +479,9 @@ async fn describe<C: ObjectClient>(
     meta: &ObjectMeta,
     verify: VerifyMode,
 ) -> Result<Object, Error> {
+    if meta.is_archived() {
+        return Err(Error::archived(job.name()));
+    }
     let unverifiable = |why: &str| {
         Error::new(
             ErrorKind::Verification,

@@ -11,10 +11,11 @@ use futures_util::future::BoxFuture;
 
 use super::{Kind, Manager};
 use crate::as_of::{Chooser, PageAsOf};
-use crate::error::{Error, Failure};
+use crate::error::Error;
 use crate::handle::Handle;
 use crate::tree::lock::{Lock, LockOutcome};
 use crate::tree::remove::{Remove, RemoveOutcome};
+use crate::tree::restore::{Restore, RestoreOutcome};
 
 impl<C: ObjectClient> Manager<C> {
     /// Starts deleting an object, or every object under a prefix (listed page by page,
@@ -36,6 +37,20 @@ impl<C: ObjectClient> Manager<C> {
         self.spawn(
             Kind::Tree,
             |ctx| crate::tree::lock::run(ctx, lock),
+            |_| None,
+        )
+    }
+
+    /// Starts restoring archived objects (RestoreObject): one object, or every archived
+    /// object under a prefix (listed page by page while those listed are restored, several
+    /// at once), each reported in [`Event::Restore`](crate::Event::Restore): begun, kept
+    /// longer, under way already, or readable as it is. A restore takes hours; read the
+    /// object once [`stat`](Self::stat) shows its `restore` done. Needs `s3:RestoreObject`.
+    /// Must be called within a tokio runtime.
+    pub fn restore(&self, restore: Restore) -> Handle<RestoreOutcome> {
+        self.spawn(
+            Kind::Tree,
+            |ctx| crate::tree::restore::run(ctx, restore),
             |_| None,
         )
     }
@@ -224,14 +239,6 @@ impl<C: ObjectClient> Manager<C> {
             part_number: None,
             ..req
         };
-        let url = format!("s3://{}/{}", req.bucket, req.key);
-        self.context().head_object(&req).await.map_err(|h| {
-            h.into_error(&url, |f| match f {
-                Failure::S3(e) if e.status() == Some(404) && e.code() != Some("NoSuchBucket") => {
-                    Error::missing(&url, req.version_id.as_deref(), e)
-                }
-                f => f.into_error(format!("reading {url}"), "stat"),
-            })
-        })
+        self.context().described(&req, "stat").await
     }
 }

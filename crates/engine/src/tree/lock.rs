@@ -8,14 +8,13 @@ use ferry_s3::{
     RequestOptions,
 };
 
-use super::filter::{Filters, selected};
-use super::walk::list;
-use super::{Found, READ_AHEAD, keys, sides::url};
+use super::each::{each, under_prefix};
+use super::filter::Filters;
+use super::sides::url;
 use crate::context::Context;
-use crate::error::{Error, ErrorKind, Failure};
+use crate::error::{Error, Failure};
 use crate::outcome::ObjectFailure;
 use crate::progress::Event;
-use crate::schedule::{Pool, Sink};
 
 /// Objects to lock: one object (a version of it, or the current one), or with `recursive`
 /// the current version of every object under a prefix.
@@ -127,58 +126,18 @@ pub(crate) async fn run<C: ObjectClient>(
         outcome.locked = 1;
         return Ok(outcome);
     }
-    let prefix = keys::as_folder(&lock.key);
-    let req = ferry_s3::ListObjectsRequest {
-        bucket: lock.bucket.clone(),
-        prefix: (!prefix.is_empty()).then(|| prefix.clone()),
-        request: lock.request.bucket_terms(),
-        ..Default::default()
-    };
-    let found = list(&ctx, req, None, READ_AHEAD, false);
-    let mut found = selected(found, lock.filters.clone(), prefix);
-    let mut pool: Pool<Option<ObjectFailure>> =
-        Pool::new(LOCKS_AT_ONCE, &ctx.shared.memory, &ctx.cancel, "lock");
-    let mut tally = Tally {
-        outcome: &mut outcome,
-    };
+    let found = under_prefix(&ctx, &lock.bucket, &lock.key, &lock.request, &lock.filters);
     let lock = std::sync::Arc::new(lock);
-    while pool.room(0, &mut tally).await.is_some() {
-        let item = tokio::select! {
-            next = found.recv() => match next {
-                Some(Found::Item(i)) => i,
-                Some(Found::Fatal(e)) if e.kind() == ErrorKind::Cancelled => break,
-                Some(Found::Fatal(e)) => {
-                    pool.fail(e);
-                    break;
-                }
-                // Keys only: a listing without a folder yields nothing else.
-                Some(Found::Bad(_) | Found::PassedOver(_)) => continue,
-                None => break,
-            },
-            () = ctx.cancel.cancelled() => break,
-        };
+    // A bucket without object lock fails every object so: it ends the run.
+    let one = |item: super::Item| {
         let (ctx, lock) = (ctx.clone(), lock.clone());
-        pool.spawn(async move {
-            match lock_one(&ctx, &lock, &item.key, None).await {
-                Ok(()) => Ok(None),
-                // The bucket (one without object lock too), the credentials or the endpoint:
-                // every other object would fail so too.
-                Err(e) if e.concerns_every_object() || e.kind() == ErrorKind::Cancelled => Err(e),
-                Err(error) => Ok(Some(ObjectFailure {
-                    path: Default::default(),
-                    key: item.key,
-                    error,
-                })),
-            }
-        });
-    }
-    let finished = pool.finish(&mut tally).await;
-    match finished {
-        Err(e) if e.kind() == ErrorKind::Cancelled => outcome.interrupted = true,
-        Err(e) => return Err(e),
-        Ok(()) if ctx.cancel.is_cancelled() => outcome.interrupted = true,
-        Ok(()) => {}
-    }
+        async move { lock_one(&ctx, &lock, &item.key, None).await }
+    };
+    let mut locked = 0;
+    let ended = each(&ctx, found, LOCKS_AT_ONCE, "lock", one, |()| locked += 1).await?;
+    outcome.locked = locked;
+    outcome.failed = ended.failed;
+    outcome.interrupted = ended.interrupted;
     Ok(outcome)
 }
 
@@ -261,19 +220,4 @@ async fn lock_one<C: ObjectClient>(
         dry_run: lock.dry_run,
     });
     Ok(())
-}
-
-/// Counts each object's end.
-struct Tally<'a> {
-    outcome: &'a mut LockOutcome,
-}
-
-impl Sink<Option<ObjectFailure>> for Tally<'_> {
-    async fn accept(&mut self, failed: Option<ObjectFailure>) -> Result<(), Error> {
-        match failed {
-            None => self.outcome.locked += 1,
-            Some(f) => self.outcome.failed.push(f),
-        }
-        Ok(())
-    }
 }

@@ -9,10 +9,12 @@
 
 mod as_of;
 pub(crate) mod copy;
+mod each;
 pub(crate) mod filter;
 pub(crate) mod keys;
 pub(crate) mod lock;
 pub(crate) mod remove;
+pub(crate) mod restore;
 pub(crate) mod sides;
 pub(crate) mod sync;
 mod walk;
@@ -159,6 +161,8 @@ pub(crate) struct Item {
     /// The version listed, where a listing of versions found it (deleted, or transferred, as
     /// that version).
     pub(crate) version_id: Option<String>,
+    /// The storage class listed (a file's: none).
+    pub(crate) storage_class: Option<String>,
 }
 
 /// What the walk or the listing found next.

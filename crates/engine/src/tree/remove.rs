@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::filter::{Filters, selected};
-use super::walk::{list, list_versions};
+use super::walk::list_versions;
 use super::{Found, Item, READ_AHEAD, keys, sides::url};
 use crate::context::{Context, HeadFailure};
 use crate::error::{Error, ErrorKind, Failure};
@@ -234,15 +234,8 @@ async fn under_prefix<C: ObjectClient>(
     ctx: &Context<C>,
     remove: Remove,
 ) -> Result<RemoveOutcome, Error> {
-    let prefix = keys::as_folder(&remove.key);
-    let req = ferry_s3::ListObjectsRequest {
-        bucket: remove.bucket.clone(),
-        prefix: (!prefix.is_empty()).then(|| prefix.clone()),
-        request: remove.request.bucket_terms(),
-        ..Default::default()
-    };
-    let found = list(ctx, req, None, READ_AHEAD, false);
-    let found = selected(found, remove.filters.clone(), prefix);
+    let r = &remove;
+    let found = super::each::under_prefix(ctx, &r.bucket, &r.key, &r.request, &r.filters);
     delete_found(ctx, Deleting::of(remove), found).await
 }
 
@@ -315,6 +308,7 @@ pub(crate) async fn named<C: ObjectClient>(
                 etag: None,
                 mtime: None,
                 version_id: o.version_id,
+                storage_class: None,
             };
             if tx.send(Found::Item(item)).await.is_err() {
                 return;

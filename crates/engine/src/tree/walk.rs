@@ -260,6 +260,7 @@ impl Iterator for Walk {
                     etag: None,
                     mtime: meta.modified().ok(),
                     version_id: None,
+                    storage_class: None,
                 }),
                 Err(why) => Found::Bad(ObjectFailure {
                     // The key it would have, as near as it can be said (a name that is not
@@ -306,6 +307,7 @@ impl Item {
             size: o.size,
             etag: o.etag,
             version_id,
+            storage_class: o.storage_class,
         }
     }
 }

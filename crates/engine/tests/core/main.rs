@@ -21,6 +21,7 @@ const MIB: usize = 1024 * 1024;
 
 mod lock;
 mod remove;
+mod restore;
 mod resume;
 mod tree;
 

@@ -14,6 +14,7 @@ mod ops;
 mod prepared;
 mod region;
 mod response;
+mod restore;
 mod transport;
 mod versioning;
 mod versions;
@@ -122,6 +123,12 @@ pub trait ObjectClient: Send + Sync + 'static {
         &self,
         req: &PutObjectLegalHoldRequest,
     ) -> impl Future<Output = Result<()>> + Send;
+    /// RestoreObject: makes a temporary copy of an archived object readable (or keeps a
+    /// restored one for the days asked, from now).
+    fn restore_object(
+        &self,
+        req: &crate::restore::RestoreObjectRequest,
+    ) -> impl Future<Output = Result<crate::restore::Restored>> + Send;
     /// PutObjectTagging (replaces all tags).
     fn put_object_tagging(
         &self,

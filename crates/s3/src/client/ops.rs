@@ -642,6 +642,13 @@ impl ObjectClient for S3Client {
         self.send_put_object_legal_hold(req).await
     }
 
+    async fn restore_object(
+        &self,
+        req: &crate::restore::RestoreObjectRequest,
+    ) -> Result<crate::restore::Restored> {
+        self.send_restore_object(req).await
+    }
+
     async fn put_object_tagging(&self, req: &PutObjectTaggingRequest) -> Result<()> {
         const OP: &str = "PutObjectTagging";
         let doc = xml::TaggingXml {

@@ -123,6 +123,8 @@ pub(super) fn object_meta(op: &'static str, h: &HeaderMap) -> Result<ObjectMeta>
         tag_count: header(h, "x-amz-tagging-count").and_then(|v| v.parse().ok()),
         content_range: header(h, "content-range").and_then(|v| parse_content_range(&v)),
         checksum: checksum_from_headers(h),
+        restore: header(h, "x-amz-restore").and_then(|v| crate::restore::RestoreState::parse(&v)),
+        archive_status: header(h, "x-amz-archive-status"),
     })
 }
 
@@ -162,6 +164,7 @@ pub(super) fn listed_object(
         size,
         etag: c.etag,
         last_modified: c.last_modified,
+        storage_class: c.storage_class,
     })
 }
 

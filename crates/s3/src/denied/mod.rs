@@ -161,7 +161,7 @@ impl Denial {
                 (vec![pick(&format!("s3:{}", r.operation))], object)
             }
             // Named alike, but with no version form.
-            "PutObjectRetention" | "PutObjectLegalHold" => {
+            "PutObjectRetention" | "PutObjectLegalHold" | "RestoreObject" => {
                 (vec![format!("s3:{}", r.operation)], object)
             }
             // A deletion on the condition of an ETag (a move's) reads the object too.
@@ -429,6 +429,7 @@ mod tests {
             ("PutObjectTagging", "s3:PutObjectTagging", OBJ),
             ("PutObjectRetention", "s3:PutObjectRetention", OBJ),
             ("PutObjectLegalHold", "s3:PutObjectLegalHold", OBJ),
+            ("RestoreObject", "s3:RestoreObject", OBJ),
             ("GetObjectTagging", "s3:GetObjectTagging", OBJ),
             ("DeleteObject", "s3:DeleteObject", OBJ),
         ] {

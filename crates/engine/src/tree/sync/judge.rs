@@ -330,6 +330,7 @@ mod tests {
             etag: None,
             mtime: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
             version_id: None,
+            storage_class: None,
         }
     }
 

@@ -1,0 +1,119 @@
+//! `ferry restore`: archived objects made readable through the engine's
+//! [`Manager::restore`](ferry_engine::Manager::restore): one object, or with `-r` every
+//! archived object under a prefix, a line each and a summary.
+
+use std::time::Instant;
+
+use ferry_engine::{Restore, RestoreOutcome, Restoring};
+use ferry_s3::RestoreTier;
+
+use crate::args::{Global, RestoreArgs};
+use crate::client::{parse_s3_url, plain_manager};
+use crate::exit::{CliError, bad_input, engine_error};
+use crate::output::{Output, secs};
+
+/// Runs `ferry restore`.
+pub(crate) async fn run(global: &Global, a: RestoreArgs) -> Result<(), CliError> {
+    let url = parse_s3_url(&a.target)?;
+    if !a.recursive {
+        if url.key.is_empty() || url.key.ends_with('/') {
+            return Err(bad_input(format!(
+                "{} names no object: give s3://bucket/key, or -r for every archived object \
+                 under it",
+                a.target
+            )));
+        }
+        if !a.filters.ordered.is_empty() {
+            return Err(bad_input(
+                "--include and --exclude pick among the objects under a prefix: add -r",
+            ));
+        }
+    }
+    if a.days == 0 {
+        return Err(bad_input(
+            "--days 0: a restored copy stays readable one day or more",
+        ));
+    }
+    let tier =
+        match a.tier.as_deref() {
+            None => None,
+            Some(t) => Some(RestoreTier::parse(t).ok_or_else(|| {
+                bad_input(format!("--tier {t:?}: give Standard, Bulk or Expedited"))
+            })?),
+        };
+    let restore = Restore {
+        version_id: a.version_id.clone(),
+        tier,
+        filters: crate::request::filters(&a.filters)?,
+        dry_run: a.dry_run,
+        request: a.bucket.request(&None)?,
+        ..match a.recursive {
+            true => Restore::prefix(&url.bucket, &url.key, a.days),
+            false => Restore::object(&url.bucket, &url.key, a.days),
+        }
+    };
+    let manager = plain_manager(global).await?;
+    let mut output = Output::new(&a.out, false, global.verbose > 0);
+    output.no_progress = true;
+    let json = output.json;
+    let started = Instant::now();
+    let (result, interrupted) = output.run_tree(&url.bucket, manager.restore(restore)).await;
+    let o = result.map_err(|e| engine_error(&e, interrupted, None))?;
+    if !a.recursive {
+        return Ok(());
+    }
+    summary(json, a.out.quiet, &o, started)
+}
+
+/// The line that reports what a restore found `object` to be, and did.
+pub(crate) fn line(
+    object: &str,
+    version_id: Option<&str>,
+    class: &str,
+    restoring: Restoring,
+    dry_run: bool,
+) -> String {
+    let dry = if dry_run { "(dry run) " } else { "" };
+    let version = version_id
+        .map(|v| format!(" (version {v})"))
+        .unwrap_or_default();
+    let what = match restoring {
+        Restoring::Started if dry_run => format!("{class}: would be restored"),
+        Restoring::Started => {
+            format!(
+                "{class}: restore started; readable once it is done (hours: `ferry stat` shows it)"
+            )
+        }
+        Restoring::Extended if dry_run => format!("{class}: restored; would be kept longer"),
+        Restoring::Extended => format!("{class}: restored already; kept readable from now on"),
+        Restoring::InProgress => format!("{class}: a restore is under way already"),
+        Restoring::Readable => format!("{class}: not archived, readable as it is"),
+        _ => format!("{class}: {}", restoring.as_str()),
+    };
+    format!("{dry}restore: {object}{version}: {what}")
+}
+
+/// The end of `restore -r` (or a dry run): the counts, each failure named, and the exit
+/// that says how it went.
+fn summary(json: bool, quiet: bool, o: &RestoreOutcome, started: Instant) -> Result<(), CliError> {
+    let dry = if o.dry_run { " (dry run)" } else { "" };
+    let fields = serde_json::json!({
+        "started": o.started, "extended": o.extended, "in_progress": o.in_progress,
+        "readable": o.readable, "failed": o.failed.len(), "dry_run": o.dry_run,
+        "interrupted": o.interrupted, "seconds": secs(started),
+    });
+    crate::output::summarize(json, quiet, fields, || {
+        let verb = if o.dry_run { "to start" } else { "started" };
+        format!(
+            "restore{dry}: {} {verb}, {} kept longer, {} under way already, {} readable as they \
+             are, {} failed in {:.1} s",
+            o.started,
+            o.extended,
+            o.in_progress,
+            o.readable,
+            o.failed.len(),
+            secs(started)
+        )
+    });
+    crate::exit::many_ended(&o.failed, o.interrupted, "restore", "restores")
+}

@@ -1,0 +1,166 @@
+//! Archived objects on moto (which keeps storage classes and answers GetObject of a GLACIER
+//! or DEEP_ARCHIVE object with InvalidObjectState until it is restored, as S3 does; its
+//! restores end at once): reading one fails before anything is written, naming the way on;
+//! `ferry restore` starts the restore (one object, or every archived one under a prefix),
+//! boto3 reads the restore back, and the object then downloads.
+
+use crate::{expect_exit, ferry, moto_bucket, stdout, text};
+
+/// boto3's HeadObject `Restore` of `key`, or null.
+fn restore_of(server: &ferry_testkit::TestServer, bucket: &str, key: &str) -> serde_json::Value {
+    ferry_testkit::boto3(
+        server,
+        "print(json.dumps(s3.head_object(Bucket=sys.argv[1], Key=sys.argv[2]).get('Restore')))",
+        &[bucket, key],
+    )
+    .unwrap()
+}
+
+#[test]
+fn archived_objects_are_named_unreadable_then_restored_and_read() {
+    let (server, bucket) = moto_bucket("restore");
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| ferry(server, home.path(), args);
+    ferry_testkit::boto3(
+        server,
+        r#"
+b = sys.argv[1]
+for k, c in [('p/cold', 'GLACIER'), ('p/deep', 'DEEP_ARCHIVE'), ('p/warm', 'STANDARD'), ('q/cold', 'GLACIER')]:
+    s3.put_object(Bucket=b, Key=k, Body=(k + ' bytes').encode(), StorageClass=c)
+print('{}')
+"#,
+        &[&bucket],
+    )
+    .unwrap();
+    let prefix = format!("s3://{bucket}/p/");
+    let cold = format!("{prefix}cold");
+
+    // Not readable: an error that says why and the way on; no file.
+    let file = home.path().join("cold");
+    let o = run(&["cp", &cold, file.to_str().unwrap()]);
+    expect_exit(
+        &o,
+        1,
+        "the object is archived and no restored copy is readable",
+    );
+    assert!(
+        text(&o).contains("`ferry restore` starts the restore"),
+        "{}",
+        text(&o)
+    );
+    assert!(!file.exists());
+    let o = run(&["stat", &cold]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("Archive:        archived: not readable until restored"),
+        "{}",
+        text(&o)
+    );
+    // In a tree, each archived object fails alone; the others come down.
+    let before = home.path().join("before");
+    let o = run(&["cp", "-r", &prefix, before.to_str().unwrap()]);
+    expect_exit(&o, 1, "2 objects failed");
+    assert_eq!(
+        std::fs::read_to_string(before.join("warm")).unwrap(),
+        "p/warm bytes"
+    );
+    assert!(!before.join("cold").exists() && !before.join("deep").exists());
+    // A copy on the server neither: refused before anything is written.
+    let o = run(&["cp", &cold, &format!("s3://{bucket}/copied")]);
+    expect_exit(&o, 1, "the object is archived");
+    assert!(!crate::boto3_keys(server, &bucket).contains(&"copied".to_string()));
+
+    // A dry run of the prefix: what it would do, nothing done.
+    let o = run(&["restore", "-r", &prefix, "--dry-run"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("restore (dry run): 2 to start, 0 kept longer, 0 under way already, 1 readable as they are, 0 failed"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        restore_of(server, &bucket, "p/cold"),
+        serde_json::Value::Null
+    );
+
+    // One object, for two days at the Bulk tier.
+    let o = run(&["restore", &cold, "--days", "2", "--tier", "bulk"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stdout(&o).contains(&format!("restore: {cold}: GLACIER: restore started")),
+        "{}",
+        text(&o)
+    );
+    let restored = restore_of(server, &bucket, "p/cold");
+    assert!(
+        restored
+            .as_str()
+            .unwrap()
+            .contains(r#"ongoing-request="false""#),
+        "{restored}"
+    );
+    let o = run(&["stat", &cold, "--json"]);
+    let stat: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(stat["archived"], false);
+    assert_eq!(stat["restore"]["ongoing"], false);
+
+    // The prefix: the restored one kept longer, the deep one started, the warm one readable;
+    // q/ not touched.
+    let o = run(&["restore", "-r", &prefix, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut said = std::collections::BTreeMap::new();
+    for line in stdout(&o).lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["event"] == "restore" {
+            said.insert(
+                e["object"].as_str().unwrap().to_string(),
+                e["restore"].clone(),
+            );
+        }
+    }
+    let want: std::collections::BTreeMap<String, serde_json::Value> = [
+        ("cold", "extended"),
+        ("deep", "started"),
+        ("warm", "readable"),
+    ]
+    .into_iter()
+    .map(|(k, r)| (format!("{prefix}{k}"), r.into()))
+    .collect();
+    assert_eq!(said, want);
+    assert!(restore_of(server, &bucket, "p/deep").is_string());
+    assert_eq!(
+        restore_of(server, &bucket, "q/cold"),
+        serde_json::Value::Null
+    );
+
+    // Readable now: the prefix comes down whole, bytes as written.
+    let dir = home.path().join("dir");
+    let o = run(&["cp", "-r", &prefix, dir.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    for k in ["cold", "deep", "warm"] {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(k)).unwrap(),
+            format!("p/{k} bytes")
+        );
+    }
+
+    // Bad input: exit 2, nothing sent.
+    for (args, said) in [
+        (vec!["restore", prefix.as_str()], "names no object"),
+        (
+            vec!["restore", cold.as_str(), "--tier", "fast"],
+            "give Standard, Bulk or Expedited",
+        ),
+        (
+            vec!["restore", cold.as_str(), "--days", "0"],
+            "one day or more",
+        ),
+        (vec!["restore", cold.as_str(), "--exclude", "x"], "add -r"),
+    ] {
+        let o = run(&args);
+        expect_exit(&o, 2, said);
+    }
+    // A missing object: exit 1, named.
+    let o = run(&["restore", &format!("{prefix}nope")]);
+    expect_exit(&o, 1, "does not exist");
+}
