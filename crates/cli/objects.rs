@@ -279,6 +279,7 @@ fn line(r: &Row, shown_from: usize, a: &LsArgs) -> String {
     if a.json {
         let mut v = serde_json::json!({
             "key": o.key, "size": o.size, "last_modified": o.last_modified, "etag": o.etag,
+            "storage_class": o.storage_class,
         });
         if let Some(ver) = &r.version {
             v["version_id"] = ver.id.clone().into();

@@ -34,6 +34,25 @@ print('{}')
     .unwrap();
     let prefix = format!("s3://{bucket}/p/");
     let cold = format!("{prefix}cold");
+    // The listing names each object's class.
+    let o = run(&["ls", "-r", &prefix, "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let classes: Vec<(String, String)> = stdout(&o)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            let class = v["storage_class"].as_str().unwrap_or("none").to_string();
+            (v["key"].as_str().unwrap().to_string(), class)
+        })
+        .collect();
+    let want: Vec<(String, String)> = [
+        ("p/cold", "GLACIER"),
+        ("p/deep", "DEEP_ARCHIVE"),
+        ("p/warm", "STANDARD"),
+    ]
+    .map(|(k, c)| (k.to_string(), c.to_string()))
+    .to_vec();
+    assert_eq!(classes, want);
 
     // Not readable: an error that says why and the way on; no file.
     let file = home.path().join("cold");
