@@ -274,6 +274,15 @@ fn a_prefix_an_object_and_a_copy_are_read_as_they_were_at_a_time() {
     assert_eq!(finished["from_version_id"], first["p/a"]);
     assert_eq!(boto3_text(server, &bucket, "far/one-a"), "p/a first");
 
+    // An object made again what it was, in place: its version then copied onto it (the
+    // versions since stay).
+    let a = format!("{prefix}a");
+    let o = run(&["cp", &a, &a]);
+    expect_exit(&o, 2, "a copy onto itself changes something");
+    let o = run(&["cp", &a, &a, "--as-of", &at]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(boto3_text(server, &bucket, "p/a"), "p/a first");
+
     // A time before anything was written: nothing to read, exit 2.
     let empty = home.path().join("empty");
     let o = run(&[

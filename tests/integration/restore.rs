@@ -163,6 +163,17 @@ print('{}')
         );
     }
 
+    // Kept for good: copied onto itself in the STANDARD class, readable with no restore.
+    let o = run(&["cp", &cold, &cold, "--storage-class", "STANDARD"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let head = ferry_testkit::boto3(
+        server,
+        "h = s3.head_object(Bucket=sys.argv[1], Key=sys.argv[2]); print(json.dumps([h.get('StorageClass', 'STANDARD'), h.get('Restore')]))",
+        &[&bucket, "p/cold"],
+    )
+    .unwrap();
+    assert_eq!(head, serde_json::json!(["STANDARD", null]));
+
     // Bad input: exit 2, nothing sent.
     for (args, said) in [
         (vec!["restore", prefix.as_str()], "names no object"),

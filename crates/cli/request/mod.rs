@@ -619,12 +619,23 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
     ferry_s3::validate_key(&src.key).map_err(bad_input)?;
     ferry_s3::validate_key(&dst.key).map_err(bad_input)?;
     let (directive, tagging) = copy_directive(args)?;
+    let options = object_options(&args.object, &args.bucket, None)?;
+    // S3 copies an object onto itself when the copy changes something: an earlier version
+    // made current again, another storage class (a restored archive kept for good), other
+    // encryption, or metadata replaced.
+    let changes = args.version_id.is_some()
+        || args.as_of.is_some()
+        || options.storage_class.is_some()
+        || options.sse.is_some()
+        || directive != Directive::Copy;
     if (&src.bucket, &src.key) == (&dst.bucket, &dst.key)
         && args.metadata_directive.is_none()
-        && directive == Directive::Copy
+        && !changes
     {
         return Err(bad_input(
-            "the source and the destination are the same object; give --metadata-directive REPLACE to rewrite its metadata",
+            "the source and the destination are the same object: a copy onto itself changes \
+             something (--metadata-directive REPLACE with new metadata, --storage-class, --sse, \
+             or --version-id/--as-of for an earlier version)",
         ));
     }
     let copy = Copy {
@@ -644,7 +655,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
         },
         bucket: dst.bucket.clone(),
         key: dst.key.clone(),
-        options: object_options(&args.object, &args.bucket, None)?,
+        options,
         settings: upload_settings(args)?,
     };
     let Some(source) = source_global(global, &args.source) else {
