@@ -39,6 +39,10 @@ struct Stored {
     retention: Option<(String, String)>,
     /// `ON` or `OFF`, once set.
     legal_hold: Option<String>,
+    /// Its storage class, when not STANDARD.
+    storage_class: Option<String>,
+    /// An archived object's copy was restored (at once, as moto restores).
+    restored: bool,
 }
 
 impl Stored {
@@ -50,7 +54,18 @@ impl Stored {
             etag,
             retention: None,
             legal_hold: None,
+            storage_class: None,
+            restored: false,
         }
+    }
+
+    /// Archived and not restored: GetObject answers InvalidObjectState.
+    fn unreadable(&self) -> bool {
+        !self.restored
+            && self
+                .storage_class
+                .as_deref()
+                .is_some_and(ferry_s3::is_archived_class)
     }
 }
 
@@ -153,6 +168,14 @@ impl MemoryClient {
             .insert(key.into(), Stored::new(data.into()));
     }
 
+    /// Moves `key` to the storage class `class` (`GLACIER`, `DEEP_ARCHIVE`: archived, read
+    /// only once RestoreObject restored it).
+    pub fn set_storage_class(&self, bucket: &str, key: &str, class: &str) {
+        let mut st = self.state.lock().unwrap();
+        let stored = st.buckets.get_mut(bucket).and_then(|b| b.get_mut(key));
+        stored.expect("the object is there").storage_class = Some(class.into());
+    }
+
     /// Multipart uploads in progress.
     pub fn uploads(&self) -> usize {
         self.state.lock().unwrap().uploads.len()
@@ -214,6 +237,11 @@ impl MemoryClient {
             object_lock_mode: stored.retention.as_ref().map(|r| r.0.clone()),
             object_lock_retain_until: stored.retention.as_ref().map(|r| r.1.clone()),
             object_lock_legal_hold: stored.legal_hold.clone(),
+            storage_class: stored.storage_class.clone(),
+            restore: stored.restored.then(|| ferry_s3::RestoreState {
+                ongoing: false,
+                expiry: Some("Fri, 01 Jan 2027 00:00:00 GMT".into()),
+            }),
             ..Default::default()
         }
     }
@@ -286,7 +314,7 @@ impl MemoryClient {
                         size: s.data.len() as u64,
                         etag: Some(s.etag.clone()),
                         last_modified: Some("2026-01-01T00:00:00.000Z".into()),
-                        storage_class: Some("STANDARD".into()),
+                        storage_class: Some(s.storage_class.clone().unwrap_or("STANDARD".into())),
                     });
                 }
             }
@@ -425,10 +453,8 @@ impl ObjectClient for MemoryClient {
         st.buckets.entry(bucket).or_default().insert(
             key,
             Stored {
-                data: data.clone().into(),
                 etag: etag.clone(),
-                retention: None,
-                legal_hold: None,
+                ..Stored::new(data.clone().into())
             },
         );
         Ok(CompleteMultipartUploadOutput {
@@ -568,6 +594,9 @@ impl ObjectClient for MemoryClient {
         const OP: &str = "GetObject";
         let _f = self.begin(OP).await;
         let stored = self.get_stored(OP, &req.bucket, &req.key)?;
+        if stored.unreadable() {
+            return Err(service(OP, 403, "InvalidObjectState"));
+        }
         if req
             .if_match
             .as_deref()
@@ -737,9 +766,21 @@ impl ObjectClient for MemoryClient {
     ) -> Result<ferry_s3::Restored> {
         const OP: &str = "RestoreObject";
         let _f = self.begin(OP).await;
-        // Nothing here is archived: S3 refuses to restore an object readable now.
-        self.change(OP, &req.bucket, &req.key, |_| {})?;
-        Err(service(OP, 403, "InvalidObjectState"))
+        // S3 refuses to restore an object never archived; one restored is kept longer.
+        let mut done = None;
+        self.change(OP, &req.bucket, &req.key, |o| {
+            if o.storage_class
+                .as_deref()
+                .is_some_and(ferry_s3::is_archived_class)
+            {
+                done = Some(match o.restored {
+                    true => ferry_s3::Restored::Extended,
+                    false => ferry_s3::Restored::Started,
+                });
+                o.restored = true;
+            }
+        })?;
+        done.ok_or_else(|| service(OP, 403, "InvalidObjectState"))
     }
 
     async fn put_object_tagging(&self, _req: &PutObjectTaggingRequest) -> Result<()> {

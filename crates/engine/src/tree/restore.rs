@@ -11,7 +11,7 @@ use super::each::{each, under_prefix};
 use super::filter::Filters;
 use super::sides::url;
 use crate::context::Context;
-use crate::error::{Error, Failure};
+use crate::error::{Error, ErrorKind, Failure};
 use crate::outcome::ObjectFailure;
 use crate::progress::Event;
 
@@ -273,6 +273,14 @@ async fn restore_one<C: ObjectClient>(
         }
         // S3's answer for an object it keeps readable (a stale listing's class).
         Err(Failure::S3(e)) if e.code() == Some("InvalidObjectState") => Restoring::Readable,
+        // S3's 503 when it has no Expedited capacity: retried, and still none.
+        Err(Failure::S3(e)) if e.code() == Some("GlacierExpeditedRetrievalNotAvailable") => {
+            let why = format!(
+                "restoring {url}: {e}: the Expedited tier has no capacity now; the Standard tier \
+                 always takes a restore (hours)"
+            );
+            return Err(Error::new(ErrorKind::Service, why).with_source(e));
+        }
         Err(f) => return Err(f.into_error(format!("restoring {url}"), "restore")),
     };
     Ok(report(ctx, restore, url, version, &class, done))

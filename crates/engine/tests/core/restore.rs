@@ -56,3 +56,111 @@ async fn a_restore_is_checked_first_and_objects_listed_readable_cost_no_request(
     assert_eq!(o.readable, 1);
     assert_eq!((s3.calls("HeadObject"), s3.calls("RestoreObject")), (1, 0));
 }
+
+/// Archived objects on the mock: a download of one fails before any GET (its HeadObject
+/// shows it archived), a tree's fail alone; a prefix's restore sends one RestoreObject to
+/// each archived object and none to the others; a restore under way is said so, and an
+/// Expedited tier without capacity names the Standard one; once restored, each downloads.
+#[tokio::test]
+async fn archived_objects_fail_to_read_until_restored_and_a_prefix_restores_only_them() {
+    let s3 = memory_s3(0);
+    for k in ["p/a", "p/b", "p/c"] {
+        s3.insert("b", k, data(1000, 7));
+    }
+    s3.set_storage_class("b", "p/a", "GLACIER");
+    s3.set_storage_class("b", "p/b", "DEEP_ARCHIVE");
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a");
+    let e = m
+        .download(Download::new("b", "p/a", Target::File(file.clone())))
+        .wait()
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Archived, "{e}");
+    assert_eq!(s3.calls("GetObject"), 0);
+    assert!(!file.exists());
+    let tree = || ferry_engine::TreeDownload::new("b", "p", dir.path().join("t"));
+    let o = m.download_tree(tree()).wait().await.unwrap();
+    assert_eq!((o.done, o.failed.len()), (1, 2), "{:?}", o.failed);
+    assert!(
+        o.failed
+            .iter()
+            .all(|f| f.error.kind() == ErrorKind::Archived)
+    );
+
+    // A restore under way (409) for one, no Expedited capacity (503, past every retry) for
+    // the other: each said so, neither restored.
+    let busy = || {
+        ferry_s3::ServiceError::new("RestoreObject", 409, "RestoreAlreadyInProgress", "busy").into()
+    };
+    let full = || {
+        ferry_s3::ServiceError::new(
+            "RestoreObject",
+            503,
+            "GlacierExpeditedRetrievalNotAvailable",
+            "try again later",
+        )
+        .into()
+    };
+    let quick = ManagerConfig {
+        retry: ferry_engine::RetryPolicy {
+            base: Duration::from_millis(1),
+            throttle_base: Duration::from_millis(1),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault::new("RestoreObject", 1, busy)],
+    ));
+    let o = manager(failing, quick.clone())
+        .restore(Restore::object("b", "p/a", 1))
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!(o.in_progress, 1);
+    let failing = Arc::new(FailingClient::new(
+        s3.clone(),
+        vec![Fault::new("RestoreObject", u32::MAX, full)],
+    ));
+    let e = manager(failing, quick)
+        .restore(Restore {
+            tier: Some(ferry_s3::RestoreTier::Expedited),
+            ..Restore::object("b", "p/b", 1)
+        })
+        .wait()
+        .await
+        .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("the Standard tier always takes a restore"),
+        "{e}"
+    );
+
+    // The prefix: one RestoreObject each for the two archived, none for the other.
+    let (heads, restores) = (s3.calls("HeadObject"), s3.calls("RestoreObject"));
+    let o = m
+        .restore(Restore::prefix("b", "p", 3))
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!((o.started, o.readable, o.failed.len()), (2, 1, 0));
+    assert_eq!(s3.calls("RestoreObject") - restores, 2);
+    assert_eq!(s3.calls("HeadObject"), heads);
+    // Again: both kept longer.
+    let o = m
+        .restore(Restore::prefix("b", "p", 3))
+        .wait()
+        .await
+        .unwrap();
+    assert_eq!((o.extended, o.readable), (2, 1));
+    // Readable now, each byte as stored.
+    let o = m.download_tree(tree()).wait().await.unwrap();
+    assert_eq!((o.done, o.failed.len()), (3, 0), "{:?}", o.failed);
+    assert_eq!(
+        std::fs::read(dir.path().join("t/a")).unwrap(),
+        data(1000, 7)
+    );
+}
