@@ -221,8 +221,10 @@ async fn restore_one<C: ObjectClient>(
         }
         _ => None,
     };
-    let (class, done) = match class {
-        Some(class) => (class, None),
+    // What it is: `Err(done)` needs no request; `Ok(restored)` is sent one, which keeps a
+    // restored copy longer or starts a restore.
+    let (class, todo) = match class {
+        Some(class) => (class, Ok(false)),
         None => {
             let head = GetObjectRequest {
                 bucket: restore.bucket.clone(),
@@ -233,28 +235,26 @@ async fn restore_one<C: ObjectClient>(
             };
             let meta = ctx.described(&head, "restore").await?;
             let class = meta.storage_class.clone().unwrap_or("STANDARD".into());
-            let done = match (&meta.restore, meta.is_archived()) {
-                (Some(r), _) if r.ongoing => Some(Restoring::InProgress),
+            let todo = match (&meta.restore, meta.is_archived()) {
+                (Some(r), _) if r.ongoing => Err(Restoring::InProgress),
                 // Restored: asked again, its copy is kept the days asked, from now.
-                (Some(_), _) => None,
-                (None, false) => Some(Restoring::Readable),
-                (None, true) => None,
+                (Some(_), _) => Ok(true),
+                (None, false) => Err(Restoring::Readable),
+                (None, true) => Ok(false),
             };
-            (class, done)
+            (class, todo)
         }
     };
-    if let Some(done) = done {
-        return Ok(report(ctx, restore, url, version, &class, done));
-    }
+    let restored = match todo {
+        Err(done) => return Ok(report(ctx, restore, url, version, &class, done)),
+        Ok(restored) => restored,
+    };
     if restore.dry_run {
-        return Ok(report(
-            ctx,
-            restore,
-            url,
-            version,
-            &class,
-            Restoring::Started,
-        ));
+        let would = match restored {
+            true => Restoring::Extended,
+            false => Restoring::Started,
+        };
+        return Ok(report(ctx, restore, url, version, &class, would));
     }
     let req = RestoreObjectRequest {
         bucket: restore.bucket.clone(),

@@ -156,6 +156,15 @@ async fn archived_objects_fail_to_read_until_restored_and_a_prefix_restores_only
         .await
         .unwrap();
     assert_eq!((o.extended, o.readable), (2, 1));
+    // A dry run of one says so, and sends nothing.
+    let restores = s3.calls("RestoreObject");
+    let dry = Restore {
+        dry_run: true,
+        ..Restore::object("b", "p/a", 3)
+    };
+    let o = m.restore(dry).wait().await.unwrap();
+    assert_eq!((o.extended, o.dry_run), (1, true));
+    assert_eq!(s3.calls("RestoreObject"), restores);
     // Readable now, each byte as stored.
     let o = m.download_tree(tree()).wait().await.unwrap();
     assert_eq!((o.done, o.failed.len()), (3, 0), "{:?}", o.failed);
