@@ -93,6 +93,20 @@ pub(crate) fn line(
     format!("{dry}restore: {object}{version}: {what}")
 }
 
+/// The way on for a tree whose `failed` objects include archived ones: restore them first.
+pub(crate) fn archived(failed: &[ferry_engine::ObjectFailure]) -> Option<String> {
+    let n = failed
+        .iter()
+        .filter(|f| f.error.kind() == ferry_engine::ErrorKind::Archived)
+        .count();
+    (n > 0).then(|| {
+        format!(
+            "{n} archived and not restored: `ferry restore -r` on the source starts their \
+             restore (hours); run this again once it is done"
+        )
+    })
+}
+
 /// The end of `restore -r` (or a dry run): the counts, each failure named, and the exit
 /// that says how it went.
 fn summary(json: bool, quiet: bool, o: &RestoreOutcome, started: Instant) -> Result<(), CliError> {

@@ -469,6 +469,9 @@ fn tally(
     } else {
         format!("{} of {} objects done", o.done, o.objects)
     };
+    if let Some(a) = crate::restore::archived(&o.failed) {
+        resume += &format!("; {a}");
+    }
     let summary = format!("{stopped}{counted}{resume}");
     if o.interrupted {
         Err(CliError::Interrupted(anyhow::anyhow!(

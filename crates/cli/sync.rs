@@ -250,6 +250,7 @@ fn summary(
             "",
         );
         problems.push(format!("{} failed: {}", t.failed.len(), names.join(", ")));
+        problems.extend(crate::restore::archived(&t.failed));
     }
     if t.stopped {
         problems

@@ -79,6 +79,16 @@ print('{}')
     let before = home.path().join("before");
     let o = run(&["cp", "-r", &prefix, before.to_str().unwrap()]);
     expect_exit(&o, 1, "2 objects failed");
+    assert!(
+        text(&o).contains("2 archived and not restored: `ferry restore -r` on the source"),
+        "{}",
+        text(&o)
+    );
+    // A sync down says so too, and comes down to what it could.
+    let synced = home.path().join("synced");
+    let o = run(&["sync", &prefix, synced.to_str().unwrap()]);
+    expect_exit(&o, 1, "2 archived and not restored");
+    assert!(synced.join("warm").exists() && !synced.join("cold").exists());
     assert_eq!(
         std::fs::read_to_string(before.join("warm")).unwrap(),
         "p/warm bytes"
