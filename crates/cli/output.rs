@@ -328,7 +328,7 @@ impl Output {
                 storage_class,
                 restoring,
                 dry_run,
-            } => crate::restore::line(
+            } => crate::report::restore_line(
                 object,
                 version_id.as_deref(),
                 storage_class,

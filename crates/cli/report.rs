@@ -1,4 +1,5 @@
-//! What ferry prints of a transfer: the line for a finished upload, copy or download, and the
+//! What ferry prints of a transfer: the line for a finished upload, copy or download, or for
+//! an object a restore looked at, the way on for archived objects a tree met, and the
 //! versioned JSON form of every event (`--json`).
 
 use ferry_engine::{Check, DownloadOutcome, Event, UploadOutcome, Verification};
@@ -277,6 +278,52 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
         ),
         _ => json_line("unknown", json!({})),
     }
+}
+
+/// The line that reports what a restore found `object` to be, and did.
+pub(crate) fn restore_line(
+    object: &str,
+    version_id: Option<&str>,
+    class: &str,
+    restoring: ferry_engine::Restoring,
+    dry_run: bool,
+) -> String {
+    let dry = if dry_run { "(dry run) " } else { "" };
+    let version = version_id
+        .map(|v| format!(" (version {v})"))
+        .unwrap_or_default();
+    let what = match restoring {
+        ferry_engine::Restoring::Started if dry_run => format!("{class}: would be restored"),
+        ferry_engine::Restoring::Started => {
+            format!(
+                "{class}: restore started; readable once it is done (hours: `ferry stat` shows it)"
+            )
+        }
+        ferry_engine::Restoring::Extended if dry_run => {
+            format!("{class}: restored; would be kept longer")
+        }
+        ferry_engine::Restoring::Extended => {
+            format!("{class}: restored already; kept readable from now on")
+        }
+        ferry_engine::Restoring::InProgress => format!("{class}: a restore is under way already"),
+        ferry_engine::Restoring::Readable => format!("{class}: not archived, readable as it is"),
+        _ => format!("{class}: {}", restoring.as_str()),
+    };
+    format!("{dry}restore: {object}{version}: {what}")
+}
+
+/// The way on for a tree whose `failed` objects include archived ones: restore them first.
+pub(crate) fn archived(failed: &[ferry_engine::ObjectFailure]) -> Option<String> {
+    let n = failed
+        .iter()
+        .filter(|f| f.error.kind() == ferry_engine::ErrorKind::Archived)
+        .count();
+    (n > 0).then(|| {
+        format!(
+            "{n} archived and not restored: `ferry restore -r` on the source starts their \
+             restore (hours); run this again once it is done"
+        )
+    })
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use ferry_engine::{Restore, RestoreOutcome, Restoring};
+use ferry_engine::{Restore, RestoreOutcome};
 use ferry_s3::RestoreTier;
 
 use crate::args::{Global, RestoreArgs};
@@ -63,48 +63,6 @@ pub(crate) async fn run(global: &Global, a: RestoreArgs) -> Result<(), CliError>
         return Ok(());
     }
     summary(json, a.out.quiet, &o, started)
-}
-
-/// The line that reports what a restore found `object` to be, and did.
-pub(crate) fn line(
-    object: &str,
-    version_id: Option<&str>,
-    class: &str,
-    restoring: Restoring,
-    dry_run: bool,
-) -> String {
-    let dry = if dry_run { "(dry run) " } else { "" };
-    let version = version_id
-        .map(|v| format!(" (version {v})"))
-        .unwrap_or_default();
-    let what = match restoring {
-        Restoring::Started if dry_run => format!("{class}: would be restored"),
-        Restoring::Started => {
-            format!(
-                "{class}: restore started; readable once it is done (hours: `ferry stat` shows it)"
-            )
-        }
-        Restoring::Extended if dry_run => format!("{class}: restored; would be kept longer"),
-        Restoring::Extended => format!("{class}: restored already; kept readable from now on"),
-        Restoring::InProgress => format!("{class}: a restore is under way already"),
-        Restoring::Readable => format!("{class}: not archived, readable as it is"),
-        _ => format!("{class}: {}", restoring.as_str()),
-    };
-    format!("{dry}restore: {object}{version}: {what}")
-}
-
-/// The way on for a tree whose `failed` objects include archived ones: restore them first.
-pub(crate) fn archived(failed: &[ferry_engine::ObjectFailure]) -> Option<String> {
-    let n = failed
-        .iter()
-        .filter(|f| f.error.kind() == ferry_engine::ErrorKind::Archived)
-        .count();
-    (n > 0).then(|| {
-        format!(
-            "{n} archived and not restored: `ferry restore -r` on the source starts their \
-             restore (hours); run this again once it is done"
-        )
-    })
 }
 
 /// The end of `restore -r` (or a dry run): the counts, each failure named, and the exit

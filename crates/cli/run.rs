@@ -469,7 +469,7 @@ fn tally(
     } else {
         format!("{} of {} objects done", o.done, o.objects)
     };
-    if let Some(a) = crate::restore::archived(&o.failed) {
+    if let Some(a) = crate::report::archived(&o.failed) {
         resume += &format!("; {a}");
     }
     let summary = format!("{stopped}{counted}{resume}");

@@ -250,7 +250,7 @@ fn summary(
             "",
         );
         problems.push(format!("{} failed: {}", t.failed.len(), names.join(", ")));
-        problems.extend(crate::restore::archived(&t.failed));
+        problems.extend(crate::report::archived(&t.failed));
     }
     if t.stopped {
         problems

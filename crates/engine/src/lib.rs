@@ -77,8 +77,8 @@ pub use journal::{
 pub use manager::{Manager, ManagerConfig, OpenFiles, ResumeKeys};
 pub use mtime::{MTIME_KEY, format_mtime, parse_mtime};
 pub use outcome::{
-    Check, DownloadOutcome, ObjectFailure, Removal, SyncAction, TreeOutcome, UploadOutcome,
-    Verification,
+    Check, DownloadOutcome, ObjectFailure, Removal, Restoring, SyncAction, TreeOutcome,
+    UploadOutcome, Verification,
 };
 pub use pipe::{PipeEnd, PipeReader, PipeWriter, pipe};
 pub use plan::{
@@ -99,7 +99,7 @@ pub use tree::filter::Filters;
 pub use tree::keys::as_folder;
 pub use tree::lock::{Lock, LockOutcome, Retention};
 pub use tree::remove::{Remove, RemoveOutcome};
-pub use tree::restore::{Restore, RestoreOutcome, Restoring};
+pub use tree::restore::{Restore, RestoreOutcome};
 pub use tree::sync::{
     Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
 };

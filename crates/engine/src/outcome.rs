@@ -243,3 +243,30 @@ impl SyncAction {
         }
     }
 }
+
+/// What a restore found an object to be, and did (or in a dry run, would do).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Restoring {
+    /// A restore began: the object is readable once it ends (hours; up to two days from
+    /// Deep Archive at the Bulk tier).
+    Started,
+    /// Restored already: its copy now stays readable the days asked, from now.
+    Extended,
+    /// A restore was under way already: the object is readable once it ends.
+    InProgress,
+    /// Not archived: readable as it is, nothing to restore.
+    Readable,
+}
+
+impl Restoring {
+    /// As the JSON names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Restoring::Started => "started",
+            Restoring::Extended => "extended",
+            Restoring::InProgress => "in_progress",
+            Restoring::Readable => "readable",
+        }
+    }
+}

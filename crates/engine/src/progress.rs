@@ -366,7 +366,7 @@ pub enum Event {
         /// Its storage class, as listed or as HeadObject gave it.
         storage_class: String,
         /// What it found, and did.
-        restoring: crate::tree::restore::Restoring,
+        restoring: crate::outcome::Restoring,
         /// Only reported, not done.
         dry_run: bool,
     },

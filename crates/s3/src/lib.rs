@@ -19,6 +19,7 @@ mod error;
 mod grants;
 mod instance;
 mod listing;
+mod object_lock;
 mod ops;
 mod options;
 mod profile;

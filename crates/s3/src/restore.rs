@@ -2,7 +2,6 @@
 //! archive tiers): the RestoreObject request that makes a temporary copy readable, and the
 //! restore state HeadObject reports in `x-amz-restore`.
 
-use crate::ops::ObjectMeta;
 use crate::options::RequestOptions;
 
 /// Storage classes whose objects cannot be read until restored (GetObject answers
@@ -101,20 +100,10 @@ impl RestoreState {
     }
 }
 
-impl ObjectMeta {
-    /// Whether the object is archived (its storage class one of [`ARCHIVED_CLASSES`], or
-    /// an Intelligent-Tiering archive tier) with no restored copy readable: GetObject would
-    /// answer InvalidObjectState.
-    pub fn is_archived(&self) -> bool {
-        let archived = self.archive_status.is_some()
-            || self.storage_class.as_deref().is_some_and(is_archived_class);
-        archived && self.restore.as_ref().is_none_or(|r| r.ongoing)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::ObjectMeta;
 
     #[test]
     fn the_restore_header_reads_both_states() {
