@@ -29,18 +29,14 @@ pub(crate) async fn run(global: &Global, a: RestoreArgs) -> Result<(), CliError>
             ));
         }
     }
-    if a.days == 0 {
-        return Err(bad_input(
-            "--days 0: a restored copy stays readable one day or more",
-        ));
-    }
-    let tier =
-        match a.tier.as_deref() {
-            None => None,
-            Some(t) => Some(RestoreTier::parse(t).ok_or_else(|| {
-                bad_input(format!("--tier {t:?}: give Standard, Bulk or Expedited"))
-            })?),
-        };
+    let tier = a
+        .tier
+        .as_deref()
+        .map(|t| {
+            RestoreTier::parse(t)
+                .ok_or_else(|| bad_input(format!("--tier {t:?}: give Standard, Bulk or Expedited")))
+        })
+        .transpose()?;
     let restore = Restore {
         version_id: a.version_id.clone(),
         tier,
