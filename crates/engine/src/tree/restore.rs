@@ -180,25 +180,23 @@ async fn restore_one<C: ObjectClient>(
     listed: Option<&str>,
 ) -> Result<Restoring, Error> {
     let url = url(&restore.bucket, key);
-    let class = match listed {
-        Some(class) if is_archived_class(class) => Some(class.to_string()),
-        Some(class) if class != "INTELLIGENT_TIERING" => {
-            return Ok(report(
-                ctx,
-                restore,
-                url,
-                version,
-                class,
-                Restoring::Readable,
-            ));
-        }
-        _ => None,
+    // Reports what it found the object to be, and did.
+    let said = |class: &str, done: Restoring| {
+        ctx.emit(Event::Restore {
+            object: url.clone(),
+            version_id: version.map(str::to_string),
+            storage_class: class.to_string(),
+            restoring: done,
+            dry_run: restore.dry_run,
+        });
+        Ok(done)
     };
-    // What it is: `Err(done)` needs no request; `Ok(restored)` is sent one, which keeps a
-    // restored copy longer or starts a restore.
-    let (class, todo) = match class {
-        Some(class) => (class, Ok(false)),
-        None => {
+    // The class listed settles all but INTELLIGENT_TIERING, whose tier HeadObject tells; what
+    // is sent one RestoreObject, which keeps a `restored` copy longer or starts a restore.
+    let (class, restored) = match listed {
+        Some(class) if is_archived_class(class) => (class.to_string(), false),
+        Some(class) if class != "INTELLIGENT_TIERING" => return said(class, Restoring::Readable),
+        _ => {
             let head = GetObjectRequest {
                 bucket: restore.bucket.clone(),
                 key: key.to_string(),
@@ -208,26 +206,20 @@ async fn restore_one<C: ObjectClient>(
             };
             let meta = ctx.described(&head, "restore").await?;
             let class = meta.storage_class.clone().unwrap_or("STANDARD".into());
-            let todo = match (&meta.restore, meta.is_archived()) {
-                (Some(r), _) if r.ongoing => Err(Restoring::InProgress),
-                // Restored: asked again, its copy is kept the days asked, from now.
-                (Some(_), _) => Ok(true),
-                (None, false) => Err(Restoring::Readable),
-                (None, true) => Ok(false),
-            };
-            (class, todo)
+            match (&meta.restore, meta.is_archived()) {
+                (Some(r), _) if r.ongoing => return said(&class, Restoring::InProgress),
+                (Some(_), _) => (class, true),
+                (None, false) => return said(&class, Restoring::Readable),
+                (None, true) => (class, false),
+            }
         }
-    };
-    let restored = match todo {
-        Err(done) => return Ok(report(ctx, restore, url, version, &class, done)),
-        Ok(restored) => restored,
     };
     if restore.dry_run {
         let would = match restored {
             true => Restoring::Extended,
             false => Restoring::Started,
         };
-        return Ok(report(ctx, restore, url, version, &class, would));
+        return said(&class, would);
     }
     let req = RestoreObjectRequest {
         bucket: restore.bucket.clone(),
@@ -256,24 +248,5 @@ async fn restore_one<C: ObjectClient>(
         }
         Err(f) => return Err(f.into_error(format!("restoring {url}"), "restore")),
     };
-    Ok(report(ctx, restore, url, version, &class, done))
-}
-
-/// Reports what a restore found `url` (of `class`) to be, and did: `done`.
-fn report<C: ObjectClient>(
-    ctx: &Context<C>,
-    restore: &Restore,
-    object: String,
-    version: Option<&str>,
-    class: &str,
-    done: Restoring,
-) -> Restoring {
-    ctx.emit(Event::Restore {
-        object,
-        version_id: version.map(str::to_string),
-        storage_class: class.to_string(),
-        restoring: done,
-        dry_run: restore.dry_run,
-    });
-    done
+    said(&class, done)
 }
