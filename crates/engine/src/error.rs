@@ -277,8 +277,12 @@ impl Error {
             Some(ferry_s3::ClientErrorKind::InvalidRequest)
             | Some(ferry_s3::ClientErrorKind::Credentials) => ErrorKind::InvalidInput,
             _ if e.is_denied() => ErrorKind::Denied,
-            // What a read (GetObject, a copy's source) of an archived object meets.
-            _ if e.code() == Some("InvalidObjectState") => {
+            // What a read of an archived object meets: GetObject's, and a copy's of its source.
+            _ if matches!(
+                e.code(),
+                Some("InvalidObjectState" | "ObjectNotInActiveTierError")
+            ) =>
+            {
                 return Self::archived(format!("{context}: {e}")).with_source(e);
             }
             _ => ErrorKind::Service,
@@ -378,6 +382,21 @@ impl Failure {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_archived_source_or_object_is_its_own_kind() {
+        for (op, code) in [
+            ("GetObject", "InvalidObjectState"),
+            ("CopyObject", "ObjectNotInActiveTierError"),
+        ] {
+            let e = ferry_s3::ServiceError::new(op, 403, code, "not in the active tier");
+            let e = Error::from_s3("reading s3://b/k", e.into());
+            assert_eq!(e.kind(), ErrorKind::Archived, "{code}");
+            assert!(e.to_string().contains("restore it first"), "{e}");
+        }
+        let denied = ferry_s3::ServiceError::new("GetObject", 403, "AccessDenied", "no");
+        assert_eq!(Error::from_s3("x", denied.into()).kind(), ErrorKind::Denied);
+    }
 
     #[test]
     fn kinds_say_what_can_run_again() {
