@@ -65,6 +65,10 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     }
     if direction == SyncAction::Upload {
         crate::request::refuse_as_of(a.as_of.as_deref())?;
+        refuse_flags(
+            &[("--skip-archived", a.skip_archived)],
+            "for a sync up: a folder holds nothing archived",
+        )?;
     }
     let as_of = crate::request::as_of(a.as_of.as_deref())?;
     let shard = crate::request::shard(&a.shard)?;
@@ -129,6 +133,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                     request: a.bucket.request(&a.object.sse_c_key)?,
                     settings: downloads,
                     as_of,
+                    skip_archived: a.skip_archived,
                     ..TreeDownload::new(&url.bucket, &url.key, &a.dst)
                 },
                 sync: settings,
@@ -156,6 +161,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                     options: object_options(&a.object, &a.bucket, None)?,
                     settings: uploads()?,
                     as_of,
+                    skip_archived: a.skip_archived,
                     ..TreeCopy::new(&from.bucket, &from.key, &to.bucket, &to.key)
                 },
                 sync: settings,

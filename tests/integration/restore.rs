@@ -94,6 +94,33 @@ print('{}')
         "p/warm bytes"
     );
     assert!(!before.join("cold").exists() && !before.join("deep").exists());
+    // Passed over, as asked: the others come down and the run succeeds, each named.
+    for cmd in ["cp", "sync"] {
+        let skipped = home.path().join(format!("skipped-{cmd}"));
+        let mut args = vec![
+            cmd,
+            prefix.as_str(),
+            skipped.to_str().unwrap(),
+            "--skip-archived",
+        ];
+        if cmd == "cp" {
+            args.insert(1, "-r");
+        }
+        let o = run(&args);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(
+            text(&o).contains(&format!("skipping {cold}: archived")),
+            "{}",
+            text(&o)
+        );
+        assert!(skipped.join("warm").exists() && !skipped.join("deep").exists());
+    }
+    let o = run(&["cp", &cold, file.to_str().unwrap(), "--skip-archived"]);
+    expect_exit(
+        &o,
+        2,
+        "--skip-archived passes over archived objects of a prefix",
+    );
     // A copy on the server neither: refused before anything is written.
     let o = run(&["cp", &cold, &format!("s3://{bucket}/copied")]);
     expect_exit(&o, 1, "the object is archived");

@@ -1,5 +1,5 @@
-//! Raw command-line flags, as clap parses them: the commands here, the flag groups they share
-//! in `flags`. Every check on their values, and their turning into one engine request, happens
+//! Raw command-line flags, as clap parses them: the commands here (those that list, describe,
+//! lock, restore and delete objects in `objects`), the flag groups they share in `flags`. Every check on their values, and their turning into one engine request, happens
 //! in `request`.
 
 use std::path::PathBuf;
@@ -7,10 +7,12 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod flags;
+mod objects;
 pub(crate) use flags::{
     BucketFlags, BudgetFlags, CopyPropsFlag, FilterFlags, GrantFlags, ObjectFlags, OutputFlags,
     SourceFlags, ordered_filters,
 };
+pub(crate) use objects::{LockArgs, LsArgs, RestoreArgs, RmArgs, StatArgs, VersioningArgs};
 
 /// Parallel, verified, resumable transfers to and from S3.
 #[derive(Debug, Parser)]
@@ -221,6 +223,11 @@ pub(crate) struct CpArgs {
     /// points at (as the aws cli's flag of that name).
     #[arg(long, help_heading = "Tree (with -r)")]
     pub(crate) no_follow_symlinks: bool,
+    /// Down, or prefix to prefix: pass over each archived object (GLACIER, DEEP_ARCHIVE, an
+    /// Intelligent-Tiering archive tier) that has no restored copy, with a warning, rather
+    /// than fail it (as the aws cli does by default); `ferry restore -r` restores them.
+    #[arg(long, help_heading = "Tree (with -r)")]
+    pub(crate) skip_archived: bool,
     /// Download: how to check the bytes. auto (the best the object offers: its checksum, else
     /// its MD5 ETag, else the size), require (fail when the object offers no check), none
     /// (size only).
@@ -336,196 +343,6 @@ impl CpArgs {
             .first()
             .map_or(std::path::Path::new(""), |p| p.as_path())
     }
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct LsArgs {
-    /// s3://bucket[/prefix]: what starts with the prefix (s3://bucket/logs/ lists the folder
-    /// logs/; s3://bucket/logs also shows logs/ itself, and logs.txt). None: the buckets the
-    /// account owns.
-    pub(crate) target: Option<String>,
-    /// Every object under the prefix, by its whole key, rather than one level.
-    #[arg(short, long)]
-    pub(crate) recursive: bool,
-    /// Sizes in KiB, MiB, GiB rather than bytes.
-    #[arg(long)]
-    pub(crate) human_readable: bool,
-    /// End with the count of objects and their total size.
-    #[arg(long)]
-    pub(crate) summarize: bool,
-    /// One JSON object per line: key, size, last_modified and etag (with --all-versions or
-    /// --as-of, version_id, latest and delete_marker too); or prefix.
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// Every version of each object and every delete marker (ListObjectVersions), each
-    /// key's newest first, with its version id; `(latest)` marks the current one.
-    #[arg(long)]
-    pub(crate) all_versions: bool,
-    /// With -r: every object as it was at WHEN (a time, a day from midnight UTC, or a span
-    /// back from now: 2d), from its versions: the version current then, with its id
-    /// (`(latest)` when it still is); one deleted then, or written only later, is not listed.
-    #[arg(long, value_name = "WHEN", conflicts_with = "all_versions")]
-    pub(crate) as_of: Option<String>,
-    #[command(flatten, next_help_heading = "Bucket")]
-    pub(crate) bucket: BucketFlags,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct StatArgs {
-    /// s3://bucket/key, or s3://bucket
-    pub(crate) target: String,
-    /// This version of the object.
-    #[arg(long, value_name = "ID", conflicts_with = "as_of")]
-    pub(crate) version_id: Option<String>,
-    /// The version that was current at WHEN (a versioned bucket): a time
-    /// (2026-12-05T10:00:00Z), a day (2026-12-05, from midnight UTC) or a span back from now
-    /// (90m, 12h, 2d, 1w). An object deleted then, or written only later, fails (exit 1).
-    #[arg(long, value_name = "WHEN")]
-    pub(crate) as_of: Option<String>,
-    /// The object's SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never
-    /// logged.
-    #[arg(long, value_name = "KEY|@FILE")]
-    pub(crate) sse_c_key: Option<String>,
-    /// One JSON object, every field named (null when the object has none).
-    #[arg(long)]
-    pub(crate) json: bool,
-    #[command(flatten, next_help_heading = "Bucket")]
-    pub(crate) bucket: BucketFlags,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct VersioningArgs {
-    /// s3://bucket
-    pub(crate) target: String,
-    /// enable (keep the version each write or deletion replaces) or suspend (keep those
-    /// kept, keep no more); without it, show the bucket's versioning.
-    #[arg(value_parser = ["enable", "suspend"])]
-    pub(crate) state: Option<String>,
-    /// One JSON event on stdout.
-    #[arg(long)]
-    pub(crate) json: bool,
-    /// Print nothing but errors.
-    #[arg(short, long)]
-    pub(crate) quiet: bool,
-    #[command(flatten)]
-    pub(crate) bucket: BucketFlags,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct LockArgs {
-    /// s3://bucket/key; with -r, s3://bucket/prefix (every object under prefix/) or
-    /// s3://bucket (every object in it); with --default, s3://bucket.
-    pub(crate) target: String,
-    /// Lock the current version of every object under the prefix, a line each.
-    #[arg(short, long)]
-    pub(crate) recursive: bool,
-    /// The bucket's default retention, rather than an object's lock: with --mode and --until
-    /// (a period: 30d, 4w, 7y), every version written later without a retention of its own
-    /// gets one that long (those written before keep theirs); --mode none takes it away;
-    /// alone, shows it (and whether the bucket has object lock). Setting it turns object lock
-    /// on, which S3 allows on a versioned bucket made without it.
-    #[arg(
-        long,
-        conflicts_with_all = ["recursive", "dry_run", "version_id", "legal_hold", "bypass_governance_retention"]
-    )]
-    pub(crate) default: bool,
-    /// Print what would be locked, lock nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// This version of the object (else the current one).
-    #[arg(long, value_name = "ID", conflicts_with = "recursive")]
-    pub(crate) version_id: Option<String>,
-    /// The retention's mode: GOVERNANCE or COMPLIANCE. Needs --until. With --default, none
-    /// takes the bucket's default retention away.
-    #[arg(long, value_name = "MODE")]
-    pub(crate) mode: Option<String>,
-    /// Until when: a time (2030-01-01T00:00:00Z), a day (2030-01-01, from midnight UTC), or a
-    /// span from now (90d, 12h, 4w, 7y). Anyone allowed may lengthen a retention; shortening
-    /// one, or changing its mode, takes GOVERNANCE and --bypass-governance-retention. With
-    /// --default, how long from each version's writing: whole days, weeks or years.
-    #[arg(long, value_name = "WHEN")]
-    pub(crate) until: Option<String>,
-    /// The legal hold: ON or OFF.
-    #[arg(long, value_name = "ON|OFF")]
-    pub(crate) legal_hold: Option<String>,
-    /// Shorten or change a GOVERNANCE retention (needs s3:BypassGovernanceRetention).
-    #[arg(long)]
-    pub(crate) bypass_governance_retention: bool,
-    #[command(flatten, next_help_heading = "Bucket")]
-    pub(crate) bucket: BucketFlags,
-    #[command(flatten, next_help_heading = "With -r")]
-    pub(crate) filters: FilterFlags,
-    #[command(flatten, next_help_heading = "Output")]
-    pub(crate) out: OutputFlags,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct RestoreArgs {
-    /// s3://bucket/key; with -r, s3://bucket/prefix (every archived object under prefix/) or
-    /// s3://bucket (every archived object in it).
-    pub(crate) target: String,
-    /// Restore every archived object under the prefix (its current version), a line each:
-    /// those listed as GLACIER or DEEP_ARCHIVE, and those in INTELLIGENT_TIERING that
-    /// HeadObject shows in an archive tier; the others are counted as readable.
-    #[arg(short, long)]
-    pub(crate) recursive: bool,
-    /// Days the restored copy stays readable, from the restore's end (for a copy restored
-    /// already: from now). Not sent for Intelligent-Tiering, whose objects move back to
-    /// their frequent tier.
-    #[arg(long, value_name = "N", default_value_t = 1)]
-    pub(crate) days: u32,
-    /// How fast, at what price: Standard (S3's default: 3-5 hours, 12 from Deep Archive),
-    /// Bulk (cheapest: 5-12 hours, 48 from Deep Archive) or Expedited (minutes, not from Deep
-    /// Archive).
-    #[arg(long, value_name = "TIER")]
-    pub(crate) tier: Option<String>,
-    /// Print what would be restored, restore nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// This version of the object (else the current one).
-    #[arg(long, value_name = "ID", conflicts_with = "recursive")]
-    pub(crate) version_id: Option<String>,
-    #[command(flatten, next_help_heading = "Bucket")]
-    pub(crate) bucket: BucketFlags,
-    #[command(flatten, next_help_heading = "With -r")]
-    pub(crate) filters: FilterFlags,
-    #[command(flatten, next_help_heading = "Output")]
-    pub(crate) out: OutputFlags,
-}
-
-#[derive(Debug, Args)]
-pub(crate) struct RmArgs {
-    /// s3://bucket/key; several keys of one bucket (s3://bucket/a s3://bucket/b ...), or -
-    /// for the s3:// URLs stdin gives, a line each, deleted a thousand a request as they are
-    /// read; with -r, s3://bucket/prefix (every object under prefix/) or s3://bucket (every
-    /// object in it).
-    #[arg(required = true, num_args = 1.., value_name = "TARGET")]
-    pub(crate) targets: Vec<String>,
-    /// Every object under the prefix, folder markers too.
-    #[arg(short, long)]
-    pub(crate) recursive: bool,
-    /// Print what would be deleted, delete nothing.
-    #[arg(long)]
-    pub(crate) dry_run: bool,
-    /// Delete this version of the object, for good (in a versioned bucket, a plain delete
-    /// leaves the versions behind a delete marker).
-    #[arg(long, value_name = "ID", conflicts_with = "recursive")]
-    pub(crate) version_id: Option<String>,
-    /// Delete every version and delete marker of the object (with -r, of every key under the
-    /// prefix), for good: a versioned bucket keeps nothing of it. A line each.
-    #[arg(long, conflicts_with = "version_id")]
-    pub(crate) all_versions: bool,
-    /// With --version-id or --all-versions: delete versions under a GOVERNANCE object lock
-    /// retention all the same (needs s3:BypassGovernanceRetention). A COMPLIANCE retention
-    /// or a legal hold still refuses.
-    #[arg(long)]
-    pub(crate) bypass_governance_retention: bool,
-    #[command(flatten, next_help_heading = "Bucket")]
-    pub(crate) bucket: BucketFlags,
-    #[command(flatten, next_help_heading = "With -r")]
-    pub(crate) filters: FilterFlags,
-    #[command(flatten, next_help_heading = "Output")]
-    pub(crate) out: OutputFlags,
 }
 
 #[derive(Debug, Args)]
@@ -727,6 +544,11 @@ pub(crate) struct SyncArgs {
     /// file's that is gone.
     #[arg(long)]
     pub(crate) no_follow_symlinks: bool,
+    /// Down, or prefix to prefix: pass over each archived object (GLACIER, DEEP_ARCHIVE, an
+    /// Intelligent-Tiering archive tier) that has no restored copy, with a warning, rather
+    /// than fail it (as the aws cli does by default); `ferry restore -r` restores them.
+    #[arg(long)]
+    pub(crate) skip_archived: bool,
     /// With --delete: refuse (exit 1, nothing deleted) when more than N would go. Without it, a
     /// source that holds nothing (a mistyped prefix, an unmounted folder) deletes nothing;
     /// with it, up to N.

@@ -199,6 +199,12 @@ pub(crate) fn cp(global: &Global, args: &CpArgs, moving: bool) -> Result<Cp, Cli
                 "--no-follow-symlinks is for a folder sent up (-r FOLDER s3://…): only it has links to follow",
             ));
         }
+        _ if args.skip_archived && !(tree && s3(&args.src)) => {
+            return Err(bad_input(
+                "--skip-archived passes over archived objects of a prefix read (-r s3://… FOLDER \
+                 or s3://…): one object named alone fails, saying it is archived",
+            ));
+        }
         _ if !args.filters.ordered.is_empty() && !tree => {
             return Err(bad_input(
                 "--exclude and --include choose among a tree's paths: give -r to copy a folder or a prefix",

@@ -32,6 +32,7 @@ pub(super) fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError
         shard: shard(&args.shard)?,
         dry_run: args.dry_run,
         as_of: as_of(args.as_of.as_deref())?,
+        skip_archived: args.skip_archived,
         ..TreeCopy::new(src.bucket, &src.key, dst.bucket, &dst.key)
     };
     Ok(Work::CopyTree {
@@ -162,6 +163,7 @@ pub(super) fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
         shard: shard(&args.shard)?,
         dry_run: args.dry_run,
         as_of: as_of(args.as_of.as_deref())?,
+        skip_archived: args.skip_archived,
     }))
 }
 

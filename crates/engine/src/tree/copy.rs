@@ -57,6 +57,9 @@ pub struct TreeCopy {
     /// Each source object as it was at this time (see [`super::TreeDownload::as_of`]): the
     /// version then current is copied. By default (`None`), each as it is now.
     pub as_of: Option<std::time::SystemTime>,
+    /// Pass over each archived source object no restored copy of which is readable, rather
+    /// than fail it (see [`TreeDownload::skip_archived`](crate::TreeDownload::skip_archived)).
+    pub skip_archived: bool,
 }
 
 impl TreeCopy {
@@ -82,6 +85,7 @@ impl TreeCopy {
             shard: None,
             dry_run: false,
             as_of: None,
+            skip_archived: false,
         }
     }
 
@@ -211,6 +215,7 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
     let held_mib = (total / 2 / MIB).max(1);
     let first_blocks = Arc::new(Semaphore::new(held_mib as usize));
     let threshold = tree.settings.plan.multipart_threshold.max(1);
+    let archived = tree.skip_archived.then(|| tree.from_bucket.clone());
     // A failed copy is named by its source's URL (as `path`) and the key it was to have.
     let naming = tree.clone();
     let name = move |item: &Item| {
@@ -261,5 +266,5 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
             outcome.map(|outcome| Copied { from: url, outcome })
         }
     };
-    run(ctx, found, weight, start, &name).await
+    run(ctx, found, weight, start, &name, archived.as_deref()).await
 }

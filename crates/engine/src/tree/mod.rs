@@ -125,6 +125,10 @@ pub struct TreeDownload {
     /// fails on its own: what it held then was not kept (and a sync's deletions are held
     /// back, rather than take it for absent). By default (`None`), each object as it is now.
     pub as_of: Option<std::time::SystemTime>,
+    /// Pass over each archived object no restored copy of which is readable (reported in an
+    /// [`Event::PassedOver`], counted in `passed_over`), rather than fail it with
+    /// [`ErrorKind::Archived`]: as the aws cli does by default.
+    pub skip_archived: bool,
 }
 
 impl TreeDownload {
@@ -140,6 +144,7 @@ impl TreeDownload {
             shard: None,
             dry_run: false,
             as_of: None,
+            skip_archived: false,
         }
     }
 
@@ -250,7 +255,7 @@ pub(crate) async fn upload_found<C: ObjectClient>(
         };
         crate::upload::run(ctx, upload)
     };
-    run(ctx, found, weight, start, &as_listed).await
+    run(ctx, found, weight, start, &as_listed, None).await
 }
 
 /// An object's weight when it is written in parts: how many `plan` gives it.
@@ -336,6 +341,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
     ctx.folders = Some(folders.clone());
     let range = tree.settings.range_size.max(1);
     let weight = move |item: &Item| item.size.div_ceil(range).min(u64::from(u32::MAX)) as u32;
+    let archived = tree.skip_archived.then(|| tree.bucket.clone());
     // A download creates the folders its file goes in.
     let start = move |ctx: Context<C>, item: Item| {
         let download = Download {
@@ -355,7 +361,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
         };
         crate::download::run(ctx, download)
     };
-    let ended = run(ctx, found, weight, start, &as_listed).await;
+    let ended = run(ctx, found, weight, start, &as_listed, archived.as_deref()).await;
     tokio::task::spawn_blocking(move || folders.sync())
         .await
         .map_err(|e| Error::new(ErrorKind::Local, format!("the folder flush failed: {e}")))?;
@@ -407,6 +413,8 @@ struct Tally<'a, C> {
     unsigned: u32,
     /// How a failed object is named (see [`Naming`]).
     name: &'a Naming,
+    /// The source bucket, when an archived object is passed over rather than failed.
+    pass_archived: Option<&'a str>,
 }
 
 /// How a tree names an object that failed, as an [`ObjectFailure`]'s path and key: by
@@ -491,6 +499,15 @@ impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> 
                 let why = error.to_string();
                 self.ctx.emit(Event::Existed { path, key, why });
             }
+            // Archived, passed over as asked: neither done nor failed.
+            Err(error) if error.kind() == ErrorKind::Archived && self.pass_archived.is_some() => {
+                let bucket = self.pass_archived.unwrap_or_default();
+                self.passed_over(PassedOver {
+                    what: format!("s3://{bucket}/{}", item.key),
+                    why: "archived, with no restored copy readable (restore it first)".into(),
+                    key: item.key,
+                });
+            }
             Err(error) => {
                 let (path, key) = (self.name)(&item);
                 self.failed(ObjectFailure { path, key, error }, item.size);
@@ -516,6 +533,7 @@ pub(crate) async fn run<C, T, W, F, Fut>(
     weight: W,
     start: F,
     name: &Naming,
+    pass_archived: Option<&str>,
 ) -> Result<TreeOutcome, Error>
 where
     C: ObjectClient,
@@ -534,6 +552,7 @@ where
         outcome: TreeOutcome::default(),
         unsigned: 0,
         name,
+        pass_archived,
     };
     // The objects' cancel token: this run's cancels it, and so does a failure every object
     // would meet (without marking the run interrupted).

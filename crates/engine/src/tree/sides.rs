@@ -146,6 +146,7 @@ pub(crate) async fn report_only<C: ObjectClient>(
         unsigned: 0,
         // Only entries that cannot be transferred fail here, named as found.
         name: &super::as_listed,
+        pass_archived: None,
     };
     loop {
         ctx.caught_up().await;

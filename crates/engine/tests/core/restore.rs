@@ -88,6 +88,14 @@ async fn archived_objects_fail_to_read_until_restored_and_a_prefix_restores_only
             .iter()
             .all(|f| f.error.kind() == ErrorKind::Archived)
     );
+    // Passed over, as asked: neither done nor failed.
+    let skipping = ferry_engine::TreeDownload {
+        skip_archived: true,
+        ..ferry_engine::TreeDownload::new("b", "p", dir.path().join("s"))
+    };
+    let o = m.download_tree(skipping).wait().await.unwrap();
+    assert_eq!((o.done, o.passed_over, o.failed.len()), (1, 2, 0));
+    assert!(o.is_complete());
 
     // A restore under way (409) for one, no Expedited capacity (503, past every retry) for
     // the other: each said so, neither restored.
