@@ -12,6 +12,8 @@
 //! - [`Turns`]: transfers of one object running at once. One submitted past it waits for its
 //!   turn as little more than its request, before it builds what it runs with (tens of KiB:
 //!   its state, its event buffer), so a program may submit 100,000 small transfers at once.
+//! - [`Slots`]: what one object of a tree holds of the tree's width (its parts or ranges at
+//!   once), given back as soon as its requests are over, before its file is flushed and named.
 //!
 //! To stay free of deadlock, a transfer takes its turn before anything else, holding nothing
 //! while it waits; a task takes memory before a request slot, never the other way; a body
@@ -204,6 +206,25 @@ impl Requests {
             self.freed.notify_one();
         }
         risen
+    }
+}
+
+/// The slots of a tree's width that one of its objects holds (as many as its parts or ranges
+/// in flight at once). Given back when its requests are over ([`give_back`](Self::give_back)),
+/// or else when it ends: an object whose file waits for the disk (its flush, its rename)
+/// leaves its slots to the next objects, whose requests go out meanwhile.
+#[derive(Debug)]
+pub(crate) struct Slots(Mutex<Option<OwnedSemaphorePermit>>);
+
+impl Slots {
+    /// Slots held until given back.
+    pub(crate) fn new(held: OwnedSemaphorePermit) -> Arc<Self> {
+        Arc::new(Self(Mutex::new(Some(held))))
+    }
+
+    /// Gives the slots back (the first call; later ones do nothing).
+    pub(crate) fn give_back(&self) {
+        drop(self.0.lock().expect("slots lock").take());
     }
 }
 

@@ -13,7 +13,7 @@ use ferry_s3::{
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::budget::{Bandwidth, Memory, Requests, Turns};
+use crate::budget::{Bandwidth, Memory, Requests, Slots, Turns};
 use crate::durable::{Folders, Together};
 use crate::error::{Error, Failure};
 use crate::handle::Reporter;
@@ -54,6 +54,9 @@ pub(crate) struct Context<C> {
     /// A tree's download: the folders of its files, flushed once each at its end rather
     /// than after each file.
     pub(crate) folders: Option<Arc<Folders>>,
+    /// An object of a tree: the tree's slots it holds, given back by
+    /// [`requests_over`](Self::requests_over).
+    pub(crate) slots: Option<Arc<Slots>>,
 }
 
 /// Why the HeadObject of the object a transfer reads failed.
@@ -107,6 +110,7 @@ impl<C> Clone for Context<C> {
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
             folders: self.folders.clone(),
+            slots: self.slots.clone(),
         }
     }
 }
@@ -152,6 +156,17 @@ impl<C: ObjectClient> Context<C> {
             progress: Arc::new(Progress::child_of(&self.progress)),
             cancel: self.cancel.child_token(),
             folders: self.folders.clone(),
+            slots: None,
+        }
+    }
+
+    /// This transfer's reads are over: its bytes are fetched and checked, and what is left is
+    /// local (its file's flush and rename). An object of a tree gives back its slots, so the
+    /// next objects' requests go out while it waits for the disk. (A move's deletion still
+    /// to come takes a request slot as every request does.)
+    pub(crate) fn requests_over(&self) {
+        if let Some(s) = &self.slots {
+            s.give_back();
         }
     }
 

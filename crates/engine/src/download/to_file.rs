@@ -189,6 +189,7 @@ async fn small_file<C: ObjectClient>(
         Ok(scratch)
     };
     if checks_out {
+        job.ctx.requests_over();
         // Written, flushed and named with the files of its group, by the thread that
         // flushes them.
         let to = Place::of(&job, &object, path);
@@ -292,6 +293,7 @@ async fn settle<C: ObjectClient>(
     };
     match result {
         Ok((check, refetched)) => {
+            job.ctx.requests_over();
             on_blocking_thread(&job, object, path, move |to| landing.finish(to)).await?;
             let mut o = job.outcome(
                 object,

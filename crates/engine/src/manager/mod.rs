@@ -272,6 +272,7 @@ impl<C: ObjectClient> Manager<C> {
             progress: Arc::new(Progress::child_of(&self.shared.progress)),
             cancel: self.cancel.child_token(),
             folders: None,
+            slots: None,
         }
     }
 
@@ -415,6 +416,7 @@ impl<C: ObjectClient> Manager<C> {
             progress: Arc::new(Progress::default()),
             cancel: cancel.child_token(),
             folders: None,
+            slots: None,
         }
     }
 

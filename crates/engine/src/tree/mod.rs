@@ -25,6 +25,7 @@ use std::sync::Arc;
 use ferry_s3::{ListObjectsRequest, ObjectClient, ObjectOptions, RequestOptions};
 use tokio::sync::{Semaphore, mpsc};
 
+use crate::budget::Slots;
 use crate::context::Context;
 use crate::download::{Download, DownloadSettings, Listed, Target};
 use crate::error::{Error, ErrorKind};
@@ -520,7 +521,10 @@ impl<C: ObjectClient, T: Ended> Sink<(Item, Result<T, Error>)> for Tally<'_, C> 
 /// Runs every object `found` yields through `start`, side by side within the request budget:
 /// each object takes as many of its slots as it has parts or ranges (`weight`), a whole
 /// object's width at most, so small objects go many at a time and a big one gets its full
-/// width (and an interrupted run leaves few objects half done). Reports each as it ends. A
+/// width (and an interrupted run leaves few objects half done). An object gives its slots
+/// back once its requests are over ([`Context::requests_over`]): a file waiting for its flush
+/// and rename leaves them to the next objects, up to as many objects again as the width
+/// waiting so (each holding its bytes' memory until written). Reports each as it ends. A
 /// cancel stops new objects and cancels those running (the outcome is then marked
 /// interrupted); a failed walk or listing stops new objects and is the error once those
 /// running have ended. A failure every other object would meet too (a missing bucket,
@@ -546,7 +550,7 @@ where
     let width = shared.requests.limit().max(1);
     let slots = Arc::new(Semaphore::new(width as usize));
     let mut pool: Pool<(Item, Result<T, Error>)> =
-        Pool::new(width, &shared.memory, &ctx.cancel, "transfer");
+        Pool::new(2 * width, &shared.memory, &ctx.cancel, "transfer");
     let mut tally = Tally {
         ctx: &ctx,
         outcome: TreeOutcome::default(),
@@ -601,7 +605,11 @@ where
                 };
                 tally.outcome.objects += 1;
                 ctx.progress.object_started();
-                let child = objects.child();
+                let held = Slots::new(held);
+                let child = Context {
+                    slots: Some(held.clone()),
+                    ..objects.child()
+                };
                 // Counted in the tree's total now, as found; its transfer corrects the size
                 // (a file that grew) and adds its parts once planned.
                 let counted = child.progress.clone();
@@ -613,7 +621,7 @@ where
                         // Left as it was: none of its bytes are to move.
                         counted.set_total(0, 0);
                     }
-                    drop(held);
+                    held.give_back();
                     Ok((item, result))
                 });
             }
@@ -633,4 +641,91 @@ where
         return Err(e);
     }
     ended.map(|()| outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use ferry_testkit::MemoryClient;
+    use tokio::sync::Notify;
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::manager::{Manager, ManagerConfig};
+
+    /// An object's end, for a tree of objects that do nothing.
+    struct Done;
+
+    impl Ended for Done {
+        fn event(&self, _item: &Item) -> Event {
+            Event::Concurrency { limit: 0 }
+        }
+        fn reused(&self) -> u64 {
+            0
+        }
+        fn size(&self) -> u64 {
+            1
+        }
+    }
+
+    fn item(key: &str) -> Found {
+        Found::Item(Item {
+            path: PathBuf::from(key),
+            key: key.into(),
+            size: 1,
+            etag: None,
+            mtime: None,
+            version_id: None,
+            storage_class: None,
+        })
+    }
+
+    /// A tree one object wide: `a` waits (as a file waits for its flush) until `b` has
+    /// started, having said its requests are over or not.
+    async fn first_waits_for_second(requests_over: bool, wait: Duration) -> TreeOutcome {
+        let client = Arc::new(MemoryClient::new(Duration::ZERO));
+        let config = ManagerConfig {
+            max_requests: 1,
+            parts_per_object: 1,
+            ..Default::default()
+        };
+        let manager = Manager::new(client, config).expect("a manager");
+        let ctx = manager.quiet_context(&CancellationToken::new());
+        let (tx, rx) = mpsc::channel(2);
+        for key in ["a", "b"] {
+            tx.send(item(key)).await.expect("the run listens");
+        }
+        drop(tx);
+        let second = Arc::new(Notify::new());
+        let start = move |ctx: Context<MemoryClient>, item: Item| {
+            let second = second.clone();
+            async move {
+                if item.key == "b" {
+                    second.notify_one();
+                    return Ok(Done);
+                }
+                if requests_over {
+                    ctx.requests_over();
+                }
+                match tokio::time::timeout(wait, second.notified()).await {
+                    Ok(()) => Ok(Done),
+                    Err(_) => Err(Error::invalid("b did not start while a waited")),
+                }
+            }
+        };
+        run(ctx, rx, |_| 1, start, &as_listed, None)
+            .await
+            .expect("the run ends")
+    }
+
+    #[tokio::test]
+    async fn an_object_whose_requests_are_over_leaves_its_slots_to_the_next() {
+        let o = first_waits_for_second(true, Duration::from_secs(10)).await;
+        assert_eq!((o.done, o.failed.len()), (2, 0), "{:?}", o.failed);
+        // Until then an object holds its slots: the width still bounds the tree.
+        let o = first_waits_for_second(false, Duration::from_millis(200)).await;
+        assert_eq!((o.done, o.failed.len()), (1, 1));
+        assert_eq!(o.failed[0].key, "a");
+    }
 }
