@@ -192,9 +192,11 @@ pub(crate) struct Output {
     pub(crate) no_progress: bool,
     /// Data goes to stdout (a download to `-`): JSON and reports go to stderr.
     data_on_stdout: bool,
-    /// Skips are shown too (`-v`): a sync's unchanged paths, a tree's destinations left as
-    /// they were (`--no-clobber`).
+    /// Skips are shown too (`-v`): a sync's unchanged paths, a tree's objects left as they
+    /// were.
     verbose: bool,
+    /// `--no-clobber` was given: what a tree left as it was, it left as it exists.
+    pub(crate) no_clobber: bool,
     /// A sync's: its deletions are JSON `sync` events, as its other decisions.
     sync: bool,
     /// A move's: a dry run says `move` for each object.
@@ -225,6 +227,7 @@ impl Output {
             verbose,
             sync: false,
             moving: false,
+            no_clobber: false,
         }
     }
 
@@ -236,6 +239,11 @@ impl Output {
     /// The same, for a move (`moving`): a dry run says `move` for each object.
     pub(crate) fn for_move(self, moving: bool) -> Self {
         Self { moving, ..self }
+    }
+
+    /// The same, for a copy with `--no-clobber` or not.
+    pub(crate) fn for_no_clobber(self, no_clobber: bool) -> Self {
+        Self { no_clobber, ..self }
     }
 
     /// Writes one JSON event line.
@@ -335,7 +343,10 @@ impl Output {
                 *restoring,
                 *dry_run,
             ),
-            Event::Existed { why, .. } if self.verbose => format!("skip: {why} (--no-clobber)"),
+            Event::Existed { why, .. } if self.verbose => match self.no_clobber {
+                true => format!("skip: {why} (--no-clobber)"),
+                false => format!("skip: {why}"),
+            },
             Event::ObjectFailed {
                 path, key, error, ..
             } => {

@@ -426,9 +426,10 @@ fn tally(
         } else {
             String::new()
         };
-        let existed = match o.existed {
-            0 => String::new(),
-            n => format!(", {n} left as they were (they exist: --no-clobber)"),
+        let existed = match (o.existed, output.no_clobber) {
+            (0, _) => String::new(),
+            (n, true) => format!(", {n} left as they were (they exist: --no-clobber)"),
+            (n, false) => format!(", {n} left as they were (in that storage class already)"),
         };
         let after = format!("{reused}{}{existed}", passed_over(o.passed_over));
         output.say(&format!(

@@ -211,6 +211,56 @@ print('{}')
     .unwrap();
     assert_eq!(head, serde_json::json!(["STANDARD", null]));
 
+    // The prefix likewise, in place: the restored deep one copied; those in STANDARD already
+    // left as they are, with no request (moto would copy them again).
+    // Without a change, the prefix onto itself is refused.
+    let o = run(&["cp", "-r", &prefix, &prefix]);
+    expect_exit(&o, 2, "another storage class");
+    let o = run(&[
+        "cp",
+        "-r",
+        &prefix,
+        &prefix,
+        "--storage-class",
+        "STANDARD",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let summary: serde_json::Value =
+        serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
+    assert_eq!(
+        (&summary["done"], &summary["existed"], &summary["failed"]),
+        (&1.into(), &2.into(), &0.into()),
+        "{summary}"
+    );
+    let heads = ferry_testkit::boto3(
+        server,
+        r#"
+b = sys.argv[1]
+out = {}
+for k in ['p/cold', 'p/deep', 'p/warm']:
+    h = s3.head_object(Bucket=b, Key=k)
+    out[k] = [h.get('StorageClass', 'STANDARD'), s3.get_object(Bucket=b, Key=k)['Body'].read().decode()]
+print(json.dumps(out))
+"#,
+        &[&bucket],
+    )
+    .unwrap();
+    for k in ["p/cold", "p/deep", "p/warm"] {
+        assert_eq!(
+            heads[k],
+            serde_json::json!(["STANDARD", format!("{k} bytes")]),
+            "{heads}"
+        );
+    }
+    let o = run(&["cp", "-r", &prefix, &prefix, "--storage-class", "STANDARD"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("3 left as they were (in that storage class already)"),
+        "{}",
+        text(&o)
+    );
+
     // Bad input: exit 2, nothing sent.
     for (args, said) in [
         (vec!["restore", prefix.as_str()], "names no object"),

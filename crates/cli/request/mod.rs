@@ -233,7 +233,9 @@ pub(crate) fn cp(global: &Global, args: &CpArgs, moving: bool) -> Result<Cp, Cli
         moving,
         manager,
         state_dir: args.state_dir.clone(),
-        output: Output::new(&args.out, to_stdout, global.verbose > 0).for_move(moving),
+        output: Output::new(&args.out, to_stdout, global.verbose > 0)
+            .for_move(moving)
+            .for_no_clobber(args.no_clobber),
     })
 }
 

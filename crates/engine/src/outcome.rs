@@ -197,7 +197,9 @@ pub struct TreeOutcome {
     /// [`Event::PassedOver`]: crate::Event::PassedOver
     pub passed_over: u64,
     /// Objects left as they were, each reported by an [`Event::Existed`]: their destination
-    /// exists, and the settings forbid replacing it (`no_clobber`). Neither done nor failed.
+    /// exists, and the settings forbid replacing it (`no_clobber`); or, a prefix copied onto
+    /// itself to another storage class, they are listed in that class already. Neither done
+    /// nor failed.
     ///
     /// [`Event::Existed`]: crate::Event::Existed
     pub existed: u64,

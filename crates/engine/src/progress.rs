@@ -380,7 +380,8 @@ pub enum Event {
         why: String,
     },
     /// An object of a tree was left as it was: its destination exists, and the settings
-    /// forbid replacing it (`no_clobber`). Neither done nor failed.
+    /// forbid replacing it (`no_clobber`); or, a prefix copied onto itself to another storage
+    /// class, it is in that class already. Neither done nor failed.
     Existed {
         /// The local file; for a copy, its source's `s3://bucket/key` URL.
         path: PathBuf,

@@ -17,7 +17,7 @@ use super::sides::{Direction, Sides, report_only};
 use super::{Ended, Found, Item, keys, run};
 use crate::context::Context;
 use crate::copy::{Copy, ObjectSource};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::job::UploadSettings;
 use crate::outcome::{TreeOutcome, UploadOutcome};
 use crate::progress::Event;
@@ -112,9 +112,12 @@ impl TreeCopy {
 
     /// On one server, refuses two prefixes of one bucket where one holds the other: what is
     /// copied would be listed and copied again. One prefix onto itself is let through when
-    /// `in_place` and the directive is `Replace`: each object is copied onto itself with new
-    /// metadata (the listing goes by key, so none is listed twice); and when `restore` (a
-    /// sync) and `as_of` is given: what differs from its version then is copied over from it.
+    /// `in_place` and the copy changes what S3 lets a copy onto itself change ([`rewrites`]):
+    /// each object is copied onto itself (the listing goes by key, so none is listed twice);
+    /// and when `restore` (a sync) and `as_of` is given: what differs from its version then is
+    /// copied over from it.
+    ///
+    /// [`rewrites`]: Self::rewrites
     pub(crate) fn check_overlap(&self, in_place: bool, restore: bool) -> Result<(), Error> {
         let (a, b) = (
             keys::as_folder(&self.from_prefix),
@@ -123,8 +126,7 @@ impl TreeCopy {
         if self.from_bucket != self.bucket || !(a.starts_with(&b) || b.starts_with(&a)) {
             return Ok(());
         }
-        let rewrite = in_place && self.metadata_directive == Directive::Replace;
-        if a == b && (rewrite || (restore && self.as_of.is_some())) {
+        if a == b && ((in_place && self.rewrites()) || (restore && self.as_of.is_some())) {
             return Ok(());
         }
         let hint = match (a == b, in_place, self.as_of.is_some()) {
@@ -133,8 +135,8 @@ impl TreeCopy {
                  (with deletions, what was not there then goes)"
             }
             (true, true, false) => {
-                "; to rewrite each object's metadata in place, copy with the REPLACE metadata \
-                 directive"
+                "; to rewrite each object in place, copy with the REPLACE metadata directive \
+                 and new metadata, another storage class or other encryption"
             }
             _ => "",
         };
@@ -144,6 +146,30 @@ impl TreeCopy {
              other{hint}",
             self.bucket
         )))
+    }
+
+    /// Whether a copy of an object onto itself changes something S3 lets it change: its
+    /// metadata replaced, its storage class (a restored archive kept for good, or an object
+    /// sent to a colder class), or its encryption.
+    fn rewrites(&self) -> bool {
+        self.metadata_directive == Directive::Replace
+            || self.options.storage_class.is_some()
+            || self.options.sse.is_some()
+    }
+
+    /// When the copy is of a prefix onto itself and changes only the storage class: that
+    /// class. An object listed in it already is left as it is: copied, it would change in
+    /// nothing but its date (and, in a versioned bucket, gain a version), for a request and
+    /// its bytes copied; so the same copy run again does only what is left.
+    fn class_in_place(&self) -> Option<&str> {
+        let in_place = self.from_bucket == self.bucket
+            && keys::as_folder(&self.from_prefix) == keys::as_folder(&self.prefix);
+        let only_class = self.metadata_directive == Directive::Copy
+            && self.options.sse.is_none()
+            && self.as_of.is_none();
+        (in_place && only_class)
+            .then_some(self.options.storage_class.as_deref())
+            .flatten()
     }
 
     /// The destination key of source key `key`.
@@ -222,7 +248,20 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
         let url = format!("s3://{}/{}", naming.from_bucket, item.key);
         (PathBuf::from(url), naming.key_for(&item.key))
     };
+    let in_class = source
+        .is_none()
+        .then(|| tree.class_in_place().map(str::to_string))
+        .flatten();
     let start = move |ctx: Context<C>, item: Item| {
+        let unchanged = in_class
+            .as_deref()
+            .filter(|class| item.storage_class.as_deref() == Some(*class))
+            .map(|class| {
+                format!(
+                    "s3://{}/{} is in the storage class {class} already",
+                    tree.from_bucket, item.key
+                )
+            });
         let first_block = source.as_ref().map(|_| {
             let mib = item.size.saturating_add(1).min(threshold).div_ceil(MIB);
             (first_blocks.clone(), mib.clamp(1, held_mib) as u32)
@@ -250,6 +289,9 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
             ..s.child()
         });
         async move {
+            if let Some(why) = unchanged {
+                return Err(Error::new(ErrorKind::Exists, why));
+            }
             let _held = match first_block {
                 Some((blocks, mib)) => Some(
                     blocks

@@ -246,9 +246,10 @@ async fn a_tree_of_some_entries_sends_those_alone_and_a_sync_refuses_it() {
     assert_eq!(s3.calls("PutObject"), 2);
 }
 
-/// On one server, a prefix copied into one that holds it, or into itself without REPLACE,
+/// On one server, a prefix copied into one that holds it, or into itself changing nothing,
 /// is refused before a request is sent (its copies would be listed and copied again); onto
-/// itself with REPLACE, each object is rewritten once, in place.
+/// itself with REPLACE, each object is rewritten once, in place; to another storage class,
+/// each object not in it already.
 #[tokio::test]
 async fn overlapping_prefixes_are_refused_and_one_onto_itself_rewrites_with_replace() {
     let s3 = memory_s3(0);
@@ -279,6 +280,15 @@ async fn overlapping_prefixes_are_refused_and_one_onto_itself_rewrites_with_repl
     assert_eq!((o.objects, o.done), (2, 2));
     assert_eq!(s3.calls("CopyObject"), 2);
     assert_eq!(s3.object("b", "p/b/c").unwrap(), data(1000, 7));
+    // Onto itself to another storage class: an object listed in it already is left as it
+    // is, with no request.
+    s3.set_storage_class("b", "p/a", "STANDARD_IA");
+    let mut tree = ferry_engine::TreeCopy::new("b", "p/", "b", "p");
+    tree.options.storage_class = Some("STANDARD".into());
+    let o = m.copy_tree(tree).wait().await.unwrap();
+    assert_eq!((o.objects, o.done, o.existed), (2, 1, 1), "{:?}", o.failed);
+    assert_eq!(s3.calls("CopyObject"), 3);
+    assert_eq!(s3.object("b", "p/a").unwrap(), data(1000, 7));
 }
 
 /// A tree read as of a time cannot be moved (its objects are versions, and a move deletes the
