@@ -402,6 +402,12 @@ fn tally(
     (started, dry_run): (Instant, bool),
 ) -> Result<(), CliError> {
     let elapsed = secs(started);
+    let existed = match (o.existed, output.no_clobber) {
+        (0, _) => String::new(),
+        (n, true) => format!(", {n} left as they were (they exist: --no-clobber)"),
+        (n, false) => format!(", {n} left as they were (in that storage class already)"),
+    };
+    let after = format!("{}{existed}", passed_over(o.passed_over));
     if output.json {
         output.emit_json(&json_line(
             "summary",
@@ -415,7 +421,7 @@ fn tally(
     } else if dry_run && o.is_complete() {
         output.say(&format!(
             "(dry run) {verb}: {}; nothing was {}",
-            objects_and_bytes(o.objects, o.bytes, &passed_over(o.passed_over)),
+            objects_and_bytes(o.objects, o.bytes, &after),
             if verb == "upload" { "sent" } else { "written" },
         ));
         return Ok(());
@@ -426,12 +432,7 @@ fn tally(
         } else {
             String::new()
         };
-        let existed = match (o.existed, output.no_clobber) {
-            (0, _) => String::new(),
-            (n, true) => format!(", {n} left as they were (they exist: --no-clobber)"),
-            (n, false) => format!(", {n} left as they were (in that storage class already)"),
-        };
-        let after = format!("{reused}{}{existed}", passed_over(o.passed_over));
+        let after = format!("{reused}{after}");
         output.say(&format!(
             "{verb}: {} in {elapsed:.1} s ({:.1} MiB/s)",
             objects_and_bytes(o.done, o.bytes, &after),

@@ -216,15 +216,35 @@ print('{}')
     // Without a change, the prefix onto itself is refused.
     let o = run(&["cp", "-r", &prefix, &prefix]);
     expect_exit(&o, 2, "another storage class");
-    let o = run(&[
-        "cp",
-        "-r",
-        &prefix,
-        &prefix,
-        "--storage-class",
-        "STANDARD",
-        "--json",
-    ]);
+    let to_standard = |more: &[&str]| {
+        let mut args = vec!["cp", "-r", &prefix, &prefix, "--storage-class", "STANDARD"];
+        args.extend(more);
+        run(&args)
+    };
+    // A dry run says the same: the deep one to copy, two left.
+    let o = to_standard(&["--dry-run", "--json"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let events: Vec<serde_json::Value> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let would: Vec<&str> = events
+        .iter()
+        .filter(|e| e["action"] == "copy")
+        .map(|e| e["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(would, ["p/deep"], "{}", stdout(&o));
+    let summary = events.last().unwrap();
+    assert_eq!(
+        (
+            &summary["objects"],
+            &summary["existed"],
+            &summary["dry_run"]
+        ),
+        (&1.into(), &2.into(), &true.into()),
+        "{summary}"
+    );
+    let o = to_standard(&["--json"]);
     assert!(o.status.success(), "{}", text(&o));
     let summary: serde_json::Value =
         serde_json::from_str(stdout(&o).lines().last().unwrap()).unwrap();
@@ -253,7 +273,7 @@ print(json.dumps(out))
             "{heads}"
         );
     }
-    let o = run(&["cp", "-r", &prefix, &prefix, "--storage-class", "STANDARD"]);
+    let o = to_standard(&[]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("3 left as they were (in that storage class already)"),

@@ -34,8 +34,7 @@ pub enum ErrorKind {
     /// An interrupted transfer cannot be resumed as asked: [`Error::resume_mismatch`] says which
     /// setting differs. Nothing was changed; starting over (restart) is the way out.
     ResumeMismatch,
-    /// The destination exists and replacing it was not allowed (no-clobber), or, in a tree
-    /// copied onto itself to another storage class, the object is in that class already.
+    /// The destination exists and replacing it was not allowed (no-clobber).
     Exists,
     /// A move wrote its destination, verified, but kept its source: the source changed since
     /// it was read (the destination holds what was read), or deleting it failed.

@@ -198,8 +198,8 @@ pub struct TreeOutcome {
     pub passed_over: u64,
     /// Objects left as they were, each reported by an [`Event::Existed`]: their destination
     /// exists, and the settings forbid replacing it (`no_clobber`); or, a prefix copied onto
-    /// itself to another storage class, they are listed in that class already. Neither done
-    /// nor failed.
+    /// itself to another storage class, they are listed in that class already (never started,
+    /// so not in `objects`). Neither done nor failed.
     ///
     /// [`Event::Existed`]: crate::Event::Existed
     pub existed: u64,

@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferry_s3::{Directive, ListObjectsRequest, ObjectClient, ObjectOptions, RequestOptions};
 use tokio::sync::{Semaphore, mpsc};
@@ -17,7 +18,7 @@ use super::sides::{Direction, Sides, report_only};
 use super::{Ended, Found, Item, keys, run};
 use crate::context::Context;
 use crate::copy::{Copy, ObjectSource};
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::job::UploadSettings;
 use crate::outcome::{TreeOutcome, UploadOutcome};
 use crate::progress::Event;
@@ -158,9 +159,7 @@ impl TreeCopy {
     }
 
     /// When the copy is of a prefix onto itself and changes only the storage class: that
-    /// class. An object listed in it already is left as it is: copied, it would change in
-    /// nothing but its date (and, in a versioned bucket, gain a version), for a request and
-    /// its bytes copied; so the same copy run again does only what is left.
+    /// class. An object listed in it already is left as it is ([`left_in_class`]).
     fn class_in_place(&self) -> Option<&str> {
         let in_place = self.from_bucket == self.bucket
             && keys::as_folder(&self.from_prefix) == keys::as_folder(&self.prefix);
@@ -220,10 +219,60 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     };
     let filters = tree.filters.sharded(tree.shard);
     let found = selected(found, filters, keys::as_folder(&tree.from_prefix));
-    if tree.dry_run {
-        return report_only(&ctx, found, &tree.sides()).await;
-    }
-    copy_found(ctx, source, tree, found).await
+    // In place to a storage class: those in it already are left, said so in a dry run too.
+    let class = source.is_none().then(|| tree.class_in_place()).flatten();
+    let (found, left) = match class {
+        Some(class) => left_in_class(&ctx, found, &tree.from_bucket, class),
+        None => (found, Arc::default()),
+    };
+    let mut outcome = match tree.dry_run {
+        true => report_only(&ctx, found, &tree.sides()).await?,
+        false => copy_found(ctx, source, tree, found).await?,
+    };
+    outcome.existed += left.load(Ordering::Relaxed);
+    Ok(outcome)
+}
+
+/// Passes on what `found` yields but for the objects listed in the storage `class` already,
+/// each reported as left as it is ([`Event::Existed`]) and counted in the number returned
+/// (once `found` has ended). Copied onto itself, such an object would change in nothing but
+/// its date (and, in a versioned bucket, gain a version), for a request and its bytes copied;
+/// so the same copy run again does only what is left.
+fn left_in_class<C: ObjectClient>(
+    ctx: &Context<C>,
+    mut found: mpsc::Receiver<Found>,
+    bucket: &str,
+    class: &str,
+) -> (mpsc::Receiver<Found>, Arc<AtomicU64>) {
+    let left = Arc::new(AtomicU64::new(0));
+    let (ctx, bucket, class, counted) = (
+        ctx.clone(),
+        bucket.to_string(),
+        class.to_string(),
+        left.clone(),
+    );
+    let rx = super::fed(super::READ_AHEAD, |tx| async move {
+        while let Some(f) = found.recv().await {
+            let f = match f {
+                Found::Item(i) if i.storage_class.as_deref() == Some(class.as_str()) => {
+                    ctx.caught_up().await;
+                    counted.fetch_add(1, Ordering::Relaxed);
+                    let url = format!("s3://{bucket}/{}", i.key);
+                    ctx.emit(Event::Existed {
+                        why: format!("{url} is in the storage class {class} already"),
+                        path: PathBuf::from(url),
+                        key: i.key,
+                    });
+                    continue;
+                }
+                f => f,
+            };
+            if tx.send(f).await.is_err() {
+                return;
+            }
+        }
+    });
+    (rx, left)
 }
 
 /// Copies what `found` (items of the source prefix) yields, as `tree` says.
@@ -248,20 +297,7 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
         let url = format!("s3://{}/{}", naming.from_bucket, item.key);
         (PathBuf::from(url), naming.key_for(&item.key))
     };
-    let in_class = source
-        .is_none()
-        .then(|| tree.class_in_place().map(str::to_string))
-        .flatten();
     let start = move |ctx: Context<C>, item: Item| {
-        let unchanged = in_class
-            .as_deref()
-            .filter(|class| item.storage_class.as_deref() == Some(*class))
-            .map(|class| {
-                format!(
-                    "s3://{}/{} is in the storage class {class} already",
-                    tree.from_bucket, item.key
-                )
-            });
         let first_block = source.as_ref().map(|_| {
             let mib = item.size.saturating_add(1).min(threshold).div_ceil(MIB);
             (first_blocks.clone(), mib.clamp(1, held_mib) as u32)
@@ -289,9 +325,6 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
             ..s.child()
         });
         async move {
-            if let Some(why) = unchanged {
-                return Err(Error::new(ErrorKind::Exists, why));
-            }
             let _held = match first_block {
                 Some((blocks, mib)) => Some(
                     blocks

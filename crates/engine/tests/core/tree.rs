@@ -286,7 +286,7 @@ async fn overlapping_prefixes_are_refused_and_one_onto_itself_rewrites_with_repl
     let mut tree = ferry_engine::TreeCopy::new("b", "p/", "b", "p");
     tree.options.storage_class = Some("STANDARD".into());
     let o = m.copy_tree(tree).wait().await.unwrap();
-    assert_eq!((o.objects, o.done, o.existed), (2, 1, 1), "{:?}", o.failed);
+    assert_eq!((o.objects, o.done, o.existed), (1, 1, 1), "{:?}", o.failed);
     assert_eq!(s3.calls("CopyObject"), 3);
     assert_eq!(s3.object("b", "p/a").unwrap(), data(1000, 7));
 }
