@@ -5,7 +5,9 @@
 //! command reaches SeaweedFS through a proxy that delays each direction by MS milliseconds (a
 //! round trip of twice that). With `--requests FILE`, the command reaches SeaweedFS through a
 //! proxy that writes each request's method and target to FILE, a line each (the sync
-//! benchmark counts requests so). The test, demo and benchmark scripts use it.
+//! benchmark counts requests so). When the command fails, the server's log is copied to the
+//! temp folder (its data folder goes with the server) and the copy named. The test, demo and
+//! benchmark scripts use it.
 //!
 //! `ferry-testbed --write-pattern FILE SIZE` writes the bytes the null sink serves for any
 //! object of SIZE bytes: uploaded to the sink, such a file downloads back checking out.
@@ -135,6 +137,9 @@ fn main() -> ExitCode {
         .status();
     drop(proxy);
     drop(counting);
+    if !status.as_ref().is_ok_and(|s| s.success()) {
+        keep_log(weed.log());
+    }
     weed.stop();
     eprintln!("ferry-testbed: SeaweedFS stopped");
     match status {
@@ -143,6 +148,26 @@ fn main() -> ExitCode {
             eprintln!("ferry-testbed: cannot run {program}: {e}");
             ExitCode::from(1)
         }
+    }
+}
+
+/// The command failed: SeaweedFS's log is copied out of its data folder (which goes with the
+/// server), so that a failure the server had a hand in (its own 500s, a disk near full) can be
+/// read after the run.
+fn keep_log(log: &std::path::Path) {
+    let kept = std::env::temp_dir().join(format!(
+        "ferry-seaweedfs-{}-{}.log",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+    ));
+    match std::fs::copy(log, &kept) {
+        Ok(_) => eprintln!(
+            "ferry-testbed: the command failed; SeaweedFS's log is kept in {}",
+            kept.display()
+        ),
+        Err(e) => eprintln!("ferry-testbed: could not keep SeaweedFS's log: {e}"),
     }
 }
 
