@@ -20,8 +20,8 @@ pub(crate) struct LsArgs {
     /// End with the count of objects and their total size.
     #[arg(long)]
     pub(crate) summarize: bool,
-    /// One JSON object per line: key, size, last_modified and etag (with --all-versions or
-    /// --as-of, version_id, latest and delete_marker too); or prefix.
+    /// One JSON object per line: key, size, last_modified, etag and storage_class (with
+    /// --all-versions or --as-of, version_id, latest and delete_marker too); or prefix.
     #[arg(long)]
     pub(crate) json: bool,
     /// Every version of each object and every delete marker (ListObjectVersions), each
