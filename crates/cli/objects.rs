@@ -271,8 +271,8 @@ impl Page {
     }
 }
 
-/// An object's line: its time (UTC), size and name, as the aws cli's `s3 ls` prints them,
-/// then its version id (`(latest)` for the current one; a delete marker's size column says
+/// An object's line: its time (UTC), size and name, as the aws cli's `s3 ls` prints them
+/// (with `-s`, its storage class before its size), then its version id (`(latest)` for the current one; a delete marker's size column says
 /// `DELETED`); or its JSON.
 fn line(r: &Row, shown_from: usize, a: &LsArgs) -> String {
     let o = &r.object;
@@ -294,12 +294,19 @@ fn line(r: &Row, shown_from: usize, a: &LsArgs) -> String {
         (_, true) => indicatif::BinaryBytes(o.size).to_string(),
         (_, false) => o.size.to_string(),
     };
+    let size = match a.storage_class {
+        true => format!(
+            "{:<19} {size:>10}",
+            o.storage_class.as_deref().unwrap_or("-")
+        ),
+        false => format!("{size:>10}"),
+    };
     let name = o.key.get(shown_from..).unwrap_or(&o.key);
     match &r.version {
-        None => format!("{when} {size:>10} {name}\n"),
+        None => format!("{when} {size} {name}\n"),
         Some(v) => {
             let latest = if v.latest { " (latest)" } else { "" };
-            format!("{when} {size:>10} {name}  {}{latest}\n", v.id)
+            format!("{when} {size} {name}  {}{latest}\n", v.id)
         }
     }
 }

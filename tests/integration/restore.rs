@@ -53,6 +53,17 @@ print('{}')
     .map(|(k, c)| (k.to_string(), c.to_string()))
     .to_vec();
     assert_eq!(classes, want);
+    // And a column of `ls -s`, before the size.
+    let o = run(&["ls", "-r", "-s", &prefix]);
+    assert!(o.status.success(), "{}", text(&o));
+    let columns: Vec<(String, String)> = stdout(&o)
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            (f[4].to_string(), f[2].to_string())
+        })
+        .collect();
+    assert_eq!(columns, want, "{}", stdout(&o));
 
     // Not readable: an error that says why and the way on; no file.
     let file = home.path().join("cold");

@@ -17,6 +17,10 @@ pub(crate) struct LsArgs {
     /// Sizes in KiB, MiB, GiB rather than bytes.
     #[arg(long)]
     pub(crate) human_readable: bool,
+    /// Each object's storage class as listed, before its size (`-` where the listing names
+    /// none): which objects are archived (GLACIER, DEEP_ARCHIVE) and want `ferry restore`.
+    #[arg(short, long)]
+    pub(crate) storage_class: bool,
     /// End with the count of objects and their total size.
     #[arg(long)]
     pub(crate) summarize: bool,
