@@ -319,7 +319,10 @@ pub(crate) fn object_options(
             expires: None,
         },
         metadata,
-        storage_class: flags.storage_class.clone(),
+        // S3's classes in any case, as S3 spells them; a store's own as given.
+        storage_class: flags.storage_class.as_deref().map(|c| {
+            ferry_s3::storage_class_named(c).map_or_else(|| c.to_string(), str::to_string)
+        }),
         tagging,
         sse,
         acl: flags.acl.clone(),

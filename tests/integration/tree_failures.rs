@@ -362,9 +362,9 @@ fn a_missing_bucket_or_a_wrong_secret_stops_a_tree_at_once() {
     let names: Vec<String> = (0..300).map(|i| format!("d{}/f{i:03}", i % 3)).collect();
     let files: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 100)).collect();
     make_tree(&src, &files);
-    let up = |server: &TestServer, bucket: &str| {
+    let up_with = |server: &TestServer, bucket: &str, extra: &[&str]| {
         let dst = format!("s3://{bucket}/t/");
-        let args = [
+        let mut args = vec![
             "cp",
             "-r",
             src.to_str().unwrap(),
@@ -372,8 +372,10 @@ fn a_missing_bucket_or_a_wrong_secret_stops_a_tree_at_once() {
             "--concurrency",
             "4",
         ];
+        args.extend_from_slice(extra);
         ferry(server, home.path(), &args)
     };
+    let up = |server: &TestServer, bucket: &str| up_with(server, bucket, &[]);
     // Stopped at `code`, reported `failures` times, and nothing started after it.
     let expect_stopped = |o: &std::process::Output, code: &str, failures: usize| {
         expect_exit(o, 1, code);
@@ -409,10 +411,67 @@ fn a_missing_bucket_or_a_wrong_secret_stops_a_tree_at_once() {
     wrong.secret_key = "not-the-secret".into();
     expect_stopped(&up(&wrong, &bucket), "SignatureDoesNotMatch", 2);
     assert!(boto3_tree(server, &bucket, "t/").is_empty());
+    // A storage class the server does not take: every object asks for it alike.
+    let o = up_with(server, &bucket, &["--storage-class", "COLDEST"]);
+    expect_stopped(&o, "InvalidStorageClass", 1);
+    expect_exit(
+        &o,
+        1,
+        "S3's storage classes are STANDARD, REDUCED_REDUNDANCY",
+    );
+    assert!(boto3_tree(server, &bucket, "t/").is_empty());
     // The right secret: everything goes.
     let o = up(server, &bucket);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(boto3_tree(server, &bucket, "t/").len(), 300);
+}
+
+/// One of S3's storage classes given in lower case is sent as S3 spells it (S3 refuses any
+/// other spelling), for a file and a tree alike; boto3 reads the class back.
+#[test]
+fn a_storage_class_in_lower_case_is_sent_as_s3_spells_it() {
+    let (server, _client, bucket) = seaweed_bucket("class-case");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    make_tree(&src, &[("a", 100), ("d/b", 200)]);
+    let dst = format!("s3://{bucket}/t/");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            "-r",
+            src.to_str().unwrap(),
+            &dst,
+            "--storage-class",
+            "standard_ia",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let file = src.join("a");
+    let one = format!("s3://{bucket}/one");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            file.to_str().unwrap(),
+            &one,
+            "--storage-class",
+            "Onezone_IA",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let classes = ferry_testkit::boto3(
+        server,
+        "print(json.dumps({k: s3.head_object(Bucket=sys.argv[1], Key=k).get('StorageClass') for k in sys.argv[2:]}))",
+        &[&bucket, "t/a", "t/d/b", "one"],
+    )
+    .unwrap();
+    assert_eq!(
+        classes,
+        serde_json::json!({"t/a": "STANDARD_IA", "t/d/b": "STANDARD_IA", "one": "ONEZONE_IA"})
+    );
 }
 
 /// A prefix given where an object is wanted (no trailing `/`, no `--recursive`) is named a

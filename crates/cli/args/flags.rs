@@ -60,7 +60,9 @@ pub(crate) struct ObjectFlags {
     /// User metadata, KEY=VALUE (repeatable).
     #[arg(long, value_name = "KEY=VALUE", help_heading = "Object")]
     pub(crate) metadata: Vec<String>,
-    /// Storage class, e.g. STANDARD_IA.
+    /// Storage class: STANDARD, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER_IR,
+    /// GLACIER, DEEP_ARCHIVE and the others S3 names, in any case; a name of the store's own
+    /// (an S3-compatible store's placement class) is sent as given.
     #[arg(long, help_heading = "Object")]
     pub(crate) storage_class: Option<String>,
     /// Tags, as k1=v1&k2=v2, with %XX escapes decoded (%26 for &, %3D for =), as the aws

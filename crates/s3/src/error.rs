@@ -123,6 +123,13 @@ impl ServiceError {
                 "the multipart upload was completed or aborted, or its upload ID is not this key's"
             }
             "RequestTimeTooSkewed" => "the local clock is off; fix it and try again",
+            "InvalidStorageClass" => {
+                "S3's storage classes are STANDARD, \
+                 REDUCED_REDUNDANCY, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER, \
+                 DEEP_ARCHIVE, GLACIER_IR, OUTPOSTS, SNOW, EXPRESS_ONEZONE, FSX_OPENZFS and \
+                 FSX_ONTAP, in upper case; an S3-compatible store may take fewer, or others of \
+                 its own"
+            }
             // S3 names every error it answers with, and every answer carries a request id;
             // only a HEAD's error has no body to name it in. (A 5xx but 501 may be a proxy's
             // passing trouble; a 403 is told as a denial.)
@@ -453,6 +460,14 @@ mod tests {
         assert!(!with_id.to_string().contains(hint), "{with_id}");
         let named = ServiceError::new("PutObject", 404, "NoSuchBucket", "");
         assert!(!named.to_string().contains(hint), "{named}");
+    }
+
+    #[test]
+    fn a_refused_storage_class_is_answered_with_every_class_s3_takes() {
+        let e = svc(400, "InvalidStorageClass").to_string();
+        for class in crate::options::STORAGE_CLASSES {
+            assert!(e.contains(class), "{class} missing: {e}");
+        }
     }
 
     #[test]

@@ -47,8 +47,8 @@ pub use error::{ClientError, ClientErrorKind, Result, S3Error, ServiceError};
 pub use ops::*;
 pub use options::{
     CANNED_ACLS, ChecksumAlgorithm, ChecksumType, ChecksumValue, ContentHeaders, Grantee, Grants,
-    ObjectLockMode, ObjectOptions, OptionsError, RequestOptions, ServerSideEncryption,
-    SseCustomerKey,
+    ObjectLockMode, ObjectOptions, OptionsError, RequestOptions, STORAGE_CLASSES,
+    ServerSideEncryption, SseCustomerKey, storage_class_named,
 };
 pub use profile::{Env, ProfileSet};
 pub use restore::{

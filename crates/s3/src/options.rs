@@ -16,6 +16,34 @@ pub use crate::encryption::{ServerSideEncryption, SseCustomerKey};
 pub use crate::error::OptionsError;
 pub use crate::grants::{CANNED_ACLS, Grantee, Grants};
 
+/// The storage classes S3 names (the API reference's `StorageClass`), as `x-amz-storage-class`
+/// spells them. An S3-compatible store may take fewer, or others of its own (Ceph's placement
+/// classes): a name not here is sent as given.
+pub const STORAGE_CLASSES: &[&str] = &[
+    "STANDARD",
+    "REDUCED_REDUNDANCY",
+    "STANDARD_IA",
+    "ONEZONE_IA",
+    "INTELLIGENT_TIERING",
+    "GLACIER",
+    "DEEP_ARCHIVE",
+    "GLACIER_IR",
+    "OUTPOSTS",
+    "SNOW",
+    "EXPRESS_ONEZONE",
+    "FSX_OPENZFS",
+    "FSX_ONTAP",
+];
+
+/// The one of [`STORAGE_CLASSES`] that `name` spells in any case (`standard_ia`), as S3 spells
+/// it: S3 takes upper case only, and answers another with `InvalidStorageClass`.
+pub fn storage_class_named(name: &str) -> Option<&'static str> {
+    STORAGE_CLASSES
+        .iter()
+        .copied()
+        .find(|c| c.eq_ignore_ascii_case(name))
+}
+
 /// Object lock retention mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectLockMode {
@@ -210,6 +238,22 @@ impl ObjectOptions {
         {
             if let Some(v) = v {
                 header_safe(name, v)?;
+            }
+        }
+        if let Some(class) = &self.storage_class {
+            match storage_class_named(class) {
+                Some(named) if named != class => {
+                    return Err(OptionsError(format!(
+                        "storage class {class:?}: S3 spells it {named} (in upper case)"
+                    )));
+                }
+                None if class.is_empty() => {
+                    return Err(OptionsError(format!(
+                        "the storage class is empty: give one of {}",
+                        STORAGE_CLASSES.join(", ")
+                    )));
+                }
+                _ => {}
             }
         }
         for (k, v) in &self.metadata {
@@ -518,6 +562,24 @@ mod tests {
             "x-amz-server-side-encryption-context".into(),
             "eyJhIjoiYiJ9".into()
         )));
+    }
+
+    #[test]
+    fn s3s_storage_classes_are_taken_in_upper_case_and_a_stores_own_as_given() {
+        let with = |class: &str| ObjectOptions {
+            storage_class: Some(class.into()),
+            ..Default::default()
+        };
+        assert_eq!(storage_class_named("standard_ia"), Some("STANDARD_IA"));
+        assert_eq!(storage_class_named("Deep_Archive"), Some("DEEP_ARCHIVE"));
+        assert_eq!(storage_class_named("COLD"), None);
+        with("GLACIER_IR").validate().unwrap();
+        // A store's own class (Ceph's placement classes) goes as given.
+        with("COLD").validate().unwrap();
+        let e = with("standard_ia").validate().unwrap_err().to_string();
+        assert!(e.contains("S3 spells it STANDARD_IA"), "{e}");
+        let e = with("").validate().unwrap_err().to_string();
+        assert!(e.contains("empty") && e.contains("ONEZONE_IA"), "{e}");
     }
 
     #[test]
