@@ -254,8 +254,8 @@ impl Error {
     /// Whether every other object of a run would meet this error too: the server's answer
     /// concerns the bucket, the credentials or the endpoint, not the object (see
     /// [`ferry_s3::S3Error::concerns_every_request`]); the bucket or the server refuses object
-    /// lock, or the storage class, which the run asks for every object alike; or the local
-    /// disk is full or read-only.
+    /// lock, the storage class or the ACL, which the run asks for every object alike; or the
+    /// local disk is full or read-only.
     pub fn concerns_every_object(&self) -> bool {
         use std::io::ErrorKind as Io;
         let source = self.source.as_deref();
@@ -263,7 +263,10 @@ impl Error {
             || self
                 .s3()
                 .is_some_and(ferry_s3::S3Error::concerns_every_request)
-            || self.s3().and_then(ferry_s3::S3Error::code) == Some("InvalidStorageClass")
+            || matches!(
+                self.s3().and_then(ferry_s3::S3Error::code),
+                Some("InvalidStorageClass" | "AccessControlListNotSupported")
+            )
             || source
                 .and_then(|e| e.downcast_ref::<std::io::Error>())
                 .is_some_and(|e| {
@@ -423,6 +426,9 @@ mod tests {
         assert!(Error::from_s3("uploading k", gone.into()).concerns_every_object());
         let class = ferry_s3::ServiceError::new("PutObject", 400, "InvalidStorageClass", "");
         assert!(Error::from_s3("uploading k", class.into()).concerns_every_object());
+        let acl =
+            ferry_s3::ServiceError::new("PutObject", 400, "AccessControlListNotSupported", "");
+        assert!(Error::from_s3("uploading k", acl.into()).concerns_every_object());
         let denied = ferry_s3::ServiceError::new("PutObject", 403, "AccessDenied", "");
         assert!(!Error::from_s3("uploading k", denied.into()).concerns_every_object());
         let io = Failure::Local(std::io::Error::other("disk on fire"));

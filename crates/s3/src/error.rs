@@ -123,6 +123,14 @@ impl ServiceError {
                 "the multipart upload was completed or aborted, or its upload ID is not this key's"
             }
             "RequestTimeTooSkewed" => "the local clock is off; fix it and try again",
+            // Source: the S3 user guide, "Troubleshooting" Object Ownership: a bucket whose
+            // Object Ownership is "bucket owner enforced" (every bucket made since April 2023,
+            // unless set otherwise) refuses a write that carries any other ACL.
+            "AccessControlListNotSupported" => {
+                "the bucket's Object Ownership is \"bucket owner enforced\": ACLs are off, and a \
+                 write may carry no ACL or grant but the canned bucket-owner-full-control; \
+                 grant access with a bucket policy instead"
+            }
             "InvalidStorageClass" => {
                 "S3's storage classes are STANDARD, \
                  REDUCED_REDUNDANCY, STANDARD_IA, ONEZONE_IA, INTELLIGENT_TIERING, GLACIER, \
@@ -460,6 +468,13 @@ mod tests {
         assert!(!with_id.to_string().contains(hint), "{with_id}");
         let named = ServiceError::new("PutObject", 404, "NoSuchBucket", "");
         assert!(!named.to_string().contains(hint), "{named}");
+    }
+
+    #[test]
+    fn a_bucket_without_acls_is_said_to_take_none() {
+        let e = svc(400, "AccessControlListNotSupported").to_string();
+        assert!(e.contains("ACLs are off"), "{e}");
+        assert!(e.contains("bucket-owner-full-control"), "{e}");
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //! HEAD with a bare 301, another with 400 `AuthorizationHeaderMalformed`, each naming the
 //! region in `x-amz-bucket-region` (and the 400 in its body). Made requester-pays, it refuses
 //! with 403 AccessDenied a request that does not agree to pay; given a bucket owner, one that
-//! expects another.
+//! expects another. With ACLs off, it refuses a request carrying an ACL or a grant (but the
+//! canned `bucket-owner-full-control`) with 400 `AccessControlListNotSupported`, as S3 refuses
+//! it in a bucket whose Object Ownership is "bucket owner enforced".
 //!
 //! Once a Hold or DropResponse rule has fired, every later request is held too: the client is
 //! frozen at that point until the test kills it, so kill points are exact whatever the
@@ -105,6 +107,8 @@ struct State {
     requester_pays: bool,
     /// The account that owns every bucket behind the proxy.
     owner: Option<String>,
+    /// Every bucket behind the proxy has ACLs off ("bucket owner enforced").
+    acls_off: bool,
 }
 
 impl State {
@@ -146,6 +150,17 @@ impl State {
             && owner != expected
         {
             return Some(("another owner expected", denied()));
+        }
+        let acl = |l: &str| {
+            let (k, v) = l.split_once(':')?;
+            let k = k.trim().to_ascii_lowercase();
+            let granted = k.starts_with("x-amz-grant-")
+                || (k == "x-amz-acl" && v.trim() != "bucket-owner-full-control");
+            granted.then_some(())
+        };
+        if self.acls_off && head.lines().any(|l| acl(l).is_some()) {
+            let answer = error_response(400, "AccessControlListNotSupported", None);
+            return Some(("an ACL, with ACLs off", answer));
         }
         None
     }
@@ -358,6 +373,13 @@ impl HoldProxy {
     /// another (`x-amz-expected-bucket-owner`) is refused 403 AccessDenied, as S3 refuses it.
     pub fn set_bucket_owner(&self, account: Option<&str>) {
         self.state.lock().unwrap().owner = account.map(str::to_string);
+    }
+
+    /// Turns ACLs off in every bucket behind the proxy (Object Ownership "bucket owner
+    /// enforced"): a write carrying an ACL or a grant, but the canned
+    /// `bucket-owner-full-control`, is refused as S3 refuses it.
+    pub fn set_acls_off(&self, on: bool) {
+        self.state.lock().unwrap().acls_off = on;
     }
 
     /// Starts over with new rules: counters, log and the frozen state are cleared (requests
