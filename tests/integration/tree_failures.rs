@@ -363,17 +363,13 @@ fn a_missing_bucket_or_a_wrong_secret_stops_a_tree_at_once() {
     let files: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 100)).collect();
     make_tree(&src, &files);
     let up_with = |server: &TestServer, bucket: &str, extra: &[&str]| {
-        let dst = format!("s3://{bucket}/t/");
-        let mut args = vec![
-            "cp",
-            "-r",
-            src.to_str().unwrap(),
-            &dst,
-            "--concurrency",
-            "4",
-        ];
-        args.extend_from_slice(extra);
-        ferry(server, home.path(), &args)
+        up_by_four(
+            server,
+            home.path(),
+            &src,
+            &format!("s3://{bucket}/t/"),
+            extra,
+        )
     };
     let up = |server: &TestServer, bucket: &str| up_with(server, bucket, &[]);
 
@@ -407,6 +403,19 @@ fn a_missing_bucket_or_a_wrong_secret_stops_a_tree_at_once() {
     let o = up(server, &bucket);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(boto3_tree(server, &bucket, "t/").len(), 300);
+}
+
+/// `cp -r src dst --concurrency 4` and `extra`: four objects at a time, so that a run stopped
+/// at a failure has started few.
+fn up_by_four(
+    server: &TestServer,
+    home: &Path,
+    src: &Path,
+    dst: &str,
+    extra: &[&str],
+) -> std::process::Output {
+    let args = ["cp", "-r", src.to_str().unwrap(), dst, "--concurrency", "4"];
+    ferry(server, home, &[&args[..], extra].concat())
 }
 
 /// Asserts that a tree run with `--concurrency 4` stopped at `code`, reported it `failures`
@@ -444,17 +453,7 @@ fn an_acl_in_a_bucket_with_acls_off_stops_a_tree_at_once() {
     let files: Vec<(&str, usize)> = names.iter().map(|n| (n.as_str(), 100)).collect();
     make_tree(&src, &files);
     let dst = format!("s3://{bucket}/t/");
-    let up = |acl: &str| {
-        let args = [
-            "cp",
-            "-r",
-            src.to_str().unwrap(),
-            &dst,
-            "--concurrency",
-            "4",
-        ];
-        ferry(&behind, home.path(), &[&args[..], &["--acl", acl]].concat())
-    };
+    let up = |acl: &str| up_by_four(&behind, home.path(), &src, &dst, &["--acl", acl]);
     let o = up("public-read");
     expect_stopped(&o, "AccessControlListNotSupported", 1);
     expect_exit(&o, 1, "ACLs are off");
