@@ -280,18 +280,21 @@ pub(crate) fn object_options(
     };
     let sse = match flags.sse.as_deref() {
         None if flags.sse_kms_key_id.is_some() => {
-            return Err(bad_input("--sse-kms-key-id needs --sse aws:kms"));
+            return Err(bad_input(
+                "--sse-kms-key-id needs --sse aws:kms (or aws:kms:dsse)",
+            ));
         }
         None => None,
-        Some("AES256") => Some(ServerSideEncryption::S3),
-        Some("aws:kms") => Some(ServerSideEncryption::Kms {
+        Some(s) if s.eq_ignore_ascii_case("AES256") => Some(ServerSideEncryption::S3),
+        Some(s) if ferry_s3::is_kms(&s.to_ascii_lowercase()) => Some(ServerSideEncryption::Kms {
             key_id: flags.sse_kms_key_id.clone(),
             context: None,
             bucket_key: None,
+            dual_layer: s.eq_ignore_ascii_case("aws:kms:dsse"),
         }),
         Some(other) => {
             return Err(bad_input(format!(
-                "--sse {other:?}: use AES256 or aws:kms (and --sse-c-key for SSE-C)"
+                "--sse {other:?}: use AES256, aws:kms or aws:kms:dsse (and --sse-c-key for SSE-C)"
             )));
         }
     };

@@ -156,6 +156,7 @@ print(json.dumps({
     'content_encoding': h.get('ContentEncoding'),
     'metadata': h.get('Metadata', {}),
     'etag': h.get('ETag'),
+    'sse': h.get('ServerSideEncryption'),
 }))
 "#,
         &[bucket, key],

@@ -590,6 +590,52 @@ fn a_permanent_error_aborts_the_upload() {
     );
 }
 
+/// DSSE-KMS (`--sse aws:kms:dsse`) is asked for by PutObject and by CreateMultipartUpload as
+/// S3 names it, with its key; `--sse` takes its names in any case. moto keeps the header
+/// (SeaweedFS has no KMS); boto3 reads each object's encryption, part count and bytes.
+#[test]
+fn dsse_kms_and_sse_names_in_any_case_reach_the_object_on_moto() {
+    let (server, bucket) = crate::moto_bucket("dsse");
+    let home = tempfile::tempdir().unwrap();
+    let kms = ["--sse-kms-key-id", "ferry-test-key"];
+    let cases: [(&str, usize, &[&str], &str, &str); 3] = [
+        (
+            "one",
+            100 * 1024,
+            &["--sse", "aws:kms:dsse"],
+            "aws:kms:dsse",
+            "",
+        ),
+        (
+            "parts",
+            12 * MIB,
+            &["--sse", "AWS:KMS:DSSE"],
+            "aws:kms:dsse",
+            "-3",
+        ),
+        ("s3", 1000, &["--sse", "aes256"], "AES256", ""),
+    ];
+    for (key, size, sse, want, parts) in cases {
+        let (file, body) = crate::written(home.path(), key, size, 5);
+        let url = format!("s3://{bucket}/{key}");
+        // moto answers a multipart object's full-object CRC64NVME wrongly: a composite SHA-256.
+        let mut args = vec!["cp", file.to_str().unwrap(), &url, "--part-size", "5MiB"];
+        args.extend(["--checksum", "sha256"]);
+        args.extend_from_slice(sse);
+        if want != "AES256" {
+            args.extend_from_slice(&kms);
+        }
+        let o = ferry(server, home.path(), &args);
+        assert!(o.status.success(), "{key}: {}", text(&o));
+        let got = crate::boto3_object(server, &bucket, key);
+        assert_eq!(got["sse"], want, "{key}: {got}");
+        assert_eq!(got["sha256"], sha256_hex(&body), "{key}");
+        let etag = got["etag"].as_str().unwrap().trim_matches('"');
+        assert_eq!(etag.contains('-'), !parts.is_empty(), "{key}: {etag}");
+        assert!(etag.ends_with(parts), "{key}: {etag}");
+    }
+}
+
 #[test]
 fn sse_c_and_options_reach_the_object() {
     let (server, _client, bucket) = seaweed_bucket("up-opts");

@@ -88,10 +88,11 @@ pub(crate) struct ObjectFlags {
     /// Legal hold: ON (no deletion until it is set OFF, whatever the retention) or OFF.
     #[arg(long, value_name = "ON|OFF", help_heading = "Object lock")]
     pub(crate) object_lock_legal_hold_status: Option<String>,
-    /// Server-side encryption: AES256 or aws:kms.
+    /// Server-side encryption: AES256 (SSE-S3), aws:kms (SSE-KMS) or aws:kms:dsse (DSSE-KMS,
+    /// two layers under the KMS key).
     #[arg(long, value_name = "ALG", help_heading = "Encryption")]
     pub(crate) sse: Option<String>,
-    /// KMS key for --sse aws:kms.
+    /// KMS key for --sse aws:kms or aws:kms:dsse (else the account's default key).
     #[arg(long, value_name = "KEY", help_heading = "Encryption")]
     pub(crate) sse_kms_key_id: Option<String>,
     /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.

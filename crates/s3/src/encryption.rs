@@ -13,15 +13,40 @@ use crate::error::OptionsError;
 pub enum ServerSideEncryption {
     /// SSE-S3 (`AES256`).
     S3,
-    /// SSE-KMS (`aws:kms`).
+    /// SSE-KMS (`aws:kms`), or with `dual_layer` DSSE-KMS (`aws:kms:dsse`).
     Kms {
         /// KMS key id or ARN; the account's default key when absent.
         key_id: Option<String>,
         /// Encryption context as JSON (sent base64-encoded).
         context: Option<String>,
-        /// Use an S3 Bucket Key.
+        /// Use an S3 Bucket Key (not with `dual_layer`: S3 refuses one there).
         bucket_key: Option<bool>,
+        /// Two layers of encryption under the key (DSSE-KMS, `aws:kms:dsse`), where
+        /// compliance asks for them. Journals written before it lack it: one layer.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        dual_layer: bool,
     },
+}
+
+impl ServerSideEncryption {
+    /// As `x-amz-server-side-encryption` names it: `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub fn header_value(&self) -> &'static str {
+        match self {
+            ServerSideEncryption::S3 => "AES256",
+            ServerSideEncryption::Kms {
+                dual_layer: false, ..
+            } => "aws:kms",
+            ServerSideEncryption::Kms {
+                dual_layer: true, ..
+            } => "aws:kms:dsse",
+        }
+    }
+}
+
+/// Whether `x-amz-server-side-encryption` names encryption under a KMS key (`aws:kms`,
+/// `aws:kms:dsse`), whose objects' ETags are not the MD5 of their bytes.
+pub fn is_kms(header_value: &str) -> bool {
+    header_value == "aws:kms" || header_value == "aws:kms:dsse"
 }
 
 /// A customer-provided encryption key (SSE-C): 32 bytes, AES256. The key is never shown by

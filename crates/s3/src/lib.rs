@@ -48,7 +48,7 @@ pub use ops::*;
 pub use options::{
     CANNED_ACLS, ChecksumAlgorithm, ChecksumType, ChecksumValue, ContentHeaders, Grantee, Grants,
     ObjectLockMode, ObjectOptions, OptionsError, RequestOptions, STORAGE_CLASSES,
-    ServerSideEncryption, SseCustomerKey, storage_class_named,
+    ServerSideEncryption, SseCustomerKey, is_kms, storage_class_named,
 };
 pub use profile::{Env, ProfileSet};
 pub use restore::{

@@ -12,7 +12,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use crate::checksums::{ChecksumAlgorithm, ChecksumType, ChecksumValue};
-pub use crate::encryption::{ServerSideEncryption, SseCustomerKey};
+pub use crate::encryption::{ServerSideEncryption, SseCustomerKey, is_kms};
 pub use crate::error::OptionsError;
 pub use crate::grants::{CANNED_ACLS, Grantee, Grants};
 
@@ -348,6 +348,16 @@ impl ObjectOptions {
                 "the SSE-KMS encryption context must be a JSON object".into(),
             ));
         }
+        if let Some(ServerSideEncryption::Kms {
+            bucket_key: Some(true),
+            dual_layer: true,
+            ..
+        }) = &self.sse
+        {
+            return Err(OptionsError(
+                "an S3 Bucket Key cannot be used with DSSE-KMS (aws:kms:dsse); leave it out".into(),
+            ));
+        }
         match (&self.object_lock_mode, &self.object_lock_retain_until) {
             (Some(_), None) | (None, Some(_)) => {
                 return Err(OptionsError(
@@ -404,37 +414,36 @@ impl ObjectOptions {
                 .join("&");
             headers.push(("x-amz-tagging".into(), encoded));
         }
-        match &self.sse {
-            Some(ServerSideEncryption::S3) => {
-                headers.push(("x-amz-server-side-encryption".into(), "AES256".into()));
+        if let Some(sse) = &self.sse {
+            let value = sse.header_value().into();
+            headers.push(("x-amz-server-side-encryption".into(), value));
+        }
+        if let Some(ServerSideEncryption::Kms {
+            key_id,
+            context,
+            bucket_key,
+            dual_layer: _,
+        }) = &self.sse
+        {
+            use base64::Engine as _;
+            if let Some(k) = key_id {
+                headers.push((
+                    "x-amz-server-side-encryption-aws-kms-key-id".into(),
+                    k.clone(),
+                ));
             }
-            Some(ServerSideEncryption::Kms {
-                key_id,
-                context,
-                bucket_key,
-            }) => {
-                use base64::Engine as _;
-                headers.push(("x-amz-server-side-encryption".into(), "aws:kms".into()));
-                if let Some(k) = key_id {
-                    headers.push((
-                        "x-amz-server-side-encryption-aws-kms-key-id".into(),
-                        k.clone(),
-                    ));
-                }
-                if let Some(c) = context {
-                    headers.push((
-                        "x-amz-server-side-encryption-context".into(),
-                        base64::engine::general_purpose::STANDARD.encode(c),
-                    ));
-                }
-                if let Some(b) = bucket_key {
-                    headers.push((
-                        "x-amz-server-side-encryption-bucket-key-enabled".into(),
-                        b.to_string(),
-                    ));
-                }
+            if let Some(c) = context {
+                headers.push((
+                    "x-amz-server-side-encryption-context".into(),
+                    base64::engine::general_purpose::STANDARD.encode(c),
+                ));
             }
-            None => {}
+            if let Some(b) = bucket_key {
+                headers.push((
+                    "x-amz-server-side-encryption-bucket-key-enabled".into(),
+                    b.to_string(),
+                ));
+            }
         }
         if let Some(acl) = &self.acl {
             headers.push(("x-amz-acl".into(), acl.clone()));
@@ -551,6 +560,7 @@ mod tests {
                 key_id: Some("k1".into()),
                 context: Some("{\"a\":\"b\"}".into()),
                 bucket_key: Some(true),
+                dual_layer: false,
             }),
             ..Default::default()
         };
@@ -562,6 +572,25 @@ mod tests {
             "x-amz-server-side-encryption-context".into(),
             "eyJhIjoiYiJ9".into()
         )));
+        let dual = |bucket_key| ObjectOptions {
+            sse: Some(ServerSideEncryption::Kms {
+                key_id: Some("k1".into()),
+                context: None,
+                bucket_key,
+                dual_layer: true,
+            }),
+            ..Default::default()
+        };
+        dual(None).validate().unwrap();
+        let mut h = Vec::new();
+        dual(None).push_headers(&mut h);
+        assert!(h.contains(&("x-amz-server-side-encryption".into(), "aws:kms:dsse".into())));
+        assert!(h.contains(&(
+            "x-amz-server-side-encryption-aws-kms-key-id".into(),
+            "k1".into()
+        )));
+        let e = dual(Some(true)).validate().unwrap_err().to_string();
+        assert!(e.contains("Bucket Key cannot be used with DSSE-KMS"), "{e}");
     }
 
     #[test]

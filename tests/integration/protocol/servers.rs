@@ -276,6 +276,7 @@ fn moto_stores_grants_kms_and_object_lock() {
                 key_id: Some("ferry-test-key".into()),
                 context: Some(r#"{"purpose":"test"}"#.into()),
                 bucket_key: Some(true),
+                dual_layer: false,
             }),
             object_lock_mode: Some(ObjectLockMode::Governance),
             object_lock_retain_until: Some("2099-01-01T00:00:00Z".into()),

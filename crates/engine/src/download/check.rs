@@ -88,9 +88,14 @@ pub(super) fn choose_check(meta: &ObjectMeta, mode: VerifyMode) -> Check {
             "an SSE-C object with no additional checksum: its ETag is not an MD5".into(),
         );
     }
-    if meta.server_side_encryption.as_deref() == Some("aws:kms") {
+    if meta
+        .server_side_encryption
+        .as_deref()
+        .is_some_and(ferry_s3::is_kms)
+    {
         return Check::SizeOnly(
-            "an SSE-KMS object with no additional checksum: its ETag is not an MD5".into(),
+            "an SSE-KMS or DSSE-KMS object with no additional checksum: its ETag is not an MD5"
+                .into(),
         );
     }
     let etag = meta.etag.trim_matches('"').to_ascii_lowercase();
@@ -303,6 +308,9 @@ mod tests {
         assert_eq!(choose_check(&c, VerifyMode::Auto).kind(), "size");
         let mut k = meta("abbdd0bd34d6426dfe45f4a7d5f8d935");
         k.server_side_encryption = Some("aws:kms".into());
+        assert_eq!(choose_check(&k, VerifyMode::Auto).kind(), "size");
+        // DSSE-KMS's ETag is no MD5 either.
+        k.server_side_encryption = Some("aws:kms:dsse".into());
         assert_eq!(choose_check(&k, VerifyMode::Auto).kind(), "size");
         assert_eq!(
             choose_check(&meta("abbdd0bd34d6426dfe45f4a7d5f8d935"), VerifyMode::Off).kind(),

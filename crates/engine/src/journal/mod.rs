@@ -625,6 +625,7 @@ mod tests {
             key_id: Some("k".into()),
             context: None,
             bucket_key: Some(true),
+            dual_layer: false,
         });
         options.grants.read = vec![ferry_s3::Grantee::Id("owner".into())];
         let record = ObjectRecord::of(&options);
