@@ -221,13 +221,14 @@ pub(crate) fn new_object_flags(args: &ObjectFlags) -> Vec<(&'static str, bool)> 
 
 /// The flags that set what a new object carries (its content headers, metadata and tags),
 /// each with whether it was given.
-pub(crate) fn object_content_flags(args: &ObjectFlags) -> [(&'static str, bool); 7] {
+pub(crate) fn object_content_flags(args: &ObjectFlags) -> [(&'static str, bool); 8] {
     [
         ("--content-type", args.content_type.is_some()),
         ("--cache-control", args.cache_control.is_some()),
         ("--content-disposition", args.content_disposition.is_some()),
         ("--content-encoding", args.content_encoding.is_some()),
         ("--content-language", args.content_language.is_some()),
+        ("--expires", args.expires.is_some()),
         ("--metadata", !args.metadata.is_empty()),
         ("--tagging", args.tagging.is_some()),
     ]
@@ -319,7 +320,19 @@ pub(crate) fn object_options(
             content_disposition: flags.content_disposition.clone(),
             content_language: flags.content_language.clone(),
             cache_control: flags.cache_control.clone(),
-            expires: None,
+            expires: flags
+                .expires
+                .as_deref()
+                .map(|w| {
+                    crate::when::http_date(w, time::OffsetDateTime::now_utc()).ok_or_else(|| {
+                        bad_input(format!(
+                            "--expires {w:?}: give a time (2030-01-01T00:00:00Z), a day \
+                             (2030-01-01), a span from now (30d, 12h, 1y) or an HTTP date \
+                             (Tue, 01 Jan 2030 00:00:00 GMT)"
+                        ))
+                    })
+                })
+                .transpose()?,
         },
         metadata,
         // S3's classes in any case, as S3 spells them; a store's own as given.

@@ -1,5 +1,5 @@
 //! Times as flags give them: a time (RFC 3339), a day (from midnight UTC) or a span from now,
-//! ahead (a retention's end) or back (a tree as it was).
+//! ahead (a retention's end, an expiry) or back (a tree as it was).
 
 use time::{Duration, OffsetDateTime, UtcOffset};
 
@@ -61,9 +61,37 @@ pub(crate) fn shown(t: OffsetDateTime) -> String {
         .unwrap_or_default()
 }
 
+/// An HTTP date (`Tue, 01 Jan 2030 00:00:00 GMT`), as the `Expires` header takes it: from an
+/// HTTP date, or from what [`instant`] takes, a span going ahead from `now` (`30d`).
+pub(crate) fn http_date(when: &str, now: OffsetDateTime) -> Option<String> {
+    let at = match httpdate::parse_http_date(when.trim()) {
+        Ok(at) => at,
+        Err(_) => instant(when, now, Way::Ahead, "mhdwy")?.into(),
+    };
+    Some(httpdate::fmt_http_date(at))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_expiry_is_an_http_date_from_a_time_a_day_a_span_or_one() {
+        let now = time::macros::datetime!(2026-12-06 16:36:19 UTC);
+        let at = |w| http_date(w, now);
+        let want = Some("Sun, 13 Dec 2026 16:36:19 GMT".to_string());
+        assert_eq!(at("1w"), want);
+        assert_eq!(at("2026-12-13T16:36:19Z"), want);
+        assert_eq!(at("2026-12-13T17:36:19+01:00"), want);
+        assert_eq!(at(" Sun, 13 Dec 2026 16:36:19 GMT "), want);
+        assert_eq!(
+            at("2030-01-01").as_deref(),
+            Some("Tue, 01 Jan 2030 00:00:00 GMT")
+        );
+        for bad in ["", "soon", "5s", "Sun, 32 Dec 2026 16:36:19 GMT"] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn a_time_a_day_or_a_span_either_way() {

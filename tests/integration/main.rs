@@ -157,6 +157,7 @@ print(json.dumps({
     'metadata': h.get('Metadata', {}),
     'etag': h.get('ETag'),
     'sse': h.get('ServerSideEncryption'),
+    'expires': h['ResponseMetadata']['HTTPHeaders'].get('expires'),
 }))
 "#,
         &[bucket, key],

@@ -19,6 +19,8 @@ fn a_resumed_upload_keeps_its_objects_settings_and_refuses_others() {
     let run = |args: &[&str]| ferry(server, home.path(), args);
     let (file, body) = written(home.path(), "big.bin", 24 * MIB + 5, 11);
     let f = file.to_str().unwrap();
+    // An expiry given as a span from now names a later date on each run: the same span
+    // asked again is the same expiry.
     let began = [
         "--content-type",
         "text/x-first",
@@ -26,6 +28,8 @@ fn a_resumed_upload_keeps_its_objects_settings_and_refuses_others() {
         "origin=first",
         "--tagging",
         "team=a",
+        "--expires",
+        "30d",
     ];
 
     let dst = format!("s3://{bucket}/a");
@@ -45,6 +49,10 @@ fn a_resumed_upload_keeps_its_objects_settings_and_refuses_others() {
         (
             ["--storage-class", "STANDARD_IA"],
             r#"x-amz-storage-class "STANDARD_IA", where it began with none"#,
+        ),
+        (
+            ["--expires", "2030-01-01"],
+            r#"expires "Tue, 01 Jan 2030 00:00:00 GMT", where it began with "#,
         ),
     ] {
         let mut asked = began.to_vec();
@@ -77,6 +85,8 @@ fn a_resumed_upload_keeps_its_objects_settings_and_refuses_others() {
     let dst = format!("s3://{bucket}/b");
     let (code, stderr) = interrupt_after(start_upload(server, home.path(), &file, &dst, &began), 2);
     assert_eq!(code, Some(130), "{stderr}");
+    // In another second, so that `30d` names another date than it began with.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
     let o = run(&[&["cp", f, &dst], &began[..]].concat());
     assert!(o.status.success(), "{}", text(&o));
     assert!(
@@ -87,6 +97,12 @@ fn a_resumed_upload_keeps_its_objects_settings_and_refuses_others() {
     let b = boto3_object(server, &bucket, "b");
     assert_eq!(b["sha256"], sha256_hex(&body));
     assert_eq!(b["content_type"], "text/x-first");
+    for o in [&a, &b] {
+        let at = httpdate::parse_http_date(o["expires"].as_str().unwrap()).unwrap();
+        let ahead = at.duration_since(std::time::SystemTime::now()).unwrap();
+        let days = ahead.as_secs_f64() / 86_400.0;
+        assert!((29.99..=30.0).contains(&days), "{o}: {days} days ahead");
+    }
     assert!(boto3_uploads(server, &bucket).is_empty());
 
     // --restart begins again with the settings asked now.

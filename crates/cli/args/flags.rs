@@ -57,6 +57,11 @@ pub(crate) struct ObjectFlags {
     /// Content-Language.
     #[arg(long, help_heading = "Object")]
     pub(crate) content_language: Option<String>,
+    /// Expires: when caches should stop serving the object. A time (2030-01-01T00:00:00Z), a
+    /// day (2030-01-01, from midnight UTC), a span from now (30d, 12h, 1y) or an HTTP date
+    /// (Tue, 01 Jan 2030 00:00:00 GMT); sent as an HTTP date.
+    #[arg(long, value_name = "WHEN", help_heading = "Object")]
+    pub(crate) expires: Option<String>,
     /// User metadata, KEY=VALUE (repeatable).
     #[arg(long, value_name = "KEY=VALUE", help_heading = "Object")]
     pub(crate) metadata: Vec<String>,

@@ -172,11 +172,11 @@ async fn resume<C: ObjectClient>(
     // The object gets the lock the upload was created with: another asked now is refused,
     // and the check after the write compares the object with the upload's own.
     let mut options = job.options.clone();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let elapsed = now.saturating_sub(old.started);
     if let Some(recorded) = &u.object_lock {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let elapsed = now.saturating_sub(old.started);
         options = finishing_lock(&options, recorded, elapsed).map_err(|differs| {
             let (headers, said): (Vec<String>, Vec<String>) = differs.into_iter().unzip();
             refuse(
@@ -191,6 +191,10 @@ async fn resume<C: ObjectClient>(
     }
     // So are the object's other settings: another asked now is refused.
     if let Some(recorded) = &u.object {
+        let expires = &recorded.content.expires;
+        if same_span(&options.content.expires, expires, elapsed) {
+            options.content.expires.clone_from(expires);
+        }
         let differs = settings_differ(&options, recorded);
         if !differs.is_empty() {
             let (headers, said): (Vec<String>, Vec<String>) = differs.into_iter().unzip();
@@ -490,6 +494,16 @@ fn finishing_lock(
     })
 }
 
+/// Whether an expiry (`Expires`, an HTTP date) `asked` now is the `recorded` one asked again
+/// as a span from now (`30d`), which names a later date on each run: no earlier than the
+/// recorded one, and no later than it plus the time since the upload began (`elapsed`
+/// seconds) and a minute.
+fn same_span(asked: &Option<String>, recorded: &Option<String>, elapsed: u64) -> bool {
+    let at = |t: &Option<String>| httpdate::parse_http_date(t.as_deref()?).ok();
+    let drift = std::time::Duration::from_secs(elapsed.saturating_add(60));
+    matches!((at(asked), at(recorded)), (Some(a), Some(r)) if a >= r && a <= r + drift)
+}
+
 /// What of the object's settings `asked` gives otherwise than the upload was created with
 /// (`recorded`): each header's name, and it said as asked and as it began; empty when nothing
 /// differs. Tags are a set: the same ones in another order are the same.
@@ -523,6 +537,28 @@ fn settings_differ(
 mod tests {
     use super::*;
     use ferry_s3::{ObjectLockMode, ObjectOptions};
+
+    #[test]
+    fn an_expiry_asked_as_the_same_span_again_is_the_recorded_one() {
+        let t = |s: &str| Some(s.to_string());
+        let began = t("Tue, 01 Jan 2030 00:00:00 GMT");
+        // Asked again an hour later: an hour later, which is the same one.
+        assert!(same_span(&t("Tue, 01 Jan 2030 01:00:00 GMT"), &began, 3600));
+        assert!(same_span(&began, &began, 0));
+        // Later than the time since could make it, or earlier: another expiry.
+        assert!(!same_span(
+            &t("Tue, 01 Jan 2030 01:02:00 GMT"),
+            &began,
+            3600
+        ));
+        assert!(!same_span(
+            &t("Mon, 31 Dec 2029 23:00:00 GMT"),
+            &began,
+            3600
+        ));
+        assert!(!same_span(&None, &began, 3600));
+        assert!(!same_span(&began, &None, 3600));
+    }
 
     fn asked(
         mode: Option<ObjectLockMode>,
