@@ -199,6 +199,7 @@ fn checksum_mode(args: &CpArgs) -> Result<ChecksumMode, CliError> {
 pub(crate) fn new_object_flags(args: &ObjectFlags) -> Vec<(&'static str, bool)> {
     let mut flags = object_content_flags(args).to_vec();
     flags.extend([
+        ("--no-guess-mime-type", args.no_guess_mime_type),
         ("--storage-class", args.storage_class.is_some()),
         ("--acl", args.acl.is_some()),
     ]);
@@ -309,10 +310,11 @@ pub(crate) fn object_options(
             "--object-lock-legal-hold-status",
         ],
     })?;
-    let content_type = flags
-        .content_type
-        .clone()
-        .or_else(|| src.and_then(|p| mime_guess::from_path(p).first_raw().map(str::to_string)));
+    let guessed = || {
+        src.filter(|_| flags.guesses_content_type())
+            .and_then(|p| mime_guess::from_path(p).first_raw().map(str::to_string))
+    };
+    let content_type = flags.content_type.clone().or_else(guessed);
     let options = ObjectOptions {
         content: ContentHeaders {
             content_type,

@@ -105,7 +105,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                     filters,
                     shard,
                     options: object_options(&a.object, &a.bucket, None)?,
-                    guess_content_type: a.object.content_type.is_none(),
+                    guess_content_type: a.object.guesses_content_type(),
                     settings: uploads()?,
                     follow_links: !a.no_follow_symlinks,
                     ..TreeUpload::new(root, &url.bucket, &url.key)

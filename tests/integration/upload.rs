@@ -768,3 +768,62 @@ fn the_null_sink_checks_checksums_and_serves_what_it_was_sent() {
         }
     });
 }
+
+/// A Content-Type is guessed from each file's name unless `--no-guess-mime-type` says not to:
+/// then none is sent and the store keeps its default, for a tree and a single file alike. A
+/// download, which sends no headers, refuses the flag. On moto, which stores S3's default
+/// (SeaweedFS guesses a type from the key's extension itself).
+#[test]
+fn no_guess_mime_type_sends_no_content_type() {
+    let (server, bucket) = crate::moto_bucket("up-mime");
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("site");
+    std::fs::create_dir(&tree).unwrap();
+    std::fs::write(tree.join("page.html"), b"<p>hi</p>").unwrap();
+    std::fs::write(tree.join("data.json"), b"{}").unwrap();
+    let tree_arg = tree.to_str().unwrap();
+    let up = |dst: &str, extra: &[&str]| {
+        let mut args = vec!["cp", "-r", tree_arg, dst];
+        args.extend(extra);
+        let o = ferry(server, dir.path(), &args);
+        assert!(o.status.success(), "{}", text(&o));
+    };
+    let content_type = |key: &str| -> String {
+        let got = crate::boto3_object(server, &bucket, key);
+        got["content_type"].as_str().unwrap_or_default().to_string()
+    };
+    up(&format!("s3://{bucket}/guessed/"), &[]);
+    assert_eq!(content_type("guessed/page.html"), "text/html");
+    assert_eq!(content_type("guessed/data.json"), "application/json");
+
+    up(&format!("s3://{bucket}/plain/"), &["--no-guess-mime-type"]);
+    for key in ["plain/page.html", "plain/data.json"] {
+        assert_eq!(content_type(key), "binary/octet-stream", "{key}");
+    }
+    let page = tree.join("page.html");
+    let o = ferry(
+        server,
+        dir.path(),
+        &[
+            "cp",
+            page.to_str().unwrap(),
+            &format!("s3://{bucket}/one.html"),
+            "--no-guess-mime-type",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(content_type("one.html"), "binary/octet-stream");
+
+    let o = ferry(
+        server,
+        dir.path(),
+        &[
+            "cp",
+            &format!("s3://{bucket}/one.html"),
+            dir.path().join("back.html").to_str().unwrap(),
+            "--no-guess-mime-type",
+        ],
+    );
+    expect_exit(&o, 2, "--no-guess-mime-type");
+    assert!(!dir.path().join("back.html").exists());
+}

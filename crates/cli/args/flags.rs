@@ -42,9 +42,13 @@ pub(crate) struct BucketFlags {
 /// lock) and how it is encrypted: the same flags on `cp` and `sync`.
 #[derive(Debug, Args)]
 pub(crate) struct ObjectFlags {
-    /// Content-Type. By default, guessed from the file name.
+    /// Content-Type. By default, guessed from the file name (see --no-guess-mime-type).
     #[arg(long, help_heading = "Object")]
     pub(crate) content_type: Option<String>,
+    /// Send no Content-Type that --content-type does not give, rather than one guessed from
+    /// the file name (S3 then stores binary/octet-stream), as the aws cli's flag of that name.
+    #[arg(long, help_heading = "Object", conflicts_with = "content_type")]
+    pub(crate) no_guess_mime_type: bool,
     /// Cache-Control.
     #[arg(long, help_heading = "Object")]
     pub(crate) cache_control: Option<String>,
@@ -103,6 +107,14 @@ pub(crate) struct ObjectFlags {
     /// SSE-C key: 32 bytes in base64, or @FILE holding the 32 raw bytes. Never logged.
     #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
     pub(crate) sse_c_key: Option<String>,
+}
+
+impl ObjectFlags {
+    /// Whether an upload names each object's Content-Type from its file name: when
+    /// --content-type gives none and --no-guess-mime-type does not say not to.
+    pub(crate) fn guesses_content_type(&self) -> bool {
+        self.content_type.is_none() && !self.no_guess_mime_type
+    }
 }
 
 /// Grants to give a new object or an ACL (`cp`, `sync`, `acl set`).

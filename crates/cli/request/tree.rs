@@ -77,7 +77,7 @@ pub(super) fn upload_tree(args: &CpArgs) -> Result<Work, CliError> {
         bucket: dst.bucket,
         prefix: dst.key,
         options: object_options(&args.object, &args.bucket, None)?,
-        guess_content_type: args.object.content_type.is_none(),
+        guess_content_type: args.object.guesses_content_type(),
         settings: upload_settings(args)?,
         filters: filters(&args.filters)?,
         shard: shard(&args.shard)?,
