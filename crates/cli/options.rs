@@ -201,6 +201,7 @@ pub(crate) fn new_object_flags(args: &ObjectFlags) -> Vec<(&'static str, bool)> 
     flags.extend([
         ("--no-guess-mime-type", args.no_guess_mime_type),
         ("--storage-class", args.storage_class.is_some()),
+        ("--website-redirect", args.website_redirect.is_some()),
         ("--acl", args.acl.is_some()),
     ]);
     flags.extend(args.grants.given());
@@ -343,6 +344,7 @@ pub(crate) fn object_options(
         }),
         tagging,
         sse,
+        website_redirect: flags.website_redirect.clone(),
         acl: flags.acl.clone(),
         grants: flags.grants.grants(Vec::new())?,
         object_lock_mode: retention.as_ref().map(|(m, _)| *m),

@@ -91,6 +91,9 @@ fn text(name: &str, m: &ObjectMeta) -> String {
         "Storage class",
         m.storage_class.clone().unwrap_or_else(|| "STANDARD".into()),
     );
+    if let Some(to) = &m.website_redirect {
+        row("Website redirect", to.clone());
+    }
     if let Some(r) = archive(m) {
         row("Archive", r);
     }
@@ -199,6 +202,7 @@ fn json(bucket: &str, key: &str, m: &ObjectMeta) -> serde_json::Value {
         "tag_count": m.tag_count,
         "metadata": m.metadata,
         "archived": m.is_archived(),
+        "website_redirect": m.website_redirect,
         "archive_status": m.archive_status,
         "restore": m.restore.as_ref().map(|r| serde_json::json!({
             "ongoing": r.ongoing, "expiry": r.expiry,

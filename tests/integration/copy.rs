@@ -968,3 +968,94 @@ print(json.dumps({
         assert_eq!(got["metadata"]["origin"], "test", "{key}: {got}");
     }
 }
+
+/// A website redirect reaches the object, one PutObject or in parts, and `ferry stat` shows
+/// it. S3 never copies it (moto does in a CopyObject, not in a multipart copy), so a copy that
+/// keeps what its source has gives it again, one CopyObject or in parts; `--website-redirect` names another, REPLACE drops it.
+/// A download refuses the flag; a location that is neither a key from / nor a URL is refused
+/// before anything is sent.
+#[test]
+fn a_website_redirect_reaches_the_object_and_its_copies_on_moto() {
+    let (server, bucket) = crate::moto_bucket("redirect");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(12 * MIB, 88);
+    let redirect_of = |key: &str| boto3_object(server, &bucket, key)["website_redirect"].clone();
+    let run = |args: &[&str]| {
+        let o = ferry(server, home.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        o
+    };
+    let url = |key: &str| format!("s3://{bucket}/{key}");
+    uploaded(
+        server,
+        home.path(),
+        &body[..1000],
+        &url("small"),
+        &["--website-redirect", "/new.html"],
+    );
+    let big = [
+        "--website-redirect",
+        "https://example.com/",
+        "--part-size",
+        "5MiB",
+        // moto's multipart CRC64NVME is not the object's; SHA-256 parts it checks.
+        "--checksum",
+        "sha256",
+    ];
+    uploaded(server, home.path(), &body, &url("big"), &big);
+    assert_eq!(redirect_of("small"), "/new.html");
+    assert_eq!(redirect_of("big"), "https://example.com/");
+    let o = run(&["stat", &url("small"), "--json"]);
+    let stat: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(stat["website_redirect"], "/new.html", "{stat}");
+    let o = run(&["stat", &url("small")]);
+    assert!(
+        text(&o).contains("Website redirect:  /new.html"),
+        "{}",
+        text(&o)
+    );
+
+    // Kept: one CopyObject, and a copy in parts.
+    run(&["cp", &url("small"), &url("small-copy")]);
+    run(&["cp", &url("big"), &url("big-copy"), "--part-size", "5MiB"]);
+    assert_eq!(redirect_of("small-copy"), "/new.html");
+    let big_copy = boto3_object(server, &bucket, "big-copy");
+    assert_eq!(big_copy["website_redirect"], "https://example.com/");
+    assert_eq!(big_copy["sha256"], sha256_hex(&body));
+    // Another named; dropped with REPLACE.
+    let other = ["--website-redirect", "/other.html"];
+    run(&[&["cp", &url("small"), &url("renamed")][..], &other].concat());
+    assert_eq!(redirect_of("renamed"), "/other.html");
+    run(&[
+        "cp",
+        &url("small"),
+        &url("replaced"),
+        "--metadata-directive",
+        "REPLACE",
+    ]);
+    assert_eq!(redirect_of("replaced"), serde_json::Value::Null);
+
+    let back = home.path().join("back.bin");
+    let o = ferry(
+        server,
+        home.path(),
+        &[&["cp", &url("small"), back.to_str().unwrap()][..], &other].concat(),
+    );
+    expect_exit(&o, 2, "--website-redirect");
+    assert!(!back.exists());
+    let src = home.path().join("src.bin");
+    let o = ferry(
+        server,
+        home.path(),
+        &[
+            "cp",
+            src.to_str().unwrap(),
+            &url("bad"),
+            "--website-redirect",
+            "docs/new.html",
+        ],
+    );
+    expect_exit(&o, 2, "website redirect \"docs/new.html\"");
+    let keys = crate::boto3_keys(server, &bucket);
+    assert!(!keys.contains(&"bad".to_string()), "{keys:?}");
+}

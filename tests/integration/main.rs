@@ -158,6 +158,7 @@ print(json.dumps({
     'etag': h.get('ETag'),
     'sse': h.get('ServerSideEncryption'),
     'expires': h['ResponseMetadata']['HTTPHeaders'].get('expires'),
+    'website_redirect': h.get('WebsiteRedirectLocation'),
 }))
 "#,
         &[bucket, key],

@@ -74,6 +74,11 @@ pub(crate) struct ObjectFlags {
     /// (an S3-compatible store's placement class) is sent as given.
     #[arg(long, help_heading = "Object")]
     pub(crate) storage_class: Option<String>,
+    /// Where a bucket configured as a website redirects requests for the object: a key of the
+    /// bucket from / (/docs/new.html) or a URL (x-amz-website-redirect-location). A copy keeps
+    /// its source's unless this names another (S3 itself never copies it).
+    #[arg(long, value_name = "LOCATION", help_heading = "Object")]
+    pub(crate) website_redirect: Option<String>,
     /// Tags, as k1=v1&k2=v2, with %XX escapes decoded (%26 for &, %3D for =), as the aws
     /// cli takes them.
     #[arg(long, help_heading = "Object")]

@@ -114,8 +114,8 @@ pub(crate) enum Cmd {
     /// buckets.
     Ls(LsArgs),
     /// Show what the server holds of one object (HeadObject): its size, time, ETag, stored
-    /// checksum, content headers, storage class, encryption, version, lock, tag count and
-    /// metadata; of s3://bucket, its versioning and object lock.
+    /// checksum, content headers, website redirect, storage class, encryption, version, lock,
+    /// tag count and metadata; of s3://bucket, its versioning and object lock.
     Stat(StatArgs),
     /// Show a bucket's versioning, or turn it on (enable) or suspend it (suspend), then show
     /// it as the server holds it.

@@ -305,6 +305,8 @@ pub(crate) async fn run<C: ObjectClient>(
     if multipart {
         // A multipart copy is a new object: it carries what the source has (with COPY).
         from.carry(&ctx, &head, &meta, &mut copy.options).await?;
+    } else if from.metadata_directive == Directive::Copy {
+        keep_redirect(&meta, &mut copy.options);
     }
     let (bucket, key) = (copy.bucket, copy.key);
     let job = Arc::new(Job::new(
@@ -340,11 +342,22 @@ pub(crate) async fn run<C: ObjectClient>(
     from.finished(mover, &head, &meta, outcome).await
 }
 
-/// The source's content headers and metadata (as HeadObject gave them), into a new object's
-/// options: what a copy that makes a new object carries over.
+/// The source's content headers, metadata and website redirect (as HeadObject gave them),
+/// into a new object's options: what a copy that makes a new object carries over. A
+/// redirect the options name already stays.
 pub fn copy_metadata(meta: &ObjectMeta, options: &mut ObjectOptions) {
     options.content = meta.content.clone();
     options.metadata = meta.metadata.clone();
+    keep_redirect(meta, options);
+}
+
+/// The source's website redirect into a copy's `options`, unless they name one: CopyObject
+/// never copies it, not even with the COPY directive, so a copy that keeps what the source
+/// has sends it again.
+fn keep_redirect(meta: &ObjectMeta, options: &mut ObjectOptions) {
+    if options.website_redirect.is_none() {
+        options.website_redirect.clone_from(&meta.website_redirect);
+    }
 }
 
 /// An object's tags; none from a server that keeps no tags (it answers 501).

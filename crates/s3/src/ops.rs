@@ -350,6 +350,9 @@ pub struct ObjectMeta {
     pub checksum: ObjectChecksum,
     /// `x-amz-restore`: an archived object's restore, under way or done.
     pub restore: Option<crate::restore::RestoreState>,
+    /// `x-amz-website-redirect-location`: where a bucket configured as a website redirects
+    /// requests for the object.
+    pub website_redirect: Option<String>,
     /// `x-amz-archive-status`: an Intelligent-Tiering object in an archive tier
     /// (`ARCHIVE_ACCESS`, `DEEP_ARCHIVE_ACCESS`), which must be restored to be read.
     pub archive_status: Option<String>,

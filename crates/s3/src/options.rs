@@ -190,6 +190,10 @@ pub struct ObjectOptions {
     pub acl: Option<String>,
     /// Explicit grants; never together with a canned ACL.
     pub grants: Grants,
+    /// `x-amz-website-redirect-location`: where a bucket configured as a website redirects
+    /// requests for the object (`/another/key.html` in the bucket, or an `http(s)://` URL).
+    /// CopyObject never copies it, whatever its metadata directive: a copy gives it again.
+    pub website_redirect: Option<String>,
     /// Object lock mode; needs [`object_lock_retain_until`](Self::object_lock_retain_until).
     pub object_lock_mode: Option<ObjectLockMode>,
     /// Object lock retention date, RFC 3339 (e.g. `2030-01-01T00:00:00Z`).
@@ -213,6 +217,25 @@ fn header_safe(name: &str, v: &str) -> Result<(), OptionsError> {
     Ok(())
 }
 
+/// Source: the S3 API reference, PutObject's `x-amz-website-redirect-location`: a key in the
+/// bucket (from `/`) or a URL, at most 2 KB.
+fn website_redirect(to: &str) -> Result<(), OptionsError> {
+    let lower = to.to_ascii_lowercase();
+    if !(to.starts_with('/') || lower.starts_with("http://") || lower.starts_with("https://")) {
+        return Err(OptionsError(format!(
+            "website redirect {to:?}: S3 takes a key of the bucket from / (/docs/new.html) or a \
+             URL from http:// or https://"
+        )));
+    }
+    if to.len() > 2048 {
+        return Err(OptionsError(format!(
+            "the website redirect is {} bytes; S3 allows 2048",
+            to.len()
+        )));
+    }
+    Ok(())
+}
+
 impl ObjectOptions {
     /// Nothing for the object, the bucket's `terms` for each request (expected owner,
     /// requester pays): for requests that set no object headers (parts, Complete, a small
@@ -232,13 +255,16 @@ impl ObjectOptions {
     /// Checks the options against S3's rules before anything is sent.
     pub fn validate(&self) -> Result<(), OptionsError> {
         let content = self.content.fields();
-        for (name, v) in content
-            .into_iter()
-            .chain([("storage class", &self.storage_class)])
-        {
+        for (name, v) in content.into_iter().chain([
+            ("storage class", &self.storage_class),
+            ("website redirect", &self.website_redirect),
+        ]) {
             if let Some(v) = v {
                 header_safe(name, v)?;
             }
+        }
+        if let Some(to) = &self.website_redirect {
+            website_redirect(to)?;
         }
         if let Some(class) = &self.storage_class {
             match storage_class_named(class) {
@@ -396,6 +422,7 @@ impl ObjectOptions {
             put(name, v);
         }
         put("x-amz-storage-class", &self.storage_class);
+        put("x-amz-website-redirect-location", &self.website_redirect);
         for (k, v) in &self.metadata {
             headers.push((format!("x-amz-meta-{}", k.to_ascii_lowercase()), v.clone()));
         }
@@ -609,6 +636,38 @@ mod tests {
         assert!(e.contains("S3 spells it STANDARD_IA"), "{e}");
         let e = with("").validate().unwrap_err().to_string();
         assert!(e.contains("empty") && e.contains("ONEZONE_IA"), "{e}");
+    }
+
+    #[test]
+    fn a_website_redirect_is_a_key_from_slash_or_a_url() {
+        let to = |v: &str| ObjectOptions {
+            website_redirect: Some(v.into()),
+            ..Default::default()
+        };
+        for ok in [
+            "/docs/new.html",
+            "https://example.com/",
+            "HTTP://example.com/a",
+        ] {
+            to(ok).validate().unwrap();
+            let sent = to(ok).object_headers();
+            assert!(
+                sent.contains(&("x-amz-website-redirect-location".into(), ok.into())),
+                "{sent:?}"
+            );
+        }
+        for bad in ["docs/new.html", "ftp://example.com/", "", "/a\nb"] {
+            let e = to(bad).validate().unwrap_err().to_string();
+            assert!(e.contains("website redirect"), "{bad:?}: {e}");
+        }
+        let long = format!("/{}", "a".repeat(2048));
+        assert!(
+            to(&long)
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("2048")
+        );
     }
 
     #[test]

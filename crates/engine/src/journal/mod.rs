@@ -320,6 +320,9 @@ pub struct ObjectRecord {
     /// Explicit grants.
     #[serde(skip_serializing_if = "is_default")]
     pub grants: ferry_s3::Grants,
+    /// Where a website bucket redirects requests for the object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website_redirect: Option<String>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -337,6 +340,7 @@ impl ObjectRecord {
             sse: options.sse.clone(),
             acl: options.acl.clone(),
             grants: options.grants.clone(),
+            website_redirect: options.website_redirect.clone(),
         }
     }
 
@@ -350,6 +354,7 @@ impl ObjectRecord {
             sse,
             acl,
             grants,
+            website_redirect,
         } = self.clone();
         ferry_s3::ObjectOptions {
             content,
@@ -359,6 +364,7 @@ impl ObjectRecord {
             sse,
             acl,
             grants,
+            website_redirect,
             ..options
         }
     }

@@ -654,6 +654,7 @@ mod tests {
         began.content.content_type = Some("text/plain".into());
         began.metadata.insert("a".into(), "1".into());
         began.tagging = vec![("t".into(), "1".into()), ("u".into(), "2".into())];
+        began.website_redirect = Some("/a.html".into());
         let recorded = ObjectRecord::of(&began);
         let said = |asked: &ferry_s3::ObjectOptions, recorded: &ObjectRecord| {
             let differs = settings_differ(asked, recorded);
@@ -675,6 +676,13 @@ mod tests {
                 .onto(ferry_s3::ObjectOptions::default())
                 .object_headers(),
             began.object_headers()
+        );
+
+        let mut moved = began.clone();
+        moved.website_redirect = Some("/b.html".into());
+        assert_eq!(
+            said(&moved, &recorded),
+            "x-amz-website-redirect-location \"/b.html\", where it began with \"/a.html\""
         );
 
         let mut other = began.clone();

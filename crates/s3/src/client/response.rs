@@ -125,6 +125,7 @@ pub(super) fn object_meta(op: &'static str, h: &HeaderMap) -> Result<ObjectMeta>
         checksum: checksum_from_headers(h),
         restore: header(h, "x-amz-restore").and_then(|v| crate::restore::RestoreState::parse(&v)),
         archive_status: header(h, "x-amz-archive-status"),
+        website_redirect: header(h, "x-amz-website-redirect-location"),
     })
 }
 
