@@ -1059,3 +1059,91 @@ fn a_website_redirect_reaches_the_object_and_its_copies_on_moto() {
     let keys = crate::boto3_keys(server, &bucket);
     assert!(!keys.contains(&"bad".to_string()), "{keys:?}");
 }
+
+/// A copy in the source's own bucket keeps its SSE-KMS key (and DSSE-KMS) when it names no
+/// encryption: S3, and moto, would encrypt it as the bucket's default, so an object moved to
+/// another storage class in place, renamed, or copied in parts lost its key. `--sse` names
+/// another; a copy to another bucket takes that bucket's default, as S3 does.
+#[test]
+fn a_copy_in_its_own_bucket_keeps_the_sources_kms_key_on_moto() {
+    let (server, bucket) = crate::moto_bucket("keep-kms");
+    let (_, other) = crate::moto_bucket("keep-kms-other");
+    let home = tempfile::tempdir().unwrap();
+    let body = data(12 * MIB, 89);
+    let kms = ["--sse", "aws:kms", "--sse-kms-key-id", "ferry-test-key"];
+    let url = |b: &str, key: &str| format!("s3://{b}/{key}");
+    uploaded(server, home.path(), &body, &url(&bucket, "kms"), &kms);
+    let dsse = [
+        "--sse",
+        "aws:kms:dsse",
+        "--sse-kms-key-id",
+        "ferry-test-key",
+    ];
+    uploaded(
+        server,
+        home.path(),
+        &body[..1000],
+        &url(&bucket, "dsse"),
+        &dsse,
+    );
+    let run = |args: &[&str]| {
+        let o = ferry(server, home.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    };
+    let seen = |b: &str, key: &str| {
+        ferry_testkit::boto3(
+            server,
+            r#"
+import hashlib
+b, k = sys.argv[1], sys.argv[2]
+h = s3.head_object(Bucket=b, Key=k)
+print(json.dumps({
+    'sha256': hashlib.sha256(s3.get_object(Bucket=b, Key=k)['Body'].read()).hexdigest(),
+    'sse': h.get('ServerSideEncryption'),
+    'key': h.get('SSEKMSKeyId'),
+    'class': h.get('StorageClass', 'STANDARD'),
+}))
+"#,
+            &[b, key],
+        )
+        .unwrap()
+    };
+    // moto names the key of an SSE-KMS object, not of a DSSE-KMS one.
+    let source = [seen(&bucket, "kms"), seen(&bucket, "dsse")];
+    let key_id = source[0]["key"].as_str().unwrap_or_default();
+    assert!(key_id.contains("ferry-test-key"), "{}", source[0]);
+    let kept = |b: &str, key: &str, like: &serde_json::Value, size: usize| {
+        let got = seen(b, key);
+        assert_eq!(
+            (&got["sse"], &got["key"]),
+            (&like["sse"], &like["key"]),
+            "{key}: {got}"
+        );
+        assert_eq!(got["sha256"], sha256_hex(&body[..size]), "{key}");
+        got
+    };
+    // In place to another class, one CopyObject.
+    let (kms_url, dsse_url) = (url(&bucket, "kms"), url(&bucket, "dsse"));
+    run(&["cp", &kms_url, &kms_url, "--storage-class", "STANDARD_IA"]);
+    let got = kept(&bucket, "kms", &source[0], body.len());
+    assert_eq!(got["class"], "STANDARD_IA");
+    // Renamed, in parts; DSSE-KMS renamed.
+    run(&[
+        "cp",
+        &kms_url,
+        &url(&bucket, "parts"),
+        "--part-size",
+        "5MiB",
+    ]);
+    kept(&bucket, "parts", &source[0], body.len());
+    run(&["mv", &dsse_url, &url(&bucket, "dsse-moved")]);
+    assert_eq!(source[1]["sse"], "aws:kms:dsse");
+    kept(&bucket, "dsse-moved", &source[1], 1000);
+    // Named otherwise; another bucket.
+    run(&["cp", &kms_url, &url(&bucket, "s3"), "--sse", "AES256"]);
+    assert_eq!(seen(&bucket, "s3")["sse"], "AES256");
+    run(&["cp", &kms_url, &url(&other, "elsewhere")]);
+    let got = seen(&other, "elsewhere");
+    assert_ne!(got["sse"], "aws:kms", "{got}");
+    assert_eq!(got["sha256"], sha256_hex(&body));
+}

@@ -14,7 +14,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ferry_s3::{
     ByteRange, ChecksumType, ChecksumValue, CompletedPart, CopyConditions, CopyObjectRequest,
     CopySource, Directive, GetObjectRequest, GetObjectTaggingRequest, ObjectClient, ObjectMeta,
-    ObjectOptions, S3Error, SseCustomerKey, UploadPartCopyRequest,
+    ObjectOptions, S3Error, ServerSideEncryption, SseCustomerKey, UploadPartCopyRequest,
 };
 use futures_util::future::BoxFuture;
 use tracing::warn;
@@ -42,7 +42,8 @@ pub struct Copy {
     pub bucket: String,
     /// Destination key.
     pub key: String,
-    /// What the new object carries: its storage class, ACL, encryption always; its content
+    /// What the new object carries: its storage class, ACL, encryption always (with none
+    /// named, a copy in the source's bucket keeps the source's SSE-KMS key); its content
     /// headers, metadata and tags only with [`Directive::Replace`] (else the source's).
     pub options: ObjectOptions,
     /// How to copy (part size, checksum, no-clobber, restart, …).
@@ -184,6 +185,26 @@ impl ObjectSource {
         Ok(())
     }
 
+    /// The source's SSE-KMS (its key, bucket key, dual layer) into the `options` of a copy
+    /// to `bucket` that name no encryption, when `bucket` is the source's own: S3 encrypts a
+    /// copy sent without encryption headers as the destination bucket's default (SSE-S3
+    /// unless set otherwise), so an object moved to another storage class in place, or
+    /// renamed, would lose its KMS key. In another bucket (perhaps another region, where the
+    /// key is unknown) that bucket's default applies, as S3 does it.
+    pub(crate) fn keep_kms(&self, meta: &ObjectMeta, bucket: &str, options: &mut ObjectOptions) {
+        let alg = meta.server_side_encryption.as_deref().unwrap_or_default();
+        let own = options.sse.is_some() || options.request.sse_customer_key.is_some();
+        if own || bucket != self.bucket || !ferry_s3::is_kms(alg) {
+            return;
+        }
+        options.sse = Some(ServerSideEncryption::Kms {
+            key_id: meta.sse_kms_key_id.clone(),
+            context: None,
+            bucket_key: meta.sse_bucket_key_enabled.filter(|on| *on),
+            dual_layer: alg == "aws:kms:dsse",
+        });
+    }
+
     /// HeadObject of the source, with its checksum, retried. `request` is the copy's (the
     /// destination's): its agreement to pay covers the source too, its expected owner does
     /// not (the source may be another account's).
@@ -295,6 +316,7 @@ pub(crate) async fn run<C: ObjectClient>(
     }
     let mover = copy.settings.remove_source.then(|| ctx.clone());
     let (head, meta) = from.head(&ctx, &copy.options.request).await?;
+    from.keep_kms(&meta, &copy.bucket, &mut copy.options);
     let size = meta.content_length;
     let state = Arc::new(CopyState::of(&from, &meta));
     // CopyObject copies at most 5 GiB.

@@ -272,6 +272,7 @@ pub(crate) async fn create<C: ObjectClient>(
             let (head, meta) = from.head(&ctx, &options.request).await?;
             // A multipart copy is a new object: it carries what the source has (with COPY).
             from.carry(&ctx, &head, &meta, &mut options).await?;
+            from.keep_kms(&meta, &p.bucket, &mut options);
             let url = PathBuf::from(from.url());
             (url, meta.content_length, 0, Some(meta.etag))
         }
