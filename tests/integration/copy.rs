@@ -856,11 +856,13 @@ fn a_source_read_damaged_is_stored_nowhere_and_stdout_is_told_to_discard() {
     );
 }
 
+/// An SSE-C source is read with `--source-sse-c-key` and its copy stored under `--sse-c-key`;
+/// with the source's key alone, the copy stays under it.
 #[test]
 fn sse_c_source_and_destination_keys_are_each_their_own() {
     let (server, _client, bucket) = seaweed_bucket("copy-sse-c");
     let home = tempfile::tempdir().unwrap();
-    let body = data(3 * MIB, 86);
+    let body = data(12 * MIB, 86);
     let b64 = |k: [u8; 32]| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, k);
     let (source_key, dest_key) = (b64([1u8; 32]), b64([2u8; 32]));
     let src = format!("s3://{bucket}/secret");
@@ -914,6 +916,29 @@ print(json.dumps(hashlib.sha256(o['Body'].read()).hexdigest()))
     )
     .unwrap();
     assert_eq!(got, sha256_hex(&body));
+
+    // With the source's key alone, the copy keeps it: S3 (and SeaweedFS) would otherwise
+    // store it readable without a key.
+    let with_source_key = |key: &str, extra: &[&str]| {
+        let dst = format!("s3://{bucket}/{key}");
+        let args = [
+            &["cp", &src, &dst, "--source-sse-c-key", &source_key][..],
+            extra,
+        ]
+        .concat();
+        ferry(server, home.path(), &args)
+    };
+    let o = with_source_key("kept", &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(
+        crate::sealed(server, &bucket, "kept", &source_key),
+        sha256_hex(&body)
+    );
+    // In parts too; SeaweedFS copies no part under a customer key (501, where S3 does), and
+    // the error says what copies it whole. Nothing is left behind.
+    let o = with_source_key("kept-parts", &["--part-size", "5MiB"]);
+    expect_exit(&o, 1, "does not copy parts under a customer key (SSE-C)");
+    assert_eq!(boto3_uploads(server, &bucket), Vec::<String>::new());
 }
 
 /// moto keeps what SeaweedFS ignores: storage class, canned ACL, SSE-S3 on the copy.

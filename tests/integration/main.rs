@@ -166,6 +166,27 @@ print(json.dumps({
     .unwrap()
 }
 
+/// What boto3 reads of an SSE-C object: whether a HEAD without the key is refused, and the
+/// SHA-256 of its bytes read with the key.
+pub(crate) fn sealed(server: &TestServer, bucket: &str, key: &str, sse_key: &str) -> String {
+    let v = ferry_testkit::boto3(
+        server,
+        r#"
+import base64, hashlib
+b, k, key = sys.argv[1], sys.argv[2], base64.b64decode(sys.argv[3])
+try:
+    s3.head_object(Bucket=b, Key=k)
+    print(json.dumps('readable without the key'))
+except Exception:
+    o = s3.get_object(Bucket=b, Key=k, SSECustomerAlgorithm='AES256', SSECustomerKey=key)
+    print(json.dumps(hashlib.sha256(o['Body'].read()).hexdigest()))
+"#,
+        &[bucket, key, sse_key],
+    )
+    .unwrap();
+    v.as_str().unwrap().to_string()
+}
+
 /// Tags as boto3 reads them, sorted.
 pub(crate) fn boto3_tags(server: &TestServer, bucket: &str, key: &str) -> Vec<(String, String)> {
     let v = ferry_testkit::boto3(

@@ -187,27 +187,6 @@ fn a_tree_synced_by_s5cmd_is_a_no_op_for_ferry() {
     );
 }
 
-/// What boto3 reads of an SSE-C object: whether a HEAD without the key is refused, and the
-/// SHA-256 of its bytes read with the key.
-fn sealed(server: &ferry_testkit::TestServer, bucket: &str, key: &str, sse_key: &str) -> String {
-    let v = ferry_testkit::boto3(
-        server,
-        r#"
-import base64, hashlib
-b, k, key = sys.argv[1], sys.argv[2], base64.b64decode(sys.argv[3])
-try:
-    s3.head_object(Bucket=b, Key=k)
-    print(json.dumps('readable without the key'))
-except Exception:
-    o = s3.get_object(Bucket=b, Key=k, SSECustomerAlgorithm='AES256', SSECustomerKey=key)
-    print(json.dumps(hashlib.sha256(o['Body'].read()).hexdigest()))
-"#,
-        &[bucket, key, sse_key],
-    )
-    .unwrap();
-    v.as_str().unwrap().to_string()
-}
-
 /// A pair the server will not describe (an SSE-C object, synced without its key) fails,
 /// named, with the hint: it is not taken as a difference, which replaced the encrypted
 /// object with an unencrypted copy of the same file at every sync; deletions are held.
@@ -245,7 +224,7 @@ fn a_pair_the_server_will_not_describe_fails_and_its_object_stays() {
     }
     for (name, size) in &FILES[..2] {
         assert_eq!(
-            sealed(server, &bucket, &format!("m/{name}"), &key),
+            crate::sealed(server, &bucket, &format!("m/{name}"), &key),
             crate::sha256_hex(&std::fs::read(src.join(name)).unwrap()),
             "{name} ({size} bytes)"
         );

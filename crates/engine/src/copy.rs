@@ -43,7 +43,8 @@ pub struct Copy {
     /// Destination key.
     pub key: String,
     /// What the new object carries: its storage class, ACL, encryption always (with none
-    /// named, a copy in the source's bucket keeps the source's SSE-KMS key); its content
+    /// named, an SSE-C source's copy keeps its key, and a copy in the source's bucket its
+    /// SSE-KMS key); its content
     /// headers, metadata and tags only with [`Directive::Replace`] (else the source's).
     pub options: ObjectOptions,
     /// How to copy (part size, checksum, no-clobber, restart, …).
@@ -205,6 +206,22 @@ impl ObjectSource {
         });
     }
 
+    /// The source's customer key (SSE-C) into the `options` of a copy that name no
+    /// encryption: S3 stores a copy sent without a key of its own as the destination
+    /// bucket's default (SSE-S3), readable without the key, so the copy of an object its
+    /// owner keeps under a key of their own would silently drop it. The key read the source,
+    /// so it is at hand and works on any bucket or server; `--sse` or another key says
+    /// otherwise.
+    pub(crate) fn keep_customer_key(&self, meta: &ObjectMeta, options: &mut ObjectOptions) {
+        let own = options.sse.is_some() || options.request.sse_customer_key.is_some();
+        if !own && meta.sse_customer_key_md5.is_some() {
+            options
+                .request
+                .sse_customer_key
+                .clone_from(&self.sse_customer_key);
+        }
+    }
+
     /// HeadObject of the source, with its checksum, retried. `request` is the copy's (the
     /// destination's): its agreement to pay covers the source too, its expected owner does
     /// not (the source may be another account's).
@@ -293,6 +310,18 @@ impl CopyState {
             Failure::S3(e) if e.status() == Some(412) => {
                 changed_during_copy(&self.url(), &self.etag, e)
             }
+            Failure::S3(e)
+                if e.status() == Some(501)
+                    && job.options.request.sse_customer_key.is_some()
+                    && e.service().is_some_and(|s| s.operation == "UploadPartCopy") =>
+            {
+                let why = "the server does not copy parts under a customer key (SSE-C), \
+                           which S3 does; a part size above the object's size copies it in one \
+                           CopyObject";
+                let failed = job.failed(context, Failure::S3(e));
+                let message = format!("{failed}; {why}");
+                failed.with_message(message)
+            }
             f => job.failed(context, f),
         }
     }
@@ -316,6 +345,7 @@ pub(crate) async fn run<C: ObjectClient>(
     }
     let mover = copy.settings.remove_source.then(|| ctx.clone());
     let (head, meta) = from.head(&ctx, &copy.options.request).await?;
+    from.keep_customer_key(&meta, &mut copy.options);
     from.keep_kms(&meta, &copy.bucket, &mut copy.options);
     let size = meta.content_length;
     let state = Arc::new(CopyState::of(&from, &meta));
