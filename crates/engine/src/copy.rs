@@ -44,8 +44,8 @@ pub struct Copy {
     pub key: String,
     /// What the new object carries: its storage class, ACL, encryption always (with none
     /// named, an SSE-C source's copy keeps its key, and a copy in the source's bucket its
-    /// SSE-KMS key); its content
-    /// headers, metadata and tags only with [`Directive::Replace`] (else the source's).
+    /// SSE-KMS key); its content headers, metadata and tags only with
+    /// [`Directive::Replace`] (else the source's, and its website redirect).
     pub options: ObjectOptions,
     /// How to copy (part size, checksum, no-clobber, restart, …).
     pub settings: UploadSettings,
@@ -186,39 +186,42 @@ impl ObjectSource {
         Ok(())
     }
 
-    /// The source's SSE-KMS (its key, bucket key, dual layer) into the `options` of a copy
-    /// to `bucket` that name no encryption, when `bucket` is the source's own: S3 encrypts a
-    /// copy sent without encryption headers as the destination bucket's default (SSE-S3
-    /// unless set otherwise), so an object moved to another storage class in place, or
-    /// renamed, would lose its KMS key. In another bucket (perhaps another region, where the
-    /// key is unknown) that bucket's default applies, as S3 does it.
-    pub(crate) fn keep_kms(&self, meta: &ObjectMeta, bucket: &str, options: &mut ObjectOptions) {
-        let alg = meta.server_side_encryption.as_deref().unwrap_or_default();
-        let own = options.sse.is_some() || options.request.sse_customer_key.is_some();
-        if own || bucket != self.bucket || !ferry_s3::is_kms(alg) {
+    /// What the source has and S3 does not copy, into the `options` of a copy that do not
+    /// name their own. S3 stores a copy sent without encryption headers as the destination
+    /// bucket's default (SSE-S3 unless set otherwise) and never copies a website redirect,
+    /// whatever the directive; so, silently, a copy lost:
+    /// - an SSE-C source's customer key (the copy readable without it): the key that read the
+    ///   source goes on, on any bucket or server;
+    /// - an SSE-KMS or DSSE-KMS key, when the copy stays in the source's own bucket (an
+    ///   object moved to another storage class in place, or renamed). In another bucket
+    ///   (`in_bucket` `None`, or perhaps another region, where the key is unknown) that
+    ///   bucket's default applies, as S3 does it;
+    /// - with the COPY directive, the website redirect.
+    pub(crate) fn keep(
+        &self,
+        meta: &ObjectMeta,
+        in_bucket: Option<&str>,
+        options: &mut ObjectOptions,
+    ) {
+        if self.metadata_directive == Directive::Copy {
+            keep_redirect(meta, options);
+        }
+        if options.sse.is_some() || options.request.sse_customer_key.is_some() {
             return;
         }
-        options.sse = Some(ServerSideEncryption::Kms {
-            key_id: meta.sse_kms_key_id.clone(),
-            context: None,
-            bucket_key: meta.sse_bucket_key_enabled.filter(|on| *on),
-            dual_layer: alg == "aws:kms:dsse",
-        });
-    }
-
-    /// The source's customer key (SSE-C) into the `options` of a copy that name no
-    /// encryption: S3 stores a copy sent without a key of its own as the destination
-    /// bucket's default (SSE-S3), readable without the key, so the copy of an object its
-    /// owner keeps under a key of their own would silently drop it. The key read the source,
-    /// so it is at hand and works on any bucket or server; `--sse` or another key says
-    /// otherwise.
-    pub(crate) fn keep_customer_key(&self, meta: &ObjectMeta, options: &mut ObjectOptions) {
-        let own = options.sse.is_some() || options.request.sse_customer_key.is_some();
-        if !own && meta.sse_customer_key_md5.is_some() {
+        let alg = meta.server_side_encryption.as_deref().unwrap_or_default();
+        if meta.sse_customer_key_md5.is_some() {
             options
                 .request
                 .sse_customer_key
                 .clone_from(&self.sse_customer_key);
+        } else if ferry_s3::is_kms(alg) && in_bucket == Some(self.bucket.as_str()) {
+            options.sse = Some(ServerSideEncryption::Kms {
+                key_id: meta.sse_kms_key_id.clone(),
+                context: None,
+                bucket_key: meta.sse_bucket_key_enabled.filter(|on| *on),
+                dual_layer: alg == "aws:kms:dsse",
+            });
         }
     }
 
@@ -345,8 +348,7 @@ pub(crate) async fn run<C: ObjectClient>(
     }
     let mover = copy.settings.remove_source.then(|| ctx.clone());
     let (head, meta) = from.head(&ctx, &copy.options.request).await?;
-    from.keep_customer_key(&meta, &mut copy.options);
-    from.keep_kms(&meta, &copy.bucket, &mut copy.options);
+    from.keep(&meta, Some(&copy.bucket), &mut copy.options);
     let size = meta.content_length;
     let state = Arc::new(CopyState::of(&from, &meta));
     // CopyObject copies at most 5 GiB.
@@ -357,8 +359,6 @@ pub(crate) async fn run<C: ObjectClient>(
     if multipart {
         // A multipart copy is a new object: it carries what the source has (with COPY).
         from.carry(&ctx, &head, &meta, &mut copy.options).await?;
-    } else if from.metadata_directive == Directive::Copy {
-        keep_redirect(&meta, &mut copy.options);
     }
     let (bucket, key) = (copy.bucket, copy.key);
     let job = Arc::new(Job::new(

@@ -56,7 +56,7 @@ pub(crate) async fn run<C: ObjectClient, D: ObjectClient>(
     // the destination's.
     let (head, meta) = from.head(&source, &copy.options.request).await?;
     from.carry(&source, &head, &meta, &mut copy.options).await?;
-    from.keep_customer_key(&meta, &mut copy.options);
+    from.keep(&meta, None, &mut copy.options);
     let outcome = write(ctx, source, copy, head.clone(), &meta).await?;
     from.finished(mover, &head, &meta, outcome).await
 }

@@ -255,7 +255,11 @@ pub(crate) async fn create<C: ObjectClient>(
     if p.shards == 0 {
         return Err(Error::invalid("a plan needs at least one worker"));
     }
-    if p.options.request.sse_customer_key.is_some() {
+    // Neither the copy's key nor its source's (which the copy would keep, see
+    // ObjectSource::keep).
+    let source_key =
+        matches!(&p.source, PlanSource::Object(from) if from.sse_customer_key.is_some());
+    if p.options.request.sse_customer_key.is_some() || source_key {
         return Err(Error::invalid(
             "an SSE-C key cannot be planned: every worker's part would need it, and a plan holds no secrets",
         ));
@@ -272,7 +276,7 @@ pub(crate) async fn create<C: ObjectClient>(
             let (head, meta) = from.head(&ctx, &options.request).await?;
             // A multipart copy is a new object: it carries what the source has (with COPY).
             from.carry(&ctx, &head, &meta, &mut options).await?;
-            from.keep_kms(&meta, &p.bucket, &mut options);
+            from.keep(&meta, Some(&p.bucket), &mut options);
             let url = PathBuf::from(from.url());
             (url, meta.content_length, 0, Some(meta.etag))
         }
