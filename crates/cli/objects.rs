@@ -321,10 +321,10 @@ pub(crate) async fn rm(global: &Global, a: RmArgs) -> Result<(), CliError> {
     let url = parse_s3_url(&target)?;
     let filters = crate::request::filters(&a.filters)?;
     if !a.recursive {
-        if !a.filters.ordered.is_empty() {
-            return Err(bad_input(
-                "--include and --exclude pick among the objects under a prefix: add -r",
-            ));
+        if let Some(flag) = a.filters.given() {
+            return Err(bad_input(format!(
+                "{flag} picks among the objects under a prefix: add -r"
+            )));
         }
         if url.key.is_empty() || url.key.ends_with('/') {
             return Err(bad_input(format!(
@@ -386,10 +386,10 @@ async fn rm_named(global: &Global, a: &RmArgs) -> Result<(), CliError> {
             "--dry-run shows what a prefix holds; keys named are deleted as named: drop --dry-run",
         ));
     }
-    if !a.filters.ordered.is_empty() {
-        return Err(bad_input(
-            "--include and --exclude pick among the objects under a prefix: give one with -r",
-        ));
+    if let Some(flag) = a.filters.given() {
+        return Err(bad_input(format!(
+            "{flag} picks among the objects under a prefix: give one with -r"
+        )));
     }
     let request = a.bucket.request(&None)?;
     // Why stdin's lines stopped being read early, if they did.

@@ -23,10 +23,10 @@ pub(crate) async fn run(global: &Global, a: RestoreArgs) -> Result<(), CliError>
                 a.target
             )));
         }
-        if !a.filters.ordered.is_empty() {
-            return Err(bad_input(
-                "--include and --exclude pick among the objects under a prefix: add -r",
-            ));
+        if let Some(flag) = a.filters.given() {
+            return Err(bad_input(format!(
+                "{flag} picks among the objects under a prefix: add -r"
+            )));
         }
     }
     let tier = a

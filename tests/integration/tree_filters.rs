@@ -1,15 +1,188 @@
 //! Choosing a tree's paths: `--exclude`, `--include` and `--shard` up, down and across (and
-//! the way to them from a wildcard, which ferry takes literally), `--dry-run` listing what a
-//! tree would move while moving nothing, and links not followed.
+//! the way to them from a wildcard, which ferry takes literally), sizes and times
+//! (`--min-size`, `--max-size`, `--max-age`, `--min-age`), `--dry-run` listing what a tree
+//! would move while moving nothing, and links not followed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Output;
+use std::time::{Duration, SystemTime};
 
 use ferry_testkit::TestServer;
 
 use crate::tree::{boto3_tree, local_tree, make_tree};
 use crate::{copied_tree, expect_exit, ferry, seaweed_bucket, text};
+
+#[test]
+fn sizes_and_times_choose_a_trees_entries_up_down_in_a_sync_and_for_rm() {
+    let (server, _client, bucket) = seaweed_bucket("tree-bounds");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let names = ["small.txt", "big.bin", "old/small.txt", "old/big.bin"];
+    make_tree(
+        &src,
+        &names.map(|n| (n, if n.ends_with(".bin") { 20_000 } else { 100 })),
+    );
+    let ten_days_ago = SystemTime::now() - Duration::from_secs(10 * 86_400);
+    for old in ["old/small.txt", "old/big.bin"] {
+        let f = std::fs::File::options().write(true).open(src.join(old));
+        f.unwrap().set_modified(ten_days_ago).unwrap();
+    }
+    let all = local_tree(&src);
+    let under = |prefix: &str, keep: &[&str]| -> BTreeMap<String, String> {
+        keep.iter()
+            .map(|k| (format!("{prefix}{k}"), all[*k].clone()))
+            .collect()
+    };
+    let run = |args: &[&str]| {
+        let o = ferry(server, home.path(), &[args, &["--no-progress"]].concat());
+        assert!(o.status.success(), "{}", text(&o));
+        o
+    };
+    let s = src.to_str().unwrap();
+
+    // Up: by size (both ends included), by the file's mtime, and both at once.
+    run(&[
+        "cp",
+        "-r",
+        s,
+        &format!("s3://{bucket}/big/"),
+        "--min-size",
+        "20000",
+    ]);
+    let want = under("big/", &["big.bin", "old/big.bin"]);
+    assert_eq!(boto3_tree(server, &bucket, "big/"), want);
+    let recent_small = format!("s3://{bucket}/recent-small/");
+    run(&[
+        "cp",
+        "-r",
+        s,
+        &recent_small,
+        "--max-age",
+        "2d",
+        "--max-size",
+        "1KiB",
+    ]);
+    let want = under("recent-small/", &["small.txt"]);
+    assert_eq!(boto3_tree(server, &bucket, "recent-small/"), want);
+    run(&[
+        "cp",
+        "-r",
+        s,
+        &format!("s3://{bucket}/old/"),
+        "--min-age",
+        "2d",
+    ]);
+    let want = under("old/", &["old/big.bin", "old/small.txt"]);
+    assert_eq!(boto3_tree(server, &bucket, "old/"), want);
+
+    // Down and for rm, by the objects' Last-Modified (whole seconds): `then` falls between
+    // two uploads.
+    let t = format!("s3://{bucket}/t/");
+    run(&[
+        "cp",
+        &src.join("small.txt").to_string_lossy(),
+        &format!("{t}first"),
+    ]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let now = time::OffsetDateTime::now_utc();
+    let then = now
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    run(&[
+        "cp",
+        &src.join("big.bin").to_string_lossy(),
+        &format!("{t}second"),
+    ]);
+    let down = home.path().join("down");
+    run(&["cp", "-r", &t, down.to_str().unwrap(), "--max-age", &then]);
+    assert_eq!(
+        local_tree(&down).into_keys().collect::<Vec<_>>(),
+        ["second"]
+    );
+    run(&["rm", "-r", &t, "--min-age", &then]);
+    let left: Vec<String> = boto3_tree(server, &bucket, "t/").into_keys().collect();
+    assert_eq!(left, ["t/second"]);
+
+    // A sync compares and deletes only in the bounds. The old file's stale object stays
+    // (its file is out of bounds, so its path is not the destination's alone); an object
+    // whose file is gone is deleted; the recent files go up.
+    let synced = format!("s3://{bucket}/synced/");
+    run(&[
+        "cp",
+        &src.join("big.bin").to_string_lossy(),
+        &format!("{synced}old/small.txt"),
+    ]);
+    run(&[
+        "cp",
+        &src.join("small.txt").to_string_lossy(),
+        &format!("{synced}gone.txt"),
+    ]);
+    let stale = all["big.bin"].clone();
+    run(&["sync", s, &synced, "--max-age", "2d", "--delete"]);
+    let mut want = under("synced/", &["big.bin", "small.txt"]);
+    want.insert("synced/old/small.txt".into(), stale.clone());
+    assert_eq!(boto3_tree(server, &bucket, "synced/"), want);
+    // Down, a file out of bounds is not deleted either: only the recent one that the
+    // prefix no longer holds.
+    let back = home.path().join("back");
+    run(&["cp", "-r", &synced, back.to_str().unwrap()]);
+    std::fs::write(back.join("extra.txt"), b"recent, the prefix's no longer").unwrap();
+    std::fs::write(back.join("kept.txt"), b"old, out of bounds").unwrap();
+    let f = std::fs::File::options()
+        .write(true)
+        .open(back.join("kept.txt"));
+    f.unwrap().set_modified(ten_days_ago).unwrap();
+    run(&[
+        "sync",
+        &synced,
+        back.to_str().unwrap(),
+        "--max-age",
+        "2d",
+        "--delete",
+    ]);
+    assert!(!back.join("extra.txt").exists() && back.join("kept.txt").exists());
+    let kept: Vec<String> = local_tree(&back).into_keys().collect();
+    assert_eq!(kept, ["big.bin", "kept.txt", "old/small.txt", "small.txt"]);
+
+    // Bounds that nothing is within, a time to come, a bound where there is no tree to
+    // choose in: bad input (exit 2), nothing sent or deleted.
+    let d = format!("s3://{bucket}/d/");
+    for (args, says) in [
+        (
+            &["cp", "-r", s, &d, "--min-size", "2M", "--max-size", "1M"][..],
+            "nothing could",
+        ),
+        (
+            &["cp", "-r", s, &d, "--max-age", "1d", "--min-age", "2d"],
+            "no time is both",
+        ),
+        (
+            &["cp", "-r", s, &d, "--max-age", "2999-01-01"],
+            "still to come",
+        ),
+        (&["cp", "-r", s, &d, "--min-size", "lots"], "is not a size"),
+        (
+            &[
+                "cp",
+                &src.join("big.bin").to_string_lossy(),
+                &d,
+                "--min-size",
+                "1",
+            ],
+            "give -r",
+        ),
+        (
+            &["rm", &format!("{synced}big.bin"), "--min-age", "1d"],
+            "add -r",
+        ),
+    ] {
+        expect_exit(&ferry(server, home.path(), args), 2, says);
+    }
+    assert!(boto3_tree(server, &bucket, "d/").is_empty());
+    assert!(boto3_tree(server, &bucket, "synced/").contains_key("synced/big.bin"));
+}
 
 #[test]
 fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {

@@ -204,10 +204,43 @@ pub(crate) struct FilterFlags {
     /// Take part again what an earlier --exclude left out (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub(crate) include: Vec<String>,
+    /// Only files and objects of SIZE or more, e.g. 1MiB (as rclone's flag).
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) min_size: Option<String>,
+    /// Only files and objects of SIZE or less, e.g. 4GiB (as rclone's flag).
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) max_size: Option<String>,
+    /// Only what changed at or after WHEN, by a file's mtime or an object's Last-Modified: a
+    /// span back from now (90m, 12h, 2d, 1w), a day (from midnight UTC) or a time, as
+    /// rclone's flag (no older than the age). A sync compares and deletes only in these
+    /// bounds: what the destination holds at a source's path left out stays as it is.
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) max_age: Option<String>,
+    /// Only what last changed at or before WHEN (a span back from now, a day or a time), as
+    /// rclone's flag (at least the age old): `rm -r --min-age 90d` deletes what is 90 days
+    /// old or more.
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) min_age: Option<String>,
     /// Both, in the order given: (include, glob). Filled from the command line's order,
     /// which clap keeps per flag only.
     #[arg(skip)]
     pub(crate) ordered: Vec<(bool, String)>,
+}
+
+impl FilterFlags {
+    /// The first filter flag given, if any: for commands that have no entries to pick among.
+    pub(crate) fn given(&self) -> Option<&'static str> {
+        [
+            ("--exclude", !self.exclude.is_empty()),
+            ("--include", !self.include.is_empty()),
+            ("--min-size", self.min_size.is_some()),
+            ("--max-size", self.max_size.is_some()),
+            ("--max-age", self.max_age.is_some()),
+            ("--min-age", self.min_age.is_some()),
+        ]
+        .into_iter()
+        .find_map(|(flag, on)| on.then_some(flag))
+    }
 }
 
 /// `--exclude` and `--include` of the subcommand, in the order they were given.

@@ -21,10 +21,10 @@ pub(crate) async fn run(global: &Global, a: LockArgs) -> Result<(), CliError> {
             a.target, url.bucket
         )));
     }
-    if !a.filters.ordered.is_empty() {
-        return Err(bad_input(
-            "--include and --exclude pick objects: a default retention is the bucket's",
-        ));
+    if let Some(flag) = a.filters.given() {
+        return Err(bad_input(format!(
+            "{flag} picks objects: a default retention is the bucket's"
+        )));
     }
     let asked = match asked(a.mode.as_deref(), a.until.as_deref())? {
         Asked::Show => None,

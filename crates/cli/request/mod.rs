@@ -205,10 +205,10 @@ pub(crate) fn cp(global: &Global, args: &CpArgs, moving: bool) -> Result<Cp, Cli
                  or s3://…): one object named alone fails, saying it is archived",
             ));
         }
-        _ if !args.filters.ordered.is_empty() && !tree => {
-            return Err(bad_input(
-                "--exclude and --include choose among a tree's paths: give -r to copy a folder or a prefix",
-            ));
+        _ if let (Some(flag), false) = (args.filters.given(), tree) => {
+            return Err(bad_input(format!(
+                "{flag} chooses among a tree's paths: give -r to copy a folder or a prefix"
+            )));
         }
         (false, true) if tree => upload_tree(args)?,
         (true, false) if args.recursive => download_tree(args)?,
@@ -290,25 +290,38 @@ fn byte_range(s: &str) -> Result<Span, CliError> {
 
 /// `--as-of`: the time a source is read as it was then, which must have come.
 pub(crate) fn as_of(flag: Option<&str>) -> Result<Option<std::time::SystemTime>, CliError> {
+    flag.map(|when| {
+        past(
+            "--as-of",
+            when,
+            "the source as it is now is read without --as-of",
+        )
+    })
+    .transpose()
+}
+
+/// A time in the past that `flag` gives (`when`): a time, a day (from midnight UTC) or a span
+/// back from now. One still to come is refused, saying `instead`.
+pub(crate) fn past(
+    flag: &str,
+    when: &str,
+    instead: &str,
+) -> Result<std::time::SystemTime, CliError> {
     use crate::when::{Way, instant, shown};
-    let Some(when) = flag else {
-        return Ok(None);
-    };
     let now = time::OffsetDateTime::now_utc();
     let at = instant(when, now, Way::Back, "mhdwy").ok_or_else(|| {
         bad_input(format!(
-            "--as-of {when:?}: give a time (2026-12-05T10:00:00Z), a day (2026-12-05) or a \
+            "{flag} {when:?}: give a time (2026-12-05T10:00:00Z), a day (2026-12-05) or a \
              span back from now (90m, 12h, 2d, 1w)"
         ))
     })?;
     if at > now {
         return Err(bad_input(format!(
-            "--as-of {when:?} is {}, still to come: the source as it is now is read without \
-             --as-of",
+            "{flag} {when:?} is {}, still to come: {instead}",
             shown(at)
         )));
     }
-    Ok(Some(at.into()))
+    Ok(at.into())
 }
 
 /// Refuses `--as-of` (`flag`) for an upload, which sends the file as it is.

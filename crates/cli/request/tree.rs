@@ -6,11 +6,12 @@ use std::path::{Path, PathBuf};
 
 use ferry_engine::{Filters, Shard, TreeCopy, TreeDownload, TreeUpload};
 
-use super::{Work, as_of, copy_directive, on_the_server, refuse_as_of, single_only};
+use super::{Work, as_of, copy_directive, on_the_server, past, refuse_as_of, single_only};
 use crate::args::{CpArgs, FilterFlags, Global};
 use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
-use crate::options::{copy_only, download_settings, object_options, upload_settings};
+use crate::options::{copy_only, download_settings, object_options, parse_size, upload_settings};
+use crate::when::shown;
 
 /// `ferry cp -r s3://a/prefix s3://b/prefix2`.
 pub(super) fn copy_tree(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
@@ -167,13 +168,62 @@ pub(super) fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
     }))
 }
 
-/// `--exclude` and `--include`, in the order given.
+/// `--exclude` and `--include`, in the order given, within the bounds on size and time.
 pub(crate) fn filters(flags: &FilterFlags) -> Result<Filters, CliError> {
     let mut filters = Filters::default();
     for (include, glob) in &flags.ordered {
         filters
             .push(*include, glob)
             .map_err(|e| bad_input(e.to_string()))?;
+    }
+    let size = |flag: &str, given: &Option<String>| {
+        given
+            .as_deref()
+            .map(|s| parse_size(s).map_err(|e| bad_input(format!("{flag}: {e}"))))
+            .transpose()
+    };
+    let (min, max) = (
+        size("--min-size", &flags.min_size)?,
+        size("--max-size", &flags.max_size)?,
+    );
+    if let (Some(min), Some(max)) = (min, max)
+        && min > max
+    {
+        return Err(bad_input(format!(
+            "--min-size ({min} bytes) is more than --max-size ({max} bytes): nothing could take part"
+        )));
+    }
+    let none_since = "nothing has changed since";
+    let since = flags
+        .max_age
+        .as_deref()
+        .map(|w| past("--max-age", w, none_since));
+    let before = flags
+        .min_age
+        .as_deref()
+        .map(|w| past("--min-age", w, "all is younger"));
+    let (since, before) = (since.transpose()?, before.transpose()?);
+    if let (Some(since), Some(before)) = (since, before)
+        && since > before
+    {
+        return Err(bad_input(format!(
+            "--max-age takes what changed since {}, --min-age what changed before {}: no \
+             time is both; nothing could take part",
+            shown(since.into()),
+            shown(before.into())
+        )));
+    }
+    if let Some(n) = min {
+        filters = filters.min_size(n);
+    }
+    if let Some(n) = max {
+        filters = filters.max_size(n);
+    }
+    if let Some(t) = since {
+        filters = filters.modified_since(t);
+    }
+    if let Some(t) = before {
+        filters = filters.modified_before(t);
     }
     Ok(filters)
 }

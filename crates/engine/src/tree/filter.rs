@@ -1,6 +1,9 @@
-//! Which paths of a tree take part: `--exclude` and `--include` globs ([`Filters`]), and a
-//! worker's shard. One stream adapter ([`selected`]) applies both to what a walk or a listing
-//! finds, for copies and syncs alike.
+//! Which entries of a tree take part: `--exclude` and `--include` globs, bounds on size and
+//! time ([`Filters`]), and a worker's shard. One stream adapter ([`selected`]) applies them to
+//! what a walk or a listing finds, for copies, removals and the rest; a sync takes the paths
+//! from it and weighs sizes and times itself, pair by pair (see [`Filters::paths_only`]).
+
+use std::time::SystemTime;
 
 use globset::{Glob, GlobMatcher};
 use tokio::sync::mpsc;
@@ -14,15 +17,49 @@ use crate::shard::Shard;
 /// matches the path below the folder, or the key below the prefix; `*` matches `/` too.
 /// Empty (the default): every path.
 ///
+/// Bounds on size and time narrow what the globs allow, as rclone's `--min-size`,
+/// `--max-size`, `--max-age` and `--min-age` do: an entry takes part when its size and its
+/// time (a file's mtime, an object's or a version's Last-Modified) are within all of them,
+/// both ends included. An entry whose time is not known (none listed) takes no part when a
+/// time bound is set.
+///
 /// ```
+/// use std::time::{Duration, SystemTime};
 /// let f = ferry_engine::Filters::default().exclude("*.log")?.include("keep/*")?;
 /// assert!(!f.allows("deep/x.log") && f.allows("keep/x.log") && f.allows("a.txt"));
+/// let day_ago = SystemTime::now() - Duration::from_secs(86_400);
+/// let f = f.min_size(1024).modified_since(day_ago);
+/// assert!(f.admits(4096, Some(SystemTime::now())));
+/// assert!(!f.admits(100, Some(SystemTime::now())) && !f.admits(4096, None));
 /// # Ok::<(), ferry_engine::Error>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     rules: Vec<(bool, GlobMatcher)>,
     shard: Option<Shard>,
+    bounds: Bounds,
+}
+
+/// The bounds on an entry's size and time, each end included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Bounds {
+    min_size: Option<u64>,
+    max_size: Option<u64>,
+    since: Option<SystemTime>,
+    before: Option<SystemTime>,
+}
+
+impl Bounds {
+    fn admits(&self, size: u64, time: Option<SystemTime>) -> bool {
+        let within =
+            |t: SystemTime| self.since.is_none_or(|s| t >= s) && self.before.is_none_or(|b| t <= b);
+        self.min_size.is_none_or(|m| size >= m)
+            && self.max_size.is_none_or(|m| size <= m)
+            && match time {
+                Some(t) => within(t),
+                None => self.since.is_none() && self.before.is_none(),
+            }
+    }
 }
 
 impl Filters {
@@ -46,13 +83,56 @@ impl Filters {
         Ok(self)
     }
 
+    /// These filters and one more: only entries of `bytes` or more (rclone's `--min-size`).
+    pub fn min_size(mut self, bytes: u64) -> Self {
+        self.bounds.min_size = Some(bytes);
+        self
+    }
+
+    /// These filters and one more: only entries of `bytes` or fewer (rclone's `--max-size`).
+    pub fn max_size(mut self, bytes: u64) -> Self {
+        self.bounds.max_size = Some(bytes);
+        self
+    }
+
+    /// These filters and one more: only entries changed at or after `time` (rclone's
+    /// `--max-age`: no older than the age).
+    pub fn modified_since(mut self, time: SystemTime) -> Self {
+        self.bounds.since = Some(time);
+        self
+    }
+
+    /// These filters and one more: only entries last changed at or before `time` (rclone's
+    /// `--min-age`: at least the age old).
+    pub fn modified_before(mut self, time: SystemTime) -> Self {
+        self.bounds.before = Some(time);
+        self
+    }
+
     /// These filters, taking only the paths of `shard` (the tree's) whatever the globs say:
     /// each worker of a split tree copies (and a split sync deletes) its own paths only.
     pub(crate) fn sharded(&self, shard: Option<Shard>) -> Self {
         Self {
-            rules: self.rules.clone(),
             shard,
+            ..self.clone()
         }
+    }
+
+    /// These filters without their bounds on size and time: what a sync's sides are narrowed
+    /// to, since an entry out of bounds still keeps the same path on the other side from
+    /// looking deleted; the sync weighs the bounds itself ([`Filters::admits`]).
+    pub(crate) fn paths_only(&self) -> Self {
+        Self {
+            bounds: Bounds::default(),
+            ..self.clone()
+        }
+    }
+
+    /// Whether an entry of `size` bytes last changed at `time` is within the bounds on size
+    /// and time (all of them when none is set; with a time bound, none when `time` is not
+    /// known). Its path is for [`Filters::allows`].
+    pub fn admits(&self, size: u64, time: Option<SystemTime>) -> bool {
+        self.bounds.admits(size, time)
     }
 
     /// Whether `rel` takes part.
@@ -83,15 +163,15 @@ impl Filters {
         })
     }
 
-    /// Whether every path takes part: no rule, no shard.
+    /// Whether every entry takes part: no rule, no bound, no shard.
     pub fn takes_all(&self) -> bool {
-        self.rules.is_empty() && self.shard.is_none()
+        self.rules.is_empty() && self.shard.is_none() && self.bounds == Bounds::default()
     }
 }
 
-/// What `found` yields that `filters` allows, by its key below `prefix`. A folder that cannot
-/// be read (its failure's key ends in `/`) passes, and is reported: the files in it, unseen,
-/// may be ones the filters take.
+/// What `found` yields that `filters` allows, by its key below `prefix`, and (an item) by its
+/// size and time. A folder that cannot be read (its failure's key ends in `/`) passes, and is
+/// reported: the files in it, unseen, may be ones the filters take.
 pub(crate) fn selected(
     mut found: mpsc::Receiver<Found>,
     filters: Filters,
@@ -110,7 +190,8 @@ pub(crate) fn selected(
             };
             let left_out =
                 |k: &String| !filters.allows(k.strip_prefix(prefix.as_str()).unwrap_or(k));
-            if key.is_some_and(left_out) {
+            let out_of_bounds = matches!(&f, Found::Item(i) if !filters.admits(i.size, i.mtime));
+            if key.is_some_and(left_out) || out_of_bounds {
                 continue;
             }
             if tx.send(f).await.is_err() {
@@ -170,6 +251,26 @@ mod tests {
             let f = f(rules);
             assert!(f.skips_folder(dir) && !f.allows(&format!("{dir}a/b.txt")));
         }
+    }
+
+    #[test]
+    fn sizes_and_times_are_bounded_at_both_ends_included() {
+        use std::time::Duration;
+        let t = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let s = Duration::from_secs(1);
+        assert!(Filters::default().admits(0, None), "no bound: all");
+        let f = Filters::default().min_size(10).max_size(20);
+        assert!(!f.takes_all() && f.paths_only().takes_all());
+        assert!(f.admits(10, None) && f.admits(20, Some(t)));
+        assert!(!f.admits(9, Some(t)) && !f.admits(21, Some(t)));
+        let f = Filters::default().modified_since(t).modified_before(t + s);
+        assert!(f.admits(0, Some(t)) && f.admits(u64::MAX, Some(t + s)));
+        assert!(!f.admits(0, Some(t - s)) && !f.admits(0, Some(t + s + s)));
+        assert!(!f.admits(0, None), "a time bound and no time: out");
+        // A shard keeps the bounds; the paths alone drop them, not the globs.
+        let f = f.exclude("*.log").unwrap();
+        assert!(!f.sharded(None).admits(0, Some(t - s)));
+        assert!(!f.paths_only().allows("x.log") && f.paths_only().admits(0, None));
     }
 
     #[test]

@@ -307,6 +307,9 @@ pub(super) struct Merged {
     pub(super) planned: (u64, u64),
     pub(super) deletions: Vec<Item>,
     pub(super) listing_failed: bool,
+    /// Source entries out of the filters' bounds on size or time: neither sent nor compared,
+    /// and what the destination holds at their paths is not deleted.
+    pub(super) out_of_bounds: u64,
 }
 
 /// Sends a source item to the transfers (in a dry run, to the report of them); false when

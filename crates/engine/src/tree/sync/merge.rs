@@ -1,6 +1,10 @@
 //! The merge of a sync's two sides: each side is taken in its listing order, matched on the
 //! key below its prefix; what only the source holds, or holds differently, goes on to the
 //! transfers; what both hold alike is skipped; what only the destination holds may be deleted.
+//! The filters' bounds on size and time are weighed here, not on the sides: a source entry
+//! out of bounds takes no part, yet keeps its path on the destination from looking deleted; a
+//! destination entry out of bounds is compared with its source all the same (a file sent a
+//! week ago is no older than its source for `--max-age 1d`), and only deleted in bounds.
 
 use std::collections::BTreeMap;
 
@@ -13,7 +17,7 @@ use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::SyncAction;
 use crate::tree::sides::Sides;
-use crate::tree::{Found, Item};
+use crate::tree::{Filters, Found, Item};
 
 /// The next item of a side, or its end; a bad entry goes on to the transfers (it fails
 /// there, named), a failed listing ends the merge.
@@ -64,7 +68,7 @@ fn passed(key: &str, head: Option<&str>) -> bool {
 pub(super) async fn merge<C: ObjectClient>(
     ctx: &Context<C>,
     sides: &Sides,
-    settings: &SyncSettings,
+    (settings, filters): (&SyncSettings, &Filters),
     probe: Probe,
     mut source: mpsc::Receiver<Found>,
     mut dest: mpsc::Receiver<Found>,
@@ -124,21 +128,26 @@ pub(super) async fn merge<C: ObjectClient>(
                     } else {
                         (other, item)
                     };
-                    match judge::at_once(sides.direction, settings.compare, &a, &b) {
-                        Some(true) => {
-                            merged.skipped += 1;
-                            sides
-                                .report(ctx, SyncAction::Skip, &a, settings.dry_run)
-                                .await;
-                        }
-                        Some(false) => {
-                            if !send(a, &tx, &mut merged).await {
-                                break 'merge;
+                    // Out of bounds: no part, and its path is not deleted.
+                    if !filters.admits(a.size, a.mtime) {
+                        merged.out_of_bounds += 1;
+                    } else {
+                        match judge::at_once(sides.direction, settings.compare, &a, &b) {
+                            Some(true) => {
+                                merged.skipped += 1;
+                                sides
+                                    .report(ctx, SyncAction::Skip, &a, settings.dry_run)
+                                    .await;
                             }
-                        }
-                        None => {
-                            if judging.pairs.send((a, b)).await.is_err() {
-                                break 'merge;
+                            Some(false) => {
+                                if !send(a, &tx, &mut merged).await {
+                                    break 'merge;
+                                }
+                            }
+                            None => {
+                                if judging.pairs.send((a, b)).await.is_err() {
+                                    break 'merge;
+                                }
                             }
                         }
                     }
@@ -156,13 +165,17 @@ pub(super) async fn merge<C: ObjectClient>(
         let (head_s, head_d) = (head(&s, true), head(&d, false));
         for k in gone(&waiting_s, head_d.as_deref()) {
             let i = waiting_s.remove(&k).expect("waiting");
+            if !filters.admits(i.size, i.mtime) {
+                merged.out_of_bounds += 1;
+                continue;
+            }
             if !send(i, &tx, &mut merged).await {
                 break 'merge;
             }
         }
         for k in gone(&waiting_d, head_s.as_deref()) {
             let i = waiting_d.remove(&k).expect("waiting");
-            if settings.delete {
+            if settings.delete && filters.admits(i.size, i.mtime) {
                 merged.deletions.push(i);
             }
         }

@@ -203,12 +203,13 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let source = walk_into(walk, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
-    let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
+    let (source, dest) = both_selected(&filters, (source, &prefix), (dest, &prefix));
     // Deletions carry what every request to the bucket does (expected owner, payer).
     let sides = (s.tree.sides(), s.tree.options.request.clone());
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
-    run(ctx, sides, s.sync, source, dest, probe, transfer).await
+    let settings = (s.sync, filters);
+    run(ctx, sides, settings, source, dest, probe, transfer).await
 }
 
 /// Runs a sync down in `ctx`.
@@ -229,11 +230,12 @@ pub(crate) async fn down<C: ObjectClient>(
     } else {
         mpsc::channel(1).1
     };
-    let (source, dest) = both_selected(filters, (source, &prefix), (dest, &prefix));
+    let (source, dest) = both_selected(&filters, (source, &prefix), (dest, &prefix));
     let sides = (s.tree.sides(), RequestOptions::default());
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
-    run(ctx, sides, s.sync, source, dest, probe, transfer).await
+    let settings = (s.sync, filters);
+    run(ctx, sides, settings, source, dest, probe, transfer).await
 }
 
 /// Runs a sync from prefix to prefix in `ctx`, reading through `source` when it is another
@@ -262,35 +264,39 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     let sides = s.tree.sides();
     let filters = s.tree.filters.sharded(s.tree.shard);
     let (from, dest) = both_selected(
-        filters,
+        &filters,
         (from, &sides.source_prefix),
         (dest, &sides.dest_prefix),
     );
     let probe = judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare);
     let sides = (sides, s.tree.options.request.clone());
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
-    run(ctx, sides, s.sync, from, dest, probe, transfer).await
+    let settings = (s.sync, filters);
+    run(ctx, sides, settings, from, dest, probe, transfer).await
 }
 
 /// The two sides of a sync, each narrowed to the paths `filters` allows (by its key below its
-/// own prefix): a path left out is neither copied nor deleted.
+/// own prefix): a path left out is neither copied nor deleted. Their bounds on size and time
+/// are the merge's to weigh.
 fn both_selected(
-    filters: Filters,
+    filters: &Filters,
     (source, source_prefix): (mpsc::Receiver<Found>, &str),
     (dest, dest_prefix): (mpsc::Receiver<Found>, &str),
 ) -> (mpsc::Receiver<Found>, mpsc::Receiver<Found>) {
+    let paths = filters.paths_only();
     (
-        selected(source, filters.clone(), source_prefix.to_string()),
-        selected(dest, filters, dest_prefix.to_string()),
+        selected(source, paths.clone(), source_prefix.to_string()),
+        selected(dest, paths, dest_prefix.to_string()),
     )
 }
 
 /// Merges the two sides, runs the transfers of what differs, and deletes when asked (from a
-/// bucket with `deleting`, what every request to the destination carries).
+/// bucket with `deleting`, what every request to the destination carries), within the
+/// filters' bounds on size and time.
 async fn run<C, F, Fut>(
     ctx: Context<C>,
     (sides, deleting): (Sides, RequestOptions),
-    settings: SyncSettings,
+    (settings, filters): (SyncSettings, Filters),
     source: mpsc::Receiver<Found>,
     dest: mpsc::Receiver<Found>,
     probe: Probe,
@@ -304,9 +310,10 @@ where
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     let merging = {
         let (ctx, settings, sides) = (ctx.clone(), settings.clone(), sides.clone());
-        tokio::spawn(
-            async move { merge::merge(&ctx, &sides, &settings, probe, source, dest, tx).await },
-        )
+        tokio::spawn(async move {
+            let how = (&settings, &filters);
+            merge::merge(&ctx, &sides, how, probe, source, dest, tx).await
+        })
     };
     let transfers = if settings.dry_run {
         // Nothing moves: the merge's transfers are only reported, and what cannot be read
@@ -343,7 +350,7 @@ where
                 deletions: found,
                 max,
             }),
-            None if merged.skipped + merged.planned.0 == 0 => {
+            None if merged.skipped + merged.planned.0 + merged.out_of_bounds == 0 => {
                 Some(DeletionsHeld::EmptySource { deletions: found })
             }
             _ => None,
