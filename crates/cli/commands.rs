@@ -16,6 +16,7 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
         Cmd::Mv(args) => cp(&cli.global, &args, true).await,
         Cmd::Acl(cmd) => crate::acl::run(&cli.global, cmd).await,
         Cmd::Sync(args) => crate::sync::run(&cli.global, *args).await,
+        Cmd::Check(args) => crate::check::run(&cli.global, *args).await,
         Cmd::Config => crate::client::show_config(&cli.global).await,
         Cmd::Plan(args) => crate::scale::plan(&cli.global, *args).await,
         Cmd::Finish(args) => crate::scale::finish(&cli.global, args).await,

@@ -5,6 +5,7 @@
 mod acl;
 mod args;
 mod bucket;
+mod check;
 mod client;
 mod codes;
 mod commands;
@@ -63,6 +64,7 @@ fn main() -> ExitCode {
         .unwrap_or_else(|e| e.exit());
     match &mut cli.command {
         args::Cmd::Sync(s) => s.filters.ordered = args::ordered_filters(&matches),
+        args::Cmd::Check(c) => c.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Rm(r) => r.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Lock(l) => l.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Restore(r) => r.filters.ordered = args::ordered_filters(&matches),

@@ -10,6 +10,7 @@ use ferry_engine::{Event, Handle, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{broadcast, oneshot};
 
+use crate::check::Found;
 use crate::report::{downloaded, event_json, json_line, uploaded};
 
 /// How often a non-terminal progress line is printed.
@@ -201,6 +202,9 @@ pub(crate) struct Output {
     sync: bool,
     /// A move's: a dry run says `move` for each object.
     moving: bool,
+    /// A check's: each path of its sync's dry run is the same, differs, is missing or is only
+    /// in the destination.
+    check: bool,
 }
 
 /// What a display shows the events of.
@@ -228,12 +232,22 @@ impl Output {
             sync: false,
             moving: false,
             no_clobber: false,
+            check: false,
         }
     }
 
     /// The same, for a sync: its deletions are JSON `sync` events, as its other decisions.
     pub(crate) fn for_sync(self) -> Self {
         Self { sync: true, ..self }
+    }
+
+    /// The same, for a check: a sync's dry run, each path said as the check found it.
+    pub(crate) fn for_check(self) -> Self {
+        Self {
+            check: true,
+            sync: true,
+            ..self
+        }
     }
 
     /// The same, for a move (`moving`): a dry run says `move` for each object.
@@ -287,6 +301,7 @@ impl Output {
                 from,
                 to,
                 dry_run,
+                in_destination,
                 ..
             } => {
                 use ferry_engine::SyncAction;
@@ -294,7 +309,14 @@ impl Output {
                     return;
                 }
                 let to = to.as_deref().unwrap_or_default();
+                let found = Found::of(*action, *in_destination);
                 let what = match action {
+                    _ if self.check => {
+                        return self.show(
+                            bar,
+                            &format!("{}: {from} {} {to}", found.as_str(), found.between()),
+                        );
+                    }
                     SyncAction::Skip => format!("skip: {from} = {to}"),
                     _ if self.moving => format!("move: {from} to {to}"),
                     other => format!("{}: {from} to {to}", other.as_str()),
@@ -309,13 +331,11 @@ impl Output {
                 let dry = if *dry_run { "(dry run) " } else { "" };
                 for r in objects.iter() {
                     let line = match &r.version_id {
+                        _ if self.check => format!("{}: {}", Found::Extra.as_str(), r.what),
                         Some(v) => format!("{dry}delete: {} (version {v})", r.what),
                         None => format!("{dry}delete: {}", r.what),
                     };
-                    match bar {
-                        Some(bar) => bar.suspend(|| self.say(&line)),
-                        None => self.say(&line),
-                    }
+                    self.show(bar, &line);
                 }
                 return;
             }
@@ -361,9 +381,51 @@ impl Output {
             }
             _ => return,
         };
+        self.show(bar, &line);
+    }
+
+    /// A check's JSON: a `check` event for each path, saying what the check found it to be;
+    /// failures as any tree's.
+    fn check_json(&self, e: &Event) {
+        let line = |found: Found, key: &str, from: &str, to: Option<&str>, size: u64| {
+            let v = serde_json::json!({
+                "state": found.as_str(), "key": key, "from": from, "to": to, "size": size,
+            });
+            self.emit_json(&crate::report::json_line("check", v));
+        };
+        match e {
+            Event::Synced {
+                action,
+                key,
+                from,
+                to,
+                size,
+                in_destination,
+                ..
+            } => line(
+                Found::of(*action, *in_destination),
+                key,
+                from,
+                to.as_deref(),
+                *size,
+            ),
+            Event::Removed { objects, .. } => {
+                for r in objects.iter() {
+                    line(Found::Extra, &r.key, &r.what, None, r.size);
+                }
+            }
+            Event::ObjectFailed { .. } | Event::PassedOver { .. } => {
+                self.emit_json(&event_json(e));
+            }
+            _ => {}
+        }
+    }
+
+    /// Says `line`, above the progress `bar` if there is one.
+    fn show(&self, bar: Option<&ProgressBar>, line: &str) {
         match bar {
-            Some(bar) => bar.suspend(|| self.say(&line)),
-            None => self.say(&line),
+            Some(bar) => bar.suspend(|| self.say(line)),
+            None => self.say(line),
         }
     }
 
@@ -395,6 +457,7 @@ impl Output {
             // rate, which would otherwise count them as moved now.
             let mut reused = 0u64;
             let show = |e: &Event| match &shown {
+                Shown::Tree { .. } if self.json && self.check => self.check_json(e),
                 Shown::Tree { .. } if self.json => {
                     if matches!(
                         e,

@@ -271,10 +271,12 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             from,
             to,
             size,
+            in_destination,
             dry_run,
         } => json_line(
             "sync",
-            json!({"action": action.as_str(), "key": key, "from": from, "to": to, "size": size, "dry_run": dry_run}),
+            json!({"action": action.as_str(), "key": key, "from": from, "to": to, "size": size,
+                   "in_destination": in_destination, "dry_run": dry_run}),
         ),
         _ => json_line("unknown", json!({})),
     }

@@ -40,18 +40,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         max_delete: a.max_delete,
     };
     let source = source_global(global, &a.source);
-    let (src, dst) = (arg_text(&a.src)?, arg_text(&a.dst)?);
-    crate::request::both_given(&src, &dst, "a folder or s3://bucket[/prefix]")?;
-    let direction = match (src.starts_with("s3://"), dst.starts_with("s3://")) {
-        (false, true) => SyncAction::Upload,
-        (true, false) => SyncAction::Download,
-        (true, true) => SyncAction::Copy,
-        (false, false) => {
-            return Err(bad_input(
-                "one side of a sync is s3://bucket[/prefix], the other a folder or a prefix",
-            ));
-        }
-    };
+    let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;
     if direction != SyncAction::Copy {
         let mut flags = a.source.given();
         flags.push(("--copy-props", a.copy_props.value.is_some()));
@@ -181,6 +170,28 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         Ok(o) => summary(&output, &bucket, direction, &o, started),
         Err(e) => Err(engine_error(&e, interrupted, None)),
     }
+}
+
+/// The source and destination of a sync (or a `check`: `command`), as text, and the way
+/// between them: up, down, or prefix to prefix.
+pub(crate) fn sides(
+    src: &std::path::Path,
+    dst: &std::path::Path,
+    command: &str,
+) -> Result<(String, String, SyncAction), CliError> {
+    let (src, dst) = (arg_text(src)?, arg_text(dst)?);
+    crate::request::both_given(&src, &dst, "a folder or s3://bucket[/prefix]")?;
+    let direction = match (src.starts_with("s3://"), dst.starts_with("s3://")) {
+        (false, true) => SyncAction::Upload,
+        (true, false) => SyncAction::Download,
+        (true, true) => SyncAction::Copy,
+        (false, false) => {
+            return Err(bad_input(format!(
+                "one side of a {command} is s3://bucket[/prefix], the other a folder or a prefix"
+            )));
+        }
+    };
+    Ok((src, dst, direction))
 }
 
 /// The summary line (or JSON event), and the exit code: 1 when anything failed or was held

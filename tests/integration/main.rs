@@ -6,6 +6,7 @@ mod as_of;
 mod bad_input;
 mod bandwidth;
 mod changing;
+mod check;
 mod cli;
 mod copy;
 mod credentials;

@@ -84,6 +84,11 @@ pub(crate) enum Cmd {
     /// Make a prefix match a folder, or a folder match a prefix (DIR s3://bucket/prefix or
     /// back): only what differs moves; --delete removes what the source does not hold.
     Sync(Box<SyncArgs>),
+    /// Check that a destination holds what a source does (a folder and a prefix, either way,
+    /// or two prefixes), by content: a line for each path that differs, is missing or is only
+    /// in the destination; exit 0 when they match, 1 when they do not. Nothing is moved or
+    /// deleted.
+    Check(Box<CheckArgs>),
     /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
     /// expires. Signed for the bucket's region: with none configured, ferry asks the bucket
     /// where it is first.
@@ -585,6 +590,45 @@ pub(crate) struct SyncArgs {
     pub(crate) bucket: BucketFlags,
     #[command(flatten)]
     pub(crate) object: ObjectFlags,
+    #[command(flatten, next_help_heading = "Output")]
+    pub(crate) out: OutputFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// What should be there: a folder, or s3://bucket[/prefix].
+    #[arg(value_parser = any_path())]
+    pub(crate) src: std::path::PathBuf,
+    /// Where it should be: s3://bucket[/prefix], or a folder.
+    #[arg(value_parser = any_path())]
+    pub(crate) dst: std::path::PathBuf,
+    /// Compare sizes only, not contents: no file is read and no HeadObject asked.
+    #[arg(long)]
+    pub(crate) size_only: bool,
+    /// Check only that the destination holds what the source does: what only the
+    /// destination holds is neither listed nor a mismatch.
+    #[arg(long)]
+    pub(crate) one_way: bool,
+    /// Up: pass over each symbolic link below the folder, rather than following it.
+    #[arg(long)]
+    pub(crate) no_follow_symlinks: bool,
+    /// Down, or prefix to prefix: check against the source as it was at WHEN, from its
+    /// versions (a versioned bucket): a time, a day (from midnight UTC) or a span back from
+    /// now (90m, 12h, 2d, 1w).
+    #[arg(long, value_name = "WHEN")]
+    pub(crate) as_of: Option<String>,
+    #[command(flatten)]
+    pub(crate) filters: FilterFlags,
+    #[command(flatten, next_help_heading = "Transfer")]
+    pub(crate) budget: BudgetFlags,
+    #[command(flatten, next_help_heading = "Copy")]
+    pub(crate) source: SourceFlags,
+    #[command(flatten, next_help_heading = "Bucket")]
+    pub(crate) bucket: BucketFlags,
+    /// The objects' SSE-C key, to read their checksums: 32 bytes in base64, or @FILE. Never
+    /// logged.
+    #[arg(long, value_name = "KEY|@FILE", help_heading = "Encryption")]
+    pub(crate) sse_c_key: Option<String>,
     #[command(flatten, next_help_heading = "Output")]
     pub(crate) out: OutputFlags,
 }

@@ -458,6 +458,7 @@ pub(crate) fn json_events(cmd: &Cmd) -> Option<bool> {
     let (out, to_stdout) = match cmd {
         Cmd::Cp(c) | Cmd::Mv(c) => (&c.out, names_stdout(&c.dst)),
         Cmd::Sync(s) => (&s.out, false),
+        Cmd::Check(c) => (&c.out, false),
         Cmd::Plan(p) => (&p.out, false),
         Cmd::Finish(f) => (&f.out, false),
         Cmd::Resume(r) => (&r.out, false),

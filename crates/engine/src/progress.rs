@@ -334,6 +334,9 @@ pub enum Event {
         to: Option<String>,
         /// Its size, as walked or listed.
         size: u64,
+        /// The destination holds the path (a skip always; a transfer when it replaces what
+        /// differs, rather than adding what is missing).
+        in_destination: bool,
         /// Only reported, not done.
         dry_run: bool,
     },

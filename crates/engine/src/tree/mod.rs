@@ -169,6 +169,8 @@ pub(crate) struct Item {
     pub(crate) version_id: Option<String>,
     /// The storage class listed (a file's: none).
     pub(crate) storage_class: Option<String>,
+    /// In a sync: the destination holds this path too (and, when it is sent, differs).
+    pub(crate) in_destination: bool,
 }
 
 /// What the walk or the listing found next.
@@ -678,6 +680,7 @@ mod tests {
             mtime: None,
             version_id: None,
             storage_class: None,
+            in_destination: false,
         })
     }
 

@@ -309,6 +309,7 @@ pub(crate) async fn named<C: ObjectClient>(
                 mtime: None,
                 version_id: o.version_id,
                 storage_class: None,
+                in_destination: false,
             };
             if tx.send(Found::Item(item)).await.is_err() {
                 return;

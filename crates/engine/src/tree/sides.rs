@@ -127,6 +127,7 @@ impl Sides {
             from,
             to: Some(to),
             size: i.size,
+            in_destination: i.in_destination,
             dry_run,
         });
     }

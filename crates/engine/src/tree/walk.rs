@@ -261,6 +261,7 @@ impl Iterator for Walk {
                     mtime: meta.modified().ok(),
                     version_id: None,
                     storage_class: None,
+                    in_destination: false,
                 }),
                 Err(why) => Found::Bad(ObjectFailure {
                     // The key it would have, as near as it can be said (a name that is not
@@ -308,6 +309,7 @@ impl Item {
             etag: o.etag,
             version_id,
             storage_class: o.storage_class,
+            in_destination: false,
         }
     }
 }

@@ -305,6 +305,8 @@ pub(super) struct Merged {
     pub(super) skipped: u64,
     /// Transfers decided: their count and bytes.
     pub(super) planned: (u64, u64),
+    /// Of those, paths the destination does not hold at all.
+    pub(super) missing: u64,
     pub(super) deletions: Vec<Item>,
     pub(super) listing_failed: bool,
     /// Source entries out of the filters' bounds on size or time: neither sent nor compared,
@@ -317,6 +319,7 @@ pub(super) struct Merged {
 pub(super) async fn send(i: Item, tx: &mpsc::Sender<Found>, merged: &mut Merged) -> bool {
     merged.planned.0 += 1;
     merged.planned.1 += i.size;
+    merged.missing += u64::from(!i.in_destination);
     tx.send(Found::Item(i)).await.is_ok()
 }
 
@@ -334,6 +337,7 @@ mod tests {
             mtime: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
             version_id: None,
             storage_class: None,
+            in_destination: false,
         }
     }
 

@@ -123,11 +123,12 @@ pub(super) async fn merge<C: ObjectClient>(
             };
             match theirs.remove(&rel) {
                 Some(other) => {
-                    let (a, b) = if from_source {
+                    let (mut a, b) = if from_source {
                         (item, other)
                     } else {
                         (other, item)
                     };
+                    a.in_destination = true;
                     // Out of bounds: no part, and its path is not deleted.
                     if !filters.admits(a.size, a.mtime) {
                         merged.out_of_bounds += 1;
@@ -191,6 +192,7 @@ pub(super) async fn merge<C: ObjectClient>(
     merged.skipped += judged.skipped;
     merged.planned.0 += judged.planned.0;
     merged.planned.1 += judged.planned.1;
+    merged.missing += judged.missing;
     merged
 }
 

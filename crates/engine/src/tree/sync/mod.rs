@@ -161,6 +161,8 @@ pub struct SyncOutcome {
     pub skipped: u64,
     /// Paths found to differ (sent to the transfers, or in a dry run, that would be).
     pub differing: u64,
+    /// Of those, paths the destination did not hold at all (the others it held otherwise).
+    pub missing: u64,
     /// Their bytes.
     pub differing_bytes: u64,
     /// Paths deleted from the destination (or, in a dry run, that would be).
@@ -329,6 +331,7 @@ where
     let mut outcome = SyncOutcome {
         skipped: merged.skipped,
         differing: merged.planned.0,
+        missing: merged.missing,
         differing_bytes: merged.planned.1,
         dry_run: settings.dry_run,
         interrupted: transfers.interrupted,

@@ -1,0 +1,134 @@
+//! `ferry check`: whether a destination holds what a source does, by content, up, down and
+//! across: a line for each path that differs, is missing or is only in the destination, the
+//! exit code a script relies on, and nothing moved or deleted.
+
+use std::collections::BTreeMap;
+
+use crate::tree::{boto3_tree, local_tree, make_tree};
+use crate::{data, expect_exit, ferry, seaweed_bucket, stdout, text};
+
+#[test]
+fn check_names_what_differs_is_missing_or_extra_and_moves_nothing() {
+    let (server, _client, bucket) = seaweed_bucket("check");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    make_tree(
+        &src,
+        &[("a.txt", 1000), ("sub/b.txt", 2000), ("c.txt", 3000)],
+    );
+    let (s, p) = (src.to_str().unwrap(), format!("s3://{bucket}/p/"));
+    let run = |args: &[&str]| ferry(server, home.path(), &[&["check"], args].concat());
+    let o = ferry(server, home.path(), &["cp", "-r", s, &p, "--no-progress"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&[s, &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("check: 3 same, 0 differ, 0 missing, 0 only in"),
+        "{}",
+        text(&o)
+    );
+
+    // The same size with other bytes (only a comparison of contents sees it), a file the
+    // prefix lacks, an object the folder lacks.
+    std::fs::write(src.join("a.txt"), data(1000, 77)).unwrap();
+    std::fs::write(src.join("new.txt"), b"new").unwrap();
+    let extra = format!("{p}extra.txt");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", &src.join("new.txt").to_string_lossy(), &extra],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let before = boto3_tree(server, &bucket, "p/");
+    let o = run(&[s, &p]);
+    expect_exit(
+        &o,
+        1,
+        "the destination does not match: 1 differ; 1 missing; 1 only in",
+    );
+    let out = stdout(&o);
+    for line in [
+        format!("differs: {s}/a.txt <> {p}a.txt"),
+        format!("missing: {s}/new.txt not in {p}new.txt"),
+        format!("extra: {extra}"),
+    ] {
+        assert!(out.contains(&line), "{line} not in {out}");
+    }
+    assert!(
+        !out.contains("c.txt"),
+        "the same paths are said with -v only: {out}"
+    );
+    // Nothing moved, nothing deleted.
+    assert_eq!(boto3_tree(server, &bucket, "p/"), before);
+
+    // Sizes only: the changed file passes; one way: the extra object is not asked about.
+    let o = run(&[s, &p, "--size-only"]);
+    expect_exit(&o, 1, "1 missing; 1 only in the destination");
+    assert!(!stdout(&o).contains("differs:"), "{}", text(&o));
+    let o = run(&[s, &p, "--one-way"]);
+    expect_exit(&o, 1, "1 differ; 1 missing");
+    assert!(!stdout(&o).contains("extra:"), "{}", text(&o));
+
+    // JSON: a `check` event for every path, the same ones too.
+    let o = run(&[s, &p, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let states: BTreeMap<String, String> = stdout(&o)
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["event"] == "check")
+        .map(|v| {
+            (
+                v["key"].as_str().unwrap().into(),
+                v["state"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    let want = [
+        ("a.txt", "differs"),
+        ("c.txt", "same"),
+        ("extra.txt", "extra"),
+        ("new.txt", "missing"),
+        ("sub/b.txt", "same"),
+    ];
+    let want: BTreeMap<String, String> = want
+        .iter()
+        .map(|(k, v)| (format!("p/{k}"), v.to_string()))
+        .collect();
+    assert_eq!(states, want);
+
+    // Down: a folder downloaded matches its prefix; a file changed in place (same size) does
+    // not, and stays as it is.
+    let back = home.path().join("back");
+    let b = back.to_str().unwrap();
+    let o = ferry(server, home.path(), &["cp", "-r", &p, b, "--no-progress"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = run(&[&p, b]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(back.join("c.txt"), data(3000, 78)).unwrap();
+    let changed = local_tree(&back);
+    let o = run(&[&p, b]);
+    expect_exit(&o, 1, "1 differ");
+    assert!(
+        stdout(&o).contains(&format!("differs: {p}c.txt <> {b}/c.txt")),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(local_tree(&back), changed);
+
+    // Across: a copied prefix matches; an object rewritten (same size) there does not.
+    let q = format!("s3://{bucket}/q/");
+    let o = ferry(server, home.path(), &["cp", "-r", &p, &q, "--no-progress"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(run(&[&p, &q]).status.success());
+    let c = back.join("c.txt");
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", c.to_str().unwrap(), &format!("{q}c.txt")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    expect_exit(&run(&[&p, &q]), 1, "1 differ");
+
+    // Two folders: bad input.
+    expect_exit(&run(&[s, b]), 2, "one side of a check is s3://");
+}
