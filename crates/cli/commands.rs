@@ -82,7 +82,7 @@ fn wildcard_note(verb: &str, src: &str, dst: &str) -> Option<String> {
         "" => String::new(),
         dst => format!(" {dst}"),
     };
-    // `ls` has no filters, and `stat` looks at one object: both are shown the listing.
+    // `stat` looks at one object: it is shown the listing of what the pattern matches.
     let (verb, doing, after) = match verb {
         "mv" => ("mv", "move", ""),
         "rm" => ("rm", "delete", " (--dry-run first shows what would go)"),
@@ -94,7 +94,7 @@ fn wildcard_note(verb: &str, src: &str, dst: &str) -> Option<String> {
     let how = if verb == "ls" && &src[first..] == "*" && !stem.ends_with('/') {
         // A listing is of what starts with its prefix already.
         format!("to list what starts with {stem}: ferry ls {stem} (-r for every key)")
-    } else if pattern == "*" || verb == "ls" {
+    } else if pattern == "*" {
         format!("to {doing} everything under {folder}: ferry {verb} -r {folder}{dst}")
     } else {
         format!(
@@ -247,12 +247,12 @@ mod tests {
         assert!(
             wildcard_note("ls", "s3://b/p/*.gz", "")
                 .unwrap()
-                .ends_with(": ferry ls -r s3://b/p/")
+                .ends_with(": ferry ls -r s3://b/p/ --exclude '*' --include '*.gz'")
         );
         assert!(
             wildcard_note("stat", "s3://b/p/x?", "")
                 .unwrap()
-                .ends_with("ferry ls -r s3://b/p/")
+                .ends_with("ferry ls -r s3://b/p/ --exclude '*' --include 'x?'")
         );
     }
 }

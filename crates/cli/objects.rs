@@ -37,6 +37,14 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
             "--as-of lists every object under the prefix as it was: give -r",
         ));
     }
+    let filters = crate::request::filters(&a.filters)?;
+    if let Some(flag) = a.filters.given().filter(|_| !a.recursive) {
+        return Err(bad_input(format!(
+            "{flag} picks among the objects under a prefix: add -r"
+        )));
+    }
+    // The globs match a key below the folder the prefix is in, as a tree's do.
+    let folder = url.key[..url.key.rfind('/').map_or(0, |i| i + 1)].to_string();
     let mut pages: Pages = match (as_of, a.all_versions) {
         (Some(at), _) => Box::pin(
             manager
@@ -93,6 +101,10 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
             };
         }
         for r in &page.rows {
+            let rel = r.object.key.strip_prefix(&folder).unwrap_or(&r.object.key);
+            if !filters.takes(rel, &r.object) {
+                continue;
+            }
             text += &line(r, shown_from, &a);
             match r.version.as_ref().is_some_and(|v| v.delete_marker) {
                 true => markers += 1,

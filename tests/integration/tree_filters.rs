@@ -76,6 +76,43 @@ fn sizes_and_times_choose_a_trees_entries_up_down_in_a_sync_and_for_rm() {
     let want = under("old/", &["old/big.bin", "old/small.txt"]);
     assert_eq!(boto3_tree(server, &bucket, "old/"), want);
 
+    // A listing, filtered as a tree is: by the key below the prefix's folder and the bounds.
+    let listed = |args: &[&str]| -> Vec<String> {
+        let o = ferry(server, home.path(), &[&["ls", "-r"], args].concat());
+        assert!(o.status.success(), "{}", text(&o));
+        let key = |l: &str| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["key"].as_str().unwrap().to_string()
+        };
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .map(key)
+            .collect()
+    };
+    let bucket_url = format!("s3://{bucket}/");
+    let big = listed(&[
+        &bucket_url,
+        "--min-size",
+        "20000",
+        "--exclude",
+        "*/old/*",
+        "--json",
+    ]);
+    assert_eq!(big, ["big/big.bin"]);
+    let old_small = listed(&[
+        &format!("s3://{bucket}/old/"),
+        "--max-size",
+        "100",
+        "--json",
+    ]);
+    assert_eq!(old_small, ["old/old/small.txt"]);
+    let o = ferry(server, home.path(), &["ls", &bucket_url, "--min-size", "1"]);
+    expect_exit(
+        &o,
+        2,
+        "--min-size picks among the objects under a prefix: add -r",
+    );
+
     // Down and for rm, by the objects' Last-Modified (whole seconds): `then` falls between
     // two uploads.
     let t = format!("s3://{bucket}/t/");

@@ -37,6 +37,8 @@ pub(crate) struct LsArgs {
     /// (`(latest)` when it still is); one deleted then, or written only later, is not listed.
     #[arg(long, value_name = "WHEN", conflicts_with = "all_versions")]
     pub(crate) as_of: Option<String>,
+    #[command(flatten, next_help_heading = "Filters (with -r)")]
+    pub(crate) filters: FilterFlags,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
 }

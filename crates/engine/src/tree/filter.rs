@@ -5,11 +5,13 @@
 
 use std::time::SystemTime;
 
+use ferry_s3::ObjectInfo;
 use globset::{Glob, GlobMatcher};
 use tokio::sync::mpsc;
 
 use super::{Found, READ_AHEAD};
 use crate::error::Error;
+use crate::mtime::listed_time;
 use crate::shard::Shard;
 
 /// Which paths take part: exclude and include globs, in the order given; the last one that
@@ -161,6 +163,14 @@ impl Filters {
         self.rules.iter().enumerate().any(|(i, (include, g))| {
             !include && covers(g.glob().glob()) && self.rules[i + 1..].iter().all(|(inc, _)| !inc)
         })
+    }
+
+    /// Whether a listed object takes part: `rel`, its key below the prefix, by the globs (and
+    /// the shard), its size and Last-Modified by the bounds.
+    pub fn takes(&self, rel: &str, object: &ObjectInfo) -> bool {
+        let timed = self.bounds.since.is_some() || self.bounds.before.is_some();
+        let time = || object.last_modified.as_deref().and_then(listed_time);
+        self.allows(rel) && self.admits(object.size, timed.then(time).flatten())
     }
 
     /// Whether every entry takes part: no rule, no bound, no shard.
