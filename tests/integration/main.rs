@@ -327,6 +327,27 @@ pub(crate) fn command_at(program: &Path, vars: Vec<(String, String)>, home: &Pat
 }
 
 /// Asserts that a run of ferry exited with `code` and said `needle` on stderr.
+/// Runs `command` with `input` on its stdin (written on a thread of its own, so a run that
+/// stops reading early cannot block it), to its end.
+pub(crate) fn piped(command: &mut Command, input: &[u8]) -> Output {
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let input = input.to_vec();
+    let writer = std::thread::spawn(move || {
+        use std::io::Write as _;
+        let _ = stdin.write_all(&input);
+    });
+    let o = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    o
+}
+
 pub(crate) fn expect_exit(o: &Output, code: i32, needle: &str) {
     assert_eq!(o.status.code(), Some(code), "{}", text(o));
     assert!(

@@ -230,21 +230,9 @@ fn rm_deletes_the_keys_named_or_the_urls_stdin_gives_and_stops_at_a_bad_line() {
     lines.push_str(&format!("  {}  \r\n", url("b")));
     lines.push_str("s3://elsewhere/x\n");
     lines.push_str(&format!("{}\n", url("c")));
-    let mut child = crate::ferry_command(server.env(), home.path())
-        .args(["rm", "-"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || {
-        use std::io::Write as _;
-        // The run may stop reading at the bad line: a write after that is refused, not lost.
-        let _ = stdin.write_all(lines.as_bytes());
-    });
-    let o = child.wait_with_output().unwrap();
-    writer.join().unwrap();
+    // The run may stop reading at the bad line: a write after that is refused, not lost.
+    let mut rm = crate::ferry_command(server.env(), home.path());
+    let o = crate::piped(rm.args(["rm", "-"]), lines.as_bytes());
     expect_exit(&o, 1, "line 1204: s3://elsewhere/x is not in");
     assert!(
         text(&o).contains("before it were deleted, none after"),

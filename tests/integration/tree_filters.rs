@@ -13,6 +13,14 @@ use ferry_testkit::TestServer;
 use crate::tree::{boto3_tree, local_tree, make_tree};
 use crate::{copied_tree, expect_exit, ferry, seaweed_bucket, text};
 
+/// Of the tree `all` (path to SHA-256), the paths `keep`, each under `prefix`.
+fn under(all: &BTreeMap<String, String>, prefix: &str, keep: &[&str]) -> BTreeMap<String, String> {
+    let keep = keep
+        .iter()
+        .map(|k| (format!("{prefix}{k}"), all[*k].clone()));
+    keep.collect()
+}
+
 #[test]
 fn sizes_and_times_choose_a_trees_entries_up_down_in_a_sync_and_for_rm() {
     let (server, _client, bucket) = seaweed_bucket("tree-bounds");
@@ -29,11 +37,7 @@ fn sizes_and_times_choose_a_trees_entries_up_down_in_a_sync_and_for_rm() {
         f.unwrap().set_modified(ten_days_ago).unwrap();
     }
     let all = local_tree(&src);
-    let under = |prefix: &str, keep: &[&str]| -> BTreeMap<String, String> {
-        keep.iter()
-            .map(|k| (format!("{prefix}{k}"), all[*k].clone()))
-            .collect()
-    };
+    let under = |prefix: &str, keep: &[&str]| under(&all, prefix, keep);
     let run = |args: &[&str]| {
         let o = ferry(server, home.path(), &[args, &["--no-progress"]].concat());
         assert!(o.status.success(), "{}", text(&o));
@@ -222,6 +226,94 @@ fn sizes_and_times_choose_a_trees_entries_up_down_in_a_sync_and_for_rm() {
 }
 
 #[test]
+fn a_list_of_paths_chooses_a_trees_entries_and_a_copy_fails_those_not_there() {
+    let (server, _client, bucket) = seaweed_bucket("tree-listed");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let names = [
+        "a.txt",
+        "deep/b.txt",
+        "deep/er/c.txt",
+        "other/d.txt",
+        "skip.log",
+    ];
+    make_tree(&src, &names.map(|n| (n, 100)));
+    let all = local_tree(&src);
+    let under = |prefix: &str, keep: &[&str]| under(&all, prefix, keep);
+    let list = |name: &str, text: &str| {
+        let p = home.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.to_str().unwrap().to_string()
+    };
+    let s = src.to_str().unwrap();
+
+    // Up: comments, blank lines, a leading / or ./ are passed over; a path the globs leave
+    // out is not sent, and not missing; a path that is not there fails, naming it, once the
+    // others are sent.
+    let named = list(
+        "up.txt",
+        "# what changed\n\n./a.txt\n/deep/er/c.txt\n  skip.log  \nmissing.txt\n",
+    );
+    let l = format!("s3://{bucket}/l/");
+    let args = [
+        "cp",
+        "-r",
+        s,
+        &l,
+        "--files-from",
+        &named,
+        "--exclude",
+        "*.log",
+    ];
+    let o = ferry(server, home.path(), &args);
+    expect_exit(&o, 1, "1 object failed");
+    assert!(
+        text(&o).contains("\"missing.txt\" is named in the list"),
+        "{}",
+        text(&o)
+    );
+    let want = under("l/", &["a.txt", "deep/er/c.txt"]);
+    assert_eq!(boto3_tree(server, &bucket, "l/"), want);
+
+    // Down, the list from stdin: only the keys it names.
+    let all_url = format!("s3://{bucket}/all/");
+    copied_tree(server, home.path(), s, &all_url);
+    let down = home.path().join("down");
+    let mut cmd = crate::ferry_command(server.env(), home.path());
+    let args = [
+        "cp",
+        "-r",
+        &all_url,
+        down.to_str().unwrap(),
+        "--files-from",
+        "-",
+    ];
+    let o = crate::piped(cmd.args(args), b"deep/b.txt\nother/d.txt\n");
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(local_tree(&down), under("", &["deep/b.txt", "other/d.txt"]));
+
+    // A sync deletes only among the paths named: a file gone from the folder, its object
+    // goes; an object whose path the list does not name stays.
+    std::fs::remove_file(src.join("other/d.txt")).unwrap();
+    let named = list("sync.txt", "a.txt\nother/d.txt\n");
+    let args = ["sync", s, &all_url, "--files-from", &named, "--delete"];
+    let o = ferry(server, home.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let want = under(
+        "all/",
+        &["a.txt", "deep/b.txt", "deep/er/c.txt", "skip.log"],
+    );
+    assert_eq!(boto3_tree(server, &bucket, "all/"), want);
+
+    // A list that names nothing, or cannot be read: bad input.
+    let empty = list("empty.txt", "# nothing\n\n");
+    for bad in [empty.as_str(), "/nonexistent/list.txt"] {
+        let args = ["cp", "-r", s, &l, "--files-from", bad];
+        expect_exit(&ferry(server, home.path(), &args), 2, "--files-from");
+    }
+}
+
+#[test]
 fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {
     let (server, _client, bucket) = seaweed_bucket("tree-filters");
     let home = tempfile::tempdir().unwrap();
@@ -229,11 +321,7 @@ fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {
     let names = ["a/b.txt", "deep/z.log", "keep.txt", "keep/y.log", "x.log"];
     make_tree(&src, &names.map(|n| (n, 100)));
     let all = local_tree(&src);
-    let under = |prefix: &str, keep: &[&str]| -> BTreeMap<String, String> {
-        keep.iter()
-            .map(|k| (format!("{prefix}{k}"), all[*k].clone()))
-            .collect()
-    };
+    let under = |prefix: &str, keep: &[&str]| under(&all, prefix, keep);
     // `ferry cp -r FROM TO FLAGS…`, which must succeed.
     let cp_r = |from: &str, to: &str, flags: &[&str]| {
         let args = [&["cp", "-r", from, to, "--no-progress"], flags].concat();

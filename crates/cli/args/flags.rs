@@ -204,6 +204,11 @@ pub(crate) struct FilterFlags {
     /// Take part again what an earlier --exclude left out (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub(crate) include: Vec<String>,
+    /// Only the paths FILE names, a line each (- for stdin), below the folder or the prefix,
+    /// as rclone's flag: blank lines and lines starting with # or ; are passed over. A copy
+    /// fails each path named that is not there; the other filters still apply.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) files_from: Option<std::path::PathBuf>,
     /// Only files and objects of SIZE or more, e.g. 1MiB (as rclone's flag).
     #[arg(long, value_name = "SIZE")]
     pub(crate) min_size: Option<String>,
@@ -233,6 +238,7 @@ impl FilterFlags {
         [
             ("--exclude", !self.exclude.is_empty()),
             ("--include", !self.include.is_empty()),
+            ("--files-from", self.files_from.is_some()),
             ("--min-size", self.min_size.is_some()),
             ("--max-size", self.max_size.is_some()),
             ("--max-age", self.max_age.is_some()),

@@ -225,7 +225,43 @@ pub(crate) fn filters(flags: &FilterFlags) -> Result<Filters, CliError> {
     if let Some(t) = before {
         filters = filters.modified_before(t);
     }
+    if let Some(list) = &flags.files_from {
+        filters = filters.only_paths(listed_paths(list)?);
+    }
     Ok(filters)
+}
+
+/// The paths `--files-from` names: a line each of the file (`-`: stdin), trimmed, with leading
+/// `/` and `./` taken off; blank lines and comments (`#`, `;`) passed over.
+fn listed_paths(list: &Path) -> Result<Vec<String>, CliError> {
+    let text = match list.as_os_str() == "-" {
+        true => std::io::read_to_string(std::io::stdin()),
+        false => std::fs::read_to_string(list),
+    };
+    let text = text.map_err(|e| {
+        bad_input(format!(
+            "--files-from {}: cannot read it: {e}",
+            list.display()
+        ))
+    })?;
+    let mut paths = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.is_empty() || line.starts_with(['#', ';']) {
+            continue;
+        }
+        let mut path = line.trim_start_matches('/');
+        while let Some(rest) = path.strip_prefix("./") {
+            path = rest.trim_start_matches('/');
+        }
+        paths.push(path.to_string());
+    }
+    if paths.is_empty() {
+        return Err(bad_input(format!(
+            "--files-from {} names no path: give one a line",
+            list.display()
+        )));
+    }
+    Ok(paths)
 }
 
 /// `--shard I/N` (or N, the index from the environment).

@@ -13,7 +13,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 const MIB: u64 = 1024 * 1024;
 
-use super::filter::{Filters, selected};
+use super::filter::{Filters, Named, selected_all};
 use super::sides::{Direction, Sides, report_only};
 use super::{Ended, Found, Item, keys, run};
 use crate::context::Context;
@@ -218,7 +218,16 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         None => super::source_list(&ctx, listing, None, at, false),
     };
     let filters = tree.filters.sharded(tree.shard);
-    let found = selected(found, filters, keys::as_folder(&tree.from_prefix));
+    let (from, to) = (
+        keys::as_folder(&tree.from_prefix),
+        keys::as_folder(&tree.prefix),
+    );
+    let (bucket, from_prefix) = (tree.from_bucket.clone(), from.clone());
+    let named: Named = Box::new(move |rel| {
+        let source = format!("s3://{bucket}/{from_prefix}{rel}");
+        (source.into(), format!("{to}{rel}"))
+    });
+    let found = selected_all(found, filters, from, named);
     // In place to a storage class: those in it already are left, said so in a dry run too.
     let class = source.is_none().then(|| tree.class_in_place()).flatten();
     let (found, left) = match class {

@@ -3,6 +3,11 @@
 //! what a walk or a listing finds, for copies, removals and the rest; a sync takes the paths
 //! from it and weighs sizes and times itself, pair by pair (see [`Filters::paths_only`]).
 
+use std::collections::BTreeMap;
+use std::ops::Bound;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 use ferry_s3::ObjectInfo;
@@ -10,8 +15,9 @@ use globset::{Glob, GlobMatcher};
 use tokio::sync::mpsc;
 
 use super::{Found, READ_AHEAD};
-use crate::error::Error;
+use crate::error::{Error, ErrorKind};
 use crate::mtime::listed_time;
+use crate::outcome::ObjectFailure;
 use crate::shard::Shard;
 
 /// Which paths take part: exclude and include globs, in the order given; the last one that
@@ -40,6 +46,9 @@ pub struct Filters {
     rules: Vec<(bool, GlobMatcher)>,
     shard: Option<Shard>,
     bounds: Bounds,
+    /// The only paths that take part, when a list names them, each with whether an entry
+    /// was found at it (shared by the clones a run makes of these filters).
+    paths: Option<Arc<BTreeMap<String, AtomicBool>>>,
 }
 
 /// The bounds on an entry's size and time, each end included.
@@ -111,6 +120,35 @@ impl Filters {
         self
     }
 
+    /// These filters and one more: only the paths `paths` names, as rclone's `--files-from`
+    /// (each below the folder or the prefix, `/` between folders, as the globs match them;
+    /// the globs and bounds still apply). A tree fails each path named that it does not
+    /// find; a sync, a removal or a listing takes what it finds of them.
+    pub fn only_paths(mut self, paths: impl IntoIterator<Item = String>) -> Self {
+        let named = paths.into_iter().map(|p| (p, AtomicBool::new(false)));
+        self.paths = Some(Arc::new(named.collect()));
+        self
+    }
+
+    /// Of the paths [`Filters::only_paths`] names, those no entry was found at so far (by
+    /// any run given these filters or a clone of them), in order.
+    pub fn unseen(&self) -> Vec<String> {
+        let Some(paths) = &self.paths else {
+            return Vec::new();
+        };
+        let unseen = paths
+            .iter()
+            .filter(|(_, seen)| !seen.load(Ordering::Relaxed));
+        unseen.map(|(p, _)| p.clone()).collect()
+    }
+
+    /// Notes that an entry was found at `rel`, if the list names it.
+    fn saw(&self, rel: &str) {
+        if let Some(seen) = self.paths.as_ref().and_then(|p| p.get(rel)) {
+            seen.store(true, Ordering::Relaxed);
+        }
+    }
+
     /// These filters, taking only the paths of `shard` (the tree's) whatever the globs say:
     /// each worker of a split tree copies (and a split sync deletes) its own paths only.
     pub(crate) fn sharded(&self, shard: Option<Shard>) -> Self {
@@ -142,6 +180,9 @@ impl Filters {
         if self.shard.is_some_and(|s| !s.owns(rel)) {
             return false;
         }
+        if self.paths.as_ref().is_some_and(|p| !p.contains_key(rel)) {
+            return false;
+        }
         self.rules
             .iter()
             .rev()
@@ -152,9 +193,18 @@ impl Filters {
     /// Whether no path below the folder `dir` (its path below the root, `/` after it) can
     /// take part, so a walk need not enter it: an exclude rule `LITERAL*` covers it (`*`
     /// matching `/` too, every path that starts with `LITERAL`) and no include rule follows
-    /// that one. Rules of any other shape never skip a folder; their paths are matched one
-    /// by one.
+    /// that one, or a list of paths names none below it. Rules of any other shape never skip
+    /// a folder; their paths are matched one by one.
     pub(crate) fn skips_folder(&self, dir: &str) -> bool {
+        let unnamed = |p: &BTreeMap<String, AtomicBool>| {
+            let from = (Bound::Included(dir), Bound::Unbounded);
+            !p.range::<str, _>(from)
+                .next()
+                .is_some_and(|(k, _)| k.starts_with(dir))
+        };
+        if self.paths.as_deref().is_some_and(unnamed) {
+            return true;
+        }
         let covers = |glob: &str| {
             glob.strip_suffix('*').is_some_and(|literal| {
                 !literal.contains(['*', '?', '[', ']', '{', '}', '\\']) && dir.starts_with(literal)
@@ -173,9 +223,12 @@ impl Filters {
         self.allows(rel) && self.admits(object.size, timed.then(time).flatten())
     }
 
-    /// Whether every entry takes part: no rule, no bound, no shard.
+    /// Whether every entry takes part: no rule, no bound, no list, no shard.
     pub fn takes_all(&self) -> bool {
-        self.rules.is_empty() && self.shard.is_none() && self.bounds == Bounds::default()
+        self.rules.is_empty()
+            && self.shard.is_none()
+            && self.bounds == Bounds::default()
+            && self.paths.is_none()
     }
 }
 
@@ -183,9 +236,33 @@ impl Filters {
 /// size and time. A folder that cannot be read (its failure's key ends in `/`) passes, and is
 /// reported: the files in it, unseen, may be ones the filters take.
 pub(crate) fn selected(
+    found: mpsc::Receiver<Found>,
+    filters: Filters,
+    prefix: String,
+) -> mpsc::Receiver<Found> {
+    select(found, filters, prefix, None)
+}
+
+/// How a tree names a path its list named and it did not find: its file (or source URL) and
+/// its key, from the path.
+pub(crate) type Named = Box<dyn Fn(&str) -> (PathBuf, String) + Send>;
+
+/// As [`selected`], for a tree that asked for each path its filters' list names: once
+/// `found` ends, each it did not find (of its shard's) fails, as `named` names it.
+pub(crate) fn selected_all(
+    found: mpsc::Receiver<Found>,
+    filters: Filters,
+    prefix: String,
+    named: Named,
+) -> mpsc::Receiver<Found> {
+    select(found, filters, prefix, Some(named))
+}
+
+fn select(
     mut found: mpsc::Receiver<Found>,
     filters: Filters,
     prefix: String,
+    missing: Option<Named>,
 ) -> mpsc::Receiver<Found> {
     if filters.takes_all() {
         return found;
@@ -198,13 +275,34 @@ pub(crate) fn selected(
                 Found::PassedOver(p) if !p.key.is_empty() => Some(&p.key),
                 _ => None,
             };
-            let left_out =
-                |k: &String| !filters.allows(k.strip_prefix(prefix.as_str()).unwrap_or(k));
+            let rel = key.map(|k| k.strip_prefix(prefix.as_str()).unwrap_or(k));
+            if let Some(r) = rel {
+                filters.saw(r);
+            }
             let out_of_bounds = matches!(&f, Found::Item(i) if !filters.admits(i.size, i.mtime));
-            if key.is_some_and(left_out) || out_of_bounds {
+            if rel.is_some_and(|r| !filters.allows(r)) || out_of_bounds {
                 continue;
             }
             if tx.send(f).await.is_err() {
+                return;
+            }
+        }
+        let Some(named) = missing else { return };
+        // Not those the globs or the shard leave out: a folder they cover is not walked.
+        for rel in filters.unseen() {
+            if !filters.allows(&rel) {
+                continue;
+            }
+            let (path, key) = named(&rel);
+            let error = Error::new(
+                ErrorKind::Local,
+                format!("{rel:?} is named in the list of paths to take, but is not there"),
+            );
+            if tx
+                .send(Found::Bad(ObjectFailure { path, key, error }))
+                .await
+                .is_err()
+            {
                 return;
             }
         }
@@ -281,6 +379,30 @@ mod tests {
         let f = f.exclude("*.log").unwrap();
         assert!(!f.sharded(None).admits(0, Some(t - s)));
         assert!(!f.paths_only().allows("x.log") && f.paths_only().admits(0, None));
+    }
+
+    #[test]
+    fn a_list_of_paths_takes_those_alone_and_says_which_were_not_found() {
+        let named = ["a.txt", "deep/b.txt", "deep/er/c.txt"].map(String::from);
+        let f = Filters::default()
+            .exclude("*.log")
+            .unwrap()
+            .only_paths(named);
+        assert!(f.allows("a.txt") && f.allows("deep/er/c.txt"));
+        assert!(
+            !f.allows("z.txt") && !f.allows("deep"),
+            "only what is named"
+        );
+        assert!(!f.takes_all() && f.paths_only().allows("deep/b.txt"));
+        // A folder with nothing named below it is not walked.
+        assert!(f.skips_folder("other/") && f.skips_folder("dee/"));
+        assert!(!f.skips_folder("deep/") && !f.skips_folder("deep/er/"));
+        // What was found is no longer unseen, through any clone.
+        let clone = f.sharded(None);
+        clone.saw("deep/b.txt");
+        clone.saw("not-named");
+        assert_eq!(f.unseen(), ["a.txt", "deep/er/c.txt"]);
+        assert!(Filters::default().unseen().is_empty());
     }
 
     #[test]

@@ -35,7 +35,7 @@ use crate::progress::Event;
 use crate::schedule::{Pool, Sink};
 use crate::shard::Shard;
 use crate::upload::{Source, Upload};
-use filter::{Filters, selected};
+use filter::{Filters, Named, selected_all};
 use sides::{Direction, Sides};
 
 /// Items a walk or a listing reads ahead of the transfers.
@@ -228,7 +228,9 @@ pub(crate) async fn upload<C: ObjectClient>(
     let walk = walk::Walk::new(&tree.root, &prefix, &filters, journal_folder(&ctx))?
         .following_links(tree.follow_links)
         .only(tree.only.as_deref())?;
-    let found = selected(walk::walk_into(walk, READ_AHEAD), filters, prefix);
+    let (root, key_prefix) = (tree.root.clone(), prefix.clone());
+    let named: Named = Box::new(move |rel| (root.join(rel), format!("{key_prefix}{rel}")));
+    let found = selected_all(walk::walk_into(walk, READ_AHEAD), filters, prefix, named);
     if tree.dry_run {
         return sides::report_only(&ctx, found, &tree.sides()).await;
     }
@@ -280,7 +282,10 @@ pub(crate) async fn download<C: ObjectClient>(
     let root = Some(tree.root.clone());
     let listed = source_list(&ctx, listing(&tree), root, tree.as_of, false);
     let filters = tree.filters.sharded(tree.shard);
-    let found = selected(listed, filters, keys::as_folder(&tree.prefix));
+    let (root, prefix) = (tree.root.clone(), keys::as_folder(&tree.prefix));
+    let key_prefix = prefix.clone();
+    let named: Named = Box::new(move |rel| (root.join(rel), format!("{key_prefix}{rel}")));
+    let found = selected_all(listed, filters, prefix, named);
     if tree.dry_run {
         return sides::report_only(&ctx, found, &tree.sides()).await;
     }
