@@ -10,14 +10,15 @@ use ferry_engine::{
     Compare, DeletionsHeld, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
     TreeCopy, TreeDownload, TreeUpload,
 };
-use ferry_s3::{ObjectOptions, RequestOptions};
+use ferry_s3::{GetObjectRequest, ObjectOptions, RequestOptions};
 
 use crate::args::{CheckArgs, Global};
-use crate::client::{client_for, manager, parse_s3_url, source_global, state_dir};
-use crate::exit::{CliError, engine_error};
+use crate::client::{S3Url, client, client_for, manager, parse_s3_url, source_global, state_dir};
+use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, refuse_flags};
 use crate::output::{Output, first_failures, secs};
 use crate::report::json_line;
+use serde_json::Value;
 
 /// Runs `ferry check`.
 pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
@@ -35,6 +36,9 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = crate::sync::sides(&a.src, &a.dst, "check")?;
+    if let Some(one) = one_file(&src, &dst, direction)? {
+        return check_one(global, &a, one).await;
+    }
     if direction != SyncAction::Copy {
         refuse_flags(&a.source.given(), "for a check of two S3 locations")?;
     }
@@ -118,6 +122,119 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
         Ok(o) => summary(&output, &bucket, &o, started),
         Err(e) => Err(engine_error(&e, interrupted, None)),
     }
+}
+
+/// One file and one object, as a check of single ones compares them.
+struct One {
+    /// The file.
+    path: std::path::PathBuf,
+    /// The object.
+    object: S3Url,
+    /// The file is the source (else the object is).
+    up: bool,
+}
+
+/// The file and the object `src` and `dst` name, when they name single ones: a file (not a
+/// folder) and a key (one ending in `/` takes the file's name, as `cp` gives it), or a key
+/// not ending in `/` and a file that is there.
+fn one_file(src: &str, dst: &str, direction: SyncAction) -> Result<Option<One>, CliError> {
+    let is_file = |p: &str| std::fs::metadata(p).is_ok_and(|m| m.is_file());
+    let one = match direction {
+        SyncAction::Upload if is_file(src) => {
+            let mut object = parse_s3_url(dst)?;
+            if object.key.is_empty() || object.key.ends_with('/') {
+                let name = std::path::Path::new(src).file_name().unwrap_or_default();
+                object.key += &name.to_string_lossy();
+            }
+            (src, object, true)
+        }
+        SyncAction::Download if is_file(dst) => {
+            let object = parse_s3_url(src)?;
+            if object.key.is_empty() || object.key.ends_with('/') {
+                return Ok(None);
+            }
+            (dst, object, false)
+        }
+        _ => return Ok(None),
+    };
+    let (path, object, up) = one;
+    Ok(Some(One {
+        path: path.into(),
+        object,
+        up,
+    }))
+}
+
+/// Checks one file and one object: the file is read once and compared with the object's own
+/// checksum, unless their sizes differ.
+async fn check_one(global: &Global, a: &CheckArgs, one: One) -> Result<(), CliError> {
+    if let Some(flag) = a.filters.given() {
+        return Err(bad_input(format!(
+            "{flag} chooses among a tree's paths: check a folder and a prefix to use it"
+        )));
+    }
+    refuse_flags(
+        &[("--as-of", a.as_of.is_some()), ("--one-way", a.one_way)],
+        "for a check of one file and one object",
+    )?;
+    let output = Output::new(&a.out, false, global.verbose > 0).for_check();
+    let started = Instant::now();
+    let manager = manager(
+        client(global).await?,
+        manager_config(&a.budget, 32 << 20)?,
+        None,
+    )?;
+    let (bucket, key) = (one.object.bucket.clone(), one.object.key.clone());
+    let url = format!("s3://{bucket}/{key}");
+    let file = one.path.display().to_string();
+    let size = std::fs::metadata(&one.path).map_or(0, |m| m.len());
+    let req = GetObjectRequest {
+        bucket: bucket.clone(),
+        key: key.clone(),
+        request: a.bucket.request(&a.sse_c_key)?,
+        ..Default::default()
+    };
+    let found = match a.size_only {
+        true => manager
+            .stat(req)
+            .await
+            .map(|meta| Some(meta.content_length == size)),
+        false => manager.file_matches(req, &one.path).await,
+    };
+    let found = match found {
+        Ok(Some(true)) => Found::Same,
+        Ok(Some(false)) => Found::Differs,
+        Ok(None) => {
+            return Err(CliError::Failed(anyhow::anyhow!(
+                "{url} offers no checksum to compare {file} with (an SSE-C object's ETag is no \
+                 MD5): nothing could be said; --size-only compares sizes"
+            )));
+        }
+        Err(e) if one.up && is_missing(&e) => Found::Missing,
+        Err(e) => return Err(engine_error(&e, false, None)),
+    };
+    let (from, to) = match one.up {
+        true => (file.as_str(), url.as_str()),
+        false => (url.as_str(), file.as_str()),
+    };
+    if output.json {
+        output.emit_json(&found.json(&key, from, Some(to), size));
+    } else if found != Found::Same || global.verbose > 0 {
+        output.say(&found.line(from, to));
+    }
+    let mut outcome = SyncOutcome::default();
+    match found {
+        Found::Same => outcome.skipped = 1,
+        _ => outcome.differing = 1,
+    }
+    outcome.missing = u64::from(found == Found::Missing);
+    summary(&output, &bucket, &outcome, started)
+}
+
+/// Whether `e` says the object is not there (not that its bucket is not).
+fn is_missing(e: &ferry_engine::Error) -> bool {
+    e.s3()
+        .is_some_and(|s| s.status() == Some(404) && s.code() != Some("NoSuchBucket"))
 }
 
 /// Object options that say only what each request to the destination carries.
@@ -242,12 +359,22 @@ impl Found {
         }
     }
 
-    /// What stands between the source and the destination in its line.
-    pub(crate) fn between(self) -> &'static str {
-        match self {
+    /// Its line, of source `from` and destination `to` (`extra: TO` alone).
+    pub(crate) fn line(self, from: &str, to: &str) -> String {
+        let between = match self {
             Self::Same => "=",
             Self::Differs => "<>",
-            _ => "not in",
-        }
+            Self::Missing => "not in",
+            Self::Extra => return format!("extra: {from}"),
+        };
+        format!("{}: {from} {between} {to}", self.as_str())
+    }
+
+    /// Its JSON event, of the path at `key`, from `from` to `to`, of `size` bytes.
+    pub(crate) fn json(self, key: &str, from: &str, to: Option<&str>, size: u64) -> Value {
+        let v = serde_json::json!({
+            "state": self.as_str(), "key": key, "from": from, "to": to, "size": size,
+        });
+        json_line("check", v)
     }
 }

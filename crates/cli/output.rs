@@ -312,10 +312,7 @@ impl Output {
                 let found = Found::of(*action, *in_destination);
                 let what = match action {
                     _ if self.check => {
-                        return self.show(
-                            bar,
-                            &format!("{}: {from} {} {to}", found.as_str(), found.between()),
-                        );
+                        return self.show(bar, &found.line(from, to));
                     }
                     SyncAction::Skip => format!("skip: {from} = {to}"),
                     _ if self.moving => format!("move: {from} to {to}"),
@@ -331,7 +328,7 @@ impl Output {
                 let dry = if *dry_run { "(dry run) " } else { "" };
                 for r in objects.iter() {
                     let line = match &r.version_id {
-                        _ if self.check => format!("{}: {}", Found::Extra.as_str(), r.what),
+                        _ if self.check => Found::Extra.line(&r.what, ""),
                         Some(v) => format!("{dry}delete: {} (version {v})", r.what),
                         None => format!("{dry}delete: {}", r.what),
                     };
@@ -388,10 +385,7 @@ impl Output {
     /// failures as any tree's.
     fn check_json(&self, e: &Event) {
         let line = |found: Found, key: &str, from: &str, to: Option<&str>, size: u64| {
-            let v = serde_json::json!({
-                "state": found.as_str(), "key": key, "from": from, "to": to, "size": size,
-            });
-            self.emit_json(&crate::report::json_line("check", v));
+            self.emit_json(&found.json(key, from, to, size));
         };
         match e {
             Event::Synced {

@@ -132,3 +132,57 @@ fn check_names_what_differs_is_missing_or_extra_and_moves_nothing() {
     // Two folders: bad input.
     expect_exit(&run(&[s, b]), 2, "one side of a check is s3://");
 }
+
+#[test]
+fn one_file_and_one_object_are_checked_by_content_either_way() {
+    let (server, _client, bucket) = seaweed_bucket("check-one");
+    let home = tempfile::tempdir().unwrap();
+    let (file, body) = crate::written(home.path(), "big.iso", 12 << 20, 5);
+    let f = file.to_str().unwrap();
+    let url = format!("s3://{bucket}/iso/big.iso");
+    let run = |args: &[&str]| ferry(server, home.path(), &[&["check"], args].concat());
+    // In three parts, so that its checksum is one of parts the check must follow.
+    crate::uploaded(server, home.path(), &body, &url, &["--part-size", "5MiB"]);
+    for args in [[f, &url], [&url, f], [f, &format!("s3://{bucket}/iso/")]] {
+        let o = run(&args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        assert!(
+            stdout(&o).contains("check: 1 same, 0 differ"),
+            "{}",
+            text(&o)
+        );
+    }
+
+    // One byte changed in the middle, the size the same: the content differs, the sizes
+    // do not; boto3 agrees the bytes are no longer the file's.
+    let mut changed = body.clone();
+    changed[6 << 20] ^= 1;
+    std::fs::write(&file, &changed).unwrap();
+    let stored = crate::boto3_object(server, &bucket, "iso/big.iso");
+    assert_ne!(stored["sha256"], crate::sha256_hex(&changed));
+    let o = run(&[f, &url]);
+    expect_exit(&o, 1, "the destination does not match: 1 differ");
+    assert!(
+        stdout(&o).contains(&format!("differs: {f} <> {url}")),
+        "{}",
+        text(&o)
+    );
+    assert!(run(&[f, &url, "--size-only"]).status.success());
+
+    // The object missing: up, it is missing; down, the source is, which is an error.
+    let gone = format!("s3://{bucket}/iso/gone.iso");
+    let o = run(&[f, &gone]);
+    expect_exit(&o, 1, "1 missing");
+    assert!(
+        stdout(&o).contains(&format!("missing: {f} not in {gone}")),
+        "{}",
+        text(&o)
+    );
+    expect_exit(&run(&[&gone, f]), 1, "does not exist");
+    // A tree's filters have nothing to choose among.
+    expect_exit(
+        &run(&[f, &url, "--max-age", "1d"]),
+        2,
+        "--max-age chooses among",
+    );
+}

@@ -35,6 +35,11 @@ pub(crate) async fn file_matches<C: ObjectClient>(
     };
     let job = Job::new(ctx.clone(), object, Default::default());
     let meta = job.head(None).await?;
+    let size = std::fs::metadata(path).map_err(|e| Error::local("reading a file's size", e))?;
+    if size.len() != meta.content_length {
+        // Not the same bytes, and no need to read them to say so.
+        return Ok(Some(false));
+    }
     let object = describe(&job, &meta, VerifyMode::Auto).await?;
     let Some(expected) = object.check.expected().map(str::to_string) else {
         return Ok(None);

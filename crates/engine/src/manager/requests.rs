@@ -241,4 +241,19 @@ impl<C: ObjectClient> Manager<C> {
         };
         self.context().described(&req, "stat").await
     }
+
+    /// Whether the file at `path` holds the bytes of the object `req` names (its version and
+    /// request terms too), by the object's own checksum (full-object or composite, of the
+    /// parts the server reports) or MD5 ETag, the file read once: `Some(false)` at once when
+    /// the sizes differ, `None` when the object offers no check to compare with (an SSE-C
+    /// object without an additional checksum). A missing object is an error that says so.
+    pub async fn file_matches(
+        &self,
+        req: GetObjectRequest,
+        path: &std::path::Path,
+    ) -> Result<Option<bool>, Error> {
+        let version = req.version_id.as_deref();
+        let (ctx, bucket, key) = (self.context(), &req.bucket, &req.key);
+        crate::download::file_matches(&ctx, bucket, key, version, &req.request, path).await
+    }
 }

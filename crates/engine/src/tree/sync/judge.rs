@@ -284,9 +284,10 @@ pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
     })
 }
 
-/// Whether two objects hold the same bytes by what they say of them: the same checksum (of
-/// one algorithm and type), else the same ETag (an MD5 of the bytes, or of the same parts).
-fn same_content(x: &ObjectMeta, y: &ObjectMeta) -> bool {
+/// Whether two objects hold the same bytes by what they say of them (their HeadObject, with
+/// checksums asked for): the same size and the same checksum (of one algorithm), else the
+/// same ETag (an MD5 of the bytes, or of the same parts).
+pub fn same_content(x: &ObjectMeta, y: &ObjectMeta) -> bool {
     if x.content_length != y.content_length {
         return false;
     }

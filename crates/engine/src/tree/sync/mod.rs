@@ -29,6 +29,8 @@
 //! may not read (a 403: write-only keys can only send again).
 
 mod judge;
+
+pub use judge::same_content;
 mod merge;
 
 use ferry_s3::{ObjectClient, RequestOptions};
