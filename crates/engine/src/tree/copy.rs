@@ -217,7 +217,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         Some(s) => super::source_list(s, listing, None, at, false),
         None => super::source_list(&ctx, listing, None, at, false),
     };
-    let filters = tree.filters.sharded(tree.shard);
+    let filters = tree.filters.for_run(tree.shard);
     let (from, to) = (
         keys::as_folder(&tree.from_prefix),
         keys::as_folder(&tree.prefix),

@@ -123,16 +123,17 @@ impl Filters {
     /// These filters and one more: only the paths `paths` names, as rclone's `--files-from`
     /// (each below the folder or the prefix, `/` between folders, as the globs match them;
     /// the globs and bounds still apply). A tree fails each path named that it does not
-    /// find; a sync, a removal or a listing takes what it finds of them.
+    /// find (each run on its own); a sync, a removal or a listing takes what it finds of
+    /// them.
     pub fn only_paths(mut self, paths: impl IntoIterator<Item = String>) -> Self {
         let named = paths.into_iter().map(|p| (p, AtomicBool::new(false)));
         self.paths = Some(Arc::new(named.collect()));
         self
     }
 
-    /// Of the paths [`Filters::only_paths`] names, those no entry was found at so far (by
-    /// any run given these filters or a clone of them), in order.
-    pub fn unseen(&self) -> Vec<String> {
+    /// Of the paths [`Filters::only_paths`] names, those no entry was found at so far in this
+    /// run (by these filters or a clone of them), in order.
+    pub(crate) fn unseen(&self) -> Vec<String> {
         let Some(paths) = &self.paths else {
             return Vec::new();
         };
@@ -149,11 +150,21 @@ impl Filters {
         }
     }
 
-    /// These filters, taking only the paths of `shard` (the tree's) whatever the globs say:
-    /// each worker of a split tree copies (and a split sync deletes) its own paths only.
-    pub(crate) fn sharded(&self, shard: Option<Shard>) -> Self {
+    /// These filters for one run of a tree: taking only the paths of `shard` (the tree's)
+    /// whatever the globs say, as each worker of a split tree copies (and a split sync
+    /// deletes) its own paths only; with a list's paths none found yet, whatever runs given
+    /// these filters before found.
+    pub(crate) fn for_run(&self, shard: Option<Shard>) -> Self {
+        let fresh = |p: &Arc<BTreeMap<String, AtomicBool>>| {
+            Arc::new(
+                p.keys()
+                    .map(|k| (k.clone(), AtomicBool::new(false)))
+                    .collect(),
+            )
+        };
         Self {
             shard,
+            paths: self.paths.as_ref().map(fresh),
             ..self.clone()
         }
     }
@@ -377,7 +388,7 @@ mod tests {
         assert!(!f.admits(0, None), "a time bound and no time: out");
         // A shard keeps the bounds; the paths alone drop them, not the globs.
         let f = f.exclude("*.log").unwrap();
-        assert!(!f.sharded(None).admits(0, Some(t - s)));
+        assert!(!f.for_run(None).admits(0, Some(t - s)));
         assert!(!f.paths_only().allows("x.log") && f.paths_only().admits(0, None));
     }
 
@@ -397,18 +408,22 @@ mod tests {
         // A folder with nothing named below it is not walked.
         assert!(f.skips_folder("other/") && f.skips_folder("dee/"));
         assert!(!f.skips_folder("deep/") && !f.skips_folder("deep/er/"));
-        // What was found is no longer unseen, through any clone.
-        let clone = f.sharded(None);
+        // What was found is no longer unseen, through any clone of one run; another run
+        // starts with none found.
+        let run = f.for_run(None);
+        let clone = run.clone();
         clone.saw("deep/b.txt");
         clone.saw("not-named");
-        assert_eq!(f.unseen(), ["a.txt", "deep/er/c.txt"]);
+        assert_eq!(run.unseen(), ["a.txt", "deep/er/c.txt"]);
+        assert_eq!(f.unseen().len(), 3);
+        assert_eq!(run.for_run(None).unseen().len(), 3);
         assert!(Filters::default().unseen().is_empty());
     }
 
     #[test]
     fn a_shard_narrows_what_the_globs_allow() {
         let shard = Shard { index: 0, count: 2 };
-        let f = Filters::default().sharded(Some(shard));
+        let f = Filters::default().for_run(Some(shard));
         let names: Vec<String> = (0..20).map(|i| format!("f{i}")).collect();
         let mine: Vec<&String> = names.iter().filter(|n| f.allows(n)).collect();
         assert!(!mine.is_empty() && mine.len() < names.len());

@@ -224,7 +224,7 @@ pub(crate) async fn upload<C: ObjectClient>(
 ) -> Result<TreeOutcome, Error> {
     crate::job::check(&tree.settings, &tree.options)?;
     let prefix = keys::as_folder(&tree.prefix);
-    let filters = tree.filters.sharded(tree.shard);
+    let filters = tree.filters.for_run(tree.shard);
     let walk = walk::Walk::new(&tree.root, &prefix, &filters, journal_folder(&ctx))?
         .following_links(tree.follow_links)
         .only(tree.only.as_deref())?;
@@ -281,7 +281,7 @@ pub(crate) async fn download<C: ObjectClient>(
     check_folder(&tree.root)?;
     let root = Some(tree.root.clone());
     let listed = source_list(&ctx, listing(&tree), root, tree.as_of, false);
-    let filters = tree.filters.sharded(tree.shard);
+    let filters = tree.filters.for_run(tree.shard);
     let (root, prefix) = (tree.root.clone(), keys::as_folder(&tree.prefix));
     let key_prefix = prefix.clone();
     let named: Named = Box::new(move |rel| (root.join(rel), format!("{key_prefix}{rel}")));

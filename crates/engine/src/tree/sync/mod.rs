@@ -201,7 +201,7 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
         ));
     }
     let prefix = keys::as_folder(&s.tree.prefix);
-    let filters = s.tree.filters.sharded(s.tree.shard);
+    let filters = s.tree.filters.for_run(s.tree.shard);
     let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?
         .following_links(s.tree.follow_links);
     let source = walk_into(walk, READ_AHEAD);
@@ -227,7 +227,7 @@ pub(crate) async fn down<C: ObjectClient>(
     let prefix = keys::as_folder(&s.tree.prefix);
     let root = Some(s.tree.root.clone());
     let source = super::source_list(&ctx, super::listing(&s.tree), root, s.tree.as_of, true);
-    let filters = s.tree.filters.sharded(s.tree.shard);
+    let filters = s.tree.filters.for_run(s.tree.shard);
     let dest = if s.tree.root.is_dir() {
         let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?;
         walk_into(walk, READ_AHEAD)
@@ -266,7 +266,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     };
     let dest = list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true);
     let sides = s.tree.sides();
-    let filters = s.tree.filters.sharded(s.tree.shard);
+    let filters = s.tree.filters.for_run(s.tree.shard);
     let (from, dest) = both_selected(
         &filters,
         (from, &sides.source_prefix),
