@@ -1,7 +1,8 @@
 //! `ferry check`: whether a destination holds what a source does (a folder and a prefix,
 //! either way, or two prefixes), by content. It is a sync's comparison, made in full and
 //! reported path by path: the engine's dry run with deletions listed, so nothing is moved or
-//! deleted; the lines, the summary and the exit code are a check's.
+//! deleted; the lines, the summary and the exit code are a check's. One file and one object
+//! are compared alone (`Manager::file_matches`).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -11,6 +12,7 @@ use ferry_engine::{
     TreeCopy, TreeDownload, TreeUpload,
 };
 use ferry_s3::{GetObjectRequest, ObjectOptions, RequestOptions};
+use serde_json::Value;
 
 use crate::args::{CheckArgs, Global};
 use crate::client::{S3Url, client, client_for, manager, parse_s3_url, source_global, state_dir};
@@ -18,7 +20,6 @@ use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::{manager_config, refuse_flags};
 use crate::output::{Output, first_failures, secs};
 use crate::report::json_line;
-use serde_json::Value;
 
 /// Runs `ferry check`.
 pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
