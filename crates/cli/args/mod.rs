@@ -534,7 +534,8 @@ pub(crate) struct SyncArgs {
     #[arg(long, conflicts_with = "checksum")]
     pub(crate) size_only: bool,
     /// Compare sizes and contents: a file is read and checked against the object's own
-    /// checksum (or MD5 ETag); two objects compare theirs. One HeadObject per same-size pair.
+    /// checksum (or MD5 ETag); two objects compare theirs. One HeadObject per same-size pair
+    /// (none for a file of 1 MiB or less whose MD5 is the ETag listed).
     #[arg(long)]
     pub(crate) checksum: bool,
     /// Delete from the destination what the source does not hold: only after every transfer

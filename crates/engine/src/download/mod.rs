@@ -41,7 +41,7 @@ pub use check::VerifyMode;
 pub(crate) use fetch::answered_range;
 pub(crate) use partial::download_state;
 pub use partial::partial_path;
-pub(crate) use same::file_matches;
+pub(crate) use same::{LISTED_ETAG_MAX, file_gives_etag, file_matches};
 pub use span::Span;
 
 const MIB: u64 = 1024 * 1024;

@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{Compare, SyncSettings, TreeCopy};
 use crate::context::Context;
+use crate::download::{LISTED_ETAG_MAX, file_gives_etag};
 use crate::error::{Error, ErrorKind};
 use crate::outcome::SyncAction;
 use crate::tree::sides::{Direction, Sides};
@@ -218,8 +219,19 @@ fn file_and_object<C: ObjectClient>(
     }
 }
 
-/// Whether the file holds the bytes the object holds, by the checksum the object stores.
+/// Whether the file holds the bytes the object holds, by the checksum the object stores; for
+/// a small file, first by the ETag listed, when that is the file's MD5 (no request then).
 async fn same_checksum<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error> {
+    let listed = p
+        .object
+        .etag
+        .as_deref()
+        .filter(|_| p.file.size <= LISTED_ETAG_MAX);
+    if let Some(etag) = listed
+        && file_gives_etag(&p.file.path, etag).await?
+    {
+        return Ok(true);
+    }
     let (key, version) = (&p.object.key, p.object.version_id.as_deref());
     let same =
         crate::download::file_matches(&p.ctx, &p.bucket, key, version, &p.request, &p.file.path);
