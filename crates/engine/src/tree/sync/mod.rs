@@ -21,7 +21,7 @@
 //!   compared with the object's own check (full-object or composite CRC, SHA, MD5 ETag), as a
 //!   download checks what it fetched; two objects compare their checksums or ETags. One
 //!   HeadObject per same-size pair (two, prefix to prefix), none for a small file whose MD5
-//!   is the ETag listed.
+//!   is the ETag listed or for two objects listed with one ETag.
 //! - [`Compare::SizeOnly`]: the sizes are equal.
 //!
 //! A pair whose HeadObject the server refuses (an SSE-C object without its key) fails, named,
