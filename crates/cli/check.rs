@@ -29,7 +29,7 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
     let settings = SyncSettings {
         compare: match a.size_only {
             true => Compare::SizeOnly,
-            false => Compare::Checksum,
+            false => Compare::Verify,
         },
         delete: !a.one_way,
         dry_run: true,

@@ -186,3 +186,57 @@ fn one_file_and_one_object_are_checked_by_content_either_way() {
         "--max-age chooses among",
     );
 }
+
+/// An object under a KMS key with no additional checksum (an older tool's upload) offers
+/// nothing to compare a file with: a check fails it, named, rather than calling it different;
+/// a sync with --checksum sends it again, as before.
+#[test]
+fn an_object_that_offers_no_checksum_cannot_be_checked_and_says_so_on_moto() {
+    let (server, bucket) = crate::moto_bucket("check-kms");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    // Over 1 MiB, so that the listed ETag is not tried as the file's MD5.
+    let (file, _) = crate::written(&src, "old.bin", 3 << 20, 8);
+    let put = "from botocore.config import Config\n\
+        c = boto3.client('s3', endpoint_url=s3.meta.endpoint_url, region_name=s3.meta.region_name,\n\
+            aws_access_key_id=s3._request_signer._credentials.access_key,\n\
+            aws_secret_access_key=s3._request_signer._credentials.secret_key,\n\
+            config=Config(s3={'addressing_style': 'path'}, request_checksum_calculation='when_required'))\n\
+        c.put_object(Bucket=sys.argv[1], Key='p/old.bin', Body=open(sys.argv[2], 'rb').read(),\n\
+            ServerSideEncryption='aws:kms', SSEKMSKeyId='ferry-test-key')\n\
+        h = c.head_object(Bucket=sys.argv[1], Key='p/old.bin', ChecksumMode='ENABLED')\n\
+        print(json.dumps({'sums': [k for k in h if k.startswith('Checksum')]}))";
+    let got = ferry_testkit::boto3(server, put, &[&bucket, file.to_str().unwrap()]).unwrap();
+    assert_eq!(
+        got["sums"],
+        serde_json::json!([]),
+        "the object has no checksum"
+    );
+    let (s, p) = (src.to_str().unwrap(), format!("s3://{bucket}/p/"));
+    let o = ferry(server, home.path(), &["check", s, &p]);
+    expect_exit(&o, 1, "1 could not be compared");
+    assert!(
+        text(&o).contains("offers no checksum to compare with"),
+        "{}",
+        text(&o)
+    );
+    assert!(!stdout(&o).contains("differs:"), "{}", text(&o));
+    assert!(stdout(&o).contains("0 differ, 0 missing, 0 only in the destination, 1 failed"));
+    // Alone, the same.
+    let o = ferry(
+        server,
+        home.path(),
+        &["check", file.to_str().unwrap(), &format!("{p}old.bin")],
+    );
+    expect_exit(&o, 1, "offers no checksum");
+    // A sync by checksums sends it again, as it always has; then it can be checked.
+    let o = ferry(server, home.path(), &["sync", s, &p, "--checksum"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).contains("1 uploaded"), "{}", text(&o));
+    assert!(
+        ferry(server, home.path(), &["check", s, &p])
+            .status
+            .success()
+    );
+}

@@ -42,7 +42,7 @@ pub(super) fn at_once(direction: Direction, compare: Compare, a: &Item, b: &Item
     }
     match (compare, direction) {
         (Compare::SizeOnly, _) => Some(true),
-        (Compare::Checksum, _) => None,
+        (Compare::Checksum | Compare::Verify, _) => None,
         // The destination object (b) was written no earlier than its source (a) last changed.
         (Compare::SizeAndTime, Direction::Copy) => Some(match (a.mtime, b.mtime) {
             (Some(source), Some(dest)) => secs(dest) >= secs(source),
@@ -215,13 +215,43 @@ fn file_and_object<C: ObjectClient>(
     match compare {
         Compare::SizeOnly => never(),
         Compare::Checksum => pair_probe(ctx, bucket, request, up, same_checksum),
+        Compare::Verify => pair_probe(ctx, bucket, request, up, verified),
         Compare::SizeAndTime => pair_probe(ctx, bucket, request, up, same_mtime),
     }
 }
 
-/// Whether the file holds the bytes the object holds, by the checksum the object stores; for
-/// a small file, first by the ETag listed, when that is the file's MD5 (no request then).
+/// Whether the file holds the bytes the object holds, by the checksum the object stores
+/// (see [`compared`]); one that cannot be compared counts as a difference.
 async fn same_checksum<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error> {
+    compared(p)
+        .await
+        .map(|same| same == Some(true))
+        .or_else(undecided)
+}
+
+/// As [`same_checksum`], but a pair that cannot be compared fails, saying why
+/// ([`Compare::Verify`]); an object gone since it was listed still differs.
+async fn verified<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error> {
+    let url = format!("s3://{}/{}", p.bucket, p.object.key);
+    match compared(p).await {
+        Ok(Some(same)) => Ok(same),
+        Ok(None) => Err(Error::new(
+            ErrorKind::Verification,
+            format!(
+                "{url} offers no checksum to compare with (no additional checksum, and its ETag \
+                 is no MD5: under a KMS or customer key): whether it holds the file's bytes \
+                 cannot be said"
+            ),
+        )),
+        Err(e) if e.s3().and_then(|e| e.status()) == Some(404) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether the file holds the bytes the object holds, by the checksum the object stores (a
+/// HeadObject); for a small file, first by the ETag listed, when that is the file's MD5 (no
+/// request then). `None` when the object offers no check to compare with.
+async fn compared<C: ObjectClient>(p: FileAndObject<C>) -> Result<Option<bool>, Error> {
     let listed = p
         .object
         .etag
@@ -230,12 +260,10 @@ async fn same_checksum<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Err
     if let Some(etag) = listed
         && file_gives_etag(&p.file.path, etag).await?
     {
-        return Ok(true);
+        return Ok(Some(true));
     }
     let (key, version) = (&p.object.key, p.object.version_id.as_deref());
-    let same =
-        crate::download::file_matches(&p.ctx, &p.bucket, key, version, &p.request, &p.file.path);
-    same.await.map(|same| same == Some(true)).or_else(undecided)
+    crate::download::file_matches(&p.ctx, &p.bucket, key, version, &p.request, &p.file.path).await
 }
 
 /// Whether the object stores the file's modification time.
@@ -272,7 +300,7 @@ pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
     tree: &TreeCopy,
     compare: Compare,
 ) -> Probe {
-    if compare != Compare::Checksum {
+    if !matches!(compare, Compare::Checksum | Compare::Verify) {
         return never();
     }
     let (ctx, source) = (ctx.clone(), source.cloned());

@@ -61,6 +61,10 @@ pub enum Compare {
     SizeOnly,
     /// Same size and same content, by checksum (a file is read; the object is not).
     Checksum,
+    /// As [`Compare::Checksum`], but a file and an object whose contents cannot be compared
+    /// (the object offers no checksum, or the credentials may not read it) fail, named,
+    /// rather than count as a difference: what a check wants, where a sync sends again.
+    Verify,
 }
 
 /// How a sync decides and what it may do beyond copying.
