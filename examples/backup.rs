@@ -1,7 +1,7 @@
 //! A program shaped like a backup tool: one manager (64 MiB of part buffers for everything),
 //! a folder's files uploaded as a tree, and 1,000 chunks the program made in memory (4 to
 //! 64 KiB each), each one PutObject, all side by side; aggregate progress once a second and
-//! at the end;
+//! at the end; then the folder checked against what the prefix holds, by content.
 //! Ctrl-C stops everything cleanly, and the next run resumes the large file it was in the
 //! middle of (file uploads are journaled).
 //!
@@ -18,7 +18,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use ferry_engine::{
-    ErrorKind, FileJournalStore, Manager, ManagerConfig, Snapshot, Source, TreeUpload, Upload,
+    ErrorKind, FileJournalStore, Manager, ManagerConfig, Snapshot, Source, SyncSettings, SyncUp,
+    TreeUpload, Upload,
 };
 use ferry_s3::{ClientConfig, Env, Overrides, S3Client};
 
@@ -142,6 +143,24 @@ async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {
         "done: {} files ({} bytes) and {CHUNKS} chunks",
         files.done, files.bytes
     );
+
+    // The folder against what the prefix holds now, by content: nothing moves.
+    let check = SyncUp {
+        tree: TreeUpload::new(folder, bucket, &format!("{prefix}/files")),
+        sync: SyncSettings::check(),
+    };
+    let checked = manager.sync_up(check).wait().await?;
+    if !checked.matches() {
+        println!(
+            "check: {} differ, {} missing, {} only in s3://{bucket}/{prefix}/files, {} not compared",
+            checked.differing - checked.missing,
+            checked.missing,
+            checked.deleted,
+            checked.transfers.failed.len()
+        );
+        return Ok(ExitCode::from(1));
+    }
+    println!("checked: {} files the same", checked.skipped);
     Ok(ExitCode::SUCCESS)
 }
 

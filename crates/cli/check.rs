@@ -24,17 +24,11 @@ use crate::report::json_line;
 /// Runs `ferry check`.
 pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
     let filters = crate::request::filters(&a.filters)?;
-    // A dry run that lists every deletion a sync would make: what only the destination
-    // holds, however many (a limit, which also lets an empty source delete, of all of them).
-    let settings = SyncSettings {
-        compare: match a.size_only {
-            true => Compare::SizeOnly,
-            false => Compare::Verify,
-        },
-        delete: !a.one_way,
-        dry_run: true,
-        max_delete: Some(u64::MAX),
-    };
+    let mut settings = SyncSettings::check();
+    if a.size_only {
+        settings.compare = Compare::SizeOnly;
+    }
+    settings.delete = !a.one_way;
     let source = source_global(global, &a.source);
     let (src, dst, direction) = crate::sync::sides(&a.src, &a.dst, "check")?;
     if let Some(one) = one_file(&src, &dst, direction)? {

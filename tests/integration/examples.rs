@@ -153,8 +153,10 @@ fn the_backup_example_is_interrupted_and_resumes_its_large_file() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", text(&o));
-    // The manager's counters cover the chunks and the files together: 1,000 and 3.
+    // The manager's counters cover the chunks and the files together: 1,000 and 3. The
+    // folder is checked against the prefix after.
     let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("checked: 3 files the same"), "{}", text(&o));
     let last = out.lines().rfind(|l| l.starts_with("progress: "));
     assert!(
         last.is_some_and(|l| l.ends_with(", 1003 of 1003 objects")),

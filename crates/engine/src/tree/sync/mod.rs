@@ -193,6 +193,30 @@ impl SyncOutcome {
             && self.deletions_held.is_none()
             && !self.interrupted
     }
+
+    /// After a check ([`SyncSettings::check`]): whether the destination holds what the source
+    /// does, every path compared, none differing or missing, none only in the destination.
+    pub fn matches(&self) -> bool {
+        self.differing == 0 && self.deleted == 0 && self.is_complete()
+    }
+}
+
+impl SyncSettings {
+    /// The settings of a check (`ferry check`): every path compared by content
+    /// ([`Compare::Verify`]), nothing sent or deleted. Its events say what each path is (an
+    /// [`Event::Synced`](crate::Event::Synced) that is a skip: the same; a transfer, to a
+    /// path the destination holds or not: it differs, or is missing; a dry run's
+    /// [`Event::Removed`](crate::Event::Removed): only in the destination), and
+    /// [`SyncOutcome::matches`] the verdict.
+    pub fn check() -> Self {
+        Self {
+            compare: Compare::Verify,
+            delete: true,
+            dry_run: true,
+            // Every path only in the destination reported, however many, an empty source's too.
+            max_delete: Some(u64::MAX),
+        }
+    }
 }
 
 /// Runs a sync up in `ctx`.
