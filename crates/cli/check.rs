@@ -4,7 +4,6 @@
 //! deleted; the lines, the summary and the exit code are a check's. One file and one object
 //! are compared alone (`Manager::file_matches`).
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::{
@@ -103,13 +102,7 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
                 tree,
                 sync: settings,
             };
-            let handle = match &source {
-                Some(g) => {
-                    let read = manager.sibling(Arc::new(client_for(g, connections).await?));
-                    manager.sync_copy_from(&read, sync)
-                }
-                None => manager.sync_copy(sync),
-            };
+            let handle = crate::sync::copying(&manager, source.as_ref(), connections, sync).await?;
             (to.bucket.clone(), output.run_tree(&to.bucket, handle).await)
         }
     };

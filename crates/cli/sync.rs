@@ -6,9 +6,11 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::{
-    Compare, DeletionsHeld, DownloadSettings, SyncAction, SyncCopy, SyncDown, SyncOutcome,
-    SyncSettings, SyncUp, TreeCopy, TreeDownload, TreeUpload, UploadSettings,
+    Compare, DeletionsHeld, DownloadSettings, Handle, Manager, SyncAction, SyncCopy, SyncDown,
+    SyncOutcome, SyncSettings, SyncUp, TreeCopy, TreeDownload, TreeUpload, UploadSettings,
 };
+
+use ferry_s3::S3Client;
 
 use crate::args::{Global, SyncArgs};
 use crate::client::{client_for, journal_dir, manager, parse_s3_url, source_global, state_dir};
@@ -155,13 +157,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 },
                 sync: settings,
             };
-            let handle = match &source {
-                Some(g) => {
-                    let read = manager.sibling(Arc::new(client_for(g, connections).await?));
-                    manager.sync_copy_from(&read, sync)
-                }
-                None => manager.sync_copy(sync),
-            };
+            let handle = copying(&manager, source.as_ref(), connections, sync).await?;
             let (r, i) = output.run_tree(&to.bucket, handle).await;
             (to.bucket, r, i)
         }
@@ -170,6 +166,23 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         Ok(o) => summary(&output, &bucket, direction, &o, started),
         Err(e) => Err(engine_error(&e, interrupted, None)),
     }
+}
+
+/// Starts a sync from prefix to prefix on `manager`'s server, reading through a sibling
+/// manager of the `source` server when it is another (`connections` each).
+pub(crate) async fn copying(
+    manager: &Manager<S3Client>,
+    source: Option<&Global>,
+    connections: Option<usize>,
+    sync: SyncCopy,
+) -> Result<Handle<SyncOutcome>, CliError> {
+    Ok(match source {
+        Some(g) => {
+            let read = manager.sibling(Arc::new(client_for(g, connections).await?));
+            manager.sync_copy_from(&read, sync)
+        }
+        None => manager.sync_copy(sync),
+    })
 }
 
 /// The source and destination of a sync (or a `check`: `command`), as text, and the way
