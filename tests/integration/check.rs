@@ -185,6 +185,42 @@ fn one_file_and_one_object_are_checked_by_content_either_way() {
         2,
         "--max-age chooses among",
     );
+
+    // Two objects: a copy is the same (also named by its folder); another object of the
+    // same size differs; one not there is missing.
+    let copy = format!("s3://{bucket}/copy/big.iso");
+    let o = ferry(server, home.path(), &["cp", &url, &copy]);
+    assert!(o.status.success(), "{}", text(&o));
+    let folder = format!("s3://{bucket}/copy/");
+    for args in [[url.as_str(), &copy], [&url, &folder]] {
+        let o = run(&args);
+        assert!(
+            stdout(&o).contains("check: 1 same, 0 differ"),
+            "{}",
+            text(&o)
+        );
+    }
+    crate::uploaded(server, home.path(), &changed, &copy, &[]);
+    expect_exit(&run(&[&url, &copy]), 1, "1 differ");
+    expect_exit(
+        &run(&[&url, &format!("s3://{bucket}/none/big.iso")]),
+        1,
+        "1 missing",
+    );
+
+    // An object into a folder: the file of its name there.
+    let dir = home.path().join("dl");
+    std::fs::create_dir(&dir).unwrap();
+    let o = run(&[&url, dir.to_str().unwrap()]);
+    expect_exit(&o, 1, "1 missing");
+    std::fs::write(dir.join("big.iso"), &body).unwrap();
+    assert!(run(&[&url, dir.to_str().unwrap()]).status.success());
+
+    // Nothing on either side is no match: a mistyped prefix, most likely.
+    let empty = home.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let o = run(&[&format!("s3://{bucket}/nothing/"), empty.to_str().unwrap()]);
+    expect_exit(&o, 1, "nothing was compared");
 }
 
 /// An object under a KMS key with no additional checksum (an older tool's upload) offers

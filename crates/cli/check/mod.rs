@@ -1,8 +1,10 @@
 //! `ferry check`: whether a destination holds what a source does (a folder and a prefix,
 //! either way, or two prefixes), by content. It is a sync's comparison, made in full and
 //! reported path by path: the engine's dry run with deletions listed, so nothing is moved or
-//! deleted; the lines, the summary and the exit code are a check's. One file and one object
-//! are compared alone (`Manager::file_matches`).
+//! deleted; the lines, the summary and the exit code are a check's. A file and an object, or
+//! two objects, are compared alone (`one`).
+
+mod one;
 
 use std::time::Instant;
 
@@ -10,12 +12,12 @@ use ferry_engine::{
     Compare, DeletionsHeld, SyncAction, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
     TreeCopy, TreeDownload, TreeUpload,
 };
-use ferry_s3::{GetObjectRequest, ObjectOptions, RequestOptions};
+use ferry_s3::{ObjectOptions, RequestOptions};
 use serde_json::Value;
 
 use crate::args::{CheckArgs, Global};
-use crate::client::{S3Url, client, client_for, manager, parse_s3_url, source_global, state_dir};
-use crate::exit::{CliError, bad_input, engine_error};
+use crate::client::{client_for, manager, parse_s3_url, source_global, state_dir};
+use crate::exit::{CliError, engine_error};
 use crate::options::{manager_config, refuse_flags};
 use crate::output::{Output, first_failures, secs};
 use crate::report::json_line;
@@ -30,9 +32,6 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
     settings.delete = !a.one_way;
     let source = source_global(global, &a.source);
     let (src, dst, direction) = crate::sync::sides(&a.src, &a.dst, "check")?;
-    if let Some(one) = one_file(&src, &dst, direction)? {
-        return check_one(global, &a, one).await;
-    }
     if direction != SyncAction::Copy {
         refuse_flags(&a.source.given(), "for a check of two S3 locations")?;
     }
@@ -43,6 +42,9 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
         )?;
     } else {
         crate::request::refuse_as_of(a.as_of.as_deref())?;
+    }
+    if let Some(one) = one::single(global, &a, &src, &dst, direction).await? {
+        return one::check(global, &a, one).await;
     }
     let as_of = crate::request::as_of(a.as_of.as_deref())?;
     let config = manager_config(&a.budget, 32 << 20)?;
@@ -112,119 +114,6 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
     }
 }
 
-/// One file and one object, as a check of single ones compares them.
-struct One {
-    /// The file.
-    path: std::path::PathBuf,
-    /// The object.
-    object: S3Url,
-    /// The file is the source (else the object is).
-    up: bool,
-}
-
-/// The file and the object `src` and `dst` name, when they name single ones: a file (not a
-/// folder) and a key (one ending in `/` takes the file's name, as `cp` gives it), or a key
-/// not ending in `/` and a file that is there.
-fn one_file(src: &str, dst: &str, direction: SyncAction) -> Result<Option<One>, CliError> {
-    let is_file = |p: &str| std::fs::metadata(p).is_ok_and(|m| m.is_file());
-    let one = match direction {
-        SyncAction::Upload if is_file(src) => {
-            let mut object = parse_s3_url(dst)?;
-            if object.key.is_empty() || object.key.ends_with('/') {
-                let name = std::path::Path::new(src).file_name().unwrap_or_default();
-                object.key += &name.to_string_lossy();
-            }
-            (src, object, true)
-        }
-        SyncAction::Download if is_file(dst) => {
-            let object = parse_s3_url(src)?;
-            if object.key.is_empty() || object.key.ends_with('/') {
-                return Ok(None);
-            }
-            (dst, object, false)
-        }
-        _ => return Ok(None),
-    };
-    let (path, object, up) = one;
-    Ok(Some(One {
-        path: path.into(),
-        object,
-        up,
-    }))
-}
-
-/// Checks one file and one object: the file is read once and compared with the object's own
-/// checksum, unless their sizes differ.
-async fn check_one(global: &Global, a: &CheckArgs, one: One) -> Result<(), CliError> {
-    if let Some(flag) = a.filters.given() {
-        return Err(bad_input(format!(
-            "{flag} chooses among a tree's paths: check a folder and a prefix to use it"
-        )));
-    }
-    refuse_flags(
-        &[("--as-of", a.as_of.is_some()), ("--one-way", a.one_way)],
-        "for a check of one file and one object",
-    )?;
-    let output = Output::new(&a.out, false, global.verbose > 0).for_check();
-    let started = Instant::now();
-    let manager = manager(
-        client(global).await?,
-        manager_config(&a.budget, 32 << 20)?,
-        None,
-    )?;
-    let (bucket, key) = (one.object.bucket.clone(), one.object.key.clone());
-    let url = format!("s3://{bucket}/{key}");
-    let file = one.path.display().to_string();
-    let size = std::fs::metadata(&one.path).map_or(0, |m| m.len());
-    let req = GetObjectRequest {
-        bucket: bucket.clone(),
-        key: key.clone(),
-        request: a.bucket.request(&a.sse_c_key)?,
-        ..Default::default()
-    };
-    let found = match a.size_only {
-        true => manager
-            .stat(req)
-            .await
-            .map(|meta| Some(meta.content_length == size)),
-        false => manager.file_matches(req, &one.path).await,
-    };
-    let found = match found {
-        Ok(Some(true)) => Found::Same,
-        Ok(Some(false)) => Found::Differs,
-        Ok(None) => {
-            return Err(CliError::Failed(anyhow::anyhow!(
-                "{url} offers no checksum to compare {file} with (an SSE-C object's ETag is no \
-                 MD5): nothing could be said; --size-only compares sizes"
-            )));
-        }
-        Err(e) if one.up && is_missing(&e) => Found::Missing,
-        Err(e) => return Err(engine_error(&e, false, None)),
-    };
-    let (from, to) = match one.up {
-        true => (file.as_str(), url.as_str()),
-        false => (url.as_str(), file.as_str()),
-    };
-    if output.json {
-        output.emit_json(&found.json(&key, from, Some(to), size));
-    } else if found != Found::Same || global.verbose > 0 {
-        output.say(&found.line(from, to));
-    }
-    let mut outcome = SyncOutcome::default();
-    match found {
-        Found::Same => outcome.skipped = 1,
-        _ => outcome.differing = 1,
-    }
-    outcome.missing = u64::from(found == Found::Missing);
-    summary(&output, &bucket, &outcome, started)
-}
-
-/// Whether `e` says the object is not there (not that its bucket is not).
-fn is_missing(e: &ferry_engine::Error) -> bool {
-    e.s3()
-        .is_some_and(|s| s.status() == Some(404) && s.code() != Some("NoSuchBucket"))
-}
-
 /// Object options that say only what each request to the destination carries.
 fn requested(request: RequestOptions) -> ObjectOptions {
     ObjectOptions {
@@ -235,7 +124,7 @@ fn requested(request: RequestOptions) -> ObjectOptions {
 
 /// The summary line (or JSON event), and the exit code: 0 when the destination matches, 1
 /// when it does not or a path could not be compared, 130 when interrupted.
-fn summary(
+pub(super) fn summary(
     output: &Output,
     bucket: &str,
     o: &SyncOutcome,
@@ -292,6 +181,14 @@ fn summary(
             names.join(", ")
         ));
     }
+    let compared = o.skipped + o.differing + o.deleted + failed.len() as u64;
+    if compared == 0 {
+        // Neither side held anything: far more often a mistyped path or prefix than a match.
+        problems.push(
+            "nothing was compared: neither side holds anything (a mistyped path or prefix?)"
+                .to_string(),
+        );
+    }
     if let Some(why) = &o.deletions_held {
         // The dry run lists every deletion but after a failure, when what looks missing from
         // the source may only be unread.
@@ -304,9 +201,10 @@ fn summary(
         };
         problems.push(why);
     }
-    match problems.is_empty() {
-        true => Ok(()),
-        false => Err(CliError::Failed(anyhow::anyhow!(
+    match problems.as_slice() {
+        [] => Ok(()),
+        [only] if compared == 0 => Err(CliError::Failed(anyhow::anyhow!("{only}"))),
+        _ => Err(CliError::Failed(anyhow::anyhow!(
             "the destination does not match: {}",
             problems.join("; ")
         ))),
