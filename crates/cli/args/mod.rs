@@ -85,9 +85,9 @@ pub(crate) enum Cmd {
     /// back): only what differs moves; --delete removes what the source does not hold.
     Sync(Box<SyncArgs>),
     /// Check that a destination holds what a source does (a folder and a prefix, either way,
-    /// or two prefixes), by content: a line for each path that differs, is missing or is only
-    /// in the destination; exit 0 when they match, 1 when they do not. Nothing is moved or
-    /// deleted.
+    /// or two prefixes; a file and an object, or two objects), by content: a line for each
+    /// path that differs, is missing or is only in the destination; exit 0 when they match, 1
+    /// when they do not. Nothing is moved or deleted.
     Check(Box<CheckArgs>),
     /// Print a presigned URL that lets anyone holding it GET (or PUT) one object until it
     /// expires. Signed for the bucket's region: with none configured, ferry asks the bucket
@@ -597,10 +597,11 @@ pub(crate) struct SyncArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
-    /// What should be there: a folder, or s3://bucket[/prefix].
+    /// What should be there: a folder or s3://bucket[/prefix]; a file or s3://bucket/key.
     #[arg(value_parser = any_path())]
     pub(crate) src: std::path::PathBuf,
-    /// Where it should be: s3://bucket[/prefix], or a folder.
+    /// Where it should be: s3://bucket[/prefix] or a folder; s3://bucket/key or a file (a
+    /// key ending in / or a folder: the one of the source's name in it).
     #[arg(value_parser = any_path())]
     pub(crate) dst: std::path::PathBuf,
     /// Compare sizes only, not contents: no file is read and no HeadObject asked.
