@@ -1,11 +1,11 @@
 //! `ferry check` of single ones: a file and an object (either way), or two objects, compared
 //! alone rather than as trees: the file read once against the object's own checksum
-//! (`Manager::file_matches`), two objects by what their HeadObjects say (`same_content`).
+//! (`Manager::file_matches`), two objects by what their HeadObjects say (`compare_content`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ferry_engine::{Manager, SyncAction, SyncOutcome, same_content};
+use ferry_engine::{Manager, SyncAction, SyncOutcome, compare_content};
 use ferry_s3::{GetObjectRequest, ObjectMeta, S3Client};
 
 use super::{Found, summary};
@@ -189,29 +189,16 @@ async fn file_and_object(
     }
 }
 
-/// Two objects by their HeadObjects: the same when `same_content` finds it so; different when
-/// they carry checksums of one algorithm, or plain MD5 ETags, that disagree; else nothing
-/// can be said, which fails the check.
+/// Two objects by their HeadObjects (`compare_content`); where nothing can be said, the
+/// check fails.
 fn objects(x: &ObjectMeta, y: &ObjectMeta, from: &str, to: &str) -> Result<Found, CliError> {
-    if same_content(x, y) {
-        return Ok(Found::Same);
-    }
-    let md5 = |m: &ObjectMeta| {
-        let e = m.etag.trim_matches('"');
-        e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit())
-    };
-    let sums = match (&x.checksum.value, &y.checksum.value) {
-        (Some(p), Some(q)) => p.algorithm == q.algorithm,
-        _ => false,
-    };
-    if x.content_length != y.content_length || sums || (md5(x) && md5(y)) {
-        return Ok(Found::Differs);
-    }
-    Err(CliError::Failed(anyhow::anyhow!(
-        "{from} and {to} offer nothing to compare by (no checksums of one algorithm, and ETags \
-         that are not both MD5s: parts of other sizes, or a KMS or customer key): nothing could \
-         be said; --size-only compares sizes"
-    )))
+    compare_content(x, y).map(same).ok_or_else(|| {
+        CliError::Failed(anyhow::anyhow!(
+            "{from} and {to} offer nothing to compare by (no checksums of one kind, and ETags \
+             that are not both MD5s: parts of other sizes, or a KMS or customer key): nothing \
+             could be said; --size-only compares sizes"
+        ))
+    })
 }
 
 /// The same or not.

@@ -101,7 +101,8 @@ pub use tree::lock::{Lock, LockOutcome, Retention};
 pub use tree::remove::{Remove, RemoveOutcome};
 pub use tree::restore::{Restore, RestoreOutcome};
 pub use tree::sync::{
-    Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp, same_content,
+    Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp, compare_content,
+    same_content,
 };
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};

@@ -6,7 +6,9 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use ferry_s3::{GetObjectRequest, ObjectClient, ObjectMeta, RequestOptions};
+use ferry_s3::{
+    ChecksumType, ChecksumValue, GetObjectRequest, ObjectClient, ObjectMeta, RequestOptions,
+};
 use futures_util::StreamExt as _;
 use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
@@ -312,8 +314,8 @@ pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
         let (bucket, request) = (bucket.clone(), request.clone());
         Box::pin(async move {
             // The same ETag listed on both sides (and the same size: the merge compared
-            // them) says what their HeadObjects would: `same_content` takes one ETag for
-            // another where checksums do not settle it.
+            // them) is the same bytes, as `compare_content` would find from their HeadObjects
+            // (an MD5 of the bytes or of the same parts; a copy keeps its source's).
             if same_etag(a.etag.as_deref(), b.etag.as_deref()) {
                 return (a, Ok(true));
             }
@@ -322,7 +324,20 @@ pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
                 None => head(&ctx, &from_bucket, &a, &from_request).await,
             };
             let same = match (read, head(&ctx, &bucket, &b, &request).await) {
-                (Ok(x), Ok(y)) => Ok(same_content(&x, &y)),
+                (Ok(x), Ok(y)) => match (compare_content(&x, &y), compare) {
+                    (Some(same), _) => Ok(same),
+                    (None, Compare::Verify) => Err(Error::new(
+                        ErrorKind::Verification,
+                        format!(
+                            "s3://{from_bucket}/{} and s3://{bucket}/{} offer nothing to compare \
+                             by (no checksums of one kind, and ETags that are not both MD5s): \
+                             whether they hold the same bytes cannot be said",
+                            a.key, b.key
+                        ),
+                    )),
+                    (None, _) => Ok(false),
+                },
+                (Err(e), _) | (_, Err(e)) if compare == Compare::Verify => Err(e),
                 (Err(e), _) | (_, Err(e)) => undecided(e),
             };
             (a, same)
@@ -337,19 +352,41 @@ fn same_etag(a: Option<&str>, b: Option<&str>) -> bool {
 }
 
 /// Whether two objects hold the same bytes by what they say of them (their HeadObject, with
-/// checksums asked for): the same size and the same checksum (of one algorithm), else the
-/// same ETag (an MD5 of the bytes, or of the same parts).
+/// checksums asked for): see [`compare_content`]; what cannot be said is not the same.
 pub fn same_content(x: &ObjectMeta, y: &ObjectMeta) -> bool {
+    compare_content(x, y) == Some(true)
+}
+
+/// Whether two objects hold the same bytes by what they say of them (their HeadObject, with
+/// checksums asked for), or `None` when that cannot be said. Other sizes differ. Checksums of
+/// one algorithm over the whole object (full-object CRCs, a SHA of a single PUT) settle it
+/// either way; composite ones (of parts, `-N`) only when equal, since other part sizes give
+/// others for the same bytes. Else the same ETag is the same bytes (an MD5 of them, or of
+/// the same parts), and two plain MD5 ETags that differ are other bytes.
+pub fn compare_content(x: &ObjectMeta, y: &ObjectMeta) -> Option<bool> {
     if x.content_length != y.content_length {
-        return false;
+        return Some(false);
     }
-    match (&x.checksum.value, &y.checksum.value) {
-        (Some(p), Some(q)) if p.algorithm == q.algorithm => {
-            return p.value == q.value;
+    let composite = |m: &ObjectMeta, v: &ChecksumValue| {
+        m.checksum.checksum_type == Some(ChecksumType::Composite) || v.value.contains('-')
+    };
+    if let (Some(p), Some(q)) = (&x.checksum.value, &y.checksum.value)
+        && p.algorithm == q.algorithm
+    {
+        if p.value == q.value {
+            return Some(true);
         }
-        _ => {}
+        if !composite(x, p) && !composite(y, q) {
+            return Some(false);
+        }
     }
-    !x.etag.is_empty() && x.etag == y.etag
+    let bare = |m: &ObjectMeta| m.etag.trim_matches('"').to_ascii_lowercase();
+    let (e, f) = (bare(x), bare(y));
+    if !e.is_empty() && e == f {
+        return Some(true);
+    }
+    let md5 = |e: &str| e.len() == 32 && e.bytes().all(|b| b.is_ascii_hexdigit());
+    (md5(&e) && md5(&f)).then_some(false)
 }
 
 /// What the merge and the probes decided, beyond the transfers they sent on.
@@ -444,5 +481,35 @@ mod tests {
         ));
         assert!(same_content(&meta("", "\"e1\""), &meta("AAA=", "\"e1\"")));
         assert!(!same_content(&meta("", "\"e1\""), &meta("", "\"e2\"")));
+        // What can be said, and what cannot.
+        let md5 = |c: char| format!("\"{}\"", c.to_string().repeat(32));
+        assert_eq!(
+            compare_content(&meta("", "\"e1\""), &meta("", "\"e2\"")),
+            None
+        );
+        assert_eq!(
+            compare_content(&meta("", &md5('a')), &meta("", &md5('b'))),
+            Some(false)
+        );
+        assert_eq!(
+            compare_content(&meta("", &md5('a')), &meta("", &md5('A'))),
+            Some(true)
+        );
+        // Composite values of other parts say nothing when they differ.
+        let parts = |v: &str, e: &str| ObjectMeta {
+            checksum: ferry_s3::ObjectChecksum {
+                checksum_type: Some(ChecksumType::Composite),
+                ..meta(v, e).checksum
+            },
+            ..meta(v, e)
+        };
+        assert_eq!(
+            compare_content(&parts("AAA=-2", "\"x-2\""), &parts("BBB=-3", "\"y-3\"")),
+            None
+        );
+        assert_eq!(
+            compare_content(&parts("AAA=-2", "\"x-2\""), &parts("AAA=-2", "\"z-2\"")),
+            Some(true)
+        );
     }
 }

@@ -31,7 +31,7 @@
 
 mod judge;
 
-pub use judge::same_content;
+pub use judge::{compare_content, same_content};
 mod merge;
 
 use ferry_s3::{ObjectClient, RequestOptions};
