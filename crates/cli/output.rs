@@ -381,6 +381,78 @@ impl Output {
         self.show(bar, &line);
     }
 
+    /// Shows one event of what `shown` says is being followed, above the progress `bar`.
+    fn shown(&self, shown: &Shown, e: &Event, bar: Option<&ProgressBar>) {
+        match shown {
+            Shown::Tree { .. } if self.json && self.check => self.check_json(e),
+            Shown::Tree { .. } if self.json => {
+                if matches!(
+                    e,
+                    Event::ObjectUploaded { .. }
+                        | Event::ObjectDownloaded(_)
+                        | Event::ObjectCopied { .. }
+                        | Event::ObjectFailed { .. }
+                        | Event::Existed { .. }
+                        | Event::PassedOver { .. }
+                        | Event::Synced { .. }
+                ) {
+                    self.emit_json(&event_json(e));
+                }
+                // One line an object, as for every other tree; a sync's deletion as its
+                // other decisions.
+                if let Event::Removed { objects, dry_run } = e {
+                    for r in objects.iter() {
+                        let (kind, line) = if self.sync {
+                            let line = serde_json::json!({
+                                "action": "delete", "key": r.key, "from": r.what,
+                                "to": null, "size": r.size, "dry_run": dry_run,
+                            });
+                            ("sync", line)
+                        } else {
+                            let mut line = serde_json::json!({
+                                "object": r.what, "size": r.size, "dry_run": dry_run,
+                            });
+                            if let Some(v) = &r.version_id {
+                                line["version_id"] = v.as_str().into();
+                            }
+                            ("delete", line)
+                        };
+                        self.emit_json(&crate::report::json_line(kind, line));
+                    }
+                }
+                if let Event::Locked {
+                    object,
+                    version_id,
+                    dry_run,
+                } = e
+                {
+                    let line = serde_json::json!({
+                        "object": object, "version_id": version_id, "dry_run": dry_run,
+                    });
+                    self.emit_json(&crate::report::json_line("lock", line));
+                }
+                if let Event::Restore {
+                    object,
+                    version_id,
+                    storage_class,
+                    restoring,
+                    dry_run,
+                } = e
+                {
+                    let line = serde_json::json!({
+                        "object": object, "version_id": version_id,
+                        "storage_class": storage_class, "restore": restoring.as_str(),
+                        "dry_run": dry_run,
+                    });
+                    self.emit_json(&crate::report::json_line("restore", line));
+                }
+            }
+            Shown::Tree { bucket } => self.object(bucket, e, bar),
+            Shown::One if self.json => self.emit_json(&event_json(e)),
+            Shown::One => {}
+        }
+    }
+
     /// A check's JSON: a `check` event for each path, saying what the check found it to be;
     /// failures as any tree's.
     fn check_json(&self, e: &Event) {
@@ -450,78 +522,17 @@ impl Output {
             // Bytes an earlier run had moved, as last seen: a jump in them restarts the bar's
             // rate, which would otherwise count them as moved now.
             let mut reused = 0u64;
-            let show = |e: &Event| match &shown {
-                Shown::Tree { .. } if self.json && self.check => self.check_json(e),
-                Shown::Tree { .. } if self.json => {
-                    if matches!(
-                        e,
-                        Event::ObjectUploaded { .. }
-                            | Event::ObjectDownloaded(_)
-                            | Event::ObjectCopied { .. }
-                            | Event::ObjectFailed { .. }
-                            | Event::Existed { .. }
-                            | Event::PassedOver { .. }
-                            | Event::Synced { .. }
-                    ) {
-                        self.emit_json(&event_json(e));
-                    }
-                    // One line an object, as for every other tree; a sync's deletion as its
-                    // other decisions.
-                    if let Event::Removed { objects, dry_run } = e {
-                        for r in objects.iter() {
-                            let (kind, line) = if self.sync {
-                                let line = serde_json::json!({
-                                    "action": "delete", "key": r.key, "from": r.what,
-                                    "to": null, "size": r.size, "dry_run": dry_run,
-                                });
-                                ("sync", line)
-                            } else {
-                                let mut line = serde_json::json!({
-                                    "object": r.what, "size": r.size, "dry_run": dry_run,
-                                });
-                                if let Some(v) = &r.version_id {
-                                    line["version_id"] = v.as_str().into();
-                                }
-                                ("delete", line)
-                            };
-                            self.emit_json(&crate::report::json_line(kind, line));
-                        }
-                    }
-                    if let Event::Locked {
-                        object,
-                        version_id,
-                        dry_run,
-                    } = e
-                    {
-                        let line = serde_json::json!({
-                            "object": object, "version_id": version_id, "dry_run": dry_run,
-                        });
-                        self.emit_json(&crate::report::json_line("lock", line));
-                    }
-                    if let Event::Restore {
-                        object,
-                        version_id,
-                        storage_class,
-                        restoring,
-                        dry_run,
-                    } = e
-                    {
-                        let line = serde_json::json!({
-                            "object": object, "version_id": version_id,
-                            "storage_class": storage_class, "restore": restoring.as_str(),
-                            "dry_run": dry_run,
-                        });
-                        self.emit_json(&crate::report::json_line("restore", line));
-                    }
-                }
-                Shown::Tree { bucket } => self.object(bucket, e, bar.as_ref()),
-                Shown::One if self.json => self.emit_json(&event_json(e)),
-                Shown::One => {}
-            };
+            // A check moves nothing: the paths it compared, and their bytes, are its progress.
+            let mut checked = (0u64, 0u64);
             loop {
                 tokio::select! {
                     e = events.recv(), if open => match e {
-                        Ok(e) => show(&e),
+                        Ok(e) => {
+                            if self.check {
+                                checked = crate::check::compared(checked, &e);
+                            }
+                            self.shown(&shown, &e, bar.as_ref());
+                        }
                         Err(broadcast::error::RecvError::Lagged(n)) => lost += n,
                         Err(broadcast::error::RecvError::Closed) => open = false,
                     },
@@ -537,13 +548,14 @@ impl Output {
                             Shown::Tree { .. } if s.finding > 0 => {
                                 format!("objects {}/{}+", s.objects_done, s.objects)
                             }
+                            Shown::Tree { .. } if self.check => format!("paths {}", checked.0),
                             Shown::Tree { .. } => format!("objects {}/{}", s.objects_done, s.objects),
                         };
                         if let Some(bar) = &bar {
                             if s.total > 0 && s.finding == 0 {
                                 sized(bar, s.total.max(s.bytes));
                             }
-                            bar.set_position(s.bytes);
+                            bar.set_position(if self.check { checked.1 } else { s.bytes });
                             if s.reused != reused {
                                 reused = s.reused;
                                 bar.reset_eta();
@@ -577,7 +589,7 @@ impl Output {
             }
             // Drain what is left, so the last events are shown.
             while let Ok(e) = events.try_recv() {
-                show(&e);
+                self.shown(&shown, &e, bar.as_ref());
             }
             if lost > 0 && (self.json || matches!(shown, Shown::Tree { .. })) {
                 errln!("ferry: {lost} events were not shown (the display fell behind)");

@@ -211,6 +211,17 @@ pub(super) fn summary(
     }
 }
 
+/// A check's progress, `(paths, bytes)` compared, after event `e`: each decision about a
+/// path, and each path only in the destination.
+pub(crate) fn compared((paths, bytes): (u64, u64), e: &ferry_engine::Event) -> (u64, u64) {
+    use ferry_engine::Event;
+    match e {
+        Event::Synced { size, .. } => (paths + 1, bytes + size),
+        Event::Removed { objects, .. } => (paths + objects.len() as u64, bytes),
+        _ => (paths, bytes),
+    }
+}
+
 /// What a check found a path to be.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Found {
