@@ -157,7 +157,8 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
                 },
                 sync: settings,
             };
-            let handle = copying(&manager, source.as_ref(), connections, sync).await?;
+            let read = source_client(source.as_ref(), connections).await?;
+            let handle = copying(&manager, read, sync);
             let (r, i) = output.run_tree(&to.bucket, handle).await;
             (to.bucket, r, i)
         }
@@ -169,20 +170,28 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
 }
 
 /// Starts a sync from prefix to prefix on `manager`'s server, reading through a sibling
-/// manager of the `source` server when it is another (`connections` each).
-pub(crate) async fn copying(
+/// manager of `source`, the other server's client, when there is one.
+pub(crate) fn copying(
     manager: &Manager<S3Client>,
+    source: Option<S3Client>,
+    sync: SyncCopy,
+) -> Handle<SyncOutcome> {
+    match source {
+        Some(client) => manager.sync_copy_from(&manager.sibling(Arc::new(client)), sync),
+        None => manager.sync_copy(sync),
+    }
+}
+
+/// The client of the server a sync (or a check) reads its source from, when it is another:
+/// `source`, the global flags the source flags give.
+pub(crate) async fn source_client(
     source: Option<&Global>,
     connections: Option<usize>,
-    sync: SyncCopy,
-) -> Result<Handle<SyncOutcome>, CliError> {
-    Ok(match source {
-        Some(g) => {
-            let read = manager.sibling(Arc::new(client_for(g, connections).await?));
-            manager.sync_copy_from(&read, sync)
-        }
-        None => manager.sync_copy(sync),
-    })
+) -> Result<Option<S3Client>, CliError> {
+    match source {
+        Some(g) => Ok(Some(client_for(g, connections).await?)),
+        None => Ok(None),
+    }
 }
 
 /// The source and destination of a sync (or a `check`: `command`), as text, and the way

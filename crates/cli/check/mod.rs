@@ -43,13 +43,19 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
     } else {
         crate::request::refuse_as_of(a.as_of.as_deref())?;
     }
-    if let Some(one) = one::single(global, &a, &src, &dst, direction).await? {
-        return one::check(global, &a, one).await;
-    }
-    let as_of = crate::request::as_of(a.as_of.as_deref())?;
+    // The clients, resolved once (credentials included) for either kind of check.
     let config = manager_config(&a.budget, 32 << 20)?;
     let connections = Some(config.max_requests as usize);
     let client = client_for(global, connections).await?;
+    let source = match direction {
+        SyncAction::Copy => crate::sync::source_client(source.as_ref(), connections).await?,
+        _ => None,
+    };
+    let clients = (&client, source.as_ref(), &config);
+    if let Some(one) = one::single(&a, &src, &dst, direction, clients).await? {
+        return one::check(global, &a, one).await;
+    }
+    let as_of = crate::request::as_of(a.as_of.as_deref())?;
     let output = Output::new(&a.out, false, global.verbose > 0).for_check();
     let started = Instant::now();
     let (bucket, (result, interrupted)) = match direction {
@@ -104,7 +110,7 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
                 tree,
                 sync: settings,
             };
-            let handle = crate::sync::copying(&manager, source.as_ref(), connections, sync).await?;
+            let handle = crate::sync::copying(&manager, source, sync);
             (to.bucket.clone(), output.run_tree(&to.bucket, handle).await)
         }
     };

@@ -5,14 +5,14 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use ferry_engine::{Manager, SyncAction, SyncOutcome, compare_content};
+use ferry_engine::{Manager, ManagerConfig, SyncAction, SyncOutcome, compare_content};
 use ferry_s3::{GetObjectRequest, ObjectMeta, S3Client};
 
 use super::{Found, summary};
 use crate::args::{CheckArgs, Global};
-use crate::client::{S3Url, client_for, manager, parse_s3_url, source_global};
+use crate::client::{S3Url, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
-use crate::options::{manager_config, refuse_flags};
+use crate::options::refuse_flags;
 use crate::output::Output;
 
 /// What a check of single ones compares.
@@ -44,12 +44,13 @@ impl Side {
 /// key ending in `/` takes the file's name, as `cp` gives it), or a key that is an object
 /// (its HeadObject answers) read into a file or another key (a folder, or a key ending in
 /// `/`, taking its name). Anything else is a tree: `None`.
+/// `clients` are the destination's, the source's when it is another server, and the budgets.
 pub(super) async fn single(
-    global: &Global,
     a: &CheckArgs,
     src: &str,
     dst: &str,
     direction: SyncAction,
+    clients: (&S3Client, Option<&S3Client>, &ManagerConfig),
 ) -> Result<Option<One>, CliError> {
     let named = |mut url: S3Url, name: &str| {
         if url.key.is_empty() || url.key.ends_with('/') {
@@ -57,9 +58,8 @@ pub(super) async fn single(
         }
         url
     };
-    let config = manager_config(&a.budget, 32 << 20)?;
-    let connections = Some(config.max_requests as usize);
-    let write = manager(client_for(global, connections).await?, config.clone(), None)?;
+    let (client, source, config) = clients;
+    let write = manager(client.clone(), config.clone(), None)?;
     if direction == SyncAction::Upload {
         if !std::fs::metadata(src).is_ok_and(|m| m.is_file()) {
             return Ok(None);
@@ -78,11 +78,9 @@ pub(super) async fn single(
     if from.key.is_empty() || from.key.ends_with('/') {
         return Ok(None);
     }
-    let read = match source_global(global, &a.source) {
-        Some(g) if direction == SyncAction::Copy => {
-            manager(client_for(&g, connections).await?, config, None)?
-        }
-        _ => write.clone(),
+    let read = match source {
+        Some(c) => manager(c.clone(), config.clone(), None)?,
+        None => write.clone(),
     };
     let req = request(a, &from, true)?;
     let meta = match read.stat(req).await {
