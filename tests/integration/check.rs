@@ -113,6 +113,15 @@ fn check_names_what_differs_is_missing_or_extra_and_moves_nothing() {
         "{}",
         text(&o)
     );
+    // Read back, every object downloaded: the same verdicts.
+    let o = run(&[&p, b, "--download", "-v"]);
+    expect_exit(&o, 1, "1 differ");
+    for line in [
+        format!("differs: {p}c.txt <> {b}/c.txt"),
+        format!("same: {p}sub/b.txt = {b}/sub/b.txt"),
+    ] {
+        assert!(stdout(&o).contains(&line), "{line}: {}", text(&o));
+    }
     assert_eq!(local_tree(&back), changed);
 
     // Across: a copied prefix matches; an object rewritten (same size) there does not.
@@ -120,6 +129,7 @@ fn check_names_what_differs_is_missing_or_extra_and_moves_nothing() {
     let o = ferry(server, home.path(), &["cp", "-r", &p, &q, "--no-progress"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(run(&[&p, &q]).status.success());
+    assert!(run(&[&p, &q, "--download"]).status.success());
     let c = back.join("c.txt");
     let o = ferry(
         server,
@@ -128,6 +138,7 @@ fn check_names_what_differs_is_missing_or_extra_and_moves_nothing() {
     );
     assert!(o.status.success(), "{}", text(&o));
     expect_exit(&run(&[&p, &q]), 1, "1 differ");
+    expect_exit(&run(&[&p, &q, "--download"]), 1, "1 differ");
 
     // Two folders: bad input.
     expect_exit(&run(&[s, b]), 2, "one side of a check is s3://");
@@ -168,6 +179,18 @@ fn one_file_and_one_object_are_checked_by_content_either_way() {
         text(&o)
     );
     assert!(run(&[f, &url, "--size-only"]).status.success());
+    // Read back whole, either way: it differs still; the bytes it was made of match.
+    expect_exit(&run(&[f, &url, "--download"]), 1, "1 differ");
+    expect_exit(&run(&[&url, f, "--download"]), 1, "1 differ");
+    let was = home.path().join("was.iso");
+    std::fs::write(&was, &body).unwrap();
+    let o = run(&[was.to_str().unwrap(), &url, "--download"]);
+    assert!(o.status.success(), "{}", text(&o));
+    expect_exit(
+        &run(&[f, &url, "--download", "--size-only"]),
+        2,
+        "--size-only",
+    );
 
     // The object missing: up, it is missing; down, the source is, which is an error.
     let gone = format!("s3://{bucket}/iso/gone.iso");
@@ -200,8 +223,10 @@ fn one_file_and_one_object_are_checked_by_content_either_way() {
             text(&o)
         );
     }
+    assert!(run(&[&url, &copy, "--download"]).status.success());
     crate::uploaded(server, home.path(), &changed, &copy, &[]);
     expect_exit(&run(&[&url, &copy]), 1, "1 differ");
+    expect_exit(&run(&[&url, &copy, "--download"]), 1, "1 differ");
     expect_exit(
         &run(&[&url, &format!("s3://{bucket}/none/big.iso")]),
         1,
@@ -225,9 +250,9 @@ fn one_file_and_one_object_are_checked_by_content_either_way() {
 
 /// An object under a KMS key with no additional checksum (an older tool's upload) offers
 /// nothing to compare a file with: a check fails it, named, rather than calling it different;
-/// a sync with --checksum sends it again, as before.
+/// read back (`--download`) it is compared; a sync with --checksum sends it again, as before.
 #[test]
-fn an_object_that_offers_no_checksum_cannot_be_checked_and_says_so_on_moto() {
+fn an_object_that_offers_no_checksum_cannot_be_checked_but_read_back_on_moto() {
     let (server, bucket) = crate::moto_bucket("check-kms");
     let home = tempfile::tempdir().unwrap();
     let src = home.path().join("src");
@@ -266,6 +291,28 @@ fn an_object_that_offers_no_checksum_cannot_be_checked_and_says_so_on_moto() {
         &["check", file.to_str().unwrap(), &format!("{p}old.bin")],
     );
     expect_exit(&o, 1, "offers no checksum");
+    // Read back, it can be compared: the same, then (one byte changed) not.
+    let alone = [file.to_str().unwrap(), &format!("{p}old.bin")];
+    for args in [[s, p.as_str()], alone] {
+        let o = ferry(
+            server,
+            home.path(),
+            &[&["check", "--download"], &args[..]].concat(),
+        );
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        assert!(stdout(&o).contains("check: 1 same"), "{}", text(&o));
+    }
+    let mut bytes = std::fs::read(&file).unwrap();
+    bytes[2 << 20] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    for args in [[s, p.as_str()], alone] {
+        let o = ferry(
+            server,
+            home.path(),
+            &[&["check", "--download"], &args[..]].concat(),
+        );
+        expect_exit(&o, 1, "1 differ");
+    }
     // A sync by checksums sends it again, as it always has; then it can be checked.
     let o = ferry(server, home.path(), &["sync", s, &p, "--checksum"]);
     assert!(o.status.success(), "{}", text(&o));

@@ -607,6 +607,14 @@ pub(crate) struct CheckArgs {
     /// Compare sizes only, not contents: no file is read and no HeadObject asked.
     #[arg(long)]
     pub(crate) size_only: bool,
+    /// Read every object back and compare its bytes with the file's (or, two prefixes or
+    /// objects, with the other object's), trusting no checksum the server stores: a restore
+    /// test, as rclone's `check --download`, and the one comparison for objects that offer no
+    /// checksum (under a KMS or customer key). Each object of a same-size pair is downloaded
+    /// into memory, in ranges checked against its own checksum when it has one; nothing is
+    /// written to disk.
+    #[arg(long, conflicts_with = "size_only")]
+    pub(crate) download: bool,
     /// Check only that the destination holds what the source does: what only the
     /// destination holds is neither listed nor a mismatch.
     #[arg(long)]

@@ -28,6 +28,8 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
     let mut settings = SyncSettings::check();
     if a.size_only {
         settings.compare = Compare::SizeOnly;
+    } else if a.download {
+        settings.compare = Compare::Download;
     }
     settings.delete = !a.one_way;
     let source = source_global(global, &a.source);

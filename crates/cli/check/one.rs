@@ -1,6 +1,7 @@
 //! `ferry check` of single ones: a file and an object (either way), or two objects, compared
 //! alone rather than as trees: the file read once against the object's own checksum
-//! (`Manager::file_matches`), two objects by what their HeadObjects say (`compare_content`).
+//! (`Manager::file_matches`), two objects by what their HeadObjects say (`compare_content`);
+//! with `--download`, each object read back whole (`Manager::file_holds`, `read_back`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -130,9 +131,19 @@ pub(super) async fn check(global: &Global, a: &CheckArgs, one: One) -> Result<()
             };
             (found, size, &url.bucket, &url.key)
         }
-        (Side::Object(_, Some(source)), Side::Object(url, _)) => {
+        (Side::Object(from_url, Some(source)), Side::Object(url, _)) => {
             let found = match one.managers.0.stat(request(a, url, false)?).await {
-                Ok(meta) if a.size_only => same(meta.content_length == source.content_length),
+                Ok(meta) if a.size_only || meta.content_length != source.content_length => {
+                    same(meta.content_length == source.content_length)
+                }
+                Ok(_) if a.download => {
+                    let (x, y) = tokio::join!(
+                        one.managers.1.read_back(request(a, from_url, true)?),
+                        one.managers.0.read_back(request(a, url, false)?)
+                    );
+                    let read = |r| engine_error(&r, false, None);
+                    same(x.map_err(read)? == y.map_err(read)?)
+                }
                 Ok(meta) => objects(source, &meta, &from, &to)?,
                 Err(e) if is_missing(&e) => Found::Missing,
                 Err(e) => return Err(engine_error(&e, false, None)),
@@ -168,12 +179,13 @@ async fn file_and_object(
 ) -> Result<Found, CliError> {
     let size = std::fs::metadata(path).map_or(0, |m| m.len());
     let req = request(a, url, !up)?;
-    let found = match a.size_only {
-        true => manager
+    let found = match (a.size_only, a.download) {
+        (true, _) => manager
             .stat(req)
             .await
             .map(|m| Some(m.content_length == size)),
-        false => manager.file_matches(req, path).await,
+        (_, true) => manager.file_holds(req, path).await.map(Some),
+        _ => manager.file_matches(req, path).await,
     };
     match found {
         Ok(Some(same_bytes)) => Ok(same(same_bytes)),

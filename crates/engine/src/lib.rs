@@ -66,7 +66,9 @@ pub use as_of::PageAsOf;
 pub use checksum::{ChecksumMode, Digest, Hasher, combine, object_checksum};
 pub use copy::{Copy, ObjectSource, copy_metadata, object_tags};
 pub use direct::DirectIo;
-pub use download::{Download, DownloadSettings, Listed, Span, Target, VerifyMode, partial_path};
+pub use download::{
+    Download, DownloadSettings, Listed, ReadBack, Span, Target, VerifyMode, partial_path,
+};
 pub use error::{Error, ErrorKind, LeftBehind, Mismatch};
 pub use handle::{Canceller, Handle};
 pub use job::{FailurePolicy, UploadSettings};

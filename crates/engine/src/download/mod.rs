@@ -17,6 +17,7 @@ mod landing;
 mod layout;
 mod partial;
 mod place;
+mod read_back;
 mod same;
 mod span;
 mod to_file;
@@ -41,6 +42,8 @@ pub use check::VerifyMode;
 pub(crate) use fetch::answered_range;
 pub(crate) use partial::download_state;
 pub use partial::partial_path;
+pub use read_back::ReadBack;
+pub(crate) use read_back::{file_holds, read_back};
 pub(crate) use same::{LISTED_ETAG_MAX, file_gives_etag, file_matches};
 pub use span::Span;
 

@@ -256,4 +256,36 @@ impl<C: ObjectClient> Manager<C> {
         let (ctx, bucket, key) = (self.context(), &req.bucket, &req.key);
         crate::download::file_matches(&ctx, bucket, key, version, &req.request, path).await
     }
+
+    /// The bytes of the object `req` names (its version and request terms too), read back:
+    /// downloaded in ranges into memory (each checked against the object's own checksum as
+    /// it comes, when it has one), hashed and let go; nothing is written to disk. Comparing
+    /// two `ReadBack`s compares two objects' bytes, on one server or two, whatever their
+    /// stored checksums say ([`Compare::Download`](crate::Compare::Download)).
+    pub async fn read_back(&self, req: GetObjectRequest) -> Result<crate::ReadBack, Error> {
+        crate::download::read_back(&self.context(), &req, None).await
+    }
+
+    /// Whether the file at `path` holds the bytes of the object `req` names, both read whole
+    /// at once ([`read_back`](Self::read_back)): what [`file_matches`](Self::file_matches)
+    /// cannot say (an object with no checksum and no MD5 ETag) this can, at the cost of
+    /// downloading it: `false` at once when the sizes differ (a HeadObject), else both read.
+    /// A missing object is an error that says so.
+    pub async fn file_holds(
+        &self,
+        req: GetObjectRequest,
+        path: &std::path::Path,
+    ) -> Result<bool, Error> {
+        let meta = self.stat(req.clone()).await?;
+        let size = std::fs::metadata(path).map_err(|e| Error::local("reading a file's size", e))?;
+        if size.len() != meta.content_length {
+            return Ok(false);
+        }
+        // Pinned to the ETag just read: a small object comes down in one GET.
+        let listed = crate::Listed {
+            size: meta.content_length,
+            etag: meta.etag,
+        };
+        crate::download::file_holds(&self.context(), &req, Some(listed), path).await
+    }
 }

@@ -291,6 +291,48 @@ async fn a_download_to_memory_is_held_to_the_memory_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_read_back_is_compared_by_its_bytes_and_nothing_is_written() {
+    let s3 = memory_s3(0);
+    let bytes = data(13 * MIB, 3);
+    s3.insert("b", "k", bytes.clone());
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            memory_limit: 8 * MIB as u64,
+            ..Default::default()
+        },
+    );
+    let req = |key: &str| ferry_s3::GetObjectRequest {
+        bucket: "b".into(),
+        key: key.into(),
+        ..Default::default()
+    };
+    // Bigger than the memory budget: read in ranges, each let go once hashed.
+    let read = m.read_back(req("k")).await.unwrap();
+    assert_eq!(read.size, bytes.len() as u64);
+    let mut h = ferry_engine::Hasher::new(ferry_s3::ChecksumAlgorithm::Crc64Nvme);
+    h.update(&bytes);
+    assert_eq!(read.crc64nvme, h.finish(bytes.len() as u64).base64());
+    assert!(s3.calls("GetObject") > 1, "in ranges");
+
+    let (dir, path, _) = file(13 * MIB, 3);
+    assert!(m.file_holds(req("k"), &path).await.unwrap());
+    let mut other = bytes.clone();
+    other[9 * MIB] ^= 1;
+    std::fs::write(&path, &other).unwrap();
+    assert!(!m.file_holds(req("k"), &path).await.unwrap());
+    // Another size is another object, said without a byte fetched.
+    std::fs::write(&path, &bytes[1..]).unwrap();
+    let gets = s3.calls("GetObject");
+    assert!(!m.file_holds(req("k"), &path).await.unwrap());
+    assert_eq!(s3.calls("GetObject"), gets);
+    let entries = std::fs::read_dir(dir.path()).unwrap().count();
+    assert_eq!(entries, 1, "nothing but the file is in its folder");
+    let e = m.file_holds(req("none"), &path).await.unwrap_err();
+    assert_eq!(e.s3().and_then(|e| e.status()), Some(404), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_to_a_folder_is_refused_before_any_byte_and_missing_folders_are_made() {
     let s3 = memory_s3(0);
     s3.insert("b", "k", data(6 * MIB, 9));

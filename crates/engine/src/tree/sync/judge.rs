@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use super::{Compare, SyncSettings, TreeCopy};
 use crate::context::Context;
-use crate::download::{LISTED_ETAG_MAX, file_gives_etag};
+use crate::download::{self, LISTED_ETAG_MAX, Listed, file_gives_etag};
 use crate::error::{Error, ErrorKind};
 use crate::outcome::SyncAction;
 use crate::tree::sides::{Direction, Sides};
@@ -44,7 +44,7 @@ pub(super) fn at_once(direction: Direction, compare: Compare, a: &Item, b: &Item
     }
     match (compare, direction) {
         (Compare::SizeOnly, _) => Some(true),
-        (Compare::Checksum | Compare::Verify, _) => None,
+        (Compare::Checksum | Compare::Verify | Compare::Download, _) => None,
         // The destination object (b) was written no earlier than its source (a) last changed.
         (Compare::SizeAndTime, Direction::Copy) => Some(match (a.mtime, b.mtime) {
             (Some(source), Some(dest)) => secs(dest) >= secs(source),
@@ -141,12 +141,8 @@ async fn head<C: ObjectClient>(
 ) -> Result<ObjectMeta, Error> {
     let key = &object.key;
     let req = GetObjectRequest {
-        bucket: bucket.to_string(),
-        key: key.to_string(),
-        version_id: object.version_id.clone(),
         checksum_mode: true,
-        request: request.clone(),
-        ..Default::default()
+        ..object_request(bucket, object, request)
     };
     ctx.request(None, |c| c.head_object(&req))
         .await
@@ -218,6 +214,7 @@ fn file_and_object<C: ObjectClient>(
         Compare::SizeOnly => never(),
         Compare::Checksum => pair_probe(ctx, bucket, request, up, same_checksum),
         Compare::Verify => pair_probe(ctx, bucket, request, up, verified),
+        Compare::Download => pair_probe(ctx, bucket, request, up, read_both),
         Compare::SizeAndTime => pair_probe(ctx, bucket, request, up, same_mtime),
     }
 }
@@ -248,6 +245,38 @@ async fn verified<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error> {
         Err(e) if e.s3().and_then(|e| e.status()) == Some(404) => Ok(false),
         Err(e) => Err(e),
     }
+}
+
+/// Whether the file holds the bytes the object holds, both read whole
+/// ([`Compare::Download`]); an object gone since it was listed differs, and any other
+/// failure to read it fails the pair.
+async fn read_both<C: ObjectClient>(p: FileAndObject<C>) -> Result<bool, Error> {
+    let req = object_request(&p.bucket, &p.object, &p.request);
+    match download::file_holds(&p.ctx, &req, listed(&p.object), &p.file.path).await {
+        Err(e) if e.s3().and_then(|e| e.status()) == Some(404) => Ok(false),
+        held => held,
+    }
+}
+
+/// The request that reads `object` of `bucket`: the version a listing of versions chose
+/// (see [`Item::version_id`]), else the current one.
+fn object_request(bucket: &str, object: &Item, request: &RequestOptions) -> GetObjectRequest {
+    GetObjectRequest {
+        bucket: bucket.to_string(),
+        key: object.key.clone(),
+        version_id: object.version_id.clone(),
+        request: request.clone(),
+        ..Default::default()
+    }
+}
+
+/// What the listing said of `object`, which saves a small one's download its HeadObject.
+fn listed(object: &Item) -> Option<Listed> {
+    let etag = object.etag.clone()?;
+    Some(Listed {
+        size: object.size,
+        etag,
+    })
 }
 
 /// Whether the file holds the bytes the object holds, by the checksum the object stores (a
@@ -302,6 +331,9 @@ pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
     tree: &TreeCopy,
     compare: Compare,
 ) -> Probe {
+    if compare == Compare::Download {
+        return copy_read(ctx, source, tree);
+    }
     if !matches!(compare, Compare::Checksum | Compare::Verify) {
         return never();
     }
@@ -339,6 +371,37 @@ pub(super) fn copy<C: ObjectClient, D: ObjectClient>(
                 },
                 (Err(e), _) | (_, Err(e)) if compare == Compare::Verify => Err(e),
                 (Err(e), _) | (_, Err(e)) => undecided(e),
+            };
+            (a, same)
+        })
+    })
+}
+
+/// The probe of a sync from prefix to prefix by [`Compare::Download`]: both objects read
+/// whole, at once, and their bytes compared; a failure to read either fails the pair.
+fn copy_read<C: ObjectClient, D: ObjectClient>(
+    ctx: &Context<C>,
+    source: Option<&Context<D>>,
+    tree: &TreeCopy,
+) -> Probe {
+    let (ctx, source) = (ctx.clone(), source.cloned());
+    let (from_bucket, from_request) = (tree.from_bucket.clone(), tree.from_request.clone());
+    let (bucket, request) = (tree.bucket.clone(), tree.options.request.clone());
+    Arc::new(move |a: Item, b: Item| {
+        let (ctx, source) = (ctx.clone(), source.clone());
+        let from = object_request(&from_bucket, &a, &from_request);
+        let to = object_request(&bucket, &b, &request);
+        Box::pin(async move {
+            let read = async {
+                match &source {
+                    Some(s) => download::read_back(s, &from, listed(&a)).await,
+                    None => download::read_back(&ctx, &from, listed(&a)).await,
+                }
+            };
+            let (x, y) = tokio::join!(read, download::read_back(&ctx, &to, listed(&b)));
+            let same = match (x, y) {
+                (Ok(x), Ok(y)) => Ok(x == y),
+                (Err(e), _) | (_, Err(e)) => Err(e),
             };
             (a, same)
         })

@@ -23,6 +23,9 @@
 //!   HeadObject per same-size pair (two, prefix to prefix), none for a small file whose MD5
 //!   is the ETag listed or for two objects listed with one ETag.
 //! - [`Compare::SizeOnly`]: the sizes are equal.
+//! - [`Compare::Download`]: the sizes are equal and the bytes, read from both sides, agree:
+//!   each object of a same-size pair is downloaded (in memory) and hashed beside its file,
+//!   or beside the other object; no stored checksum is trusted (a restore test).
 //!
 //! A pair whose HeadObject the server refuses (an SSE-C object without its key) fails, named,
 //! rather than counting as a difference: the transfer would replace the object unasked at
@@ -65,6 +68,13 @@ pub enum Compare {
     /// (the object offers no checksum, or the credentials may not read it) fail, named,
     /// rather than count as a difference: what a check wants, where a sync sends again.
     Verify,
+    /// Same size and the same bytes, read from both sides: each object of a same-size pair is
+    /// downloaded (in ranges, in memory, checked against its own checksum as it comes when it
+    /// has one) and its CRC64NVME compared with the file's, or with the other object's. It
+    /// trusts no checksum the server stores and reads every byte: a restore test (rclone's
+    /// `check --download`), and the one comparison for objects that offer no checksum (under
+    /// a KMS or customer key, or of parts whose sizes cannot be known).
+    Download,
 }
 
 /// How a sync decides and what it may do beyond copying.
