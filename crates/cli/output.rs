@@ -305,7 +305,7 @@ impl Output {
                 ..
             } => {
                 use ferry_engine::SyncAction;
-                if *action == SyncAction::Skip && !self.verbose {
+                if matches!(action, SyncAction::Skip | SyncAction::Keep) && !self.verbose {
                     return;
                 }
                 let to = to.as_deref().unwrap_or_default();
@@ -315,6 +315,7 @@ impl Output {
                         return self.show(bar, &found.line(from, to));
                     }
                     SyncAction::Skip => format!("skip: {from} = {to}"),
+                    SyncAction::Keep => format!("keep: {to} (not replaced by {from})"),
                     _ if self.moving => format!("move: {from} to {to}"),
                     other => format!("{}: {from} to {to}", other.as_str()),
                 };

@@ -40,6 +40,8 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         delete: a.delete,
         dry_run: a.dry_run,
         max_delete: a.max_delete,
+        ignore_existing: a.ignore_existing,
+        update: a.update,
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;
@@ -242,7 +244,7 @@ fn summary(
             "summary",
             serde_json::json!({
                 verb: moved, "bytes": bytes, "reused": t.reused, "skipped": o.skipped,
-                "deleted": o.deleted,
+                "kept": o.kept, "deleted": o.deleted,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
                 "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": o.interrupted,
                 "seconds": secs(started), "passed_over": t.passed_over,
@@ -250,13 +252,17 @@ fn summary(
         ));
     } else {
         output.say(&format!(
-            "sync{}: {moved} {verb} ({bytes} bytes{}), {} unchanged, {} deleted, {} failed{} in {:.1} s",
+            "sync{}: {moved} {verb} ({bytes} bytes{}), {} unchanged{}, {} deleted, {} failed{} in {:.1} s",
             if o.dry_run { " (dry run)" } else { "" },
             match t.reused {
                 0 => String::new(),
                 r => format!(", {r} resumed"),
             },
             o.skipped,
+            match o.kept {
+                0 => String::new(),
+                k => format!(", {k} kept as the destination holds them"),
+            },
             o.deleted,
             t.failed.len() + o.delete_failed.len(),
             crate::run::passed_over(t.passed_over),

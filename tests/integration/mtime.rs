@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::{copied_tree, data, ferry, seaweed_bucket, text};
 
-fn set_mtime(path: &std::path::Path, t: SystemTime) {
+/// Sets `path`'s mtime.
+pub(crate) fn set_mtime(path: &std::path::Path, t: SystemTime) {
     std::fs::File::options()
         .write(true)
         .open(path)

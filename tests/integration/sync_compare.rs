@@ -7,6 +7,7 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use crate::mtime::set_mtime;
 use crate::sync::{gets, sync, sync_seen, tree, writes};
 use crate::{data, seaweed_bucket, stdout, text, tool};
 
@@ -254,4 +255,100 @@ fn a_pair_the_server_will_not_describe_fails_and_its_object_stays() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(stdout(&o).contains("1 uploaded"), "{}", text(&o));
     assert!(stdout(&o).contains("1 deleted"), "{}", text(&o));
+}
+
+#[test]
+fn ignore_existing_and_update_leave_what_the_destination_holds() {
+    let (server, _client, bucket) = seaweed_bucket("sync-keep");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &[("a.txt", 100), ("b.txt", 200)]);
+    let s = src.to_str().unwrap();
+    let dst = format!("s3://{bucket}/m");
+    let o = sync(server, home.path(), &[s, &dst]);
+    assert!(o.status.success(), "{}", text(&o));
+    let stored = |key: &str| crate::boto3_object(server, &bucket, key)["sha256"].clone();
+    let a_was = stored("m/a.txt");
+
+    // Up, --ignore-existing: a changed file (another size, a later time) stays as the
+    // prefix holds it; only the new file goes.
+    std::fs::write(src.join("a.txt"), data(150, 9)).unwrap();
+    set_mtime(
+        &src.join("a.txt"),
+        SystemTime::now() + Duration::from_secs(60),
+    );
+    std::fs::write(src.join("c.txt"), b"new").unwrap();
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst, "--ignore-existing", "-v"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let w = writes(&proxy);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("/m/c.txt"), "{w:?}");
+    let out = stdout(&o);
+    assert!(
+        out.contains(
+            "sync: 1 uploaded (3 bytes), 0 unchanged, 2 kept as the destination holds them"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("keep: {dst}/a.txt (not replaced by {s}/a.txt)")),
+        "{out}"
+    );
+    assert_eq!(stored("m/a.txt"), a_was);
+    // Without it, the change goes.
+    let o = sync(server, home.path(), &[s, &dst]);
+    assert!(
+        stdout(&o).contains("sync: 1 uploaded (150 bytes), 2 unchanged"),
+        "{}",
+        text(&o)
+    );
+    assert_ne!(stored("m/a.txt"), a_was);
+
+    // Up, -u: a file dated before its object was written (another size) is kept; without
+    // -u it would go.
+    std::fs::write(src.join("b.txt"), data(250, 3)).unwrap();
+    set_mtime(
+        &src.join("b.txt"),
+        SystemTime::now() - Duration::from_secs(3600),
+    );
+    let b_was = stored("m/b.txt");
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst, "-u"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(writes(&proxy).is_empty(), "{:?}", proxy.log());
+    assert!(
+        stdout(&o).contains("1 kept as the destination holds them"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(stored("m/b.txt"), b_was);
+
+    // Down, -u: a file edited since it came down survives; an object written since its file
+    // came down replaces it.
+    let back = home.path().join("back");
+    let b = back.to_str().unwrap();
+    let o = sync(server, home.path(), &[&dst, b]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::thread::sleep(Duration::from_millis(1100));
+    std::fs::write(back.join("a.txt"), b"edited here").unwrap();
+    set_mtime(
+        &back.join("c.txt"),
+        SystemTime::now() - Duration::from_secs(3600),
+    );
+    let c = src.join("c.txt");
+    std::fs::write(&c, b"newer object").unwrap();
+    let o = crate::ferry(
+        server,
+        home.path(),
+        &["cp", c.to_str().unwrap(), &format!("{dst}/c.txt")],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sync(server, home.path(), &[&dst, b, "--update"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        stdout(&o).contains("sync: 1 downloaded (12 bytes), 1 unchanged, 1 kept"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(back.join("a.txt")).unwrap(), b"edited here");
+    assert_eq!(std::fs::read(back.join("c.txt")).unwrap(), b"newer object");
 }

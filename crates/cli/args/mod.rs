@@ -538,6 +538,15 @@ pub(crate) struct SyncArgs {
     /// (none for a file of 1 MiB or less whose MD5 is the ETag listed).
     #[arg(long)]
     pub(crate) checksum: bool,
+    /// Leave every path the destination holds as it is, whatever it holds: send only what it
+    /// lacks (as rclone's flag; a write-once archive's rule). Counted as kept.
+    #[arg(long)]
+    pub(crate) ignore_existing: bool,
+    /// Leave a path as the destination holds it when that is newer than the source (a file's
+    /// mtime, an object's Last-Modified, in whole seconds), as rclone's and rsync's -u: a
+    /// file edited since it came down survives a sync down. Counted as kept.
+    #[arg(short = 'u', long)]
+    pub(crate) update: bool,
     /// Delete from the destination what the source does not hold: only after every transfer
     /// succeeded, never after a listing failed.
     #[arg(long)]

@@ -232,6 +232,10 @@ pub enum SyncAction {
     Copy,
     /// The same on both sides.
     Skip,
+    /// Left as the destination holds it, not compared: it holds the path
+    /// ([`SyncSettings::ignore_existing`](crate::SyncSettings::ignore_existing)), or holds it
+    /// newer than the source ([`SyncSettings::update`](crate::SyncSettings::update)).
+    Keep,
 }
 
 impl SyncAction {
@@ -242,6 +246,7 @@ impl SyncAction {
             SyncAction::Download => "download",
             SyncAction::Copy => "copy",
             SyncAction::Skip => "skip",
+            SyncAction::Keep => "keep",
         }
     }
 }

@@ -36,6 +36,13 @@ fn secs(t: SystemTime) -> u64 {
         .as_secs()
 }
 
+/// Whether the destination's `b` stays as it is, whatever source `a` holds: the settings
+/// leave every path it holds alone, or those it holds newer than the source.
+pub(super) fn left_alone(settings: &SyncSettings, a: &Item, b: &Item) -> bool {
+    let newer = matches!((a.mtime, b.mtime), (Some(s), Some(d)) if secs(d) > secs(s));
+    settings.ignore_existing || (settings.update && newer)
+}
+
 /// Whether source `a` and destination `b` are the same, when the listings say enough;
 /// `None` when the server must be asked.
 pub(super) fn at_once(direction: Direction, compare: Compare, a: &Item, b: &Item) -> Option<bool> {
@@ -456,6 +463,8 @@ pub fn compare_content(x: &ObjectMeta, y: &ObjectMeta) -> Option<bool> {
 #[derive(Default)]
 pub(super) struct Merged {
     pub(super) skipped: u64,
+    /// Paths left as the destination holds them, not compared (see [`left_alone`]).
+    pub(super) kept: u64,
     /// Transfers decided: their count and bytes.
     pub(super) planned: (u64, u64),
     /// Of those, paths the destination does not hold at all.
@@ -492,6 +501,28 @@ mod tests {
             storage_class: None,
             in_destination: false,
         }
+    }
+
+    #[test]
+    fn the_settings_leave_alone_what_the_destination_holds_or_holds_newer() {
+        let s = |ignore_existing, update| SyncSettings {
+            ignore_existing,
+            update,
+            ..Default::default()
+        };
+        let (old, new) = (item(1, 100), item(2, 200));
+        assert!(left_alone(&s(true, false), &new, &old), "whatever it holds");
+        assert!(
+            !left_alone(&s(false, true), &new, &old),
+            "the source is newer"
+        );
+        assert!(
+            left_alone(&s(false, true), &old, &new),
+            "the destination is"
+        );
+        let same_second = item(3, 100);
+        assert!(!left_alone(&s(false, true), &old, &same_second));
+        assert!(!left_alone(&s(false, false), &old, &new));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The merge of a sync's two sides: each side is taken in its listing order, matched on the
 //! key below its prefix; what only the source holds, or holds differently, goes on to the
-//! transfers; what both hold alike is skipped; what only the destination holds may be deleted.
+//! transfers; what both hold alike is skipped (and what the settings leave alone, kept); what
+//! only the destination holds may be deleted.
 //! The filters' bounds on size and time are weighed here, not on the sides: a source entry
 //! out of bounds takes no part, yet keeps its path on the destination from looking deleted; a
 //! destination entry out of bounds is compared with its source all the same (a file sent a
@@ -132,6 +133,11 @@ pub(super) async fn merge<C: ObjectClient>(
                     // Out of bounds: no part, and its path is not deleted.
                     if !filters.admits(a.size, a.mtime) {
                         merged.out_of_bounds += 1;
+                    } else if judge::left_alone(settings, &a, &b) {
+                        merged.kept += 1;
+                        sides
+                            .report(ctx, SyncAction::Keep, &a, settings.dry_run)
+                            .await;
                     } else {
                         match judge::at_once(sides.direction, settings.compare, &a, &b) {
                             Some(true) => {

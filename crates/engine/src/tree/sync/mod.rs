@@ -91,6 +91,14 @@ pub struct SyncSettings {
     /// from an empty source delete: without it, a source that holds nothing (after the
     /// filters) deletes nothing (see [`DeletionsHeld::EmptySource`]).
     pub max_delete: Option<u64>,
+    /// Leave every path the destination holds as it is, whatever it holds, and send only
+    /// what it lacks (rclone's `--ignore-existing`): a write-once archive's rule.
+    pub ignore_existing: bool,
+    /// Leave a path as the destination holds it when that is newer than the source, by a
+    /// file's mtime and an object's Last-Modified, in whole seconds (rclone's and rsync's
+    /// `--update`): a local edit survives a sync down, an object written since survives a
+    /// sync up. Equal times are compared as `compare` says.
+    pub update: bool,
 }
 
 /// Why a sync's deletions were held back: none were made.
@@ -176,6 +184,9 @@ pub struct SyncOutcome {
     pub transfers: TreeOutcome,
     /// Paths the same on both sides.
     pub skipped: u64,
+    /// Paths left as the destination holds them, not compared
+    /// ([`SyncSettings::ignore_existing`], [`SyncSettings::update`]).
+    pub kept: u64,
     /// Paths found to differ (sent to the transfers, or in a dry run, that would be).
     pub differing: u64,
     /// Of those, paths the destination did not hold at all (the others it held otherwise).
@@ -225,6 +236,7 @@ impl SyncSettings {
             dry_run: true,
             // Every path only in the destination reported, however many, an empty source's too.
             max_delete: Some(u64::MAX),
+            ..Default::default()
         }
     }
 }
@@ -371,6 +383,7 @@ where
     let transfers = transfers?;
     let mut outcome = SyncOutcome {
         skipped: merged.skipped,
+        kept: merged.kept,
         differing: merged.planned.0,
         missing: merged.missing,
         differing_bytes: merged.planned.1,
@@ -394,7 +407,7 @@ where
                 deletions: found,
                 max,
             }),
-            None if merged.skipped + merged.planned.0 + merged.out_of_bounds == 0 => {
+            None if merged.skipped + merged.kept + merged.planned.0 + merged.out_of_bounds == 0 => {
                 Some(DeletionsHeld::EmptySource { deletions: found })
             }
             _ => None,
