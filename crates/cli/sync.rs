@@ -6,8 +6,9 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::{
-    Compare, DeletionsHeld, DownloadSettings, Handle, Manager, SyncAction, SyncCopy, SyncDown,
-    SyncOutcome, SyncSettings, SyncUp, TreeCopy, TreeDownload, TreeUpload, UploadSettings,
+    Backup, Compare, DeletionsHeld, DownloadSettings, Handle, Manager, SyncAction, SyncCopy,
+    SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeCopy, TreeDownload, TreeUpload,
+    UploadSettings,
 };
 
 use ferry_s3::S3Client;
@@ -29,6 +30,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     if a.max_delete.is_some() && !a.delete {
         return Err(bad_input("--max-delete limits --delete; give both"));
     }
+    let backup_dir = a.backup_dir.clone();
     let settings = SyncSettings {
         compare: if a.size_only {
             Compare::SizeOnly
@@ -42,6 +44,17 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         max_delete: a.max_delete,
         ignore_existing: a.ignore_existing,
         update: a.update,
+        backup: match a.backup_dir.as_deref() {
+            Some(to) if to.starts_with("s3://") => {
+                let url = parse_s3_url(to)?;
+                Some(Backup::Prefix {
+                    bucket: url.bucket,
+                    prefix: url.key,
+                })
+            }
+            Some(to) => Some(Backup::Folder(to.into())),
+            None => None,
+        },
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;
@@ -166,7 +179,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         }
     };
     match result {
-        Ok(o) => summary(&output, &bucket, direction, &o, started),
+        Ok(o) => summary(&output, &bucket, (direction, backup_dir), &o, started),
         Err(e) => Err(engine_error(&e, interrupted, None)),
     }
 }
@@ -223,7 +236,7 @@ pub(crate) fn sides(
 fn summary(
     output: &Output,
     bucket: &str,
-    direction: SyncAction,
+    (direction, backup): (SyncAction, Option<String>),
     o: &SyncOutcome,
     started: Instant,
 ) -> Result<(), CliError> {
@@ -244,7 +257,7 @@ fn summary(
             "summary",
             serde_json::json!({
                 verb: moved, "bytes": bytes, "reused": t.reused, "skipped": o.skipped,
-                "kept": o.kept, "deleted": o.deleted,
+                "kept": o.kept, "deleted": o.deleted, "backed_up": o.backed_up,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
                 "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": o.interrupted,
                 "seconds": secs(started), "passed_over": t.passed_over,
@@ -252,7 +265,7 @@ fn summary(
         ));
     } else {
         output.say(&format!(
-            "sync{}: {moved} {verb} ({bytes} bytes{}), {} unchanged{}, {} deleted, {} failed{} in {:.1} s",
+            "sync{}: {moved} {verb} ({bytes} bytes{}), {} unchanged{}, {} deleted{}, {} failed{} in {:.1} s",
             if o.dry_run { " (dry run)" } else { "" },
             match t.reused {
                 0 => String::new(),
@@ -264,6 +277,10 @@ fn summary(
                 k => format!(", {k} kept as the destination holds them"),
             },
             o.deleted,
+            match (o.backed_up, backup) {
+                (0, _) | (_, None) => String::new(),
+                (n, Some(to)) => format!(", {n} backed up to {to}"),
+            },
             t.failed.len() + o.delete_failed.len(),
             crate::run::passed_over(t.passed_over),
             secs(started)

@@ -33,6 +33,7 @@ mod scale_out;
 mod secrets;
 mod soak;
 mod sync;
+mod sync_backup;
 mod sync_compare;
 mod sync_prefix;
 mod tree;

@@ -547,6 +547,13 @@ pub(crate) struct SyncArgs {
     /// file edited since it came down survives a sync down. Counted as kept.
     #[arg(short = 'u', long)]
     pub(crate) update: bool,
+    /// Keep what the sync replaces or deletes, each at its path below the destination, in
+    /// LOCATION first (as rclone's flag): up and across, s3://bucket/prefix on the
+    /// destination's server (objects copied there on the server); down, a folder on the
+    /// destination's filesystem (files moved there). Beside the destination, not inside it;
+    /// a path whose backup fails is neither replaced nor deleted.
+    #[arg(long, value_name = "LOCATION")]
+    pub(crate) backup_dir: Option<String>,
     /// Delete from the destination what the source does not hold: only after every transfer
     /// succeeded, never after a listing failed.
     #[arg(long)]

@@ -4,6 +4,7 @@
 //! and deleted by id); or the objects a caller's stream names. A sync's deletions (objects, or
 //! files) run through the same loop.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -339,6 +340,9 @@ pub(crate) struct Deleting {
     /// and the others go on (the sync's outcome lists them), where a removal ends with that
     /// error.
     pub(crate) sync: bool,
+    /// Files are moved into this folder (the first), at their paths below the second,
+    /// rather than deleted: a sync's backup.
+    pub(crate) files_to: Option<(PathBuf, PathBuf)>,
 }
 
 impl Deleting {
@@ -349,6 +353,7 @@ impl Deleting {
             bypass_governance_retention: remove.bypass_governance_retention,
             dry_run: remove.dry_run,
             sync: false,
+            files_to: None,
         }
     }
 }
@@ -438,7 +443,7 @@ pub(crate) async fn delete_found<C: ObjectClient>(
                         async move { delete_batch(&ctx, &bucket, &terms, items, sync).await },
                     );
                 }
-                None => pool.spawn(remove_files(items)),
+                None => pool.spawn(remove_files(items, how.files_to.clone())),
             }
         }
         if last {
@@ -601,21 +606,29 @@ async fn delete_batch<C: ObjectClient>(
 }
 
 /// Deletes regular files (never folders, never what is not a regular file, which is left as
-/// it is): those deleted, and a failure for each that could not be.
-async fn remove_files(items: Vec<Item>) -> Result<Batch, Error> {
+/// it is), or moves them into `to.0` at their paths below `to.1` (a sync's backup): those
+/// gone, and a failure for each that could not be.
+async fn remove_files(items: Vec<Item>, to: Option<(PathBuf, PathBuf)>) -> Result<Batch, Error> {
     let removing = tokio::task::spawn_blocking(move || {
         let sent = items.len();
         let (mut gone, mut failed) = (Vec::new(), Vec::new());
         for d in items {
             let r = match std::fs::symlink_metadata(&d.path) {
-                Ok(m) if m.is_file() => std::fs::remove_file(&d.path),
+                Ok(m) if m.is_file() => match &to {
+                    Some((backup, root)) => {
+                        let rel = d.path.strip_prefix(root).unwrap_or(&d.path);
+                        super::sync::move_file(&d.path, &backup.join(rel))
+                    }
+                    None => std::fs::remove_file(&d.path)
+                        .map_err(|e| Error::local(format!("deleting {}", d.path.display()), e)),
+                },
                 Ok(_) => continue,
-                Err(e) => Err(e),
+                Err(e) => Err(Error::local(format!("deleting {}", d.path.display()), e)),
             };
             match r {
                 Ok(()) => gone.push(d),
-                Err(e) => failed.push(ObjectFailure {
-                    error: Error::local(format!("deleting {}", d.path.display()), e),
+                Err(error) => failed.push(ObjectFailure {
+                    error,
                     key: d.key,
                     path: d.path,
                 }),

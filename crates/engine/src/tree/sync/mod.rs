@@ -32,8 +32,11 @@
 //! every sync. An object gone since it was listed differs, and so does one the credentials
 //! may not read (a 403: write-only keys can only send again).
 
+mod backup;
 mod judge;
 
+pub use backup::Backup;
+pub(crate) use backup::move_file;
 pub use judge::{compare_content, same_content};
 mod merge;
 
@@ -46,6 +49,10 @@ use super::remove::{Deleting, delete_found};
 use super::sides::{Direction, Sides};
 use super::walk::{Walk, list, walk_into};
 use super::{Found, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
+use std::sync::Arc;
+
+use backup::Backing;
+
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
@@ -99,6 +106,11 @@ pub struct SyncSettings {
     /// `--update`): a local edit survives a sync down, an object written since survives a
     /// sync up. Equal times are compared as `compare` says.
     pub update: bool,
+    /// Keep what the sync replaces or deletes, each at its path below the destination, first
+    /// (rclone's `--backup-dir`): up and across, copied on the server to a prefix; down,
+    /// moved into a folder. A path whose backup fails is neither replaced nor deleted. A
+    /// dry run makes none.
+    pub backup: Option<Backup>,
 }
 
 /// Why a sync's deletions were held back: none were made.
@@ -195,6 +207,9 @@ pub struct SyncOutcome {
     pub differing_bytes: u64,
     /// Paths deleted from the destination (or, in a dry run, that would be).
     pub deleted: u64,
+    /// Destination paths kept in [`SyncSettings::backup`] before they were replaced or
+    /// deleted.
+    pub backed_up: u64,
     /// Deletions that failed.
     pub delete_failed: Vec<ObjectFailure>,
     /// Why the deletions were not made, when they were asked for and held back.
@@ -251,6 +266,10 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
             "a sync makes a prefix match a whole folder, not some of its entries (`only`)",
         ));
     }
+    // Deletions and backups carry what every request to the bucket does (expected owner,
+    // payer), and backups the objects' SSE-C key.
+    let sides = (s.tree.sides(), s.tree.options.request.clone());
+    let backing = backing(&s.sync, &sides, None)?;
     let prefix = keys::as_folder(&s.tree.prefix);
     let filters = s.tree.filters.for_run(s.tree.shard);
     let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?
@@ -259,11 +278,9 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
     let (source, dest) = both_selected(&filters, (source, &prefix), (dest, &prefix));
-    // Deletions carry what every request to the bucket does (expected owner, payer).
-    let sides = (s.tree.sides(), s.tree.options.request.clone());
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
-    let settings = (s.sync, filters);
+    let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, source, dest, probe, transfer).await
 }
 
@@ -275,6 +292,8 @@ pub(crate) async fn down<C: ObjectClient>(
     crate::download::check(&s.tree.settings)?;
     crate::moving::not_in_sync(s.tree.settings.remove_source)?;
     super::check_folder(&s.tree.root)?;
+    let sides = (s.tree.sides(), RequestOptions::default());
+    let backing = backing(&s.sync, &sides, Some(&s.tree.root))?;
     let prefix = keys::as_folder(&s.tree.prefix);
     let root = Some(s.tree.root.clone());
     let source = super::source_list(&ctx, super::listing(&s.tree), root, s.tree.as_of, true);
@@ -286,10 +305,9 @@ pub(crate) async fn down<C: ObjectClient>(
         mpsc::channel(1).1
     };
     let (source, dest) = both_selected(&filters, (source, &prefix), (dest, &prefix));
-    let sides = (s.tree.sides(), RequestOptions::default());
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
-    let settings = (s.sync, filters);
+    let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, source, dest, probe, transfer).await
 }
 
@@ -310,24 +328,40 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     if s.tree.as_of.is_some() && s.sync.compare == Compare::SizeAndTime {
         s.sync.compare = Compare::Checksum;
     }
+    let sides = (s.tree.sides(), s.tree.options.request.clone());
+    let backing = backing(&s.sync, &sides, None)?;
     let (listing, at) = (s.tree.source_listing(), s.tree.as_of);
     let from = match &source {
         Some(read) => super::source_list(read, listing, None, at, true),
         None => super::source_list(&ctx, listing, None, at, true),
     };
     let dest = list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true);
-    let sides = s.tree.sides();
     let filters = s.tree.filters.for_run(s.tree.shard);
     let (from, dest) = both_selected(
         &filters,
-        (from, &sides.source_prefix),
-        (dest, &sides.dest_prefix),
+        (from, &sides.0.source_prefix),
+        (dest, &sides.0.dest_prefix),
     );
     let probe = judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare);
-    let sides = (sides, s.tree.options.request.clone());
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
-    let settings = (s.sync, filters);
+    let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, from, dest, probe, transfer).await
+}
+
+/// The backups `settings` asks for, checked against the sides (`root`: a sync down's
+/// folder); none are made in a dry run.
+fn backing(
+    settings: &SyncSettings,
+    (sides, request): &(Sides, RequestOptions),
+    root: Option<&std::path::Path>,
+) -> Result<Option<Arc<Backing>>, Error> {
+    let Some(to) = &settings.backup else {
+        return Ok(None);
+    };
+    to.check(sides, root)?;
+    let root = root.map(std::path::Path::to_path_buf);
+    let made = || Backing::new(to.clone(), sides.clone(), request.clone(), root);
+    Ok((!settings.dry_run).then(made))
 }
 
 /// The two sides of a sync, each narrowed to the paths `filters` allows (by its key below its
@@ -351,7 +385,7 @@ fn both_selected(
 async fn run<C, F, Fut>(
     ctx: Context<C>,
     (sides, deleting): (Sides, RequestOptions),
-    (settings, filters): (SyncSettings, Filters),
+    (settings, filters, backing): (SyncSettings, Filters, Option<Arc<Backing>>),
     source: mpsc::Receiver<Found>,
     dest: mpsc::Receiver<Found>,
     probe: Probe,
@@ -375,6 +409,10 @@ where
         // fails as it would.
         super::sides::report_only(&ctx, rx, &sides).await
     } else {
+        let rx = match &backing {
+            Some(b) => backup::before_transfers(&ctx, b.clone(), rx),
+            None => rx,
+        };
         transfer(ctx.clone(), rx).await
     };
     let merged = merging
@@ -393,6 +431,7 @@ where
         ..Default::default()
     };
     let deletions = merged.deletions;
+    outcome.backed_up = backing.as_ref().map_or(0, |b| b.made());
     if !settings.delete || deletions.is_empty() {
         return Ok(outcome);
     }
@@ -417,6 +456,11 @@ where
         outcome.deletions_held = held;
         return Ok(outcome);
     }
+    // Objects to delete are backed up first; files, moved to the backup as they go.
+    let (deletions, backup_failed) = match &backing {
+        Some(b) if b.moving_files().is_none() => backup::before_deletions(&ctx, b, deletions).await,
+        _ => (deletions, Vec::new()),
+    };
     // The destination's objects (files, down) go a thousand a batch, several batches at once,
     // each batch reported as one event.
     let how = Deleting {
@@ -424,7 +468,9 @@ where
         bypass_governance_retention: false,
         dry_run: settings.dry_run,
         sync: true,
+        files_to: backing.as_ref().and_then(|b| b.moving_files()),
     };
+    let moving_files = how.files_to.is_some();
     let (tx, rx) = mpsc::channel(READ_AHEAD);
     tokio::spawn(async move {
         for d in deletions {
@@ -442,5 +488,9 @@ where
         }
         Err(e) => outcome.deletions_held = Some(DeletionsHeld::Failed(e.to_string())),
     }
+    outcome.delete_failed.extend(backup_failed);
+    // Files deleted were moved into the backup folder.
+    let moved = if moving_files { outcome.deleted } else { 0 };
+    outcome.backed_up = backing.as_ref().map_or(0, |b| b.made()) + moved;
     Ok(outcome)
 }

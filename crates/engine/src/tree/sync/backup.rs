@@ -1,0 +1,321 @@
+//! What a sync replaces or deletes, kept first (rclone's `--backup-dir`): each destination
+//! object copied on the server to a backup prefix, at its path below the destination, before
+//! it is replaced or deleted; each destination file moved into a backup folder. A path whose
+//! backup fails is neither replaced nor deleted: it fails, named.
+
+use std::path::{Path, PathBuf};
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use ferry_s3::{ObjectClient, ObjectOptions, RequestOptions};
+use futures_util::StreamExt as _;
+use tokio::sync::mpsc;
+
+use super::super::sides::{Direction, Sides, url};
+use super::super::{Found, Item, READ_AHEAD, keys};
+use crate::context::Context;
+use crate::copy::{Copy, ObjectSource};
+use crate::error::{Error, ErrorKind};
+use crate::outcome::ObjectFailure;
+
+/// Backups made at once.
+const BACKUPS: usize = 16;
+
+/// Where a sync keeps what it replaces or deletes
+/// ([`SyncSettings::backup`](super::SyncSettings::backup)), each at its path below the
+/// destination; one already there at that path is replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backup {
+    /// A prefix on the destination's server, for a sync up or from prefix to prefix: each
+    /// object is copied there on the server (its metadata, tags and SSE-C key kept), then
+    /// replaced or deleted. It may be in another bucket; it may not overlap the destination.
+    Prefix {
+        /// Bucket.
+        bucket: String,
+        /// Prefix (a folder: `/` is added when missing).
+        prefix: String,
+    },
+    /// A folder on the destination's filesystem, for a sync down: each file is moved there
+    /// (renamed), then the new one takes its place. It may not overlap the destination.
+    Folder(PathBuf),
+}
+
+impl Backup {
+    /// Whether it suits a sync whose sides are `sides` into folder `root` (down): a folder
+    /// down, a prefix otherwise, neither inside the destination nor holding it.
+    pub(super) fn check(&self, sides: &Sides, root: Option<&Path>) -> Result<(), Error> {
+        let refuse = |why: String| Err(Error::invalid(why));
+        match (self, sides.direction, root) {
+            (Backup::Folder(dir), Direction::Down, Some(root)) => {
+                let (dir, root) = (absolute(dir)?, absolute(root)?);
+                if dir.starts_with(&root) || root.starts_with(&dir) {
+                    return refuse(format!(
+                        "the backup folder {} overlaps the destination {}: keep it beside it",
+                        dir.display(),
+                        root.display()
+                    ));
+                }
+                same_filesystem(&dir, &root)
+            }
+            (Backup::Prefix { bucket, prefix }, Direction::Up | Direction::Copy, _) => {
+                let prefix = keys::as_folder(prefix);
+                let dest = &sides.dest_prefix;
+                if *bucket == sides.dest_bucket
+                    && (prefix.starts_with(dest.as_str()) || dest.starts_with(prefix.as_str()))
+                {
+                    return refuse(format!(
+                        "the backup prefix {} overlaps the destination {}: keep it beside it",
+                        url(bucket, &prefix),
+                        url(&sides.dest_bucket, dest)
+                    ));
+                }
+                Ok(())
+            }
+            (Backup::Folder(_), ..) => refuse(
+                "a backup folder is for a sync down; up or across, back up to a prefix".into(),
+            ),
+            (Backup::Prefix { .. }, ..) => refuse(
+                "a backup prefix is for a sync up or across; down, back up to a folder".into(),
+            ),
+        }
+    }
+}
+
+/// `path` made absolute, without following links (it may not exist yet).
+fn absolute(path: &Path) -> Result<PathBuf, Error> {
+    std::path::absolute(path).map_err(|e| Error::local(format!("reading {}", path.display()), e))
+}
+
+/// A move from `root` into `dir` is a rename: both on one filesystem (the nearest folder of
+/// each that exists).
+fn same_filesystem(dir: &Path, root: &Path) -> Result<(), Error> {
+    use std::os::unix::fs::MetadataExt as _;
+    let device = |p: &Path| {
+        p.ancestors()
+            .find_map(|a| std::fs::metadata(a).ok())
+            .map(|m| m.dev())
+    };
+    if device(dir) != device(root) {
+        return Err(Error::invalid(format!(
+            "the backup folder {} is on another filesystem than the destination {}: a backup \
+             moves each file, so keep it on the same one",
+            dir.display(),
+            root.display()
+        )));
+    }
+    Ok(())
+}
+
+/// The backups of one sync: where they go, the two sides, what every request to the
+/// destination carries, and how many were made.
+pub(super) struct Backing {
+    to: Backup,
+    sides: Sides,
+    request: RequestOptions,
+    root: Option<PathBuf>,
+    made: AtomicU64,
+}
+
+impl Backing {
+    pub(super) fn new(
+        to: Backup,
+        sides: Sides,
+        request: RequestOptions,
+        root: Option<PathBuf>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            to,
+            sides,
+            request,
+            root,
+            made: AtomicU64::new(0),
+        })
+    }
+
+    /// Backups made.
+    pub(super) fn made(&self) -> u64 {
+        self.made.load(Ordering::Relaxed)
+    }
+
+    /// The backup folder a sync down's deletions move their files into, with the folder
+    /// they are below.
+    pub(super) fn moving_files(&self) -> Option<(PathBuf, PathBuf)> {
+        match (&self.to, &self.root) {
+            (Backup::Folder(dir), Some(root)) => Some((dir.clone(), root.clone())),
+            _ => None,
+        }
+    }
+
+    /// Backs up what the destination holds at item `i`'s path (`source`: `i` is the
+    /// source's, about to replace it; else the destination's own, about to be deleted).
+    async fn back_up<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        i: &Item,
+        source: bool,
+    ) -> Result<(), Error> {
+        let rel = self.sides.rel(i, source);
+        match &self.to {
+            Backup::Folder(dir) => {
+                let (from, to) = (i.path.clone(), dir.join(rel));
+                moved(from, to).await?;
+            }
+            Backup::Prefix { bucket, prefix } => {
+                let key = match source {
+                    true => self.sides.dest_key(i),
+                    false => i.key.clone(),
+                };
+                let from = ObjectSource {
+                    sse_customer_key: self.request.sse_customer_key.clone(),
+                    ..ObjectSource::new(&self.sides.dest_bucket, &key)
+                };
+                let copy = Copy {
+                    from,
+                    bucket: bucket.clone(),
+                    key: format!("{}{rel}", keys::as_folder(prefix)),
+                    options: ObjectOptions {
+                        request: self.request.clone(),
+                        ..Default::default()
+                    },
+                    settings: Default::default(),
+                };
+                let to = url(&copy.bucket, &copy.key);
+                crate::copy::run(ctx.child(), copy).await.map_err(|e| {
+                    let message = format!(
+                        "backing up {} to {to}: {e}",
+                        url(&self.sides.dest_bucket, &key)
+                    );
+                    e.with_message(message)
+                })?;
+            }
+        }
+        self.made.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+/// Moves the file at `from` to `to`, making `to`'s folders.
+async fn moved(from: PathBuf, to: PathBuf) -> Result<(), Error> {
+    tokio::task::spawn_blocking(move || move_file(&from, &to))
+        .await
+        .map_err(|e| Error::new(ErrorKind::Local, format!("the backup task failed: {e}")))?
+}
+
+/// Moves the file at `from` to `to` (replacing one there), making `to`'s folders.
+pub(crate) fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
+    let moving = |e| {
+        let what = format!("backing up {} to {}", from.display(), to.display());
+        Error::local(what, e)
+    };
+    if let Some(folder) = to.parent() {
+        std::fs::create_dir_all(folder).map_err(moving)?;
+    }
+    std::fs::rename(from, to).map_err(moving)
+}
+
+/// The merge's transfers, each one that replaces what the destination holds passed on once
+/// that is backed up (several at once); one whose backup fails fails, named, and replaces
+/// nothing.
+pub(super) fn before_transfers<C: ObjectClient>(
+    ctx: &Context<C>,
+    backing: Arc<Backing>,
+    mut found: mpsc::Receiver<Found>,
+) -> mpsc::Receiver<Found> {
+    let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let ctx = ctx.clone();
+    tokio::spawn(async move {
+        let items = futures_util::stream::poll_fn(move |cx| found.poll_recv(cx));
+        let mut backed = pin!(
+            items
+                .map(|f| {
+                    let (ctx, backing) = (ctx.clone(), backing.clone());
+                    async move {
+                        match f {
+                            Found::Item(i) if i.in_destination => {
+                                match backing.back_up(&ctx, &i, true).await {
+                                    Ok(()) => Found::Item(i),
+                                    Err(e) => Found::Bad(backing.sides.failure(&i, e)),
+                                }
+                            }
+                            other => other,
+                        }
+                    }
+                })
+                .buffer_unordered(BACKUPS)
+        );
+        while let Some(f) = backed.next().await {
+            if tx.send(f).await.is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+/// Copies each object a sync is about to delete to the backup prefix (several at once):
+/// those backed up, to delete, and a failure for each that was not (and is kept).
+pub(super) async fn before_deletions<C: ObjectClient>(
+    ctx: &Context<C>,
+    backing: &Backing,
+    deletions: Vec<Item>,
+) -> (Vec<Item>, Vec<ObjectFailure>) {
+    let copies = futures_util::stream::iter(deletions)
+        .map(|i| async move {
+            let r = backing.back_up(ctx, &i, false).await;
+            (i, r)
+        })
+        .buffer_unordered(BACKUPS);
+    let (mut kept, mut failed) = (Vec::new(), Vec::new());
+    let mut copies = pin!(copies);
+    while let Some((i, r)) = copies.next().await {
+        match r {
+            Ok(()) => kept.push(i),
+            Err(error) => failed.push(ObjectFailure {
+                path: url(&backing.sides.dest_bucket, &i.key).into(),
+                key: i.key,
+                error,
+            }),
+        }
+    }
+    (kept, failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_suits_its_direction_and_lies_beside_the_destination() {
+        let up = Sides::folder(Direction::Up, "b", "data/".into());
+        let prefix = |bucket: &str, prefix: &str| Backup::Prefix {
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+        };
+        assert!(prefix("b", "old").check(&up, None).is_ok());
+        assert!(prefix("other", "data/old").check(&up, None).is_ok());
+        for inside in [
+            prefix("b", "data/old"),
+            prefix("b", ""),
+            prefix("b", "data"),
+        ] {
+            let e = inside.check(&up, None).unwrap_err();
+            assert!(e.to_string().contains("overlaps the destination"), "{e}");
+        }
+        let folder = Backup::Folder("/tmp/old".into());
+        assert!(folder.check(&up, None).is_err(), "a folder, up");
+        let down = Sides::folder(Direction::Down, "b", "data/".into());
+        let root = Path::new("/tmp/data");
+        assert!(folder.check(&down, Some(root)).is_ok());
+        assert!(prefix("b", "old").check(&down, Some(root)).is_err());
+        let e = Backup::Folder("/tmp/data/old".into())
+            .check(&down, Some(root))
+            .unwrap_err();
+        assert!(e.to_string().contains("overlaps"), "{e}");
+        assert!(
+            Backup::Folder("/tmp".into())
+                .check(&down, Some(root))
+                .is_err()
+        );
+    }
+}
