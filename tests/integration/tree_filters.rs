@@ -1,7 +1,7 @@
-//! Choosing a tree's paths: `--exclude`, `--include` and `--shard` up, down and across (and
-//! the way to them from a wildcard, which ferry takes literally), sizes and times
-//! (`--min-size`, `--max-size`, `--max-age`, `--min-age`), `--dry-run` listing what a tree
-//! would move while moving nothing, and links not followed.
+//! Choosing a tree's paths: `--exclude`, `--include` (and their `-from` files) and `--shard`
+//! up, down and across (and the way to them from a wildcard, which ferry takes literally),
+//! sizes and times (`--min-size`, `--max-size`, `--max-age`, `--min-age`), `--dry-run`
+//! listing what a tree would move while moving nothing, and links not followed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -339,6 +339,36 @@ fn exclude_and_include_choose_a_trees_paths_up_down_and_across() {
     );
     let want = under("picked/", &["a/b.txt", "keep.txt", "keep/y.log"]);
     assert_eq!(boto3_tree(server, &bucket, "picked/"), want);
+    // The same globs from files, each where its flag stands: comments and blank lines
+    // passed over, a leading / the folder's own. The other order excludes what was included.
+    let (excludes, includes) = (home.path().join("excludes"), home.path().join("includes"));
+    std::fs::write(&excludes, "# build output\n\n  *.log\n; more\n").unwrap();
+    std::fs::write(&includes, "/keep/*\n").unwrap();
+    let (e, i) = (excludes.to_str().unwrap(), includes.to_str().unwrap());
+    let from_files = format!("s3://{bucket}/from-files/");
+    cp_r(
+        src_arg,
+        &from_files,
+        &["--exclude-from", e, "--include-from", i],
+    );
+    let want = under("from-files/", &["a/b.txt", "keep.txt", "keep/y.log"]);
+    assert_eq!(boto3_tree(server, &bucket, "from-files/"), want);
+    let reordered = format!("s3://{bucket}/reordered/");
+    cp_r(
+        src_arg,
+        &reordered,
+        &["--include-from", i, "--exclude-from", e],
+    );
+    let want = under("reordered/", &["a/b.txt", "keep.txt"]);
+    assert_eq!(boto3_tree(server, &bucket, "reordered/"), want);
+    let missing = home.path().join("no-such-list");
+    let args = ["cp", "-r", src_arg, &from_files, "--exclude-from"];
+    let o = ferry(
+        server,
+        home.path(),
+        &[&args[..], &[missing.to_str().unwrap()]].concat(),
+    );
+    expect_exit(&o, 2, "--exclude-from");
 
     // Down, filtered by the key below the prefix.
     cp_r(src_arg, &all_url, &[]);

@@ -204,6 +204,14 @@ pub(crate) struct FilterFlags {
     /// Take part again what an earlier --exclude left out (repeatable).
     #[arg(long, value_name = "GLOB")]
     pub(crate) include: Vec<String>,
+    /// --exclude each glob FILE holds, a line each, where the flag stands among the others
+    /// (as rclone's and rsync's flag): blank lines and lines starting with # or ; are passed
+    /// over, a leading / is the folder's or the prefix's own (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) exclude_from: Vec<std::path::PathBuf>,
+    /// --include each glob FILE holds, a line each, as --exclude-from reads them (repeatable).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) include_from: Vec<std::path::PathBuf>,
     /// Only the paths FILE names, a line each (- for stdin), below the folder or the prefix,
     /// as rclone's flag: blank lines and lines starting with # or ; are passed over. A copy
     /// fails each path named that is not there; the other filters still apply.
@@ -226,10 +234,17 @@ pub(crate) struct FilterFlags {
     /// old or more.
     #[arg(long, value_name = "WHEN")]
     pub(crate) min_age: Option<String>,
-    /// Both, in the order given: (include, glob). Filled from the command line's order,
+    /// The four, in the order given: (include, what). Filled from the command line's order,
     /// which clap keeps per flag only.
     #[arg(skip)]
-    pub(crate) ordered: Vec<(bool, String)>,
+    pub(crate) ordered: Vec<(bool, Pattern)>,
+}
+
+/// What an --exclude or --include gives (or their -from forms): a glob, or a file of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Pattern {
+    Glob(String),
+    File(std::path::PathBuf),
 }
 
 impl FilterFlags {
@@ -238,6 +253,8 @@ impl FilterFlags {
         [
             ("--exclude", !self.exclude.is_empty()),
             ("--include", !self.include.is_empty()),
+            ("--exclude-from", !self.exclude_from.is_empty()),
+            ("--include-from", !self.include_from.is_empty()),
             ("--files-from", self.files_from.is_some()),
             ("--min-size", self.min_size.is_some()),
             ("--max-size", self.max_size.is_some()),
@@ -249,17 +266,26 @@ impl FilterFlags {
     }
 }
 
-/// `--exclude` and `--include` of the subcommand, in the order they were given.
-pub(crate) fn ordered_filters(m: &clap::ArgMatches) -> Vec<(bool, String)> {
+/// `--exclude`, `--include`, `--exclude-from` and `--include-from` of the subcommand, in
+/// the order they were given.
+pub(crate) fn ordered_filters(m: &clap::ArgMatches) -> Vec<(bool, Pattern)> {
     let Some((_, m)) = m.subcommand() else {
         return Vec::new();
     };
-    let mut all: Vec<(usize, bool, String)> = Vec::new();
+    let mut all: Vec<(usize, bool, Pattern)> = Vec::new();
     for (id, include) in [("exclude", false), ("include", true)] {
         if let (Some(at), Some(values)) = (m.indices_of(id), m.get_many::<String>(id)) {
-            all.extend(at.zip(values).map(|(i, v)| (i, include, v.clone())));
+            let globs = values.map(|v| Pattern::Glob(v.clone()));
+            all.extend(at.zip(globs).map(|(i, p)| (i, include, p)));
+        }
+    }
+    for (id, include) in [("exclude_from", false), ("include_from", true)] {
+        let files = m.get_many::<std::path::PathBuf>(id);
+        if let (Some(at), Some(files)) = (m.indices_of(id), files) {
+            let files = files.map(|f| Pattern::File(f.clone()));
+            all.extend(at.zip(files).map(|(i, p)| (i, include, p)));
         }
     }
     all.sort_by_key(|(i, _, _)| *i);
-    all.into_iter().map(|(_, inc, g)| (inc, g)).collect()
+    all.into_iter().map(|(_, inc, p)| (inc, p)).collect()
 }

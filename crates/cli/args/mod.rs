@@ -10,7 +10,7 @@ mod flags;
 mod objects;
 pub(crate) use flags::{
     BucketFlags, BudgetFlags, CopyPropsFlag, FilterFlags, GrantFlags, ObjectFlags, OutputFlags,
-    SourceFlags, ordered_filters,
+    Pattern, SourceFlags, ordered_filters,
 };
 pub(crate) use objects::{LockArgs, LsArgs, RestoreArgs, RmArgs, StatArgs, VersioningArgs};
 
@@ -675,6 +675,36 @@ mod tests {
     #[test]
     fn the_flags_are_consistent() {
         super::Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_filter_flags_keep_the_order_they_were_given_in() {
+        use super::Pattern::{File, Glob};
+        let m = super::Cli::command().get_matches_from([
+            "ferry",
+            "sync",
+            "a",
+            "s3://b/p",
+            "--include-from",
+            "i",
+            "--exclude",
+            "*.log",
+            "--exclude-from",
+            "e",
+            "--include",
+            "keep/*",
+            "--exclude-from",
+            "f",
+        ]);
+        let got = super::ordered_filters(&m);
+        let want = [
+            (true, File("i".into())),
+            (false, Glob("*.log".into())),
+            (false, File("e".into())),
+            (true, Glob("keep/*".into())),
+            (false, File("f".into())),
+        ];
+        assert_eq!(got, want);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use ferry_engine::{Filters, Shard, TreeCopy, TreeDownload, TreeUpload};
 
 use super::{Work, as_of, copy_directive, on_the_server, past, refuse_as_of, single_only};
-use crate::args::{CpArgs, FilterFlags, Global};
+use crate::args::{CpArgs, FilterFlags, Global, Pattern};
 use crate::client::{parse_s3_url, source_global};
 use crate::exit::{CliError, bad_input};
 use crate::options::{copy_only, download_settings, object_options, parse_size, upload_settings};
@@ -168,13 +168,30 @@ pub(super) fn download_tree(args: &CpArgs) -> Result<Work, CliError> {
     }))
 }
 
-/// `--exclude` and `--include`, in the order given, within the bounds on size and time.
+/// `--exclude` and `--include` (globs given, or read from files), in the order given, within
+/// the bounds on size and time.
 pub(crate) fn filters(flags: &FilterFlags) -> Result<Filters, CliError> {
     let mut filters = Filters::default();
-    for (include, glob) in &flags.ordered {
-        filters
-            .push(*include, glob)
-            .map_err(|e| bad_input(e.to_string()))?;
+    for (include, pattern) in &flags.ordered {
+        let globs = match pattern {
+            Pattern::Glob(g) => vec![g.clone()],
+            Pattern::File(f) => {
+                let flag = match include {
+                    true => "--include-from",
+                    false => "--exclude-from",
+                };
+                let lines = lines_of(flag, f)?;
+                lines
+                    .into_iter()
+                    .map(|l| l.trim_start_matches('/').to_string())
+                    .collect()
+            }
+        };
+        for glob in globs {
+            filters
+                .push(*include, &glob)
+                .map_err(|e| bad_input(e.to_string()))?;
+        }
     }
     let size = |flag: &str, given: &Option<String>| {
         given
@@ -234,21 +251,8 @@ pub(crate) fn filters(flags: &FilterFlags) -> Result<Filters, CliError> {
 /// The paths `--files-from` names: a line each of the file (`-`: stdin), trimmed, with leading
 /// `/` and `./` taken off; blank lines and comments (`#`, `;`) passed over.
 fn listed_paths(list: &Path) -> Result<Vec<String>, CliError> {
-    let text = match list.as_os_str() == "-" {
-        true => std::io::read_to_string(std::io::stdin()),
-        false => std::fs::read_to_string(list),
-    };
-    let text = text.map_err(|e| {
-        bad_input(format!(
-            "--files-from {}: cannot read it: {e}",
-            list.display()
-        ))
-    })?;
     let mut paths = Vec::new();
-    for line in text.lines().map(str::trim) {
-        if line.is_empty() || line.starts_with(['#', ';']) {
-            continue;
-        }
+    for line in lines_of("--files-from", list)? {
         let mut path = line.trim_start_matches('/');
         while let Some(rest) = path.strip_prefix("./") {
             path = rest.trim_start_matches('/');
@@ -262,6 +266,20 @@ fn listed_paths(list: &Path) -> Result<Vec<String>, CliError> {
         )));
     }
     Ok(paths)
+}
+
+/// The lines of the file `flag` names (`-`: stdin), trimmed; blank lines and comments (`#`,
+/// `;`) passed over.
+fn lines_of(flag: &str, file: &Path) -> Result<Vec<String>, CliError> {
+    let text = match file.as_os_str() == "-" {
+        true => std::io::read_to_string(std::io::stdin()),
+        false => std::fs::read_to_string(file),
+    };
+    let text =
+        text.map_err(|e| bad_input(format!("{flag} {}: cannot read it: {e}", file.display())))?;
+    let lines = text.lines().map(str::trim);
+    let kept = lines.filter(|l| !l.is_empty() && !l.starts_with(['#', ';']));
+    Ok(kept.map(str::to_string).collect())
 }
 
 /// `--shard I/N` (or N, the index from the environment).
