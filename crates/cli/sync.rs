@@ -44,6 +44,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         max_delete: a.max_delete,
         ignore_existing: a.ignore_existing,
         update: a.update,
+        immutable: a.immutable,
         backup: match a.backup_dir.as_deref() {
             Some(to) if to.starts_with("s3://") => {
                 let url = parse_s3_url(to)?;

@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime};
 
 use crate::mtime::set_mtime;
 use crate::sync::{gets, sync, sync_seen, tree, writes};
-use crate::{data, seaweed_bucket, stdout, text, tool};
+use crate::{data, expect_exit, seaweed_bucket, stdout, text, tool};
 
 const FILES: [(&str, usize); 4] = [
     ("a.txt", 100),
@@ -258,7 +258,7 @@ fn a_pair_the_server_will_not_describe_fails_and_its_object_stays() {
 }
 
 #[test]
-fn ignore_existing_and_update_leave_what_the_destination_holds() {
+fn ignore_existing_update_and_immutable_leave_what_the_destination_holds() {
     let (server, _client, bucket) = seaweed_bucket("sync-keep");
     let home = tempfile::tempdir().unwrap();
     let src = home.path().join("src");
@@ -295,10 +295,19 @@ fn ignore_existing_and_update_leave_what_the_destination_holds() {
         "{out}"
     );
     assert_eq!(stored("m/a.txt"), a_was);
-    // Without it, the change goes.
+    // --immutable: the changed file fails, named, and stays as the prefix holds it.
+    std::fs::write(src.join("d.txt"), b"newer still").unwrap();
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &dst, "--immutable"]);
+    expect_exit(&o, 1, "holds other bytes than");
+    let w = writes(&proxy);
+    assert_eq!(w.len(), 1, "only the new file: {w:?}");
+    assert!(w[0].contains("/m/d.txt"), "{w:?}");
+    assert!(text(&o).contains(&format!("{dst}/a.txt holds other bytes than {s}/a.txt")));
+    assert_eq!(stored("m/a.txt"), a_was);
+    // Without either, the change goes.
     let o = sync(server, home.path(), &[s, &dst]);
     assert!(
-        stdout(&o).contains("sync: 1 uploaded (150 bytes), 2 unchanged"),
+        stdout(&o).contains("sync: 1 uploaded (150 bytes), 3 unchanged"),
         "{}",
         text(&o)
     );
@@ -345,7 +354,7 @@ fn ignore_existing_and_update_leave_what_the_destination_holds() {
     let o = sync(server, home.path(), &[&dst, b, "--update"]);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
-        stdout(&o).contains("sync: 1 downloaded (12 bytes), 1 unchanged, 1 kept"),
+        stdout(&o).contains("sync: 1 downloaded (12 bytes), 2 unchanged, 1 kept"),
         "{}",
         text(&o)
     );

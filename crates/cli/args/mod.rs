@@ -547,6 +547,11 @@ pub(crate) struct SyncArgs {
     /// file edited since it came down survives a sync down. Counted as kept.
     #[arg(short = 'u', long)]
     pub(crate) update: bool,
+    /// Replace nothing the destination holds: a path it holds otherwise than the source fails,
+    /// named (exit 1), rather than being sent, as rclone's flag: a backup whose files never
+    /// change says so when one has. What it lacks is still sent.
+    #[arg(long)]
+    pub(crate) immutable: bool,
     /// Keep what the sync replaces or deletes, each at its path below the destination, in
     /// LOCATION first (as rclone's flag): up and across, s3://bucket/prefix on the
     /// destination's server (objects copied there on the server); down, a folder on the

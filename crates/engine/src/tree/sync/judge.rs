@@ -92,6 +92,7 @@ pub(super) fn start<C: ObjectClient>(
 ) -> Judging {
     let (pairs, mut rx) = mpsc::channel::<(Item, Item)>(PROBES);
     let (ctx, sides, dry_run) = (ctx.clone(), sides.clone(), settings.dry_run);
+    let immutable = settings.immutable;
     let task = tokio::spawn(async move {
         let mut judged = pin!(
             futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx))
@@ -106,7 +107,7 @@ pub(super) fn start<C: ObjectClient>(
                     sides.report(&ctx, SyncAction::Skip, &a, dry_run).await;
                     true
                 }
-                Ok(false) => send(a, &tx, &mut merged).await,
+                Ok(false) => differs(a, &sides, immutable, &tx, &mut merged).await,
                 Err(error) => tx.send(Found::Bad(sides.failure(&a, error))).await.is_ok(),
             };
             if !sent {
@@ -474,6 +475,25 @@ pub(super) struct Merged {
     /// Source entries out of the filters' bounds on size or time: neither sent nor compared,
     /// and what the destination holds at their paths is not deleted.
     pub(super) out_of_bounds: u64,
+}
+
+/// A source item found to differ from the destination's: sent to the transfers, or, when
+/// the destination is `immutable`, failed, named, and not replaced; false when the
+/// transfers have stopped.
+pub(super) async fn differs(
+    i: Item,
+    sides: &Sides,
+    immutable: bool,
+    tx: &mpsc::Sender<Found>,
+    merged: &mut Merged,
+) -> bool {
+    if !immutable {
+        return send(i, tx, merged).await;
+    }
+    let (_, from, to) = sides.names(&i);
+    let why = format!("{to} holds other bytes than {from}, and is kept as it is (immutable)");
+    let failed = sides.failure(&i, Error::new(ErrorKind::Exists, why));
+    tx.send(Found::Bad(failed)).await.is_ok()
 }
 
 /// Sends a source item to the transfers (in a dry run, to the report of them); false when

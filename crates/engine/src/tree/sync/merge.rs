@@ -147,7 +147,8 @@ pub(super) async fn merge<C: ObjectClient>(
                                     .await;
                             }
                             Some(false) => {
-                                if !send(a, &tx, &mut merged).await {
+                                let immutable = settings.immutable;
+                                if !judge::differs(a, sides, immutable, &tx, &mut merged).await {
                                     break 'merge;
                                 }
                             }

@@ -106,6 +106,11 @@ pub struct SyncSettings {
     /// `--update`): a local edit survives a sync down, an object written since survives a
     /// sync up. Equal times are compared as `compare` says.
     pub update: bool,
+    /// Replace nothing the destination holds: a path it holds otherwise than the source
+    /// fails, named ([`ErrorKind::Exists`](crate::ErrorKind::Exists)), rather than being
+    /// sent (rclone's `--immutable`): a backup whose files never change says so when one
+    /// has. What it lacks is sent; with a failure, no deletion runs.
+    pub immutable: bool,
     /// Keep what the sync replaces or deletes, each at its path below the destination, first
     /// (rclone's `--backup-dir`): up and across, copied on the server to a prefix; down,
     /// moved into a folder. A path whose backup fails is neither replaced nor deleted. A
