@@ -234,18 +234,22 @@ pub(super) fn before_transfers<C: ObjectClient>(
                         match f {
                             Found::Item(i) if i.in_destination => {
                                 match backing.back_up(&ctx, &i, true).await {
-                                    Ok(()) => Found::Item(i),
-                                    Err(e) => Found::Bad(backing.sides.failure(&i, e)),
+                                    Ok(()) => Some(Found::Item(i)),
+                                    // Interrupted: the transfers are too.
+                                    Err(e) if e.kind() == ErrorKind::Cancelled => None,
+                                    Err(e) => Some(Found::Bad(backing.sides.failure(&i, e))),
                                 }
                             }
-                            other => other,
+                            other => Some(other),
                         }
                     }
                 })
                 .buffer_unordered(BACKUPS)
         );
         while let Some(f) = backed.next().await {
-            if tx.send(f).await.is_err() {
+            if let Some(f) = f
+                && tx.send(f).await.is_err()
+            {
                 break;
             }
         }
@@ -254,7 +258,8 @@ pub(super) fn before_transfers<C: ObjectClient>(
 }
 
 /// Copies each object a sync is about to delete to the backup prefix (several at once):
-/// those backed up, to delete, and a failure for each that was not (and is kept).
+/// those backed up, to delete, and a failure for each that was not (and is kept; one
+/// interrupted is neither).
 pub(super) async fn before_deletions<C: ObjectClient>(
     ctx: &Context<C>,
     backing: &Backing,
@@ -271,6 +276,8 @@ pub(super) async fn before_deletions<C: ObjectClient>(
     while let Some((i, r)) = copies.next().await {
         match r {
             Ok(()) => kept.push(i),
+            // Interrupted: neither deleted nor failed (the deletions say it).
+            Err(e) if e.kind() == ErrorKind::Cancelled => {}
             Err(error) => failed.push(ObjectFailure {
                 path: url(&backing.sides.dest_bucket, &i.key).into(),
                 key: i.key,

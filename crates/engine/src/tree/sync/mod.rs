@@ -494,6 +494,7 @@ where
         Err(e) => outcome.deletions_held = Some(DeletionsHeld::Failed(e.to_string())),
     }
     outcome.delete_failed.extend(backup_failed);
+    outcome.interrupted |= ctx.cancel.is_cancelled();
     // Files deleted were moved into the backup folder.
     let moved = if moving_files { outcome.deleted } else { 0 };
     outcome.backed_up = backing.as_ref().map_or(0, |b| b.made()) + moved;
