@@ -556,7 +556,10 @@ impl Output {
                             if s.total > 0 && s.finding == 0 {
                                 sized(bar, s.total.max(s.bytes));
                             }
-                            bar.set_position(if self.check { checked.1 } else { s.bytes });
+                            // A check reading objects back (--download) counts their bytes
+                            // as they come, so a large one does not stand still.
+                            let done = if self.check { checked.1.max(s.bytes) } else { s.bytes };
+                            bar.set_position(done);
                             if s.reused != reused {
                                 reused = s.reused;
                                 bar.reset_eta();
