@@ -27,6 +27,10 @@
 //!   each object of a same-size pair is downloaded (in memory) and hashed beside its file,
 //!   or beside the other object; no stored checksum is trusted (a restore test).
 //!
+//! Beyond comparing, the settings may leave what the destination holds alone
+//! (`ignore_existing`, `update`: kept), refuse to replace it (`immutable`: a failure), or
+//! keep it elsewhere before it is replaced or deleted (`backup`, in `backup`).
+//!
 //! A pair whose HeadObject the server refuses (an SSE-C object without its key) fails, named,
 //! rather than counting as a difference: the transfer would replace the object unasked at
 //! every sync. An object gone since it was listed differs, and so does one the credentials
@@ -34,11 +38,13 @@
 
 mod backup;
 mod judge;
+mod merge;
 
 pub use backup::Backup;
 pub(crate) use backup::move_file;
 pub use judge::{compare_content, same_content};
-mod merge;
+
+use std::sync::Arc;
 
 use ferry_s3::{ObjectClient, RequestOptions};
 use tokio::sync::mpsc;
@@ -49,13 +55,10 @@ use super::remove::{Deleting, delete_found};
 use super::sides::{Direction, Sides};
 use super::walk::{Walk, list, walk_into};
 use super::{Found, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
-use std::sync::Arc;
-
-use backup::Backing;
-
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
+use backup::Backing;
 use judge::Probe;
 
 /// When a source object and its destination count as the same. A pair whose HeadObject the
