@@ -327,7 +327,6 @@ pub(crate) fn command_at(program: &Path, vars: Vec<(String, String)>, home: &Pat
     c
 }
 
-/// Asserts that a run of ferry exited with `code` and said `needle` on stderr.
 /// Runs `command` with `input` on its stdin (written on a thread of its own, so a run that
 /// stops reading early cannot block it), to its end.
 pub(crate) fn piped(command: &mut Command, input: &[u8]) -> Output {
@@ -349,6 +348,7 @@ pub(crate) fn piped(command: &mut Command, input: &[u8]) -> Output {
     o
 }
 
+/// Asserts that a run of ferry exited with `code` and said `needle` on stderr.
 pub(crate) fn expect_exit(o: &Output, code: i32, needle: &str) {
     assert_eq!(o.status.code(), Some(code), "{}", text(o));
     assert!(

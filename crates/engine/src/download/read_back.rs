@@ -11,7 +11,7 @@ use std::task::{Context as TaskContext, Poll};
 use ferry_s3::{ChecksumAlgorithm, GetObjectRequest, ObjectClient};
 use tokio::io::AsyncWrite;
 
-use super::file_check::read_range;
+use super::same::read_whole;
 use super::{Download, Listed, Target};
 use crate::checksum::Hasher;
 use crate::context::Context;
@@ -60,20 +60,12 @@ pub(crate) async fn read_back<C: ObjectClient>(
 
 /// The bytes of the file at `path`, read and hashed (on a blocking thread).
 pub(crate) async fn read_file(path: &Path) -> Result<ReadBack, Error> {
-    let path = path.to_path_buf();
-    tokio::task::spawn_blocking(move || {
-        let file = std::fs::File::open(&path)?;
-        let size = file.metadata()?.len();
-        let mut h = Hasher::new(ChecksumAlgorithm::Crc64Nvme);
-        read_range(&file, [0, size], |b| h.update(b))?;
-        Ok(ReadBack {
-            size,
-            crc64nvme: h.finish(size).base64(),
-        })
+    let h = Hasher::new(ChecksumAlgorithm::Crc64Nvme);
+    let (size, h) = read_whole(path, "reading a file to compare it", h, Hasher::update).await?;
+    Ok(ReadBack {
+        size,
+        crc64nvme: h.finish(size).base64(),
     })
-    .await
-    .map_err(|e| Error::new(ErrorKind::Local, format!("the read-back task failed: {e}")))?
-    .map_err(|e: std::io::Error| Error::local("reading a file to compare it", e))
 }
 
 /// Whether the file at `path` holds the bytes of the object `req` names, both read whole at

@@ -84,15 +84,33 @@ async fn file_value(
     check: &Check,
     parts: Option<Vec<u64>>,
 ) -> Result<Option<String>, Error> {
-    let mut ordered = Ordered::new(check, parts.as_deref());
+    let ordered = Ordered::new(check, parts.as_deref());
+    let what = "reading a file to compare its checksum";
+    let (_, ordered) = read_whole(path, what, ordered, Ordered::update).await?;
+    Ok(ordered.finish())
+}
+
+/// The whole file at `path` fed in order to `state` by `feed`, on a blocking thread: its
+/// size and the state. A failure is a local error saying `what` was being done.
+pub(super) async fn read_whole<S: Send + 'static>(
+    path: &Path,
+    what: &str,
+    mut state: S,
+    feed: fn(&mut S, &[u8]),
+) -> Result<(u64, S), Error> {
     let path = path.to_path_buf();
     tokio::task::spawn_blocking(move || {
         let file = std::fs::File::open(&path)?;
         let size = file.metadata()?.len();
-        read_range(&file, [0, size], |b| ordered.update(b))?;
-        Ok(ordered.finish())
+        read_range(&file, [0, size], |b| feed(&mut state, b))?;
+        Ok((size, state))
     })
     .await
-    .map_err(|e| Error::new(ErrorKind::Local, format!("the checksum task failed: {e}")))?
-    .map_err(|e: std::io::Error| Error::local("reading a file to compare its checksum", e))
+    .map_err(|e| {
+        Error::new(
+            ErrorKind::Local,
+            format!("the file-reading task failed: {e}"),
+        )
+    })?
+    .map_err(|e: std::io::Error| Error::local(what, e))
 }
