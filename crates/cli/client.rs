@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferry_engine::{FileJournalStore, Manager, ManagerConfig};
+use ferry_engine::{FileJournalStore, Manager, ManagerConfig, RetryPolicy};
 use ferry_s3::{AddressingStyle, ClientConfig, Env, Origins, Overrides, S3Client};
 
 use crate::args::{Global, SourceFlags};
@@ -130,6 +130,7 @@ async fn resolve(global: &Global) -> Result<(ClientConfig, Origins), CliError> {
             credentials: None,
             ca_bundle: global.ca_bundle.clone(),
             no_verify_tls: global.no_verify_ssl,
+            max_attempts: global.max_attempts,
             named_as_options: true,
         },
     )
@@ -179,6 +180,10 @@ pub(crate) async fn show_config(global: &Global) -> Result<(), CliError> {
     row("endpoint", &o.endpoint.0, &o.endpoint.1);
     row("addressing", &o.addressing_style.0, &o.addressing_style.1);
     row("ca bundle", &o.ca_bundle.0, &o.ca_bundle.1);
+    let attempts = config
+        .max_attempts
+        .unwrap_or(RetryPolicy::default().max_attempts);
+    row("attempts", &attempts.to_string(), &o.max_attempts.1);
     let creds = config.credentials.credentials().await.map_err(bad_input)?;
     let id = &creds.access_key_id;
     let tail = id.get(id.len().saturating_sub(4)..).unwrap_or("");
@@ -261,12 +266,16 @@ fn writable(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
-/// A manager through `client` with `config`, journaling in `journal` when given.
+/// A manager through `client` with `config` (its attempts per request as the client's
+/// settings configure them), journaling in `journal` when given.
 pub(crate) fn manager(
     client: S3Client,
     mut config: ManagerConfig,
     journal: Option<PathBuf>,
 ) -> Result<Manager<S3Client>, CliError> {
+    if let Some(n) = client.config().max_attempts {
+        config.retry.max_attempts = n;
+    }
     config.journal = journal.map(|d| Arc::new(FileJournalStore::new(d)) as _);
     Manager::new(Arc::new(client), config).map_err(bad_input)
 }

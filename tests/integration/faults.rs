@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use ferry_testkit::{Action, HoldProxy, Rule, TestServer};
 
 use crate::{
-    boto3_object, boto3_uploads, data, expect_exit, ferry, seaweed_bucket, sha256_hex, text,
+    boto3_keys, boto3_object, boto3_uploads, data, expect_exit, ferry, seaweed_bucket, sha256_hex,
+    text,
 };
 
 const MIB: usize = 1024 * 1024;
@@ -666,4 +667,88 @@ fn a_server_answering_garbage_is_a_clear_error_not_a_panic_or_a_hang() {
     );
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     holder.join().unwrap();
+}
+
+/// Attempts per request come from `--max-attempts`, else `AWS_MAX_ATTEMPTS`, else the
+/// profile's `max_attempts`, as the AWS CLI reads them: a PUT that fails with a 500 that many
+/// times fails the copy (nothing stored), and one fewer is retried through.
+#[test]
+fn attempts_per_request_come_from_the_flag_the_variable_or_the_profile() {
+    let (server, _client, bucket) = seaweed_bucket("fault-attempts");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("f.bin");
+    let body = data(4096, 17);
+    std::fs::write(&file, &body).unwrap();
+    let config = home.path().join("config");
+    std::fs::write(&config, "[default]\nmax_attempts = 4\n").unwrap();
+    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    let run = |args: &[&str], vars: &[(&str, &str)]| {
+        Command::new(env!("CARGO_BIN_EXE_ferry"))
+            .args(args)
+            .env_clear()
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("HOME", home.path())
+            .envs(server.env())
+            .env("AWS_ENDPOINT_URL", &proxy.endpoint)
+            .env("AWS_CONFIG_FILE", &config)
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap()
+    };
+    // The first `faults` PUTs of `key` answer 500; returns the run and the PUTs sent.
+    let put = |key: &str, faults: u32, args: &[&str], vars: &[(&str, &str)]| {
+        proxy.reset(
+            (1..=faults)
+                .map(|n| once("PUT", "", n, Action::Respond(500, "InternalError", None)))
+                .collect(),
+        );
+        let dst = format!("s3://{bucket}/{key}");
+        let o = run(
+            &[&["cp", file.to_str().unwrap(), &dst][..], args].concat(),
+            vars,
+        );
+        (o, requests(&proxy, "PUT", key).len())
+    };
+
+    // The profile's 4: three faults are retried through.
+    let (o, sent) = put("profile", 3, &[], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(sent, 4);
+    assert_eq!(
+        boto3_object(server, &bucket, "profile")["sha256"],
+        sha256_hex(&body)
+    );
+    // AWS_MAX_ATTEMPTS beats the profile: 2 attempts, both failed.
+    let (o, sent) = put("variable", 3, &[], &[("AWS_MAX_ATTEMPTS", "2")]);
+    expect_exit(
+        &o,
+        1,
+        "PutObject failed after 2 attempts: InternalError (HTTP 500)",
+    );
+    assert_eq!(sent, 2);
+    // The flag beats both: one attempt, no retry.
+    let (o, sent) = put(
+        "flag",
+        1,
+        &["--max-attempts", "1"],
+        &[("AWS_MAX_ATTEMPTS", "9")],
+    );
+    expect_exit(&o, 1, "PutObject failed: InternalError (HTTP 500)");
+    assert_eq!(sent, 1);
+    assert_eq!(boto3_keys(server, &bucket), vec!["profile".to_string()]);
+
+    // `ferry config` says what is in force and where it came from.
+    let o = run(&["config"], &[]);
+    let shown = String::from_utf8_lossy(&o.stdout).into_owned();
+    let row = shown.lines().find(|l| l.starts_with("attempts")).unwrap();
+    assert!(
+        row.contains(" 4 ") && row.contains("profile default in"),
+        "{shown}"
+    );
+    // A value that is no count is bad input, named by where it came from.
+    let o = run(&["config"], &[("AWS_MAX_ATTEMPTS", "0")]);
+    expect_exit(&o, 2, "AWS_MAX_ATTEMPTS");
+    let (o, sent) = put("none", 0, &["--max-attempts", "many"], &[]);
+    expect_exit(&o, 2, "--max-attempts");
+    assert_eq!(sent, 0);
 }

@@ -64,6 +64,11 @@ pub(crate) struct Global {
     /// slowly (under --bwlimit) is not cut off while it flows.
     #[arg(long, global = true, value_name = "SECONDS")]
     pub(crate) read_timeout: Option<f64>,
+    /// Attempts per request, the first included, 1 to 100 (else AWS_MAX_ATTEMPTS, the
+    /// profile's max_attempts, or 6): a request failing for a cause that may pass (a 5xx, a
+    /// throttle, a cut connection) is sent again, after a backoff, until then.
+    #[arg(long, global = true, value_name = "N")]
+    pub(crate) max_attempts: Option<u32>,
     /// More log output on stderr (-v: info, -vv: debug). Secrets are never logged.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub(crate) verbose: u8,

@@ -348,12 +348,12 @@ impl<C: ObjectClient> Context<C> {
                 || n >= policy.max_attempts
                 || start.elapsed() >= policy.max_total
             {
-                return Err(Failure::S3(err));
+                return Err(Failure::S3(err.after_attempts(n)));
             }
             if !resign {
                 let Some(cost) = self.shared.quota.acquire(&err) else {
                     warn!("retry quota exhausted; not retrying: {err}");
-                    return Err(Failure::S3(err));
+                    return Err(Failure::S3(err.after_attempts(n)));
                 };
                 taken += cost;
             }

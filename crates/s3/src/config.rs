@@ -1,7 +1,8 @@
 //! Client settings, and how they are resolved from explicit values, the environment and the
 //! shared profile files, in the order the AWS CLI uses.
 //!
-//! Owns: region, endpoint URL, addressing style, credentials chain, timeouts, pool size.
+//! Owns: region, endpoint URL, addressing style, credentials chain, timeouts, pool size,
+//! attempts per request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +18,9 @@ pub const DEFAULT_REGION: &str = "us-east-1";
 
 /// The origin of a setting that nothing configures.
 const DEFAULTED: &str = "default";
+
+/// The most attempts per request that may be configured.
+const MAX_ATTEMPTS: u32 = 100;
 
 /// Settings of an S3 client. Build with [`ClientConfig::resolve`] or field by field.
 #[derive(Debug, Clone)]
@@ -44,6 +48,10 @@ pub struct ClientConfig {
     /// Verify TLS certificates. By default, `true`; `false` only for tests against servers
     /// with throwaway certificates: anyone on the path can then read and alter the transfer.
     pub verify_tls: bool,
+    /// Attempts per request, the first included, as configured (`AWS_MAX_ATTEMPTS`, the
+    /// profile's `max_attempts`), for whatever retries requests (ferry-engine's
+    /// `RetryPolicy::max_attempts`); `None`: not configured, the retrier's default.
+    pub max_attempts: Option<u32>,
 }
 
 /// What the caller (e.g. the command line) says explicitly; `None` means "look it up". Each
@@ -64,6 +72,9 @@ pub struct Overrides {
     pub ca_bundle: Option<std::path::PathBuf>,
     /// Do not verify TLS certificates (`--no-verify-ssl`).
     pub no_verify_tls: bool,
+    /// Attempts per request (`--max-attempts`; else `AWS_MAX_ATTEMPTS`, else the profile's
+    /// `max_attempts`).
+    pub max_attempts: Option<u32>,
     /// Where a setting's origin is told ([`Origins`], [`ConfigError::NoSuchProfile`]), name
     /// a value given here by its option (`--region`), as a command line that takes those
     /// options does; by default, [`GIVEN`].
@@ -266,6 +277,30 @@ impl ClientConfig {
                     ConfigError::Invalid(format!("cannot read CA bundle {path}: {e}"))
                 })?),
             };
+        let (attempts, attempts_origin) = first([
+            (
+                overrides.max_attempts.map(|n| n.to_string()),
+                given("--max-attempts"),
+            ),
+            (env.var("AWS_MAX_ATTEMPTS"), "AWS_MAX_ATTEMPTS".into()),
+            (files.get(&profile, "max_attempts"), in_profile.clone()),
+            (Some(String::new()), DEFAULTED.into()),
+        ]);
+        let max_attempts = match attempts.as_str() {
+            "" => None,
+            n => Some(
+                n.trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|n| (1..=MAX_ATTEMPTS).contains(n))
+                    .ok_or_else(|| {
+                        ConfigError::Invalid(format!(
+                            "invalid max_attempts {n:?} ({attempts_origin}): give a whole \
+                             number from 1 (no retries) to {MAX_ATTEMPTS}"
+                        ))
+                    })?,
+            ),
+        };
         let credentials: SharedCredentialProvider = match overrides.credentials {
             Some(c) => Arc::new(StaticProvider::new(c)),
             None => Arc::new(ChainProvider::with_settings(
@@ -284,6 +319,7 @@ impl ClientConfig {
             endpoint: (endpoint.url(), endpoint_origin),
             addressing_style: (addressing_style.name().to_string(), addressing_origin),
             ca_bundle: (ca_bundle, ca_bundle_origin),
+            max_attempts: (attempts, attempts_origin),
         };
         let config = Self {
             endpoint,
@@ -295,6 +331,7 @@ impl ClientConfig {
             pool_size: 128,
             ca_bundle_pem,
             verify_tls: !overrides.no_verify_tls,
+            max_attempts,
         };
         Ok((config, origins))
     }
@@ -314,6 +351,8 @@ pub struct Origins {
     pub addressing_style: (String, String),
     /// The CA bundle's path (empty: the system's roots).
     pub ca_bundle: (String, String),
+    /// Attempts per request (empty: not configured).
+    pub max_attempts: (String, String),
 }
 
 impl Origins {
@@ -660,6 +699,44 @@ mod tests {
         );
         let c = ClientConfig::resolve(&env, Overrides::default()).unwrap();
         assert!(c.endpoint.url().starts_with("https://s3."));
+    }
+
+    #[test]
+    fn attempts_precedence() {
+        let config = "[default]\nmax_attempts = 3\n\n[profile bad]\nmax_attempts = 0\n";
+        let attempts = |vars: &[(&str, &str)], flag: Option<u32>| {
+            let (env, _d) = env_with_files(vars, config);
+            let o = Overrides {
+                max_attempts: flag,
+                ..Default::default()
+            };
+            ClientConfig::resolve_explained(&env, o)
+                .map(|(c, o)| (c.max_attempts, o.max_attempts.1))
+                .map_err(|e| e.to_string())
+        };
+        let (n, origin) = attempts(&[], None).unwrap();
+        assert_eq!(n, Some(3));
+        assert!(origin.starts_with("profile default in "), "{origin}");
+        let env = ("AWS_MAX_ATTEMPTS", "9");
+        assert_eq!(attempts(&[env], None).unwrap().0, Some(9));
+        assert_eq!(attempts(&[env], Some(1)).unwrap().0, Some(1));
+        let (env, _d) = env_with_files(&[], "");
+        let (c, o) = ClientConfig::resolve_explained(&env, Overrides::default()).unwrap();
+        assert_eq!(
+            (c.max_attempts, o.max_attempts.1.as_str()),
+            (None, DEFAULTED)
+        );
+        for (vars, flag, named) in [
+            (vec![("AWS_PROFILE", "bad")], None, "profile bad in "),
+            (vec![("AWS_MAX_ATTEMPTS", "six")], None, "AWS_MAX_ATTEMPTS"),
+            (vec![], Some(101), GIVEN),
+        ] {
+            let e = attempts(&vars, flag).unwrap_err();
+            assert!(
+                e.contains("invalid max_attempts") && e.contains(named),
+                "{e}"
+            );
+        }
     }
 
     #[test]

@@ -42,6 +42,9 @@ pub struct ServiceError {
     /// The answer named no S3 error: `code` is the status's name, and `message` what its body
     /// held instead, if anything (a HEAD's answer has no body).
     pub unnamed: bool,
+    /// How many times the request was sent before this answer was given up on; said when
+    /// more than once ([`S3Error::after_attempts`]).
+    pub attempts: u32,
 }
 
 /// An error and its causes, by their `Display` only, each cause once (a cause whose text the
@@ -79,6 +82,7 @@ impl ServiceError {
             region: None,
             delete_marker: false,
             unnamed: false,
+            attempts: 1,
         }
     }
 
@@ -157,11 +161,8 @@ impl ServiceError {
 
 impl fmt::Display for ServiceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{} failed: {} (HTTP {})",
-            self.operation, self.code, self.status
-        )?;
+        failed(f, self.operation, self.attempts)?;
+        write!(f, "{} (HTTP {})", self.code, self.status)?;
         if !self.message.is_empty() {
             write!(f, ": {}", self.message)?;
         }
@@ -214,11 +215,23 @@ pub struct ClientError {
     pub message: String,
     /// The underlying error, if any.
     pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    /// How many times the request was sent before this failure was given up on; said when
+    /// more than once ([`S3Error::after_attempts`]).
+    pub attempts: u32,
 }
 
 impl fmt::Display for ClientError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}", self.operation, self.message)
+        failed(f, self.operation, self.attempts)?;
+        write!(f, "{}", self.message)
+    }
+}
+
+/// `{operation} failed: `, or `{operation} failed after {attempts} attempts: `.
+fn failed(f: &mut fmt::Formatter<'_>, operation: &str, attempts: u32) -> fmt::Result {
+    match attempts {
+        0 | 1 => write!(f, "{operation} failed: "),
+        n => write!(f, "{operation} failed after {n} attempts: "),
     }
 }
 
@@ -284,6 +297,7 @@ impl S3Error {
             kind,
             message: message.into(),
             source: None,
+            attempts: 1,
         }))
     }
 
@@ -291,6 +305,16 @@ impl S3Error {
     pub fn with_source(mut self, source: impl std::error::Error + Send + Sync + 'static) -> Self {
         if let Self::Client(c) = &mut self {
             c.source = Some(Box::new(source));
+        }
+        self
+    }
+
+    /// The error of a request sent `attempts` times, each failing, the last so: its message
+    /// says so when that is more than once.
+    pub fn after_attempts(mut self, attempts: u32) -> Self {
+        match &mut self {
+            Self::Service(s) => s.attempts = attempts,
+            Self::Client(c) => c.attempts = attempts,
         }
         self
     }
@@ -444,6 +468,23 @@ mod tests {
             ..ServiceError::new("UploadPart", status, code, "m")
         }
         .into()
+    }
+
+    #[test]
+    fn a_request_given_up_on_says_how_many_times_it_was_sent() {
+        assert_eq!(
+            svc(500, "InternalError").after_attempts(6).to_string(),
+            "UploadPart failed after 6 attempts: InternalError (HTTP 500): m [request id RID]"
+        );
+        assert_eq!(
+            svc(500, "InternalError").after_attempts(1).to_string(),
+            "UploadPart failed: InternalError (HTTP 500): m [request id RID]"
+        );
+        let cut = S3Error::client("GetObject", ClientErrorKind::Network, "connection reset");
+        assert_eq!(
+            cut.after_attempts(3).to_string(),
+            "GetObject failed after 3 attempts: connection reset"
+        );
     }
 
     #[test]
