@@ -49,7 +49,9 @@ pub struct ManagerConfig {
     /// Bytes per second, uploads and downloads together, shared fairly; a copy between
     /// servers counts its bytes once, as it sends them. By default, none.
     pub bandwidth: Option<u64>,
-    /// Retries of every request.
+    /// Retries of every request. To honour the attempts the AWS settings configure
+    /// (`AWS_MAX_ATTEMPTS`, a profile's `max_attempts`), set `retry.max_attempts` from
+    /// `ferry_s3::ClientConfig::max_attempts` when it is `Some`, as the CLI does.
     pub retry: RetryPolicy,
     /// Where uploads and copies keep their journals, so an interrupted one resumes. By
     /// default, none: nothing is journaled.
