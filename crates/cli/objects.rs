@@ -43,6 +43,12 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
             "{flag} picks among the objects under a prefix: add -r"
         )));
     }
+    if !a.filters.exclude_if_present.is_empty() {
+        return Err(bad_input(
+            "--exclude-if-present leaves out folders that hold a file, where a folder is \
+             walked: ls lists a prefix",
+        ));
+    }
     // The globs match a key below the folder the prefix is in, as a tree's do.
     let folder = url.key[..url.key.rfind('/').map_or(0, |i| i + 1)].to_string();
     let mut pages: Pages = match (as_of, a.all_versions) {

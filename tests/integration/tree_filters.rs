@@ -621,3 +621,101 @@ fn run_noted(server: &TestServer, home: &Path, o: &Output, marker: &str) -> Outp
     let args: Vec<&str> = command.split(' ').map(|a| a.trim_matches('\'')).collect();
     ferry(server, home, &args)
 }
+
+/// `--exclude-if-present NAME`: a folder walked that holds NAME is left out whole. Up, its
+/// files are not sent; in a sync with --delete, what the prefix holds below it is kept
+/// (rclone deletes it: rclone/rclone#4523), both ways; a check leaves it out; a run that
+/// walks no folder refuses the flag.
+#[test]
+fn folders_holding_a_marker_are_left_out_and_a_sync_keeps_what_lies_below_them() {
+    let (server, _client, bucket) = seaweed_bucket("tree-marker");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    make_tree(
+        &src,
+        &[
+            ("a.txt", 100),
+            ("cache/CACHEDIR.TAG", 43),
+            ("cache/big.bin", 20_000),
+            ("cache-x/ok.txt", 50),
+            ("deep/keep.txt", 30),
+            ("deep/sub/.nobackup", 1),
+            ("deep/sub/x.bin", 4000),
+        ],
+    );
+    let s = src.to_str().unwrap();
+    let marks = [
+        "--exclude-if-present",
+        ".nobackup",
+        "--exclude-if-present",
+        "CACHEDIR.TAG",
+    ];
+    let run = |args: &[&str]| ferry(server, home.path(), &[args, &["--no-progress"]].concat());
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        o
+    };
+    let all = local_tree(&src);
+    let up = format!("s3://{bucket}/up/");
+    ok(&[&["cp", "-r", s, &up][..], &marks].concat());
+    let sent = under(&all, "up/", &["a.txt", "cache-x/ok.txt", "deep/keep.txt"]);
+    assert_eq!(boto3_tree(server, &bucket, "up/"), sent);
+
+    // A mirror made without the markers; then the folders change under them, a file
+    // outside them goes, one comes.
+    let m = format!("s3://{bucket}/m/");
+    ok(&["sync", s, &m]);
+    let mirrored = boto3_tree(server, &bucket, "m/");
+    assert_eq!(mirrored.len(), 7);
+    std::fs::remove_file(src.join("a.txt")).unwrap();
+    std::fs::write(src.join("deep/sub/x.bin"), b"changed").unwrap();
+    std::fs::write(src.join("cache/new.bin"), b"new").unwrap();
+    std::fs::write(src.join("deep/new.txt"), b"new too").unwrap();
+    ok(&[&["sync", s, &m, "--delete"][..], &marks].concat());
+    let mut want = mirrored.clone();
+    want.remove("m/a.txt");
+    want.insert(
+        "m/deep/new.txt".into(),
+        local_tree(&src)["deep/new.txt"].clone(),
+    );
+    assert_eq!(boto3_tree(server, &bucket, "m/"), want);
+    // A check weighs what is outside the marked folders only.
+    ok(&[&["check", s, &m][..], &marks].concat());
+    expect_exit(&run(&["check", s, &m]), 1, "differ");
+
+    // Down: a marked folder of the destination keeps its own files, edited or not there.
+    let dl = home.path().join("dl");
+    ok(&["sync", &m, dl.to_str().unwrap()]);
+    std::fs::write(dl.join("cache/big.bin"), b"edited here").unwrap();
+    std::fs::write(dl.join("cache/mine.txt"), b"only here").unwrap();
+    std::fs::write(dl.join("stray.txt"), b"goes").unwrap();
+    let before = local_tree(&dl);
+    ok(&[
+        &["sync", &m, dl.to_str().unwrap(), "--delete"][..],
+        &marks[2..],
+    ]
+    .concat());
+    let mut want = before.clone();
+    want.remove("stray.txt");
+    assert_eq!(local_tree(&dl), want);
+
+    // What walks no folder refuses it, as does a name that is no file's.
+    let refused = [
+        vec!["cp", "-r", &m, "dl2"],
+        vec!["rm", "-r", &m],
+        vec!["ls", "-r", &m],
+        vec!["cp", "-r", s, &up, "--exclude-if-present", "a/b"],
+    ];
+    for args in refused {
+        let o = ferry(server, home.path(), &[&args[..], &marks[..2]].concat());
+        expect_exit(&o, 2, "");
+        let said = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            said.contains("walk") || said.contains("mark"),
+            "{args:?}: {said}"
+        );
+    }
+    assert!(!home.path().join("dl2").exists());
+    assert_eq!(boto3_tree(server, &bucket, "m/").len(), 7);
+}

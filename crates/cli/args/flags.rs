@@ -217,6 +217,12 @@ pub(crate) struct FilterFlags {
     /// fails each path named that is not there; the other filters still apply.
     #[arg(long, value_name = "FILE")]
     pub(crate) files_from: Option<std::path::PathBuf>,
+    /// Leave out each folder holding an entry of this NAME (a .nobackup, a cache's
+    /// CACHEDIR.TAG), with all below it, as rclone's, restic's and borg's flag (repeatable).
+    /// Weighs the folder walked: an upload's, or a sync's or a check's folder, either way;
+    /// a sync neither sends nor deletes anything below such a folder.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) exclude_if_present: Vec<String>,
     /// Only files and objects of SIZE or more, e.g. 1MiB (as rclone's flag).
     #[arg(long, value_name = "SIZE")]
     pub(crate) min_size: Option<String>,
@@ -256,6 +262,7 @@ impl FilterFlags {
             ("--exclude-from", !self.exclude_from.is_empty()),
             ("--include-from", !self.include_from.is_empty()),
             ("--files-from", self.files_from.is_some()),
+            ("--exclude-if-present", !self.exclude_if_present.is_empty()),
             ("--min-size", self.min_size.is_some()),
             ("--max-size", self.max_size.is_some()),
             ("--max-age", self.max_age.is_some()),

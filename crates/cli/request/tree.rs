@@ -245,6 +245,11 @@ pub(crate) fn filters(flags: &FilterFlags) -> Result<Filters, CliError> {
     if let Some(list) = &flags.files_from {
         filters = filters.only_paths(listed_paths(list)?);
     }
+    for name in &flags.exclude_if_present {
+        filters = filters
+            .exclude_if_present(name)
+            .map_err(|e| bad_input(format!("--exclude-if-present: {e}")))?;
+    }
     Ok(filters)
 }
 

@@ -212,6 +212,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         // A move cannot rewrite objects in place: each would be deleted once copied.
         tree.check_overlap(!tree.settings.remove_source, false)?;
     }
+    tree.filters.walks_none("a copy between prefixes")?;
     let (listing, at) = (tree.source_listing(), tree.as_of);
     let found = match &source {
         Some(s) => super::source_list(s, listing, None, at, false),

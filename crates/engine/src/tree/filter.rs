@@ -1,13 +1,13 @@
 //! Which entries of a tree take part: `--exclude` and `--include` globs, bounds on size and
-//! time ([`Filters`]), and a worker's shard. One stream adapter ([`selected`]) applies them to
+//! time, marker files that leave their folder out ([`Filters`]), and a worker's shard. One stream adapter ([`selected`]) applies them to
 //! what a walk or a listing finds, for copies, removals and the rest; a sync takes the paths
 //! from it and weighs sizes and times itself, pair by pair (see [`Filters::paths_only`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Bound;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use ferry_s3::ObjectInfo;
@@ -41,6 +41,9 @@ use crate::shard::Shard;
 /// assert!(!f.admits(100, Some(SystemTime::now())) && !f.admits(4096, None));
 /// # Ok::<(), ferry_engine::Error>(())
 /// ```
+///
+/// A folder that holds a file of a marker's name ([`Filters::exclude_if_present`]) is left
+/// out whole, where a folder is walked.
 #[derive(Debug, Clone, Default)]
 pub struct Filters {
     rules: Vec<(bool, GlobMatcher)>,
@@ -49,6 +52,12 @@ pub struct Filters {
     /// The only paths that take part, when a list names them, each with whether an entry
     /// was found at it (shared by the clones a run makes of these filters).
     paths: Option<Arc<BTreeMap<String, AtomicBool>>>,
+    /// Names of entries whose folder a walk leaves out.
+    markers: Vec<String>,
+    /// The folders a walk left out for a marker so far in this run, each its path below the
+    /// root with `/` after it (`""`: the root); shared by the clones a run makes of these
+    /// filters, so a sync's merge knows what not to delete.
+    fenced: Arc<Mutex<BTreeSet<String>>>,
 }
 
 /// The bounds on an entry's size and time, each end included.
@@ -131,6 +140,58 @@ impl Filters {
         self
     }
 
+    /// These filters and one more: a folder walked that holds an entry named `name` (a
+    /// cache's `CACHEDIR.TAG`, a `.nobackup`) is left out whole, with all below it, as
+    /// rclone's `--exclude-if-present` (restic's and borg's too). A sync neither sends nor
+    /// deletes anything below such a folder, on either side. It weighs folders walked only
+    /// (an upload's, either side of a sync or a check that has a folder): a run that walks
+    /// none (a download to a folder, a copy between prefixes, a removal) refuses it.
+    pub fn exclude_if_present(mut self, name: &str) -> Result<Self, Error> {
+        if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+            return Err(Error::invalid(format!(
+                "{name:?} cannot mark a folder: give the name of a file in it, such as .nobackup"
+            )));
+        }
+        self.markers.push(name.to_string());
+        Ok(self)
+    }
+
+    /// Whether an entry named `name` marks its folder to be left out.
+    pub(crate) fn is_marker(&self, name: &[u8]) -> bool {
+        self.markers.iter().any(|m| m.as_bytes() == name)
+    }
+
+    /// Notes that a walk left out the folder at `dir` (its path below the root, `/` after
+    /// it) for a marker.
+    pub(crate) fn fence(&self, dir: String) {
+        self.fenced.lock().expect("the fences").insert(dir);
+    }
+
+    /// Whether `rel` lies in a folder a walk left out for a marker so far in this run.
+    /// Folders left out hold none another left out (the walk entered neither's inside), so
+    /// the nearest before `rel` is the only one that can hold it.
+    pub(crate) fn fenced(&self, rel: &str) -> bool {
+        if self.markers.is_empty() {
+            return false;
+        }
+        let fenced = self.fenced.lock().expect("the fences");
+        let upto = (Bound::Unbounded, Bound::Included(rel));
+        let nearest = fenced.range::<str, _>(upto).next_back();
+        nearest.is_some_and(|dir| rel.starts_with(dir.as_str()))
+    }
+
+    /// Refuses markers for a run that walks no folder (`what` says which), where they
+    /// would leave nothing out.
+    pub(crate) fn walks_none(&self, what: &str) -> Result<(), Error> {
+        match self.markers.first() {
+            None => Ok(()),
+            Some(m) => Err(Error::invalid(format!(
+                "a folder holding {m} is left out only where a folder is walked (an upload's, \
+                 or a sync's or a check's folder); {what} walks none"
+            ))),
+        }
+    }
+
     /// Of the paths [`Filters::only_paths`] names, those no entry was found at so far in this
     /// run (by these filters or a clone of them), in order.
     pub(crate) fn unseen(&self) -> Vec<String> {
@@ -152,8 +213,8 @@ impl Filters {
 
     /// These filters for one run of a tree: taking only the paths of `shard` (the tree's)
     /// whatever the globs say, as each worker of a split tree copies (and a split sync
-    /// deletes) its own paths only; with a list's paths none found yet, whatever runs given
-    /// these filters before found.
+    /// deletes) its own paths only; with a list's paths none found yet, and no folder left
+    /// out for a marker yet, whatever runs given these filters before found.
     pub(crate) fn for_run(&self, shard: Option<Shard>) -> Self {
         let fresh = |p: &Arc<BTreeMap<String, AtomicBool>>| {
             Arc::new(
@@ -165,6 +226,7 @@ impl Filters {
         Self {
             shard,
             paths: self.paths.as_ref().map(fresh),
+            fenced: Arc::default(),
             ..self.clone()
         }
     }
@@ -234,9 +296,10 @@ impl Filters {
         self.allows(rel) && self.admits(object.size, timed.then(time).flatten())
     }
 
-    /// Whether every entry takes part: no rule, no bound, no list, no shard.
+    /// Whether every entry takes part: no rule, no marker, no bound, no list, no shard.
     pub fn takes_all(&self) -> bool {
         self.rules.is_empty()
+            && self.markers.is_empty()
             && self.shard.is_none()
             && self.bounds == Bounds::default()
             && self.paths.is_none()

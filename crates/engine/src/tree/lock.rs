@@ -111,6 +111,7 @@ pub(crate) async fn run<C: ObjectClient>(
     lock: Lock,
 ) -> Result<LockOutcome, Error> {
     check(&lock)?;
+    lock.filters.walks_none("a lock")?;
     let mut outcome = LockOutcome {
         dry_run: lock.dry_run,
         ..Default::default()

@@ -279,6 +279,7 @@ pub(crate) async fn download<C: ObjectClient>(
     crate::download::check(&tree.settings)?;
     crate::moving::not_as_of(tree.settings.remove_source, tree.as_of)?;
     check_folder(&tree.root)?;
+    tree.filters.walks_none("a download to a folder")?;
     let root = Some(tree.root.clone());
     let listed = source_list(&ctx, listing(&tree), root, tree.as_of, false);
     let filters = tree.filters.for_run(tree.shard);

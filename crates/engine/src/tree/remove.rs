@@ -117,6 +117,7 @@ pub(crate) async fn run<C: ObjectClient>(
     ctx: Context<C>,
     remove: Remove,
 ) -> Result<RemoveOutcome, Error> {
+    remove.filters.walks_none("a removal")?;
     if remove.all_versions {
         return every_version(&ctx, remove).await;
     }

@@ -116,6 +116,7 @@ pub(crate) async fn run<C: ObjectClient>(
     restore: Restore,
 ) -> Result<RestoreOutcome, Error> {
     check(&restore)?;
+    restore.filters.walks_none("a restore")?;
     let mut outcome = RestoreOutcome {
         dry_run: restore.dry_run,
         ..Default::default()

@@ -84,9 +84,12 @@ impl Walk {
             journals: journals.map(Path::to_path_buf),
             follow_links: true,
         };
-        let left = walk
+        let mut left = walk
             .read(Path::new(""))
             .map_err(|e| Error::invalid(format!("cannot read {}: {e}", root.display())))?;
+        if walk.marked(Path::new(""), &left) {
+            left.clear();
+        }
         walk.stack.push(Folder {
             rel: PathBuf::new(),
             id: (meta.dev(), meta.ino()),
@@ -129,6 +132,32 @@ impl Walk {
             j.file_name() == Some(name)
                 && std::fs::metadata(j).is_ok_and(|m| (m.dev(), m.ino()) == id)
         })
+    }
+
+    /// Whether the folder at `rel`, of entries `left`, holds a marker that leaves it out; if
+    /// so, it is noted as left out ([`Filters::fence`]) before the walk yields anything after
+    /// it, so that a sync's merge, which has seen nothing past it yet, knows it in time.
+    fn marked(&self, rel: &Path, left: &[Entry]) -> bool {
+        let Some(marker) = left
+            .iter()
+            .find(|e| self.filters.is_marker(e.name.as_bytes()))
+        else {
+            return false;
+        };
+        let dir = match rel.as_os_str().is_empty() {
+            true => String::new(),
+            false => {
+                let key = key_for("", rel).unwrap_or_else(|_| rel.to_string_lossy().into());
+                format!("{key}/")
+            }
+        };
+        tracing::info!(
+            "{}: left out, with all below it: it holds {}",
+            self.root.join(rel).display(),
+            Path::new(&marker.name).display()
+        );
+        self.filters.fence(dir);
+        true
     }
 
     /// The entries of the folder at `rel`, sorted, last first.
@@ -222,6 +251,7 @@ impl Iterator for Walk {
                     }));
                 }
                 match self.read(&rel) {
+                    Ok(left) if self.marked(&rel, &left) => {}
                     Ok(left) => self.stack.push(Folder { rel, id, left }),
                     Err(e) => {
                         return Some(Found::Bad(ObjectFailure {
@@ -655,5 +685,57 @@ mod tests {
         // An include after the exclude: every file is walked, for the filters to judge.
         let back = skip.include("*.txt").unwrap();
         assert_eq!(keys(dir.path(), &back), want);
+    }
+
+    #[test]
+    fn a_folder_holding_a_marker_is_left_out_whole_and_noted() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [
+            "a.txt",
+            "cache/CACHEDIR.TAG",
+            "cache/x.bin",
+            "cache-x/y.txt",
+            "deep/keep.txt",
+            "deep/sub/.nobackup",
+            "deep/sub/z/z.txt",
+        ];
+        for rel in files {
+            let p = dir.path().join(rel);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, rel).unwrap();
+        }
+        let marked = Filters::default()
+            .exclude_if_present(".nobackup")
+            .unwrap()
+            .exclude_if_present("CACHEDIR.TAG")
+            .unwrap()
+            .for_run(None);
+        let walked = keys(dir.path(), &marked);
+        assert_eq!(walked, ["p/a.txt", "p/cache-x/y.txt", "p/deep/keep.txt"]);
+        for (rel, fenced) in [
+            ("cache/x.bin", true),
+            ("cache/later.bin", true),
+            ("cache-x/y.txt", false),
+            ("cache", false),
+            ("deep/sub/z/z.txt", true),
+            ("deep/subway.txt", false),
+            ("deep/keep.txt", false),
+        ] {
+            assert_eq!(marked.fenced(rel), fenced, "{rel}");
+        }
+        // A run of its own starts with nothing fenced; a marker in the root leaves out all.
+        assert!(!marked.for_run(None).fenced("cache/x.bin"));
+        std::fs::write(dir.path().join(".nobackup"), "").unwrap();
+        let all_out = marked.for_run(None);
+        assert!(keys(dir.path(), &all_out).is_empty());
+        assert!(all_out.fenced("a.txt") && all_out.fenced("deep/keep.txt"));
+        // Without markers, nothing is fenced and every file is walked.
+        assert_eq!(keys(dir.path(), &Filters::default()).len(), files.len() + 1);
+        for bad in ["", ".", "..", "a/b"] {
+            assert!(
+                Filters::default().exclude_if_present(bad).is_err(),
+                "{bad:?}"
+            );
+        }
     }
 }

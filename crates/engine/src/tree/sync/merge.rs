@@ -6,6 +6,7 @@
 //! out of bounds takes no part, yet keeps its path on the destination from looking deleted; a
 //! destination entry out of bounds is compared with its source all the same (a file sent a
 //! week ago is no older than its source for `--max-age 1d`), and only deleted in bounds.
+//! What lies in a folder a walk left out for a marker is neither sent nor deleted.
 
 use std::collections::BTreeMap;
 
@@ -171,8 +172,14 @@ pub(super) async fn merge<C: ObjectClient>(
             _ => None,
         };
         let (head_s, head_d) = (head(&s, true), head(&d, false));
+        // In a folder a walk left out for a marker: neither sent nor deleted. The walking
+        // side noted it before it yielded what comes after (and the other side's item is
+        // only taken for one side's once that side has gone past it).
         for k in gone(&waiting_s, head_d.as_deref()) {
             let i = waiting_s.remove(&k).expect("waiting");
+            if filters.fenced(&k) {
+                continue;
+            }
             if !filters.admits(i.size, i.mtime) {
                 merged.out_of_bounds += 1;
                 continue;
@@ -183,7 +190,7 @@ pub(super) async fn merge<C: ObjectClient>(
         }
         for k in gone(&waiting_d, head_s.as_deref()) {
             let i = waiting_d.remove(&k).expect("waiting");
-            if settings.delete && filters.admits(i.size, i.mtime) {
+            if settings.delete && filters.admits(i.size, i.mtime) && !filters.fenced(&k) {
                 merged.deletions.push(i);
             }
         }

@@ -328,6 +328,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
 ) -> Result<SyncOutcome, Error> {
     crate::job::check(&s.tree.settings, &s.tree.options)?;
     crate::moving::not_in_sync(s.tree.settings.remove_source)?;
+    s.tree.filters.walks_none("a sync between prefixes")?;
     if source.is_none() {
         s.tree.check_overlap(false, true)?;
     }
