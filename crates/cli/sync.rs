@@ -27,8 +27,13 @@ use crate::request::arg_text;
 /// Runs `ferry sync`.
 pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     let filters = crate::request::filters(&a.filters)?;
-    if a.max_delete.is_some() && !a.delete {
-        return Err(bad_input("--max-delete limits --delete; give both"));
+    for (flag, given) in [
+        ("--max-delete limits", a.max_delete.is_some()),
+        ("--delete-excluded widens", a.delete_excluded),
+    ] {
+        if given && !a.delete {
+            return Err(bad_input(format!("{flag} --delete; give both")));
+        }
     }
     let backup_dir = a.backup_dir.clone();
     let settings = SyncSettings {
@@ -42,6 +47,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         delete: a.delete,
         dry_run: a.dry_run,
         max_delete: a.max_delete,
+        delete_excluded: a.delete_excluded,
         ignore_existing: a.ignore_existing,
         update: a.update,
         immutable: a.immutable,

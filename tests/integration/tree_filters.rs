@@ -719,3 +719,113 @@ fn folders_holding_a_marker_are_left_out_and_a_sync_keeps_what_lies_below_them()
     assert!(!home.path().join("dl2").exists());
     assert_eq!(boto3_tree(server, &bucket, "m/").len(), 7);
 }
+
+/// `sync --delete --delete-excluded`: what the filters leave out goes from the destination
+/// too (a glob's, a marked folder's, a bound's), never another shard's; down, a local
+/// file a glob leaves out goes and a marked local folder stays; without --delete, exit 2.
+#[test]
+fn delete_excluded_deletes_what_the_filters_leave_out_but_not_another_shards() {
+    let (server, _client, bucket) = seaweed_bucket("tree-delexcl");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    // Of shards 0, 0, 1, 1, 1 and 0 of two (CRC-32 modulo 2).
+    let logs = [
+        "a.log",
+        "b.log",
+        "app.log",
+        "web-1.log",
+        "x/y.log",
+        "db.log",
+    ];
+    let mut files: Vec<(&str, usize)> = logs.iter().map(|l| (*l, 10)).collect();
+    files.extend([
+        ("keep.txt", 100),
+        ("notes.txt", 100),
+        ("old.txt", 100),
+        ("cache/CACHEDIR.TAG", 43),
+        ("cache/c.bin", 2000),
+    ]);
+    make_tree(&src, &files);
+    let ten_days_ago = SystemTime::now() - Duration::from_secs(10 * 86_400);
+    crate::mtime::set_mtime(&src.join("old.txt"), ten_days_ago);
+    let (s, m) = (src.to_str().unwrap(), format!("s3://{bucket}/m/"));
+    let run = |args: &[&str]| ferry(server, home.path(), &[args, &["--no-progress"]].concat());
+    let ok = |args: &[&str]| {
+        let o = run(args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        o
+    };
+    ok(&["sync", s, &m]);
+    let mirrored = boto3_tree(server, &bucket, "m/");
+    assert_eq!(mirrored.len(), files.len());
+    let has_log =
+        |tree: &BTreeMap<String, String>| tree.keys().filter(|k| k.ends_with(".log")).count();
+
+    // Without it, excluded paths stay.
+    ok(&["sync", s, &m, "--delete", "--exclude", "*.log"]);
+    assert_eq!(boto3_tree(server, &bucket, "m/"), mirrored);
+    // One shard of two deletes its own .log objects only; the other, the rest.
+    let wide = ["--delete", "--delete-excluded", "--exclude", "*.log"];
+    ok(&[&["sync", s, &m, "--shard", "0/2"][..], &wide].concat());
+    let after_one = has_log(&boto3_tree(server, &bucket, "m/"));
+    assert_eq!(after_one, 3, "shard 1's three are left");
+    ok(&[&["sync", s, &m, "--shard", "1/2"][..], &wide].concat());
+    assert_eq!(has_log(&boto3_tree(server, &bucket, "m/")), 0);
+    // A marked folder's objects and an out-of-bounds file's object go too; a dry run first
+    // says so and deletes nothing.
+    let marked = [
+        "--exclude",
+        "*.log",
+        "--exclude-if-present",
+        "CACHEDIR.TAG",
+        "--max-age",
+        "5d",
+        "--delete",
+        "--delete-excluded",
+    ];
+    let dry = ok(&[&["sync", s, &m, "--dry-run"][..], &marked].concat());
+    let said = String::from_utf8_lossy(&dry.stdout);
+    assert!(
+        said.contains("cache/c.bin") && said.contains("old.txt"),
+        "{said}"
+    );
+    assert_eq!(
+        boto3_tree(server, &bucket, "m/").len(),
+        files.len() - logs.len()
+    );
+    ok(&[&["sync", s, &m][..], &marked].concat());
+    let want = under(&mirrored, "", &["m/keep.txt", "m/notes.txt"]);
+    assert_eq!(boto3_tree(server, &bucket, "m/"), want);
+
+    // Down: a local file a glob leaves out goes; a marked local folder stays as it is.
+    let dl = home.path().join("dl");
+    make_tree(
+        &dl,
+        &[
+            ("x.tmp", 5),
+            ("keep.txt", 7),
+            ("mine/.nobackup", 1),
+            ("mine/y.tmp", 3),
+        ],
+    );
+    let d = dl.to_str().unwrap();
+    ok(&[
+        "sync",
+        &m,
+        d,
+        "--delete",
+        "--delete-excluded",
+        "--exclude",
+        "*.tmp",
+        "--exclude-if-present",
+        ".nobackup",
+    ]);
+    let got: Vec<String> = local_tree(&dl).into_keys().collect();
+    assert_eq!(
+        got,
+        ["keep.txt", "mine/.nobackup", "mine/y.tmp", "notes.txt"]
+    );
+    assert_eq!(local_tree(&dl)["keep.txt"], want["m/keep.txt"]);
+
+    expect_exit(&run(&["sync", s, &m, "--delete-excluded"]), 2, "--delete");
+}

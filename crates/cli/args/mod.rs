@@ -586,6 +586,12 @@ pub(crate) struct SyncArgs {
     /// with it, up to N.
     #[arg(long, value_name = "N")]
     pub(crate) max_delete: Option<u64>,
+    /// With --delete: delete from the destination what the filters leave out too (the globs,
+    /// --files-from, sizes, ages, --exclude-if-present), as rclone's and rsync's flag: the
+    /// prefix loses what a new --exclude leaves out. Never another --shard's paths; a marked
+    /// folder of a sync down's own is kept. Try it with --dry-run first.
+    #[arg(long)]
+    pub(crate) delete_excluded: bool,
     /// Down, or prefix to prefix: make the destination match the source as it was at WHEN,
     /// from its versions (a versioned bucket): a time (2026-12-05T10:00:00Z), a day
     /// (2026-12-05, from midnight UTC) or a span back from now (90m, 12h, 2d, 1w). An object

@@ -241,6 +241,21 @@ impl Filters {
         }
     }
 
+    /// What a sync's destination is narrowed to: [`Filters::paths_only`]; with
+    /// `delete_excluded` (to be deleted there, what these filters leave out must be seen), its
+    /// shard only, and its markers, for a folder walked.
+    pub(crate) fn for_destination(&self, settings: &super::sync::SyncSettings) -> Self {
+        if !settings.delete_excluded {
+            return self.paths_only();
+        }
+        Self {
+            shard: self.shard,
+            markers: self.markers.clone(),
+            fenced: self.fenced.clone(),
+            ..Self::default()
+        }
+    }
+
     /// Whether an entry of `size` bytes last changed at `time` is within the bounds on size
     /// and time (all of them when none is set; with a time bound, none when `time` is not
     /// known). Its path is for [`Filters::allows`].

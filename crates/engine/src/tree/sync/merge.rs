@@ -131,9 +131,13 @@ pub(super) async fn merge<C: ObjectClient>(
                         (other, item)
                     };
                     a.in_destination = true;
-                    // Out of bounds: no part, and its path is not deleted.
+                    // Out of bounds: no part, and its path is not deleted (unless what the
+                    // filters leave out is).
                     if !filters.admits(a.size, a.mtime) {
                         merged.out_of_bounds += 1;
+                        if settings.delete && settings.delete_excluded {
+                            merged.deletions.push(b);
+                        }
                     } else if judge::left_alone(settings, &a, &b) {
                         merged.kept += 1;
                         sides
@@ -190,7 +194,8 @@ pub(super) async fn merge<C: ObjectClient>(
         }
         for k in gone(&waiting_d, head_s.as_deref()) {
             let i = waiting_d.remove(&k).expect("waiting");
-            if settings.delete && filters.admits(i.size, i.mtime) && !filters.fenced(&k) {
+            let excluded = !filters.admits(i.size, i.mtime) || filters.fenced(&k);
+            if settings.delete && (settings.delete_excluded || !excluded) {
                 merged.deletions.push(i);
             }
         }

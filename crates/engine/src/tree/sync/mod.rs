@@ -101,6 +101,12 @@ pub struct SyncSettings {
     /// from an empty source delete: without it, a source that holds nothing (after the
     /// filters) deletes nothing (see [`DeletionsHeld::EmptySource`]).
     pub max_delete: Option<u64>,
+    /// With `delete`: delete from the destination what the filters leave out as well
+    /// (rclone's and rsync's `--delete-excluded`): its paths the globs, the list of paths, the
+    /// bounds on size and time or a marker file leave out, as if the source did not hold
+    /// them. A worker's shard still bounds it: no worker deletes another's paths. A marker in
+    /// a sync down's own folder still keeps that folder as it is.
+    pub delete_excluded: bool,
     /// Leave every path the destination holds as it is, whatever it holds, and send only
     /// what it lacks (rclone's `--ignore-existing`): a write-once archive's rule.
     pub ignore_existing: bool,
@@ -285,7 +291,7 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let source = walk_into(walk, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
-    let (source, dest) = both_selected(&filters, (source, &prefix), (dest, &prefix));
+    let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
     let probe = judge::up(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -307,12 +313,13 @@ pub(crate) async fn down<C: ObjectClient>(
     let source = super::source_list(&ctx, super::listing(&s.tree), root, s.tree.as_of, true);
     let filters = s.tree.filters.for_run(s.tree.shard);
     let dest = if s.tree.root.is_dir() {
-        let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?;
+        let walked = filters.for_destination(&s.sync);
+        let walk = Walk::new(&s.tree.root, &prefix, &walked, journal_folder(&ctx))?;
         walk_into(walk, READ_AHEAD)
     } else {
         mpsc::channel(1).1
     };
-    let (source, dest) = both_selected(&filters, (source, &prefix), (dest, &prefix));
+    let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
     let probe = judge::down(&ctx, &s.tree, s.sync.compare);
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -348,6 +355,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     let filters = s.tree.filters.for_run(s.tree.shard);
     let (from, dest) = both_selected(
         &filters,
+        &s.sync,
         (from, &sides.0.source_prefix),
         (dest, &sides.0.dest_prefix),
     );
@@ -358,12 +366,17 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
 }
 
 /// The backups `settings` asks for, checked against the sides (`root`: a sync down's
-/// folder); none are made in a dry run.
+/// folder), once the settings are found to make sense; none are made in a dry run.
 fn backing(
     settings: &SyncSettings,
     (sides, request): &(Sides, RequestOptions),
     root: Option<&std::path::Path>,
 ) -> Result<Option<Arc<Backing>>, Error> {
+    if settings.delete_excluded && !settings.delete {
+        return Err(Error::invalid(
+            "deleting what the filters leave out is deleting: delete_excluded goes with delete",
+        ));
+    }
     let Some(to) = &settings.backup else {
         return Ok(None);
     };
@@ -374,17 +387,22 @@ fn backing(
 }
 
 /// The two sides of a sync, each narrowed to the paths `filters` allows (by its key below its
-/// own prefix): a path left out is neither copied nor deleted. Their bounds on size and time
-/// are the merge's to weigh.
+/// own prefix): a path left out is neither copied nor deleted; with `delete_excluded`, the
+/// destination only to its shard, so that the merge deletes what the source's filters leave
+/// out. Their bounds on size and time are the merge's to weigh.
 fn both_selected(
     filters: &Filters,
+    settings: &SyncSettings,
     (source, source_prefix): (mpsc::Receiver<Found>, &str),
     (dest, dest_prefix): (mpsc::Receiver<Found>, &str),
 ) -> (mpsc::Receiver<Found>, mpsc::Receiver<Found>) {
-    let paths = filters.paths_only();
     (
-        selected(source, paths.clone(), source_prefix.to_string()),
-        selected(dest, paths, dest_prefix.to_string()),
+        selected(source, filters.paths_only(), source_prefix.to_string()),
+        selected(
+            dest,
+            filters.for_destination(settings),
+            dest_prefix.to_string(),
+        ),
     )
 }
 
