@@ -122,3 +122,96 @@ fn a_download_takes_rclones_mtime_else_last_modified() {
     let (_, last_modified) = stored(server, &bucket, "plain.txt");
     assert_eq!(mtime(&p), UNIX_EPOCH + Duration::from_secs(last_modified));
 }
+
+/// The mode bits of a file, and this process's umask (which ferry, run from here, inherits).
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn umask() -> u32 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"));
+    u32::from_str_radix(line.unwrap().trim(), 8).unwrap()
+}
+
+/// A file's mode goes up as `mode` metadata in rclone's octal form (a multipart upload's
+/// too), and comes down on a new file within the umask (s3fs's decimal form too); a file a
+/// download replaces keeps its own; an object with no mode (or a folder's) gives 0644.
+#[test]
+fn modes_go_up_and_come_down_on_new_files_within_the_umask() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let (server, _client, bucket) = seaweed_bucket("mtime-mode");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    let modes = [("run.sh", 0o755), ("secret", 0o600), ("plain.txt", 0o644)];
+    std::fs::create_dir_all(&src).unwrap();
+    for (name, m) in modes {
+        let p = src.join(name);
+        std::fs::write(&p, name).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(m)).unwrap();
+    }
+    let big = home.path().join("big.bin");
+    std::fs::write(&big, data(11 << 20, 3)).unwrap();
+    std::fs::set_permissions(&big, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let run = |args: &[&str]| {
+        let o = ferry(server, home.path(), args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    };
+    copied_tree(
+        server,
+        home.path(),
+        src.to_str().unwrap(),
+        &format!("s3://{bucket}/t"),
+    );
+    let big_url = format!("s3://{bucket}/big.bin");
+    run(&["cp", big.to_str().unwrap(), &big_url, "--part-size", "5MiB"]);
+    let stored_modes = ferry_testkit::boto3(
+        server,
+        "print(json.dumps([s3.head_object(Bucket=sys.argv[1], Key=k)['Metadata'].get('mode') for k in ['t/run.sh', 't/secret', 't/plain.txt', 'big.bin']]))",
+        &[&bucket],
+    )
+    .unwrap();
+    assert_eq!(
+        stored_modes,
+        serde_json::json!(["100755", "100600", "100644", "100750"])
+    );
+    ferry_testkit::boto3(
+        server,
+        "s3.put_object(Bucket=sys.argv[1], Key='t/s3fs.sh', Body=b's', Metadata={'mode': '33261'}); s3.put_object(Bucket=sys.argv[1], Key='t/dir.txt', Body=b'd', Metadata={'mode': '16877'}); print('{}')",
+        &[&bucket],
+    )
+    .unwrap();
+
+    let dst = home.path().join("dst");
+    copied_tree(
+        server,
+        home.path(),
+        &format!("s3://{bucket}/t"),
+        dst.to_str().unwrap(),
+    );
+    let within = |m: u32| m & !umask();
+    for (name, m) in modes
+        .into_iter()
+        .chain([("s3fs.sh", 0o755), ("dir.txt", 0o644)])
+    {
+        let want = if name == "dir.txt" { m } else { within(m) };
+        assert_eq!(
+            mode(&dst.join(name)),
+            want,
+            "{name}: {:o}",
+            mode(&dst.join(name))
+        );
+    }
+    let big_back = home.path().join("big.back");
+    run(&["cp", &big_url, big_back.to_str().unwrap()]);
+    assert_eq!(mode(&big_back), within(0o750));
+    // A file replaced keeps the mode it has.
+    let replaced = dst.join("run.sh");
+    std::fs::set_permissions(&replaced, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::fs::write(&replaced, b"edited").unwrap();
+    let url = format!("s3://{bucket}/t/run.sh");
+    run(&["cp", &url, replaced.to_str().unwrap()]);
+    assert_eq!(std::fs::read(&replaced).unwrap(), b"run.sh");
+    assert_eq!(mode(&replaced), 0o700);
+}

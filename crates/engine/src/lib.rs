@@ -77,7 +77,7 @@ pub use journal::{
     JournalStore, LockRecord, ObjectRecord, PartRecord, SourceIdentity, SourceKind, UploadRecord,
 };
 pub use manager::{Manager, ManagerConfig, OpenFiles, ResumeKeys};
-pub use mtime::{MTIME_KEY, format_mtime, parse_mtime};
+pub use mtime::{MODE_KEY, MTIME_KEY, format_mode, format_mtime, parse_mode, parse_mtime};
 pub use outcome::{
     Check, DownloadOutcome, ObjectFailure, Removal, Restoring, SyncAction, TreeOutcome,
     UploadOutcome, Verification,

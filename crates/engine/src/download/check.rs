@@ -366,6 +366,7 @@ mod tests {
             parts: Some(parts.to_vec()),
             guessed: false,
             mtime: None,
+            mode: None,
         };
         let ranges = plan_ranges(1000, 150, Some(&parts));
         let digests: Vec<Option<RangeDigests>> = ranges

@@ -286,6 +286,8 @@ pub(crate) struct Object {
     guessed: bool,
     /// The time a downloaded file gets (stored `mtime`, else Last-Modified).
     mtime: Option<std::time::SystemTime>,
+    /// The permission bits a new file gets (stored `mode`).
+    mode: Option<u32>,
 }
 
 impl<C: ObjectClient> Job<C> {
@@ -472,6 +474,7 @@ fn part_of<C: ObjectClient>(
         parts: None,
         guessed: false,
         mtime: None,
+        mode: None,
     })
 }
 
@@ -533,6 +536,7 @@ async fn describe<C: ObjectClient>(
         parts,
         guessed,
         mtime: crate::mtime::of_object(meta),
+        mode: crate::mtime::mode_of_object(meta),
     })
 }
 

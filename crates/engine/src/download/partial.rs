@@ -395,6 +395,7 @@ mod tests {
             no_clobber,
             folders: None,
             mtime: None,
+            mode: None,
         };
         let err = p.finish(&to(true)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Exists, "{err}");

@@ -51,6 +51,8 @@ pub(crate) struct Placement<'a> {
     pub(crate) folders: Option<&'a Folders>,
     /// The modification time the file takes.
     pub(crate) mtime: Option<std::time::SystemTime>,
+    /// The permission bits a new file takes (within the umask), when its object stored them.
+    pub(crate) mode: Option<u32>,
 }
 
 /// Makes the verified `file` (named `temp`) the file `to.target`: readied ([`ready`]),
@@ -73,17 +75,21 @@ pub(super) fn ready(file: &File, what: &Path, to: &Placement<'_>) -> Result<bool
     Ok(existing)
 }
 
-/// Gives the verified `file` (called `what` in messages) its modification time and ordinary
-/// permissions (those of the file it replaces, else 0644). Returns whether the target exists.
+/// Gives the verified `file` (called `what` in messages) its modification time and
+/// permissions: those of the file it replaces; else those its object stored, within the
+/// umask (as rsync gives a new file without `-p`); else 0644. Returns whether the target
+/// exists.
 pub(super) fn prepare(file: &File, what: &Path, to: &Placement<'_>) -> Result<bool, Error> {
     if let Some(t) = to.mtime {
         file.set_modified(t)
             .map_err(|e| Error::local(format!("cannot set the time of {}", what.display()), e))?;
     }
     let existing = std::fs::metadata(to.target).ok();
-    let mode = existing
-        .as_ref()
-        .map_or(0o644, |m| m.permissions().mode() & 0o7777);
+    let mode = match (&existing, to.mode) {
+        (Some(m), _) => m.permissions().mode() & 0o7777,
+        (None, Some(stored)) => stored & !crate::mtime::umask(),
+        (None, None) => 0o644,
+    };
     file.set_permissions(std::fs::Permissions::from_mode(mode))
         .map_err(|e| Error::local(format!("cannot set the mode of {}", what.display()), e))?;
     Ok(existing.is_some())

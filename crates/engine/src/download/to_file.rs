@@ -336,6 +336,7 @@ struct Place {
     /// A tree's folders, flushed at its end.
     folders: Option<Arc<Folders>>,
     mtime: Option<std::time::SystemTime>,
+    mode: Option<u32>,
 }
 
 impl Place {
@@ -345,6 +346,7 @@ impl Place {
             no_clobber: job.settings.no_clobber,
             folders: job.ctx.folders.clone(),
             mtime: object.mtime,
+            mode: object.mode,
         }
     }
 
@@ -354,6 +356,7 @@ impl Place {
             no_clobber: self.no_clobber,
             folders: self.folders.as_deref(),
             mtime: self.mtime,
+            mode: self.mode,
         }
     }
 
