@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::codes::{BAD_INPUT, FAILED, INTERRUPTED, READER_GONE};
+use crate::codes::{BAD_INPUT, FAILED, INTERRUPTED, READER_GONE, TIME_UP};
 use crate::output::errln;
 use ferry_engine::{ErrorKind, Mismatch};
 
@@ -51,7 +51,20 @@ impl CliError {
         let (code, e) = match self {
             CliError::BadInput(e) => (BAD_INPUT, e),
             CliError::Failed(e) => (FAILED, e),
-            CliError::Interrupted(e) => (INTERRUPTED, e),
+            CliError::Interrupted(e) => match crate::output::time_up() {
+                // Said as what stopped it: "interrupted; run the same command again…" reads
+                // "stopped: the --max-duration of 1h has passed; run the same command again…".
+                Some(span) => {
+                    let said = format!("{e:#}");
+                    let rest = said.strip_prefix("interrupted").unwrap_or(&said);
+                    let why = format!(
+                        "stopped: the --max-duration of {} has passed",
+                        humantime::format_duration(span)
+                    );
+                    (TIME_UP, anyhow::anyhow!("{why}{rest}"))
+                }
+                None => (INTERRUPTED, e),
+            },
             CliError::ReaderGone => return ExitCode::from(READER_GONE),
         };
         let message = format!("{e:#}");

@@ -3,6 +3,7 @@
 //! names the flag at fault.
 
 use std::path::Path;
+use std::time::Duration;
 
 use ferry_engine::{
     ChecksumMode, DirectIo, DownloadSettings, FailurePolicy, ManagerConfig, PlanConfig,
@@ -429,6 +430,23 @@ pub(crate) fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<u64>, C
         .transpose()
 }
 
+/// How long the run may go on (`--max-duration`): 1 s to 365 days, as humantime reads it.
+pub(crate) fn max_duration(flags: &BudgetFlags) -> Result<Option<Duration>, CliError> {
+    let Some(span) = &flags.max_duration else {
+        return Ok(None);
+    };
+    let bad = |why: &str| {
+        bad_input(format!(
+            "--max-duration {span:?}: {why}; give a span such as 45m, 6h or 1h30m"
+        ))
+    };
+    let d = humantime::parse_duration(span.trim()).map_err(|e| bad(&e.to_string()))?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(365 * 86_400) {
+        return Err(bad("it must be 1s to 365 days"));
+    }
+    Ok(Some(d))
+}
+
 /// The budgets the flags ask for: `--concurrency` (requests in flight, and parts of one
 /// object), `--memory-limit` (`memory` by default), `--bwlimit`; with the process's limit on
 /// open files raised to fit them (or, where it cannot be, fewer requests in flight).
@@ -437,6 +455,7 @@ pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<Manager
         concurrency,
         memory_limit,
         bwlimit,
+        max_duration: _,
     } = flags;
     let mut config = ManagerConfig {
         memory_limit: memory,

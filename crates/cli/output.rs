@@ -122,6 +122,14 @@ pub(crate) fn failure_sent() -> bool {
     FAILURE_SENT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// The `--max-duration` that stopped the run, once it has.
+static TIME_UP: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+
+/// The `--max-duration` that stopped the run, if one did: its interruption exits 10, said so.
+pub(crate) fn time_up() -> Option<Duration> {
+    TIME_UP.get().copied()
+}
+
 /// Seconds since `start`, for rates.
 pub(crate) fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64().max(1e-3)
@@ -205,6 +213,8 @@ pub(crate) struct Output {
     /// A check's: each path of its sync's dry run is the same, differs, is missing or is only
     /// in the destination.
     check: bool,
+    /// When the transfer stops as at an interrupt, and the `--max-duration` that set it.
+    deadline: Option<(tokio::time::Instant, Duration)>,
 }
 
 /// What a display shows the events of.
@@ -233,7 +243,14 @@ impl Output {
             moving: false,
             no_clobber: false,
             check: false,
+            deadline: None,
         }
+    }
+
+    /// The same, stopping the transfer once `span` (`--max-duration`) has passed from now.
+    pub(crate) fn until(self, span: Option<Duration>) -> Self {
+        let deadline = span.map(|d| (tokio::time::Instant::now() + d, d));
+        Self { deadline, ..self }
     }
 
     /// The same, for a sync: its deletions are JSON `sync` events, as its other decisions.
@@ -611,8 +628,9 @@ impl Output {
         }
     }
 
-    /// Runs a transfer to its end while showing it; Ctrl-C, SIGTERM or SIGHUP cancel it. Returns its
-    /// result and whether it was interrupted.
+    /// Runs a transfer to its end while showing it; Ctrl-C, SIGTERM or SIGHUP cancel it, as
+    /// does the end of its `--max-duration`. Returns its result and whether it was
+    /// interrupted.
     pub(crate) async fn run<T>(self, handle: Handle<T>) -> (Result<T, ferry_engine::Error>, bool) {
         self.follow(Shown::One, handle).await
     }
@@ -640,9 +658,25 @@ impl Output {
         let wait = handle.wait();
         tokio::pin!(wait);
         let mut interrupted = false;
+        let time_up = async {
+            match self.deadline {
+                Some((at, span)) => {
+                    tokio::time::sleep_until(at).await;
+                    span
+                }
+                None => std::future::pending().await,
+            }
+        };
         let result = tokio::select! {
             r = &mut wait => Some(r),
-            _ = interrupt() => {
+            () = async {
+                tokio::select! {
+                    _ = interrupt() => {}
+                    d = time_up => {
+                        let _ = TIME_UP.set(d);
+                    }
+                }
+            } => {
                 interrupted = true;
                 canceller.cancel();
                 // Winding down can wait on the server (a stream's upload aborted, retried

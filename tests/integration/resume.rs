@@ -902,3 +902,81 @@ fn the_printed_command_never_shows_an_sse_c_key() {
     .unwrap();
     assert_eq!(seen, sha256_hex(&body));
 }
+
+/// `--max-duration`: once the span has passed, the transfer stops as at Ctrl-C, says so, and
+/// exits 10; an upload is kept, and the same command again finishes it (the object identical,
+/// no upload left). A sync stopped so deletes nothing; again, it finishes and deletes.
+#[test]
+fn max_duration_stops_as_an_interrupt_and_the_same_command_goes_on() {
+    let (server, _client, bucket) = seaweed_bucket("resume-window");
+    let home = tempfile::tempdir().unwrap();
+    let file = home.path().join("big.bin");
+    let body = data(24 << 20, 41);
+    std::fs::write(&file, &body).unwrap();
+    let dst = format!("s3://{bucket}/big.bin");
+    let f = file.to_str().unwrap();
+    let window = [
+        "--bwlimit",
+        "8MiB",
+        "--max-duration",
+        "1s",
+        "--part-size",
+        "5MiB",
+    ];
+    let started = std::time::Instant::now();
+    let o = ferry(
+        server,
+        home.path(),
+        &[&["cp", f, &dst][..], &window].concat(),
+    );
+    expect_exit(&o, 10, "stopped: the --max-duration of 1s has passed");
+    expect_exit(&o, 10, "ferry resume up-");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(boto3_uploads(server, &bucket).len(), 1);
+    let o = ferry(server, home.path(), &["cp", f, &dst, "--part-size", "5MiB"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        boto3_object(server, &bucket, "big.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
+
+    // A sync stopped by it leaves the deletions for the run that finishes.
+    let src = home.path().join("src");
+    crate::sync::tree(
+        &src,
+        &[("a.bin", 6 << 20), ("b.bin", 6 << 20), ("c.bin", 6 << 20)],
+    );
+    let m = format!("s3://{bucket}/m/");
+    let stray = home.path().join("stray.txt");
+    std::fs::write(&stray, b"not in the folder").unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &["cp", stray.to_str().unwrap(), &format!("{m}stray.txt")],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let s = src.to_str().unwrap();
+    let o = ferry(
+        server,
+        home.path(),
+        &[&["sync", s, &m, "--delete"][..], &window[..4]].concat(),
+    );
+    expect_exit(&o, 10, "run the same command again");
+    assert!(boto3_keys(server, &bucket).contains(&"m/stray.txt".to_string()));
+    let o = ferry(server, home.path(), &["sync", s, &m, "--delete"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let keys = boto3_keys(server, &bucket);
+    assert_eq!(keys, ["big.bin", "m/a.bin", "m/b.bin", "m/c.bin"]);
+    assert!(boto3_uploads(server, &bucket).is_empty());
+
+    expect_exit(
+        &ferry(
+            server,
+            home.path(),
+            &["cp", f, &dst, "--max-duration", "0s"],
+        ),
+        2,
+        "--max-duration",
+    );
+}

@@ -139,8 +139,8 @@ pub(crate) struct GrantFlags {
     pub(crate) grant_full_control: Option<String>,
 }
 
-/// What a transfer may hold at once and how fast it may go, for the whole process: the same
-/// flags on `cp`, `sync` and `resume`.
+/// What a transfer may hold at once, how fast it may go and for how long, for the whole
+/// process: the same flags on `cp`, `sync`, `check` and `resume`.
 #[derive(Debug, Default, Args)]
 pub(crate) struct BudgetFlags {
     /// Requests in flight, all objects together, and parts of one object in flight. By
@@ -156,6 +156,12 @@ pub(crate) struct BudgetFlags {
     /// copy between servers counts its bytes once; a copy on one server moves none.
     #[arg(long, value_name = "RATE")]
     pub(crate) bwlimit: Option<String>,
+    /// Stop once SPAN has passed (e.g. 45m, 6h, 1h30m), as rclone's flag: what is in flight
+    /// stops as at Ctrl-C (an upload kept for resume, a download's partial file kept), nothing
+    /// more starts, and ferry exits 10. The same command again goes on where it stopped: a
+    /// backup window, night after night.
+    #[arg(long, value_name = "SPAN")]
+    pub(crate) max_duration: Option<String>,
 }
 
 /// Which of a source's properties its copy takes: the same flag on `cp` and `sync`.

@@ -114,7 +114,9 @@ pub(super) async fn check(global: &Global, a: &CheckArgs, one: One) -> Result<()
         &[("--as-of", a.as_of.is_some()), ("--one-way", a.one_way)],
         "for a check of one file or object",
     )?;
-    let output = Output::new(&a.out, false, global.verbose > 0).for_check();
+    let output = Output::new(&a.out, false, global.verbose > 0)
+        .for_check()
+        .until(crate::options::max_duration(&a.budget)?);
     let started = Instant::now();
     let (from, to) = (one.from.name(), one.to.name());
     let (found, size, bucket, key) = match (&one.from, &one.to) {

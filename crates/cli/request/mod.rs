@@ -235,7 +235,8 @@ pub(crate) fn cp(global: &Global, args: &CpArgs, moving: bool) -> Result<Cp, Cli
         state_dir: args.state_dir.clone(),
         output: Output::new(&args.out, to_stdout, global.verbose > 0)
             .for_move(moving)
-            .for_no_clobber(args.no_clobber),
+            .for_no_clobber(args.no_clobber)
+            .until(crate::options::max_duration(&args.budget)?),
     })
 }
 
