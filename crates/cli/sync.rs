@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ferry_engine::{
-    Backup, Compare, DeletionsHeld, DownloadSettings, Handle, Manager, SyncAction, SyncCopy,
-    SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeCopy, TreeDownload, TreeUpload,
+    Backup, Compare, DeletionsHeld, DownloadSettings, Handle, Manager, Suffix, SyncAction,
+    SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp, TreeCopy, TreeDownload, TreeUpload,
     UploadSettings,
 };
 
@@ -62,6 +62,12 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             Some(to) => Some(Backup::Folder(to.into())),
             None => None,
         },
+        backup_suffix: a
+            .suffix
+            .as_deref()
+            .map(|s| Suffix::new(s, a.suffix_keep_extension))
+            .transpose()
+            .map_err(|e| bad_input(format!("--suffix: {e}")))?,
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;

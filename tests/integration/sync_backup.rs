@@ -161,3 +161,65 @@ fn what_a_sync_replaces_or_deletes_is_backed_up_first() {
     assert_eq!(std::fs::read(back.join("a.txt")).unwrap(), data(120, 5));
     assert!(!back.join("extra.txt").exists());
 }
+
+/// `--suffix` (and `--suffix-keep-extension`): each backup's name gets it, so the backups of
+/// one path from two syncs stand side by side; up (replaced and deleted objects) and down
+/// (replaced and deleted files). Without --backup-dir, or with a `/` in it, exit 2.
+#[test]
+fn a_suffix_keeps_each_syncs_backups_side_by_side() {
+    let (server, _client, bucket) = seaweed_bucket("sync-suffix");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &[("a.txt", 100), ("d/b.bin", 200), ("gone", 7)]);
+    let s = src.to_str().unwrap();
+    let (m, old) = (format!("s3://{bucket}/m/"), format!("s3://{bucket}/old/"));
+    let ok = |args: &[&str]| {
+        let o = sync(server, home.path(), args);
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+    };
+    ok(&[s, &m]);
+    let sha = |key: &str| crate::boto3_object(server, &bucket, key)["sha256"].clone();
+    let first = sha("m/a.txt");
+
+    // Two syncs, each replacing a.txt: two backups of it, one a day.
+    std::fs::write(src.join("a.txt"), data(101, 1)).unwrap();
+    std::fs::remove_file(src.join("gone")).unwrap();
+    ok(&[s, &m, "--delete", "--backup-dir", &old, "--suffix", ".day1"]);
+    let second = sha("m/a.txt");
+    std::fs::write(src.join("a.txt"), data(102, 2)).unwrap();
+    std::fs::write(src.join("d/b.bin"), data(201, 3)).unwrap();
+    let keep_ext = ["--suffix", "-day2", "--suffix-keep-extension"];
+    ok(&[&[s, &m, "--backup-dir", &old][..], &keep_ext].concat());
+    let keys = boto3_keys(server, &bucket);
+    let backups: Vec<&str> = keys.iter().filter_map(|k| k.strip_prefix("old/")).collect();
+    assert_eq!(
+        backups,
+        ["a-day2.txt", "a.txt.day1", "d/b-day2.bin", "gone.day1"]
+    );
+    assert_eq!(sha("old/a.txt.day1"), first);
+    assert_eq!(sha("old/a-day2.txt"), second);
+
+    // Down: the file replaced and the file deleted, each moved with the suffix.
+    let dl = home.path().join("dl");
+    let d = dl.to_str().unwrap();
+    ok(&[&m, d]);
+    std::fs::write(dl.join("a.txt"), b"edited here").unwrap();
+    std::fs::write(dl.join("extra"), b"only here").unwrap();
+    let kept = home.path().join("kept");
+    let k = kept.to_str().unwrap();
+    ok(&[&m, d, "--delete", "--backup-dir", k, "--suffix", ".bak"]);
+    assert_eq!(
+        std::fs::read(kept.join("a.txt.bak")).unwrap(),
+        b"edited here"
+    );
+    assert_eq!(std::fs::read(kept.join("extra.bak")).unwrap(), b"only here");
+    assert_eq!(std::fs::read(dl.join("a.txt")).unwrap(), data(102, 2));
+
+    expect_exit(
+        &sync(server, home.path(), &[s, &m, "--suffix", ".x"]),
+        2,
+        "--backup-dir",
+    );
+    let slash = [s, &m, "--backup-dir", &old, "--suffix", "a/b"];
+    expect_exit(&sync(server, home.path(), &slash), 2, "--suffix");
+}

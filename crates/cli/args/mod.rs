@@ -564,6 +564,18 @@ pub(crate) struct SyncArgs {
     /// a path whose backup fails is neither replaced nor deleted.
     #[arg(long, value_name = "LOCATION")]
     pub(crate) backup_dir: Option<String>,
+    /// With --backup-dir: add SUFFIX to each backup's name (as rclone's flag), e.g.
+    /// .$(date +%F), so that the backups of one path from several syncs stand side by side.
+    #[arg(
+        long,
+        value_name = "SUFFIX",
+        requires = "backup_dir",
+        allow_hyphen_values = true
+    )]
+    pub(crate) suffix: Option<String>,
+    /// With --suffix: put it before the name's extension (a-2026-12-07.txt), as rclone's flag.
+    #[arg(long, requires = "suffix")]
+    pub(crate) suffix_keep_extension: bool,
     /// Delete from the destination what the source does not hold: only after every transfer
     /// succeeded, never after a listing failed.
     #[arg(long)]

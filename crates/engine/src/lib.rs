@@ -103,7 +103,7 @@ pub use tree::lock::{Lock, LockOutcome, Retention};
 pub use tree::remove::{Remove, RemoveOutcome};
 pub use tree::restore::{Restore, RestoreOutcome};
 pub use tree::sync::{
-    Backup, Compare, DeletionsHeld, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
+    Backup, Compare, DeletionsHeld, Suffix, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
     compare_content, same_content,
 };
 pub use tree::{TreeDownload, TreeUpload};

@@ -4,7 +4,6 @@
 //! and deleted by id); or the objects a caller's stream names. A sync's deletions (objects, or
 //! files) run through the same loop.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -341,9 +340,8 @@ pub(crate) struct Deleting {
     /// and the others go on (the sync's outcome lists them), where a removal ends with that
     /// error.
     pub(crate) sync: bool,
-    /// Files are moved into this folder (the first), at their paths below the second,
-    /// rather than deleted: a sync's backup.
-    pub(crate) files_to: Option<(PathBuf, PathBuf)>,
+    /// Files are moved there rather than deleted: a sync's backup.
+    pub(crate) files_to: Option<super::sync::FilesTo>,
 }
 
 impl Deleting {
@@ -609,17 +607,14 @@ async fn delete_batch<C: ObjectClient>(
 /// Deletes regular files (never folders, never what is not a regular file, which is left as
 /// it is), or moves them into `to.0` at their paths below `to.1` (a sync's backup): those
 /// gone, and a failure for each that could not be.
-async fn remove_files(items: Vec<Item>, to: Option<(PathBuf, PathBuf)>) -> Result<Batch, Error> {
+async fn remove_files(items: Vec<Item>, to: Option<super::sync::FilesTo>) -> Result<Batch, Error> {
     let removing = tokio::task::spawn_blocking(move || {
         let sent = items.len();
         let (mut gone, mut failed) = (Vec::new(), Vec::new());
         for d in items {
             let r = match std::fs::symlink_metadata(&d.path) {
                 Ok(m) if m.is_file() => match &to {
-                    Some((backup, root)) => {
-                        let rel = d.path.strip_prefix(root).unwrap_or(&d.path);
-                        super::sync::move_file(&d.path, &backup.join(rel))
-                    }
+                    Some(to) => super::sync::move_file(&d.path, &to.target(&d.path)),
                     None => std::fs::remove_file(&d.path)
                         .map_err(|e| Error::local(format!("deleting {}", d.path.display()), e)),
                 },

@@ -1,7 +1,8 @@
 //! What a sync replaces or deletes, kept first (rclone's `--backup-dir`): each destination
-//! object copied on the server to a backup prefix, at its path below the destination, before
-//! it is replaced or deleted; each destination file moved into a backup folder. A path whose
-//! backup fails is neither replaced nor deleted: it fails, named.
+//! object copied on the server to a backup prefix, at its path below the destination (with a
+//! suffix, rclone's `--suffix`, when one is given), before it is replaced or deleted; each
+//! destination file moved into a backup folder. A path whose backup fails is neither replaced
+//! nor deleted: it fails, named.
 
 use std::path::{Path, PathBuf};
 use std::pin::pin;
@@ -39,6 +40,70 @@ pub enum Backup {
     /// A folder on the destination's filesystem, for a sync down: each file is moved there
     /// (renamed), then the new one takes its place. It may not overlap the destination.
     Folder(PathBuf),
+}
+
+/// What a backup's name gets after its path (rclone's `--suffix`), so that backups of one
+/// path made by several syncs (a date each) stand side by side rather than replace each other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suffix {
+    /// The text added, such as `.2026-12-07` (no `/`).
+    pub suffix: String,
+    /// Put it before the name's extension (`a-2026-12-07.txt`) rather than after
+    /// (`a.txt-2026-12-07`), as rclone's `--suffix-keep-extension`.
+    pub keep_extension: bool,
+}
+
+impl Suffix {
+    /// A suffix of `suffix`, refused when empty or holding `/`.
+    pub fn new(suffix: &str, keep_extension: bool) -> Result<Self, Error> {
+        if suffix.is_empty() || suffix.contains('/') || suffix.contains('\0') {
+            return Err(Error::invalid(format!(
+                "{suffix:?} cannot end a backup's name: give text with no /, such as .bak"
+            )));
+        }
+        Ok(Self {
+            suffix: suffix.to_string(),
+            keep_extension,
+        })
+    }
+
+    /// `rel` (a path below the destination, `/` between folders) named with the suffix: after
+    /// it, or before the extension of its last name (a name whose only dot leads it has none).
+    pub(crate) fn name(&self, rel: &str) -> String {
+        let (folder, name) = rel.rsplit_once('/').map_or(("", rel), |(f, n)| (f, n));
+        let dot = name.rfind('.').filter(|&at| at > 0 && self.keep_extension);
+        let named = match dot {
+            Some(at) => format!("{}{}{}", &name[..at], self.suffix, &name[at..]),
+            None => format!("{name}{}", self.suffix),
+        };
+        match folder {
+            "" => named,
+            f => format!("{f}/{named}"),
+        }
+    }
+}
+
+/// Where a sync down's deletions move their files: into `dir`, at their paths below `root`,
+/// named with `suffix` when given.
+#[derive(Debug, Clone)]
+pub(crate) struct FilesTo {
+    dir: PathBuf,
+    root: PathBuf,
+    suffix: Option<Suffix>,
+}
+
+impl FilesTo {
+    /// Where the file at `path` (below the root) goes.
+    pub(crate) fn target(&self, path: &Path) -> PathBuf {
+        let rel = path.strip_prefix(&self.root).unwrap_or(path);
+        self.dir
+            .join(named(self.suffix.as_ref(), &rel.to_string_lossy()))
+    }
+}
+
+/// `rel` as its backup is named: with `suffix`, if any.
+fn named(suffix: Option<&Suffix>, rel: &str) -> String {
+    suffix.map_or_else(|| rel.to_string(), |s| s.name(rel))
 }
 
 impl Backup {
@@ -111,6 +176,7 @@ fn same_filesystem(dir: &Path, root: &Path) -> Result<(), Error> {
 /// destination carries, and how many were made.
 pub(super) struct Backing {
     to: Backup,
+    suffix: Option<Suffix>,
     sides: Sides,
     request: RequestOptions,
     root: Option<PathBuf>,
@@ -119,13 +185,14 @@ pub(super) struct Backing {
 
 impl Backing {
     pub(super) fn new(
-        to: Backup,
+        (to, suffix): (Backup, Option<Suffix>),
         sides: Sides,
         request: RequestOptions,
         root: Option<PathBuf>,
     ) -> Arc<Self> {
         Arc::new(Self {
             to,
+            suffix,
             sides,
             request,
             root,
@@ -138,11 +205,14 @@ impl Backing {
         self.made.load(Ordering::Relaxed)
     }
 
-    /// The backup folder a sync down's deletions move their files into, with the folder
-    /// they are below.
-    pub(super) fn moving_files(&self) -> Option<(PathBuf, PathBuf)> {
+    /// Where a sync down's deletions move their files.
+    pub(super) fn moving_files(&self) -> Option<FilesTo> {
         match (&self.to, &self.root) {
-            (Backup::Folder(dir), Some(root)) => Some((dir.clone(), root.clone())),
+            (Backup::Folder(dir), Some(root)) => Some(FilesTo {
+                dir: dir.clone(),
+                root: root.clone(),
+                suffix: self.suffix.clone(),
+            }),
             _ => None,
         }
     }
@@ -155,7 +225,7 @@ impl Backing {
         i: &Item,
         source: bool,
     ) -> Result<(), Error> {
-        let rel = self.sides.rel(i, source);
+        let rel = named(self.suffix.as_ref(), self.sides.rel(i, source));
         match &self.to {
             Backup::Folder(dir) => {
                 let (from, to) = (i.path.clone(), dir.join(rel));
@@ -291,6 +361,26 @@ pub(super) async fn before_deletions<C: ObjectClient>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_suffix_goes_after_the_name_or_before_its_extension() {
+        let after = Suffix::new(".1", false).unwrap();
+        let before = Suffix::new("-2026-12-07", true).unwrap();
+        assert_eq!(after.name("a/b.txt"), "a/b.txt.1");
+        assert_eq!(before.name("a/b.txt"), "a/b-2026-12-07.txt");
+        assert_eq!(before.name("a.d/b"), "a.d/b-2026-12-07");
+        assert_eq!(before.name(".bashrc"), ".bashrc-2026-12-07");
+        assert_eq!(before.name("x.tar.gz"), "x.tar-2026-12-07.gz");
+        for bad in ["", "a/b"] {
+            assert!(Suffix::new(bad, false).is_err(), "{bad:?}");
+        }
+        let to = FilesTo {
+            dir: "/old".into(),
+            root: "/data".into(),
+            suffix: Some(after),
+        };
+        assert_eq!(to.target(Path::new("/data/x/y")), Path::new("/old/x/y.1"));
+    }
 
     #[test]
     fn a_backup_suits_its_direction_and_lies_beside_the_destination() {

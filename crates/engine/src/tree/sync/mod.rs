@@ -40,8 +40,8 @@ mod backup;
 mod judge;
 mod merge;
 
-pub use backup::Backup;
-pub(crate) use backup::move_file;
+pub use backup::{Backup, Suffix};
+pub(crate) use backup::{FilesTo, move_file};
 pub use judge::{compare_content, same_content};
 
 use std::sync::Arc;
@@ -125,6 +125,9 @@ pub struct SyncSettings {
     /// moved into a folder. A path whose backup fails is neither replaced nor deleted. A
     /// dry run makes none.
     pub backup: Option<Backup>,
+    /// What each backup's name gets after its path (rclone's `--suffix`): backups of one path
+    /// made by several syncs then stand side by side. With `backup` only.
+    pub backup_suffix: Option<Suffix>,
 }
 
 /// Why a sync's deletions were held back: none were made.
@@ -378,11 +381,17 @@ fn backing(
         ));
     }
     let Some(to) = &settings.backup else {
+        if settings.backup_suffix.is_some() {
+            return Err(Error::invalid(
+                "a backup suffix names the backups a backup location keeps: set backup too",
+            ));
+        }
         return Ok(None);
     };
     to.check(sides, root)?;
     let root = root.map(std::path::Path::to_path_buf);
-    let made = || Backing::new(to.clone(), sides.clone(), request.clone(), root);
+    let to = (to.clone(), settings.backup_suffix.clone());
+    let made = || Backing::new(to, sides.clone(), request.clone(), root);
     Ok((!settings.dry_run).then(made))
 }
 
