@@ -5,6 +5,8 @@
 pub(crate) const FAILED: u8 = 1;
 /// Bad input: nothing was created.
 pub(crate) const BAD_INPUT: u8 = 2;
+/// Stopped once `--max-transfer` bytes had moved (rclone's code for it).
+pub(crate) const TRANSFER_UP: u8 = 8;
 /// Stopped at the end of `--max-duration` (rclone's code for it).
 pub(crate) const TIME_UP: u8 = 10;
 /// Interrupted by Ctrl-C, SIGTERM or SIGHUP.

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use crate::codes::{BAD_INPUT, FAILED, INTERRUPTED, READER_GONE, TIME_UP};
+use crate::codes::{BAD_INPUT, FAILED, INTERRUPTED, READER_GONE};
 use crate::output::errln;
 use ferry_engine::{ErrorKind, Mismatch};
 
@@ -51,17 +51,13 @@ impl CliError {
         let (code, e) = match self {
             CliError::BadInput(e) => (BAD_INPUT, e),
             CliError::Failed(e) => (FAILED, e),
-            CliError::Interrupted(e) => match crate::output::time_up() {
+            CliError::Interrupted(e) => match crate::output::stopped_by() {
                 // Said as what stopped it: "interrupted; run the same command again…" reads
                 // "stopped: the --max-duration of 1h has passed; run the same command again…".
-                Some(span) => {
+                Some(limit) => {
                     let said = format!("{e:#}");
                     let rest = said.strip_prefix("interrupted").unwrap_or(&said);
-                    let why = format!(
-                        "stopped: the --max-duration of {} has passed",
-                        humantime::format_duration(span)
-                    );
-                    (TIME_UP, anyhow::anyhow!("{why}{rest}"))
+                    (limit.code(), anyhow::anyhow!("stopped: {limit}{rest}"))
                 }
                 None => (INTERRUPTED, e),
             },

@@ -430,21 +430,38 @@ pub(crate) fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<u64>, C
         .transpose()
 }
 
-/// How long the run may go on (`--max-duration`): 1 s to 365 days, as humantime reads it.
-pub(crate) fn max_duration(flags: &BudgetFlags) -> Result<Option<Duration>, CliError> {
-    let Some(span) = &flags.max_duration else {
-        return Ok(None);
+/// What stops a run before its end, gently: `--max-duration`, `--max-transfer`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Limits {
+    /// How long it may go on.
+    pub(crate) duration: Option<Duration>,
+    /// How many bytes it may move (those an earlier run moved not counted).
+    pub(crate) transfer: Option<u64>,
+}
+
+/// The limits the flags set: a span of 1 s to 365 days, as humantime reads it; a size of
+/// 1 byte or more.
+pub(crate) fn limits(flags: &BudgetFlags) -> Result<Limits, CliError> {
+    let duration = match &flags.max_duration {
+        None => None,
+        Some(span) => {
+            let bad = |why: &str| {
+                bad_input(format!(
+                    "--max-duration {span:?}: {why}; give a span such as 45m, 6h or 1h30m"
+                ))
+            };
+            let d = humantime::parse_duration(span.trim()).map_err(|e| bad(&e.to_string()))?;
+            if d < Duration::from_secs(1) || d > Duration::from_secs(365 * 86_400) {
+                return Err(bad("it must be 1s to 365 days"));
+            }
+            Some(d)
+        }
     };
-    let bad = |why: &str| {
-        bad_input(format!(
-            "--max-duration {span:?}: {why}; give a span such as 45m, 6h or 1h30m"
-        ))
-    };
-    let d = humantime::parse_duration(span.trim()).map_err(|e| bad(&e.to_string()))?;
-    if d < Duration::from_secs(1) || d > Duration::from_secs(365 * 86_400) {
-        return Err(bad("it must be 1s to 365 days"));
+    let transfer = size_flag("--max-transfer", &flags.max_transfer)?;
+    if transfer == Some(0) {
+        return Err(bad_input("--max-transfer: give 1 byte or more"));
     }
-    Ok(Some(d))
+    Ok(Limits { duration, transfer })
 }
 
 /// The budgets the flags ask for: `--concurrency` (requests in flight, and parts of one
@@ -456,6 +473,7 @@ pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<Manager
         memory_limit,
         bwlimit,
         max_duration: _,
+        max_transfer: _,
     } = flags;
     let mut config = ManagerConfig {
         memory_limit: memory,

@@ -122,12 +122,50 @@ pub(crate) fn failure_sent() -> bool {
     FAILURE_SENT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// The `--max-duration` that stopped the run, once it has.
-static TIME_UP: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+/// A limit that stopped a run before its end, as an interrupt does, but gently: what was in
+/// flight finished.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Limit {
+    /// `--max-duration` had passed.
+    Duration(Duration),
+    /// `--max-transfer` bytes had moved.
+    Transfer(u64),
+}
 
-/// The `--max-duration` that stopped the run, if one did: its interruption exits 10, said so.
-pub(crate) fn time_up() -> Option<Duration> {
-    TIME_UP.get().copied()
+impl Limit {
+    /// The exit code: rclone's for each.
+    pub(crate) fn code(self) -> u8 {
+        match self {
+            Limit::Duration(_) => crate::codes::TIME_UP,
+            Limit::Transfer(_) => crate::codes::TRANSFER_UP,
+        }
+    }
+}
+
+impl std::fmt::Display for Limit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Limit::Duration(d) => write!(
+                f,
+                "the --max-duration of {} has passed",
+                humantime::format_duration(*d)
+            ),
+            Limit::Transfer(n) => write!(
+                f,
+                "the --max-transfer of {} has moved",
+                indicatif::BinaryBytes(*n)
+            ),
+        }
+    }
+}
+
+/// The limit that stopped the run, once one has.
+static STOPPED_BY: std::sync::OnceLock<Limit> = std::sync::OnceLock::new();
+
+/// The limit that stopped the run, if one did: its interruption exits with the limit's code,
+/// said so.
+pub(crate) fn stopped_by() -> Option<Limit> {
+    STOPPED_BY.get().copied()
 }
 
 /// Seconds since `start`, for rates.
@@ -215,6 +253,8 @@ pub(crate) struct Output {
     check: bool,
     /// When the transfer stops as at an interrupt, and the `--max-duration` that set it.
     deadline: Option<(tokio::time::Instant, Duration)>,
+    /// The bytes it may move before it stops as at an interrupt (`--max-transfer`).
+    max_transfer: Option<u64>,
 }
 
 /// What a display shows the events of.
@@ -244,13 +284,21 @@ impl Output {
             no_clobber: false,
             check: false,
             deadline: None,
+            max_transfer: None,
         }
     }
 
-    /// The same, stopping the transfer once `span` (`--max-duration`) has passed from now.
-    pub(crate) fn until(self, span: Option<Duration>) -> Self {
-        let deadline = span.map(|d| (tokio::time::Instant::now() + d, d));
-        Self { deadline, ..self }
+    /// The same, stopping the transfer once a limit is reached: `limits.duration` from now,
+    /// or `limits.transfer` bytes moved.
+    pub(crate) fn within(self, limits: crate::options::Limits) -> Self {
+        let deadline = limits
+            .duration
+            .map(|d| (tokio::time::Instant::now() + d, d));
+        Self {
+            deadline,
+            max_transfer: limits.transfer,
+            ..self
+        }
     }
 
     /// The same, for a sync: its deletions are JSON `sync` events, as its other decisions.
@@ -655,46 +703,29 @@ impl Output {
         // Every line: a slow reader of the output slows the transfer, loses nothing.
         let display = self.watch(shown, handle.subscribe_lossless(), handle.progress());
         let canceller = handle.canceller();
+        let reached = self.limit_reached(handle.progress());
         let wait = handle.wait();
         tokio::pin!(wait);
         let mut interrupted = false;
-        let time_up = async {
-            match self.deadline {
-                Some((at, span)) => {
-                    tokio::time::sleep_until(at).await;
-                    span
-                }
-                None => std::future::pending().await,
-            }
-        };
         let result = tokio::select! {
             r = &mut wait => Some(r),
-            () = async {
-                tokio::select! {
-                    _ = interrupt() => {}
-                    d = time_up => {
-                        let _ = TIME_UP.set(d);
-                    }
-                }
-            } => {
+            limit = reached => {
+                // A limit drains: nothing new starts, and what is in flight finishes, so
+                // nothing sent is thrown away. An interrupt meanwhile stops that too.
+                let _ = STOPPED_BY.set(limit);
                 interrupted = true;
-                canceller.cancel();
-                // Winding down can wait on the server (a stream's upload aborted, retried
-                // within the read timeout): a second interrupt does not wait, as said once
-                // the wait is long enough to wonder about.
-                let patience = async {
-                    tokio::time::sleep(WIND_DOWN_PATIENCE).await;
-                    tracing::warn!(
-                        "stopping: waiting for the transfer to wind down; interrupt again to \
-                         quit now"
-                    );
-                    std::future::pending::<std::convert::Infallible>().await
-                };
+                canceller.drain();
+                tracing::warn!(
+                    "stopping: {limit}; what is in flight finishes (interrupt to stop it now)"
+                );
                 tokio::select! {
                     r = &mut wait => Some(r),
-                    _ = interrupt() => None,
-                    never = patience => match never {},
+                    _ = interrupt() => wound_down(&canceller, wait.as_mut()).await,
                 }
+            }
+            _ = interrupt() => {
+                interrupted = true;
+                wound_down(&canceller, wait.as_mut()).await
             }
         };
         display.stop().await;
@@ -710,6 +741,63 @@ impl Output {
             std::process::exit(i32::from(crate::codes::INTERRUPTED));
         };
         (result, interrupted)
+    }
+}
+
+/// Cancels the transfer and waits for it to wind down. That can wait on the server (a
+/// stream's upload aborted, retried within the read timeout): a second interrupt does not
+/// wait (`None`), as said once the wait is long enough to wonder about.
+async fn wound_down<R>(
+    canceller: &ferry_engine::Canceller,
+    wait: std::pin::Pin<&mut impl std::future::Future<Output = R>>,
+) -> Option<R> {
+    canceller.cancel();
+    let patience = async {
+        tokio::time::sleep(WIND_DOWN_PATIENCE).await;
+        tracing::warn!(
+            "stopping: waiting for the transfer to wind down; interrupt again to quit now"
+        );
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    tokio::select! {
+        r = wait => Some(r),
+        _ = interrupt() => None,
+        never = patience => match never {},
+    }
+}
+
+impl Output {
+    /// Waits until a limit is reached: the deadline, or the bytes `progress` counts as moved
+    /// in this run (looked at ten times a second); forever with neither.
+    async fn limit_reached(&self, progress: Arc<Progress>) -> Limit {
+        let deadline = self.deadline;
+        let time_up = async move {
+            match deadline {
+                Some((at, span)) => {
+                    tokio::time::sleep_until(at).await;
+                    Limit::Duration(span)
+                }
+                None => std::future::pending().await,
+            }
+        };
+        let max = self.max_transfer;
+        let moved = async move {
+            let Some(max) = max else {
+                return std::future::pending().await;
+            };
+            let mut tick = tokio::time::interval(Duration::from_millis(100));
+            loop {
+                tick.tick().await;
+                let s = progress.snapshot();
+                if s.bytes.saturating_sub(s.reused) >= max {
+                    return Limit::Transfer(max);
+                }
+            }
+        };
+        tokio::select! {
+            l = time_up => l,
+            l = moved => l,
+        }
     }
 }
 

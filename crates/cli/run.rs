@@ -209,7 +209,7 @@ pub(crate) async fn resume(global: &Global, args: ResumeArgs) -> Result<(), CliE
     global.endpoint_url = Some(journal.destination.endpoint.clone());
     let manager = manager(client(&global).await?, config, Some(dir))?;
     let output = Output::new(&args.out, false, global.verbose > 0)
-        .until(crate::options::max_duration(&args.budget)?);
+        .within(crate::options::limits(&args.budget)?);
     // A copy from another server reaches it again at the endpoint its journal names, with the
     // destination's credentials unless others are given.
     let resumed = match journal.source.server() {

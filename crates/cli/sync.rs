@@ -105,7 +105,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     let connections = Some(config.max_requests as usize);
     let output = Output::new(&a.out, false, global.verbose > 0)
         .for_sync()
-        .until(crate::options::max_duration(&a.budget)?);
+        .within(crate::options::limits(&a.budget)?);
     let started = Instant::now();
     // Uploads and copies (on the server and between servers: see `crosscopy`) resume from
     // journals; a download resumes from its partial files, and is told where journals live

@@ -903,38 +903,61 @@ fn the_printed_command_never_shows_an_sse_c_key() {
     assert_eq!(seen, sha256_hex(&body));
 }
 
-/// `--max-duration`: once the span has passed, the transfer stops as at Ctrl-C, says so, and
-/// exits 10; an upload is kept, and the same command again finishes it (the object identical,
-/// no upload left). A sync stopped so deletes nothing; again, it finishes and deletes.
+/// The parts of every upload in `bucket`, as boto3 lists them.
+fn parts_kept(server: &TestServer, bucket: &str) -> u64 {
+    let v = ferry_testkit::boto3(
+        server,
+        "b = sys.argv[1]\nprint(sum(len(s3.list_parts(Bucket=b, Key=u['Key'], UploadId=u['UploadId']).get('Parts', [])) for u in s3.list_multipart_uploads(Bucket=b).get('Uploads', [])))",
+        &[bucket],
+    )
+    .unwrap();
+    v.as_u64().unwrap()
+}
+
+/// `--max-duration` and `--max-transfer`: once the limit is reached nothing new starts, the
+/// parts in flight finish (kept, not thrown away), ferry says so and exits 10 or 8; the same
+/// command again goes on from there (the object identical, no upload left). A sync stopped
+/// so deletes nothing; again, it finishes and deletes.
 #[test]
-fn max_duration_stops_as_an_interrupt_and_the_same_command_goes_on() {
+fn a_limit_stops_gently_and_the_same_command_goes_on() {
     let (server, _client, bucket) = seaweed_bucket("resume-window");
     let home = tempfile::tempdir().unwrap();
     let file = home.path().join("big.bin");
-    let body = data(24 << 20, 41);
+    let body = data(40 << 20, 41);
     std::fs::write(&file, &body).unwrap();
     let dst = format!("s3://{bucket}/big.bin");
     let f = file.to_str().unwrap();
-    let window = [
+    // Eight parts of 5 MiB, two in flight at 8 MiB/s: each pair takes 1.25 s.
+    let slow = [
         "--bwlimit",
         "8MiB",
-        "--max-duration",
-        "1s",
         "--part-size",
         "5MiB",
+        "--concurrency",
+        "2",
     ];
-    let started = std::time::Instant::now();
-    let o = ferry(
-        server,
-        home.path(),
-        &[&["cp", f, &dst][..], &window].concat(),
-    );
+    let run = |args: &[&str], limit: &[&str]| {
+        ferry(server, home.path(), &[args, &slow[..], limit].concat())
+    };
+    let o = run(&["cp", f, &dst], &["--max-duration", "1s"]);
     expect_exit(&o, 10, "stopped: the --max-duration of 1s has passed");
     expect_exit(&o, 10, "ferry resume up-");
-    assert!(started.elapsed() < std::time::Duration::from_secs(10));
-    assert_eq!(boto3_uploads(server, &bucket).len(), 1);
+    // The two parts in flight at the deadline finished, and are kept (two more, had the
+    // first pair been quicker).
+    let first = parts_kept(server, &bucket);
+    assert!(first == 2 || first == 4, "{first} parts kept");
+    let o = run(&["cp", f, &dst], &["--max-transfer", "6MiB"]);
+    expect_exit(&o, 8, "stopped: the --max-transfer of 6.00 MiB has moved");
+    // Those an earlier run sent do not count: the pair in flight at 6 MiB finished.
+    assert_eq!(parts_kept(server, &bucket), first + 2);
     let o = ferry(server, home.path(), &["cp", f, &dst, "--part-size", "5MiB"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let reused = format!("resumed with {} bytes", (first + 2) * (5 << 20));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(&reused),
+        "{}",
+        text(&o)
+    );
     assert_eq!(
         boto3_object(server, &bucket, "big.bin")["sha256"],
         sha256_hex(&body)
@@ -960,23 +983,31 @@ fn max_duration_stops_as_an_interrupt_and_the_same_command_goes_on() {
     let o = ferry(
         server,
         home.path(),
-        &[&["sync", s, &m, "--delete"][..], &window[..4]].concat(),
+        &[
+            "sync",
+            s,
+            &m,
+            "--delete",
+            "--bwlimit",
+            "8MiB",
+            "--concurrency",
+            "1",
+            "--max-duration",
+            "1s",
+        ],
     );
     expect_exit(&o, 10, "run the same command again");
-    assert!(boto3_keys(server, &bucket).contains(&"m/stray.txt".to_string()));
+    let keys = boto3_keys(server, &bucket);
+    assert!(keys.contains(&"m/stray.txt".to_string()), "{keys:?}");
+    assert!(keys.len() < 5, "not every file was sent: {keys:?}");
     let o = ferry(server, home.path(), &["sync", s, &m, "--delete"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let keys = boto3_keys(server, &bucket);
     assert_eq!(keys, ["big.bin", "m/a.bin", "m/b.bin", "m/c.bin"]);
     assert!(boto3_uploads(server, &bucket).is_empty());
 
-    expect_exit(
-        &ferry(
-            server,
-            home.path(),
-            &["cp", f, &dst, "--max-duration", "0s"],
-        ),
-        2,
-        "--max-duration",
-    );
+    for bad in [["--max-duration", "0s"], ["--max-transfer", "0"]] {
+        let o = ferry(server, home.path(), &[&["cp", f, &dst][..], &bad].concat());
+        expect_exit(&o, 2, bad[0]);
+    }
 }

@@ -156,12 +156,17 @@ pub(crate) struct BudgetFlags {
     /// copy between servers counts its bytes once; a copy on one server moves none.
     #[arg(long, value_name = "RATE")]
     pub(crate) bwlimit: Option<String>,
-    /// Stop once SPAN has passed (e.g. 45m, 6h, 1h30m), as rclone's flag: what is in flight
-    /// stops as at Ctrl-C (an upload kept for resume, a download's partial file kept), nothing
-    /// more starts, and ferry exits 10. The same command again goes on where it stopped: a
-    /// backup window, night after night.
+    /// Stop once SPAN has passed (e.g. 45m, 6h, 1h30m), as rclone's flag: nothing more
+    /// starts, the parts in flight finish (an interrupt stops them too), what is left is kept
+    /// as at Ctrl-C (an upload for resume, a download's partial file), and ferry exits 10. The
+    /// same command again goes on where it stopped: a backup window, night after night.
     #[arg(long, value_name = "SPAN")]
     pub(crate) max_duration: Option<String>,
+    /// Stop once SIZE has moved (e.g. 500GiB; what an earlier run moved not counted), as
+    /// rclone's flag: as --max-duration stops, exiting 8. The parts in flight then finish, so
+    /// up to their size more moves. A cap on a run's transfer, and its bill.
+    #[arg(long, value_name = "SIZE")]
+    pub(crate) max_transfer: Option<String>,
 }
 
 /// Which of a source's properties its copy takes: the same flag on `cp` and `sync`.

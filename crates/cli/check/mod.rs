@@ -60,7 +60,7 @@ pub(crate) async fn run(global: &Global, a: CheckArgs) -> Result<(), CliError> {
     let as_of = crate::request::as_of(a.as_of.as_deref())?;
     let output = Output::new(&a.out, false, global.verbose > 0)
         .for_check()
-        .until(crate::options::max_duration(&a.budget)?);
+        .within(crate::options::limits(&a.budget)?);
     let started = Instant::now();
     let (bucket, (result, interrupted)) = match direction {
         SyncAction::Upload => {

@@ -116,7 +116,7 @@ pub(super) async fn check(global: &Global, a: &CheckArgs, one: One) -> Result<()
     )?;
     let output = Output::new(&a.out, false, global.verbose > 0)
         .for_check()
-        .until(crate::options::max_duration(&a.budget)?);
+        .within(crate::options::limits(&a.budget)?);
     let started = Instant::now();
     let (from, to) = (one.from.name(), one.to.name());
     let (found, size, bucket, key) = match (&one.from, &one.to) {

@@ -236,7 +236,7 @@ pub(crate) fn cp(global: &Global, args: &CpArgs, moving: bool) -> Result<Cp, Cli
         output: Output::new(&args.out, to_stdout, global.verbose > 0)
             .for_move(moving)
             .for_no_clobber(args.no_clobber)
-            .until(crate::options::max_duration(&args.budget)?),
+            .within(crate::options::limits(&args.budget)?),
     })
 }
 

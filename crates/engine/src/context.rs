@@ -51,6 +51,9 @@ pub(crate) struct Context<C> {
     pub(crate) events: Option<Reporter>,
     pub(crate) progress: Arc<Progress>,
     pub(crate) cancel: CancellationToken,
+    /// Once it fires, no new part, range or object starts; what is in flight finishes and
+    /// the transfer then ends as cancelled ([`Handle::drain`](crate::Handle::drain)).
+    pub(crate) drain: CancellationToken,
     /// A tree's download: the folders of its files, flushed once each at its end rather
     /// than after each file.
     pub(crate) folders: Option<Arc<Folders>>,
@@ -109,6 +112,7 @@ impl<C> Clone for Context<C> {
             events: self.events.clone(),
             progress: self.progress.clone(),
             cancel: self.cancel.clone(),
+            drain: self.drain.clone(),
             folders: self.folders.clone(),
             slots: self.slots.clone(),
         }
@@ -147,6 +151,11 @@ impl<C: ObjectClient> Context<C> {
         }
     }
 
+    /// The tokens a pool of this transfer's work obeys: its cancel and its drain.
+    pub(crate) fn stops(&self) -> (&CancellationToken, &CancellationToken) {
+        (&self.cancel, &self.drain)
+    }
+
     /// A context for one object of a tree (or the download side of a copy): its own counters,
     /// counting into this one's, a cancel token that this one's cancels, no events of its own.
     pub(crate) fn child(&self) -> Self {
@@ -155,6 +164,7 @@ impl<C: ObjectClient> Context<C> {
             events: None,
             progress: Arc::new(Progress::child_of(&self.progress)),
             cancel: self.cancel.child_token(),
+            drain: self.drain.child_token(),
             folders: self.folders.clone(),
             slots: None,
         }

@@ -164,6 +164,7 @@ pub struct Handle<T> {
     events: Arc<Events>,
     progress: Arc<Progress>,
     cancel: CancellationToken,
+    drain: CancellationToken,
 }
 
 impl<T> std::fmt::Debug for Handle<T> {
@@ -173,12 +174,12 @@ impl<T> std::fmt::Debug for Handle<T> {
 }
 
 impl<T: Send + 'static> Handle<T> {
-    /// Spawns `run` with the events, counters and cancel token it reports to and obeys; its
-    /// end is also an event (`Failed`, or what `done` makes of the outcome).
+    /// Spawns `run` with the events, counters, cancel and drain tokens it reports to and
+    /// obeys; its end is also an event (`Failed`, or what `done` makes of the outcome).
     pub(crate) fn spawn<F>(
         events: Arc<Events>,
         progress: Arc<Progress>,
-        cancel: CancellationToken,
+        (cancel, drain): (CancellationToken, CancellationToken),
         run: F,
         done: fn(&T) -> Option<Event>,
     ) -> Self
@@ -201,6 +202,7 @@ impl<T: Send + 'static> Handle<T> {
             events,
             progress,
             cancel,
+            drain,
         }
     }
 }
@@ -238,9 +240,23 @@ impl<T> Handle<T> {
         self.cancel.cancel();
     }
 
-    /// A handle that cancels this transfer, usable while [`wait`](Self::wait) runs.
+    /// Stops the transfer gently: no new part, range or object starts, and what is in
+    /// flight finishes (nothing sent is thrown away, at the cost of waiting for it). It then
+    /// ends as [`cancel`](Self::cancel) ends it: kept for resume where it is journaled,
+    /// [`wait`](Self::wait) an error of kind `Cancelled` (a tree's outcome marked
+    /// interrupted). One whose work had all started ends as it would have. A cancel after it
+    /// stops what is still in flight.
+    pub fn drain(&self) {
+        self.drain.cancel();
+    }
+
+    /// A handle that cancels (or drains) this transfer, usable while [`wait`](Self::wait)
+    /// runs.
     pub fn canceller(&self) -> Canceller {
-        Canceller(self.cancel.clone())
+        Canceller {
+            cancel: self.cancel.clone(),
+            drain: self.drain.clone(),
+        }
     }
 
     /// Waits for the end.
@@ -255,14 +271,22 @@ impl<T> Handle<T> {
     }
 }
 
-/// Cancels a transfer (see [`Handle::cancel`]).
+/// Cancels or drains a transfer (see [`Handle::cancel`], [`Handle::drain`]).
 #[derive(Debug, Clone)]
-pub struct Canceller(CancellationToken);
+pub struct Canceller {
+    cancel: CancellationToken,
+    drain: CancellationToken,
+}
 
 impl Canceller {
     /// Cancels the transfer.
     pub fn cancel(&self) {
-        self.0.cancel();
+        self.cancel.cancel();
+    }
+
+    /// Drains the transfer: nothing new starts, what is in flight finishes.
+    pub fn drain(&self) {
+        self.drain.cancel();
     }
 }
 

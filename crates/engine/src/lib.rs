@@ -4,7 +4,7 @@
 //!
 //! One [`Manager`] per process owns the client and the budgets every transfer shares
 //! (requests in flight, bytes in memory, bytes per second). Every transfer is submitted to it
-//! and returns a [`Handle`] to wait on, watch, or cancel:
+//! and returns a [`Handle`] to wait on, watch, cancel or drain:
 //!
 //! ```no_run
 //! # async fn example(client: ferry_s3::S3Client) -> Result<(), ferry_engine::Error> {

@@ -1,7 +1,8 @@
 //! The one worker pool for part, range and object work: tasks in one `JoinSet`, at most a
 //! width of them in flight, each started only once the memory it will hold is granted (an
 //! owned permit it carries), results handed to a [`Sink`] as they finish, the first failure
-//! stopping new work, and a cancel token obeyed throughout. Uploads (file, stream, copy),
+//! stopping new work, and a cancel token obeyed throughout. A drain token stops new work
+//! only: what is in flight finishes, and the run then ends as cancelled. Uploads (file, stream, copy),
 //! downloads (to a file, a writer, memory) and trees all run their work through it.
 //!
 //! Requests in flight are bounded one level down: every request takes a slot of the
@@ -33,6 +34,10 @@ pub(crate) struct Pool<T> {
     width: u32,
     memory: Memory,
     cancel: CancellationToken,
+    /// No new task starts once it fires; those in flight finish.
+    drain: CancellationToken,
+    /// Work was left unstarted for the drain: the run ends as cancelled.
+    drained: bool,
     failure: Option<Error>,
     /// What runs, for the cancel error: `upload`, `download`, …
     what: &'static str,
@@ -43,14 +48,16 @@ enum Woke<T> {
     Room(MemoryPermit),
     Joined(Result<Result<T, Error>, JoinError>),
     Cancelled,
+    Drained,
 }
 
 impl<T: Send + 'static> Pool<T> {
-    /// At most `width` tasks in flight, their memory from `memory`, stopped by `cancel`.
+    /// At most `width` tasks in flight, their memory from `memory`, stopped by `cancel` (and
+    /// starting none after `drain`: see [`room`](Self::room)).
     pub(crate) fn new(
         width: u32,
         memory: &Memory,
-        cancel: &CancellationToken,
+        (cancel, drain): (&CancellationToken, &CancellationToken),
         what: &'static str,
     ) -> Self {
         Self {
@@ -58,6 +65,8 @@ impl<T: Send + 'static> Pool<T> {
             width: width.max(1),
             memory: memory.clone(),
             cancel: cancel.clone(),
+            drain: drain.clone(),
+            drained: false,
             failure: None,
             what,
         }
@@ -74,8 +83,9 @@ impl<T: Send + 'static> Pool<T> {
 
     /// Waits until one more task may start: fewer than the width in flight, and `memory`
     /// bytes granted (the permit returned, for the task to hold). Finished tasks go to `sink`
-    /// meanwhile. `None` once the run must stop: a task or the sink failed, or it was
-    /// cancelled.
+    /// meanwhile. `None` once the run must stop: a task or the sink failed, it was
+    /// cancelled, or drained (then [`finish`](Self::finish) says it was cancelled: work was
+    /// left).
     pub(crate) async fn room(
         &mut self,
         memory: u64,
@@ -85,11 +95,16 @@ impl<T: Send + 'static> Pool<T> {
             if self.stopped() {
                 return None;
             }
+            if self.drain.is_cancelled() {
+                self.drained = true;
+                return None;
+            }
             let woke = if (self.set.len() as u32) < self.width {
                 let busy = !self.set.is_empty();
                 tokio::select! {
                     biased;
                     () = self.cancel.cancelled() => Woke::Cancelled,
+                    () = self.drain.cancelled() => Woke::Drained,
                     Some(j) = self.set.join_next(), if busy => Woke::Joined(j),
                     p = self.memory.take(memory) => Woke::Room(p),
                 }
@@ -97,6 +112,7 @@ impl<T: Send + 'static> Pool<T> {
                 tokio::select! {
                     biased;
                     () = self.cancel.cancelled() => Woke::Cancelled,
+                    () = self.drain.cancelled() => Woke::Drained,
                     Some(j) = self.set.join_next() => Woke::Joined(j),
                 }
             };
@@ -104,6 +120,10 @@ impl<T: Send + 'static> Pool<T> {
                 Woke::Room(p) => return Some(p),
                 Woke::Joined(j) => self.settle(j, sink).await,
                 Woke::Cancelled => return None,
+                Woke::Drained => {
+                    self.drained = true;
+                    return None;
+                }
             }
         }
     }
@@ -135,7 +155,8 @@ impl<T: Send + 'static> Pool<T> {
         }
     }
 
-    /// Waits for every task in flight; the first failure, or the cancel, is the result.
+    /// Waits for every task in flight; the first failure, or the cancel, is the result (a
+    /// drain that left work unstarted is a cancel, after any failure).
     pub(crate) async fn finish(mut self, sink: &mut impl Sink<T>) -> Result<(), Error> {
         while let Some(j) = self.set.join_next().await {
             self.settle(j, sink).await;
@@ -145,6 +166,7 @@ impl<T: Send + 'static> Pool<T> {
         }
         match self.failure {
             Some(e) => Err(e),
+            None if self.drained => Err(Error::cancelled(self.what)),
             None => Ok(()),
         }
     }
@@ -185,7 +207,8 @@ mod tests {
     async fn most_at_once(n: u32, width: u32, budget: u64, memory: u64) -> u32 {
         let mem = Memory::new(budget);
         let cancel = CancellationToken::new();
-        let mut pool: Pool<u32> = Pool::new(width, &mem, &cancel, "test");
+        let mut pool: Pool<u32> =
+            Pool::new(width, &mem, (&cancel, &CancellationToken::new()), "test");
         let now = Arc::new(AtomicU32::new(0));
         let most = Arc::new(AtomicU32::new(0));
         let mut done = Vec::new();
@@ -223,7 +246,7 @@ mod tests {
     async fn the_first_failure_stops_new_work_and_is_the_result() {
         let mem = Memory::new(8 << 20);
         let cancel = CancellationToken::new();
-        let mut pool: Pool<u32> = Pool::new(2, &mem, &cancel, "test");
+        let mut pool: Pool<u32> = Pool::new(2, &mem, (&cancel, &CancellationToken::new()), "test");
         let mut done = Vec::new();
         let mut started = 0;
         for i in 0..10u32 {
@@ -250,7 +273,7 @@ mod tests {
     async fn a_cancel_stops_the_run() {
         let mem = Memory::new(8 << 20);
         let cancel = CancellationToken::new();
-        let mut pool: Pool<()> = Pool::new(4, &mem, &cancel, "upload");
+        let mut pool: Pool<()> = Pool::new(4, &mem, (&cancel, &CancellationToken::new()), "upload");
         let mut done = Vec::new();
         let token = cancel.clone();
         let permit = pool.room(0, &mut done).await.unwrap();
@@ -263,5 +286,41 @@ mod tests {
         assert!(pool.room(0, &mut done).await.is_none());
         let err = pool.finish(&mut done).await.unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Cancelled);
+    }
+
+    #[tokio::test]
+    async fn a_drain_starts_nothing_new_lets_what_runs_finish_and_is_a_cancel() {
+        let mem = Memory::new(8 << 20);
+        let (cancel, drain) = (CancellationToken::new(), CancellationToken::new());
+        let mut pool: Pool<u32> = Pool::new(2, &mem, (&cancel, &drain), "upload");
+        let mut done = Vec::new();
+        for i in 0..2u32 {
+            let permit = pool.room(0, &mut done).await.unwrap();
+            pool.spawn(async move {
+                let _held = permit;
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                Ok(i)
+            });
+        }
+        drain.cancel();
+        assert!(pool.room(0, &mut done).await.is_none(), "nothing new");
+        let err = pool.finish(&mut done).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Cancelled);
+        done.sort_unstable();
+        assert_eq!(done, [0, 1], "what ran finished and was taken");
+        assert!(!cancel.is_cancelled());
+
+        // A drain once all the work has started leaves the run whole.
+        let drain = CancellationToken::new();
+        let mut pool: Pool<u32> = Pool::new(2, &mem, (&cancel, &drain), "upload");
+        let mut done = Vec::new();
+        let permit = pool.room(0, &mut done).await.unwrap();
+        pool.spawn(async move {
+            let _held = permit;
+            Ok(7)
+        });
+        drain.cancel();
+        pool.finish(&mut done).await.unwrap();
+        assert_eq!(done, [7]);
     }
 }

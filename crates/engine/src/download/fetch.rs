@@ -389,7 +389,7 @@ pub(super) async fn fetch_all<C: ObjectClient>(
     let mut pool = Pool::new(
         shared.parts_per_object,
         &shared.memory,
-        &job.ctx.cancel,
+        job.ctx.stops(),
         "download",
     );
     for i in todo {

@@ -75,7 +75,7 @@ pub(super) async fn to_writer<C: ObjectClient>(
     let mut pool = Pool::new(
         shared.parts_per_object,
         &shared.memory,
-        &job.ctx.cancel,
+        job.ctx.stops(),
         "download",
     );
     for (i, &range) in ranges.iter().enumerate() {

@@ -273,6 +273,7 @@ impl<C: ObjectClient> Manager<C> {
             events: None,
             progress: Arc::new(Progress::child_of(&self.shared.progress)),
             cancel: self.cancel.child_token(),
+            drain: CancellationToken::new(),
             folders: None,
             slots: None,
         }
@@ -294,7 +295,10 @@ impl<C: ObjectClient> Manager<C> {
             Kind::Object | Kind::Fed => ONE_OBJECT_EVENTS,
         });
         let mut ctx = self.context();
-        let (progress, cancel) = (ctx.progress.clone(), ctx.cancel.clone());
+        let (progress, stops) = (
+            ctx.progress.clone(),
+            (ctx.cancel.clone(), ctx.drain.clone()),
+        );
         let sender = events.clone();
         let turns = matches!(kind, Kind::Object).then(|| self.shared.turns.clone());
         let transfer = async move {
@@ -319,7 +323,7 @@ impl<C: ObjectClient> Manager<C> {
             }
             result
         };
-        Handle::spawn(events, progress, cancel, transfer, done)
+        Handle::spawn(events, progress, stops, transfer, done)
     }
 
     /// As [`spawn`](Self::spawn), for a transfer that also reads from `source`'s server: with
@@ -417,6 +421,7 @@ impl<C: ObjectClient> Manager<C> {
             events: None,
             progress: Arc::new(Progress::default()),
             cancel: cancel.child_token(),
+            drain: CancellationToken::new(),
             folders: None,
             slots: None,
         }

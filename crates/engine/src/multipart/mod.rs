@@ -135,7 +135,7 @@ pub(crate) async fn run_parts<C: ObjectClient>(
     let mut pool = Pool::new(
         job.ctx.parts_at_once(plan.part_range(1).1),
         &shared.memory,
-        &job.ctx.cancel,
+        job.ctx.stops(),
         job.noun,
     );
     let mut done = Vec::new();

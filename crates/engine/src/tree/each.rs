@@ -62,7 +62,7 @@ where
     Fut: Future<Output = Result<T, Error>> + Send + 'static,
 {
     let mut pool: Pool<Result<T, ObjectFailure>> =
-        Pool::new(at_once, &ctx.shared.memory, &ctx.cancel, name);
+        Pool::new(at_once, &ctx.shared.memory, ctx.stops(), name);
     let mut tally = Tally {
         done,
         failed: Vec::new(),

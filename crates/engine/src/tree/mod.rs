@@ -442,6 +442,9 @@ impl<C: ObjectClient> Tally<'_, C> {
             self.outcome.kept += 1;
         }
         if f.error.kind() == ErrorKind::Cancelled {
+            // Cancelled or drained partway, not stopped for a failure: the run is
+            // interrupted, whatever else ends it.
+            self.outcome.interrupted |= !self.outcome.stopped;
             return;
         }
         if self.every_other_would_fail(&f.error) {
@@ -558,7 +561,7 @@ where
     let width = shared.requests.limit().max(1);
     let slots = Arc::new(Semaphore::new(width as usize));
     let mut pool: Pool<(Item, Result<T, Error>)> =
-        Pool::new(2 * width, &shared.memory, &ctx.cancel, "transfer");
+        Pool::new(2 * width, &shared.memory, ctx.stops(), "transfer");
     let mut tally = Tally {
         ctx: &ctx,
         outcome: TreeOutcome::default(),
@@ -602,6 +605,7 @@ where
                     tokio::select! {
                         biased;
                         () = ctx.cancel.cancelled() => break None,
+                        () = ctx.drain.cancelled() => break None,
                         p = slots.clone().acquire_many_owned(want) => {
                             break Some(p.expect("the slots are never closed"));
                         }
@@ -609,6 +613,8 @@ where
                     }
                 };
                 let Some(held) = held else {
+                    // This object is left: the run is interrupted (or failed).
+                    tally.outcome.interrupted |= !tally.outcome.stopped;
                     break;
                 };
                 tally.outcome.objects += 1;
@@ -641,7 +647,10 @@ where
     }
     let ended = pool.finish(&mut tally).await;
     let mut outcome = tally.outcome;
-    if ctx.cancel.is_cancelled() {
+    // Drained: objects were left unstarted, or some stopped partway.
+    let drained = ctx.drain.is_cancelled()
+        && (outcome.interrupted || matches!(&ended, Err(e) if e.kind() == ErrorKind::Cancelled));
+    if ctx.cancel.is_cancelled() || drained {
         outcome.interrupted = true;
         return Ok(outcome);
     }

@@ -381,7 +381,7 @@ pub(crate) async fn delete_found<C: ObjectClient>(
         },
         answered: 0,
     };
-    let mut pool: Pool<Batch> = Pool::new(BATCHES_AT_ONCE, &ctx.shared.memory, &ctx.cancel, what);
+    let mut pool: Pool<Batch> = Pool::new(BATCHES_AT_ONCE, &ctx.shared.memory, ctx.stops(), what);
     let mut batch = Vec::with_capacity(DeleteObjectsRequest::MAX_KEYS);
     let mut fatal = None;
     // Items handed to batches, and whether `found` was read to its end.

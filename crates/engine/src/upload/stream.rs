@@ -113,7 +113,7 @@ pub(crate) async fn run_stream<C: ObjectClient>(
     let mut pool = Pool::new(
         job.ctx.parts_at_once(part_size_of(1)),
         &memory,
-        &job.ctx.cancel,
+        job.ctx.stops(),
         job.noun,
     );
     let mut done = Vec::new();

@@ -226,3 +226,40 @@ async fn a_kept_copy_resumes_as_a_copy() {
     assert_eq!(s3.calls("UploadPart"), 0, "nothing read as a file");
     assert_eq!(s3.object("b", "dst"), s3.object("b", "src"));
 }
+
+/// A drain stops an upload gently: once part 2 is under way nothing new starts, the part in
+/// flight is stored and journaled, and the upload ends `Cancelled`, kept; its resume sends
+/// only the rest, so across both runs each part went once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drained_upload_keeps_what_was_in_flight_and_its_resume_sends_the_rest() {
+    let s3 = memory_s3(20);
+    let (dir, path, body) = file(30 * MIB, 9);
+    let upload = Upload::new(Source::File(path), "b", "k").settings(parts_of_5mib());
+    let handle = manager(Arc::new(s3.clone()), resumable(dir.path())).upload(upload);
+    let mut events = handle.subscribe();
+    let canceller = handle.canceller();
+    let watch = tokio::spawn(async move {
+        while let Ok(e) = events.recv().await {
+            if matches!(e, ferry_engine::Event::PartStarted { part: 2, .. }) {
+                canceller.drain();
+                return;
+            }
+        }
+    });
+    let err = handle.wait().await.unwrap_err();
+    watch.await.unwrap();
+    assert_eq!(err.kind(), ferry_engine::ErrorKind::Cancelled, "{err}");
+    let id = err.resume_id().expect("kept").to_string();
+    let sent = s3.calls("UploadPart");
+    assert!((2..6).contains(&sent), "part 2 finished, not all: {sent}");
+    assert!(s3.object("b", "k").is_none());
+    let o = resumed(&s3, dir.path(), &id).await;
+    assert_eq!(o.parts, 6);
+    assert_eq!(
+        s3.calls("UploadPart"),
+        6,
+        "each part sent once across both runs"
+    );
+    assert_eq!(s3.object("b", "k").unwrap(), body);
+    assert_eq!(s3.uploads(), 0);
+}
