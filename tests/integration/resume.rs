@@ -916,8 +916,8 @@ fn parts_kept(server: &TestServer, bucket: &str) -> u64 {
 
 /// `--max-duration` and `--max-transfer`: once the limit is reached nothing new starts, the
 /// parts in flight finish (kept, not thrown away), ferry says so and exits 10 or 8; the same
-/// command again goes on from there (the object identical, no upload left). A sync stopped
-/// so deletes nothing; again, it finishes and deletes.
+/// command again goes on from there (the object identical, no upload left; a download's
+/// partial file finished). A sync stopped so deletes nothing; again, it finishes and deletes.
 #[test]
 fn a_limit_stops_gently_and_the_same_command_goes_on() {
     let (server, _client, bucket) = seaweed_bucket("resume-window");
@@ -963,6 +963,24 @@ fn a_limit_stops_gently_and_the_same_command_goes_on() {
         sha256_hex(&body)
     );
     assert!(boto3_uploads(server, &bucket).is_empty());
+
+    // A download stopped so keeps its partial file, and the same command finishes it.
+    let back = home.path().join("back.bin");
+    let b = back.to_str().unwrap();
+    let o = run(&["cp", &dst, b], &["--max-duration", "1s"]);
+    expect_exit(&o, 10, "stopped: the --max-duration of 1s has passed");
+    assert!(!back.exists());
+    assert!(home.path().join("back.bin.ferry-partial").exists());
+    // Without --part-size: its ranges (of 16 MiB) are not the partial file's (of 5 MiB),
+    // which go on as they were.
+    let o = ferry(server, home.path(), &["cp", &dst, b]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("resumed"),
+        "{}",
+        text(&o)
+    );
+    assert!(std::fs::read(&back).unwrap() == body);
 
     // A sync stopped by it leaves the deletions for the run that finishes.
     let src = home.path().join("src");

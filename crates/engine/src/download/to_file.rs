@@ -406,6 +406,9 @@ async fn open_partial<C: ObjectClient>(
         Ok(
             match previous.filter(|_| job.settings.resume && !job.settings.restart) {
                 Some((old, lines)) if same_download(&old, &header) => {
+                    // The partial file's ranges go on, as many as they are: a run with
+                    // another range size plans others.
+                    digests = vec![None; old.ranges.len()];
                     let alg = object.check.range_algorithm();
                     match resume_from(&mut partial, &old, lines, alg, &mut digests).await {
                         Ok((file, bytes)) => {
