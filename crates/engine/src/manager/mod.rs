@@ -303,9 +303,11 @@ impl<C: ObjectClient> Manager<C> {
         let turns = matches!(kind, Kind::Object).then(|| self.shared.turns.clone());
         let transfer = async move {
             let _turn = match turns {
+                // Drained before its turn came: it never starts.
                 Some(turns) => tokio::select! {
                     biased;
                     () = ctx.cancel.cancelled() => return Err(Error::cancelled("transfer")),
+                    () = ctx.drain.cancelled() => return Err(Error::cancelled("transfer")),
                     turn = turns.take() => Some(turn),
                 },
                 None => None,
