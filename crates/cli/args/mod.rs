@@ -20,7 +20,7 @@ pub(crate) use objects::{LockArgs, LsArgs, RestoreArgs, RmArgs, StatArgs, Versio
     name = "ferry",
     version,
     about,
-    after_help = "Exit codes: 0 done, 1 failed, 2 bad input (nothing was created), 130 interrupted, 141 the reader of stdout stopped reading."
+    after_help = "Exit codes: 0 done, 1 failed, 2 bad input (nothing was created), 8 stopped by --max-transfer, 10 stopped by --max-duration (the same command goes on), 130 interrupted, 141 the reader of stdout stopped reading."
 )]
 pub(crate) struct Cli {
     /// Under their own heading, so that a command's help lists its own flags first and these
