@@ -51,7 +51,7 @@ impl CliError {
         let (code, e) = match self {
             CliError::BadInput(e) => (BAD_INPUT, e),
             CliError::Failed(e) => (FAILED, e),
-            CliError::Interrupted(e) => match crate::output::stopped_by() {
+            CliError::Interrupted(e) => match crate::stop::stopped_by() {
                 // Said as what stopped it: "interrupted; run the same command again…" reads
                 // "stopped: the --max-duration of 1h has passed; run the same command again…".
                 Some(limit) => {

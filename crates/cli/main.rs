@@ -20,6 +20,7 @@ mod restore;
 mod run;
 mod scale;
 mod stat;
+mod stop;
 mod sync;
 mod uploads;
 mod when;

@@ -1,6 +1,7 @@
 //! What the user sees while a transfer runs: an indicatif bar on a terminal, a plain line every
 //! few seconds otherwise, or one versioned JSON event per line with `--json`; for a tree, a
-//! line per object as it ends. Ctrl-C, SIGTERM or SIGHUP cancels the transfer.
+//! line per object as it ends. It follows the transfer until it ends or `stop` stops it (an
+//! interrupt, a limit).
 
 use std::io::{IsTerminal as _, Write as _};
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::check::Found;
 use crate::report::{downloaded, event_json, json_line, uploaded};
+use crate::stop::{interrupt, wound_down};
 
 /// How often a non-terminal progress line is printed.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -122,52 +124,6 @@ pub(crate) fn failure_sent() -> bool {
     FAILURE_SENT.load(std::sync::atomic::Ordering::Relaxed)
 }
 
-/// A limit that stopped a run before its end, as an interrupt does, but gently: what was in
-/// flight finished.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Limit {
-    /// `--max-duration` had passed.
-    Duration(Duration),
-    /// `--max-transfer` bytes had moved.
-    Transfer(u64),
-}
-
-impl Limit {
-    /// The exit code: rclone's for each.
-    pub(crate) fn code(self) -> u8 {
-        match self {
-            Limit::Duration(_) => crate::codes::TIME_UP,
-            Limit::Transfer(_) => crate::codes::TRANSFER_UP,
-        }
-    }
-}
-
-impl std::fmt::Display for Limit {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Limit::Duration(d) => write!(
-                f,
-                "the --max-duration of {} has passed",
-                humantime::format_duration(*d)
-            ),
-            Limit::Transfer(n) => write!(
-                f,
-                "the --max-transfer of {} has moved",
-                indicatif::BinaryBytes(*n)
-            ),
-        }
-    }
-}
-
-/// The limit that stopped the run, once one has.
-static STOPPED_BY: std::sync::OnceLock<Limit> = std::sync::OnceLock::new();
-
-/// The limit that stopped the run, if one did: its interruption exits with the limit's code,
-/// said so.
-pub(crate) fn stopped_by() -> Option<Limit> {
-    STOPPED_BY.get().copied()
-}
-
 /// Seconds since `start`, for rates.
 pub(crate) fn secs(start: Instant) -> f64 {
     start.elapsed().as_secs_f64().max(1e-3)
@@ -251,10 +207,8 @@ pub(crate) struct Output {
     /// A check's: each path of its sync's dry run is the same, differs, is missing or is only
     /// in the destination.
     check: bool,
-    /// When the transfer stops as at an interrupt, and the `--max-duration` that set it.
-    deadline: Option<(tokio::time::Instant, Duration)>,
-    /// The bytes it may move before it stops as at an interrupt (`--max-transfer`).
-    max_transfer: Option<u64>,
+    /// The limits the transfer stops at, gently (`--max-duration`, `--max-transfer`).
+    limits: crate::stop::Watch,
 }
 
 /// What a display shows the events of.
@@ -283,20 +237,15 @@ impl Output {
             moving: false,
             no_clobber: false,
             check: false,
-            deadline: None,
-            max_transfer: None,
+            limits: crate::stop::Watch::default(),
         }
     }
 
     /// The same, stopping the transfer once a limit is reached: `limits.duration` from now,
     /// or `limits.transfer` bytes moved.
     pub(crate) fn within(self, limits: crate::options::Limits) -> Self {
-        let deadline = limits
-            .duration
-            .map(|d| (tokio::time::Instant::now() + d, d));
         Self {
-            deadline,
-            max_transfer: limits.transfer,
+            limits: crate::stop::Watch::from_now(limits),
             ..self
         }
     }
@@ -703,7 +652,7 @@ impl Output {
         // Every line: a slow reader of the output slows the transfer, loses nothing.
         let display = self.watch(shown, handle.subscribe_lossless(), handle.progress());
         let canceller = handle.canceller();
-        let reached = self.limit_reached(handle.progress());
+        let reached = self.limits.reached(handle.progress());
         let wait = handle.wait();
         tokio::pin!(wait);
         let mut interrupted = false;
@@ -712,7 +661,7 @@ impl Output {
             limit = reached => {
                 // A limit drains: nothing new starts, and what is in flight finishes, so
                 // nothing sent is thrown away. An interrupt meanwhile stops that too.
-                let _ = STOPPED_BY.set(limit);
+                crate::stop::stopped_by_now(limit);
                 interrupted = true;
                 canceller.drain();
                 tracing::warn!(
@@ -744,67 +693,6 @@ impl Output {
     }
 }
 
-/// Cancels the transfer and waits for it to wind down. That can wait on the server (a
-/// stream's upload aborted, retried within the read timeout): a second interrupt does not
-/// wait (`None`), as said once the wait is long enough to wonder about.
-async fn wound_down<R>(
-    canceller: &ferry_engine::Canceller,
-    wait: std::pin::Pin<&mut impl std::future::Future<Output = R>>,
-) -> Option<R> {
-    canceller.cancel();
-    let patience = async {
-        tokio::time::sleep(WIND_DOWN_PATIENCE).await;
-        tracing::warn!(
-            "stopping: waiting for the transfer to wind down; interrupt again to quit now"
-        );
-        std::future::pending::<std::convert::Infallible>().await
-    };
-    tokio::select! {
-        r = wait => Some(r),
-        _ = interrupt() => None,
-        never = patience => match never {},
-    }
-}
-
-impl Output {
-    /// Waits until a limit is reached: the deadline, or the bytes `progress` counts as moved
-    /// in this run (looked at ten times a second); forever with neither.
-    async fn limit_reached(&self, progress: Arc<Progress>) -> Limit {
-        let deadline = self.deadline;
-        let time_up = async move {
-            match deadline {
-                Some((at, span)) => {
-                    tokio::time::sleep_until(at).await;
-                    Limit::Duration(span)
-                }
-                None => std::future::pending().await,
-            }
-        };
-        let max = self.max_transfer;
-        let moved = async move {
-            let Some(max) = max else {
-                return std::future::pending().await;
-            };
-            let mut tick = tokio::time::interval(Duration::from_millis(100));
-            loop {
-                tick.tick().await;
-                let s = progress.snapshot();
-                if s.bytes.saturating_sub(s.reused) >= max {
-                    return Limit::Transfer(max);
-                }
-            }
-        };
-        tokio::select! {
-            l = time_up => l,
-            l = moved => l,
-        }
-    }
-}
-
-/// How long winding down after an interrupt goes on before ferry says that a second one
-/// quits now.
-const WIND_DOWN_PATIENCE: Duration = Duration::from_secs(2);
-
 /// A running display; [`Display::stop`] ends it.
 struct Display {
     stop: Option<oneshot::Sender<()>>,
@@ -819,43 +707,6 @@ impl Display {
         }
         let _ = (&mut self.task).await;
     }
-}
-
-/// Ctrl-C, SIGTERM, or SIGHUP (the terminal closed, the ssh session gone): each stops the
-/// transfer as an interrupt, keeping what can resume and aborting what cannot, where the
-/// default action of SIGHUP would leave a stream's multipart upload behind. A SIGHUP that
-/// was ignored when ferry started (`nohup ferry …`) stays ignored.
-async fn interrupt() {
-    use tokio::signal::unix::{SignalKind, signal};
-    static HANGUP_IGNORED: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    // Read before ferry's own handler replaces the disposition it was started with.
-    let hangup_ignored = *HANGUP_IGNORED.get_or_init(hangup_ignored);
-    // A handler is installed only where wanted: installing one undoes an ignored SIGHUP.
-    let on = |kind: SignalKind, wanted: bool| async move {
-        match wanted.then(|| signal(kind)) {
-            Some(Ok(mut s)) => {
-                s.recv().await;
-            }
-            _ => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = on(SignalKind::terminate(), true) => {}
-        () = on(SignalKind::hangup(), !hangup_ignored) => {}
-    }
-}
-
-/// Whether SIGHUP is ignored (as `nohup` leaves it for the program it starts): bit 0 of the
-/// `SigIgn` mask in `/proc/self/status`. Without `/proc`, not.
-fn hangup_ignored() -> bool {
-    std::fs::read_to_string("/proc/self/status").is_ok_and(|status| {
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("SigIgn:"))
-            .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
-            .is_some_and(|mask| mask & 1 != 0)
-    })
 }
 
 #[cfg(test)]
