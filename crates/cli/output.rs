@@ -665,7 +665,7 @@ impl Output {
                 interrupted = true;
                 canceller.drain();
                 tracing::warn!(
-                    "stopping: {limit}; what is in flight finishes (interrupt to stop it now)"
+                    "stopping: {limit}; nothing more starts (interrupt to stop what is in flight now)"
                 );
                 tokio::select! {
                     r = &mut wait => Some(r),

@@ -1024,6 +1024,27 @@ fn a_limit_stops_gently_and_the_same_command_goes_on() {
     assert_eq!(keys, ["big.bin", "m/a.bin", "m/b.bin", "m/c.bin"]);
     assert!(boto3_uploads(server, &bucket).is_empty());
 
+    // A stream from stdin cannot resume: stopped so, it is aborted at once, its parts in
+    // flight (about 56 MiB at 8 MiB/s, were they waited for) cut off.
+    let stream = data(64 << 20, 43);
+    let started = std::time::Instant::now();
+    let o = crate::piped(
+        crate::ferry_command(server.env(), home.path()).args([
+            "cp",
+            "-",
+            &format!("s3://{bucket}/stream.bin"),
+            "--bwlimit",
+            "8MiB",
+            "--max-duration",
+            "1s",
+        ]),
+        &stream,
+    );
+    expect_exit(&o, 10, "a stream cannot resume");
+    let took = started.elapsed();
+    assert!(took < std::time::Duration::from_secs(5), "{took:?}");
+    assert!(boto3_uploads(server, &bucket).is_empty());
+
     for bad in [["--max-duration", "0s"], ["--max-transfer", "0"]] {
         let o = ferry(server, home.path(), &[&["cp", f, &dst][..], &bad].concat());
         expect_exit(&o, 2, bad[0]);

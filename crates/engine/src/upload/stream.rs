@@ -128,6 +128,11 @@ pub(crate) async fn run_stream<C: ObjectClient>(
             break;
         }
         if pool.room(0, &mut done).await.is_none() {
+            // Drained: a stream cannot resume, so what it sent is aborted; its parts in
+            // flight are cut off too rather than waited for.
+            if job.ctx.drain.is_cancelled() {
+                job.ctx.cancel.cancel();
+            }
             break;
         }
         // A part does not reach past the size said: the plan's last part is shorter.
