@@ -58,7 +58,11 @@ fn range_line(kind: &str, range: u32, first: u64, len: u64) -> serde_json::Value
 
 /// The line that reports a finished upload or copy (`noun`) of `src`.
 pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
-    let noun = if o.source_removed { "move" } else { noun };
+    let noun = match (o.source_removed, &o.copied_from) {
+        (true, _) => "move",
+        (false, Some(_)) => "copy",
+        (false, None) => noun,
+    };
     let check = match &o.verification {
         Verification::Checksum(c) => format!(
             "{} {} verified: {}",
@@ -79,10 +83,15 @@ pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
     } else {
         String::new()
     };
-    // The source's version is named where one was asked for.
-    let version = match &o.source_version_id {
-        Some(v) => format!(" (version {v})"),
-        None => String::new(),
+    // The source's version is named where one was asked for; a renamed file, the object
+    // its bytes were copied from.
+    let version = match (&o.source_version_id, &o.copied_from) {
+        (Some(v), _) => format!(" (version {v})"),
+        (None, Some(k)) => format!(
+            " (renamed: its bytes copied on the server from s3://{}/{k})",
+            o.bucket
+        ),
+        (None, None) => String::new(),
     };
     format!(
         "{noun}: {src}{version} to s3://{}/{} ({} bytes, {} part{}{resumed}, {check})",
@@ -229,6 +238,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             json!({
                 "file": path.as_deref().map(file), "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
                 "size": outcome.size, "ok": true, "moved": outcome.source_removed,
+                "copied_from": outcome.copied_from.as_ref().map(|k| format!("s3://{}/{k}", outcome.bucket)),
             }),
         ),
         Event::ObjectDownloaded(o) => json_line(

@@ -68,6 +68,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             .map(|s| Suffix::new(s, a.suffix_keep_extension))
             .transpose()
             .map_err(|e| bad_input(format!("--suffix: {e}")))?,
+        track_renames: a.track_renames,
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;
@@ -80,6 +81,11 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         refuse_flags(
             &[("--no-follow-symlinks", a.no_follow_symlinks)],
             "for a sync up: only a folder sent has links to follow",
+        )?;
+        refuse_flags(
+            &[("--track-renames", a.track_renames)],
+            "for a sync up: it saves sending a renamed file's bytes again, where a sync down or \
+             between prefixes reads them from the source whichever way they are named",
         )?;
     }
     if direction == SyncAction::Upload {
@@ -272,7 +278,7 @@ fn summary(
             "summary",
             serde_json::json!({
                 verb: moved, "bytes": bytes, "reused": t.reused, "skipped": o.skipped,
-                "kept": o.kept, "deleted": o.deleted, "backed_up": o.backed_up,
+                "kept": o.kept, "renamed": o.renamed, "deleted": o.deleted, "backed_up": o.backed_up,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
                 "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": o.interrupted,
                 "seconds": secs(started), "passed_over": t.passed_over,
@@ -280,11 +286,15 @@ fn summary(
         ));
     } else {
         output.say(&format!(
-            "sync{}: {moved} {verb} ({bytes} bytes{}), {} unchanged{}, {} deleted{}, {} failed{} in {:.1} s",
+            "sync{}: {moved} {verb} ({bytes} bytes{}{}), {} unchanged{}, {} deleted{}, {} failed{} in {:.1} s",
             if o.dry_run { " (dry run)" } else { "" },
             match t.reused {
                 0 => String::new(),
                 r => format!(", {r} resumed"),
+            },
+            match o.renamed {
+                0 => String::new(),
+                r => format!(", {r} renamed: copied on the server from the object that held them"),
             },
             o.skipped,
             match o.kept {

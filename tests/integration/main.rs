@@ -36,6 +36,7 @@ mod sync;
 mod sync_backup;
 mod sync_compare;
 mod sync_prefix;
+mod sync_renames;
 mod tree;
 mod tree_failures;
 mod tree_filters;

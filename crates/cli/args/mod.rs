@@ -604,6 +604,14 @@ pub(crate) struct SyncArgs {
     /// folder of a sync down's own is kept. Try it with --dry-run first.
     #[arg(long)]
     pub(crate) delete_excluded: bool,
+    /// Up: a file the prefix lacks whose bytes an object there already holds, at a path the
+    /// folder no longer has (a file renamed or moved since the last sync), is copied from that
+    /// object on the server rather than sent again, as rclone's flag; with --delete the old
+    /// object then goes: a rename. Matched by size, proven by content (the file is read and
+    /// compared with the object's checksum or MD5 ETag). Files the prefix lacks wait until both
+    /// sides are listed (up to 100,000; any more are sent as they come).
+    #[arg(long)]
+    pub(crate) track_renames: bool,
     /// Down, or prefix to prefix: make the destination match the source as it was at WHEN,
     /// from its versions (a versioned bucket): a time (2026-12-05T10:00:00Z), a day
     /// (2026-12-05, from midnight UTC) or a span back from now (90m, 12h, 2d, 1w). An object

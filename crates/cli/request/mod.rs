@@ -675,6 +675,7 @@ fn copy(global: &Global, args: &CpArgs) -> Result<Work, CliError> {
                 .transpose()?,
             metadata_directive: directive,
             tagging_directive: tagging,
+            if_match: None,
         },
         bucket: dst.bucket.clone(),
         key: dst.key.clone(),

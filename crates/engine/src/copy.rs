@@ -85,6 +85,11 @@ pub struct ObjectSource {
     /// tags too, which needs s3:GetObjectTagging on the source; `Replace`: it takes the copy's
     /// options' tags (none by default), and the source's are not read.
     pub tagging_directive: Directive,
+    /// Copy only while the source's ETag is this one (as a listing or a comparison found it):
+    /// a source written since fails the copy with
+    /// [`ErrorKind::SourceChanged`](crate::ErrorKind::SourceChanged), before anything is
+    /// written. By default (`None`), whatever the source holds when the copy begins.
+    pub if_match: Option<String>,
 }
 
 impl ObjectSource {
@@ -260,6 +265,20 @@ impl ObjectSource {
         })?;
         if meta.is_archived() {
             return Err(Error::archived(format!("the source {url}")));
+        }
+        let bare = |e: &str| e.trim_matches('"').to_string();
+        if let Some(want) = self
+            .if_match
+            .as_deref()
+            .filter(|w| bare(w) != bare(&meta.etag))
+        {
+            return Err(Error::new(
+                ErrorKind::SourceChanged,
+                format!(
+                    "the source {url} changed: its ETag is {}, where {want} was expected",
+                    meta.etag
+                ),
+            ));
         }
         Ok((head, meta))
     }

@@ -103,8 +103,8 @@ pub use tree::lock::{Lock, LockOutcome, Retention};
 pub use tree::remove::{Remove, RemoveOutcome};
 pub use tree::restore::{Restore, RestoreOutcome};
 pub use tree::sync::{
-    Backup, Compare, DeletionsHeld, Suffix, SyncCopy, SyncDown, SyncOutcome, SyncSettings, SyncUp,
-    compare_content, same_content,
+    Backup, Compare, DeletionsHeld, RENAMES_HELD, Suffix, SyncCopy, SyncDown, SyncOutcome,
+    SyncSettings, SyncUp, compare_content, same_content,
 };
 pub use tree::{TreeDownload, TreeUpload};
 pub use upload::{CHUNK_SIZE, Source, Upload};

@@ -97,6 +97,19 @@ pub(crate) fn listed_time(t: &str) -> Option<SystemTime> {
         .map(SystemTime::from)
 }
 
+/// Into a whole file's object's metadata, the modification time and the mode of the file
+/// (`meta`; a download gives them back), unless the caller set them.
+pub(crate) fn stamp(options: &mut ferry_s3::ObjectOptions, meta: &std::fs::Metadata) {
+    let time = meta.modified().ok().and_then(format_mtime);
+    let mode = std::os::unix::fs::MetadataExt::mode(meta);
+    let stamps = [(MTIME_KEY, time), (MODE_KEY, Some(format_mode(mode)))];
+    for (key, value) in stamps {
+        if let Some(v) = value {
+            options.metadata.entry(key.to_string()).or_insert(v);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -59,6 +59,10 @@ pub struct UploadOutcome {
     /// A copy whose source was asked for by version (by its id, or as the one current at a
     /// time): that version.
     pub source_version_id: Option<String>,
+    /// A file a sync up that tracks renames found in the destination already, at another
+    /// key: that key, of the same bucket, whose object was copied on the server rather than
+    /// the file's bytes sent (see [`SyncSettings::track_renames`](crate::SyncSettings)).
+    pub copied_from: Option<String>,
 }
 
 /// How a download was checked.

@@ -42,6 +42,7 @@ impl Written {
             reused: job.reused.get().copied().unwrap_or(0),
             source_removed: false,
             source_version_id: None,
+            copied_from: None,
         }
     }
 }

@@ -706,6 +706,7 @@ fn resumed_copy(
             sse_customer_key: keys.source_sse_customer_key,
             metadata_directive: directive,
             tagging_directive: directive,
+            if_match: None,
         },
         bucket: journal.destination.bucket,
         key: journal.destination.key,

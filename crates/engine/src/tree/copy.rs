@@ -320,6 +320,7 @@ pub(crate) async fn copy_found<C: ObjectClient, D: ObjectClient>(
             sse_customer_key: tree.from_request.sse_customer_key.clone(),
             metadata_directive: tree.metadata_directive,
             tagging_directive: tree.tagging_directive,
+            if_match: None,
         };
         let url = from.url();
         let copy = Copy {

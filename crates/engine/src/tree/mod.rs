@@ -22,7 +22,8 @@ mod walk;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ferry_s3::{ListObjectsRequest, ObjectClient, ObjectOptions, RequestOptions};
+use ferry_s3::{Directive, ListObjectsRequest, ObjectClient, ObjectOptions, RequestOptions};
+use futures_util::future::BoxFuture;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::budget::Slots;
@@ -171,6 +172,9 @@ pub(crate) struct Item {
     pub(crate) storage_class: Option<String>,
     /// In a sync: the destination holds this path too (and, when it is sent, differs).
     pub(crate) in_destination: bool,
+    /// In a sync up that tracks renames: an object of the destination's, at a path the source
+    /// does not hold, that holds this file's bytes: copied on the server rather than sent.
+    pub(crate) renamed_from: Option<Box<Item>>,
 }
 
 /// What the walk or the listing found next.
@@ -244,7 +248,7 @@ pub(crate) async fn upload_found<C: ObjectClient>(
     found: mpsc::Receiver<Found>,
 ) -> Result<TreeOutcome, Error> {
     let weight = parts_weight(tree.settings.plan);
-    let start = move |ctx: Context<C>, item: Item| {
+    let start = move |ctx: Context<C>, item: Item| -> BoxFuture<'static, _> {
         let mut options = tree.options.clone();
         if tree.guess_content_type && options.content.content_type.is_none() {
             options.content.content_type = mime_guess::from_path(&item.path)
@@ -252,15 +256,68 @@ pub(crate) async fn upload_found<C: ObjectClient>(
                 .map(str::to_string);
         }
         let upload = Upload {
-            source: Source::File(item.path),
+            source: Source::File(item.path.clone()),
             bucket: tree.bucket.clone(),
             key: item.key,
             options,
             settings: tree.settings.clone(),
         };
-        crate::upload::run(ctx, upload)
+        match item.renamed_from {
+            Some(object) => Box::pin(renamed(ctx, upload, item.path, *object)),
+            None => Box::pin(crate::upload::run(ctx, upload)),
+        }
     };
     run(ctx, found, weight, start, &as_listed, None).await
+}
+
+/// The file at `path`, whose bytes `object` of the same bucket holds (a sync up tracking
+/// renames found it so): `object` copied on the server to the file's key, with what
+/// `upload` would give the file's object (content type, metadata, the file's time and mode,
+/// tags, storage class, encryption, ACL), pinned to the ETag it was compared by. A copy that
+/// fails (the object changed or went since, the credentials may not read it) is no loss:
+/// the file is sent after all.
+async fn renamed<C: ObjectClient>(
+    ctx: Context<C>,
+    upload: Upload,
+    path: PathBuf,
+    object: Item,
+) -> Result<UploadOutcome, Error> {
+    let mut options = upload.options.clone();
+    let meta = std::fs::metadata(&path).map_err(|e| Error::unreadable("read", &path, e))?;
+    crate::mtime::stamp(&mut options, &meta);
+    let copy = crate::Copy {
+        from: crate::ObjectSource {
+            bucket: upload.bucket.clone(),
+            key: object.key.clone(),
+            sse_customer_key: options.request.sse_customer_key.clone(),
+            metadata_directive: Directive::Replace,
+            tagging_directive: Directive::Replace,
+            if_match: object.etag.clone(),
+            ..Default::default()
+        },
+        bucket: upload.bucket.clone(),
+        key: upload.key.clone(),
+        options,
+        settings: upload.settings.clone(),
+    };
+    if meta.len() == object.size {
+        match crate::copy::run(ctx.clone(), copy).await {
+            Ok(o) => {
+                return Ok(UploadOutcome {
+                    copied_from: Some(object.key),
+                    ..o
+                });
+            }
+            Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
+            Err(e) => tracing::warn!(
+                "{} is sent: copying s3://{}/{} failed ({e})",
+                path.display(),
+                upload.bucket,
+                object.key
+            ),
+        }
+    }
+    crate::upload::run(ctx, upload).await
 }
 
 /// An object's weight when it is written in parts: how many `plan` gives it.
@@ -696,6 +753,7 @@ mod tests {
             version_id: None,
             storage_class: None,
             in_destination: false,
+            renamed_from: None,
         })
     }
 

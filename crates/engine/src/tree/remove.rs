@@ -311,6 +311,7 @@ pub(crate) async fn named<C: ObjectClient>(
                 version_id: o.version_id,
                 storage_class: None,
                 in_destination: false,
+                renamed_from: None,
             };
             if tx.send(Found::Item(item)).await.is_err() {
                 return;

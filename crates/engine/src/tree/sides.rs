@@ -78,13 +78,17 @@ impl Sides {
         }
     }
 
-    /// What an event says of source item `i`: its key, its name, and where it goes.
+    /// What an event says of source item `i`: its key, its name (a file renamed: the object
+    /// it is copied from), and where it goes.
     pub(crate) fn names(&self, i: &Item) -> (String, String, String) {
         let key = self.dest_key(i);
         match self.direction {
             Direction::Up => (
                 key.clone(),
-                i.path.display().to_string(),
+                match &i.renamed_from {
+                    Some(object) => url(&self.dest_bucket, &object.key),
+                    None => i.path.display().to_string(),
+                },
                 url(&self.dest_bucket, &key),
             ),
             Direction::Down => (
@@ -169,7 +173,11 @@ pub(crate) async fn report_only<C: ObjectClient>(
             Some(Found::Item(i)) => {
                 tally.outcome.objects += 1;
                 tally.outcome.bytes += i.size;
-                sides.report(ctx, sides.transfer(), &i, true).await;
+                let action = match i.renamed_from {
+                    Some(_) => SyncAction::Copy,
+                    None => sides.transfer(),
+                };
+                sides.report(ctx, action, &i, true).await;
             }
         }
     }

@@ -192,26 +192,7 @@ pub(crate) async fn run_as<C: ObjectClient>(
         }
         Source::File(path) => {
             let opened = open_source(&path)?;
-            // A whole file's object carries the modification time and the mode of the file
-            // opened (a download gives them back), unless the caller set them.
-            let time = opened
-                .1
-                .modified()
-                .ok()
-                .and_then(crate::mtime::format_mtime);
-            let mode = std::os::unix::fs::MetadataExt::mode(&opened.1);
-            let stamps = [
-                (crate::mtime::MTIME_KEY, time),
-                (
-                    crate::mtime::MODE_KEY,
-                    Some(crate::mtime::format_mode(mode)),
-                ),
-            ];
-            for (key, value) in stamps {
-                if let Some(v) = value {
-                    options.metadata.entry(key.to_string()).or_insert(v);
-                }
-            }
+            crate::mtime::stamp(&mut options, &opened.1);
             run_file(job(options), path, opened, None).await
         }
         Source::FileRange { path, offset, len } => {

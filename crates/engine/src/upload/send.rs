@@ -217,6 +217,7 @@ pub(crate) async fn put_single<C: ObjectClient>(
             reused: 0,
             source_removed: false,
             source_version_id: None,
+            copied_from: None,
         });
     }
     let written = Written {

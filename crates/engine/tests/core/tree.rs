@@ -348,3 +348,43 @@ async fn a_lossless_watcher_gets_every_range_of_one_object() {
     let (ranges, lost) = read(rx).await;
     assert!(ranges < 320 && lost > 0, "{ranges} read, {lost} lost");
 }
+
+/// A sync up that tracks renames copies a moved file from the object that holds its bytes
+/// and deletes the old one; a new file of the same size as an object gone, but other bytes,
+/// is sent; without the setting, the moved file is sent again.
+#[tokio::test]
+async fn a_sync_tracking_renames_copies_a_moved_file_and_sends_a_lookalike() {
+    let s3 = memory_s3(0);
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a")).unwrap();
+    std::fs::write(dir.path().join("a/f.bin"), data(9000, 1)).unwrap();
+    std::fs::write(dir.path().join("gone.bin"), data(5000, 2)).unwrap();
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let sync = |track_renames| ferry_engine::SyncUp {
+        tree: TreeUpload::new(dir.path(), "b", "t"),
+        sync: ferry_engine::SyncSettings {
+            // The in-memory store's listing has no times to compare.
+            compare: ferry_engine::Compare::SizeOnly,
+            delete: true,
+            track_renames,
+            ..Default::default()
+        },
+    };
+    m.sync_up(sync(true)).wait().await.unwrap();
+    assert_eq!(s3.calls("PutObject"), 2);
+    std::fs::rename(dir.path().join("a"), dir.path().join("z")).unwrap();
+    std::fs::remove_file(dir.path().join("gone.bin")).unwrap();
+    std::fs::write(dir.path().join("new.bin"), data(5000, 3)).unwrap();
+    let o = m.sync_up(sync(true)).wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.transfers.failed);
+    assert_eq!((o.differing, o.renamed, o.deleted), (2, 1, 2));
+    assert_eq!((s3.calls("PutObject"), s3.calls("CopyObject")), (3, 1));
+    assert_eq!(s3.object("b", "t/z/f.bin").unwrap(), data(9000, 1));
+    assert_eq!(s3.object("b", "t/new.bin").unwrap(), data(5000, 3));
+    assert!(s3.object("b", "t/a/f.bin").is_none() && s3.object("b", "t/gone.bin").is_none());
+    // Moved back, untracked: sent again.
+    std::fs::rename(dir.path().join("z"), dir.path().join("a")).unwrap();
+    let o = m.sync_up(sync(false)).wait().await.unwrap();
+    assert_eq!((o.differing, o.renamed, o.deleted), (1, 0, 1));
+    assert_eq!((s3.calls("PutObject"), s3.calls("CopyObject")), (4, 1));
+}

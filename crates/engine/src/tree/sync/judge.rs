@@ -26,8 +26,15 @@ use crate::tree::{Found, Item, TreeDownload, TreeUpload};
 pub(super) type Probe =
     Arc<dyn Fn(Item, Item) -> BoxFuture<'static, (Item, Result<bool, Error>)> + Send + Sync>;
 
+/// What a merge asks the server: whether a pair is the same, and, in a sync up that tracks
+/// renames, whether a file holds the bytes of an object only the destination holds.
+pub(super) struct Probes {
+    pub(super) pairs: Probe,
+    pub(super) renames: Option<Probe>,
+}
+
 /// Pairs probed at once.
-const PROBES: usize = 16;
+pub(super) const PROBES: usize = 16;
 
 /// Whole seconds since the epoch.
 fn secs(t: SystemTime) -> u64 {
@@ -197,6 +204,14 @@ where
 /// The probe of a sync up.
 pub(super) fn up<C: ObjectClient>(ctx: &Context<C>, tree: &TreeUpload, compare: Compare) -> Probe {
     file_and_object(ctx, &tree.bucket, &tree.options.request, compare, true)
+}
+
+/// The probe that finds a rename in a sync up: whether a file holds the bytes of an object
+/// only the destination holds, by the object's own checksum (or the ETag listed, when it is
+/// the file's MD5). Whatever cannot be said is no match: the file is sent.
+pub(super) fn renamed<C: ObjectClient>(ctx: &Context<C>, tree: &TreeUpload) -> Probe {
+    let same = |p| async move { Ok(matches!(compared(p).await, Ok(Some(true)))) };
+    pair_probe(ctx, &tree.bucket, &tree.options.request, true, same)
 }
 
 /// The probe of a sync down.
@@ -470,6 +485,10 @@ pub(super) struct Merged {
     pub(super) planned: (u64, u64),
     /// Of those, paths the destination does not hold at all.
     pub(super) missing: u64,
+    /// Of those, files to be copied from an object that holds their bytes.
+    pub(super) renamed: u64,
+    /// Files the destination lacks, held back to be matched with what only it holds.
+    pub(super) held: Vec<Item>,
     pub(super) deletions: Vec<Item>,
     pub(super) listing_failed: bool,
     /// Source entries out of the filters' bounds on size or time: neither sent nor compared,
@@ -520,6 +539,7 @@ mod tests {
             version_id: None,
             storage_class: None,
             in_destination: false,
+            renamed_from: None,
         }
     }
 

@@ -13,8 +13,8 @@ use std::collections::BTreeMap;
 use ferry_s3::ObjectClient;
 use tokio::sync::mpsc;
 
-use super::SyncSettings;
-use super::judge::{self, Merged, Probe, send};
+use super::judge::{self, Merged, Probes, send};
+use super::{RENAMES_HELD, SyncSettings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::SyncAction;
@@ -71,13 +71,13 @@ pub(super) async fn merge<C: ObjectClient>(
     ctx: &Context<C>,
     sides: &Sides,
     (settings, filters): (&SyncSettings, &Filters),
-    probe: Probe,
+    probes: Probes,
     mut source: mpsc::Receiver<Found>,
     mut dest: mpsc::Receiver<Found>,
     tx: mpsc::Sender<Found>,
 ) -> Merged {
     let mut merged = Merged::default();
-    let judging = judge::start(ctx, sides, settings, probe, tx.clone());
+    let judging = judge::start(ctx, sides, settings, probes.pairs, tx.clone());
     let mut waiting_s: BTreeMap<String, Item> = BTreeMap::new();
     let mut waiting_d: BTreeMap<String, Item> = BTreeMap::new();
     let mut s = next(&mut source, &tx, true).await;
@@ -188,6 +188,11 @@ pub(super) async fn merge<C: ObjectClient>(
                 merged.out_of_bounds += 1;
                 continue;
             }
+            // Matched with what only the destination holds once both sides are read.
+            if probes.renames.is_some() && i.size > 0 && merged.held.len() < RENAMES_HELD {
+                merged.held.push(i);
+                continue;
+            }
             if !send(i, &tx, &mut merged).await {
                 break 'merge;
             }
@@ -195,7 +200,9 @@ pub(super) async fn merge<C: ObjectClient>(
         for k in gone(&waiting_d, head_s.as_deref()) {
             let i = waiting_d.remove(&k).expect("waiting");
             let excluded = !filters.admits(i.size, i.mtime) || filters.fenced(&k);
-            if settings.delete && (settings.delete_excluded || !excluded) {
+            // Deleted when asked; a file renamed may be copied from it first.
+            let wanted = settings.delete || probes.renames.is_some();
+            if wanted && (settings.delete_excluded || !excluded) {
                 merged.deletions.push(i);
             }
         }
@@ -212,6 +219,9 @@ pub(super) async fn merge<C: ObjectClient>(
     merged.planned.0 += judged.planned.0;
     merged.planned.1 += judged.planned.1;
     merged.missing += judged.missing;
+    if !merged.listing_failed {
+        super::renames::release(probes.renames.as_ref(), &mut merged, &tx).await;
+    }
     merged
 }
 

@@ -39,6 +39,7 @@
 mod backup;
 mod judge;
 mod merge;
+mod renames;
 
 pub use backup::{Backup, Suffix};
 pub(crate) use backup::{FilesTo, move_file};
@@ -59,7 +60,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
 use backup::Backing;
-use judge::Probe;
+use judge::Probes;
 
 /// When a source object and its destination count as the same. A pair whose HeadObject the
 /// server refuses (other than a 404, or a 403 that credentials which may not read meet) is
@@ -128,7 +129,20 @@ pub struct SyncSettings {
     /// What each backup's name gets after its path (rclone's `--suffix`): backups of one path
     /// made by several syncs then stand side by side. With `backup` only.
     pub backup_suffix: Option<Suffix>,
+    /// Up: a file the destination lacks whose bytes an object of the destination already
+    /// holds, at a path the source no longer holds (a file renamed or moved since the last
+    /// sync), is copied from that object on the server rather than sent (rclone's
+    /// `--track-renames`); with `delete`, the old object then goes with the other deletions,
+    /// as a rename. Candidates are found by size and proven by content: the file is read and
+    /// compared with the object's own checksum (or its MD5 ETag), whatever `compare` says. The
+    /// files the destination lacks wait until both sides are read (at most [`RENAMES_HELD`]
+    /// of them; any beyond are sent as they come).
+    pub track_renames: bool,
 }
+
+/// How many files a sync that tracks renames holds back, until both sides are read, to match
+/// with what only the destination holds (about 300 bytes each).
+pub const RENAMES_HELD: usize = 100_000;
 
 /// Why a sync's deletions were held back: none were made.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -220,6 +234,9 @@ pub struct SyncOutcome {
     pub differing: u64,
     /// Of those, paths the destination did not hold at all (the others it held otherwise).
     pub missing: u64,
+    /// Of those, files copied on the server from an object that held their bytes
+    /// ([`SyncSettings::track_renames`]) rather than sent.
+    pub renamed: u64,
     /// Their bytes.
     pub differing_bytes: u64,
     /// Paths deleted from the destination (or, in a dry run, that would be).
@@ -295,7 +312,10 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
-    let probe = judge::up(&ctx, &s.tree, s.sync.compare);
+    let probe = Probes {
+        pairs: judge::up(&ctx, &s.tree, s.sync.compare),
+        renames: s.sync.track_renames.then(|| judge::renamed(&ctx, &s.tree)),
+    };
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, source, dest, probe, transfer).await
@@ -323,7 +343,11 @@ pub(crate) async fn down<C: ObjectClient>(
         mpsc::channel(1).1
     };
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
-    let probe = judge::down(&ctx, &s.tree, s.sync.compare);
+    renames_up_only(&s.sync, "a sync down")?;
+    let probe = Probes {
+        pairs: judge::down(&ctx, &s.tree, s.sync.compare),
+        renames: None,
+    };
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, source, dest, probe, transfer).await
@@ -362,10 +386,25 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         (from, &sides.0.source_prefix),
         (dest, &sides.0.dest_prefix),
     );
-    let probe = judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare);
+    renames_up_only(&s.sync, "a sync between prefixes")?;
+    let probe = Probes {
+        pairs: judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare),
+        renames: None,
+    };
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
     let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, from, dest, probe, transfer).await
+}
+
+/// Renames are tracked up only: `what` is the sync that asks.
+fn renames_up_only(settings: &SyncSettings, what: &str) -> Result<(), Error> {
+    if !settings.track_renames {
+        return Ok(());
+    }
+    Err(Error::invalid(format!(
+        "tracking renames saves sending a renamed file's bytes again: {what} reads what it \
+         copies from the source whichever way it is named; track them in a sync up"
+    )))
 }
 
 /// The backups `settings` asks for, checked against the sides (`root`: a sync down's
@@ -424,7 +463,7 @@ async fn run<C, F, Fut>(
     (settings, filters, backing): (SyncSettings, Filters, Option<Arc<Backing>>),
     source: mpsc::Receiver<Found>,
     dest: mpsc::Receiver<Found>,
-    probe: Probe,
+    probe: Probes,
     transfer: F,
 ) -> Result<SyncOutcome, Error>
 where
@@ -460,6 +499,7 @@ where
         kept: merged.kept,
         differing: merged.planned.0,
         missing: merged.missing,
+        renamed: merged.renamed,
         differing_bytes: merged.planned.1,
         dry_run: settings.dry_run,
         interrupted: transfers.interrupted,
