@@ -125,6 +125,16 @@ pub(crate) fn downloaded(o: &DownloadOutcome) -> String {
         (Some(v), true) => format!(" (version {v})"),
         _ => String::new(),
     };
+    if let Some(from) = &o.moved_from {
+        return format!(
+            "move: {} (renamed: it holds the bytes of s3://{}/{}) to {to} ({} bytes, {})",
+            from.display(),
+            o.bucket,
+            o.key,
+            o.size,
+            o.check
+        );
+    }
     format!(
         "{}: s3://{}/{}{version} to {to} ({} bytes, {} range{}{extra}, {check})",
         if o.source_removed { "move" } else { "download" },
@@ -246,6 +256,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             json!({
                 "file": o.path.as_deref().map(file), "object": format!("s3://{}/{}", o.bucket, o.key),
                 "version_id": o.version_id, "size": o.size, "ok": true, "moved": o.source_removed,
+                "moved_from": o.moved_from.as_deref().map(file),
             }),
         ),
         Event::ObjectFailed {

@@ -72,6 +72,19 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;
+    if direction == SyncAction::Copy {
+        refuse_flags(
+            &[("--track-renames", a.track_renames)],
+            "for a sync up or down: between prefixes the bytes are read from the source \
+             whichever way they are named",
+        )?;
+    }
+    if direction == SyncAction::Download && a.track_renames && !a.delete {
+        return Err(bad_input(
+            "--track-renames down moves each renamed file to its new path, which deletes it \
+             from its old one: give --delete too",
+        ));
+    }
     if direction != SyncAction::Copy {
         let mut flags = a.source.given();
         flags.push(("--copy-props", a.copy_props.value.is_some()));
@@ -81,11 +94,6 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         refuse_flags(
             &[("--no-follow-symlinks", a.no_follow_symlinks)],
             "for a sync up: only a folder sent has links to follow",
-        )?;
-        refuse_flags(
-            &[("--track-renames", a.track_renames)],
-            "for a sync up: it saves sending a renamed file's bytes again, where a sync down or \
-             between prefixes reads them from the source whichever way they are named",
         )?;
     }
     if direction == SyncAction::Upload {
@@ -294,6 +302,9 @@ fn summary(
             },
             match o.renamed {
                 0 => String::new(),
+                r if direction == SyncAction::Download => {
+                    format!(", {r} renamed: moved from the file that held them")
+                }
                 r => format!(", {r} renamed: copied on the server from the object that held them"),
             },
             o.skipped,

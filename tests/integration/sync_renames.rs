@@ -1,7 +1,8 @@
-//! `ferry sync --track-renames` on SeaweedFS, read back by boto3: a file renamed or moved
-//! since the last sync is copied on the server from the object that holds its bytes, not
-//! sent again; a file of the same size as an object gone from the folder, but other bytes,
-//! is sent.
+//! `ferry sync --track-renames` on SeaweedFS, read back by boto3. Up, a file renamed or moved
+//! since the last sync is copied on the server from the object that holds its bytes, not sent
+//! again, and a file of the same size as an object gone from the folder, but other bytes, is
+//! sent. Down, the file that holds a renamed object's bytes is moved to its new path, not
+//! fetched again; two objects with those bytes take it once.
 
 use crate::sync::{sync, sync_seen, tree};
 use crate::{boto3_keys, boto3_object, boto3_uploads, data, expect_exit, sha256_hex, stdout, text};
@@ -58,20 +59,9 @@ fn a_renamed_file_is_copied_on_the_server_and_a_lookalike_is_sent() {
         "a dry run did something"
     );
 
-    let (o, proxy) = sync_seen(server, home.path(), &args);
-    assert!(o.status.success(), "{}", text(&o));
-    assert!(
-        stdout(&o).contains("3 renamed: copied on the server") && stdout(&o).contains("4 deleted"),
-        "{}",
-        text(&o)
-    );
     // Only the new file's bytes were sent (and request bodies of a few hundred bytes).
-    let sent = proxy.forwarded_bytes();
-    assert!(
-        (70_000..200_000).contains(&sent),
-        "{sent} bytes sent: {:?}",
-        proxy.log()
-    );
+    let said = ["3 renamed: copied on the server", "4 deleted"];
+    sync_moving(server, home.path(), &args, &said, (70_000..200_000, true));
     let keys = [
         "b/tiny2.txt",
         "c/big.bin",
@@ -102,14 +92,93 @@ fn a_renamed_file_is_copied_on_the_server_and_a_lookalike_is_sent() {
             text(&o)
         );
     }
+}
 
-    // Only a folder's renames are tracked: nothing is read from the server whichever way.
-    let down = home.path().join("down");
-    let o = sync(
-        server,
-        home.path(),
-        &[&p, down.to_str().unwrap(), "--track-renames"],
+#[test]
+fn a_renamed_object_is_moved_into_place_down_and_fetched_once_for_two() {
+    use std::os::unix::fs::MetadataExt as _;
+    let (server, _client, bucket) = crate::seaweed_bucket("sync-renames-down");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(
+        &src,
+        &[
+            ("a/big.bin", 20 * MIB),
+            ("a/small.bin", 300_000),
+            ("keep.txt", 10),
+        ],
     );
-    expect_exit(&o, 2, "for a sync up");
-    assert!(!down.exists());
+    let (s, down) = (src.to_str().unwrap(), home.path().join("down"));
+    let d = down.to_str().unwrap();
+    let p = format!("s3://{bucket}/p/");
+    for args in [[s, p.as_str()], [p.as_str(), d]] {
+        let o = sync(server, home.path(), &args);
+        assert!(o.status.success(), "{}", text(&o));
+    }
+    let inode = std::fs::metadata(down.join("a/big.bin")).unwrap().ino();
+
+    // Renamed on the server (by a sync up that tracks them), and small.bin twice over.
+    std::fs::rename(src.join("a"), src.join("c")).unwrap();
+    std::fs::copy(src.join("c/small.bin"), src.join("twin.bin")).unwrap();
+    let o = sync(server, home.path(), &[s, &p, "--track-renames", "--delete"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    let args = [p.as_str(), d, "--track-renames"];
+    expect_exit(&sync(server, home.path(), &args), 2, "--delete");
+    let args = [&args[..], &["--delete"]].concat();
+    let o = sync(server, home.path(), &[&args[..], &["--dry-run"]].concat());
+    let line = format!("(dry run) move: {d}/a/big.bin to {d}/c/big.bin");
+    assert!(stdout(&o).contains(&line), "{line}\n{}", text(&o));
+    assert!(down.join("a/big.bin").exists(), "a dry run moved a file");
+
+    // Only one small.bin came over the network: the other is the file moved.
+    let said = ["3 downloaded", "2 renamed: moved"];
+    sync_moving(server, home.path(), &args, &said, (300_000..400_000, false));
+    assert_eq!(
+        std::fs::metadata(down.join("c/big.bin")).unwrap().ino(),
+        inode,
+        "big.bin was not moved"
+    );
+    // Deletions down take files, never folders.
+    assert!(!down.join("a/big.bin").exists() && !down.join("a/small.bin").exists());
+    for k in ["c/big.bin", "c/small.bin", "twin.bin", "keep.txt"] {
+        let o = boto3_object(server, &bucket, &format!("p/{k}"));
+        let local = std::fs::read(down.join(k)).unwrap();
+        assert_eq!(o["sha256"], sha256_hex(&local), "{k}");
+    }
+    // The files have the times a download gives them: nothing more to do.
+    let o = sync(server, home.path(), &[p.as_str(), d]);
+    assert!(
+        stdout(&o).contains("0 downloaded (0 bytes), 4 unchanged"),
+        "{}",
+        text(&o)
+    );
+    // Between prefixes the bytes come from the source whatever their names.
+    let q = format!("s3://{bucket}/q/");
+    expect_exit(
+        &sync(server, home.path(), &[&p, &q, "--track-renames"]),
+        2,
+        "for a sync up or down",
+    );
+}
+
+/// `ferry sync ARGS` through a proxy: it succeeds, says each of `said`, and the bodies it
+/// sent (`up`) or fetched come to a count of bytes `within`.
+fn sync_moving(
+    server: &ferry_testkit::TestServer,
+    home: &std::path::Path,
+    args: &[&str],
+    said: &[&str],
+    (within, up): (std::ops::Range<u64>, bool),
+) {
+    let (o, proxy) = sync_seen(server, home, args);
+    assert!(o.status.success(), "{}", text(&o));
+    for s in said {
+        assert!(stdout(&o).contains(s), "{s}\n{}", text(&o));
+    }
+    let moved = match up {
+        true => proxy.forwarded_bytes(),
+        false => proxy.returned_bytes(),
+    };
+    assert!(within.contains(&moved), "{moved} bytes: {:?}", proxy.log());
 }

@@ -604,12 +604,13 @@ pub(crate) struct SyncArgs {
     /// folder of a sync down's own is kept. Try it with --dry-run first.
     #[arg(long)]
     pub(crate) delete_excluded: bool,
-    /// Up: a file the prefix lacks whose bytes an object there already holds, at a path the
-    /// folder no longer has (a file renamed or moved since the last sync), is copied from that
-    /// object on the server rather than sent again, as rclone's flag; with --delete the old
-    /// object then goes: a rename. Matched by size, proven by content (the file is read and
-    /// compared with the object's checksum or MD5 ETag). Files the prefix lacks wait until both
-    /// sides are listed (up to 100,000; any more are sent as they come).
+    /// Make what the destination lacks from what it holds at a path the source no longer has
+    /// (a file renamed or moved since the last sync), as rclone's flag. Up, that object is
+    /// copied on the server rather than the file sent again (with --delete, the old object
+    /// then goes: a rename); down (with --delete), that file is moved rather than the object
+    /// fetched. Matched by size, proven by content (the file is read and compared with the
+    /// object's checksum or MD5 ETag). What the destination lacks waits until both sides are
+    /// listed (up to 100,000 paths; any more are sent as they come).
     #[arg(long)]
     pub(crate) track_renames: bool,
     /// Down, or prefix to prefix: make the destination match the source as it was at WHEN,

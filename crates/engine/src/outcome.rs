@@ -81,6 +81,10 @@ pub enum Check {
     Md5Etag(String),
     /// Only the size: why no more.
     SizeOnly(String),
+    /// Nothing fetched: a file the folder held at another path, found to hold the object's
+    /// bytes by the object's own checksum, was moved into place (a sync down that tracks
+    /// renames).
+    Moved,
 }
 
 impl std::fmt::Display for Check {
@@ -92,13 +96,16 @@ impl std::fmt::Display for Check {
             Check::MultipartEtag(e) => write!(f, "multipart ETag {e}"),
             Check::Md5Etag(e) => write!(f, "MD5 ETag {e}"),
             Check::SizeOnly(why) => write!(f, "size only ({why})"),
+            Check::Moved => {
+                f.write_str("its bytes compared with the object's checksum, then moved")
+            }
         }
     }
 }
 
 impl Check {
     /// A short name: `full-object`, `composite`, `whole-object`, `multipart-etag`,
-    /// `md5-etag` or `size`.
+    /// `md5-etag`, `size` or `moved`.
     pub fn kind(&self) -> &'static str {
         match self {
             Check::FullObject(_) => "full-object",
@@ -107,6 +114,7 @@ impl Check {
             Check::MultipartEtag(_) => "multipart-etag",
             Check::Md5Etag(_) => "md5-etag",
             Check::SizeOnly(_) => "size",
+            Check::Moved => "moved",
         }
     }
 }
@@ -145,6 +153,10 @@ pub struct DownloadOutcome {
     /// `version_id` is the version asked for (by its id, or as the one current at a time),
     /// not the latest taken as found.
     pub pinned: bool,
+    /// A sync down that tracks renames found the object's bytes in the folder already, in a
+    /// file at a path the prefix no longer holds: that file, moved to `path` rather than the
+    /// object fetched (see [`SyncSettings::track_renames`](crate::SyncSettings)).
+    pub moved_from: Option<PathBuf>,
 }
 
 /// An object or file deleted (or, in a dry run, that would be), as [`Event::Removed`](crate::Event::Removed)
@@ -232,8 +244,11 @@ pub enum SyncAction {
     Upload,
     /// Brought from S3.
     Download,
-    /// Copied from one prefix to the other.
+    /// Copied from one prefix to the other (or, up, a renamed file's object copied on the
+    /// server from the one that holds its bytes).
     Copy,
+    /// A sync down's renamed object: the file that holds its bytes moved to its path.
+    Move,
     /// The same on both sides.
     Skip,
     /// Left as the destination holds it, not compared: it holds the path
@@ -249,6 +264,7 @@ impl SyncAction {
             SyncAction::Upload => "upload",
             SyncAction::Download => "download",
             SyncAction::Copy => "copy",
+            SyncAction::Move => "move",
             SyncAction::Skip => "skip",
             SyncAction::Keep => "keep",
         }

@@ -55,7 +55,7 @@ impl Check {
         match self {
             Check::FullObject(v) | Check::Composite(v) | Check::WholeObject(v) => Some(&v.value),
             Check::MultipartEtag(e) | Check::Md5Etag(e) => Some(e),
-            Check::SizeOnly(_) => None,
+            Check::SizeOnly(_) | Check::Moved => None,
         }
     }
 }
@@ -145,7 +145,7 @@ impl Ordered {
                 Some(Hasher::new(v.algorithm))
             }
             Check::MultipartEtag(_) | Check::Md5Etag(_) => Some(Hasher::md5()),
-            Check::SizeOnly(_) => None,
+            Check::SizeOnly(_) | Check::Moved => None,
         }
     }
 

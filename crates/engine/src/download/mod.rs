@@ -42,6 +42,7 @@ pub use check::VerifyMode;
 pub(crate) use fetch::answered_range;
 pub(crate) use partial::download_state;
 pub use partial::partial_path;
+pub(crate) use place::{Placement, move_into};
 pub use read_back::ReadBack;
 pub(crate) use read_back::{file_holds, read_back};
 pub(crate) use same::{LISTED_ETAG_MAX, file_gives_etag, file_matches};
@@ -444,6 +445,7 @@ impl<C: ObjectClient> Job<C> {
             check: object.check.clone(),
             source_removed: false,
             pinned: self.object.version_id.is_some(),
+            moved_from: None,
         }
     }
 }

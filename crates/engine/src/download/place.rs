@@ -141,6 +141,32 @@ pub(super) fn flush_folder(to: &Placement<'_>) {
     }
 }
 
+/// Moves the file `from`, which holds the object's bytes, to `to.target` (which must not
+/// exist: a rename that replaces nothing), creating the folders it goes in; gives it
+/// `to.mtime` and keeps its mode; then makes both names durable. False, with nothing done,
+/// when the two are on different filesystems (the object is then fetched instead).
+pub(crate) fn move_into(from: &Path, to: &Placement<'_>) -> Result<bool, Error> {
+    use std::os::unix::fs::MetadataExt as _;
+    create_folders(folder_of(to.target))?;
+    let device = |p: &Path| std::fs::metadata(p).map(|m| m.dev()).ok();
+    if device(from).is_none() || device(from) != device(folder_of(to.target)) {
+        return Ok(false);
+    }
+    rename_into(from, to)?;
+    if let Some(t) = to.mtime {
+        let file = File::open(to.target).map_err(|e| Error::unreadable("open", to.target, e))?;
+        file.set_modified(t).map_err(|e| {
+            Error::local(format!("cannot set the time of {}", to.target.display()), e)
+        })?;
+    }
+    flush_folder(to);
+    match to.folders {
+        Some(f) => f.add(folder_of(from)),
+        None => sync_folder(folder_of(from)),
+    }
+    Ok(true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -22,7 +22,7 @@ mod walk;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use ferry_s3::{Directive, ListObjectsRequest, ObjectClient, ObjectOptions, RequestOptions};
+use ferry_s3::{ListObjectsRequest, ObjectClient, ObjectOptions, RequestOptions};
 use futures_util::future::BoxFuture;
 use tokio::sync::{Semaphore, mpsc};
 
@@ -263,61 +263,11 @@ pub(crate) async fn upload_found<C: ObjectClient>(
             settings: tree.settings.clone(),
         };
         match item.renamed_from {
-            Some(object) => Box::pin(renamed(ctx, upload, item.path, *object)),
+            Some(object) => Box::pin(sync::copied(ctx, upload, item.path, *object)),
             None => Box::pin(crate::upload::run(ctx, upload)),
         }
     };
     run(ctx, found, weight, start, &as_listed, None).await
-}
-
-/// The file at `path`, whose bytes `object` of the same bucket holds (a sync up tracking
-/// renames found it so): `object` copied on the server to the file's key, with what
-/// `upload` would give the file's object (content type, metadata, the file's time and mode,
-/// tags, storage class, encryption, ACL), pinned to the ETag it was compared by. A copy that
-/// fails (the object changed or went since, the credentials may not read it) is no loss:
-/// the file is sent after all.
-async fn renamed<C: ObjectClient>(
-    ctx: Context<C>,
-    upload: Upload,
-    path: PathBuf,
-    object: Item,
-) -> Result<UploadOutcome, Error> {
-    let mut options = upload.options.clone();
-    let meta = std::fs::metadata(&path).map_err(|e| Error::unreadable("read", &path, e))?;
-    crate::mtime::stamp(&mut options, &meta);
-    let copy = crate::Copy {
-        from: crate::ObjectSource {
-            bucket: upload.bucket.clone(),
-            key: object.key.clone(),
-            sse_customer_key: options.request.sse_customer_key.clone(),
-            metadata_directive: Directive::Replace,
-            tagging_directive: Directive::Replace,
-            if_match: object.etag.clone(),
-            ..Default::default()
-        },
-        bucket: upload.bucket.clone(),
-        key: upload.key.clone(),
-        options,
-        settings: upload.settings.clone(),
-    };
-    if meta.len() == object.size {
-        match crate::copy::run(ctx.clone(), copy).await {
-            Ok(o) => {
-                return Ok(UploadOutcome {
-                    copied_from: Some(object.key),
-                    ..o
-                });
-            }
-            Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
-            Err(e) => tracing::warn!(
-                "{} is sent: copying s3://{}/{} failed ({e})",
-                path.display(),
-                upload.bucket,
-                object.key
-            ),
-        }
-    }
-    crate::upload::run(ctx, upload).await
 }
 
 /// An object's weight when it is written in parts: how many `plan` gives it.
@@ -409,7 +359,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
     let weight = move |item: &Item| item.size.div_ceil(range).min(u64::from(u32::MAX)) as u32;
     let archived = tree.skip_archived.then(|| tree.bucket.clone());
     // A download creates the folders its file goes in.
-    let start = move |ctx: Context<C>, item: Item| {
+    let start = move |ctx: Context<C>, item: Item| -> BoxFuture<'static, _> {
         let download = Download {
             bucket: tree.bucket.clone(),
             key: item.key,
@@ -425,7 +375,10 @@ pub(crate) async fn download_found<C: ObjectClient>(
             target: Target::File(item.path.clone()),
             settings: tree.settings.clone(),
         };
-        crate::download::run(ctx, download)
+        match item.renamed_from {
+            Some(file) => Box::pin(sync::moved(ctx, download, *file)),
+            None => Box::pin(crate::download::run(ctx, download)),
+        }
     };
     let ended = run(ctx, found, weight, start, &as_listed, archived.as_deref()).await;
     tokio::task::spawn_blocking(move || folders.sync())

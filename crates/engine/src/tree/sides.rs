@@ -93,7 +93,10 @@ impl Sides {
             ),
             Direction::Down => (
                 i.key.clone(),
-                url(&self.source_bucket, &i.key),
+                match &i.renamed_from {
+                    Some(file) => file.path.display().to_string(),
+                    None => url(&self.source_bucket, &i.key),
+                },
                 i.path.display().to_string(),
             ),
             Direction::Copy => (
@@ -173,9 +176,10 @@ pub(crate) async fn report_only<C: ObjectClient>(
             Some(Found::Item(i)) => {
                 tally.outcome.objects += 1;
                 tally.outcome.bytes += i.size;
-                let action = match i.renamed_from {
-                    Some(_) => SyncAction::Copy,
-                    None => sides.transfer(),
+                let action = match (&i.renamed_from, sides.direction) {
+                    (Some(_), Direction::Down) => SyncAction::Move,
+                    (Some(_), _) => SyncAction::Copy,
+                    (None, _) => sides.transfer(),
                 };
                 sides.report(ctx, action, &i, true).await;
             }

@@ -206,12 +206,17 @@ pub(super) fn up<C: ObjectClient>(ctx: &Context<C>, tree: &TreeUpload, compare: 
     file_and_object(ctx, &tree.bucket, &tree.options.request, compare, true)
 }
 
-/// The probe that finds a rename in a sync up: whether a file holds the bytes of an object
-/// only the destination holds, by the object's own checksum (or the ETag listed, when it is
-/// the file's MD5). Whatever cannot be said is no match: the file is sent.
-pub(super) fn renamed<C: ObjectClient>(ctx: &Context<C>, tree: &TreeUpload) -> Probe {
+/// The probe that finds a rename: whether a file holds the bytes of an object, the one
+/// only the destination holds (`up`: the file is the source), by the object's own checksum
+/// (or the ETag listed, when it is the file's MD5). Whatever cannot be said is no match.
+pub(super) fn renamed<C: ObjectClient>(
+    ctx: &Context<C>,
+    bucket: &str,
+    request: &RequestOptions,
+    up: bool,
+) -> Probe {
     let same = |p| async move { Ok(matches!(compared(p).await, Ok(Some(true)))) };
-    pair_probe(ctx, &tree.bucket, &tree.options.request, true, same)
+    pair_probe(ctx, bucket, request, up, same)
 }
 
 /// The probe of a sync down.

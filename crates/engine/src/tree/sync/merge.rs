@@ -18,7 +18,7 @@ use super::{RENAMES_HELD, SyncSettings};
 use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::SyncAction;
-use crate::tree::sides::Sides;
+use crate::tree::sides::{Direction, Sides};
 use crate::tree::{Filters, Found, Item};
 
 /// The next item of a side, or its end; a bad entry goes on to the transfers (it fails
@@ -220,7 +220,8 @@ pub(super) async fn merge<C: ObjectClient>(
     merged.planned.1 += judged.planned.1;
     merged.missing += judged.missing;
     if !merged.listing_failed {
-        super::renames::release(probes.renames.as_ref(), &mut merged, &tx).await;
+        let moves = sides.direction == Direction::Down;
+        super::renames::release(probes.renames.as_ref(), moves, &mut merged, &tx).await;
     }
     merged
 }

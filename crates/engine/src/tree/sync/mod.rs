@@ -44,6 +44,7 @@ mod renames;
 pub use backup::{Backup, Suffix};
 pub(crate) use backup::{FilesTo, move_file};
 pub use judge::{compare_content, same_content};
+pub(crate) use renames::{copied, moved};
 
 use std::sync::Arc;
 
@@ -129,14 +130,16 @@ pub struct SyncSettings {
     /// What each backup's name gets after its path (rclone's `--suffix`): backups of one path
     /// made by several syncs then stand side by side. With `backup` only.
     pub backup_suffix: Option<Suffix>,
-    /// Up: a file the destination lacks whose bytes an object of the destination already
-    /// holds, at a path the source no longer holds (a file renamed or moved since the last
-    /// sync), is copied from that object on the server rather than sent (rclone's
-    /// `--track-renames`); with `delete`, the old object then goes with the other deletions,
-    /// as a rename. Candidates are found by size and proven by content: the file is read and
-    /// compared with the object's own checksum (or its MD5 ETag), whatever `compare` says. The
-    /// files the destination lacks wait until both sides are read (at most [`RENAMES_HELD`]
-    /// of them; any beyond are sent as they come).
+    /// Make what the destination lacks from what it holds at a path the source no longer
+    /// holds (a file renamed or moved since the last sync), where that holds the same bytes
+    /// (rclone's `--track-renames`). Up, the object is copied on the server to the new key
+    /// rather than the file sent; with `delete`, the old object then goes with the other
+    /// deletions, as a rename. Down (with `delete` only), the file is moved to the new path
+    /// rather than the object fetched, and is no deletion. Candidates are found by size and
+    /// proven by content: the file is read and compared with the object's own checksum (or
+    /// its MD5 ETag), whatever `compare` says. What the destination lacks waits until both
+    /// sides are read (at most [`RENAMES_HELD`] paths; any beyond are sent as they come). Not
+    /// between prefixes, which read the bytes from the source whatever their names.
     pub track_renames: bool,
 }
 
@@ -314,7 +317,10 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
     let probe = Probes {
         pairs: judge::up(&ctx, &s.tree, s.sync.compare),
-        renames: s.sync.track_renames.then(|| judge::renamed(&ctx, &s.tree)),
+        renames: s
+            .sync
+            .track_renames
+            .then(|| judge::renamed(&ctx, &s.tree.bucket, &s.tree.options.request, true)),
     };
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -343,10 +349,18 @@ pub(crate) async fn down<C: ObjectClient>(
         mpsc::channel(1).1
     };
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
-    renames_up_only(&s.sync, "a sync down")?;
+    if s.sync.track_renames && !s.sync.delete {
+        return Err(Error::invalid(
+            "a sync down tracks renames by moving each renamed file to its new path, which \
+             deletes it from its old one: set delete too",
+        ));
+    }
     let probe = Probes {
         pairs: judge::down(&ctx, &s.tree, s.sync.compare),
-        renames: None,
+        renames: s
+            .sync
+            .track_renames
+            .then(|| judge::renamed(&ctx, &s.tree.bucket, &s.tree.request, false)),
     };
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -386,7 +400,13 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         (from, &sides.0.source_prefix),
         (dest, &sides.0.dest_prefix),
     );
-    renames_up_only(&s.sync, "a sync between prefixes")?;
+    if s.sync.track_renames {
+        return Err(Error::invalid(
+            "tracking renames saves moving a renamed file's bytes again: a sync between \
+             prefixes reads them from the source whichever way they are named; track them up \
+             or down",
+        ));
+    }
     let probe = Probes {
         pairs: judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare),
         renames: None,
@@ -394,17 +414,6 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
     let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, from, dest, probe, transfer).await
-}
-
-/// Renames are tracked up only: `what` is the sync that asks.
-fn renames_up_only(settings: &SyncSettings, what: &str) -> Result<(), Error> {
-    if !settings.track_renames {
-        return Ok(());
-    }
-    Err(Error::invalid(format!(
-        "tracking renames saves sending a renamed file's bytes again: {what} reads what it \
-         copies from the source whichever way it is named; track them in a sync up"
-    )))
 }
 
 /// The backups `settings` asks for, checked against the sides (`root`: a sync down's

@@ -1,19 +1,34 @@
-//! Renames, for a sync up that tracks them: the files the destination lacks, held back until
-//! both sides are read, are matched with the objects only the destination holds, by size and
-//! then by content; a file matched is copied from its object on the server rather than sent.
+//! Renames, for a sync that tracks them: what the destination lacks, held back until both
+//! sides are read, is matched with what only the destination holds, by size and then by
+//! content. Up, a file matched is copied on the server from the object that holds its bytes
+//! ([`copied`]); down, the file that holds an object's bytes is moved to the object's path
+//! ([`moved`]), each such file once, and is then no deletion.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
 
+use ferry_s3::{Directive, GetObjectRequest, ObjectClient};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
 use super::judge::{Merged, PROBES, Probe, send};
+use crate::context::Context;
+use crate::download::{Download, Placement, Target, move_into};
+use crate::error::{Error, ErrorKind};
+use crate::outcome::{Check, DownloadOutcome, UploadOutcome};
 use crate::tree::{Found, Item};
+use crate::upload::Upload;
 
-/// Sends the held files on to the transfers, each matched first (with `same`, when renames
-/// are tracked) against the objects of the same size only the destination holds, several
-/// files at a time; a file that holds an object's bytes is marked to be copied from it.
-pub(super) async fn release(same: Option<&Probe>, merged: &mut Merged, tx: &mpsc::Sender<Found>) {
+/// Sends the held items on to the transfers, each matched first (with `same`, when renames
+/// are tracked) against what only the destination holds of the same size, several at a
+/// time; an item whose bytes one holds is marked to be made from it. With `moves` (down:
+/// files are moved, not copied), each of those serves one item, and is no longer deleted.
+pub(super) async fn release(
+    same: Option<&Probe>,
+    moves: bool,
+    merged: &mut Merged,
+    tx: &mpsc::Sender<Found>,
+) {
     let held = std::mem::take(&mut merged.held);
     let sizes: HashSet<u64> = held.iter().map(|i| i.size).collect();
     let mut by_size: HashMap<u64, Vec<Item>> = HashMap::new();
@@ -23,33 +38,155 @@ pub(super) async fn release(same: Option<&Probe>, merged: &mut Merged, tx: &mpsc
         }
     }
     let matched = futures_util::stream::iter(held)
-        .map(|file| {
-            let candidates = by_size.get(&file.size).cloned().unwrap_or_default();
-            let same = same.cloned();
-            async move { matched(file, candidates, same).await }
+        .map(|item| {
+            let candidates = by_size.get(&item.size).cloned().unwrap_or_default();
+            matched(item, candidates, same.cloned())
         })
         .buffer_unordered(PROBES);
     let mut matched = std::pin::pin!(matched);
-    while let Some(file) = matched.next().await {
-        merged.renamed += u64::from(file.renamed_from.is_some());
-        if !send(file, tx, merged).await {
-            return;
+    let mut taken = HashSet::new();
+    while let Some(mut item) = matched.next().await {
+        if moves
+            && let Some(from) = &item.renamed_from
+            && !taken.insert(from.key.clone())
+        {
+            // Moved to another path already: this one is fetched.
+            item.renamed_from = None;
         }
-    }
-}
-
-/// `file`, marked with the first of `candidates` whose bytes it holds, if any.
-async fn matched(mut file: Item, candidates: Vec<Item>, same: Option<Probe>) -> Item {
-    let Some(same) = same else {
-        return file;
-    };
-    for object in candidates {
-        let (f, holds) = same(file, object.clone()).await;
-        file = f;
-        if matches!(holds, Ok(true)) {
-            file.renamed_from = Some(Box::new(object));
+        merged.renamed += u64::from(item.renamed_from.is_some());
+        if !send(item, tx, merged).await {
             break;
         }
     }
-    file
+    if moves {
+        merged.deletions.retain(|d| !taken.contains(&d.key));
+    }
+}
+
+/// `item`, marked with the first of `candidates` that holds its bytes, if any.
+async fn matched(mut item: Item, candidates: Vec<Item>, same: Option<Probe>) -> Item {
+    let Some(same) = same else {
+        return item;
+    };
+    for other in candidates {
+        let (i, holds) = same(item, other.clone()).await;
+        item = i;
+        if matches!(holds, Ok(true)) {
+            item.renamed_from = Some(Box::new(other));
+            break;
+        }
+    }
+    item
+}
+
+/// Up: the file at `path`, whose bytes `object` of the same bucket holds: `object` copied on
+/// the server to the file's key, with what `upload` would give the file's object (content
+/// type, metadata, the file's time and mode, tags, storage class, encryption, ACL), pinned to
+/// the ETag it was compared by. A copy that fails (the object changed or went since, the
+/// credentials may not read it) is no loss: the file is sent after all.
+pub(crate) async fn copied<C: ObjectClient>(
+    ctx: Context<C>,
+    upload: Upload,
+    path: PathBuf,
+    object: Item,
+) -> Result<UploadOutcome, Error> {
+    let mut options = upload.options.clone();
+    let meta = std::fs::metadata(&path).map_err(|e| Error::unreadable("read", &path, e))?;
+    crate::mtime::stamp(&mut options, &meta);
+    let copy = crate::Copy {
+        from: crate::ObjectSource {
+            bucket: upload.bucket.clone(),
+            key: object.key.clone(),
+            sse_customer_key: options.request.sse_customer_key.clone(),
+            metadata_directive: Directive::Replace,
+            tagging_directive: Directive::Replace,
+            if_match: object.etag.clone(),
+            ..Default::default()
+        },
+        bucket: upload.bucket.clone(),
+        key: upload.key.clone(),
+        options,
+        settings: upload.settings.clone(),
+    };
+    if meta.len() == object.size {
+        match crate::copy::run(ctx.clone(), copy).await {
+            Ok(o) => {
+                return Ok(UploadOutcome {
+                    copied_from: Some(object.key),
+                    ..o
+                });
+            }
+            Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
+            Err(e) => tracing::warn!(
+                "{} is sent: copying s3://{}/{} failed ({e})",
+                path.display(),
+                upload.bucket,
+                object.key
+            ),
+        }
+    }
+    crate::upload::run(ctx, upload).await
+}
+
+/// Down: `file`, at a path the prefix no longer holds, holds the bytes of the object
+/// `download` reads: moved to the object's path (never over a file) and given the time a
+/// download gives it, if the object is still as it was compared (its ETag as listed) and the
+/// file as walked (its size and time). Else, or across filesystems, the object is fetched.
+pub(crate) async fn moved<C: ObjectClient>(
+    ctx: Context<C>,
+    download: Download,
+    file: Item,
+) -> Result<DownloadOutcome, Error> {
+    let Target::File(target) = &download.target else {
+        return crate::download::run(ctx, download).await;
+    };
+    let head = GetObjectRequest {
+        bucket: download.bucket.clone(),
+        key: download.key.clone(),
+        version_id: download.version_id.clone(),
+        request: download.request.clone(),
+        ..Default::default()
+    };
+    let meta = ctx.request(None, |c| c.head_object(&head)).await.ok();
+    let bare = |e: &str| e.trim_matches('"').to_string();
+    let listed = download.listed.as_ref().map(|l| bare(&l.etag));
+    let walked = std::fs::metadata(&file.path)
+        .ok()
+        .map(|m| (m.len(), m.modified().ok()));
+    let placed = match meta {
+        Some(meta)
+            if listed.is_some_and(|e| e == bare(&meta.etag))
+                && walked == Some((file.size, file.mtime)) =>
+        {
+            let to = Placement {
+                target,
+                no_clobber: true,
+                folders: ctx.folders.as_deref(),
+                mtime: crate::mtime::of_object(&meta),
+                mode: None,
+            };
+            move_into(&file.path, &to)?.then_some(meta)
+        }
+        _ => None,
+    };
+    let Some(meta) = placed else {
+        return crate::download::run(ctx, download).await;
+    };
+    Ok(DownloadOutcome {
+        bucket: download.bucket,
+        key: download.key,
+        path: Some(target.clone()),
+        data: None,
+        size: meta.content_length,
+        etag: meta.etag,
+        version_id: meta.version_id,
+        ranges: 0,
+        fetched: 0,
+        reused: 0,
+        refetched: 0,
+        check: Check::Moved,
+        source_removed: false,
+        pinned: download.version_id.is_some(),
+        moved_from: Some(file.path),
+    })
 }
