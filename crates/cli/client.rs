@@ -277,7 +277,9 @@ pub(crate) fn manager(
         config.retry.max_attempts = n;
     }
     config.journal = journal.map(|d| Arc::new(FileJournalStore::new(d)) as _);
-    Manager::new(Arc::new(client), config).map_err(bad_input)
+    let manager = Manager::new(Arc::new(client), config).map_err(bad_input)?;
+    crate::bwlimit::follow(&manager);
+    Ok(manager)
 }
 
 /// A manager with the default budgets and no journal, for a command that only sends requests

@@ -5,6 +5,7 @@
 mod acl;
 mod args;
 mod bucket;
+mod bwlimit;
 mod check;
 mod client;
 mod codes;

@@ -15,6 +15,7 @@ use ferry_s3::{
 };
 
 use crate::args::{BucketFlags, BudgetFlags, CpArgs, GrantFlags, ObjectFlags, SourceFlags};
+use crate::bwlimit::Limit;
 use crate::exit::{CliError, bad_input};
 use crate::lock::flags::{Lock, LockFlags, object_lock};
 
@@ -493,12 +494,13 @@ pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<Manager
         config.memory_limit = m;
     }
     if let Some(rate) = bwlimit {
-        let per_second = rate.trim().strip_suffix("/s").unwrap_or(rate.trim());
-        let b = parse_size(per_second).map_err(|e| bad_input(format!("--bwlimit: {e}")))?;
-        if b < 1024 {
-            return Err(bad_input("--bwlimit: give at least 1KiB (per second)"));
+        match crate::bwlimit::parse(rate).map_err(|e| bad_input(format!("--bwlimit: {e}")))? {
+            Limit::Fixed(b) => config.bandwidth = b,
+            Limit::Timetable(t) => {
+                config.bandwidth = t.rate_at(crate::bwlimit::now());
+                t.keep();
+            }
         }
-        config.bandwidth = Some(b);
     }
     let asked = config.max_requests;
     let fit = config.fit_open_files();

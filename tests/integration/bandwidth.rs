@@ -208,3 +208,44 @@ fn paced_upload_needs_no_retry(name: &str, size: usize, read_timeout: &str, rate
     let got = crate::boto3_object(server, &bucket, "paced");
     assert_eq!(got["sha256"], sha256_hex(&body));
 }
+
+/// A timetable (`--bwlimit "HH:MM:SS,RATE HH:MM:SS,off"`, local time: UTC here) holds its
+/// rate until its next entry begins, then the next: 16 MiB at 512 KiB/s would take 32 s;
+/// lifted 3 s in, it ends soon after.
+#[test]
+fn a_timetable_changes_the_limit_at_its_times() {
+    let (server, _client, bucket) = seaweed_bucket("bwlimit-times");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src.bin");
+    let body = data(16 * MIB as usize, 72);
+    std::fs::write(&src, &body).unwrap();
+    let day = 24 * 3600;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        % day;
+    let at = |s: u64| format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+    // Off from 3 s from now; 512 KiB/s from 12 hours after that, so in force now.
+    let (off, limited) = ((now + 3) % day, (now + 3 + day / 2) % day);
+    let table = format!("{},off {},512KiB", at(off), at(limited));
+    let dst = format!("s3://{bucket}/obj");
+    let start = Instant::now();
+    let mut vars = server.env();
+    vars.push(("TZ".into(), "UTC".into()));
+    let args = ["cp", src.to_str().unwrap(), &dst, "-v", "--bwlimit", &table];
+    let o = crate::ferry_command(vars, home.path())
+        .args(args)
+        .output()
+        .unwrap();
+    let took = start.elapsed();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        took.as_secs_f64() > 2.5 && took.as_secs_f64() < 15.0,
+        "{took:?} for 16 MiB under {table}"
+    );
+    let said = format!("--bwlimit: from {}, the bandwidth limit is none", at(off));
+    assert!(text(&o).contains(&said), "{said}\n{}", text(&o));
+    let stored = crate::boto3_object(server, &bucket, "obj");
+    assert_eq!(stored["sha256"], sha256_hex(&body));
+}

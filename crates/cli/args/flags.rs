@@ -153,7 +153,10 @@ pub(crate) struct BudgetFlags {
     #[arg(long, value_name = "SIZE")]
     pub(crate) memory_limit: Option<String>,
     /// Bytes per second, uploads and downloads together, e.g. 50MiB (a size per second). A
-    /// copy between servers counts its bytes once; a copy on one server moves none.
+    /// copy between servers counts its bytes once; a copy on one server moves none. Or a
+    /// timetable by local time of day, as rclone writes it: "08:00,2MiB 19:00,off" (2 MiB/s
+    /// from 8:00, no limit from 19:00 until 8:00 again; HH:MM:SS too), followed while the run
+    /// lasts.
     #[arg(long, value_name = "RATE")]
     pub(crate) bwlimit: Option<String>,
     /// Stop once SPAN has passed (e.g. 45m, 6h, 1h30m), as rclone's flag: nothing more

@@ -22,6 +22,7 @@
 //! (a stream source, a writer target) takes no turn: its caller may be waiting for another
 //! transfer before it feeds this one.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -229,10 +230,13 @@ impl Slots {
 }
 
 /// Bytes per second, shared: each caller reserves its bytes on one clock and waits until they
-/// may pass, so the rate holds over any stretch longer than the allowance, whoever sends.
+/// may pass, so the rate holds over any stretch longer than the allowance, whoever sends. The
+/// rate may change while transfers run ([`Bandwidth::set`]), or be lifted: bytes reserved
+/// after a change pass at the new rate, and the send window is sized for it.
 #[derive(Debug)]
 pub(crate) struct Bandwidth {
-    pub(crate) bytes_per_second: f64,
+    /// Bytes per second; [`UNLIMITED`] when there is no limit.
+    rate: AtomicU64,
     /// When the bytes reserved so far will have passed at the rate.
     clock: Mutex<Option<Instant>>,
     /// The longest a request body should take to send (a third of the client's read timeout).
@@ -240,33 +244,54 @@ pub(crate) struct Bandwidth {
     /// Bytes of request bodies being sent at once: what the rate sends in `body_time`. Each
     /// body is paced at the rate shared out between all that are sending, so without this a
     /// tree of many objects (each within its own parts-at-once) spreads the rate so thin
-    /// that no body ends before the read timeout.
-    window: Memory,
+    /// that no body ends before the read timeout. A new rate gets a window of its own; a body
+    /// holding a share of the old one gives it back to that one.
+    window: Mutex<Memory>,
 }
+
+/// The rate of no limit.
+const UNLIMITED: u64 = u64::MAX;
 
 /// How far ahead of the rate's clock bytes may go: one chunk's worth of slack, so a transfer
 /// is not paced in steps smaller than its chunks.
 const ALLOWANCE: Duration = Duration::from_millis(50);
 
 impl Bandwidth {
-    /// A limit of `bytes_per_second` (at least 1 KiB/s) for a client that gives up on a
-    /// server silent for `read_timeout`.
-    pub(crate) fn new(bytes_per_second: u64, read_timeout: Duration) -> Self {
-        let bytes_per_second = bytes_per_second.max(1024) as f64;
-        let body_time = read_timeout / 3;
-        Self {
-            bytes_per_second,
+    /// A limit of `bytes_per_second` (at least 1 KiB/s; `None`: none, until one is set) for a
+    /// client that gives up on a server silent for `read_timeout`.
+    pub(crate) fn new(bytes_per_second: Option<u64>, read_timeout: Duration) -> Self {
+        let bw = Self {
+            rate: AtomicU64::new(UNLIMITED),
             clock: Mutex::new(None),
-            body_time,
-            window: Memory::new((bytes_per_second * body_time.as_secs_f64()) as u64),
-        }
+            body_time: read_timeout / 3,
+            window: Mutex::new(Memory::new(0)),
+        };
+        bw.set(bytes_per_second);
+        bw
+    }
+
+    /// Sets the rate (at least 1 KiB/s), or lifts the limit (`None`), from now on.
+    pub(crate) fn set(&self, bytes_per_second: Option<u64>) {
+        let rate = bytes_per_second.map_or(UNLIMITED, |b| b.max(1024));
+        let window = (rate as f64 * self.body_time.as_secs_f64()).min(u64::MAX as f64) as u64;
+        *self.window.lock().expect("bandwidth lock") = Memory::new(window);
+        self.rate.store(rate, Ordering::Relaxed);
+    }
+
+    /// The rate, if there is a limit.
+    pub(crate) fn limit(&self) -> Option<u64> {
+        Some(self.rate.load(Ordering::Relaxed)).filter(|&r| r != UNLIMITED)
+    }
+
+    fn bytes_per_second(&self) -> f64 {
+        self.rate.load(Ordering::Relaxed) as f64
     }
 
     /// How many bodies of `size` bytes, sharing the rate, each end within the body time (at
     /// least one, at most `width`).
     pub(crate) fn bodies_at_once(&self, size: u64, width: u32) -> u32 {
-        let fit = self.bytes_per_second * self.body_time.as_secs_f64() / size.max(1) as f64;
-        width.min((fit as u32).max(1))
+        let fit = self.bytes_per_second() * self.body_time.as_secs_f64() / size.max(1) as f64;
+        width.min((fit.min(f64::from(u32::MAX)) as u32).max(1))
     }
 
     /// The size of the chunks a request body is sent in under this limit: what the rate
@@ -275,22 +300,27 @@ impl Bandwidth {
     /// server silent for its read timeout as gone: a 1 MiB chunk at 10 KiB/s would wait 100 s.
     pub(crate) fn chunk_size(&self, most: usize) -> usize {
         const STEP: usize = 8 * 1024;
-        let per_second = self.bytes_per_second as usize;
+        let per_second = self.rate.load(Ordering::Relaxed).min(usize::MAX as u64) as usize;
         (per_second / STEP * STEP).clamp(STEP, most.max(STEP))
     }
 
     /// Waits until a body of `size` bytes may start sending, and holds its share of the send
     /// window until dropped (a body larger than the window sends alone).
     pub(crate) async fn send(&self, size: u64) -> MemoryPermit {
-        self.window.take(size).await
+        let window = self.window.lock().expect("bandwidth lock").clone();
+        window.take(size).await
     }
 
-    /// Reserves `n` bytes: how long to wait before they go.
+    /// Reserves `n` bytes: how long to wait before they go (none without a limit).
     pub(crate) fn reserve(&self, n: u64) -> Duration {
         let now = Instant::now();
         let mut clock = self.clock.lock().expect("bandwidth lock");
+        let Some(rate) = self.limit() else {
+            *clock = None;
+            return Duration::ZERO;
+        };
         let start = clock.map_or(now, |c| c.max(now));
-        let end = start + Duration::from_secs_f64(n as f64 / self.bytes_per_second);
+        let end = start + Duration::from_secs_f64(n as f64 / rate as f64);
         *clock = Some(end);
         end.saturating_duration_since(now + ALLOWANCE)
     }
@@ -352,7 +382,7 @@ mod tests {
 
     #[test]
     fn bandwidth_spreads_bytes_over_time() {
-        let bw = Bandwidth::new(1 << 20, Duration::from_secs(60));
+        let bw = Bandwidth::new(Some(1 << 20), Duration::from_secs(60));
         // The first 50 ms of bytes pass at once; the rest wait their turn.
         assert_eq!(bw.reserve(50 << 10), Duration::ZERO);
         let wait = bw.reserve(1 << 20);
@@ -366,17 +396,26 @@ mod tests {
     #[test]
     fn a_body_under_a_low_limit_goes_in_chunks_of_about_a_second() {
         let t = Duration::from_secs(60);
-        assert_eq!(Bandwidth::new(50 << 20, t).chunk_size(1 << 20), 1 << 20);
-        assert_eq!(Bandwidth::new(256 << 10, t).chunk_size(1 << 20), 256 << 10);
-        assert_eq!(Bandwidth::new(100_000, t).chunk_size(1 << 20), 12 * 8192);
+        assert_eq!(
+            Bandwidth::new(Some(50 << 20), t).chunk_size(1 << 20),
+            1 << 20
+        );
+        assert_eq!(
+            Bandwidth::new(Some(256 << 10), t).chunk_size(1 << 20),
+            256 << 10
+        );
+        assert_eq!(
+            Bandwidth::new(Some(100_000), t).chunk_size(1 << 20),
+            12 * 8192
+        );
         // The least: 8 KiB, whatever the rate (1 KiB/s at the least: 8 s a chunk).
-        assert_eq!(Bandwidth::new(10, t).chunk_size(1 << 20), 8192);
+        assert_eq!(Bandwidth::new(Some(10), t).chunk_size(1 << 20), 8192);
     }
 
     #[tokio::test]
     async fn the_send_window_holds_what_the_rate_sends_in_a_third_of_the_read_timeout() {
         // 1 MiB/s, 6 s read timeout: bodies of 2 MiB at once, each sent within 2 s.
-        let bw = Bandwidth::new(1 << 20, Duration::from_secs(6));
+        let bw = Bandwidth::new(Some(1 << 20), Duration::from_secs(6));
         assert_eq!(bw.bodies_at_once(1 << 20, 8), 2);
         assert_eq!(bw.bodies_at_once(8 << 20, 8), 1);
         assert_eq!(bw.bodies_at_once(64 << 10, 8), 8);
@@ -396,6 +435,6 @@ mod tests {
         drop(_second);
         drop(_third);
         let _big = bw.send(8 << 20).await;
-        assert!(bw.window.try_take(1024).is_none());
+        assert!(bw.window.lock().unwrap().try_take(1024).is_none());
     }
 }

@@ -180,9 +180,12 @@ impl<C: ObjectClient> Context<C> {
         }
     }
 
-    /// The bandwidth limit, if any.
+    /// The bandwidth limit, if there is one now.
     pub(crate) fn bandwidth(&self) -> Option<&Arc<Bandwidth>> {
-        self.shared.bandwidth.as_ref()
+        self.shared
+            .bandwidth
+            .as_ref()
+            .filter(|bw| bw.limit().is_some())
     }
 
     /// How many parts of `part_size` bytes an upload sends at once: the configured width, or

@@ -85,12 +85,7 @@ impl ManagerConfig {
         if self.memory_limit < 8 * MIB {
             return Err(Error::invalid("the memory limit must be at least 8 MiB"));
         }
-        if self.bandwidth.is_some_and(|b| b < 1024) {
-            return Err(Error::invalid(
-                "the bandwidth limit must be at least 1 KiB per second",
-            ));
-        }
-        Ok(())
+        check_bandwidth(self.bandwidth)
     }
 
     /// Open files (connections and files together) these transfers may hold at once: a
@@ -207,9 +202,8 @@ impl<C: ObjectClient> Manager<C> {
                 requests: Requests::new(config.max_requests),
                 turns: Turns::new(2 * config.max_requests as usize),
                 memory: Memory::new(config.memory_limit),
-                bandwidth: config
-                    .bandwidth
-                    .map(|b| Arc::new(Bandwidth::new(b, read_timeout))),
+                // Always there, so that a limit can be set later (see `set_bandwidth`).
+                bandwidth: Some(Arc::new(Bandwidth::new(config.bandwidth, read_timeout))),
                 parts_per_object: config.parts_per_object,
                 journal: config.journal,
                 progress: Arc::new(Progress::default()),
@@ -217,6 +211,25 @@ impl<C: ObjectClient> Manager<C> {
             }),
             cancel: CancellationToken::new(),
         })
+    }
+
+    /// Sets the bandwidth limit of every transfer of this manager and its siblings from now
+    /// on (at least 1 KiB per second, both directions together), or lifts it (`None`): a
+    /// schedule (ferry's `--bwlimit "08:00,2MiB 19:00,off"`), or a backup tool's own throttle
+    /// while its user works. Bytes sent or fetched after the change pass at the new rate (a
+    /// body being sent takes it at its next chunk); parts started under another limit keep the
+    /// chunk size and the number at once it gave them.
+    pub fn set_bandwidth(&self, bytes_per_second: Option<u64>) -> Result<(), Error> {
+        check_bandwidth(bytes_per_second)?;
+        if let Some(bw) = &self.shared.bandwidth {
+            bw.set(bytes_per_second);
+        }
+        Ok(())
+    }
+
+    /// The bandwidth limit now, in bytes per second, if there is one.
+    pub fn bandwidth(&self) -> Option<u64> {
+        self.shared.bandwidth.as_ref().and_then(|bw| bw.limit())
     }
 
     /// A manager of transfers through another client (another server, other credentials)
@@ -405,12 +418,10 @@ impl<C: ObjectClient> Manager<C> {
     /// a 16 MiB/s limit ran at 8.
     fn reader<D: ObjectClient>(source: &Manager<D>, ctx: &Context<C>) -> Context<D> {
         let mut read = source.quiet_context(&ctx.cancel);
-        if read.shared.bandwidth.is_some() {
-            read.shared = Arc::new(Shared {
-                bandwidth: None,
-                ..(*source.shared).clone()
-            });
-        }
+        read.shared = Arc::new(Shared {
+            bandwidth: None,
+            ..(*source.shared).clone()
+        });
         read
     }
 
@@ -731,6 +742,16 @@ enum Kind {
 
 fn finished(o: &UploadOutcome) -> Option<Event> {
     Some(Event::Finished(Box::new(o.clone())))
+}
+
+/// A bandwidth limit is at least 1 KiB per second.
+fn check_bandwidth(bytes_per_second: Option<u64>) -> Result<(), Error> {
+    if bytes_per_second.is_some_and(|b| b < 1024) {
+        return Err(Error::invalid(
+            "the bandwidth limit must be at least 1 KiB per second",
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

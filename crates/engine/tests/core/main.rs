@@ -270,6 +270,31 @@ async fn a_bandwidth_limit_paces_uploads_and_downloads_together() {
     );
 }
 
+/// A limit set while a transfer runs paces it from then on, and one lifted lets it go: a
+/// manager made without a limit can be given one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bandwidth_limit_set_or_lifted_midway_takes_hold_at_once() {
+    let s3 = memory_s3(0);
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    assert_eq!(m.bandwidth(), None);
+    assert!(m.set_bandwidth(Some(1000)).is_err(), "under 1 KiB/s");
+    m.set_bandwidth(Some(512 << 10)).unwrap();
+    assert_eq!(m.bandwidth(), Some(512 << 10));
+    // 8 MiB at 512 KiB/s would take 16 s; lifted after half a second, it ends at once.
+    let body = bytes::Bytes::from(data(8 * MIB, 7));
+    let start = Instant::now();
+    let up = m.upload(Upload::new(Source::Bytes(body.clone()), "b", "k"));
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent = m.progress().snapshot().bytes;
+    assert!(sent <= 2 * MIB as u64, "{sent} bytes in 0.5 s at 512 KiB/s");
+    m.set_bandwidth(None).unwrap();
+    up.wait().await.unwrap();
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    assert_eq!(s3.object("b", "k").unwrap(), body);
+    assert_eq!(m.bandwidth(), None);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_download_to_memory_is_held_to_the_memory_budget() {
     let s3 = memory_s3(0);
