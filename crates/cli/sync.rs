@@ -36,7 +36,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         }
     }
     let backup_dir = a.backup_dir.clone();
-    let settings = SyncSettings {
+    let mut settings = SyncSettings {
         compare: if a.size_only {
             Compare::SizeOnly
         } else if a.checksum {
@@ -69,9 +69,27 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             .transpose()
             .map_err(|e| bad_input(format!("--suffix: {e}")))?,
         track_renames: a.track_renames,
+        copy_dest: None,
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;
+    if let Some(from) = &a.copy_dest {
+        if direction != SyncAction::Upload {
+            return Err(bad_input(
+                "--copy-dest is for a sync up: it saves sending a file's bytes, and a sync down \
+                 or between prefixes sends none",
+            ));
+        }
+        let (from, to) = (parse_s3_url(from)?, parse_s3_url(&dst)?);
+        if from.bucket != to.bucket {
+            return Err(bad_input(format!(
+                "--copy-dest: give a prefix of the destination's bucket, s3://{}/…, where the \
+                 objects can be copied on the server",
+                to.bucket
+            )));
+        }
+        settings.copy_dest = Some(from.key);
+    }
     if direction == SyncAction::Copy {
         refuse_flags(
             &[("--track-renames", a.track_renames)],
@@ -286,7 +304,7 @@ fn summary(
             "summary",
             serde_json::json!({
                 verb: moved, "bytes": bytes, "reused": t.reused, "skipped": o.skipped,
-                "kept": o.kept, "renamed": o.renamed, "deleted": o.deleted, "backed_up": o.backed_up,
+                "kept": o.kept, "renamed": o.renamed, "copied": o.copied, "deleted": o.deleted, "backed_up": o.backed_up,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
                 "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": o.interrupted,
                 "seconds": secs(started), "passed_over": t.passed_over,
@@ -294,7 +312,7 @@ fn summary(
         ));
     } else {
         output.say(&format!(
-            "sync{}: {moved} {verb} ({bytes} bytes{}{}), {} unchanged{}, {} deleted{}, {} failed{} in {:.1} s",
+            "sync{}: {moved} {verb} ({bytes} bytes{}{}{}), {} unchanged{}, {} deleted{}, {} failed{} in {:.1} s",
             if o.dry_run { " (dry run)" } else { "" },
             match t.reused {
                 0 => String::new(),
@@ -306,6 +324,10 @@ fn summary(
                     format!(", {r} renamed: moved from the file that held them")
                 }
                 r => format!(", {r} renamed: copied on the server from the object that held them"),
+            },
+            match o.copied {
+                0 => String::new(),
+                c => format!(", {c} copied on the server from --copy-dest"),
             },
             o.skipped,
             match o.kept {

@@ -2,7 +2,8 @@
 //! since the last sync is copied on the server from the object that holds its bytes, not sent
 //! again, and a file of the same size as an object gone from the folder, but other bytes, is
 //! sent. Down, the file that holds a renamed object's bytes is moved to its new path, not
-//! fetched again; two objects with those bytes take it once.
+//! fetched again; two objects with those bytes take it once. And `sync --copy-dest`: a day's
+//! snapshot made on the server from the day before's, for what has not changed.
 
 use crate::sync::{sync, sync_seen, tree};
 use crate::{boto3_keys, boto3_object, boto3_uploads, data, expect_exit, sha256_hex, stdout, text};
@@ -181,4 +182,77 @@ fn sync_moving(
         false => proxy.returned_bytes(),
     };
     assert!(within.contains(&moved), "{moved} bytes: {:?}", proxy.log());
+}
+
+/// `sync --copy-dest`: a day's snapshot made from the day before's, on the server, for every
+/// file that has not changed since (compared as the sync compares: size and time); only the
+/// rest is sent. A file changed in place, of the same size, is sent.
+#[test]
+fn a_snapshot_copies_from_the_one_before_what_has_not_changed() {
+    use std::time::{Duration, SystemTime};
+    let (server, _client, bucket) = crate::seaweed_bucket("sync-copy-dest");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(
+        &src,
+        &[
+            ("big.bin", 20 * MIB),
+            ("a/b.bin", 300_000),
+            ("same.txt", 1_000),
+        ],
+    );
+    let s = src.to_str().unwrap();
+    let (day1, day2) = (format!("s3://{bucket}/day1"), format!("s3://{bucket}/day2"));
+    let o = sync(server, home.path(), &[s, &day1]);
+    assert!(o.status.success(), "{}", text(&o));
+    // Changed in place at the same size (and later than the copy), and one new file.
+    std::fs::write(src.join("same.txt"), data(1_000, 77)).unwrap();
+    crate::mtime::set_mtime(
+        &src.join("same.txt"),
+        SystemTime::now() + Duration::from_secs(60),
+    );
+    std::fs::write(src.join("new.txt"), data(5_000, 78)).unwrap();
+
+    let args = [s, day2.as_str(), "--copy-dest", day1.as_str()];
+    let o = sync(server, home.path(), &[&args[..], &["--dry-run"]].concat());
+    let line = format!("(dry run) copy: {day1}/big.bin to {day2}/big.bin");
+    assert!(stdout(&o).contains(&line), "{line}\n{}", text(&o));
+    // Only same.txt and new.txt are sent.
+    let said = ["4 uploaded", "2 copied on the server from --copy-dest"];
+    sync_moving(server, home.path(), &args, &said, (6_000..100_000, true));
+    let keys = ["a/b.bin", "big.bin", "new.txt", "same.txt"];
+    for k in keys {
+        let o = boto3_object(server, &bucket, &format!("day2/{k}"));
+        assert_eq!(
+            o["sha256"],
+            sha256_hex(&std::fs::read(src.join(k)).unwrap()),
+            "{k}"
+        );
+    }
+    let all = boto3_keys(server, &bucket);
+    assert_eq!(all.iter().filter(|k| k.starts_with("day1/")).count(), 3);
+    // The copies carry the files' times: the next sync of the day finds nothing to do.
+    let o = sync(server, home.path(), &args);
+    assert!(
+        stdout(&o).contains("0 uploaded (0 bytes), 4 unchanged"),
+        "{}",
+        text(&o)
+    );
+    for (from, said) in [
+        (format!("{day2}/old"), "overlaps the destination"),
+        (
+            "s3://elsewhere/day1".to_string(),
+            "the destination's bucket",
+        ),
+    ] {
+        let o = sync(server, home.path(), &[s, &day2, "--copy-dest", &from]);
+        expect_exit(&o, 2, said);
+    }
+    let down = home.path().join("down");
+    let o = sync(
+        server,
+        home.path(),
+        &[&day2, down.to_str().unwrap(), "--copy-dest", &day1],
+    );
+    expect_exit(&o, 2, "for a sync up");
 }

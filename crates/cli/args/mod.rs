@@ -613,6 +613,13 @@ pub(crate) struct SyncArgs {
     /// listed (up to 100,000 paths; any more are sent as they come).
     #[arg(long)]
     pub(crate) track_renames: bool,
+    /// Up: before a file is sent, look at s3://bucket/prefix (in the destination's bucket,
+    /// beside it: an earlier snapshot) for the object at its path, and where it is the same
+    /// (compared as the sync compares), copy it on the server instead, as rclone's flag:
+    /// `sync ~/docs s3://b/2026-12-07 --copy-dest s3://b/2026-12-06` sends only what changed,
+    /// and each day's prefix holds every file. One HeadObject for each file to send.
+    #[arg(long, value_name = "LOCATION")]
+    pub(crate) copy_dest: Option<String>,
     /// Down, or prefix to prefix: make the destination match the source as it was at WHEN,
     /// from its versions (a versioned bucket): a time (2026-12-05T10:00:00Z), a day
     /// (2026-12-05, from midnight UTC) or a span back from now (90m, 12h, 2d, 1w). An object

@@ -172,9 +172,11 @@ pub(crate) struct Item {
     pub(crate) storage_class: Option<String>,
     /// In a sync: the destination holds this path too (and, when it is sent, differs).
     pub(crate) in_destination: bool,
-    /// In a sync up that tracks renames: an object of the destination's, at a path the source
-    /// does not hold, that holds this file's bytes: copied on the server rather than sent.
-    pub(crate) renamed_from: Option<Box<Item>>,
+    /// In a sync: what already holds this item's bytes on the destination's side, to make it
+    /// from rather than move them again: up, an object of the destination's bucket (at a path
+    /// the source no longer holds, or below the copy-from prefix), copied on the server; down,
+    /// a file of the folder at a path the prefix no longer holds, moved.
+    pub(crate) held_by: Option<Box<Item>>,
 }
 
 /// What the walk or the listing found next.
@@ -262,7 +264,7 @@ pub(crate) async fn upload_found<C: ObjectClient>(
             options,
             settings: tree.settings.clone(),
         };
-        match item.renamed_from {
+        match item.held_by {
             Some(object) => Box::pin(sync::copied(ctx, upload, item.path, *object)),
             None => Box::pin(crate::upload::run(ctx, upload)),
         }
@@ -375,7 +377,7 @@ pub(crate) async fn download_found<C: ObjectClient>(
             target: Target::File(item.path.clone()),
             settings: tree.settings.clone(),
         };
-        match item.renamed_from {
+        match item.held_by {
             Some(file) => Box::pin(sync::moved(ctx, download, *file)),
             None => Box::pin(crate::download::run(ctx, download)),
         }
@@ -706,7 +708,7 @@ mod tests {
             version_id: None,
             storage_class: None,
             in_destination: false,
-            renamed_from: None,
+            held_by: None,
         })
     }
 

@@ -311,7 +311,7 @@ pub(crate) async fn named<C: ObjectClient>(
                 version_id: o.version_id,
                 storage_class: None,
                 in_destination: false,
-                renamed_from: None,
+                held_by: None,
             };
             if tx.send(Found::Item(item)).await.is_err() {
                 return;

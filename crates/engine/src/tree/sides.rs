@@ -85,7 +85,7 @@ impl Sides {
         match self.direction {
             Direction::Up => (
                 key.clone(),
-                match &i.renamed_from {
+                match &i.held_by {
                     Some(object) => url(&self.dest_bucket, &object.key),
                     None => i.path.display().to_string(),
                 },
@@ -93,7 +93,7 @@ impl Sides {
             ),
             Direction::Down => (
                 i.key.clone(),
-                match &i.renamed_from {
+                match &i.held_by {
                     Some(file) => file.path.display().to_string(),
                     None => url(&self.source_bucket, &i.key),
                 },
@@ -176,7 +176,7 @@ pub(crate) async fn report_only<C: ObjectClient>(
             Some(Found::Item(i)) => {
                 tally.outcome.objects += 1;
                 tally.outcome.bytes += i.size;
-                let action = match (&i.renamed_from, sides.direction) {
+                let action = match (&i.held_by, sides.direction) {
                     (Some(_), Direction::Down) => SyncAction::Move,
                     (Some(_), _) => SyncAction::Copy,
                     (None, _) => sides.transfer(),

@@ -292,7 +292,7 @@ impl Iterator for Walk {
                     version_id: None,
                     storage_class: None,
                     in_destination: false,
-                    renamed_from: None,
+                    held_by: None,
                 }),
                 Err(why) => Found::Bad(ObjectFailure {
                     // The key it would have, as near as it can be said (a name that is not
@@ -341,7 +341,7 @@ impl Item {
             version_id,
             storage_class: o.storage_class,
             in_destination: false,
-            renamed_from: None,
+            held_by: None,
         }
     }
 }

@@ -14,7 +14,7 @@ use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
 use super::super::sides::{Direction, Sides, url};
-use super::super::{Found, Item, READ_AHEAD, keys};
+use super::super::{Found, Item, keys};
 use crate::context::Context;
 use crate::copy::{Copy, ObjectSource};
 use crate::error::{Error, ErrorKind};
@@ -290,41 +290,23 @@ pub(crate) fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
 pub(super) fn before_transfers<C: ObjectClient>(
     ctx: &Context<C>,
     backing: Arc<Backing>,
-    mut found: mpsc::Receiver<Found>,
+    found: mpsc::Receiver<Found>,
 ) -> mpsc::Receiver<Found> {
-    let (tx, rx) = mpsc::channel(READ_AHEAD);
     let ctx = ctx.clone();
-    tokio::spawn(async move {
-        let items = futures_util::stream::poll_fn(move |cx| found.poll_recv(cx));
-        let mut backed = pin!(
-            items
-                .map(|f| {
-                    let (ctx, backing) = (ctx.clone(), backing.clone());
-                    async move {
-                        match f {
-                            Found::Item(i) if i.in_destination => {
-                                match backing.back_up(&ctx, &i, true).await {
-                                    Ok(()) => Some(Found::Item(i)),
-                                    // Interrupted: the transfers are too.
-                                    Err(e) if e.kind() == ErrorKind::Cancelled => None,
-                                    Err(e) => Some(Found::Bad(backing.sides.failure(&i, e))),
-                                }
-                            }
-                            other => Some(other),
-                        }
-                    }
-                })
-                .buffer_unordered(BACKUPS)
-        );
-        while let Some(f) = backed.next().await {
-            if let Some(f) = f
-                && tx.send(f).await.is_err()
-            {
-                break;
+    super::staged(found, BACKUPS, move |f| {
+        let (ctx, backing) = (ctx.clone(), backing.clone());
+        async move {
+            match f {
+                Found::Item(i) if i.in_destination => match backing.back_up(&ctx, &i, true).await {
+                    Ok(()) => Some(Found::Item(i)),
+                    // Interrupted: the transfers are too.
+                    Err(e) if e.kind() == ErrorKind::Cancelled => None,
+                    Err(e) => Some(Found::Bad(backing.sides.failure(&i, e))),
+                },
+                other => Some(other),
             }
         }
-    });
-    rx
+    })
 }
 
 /// Copies each object a sync is about to delete to the backup prefix (several at once):

@@ -26,11 +26,15 @@ use crate::tree::{Found, Item, TreeDownload, TreeUpload};
 pub(super) type Probe =
     Arc<dyn Fn(Item, Item) -> BoxFuture<'static, (Item, Result<bool, Error>)> + Send + Sync>;
 
-/// What a merge asks the server: whether a pair is the same, and, in a sync up that tracks
-/// renames, whether a file holds the bytes of an object only the destination holds.
+/// What a sync asks the server: whether a pair is the same; in a sync that tracks renames,
+/// whether a file holds the bytes of an object only the destination holds; up, whether a file
+/// is the same as an object below the prefix to copy from.
 pub(super) struct Probes {
     pub(super) pairs: Probe,
     pub(super) renames: Option<Probe>,
+    /// Up: where a file the destination lacks may be copied from (see
+    /// [`SyncSettings::copy_dest`]).
+    pub(super) copy_dest: Option<Arc<super::copy_dest::CopyDest>>,
 }
 
 /// Pairs probed at once.
@@ -544,7 +548,7 @@ mod tests {
             version_id: None,
             storage_class: None,
             in_destination: false,
-            renamed_from: None,
+            held_by: None,
         }
     }
 

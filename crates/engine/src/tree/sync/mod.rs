@@ -37,6 +37,7 @@
 //! may not read (a 403: write-only keys can only send again).
 
 mod backup;
+mod copy_dest;
 mod judge;
 mod merge;
 mod renames;
@@ -61,6 +62,7 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
 use backup::Backing;
+use copy_dest::CopyDest;
 use judge::Probes;
 
 /// When a source object and its destination count as the same. A pair whose HeadObject the
@@ -141,6 +143,12 @@ pub struct SyncSettings {
     /// sides are read (at most [`RENAMES_HELD`] paths; any beyond are sent as they come). Not
     /// between prefixes, which read the bytes from the source whatever their names.
     pub track_renames: bool,
+    /// Up: a prefix of the destination's bucket to copy from (rclone's `--copy-dest`, an
+    /// earlier snapshot's): a file the destination lacks, or holds otherwise, is first looked
+    /// for at its path below this prefix (a HeadObject), and where `compare` finds that
+    /// object the same as the file, it is copied on the server rather than the file sent. It
+    /// may not overlap the destination.
+    pub copy_dest: Option<String>,
 }
 
 /// How many files a sync that tracks renames holds back, until both sides are read, to match
@@ -240,6 +248,9 @@ pub struct SyncOutcome {
     /// Of those, files copied on the server from an object that held their bytes
     /// ([`SyncSettings::track_renames`]) rather than sent.
     pub renamed: u64,
+    /// Of those, files found the same below [`SyncSettings::copy_dest`]: copied from there
+    /// on the server rather than sent.
+    pub copied: u64,
     /// Their bytes.
     pub differing_bytes: u64,
     /// Paths deleted from the destination (or, in a dry run, that would be).
@@ -315,12 +326,21 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
+    let copy_dest = match &s.sync.copy_dest {
+        Some(from) => {
+            let compare = (s.sync.compare, judge::up(&ctx, &s.tree, s.sync.compare));
+            let from = CopyDest::new(from, &sides.0, &sides.1, compare)?;
+            Some(Arc::new(from))
+        }
+        None => None,
+    };
     let probe = Probes {
         pairs: judge::up(&ctx, &s.tree, s.sync.compare),
         renames: s
             .sync
             .track_renames
             .then(|| judge::renamed(&ctx, &s.tree.bucket, &s.tree.options.request, true)),
+        copy_dest,
     };
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -349,6 +369,7 @@ pub(crate) async fn down<C: ObjectClient>(
         mpsc::channel(1).1
     };
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
+    copy_dest_up_only(&s.sync, "a sync down")?;
     if s.sync.track_renames && !s.sync.delete {
         return Err(Error::invalid(
             "a sync down tracks renames by moving each renamed file to its new path, which \
@@ -361,6 +382,7 @@ pub(crate) async fn down<C: ObjectClient>(
             .sync
             .track_renames
             .then(|| judge::renamed(&ctx, &s.tree.bucket, &s.tree.request, false)),
+        copy_dest: None,
     };
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -400,6 +422,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         (from, &sides.0.source_prefix),
         (dest, &sides.0.dest_prefix),
     );
+    copy_dest_up_only(&s.sync, "a sync between prefixes")?;
     if s.sync.track_renames {
         return Err(Error::invalid(
             "tracking renames saves moving a renamed file's bytes again: a sync between \
@@ -410,10 +433,43 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     let probe = Probes {
         pairs: judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare),
         renames: None,
+        copy_dest: None,
     };
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
     let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, from, dest, probe, transfer).await
+}
+
+/// A stage between the merge and the transfers: each entry of `found` passed through `step`,
+/// `n` at once (ending in any order); an entry `step` gives nothing for is dropped.
+fn staged<F, Fut>(mut found: mpsc::Receiver<Found>, n: usize, step: F) -> mpsc::Receiver<Found>
+where
+    F: Fn(Found) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Option<Found>> + Send + 'static,
+{
+    use futures_util::StreamExt as _;
+    super::fed(READ_AHEAD, move |tx| async move {
+        let entries = futures_util::stream::poll_fn(move |cx| found.poll_recv(cx));
+        let mut done = std::pin::pin!(entries.map(step).buffer_unordered(n));
+        while let Some(f) = done.next().await {
+            if let Some(f) = f
+                && tx.send(f).await.is_err()
+            {
+                break;
+            }
+        }
+    })
+}
+
+/// A prefix to copy from is for a sync up: `what` is the sync that asks.
+fn copy_dest_up_only(settings: &SyncSettings, what: &str) -> Result<(), Error> {
+    match settings.copy_dest {
+        Some(_) => Err(Error::invalid(format!(
+            "a prefix to copy from saves sending a file's bytes: {what} sends none; give it to \
+             a sync up"
+        ))),
+        None => Ok(()),
+    }
 }
 
 /// The backups `settings` asks for, checked against the sides (`root`: a sync down's
@@ -481,12 +537,17 @@ where
     Fut: std::future::Future<Output = Result<TreeOutcome, Error>>,
 {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
+    let copy_dest = probe.copy_dest.clone();
     let merging = {
         let (ctx, settings, sides) = (ctx.clone(), settings.clone(), sides.clone());
         tokio::spawn(async move {
             let how = (&settings, &filters);
             merge::merge(&ctx, &sides, how, probe, source, dest, tx).await
         })
+    };
+    let rx = match &copy_dest {
+        Some(from) => copy_dest::before_transfers(&ctx, from.clone(), rx),
+        None => rx,
     };
     let transfers = if settings.dry_run {
         // Nothing moves: the merge's transfers are only reported, and what cannot be read
@@ -509,6 +570,7 @@ where
         differing: merged.planned.0,
         missing: merged.missing,
         renamed: merged.renamed,
+        copied: copy_dest.map_or(0, |c| c.found.load(std::sync::atomic::Ordering::Relaxed)),
         differing_bytes: merged.planned.1,
         dry_run: settings.dry_run,
         interrupted: transfers.interrupted,

@@ -47,13 +47,13 @@ pub(super) async fn release(
     let mut taken = HashSet::new();
     while let Some(mut item) = matched.next().await {
         if moves
-            && let Some(from) = &item.renamed_from
+            && let Some(from) = &item.held_by
             && !taken.insert(from.key.clone())
         {
             // Moved to another path already: this one is fetched.
-            item.renamed_from = None;
+            item.held_by = None;
         }
-        merged.renamed += u64::from(item.renamed_from.is_some());
+        merged.renamed += u64::from(item.held_by.is_some());
         if !send(item, tx, merged).await {
             break;
         }
@@ -72,7 +72,7 @@ async fn matched(mut item: Item, candidates: Vec<Item>, same: Option<Probe>) -> 
         let (i, holds) = same(item, other.clone()).await;
         item = i;
         if matches!(holds, Ok(true)) {
-            item.renamed_from = Some(Box::new(other));
+            item.held_by = Some(Box::new(other));
             break;
         }
     }
