@@ -28,6 +28,11 @@ pub(crate) async fn run(cli: Cli) -> Result<(), CliError> {
             let listed = crate::objects::ls(&cli.global, args).await;
             listed.map_err(|e| e.noted(note))
         }
+        Cmd::Du(args) => {
+            let note = wildcard_note("du", &args.target, "");
+            let counted = crate::objects::ls(&cli.global, args.listing()).await;
+            counted.map_err(|e| e.noted(note))
+        }
         Cmd::Lock(args) => crate::lock::run(&cli.global, *args).await,
         Cmd::Restore(args) => crate::restore::run(&cli.global, *args).await,
         Cmd::Rm(args) => {

@@ -68,7 +68,8 @@ fn main() -> ExitCode {
         args::Cmd::Sync(s) => s.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Check(c) => c.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Rm(r) => r.filters.ordered = args::ordered_filters(&matches),
-        args::Cmd::Ls(l) => l.filters.ordered = args::ordered_filters(&matches),
+        args::Cmd::Ls(l) => l.list.filters.ordered = args::ordered_filters(&matches),
+        args::Cmd::Du(d) => d.list.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Lock(l) => l.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Restore(r) => r.filters.ordered = args::ordered_filters(&matches),
         args::Cmd::Cp(c) | args::Cmd::Mv(c) => {

@@ -24,26 +24,26 @@ use crate::report::json_line;
 pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
     let manager = plain_manager(global).await?;
     let target = match a.target.as_deref() {
-        None | Some("s3://") => return buckets(&manager, a.json).await,
+        None | Some("s3://") => return buckets(&manager, a.list.json).await,
         Some(t) => t,
     };
     let url = parse_s3_url(target)?;
-    let (bucket, request) = (url.bucket.clone(), a.bucket.request(&None)?);
+    let (bucket, request) = (url.bucket.clone(), a.list.bucket.request(&None)?);
     let prefix = (!url.key.is_empty()).then(|| url.key.clone());
     let delimiter = (!a.recursive).then(|| "/".to_string());
-    let as_of = crate::request::as_of(a.as_of.as_deref())?;
+    let as_of = crate::request::as_of(a.list.as_of.as_deref())?;
     if as_of.is_some() && !a.recursive {
         return Err(bad_input(
             "--as-of lists every object under the prefix as it was: give -r",
         ));
     }
-    let filters = crate::request::filters(&a.filters)?;
-    if let Some(flag) = a.filters.given().filter(|_| !a.recursive) {
+    let filters = crate::request::filters(&a.list.filters)?;
+    if let Some(flag) = a.list.filters.given().filter(|_| !a.recursive) {
         return Err(bad_input(format!(
             "{flag} picks among the objects under a prefix: add -r"
         )));
     }
-    if !a.filters.exclude_if_present.is_empty() {
+    if !a.list.filters.exclude_if_present.is_empty() {
         return Err(bad_input(
             "--exclude-if-present leaves out folders that hold a file, where a folder is \
              walked: ls lists a prefix",
@@ -51,7 +51,7 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
     }
     // The globs match a key below the folder the prefix is in, as a tree's do.
     let folder = url.key[..url.key.rfind('/').map_or(0, |i| i + 1)].to_string();
-    let mut pages: Pages = match (as_of, a.all_versions) {
+    let mut pages: Pages = match (as_of, a.list.all_versions) {
         (Some(at), _) => Box::pin(
             manager
                 .list_as_of(
@@ -94,14 +94,16 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
         false => url.key.rfind('/').map_or(0, |i| i + 1),
     };
     let (mut objects, mut bytes, mut prefixes, mut markers) = (0u64, 0u64, 0u64, 0u64);
+    // `du -s`: objects and bytes of each storage class.
+    let mut classes: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
     let mut unknown = 0u64;
     let then = as_of.map(|at| crate::when::shown(at.into()));
     let mut out = std::io::stdout().lock();
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| engine_error(&e, false, None))?;
         let mut text = String::new();
-        for p in &page.prefixes {
-            text += &match a.json {
+        for p in page.prefixes.iter().filter(|_| !a.totals_only) {
+            text += &match a.list.json {
                 true => format!("{}\n", serde_json::json!({ "prefix": p })),
                 false => format!("{:>30} {}\n", "PRE", &p[shown_from..]),
             };
@@ -111,12 +113,17 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
             if !filters.takes(rel, &r.object) {
                 continue;
             }
-            text += &line(r, shown_from, &a);
+            if !a.totals_only {
+                text += &line(r, shown_from, &a);
+            }
             match r.version.as_ref().is_some_and(|v| v.delete_marker) {
                 true => markers += 1,
                 false => {
                     objects += 1;
                     bytes += r.object.size;
+                    let class = r.object.storage_class.as_deref().unwrap_or("-");
+                    let c = classes.entry(class.to_string()).or_default();
+                    (c.0, c.1) = (c.0 + 1, c.1 + r.object.size);
                 }
             }
         }
@@ -141,12 +148,18 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
             return Err(CliError::ReaderGone);
         }
     }
-    if a.summarize {
-        let size = match a.human_readable {
+    if a.totals_only {
+        let _ = write!(
+            out,
+            "{}",
+            totals(&a, target, (objects, bytes, markers), &classes)
+        );
+    } else if a.summarize {
+        let size = match a.list.human_readable {
             true => indicatif::BinaryBytes(bytes).to_string(),
             false => format!("{bytes} Bytes"),
         };
-        let _ = match (a.json, a.all_versions) {
+        let _ = match (a.list.json, a.list.all_versions) {
             (true, false) => writeln!(
                 out,
                 "{}",
@@ -185,6 +198,60 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
         )));
     }
     Ok(())
+}
+
+/// What `ferry du` prints of a listing of `target`: with `-s`, a line for each storage class
+/// (`classes`), then the totals (objects, bytes, and with versions, delete markers), in
+/// s5cmd's form (`131072000 bytes in 2000 objects: s3://b/p`) or as JSON lines.
+fn totals(
+    a: &LsArgs,
+    target: &str,
+    (objects, bytes, markers): (u64, u64, u64),
+    classes: &std::collections::BTreeMap<String, (u64, u64)>,
+) -> String {
+    let size = |b: u64| match a.list.human_readable {
+        true => indicatif::BinaryBytes(b).to_string(),
+        false => format!("{b} bytes"),
+    };
+    let noun = if a.list.all_versions {
+        "version"
+    } else {
+        "object"
+    };
+    let plural = |n: u64| if n == 1 { "" } else { "s" };
+    let mut text = String::new();
+    let by_class = classes.iter().filter(|_| a.storage_class);
+    for (class, &(n, b)) in by_class {
+        text += &match a.list.json {
+            true => format!(
+                "{}\n",
+                serde_json::json!({ "storage_class": class, "objects": n, "bytes": b })
+            ),
+            false => format!(
+                "{} in {n} {noun}{} [{class}]: {target}\n",
+                size(b),
+                plural(n)
+            ),
+        };
+    }
+    let markers_said = match (a.list.all_versions, markers) {
+        (true, m) => format!(", {m} delete marker{}", plural(m)),
+        (false, _) => String::new(),
+    };
+    text + &match a.list.json {
+        true => format!(
+            "{}\n",
+            json_line(
+                "summary",
+                serde_json::json!({ "objects": objects, "bytes": bytes, "delete_markers": markers })
+            )
+        ),
+        false => format!(
+            "{} in {objects} {noun}{}{markers_said}: {target}\n",
+            size(bytes),
+            plural(objects)
+        ),
+    }
 }
 
 /// `ferry ls` alone: the buckets, each with the time it was made, as the aws cli's `s3 ls`.
@@ -294,7 +361,7 @@ impl Page {
 /// `DELETED`); or its JSON.
 fn line(r: &Row, shown_from: usize, a: &LsArgs) -> String {
     let o = &r.object;
-    if a.json {
+    if a.list.json {
         let mut v = serde_json::json!({
             "key": o.key, "size": o.size, "last_modified": o.last_modified, "etag": o.etag,
             "storage_class": o.storage_class,
@@ -307,7 +374,7 @@ fn line(r: &Row, shown_from: usize, a: &LsArgs) -> String {
         return format!("{v}\n");
     }
     let when = utc(o.last_modified.as_deref());
-    let size = match (&r.version, a.human_readable) {
+    let size = match (&r.version, a.list.human_readable) {
         (Some(v), _) if v.delete_marker => "DELETED".to_string(),
         (_, true) => indicatif::BinaryBytes(o.size).to_string(),
         (_, false) => o.size.to_string(),

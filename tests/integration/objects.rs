@@ -124,6 +124,58 @@ fn ls_shows_one_level_with_its_folders_or_every_key_as_boto3_lists_them() {
     expect_exit(&o, 1, "NoSuchBucket");
 }
 
+/// `ferry du`: the count and bytes of what a prefix holds, past a page of 1,000, as boto3
+/// sums them; filtered, by storage class, as JSON; nothing under it is an error.
+#[test]
+fn du_counts_a_prefix_as_boto3_sums_it() {
+    let (server, client, bucket) = seaweed_bucket("du");
+    let home = tempfile::tempdir().unwrap();
+    let keys = ["p/a.txt", "p/logs/1.log", "p/logs/2.log", "q.txt"];
+    stored(&client, &bucket, &keys, ("p/many/", 1_005));
+    // What boto3 lists under p/: its count and bytes.
+    let summed = on_bucket(
+        server,
+        &bucket,
+        "p = s3.get_paginator('list_objects_v2')\n\
+         o = [x for page in p.paginate(Bucket=b, Prefix='p/') for x in page.get('Contents', [])]\n\
+         print(json.dumps([len(o), sum(x['Size'] for x in o)]))",
+    );
+    let (n, bytes) = (summed[0].as_u64().unwrap(), summed[1].as_u64().unwrap());
+    assert_eq!((n, bytes), (1_008, 7 + 12 + 12));
+    let du = |args: &[&str]| {
+        let o = ferry(server, home.path(), &[&["du"][..], args].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        stdout(&o)
+    };
+    let p = format!("s3://{bucket}/p/");
+    assert_eq!(du(&[&p]), format!("{bytes} bytes in {n} objects: {p}\n"));
+    assert_eq!(
+        du(&[&p, "--exclude", "many/*"]),
+        format!("{bytes} bytes in 3 objects: {p}\n")
+    );
+    assert!(du(&["-H", &p]).starts_with("31 B in 1008 objects"));
+    // A line for each class, then the totals; the classes add up to them.
+    let json = du(&[&p, "-s", "--json"]);
+    let lines: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let (classes, total) = lines.split_at(lines.len() - 1);
+    assert!(!classes.is_empty(), "{json}");
+    let sum = |f: &str| classes.iter().map(|c| c[f].as_u64().unwrap()).sum::<u64>();
+    assert_eq!((sum("objects"), sum("bytes")), (n, bytes), "{json}");
+    assert_eq!(
+        (total[0]["objects"].as_u64(), total[0]["bytes"].as_u64()),
+        (Some(n), Some(bytes))
+    );
+    let o = ferry(
+        server,
+        home.path(),
+        &["du", &format!("s3://{bucket}/nothing")],
+    );
+    expect_exit(&o, 1, "nothing under");
+}
+
 #[test]
 fn rm_deletes_one_object_or_a_prefix_filtered_and_a_dry_run_nothing() {
     let (server, client, bucket) = seaweed_bucket("rm");

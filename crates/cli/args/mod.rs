@@ -12,7 +12,7 @@ pub(crate) use flags::{
     BucketFlags, BudgetFlags, CopyPropsFlag, FilterFlags, GrantFlags, ObjectFlags, OutputFlags,
     Pattern, SourceFlags, ordered_filters,
 };
-pub(crate) use objects::{LockArgs, LsArgs, RestoreArgs, RmArgs, StatArgs, VersioningArgs};
+pub(crate) use objects::{DuArgs, LockArgs, LsArgs, RestoreArgs, RmArgs, StatArgs, VersioningArgs};
 
 /// Parallel, verified, resumable transfers to and from S3.
 #[derive(Debug, Parser)]
@@ -123,6 +123,9 @@ pub(crate) enum Cmd {
     /// lines (as the aws cli's `s3 ls`), or with -r every object under it; alone, the
     /// buckets.
     Ls(LsArgs),
+    /// Count the objects under s3://bucket[/prefix] and their bytes (as s5cmd's du and
+    /// rclone's size): the totals only, with -s a line for each storage class.
+    Du(DuArgs),
     /// Show what the server holds of one object (HeadObject): its size, time, ETag, stored
     /// checksum, content headers, website redirect, storage class, encryption, version, lock,
     /// tag count and metadata; of s3://bucket, its versioning and object lock.

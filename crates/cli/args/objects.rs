@@ -14,9 +14,6 @@ pub(crate) struct LsArgs {
     /// Every object under the prefix, by its whole key, rather than one level.
     #[arg(short, long)]
     pub(crate) recursive: bool,
-    /// Sizes in KiB, MiB, GiB rather than bytes.
-    #[arg(long)]
-    pub(crate) human_readable: bool,
     /// Each object's storage class as listed, before its size (`-` where the listing names
     /// none): which objects are archived (GLACIER, DEEP_ARCHIVE) and want `ferry restore`.
     #[arg(short, long)]
@@ -24,23 +21,64 @@ pub(crate) struct LsArgs {
     /// End with the count of objects and their total size.
     #[arg(long)]
     pub(crate) summarize: bool,
-    /// One JSON object per line: key, size, last_modified, etag and storage_class (with
-    /// --all-versions or --as-of, version_id, latest and delete_marker too); or prefix.
+    #[command(flatten)]
+    pub(crate) list: ListFlags,
+    /// Only the totals, no line per object (`ferry du`).
+    #[arg(skip)]
+    pub(crate) totals_only: bool,
+}
+
+/// What `ls` and `du` share: which objects (versions, a time, the filters), and how sizes and
+/// lines are shown.
+#[derive(Debug, Args)]
+pub(crate) struct ListFlags {
+    /// Sizes in KiB, MiB, GiB rather than bytes.
+    #[arg(short = 'H', long)]
+    pub(crate) human_readable: bool,
+    /// One JSON object per line: ls, an object's key, size, last_modified, etag and
+    /// storage_class (with --all-versions or --as-of, version_id, latest and delete_marker
+    /// too), or a prefix; du, each storage class's objects and bytes, then the summary.
     #[arg(long)]
     pub(crate) json: bool,
     /// Every version of each object and every delete marker (ListObjectVersions), each
     /// key's newest first, with its version id; `(latest)` marks the current one.
     #[arg(long)]
     pub(crate) all_versions: bool,
-    /// With -r: every object as it was at WHEN (a time, a day from midnight UTC, or a span
-    /// back from now: 2d), from its versions: the version current then, with its id
-    /// (`(latest)` when it still is); one deleted then, or written only later, is not listed.
+    /// Every object as it was at WHEN (a time, a day from midnight UTC, or a span back from
+    /// now: 2d), from its versions: the version current then, with its id (`(latest)` when it
+    /// still is); one deleted then, or written only later, is not listed. (ls: with -r.)
     #[arg(long, value_name = "WHEN", conflicts_with = "all_versions")]
     pub(crate) as_of: Option<String>,
-    #[command(flatten, next_help_heading = "Filters (with -r)")]
+    #[command(flatten, next_help_heading = "Filters (ls: with -r)")]
     pub(crate) filters: FilterFlags,
     #[command(flatten, next_help_heading = "Bucket")]
     pub(crate) bucket: BucketFlags,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DuArgs {
+    /// s3://bucket[/prefix]: every object whose key starts with the prefix.
+    pub(crate) target: String,
+    /// A line for each storage class as listed (`-` where the listing names none): what is
+    /// archived, and what each class holds.
+    #[arg(short, long)]
+    pub(crate) storage_class: bool,
+    #[command(flatten)]
+    pub(crate) list: ListFlags,
+}
+
+impl DuArgs {
+    /// The listing `ferry ls -r --summarize` would make, showing only its totals.
+    pub(crate) fn listing(self) -> LsArgs {
+        LsArgs {
+            target: Some(self.target),
+            recursive: true,
+            storage_class: self.storage_class,
+            summarize: true,
+            list: self.list,
+            totals_only: true,
+        }
+    }
 }
 
 #[derive(Debug, Args)]

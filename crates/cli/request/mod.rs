@@ -465,7 +465,8 @@ pub(crate) fn json_events(cmd: &Cmd) -> Option<bool> {
         Cmd::Resume(r) => (&r.out, false),
         Cmd::Rm(r) => (&r.out, false),
         // The listing is the data on stdout; a failure goes to stderr.
-        Cmd::Ls(l) => return l.json.then_some(true),
+        Cmd::Ls(l) => return l.list.json.then_some(true),
+        Cmd::Du(d) => return d.list.json.then_some(true),
         _ => return None,
     };
     out.json.then_some(to_stdout)
