@@ -438,6 +438,20 @@ pub(crate) struct Limits {
     pub(crate) duration: Option<Duration>,
     /// How many bytes it may move (those an earlier run moved not counted).
     pub(crate) transfer: Option<u64>,
+    /// How it stops at them.
+    pub(crate) cutoff: Cutoff,
+}
+
+/// How a run stops at its limits (`--cutoff-mode`, rclone's flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Cutoff {
+    /// Nothing more starts; what is in flight finishes.
+    #[default]
+    Soft,
+    /// What is in flight stops too.
+    Hard,
+    /// No object of a tree starts that would take the run past `--max-transfer`.
+    Cautious,
 }
 
 /// The limits the flags set: a span of 1 s to 365 days, as humantime reads it; a size of
@@ -462,7 +476,21 @@ pub(crate) fn limits(flags: &BudgetFlags) -> Result<Limits, CliError> {
     if transfer == Some(0) {
         return Err(bad_input("--max-transfer: give 1 byte or more"));
     }
-    Ok(Limits { duration, transfer })
+    let cutoff = match flags.cutoff_mode.as_deref() {
+        None | Some("soft") => Cutoff::Soft,
+        Some("hard") => Cutoff::Hard,
+        Some(_) => Cutoff::Cautious,
+    };
+    if cutoff == Cutoff::Cautious && transfer.is_none() {
+        return Err(bad_input(
+            "--cutoff-mode cautious keeps a run under --max-transfer: give that too",
+        ));
+    }
+    Ok(Limits {
+        duration,
+        transfer,
+        cutoff,
+    })
 }
 
 /// The budgets the flags ask for: `--concurrency` (requests in flight, and parts of one
@@ -475,6 +503,7 @@ pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<Manager
         bwlimit,
         max_duration: _,
         max_transfer: _,
+        cutoff_mode: _,
     } = flags;
     let mut config = ManagerConfig {
         memory_limit: memory,
@@ -501,6 +530,10 @@ pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<Manager
                 t.keep();
             }
         }
+    }
+    let limits = limits(flags)?;
+    if limits.cutoff == Cutoff::Cautious {
+        config.transfer_allowance = limits.transfer;
     }
     let asked = config.max_requests;
     let fit = config.fit_open_files();

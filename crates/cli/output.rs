@@ -13,7 +13,7 @@ use tokio::sync::{broadcast, oneshot};
 
 use crate::check::Found;
 use crate::report::{downloaded, event_json, json_line, uploaded};
-use crate::stop::{interrupt, wound_down};
+use crate::stop::{Limit, interrupt, wound_down};
 
 /// How often a non-terminal progress line is printed.
 const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(5);
@@ -398,6 +398,24 @@ impl Output {
 
     /// Shows one event of what `shown` says is being followed, above the progress `bar`.
     fn shown(&self, shown: &Shown, e: &Event, bar: Option<&ProgressBar>) {
+        if let Event::OverAllowance {
+            path, size, left, ..
+        } = e
+        {
+            // `--cutoff-mode cautious`: the tree stops short of the limit, as if it had
+            // reached it.
+            let max = self.limits.max_transfer().unwrap_or_default();
+            crate::stop::stopped_by_now(Limit::Allowance(max));
+            if !self.quiet {
+                let line = format!(
+                    "ferry: stopping: {} ({size} bytes) would pass the --max-transfer of {}, \
+                     with {left} bytes left; nothing more starts",
+                    path.display(),
+                    indicatif::BinaryBytes(max)
+                );
+                to_stderr(&line, bar);
+            }
+        }
         match shown {
             Shown::Tree { .. } if self.json && self.check => self.check_json(e),
             Shown::Tree { .. } if self.json => {
@@ -409,6 +427,7 @@ impl Output {
                         | Event::ObjectFailed { .. }
                         | Event::Existed { .. }
                         | Event::PassedOver { .. }
+                        | Event::OverAllowance { .. }
                         | Event::Synced { .. }
                 ) {
                     self.emit_json(&event_json(e));
@@ -663,6 +682,11 @@ impl Output {
                 // nothing sent is thrown away. An interrupt meanwhile stops that too.
                 crate::stop::stopped_by_now(limit);
                 interrupted = true;
+                if self.limits.hard() {
+                    tracing::warn!("stopping: {limit}; what is in flight stops now");
+                    let result = wound_down(&canceller, wait.as_mut()).await;
+                    return (Self::ended(display, result).await, interrupted);
+                }
                 canceller.drain();
                 tracing::warn!(
                     "stopping: {limit}; nothing more starts (interrupt to stop what is in flight now)"
@@ -677,6 +701,12 @@ impl Output {
                 wound_down(&canceller, wait.as_mut()).await
             }
         };
+        (Self::ended(display, result).await, interrupted)
+    }
+
+    /// Ends the display once the transfer ended with `result` (`None`: interrupted again
+    /// while it wound down, which quits now).
+    async fn ended<R>(display: Display, result: Option<R>) -> R {
         display.stop().await;
         let Some(result) = result else {
             // What a kill -9 would leave: journals and partial files resume; only an
@@ -689,7 +719,7 @@ impl Output {
             );
             std::process::exit(i32::from(crate::codes::INTERRUPTED));
         };
-        (result, interrupted)
+        result
     }
 }
 

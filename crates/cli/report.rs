@@ -276,6 +276,15 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
         Event::PassedOver { what, why } => {
             json_line("passed_over", json!({"what": what, "why": why}))
         }
+        Event::OverAllowance {
+            path,
+            key,
+            size,
+            left,
+        } => json_line(
+            "over_allowance",
+            json!({"file": file(path), "key": key, "size": size, "left": left}),
+        ),
         Event::ObjectCopied { from, outcome } => {
             let mut line = json!({
                 "from": from, "object": format!("s3://{}/{}", outcome.bucket, outcome.key),

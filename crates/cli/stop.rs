@@ -15,6 +15,9 @@ pub(crate) enum Limit {
     Duration(Duration),
     /// `--max-transfer` bytes had moved.
     Transfer(u64),
+    /// The next object would have taken the run past `--max-transfer` (`--cutoff-mode
+    /// cautious`).
+    Allowance(u64),
 }
 
 impl Limit {
@@ -22,7 +25,7 @@ impl Limit {
     pub(crate) fn code(self) -> u8 {
         match self {
             Limit::Duration(_) => crate::codes::TIME_UP,
-            Limit::Transfer(_) => crate::codes::TRANSFER_UP,
+            Limit::Transfer(_) | Limit::Allowance(_) => crate::codes::TRANSFER_UP,
         }
     }
 }
@@ -38,6 +41,11 @@ impl std::fmt::Display for Limit {
             Limit::Transfer(n) => write!(
                 f,
                 "the --max-transfer of {} has moved",
+                indicatif::BinaryBytes(*n)
+            ),
+            Limit::Allowance(n) => write!(
+                f,
+                "the next object would pass the --max-transfer of {}",
                 indicatif::BinaryBytes(*n)
             ),
         }
@@ -64,6 +72,8 @@ pub(crate) fn stopped_by_now(limit: Limit) {
 pub(crate) struct Watch {
     deadline: Option<(tokio::time::Instant, Duration)>,
     max_transfer: Option<u64>,
+    /// `--cutoff-mode hard`: a limit cancels what is in flight rather than let it finish.
+    hard: bool,
 }
 
 impl Watch {
@@ -74,7 +84,18 @@ impl Watch {
                 .duration
                 .map(|d| (tokio::time::Instant::now() + d, d)),
             max_transfer: limits.transfer,
+            hard: limits.cutoff == crate::options::Cutoff::Hard,
         }
+    }
+
+    /// The `--max-transfer`, if any.
+    pub(crate) fn max_transfer(&self) -> Option<u64> {
+        self.max_transfer
+    }
+
+    /// Whether a limit stops what is in flight too (`--cutoff-mode hard`).
+    pub(crate) fn hard(&self) -> bool {
+        self.hard
     }
 
     /// Waits until a limit is reached: the deadline, or the bytes `progress` counts as moved

@@ -914,6 +914,24 @@ fn parts_kept(server: &TestServer, bucket: &str) -> u64 {
     v.as_u64().unwrap()
 }
 
+/// Eight parts of 5 MiB, two in flight at 8 MiB/s: each pair takes 1.25 s.
+const SLOW: [&str; 6] = [
+    "--bwlimit",
+    "8MiB",
+    "--part-size",
+    "5MiB",
+    "--concurrency",
+    "2",
+];
+
+/// `home/big.bin`, 40 MiB of `seed`'s bytes, and those bytes.
+fn big_file(home: &Path, seed: u64) -> (PathBuf, Vec<u8>) {
+    let file = home.join("big.bin");
+    let body = data(40 * MIB, seed);
+    std::fs::write(&file, &body).unwrap();
+    (file, body)
+}
+
 /// `--max-duration` and `--max-transfer`: once the limit is reached nothing new starts, the
 /// parts in flight finish (kept, not thrown away), ferry says so and exits 10 or 8; the same
 /// command again goes on from there (the object identical, no upload left; a download's
@@ -922,22 +940,11 @@ fn parts_kept(server: &TestServer, bucket: &str) -> u64 {
 fn a_limit_stops_gently_and_the_same_command_goes_on() {
     let (server, _client, bucket) = seaweed_bucket("resume-window");
     let home = tempfile::tempdir().unwrap();
-    let file = home.path().join("big.bin");
-    let body = data(40 << 20, 41);
-    std::fs::write(&file, &body).unwrap();
+    let (file, body) = big_file(home.path(), 41);
     let dst = format!("s3://{bucket}/big.bin");
     let f = file.to_str().unwrap();
-    // Eight parts of 5 MiB, two in flight at 8 MiB/s: each pair takes 1.25 s.
-    let slow = [
-        "--bwlimit",
-        "8MiB",
-        "--part-size",
-        "5MiB",
-        "--concurrency",
-        "2",
-    ];
     let run = |args: &[&str], limit: &[&str]| {
-        ferry(server, home.path(), &[args, &slow[..], limit].concat())
+        ferry(server, home.path(), &[args, &SLOW[..], limit].concat())
     };
     let o = run(&["cp", f, &dst], &["--max-duration", "1s"]);
     expect_exit(&o, 10, "stopped: the --max-duration of 1s has passed");
@@ -1049,4 +1056,78 @@ fn a_limit_stops_gently_and_the_same_command_goes_on() {
         let o = ferry(server, home.path(), &[&["cp", f, &dst][..], &bad].concat());
         expect_exit(&o, 2, bad[0]);
     }
+}
+
+/// `--cutoff-mode`: cautious, a folder's files start only while their sizes fit in what is
+/// left of `--max-transfer`, so the run moves no more than it (and the same command goes on);
+/// hard, the parts in flight stop too, kept for resume.
+#[test]
+fn a_cautious_cutoff_stays_under_the_limit_and_a_hard_one_stops_at_once() {
+    let (server, _client, bucket) = seaweed_bucket("resume-cutoff");
+    let home = tempfile::tempdir().unwrap();
+    let dir = home.path().join("dir");
+    std::fs::create_dir(&dir).unwrap();
+    for i in 0..6 {
+        std::fs::write(dir.join(format!("f{i}.bin")), data(3 * MIB, 50 + i)).unwrap();
+    }
+    let (d, p) = (dir.to_str().unwrap(), format!("s3://{bucket}/p"));
+    let cautious = ["--max-transfer", "10MiB", "--cutoff-mode", "cautious"];
+    let o = ferry(
+        server,
+        home.path(),
+        &[&["sync", d, &p][..], &cautious].concat(),
+    );
+    expect_exit(&o, 8, "would pass the --max-transfer of 10.00 MiB");
+    expect_exit(
+        &o,
+        8,
+        "stopped: the next object would pass the --max-transfer",
+    );
+    // Three files of 3 MiB fit in 10 MiB; a fourth would not.
+    assert_eq!(boto3_keys(server, &bucket).len(), 3);
+    let o = ferry(
+        server,
+        home.path(),
+        &[&["sync", d, &p][..], &cautious].concat(),
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let keys = boto3_keys(server, &bucket);
+    assert_eq!(keys.len(), 6);
+    for k in keys {
+        let name = k.strip_prefix("p/").unwrap();
+        let local = std::fs::read(dir.join(name)).unwrap();
+        assert_eq!(
+            boto3_object(server, &bucket, &k)["sha256"],
+            sha256_hex(&local)
+        );
+    }
+    let o = ferry(
+        server,
+        home.path(),
+        &["sync", d, &p, "--cutoff-mode", "cautious"],
+    );
+    expect_exit(&o, 2, "give that too");
+
+    // Hard: at 6 MiB the parts in flight (of 5 MiB, two at 8 MiB/s) stop; the upload is kept.
+    let (file, body) = big_file(home.path(), 59);
+    let dst = format!("s3://{bucket}/big.bin");
+    let f = file.to_str().unwrap();
+    let hard = ["--max-transfer", "6MiB", "--cutoff-mode", "hard"];
+    let o = ferry(
+        server,
+        home.path(),
+        &[&["cp", f, &dst][..], &SLOW, &hard].concat(),
+    );
+    expect_exit(&o, 8, "stopped: the --max-transfer of 6.00 MiB has moved");
+    // The first pair of parts was cut off 6 of its 10 MiB in (where soft lets it finish):
+    // the upload is kept, with no part.
+    assert_eq!(parts_kept(server, &bucket), 0);
+    assert_eq!(boto3_uploads(server, &bucket).len(), 1);
+    let o = ferry(server, home.path(), &["cp", f, &dst, "--part-size", "5MiB"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(
+        boto3_object(server, &bucket, "big.bin")["sha256"],
+        sha256_hex(&body)
+    );
+    assert!(boto3_uploads(server, &bucket).is_empty());
 }

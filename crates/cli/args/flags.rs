@@ -170,6 +170,17 @@ pub(crate) struct BudgetFlags {
     /// up to their size more moves. A cap on a run's transfer, and its bill.
     #[arg(long, value_name = "SIZE")]
     pub(crate) max_transfer: Option<String>,
+    /// How a run stops at --max-transfer or --max-duration, as rclone's flag: soft (the
+    /// default: nothing more starts, the parts in flight finish), hard (what is in flight
+    /// stops too, kept as at Ctrl-C), cautious (with --max-transfer: an object of a folder or
+    /// prefix whose size would take the run past SIZE is not started, so no more than SIZE
+    /// moves; one file alone stops as soft does).
+    #[arg(
+        long,
+        value_name = "soft|hard|cautious",
+        value_parser = ["soft", "hard", "cautious"]
+    )]
+    pub(crate) cutoff_mode: Option<String>,
 }
 
 /// Which of a source's properties its copy takes: the same flag on `cp` and `sync`.

@@ -9,6 +9,8 @@
 //!   ask to pass (fair between transfers); and, under it, the request bodies sent at once
 //!   (its send window), so that each body, sharing the rate with the others, is sent before
 //!   the client's read timeout.
+//! - [`Allowance`]: bytes the transfers may still move, taken by a tree's object before it
+//!   starts.
 //! - [`Turns`]: transfers of one object running at once. One submitted past it waits for its
 //!   turn as little more than its request, before it builds what it runs with (tens of KiB:
 //!   its state, its event buffer), so a program may submit 100,000 small transfers at once.
@@ -229,6 +231,49 @@ impl Slots {
     }
 }
 
+/// Bytes the transfers may still move ([`Manager::set_transfer_allowance`](crate::Manager)):
+/// a tree's object takes its size before it starts, and one that does not fit is not
+/// started. `None`: no allowance, everything fits.
+#[derive(Debug, Default)]
+pub(crate) struct Allowance(Mutex<Option<u64>>);
+
+impl Allowance {
+    /// An allowance of `bytes` (`None`: none).
+    pub(crate) fn new(bytes: Option<u64>) -> Self {
+        Self(Mutex::new(bytes))
+    }
+
+    /// Sets what is left (`None`: no allowance).
+    pub(crate) fn set(&self, bytes: Option<u64>) {
+        *self.0.lock().expect("allowance lock") = bytes;
+    }
+
+    /// What is left.
+    pub(crate) fn left(&self) -> Option<u64> {
+        *self.0.lock().expect("allowance lock")
+    }
+
+    /// Takes `n` bytes if they fit in what is left.
+    pub(crate) fn take(&self, n: u64) -> bool {
+        let mut left = self.0.lock().expect("allowance lock");
+        match *left {
+            Some(l) if n > l => false,
+            Some(l) => {
+                *left = Some(l - n);
+                true
+            }
+            None => true,
+        }
+    }
+
+    /// Gives back `n` bytes taken for what did not move them.
+    pub(crate) fn give_back(&self, n: u64) {
+        if let Some(l) = self.0.lock().expect("allowance lock").as_mut() {
+            *l = l.saturating_add(n);
+        }
+    }
+}
+
 /// Bytes per second, shared: each caller reserves its bytes on one clock and waits until they
 /// may pass, so the rate holds over any stretch longer than the allowance, whoever sends. The
 /// rate may change while transfers run ([`Bandwidth::set`]), or be lifted: bytes reserved
@@ -378,6 +423,18 @@ mod tests {
         assert_eq!(r.on_success(), Some(2));
         assert_eq!(r.on_success(), None);
         assert_eq!(r.limit(), 2);
+    }
+
+    #[test]
+    fn an_allowance_hands_out_what_fits_and_takes_back_what_did_not_move() {
+        let a = Allowance::new(Some(10));
+        assert!(a.take(4) && a.take(6));
+        assert!(!a.take(1), "nothing is left");
+        a.give_back(3);
+        assert_eq!(a.left(), Some(3));
+        assert!(!a.take(4) && a.take(3));
+        a.set(None);
+        assert!(a.take(u64::MAX), "no allowance: everything fits");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use ferry_s3::{
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-use crate::budget::{Bandwidth, Memory, Requests, Slots, Turns};
+use crate::budget::{Allowance, Bandwidth, Memory, Requests, Slots, Turns};
 use crate::durable::{Folders, Together};
 use crate::error::{Error, Failure};
 use crate::handle::Reporter;
@@ -34,6 +34,8 @@ pub(crate) struct Shared<C> {
     pub(crate) turns: Turns,
     pub(crate) memory: Memory,
     pub(crate) bandwidth: Option<Arc<Bandwidth>>,
+    /// Bytes the transfers may still move.
+    pub(crate) allowance: Arc<Allowance>,
     /// Parts (or ranges) of one object in flight at most.
     pub(crate) parts_per_object: u32,
     /// Where uploads and copies keep their journals; none: they are not journaled.
@@ -97,6 +99,7 @@ impl<C> Clone for Shared<C> {
             turns: self.turns.clone(),
             memory: self.memory.clone(),
             bandwidth: self.bandwidth.clone(),
+            allowance: self.allowance.clone(),
             parts_per_object: self.parts_per_object,
             journal: self.journal.clone(),
             progress: self.progress.clone(),

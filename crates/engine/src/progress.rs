@@ -393,6 +393,19 @@ pub enum Event {
         /// What was found there.
         why: String,
     },
+    /// An object of a tree was not started: its size is more than is left of the manager's
+    /// transfer allowance ([`Manager::set_transfer_allowance`](crate::Manager)). The tree
+    /// starts nothing more, and ends interrupted once its objects in flight are done.
+    OverAllowance {
+        /// The local file; for a copy, its source's `s3://bucket/key` URL.
+        path: PathBuf,
+        /// The key, in the tree's bucket (a copy's destination key).
+        key: String,
+        /// Its size, as walked or listed.
+        size: u64,
+        /// What was left of the allowance.
+        left: u64,
+    },
     /// An object of a tree failed; the others go on.
     ObjectFailed {
         /// The local file; for a copy, its source's `s3://bucket/key` URL.

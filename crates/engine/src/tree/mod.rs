@@ -608,6 +608,20 @@ where
             }
             Some(Found::PassedOver(p)) => tally.passed_over(p),
             Some(Found::Item(item)) => {
+                if !shared.allowance.take(item.size) {
+                    // It would take the run past its allowance: nothing more starts.
+                    let (path, key) = name(&item);
+                    let left = shared.allowance.left().unwrap_or_default();
+                    let size = item.size;
+                    ctx.emit(Event::OverAllowance {
+                        path,
+                        key,
+                        size,
+                        left,
+                    });
+                    tally.outcome.interrupted = true;
+                    break;
+                }
                 let want = weight(&item).clamp(1, shared.parts_per_object.min(width));
                 let held = loop {
                     if tally.outcome.stopped {
@@ -626,6 +640,7 @@ where
                 };
                 let Some(held) = held else {
                     // This object is left: the run is interrupted (or failed).
+                    shared.allowance.give_back(item.size);
                     tally.outcome.interrupted |= !tally.outcome.stopped;
                     break;
                 };
@@ -641,11 +656,13 @@ where
                 let counted = child.progress.clone();
                 counted.set_total(item.size, 0);
                 let run = start(child, item.clone());
+                let allowance = shared.allowance.clone();
                 pool.spawn(async move {
                     let result = run.await;
                     if matches!(&result, Err(e) if e.kind() == ErrorKind::Exists) {
                         // Left as it was: none of its bytes are to move.
                         counted.set_total(0, 0);
+                        allowance.give_back(item.size);
                     }
                     held.give_back();
                     Ok((item, result))
