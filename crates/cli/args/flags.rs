@@ -167,7 +167,8 @@ pub(crate) struct BudgetFlags {
     pub(crate) max_duration: Option<String>,
     /// Stop once SIZE has moved (e.g. 500GiB; what an earlier run moved not counted), as
     /// rclone's flag: as --max-duration stops, exiting 8. The parts in flight then finish, so
-    /// up to their size more moves. A cap on a run's transfer, and its bill.
+    /// up to their size more moves (--cutoff-mode cautious moves no more than SIZE). A cap on
+    /// a run's transfer, and its bill.
     #[arg(long, value_name = "SIZE")]
     pub(crate) max_transfer: Option<String>,
     /// How a run stops at --max-transfer or --max-duration, as rclone's flag: soft (the
