@@ -498,6 +498,10 @@ pub(super) struct Merged {
     pub(super) renamed: u64,
     /// Files the destination lacks, held back to be matched with what only it holds.
     pub(super) held: Vec<Item>,
+    /// The sizes of what only the destination holds (when renames are tracked).
+    pub(super) sizes_gone: std::collections::HashSet<u64>,
+    /// The held files that can have no match went on, once the destination was read whole.
+    pub(super) released: bool,
     pub(super) deletions: Vec<Item>,
     pub(super) listing_failed: bool,
     /// Source entries out of the filters' bounds on size or time: neither sent nor compared,

@@ -176,6 +176,25 @@ pub(super) async fn merge<C: ObjectClient>(
             _ => None,
         };
         let (head_s, head_d) = (head(&s, true), head(&d, false));
+        // Once the destination is read whole, a file the destination lacks is held to be
+        // matched only where what it holds has the file's size; those held before go on now.
+        let dest_read = matches!(d, Next::End);
+        let renames = probes.renames.is_some();
+        let candidate = |i: &Item, merged: &Merged| {
+            !dest_read
+                || merged.sizes_gone.contains(&i.size)
+                || waiting_d.values().any(|w| w.size == i.size)
+        };
+        if renames && dest_read && !merged.released {
+            merged.released = true;
+            for i in std::mem::take(&mut merged.held) {
+                if candidate(&i, &merged) {
+                    merged.held.push(i);
+                } else if !send(i, &tx, &mut merged).await {
+                    break 'merge;
+                }
+            }
+        }
         // In a folder a walk left out for a marker: neither sent nor deleted. The walking
         // side noted it before it yielded what comes after (and the other side's item is
         // only taken for one side's once that side has gone past it).
@@ -189,7 +208,8 @@ pub(super) async fn merge<C: ObjectClient>(
                 continue;
             }
             // Matched with what only the destination holds once both sides are read.
-            if probes.renames.is_some() && i.size > 0 && merged.held.len() < RENAMES_HELD {
+            let room = merged.held.len() < RENAMES_HELD;
+            if renames && i.size > 0 && room && candidate(&i, &merged) {
                 merged.held.push(i);
                 continue;
             }
@@ -203,6 +223,9 @@ pub(super) async fn merge<C: ObjectClient>(
             // Deleted when asked; a file renamed may be copied from it first.
             let wanted = settings.delete || probes.renames.is_some();
             if wanted && (settings.delete_excluded || !excluded) {
+                if renames {
+                    merged.sizes_gone.insert(i.size);
+                }
                 merged.deletions.push(i);
             }
         }
@@ -239,6 +262,85 @@ fn gone(waiting: &BTreeMap<String, Item>, head: Option<&str>) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    fn item(key: &str, size: u64) -> Item {
+        Item {
+            path: Default::default(),
+            key: key.into(),
+            size,
+            etag: None,
+            mtime: None,
+            version_id: None,
+            storage_class: None,
+            in_destination: false,
+            held_by: None,
+        }
+    }
+
+    /// What the merge sends on next, if it does within a second.
+    async fn next(
+        rx: &mut mpsc::Receiver<Found>,
+    ) -> Result<Option<Found>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(Duration::from_secs(1), rx.recv()).await
+    }
+
+    /// Tracking renames, a file the destination lacks is held until the destination is read
+    /// whole, then only where what only the destination holds has its size: into an empty
+    /// prefix (a first sync), files go on as they are walked.
+    #[tokio::test]
+    async fn a_file_no_object_can_match_is_not_held_once_the_destination_is_read() {
+        let s3 = ferry_testkit::MemoryClient::new(Duration::ZERO);
+        let m = crate::Manager::new(Arc::new(s3), Default::default()).unwrap();
+        let ctx = m.quiet_context(&Default::default());
+        let never: super::super::judge::Probe =
+            Arc::new(|a, _| Box::pin(async move { (a, Ok(false)) }));
+        let probes = Probes {
+            pairs: never.clone(),
+            renames: Some(never),
+            copy_dest: None,
+        };
+        let settings = SyncSettings {
+            track_renames: true,
+            delete: true,
+            ..Default::default()
+        };
+        let (src_tx, source) = mpsc::channel(4);
+        let (dst_tx, dest) = mpsc::channel(4);
+        let (tx, mut rx) = mpsc::channel(4);
+        let merging = tokio::spawn(async move {
+            let sides = Sides::folder(Direction::Up, "b", "p/".into());
+            let how = (&settings, &Filters::default());
+            merge(&ctx, &sides, how, probes, source, dest, tx).await
+        });
+        dst_tx.send(Found::Item(item("p/0gone", 7))).await.unwrap();
+        drop(dst_tx);
+        for (key, size) in [("p/a", 5), ("p/b", 7), ("p/c", 6), ("p/d", 8)] {
+            src_tx.send(Found::Item(item(key, size))).await.unwrap();
+        }
+        // a and c go on while the source is still being walked (d, its last so far, waits to
+        // be passed); b, of 0gone's size, is held.
+        let mut early = Vec::new();
+        for _ in 0..2 {
+            match next(&mut rx).await {
+                Ok(Some(Found::Item(i))) => early.push(i.key),
+                _ => panic!("a file no object can match was held"),
+            }
+        }
+        early.sort();
+        assert_eq!(early, ["p/a", "p/c"]);
+        assert!(next(&mut rx).await.is_err(), "b was not held");
+        drop(src_tx);
+        let mut late = Vec::new();
+        while let Ok(Some(Found::Item(i))) = next(&mut rx).await {
+            late.push(i.key);
+        }
+        late.sort();
+        assert_eq!(late, ["p/b", "p/d"], "once the source was read");
+        let merged = merging.await.unwrap();
+        assert_eq!((merged.planned.0, merged.deletions.len()), (4, 1));
+    }
 
     #[test]
     fn a_key_is_passed_only_when_both_orders_agree() {

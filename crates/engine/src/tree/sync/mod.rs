@@ -140,8 +140,10 @@ pub struct SyncSettings {
     /// rather than the object fetched, and is no deletion. Candidates are found by size and
     /// proven by content: the file is read and compared with the object's own checksum (or
     /// its MD5 ETag), whatever `compare` says. What the destination lacks waits until both
-    /// sides are read (at most [`RENAMES_HELD`] paths; any beyond are sent as they come). Not
-    /// between prefixes, which read the bytes from the source whatever their names.
+    /// sides are read (at most [`RENAMES_HELD`] paths; any beyond are sent as they come);
+    /// once the destination is read whole, only where what it alone holds has the same size
+    /// (into an empty prefix, nothing waits). Not between prefixes, which read the bytes from
+    /// the source whatever their names.
     pub track_renames: bool,
     /// Up: a prefix of the destination's bucket to copy from (rclone's `--copy-dest`, an
     /// earlier snapshot's): a file the destination lacks, or holds otherwise, is first looked
