@@ -179,6 +179,24 @@ pub(crate) struct Item {
     pub(crate) held_by: Option<Box<Item>>,
 }
 
+#[cfg(test)]
+impl Item {
+    /// An item of `key` and `size` (its path the key), with nothing else known: for tests.
+    pub(crate) fn named(key: &str, size: u64) -> Self {
+        Self {
+            path: PathBuf::from(key),
+            key: key.into(),
+            size,
+            etag: None,
+            mtime: None,
+            version_id: None,
+            storage_class: None,
+            in_destination: false,
+            held_by: None,
+        }
+    }
+}
+
 /// What the walk or the listing found next.
 pub(crate) enum Found {
     /// An object to transfer.
@@ -716,17 +734,7 @@ mod tests {
     }
 
     fn item(key: &str) -> Found {
-        Found::Item(Item {
-            path: PathBuf::from(key),
-            key: key.into(),
-            size: 1,
-            etag: None,
-            mtime: None,
-            version_id: None,
-            storage_class: None,
-            in_destination: false,
-            held_by: None,
-        })
+        Found::Item(Item::named(key, 1))
     }
 
     /// A tree one object wide: `a` waits (as a file waits for its flush) until `b` has

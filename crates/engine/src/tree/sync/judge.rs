@@ -544,15 +544,8 @@ mod tests {
 
     fn item(size: u64, secs: u64) -> Item {
         Item {
-            path: Default::default(),
-            key: "k".into(),
-            size,
-            etag: None,
             mtime: Some(SystemTime::UNIX_EPOCH + Duration::from_secs(secs)),
-            version_id: None,
-            storage_class: None,
-            in_destination: false,
-            held_by: None,
+            ..Item::named("k", size)
         }
     }
 

@@ -265,20 +265,6 @@ mod tests {
     use std::sync::Arc;
     use std::time::Duration;
 
-    fn item(key: &str, size: u64) -> Item {
-        Item {
-            path: Default::default(),
-            key: key.into(),
-            size,
-            etag: None,
-            mtime: None,
-            version_id: None,
-            storage_class: None,
-            in_destination: false,
-            held_by: None,
-        }
-    }
-
     /// What the merge sends on next, if it does within a second.
     async fn next(
         rx: &mut mpsc::Receiver<Found>,
@@ -314,10 +300,16 @@ mod tests {
             let how = (&settings, &Filters::default());
             merge(&ctx, &sides, how, probes, source, dest, tx).await
         });
-        dst_tx.send(Found::Item(item("p/0gone", 7))).await.unwrap();
+        dst_tx
+            .send(Found::Item(Item::named("p/0gone", 7)))
+            .await
+            .unwrap();
         drop(dst_tx);
         for (key, size) in [("p/a", 5), ("p/b", 7), ("p/c", 6), ("p/d", 8)] {
-            src_tx.send(Found::Item(item(key, size))).await.unwrap();
+            src_tx
+                .send(Found::Item(Item::named(key, size)))
+                .await
+                .unwrap();
         }
         // a and c go on while the source is still being walked (d, its last so far, waits to
         // be passed); b, of 0gone's size, is held.
