@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Timelike as _;
 use ferry_engine::Manager;
 
-use crate::options::parse_size;
+use crate::size::parse_size;
 
 /// Seconds in a day.
 const DAY: u32 = 24 * 60 * 60;

@@ -10,7 +10,7 @@ use ferry_s3::{AddressingStyle, ClientConfig, Env, Origins, Overrides, S3Client}
 
 use crate::args::{Global, SourceFlags};
 use crate::exit::{CliError, bad_input};
-use crate::output::{errln, outln};
+use crate::report::{errln, outln};
 
 /// An `s3://bucket/key` location.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -20,6 +20,7 @@ mod request;
 mod restore;
 mod run;
 mod scale;
+mod size;
 mod stat;
 mod stop;
 mod sync;

@@ -18,31 +18,8 @@ use crate::args::{BucketFlags, BudgetFlags, CpArgs, GrantFlags, ObjectFlags, Sou
 use crate::bwlimit::Limit;
 use crate::exit::{CliError, bad_input};
 use crate::lock::flags::{Lock, LockFlags, object_lock};
-
-/// Parses a size: a number of bytes with an optional binary suffix (K, KiB, KB, M, MiB, MB,
-/// G, GiB, GB, T, TiB, TB: all powers of 1024, as the AWS CLI reads them).
-pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
-    let t = s.trim();
-    let split = t
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(t.len());
-    let (num, unit) = t.split_at(split);
-    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return Err(format!("{s:?} is not a size (e.g. 64MiB, 1GiB, 5242880)")),
-    };
-    let value: f64 = num
-        .parse()
-        .map_err(|_| format!("{s:?} is not a size (e.g. 64MiB, 1GiB, 5242880)"))?;
-    if value.is_nan() || value < 0.0 {
-        return Err(format!("{s:?} is not a size"));
-    }
-    Ok((value * mult as f64).round() as u64)
-}
+pub(crate) use crate::size::parse_size;
+use crate::stop::{Cutoff, Limits};
 
 impl GrantFlags {
     /// Each grant flag, with whether it was given.
@@ -431,29 +408,6 @@ pub(crate) fn size_flag(flag: &str, v: &Option<String>) -> Result<Option<u64>, C
         .transpose()
 }
 
-/// What stops a run before its end, gently: `--max-duration`, `--max-transfer`.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Limits {
-    /// How long it may go on.
-    pub(crate) duration: Option<Duration>,
-    /// How many bytes it may move (those an earlier run moved not counted).
-    pub(crate) transfer: Option<u64>,
-    /// How it stops at them.
-    pub(crate) cutoff: Cutoff,
-}
-
-/// How a run stops at its limits (`--cutoff-mode`, rclone's flag).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Cutoff {
-    /// Nothing more starts; what is in flight finishes.
-    #[default]
-    Soft,
-    /// What is in flight stops too.
-    Hard,
-    /// No object of a tree starts that would take the run past `--max-transfer`.
-    Cautious,
-}
-
 /// The limits the flags set: a span of 1 s to 365 days, as humantime reads it; a size of
 /// 1 byte or more.
 pub(crate) fn limits(flags: &BudgetFlags) -> Result<Limits, CliError> {
@@ -631,18 +585,6 @@ fn choice<T: Copy>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("5242880"), Ok(5242880));
-        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
-        assert_eq!(parse_size("64MB"), Ok(64 << 20));
-        assert_eq!(parse_size("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_size("1.5G"), Ok(3 << 29));
-        assert_eq!(parse_size("8k"), Ok(8192));
-        assert!(parse_size("lots").is_err());
-        assert!(parse_size("5 parsecs").is_err());
-    }
 
     #[test]
     fn exact_sizes_are_bytes_or_whole_binary_units() {

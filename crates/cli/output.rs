@@ -11,7 +11,7 @@ use ferry_engine::{Event, Handle, Progress};
 use indicatif::{ProgressBar, ProgressStyle};
 use tokio::sync::{broadcast, oneshot};
 
-use crate::check::Found;
+use crate::report::Found;
 use crate::report::{downloaded, event_json, json_line, uploaded};
 use crate::stop::{Limit, interrupt, wound_down};
 
@@ -71,25 +71,7 @@ pub(crate) fn shown(text: &str, lines: bool) -> std::borrow::Cow<'_, str> {
     out.into()
 }
 
-/// `println!`, but a reader that went away (`ferry … | head -1`) loses the rest of the report,
-/// not the transfer: the write's error is dropped, as for `--json` events (`println!` panics,
-/// exit 101). Data to stdout is another matter: its reader going away ends ferry with 141.
-macro_rules! outln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
-pub(crate) use outln;
-
-/// [`outln`] for stderr: a closed stderr (`2>&1 | head`) loses messages, not the transfer.
-macro_rules! errln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
-    }};
-}
-pub(crate) use errln;
+pub(crate) use crate::report::{errln, outln};
 
 /// Writes a failure or a warning on stderr, around `bar`, with its names [`shown`].
 fn to_stderr(line: &str, bar: Option<&ProgressBar>) {
@@ -243,7 +225,7 @@ impl Output {
 
     /// The same, stopping the transfer once a limit is reached: `limits.duration` from now,
     /// or `limits.transfer` bytes moved.
-    pub(crate) fn within(self, limits: crate::options::Limits) -> Self {
+    pub(crate) fn within(self, limits: crate::stop::Limits) -> Self {
         Self {
             limits: crate::stop::Watch::from_now(limits),
             ..self
@@ -563,7 +545,7 @@ impl Output {
                     e = events.recv(), if open => match e {
                         Ok(e) => {
                             if self.check {
-                                checked = crate::check::compared(checked, &e);
+                                checked = crate::report::compared(checked, &e);
                             }
                             self.shown(&shown, &e, bar.as_ref());
                         }

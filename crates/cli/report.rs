@@ -1,8 +1,29 @@
 //! What ferry prints of a transfer: the line for a finished upload, copy or download, or for
-//! an object a restore looked at, the way on for archived objects a tree met, and the
-//! versioned JSON form of every event (`--json`).
+//! an object a restore looked at, the way on for archived objects a tree met, what a check
+//! found of each path, the versioned JSON form of every event (`--json`), and the `outln!`
+//! and `errln!` that print lines.
 
 use ferry_engine::{Check, DownloadOutcome, Event, UploadOutcome, Verification};
+
+/// `println!`, but a reader that went away (`ferry … | head -1`) loses the rest of the report,
+/// not the transfer: the write's error is dropped, as for `--json` events (`println!` panics,
+/// exit 101). Data to stdout is another matter: its reader going away ends ferry with 141.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
+/// [`outln`] for stderr: a closed stderr (`2>&1 | head`) loses messages, not the transfer.
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub(crate) use errln;
 
 /// The JSON schema version of `--json` events.
 pub(crate) const JSON_VERSION: u32 = 1;
@@ -356,6 +377,77 @@ pub(crate) fn archived(failed: &[ferry_engine::ObjectFailure]) -> Option<String>
              restore (hours); run this again once it is done"
         )
     })
+}
+
+/// A check's progress, `(paths, bytes)` compared, after event `e`: each decision about a
+/// path, and each path only in the destination.
+pub(crate) fn compared((paths, bytes): (u64, u64), e: &ferry_engine::Event) -> (u64, u64) {
+    use ferry_engine::Event;
+    match e {
+        Event::Synced { size, .. } => (paths + 1, bytes + size),
+        Event::Removed { objects, .. } => (paths + objects.len() as u64, bytes),
+        _ => (paths, bytes),
+    }
+}
+
+/// What a check found a path to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// The same on both sides.
+    Same,
+    /// On both sides, not the same.
+    Differs,
+    /// Only in the source.
+    Missing,
+    /// Only in the destination.
+    Extra,
+}
+
+impl Found {
+    /// What a sync's decision about a source path (`action`, the destination holding the
+    /// path or not) says of it.
+    pub(crate) fn of(action: ferry_engine::SyncAction, in_destination: bool) -> Self {
+        match (action, in_destination) {
+            (ferry_engine::SyncAction::Skip, _) => Self::Same,
+            (_, true) => Self::Differs,
+            (_, false) => Self::Missing,
+        }
+    }
+
+    /// Its name in lines and JSON.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Same => "same",
+            Self::Differs => "differs",
+            Self::Missing => "missing",
+            Self::Extra => "extra",
+        }
+    }
+
+    /// Its line, of source `from` and destination `to` (`extra: TO` alone).
+    pub(crate) fn line(self, from: &str, to: &str) -> String {
+        let between = match self {
+            Self::Same => "=",
+            Self::Differs => "<>",
+            Self::Missing => "not in",
+            Self::Extra => return format!("extra: {from}"),
+        };
+        format!("{}: {from} {between} {to}", self.as_str())
+    }
+
+    /// Its JSON event, of the path at `key`, from `from` to `to`, of `size` bytes.
+    pub(crate) fn json(
+        self,
+        key: &str,
+        from: &str,
+        to: Option<&str>,
+        size: u64,
+    ) -> serde_json::Value {
+        let v = serde_json::json!({
+            "state": self.as_str(), "key": key, "from": from, "to": to, "size": size,
+        });
+        json_line("check", v)
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,29 @@ impl std::fmt::Display for Limit {
     }
 }
 
+/// What stops a run before its end, gently: `--max-duration`, `--max-transfer`.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Limits {
+    /// How long it may go on.
+    pub(crate) duration: Option<Duration>,
+    /// How many bytes it may move (those an earlier run moved not counted).
+    pub(crate) transfer: Option<u64>,
+    /// How it stops at them.
+    pub(crate) cutoff: Cutoff,
+}
+
+/// How a run stops at its limits (`--cutoff-mode`, rclone's flag).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) enum Cutoff {
+    /// Nothing more starts; what is in flight finishes.
+    #[default]
+    Soft,
+    /// What is in flight stops too.
+    Hard,
+    /// No object of a tree starts that would take the run past `--max-transfer`.
+    Cautious,
+}
+
 /// The limit that stopped the run, once one has.
 static STOPPED_BY: std::sync::OnceLock<Limit> = std::sync::OnceLock::new();
 
@@ -78,13 +101,13 @@ pub(crate) struct Watch {
 
 impl Watch {
     /// The limits the flags set, the duration counted from now.
-    pub(crate) fn from_now(limits: crate::options::Limits) -> Self {
+    pub(crate) fn from_now(limits: Limits) -> Self {
         Self {
             deadline: limits
                 .duration
                 .map(|d| (tokio::time::Instant::now() + d, d)),
             max_transfer: limits.transfer,
-            hard: limits.cutoff == crate::options::Cutoff::Hard,
+            hard: limits.cutoff == Cutoff::Hard,
         }
     }
 

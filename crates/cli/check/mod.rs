@@ -13,7 +13,6 @@ use ferry_engine::{
     TreeCopy, TreeDownload, TreeUpload,
 };
 use ferry_s3::{ObjectOptions, RequestOptions};
-use serde_json::Value;
 
 use crate::args::{CheckArgs, Global};
 use crate::client::{client_for, manager, parse_s3_url, source_global, state_dir};
@@ -218,70 +217,5 @@ pub(super) fn summary(
             "the destination does not match: {}",
             problems.join("; ")
         ))),
-    }
-}
-
-/// A check's progress, `(paths, bytes)` compared, after event `e`: each decision about a
-/// path, and each path only in the destination.
-pub(crate) fn compared((paths, bytes): (u64, u64), e: &ferry_engine::Event) -> (u64, u64) {
-    use ferry_engine::Event;
-    match e {
-        Event::Synced { size, .. } => (paths + 1, bytes + size),
-        Event::Removed { objects, .. } => (paths + objects.len() as u64, bytes),
-        _ => (paths, bytes),
-    }
-}
-
-/// What a check found a path to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Found {
-    /// The same on both sides.
-    Same,
-    /// On both sides, not the same.
-    Differs,
-    /// Only in the source.
-    Missing,
-    /// Only in the destination.
-    Extra,
-}
-
-impl Found {
-    /// What a sync's decision about a source path (`action`, the destination holding the
-    /// path or not) says of it.
-    pub(crate) fn of(action: ferry_engine::SyncAction, in_destination: bool) -> Self {
-        match (action, in_destination) {
-            (ferry_engine::SyncAction::Skip, _) => Self::Same,
-            (_, true) => Self::Differs,
-            (_, false) => Self::Missing,
-        }
-    }
-
-    /// Its name in lines and JSON.
-    pub(crate) fn as_str(self) -> &'static str {
-        match self {
-            Self::Same => "same",
-            Self::Differs => "differs",
-            Self::Missing => "missing",
-            Self::Extra => "extra",
-        }
-    }
-
-    /// Its line, of source `from` and destination `to` (`extra: TO` alone).
-    pub(crate) fn line(self, from: &str, to: &str) -> String {
-        let between = match self {
-            Self::Same => "=",
-            Self::Differs => "<>",
-            Self::Missing => "not in",
-            Self::Extra => return format!("extra: {from}"),
-        };
-        format!("{}: {from} {between} {to}", self.as_str())
-    }
-
-    /// Its JSON event, of the path at `key`, from `from` to `to`, of `size` bytes.
-    pub(crate) fn json(self, key: &str, from: &str, to: Option<&str>, size: u64) -> Value {
-        let v = serde_json::json!({
-            "state": self.as_str(), "key": key, "from": from, "to": to, "size": size,
-        });
-        json_line("check", v)
     }
 }

@@ -9,12 +9,13 @@ use std::time::Instant;
 use ferry_engine::{Manager, ManagerConfig, SyncAction, SyncOutcome, compare_content};
 use ferry_s3::{GetObjectRequest, ObjectMeta, S3Client};
 
-use super::{Found, summary};
+use super::summary;
 use crate::args::{CheckArgs, Global};
 use crate::client::{S3Url, manager, parse_s3_url};
 use crate::exit::{CliError, bad_input, engine_error};
 use crate::options::refuse_flags;
 use crate::output::Output;
+use crate::report::Found;
 
 /// What a check of single ones compares.
 pub(super) struct One {

@@ -244,8 +244,8 @@ impl Filters {
     /// What a sync's destination is narrowed to: [`Filters::paths_only`]; with
     /// `delete_excluded` (to be deleted there, what these filters leave out must be seen), its
     /// shard only, and its markers, for a folder walked.
-    pub(crate) fn for_destination(&self, settings: &super::sync::SyncSettings) -> Self {
-        if !settings.delete_excluded {
+    pub(crate) fn for_destination(&self, delete_excluded: bool) -> Self {
+        if !delete_excluded {
             return self.paths_only();
         }
         Self {

@@ -4,6 +4,7 @@
 //! and deleted by id); or the objects a caller's stream names. A sync's deletions (objects, or
 //! files) run through the same loop.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -328,6 +329,22 @@ pub(crate) async fn named<C: ObjectClient>(
 /// gives) sees its names deleted within this of their coming.
 const BATCH_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Where a run of deletions moves the file at a path rather than delete it (a sync's backup
+/// folder).
+pub(crate) type FilesTo = Arc<dyn Fn(&Path) -> PathBuf + Send + Sync>;
+
+/// Moves the file at `from` to `to` (replacing one there), making `to`'s folders.
+pub(crate) fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
+    let moving = |e| {
+        let what = format!("backing up {} to {}", from.display(), to.display());
+        Error::local(what, e)
+    };
+    if let Some(folder) = to.parent() {
+        std::fs::create_dir_all(folder).map_err(moving)?;
+    }
+    std::fs::rename(from, to).map_err(moving)
+}
+
 /// How a run of deletions goes.
 pub(crate) struct Deleting {
     /// Where: the bucket the objects are in, with what every request to it carries (expected
@@ -342,7 +359,7 @@ pub(crate) struct Deleting {
     /// error.
     pub(crate) sync: bool,
     /// Files are moved there rather than deleted: a sync's backup.
-    pub(crate) files_to: Option<super::sync::FilesTo>,
+    pub(crate) files_to: Option<FilesTo>,
 }
 
 impl Deleting {
@@ -608,14 +625,14 @@ async fn delete_batch<C: ObjectClient>(
 /// Deletes regular files (never folders, never what is not a regular file, which is left as
 /// it is), or moves them into `to.0` at their paths below `to.1` (a sync's backup): those
 /// gone, and a failure for each that could not be.
-async fn remove_files(items: Vec<Item>, to: Option<super::sync::FilesTo>) -> Result<Batch, Error> {
+async fn remove_files(items: Vec<Item>, to: Option<FilesTo>) -> Result<Batch, Error> {
     let removing = tokio::task::spawn_blocking(move || {
         let sent = items.len();
         let (mut gone, mut failed) = (Vec::new(), Vec::new());
         for d in items {
             let r = match std::fs::symlink_metadata(&d.path) {
                 Ok(m) if m.is_file() => match &to {
-                    Some(to) => super::sync::move_file(&d.path, &to.target(&d.path)),
+                    Some(to) => move_file(&d.path, &to(&d.path)),
                     None => std::fs::remove_file(&d.path)
                         .map_err(|e| Error::local(format!("deleting {}", d.path.display()), e)),
                 },

@@ -13,6 +13,7 @@ use ferry_s3::{ObjectClient, ObjectOptions, RequestOptions};
 use futures_util::StreamExt as _;
 use tokio::sync::mpsc;
 
+use super::super::remove::{FilesTo, move_file};
 use super::super::sides::{Direction, Sides, url};
 use super::super::{Found, Item, keys};
 use crate::context::Context;
@@ -86,13 +87,13 @@ impl Suffix {
 /// Where a sync down's deletions move their files: into `dir`, at their paths below `root`,
 /// named with `suffix` when given.
 #[derive(Debug, Clone)]
-pub(crate) struct FilesTo {
+pub(crate) struct Folder {
     dir: PathBuf,
     root: PathBuf,
     suffix: Option<Suffix>,
 }
 
-impl FilesTo {
+impl Folder {
     /// Where the file at `path` (below the root) goes.
     pub(crate) fn target(&self, path: &Path) -> PathBuf {
         let rel = path.strip_prefix(&self.root).unwrap_or(path);
@@ -208,11 +209,14 @@ impl Backing {
     /// Where a sync down's deletions move their files.
     pub(super) fn moving_files(&self) -> Option<FilesTo> {
         match (&self.to, &self.root) {
-            (Backup::Folder(dir), Some(root)) => Some(FilesTo {
-                dir: dir.clone(),
-                root: root.clone(),
-                suffix: self.suffix.clone(),
-            }),
+            (Backup::Folder(dir), Some(root)) => {
+                let folder = Folder {
+                    dir: dir.clone(),
+                    root: root.clone(),
+                    suffix: self.suffix.clone(),
+                };
+                Some(Arc::new(move |path: &Path| folder.target(path)))
+            }
             _ => None,
         }
     }
@@ -270,18 +274,6 @@ async fn moved(from: PathBuf, to: PathBuf) -> Result<(), Error> {
     tokio::task::spawn_blocking(move || move_file(&from, &to))
         .await
         .map_err(|e| Error::new(ErrorKind::Local, format!("the backup task failed: {e}")))?
-}
-
-/// Moves the file at `from` to `to` (replacing one there), making `to`'s folders.
-pub(crate) fn move_file(from: &Path, to: &Path) -> Result<(), Error> {
-    let moving = |e| {
-        let what = format!("backing up {} to {}", from.display(), to.display());
-        Error::local(what, e)
-    };
-    if let Some(folder) = to.parent() {
-        std::fs::create_dir_all(folder).map_err(moving)?;
-    }
-    std::fs::rename(from, to).map_err(moving)
 }
 
 /// The merge's transfers, each one that replaces what the destination holds passed on once
@@ -356,7 +348,7 @@ mod tests {
         for bad in ["", "a/b"] {
             assert!(Suffix::new(bad, false).is_err(), "{bad:?}");
         }
-        let to = FilesTo {
+        let to = Folder {
             dir: "/old".into(),
             root: "/data".into(),
             suffix: Some(after),

@@ -26,17 +26,6 @@ use crate::tree::{Found, Item, TreeDownload, TreeUpload};
 pub(super) type Probe =
     Arc<dyn Fn(Item, Item) -> BoxFuture<'static, (Item, Result<bool, Error>)> + Send + Sync>;
 
-/// What a sync asks the server: whether a pair is the same; in a sync that tracks renames,
-/// whether a file holds the bytes of an object only the destination holds; up, whether a file
-/// is the same as an object below the prefix to copy from.
-pub(super) struct Probes {
-    pub(super) pairs: Probe,
-    pub(super) renames: Option<Probe>,
-    /// Up: where a file the destination lacks may be copied from (see
-    /// [`SyncSettings::copy_dest`]).
-    pub(super) copy_dest: Option<Arc<super::copy_dest::CopyDest>>,
-}
-
 /// Pairs probed at once.
 pub(super) const PROBES: usize = 16;
 

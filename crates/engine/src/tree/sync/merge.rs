@@ -13,7 +13,8 @@ use std::collections::BTreeMap;
 use ferry_s3::ObjectClient;
 use tokio::sync::mpsc;
 
-use super::judge::{self, Merged, Probes, send};
+use super::Probes;
+use super::judge::{self, Merged, send};
 use super::{RENAMES_HELD, SyncSettings};
 use crate::context::Context;
 use crate::error::Error;

@@ -43,7 +43,6 @@ mod merge;
 mod renames;
 
 pub use backup::{Backup, Suffix};
-pub(crate) use backup::{FilesTo, move_file};
 pub use judge::{compare_content, same_content};
 pub(crate) use renames::{copied, moved};
 
@@ -63,7 +62,18 @@ use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
 use backup::Backing;
 use copy_dest::CopyDest;
-use judge::Probes;
+use judge::Probe;
+
+/// What a sync asks the server: whether a pair is the same; in a sync that tracks renames,
+/// whether a file holds the bytes of an object only the destination holds; up, whether a file
+/// is the same as an object below the prefix to copy from.
+struct Probes {
+    pairs: Probe,
+    renames: Option<Probe>,
+    /// Up: where a file the destination lacks may be copied from (see
+    /// [`SyncSettings::copy_dest`]).
+    copy_dest: Option<Arc<CopyDest>>,
+}
 
 /// When a source object and its destination count as the same. A pair whose HeadObject the
 /// server refuses (other than a 404, or a 403 that credentials which may not read meet) is
@@ -364,7 +374,7 @@ pub(crate) async fn down<C: ObjectClient>(
     let source = super::source_list(&ctx, super::listing(&s.tree), root, s.tree.as_of, true);
     let filters = s.tree.filters.for_run(s.tree.shard);
     let dest = if s.tree.root.is_dir() {
-        let walked = filters.for_destination(&s.sync);
+        let walked = filters.for_destination(s.sync.delete_excluded);
         let walk = Walk::new(&s.tree.root, &prefix, &walked, journal_folder(&ctx))?;
         walk_into(walk, READ_AHEAD)
     } else {
@@ -515,7 +525,7 @@ fn both_selected(
         selected(source, filters.paths_only(), source_prefix.to_string()),
         selected(
             dest,
-            filters.for_destination(settings),
+            filters.for_destination(settings.delete_excluded),
             dest_prefix.to_string(),
         ),
     )
