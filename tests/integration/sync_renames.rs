@@ -10,14 +10,28 @@ use crate::{boto3_keys, boto3_object, boto3_uploads, data, expect_exit, sha256_h
 
 const MIB: usize = 1 << 20;
 
-#[test]
-fn a_renamed_file_is_copied_on_the_server_and_a_lookalike_is_sent() {
-    let (server, _client, bucket) = crate::seaweed_bucket("sync-renames");
+/// A bucket on SeaweedFS named from `name`, a home, and its folder `src` holding `files`.
+fn started(
+    name: &str,
+    files: &[(&str, usize)],
+) -> (
+    &'static ferry_testkit::TestServer,
+    String,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
+    let (server, _client, bucket) = crate::seaweed_bucket(name);
     let home = tempfile::tempdir().unwrap();
     let src = home.path().join("src");
+    tree(&src, files);
+    (server, bucket, home, src)
+}
+
+#[test]
+fn a_renamed_file_is_copied_on_the_server_and_a_lookalike_is_sent() {
     // big.bin goes up in two parts (a multipart object, checked by its CRC64NVME).
-    tree(
-        &src,
+    let (server, bucket, home, src) = started(
+        "sync-renames",
         &[
             ("a/big.bin", 20 * MIB),
             ("a/small.bin", 300_000),
@@ -98,11 +112,8 @@ fn a_renamed_file_is_copied_on_the_server_and_a_lookalike_is_sent() {
 #[test]
 fn a_renamed_object_is_moved_into_place_down_and_fetched_once_for_two() {
     use std::os::unix::fs::MetadataExt as _;
-    let (server, _client, bucket) = crate::seaweed_bucket("sync-renames-down");
-    let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src");
-    tree(
-        &src,
+    let (server, bucket, home, src) = started(
+        "sync-renames-down",
         &[
             ("a/big.bin", 20 * MIB),
             ("a/small.bin", 300_000),
@@ -190,11 +201,8 @@ fn sync_moving(
 #[test]
 fn a_snapshot_copies_from_the_one_before_what_has_not_changed() {
     use std::time::{Duration, SystemTime};
-    let (server, _client, bucket) = crate::seaweed_bucket("sync-copy-dest");
-    let home = tempfile::tempdir().unwrap();
-    let src = home.path().join("src");
-    tree(
-        &src,
+    let (server, bucket, home, src) = started(
+        "sync-copy-dest",
         &[
             ("big.bin", 20 * MIB),
             ("a/b.bin", 300_000),
