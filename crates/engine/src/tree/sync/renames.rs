@@ -90,8 +90,12 @@ pub(crate) async fn copied<C: ObjectClient>(
     path: PathBuf,
     object: Item,
 ) -> Result<UploadOutcome, Error> {
-    let mut options = upload.options.clone();
     let meta = std::fs::metadata(&path).map_err(|e| Error::unreadable("read", &path, e))?;
+    if meta.len() != object.size {
+        // Changed since it was compared: its bytes are sent.
+        return crate::upload::run(ctx, upload).await;
+    }
+    let mut options = upload.options.clone();
     crate::mtime::stamp(&mut options, &meta);
     let copy = crate::Copy {
         from: crate::ObjectSource {
@@ -108,22 +112,20 @@ pub(crate) async fn copied<C: ObjectClient>(
         options,
         settings: upload.settings.clone(),
     };
-    if meta.len() == object.size {
-        match crate::copy::run(ctx.clone(), copy).await {
-            Ok(o) => {
-                return Ok(UploadOutcome {
-                    copied_from: Some(object.key),
-                    ..o
-                });
-            }
-            Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
-            Err(e) => tracing::warn!(
-                "{} is sent: copying s3://{}/{} failed ({e})",
-                path.display(),
-                upload.bucket,
-                object.key
-            ),
+    match crate::copy::run(ctx.clone(), copy).await {
+        Ok(o) => {
+            return Ok(UploadOutcome {
+                copied_from: Some(object.key),
+                ..o
+            });
         }
+        Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
+        Err(e) => tracing::warn!(
+            "{} is sent: copying s3://{}/{} failed ({e})",
+            path.display(),
+            upload.bucket,
+            object.key
+        ),
     }
     crate::upload::run(ctx, upload).await
 }
