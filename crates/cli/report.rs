@@ -98,6 +98,7 @@ pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
             Some(c) => format!("{} {skipped}", c.algorithm),
             None => skipped.clone(),
         },
+        _ => "verified".into(),
     };
     let resumed = if o.reused > 0 {
         format!(", resumed with {} bytes already on the server", o.reused)
@@ -222,6 +223,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
                     Verification::PartsAndSize => "parts_and_size",
                     Verification::SizeOnly => "size",
                     Verification::ServerOnly { .. } => "server",
+                    _ => "other",
                 },
                 "skipped": match &o.verification {
                     Verification::ServerOnly { skipped, .. } => Some(skipped.as_str()),

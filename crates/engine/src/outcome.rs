@@ -8,6 +8,7 @@ use crate::error::Error;
 
 /// How a finished upload or copy was checked.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Verification {
     /// The server computed the object's checksum on Complete (or PutObject) and HeadObject
     /// gave back the value ferry computed locally, and the size.
@@ -239,6 +240,7 @@ impl TreeOutcome {
 
 /// What one path of a sync came to (its deletions are [`Event::Removed`](crate::Event::Removed)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SyncAction {
     /// Sent to S3.
     Upload,

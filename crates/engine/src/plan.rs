@@ -81,6 +81,7 @@ impl Plan {
 
 /// Why no plan fits.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PlanError {
     /// The part size is outside 5 MiB to 5 GiB.
     #[error(

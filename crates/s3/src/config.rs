@@ -86,6 +86,7 @@ pub const GIVEN: &str = "given by the program";
 
 /// Why a configuration could not be resolved.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The shared files could not be read or parsed.
     #[error("AWS config files: {0}")]

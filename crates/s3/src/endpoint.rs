@@ -52,6 +52,7 @@ impl std::str::FromStr for AddressingStyle {
 
 /// Why a bucket, key or endpoint cannot be addressed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum AddressError {
     /// The endpoint URL is not usable.
     #[error(

@@ -455,6 +455,7 @@ pub struct Journal {
 
 /// Why a journal cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum JournalError {
     /// Another process holds it.
     #[error(

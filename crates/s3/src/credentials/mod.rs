@@ -96,6 +96,7 @@ impl Credentials {
 
 /// Why credentials could not be had.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum CredentialsError {
     /// No source had credentials. The message lists where ferry looked.
     #[error("no credentials found; looked in: {looked}")]
