@@ -105,12 +105,12 @@ pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
     } else {
         String::new()
     };
-    // The source's version is named where one was asked for; a renamed file, the object
-    // its bytes were copied from.
+    // The source's version is named where one was asked for; a file made from an object
+    // that held its bytes (renamed, or the same below --copy-dest), that object.
     let version = match (&o.source_version_id, &o.copied_from) {
         (Some(v), _) => format!(" (version {v})"),
         (None, Some(k)) => format!(
-            " (renamed: its bytes copied on the server from s3://{}/{k})",
+            " (its bytes copied on the server from s3://{}/{k})",
             o.bucket
         ),
         (None, None) => String::new(),

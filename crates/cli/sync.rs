@@ -70,25 +70,34 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             .map_err(|e| bad_input(format!("--suffix: {e}")))?,
         track_renames: a.track_renames,
         copy_dest: None,
+        compare_dest: None,
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;
-    if let Some(from) = &a.copy_dest {
+    let reference = [
+        ("--copy-dest", &a.copy_dest),
+        ("--compare-dest", &a.compare_dest),
+    ];
+    for (flag, from) in reference {
+        let Some(from) = from else { continue };
         if direction != SyncAction::Upload {
-            return Err(bad_input(
-                "--copy-dest is for a sync up: it saves sending a file's bytes, and a sync down \
-                 or between prefixes sends none",
-            ));
+            return Err(bad_input(format!(
+                "{flag} is for a sync up: it saves sending a file's bytes, and a sync down or \
+                 between prefixes sends none",
+            )));
         }
         let (from, to) = (parse_s3_url(from)?, parse_s3_url(&dst)?);
         if from.bucket != to.bucket {
             return Err(bad_input(format!(
-                "--copy-dest: give a prefix of the destination's bucket, s3://{}/…, where the \
-                 objects can be copied on the server",
+                "{flag}: give a prefix of the destination's bucket, s3://{}/…, beside the \
+                 destination",
                 to.bucket
             )));
         }
-        settings.copy_dest = Some(from.key);
+        match flag {
+            "--copy-dest" => settings.copy_dest = Some(from.key),
+            _ => settings.compare_dest = Some(from.key),
+        }
     }
     if direction == SyncAction::Copy {
         refuse_flags(
@@ -304,7 +313,8 @@ fn summary(
             "summary",
             serde_json::json!({
                 verb: moved, "bytes": bytes, "reused": t.reused, "skipped": o.skipped,
-                "kept": o.kept, "renamed": o.renamed, "copied": o.copied, "deleted": o.deleted, "backed_up": o.backed_up,
+                "kept": o.kept, "renamed": o.renamed, "copied": o.copied,
+                "in_compare_dest": o.in_compare_dest, "deleted": o.deleted, "backed_up": o.backed_up,
                 "failed": t.failed.len() + o.delete_failed.len(), "dry_run": o.dry_run,
                 "deletions_held": o.deletions_held.as_ref().map(held), "interrupted": o.interrupted,
                 "seconds": secs(started), "passed_over": t.passed_over,
@@ -312,7 +322,7 @@ fn summary(
         ));
     } else {
         output.say(&format!(
-            "sync{}: {moved} {verb} ({bytes} bytes{}{}{}), {} unchanged{}, {} deleted{}, {} failed{} in {:.1} s",
+            "sync{}: {moved} {verb} ({bytes} bytes{}{}{}), {} unchanged{}{}, {} deleted{}, {} failed{} in {:.1} s",
             if o.dry_run { " (dry run)" } else { "" },
             match t.reused {
                 0 => String::new(),
@@ -330,6 +340,10 @@ fn summary(
                 c => format!(", {c} copied on the server from --copy-dest"),
             },
             o.skipped,
+            match o.in_compare_dest {
+                0 => String::new(),
+                n => format!(", {n} the same below --compare-dest"),
+            },
             match o.kept {
                 0 => String::new(),
                 k => format!(", {k} kept as the destination holds them"),

@@ -3,7 +3,8 @@
 //! again, and a file of the same size as an object gone from the folder, but other bytes, is
 //! sent. Down, the file that holds a renamed object's bytes is moved to its new path, not
 //! fetched again; two objects with those bytes take it once. And `sync --copy-dest`: a day's
-//! snapshot made on the server from the day before's, for what has not changed.
+//! snapshot made on the server from the day before's, for what has not changed; and `sync
+//! --compare-dest`: a differential snapshot that holds only what changed since a full one.
 
 use crate::sync::{sync, sync_seen, tree};
 use crate::{boto3_keys, boto3_object, boto3_uploads, data, expect_exit, sha256_hex, stdout, text};
@@ -195,32 +196,46 @@ fn sync_moving(
     assert!(within.contains(&moved), "{moved} bytes: {:?}", proxy.log());
 }
 
-/// `sync --copy-dest`: a day's snapshot made from the day before's, on the server, for every
-/// file that has not changed since (compared as the sync compares: size and time); only the
-/// rest is sent. A file changed in place, of the same size, is sent.
-#[test]
-fn a_snapshot_copies_from_the_one_before_what_has_not_changed() {
+/// A folder of three files synced to s3://bucket/`snapshot` (on SeaweedFS, the bucket named
+/// from `name`), then one file changed in place at the same size (and later than the
+/// snapshot), and one new: `same.txt` and `new.txt` (6,000 bytes) differ from the snapshot,
+/// `big.bin` and `a/b.bin` do not.
+fn changed_since_snapshot(
+    name: &str,
+    snapshot: &str,
+) -> (
+    &'static ferry_testkit::TestServer,
+    String,
+    tempfile::TempDir,
+    std::path::PathBuf,
+) {
     use std::time::{Duration, SystemTime};
-    let (server, bucket, home, src) = started(
-        "sync-copy-dest",
-        &[
-            ("big.bin", 20 * MIB),
-            ("a/b.bin", 300_000),
-            ("same.txt", 1_000),
-        ],
-    );
-    let s = src.to_str().unwrap();
-    let (day1, day2) = (format!("s3://{bucket}/day1"), format!("s3://{bucket}/day2"));
-    let o = sync(server, home.path(), &[s, &day1]);
+    let files = [
+        ("big.bin", 20 * MIB),
+        ("a/b.bin", 300_000),
+        ("same.txt", 1_000),
+    ];
+    let (server, bucket, home, src) = started(name, &files);
+    let to = format!("s3://{bucket}/{snapshot}");
+    let o = sync(server, home.path(), &[src.to_str().unwrap(), &to]);
     assert!(o.status.success(), "{}", text(&o));
-    // Changed in place at the same size (and later than the copy), and one new file.
     std::fs::write(src.join("same.txt"), data(1_000, 77)).unwrap();
     crate::mtime::set_mtime(
         &src.join("same.txt"),
         SystemTime::now() + Duration::from_secs(60),
     );
     std::fs::write(src.join("new.txt"), data(5_000, 78)).unwrap();
+    (server, bucket, home, src)
+}
 
+/// `sync --copy-dest`: a day's snapshot made from the day before's, on the server, for every
+/// file that has not changed since (compared as the sync compares: size and time); only the
+/// rest is sent. A file changed in place, of the same size, is sent.
+#[test]
+fn a_snapshot_copies_from_the_one_before_what_has_not_changed() {
+    let (server, bucket, home, src) = changed_since_snapshot("sync-copy-dest", "day1");
+    let s = src.to_str().unwrap();
+    let (day1, day2) = (format!("s3://{bucket}/day1"), format!("s3://{bucket}/day2"));
     let args = [s, day2.as_str(), "--copy-dest", day1.as_str()];
     let o = sync(server, home.path(), &[&args[..], &["--dry-run"]].concat());
     let line = format!("(dry run) copy: {day1}/big.bin to {day2}/big.bin");
@@ -263,4 +278,63 @@ fn a_snapshot_copies_from_the_one_before_what_has_not_changed() {
         &[&day2, down.to_str().unwrap(), "--copy-dest", &day1],
     );
     expect_exit(&o, 2, "for a sync up");
+}
+
+/// `sync --compare-dest`: a differential snapshot beside a full one holds only what changed
+/// since (compared as the sync compares: size and time); a file the full one holds the same is
+/// neither sent nor copied, and a file changed in place at the same size is sent.
+#[test]
+fn a_differential_snapshot_holds_only_what_changed_since_the_full_one() {
+    let (server, bucket, home, src) = changed_since_snapshot("sync-compare-dest", "full");
+    let s = src.to_str().unwrap();
+    let (full, diff) = (format!("s3://{bucket}/full"), format!("s3://{bucket}/diff"));
+    let args = [s, diff.as_str(), "--compare-dest", full.as_str()];
+    let o = sync(
+        server,
+        home.path(),
+        &[&args[..], &["--dry-run", "-v"]].concat(),
+    );
+    let said = [
+        format!("skip: {}/big.bin = {full}/big.bin", src.display()),
+        format!(
+            "(dry run) upload: {}/new.txt to {diff}/new.txt",
+            src.display()
+        ),
+        "2 uploaded (6000 bytes), 0 unchanged, 2 the same below --compare-dest".into(),
+    ];
+    for line in said {
+        assert!(stdout(&o).contains(&line), "{line}\n{}", text(&o));
+    }
+    // Only same.txt and new.txt are sent, and nothing is copied.
+    let said = ["2 uploaded (6000 bytes)", "2 the same below --compare-dest"];
+    sync_moving(server, home.path(), &args, &said, (6_000..100_000, true));
+    let all = boto3_keys(server, &bucket);
+    let diffs: Vec<_> = all.iter().filter(|k| k.starts_with("diff/")).collect();
+    assert_eq!(diffs, ["diff/new.txt", "diff/same.txt"]);
+    for k in ["new.txt", "same.txt"] {
+        let o = boto3_object(server, &bucket, &format!("diff/{k}"));
+        let local = std::fs::read(src.join(k)).unwrap();
+        assert_eq!(o["sha256"], sha256_hex(&local), "{k}");
+    }
+    // The next sync finds the differential snapshot whole.
+    let o = sync(server, home.path(), &args);
+    let line = "0 uploaded (0 bytes), 2 unchanged, 2 the same below --compare-dest";
+    assert!(stdout(&o).contains(line), "{}", text(&o));
+
+    let both = [&args[..], &["--copy-dest", full.as_str()]].concat();
+    expect_exit(&sync(server, home.path(), &both), 2, "--copy-dest");
+    let over = [s, diff.as_str(), "--compare-dest", &format!("{diff}/old")];
+    expect_exit(
+        &sync(server, home.path(), &over),
+        2,
+        "overlaps the destination",
+    );
+    let down = home.path().join("down");
+    let args = [
+        diff.as_str(),
+        down.to_str().unwrap(),
+        "--compare-dest",
+        &full,
+    ];
+    expect_exit(&sync(server, home.path(), &args), 2, "for a sync up");
 }

@@ -286,7 +286,7 @@ mod tests {
         let probes = Probes {
             pairs: never.clone(),
             renames: Some(never),
-            copy_dest: None,
+            reference: None,
         };
         let settings = SyncSettings {
             track_renames: true,

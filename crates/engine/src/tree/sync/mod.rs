@@ -37,9 +37,9 @@
 //! may not read (a 403: write-only keys can only send again).
 
 mod backup;
-mod copy_dest;
 mod judge;
 mod merge;
+mod reference;
 mod renames;
 
 pub use backup::{Backup, Suffix};
@@ -61,18 +61,18 @@ use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::{ObjectFailure, TreeOutcome};
 use backup::Backing;
-use copy_dest::CopyDest;
 use judge::Probe;
+use reference::{Matched, Reference, Use};
 
 /// What a sync asks the server: whether a pair is the same; in a sync that tracks renames,
 /// whether a file holds the bytes of an object only the destination holds; up, whether a file
-/// is the same as an object below the prefix to copy from.
+/// is the same as an object below the prefix to copy from or compare with.
 struct Probes {
     pairs: Probe,
     renames: Option<Probe>,
-    /// Up: where a file the destination lacks may be copied from (see
-    /// [`SyncSettings::copy_dest`]).
-    copy_dest: Option<Arc<CopyDest>>,
+    /// Up: where a file the destination lacks is looked for first (see
+    /// [`SyncSettings::copy_dest`], [`SyncSettings::compare_dest`]).
+    reference: Option<Arc<Reference>>,
 }
 
 /// When a source object and its destination count as the same. A pair whose HeadObject the
@@ -161,6 +161,13 @@ pub struct SyncSettings {
     /// object the same as the file, it is copied on the server rather than the file sent. It
     /// may not overlap the destination.
     pub copy_dest: Option<String>,
+    /// Up: a prefix of the destination's bucket to compare with (rclone's `--compare-dest`,
+    /// the last full snapshot's): a file the destination lacks, or holds otherwise, is first
+    /// looked for at its path below this prefix (a HeadObject), and where `compare` finds that
+    /// object the same as the file, the file is not sent. A differential snapshot then holds
+    /// only what changed since the full one. It may not overlap the destination, and goes
+    /// without `copy_dest`.
+    pub compare_dest: Option<String>,
 }
 
 /// How many files a sync that tracks renames holds back, until both sides are read, to match
@@ -255,7 +262,10 @@ pub struct SyncOutcome {
     pub kept: u64,
     /// Paths found to differ (sent to the transfers, or in a dry run, that would be).
     pub differing: u64,
-    /// Of those, paths the destination did not hold at all (the others it held otherwise).
+    /// Their bytes.
+    pub differing_bytes: u64,
+    /// Of the paths found to differ, those the destination did not hold at all (the others
+    /// it held otherwise).
     pub missing: u64,
     /// Of those, files copied on the server from an object that held their bytes
     /// ([`SyncSettings::track_renames`]) rather than sent.
@@ -263,8 +273,9 @@ pub struct SyncOutcome {
     /// Of those, files found the same below [`SyncSettings::copy_dest`]: copied from there
     /// on the server rather than sent.
     pub copied: u64,
-    /// Their bytes.
-    pub differing_bytes: u64,
+    /// Files the destination lacks, or holds otherwise, found the same below
+    /// [`SyncSettings::compare_dest`], and so not sent (nor counted above).
+    pub in_compare_dest: u64,
     /// Paths deleted from the destination (or, in a dry run, that would be).
     pub deleted: u64,
     /// Destination paths kept in [`SyncSettings::backup`] before they were replaced or
@@ -338,13 +349,23 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
     let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
-    let copy_dest = match &s.sync.copy_dest {
-        Some(from) => {
+    let reference = match (&s.sync.copy_dest, &s.sync.compare_dest) {
+        (Some(_), Some(_)) => {
+            return Err(Error::invalid(
+                "a file found the same below the prefix to copy from is copied, and below the \
+                 prefix to compare with is not sent: give one of them",
+            ));
+        }
+        (Some(from), None) | (None, Some(from)) => {
             let compare = (s.sync.compare, judge::up(&ctx, &s.tree, s.sync.compare));
-            let from = CopyDest::new(from, &sides.0, &sides.1, compare)?;
+            let used = match s.sync.copy_dest {
+                Some(_) => Use::Copy,
+                None => Use::Compare,
+            };
+            let from = Reference::new(from, &sides.0, &sides.1, compare, used)?;
             Some(Arc::new(from))
         }
-        None => None,
+        (None, None) => None,
     };
     let probe = Probes {
         pairs: judge::up(&ctx, &s.tree, s.sync.compare),
@@ -352,7 +373,7 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
             .sync
             .track_renames
             .then(|| judge::renamed(&ctx, &s.tree.bucket, &s.tree.options.request, true)),
-        copy_dest,
+        reference,
     };
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -381,7 +402,7 @@ pub(crate) async fn down<C: ObjectClient>(
         mpsc::channel(1).1
     };
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
-    copy_dest_up_only(&s.sync, "a sync down")?;
+    reference_up_only(&s.sync, "a sync down")?;
     if s.sync.track_renames && !s.sync.delete {
         return Err(Error::invalid(
             "a sync down tracks renames by moving each renamed file to its new path, which \
@@ -394,7 +415,7 @@ pub(crate) async fn down<C: ObjectClient>(
             .sync
             .track_renames
             .then(|| judge::renamed(&ctx, &s.tree.bucket, &s.tree.request, false)),
-        copy_dest: None,
+        reference: None,
     };
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -434,7 +455,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         (from, &sides.0.source_prefix),
         (dest, &sides.0.dest_prefix),
     );
-    copy_dest_up_only(&s.sync, "a sync between prefixes")?;
+    reference_up_only(&s.sync, "a sync between prefixes")?;
     if s.sync.track_renames {
         return Err(Error::invalid(
             "tracking renames saves moving a renamed file's bytes again: a sync between \
@@ -445,11 +466,21 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     let probe = Probes {
         pairs: judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare),
         renames: None,
-        copy_dest: None,
+        reference: None,
     };
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
     let settings = (s.sync, filters, backing);
     run(ctx, sides, settings, from, dest, probe, transfer).await
+}
+
+/// The files found the same below the reference prefix, if it is `used` so.
+fn found_below(reference: &Option<Arc<Reference>>, used: Use) -> Matched {
+    reference
+        .as_ref()
+        .filter(|r| r.used == used)
+        .map_or_else(Matched::default, |r| {
+            *r.found.lock().expect("reference lock")
+        })
 }
 
 /// A stage between the merge and the transfers: each entry of `found` passed through `step`,
@@ -473,15 +504,16 @@ where
     })
 }
 
-/// A prefix to copy from is for a sync up: `what` is the sync that asks.
-fn copy_dest_up_only(settings: &SyncSettings, what: &str) -> Result<(), Error> {
-    match settings.copy_dest {
-        Some(_) => Err(Error::invalid(format!(
-            "a prefix to copy from saves sending a file's bytes: {what} sends none; give it to \
-             a sync up"
-        ))),
-        None => Ok(()),
-    }
+/// A prefix to copy from or compare with is for a sync up: `what` is the sync that asks.
+fn reference_up_only(settings: &SyncSettings, what: &str) -> Result<(), Error> {
+    let to = match (&settings.copy_dest, &settings.compare_dest) {
+        (Some(_), _) => "to copy from",
+        (None, Some(_)) => "to compare with",
+        (None, None) => return Ok(()),
+    };
+    Err(Error::invalid(format!(
+        "a prefix {to} saves sending a file's bytes: {what} sends none; give it to a sync up"
+    )))
 }
 
 /// The backups `settings` asks for, checked against the sides (`root`: a sync down's
@@ -549,7 +581,7 @@ where
     Fut: std::future::Future<Output = Result<TreeOutcome, Error>>,
 {
     let (tx, rx) = mpsc::channel(READ_AHEAD);
-    let copy_dest = probe.copy_dest.clone();
+    let reference = probe.reference.clone();
     let merging = {
         let (ctx, settings, sides) = (ctx.clone(), settings.clone(), sides.clone());
         tokio::spawn(async move {
@@ -557,8 +589,8 @@ where
             merge::merge(&ctx, &sides, how, probe, source, dest, tx).await
         })
     };
-    let rx = match &copy_dest {
-        Some(from) => copy_dest::before_transfers(&ctx, from.clone(), rx),
+    let rx = match &reference {
+        Some(from) => reference::before_transfers(&ctx, from.clone(), rx, settings.dry_run),
         None => rx,
     };
     let transfers = if settings.dry_run {
@@ -576,14 +608,17 @@ where
         .await
         .map_err(|e| Error::new(ErrorKind::Local, format!("the sync's merge failed: {e}")))?;
     let transfers = transfers?;
+    // Files found the same below a prefix to compare with are not sent: they do not differ.
+    let unsent = found_below(&reference, Use::Compare);
     let mut outcome = SyncOutcome {
         skipped: merged.skipped,
         kept: merged.kept,
-        differing: merged.planned.0,
-        missing: merged.missing,
+        differing: merged.planned.0.saturating_sub(unsent.files),
+        missing: merged.missing.saturating_sub(unsent.missing),
         renamed: merged.renamed,
-        copied: copy_dest.map_or(0, |c| c.found.load(std::sync::atomic::Ordering::Relaxed)),
-        differing_bytes: merged.planned.1,
+        copied: found_below(&reference, Use::Copy).files,
+        in_compare_dest: unsent.files,
+        differing_bytes: merged.planned.1.saturating_sub(unsent.bytes),
         dry_run: settings.dry_run,
         interrupted: transfers.interrupted,
         transfers,

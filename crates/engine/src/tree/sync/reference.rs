@@ -1,0 +1,200 @@
+//! A sync up's reference prefix, an earlier snapshot's: before a file is sent, the object at
+//! its path below that prefix, in the destination's bucket, is looked at (a HeadObject). Where
+//! the sync's comparison finds it the same as the file, the file is not sent: with rclone's
+//! `--copy-dest`, that object is copied on the server to the destination instead (yesterday's
+//! full snapshot makes today's: only what changed is sent); with `--compare-dest`, nothing
+//! is written (a differential snapshot holds only what changed since the full one).
+
+use std::sync::{Arc, Mutex};
+
+use ferry_s3::{GetObjectRequest, ObjectClient, RequestOptions};
+use tokio::sync::mpsc;
+
+use super::Compare;
+use super::judge::{PROBES, Probe, at_once};
+use crate::context::Context;
+use crate::error::Error;
+use crate::outcome::SyncAction;
+use crate::progress::Event;
+use crate::tree::sides::{Direction, Sides, url};
+use crate::tree::{Found, Item, keys};
+
+/// What a file found the same below the reference prefix comes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Use {
+    /// Copied from there on the server ([`SyncSettings::copy_dest`](super::SyncSettings)).
+    Copy,
+    /// Not sent at all ([`SyncSettings::compare_dest`](super::SyncSettings)).
+    Compare,
+}
+
+/// Where a file the destination lacks is looked for first, how it is compared, and what one
+/// found the same comes to.
+pub(super) struct Reference {
+    /// The prefix, in the destination's bucket, as a folder.
+    prefix: String,
+    sides: Sides,
+    request: RequestOptions,
+    compare: Compare,
+    probe: Probe,
+    pub(super) used: Use,
+    /// Files found the same there.
+    pub(super) found: Mutex<Matched>,
+}
+
+/// Files found the same below the reference prefix.
+#[derive(Debug, Default, Clone, Copy)]
+pub(super) struct Matched {
+    pub(super) files: u64,
+    pub(super) bytes: u64,
+    /// Of those, files the destination did not hold at all.
+    pub(super) missing: u64,
+}
+
+impl Reference {
+    /// Looks below `prefix` of the destination's bucket (`sides`), with what every request to
+    /// it carries (`request`), for files `compare` and `probe` find the same, to be `used`;
+    /// refused where it overlaps the destination (its objects would be listed as the
+    /// destination's).
+    pub(super) fn new(
+        prefix: &str,
+        sides: &Sides,
+        request: &RequestOptions,
+        (compare, probe): (Compare, Probe),
+        used: Use,
+    ) -> Result<Self, Error> {
+        let prefix = keys::as_folder(prefix);
+        let dest = &sides.dest_prefix;
+        if prefix.starts_with(dest.as_str()) || dest.starts_with(prefix.as_str()) {
+            let what = match used {
+                Use::Copy => "to copy from",
+                Use::Compare => "to compare with",
+            };
+            return Err(Error::invalid(format!(
+                "the prefix {what}, {}, overlaps the destination {}: give one beside it \
+                 (an earlier snapshot's)",
+                url(&sides.dest_bucket, &prefix),
+                url(&sides.dest_bucket, dest)
+            )));
+        }
+        Ok(Self {
+            prefix,
+            sides: sides.clone(),
+            request: request.clone(),
+            compare,
+            probe,
+            used,
+            found: Mutex::default(),
+        })
+    }
+
+    /// `file` as the transfers get it: marked to be copied from the object at its path below
+    /// the prefix when that is the same ([`Use::Copy`]), or none, reported as the same, when
+    /// that is the same ([`Use::Compare`]); else as it was (the object missing, archived,
+    /// unreadable, or other).
+    async fn looked_up<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        file: Item,
+        dry_run: bool,
+    ) -> Option<Item> {
+        if file.held_by.is_some() {
+            return Some(file);
+        }
+        let (mut file, object) = self.same(ctx, file).await;
+        let Some(object) = object else {
+            return Some(file);
+        };
+        {
+            let mut m = self.found.lock().expect("reference lock");
+            m.files += 1;
+            m.bytes += file.size;
+            m.missing += u64::from(!file.in_destination);
+        }
+        match self.used {
+            Use::Copy => {
+                file.held_by = Some(Box::new(object));
+                Some(file)
+            }
+            Use::Compare => {
+                let (key, from, _) = self.sides.names(&file);
+                ctx.caught_up().await;
+                ctx.emit(Event::Synced {
+                    action: SyncAction::Skip,
+                    key,
+                    from,
+                    to: Some(url(&self.sides.dest_bucket, &object.key)),
+                    size: file.size,
+                    in_destination: file.in_destination,
+                    dry_run,
+                });
+                None
+            }
+        }
+    }
+
+    /// `file`, and the object at its path below the prefix if that is the same.
+    async fn same<C: ObjectClient>(
+        &self,
+        ctx: &Context<C>,
+        mut file: Item,
+    ) -> (Item, Option<Item>) {
+        let key = format!("{}{}", self.prefix, self.sides.rel(&file, true));
+        let head = GetObjectRequest {
+            bucket: self.sides.dest_bucket.clone(),
+            key: key.clone(),
+            checksum_mode: true,
+            request: self.request.clone(),
+            ..Default::default()
+        };
+        let Ok(meta) = ctx.request(None, |c| c.head_object(&head)).await else {
+            return (file, None);
+        };
+        if meta.is_archived() {
+            return (file, None);
+        }
+        let object = Item {
+            path: Default::default(),
+            key,
+            size: meta.content_length,
+            etag: Some(meta.etag.clone()),
+            mtime: meta
+                .last_modified
+                .as_deref()
+                .and_then(|t| httpdate::parse_http_date(t).ok()),
+            version_id: None,
+            storage_class: None,
+            in_destination: false,
+            held_by: None,
+        };
+        let same = match at_once(Direction::Up, self.compare, &file, &object) {
+            Some(same) => same,
+            None => {
+                let (back, same) = (self.probe)(file, object.clone()).await;
+                file = back;
+                matches!(same, Ok(true))
+            }
+        };
+        (file, same.then_some(object))
+    }
+}
+
+/// The merge's transfers, each file looked for below the reference prefix first (several at
+/// once).
+pub(super) fn before_transfers<C: ObjectClient>(
+    ctx: &Context<C>,
+    from: Arc<Reference>,
+    found: mpsc::Receiver<Found>,
+    dry_run: bool,
+) -> mpsc::Receiver<Found> {
+    let ctx = ctx.clone();
+    super::staged(found, PROBES, move |f| {
+        let (ctx, from) = (ctx.clone(), from.clone());
+        async move {
+            match f {
+                Found::Item(i) => from.looked_up(&ctx, i, dry_run).await.map(Found::Item),
+                other => Some(other),
+            }
+        }
+    })
+}
