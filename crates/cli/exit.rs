@@ -189,6 +189,11 @@ pub(crate) fn engine_error(
     match e.kind() {
         _ if interrupted => CliError::Interrupted(message),
         ErrorKind::Cancelled => CliError::Interrupted(message),
+        ErrorKind::OverAllowance => {
+            // Said as what stopped it, and exits with its code (see `report`).
+            crate::stop::over_allowance();
+            CliError::Interrupted(anyhow::anyhow!("interrupted; {message:#}"))
+        }
         ErrorKind::InvalidInput | ErrorKind::ResumeMismatch | ErrorKind::Exists => {
             CliError::BadInput(message)
         }

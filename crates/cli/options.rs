@@ -488,6 +488,9 @@ pub(crate) fn manager_config(flags: &BudgetFlags, memory: u64) -> Result<Manager
     let limits = limits(flags)?;
     if limits.cutoff == Cutoff::Cautious {
         config.transfer_allowance = limits.transfer;
+        if let Some(max) = limits.transfer {
+            crate::stop::allowance_given(max);
+        }
     }
     let asked = config.max_requests;
     let fit = config.fit_open_files();

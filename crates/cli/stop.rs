@@ -71,8 +71,25 @@ pub(crate) enum Cutoff {
     Soft,
     /// What is in flight stops too.
     Hard,
-    /// No object of a tree starts that would take the run past `--max-transfer`.
+    /// No object starts that would take the run past `--max-transfer`.
     Cautious,
+}
+
+/// `--max-transfer` under `--cutoff-mode cautious`: the manager's transfer allowance, which
+/// an object that does not fit stops the run at.
+static ALLOWANCE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Notes the allowance the manager was given.
+pub(crate) fn allowance_given(bytes: u64) {
+    let _ = ALLOWANCE.set(bytes);
+}
+
+/// An object moved alone did not fit in what was left of the allowance: the run stopped at
+/// it (a tree's objects report so as they meet it, see [`crate::output`]).
+pub(crate) fn over_allowance() {
+    if let Some(&max) = ALLOWANCE.get() {
+        stopped_by_now(Limit::Allowance(max));
+    }
 }
 
 /// The limit that stopped the run, once one has.

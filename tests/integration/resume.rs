@@ -4,7 +4,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 
 use crate::{
     boto3_keys, boto3_object, boto3_uploads, data, expect_exit, ferry, seaweed_bucket, sha256_hex,
@@ -932,20 +932,52 @@ fn big_file(home: &Path, seed: u64) -> (PathBuf, Vec<u8>) {
     (file, body)
 }
 
+/// A bucket on SeaweedFS named from `name`, a home, and its `big.bin` of `seed`'s bytes
+/// ([`big_file`]).
+fn slow_start(
+    name: &str,
+    seed: u64,
+) -> (
+    &'static TestServer,
+    String,
+    tempfile::TempDir,
+    PathBuf,
+    Vec<u8>,
+) {
+    let (server, _client, bucket) = seaweed_bucket(name);
+    let home = tempfile::tempdir().unwrap();
+    let (file, body) = big_file(home.path(), seed);
+    (server, bucket, home, file, body)
+}
+
+/// `ferry ARGS`, paced as [`SLOW`] says, under `limit`.
+fn slow(server: &TestServer, home: &Path, args: &[&str], limit: &[&str]) -> Output {
+    ferry(server, home, &[args, &SLOW[..], limit].concat())
+}
+
+/// The upload `o` ran resumed with `reused` bytes already on the server, and finished:
+/// `big.bin` holds `body`, and no upload is left.
+fn resumed_whole(server: &TestServer, bucket: &str, o: &Output, reused: u64, body: &[u8]) {
+    assert_eq!(o.status.code(), Some(0), "{}", text(o));
+    let said = format!("resumed with {reused} bytes");
+    assert!(crate::stdout(o).contains(&said), "{}", text(o));
+    assert_eq!(
+        boto3_object(server, bucket, "big.bin")["sha256"],
+        sha256_hex(body)
+    );
+    assert!(boto3_uploads(server, bucket).is_empty());
+}
+
 /// `--max-duration` and `--max-transfer`: once the limit is reached nothing new starts, the
 /// parts in flight finish (kept, not thrown away), ferry says so and exits 10 or 8; the same
 /// command again goes on from there (the object identical, no upload left; a download's
 /// partial file finished). A sync stopped so deletes nothing; again, it finishes and deletes.
 #[test]
 fn a_limit_stops_gently_and_the_same_command_goes_on() {
-    let (server, _client, bucket) = seaweed_bucket("resume-window");
-    let home = tempfile::tempdir().unwrap();
-    let (file, body) = big_file(home.path(), 41);
+    let (server, bucket, home, file, body) = slow_start("resume-window", 41);
     let dst = format!("s3://{bucket}/big.bin");
     let f = file.to_str().unwrap();
-    let run = |args: &[&str], limit: &[&str]| {
-        ferry(server, home.path(), &[args, &SLOW[..], limit].concat())
-    };
+    let run = |args: &[&str], limit: &[&str]| slow(server, home.path(), args, limit);
     let o = run(&["cp", f, &dst], &["--max-duration", "1s"]);
     expect_exit(&o, 10, "stopped: the --max-duration of 1s has passed");
     expect_exit(&o, 10, "ferry resume up-");
@@ -958,18 +990,7 @@ fn a_limit_stops_gently_and_the_same_command_goes_on() {
     // Those an earlier run sent do not count: the pair in flight at 6 MiB finished.
     assert_eq!(parts_kept(server, &bucket), first + 2);
     let o = ferry(server, home.path(), &["cp", f, &dst, "--part-size", "5MiB"]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let reused = format!("resumed with {} bytes", (first + 2) * (5 << 20));
-    assert!(
-        String::from_utf8_lossy(&o.stdout).contains(&reused),
-        "{}",
-        text(&o)
-    );
-    assert_eq!(
-        boto3_object(server, &bucket, "big.bin")["sha256"],
-        sha256_hex(&body)
-    );
-    assert!(boto3_uploads(server, &bucket).is_empty());
+    resumed_whole(server, &bucket, &o, (first + 2) * (5 << 20), &body);
 
     // A download stopped so keeps its partial file, and the same command finishes it.
     let back = home.path().join("back.bin");
@@ -1130,4 +1151,68 @@ fn a_cautious_cutoff_stays_under_the_limit_and_a_hard_one_stops_at_once() {
         sha256_hex(&body)
     );
     assert!(boto3_uploads(server, &bucket).is_empty());
+}
+
+/// `--cutoff-mode cautious` with one object alone: an upload, a copy or a download whose
+/// bytes do not fit in `--max-transfer` is not started (exit 8, nothing made: no object, no
+/// upload, no partial file); resumed, it counts only what it has left to move, and one that
+/// still does not fit keeps what it would resume as it was.
+#[test]
+fn a_cautious_cutoff_starts_no_single_object_that_would_pass_it() {
+    let (server, bucket, home, file, body) = slow_start("resume-cautious-one", 61);
+    let dst = format!("s3://{bucket}/big.bin");
+    let f = file.to_str().unwrap();
+    let run = |args: &[&str], limit: &[&str]| slow(server, home.path(), args, limit);
+    let cautious = |max| ["--max-transfer", max, "--cutoff-mode", "cautious"];
+    let stopped = "stopped: the next object would pass the --max-transfer of 30.00 MiB";
+
+    // 40 MiB do not fit in 30: nothing starts.
+    let o = run(&["cp", f, &dst], &cautious("30MiB"));
+    expect_exit(&o, 8, stopped);
+    expect_exit(
+        &o,
+        8,
+        "more than the 31457280 left of the transfer allowance; not started",
+    );
+    assert!(boto3_keys(server, &bucket).is_empty());
+    assert!(boto3_uploads(server, &bucket).is_empty());
+    // Stopped softly at 6 MiB: the pair of parts in flight finished, 30 MiB are left, which
+    // fit in 30 MiB but not in 20.
+    let o = run(&["cp", f, &dst], &["--max-transfer", "6MiB"]);
+    expect_exit(&o, 8, "has moved");
+    assert_eq!(parts_kept(server, &bucket), 2);
+    let o = run(&["cp", f, &dst], &cautious("20MiB"));
+    expect_exit(&o, 8, "the upload is kept");
+    assert_eq!(parts_kept(server, &bucket), 2);
+    let o = run(&["cp", f, &dst], &cautious("30MiB"));
+    resumed_whole(server, &bucket, &o, 10 << 20, &body);
+
+    // A copy on the server, the same.
+    let copy = format!("s3://{bucket}/copy.bin");
+    let o = run(&["cp", &dst, &copy], &cautious("30MiB"));
+    expect_exit(&o, 8, stopped);
+    assert_eq!(boto3_keys(server, &bucket), ["big.bin"]);
+    assert!(boto3_uploads(server, &bucket).is_empty());
+
+    // A download makes no partial file; resumed, it counts what is left to fetch.
+    let back = home.path().join("back.bin");
+    let partial = home.path().join("back.bin.ferry-partial");
+    let b = back.to_str().unwrap();
+    let o = run(&["cp", &dst, b], &cautious("30MiB"));
+    expect_exit(&o, 8, stopped);
+    assert!(!back.exists() && !partial.exists());
+    let o = run(&["cp", &dst, b], &["--max-transfer", "6MiB"]);
+    expect_exit(&o, 8, "has moved");
+    let kept = std::fs::read(&partial).unwrap();
+    let o = run(&["cp", &dst, b], &cautious("20MiB"));
+    expect_exit(
+        &o,
+        8,
+        "stopped: the next object would pass the --max-transfer of 20.00 MiB",
+    );
+    assert!(!back.exists() && std::fs::read(&partial).unwrap() == kept);
+    let o = run(&["cp", &dst, b], &cautious("30MiB"));
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(crate::stdout(&o).contains("resumed"), "{}", text(&o));
+    assert!(std::fs::read(&back).unwrap() == body);
 }

@@ -173,9 +173,9 @@ pub(crate) struct BudgetFlags {
     pub(crate) max_transfer: Option<String>,
     /// How a run stops at --max-transfer or --max-duration, as rclone's flag: soft (the
     /// default: nothing more starts, the parts in flight finish), hard (what is in flight
-    /// stops too, kept as at Ctrl-C), cautious (with --max-transfer: an object of a folder or
-    /// prefix whose size would take the run past SIZE is not started, so no more than SIZE
-    /// moves; one file alone stops as soft does).
+    /// stops too, kept as at Ctrl-C), cautious (with --max-transfer: a file or object whose
+    /// size, or what is left of it to resume, would take the run past SIZE is not started, so
+    /// no more than SIZE moves).
     #[arg(
         long,
         value_name = "soft|hard|cautious",

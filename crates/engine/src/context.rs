@@ -62,6 +62,10 @@ pub(crate) struct Context<C> {
     /// An object of a tree: the tree's slots it holds, given back by
     /// [`requests_over`](Self::requests_over).
     pub(crate) slots: Option<Arc<Slots>>,
+    /// A transfer submitted alone: the allowance it takes its bytes from once it knows them
+    /// ([`allowed`](Self::allowed)). None for an object of a tree, which took its size before
+    /// it started, and for the reads of a copy, whose writes take it.
+    pub(crate) allowance: Option<Arc<Allowance>>,
 }
 
 /// Why the HeadObject of the object a transfer reads failed.
@@ -118,6 +122,7 @@ impl<C> Clone for Context<C> {
             drain: self.drain.clone(),
             folders: self.folders.clone(),
             slots: self.slots.clone(),
+            allowance: self.allowance.clone(),
         }
     }
 }
@@ -170,7 +175,28 @@ impl<C: ObjectClient> Context<C> {
             drain: self.drain.child_token(),
             folders: self.folders.clone(),
             slots: None,
+            allowance: None,
         }
+    }
+
+    /// Takes `bytes` (what the transfer `what` still has to move) from the allowance of a
+    /// transfer submitted alone, before its first byte moves; fails with
+    /// [`ErrorKind::OverAllowance`](crate::ErrorKind) when they do not fit.
+    pub(crate) fn allowed(&self, bytes: u64, what: &str) -> Result<(), Error> {
+        let Some(allowance) = &self.allowance else {
+            return Ok(());
+        };
+        if allowance.take(bytes) {
+            return Ok(());
+        }
+        let left = allowance.left().unwrap_or_default();
+        Err(Error::new(
+            crate::error::ErrorKind::OverAllowance,
+            format!(
+                "{what}: its {bytes} bytes to move are more than the {left} left of the \
+                 transfer allowance; not started"
+            ),
+        ))
     }
 
     /// This transfer's reads are over: its bytes are fetched and checked, and what is left is

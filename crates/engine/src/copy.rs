@@ -405,6 +405,7 @@ pub(crate) async fn run<C: ObjectClient>(
     let outcome = match plan {
         Plan::Single { size } => {
             job.planned_single(size);
+            job.allowed(size)?;
             copy_single(&job, &state, size).await?
         }
         Plan::Multipart { .. } => crate::multipart::run(job, plan, parts, journal).await?,

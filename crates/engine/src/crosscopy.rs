@@ -132,6 +132,12 @@ async fn streamed<C: ObjectClient, D: ObjectClient>(
     head: GetObjectRequest,
     size: u64,
 ) -> Result<UploadOutcome, Error> {
+    // Taken before the source is read; the stream's upload then takes nothing more.
+    job.allowed(size)?;
+    let ctx = Context {
+        allowance: None,
+        ..job.ctx.clone()
+    };
     let (writer, reader, end) = pipe(8);
     let part_size = job.settings.plan.part_size.unwrap_or(16 << 20);
     let mut download = Download::new(&head.bucket, &head.key, Target::Writer(Box::new(writer)));
@@ -161,7 +167,7 @@ async fn streamed<C: ObjectClient, D: ObjectClient>(
             remove_source: false,
             ..job.settings.clone()
         });
-    let result = crate::upload::run_as(job.ctx.clone(), upload, "copy").await;
+    let result = crate::upload::run_as(ctx, upload, "copy").await;
     let read = fed.await;
     // The download's own error says more than the upload's "the stream failed".
     match (result, read) {

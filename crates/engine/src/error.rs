@@ -43,6 +43,12 @@ pub enum ErrorKind {
     /// Intelligent-Tiering archive tier) and no restored copy is readable: restore it first
     /// ([`Manager::restore`](crate::Manager::restore)), then read it once the restore is done.
     Archived,
+    /// Not started: the object's bytes, or what is left of them to move when it resumes,
+    /// are more than is left of the manager's transfer allowance
+    /// ([`Manager::set_transfer_allowance`](crate::Manager::set_transfer_allowance)). Nothing
+    /// was created; an interrupted upload or partial download it would resume is kept as it
+    /// was.
+    OverAllowance,
 }
 
 /// What differs between an interrupted transfer and the request to resume it.

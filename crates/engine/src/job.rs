@@ -196,6 +196,13 @@ impl<C: ObjectClient> Job<C> {
         self.settings.checksum
     }
 
+    /// Takes `bytes`, what is left to send, from the transfer allowance (see
+    /// [`Context::allowed`]), before the first request that writes.
+    pub(crate) fn allowed(&self, bytes: u64) -> Result<(), Error> {
+        self.ctx
+            .allowed(bytes, &format!("the {} to {}", self.noun, self.url()))
+    }
+
     /// `s3://bucket/key`.
     pub(crate) fn url(&self) -> String {
         format!("s3://{}/{}", self.bucket, self.key)

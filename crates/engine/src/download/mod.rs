@@ -318,6 +318,13 @@ impl<C: ObjectClient> Job<C> {
         format!("s3://{}/{}", self.object.bucket, self.object.key)
     }
 
+    /// Takes `bytes`, what is left to fetch, from the transfer allowance (see
+    /// [`Context::allowed`]), before the first range is fetched.
+    fn allowed(&self, bytes: u64) -> Result<(), Error> {
+        self.ctx
+            .allowed(bytes, &format!("the download of {}", self.name()))
+    }
+
     /// A failed request as an engine error; a 412 on a request pinned to `etag` means the
     /// object changed.
     fn failed(&self, what: &str, f: Failure, etag: Option<&str>) -> Error {
@@ -678,6 +685,9 @@ pub(crate) async fn run<C: ObjectClient>(
         None => layout::plan_ranges(size, range_size, object.parts.as_deref()),
         Some(r) => layout::ranges_within(r.first, r.last, range_size),
     };
+    if !matches!(target, Target::File(_)) {
+        job.allowed(size)?;
+    }
     let object = Arc::new(object);
     let mut outcome = match target {
         Target::File(path) => to_file::to_file(job, object, ranges, range_size, &path).await?,

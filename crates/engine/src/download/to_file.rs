@@ -45,7 +45,12 @@ pub(super) async fn to_file<C: ObjectClient>(
         ));
     }
     let size = object.size;
-    let fresh = planned.len() <= 1 && !journal_path(path).exists();
+    let journaled = journal_path(path).exists();
+    if !journaled {
+        // Nothing to resume: the whole size, before anything is made.
+        job.allowed(size)?;
+    }
+    let fresh = planned.len() <= 1 && !journaled;
     if fresh && planned.len() == 1 && size <= SMALL {
         return small_file(job, object, planned[0], range_size, path).await;
     }
@@ -69,6 +74,13 @@ pub(super) async fn to_file<C: ObjectClient>(
             o.reused,
         )
     };
+    if journaled && let Err(e) = job.allowed(size.saturating_sub(reused)) {
+        // What is left to fetch does not fit: the partial file stays as it was.
+        return Err(match landing.kept() {
+            Some(kept) => e.kept_for_resume(kept),
+            None => e,
+        });
+    }
     let ranges = Arc::new(ranges);
     job.planned(&object, ranges.len(), range_size);
     job.ctx.progress.add_reused(reused);

@@ -116,8 +116,12 @@ impl<C: ObjectClient> Manager<C> {
     /// is not started. The tree then starts nothing more and ends interrupted, as a drained
     /// one does, its objects in flight finished, and reports
     /// [`Event::OverAllowance`](crate::Event::OverAllowance) for that object. One object
-    /// moved alone is not held to it ([`Handle::drain`](crate::Handle::drain) stops that at
-    /// a part's end).
+    /// moved alone (an upload, a download, a copy) takes what it still has to move once it
+    /// knows it (its size; resumed, less what the server or its partial file holds), before
+    /// its first byte moves, and when that does not fit, fails with
+    /// [`ErrorKind::OverAllowance`](crate::ErrorKind::OverAllowance), nothing created and
+    /// what it would resume kept as it was. A stream of unknown length is held to it only
+    /// when it fits one request.
     pub fn set_transfer_allowance(&self, bytes: Option<u64>) {
         self.shared.allowance.set(bytes);
     }
@@ -190,6 +194,7 @@ impl<C: ObjectClient> Manager<C> {
             drain: CancellationToken::new(),
             folders: None,
             slots: None,
+            allowance: Some(self.shared.allowance.clone()),
         }
     }
 
@@ -338,6 +343,7 @@ impl<C: ObjectClient> Manager<C> {
             drain: CancellationToken::new(),
             folders: None,
             slots: None,
+            allowance: None,
         }
     }
 

@@ -257,6 +257,7 @@ pub(crate) async fn run<C: ObjectClient>(
         unreachable!("a single-request plan is not a multipart upload")
     };
     job.planned(Some(size), part_size, Some(parts));
+    job.allowed(size)?;
     let upload_id = match journal {
         Some(j) => create_journaled(&job, j, part_size, parts).await?,
         None => create(&job).await?,

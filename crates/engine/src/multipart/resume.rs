@@ -322,6 +322,14 @@ async fn resume<C: ObjectClient>(
         job.ctx.progress.part_ended(true);
     }
     let _ = job.reused.set(reused);
+    // What is left to send, from the allowance: the upload and its journal stay as they were
+    // when it does not fit.
+    if let Err(e) = job.allowed(size.saturating_sub(reused)) {
+        return Err(match job.journal_id() {
+            Some(id) => e.kept_for_resume(id),
+            None => e,
+        });
+    }
     // 4. The rest.
     let todo = (1..=u.parts).filter(|n| !have.contains(n));
     let sent = run_parts(&job, &upload_id, parts, plan, todo).await;

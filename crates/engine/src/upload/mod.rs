@@ -321,6 +321,7 @@ async fn run_planned<C: ObjectClient>(
     match plan {
         Plan::Single { size } => {
             job.planned_single(size);
+            job.allowed(size)?;
             if let Some(j) = journal {
                 let _ = j.handle.remove();
             }

@@ -97,6 +97,7 @@ pub(crate) async fn run_stream<C: ObjectClient>(
             return Err(wrong_size(size, p.size()));
         }
         job.planned_single(size);
+        job.allowed(size)?;
         return put_single(&job, PartData::Memory(pending)).await;
     }
     // A size said that is one request: `first` is that size and one byte more.
@@ -108,6 +109,9 @@ pub(crate) async fn run_stream<C: ObjectClient>(
         _ => (None, None),
     };
     job.planned(total, part_size_of(1), parts);
+    // A stream of unknown length in parts is not held to the allowance: its bytes are not
+    // known before they are sent.
+    job.allowed(total.unwrap_or(0))?;
     let upload_id = create(&job).await?;
 
     let mut pool = Pool::new(

@@ -316,6 +316,37 @@ async fn a_download_to_memory_is_held_to_the_memory_budget() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_object_moved_alone_takes_its_bytes_from_the_transfer_allowance_before_it_starts() {
+    let s3 = memory_s3(0);
+    let (_dir, path, body) = file(12 * MIB, 3);
+    let m = manager(
+        Arc::new(s3.clone()),
+        ManagerConfig {
+            transfer_allowance: Some(20 * MIB as u64),
+            ..Default::default()
+        },
+    );
+    let upload =
+        |key: &str| Upload::new(Source::File(path.clone()), "b", key).settings(parts_of_5mib());
+    m.upload(upload("first")).wait().await.unwrap();
+    assert_eq!(m.transfer_allowance(), Some(8 * MIB as u64));
+    // 12 MiB more do not fit in the 8 left: neither an upload nor a download starts.
+    let e = m.upload(upload("second")).wait().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OverAllowance, "{e}");
+    assert!(s3.object("b", "second").is_none() && s3.uploads() == 0);
+    let down = m.download(Download::new("b", "first", Target::Memory));
+    let e = down.wait().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::OverAllowance, "{e}");
+    // What fits goes, and takes its share; lifted, everything fits.
+    let small = Upload::new(Source::Bytes(data(MIB, 4).into()), "b", "small");
+    m.upload(small).wait().await.unwrap();
+    assert_eq!(m.transfer_allowance(), Some(7 * MIB as u64));
+    m.set_transfer_allowance(None);
+    let down = m.download(Download::new("b", "first", Target::Memory));
+    assert_eq!(down.wait().await.unwrap().data.unwrap(), body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_object_read_back_is_compared_by_its_bytes_and_nothing_is_written() {
     let s3 = memory_s3(0);
     let bytes = data(13 * MIB, 3);
