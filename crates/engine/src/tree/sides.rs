@@ -148,14 +148,8 @@ pub(crate) async fn report_only<C: ObjectClient>(
     mut found: mpsc::Receiver<Found>,
     sides: &Sides,
 ) -> Result<TreeOutcome, Error> {
-    let mut tally = Tally {
-        ctx,
-        outcome: TreeOutcome::default(),
-        unsigned: 0,
-        // Only entries that cannot be transferred fail here, named as found.
-        name: &super::as_listed,
-        pass_archived: None,
-    };
+    // Only entries that cannot be transferred fail here, named as found.
+    let mut tally = Tally::new(ctx, &super::as_listed, None);
     loop {
         ctx.caught_up().await;
         let next = tokio::select! {

@@ -267,11 +267,14 @@ pub struct SyncOutcome {
     /// Of the paths found to differ, those the destination did not hold at all (the others
     /// it held otherwise).
     pub missing: u64,
-    /// Of those, files copied on the server from an object that held their bytes
-    /// ([`SyncSettings::track_renames`]) rather than sent.
+    /// Of those, files matched with an object (up) or a file (down) that held their bytes
+    /// ([`SyncSettings::track_renames`]), to be copied on the server or moved rather than
+    /// sent. (One whose copy or move then fails is sent after all, and still counted here:
+    /// its [`UploadOutcome::copied_from`](crate::UploadOutcome) or
+    /// [`DownloadOutcome::moved_from`](crate::DownloadOutcome) is `None`.)
     pub renamed: u64,
-    /// Of those, files found the same below [`SyncSettings::copy_dest`]: copied from there
-    /// on the server rather than sent.
+    /// Of those, files found the same below [`SyncSettings::copy_dest`], to be copied from
+    /// there on the server rather than sent (as `renamed`, counted before the copy).
     pub copied: u64,
     /// Files the destination lacks, or holds otherwise, found the same below
     /// [`SyncSettings::compare_dest`], and so not sent (nor counted above).
