@@ -505,7 +505,8 @@ pub fn boto3(server: &TestServer, script: &str, args: &[&str]) -> Result<serde_j
 /// (`VmHWM` in `/proc/PID/status`) every 10 ms: returns the output and that peak in KiB (the
 /// last 10 ms before exit can be missed). A peak over 64 MiB is described on stderr (which
 /// the test harness shows when the test fails): what was mapped, by which program, with how
-/// many threads, at the sample where it rose.
+/// many threads, at the sample where it rose. Samples taken before the command's program
+/// runs (between the spawn and the exec) do not count.
 pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process::Output, u64)> {
     use std::io::Read;
     let mut child = cmd
@@ -527,8 +528,17 @@ pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process:
     let mut at_peak = String::new();
     let started = std::time::Instant::now();
     let mut sampled = Duration::ZERO;
+    // Until its exec has switched its memory, the child is still this program: spawned as
+    // vfork does, sharing this process's memory (a test binary running many tests: hundreds
+    // of MiB), and the spawn returns a moment before that switch (CI once read 594 MiB there,
+    // one thread, at 0.000 s). Those samples are not the command's. Its program is read
+    // before its status, and an exec is not undone.
+    let this = std::env::current_exe().ok();
     let status = loop {
-        if let Ok(s) = std::fs::read_to_string(&status_path)
+        let exe = std::fs::read_link(&exe_path).ok();
+        if exe.is_some()
+            && exe != this
+            && let Ok(s) = std::fs::read_to_string(&status_path)
             && let Some(kib) = s
                 .lines()
                 .find_map(|l| l.strip_prefix("VmHWM:"))
@@ -539,7 +549,7 @@ pub fn output_with_peak_rss(cmd: &mut Command) -> std::io::Result<(std::process:
             let now = started.elapsed();
             let before = format!("{peak} KiB at {:.3} s", sampled.as_secs_f64());
             peak = kib;
-            let exe = std::fs::read_link(&exe_path).unwrap_or_default();
+            let exe = exe.unwrap_or_default();
             let keep = [
                 "VmPeak", "VmHWM", "VmRSS", "RssAnon", "RssFile", "RssShmem", "Threads",
             ];
