@@ -64,11 +64,12 @@ pub struct TreeUpload {
     pub filters: Filters,
     /// Only the files of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
-    /// Only report what would be sent (see [`Event::Synced`]), send nothing.
+    /// Only report what would be sent (see [`Event::Synced`](crate::Event::Synced)), send nothing.
     pub dry_run: bool,
     /// Take a symbolic link below `root` as what it points at (by default, `true`, as the
-    /// aws cli does); with `false` each one is passed over ([`Event::PassedOver`]), so a link
-    /// to `/` in a home folder does not send the whole disk. A sync takes such a path as not
+    /// aws cli does); with `false` each one is passed over
+    /// ([`Event::PassedOver`](crate::Event::PassedOver)), so a link to `/` in a home folder
+    /// does not send the whole disk. A sync takes such a path as not
     /// there: its object is deleted with `delete`, as for a file that is gone.
     pub follow_links: bool,
     /// Only these entries of `root` (names, not paths: files, or folders taken whole), as a
@@ -120,7 +121,7 @@ pub struct TreeDownload {
     pub filters: Filters,
     /// Only the objects of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
-    /// Only report what would be written (see [`Event::Synced`]), write nothing.
+    /// Only report what would be written (see [`Event::Synced`](crate::Event::Synced)), write nothing.
     pub dry_run: bool,
     /// Each object as it was at this time, from a listing of versions (ListObjectVersions):
     /// the version then current; a key deleted then, or only written later, is left out. A
@@ -129,7 +130,7 @@ pub struct TreeDownload {
     /// back, rather than take it for absent). By default (`None`), each object as it is now.
     pub as_of: Option<std::time::SystemTime>,
     /// Pass over each archived object no restored copy of which is readable (reported in an
-    /// [`Event::PassedOver`], counted in `passed_over`), rather than fail it with
+    /// [`Event::PassedOver`](crate::Event::PassedOver), counted in `passed_over`), rather than fail it with
     /// [`ErrorKind::Archived`]: as the aws cli does by default.
     pub skip_archived: bool,
 }
