@@ -121,7 +121,8 @@ pub struct TreeDownload {
     pub filters: Filters,
     /// Only the objects of this shard (see [`Shard::owns`]).
     pub shard: Option<Shard>,
-    /// Only report what would be written (see [`Event::Synced`](crate::Event::Synced)), write nothing.
+    /// Only report what would be written (see [`Event::Synced`](crate::Event::Synced)), write
+    /// nothing.
     pub dry_run: bool,
     /// Each object as it was at this time, from a listing of versions (ListObjectVersions):
     /// the version then current; a key deleted then, or only written later, is left out. A
@@ -130,8 +131,8 @@ pub struct TreeDownload {
     /// back, rather than take it for absent). By default (`None`), each object as it is now.
     pub as_of: Option<std::time::SystemTime>,
     /// Pass over each archived object no restored copy of which is readable (reported in an
-    /// [`Event::PassedOver`](crate::Event::PassedOver), counted in `passed_over`), rather than fail it with
-    /// [`ErrorKind::Archived`]: as the aws cli does by default.
+    /// [`Event::PassedOver`](crate::Event::PassedOver), counted in `passed_over`), rather
+    /// than fail it with [`ErrorKind::Archived`]: as the aws cli does by default.
     pub skip_archived: bool,
 }
 
