@@ -320,6 +320,21 @@ fn a_differential_snapshot_holds_only_what_changed_since_the_full_one() {
     let o = sync(server, home.path(), &args);
     let line = "0 uploaded (0 bytes), 2 unchanged, 2 the same below --compare-dest";
     assert!(stdout(&o).contains(line), "{}", text(&o));
+    // An object the differential snapshot holds otherwise is replaced, though the full one
+    // holds the file the same: restored over the full one, it would stand for the file.
+    let stale = format!("{diff}/a/b.bin");
+    let o = crate::ferry(
+        server,
+        home.path(),
+        &["cp", src.join("new.txt").to_str().unwrap(), &stale],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = sync(server, home.path(), &args);
+    let line = "1 uploaded (300000 bytes), 2 unchanged, 1 the same below --compare-dest";
+    assert!(stdout(&o).contains(line), "{}", text(&o));
+    let stored = boto3_object(server, &bucket, "diff/a/b.bin");
+    let local = std::fs::read(src.join("a/b.bin")).unwrap();
+    assert_eq!(stored["sha256"], sha256_hex(&local));
 
     let both = [&args[..], &["--copy-dest", full.as_str()]].concat();
     expect_exit(&sync(server, home.path(), &both), 2, "--copy-dest");

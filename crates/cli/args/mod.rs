@@ -623,12 +623,13 @@ pub(crate) struct SyncArgs {
     /// and each day's prefix holds every file. One HeadObject for each file to send.
     #[arg(long, value_name = "LOCATION")]
     pub(crate) copy_dest: Option<String>,
-    /// Up: before a file is sent, look at s3://bucket/prefix (in the destination's bucket,
-    /// beside it: the last full snapshot) for the object at its path, and where it is the
-    /// same (compared as the sync compares), do not send the file, as rclone's flag: `sync
-    /// ~/docs s3://b/diff-2026-12-07 --compare-dest s3://b/full-2026-12-01` makes a
-    /// differential snapshot, holding only what changed since the full one. One HeadObject
-    /// for each file to send.
+    /// Up: before a file the destination lacks is sent, look at s3://bucket/prefix (in the
+    /// destination's bucket, beside it: the last full snapshot) for the object at its path,
+    /// and where it is the same (compared as the sync compares), do not send the file, as
+    /// rclone's flag: `sync ~/docs s3://b/diff-2026-12-07 --compare-dest
+    /// s3://b/full-2026-12-01` makes a differential snapshot, holding only what changed since
+    /// the full one. A file the destination holds otherwise is sent (rclone leaves it), so no
+    /// stale object stays there. One HeadObject for each file to send.
     #[arg(long, value_name = "LOCATION", conflicts_with = "copy_dest")]
     pub(crate) compare_dest: Option<String>,
     /// Down, or prefix to prefix: make the destination match the source as it was at WHEN,

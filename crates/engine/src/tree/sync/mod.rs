@@ -162,11 +162,12 @@ pub struct SyncSettings {
     /// may not overlap the destination.
     pub copy_dest: Option<String>,
     /// Up: a prefix of the destination's bucket to compare with (rclone's `--compare-dest`,
-    /// the last full snapshot's): a file the destination lacks, or holds otherwise, is first
-    /// looked for at its path below this prefix (a HeadObject), and where `compare` finds that
-    /// object the same as the file, the file is not sent. A differential snapshot then holds
-    /// only what changed since the full one. It may not overlap the destination, and goes
-    /// without `copy_dest`.
+    /// the last full snapshot's): a file the destination lacks is first looked for at its
+    /// path below this prefix (a HeadObject), and where `compare` finds that object the same
+    /// as the file, the file is not sent. A differential snapshot then holds only what changed
+    /// since the full one. A file the destination holds otherwise is sent (unlike rclone's):
+    /// left out, the destination's stale object would stand over the full snapshot's one in
+    /// a restore of both. It may not overlap the destination, and goes without `copy_dest`.
     pub compare_dest: Option<String>,
 }
 
@@ -276,8 +277,8 @@ pub struct SyncOutcome {
     /// Of those, files found the same below [`SyncSettings::copy_dest`], to be copied from
     /// there on the server rather than sent (as `renamed`, counted before the copy).
     pub copied: u64,
-    /// Files the destination lacks, or holds otherwise, found the same below
-    /// [`SyncSettings::compare_dest`], and so not sent (nor counted above).
+    /// Files the destination lacks found the same below [`SyncSettings::compare_dest`], and so
+    /// not sent (nor counted above).
     pub in_compare_dest: u64,
     /// Paths deleted from the destination (or, in a dry run, that would be).
     pub deleted: u64,
@@ -611,13 +612,14 @@ where
         .await
         .map_err(|e| Error::new(ErrorKind::Local, format!("the sync's merge failed: {e}")))?;
     let transfers = transfers?;
-    // Files found the same below a prefix to compare with are not sent: they do not differ.
+    // Files found the same below a prefix to compare with are not sent: they do not differ
+    // (and the destination lacked each of them).
     let unsent = found_below(&reference, Use::Compare);
     let mut outcome = SyncOutcome {
         skipped: merged.skipped,
         kept: merged.kept,
         differing: merged.planned.0.saturating_sub(unsent.files),
-        missing: merged.missing.saturating_sub(unsent.missing),
+        missing: merged.missing.saturating_sub(unsent.files),
         renamed: merged.renamed,
         copied: found_below(&reference, Use::Copy).files,
         in_compare_dest: unsent.files,

@@ -47,8 +47,6 @@ pub(super) struct Reference {
 pub(super) struct Matched {
     pub(super) files: u64,
     pub(super) bytes: u64,
-    /// Of those, files the destination did not hold at all.
-    pub(super) missing: u64,
 }
 
 impl Reference {
@@ -90,15 +88,18 @@ impl Reference {
 
     /// `file` as the transfers get it: marked to be copied from the object at its path below
     /// the prefix when that is the same ([`Use::Copy`]), or none, reported as the same, when
-    /// that is the same ([`Use::Compare`]); else as it was (the object missing, archived,
-    /// unreadable, or other).
+    /// that is the same and the destination lacks the file ([`Use::Compare`]); else as it was
+    /// (the object missing, archived, unreadable, or other).
     async fn looked_up<C: ObjectClient>(
         &self,
         ctx: &Context<C>,
         file: Item,
         dry_run: bool,
     ) -> Option<Item> {
-        if file.held_by.is_some() {
+        // A file the destination holds otherwise is sent whatever the prefix to compare with
+        // holds: left out, the destination's stale object would stand over that one when
+        // the two are restored one over the other.
+        if file.held_by.is_some() || (self.used == Use::Compare && file.in_destination) {
             return Some(file);
         }
         let (mut file, object) = self.same(ctx, file).await;
@@ -109,7 +110,6 @@ impl Reference {
             let mut m = self.found.lock().expect("reference lock");
             m.files += 1;
             m.bytes += file.size;
-            m.missing += u64::from(!file.in_destination);
         }
         match self.used {
             Use::Copy => {
