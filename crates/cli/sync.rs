@@ -35,6 +35,14 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             return Err(bad_input(format!("{flag} --delete; give both")));
         }
     }
+    for (flag, given) in [("--delete", a.delete), ("--track-renames", a.track_renames)] {
+        if given && a.no_traverse {
+            return Err(bad_input(format!(
+                "{flag} needs what only the destination holds, and --no-traverse does not list \
+                 it: give one of them"
+            )));
+        }
+    }
     let backup_dir = a.backup_dir.clone();
     let mut settings = SyncSettings {
         compare: if a.size_only {
@@ -71,6 +79,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         track_renames: a.track_renames,
         copy_dest: None,
         compare_dest: None,
+        no_traverse: a.no_traverse,
     };
     let source = source_global(global, &a.source);
     let (src, dst, direction) = sides(&a.src, &a.dst, "sync")?;

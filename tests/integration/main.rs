@@ -35,6 +35,7 @@ mod soak;
 mod sync;
 mod sync_backup;
 mod sync_compare;
+mod sync_no_traverse;
 mod sync_prefix;
 mod sync_renames;
 mod tree;

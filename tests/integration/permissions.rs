@@ -191,6 +191,54 @@ fn write_only_keys_sync_up_and_send_again_what_they_cannot_compare() {
     }
 }
 
+/// Keys that may only write, with `sync --no-traverse` (no listing, no ListBucket): each
+/// HeadObject is refused, so each file is sent again, as a sync sends what it cannot compare;
+/// unless the sync may replace nothing unseen (--ignore-existing), when each file fails,
+/// saying why, and nothing is written.
+#[test]
+fn write_only_keys_sync_up_without_a_listing_and_keep_what_they_cannot_see() {
+    let (iam, bucket) = iam_bucket("wo-no-traverse");
+    let writer = user(iam, "no-traverse-writer", &["s3:PutObject"]);
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    std::fs::create_dir(&src).unwrap();
+    std::fs::write(src.join("a.bin"), data(1000, 5)).unwrap();
+    let dst = format!("s3://{bucket}/p");
+    let sync = |extra: &[&str]| {
+        let mut args = vec!["sync", src.to_str().unwrap(), &dst, "--no-traverse"];
+        args.extend_from_slice(extra);
+        ferry(&writer, home.path(), &args)
+    };
+    for _ in 0..2 {
+        let o = sync(&[]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        assert!(
+            stdout(&o).contains("1 uploaded (1000 bytes)"),
+            "{}",
+            text(&o)
+        );
+    }
+    assert_eq!(
+        read_back(iam, &bucket, "p/a.bin"),
+        sha256_hex(&data(1000, 5))
+    );
+    put_as_admin(iam, &bucket, "p/b.bin");
+    std::fs::write(src.join("b.bin"), data(2000, 6)).unwrap();
+    let o = sync(&["--ignore-existing"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        stderr(&o).contains("may replace nothing it has not seen"),
+        "{}",
+        text(&o)
+    );
+    let admins = read_back(iam, &bucket, "p/b.bin");
+    assert_ne!(
+        admins,
+        sha256_hex(&data(2000, 6)),
+        "the object it could not see was replaced"
+    );
+}
+
 #[test]
 fn no_clobber_without_read_permission_leaves_the_refusal_to_the_complete() {
     let (iam, bucket) = iam_bucket("wo-noclobber");

@@ -632,6 +632,13 @@ pub(crate) struct SyncArgs {
     /// stale object stays there. One HeadObject for each file to send.
     #[arg(long, value_name = "LOCATION", conflicts_with = "copy_dest")]
     pub(crate) compare_dest: Option<String>,
+    /// Do not list the destination: ask it for each path the source holds (a HeadObject; down,
+    /// the file's metadata), 64 at a time, as rclone's flag. For a few files sent into a
+    /// prefix of millions (with --files-from, --max-age), where the listing costs more than
+    /// the transfers. Each path is compared as the sync compares. Not with --delete or
+    /// --track-renames, which need what only the destination holds.
+    #[arg(long)]
+    pub(crate) no_traverse: bool,
     /// Down, or prefix to prefix: make the destination match the source as it was at WHEN,
     /// from its versions (a versioned bucket): a time (2026-12-05T10:00:00Z), a day
     /// (2026-12-05, from midnight UTC) or a span back from now (90m, 12h, 2d, 1w). An object

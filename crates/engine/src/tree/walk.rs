@@ -283,17 +283,7 @@ impl Iterator for Walk {
                     .map_err(|e| e.to_string())
             });
             return Some(match key {
-                Ok(key) => Found::Item(Item {
-                    path,
-                    key,
-                    size: meta.len(),
-                    etag: None,
-                    mtime: meta.modified().ok(),
-                    version_id: None,
-                    storage_class: None,
-                    in_destination: false,
-                    held_by: None,
-                }),
+                Ok(key) => Found::Item(Item::file(path, key, &meta)),
                 Err(why) => Found::Bad(ObjectFailure {
                     // The key it would have, as near as it can be said (a name that is not
                     // UTF-8 shows U+FFFD where it is not).
@@ -340,6 +330,40 @@ impl Item {
             etag: o.etag,
             version_id,
             storage_class: o.storage_class,
+            in_destination: false,
+            held_by: None,
+        }
+    }
+
+    /// An object as its HeadObject (`meta`) describes it, at `key`, written to or read from
+    /// `path` (empty for none).
+    pub(crate) fn headed(path: PathBuf, key: String, meta: &ferry_s3::ObjectMeta) -> Self {
+        Self {
+            path,
+            key,
+            size: meta.content_length,
+            etag: Some(meta.etag.clone()),
+            mtime: meta
+                .last_modified
+                .as_deref()
+                .and_then(|t| httpdate::parse_http_date(t).ok()),
+            version_id: None,
+            storage_class: None,
+            in_destination: false,
+            held_by: None,
+        }
+    }
+
+    /// A file at `path`, as its metadata (`meta`) describes it, going to or from `key`.
+    pub(crate) fn file(path: PathBuf, key: String, meta: &std::fs::Metadata) -> Self {
+        Self {
+            path,
+            key,
+            size: meta.len(),
+            etag: None,
+            mtime: meta.modified().ok(),
+            version_id: None,
+            storage_class: None,
             in_destination: false,
             held_by: None,
         }

@@ -78,7 +78,13 @@ pub(super) async fn merge<C: ObjectClient>(
     tx: mpsc::Sender<Found>,
 ) -> Merged {
     let mut merged = Merged::default();
-    let judging = judge::start(ctx, sides, settings, probes.pairs, tx.clone());
+    let judging = judge::start(ctx, sides, settings, probes.pairs.clone(), tx.clone());
+    // With no listing of the destination, every source item comes here alone: it is looked
+    // up there first.
+    let looking = probes.lookup.clone().map(|lookup| {
+        let how = (lookup, probes.pairs.clone());
+        super::lookup::start(ctx, sides, settings, how, tx.clone())
+    });
     let mut waiting_s: BTreeMap<String, Item> = BTreeMap::new();
     let mut waiting_d: BTreeMap<String, Item> = BTreeMap::new();
     let mut s = next(&mut source, &tx, true).await;
@@ -214,7 +220,11 @@ pub(super) async fn merge<C: ObjectClient>(
                 merged.held.push(i);
                 continue;
             }
-            if !send(i, &tx, &mut merged).await {
+            let sent = match &looking {
+                Some(looking) => looking.items.send(i).await.is_ok(),
+                None => send(i, &tx, &mut merged).await,
+            };
+            if !sent {
                 break 'merge;
             }
         }
@@ -238,11 +248,20 @@ pub(super) async fn merge<C: ObjectClient>(
         }
     }
     drop(judging.pairs);
-    let judged = judging.done.await.unwrap_or_default();
-    merged.skipped += judged.skipped;
-    merged.planned.0 += judged.planned.0;
-    merged.planned.1 += judged.planned.1;
-    merged.missing += judged.missing;
+    let looked = match looking {
+        Some(l) => {
+            drop(l.items);
+            l.done.await.unwrap_or_default()
+        }
+        None => Merged::default(),
+    };
+    for judged in [judging.done.await.unwrap_or_default(), looked] {
+        merged.skipped += judged.skipped;
+        merged.kept += judged.kept;
+        merged.planned.0 += judged.planned.0;
+        merged.planned.1 += judged.planned.1;
+        merged.missing += judged.missing;
+    }
     if !merged.listing_failed {
         let moves = sides.direction == Direction::Down;
         super::renames::release(probes.renames.as_ref(), moves, &mut merged, &tx).await;
@@ -287,6 +306,7 @@ mod tests {
             pairs: never.clone(),
             renames: Some(never),
             reference: None,
+            lookup: None,
         };
         let settings = SyncSettings {
             track_renames: true,

@@ -6,7 +6,8 @@
 //! any transfer; what only the destination holds is deleted at the end when asked, and only
 //! when both sides were read whole, every transfer succeeded, and the source held something
 //! (or a deletion limit says emptying the destination is meant): [`DeletionsHeld`] says why
-//! not.
+//! not. With [`SyncSettings::no_traverse`] the destination is not listed: each source path is
+//! asked of it alone (`lookup`), and its pair judged the same way.
 //!
 //! Same or not, with no request per object where the listing says enough:
 //! - [`Compare::SizeAndTime`]: the sizes are equal and the times agree. Up, and prefix to
@@ -38,6 +39,7 @@
 
 mod backup;
 mod judge;
+mod lookup;
 mod merge;
 mod reference;
 mod renames;
@@ -73,6 +75,9 @@ struct Probes {
     /// Up: where a file the destination lacks is looked for first (see
     /// [`SyncSettings::copy_dest`], [`SyncSettings::compare_dest`]).
     reference: Option<Arc<Reference>>,
+    /// With [`SyncSettings::no_traverse`]: how the destination is asked for each path, its
+    /// listing left out.
+    lookup: Option<lookup::Lookup>,
 }
 
 /// When a source object and its destination count as the same. A pair whose HeadObject the
@@ -169,6 +174,12 @@ pub struct SyncSettings {
     /// left out, the destination's stale object would stand over the full snapshot's one in
     /// a restore of both. It may not overlap the destination, and goes without `copy_dest`.
     pub compare_dest: Option<String>,
+    /// Ask the destination for each path the source holds (a HeadObject; down, the file's
+    /// metadata), several at a time, rather than list it whole (rclone's `--no-traverse`):
+    /// for a few files sent into a prefix of millions, where the listing would cost more
+    /// than the transfers. Each pair is judged as a listed one is. What only the destination
+    /// holds stays unknown, so it goes without `delete` and `track_renames`.
+    pub no_traverse: bool,
 }
 
 /// How many files a sync that tracks renames holds back, until both sides are read, to match
@@ -350,8 +361,12 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?
         .following_links(s.tree.follow_links);
     let source = walk_into(walk, READ_AHEAD);
+    lookup::check(&s.sync, Direction::Up)?;
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
-    let dest = list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true);
+    let dest = match s.sync.no_traverse {
+        true => mpsc::channel(1).1,
+        false => list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true),
+    };
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
     let reference = match (&s.sync.copy_dest, &s.sync.compare_dest) {
         (Some(_), Some(_)) => {
@@ -378,6 +393,7 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
             .track_renames
             .then(|| judge::renamed(&ctx, &s.tree.bucket, &s.tree.options.request, true)),
         reference,
+        lookup: (s.sync.no_traverse).then(|| lookup::objects(&ctx, &sides.0, &sides.1, &s.sync)),
     };
     let transfer = |ctx, found| super::upload_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -398,7 +414,8 @@ pub(crate) async fn down<C: ObjectClient>(
     let root = Some(s.tree.root.clone());
     let source = super::source_list(&ctx, super::listing(&s.tree), root, s.tree.as_of, true);
     let filters = s.tree.filters.for_run(s.tree.shard);
-    let dest = if s.tree.root.is_dir() {
+    lookup::check(&s.sync, Direction::Down)?;
+    let dest = if s.tree.root.is_dir() && !s.sync.no_traverse {
         let walked = filters.for_destination(s.sync.delete_excluded);
         let walk = Walk::new(&s.tree.root, &prefix, &walked, journal_folder(&ctx))?;
         walk_into(walk, READ_AHEAD)
@@ -420,6 +437,7 @@ pub(crate) async fn down<C: ObjectClient>(
             .track_renames
             .then(|| judge::renamed(&ctx, &s.tree.bucket, &s.tree.request, false)),
         reference: None,
+        lookup: s.sync.no_traverse.then(lookup::files),
     };
     let transfer = |ctx, found| super::download_found(ctx, s.tree, found);
     let settings = (s.sync, filters, backing);
@@ -451,7 +469,11 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         Some(read) => super::source_list(read, listing, None, at, true),
         None => super::source_list(&ctx, listing, None, at, true),
     };
-    let dest = list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true);
+    lookup::check(&s.sync, Direction::Copy)?;
+    let dest = match s.sync.no_traverse {
+        true => mpsc::channel(1).1,
+        false => list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true),
+    };
     let filters = s.tree.filters.for_run(s.tree.shard);
     let (from, dest) = both_selected(
         &filters,
@@ -471,6 +493,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         pairs: judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare),
         renames: None,
         reference: None,
+        lookup: (s.sync.no_traverse).then(|| lookup::objects(&ctx, &sides.0, &sides.1, &s.sync)),
     };
     let transfer = |ctx, found| super::copy::copy_found(ctx, source, s.tree, found);
     let settings = (s.sync, filters, backing);

@@ -153,20 +153,7 @@ impl Reference {
         if meta.is_archived() {
             return (file, None);
         }
-        let object = Item {
-            path: Default::default(),
-            key,
-            size: meta.content_length,
-            etag: Some(meta.etag.clone()),
-            mtime: meta
-                .last_modified
-                .as_deref()
-                .and_then(|t| httpdate::parse_http_date(t).ok()),
-            version_id: None,
-            storage_class: None,
-            in_destination: false,
-            held_by: None,
-        };
+        let object = Item::headed(Default::default(), key, &meta);
         let same = match at_once(Direction::Up, self.compare, &file, &object) {
             Some(same) => same,
             None => {

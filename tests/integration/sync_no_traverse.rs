@@ -1,0 +1,133 @@
+//! `ferry sync --no-traverse` on SeaweedFS, every request seen by the proxy and what was
+//! written read back by boto3: the destination prefix (of 300 objects besides) is never
+//! listed; each file is looked up alone (a HeadObject), and only what is missing or differs
+//! is sent, up, down and between prefixes. With --delete or --track-renames it is refused.
+
+use std::time::{Duration, SystemTime};
+
+use ferry_s3::ObjectClient as _;
+
+use crate::sync::{gets, sync, sync_seen, tree, writes};
+use crate::{
+    boto3_keys, boto3_object, data, expect_exit, seaweed_bucket, sha256_hex, stdout, stored, text,
+};
+
+/// Whether the proxy saw a listing of the objects under `prefix`.
+fn listed(proxy: &ferry_testkit::HoldProxy, prefix: &str) -> bool {
+    let asked = [prefix.to_string(), prefix.replace('/', "%2F")].map(|p| format!("prefix={p}"));
+    proxy
+        .log()
+        .iter()
+        .any(|l| l.contains("list-type") && asked.iter().any(|a| l.contains(a.as_str())))
+}
+
+#[test]
+fn a_sync_that_does_not_list_looks_up_each_path_and_sends_only_what_differs() {
+    let (server, client, bucket) = seaweed_bucket("sync-no-traverse");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    tree(&src, &[("same.txt", 1_000), ("d/changed.bin", 70_000)]);
+    let (s, p) = (src.to_str().unwrap(), format!("s3://{bucket}/p/"));
+    let o = sync(server, home.path(), &[s, &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    // The prefix holds far more than the folder: 300 objects, and one the folder lacks.
+    stored(&client, &bucket, &["p/only-there.txt"], ("p/o", 300));
+    // Changed at its size (and dated later than its object), and a new file.
+    let changed = data(70_000, 41);
+    std::fs::write(src.join("d/changed.bin"), &changed).unwrap();
+    let later = SystemTime::now() + Duration::from_secs(60);
+    crate::mtime::set_mtime(&src.join("d/changed.bin"), later);
+    let fresh = data(5_000, 42);
+    std::fs::write(src.join("new.txt"), &fresh).unwrap();
+    let before = boto3_keys(server, &bucket);
+    assert_eq!(before.len(), 303);
+
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &p, "--no-traverse", "-v"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let out = stdout(&o);
+    assert!(out.contains("2 uploaded"), "{}", text(&o));
+    assert!(out.contains("1 unchanged"), "{}", text(&o));
+    assert!(
+        out.contains(&format!("skip: {s}/same.txt = {p}same.txt")),
+        "{out}"
+    );
+    assert!(
+        !listed(&proxy, "p/"),
+        "the destination was listed: {:?}",
+        proxy.log()
+    );
+    let heads = proxy.log().iter().filter(|l| l.starts_with("HEAD")).count();
+    // One each, and a second for the changed file, whose object is older than it (its
+    // stored mtime is asked for).
+    assert_eq!(heads, 4, "{:?}", proxy.log());
+    let mut put: Vec<_> = writes(&proxy);
+    put.sort();
+    assert_eq!(put.len(), 2, "{put:?}");
+    assert!(put[0].contains("/p/d/changed.bin"), "{put:?}");
+    assert!(put[1].contains("/p/new.txt"), "{put:?}");
+    for (key, body) in [("p/d/changed.bin", &changed), ("p/new.txt", &fresh)] {
+        assert_eq!(
+            boto3_object(server, &bucket, key)["sha256"],
+            sha256_hex(body)
+        );
+    }
+    let mut after = before.clone();
+    after.push("p/new.txt".into());
+    after.sort();
+    assert_eq!(
+        boto3_keys(server, &bucket),
+        after,
+        "what only the prefix held stays"
+    );
+
+    // Again: nothing to send, and still no listing.
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &p, "--no-traverse"]);
+    assert!(stdout(&o).contains("0 uploaded"), "{}", text(&o));
+    assert!(stdout(&o).contains("3 unchanged"), "{}", text(&o));
+    assert!(writes(&proxy).is_empty() && !listed(&proxy, "p/"));
+
+    // Deleting, and tracking renames, need what only the destination holds.
+    for flag in ["--delete", "--track-renames"] {
+        let o = sync(server, home.path(), &[s, &p, "--no-traverse", flag]);
+        expect_exit(&o, 2, "--no-traverse does not list it");
+    }
+
+    // Between prefixes: an object of the copy changed by another client is copied again.
+    let q = format!("s3://{bucket}/q/");
+    let o = sync(server, home.path(), &[&p, &q, "--no-traverse"]);
+    assert!(stdout(&o).contains("304 copied"), "{}", text(&o));
+    let other = crate::put(&bucket, "q/new.txt", data(5_000, 43));
+    crate::rt().block_on(client.put_object(other)).unwrap();
+    let (o, proxy) = sync_seen(
+        server,
+        home.path(),
+        &[&p, &q, "--no-traverse", "--checksum"],
+    );
+    assert!(stdout(&o).contains("1 copied"), "{}", text(&o));
+    assert!(stdout(&o).contains("303 unchanged"), "{}", text(&o));
+    assert!(!listed(&proxy, "q/"), "the destination was listed");
+    assert_eq!(
+        boto3_object(server, &bucket, "q/new.txt")["sha256"],
+        sha256_hex(&fresh)
+    );
+
+    // Down, into a folder with one file changed since and one missing: those two come.
+    let down = home.path().join("down");
+    let o = sync(server, home.path(), &[&p, down.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", text(&o));
+    std::fs::write(down.join("same.txt"), b"edited here").unwrap();
+    std::fs::remove_file(down.join("new.txt")).unwrap();
+    let (o, proxy) = sync_seen(
+        server,
+        home.path(),
+        &[&p, down.to_str().unwrap(), "--no-traverse"],
+    );
+    assert!(stdout(&o).contains("2 downloaded"), "{}", text(&o));
+    assert!(stdout(&o).contains("302 unchanged"), "{}", text(&o));
+    assert_eq!(gets(&proxy).len(), 2, "{:?}", gets(&proxy));
+    assert_eq!(std::fs::read(down.join("new.txt")).unwrap(), fresh);
+    assert_eq!(
+        std::fs::read(down.join("same.txt")).unwrap(),
+        data(1_000, 0)
+    );
+}
