@@ -16,6 +16,7 @@ mod examples;
 mod faults;
 mod heavy;
 mod killpoints;
+mod large_prefix;
 mod moving;
 mod mtime;
 mod object_lock;
@@ -35,7 +36,6 @@ mod soak;
 mod sync;
 mod sync_backup;
 mod sync_compare;
-mod sync_no_traverse;
 mod sync_prefix;
 mod sync_renames;
 mod tree;
@@ -291,6 +291,16 @@ pub(crate) fn ferry(server: &TestServer, home: &Path, args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("running ferry")
+}
+
+/// `ferry ARGS` through a fresh fault proxy, which keeps what it saw.
+pub(crate) fn ferry_seen(
+    server: &TestServer,
+    home: &Path,
+    args: &[&str],
+) -> (Output, ferry_testkit::HoldProxy) {
+    let proxy = ferry_testkit::HoldProxy::start(&server.endpoint, vec![]).unwrap();
+    (ferry(&proxy.server(server), home, args), proxy)
 }
 
 /// Copies a folder or prefix `from` to `to` with `ferry cp -r`, asserting it worked.

@@ -29,8 +29,7 @@ pub(crate) fn sync(server: &TestServer, home: &Path, args: &[&str]) -> Output {
 
 /// `ferry sync ARGS` through a fresh fault proxy, which keeps what it saw.
 pub(crate) fn sync_seen(server: &TestServer, home: &Path, args: &[&str]) -> (Output, HoldProxy) {
-    let proxy = HoldProxy::start(&server.endpoint, vec![]).unwrap();
-    (sync(&proxy.server(server), home, args), proxy)
+    crate::ferry_seen(server, home, &[&["sync"], args].concat())
 }
 
 /// Requests the proxy saw that move object bytes or change the bucket (not listings, not

@@ -213,7 +213,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         tree.check_overlap(!tree.settings.remove_source, false)?;
     }
     tree.filters.walks_none("a copy between prefixes")?;
-    let (listing, at) = (tree.source_listing(), tree.as_of);
+    let (listing, at) = (tree.source_listing(), (tree.as_of, &tree.filters));
     let found = match &source {
         Some(s) => super::source_list(s, listing, None, at, false),
         None => super::source_list(&ctx, listing, None, at, false),

@@ -204,6 +204,13 @@ impl Filters {
         unseen.map(|(p, _)| p.clone()).collect()
     }
 
+    /// The paths to ask for alone rather than list a prefix (see [`super::named`]): those of
+    /// a list of at most [`ASKED_ALONE`](super::named::ASKED_ALONE) paths, in order.
+    pub(crate) fn few_paths(&self) -> Option<Vec<String>> {
+        let paths = self.paths.as_ref()?;
+        (paths.len() <= super::named::ASKED_ALONE).then(|| paths.keys().cloned().collect())
+    }
+
     /// Notes that an entry was found at `rel`, if the list names it.
     fn saw(&self, rel: &str) {
         if let Some(seen) = self.paths.as_ref().and_then(|p| p.get(rel)) {

@@ -13,6 +13,7 @@ mod each;
 pub(crate) mod filter;
 pub(crate) mod keys;
 pub(crate) mod lock;
+mod named;
 pub(crate) mod remove;
 pub(crate) mod restore;
 mod run;
@@ -311,7 +312,8 @@ pub(crate) async fn download<C: ObjectClient>(
     check_folder(&tree.root)?;
     tree.filters.walks_none("a download to a folder")?;
     let root = Some(tree.root.clone());
-    let listed = source_list(&ctx, listing(&tree), root, tree.as_of, false);
+    let how = (tree.as_of, &tree.filters);
+    let listed = source_list(&ctx, listing(&tree), root, how, false);
     let filters = tree.filters.for_run(tree.shard);
     let (root, prefix) = (tree.root.clone(), keys::as_folder(&tree.prefix));
     let key_prefix = prefix.clone();
@@ -349,17 +351,19 @@ fn folder_listing(bucket: &str, prefix: &str, request: &RequestOptions) -> ListO
 }
 
 /// The source side of a tree: `req`'s prefix listed page by page (see [`walk::list`]), as it
-/// is or, with `as_of`, as it was then (see [`as_of::list_as_of`]).
+/// is or, with `as_of`, as it was then (see [`as_of::list_as_of`]); as it is, where `filters`
+/// name a few paths to take, those asked for alone (see [`named`]).
 pub(crate) fn source_list<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
     root: Option<PathBuf>,
-    as_of: Option<std::time::SystemTime>,
+    (as_of, filters): (Option<std::time::SystemTime>, &Filters),
     empty_ok: bool,
 ) -> mpsc::Receiver<Found> {
-    match as_of {
-        Some(at) => as_of::list_as_of(ctx, req, root, at, READ_AHEAD, empty_ok),
-        None => walk::list(ctx, req, root, READ_AHEAD, empty_ok),
+    match (as_of, filters.few_paths()) {
+        (Some(at), _) => as_of::list_as_of(ctx, req, root, at, READ_AHEAD, empty_ok),
+        (None, Some(paths)) => named::asked(ctx, req, root, paths, READ_AHEAD),
+        (None, None) => walk::list(ctx, req, root, READ_AHEAD, empty_ok),
     }
 }
 

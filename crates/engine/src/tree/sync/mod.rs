@@ -412,7 +412,8 @@ pub(crate) async fn down<C: ObjectClient>(
     let backing = backing(&s.sync, &sides, Some(&s.tree.root))?;
     let prefix = keys::as_folder(&s.tree.prefix);
     let root = Some(s.tree.root.clone());
-    let source = super::source_list(&ctx, super::listing(&s.tree), root, s.tree.as_of, true);
+    let how = (s.tree.as_of, &s.tree.filters);
+    let source = super::source_list(&ctx, super::listing(&s.tree), root, how, true);
     let filters = s.tree.filters.for_run(s.tree.shard);
     lookup::check(&s.sync, Direction::Down)?;
     let dest = if s.tree.root.is_dir() && !s.sync.no_traverse {
@@ -464,7 +465,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     }
     let sides = (s.tree.sides(), s.tree.options.request.clone());
     let backing = backing(&s.sync, &sides, None)?;
-    let (listing, at) = (s.tree.source_listing(), s.tree.as_of);
+    let (listing, at) = (s.tree.source_listing(), (s.tree.as_of, &s.tree.filters));
     let from = match &source {
         Some(read) => super::source_list(read, listing, None, at, true),
         None => super::source_list(&ctx, listing, None, at, true),

@@ -1,7 +1,9 @@
-//! `ferry sync --no-traverse` on SeaweedFS, every request seen by the proxy and what was
-//! written read back by boto3: the destination prefix (of 300 objects besides) is never
-//! listed; each file is looked up alone (a HeadObject), and only what is missing or differs
-//! is sent, up, down and between prefixes. With --delete or --track-renames it is refused.
+//! A few paths into or out of a prefix of many objects, on SeaweedFS, every request seen by
+//! the proxy and what was written read back by boto3. `ferry sync --no-traverse`: the
+//! destination prefix (of 300 objects besides) is never listed; each file is looked up alone
+//! (a HeadObject), and only what is missing or differs is sent, up, down and between
+//! prefixes; with --delete or --track-renames it is refused. `--files-from` out of a prefix:
+//! each named key is asked for alone, not the prefix listed, up to 1,000 of them.
 
 use std::time::{Duration, SystemTime};
 
@@ -130,4 +132,57 @@ fn a_sync_that_does_not_list_looks_up_each_path_and_sends_only_what_differs() {
         std::fs::read(down.join("same.txt")).unwrap(),
         data(1_000, 0)
     );
+}
+
+#[test]
+fn a_short_list_of_paths_out_of_a_prefix_asks_for_each_rather_than_list_it() {
+    let (server, client, bucket) = seaweed_bucket("files-from-asked");
+    stored(&client, &bucket, &["p/a.txt", "p/d/b.txt"], ("p/o", 300));
+    let home = tempfile::tempdir().unwrap();
+    let list = home.path().join("list.txt");
+    std::fs::write(&list, "a.txt\nd/b.txt\nmissing.txt\n").unwrap();
+    let (p, l) = (format!("s3://{bucket}/p/"), list.to_str().unwrap());
+    let down = home.path().join("down");
+    let args = ["cp", "-r", &p, down.to_str().unwrap(), "--files-from", l];
+    let (o, proxy) = crate::ferry_seen(server, home.path(), &args);
+    expect_exit(
+        &o,
+        1,
+        "\"missing.txt\" is named in the list of paths to take",
+    );
+    assert!(
+        !listed(&proxy, "p/"),
+        "the prefix was listed: {:?}",
+        proxy.log()
+    );
+    let heads = proxy.log().iter().filter(|l| l.starts_with("HEAD")).count();
+    assert_eq!(heads, 3, "{:?}", proxy.log());
+    assert_eq!(std::fs::read(down.join("a.txt")).unwrap(), b"p/a.txt");
+    assert_eq!(std::fs::read(down.join("d/b.txt")).unwrap(), b"p/d/b.txt");
+    assert_eq!(std::fs::read_dir(&down).unwrap().count(), 2);
+
+    // Between prefixes, in a sync: the same, and the destination listed as usual.
+    std::fs::write(&list, "a.txt\nd/b.txt\n").unwrap();
+    let q = format!("s3://{bucket}/q/");
+    let (o, proxy) = crate::ferry_seen(server, home.path(), &["sync", &p, &q, "--files-from", l]);
+    assert!(stdout(&o).contains("2 copied"), "{}", text(&o));
+    assert!(
+        !listed(&proxy, "p/") && listed(&proxy, "q/"),
+        "{:?}",
+        proxy.log()
+    );
+    assert_eq!(
+        boto3_keys(server, &bucket)
+            .iter()
+            .filter(|k| k.starts_with("q/"))
+            .count(),
+        2
+    );
+
+    // A list of more than 1,000 paths: the prefix is listed, once.
+    let many: String = (0..1_001).map(|i| format!("o{i:04}\n")).collect();
+    std::fs::write(&list, many).unwrap();
+    let (o, proxy) = crate::ferry_seen(server, home.path(), &["sync", &p, &q, "--files-from", l]);
+    assert!(stdout(&o).contains("300 copied"), "{}", text(&o));
+    assert!(listed(&proxy, "p/"), "the prefix was not listed");
 }
