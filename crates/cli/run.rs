@@ -82,10 +82,14 @@ pub(crate) async fn cp(global: &Global, cp: Cp) -> Result<(), CliError> {
                     Err(engine_error(&e, interrupted, None).noted(Some(told.to_string())))
                 }
                 Err(e) => {
-                    let kept = e.resume_id().map(|partial| {
-                        format!(
+                    let kept = e.resume_id().map(|partial| match over_allowance(&e) {
+                        true => format!(
+                            "the partial download is kept in {partial}; to resume it, run the \
+                             command again with a larger --max-transfer (or none)"
+                        ),
+                        false => format!(
                             "the partial download is kept in {partial}; run the same command again to resume it"
-                        )
+                        ),
                     });
                     Err(engine_error(&e, interrupted, kept))
                 }
@@ -318,6 +322,12 @@ enum Noun {
     Copy { between_servers: bool },
 }
 
+/// Whether `e` is a transfer refused before it started for not fitting in what was left of
+/// the --max-transfer (`--cutoff-mode cautious`): run again as it is, it is refused again.
+fn over_allowance(e: &ferry_engine::Error) -> bool {
+    e.kind() == ferry_engine::ErrorKind::OverAllowance
+}
+
 /// Reports a finished upload or copy, or turns its error into the exit code and message
 /// (with the command that resumes it, when it was kept).
 fn settle(
@@ -343,6 +353,11 @@ fn settle(
         // settings than it began with (so running it again fails again): the error says the
         // way on.
         Some(_) => format!("the {word} is kept (journal {id})"),
+        // Refused by --cutoff-mode cautious: the same command is refused again.
+        None if over_allowance(&e) => format!(
+            "the {word} is kept (journal {id}); to resume it, run the command again with a \
+             larger --max-transfer (or none), or: ferry resume {id}"
+        ),
         // `ferry resume` names it already.
         _ if stream || std::env::args_os().nth(1).is_some_and(|a| a == "resume") => {
             format!(

@@ -1182,7 +1182,10 @@ fn a_cautious_cutoff_starts_no_single_object_that_would_pass_it() {
     expect_exit(&o, 8, "has moved");
     assert_eq!(parts_kept(server, &bucket), 2);
     let o = run(&["cp", f, &dst], &cautious("20MiB"));
-    expect_exit(&o, 8, "the upload is kept");
+    // Run as it is, the same command is refused again: the way on says what to change.
+    let larger = "to resume it, run the command again with a larger --max-transfer (or none)";
+    expect_exit(&o, 8, "the upload is kept (journal up-");
+    expect_exit(&o, 8, larger);
     assert_eq!(parts_kept(server, &bucket), 2);
     let o = run(&["cp", f, &dst], &cautious("30MiB"));
     resumed_whole(server, &bucket, &o, 10 << 20, &body);
@@ -1210,6 +1213,7 @@ fn a_cautious_cutoff_starts_no_single_object_that_would_pass_it() {
         8,
         "stopped: the next object would pass the --max-transfer of 20.00 MiB",
     );
+    expect_exit(&o, 8, larger);
     assert!(!back.exists() && std::fs::read(&partial).unwrap() == kept);
     let o = run(&["cp", &dst, b], &cautious("30MiB"));
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
