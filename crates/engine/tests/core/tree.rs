@@ -388,3 +388,43 @@ async fn a_sync_tracking_renames_copies_a_moved_file_and_sends_a_lookalike() {
     assert_eq!((o.differing, o.renamed, o.deleted), (1, 0, 1));
     assert_eq!((s3.calls("PutObject"), s3.calls("CopyObject")), (4, 1));
 }
+
+/// A sync that does not list its destination asks it for each source object alone (and
+/// refuses to delete, which needs what only the destination holds); a short list of paths out
+/// of a prefix asks for each named key rather than list the prefix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_destination_not_listed_and_a_short_list_of_paths_are_asked_key_by_key() {
+    let s3 = memory_s3(0);
+    for i in 0..50 {
+        s3.insert("b", &format!("q/o{i:02}"), data(10, i));
+    }
+    s3.insert("b", "p/a", data(100, 1));
+    s3.insert("b", "p/b", data(200, 2));
+    s3.insert("b", "q/a", data(100, 1));
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let sync = |delete| ferry_engine::SyncCopy {
+        tree: ferry_engine::TreeCopy::new("b", "p", "b", "q"),
+        sync: ferry_engine::SyncSettings {
+            // The in-memory store's listing has no times to compare.
+            compare: ferry_engine::Compare::SizeOnly,
+            no_traverse: true,
+            delete,
+            ..Default::default()
+        },
+    };
+    let e = m.sync_copy(sync(true)).wait().await.unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::InvalidInput, "{e}");
+    assert_eq!(s3.calls("ListObjectsV2"), 0, "refused before a request");
+    let o = m.sync_copy(sync(false)).wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.transfers.failed);
+    assert_eq!((o.skipped, o.differing, o.missing), (1, 1, 1));
+    assert_eq!(s3.calls("ListObjectsV2"), 1, "the source's listing alone");
+    assert_eq!(s3.object("b", "q/b").unwrap(), data(200, 2));
+
+    let mut tree = ferry_engine::TreeCopy::new("b", "q", "b", "r");
+    tree.filters = ferry_engine::Filters::default().only_paths(["o07".into(), "o42".into()]);
+    let o = m.copy_tree(tree).wait().await.unwrap();
+    assert_eq!((o.objects, o.done), (2, 2), "{:?}", o.failed);
+    assert_eq!(s3.calls("ListObjectsV2"), 1, "no listing of q/");
+    assert_eq!(s3.object("b", "r/o42").unwrap(), data(10, 42));
+}

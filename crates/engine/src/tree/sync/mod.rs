@@ -356,18 +356,7 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
     // payer), and backups the objects' SSE-C key.
     let sides = (s.tree.sides(), s.tree.options.request.clone());
     let backing = backing(&s.sync, &sides, None)?;
-    let prefix = keys::as_folder(&s.tree.prefix);
-    let filters = s.tree.filters.for_run(s.tree.shard);
-    let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?
-        .following_links(s.tree.follow_links);
-    let source = walk_into(walk, READ_AHEAD);
     lookup::check(&s.sync, Direction::Up)?;
-    let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
-    let dest = match s.sync.no_traverse {
-        true => mpsc::channel(1).1,
-        false => list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true),
-    };
-    let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
     let reference = match (&s.sync.copy_dest, &s.sync.compare_dest) {
         (Some(_), Some(_)) => {
             return Err(Error::invalid(
@@ -386,6 +375,17 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
         }
         (None, None) => None,
     };
+    let prefix = keys::as_folder(&s.tree.prefix);
+    let filters = s.tree.filters.for_run(s.tree.shard);
+    let walk = Walk::new(&s.tree.root, &prefix, &filters, journal_folder(&ctx))?
+        .following_links(s.tree.follow_links);
+    let source = walk_into(walk, READ_AHEAD);
+    let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
+    let dest = match s.sync.no_traverse {
+        true => mpsc::channel(1).1,
+        false => list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true),
+    };
+    let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
     let probe = Probes {
         pairs: judge::up(&ctx, &s.tree, s.sync.compare),
         renames: s
@@ -410,12 +410,19 @@ pub(crate) async fn down<C: ObjectClient>(
     super::check_folder(&s.tree.root)?;
     let sides = (s.tree.sides(), RequestOptions::default());
     let backing = backing(&s.sync, &sides, Some(&s.tree.root))?;
+    lookup::check(&s.sync, Direction::Down)?;
+    reference_up_only(&s.sync, "a sync down")?;
+    if s.sync.track_renames && !s.sync.delete {
+        return Err(Error::invalid(
+            "a sync down tracks renames by moving each renamed file to its new path, which \
+             deletes it from its old one: set delete too",
+        ));
+    }
     let prefix = keys::as_folder(&s.tree.prefix);
     let root = Some(s.tree.root.clone());
     let how = (s.tree.as_of, &s.tree.filters);
     let source = super::source_list(&ctx, super::listing(&s.tree), root, how, true);
     let filters = s.tree.filters.for_run(s.tree.shard);
-    lookup::check(&s.sync, Direction::Down)?;
     let dest = if s.tree.root.is_dir() && !s.sync.no_traverse {
         let walked = filters.for_destination(s.sync.delete_excluded);
         let walk = Walk::new(&s.tree.root, &prefix, &walked, journal_folder(&ctx))?;
@@ -424,13 +431,6 @@ pub(crate) async fn down<C: ObjectClient>(
         mpsc::channel(1).1
     };
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
-    reference_up_only(&s.sync, "a sync down")?;
-    if s.sync.track_renames && !s.sync.delete {
-        return Err(Error::invalid(
-            "a sync down tracks renames by moving each renamed file to its new path, which \
-             deletes it from its old one: set delete too",
-        ));
-    }
     let probe = Probes {
         pairs: judge::down(&ctx, &s.tree, s.sync.compare),
         renames: s
@@ -465,12 +465,20 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     }
     let sides = (s.tree.sides(), s.tree.options.request.clone());
     let backing = backing(&s.sync, &sides, None)?;
+    lookup::check(&s.sync, Direction::Copy)?;
+    reference_up_only(&s.sync, "a sync between prefixes")?;
+    if s.sync.track_renames {
+        return Err(Error::invalid(
+            "tracking renames saves moving a renamed file's bytes again: a sync between \
+             prefixes reads them from the source whichever way they are named; track them up \
+             or down",
+        ));
+    }
     let (listing, at) = (s.tree.source_listing(), (s.tree.as_of, &s.tree.filters));
     let from = match &source {
         Some(read) => super::source_list(read, listing, None, at, true),
         None => super::source_list(&ctx, listing, None, at, true),
     };
-    lookup::check(&s.sync, Direction::Copy)?;
     let dest = match s.sync.no_traverse {
         true => mpsc::channel(1).1,
         false => list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true),
@@ -482,14 +490,6 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         (from, &sides.0.source_prefix),
         (dest, &sides.0.dest_prefix),
     );
-    reference_up_only(&s.sync, "a sync between prefixes")?;
-    if s.sync.track_renames {
-        return Err(Error::invalid(
-            "tracking renames saves moving a renamed file's bytes again: a sync between \
-             prefixes reads them from the source whichever way they are named; track them up \
-             or down",
-        ));
-    }
     let probe = Probes {
         pairs: judge::copy(&ctx, source.as_ref(), &s.tree, s.sync.compare),
         renames: None,
