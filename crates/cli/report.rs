@@ -111,7 +111,7 @@ pub(crate) fn uploaded(noun: &str, src: &str, o: &UploadOutcome) -> String {
         (Some(v), _) => format!(" (version {v})"),
         (None, Some(k)) => format!(
             " (its bytes copied on the server from s3://{}/{k})",
-            o.bucket
+            o.copied_from_bucket.as_ref().unwrap_or(&o.bucket)
         ),
         (None, None) => String::new(),
     };
@@ -271,7 +271,7 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
             json!({
                 "file": path.as_deref().map(file), "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
                 "size": outcome.size, "ok": true, "moved": outcome.source_removed,
-                "copied_from": outcome.copied_from.as_ref().map(|k| format!("s3://{}/{k}", outcome.bucket)),
+                "copied_from": outcome.copied_from.as_ref().map(|k| format!("s3://{}/{k}", outcome.copied_from_bucket.as_ref().unwrap_or(&outcome.bucket))),
             }),
         ),
         Event::ObjectDownloaded(o) => json_line(

@@ -79,6 +79,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
         track_renames: a.track_renames,
         copy_dest: None,
         compare_dest: None,
+        reference_bucket: None,
         no_traverse: a.no_traverse,
     };
     let source = source_global(global, &a.source);
@@ -96,13 +97,7 @@ pub(crate) async fn run(global: &Global, a: SyncArgs) -> Result<(), CliError> {
             )));
         }
         let (from, to) = (parse_s3_url(from)?, parse_s3_url(&dst)?);
-        if from.bucket != to.bucket {
-            return Err(bad_input(format!(
-                "{flag}: give a prefix of the destination's bucket, s3://{}/…, beside the \
-                 destination",
-                to.bucket
-            )));
-        }
+        settings.reference_bucket = (from.bucket != to.bucket).then_some(from.bucket);
         match flag {
             "--copy-dest" => settings.copy_dest = Some(from.key),
             _ => settings.compare_dest = Some(from.key),

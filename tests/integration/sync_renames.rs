@@ -261,11 +261,25 @@ fn a_snapshot_copies_from_the_one_before_what_has_not_changed() {
         "{}",
         text(&o)
     );
+    // A snapshot kept in a bucket of its own, on the same server: copied from there.
+    let (_, _, other) = crate::seaweed_bucket("sync-copy-dest-b");
+    let snap = format!("s3://{other}/snap");
+    assert!(sync(server, home.path(), &[s, &snap]).status.success());
+    let day3 = format!("s3://{bucket}/day3");
+    let args3 = [s, day3.as_str(), "--copy-dest", snap.as_str()];
+    let from = format!("(its bytes copied on the server from {snap}/big.bin) to {day3}/big.bin");
+    let said = ["4 copied on the server from --copy-dest", from.as_str()];
+    sync_moving(server, home.path(), &args3, &said, (0..20_000, true));
+    for k in keys {
+        let o = boto3_object(server, &bucket, &format!("day3/{k}"));
+        let local = std::fs::read(src.join(k)).unwrap();
+        assert_eq!(o["sha256"], sha256_hex(&local), "{k}");
+    }
     for (from, said) in [
         (format!("{day2}/old"), "overlaps the destination"),
         (
-            "s3://elsewhere/day1".to_string(),
-            "the destination's bucket",
+            "s3://elsewhere-missing/day1".to_string(),
+            "give a bucket that exists",
         ),
     ] {
         let o = sync(server, home.path(), &[s, &day2, "--copy-dest", &from]);
@@ -335,6 +349,22 @@ fn a_differential_snapshot_holds_only_what_changed_since_the_full_one() {
     let stored = boto3_object(server, &bucket, "diff/a/b.bin");
     let local = std::fs::read(src.join("a/b.bin")).unwrap();
     assert_eq!(stored["sha256"], sha256_hex(&local));
+
+    // The full snapshot in a bucket of its own: every file found the same there (the one
+    // dated in the future by the time it stores), nothing written.
+    let (_, _, other) = crate::seaweed_bucket("sync-compare-dest-b");
+    let full_b = format!("s3://{other}/full");
+    assert!(sync(server, home.path(), &[s, &full_b]).status.success());
+    let diff_b = format!("s3://{bucket}/diff-b");
+    let o = sync(
+        server,
+        home.path(),
+        &[s, &diff_b, "--compare-dest", &full_b],
+    );
+    let line = "0 uploaded (0 bytes), 0 unchanged, 4 the same below --compare-dest";
+    assert!(stdout(&o).contains(line), "{}", text(&o));
+    let all = boto3_keys(server, &bucket);
+    assert!(!all.iter().any(|k| k.starts_with("diff-b/")), "{all:?}");
 
     let both = [&args[..], &["--copy-dest", full.as_str()]].concat();
     expect_exit(&sync(server, home.path(), &both), 2, "--copy-dest");

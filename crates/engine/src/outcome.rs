@@ -60,10 +60,14 @@ pub struct UploadOutcome {
     /// A copy whose source was asked for by version (by its id, or as the one current at a
     /// time): that version.
     pub source_version_id: Option<String>,
-    /// A file a sync up that tracks renames found in the destination already, at another
-    /// key: that key, of the same bucket, whose object was copied on the server rather than
-    /// the file's bytes sent (see [`SyncSettings::track_renames`](crate::SyncSettings)).
+    /// A file a sync up found on the server already, at another key: that key (of the same
+    /// bucket, unless `copied_from_bucket` names another), whose object was copied on the
+    /// server rather than the file's bytes sent (see
+    /// [`SyncSettings::track_renames`](crate::SyncSettings) and `copy_dest`).
     pub copied_from: Option<String>,
+    /// The bucket of `copied_from`, where it is not this object's (a prefix to copy from in
+    /// another bucket, [`SyncSettings::reference_bucket`](crate::SyncSettings)).
+    pub copied_from_bucket: Option<String>,
 }
 
 /// How a download was checked.

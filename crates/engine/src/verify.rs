@@ -43,6 +43,7 @@ impl Written {
             source_removed: false,
             source_version_id: None,
             copied_from: None,
+            copied_from_bucket: None,
         }
     }
 }

@@ -181,6 +181,9 @@ pub(crate) struct Item {
     /// the source no longer holds, or below the copy-from prefix), copied on the server; down,
     /// a file of the folder at a path the prefix no longer holds, moved.
     pub(crate) held_by: Option<Box<Item>>,
+    /// The bucket this object lies in, where that is not its side's (an object below a prefix
+    /// to copy from in another bucket, as `held_by`); else none.
+    pub(crate) bucket: Option<String>,
 }
 
 #[cfg(test)]
@@ -197,6 +200,7 @@ impl Item {
             storage_class: None,
             in_destination: false,
             held_by: None,
+            bucket: None,
         }
     }
 }

@@ -313,6 +313,7 @@ pub(crate) async fn named<C: ObjectClient>(
                 storage_class: None,
                 in_destination: false,
                 held_by: None,
+                bucket: None,
             };
             if tx.send(Found::Item(item)).await.is_err() {
                 return;

@@ -86,7 +86,7 @@ impl Sides {
             Direction::Up => (
                 key.clone(),
                 match &i.held_by {
-                    Some(object) => url(&self.dest_bucket, &object.key),
+                    Some(o) => url(o.bucket.as_deref().unwrap_or(&self.dest_bucket), &o.key),
                     None => i.path.display().to_string(),
                 },
                 url(&self.dest_bucket, &key),

@@ -332,6 +332,7 @@ impl Item {
             storage_class: o.storage_class,
             in_destination: false,
             held_by: None,
+            bucket: None,
         }
     }
 
@@ -351,6 +352,7 @@ impl Item {
             storage_class: None,
             in_destination: false,
             held_by: None,
+            bucket: None,
         }
     }
 
@@ -366,6 +368,7 @@ impl Item {
             storage_class: None,
             in_destination: false,
             held_by: None,
+            bucket: None,
         }
     }
 }

@@ -218,6 +218,7 @@ pub(crate) async fn put_single<C: ObjectClient>(
             source_removed: false,
             source_version_id: None,
             copied_from: None,
+            copied_from_bucket: None,
         });
     }
     let written = Written {

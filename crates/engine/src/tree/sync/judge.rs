@@ -221,10 +221,10 @@ pub(super) fn down<C: ObjectClient>(
     file_and_object(ctx, &tree.bucket, &tree.request, compare, false)
 }
 
-/// The probe of a file and an object: whether the file holds the object's bytes, by the
-/// object's own check ([`Compare::Checksum`]), or the object stores the file's time as its
-/// `mtime` (a HeadObject); `up`: the source is the file.
-fn file_and_object<C: ObjectClient>(
+/// The probe of a file and an object of `bucket`: whether the file holds the object's bytes,
+/// by the object's own check ([`Compare::Checksum`]), or the object stores the file's time as
+/// its `mtime` (a HeadObject); `up`: the source is the file.
+pub(super) fn file_and_object<C: ObjectClient>(
     ctx: &Context<C>,
     bucket: &str,
     request: &RequestOptions,

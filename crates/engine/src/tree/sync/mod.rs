@@ -160,13 +160,15 @@ pub struct SyncSettings {
     /// (into an empty prefix, nothing waits). Not between prefixes, which read the bytes from
     /// the source whatever their names.
     pub track_renames: bool,
-    /// Up: a prefix of the destination's bucket to copy from (rclone's `--copy-dest`, an
+    /// Up: a prefix of the destination's bucket (or of `reference_bucket`) to copy from
+    /// (rclone's `--copy-dest`, an
     /// earlier snapshot's): a file the destination lacks, or holds otherwise, is first looked
     /// for at its path below this prefix (a HeadObject), and where `compare` finds that
     /// object the same as the file, it is copied on the server rather than the file sent. It
     /// may not overlap the destination.
     pub copy_dest: Option<String>,
-    /// Up: a prefix of the destination's bucket to compare with (rclone's `--compare-dest`,
+    /// Up: a prefix of the destination's bucket (or of `reference_bucket`) to compare with
+    /// (rclone's `--compare-dest`,
     /// the last full snapshot's): a file the destination lacks is first looked for at its
     /// path below this prefix (a HeadObject), and where `compare` finds that object the same
     /// as the file, the file is not sent. A differential snapshot then holds only what changed
@@ -174,6 +176,10 @@ pub struct SyncSettings {
     /// left out, the destination's stale object would stand over the full snapshot's one in
     /// a restore of both. It may not overlap the destination, and goes without `copy_dest`.
     pub compare_dest: Option<String>,
+    /// The bucket `copy_dest` or `compare_dest` lies in, on the destination's server, where
+    /// that is not the destination's own (as rclone's flags take any location): snapshots
+    /// kept in a bucket of their own.
+    pub reference_bucket: Option<String>,
     /// Ask the destination for each path the source holds (a HeadObject; down, the file's
     /// metadata), several at a time, rather than list it whole (rclone's `--no-traverse`):
     /// for a few files sent into a prefix of millions, where the listing would cost more
@@ -365,12 +371,18 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
             ));
         }
         (Some(from), None) | (None, Some(from)) => {
-            let compare = (s.sync.compare, judge::up(&ctx, &s.tree, s.sync.compare));
+            // Its objects are compared where they lie.
+            let bucket = s.sync.reference_bucket.as_deref().unwrap_or(&s.tree.bucket);
+            let request = &s.tree.options.request;
+            let probe = judge::file_and_object(&ctx, bucket, request, s.sync.compare, true);
+            let compare = (s.sync.compare, probe);
             let used = match s.sync.copy_dest {
                 Some(_) => Use::Copy,
                 None => Use::Compare,
             };
-            let from = Reference::new(from, &sides.0, &sides.1, compare, used)?;
+            let at = (s.sync.reference_bucket.as_deref(), from.as_str());
+            let from = Reference::new(at, &sides.0, &sides.1, compare, used)?;
+            from.check(&ctx).await?;
             Some(Arc::new(from))
         }
         (None, None) => None,

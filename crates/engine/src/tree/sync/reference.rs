@@ -1,5 +1,6 @@
 //! A sync up's reference prefix, an earlier snapshot's: before a file is sent, the object at
-//! its path below that prefix, in the destination's bucket, is looked at (a HeadObject). Where
+//! its path below that prefix (in the destination's bucket, or another of its server's) is
+//! looked at (a HeadObject). Where
 //! the sync's comparison finds it the same as the file, the file is not sent: with rclone's
 //! `--copy-dest`, that object is copied on the server to the destination instead (yesterday's
 //! full snapshot makes today's: only what changed is sent); with `--compare-dest`, nothing
@@ -7,7 +8,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use ferry_s3::{GetObjectRequest, ObjectClient, RequestOptions};
+use ferry_s3::{GetObjectRequest, ListObjectsRequest, ObjectClient, RequestOptions};
 use tokio::sync::mpsc;
 
 use super::Compare;
@@ -31,7 +32,9 @@ pub(super) enum Use {
 /// Where a file the destination lacks is looked for first, how it is compared, and what one
 /// found the same comes to.
 pub(super) struct Reference {
-    /// The prefix, in the destination's bucket, as a folder.
+    /// The bucket, on the destination's server.
+    bucket: String,
+    /// The prefix, as a folder.
     prefix: String,
     sides: Sides,
     request: RequestOptions,
@@ -50,20 +53,22 @@ pub(super) struct Matched {
 }
 
 impl Reference {
-    /// Looks below `prefix` of the destination's bucket (`sides`), with what every request to
-    /// it carries (`request`), for files `compare` and `probe` find the same, to be `used`;
-    /// refused where it overlaps the destination (its objects would be listed as the
-    /// destination's).
+    /// Looks below `prefix` of `bucket` (else of the destination's bucket, `sides`), with what
+    /// every request to the destination carries (`request`), for files `compare` and `probe`
+    /// find the same, to be `used`; refused where it overlaps the destination (its objects
+    /// would be listed as the destination's).
     pub(super) fn new(
-        prefix: &str,
+        (bucket, prefix): (Option<&str>, &str),
         sides: &Sides,
         request: &RequestOptions,
         (compare, probe): (Compare, Probe),
         used: Use,
     ) -> Result<Self, Error> {
         let prefix = keys::as_folder(prefix);
+        let bucket = bucket.unwrap_or(&sides.dest_bucket).to_string();
         let dest = &sides.dest_prefix;
-        if prefix.starts_with(dest.as_str()) || dest.starts_with(prefix.as_str()) {
+        let overlaps = prefix.starts_with(dest.as_str()) || dest.starts_with(prefix.as_str());
+        if bucket == sides.dest_bucket && overlaps {
             let what = match used {
                 Use::Copy => "to copy from",
                 Use::Compare => "to compare with",
@@ -76,6 +81,7 @@ impl Reference {
             )));
         }
         Ok(Self {
+            bucket,
             prefix,
             sides: sides.clone(),
             request: request.clone(),
@@ -84,6 +90,38 @@ impl Reference {
             used,
             found: Mutex::default(),
         })
+    }
+
+    /// In another bucket than the destination's: that the bucket is there (one listing of a
+    /// key), so that a mistyped name fails the sync rather than have every file sent; a
+    /// prefix that holds nothing is warned of. A refusal to list is left to each file's
+    /// HeadObject.
+    pub(super) async fn check<C: ObjectClient>(&self, ctx: &Context<C>) -> Result<(), Error> {
+        if self.bucket == self.sides.dest_bucket {
+            return Ok(());
+        }
+        let req = ListObjectsRequest {
+            bucket: self.bucket.clone(),
+            prefix: Some(self.prefix.clone()),
+            max_keys: Some(1),
+            request: self.request.bucket_terms(),
+            ..Default::default()
+        };
+        let at = url(&self.bucket, &self.prefix);
+        match ctx.request(None, |c| c.list_objects(&req)).await {
+            Ok(page) if page.objects.is_empty() => {
+                tracing::warn!("{at} holds nothing: every file is sent");
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(f) => {
+                let e = f.into_error(format!("looking below {at}"), "sync");
+                match e.s3().and_then(|e| e.status()) {
+                    Some(404) => Err(Error::invalid(format!("{e}: give a bucket that exists"))),
+                    _ => Ok(()),
+                }
+            }
+        }
     }
 
     /// `file` as the transfers get it: marked to be copied from the object at its path below
@@ -123,7 +161,7 @@ impl Reference {
                     action: SyncAction::Skip,
                     key,
                     from,
-                    to: Some(url(&self.sides.dest_bucket, &object.key)),
+                    to: Some(url(&self.bucket, &object.key)),
                     size: file.size,
                     in_destination: file.in_destination,
                     dry_run,
@@ -141,7 +179,7 @@ impl Reference {
     ) -> (Item, Option<Item>) {
         let key = format!("{}{}", self.prefix, self.sides.rel(&file, true));
         let head = GetObjectRequest {
-            bucket: self.sides.dest_bucket.clone(),
+            bucket: self.bucket.clone(),
             key: key.clone(),
             checksum_mode: true,
             request: self.request.clone(),
@@ -153,7 +191,11 @@ impl Reference {
         if meta.is_archived() {
             return (file, None);
         }
-        let object = Item::headed(Default::default(), key, &meta);
+        let other = (self.bucket != self.sides.dest_bucket).then(|| self.bucket.clone());
+        let object = Item {
+            bucket: other,
+            ..Item::headed(Default::default(), key, &meta)
+        };
         let same = match at_once(Direction::Up, self.compare, &file, &object) {
             Some(same) => same,
             None => {

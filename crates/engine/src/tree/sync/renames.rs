@@ -97,9 +97,13 @@ pub(crate) async fn copied<C: ObjectClient>(
     }
     let mut options = upload.options.clone();
     crate::mtime::stamp(&mut options, &meta);
+    let from_bucket = object
+        .bucket
+        .clone()
+        .unwrap_or_else(|| upload.bucket.clone());
     let copy = crate::Copy {
         from: crate::ObjectSource {
-            bucket: upload.bucket.clone(),
+            bucket: from_bucket.clone(),
             key: object.key.clone(),
             sse_customer_key: options.request.sse_customer_key.clone(),
             metadata_directive: Directive::Replace,
@@ -116,14 +120,14 @@ pub(crate) async fn copied<C: ObjectClient>(
         Ok(o) => {
             return Ok(UploadOutcome {
                 copied_from: Some(object.key),
+                copied_from_bucket: object.bucket,
                 ..o
             });
         }
         Err(e) if e.kind() == ErrorKind::Cancelled => return Err(e),
         Err(e) => tracing::warn!(
-            "{} is sent: copying s3://{}/{} failed ({e})",
+            "{} is sent: copying s3://{from_bucket}/{} failed ({e})",
             path.display(),
-            upload.bucket,
             object.key
         ),
     }
