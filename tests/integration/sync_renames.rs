@@ -279,7 +279,8 @@ fn a_snapshot_copies_from_the_one_before_what_has_not_changed() {
         (format!("{day2}/old"), "overlaps the destination"),
         (
             "s3://elsewhere-missing/day1".to_string(),
-            "give a bucket that exists",
+            "the prefix to copy from: looking below s3://elsewhere-missing/day1/: \
+             ListObjectsV2 failed: NoSuchBucket",
         ),
     ] {
         let o = sync(server, home.path(), &[s, &day2, "--copy-dest", &from]);

@@ -547,8 +547,8 @@ where
 /// A prefix to copy from or compare with is for a sync up: `what` is the sync that asks.
 fn reference_up_only(settings: &SyncSettings, what: &str) -> Result<(), Error> {
     let to = match (&settings.copy_dest, &settings.compare_dest) {
-        (Some(_), _) => "to copy from",
-        (None, Some(_)) => "to compare with",
+        (Some(_), _) => Use::Copy.what(),
+        (None, Some(_)) => Use::Compare.what(),
         (None, None) => return Ok(()),
     };
     Err(Error::invalid(format!(

@@ -29,6 +29,16 @@ pub(super) enum Use {
     Compare,
 }
 
+impl Use {
+    /// What the prefix is for, in words.
+    pub(super) fn what(self) -> &'static str {
+        match self {
+            Use::Copy => "to copy from",
+            Use::Compare => "to compare with",
+        }
+    }
+}
+
 /// Where a file the destination lacks is looked for first, how it is compared, and what one
 /// found the same comes to.
 pub(super) struct Reference {
@@ -69,10 +79,7 @@ impl Reference {
         let dest = &sides.dest_prefix;
         let overlaps = prefix.starts_with(dest.as_str()) || dest.starts_with(prefix.as_str());
         if bucket == sides.dest_bucket && overlaps {
-            let what = match used {
-                Use::Copy => "to copy from",
-                Use::Compare => "to compare with",
-            };
+            let what = Use::what(used);
             return Err(Error::invalid(format!(
                 "the prefix {what}, {}, overlaps the destination {}: give one beside it \
                  (an earlier snapshot's)",
@@ -117,7 +124,10 @@ impl Reference {
             Err(f) => {
                 let e = f.into_error(format!("looking below {at}"), "sync");
                 match e.s3().and_then(|e| e.status()) {
-                    Some(404) => Err(Error::invalid(format!("{e}: give a bucket that exists"))),
+                    Some(404) => Err(Error::invalid(format!(
+                        "the prefix {}: {e}",
+                        self.used.what()
+                    ))),
                     _ => Ok(()),
                 }
             }
