@@ -1,7 +1,8 @@
 //! A prefix's objects asked for by name: where a short list names what to take
-//! ([`Filters::only_paths`](super::Filters::only_paths), rclone's `--files-from`), each named key is asked for alone (a
-//! HeadObject, several at once) rather than the prefix listed, as rclone does. Ten files out
-//! of a prefix of millions then cost ten requests, not thousands of pages.
+//! ([`Filters::only_paths`](super::Filters::only_paths), rclone's `--files-from`), each named
+//! key is asked for alone (a HeadObject, several at once) rather than the prefix listed, as
+//! rclone does. Ten files out of a prefix of millions then cost ten requests, not thousands
+//! of pages.
 
 use std::path::PathBuf;
 
