@@ -139,7 +139,7 @@ pub(super) fn start<C: ObjectClient>(
     tx: mpsc::Sender<Found>,
 ) -> Looking {
     let (items, mut rx) = mpsc::channel::<Item>(LOOKUPS);
-    let (ctx, sides, settings) = (ctx.clone(), sides.clone(), settings.clone());
+    let (ctx, sides, settings) = (ctx.clone(), sides.clone(), Arc::new(settings.clone()));
     let task = tokio::spawn(async move {
         let (direction, compare) = (sides.direction, settings.compare);
         let judge = |a: Item| {

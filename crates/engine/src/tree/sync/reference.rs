@@ -1,10 +1,10 @@
 //! A sync up's reference prefix, an earlier snapshot's: before a file is sent, the object at
 //! its path below that prefix (in the destination's bucket, or another of its server's) is
-//! looked at (a HeadObject). Where
-//! the sync's comparison finds it the same as the file, the file is not sent: with rclone's
-//! `--copy-dest`, that object is copied on the server to the destination instead (yesterday's
-//! full snapshot makes today's: only what changed is sent); with `--compare-dest`, nothing
-//! is written (a differential snapshot holds only what changed since the full one).
+//! looked at (a HeadObject). Where the sync's comparison finds it the same as the file, the
+//! file is not sent: with rclone's `--copy-dest`, that object is copied on the server to the
+//! destination instead (yesterday's full snapshot makes today's: only what changed is sent);
+//! with `--compare-dest`, nothing is written (a differential snapshot holds only what
+//! changed since the full one).
 
 use std::sync::{Arc, Mutex};
 
@@ -79,7 +79,7 @@ impl Reference {
         let dest = &sides.dest_prefix;
         let overlaps = prefix.starts_with(dest.as_str()) || dest.starts_with(prefix.as_str());
         if bucket == sides.dest_bucket && overlaps {
-            let what = Use::what(used);
+            let what = used.what();
             return Err(Error::invalid(format!(
                 "the prefix {what}, {}, overlaps the destination {}: give one beside it \
                  (an earlier snapshot's)",
