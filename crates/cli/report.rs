@@ -266,14 +266,20 @@ pub(crate) fn event_json(e: &Event) -> serde_json::Value {
                 "check": o.check.kind(), "checked": o.check.to_string(),
             }),
         ),
-        Event::ObjectUploaded { path, outcome } => json_line(
-            "object",
-            json!({
-                "file": path.as_deref().map(file), "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
-                "size": outcome.size, "ok": true, "moved": outcome.source_removed,
-                "copied_from": outcome.copied_from.as_ref().map(|k| format!("s3://{}/{k}", outcome.copied_from_bucket.as_ref().unwrap_or(&outcome.bucket))),
-            }),
-        ),
+        Event::ObjectUploaded { path, outcome } => {
+            let from = outcome
+                .copied_from_bucket
+                .as_ref()
+                .unwrap_or(&outcome.bucket);
+            json_line(
+                "object",
+                json!({
+                    "file": path.as_deref().map(file), "object": format!("s3://{}/{}", outcome.bucket, outcome.key),
+                    "size": outcome.size, "ok": true, "moved": outcome.source_removed,
+                    "copied_from": outcome.copied_from.as_ref().map(|k| format!("s3://{from}/{k}")),
+                }),
+            )
+        }
         Event::ObjectDownloaded(o) => json_line(
             "object",
             json!({

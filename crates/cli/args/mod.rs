@@ -617,20 +617,19 @@ pub(crate) struct SyncArgs {
     #[arg(long)]
     pub(crate) track_renames: bool,
     /// Up: before a file is sent, look at s3://bucket/prefix (an earlier snapshot: beside the
-    /// destination, or in another bucket of its server) for the object at its path, and where it is the same
-    /// (compared as the sync compares), copy it on the server instead, as rclone's flag:
-    /// `sync ~/docs s3://b/2026-12-07 --copy-dest s3://b/2026-12-06` sends only what changed,
-    /// and each day's prefix holds every file. One HeadObject for each file to send.
+    /// destination, or in another bucket of its server) for the object at its path, and where it is
+    /// the same (compared as the sync compares), copy it on the server instead, as rclone's flag:
+    /// `sync ~/docs s3://b/2026-12-07 --copy-dest s3://b/2026-12-06` sends only what changed, and
+    /// each day's prefix holds every file. One HeadObject for each file to send.
     #[arg(long, value_name = "LOCATION")]
     pub(crate) copy_dest: Option<String>,
-    /// Up: before a file the destination lacks is sent, look at s3://bucket/prefix (the last
-    /// full snapshot: beside the destination, or in another bucket of its server) for the
-    /// object at its path,
-    /// and where it is the same (compared as the sync compares), do not send the file, as
-    /// rclone's flag: `sync ~/docs s3://b/diff-2026-12-07 --compare-dest
-    /// s3://b/full-2026-12-01` makes a differential snapshot, holding only what changed since
-    /// the full one. A file the destination holds otherwise is sent (rclone leaves it), so no
-    /// stale object stays there. One HeadObject for each file to send.
+    /// Up: before a file the destination lacks is sent, look at s3://bucket/prefix (the last full
+    /// snapshot: beside the destination, or in another bucket of its server) for the object at its
+    /// path, and where it is the same (compared as the sync compares), do not send the file, as
+    /// rclone's flag: `sync ~/docs s3://b/diff-2026-12-07 --compare-dest s3://b/full-2026-12-01`
+    /// makes a differential snapshot, holding only what changed since the full one. A file the
+    /// destination holds otherwise is sent (rclone leaves it), so no stale object stays there. One
+    /// HeadObject for each file to send.
     #[arg(long, value_name = "LOCATION", conflicts_with = "copy_dest")]
     pub(crate) compare_dest: Option<String>,
     /// Do not list the destination: ask it for each path the source holds (a HeadObject; down,
