@@ -101,22 +101,36 @@ pub(super) fn start<C: ObjectClient>(
         );
         let mut merged = Merged::default();
         while let Some((a, same)) = judged.next().await {
-            let sent = match same {
-                Ok(true) => {
-                    merged.skipped += 1;
-                    sides.report(&ctx, SyncAction::Skip, &a, dry_run).await;
-                    true
-                }
-                Ok(false) => differs(a, &sides, immutable, &tx, &mut merged).await,
-                Err(error) => tx.send(Found::Bad(sides.failure(&a, error))).await.is_ok(),
-            };
-            if !sent {
+            let how = (immutable, dry_run);
+            if !probed(&ctx, &sides, how, (a, same), &tx, &mut merged).await {
                 break;
             }
         }
         merged
     });
     Judging { pairs, done: task }
+}
+
+/// Acts on what was found of source item `a` and the destination's at its path (`same`):
+/// reports it the same, sends it on as differing (or fails it, `immutable`), or fails it,
+/// named, when that could not be said; false when the transfers have stopped.
+pub(super) async fn probed<C: ObjectClient>(
+    ctx: &Context<C>,
+    sides: &Sides,
+    (immutable, dry_run): (bool, bool),
+    (a, same): (Item, Result<bool, Error>),
+    tx: &mpsc::Sender<Found>,
+    merged: &mut Merged,
+) -> bool {
+    match same {
+        Ok(true) => {
+            merged.skipped += 1;
+            sides.report(ctx, SyncAction::Skip, &a, dry_run).await;
+            true
+        }
+        Ok(false) => differs(a, sides, immutable, tx, merged).await,
+        Err(error) => tx.send(Found::Bad(sides.failure(&a, error))).await.is_ok(),
+    }
 }
 
 /// A probe for a pair [`at_once`] always settles.

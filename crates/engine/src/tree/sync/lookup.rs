@@ -13,7 +13,7 @@ use futures_util::future::BoxFuture;
 use tokio::sync::mpsc;
 
 use super::SyncSettings;
-use super::judge::{Merged, Probe, at_once, differs, left_alone, send};
+use super::judge::{Merged, Probe, at_once, left_alone, probed, send};
 use crate::context::Context;
 use crate::error::Error;
 use crate::outcome::SyncAction;
@@ -115,9 +115,8 @@ enum Verdict {
     Missing,
     /// Left as the destination holds it (see [`left_alone`]).
     Kept,
-    Same,
-    Differs,
-    Failed(Error),
+    /// Whether the two are the same, or why that could not be said.
+    Judged(Result<bool, Error>),
 }
 
 /// The lookups at work: source items sent to `items` (each in the filters' bounds, on one
@@ -149,24 +148,18 @@ pub(super) fn start<C: ObjectClient>(
                 let b = match found {
                     Ok(Some(b)) => b,
                     Ok(None) => return (a, Verdict::Missing),
-                    Err(e) => return (a, Verdict::Failed(e)),
+                    Err(e) => return (a, Verdict::Judged(Err(e))),
                 };
                 a.in_destination = true;
                 if left_alone(&settings, &a, &b) {
                     return (a, Verdict::Kept);
                 }
-                let same = match at_once(direction, compare, &a, &b) {
-                    Some(same) => Ok(same),
+                match at_once(direction, compare, &a, &b) {
+                    Some(same) => (a, Verdict::Judged(Ok(same))),
                     None => {
-                        let (back, same) = probe(a, b).await;
-                        a = back;
-                        same
+                        let (a, same) = probe(a, b).await;
+                        (a, Verdict::Judged(same))
                     }
-                };
-                match same {
-                    Ok(true) => (a, Verdict::Same),
-                    Ok(false) => (a, Verdict::Differs),
-                    Err(e) => (a, Verdict::Failed(e)),
                 }
             }
         };
@@ -185,13 +178,10 @@ pub(super) fn start<C: ObjectClient>(
                     sides.report(&ctx, SyncAction::Keep, &a, dry_run).await;
                     true
                 }
-                Verdict::Same => {
-                    merged.skipped += 1;
-                    sides.report(&ctx, SyncAction::Skip, &a, dry_run).await;
-                    true
+                Verdict::Judged(same) => {
+                    let how = (settings.immutable, dry_run);
+                    probed(&ctx, &sides, how, (a, same), &tx, &mut merged).await
                 }
-                Verdict::Differs => differs(a, &sides, settings.immutable, &tx, &mut merged).await,
-                Verdict::Failed(e) => tx.send(Found::Bad(sides.failure(&a, e))).await.is_ok(),
             };
             if !sent {
                 break;
