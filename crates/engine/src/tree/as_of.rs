@@ -1,4 +1,4 @@
-//! A prefix as it was at a time, as a tree's source: streamed as [`super::walk::list`] streams
+//! A prefix as it was at a time, as a tree's source: streamed as [`super::list::list`] streams
 //! a prefix, a page of versions at a time, each key as [`crate::as_of`] chooses it.
 
 use std::path::PathBuf;
@@ -9,14 +9,14 @@ use tokio::sync::mpsc;
 
 use super::Found;
 use super::keys::{Folders, path_for};
-use super::walk::place;
+use super::list::place;
 use crate::as_of::{AtTime, Chooser, shown};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
 use crate::outcome::ObjectFailure;
 
 /// Lists `req.prefix` (empty or ending in `/`) of `req.bucket` as it was at `at`, page by page
-/// into a channel, as [`super::walk::list`] lists it now: each object the version it had
+/// into a channel, as [`super::list::list`] lists it now: each object the version it had
 /// then, with the file it goes to below `root` (with no `root`, keys only). A key whose only
 /// version came later with no version id fails ([`Found::Bad`]), saying that what it replaced
 /// was not kept. A listing that finds nothing then ends with [`Found::Fatal`], unless `empty_ok`.

@@ -8,7 +8,7 @@ use ferry_s3::ObjectClient;
 use tokio::sync::mpsc;
 
 use super::filter::{Filters, selected};
-use super::walk::list;
+use super::list::list;
 use super::{Found, Item, READ_AHEAD, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};

@@ -12,6 +12,7 @@ pub(crate) mod copy;
 mod each;
 pub(crate) mod filter;
 pub(crate) mod keys;
+mod list;
 pub(crate) mod lock;
 mod named;
 pub(crate) mod remove;
@@ -354,7 +355,7 @@ fn folder_listing(bucket: &str, prefix: &str, request: &RequestOptions) -> ListO
     }
 }
 
-/// The source side of a tree: `req`'s prefix listed page by page (see [`walk::list`]), as it
+/// The source side of a tree: `req`'s prefix listed page by page (see [`list::list`]), as it
 /// is or, with `as_of`, as it was then (see [`as_of::list_as_of`]); as it is, where `filters`
 /// name a few paths to take, those asked for alone (see [`named`]).
 pub(crate) fn source_list<C: ObjectClient>(
@@ -367,7 +368,7 @@ pub(crate) fn source_list<C: ObjectClient>(
     match (as_of, filters.few_paths()) {
         (Some(at), _) => as_of::list_as_of(ctx, req, root, at, READ_AHEAD, empty_ok),
         (None, Some(paths)) => named::asked(ctx, req, root, paths, READ_AHEAD),
-        (None, None) => walk::list(ctx, req, root, READ_AHEAD, empty_ok),
+        (None, None) => list::list(ctx, req, root, READ_AHEAD, empty_ok),
     }
 }
 

@@ -12,7 +12,7 @@ use tokio::sync::mpsc;
 
 use super::Found;
 use super::keys::{Folders, path_for};
-use super::walk::place;
+use super::list::place;
 use crate::context::Context;
 use crate::error::ErrorKind;
 use crate::outcome::ObjectFailure;
@@ -28,7 +28,7 @@ const AT_ONCE: usize = 32;
 /// The objects `paths` names below `req`'s prefix (each path's key the prefix and the path),
 /// each asked for alone with what `req` carries (the SSE-C key included), in the list's
 /// order, into a channel of `capacity`: with `root`, each with the file it goes to below it
-/// (as [`list`](super::walk::list) places them). A path with no object is not yielded: the
+/// (as [`list`](super::list::list) places them). A path with no object is not yielded: the
 /// tree fails it as not found. One the server will not say about fails, named.
 pub(crate) fn asked<C: ObjectClient>(
     ctx: &Context<C>,

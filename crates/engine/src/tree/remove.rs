@@ -16,7 +16,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::filter::{Filters, selected};
-use super::walk::list_versions;
+use super::list::list_versions;
 use super::{Found, Item, READ_AHEAD, keys, sides::url};
 use crate::context::{Context, HeadFailure};
 use crate::error::{Error, ErrorKind, Failure};

@@ -1,7 +1,7 @@
-//! The two sides of a tree, each read as a stream in the same order, the byte order of keys
-//! (what ListObjectsV2 returns): a folder walked one folder at a time ([`Walk`]), and a prefix
-//! listed one page at a time ([`list`]). Neither holds more than one folder's entries or one
-//! page of keys, whatever the count of files or objects.
+//! A folder as a tree's side: walked one folder at a time ([`Walk`]) into a stream in the
+//! byte order of keys, the order in which ListObjectsV2 lists a prefix (`super::list`), so the
+//! two sides merge as they come. No more than one folder's entries are held, whatever the
+//! count of files.
 
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -9,14 +9,12 @@ use std::os::unix::ffi::OsStrExt as _;
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
 
-use ferry_s3::{ListObjectVersionsRequest, ListObjectsRequest, ObjectClient, ObjectInfo};
 use tokio::sync::mpsc;
 
 use super::filter::Filters;
-use super::keys::{Folders, key_for, path_for};
+use super::keys::key_for;
 use super::{Found, Item, PassedOver};
-use crate::context::Context;
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::outcome::ObjectFailure;
 
 /// Every regular file under a folder (symbolic links followed, unless told not to), in the byte
@@ -316,46 +314,6 @@ pub(crate) fn walk_into(walk: Walk, capacity: usize) -> mpsc::Receiver<Found> {
 }
 
 impl Item {
-    /// An object as a listing gave it (of `version_id`, when a listing of versions did),
-    /// keys only: no file.
-    fn listed(o: ObjectInfo, version_id: Option<String>) -> Self {
-        Self {
-            path: PathBuf::new(),
-            mtime: o
-                .last_modified
-                .as_deref()
-                .and_then(crate::mtime::listed_time),
-            key: o.key,
-            size: o.size,
-            etag: o.etag,
-            version_id,
-            storage_class: o.storage_class,
-            in_destination: false,
-            held_by: None,
-            bucket: None,
-        }
-    }
-
-    /// An object as its HeadObject (`meta`) describes it, at `key`, written to or read from
-    /// `path` (empty for none).
-    pub(crate) fn headed(path: PathBuf, key: String, meta: &ferry_s3::ObjectMeta) -> Self {
-        Self {
-            path,
-            key,
-            size: meta.content_length,
-            etag: Some(meta.etag.clone()),
-            mtime: meta
-                .last_modified
-                .as_deref()
-                .and_then(|t| httpdate::parse_http_date(t).ok()),
-            version_id: None,
-            storage_class: None,
-            in_destination: false,
-            held_by: None,
-            bucket: None,
-        }
-    }
-
     /// A file at `path`, as its metadata (`meta`) describes it, going to or from `key`.
     pub(crate) fn file(path: PathBuf, key: String, meta: &std::fs::Metadata) -> Self {
         Self {
@@ -371,197 +329,6 @@ impl Item {
             bucket: None,
         }
     }
-}
-
-/// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each object
-/// with the file it goes to below `root` (with no `root`, keys only). A page that meets a transient
-/// error is asked for again; one that fails for good ends the channel with [`Found::Fatal`]. An
-/// empty listing is [`Found::Fatal`] too unless `empty_ok` (a sync's destination): nothing to
-/// download is a mistake in the prefix.
-pub(crate) fn list<C: ObjectClient>(
-    ctx: &Context<C>,
-    req: ListObjectsRequest,
-    root: Option<PathBuf>,
-    capacity: usize,
-    empty_ok: bool,
-) -> mpsc::Receiver<Found> {
-    let ctx = ctx.clone();
-    super::fed(capacity, |tx| async move {
-        let prefix = req.prefix.clone().unwrap_or_default();
-        let mut req = req;
-        let mut folders = Folders::default();
-        let mut any = false;
-        loop {
-            let page = ctx.request(None, |c| c.list_objects(&req)).await;
-            let page = match page {
-                Ok(p) => p,
-                Err(f) => {
-                    let e =
-                        f.into_error(format!("listing s3://{}/{prefix}", req.bucket), "download");
-                    let _ = tx.send(Found::Fatal(e)).await;
-                    return;
-                }
-            };
-            // Asked before the page's objects move on; a token that does not advance ends
-            // the listing after them.
-            let more = req.advance(&page);
-            for o in page.objects {
-                let Some(found) =
-                    place(root.as_deref(), &prefix, &mut folders, &req.bucket, o, None)
-                else {
-                    continue;
-                };
-                any |= !matches!(found, Found::PassedOver(_));
-                if tx.send(found).await.is_err() {
-                    return;
-                }
-            }
-            match more {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    let e = Error::from_s3(format!("listing s3://{}/{prefix}", req.bucket), e);
-                    let _ = tx.send(Found::Fatal(e)).await;
-                    return;
-                }
-            }
-        }
-        if !any && !empty_ok {
-            let e = Error::invalid(format!(
-                "no objects under s3://{}/{prefix}; check the bucket and prefix",
-                req.bucket
-            ));
-            let _ = tx.send(Found::Fatal(e)).await;
-        }
-    })
-}
-
-/// What a listed object (of `version_id`, when a listing of versions chose it) of `bucket`
-/// under `prefix` is to a tree: with `root`, an object to write to its file below it, unless
-/// its key cannot be one (a failure, or passed over); with no `root`, an object as it is (a
-/// copy's). `None` for a folder marker, as consoles make them: nothing to write.
-pub(super) fn place(
-    root: Option<&Path>,
-    prefix: &str,
-    folders: &mut Folders,
-    bucket: &str,
-    o: ObjectInfo,
-    version_id: Option<String>,
-) -> Option<Found> {
-    let Some(root) = root else {
-        return Some(Found::Item(Item::listed(o, version_id)));
-    };
-    Some(match path_for(root, prefix, &o.key) {
-        Ok(Some(path)) => match folders.check(&o.key) {
-            None => Found::Item(Item {
-                path,
-                ..Item::listed(o, version_id)
-            }),
-            Some(parent) => Found::Bad(ObjectFailure {
-                error: Error::invalid(format!(
-                    "s3://{bucket}/{parent} and s3://{bucket}/{} cannot both be written: {parent:?} would be a file and a folder; copy one of them alone",
-                    o.key,
-                )),
-                key: o.key,
-                path,
-            }),
-        },
-        Ok(None) if o.size == 0 => return None,
-        Ok(None) => Found::PassedOver(PassedOver {
-            what: format!("s3://{bucket}/{}", o.key),
-            why: format!("a key ending in / cannot be a file ({} bytes)", o.size),
-            key: o.key,
-        }),
-        Err(why) => Found::Bad(ObjectFailure {
-            path: root.to_path_buf(),
-            key: o.key,
-            error: Error::invalid(why),
-        }),
-    })
-}
-
-/// Lists every version and delete marker under `req.prefix` page by page into a channel,
-/// keys only, each as an [`Item`] of its version; with `only`, those of that one key. Each
-/// page is asked for before the versions of the page before it are handed on. As
-/// [`list`], a transient error asks again, and a listing that finds nothing ends with
-/// [`Found::Fatal`] (a service error for one key, as a missing object; bad input for a
-/// prefix).
-pub(crate) fn list_versions<C: ObjectClient>(
-    ctx: &Context<C>,
-    mut req: ListObjectVersionsRequest,
-    only: Option<String>,
-    capacity: usize,
-) -> mpsc::Receiver<Found> {
-    let ctx = ctx.clone();
-    super::fed(capacity, |tx| async move {
-        let url = format!(
-            "s3://{}/{}",
-            req.bucket,
-            req.prefix.as_deref().unwrap_or("")
-        );
-        let what = format!("listing the versions under {url}");
-        let fetch = |req: ListObjectVersionsRequest| {
-            let (ctx, what) = (ctx.clone(), what.clone());
-            async move {
-                ctx.request(None, |c| c.list_object_versions(&req))
-                    .await
-                    .map_err(|f| f.into_error(&what, "removal"))
-            }
-        };
-        let mut any = false;
-        let mut page = fetch(req.clone()).await;
-        loop {
-            let current = match page {
-                Ok(p) => p,
-                Err(e) => {
-                    let _ = tx.send(Found::Fatal(e)).await;
-                    return;
-                }
-            };
-            // Keys come in order: past the one key asked for, there is nothing more of it.
-            let past = only.as_ref().is_some_and(|k| {
-                current
-                    .versions
-                    .last()
-                    .is_some_and(|v| v.object.key.as_str() > k.as_str())
-            });
-            // The next page is asked for before this one's versions are handed on to be
-            // deleted: the marker it starts after is this page's last version, still there (a
-            // server may lose its place after a marker that is gone).
-            let next = match req.advance(&current) {
-                Ok(true) if !past => Some(fetch(req.clone()).await),
-                Ok(_) => None,
-                Err(e) => Some(Err(Error::from_s3(&what, e))),
-            };
-            for v in current.versions {
-                if only.as_ref().is_some_and(|k| v.object.key != *k) {
-                    continue;
-                }
-                any = true;
-                let item = Item::listed(v.object, Some(v.version_id));
-                if tx.send(Found::Item(item)).await.is_err() {
-                    return;
-                }
-            }
-            match next {
-                Some(p) => page = p,
-                None => break,
-            }
-        }
-        // As for objects: no such key is a missing object, an empty prefix a mistake in it.
-        let nothing = match only {
-            Some(_) => Error::new(
-                ErrorKind::Service,
-                format!("{url}: no version of it, nor a delete marker; nothing was deleted"),
-            ),
-            None => Error::invalid(format!(
-                "no versions under {url}; check the bucket and prefix"
-            )),
-        };
-        if !any {
-            let _ = tx.send(Found::Fatal(nothing)).await;
-        }
-    })
 }
 
 #[cfg(test)]

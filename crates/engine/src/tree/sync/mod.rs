@@ -55,9 +55,10 @@ use tokio::sync::mpsc;
 
 use super::copy::TreeCopy;
 use super::filter::{Filters, selected};
+use super::list::list;
 use super::remove::{Deleting, delete_found};
 use super::sides::{Direction, Sides};
-use super::walk::{Walk, list, walk_into};
+use super::walk::{Walk, walk_into};
 use super::{Found, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
