@@ -3,7 +3,8 @@
 //! destination prefix (of 300 objects besides) is never listed; each file is looked up alone
 //! (a HeadObject), and only what is missing or differs is sent, up, down and between
 //! prefixes; with --delete or --track-renames it is refused. `--files-from` out of a prefix:
-//! each named key is asked for alone, not the prefix listed, up to 1,000 of them.
+//! each named key is asked for alone, not the prefix listed, up to 1,000 of them. A sync up
+//! that deletes nothing lists past a destination folder of 1,500 objects the source lacks.
 
 use std::time::{Duration, SystemTime};
 
@@ -183,4 +184,63 @@ fn a_short_list_of_paths_out_of_a_prefix_asks_for_each_rather_than_list_it() {
     let (o, proxy) = crate::ferry_seen(server, home.path(), &["sync", &p, &q, "--files-from", l]);
     assert!(stdout(&o).contains("300 copied"), "{}", text(&o));
     assert!(listed(&proxy, "p/"), "the prefix was not listed");
+}
+
+/// The ListObjectsV2 requests the proxy saw.
+fn listings(proxy: &ferry_testkit::HoldProxy) -> Vec<String> {
+    let log = proxy.log().into_iter();
+    log.filter(|l| l.contains("list-type")).collect()
+}
+
+/// A sync up that deletes nothing lists past a folder only the destination holds: the page
+/// that ends inside it is followed by one that starts after it, which still finds what comes
+/// next (a file the same on both sides, not sent again). With --delete it lists everything,
+/// and the folder goes.
+#[test]
+fn a_sync_up_lists_past_a_folder_only_the_destination_holds() {
+    let (server, client, bucket) = seaweed_bucket("sync-pass-over");
+    let home = tempfile::tempdir().unwrap();
+    let src = home.path().join("src");
+    // old0.txt comes after every key below old/ (`0` after `/`).
+    tree(
+        &src,
+        &[("a.txt", 1_000), ("new/x", 2_000), ("old0.txt", 3_000)],
+    );
+    let (s, p) = (src.to_str().unwrap(), format!("s3://{bucket}/p/"));
+    let o = sync(server, home.path(), &[s, &p]);
+    assert!(o.status.success(), "{}", text(&o));
+    stored(&client, &bucket, &[], ("p/old/o", 1_500));
+    let fresh = data(4_000, 7);
+    std::fs::write(src.join("new/y"), &fresh).unwrap();
+
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &p, "-v"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(stdout(&o).contains("1 uploaded"), "{}", text(&o));
+    assert!(stdout(&o).contains("3 unchanged"), "{}", text(&o));
+    assert!(stdout(&o).contains(&format!("skip: {s}/old0.txt = {p}old0.txt")));
+    let listed = listings(&proxy);
+    assert_eq!(listed.len(), 2, "{listed:?}");
+    // The first page ends inside old/: the second starts after it, not where the first ended.
+    let jump = format!("start-after=p%2Fold%2F{}", "%F4%8F%BF%BF");
+    assert!(
+        listed[1].contains(&jump) && !listed[1].contains("continuation-token"),
+        "{listed:?}"
+    );
+    let put = writes(&proxy);
+    assert!(put.len() == 1 && put[0].contains("/p/new/y"), "{put:?}");
+    assert_eq!(
+        boto3_object(server, &bucket, "p/new/y")["sha256"],
+        sha256_hex(&fresh)
+    );
+
+    // Deleting needs what only the destination holds: all of it is listed, and old/ goes.
+    let (o, proxy) = sync_seen(server, home.path(), &[s, &p, "--delete"]);
+    assert!(stdout(&o).contains("1500 deleted"), "{}", text(&o));
+    let listed = listings(&proxy);
+    assert!(
+        listed.iter().all(|l| !l.contains("start-after")),
+        "{listed:?}"
+    );
+    let keys = ["p/a.txt", "p/new/x", "p/new/y", "p/old0.txt"];
+    assert_eq!(boto3_keys(server, &bucket), keys);
 }

@@ -105,6 +105,9 @@ pub struct ListObjectsRequest {
     pub delimiter: Option<String>,
     /// The `NextContinuationToken` of the page before.
     pub continuation_token: Option<String>,
+    /// List only the keys after this one, in byte order (`StartAfter`: any string, not only a
+    /// key). A continuation token takes its place: give one or the other.
+    pub start_after: Option<String>,
     /// Page size (S3 caps it at 1,000).
     pub max_keys: Option<u32>,
     /// SSE-C key, expected bucket owner, requester pays.

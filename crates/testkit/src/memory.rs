@@ -280,7 +280,8 @@ impl MemoryClient {
         let (mut after_key, mut after_prefix) = match token.split_at_checked(1) {
             Some(("k", key)) => (key.to_string(), None),
             Some(("p", p)) => (p.to_string(), Some(p.to_string())),
-            _ => (String::new(), None),
+            // No token: from the start, or after `start_after` (any string).
+            _ => (req.start_after.clone().unwrap_or_default(), None),
         };
         let mut objects = Vec::new();
         let mut common_prefixes: Vec<String> = Vec::new();
@@ -550,6 +551,7 @@ impl ObjectClient for MemoryClient {
                 prefix: req.prefix.clone(),
                 delimiter: req.delimiter.clone(),
                 continuation_token: req.key_marker.clone(),
+                start_after: None,
                 max_keys: req.max_keys,
                 request: req.request.clone(),
             },

@@ -32,7 +32,7 @@ pub(crate) fn under_prefix<C: ObjectClient>(
         request: request.bucket_terms(),
         ..Default::default()
     };
-    let found = list(ctx, req, None, READ_AHEAD, false);
+    let found = list(ctx, req, (None, None), READ_AHEAD, false);
     selected(found, filters.clone(), prefix)
 }
 

@@ -300,6 +300,27 @@ fn leads_nowhere(e: &std::io::Error) -> bool {
         || rustix::io::Errno::from_io_error(e) == Some(rustix::io::Errno::LOOP)
 }
 
+/// Whether a walk of `root` with `filters` can yield no file below `dir` (a folder's path below
+/// the root, `/` after it): the filters leave it out whole, or no folder is there (nothing, or
+/// a file). Said only when certain: a folder that cannot be read, or a path no walk makes
+/// (with an empty, `.` or `..` name in it), may hold something.
+pub(crate) fn nothing_below(root: &Path, filters: &Filters, dir: &str) -> bool {
+    if filters.skips_folder(dir) {
+        return true;
+    }
+    let rel = dir.strip_suffix('/').unwrap_or(dir);
+    if rel.split('/').any(|name| matches!(name, "" | "." | "..")) {
+        return false;
+    }
+    match std::fs::metadata(root.join(rel)) {
+        Ok(meta) => !meta.is_dir(),
+        Err(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+        ),
+    }
+}
+
 /// Walks `root` on a blocking thread into a channel of `capacity` items.
 pub(crate) fn walk_into(walk: Walk, capacity: usize) -> mpsc::Receiver<Found> {
     let (tx, rx) = mpsc::channel(capacity);
@@ -533,5 +554,36 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    /// A folder holds nothing for a walk only where that is certain: none there, a file
+    /// there, or the filters leaving it out; a link to a folder and a name no walk makes may.
+    #[test]
+    fn nothing_below_a_folder_is_said_only_when_certain() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("a/b")).unwrap();
+        std::fs::create_dir_all(root.join("cache")).unwrap();
+        std::fs::write(root.join("f"), b"f").unwrap();
+        std::os::unix::fs::symlink(root.join("a"), root.join("link")).unwrap();
+        let none = Filters::default();
+        let cases = [
+            ("a/", false),
+            ("a/b/", false),
+            ("link/", false),
+            ("cache/", false),
+            ("a/c/", true),
+            ("gone/", true),
+            ("f/", true),
+            ("f/g/", true),
+            ("gone//", false),
+            ("gone/../", false),
+            ("./", false),
+        ];
+        for (rel, nothing) in cases {
+            assert_eq!(nothing_below(root, &none, rel), nothing, "{rel}");
+        }
+        let out = Filters::default().exclude("cache/*").unwrap();
+        assert!(nothing_below(root, &out, "cache/") && !nothing_below(root, &out, "a/"));
     }
 }

@@ -428,3 +428,47 @@ async fn a_destination_not_listed_and_a_short_list_of_paths_are_asked_key_by_key
     assert_eq!(s3.calls("ListObjectsV2"), 1, "no listing of q/");
     assert_eq!(s3.object("b", "r/o42").unwrap(), data(10, 42));
 }
+
+/// A sync up that deletes nothing lists past a destination folder its folder lacks: a page
+/// that ends inside one is followed by the first key after it. What lies after that folder is
+/// still listed and compared; with deletions asked for, every key is listed and the folder goes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_up_lists_past_a_destination_folder_its_source_lacks() {
+    let s3 = memory_s3(0);
+    for i in 0..5_000 {
+        s3.insert("b", &format!("t/old/{i:04}"), vec![1]);
+    }
+    s3.insert("b", "t/a.txt", data(100, 1));
+    s3.insert("b", "t/new/y", data(10, 3));
+    // After old/ in byte order: the jump must land before it.
+    s3.insert("b", "t/old0.txt", data(30, 4));
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.txt"), data(100, 1)).unwrap();
+    std::fs::create_dir(dir.path().join("new")).unwrap();
+    std::fs::write(dir.path().join("new/x"), data(20, 2)).unwrap();
+    std::fs::write(dir.path().join("old0.txt"), data(30, 4)).unwrap();
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let sync = |delete| ferry_engine::SyncUp {
+        tree: TreeUpload::new(dir.path(), "b", "t"),
+        sync: ferry_engine::SyncSettings {
+            // The in-memory store's listing has no times to compare.
+            compare: ferry_engine::Compare::SizeOnly,
+            delete,
+            ..Default::default()
+        },
+    };
+    let o = m.sync_up(sync(false)).wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.transfers.failed);
+    assert_eq!((o.skipped, o.differing, o.missing), (2, 1, 1));
+    // A page of 1,000 (a.txt, new/y and 998 of old/), then one from old0.txt: 2 of 6.
+    assert_eq!(s3.calls("ListObjectsV2"), 2, "old/ passed over");
+    assert_eq!(s3.calls("PutObject"), 1);
+    assert_eq!(s3.object("b", "t/new/x").unwrap(), data(20, 2));
+
+    let o = m.sync_up(sync(true)).wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.deletions_held);
+    assert_eq!((o.skipped, o.differing, o.deleted), (3, 0, 5_001));
+    assert_eq!(s3.calls("ListObjectsV2"), 2 + 6, "all of it, to delete");
+    assert_eq!(s3.object("b", "t/old/0000"), None);
+    assert_eq!(s3.object("b", "t/old0.txt").unwrap(), data(30, 4));
+}

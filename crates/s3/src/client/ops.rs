@@ -252,6 +252,7 @@ impl ObjectClient for S3Client {
             .query_opt("prefix", req.prefix.as_ref())
             .query_opt("delimiter", req.delimiter.as_ref())
             .query_opt("continuation-token", req.continuation_token.as_ref())
+            .query_opt("start-after", req.start_after.as_ref())
             .query_opt("max-keys", req.max_keys)
             .owner(&req.request);
         let r: xml::ListBucketResult = self.send_xml(p).await?.0;

@@ -7,7 +7,11 @@
 //! when both sides were read whole, every transfer succeeded, and the source held something
 //! (or a deletion limit says emptying the destination is meant): [`DeletionsHeld`] says why
 //! not. With [`SyncSettings::no_traverse`] the destination is not listed: each source path is
-//! asked of it alone (`lookup`), and its pair judged the same way.
+//! asked of it alone (`lookup`), and its pair judged the same way. Without deletions or renames
+//! tracked, what the destination alone holds matters to nothing, and a sync up's listing of
+//! it passes over each folder the source folder lacks (a page that ends inside one is
+//! followed by the first key after it: see `super::list`), as rclone's, which lists a folder
+//! at a time, never enters one.
 //!
 //! Same or not, with no request per object where the listing says enough:
 //! - [`Compare::SizeAndTime`]: the sizes are equal and the times agree. Up, and prefix to
@@ -55,10 +59,10 @@ use tokio::sync::mpsc;
 
 use super::copy::TreeCopy;
 use super::filter::{Filters, selected};
-use super::list::list;
+use super::list::{Unwanted, list};
 use super::remove::{Deleting, delete_found};
 use super::sides::{Direction, Sides};
-use super::walk::{Walk, walk_into};
+use super::walk::{Walk, nothing_below, walk_into};
 use super::{Found, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
@@ -394,9 +398,18 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
         .following_links(s.tree.follow_links);
     let source = walk_into(walk, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
+    // What the destination alone holds matters only to deletions and renames: without them,
+    // its listing passes over folders the walk will not yield a file of.
+    let unwanted = (!s.sync.delete && !s.sync.track_renames).then(|| {
+        let (root, filters) = (s.tree.root.clone(), filters.clone());
+        Arc::new(move |dir: &str| nothing_below(&root, &filters, dir)) as Unwanted
+    });
     let dest = match s.sync.no_traverse {
         true => mpsc::channel(1).1,
-        false => list(&ctx, listing, Some(s.tree.root.clone()), READ_AHEAD, true),
+        false => {
+            let how = (Some(s.tree.root.clone()), unwanted);
+            list(&ctx, listing, how, READ_AHEAD, true)
+        }
     };
     let (source, dest) = both_selected(&filters, &s.sync, (source, &prefix), (dest, &prefix));
     let probe = Probes {
@@ -494,7 +507,13 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     };
     let dest = match s.sync.no_traverse {
         true => mpsc::channel(1).1,
-        false => list(&ctx, s.tree.destination_listing(), None, READ_AHEAD, true),
+        false => list(
+            &ctx,
+            s.tree.destination_listing(),
+            (None, None),
+            READ_AHEAD,
+            true,
+        ),
     };
     let filters = s.tree.filters.for_run(s.tree.shard);
     let (from, dest) = both_selected(
