@@ -3,7 +3,8 @@
 //! destination prefix (of 300 objects besides) is never listed; each file is looked up alone
 //! (a HeadObject), and only what is missing or differs is sent, up, down and between
 //! prefixes; with --delete or --track-renames it is refused. `--files-from` out of a prefix:
-//! each named key is asked for alone, not the prefix listed, up to 1,000 of them. A sync up
+//! each named key is asked for alone, not the prefix listed, up to 1,000 of them (past 32, once
+//! a first page has settled those it spans). A sync up
 //! that deletes nothing lists past a destination folder of 1,500 objects the source lacks.
 
 use std::time::{Duration, SystemTime};
@@ -177,6 +178,19 @@ fn a_short_list_of_paths_out_of_a_prefix_asks_for_each_rather_than_list_it() {
             .count(),
         2
     );
+
+    // More paths than a round of HeadObjects: a page is listed first, which here holds the
+    // whole prefix and settles every name, there or not.
+    let forty: String = (0..38).map(|i| format!("o{:04}\n", i * 7)).collect();
+    std::fs::write(&list, forty + "gone1\ngone2\n").unwrap();
+    let down = home.path().join("forty");
+    let args = ["cp", "-r", &p, down.to_str().unwrap(), "--files-from", l];
+    let (o, proxy) = crate::ferry_seen(server, home.path(), &args);
+    expect_exit(&o, 1, "\"gone2\" is named in the list of paths to take");
+    assert_eq!(listings(&proxy).len(), 1, "{:?}", proxy.log());
+    assert!(!proxy.log().iter().any(|l| l.starts_with("HEAD")));
+    assert_eq!(std::fs::read_dir(&down).unwrap().count(), 38);
+    assert_eq!(std::fs::read(down.join("o0259")).unwrap(), b"");
 
     // A list of more than 1,000 paths: the prefix is listed, once.
     let many: String = (0..1_001).map(|i| format!("o{i:04}\n")).collect();

@@ -2,7 +2,9 @@
 //! ([`Filters::only_paths`](super::Filters::only_paths), rclone's `--files-from`), each named
 //! key is asked for alone (a HeadObject, several at once) rather than the prefix listed, as
 //! rclone does. Ten files out of a prefix of millions then cost ten requests, not thousands
-//! of pages.
+//! of pages. A list longer than one round of HeadObjects first lists one page, which settles
+//! the names it spans: a prefix of a page or less costs that one request, whatever the list
+//! names.
 
 use std::path::PathBuf;
 
@@ -25,11 +27,13 @@ pub(crate) const ASKED_ALONE: usize = 1_000;
 /// HeadObjects at once.
 const AT_ONCE: usize = 32;
 
-/// The objects `paths` names below `req`'s prefix (each path's key the prefix and the path),
-/// each asked for alone with what `req` carries (the SSE-C key included), in the list's
-/// order, into a channel of `capacity`: with `root`, each with the file it goes to below it
-/// (as [`list`](super::list::list) places them). A path with no object is not yielded: the
-/// tree fails it as not found. One the server will not say about fails, named.
+/// The objects `paths` (in byte order) names below `req`'s prefix (each path's key the prefix
+/// and the path), each asked for alone with what `req` carries (the SSE-C key included), in
+/// the list's order, into a channel of `capacity`: with `root`, each with the file it goes to
+/// below it (as [`list`](super::list::list) places them). More than [`AT_ONCE`] paths: the
+/// first page of the listing first, and only the paths past it asked for alone. A path with no
+/// object is not yielded: the tree fails it as not found. One the server will not say about
+/// fails, named.
 pub(crate) fn asked<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
@@ -54,12 +58,51 @@ pub(crate) fn asked<C: ObjectClient>(
                 (head.key, meta)
             }
         };
+        let mut folders = Folders::default();
+        let mut paths = paths;
+        if paths.len() > AT_ONCE {
+            // A page costs a round of HeadObjects, and may answer for all of them.
+            let page = match ctx.request(None, |c| c.list_objects(&req)).await {
+                Ok(page) => page,
+                Err(f) => {
+                    let e = f.into_error(format!("listing s3://{bucket}/{prefix}"), "download");
+                    let _ = tx.send(Found::Fatal(e)).await;
+                    return;
+                }
+            };
+            let last = match page.next_continuation_token {
+                None => None,
+                Some(_) => Some(page.objects.last().map_or("", |o| &o.key[prefix.len()..])),
+            };
+            let spanned = paths.partition_point(|p| last.is_none_or(|l| p.as_str() <= l));
+            let rest = paths.split_off(spanned);
+            let mut objects = page.objects.iter().peekable();
+            for path in std::mem::replace(&mut paths, rest) {
+                let key = format!("{prefix}{path}");
+                while objects.next_if(|o| o.key < key).is_some() {}
+                let Some(o) = objects.next_if(|o| o.key == key) else {
+                    continue;
+                };
+                let placed = place(
+                    root.as_deref(),
+                    &prefix,
+                    &mut folders,
+                    &bucket,
+                    o.clone(),
+                    None,
+                );
+                if let Some(found) = placed
+                    && tx.send(found).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
         let mut answers = std::pin::pin!(
             futures_util::stream::iter(paths)
                 .map(head)
                 .buffered(AT_ONCE)
         );
-        let mut folders = Folders::default();
         while let Some((key, meta)) = answers.next().await {
             let found = match meta {
                 Ok(meta) => {

@@ -472,3 +472,59 @@ async fn a_sync_up_lists_past_a_destination_folder_its_source_lacks() {
     assert_eq!(s3.object("b", "t/old/0000"), None);
     assert_eq!(s3.object("b", "t/old0.txt").unwrap(), data(30, 4));
 }
+
+/// A list of paths longer than one round of HeadObjects lists one page first: the names it
+/// spans are settled by it (present or not), and only those past it are asked for alone; a
+/// prefix of one page costs that page alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_longer_list_of_paths_is_settled_by_the_first_page_as_far_as_it_goes() {
+    let s3 = memory_s3(0);
+    for i in 0..1_500 {
+        s3.insert("b", &format!("q/o{i:04}"), data(10, (i % 251) as u8));
+    }
+    for i in 0..100 {
+        s3.insert("b", &format!("s/o{i:04}"), data(10, i));
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    // 35 names the first page spans, one of them missing; 6 past it, one missing.
+    let mut names: Vec<String> = (0..34).map(|i| format!("o{:04}", i * 20)).collect();
+    names.push("o0001x".into());
+    names.extend(["o1100", "o1200", "o1300", "o1400", "o1499", "o9999"].map(String::from));
+    let dir = tempfile::tempdir().unwrap();
+    let mut tree = ferry_engine::TreeDownload::new("b", "q", dir.path().join("r"));
+    tree.filters = ferry_engine::Filters::default().only_paths(names.clone());
+    let o = m.download_tree(tree).wait().await.unwrap();
+    assert_eq!(
+        (o.objects, o.done, o.failed.len()),
+        (41, 39, 2),
+        "{:?}",
+        o.failed
+    );
+    let missing = o.failed.iter().map(|f| f.key.as_str()).collect::<Vec<_>>();
+    assert_eq!(missing, ["q/o0001x", "q/o9999"]);
+    assert!(o.failed[0].error.to_string().contains("but is not there"));
+    assert_eq!(s3.calls("ListObjectsV2"), 1);
+    assert_eq!(
+        s3.calls("HeadObject"),
+        6,
+        "only the names past the first page"
+    );
+    let read = |name: &str| std::fs::read(dir.path().join("r").join(name)).unwrap();
+    assert_eq!(read("o0660"), data(10, (660 % 251) as u8));
+    assert_eq!(read("o1499"), data(10, (1_499 % 251) as u8));
+
+    let mut tree = ferry_engine::TreeDownload::new("b", "s", dir.path().join("t"));
+    tree.filters = ferry_engine::Filters::default().only_paths(names);
+    let o = m.download_tree(tree).wait().await.unwrap();
+    assert_eq!(
+        (o.done, o.failed.len()),
+        (5, 36),
+        "o0000 to o0080 are there"
+    );
+    assert_eq!(s3.calls("ListObjectsV2"), 2);
+    assert_eq!(
+        s3.calls("HeadObject"),
+        6,
+        "none: the page held the whole prefix"
+    );
+}
