@@ -4,8 +4,8 @@
 //! (a HeadObject), and only what is missing or differs is sent, up, down and between
 //! prefixes; with --delete or --track-renames it is refused. `--files-from` out of a prefix:
 //! each named key is asked for alone, not the prefix listed, up to 1,000 of them (past 32, once
-//! a first page has settled those it spans). A sync up
-//! that deletes nothing lists past a destination folder of 1,500 objects the source lacks.
+//! a first page has settled those it spans). A sync up or between prefixes that deletes
+//! nothing lists past a destination folder of 1,500 objects the source lacks.
 
 use std::time::{Duration, SystemTime};
 
@@ -209,7 +209,7 @@ fn listings(proxy: &ferry_testkit::HoldProxy) -> Vec<String> {
 /// A sync up that deletes nothing lists past a folder only the destination holds: the page
 /// that ends inside it is followed by one that starts after it, which still finds what comes
 /// next (a file the same on both sides, not sent again). With --delete it lists everything,
-/// and the folder goes.
+/// and the folder goes. Between prefixes, the same.
 #[test]
 fn a_sync_up_lists_past_a_folder_only_the_destination_holds() {
     let (server, client, bucket) = seaweed_bucket("sync-pass-over");
@@ -257,4 +257,21 @@ fn a_sync_up_lists_past_a_folder_only_the_destination_holds() {
     );
     let keys = ["p/a.txt", "p/new/x", "p/new/y", "p/old0.txt"];
     assert_eq!(boto3_keys(server, &bucket), keys);
+
+    // Between prefixes: the source is asked about old/ (a listing of one key), and the
+    // destination's goes on after it, where it finds what was copied the first time.
+    stored(&client, &bucket, &[], ("q/old/o", 1_500));
+    let q = format!("s3://{bucket}/q/");
+    let o = sync(server, home.path(), &[&p, &q]);
+    assert!(stdout(&o).contains("4 copied"), "{}", text(&o));
+    let (o, proxy) = sync_seen(server, home.path(), &[&p, &q]);
+    assert!(stdout(&o).contains("4 unchanged"), "{}", text(&o));
+    assert!(writes(&proxy).is_empty(), "{:?}", writes(&proxy));
+    let listed = listings(&proxy);
+    let asked = |l: &&String| l.contains("prefix=p%2Fold%2F") && l.contains("max-keys=1");
+    assert_eq!(listed.iter().filter(asked).count(), 1, "{listed:?}");
+    let jump = format!("start-after=q%2Fold%2F{}", "%F4%8F%BF%BF");
+    assert!(listed.iter().any(|l| l.contains(&jump)), "{listed:?}");
+    let held = boto3_keys(server, &bucket);
+    assert_eq!(held.iter().filter(|k| k.starts_with("q/")).count(), 1_504);
 }

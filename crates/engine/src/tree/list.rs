@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ferry_s3::{ListObjectVersionsRequest, ListObjectsRequest, ObjectClient, ObjectInfo};
+use futures_util::future::{self, BoxFuture, Either};
 use tokio::sync::mpsc;
 
 use super::keys::{Folders, path_for};
@@ -56,9 +57,10 @@ impl Item {
     }
 }
 
-/// Says of a folder below a listed prefix (its path below the prefix, `/` after it) that
-/// nothing in it can matter to whoever reads the listing, so the listing may pass over it.
-pub(crate) type Unwanted = Arc<dyn Fn(&str) -> bool + Send + Sync>;
+/// Says of a folder below a listed prefix (its path below the prefix, `/` after it) whether
+/// nothing in it can matter to whoever reads the listing, so the listing may pass over it: an
+/// answer that may take a request (of the other side of a sync).
+pub(crate) type Unwanted = Arc<dyn Fn(String) -> BoxFuture<'static, bool> + Send + Sync>;
 
 /// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each object
 /// with the file it goes to below `root` (with no `root`, keys only). A page that meets a transient
@@ -68,9 +70,11 @@ pub(crate) type Unwanted = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 ///
 /// With `unwanted`, a page that ends inside a folder it names (the outermost one) is followed
 /// by the first key after that folder, not by the rest of it: a sync's destination listing
-/// passes over what only it holds, where nothing will be deleted. That takes no more requests
-/// than listing it all, and a folder of a million objects costs one page, not a thousand.
-/// (Objects the pages do give, in such folders or not, are all yielded.)
+/// passes over what only it holds, where nothing will be deleted. A folder of a million
+/// objects then costs one page, not a thousand. Each folder is asked about once, when a page
+/// first ends inside it, while the page after is fetched (and dropped, should the answer be
+/// to pass over the folder); an answer that comes at once sends no such request. (Objects the
+/// pages do give, in such folders or not, are all yielded.)
 pub(crate) fn list<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
@@ -84,8 +88,15 @@ pub(crate) fn list<C: ObjectClient>(
         let mut req = req;
         let mut folders = Folders::default();
         let mut any = false;
+        // A page fetched while the folders the last one ended in were asked about.
+        let mut ahead = None;
+        // Of those folders, the ones found wanted: not asked about again.
+        let mut wanted: Vec<String> = Vec::new();
         loop {
-            let page = ctx.request(None, |c| c.list_objects(&req)).await;
+            let page = match ahead.take() {
+                Some(page) => page,
+                None => ctx.request(None, |c| c.list_objects(&req)).await,
+            };
             let page = match page {
                 Ok(p) => p,
                 Err(f) => {
@@ -99,12 +110,27 @@ pub(crate) fn list<C: ObjectClient>(
             // the listing after them.
             let more = req.advance(&page);
             if let (Ok(true), Some(unwanted), Some(last)) = (&more, &unwanted, page.objects.last())
-                && let Some(dir) = outermost(&last.key[prefix.len()..], unwanted)
             {
-                // `char::MAX` is the greatest character: of the keys below `dir`, only those
-                // that go on with it (none in practice; listed, should there be) sort after.
-                req.continuation_token = None;
-                req.start_after = Some(format!("{prefix}{dir}{}", char::MAX));
+                let rel = &last.key[prefix.len()..];
+                wanted.retain(|w| rel.starts_with(w.as_str()));
+                let asked: Vec<String> = rel
+                    .match_indices('/')
+                    .map(|(i, _)| rel[..=i].to_string())
+                    .filter(|dir| !wanted.contains(dir))
+                    .collect();
+                let next = {
+                    let (ctx, req) = (ctx.clone(), req.clone());
+                    async move { ctx.request(None, |c| c.list_objects(&req)).await }
+                };
+                let (passed, next) = outermost(asked, unwanted, next, &mut wanted).await;
+                ahead = next;
+                if let Some(dir) = passed {
+                    // `char::MAX` is the greatest character: of the keys below `dir`, only
+                    // those that go on with it (none in practice; listed, should any be) sort
+                    // after.
+                    req.continuation_token = None;
+                    req.start_after = Some(format!("{prefix}{dir}{}", char::MAX));
+                }
             }
             for o in page.objects {
                 let Some(found) =
@@ -137,11 +163,33 @@ pub(crate) fn list<C: ObjectClient>(
     })
 }
 
-/// The outermost folder of `rel` (a key below a listed prefix) that `unwanted` names.
-fn outermost<'a>(rel: &'a str, unwanted: &Unwanted) -> Option<&'a str> {
-    rel.match_indices('/')
-        .map(|(i, _)| &rel[..=i])
-        .find(|dir| unwanted(dir))
+/// The outermost of the folders `asked` (outermost first) that `unwanted` names, each asked
+/// at once while `next` (the page after) is fetched: with none, that page, and the folders
+/// added to those `wanted`. Not fetched when every answer comes first and names one.
+async fn outermost<F: Future>(
+    asked: Vec<String>,
+    unwanted: &Unwanted,
+    next: F,
+    wanted: &mut Vec<String>,
+) -> (Option<String>, Option<F::Output>) {
+    if asked.is_empty() {
+        return (None, Some(next.await));
+    }
+    let answers = futures_util::future::join_all(asked.iter().map(|dir| unwanted(dir.clone())));
+    let next = std::pin::pin!(next);
+    let (answers, next) = match future::select(answers, next).await {
+        Either::Left((answers, next)) => (answers, Either::Left(next)),
+        Either::Right((page, answers)) => (answers.await, Either::Right(page)),
+    };
+    if let Some(i) = answers.iter().position(|passed| *passed) {
+        return (asked.into_iter().nth(i), None);
+    }
+    wanted.extend(asked);
+    let next = match next {
+        Either::Left(fetching) => fetching.await,
+        Either::Right(page) => page,
+    };
+    (None, Some(next))
 }
 
 /// What a listed object (of `version_id`, when a listing of versions chose it) of `bucket`

@@ -363,11 +363,8 @@ async fn a_sync_tracking_renames_copies_a_moved_file_and_sends_a_lookalike() {
     let sync = |track_renames| ferry_engine::SyncUp {
         tree: TreeUpload::new(dir.path(), "b", "t"),
         sync: ferry_engine::SyncSettings {
-            // The in-memory store's listing has no times to compare.
-            compare: ferry_engine::Compare::SizeOnly,
-            delete: true,
             track_renames,
-            ..Default::default()
+            ..by_size(true)
         },
     };
     m.sync_up(sync(true)).wait().await.unwrap();
@@ -405,11 +402,8 @@ async fn a_destination_not_listed_and_a_short_list_of_paths_are_asked_key_by_key
     let sync = |delete| ferry_engine::SyncCopy {
         tree: ferry_engine::TreeCopy::new("b", "p", "b", "q"),
         sync: ferry_engine::SyncSettings {
-            // The in-memory store's listing has no times to compare.
-            compare: ferry_engine::Compare::SizeOnly,
             no_traverse: true,
-            delete,
-            ..Default::default()
+            ..by_size(delete)
         },
     };
     let e = m.sync_copy(sync(true)).wait().await.unwrap_err();
@@ -450,12 +444,7 @@ async fn a_sync_up_lists_past_a_destination_folder_its_source_lacks() {
     let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
     let sync = |delete| ferry_engine::SyncUp {
         tree: TreeUpload::new(dir.path(), "b", "t"),
-        sync: ferry_engine::SyncSettings {
-            // The in-memory store's listing has no times to compare.
-            compare: ferry_engine::Compare::SizeOnly,
-            delete,
-            ..Default::default()
-        },
+        sync: by_size(delete),
     };
     let o = m.sync_up(sync(false)).wait().await.unwrap();
     assert!(o.is_complete(), "{:?}", o.transfers.failed);
@@ -527,4 +516,61 @@ async fn a_longer_list_of_paths_is_settled_by_the_first_page_as_far_as_it_goes()
         6,
         "none: the page held the whole prefix"
     );
+}
+
+/// Between prefixes, the source is asked whether it holds a folder the destination's page
+/// ends inside (a listing of one key): it lacks old/, and the destination's listing goes on
+/// after it. As of a time, or with deletions, every key is listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sync_between_prefixes_lists_past_a_folder_the_source_lacks() {
+    let s3 = memory_s3(0);
+    for i in 0..5_000 {
+        s3.insert("b", &format!("t/old/{i:04}"), vec![1]);
+    }
+    for (key, body) in [
+        ("a.txt", data(100, 1)),
+        ("new/x", data(20, 2)),
+        ("old0.txt", data(30, 4)),
+    ] {
+        s3.insert("b", &format!("s/{key}"), body.clone());
+        if key != "new/x" {
+            s3.insert("b", &format!("t/{key}"), body);
+        }
+    }
+    let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
+    let sync = |delete| ferry_engine::SyncCopy {
+        tree: ferry_engine::TreeCopy::new("b", "s", "b", "t"),
+        sync: by_size(delete),
+    };
+    let o = m.sync_copy(sync(false)).wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.transfers.failed);
+    assert_eq!((o.skipped, o.differing, o.missing), (2, 1, 1));
+    // The source's page, the destination's two, and the source asked about old/ (the page
+    // after the first, fetched meanwhile, may be asked for too): not the 1 + 6 of all.
+    let listings = s3.calls("ListObjectsV2");
+    assert!((4..=5).contains(&listings), "{listings}");
+    assert_eq!(s3.object("b", "t/new/x").unwrap(), data(20, 2));
+
+    // Once the source holds old/, the pages that end inside it are followed as they come:
+    // its one key there is compared; old/ is asked about once.
+    s3.insert("b", "s/old/4000", vec![1]);
+    let o = m.sync_copy(sync(false)).wait().await.unwrap();
+    assert_eq!((o.skipped, o.differing), (4, 0));
+    assert_eq!(s3.calls("ListObjectsV2") - listings, 1 + 6 + 1);
+
+    let listings = s3.calls("ListObjectsV2");
+    let o = m.sync_copy(sync(true)).wait().await.unwrap();
+    assert_eq!((o.skipped, o.deleted), (4, 4_999));
+    let all = s3.calls("ListObjectsV2") - listings;
+    assert_eq!(all, 1 + 6, "all of it, to delete");
+}
+
+/// A sync's settings that compare by size (the in-memory store's listing has no times to
+/// compare), deleting what only the destination holds or not.
+fn by_size(delete: bool) -> ferry_engine::SyncSettings {
+    ferry_engine::SyncSettings {
+        compare: ferry_engine::Compare::SizeOnly,
+        delete,
+        ..Default::default()
+    }
 }

@@ -8,10 +8,8 @@
 //! (or a deletion limit says emptying the destination is meant): [`DeletionsHeld`] says why
 //! not. With [`SyncSettings::no_traverse`] the destination is not listed: each source path is
 //! asked of it alone (`lookup`), and its pair judged the same way. Without deletions or renames
-//! tracked, what the destination alone holds matters to nothing, and a sync up's listing of
-//! it passes over each folder the source folder lacks (a page that ends inside one is
-//! followed by the first key after it: see `super::list`), as rclone's, which lists a folder
-//! at a time, never enters one.
+//! tracked, what the destination alone holds matters to nothing, and its listing passes over
+//! each folder the source lacks, up or between prefixes (`passing`).
 //!
 //! Same or not, with no request per object where the listing says enough:
 //! - [`Compare::SizeAndTime`]: the sizes are equal and the times agree. Up, and prefix to
@@ -45,6 +43,7 @@ mod backup;
 mod judge;
 mod lookup;
 mod merge;
+mod passing;
 mod reference;
 mod renames;
 
@@ -59,10 +58,10 @@ use tokio::sync::mpsc;
 
 use super::copy::TreeCopy;
 use super::filter::{Filters, selected};
-use super::list::{Unwanted, list};
+use super::list::list;
 use super::remove::{Deleting, delete_found};
 use super::sides::{Direction, Sides};
-use super::walk::{Walk, nothing_below, walk_into};
+use super::walk::{Walk, walk_into};
 use super::{Found, READ_AHEAD, TreeDownload, TreeUpload, journal_folder, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
@@ -398,12 +397,7 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
         .following_links(s.tree.follow_links);
     let source = walk_into(walk, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
-    // What the destination alone holds matters only to deletions and renames: without them,
-    // its listing passes over folders the walk will not yield a file of.
-    let unwanted = (!s.sync.delete && !s.sync.track_renames).then(|| {
-        let (root, filters) = (s.tree.root.clone(), filters.clone());
-        Arc::new(move |dir: &str| nothing_below(&root, &filters, dir)) as Unwanted
-    });
+    let unwanted = passing::up(&s.sync, s.tree.root.clone(), &filters);
     let dest = match s.sync.no_traverse {
         true => mpsc::channel(1).1,
         false => {
@@ -501,21 +495,24 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
         ));
     }
     let (listing, at) = (s.tree.source_listing(), (s.tree.as_of, &s.tree.filters));
-    let from = match &source {
-        Some(read) => super::source_list(read, listing, None, at, true),
-        None => super::source_list(&ctx, listing, None, at, true),
+    let filters = s.tree.filters.for_run(s.tree.shard);
+    let (from, unwanted) = match &source {
+        Some(read) => (
+            super::source_list(read, listing.clone(), None, at, true),
+            passing::across(&s.sync, at.0, read, listing, &filters),
+        ),
+        None => (
+            super::source_list(&ctx, listing.clone(), None, at, true),
+            passing::across(&s.sync, at.0, &ctx, listing, &filters),
+        ),
     };
     let dest = match s.sync.no_traverse {
         true => mpsc::channel(1).1,
-        false => list(
-            &ctx,
-            s.tree.destination_listing(),
-            (None, None),
-            READ_AHEAD,
-            true,
-        ),
+        false => {
+            let how = (None, unwanted);
+            list(&ctx, s.tree.destination_listing(), how, READ_AHEAD, true)
+        }
     };
-    let filters = s.tree.filters.for_run(s.tree.shard);
     let (from, dest) = both_selected(
         &filters,
         &s.sync,
