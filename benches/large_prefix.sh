@@ -2,8 +2,10 @@
 # A few files into and out of a prefix of many objects, over a 40 ms round trip (SeaweedFS
 # behind ferry-testbed's delay proxy), where listing the prefix costs more than the transfers:
 #   up:   3 new files synced into a prefix of N objects (each run sends them again): ferry's
-#         sync (which lists the prefix) and sync --no-traverse, rclone's copy and copy
-#         --no-traverse, and the aws cli's sync;
+#         sync (which lists the prefix, passing over the folder the source lacks) and sync
+#         --no-traverse, rclone's copy and copy --no-traverse, and the aws cli's sync;
+#   across: the same 3 as objects of another prefix, synced into it: ferry's sync, rclone's
+#         copy and the aws cli's sync (each copying on the server);
 #   down: 4 keys named by a list, out of that prefix: ferry's cp -r --files-from, rclone's
 #         copy --files-from (and with --no-traverse), and the aws cli's cp --recursive with
 #         --exclude '*' and an --include each.
@@ -30,6 +32,7 @@ make_files "$WORK/many" "$OBJECTS" 100 1000000
 "$FERRY" cp -r -q "$WORK/many" s3://large-prefix/p/
 mkdir -p "$WORK/src"
 for i in 1 2 3; do "$PYTHON" -c "import os,sys; open(sys.argv[1],\"wb\").write(os.urandom(100000))" "$WORK/src/new$i.bin"; done
+"$FERRY" cp -r -q "$WORK/src" s3://large-prefix/src/
 printf "d000/f00010\nd000/f%05d\nd000/f%05d\nd000/f%05d\n" $((OBJECTS / 3)) $((OBJECTS / 2)) $((OBJECTS - 1)) > "$WORK/list"
 include=()
 while read -r k; do include+=(--include "$k"); done < "$WORK/list"
@@ -44,6 +47,9 @@ unsent() { "$FERRY" rm -q s3://large-prefix/p/new1.bin s3://large-prefix/p/new2.
 up() { # name command...
   unsent; timed up "$@"
 }
+across() { # name command...
+  unsent; timed across "$@"
+}
 down() { # name command...
   rm -rf "$WORK/down"; timed down "$@"
 }
@@ -54,6 +60,10 @@ for round in $(seq "$ROUNDS"); do
   up "rclone copy" "$RCLONE" --config /dev/null copy "$WORK/src" loc:large-prefix/p
   up "rclone copy --no-traverse" "$RCLONE" --config /dev/null copy --no-traverse "$WORK/src" loc:large-prefix/p
   up "aws s3 sync" "$AWS" --endpoint-url "$EP" s3 sync "$WORK/src" s3://large-prefix/p --only-show-errors
+  across "ferry sync" "$FERRY" sync -q s3://large-prefix/src s3://large-prefix/p
+  [ -n "$FERRY_BASE" ] && across "ferry (base) sync" "$FERRY_BASE" sync -q s3://large-prefix/src s3://large-prefix/p
+  across "rclone copy" "$RCLONE" --config /dev/null copy loc:large-prefix/src loc:large-prefix/p
+  across "aws s3 sync" "$AWS" --endpoint-url "$EP" s3 sync s3://large-prefix/src s3://large-prefix/p --only-show-errors
   down "ferry cp -r --files-from" "$FERRY" cp -r -q s3://large-prefix/p/ "$WORK/down" --files-from "$WORK/list"
   [ -n "$FERRY_BASE" ] && down "ferry (base) cp -r --files-from" "$FERRY_BASE" cp -r -q s3://large-prefix/p/ "$WORK/down" --files-from "$WORK/list"
   down "rclone copy --files-from" "$RCLONE" --config /dev/null copy loc:large-prefix/p "$WORK/down" --files-from "$WORK/list"
@@ -69,7 +79,7 @@ for r in runs:
 lines = ["# A few files into and out of a prefix of $OBJECTS objects, over a 40 ms round trip", "",
          "benches/large_prefix.sh on SeaweedFS behind ferry-testbed --wan 20; $ROUNDS rounds, the tools alternating.",
          "$VERSIONS.",
-         "up: 3 new files of 100 KB synced into the prefix; down: 4 keys a list names, out of it.", "",
+         "up: 3 new files of 100 KB synced into the prefix; across: the same 3 as objects of another prefix, synced into it; down: 4 keys a list names, out of it.", "",
          "| direction | command | median s | each round s |", "| --- | --- | --- | --- |"]
 for (d, t), w in rows.items():
     each = ", ".join("%.2f" % x for x in w)

@@ -7,7 +7,7 @@
 //! Not a server and not evidence that a transfer works: the real-server tests are that.
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -95,6 +95,8 @@ pub struct Inner {
     most_in_flight: AtomicU32,
     /// How long each request takes.
     delay: Duration,
+    /// Lists from the start whatever `start_after` says, as a server that does not know it.
+    ignores_start_after: AtomicBool,
 }
 
 impl std::ops::Deref for MemoryClient {
@@ -141,6 +143,12 @@ impl MemoryClient {
             delay,
             ..Inner::default()
         }))
+    }
+
+    /// From now on, lists as a server that does not know ListObjectsV2's `start-after` does:
+    /// from the start of the prefix.
+    pub fn ignore_start_after(&self) {
+        self.ignores_start_after.store(true, Ordering::SeqCst);
     }
 
     /// Makes a bucket.
@@ -281,6 +289,7 @@ impl MemoryClient {
             Some(("k", key)) => (key.to_string(), None),
             Some(("p", p)) => (p.to_string(), Some(p.to_string())),
             // No token: from the start, or after `start_after` (any string).
+            _ if self.ignores_start_after.load(Ordering::SeqCst) => (String::new(), None),
             _ => (req.start_after.clone().unwrap_or_default(), None),
         };
         let mut objects = Vec::new();

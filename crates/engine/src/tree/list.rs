@@ -92,6 +92,11 @@ pub(crate) fn list<C: ObjectClient>(
         let mut ahead = None;
         // Of those folders, the ones found wanted: not asked about again.
         let mut wanted: Vec<String> = Vec::new();
+        // Where the listing last went on after a folder passed over, and the token it had
+        // then: a page that does not start past that comes from a server that does not know
+        // StartAfter, and the listing goes on by the token, passing over nothing more.
+        let mut jumped: Option<(String, Option<String>)> = None;
+        let mut unwanted = unwanted;
         loop {
             let page = match ahead.take() {
                 Some(page) => page,
@@ -106,6 +111,12 @@ pub(crate) fn list<C: ObjectClient>(
                     return;
                 }
             };
+            if let Some((after, token)) = jumped.take()
+                && page.objects.first().is_some_and(|o| o.key <= after)
+            {
+                (unwanted, req.start_after, req.continuation_token) = (None, None, token);
+                continue;
+            }
             // Asked before the page's objects move on; a token that does not advance ends
             // the listing after them.
             let more = req.advance(&page);
@@ -128,8 +139,9 @@ pub(crate) fn list<C: ObjectClient>(
                     // `char::MAX` is the greatest character: of the keys below `dir`, only
                     // those that go on with it (none in practice; listed, should any be) sort
                     // after.
-                    req.continuation_token = None;
-                    req.start_after = Some(format!("{prefix}{dir}{}", char::MAX));
+                    let after = format!("{prefix}{dir}{}", char::MAX);
+                    req.start_after = Some(after.clone());
+                    jumped = Some((after, req.continuation_token.take()));
                 }
             }
             for o in page.objects {

@@ -454,10 +454,18 @@ async fn a_sync_up_lists_past_a_destination_folder_its_source_lacks() {
     assert_eq!(s3.calls("PutObject"), 1);
     assert_eq!(s3.object("b", "t/new/x").unwrap(), data(20, 2));
 
+    // A server that does not know StartAfter lists from the start again: seen by the page's
+    // first key, and the listing goes on by its token, passing over nothing more.
+    s3.ignore_start_after();
+    let again = tokio::time::timeout(Duration::from_secs(30), m.sync_up(sync(false)).wait());
+    let o = again.await.expect("the listing ends").unwrap();
+    assert_eq!((o.skipped, o.differing), (3, 0));
+    assert_eq!(s3.calls("ListObjectsV2"), 2 + 2 + 5);
+
     let o = m.sync_up(sync(true)).wait().await.unwrap();
     assert!(o.is_complete(), "{:?}", o.deletions_held);
     assert_eq!((o.skipped, o.differing, o.deleted), (3, 0, 5_001));
-    assert_eq!(s3.calls("ListObjectsV2"), 2 + 6, "all of it, to delete");
+    assert_eq!(s3.calls("ListObjectsV2"), 9 + 6, "all of it, to delete");
     assert_eq!(s3.object("b", "t/old/0000"), None);
     assert_eq!(s3.object("b", "t/old0.txt").unwrap(), data(30, 4));
 }
