@@ -5,7 +5,8 @@
 //! prefixes; with --delete or --track-renames it is refused. `--files-from` out of a prefix:
 //! each named key is asked for alone, not the prefix listed, up to 1,000 of them (past 32, once
 //! a first page has settled those it spans). A sync up or between prefixes that deletes
-//! nothing lists past a destination folder of 1,500 objects the source lacks.
+//! nothing lists past a destination folder of 1,500 objects the source lacks. `rm -r` with a
+//! list of paths lists from one name to the next.
 
 use std::time::{Duration, SystemTime};
 
@@ -274,4 +275,29 @@ fn a_sync_up_lists_past_a_folder_only_the_destination_holds() {
     assert!(listed.iter().any(|l| l.contains(&jump)), "{listed:?}");
     let held = boto3_keys(server, &bucket);
     assert_eq!(held.iter().filter(|k| k.starts_with("q/")).count(), 1_504);
+}
+
+/// `rm -r` with a list of paths lists the prefix from one name to the next (as a list longer
+/// than is asked for alone is listed by `cp -r` and `sync`): three names out of 2,500 objects
+/// take three pages, the second and third each starting just before its name.
+#[test]
+fn a_list_of_paths_is_listed_from_one_name_to_the_next() {
+    let (server, client, bucket) = seaweed_bucket("files-from-guided");
+    stored(&client, &bucket, &[], ("p/o", 2_500));
+    let home = tempfile::tempdir().unwrap();
+    let list = home.path().join("list.txt");
+    std::fs::write(&list, "o0010\no1200\no2499\no9999\n").unwrap();
+    let p = format!("s3://{bucket}/p/");
+    let args = ["rm", "-r", &p, "--files-from", list.to_str().unwrap()];
+    let (o, proxy) = crate::ferry_seen(server, home.path(), &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let listed = listings(&proxy);
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert!(listed[1].contains("start-after=p%2Fo120"), "{listed:?}");
+    assert!(listed[2].contains("start-after=p%2Fo249"), "{listed:?}");
+    let left = boto3_keys(server, &bucket);
+    assert_eq!(left.len(), 2_497);
+    for gone in ["p/o0010", "p/o1200", "p/o2499"] {
+        assert!(!left.iter().any(|k| k == gone), "{gone} is still there");
+    }
 }

@@ -8,7 +8,7 @@ use ferry_s3::ObjectClient;
 use tokio::sync::mpsc;
 
 use super::filter::{Filters, selected};
-use super::list::list;
+use super::list::{Skips, list};
 use super::{Found, Item, READ_AHEAD, keys};
 use crate::context::Context;
 use crate::error::{Error, ErrorKind};
@@ -32,7 +32,8 @@ pub(crate) fn under_prefix<C: ObjectClient>(
         request: request.bucket_terms(),
         ..Default::default()
     };
-    let found = list(ctx, req, (None, None), READ_AHEAD, false);
+    let skips = Skips::named(filters.named());
+    let found = list(ctx, req, (None, skips), READ_AHEAD, false);
     selected(found, filters.clone(), prefix)
 }
 

@@ -208,7 +208,13 @@ impl Filters {
     /// a list of at most [`ASKED_ALONE`](super::named::ASKED_ALONE) paths, in order.
     pub(crate) fn few_paths(&self) -> Option<Vec<String>> {
         let paths = self.paths.as_ref()?;
-        (paths.len() <= super::named::ASKED_ALONE).then(|| paths.keys().cloned().collect())
+        (paths.len() <= super::named::ASKED_ALONE).then(|| self.named().unwrap_or_default())
+    }
+
+    /// The paths a list names, however many, in byte order: the only ones a listing that
+    /// these filters narrow need go to (see [`super::list::Skips`]).
+    pub(crate) fn named(&self) -> Option<Vec<String>> {
+        Some(self.paths.as_ref()?.keys().cloned().collect())
     }
 
     /// Notes that an entry was found at `rel`, if the list names it.

@@ -62,11 +62,36 @@ impl Item {
 /// answer that may take a request (of the other side of a sync).
 pub(crate) type Unwanted = Arc<dyn Fn(String) -> BoxFuture<'static, bool> + Send + Sync>;
 
+/// What a listing may pass over, its reader caring nothing for it.
+#[derive(Clone, Default)]
+pub(crate) struct Skips {
+    /// Folders nothing in which matters.
+    pub(crate) unwanted: Option<Unwanted>,
+    /// The only keys that matter, below the prefix, in byte order (a list of paths'): a page
+    /// is followed by the next of them not yet passed, and none after the last.
+    pub(crate) named: Option<Arc<[String]>>,
+}
+
+impl Skips {
+    /// A listing's skips when a list names the only paths that matter (`named`).
+    pub(crate) fn named(named: Option<Vec<String>>) -> Self {
+        Self {
+            named: named.map(Arc::from),
+            ..Self::default()
+        }
+    }
+}
+
 /// Lists `prefix` (empty or ending in `/`) of `bucket` page by page into a channel, each object
 /// with the file it goes to below `root` (with no `root`, keys only). A page that meets a transient
 /// error is asked for again; one that fails for good ends the channel with [`Found::Fatal`]. An
 /// empty listing is [`Found::Fatal`] too unless `empty_ok` (a sync's destination): nothing to
 /// download is a mistake in the prefix.
+///
+/// With `named` keys, a page is followed by a listing from just before the first of them past
+/// it (the key less its last character), which settles that one at least, rather than by the
+/// rest of the prefix, and the last page is the one past the last of them: a few paths out of
+/// a prefix of millions cost a request or so each, and never more than the listing of it all.
 ///
 /// With `unwanted`, a page that ends inside a folder it names (the outermost one) is followed
 /// by the first key after that folder, not by the rest of it: a sync's destination listing
@@ -78,7 +103,7 @@ pub(crate) type Unwanted = Arc<dyn Fn(String) -> BoxFuture<'static, bool> + Send
 pub(crate) fn list<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
-    (root, unwanted): (Option<PathBuf>, Option<Unwanted>),
+    (root, skips): (Option<PathBuf>, Skips),
     capacity: usize,
     empty_ok: bool,
 ) -> mpsc::Receiver<Found> {
@@ -92,11 +117,15 @@ pub(crate) fn list<C: ObjectClient>(
         let mut ahead = None;
         // Of those folders, the ones found wanted: not asked about again.
         let mut wanted: Vec<String> = Vec::new();
-        // Where the listing last went on after a folder passed over, and the token it had
-        // then: a page that does not start past that comes from a server that does not know
-        // StartAfter, and the listing goes on by the token, passing over nothing more.
+        // Where the listing last went on by StartAfter (past a folder, or to a name), and the
+        // token it had then: a page that does not start past that comes from a server that
+        // does not know StartAfter, and the listing goes on by the token, passing over nothing
+        // more.
         let mut jumped: Option<(String, Option<String>)> = None;
-        let mut unwanted = unwanted;
+        let Skips {
+            mut unwanted,
+            mut named,
+        } = skips;
         loop {
             let page = match ahead.take() {
                 Some(page) => page,
@@ -114,19 +143,33 @@ pub(crate) fn list<C: ObjectClient>(
             if let Some((after, token)) = jumped.take()
                 && page.objects.first().is_some_and(|o| o.key <= after)
             {
-                (unwanted, req.start_after, req.continuation_token) = (None, None, token);
+                (unwanted, named) = (None, None);
+                (req.start_after, req.continuation_token) = (None, token);
                 continue;
             }
             // Asked before the page's objects move on; a token that does not advance ends
             // the listing after them.
-            let more = req.advance(&page);
-            if let (Ok(true), Some(unwanted), Some(last)) = (&more, &unwanted, page.objects.last())
-            {
-                let rel = &last.key[prefix.len()..];
-                wanted.retain(|w| rel.starts_with(w.as_str()));
-                let asked: Vec<String> = rel
+            let mut more = req.advance(&page);
+            let last = page.objects.last().map(|o| &o.key[prefix.len()..]);
+            if let (Ok(true), Some(named), Some(last)) = (&more, &named, last) {
+                match named.get(named.partition_point(|n| n.as_str() <= last)) {
+                    // Past the last name: nothing more matters.
+                    None => more = Ok(false),
+                    Some(next) => {
+                        let stem =
+                            &next[..next.len() - next.chars().last().map_or(0, char::len_utf8)];
+                        if stem > last {
+                            let after = format!("{prefix}{stem}");
+                            req.start_after = Some(after.clone());
+                            jumped = Some((after, req.continuation_token.take()));
+                        }
+                    }
+                }
+            } else if let (Ok(true), Some(unwanted), Some(last)) = (&more, &unwanted, last) {
+                wanted.retain(|w| last.starts_with(w.as_str()));
+                let asked: Vec<String> = last
                     .match_indices('/')
-                    .map(|(i, _)| rel[..=i].to_string())
+                    .map(|(i, _)| last[..=i].to_string())
                     .filter(|dir| !wanted.contains(dir))
                     .collect();
                 let next = {

@@ -368,7 +368,11 @@ pub(crate) fn source_list<C: ObjectClient>(
     match (as_of, filters.few_paths()) {
         (Some(at), _) => as_of::list_as_of(ctx, req, root, at, READ_AHEAD, empty_ok),
         (None, Some(paths)) => named::asked(ctx, req, root, paths, READ_AHEAD),
-        (None, None) => list::list(ctx, req, (root, None), READ_AHEAD, empty_ok),
+        (None, None) => {
+            // A list too long to ask for each: listed, from one name to the next.
+            let skips = list::Skips::named(filters.named());
+            list::list(ctx, req, (root, skips), READ_AHEAD, empty_ok)
+        }
     }
 }
 

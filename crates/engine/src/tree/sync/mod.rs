@@ -397,11 +397,11 @@ pub(crate) async fn up<C: ObjectClient>(ctx: Context<C>, s: SyncUp) -> Result<Sy
         .following_links(s.tree.follow_links);
     let source = walk_into(walk, READ_AHEAD);
     let listing = super::folder_listing(&s.tree.bucket, &prefix, &s.tree.options.request);
-    let unwanted = passing::up(&s.sync, s.tree.root.clone(), &filters);
+    let skips = passing::up(&s.sync, s.tree.root.clone(), &filters);
     let dest = match s.sync.no_traverse {
         true => mpsc::channel(1).1,
         false => {
-            let how = (Some(s.tree.root.clone()), unwanted);
+            let how = (Some(s.tree.root.clone()), skips);
             list(&ctx, listing, how, READ_AHEAD, true)
         }
     };
@@ -496,7 +496,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     }
     let (listing, at) = (s.tree.source_listing(), (s.tree.as_of, &s.tree.filters));
     let filters = s.tree.filters.for_run(s.tree.shard);
-    let (from, unwanted) = match &source {
+    let (from, skips) = match &source {
         Some(read) => (
             super::source_list(read, listing.clone(), None, at, true),
             passing::across(&s.sync, at.0, read, listing, &filters),
@@ -509,7 +509,7 @@ pub(crate) async fn copy<C: ObjectClient, D: ObjectClient>(
     let dest = match s.sync.no_traverse {
         true => mpsc::channel(1).1,
         false => {
-            let how = (None, unwanted);
+            let how = (None, skips);
             list(&ctx, s.tree.destination_listing(), how, READ_AHEAD, true)
         }
     };
