@@ -8,7 +8,9 @@
 #         copy and the aws cli's sync (each copying on the server);
 #   down: 4 keys named by a list, out of that prefix: ferry's cp -r --files-from, rclone's
 #         copy --files-from (and with --no-traverse), and the aws cli's cp --recursive with
-#         --exclude '*' and an --include each.
+#         --exclude '*' and an --include each;
+#   rm:   the same 4 keys deleted (put back before each run): ferry's rm -r --files-from,
+#         rclone's delete --files-from, and the aws cli's rm --recursive with the same filters.
 # Writes docs/bench/large-prefix.md (or $FERRY_BENCH_OUT/large-prefix.md): the median wall
 # time of each, over the rounds.
 #   benches/large_prefix.sh                       20,000 objects, 5 rounds
@@ -50,6 +52,10 @@ up() { # name command...
 across() { # name command...
   unsent; timed across "$@"
 }
+removed() { # name command...
+  while read -r k; do "$FERRY" cp -q "$WORK/src/new1.bin" "s3://large-prefix/p/$k"; done < "$WORK/list"
+  timed rm "$@"
+}
 down() { # name command...
   rm -rf "$WORK/down"; timed down "$@"
 }
@@ -69,6 +75,10 @@ for round in $(seq "$ROUNDS"); do
   down "rclone copy --files-from" "$RCLONE" --config /dev/null copy loc:large-prefix/p "$WORK/down" --files-from "$WORK/list"
   down "rclone copy --files-from --no-traverse" "$RCLONE" --config /dev/null copy loc:large-prefix/p "$WORK/down" --files-from "$WORK/list" --no-traverse
   down "aws s3 cp --recursive --include" "$AWS" --endpoint-url "$EP" s3 cp s3://large-prefix/p "$WORK/down" --recursive --exclude "*" "${include[@]}" --only-show-errors
+  removed "ferry rm -r --files-from" "$FERRY" rm -r -q s3://large-prefix/p/ --files-from "$WORK/list"
+  [ -n "$FERRY_BASE" ] && removed "ferry (base) rm -r --files-from" "$FERRY_BASE" rm -r -q s3://large-prefix/p/ --files-from "$WORK/list"
+  removed "rclone delete --files-from" "$RCLONE" --config /dev/null delete loc:large-prefix/p --files-from "$WORK/list"
+  removed "aws s3 rm --recursive --include" "$AWS" --endpoint-url "$EP" s3 rm s3://large-prefix/p --recursive --exclude "*" "${include[@]}" --only-show-errors
 done
 "$PYTHON" - "$WORK/runs.jsonl" "$OUT/large-prefix.md" <<PY
 import json, statistics, sys
@@ -79,7 +89,7 @@ for r in runs:
 lines = ["# A few files into and out of a prefix of $OBJECTS objects, over a 40 ms round trip", "",
          "benches/large_prefix.sh on SeaweedFS behind ferry-testbed --wan 20; $ROUNDS rounds, the tools alternating.",
          "$VERSIONS.",
-         "up: 3 new files of 100 KB synced into the prefix; across: the same 3 as objects of another prefix, synced into it; down: 4 keys a list names, out of it.", "",
+         "up: 3 new files of 100 KB synced into the prefix; across: the same 3 as objects of another prefix, synced into it; down: 4 keys a list names, out of it; rm: those 4 deleted.", "",
          "| direction | command | median s | each round s |", "| --- | --- | --- | --- |"]
 for (d, t), w in rows.items():
     each = ", ".join("%.2f" % x for x in w)

@@ -88,10 +88,11 @@ impl Skips {
 /// empty listing is [`Found::Fatal`] too unless `empty_ok` (a sync's destination): nothing to
 /// download is a mistake in the prefix.
 ///
-/// With `named` keys, a page is followed by a listing from just before the first of them past
-/// it (the key less its last character), which settles that one at least, rather than by the
-/// rest of the prefix, and the last page is the one past the last of them: a few paths out of
-/// a prefix of millions cost a request or so each, and never more than the listing of it all.
+/// With `named` keys, the listing starts just before the first of them (the key less its last
+/// character), a page is followed by a listing from just before the first of them past it
+/// (which settles that one at least) rather than by the rest of the prefix, and the last page
+/// is the one past the last of them: a few paths out of a prefix of millions cost a request
+/// or so each, and never more than the listing of it all.
 ///
 /// With `unwanted`, a page that ends inside a folder it names (the outermost one) is followed
 /// by the first key after that folder, not by the rest of it: a sync's destination listing
@@ -126,6 +127,14 @@ pub(crate) fn list<C: ObjectClient>(
             mut unwanted,
             mut named,
         } = skips;
+        // The first page too starts just before the first name.
+        if let Some(first) = named.as_ref().and_then(|n| n.first())
+            && !stem(first).is_empty()
+        {
+            let after = format!("{prefix}{}", stem(first));
+            req.start_after = Some(after.clone());
+            jumped = Some((after, None));
+        }
         loop {
             let page = match ahead.take() {
                 Some(page) => page,
@@ -156,10 +165,8 @@ pub(crate) fn list<C: ObjectClient>(
                     // Past the last name: nothing more matters.
                     None => more = Ok(false),
                     Some(next) => {
-                        let stem =
-                            &next[..next.len() - next.chars().last().map_or(0, char::len_utf8)];
-                        if stem > last {
-                            let after = format!("{prefix}{stem}");
+                        if stem(next) > last {
+                            let after = format!("{prefix}{}", stem(next));
                             req.start_after = Some(after.clone());
                             jumped = Some((after, req.continuation_token.take()));
                         }
@@ -216,6 +223,11 @@ pub(crate) fn list<C: ObjectClient>(
             let _ = tx.send(Found::Fatal(e)).await;
         }
     })
+}
+
+/// `name` less its last character: what a listing that is to find `name` may start after.
+fn stem(name: &str) -> &str {
+    &name[..name.len() - name.chars().last().map_or(0, char::len_utf8)]
 }
 
 /// The outermost of the folders `asked` (outermost first) that `unwanted` names, each asked

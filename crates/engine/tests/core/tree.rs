@@ -584,8 +584,8 @@ fn by_size(delete: bool) -> ferry_engine::SyncSettings {
 }
 
 /// A list of more paths than are asked for alone is listed from one name to the next, and no
-/// further than the last: out of a prefix of 20,000, 1,200 names in its first 1,500 keys take
-/// two pages. A sync's destination, narrowed to the list, is listed the same way.
+/// further than the last: out of a prefix of 20,000, 1,200 names among 1,500 keys from the
+/// 15,001st take two pages. A sync's destination, narrowed to the list, is listed the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_long_list_of_paths_lists_no_further_than_its_last_name() {
     let s3 = memory_s3(0);
@@ -594,13 +594,15 @@ async fn a_long_list_of_paths_lists_no_further_than_its_last_name() {
     }
     let m = manager(Arc::new(s3.clone()), ManagerConfig::default());
     let dir = tempfile::tempdir().unwrap();
-    let names: Vec<String> = (0..1_200).map(|i| format!("o{:05}", i * 5 / 4)).collect();
+    let names: Vec<String> = (0..1_200)
+        .map(|i| format!("o{:05}", 15_000 + i * 5 / 4))
+        .collect();
     let mut tree = ferry_engine::TreeDownload::new("b", "q", dir.path().join("r"));
     tree.filters = ferry_engine::Filters::default().only_paths(names);
     let o = m.download_tree(tree).wait().await.unwrap();
     assert_eq!((o.objects, o.done), (1_200, 1_200), "{:?}", o.failed);
     assert_eq!(s3.calls("ListObjectsV2"), 2);
-    assert_eq!(std::fs::read(dir.path().join("r/o01498")).unwrap(), [1]);
+    assert_eq!(std::fs::read(dir.path().join("r/o16498")).unwrap(), [1]);
 
     // Up, into the prefix, with a list of one path: one page of the destination.
     std::fs::write(dir.path().join("a.txt"), b"a").unwrap();
