@@ -9,7 +9,7 @@
 #   down: 4 keys named by a list, out of that prefix: ferry's cp -r --files-from, rclone's
 #         copy --files-from (and with --no-traverse), and the aws cli's cp --recursive with
 #         --exclude '*' and an --include each;
-#   rm:   the same 4 keys deleted (put back before each run): ferry's rm -r --files-from,
+#   rm:   the same 4 keys deleted (put back after each run): ferry's rm -r --files-from,
 #         rclone's delete --files-from, and the aws cli's rm --recursive with the same filters.
 # Writes docs/bench/large-prefix.md (or $FERRY_BENCH_OUT/large-prefix.md): the median wall
 # time of each, over the rounds.
@@ -52,9 +52,9 @@ up() { # name command...
 across() { # name command...
   unsent; timed across "$@"
 }
-removed() { # name command...
-  while read -r k; do "$FERRY" cp -q "$WORK/src/new1.bin" "s3://large-prefix/p/$k"; done < "$WORK/list"
+removed() { # name command... (the keys put back after, for the next)
   timed rm "$@"
+  while read -r k; do "$FERRY" cp -q "$WORK/many/$k" "s3://large-prefix/p/$k"; done < "$WORK/list"
 }
 down() { # name command...
   rm -rf "$WORK/down"; timed down "$@"
