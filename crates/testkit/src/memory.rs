@@ -97,6 +97,8 @@ pub struct Inner {
     delay: Duration,
     /// Lists from the start whatever `start_after` says, as a server that does not know it.
     ignores_start_after: AtomicBool,
+    /// Refuses a listing that gives `start_after` (400 InvalidArgument).
+    refuses_start_after: AtomicBool,
 }
 
 impl std::ops::Deref for MemoryClient {
@@ -149,6 +151,12 @@ impl MemoryClient {
     /// from the start of the prefix.
     pub fn ignore_start_after(&self) {
         self.ignores_start_after.store(true, Ordering::SeqCst);
+    }
+
+    /// From now on, refuses a listing that gives `start-after` (400 InvalidArgument), as a
+    /// server that takes it for a bad argument might.
+    pub fn refuse_start_after(&self) {
+        self.refuses_start_after.store(true, Ordering::SeqCst);
     }
 
     /// Makes a bucket.
@@ -543,6 +551,9 @@ impl ObjectClient for MemoryClient {
 
     async fn list_objects(&self, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
         let _f = self.begin("ListObjectsV2").await;
+        if req.start_after.is_some() && self.refuses_start_after.load(Ordering::SeqCst) {
+            return Err(service("ListObjectsV2", 400, "InvalidArgument"));
+        }
         self.listing("ListObjectsV2", req)
     }
 

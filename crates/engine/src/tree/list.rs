@@ -100,7 +100,11 @@ impl Skips {
 /// objects then costs one page, not a thousand. Each folder is asked about once, when a page
 /// first ends inside it, while the page after is fetched (and dropped, should the answer be
 /// to pass over the folder); an answer that comes at once sends no such request. (Objects the
-/// pages do give, in such folders or not, are all yielded.)
+/// pages do give, in such folders or not, are all yielded.) With both, `named` decides.
+///
+/// A server that does not know `start-after` lists from the start again: that page is seen by
+/// its first key and dropped, and the listing goes on by the token it had, passing over
+/// nothing more. One that refuses it (a 400) is answered the same way.
 pub(crate) fn list<C: ObjectClient>(
     ctx: &Context<C>,
     req: ListObjectsRequest,
@@ -145,6 +149,15 @@ pub(crate) fn list<C: ObjectClient>(
                 Err(f) => {
                     let e =
                         f.into_error(format!("listing s3://{}/{prefix}", req.bucket), "download");
+                    // A server that takes `start-after` for a bad argument: as one that does
+                    // not know it.
+                    if e.s3().and_then(|e| e.status()) == Some(400)
+                        && let Some((_, token)) = jumped.take()
+                    {
+                        (unwanted, named) = (None, None);
+                        (req.start_after, req.continuation_token) = (None, token);
+                        continue;
+                    }
                     let _ = tx.send(Found::Fatal(e)).await;
                     return;
                 }

@@ -521,4 +521,16 @@ async fn a_list_of_paths_is_listed_from_one_name_to_the_next() {
     assert_eq!(o.removed, 2);
     assert_eq!(s3.calls("ListObjectsV2") - before, 21);
     assert_eq!(keys(&s3).await.len(), 19_994);
+
+    // One that refuses it (a 400): the same, from the refused request on.
+    s3.refuse_start_after();
+    let before = s3.calls("ListObjectsV2");
+    let remove = Remove {
+        filters: Filters::default().only_paths(["o00030", "o16000"].map(String::from)),
+        ..Remove::prefix("b", "p")
+    };
+    let o = m.remove(remove).wait().await.unwrap();
+    assert!(o.is_complete(), "{:?}", o.failed);
+    assert_eq!(o.removed, 2);
+    assert_eq!(s3.calls("ListObjectsV2") - before, 1 + 20);
 }
