@@ -177,31 +177,20 @@ impl SourceIdentity {
 
     /// What differs from `other`, in words, or `None`.
     pub fn difference(&self, other: &SourceIdentity) -> Option<String> {
-        let mut d = Vec::new();
-        if self.path != other.path {
-            d.push("path");
-        }
-        if self.size != other.size {
-            d.push("size");
-        }
-        if self.mtime_ns != other.mtime_ns {
-            d.push("modification time");
-        }
-        if self.ctime_ns != other.ctime_ns {
-            d.push("change time");
-        }
-        if self.inode != other.inode || self.device != other.device {
-            d.push("inode");
-        }
-        if self.etag != other.etag {
-            d.push("ETag");
-        }
-        if self.version_id != other.version_id {
-            d.push("version");
-        }
-        if self.range != other.range {
-            d.push("range");
-        }
+        let fields = [
+            ("path", self.path != other.path),
+            ("size", self.size != other.size),
+            ("modification time", self.mtime_ns != other.mtime_ns),
+            ("change time", self.ctime_ns != other.ctime_ns),
+            (
+                "inode",
+                (self.inode, self.device) != (other.inode, other.device),
+            ),
+            ("ETag", self.etag != other.etag),
+            ("version", self.version_id != other.version_id),
+            ("range", self.range != other.range),
+        ];
+        let d: Vec<&str> = fields.iter().filter(|f| f.1).map(|f| f.0).collect();
         (!d.is_empty()).then(|| d.join(", "))
     }
 
