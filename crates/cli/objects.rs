@@ -65,17 +65,24 @@ pub(crate) async fn ls(global: &Global, a: LsArgs) -> Result<(), CliError> {
                 )
                 .map_ok(Page::as_of),
         ),
-        (None, false) => Box::pin(
-            manager
-                .list(ListObjectsRequest {
-                    bucket,
-                    prefix,
-                    delimiter,
-                    request,
-                    ..Default::default()
-                })
-                .map_ok(Page::of_objects),
-        ),
+        (None, false) => {
+            let req = ListObjectsRequest {
+                bucket,
+                prefix,
+                delimiter,
+                request,
+                ..Default::default()
+            };
+            match a.list.filters.files_from.is_some() {
+                // From one name to the next.
+                true => Box::pin(
+                    manager
+                        .list_filtered(req, &filters)
+                        .map_ok(Page::of_objects),
+                ),
+                false => Box::pin(manager.list(req).map_ok(Page::of_objects)),
+            }
+        }
         (None, true) => Box::pin(
             manager
                 .list_versions(ListObjectVersionsRequest {

@@ -5,8 +5,8 @@
 //! prefixes; with --delete or --track-renames it is refused. `--files-from` out of a prefix:
 //! each named key is asked for alone, not the prefix listed, up to 1,000 of them (past 32, once
 //! a first page has settled those it spans). A sync up or between prefixes that deletes
-//! nothing lists past a destination folder of 1,500 objects the source lacks. `rm -r` with a
-//! list of paths lists from one name to the next.
+//! nothing lists past a destination folder of 1,500 objects the source lacks. `rm -r` and
+//! `ls -r` with a list of paths list from one name to the next.
 
 use std::time::{Duration, SystemTime};
 
@@ -201,6 +201,12 @@ fn a_short_list_of_paths_out_of_a_prefix_asks_for_each_rather_than_list_it() {
     assert!(listed(&proxy, "p/"), "the prefix was not listed");
 }
 
+/// The last word of each line of `out`: the keys `ls` shows.
+fn last_words(out: &str) -> Vec<String> {
+    let last = |l: &str| l.rsplit(' ').next().unwrap_or_default().to_string();
+    out.lines().map(last).collect()
+}
+
 /// The ListObjectsV2 requests the proxy saw.
 fn listings(proxy: &ferry_testkit::HoldProxy) -> Vec<String> {
     let log = proxy.log().into_iter();
@@ -277,9 +283,9 @@ fn a_sync_up_lists_past_a_folder_only_the_destination_holds() {
     assert_eq!(held.iter().filter(|k| k.starts_with("q/")).count(), 1_504);
 }
 
-/// `rm -r` with a list of paths lists the prefix from one name to the next (as a list longer
-/// than is asked for alone is listed by `cp -r` and `sync`): three names out of 2,500 objects
-/// take three pages, each starting just before its name.
+/// `rm -r` and `ls -r` with a list of paths list the prefix from one name to the next (as a
+/// list longer than is asked for alone is listed by `cp -r` and `sync`): three names out of
+/// 2,500 objects take three pages, each starting just before its name.
 #[test]
 fn a_list_of_paths_is_listed_from_one_name_to_the_next() {
     let (server, client, bucket) = seaweed_bucket("files-from-guided");
@@ -288,6 +294,20 @@ fn a_list_of_paths_is_listed_from_one_name_to_the_next() {
     let list = home.path().join("list.txt");
     std::fs::write(&list, "o0010\no1200\no2499\no9999\n").unwrap();
     let p = format!("s3://{bucket}/p/");
+    // ls -r the same way: the three that are there, in three listings; below a prefix that
+    // is no folder (the names still below p/), the one it holds, in one.
+    let l = list.to_str().unwrap();
+    let (o, proxy) = crate::ferry_seen(server, home.path(), &["ls", "-r", &p, "--files-from", l]);
+    assert!(o.status.success(), "{}", text(&o));
+    let shown = last_words(&stdout(&o));
+    assert_eq!(shown, ["p/o0010", "p/o1200", "p/o2499"], "{}", text(&o));
+    let listed = listings(&proxy);
+    assert!(listed.len() == 3 && listed[1].contains("start-after=p%2Fo120"), "{listed:?}");
+    let o12 = format!("s3://{bucket}/p/o12");
+    let (o, proxy) = crate::ferry_seen(server, home.path(), &["ls", "-r", &o12, "--files-from", l]);
+    let shown = last_words(&stdout(&o));
+    assert_eq!(shown, ["p/o1200"], "{}", text(&o));
+    assert_eq!(listings(&proxy).len(), 1, "{:?}", listings(&proxy));
     let args = ["rm", "-r", &p, "--files-from", list.to_str().unwrap()];
     let (o, proxy) = crate::ferry_seen(server, home.path(), &args);
     assert!(o.status.success(), "{}", text(&o));

@@ -13,6 +13,8 @@ use super::{Kind, Manager};
 use crate::as_of::{Chooser, PageAsOf};
 use crate::error::Error;
 use crate::handle::Handle;
+use crate::tree::filter::Filters;
+use crate::tree::list::{Pages, Skips};
 use crate::tree::lock::{Lock, LockOutcome};
 use crate::tree::remove::{Remove, RemoveOutcome};
 use crate::tree::restore::{Restore, RestoreOutcome};
@@ -96,6 +98,29 @@ impl<C: ObjectClient> Manager<C> {
             |c, r| Box::pin(c.list_objects(r)),
             |r, p| r.advance(p),
         )
+    }
+
+    /// The pages of a listing (ListObjectsV2, no delimiter) that `filters` narrow: with a list
+    /// of paths ([`Filters::only_paths`], below the folder `req`'s prefix is in), it starts
+    /// just before the first name, goes on from just before the next name past each page
+    /// (`start-after`), and ends past the last, as the trees' listings do: a few paths out of a
+    /// prefix of millions cost a request or so each, never more than [`list`](Self::list).
+    /// A page may still hold keys the filters leave out: weigh each ([`Filters::takes`]).
+    /// Memory holds one page.
+    pub fn list_filtered(
+        &self,
+        req: ListObjectsRequest,
+        filters: &Filters,
+    ) -> impl futures_util::Stream<Item = Result<ListObjectsOutput, Error>> + Send + 'static
+    where
+        C: 'static,
+    {
+        let skips = Skips::named(filters.named());
+        let pages = Pages::new(self.context(), req, skips);
+        futures_util::stream::unfold(pages, |mut pages| async move {
+            let page = pages.next().await?;
+            Some((page, pages))
+        })
     }
 
     /// The pages of a listing of versions (ListObjectVersions: every version and delete

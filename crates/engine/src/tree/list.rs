@@ -5,14 +5,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ferry_s3::{ListObjectVersionsRequest, ListObjectsRequest, ObjectClient, ObjectInfo};
+use ferry_s3::{
+    ListObjectVersionsRequest, ListObjectsOutput, ListObjectsRequest, ObjectClient, ObjectInfo,
+};
 use futures_util::future::{self, BoxFuture, Either};
 use tokio::sync::mpsc;
 
 use super::keys::{Folders, path_for};
 use super::{Found, Item, PassedOver};
 use crate::context::Context;
-use crate::error::{Error, ErrorKind};
+use crate::error::{Error, ErrorKind, Failure};
 use crate::outcome::ObjectFailure;
 
 impl Item {
@@ -114,102 +116,20 @@ pub(crate) fn list<C: ObjectClient>(
 ) -> mpsc::Receiver<Found> {
     let ctx = ctx.clone();
     super::fed(capacity, |tx| async move {
-        let prefix = req.prefix.clone().unwrap_or_default();
-        let mut req = req;
+        let (prefix, bucket) = (req.prefix.clone().unwrap_or_default(), req.bucket.clone());
+        let mut pages = Pages::new(ctx, req, skips);
         let mut folders = Folders::default();
         let mut any = false;
-        // A page fetched while the folders the last one ended in were asked about.
-        let mut ahead = None;
-        // Of those folders, the ones found wanted: not asked about again.
-        let mut wanted: Vec<String> = Vec::new();
-        // Where the listing last went on by StartAfter (past a folder, or to a name), and the
-        // token it had then: a page that does not start past that comes from a server that
-        // does not know StartAfter, and the listing goes on by the token, passing over nothing
-        // more.
-        let mut jumped: Option<(String, Option<String>)> = None;
-        let Skips {
-            mut unwanted,
-            mut named,
-        } = skips;
-        // The first page too starts just before the first name.
-        if let Some(first) = named.as_ref().and_then(|n| n.first())
-            && !stem(first).is_empty()
-        {
-            let after = format!("{prefix}{}", stem(first));
-            req.start_after = Some(after.clone());
-            jumped = Some((after, None));
-        }
-        loop {
-            let page = match ahead.take() {
-                Some(page) => page,
-                None => ctx.request(None, |c| c.list_objects(&req)).await,
-            };
+        while let Some(page) = pages.next().await {
             let page = match page {
-                Ok(p) => p,
-                Err(f) => {
-                    let e =
-                        f.into_error(format!("listing s3://{}/{prefix}", req.bucket), "download");
-                    // A server that takes `start-after` for a bad argument: as one that does
-                    // not know it.
-                    if e.s3().and_then(|e| e.status()) == Some(400)
-                        && let Some((_, token)) = jumped.take()
-                    {
-                        (unwanted, named) = (None, None);
-                        (req.start_after, req.continuation_token) = (None, token);
-                        continue;
-                    }
+                Ok(page) => page,
+                Err(e) => {
                     let _ = tx.send(Found::Fatal(e)).await;
                     return;
                 }
             };
-            if let Some((after, token)) = jumped.take()
-                && page.objects.first().is_some_and(|o| o.key <= after)
-            {
-                (unwanted, named) = (None, None);
-                (req.start_after, req.continuation_token) = (None, token);
-                continue;
-            }
-            // Asked before the page's objects move on; a token that does not advance ends
-            // the listing after them.
-            let mut more = req.advance(&page);
-            let last = page.objects.last().map(|o| &o.key[prefix.len()..]);
-            if let (Ok(true), Some(named), Some(last)) = (&more, &named, last) {
-                match named.get(named.partition_point(|n| n.as_str() <= last)) {
-                    // Past the last name: nothing more matters.
-                    None => more = Ok(false),
-                    Some(next) => {
-                        if stem(next) > last {
-                            let after = format!("{prefix}{}", stem(next));
-                            req.start_after = Some(after.clone());
-                            jumped = Some((after, req.continuation_token.take()));
-                        }
-                    }
-                }
-            } else if let (Ok(true), Some(unwanted), Some(last)) = (&more, &unwanted, last) {
-                wanted.retain(|w| last.starts_with(w.as_str()));
-                let asked: Vec<String> = last
-                    .match_indices('/')
-                    .map(|(i, _)| last[..=i].to_string())
-                    .filter(|dir| !wanted.contains(dir))
-                    .collect();
-                let next = {
-                    let (ctx, req) = (ctx.clone(), req.clone());
-                    async move { ctx.request(None, |c| c.list_objects(&req)).await }
-                };
-                let (passed, next) = outermost(asked, unwanted, next, &mut wanted).await;
-                ahead = next;
-                if let Some(dir) = passed {
-                    // `char::MAX` is the greatest character: of the keys below `dir`, only
-                    // those that go on with it (none in practice; listed, should any be) sort
-                    // after.
-                    let after = format!("{prefix}{dir}{}", char::MAX);
-                    req.start_after = Some(after.clone());
-                    jumped = Some((after, req.continuation_token.take()));
-                }
-            }
             for o in page.objects {
-                let Some(found) =
-                    place(root.as_deref(), &prefix, &mut folders, &req.bucket, o, None)
+                let Some(found) = place(root.as_deref(), &prefix, &mut folders, &bucket, o, None)
                 else {
                     continue;
                 };
@@ -218,24 +138,175 @@ pub(crate) fn list<C: ObjectClient>(
                     return;
                 }
             }
-            match more {
-                Ok(true) => {}
-                Ok(false) => break,
-                Err(e) => {
-                    let e = Error::from_s3(format!("listing s3://{}/{prefix}", req.bucket), e);
-                    let _ = tx.send(Found::Fatal(e)).await;
-                    return;
-                }
-            }
         }
         if !any && !empty_ok {
             let e = Error::invalid(format!(
-                "no objects under s3://{}/{prefix}; check the bucket and prefix",
-                req.bucket
+                "no objects under s3://{bucket}/{prefix}; check the bucket and prefix"
             ));
             let _ = tx.send(Found::Fatal(e)).await;
         }
     })
+}
+
+/// The pages of a prefix's listing, passing over what [`Skips`] says (see [`list`]): each
+/// page as the server gave it, holding what is passed over too when it comes in a page.
+pub(crate) struct Pages<C: ObjectClient> {
+    ctx: Context<C>,
+    req: ListObjectsRequest,
+    /// The folder the prefix is in: what the paths of the skips are below.
+    folder: String,
+    skips: Skips,
+    /// A page fetched while the folders the last one ended in were asked about.
+    ahead: Option<Result<ListObjectsOutput, Failure>>,
+    /// Of those folders, the ones found wanted: not asked about again.
+    wanted: Vec<String>,
+    /// Where the listing last went on by StartAfter (past a folder, or to a name), and the
+    /// token it had then: a page that does not start past that comes from a server that does
+    /// not know StartAfter (or a 400, from one that refuses it), and the listing goes on by
+    /// the token, passing over nothing more.
+    jumped: Option<(String, Option<String>)>,
+    /// What ends the listing after the page before (`Ok(false)`: nothing more; an error: the
+    /// server's token did not advance).
+    end: Option<Result<bool, Error>>,
+}
+
+impl<C: ObjectClient> Pages<C> {
+    /// The listing `req` asks for, through `ctx`, passing over what `skips` says.
+    /// The paths of `skips` are below the folder `req`'s prefix is in (the prefix itself, for
+    /// a tree's).
+    pub(crate) fn new(ctx: Context<C>, mut req: ListObjectsRequest, skips: Skips) -> Self {
+        let prefix = req.prefix.as_deref().unwrap_or_default();
+        let folder = prefix[..prefix.rfind('/').map_or(0, |i| i + 1)].to_string();
+        let mut jumped = None;
+        // The first page too starts just before the first name.
+        if let Some(first) = skips.named.as_ref().and_then(|n| n.first())
+            && !stem(first).is_empty()
+        {
+            let after = format!("{folder}{}", stem(first));
+            req.start_after = Some(after.clone());
+            jumped = Some((after, None));
+        }
+        Self {
+            ctx,
+            req,
+            folder,
+            skips,
+            ahead: None,
+            wanted: Vec::new(),
+            jumped,
+            end: None,
+        }
+    }
+
+    /// The next page; `None` after the last, or after an error.
+    pub(crate) async fn next(&mut self) -> Option<Result<ListObjectsOutput, Error>> {
+        let prefix = self.req.prefix.as_deref().unwrap_or_default();
+        let what = format!("listing s3://{}/{prefix}", self.req.bucket);
+        match self.end.take() {
+            Some(Ok(true)) | None => {}
+            Some(Ok(false)) => {
+                self.end = Some(Ok(false));
+                return None;
+            }
+            Some(Err(e)) => {
+                self.end = Some(Ok(false));
+                return Some(Err(e));
+            }
+        }
+        loop {
+            let page = match self.ahead.take() {
+                Some(page) => page,
+                None => self.ctx.request(None, |c| c.list_objects(&self.req)).await,
+            };
+            let page = match page {
+                Ok(p) => p,
+                Err(f) => {
+                    let e = f.into_error(&what, "listing");
+                    // A server that takes `start-after` for a bad argument: as one that does
+                    // not know it.
+                    if e.s3().and_then(|e| e.status()) == Some(400) && self.fell_back() {
+                        continue;
+                    }
+                    self.end = Some(Ok(false));
+                    return Some(Err(e));
+                }
+            };
+            let restarted = self
+                .jumped
+                .as_ref()
+                .is_some_and(|(after, _)| page.objects.first().is_some_and(|o| o.key <= *after));
+            if restarted && self.fell_back() {
+                continue;
+            }
+            self.jumped = None;
+            // Asked before the page's objects move on; a token that does not advance ends
+            // the listing after them.
+            let more = self.req.advance(&page);
+            let more = match (&more, page.objects.last()) {
+                (Ok(true), Some(last)) => {
+                    let last = last.key[self.folder.len()..].to_string();
+                    self.onward(&last).await
+                }
+                _ => more.map_err(|e| Error::from_s3(&what, e)),
+            };
+            self.end = Some(more);
+            return Some(Ok(page));
+        }
+    }
+
+    /// After a page that ends at `last` (below the folder), with more to come: whether there
+    /// is anything more to list, the request moved on past what the skips pass over.
+    async fn onward(&mut self, last: &str) -> Result<bool, Error> {
+        if let Some(named) = &self.skips.named {
+            let Some(next) = named.get(named.partition_point(|n| n.as_str() <= last)) else {
+                // Past the last name: nothing more matters.
+                return Ok(false);
+            };
+            if stem(next) > last {
+                let after = format!("{}{}", self.folder, stem(next));
+                self.jump(after);
+            }
+            return Ok(true);
+        }
+        let Some(unwanted) = &self.skips.unwanted else {
+            return Ok(true);
+        };
+        self.wanted.retain(|w| last.starts_with(w.as_str()));
+        let asked: Vec<String> = last
+            .match_indices('/')
+            .map(|(i, _)| last[..=i].to_string())
+            .filter(|dir| !self.wanted.contains(dir))
+            .collect();
+        let next = {
+            let (ctx, req) = (self.ctx.clone(), self.req.clone());
+            async move { ctx.request(None, |c| c.list_objects(&req)).await }
+        };
+        let (passed, next) = outermost(asked, unwanted, next, &mut self.wanted).await;
+        self.ahead = next;
+        if let Some(dir) = passed {
+            // `char::MAX` is the greatest character: of the keys below `dir`, only those that
+            // go on with it (none in practice; listed, should any be) sort after.
+            self.jump(format!("{}{dir}{}", self.folder, char::MAX));
+        }
+        Ok(true)
+    }
+
+    /// Goes on after `after` rather than by the token.
+    fn jump(&mut self, after: String) {
+        self.req.start_after = Some(after.clone());
+        self.jumped = Some((after, self.req.continuation_token.take()));
+    }
+
+    /// After a jump the server did not take: goes on by the token it had, passing over
+    /// nothing more (`false` when there was no jump).
+    fn fell_back(&mut self) -> bool {
+        let Some((_, token)) = self.jumped.take() else {
+            return false;
+        };
+        self.skips = Skips::default();
+        (self.req.start_after, self.req.continuation_token) = (None, token);
+        true
+    }
 }
 
 /// `name` less its last character: what a listing that is to find `name` may start after.

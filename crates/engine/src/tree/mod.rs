@@ -12,7 +12,7 @@ pub(crate) mod copy;
 mod each;
 pub(crate) mod filter;
 pub(crate) mod keys;
-mod list;
+pub(crate) mod list;
 pub(crate) mod lock;
 mod named;
 pub(crate) mod remove;
