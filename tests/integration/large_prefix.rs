@@ -302,7 +302,10 @@ fn a_list_of_paths_is_listed_from_one_name_to_the_next() {
     let shown = last_words(&stdout(&o));
     assert_eq!(shown, ["p/o0010", "p/o1200", "p/o2499"], "{}", text(&o));
     let listed = listings(&proxy);
-    assert!(listed.len() == 3 && listed[1].contains("start-after=p%2Fo120"), "{listed:?}");
+    assert!(
+        listed.len() == 3 && listed[1].contains("start-after=p%2Fo120"),
+        "{listed:?}"
+    );
     let o12 = format!("s3://{bucket}/p/o12");
     let (o, proxy) = crate::ferry_seen(server, home.path(), &["ls", "-r", &o12, "--files-from", l]);
     let shown = last_words(&stdout(&o));

@@ -1,8 +1,9 @@
 //! An in-memory S3 for fast unit tests of the engine's decisions (scheduling, budgets,
 //! resume): buckets, objects and multipart uploads in maps, with the rules the engine relies
-//! on (part ETags in Complete, `If-Match`, ranges, pagination, a checksum trailer that must
-//! match, the lock PutObjectRetention and PutObjectLegalHold set), and counters a test reads: calls per operation and the most requests in flight at
-//! once. Each request can be made to take a while, so concurrency shows.
+//! on (part ETags in Complete, `If-Match`, ranges, pagination (`listing`), a checksum trailer
+//! that must match, the lock PutObjectRetention and PutObjectLegalHold set), and counters a
+//! test reads: calls per operation and the most requests in flight at once. Each request can
+//! be made to take a while, so concurrency shows.
 //!
 //! Not a server and not evidence that a transfer works: the real-server tests are that.
 
@@ -23,12 +24,14 @@ use ferry_s3::{
     GetObjectRequest, GetObjectTaggingRequest, ListMultipartUploadsOutput,
     ListMultipartUploadsRequest, ListObjectVersionsOutput, ListObjectVersionsRequest,
     ListObjectsOutput, ListObjectsRequest, ListPartsOutput, ListPartsRequest, ObjectChecksum,
-    ObjectClient, ObjectInfo, ObjectMeta, ObjectVersion, PartInfo, PutObjectAclRequest,
+    ObjectClient, ObjectMeta, ObjectVersion, PartInfo, PutObjectAclRequest,
     PutObjectLegalHoldRequest, PutObjectOutput, PutObjectRequest, PutObjectRetentionRequest,
     PutObjectTaggingRequest, Result, S3Error, ServiceError, UploadInfo, UploadPartCopyOutput,
     UploadPartCopyRequest, UploadPartOutput, UploadPartRequest,
 };
 use futures_util::StreamExt as _;
+
+mod listing;
 
 /// An object: its bytes and ETag, and the lock PutObjectRetention and PutObjectLegalHold set.
 #[derive(Debug, Clone)]
@@ -145,18 +148,6 @@ impl MemoryClient {
             delay,
             ..Inner::default()
         }))
-    }
-
-    /// From now on, lists as a server that does not know ListObjectsV2's `start-after` does:
-    /// from the start of the prefix.
-    pub fn ignore_start_after(&self) {
-        self.ignores_start_after.store(true, Ordering::SeqCst);
-    }
-
-    /// From now on, refuses a listing that gives `start-after` (400 InvalidArgument), as a
-    /// server that takes it for a bad argument might.
-    pub fn refuse_start_after(&self) {
-        self.refuses_start_after.store(true, Ordering::SeqCst);
     }
 
     /// Makes a bucket.
@@ -278,75 +269,6 @@ impl MemoryClient {
         f(b.get_mut(key)
             .ok_or_else(|| service(op, 404, "NoSuchKey"))?);
         Ok(())
-    }
-
-    /// One page of ListObjectsV2 of what the bucket holds (`op` names it in errors).
-    fn listing(&self, op: &'static str, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
-        let st = self.state.lock().unwrap();
-        let b = st
-            .buckets
-            .get(&req.bucket)
-            .ok_or_else(|| service(op, 404, "NoSuchBucket"))?;
-        let prefix = req.prefix.clone().unwrap_or_default();
-        let max = req.max_keys.unwrap_or(1000).min(1000) as usize;
-        let delimiter = req.delimiter.as_deref().filter(|d| !d.is_empty());
-        // The token is opaque to clients: `k` and the last key listed, or `p` and the last
-        // common prefix (the next page passes over every key it stands for).
-        let token = req.continuation_token.as_deref().unwrap_or_default();
-        let (mut after_key, mut after_prefix) = match token.split_at_checked(1) {
-            Some(("k", key)) => (key.to_string(), None),
-            Some(("p", p)) => (p.to_string(), Some(p.to_string())),
-            // No token: from the start, or after `start_after` (any string).
-            _ if self.ignores_start_after.load(Ordering::SeqCst) => (String::new(), None),
-            _ => (req.start_after.clone().unwrap_or_default(), None),
-        };
-        let mut objects = Vec::new();
-        let mut common_prefixes: Vec<String> = Vec::new();
-        let mut more = false;
-        for (k, s) in b.range(prefix.clone()..) {
-            if !k.starts_with(&prefix) {
-                break;
-            }
-            let passed = !after_key.is_empty() && k.as_str() <= after_key.as_str();
-            if passed
-                || after_prefix
-                    .as_ref()
-                    .is_some_and(|p| k.starts_with(p.as_str()))
-            {
-                continue;
-            }
-            if objects.len() + common_prefixes.len() == max {
-                more = true;
-                break;
-            }
-            match delimiter.and_then(|d| Some((d, k[prefix.len()..].find(d)?))) {
-                Some((d, i)) => {
-                    let p = k[..prefix.len() + i + d.len()].to_string();
-                    after_prefix = Some(p.clone());
-                    common_prefixes.push(p);
-                }
-                None => {
-                    after_prefix = None;
-                    objects.push(ObjectInfo {
-                        key: k.clone(),
-                        size: s.data.len() as u64,
-                        etag: Some(s.etag.clone()),
-                        last_modified: Some("2026-01-01T00:00:00.000Z".into()),
-                        storage_class: Some(s.storage_class.clone().unwrap_or("STANDARD".into())),
-                    });
-                }
-            }
-            after_key.clone_from(k);
-        }
-        let next = match &after_prefix {
-            Some(p) => format!("p{p}"),
-            None => format!("k{after_key}"),
-        };
-        Ok(ListObjectsOutput {
-            next_continuation_token: more.then_some(next),
-            objects,
-            common_prefixes,
-        })
     }
 }
 
@@ -551,9 +473,6 @@ impl ObjectClient for MemoryClient {
 
     async fn list_objects(&self, req: &ListObjectsRequest) -> Result<ListObjectsOutput> {
         let _f = self.begin("ListObjectsV2").await;
-        if req.start_after.is_some() && self.refuses_start_after.load(Ordering::SeqCst) {
-            return Err(service("ListObjectsV2", 400, "InvalidArgument"));
-        }
         self.listing("ListObjectsV2", req)
     }
 
