@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::Found;
 use super::keys::{Folders, path_for};
-use super::list::place;
+use super::list::{Pages, Skips, place};
 use crate::context::Context;
 use crate::error::ErrorKind;
 use crate::outcome::ObjectFailure;
@@ -30,8 +30,9 @@ const AT_ONCE: usize = 32;
 /// The objects `paths` (in byte order) names below `req`'s prefix (each path's key the prefix
 /// and the path), each asked for alone with what `req` carries (the SSE-C key included), in
 /// the list's order, into a channel of `capacity`: with `root`, each with the file it goes to
-/// below it (as [`list`](super::list::list) places them). More than [`AT_ONCE`] paths: the
-/// first page of the listing first, and only the paths past it asked for alone. A path with no
+/// below it (as [`list`](super::list::list) places them). More than [`AT_ONCE`] paths: one
+/// page of the listing first, from just before the first name, and only the paths past it
+/// asked for alone. A path with no
 /// object is not yielded: the tree fails it as not found. One the server will not say about
 /// fails, named.
 pub(crate) fn asked<C: ObjectClient>(
@@ -61,14 +62,16 @@ pub(crate) fn asked<C: ObjectClient>(
         let mut folders = Folders::default();
         let mut paths = paths;
         if paths.len() > AT_ONCE {
-            // A page costs a round of HeadObjects, and may answer for all of them.
-            let page = match ctx.request(None, |c| c.list_objects(&req)).await {
-                Ok(page) => page,
-                Err(f) => {
-                    let e = f.into_error(format!("listing s3://{bucket}/{prefix}"), "download");
+            // A page costs a round of HeadObjects, and may answer for all of them: the page
+            // from just before the first name.
+            let skips = Skips::named(Some(paths.clone()));
+            let page = match Pages::new(ctx.clone(), req.clone(), skips).next().await {
+                Some(Ok(page)) => page,
+                Some(Err(e)) => {
                     let _ = tx.send(Found::Fatal(e)).await;
                     return;
                 }
+                None => return,
             };
             let last = match page.next_continuation_token {
                 None => None,

@@ -524,6 +524,19 @@ async fn a_longer_list_of_paths_is_settled_by_the_first_page_as_far_as_it_goes()
         6,
         "none: the page held the whole prefix"
     );
+
+    // The page starts just before the first name: 40 names from o1100 on are all in it.
+    let late: Vec<String> = (1_100..1_140).map(|i| format!("o{i:04}")).collect();
+    let mut tree = ferry_engine::TreeDownload::new("b", "q", dir.path().join("u"));
+    tree.filters = ferry_engine::Filters::default().only_paths(late);
+    let o = m.download_tree(tree).wait().await.unwrap();
+    assert_eq!((o.done, o.failed.len()), (40, 0), "{:?}", o.failed);
+    assert_eq!(s3.calls("ListObjectsV2"), 3);
+    assert_eq!(
+        s3.calls("HeadObject"),
+        6,
+        "none: the page from o110 spans them"
+    );
 }
 
 /// Between prefixes, the source is asked whether it holds a folder the destination's page
